@@ -1,0 +1,351 @@
+//! The one error model of wa360.
+//!
+//! Every failure is an [`Error`]; every error has a stable string [`ErrorCode`]
+//! (`invalid_argument`, `rate_limited`, `outcome_unknown`, …) that the Python
+//! and Node packages expose unchanged, so code written against one language's
+//! errors reads the same in the others. Meta's numeric `code`, `error_subcode`,
+//! `error_data.details` and `fbtrace_id` are kept whenever the server sent them.
+//!
+//! Error text never contains the API key, request headers or webhook
+//! credentials (RELIABILITY.md, "Secrets").
+
+use std::fmt;
+use std::time::Duration;
+
+/// Result alias used across the crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Stable, language-neutral error codes. The string form (see
+/// [`ErrorCode::as_str`]) is part of the public contract of all three
+/// languages and never changes once released.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum ErrorCode {
+    /// Local validation failed before any request was made.
+    InvalidArgument,
+    /// Missing or invalid configuration (for example no API key).
+    Configuration,
+    /// 401 / Meta codes 0 and 190: the API key was rejected.
+    Authentication,
+    /// 403 "endpoint blocked", Meta codes 3, 10, 200–299, 131005.
+    Permission,
+    /// 429, Meta 4, 80007, 130429, 131048, 131056, 360dialog "endpoint rate limit".
+    RateLimited,
+    /// Meta 100, 131008, 131009, 131021, 135000 and simple 4xx bodies.
+    InvalidRequest,
+    /// The recipient cannot receive this message (131026, 131049, 131050, 130472, 137000, 1310xx BSUID codes).
+    Recipient,
+    /// 131047: the 24-hour customer service window is closed; send a template.
+    WindowClosed,
+    /// 132xxx: template missing, paused, disabled or with wrong parameters.
+    Template,
+    /// 132068 / 132069: the flow is blocked or throttled.
+    Flow,
+    /// 368, 130497, 131031, 131037: policy or business restrictions.
+    Policy,
+    /// 131042 and 360dialog's "lack of payment" answer.
+    Payment,
+    /// 131045, 133010 and 360dialog's "API has been disabled" answer.
+    Account,
+    /// 131052 / 131053 and media look-ups that failed.
+    Media,
+    /// Meta says "try again" (1, 2, 131000, 131016, 131057) and retries ran out.
+    Transient,
+    /// The request may or may not have been processed: never retried.
+    OutcomeUnknown,
+    /// A request that is safe to repeat ran out of time.
+    Timeout,
+    /// The server could not be reached (nothing was sent).
+    Connection,
+    /// A 2xx answer whose body could not be read, on a request that is not a send.
+    InvalidResponse,
+    /// Any other API error; Meta's code and details are kept.
+    ApiError,
+    /// A webhook body that is too large, too deep or not a webhook.
+    WebhookPayload,
+    /// Webhook authentication failed (fails closed).
+    InvalidSignature,
+    /// An internal failure, e.g. a panic caught at a language boundary.
+    Internal,
+}
+
+impl ErrorCode {
+    /// Every code, in declaration order (used by the cross-language name check).
+    pub const ALL: &'static [ErrorCode] = &[
+        ErrorCode::InvalidArgument,
+        ErrorCode::Configuration,
+        ErrorCode::Authentication,
+        ErrorCode::Permission,
+        ErrorCode::RateLimited,
+        ErrorCode::InvalidRequest,
+        ErrorCode::Recipient,
+        ErrorCode::WindowClosed,
+        ErrorCode::Template,
+        ErrorCode::Flow,
+        ErrorCode::Policy,
+        ErrorCode::Payment,
+        ErrorCode::Account,
+        ErrorCode::Media,
+        ErrorCode::Transient,
+        ErrorCode::OutcomeUnknown,
+        ErrorCode::Timeout,
+        ErrorCode::Connection,
+        ErrorCode::InvalidResponse,
+        ErrorCode::ApiError,
+        ErrorCode::WebhookPayload,
+        ErrorCode::InvalidSignature,
+        ErrorCode::Internal,
+    ];
+
+    /// The stable string form, e.g. `"rate_limited"`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::InvalidArgument => "invalid_argument",
+            ErrorCode::Configuration => "configuration",
+            ErrorCode::Authentication => "authentication",
+            ErrorCode::Permission => "permission",
+            ErrorCode::RateLimited => "rate_limited",
+            ErrorCode::InvalidRequest => "invalid_request",
+            ErrorCode::Recipient => "recipient",
+            ErrorCode::WindowClosed => "window_closed",
+            ErrorCode::Template => "template",
+            ErrorCode::Flow => "flow",
+            ErrorCode::Policy => "policy",
+            ErrorCode::Payment => "payment",
+            ErrorCode::Account => "account",
+            ErrorCode::Media => "media",
+            ErrorCode::Transient => "transient",
+            ErrorCode::OutcomeUnknown => "outcome_unknown",
+            ErrorCode::Timeout => "timeout",
+            ErrorCode::Connection => "connection",
+            ErrorCode::InvalidResponse => "invalid_response",
+            ErrorCode::ApiError => "api_error",
+            ErrorCode::WebhookPayload => "webhook_payload",
+            ErrorCode::InvalidSignature => "invalid_signature",
+            ErrorCode::Internal => "internal",
+        }
+    }
+
+    /// Parse a string code back (used by fixtures).
+    pub fn from_str_code(s: &str) -> Option<ErrorCode> {
+        ErrorCode::ALL.iter().copied().find(|c| c.as_str() == s)
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An error answered by 360dialog or Meta, with everything the server said
+/// that helps a user act on it (never request headers).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ApiError {
+    /// HTTP status of the answer.
+    pub status: u16,
+    /// Meta's numeric `code`, when present (also pulled out of a 360dialog
+    /// `developer_message` that embeds a Meta error).
+    pub api_code: Option<i64>,
+    /// Meta's `error_subcode`.
+    pub subcode: Option<i64>,
+    /// Meta's `type` (e.g. `OAuthException`).
+    pub error_type: Option<String>,
+    /// Human-readable message from the server (Meta `message`, 360dialog
+    /// `developer_message` or the simple `error` string).
+    pub message: String,
+    /// Meta's `error_data.details`.
+    pub details: Option<String>,
+    /// Meta's `fbtrace_id`.
+    pub fbtrace_id: Option<String>,
+    /// 360dialog's `360dialog_trace_id`.
+    pub trace_id: Option<String>,
+    /// Meta's `is_transient`.
+    pub is_transient: Option<bool>,
+    /// Delay the server asked for (`Retry-After`), or the suggested delay for
+    /// a pair rate limit (131056).
+    pub retry_after: Option<Duration>,
+}
+
+/// Every failure wa360 reports.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// Bad input, rejected before any request: names the field and the rule.
+    #[error("invalid argument `{field}`: {rule}")]
+    InvalidArgument {
+        /// Dotted path of the offending field, e.g. `interactive.action.buttons`.
+        field: String,
+        /// The rule that was broken, in plain words.
+        rule: String,
+    },
+    /// Missing or inconsistent configuration.
+    #[error("configuration error: {0}")]
+    Configuration(String),
+    /// The server answered with an error. `code` is its class.
+    #[error("{code} (HTTP {status}{api}): {message}", status = .error.status, api = fmt_api_code(.error.api_code), message = .error.message)]
+    Api {
+        /// The class of the error (authentication, rate_limited, …).
+        code: ErrorCode,
+        /// What the server said.
+        error: Box<ApiError>,
+    },
+    /// The request may have been processed; it was not retried. Reconcile
+    /// through status webhooks (use `biz_opaque_callback_data` as a key).
+    #[error("outcome unknown: {reason}")]
+    OutcomeUnknown {
+        /// What happened (timeout after sending, reset, 502 without a Meta body, …).
+        reason: String,
+        /// HTTP status, when an answer arrived.
+        status: Option<u16>,
+    },
+    /// A request that was safe to repeat timed out (after its retries).
+    #[error("timed out: {0}")]
+    Timeout(String),
+    /// The server could not be reached; nothing was sent.
+    #[error("connection failed: {0}")]
+    Connection(String),
+    /// A 2xx answer that could not be read.
+    #[error("invalid response (HTTP {status}): {reason}")]
+    InvalidResponse {
+        /// HTTP status.
+        status: u16,
+        /// Why it could not be read.
+        reason: String,
+    },
+    /// A webhook body that is not a readable webhook (too large, too deep,
+    /// malformed JSON, wrong top-level shape).
+    #[error("webhook payload rejected: {0}")]
+    WebhookPayload(String),
+    /// Webhook authentication failed.
+    #[error("webhook authentication failed: {0}")]
+    InvalidSignature(String),
+    /// Internal failure (a caught panic, a broken invariant).
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+fn fmt_api_code(code: &Option<i64>) -> String {
+    match code {
+        Some(c) => format!(", code {c}"),
+        None => String::new(),
+    }
+}
+
+impl Error {
+    /// Build an [`Error::InvalidArgument`].
+    pub fn invalid(field: impl Into<String>, rule: impl Into<String>) -> Self {
+        Error::InvalidArgument {
+            field: field.into(),
+            rule: rule.into(),
+        }
+    }
+
+    /// The stable code of this error.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            Error::InvalidArgument { .. } => ErrorCode::InvalidArgument,
+            Error::Configuration(_) => ErrorCode::Configuration,
+            Error::Api { code, .. } => *code,
+            Error::OutcomeUnknown { .. } => ErrorCode::OutcomeUnknown,
+            Error::Timeout(_) => ErrorCode::Timeout,
+            Error::Connection(_) => ErrorCode::Connection,
+            Error::InvalidResponse { .. } => ErrorCode::InvalidResponse,
+            Error::WebhookPayload(_) => ErrorCode::WebhookPayload,
+            Error::InvalidSignature(_) => ErrorCode::InvalidSignature,
+            Error::Internal(_) => ErrorCode::Internal,
+        }
+    }
+
+    /// HTTP status, when the server answered.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            Error::Api { error, .. } => Some(error.status),
+            Error::OutcomeUnknown { status, .. } => *status,
+            Error::InvalidResponse { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+
+    /// Meta's numeric error code, when present.
+    pub fn api_code(&self) -> Option<i64> {
+        match self {
+            Error::Api { error, .. } => error.api_code,
+            _ => None,
+        }
+    }
+
+    /// Meta's `error_data.details`, when present.
+    pub fn details(&self) -> Option<&str> {
+        match self {
+            Error::Api { error, .. } => error.details.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// The field named by an [`Error::InvalidArgument`].
+    pub fn field(&self) -> Option<&str> {
+        match self {
+            Error::InvalidArgument { field, .. } => Some(field),
+            _ => None,
+        }
+    }
+
+    /// The full API error, when the server answered with one.
+    pub fn api_error(&self) -> Option<&ApiError> {
+        match self {
+            Error::Api { error, .. } => Some(error),
+            _ => None,
+        }
+    }
+
+    /// Delay the server asked for before trying again, if any.
+    pub fn retry_after(&self) -> Option<Duration> {
+        self.api_error().and_then(|e| e.retry_after)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_round_trip_and_are_unique() {
+        let mut seen = std::collections::HashSet::new();
+        for c in ErrorCode::ALL {
+            assert!(seen.insert(c.as_str()), "duplicate code {c}");
+            assert_eq!(ErrorCode::from_str_code(c.as_str()), Some(*c));
+        }
+        assert_eq!(ErrorCode::from_str_code("nope"), None);
+    }
+
+    #[test]
+    fn invalid_argument_names_field_and_rule() {
+        let e = Error::invalid("text.body", "must be 1..4096 characters");
+        assert_eq!(e.code(), ErrorCode::InvalidArgument);
+        assert_eq!(e.field(), Some("text.body"));
+        assert_eq!(
+            e.to_string(),
+            "invalid argument `text.body`: must be 1..4096 characters"
+        );
+    }
+
+    #[test]
+    fn api_error_display_carries_status_and_code() {
+        let e = Error::Api {
+            code: ErrorCode::RateLimited,
+            error: Box::new(ApiError {
+                status: 429,
+                api_code: Some(130429),
+                message: "Rate limit hit".into(),
+                ..Default::default()
+            }),
+        };
+        assert_eq!(
+            e.to_string(),
+            "rate_limited (HTTP 429, code 130429): Rate limit hit"
+        );
+        assert_eq!(e.status(), Some(429));
+        assert_eq!(e.api_code(), Some(130429));
+    }
+}

@@ -1,0 +1,19 @@
+//! # wa360 — the WhatsApp Business API SDK for the 360dialog Cloud API
+//!
+//! One Rust core behind the `wa360` Python and Node packages.
+//! This crate holds every behaviour: message building and validation,
+//! the single HTTP request path with its retry rules, media, webhook
+//! parsing, verification, registration and delivery hygiene.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod client;
+pub mod config;
+pub mod error;
+pub mod media;
+pub mod messages;
+pub mod retry;
+pub mod transport;
+pub mod webhook;
+
+pub use error::{ApiError, Error, ErrorCode, Result};

@@ -1,0 +1,1 @@
+//! Outbound messages: one module per family (to be written).

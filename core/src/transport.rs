@@ -1,0 +1,1 @@
+//! transport (to be written).

@@ -1,0 +1,1 @@
+//! Webhooks: parsing, verification, registration, delivery hygiene (to be written).

@@ -1,0 +1,1 @@
+//! The local 360dialog sandbox (to be written).
