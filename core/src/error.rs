@@ -225,7 +225,7 @@ pub enum Error {
     Internal(String),
 }
 
-fn fmt_api_code(code: &Option<i64>) -> String {
+fn fmt_api_code(code: Option<i64>) -> String {
     match code {
         Some(c) => format!(", code {c}"),
         None => String::new(),
