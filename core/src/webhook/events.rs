@@ -1,0 +1,1 @@
+//! Typed webhook events.

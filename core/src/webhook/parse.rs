@@ -1,0 +1,1 @@
+//! Batch-aware webhook parsing.
