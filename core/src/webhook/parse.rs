@@ -1104,6 +1104,19 @@ mod tests {
     }
 
     #[test]
+    fn no_stack_overflow_even_without_a_depth_limit() {
+        let opts = ParseOptions {
+            max_depth: usize::MAX,
+            ..ParseOptions::default()
+        };
+        let inner = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+        let body =
+            format!(r#"{{"entry":[{{"changes":[{{"value":{inner},"field":"messages"}}]}}]}}"#);
+        let e = parse_with(body.as_bytes(), &opts).unwrap_err();
+        assert_eq!(e.code(), ErrorCode::WebhookPayload);
+    }
+
+    #[test]
     fn size_limit_applies_before_parsing() {
         let opts = ParseOptions {
             max_bytes: 10,
