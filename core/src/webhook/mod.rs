@@ -8,3 +8,11 @@ pub mod parse;
 pub mod registration;
 pub mod testing;
 pub mod verify;
+
+pub use events::{
+    Canonical, Contact, Content, Event, EventKind, FieldUpdate, FieldUpdateKind, InboundMessage,
+    Interactive, StatusKind, StatusUpdate, WebhookError,
+};
+pub use parse::{
+    ParseOptions, parse, parse_to_canonical_json, parse_to_canonical_json_with, parse_with,
+};
