@@ -11,3 +11,4 @@ pub trait Outbound {
     /// Validate and produce the exact wire body.
     fn to_body(&self) -> crate::Result<serde_json::Value>;
 }
+
