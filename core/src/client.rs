@@ -18,14 +18,15 @@
 //! # Ok(()) }
 //! ```
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use reqwest::Method;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::config::{ClientBuilder, Config};
+pub use crate::config::{ClientBuilder, Config, MediaLookupGuard};
 use crate::error::{Error, Result};
 use crate::media::Media;
 use crate::messages::Outbound;
@@ -47,6 +48,8 @@ struct Inner {
     transport: Transport,
     /// Consecutive 131056 answers per recipient, for the 4^n s suggestion.
     pair_limits: Mutex<HashMap<String, u32>>,
+    /// Times of recent failed media look-ups (see [`crate::config::MediaLookupGuard`]).
+    media_failures: Mutex<VecDeque<Instant>>,
 }
 
 impl std::fmt::Debug for Client {
@@ -111,6 +114,7 @@ impl Client {
             inner: Arc::new(Inner {
                 transport: Transport::new(config)?,
                 pair_limits: Mutex::new(HashMap::new()),
+                media_failures: Mutex::new(VecDeque::new()),
             }),
         })
     }
@@ -235,6 +239,57 @@ impl Client {
         *n
     }
 
+    /// Refuse a media look-up locally when the guard's budget of failures is spent.
+    pub(crate) fn check_media_guard(&self) -> Result<()> {
+        let Some(guard) = self.config().media_lookup_guard() else {
+            return Ok(());
+        };
+        let Ok(mut q) = self.inner.media_failures.lock() else {
+            return Ok(());
+        };
+        let now = Instant::now();
+        while q
+            .front()
+            .is_some_and(|t| now.duration_since(*t) >= guard.window)
+        {
+            q.pop_front();
+        }
+        if q.len() as u64 >= u64::from(guard.max_failures) {
+            let wait = q
+                .front()
+                .map(|t| guard.window.saturating_sub(now.duration_since(*t)))
+                .unwrap_or_default();
+            return Err(Error::Api {
+                code: crate::ErrorCode::Media,
+                error: Box::new(crate::ApiError {
+                    status: 0,
+                    message: format!(
+                        "media look-up refused locally: {} failed look-ups within {:?}; \
+                         360dialog blocks numbers that repeat failing look-ups",
+                        q.len(),
+                        guard.window
+                    ),
+                    retry_after: Some(wait),
+                    ..Default::default()
+                }),
+            });
+        }
+        Ok(())
+    }
+
+    /// Count a failed media look-up (an error answer from the server).
+    pub(crate) fn note_media_failure(&self) {
+        if self.config().media_lookup_guard().is_none() {
+            return;
+        }
+        if let Ok(mut q) = self.inner.media_failures.lock() {
+            q.push_back(Instant::now());
+            if q.len() > 1024 {
+                q.pop_front();
+            }
+        }
+    }
+
     fn forget_pair_limit(&self, recipient: Option<&str>) {
         if let (Some(r), Ok(mut map)) = (recipient, self.inner.pair_limits.lock()) {
             map.remove(r);
@@ -328,3 +383,8 @@ mod tests {
         );
     }
 }
+
+/// The crate README's code blocks, compiled as doc tests so the quick start stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -105,6 +105,9 @@ impl Transport {
             .timeout(config.timeout())
             .user_agent(config.user_agent())
             .redirect(policy)
+            // Drop idle connections before common server keep-alive limits (60 s) do:
+            // a send on a connection the server is closing would be `outcome_unknown`.
+            .pool_idle_timeout(Duration::from_secs(50))
             .build()
             .map_err(|e| Error::Configuration(format!("HTTP client: {}", describe(&e))))?;
         Ok(Transport {
@@ -294,8 +297,8 @@ impl Transport {
             match class {
                 RetryClass::Send => Error::OutcomeUnknown {
                     reason: format!(
-                        "HTTP {} without a Meta error body: {}",
-                        api.status, api.message
+                        "{} (no Meta error body: the message may or may not have been processed)",
+                        api.message
                     ),
                     status: Some(api.status),
                 },
