@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
-"""Writes the webhook_url cases. Run from this directory: `python3 _generate.py`."""
+"""Writes the webhook_url cases. Run `python3 _generate.py [OUT_DIR]` (default: this directory)."""
 import json, os, shutil
 
-HERE = os.path.dirname(os.path.abspath(__file__))
+import sys
+HERE = sys.argv[1] if len(sys.argv) > 1 else os.path.dirname(os.path.abspath(__file__))
 cases = {}
 
 

@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 """Writes the webhook_verify cases. Signatures and Basic tokens are computed
 here with Python's standard library (hmac, hashlib, base64), independently of
-the Rust code under test. Run from this directory: `python3 _generate.py`."""
+the Rust code under test. Run `python3 _generate.py [OUT_DIR]` (default: this directory)."""
 import base64, hashlib, hmac, json, os, shutil
 
-HERE = os.path.dirname(os.path.abspath(__file__))
+import sys
+HERE = sys.argv[1] if len(sys.argv) > 1 else os.path.dirname(os.path.abspath(__file__))
 SECRET = "app-secret-3f9a"
 BODY = ('{"object":"whatsapp_business_account","entry":[{"id":"104785930284756",'
         '"changes":[{"value":{"messaging_product":"whatsapp","metadata":{"display_phone_number":'
