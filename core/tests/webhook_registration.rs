@@ -107,6 +107,7 @@ async fn get_phone_reads_url_and_headers_and_404_is_none() {
             json!({"url": "https://hooks.example.com/b", "headers": {"X-Key": "v"}}),
         ),
         Reply::json(404, json!({"meta": {"success": false, "http_code": 404}})),
+        Reply::json(200, json!({"url": ""})),
     ])
     .await;
     let c = client(&srv, 0);
@@ -116,8 +117,9 @@ async fn get_phone_reads_url_and_headers_and_404_is_none() {
     let b = c.webhooks().get_phone().await.unwrap().unwrap();
     assert_eq!(b.headers.get("X-Key").map(Secret::expose), Some("v"));
     assert!(c.webhooks().get_phone().await.unwrap().is_none());
+    assert!(c.webhooks().get_phone().await.unwrap().is_none());
     let seen = srv.requests();
-    assert_eq!(seen.len(), 3);
+    assert_eq!(seen.len(), 4);
     for s in &seen {
         assert_eq!(s.method, "GET");
         assert_eq!(s.target, "/v1/configs/webhook");
