@@ -172,11 +172,16 @@ impl Transport {
         body: &Body,
         class: RetryClass,
     ) -> std::result::Result<Response, (Failure, Error)> {
+        // Media downloads take any type; everything else answers JSON.
+        let accept = match (&method, body) {
+            (&Method::GET, Body::Empty) if url.contains("/whatsapp_business/attachments") => "*/*",
+            _ => "application/json",
+        };
         let mut req = self
             .http
             .request(method, url)
             .header(API_KEY_HEADER, self.key.clone())
-            .header(header::ACCEPT, "application/json");
+            .header(header::ACCEPT, accept);
         req = match body {
             Body::Empty => req,
             Body::Json(bytes) => req
@@ -220,18 +225,32 @@ impl Transport {
         };
         let status = resp.status();
         let retry_after = retry_after_header(resp.headers());
+        let fb_trace = resp
+            .headers()
+            .get("x-fb-trace-id")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let answered = |body: &[u8]| {
+            let (failure, mut error) = self.answered_error(status, body, retry_after, class);
+            if let Error::Api { error: api, .. } = &mut error
+                && api.fbtrace_id.is_none()
+            {
+                api.fbtrace_id.clone_from(&fb_trace);
+            }
+            (failure, error)
+        };
         match resp.bytes().await {
             Ok(body) if status.is_success() => Ok(Response {
                 status: status.as_u16(),
                 body,
             }),
-            Ok(body) => Err(self.answered_error(status, &body, retry_after, class)),
+            Ok(body) => Err(answered(&body)),
             Err(e) if status.is_success() => {
                 let failure = Failure::UnreadableSuccess;
                 let reason = format!("2xx answer whose body could not be read: {}", describe(&e));
                 Err((failure, unreadable_success(status.as_u16(), reason, class)))
             }
-            Err(_) => Err(self.answered_error(status, &[], retry_after, class)),
+            Err(_) => Err(answered(&[])),
         }
     }
 

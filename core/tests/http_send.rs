@@ -687,3 +687,18 @@ async fn clones_share_one_client() {
     b.unwrap();
     assert_eq!(server.count(), 2);
 }
+
+#[tokio::test]
+async fn fbtrace_id_header_is_kept_when_the_body_has_none() {
+    let server = TestServer::start(vec![Reply::json_with(
+        400,
+        &[("x-fb-trace-id", "HdrTrace42")],
+        json!({"error": "Invalid request"}),
+    )])
+    .await;
+    let e = client(&server).send_body(text_body()).await.unwrap_err();
+    assert_eq!(
+        e.api_error().unwrap().fbtrace_id.as_deref(),
+        Some("HdrTrace42")
+    );
+}
