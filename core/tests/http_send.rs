@@ -378,25 +378,30 @@ async fn retry_after_is_capped_by_policy() {
 
 #[tokio::test]
 async fn meta_transient_131000_is_retried_at_most_twice() {
-    let r = || Reply::json(500, meta_error(131000, "Something went wrong"));
-    let server = TestServer::start(vec![r(), r(), r(), send_ok()]).await;
-    let c = Client::builder()
-        .api_key(KEY)
-        .base_url(&server.url())
-        .retry_policy(RetryPolicy {
-            max_retries: 5,
-            ..fast_policy()
-        })
-        .build()
-        .unwrap();
-    let e = c.send_body(text_body()).await.unwrap_err();
-    assert_eq!(e.code(), ErrorCode::Transient);
-    assert_eq!(e.api_code(), Some(131000));
-    assert_eq!(
-        server.count(),
-        3,
-        "exactly 3 requests even with max_retries 5"
-    );
+    for status in [500, 503] {
+        let r = || Reply::json(status, meta_error(131000, "Something went wrong"));
+        let server = TestServer::start(vec![r(), r(), r(), send_ok()]).await;
+        let c = Client::builder()
+            .api_key(KEY)
+            .base_url(&server.url())
+            .retry_policy(RetryPolicy {
+                max_retries: 5,
+                ..fast_policy()
+            })
+            .build()
+            .unwrap();
+        let e = c.send_body(text_body()).await.unwrap_err();
+        assert_eq!(e.code(), ErrorCode::Transient, "{status}");
+        assert_eq!(e.api_code(), Some(131000));
+        assert_eq!(e.status(), Some(status));
+        assert_eq!(
+            server.count(),
+            3,
+            "HTTP {status}: exactly 3 requests even with max_retries 5"
+        );
+        let reqs = server.requests();
+        assert!(reqs.iter().all(|r| r.body == reqs[0].body));
+    }
 }
 
 #[tokio::test]
