@@ -1,4 +1,4 @@
-//! The single request path: every HTTP call of wa360 goes through [`Transport::execute`].
+//! The single request path: every HTTP call of wa360 goes through one private `execute` function.
 //!
 //! It adds `D360-API-KEY` (marked sensitive, so reqwest never prints it), the user agent
 //! and the JSON / multipart body; sends; reads the body; turns non-2xx answers into
