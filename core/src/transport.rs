@@ -41,6 +41,9 @@ pub const API_KEY_HEADER: &str = "D360-API-KEY";
 /// At most this many bytes of an unparseable body are kept in an error.
 pub const MAX_BODY_SNIPPET: usize = 1024;
 
+/// At most this many bytes of an error answer are read.
+pub const MAX_ERROR_BODY: usize = 64 * 1024;
+
 /// A request body.
 #[derive(Debug, Clone)]
 pub(crate) enum Body {
@@ -155,8 +158,10 @@ impl Transport {
             if !retry::should_retry(&policy, verdict, retries) {
                 return Err(error);
             }
-            let retry_after = match verdict {
-                retry::Verdict::Retry { retry_after } => retry_after,
+            // Honour the server's Retry-After on every kind of retry it came with.
+            let retry_after = match (&verdict, &failure) {
+                (retry::Verdict::Retry { retry_after }, _) => *retry_after,
+                (_, Failure::Answered { retry_after, .. }) => *retry_after,
                 _ => None,
             };
             let pause = retry::delay(&policy, retries, retry_after, fastrand::f64());
@@ -239,18 +244,32 @@ impl Transport {
             }
             (failure, error)
         };
+        if !status.is_success() {
+            // Error bodies are small; read at most MAX_ERROR_BODY so a hostile or broken
+            // upstream cannot make us buffer without limit. A broken read keeps what came.
+            let mut resp = resp;
+            let mut body = Vec::new();
+            while let Ok(Some(chunk)) = resp.chunk().await {
+                let room = MAX_ERROR_BODY.saturating_sub(body.len());
+                body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+                if body.len() >= MAX_ERROR_BODY {
+                    break;
+                }
+            }
+            return Err(answered(&body));
+        }
         match resp.bytes().await {
-            Ok(body) if status.is_success() => Ok(Response {
+            Ok(body) => Ok(Response {
                 status: status.as_u16(),
                 body,
             }),
-            Ok(body) => Err(answered(&body)),
-            Err(e) if status.is_success() => {
-                let failure = Failure::UnreadableSuccess;
+            Err(e) => {
                 let reason = format!("2xx answer whose body could not be read: {}", describe(&e));
-                Err((failure, unreadable_success(status.as_u16(), reason, class)))
+                Err((
+                    Failure::UnreadableSuccess,
+                    unreadable_success(status.as_u16(), reason, class),
+                ))
             }
-            Err(_) => Err(answered(&[])),
         }
     }
 

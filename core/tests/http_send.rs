@@ -707,3 +707,15 @@ async fn fbtrace_id_header_is_kept_when_the_body_has_none() {
         Some("HdrTrace42")
     );
 }
+
+#[tokio::test]
+async fn huge_error_body_is_read_only_partly_and_not_echoed() {
+    let mut body = b"<html>".to_vec();
+    body.extend(std::iter::repeat_n(b'Z', 5 * 1024 * 1024));
+    let server = TestServer::start(vec![Reply::raw(400, "text/html", &body)]).await;
+    let e = client(&server).send_body(text_body()).await.unwrap_err();
+    assert_eq!(e.status(), Some(400));
+    assert_eq!(e.code(), ErrorCode::ApiError);
+    assert!(e.to_string().len() < 1300);
+    assert_eq!(server.count(), 1);
+}
