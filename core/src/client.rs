@@ -29,7 +29,7 @@ use serde_json::Value;
 pub use crate::config::{ClientBuilder, Config, MediaLookupGuard};
 use crate::error::{Error, Result};
 use crate::media::Media;
-use crate::messages::Outbound;
+use crate::messages::{MarkRead, Outbound, TypingIndicator};
 use crate::retry::{self, RetryClass};
 use crate::transport::{self, Body, Transport};
 
@@ -170,15 +170,17 @@ impl Client {
         }
     }
 
-    /// Mark an inbound message (and the ones before it) as read.
+    /// Mark an inbound message (and the ones before it) as read
+    /// ([`MarkRead`]; `{"success": true}` expected).
     pub async fn mark_read(&self, message_id: &str) -> Result<()> {
-        let body = status_body(message_id, false)?;
+        let body = MarkRead::new(message_id).to_body()?;
         self.expect_success(&body).await
     }
 
-    /// Show a typing indicator for up to 25 s (also marks the message read).
+    /// Show a typing indicator for up to 25 s, which also marks the message read
+    /// ([`TypingIndicator`]; `{"success": true}` expected).
     pub async fn typing(&self, message_id: &str) -> Result<()> {
-        let body = status_body(message_id, true)?;
+        let body = TypingIndicator::new(message_id).to_body()?;
         self.expect_success(&body).await
     }
 
@@ -319,21 +321,6 @@ fn recipient_of(body: &Value) -> Option<String> {
         .map(str::to_string)
 }
 
-fn status_body(message_id: &str, typing: bool) -> Result<Value> {
-    if message_id.trim().is_empty() {
-        return Err(Error::invalid("message_id", "must not be empty"));
-    }
-    let mut body = serde_json::json!({
-        "messaging_product": "whatsapp",
-        "status": "read",
-        "message_id": message_id,
-    });
-    if typing {
-        body["typing_indicator"] = serde_json::json!({"type": "text"});
-    }
-    Ok(body)
-}
-
 fn json_err(e: serde_json::Error) -> Error {
     Error::invalid("body", format!("cannot be serialised as JSON: {e}"))
 }
@@ -365,22 +352,6 @@ mod tests {
         assert_eq!(bsuid.contacts[0].user_id.as_deref(), Some("US.1"));
         assert_eq!(bsuid.messages[0].message_status, None);
         assert!(serde_json::from_str::<SendResponse>(r#"{"success":true}"#).is_err());
-    }
-
-    #[test]
-    fn status_bodies() {
-        assert_eq!(
-            status_body("wamid.A", false).unwrap(),
-            serde_json::json!({"messaging_product":"whatsapp","status":"read","message_id":"wamid.A"})
-        );
-        assert_eq!(
-            status_body("wamid.A", true).unwrap()["typing_indicator"],
-            serde_json::json!({"type":"text"})
-        );
-        assert_eq!(
-            status_body(" ", true).unwrap_err().field(),
-            Some("message_id")
-        );
     }
 }
 

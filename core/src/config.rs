@@ -132,7 +132,8 @@ impl Config {
 /// answers: "five failed requests within one hour" on older pages, "20 error responses
 /// within 60 minutes" on newer ones. The default follows the stricter rule: after
 /// `max_failures` = 4 failed look-ups within `window` = 1 hour, further look-ups fail locally
-/// (error code `media`) until the oldest failure leaves the window, so the fifth failure
+/// (error code `media`, HTTP status 0: nothing was sent, `retry_after` says when the budget
+/// frees up) until the oldest failure leaves the window, so the fifth failure
 /// that would trigger the block is never sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MediaLookupGuard {

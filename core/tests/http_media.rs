@@ -184,6 +184,8 @@ async fn download_rewrites_lookaside_host_and_keeps_query_bytes() {
         format!("/whatsapp_business/attachments/?{query}")
     );
     assert_eq!(reqs[1].header("d360-api-key"), Some(KEY));
+    assert_eq!(reqs[0].header("accept"), Some("application/json"));
+    assert_eq!(reqs[1].header("accept"), Some("*/*"));
 }
 
 #[tokio::test]
