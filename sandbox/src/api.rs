@@ -27,8 +27,14 @@ pub fn router(state: Arc<State>) -> Router {
         .route("/messages", post(send_message))
         .route("/v1/messages", post(send_message))
         .route("/media", post(upload_media))
-        .route("/v1/configs/webhook", post(set_phone_webhook).get(get_phone_webhook))
-        .route("/waba_webhook", post(set_waba_webhook).get(get_waba_webhook))
+        .route(
+            "/v1/configs/webhook",
+            post(set_phone_webhook).get(get_phone_webhook),
+        )
+        .route(
+            "/waba_webhook",
+            post(set_waba_webhook).get(get_waba_webhook),
+        )
         .route("/whatsapp_business/attachments/", get(download_media))
         .route("/whatsapp_business/attachments", get(download_media))
         .route("/{id}", get(media_info).delete(delete_media))
@@ -48,9 +54,8 @@ fn parse_json(body: &Bytes) -> Result<Value, MetaError> {
     if body.is_empty() {
         return Err(MetaError::invalid_parameter("request body is empty"));
     }
-    serde_json::from_slice(body).map_err(|e| {
-        MetaError::invalid_parameter(format!("request body is not valid JSON: {e}"))
-    })
+    serde_json::from_slice(body)
+        .map_err(|e| MetaError::invalid_parameter(format!("request body is not valid JSON: {e}")))
 }
 
 async fn send_message(AxState(state): S, body: Bytes) -> Response {
@@ -137,7 +142,9 @@ async fn upload_media(AxState(state): S, mut multipart: Multipart) -> Response {
 
 fn media_url(id: &str, hash: &str) -> String {
     let ext = crate::state::now_ms() / 1000 + 300;
-    format!("https://lookaside.fbsbx.com/whatsapp_business/attachments/?mid={id}&ext={ext}&hash={hash}")
+    format!(
+        "https://lookaside.fbsbx.com/whatsapp_business/attachments/?mid={id}&ext={ext}&hash={hash}"
+    )
 }
 
 async fn media_info(AxState(state): S, Path(id): Path<String>) -> Response {
@@ -199,7 +206,11 @@ fn parse_webhook_config(state: &State, body: &Bytes) -> Result<WebhookConfig, D3
     let headers = match v.get("headers") {
         None | Some(Value::Null) => Vec::new(),
         Some(Value::Object(m)) => webhooks::check_headers(m).map_err(D360Error::bad_request)?,
-        Some(_) => return Err(D360Error::bad_request("headers must be an object of strings")),
+        Some(_) => {
+            return Err(D360Error::bad_request(
+                "headers must be an object of strings",
+            ));
+        }
     };
     Ok(WebhookConfig {
         url: url.to_string(),
@@ -282,8 +293,9 @@ async fn inbound(AxState(state): S, body: Bytes) -> Response {
             StatusCode::CONFLICT,
             "no webhook URL is registered: POST /v1/configs/webhook (or /waba_webhook) first",
         ),
-        Some(url) => Json(json!({"message_ids": ids, "webhook_url": url, "body": webhook}))
-            .into_response(),
+        Some(url) => {
+            Json(json!({"message_ids": ids, "webhook_url": url, "body": webhook})).into_response()
+        }
     }
 }
 
@@ -348,14 +360,6 @@ async fn list_deliveries(AxState(state): S) -> Response {
 }
 
 async fn reset(AxState(state): S) -> Response {
-    {
-        let mut g = state.lock();
-        g.requests.clear();
-        g.deliveries.clear();
-        g.faults.clear();
-        g.phone_webhook = None;
-        g.waba_webhook = None;
-        g.media.clear();
-    }
+    state.reset();
     Json(json!({"success": true})).into_response()
 }

@@ -39,8 +39,7 @@ use tokio_util::task::TaskTracker;
 pub use errors::{d360_error_body, meta_error_body};
 pub use faults::{Fault, FaultRule, RetryAfter, default_status_for_code};
 pub use state::{
-    DISPLAY_PHONE_NUMBER, DeliveryAttempt, PHONE_NUMBER_ID, RecordedRequest, WABA_ID,
-    WebhookConfig,
+    DISPLAY_PHONE_NUMBER, DeliveryAttempt, PHONE_NUMBER_ID, RecordedRequest, WABA_ID, WebhookConfig,
 };
 pub use webhooks::{RETRY_BASE, RETRY_CAP, check_webhook_url, retry_delay};
 
@@ -397,13 +396,7 @@ impl Control {
 
     /// Clear requests, deliveries, faults, webhooks and media.
     pub fn reset(&self) {
-        let mut g = self.state.lock();
-        g.requests.clear();
-        g.deliveries.clear();
-        g.faults.clear();
-        g.phone_webhook = None;
-        g.waba_webhook = None;
-        g.media.clear();
+        self.state.reset();
     }
 
     /// The base URL the sandbox serves on.

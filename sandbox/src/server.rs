@@ -101,7 +101,12 @@ fn headers_map(req: &axum::http::request::Parts) -> BTreeMap<String, String> {
     req.headers
         .iter()
         .filter(|(k, _)| k.as_str() != "d360-api-key")
-        .map(|(k, v)| (k.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).to_string()))
+        .map(|(k, v)| {
+            (
+                k.as_str().to_string(),
+                String::from_utf8_lossy(v.as_bytes()).to_string(),
+            )
+        })
         .collect()
 }
 

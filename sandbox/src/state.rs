@@ -152,6 +152,17 @@ impl State {
         });
     }
 
+    /// Forget requests, deliveries, faults, webhooks and media.
+    pub fn reset(&self) {
+        let mut g = self.lock();
+        g.requests.clear();
+        g.deliveries.clear();
+        g.faults.clear();
+        g.phone_webhook = None;
+        g.waba_webhook = None;
+        g.media.clear();
+    }
+
     /// The webhook deliveries go to: phone level wins over WABA level.
     pub fn webhook_target(&self) -> Option<WebhookConfig> {
         let g = self.lock();

@@ -255,9 +255,9 @@ fn media_source(o: &Map<String, Value>, path: &str) -> R<()> {
             "The parameter {path}.id or {path}.link is required."
         ))),
         (Some(id), None) => {
-            let id = id
-                .as_str()
-                .ok_or_else(|| MetaError::invalid_parameter(format!("{path}.id must be a string")))?;
+            let id = id.as_str().ok_or_else(|| {
+                MetaError::invalid_parameter(format!("{path}.id must be a string"))
+            })?;
             if id.is_empty() || !id.chars().all(|c| c.is_ascii_digit()) {
                 return Err(MetaError::invalid_value(format!(
                     "{path}.id is not a valid media id"
@@ -328,11 +328,15 @@ fn contacts(p: &Value) -> R<()> {
     }
     for (i, c) in arr.iter().enumerate() {
         let c = obj(c, "contacts[]")?;
-        let name = c
-            .get("name")
-            .ok_or_else(|| MetaError::missing(format!("The parameter contacts[{i}].name is required.")))?;
+        let name = c.get("name").ok_or_else(|| {
+            MetaError::missing(format!("The parameter contacts[{i}].name is required."))
+        })?;
         let name = obj(name, "name")?;
-        req_str(name, "formatted_name", &format!("contacts[{i}].name.formatted_name"))?;
+        req_str(
+            name,
+            "formatted_name",
+            &format!("contacts[{i}].name.formatted_name"),
+        )?;
     }
     Ok(())
 }
@@ -447,9 +451,10 @@ fn interactive(p: &Value) -> R<()> {
             for s in sections {
                 let s = obj(s, "section")?;
                 opt_len(s, "title", 24, "section.title")?;
-                let r = s.get("rows").and_then(Value::as_array).ok_or_else(|| {
-                    MetaError::missing("The parameter section.rows is required.")
-                })?;
+                let r = s
+                    .get("rows")
+                    .and_then(Value::as_array)
+                    .ok_or_else(|| MetaError::missing("The parameter section.rows is required."))?;
                 for row in r {
                     let row = obj(row, "row")?;
                     len_between(req_str(row, "id", "row.id")?, 1, 200, "row.id")?;
@@ -473,7 +478,9 @@ fn template(p: &Value) -> R<()> {
     let o = obj(p, "template")?;
     let name = req_str(o, "name", "template.name")?;
     if name.is_empty() {
-        return Err(MetaError::missing("The parameter template.name is required."));
+        return Err(MetaError::missing(
+            "The parameter template.name is required.",
+        ));
     }
     let lang = o
         .get("language")
@@ -504,8 +511,12 @@ fn reaction(p: &Value) -> R<()> {
         ));
     }
     match o.get("emoji") {
-        None => Err(MetaError::missing("The parameter reaction.emoji is required.")),
+        None => Err(MetaError::missing(
+            "The parameter reaction.emoji is required.",
+        )),
         Some(Value::String(_)) => Ok(()),
-        Some(_) => Err(MetaError::invalid_parameter("reaction.emoji must be a string")),
+        Some(_) => Err(MetaError::invalid_parameter(
+            "reaction.emoji must be a string",
+        )),
     }
 }

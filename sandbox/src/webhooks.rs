@@ -8,8 +8,8 @@ use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::state::{
-    DISPLAY_PHONE_NUMBER, DeliveryAttempt, MediaObject, PHONE_NUMBER_ID, State, WABA_ID,
-    WebhookConfig, new_wamid, now_ms, now_ts, numeric_id, random_string, ALNUM,
+    ALNUM, DISPLAY_PHONE_NUMBER, DeliveryAttempt, MediaObject, PHONE_NUMBER_ID, State, WABA_ID,
+    WebhookConfig, new_wamid, now_ms, now_ts, numeric_id, random_string,
 };
 use crate::validate::OutboundInfo;
 
@@ -35,11 +35,11 @@ pub fn check_webhook_url(raw: &str, allow_http_local: bool) -> Result<(), String
         .ok_or_else(|| "url must contain a host".to_string())?
         .to_string();
     let after_scheme = raw.split_once("://").map(|(_, r)| r).unwrap_or("");
-    let authority = after_scheme
-        .split(['/', '?', '#'])
-        .next()
-        .unwrap_or("");
-    let host_port = authority.rsplit_once('@').map(|(_, h)| h).unwrap_or(authority);
+    let authority = after_scheme.split(['/', '?', '#']).next().unwrap_or("");
+    let host_port = authority
+        .rsplit_once('@')
+        .map(|(_, h)| h)
+        .unwrap_or(authority);
     let has_port = if host_port.starts_with('[') {
         host_port.contains("]:")
     } else {
@@ -86,7 +86,9 @@ pub fn check_headers(headers: &Map<String, Value>) -> Result<Vec<(String, String
             .as_str()
             .ok_or_else(|| format!("header '{k}' must have a string value"))?;
         if axum::http::HeaderValue::from_str(v).is_err() {
-            return Err(format!("header '{k}' has a value that is not valid in HTTP"));
+            return Err(format!(
+                "header '{k}' has a value that is not valid in HTTP"
+            ));
         }
         out.push((k.clone(), v.to_string()));
     }
@@ -332,7 +334,7 @@ fn simple_message(state: &State, desc: &Value) -> Result<(Value, Option<Value>),
         let s = s.clone();
         msg.insert("text".into(), json!({ "body": s }));
     }
-    if mtype == "text" && !msg.get("text").is_some_and(|t| t.get("body").is_some()) {
+    if mtype == "text" && msg.get("text").is_none_or(|t| t.get("body").is_none()) {
         return Err("inbound text event: `text.body` is required".into());
     }
     if matches!(

@@ -58,7 +58,11 @@ async fn text_send_answers_documented_response_with_fresh_wamid() {
     let id1 = a["messages"][0]["id"].as_str().unwrap().to_string();
     assert!(id1.starts_with("wamid."));
     let (_, b) = post_json(&sb, "/messages", body).await;
-    assert_ne!(b["messages"][0]["id"].as_str().unwrap(), id1, "wamids must be fresh");
+    assert_ne!(
+        b["messages"][0]["id"].as_str().unwrap(),
+        id1,
+        "wamids must be fresh"
+    );
 }
 
 #[tokio::test]
@@ -93,7 +97,13 @@ async fn every_documented_outbound_payload_is_accepted() {
         if name.contains("mark_read") || name.contains("typing") {
             assert_eq!(a, json!({"success": true}), "{name}");
         } else {
-            assert!(a["messages"][0]["id"].as_str().unwrap().starts_with("wamid."), "{name}");
+            assert!(
+                a["messages"][0]["id"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("wamid."),
+                "{name}"
+            );
         }
         n += 1;
     }
@@ -105,26 +115,94 @@ async fn invalid_sends_get_meta_errors() {
     let sb = Sandbox::start().await.unwrap();
     let cases = [
         // (body, expected code, words in details)
-        (json!({"to":"15555550123","type":"text","text":{"body":"x"}}), 100, "messaging_product"),
-        (json!({"messaging_product":"sms","to":"15555550123","type":"text","text":{"body":"x"}}), 100, "messaging_product"),
-        (json!({"messaging_product":"whatsapp","type":"text","text":{"body":"x"}}), 131008, "to"),
-        (json!({"messaging_product":"whatsapp","to":"12ab","type":"text","text":{"body":"x"}}), 131009, "to"),
-        (json!({"messaging_product":"whatsapp","to":"15555550123","text":{"body":"x"}}), 131008, "type"),
-        (json!({"messaging_product":"whatsapp","to":"15555550123","type":"poll","poll":{}}), 100, "poll"),
-        (json!({"messaging_product":"whatsapp","to":"15555550123","type":"text"}), 131008, "text"),
-        (json!({"messaging_product":"whatsapp","to":"15555550123","type":"text","text":{"body":""}}), 131009, "text.body"),
-        (json!({"messaging_product":"whatsapp","to":"15555550123","type":"text","text":{"body":"a".repeat(4097)}}), 131009, "4096"),
-        (json!({"messaging_product":"whatsapp","to":"15555550123","type":"image","image":{"id":"1","link":"https://x.example/a.jpg"}}), 100, "exactly one"),
-        (json!({"messaging_product":"whatsapp","to":"15555550123","type":"image","image":{"caption":"c"}}), 131008, "image.id"),
-        (json!({"messaging_product":"whatsapp","to":"15555550123","type":"audio","audio":{"id":"1","caption":"c"}}), 100, "caption"),
-        (json!({"messaging_product":"whatsapp","to":"15555550123","type":"interactive","interactive":{"type":"button","body":{"text":"b"},"action":{"buttons":[
+        (
+            json!({"to":"15555550123","type":"text","text":{"body":"x"}}),
+            100,
+            "messaging_product",
+        ),
+        (
+            json!({"messaging_product":"sms","to":"15555550123","type":"text","text":{"body":"x"}}),
+            100,
+            "messaging_product",
+        ),
+        (
+            json!({"messaging_product":"whatsapp","type":"text","text":{"body":"x"}}),
+            131008,
+            "to",
+        ),
+        (
+            json!({"messaging_product":"whatsapp","to":"12ab","type":"text","text":{"body":"x"}}),
+            131009,
+            "to",
+        ),
+        (
+            json!({"messaging_product":"whatsapp","to":"15555550123","text":{"body":"x"}}),
+            131008,
+            "type",
+        ),
+        (
+            json!({"messaging_product":"whatsapp","to":"15555550123","type":"poll","poll":{}}),
+            100,
+            "poll",
+        ),
+        (
+            json!({"messaging_product":"whatsapp","to":"15555550123","type":"text"}),
+            131008,
+            "text",
+        ),
+        (
+            json!({"messaging_product":"whatsapp","to":"15555550123","type":"text","text":{"body":""}}),
+            131009,
+            "text.body",
+        ),
+        (
+            json!({"messaging_product":"whatsapp","to":"15555550123","type":"text","text":{"body":"a".repeat(4097)}}),
+            131009,
+            "4096",
+        ),
+        (
+            json!({"messaging_product":"whatsapp","to":"15555550123","type":"image","image":{"id":"1","link":"https://x.example/a.jpg"}}),
+            100,
+            "exactly one",
+        ),
+        (
+            json!({"messaging_product":"whatsapp","to":"15555550123","type":"image","image":{"caption":"c"}}),
+            131008,
+            "image.id",
+        ),
+        (
+            json!({"messaging_product":"whatsapp","to":"15555550123","type":"audio","audio":{"id":"1","caption":"c"}}),
+            100,
+            "caption",
+        ),
+        (
+            json!({"messaging_product":"whatsapp","to":"15555550123","type":"interactive","interactive":{"type":"button","body":{"text":"b"},"action":{"buttons":[
             {"type":"reply","reply":{"id":"1","title":"a"}},{"type":"reply","reply":{"id":"2","title":"b"}},
-            {"type":"reply","reply":{"id":"3","title":"c"}},{"type":"reply","reply":{"id":"4","title":"d"}}]}}}), 131009, "Buttons count"),
-        (json!({"messaging_product":"whatsapp","to":"15555550123","type":"interactive","interactive":{"type":"button","body":{"text":"b"},"action":{"buttons":[
-            {"type":"reply","reply":{"id":"1","title":"this title is far too long"}}]}}}), 131009, "Button title length invalid"),
-        (json!({"messaging_product":"whatsapp","to":"15555550123","type":"template","template":{"name":"order_update"}}), 131008, "template.language"),
-        (json!({"messaging_product":"whatsapp","to":"15555550123","type":"location","location":{"latitude":91,"longitude":0}}), 131009, "latitude"),
-        (json!({"messaging_product":"whatsapp","status":"read"}), 131008, "message_id"),
+            {"type":"reply","reply":{"id":"3","title":"c"}},{"type":"reply","reply":{"id":"4","title":"d"}}]}}}),
+            131009,
+            "Buttons count",
+        ),
+        (
+            json!({"messaging_product":"whatsapp","to":"15555550123","type":"interactive","interactive":{"type":"button","body":{"text":"b"},"action":{"buttons":[
+            {"type":"reply","reply":{"id":"1","title":"this title is far too long"}}]}}}),
+            131009,
+            "Button title length invalid",
+        ),
+        (
+            json!({"messaging_product":"whatsapp","to":"15555550123","type":"template","template":{"name":"order_update"}}),
+            131008,
+            "template.language",
+        ),
+        (
+            json!({"messaging_product":"whatsapp","to":"15555550123","type":"location","location":{"latitude":91,"longitude":0}}),
+            131009,
+            "latitude",
+        ),
+        (
+            json!({"messaging_product":"whatsapp","status":"read"}),
+            131008,
+            "message_id",
+        ),
     ];
     for (body, code, words) in cases {
         let (st, a) = post_json(&sb, "/messages", body.clone()).await;
@@ -133,7 +211,10 @@ async fn invalid_sends_get_meta_errors() {
         assert_eq!(a["error"]["type"], "OAuthException");
         assert!(a["error"]["fbtrace_id"].is_string());
         let details = a["error"]["error_data"]["details"].as_str().unwrap();
-        assert!(details.contains(words), "{details:?} should mention {words:?}");
+        assert!(
+            details.contains(words),
+            "{details:?} should mention {words:?}"
+        );
     }
     // Not JSON at all.
     let r = client()
@@ -152,7 +233,12 @@ async fn invalid_sends_get_meta_errors() {
 #[tokio::test]
 async fn mark_read_and_typing_answer_success() {
     let sb = Sandbox::start().await.unwrap();
-    let (st, a) = post_json(&sb, "/messages", json!({"messaging_product":"whatsapp","status":"read","message_id":"wamid.X"})).await;
+    let (st, a) = post_json(
+        &sb,
+        "/messages",
+        json!({"messaging_product":"whatsapp","status":"read","message_id":"wamid.X"}),
+    )
+    .await;
     assert_eq!((st, a), (200, json!({"success": true})));
     let (st, a) = post_json(
         &sb,
@@ -186,7 +272,10 @@ async fn media_round_trip_through_lookaside_host_rule() {
     assert_eq!(r.status(), 200);
     let up: Value = r.json().await.unwrap();
     let id = up["id"].as_str().unwrap().to_string();
-    assert!(id.chars().all(|c| c.is_ascii_digit()), "media id must be numeric: {id}");
+    assert!(
+        id.chars().all(|c| c.is_ascii_digit()),
+        "media id must be numeric: {id}"
+    );
 
     let info: Value = client()
         .get(format!("{}/{id}", sb.url()))
@@ -209,7 +298,12 @@ async fn media_round_trip_through_lookaside_host_rule() {
 
     // The 360dialog host rule: swap scheme+host for the base URL, keep the rest.
     let rewritten = url.replacen("https://lookaside.fbsbx.com", &sb.url(), 1);
-    let r = client().get(&rewritten).header("D360-API-KEY", sb.api_key()).send().await.unwrap();
+    let r = client()
+        .get(&rewritten)
+        .header("D360-API-KEY", sb.api_key())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()["content-type"], "image/jpeg");
     assert_eq!(r.bytes().await.unwrap().as_ref(), bytes.as_slice());
@@ -217,22 +311,40 @@ async fn media_round_trip_through_lookaside_host_rule() {
     let r = client().get(&rewritten).send().await.unwrap();
     assert_eq!(r.status(), 401);
     let r = client()
-        .get(format!("{}/whatsapp_business/attachments/?mid={id}&ext=1&hash=wrong", sb.url()))
+        .get(format!(
+            "{}/whatsapp_business/attachments/?mid={id}&ext=1&hash=wrong",
+            sb.url()
+        ))
         .header("D360-API-KEY", sb.api_key())
         .send()
         .await
         .unwrap();
     assert_eq!(r.status(), 404);
 
-    let r = client().delete(format!("{}/{id}", sb.url())).header("D360-API-KEY", sb.api_key()).send().await.unwrap();
+    let r = client()
+        .delete(format!("{}/{id}", sb.url()))
+        .header("D360-API-KEY", sb.api_key())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     assert_eq!(r.json::<Value>().await.unwrap(), json!({"success": true}));
-    let r = client().get(format!("{}/{id}", sb.url())).header("D360-API-KEY", sb.api_key()).send().await.unwrap();
+    let r = client()
+        .get(format!("{}/{id}", sb.url()))
+        .header("D360-API-KEY", sb.api_key())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 404);
     let v: Value = r.json().await.unwrap();
     assert_eq!(v["error"]["code"], 100);
     assert_eq!(v["error"]["error_subcode"], 33);
-    let r = client().delete(format!("{}/{id}", sb.url())).header("D360-API-KEY", sb.api_key()).send().await.unwrap();
+    let r = client()
+        .delete(format!("{}/{id}", sb.url()))
+        .header("D360-API-KEY", sb.api_key())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 404);
 }
 
@@ -256,7 +368,14 @@ async fn inspection_lists_requests_without_the_key_and_reset_clears() {
     let sb = Sandbox::start().await.unwrap();
     let body = json!({"messaging_product":"whatsapp","to":"15555550123","type":"text","text":{"body":"logged"}});
     post_json(&sb, "/messages", body.clone()).await;
-    let v: Value = client().get(format!("{}/_sandbox/requests", sb.url())).send().await.unwrap().json().await.unwrap();
+    let v: Value = client()
+        .get(format!("{}/_sandbox/requests", sb.url()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let reqs = v["requests"].as_array().unwrap();
     assert_eq!(reqs.len(), 1);
     assert_eq!(reqs[0]["method"], "POST");
@@ -264,11 +383,25 @@ async fn inspection_lists_requests_without_the_key_and_reset_clears() {
     assert_eq!(reqs[0]["body"], body);
     assert_eq!(reqs[0]["status"], 200);
     assert!(reqs[0]["headers"].get("d360-api-key").is_none());
-    assert!(!v.to_string().contains(sb.api_key()), "the key must never be listed");
+    assert!(
+        !v.to_string().contains(sb.api_key()),
+        "the key must never be listed"
+    );
     // Filter by path.
-    let v: Value = client().get(format!("{}/_sandbox/requests?path=/media", sb.url())).send().await.unwrap().json().await.unwrap();
+    let v: Value = client()
+        .get(format!("{}/_sandbox/requests?path=/media", sb.url()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(v["requests"].as_array().unwrap().len(), 0);
-    let r = client().post(format!("{}/_sandbox/reset", sb.url())).send().await.unwrap();
+    let r = client()
+        .post(format!("{}/_sandbox/reset", sb.url()))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     assert!(sb.requests().is_empty());
 }
@@ -278,7 +411,10 @@ fn blocking_sandbox_runs_without_an_ambient_runtime_and_stops_on_drop() {
     let sb = Sandbox::start_blocking().unwrap();
     let url = sb.url();
     let key = sb.api_key().to_string();
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let status = rt.block_on(async {
         reqwest::Client::new()
             .post(format!("{url}/messages"))
@@ -293,7 +429,10 @@ fn blocking_sandbox_runs_without_an_ambient_runtime_and_stops_on_drop() {
     assert_eq!(sb.control().requests().len(), 1);
     drop(sb);
     let after = rt.block_on(async {
-        reqwest::Client::new().get(format!("{url}/_sandbox/requests")).send().await
+        reqwest::Client::new()
+            .get(format!("{url}/_sandbox/requests"))
+            .send()
+            .await
     });
     assert!(after.is_err(), "the server must be gone after drop");
 }
@@ -302,9 +441,18 @@ fn blocking_sandbox_runs_without_an_ambient_runtime_and_stops_on_drop() {
 async fn async_sandbox_stops_on_drop() {
     let sb = Sandbox::start().await.unwrap();
     let url = sb.url();
-    assert!(client().get(format!("{url}/_sandbox/requests")).send().await.is_ok());
+    assert!(
+        client()
+            .get(format!("{url}/_sandbox/requests"))
+            .send()
+            .await
+            .is_ok()
+    );
     drop(sb);
     tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    let r = reqwest::Client::new().get(format!("{url}/_sandbox/requests")).send().await;
+    let r = reqwest::Client::new()
+        .get(format!("{url}/_sandbox/requests"))
+        .send()
+        .await;
     assert!(r.is_err(), "the port must be closed after drop");
 }

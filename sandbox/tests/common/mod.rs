@@ -35,7 +35,11 @@ pub struct Receiver {
     pub url: String,
 }
 
-async fn hook(State(inner): State<Arc<Mutex<Inner>>>, headers: HeaderMap, body: Bytes) -> StatusCode {
+async fn hook(
+    State(inner): State<Arc<Mutex<Inner>>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> StatusCode {
     let (n, fail, stall, stall_d) = {
         let mut g = inner.lock().unwrap();
         g.got.push(Received {
@@ -58,13 +62,18 @@ async fn hook(State(inner): State<Arc<Mutex<Inner>>>, headers: HeaderMap, body: 
 impl Receiver {
     pub async fn start() -> Receiver {
         let inner = Arc::new(Mutex::new(Inner::default()));
-        let app = Router::new().route("/hook", post(hook)).with_state(inner.clone());
+        let app = Router::new()
+            .route("/hook", post(hook))
+            .with_state(inner.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move {
             axum::serve(listener, app).await.unwrap();
         });
-        Receiver { inner, url: format!("http://{addr}/hook") }
+        Receiver {
+            inner,
+            url: format!("http://{addr}/hook"),
+        }
     }
 
     /// Answer 500 to the first `n` deliveries.
@@ -91,7 +100,11 @@ impl Receiver {
             if got.len() >= n {
                 return got;
             }
-            assert!(Instant::now() < deadline, "only {} of {n} webhooks arrived", got.len());
+            assert!(
+                Instant::now() < deadline,
+                "only {} of {n} webhooks arrived",
+                got.len()
+            );
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
     }
