@@ -93,6 +93,8 @@ pub async fn serve(listener: TcpListener, state: Arc<State>) {
             }
         });
     }
+    // Stop accepting at once: the port is closed before connections drain.
+    drop(listener);
     conns.close();
     let _ = tokio::time::timeout(Duration::from_secs(2), conns.wait()).await;
 }
