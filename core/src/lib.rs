@@ -17,3 +17,8 @@ pub mod transport;
 pub mod webhook;
 
 pub use error::{ApiError, Error, ErrorCode, Result};
+
+/// The root README's Rust quick start, compiled as a doc test so it stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;
