@@ -101,7 +101,10 @@ fn panic_message(payload: &(dyn Any + Send)) -> String {
 
 /// The error a caught panic becomes.
 pub fn panic_error(payload: &(dyn Any + Send)) -> Error {
-    Error::Internal(format!("panic in the wa360 core: {}", panic_message(payload)))
+    Error::Internal(format!(
+        "panic in the wa360 core: {}",
+        panic_message(payload)
+    ))
 }
 
 /// Run `f`, turning a Rust panic into `wa360.InternalError`.
