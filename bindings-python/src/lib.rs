@@ -8,7 +8,9 @@
 
 use pyo3::prelude::*;
 
+pub mod convert;
 pub mod errors;
+pub mod webhook;
 
 /// The native module.
 #[pymodule]
@@ -16,5 +18,6 @@ pub mod errors;
 fn native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     errors::register(m)?;
+    webhook::register(m)?;
     Ok(())
 }

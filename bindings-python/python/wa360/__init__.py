@@ -1,14 +1,64 @@
-"""wa360: the WhatsApp Business API SDK for the 360dialog Cloud API, on a native Rust core."""
+"""wa360: the WhatsApp Business API SDK for the 360dialog Cloud API, on a native Rust core.
+
+Quick start::
+
+    import wa360
+
+    client = wa360.Client()                     # key from D360_API_KEY
+    client.send_text("4915112345678", "Hello!")
+
+    events = wa360.parse_webhook(request_body)  # bytes or str -> typed events
+    for event in events:
+        match event:
+            case wa360.MessageEvent(type="text", from_=sender, text=body):
+                ...
+            case wa360.StatusEvent(status="failed"):
+                ...
+"""
 
 from __future__ import annotations
 
 from . import _native
+from ._native import (
+    Deduper,
+    ErrorEvent,
+    Event,
+    FieldUpdateEvent,
+    MessageEvent,
+    StatusEvent,
+    StatusFold,
+    UnknownEvent,
+    Verifier,
+    hub_challenge,
+    hub_challenge_from_query,
+    parse_webhook,
+    parse_webhook_json,
+    validate_webhook_url,
+)
 from .errors import *  # noqa: F403
 from .errors import __all__ as _error_names
+from .webhook import verify_webhook
 
 __version__: str = _native.__version__
 
 __all__ = [
     "__version__",
+    "Deduper",
+    "ErrorEvent",
+    "Event",
+    "FieldUpdateEvent",
+    "MessageEvent",
+    "StatusEvent",
+    "StatusFold",
+    "UnknownEvent",
+    "Verifier",
+    "hub_challenge",
+    "hub_challenge_from_query",
+    "parse_webhook",
+    "parse_webhook_json",
+    "validate_webhook_url",
+    "verify_webhook",
+    # TimeoutError, ConnectionError and PermissionError stay reachable as wa360.X but are
+    # not star-exported, so `from wa360 import *` never shadows the builtins.
     *(n for n in _error_names if n not in ("TimeoutError", "ConnectionError", "PermissionError")),
 ]
