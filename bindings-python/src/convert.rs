@@ -93,9 +93,9 @@ fn py_to_value_at(obj: &Bound<'_, PyAny>, path: &str, depth: usize) -> Result<Va
         return Ok(Value::Bool(b.is_true()));
     }
     if let Ok(s) = obj.cast::<PyString>() {
-        let s = s.to_str().map_err(|_| {
-            wa360::Error::invalid(field_name(path), "is not valid UTF-8 text")
-        })?;
+        let s = s
+            .to_str()
+            .map_err(|_| wa360::Error::invalid(field_name(path), "is not valid UTF-8 text"))?;
         return Ok(Value::String(s.to_string()));
     }
     if obj.is_instance_of::<PyInt>() {
@@ -112,9 +112,9 @@ fn py_to_value_at(obj: &Bound<'_, PyAny>, path: &str, depth: usize) -> Result<Va
     }
     if let Ok(f) = obj.cast::<PyFloat>() {
         let f = f.value();
-        return Number::from_f64(f).map(Value::Number).ok_or_else(|| {
-            wa360::Error::invalid(field_name(path), "must be a finite number")
-        });
+        return Number::from_f64(f)
+            .map(Value::Number)
+            .ok_or_else(|| wa360::Error::invalid(field_name(path), "must be a finite number"));
     }
     if let Ok(d) = obj.cast::<PyDict>() {
         let mut m = Map::new();
@@ -134,7 +134,11 @@ fn py_to_value_at(obj: &Bound<'_, PyAny>, path: &str, depth: usize) -> Result<Va
         let mut out = Vec::new();
         for (i, item) in obj.try_iter().map_err(|_| bad_type(obj, path))?.enumerate() {
             let item = item.map_err(|_| bad_type(obj, path))?;
-            out.push(py_to_value_at(&item, &format!("{}[{i}]", field_name(path)), depth + 1)?);
+            out.push(py_to_value_at(
+                &item,
+                &format!("{}[{i}]", field_name(path)),
+                depth + 1,
+            )?);
         }
         return Ok(Value::Array(out));
     }

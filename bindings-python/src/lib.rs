@@ -8,8 +8,13 @@
 
 use pyo3::prelude::*;
 
+pub mod client;
 pub mod convert;
 pub mod errors;
+pub mod media;
+pub mod messages;
+pub mod runtime;
+pub mod testing;
 pub mod webhook;
 
 /// The native module.
@@ -19,5 +24,9 @@ fn native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     errors::register(m)?;
     webhook::register(m)?;
+    messages::register(m)?;
+    media::register(m)?;
+    client::register(m)?;
+    testing::register(m)?;
     Ok(())
 }

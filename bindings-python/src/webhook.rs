@@ -214,7 +214,10 @@ impl PyMessageEvent {
     /// Message-level errors (e.g. on `unsupported`); empty when none.
     #[getter]
     fn errors<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
-        values_to_py(slf.py(), msg(slf).map(InboundMessage::errors).unwrap_or(&[]))
+        values_to_py(
+            slf.py(),
+            msg(slf).map(InboundMessage::errors).unwrap_or(&[]),
+        )
     }
     /// The wire object under the type key (e.g. `{"body": "hi"}` for text).
     #[getter]
@@ -471,7 +474,12 @@ impl PyVerifier {
 
     /// Raise `InvalidSignatureError` unless the delivery passes every check.
     /// `headers`: a mapping or `(name, value)` pairs; `body`: the raw bytes.
-    fn verify(&self, py: Python<'_>, headers: &Bound<'_, PyAny>, body: &Bound<'_, PyAny>) -> PyResult<()> {
+    fn verify(
+        &self,
+        py: Python<'_>,
+        headers: &Bound<'_, PyAny>,
+        body: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
         guard(|| {
             let pairs = header_pairs(headers)?;
             with_body_bytes(body, "body", |bytes| {
@@ -481,7 +489,12 @@ impl PyVerifier {
     }
 
     /// `True` when the delivery passes every check.
-    fn is_valid(&self, py: Python<'_>, headers: &Bound<'_, PyAny>, body: &Bound<'_, PyAny>) -> PyResult<bool> {
+    fn is_valid(
+        &self,
+        py: Python<'_>,
+        headers: &Bound<'_, PyAny>,
+        body: &Bound<'_, PyAny>,
+    ) -> PyResult<bool> {
         guard(|| {
             let pairs = header_pairs(headers)?;
             with_body_bytes(body, "body", |bytes| {
@@ -566,7 +579,11 @@ impl PyDeduper {
         guard(|| Ok(self.inner.is_new(event_ref(event)?)))
     }
     /// The events not seen before, in order.
-    fn filter<'py>(&self, py: Python<'py>, events: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyList>> {
+    fn filter<'py>(
+        &self,
+        py: Python<'py>,
+        events: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyList>> {
         guard(|| {
             let out = PyList::empty(py);
             for e in events.try_iter()? {
@@ -625,7 +642,11 @@ impl PyStatusFold {
         })
     }
     /// Every non-status event and the status events worth reporting, in order.
-    fn filter<'py>(&self, py: Python<'py>, events: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyList>> {
+    fn filter<'py>(
+        &self,
+        py: Python<'py>,
+        events: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyList>> {
         guard(|| {
             let out = PyList::empty(py);
             for e in events.try_iter()? {

@@ -19,16 +19,21 @@ Quick start::
 from __future__ import annotations
 
 from . import _native
+from ._client import AsyncClient, Client
 from ._native import (
     Deduper,
     ErrorEvent,
     Event,
     FieldUpdateEvent,
+    MediaInfo,
     MessageEvent,
+    SendResponse,
     StatusEvent,
     StatusFold,
     UnknownEvent,
     Verifier,
+    WebhookSettings,
+    build_message,
     hub_challenge,
     hub_challenge_from_query,
     parse_webhook,
@@ -43,15 +48,21 @@ __version__: str = _native.__version__
 
 __all__ = [
     "__version__",
+    "AsyncClient",
+    "Client",
     "Deduper",
     "ErrorEvent",
     "Event",
     "FieldUpdateEvent",
+    "MediaInfo",
     "MessageEvent",
+    "SendResponse",
     "StatusEvent",
     "StatusFold",
     "UnknownEvent",
     "Verifier",
+    "WebhookSettings",
+    "build_message",
     "hub_challenge",
     "hub_challenge_from_query",
     "parse_webhook",
