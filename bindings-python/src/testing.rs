@@ -135,16 +135,6 @@ impl PySandbox {
         self.control.clear_faults();
     }
 
-    /// Simulate inbound messages (one event dict, a list of them, or a full
-    /// webhook body), delivered to the registered webhook. Returns the message ids.
-    fn inbound(&self, py: Python<'_>, event: &Bound<'_, PyAny>) -> PyResult<Vec<String>> {
-        guard(|| {
-            let v = py_to_value(event, "event").py_err()?;
-            py.detach(|| self.control.inbound(&v))
-                .map_err(|e| to_py_err(wa360::Error::invalid("event", e)))
-        })
-    }
-
     /// The registered phone-level webhook as `{"url", "headers"}`, or `None`.
     fn phone_webhook<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         guard(|| {
