@@ -6,6 +6,7 @@
 //! Python object only when it is read, so `parse_webhook` costs one Rust
 //! parse plus one small object per event.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use pyo3::PyClass;
@@ -15,7 +16,7 @@ use wa360::webhook::dedupe::{
     DEFAULT_CAPACITY, DEFAULT_TTL, Deduper, FoldOutcome, MemoryDedupe, MemoryStatusStore,
     StatusFold,
 };
-use wa360::webhook::registration::validate_webhook_url;
+use wa360::webhook::registration::{WebhookSettings, validate_webhook_url};
 use wa360::webhook::verify::{Verifier, hub_challenge, hub_challenge_from_query};
 use wa360::webhook::{Event, EventKind, InboundMessage, ParseOptions, StatusUpdate};
 
@@ -409,7 +410,15 @@ pub fn header_pairs(headers: &Bound<'_, PyAny>) -> PyResult<Vec<(String, Vec<u8>
     };
     let mut out = Vec::new();
     for item in items.try_iter()? {
-        let (name, value): (Bound<'_, PyAny>, Bound<'_, PyAny>) = item?.extract()?;
+        let item = item?;
+        if item.len()? != 2 {
+            return Err(crate::errors::to_py_err(wa360::Error::invalid(
+                "headers",
+                "must be a mapping or (name, value) pairs",
+            )));
+        }
+        let name = item.get_item(0)?;
+        let value = item.get_item(1)?;
         let name = if let Ok(b) = name.cast::<PyBytes>() {
             String::from_utf8_lossy(b.as_bytes()).into_owned()
         } else {
@@ -433,43 +442,50 @@ pub struct PyVerifier {
 
 #[pymethods]
 impl PyVerifier {
+    /// `Verifier(*, basic_auth=(user, password), headers={name: value}, app_secret=...)`:
+    /// every check given must pass.
     #[new]
     #[pyo3(signature = (*, basic_auth = None, headers = None, app_secret = None))]
     fn new(
-        basic_auth: Option<(String, String)>,
+        py: Python<'_>,
+        basic_auth: Option<&Bound<'_, PyAny>>,
         headers: Option<&Bound<'_, PyAny>>,
-        app_secret: Option<String>,
+        app_secret: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
         guard(|| {
-            let mut checks: Vec<Verifier> = Vec::new();
-            if let Some((user, pass)) = basic_auth {
-                checks.push(Verifier::basic_auth(user, pass).py_err()?);
-            }
-            if let Some(h) = headers {
-                for (name, value) in header_pairs(h)? {
-                    let value = String::from_utf8(value).map_err(|_| {
-                        crate::errors::to_py_err(wa360::Error::invalid(
-                            format!("headers.{name}"),
-                            "must be text",
-                        ))
-                    })?;
-                    checks.push(Verifier::header(name, value).py_err()?);
+            let spec = PyDict::new(py);
+            if let Some(b) = basic_auth {
+                if b.is_instance_of::<PyDict>() {
+                    spec.set_item("basic_auth", b)?;
+                } else {
+                    let (user, password): (Bound<'_, PyAny>, Bound<'_, PyAny>) =
+                        b.extract().map_err(|_| {
+                            crate::errors::to_py_err(wa360::Error::invalid(
+                                "basic_auth",
+                                "must be a (user, password) pair",
+                            ))
+                        })?;
+                    let d = PyDict::new(py);
+                    d.set_item("user", user)?;
+                    d.set_item("password", password)?;
+                    spec.set_item("basic_auth", d)?;
                 }
             }
-            if let Some(secret) = app_secret {
-                checks.push(Verifier::hub_signature(secret).py_err()?);
+            if let Some(h) = headers {
+                spec.set_item("headers", h)?;
             }
-            let mut it = checks.into_iter();
-            let Some(first) = it.next() else {
-                return Err(crate::errors::to_py_err(wa360::Error::invalid(
-                    "verifier",
-                    "at least one of basic_auth, headers, app_secret is required",
-                )));
-            };
-            Ok(PyVerifier {
-                inner: it.fold(first, Verifier::and),
-            })
+            if let Some(a) = app_secret {
+                spec.set_item("app_secret", a)?;
+            }
+            Self::build(spec.as_any())
         })
+    }
+
+    /// Build from the neutral description
+    /// `{"basic_auth": {"user", "password"}, "headers": {...}, "app_secret": ...}`.
+    #[staticmethod]
+    fn from_dict(spec: &Bound<'_, PyAny>) -> PyResult<Self> {
+        guard(|| Self::build(spec))
     }
 
     /// Raise `InvalidSignatureError` unless the delivery passes every check.
@@ -508,6 +524,15 @@ impl PyVerifier {
     }
 }
 
+impl PyVerifier {
+    fn build(spec: &Bound<'_, PyAny>) -> PyResult<Self> {
+        let v = crate::convert::py_to_value(spec, "verifier").py_err()?;
+        Ok(PyVerifier {
+            inner: Verifier::from_json(&v).py_err()?,
+        })
+    }
+}
+
 /// Answer Meta's `GET` verification handshake: the challenge to echo back,
 /// or `InvalidSignatureError` (answer 403).
 #[pyfunction]
@@ -528,11 +553,22 @@ fn py_hub_challenge_from_query(query: &str, expected_token: &str) -> PyResult<St
     guard(|| hub_challenge_from_query(query, expected_token).py_err())
 }
 
-/// Check a webhook URL against 360dialog's rules (HTTPS, no `_` in the host, no port).
+/// Check a webhook URL (and optional custom headers) against 360dialog's
+/// rules: HTTPS, no `_` in the host, no port, no user info or fragment; header
+/// names and values usable. `InvalidArgumentError` names the field and rule.
 #[pyfunction]
-#[pyo3(name = "validate_webhook_url")]
-fn py_validate_webhook_url(url: &str) -> PyResult<()> {
-    guard(|| validate_webhook_url(url).py_err())
+#[pyo3(name = "validate_webhook_url", signature = (url, *, headers = None))]
+fn py_validate_webhook_url(url: &str, headers: Option<BTreeMap<String, String>>) -> PyResult<()> {
+    guard(|| match headers {
+        None => validate_webhook_url(url).py_err(),
+        Some(h) => {
+            let mut s = WebhookSettings::new(url);
+            for (k, v) in h {
+                s = s.header(k, v);
+            }
+            s.validate().py_err()
+        }
+    })
 }
 
 // ---------------------------------------------------------------- hygiene
