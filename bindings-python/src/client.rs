@@ -119,6 +119,19 @@ impl<'py> IntoPyObject<'py> for JsonOut {
     }
 }
 
+/// `None` in Python (a Rust `()` would become an empty tuple).
+pub struct NoneOut;
+
+impl<'py> IntoPyObject<'py> for NoneOut {
+    type Target = PyAny;
+    type Output = Bound<'py, PyAny>;
+    type Error = PyErr;
+
+    fn into_pyobject(self, py: Python<'py>) -> Result<Self::Output, Self::Error> {
+        Ok(py.None().into_bound(py))
+    }
+}
+
 /// What both client classes hold.
 pub struct Core {
     client: wa360::client::Client,
@@ -274,7 +287,7 @@ macro_rules! client_class {
             fn mark_read<'py>(&self, py: Python<'py>, message_id: String) -> PyResult<Bound<'py, PyAny>> {
                 guard(|| {
                     let c = self.core.client()?;
-                    self.core.run(py, async move { c.mark_read(&message_id).await })
+                    self.core.run(py, async move { c.mark_read(&message_id).await.map(|()| NoneOut) })
                 })
             }
 
@@ -282,7 +295,7 @@ macro_rules! client_class {
             fn typing<'py>(&self, py: Python<'py>, message_id: String) -> PyResult<Bound<'py, PyAny>> {
                 guard(|| {
                     let c = self.core.client()?;
-                    self.core.run(py, async move { c.typing(&message_id).await })
+                    self.core.run(py, async move { c.typing(&message_id).await.map(|()| NoneOut) })
                 })
             }
 
@@ -334,7 +347,7 @@ macro_rules! client_class {
             fn delete_media<'py>(&self, py: Python<'py>, media_id: String) -> PyResult<Bound<'py, PyAny>> {
                 guard(|| {
                     let c = self.core.client()?;
-                    self.core.run(py, async move { c.media().delete(&media_id).await })
+                    self.core.run(py, async move { c.media().delete(&media_id).await.map(|()| NoneOut) })
                 })
             }
 
