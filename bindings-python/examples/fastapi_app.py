@@ -16,9 +16,8 @@ from __future__ import annotations
 
 import os
 
-from fastapi import FastAPI
-
 import wa360
+from fastapi import FastAPI
 from wa360.receivers import fastapi_router
 
 

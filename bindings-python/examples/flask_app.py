@@ -14,9 +14,8 @@ from __future__ import annotations
 
 import os
 
-from flask import Flask
-
 import wa360
+from flask import Flask
 from wa360.receivers import flask_blueprint
 
 

@@ -277,20 +277,18 @@ fn basic_auth_header(user: &str, password: &str) -> (String, String) {
     wt::basic_auth_header(user, password)
 }
 
-/// Register `wa360._native` testing helpers (prefixed `testing_` where the
-/// name would clash; `wa360/testing.py` re-exports them under clean names).
+/// Register the sandbox and the payload builders on the native module
+/// (`wa360/testing.py` re-exports them).
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PySandbox>()?;
-    let sub = PyModule::new(m.py(), "testing")?;
-    sub.add_function(wrap_pyfunction!(inbound_text, &sub)?)?;
-    sub.add_function(wrap_pyfunction!(inbound, &sub)?)?;
-    sub.add_function(wrap_pyfunction!(status, &sub)?)?;
-    sub.add_function(wrap_pyfunction!(status_failed, &sub)?)?;
-    sub.add_function(wrap_pyfunction!(value_error, &sub)?)?;
-    sub.add_function(wrap_pyfunction!(batch, &sub)?)?;
-    sub.add_function(wrap_pyfunction!(hub_signature, &sub)?)?;
-    sub.add_function(wrap_pyfunction!(signed_headers, &sub)?)?;
-    sub.add_function(wrap_pyfunction!(basic_auth_header, &sub)?)?;
-    m.add_submodule(&sub)?;
+    m.add_function(wrap_pyfunction!(inbound_text, m)?)?;
+    m.add_function(wrap_pyfunction!(inbound, m)?)?;
+    m.add_function(wrap_pyfunction!(status, m)?)?;
+    m.add_function(wrap_pyfunction!(status_failed, m)?)?;
+    m.add_function(wrap_pyfunction!(value_error, m)?)?;
+    m.add_function(wrap_pyfunction!(batch, m)?)?;
+    m.add_function(wrap_pyfunction!(hub_signature, m)?)?;
+    m.add_function(wrap_pyfunction!(signed_headers, m)?)?;
+    m.add_function(wrap_pyfunction!(basic_auth_header, m)?)?;
     Ok(())
 }

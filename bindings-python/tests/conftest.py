@@ -27,7 +27,6 @@ import asyncio  # noqa: E402
 from collections.abc import Callable, Iterator  # noqa: E402
 
 import pytest  # noqa: E402
-
 import wa360  # noqa: E402
 from wa360.testing import Sandbox  # noqa: E402
 

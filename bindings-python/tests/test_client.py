@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-
 import wa360
 from conftest import Call
 from wa360.testing import Sandbox
@@ -45,7 +44,11 @@ CASES: list[tuple[str, tuple[Any, ...], dict[str, Any], dict[str, Any]]] = [
         "send_video",
         (TO, "https://cdn.example.com/v.mp4"),
         {"caption": "clip"},
-        {"to": TO, "type": "video", "video": {"link": "https://cdn.example.com/v.mp4", "caption": "clip"}},
+        {
+            "to": TO,
+            "type": "video",
+            "video": {"link": "https://cdn.example.com/v.mp4", "caption": "clip"},
+        },
     ),
     ("send_audio", (TO, "55501"), {}, {"to": TO, "type": "audio", "audio": {"id": "55501"}}),
     (

@@ -8,7 +8,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 import wa360
 from conftest import case_dirs, read_json
 

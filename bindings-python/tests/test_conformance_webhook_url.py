@@ -7,7 +7,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 import wa360
 from conftest import case_dirs, read_json
 

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 import wa360
 from conftest import case_dirs, read_json
 

@@ -6,7 +6,6 @@ import builtins
 import pickle
 
 import pytest
-
 import wa360
 from wa360 import _native, errors
 

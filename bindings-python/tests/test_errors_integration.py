@@ -8,7 +8,6 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-
 import wa360
 from wa360 import _native, errors
 from wa360.testing import Sandbox

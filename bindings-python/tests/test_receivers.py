@@ -14,7 +14,6 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
-
 import wa360
 from wa360.receivers import WebhookReceiver
 from wa360.testing import Sandbox, basic_auth_header, inbound_text, signed_headers, status
@@ -69,9 +68,7 @@ def test_fastapi_example_receives_sandbox_deliveries_and_replies(
 
     # The bot marks the message read and replies through AsyncClient.
     def reply() -> list[dict[str, Any]]:
-        return [
-            r for r in sb.requests(path="/messages") if (r["body"] or {}).get("type") == "text"
-        ]
+        return [r for r in sb.requests(path="/messages") if (r["body"] or {}).get("type") == "text"]
 
     (sent,) = sb.wait_for(reply)
     assert sent["body"]["text"]["body"] == "You said: hi"
@@ -126,7 +123,9 @@ def test_flask_example_answers_at_once_and_handles_off_the_request_path() -> Non
     r = http.post("/webhook", data=body, headers=signed_headers("s3cret", body))
     assert r.status_code == 200
     # Redelivery of the same message is dropped by the receiver's dedupe.
-    assert http.post("/webhook", data=body, headers=signed_headers("s3cret", body)).status_code == 200
+    assert (
+        http.post("/webhook", data=body, headers=signed_headers("s3cret", body)).status_code == 200
+    )
     receiver: WebhookReceiver = app.blueprints["wa360_webhook"].receiver  # type: ignore[attr-defined]
     assert receiver.join(timeout=5)
     assert rec.sent == [("read", "wamid.F1"), (TO, "You said: ping")]

@@ -10,7 +10,6 @@ import threading
 import time
 
 import pytest
-
 import wa360
 from wa360.testing import Sandbox
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 import wa360
 from conftest import PAYLOADS
 from wa360.testing import (
@@ -64,7 +63,10 @@ def test_status_attributes_with_pricing() -> None:
     assert isinstance(e, wa360.StatusEvent)
     assert e.kind == "status" and e.status == "read"
     assert e.id is not None and e.id.startswith("wamid.")
-    assert e.pricing is not None and e.pricing["pricing_model"] == e.to_dict()["pricing"]["pricing_model"]
+    assert (
+        e.pricing is not None
+        and e.pricing["pricing_model"] == e.to_dict()["pricing"]["pricing_model"]
+    )
     assert isinstance(e.timestamp, int)
     assert e.to_dict()["recipient_id"] == e.recipient_id
 

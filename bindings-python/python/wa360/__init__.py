@@ -40,8 +40,38 @@ from ._native import (
     parse_webhook_json,
     validate_webhook_url,
 )
-from .errors import *  # noqa: F403
-from .errors import __all__ as _error_names
+from .errors import (
+    AccountError,
+    ApiError,
+    AuthenticationError,
+    ConfigurationError,
+    FlowError,
+    InternalError,
+    InvalidArgumentError,
+    InvalidRequestError,
+    InvalidResponseError,
+    InvalidSignatureError,
+    MediaError,
+    OutcomeUnknownError,
+    PaymentError,
+    PolicyError,
+    RateLimitedError,
+    RecipientError,
+    TemplateError,
+    TransientError,
+    Wa360Error,
+    WebhookPayloadError,
+    WindowClosedError,
+)
+from .errors import (
+    ConnectionError as ConnectionError,  # noqa: A004
+)
+from .errors import (
+    PermissionError as PermissionError,  # noqa: A004
+)
+from .errors import (
+    TimeoutError as TimeoutError,  # noqa: A004
+)
 from .webhook import verify_webhook
 
 __version__: str = _native.__version__
@@ -71,5 +101,25 @@ __all__ = [
     "verify_webhook",
     # TimeoutError, ConnectionError and PermissionError stay reachable as wa360.X but are
     # not star-exported, so `from wa360 import *` never shadows the builtins.
-    *(n for n in _error_names if n not in ("TimeoutError", "ConnectionError", "PermissionError")),
+    "Wa360Error",
+    "InvalidArgumentError",
+    "ConfigurationError",
+    "AuthenticationError",
+    "RateLimitedError",
+    "InvalidRequestError",
+    "RecipientError",
+    "WindowClosedError",
+    "TemplateError",
+    "FlowError",
+    "PolicyError",
+    "PaymentError",
+    "AccountError",
+    "MediaError",
+    "TransientError",
+    "OutcomeUnknownError",
+    "InvalidResponseError",
+    "ApiError",
+    "WebhookPayloadError",
+    "InvalidSignatureError",
+    "InternalError",
 ]

@@ -44,10 +44,10 @@ from ._native import Deduper, Event, StatusFold, Verifier, hub_challenge_from_qu
 from .errors import InvalidSignatureError, Wa360Error
 
 if TYPE_CHECKING:  # pragma: no cover
+    from fastapi import APIRouter
     from flask import Blueprint
     from starlette.requests import Request
     from starlette.responses import Response
-    from starlette.routing import Router
 
 __all__ = [
     "WebhookReceiver",
@@ -195,7 +195,9 @@ async def _await(aw: Awaitable[Any]) -> None:
     await aw
 
 
-def _receiver(on_events: EventsCallback | WebhookReceiver, kwargs: dict[str, Any]) -> WebhookReceiver:
+def _receiver(
+    on_events: EventsCallback | WebhookReceiver, kwargs: dict[str, Any]
+) -> WebhookReceiver:
     if isinstance(on_events, WebhookReceiver):
         if kwargs:
             raise TypeError("pass options to WebhookReceiver, not alongside one")
@@ -229,7 +231,7 @@ def starlette_endpoint(
 
 def fastapi_router(
     on_events: EventsCallback | WebhookReceiver, *, path: str = "/webhook", **options: Any
-) -> Router:
+) -> APIRouter:
     """A FastAPI ``APIRouter`` serving the webhook at ``path`` (``app.include_router(...)``)."""
     from fastapi import APIRouter
 

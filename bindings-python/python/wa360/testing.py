@@ -28,17 +28,18 @@ from types import TracebackType
 from typing import Any
 
 from . import _native
+from ._native import (
+    basic_auth_header,
+    batch,
+    hub_signature,
+    inbound,
+    inbound_text,
+    signed_headers,
+    status,
+    status_failed,
+    value_error,
+)
 from .errors import InvalidArgumentError
-_t = _native.testing
-basic_auth_header = _t.basic_auth_header
-batch = _t.batch
-hub_signature = _t.hub_signature
-inbound = _t.inbound
-inbound_text = _t.inbound_text
-signed_headers = _t.signed_headers
-status = _t.status
-status_failed = _t.status_failed
-value_error = _t.value_error
 
 __all__ = [
     "Sandbox",
