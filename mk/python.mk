@@ -1,6 +1,6 @@
 # Python package `wa360` (bindings-python/): venv, native build, pytest, lint, demo, bench.
-# The venv lives at the repo root (.venv, debug build); the benchmark has its own (bench/.venv,
-# release build), so a debug extension is never measured.
+# The venv lives at the repo root (.venv, debug build, editable); the benchmark has its own
+# (bench/.venv) with a release wheel installed into it, so a debug extension is never measured.
 
 PY_ROOT        := $(abspath .)
 PY_VENV        := $(PY_ROOT)/.venv
@@ -54,6 +54,8 @@ $(PY_BENCH_STAMP): $(PY_BENCH_REQS) | $(PY_BENCH)
 	touch $@
 
 bench-python: $(PY_BENCH_STAMP) ## parse_webhook vs json/orjson/pywa, AsyncClient vs httpx (release build)
-	cd bindings-python && VIRTUAL_ENV=$(PY_BENCH_VENV) PATH=$(PY_BENCH_VENV)/bin:$$PATH \
-		$(PY_BENCH_VENV)/bin/maturin develop --release --quiet
-	$(PY_BENCH) bench/python/bench.py
+	rm -rf bench/.wheels
+	cd bindings-python && $(PY_BENCH_VENV)/bin/maturin build --release --quiet \
+		--interpreter $(PY_BENCH) --out $(PY_ROOT)/bench/.wheels
+	$(PY_BENCH) -m pip install $(PIP_FLAGS) --force-reinstall --no-deps bench/.wheels/*.whl
+	cd bench/python && $(PY_BENCH) bench.py
