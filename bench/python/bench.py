@@ -91,6 +91,7 @@ def bench_parse() -> list[tuple[str, dict[str, float]]]:
             "json.loads": median_us(lambda b=body: json.loads(b)),
             "orjson.loads": median_us(lambda b=body: orjson.loads(b)),
             "wa360.parse_webhook": median_us(lambda b=body: wa360.parse_webhook(b)),
+            "core parse alone": median_us(lambda b=body: wa360._native._parse_only(b)),
             "pywa typed update": median_us(lambda b=body: pywa_typed(b)),
             "pywa webhook_update_handler": median_us(lambda b=body: pywa_handler(b)),
         }
@@ -165,6 +166,7 @@ def main() -> int:
         "json.loads",
         "orjson.loads",
         "wa360.parse_webhook",
+        "core parse alone",
         "pywa typed update",
         "pywa webhook_update_handler",
     ]

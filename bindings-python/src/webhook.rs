@@ -388,6 +388,18 @@ fn parse_webhook<'py>(
     })
 }
 
+/// Hidden, for the benchmark: the core parse alone (no Python objects made);
+/// returns the number of events.
+#[pyfunction]
+#[pyo3(name = "_parse_only")]
+fn parse_only(body: &Bound<'_, PyAny>) -> PyResult<usize> {
+    guard(|| {
+        with_body_bytes(body, "body", |b| {
+            wa360::webhook::parse(b).map(|e| e.len()).py_err()
+        })
+    })
+}
+
 /// Parse and return the canonical events as one JSON array (text).
 #[pyfunction]
 fn parse_webhook_json(body: &Bound<'_, PyAny>) -> PyResult<String> {
@@ -727,6 +739,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyStatusFold>()?;
     m.add_function(wrap_pyfunction!(parse_webhook, m)?)?;
     m.add_function(wrap_pyfunction!(parse_webhook_json, m)?)?;
+    m.add_function(wrap_pyfunction!(parse_only, m)?)?;
     m.add_function(wrap_pyfunction!(py_hub_challenge, m)?)?;
     m.add_function(wrap_pyfunction!(py_hub_challenge_from_query, m)?)?;
     m.add_function(wrap_pyfunction!(py_validate_webhook_url, m)?)?;

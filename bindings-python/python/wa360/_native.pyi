@@ -129,6 +129,7 @@ def parse_webhook(
     """Parse one webhook POST body into typed events (``WebhookPayloadError`` if unreadable)."""
 
 def parse_webhook_json(body: _Body) -> str: ...
+def _parse_only(body: _Body) -> int: ...
 
 # -- verification, registration rules, hygiene --------------------------------------------------
 
