@@ -106,3 +106,32 @@ def test_fork_child_gets_a_clear_error_then_works_with_a_new_client(sb: Sandbox)
     with os.fdopen(r, "rb") as f:
         report = f.read().decode()
     assert report == "ok" and os.waitstatus_to_exitcode(status) == 0, report
+
+
+EXIT_SCRIPT = """
+import asyncio, threading, wa360
+from wa360.testing import Sandbox
+sb = Sandbox()
+sb.fault("delay", ms=5000, count=0)
+c = wa360.Client(sb.api_key, base_url=sb.url)
+ac = wa360.AsyncClient(sb.api_key, base_url=sb.url)
+threading.Thread(target=lambda: c.send_text("15555550123", "x"), daemon=True).start()
+async def main():
+    asyncio.ensure_future(ac.send_text("15555550123", "y"))
+    await asyncio.sleep(0.3)
+asyncio.run(main())
+print("exiting with requests in flight")
+"""
+
+
+def test_interpreter_exit_with_requests_in_flight() -> None:
+    import subprocess
+
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-c", EXIT_SCRIPT], capture_output=True, text=True, timeout=30
+    )
+    assert done.returncode == 0, done.stderr
+    assert "exiting with requests in flight" in done.stdout
+    # It did not wait for the 5 s responses (no hang on the in-flight requests).
+    assert time.monotonic() - started < 5.0
