@@ -36,11 +36,12 @@ python-develop: $(PY_STAMP) ## build the Python extension (debug) into .venv wit
 test-python: python-develop ## build wa360 for Python in .venv, then run the pytest suites
 	cd bindings-python && $(PY) -m pytest tests -q -p no:cacheprovider
 
-lint-python: python-develop ## ruff and mypy.stubtest on the Python package
+lint-python: python-develop ## ruff, mypy.stubtest on the .pyi stubs and mypy --strict on the Python package
 	cd bindings-python && $(PY_VENV)/bin/ruff check python tests examples ../bench/python
 	cd bindings-python && $(PY_VENV)/bin/ruff format --check python tests examples ../bench/python
 	cd bindings-python && $(PY) -m mypy.stubtest wa360 --allowlist stubtest-allowlist.txt
 	cd bindings-python && $(PY) -m mypy python/wa360 examples --no-incremental
+	cd bindings-python && $(PY) -m mypy python/wa360/_client.py --no-incremental
 
 demo-python: python-develop ## Python echo bot: the sandbox delivers a message, the bot replies via AsyncClient
 	$(PY) bindings-python/examples/echo_bot.py
