@@ -1,1 +1,32 @@
-//! Python bindings (to be written).
+//! Python bindings of wa360: the native module `wa360._native`, wrapped by
+//! the pure-Python package `wa360` (see `python/wa360/`).
+//!
+//! One file per core module (`errors`, `client`, `messages`, `media`,
+//! `webhook`, `testing`); each translates types and errors, nothing more.
+//! Every entry point runs inside [`errors::guard`] so a panic in Rust
+//! arrives as `wa360.InternalError`.
+
+use pyo3::prelude::*;
+
+pub mod client;
+pub mod convert;
+pub mod errors;
+pub mod media;
+pub mod messages;
+pub mod runtime;
+pub mod testing;
+pub mod webhook;
+
+/// The native module.
+#[pymodule]
+#[pyo3(name = "_native")]
+fn native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    errors::register(m)?;
+    webhook::register(m)?;
+    messages::register(m)?;
+    media::register(m)?;
+    client::register(m)?;
+    testing::register(m)?;
+    Ok(())
+}

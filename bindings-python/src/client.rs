@@ -1,0 +1,412 @@
+//! `Client` (sync) and `AsyncClient` (asyncio) over one core
+//! [`wa360::client::Client`] and one tokio runtime (`runtime.rs`).
+//!
+//! Both classes get the same methods from one macro; each method validates its
+//! input with the GIL held (bad input raises at the call, before any request),
+//! then either blocks on the runtime with the GIL released (`Client`) or
+//! returns an awaitable (`AsyncClient`).
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::time::Duration;
+
+use pyo3::IntoPyObjectExt;
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+use wa360::client::{SendResponse, SentMessage};
+use wa360::webhook::registration::WebhookSettings;
+
+use crate::convert::{py_to_value, value_to_py};
+use crate::errors::{IntoPyResult, guard, to_py_err};
+use crate::media::{BytesOut, PyMediaInfo};
+use crate::messages::message_from_py;
+use crate::runtime;
+
+/// The answer to a send: "accepted", not "delivered" (statuses arrive as webhooks).
+#[pyclass(name = "SendResponse", module = "wa360._native", frozen)]
+pub struct PySendResponse {
+    inner: SendResponse,
+}
+
+#[pymethods]
+impl PySendResponse {
+    /// The id (`wamid.…`) of the accepted message: the key of its status webhooks.
+    #[getter]
+    fn message_id(&self) -> Option<&str> {
+        self.inner.message_id()
+    }
+    /// `accepted`, `held_for_quality_assessment`, `paused`, … when the server said.
+    #[getter]
+    fn message_status(&self) -> Option<&str> {
+        self.inner
+            .messages
+            .first()
+            .and_then(|m: &SentMessage| m.message_status.as_deref())
+    }
+    /// Recipients as WhatsApp understood them: `[{"input", "wa_id"?, "user_id"?}]`.
+    #[getter]
+    fn contacts<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.field(py, "contacts")
+    }
+    /// The accepted messages: `[{"id", "message_status"?}]`.
+    #[getter]
+    fn messages<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.field(py, "messages")
+    }
+    /// The whole answer as a dict.
+    fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let v = serde_json::to_value(&self.inner)
+            .map_err(|e| to_py_err(wa360::Error::Internal(e.to_string())))?;
+        value_to_py(py, &v)
+    }
+    fn __repr__(&self) -> String {
+        format!(
+            "SendResponse(message_id={:?})",
+            self.inner.message_id().unwrap_or("")
+        )
+    }
+}
+
+impl PySendResponse {
+    fn field<'py>(&self, py: Python<'py>, key: &str) -> PyResult<Bound<'py, PyAny>> {
+        let v = serde_json::to_value(&self.inner)
+            .map_err(|e| to_py_err(wa360::Error::Internal(e.to_string())))?;
+        value_to_py(py, v.get(key).unwrap_or(&serde_json::Value::Null))
+    }
+}
+
+/// A registered webhook: URL and custom headers (values are secrets: `repr` shows names only).
+#[pyclass(name = "WebhookSettings", module = "wa360._native", frozen)]
+pub struct PyWebhookSettings {
+    inner: WebhookSettings,
+}
+
+#[pymethods]
+impl PyWebhookSettings {
+    /// The callback URL.
+    #[getter]
+    fn url(&self) -> &str {
+        &self.inner.url
+    }
+    /// Custom headers (name → value), when 360dialog returned them.
+    #[getter]
+    fn headers<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let d = PyDict::new(py);
+        for (k, v) in &self.inner.headers {
+            d.set_item(k, v.expose())?;
+        }
+        Ok(d)
+    }
+    fn __repr__(&self) -> String {
+        let names: Vec<&str> = self.inner.headers.keys().map(String::as_str).collect();
+        format!(
+            "WebhookSettings(url={:?}, headers={names:?} (values hidden))",
+            self.inner.url
+        )
+    }
+}
+
+/// A JSON answer crossing into Python as plain objects.
+pub struct JsonOut(pub serde_json::Value);
+
+impl<'py> IntoPyObject<'py> for JsonOut {
+    type Target = PyAny;
+    type Output = Bound<'py, PyAny>;
+    type Error = PyErr;
+
+    fn into_pyobject(self, py: Python<'py>) -> Result<Self::Output, Self::Error> {
+        value_to_py(py, &self.0)
+    }
+}
+
+/// `None` in Python (a Rust `()` would become an empty tuple).
+pub struct NoneOut;
+
+impl<'py> IntoPyObject<'py> for NoneOut {
+    type Target = PyAny;
+    type Output = Bound<'py, PyAny>;
+    type Error = PyErr;
+
+    fn into_pyobject(self, py: Python<'py>) -> Result<Self::Output, Self::Error> {
+        Ok(py.None().into_bound(py))
+    }
+}
+
+/// What both client classes hold.
+pub struct Core {
+    client: wa360::client::Client,
+    pid: u32,
+    is_async: bool,
+}
+
+impl Core {
+    fn new(
+        api_key: Option<String>,
+        base_url: Option<String>,
+        timeout: f64,
+        connect_timeout: f64,
+        max_retries: u32,
+        is_async: bool,
+    ) -> PyResult<Core> {
+        let seconds = |name: &str, s: f64| {
+            if s.is_finite() && s > 0.0 {
+                Ok(Duration::from_secs_f64(s))
+            } else {
+                Err(to_py_err(wa360::Error::invalid(
+                    name,
+                    "must be a positive number of seconds",
+                )))
+            }
+        };
+        let mut b = wa360::client::Client::builder()
+            .timeout(seconds("timeout", timeout)?)
+            .connect_timeout(seconds("connect_timeout", connect_timeout)?)
+            .max_retries(max_retries)
+            .user_agent_suffix(if is_async { "python-async" } else { "python" });
+        if let Some(k) = api_key {
+            b = b.api_key(k);
+        }
+        if let Some(u) = base_url {
+            b = b.base_url(&u);
+        }
+        // reqwest needs a runtime context to build its connector.
+        let rt = runtime::runtime().py_err()?;
+        let _enter = rt.enter();
+        Ok(Core {
+            client: b.build().py_err()?,
+            pid: std::process::id(),
+            is_async,
+        })
+    }
+
+    /// The core client, or a clear error in a forked child (its connection
+    /// pool belongs to the parent's runtime, which does not exist there).
+    fn client(&self) -> PyResult<wa360::client::Client> {
+        if std::process::id() != self.pid {
+            return Err(to_py_err(wa360::Error::Configuration(
+                "this client was created in another process (before fork()); create a new \
+                 client in this process"
+                    .into(),
+            )));
+        }
+        Ok(self.client.clone())
+    }
+
+    /// Block (GIL released) or return an awaitable, depending on the class.
+    fn run<'py, T>(
+        &self,
+        py: Python<'py>,
+        fut: impl Future<Output = wa360::Result<T>> + Send + 'static,
+    ) -> PyResult<Bound<'py, PyAny>>
+    where
+        T: for<'a> IntoPyObject<'a> + Send + 'static,
+    {
+        if self.is_async {
+            runtime::future_into_py(py, fut)
+        } else {
+            runtime::block_on(py, fut).py_err()?.into_bound_py_any(py)
+        }
+    }
+
+    fn repr(&self, name: &str) -> String {
+        format!(
+            "{name}(base_url={:?}, api_key='***')",
+            self.client.config().base_url()
+        )
+    }
+}
+
+fn settings_from(url: String, headers: Option<BTreeMap<String, String>>) -> WebhookSettings {
+    let mut s = WebhookSettings::new(url);
+    for (k, v) in headers.unwrap_or_default() {
+        s = s.header(k, v);
+    }
+    s
+}
+
+macro_rules! client_class {
+    ($cls:ident, $name:literal, $is_async:expr, $doc:literal) => {
+        #[doc = $doc]
+        #[pyclass(name = $name, module = "wa360._native", subclass, frozen)]
+        pub struct $cls {
+            core: Core,
+        }
+
+        #[pymethods]
+        impl $cls {
+            #[new]
+            #[pyo3(signature = (api_key = None, *, base_url = None, timeout = 30.0, connect_timeout = 10.0, max_retries = 2))]
+            fn new(
+                api_key: Option<String>,
+                base_url: Option<String>,
+                timeout: f64,
+                connect_timeout: f64,
+                max_retries: u32,
+            ) -> PyResult<Self> {
+                guard(|| {
+                    Ok($cls {
+                        core: Core::new(api_key, base_url, timeout, connect_timeout, max_retries, $is_async)?,
+                    })
+                })
+            }
+
+            /// The API base URL.
+            #[getter]
+            fn base_url(&self) -> &str {
+                self.core.client.config().base_url()
+            }
+
+            fn __repr__(&self) -> String {
+                self.core.repr($name)
+            }
+
+            /// Validate and send one message given as a dict in the neutral format.
+            fn send<'py>(&self, py: Python<'py>, message: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+                guard(|| {
+                    let c = self.core.client()?;
+                    let msg = message_from_py(message).py_err()?;
+                    self.core.run(py, async move {
+                        c.send(&msg).await.map(|r| PySendResponse { inner: r })
+                    })
+                })
+            }
+
+            /// Send an already-built wire body to `POST /messages` (no validation
+            /// beyond "is an object"; same retry rules as `send`).
+            fn send_body<'py>(&self, py: Python<'py>, body: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+                guard(|| {
+                    let c = self.core.client()?;
+                    let body = py_to_value(body, "body").py_err()?;
+                    self.core.run(py, async move {
+                        c.send_body(body).await.map(|r| PySendResponse { inner: r })
+                    })
+                })
+            }
+
+            /// Mark an inbound message (and the ones before it) as read.
+            fn mark_read<'py>(&self, py: Python<'py>, message_id: String) -> PyResult<Bound<'py, PyAny>> {
+                guard(|| {
+                    let c = self.core.client()?;
+                    self.core.run(py, async move { c.mark_read(&message_id).await.map(|()| NoneOut) })
+                })
+            }
+
+            /// Show a typing indicator (up to 25 s; also marks the message read).
+            fn typing<'py>(&self, py: Python<'py>, message_id: String) -> PyResult<Bound<'py, PyAny>> {
+                guard(|| {
+                    let c = self.core.client()?;
+                    self.core.run(py, async move { c.typing(&message_id).await.map(|()| NoneOut) })
+                })
+            }
+
+            /// Upload a file; returns its media id.
+            #[pyo3(signature = (data, mime_type, filename = "file"))]
+            fn upload_media<'py>(
+                &self,
+                py: Python<'py>,
+                data: Vec<u8>,
+                mime_type: String,
+                filename: &str,
+            ) -> PyResult<Bound<'py, PyAny>> {
+                guard(|| {
+                    let c = self.core.client()?;
+                    let filename = filename.to_string();
+                    self.core.run(py, async move {
+                        c.media().upload(data, &mime_type, &filename).await
+                    })
+                })
+            }
+
+            /// Look up a media id: URL, MIME type, SHA-256, size.
+            fn media_info<'py>(&self, py: Python<'py>, media_id: String) -> PyResult<Bound<'py, PyAny>> {
+                guard(|| {
+                    let c = self.core.client()?;
+                    self.core.run(py, async move {
+                        c.media().info(&media_id).await.map(|i| PyMediaInfo { inner: i })
+                    })
+                })
+            }
+
+            /// Download a media file by id (look-up, then download through 360dialog).
+            fn download_media<'py>(&self, py: Python<'py>, media_id: String) -> PyResult<Bound<'py, PyAny>> {
+                guard(|| {
+                    let c = self.core.client()?;
+                    self.core.run(py, async move { c.media().download(&media_id).await.map(BytesOut) })
+                })
+            }
+
+            /// Download a media URL from `media_info` (the 360dialog host rule applied).
+            fn download_media_url<'py>(&self, py: Python<'py>, url: String) -> PyResult<Bound<'py, PyAny>> {
+                guard(|| {
+                    let c = self.core.client()?;
+                    self.core.run(py, async move { c.media().download_url(&url).await.map(BytesOut) })
+                })
+            }
+
+            /// Delete an uploaded media file.
+            fn delete_media<'py>(&self, py: Python<'py>, media_id: String) -> PyResult<Bound<'py, PyAny>> {
+                guard(|| {
+                    let c = self.core.client()?;
+                    self.core.run(py, async move { c.media().delete(&media_id).await.map(|()| NoneOut) })
+                })
+            }
+
+            /// Register the webhook URL (phone-number level, or WABA level with
+            /// `waba=True`) with optional custom headers sent on every delivery.
+            #[pyo3(signature = (url, *, headers = None, waba = false))]
+            fn set_webhook<'py>(
+                &self,
+                py: Python<'py>,
+                url: String,
+                headers: Option<BTreeMap<String, String>>,
+                waba: bool,
+            ) -> PyResult<Bound<'py, PyAny>> {
+                guard(|| {
+                    let c = self.core.client()?;
+                    let settings = settings_from(url, headers);
+                    settings.validate().py_err()?;
+                    self.core.run(py, async move {
+                        let w = c.webhooks();
+                        let r = if waba { w.set_waba(&settings).await } else { w.set_phone(&settings).await };
+                        r.map(JsonOut)
+                    })
+                })
+            }
+
+            /// The registered webhook (`None` when none is set).
+            #[pyo3(signature = (*, waba = false))]
+            fn get_webhook<'py>(&self, py: Python<'py>, waba: bool) -> PyResult<Bound<'py, PyAny>> {
+                guard(|| {
+                    let c = self.core.client()?;
+                    self.core.run(py, async move {
+                        let w = c.webhooks();
+                        let r = if waba { w.get_waba().await } else { w.get_phone().await };
+                        r.map(|o| o.map(|s| PyWebhookSettings { inner: s }))
+                    })
+                })
+            }
+        }
+    };
+}
+
+client_class!(
+    PyClient,
+    "Client",
+    false,
+    "Synchronous client: each call blocks (with the GIL released) until the answer."
+);
+client_class!(
+    PyAsyncClient,
+    "AsyncClient",
+    true,
+    "asyncio client: each call returns an awaitable; all clients share one runtime."
+);
+
+/// Register the client classes on the native module.
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<PyClient>()?;
+    m.add_class::<PyAsyncClient>()?;
+    m.add_class::<PySendResponse>()?;
+    m.add_class::<PyWebhookSettings>()?;
+    Ok(())
+}

@@ -1,0 +1,129 @@
+//! The one tokio runtime behind `Client` and `AsyncClient`, and its glue to
+//! asyncio (`pyo3_async_runtimes::generic`).
+//!
+//! Written here instead of using `pyo3_async_runtimes::tokio` because that
+//! runtime lives in a process-wide `OnceLock`: after `fork()` (gunicorn,
+//! Celery prefork) the child inherits a runtime whose worker threads do not
+//! exist, and every await would hang. This runtime is keyed by process id: a
+//! child builds a fresh one on first use, so clients created in the child
+//! work. (Clients created before the fork refuse to run in the child with a
+//! clear error; see `client.rs`.)
+
+use std::cell::OnceCell;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Mutex;
+
+use pyo3::prelude::*;
+use pyo3_async_runtimes::TaskLocals;
+use pyo3_async_runtimes::generic::{ContextExt, Runtime as GenericRuntime};
+use tokio::runtime::{Builder, Runtime};
+
+static RUNTIME: Mutex<Option<(u32, &'static Runtime)>> = Mutex::new(None);
+
+/// The runtime of this process, built on first use (and again in a forked child).
+pub fn runtime() -> Result<&'static Runtime, wa360::Error> {
+    let pid = std::process::id();
+    let mut slot = RUNTIME
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some((owner, rt)) = *slot
+        && owner == pid
+    {
+        return Ok(rt);
+    }
+    let rt = Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("wa360-io")
+        .enable_all()
+        .build()
+        .map_err(|e| wa360::Error::Internal(format!("cannot start the I/O runtime: {e}")))?;
+    // Leaked on purpose: the runtime lives as long as the process (its worker
+    // threads may still finish in-flight requests while Python exits). A
+    // forked child leaks the parent's copy, whose threads do not exist there.
+    let rt: &'static Runtime = Box::leak(Box::new(rt));
+    *slot = Some((pid, rt));
+    Ok(rt)
+}
+
+/// Run `fut` to completion on the runtime with the GIL released.
+pub fn block_on<T: Send>(
+    py: Python<'_>,
+    fut: impl Future<Output = wa360::Result<T>> + Send,
+) -> wa360::Result<T> {
+    let rt = runtime()?;
+    py.detach(|| rt.block_on(crate::errors::guard_future(fut)))
+}
+
+/// Marker type implementing pyo3-async-runtimes' runtime traits on [`runtime`].
+pub struct Wa360Runtime;
+
+tokio::task_local! {
+    static TASK_LOCALS: OnceCell<TaskLocals>;
+}
+
+impl GenericRuntime for Wa360Runtime {
+    type JoinError = tokio::task::JoinError;
+    type JoinHandle = Pin<Box<dyn Future<Output = Result<(), tokio::task::JoinError>> + Send>>;
+
+    fn spawn<F>(fut: F) -> Self::JoinHandle
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        match runtime() {
+            Ok(rt) => Box::pin(rt.spawn(fut)),
+            // No runtime could be built (out of threads): run the task inline on
+            // the thread that awaits the handle, so its error still reaches Python.
+            Err(_) => Box::pin(async move {
+                fut.await;
+                Ok(())
+            }),
+        }
+    }
+
+    fn spawn_blocking<F>(f: F) -> Self::JoinHandle
+    where
+        F: FnOnce() + Send + 'static,
+    {
+        match runtime() {
+            Ok(rt) => Box::pin(rt.spawn_blocking(f)),
+            Err(_) => Box::pin(async move {
+                f();
+                Ok(())
+            }),
+        }
+    }
+}
+
+impl ContextExt for Wa360Runtime {
+    fn scope<F, R>(locals: TaskLocals, fut: F) -> Pin<Box<dyn Future<Output = R> + Send>>
+    where
+        F: Future<Output = R> + Send + 'static,
+    {
+        let cell = OnceCell::new();
+        let _ = cell.set(locals);
+        Box::pin(TASK_LOCALS.scope(cell, fut))
+    }
+
+    fn get_task_locals() -> Option<TaskLocals> {
+        TASK_LOCALS
+            .try_with(|c| c.get().cloned())
+            .unwrap_or_default()
+    }
+}
+
+/// An asyncio awaitable resolving to the result of `fut` (run on [`runtime`]);
+/// core errors become wa360 exceptions, panics `InternalError`.
+pub fn future_into_py<'py, T>(
+    py: Python<'py>,
+    fut: impl Future<Output = wa360::Result<T>> + Send + 'static,
+) -> PyResult<Bound<'py, PyAny>>
+where
+    T: for<'a> IntoPyObject<'a> + Send + 'static,
+{
+    pyo3_async_runtimes::generic::future_into_py::<Wa360Runtime, _, T>(py, async move {
+        crate::errors::guard_future(fut)
+            .await
+            .map_err(crate::errors::to_py_err)
+    })
+}

@@ -1,0 +1,294 @@
+//! `wa360.testing` natives: the local sandbox (a 360dialog emulator) started
+//! in-process on its own thread, and the webhook payload / signature builders
+//! of `wa360::webhook::testing`. Mirrors `core/src/webhook/testing.rs` and the
+//! `wa360-sandbox` crate.
+
+use std::sync::Mutex;
+
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict};
+use serde_json::Value;
+use wa360::webhook::testing as wt;
+use wa360_sandbox::{BlockingSandbox, Control, FaultRule, Sandbox};
+
+use crate::convert::{py_to_value, value_to_py};
+use crate::errors::{IntoPyResult, guard, to_py_err};
+use crate::webhook::with_body_bytes;
+
+fn internal(e: impl std::fmt::Display) -> PyErr {
+    to_py_err(wa360::Error::Internal(e.to_string()))
+}
+
+/// A running sandbox; stops on `stop()` (or when garbage-collected).
+#[pyclass(name = "Sandbox", module = "wa360._native", subclass, frozen)]
+pub struct PySandbox {
+    running: Mutex<Option<BlockingSandbox>>,
+    control: Control,
+    url: String,
+    api_key: String,
+}
+
+fn to_py_list<'py, T: serde::Serialize>(
+    py: Python<'py>,
+    items: &[T],
+) -> PyResult<Bound<'py, PyAny>> {
+    let v = serde_json::to_value(items).map_err(internal)?;
+    value_to_py(py, &v)
+}
+
+#[pymethods]
+impl PySandbox {
+    #[new]
+    #[pyo3(signature = (*, api_key = None, port = 0, time_scale = None, allow_http_callbacks = true, max_delivery_attempts = None))]
+    fn new(
+        py: Python<'_>,
+        api_key: Option<String>,
+        port: u16,
+        time_scale: Option<f64>,
+        allow_http_callbacks: bool,
+        max_delivery_attempts: Option<u32>,
+    ) -> PyResult<Self> {
+        guard(|| {
+            let mut b = Sandbox::builder()
+                .port(port)
+                .allow_http_callbacks(allow_http_callbacks);
+            if let Some(k) = api_key {
+                b = b.api_key(k);
+            }
+            if let Some(t) = time_scale {
+                if !(t.is_finite() && t > 0.0) {
+                    return Err(to_py_err(wa360::Error::invalid(
+                        "time_scale",
+                        "must be a positive number",
+                    )));
+                }
+                b = b.time_scale(t);
+            }
+            if let Some(n) = max_delivery_attempts {
+                b = b.max_delivery_attempts(n);
+            }
+            let sb = py.detach(|| b.start_blocking()).map_err(internal)?;
+            Ok(PySandbox {
+                control: sb.control(),
+                url: sb.url(),
+                api_key: sb.api_key().to_string(),
+                running: Mutex::new(Some(sb)),
+            })
+        })
+    }
+
+    /// Base URL, e.g. `http://127.0.0.1:40123`: pass it as `base_url=` to a client.
+    #[getter]
+    fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The API key the sandbox expects (random per sandbox unless given).
+    #[getter]
+    fn api_key(&self) -> &str {
+        &self.api_key
+    }
+
+    /// Every API request received, oldest first (`method`, `path`, `headers`,
+    /// `body`, `status`, `fault`, …; the API key header is never recorded).
+    #[pyo3(signature = (*, path = None, method = None))]
+    fn requests<'py>(
+        &self,
+        py: Python<'py>,
+        path: Option<&str>,
+        method: Option<&str>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        guard(|| {
+            let all = self.control.requests();
+            let picked: Vec<_> = all
+                .into_iter()
+                .filter(|r| path.is_none_or(|p| r.path == p))
+                .filter(|r| method.is_none_or(|m| r.method.eq_ignore_ascii_case(m)))
+                .collect();
+            to_py_list(py, &picked)
+        })
+    }
+
+    /// Every webhook delivery attempt, oldest first.
+    fn deliveries<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        guard(|| to_py_list(py, &self.control.deliveries()))
+    }
+
+    /// Add a fault rule `{"method"?, "path"?, "count"?, "fault": {"kind": …}}`
+    /// (see the sandbox README for the kinds).
+    fn add_fault(&self, rule: &Bound<'_, PyAny>) -> PyResult<()> {
+        guard(|| {
+            let v = py_to_value(rule, "rule").py_err()?;
+            let rule: FaultRule = serde_json::from_value(v).map_err(|e| {
+                to_py_err(wa360::Error::invalid(
+                    "rule",
+                    format!("is not a fault rule: {e}"),
+                ))
+            })?;
+            self.control.add_fault(rule);
+            Ok(())
+        })
+    }
+
+    /// Remove every pending fault rule.
+    fn clear_faults(&self) {
+        self.control.clear_faults();
+    }
+
+    /// The registered phone-level webhook as `{"url", "headers"}`, or `None`.
+    fn phone_webhook<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        guard(|| {
+            let v = serde_json::to_value(self.control.phone_webhook()).map_err(internal)?;
+            value_to_py(py, &v)
+        })
+    }
+
+    /// The registered WABA-level webhook as `{"url", "headers"}`, or `None`.
+    fn waba_webhook<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        guard(|| {
+            let v = serde_json::to_value(self.control.waba_webhook()).map_err(internal)?;
+            value_to_py(py, &v)
+        })
+    }
+
+    /// Forget requests, deliveries, faults, webhooks and media.
+    fn reset(&self) {
+        self.control.reset();
+    }
+
+    /// Stop the server and wait for its thread (idempotent).
+    fn stop(&self, py: Python<'_>) {
+        let sb = self
+            .running
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        if let Some(sb) = sb {
+            py.detach(|| sb.stop());
+        }
+    }
+
+    fn __repr__(&self) -> String {
+        format!("Sandbox(url={:?})", self.url)
+    }
+}
+
+fn json_bytes<'py>(py: Python<'py>, v: &Value) -> Bound<'py, PyBytes> {
+    PyBytes::new(py, v.to_string().as_bytes())
+}
+
+/// A webhook body with one inbound text message (bytes, as 360dialog posts it).
+#[pyfunction]
+#[pyo3(signature = (from_, body, wamid = "wamid.TEST1"))]
+fn inbound_text<'py>(py: Python<'py>, from_: &str, body: &str, wamid: &str) -> Bound<'py, PyBytes> {
+    json_bytes(py, &wt::inbound_text(from_, body, wamid))
+}
+
+/// A webhook body with one inbound message of any type (`obj` is the object under the type key).
+#[pyfunction]
+#[pyo3(signature = (from_, msg_type, obj, wamid = "wamid.TEST1"))]
+fn inbound<'py>(
+    py: Python<'py>,
+    from_: &str,
+    msg_type: &str,
+    obj: &Bound<'py, PyAny>,
+    wamid: &str,
+) -> PyResult<Bound<'py, PyBytes>> {
+    guard(|| {
+        let o = py_to_value(obj, "obj").py_err()?;
+        Ok(json_bytes(py, &wt::inbound(from_, wamid, msg_type, o)))
+    })
+}
+
+/// A webhook body with one status update (`failed` carries error 131026).
+#[pyfunction]
+#[pyo3(signature = (wamid, status, recipient = "15555550123"))]
+fn status<'py>(py: Python<'py>, wamid: &str, status: &str, recipient: &str) -> Bound<'py, PyBytes> {
+    json_bytes(py, &wt::status(wamid, status, recipient))
+}
+
+/// A webhook body with one `failed` status carrying this error.
+#[pyfunction]
+#[pyo3(signature = (wamid, code, title, details, recipient = "15555550123"))]
+fn status_failed<'py>(
+    py: Python<'py>,
+    wamid: &str,
+    code: i64,
+    title: &str,
+    details: &str,
+    recipient: &str,
+) -> Bound<'py, PyBytes> {
+    json_bytes(
+        py,
+        &wt::status_failed(wamid, recipient, code, title, details),
+    )
+}
+
+/// A webhook body with a value-level `errors` list.
+#[pyfunction]
+fn value_error<'py>(py: Python<'py>, code: i64, title: &str, details: &str) -> Bound<'py, PyBytes> {
+    json_bytes(py, &wt::value_error(code, title, details))
+}
+
+/// One body carrying every entry of `bodies`, in order (a batched delivery).
+#[pyfunction]
+#[pyo3(signature = (*bodies))]
+fn batch<'py>(py: Python<'py>, bodies: Vec<Bound<'py, PyAny>>) -> PyResult<Bound<'py, PyBytes>> {
+    guard(|| {
+        let mut vals = Vec::new();
+        for b in &bodies {
+            let v = with_body_bytes(b, "bodies", |bytes| {
+                serde_json::from_slice::<Value>(bytes).map_err(|e| {
+                    to_py_err(wa360::Error::invalid("bodies", format!("not JSON: {e}")))
+                })
+            })?;
+            vals.push(v);
+        }
+        Ok(json_bytes(py, &wt::batch(&vals)))
+    })
+}
+
+/// `sha256=<hex HMAC-SHA256(app_secret, body)>`: Meta's `X-Hub-Signature-256` value.
+#[pyfunction]
+fn hub_signature(app_secret: &str, body: &Bound<'_, PyAny>) -> PyResult<String> {
+    guard(|| with_body_bytes(body, "body", |b| Ok(wt::hub_signature(app_secret, b))))
+}
+
+/// Headers of a delivery signed like Meta does.
+#[pyfunction]
+fn signed_headers<'py>(
+    py: Python<'py>,
+    app_secret: &str,
+    body: &Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, PyDict>> {
+    guard(|| {
+        let pairs = with_body_bytes(body, "body", |b| Ok(wt::signed_headers(app_secret, b)))?;
+        let d = PyDict::new(py);
+        for (k, v) in pairs {
+            d.set_item(k, v)?;
+        }
+        Ok(d)
+    })
+}
+
+/// `("Authorization", "Basic base64(user:password)")`.
+#[pyfunction]
+fn basic_auth_header(user: &str, password: &str) -> (String, String) {
+    wt::basic_auth_header(user, password)
+}
+
+/// Register the sandbox and the payload builders on the native module
+/// (`wa360/testing.py` re-exports them).
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<PySandbox>()?;
+    m.add_function(wrap_pyfunction!(inbound_text, m)?)?;
+    m.add_function(wrap_pyfunction!(inbound, m)?)?;
+    m.add_function(wrap_pyfunction!(status, m)?)?;
+    m.add_function(wrap_pyfunction!(status_failed, m)?)?;
+    m.add_function(wrap_pyfunction!(value_error, m)?)?;
+    m.add_function(wrap_pyfunction!(batch, m)?)?;
+    m.add_function(wrap_pyfunction!(hub_signature, m)?)?;
+    m.add_function(wrap_pyfunction!(signed_headers, m)?)?;
+    m.add_function(wrap_pyfunction!(basic_auth_header, m)?)?;
+    Ok(())
+}

@@ -1,0 +1,62 @@
+# Python package `wa360` (bindings-python/): venv, native build, pytest, lint, demo, bench.
+# The venv lives at the repo root (.venv, debug build, editable); the benchmark has its own
+# (bench/.venv) with a release wheel installed into it, so a debug extension is never measured.
+
+PY_ROOT        := $(abspath .)
+PY_VENV        := $(PY_ROOT)/.venv
+PY             := $(PY_VENV)/bin/python
+PY_REQS        := bindings-python/requirements-dev.txt
+PY_STAMP       := $(PY_VENV)/.wa360-dev-deps
+PYTHON3        ?= python3
+PY_BENCH_VENV  := $(PY_ROOT)/bench/.venv
+PY_BENCH       := $(PY_BENCH_VENV)/bin/python
+PY_BENCH_REQS  := bench/python/requirements.txt
+PY_BENCH_STAMP := $(PY_BENCH_VENV)/.wa360-bench-deps
+PIP_FLAGS      := --quiet --disable-pip-version-check --no-input
+
+TEST_TARGETS  += test-python
+LINT_TARGETS  += lint-python
+BENCH_TARGETS += bench-python
+DEMO_TARGETS  += demo-python
+
+.PHONY: test-python lint-python bench-python demo-python python-develop
+
+$(PY):
+	$(PYTHON3) -m venv $(PY_VENV)
+
+$(PY_STAMP): $(PY_REQS) | $(PY)
+	$(PY) -m pip install $(PIP_FLAGS) --upgrade pip
+	$(PY) -m pip install $(PIP_FLAGS) -r $(PY_REQS)
+	touch $@
+
+python-develop: $(PY_STAMP) ## build the Python extension (debug) into .venv with maturin develop
+	cd bindings-python && VIRTUAL_ENV=$(PY_VENV) PATH=$(PY_VENV)/bin:$$PATH \
+		$(PY_VENV)/bin/maturin develop --quiet
+
+test-python: python-develop ## build wa360 for Python in .venv, then run the pytest suites
+	cd bindings-python && $(PY) -m pytest tests -q -p no:cacheprovider
+
+lint-python: python-develop ## ruff, mypy.stubtest on the .pyi stubs and mypy --strict on the Python package
+	cd bindings-python && $(PY_VENV)/bin/ruff check python tests examples ../bench/python
+	cd bindings-python && $(PY_VENV)/bin/ruff format --check python tests examples ../bench/python
+	cd bindings-python && $(PY) -m mypy.stubtest wa360 --allowlist stubtest-allowlist.txt
+	cd bindings-python && $(PY) -m mypy python/wa360 examples --no-incremental
+	cd bindings-python && $(PY) -m mypy python/wa360/_client.py --no-incremental
+
+demo-python: python-develop ## Python echo bot: the sandbox delivers a message, the bot replies via AsyncClient
+	$(PY) bindings-python/examples/echo_bot.py
+
+$(PY_BENCH):
+	$(PYTHON3) -m venv $(PY_BENCH_VENV)
+
+$(PY_BENCH_STAMP): $(PY_BENCH_REQS) | $(PY_BENCH)
+	$(PY_BENCH) -m pip install $(PIP_FLAGS) --upgrade pip
+	$(PY_BENCH) -m pip install $(PIP_FLAGS) -r $(PY_BENCH_REQS)
+	touch $@
+
+bench-python: $(PY_BENCH_STAMP) ## parse_webhook vs json/orjson/pywa, AsyncClient vs httpx (release build)
+	rm -rf bench/.wheels
+	cd bindings-python && $(PY_BENCH_VENV)/bin/maturin build --release --quiet \
+		--interpreter $(PY_BENCH) --out $(PY_ROOT)/bench/.wheels
+	$(PY_BENCH) -m pip install $(PIP_FLAGS) --force-reinstall --no-deps bench/.wheels/*.whl
+	cd bench/python && $(PY_BENCH) bench.py
