@@ -134,6 +134,7 @@ impl SandboxBuilder {
             http,
             shutdown: shutdown.clone(),
             tasks: TaskTracker::new(),
+            runtime: tokio::runtime::Handle::current(),
         });
         let server = tokio::spawn(server::serve(listener, Arc::clone(&state)));
         Ok(Sandbox {

@@ -142,6 +142,9 @@ pub struct State {
     pub http: reqwest::Client,
     pub shutdown: CancellationToken,
     pub tasks: TaskTracker,
+    /// The runtime the server runs on: background work is spawned there, so
+    /// `Control` calls work from any thread (e.g. a `BlockingSandbox` caller).
+    pub runtime: tokio::runtime::Handle,
 }
 
 impl State {
@@ -157,12 +160,15 @@ impl State {
         F: std::future::Future<Output = ()> + Send + 'static,
     {
         let token = self.shutdown.clone();
-        self.tasks.spawn(async move {
-            tokio::select! {
-                _ = token.cancelled() => {}
-                _ = fut => {}
-            }
-        });
+        self.tasks.spawn_on(
+            async move {
+                tokio::select! {
+                    _ = token.cancelled() => {}
+                    _ = fut => {}
+                }
+            },
+            &self.runtime,
+        );
     }
 
     /// Forget requests, deliveries, faults, webhooks and media.

@@ -462,3 +462,49 @@ async fn async_sandbox_stops_on_drop() {
         .await;
     assert!(r.is_err(), "the port must be closed after drop");
 }
+
+/// `Control` calls that start background work (inbound delivery) must work from a
+/// plain thread with no tokio runtime, as the Python binding calls them.
+#[test]
+fn blocking_control_inbound_delivers_from_a_thread_without_a_runtime() {
+    use std::io::{Read, Write};
+    // A tiny receiver on a plain std socket: answers 200 to one delivery and keeps its body.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let receiver = std::thread::spawn(move || {
+        let (mut conn, _) = listener.accept().unwrap();
+        conn.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+            .unwrap();
+        let mut got = Vec::new();
+        let mut buf = [0u8; 4096];
+        while !String::from_utf8_lossy(&got).contains("wamid.") {
+            let n = conn.read(&mut buf).unwrap();
+            if n == 0 {
+                break;
+            }
+            got.extend_from_slice(&buf[..n]);
+        }
+        conn.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+            .unwrap();
+        String::from_utf8_lossy(&got).into_owned()
+    });
+    let sb = Sandbox::start_blocking().unwrap();
+    let control = sb.control();
+    control
+        .register_webhook(
+            false,
+            &format!("http://127.0.0.1:{port}/hook"),
+            &Default::default(),
+        )
+        .unwrap();
+    let ids = control
+        .inbound(&json!({"from":"15555550123","type":"text","text":{"body":"hi from a thread"}}))
+        .unwrap();
+    assert_eq!(ids.len(), 1);
+    let delivered = receiver.join().unwrap();
+    assert!(
+        delivered.contains(&ids[0]),
+        "delivery carries the new wamid"
+    );
+    assert!(delivered.contains("hi from a thread"));
+}
