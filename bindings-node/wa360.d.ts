@@ -1,0 +1,66 @@
+// Public TypeScript surface of the `wa360` package. Native functions and
+// classes are declared in the generated `index.d.ts` (from the Rust source);
+// this file re-exports them and declares the JS-side additions.
+
+/** The stable error codes of wa360 (identical in Rust, Python and Node). */
+export type ErrorCode =
+  | 'invalid_argument'
+  | 'configuration'
+  | 'authentication'
+  | 'permission'
+  | 'rate_limited'
+  | 'invalid_request'
+  | 'recipient'
+  | 'window_closed'
+  | 'template'
+  | 'flow'
+  | 'policy'
+  | 'payment'
+  | 'account'
+  | 'media'
+  | 'transient'
+  | 'outcome_unknown'
+  | 'timeout'
+  | 'connection'
+  | 'invalid_response'
+  | 'api_error'
+  | 'webhook_payload'
+  | 'invalid_signature'
+  | 'internal'
+
+/** Every error code, frozen, in the core's declaration order. */
+export declare const ErrorCodes: readonly ErrorCode[]
+
+/**
+ * The shape of every error wa360 throws or rejects with: a plain `Error`
+ * carrying the core's code and whatever the server said.
+ */
+export interface Wa360Error extends Error {
+  code: ErrorCode
+  /** HTTP status, when the server answered. */
+  status?: number
+  /** Meta's numeric error code. */
+  apiCode?: number
+  /** Meta's `error_subcode`. */
+  subcode?: number
+  /** Meta's `error_data.details`. */
+  details?: string
+  /** The offending field of an `invalid_argument` error (dotted path). */
+  field?: string
+  /** The broken rule of an `invalid_argument` error. */
+  rule?: string
+  /** Delay the server asked for before trying again, in milliseconds. */
+  retryAfterMs?: number
+  /** Meta's `fbtrace_id`. */
+  fbtraceId?: string
+  /** 360dialog's trace id. */
+  traceId?: string
+}
+
+/** Narrow an unknown caught value to a wa360 error (optionally of one code). */
+export declare function isWa360Error(e: unknown, code?: ErrorCode): e is Wa360Error
+
+/** @internal test hook: panics inside Rust (must throw code `internal`). */
+export declare function _panicForTests(): void
+/** @internal test hook: panics inside a Rust future (must reject with code `internal`). */
+export declare function _panicForTestsAsync(): Promise<undefined>

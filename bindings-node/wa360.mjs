@@ -1,0 +1,6 @@
+// ESM entry: the same objects as the CommonJS entry.
+import { createRequire } from 'node:module'
+const require = createRequire(import.meta.url)
+const wa360 = require('./wa360.js')
+export default wa360
+export const { ErrorCodes, isWa360Error } = wa360
