@@ -14,8 +14,8 @@
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use napi::bindgen_prelude::{JsValue, Object, PromiseRaw, ToNapiValue};
 use napi::Env;
+use napi::bindgen_prelude::{JsValue, Object, PromiseRaw, ToNapiValue};
 use napi_derive::napi;
 
 /// Every stable error code of wa360, in declaration order (the same list the
@@ -131,7 +131,9 @@ where
 /// thrown `Error` with code `internal` instead of aborting the process.
 #[napi(js_name = "_panicForTests")]
 pub fn panic_for_tests(env: Env) -> napi::Result<()> {
-    guard(&env, || -> wa360::Result<()> { panic!("deliberate panic for tests") })
+    guard(&env, || -> wa360::Result<()> {
+        panic!("deliberate panic for tests")
+    })
 }
 
 /// Test hook: the async twin of `_panicForTests` (a panic inside a future).
