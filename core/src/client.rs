@@ -1,1 +1,330 @@
-//! client (to be written).
+//! [`Client`]: the entry point. Cheap to clone (one `Arc` inside), `Send + Sync`, one
+//! connection pool shared by every clone.
+//!
+//! ```no_run
+//! # async fn demo() -> wa360::Result<()> {
+//! use wa360::client::Client;
+//! let client = Client::builder().api_key("my-360dialog-key").build()?;
+//! let sent = client
+//!     .send_body(serde_json::json!({
+//!         "messaging_product": "whatsapp",
+//!         "recipient_type": "individual",
+//!         "to": "15555550123",
+//!         "type": "text",
+//!         "text": {"body": "Hello"}
+//!     }))
+//!     .await?;
+//! println!("sent {:?}", sent.message_id());
+//! # Ok(()) }
+//! ```
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use reqwest::Method;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::config::{ClientBuilder, Config};
+use crate::error::{Error, Result};
+use crate::media::Media;
+use crate::messages::Outbound;
+use crate::retry::{self, RetryClass};
+use crate::transport::{self, Body, Transport};
+
+pub use crate::retry::RetryPolicy;
+
+/// How many recipients' pair-rate-limit counters are kept (bounded memory).
+const PAIR_LIMIT_ENTRIES: usize = 10_000;
+
+/// A 360dialog Cloud API client for one channel (API key).
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    transport: Transport,
+    /// Consecutive 131056 answers per recipient, for the 4^n s suggestion.
+    pair_limits: Mutex<HashMap<String, u32>>,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("config", self.config())
+            .finish()
+    }
+}
+
+/// One contact of a [`SendResponse`]: what you sent and WhatsApp's normalised id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SendContact {
+    /// The recipient as sent (`to` or `recipient`).
+    #[serde(default)]
+    pub input: String,
+    /// The normalised WhatsApp id; missing when sending to a business-scoped user id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wa_id: Option<String>,
+    /// The business-scoped user id (BSUID), when present.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<String>,
+}
+
+/// One accepted message of a [`SendResponse`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SentMessage {
+    /// The message id (`wamid.…`): the key of later status webhooks.
+    pub id: String,
+    /// `accepted`, `held_for_quality_assessment`, `paused`, … when present.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message_status: Option<String>,
+}
+
+/// The answer to `POST /messages` (api-spec §5.1). "Accepted", not "delivered": the
+/// outcome arrives as status webhooks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SendResponse {
+    /// Recipients as WhatsApp understood them.
+    #[serde(default)]
+    pub contacts: Vec<SendContact>,
+    /// The accepted messages (usually one).
+    pub messages: Vec<SentMessage>,
+}
+
+impl SendResponse {
+    /// The id of the first accepted message.
+    pub fn message_id(&self) -> Option<&str> {
+        self.messages.first().map(|m| m.id.as_str())
+    }
+}
+
+impl Client {
+    /// Start configuring a client.
+    pub fn builder() -> ClientBuilder {
+        ClientBuilder::new()
+    }
+
+    /// Build a client from checked settings.
+    pub fn from_config(config: Config) -> Result<Client> {
+        Ok(Client {
+            inner: Arc::new(Inner {
+                transport: Transport::new(config)?,
+                pair_limits: Mutex::new(HashMap::new()),
+            }),
+        })
+    }
+
+    /// The settings of this client (the key is redacted when printed).
+    pub fn config(&self) -> &Config {
+        self.inner.transport.config()
+    }
+
+    pub(crate) fn transport(&self) -> &Transport {
+        &self.inner.transport
+    }
+
+    /// Media operations: upload, look-up, download, delete.
+    pub fn media(&self) -> Media<'_> {
+        Media::new(self)
+    }
+
+    /// Validate and send one message (`POST /messages`).
+    ///
+    /// Invalid input fails with `invalid_argument` before any request. Retries follow
+    /// [`RetryClass::Send`]: only what cannot double-send.
+    pub async fn send(&self, msg: &(impl Outbound + ?Sized)) -> Result<SendResponse> {
+        let body = msg.to_body()?;
+        self.send_body(body).await
+    }
+
+    /// Send an already-built body to `POST /messages` (same retry rules as [`Client::send`]).
+    pub async fn send_body(&self, body: Value) -> Result<SendResponse> {
+        if !body.is_object() {
+            return Err(Error::invalid("body", "must be a JSON object"));
+        }
+        let recipient = recipient_of(&body);
+        let result = self.post_messages(&body).await;
+        match result {
+            Ok(resp) => {
+                self.forget_pair_limit(recipient.as_deref());
+                let value = transport::decode_json(&resp, RetryClass::Send)?;
+                serde_json::from_value::<SendResponse>(value).map_err(|e| Error::OutcomeUnknown {
+                    reason: format!("2xx answer is not a send response: {e}"),
+                    status: Some(resp.status),
+                })
+            }
+            Err(mut e) => {
+                if e.api_code() == Some(retry::PAIR_RATE_LIMIT_CODE) {
+                    let n = self.note_pair_limit(recipient.as_deref());
+                    if let Error::Api { error, .. } = &mut e {
+                        error.retry_after = Some(retry::pair_rate_limit_delay(n));
+                    }
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Mark an inbound message (and the ones before it) as read.
+    pub async fn mark_read(&self, message_id: &str) -> Result<()> {
+        let body = status_body(message_id, false)?;
+        self.expect_success(&body).await
+    }
+
+    /// Show a typing indicator for up to 25 s (also marks the message read).
+    pub async fn typing(&self, message_id: &str) -> Result<()> {
+        let body = status_body(message_id, true)?;
+        self.expect_success(&body).await
+    }
+
+    /// The generic request path for other modules: `path` is relative to the base URL
+    /// (e.g. `/v1/configs/webhook`), `body` is sent as JSON, `retry` picks the rules of
+    /// RELIABILITY.md. A 2xx with an empty body gives `Value::Null`.
+    pub async fn request_json(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+        retry: RetryClass,
+    ) -> Result<Value> {
+        if !path.starts_with('/') || path.contains("://") {
+            return Err(Error::invalid(
+                "path",
+                "must be a path under the base URL starting with `/`",
+            ));
+        }
+        let body = match body {
+            Some(v) => Body::Json(serde_json::to_vec(v).map_err(json_err)?.into()),
+            None => Body::Empty,
+        };
+        let url = self.transport().url_for(path);
+        let resp = self.transport().execute(method, &url, &body, retry).await?;
+        transport::decode_json(&resp, retry)
+    }
+
+    async fn post_messages(&self, body: &Value) -> Result<transport::Response> {
+        let bytes = serde_json::to_vec(body).map_err(json_err)?;
+        let url = self.transport().url_for("/messages");
+        self.transport()
+            .execute(
+                Method::POST,
+                &url,
+                &Body::Json(bytes.into()),
+                RetryClass::Send,
+            )
+            .await
+    }
+
+    async fn expect_success(&self, body: &Value) -> Result<()> {
+        let resp = self.post_messages(body).await?;
+        let value = transport::decode_json(&resp, RetryClass::Send)?;
+        expect_success_true(&value, resp.status, RetryClass::Send)
+    }
+
+    fn note_pair_limit(&self, recipient: Option<&str>) -> u32 {
+        let Some(r) = recipient else { return 1 };
+        let Ok(mut map) = self.inner.pair_limits.lock() else {
+            return 1;
+        };
+        if map.len() >= PAIR_LIMIT_ENTRIES && !map.contains_key(r) {
+            map.clear();
+        }
+        let n = map.entry(r.to_string()).or_insert(0);
+        *n = n.saturating_add(1);
+        *n
+    }
+
+    fn forget_pair_limit(&self, recipient: Option<&str>) {
+        if let (Some(r), Ok(mut map)) = (recipient, self.inner.pair_limits.lock()) {
+            map.remove(r);
+        }
+    }
+}
+
+/// `{"success": true}` or an error (outcome unknown for sends).
+pub(crate) fn expect_success_true(value: &Value, status: u16, class: RetryClass) -> Result<()> {
+    if value.get("success").and_then(Value::as_bool) == Some(true) {
+        return Ok(());
+    }
+    let reason = "2xx answer without \"success\": true".to_string();
+    Err(match class {
+        RetryClass::Send => Error::OutcomeUnknown {
+            reason,
+            status: Some(status),
+        },
+        _ => Error::InvalidResponse { status, reason },
+    })
+}
+
+fn recipient_of(body: &Value) -> Option<String> {
+    body.get("to")
+        .or_else(|| body.get("recipient"))
+        .and_then(Value::as_str)
+        .map(str::to_string)
+}
+
+fn status_body(message_id: &str, typing: bool) -> Result<Value> {
+    if message_id.trim().is_empty() {
+        return Err(Error::invalid("message_id", "must not be empty"));
+    }
+    let mut body = serde_json::json!({
+        "messaging_product": "whatsapp",
+        "status": "read",
+        "message_id": message_id,
+    });
+    if typing {
+        body["typing_indicator"] = serde_json::json!({"type": "text"});
+    }
+    Ok(body)
+}
+
+fn json_err(e: serde_json::Error) -> Error {
+    Error::invalid("body", format!("cannot be serialised as JSON: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_is_cheap_clone_send_sync() {
+        fn assert_traits<T: Clone + Send + Sync + 'static>() {}
+        assert_traits::<Client>();
+    }
+
+    #[test]
+    fn send_response_parses_documented_bodies() {
+        let ok: SendResponse = serde_json::from_str(
+            r#"{"messaging_product":"whatsapp","contacts":[{"input":"+15555550123","wa_id":"15555550123"}],
+               "messages":[{"id":"wamid.X","message_status":"accepted"}]}"#,
+        )
+        .unwrap();
+        assert_eq!(ok.message_id(), Some("wamid.X"));
+        assert_eq!(ok.contacts[0].wa_id.as_deref(), Some("15555550123"));
+        let bsuid: SendResponse = serde_json::from_str(
+            r#"{"contacts":[{"input":"US.1","user_id":"US.1"}],"messages":[{"id":"wamid.Y"}]}"#,
+        )
+        .unwrap();
+        assert_eq!(bsuid.contacts[0].wa_id, None);
+        assert_eq!(bsuid.contacts[0].user_id.as_deref(), Some("US.1"));
+        assert_eq!(bsuid.messages[0].message_status, None);
+        assert!(serde_json::from_str::<SendResponse>(r#"{"success":true}"#).is_err());
+    }
+
+    #[test]
+    fn status_bodies() {
+        assert_eq!(
+            status_body("wamid.A", false).unwrap(),
+            serde_json::json!({"messaging_product":"whatsapp","status":"read","message_id":"wamid.A"})
+        );
+        assert_eq!(
+            status_body("wamid.A", true).unwrap()["typing_indicator"],
+            serde_json::json!({"type":"text"})
+        );
+        assert_eq!(
+            status_body(" ", true).unwrap_err().field(),
+            Some("message_id")
+        );
+    }
+}

@@ -1,9 +1,39 @@
 //! Client configuration: API key (a [`Secret`]), base URL, timeouts, retry policy, user agent.
+//!
+//! [`ClientBuilder`] collects the settings and [`ClientBuilder::build`] checks them and
+//! produces a [`crate::client::Client`]. The API key comes from
+//! [`ClientBuilder::api_key`] or, when not given, from the environment variable
+//! `D360_API_KEY`; no key at all is an [`Error::Configuration`].
+//!
+//! ```
+//! use std::time::Duration;
+//! let client = wa360::client::Client::builder()
+//!     .api_key("my-key")
+//!     .base_url("http://127.0.0.1:8080/")
+//!     .timeout(Duration::from_secs(10))
+//!     .build()
+//!     .unwrap();
+//! assert_eq!(client.config().base_url(), "http://127.0.0.1:8080");
+//! assert!(!format!("{client:?}").contains("my-key"));
+//! ```
 
 use std::fmt;
+use std::time::Duration;
+
+use crate::error::{Error, Result};
+use crate::retry::RetryPolicy;
 
 /// The production base URL of the 360dialog Cloud API.
 pub const DEFAULT_BASE_URL: &str = "https://waba-v2.360dialog.io";
+
+/// Environment variable read when no API key is given to the builder.
+pub const API_KEY_ENV: &str = "D360_API_KEY";
+
+/// Default time allowed to open a connection (RELIABILITY.md).
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Default total time allowed for one request attempt, body included (RELIABILITY.md).
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A secret string (API key, Basic auth password, app secret): Debug and
 /// Display print `***`, never the value. Read it with [`Secret::expose`].
@@ -42,5 +72,320 @@ impl From<&str> for Secret {
 impl From<String> for Secret {
     fn from(s: String) -> Self {
         Secret::new(s)
+    }
+}
+
+impl From<&String> for Secret {
+    fn from(s: &String) -> Self {
+        Secret::new(s.clone())
+    }
+}
+
+/// The checked settings of a client. Read-only; build one with [`ClientBuilder`].
+///
+/// `Debug` prints every field with the API key redacted.
+#[derive(Clone, Debug)]
+pub struct Config {
+    api_key: Secret,
+    base_url: String,
+    connect_timeout: Duration,
+    timeout: Duration,
+    retry: RetryPolicy,
+    user_agent: String,
+}
+
+impl Config {
+    /// The API key (redacted when printed).
+    pub fn api_key(&self) -> &Secret {
+        &self.api_key
+    }
+    /// The base URL without a trailing slash, e.g. `https://waba-v2.360dialog.io`.
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+    /// Time allowed to open a connection.
+    pub fn connect_timeout(&self) -> Duration {
+        self.connect_timeout
+    }
+    /// Total time allowed for one request attempt.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+    /// The retry policy.
+    pub fn retry_policy(&self) -> &RetryPolicy {
+        &self.retry
+    }
+    /// The `User-Agent` header sent with every request.
+    pub fn user_agent(&self) -> &str {
+        &self.user_agent
+    }
+}
+
+/// Builder for [`crate::client::Client`]; start with [`crate::client::Client::builder`].
+#[derive(Clone, Debug, Default)]
+pub struct ClientBuilder {
+    api_key: Option<Secret>,
+    base_url: Option<String>,
+    connect_timeout: Option<Duration>,
+    timeout: Option<Duration>,
+    retry: Option<RetryPolicy>,
+    max_retries: Option<u32>,
+    user_agent_suffix: Option<String>,
+}
+
+impl ClientBuilder {
+    /// A builder with every setting at its default.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The 360dialog API key of the channel (phone number). When not set,
+    /// `D360_API_KEY` is read from the environment at [`ClientBuilder::build`].
+    pub fn api_key(mut self, key: impl Into<Secret>) -> Self {
+        self.api_key = Some(key.into());
+        self
+    }
+
+    /// Base URL (default [`DEFAULT_BASE_URL`]); point it at a local sandbox in tests.
+    /// A trailing slash is ignored; a path prefix (e.g. `/v1`) is kept.
+    pub fn base_url(mut self, url: &str) -> Self {
+        self.base_url = Some(url.to_string());
+        self
+    }
+
+    /// Time allowed to open a connection (default 10 s).
+    pub fn connect_timeout(mut self, d: Duration) -> Self {
+        self.connect_timeout = Some(d);
+        self
+    }
+
+    /// Total time allowed for one request attempt, reading the answer included (default 30 s).
+    pub fn timeout(mut self, d: Duration) -> Self {
+        self.timeout = Some(d);
+        self
+    }
+
+    /// The whole retry policy (see [`crate::retry`]).
+    pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
+        self.retry = Some(policy);
+        self
+    }
+
+    /// Override only the maximum number of retries (default 2; `0` disables retries).
+    pub fn max_retries(mut self, n: u32) -> Self {
+        self.max_retries = Some(n);
+        self
+    }
+
+    /// Text appended to the user agent, e.g. `python/3.12` gives
+    /// `wa360/0.1.0 (rust) python/3.12`.
+    pub fn user_agent_suffix(mut self, suffix: &str) -> Self {
+        self.user_agent_suffix = Some(suffix.to_string());
+        self
+    }
+
+    /// Check the settings (the key is read from `D360_API_KEY` if not given)
+    /// and build the client.
+    pub fn build(self) -> Result<crate::client::Client> {
+        let env_key = std::env::var(API_KEY_ENV).ok();
+        let config = self.into_config(env_key)?;
+        crate::client::Client::from_config(config)
+    }
+
+    /// Resolve and check every setting; `env_key` is the value of `D360_API_KEY`.
+    pub(crate) fn into_config(self, env_key: Option<String>) -> Result<Config> {
+        let api_key = resolve_api_key(self.api_key, env_key)?;
+        let base_url = normalize_base_url(self.base_url.as_deref().unwrap_or(DEFAULT_BASE_URL))?;
+        let connect_timeout = self.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT);
+        let timeout = self.timeout.unwrap_or(DEFAULT_TIMEOUT);
+        if connect_timeout.is_zero() || timeout.is_zero() {
+            return Err(Error::Configuration(
+                "timeouts must be greater than zero".into(),
+            ));
+        }
+        let mut retry = self.retry.unwrap_or_default();
+        if let Some(n) = self.max_retries {
+            retry.max_retries = n;
+        }
+        let mut user_agent = default_user_agent();
+        if let Some(suffix) = self.user_agent_suffix.as_deref().map(str::trim)
+            && !suffix.is_empty()
+        {
+            user_agent.push(' ');
+            user_agent.push_str(suffix);
+        }
+        if reqwest::header::HeaderValue::from_str(&user_agent).is_err() {
+            return Err(Error::Configuration(
+                "user agent suffix must be visible ASCII".into(),
+            ));
+        }
+        Ok(Config {
+            api_key,
+            base_url,
+            connect_timeout,
+            timeout,
+            retry,
+            user_agent,
+        })
+    }
+}
+
+/// `wa360/<crate version> (rust)`.
+pub fn default_user_agent() -> String {
+    format!("wa360/{} (rust)", env!("CARGO_PKG_VERSION"))
+}
+
+fn resolve_api_key(explicit: Option<Secret>, env_key: Option<String>) -> Result<Secret> {
+    let key = match explicit {
+        Some(k) => k,
+        None => match env_key {
+            Some(k) if !k.trim().is_empty() => Secret::new(k.trim()),
+            _ => {
+                return Err(Error::Configuration(format!(
+                    "no API key: pass one to the client builder or set {API_KEY_ENV}"
+                )));
+            }
+        },
+    };
+    if key.expose().trim().is_empty() {
+        return Err(Error::Configuration("the API key is empty".into()));
+    }
+    if reqwest::header::HeaderValue::from_str(key.expose()).is_err() {
+        // Never echo the key itself.
+        return Err(Error::Configuration(
+            "the API key contains characters not allowed in an HTTP header".into(),
+        ));
+    }
+    Ok(key)
+}
+
+fn normalize_base_url(raw: &str) -> Result<String> {
+    let parsed = url::Url::parse(raw.trim())
+        .map_err(|e| Error::Configuration(format!("base URL is not a valid URL: {e}")))?;
+    if parsed.scheme() != "https" && parsed.scheme() != "http" {
+        return Err(Error::Configuration(
+            "base URL must use http or https".into(),
+        ));
+    }
+    if parsed.host_str().is_none_or(str::is_empty) {
+        return Err(Error::Configuration("base URL has no host".into()));
+    }
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        return Err(Error::Configuration(
+            "base URL must not carry credentials".into(),
+        ));
+    }
+    if parsed.query().is_some() || parsed.fragment().is_some() {
+        return Err(Error::Configuration(
+            "base URL must not have a query or fragment".into(),
+        ));
+    }
+    Ok(parsed.as_str().trim_end_matches('/').to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secret_never_prints() {
+        let s = Secret::new("k-123-secret");
+        assert_eq!(format!("{s}"), "***");
+        assert_eq!(format!("{s:?}"), "Secret(***)");
+        assert_eq!(s.expose(), "k-123-secret");
+    }
+
+    #[test]
+    fn defaults_are_documented_values() {
+        let c = ClientBuilder::new().api_key("k").into_config(None).unwrap();
+        assert_eq!(c.base_url(), "https://waba-v2.360dialog.io");
+        assert_eq!(c.connect_timeout(), Duration::from_secs(10));
+        assert_eq!(c.timeout(), Duration::from_secs(30));
+        assert_eq!(c.retry_policy(), &RetryPolicy::default());
+        assert_eq!(
+            c.user_agent(),
+            format!("wa360/{} (rust)", env!("CARGO_PKG_VERSION"))
+        );
+    }
+
+    #[test]
+    fn key_falls_back_to_env_value_and_explicit_wins() {
+        let c = ClientBuilder::new()
+            .into_config(Some("from-env".into()))
+            .unwrap();
+        assert_eq!(c.api_key().expose(), "from-env");
+        let c = ClientBuilder::new()
+            .api_key("explicit")
+            .into_config(Some("from-env".into()))
+            .unwrap();
+        assert_eq!(c.api_key().expose(), "explicit");
+    }
+
+    #[test]
+    fn missing_or_bad_key_is_configuration_error() {
+        for env in [None, Some(String::new()), Some("   ".into())] {
+            let e = ClientBuilder::new().into_config(env).unwrap_err();
+            assert_eq!(e.code(), crate::ErrorCode::Configuration);
+            assert!(e.to_string().contains("D360_API_KEY"), "{e}");
+        }
+        let e = ClientBuilder::new()
+            .api_key("bad\nkey-SECRET")
+            .into_config(None)
+            .unwrap_err();
+        assert_eq!(e.code(), crate::ErrorCode::Configuration);
+        assert!(!e.to_string().contains("SECRET"));
+    }
+
+    #[test]
+    fn base_url_trailing_slash_and_prefix() {
+        let c = ClientBuilder::new()
+            .api_key("k")
+            .base_url("http://127.0.0.1:9000/")
+            .into_config(None)
+            .unwrap();
+        assert_eq!(c.base_url(), "http://127.0.0.1:9000");
+        let c = ClientBuilder::new()
+            .api_key("k")
+            .base_url("https://waba-sandbox.360dialog.io/v1/")
+            .into_config(None)
+            .unwrap();
+        assert_eq!(c.base_url(), "https://waba-sandbox.360dialog.io/v1");
+        for bad in [
+            "not a url",
+            "ftp://x.example",
+            "https://user:pw@x.example",
+            "https://x.example/?a=1",
+        ] {
+            let e = ClientBuilder::new()
+                .api_key("k")
+                .base_url(bad)
+                .into_config(None)
+                .unwrap_err();
+            assert_eq!(e.code(), crate::ErrorCode::Configuration, "{bad}");
+        }
+    }
+
+    #[test]
+    fn user_agent_suffix_and_max_retries() {
+        let c = ClientBuilder::new()
+            .api_key("k")
+            .user_agent_suffix("python/3.12")
+            .max_retries(5)
+            .into_config(None)
+            .unwrap();
+        assert!(c.user_agent().starts_with("wa360/"));
+        assert!(c.user_agent().ends_with("(rust) python/3.12"));
+        assert_eq!(c.retry_policy().max_retries, 5);
+    }
+
+    #[test]
+    fn config_debug_redacts_key() {
+        let c = ClientBuilder::new()
+            .api_key("SUPERSECRET-KEY")
+            .into_config(None)
+            .unwrap();
+        let d = format!("{c:?}");
+        assert!(!d.contains("SUPERSECRET"), "{d}");
+        assert!(d.contains("***"));
     }
 }

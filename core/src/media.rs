@@ -1,1 +1,330 @@
-//! media (to be written).
+//! Media: upload (multipart), URL look-up, download through the 360dialog host, delete.
+//!
+//! # The host rule (api-spec §2.3.3)
+//!
+//! `GET /{media_id}` answers a Meta URL such as
+//! `https://lookaside.fbsbx.com/whatsapp_business/attachments/?mid=…&ext=…&hash=…`.
+//! wa360 replaces its scheme and host with the configured base URL, keeps the path and the
+//! query byte for byte, and fetches that with `D360-API-KEY`. A URL already on the base URL's
+//! origin is used as is. Any other host is refused before a request is made, so the API key
+//! is never sent anywhere else (and redirects off the base origin are refused by the
+//! transport).
+//!
+//! # No automatic retry of a failed look-up
+//!
+//! 360dialog blocks `GET /{media_id}` for a number that repeats failing look-ups, so
+//! [`Media::info`] uses [`RetryClass::NoRetry`]: only attempts that never reached the
+//! server (connection refused, DNS) are repeated.
+
+use bytes::Bytes;
+use reqwest::Method;
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::Value;
+
+use crate::client::{Client, expect_success_true};
+use crate::error::{Error, Result};
+use crate::retry::RetryClass;
+use crate::transport::{self, Body};
+
+/// The only foreign media host whose URLs are rewritten to the base URL.
+pub const META_MEDIA_HOST: &str = "lookaside.fbsbx.com";
+
+/// Largest upload accepted (api-spec §2.3.1: 100 MB overall).
+pub const MAX_UPLOAD_BYTES: usize = 100 * 1024 * 1024;
+
+/// Media operations of a [`Client`]; get one with [`Client::media`].
+#[derive(Debug, Clone, Copy)]
+pub struct Media<'a> {
+    client: &'a Client,
+}
+
+/// The answer of `GET /{media_id}`. The `url` is valid for 5 minutes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MediaInfo {
+    /// Download URL (Meta's host; see the host rule).
+    pub url: String,
+    /// MIME type, e.g. `image/jpeg`.
+    #[serde(default)]
+    pub mime_type: String,
+    /// SHA-256 of the file, hex.
+    #[serde(default)]
+    pub sha256: String,
+    /// Size in bytes (sent as a number by 360dialog, as a string by Meta).
+    #[serde(default, deserialize_with = "int_or_string")]
+    pub file_size: Option<u64>,
+    /// The media id.
+    #[serde(default, deserialize_with = "string_or_int")]
+    pub id: String,
+}
+
+fn int_or_string<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Option<u64>, D::Error> {
+    Ok(match Option::<Value>::deserialize(d)? {
+        Some(Value::Number(n)) => n.as_u64(),
+        Some(Value::String(s)) => s.trim().parse().ok(),
+        _ => None,
+    })
+}
+
+fn string_or_int<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<String, D::Error> {
+    Ok(match Option::<Value>::deserialize(d)? {
+        Some(Value::String(s)) => s,
+        Some(Value::Number(n)) => n.to_string(),
+        _ => String::new(),
+    })
+}
+
+/// Check a media id: non-empty, digits only (api-spec §2.3.2).
+pub fn validate_media_id(media_id: &str) -> Result<()> {
+    if media_id.is_empty() || media_id.len() > 64 || !media_id.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(Error::invalid("media_id", "must be 1..64 digits"));
+    }
+    Ok(())
+}
+
+/// Apply the host rule: the URL to fetch for a media `url`, given the base URL
+/// (no trailing slash). Path and query are kept byte for byte.
+///
+/// ```
+/// let u = wa360::media::rewrite_media_url(
+///     "https://waba-v2.360dialog.io",
+///     "https://lookaside.fbsbx.com/whatsapp_business/attachments/?mid=1&ext=2&hash=A%2Fb",
+/// ).unwrap();
+/// assert_eq!(u, "https://waba-v2.360dialog.io/whatsapp_business/attachments/?mid=1&ext=2&hash=A%2Fb");
+/// ```
+pub fn rewrite_media_url(base_url: &str, url: &str) -> Result<String> {
+    let bad = |rule: &str| Error::invalid("url", rule.to_string());
+    if url.is_empty() || url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(bad("must be an absolute URL without spaces"));
+    }
+    let parsed = url::Url::parse(url).map_err(|_| bad("must be an absolute URL"))?;
+    let base = url::Url::parse(base_url).map_err(|_| bad("base URL is not valid"))?;
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        return Err(bad("must not carry credentials"));
+    }
+    if parsed.origin() == base.origin() {
+        return Ok(url.to_string());
+    }
+    if parsed.scheme() != "https"
+        || parsed.host_str() != Some(META_MEDIA_HOST)
+        || parsed.port().is_some()
+    {
+        return Err(bad(
+            "host must be lookaside.fbsbx.com or the configured base URL (the API key is never sent elsewhere)",
+        ));
+    }
+    // Take everything after the authority from the original text, untouched.
+    let after_scheme = url
+        .find("://")
+        .map(|i| &url[i + 3..])
+        .ok_or_else(|| bad("must be an absolute URL"))?;
+    let rest = match after_scheme.find(['/', '?', '#']) {
+        Some(i) => &after_scheme[i..],
+        None => "",
+    };
+    let rest = rest.split('#').next().unwrap_or_default();
+    if rest.starts_with('/') {
+        Ok(format!("{base_url}{rest}"))
+    } else {
+        Ok(format!("{base_url}/{rest}"))
+    }
+}
+
+impl<'a> Media<'a> {
+    pub(crate) fn new(client: &'a Client) -> Self {
+        Media { client }
+    }
+
+    /// Upload a file (`POST /media`, multipart with `messaging_product=whatsapp`,
+    /// `type=<mime>` and a `file` part carrying the filename and content type).
+    /// Returns the media id. Not retried once the request may have arrived.
+    pub async fn upload(&self, bytes: Vec<u8>, mime: &str, filename: &str) -> Result<String> {
+        if bytes.is_empty() {
+            return Err(Error::invalid("bytes", "must not be empty"));
+        }
+        if bytes.len() > MAX_UPLOAD_BYTES {
+            return Err(Error::invalid("bytes", "must be at most 100 MB"));
+        }
+        validate_mime(mime)?;
+        if filename.trim().is_empty() || filename.chars().any(|c| c.is_control() || c == '"') {
+            return Err(Error::invalid(
+                "filename",
+                "must be non-empty, without control characters or quotes",
+            ));
+        }
+        let t = self.client.transport();
+        let body = Body::Upload {
+            bytes: Bytes::from(bytes),
+            mime: mime.to_string(),
+            filename: filename.to_string(),
+        };
+        let resp = t
+            .execute(Method::POST, &t.url_for("/media"), &body, RetryClass::Send)
+            .await?;
+        let value = transport::decode_json(&resp, RetryClass::Send)?;
+        match value.get("id") {
+            Some(Value::String(s)) if !s.is_empty() => Ok(s.clone()),
+            Some(Value::Number(n)) => Ok(n.to_string()),
+            _ => Err(Error::OutcomeUnknown {
+                reason: "upload answer has no media id".into(),
+                status: Some(resp.status),
+            }),
+        }
+    }
+
+    /// Look up a media id (`GET /{media_id}`): URL (valid 5 minutes), MIME type, hash,
+    /// size. The id must be all digits. Never retried once it reached the server.
+    pub async fn info(&self, media_id: &str) -> Result<MediaInfo> {
+        validate_media_id(media_id)?;
+        let value = self
+            .client
+            .request_json(
+                Method::GET,
+                &format!("/{media_id}"),
+                None,
+                RetryClass::NoRetry,
+            )
+            .await?;
+        let info: MediaInfo =
+            serde_json::from_value(value).map_err(|e| Error::InvalidResponse {
+                status: 200,
+                reason: format!("media look-up answer is not readable: {e}"),
+            })?;
+        if info.url.is_empty() {
+            return Err(Error::InvalidResponse {
+                status: 200,
+                reason: "media look-up answer has no url".into(),
+            });
+        }
+        Ok(info)
+    }
+
+    /// Look up a media id and download the file through the 360dialog host.
+    pub async fn download(&self, media_id: &str) -> Result<Bytes> {
+        let info = self.info(media_id).await?;
+        let base = self.client.config().base_url();
+        let url = rewrite_media_url(base, &info.url).map_err(|e| Error::InvalidResponse {
+            status: 200,
+            reason: format!("media look-up returned an unusable url: {e}"),
+        })?;
+        self.fetch(&url).await
+    }
+
+    /// Download a media URL (from [`Media::info`] or an inbound webhook's `url`) through
+    /// the 360dialog host, applying the host rule.
+    pub async fn download_url(&self, url: &str) -> Result<Bytes> {
+        let rewritten = rewrite_media_url(self.client.config().base_url(), url)?;
+        self.fetch(&rewritten).await
+    }
+
+    /// Delete an uploaded media (`DELETE /{media_id}`).
+    pub async fn delete(&self, media_id: &str) -> Result<()> {
+        validate_media_id(media_id)?;
+        let value = self
+            .client
+            .request_json(
+                Method::DELETE,
+                &format!("/{media_id}"),
+                None,
+                RetryClass::Idempotent,
+            )
+            .await?;
+        expect_success_true(&value, 200, RetryClass::Idempotent)
+    }
+
+    async fn fetch(&self, url: &str) -> Result<Bytes> {
+        let t = self.client.transport();
+        let parsed = url::Url::parse(url).map_err(|_| Error::invalid("url", "must be a URL"))?;
+        if !t.is_base_origin(&parsed) {
+            return Err(Error::invalid("url", "must be on the configured base URL"));
+        }
+        let resp = t
+            .execute(Method::GET, url, &Body::Empty, RetryClass::Idempotent)
+            .await?;
+        Ok(resp.body)
+    }
+}
+
+fn validate_mime(mime: &str) -> Result<()> {
+    let ok = mime.split_once('/').is_some_and(|(t, s)| {
+        !t.is_empty() && !s.is_empty() && mime.bytes().all(|b| b.is_ascii_graphic() || b == b' ')
+    });
+    if ok && mime.parse::<reqwest::header::HeaderValue>().is_ok() {
+        Ok(())
+    } else {
+        Err(Error::invalid(
+            "mime",
+            "must be a MIME type such as image/jpeg",
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BASE: &str = "https://waba-v2.360dialog.io";
+
+    #[test]
+    fn rewrite_keeps_path_and_query_bytes() {
+        let raw = "https://lookaside.fbsbx.com/whatsapp_business/attachments/?mid=1029384756102938&ext=1767253200&hash=ATsdk3pQ9xYb7LmZ%2B%2f&source=webhook";
+        assert_eq!(
+            rewrite_media_url(BASE, raw).unwrap(),
+            "https://waba-v2.360dialog.io/whatsapp_business/attachments/?mid=1029384756102938&ext=1767253200&hash=ATsdk3pQ9xYb7LmZ%2B%2f&source=webhook"
+        );
+        assert_eq!(
+            rewrite_media_url("http://127.0.0.1:9", "https://lookaside.fbsbx.com/a?b=c").unwrap(),
+            "http://127.0.0.1:9/a?b=c"
+        );
+        // Already on the base host: used as is.
+        let own = "https://waba-v2.360dialog.io/whatsapp_business/attachments/?mid=1";
+        assert_eq!(rewrite_media_url(BASE, own).unwrap(), own);
+    }
+
+    #[test]
+    fn rewrite_refuses_other_hosts() {
+        for bad in [
+            "https://evil.example/whatsapp_business/attachments/?mid=1",
+            "http://lookaside.fbsbx.com/x",
+            "https://lookaside.fbsbx.com:8443/x",
+            "https://lookaside.fbsbx.com.evil.example/x",
+            "https://user:pw@lookaside.fbsbx.com/x",
+            "https://waba-v2.360dialog.io.evil.example/x",
+            "http://waba-v2.360dialog.io/x",
+            "/relative",
+            "",
+        ] {
+            let e = rewrite_media_url(BASE, bad).unwrap_err();
+            assert_eq!(e.field(), Some("url"), "{bad}");
+        }
+    }
+
+    #[test]
+    fn media_ids_and_mime() {
+        assert!(validate_media_id("1029384756102938").is_ok());
+        for bad in ["", "12a", "../x", "1 2", "١٢"] {
+            assert_eq!(
+                validate_media_id(bad).unwrap_err().field(),
+                Some("media_id")
+            );
+        }
+        assert!(validate_mime("image/jpeg").is_ok());
+        assert!(validate_mime("audio/ogg; codecs=opus").is_ok());
+        for bad in ["", "jpeg", "image/", "/x", "image/jp\neg"] {
+            assert_eq!(validate_mime(bad).unwrap_err().field(), Some("mime"));
+        }
+    }
+
+    #[test]
+    fn media_info_file_size_number_or_string() {
+        let a: MediaInfo = serde_json::from_str(
+            r#"{"url":"u","mime_type":"image/jpeg","sha256":"h","file_size":303833,"id":"1"}"#,
+        )
+        .unwrap();
+        assert_eq!(a.file_size, Some(303833));
+        let b: MediaInfo = serde_json::from_str(
+            r#"{"url":"u","mime_type":"image/jpeg","sha256":"h","file_size":"303833","id":"1"}"#,
+        )
+        .unwrap();
+        assert_eq!(b.file_size, Some(303833));
+    }
+}

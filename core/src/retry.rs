@@ -1,1 +1,423 @@
-//! retry (to be written).
+//! Retry rules: [`RetryPolicy`] and pure decision functions (no I/O; randomness is
+//! passed in as `rand01`, the transport draws it from `fastrand`).
+//!
+//! `POST /messages` has no idempotency key, so a retry after the request reached the
+//! server could send a message twice. Every request therefore carries a [`RetryClass`],
+//! and [`classify`] decides, per failed attempt, whether repeating it is safe.
+//!
+//! # Decision table (RELIABILITY.md)
+//!
+//! | what happened | `Send` (POST /messages, media upload) | `Idempotent` (GETs, webhook config, delete) | `NoRetry` (media `GET /{id}`) |
+//! |---|---|---|---|
+//! | DNS failure, connection refused, TLS failure, pool error, connect timeout: nothing written ([`Failure::NotSent`]) | retry with backoff; finally `connection` | same | same (the server never saw it) |
+//! | HTTP 429; Meta codes 130429, 131057, 4, 80007; 360dialog 400 "endpoint rate limit" | retry after `Retry-After` (seconds or HTTP date, capped by `max_retry_after`), else backoff; finally `rate_limited` | same | never |
+//! | Meta 131056 (pair rate limit) | never; `rate_limited` with a suggested delay of 4^n s in `retry_after` | never | never |
+//! | Meta 131048 (spam rate limit) | never (pause the campaign) | never | never |
+//! | Meta 131000, 131016, 1, 2, or HTTP 503 **with** a Meta error body | at most 2 retries ([`TRANSIENT_RETRY_LIMIT`]); finally `transient` | same | never |
+//! | permanent, policy or auth codes (131026, 131047, 131049, 131031, 131042, 368, 100, 132xxx, 0, 190, 401, 403, any other answer with an error body) | never | never | never |
+//! | timeout after the request was (possibly) written | never; `outcome_unknown` | retry; finally `timeout` | never; `timeout` |
+//! | connection reset / closed after the request was (possibly) written | never; `outcome_unknown` | retry; finally `connection` | never; `connection` |
+//! | 5xx (502/504, HTML, empty) **without** a Meta error body | never; `outcome_unknown` | retry; finally `transient` | never |
+//! | 2xx whose body cannot be read | never; `outcome_unknown` | never; `invalid_response` | never; `invalid_response` |
+//!
+//! Backoff is exponential with "equal jitter": the n-th retry (n from 0) waits
+//! `d/2 + rand01 * d/2` where `d = min(cap, base * 2^n)`, so there is always some pause and
+//! concurrent clients spread out. Defaults: base 0.5 s, cap 30 s, 2 retries,
+//! `Retry-After` honoured up to 60 s.
+
+use std::time::{Duration, SystemTime};
+
+use crate::error::ErrorCode;
+
+/// The retry rules a request follows (see the module table).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RetryClass {
+    /// Not idempotent (`POST /messages`, media upload): retry only what cannot double-send.
+    Send,
+    /// Safe to repeat (GETs, absolute-state POSTs such as webhook configuration, DELETE):
+    /// timeouts, resets and 5xx are retried too.
+    Idempotent,
+    /// Media look-ups (`GET /{media_id}`): 360dialog blocks numbers that repeat failing
+    /// look-ups, so only attempts that never reached the server are repeated.
+    NoRetry,
+}
+
+/// How often and how long to retry. Defaults: 2 retries, base 0.5 s, cap 30 s,
+/// `Retry-After` honoured up to 60 s.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Maximum number of retries after the first attempt (0 = never retry).
+    pub max_retries: u32,
+    /// First backoff step.
+    pub base: Duration,
+    /// Longest backoff step.
+    pub cap: Duration,
+    /// Longest `Retry-After` honoured; longer requests are shortened to this.
+    pub max_retry_after: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            max_retries: 2,
+            base: Duration::from_millis(500),
+            cap: Duration::from_secs(30),
+            max_retry_after: Duration::from_secs(60),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// A policy that never retries.
+    pub fn none() -> Self {
+        RetryPolicy {
+            max_retries: 0,
+            ..Self::default()
+        }
+    }
+}
+
+/// At most this many retries for "Meta says try again" answers (131000, 131016, 1, 2,
+/// 503 with a Meta body), whatever `max_retries` says.
+pub const TRANSIENT_RETRY_LIMIT: u32 = 2;
+
+/// Meta codes that mean "rejected before processing, slow down and repeat".
+pub const RATE_LIMIT_RETRY_CODES: &[i64] = &[4, 80007, 130429, 131057];
+
+/// Meta codes that mean "failed, no message id issued, try again" (bounded).
+pub const TRANSIENT_CODES: &[i64] = &[1, 2, 131000, 131016];
+
+/// Meta's (business, consumer) pair rate limit.
+pub const PAIR_RATE_LIMIT_CODE: i64 = 131056;
+
+/// One failed attempt, as the classifier sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Failure {
+    /// No byte of the request was written: DNS, refused, TLS, pool error, connect timeout.
+    NotSent,
+    /// The attempt timed out after the connection was open (the request may have arrived).
+    TimedOut,
+    /// The connection broke after the request was (possibly) written.
+    Interrupted,
+    /// The server answered with a non-2xx status.
+    Answered {
+        /// HTTP status.
+        status: u16,
+        /// Class of the error (from [`classify_api_code`] / the status).
+        code: ErrorCode,
+        /// Meta's numeric `code`, when the body carried one.
+        api_code: Option<i64>,
+        /// The body was a Meta error (directly or embedded in a 360dialog error).
+        meta_body: bool,
+        /// `Retry-After`, already parsed.
+        retry_after: Option<Duration>,
+    },
+    /// A 2xx answer whose body could not be read.
+    UnreadableSuccess,
+}
+
+/// What to do after a failed attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Safe to repeat, up to `max_retries`, waiting `retry_after` if given (else backoff).
+    Retry {
+        /// Delay the server asked for.
+        retry_after: Option<Duration>,
+    },
+    /// Meta said "try again": repeat at most [`TRANSIENT_RETRY_LIMIT`] times.
+    RetryBounded,
+    /// Do not repeat; report the error.
+    Stop,
+}
+
+/// Decide whether a failed attempt may be repeated (see the module table).
+pub fn classify(class: RetryClass, failure: &Failure) -> Verdict {
+    match failure {
+        Failure::NotSent => Verdict::Retry { retry_after: None },
+        Failure::UnreadableSuccess => Verdict::Stop,
+        Failure::TimedOut | Failure::Interrupted => match class {
+            RetryClass::Idempotent => Verdict::Retry { retry_after: None },
+            RetryClass::Send | RetryClass::NoRetry => Verdict::Stop,
+        },
+        Failure::Answered {
+            status,
+            code,
+            api_code,
+            meta_body,
+            retry_after,
+        } => {
+            if class == RetryClass::NoRetry {
+                return Verdict::Stop;
+            }
+            let retry = Verdict::Retry {
+                retry_after: *retry_after,
+            };
+            if let Some(c) = api_code {
+                if RATE_LIMIT_RETRY_CODES.contains(c) {
+                    return retry;
+                }
+                if TRANSIENT_CODES.contains(c) {
+                    return Verdict::RetryBounded;
+                }
+                // A 503 with a Meta body is "try again" unless the code itself is
+                // permanent; every other Meta code (131056 and 131048 included) stops.
+                if *status == 503 && *meta_body && !is_permanent_code(*c) {
+                    return Verdict::RetryBounded;
+                }
+                return Verdict::Stop;
+            }
+            if *status == 503 && *meta_body {
+                return Verdict::RetryBounded;
+            }
+            if *code == ErrorCode::RateLimited {
+                // HTTP 429 or 360dialog's "endpoint rate limit" without a Meta code.
+                return retry;
+            }
+            if *status >= 500 && class == RetryClass::Idempotent {
+                return retry;
+            }
+            Verdict::Stop
+        }
+    }
+}
+
+/// True when a Meta code is permanent (auth, permission, policy, recipient, template,
+/// invalid request, payment, account) and must never be repeated.
+pub fn is_permanent_code(code: i64) -> bool {
+    !matches!(
+        classify_api_code(code),
+        ErrorCode::Transient | ErrorCode::RateLimited | ErrorCode::ApiError
+    ) || code == PAIR_RATE_LIMIT_CODE
+        || code == 131048
+}
+
+/// Whether a failed attempt that got `verdict` may be repeated after `retries_done` retries.
+pub fn should_retry(policy: &RetryPolicy, verdict: Verdict, retries_done: u32) -> bool {
+    match verdict {
+        Verdict::Stop => false,
+        Verdict::Retry { .. } => retries_done < policy.max_retries,
+        Verdict::RetryBounded => retries_done < policy.max_retries.min(TRANSIENT_RETRY_LIMIT),
+    }
+}
+
+/// The pause before retry number `attempt` (0 = the first retry).
+///
+/// A server-sent `retry_after` wins (capped by `max_retry_after`); otherwise exponential
+/// backoff with equal jitter: `d/2 + rand01 * d/2`, `d = min(cap, base * 2^attempt)`.
+/// `rand01` is a number in `[0, 1)` (values outside are clamped).
+pub fn delay(
+    policy: &RetryPolicy,
+    attempt: u32,
+    retry_after: Option<Duration>,
+    rand01: f64,
+) -> Duration {
+    if let Some(ra) = retry_after {
+        return ra.min(policy.max_retry_after);
+    }
+    let factor = 2u32.saturating_pow(attempt.min(31));
+    let d = policy.base.saturating_mul(factor).min(policy.cap);
+    let r = if rand01.is_finite() {
+        rand01.clamp(0.0, 1.0)
+    } else {
+        0.0
+    };
+    let half = d / 2;
+    half + half.mul_f64(r)
+}
+
+/// Parse a `Retry-After` header: delta seconds (`"120"`) or an HTTP date
+/// (`"Wed, 21 Oct 2015 07:28:00 GMT"`, relative to `now`; a past date gives zero).
+pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
+    let v = value.trim();
+    if let Ok(secs) = v.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let at = httpdate::parse_http_date(v).ok()?;
+    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
+}
+
+/// The suggested pause after the n-th consecutive pair rate limit (131056) for one
+/// recipient: 4^n seconds (n ≥ 1), at most 4^6 s.
+pub fn pair_rate_limit_delay(n: u32) -> Duration {
+    Duration::from_secs(4u64.pow(n.clamp(1, 6)))
+}
+
+/// The class of a Meta numeric error `code` (api-spec §5.5). Unknown codes give
+/// [`ErrorCode::ApiError`].
+pub fn classify_api_code(code: i64) -> ErrorCode {
+    match code {
+        0 | 190 => ErrorCode::Authentication,
+        3 | 10 | 200..=299 | 131005 => ErrorCode::Permission,
+        4 | 80007 | 130429 | 131048 | 131056 => ErrorCode::RateLimited,
+        100 | 131008 | 131009 | 131021 | 135000 => ErrorCode::InvalidRequest,
+        131026 | 131049 | 131050 | 130472 | 137000 | 131062 => ErrorCode::Recipient,
+        131047 => ErrorCode::WindowClosed,
+        132068 | 132069 => ErrorCode::Flow,
+        132000..=132999 => ErrorCode::Template,
+        368 | 130497 | 131031 | 131037 => ErrorCode::Policy,
+        131042 => ErrorCode::Payment,
+        131045 | 133010 => ErrorCode::Account,
+        131052 | 131053 => ErrorCode::Media,
+        1 | 2 | 131000 | 131016 | 131057 => ErrorCode::Transient,
+        _ => ErrorCode::ApiError,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answered(status: u16, api_code: Option<i64>, meta_body: bool) -> Failure {
+        let code = match api_code {
+            Some(c) => classify_api_code(c),
+            None if status == 429 => ErrorCode::RateLimited,
+            None => ErrorCode::ApiError,
+        };
+        Failure::Answered {
+            status,
+            code,
+            api_code,
+            meta_body,
+            retry_after: None,
+        }
+    }
+
+    #[test]
+    fn send_class_follows_the_table() {
+        use RetryClass::Send;
+        let retry = Verdict::Retry { retry_after: None };
+        assert_eq!(classify(Send, &Failure::NotSent), retry);
+        assert_eq!(classify(Send, &Failure::TimedOut), Verdict::Stop);
+        assert_eq!(classify(Send, &Failure::Interrupted), Verdict::Stop);
+        assert_eq!(classify(Send, &Failure::UnreadableSuccess), Verdict::Stop);
+        assert_eq!(classify(Send, &answered(429, None, false)), retry);
+        for c in [130429, 131057, 4, 80007] {
+            assert_eq!(classify(Send, &answered(400, Some(c), true)), retry, "{c}");
+        }
+        for c in [131000, 131016, 1, 2] {
+            assert_eq!(
+                classify(Send, &answered(500, Some(c), true)),
+                Verdict::RetryBounded,
+                "{c}"
+            );
+        }
+        for c in [
+            131026, 131047, 131048, 131049, 131031, 131042, 368, 100, 132001, 0, 190, 131056,
+        ] {
+            assert_eq!(
+                classify(Send, &answered(400, Some(c), true)),
+                Verdict::Stop,
+                "{c}"
+            );
+        }
+        assert_eq!(classify(Send, &answered(401, None, false)), Verdict::Stop);
+        assert_eq!(classify(Send, &answered(403, None, false)), Verdict::Stop);
+        assert_eq!(
+            classify(Send, &answered(503, Some(999_999), true)),
+            Verdict::RetryBounded
+        );
+        assert_eq!(
+            classify(Send, &answered(503, Some(100), true)),
+            Verdict::Stop
+        );
+        for s in [500, 502, 503, 504] {
+            assert_eq!(
+                classify(Send, &answered(s, None, false)),
+                Verdict::Stop,
+                "{s}"
+            );
+        }
+    }
+
+    #[test]
+    fn idempotent_and_noretry_classes() {
+        use RetryClass::{Idempotent, NoRetry};
+        let retry = Verdict::Retry { retry_after: None };
+        assert_eq!(classify(Idempotent, &Failure::TimedOut), retry);
+        assert_eq!(classify(Idempotent, &Failure::Interrupted), retry);
+        assert_eq!(classify(Idempotent, &answered(502, None, false)), retry);
+        assert_eq!(
+            classify(Idempotent, &answered(400, Some(100), true)),
+            Verdict::Stop
+        );
+        assert_eq!(
+            classify(Idempotent, &Failure::UnreadableSuccess),
+            Verdict::Stop
+        );
+        assert_eq!(classify(NoRetry, &Failure::NotSent), retry);
+        assert_eq!(classify(NoRetry, &Failure::TimedOut), Verdict::Stop);
+        for s in [400, 404, 429, 500, 502] {
+            assert_eq!(classify(NoRetry, &answered(s, None, false)), Verdict::Stop);
+        }
+        assert_eq!(
+            classify(NoRetry, &answered(429, Some(130429), true)),
+            Verdict::Stop
+        );
+    }
+
+    #[test]
+    fn bounded_and_max_retries() {
+        let p = RetryPolicy {
+            max_retries: 5,
+            ..RetryPolicy::default()
+        };
+        let r = Verdict::Retry { retry_after: None };
+        assert!(should_retry(&p, r, 4));
+        assert!(!should_retry(&p, r, 5));
+        assert!(should_retry(&p, Verdict::RetryBounded, 1));
+        assert!(!should_retry(&p, Verdict::RetryBounded, 2));
+        assert!(!should_retry(&p, Verdict::Stop, 0));
+        assert!(!should_retry(&RetryPolicy::none(), r, 0));
+    }
+
+    #[test]
+    fn delay_backoff_jitter_and_retry_after() {
+        let p = RetryPolicy::default();
+        assert_eq!(delay(&p, 0, None, 0.0), Duration::from_millis(250));
+        assert_eq!(delay(&p, 0, None, 1.0), Duration::from_millis(500));
+        assert_eq!(delay(&p, 1, None, 0.5), Duration::from_millis(750));
+        assert_eq!(delay(&p, 20, None, 1.0), Duration::from_secs(30));
+        assert_eq!(delay(&p, 40, None, f64::NAN), Duration::from_secs(15));
+        assert_eq!(
+            delay(&p, 0, Some(Duration::from_secs(3)), 0.9),
+            Duration::from_secs(3)
+        );
+        assert_eq!(
+            delay(&p, 0, Some(Duration::from_secs(3600)), 0.9),
+            Duration::from_secs(60)
+        );
+    }
+
+    #[test]
+    fn retry_after_seconds_and_http_date() {
+        let now = httpdate::parse_http_date("Wed, 21 Oct 2015 07:28:00 GMT").unwrap();
+        assert_eq!(parse_retry_after("7", now), Some(Duration::from_secs(7)));
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:28:30 GMT", now),
+            Some(Duration::from_secs(30))
+        );
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:00:00 GMT", now),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(parse_retry_after("soon", now), None);
+    }
+
+    #[test]
+    fn api_code_classes() {
+        assert_eq!(classify_api_code(190), ErrorCode::Authentication);
+        assert_eq!(classify_api_code(250), ErrorCode::Permission);
+        assert_eq!(classify_api_code(131056), ErrorCode::RateLimited);
+        assert_eq!(classify_api_code(131047), ErrorCode::WindowClosed);
+        assert_eq!(classify_api_code(132015), ErrorCode::Template);
+        assert_eq!(classify_api_code(132069), ErrorCode::Flow);
+        assert_eq!(classify_api_code(368), ErrorCode::Policy);
+        assert_eq!(classify_api_code(131042), ErrorCode::Payment);
+        assert_eq!(classify_api_code(133010), ErrorCode::Account);
+        assert_eq!(classify_api_code(131053), ErrorCode::Media);
+        assert_eq!(classify_api_code(131016), ErrorCode::Transient);
+        assert_eq!(classify_api_code(424242), ErrorCode::ApiError);
+        assert_eq!(pair_rate_limit_delay(1), Duration::from_secs(4));
+        assert_eq!(pair_rate_limit_delay(2), Duration::from_secs(16));
+    }
+}

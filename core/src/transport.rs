@@ -1,1 +1,697 @@
-//! transport (to be written).
+//! The single request path: every HTTP call of wa360 goes through [`Transport::execute`].
+//!
+//! It adds `D360-API-KEY` (marked sensitive, so reqwest never prints it), the user agent
+//! and the JSON / multipart body; sends; reads the body; turns non-2xx answers into
+//! [`Error`]s; and repeats failed attempts only as [`crate::retry`] allows.
+//!
+//! # Error bodies (api-spec §5.3)
+//!
+//! [`parse_error_body`] reads the three documented shapes:
+//! 1. a Meta Graph error `{"error":{"message","type","code","error_subcode","error_data":{"details"},"fbtrace_id","is_transient"}}`;
+//! 2. a 360dialog gateway error `{"meta":{"developer_message","360dialog_trace_id",…}}`, whose
+//!    `developer_message` may embed a Meta error as JSON text (pulled out and read as shape 1);
+//! 3. a simple error `{"error":"<string>"}`.
+//!
+//! Anything else (HTML from a proxy, an empty body) is unparseable: the status and at most
+//! the first 1 KB of the body are kept (never headers). The class ([`ErrorCode`]) comes from
+//! Meta's numeric `code` ([`crate::retry::classify_api_code`]), else from 360dialog's text
+//! ("endpoint rate limit", "has been disabled", "lack of payment"), else from the status.
+//!
+//! # Redirects
+//!
+//! Redirects are followed only within the origin (scheme, host, port) of the configured
+//! base URL, at most 5 times; a redirect anywhere else fails, so the API key never leaves
+//! the configured host.
+
+use std::error::Error as StdError;
+use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
+use reqwest::header::{self, HeaderMap, HeaderValue};
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+
+use crate::config::Config;
+use crate::error::{ApiError, Error, ErrorCode, Result};
+use crate::retry::{self, Failure, RetryClass};
+
+/// Name of the authentication header (api-spec §1.2).
+pub const API_KEY_HEADER: &str = "D360-API-KEY";
+
+/// At most this many bytes of an unparseable body are kept in an error.
+pub const MAX_BODY_SNIPPET: usize = 1024;
+
+/// A request body.
+#[derive(Debug, Clone)]
+pub(crate) enum Body {
+    /// No body.
+    Empty,
+    /// A JSON document (already serialised).
+    Json(Bytes),
+    /// A media upload: `messaging_product=whatsapp`, `type=<mime>`, `file` part.
+    Upload {
+        bytes: Bytes,
+        mime: String,
+        filename: String,
+    },
+}
+
+/// A successful (2xx) answer.
+#[derive(Debug)]
+pub(crate) struct Response {
+    pub status: u16,
+    pub body: Bytes,
+}
+
+/// The HTTP machinery of one client: one reqwest connection pool, the checked config.
+pub(crate) struct Transport {
+    http: reqwest::Client,
+    config: Config,
+    key: HeaderValue,
+    origin: url::Origin,
+}
+
+impl std::fmt::Debug for Transport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Transport")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Transport {
+    pub(crate) fn new(config: Config) -> Result<Self> {
+        let mut key = HeaderValue::from_str(config.api_key().expose()).map_err(|_| {
+            Error::Configuration(
+                "the API key contains characters not allowed in an HTTP header".into(),
+            )
+        })?;
+        key.set_sensitive(true);
+        let base = url::Url::parse(config.base_url())
+            .map_err(|e| Error::Configuration(format!("base URL is not a valid URL: {e}")))?;
+        let origin = base.origin();
+        let redirect_origin = origin.clone();
+        let policy = reqwest::redirect::Policy::custom(move |attempt| {
+            if attempt.previous().len() >= 5 {
+                attempt.error("too many redirects")
+            } else if attempt.url().origin() == redirect_origin {
+                attempt.follow()
+            } else {
+                attempt.error("redirect to a host other than the configured base URL refused")
+            }
+        });
+        let http = reqwest::Client::builder()
+            .connect_timeout(config.connect_timeout())
+            .timeout(config.timeout())
+            .user_agent(config.user_agent())
+            .redirect(policy)
+            .build()
+            .map_err(|e| Error::Configuration(format!("HTTP client: {}", describe(&e))))?;
+        Ok(Transport {
+            http,
+            config,
+            key,
+            origin,
+        })
+    }
+
+    pub(crate) fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Absolute URL for a path under the base URL (`path` starts with `/`).
+    pub(crate) fn url_for(&self, path: &str) -> String {
+        if path.starts_with('/') {
+            format!("{}{}", self.config.base_url(), path)
+        } else {
+            format!("{}/{}", self.config.base_url(), path)
+        }
+    }
+
+    /// True when `url` has the scheme, host and port of the base URL.
+    pub(crate) fn is_base_origin(&self, url: &url::Url) -> bool {
+        url.origin() == self.origin
+    }
+
+    /// Send a request, repeating failed attempts as `class` allows.
+    pub(crate) async fn execute(
+        &self,
+        method: Method,
+        url: &str,
+        body: &Body,
+        class: RetryClass,
+    ) -> Result<Response> {
+        let policy = *self.config.retry_policy();
+        let mut retries = 0u32;
+        loop {
+            let (failure, error) = match self.attempt(method.clone(), url, body, class).await {
+                Ok(resp) => return Ok(resp),
+                Err(pair) => pair,
+            };
+            let verdict = retry::classify(class, &failure);
+            if !retry::should_retry(&policy, verdict, retries) {
+                return Err(error);
+            }
+            let retry_after = match verdict {
+                retry::Verdict::Retry { retry_after } => retry_after,
+                _ => None,
+            };
+            let pause = retry::delay(&policy, retries, retry_after, fastrand::f64());
+            tokio::time::sleep(pause).await;
+            retries += 1;
+        }
+    }
+
+    async fn attempt(
+        &self,
+        method: Method,
+        url: &str,
+        body: &Body,
+        class: RetryClass,
+    ) -> std::result::Result<Response, (Failure, Error)> {
+        let mut req = self
+            .http
+            .request(method, url)
+            .header(API_KEY_HEADER, self.key.clone())
+            .header(header::ACCEPT, "application/json");
+        req = match body {
+            Body::Empty => req,
+            Body::Json(bytes) => req
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(bytes.clone()),
+            Body::Upload {
+                bytes,
+                mime,
+                filename,
+            } => {
+                let part =
+                    reqwest::multipart::Part::stream_with_length(bytes.clone(), bytes.len() as u64)
+                        .file_name(filename.clone())
+                        .mime_str(mime)
+                        .map_err(|_| {
+                            let e = Error::invalid(
+                                "mime",
+                                "must be a valid MIME type, e.g. image/jpeg",
+                            );
+                            (
+                                Failure::Answered {
+                                    status: 0,
+                                    code: ErrorCode::InvalidArgument,
+                                    api_code: None,
+                                    meta_body: false,
+                                    retry_after: None,
+                                },
+                                e,
+                            )
+                        })?;
+                let form = reqwest::multipart::Form::new()
+                    .text("messaging_product", "whatsapp")
+                    .text("type", mime.clone())
+                    .part("file", part);
+                req.multipart(form)
+            }
+        };
+        let resp = match req.send().await {
+            Ok(r) => r,
+            Err(e) => return Err(self.network_error(&e, class)),
+        };
+        let status = resp.status();
+        let retry_after = retry_after_header(resp.headers());
+        match resp.bytes().await {
+            Ok(body) if status.is_success() => Ok(Response {
+                status: status.as_u16(),
+                body,
+            }),
+            Ok(body) => Err(self.answered_error(status, &body, retry_after, class)),
+            Err(e) if status.is_success() => {
+                let failure = Failure::UnreadableSuccess;
+                let reason = format!("2xx answer whose body could not be read: {}", describe(&e));
+                Err((failure, unreadable_success(status.as_u16(), reason, class)))
+            }
+            Err(_) => Err(self.answered_error(status, &[], retry_after, class)),
+        }
+    }
+
+    fn network_error(&self, e: &reqwest::Error, class: RetryClass) -> (Failure, Error) {
+        let detail = self.redact(&describe(e));
+        if e.is_connect() {
+            return (Failure::NotSent, Error::Connection(detail));
+        }
+        if e.is_redirect() || e.is_builder() {
+            // Refused before anything (more) was sent.
+            return (
+                Failure::Answered {
+                    status: 0,
+                    code: ErrorCode::Connection,
+                    api_code: None,
+                    meta_body: false,
+                    retry_after: None,
+                },
+                Error::Connection(detail),
+            );
+        }
+        if e.is_timeout() {
+            let error = match class {
+                RetryClass::Send => Error::OutcomeUnknown {
+                    reason: format!("timed out after the request was sent: {detail}"),
+                    status: None,
+                },
+                _ => Error::Timeout(detail),
+            };
+            return (Failure::TimedOut, error);
+        }
+        let error = match class {
+            RetryClass::Send => Error::OutcomeUnknown {
+                reason: format!("connection broke after the request was sent: {detail}"),
+                status: None,
+            },
+            _ => Error::Connection(detail),
+        };
+        (Failure::Interrupted, error)
+    }
+
+    fn answered_error(
+        &self,
+        status: StatusCode,
+        body: &[u8],
+        retry_after: Option<Duration>,
+        class: RetryClass,
+    ) -> (Failure, Error) {
+        let parsed = parse_error_body(status.as_u16(), body);
+        let mut api = parsed.error;
+        self.redact_api_error(&mut api);
+        if retry_after.is_some() {
+            api.retry_after = retry_after;
+        }
+        let failure = Failure::Answered {
+            status: api.status,
+            code: parsed.code,
+            api_code: api.api_code,
+            meta_body: parsed.meta_body,
+            retry_after: api.retry_after,
+        };
+        let error = if status.is_server_error() && !parsed.meta_body {
+            match class {
+                RetryClass::Send => Error::OutcomeUnknown {
+                    reason: format!(
+                        "HTTP {} without a Meta error body: {}",
+                        api.status, api.message
+                    ),
+                    status: Some(api.status),
+                },
+                _ => Error::Api {
+                    code: if parsed.code == ErrorCode::ApiError {
+                        ErrorCode::Transient
+                    } else {
+                        parsed.code
+                    },
+                    error: Box::new(api),
+                },
+            }
+        } else {
+            Error::Api {
+                code: parsed.code,
+                error: Box::new(api),
+            }
+        };
+        (failure, error)
+    }
+
+    /// Remove the API key from server-provided text (a server that echoes it back).
+    fn redact(&self, text: &str) -> String {
+        let key = self.config.api_key().expose();
+        if key.is_empty() {
+            text.to_string()
+        } else {
+            text.replace(key, "***")
+        }
+    }
+
+    fn redact_api_error(&self, api: &mut ApiError) {
+        api.message = self.redact(&api.message);
+        if let Some(d) = api.details.take() {
+            api.details = Some(self.redact(&d));
+        }
+    }
+}
+
+fn unreadable_success(status: u16, reason: String, class: RetryClass) -> Error {
+    match class {
+        RetryClass::Send => Error::OutcomeUnknown {
+            reason,
+            status: Some(status),
+        },
+        _ => Error::InvalidResponse { status, reason },
+    }
+}
+
+/// Decode a 2xx JSON body; an empty body is `null`. Failure is `outcome_unknown` for
+/// sends and `invalid_response` otherwise.
+pub(crate) fn decode_json(resp: &Response, class: RetryClass) -> Result<Value> {
+    if resp.body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Value::Null);
+    }
+    serde_json::from_slice(&resp.body).map_err(|e| {
+        unreadable_success(
+            resp.status,
+            format!("2xx answer is not JSON ({e}): {}", body_snippet(&resp.body)),
+            class,
+        )
+    })
+}
+
+fn retry_after_header(headers: &HeaderMap) -> Option<Duration> {
+    let v = headers.get(header::RETRY_AFTER)?.to_str().ok()?;
+    retry::parse_retry_after(v, SystemTime::now())
+}
+
+/// The message of a reqwest error and its sources, without the URL's query.
+fn describe(e: &reqwest::Error) -> String {
+    let mut out = String::new();
+    let mut cur: Option<&dyn StdError> = e.source();
+    while let Some(err) = cur {
+        let s = err.to_string();
+        if !out.contains(&s) {
+            if !out.is_empty() {
+                out.push_str(": ");
+            }
+            out.push_str(&s);
+        }
+        cur = err.source();
+    }
+    if out.is_empty() {
+        out = if e.is_timeout() {
+            "operation timed out".into()
+        } else {
+            "request failed".into()
+        };
+    }
+    out
+}
+
+/// The first [`MAX_BODY_SNIPPET`] bytes of a body as text (cut on a character boundary).
+pub fn body_snippet(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(&body[..body.len().min(MAX_BODY_SNIPPET)]);
+    let mut s = text.trim().to_string();
+    if s.len() > MAX_BODY_SNIPPET {
+        let mut cut = MAX_BODY_SNIPPET;
+        while !s.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        s.truncate(cut);
+    }
+    s
+}
+
+/// What [`parse_error_body`] found.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParsedError {
+    /// The error, with `status` set and everything the body said.
+    pub error: ApiError,
+    /// Its class.
+    pub code: ErrorCode,
+    /// The body carried a Meta Graph error (directly or embedded in a 360dialog error).
+    pub meta_body: bool,
+    /// The body was one of the three documented shapes.
+    pub parsed: bool,
+}
+
+/// Read an error body of any of the three shapes of api-spec §5.3 and classify it.
+///
+/// ```
+/// let p = wa360::transport::parse_error_body(400, br#"{"error":"Invalid request"}"#);
+/// assert_eq!(p.code, wa360::ErrorCode::InvalidRequest);
+/// assert_eq!(p.error.message, "Invalid request");
+/// ```
+pub fn parse_error_body(status: u16, body: &[u8]) -> ParsedError {
+    let mut api = ApiError {
+        status,
+        ..ApiError::default()
+    };
+    let mut meta_body = false;
+    let mut parsed = false;
+    if let Ok(Value::Object(root)) = serde_json::from_slice::<Value>(body) {
+        match (root.get("error"), root.get("meta")) {
+            (Some(Value::Object(err)), _) => {
+                fill_from_meta(&mut api, err);
+                meta_body = true;
+                parsed = true;
+            }
+            (Some(Value::String(msg)), _) => {
+                api.message = msg.clone();
+                parsed = true;
+            }
+            (_, Some(Value::Object(meta))) => {
+                parsed = true;
+                let dev = meta
+                    .get("developer_message")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
+                api.trace_id = meta
+                    .get("360dialog_trace_id")
+                    .and_then(Value::as_str)
+                    .map(str::to_string);
+                match embedded_meta_error(dev) {
+                    Some((prefix, err)) => {
+                        fill_from_meta(&mut api, &err);
+                        meta_body = true;
+                        if !prefix.is_empty() {
+                            api.message = if api.message.is_empty() {
+                                prefix
+                            } else {
+                                format!("{prefix}: {}", api.message)
+                            };
+                        }
+                    }
+                    None => api.message = dev.to_string(),
+                }
+                if api.message.is_empty() {
+                    api.message = format!("HTTP {status} from 360dialog");
+                }
+            }
+            _ => {}
+        }
+    }
+    if !parsed {
+        let snippet = body_snippet(body);
+        api.message = if snippet.is_empty() {
+            format!("HTTP {status} with an empty body")
+        } else {
+            format!("HTTP {status} with an unparseable body: {snippet}")
+        };
+    }
+    let code = classify(status, &api, parsed);
+    if api.api_code == Some(retry::PAIR_RATE_LIMIT_CODE) {
+        api.retry_after = Some(retry::pair_rate_limit_delay(1));
+    }
+    ParsedError {
+        error: api,
+        code,
+        meta_body,
+        parsed,
+    }
+}
+
+fn classify(status: u16, api: &ApiError, parsed: bool) -> ErrorCode {
+    if let Some(c) = api.api_code {
+        return retry::classify_api_code(c);
+    }
+    if parsed {
+        let m = api.message.to_ascii_lowercase();
+        if m.contains("endpoint rate limit") {
+            return ErrorCode::RateLimited;
+        }
+        if m.contains("has been disabled") {
+            return ErrorCode::Account;
+        }
+        if m.contains("lack of payment") {
+            return ErrorCode::Payment;
+        }
+    }
+    match status {
+        401 => ErrorCode::Authentication,
+        403 => ErrorCode::Permission,
+        429 => ErrorCode::RateLimited,
+        400..=499 if parsed => ErrorCode::InvalidRequest,
+        _ => ErrorCode::ApiError,
+    }
+}
+
+fn fill_from_meta(api: &mut ApiError, err: &serde_json::Map<String, Value>) {
+    let s = |k: &str| err.get(k).and_then(Value::as_str).map(str::to_string);
+    let n = |k: &str| {
+        err.get(k).and_then(|v| match v {
+            Value::Number(n) => n.as_i64(),
+            Value::String(s) => s.trim().parse().ok(),
+            _ => None,
+        })
+    };
+    api.message = s("message").unwrap_or_default();
+    api.error_type = s("type");
+    api.api_code = n("code");
+    api.subcode = n("error_subcode");
+    api.fbtrace_id = s("fbtrace_id");
+    api.is_transient = err.get("is_transient").and_then(Value::as_bool);
+    api.details = err
+        .get("error_data")
+        .and_then(|d| d.get("details"))
+        .and_then(Value::as_str)
+        .map(str::to_string)
+        .or_else(|| s("error_user_msg"));
+}
+
+/// Find an embedded `{"error":{…}}` JSON in a 360dialog `developer_message`; returns the
+/// text before it (trimmed of ` (`) and the error object.
+fn embedded_meta_error(dev: &str) -> Option<(String, serde_json::Map<String, Value>)> {
+    // Try at most a few opening braces: bounded work on hostile input.
+    for (i, _) in dev.match_indices('{').take(8) {
+        let mut stream = serde_json::Deserializer::from_str(&dev[i..]).into_iter::<Value>();
+        if let Some(Ok(Value::Object(mut obj))) = stream.next()
+            && let Some(Value::Object(err)) = obj.remove("error")
+        {
+            let prefix = dev[..i]
+                .trim_end()
+                .trim_end_matches('(')
+                .trim_end()
+                .trim_end_matches(':')
+                .trim()
+                .to_string();
+            return Some((prefix, err));
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The documented example bodies (copies of shared/payloads/response_error_*.json).
+    fn payload(name: &str) -> Vec<u8> {
+        let text = match name {
+            "response_error_meta_130429.json" => {
+                r#"{"error": {"message": "(#130429) Rate limit hit", "type": "OAuthException", "code": 130429, "error_data": {"messaging_product": "whatsapp", "details": "Cloud API message throughput has been reached."}, "error_subcode": 2494055, "fbtrace_id": "AbCdEfGhIjKlMnOpQrStUvW"}}"#
+            }
+            "response_error_360_meta.json" => {
+                r#"{"meta": {"success": false, "http_code": 400, "developer_message": "Invalid payload ({\"error\":{\"message\":\"Invalid parameter\",\"type\":\"OAuthException\",\"code\":100,\"error_data\":{\"blame_field_specs\":[[\"name\"]]},\"error_subcode\":2388046,\"is_transient\":false,\"error_user_title\":\"Name Format is Incorrect\",\"error_user_msg\":\"The message template name can only have lowercase letters and underscores.\",\"fbtrace_id\":\"AqRsTuVwXyZ012345678901\"}})", "360dialog_trace_id": "TOZfYLoh3xrUq2FsREQ"}}"#
+            }
+            "response_error_360_invalid_key.json" => {
+                r#"{"meta": {"success": false, "http_code": 401, "developer_message": "Invalid api_key", "360dialog_trace_id": "Xk29PqLm0ZtR7sVbN1c"}}"#
+            }
+            "response_error_360_simple.json" => r#"{"error": "Invalid request"}"#,
+            other => panic!("unknown payload {other}"),
+        };
+        text.as_bytes().to_vec()
+    }
+
+    #[test]
+    fn meta_graph_error_fields() {
+        let p = parse_error_body(429, &payload("response_error_meta_130429.json"));
+        assert!(p.meta_body && p.parsed);
+        assert_eq!(p.code, ErrorCode::RateLimited);
+        assert_eq!(p.error.api_code, Some(130429));
+        assert_eq!(p.error.subcode, Some(2494055));
+        assert_eq!(p.error.error_type.as_deref(), Some("OAuthException"));
+        assert_eq!(
+            p.error.details.as_deref(),
+            Some("Cloud API message throughput has been reached.")
+        );
+        assert_eq!(
+            p.error.fbtrace_id.as_deref(),
+            Some("AbCdEfGhIjKlMnOpQrStUvW")
+        );
+        assert_eq!(p.error.message, "(#130429) Rate limit hit");
+    }
+
+    #[test]
+    fn gateway_error_with_embedded_meta_error() {
+        let p = parse_error_body(400, &payload("response_error_360_meta.json"));
+        assert!(p.meta_body && p.parsed);
+        assert_eq!(p.code, ErrorCode::InvalidRequest);
+        assert_eq!(p.error.api_code, Some(100));
+        assert_eq!(p.error.subcode, Some(2388046));
+        assert_eq!(p.error.trace_id.as_deref(), Some("TOZfYLoh3xrUq2FsREQ"));
+        assert_eq!(
+            p.error.fbtrace_id.as_deref(),
+            Some("AqRsTuVwXyZ012345678901")
+        );
+        assert_eq!(p.error.is_transient, Some(false));
+        assert_eq!(p.error.message, "Invalid payload: Invalid parameter");
+    }
+
+    #[test]
+    fn gateway_error_plain_and_simple_error() {
+        let p = parse_error_body(401, &payload("response_error_360_invalid_key.json"));
+        assert!(!p.meta_body && p.parsed);
+        assert_eq!(p.code, ErrorCode::Authentication);
+        assert_eq!(p.error.message, "Invalid api_key");
+        assert_eq!(p.error.trace_id.as_deref(), Some("Xk29PqLm0ZtR7sVbN1c"));
+        let p = parse_error_body(400, &payload("response_error_360_simple.json"));
+        assert_eq!(p.code, ErrorCode::InvalidRequest);
+        assert_eq!(p.error.message, "Invalid request");
+    }
+
+    #[test]
+    fn dialog_texts_classify() {
+        let body = |m: &str| {
+            serde_json::to_vec(&serde_json::json!({"meta":{"success":false,"developer_message":m}}))
+                .unwrap()
+        };
+        let c = |m: &str| parse_error_body(400, &body(m)).code;
+        assert_eq!(
+            c("You have exceeded the endpoint rate limit."),
+            ErrorCode::RateLimited
+        );
+        assert_eq!(
+            c("Your WhatsApp for Business API has been disabled"),
+            ErrorCode::Account
+        );
+        assert_eq!(
+            c("Could not send message due to lack of payment"),
+            ErrorCode::Payment
+        );
+        assert_eq!(
+            parse_error_body(403, &body("The endpoint is blocked")).code,
+            ErrorCode::Permission
+        );
+    }
+
+    #[test]
+    fn unparseable_bodies_keep_status_and_a_short_snippet() {
+        let html = format!("<html><body>{}</body></html>", "x".repeat(5000));
+        let p = parse_error_body(502, html.as_bytes());
+        assert!(!p.parsed && !p.meta_body);
+        assert_eq!(p.code, ErrorCode::ApiError);
+        assert_eq!(p.error.status, 502);
+        assert!(
+            p.error
+                .message
+                .starts_with("HTTP 502 with an unparseable body: <html>")
+        );
+        assert!(p.error.message.len() < MAX_BODY_SNIPPET + 64);
+        let p = parse_error_body(500, b"");
+        assert_eq!(p.error.message, "HTTP 500 with an empty body");
+        // Multi-byte text cut on a character boundary.
+        let s = "é".repeat(2000);
+        assert!(body_snippet(s.as_bytes()).len() <= MAX_BODY_SNIPPET);
+    }
+
+    #[test]
+    fn pair_rate_limit_gets_a_suggested_delay() {
+        let p = parse_error_body(
+            400,
+            br#"{"error":{"message":"(#131056) pair rate limit","code":131056}}"#,
+        );
+        assert_eq!(p.code, ErrorCode::RateLimited);
+        assert_eq!(p.error.retry_after, Some(Duration::from_secs(4)));
+    }
+
+    #[test]
+    fn hostile_developer_message_is_bounded() {
+        let dev = "{".repeat(100_000);
+        let body =
+            serde_json::to_vec(&serde_json::json!({"meta":{"developer_message":dev}})).unwrap();
+        let p = parse_error_body(400, &body);
+        assert!(p.parsed && !p.meta_body);
+    }
+}
