@@ -10,6 +10,46 @@
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
 /**
+ * A 360dialog Cloud API client for one channel. Immutable; share one per
+ * API key: all its calls share one connection pool. Printing it
+ * (`util.inspect`, `JSON.stringify`) never shows the key.
+ */
+export declare class Client {
+  /**
+   * `new Client({ apiKey, baseUrl, timeoutMs, connectTimeoutMs, maxRetries })`.
+   * Throws `configuration` when no key is given and `D360_API_KEY` is unset.
+   */
+  constructor(options?: ClientOptions | undefined | null)
+  /** The base URL requests go to. */
+  get baseUrl(): string
+  /** What `JSON.stringify(client)` shows: the base URL only, never the key. */
+  toJSON(): ClientDescription
+  /**
+   * Send an already-built wire body to `POST /messages` (same retry rules
+   * as `send`: never double-sends).
+   */
+  sendBody(body: Record<string, unknown>): Promise<SendResponse>
+  /** Mark an inbound message (and the ones before it) as read. */
+  markRead(messageId: string): Promise<undefined>
+  /** Show a typing indicator (up to 25 s; also marks the message read). */
+  typing(messageId: string): Promise<undefined>
+  /** Upload a file; resolves to the media id. */
+  uploadMedia(data: Buffer, mime: string, filename: string): Promise<string>
+  /** Look up a media id: URL, MIME type, hash, size. */
+  mediaInfo(mediaId: string): Promise<MediaInfo>
+  /** Look up a media id and download the file. */
+  downloadMedia(mediaId: string): Promise<Buffer>
+  /**
+   * Download a media URL (from `mediaInfo` or an inbound webhook) through
+   * the 360dialog host.
+   */
+  downloadMediaUrl(url: string): Promise<Buffer>
+  /** Delete an uploaded media. */
+  deleteMedia(mediaId: string): Promise<undefined>
+}
+export type JsClient = Client
+
+/**
  * Every stable error code of wa360, in declaration order (the same list the
  * Python package and the Rust core expose).
  */
@@ -23,3 +63,65 @@ export declare function _panicForTests(): void
 
 /** Test hook: the async twin of `_panicForTests` (a panic inside a future). */
 export declare function _panicForTestsAsync(): Promise<undefined>
+
+/** The printable description of a client (no secrets). */
+export interface ClientDescription {
+  /** The base URL requests go to. */
+  baseUrl: string
+}
+
+/** Options of `new Client(options)`. */
+export interface ClientOptions {
+  /** The 360dialog API key of the channel; falls back to `D360_API_KEY`. */
+  apiKey?: string
+  /** Base URL (default `https://waba-v2.360dialog.io`); point it at a sandbox in tests. */
+  baseUrl?: string
+  /** Time allowed for one request attempt, answer included, in ms (default 30000). */
+  timeoutMs?: number
+  /** Time allowed to open a connection, in ms (default 10000). */
+  connectTimeoutMs?: number
+  /** Maximum retries of a retryable failure (default 2; 0 disables retries). */
+  maxRetries?: number
+}
+
+/** The answer of a media look-up. The `url` is valid for 5 minutes. */
+export interface MediaInfo {
+  /** Download URL (use `downloadMedia` / `downloadMediaUrl`, which apply the host rule). */
+  url: string
+  /** MIME type, e.g. `image/jpeg`. */
+  mimeType: string
+  /** SHA-256 of the file, hex. */
+  sha256: string
+  /** Size in bytes, when known. */
+  fileSize?: number
+  /** The media id. */
+  id: string
+}
+
+/** One recipient of a send answer. */
+export interface SendContact {
+  /** The recipient as sent. */
+  input: string
+  /** WhatsApp's normalised id (absent when sending to a BSUID). */
+  waId?: string
+  /** The business-scoped user id, when present. */
+  userId?: string
+}
+
+/** The answer to a send: "accepted", not "delivered" (statuses arrive as webhooks). */
+export interface SendResponse {
+  /** The id of the first accepted message. */
+  messageId?: string
+  /** Recipients as WhatsApp understood them. */
+  contacts: Array<SendContact>
+  /** The accepted messages (usually one). */
+  messages: Array<SentMessage>
+}
+
+/** One accepted message of a send answer. */
+export interface SentMessage {
+  /** The message id (`wamid.…`), the key of later status webhooks. */
+  id: string
+  /** `accepted`, `held_for_quality_assessment`, `paused`, … when present. */
+  messageStatus?: string
+}

@@ -835,6 +835,8 @@ function __napiStampBindingTarget(exportsObject, target) {
 // linked import resolves to `undefined`.
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
+module.exports.Client = nativeBinding.Client
+module.exports.JsClient = nativeBinding.JsClient
 module.exports._errorCodes = nativeBinding._errorCodes
 module.exports._panicForTests = nativeBinding._panicForTests
 module.exports._panicForTestsAsync = nativeBinding._panicForTestsAsync

@@ -2,6 +2,8 @@
 // classes are declared in the generated `index.d.ts` (from the Rust source);
 // this file re-exports them and declares the JS-side additions.
 
+export { Client, type ClientOptions, type SendResponse, type SendContact, type SentMessage, type MediaInfo, type ClientDescription } from './index.js'
+
 /** The stable error codes of wa360 (identical in Rust, Python and Node). */
 export type ErrorCode =
   | 'invalid_argument'

@@ -16,6 +16,7 @@ function isWa360Error(e, code) {
 }
 
 module.exports = {
+  Client: native.Client,
   ErrorCodes,
   isWa360Error,
   _panicForTests: native._panicForTests,

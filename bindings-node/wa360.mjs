@@ -3,4 +3,4 @@ import { createRequire } from 'node:module'
 const require = createRequire(import.meta.url)
 const wa360 = require('./wa360.js')
 export default wa360
-export const { ErrorCodes, isWa360Error } = wa360
+export const { Client, ErrorCodes, isWa360Error } = wa360

@@ -10,4 +10,6 @@
 // lib test target every export looks dead.
 #![cfg_attr(test, allow(dead_code))]
 
+mod client;
 mod errors;
+mod media;
