@@ -1,1 +1,18 @@
-//! Webhooks: parsing, verification, registration, delivery hygiene (to be written).
+//! Webhooks: lossless batch-aware parsing ([`parse`], [`events`]), verification
+//! ([`verify`]), registration ([`registration`]), delivery hygiene ([`dedupe`])
+//! and helpers for users' own tests ([`testing`]).
+
+pub mod dedupe;
+pub mod events;
+pub mod parse;
+pub mod registration;
+pub mod testing;
+pub mod verify;
+
+pub use events::{
+    Canonical, Contact, Content, Event, EventKind, FieldUpdate, FieldUpdateKind, InboundMessage,
+    Interactive, StatusKind, StatusUpdate, WebhookError,
+};
+pub use parse::{
+    ParseOptions, parse, parse_to_canonical_json, parse_to_canonical_json_with, parse_with,
+};

@@ -1,0 +1,1 @@
+//! Delivery hygiene: bounded dedupe and a monotonic status fold.

@@ -1,0 +1,1 @@
+//! Webhook registration: URL rules and phone-level / WABA-level webhook settings.

@@ -1,0 +1,1 @@
+//! Helpers that build signed / authorised webhook deliveries for tests.

@@ -1,0 +1,1 @@
+//! Webhook authentication: Basic auth, custom header secrets, `X-Hub-Signature-256`.
