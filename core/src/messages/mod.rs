@@ -11,4 +11,3 @@ pub trait Outbound {
     /// Validate and produce the exact wire body.
     fn to_body(&self) -> crate::Result<serde_json::Value>;
 }
-
