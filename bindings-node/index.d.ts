@@ -46,8 +46,37 @@ export declare class Client {
   downloadMediaUrl(url: string): Promise<Buffer>
   /** Delete an uploaded media. */
   deleteMedia(mediaId: string): Promise<undefined>
+  /**
+   * Register the webhook URL (phone-number level, or WABA level with
+   * `{ waba: true }`). The URL and headers are checked before any request.
+   */
+  setWebhook(url: string, options?: SetWebhookOptions | undefined | null): Promise<void>
+  /** Read the registered webhook (`null` when none is set). */
+  getWebhook(options?: GetWebhookOptions | undefined | null): Promise<WebhookInfo | undefined | null>
 }
 export type JsClient = Client
+
+/**
+ * Checks that a webhook delivery is authentic (fails closed). Holds the
+ * secrets in Rust: printing it never shows them.
+ */
+export declare class Verifier {
+  /**
+   * `new Verifier({ basicAuth: { user, password }, headers: { name: value }, appSecret })`.
+   * Throws `invalid_argument` when no check is given or a value is unusable.
+   */
+  constructor(options: VerifierOptions)
+  /**
+   * Check one delivery: the request headers (`req.headers`) and the raw
+   * body bytes as received. Throws `invalid_signature` when a check fails.
+   */
+  verify(headers: Record<string, string | string[] | undefined>, body: Buffer | Uint8Array | string): void
+  /** `true` when the delivery passes every check (never throws for a bad signature). */
+  isValid(headers: Record<string, string | string[] | undefined>, body: Buffer | Uint8Array | string): boolean
+  /** What printing shows: never the secrets. */
+  toJSON(): string
+}
+export type JsVerifier = Verifier
 
 /**
  * Every stable error code of wa360, in declaration order (the same list the
@@ -63,6 +92,14 @@ export declare function _panicForTests(): void
 
 /** Test hook: the async twin of `_panicForTests` (a panic inside a future). */
 export declare function _panicForTestsAsync(): Promise<undefined>
+
+/** User and password of a Basic auth check. */
+export interface BasicAuth {
+  /** User name. */
+  user: string
+  /** Password. */
+  password: string
+}
 
 /** The printable description of a client (no secrets). */
 export interface ClientDescription {
@@ -84,6 +121,22 @@ export interface ClientOptions {
   maxRetries?: number
 }
 
+/** Options of `getWebhook`. */
+export interface GetWebhookOptions {
+  /** Read the WABA-level webhook instead of the phone-number-level one. */
+  waba?: boolean
+}
+
+/**
+ * Answer Meta's subscription check (`GET ?hub.mode=subscribe&hub.verify_token=…&hub.challenge=…`):
+ * returns the challenge to send back as `200 text/plain`; throws
+ * `invalid_signature` (answer 403) when the token does not match.
+ */
+export declare function hubChallenge(mode: string, verifyToken: string, challenge: string, expectedToken: string): string
+
+/** `hubChallenge` reading the parameters from a raw query string (without `?`). */
+export declare function hubChallengeFromQuery(query: string, expectedToken: string): string
+
 /** The answer of a media look-up. The `url` is valid for 5 minutes. */
 export interface MediaInfo {
   /** Download URL (use `downloadMedia` / `downloadMediaUrl`, which apply the host rule). */
@@ -97,6 +150,14 @@ export interface MediaInfo {
   /** The media id. */
   id: string
 }
+
+/**
+ * Parse a webhook POST body and return its events as one JSON array of
+ * canonical events (the same text in Rust, Python and Node). `parseWebhook`
+ * is this plus `JSON.parse`. Throws `webhook_payload` for a body that is too
+ * large (1 MiB), too deep (64), not JSON or not a webhook.
+ */
+export declare function parseWebhookToJson(body: Buffer | Uint8Array | string): string
 
 /** One recipient of a send answer. */
 export interface SendContact {
@@ -124,4 +185,45 @@ export interface SentMessage {
   id: string
   /** `accepted`, `held_for_quality_assessment`, `paused`, … when present. */
   messageStatus?: string
+}
+
+/** Options of `setWebhook`. */
+export interface SetWebhookOptions {
+  /** Custom headers 360dialog sends with each delivery (e.g. `Authorization`). */
+  headers?: Record<string, string>
+  /** Set the WABA-level webhook instead of the phone-number-level one. */
+  waba?: boolean
+}
+
+/**
+ * The value of an `X-Hub-Signature-256` header for `body` (for tests that
+ * deliver signed webhooks).
+ */
+export declare function signWebhook(appSecret: string, body: Buffer | Uint8Array | string): string
+
+/**
+ * Check a webhook URL against the registration rules (https, no credentials,
+ * length, …). Throws `invalid_argument` naming the rule.
+ */
+export declare function validateWebhookUrl(url: string): void
+
+/**
+ * Options of `new Verifier(options)`: at least one check. Every configured
+ * check must pass.
+ */
+export interface VerifierOptions {
+  /** Expect `Authorization: Basic base64(user:password)`. */
+  basicAuth?: BasicAuth
+  /** Expect each of these headers with exactly this value (constant-time compare). */
+  headers?: Record<string, string>
+  /** Expect a valid `X-Hub-Signature-256` made with this app secret (direct Meta webhooks). */
+  appSecret?: string
+}
+
+/** A registered webhook. Header values are secrets and are not returned. */
+export interface WebhookInfo {
+  /** The callback URL. */
+  url: string
+  /** Names of the custom headers sent with each delivery. */
+  headerNames: Array<string>
 }

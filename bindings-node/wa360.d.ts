@@ -2,7 +2,25 @@
 // classes are declared in the generated `index.d.ts` (from the Rust source);
 // this file re-exports them and declares the JS-side additions.
 
-export { Client, type ClientOptions, type SendResponse, type SendContact, type SentMessage, type MediaInfo, type ClientDescription } from './index.js'
+export {
+  Client, Verifier, hubChallenge, hubChallengeFromQuery, validateWebhookUrl, signWebhook, parseWebhookToJson,
+  type ClientOptions, type SendResponse, type SendContact, type SentMessage, type MediaInfo, type ClientDescription,
+  type VerifierOptions, type BasicAuth, type SetWebhookOptions, type GetWebhookOptions, type WebhookInfo,
+} from './index.js'
+export * from './webhook-events.js'
+import type { Event, KnownMessageEvent, WithToJSON } from './webhook-events.js'
+
+/**
+ * Parse a webhook POST body (the raw bytes or text as received) into its
+ * events, in wire order. Each event is a plain object in the canonical form
+ * (the same JSON in Rust, Python and Node) with a non-enumerable `toJSON()`.
+ * Throws a `Wa360Error` with code `webhook_payload` for a body that is too
+ * large (1 MiB), too deep (64), not JSON or not a webhook.
+ */
+export declare function parseWebhook(body: Buffer | Uint8Array | string): Event[]
+
+/** True for a message event of a type wa360 models; narrows so `switch (ev.type)` is exact. */
+export declare function isKnownMessage(ev: unknown): ev is WithToJSON<KnownMessageEvent>
 
 /** The stable error codes of wa360 (identical in Rust, Python and Node). */
 export type ErrorCode =

@@ -3,4 +3,8 @@ import { createRequire } from 'node:module'
 const require = createRequire(import.meta.url)
 const wa360 = require('./wa360.js')
 export default wa360
-export const { Client, ErrorCodes, isWa360Error } = wa360
+export const {
+  Client, Verifier, ErrorCodes, isWa360Error, parseWebhook, parseWebhookToJson, isKnownMessage,
+  hubChallenge, hubChallengeFromQuery, validateWebhookUrl, signWebhook,
+  _panicForTests, _panicForTestsAsync,
+} = wa360

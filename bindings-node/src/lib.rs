@@ -13,3 +13,4 @@
 mod client;
 mod errors;
 mod media;
+mod webhook;
