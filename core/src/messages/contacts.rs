@@ -1,0 +1,372 @@
+//! Contacts messages (api-spec §4.4): 1 to 5 contact cards.
+
+use serde_json::{Map, Value};
+
+use super::common::{Obj, check_count, check_non_empty, idx, join, read_list};
+use crate::{Error, Result};
+
+/// Most contact cards in one message.
+pub const MAX_CONTACTS: usize = 5;
+
+/// Declares a record of optional string fields: the Rust field name, the wire
+/// key, and a doc line for each.
+macro_rules! string_record {
+    ($(#[$doc:meta])* $name:ident { $( $(#[$fdoc:meta])* $field:ident => $key:literal ),* $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Default)]
+        pub struct $name {
+            $( $(#[$fdoc])* pub $field: Option<String>, )*
+        }
+
+        impl $name {
+            fn from_neutral(path: &str, v: &Value) -> Result<Self> {
+                let mut o = Obj::new(path, v)?;
+                let r = $name { $( $field: o.opt_str($key)?, )* };
+                o.finish()?;
+                Ok(r)
+            }
+
+            fn to_map(&self) -> Map<String, Value> {
+                let mut m = Map::new();
+                $( super::common::put_opt(&mut m, $key, &self.$field); )*
+                m
+            }
+        }
+    };
+}
+
+string_record!(
+    /// A phone number on a contact card.
+    ContactPhone {
+        /// The number as displayed.
+        phone => "phone",
+        /// `CELL`, `MAIN`, `IPHONE`, `HOME` or `WORK`.
+        kind => "type",
+        /// The WhatsApp id, which adds a "Message" button.
+        wa_id => "wa_id",
+    }
+);
+
+string_record!(
+    /// An e-mail address on a contact card.
+    ContactEmail {
+        /// The address.
+        email => "email",
+        /// `HOME` or `WORK`.
+        kind => "type",
+    }
+);
+
+string_record!(
+    /// A URL on a contact card.
+    ContactUrl {
+        /// The URL.
+        url => "url",
+        /// Free label, usually `HOME` or `WORK`.
+        kind => "type",
+    }
+);
+
+string_record!(
+    /// A postal address on a contact card.
+    ContactAddress {
+        /// Street.
+        street => "street",
+        /// City.
+        city => "city",
+        /// State.
+        state => "state",
+        /// Postal code.
+        zip => "zip",
+        /// Country name.
+        country => "country",
+        /// Two-letter country code.
+        country_code => "country_code",
+        /// `HOME` or `WORK`.
+        kind => "type",
+    }
+);
+
+string_record!(
+    /// Organisation details on a contact card.
+    ContactOrg {
+        /// Company.
+        company => "company",
+        /// Department.
+        department => "department",
+        /// Job title.
+        title => "title",
+    }
+);
+
+string_record!(
+    /// Name parts other than the required formatted name.
+    NameParts {
+        /// First name.
+        first_name => "first_name",
+        /// Last name.
+        last_name => "last_name",
+        /// Middle name.
+        middle_name => "middle_name",
+        /// Suffix.
+        suffix => "suffix",
+        /// Prefix.
+        prefix => "prefix",
+    }
+);
+
+/// One contact card. Only `formatted_name` is required.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Contact {
+    /// The full name as shown (required).
+    pub formatted_name: String,
+    /// Optional name parts.
+    pub name: NameParts,
+    /// Phone numbers.
+    pub phones: Vec<ContactPhone>,
+    /// E-mail addresses.
+    pub emails: Vec<ContactEmail>,
+    /// URLs.
+    pub urls: Vec<ContactUrl>,
+    /// Postal addresses.
+    pub addresses: Vec<ContactAddress>,
+    /// Organisation.
+    pub org: Option<ContactOrg>,
+    /// Birthday, `YYYY-MM-DD`.
+    pub birthday: Option<String>,
+}
+
+impl Contact {
+    /// A card with just a formatted name.
+    pub fn new(formatted_name: impl Into<String>) -> Self {
+        Contact {
+            formatted_name: formatted_name.into(),
+            ..Default::default()
+        }
+    }
+
+    /// Add a phone number with its type (`CELL`, `MAIN`, `IPHONE`, `HOME`, `WORK`).
+    pub fn phone(mut self, phone: impl Into<String>, kind: impl Into<String>) -> Self {
+        self.phones.push(ContactPhone {
+            phone: Some(phone.into()),
+            kind: Some(kind.into()),
+            wa_id: None,
+        });
+        self
+    }
+
+    /// Add an e-mail address with its type (`HOME`, `WORK`).
+    pub fn email(mut self, email: impl Into<String>, kind: impl Into<String>) -> Self {
+        self.emails.push(ContactEmail {
+            email: Some(email.into()),
+            kind: Some(kind.into()),
+        });
+        self
+    }
+
+    /// Set the birthday (`YYYY-MM-DD`).
+    pub fn birthday(mut self, date: impl Into<String>) -> Self {
+        self.birthday = Some(date.into());
+        self
+    }
+
+    fn to_value(&self, path: &str) -> Result<Value> {
+        check_non_empty(&join(path, "name.formatted_name"), &self.formatted_name)?;
+        if let Some(b) = &self.birthday
+            && !is_date(b)
+        {
+            return Err(Error::invalid(
+                join(path, "birthday"),
+                format!("must be a date in the form YYYY-MM-DD (got {b:?})"),
+            ));
+        }
+        check_kinds(
+            &join(path, "phones"),
+            self.phones.iter().map(|p| &p.kind),
+            &["CELL", "MAIN", "IPHONE", "HOME", "WORK"],
+        )?;
+        check_kinds(
+            &join(path, "emails"),
+            self.emails.iter().map(|p| &p.kind),
+            &["HOME", "WORK"],
+        )?;
+        check_kinds(
+            &join(path, "addresses"),
+            self.addresses.iter().map(|p| &p.kind),
+            &["HOME", "WORK"],
+        )?;
+        let mut m = Map::new();
+        let mut name = Map::new();
+        name.insert(
+            "formatted_name".into(),
+            Value::String(self.formatted_name.clone()),
+        );
+        name.extend(self.name.to_map());
+        m.insert("name".into(), Value::Object(name));
+        fn list<T>(
+            m: &mut Map<String, Value>,
+            key: &str,
+            items: &[T],
+            f: fn(&T) -> Map<String, Value>,
+        ) {
+            if !items.is_empty() {
+                let arr = items.iter().map(|i| Value::Object(f(i))).collect();
+                m.insert(key.into(), Value::Array(arr));
+            }
+        }
+        list(&mut m, "phones", &self.phones, ContactPhone::to_map);
+        list(&mut m, "emails", &self.emails, ContactEmail::to_map);
+        list(&mut m, "urls", &self.urls, ContactUrl::to_map);
+        list(&mut m, "addresses", &self.addresses, ContactAddress::to_map);
+        if let Some(org) = &self.org {
+            m.insert("org".into(), Value::Object(org.to_map()));
+        }
+        super::common::put_opt(&mut m, "birthday", &self.birthday);
+        Ok(Value::Object(m))
+    }
+
+    fn from_neutral(path: &str, v: &Value) -> Result<Contact> {
+        let mut o = Obj::new(path, v)?;
+        let mut name_obj = o.req_obj("name")?;
+        let formatted_name = name_obj.req_str("formatted_name")?;
+        let name_path = name_obj.path().to_string();
+        let rest = name_obj_rest(name_obj)?;
+        let name = NameParts::from_neutral(&name_path, &rest)?;
+        let phones = match o.opt_arr("phones")? {
+            Some(a) => read_list(&o.at("phones"), &a, ContactPhone::from_neutral)?,
+            None => vec![],
+        };
+        let emails = match o.opt_arr("emails")? {
+            Some(a) => read_list(&o.at("emails"), &a, ContactEmail::from_neutral)?,
+            None => vec![],
+        };
+        let urls = match o.opt_arr("urls")? {
+            Some(a) => read_list(&o.at("urls"), &a, ContactUrl::from_neutral)?,
+            None => vec![],
+        };
+        let addresses = match o.opt_arr("addresses")? {
+            Some(a) => read_list(&o.at("addresses"), &a, ContactAddress::from_neutral)?,
+            None => vec![],
+        };
+        let org = match o.opt_value("org") {
+            Some(v) => Some(ContactOrg::from_neutral(&o.at("org"), &v)?),
+            None => None,
+        };
+        let birthday = o.opt_str("birthday")?;
+        o.finish()?;
+        Ok(Contact {
+            formatted_name,
+            name,
+            phones,
+            emails,
+            urls,
+            addresses,
+            org,
+            birthday,
+        })
+    }
+}
+
+/// The keys of a name object left after `formatted_name`, as a JSON object.
+fn name_obj_rest(mut o: Obj) -> Result<Value> {
+    let mut m = Map::new();
+    for key in ["first_name", "last_name", "middle_name", "suffix", "prefix"] {
+        if let Some(v) = o.opt_value(key) {
+            m.insert(key.into(), v);
+        }
+    }
+    o.finish()?;
+    Ok(Value::Object(m))
+}
+
+fn check_kinds<'a>(
+    path: &str,
+    kinds: impl Iterator<Item = &'a Option<String>>,
+    allowed: &[&str],
+) -> Result<()> {
+    for (i, k) in kinds.enumerate() {
+        if let Some(k) = k
+            && !allowed.contains(&k.as_str())
+        {
+            return Err(Error::invalid(
+                join(&idx(path, i), "type"),
+                format!("must be one of {} (got {k:?})", allowed.join(", ")),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// `YYYY-MM-DD` with a real month and a day that exists in that month.
+fn is_date(s: &str) -> bool {
+    let b = s.as_bytes();
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return false;
+    }
+    let num = |r: std::ops::Range<usize>| -> Option<u32> {
+        let part = &s[r];
+        if part.bytes().all(|c| c.is_ascii_digit()) {
+            part.parse().ok()
+        } else {
+            None
+        }
+    };
+    let (Some(y), Some(m), Some(d)) = (num(0..4), num(5..7), num(8..10)) else {
+        return false;
+    };
+    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    let days = match m {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => return false,
+    };
+    (1..=days).contains(&d)
+}
+
+/// Validate a list of cards and build the wire array.
+pub(crate) fn contacts_value(contacts: &[Contact]) -> Result<Value> {
+    check_count("contacts", "contacts", contacts.len(), 1, MAX_CONTACTS)?;
+    let arr = contacts
+        .iter()
+        .enumerate()
+        .map(|(i, c)| c.to_value(&idx("contacts", i)))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Value::Array(arr))
+}
+
+/// Neutral form: the wire array of contact objects.
+pub(crate) fn contacts_from_neutral(path: &str, v: &Value) -> Result<Vec<Contact>> {
+    let arr = super::common::as_array(path, v)?;
+    read_list(path, arr, Contact::from_neutral)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates() {
+        assert!(is_date("1990-02-28"));
+        assert!(is_date("2000-02-29"));
+        assert!(!is_date("1900-02-29"));
+        assert!(!is_date("1990-13-01"));
+        assert!(!is_date("1990-1-01"));
+        assert!(!is_date("1990-01-32"));
+        assert!(!is_date("+990-01-01"));
+    }
+
+    #[test]
+    fn count_and_name() {
+        assert!(contacts_value(&[]).is_err());
+        let six: Vec<Contact> = (0..6).map(|i| Contact::new(format!("C{i}"))).collect();
+        let e = contacts_value(&six).unwrap_err();
+        assert_eq!(e.field(), Some("contacts"));
+        assert!(contacts_value(&six[..5]).is_ok());
+        let e = contacts_value(&[Contact::new("")]).unwrap_err();
+        assert_eq!(e.field(), Some("contacts[0].name.formatted_name"));
+        let e = contacts_value(&[Contact::new("A").phone("+1 555", "MOBILE")]).unwrap_err();
+        assert_eq!(e.field(), Some("contacts[0].phones[0].type"));
+    }
+}

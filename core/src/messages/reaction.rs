@@ -1,0 +1,72 @@
+//! Reactions (api-spec §4.5): one emoji on a message, or `""` to remove it.
+
+use serde_json::{Map, Value};
+
+use super::common::{Obj, check_non_empty, is_single_emoji};
+use crate::{Error, Result};
+
+/// A reaction to `message_id`. An empty `emoji` removes an earlier reaction.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reaction {
+    /// The wamid of the message reacted to.
+    pub message_id: String,
+    /// A single emoji, or `""` to remove the reaction.
+    pub emoji: String,
+}
+
+impl Reaction {
+    /// React with `emoji`.
+    pub fn new(message_id: impl Into<String>, emoji: impl Into<String>) -> Self {
+        Reaction {
+            message_id: message_id.into(),
+            emoji: emoji.into(),
+        }
+    }
+
+    /// Remove the reaction (empty emoji).
+    pub fn remove(message_id: impl Into<String>) -> Self {
+        Reaction::new(message_id, "")
+    }
+
+    pub(crate) fn body_value(&self) -> Result<Value> {
+        check_non_empty("reaction.message_id", &self.message_id)?;
+        if !self.emoji.is_empty() && !is_single_emoji(&self.emoji) {
+            return Err(Error::invalid(
+                "reaction.emoji",
+                "must be a single emoji, or empty to remove the reaction",
+            ));
+        }
+        let mut m = Map::new();
+        m.insert("message_id".into(), Value::String(self.message_id.clone()));
+        m.insert("emoji".into(), Value::String(self.emoji.clone()));
+        Ok(Value::Object(m))
+    }
+
+    /// Neutral form: `{"message_id": "wamid…", "emoji": "👍"}` (`""` removes).
+    pub(crate) fn from_neutral(path: &str, v: &Value) -> Result<Reaction> {
+        let mut o = Obj::new(path, v)?;
+        let r = Reaction {
+            message_id: o.req_str("message_id")?,
+            emoji: o.req_str("emoji")?,
+        };
+        o.finish()?;
+        Ok(r)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emoji_rules() {
+        assert!(Reaction::new("wamid.1", "👍🏽").body_value().is_ok());
+        assert!(Reaction::remove("wamid.1").body_value().is_ok());
+        let e = Reaction::new("wamid.1", "👍👍").body_value().unwrap_err();
+        assert_eq!(e.field(), Some("reaction.emoji"));
+        let e = Reaction::new("wamid.1", "ok").body_value().unwrap_err();
+        assert_eq!(e.field(), Some("reaction.emoji"));
+        let e = Reaction::new("", "👍").body_value().unwrap_err();
+        assert_eq!(e.field(), Some("reaction.message_id"));
+    }
+}
