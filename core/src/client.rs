@@ -328,3 +328,8 @@ mod tests {
         );
     }
 }
+
+/// The crate README's code blocks, compiled as doc tests so the quick start stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

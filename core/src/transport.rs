@@ -294,8 +294,8 @@ impl Transport {
             match class {
                 RetryClass::Send => Error::OutcomeUnknown {
                     reason: format!(
-                        "HTTP {} without a Meta error body: {}",
-                        api.status, api.message
+                        "{} (no Meta error body: the message may or may not have been processed)",
+                        api.message
                     ),
                     status: Some(api.status),
                 },

@@ -1,1 +1,406 @@
-//! The local 360dialog sandbox (to be written).
+//! # wa360-sandbox — a local 360dialog Cloud API emulator
+//!
+//! A real HTTP server on `127.0.0.1` that behaves like 360dialog's
+//! `waba-v2.360dialog.io`: it checks the `D360-API-KEY`, validates and accepts
+//! sends, delivers status and inbound webhooks (with retries), stores media,
+//! and can be scripted to misbehave (429, Meta errors, 5xx, HTML pages, slow
+//! answers, connection resets, broken JSON). Everything it received and
+//! delivered can be inspected, so a test can assert "exactly one request
+//! reached the server".
+//!
+//! ```no_run
+//! # async fn demo() -> std::io::Result<()> {
+//! let sandbox = wa360_sandbox::Sandbox::builder().time_scale(0.01).start().await?;
+//! println!("base URL {} key {}", sandbox.url(), sandbox.api_key());
+//! // … point a client at sandbox.url() …
+//! # Ok(()) }
+//! ```
+//!
+//! The routes are documented in the crate's `README.md`.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod api;
+mod errors;
+mod faults;
+mod server;
+mod state;
+mod validate;
+mod webhooks;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+pub use errors::{d360_error_body, meta_error_body};
+pub use faults::{Fault, FaultRule, RetryAfter, default_status_for_code};
+pub use state::{
+    DISPLAY_PHONE_NUMBER, DeliveryAttempt, PHONE_NUMBER_ID, RecordedRequest, WABA_ID, WebhookConfig,
+};
+pub use webhooks::{RETRY_BASE, RETRY_CAP, check_webhook_url, retry_delay};
+
+use state::{Inner, Settings, State};
+
+/// Result type of the sandbox's start functions.
+pub type Result<T> = std::result::Result<T, std::io::Error>;
+
+/// Options for a [`Sandbox`]; start it with [`SandboxBuilder::start`].
+#[derive(Debug, Clone)]
+pub struct SandboxBuilder {
+    api_key: Option<String>,
+    port: u16,
+    allow_http_callbacks: bool,
+    time_scale: f64,
+    max_delivery_attempts: u32,
+}
+
+impl Default for SandboxBuilder {
+    fn default() -> Self {
+        SandboxBuilder {
+            api_key: None,
+            port: 0,
+            allow_http_callbacks: true,
+            time_scale: 1.0,
+            max_delivery_attempts: 10,
+        }
+    }
+}
+
+impl SandboxBuilder {
+    /// The API key clients must send (default: a fresh random key).
+    pub fn api_key(mut self, key: impl Into<String>) -> Self {
+        self.api_key = Some(key.into());
+        self
+    }
+
+    /// The port to listen on (default 0: a free random port).
+    pub fn port(mut self, port: u16) -> Self {
+        self.port = port;
+        self
+    }
+
+    /// Also accept `http://127.0.0.1[:port]` and `http://localhost[:port]`
+    /// webhook URLs (default `true` in the library; the real API requires
+    /// HTTPS without a port). This is the only relaxation of the URL rules.
+    pub fn allow_http_callbacks(mut self, allow: bool) -> Self {
+        self.allow_http_callbacks = allow;
+        self
+    }
+
+    /// Compress time: every nominal delay (status webhook spacing, retry
+    /// delays, the 5 s receiver timeout) is multiplied by this factor.
+    /// `0.001` turns a 10 s retry delay into 10 ms. Default `1.0`.
+    /// Values that are not finite or not positive are ignored.
+    pub fn time_scale(mut self, scale: f64) -> Self {
+        if scale.is_finite() && scale > 0.0 {
+            self.time_scale = scale;
+        }
+        self
+    }
+
+    /// How many times one webhook event is attempted before it is dropped
+    /// (default 10; at least 1).
+    pub fn max_delivery_attempts(mut self, n: u32) -> Self {
+        self.max_delivery_attempts = n.max(1);
+        self
+    }
+
+    /// Bind `127.0.0.1` and start serving on the current tokio runtime.
+    pub async fn start(self) -> Result<Sandbox> {
+        let listener = TcpListener::bind(("127.0.0.1", self.port)).await?;
+        let addr = listener.local_addr()?;
+        let api_key = self
+            .api_key
+            .unwrap_or_else(|| format!("sbx_{}", state::random_string(32, state::ALNUM)));
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(std::io::Error::other)?;
+        let shutdown = CancellationToken::new();
+        let url = format!("http://{addr}");
+        let state = Arc::new(State {
+            settings: Settings {
+                api_key: api_key.clone(),
+                allow_http_callbacks: self.allow_http_callbacks,
+                time_scale: self.time_scale,
+                max_delivery_attempts: self.max_delivery_attempts,
+                base_url: url.clone(),
+            },
+            inner: Mutex::new(Inner::default()),
+            http,
+            shutdown: shutdown.clone(),
+            tasks: TaskTracker::new(),
+        });
+        let server = tokio::spawn(server::serve(listener, Arc::clone(&state)));
+        Ok(Sandbox {
+            url,
+            addr,
+            api_key,
+            state,
+            server: Some(server),
+        })
+    }
+
+    /// Start the sandbox on its own thread with its own tokio runtime, for
+    /// callers without an async runtime (the Python binding, plain tests).
+    pub fn start_blocking(self) -> Result<BlockingSandbox> {
+        let (info_tx, info_rx) = std::sync::mpsc::channel();
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name("wa360-sandbox".into())
+            .spawn(move || {
+                let rt = match tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(1)
+                    .enable_all()
+                    .build()
+                {
+                    Ok(rt) => rt,
+                    Err(e) => {
+                        let _ = info_tx.send(Err(e));
+                        return;
+                    }
+                };
+                rt.block_on(async move {
+                    match self.start().await {
+                        Err(e) => {
+                            let _ = info_tx.send(Err(e));
+                        }
+                        Ok(sb) => {
+                            let _ = info_tx.send(Ok((
+                                sb.url.clone(),
+                                sb.api_key.clone(),
+                                Arc::clone(&sb.state),
+                            )));
+                            let _ = stop_rx.await;
+                            sb.shutdown().await;
+                        }
+                    }
+                });
+            })?;
+        let (url, api_key, state) = info_rx
+            .recv()
+            .map_err(|_| std::io::Error::other("sandbox thread ended before it started"))??;
+        Ok(BlockingSandbox {
+            url,
+            api_key,
+            state,
+            stop: Some(stop_tx),
+            thread: Some(thread),
+        })
+    }
+}
+
+/// A running sandbox. Dropping it stops the server and its background
+/// webhook deliveries; [`Sandbox::shutdown`] does the same and waits.
+pub struct Sandbox {
+    url: String,
+    addr: SocketAddr,
+    api_key: String,
+    state: Arc<State>,
+    server: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for Sandbox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sandbox")
+            .field("url", &self.url)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Sandbox {
+    /// Options for a sandbox.
+    pub fn builder() -> SandboxBuilder {
+        SandboxBuilder::default()
+    }
+
+    /// Start a sandbox with default options on a random port.
+    pub async fn start() -> Result<Sandbox> {
+        SandboxBuilder::default().start().await
+    }
+
+    /// Start a default sandbox on its own runtime thread (no ambient runtime needed).
+    pub fn start_blocking() -> Result<BlockingSandbox> {
+        SandboxBuilder::default().start_blocking()
+    }
+
+    /// Base URL, e.g. `http://127.0.0.1:40123` (use it as the client's base URL).
+    pub fn url(&self) -> String {
+        self.url.clone()
+    }
+
+    /// The socket address listened on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The API key clients must send as `D360-API-KEY`.
+    pub fn api_key(&self) -> &str {
+        &self.api_key
+    }
+
+    /// Direct access to the inspection and control functions.
+    pub fn control(&self) -> Control {
+        Control {
+            state: Arc::clone(&self.state),
+        }
+    }
+
+    /// Every API request received so far (see [`Control::requests`]).
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        self.control().requests()
+    }
+
+    /// Every webhook delivery attempt so far.
+    pub fn deliveries(&self) -> Vec<DeliveryAttempt> {
+        self.control().deliveries()
+    }
+
+    /// Script a fault.
+    pub fn add_fault(&self, rule: FaultRule) {
+        self.control().add_fault(rule)
+    }
+
+    /// Stop serving, end background deliveries, and wait for the server task.
+    pub async fn shutdown(mut self) {
+        self.state.shutdown.cancel();
+        self.state.tasks.close();
+        if let Some(server) = self.server.take() {
+            let _ = server.await;
+        }
+        let _ = tokio::time::timeout(Duration::from_secs(2), self.state.tasks.wait()).await;
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        self.state.shutdown.cancel();
+        self.state.tasks.close();
+    }
+}
+
+/// A sandbox running on its own thread and runtime
+/// (from [`Sandbox::start_blocking`]). Dropping it stops the server and joins
+/// the thread.
+pub struct BlockingSandbox {
+    url: String,
+    api_key: String,
+    state: Arc<State>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for BlockingSandbox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BlockingSandbox")
+            .field("url", &self.url)
+            .finish_non_exhaustive()
+    }
+}
+
+impl BlockingSandbox {
+    /// Base URL, e.g. `http://127.0.0.1:40123`.
+    pub fn url(&self) -> String {
+        self.url.clone()
+    }
+
+    /// The API key clients must send as `D360-API-KEY`.
+    pub fn api_key(&self) -> &str {
+        &self.api_key
+    }
+
+    /// Direct access to the inspection and control functions.
+    pub fn control(&self) -> Control {
+        Control {
+            state: Arc::clone(&self.state),
+        }
+    }
+
+    /// Stop the server and wait for its thread to end.
+    pub fn stop(mut self) {
+        self.stop_inner();
+    }
+
+    fn stop_inner(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for BlockingSandbox {
+    fn drop(&mut self) {
+        self.stop_inner();
+    }
+}
+
+/// In-process access to the sandbox's records and scripts (the same data as
+/// the `/_sandbox/` routes).
+#[derive(Clone)]
+pub struct Control {
+    state: Arc<State>,
+}
+
+impl std::fmt::Debug for Control {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Control").finish_non_exhaustive()
+    }
+}
+
+impl Control {
+    /// Every API request received (control routes excluded), oldest first.
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        self.state.lock().requests.clone()
+    }
+
+    /// Every webhook delivery attempt, oldest first.
+    pub fn deliveries(&self) -> Vec<DeliveryAttempt> {
+        self.state.lock().deliveries.clone()
+    }
+
+    /// Append a fault rule (rules are tried in order; the first match applies).
+    pub fn add_fault(&self, rule: FaultRule) {
+        self.state.lock().faults.push_back(rule);
+    }
+
+    /// Remove every pending fault rule.
+    pub fn clear_faults(&self) {
+        self.state.lock().faults.clear();
+    }
+
+    /// The currently registered phone-level webhook.
+    pub fn phone_webhook(&self) -> Option<WebhookConfig> {
+        self.state.lock().phone_webhook.clone()
+    }
+
+    /// The currently registered WABA-level webhook.
+    pub fn waba_webhook(&self) -> Option<WebhookConfig> {
+        self.state.lock().waba_webhook.clone()
+    }
+
+    /// Simulate an inbound webhook (same input forms as `POST /_sandbox/inbound`).
+    /// Returns the message ids, or an error text (bad input or no webhook registered).
+    pub fn inbound(&self, input: &serde_json::Value) -> std::result::Result<Vec<String>, String> {
+        let (body, ids) = webhooks::inbound_body(&self.state, input)?;
+        webhooks::deliver(&self.state, body, "inbound".into())
+            .ok_or_else(|| "no webhook URL is registered".to_string())?;
+        Ok(ids)
+    }
+
+    /// Clear requests, deliveries, faults, webhooks and media.
+    pub fn reset(&self) {
+        self.state.reset();
+    }
+
+    /// The base URL the sandbox serves on.
+    pub fn url(&self) -> String {
+        self.state.settings.base_url.clone()
+    }
+}

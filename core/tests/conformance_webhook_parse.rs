@@ -1,0 +1,81 @@
+//! Runs every case of `tests/conformance/webhook_parse/`: `input.json` (the raw
+//! POST body) must parse to the canonical events of `expected.json`, through
+//! both `Event::to_canonical` and `parse_to_canonical_json`, or fail with the
+//! code of `expected_error.json`.
+
+use std::fs;
+use std::path::PathBuf;
+
+use serde_json::Value;
+use wa360::webhook::{parse, parse_to_canonical_json};
+
+fn suite_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/conformance/webhook_parse")
+}
+
+#[test]
+fn webhook_parse_conformance() {
+    let mut cases: Vec<PathBuf> = fs::read_dir(suite_dir())
+        .expect("suite dir")
+        .map(|e| e.expect("dir entry").path())
+        .filter(|p| p.is_dir())
+        .collect();
+    cases.sort();
+    let mut failures = Vec::new();
+    for dir in &cases {
+        let name = dir.file_name().unwrap().to_string_lossy().into_owned();
+        let input = fs::read(dir.join("input.json")).expect("input.json");
+        let err_path = dir.join("expected_error.json");
+        if err_path.exists() {
+            let want: Value = serde_json::from_slice(&fs::read(&err_path).unwrap()).unwrap();
+            let want = want["code"].as_str().expect("code");
+            match parse(&input) {
+                Ok(ev) => failures.push(format!(
+                    "{name}: expected error {want}, got {} events",
+                    ev.len()
+                )),
+                Err(e) if e.code().as_str() != want => {
+                    failures.push(format!("{name}: expected error {want}, got {}", e.code()))
+                }
+                Err(_) => {}
+            }
+            if parse_to_canonical_json(&input).map_err(|e| e.code().as_str()) != Err(want) {
+                failures.push(format!(
+                    "{name}: parse_to_canonical_json did not fail with {want}"
+                ));
+            }
+            continue;
+        }
+        let want: Value =
+            serde_json::from_slice(&fs::read(dir.join("expected.json")).expect("expected.json"))
+                .expect("expected.json is JSON");
+        let got = match parse(&input) {
+            Ok(ev) => Value::Array(ev.iter().map(|e| e.to_canonical()).collect()),
+            Err(e) => {
+                failures.push(format!("{name}: unexpected error {e}"));
+                continue;
+            }
+        };
+        if got != want {
+            failures.push(format!(
+                "{name}: canonical mismatch\n--- got\n{}\n--- want\n{}",
+                serde_json::to_string_pretty(&got).unwrap(),
+                serde_json::to_string_pretty(&want).unwrap()
+            ));
+            continue;
+        }
+        let fast: Value = serde_json::from_str(&parse_to_canonical_json(&input).unwrap()).unwrap();
+        if fast != want {
+            failures.push(format!(
+                "{name}: parse_to_canonical_json differs from to_canonical"
+            ));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} failing case(s):\n{}",
+        failures.len(),
+        failures.join("\n\n")
+    );
+    assert!(cases.len() >= 50, "only {} cases", cases.len());
+}

@@ -1,0 +1,277 @@
+//! Media over real HTTP on 127.0.0.1: upload (multipart), look-up, download through the
+//! base host (the host rule), delete, and "never retry a failed look-up".
+
+mod http_server;
+
+use std::time::Duration;
+
+use http_server::{Reply, TestServer};
+use serde_json::json;
+use wa360::ErrorCode;
+use wa360::client::Client;
+use wa360::retry::RetryPolicy;
+
+const KEY: &str = "media-key-S3CRET-42";
+
+fn client(server: &TestServer) -> Client {
+    Client::builder()
+        .api_key(KEY)
+        .base_url(&server.url())
+        .retry_policy(RetryPolicy {
+            max_retries: 2,
+            base: Duration::from_millis(10),
+            cap: Duration::from_millis(40),
+            max_retry_after: Duration::from_secs(1),
+        })
+        .build()
+        .unwrap()
+}
+
+fn lookup(url: &str, file_size: serde_json::Value) -> Reply {
+    Reply::json(
+        200,
+        json!({"messaging_product":"whatsapp","url":url,"mime_type":"image/jpeg",
+               "sha256":"55b4f0a1","file_size":file_size,"id":"1029384756102938"}),
+    )
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
+}
+
+#[tokio::test]
+async fn upload_sends_multipart_with_all_parts() {
+    let server = TestServer::start(vec![Reply::json(200, json!({"id":"1029384756109999"}))]).await;
+    let c = client(&server);
+    let bytes = b"\xFF\xD8\xFFfake-jpeg-bytes\x00\x01".to_vec();
+    let id = c
+        .media()
+        .upload(bytes.clone(), "image/jpeg", "photo.jpg")
+        .await
+        .unwrap();
+    assert_eq!(id, "1029384756109999");
+    let r = &server.requests()[0];
+    assert_eq!(r.method, "POST");
+    assert_eq!(r.target, "/media");
+    assert_eq!(r.header("d360-api-key"), Some(KEY));
+    let ct = r.header("content-type").unwrap();
+    assert!(ct.starts_with("multipart/form-data; boundary="), "{ct}");
+    let b = &r.body;
+    assert!(find(b, b"name=\"messaging_product\"\r\n\r\nwhatsapp\r\n"));
+    assert!(find(b, b"name=\"type\"\r\n\r\nimage/jpeg\r\n"));
+    assert!(find(
+        b,
+        b"name=\"file\"; filename=\"photo.jpg\"\r\nContent-Type: image/jpeg\r\n\r\n"
+    ));
+    assert!(find(b, &bytes), "file bytes sent unchanged");
+}
+
+#[tokio::test]
+async fn upload_rejects_bad_input_before_any_request() {
+    let server = TestServer::start(vec![]).await;
+    let m = client(&server);
+    let m = m.media();
+    let e = m.upload(vec![], "image/jpeg", "a.jpg").await.unwrap_err();
+    assert_eq!(e.field(), Some("bytes"));
+    let e = m.upload(vec![1], "jpeg", "a.jpg").await.unwrap_err();
+    assert_eq!(e.field(), Some("mime"));
+    let e = m.upload(vec![1], "image/jpeg", "").await.unwrap_err();
+    assert_eq!(e.field(), Some("filename"));
+    assert_eq!(server.count(), 0);
+}
+
+#[tokio::test]
+async fn upload_is_not_resent_after_a_reset() {
+    let server = TestServer::start(vec![Reply::Reset, Reply::json(200, json!({"id":"1"}))]).await;
+    let e = client(&server)
+        .media()
+        .upload(vec![1, 2, 3], "image/png", "a.png")
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), ErrorCode::OutcomeUnknown);
+    assert_eq!(server.count(), 1);
+}
+
+#[tokio::test]
+async fn info_reads_number_or_string_file_size() {
+    let server = TestServer::start(vec![
+        lookup(
+            "https://lookaside.fbsbx.com/whatsapp_business/attachments/?mid=1",
+            json!(303833),
+        ),
+        lookup(
+            "https://lookaside.fbsbx.com/whatsapp_business/attachments/?mid=1",
+            json!("303833"),
+        ),
+    ])
+    .await;
+    let c = client(&server);
+    for _ in 0..2 {
+        let info = c.media().info("1029384756102938").await.unwrap();
+        assert_eq!(info.file_size, Some(303833));
+        assert_eq!(info.mime_type, "image/jpeg");
+        assert_eq!(info.id, "1029384756102938");
+    }
+    let r = &server.requests()[0];
+    assert_eq!(
+        (r.method.as_str(), r.target.as_str()),
+        ("GET", "/1029384756102938")
+    );
+    assert_eq!(r.header("d360-api-key"), Some(KEY));
+}
+
+#[tokio::test]
+async fn info_rejects_non_digit_ids_before_any_request() {
+    let server = TestServer::start(vec![]).await;
+    let c = client(&server);
+    for bad in ["", "abc", "12/34", "../messages", "1 2"] {
+        let e = c.media().info(bad).await.unwrap_err();
+        assert_eq!(e.code(), ErrorCode::InvalidArgument, "{bad}");
+        assert_eq!(e.field(), Some("media_id"));
+        let e = c.media().delete(bad).await.unwrap_err();
+        assert_eq!(e.field(), Some("media_id"));
+    }
+    assert_eq!(server.count(), 0);
+}
+
+#[tokio::test]
+async fn failed_lookup_is_never_retried() {
+    let meta_100 = json!({"error":{"message":"Unsupported get request","type":"GraphMethodException","code":100,"fbtrace_id":"F"}});
+    let server = TestServer::start(vec![
+        Reply::json(400, meta_100),
+        Reply::json(429, json!({"error":"Too many requests"})),
+        Reply::raw(500, "text/html", b"<html>oops</html>"),
+        lookup("https://lookaside.fbsbx.com/x?mid=1", json!(1)),
+        lookup("https://lookaside.fbsbx.com/x?mid=1", json!(1)),
+        lookup("https://lookaside.fbsbx.com/x?mid=1", json!(1)),
+    ])
+    .await;
+    let c = client(&server);
+    let e = c.media().info("123").await.unwrap_err();
+    assert_eq!(e.code(), ErrorCode::InvalidRequest);
+    assert_eq!(server.count(), 1);
+    let e = c.media().info("123").await.unwrap_err();
+    assert_eq!(e.code(), ErrorCode::RateLimited);
+    assert_eq!(server.count(), 2);
+    let e = c.media().info("123").await.unwrap_err();
+    assert_eq!(e.status(), Some(500));
+    assert_eq!(
+        server.count(),
+        3,
+        "each failed look-up hit the server exactly once"
+    );
+}
+
+#[tokio::test]
+async fn download_rewrites_lookaside_host_and_keeps_query_bytes() {
+    let query = "mid=1029384756102938&ext=1767253200&hash=ATsdk3pQ9xYb7LmZ%2B%2f&source=webhook";
+    let server = TestServer::start(vec![
+        lookup(
+            &format!("https://lookaside.fbsbx.com/whatsapp_business/attachments/?{query}"),
+            json!(5),
+        ),
+        Reply::raw(200, "image/jpeg", b"\xFF\xD8JPEG"),
+    ])
+    .await;
+    let c = client(&server);
+    let bytes = c.media().download("1029384756102938").await.unwrap();
+    assert_eq!(&bytes[..], b"\xFF\xD8JPEG");
+    let reqs = server.requests();
+    assert_eq!(reqs.len(), 2);
+    assert_eq!(reqs[1].method, "GET");
+    assert_eq!(
+        reqs[1].target,
+        format!("/whatsapp_business/attachments/?{query}")
+    );
+    assert_eq!(reqs[1].header("d360-api-key"), Some(KEY));
+}
+
+#[tokio::test]
+async fn download_url_from_a_webhook_uses_the_base_host() {
+    let server = TestServer::start(vec![Reply::raw(200, "audio/ogg", b"OggS")]).await;
+    let c = client(&server);
+    let bytes = c
+        .media()
+        .download_url(
+            "https://lookaside.fbsbx.com/whatsapp_business/attachments/?mid=9&ext=1&hash=h",
+        )
+        .await
+        .unwrap();
+    assert_eq!(&bytes[..], b"OggS");
+    assert_eq!(
+        server.requests()[0].target,
+        "/whatsapp_business/attachments/?mid=9&ext=1&hash=h"
+    );
+}
+
+#[tokio::test]
+async fn other_hosts_are_refused_and_never_get_the_key() {
+    let evil = TestServer::start(vec![Reply::raw(200, "image/jpeg", b"x")]).await;
+    let server = TestServer::start(vec![lookup(
+        &format!("{}/whatsapp_business/attachments/?mid=1", evil.url()),
+        json!(1),
+    )])
+    .await;
+    let c = client(&server);
+    let e = c
+        .media()
+        .download_url(&format!(
+            "{}/whatsapp_business/attachments/?mid=1",
+            evil.url()
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), ErrorCode::InvalidArgument);
+    assert_eq!(e.field(), Some("url"));
+    assert_eq!(server.count(), 0);
+    // A look-up that answers a foreign host: refused, only the look-up was made.
+    let e = c.media().download("1029384756102938").await.unwrap_err();
+    assert_eq!(e.code(), ErrorCode::InvalidResponse, "{e}");
+    assert_eq!(server.count(), 1);
+    assert_eq!(evil.count(), 0, "the key never reached another host");
+}
+
+#[tokio::test]
+async fn download_redirect_off_host_is_refused() {
+    let evil = TestServer::start(vec![Reply::raw(200, "image/jpeg", b"x")]).await;
+    let server = TestServer::start(vec![Reply::with_header(
+        302,
+        "Location",
+        &format!("{}/steal", evil.url()),
+    )])
+    .await;
+    let c = client(&server);
+    let e = c
+        .media()
+        .download_url(&format!(
+            "{}/whatsapp_business/attachments/?mid=1",
+            server.url()
+        ))
+        .await
+        .unwrap_err();
+    assert!(!format!("{e} {e:?}").contains(KEY));
+    assert_eq!(evil.count(), 0);
+}
+
+#[tokio::test]
+async fn delete_media() {
+    let server = TestServer::start(vec![
+        Reply::json(200, json!({"success": true})),
+        Reply::json(
+            404,
+            json!({"error":{"message":"Media not found","code":100}}),
+        ),
+    ])
+    .await;
+    let c = client(&server);
+    c.media().delete("1029384756102938").await.unwrap();
+    let r = &server.requests()[0];
+    assert_eq!(
+        (r.method.as_str(), r.target.as_str()),
+        ("DELETE", "/1029384756102938")
+    );
+    assert_eq!(r.header("d360-api-key"), Some(KEY));
+    let e = c.media().delete("1029384756102938").await.unwrap_err();
+    assert_eq!(e.code(), ErrorCode::InvalidRequest);
+    assert_eq!(server.count(), 2, "a 4xx delete is not retried");
+}

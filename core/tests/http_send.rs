@@ -1,0 +1,689 @@
+//! HTTP tests of the send path against a scripted server on 127.0.0.1:
+//! headers, exact bodies, error classes, and the retry rules of RELIABILITY.md.
+
+mod http_server;
+
+use std::time::Duration;
+
+use http_server::{Reply, TestServer};
+use serde_json::{Value, json};
+use wa360::client::Client;
+use wa360::retry::{RetryClass, RetryPolicy};
+use wa360::{Error, ErrorCode};
+
+const KEY: &str = "test-key-S3CRET-0123456789";
+
+fn fast_policy() -> RetryPolicy {
+    RetryPolicy {
+        max_retries: 2,
+        base: Duration::from_millis(10),
+        cap: Duration::from_millis(40),
+        max_retry_after: Duration::from_secs(2),
+    }
+}
+
+fn client(server: &TestServer) -> Client {
+    Client::builder()
+        .api_key(KEY)
+        .base_url(&format!("{}/", server.url()))
+        .timeout(Duration::from_secs(5))
+        .retry_policy(fast_policy())
+        .build()
+        .unwrap()
+}
+
+fn text_body() -> Value {
+    json!({
+        "messaging_product": "whatsapp",
+        "recipient_type": "individual",
+        "to": "15555550123",
+        "type": "text",
+        "text": {"body": "Hello", "preview_url": false}
+    })
+}
+
+fn send_ok() -> Reply {
+    Reply::json(
+        200,
+        json!({"messaging_product":"whatsapp",
+               "contacts":[{"input":"15555550123","wa_id":"15555550123"}],
+               "messages":[{"id":"wamid.OK1","message_status":"accepted"}]}),
+    )
+}
+
+fn meta_error(code: i64, message: &str) -> Value {
+    json!({"error":{"message":message,"type":"OAuthException","code":code,
+        "error_data":{"messaging_product":"whatsapp","details":format!("details of {code}")},
+        "error_subcode":2494055,"fbtrace_id":"FBTRACE1"}})
+}
+
+/// Every error must be free of the key in both Display and Debug.
+fn assert_no_key(e: &Error) {
+    let shown = format!("{e} / {e:?}");
+    assert!(!shown.contains(KEY), "key leaked: {shown}");
+    assert!(!shown.contains("S3CRET"), "key leaked: {shown}");
+}
+
+#[tokio::test]
+async fn send_body_sends_exact_body_and_headers() {
+    let server = TestServer::start(vec![send_ok()]).await;
+    let c = client(&server);
+    let resp = c.send_body(text_body()).await.unwrap();
+    assert_eq!(resp.message_id(), Some("wamid.OK1"));
+    assert_eq!(resp.messages[0].message_status.as_deref(), Some("accepted"));
+    assert_eq!(resp.contacts[0].wa_id.as_deref(), Some("15555550123"));
+
+    let reqs = server.requests();
+    assert_eq!(reqs.len(), 1);
+    let r = &reqs[0];
+    assert_eq!(r.method, "POST");
+    assert_eq!(r.target, "/messages");
+    assert_eq!(r.header("d360-api-key"), Some(KEY));
+    assert_eq!(r.header("content-type"), Some("application/json"));
+    assert_eq!(
+        r.header("user-agent"),
+        Some(format!("wa360/{} (rust)", env!("CARGO_PKG_VERSION")).as_str())
+    );
+    assert_eq!(r.header("authorization"), None);
+    assert_eq!(r.json(), text_body());
+    // Key order is preserved byte for byte.
+    assert_eq!(r.body, serde_json::to_vec(&text_body()).unwrap());
+}
+
+#[tokio::test]
+async fn user_agent_suffix_is_sent() {
+    let server = TestServer::start(vec![send_ok()]).await;
+    let c = Client::builder()
+        .api_key(KEY)
+        .base_url(&server.url())
+        .user_agent_suffix("python/3.12")
+        .build()
+        .unwrap();
+    c.send_body(text_body()).await.unwrap();
+    let ua = server.requests()[0]
+        .header("user-agent")
+        .unwrap()
+        .to_string();
+    assert!(
+        ua.starts_with("wa360/") && ua.ends_with("(rust) python/3.12"),
+        "{ua}"
+    );
+}
+
+#[tokio::test]
+async fn mark_read_and_typing_bodies() {
+    let ok = || Reply::json(200, json!({"success": true}));
+    let server = TestServer::start(vec![ok(), ok(), Reply::json(200, json!({}))]).await;
+    let c = client(&server);
+    c.mark_read("wamid.IN1").await.unwrap();
+    c.typing("wamid.IN2").await.unwrap();
+    let reqs = server.requests();
+    assert_eq!(
+        reqs[0].json(),
+        json!({"messaging_product":"whatsapp","status":"read","message_id":"wamid.IN1"})
+    );
+    assert_eq!(
+        reqs[1].json(),
+        json!({"messaging_product":"whatsapp","status":"read","message_id":"wamid.IN2",
+               "typing_indicator":{"type":"text"}})
+    );
+    assert_eq!(reqs[1].target, "/messages");
+    // A 2xx without success:true on a send is not a success.
+    let e = c.mark_read("wamid.IN3").await.unwrap_err();
+    assert_eq!(e.code(), ErrorCode::OutcomeUnknown);
+    // Bad input: no request at all.
+    let e = c.typing("").await.unwrap_err();
+    assert_eq!(e.code(), ErrorCode::InvalidArgument);
+    assert_eq!(server.count(), 3);
+}
+
+#[tokio::test]
+async fn every_error_class_is_mapped_and_not_retried() {
+    let gateway_embedded = json!({"meta":{"success":false,"http_code":400,
+        "developer_message":"Invalid payload ({\"error\":{\"message\":\"Invalid parameter\",\"type\":\"OAuthException\",\"code\":100,\"error_subcode\":2388046,\"fbtrace_id\":\"AqRs\"}})",
+        "360dialog_trace_id":"TRACE360"}});
+    // (status, reply, expected code, expected Meta code)
+    let cases: Vec<(Reply, ErrorCode, Option<i64>)> = vec![
+        (
+            Reply::json(
+                401,
+                json!({"meta":{"success":false,"http_code":401,"developer_message":"Invalid api_key","360dialog_trace_id":"T1"}}),
+            ),
+            ErrorCode::Authentication,
+            None,
+        ),
+        (
+            Reply::json(
+                403,
+                json!({"meta":{"success":false,"http_code":403,"developer_message":"The endpoint is blocked"}}),
+            ),
+            ErrorCode::Permission,
+            None,
+        ),
+        (
+            Reply::json(400, meta_error(100, "Invalid parameter")),
+            ErrorCode::InvalidRequest,
+            Some(100),
+        ),
+        (
+            Reply::json(400, meta_error(131026, "Message undeliverable")),
+            ErrorCode::Recipient,
+            Some(131026),
+        ),
+        (
+            Reply::json(400, meta_error(131047, "Re-engagement message")),
+            ErrorCode::WindowClosed,
+            Some(131047),
+        ),
+        (
+            Reply::json(404, meta_error(132001, "Template name does not exist")),
+            ErrorCode::Template,
+            Some(132001),
+        ),
+        (
+            Reply::json(403, meta_error(368, "Temporarily blocked")),
+            ErrorCode::Policy,
+            Some(368),
+        ),
+        (
+            Reply::json(401, meta_error(190, "Access token expired")),
+            ErrorCode::Authentication,
+            Some(190),
+        ),
+        (
+            Reply::json(
+                400,
+                meta_error(131042, "Business eligibility payment issue"),
+            ),
+            ErrorCode::Payment,
+            Some(131042),
+        ),
+        (
+            Reply::json(429, meta_error(131048, "Spam rate limit hit")),
+            ErrorCode::RateLimited,
+            Some(131048),
+        ),
+        (
+            Reply::json(400, gateway_embedded),
+            ErrorCode::InvalidRequest,
+            Some(100),
+        ),
+        (
+            Reply::json(400, json!({"error":"Invalid request"})),
+            ErrorCode::InvalidRequest,
+            None,
+        ),
+        (
+            Reply::json(
+                400,
+                json!({"meta":{"success":false,"developer_message":"Could not send message due to lack of payment"}}),
+            ),
+            ErrorCode::Payment,
+            None,
+        ),
+        (
+            Reply::json(
+                400,
+                json!({"meta":{"success":false,"developer_message":"Your WhatsApp for Business API has been disabled"}}),
+            ),
+            ErrorCode::Account,
+            None,
+        ),
+        (
+            Reply::raw(
+                502,
+                "text/html",
+                b"<html><body><h1>502 Bad Gateway</h1></body></html>",
+            ),
+            ErrorCode::OutcomeUnknown,
+            None,
+        ),
+        (
+            Reply::raw(504, "text/html", b"<html>gateway timeout</html>"),
+            ErrorCode::OutcomeUnknown,
+            None,
+        ),
+        (
+            Reply::raw(500, "application/json", b""),
+            ErrorCode::OutcomeUnknown,
+            None,
+        ),
+        (
+            Reply::json(
+                500,
+                json!({"meta":{"success":false,"developer_message":"Internal server error"}}),
+            ),
+            ErrorCode::OutcomeUnknown,
+            None,
+        ),
+    ];
+    for (i, (reply, code, api_code)) in cases.into_iter().enumerate() {
+        let server = TestServer::start(vec![reply, send_ok(), send_ok()]).await;
+        let e = client(&server).send_body(text_body()).await.unwrap_err();
+        assert_eq!(e.code(), code, "case {i}: {e}");
+        assert_eq!(e.api_code(), api_code, "case {i}: {e}");
+        assert_eq!(server.count(), 1, "case {i} must not be retried: {e}");
+        assert_no_key(&e);
+    }
+}
+
+#[tokio::test]
+async fn meta_fields_are_kept() {
+    let server = TestServer::start(vec![Reply::json(
+        400,
+        meta_error(131009, "(#131009) Parameter value is not valid"),
+    )])
+    .await;
+    let e = client(&server).send_body(text_body()).await.unwrap_err();
+    let api = e.api_error().unwrap();
+    assert_eq!(api.status, 400);
+    assert_eq!(api.api_code, Some(131009));
+    assert_eq!(api.subcode, Some(2494055));
+    assert_eq!(api.fbtrace_id.as_deref(), Some("FBTRACE1"));
+    assert_eq!(api.error_type.as_deref(), Some("OAuthException"));
+    assert_eq!(e.details(), Some("details of 131009"));
+    assert_eq!(e.code(), ErrorCode::InvalidRequest);
+    assert_eq!(
+        e.to_string(),
+        "invalid_request (HTTP 400, code 131009): (#131009) Parameter value is not valid"
+    );
+
+    let gw = json!({"meta":{"success":false,"http_code":400,
+        "developer_message":"Invalid payload ({\"error\":{\"message\":\"Invalid parameter\",\"code\":100,\"fbtrace_id\":\"AqRs\"}})",
+        "360dialog_trace_id":"TRACE360"}});
+    let server = TestServer::start(vec![Reply::json(400, gw)]).await;
+    let e = client(&server).send_body(text_body()).await.unwrap_err();
+    let api = e.api_error().unwrap();
+    assert_eq!(api.trace_id.as_deref(), Some("TRACE360"));
+    assert_eq!(api.fbtrace_id.as_deref(), Some("AqRs"));
+    assert_eq!(api.message, "Invalid payload: Invalid parameter");
+}
+
+#[tokio::test]
+async fn unparseable_body_keeps_status_and_at_most_1kb() {
+    let html = format!("<html>{}</html>", "A".repeat(10_000));
+    let server = TestServer::start(vec![Reply::raw(502, "text/html", html.as_bytes())]).await;
+    let e = client(&server).send_body(text_body()).await.unwrap_err();
+    assert_eq!(e.code(), ErrorCode::OutcomeUnknown);
+    assert_eq!(e.status(), Some(502));
+    let shown = e.to_string();
+    assert!(shown.contains("<html>"), "{shown}");
+    assert!(shown.len() < 1024 + 200, "{}", shown.len());
+}
+
+#[tokio::test]
+async fn rate_limit_429_honours_retry_after_then_succeeds() {
+    let server = TestServer::start(vec![
+        Reply::json_with(
+            429,
+            &[("Retry-After", "1")],
+            meta_error(130429, "(#130429) Rate limit hit"),
+        ),
+        send_ok(),
+    ])
+    .await;
+    let resp = client(&server).send_body(text_body()).await.unwrap();
+    assert_eq!(resp.message_id(), Some("wamid.OK1"));
+    let reqs = server.requests();
+    assert_eq!(reqs.len(), 2, "retried once");
+    assert_eq!(reqs[0].body, reqs[1].body);
+    // The server asked for 1 s; the retry did not come earlier (lower bound only).
+    let gap = reqs[1].at.duration_since(reqs[0].at);
+    assert!(gap >= Duration::from_millis(900), "retried after {gap:?}");
+}
+
+#[tokio::test]
+async fn rate_limit_http_date_and_plain_429_run_out_of_retries() {
+    let date = httpdate::fmt_http_date(std::time::SystemTime::now() + Duration::from_secs(1));
+    let server = TestServer::start(vec![
+        Reply::json_with(429, &[("Retry-After", &date)], json!({"error":"Too many requests"})),
+        Reply::with_header(429, "Retry-After", "0"),
+        Reply::json(400, json!({"meta":{"success":false,"developer_message":"You have exceeded the endpoint rate limit."}})),
+        send_ok(),
+    ])
+    .await;
+    let e = client(&server).send_body(text_body()).await.unwrap_err();
+    assert_eq!(e.code(), ErrorCode::RateLimited);
+    assert_eq!(e.status(), Some(400));
+    assert_eq!(server.count(), 3, "first attempt + max_retries (2)");
+}
+
+#[tokio::test]
+async fn retry_after_is_capped_by_policy() {
+    let server = TestServer::start(vec![
+        Reply::json_with(
+            429,
+            &[("Retry-After", "3600")],
+            meta_error(4, "App call limit"),
+        ),
+        send_ok(),
+    ])
+    .await;
+    let c = Client::builder()
+        .api_key(KEY)
+        .base_url(&server.url())
+        .retry_policy(RetryPolicy {
+            max_retry_after: Duration::from_millis(50),
+            ..fast_policy()
+        })
+        .build()
+        .unwrap();
+    let resp = tokio::time::timeout(Duration::from_secs(20), c.send_body(text_body()))
+        .await
+        .expect("capped Retry-After must not wait an hour")
+        .unwrap();
+    assert_eq!(resp.message_id(), Some("wamid.OK1"));
+    assert_eq!(server.count(), 2);
+}
+
+#[tokio::test]
+async fn meta_transient_131000_is_retried_at_most_twice() {
+    let r = || Reply::json(500, meta_error(131000, "Something went wrong"));
+    let server = TestServer::start(vec![r(), r(), r(), send_ok()]).await;
+    let c = Client::builder()
+        .api_key(KEY)
+        .base_url(&server.url())
+        .retry_policy(RetryPolicy {
+            max_retries: 5,
+            ..fast_policy()
+        })
+        .build()
+        .unwrap();
+    let e = c.send_body(text_body()).await.unwrap_err();
+    assert_eq!(e.code(), ErrorCode::Transient);
+    assert_eq!(e.api_code(), Some(131000));
+    assert_eq!(
+        server.count(),
+        3,
+        "exactly 3 requests even with max_retries 5"
+    );
+}
+
+#[tokio::test]
+async fn meta_503_with_body_retried_then_succeeds() {
+    let server = TestServer::start(vec![
+        Reply::json(503, meta_error(131016, "Service unavailable")),
+        send_ok(),
+    ])
+    .await;
+    let resp = client(&server).send_body(text_body()).await.unwrap();
+    assert_eq!(resp.message_id(), Some("wamid.OK1"));
+    assert_eq!(server.count(), 2);
+}
+
+#[tokio::test]
+async fn pair_rate_limit_is_not_retried_and_suggests_growing_delay() {
+    let r = || {
+        Reply::json(
+            400,
+            meta_error(
+                131056,
+                "(Business Account, Consumer Account) pair rate limit hit",
+            ),
+        )
+    };
+    let server = TestServer::start(vec![r(), r(), send_ok(), r()]).await;
+    let c = client(&server);
+    let e1 = c.send_body(text_body()).await.unwrap_err();
+    assert_eq!(e1.code(), ErrorCode::RateLimited);
+    assert_eq!(e1.retry_after(), Some(Duration::from_secs(4)));
+    assert_eq!(server.count(), 1, "131056 is not retried automatically");
+    let e2 = c.send_body(text_body()).await.unwrap_err();
+    assert_eq!(e2.retry_after(), Some(Duration::from_secs(16)));
+    // A success resets the counter for that recipient.
+    c.send_body(text_body()).await.unwrap();
+    let e3 = c.send_body(text_body()).await.unwrap_err();
+    assert_eq!(e3.retry_after(), Some(Duration::from_secs(4)));
+}
+
+#[tokio::test]
+async fn connection_refused_is_retried_then_connection_error() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    drop(listener);
+    let c = Client::builder()
+        .api_key(KEY)
+        .base_url(&format!("http://{addr}"))
+        .retry_policy(fast_policy())
+        .build()
+        .unwrap();
+    let e = c.send_body(text_body()).await.unwrap_err();
+    assert_eq!(e.code(), ErrorCode::Connection);
+    assert_no_key(&e);
+}
+
+#[tokio::test]
+async fn connection_refused_then_server_appears_send_succeeds() {
+    // Nothing listens at first; the server comes up before the first retry, so the
+    // message is delivered exactly once.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    drop(listener);
+    let c = Client::builder()
+        .api_key(KEY)
+        .base_url(&format!("http://{addr}"))
+        .retry_policy(RetryPolicy {
+            max_retries: 2,
+            base: Duration::from_millis(1500),
+            cap: Duration::from_secs(3),
+            max_retry_after: Duration::from_secs(1),
+        })
+        .build()
+        .unwrap();
+    let send = tokio::spawn(async move { c.send_body(text_body()).await });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
+    let server = TestServer::serve(listener, vec![send_ok()]);
+    let resp = send.await.unwrap().unwrap();
+    assert_eq!(resp.message_id(), Some("wamid.OK1"));
+    assert_eq!(server.count(), 1);
+}
+
+#[tokio::test]
+async fn reset_after_body_written_is_outcome_unknown_with_one_request() {
+    let server = TestServer::start(vec![Reply::Reset, send_ok(), send_ok()]).await;
+    let e = client(&server).send_body(text_body()).await.unwrap_err();
+    assert_eq!(e.code(), ErrorCode::OutcomeUnknown, "{e}");
+    assert_eq!(server.count(), 1, "never re-sent");
+    assert_eq!(
+        server.requests()[0].json(),
+        text_body(),
+        "the full body arrived"
+    );
+    assert_no_key(&e);
+}
+
+#[tokio::test]
+async fn timeout_after_body_written_is_outcome_unknown_with_one_request() {
+    let server = TestServer::start(vec![Reply::Hang, send_ok(), send_ok()]).await;
+    let c = Client::builder()
+        .api_key(KEY)
+        .base_url(&server.url())
+        .timeout(Duration::from_millis(300))
+        .retry_policy(fast_policy())
+        .build()
+        .unwrap();
+    let e = c.send_body(text_body()).await.unwrap_err();
+    assert_eq!(e.code(), ErrorCode::OutcomeUnknown, "{e}");
+    assert_eq!(e.status(), None);
+    assert_eq!(server.count(), 1, "never re-sent");
+}
+
+#[tokio::test]
+async fn success_with_unreadable_body_is_outcome_unknown() {
+    let server = TestServer::start(vec![
+        Reply::Truncated {
+            status: 200,
+            declared: 500,
+            body: br#"{"messages":[{"id":"wam"#.to_vec(),
+        },
+        Reply::raw(200, "text/html", b"<html>ok</html>"),
+        Reply::json(200, json!({"unexpected": true})),
+    ])
+    .await;
+    let c = client(&server);
+    for i in 0..3 {
+        let e = c.send_body(text_body()).await.unwrap_err();
+        assert_eq!(e.code(), ErrorCode::OutcomeUnknown, "case {i}: {e}");
+        assert_eq!(e.status(), Some(200), "case {i}");
+    }
+    assert_eq!(server.count(), 3, "none retried");
+}
+
+#[tokio::test]
+async fn idempotent_requests_retry_timeouts_and_5xx() {
+    let server = TestServer::start(vec![
+        Reply::Hang,
+        Reply::raw(502, "text/html", b"<html>bad gateway</html>"),
+        Reply::json(200, json!({"url":"https://hooks.example.com/wa"})),
+    ])
+    .await;
+    let c = Client::builder()
+        .api_key(KEY)
+        .base_url(&server.url())
+        .timeout(Duration::from_millis(300))
+        .retry_policy(fast_policy())
+        .build()
+        .unwrap();
+    let v = c
+        .request_json(
+            reqwest::Method::GET,
+            "/v1/configs/webhook",
+            None,
+            RetryClass::Idempotent,
+        )
+        .await
+        .unwrap();
+    assert_eq!(v["url"], "https://hooks.example.com/wa");
+    let reqs = server.requests();
+    assert_eq!(reqs.len(), 3);
+    assert!(
+        reqs.iter()
+            .all(|r| r.target == "/v1/configs/webhook" && r.method == "GET")
+    );
+    assert!(reqs.iter().all(|r| r.header("d360-api-key") == Some(KEY)));
+}
+
+#[tokio::test]
+async fn idempotent_post_sends_json_and_reports_final_errors() {
+    let server = TestServer::start(vec![
+        Reply::json(200, json!({"url":"https://hooks.example.com/wa"})),
+        Reply::Hang,
+        Reply::Hang,
+        Reply::Hang,
+    ])
+    .await;
+    let c = Client::builder()
+        .api_key(KEY)
+        .base_url(&server.url())
+        .timeout(Duration::from_millis(200))
+        .retry_policy(fast_policy())
+        .build()
+        .unwrap();
+    let body =
+        json!({"url":"https://hooks.example.com/wa","headers":{"Authorization":"Basic abc"}});
+    let v = c
+        .request_json(
+            reqwest::Method::POST,
+            "/v1/configs/webhook",
+            Some(&body),
+            RetryClass::Idempotent,
+        )
+        .await
+        .unwrap();
+    assert_eq!(v["url"], "https://hooks.example.com/wa");
+    assert_eq!(server.requests()[0].json(), body);
+    assert_eq!(
+        server.requests()[0].header("content-type"),
+        Some("application/json")
+    );
+    let e = c
+        .request_json(
+            reqwest::Method::GET,
+            "/v1/configs/webhook",
+            None,
+            RetryClass::Idempotent,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), ErrorCode::Timeout);
+    assert_eq!(server.count(), 4, "1 + first attempt + 2 retries");
+}
+
+#[tokio::test]
+async fn request_json_rejects_absolute_urls_without_a_request() {
+    let server = TestServer::start(vec![]).await;
+    let c = client(&server);
+    for bad in ["http://evil.example/x", "v1/configs/webhook"] {
+        let e = c
+            .request_json(reqwest::Method::GET, bad, None, RetryClass::Idempotent)
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), ErrorCode::InvalidArgument);
+        assert_eq!(e.field(), Some("path"));
+    }
+    assert_eq!(server.count(), 0);
+}
+
+#[tokio::test]
+async fn redirects_stay_on_the_base_host() {
+    let elsewhere = TestServer::start(vec![Reply::json(200, json!({"url":"x"}))]).await;
+    let server = TestServer::start(vec![
+        Reply::with_header(302, "Location", &format!("{}/steal", elsewhere.url())),
+        Reply::with_header(302, "Location", "/v1/configs/webhook2"),
+        Reply::json(200, json!({"url":"same-host"})),
+    ])
+    .await;
+    let c = client(&server);
+    let e = c
+        .request_json(
+            reqwest::Method::GET,
+            "/v1/configs/webhook",
+            None,
+            RetryClass::Idempotent,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(elsewhere.count(), 0, "the key never went to another host");
+    assert_no_key(&e);
+    let v = c
+        .request_json(
+            reqwest::Method::GET,
+            "/v1/configs/webhook",
+            None,
+            RetryClass::Idempotent,
+        )
+        .await
+        .unwrap();
+    assert_eq!(v["url"], "same-host");
+    let reqs = server.requests();
+    assert_eq!(reqs.last().unwrap().target, "/v1/configs/webhook2");
+    assert_eq!(reqs.last().unwrap().header("d360-api-key"), Some(KEY));
+}
+
+#[tokio::test]
+async fn key_never_appears_in_client_debug_or_server_echoes() {
+    let server = TestServer::start(vec![Reply::json(
+        401,
+        json!({"meta":{"success":false,"developer_message":format!("Invalid api_key {KEY}")}}),
+    )])
+    .await;
+    let c = client(&server);
+    let shown = format!("{c:?} {:?}", c.config());
+    assert!(!shown.contains(KEY), "{shown}");
+    let e = c.send_body(text_body()).await.unwrap_err();
+    assert_eq!(e.code(), ErrorCode::Authentication);
+    assert_no_key(&e);
+    assert!(e.to_string().contains("Invalid api_key ***"), "{e}");
+}
+
+#[tokio::test]
+async fn clones_share_one_client() {
+    let server = TestServer::start(vec![send_ok(), send_ok()]).await;
+    let c = client(&server);
+    let c2 = c.clone();
+    let (a, b) = tokio::join!(c.send_body(text_body()), c2.send_body(text_body()));
+    a.unwrap();
+    b.unwrap();
+    assert_eq!(server.count(), 2);
+}

@@ -1,0 +1,298 @@
+//! Fault injection over real HTTP: every fault kind, counts and matching.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use wa360_sandbox::{Fault, FaultRule, RetryAfter, Sandbox};
+
+mod common;
+use common::{Receiver, status_of};
+
+fn text_body() -> Value {
+    json!({"messaging_product":"whatsapp","to":"15555550123","type":"text","text":{"body":"hi"}})
+}
+
+async fn send(sb: &Sandbox) -> reqwest::Result<reqwest::Response> {
+    reqwest::Client::new()
+        .post(format!("{}/messages", sb.url()))
+        .header("D360-API-KEY", sb.api_key())
+        .json(&text_body())
+        .send()
+        .await
+}
+
+async fn script(sb: &Sandbox, rule: Value) {
+    let r = reqwest::Client::new()
+        .post(format!("{}/_sandbox/faults", sb.url()))
+        .json(&rule)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{:?}", r.text().await);
+}
+
+#[tokio::test]
+async fn rate_limit_with_and_without_retry_after() {
+    let sb = Sandbox::start().await.unwrap();
+    script(
+        &sb,
+        json!({"method":"POST","path":"/messages","fault":{"kind":"rate_limit","retry_after":2}}),
+    )
+    .await;
+    script(
+        &sb,
+        json!({"method":"POST","path":"/messages","fault":{"kind":"rate_limit"}}),
+    )
+    .await;
+    let r = send(&sb).await.unwrap();
+    assert_eq!(r.status(), 429);
+    assert_eq!(r.headers()["retry-after"], "2");
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["error"]["code"], 130429);
+    let r = send(&sb).await.unwrap();
+    assert_eq!(r.status(), 429);
+    assert!(r.headers().get("retry-after").is_none());
+    // Both rules were used up: the third send is accepted.
+    assert_eq!(send(&sb).await.unwrap().status(), 200);
+    let reqs = sb.requests();
+    assert_eq!(reqs.len(), 3);
+    assert_eq!(reqs[0].fault.as_ref().unwrap()["kind"], "rate_limit");
+    assert!(reqs[2].fault.is_none());
+}
+
+#[tokio::test]
+async fn http_date_retry_after_is_passed_through() {
+    let sb = Sandbox::start().await.unwrap();
+    sb.add_fault(FaultRule::new(
+        "POST",
+        "/messages",
+        Fault::RateLimit {
+            retry_after: Some(RetryAfter::Text("Wed, 21 Oct 2026 07:28:00 GMT".into())),
+        },
+    ));
+    let r = send(&sb).await.unwrap();
+    assert_eq!(r.headers()["retry-after"], "Wed, 21 Oct 2026 07:28:00 GMT");
+}
+
+#[tokio::test]
+async fn any_meta_error_code_with_its_http_status() {
+    let sb = Sandbox::start().await.unwrap();
+    for (code, status) in [
+        (131000, 500),
+        (131047, 400),
+        (132001, 404),
+        (131056, 429),
+        (190, 401),
+        (368, 403),
+    ] {
+        script(&sb, json!({"path":"/messages","fault":{"kind":"meta_error","code":code,"details":"injected"}})).await;
+        let r = send(&sb).await.unwrap();
+        assert_eq!(r.status(), status, "code {code}");
+        let v: Value = r.json().await.unwrap();
+        assert_eq!(v["error"]["code"], code);
+        assert_eq!(v["error"]["error_data"]["details"], "injected");
+        assert!(v["error"]["fbtrace_id"].is_string());
+    }
+    // An explicit status wins.
+    script(
+        &sb,
+        json!({"fault":{"kind":"meta_error","code":131016,"status":503,"subcode":99}}),
+    )
+    .await;
+    let r = send(&sb).await.unwrap();
+    assert_eq!(r.status(), 503);
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["error"]["error_subcode"],
+        99
+    );
+}
+
+#[tokio::test]
+async fn plain_5xx_html_and_360dialog_errors() {
+    let sb = Sandbox::start().await.unwrap();
+    for st in [500u16, 502, 503] {
+        script(&sb, json!({"fault":{"kind":"status","status":st}})).await;
+        let r = send(&sb).await.unwrap();
+        assert_eq!(r.status().as_u16(), st);
+        assert!(serde_json::from_str::<Value>(&r.text().await.unwrap()).is_err());
+    }
+    script(&sb, json!({"fault":{"kind":"html","status":504}})).await;
+    let r = send(&sb).await.unwrap();
+    assert_eq!(r.status(), 504);
+    assert_eq!(r.headers()["content-type"], "text/html");
+    assert!(r.text().await.unwrap().starts_with("<!DOCTYPE html>"));
+    script(&sb, json!({"fault":{"kind":"dialog360_error"}})).await;
+    let r = send(&sb).await.unwrap();
+    assert_eq!(r.status(), 400);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(
+        v["meta"]["developer_message"],
+        "You have exceeded the endpoint rate limit."
+    );
+}
+
+#[tokio::test]
+async fn malformed_and_truncated_json_bodies() {
+    let sb = Sandbox::start().await.unwrap();
+    script(&sb, json!({"fault":{"kind":"malformed_json"}})).await;
+    script(&sb, json!({"fault":{"kind":"truncated_json"}})).await;
+    for _ in 0..2 {
+        let r = send(&sb).await.unwrap();
+        assert_eq!(r.status(), 200);
+        assert_eq!(r.headers()["content-type"], "application/json");
+        let text = r.text().await.unwrap();
+        assert!(text.starts_with("{\"messaging_product\""), "{text}");
+        assert!(
+            serde_json::from_str::<Value>(&text).is_err(),
+            "must not parse: {text}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn delay_longer_than_client_timeout_still_processes_the_send() {
+    let sb = Sandbox::builder().time_scale(0.001).start().await.unwrap();
+    let rx = Receiver::start().await;
+    sb.control().reset();
+    reqwest::Client::new()
+        .post(format!("{}/v1/configs/webhook", sb.url()))
+        .header("D360-API-KEY", sb.api_key())
+        .json(&json!({"url": rx.url}))
+        .send()
+        .await
+        .unwrap();
+    script(
+        &sb,
+        json!({"path":"/messages","fault":{"kind":"delay","ms":600}}),
+    )
+    .await;
+    let err = reqwest::Client::new()
+        .post(format!("{}/messages", sb.url()))
+        .header("D360-API-KEY", sb.api_key())
+        .timeout(Duration::from_millis(150))
+        .json(&text_body())
+        .send()
+        .await
+        .unwrap_err();
+    assert!(err.is_timeout(), "{err}");
+    let msgs: Vec<_> = sb
+        .requests()
+        .into_iter()
+        .filter(|r| r.path == "/messages")
+        .collect();
+    assert_eq!(msgs.len(), 1, "exactly one request reached the server");
+    // The server finished the send after the client gave up: statuses follow.
+    let got = rx.wait_for(1).await;
+    assert_eq!(status_of(&got[0].body).as_deref(), Some("sent"));
+}
+
+#[tokio::test]
+async fn reset_before_body_closes_without_processing() {
+    let sb = Sandbox::builder().time_scale(0.001).start().await.unwrap();
+    let rx = Receiver::start().await;
+    sb.add_fault(FaultRule::new("POST", "/messages", Fault::ResetBeforeBody));
+    reqwest::Client::new()
+        .post(format!("{}/v1/configs/webhook", sb.url()))
+        .header("D360-API-KEY", sb.api_key())
+        .json(&json!({"url": rx.url}))
+        .send()
+        .await
+        .unwrap();
+    let err = send(&sb).await.unwrap_err();
+    assert!(!err.is_timeout() && err.status().is_none(), "{err:?}");
+    let msgs: Vec<_> = sb
+        .requests()
+        .into_iter()
+        .filter(|r| r.path == "/messages")
+        .collect();
+    assert_eq!(msgs.len(), 1);
+    assert_eq!(msgs[0].status, None);
+    assert_eq!(msgs[0].body, Value::Null, "the body was never read");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(
+        rx.received().is_empty(),
+        "nothing was sent, so no status webhooks"
+    );
+    // The next request is served normally.
+    assert_eq!(send(&sb).await.unwrap().status(), 200);
+}
+
+#[tokio::test]
+async fn reset_after_body_processes_then_closes() {
+    let sb = Sandbox::builder().time_scale(0.001).start().await.unwrap();
+    let rx = Receiver::start().await;
+    reqwest::Client::new()
+        .post(format!("{}/v1/configs/webhook", sb.url()))
+        .header("D360-API-KEY", sb.api_key())
+        .json(&json!({"url": rx.url}))
+        .send()
+        .await
+        .unwrap();
+    sb.add_fault(FaultRule::new("POST", "/messages", Fault::ResetAfterBody));
+    let err = send(&sb).await.unwrap_err();
+    assert!(!err.is_timeout() && err.status().is_none(), "{err:?}");
+    let msgs: Vec<_> = sb
+        .requests()
+        .into_iter()
+        .filter(|r| r.path == "/messages")
+        .collect();
+    assert_eq!(msgs.len(), 1);
+    assert_eq!(msgs[0].body, text_body(), "the body was read");
+    assert_eq!(msgs[0].status, None, "no answer was sent");
+    // The message went out anyway: its statuses arrive (outcome was unknown to the client).
+    let got = rx.wait_for(3).await;
+    assert_eq!(status_of(&got[0].body).as_deref(), Some("sent"));
+}
+
+#[tokio::test]
+async fn count_path_matching_and_clearing() {
+    let sb = Sandbox::start().await.unwrap();
+    // Two faults for /messages only.
+    script(&sb, json!({"method":"post","path":"/messages","count":2,"fault":{"kind":"status","status":503}})).await;
+    let media = reqwest::Client::new()
+        .get(format!("{}/123", sb.url()))
+        .header("D360-API-KEY", sb.api_key())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(media.status(), 404, "other paths are not affected");
+    assert_eq!(send(&sb).await.unwrap().status(), 503);
+    assert_eq!(send(&sb).await.unwrap().status(), 503);
+    assert_eq!(send(&sb).await.unwrap().status(), 200);
+    // count 0: until cleared; prefix match with '*'.
+    script(
+        &sb,
+        json!({"path":"/mess*","count":0,"fault":{"kind":"status","status":500}}),
+    )
+    .await;
+    for _ in 0..3 {
+        assert_eq!(send(&sb).await.unwrap().status(), 500);
+    }
+    let listed: Value = reqwest::get(format!("{}/_sandbox/faults", sb.url()))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed["faults"].as_array().unwrap().len(), 1);
+    let r = reqwest::Client::new()
+        .delete(format!("{}/_sandbox/faults", sb.url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(send(&sb).await.unwrap().status(), 200);
+}
+
+#[tokio::test]
+async fn bad_fault_rule_is_rejected() {
+    let sb = Sandbox::start().await.unwrap();
+    let r = reqwest::Client::new()
+        .post(format!("{}/_sandbox/faults", sb.url()))
+        .json(&json!({"fault":{"kind":"explode"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    assert!(r.text().await.unwrap().contains("invalid fault rule"));
+}

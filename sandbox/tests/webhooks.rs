@@ -1,0 +1,435 @@
+//! Webhook registration rules, status webhooks, redelivery and inbound simulation.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use wa360_sandbox::Sandbox;
+
+mod common;
+use common::{Receiver, status_of};
+
+async fn api(
+    sb: &Sandbox,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let mut r = reqwest::Client::new()
+        .request(method, format!("{}{path}", sb.url()))
+        .header("D360-API-KEY", sb.api_key());
+    if let Some(b) = body {
+        r = r.json(&b);
+    }
+    let r = r.send().await.unwrap();
+    let st = r.status().as_u16();
+    (st, r.json().await.unwrap_or(Value::Null))
+}
+
+async fn register(sb: &Sandbox, path: &str, url: &str, headers: Value) {
+    let (st, v) = api(
+        sb,
+        reqwest::Method::POST,
+        path,
+        Some(json!({"url": url, "headers": headers})),
+    )
+    .await;
+    assert_eq!(st, 200, "{v}");
+}
+
+#[tokio::test]
+async fn url_rules_are_enforced() {
+    let strict = Sandbox::builder()
+        .allow_http_callbacks(false)
+        .start()
+        .await
+        .unwrap();
+    let relaxed = Sandbox::builder()
+        .allow_http_callbacks(true)
+        .start()
+        .await
+        .unwrap();
+    for path in ["/v1/configs/webhook", "/waba_webhook"] {
+        for (url, rule) in [
+            ("http://hooks.example.com/x", "https"),
+            ("https://my_hooks.example.com/x", "'_'"),
+            ("https://hooks.example.com:8443/x", "port"),
+            ("not a url", "valid URL"),
+        ] {
+            for sb in [&strict, &relaxed] {
+                let (st, v) = api(sb, reqwest::Method::POST, path, Some(json!({"url": url}))).await;
+                assert_eq!(st, 400, "{url}");
+                let msg = v["meta"]["developer_message"].as_str().unwrap();
+                assert!(msg.contains(rule), "{url}: {msg}");
+            }
+        }
+        // Local plain http only with the explicit option.
+        let (st, _) = api(
+            &strict,
+            reqwest::Method::POST,
+            path,
+            Some(json!({"url": "http://127.0.0.1:9/h"})),
+        )
+        .await;
+        assert_eq!(st, 400);
+        let (st, _) = api(
+            &relaxed,
+            reqwest::Method::POST,
+            path,
+            Some(json!({"url": "http://127.0.0.1:9/h"})),
+        )
+        .await;
+        assert_eq!(st, 200);
+        let (st, _) = api(
+            &relaxed,
+            reqwest::Method::POST,
+            path,
+            Some(json!({"url": "http://192.168.1.5:9/h"})),
+        )
+        .await;
+        assert_eq!(st, 400, "only loopback is relaxed");
+        // Header names with '_' are refused.
+        let (st, v) = api(
+            &strict,
+            reqwest::Method::POST,
+            path,
+            Some(json!({"url": "https://hooks.example.com/x", "headers": {"X_Key": "v"}})),
+        )
+        .await;
+        assert_eq!(st, 400);
+        assert!(
+            v["meta"]["developer_message"]
+                .as_str()
+                .unwrap()
+                .contains("X_Key")
+        );
+        // A good URL is stored and read back.
+        let (st, v) = api(&strict, reqwest::Method::POST, path, Some(json!({"url": "https://hooks.example.com/wa", "headers": {"Authorization": "Basic eDp5"}}))).await;
+        assert_eq!(
+            (st, v),
+            (200, json!({"url": "https://hooks.example.com/wa"}))
+        );
+        let (st, v) = api(&strict, reqwest::Method::GET, path, None).await;
+        assert_eq!(
+            (st, v),
+            (200, json!({"url": "https://hooks.example.com/wa"}))
+        );
+    }
+    assert_eq!(
+        strict.control().phone_webhook().unwrap().headers["Authorization"],
+        "Basic eDp5"
+    );
+}
+
+#[tokio::test]
+async fn get_without_webhook_is_404() {
+    let sb = Sandbox::start().await.unwrap();
+    let (st, v) = api(&sb, reqwest::Method::GET, "/v1/configs/webhook", None).await;
+    assert_eq!(st, 404);
+    assert_eq!(v["meta"]["http_code"], 404);
+}
+
+#[tokio::test]
+async fn statuses_sent_delivered_read_with_registered_headers() {
+    let sb = Sandbox::builder().time_scale(0.01).start().await.unwrap();
+    let rx = Receiver::start().await;
+    register(
+        &sb,
+        "/v1/configs/webhook",
+        &rx.url,
+        json!({"Authorization": "Basic d2E6cHc=", "X-Extra": "1"}),
+    )
+    .await;
+    let (st, a) = api(
+        &sb,
+        reqwest::Method::POST,
+        "/messages",
+        Some(json!({"messaging_product":"whatsapp","to":"15555550123","type":"text","text":{"body":"hi"},"biz_opaque_callback_data":"order-1"})),
+    )
+    .await;
+    assert_eq!(st, 200);
+    let wamid = a["messages"][0]["id"].as_str().unwrap().to_string();
+    let got = rx.wait_for(3).await;
+    let statuses: Vec<_> = got.iter().map(|r| status_of(&r.body).unwrap()).collect();
+    assert_eq!(statuses, ["sent", "delivered", "read"]);
+    for r in &got {
+        assert_eq!(r.headers["authorization"], "Basic d2E6cHc=");
+        assert_eq!(r.headers["x-extra"], "1");
+        assert_eq!(r.body["object"], "whatsapp_business_account");
+        let value = &r.body["entry"][0]["changes"][0]["value"];
+        assert_eq!(r.body["entry"][0]["changes"][0]["field"], "messages");
+        assert_eq!(
+            value["metadata"]["phone_number_id"],
+            wa360_sandbox::PHONE_NUMBER_ID
+        );
+        let s = &value["statuses"][0];
+        assert_eq!(s["id"], wamid.as_str());
+        assert_eq!(s["recipient_id"], "15555550123");
+        assert_eq!(s["biz_opaque_callback_data"], "order-1");
+        assert!(s["timestamp"].as_str().unwrap().parse::<u64>().is_ok());
+        assert_eq!(s["pricing"]["pricing_model"], "PMP");
+    }
+    // Every attempt is recorded, without header values.
+    let d = sb.deliveries();
+    assert_eq!(d.len(), 3);
+    assert!(
+        d.iter()
+            .all(|a| a.ok && a.attempt == 1 && a.status == Some(200))
+    );
+    assert_eq!(d[0].header_names, ["Authorization", "X-Extra"]);
+    assert!(!serde_json::to_string(&d).unwrap().contains("d2E6cHc="));
+}
+
+#[tokio::test]
+async fn reaction_gets_only_sent() {
+    let sb = Sandbox::builder().time_scale(0.01).start().await.unwrap();
+    let rx = Receiver::start().await;
+    register(&sb, "/v1/configs/webhook", &rx.url, json!({})).await;
+    let (st, _) = api(
+        &sb,
+        reqwest::Method::POST,
+        "/messages",
+        Some(json!({"messaging_product":"whatsapp","to":"15555550123","type":"reaction","reaction":{"message_id":"wamid.X","emoji":"👍"}})),
+    )
+    .await;
+    assert_eq!(st, 200);
+    let got = rx.wait_for(1).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(rx.received().len(), 1);
+    assert_eq!(status_of(&got[0].body).as_deref(), Some("sent"));
+}
+
+#[tokio::test]
+async fn failed_deliveries_are_retried_with_growing_delays() {
+    let scale = 0.005; // 10 s, 20 s, 40 s → 50 ms, 100 ms, 200 ms
+    let sb = Sandbox::builder().time_scale(scale).start().await.unwrap();
+    let rx = Receiver::start().await;
+    rx.fail_first(3);
+    register(&sb, "/v1/configs/webhook", &rx.url, json!({})).await;
+    let (st, ids) = {
+        let r = reqwest::Client::new()
+            .post(format!("{}/_sandbox/inbound", sb.url()))
+            .json(&json!({"from":"15555550123","type":"text","text":{"body":"retry me"}}))
+            .send()
+            .await
+            .unwrap();
+        (r.status().as_u16(), r.json::<Value>().await.unwrap())
+    };
+    assert_eq!(st, 200);
+    let got = rx.wait_for(4).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        rx.received().len(),
+        4,
+        "delivered once it answered 200, then stopped"
+    );
+    let id = ids["message_ids"][0].as_str().unwrap();
+    for r in &got {
+        assert_eq!(
+            r.body["entry"][0]["changes"][0]["value"]["messages"][0]["id"], id,
+            "the same event each time"
+        );
+    }
+    let gaps: Vec<Duration> = got.windows(2).map(|w| w[1].at - w[0].at).collect();
+    for (i, g) in gaps.iter().enumerate() {
+        let nominal = wa360_sandbox::retry_delay(i as u32 + 1).mul_f64(scale);
+        assert!(
+            *g >= nominal,
+            "gap {i} {g:?} shorter than the scheduled {nominal:?}"
+        );
+    }
+    assert!(gaps[2] > gaps[0], "delays must grow: {gaps:?}");
+    let d = sb.deliveries();
+    assert_eq!(
+        d.iter().map(|a| a.attempt).collect::<Vec<_>>(),
+        [1, 2, 3, 4]
+    );
+    assert_eq!(
+        d.iter().map(|a| a.status).collect::<Vec<_>>(),
+        [Some(500), Some(500), Some(500), Some(200)]
+    );
+    assert!(d.iter().all(|a| a.delivery_id == d[0].delivery_id));
+    assert!(d[3].ok && !d[0].ok);
+}
+
+#[tokio::test]
+async fn slow_receiver_counts_as_failed_and_is_retried() {
+    // Timeout = 5 s scaled, floored at 250 ms.
+    let sb = Sandbox::builder().time_scale(0.001).start().await.unwrap();
+    let rx = Receiver::start().await;
+    rx.stall_first(1, Duration::from_millis(800));
+    register(&sb, "/v1/configs/webhook", &rx.url, json!({})).await;
+    sb.control()
+        .inbound(&json!({"from":"15555550123","type":"text","text":{"body":"slow"}}))
+        .unwrap();
+    rx.wait_for(2).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while sb.deliveries().len() < 2 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let d = sb.deliveries();
+    assert_eq!(d[0].error.as_deref(), Some("timeout"));
+    assert!(!d[0].ok);
+    assert!(d[1].ok);
+}
+
+#[tokio::test]
+async fn delivery_stops_after_max_attempts() {
+    let sb = Sandbox::builder()
+        .time_scale(0.0005)
+        .max_delivery_attempts(3)
+        .start()
+        .await
+        .unwrap();
+    let rx = Receiver::start().await;
+    rx.fail_first(100);
+    register(&sb, "/v1/configs/webhook", &rx.url, json!({})).await;
+    sb.control()
+        .inbound(&json!({"from":"15555550123","type":"text","text":{"body":"x"}}))
+        .unwrap();
+    rx.wait_for(3).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(rx.received().len(), 3);
+}
+
+#[tokio::test]
+async fn phone_level_webhook_wins_over_waba_level() {
+    let sb = Sandbox::builder().time_scale(0.01).start().await.unwrap();
+    let phone = Receiver::start().await;
+    let waba = Receiver::start().await;
+    register(&sb, "/waba_webhook", &waba.url, json!({})).await;
+    sb.control()
+        .inbound(&json!({"from":"15555550123","type":"text","text":{"body":"to waba"}}))
+        .unwrap();
+    waba.wait_for(1).await;
+    register(&sb, "/v1/configs/webhook", &phone.url, json!({})).await;
+    sb.control()
+        .inbound(&json!({"from":"15555550123","type":"text","text":{"body":"to phone"}}))
+        .unwrap();
+    phone.wait_for(1).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(waba.received().len(), 1);
+    assert_eq!(phone.received().len(), 1);
+}
+
+async fn inbound(sb: &Sandbox, body: Value) -> (u16, Value) {
+    let r = reqwest::Client::new()
+        .post(format!("{}/_sandbox/inbound", sb.url()))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.json().await.unwrap())
+}
+
+#[tokio::test]
+async fn inbound_simulation_of_every_type() {
+    let sb = Sandbox::builder().time_scale(0.01).start().await.unwrap();
+    let rx = Receiver::start().await;
+    let (st, v) = inbound(
+        &sb,
+        json!({"from":"15555550123","type":"text","text":{"body":"hi"}}),
+    )
+    .await;
+    assert_eq!(st, 409, "no webhook registered yet: {v}");
+    register(
+        &sb,
+        "/v1/configs/webhook",
+        &rx.url,
+        json!({"X-Secret": "s3"}),
+    )
+    .await;
+    let events = [
+        json!({"from":"15555550123","type":"text","text":"short form","name":"Maya"}),
+        json!({"from":"15555550123","type":"image","image":{"caption":"look"}}),
+        json!({"from":"15555550123","type":"audio","audio":{"voice":true}}),
+        json!({"from":"15555550123","type":"video"}),
+        json!({"from":"15555550123","type":"document","document":{"filename":"a.pdf"}}),
+        json!({"from":"15555550123","type":"sticker"}),
+        json!({"from":"15555550123","type":"location","location":{"latitude":52.5,"longitude":13.4}}),
+        json!({"from":"15555550123","type":"contacts","contacts":[{"name":{"formatted_name":"A B"}}]}),
+        json!({"from":"15555550123","type":"interactive","interactive":{"type":"button_reply","button_reply":{"id":"yes","title":"Yes"}},"context":{"from":"15550104321","id":"wamid.Q"}}),
+        json!({"from":"15555550123","type":"interactive","interactive":{"type":"list_reply","list_reply":{"id":"r1","title":"Row"}}}),
+        json!({"from":"15555550123","type":"reaction","reaction":{"message_id":"wamid.Q","emoji":"👍"}}),
+        json!({"from":"15555550123","type":"button","button":{"payload":"STOP","text":"Stop"}}),
+        json!({"from":"15555550123","type":"order","order":{"catalog_id":"1","product_items":[{"product_retailer_id":"p","quantity":1,"item_price":9.5,"currency":"EUR"}]}}),
+    ];
+    for (i, e) in events.iter().enumerate() {
+        let (st, v) = inbound(&sb, e.clone()).await;
+        assert_eq!(st, 200, "{e} -> {v}");
+        let id = v["message_ids"][0].as_str().unwrap();
+        assert!(id.starts_with("wamid."));
+        let got = rx.wait_for(i + 1).await;
+        let r = &got[i];
+        assert_eq!(r.headers["x-secret"], "s3");
+        let value = &r.body["entry"][0]["changes"][0]["value"];
+        let m = &value["messages"][0];
+        assert_eq!(m["id"], id);
+        assert_eq!(m["from"], "15555550123");
+        assert_eq!(m["type"], e["type"]);
+        assert!(m["timestamp"].as_str().unwrap().parse::<u64>().is_ok());
+        assert_eq!(value["contacts"][0]["wa_id"], "15555550123");
+        assert!(
+            m.get(e["type"].as_str().unwrap()).is_some(),
+            "payload object present: {m}"
+        );
+    }
+    let first = &rx.received()[0].body["entry"][0]["changes"][0]["value"];
+    assert_eq!(first["messages"][0]["text"]["body"], "short form");
+    assert_eq!(first["contacts"][0]["profile"]["name"], "Maya");
+    // Simulated inbound media can be fetched like real media.
+    let img = &rx.received()[1].body["entry"][0]["changes"][0]["value"]["messages"][0]["image"];
+    assert_eq!(img["caption"], "look");
+    assert_eq!(img["mime_type"], "image/jpeg");
+    let (st, info) = api(
+        &sb,
+        reqwest::Method::GET,
+        &format!("/{}", img["id"].as_str().unwrap()),
+        None,
+    )
+    .await;
+    assert_eq!(st, 200);
+    assert_eq!(info["sha256"], img["sha256"]);
+}
+
+#[tokio::test]
+async fn inbound_batches_and_raw_bodies() {
+    let sb = Sandbox::builder().time_scale(0.01).start().await.unwrap();
+    let rx = Receiver::start().await;
+    register(&sb, "/v1/configs/webhook", &rx.url, json!({})).await;
+    // A batch: one POST with three messages from two users.
+    let (st, v) = inbound(
+        &sb,
+        json!({"events":[
+            {"from":"15555550123","type":"text","text":{"body":"one"}},
+            {"from":"15555550123","type":"text","text":{"body":"two"}},
+            {"from":"447700900123","type":"text","text":{"body":"three"}}
+        ]}),
+    )
+    .await;
+    assert_eq!(st, 200);
+    assert_eq!(v["message_ids"].as_array().unwrap().len(), 3);
+    let got = rx.wait_for(1).await;
+    let value = &got[0].body["entry"][0]["changes"][0]["value"];
+    assert_eq!(value["messages"].as_array().unwrap().len(), 3);
+    assert_eq!(value["contacts"].as_array().unwrap().len(), 2);
+    // Raw Cloud API messages.
+    let (st, v) = inbound(&sb, json!({"messages":[{"from":"15555550123","type":"unsupported","errors":[{"code":131051}]}]})).await;
+    assert_eq!(st, 200);
+    let got = rx.wait_for(2).await;
+    assert_eq!(
+        got[1].body["entry"][0]["changes"][0]["value"]["messages"][0]["id"],
+        v["message_ids"][0]
+    );
+    // A full webhook body is delivered as is.
+    let full = json!({"object":"whatsapp_business_account","entry":[{"id":"1","changes":[
+        {"field":"message_template_status_update","value":{"event":"APPROVED"}}]}]});
+    let (st, v) = inbound(&sb, full.clone()).await;
+    assert_eq!(st, 200);
+    assert_eq!(v["message_ids"], json!([]));
+    let got = rx.wait_for(3).await;
+    assert_eq!(got[2].body, full);
+    // Bad input is a 400 naming the problem.
+    let (st, v) = inbound(&sb, json!({"type":"text","text":{"body":"no sender"}})).await;
+    assert_eq!(st, 400);
+    assert!(v["error"].as_str().unwrap().contains("from"));
+}
