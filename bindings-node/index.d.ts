@@ -30,9 +30,9 @@ export declare class Client {
    */
   sendBody(body: Record<string, unknown>): Promise<SendResponse>
   /** Mark an inbound message (and the ones before it) as read. */
-  markRead(messageId: string): Promise<undefined>
+  markRead(messageId: string): Promise<void>
   /** Show a typing indicator (up to 25 s; also marks the message read). */
-  typing(messageId: string): Promise<undefined>
+  typing(messageId: string): Promise<void>
   /** Upload a file; resolves to the media id. */
   uploadMedia(data: Buffer, mime: string, filename: string): Promise<string>
   /** Look up a media id: URL, MIME type, hash, size. */
@@ -45,7 +45,30 @@ export declare class Client {
    */
   downloadMediaUrl(url: string): Promise<Buffer>
   /** Delete an uploaded media. */
-  deleteMedia(mediaId: string): Promise<undefined>
+  deleteMedia(mediaId: string): Promise<void>
+  /**
+   * Send one message described in the neutral format, e.g.
+   * `{ to: '+15555550123', type: 'text', text: { body: 'hi' }, reply_to?, callback_data? }`.
+   * Invalid input rejects with `invalid_argument` before any request.
+   */
+  send(message: Record<string, unknown>): Promise<SendResponse>
+  /** Send a text message. */
+  sendText(to: string, body: string, options?: SendOptions | undefined | null): Promise<SendResponse>
+  /**
+   * Send an image, video, audio, document or sticker:
+   * `media` is `{ id }` (uploaded) or `{ link }`, with `caption` / `filename` where allowed.
+   */
+  sendMedia(to: string, kind: 'image' | 'video' | 'audio' | 'document' | 'sticker', media: { id?: string; link?: string; caption?: string; filename?: string }, options?: SendOptions | undefined | null): Promise<SendResponse>
+  /** Send a location pin: `{ latitude, longitude, name?, address? }`. */
+  sendLocation(to: string, location: { latitude: number; longitude: number; name?: string; address?: string }, options?: SendOptions | undefined | null): Promise<SendResponse>
+  /** Send contact cards (the neutral `contacts` list). */
+  sendContacts(to: string, contacts: Array<Record<string, unknown>>, options?: SendOptions | undefined | null): Promise<SendResponse>
+  /** Send an interactive message (buttons, list, CTA URL, flow, …; the neutral `interactive` object). */
+  sendInteractive(to: string, interactive: Record<string, unknown>, options?: SendOptions | undefined | null): Promise<SendResponse>
+  /** Send a template message (the neutral `template` object: name, language, components). */
+  sendTemplate(to: string, template: Record<string, unknown>, options?: SendOptions | undefined | null): Promise<SendResponse>
+  /** React to a message with an emoji (an empty emoji removes the reaction). */
+  sendReaction(to: string, messageId: string, emoji: string, options?: SendOptions | undefined | null): Promise<SendResponse>
   /**
    * Register the webhook URL (phone-number level, or WABA level with
    * `{ waba: true }`). The URL and headers are checked before any request.
@@ -55,6 +78,41 @@ export declare class Client {
   getWebhook(options?: GetWebhookOptions | undefined | null): Promise<WebhookInfo | undefined | null>
 }
 export type JsClient = Client
+
+/**
+ * A local 360dialog Cloud API emulator (see `sandbox/README.md` for its
+ * routes, faults and webhook deliveries). Stop it with `await sandbox.stop()`.
+ */
+export declare class Sandbox {
+  /** Start a sandbox on 127.0.0.1. */
+  static start(options?: SandboxOptions | undefined | null): Promise<Sandbox>
+  /** Base URL, e.g. `http://127.0.0.1:PORT` (pass it as `baseUrl` to `Client`). */
+  get url(): string
+  /** The API key the sandbox accepts. */
+  get apiKey(): string
+  /**
+   * Simulate inbound messages (same forms as `POST /_sandbox/inbound`:
+   * one event `{ from, type, text: … }`, `{ events: [...] }`, raw messages or a
+   * full webhook body). Delivered to the registered webhook; returns the message ids.
+   */
+  inbound(input: Record<string, unknown> | Array<Record<string, unknown>>): Array<string>
+  /** Every API request received, oldest first (the API key header is removed). */
+  requests(): Array<Record<string, any>>
+  /** Every webhook delivery attempt, oldest first. */
+  deliveries(): Array<Record<string, any>>
+  /**
+   * Script a fault: `{ method?, path?, count?, fault: { kind: 'rate_limit' | 'meta_error' | … } }`
+   * (see sandbox/README.md). Rules apply in order to the next matching requests.
+   */
+  fault(rule: Record<string, unknown>): void
+  /** Remove every pending fault rule. */
+  clearFaults(): void
+  /** Forget requests, deliveries, faults, webhooks and media. */
+  reset(): void
+  /** Stop the server and its background deliveries. */
+  stop(): Promise<void>
+}
+export type JsSandbox = Sandbox
 
 /**
  * Checks that a webhook delivery is authentic (fails closed). Holds the
@@ -91,7 +149,7 @@ export declare function _errorCodes(): Array<string>
 export declare function _panicForTests(): void
 
 /** Test hook: the async twin of `_panicForTests` (a panic inside a future). */
-export declare function _panicForTestsAsync(): Promise<undefined>
+export declare function _panicForTestsAsync(): Promise<void>
 
 /** User and password of a Basic auth check. */
 export interface BasicAuth {
@@ -100,6 +158,13 @@ export interface BasicAuth {
   /** Password. */
   password: string
 }
+
+/**
+ * Build the exact `POST /messages` body of a message description (or of
+ * `{ type: 'mark_read' | 'typing', message_id }`) without sending it.
+ * Throws `invalid_argument` naming the field and the rule.
+ */
+export declare function buildMessage(message: Record<string, unknown>): Record<string, unknown>
 
 /** The printable description of a client (no secrets). */
 export interface ClientDescription {
@@ -159,6 +224,20 @@ export interface MediaInfo {
  */
 export declare function parseWebhookToJson(body: Buffer | Uint8Array | string): string
 
+/** Options of `Sandbox.start(options)`. */
+export interface SandboxOptions {
+  /** The API key the sandbox requires (default: a random `sbx_…` key). */
+  apiKey?: string
+  /** Port on 127.0.0.1 (default: a random free port). */
+  port?: number
+  /** Multiplies every delay (status spacing, delivery retries); e.g. 0.01. */
+  timeScale?: number
+  /** Accept `http://127.0.0.1` / `http://localhost` webhook URLs (default true). */
+  allowHttpCallbacks?: boolean
+  /** Attempts per webhook event before it is dropped (default 10). */
+  maxDeliveryAttempts?: number
+}
+
 /** One recipient of a send answer. */
 export interface SendContact {
   /** The recipient as sent. */
@@ -167,6 +246,16 @@ export interface SendContact {
   waId?: string
   /** The business-scoped user id, when present. */
   userId?: string
+}
+
+/** Options shared by every send helper. */
+export interface SendOptions {
+  /** Reply to this message (`context.message_id`). */
+  replyTo?: string
+  /** `biz_opaque_callback_data`: comes back in the status webhooks. */
+  callbackData?: string
+  /** Text only: render a link preview. */
+  previewUrl?: boolean
 }
 
 /** The answer to a send: "accepted", not "delivered" (statuses arrive as webhooks). */

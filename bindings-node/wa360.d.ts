@@ -3,9 +3,10 @@
 // this file re-exports them and declares the JS-side additions.
 
 export {
-  Client, Verifier, hubChallenge, hubChallengeFromQuery, validateWebhookUrl, signWebhook, parseWebhookToJson,
+  Client, Verifier, Sandbox, buildMessage, hubChallenge, hubChallengeFromQuery, validateWebhookUrl, signWebhook, parseWebhookToJson,
   type ClientOptions, type SendResponse, type SendContact, type SentMessage, type MediaInfo, type ClientDescription,
   type VerifierOptions, type BasicAuth, type SetWebhookOptions, type GetWebhookOptions, type WebhookInfo,
+  type SendOptions, type SandboxOptions,
 } from './index.js'
 export * from './webhook-events.js'
 import type { Event, KnownMessageEvent, WithToJSON } from './webhook-events.js'
@@ -83,4 +84,4 @@ export declare function isWa360Error(e: unknown, code?: ErrorCode): e is Wa360Er
 /** @internal test hook: panics inside Rust (must throw code `internal`). */
 export declare function _panicForTests(): void
 /** @internal test hook: panics inside a Rust future (must reject with code `internal`). */
-export declare function _panicForTestsAsync(): Promise<undefined>
+export declare function _panicForTestsAsync(): Promise<void>

@@ -49,6 +49,8 @@ function isKnownMessage(ev) {
 module.exports = {
   Client: native.Client,
   Verifier: native.Verifier,
+  Sandbox: native.Sandbox,
+  buildMessage: native.buildMessage,
   ErrorCodes,
   isWa360Error,
   parseWebhook,

@@ -151,7 +151,7 @@ impl JsClient {
     }
 
     /// Mark an inbound message (and the ones before it) as read.
-    #[napi]
+    #[napi(ts_return_type = "Promise<void>")]
     pub fn mark_read<'env>(
         &self,
         env: &'env Env,
@@ -166,7 +166,7 @@ impl JsClient {
     }
 
     /// Show a typing indicator (up to 25 s; also marks the message read).
-    #[napi]
+    #[napi(ts_return_type = "Promise<void>")]
     pub fn typing<'env>(
         &self,
         env: &'env Env,

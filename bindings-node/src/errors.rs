@@ -137,7 +137,7 @@ pub fn panic_for_tests(env: Env) -> napi::Result<()> {
 }
 
 /// Test hook: the async twin of `_panicForTests` (a panic inside a future).
-#[napi(js_name = "_panicForTestsAsync")]
+#[napi(js_name = "_panicForTestsAsync", ts_return_type = "Promise<void>")]
 pub fn panic_for_tests_async(env: &Env) -> napi::Result<PromiseRaw<'_, ()>> {
     spawn(
         env,

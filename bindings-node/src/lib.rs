@@ -13,4 +13,6 @@
 mod client;
 mod errors;
 mod media;
+mod messages;
+mod testing;
 mod webhook;

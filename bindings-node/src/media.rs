@@ -97,7 +97,7 @@ impl JsClient {
     }
 
     /// Delete an uploaded media.
-    #[napi]
+    #[napi(ts_return_type = "Promise<void>")]
     pub fn delete_media<'env>(
         &self,
         env: &'env Env,
