@@ -93,9 +93,9 @@ export declare class Sandbox {
   /**
    * Simulate inbound messages (same forms as `POST /_sandbox/inbound`:
    * one event `{ from, type, text: … }`, `{ events: [...] }`, raw messages or a
-   * full webhook body). Delivered to the registered webhook; returns the message ids.
+   * full webhook body). Delivered to the registered webhook; resolves to the message ids.
    */
-  inbound(input: Record<string, unknown> | Array<Record<string, unknown>>): Array<string>
+  inbound(input: Record<string, unknown> | Array<Record<string, unknown>>): Promise<Array<string>>
   /** Every API request received, oldest first (the API key header is removed). */
   requests(): Array<Record<string, any>>
   /** Every webhook delivery attempt, oldest first. */

@@ -85,3 +85,13 @@ export declare function isWa360Error(e: unknown, code?: ErrorCode): e is Wa360Er
 export declare function _panicForTests(): void
 /** @internal test hook: panics inside a Rust future (must reject with code `internal`). */
 export declare function _panicForTestsAsync(): Promise<void>
+
+declare module './index.js' {
+  interface Sandbox {
+    /**
+     * Register a webhook directly in the sandbox, bypassing the client's URL
+     * rules so local receivers on `http://127.0.0.1:PORT` can be used.
+     */
+    registerWebhook(url: string, options?: { headers?: Record<string, string>; waba?: boolean }): Promise<void>
+  }
+}

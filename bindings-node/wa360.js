@@ -46,6 +46,26 @@ function isKnownMessage(ev) {
   return ev !== null && typeof ev === 'object' && ev.kind === 'message' && KNOWN_MESSAGE_TYPES.has(ev.type)
 }
 
+// Sandbox.registerWebhook: local tests deliver to http://127.0.0.1, which the
+// client's URL rules (https, domain name) rightly refuse; the sandbox accepts it
+// when registered directly through its emulated API.
+Object.defineProperty(native.Sandbox.prototype, 'registerWebhook', {
+  enumerable: false,
+  configurable: true,
+  writable: true,
+  value: async function registerWebhook(url, options = {}) {
+    const path = options.waba ? '/waba_webhook' : '/v1/configs/webhook'
+    const body = { url }
+    if (options.headers) body.headers = options.headers
+    const r = await fetch(this.url + path, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'D360-API-KEY': this.apiKey },
+      body: JSON.stringify(body),
+    })
+    if (!r.ok) throw Object.assign(new Error(`sandbox refused the webhook: HTTP ${r.status} ${await r.text()}`), { code: 'invalid_argument' })
+  },
+})
+
 module.exports = {
   Client: native.Client,
   Verifier: native.Verifier,

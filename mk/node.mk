@@ -28,3 +28,6 @@ lint-node: node-deps ## Node: clippy, generated index.js/index.d.ts must match t
 	  diff -u $(NODE_DIR)/index.d.ts $$tmp/index.d.ts && diff -u $(NODE_DIR)/index.js $$tmp/index.js || \
 	  { echo "lint-node: index.js / index.d.ts drifted from the Rust source: run 'npm run build:debug' in $(NODE_DIR) and commit them"; exit 1; }
 	cd $(NODE_DIR) && npx tsc --noEmit -p .
+
+demo-node: node-build-debug ## Node echo bot on the local sandbox: inbound → Express receiver → reply → statuses
+	cd $(NODE_DIR) && RUST_BACKTRACE=0 node examples/echo-bot.mjs

@@ -94,14 +94,23 @@ impl JsSandbox {
 
     /// Simulate inbound messages (same forms as `POST /_sandbox/inbound`:
     /// one event `{ from, type, text: … }`, `{ events: [...] }`, raw messages or a
-    /// full webhook body). Delivered to the registered webhook; returns the message ids.
+    /// full webhook body). Delivered to the registered webhook; resolves to the message ids.
     #[napi(ts_args_type = "input: Record<string, unknown> | Array<Record<string, unknown>>")]
-    pub fn inbound(&self, env: Env, input: Value) -> napi::Result<Vec<String>> {
-        guard(&env, || {
-            self.control
-                .inbound(&input)
-                .map_err(|e| wa360::Error::invalid("input", e))
-        })
+    pub fn inbound<'env>(
+        &self,
+        env: &'env Env,
+        input: Value,
+    ) -> napi::Result<PromiseRaw<'env, Vec<String>>> {
+        let control = self.control.clone();
+        spawn(
+            env,
+            async move {
+                control
+                    .inbound(&input)
+                    .map_err(|e| wa360::Error::invalid("input", e))
+            },
+            |_, ids| Ok(ids),
+        )
     }
 
     /// Every API request received, oldest first (the API key header is removed).
