@@ -46,11 +46,9 @@ pub mod text;
 use serde_json::{Map, Value};
 
 use crate::{Error, Result};
-use common::{Obj, check_len, check_non_empty, is_bsuid, looks_like_bsuid};
+use common::{Obj, check_len, check_non_empty, looks_like_bsuid};
 
-pub use common::{
-    char_count, is_bsuid as is_business_scoped_user_id, is_single_emoji, normalize_phone,
-};
+pub use common::{char_count, is_bsuid, is_single_emoji, normalize_phone};
 pub use contacts::{
     Contact, ContactAddress, ContactEmail, ContactOrg, ContactPhone, ContactUrl, NameParts,
 };

@@ -616,7 +616,7 @@ impl Template {
         let name = o.req_str("name")?;
         let language = match o.req_value("language")? {
             Value::String(s) => s,
-            other => {
+            other @ Value::Object(_) => {
                 let mut l = Obj::new(&o.at("language"), &other)?;
                 let code = l.req_str("code")?;
                 if let Some(p) = l.opt_str("policy")?
@@ -626,6 +626,15 @@ impl Template {
                 }
                 l.finish()?;
                 code
+            }
+            other => {
+                return Err(Error::invalid(
+                    o.at("language"),
+                    format!(
+                        "must be a language code like \"en_US\" or {{\"code\": …}} (got {})",
+                        super::common::type_name(&other)
+                    ),
+                ));
             }
         };
         let header = match o.opt_value("header") {
