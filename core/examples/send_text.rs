@@ -7,6 +7,7 @@
 //! ```
 
 use wa360::client::Client;
+use wa360::messages::Message;
 
 #[tokio::main]
 async fn main() -> wa360::Result<()> {
@@ -21,15 +22,7 @@ async fn main() -> wa360::Result<()> {
         builder = builder.base_url(&base);
     }
     let client = builder.build()?;
-    let sent = client
-        .send_body(serde_json::json!({
-            "messaging_product": "whatsapp",
-            "recipient_type": "individual",
-            "to": to,
-            "type": "text",
-            "text": {"body": text}
-        }))
-        .await;
+    let sent = client.send(&Message::text(to, text)).await;
     match sent {
         Ok(resp) => println!("accepted: {}", resp.message_id().unwrap_or("?")),
         Err(e) => {

@@ -18,17 +18,18 @@
 //! # Ok(()) }
 //! ```
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use reqwest::Method;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::config::{ClientBuilder, Config};
+pub use crate::config::{ClientBuilder, Config, MediaLookupGuard};
 use crate::error::{Error, Result};
 use crate::media::Media;
-use crate::messages::Outbound;
+use crate::messages::{MarkRead, Outbound, TypingIndicator};
 use crate::retry::{self, RetryClass};
 use crate::transport::{self, Body, Transport};
 
@@ -47,6 +48,8 @@ struct Inner {
     transport: Transport,
     /// Consecutive 131056 answers per recipient, for the 4^n s suggestion.
     pair_limits: Mutex<HashMap<String, u32>>,
+    /// Times of recent failed media look-ups (see [`crate::config::MediaLookupGuard`]).
+    media_failures: Mutex<VecDeque<Instant>>,
 }
 
 impl std::fmt::Debug for Client {
@@ -111,6 +114,7 @@ impl Client {
             inner: Arc::new(Inner {
                 transport: Transport::new(config)?,
                 pair_limits: Mutex::new(HashMap::new()),
+                media_failures: Mutex::new(VecDeque::new()),
             }),
         })
     }
@@ -166,15 +170,17 @@ impl Client {
         }
     }
 
-    /// Mark an inbound message (and the ones before it) as read.
+    /// Mark an inbound message (and the ones before it) as read
+    /// ([`MarkRead`]; `{"success": true}` expected).
     pub async fn mark_read(&self, message_id: &str) -> Result<()> {
-        let body = status_body(message_id, false)?;
+        let body = MarkRead::new(message_id).to_body()?;
         self.expect_success(&body).await
     }
 
-    /// Show a typing indicator for up to 25 s (also marks the message read).
+    /// Show a typing indicator for up to 25 s, which also marks the message read
+    /// ([`TypingIndicator`]; `{"success": true}` expected).
     pub async fn typing(&self, message_id: &str) -> Result<()> {
-        let body = status_body(message_id, true)?;
+        let body = TypingIndicator::new(message_id).to_body()?;
         self.expect_success(&body).await
     }
 
@@ -235,6 +241,57 @@ impl Client {
         *n
     }
 
+    /// Refuse a media look-up locally when the guard's budget of failures is spent.
+    pub(crate) fn check_media_guard(&self) -> Result<()> {
+        let Some(guard) = self.config().media_lookup_guard() else {
+            return Ok(());
+        };
+        let Ok(mut q) = self.inner.media_failures.lock() else {
+            return Ok(());
+        };
+        let now = Instant::now();
+        while q
+            .front()
+            .is_some_and(|t| now.duration_since(*t) >= guard.window)
+        {
+            q.pop_front();
+        }
+        if q.len() as u64 >= u64::from(guard.max_failures) {
+            let wait = q
+                .front()
+                .map(|t| guard.window.saturating_sub(now.duration_since(*t)))
+                .unwrap_or_default();
+            return Err(Error::Api {
+                code: crate::ErrorCode::Media,
+                error: Box::new(crate::ApiError {
+                    status: 0,
+                    message: format!(
+                        "media look-up refused locally: {} failed look-ups within {:?}; \
+                         360dialog blocks numbers that repeat failing look-ups",
+                        q.len(),
+                        guard.window
+                    ),
+                    retry_after: Some(wait),
+                    ..Default::default()
+                }),
+            });
+        }
+        Ok(())
+    }
+
+    /// Count a failed media look-up (an error answer from the server).
+    pub(crate) fn note_media_failure(&self) {
+        if self.config().media_lookup_guard().is_none() {
+            return;
+        }
+        if let Ok(mut q) = self.inner.media_failures.lock() {
+            q.push_back(Instant::now());
+            if q.len() > 1024 {
+                q.pop_front();
+            }
+        }
+    }
+
     fn forget_pair_limit(&self, recipient: Option<&str>) {
         if let (Some(r), Ok(mut map)) = (recipient, self.inner.pair_limits.lock()) {
             map.remove(r);
@@ -262,21 +319,6 @@ fn recipient_of(body: &Value) -> Option<String> {
         .or_else(|| body.get("recipient"))
         .and_then(Value::as_str)
         .map(str::to_string)
-}
-
-fn status_body(message_id: &str, typing: bool) -> Result<Value> {
-    if message_id.trim().is_empty() {
-        return Err(Error::invalid("message_id", "must not be empty"));
-    }
-    let mut body = serde_json::json!({
-        "messaging_product": "whatsapp",
-        "status": "read",
-        "message_id": message_id,
-    });
-    if typing {
-        body["typing_indicator"] = serde_json::json!({"type": "text"});
-    }
-    Ok(body)
 }
 
 fn json_err(e: serde_json::Error) -> Error {
@@ -310,22 +352,6 @@ mod tests {
         assert_eq!(bsuid.contacts[0].user_id.as_deref(), Some("US.1"));
         assert_eq!(bsuid.messages[0].message_status, None);
         assert!(serde_json::from_str::<SendResponse>(r#"{"success":true}"#).is_err());
-    }
-
-    #[test]
-    fn status_bodies() {
-        assert_eq!(
-            status_body("wamid.A", false).unwrap(),
-            serde_json::json!({"messaging_product":"whatsapp","status":"read","message_id":"wamid.A"})
-        );
-        assert_eq!(
-            status_body("wamid.A", true).unwrap()["typing_indicator"],
-            serde_json::json!({"type":"text"})
-        );
-        assert_eq!(
-            status_body(" ", true).unwrap_err().field(),
-            Some("message_id")
-        );
     }
 }
 

@@ -92,6 +92,7 @@ pub struct Config {
     timeout: Duration,
     retry: RetryPolicy,
     user_agent: String,
+    media_guard: Option<MediaLookupGuard>,
 }
 
 impl Config {
@@ -119,6 +120,36 @@ impl Config {
     pub fn user_agent(&self) -> &str {
         &self.user_agent
     }
+    /// The local guard on failing media look-ups (`None` = disabled).
+    pub fn media_lookup_guard(&self) -> Option<MediaLookupGuard> {
+        self.media_guard
+    }
+}
+
+/// Local guard on failing media look-ups (`GET /{media_id}`, api-spec §2.3.2).
+///
+/// 360dialog blocks the look-up endpoint for a number that collects too many error
+/// answers: "five failed requests within one hour" on older pages, "20 error responses
+/// within 60 minutes" on newer ones. The default follows the stricter rule: after
+/// `max_failures` = 4 failed look-ups within `window` = 1 hour, further look-ups fail locally
+/// (error code `media`, HTTP status 0: nothing was sent, `retry_after` says when the budget
+/// frees up) until the oldest failure leaves the window, so the fifth failure
+/// that would trigger the block is never sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MediaLookupGuard {
+    /// Failed look-ups allowed within `window` before look-ups are refused locally.
+    pub max_failures: u32,
+    /// The sliding window.
+    pub window: Duration,
+}
+
+impl Default for MediaLookupGuard {
+    fn default() -> Self {
+        MediaLookupGuard {
+            max_failures: 4,
+            window: Duration::from_secs(3600),
+        }
+    }
 }
 
 /// Builder for [`crate::client::Client`]; start with [`crate::client::Client::builder`].
@@ -131,6 +162,7 @@ pub struct ClientBuilder {
     retry: Option<RetryPolicy>,
     max_retries: Option<u32>,
     user_agent_suffix: Option<String>,
+    media_guard: Option<Option<MediaLookupGuard>>,
 }
 
 impl ClientBuilder {
@@ -184,6 +216,13 @@ impl ClientBuilder {
         self
     }
 
+    /// Set (`Some`) or disable (`None`) the local guard on failing media look-ups
+    /// (default: [`MediaLookupGuard::default`], 4 failures per hour).
+    pub fn media_lookup_guard(mut self, guard: Option<MediaLookupGuard>) -> Self {
+        self.media_guard = Some(guard);
+        self
+    }
+
     /// Check the settings (the key is read from `D360_API_KEY` if not given)
     /// and build the client.
     pub fn build(self) -> Result<crate::client::Client> {
@@ -226,6 +265,9 @@ impl ClientBuilder {
             timeout,
             retry,
             user_agent,
+            media_guard: self
+                .media_guard
+                .unwrap_or(Some(MediaLookupGuard::default())),
         })
     }
 }

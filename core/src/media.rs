@@ -14,7 +14,9 @@
 //!
 //! 360dialog blocks `GET /{media_id}` for a number that repeats failing look-ups, so
 //! [`Media::info`] uses [`RetryClass::NoRetry`]: only attempts that never reached the
-//! server (connection refused, DNS) are repeated.
+//! server (connection refused, DNS) are repeated, and a local guard
+//! ([`crate::config::MediaLookupGuard`], default 4 failures per hour) refuses further
+//! look-ups before 360dialog's block would trigger.
 
 use bytes::Bytes;
 use reqwest::Method;
@@ -175,6 +177,7 @@ impl<'a> Media<'a> {
     /// size. The id must be all digits. Never retried once it reached the server.
     pub async fn info(&self, media_id: &str) -> Result<MediaInfo> {
         validate_media_id(media_id)?;
+        self.client.check_media_guard()?;
         let value = self
             .client
             .request_json(
@@ -183,7 +186,13 @@ impl<'a> Media<'a> {
                 None,
                 RetryClass::NoRetry,
             )
-            .await?;
+            .await
+            .inspect_err(|e| {
+                // Only answers from the server count towards 360dialog's block.
+                if e.status().is_some_and(|s| s >= 400) {
+                    self.client.note_media_failure();
+                }
+            })?;
         let info: MediaInfo =
             serde_json::from_value(value).map_err(|e| Error::InvalidResponse {
                 status: 200,

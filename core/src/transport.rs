@@ -1,4 +1,4 @@
-//! The single request path: every HTTP call of wa360 goes through [`Transport::execute`].
+//! The single request path: every HTTP call of wa360 goes through one private `execute` function.
 //!
 //! It adds `D360-API-KEY` (marked sensitive, so reqwest never prints it), the user agent
 //! and the JSON / multipart body; sends; reads the body; turns non-2xx answers into
@@ -40,6 +40,9 @@ pub const API_KEY_HEADER: &str = "D360-API-KEY";
 
 /// At most this many bytes of an unparseable body are kept in an error.
 pub const MAX_BODY_SNIPPET: usize = 1024;
+
+/// At most this many bytes of an error answer are read.
+pub const MAX_ERROR_BODY: usize = 64 * 1024;
 
 /// A request body.
 #[derive(Debug, Clone)]
@@ -105,6 +108,9 @@ impl Transport {
             .timeout(config.timeout())
             .user_agent(config.user_agent())
             .redirect(policy)
+            // Drop idle connections before common server keep-alive limits (60 s) do:
+            // a send on a connection the server is closing would be `outcome_unknown`.
+            .pool_idle_timeout(Duration::from_secs(50))
             .build()
             .map_err(|e| Error::Configuration(format!("HTTP client: {}", describe(&e))))?;
         Ok(Transport {
@@ -152,8 +158,10 @@ impl Transport {
             if !retry::should_retry(&policy, verdict, retries) {
                 return Err(error);
             }
-            let retry_after = match verdict {
-                retry::Verdict::Retry { retry_after } => retry_after,
+            // Honour the server's Retry-After on every kind of retry it came with.
+            let retry_after = match (&verdict, &failure) {
+                (retry::Verdict::Retry { retry_after }, _) => *retry_after,
+                (_, Failure::Answered { retry_after, .. }) => *retry_after,
                 _ => None,
             };
             let pause = retry::delay(&policy, retries, retry_after, fastrand::f64());
@@ -169,11 +177,16 @@ impl Transport {
         body: &Body,
         class: RetryClass,
     ) -> std::result::Result<Response, (Failure, Error)> {
+        // Media downloads take any type; everything else answers JSON.
+        let accept = match (&method, body) {
+            (&Method::GET, Body::Empty) if url.contains("/whatsapp_business/attachments") => "*/*",
+            _ => "application/json",
+        };
         let mut req = self
             .http
             .request(method, url)
             .header(API_KEY_HEADER, self.key.clone())
-            .header(header::ACCEPT, "application/json");
+            .header(header::ACCEPT, accept);
         req = match body {
             Body::Empty => req,
             Body::Json(bytes) => req
@@ -217,18 +230,46 @@ impl Transport {
         };
         let status = resp.status();
         let retry_after = retry_after_header(resp.headers());
+        let fb_trace = resp
+            .headers()
+            .get("x-fb-trace-id")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let answered = |body: &[u8]| {
+            let (failure, mut error) = self.answered_error(status, body, retry_after, class);
+            if let Error::Api { error: api, .. } = &mut error
+                && api.fbtrace_id.is_none()
+            {
+                api.fbtrace_id.clone_from(&fb_trace);
+            }
+            (failure, error)
+        };
+        if !status.is_success() {
+            // Error bodies are small; read at most MAX_ERROR_BODY so a hostile or broken
+            // upstream cannot make us buffer without limit. A broken read keeps what came.
+            let mut resp = resp;
+            let mut body = Vec::new();
+            while let Ok(Some(chunk)) = resp.chunk().await {
+                let room = MAX_ERROR_BODY.saturating_sub(body.len());
+                body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+                if body.len() >= MAX_ERROR_BODY {
+                    break;
+                }
+            }
+            return Err(answered(&body));
+        }
         match resp.bytes().await {
-            Ok(body) if status.is_success() => Ok(Response {
+            Ok(body) => Ok(Response {
                 status: status.as_u16(),
                 body,
             }),
-            Ok(body) => Err(self.answered_error(status, &body, retry_after, class)),
-            Err(e) if status.is_success() => {
-                let failure = Failure::UnreadableSuccess;
+            Err(e) => {
                 let reason = format!("2xx answer whose body could not be read: {}", describe(&e));
-                Err((failure, unreadable_success(status.as_u16(), reason, class)))
+                Err((
+                    Failure::UnreadableSuccess,
+                    unreadable_success(status.as_u16(), reason, class),
+                ))
             }
-            Err(_) => Err(self.answered_error(status, &[], retry_after, class)),
         }
     }
 

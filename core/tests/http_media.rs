@@ -184,6 +184,8 @@ async fn download_rewrites_lookaside_host_and_keeps_query_bytes() {
         format!("/whatsapp_business/attachments/?{query}")
     );
     assert_eq!(reqs[1].header("d360-api-key"), Some(KEY));
+    assert_eq!(reqs[0].header("accept"), Some("application/json"));
+    assert_eq!(reqs[1].header("accept"), Some("*/*"));
 }
 
 #[tokio::test]
@@ -274,4 +276,34 @@ async fn delete_media() {
     let e = c.media().delete("1029384756102938").await.unwrap_err();
     assert_eq!(e.code(), ErrorCode::InvalidRequest);
     assert_eq!(server.count(), 2, "a 4xx delete is not retried");
+}
+
+#[tokio::test]
+async fn local_guard_stops_repeated_failing_lookups() {
+    let not_found = || Reply::json(404, json!({"error":{"message":"not found","code":100}}));
+    let server = TestServer::start((0..6).map(|_| not_found()).collect()).await;
+    let c = client(&server);
+    for _ in 0..4 {
+        let e = c.media().info("123").await.unwrap_err();
+        assert_eq!(e.code(), ErrorCode::InvalidRequest);
+    }
+    assert_eq!(server.count(), 4);
+    // The fifth failure would get the number blocked: refused locally, nothing sent.
+    let e = c.media().info("123").await.unwrap_err();
+    assert_eq!(e.code(), ErrorCode::Media, "{e}");
+    assert!(e.retry_after().is_some());
+    assert_eq!(server.count(), 4);
+
+    // Disabled guard: every look-up goes out.
+    let server = TestServer::start((0..6).map(|_| not_found()).collect()).await;
+    let c = Client::builder()
+        .api_key(KEY)
+        .base_url(&server.url())
+        .media_lookup_guard(None)
+        .build()
+        .unwrap();
+    for _ in 0..6 {
+        c.media().info("123").await.unwrap_err();
+    }
+    assert_eq!(server.count(), 6);
 }

@@ -378,25 +378,30 @@ async fn retry_after_is_capped_by_policy() {
 
 #[tokio::test]
 async fn meta_transient_131000_is_retried_at_most_twice() {
-    let r = || Reply::json(500, meta_error(131000, "Something went wrong"));
-    let server = TestServer::start(vec![r(), r(), r(), send_ok()]).await;
-    let c = Client::builder()
-        .api_key(KEY)
-        .base_url(&server.url())
-        .retry_policy(RetryPolicy {
-            max_retries: 5,
-            ..fast_policy()
-        })
-        .build()
-        .unwrap();
-    let e = c.send_body(text_body()).await.unwrap_err();
-    assert_eq!(e.code(), ErrorCode::Transient);
-    assert_eq!(e.api_code(), Some(131000));
-    assert_eq!(
-        server.count(),
-        3,
-        "exactly 3 requests even with max_retries 5"
-    );
+    for status in [500, 503] {
+        let r = || Reply::json(status, meta_error(131000, "Something went wrong"));
+        let server = TestServer::start(vec![r(), r(), r(), send_ok()]).await;
+        let c = Client::builder()
+            .api_key(KEY)
+            .base_url(&server.url())
+            .retry_policy(RetryPolicy {
+                max_retries: 5,
+                ..fast_policy()
+            })
+            .build()
+            .unwrap();
+        let e = c.send_body(text_body()).await.unwrap_err();
+        assert_eq!(e.code(), ErrorCode::Transient, "{status}");
+        assert_eq!(e.api_code(), Some(131000));
+        assert_eq!(e.status(), Some(status));
+        assert_eq!(
+            server.count(),
+            3,
+            "HTTP {status}: exactly 3 requests even with max_retries 5"
+        );
+        let reqs = server.requests();
+        assert!(reqs.iter().all(|r| r.body == reqs[0].body));
+    }
 }
 
 #[tokio::test]
@@ -686,4 +691,31 @@ async fn clones_share_one_client() {
     a.unwrap();
     b.unwrap();
     assert_eq!(server.count(), 2);
+}
+
+#[tokio::test]
+async fn fbtrace_id_header_is_kept_when_the_body_has_none() {
+    let server = TestServer::start(vec![Reply::json_with(
+        400,
+        &[("x-fb-trace-id", "HdrTrace42")],
+        json!({"error": "Invalid request"}),
+    )])
+    .await;
+    let e = client(&server).send_body(text_body()).await.unwrap_err();
+    assert_eq!(
+        e.api_error().unwrap().fbtrace_id.as_deref(),
+        Some("HdrTrace42")
+    );
+}
+
+#[tokio::test]
+async fn huge_error_body_is_read_only_partly_and_not_echoed() {
+    let mut body = b"<html>".to_vec();
+    body.extend(std::iter::repeat_n(b'Z', 5 * 1024 * 1024));
+    let server = TestServer::start(vec![Reply::raw(400, "text/html", &body)]).await;
+    let e = client(&server).send_body(text_body()).await.unwrap_err();
+    assert_eq!(e.status(), Some(400));
+    assert_eq!(e.code(), ErrorCode::ApiError);
+    assert!(e.to_string().len() < 1300);
+    assert_eq!(server.count(), 1);
 }
