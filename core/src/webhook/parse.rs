@@ -119,31 +119,41 @@ fn check_limits(body: &[u8], opts: &ParseOptions) -> Result<()> {
         )));
     }
     let mut depth = 0usize;
-    let mut in_string = false;
     let mut i = 0;
     while i < body.len() {
-        let b = body[i];
-        if in_string {
-            match b {
-                b'\\' => i += 1, // skip the escaped byte (`\"`, `\\`, …)
-                b'"' => in_string = false,
-                _ => {}
-            }
-        } else {
-            match b {
-                b'"' => in_string = true,
-                b'{' | b'[' => {
-                    depth += 1;
-                    if depth > opts.max_depth {
-                        return Err(Error::WebhookPayload(format!(
-                            "nested deeper than {} levels",
-                            opts.max_depth
-                        )));
+        match body[i] {
+            b'"' => {
+                // Skip the string: jump to each `"` or `\` (SIMD via memchr);
+                // a backslash escapes the next byte.
+                i += 1;
+                loop {
+                    match memchr::memchr2(b'"', b'\\', &body[i..]) {
+                        Some(off) if body[i + off] == b'\\' => i += off + 2,
+                        Some(off) => {
+                            i += off;
+                            break;
+                        }
+                        None => {
+                            i = body.len();
+                            break;
+                        }
+                    }
+                    if i >= body.len() {
+                        break;
                     }
                 }
-                b'}' | b']' => depth = depth.saturating_sub(1),
-                _ => {}
             }
+            b'{' | b'[' => {
+                depth += 1;
+                if depth > opts.max_depth {
+                    return Err(Error::WebhookPayload(format!(
+                        "nested deeper than {} levels",
+                        opts.max_depth
+                    )));
+                }
+            }
+            b'}' | b']' => depth = depth.saturating_sub(1),
+            _ => {}
         }
         i += 1;
     }
@@ -1090,6 +1100,19 @@ mod tests {
         // 4 levels: root, entry list, entry, changes list.
         assert!(parse_with(br#"{"entry":[{"changes":[]}]}"#, &opts).is_ok());
         let e = parse_with(br#"{"entry":[{"changes":[{}]}]}"#, &opts).unwrap_err();
+        assert_eq!(e.code(), ErrorCode::WebhookPayload);
+    }
+
+    #[test]
+    fn no_stack_overflow_even_without_a_depth_limit() {
+        let opts = ParseOptions {
+            max_depth: usize::MAX,
+            ..ParseOptions::default()
+        };
+        let inner = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+        let body =
+            format!(r#"{{"entry":[{{"changes":[{{"value":{inner},"field":"messages"}}]}}]}}"#);
+        let e = parse_with(body.as_bytes(), &opts).unwrap_err();
         assert_eq!(e.code(), ErrorCode::WebhookPayload);
     }
 
