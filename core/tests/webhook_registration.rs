@@ -1,126 +1,33 @@
-//! Webhook registration over real HTTP against a scripted 127.0.0.1 server:
-//! the request path, method, body and API key, the 404 → `None` rule, and
-//! that invalid settings never reach the network.
+//! Webhook registration over real HTTP against the scripted 127.0.0.1 server
+//! of `http_server/`: the request path, method, body and API key, the
+//! 404 → `None` rule, retries of the absolute-state POST, and that invalid
+//! settings never reach the network.
 
-use std::sync::{Arc, Mutex};
+mod http_server;
 
-use serde_json::{Value, json};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
+use std::time::Duration;
+
+use http_server::{Reply, TestServer};
+use serde_json::json;
 use wa360::ErrorCode;
 use wa360::client::Client;
+use wa360::config::Secret;
+use wa360::retry::RetryPolicy;
 use wa360::webhook::registration::WebhookSettings;
 
-/// One request as the server saw it.
-#[derive(Debug, Clone)]
-struct Seen {
-    method: String,
-    path: String,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
+const KEY: &str = "test-key-123";
 
-impl Seen {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).unwrap()
-    }
-}
-
-/// A server answering each connection's requests with the next scripted
-/// `(status, body)`, recording every request.
-struct Scripted {
-    url: String,
-    seen: Arc<Mutex<Vec<Seen>>>,
-}
-
-async fn scripted(answers: Vec<(u16, &'static str)>) -> Scripted {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let answers = Arc::new(Mutex::new(answers.into_iter()));
-    let seen2 = seen.clone();
-    tokio::spawn(async move {
-        loop {
-            let Ok((mut sock, _)) = listener.accept().await else {
-                return;
-            };
-            let seen = seen2.clone();
-            let answers = answers.clone();
-            tokio::spawn(async move {
-                let mut buf = Vec::new();
-                loop {
-                    // Read one request: headers, then Content-Length bytes.
-                    let head_end = loop {
-                        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                            break i;
-                        }
-                        let mut chunk = [0u8; 4096];
-                        let n = sock.read(&mut chunk).await.unwrap_or(0);
-                        if n == 0 {
-                            return;
-                        }
-                        buf.extend_from_slice(&chunk[..n]);
-                    };
-                    let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
-                    let mut lines = head.split("\r\n");
-                    let mut first = lines.next().unwrap_or("").split(' ');
-                    let method = first.next().unwrap_or("").to_string();
-                    let path = first.next().unwrap_or("").to_string();
-                    let headers: Vec<(String, String)> = lines
-                        .filter_map(|l| l.split_once(':'))
-                        .map(|(n, v)| (n.trim().to_string(), v.trim().to_string()))
-                        .collect();
-                    let len: usize = headers
-                        .iter()
-                        .find(|(n, _)| n.eq_ignore_ascii_case("content-length"))
-                        .and_then(|(_, v)| v.parse().ok())
-                        .unwrap_or(0);
-                    while buf.len() < head_end + 4 + len {
-                        let mut chunk = [0u8; 4096];
-                        let n = sock.read(&mut chunk).await.unwrap_or(0);
-                        if n == 0 {
-                            return;
-                        }
-                        buf.extend_from_slice(&chunk[..n]);
-                    }
-                    let body = buf[head_end + 4..head_end + 4 + len].to_vec();
-                    buf.drain(..head_end + 4 + len);
-                    seen.lock().unwrap().push(Seen {
-                        method,
-                        path,
-                        headers,
-                        body,
-                    });
-                    let (status, text) = answers
-                        .lock()
-                        .unwrap()
-                        .next()
-                        .unwrap_or((500, r#"{"error":"no scripted answer"}"#));
-                    let resp = format!(
-                        "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{text}",
-                        text.len()
-                    );
-                    if sock.write_all(resp.as_bytes()).await.is_err() {
-                        return;
-                    }
-                }
-            });
-        }
-    });
-    Scripted { url, seen }
-}
-
-fn client(url: &str) -> Client {
+fn client(server: &TestServer, max_retries: u32) -> Client {
     Client::builder()
-        .api_key("test-key-123")
-        .base_url(url)
-        .max_retries(0)
+        .api_key(KEY)
+        .base_url(&server.url())
+        .timeout(Duration::from_secs(5))
+        .retry_policy(RetryPolicy {
+            max_retries,
+            base: Duration::from_millis(5),
+            cap: Duration::from_millis(20),
+            max_retry_after: Duration::from_secs(1),
+        })
         .build()
         .unwrap()
 }
@@ -133,22 +40,22 @@ fn settings() -> WebhookSettings {
 
 #[tokio::test]
 async fn set_phone_posts_url_and_headers_with_the_api_key() {
-    let srv = scripted(vec![(
+    let srv = TestServer::start(vec![Reply::json(
         200,
-        r#"{"url":"https://hooks.example.com/wa360?n=1"}"#,
+        json!({"url": "https://hooks.example.com/wa360?n=1"}),
     )])
     .await;
-    let answer = client(&srv.url)
+    let answer = client(&srv, 0)
         .webhooks()
         .set_phone(&settings())
         .await
         .unwrap();
     assert_eq!(answer["url"], "https://hooks.example.com/wa360?n=1");
-    let seen = srv.seen.lock().unwrap().clone();
+    let seen = srv.requests();
     assert_eq!(seen.len(), 1);
     assert_eq!(seen[0].method, "POST");
-    assert_eq!(seen[0].path, "/v1/configs/webhook");
-    assert_eq!(seen[0].header("D360-API-KEY"), Some("test-key-123"));
+    assert_eq!(seen[0].target, "/v1/configs/webhook");
+    assert_eq!(seen[0].header("D360-API-KEY"), Some(KEY));
     assert_eq!(
         seen[0].json(),
         json!({"url": "https://hooks.example.com/wa360?n=1",
@@ -157,17 +64,34 @@ async fn set_phone_posts_url_and_headers_with_the_api_key() {
 }
 
 #[tokio::test]
+async fn set_phone_is_retried_after_a_503() {
+    let srv = TestServer::start(vec![
+        Reply::json(503, json!({"error": "unavailable"})),
+        Reply::json(200, json!({})),
+    ])
+    .await;
+    client(&srv, 1)
+        .webhooks()
+        .set_phone(&settings())
+        .await
+        .unwrap();
+    let seen = srv.requests();
+    assert_eq!(seen.len(), 2, "the absolute-state POST is repeated");
+    assert_eq!(seen[0].body, seen[1].body);
+}
+
+#[tokio::test]
 async fn set_waba_posts_to_waba_webhook() {
-    let srv = scripted(vec![(200, "{}")]).await;
-    client(&srv.url)
+    let srv = TestServer::start(vec![Reply::json(200, json!({}))]).await;
+    client(&srv, 0)
         .webhooks()
         .set_waba(&WebhookSettings::new("https://hooks.example.com/waba"))
         .await
         .unwrap();
-    let seen = srv.seen.lock().unwrap().clone();
+    let seen = srv.requests();
     assert_eq!(seen[0].method, "POST");
-    assert_eq!(seen[0].path, "/waba_webhook");
-    assert_eq!(seen[0].header("D360-API-KEY"), Some("test-key-123"));
+    assert_eq!(seen[0].target, "/waba_webhook");
+    assert_eq!(seen[0].header("D360-API-KEY"), Some(KEY));
     assert_eq!(
         seen[0].json(),
         json!({"url": "https://hooks.example.com/waba"})
@@ -176,70 +100,79 @@ async fn set_waba_posts_to_waba_webhook() {
 
 #[tokio::test]
 async fn get_phone_reads_url_and_headers_and_404_is_none() {
-    let srv = scripted(vec![
-        (200, r#"{"url":"https://hooks.example.com/a"}"#),
-        (
+    let srv = TestServer::start(vec![
+        Reply::json(200, json!({"url": "https://hooks.example.com/a"})),
+        Reply::json(
             200,
-            r#"{"url":"https://hooks.example.com/b","headers":{"X-Key":"v"}}"#,
+            json!({"url": "https://hooks.example.com/b", "headers": {"X-Key": "v"}}),
         ),
-        (404, r#"{"meta":{"success":false,"http_code":404}}"#),
+        Reply::json(404, json!({"meta": {"success": false, "http_code": 404}})),
+        Reply::json(200, json!({"url": ""})),
     ])
     .await;
-    let c = client(&srv.url);
+    let c = client(&srv, 0);
     let a = c.webhooks().get_phone().await.unwrap().unwrap();
     assert_eq!(a.url, "https://hooks.example.com/a");
     assert!(a.headers.is_empty());
     let b = c.webhooks().get_phone().await.unwrap().unwrap();
-    assert_eq!(
-        b.headers.get("X-Key").map(wa360::config::Secret::expose),
-        Some("v")
-    );
+    assert_eq!(b.headers.get("X-Key").map(Secret::expose), Some("v"));
     assert!(c.webhooks().get_phone().await.unwrap().is_none());
-    let seen = srv.seen.lock().unwrap().clone();
-    assert_eq!(seen.len(), 3);
+    assert!(c.webhooks().get_phone().await.unwrap().is_none());
+    let seen = srv.requests();
+    assert_eq!(seen.len(), 4);
     for s in &seen {
         assert_eq!(s.method, "GET");
-        assert_eq!(s.path, "/v1/configs/webhook");
-        assert_eq!(s.header("D360-API-KEY"), Some("test-key-123"));
+        assert_eq!(s.target, "/v1/configs/webhook");
+        assert_eq!(s.header("D360-API-KEY"), Some(KEY));
+        assert!(s.body.is_empty());
     }
 }
 
 #[tokio::test]
 async fn get_waba_reads_waba_webhook() {
-    let srv = scripted(vec![(200, r#"{"url":"https://hooks.example.com/w"}"#)]).await;
-    let w = client(&srv.url)
+    let srv = TestServer::start(vec![Reply::json(
+        200,
+        json!({"url": "https://hooks.example.com/w"}),
+    )])
+    .await;
+    let w = client(&srv, 0)
         .webhooks()
         .get_waba()
         .await
         .unwrap()
         .unwrap();
     assert_eq!(w.url, "https://hooks.example.com/w");
-    let seen = srv.seen.lock().unwrap().clone();
+    let seen = srv.requests();
     assert_eq!(
-        (seen[0].method.as_str(), seen[0].path.as_str()),
+        (seen[0].method.as_str(), seen[0].target.as_str()),
         ("GET", "/waba_webhook")
     );
 }
 
 #[tokio::test]
 async fn server_errors_surface_as_typed_errors() {
-    let srv = scripted(vec![(
+    let srv = TestServer::start(vec![Reply::json(
         401,
-        r#"{"meta":{"success":false,"http_code":401,"developer_message":"Invalid api key"}}"#,
+        json!({"meta": {"success": false, "http_code": 401, "developer_message": "Invalid api key"}}),
     )])
     .await;
-    let e = client(&srv.url)
+    let e = client(&srv, 0)
         .webhooks()
         .set_phone(&settings())
         .await
         .unwrap_err();
     assert_eq!(e.code(), ErrorCode::Authentication, "{e}");
+    // Neither the API key nor the registered secrets appear in the error.
+    let text = format!("{e} {e:?}");
+    for secret in [KEY, "aG9vazpwdw==", "xv"] {
+        assert!(!text.contains(secret), "{text}");
+    }
 }
 
 #[tokio::test]
 async fn invalid_settings_make_no_request() {
-    let srv = scripted(vec![(200, "{}")]).await;
-    let c = client(&srv.url);
+    let srv = TestServer::start(vec![Reply::json(200, json!({}))]).await;
+    let c = client(&srv, 0);
     let bad = [
         (WebhookSettings::new("http://hooks.example.com/"), "url"),
         (WebhookSettings::new("https://my_hook.example.com/"), "url"),
@@ -259,5 +192,5 @@ async fn invalid_settings_make_no_request() {
         let e = c.webhooks().set_waba(s).await.unwrap_err();
         assert_eq!(e.field(), Some(*field));
     }
-    assert!(srv.seen.lock().unwrap().is_empty());
+    assert_eq!(srv.count(), 0);
 }

@@ -827,4 +827,43 @@ mod tests {
             Some(&999)
         );
     }
+
+    proptest::proptest! {
+        /// Whatever order and repetition statuses arrive in, the reported
+        /// progress statuses strictly rise, at most one failure is reported,
+        /// and the final state is the furthest status seen.
+        #[test]
+        fn fold_is_monotone_for_any_arrival_order(
+            seq in proptest::collection::vec(0usize..6, 0..40)
+        ) {
+            const ALL: [&str; 6] = ["sent", "delivered", "read", "played", "failed", "deleted"];
+            let f = StatusFold::memory();
+            let mut last_rank = 0u8;
+            let mut failures = 0;
+            let mut max_rank = 0u8;
+            for i in seq {
+                let st = ALL[i];
+                let outcome = f.apply("w", st, None, &[]);
+                if let Some(r) = status_rank(st) {
+                    max_rank = max_rank.max(r);
+                    if outcome == FoldOutcome::Advanced {
+                        proptest::prop_assert!(r > last_rank);
+                        last_rank = r;
+                    } else {
+                        proptest::prop_assert!(r <= last_rank);
+                    }
+                } else if st == "failed" {
+                    if outcome == FoldOutcome::Failed {
+                        failures += 1;
+                    }
+                } else {
+                    proptest::prop_assert_eq!(outcome, FoldOutcome::Unrecognised);
+                }
+            }
+            proptest::prop_assert!(failures <= 1);
+            let state = f.state("w");
+            let got = state.as_ref().and_then(|s| s.status.as_deref()).and_then(status_rank).unwrap_or(0);
+            proptest::prop_assert_eq!(got, max_rank);
+        }
+    }
 }

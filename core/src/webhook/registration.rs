@@ -309,7 +309,8 @@ impl Webhooks<'_> {
     }
 
     /// Read the phone-number-level webhook (`GET /v1/configs/webhook`).
-    /// `Ok(None)` when none is set (HTTP 404 or an answer without a URL).
+    /// `Ok(None)` when none is set (HTTP 404, or an answer whose `url` is
+    /// missing, null or empty).
     /// `headers` are filled only if 360dialog returns them (api-spec §9 #5:
     /// do not rely on it).
     pub async fn get_phone(&self) -> Result<Option<WebhookSettings>> {
@@ -348,7 +349,7 @@ impl Webhooks<'_> {
             .await
         {
             Ok(Value::Null) => Ok(None),
-            Ok(v) if v.get("url").is_none_or(Value::is_null) => Ok(None),
+            Ok(v) if v.get("url").is_none_or(|u| u.is_null() || u == "") => Ok(None),
             Ok(v) => WebhookSettings::from_answer(&v, path).map(Some),
             Err(e) if e.status() == Some(404) => Ok(None),
             Err(e) => Err(e),

@@ -68,6 +68,14 @@ pub fn signed_headers(app_secret: &str, body: &[u8]) -> Vec<(String, String)> {
     ]
 }
 
+/// A complete signed delivery of `payload`: the exact body bytes and the
+/// headers of [`signed_headers`] over those bytes.
+pub fn signed_delivery(app_secret: &str, payload: &Value) -> (Vec<u8>, Vec<(String, String)>) {
+    let body = payload.to_string().into_bytes();
+    let headers = signed_headers(app_secret, &body);
+    (body, headers)
+}
+
 /// `("Authorization", "Basic base64(user:pass)")`.
 pub fn basic_auth_header(user: &str, pass: &str) -> (String, String) {
     let token = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}"));
@@ -415,6 +423,17 @@ mod tests {
             .unwrap()
             .verify(&h, body.as_bytes())
             .unwrap();
+        let (bytes, headers) = signed_delivery("s2", &inbound_text("1", "x", "wamid.B"));
+        Verifier::hub_signature("s2")
+            .unwrap()
+            .verify(&headers, &bytes)
+            .unwrap();
+        assert!(
+            Verifier::hub_signature("s3")
+                .unwrap()
+                .verify(&headers, &bytes)
+                .is_err()
+        );
         let (n, v) = basic_auth_header("u", "p");
         assert_eq!(v, "Basic dTpw");
         Verifier::basic_auth("u", "p")

@@ -704,4 +704,35 @@ mod tests {
             .is_err()
         );
     }
+
+    proptest::proptest! {
+        /// Arbitrary header bytes never panic and never authenticate.
+        #[test]
+        fn arbitrary_credentials_fail_closed(
+            auth in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..200),
+            sig in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..200),
+            key in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..64),
+            body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300),
+        ) {
+            let v = Verifier::basic_auth("hook", "pw").unwrap();
+            proptest::prop_assert!(v.verify(&[("Authorization", &auth)], &body).is_err());
+            let v = Verifier::hub_signature("app").unwrap();
+            proptest::prop_assert!(v.verify(&[("X-Hub-Signature-256", &sig)], &body).is_err());
+            let v = Verifier::header("X-Key", "k-secret").unwrap();
+            proptest::prop_assume!(key != b"k-secret");
+            proptest::prop_assert!(v.verify(&[("X-Key", &key)], &body).is_err());
+        }
+
+        /// A signature made for one body never verifies a different body.
+        #[test]
+        fn signature_binds_the_exact_body(
+            a in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300),
+            b in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300),
+        ) {
+            let v = Verifier::hub_signature("app").unwrap();
+            let h = [("X-Hub-Signature-256", sign("app", &a))];
+            proptest::prop_assert!(v.verify(&h, &a).is_ok());
+            proptest::prop_assert_eq!(v.verify(&h, &b).is_ok(), a == b);
+        }
+    }
 }

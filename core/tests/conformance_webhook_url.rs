@@ -1,0 +1,88 @@
+//! Runs every case of `tests/conformance/webhook_url/` (format in its
+//! README.md): webhook settings `{"url", "headers"}` must validate, or fail
+//! with `invalid_argument` naming the field and the broken rule.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+use wa360::webhook::registration::{WebhookSettings, validate_webhook_url};
+
+fn suite_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/conformance/webhook_url")
+}
+
+fn read_json(path: &Path) -> Value {
+    serde_json::from_slice(&fs::read(path).unwrap_or_else(|e| panic!("{path:?}: {e}")))
+        .unwrap_or_else(|e| panic!("{path:?}: {e}"))
+}
+
+#[test]
+fn webhook_url_conformance() {
+    let mut cases: Vec<PathBuf> = fs::read_dir(suite_dir())
+        .expect("suite dir")
+        .map(|e| e.expect("dir entry").path())
+        .filter(|p| p.is_dir())
+        .collect();
+    cases.sort();
+    assert!(cases.len() >= 30, "only {} cases", cases.len());
+    let mut failures = Vec::new();
+    for dir in &cases {
+        let name = dir.file_name().unwrap().to_string_lossy().into_owned();
+        let input = read_json(&dir.join("input.json"));
+        let got = WebhookSettings::from_json(&input).and_then(|s| s.validate());
+        // Without headers, the URL function alone must agree with the settings.
+        if input.get("headers").is_none() {
+            let alone = validate_webhook_url(input["url"].as_str().expect("url"));
+            if alone.as_ref().err().map(ToString::to_string)
+                != got.as_ref().err().map(ToString::to_string)
+            {
+                failures.push(format!("{name}: validate_webhook_url disagrees"));
+            }
+        }
+        let err_path = dir.join("expected_error.json");
+        if err_path.exists() {
+            let want = read_json(&err_path);
+            match got {
+                Ok(()) => failures.push(format!("{name}: expected an error, got Ok")),
+                Err(e) => {
+                    let msg = e.to_string();
+                    if Some(e.code().as_str()) != want["code"].as_str() {
+                        failures.push(format!("{name}: code {} ({msg})", e.code()));
+                    }
+                    if let Some(f) = want.get("field").and_then(Value::as_str)
+                        && e.field() != Some(f)
+                    {
+                        failures.push(format!("{name}: field {:?}, want {f} ({msg})", e.field()));
+                    }
+                    if let Some(frag) = want.get("message_contains").and_then(Value::as_str)
+                        && !msg.contains(frag)
+                    {
+                        failures.push(format!("{name}: message {msg:?} lacks {frag:?}"));
+                    }
+                    // Header values are secrets: never in the message.
+                    if let Some(h) = input.get("headers").and_then(Value::as_object) {
+                        for v in h.values().filter_map(Value::as_str).filter(|v| v.len() > 1) {
+                            if msg.contains(v) {
+                                failures.push(format!("{name}: message leaks a header value"));
+                            }
+                        }
+                    }
+                }
+            }
+        } else {
+            let want = read_json(&dir.join("expected.json"));
+            assert_eq!(want["ok"], true, "{name}: expected.json must say ok");
+            if let Err(e) = got {
+                failures.push(format!("{name}: unexpected error {e}"));
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases failed:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
+}

@@ -1,0 +1,79 @@
+#!/usr/bin/env python3
+"""Writes the webhook_url cases. Run `python3 _generate.py [OUT_DIR]` (default: this directory)."""
+import json, os, shutil
+
+import sys
+HERE = sys.argv[1] if len(sys.argv) > 1 else os.path.dirname(os.path.abspath(__file__))
+cases = {}
+
+
+def ok(name, url, headers=None):
+    inp = {"url": url}
+    if headers is not None:
+        inp["headers"] = headers
+    cases[name] = (inp, {"ok": True}, None)
+
+
+def bad(name, url, contains, field="url", headers=None):
+    inp = {"url": url}
+    if headers is not None:
+        inp["headers"] = headers
+    cases[name] = (inp, None, {"code": "invalid_argument", "field": field, "message_contains": contains})
+
+
+ok("https_ok", "https://hooks.example.com/wa360/15550104321")
+ok("https_no_path", "https://hooks.example.com")
+ok("https_root_path", "https://hooks.example.com/")
+ok("query_string_allowed", "https://hooks.example.com/wa?token=abc&n=1")
+ok("scheme_uppercase", "HTTPS://hooks.example.com/wa")
+ok("host_uppercase", "https://Hooks.Example.COM/wa")
+ok("hyphens_and_digits", "https://wa-360.hooks-1.example.com/x")
+ok("punycode_host", "https://xn--bcher-kva.example/hook")
+ok("underscore_in_path_allowed", "https://hooks.example.com/wa_360/in_bound")
+ok("percent_encoded_path", "https://hooks.example.com/a%20b")
+ok("headers_ok", "https://hooks.example.com/wa", {"Authorization": "Basic d2EzNjBob29rOnB3", "X-Webhook-Key": "k-1"})
+ok("headers_empty_object", "https://hooks.example.com/wa", {})
+
+bad("http_rejected", "http://hooks.example.com/wa", "https")
+bad("ftp_rejected", "ftp://hooks.example.com/wa", "https")
+bad("no_scheme", "hooks.example.com/wa", "https://")
+bad("scheme_relative", "//hooks.example.com/wa", "https://")
+bad("empty", "", "required")
+bad("underscore_in_subdomain", "https://your_webhook.example.com/wa", "`_`")
+bad("underscore_in_domain", "https://hooks.my_company.com/wa", "`_`")
+bad("explicit_port_3000", "https://hooks.example.com:3000/wa", "port")
+bad("explicit_port_443", "https://hooks.example.com:443/wa", "port")
+bad("explicit_port_443_no_path", "https://hooks.example.com:443", "port")
+bad("empty_port", "https://hooks.example.com:/wa", "port")
+bad("userinfo_user_password", "https://user:pass@hooks.example.com/wa", "userinfo")
+bad("userinfo_user_only", "https://user@hooks.example.com/wa", "userinfo")
+bad("fragment", "https://hooks.example.com/wa#section", "fragment")
+bad("fragment_empty", "https://hooks.example.com/wa#", "fragment")
+bad("no_host", "https:///wa", "host")
+bad("no_host_at_all", "https://", "host")
+bad("ipv4_literal", "https://203.0.113.7/wa", "IP address")
+bad("ipv6_literal", "https://[2001:db8::1]/wa", "IP address")
+bad("leading_space", " https://hooks.example.com/wa", "whitespace")
+bad("space_inside", "https://hooks.example.com/w a", "whitespace")
+bad("header_name_underscore", "https://hooks.example.com/wa", "`_`", field="headers.X_Api_Key", headers={"X_Api_Key": "v"})
+bad("header_name_space", "https://hooks.example.com/wa", "header names", field="headers.X Key", headers={"X Key": "v"})
+bad("header_value_empty", "https://hooks.example.com/wa", "empty", field="headers.X-Key", headers={"X-Key": ""})
+bad("header_value_crlf", "https://hooks.example.com/wa", "CR", field="headers.X-Key", headers={"X-Key": "v\r\nX-Injected: 1"})
+bad("header_names_differ_only_in_case", "https://hooks.example.com/wa", "twice", field="headers.x-key", headers={"X-Key": "a", "x-key": "b"})
+bad("url_checked_before_headers", "http://hooks.example.com/wa", "https", headers={"X_Bad": "v"})
+
+for d in os.listdir(HERE):
+    p = os.path.join(HERE, d)
+    if os.path.isdir(p):
+        shutil.rmtree(p)
+for name, (inp, exp, e) in sorted(cases.items()):
+    d = os.path.join(HERE, name)
+    os.makedirs(d)
+    with open(os.path.join(d, "input.json"), "w", encoding="utf-8") as f:
+        json.dump(inp, f, indent=2, ensure_ascii=False)
+        f.write("\n")
+    out, data = ("expected.json", exp) if exp is not None else ("expected_error.json", e)
+    with open(os.path.join(d, out), "w", encoding="utf-8") as f:
+        json.dump(data, f, indent=2, ensure_ascii=False)
+        f.write("\n")
+print(len(cases), "cases")
