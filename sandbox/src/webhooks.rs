@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
+use tokio::sync::oneshot;
 
 use crate::state::{
     ALNUM, DISPLAY_PHONE_NUMBER, DeliveryAttempt, MediaObject, PHONE_NUMBER_ID, State, WABA_ID,
@@ -21,8 +22,8 @@ pub const RETRY_CAP: Duration = Duration::from_secs(3600);
 /// A receiver slower than this (scaled, at least [`MIN_TIMEOUT`]) counts as failed.
 pub const DELIVERY_TIMEOUT: Duration = Duration::from_secs(5);
 /// Floor of the scaled delivery timeout, so a tiny time scale does not make
-/// every local receiver "slow".
-pub const MIN_TIMEOUT: Duration = Duration::from_millis(250);
+/// every local receiver on a busy machine "slow".
+pub const MIN_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Check a webhook URL against the rules of api-spec §2.4.4. With
 /// `allow_http_local`, `http://127.0.0.1[:port]` and `http://localhost[:port]`
@@ -173,7 +174,13 @@ pub fn schedule_statuses(state: &Arc<State>, info: OutboundInfo, wamid: String) 
         for (status, wait_ms) in steps {
             tokio::time::sleep(st.settings.scaled(Duration::from_millis(*wait_ms))).await;
             let body = status_body(&info, &wamid, status, &conv_id);
-            deliver(&st, body, format!("status:{status}"));
+            // The next status waits for this one's first attempt, so a healthy
+            // receiver sees sent → delivered → read in order; retries of a
+            // failed attempt may still arrive later, as in production.
+            if let Some((_, first_attempt)) = deliver_tracked(&st, body, format!("status:{status}"))
+            {
+                let _ = first_attempt.await;
+            }
         }
     });
 }
@@ -181,6 +188,16 @@ pub fn schedule_statuses(state: &Arc<State>, info: OutboundInfo, wamid: String) 
 /// Queue one webhook body for delivery (with retries) to the current target.
 /// Returns the target URL, or `None` when no webhook is registered.
 pub fn deliver(state: &Arc<State>, body: Value, kind: String) -> Option<String> {
+    deliver_tracked(state, body, kind).map(|(url, _)| url)
+}
+
+/// Like [`deliver`], also returning a receiver that fires once the first
+/// attempt has finished (whatever its outcome).
+fn deliver_tracked(
+    state: &Arc<State>,
+    body: Value,
+    kind: String,
+) -> Option<(String, oneshot::Receiver<()>)> {
     let target = state.webhook_target()?;
     let url = target.url.clone();
     let delivery_id = {
@@ -188,11 +205,12 @@ pub fn deliver(state: &Arc<State>, body: Value, kind: String) -> Option<String> 
         g.next_delivery_id += 1;
         g.next_delivery_id
     };
+    let (tx, rx) = oneshot::channel();
     let st = Arc::clone(state);
     state.spawn(async move {
-        run_delivery(st, target, body, kind, delivery_id).await;
+        run_delivery(st, target, body, kind, delivery_id, tx).await;
     });
-    Some(url)
+    Some((url, rx))
 }
 
 /// The nominal delay before retry number `attempt` (1-based attempt that failed).
@@ -207,7 +225,9 @@ async fn run_delivery(
     body: Value,
     kind: String,
     delivery_id: u64,
+    first_done: oneshot::Sender<()>,
 ) {
+    let mut first_done = Some(first_done);
     let timeout = state.settings.scaled(DELIVERY_TIMEOUT).max(MIN_TIMEOUT);
     let bytes = serde_json::to_vec(&body).unwrap_or_default();
     for attempt in 1..=state.settings.max_delivery_attempts.max(1) {
@@ -245,6 +265,9 @@ async fn run_delivery(
             ok,
             at_ms,
         });
+        if let Some(tx) = first_done.take() {
+            let _ = tx.send(());
+        }
         if ok {
             return;
         }

@@ -253,10 +253,10 @@ async fn failed_deliveries_are_retried_with_growing_delays() {
 
 #[tokio::test]
 async fn slow_receiver_counts_as_failed_and_is_retried() {
-    // Timeout = 5 s scaled, floored at 250 ms.
+    // Timeout = 5 s scaled, floored at 1 s.
     let sb = Sandbox::builder().time_scale(0.001).start().await.unwrap();
     let rx = Receiver::start().await;
-    rx.stall_first(1, Duration::from_millis(800));
+    rx.stall_first(1, Duration::from_millis(2500));
     register(&sb, "/v1/configs/webhook", &rx.url, json!({})).await;
     sb.control()
         .inbound(&json!({"from":"15555550123","type":"text","text":{"body":"slow"}}))

@@ -1,0 +1,195 @@
+//! `wa360 demo-receiver`: a small echo bot used by `make demo`.
+//!
+//! It listens on 127.0.0.1, checks every delivery's Basic auth with
+//! `wa360::webhook::verify`, parses it with `wa360::webhook::parse`, answers
+//! 200 at once, and handles the events off the request path: each inbound
+//! message is marked read and answered with an echo through the client;
+//! statuses are printed. With `--exit-after-read` it ends (exit 0) once the
+//! echo of every received message was reported `read`.
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::post;
+use clap::Args;
+use tokio::sync::{Notify, mpsc};
+use wa360::client::Client;
+use wa360::messages::Message;
+use wa360::webhook::Event;
+use wa360::webhook::verify::Verifier;
+
+use crate::{ApiOpts, CliResult, Failure, make_client};
+
+#[derive(Args, Debug)]
+pub(crate) struct ReceiverArgs {
+    #[command(flatten)]
+    api: ApiOpts,
+    /// Require `Authorization: Basic …` with these credentials (user:pass).
+    #[arg(long, value_name = "USER:PASS")]
+    basic_auth: Option<String>,
+    /// Write the receiver's URL to this file once it listens.
+    #[arg(long)]
+    ready_file: Option<PathBuf>,
+    /// Exit 0 once the echo reply was reported `read`.
+    #[arg(long)]
+    exit_after_read: bool,
+    /// Give up (exit 1) after this many seconds.
+    #[arg(long, default_value_t = 60.0)]
+    max_seconds: f64,
+}
+
+struct Shared {
+    verifier: Option<Verifier>,
+    events: mpsc::UnboundedSender<Event>,
+}
+
+async fn hook(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> StatusCode {
+    if let Some(v) = &s.verifier {
+        let pairs: Vec<(&str, &[u8])> = headers
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_bytes()))
+            .collect();
+        if let Err(e) = v.verify(&pairs, &body) {
+            println!("   receiver: rejected a delivery ({})", e.code());
+            return StatusCode::UNAUTHORIZED;
+        }
+    }
+    match wa360::webhook::parse(&body) {
+        Ok(events) => {
+            for e in events {
+                let _ = s.events.send(e);
+            }
+            StatusCode::OK
+        }
+        Err(e) => {
+            println!("   receiver: unreadable webhook body ({})", e.code());
+            StatusCode::BAD_REQUEST
+        }
+    }
+}
+
+fn describe_message(m: &wa360::webhook::InboundMessage) -> String {
+    let kind = m.message_type().unwrap_or("?");
+    match m.payload() {
+        Some(p) if kind == "text" => format!(
+            "text {:?}",
+            p.get("body").and_then(|b| b.as_str()).unwrap_or("")
+        ),
+        _ => kind.to_string(),
+    }
+}
+
+pub(crate) async fn run(a: ReceiverArgs) -> CliResult {
+    let client: Client = make_client(&a.api)?;
+    let verifier = match &a.basic_auth {
+        None => None,
+        Some(ba) => {
+            let (u, p) = ba
+                .split_once(':')
+                .ok_or_else(|| Failure::input("--basic-auth must look like user:password"))?;
+            Some(Verifier::basic_auth(u, p.to_string())?)
+        }
+    };
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let shared = Arc::new(Shared {
+        verifier,
+        events: tx,
+    });
+    let app = Router::new()
+        .route("/webhook", post(hook))
+        .with_state(shared);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(|e| Failure::runtime(format!("cannot listen: {e}")))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| Failure::runtime(format!("cannot listen: {e}")))?;
+    let url = format!("http://{addr}/webhook");
+    let done = Arc::new(Notify::new());
+    let server_done = Arc::clone(&done);
+    let server = tokio::spawn(async move {
+        let _ = axum::serve(listener, app)
+            .with_graceful_shutdown(async move { server_done.notified().await })
+            .await;
+    });
+    if let Some(path) = &a.ready_file {
+        let tmp = path.with_extension("tmp");
+        std::fs::write(&tmp, &url)
+            .and_then(|_| std::fs::rename(&tmp, path))
+            .map_err(|e| Failure::runtime(format!("cannot write {}: {e}", path.display())))?;
+    }
+    println!("   receiver: listening on {url}");
+
+    let replies: Arc<Mutex<HashSet<String>>> = Arc::default();
+    let pending = Arc::new(Mutex::new(0usize));
+    let deadline = tokio::time::sleep(Duration::from_secs_f64(a.max_seconds.max(1.0)));
+    tokio::pin!(deadline);
+    let mut answered_any = false;
+    let outcome = loop {
+        let ev = tokio::select! {
+            _ = &mut deadline => break Err(Failure::runtime("demo receiver: timed out waiting for the read status")),
+            ev = rx.recv() => match ev { Some(e) => e, None => break Ok(()) },
+        };
+        if let Some(m) = ev.as_message() {
+            let from = m.from().unwrap_or("?").to_string();
+            let id = m.id().unwrap_or_default().to_string();
+            println!("<- inbound  {} from {from} ({id})", describe_message(m));
+            let text = m
+                .payload()
+                .and_then(|p| p.get("body"))
+                .and_then(|b| b.as_str())
+                .map(|t| format!("echo: {t}"))
+                .unwrap_or_else(|| "echo: thanks for your message".to_string());
+            // Handle off the request path: mark read, then reply.
+            let client = client.clone();
+            let replies = Arc::clone(&replies);
+            *pending.lock().unwrap_or_else(|p| p.into_inner()) += 1;
+            answered_any = true;
+            tokio::spawn(async move {
+                if let Err(e) = client.mark_read(&id).await {
+                    println!("   receiver: mark_read failed: {e}");
+                }
+                match client
+                    .send(&Message::text(&from, &text).reply_to(&id))
+                    .await
+                {
+                    Ok(r) => {
+                        let wamid = r.message_id().unwrap_or_default().to_string();
+                        println!("-> reply    text {text:?} to {from} ({wamid})");
+                        replies
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .insert(wamid);
+                    }
+                    Err(e) => println!("   receiver: reply failed: {e} ({})", e.code()),
+                }
+            });
+        } else if let Some(s) = ev.as_status() {
+            let id = s.id().unwrap_or_default().to_string();
+            let status = s.status().unwrap_or("?").to_string();
+            println!("<- status   {status:<9} for {id}");
+            let ours = replies
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .contains(&id);
+            if ours && status == "read" {
+                let mut p = pending.lock().unwrap_or_else(|p| p.into_inner());
+                *p = p.saturating_sub(1);
+                if a.exit_after_read && answered_any && *p == 0 {
+                    break Ok(());
+                }
+            }
+        } else {
+            println!("<- event    {}", ev.kind());
+        }
+    };
+    done.notify_one();
+    let _ = tokio::time::timeout(Duration::from_secs(2), server).await;
+    outcome
+}

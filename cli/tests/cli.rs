@@ -1,0 +1,515 @@
+//! The built `wa360` binary: parse against the conformance suite, send and
+//! webhook commands against a sandbox, help texts, and bad input.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+
+use serde_json::{Value, json};
+use wa360_sandbox::{BlockingSandbox, Sandbox};
+
+fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_wa360"));
+    c.env_remove("D360_API_KEY").env_remove("WA360_BASE_URL");
+    c
+}
+
+fn against(sb: &BlockingSandbox) -> Command {
+    let mut c = bin();
+    c.env("D360_API_KEY", sb.api_key())
+        .env("WA360_BASE_URL", sb.url());
+    c
+}
+
+fn run(mut c: Command) -> Output {
+    c.output().expect("run wa360")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).to_string()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).to_string()
+}
+
+fn suite() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/conformance/webhook_parse")
+}
+
+#[test]
+fn parse_prints_the_canonical_events_of_every_conformance_case() {
+    let mut checked = 0;
+    let mut dirs: Vec<_> = std::fs::read_dir(suite())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    dirs.sort();
+    for dir in dirs {
+        let input = dir.join("input.json");
+        let mut c = bin();
+        c.arg("parse").arg(&input);
+        let out = run(c);
+        let name = dir.file_name().unwrap().to_string_lossy().to_string();
+        if dir.join("expected.json").exists() {
+            assert!(out.status.success(), "{name}: {}", stderr(&out));
+            let want: Value =
+                serde_json::from_slice(&std::fs::read(dir.join("expected.json")).unwrap()).unwrap();
+            let got: Vec<Value> = stdout(&out)
+                .lines()
+                .map(|l| {
+                    serde_json::from_str(l)
+                        .unwrap_or_else(|e| panic!("{name}: not a JSON line {l:?}: {e}"))
+                })
+                .collect();
+            assert_eq!(Value::Array(got), want, "{name}");
+        } else {
+            let want: Value =
+                serde_json::from_slice(&std::fs::read(dir.join("expected_error.json")).unwrap())
+                    .unwrap();
+            assert_eq!(out.status.code(), Some(2), "{name}");
+            let code = want["code"].as_str().unwrap();
+            assert!(
+                stderr(&out).contains(code),
+                "{name}: stderr {:?} should name {code}",
+                stderr(&out)
+            );
+            assert!(stdout(&out).is_empty());
+        }
+        checked += 1;
+    }
+    assert!(
+        checked >= 50,
+        "the conformance suite should be there ({checked} cases)"
+    );
+}
+
+#[test]
+fn parse_reads_stdin() {
+    let body = std::fs::read(suite().join("payload_inbound_text/input.json")).unwrap();
+    let mut child = bin()
+        .arg("parse")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(&body).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let ev: Value = serde_json::from_str(stdout(&out).trim()).unwrap();
+    assert_eq!(ev["kind"], "message");
+    assert_eq!(ev["type"], "text");
+}
+
+#[test]
+fn parse_rejects_garbage_and_missing_files_clearly() {
+    let mut c = bin();
+    c.arg("parse").stdin(Stdio::piped());
+    let mut child = c
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"<html>not a webhook</html>")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("webhook_payload"), "{}", stderr(&out));
+    let mut c = bin();
+    c.args(["parse", "/nonexistent/body.json"]);
+    let out = run(c);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("cannot read /nonexistent/body.json"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn help_on_every_subcommand() {
+    let cmds: &[&[&str]] = &[
+        &[],
+        &["sandbox"],
+        &["send"],
+        &["send", "text"],
+        &["send", "image"],
+        &["send", "video"],
+        &["send", "audio"],
+        &["send", "document"],
+        &["send", "sticker"],
+        &["send", "location"],
+        &["send", "reaction"],
+        &["send", "template"],
+        &["send", "interactive-buttons"],
+        &["send", "interactive-list"],
+        &["send", "cta-url"],
+        &["send", "mark-read"],
+        &["send", "typing"],
+        &["send", "json"],
+        &["webhook"],
+        &["webhook", "set"],
+        &["webhook", "get"],
+        &["parse"],
+        &["simulate-inbound"],
+    ];
+    for args in cmds {
+        let mut c = bin();
+        c.args(*args).arg("--help");
+        let out = run(c);
+        assert!(out.status.success(), "{args:?}");
+        let text = stdout(&out);
+        assert!(text.contains("Usage: wa360"), "{args:?}: {text}");
+    }
+    let mut c = bin();
+    c.arg("--help");
+    let top = stdout(&run(c));
+    for sub in [
+        "sandbox",
+        "send",
+        "webhook",
+        "parse",
+        "D360_API_KEY",
+        "WA360_BASE_URL",
+    ] {
+        assert!(top.contains(sub), "top-level help mentions {sub}");
+    }
+}
+
+#[test]
+fn send_text_and_json_against_the_sandbox() {
+    let sb = Sandbox::start_blocking().unwrap();
+    let mut c = against(&sb);
+    c.args([
+        "send",
+        "text",
+        "--to",
+        "+1 555 555 0123",
+        "--callback-data",
+        "cli-1",
+        "hello from the CLI",
+    ]);
+    let out = run(c);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let resp: Value = serde_json::from_str(stdout(&out).trim()).unwrap();
+    assert!(
+        resp["messages"][0]["id"]
+            .as_str()
+            .unwrap()
+            .starts_with("wamid.")
+    );
+    let reqs = sb.control().requests();
+    assert_eq!(reqs.len(), 1);
+    assert_eq!(
+        reqs[0].body,
+        json!({"messaging_product":"whatsapp","recipient_type":"individual","to":"15555550123",
+               "type":"text","biz_opaque_callback_data":"cli-1","text":{"body":"hello from the CLI"}})
+    );
+    assert!(reqs[0].authorized);
+
+    // The neutral format from stdin.
+    let mut child = against(&sb)
+        .args(["send", "json", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let spec = json!({"to":"15555550123","type":"interactive","interactive":{"type":"button","body":"Pick",
+        "buttons":[{"id":"a","title":"A"},{"id":"b","title":"B"}]}});
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(spec.to_string().as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        sb.control().requests()[1].body["interactive"]["action"]["buttons"][1]["reply"]["id"],
+        "b"
+    );
+
+    // Other families through their subcommands.
+    for args in [
+        vec![
+            "send",
+            "image",
+            "--to",
+            "15555550123",
+            "--id",
+            "12345",
+            "--caption",
+            "pic",
+        ],
+        vec![
+            "send",
+            "location",
+            "--to",
+            "15555550123",
+            "--lat",
+            "-33.9",
+            "--lng",
+            "18.4",
+            "--name",
+            "Cape Town",
+        ],
+        vec![
+            "send",
+            "reaction",
+            "--to",
+            "15555550123",
+            "--message-id",
+            "wamid.X",
+            "--emoji",
+            "👍",
+        ],
+        vec![
+            "send",
+            "template",
+            "--to",
+            "15555550123",
+            "--name",
+            "order_update",
+            "--language",
+            "en_US",
+            "--param",
+            "4471",
+        ],
+        vec![
+            "send",
+            "interactive-list",
+            "--to",
+            "15555550123",
+            "--body",
+            "Menu",
+            "--button",
+            "Open",
+            "--row",
+            "r1=Row one=first",
+        ],
+        vec![
+            "send",
+            "cta-url",
+            "--to",
+            "15555550123",
+            "--body",
+            "Visit",
+            "--display-text",
+            "Open",
+            "--url",
+            "https://example.com",
+        ],
+        vec!["send", "mark-read", "wamid.X"],
+        vec!["send", "typing", "wamid.X"],
+    ] {
+        let mut c = against(&sb);
+        c.args(&args);
+        let out = run(c);
+        assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+    }
+    let reqs = sb.control().requests();
+    assert_eq!(reqs.len(), 10);
+    assert!(reqs.iter().all(|r| r.status == Some(200)), "{reqs:?}");
+    assert_eq!(reqs[3].body["location"]["latitude"], -33.9);
+    assert_eq!(reqs[9].body["typing_indicator"]["type"], "text");
+}
+
+#[test]
+fn bad_input_exits_non_zero_before_any_request() {
+    let sb = Sandbox::start_blocking().unwrap();
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["send", "text", "--to", "15555550123", ""], "text.body"),
+        (vec!["send", "text", "--to", "12", "hi"], "`to`"),
+        (
+            vec![
+                "send",
+                "interactive-buttons",
+                "--to",
+                "15555550123",
+                "--body",
+                "b",
+                "--button",
+                "no-equals",
+            ],
+            "id=title",
+        ),
+        (
+            vec![
+                "send",
+                "interactive-buttons",
+                "--to",
+                "15555550123",
+                "--body",
+                "b",
+                "--button",
+                "a=A title that is far too long",
+            ],
+            "title",
+        ),
+        (
+            vec![
+                "send",
+                "image",
+                "--to",
+                "15555550123",
+                "--id",
+                "1",
+                "--link",
+                "https://x.example/a.jpg",
+            ],
+            "cannot be used with",
+        ),
+        (vec!["send", "json", "/nonexistent.json"], "cannot read"),
+        (vec!["webhook", "set", "https://my_hook.example.com/x"], "_"),
+        (
+            vec!["webhook", "set", "http://127.0.0.1:9/x"],
+            "--allow-local-http",
+        ),
+        (
+            vec![
+                "webhook",
+                "set",
+                "https://hooks.example.com/x",
+                "--basic-auth",
+                "nocolon",
+            ],
+            "user:password",
+        ),
+    ];
+    for (args, words) in cases {
+        let mut c = against(&sb);
+        c.args(&args);
+        let out = run(c);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains(words),
+            "{args:?}: stderr {:?} should contain {words:?}",
+            stderr(&out)
+        );
+        assert!(
+            !stderr(&out).contains(sb.api_key()),
+            "the key is never printed"
+        );
+    }
+    assert!(
+        sb.control().requests().is_empty(),
+        "no request for bad input"
+    );
+    // No key at all.
+    let mut c = bin();
+    c.env("WA360_BASE_URL", sb.url())
+        .args(["send", "text", "--to", "15555550123", "hi"]);
+    let out = run(c);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("D360_API_KEY"));
+    // A wrong key is an API error (exit 1) that names the class.
+    let mut c = bin();
+    c.env("WA360_BASE_URL", sb.url())
+        .env("D360_API_KEY", "wrong")
+        .args(["send", "text", "--to", "15555550123", "hi"]);
+    let out = run(c);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("authentication"), "{}", stderr(&out));
+}
+
+#[test]
+fn webhook_set_and_get_against_the_sandbox() {
+    let sb = Sandbox::start_blocking().unwrap();
+    let mut c = against(&sb);
+    c.args([
+        "webhook",
+        "set",
+        "https://hooks.example.com/wa",
+        "--basic-auth",
+        "user:pw",
+        "--header",
+        "X-Tenant=42",
+    ]);
+    let out = run(c);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(!stdout(&out).contains("pw"), "credentials are not printed");
+    let stored = sb.control().phone_webhook().unwrap();
+    assert_eq!(stored.url, "https://hooks.example.com/wa");
+    assert_eq!(stored.headers["X-Tenant"], "42");
+    assert!(stored.headers["Authorization"].starts_with("Basic "));
+    let mut c = against(&sb);
+    c.args(["webhook", "get"]);
+    let out = run(c);
+    assert!(out.status.success());
+    assert_eq!(
+        serde_json::from_str::<Value>(stdout(&out).trim()).unwrap()["url"],
+        "https://hooks.example.com/wa"
+    );
+    // WABA level: nothing set yet → clear error; then set a local receiver.
+    let mut c = against(&sb);
+    c.args(["webhook", "get", "--waba"]);
+    let out = run(c);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("no WABA-level webhook"));
+    let mut c = against(&sb);
+    c.args([
+        "webhook",
+        "set",
+        "--waba",
+        "--allow-local-http",
+        "http://127.0.0.1:9/hook",
+    ]);
+    assert!(run(c).status.success());
+    assert_eq!(
+        sb.control().waba_webhook().unwrap().url,
+        "http://127.0.0.1:9/hook"
+    );
+}
+
+#[test]
+fn sandbox_command_serves_and_stops_on_sigterm() {
+    let dir = std::env::temp_dir().join(format!("wa360-cli-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let env_file = dir.join("sandbox.env");
+    let child = bin()
+        .args(["sandbox", "--time-scale", "0.01", "--env-file"])
+        .arg(&env_file)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut text = String::new();
+    for _ in 0..100 {
+        if let Ok(t) = std::fs::read_to_string(&env_file) {
+            text = t;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let get = |k: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(&format!("{k}=")))
+            .unwrap_or_else(|| panic!("{k} in {text:?}"))
+            .to_string()
+    };
+    let (url, key) = (get("WA360_BASE_URL"), get("D360_API_KEY"));
+    let mut c = bin();
+    c.env("WA360_BASE_URL", &url)
+        .env("D360_API_KEY", &key)
+        .args(["send", "text", "--to", "15555550123", "hi"]);
+    let out = run(c);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "SIGTERM is a clean stop");
+    let printed = stdout(&out);
+    assert!(
+        printed.contains(&url) && printed.contains(&key),
+        "URL and key are printed: {printed}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
