@@ -120,8 +120,10 @@ export type JsSandbox = Sandbox
  */
 export declare class Verifier {
   /**
-   * `new Verifier({ basicAuth: { user, password }, headers: { name: value }, appSecret })`.
-   * Throws `invalid_argument` when no check is given or a value is unusable.
+   * `new Verifier({ basicAuth: { user, password }, headers: { name: value }, appSecret })`
+   * (the snake_case keys of the shared neutral form, `basic_auth` /
+   * `app_secret`, are accepted too). Throws `invalid_argument` naming the
+   * setting when no check is given, a key is unknown or a value is unusable.
    */
   constructor(options: VerifierOptions)
   /**
@@ -291,6 +293,13 @@ export interface SetWebhookOptions {
 export declare function signWebhook(appSecret: string, body: Buffer | Uint8Array | string): string
 
 /**
+ * Check webhook registration settings `{ url, headers? }` against the rules
+ * (the same check `setWebhook` makes before any request). Throws
+ * `invalid_argument` naming `url` or `headers.<name>`.
+ */
+export declare function validateWebhookSettings(settings: { url: string; headers?: Record<string, string> }): void
+
+/**
  * Check a webhook URL against the registration rules (https, no credentials,
  * length, …). Throws `invalid_argument` naming the rule.
  */
@@ -298,7 +307,8 @@ export declare function validateWebhookUrl(url: string): void
 
 /**
  * Options of `new Verifier(options)`: at least one check. Every configured
- * check must pass.
+ * check must pass. (Declared for the TypeScript types; the constructor reads
+ * the object through the core's neutral form, which rejects unknown keys.)
  */
 export interface VerifierOptions {
   /** Expect `Authorization: Basic base64(user:password)`. */

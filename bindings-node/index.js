@@ -849,4 +849,5 @@ module.exports.hubChallenge = nativeBinding.hubChallenge
 module.exports.hubChallengeFromQuery = nativeBinding.hubChallengeFromQuery
 module.exports.parseWebhookToJson = nativeBinding.parseWebhookToJson
 module.exports.signWebhook = nativeBinding.signWebhook
+module.exports.validateWebhookSettings = nativeBinding.validateWebhookSettings
 module.exports.validateWebhookUrl = nativeBinding.validateWebhookUrl

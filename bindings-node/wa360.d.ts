@@ -3,7 +3,7 @@
 // this file re-exports them and declares the JS-side additions.
 
 export {
-  Client, Verifier, Sandbox, buildMessage, hubChallenge, hubChallengeFromQuery, validateWebhookUrl, signWebhook, parseWebhookToJson,
+  Client, Verifier, Sandbox, buildMessage, hubChallenge, hubChallengeFromQuery, validateWebhookUrl, validateWebhookSettings, signWebhook, parseWebhookToJson,
   type ClientOptions, type SendResponse, type SendContact, type SentMessage, type MediaInfo, type ClientDescription,
   type VerifierOptions, type BasicAuth, type SetWebhookOptions, type GetWebhookOptions, type WebhookInfo,
   type SendOptions, type SandboxOptions,

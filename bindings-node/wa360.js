@@ -79,6 +79,7 @@ module.exports = {
   hubChallenge: native.hubChallenge,
   hubChallengeFromQuery: native.hubChallengeFromQuery,
   validateWebhookUrl: native.validateWebhookUrl,
+  validateWebhookSettings: native.validateWebhookSettings,
   signWebhook: native.signWebhook,
   _panicForTests: native._panicForTests,
   _panicForTestsAsync: native._panicForTestsAsync,

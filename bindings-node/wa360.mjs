@@ -5,6 +5,6 @@ const wa360 = require('./wa360.js')
 export default wa360
 export const {
   Client, Verifier, Sandbox, buildMessage, ErrorCodes, isWa360Error, parseWebhook, parseWebhookToJson, isKnownMessage,
-  hubChallenge, hubChallengeFromQuery, validateWebhookUrl, signWebhook,
+  hubChallenge, hubChallengeFromQuery, validateWebhookUrl, validateWebhookSettings, signWebhook,
   _panicForTests, _panicForTestsAsync,
 } = wa360

@@ -39,8 +39,10 @@ pub fn parse_webhook_to_json(
 }
 
 /// Options of `new Verifier(options)`: at least one check. Every configured
-/// check must pass.
+/// check must pass. (Declared for the TypeScript types; the constructor reads
+/// the object through the core's neutral form, which rejects unknown keys.)
 #[napi(object)]
+#[allow(dead_code)]
 #[derive(Default)]
 pub struct VerifierOptions {
     /// Expect `Authorization: Basic base64(user:password)`.
@@ -87,30 +89,31 @@ pub struct JsVerifier {
 
 #[napi]
 impl JsVerifier {
-    /// `new Verifier({ basicAuth: { user, password }, headers: { name: value }, appSecret })`.
-    /// Throws `invalid_argument` when no check is given or a value is unusable.
-    #[napi(constructor)]
-    pub fn new(env: Env, options: VerifierOptions) -> napi::Result<Self> {
+    /// `new Verifier({ basicAuth: { user, password }, headers: { name: value }, appSecret })`
+    /// (the snake_case keys of the shared neutral form, `basic_auth` /
+    /// `app_secret`, are accepted too). Throws `invalid_argument` naming the
+    /// setting when no check is given, a key is unknown or a value is unusable.
+    #[napi(constructor, ts_args_type = "options: VerifierOptions")]
+    pub fn new(env: Env, options: serde_json::Value) -> napi::Result<Self> {
         guard(&env, move || {
-            let mut spec = serde_json::Map::new();
-            if let Some(b) = options.basic_auth {
-                spec.insert(
-                    "basic_auth".into(),
-                    serde_json::json!({"user": b.user, "password": b.password}),
-                );
-            }
-            if let Some(h) = options.headers {
-                let h: serde_json::Map<String, serde_json::Value> = h
-                    .into_iter()
-                    .map(|(k, v)| (k, serde_json::Value::String(v)))
-                    .collect();
-                spec.insert("headers".into(), serde_json::Value::Object(h));
-            }
-            if let Some(s) = options.app_secret {
-                spec.insert("app_secret".into(), serde_json::Value::String(s));
-            }
-            let inner =
-                wa360::webhook::verify::Verifier::from_json(&serde_json::Value::Object(spec))?;
+            let spec = match options {
+                serde_json::Value::Object(m) => serde_json::Value::Object(
+                    m.into_iter()
+                        .map(|(k, v)| {
+                            let k = match k.as_str() {
+                                "basicAuth" => "basic_auth".to_owned(),
+                                "appSecret" => "app_secret".to_owned(),
+                                _ => k,
+                            };
+                            (k, v)
+                        })
+                        // `undefined` options arrive as null: treat them as absent.
+                        .filter(|(_, v)| !v.is_null())
+                        .collect(),
+                ),
+                other => other,
+            };
+            let inner = wa360::webhook::verify::Verifier::from_json(&spec)?;
             Ok(JsVerifier { inner })
         })
     }
@@ -187,6 +190,14 @@ pub fn validate_webhook_url(env: Env, url: String) -> napi::Result<()> {
     guard(&env, || {
         wa360::webhook::registration::validate_webhook_url(&url)
     })
+}
+
+/// Check webhook registration settings `{ url, headers? }` against the rules
+/// (the same check `setWebhook` makes before any request). Throws
+/// `invalid_argument` naming `url` or `headers.<name>`.
+#[napi(ts_args_type = "settings: { url: string; headers?: Record<string, string> }")]
+pub fn validate_webhook_settings(env: Env, settings: serde_json::Value) -> napi::Result<()> {
+    guard(&env, || WebhookSettings::from_json(&settings)?.validate())
 }
 
 /// The value of an `X-Hub-Signature-256` header for `body` (for tests that

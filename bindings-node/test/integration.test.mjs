@@ -233,7 +233,7 @@ test('the Express receiver rejects deliveries without the credentials (401) and 
   try {
     await sb.registerWebhook(url, { headers: { Authorization: 'Basic ' + Buffer.from('hook:wrong').toString('base64') } })
     await sb.inbound({ from: TO, type: 'text', text: { body: 'x' } })
-    const d = await waitFor(() => sb.deliveries().find((x) => x.status !== null))
+    const d = await waitFor(() => sb.deliveries().find((x) => x.url === url && x.kind === 'inbound' && (x.status !== null || x.error)))
     assert.equal(d.status, 401)
     assert.equal(d.ok, false)
     await new Promise((r) => setTimeout(r, 50))
