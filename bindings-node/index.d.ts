@@ -80,6 +80,20 @@ export declare class Client {
 export type JsClient = Client
 
 /**
+ * Drops repeated deliveries (360dialog delivers at least once and retries
+ * for days). In memory, bounded; one per process.
+ */
+export declare class Deduper {
+  /** `new Deduper({ capacity?, ttlMs? })`. */
+  constructor(options?: MemoryStoreOptions | undefined | null)
+  /** Record `event`; `true` the first time it is seen. */
+  isNew(event: object): boolean
+  /** Forget `event` so its redelivery is processed again (call it when handling failed). */
+  forget(event: object): void
+}
+export type JsDeduper = Deduper
+
+/**
  * A local 360dialog Cloud API emulator (see `sandbox/README.md` for its
  * routes, faults and webhook deliveries). Stop it with `await sandbox.stop()`.
  */
@@ -113,6 +127,24 @@ export declare class Sandbox {
   stop(): Promise<void>
 }
 export type JsSandbox = Sandbox
+
+/**
+ * Keeps the furthest status of each outbound message (`sent` < `delivered`
+ * < `read` < `played`; `failed` is a flag kept with its errors).
+ */
+export declare class StatusFold {
+  /** `new StatusFold({ capacity?, ttlMs? })`. */
+  constructor(options?: MemoryStoreOptions | undefined | null)
+  /**
+   * Apply one status event. Returns `advanced` or `failed` (report it),
+   * `unrecognised` (an unranked status: reported, state unchanged),
+   * `duplicate` or `stale` (drop it).
+   */
+  apply(event: object): 'advanced' | 'failed' | 'unrecognised' | 'duplicate' | 'stale'
+  /** The folded state of a message (`null` when nothing is known). */
+  state(messageId: string): MessageState | null
+}
+export type JsStatusFold = StatusFold
 
 /**
  * Checks that a webhook delivery is authentic (fails closed). Holds the
@@ -216,6 +248,26 @@ export interface MediaInfo {
   fileSize?: number
   /** The media id. */
   id: string
+}
+
+/** Options of `new Deduper()` / `new StatusFold()`. */
+export interface MemoryStoreOptions {
+  /** How many keys / messages are kept (oldest evicted first; default 100 000). */
+  capacity?: number
+  /** How long a key is remembered, in ms (default 7 days, 360dialog's redelivery window). */
+  ttlMs?: number
+}
+
+/** What is known about one outbound message. */
+export interface MessageState {
+  /** The furthest progress status seen (`sent` … `played`). */
+  status?: string
+  /** Timestamp of that status (Unix seconds). */
+  timestamp?: number
+  /** A `failed` status was seen. */
+  failed: boolean
+  /** The errors of the first `failed` status. */
+  errors: Array<Record<string, unknown>>
 }
 
 /**

@@ -3,10 +3,10 @@
 // this file re-exports them and declares the JS-side additions.
 
 export {
-  Client, Verifier, Sandbox, buildMessage, hubChallenge, hubChallengeFromQuery, validateWebhookUrl, validateWebhookSettings, signWebhook, parseWebhookToJson,
+  Client, Verifier, Sandbox, Deduper, StatusFold, buildMessage, hubChallenge, hubChallengeFromQuery, validateWebhookUrl, validateWebhookSettings, signWebhook, parseWebhookToJson,
   type ClientOptions, type SendResponse, type SendContact, type SentMessage, type MediaInfo, type ClientDescription,
   type VerifierOptions, type BasicAuth, type SetWebhookOptions, type GetWebhookOptions, type WebhookInfo,
-  type SendOptions, type SandboxOptions,
+  type SendOptions, type SandboxOptions, type MemoryStoreOptions, type MessageState,
 } from './index.js'
 export * from './webhook-events.js'
 import type { Event, KnownMessageEvent, WithToJSON } from './webhook-events.js'
@@ -87,6 +87,14 @@ export declare function _panicForTests(): void
 export declare function _panicForTestsAsync(): Promise<void>
 
 declare module './index.js' {
+  interface Deduper {
+    /** The events not seen before, in order (repeats within the batch dropped too). */
+    filter<E extends Event>(events: E[]): E[]
+  }
+  interface StatusFold {
+    /** Every non-status event, and the status events worth reporting, in order. */
+    filter<E extends Event>(events: E[]): E[]
+  }
   interface Sandbox {
     /**
      * Register a webhook directly in the sandbox, bypassing the client's URL

@@ -66,10 +66,23 @@ Object.defineProperty(native.Sandbox.prototype, 'registerWebhook', {
   },
 })
 
+// filter(): the batch forms of Deduper.isNew / StatusFold.apply, in order.
+Object.defineProperty(native.Deduper.prototype, 'filter', {
+  enumerable: false, configurable: true, writable: true,
+  value: function filter(events) { return events.filter((e) => this.isNew(e)) },
+})
+const REPORTABLE = new Set(['advanced', 'failed', 'unrecognised'])
+Object.defineProperty(native.StatusFold.prototype, 'filter', {
+  enumerable: false, configurable: true, writable: true,
+  value: function filter(events) { return events.filter((e) => e.kind !== 'status' || REPORTABLE.has(this.apply(e))) },
+})
+
 module.exports = {
   Client: native.Client,
   Verifier: native.Verifier,
   Sandbox: native.Sandbox,
+  Deduper: native.Deduper,
+  StatusFold: native.StatusFold,
   buildMessage: native.buildMessage,
   ErrorCodes,
   isWa360Error,

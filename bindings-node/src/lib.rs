@@ -11,6 +11,7 @@
 #![cfg_attr(test, allow(dead_code))]
 
 mod client;
+mod dedupe;
 mod errors;
 mod media;
 mod messages;
