@@ -31,3 +31,10 @@ lint-node: node-deps ## Node: clippy, generated index.js/index.d.ts must match t
 
 demo-node: node-build-debug ## Node echo bot on the local sandbox: inbound → Express receiver → reply → statuses
 	cd $(NODE_DIR) && RUST_BACKTRACE=0 node examples/echo-bot.mjs
+
+NODE_RELEASE_DIR := bench/node/.release
+bench-node: node-deps ## Node: release addon; parseWebhook vs JSON.parse vs whatsapp-api-js, Client vs undici at concurrency 64
+	cd $(NODE_DIR) && npx napi build --platform --release --output-dir ../$(NODE_RELEASE_DIR)
+	cd bench/node && if [ ! -d node_modules/whatsapp-api-js ] || [ package.json -nt node_modules/.package-lock.json ]; then \
+		$(NPM) ci --ignore-scripts --no-audit --no-fund; fi
+	NAPI_RS_NATIVE_LIBRARY_PATH=$(CURDIR)/$(NODE_RELEASE_DIR)/$$(cd $(NODE_RELEASE_DIR) && ls *.node | head -1) node bench/node/bench.mjs
