@@ -4,7 +4,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import http from 'node:http'
 import util from 'node:util'
-import { Client } from '../wa360.mjs'
+import { Client, Verifier } from '../wa360.mjs'
 
 const KEY = 'secret-key-that-must-never-print'
 
@@ -34,6 +34,30 @@ test('the key never shows in util.inspect, JSON.stringify or String()', () => {
     assert.ok(!s.includes(KEY), s)
   }
   assert.equal(JSON.parse(JSON.stringify(c)).baseUrl, 'http://127.0.0.1:9')
+})
+
+test('Verifier and Sandbox never print their secrets', async () => {
+  const v = new Verifier({ basicAuth: { user: 'hook', password: 'pw-that-must-not-print' }, appSecret: 'app-secret-not-printed' })
+  for (const s of [util.inspect(v, { showHidden: true }), JSON.stringify(v), String(v)]) {
+    assert.ok(!s.includes('pw-that-must-not-print') && !s.includes('app-secret-not-printed'), s)
+  }
+  assert.throws(() => new Verifier({}), { code: 'invalid_argument' })
+  assert.throws(() => new Verifier({ basicAuth: { user: 'u', password: 'p' }, bogus: 1 }), { code: 'invalid_argument', field: 'bogus' })
+})
+
+test('apiKey falls back to D360_API_KEY', async () => {
+  const s = await server((req, res) => json(res, 200, { success: true }))
+  const saved = process.env.D360_API_KEY
+  process.env.D360_API_KEY = 'key-from-env'
+  try {
+    const c = new Client({ baseUrl: s.url })
+    await c.markRead('wamid.X')
+    assert.equal(s.requests[0].headers['d360-api-key'], 'key-from-env')
+  } finally {
+    if (saved === undefined) delete process.env.D360_API_KEY
+    else process.env.D360_API_KEY = saved
+    await s.close()
+  }
 })
 
 test('no key and no D360_API_KEY throws a configuration error', () => {
