@@ -24,7 +24,7 @@ const bodies = {
 }
 
 // ------------------------------------------------------------ parse timing
-function measure(fn, { iters = quick ? 5_000 : 40_000, repeats = quick ? 3 : 7 } = {}) {
+function measure(fn, { iters = quick ? 3_000 : 10_000, repeats = quick ? 3 : 5 } = {}) {
   for (let i = 0; i < iters / 4; i++) fn() // warm-up (JIT)
   const runs = []
   for (let r = 0; r < repeats; r++) {
@@ -36,7 +36,7 @@ function measure(fn, { iters = quick ? 5_000 : 40_000, repeats = quick ? 3 : 7 }
   return runs[Math.floor(runs.length / 2)] // median µs per op
 }
 
-async function measureAsync(fn, { iters = quick ? 5_000 : 40_000, repeats = quick ? 3 : 7 } = {}) {
+async function measureAsync(fn, { iters = quick ? 3_000 : 10_000, repeats = quick ? 3 : 5 } = {}) {
   for (let i = 0; i < iters / 4; i++) await fn()
   const runs = []
   for (let r = 0; r < repeats; r++) {
@@ -120,7 +120,7 @@ try {
     if (res.statusCode !== 200 || !j.messages) throw new Error(`undici send failed: ${res.statusCode}`)
   }
   const viaClient = async () => { await client.send(spec) }
-  const total = quick ? 2_000 : 10_000
+  const total = quick ? 2_000 : 5_000
   // warm both (connections, JIT), then alternate rounds so drift hits both alike
   await run(64, 1_000, viaUndici)
   await run(64, 1_000, viaClient)
