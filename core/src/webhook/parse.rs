@@ -101,7 +101,11 @@ pub fn parse_to_canonical_json(body: &[u8]) -> Result<String> {
 /// [`parse_to_canonical_json`] with explicit limits.
 pub fn parse_to_canonical_json_with(body: &[u8], opts: &ParseOptions) -> Result<String> {
     let events = parse_with(body, opts)?;
-    serde_json::to_string(&CanonicalList(&events)).map_err(|e| Error::Internal(e.to_string()))
+    // The canonical form repeats most of the body: size the buffer once.
+    let mut out = Vec::with_capacity(body.len() + body.len() / 2);
+    serde_json::to_writer(&mut out, &CanonicalList(&events))
+        .map_err(|e| Error::Internal(e.to_string()))?;
+    String::from_utf8(out).map_err(|e| Error::Internal(e.to_string()))
 }
 
 fn payload_error(e: serde_json::Error) -> Error {
