@@ -385,6 +385,35 @@ impl Control {
         self.state.lock().waba_webhook.clone()
     }
 
+    /// Register a webhook in-process, with the same rules as
+    /// `POST /v1/configs/webhook` (or `/waba_webhook` when `waba`): the URL
+    /// rules, the sandbox's `allow_http_callbacks` relaxation, and header
+    /// names without `_`. Returns the broken rule as text.
+    pub fn register_webhook(
+        &self,
+        waba: bool,
+        url: &str,
+        headers: &std::collections::BTreeMap<String, String>,
+    ) -> std::result::Result<(), String> {
+        webhooks::check_webhook_url(url, self.state.settings.allow_http_callbacks)?;
+        let map: serde_json::Map<String, serde_json::Value> = headers
+            .iter()
+            .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+            .collect();
+        let checked = webhooks::check_headers(&map)?;
+        let cfg = WebhookConfig {
+            url: url.to_string(),
+            headers: checked.into_iter().collect(),
+        };
+        let mut g = self.state.lock();
+        if waba {
+            g.waba_webhook = Some(cfg);
+        } else {
+            g.phone_webhook = Some(cfg);
+        }
+        Ok(())
+    }
+
     /// Simulate an inbound webhook (same input forms as `POST /_sandbox/inbound`).
     /// Returns the message ids, or an error text (bad input or no webhook registered).
     pub fn inbound(&self, input: &serde_json::Value) -> std::result::Result<Vec<String>, String> {

@@ -93,6 +93,8 @@ pub async fn serve(listener: TcpListener, state: Arc<State>) {
             }
         });
     }
+    // Stop accepting at once: the port is closed before connections drain.
+    drop(listener);
     conns.close();
     let _ = tokio::time::timeout(Duration::from_secs(2), conns.wait()).await;
 }
@@ -256,13 +258,12 @@ async fn handle(
 
 fn push(state: &State, mut record: RecordedRequest) -> u64 {
     let mut g = state.lock();
-    record.seq = g.requests.len() as u64;
+    let seq = g.next_seq;
+    record.seq = seq;
+    g.next_seq += 1;
     g.requests.push(record);
-    record_seq(&g.requests)
-}
-
-fn record_seq(requests: &[RecordedRequest]) -> u64 {
-    requests.last().map(|r| r.seq).unwrap_or(0)
+    crate::state::trim(&mut g.requests);
+    seq
 }
 
 fn set_status(state: &State, seq: u64, status: u16) {

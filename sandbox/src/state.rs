@@ -23,7 +23,7 @@ pub const DISPLAY_PHONE_NUMBER: &str = "15550104321";
 /// One API request the sandbox received (the API key header is removed).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct RecordedRequest {
-    /// Position in the log, starting at 0.
+    /// Sequence number: 0 for the first request, and it keeps counting (also across a reset).
     pub seq: u64,
     /// HTTP method, upper case.
     pub method: String,
@@ -120,6 +120,19 @@ pub struct Inner {
     pub waba_webhook: Option<WebhookConfig>,
     pub media: HashMap<String, MediaObject>,
     pub next_delivery_id: u64,
+    pub next_seq: u64,
+}
+
+/// At most this many requests and delivery attempts are kept (oldest dropped
+/// first), so a long-running sandbox does not grow without bound.
+pub const RECORD_CAP: usize = 10_000;
+
+/// Drop the oldest entries beyond [`RECORD_CAP`] (in batches, to stay cheap).
+pub fn trim<T>(v: &mut Vec<T>) {
+    if v.len() > RECORD_CAP + RECORD_CAP / 10 {
+        let excess = v.len() - RECORD_CAP;
+        v.drain(..excess);
+    }
 }
 
 /// Everything the handlers share.

@@ -253,7 +253,7 @@ async fn run_delivery(
             Err(e) => (None, Some(describe(&e))),
         };
         let ok = status == Some(200) && error.is_none();
-        state.lock().deliveries.push(DeliveryAttempt {
+        let record = DeliveryAttempt {
             delivery_id,
             attempt,
             kind: kind.clone(),
@@ -264,7 +264,12 @@ async fn run_delivery(
             error,
             ok,
             at_ms,
-        });
+        };
+        {
+            let mut g = state.lock();
+            g.deliveries.push(record);
+            crate::state::trim(&mut g.deliveries);
+        }
         if let Some(tx) = first_done.take() {
             let _ = tx.send(());
         }

@@ -3,8 +3,14 @@
 use serde_json::{Value, json};
 use wa360_sandbox::Sandbox;
 
+thread_local! {
+    // One client per test thread (each test has its own thread and runtime):
+    // building a TLS-capable client is slow in debug builds.
+    static CLIENT: reqwest::Client = reqwest::Client::new();
+}
+
 fn client() -> reqwest::Client {
-    reqwest::Client::new()
+    CLIENT.with(|c| c.clone())
 }
 
 async fn post_json(sb: &Sandbox, path: &str, body: Value) -> (u16, Value) {

@@ -433,3 +433,49 @@ async fn inbound_batches_and_raw_bodies() {
     assert_eq!(st, 400);
     assert!(v["error"].as_str().unwrap().contains("from"));
 }
+
+#[tokio::test]
+async fn in_process_registration_follows_the_same_rules() {
+    let sb = Sandbox::builder()
+        .allow_http_callbacks(false)
+        .time_scale(0.01)
+        .start()
+        .await
+        .unwrap();
+    let ctl = sb.control();
+    let none = std::collections::BTreeMap::new();
+    assert!(
+        ctl.register_webhook(false, "http://127.0.0.1:9/h", &none)
+            .unwrap_err()
+            .contains("https")
+    );
+    assert!(
+        ctl.register_webhook(false, "https://a_b.example.com/h", &none)
+            .is_err()
+    );
+    let mut bad = std::collections::BTreeMap::new();
+    bad.insert("X_Key".to_string(), "v".to_string());
+    assert!(
+        ctl.register_webhook(true, "https://hooks.example.com/h", &bad)
+            .unwrap_err()
+            .contains("X_Key")
+    );
+    let mut good = std::collections::BTreeMap::new();
+    good.insert("X-Key".to_string(), "v".to_string());
+    ctl.register_webhook(true, "https://hooks.example.com/h", &good)
+        .unwrap();
+    assert_eq!(ctl.waba_webhook().unwrap().headers["X-Key"], "v");
+    assert!(ctl.phone_webhook().is_none());
+    let relaxed = Sandbox::builder().time_scale(0.01).start().await.unwrap();
+    let rx = Receiver::start().await;
+    relaxed
+        .control()
+        .register_webhook(false, &rx.url, &good)
+        .unwrap();
+    relaxed
+        .control()
+        .inbound(&json!({"from":"15555550123","type":"text","text":"hi"}))
+        .unwrap();
+    let got = rx.wait_for(1).await;
+    assert_eq!(got[0].headers["x-key"], "v");
+}
