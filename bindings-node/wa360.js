@@ -18,6 +18,44 @@ function isWa360Error(e, code) {
     (code === undefined || e.code === code)
 }
 
+// Arguments of the wrong JS type are rejected by napi-rs before Rust runs,
+// with napi's own codes (InvalidArg, StringExpected, ObjectExpected, …). They
+// are reshaped here into the one error model: code `invalid_argument` (the
+// napi code is kept as `.napiCode`); Promise-returning methods reject instead
+// of throwing synchronously.
+const NAPI_ARG_CODE = /^(InvalidArg|[A-Za-z]+Expected)$/
+function shapeArgError(e) {
+  if (e instanceof Error && typeof e.code === 'string' && !codeSet.has(e.code) && NAPI_ARG_CODE.test(e.code)) {
+    e.napiCode = e.code
+    e.code = 'invalid_argument'
+  }
+  return e
+}
+function wrapSync(fn) {
+  return function wa360Sync(...args) {
+    try { return fn.apply(this, args) } catch (e) { throw shapeArgError(e) }
+  }
+}
+function wrapAsync(fn) {
+  return function wa360Async(...args) {
+    try { return fn.apply(this, args) } catch (e) { return Promise.reject(shapeArgError(e)) }
+  }
+}
+function wrapMethods(Cls, asyncNames) {
+  for (const name of Object.getOwnPropertyNames(Cls.prototype)) {
+    const d = Object.getOwnPropertyDescriptor(Cls.prototype, name)
+    if (name === 'constructor' || typeof d.value !== 'function') continue
+    Object.defineProperty(Cls.prototype, name, { ...d, value: (asyncNames.has(name) ? wrapAsync : wrapSync)(d.value) })
+  }
+}
+wrapMethods(native.Client, new Set(Object.getOwnPropertyNames(native.Client.prototype).filter((n) => n !== 'toJSON')))
+wrapMethods(native.Sandbox, new Set(['inbound', 'stop']))
+wrapMethods(native.Verifier, new Set())
+wrapMethods(native.Deduper, new Set())
+wrapMethods(native.StatusFold, new Set())
+// Sandbox.start is a read-only static of the native class: left as is (its
+// one optional argument is an options object).
+
 // toJSON of an event: its own enumerable data (toJSON itself is non-enumerable),
 // i.e. exactly the canonical object.
 function eventToJSON() {
@@ -31,7 +69,9 @@ const TO_JSON = { value: eventToJSON, enumerable: false, writable: true, configu
  * too deep, not JSON or not a webhook.
  */
 function parseWebhook(body) {
-  const events = JSON.parse(native.parseWebhookToJson(body))
+  let text
+  try { text = native.parseWebhookToJson(body) } catch (e) { throw shapeArgError(e) }
+  const events = JSON.parse(text)
   for (let i = 0; i < events.length; i++) Object.defineProperty(events[i], 'toJSON', TO_JSON)
   return events
 }
@@ -83,17 +123,17 @@ module.exports = {
   Sandbox: native.Sandbox,
   Deduper: native.Deduper,
   StatusFold: native.StatusFold,
-  buildMessage: native.buildMessage,
+  buildMessage: wrapSync(native.buildMessage),
   ErrorCodes,
   isWa360Error,
   parseWebhook,
-  parseWebhookToJson: native.parseWebhookToJson,
+  parseWebhookToJson: wrapSync(native.parseWebhookToJson),
   isKnownMessage,
-  hubChallenge: native.hubChallenge,
-  hubChallengeFromQuery: native.hubChallengeFromQuery,
-  validateWebhookUrl: native.validateWebhookUrl,
-  validateWebhookSettings: native.validateWebhookSettings,
-  signWebhook: native.signWebhook,
+  hubChallenge: wrapSync(native.hubChallenge),
+  hubChallengeFromQuery: wrapSync(native.hubChallengeFromQuery),
+  validateWebhookUrl: wrapSync(native.validateWebhookUrl),
+  validateWebhookSettings: wrapSync(native.validateWebhookSettings),
+  signWebhook: wrapSync(native.signWebhook),
   _panicForTests: native._panicForTests,
   _panicForTestsAsync: native._panicForTestsAsync,
 }

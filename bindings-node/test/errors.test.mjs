@@ -45,3 +45,14 @@ test('isWa360Error rejects foreign errors', () => {
   const e = Object.assign(new Error('x'), { code: 'ENOENT' })
   assert.equal(wa360.isWa360Error(e), false)
 })
+
+test('arguments of the wrong JS type give invalid_argument (sync throw, or a rejection for Promise methods)', async () => {
+  assert.throws(() => wa360.parseWebhook(123), (e) => e.code === 'invalid_argument' && typeof e.napiCode === 'string')
+  assert.throws(() => wa360.buildMessage('nope'), { code: 'invalid_argument' })
+  assert.throws(() => wa360.validateWebhookUrl(42), { code: 'invalid_argument' })
+  const c = new wa360.Client({ apiKey: 'k', baseUrl: 'http://127.0.0.1:9' })
+  const p = c.sendText(1, 2)
+  assert.ok(p instanceof Promise)
+  await assert.rejects(p, { code: 'invalid_argument' })
+  await assert.rejects(c.markRead(null), { code: 'invalid_argument' })
+})
