@@ -1,0 +1,193 @@
+//! `Client`: the 360dialog Cloud API client, Promise-returning methods.
+//!
+//! One core `wa360::Client` (Arc inside, one connection pool) lives in each JS
+//! `Client`; every call clones it into a future on napi's tokio runtime.
+//! Structured arguments cross the boundary as JSON values and are validated by
+//! the core before any request.
+
+use std::time::Duration;
+
+use napi::Env;
+use napi::bindgen_prelude::PromiseRaw;
+use napi_derive::napi;
+
+use crate::errors::{guard, spawn};
+
+/// Options of `new Client(options)`.
+#[napi(object)]
+#[derive(Default)]
+pub struct ClientOptions {
+    /// The 360dialog API key of the channel; falls back to `D360_API_KEY`.
+    pub api_key: Option<String>,
+    /// Base URL (default `https://waba-v2.360dialog.io`); point it at a sandbox in tests.
+    pub base_url: Option<String>,
+    /// Time allowed for one request attempt, answer included, in ms (default 30000).
+    pub timeout_ms: Option<u32>,
+    /// Time allowed to open a connection, in ms (default 10000).
+    pub connect_timeout_ms: Option<u32>,
+    /// Maximum retries of a retryable failure (default 2; 0 disables retries).
+    pub max_retries: Option<u32>,
+}
+
+/// One recipient of a send answer.
+#[napi(object)]
+pub struct SendContact {
+    /// The recipient as sent.
+    pub input: String,
+    /// WhatsApp's normalised id (absent when sending to a BSUID).
+    pub wa_id: Option<String>,
+    /// The business-scoped user id, when present.
+    pub user_id: Option<String>,
+}
+
+/// One accepted message of a send answer.
+#[napi(object)]
+pub struct SentMessage {
+    /// The message id (`wamid.…`), the key of later status webhooks.
+    pub id: String,
+    /// `accepted`, `held_for_quality_assessment`, `paused`, … when present.
+    pub message_status: Option<String>,
+}
+
+/// The answer to a send: "accepted", not "delivered" (statuses arrive as webhooks).
+#[napi(object)]
+pub struct SendResponse {
+    /// The id of the first accepted message.
+    pub message_id: Option<String>,
+    /// Recipients as WhatsApp understood them.
+    pub contacts: Vec<SendContact>,
+    /// The accepted messages (usually one).
+    pub messages: Vec<SentMessage>,
+}
+
+impl From<wa360::client::SendResponse> for SendResponse {
+    fn from(r: wa360::client::SendResponse) -> Self {
+        SendResponse {
+            message_id: r.message_id().map(str::to_owned),
+            contacts: r
+                .contacts
+                .into_iter()
+                .map(|c| SendContact {
+                    input: c.input,
+                    wa_id: c.wa_id,
+                    user_id: c.user_id,
+                })
+                .collect(),
+            messages: r
+                .messages
+                .into_iter()
+                .map(|m| SentMessage {
+                    id: m.id,
+                    message_status: m.message_status,
+                })
+                .collect(),
+        }
+    }
+}
+
+/// A 360dialog Cloud API client for one channel. Immutable; share one per
+/// API key: all its calls share one connection pool. Printing it
+/// (`util.inspect`, `JSON.stringify`) never shows the key.
+#[napi(js_name = "Client")]
+pub struct JsClient {
+    pub(crate) inner: wa360::client::Client,
+}
+
+#[napi]
+impl JsClient {
+    /// `new Client({ apiKey, baseUrl, timeoutMs, connectTimeoutMs, maxRetries })`.
+    /// Throws `configuration` when no key is given and `D360_API_KEY` is unset.
+    #[napi(constructor)]
+    pub fn new(env: Env, options: Option<ClientOptions>) -> napi::Result<Self> {
+        let o = options.unwrap_or_default();
+        guard(&env, move || {
+            let mut b = wa360::client::Client::builder()
+                .user_agent_suffix(&format!("node/{}", node_version()));
+            if let Some(k) = o.api_key {
+                b = b.api_key(k);
+            }
+            if let Some(u) = o.base_url.as_deref() {
+                b = b.base_url(u);
+            }
+            if let Some(t) = o.timeout_ms {
+                b = b.timeout(Duration::from_millis(u64::from(t)));
+            }
+            if let Some(t) = o.connect_timeout_ms {
+                b = b.connect_timeout(Duration::from_millis(u64::from(t)));
+            }
+            if let Some(n) = o.max_retries {
+                b = b.max_retries(n);
+            }
+            Ok(JsClient { inner: b.build()? })
+        })
+    }
+
+    /// The base URL requests go to.
+    #[napi(getter)]
+    pub fn base_url(&self) -> String {
+        self.inner.config().base_url().to_owned()
+    }
+
+    /// What `JSON.stringify(client)` shows: the base URL only, never the key.
+    #[napi(js_name = "toJSON")]
+    pub fn to_json(&self) -> ClientDescription {
+        ClientDescription {
+            base_url: self.base_url(),
+        }
+    }
+
+    /// Send an already-built wire body to `POST /messages` (same retry rules
+    /// as `send`: never double-sends).
+    #[napi(ts_args_type = "body: Record<string, unknown>")]
+    pub fn send_body<'env>(
+        &self,
+        env: &'env Env,
+        body: serde_json::Value,
+    ) -> napi::Result<PromiseRaw<'env, SendResponse>> {
+        let c = self.inner.clone();
+        spawn(env, async move { c.send_body(body).await }, |_, r| {
+            Ok(SendResponse::from(r))
+        })
+    }
+
+    /// Mark an inbound message (and the ones before it) as read.
+    #[napi(ts_return_type = "Promise<void>")]
+    pub fn mark_read<'env>(
+        &self,
+        env: &'env Env,
+        message_id: String,
+    ) -> napi::Result<PromiseRaw<'env, ()>> {
+        let c = self.inner.clone();
+        spawn(
+            env,
+            async move { c.mark_read(&message_id).await },
+            |_, v| Ok(v),
+        )
+    }
+
+    /// Show a typing indicator (up to 25 s; also marks the message read).
+    #[napi(ts_return_type = "Promise<void>")]
+    pub fn typing<'env>(
+        &self,
+        env: &'env Env,
+        message_id: String,
+    ) -> napi::Result<PromiseRaw<'env, ()>> {
+        let c = self.inner.clone();
+        spawn(env, async move { c.typing(&message_id).await }, |_, v| {
+            Ok(v)
+        })
+    }
+}
+
+/// The printable description of a client (no secrets).
+#[napi(object)]
+pub struct ClientDescription {
+    /// The base URL requests go to.
+    pub base_url: String,
+}
+
+fn node_version() -> &'static str {
+    // The user agent names the binding; the Node version is not needed by the
+    // server and reading it would need the Env, so the package version is used.
+    env!("CARGO_PKG_VERSION")
+}

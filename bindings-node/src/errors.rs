@@ -1,0 +1,154 @@
+//! The one error model, seen from JavaScript.
+//!
+//! Every `wa360::Error` becomes a plain JS `Error` whose `.code` is the core's
+//! stable string code (`invalid_argument`, `rate_limited`, …) and which carries
+//! `.status`, `.apiCode`, `.details`, `.field`, `.rule`, `.retryAfterMs`,
+//! `.subcode`, `.fbtraceId` and `.traceId` when the core knows them (absent
+//! otherwise). The object is built here, in Rust, through the `Env`, and handed
+//! to napi as a JS-backed `napi::Error`, so throws and promise rejections
+//! deliver exactly this object.
+//!
+//! Panics never cross the boundary: [`guard`] (sync entry points) and
+//! [`spawn`] (async ones) turn a panic into an Error with code `internal`.
+
+use std::future::Future;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use napi::Env;
+use napi::bindgen_prelude::{JsValue, Object, PromiseRaw, ToNapiValue};
+use napi_derive::napi;
+
+/// Every stable error code of wa360, in declaration order (the same list the
+/// Python package and the Rust core expose).
+#[napi(js_name = "_errorCodes")]
+pub fn error_codes() -> Vec<&'static str> {
+    wa360::ErrorCode::ALL.iter().map(|c| c.as_str()).collect()
+}
+
+/// Build the JS error object for `err` (falls back to a plain napi error if
+/// the object cannot be created, e.g. while the environment shuts down).
+pub(crate) fn js_error(env: &Env, err: &wa360::Error) -> napi::Error {
+    match build_js_error(env, err) {
+        Ok(e) => e,
+        Err(_) => napi::Error::from_reason(format!("{}: {err}", err.code())),
+    }
+}
+
+fn build_js_error(env: &Env, err: &wa360::Error) -> napi::Result<napi::Error> {
+    let mut obj: Object<'_> = env.create_error(napi::Error::from_reason(err.to_string()))?;
+    obj.set("code", err.code().as_str())?;
+    if let Some(status) = err.status() {
+        obj.set("status", u32::from(status))?;
+    }
+    if let Some(api_code) = err.api_code() {
+        // Meta codes fit in an f64 exactly; JS numbers are f64.
+        obj.set("apiCode", api_code as f64)?;
+    }
+    if let Some(details) = err.details() {
+        obj.set("details", details)?;
+    }
+    if let wa360::Error::InvalidArgument { field, rule } = err {
+        obj.set("field", field.as_str())?;
+        obj.set("rule", rule.as_str())?;
+    }
+    if let Some(after) = err.retry_after() {
+        obj.set("retryAfterMs", after.as_millis() as f64)?;
+    }
+    if let Some(api) = err.api_error() {
+        if let Some(sub) = api.subcode {
+            obj.set("subcode", sub as f64)?;
+        }
+        if let Some(t) = &api.fbtrace_id {
+            obj.set("fbtraceId", t.as_str())?;
+        }
+        if let Some(t) = &api.trace_id {
+            obj.set("traceId", t.as_str())?;
+        }
+    }
+    Ok(napi::Error::from(obj.to_unknown()))
+}
+
+/// Text of a caught panic payload.
+fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_owned()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "panic".to_owned()
+    }
+}
+
+/// Run a synchronous entry point: `wa360::Error` → JS error, panic → `internal`.
+pub(crate) fn guard<T>(env: &Env, f: impl FnOnce() -> wa360::Result<T>) -> napi::Result<T> {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => Err(js_error(env, &e)),
+        Err(payload) => Err(js_error(
+            env,
+            &wa360::Error::Internal(format!("panic in wa360: {}", panic_text(&*payload))),
+        )),
+    }
+}
+
+/// Run an async entry point on the shared tokio runtime and return a Promise.
+/// The future runs in its own task so a panic inside it is caught by tokio
+/// and rejected as an `internal` error; `convert` builds the JS value on the
+/// JS thread once it resolves.
+pub(crate) fn spawn<'env, T, V, F, C>(
+    env: &'env Env,
+    fut: F,
+    convert: C,
+) -> napi::Result<PromiseRaw<'env, V>>
+where
+    T: Send + 'static,
+    V: ToNapiValue,
+    F: Future<Output = wa360::Result<T>> + Send + 'static,
+    C: FnOnce(&Env, T) -> napi::Result<V> + 'static,
+{
+    env.spawn_future_with_callback(
+        async move {
+            Ok(match tokio::spawn(fut).await {
+                Ok(r) => r,
+                Err(join) => {
+                    let text = if join.is_panic() {
+                        panic_text(&*join.into_panic())
+                    } else {
+                        "task cancelled".to_owned()
+                    };
+                    Err(wa360::Error::Internal(format!("panic in wa360: {text}")))
+                }
+            })
+        },
+        move |env, r| match r {
+            Ok(v) => convert(env, v),
+            Err(e) => Err(js_error(env, &e)),
+        },
+    )
+}
+
+/// Test hook: panics inside Rust so tests can check that a panic becomes a
+/// thrown `Error` with code `internal` instead of aborting the process.
+#[napi(js_name = "_panicForTests")]
+pub fn panic_for_tests(env: Env) -> napi::Result<()> {
+    guard(&env, || -> wa360::Result<()> {
+        panic!("deliberate panic for tests")
+    })
+}
+
+/// Test hook: the async twin of `_panicForTests` (a panic inside a future).
+#[napi(js_name = "_panicForTestsAsync", ts_return_type = "Promise<void>")]
+pub fn panic_for_tests_async(env: &Env) -> napi::Result<PromiseRaw<'_, ()>> {
+    spawn(
+        env,
+        async {
+            let r: wa360::Result<()> = if std::hint::black_box(true) {
+                panic!("deliberate panic for tests (async)")
+            } else {
+                Ok(())
+            };
+            r
+        },
+        |_, v| Ok(v),
+    )
+}

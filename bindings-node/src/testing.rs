@@ -1,0 +1,171 @@
+//! Testing helpers: the local 360dialog sandbox (crate `wa360-sandbox`)
+//! running in-process on napi's tokio runtime, so Node tests get a real HTTP
+//! server on 127.0.0.1 without a key or the internet.
+
+use std::sync::Mutex;
+
+use napi::Env;
+use napi::bindgen_prelude::PromiseRaw;
+use napi_derive::napi;
+use serde_json::Value;
+
+use crate::errors::{guard, spawn};
+
+/// Options of `Sandbox.start(options)`.
+#[napi(object)]
+#[derive(Default)]
+pub struct SandboxOptions {
+    /// The API key the sandbox requires (default: a random `sbx_…` key).
+    pub api_key: Option<String>,
+    /// Port on 127.0.0.1 (default: a random free port).
+    pub port: Option<u16>,
+    /// Multiplies every delay (status spacing, delivery retries); e.g. 0.01.
+    pub time_scale: Option<f64>,
+    /// Accept `http://127.0.0.1` / `http://localhost` webhook URLs (default true).
+    pub allow_http_callbacks: Option<bool>,
+    /// Attempts per webhook event before it is dropped (default 10).
+    pub max_delivery_attempts: Option<u32>,
+}
+
+fn internal(e: impl std::fmt::Display) -> wa360::Error {
+    wa360::Error::Internal(format!("sandbox: {e}"))
+}
+
+/// A local 360dialog Cloud API emulator (see `sandbox/README.md` for its
+/// routes, faults and webhook deliveries). Stop it with `await sandbox.stop()`.
+#[napi(js_name = "Sandbox")]
+pub struct JsSandbox {
+    url: String,
+    api_key: String,
+    control: wa360_sandbox::Control,
+    inner: Mutex<Option<wa360_sandbox::Sandbox>>,
+}
+
+#[napi]
+impl JsSandbox {
+    /// Start a sandbox on 127.0.0.1.
+    #[napi(ts_return_type = "Promise<Sandbox>")]
+    pub fn start<'env>(
+        env: &'env Env,
+        options: Option<SandboxOptions>,
+    ) -> napi::Result<PromiseRaw<'env, JsSandbox>> {
+        let o = options.unwrap_or_default();
+        spawn(
+            env,
+            async move {
+                let mut b = wa360_sandbox::Sandbox::builder();
+                if let Some(k) = o.api_key {
+                    b = b.api_key(k);
+                }
+                if let Some(p) = o.port {
+                    b = b.port(p);
+                }
+                if let Some(t) = o.time_scale {
+                    b = b.time_scale(t);
+                }
+                b = b.allow_http_callbacks(o.allow_http_callbacks.unwrap_or(true));
+                if let Some(n) = o.max_delivery_attempts {
+                    b = b.max_delivery_attempts(n);
+                }
+                b.start().await.map_err(internal)
+            },
+            |_, sb| {
+                Ok(JsSandbox {
+                    url: sb.url(),
+                    api_key: sb.api_key().to_owned(),
+                    control: sb.control(),
+                    inner: Mutex::new(Some(sb)),
+                })
+            },
+        )
+    }
+
+    /// Base URL, e.g. `http://127.0.0.1:PORT` (pass it as `baseUrl` to `Client`).
+    #[napi(getter)]
+    pub fn url(&self) -> String {
+        self.url.clone()
+    }
+
+    /// The API key the sandbox accepts.
+    #[napi(getter)]
+    pub fn api_key(&self) -> String {
+        self.api_key.clone()
+    }
+
+    /// Simulate inbound messages (same forms as `POST /_sandbox/inbound`:
+    /// one event `{ from, type, text: … }`, `{ events: [...] }`, raw messages or a
+    /// full webhook body). Delivered to the registered webhook; resolves to the message ids.
+    #[napi(ts_args_type = "input: Record<string, unknown> | Array<Record<string, unknown>>")]
+    pub fn inbound<'env>(
+        &self,
+        env: &'env Env,
+        input: Value,
+    ) -> napi::Result<PromiseRaw<'env, Vec<String>>> {
+        let control = self.control.clone();
+        spawn(
+            env,
+            async move {
+                control
+                    .inbound(&input)
+                    .map_err(|e| wa360::Error::invalid("input", e))
+            },
+            |_, ids| Ok(ids),
+        )
+    }
+
+    /// Every API request received, oldest first (the API key header is removed).
+    #[napi(ts_return_type = "Array<Record<string, any>>")]
+    pub fn requests(&self, env: Env) -> napi::Result<Value> {
+        guard(&env, || {
+            serde_json::to_value(self.control.requests()).map_err(internal)
+        })
+    }
+
+    /// Every webhook delivery attempt, oldest first.
+    #[napi(ts_return_type = "Array<Record<string, any>>")]
+    pub fn deliveries(&self, env: Env) -> napi::Result<Value> {
+        guard(&env, || {
+            serde_json::to_value(self.control.deliveries()).map_err(internal)
+        })
+    }
+
+    /// Script a fault: `{ method?, path?, count?, fault: { kind: 'rate_limit' | 'meta_error' | … } }`
+    /// (see sandbox/README.md). Rules apply in order to the next matching requests.
+    #[napi(ts_args_type = "rule: Record<string, unknown>")]
+    pub fn fault(&self, env: Env, rule: Value) -> napi::Result<()> {
+        guard(&env, || {
+            let rule: wa360_sandbox::FaultRule = serde_json::from_value(rule)
+                .map_err(|e| wa360::Error::invalid("rule", e.to_string()))?;
+            self.control.add_fault(rule);
+            Ok(())
+        })
+    }
+
+    /// Remove every pending fault rule.
+    #[napi]
+    pub fn clear_faults(&self) {
+        self.control.clear_faults();
+    }
+
+    /// Forget requests, deliveries, faults, webhooks and media.
+    #[napi]
+    pub fn reset(&self) {
+        self.control.reset();
+    }
+
+    /// Stop the server and its background deliveries.
+    #[napi(ts_return_type = "Promise<void>")]
+    pub fn stop<'env>(&self, env: &'env Env) -> napi::Result<PromiseRaw<'env, ()>> {
+        let sb = self.inner.lock().ok().and_then(|mut g| g.take());
+        spawn(
+            env,
+            async move {
+                if let Some(sb) = sb {
+                    sb.shutdown().await;
+                }
+                Ok(())
+            },
+            |_, v| Ok(v),
+        )
+    }
+}

@@ -1,0 +1,65 @@
+// Node exiting with requests in flight neither crashes nor hangs (RELIABILITY.md).
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
+import net from 'node:net'
+import { fileURLToPath } from 'node:url'
+
+const entry = fileURLToPath(new URL('../wa360.js', import.meta.url))
+
+function runChild(code) {
+  return new Promise((resolve) => {
+    const t0 = Date.now()
+    const child = spawn(process.execPath, ['-e', code], { env: { ...process.env, RUST_BACKTRACE: '0' } })
+    let stderr = ''
+    let stdout = ''
+    child.stderr.on('data', (d) => { stderr += d })
+    child.stdout.on('data', (d) => { stdout += d })
+    const killer = setTimeout(() => child.kill('SIGKILL'), 20_000)
+    child.on('exit', (status, signal) => { clearTimeout(killer); resolve({ status, signal, stdout, stderr, ms: Date.now() - t0 }) })
+  })
+}
+
+test('process.exit with 20 sends in flight exits cleanly and at once', async () => {
+  // A server that accepts connections and never answers.
+  const sockets = []
+  const srv = net.createServer((s) => sockets.push(s))
+  await new Promise((r) => srv.listen(0, '127.0.0.1', r))
+  try {
+    const url = `http://127.0.0.1:${srv.address().port}`
+    const r = await runChild(`
+      const { Client } = require(${JSON.stringify(entry)})
+      const c = new Client({ apiKey: 'k', baseUrl: ${JSON.stringify(url)}, timeoutMs: 60000 })
+      for (let i = 0; i < 20; i++) c.sendText('15555550123', 'x' + i).catch(() => {})
+      setTimeout(() => process.exit(0), 300)
+    `)
+    assert.equal(r.signal, null, r.stderr)
+    assert.equal(r.status, 0, r.stderr)
+    assert.ok(r.ms < 10_000, `took ${r.ms} ms`)
+    assert.ok(!/panicked|Segmentation|Abort/i.test(r.stderr), r.stderr)
+  } finally {
+    for (const s of sockets) s.destroy()
+    srv.close()
+  }
+})
+
+test('the script ending with a send in flight waits for its timeout, then exits cleanly', async () => {
+  const sockets = []
+  const srv = net.createServer((s) => sockets.push(s))
+  await new Promise((r) => srv.listen(0, '127.0.0.1', r))
+  try {
+    const url = `http://127.0.0.1:${srv.address().port}`
+    const r = await runChild(`
+      const { Client } = require(${JSON.stringify(entry)})
+      const c = new Client({ apiKey: 'k', baseUrl: ${JSON.stringify(url)}, timeoutMs: 500, maxRetries: 0 })
+      c.sendText('15555550123', 'x').then(() => console.log('resolved'), (e) => console.log('rejected', e.code))
+    `)
+    assert.equal(r.signal, null, r.stderr)
+    assert.equal(r.status, 0, r.stderr)
+    assert.ok(r.ms < 10_000, `took ${r.ms} ms`)
+    assert.match(r.stdout, /rejected outcome_unknown/)
+  } finally {
+    for (const s of sockets) s.destroy()
+    srv.close()
+  }
+})

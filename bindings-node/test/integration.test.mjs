@@ -1,0 +1,263 @@
+// Integration against the local sandbox over real HTTP on 127.0.0.1:
+// every message type, media, webhook registration, every error class,
+// concurrency, and webhook receipt through the Express and Fastify receivers.
+import { test, before, after, beforeEach, describe } from 'node:test'
+import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
+import { Client, Sandbox, buildMessage, isWa360Error } from '../wa360.mjs'
+import { createApp } from '../examples/express-receiver.mjs'
+import { createServer } from '../examples/fastify-receiver.mjs'
+
+const TO = '15555550123'
+let sb
+let client
+
+before(async () => {
+  sb = await Sandbox.start({ timeScale: 0.01 })
+  client = new Client({ apiKey: sb.apiKey, baseUrl: sb.url })
+})
+after(async () => { await sb.stop() })
+beforeEach(() => sb.reset())
+
+const sent = () => sb.requests().filter((r) => r.path === '/messages')
+
+describe('sending every message type', () => {
+  const specs = {
+    text: { to: TO, type: 'text', text: { body: 'hello', preview_url: true }, reply_to: 'wamid.PREV', callback_data: 'cb-1' },
+    image_link: { to: TO, type: 'image', image: { link: 'https://cdn.example.com/a.jpg', caption: 'pic' } },
+    image_id: { to: TO, type: 'image', image: { id: '1234567890' } },
+    video: { to: TO, type: 'video', video: { link: 'https://cdn.example.com/a.mp4', caption: 'clip' } },
+    audio: { to: TO, type: 'audio', audio: { id: '1234567890' } },
+    document: { to: TO, type: 'document', document: { link: 'https://cdn.example.com/a.pdf', filename: 'a.pdf', caption: 'doc' } },
+    sticker: { to: TO, type: 'sticker', sticker: { id: '1234567890' } },
+    location: { to: TO, type: 'location', location: { latitude: 52.52, longitude: 13.405, name: 'Berlin', address: 'Mitte' } },
+    reaction: { to: TO, type: 'reaction', reaction: { message_id: 'wamid.X', emoji: '👍' } },
+  }
+  for (const [name, spec] of Object.entries(specs)) {
+    test(`${name}: send() posts exactly buildMessage(spec) and resolves the wamid`, async () => {
+      const r = await client.send(spec)
+      assert.match(r.messageId, /^wamid\./)
+      assert.equal(r.messages[0].id, r.messageId)
+      const reqs = sent()
+      assert.equal(reqs.length, 1)
+      assert.deepEqual(reqs[0].body, buildMessage(spec))
+    })
+  }
+
+  test('helpers build the same bodies as the neutral description', async () => {
+    await client.sendText(TO, 'hi', { previewUrl: true, replyTo: 'wamid.A', callbackData: 'cb' })
+    await client.sendMedia(TO, 'image', { link: 'https://cdn.example.com/b.png', caption: 'c' })
+    await client.sendLocation(TO, { latitude: 1.5, longitude: 2.5 })
+    await client.sendReaction(TO, 'wamid.B', '🎉')
+    const bodies = sent().map((r) => r.body)
+    assert.deepEqual(bodies, [
+      buildMessage({ to: TO, type: 'text', text: { body: 'hi', preview_url: true }, reply_to: 'wamid.A', callback_data: 'cb' }),
+      buildMessage({ to: TO, type: 'image', image: { link: 'https://cdn.example.com/b.png', caption: 'c' } }),
+      buildMessage({ to: TO, type: 'location', location: { latitude: 1.5, longitude: 2.5 } }),
+      buildMessage({ to: TO, type: 'reaction', reaction: { message_id: 'wamid.B', emoji: '🎉' } }),
+    ])
+  })
+
+  test('interactive buttons, contacts and a template are accepted by the API', async () => {
+    const interactive = { type: 'button', body: 'Confirm your slot?', buttons: [{ id: 'yes', title: 'Yes' }, { id: 'no', title: 'No' }] }
+    const contacts = [{ name: { formatted_name: 'Tom Okonkwo', first_name: 'Tom' }, phones: [{ phone: '+44 7700 900123', type: 'CELL' }] }]
+    const template = { name: 'order_update', language: { code: 'en_US' } }
+    for (const [kind, payload] of [['interactive', interactive], ['contacts', contacts], ['template', template]]) {
+      const body = buildMessage({ to: TO, type: kind, [kind]: payload })
+      const r = await client.send({ to: TO, type: kind, [kind]: payload })
+      assert.match(r.messageId, /^wamid\./)
+      assert.deepEqual(sent().at(-1).body, body)
+    }
+  })
+
+  test('invalid input is rejected before any request, naming the field', async () => {
+    await assert.rejects(client.sendText(TO, ''), (e) => isWa360Error(e, 'invalid_argument') && e.field === 'text.body')
+    await assert.rejects(client.send({ to: TO, type: 'text', text: { body: 'x' }, bogus: 1 }), { code: 'invalid_argument', field: 'bogus' })
+    await assert.rejects(client.sendText(TO, 'x'.repeat(4097)), { code: 'invalid_argument' })
+    await assert.rejects(client.send({ type: 'text', text: { body: 'x' } }), { code: 'invalid_argument' })
+    assert.equal(sb.requests().length, 0)
+  })
+
+  test('markRead and typing post the status bodies', async () => {
+    await client.markRead('wamid.IN1')
+    await client.typing('wamid.IN2')
+    const [a, b] = sent().map((r) => r.body)
+    assert.deepEqual(a, buildMessage({ type: 'mark_read', message_id: 'wamid.IN1' }))
+    assert.deepEqual(b, buildMessage({ type: 'typing', message_id: 'wamid.IN2' }))
+  })
+})
+
+test('media: upload, look up, download through the host rule, delete', async () => {
+  const bytes = randomBytes(2048)
+  const id = await client.uploadMedia(bytes, 'image/png', 'x.png')
+  assert.match(id, /^\d+$/)
+  const info = await client.mediaInfo(id)
+  assert.equal(info.id, id)
+  assert.equal(info.mimeType, 'image/png')
+  assert.equal(info.fileSize, 2048)
+  assert.match(info.url, /^https:\/\/lookaside\.fbsbx\.com\//)
+  const got = await client.downloadMedia(id)
+  assert.ok(Buffer.isBuffer(got))
+  assert.ok(got.equals(bytes))
+  assert.ok((await client.downloadMediaUrl(info.url)).equals(bytes))
+  await client.deleteMedia(id)
+  await assert.rejects(client.mediaInfo(id), (e) => isWa360Error(e) && e.status === 404)
+})
+
+test('webhook registration at both levels, validated before any request', async () => {
+  assert.equal(await client.getWebhook(), null)
+  await client.setWebhook('https://hooks.example.com/wa', { headers: { Authorization: 'Basic aG9vazpzZWNyZXQ=' } })
+  const got = await client.getWebhook()
+  assert.equal(got.url, 'https://hooks.example.com/wa')
+  await client.setWebhook('https://waba.example.com/all', { waba: true })
+  assert.equal((await client.getWebhook({ waba: true })).url, 'https://waba.example.com/all')
+  const before = sb.requests().length
+  await assert.rejects(client.setWebhook('http://hooks.example.com/wa'), { code: 'invalid_argument', field: 'url' })
+  await assert.rejects(client.setWebhook('https://hooks.example.com:8443/wa'), { code: 'invalid_argument', field: 'url' })
+  assert.equal(sb.requests().length, before)
+})
+
+describe('every error class', () => {
+  const noRetry = () => new Client({ apiKey: sb.apiKey, baseUrl: sb.url, maxRetries: 0, timeoutMs: 400 })
+  const cases = [
+    [{ kind: 'rate_limit', retry_after: 3 }, { code: 'rate_limited', status: 429, apiCode: 130429, retryAfterMs: 3000 }],
+    [{ kind: 'meta_error', code: 190 }, { code: 'authentication', status: 401, apiCode: 190 }],
+    [{ kind: 'meta_error', code: 10 }, { code: 'permission', status: 403 }],
+    [{ kind: 'meta_error', code: 100, details: 'bad param' }, { code: 'invalid_request', status: 400, details: 'bad param' }],
+    [{ kind: 'meta_error', code: 131026 }, { code: 'recipient' }],
+    [{ kind: 'meta_error', code: 131047 }, { code: 'window_closed' }],
+    [{ kind: 'meta_error', code: 132001 }, { code: 'template' }],
+    [{ kind: 'meta_error', code: 132068 }, { code: 'flow' }],
+    [{ kind: 'meta_error', code: 368 }, { code: 'policy' }],
+    [{ kind: 'meta_error', code: 131042 }, { code: 'payment' }],
+    [{ kind: 'meta_error', code: 131045 }, { code: 'account' }],
+    [{ kind: 'meta_error', code: 131052 }, { code: 'media' }],
+    [{ kind: 'meta_error', code: 131000 }, { code: 'transient', status: 500 }],
+    [{ kind: 'meta_error', code: 987654 }, { code: 'api_error', apiCode: 987654 }],
+    [{ kind: 'dialog360_error' }, { code: 'rate_limited', status: 400 }],
+    [{ kind: 'status', status: 502 }, { code: 'outcome_unknown', status: 502 }],
+    [{ kind: 'reset_after_body' }, { code: 'outcome_unknown' }],
+    [{ kind: 'truncated_json' }, { code: 'outcome_unknown', status: 200 }],
+    [{ kind: 'delay', ms: 1200 }, { code: 'outcome_unknown' }],
+  ]
+  for (const [fault, want] of cases) {
+    test(`send with ${JSON.stringify(fault)} rejects with ${want.code}`, async () => {
+      sb.fault({ path: '/messages', count: 1, fault })
+      await assert.rejects(noRetry().sendText(TO, 'x'), (e) => {
+        assert.ok(e instanceof Error)
+        for (const [k, v] of Object.entries(want)) assert.equal(e[k], v, `${k} of ${e.message}`)
+        assert.ok(!e.message.includes(sb.apiKey))
+        return true
+      })
+    })
+  }
+
+  test('safe-to-repeat requests: timeout, invalid_response, connection', async () => {
+    sb.fault({ path: '/v1/configs/webhook', count: 1, fault: { kind: 'delay', ms: 1200 } })
+    await assert.rejects(noRetry().getWebhook(), { code: 'timeout' })
+    sb.fault({ path: '/v1/configs/webhook', count: 1, fault: { kind: 'malformed_json' } })
+    await assert.rejects(noRetry().getWebhook(), { code: 'invalid_response', status: 200 })
+    const dead = new Client({ apiKey: 'k', baseUrl: 'http://127.0.0.1:9', maxRetries: 0 })
+    await assert.rejects(dead.getWebhook(), { code: 'connection' })
+  })
+
+  test('a wrong API key rejects with authentication', async () => {
+    const bad = new Client({ apiKey: 'wrong-key', baseUrl: sb.url, maxRetries: 0 })
+    await assert.rejects(bad.sendText(TO, 'x'), { code: 'authentication', status: 401 })
+  })
+
+  test('a send whose outcome is unknown is never repeated; a GET is retried', async () => {
+    sb.fault({ path: '/messages', count: 1, fault: { kind: 'reset_after_body' } })
+    await assert.rejects(client.sendText(TO, 'once'), { code: 'outcome_unknown' })
+    assert.equal(sent().length, 1)
+    sb.fault({ path: '/v1/configs/webhook', count: 1, fault: { kind: 'status', status: 503 } })
+    assert.equal(await client.getWebhook(), null)
+    assert.equal(sb.requests().filter((r) => r.path === '/v1/configs/webhook').length, 2)
+  })
+})
+
+test('concurrency: 200 parallel sends through one client all succeed with distinct ids', async () => {
+  const results = await Promise.all(Array.from({ length: 200 }, (_, i) => client.sendText(TO, `n${i}`)))
+  const ids = new Set(results.map((r) => r.messageId))
+  assert.equal(ids.size, 200)
+  const bodies = sent().map((r) => r.body.text.body).sort()
+  assert.deepEqual(bodies, Array.from({ length: 200 }, (_, i) => `n${i}`).sort())
+})
+
+async function listen(app) {
+  const server = app.listen(0, '127.0.0.1')
+  await new Promise((r) => server.once('listening', r))
+  return { server, url: `http://127.0.0.1:${server.address().port}/webhook` }
+}
+
+function waitFor(pred, ms = 5000) {
+  return new Promise((resolve, reject) => {
+    const t0 = Date.now()
+    const tick = () => {
+      const v = pred()
+      if (v) return resolve(v)
+      if (Date.now() - t0 > ms) return reject(new Error('timed out waiting'))
+      setTimeout(tick, 10)
+    }
+    tick()
+  })
+}
+
+test('webhook receipt through the Express example: inbound message and the statuses of a reply', async () => {
+  const password = randomBytes(8).toString('hex')
+  const received = []
+  const { server, url } = await listen(createApp({ user: 'hook', password, onEvents: (evs) => { received.push(...evs) } }))
+  try {
+    await sb.registerWebhook(url, { headers: { Authorization: 'Basic ' + Buffer.from(`hook:${password}`).toString('base64') } })
+    const [wamid] = await sb.inbound({ from: TO, name: 'Maya', type: 'text', text: { body: 'hi there' } })
+    const msg = await waitFor(() => received.find((e) => e.kind === 'message'))
+    assert.equal(msg.id, wamid)
+    assert.equal(msg.type, 'text')
+    assert.equal(msg.text.body, 'hi there')
+    assert.equal(msg.from, TO)
+    assert.equal(msg.contact.name, 'Maya')
+    const r = await client.sendText(TO, 'reply', { callbackData: 'ref-7' })
+    const statuses = await waitFor(() => {
+      const s = received.filter((e) => e.kind === 'status' && e.id === r.messageId)
+      return s.length >= 3 ? s : null
+    })
+    assert.deepEqual(statuses.map((s) => s.status), ['sent', 'delivered', 'read'])
+    assert.ok(statuses.every((s) => s.biz_opaque_callback_data === 'ref-7'))
+    // inbound + sent/delivered/read, each answered 200 at the first attempt
+    const ours = await waitFor(() => {
+      const d = sb.deliveries().filter((x) => x.url === url)
+      return d.length >= 4 && d.every((x) => x.status !== null || x.error) ? d : null
+    })
+    assert.ok(ours.every((d) => d.ok && d.status === 200 && d.attempt === 1), JSON.stringify(ours.map((d) => [d.kind, d.status, d.attempt])))
+  } finally { server.close() }
+})
+
+test('the Express receiver rejects deliveries without the credentials (401) and never calls back', async () => {
+  const received = []
+  const { server, url } = await listen(createApp({ user: 'hook', password: 'right', onEvents: (evs) => { received.push(...evs) } }))
+  try {
+    await sb.registerWebhook(url, { headers: { Authorization: 'Basic ' + Buffer.from('hook:wrong').toString('base64') } })
+    await sb.inbound({ from: TO, type: 'text', text: { body: 'x' } })
+    const d = await waitFor(() => sb.deliveries().find((x) => x.url === url && x.kind === 'inbound' && (x.status !== null || x.error)))
+    assert.equal(d.status, 401)
+    assert.equal(d.ok, false)
+    await new Promise((r) => setTimeout(r, 50))
+    assert.equal(received.length, 0)
+  } finally { server.close() }
+})
+
+test('webhook receipt through the Fastify example with a custom header secret', async () => {
+  const secret = randomBytes(8).toString('hex')
+  const received = []
+  const fastify = createServer({ headerSecret: secret, onEvents: (evs) => { received.push(...evs) } })
+  await fastify.listen({ port: 0, host: '127.0.0.1' })
+  try {
+    const url = `http://127.0.0.1:${fastify.server.address().port}/webhook`
+    await sb.registerWebhook(url, { headers: { 'X-Webhook-Secret': secret } })
+    const [wamid] = await sb.inbound({ from: TO, type: 'reaction', reaction: { message_id: 'wamid.OUT', emoji: '❤️' } })
+    const ev = await waitFor(() => received.find((e) => e.kind === 'message'))
+    assert.equal(ev.id, wamid)
+    assert.equal(ev.type, 'reaction')
+    assert.equal(ev.reaction.emoji, '❤️')
+  } finally { await fastify.close() }
+})

@@ -1,0 +1,105 @@
+// Public TypeScript surface of the `wa360` package. Native functions and
+// classes are declared in the generated `index.d.ts` (from the Rust source);
+// this file re-exports them and declares the JS-side additions.
+
+export {
+  Client, Verifier, Sandbox, Deduper, StatusFold, buildMessage, hubChallenge, hubChallengeFromQuery, validateWebhookUrl, validateWebhookSettings, signWebhook, parseWebhookToJson,
+  type ClientOptions, type SendResponse, type SendContact, type SentMessage, type MediaInfo, type ClientDescription,
+  type VerifierOptions, type BasicAuth, type SetWebhookOptions, type GetWebhookOptions, type WebhookInfo,
+  type SendOptions, type SandboxOptions, type MemoryStoreOptions, type MessageState,
+} from './index.js'
+export * from './webhook-events.js'
+import type { Event, KnownMessageEvent, WithToJSON } from './webhook-events.js'
+
+/**
+ * Parse a webhook POST body (the raw bytes or text as received) into its
+ * events, in wire order. Each event is a plain object in the canonical form
+ * (the same JSON in Rust, Python and Node) with a non-enumerable `toJSON()`.
+ * Throws a `Wa360Error` with code `webhook_payload` for a body that is too
+ * large (1 MiB), too deep (64), not JSON or not a webhook.
+ */
+export declare function parseWebhook(body: Buffer | Uint8Array | string): Event[]
+
+/** True for a message event of a type wa360 models; narrows so `switch (ev.type)` is exact. */
+export declare function isKnownMessage(ev: unknown): ev is WithToJSON<KnownMessageEvent>
+
+/** The stable error codes of wa360 (identical in Rust, Python and Node). */
+export type ErrorCode =
+  | 'invalid_argument'
+  | 'configuration'
+  | 'authentication'
+  | 'permission'
+  | 'rate_limited'
+  | 'invalid_request'
+  | 'recipient'
+  | 'window_closed'
+  | 'template'
+  | 'flow'
+  | 'policy'
+  | 'payment'
+  | 'account'
+  | 'media'
+  | 'transient'
+  | 'outcome_unknown'
+  | 'timeout'
+  | 'connection'
+  | 'invalid_response'
+  | 'api_error'
+  | 'webhook_payload'
+  | 'invalid_signature'
+  | 'internal'
+
+/** Every error code, frozen, in the core's declaration order. */
+export declare const ErrorCodes: readonly ErrorCode[]
+
+/**
+ * The shape of every error wa360 throws or rejects with: a plain `Error`
+ * carrying the core's code and whatever the server said.
+ */
+export interface Wa360Error extends Error {
+  code: ErrorCode
+  /** HTTP status, when the server answered. */
+  status?: number
+  /** Meta's numeric error code. */
+  apiCode?: number
+  /** Meta's `error_subcode`. */
+  subcode?: number
+  /** Meta's `error_data.details`. */
+  details?: string
+  /** The offending field of an `invalid_argument` error (dotted path). */
+  field?: string
+  /** The broken rule of an `invalid_argument` error. */
+  rule?: string
+  /** Delay the server asked for before trying again, in milliseconds. */
+  retryAfterMs?: number
+  /** Meta's `fbtrace_id`. */
+  fbtraceId?: string
+  /** 360dialog's trace id. */
+  traceId?: string
+}
+
+/** Narrow an unknown caught value to a wa360 error (optionally of one code). */
+export declare function isWa360Error(e: unknown, code?: ErrorCode): e is Wa360Error
+
+/** @internal test hook: panics inside Rust (must throw code `internal`). */
+export declare function _panicForTests(): void
+/** @internal test hook: panics inside a Rust future (must reject with code `internal`). */
+export declare function _panicForTestsAsync(): Promise<void>
+
+declare module './index.js' {
+  interface Deduper {
+    /** The events not seen before, in order (repeats within the batch dropped too). */
+    filter<E extends Event>(events: E[]): E[]
+  }
+  interface StatusFold {
+    /** Every non-status event, and the status events worth reporting, in order. */
+    filter<E extends Event>(events: E[]): E[]
+  }
+  interface Sandbox {
+    /**
+     * Register a webhook directly in the sandbox, bypassing the client's URL
+     * rules so local receivers on `http://127.0.0.1:PORT` can be used.
+     */
+    registerWebhook(url: string, options?: { headers?: Record<string, string>; waba?: boolean }): Promise<void>
+  }
+}
