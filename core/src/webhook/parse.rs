@@ -33,7 +33,8 @@ use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use super::events::{
-    CanonicalList, Contact, Event, EventKind, FieldUpdate, InboundMessage, Origin, StatusUpdate,
+    CanonicalList, Contact, Event, EventKind, FieldUpdate, InboundMessage, Json, Origin,
+    StatusUpdate,
 };
 use crate::{Error, Result};
 
@@ -41,6 +42,9 @@ use crate::{Error, Result};
 pub const DEFAULT_MAX_BYTES: usize = 1 << 20;
 /// Default nesting limit: 64 levels of objects / arrays.
 pub const DEFAULT_MAX_DEPTH: usize = 64;
+
+/// serde_json's fixed nesting limit.
+const SERDE_DEPTH_LIMIT: usize = 128;
 
 /// Limits applied before parsing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -89,6 +93,14 @@ pub fn parse_with(body: &[u8], opts: &ParseOptions) -> Result<Vec<Event>> {
     .deserialize(&mut de)
     .map_err(payload_error)?;
     de.end().map_err(payload_error)?;
+    if opts.max_depth >= SERDE_DEPTH_LIMIT {
+        // Kept pieces are parsed lazily by serde_json, whose nesting limit
+        // then applies: with a limit this high, parse them now so a piece
+        // too deep for it is a parse error, as it always was, not a `null`.
+        for ev in &events {
+            ev.force_json().map_err(payload_error)?;
+        }
+    }
     Ok(events)
 }
 
@@ -329,19 +341,6 @@ impl<'de> Deserialize<'de> for LTs {
             ignore_map!(LTs(None));
         }
         d.deserialize_any(V)
-    }
-}
-
-/// A JSON object kept verbatim; any other value is `None`.
-fn obj_or_none(v: Value) -> Option<Value> {
-    v.is_object().then_some(v)
-}
-
-/// A JSON list kept verbatim; any other value is an empty list.
-fn list_or_empty(v: Value) -> Vec<Value> {
-    match v {
-        Value::Array(a) => a,
-        _ => Vec::new(),
     }
 }
 
@@ -791,7 +790,7 @@ impl<'de> Visitor<'de> for ChangeSeed<'_, '_> {
 #[derive(Default)]
 struct MessagesValue {
     metadata: (Option<String>, Option<String>),
-    contacts: Vec<Contact>,
+    contacts: Vec<Arc<Contact>>,
     messages: Option<Vec<Item<InboundMessage>>>,
     statuses: Option<Vec<Item<StatusUpdate>>>,
     errors: Option<Vec<Value>>,
@@ -835,10 +834,10 @@ fn push_messages_value(events: &mut Vec<Event>, waba_id: &Option<String>, v: Mes
 /// The contacts entry whose `wa_id` equals `from` or whose `user_id` equals
 /// `from_user_id` (first such entry); never matched by position.
 fn match_contact(
-    contacts: &[Contact],
+    contacts: &[Arc<Contact>],
     from: Option<&str>,
     from_user_id: Option<&str>,
-) -> Option<Contact> {
+) -> Option<Arc<Contact>> {
     contacts
         .iter()
         .find(|c| {
@@ -874,7 +873,7 @@ impl<'de> Visitor<'de> for MessagesValueSeed {
                         .0
                         .unwrap_or_default()
                         .into_iter()
-                        .filter_map(|c| c.0)
+                        .filter_map(|c| c.0.map(Arc::new))
                         .collect();
                 }
                 ValueKey::Messages => {
@@ -1016,11 +1015,11 @@ impl<'de> Deserialize<'de> for Item<InboundMessage> {
                         MsgKey::FromUserId => m.from_user_id = map.next_value::<LStr>()?.0,
                         MsgKey::Timestamp => m.timestamp = map.next_value::<LTs>()?.0,
                         MsgKey::Type => m.message_type = map.next_value::<LStr>()?.0,
-                        MsgKey::Context => m.context = obj_or_none(map.next_value()?),
-                        MsgKey::Errors => m.errors = list_or_empty(map.next_value()?),
+                        MsgKey::Context => m.context = Json::object(map.next_value()?),
+                        MsgKey::Errors => m.errors = Json::list(map.next_value()?),
                         MsgKey::Other(k) => {
-                            let v: Value = map.next_value()?;
-                            m.extra.push((k, v));
+                            let v: &RawValue = map.next_value()?;
+                            m.extra.push((k, Json::new(v)));
                         }
                     }
                 }
@@ -1057,13 +1056,13 @@ impl<'de> Deserialize<'de> for Item<StatusUpdate> {
                         StatusKey::RecipientUserId => {
                             s.recipient_user_id = map.next_value::<LStr>()?.0
                         }
-                        StatusKey::Conversation => s.conversation = obj_or_none(map.next_value()?),
-                        StatusKey::Pricing => s.pricing = obj_or_none(map.next_value()?),
-                        StatusKey::Errors => s.errors = list_or_empty(map.next_value()?),
+                        StatusKey::Conversation => s.conversation = Json::object(map.next_value()?),
+                        StatusKey::Pricing => s.pricing = Json::object(map.next_value()?),
+                        StatusKey::Errors => s.errors = Json::list(map.next_value()?),
                         StatusKey::Biz => s.biz_opaque_callback_data = map.next_value::<LStr>()?.0,
                         StatusKey::Other(k) => {
-                            let v: Value = map.next_value()?;
-                            s.extra.push((k, v));
+                            let v: &RawValue = map.next_value()?;
+                            s.extra.push((k, Json::new(v)));
                         }
                     }
                 }
