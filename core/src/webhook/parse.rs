@@ -19,8 +19,10 @@
 //!
 //! Limits are checked before any parsing: the body size, then the nesting
 //! depth with a byte scan that skips string contents (hand-written: it is a
-//! dozen lines and must run before serde_json, whose own recursion limit is
-//! 128 and not configurable per call).
+//! few dozen lines and must run before serde_json, whose own recursion limit
+//! is 128 and not configurable per call). The same pass drops the whitespace
+//! between tokens, so serde_json reads a compact copy and the wire pieces
+//! kept as text (see `events::Json`) are compact too.
 
 use std::fmt;
 use std::sync::Arc;
@@ -84,15 +86,21 @@ pub fn parse(body: &[u8]) -> Result<Vec<Event>> {
 
 /// [`parse`] with explicit limits.
 pub fn parse_with(body: &[u8], opts: &ParseOptions) -> Result<Vec<Event>> {
-    check_limits(body, opts)?;
+    let compact = prepare(body, opts)?;
     let mut events = Vec::new();
-    let mut de = serde_json::Deserializer::from_slice(body);
-    RootSeed {
+    let mut de = serde_json::Deserializer::from_slice(&compact);
+    let parsed = RootSeed {
         events: &mut events,
     }
     .deserialize(&mut de)
-    .map_err(payload_error)?;
-    de.end().map_err(payload_error)?;
+    .and_then(|()| de.end());
+    if let Err(e) = parsed {
+        // Name the position in the body as sent, not in the compact copy.
+        return Err(match serde_json::from_slice::<IgnoredAny>(body) {
+            Err(syntax) => payload_error(syntax),
+            Ok(_) => payload_error(e),
+        });
+    }
     if opts.max_depth >= SERDE_DEPTH_LIMIT {
         // Kept pieces are parsed lazily by serde_json, whose nesting limit
         // then applies: with a limit this high, parse them now so a piece
@@ -126,7 +134,12 @@ fn payload_error(e: serde_json::Error) -> Error {
     Error::WebhookPayload(e.to_string())
 }
 
-fn check_limits(body: &[u8], opts: &ParseOptions) -> Result<()> {
+/// Checks the limits and returns the body without the whitespace between
+/// tokens, in one pass: serde_json then has less to skip, and the wire pieces
+/// kept as text (and copied verbatim into the canonical JSON) come out
+/// compact. Hand-written: it is the depth scan that must run before
+/// serde_json anyway (see the module comment), plus a copy.
+fn prepare(body: &[u8], opts: &ParseOptions) -> Result<Vec<u8>> {
     if body.len() > opts.max_bytes {
         return Err(Error::WebhookPayload(format!(
             "body is {} bytes, over the limit of {} bytes",
@@ -134,30 +147,56 @@ fn check_limits(body: &[u8], opts: &ParseOptions) -> Result<()> {
             opts.max_bytes
         )));
     }
+    let is_ws = |b: u8| matches!(b, b' ' | b'\t' | b'\n' | b'\r');
+    // Bytes next to which a space can be dropped without joining two tokens.
+    let sep = |b: u8| matches!(b, b'{' | b'}' | b'[' | b']' | b':' | b',' | b'"');
+    let mut out = Vec::with_capacity(body.len());
     let mut depth = 0usize;
     let mut i = 0;
-    while i < body.len() {
-        match body[i] {
+    let len = body.len();
+    while i < len {
+        let b = body[i];
+        match b {
             b'"' => {
-                // Skip the string: jump to each `"` or `\` (SIMD via memchr);
+                // Copy the string: jump to each `"` or `\` (SIMD via memchr);
                 // a backslash escapes the next byte.
+                let start = i;
                 i += 1;
                 loop {
                     match memchr::memchr2(b'"', b'\\', &body[i..]) {
                         Some(off) if body[i + off] == b'\\' => i += off + 2,
                         Some(off) => {
-                            i += off;
+                            i += off + 1;
                             break;
                         }
                         None => {
-                            i = body.len();
+                            i = len;
                             break;
                         }
                     }
-                    if i >= body.len() {
+                    if i >= len {
+                        i = len;
                         break;
                     }
                 }
+                out.extend_from_slice(&body[start..i]);
+                continue;
+            }
+            b' ' | b'\t' | b'\n' | b'\r' => {
+                let mut j = i + 1;
+                while j < len && is_ws(body[j]) {
+                    j += 1;
+                }
+                // Keep one space where dropping it would join two tokens
+                // (`1 2`, `true false`): invalid JSON must stay invalid.
+                if let (Some(&p), Some(&n)) = (out.last(), body.get(j))
+                    && !sep(p)
+                    && !sep(n)
+                {
+                    out.push(b' ');
+                }
+                i = j;
+                continue;
             }
             b'{' | b'[' => {
                 depth += 1;
@@ -171,13 +210,11 @@ fn check_limits(body: &[u8], opts: &ParseOptions) -> Result<()> {
             b'}' | b']' => depth = depth.saturating_sub(1),
             _ => {}
         }
+        out.push(b);
         i += 1;
     }
-    match body
-        .iter()
-        .find(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
-    {
-        Some(b'{') => Ok(()),
+    match out.first() {
+        Some(b'{') => Ok(out),
         Some(_) => Err(Error::WebhookPayload(
             "top level is not a JSON object".into(),
         )),
@@ -1152,6 +1189,30 @@ mod tests {
     fn error_text_does_not_echo_the_body() {
         let e = parse(br#"{"entry":"secret-value"}"#).unwrap_err();
         assert!(!e.to_string().contains("secret-value"), "{e}");
+    }
+
+    #[test]
+    fn dropping_whitespace_never_joins_tokens() {
+        for body in [
+            &br#"{"entry":[1 2]}"#[..],
+            br#"{"entry":[true false]}"#,
+            br#"{"entry":[], "x": nu ll}"#,
+            br#"{"entry":[], "x": 1 .5}"#,
+            br#"{"entry":[], "x": - 1}"#,
+        ] {
+            assert_eq!(code(body), ErrorCode::WebhookPayload, "{body:?}");
+        }
+        // Whitespace inside strings is kept.
+        let body = br#"{ "entry" : [ { "changes" : [ { "field" : "x y" , "value" : { "a b" : [ 1 , " c " ] } } ] } ] }"#;
+        let json = parse_to_canonical_json(body).unwrap();
+        assert!(json.contains(r#""field":"x y""#), "{json}");
+        assert!(json.contains(r#""value":{"a b":[1," c "]}"#), "{json}");
+    }
+
+    #[test]
+    fn syntax_errors_name_the_position_in_the_body_as_sent() {
+        let e = parse(b"{\n  \"entry\": [\n    x\n  ]\n}").unwrap_err();
+        assert!(e.to_string().contains("line 3"), "{e}");
     }
 
     #[test]
