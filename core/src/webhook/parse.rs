@@ -24,6 +24,7 @@
 //! between tokens, so serde_json reads a compact copy and the wire pieces
 //! kept as text (see `events::Json`) are compact too.
 
+use std::cell::Cell;
 use std::fmt;
 use std::sync::Arc;
 
@@ -88,12 +89,16 @@ pub fn parse(body: &[u8]) -> Result<Vec<Event>> {
 pub fn parse_with(body: &[u8], opts: &ParseOptions) -> Result<Vec<Event>> {
     let compact = prepare(body, opts)?;
     let mut events = Vec::new();
-    let mut de = serde_json::Deserializer::from_slice(&compact);
-    let parsed = RootSeed {
-        events: &mut events,
+    let mut mode = Mode {
+        slow: false,
+        retry: Cell::new(false),
+    };
+    let mut parsed = run(&compact, &mut events, &mode);
+    if parsed.is_err() && mode.retry.get() {
+        mode.slow = true;
+        events.clear();
+        parsed = run(&compact, &mut events, &mode);
     }
-    .deserialize(&mut de)
-    .and_then(|()| de.end());
     if let Err(e) = parsed {
         // Name the position in the body as sent, not in the compact copy.
         return Err(match serde_json::from_slice::<IgnoredAny>(body) {
@@ -110,6 +115,12 @@ pub fn parse_with(body: &[u8], opts: &ParseOptions) -> Result<Vec<Event>> {
         }
     }
     Ok(events)
+}
+
+fn run(compact: &[u8], events: &mut Vec<Event>, mode: &Mode) -> serde_json::Result<()> {
+    let mut de = serde_json::Deserializer::from_slice(compact);
+    RootSeed { events, mode }.deserialize(&mut de)?;
+    de.end()
 }
 
 /// Parse and return the canonical events as one JSON array (the fast path
@@ -496,8 +507,17 @@ keys!(StatusKey {
 // Envelope: root → entry[] → changes[]
 // ---------------------------------------------------------------------------
 
+/// How a parse run treats a change's `value` (see [`ChangeSeed`]).
+struct Mode {
+    /// Capture every `value` as text first (no guessing).
+    slow: bool,
+    /// Set when a guess failed: the caller reruns in the slow mode.
+    retry: Cell<bool>,
+}
+
 struct RootSeed<'a> {
     events: &'a mut Vec<Event>,
+    mode: &'a Mode,
 }
 
 impl<'de> DeserializeSeed<'de> for RootSeed<'_> {
@@ -521,6 +541,7 @@ impl<'de> Visitor<'de> for RootSeed<'_> {
                     self.events.clear();
                     map.next_value_seed(EntriesSeed {
                         events: self.events,
+                        mode: self.mode,
                     })?;
                     seen = true;
                 }
@@ -539,6 +560,7 @@ impl<'de> Visitor<'de> for RootSeed<'_> {
 
 struct EntriesSeed<'a> {
     events: &'a mut Vec<Event>,
+    mode: &'a Mode,
 }
 
 impl<'de> DeserializeSeed<'de> for EntriesSeed<'_> {
@@ -582,6 +604,7 @@ impl<'de> Visitor<'de> for EntriesSeed<'_> {
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
         while let Some(raw) = seq.next_element_seed(EntrySeed {
             events: self.events,
+            mode: self.mode,
         })? {
             if let Some(raw) = raw {
                 let origin = Arc::new(Origin::default());
@@ -597,6 +620,7 @@ impl<'de> Visitor<'de> for EntriesSeed<'_> {
 /// One entry; returns `Some(raw)` when the entry is not an object.
 struct EntrySeed<'a> {
     events: &'a mut Vec<Event>,
+    mode: &'a Mode,
 }
 
 impl<'de> DeserializeSeed<'de> for EntrySeed<'_> {
@@ -622,6 +646,7 @@ impl<'de> Visitor<'de> for EntrySeed<'_> {
                     map.next_value_seed(ChangesSeed {
                         events: self.events,
                         waba_id: &id,
+                        mode: self.mode,
                     })?;
                 }
                 EntryKey::Ignored => {
@@ -643,6 +668,7 @@ impl<'de> Visitor<'de> for EntrySeed<'_> {
 struct ChangesSeed<'a, 'b> {
     events: &'a mut Vec<Event>,
     waba_id: &'b Option<String>,
+    mode: &'b Mode,
 }
 
 impl<'de> DeserializeSeed<'de> for ChangesSeed<'_, '_> {
@@ -661,6 +687,7 @@ impl<'de> Visitor<'de> for ChangesSeed<'_, '_> {
         while let Some(raw) = seq.next_element_seed(ChangeSeed {
             events: self.events,
             waba_id: self.waba_id,
+            mode: self.mode,
         })? {
             if let Some(raw) = raw {
                 let origin = Arc::new(Origin {
@@ -684,12 +711,22 @@ impl<'de> Visitor<'de> for ChangesSeed<'_, '_> {
 enum ChangePart<'de> {
     Field(Value),
     Value(&'de RawValue),
+    /// A `value` read directly as a `messages` value (fast mode).
+    Guessed(Option<MessagesValue>),
     Other(String, Value),
 }
 
+/// One change. Its `field` decides how to read its `value`, but Meta sends
+/// `value` first. The slow mode captures `value` as text (one scan) and
+/// reads it once `field` is known (a second scan). The fast mode, tried
+/// first, reads a `value` that is not preceded by another `field` straight
+/// as a `messages` value (by far the most common change); when that guess
+/// turns out wrong (another field, no message lists, a repeated key), it
+/// asks for a rerun in the slow mode.
 struct ChangeSeed<'a, 'b> {
     events: &'a mut Vec<Event>,
     waba_id: &'b Option<String>,
+    mode: &'b Mode,
 }
 
 impl<'de> DeserializeSeed<'de> for ChangeSeed<'_, '_> {
@@ -725,6 +762,8 @@ fn rebuild_change<E: de::Error>(parts: Vec<ChangePart<'_>>) -> Result<Value, E> 
             ChangePart::Value(r) => {
                 m.insert("value".into(), raw_to_value(r)?);
             }
+            // Only made in the fast mode, which never rebuilds a change.
+            ChangePart::Guessed(_) => {}
             ChangePart::Other(k, v) => {
                 m.insert(k, v);
             }
@@ -740,12 +779,55 @@ impl<'de> Visitor<'de> for ChangeSeed<'_, '_> {
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Option<Value>, A::Error> {
         let mut parts: Vec<ChangePart<'de>> = Vec::with_capacity(2);
+        let mut guessed = false;
         while let Some(k) = map.next_key::<ChangeKey>()? {
             parts.push(match k {
                 ChangeKey::Field => ChangePart::Field(map.next_value()?),
+                ChangeKey::Value if !self.mode.slow => {
+                    let field = parts.iter().rev().find_map(|p| match p {
+                        ChangePart::Field(v) => Some(v.as_str() == Some("messages")),
+                        _ => None,
+                    });
+                    if field.unwrap_or(true) {
+                        guessed = true;
+                        ChangePart::Guessed(map.next_value_seed(MessagesValueSeed)?)
+                    } else {
+                        ChangePart::Value(map.next_value()?)
+                    }
+                }
                 ChangeKey::Value => ChangePart::Value(map.next_value()?),
                 ChangeKey::Other(k) => ChangePart::Other(k, map.next_value()?),
             });
+        }
+        if guessed {
+            let mut fields = parts.iter().filter_map(|p| match p {
+                ChangePart::Field(v) => Some(v),
+                _ => None,
+            });
+            let values = parts
+                .iter()
+                .filter(|p| matches!(p, ChangePart::Value(_) | ChangePart::Guessed(_)))
+                .count();
+            let one_messages_field = fields.next().and_then(Value::as_str) == Some("messages")
+                && fields.next().is_none();
+            let guess = parts.into_iter().find_map(|p| match p {
+                ChangePart::Guessed(v) => v,
+                _ => None,
+            });
+            return match guess {
+                Some(v)
+                    if one_messages_field
+                        && values == 1
+                        && (v.messages.is_some() || v.statuses.is_some() || v.errors.is_some()) =>
+                {
+                    push_messages_value(self.events, self.waba_id, v);
+                    Ok(None)
+                }
+                _ => {
+                    self.mode.retry.set(true);
+                    Err(de::Error::custom("rerun in the slow mode"))
+                }
+            };
         }
         let field = parts.iter().rev().find_map(|p| match p {
             ChangePart::Field(v) => Some(v),
