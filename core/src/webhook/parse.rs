@@ -145,6 +145,16 @@ fn payload_error(e: serde_json::Error) -> Error {
     Error::WebhookPayload(e.to_string())
 }
 
+/// High bit set in each byte of `w` that is `"` or `\\` (SWAR; exact for
+/// the lowest such byte, which is all the caller reads).
+fn quote_or_backslash(w: u64) -> u64 {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    let q = w ^ (LO * u64::from(b'"'));
+    let s = w ^ (LO * u64::from(b'\\'));
+    ((q.wrapping_sub(LO) & !q) | (s.wrapping_sub(LO) & !s)) & HI
+}
+
 /// Checks the limits and returns the body without the whitespace between
 /// tokens, in one pass: serde_json then has less to skip, and the wire pieces
 /// kept as text (and copied verbatim into the canonical JSON) come out
@@ -161,54 +171,63 @@ fn prepare(body: &[u8], opts: &ParseOptions) -> Result<Vec<u8>> {
     let is_ws = |b: u8| matches!(b, b' ' | b'\t' | b'\n' | b'\r');
     // Bytes next to which a space can be dropped without joining two tokens.
     let sep = |b: u8| matches!(b, b'{' | b'}' | b'[' | b']' | b':' | b',' | b'"');
-    let mut out = Vec::with_capacity(body.len());
+    let len = body.len();
+    // Written by index (never longer than the body), then truncated.
+    let mut out = vec![0u8; len];
+    let mut w = 0usize;
     let mut depth = 0usize;
     let mut i = 0;
-    let len = body.len();
     while i < len {
         let b = body[i];
-        match b {
-            b'"' => {
-                // Copy the string: jump to each `"` or `\` (SIMD via memchr);
-                // a backslash escapes the next byte.
-                let start = i;
-                i += 1;
-                loop {
-                    match memchr::memchr2(b'"', b'\\', &body[i..]) {
-                        Some(off) if body[i + off] == b'\\' => i += off + 2,
-                        Some(off) => {
-                            i += off + 1;
-                            break;
-                        }
-                        None => {
-                            i = len;
-                            break;
-                        }
-                    }
-                    if i >= len {
-                        i = len;
+        if b == b'"' {
+            // Copy the string; a backslash escapes the next byte.
+            let start = i;
+            i += 1;
+            while i < len {
+                // Eight bytes at a time up to the next `"` or `\\`.
+                while i + 8 <= len {
+                    let mut word = [0u8; 8];
+                    word.copy_from_slice(&body[i..i + 8]);
+                    let m = quote_or_backslash(u64::from_le_bytes(word));
+                    if m != 0 {
+                        i += (m.trailing_zeros() / 8) as usize;
                         break;
                     }
+                    i += 8;
                 }
-                out.extend_from_slice(&body[start..i]);
-                continue;
+                if i >= len {
+                    break;
+                }
+                match body[i] {
+                    b'"' => break,
+                    b'\\' => i += 2,
+                    _ => i += 1,
+                }
             }
-            b' ' | b'\t' | b'\n' | b'\r' => {
-                let mut j = i + 1;
-                while j < len && is_ws(body[j]) {
-                    j += 1;
-                }
-                // Keep one space where dropping it would join two tokens
-                // (`1 2`, `true false`): invalid JSON must stay invalid.
-                if let (Some(&p), Some(&n)) = (out.last(), body.get(j))
-                    && !sep(p)
-                    && !sep(n)
-                {
-                    out.push(b' ');
-                }
-                i = j;
-                continue;
+            i = (i + 1).min(len);
+            let n = i - start;
+            out[w..w + n].copy_from_slice(&body[start..i]);
+            w += n;
+            continue;
+        }
+        if is_ws(b) {
+            let mut j = i + 1;
+            while j + 8 <= len && body[j..j + 8] == [b' '; 8] {
+                j += 8;
             }
+            while j < len && is_ws(body[j]) {
+                j += 1;
+            }
+            // Keep one space where dropping it would join two tokens
+            // (`1 2`, `true false`): invalid JSON must stay invalid.
+            if w > 0 && j < len && !sep(out[w - 1]) && !sep(body[j]) {
+                out[w] = b' ';
+                w += 1;
+            }
+            i = j;
+            continue;
+        }
+        match b {
             b'{' | b'[' => {
                 depth += 1;
                 if depth > opts.max_depth {
@@ -221,9 +240,11 @@ fn prepare(body: &[u8], opts: &ParseOptions) -> Result<Vec<u8>> {
             b'}' | b']' => depth = depth.saturating_sub(1),
             _ => {}
         }
-        out.push(b);
+        out[w] = b;
+        w += 1;
         i += 1;
     }
+    out.truncate(w);
     match out.first() {
         Some(b'{') => Ok(out),
         Some(_) => Err(Error::WebhookPayload(
@@ -1211,6 +1232,20 @@ mod tests {
         assert!(parse(deep_in_string.as_bytes()).unwrap().is_empty());
         let escaped = r#"{"entry":[],"x":"\"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["}"#;
         assert!(parse(escaped.as_bytes()).unwrap().is_empty());
+    }
+
+    #[test]
+    fn strings_are_skipped_whole_at_every_alignment() {
+        for k in 0..20 {
+            let pad = "a".repeat(k);
+            let body = format!(
+                r#"{{"entry":[{{"changes":[{{"field":"f","value":"{pad}\"{b}\\\"{b} x"}}]}}]}}"#,
+                b = "[".repeat(100)
+            );
+            let json = parse_to_canonical_json(body.as_bytes()).unwrap();
+            let want = format!(r#""value":"{pad}\"{b}\\\"{b} x""#, b = "[".repeat(100));
+            assert!(json.contains(&want), "{k}: {json}");
+        }
     }
 
     #[test]
