@@ -11,11 +11,85 @@
 //! demand without copying, so creating an event is cheap and reading one
 //! allocates nothing beyond the occasional small `Vec`.
 
-use std::sync::Arc;
+use std::fmt;
+use std::sync::{Arc, OnceLock};
 
 use serde::ser::{SerializeMap, SerializeSeq};
 use serde::{Serialize, Serializer};
 use serde_json::Value;
+use serde_json::value::RawValue;
+
+/// A wire JSON piece kept as its text (one allocation) and turned into a
+/// [`Value`] only on first access (then cached). Building `Value` maps for
+/// every payload, context and pricing object was most of the parse time
+/// (PERFORMANCE.md); most consumers read a field or two, or re-emit the
+/// piece verbatim in the canonical JSON.
+#[derive(Clone)]
+pub(crate) struct Json {
+    raw: Box<RawValue>,
+    value: OnceLock<Value>,
+}
+
+impl Json {
+    pub(crate) fn new(raw: &RawValue) -> Self {
+        Json {
+            raw: raw.to_owned(),
+            value: OnceLock::new(),
+        }
+    }
+    /// The piece when it is a JSON object.
+    pub(crate) fn object(raw: &RawValue) -> Option<Self> {
+        raw.get().starts_with('{').then(|| Json::new(raw))
+    }
+    /// The piece when it is a JSON list.
+    pub(crate) fn list(raw: &RawValue) -> Option<Self> {
+        raw.get().starts_with('[').then(|| Json::new(raw))
+    }
+    /// The parsed value (parsed once; the text was validated by the parse).
+    pub(crate) fn value(&self) -> &Value {
+        self.value
+            .get_or_init(|| serde_json::from_str(self.raw.get()).unwrap_or(Value::Null))
+    }
+    /// Parse now, reporting a failure (only possible past serde_json's
+    /// nesting limit of 128, i.e. with a raised `max_depth`).
+    pub(crate) fn force(&self) -> Result<(), serde_json::Error> {
+        if self.value.get().is_none() {
+            let v: Value = serde_json::from_str(self.raw.get())?;
+            let _ = self.value.set(v);
+        }
+        Ok(())
+    }
+    /// The piece as a list of values (empty when not a list).
+    fn as_slice(&self) -> &[Value] {
+        self.value().as_array().map_or(&[], Vec::as_slice)
+    }
+}
+
+impl fmt::Debug for Json {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.raw.get())
+    }
+}
+
+impl PartialEq for Json {
+    fn eq(&self, other: &Self) -> bool {
+        self.raw.get() == other.raw.get() || self.value() == other.value()
+    }
+}
+
+impl Serialize for Json {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        // serde_json writers copy the text verbatim; `to_value` parses it.
+        match self.value.get() {
+            Some(v) => v.serialize(s),
+            None => self.raw.serialize(s),
+        }
+    }
+}
+
+fn json_slice(j: &Option<Json>) -> &[Value] {
+    j.as_ref().map_or(&[], Json::as_slice)
+}
 
 /// Where an event came from: shared by every event of one change.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -129,6 +203,22 @@ impl Event {
         }
     }
 
+    /// Parse every kept wire piece now (see [`Json::force`]).
+    pub(crate) fn force_json(&self) -> Result<(), serde_json::Error> {
+        let (one, list): (&[&Option<Json>], _) = match &self.kind {
+            EventKind::Message(m) => (&[&m.context, &m.payload, &m.errors], &m.extra),
+            EventKind::Status(s) => (&[&s.conversation, &s.pricing, &s.errors], &s.extra),
+            _ => return Ok(()),
+        };
+        for j in one.iter().copied().flatten() {
+            j.force()?;
+        }
+        for (_, j) in list {
+            j.force()?;
+        }
+        Ok(())
+    }
+
     /// The canonical JSON form (see `tests/conformance/webhook_parse/README.md`).
     pub fn to_canonical(&self) -> Value {
         // Serialising into a `Value` cannot fail here: every map key is a string.
@@ -163,11 +253,11 @@ pub struct InboundMessage {
     pub(crate) from_user_id: Option<String>,
     pub(crate) timestamp: Option<i64>,
     pub(crate) message_type: Option<String>,
-    pub(crate) context: Option<Value>,
-    pub(crate) errors: Vec<Value>,
-    pub(crate) contact: Option<Contact>,
-    pub(crate) payload: Option<Value>,
-    pub(crate) extra: Vec<(String, Value)>,
+    pub(crate) context: Option<Json>,
+    pub(crate) errors: Option<Json>,
+    pub(crate) contact: Option<Arc<Contact>>,
+    pub(crate) payload: Option<Json>,
+    pub(crate) extra: Vec<(String, Json)>,
 }
 
 /// Keys of a canonical message event; a wire type with one of these names is
@@ -237,23 +327,23 @@ impl InboundMessage {
     }
     /// The sender's contact entry (matched by `wa_id` / `user_id`, never by position).
     pub fn contact(&self) -> Option<&Contact> {
-        self.contact.as_ref()
+        self.contact.as_deref()
     }
     /// The wire `context` object.
     pub fn context_raw(&self) -> Option<&Value> {
-        self.context.as_ref()
+        self.context.as_ref().map(Json::value)
     }
     /// The typed `context` (reply, forwarded, referred product).
     pub fn context(&self) -> Option<MessageContext<'_>> {
-        self.context.as_ref().map(MessageContext)
+        self.context_raw().map(MessageContext)
     }
     /// Message-level `errors` (e.g. on `unsupported`); empty when absent.
     pub fn errors(&self) -> &[Value] {
-        &self.errors
+        json_slice(&self.errors)
     }
     /// The wire object under the type key (e.g. `{"body": "hi"}` for text).
     pub fn payload(&self) -> Option<&Value> {
-        self.payload.as_ref()
+        self.payload.as_ref().map(Json::value)
     }
     /// Any other top-level wire key of the message (e.g. `referral`, `identity`, `group_id`).
     pub fn extra(&self, key: &str) -> Option<&Value> {
@@ -261,7 +351,7 @@ impl InboundMessage {
             .iter()
             .rev()
             .find(|(k, _)| k == key)
-            .map(|(_, v)| v)
+            .map(|(_, v)| v.value())
     }
     /// Click-to-WhatsApp ad referral, when present.
     pub fn referral(&self) -> Option<Referral<'_>> {
@@ -276,7 +366,7 @@ impl InboundMessage {
 
     /// The typed content, read from the payload on demand.
     pub fn content(&self) -> Content<'_> {
-        let p = self.payload.as_ref();
+        let p = self.payload();
         let ty = self.message_type.as_deref().unwrap_or("");
         let media = || MediaRef {
             id: get_str(p, "id"),
@@ -333,7 +423,7 @@ impl InboundMessage {
             },
             "unsupported" | "unknown" => Content::Unsupported {
                 unsupported_type: get_str(p, "type"),
-                errors: &self.errors,
+                errors: self.errors(),
             },
             "request_welcome" => Content::RequestWelcome,
             "edit" => Content::Edit {
@@ -680,11 +770,11 @@ pub struct StatusUpdate {
     pub(crate) timestamp: Option<i64>,
     pub(crate) recipient_id: Option<String>,
     pub(crate) recipient_user_id: Option<String>,
-    pub(crate) conversation: Option<Value>,
-    pub(crate) pricing: Option<Value>,
-    pub(crate) errors: Vec<Value>,
+    pub(crate) conversation: Option<Json>,
+    pub(crate) pricing: Option<Json>,
+    pub(crate) errors: Option<Json>,
     pub(crate) biz_opaque_callback_data: Option<String>,
-    pub(crate) extra: Vec<(String, Value)>,
+    pub(crate) extra: Vec<(String, Json)>,
 }
 
 /// The `pricing` object of a status.
@@ -744,42 +834,38 @@ impl StatusUpdate {
     }
     /// The wire `conversation` object.
     pub fn conversation(&self) -> Option<&Value> {
-        self.conversation.as_ref()
+        self.conversation.as_ref().map(Json::value)
     }
     /// `conversation.id`.
     pub fn conversation_id(&self) -> Option<&str> {
-        get_str(self.conversation.as_ref(), "id")
+        get_str(self.conversation(), "id")
     }
     /// `conversation.expiration_timestamp` (string or number, §6.9).
     pub fn conversation_expiration(&self) -> Option<i64> {
         int_or_digits(
-            self.conversation
-                .as_ref()
+            self.conversation()
                 .and_then(|c| c.get("expiration_timestamp")),
         )
     }
     /// `conversation.origin.type`.
     pub fn conversation_origin(&self) -> Option<&str> {
-        get_str(
-            self.conversation.as_ref().and_then(|c| c.get("origin")),
-            "type",
-        )
+        get_str(self.conversation().and_then(|c| c.get("origin")), "type")
     }
     /// The wire `pricing` object.
     pub fn pricing_raw(&self) -> Option<&Value> {
-        self.pricing.as_ref()
+        self.pricing.as_ref().map(Json::value)
     }
     /// The typed pricing.
     pub fn pricing(&self) -> Option<Pricing<'_>> {
-        self.pricing.as_ref().map(Pricing)
+        self.pricing_raw().map(Pricing)
     }
     /// Errors (on `failed`); empty when absent.
     pub fn errors(&self) -> &[Value] {
-        &self.errors
+        json_slice(&self.errors)
     }
     /// Typed errors.
     pub fn error_details(&self) -> Vec<WebhookError<'_>> {
-        self.errors.iter().map(WebhookError).collect()
+        self.errors().iter().map(WebhookError).collect()
     }
     /// The `biz_opaque_callback_data` sent with the message.
     pub fn biz_opaque_callback_data(&self) -> Option<&str> {
@@ -791,7 +877,7 @@ impl StatusUpdate {
             .iter()
             .rev()
             .find(|(k, _)| k == key)
-            .map(|(_, v)| v)
+            .map(|(_, v)| v.value())
     }
 }
 
@@ -982,6 +1068,18 @@ impl Serialize for Errors<'_> {
     }
 }
 
+/// A kept `errors` list, or `[]` when absent.
+struct LazyErrors<'a>(&'a Option<Json>);
+
+impl Serialize for LazyErrors<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self.0 {
+            Some(j) => j.serialize(s),
+            None => s.serialize_seq(Some(0))?.end(),
+        }
+    }
+}
+
 struct ContactOut<'a>(&'a Contact);
 
 impl Serialize for ContactOut<'_> {
@@ -1011,9 +1109,9 @@ impl Serialize for Canonical<'_> {
                 m.serialize_entry("from_user_id", &msg.from_user_id)?;
                 m.serialize_entry("timestamp", &msg.timestamp)?;
                 m.serialize_entry("type", &msg.message_type)?;
-                m.serialize_entry("contact", &msg.contact.as_ref().map(ContactOut))?;
+                m.serialize_entry("contact", &msg.contact.as_deref().map(ContactOut))?;
                 m.serialize_entry("context", &msg.context)?;
-                m.serialize_entry("errors", &Errors(&msg.errors))?;
+                m.serialize_entry("errors", &LazyErrors(&msg.errors))?;
                 if let Some(t) = msg.message_type.as_deref()
                     && !MESSAGE_KEYS.contains(&t)
                 {
@@ -1028,7 +1126,7 @@ impl Serialize for Canonical<'_> {
                 m.serialize_entry("recipient_user_id", &st.recipient_user_id)?;
                 m.serialize_entry("conversation", &st.conversation)?;
                 m.serialize_entry("pricing", &st.pricing)?;
-                m.serialize_entry("errors", &Errors(&st.errors))?;
+                m.serialize_entry("errors", &LazyErrors(&st.errors))?;
                 m.serialize_entry("biz_opaque_callback_data", &st.biz_opaque_callback_data)?;
             }
             EventKind::Error(errors) => m.serialize_entry("errors", &Errors(errors))?,

@@ -19,9 +19,12 @@
 //!
 //! Limits are checked before any parsing: the body size, then the nesting
 //! depth with a byte scan that skips string contents (hand-written: it is a
-//! dozen lines and must run before serde_json, whose own recursion limit is
-//! 128 and not configurable per call).
+//! few dozen lines and must run before serde_json, whose own recursion limit
+//! is 128 and not configurable per call). The same pass drops the whitespace
+//! between tokens, so serde_json reads a compact copy and the wire pieces
+//! kept as text (see `events::Json`) are compact too.
 
+use std::cell::Cell;
 use std::fmt;
 use std::sync::Arc;
 
@@ -33,7 +36,8 @@ use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use super::events::{
-    CanonicalList, Contact, Event, EventKind, FieldUpdate, InboundMessage, Origin, StatusUpdate,
+    CanonicalList, Contact, Event, EventKind, FieldUpdate, InboundMessage, Json, Origin,
+    StatusUpdate,
 };
 use crate::{Error, Result};
 
@@ -41,6 +45,9 @@ use crate::{Error, Result};
 pub const DEFAULT_MAX_BYTES: usize = 1 << 20;
 /// Default nesting limit: 64 levels of objects / arrays.
 pub const DEFAULT_MAX_DEPTH: usize = 64;
+
+/// serde_json's fixed nesting limit.
+const SERDE_DEPTH_LIMIT: usize = 128;
 
 /// Limits applied before parsing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,16 +87,40 @@ pub fn parse(body: &[u8]) -> Result<Vec<Event>> {
 
 /// [`parse`] with explicit limits.
 pub fn parse_with(body: &[u8], opts: &ParseOptions) -> Result<Vec<Event>> {
-    check_limits(body, opts)?;
+    let compact = prepare(body, opts)?;
     let mut events = Vec::new();
-    let mut de = serde_json::Deserializer::from_slice(body);
-    RootSeed {
-        events: &mut events,
+    let mut mode = Mode {
+        slow: false,
+        retry: Cell::new(false),
+    };
+    let mut parsed = run(&compact, &mut events, &mode);
+    if parsed.is_err() && mode.retry.get() {
+        mode.slow = true;
+        events.clear();
+        parsed = run(&compact, &mut events, &mode);
     }
-    .deserialize(&mut de)
-    .map_err(payload_error)?;
-    de.end().map_err(payload_error)?;
+    if let Err(e) = parsed {
+        // Name the position in the body as sent, not in the compact copy.
+        return Err(match serde_json::from_slice::<IgnoredAny>(body) {
+            Err(syntax) => payload_error(syntax),
+            Ok(_) => payload_error(e),
+        });
+    }
+    if opts.max_depth >= SERDE_DEPTH_LIMIT {
+        // Kept pieces are parsed lazily by serde_json, whose nesting limit
+        // then applies: with a limit this high, parse them now so a piece
+        // too deep for it is a parse error, as it always was, not a `null`.
+        for ev in &events {
+            ev.force_json().map_err(payload_error)?;
+        }
+    }
     Ok(events)
+}
+
+fn run(compact: &[u8], events: &mut Vec<Event>, mode: &Mode) -> serde_json::Result<()> {
+    let mut de = serde_json::Deserializer::from_slice(compact);
+    RootSeed { events, mode }.deserialize(&mut de)?;
+    de.end()
 }
 
 /// Parse and return the canonical events as one JSON array (the fast path
@@ -114,7 +145,22 @@ fn payload_error(e: serde_json::Error) -> Error {
     Error::WebhookPayload(e.to_string())
 }
 
-fn check_limits(body: &[u8], opts: &ParseOptions) -> Result<()> {
+/// High bit set in each byte of `w` that is `"` or `\\` (SWAR; exact for
+/// the lowest such byte, which is all the caller reads).
+fn quote_or_backslash(w: u64) -> u64 {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    let q = w ^ (LO * u64::from(b'"'));
+    let s = w ^ (LO * u64::from(b'\\'));
+    ((q.wrapping_sub(LO) & !q) | (s.wrapping_sub(LO) & !s)) & HI
+}
+
+/// Checks the limits and returns the body without the whitespace between
+/// tokens, in one pass: serde_json then has less to skip, and the wire pieces
+/// kept as text (and copied verbatim into the canonical JSON) come out
+/// compact. Hand-written: it is the depth scan that must run before
+/// serde_json anyway (see the module comment), plus a copy.
+fn prepare(body: &[u8], opts: &ParseOptions) -> Result<Vec<u8>> {
     if body.len() > opts.max_bytes {
         return Err(Error::WebhookPayload(format!(
             "body is {} bytes, over the limit of {} bytes",
@@ -122,31 +168,66 @@ fn check_limits(body: &[u8], opts: &ParseOptions) -> Result<()> {
             opts.max_bytes
         )));
     }
+    let is_ws = |b: u8| matches!(b, b' ' | b'\t' | b'\n' | b'\r');
+    // Bytes next to which a space can be dropped without joining two tokens.
+    let sep = |b: u8| matches!(b, b'{' | b'}' | b'[' | b']' | b':' | b',' | b'"');
+    let len = body.len();
+    // Written by index (never longer than the body), then truncated.
+    let mut out = vec![0u8; len];
+    let mut w = 0usize;
     let mut depth = 0usize;
     let mut i = 0;
-    while i < body.len() {
-        match body[i] {
-            b'"' => {
-                // Skip the string: jump to each `"` or `\` (SIMD via memchr);
-                // a backslash escapes the next byte.
-                i += 1;
-                loop {
-                    match memchr::memchr2(b'"', b'\\', &body[i..]) {
-                        Some(off) if body[i + off] == b'\\' => i += off + 2,
-                        Some(off) => {
-                            i += off;
-                            break;
-                        }
-                        None => {
-                            i = body.len();
-                            break;
-                        }
-                    }
-                    if i >= body.len() {
+    while i < len {
+        let b = body[i];
+        if b == b'"' {
+            // Copy the string; a backslash escapes the next byte.
+            let start = i;
+            i += 1;
+            while i < len {
+                // Eight bytes at a time up to the next `"` or `\\`.
+                while i + 8 <= len {
+                    let mut word = [0u8; 8];
+                    word.copy_from_slice(&body[i..i + 8]);
+                    let m = quote_or_backslash(u64::from_le_bytes(word));
+                    if m != 0 {
+                        i += (m.trailing_zeros() / 8) as usize;
                         break;
                     }
+                    i += 8;
+                }
+                if i >= len {
+                    break;
+                }
+                match body[i] {
+                    b'"' => break,
+                    b'\\' => i += 2,
+                    _ => i += 1,
                 }
             }
+            i = (i + 1).min(len);
+            let n = i - start;
+            out[w..w + n].copy_from_slice(&body[start..i]);
+            w += n;
+            continue;
+        }
+        if is_ws(b) {
+            let mut j = i + 1;
+            while j + 8 <= len && body[j..j + 8] == [b' '; 8] {
+                j += 8;
+            }
+            while j < len && is_ws(body[j]) {
+                j += 1;
+            }
+            // Keep one space where dropping it would join two tokens
+            // (`1 2`, `true false`): invalid JSON must stay invalid.
+            if w > 0 && j < len && !sep(out[w - 1]) && !sep(body[j]) {
+                out[w] = b' ';
+                w += 1;
+            }
+            i = j;
+            continue;
+        }
+        match b {
             b'{' | b'[' => {
                 depth += 1;
                 if depth > opts.max_depth {
@@ -159,13 +240,13 @@ fn check_limits(body: &[u8], opts: &ParseOptions) -> Result<()> {
             b'}' | b']' => depth = depth.saturating_sub(1),
             _ => {}
         }
+        out[w] = b;
+        w += 1;
         i += 1;
     }
-    match body
-        .iter()
-        .find(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
-    {
-        Some(b'{') => Ok(()),
+    out.truncate(w);
+    match out.first() {
+        Some(b'{') => Ok(out),
         Some(_) => Err(Error::WebhookPayload(
             "top level is not a JSON object".into(),
         )),
@@ -332,19 +413,6 @@ impl<'de> Deserialize<'de> for LTs {
     }
 }
 
-/// A JSON object kept verbatim; any other value is `None`.
-fn obj_or_none(v: Value) -> Option<Value> {
-    v.is_object().then_some(v)
-}
-
-/// A JSON list kept verbatim; any other value is an empty list.
-fn list_or_empty(v: Value) -> Vec<Value> {
-    match v {
-        Value::Array(a) => a,
-        _ => Vec::new(),
-    }
-}
-
 /// A list of lenient elements; `None` when the value is not a list.
 struct LList<T>(Option<Vec<T>>);
 
@@ -460,8 +528,17 @@ keys!(StatusKey {
 // Envelope: root → entry[] → changes[]
 // ---------------------------------------------------------------------------
 
+/// How a parse run treats a change's `value` (see [`ChangeSeed`]).
+struct Mode {
+    /// Capture every `value` as text first (no guessing).
+    slow: bool,
+    /// Set when a guess failed: the caller reruns in the slow mode.
+    retry: Cell<bool>,
+}
+
 struct RootSeed<'a> {
     events: &'a mut Vec<Event>,
+    mode: &'a Mode,
 }
 
 impl<'de> DeserializeSeed<'de> for RootSeed<'_> {
@@ -485,6 +562,7 @@ impl<'de> Visitor<'de> for RootSeed<'_> {
                     self.events.clear();
                     map.next_value_seed(EntriesSeed {
                         events: self.events,
+                        mode: self.mode,
                     })?;
                     seen = true;
                 }
@@ -503,6 +581,7 @@ impl<'de> Visitor<'de> for RootSeed<'_> {
 
 struct EntriesSeed<'a> {
     events: &'a mut Vec<Event>,
+    mode: &'a Mode,
 }
 
 impl<'de> DeserializeSeed<'de> for EntriesSeed<'_> {
@@ -546,6 +625,7 @@ impl<'de> Visitor<'de> for EntriesSeed<'_> {
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
         while let Some(raw) = seq.next_element_seed(EntrySeed {
             events: self.events,
+            mode: self.mode,
         })? {
             if let Some(raw) = raw {
                 let origin = Arc::new(Origin::default());
@@ -561,6 +641,7 @@ impl<'de> Visitor<'de> for EntriesSeed<'_> {
 /// One entry; returns `Some(raw)` when the entry is not an object.
 struct EntrySeed<'a> {
     events: &'a mut Vec<Event>,
+    mode: &'a Mode,
 }
 
 impl<'de> DeserializeSeed<'de> for EntrySeed<'_> {
@@ -586,6 +667,7 @@ impl<'de> Visitor<'de> for EntrySeed<'_> {
                     map.next_value_seed(ChangesSeed {
                         events: self.events,
                         waba_id: &id,
+                        mode: self.mode,
                     })?;
                 }
                 EntryKey::Ignored => {
@@ -607,6 +689,7 @@ impl<'de> Visitor<'de> for EntrySeed<'_> {
 struct ChangesSeed<'a, 'b> {
     events: &'a mut Vec<Event>,
     waba_id: &'b Option<String>,
+    mode: &'b Mode,
 }
 
 impl<'de> DeserializeSeed<'de> for ChangesSeed<'_, '_> {
@@ -625,6 +708,7 @@ impl<'de> Visitor<'de> for ChangesSeed<'_, '_> {
         while let Some(raw) = seq.next_element_seed(ChangeSeed {
             events: self.events,
             waba_id: self.waba_id,
+            mode: self.mode,
         })? {
             if let Some(raw) = raw {
                 let origin = Arc::new(Origin {
@@ -648,12 +732,22 @@ impl<'de> Visitor<'de> for ChangesSeed<'_, '_> {
 enum ChangePart<'de> {
     Field(Value),
     Value(&'de RawValue),
+    /// A `value` read directly as a `messages` value (fast mode).
+    Guessed(Option<MessagesValue>),
     Other(String, Value),
 }
 
+/// One change. Its `field` decides how to read its `value`, but Meta sends
+/// `value` first. The slow mode captures `value` as text (one scan) and
+/// reads it once `field` is known (a second scan). The fast mode, tried
+/// first, reads a `value` that is not preceded by another `field` straight
+/// as a `messages` value (by far the most common change); when that guess
+/// turns out wrong (another field, no message lists, a repeated key), it
+/// asks for a rerun in the slow mode.
 struct ChangeSeed<'a, 'b> {
     events: &'a mut Vec<Event>,
     waba_id: &'b Option<String>,
+    mode: &'b Mode,
 }
 
 impl<'de> DeserializeSeed<'de> for ChangeSeed<'_, '_> {
@@ -689,6 +783,8 @@ fn rebuild_change<E: de::Error>(parts: Vec<ChangePart<'_>>) -> Result<Value, E> 
             ChangePart::Value(r) => {
                 m.insert("value".into(), raw_to_value(r)?);
             }
+            // Only made in the fast mode, which never rebuilds a change.
+            ChangePart::Guessed(_) => {}
             ChangePart::Other(k, v) => {
                 m.insert(k, v);
             }
@@ -704,12 +800,55 @@ impl<'de> Visitor<'de> for ChangeSeed<'_, '_> {
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Option<Value>, A::Error> {
         let mut parts: Vec<ChangePart<'de>> = Vec::with_capacity(2);
+        let mut guessed = false;
         while let Some(k) = map.next_key::<ChangeKey>()? {
             parts.push(match k {
                 ChangeKey::Field => ChangePart::Field(map.next_value()?),
+                ChangeKey::Value if !self.mode.slow => {
+                    let field = parts.iter().rev().find_map(|p| match p {
+                        ChangePart::Field(v) => Some(v.as_str() == Some("messages")),
+                        _ => None,
+                    });
+                    if field.unwrap_or(true) {
+                        guessed = true;
+                        ChangePart::Guessed(map.next_value_seed(MessagesValueSeed)?)
+                    } else {
+                        ChangePart::Value(map.next_value()?)
+                    }
+                }
                 ChangeKey::Value => ChangePart::Value(map.next_value()?),
                 ChangeKey::Other(k) => ChangePart::Other(k, map.next_value()?),
             });
+        }
+        if guessed {
+            let mut fields = parts.iter().filter_map(|p| match p {
+                ChangePart::Field(v) => Some(v),
+                _ => None,
+            });
+            let values = parts
+                .iter()
+                .filter(|p| matches!(p, ChangePart::Value(_) | ChangePart::Guessed(_)))
+                .count();
+            let one_messages_field = fields.next().and_then(Value::as_str) == Some("messages")
+                && fields.next().is_none();
+            let guess = parts.into_iter().find_map(|p| match p {
+                ChangePart::Guessed(v) => v,
+                _ => None,
+            });
+            return match guess {
+                Some(v)
+                    if one_messages_field
+                        && values == 1
+                        && (v.messages.is_some() || v.statuses.is_some() || v.errors.is_some()) =>
+                {
+                    push_messages_value(self.events, self.waba_id, v);
+                    Ok(None)
+                }
+                _ => {
+                    self.mode.retry.set(true);
+                    Err(de::Error::custom("rerun in the slow mode"))
+                }
+            };
         }
         let field = parts.iter().rev().find_map(|p| match p {
             ChangePart::Field(v) => Some(v),
@@ -791,7 +930,7 @@ impl<'de> Visitor<'de> for ChangeSeed<'_, '_> {
 #[derive(Default)]
 struct MessagesValue {
     metadata: (Option<String>, Option<String>),
-    contacts: Vec<Contact>,
+    contacts: Vec<Arc<Contact>>,
     messages: Option<Vec<Item<InboundMessage>>>,
     statuses: Option<Vec<Item<StatusUpdate>>>,
     errors: Option<Vec<Value>>,
@@ -835,10 +974,10 @@ fn push_messages_value(events: &mut Vec<Event>, waba_id: &Option<String>, v: Mes
 /// The contacts entry whose `wa_id` equals `from` or whose `user_id` equals
 /// `from_user_id` (first such entry); never matched by position.
 fn match_contact(
-    contacts: &[Contact],
+    contacts: &[Arc<Contact>],
     from: Option<&str>,
     from_user_id: Option<&str>,
-) -> Option<Contact> {
+) -> Option<Arc<Contact>> {
     contacts
         .iter()
         .find(|c| {
@@ -874,7 +1013,7 @@ impl<'de> Visitor<'de> for MessagesValueSeed {
                         .0
                         .unwrap_or_default()
                         .into_iter()
-                        .filter_map(|c| c.0)
+                        .filter_map(|c| c.0.map(Arc::new))
                         .collect();
                 }
                 ValueKey::Messages => {
@@ -1016,11 +1155,11 @@ impl<'de> Deserialize<'de> for Item<InboundMessage> {
                         MsgKey::FromUserId => m.from_user_id = map.next_value::<LStr>()?.0,
                         MsgKey::Timestamp => m.timestamp = map.next_value::<LTs>()?.0,
                         MsgKey::Type => m.message_type = map.next_value::<LStr>()?.0,
-                        MsgKey::Context => m.context = obj_or_none(map.next_value()?),
-                        MsgKey::Errors => m.errors = list_or_empty(map.next_value()?),
+                        MsgKey::Context => m.context = Json::object(map.next_value()?),
+                        MsgKey::Errors => m.errors = Json::list(map.next_value()?),
                         MsgKey::Other(k) => {
-                            let v: Value = map.next_value()?;
-                            m.extra.push((k, v));
+                            let v: &RawValue = map.next_value()?;
+                            m.extra.push((k, Json::new(v)));
                         }
                     }
                 }
@@ -1057,13 +1196,13 @@ impl<'de> Deserialize<'de> for Item<StatusUpdate> {
                         StatusKey::RecipientUserId => {
                             s.recipient_user_id = map.next_value::<LStr>()?.0
                         }
-                        StatusKey::Conversation => s.conversation = obj_or_none(map.next_value()?),
-                        StatusKey::Pricing => s.pricing = obj_or_none(map.next_value()?),
-                        StatusKey::Errors => s.errors = list_or_empty(map.next_value()?),
+                        StatusKey::Conversation => s.conversation = Json::object(map.next_value()?),
+                        StatusKey::Pricing => s.pricing = Json::object(map.next_value()?),
+                        StatusKey::Errors => s.errors = Json::list(map.next_value()?),
                         StatusKey::Biz => s.biz_opaque_callback_data = map.next_value::<LStr>()?.0,
                         StatusKey::Other(k) => {
-                            let v: Value = map.next_value()?;
-                            s.extra.push((k, v));
+                            let v: &RawValue = map.next_value()?;
+                            s.extra.push((k, Json::new(v)));
                         }
                     }
                 }
@@ -1093,6 +1232,20 @@ mod tests {
         assert!(parse(deep_in_string.as_bytes()).unwrap().is_empty());
         let escaped = r#"{"entry":[],"x":"\"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["}"#;
         assert!(parse(escaped.as_bytes()).unwrap().is_empty());
+    }
+
+    #[test]
+    fn strings_are_skipped_whole_at_every_alignment() {
+        for k in 0..20 {
+            let pad = "a".repeat(k);
+            let body = format!(
+                r#"{{"entry":[{{"changes":[{{"field":"f","value":"{pad}\"{b}\\\"{b} x"}}]}}]}}"#,
+                b = "[".repeat(100)
+            );
+            let json = parse_to_canonical_json(body.as_bytes()).unwrap();
+            let want = format!(r#""value":"{pad}\"{b}\\\"{b} x""#, b = "[".repeat(100));
+            assert!(json.contains(&want), "{k}: {json}");
+        }
     }
 
     #[test]
@@ -1153,6 +1306,30 @@ mod tests {
     fn error_text_does_not_echo_the_body() {
         let e = parse(br#"{"entry":"secret-value"}"#).unwrap_err();
         assert!(!e.to_string().contains("secret-value"), "{e}");
+    }
+
+    #[test]
+    fn dropping_whitespace_never_joins_tokens() {
+        for body in [
+            &br#"{"entry":[1 2]}"#[..],
+            br#"{"entry":[true false]}"#,
+            br#"{"entry":[], "x": nu ll}"#,
+            br#"{"entry":[], "x": 1 .5}"#,
+            br#"{"entry":[], "x": - 1}"#,
+        ] {
+            assert_eq!(code(body), ErrorCode::WebhookPayload, "{body:?}");
+        }
+        // Whitespace inside strings is kept.
+        let body = br#"{ "entry" : [ { "changes" : [ { "field" : "x y" , "value" : { "a b" : [ 1 , " c " ] } } ] } ] }"#;
+        let json = parse_to_canonical_json(body).unwrap();
+        assert!(json.contains(r#""field":"x y""#), "{json}");
+        assert!(json.contains(r#""value":{"a b":[1," c "]}"#), "{json}");
+    }
+
+    #[test]
+    fn syntax_errors_name_the_position_in_the_body_as_sent() {
+        let e = parse(b"{\n  \"entry\": [\n    x\n  ]\n}").unwrap_err();
+        assert!(e.to_string().contains("line 3"), "{e}");
     }
 
     #[test]
