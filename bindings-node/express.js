@@ -21,7 +21,7 @@ function wa360Webhook(options) {
       : req.body !== undefined && req._body ? Promise.reject(new Error('wa360Webhook needs the raw body: mount it before express.json() or use express.raw()'))
         : readBody(req)
     got.then((body) => {
-      const [status, text] = r.handlePost(req.headers, body, req)
+      const [status, text] = r.handlePost(Array.isArray(req.rawHeaders) ? req.rawHeaders : req.headers, body, req)
       res.status(status).type('text/plain').send(text)
     }, (e) => (e.status === 413 ? res.status(413).send('too large') : next(e)))
   }

@@ -15,7 +15,7 @@ async function wa360Fastify(fastify, options) {
     return reply.code(status).type('text/plain').send(text)
   })
   fastify.post(path, async (req, reply) => {
-    const [status, text] = r.handlePost(req.headers, req.body ?? Buffer.alloc(0), req)
+    const [status, text] = r.handlePost(Array.isArray(req.raw?.rawHeaders) ? req.raw.rawHeaders : req.headers, req.body ?? Buffer.alloc(0), req)
     return reply.code(status).type('text/plain').send(text)
   })
 }

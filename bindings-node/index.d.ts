@@ -162,9 +162,9 @@ export declare class Verifier {
    * Check one delivery: the request headers (`req.headers`) and the raw
    * body bytes as received. Throws `invalid_signature` when a check fails.
    */
-  verify(headers: Record<string, string | string[] | undefined>, body: Buffer | Uint8Array | string): void
+  verify(headers: Record<string, string | string[] | undefined> | string[], body: Buffer | Uint8Array | string): void
   /** `true` when the delivery passes every check (never throws for a bad signature). */
-  isValid(headers: Record<string, string | string[] | undefined>, body: Buffer | Uint8Array | string): boolean
+  isValid(headers: Record<string, string | string[] | undefined> | string[], body: Buffer | Uint8Array | string): boolean
   /** What printing shows: never the secrets. */
   toJSON(): string
 }

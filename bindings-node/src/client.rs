@@ -142,10 +142,10 @@ impl JsClient {
     pub fn send_body<'env>(
         &self,
         env: &'env Env,
-        body: serde_json::Value,
+        body: crate::own::Json,
     ) -> napi::Result<PromiseRaw<'env, SendResponse>> {
         let c = self.inner.clone();
-        spawn(env, async move { c.send_body(body).await }, |_, r| {
+        spawn(env, async move { c.send_body(body.0).await }, |_, r| {
             Ok(SendResponse::from(r))
         })
     }

@@ -15,5 +15,6 @@ mod dedupe;
 mod errors;
 mod media;
 mod messages;
+mod own;
 mod testing;
 mod webhook;

@@ -10,6 +10,8 @@ use napi::bindgen_prelude::PromiseRaw;
 use napi_derive::napi;
 use serde_json::{Map, Value};
 
+use crate::own::Json;
+
 use crate::client::{JsClient, SendResponse};
 use crate::errors::{guard, spawn};
 
@@ -20,8 +22,8 @@ use crate::errors::{guard, spawn};
     ts_args_type = "message: Record<string, unknown>",
     ts_return_type = "Record<string, unknown>"
 )]
-pub fn build_message(env: Env, message: Value) -> napi::Result<Value> {
-    guard(&env, || wa360::messages::build_body(&message))
+pub fn build_message(env: Env, message: Json) -> napi::Result<Value> {
+    guard(&env, || wa360::messages::build_body(&message.0))
 }
 
 /// Options shared by every send helper.
@@ -82,9 +84,9 @@ impl JsClient {
     pub fn send<'env>(
         &self,
         env: &'env Env,
-        message: Value,
+        message: Json,
     ) -> napi::Result<PromiseRaw<'env, SendResponse>> {
-        self.send_spec(env, message)
+        self.send_spec(env, message.0)
     }
 
     /// Send a text message.
@@ -111,10 +113,10 @@ impl JsClient {
         env: &'env Env,
         to: String,
         kind: String,
-        media: Value,
+        media: Json,
         options: Option<SendOptions>,
     ) -> napi::Result<PromiseRaw<'env, SendResponse>> {
-        self.send_spec(env, spec(to, &kind, media, options))
+        self.send_spec(env, spec(to, &kind, media.0, options))
     }
 
     /// Send a location pin: `{ latitude, longitude, name?, address? }`.
@@ -125,10 +127,10 @@ impl JsClient {
         &self,
         env: &'env Env,
         to: String,
-        location: Value,
+        location: Json,
         options: Option<SendOptions>,
     ) -> napi::Result<PromiseRaw<'env, SendResponse>> {
-        self.send_spec(env, spec(to, "location", location, options))
+        self.send_spec(env, spec(to, "location", location.0, options))
     }
 
     /// Send contact cards (the neutral `contacts` list).
@@ -139,10 +141,10 @@ impl JsClient {
         &self,
         env: &'env Env,
         to: String,
-        contacts: Value,
+        contacts: Json,
         options: Option<SendOptions>,
     ) -> napi::Result<PromiseRaw<'env, SendResponse>> {
-        self.send_spec(env, spec(to, "contacts", contacts, options))
+        self.send_spec(env, spec(to, "contacts", contacts.0, options))
     }
 
     /// Send an interactive message (buttons, list, CTA URL, flow, …; the neutral `interactive` object).
@@ -153,10 +155,10 @@ impl JsClient {
         &self,
         env: &'env Env,
         to: String,
-        interactive: Value,
+        interactive: Json,
         options: Option<SendOptions>,
     ) -> napi::Result<PromiseRaw<'env, SendResponse>> {
-        self.send_spec(env, spec(to, "interactive", interactive, options))
+        self.send_spec(env, spec(to, "interactive", interactive.0, options))
     }
 
     /// Send a template message (the neutral `template` object: name, language, components).
@@ -167,10 +169,10 @@ impl JsClient {
         &self,
         env: &'env Env,
         to: String,
-        template: Value,
+        template: Json,
         options: Option<SendOptions>,
     ) -> napi::Result<PromiseRaw<'env, SendResponse>> {
-        self.send_spec(env, spec(to, "template", template, options))
+        self.send_spec(env, spec(to, "template", template.0, options))
     }
 
     /// React to a message with an emoji (an empty emoji removes the reaction).

@@ -99,14 +99,14 @@ impl JsSandbox {
     pub fn inbound<'env>(
         &self,
         env: &'env Env,
-        input: Value,
+        input: crate::own::Json,
     ) -> napi::Result<PromiseRaw<'env, Vec<String>>> {
         let control = self.control.clone();
         spawn(
             env,
             async move {
                 control
-                    .inbound(&input)
+                    .inbound(&input.0)
                     .map_err(|e| wa360::Error::invalid("input", e))
             },
             |_, ids| Ok(ids),
@@ -132,9 +132,9 @@ impl JsSandbox {
     /// Script a fault: `{ method?, path?, count?, fault: { kind: 'rate_limit' | 'meta_error' | … } }`
     /// (see sandbox/README.md). Rules apply in order to the next matching requests.
     #[napi(ts_args_type = "rule: Record<string, unknown>")]
-    pub fn fault(&self, env: Env, rule: Value) -> napi::Result<()> {
+    pub fn fault(&self, env: Env, rule: crate::own::Json) -> napi::Result<()> {
         guard(&env, || {
-            let rule: wa360_sandbox::FaultRule = serde_json::from_value(rule)
+            let rule: wa360_sandbox::FaultRule = serde_json::from_value(rule.0)
                 .map_err(|e| wa360::Error::invalid("rule", e.to_string()))?;
             self.control.add_fault(rule);
             Ok(())

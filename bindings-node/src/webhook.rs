@@ -10,12 +10,16 @@
 use std::collections::HashMap;
 
 use napi::Env;
-use napi::bindgen_prelude::{BufferSlice, Either, PromiseRaw};
+use napi::bindgen_prelude::{
+    Array, BufferSlice, Either, FromNapiValue, PromiseRaw, TypeName, ValidateNapiValue, ValueType,
+};
+use napi::sys;
 use napi_derive::napi;
 use wa360::webhook::registration::WebhookSettings;
 
 use crate::client::JsClient;
 use crate::errors::{guard, spawn};
+use crate::own::{Json, own_get, own_keys};
 
 fn body_bytes<'a>(body: &'a Either<BufferSlice<'_>, String>) -> &'a [u8] {
     match body {
@@ -62,22 +66,77 @@ pub struct BasicAuth {
     pub password: String,
 }
 
-/// Request headers as Node gives them (`req.headers`): lower- or mixed-case
-/// names, a string or a list of strings each.
-type NodeHeaders = HashMap<String, Option<Either<String, Vec<String>>>>;
+/// Request headers read from JavaScript: `req.headers` (an object whose
+/// values are a string or a list of strings) or Node's flat `req.rawHeaders`
+/// list (`[name, value, name, value, …]`).
+///
+/// Only the object's OWN string-keyed properties are read. napi's generic
+/// `HashMap` conversion walks the prototype chain (`for…in` semantics), so a
+/// polluted `Object.prototype.authorization` would have authenticated a
+/// request that carried no `Authorization` header. This is written by hand
+/// because napi offers no own-properties-only map conversion.
+pub struct NodeHeaders(Vec<(String, Vec<u8>)>);
 
-fn header_pairs(headers: &NodeHeaders) -> Vec<(&str, &[u8])> {
-    let mut out = Vec::with_capacity(headers.len());
-    for (name, value) in headers {
-        match value {
-            Some(Either::A(v)) => out.push((name.as_str(), v.as_bytes())),
-            Some(Either::B(list)) => {
-                out.extend(list.iter().map(|v| (name.as_str(), v.as_bytes())));
-            }
-            None => {}
-        }
+impl NodeHeaders {
+    pub(crate) fn pairs(&self) -> Vec<(&str, &[u8])> {
+        self.0
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_slice()))
+            .collect()
     }
-    out
+}
+
+impl TypeName for NodeHeaders {
+    fn type_name() -> &'static str {
+        "Headers"
+    }
+    fn value_type() -> ValueType {
+        ValueType::Object
+    }
+}
+
+impl ValidateNapiValue for NodeHeaders {}
+
+fn header_value_err(name: &str) -> napi::Error {
+    napi::Error::from_reason(format!(
+        "headers.{name}: must be a string or a list of strings"
+    ))
+}
+
+impl FromNapiValue for NodeHeaders {
+    unsafe fn from_napi_value(env: sys::napi_env, value: sys::napi_value) -> napi::Result<Self> {
+        let mut out = Vec::new();
+        let mut is_array = false;
+        napi::check_status!(unsafe { sys::napi_is_array(env, value, &mut is_array) })?;
+        if is_array {
+            // Node's rawHeaders: own indexed elements, name then value.
+            let arr = unsafe { Array::from_napi_value(env, value)? };
+            let mut i = 0;
+            while i + 1 < arr.len() {
+                let name: Option<String> = arr.get(i)?;
+                let val: Option<String> = arr.get(i + 1)?;
+                match (name, val) {
+                    (Some(n), Some(v)) => out.push((n, v.into_bytes())),
+                    _ => return Err(header_value_err("rawHeaders")),
+                }
+                i += 2;
+            }
+            return Ok(NodeHeaders(out));
+        }
+        for name in unsafe { own_keys(env, value)? } {
+            let raw = unsafe { own_get(env, value, &name)? };
+            let v = unsafe { Option::<Either<String, Vec<String>>>::from_napi_value(env, raw) }
+                .map_err(|_| header_value_err(&name))?;
+            match v {
+                Some(Either::A(v)) => out.push((name, v.into_bytes())),
+                Some(Either::B(list)) => {
+                    out.extend(list.into_iter().map(|v| (name.clone(), v.into_bytes())));
+                }
+                None => {}
+            }
+        }
+        Ok(NodeHeaders(out))
+    }
 }
 
 /// Checks that a webhook delivery is authentic (fails closed). Holds the
@@ -94,9 +153,9 @@ impl JsVerifier {
     /// `app_secret`, are accepted too). Throws `invalid_argument` naming the
     /// setting when no check is given, a key is unknown or a value is unusable.
     #[napi(constructor, ts_args_type = "options: VerifierOptions")]
-    pub fn new(env: Env, options: serde_json::Value) -> napi::Result<Self> {
+    pub fn new(env: Env, options: Json) -> napi::Result<Self> {
         guard(&env, move || {
-            let spec = match options {
+            let spec = match options.0 {
                 serde_json::Value::Object(m) => serde_json::Value::Object(
                     m.into_iter()
                         .map(|(k, v)| {
@@ -121,7 +180,7 @@ impl JsVerifier {
     /// Check one delivery: the request headers (`req.headers`) and the raw
     /// body bytes as received. Throws `invalid_signature` when a check fails.
     #[napi(
-        ts_args_type = "headers: Record<string, string | string[] | undefined>, body: Buffer | Uint8Array | string"
+        ts_args_type = "headers: Record<string, string | string[] | undefined> | string[], body: Buffer | Uint8Array | string"
     )]
     pub fn verify(
         &self,
@@ -130,19 +189,18 @@ impl JsVerifier {
         body: Either<BufferSlice<'_>, String>,
     ) -> napi::Result<()> {
         guard(&env, || {
-            self.inner
-                .verify(&header_pairs(&headers), body_bytes(&body))
+            self.inner.verify(&headers.pairs(), body_bytes(&body))
         })
     }
 
     /// `true` when the delivery passes every check (never throws for a bad signature).
     #[napi(
-        ts_args_type = "headers: Record<string, string | string[] | undefined>, body: Buffer | Uint8Array | string"
+        ts_args_type = "headers: Record<string, string | string[] | undefined> | string[], body: Buffer | Uint8Array | string"
     )]
     pub fn is_valid(&self, headers: NodeHeaders, body: Either<BufferSlice<'_>, String>) -> bool {
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             self.inner
-                .verify(&header_pairs(&headers), body_bytes(&body))
+                .verify(&headers.pairs(), body_bytes(&body))
                 .is_ok()
         }))
         .unwrap_or(false)
@@ -196,8 +254,8 @@ pub fn validate_webhook_url(env: Env, url: String) -> napi::Result<()> {
 /// (the same check `setWebhook` makes before any request). Throws
 /// `invalid_argument` naming `url` or `headers.<name>`.
 #[napi(ts_args_type = "settings: { url: string; headers?: Record<string, string> }")]
-pub fn validate_webhook_settings(env: Env, settings: serde_json::Value) -> napi::Result<()> {
-    guard(&env, || WebhookSettings::from_json(&settings)?.validate())
+pub fn validate_webhook_settings(env: Env, settings: Json) -> napi::Result<()> {
+    guard(&env, || WebhookSettings::from_json(&settings.0)?.validate())
 }
 
 /// The value of an `X-Hub-Signature-256` header for `body` (for tests that

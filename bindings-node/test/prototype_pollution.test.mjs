@@ -1,0 +1,66 @@
+// Security: headers are read only from the request's own properties (or the
+// raw header list), never from the prototype chain. An app with a polluted
+// `Object.prototype.authorization` must still answer 401 to a POST that
+// carries no Authorization header, and never hand its events to onEvents.
+// This file runs in its own process (node --test isolates files), so the
+// pollution cannot leak into other suites.
+import { test, after } from 'node:test'
+import assert from 'node:assert/strict'
+import { Verifier } from '../wa360.mjs'
+import { createApp } from '../examples/express-receiver.mjs'
+import { createServer } from '../examples/fastify-receiver.mjs'
+
+const GOOD = 'Basic ' + Buffer.from('hook:right').toString('base64')
+const BODY = JSON.stringify({
+  object: 'whatsapp_business_account',
+  entry: [{ id: 'W', changes: [{ field: 'messages', value: { messaging_product: 'whatsapp', metadata: { display_phone_number: '1', phone_number_id: 'P' }, messages: [{ from: '15555550123', id: 'wamid.POLLUTED', timestamp: '1700000000', type: 'text', text: { body: 'x' } }] } }] }],
+})
+
+// eslint-disable-next-line no-extend-native
+Object.defineProperty(Object.prototype, 'authorization', { value: GOOD, enumerable: true, configurable: true, writable: true })
+Object.prototype['x-webhook-secret'] = 'polluted-secret' // eslint-disable-line no-extend-native
+after(() => {
+  delete Object.prototype.authorization
+  delete Object.prototype['x-webhook-secret']
+})
+
+async function post(url, headers = {}) {
+  const r = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: BODY })
+  return r.status
+}
+
+test('Verifier ignores inherited header properties (fails closed)', () => {
+  const v = new Verifier({ basicAuth: { user: 'hook', password: 'right' } })
+  assert.equal(({}).authorization, GOOD) // the pollution is in effect
+  assert.throws(() => v.verify({}, BODY), { code: 'invalid_signature' })
+  assert.equal(v.isValid({ 'content-type': 'application/json' }, BODY), false)
+  // own properties and raw header lists still work
+  assert.equal(v.isValid({ authorization: GOOD }, BODY), true)
+  assert.equal(v.isValid(['Authorization', GOOD], BODY), true)
+  assert.equal(v.isValid(['Content-Type', 'application/json'], BODY), false)
+})
+
+test('Express receiver answers 401 to a POST with no Authorization under a polluted prototype', async () => {
+  const received = []
+  const app = createApp({ user: 'hook', password: 'right', onEvents: (evs) => { received.push(...evs) } })
+  const server = await new Promise((resolve) => { const s = app.listen(0, '127.0.0.1', () => resolve(s)) })
+  try {
+    const url = `http://127.0.0.1:${server.address().port}/webhook`
+    assert.equal(await post(url), 401)
+    assert.equal(await post(url, { authorization: GOOD }), 200)
+    await new Promise((r) => setTimeout(r, 50))
+    assert.deepEqual(received.map((e) => e.id), ['wamid.POLLUTED'])
+  } finally { server.close() }
+})
+
+test('Fastify receiver answers 401 to a POST with no secret header under a polluted prototype', async () => {
+  const received = []
+  const fastify = createServer({ headerSecret: 'polluted-secret', onEvents: (evs) => { received.push(...evs) } })
+  await fastify.listen({ port: 0, host: '127.0.0.1' })
+  try {
+    const url = `http://127.0.0.1:${fastify.server.address().port}/webhook`
+    assert.equal(await post(url), 401)
+    await new Promise((r) => setTimeout(r, 50))
+    assert.equal(received.length, 0)
+  } finally { await fastify.close() }
+})
