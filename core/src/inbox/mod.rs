@@ -39,6 +39,7 @@
 //! `retention_s`, `busy_timeout_ms`. Unknown options are `invalid_argument`.
 
 mod consumer;
+mod redis_inbox;
 mod sqlite;
 
 use std::fmt;
@@ -46,6 +47,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use consumer::Consumer;
+pub use redis_inbox::RedisInbox;
 pub use sqlite::SqliteInbox;
 
 pub use crate::webhook::dedupe::{DedupeKey, fold_status};
@@ -221,15 +223,16 @@ pub fn conversation_of(event: &Event) -> Option<String> {
     ))
 }
 
-/// Open an inbox by URL: `memory://` or `sqlite:///absolute/path.db`, with
+/// Open an inbox by URL: `memory://`, `sqlite:///absolute/path.db` or
+/// `redis://[user:password@]host:port/db` (`rediss://` for TLS; `name=` on
+/// the query picks the inbox on that server, default `wa360`), with
 /// options on the query. Errors: `invalid_argument` (field `inbox`) for an
 /// unknown scheme, a relative path or a bad option; `store` when the file
 /// cannot be opened (corrupt, locked, unwritable), leaving it untouched.
 pub fn open(url: &str) -> Result<Arc<dyn Inbox>> {
     let (base, query) = url.split_once('?').unwrap_or((url, ""));
-    let opts = parse_options(query)?;
     if base == "memory://" || base == "memory:" {
-        return Ok(Arc::new(SqliteInbox::memory(opts)?));
+        return Ok(Arc::new(SqliteInbox::memory(parse_options(query)?)?));
     }
     if let Some(path) = base.strip_prefix("sqlite://") {
         if !path.starts_with('/') || path.len() < 2 {
@@ -238,12 +241,31 @@ pub fn open(url: &str) -> Result<Arc<dyn Inbox>> {
                 "a sqlite URL needs an absolute path: sqlite:///abs/path.db",
             ));
         }
-        return Ok(Arc::new(SqliteInbox::open(path, opts)?));
+        return Ok(Arc::new(SqliteInbox::open(path, parse_options(query)?)?));
+    }
+    if base.starts_with("redis://") || base.starts_with("rediss://") {
+        // `name` picks one of several inboxes on one server; the rest of the
+        // query is the common options.
+        let mut name = "wa360".to_string();
+        let rest: Vec<&str> = query
+            .split('&')
+            .filter(|p| match p.strip_prefix("name=") {
+                Some(n) => {
+                    name = n.to_string();
+                    false
+                }
+                None => true,
+            })
+            .collect();
+        let opts = parse_options(&rest.join("&"))?;
+        return Ok(Arc::new(RedisInbox::open(base, &name, opts)?));
     }
     let scheme = base.split_once("://").map_or(base, |(s, _)| s);
     Err(Error::invalid(
         "inbox",
-        format!("unknown inbox URL scheme `{scheme}` (expected memory:// or sqlite:///path)"),
+        format!(
+            "unknown inbox URL scheme `{scheme}` (expected memory://, sqlite:///path or redis://host:port/db)"
+        ),
     ))
 }
 
