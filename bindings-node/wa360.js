@@ -4,7 +4,7 @@
 // public names and adds only what is cheaper on the JS side:
 //   - parseWebhook: Rust parses and returns the canonical JSON text in one
 //     N-API call; V8's JSON.parse materialises it (faster than building JS
-//     objects property by property through N-API, see PERFORMANCE.md);
+//     objects property by property through N-API, see docs/performance.md §5);
 //   - isWa360Error / ErrorCodes, isKnownMessage.
 const native = require('./index.js')
 

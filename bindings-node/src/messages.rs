@@ -3,7 +3,7 @@
 //! message family, and `buildMessage` (the exact wire body, no request).
 //!
 //! The helpers only assemble the neutral description; building and
-//! validation (api-spec §4.10) happen in the core, before any request.
+//! validation (docs/360dialog-api.md §4.10) happen in the core, before any request.
 
 use napi::Env;
 use napi::bindgen_prelude::PromiseRaw;

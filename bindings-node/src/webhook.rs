@@ -3,7 +3,7 @@
 //!
 //! Why JSON text instead of JS objects: building the events property by
 //! property through N-API measured about 2.5× `JSON.parse` alone, and lazy
-//! getter classes were slower still (PERFORMANCE.md). One N-API call that
+//! getter classes were slower still (docs/performance.md §5). One N-API call that
 //! returns the canonical JSON string, which V8's `JSON.parse` turns into
 //! objects, keeps the whole parse close to `JSON.parse` of the body itself.
 

@@ -7,7 +7,7 @@
 //! Meta does not say how it counts characters. wa360 counts **Unicode scalar
 //! values** (Rust [`str::chars`]): `"é"` is 1, `"👍"` is 1, `"👍🏽"` (thumbs up
 //! plus a skin-tone modifier) is 2. This is neither UTF-16 units nor bytes
-//! (api-spec §4.10).
+//! (docs/360dialog-api.md §4.10).
 
 use serde_json::{Map, Value};
 
@@ -98,7 +98,7 @@ pub(crate) fn check_http_url(field: &str, value: &str) -> Result<()> {
     }
 }
 
-/// Check a latitude / longitude pair (api-spec §4.3).
+/// Check a latitude / longitude pair (docs/360dialog-api.md §4.3).
 pub(crate) fn check_lat_long(path: &str, latitude: f64, longitude: f64) -> Result<()> {
     if !(-90.0..=90.0).contains(&latitude) {
         return Err(Error::invalid(
@@ -123,7 +123,7 @@ pub(crate) fn f64_value(x: f64) -> Value {
         .unwrap_or(Value::Null)
 }
 
-/// Normalise a phone number to the digits Meta expects (api-spec §3).
+/// Normalise a phone number to the digits Meta expects (docs/360dialog-api.md §3).
 ///
 /// A leading `+`, spaces, `-`, `.`, `(` and `)` are removed; anything else is
 /// rejected. The result must hold 8 to 15 digits (E.164 length) and must not

@@ -1,5 +1,5 @@
 //! Outbound messages: one module per family, each a typed value with a
-//! builder that validates (api-spec §4.10) and serialises to the exact wire
+//! builder that validates (docs/360dialog-api.md §4.10) and serialises to the exact wire
 //! body for `POST /messages`.
 //!
 //! ```
@@ -67,7 +67,7 @@ pub const MAX_CALLBACK_DATA: usize = 512;
 
 /// Anything that can be sent to `POST /messages`.
 ///
-/// `to_body` validates every rule of api-spec §4.10 (failures are
+/// `to_body` validates every rule of docs/360dialog-api.md §4.10 (failures are
 /// [`crate::Error::InvalidArgument`] naming the field and the rule) and returns
 /// the exact JSON body.
 pub trait Outbound {

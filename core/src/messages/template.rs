@@ -1,4 +1,4 @@
-//! Template messages (api-spec §4.8): name, language (always sent with
+//! Template messages (docs/360dialog-api.md §4.8): name, language (always sent with
 //! `policy: deterministic`) and the parameters of the header, body and buttons.
 
 use serde_json::{Map, Value};

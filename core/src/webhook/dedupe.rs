@@ -2,7 +2,7 @@
 //! message's state backwards.
 //!
 //! 360dialog delivers at least once, retries for up to 7 days and does not
-//! keep order (api-spec §7.1). Two small tools handle that:
+//! keep order (docs/360dialog-api.md §7.1). Two small tools handle that:
 //!
 //! - [`Deduper`] drops repeated events. Keys: a message's id; a status's
 //!   `(id, status)`; anything else a SHA-256 of its canonical JSON. It sits on

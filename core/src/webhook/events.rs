@@ -22,7 +22,7 @@ use serde_json::value::RawValue;
 /// A wire JSON piece kept as its text (one allocation) and turned into a
 /// [`Value`] only on first access (then cached). Building `Value` maps for
 /// every payload, context and pricing object was most of the parse time
-/// (PERFORMANCE.md); most consumers read a field or two, or re-emit the
+/// (docs/performance.md §5); most consumers read a field or two, or re-emit the
 /// piece verbatim in the canonical JSON.
 #[derive(Clone)]
 pub(crate) struct Json {
@@ -114,7 +114,7 @@ pub enum EventKind {
     Message(Box<InboundMessage>),
     /// A status update of an outbound message (any `status` value).
     Status(Box<StatusUpdate>),
-    /// The value-level `errors` list of a `messages` change (api-spec §6.7).
+    /// The value-level `errors` list of a `messages` change (docs/360dialog-api.md §6.7).
     Error(Vec<Value>),
     /// A change whose `field` is not `messages`.
     FieldUpdate(FieldUpdate),
@@ -286,7 +286,7 @@ fn get_bool(v: Option<&Value>, key: &str) -> Option<bool> {
     v?.get(key)?.as_bool()
 }
 
-/// A JSON number, or a string holding one (api-spec §6.9).
+/// A JSON number, or a string holding one (docs/360dialog-api.md §6.9).
 fn num_or_str_f64(v: Option<&Value>) -> Option<f64> {
     match v? {
         Value::Number(n) => n.as_f64(),
@@ -295,7 +295,7 @@ fn num_or_str_f64(v: Option<&Value>) -> Option<f64> {
     }
 }
 
-/// An integer, or a string of digits (api-spec §6.9).
+/// An integer, or a string of digits (docs/360dialog-api.md §6.9).
 fn int_or_digits(v: Option<&Value>) -> Option<i64> {
     match v? {
         Value::Number(n) => n.as_i64(),
@@ -915,7 +915,7 @@ pub struct FieldUpdate {
     pub(crate) value: Option<Value>,
 }
 
-/// The typed field updates documented in api-spec §6.8.
+/// The typed field updates documented in docs/360dialog-api.md §6.8.
 #[derive(Debug, Clone, Copy, PartialEq)]
 #[non_exhaustive]
 pub enum FieldUpdateKind<'a> {

@@ -7,7 +7,7 @@
 //! absent or odd data are described in
 //! `tests/conformance/webhook_parse/README.md`.
 //!
-//! Design (performance, PERFORMANCE.md): one streaming `serde_json` pass with
+//! Design (performance, docs/performance.md §5): one streaming `serde_json` pass with
 //! hand-written lenient visitors instead of building a `serde_json::Value`
 //! tree first. Every scalar the SDK types (ids, timestamps, …) is read
 //! straight into its field; a wrong JSON type becomes `None`, never an
