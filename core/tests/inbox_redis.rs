@@ -58,7 +58,10 @@ fn accept_dedupes_across_handles_and_folds_statuses() {
     let b = open_named(&name, "");
     let msg = testing::inbound_text("15555550123", "hi", "wamid.M");
     let err = testing::value_error(131000, "Something went wrong", "x");
-    let first = accept(&*a, &testing::batch(&[msg.clone(), msg.clone(), err.clone()]));
+    let first = accept(
+        &*a,
+        &testing::batch(&[msg.clone(), msg.clone(), err.clone()]),
+    );
     assert_eq!(
         first.events.iter().map(|e| e.kind()).collect::<Vec<_>>(),
         ["message", "error"]
@@ -85,7 +88,11 @@ fn accept_dedupes_across_handles_and_folds_statuses() {
     );
     assert_eq!(failed.events.len(), 1);
     let s = a.stats().unwrap();
-    assert_eq!((s.ready, s.duplicates, s.stale), (3, 3, 2));
+    assert_eq!(
+        (s.ready, s.duplicates, s.stale),
+        (4, 3, 2),
+        "message, error, read, failed"
+    );
 }
 
 #[test]
@@ -102,7 +109,10 @@ fn claim_ack_and_order_within_a_conversation() {
     assert_eq!(ids(&first), ["wamid.0", "wamid.other"]);
     assert_eq!(first[0].attempt, 1);
     assert!(inbox.claim("c2", 10).unwrap().is_empty());
-    assert!(!inbox.ack("c2", &first[0].id).unwrap(), "only the holder acks");
+    assert!(
+        !inbox.ack("c2", &first[0].id).unwrap(),
+        "only the holder acks"
+    );
     // A failure keeps the order: the retry of wamid.0 comes before wamid.1.
     assert!(matches!(
         inbox.nack("c1", &first[0].id, "boom").unwrap(),
@@ -124,7 +134,10 @@ fn failures_dead_letter_then_replay_and_drop() {
     accept(&*inbox, &testing::inbound_text("111", "x", "wamid.X"));
     accept(&*inbox, &testing::inbound_text("111", "x", "wamid.Y"));
     let d = inbox.claim("c", 1).unwrap().remove(0);
-    assert!(matches!(inbox.nack("c", &d.id, "first").unwrap(), Nacked::Retry(_)));
+    assert!(matches!(
+        inbox.nack("c", &d.id, "first").unwrap(),
+        Nacked::Retry(_)
+    ));
     let d = inbox.claim("c", 1).unwrap().remove(0);
     assert_eq!(inbox.nack("c", &d.id, "second").unwrap(), Nacked::Dead);
     // The dead letter no longer blocks its conversation.
@@ -150,7 +163,9 @@ fn a_dead_consumers_events_go_to_another_and_release_is_immediate() {
     let held = a.claim("dead-worker", 1).unwrap();
     assert_eq!(ids(&held), ["wamid.X"]);
     // The live consumer gets the other conversation now, X only after the lease.
-    assert_eq!(ids(&b.claim("live", 5).unwrap()), ["wamid.Y"]);
+    let y = b.claim("live", 5).unwrap();
+    assert_eq!(ids(&y), ["wamid.Y"]);
+    assert!(b.ack("live", &y[0].id).unwrap());
     std::thread::sleep(Duration::from_millis(300));
     let took = b.claim("live", 5).unwrap();
     assert_eq!((ids(&took), took[0].attempt), (vec!["wamid.X".into()], 2));
@@ -199,13 +214,20 @@ fn claimed_events_equal_the_parsed_ones() {
 fn machines_share_the_work_exactly_once_and_in_conversation_order() {
     let (name, first) = fresh("");
     let handles: Vec<Arc<dyn Inbox>> = (0..4)
-        .map(|i| if i == 0 { Arc::clone(&first) } else { open_named(&name, "") })
+        .map(|i| {
+            if i == 0 {
+                Arc::clone(&first)
+            } else {
+                open_named(&name, "")
+            }
+        })
         .collect();
     let convs = 10;
     let per = 20;
     for n in 0..per {
         for c in 0..convs {
-            let v = testing::inbound_text(&format!("1555000{c:04}"), "x", &format!("wamid.{c}.{n}"));
+            let v =
+                testing::inbound_text(&format!("1555000{c:04}"), "x", &format!("wamid.{c}.{n}"));
             // Delivered twice, to two different machines.
             accept(&*handles[(c + n) % 4], &v);
             accept(&*handles[(c + n + 1) % 4], &v);
@@ -238,7 +260,11 @@ fn machines_share_the_work_exactly_once_and_in_conversation_order() {
     });
     let seen = seen.lock().unwrap().clone();
     assert_eq!(seen.len(), total, "every event handled");
-    assert_eq!(seen.iter().collect::<HashSet<_>>().len(), total, "none twice");
+    assert_eq!(
+        seen.iter().collect::<HashSet<_>>().len(),
+        total,
+        "none twice"
+    );
     for c in 0..convs {
         let order: Vec<usize> = seen
             .iter()
@@ -247,10 +273,17 @@ fn machines_share_the_work_exactly_once_and_in_conversation_order() {
                 rest.parse().ok()
             })
             .collect();
-        assert_eq!(order, (0..per).collect::<Vec<_>>(), "conversation {c} in order");
+        assert_eq!(
+            order,
+            (0..per).collect::<Vec<_>>(),
+            "conversation {c} in order"
+        );
     }
     let s = first.stats().unwrap();
-    assert_eq!((s.ready, s.in_flight, s.handled, s.duplicates), (0, 0, total as u64, total as u64));
+    assert_eq!(
+        (s.ready, s.in_flight, s.handled, s.duplicates),
+        (0, 0, total as u64, total as u64)
+    );
 }
 
 #[test]
@@ -277,4 +310,139 @@ fn unknown_options_and_bad_names_are_invalid_arguments() {
     assert_eq!(e.code().as_str(), "invalid_argument");
     let e = inbox::open(&format!("{}?name=a{{b", redis_url())).unwrap_err();
     assert_eq!(e.code().as_str(), "invalid_argument");
+}
+
+/// A redis-server of this test's own (AOF on, `appendfsync everysec`), so it
+/// can be stopped and restarted without disturbing the shared one.
+struct OwnServer {
+    bin: String,
+    dir: std::path::PathBuf,
+    port: u16,
+    child: Option<std::process::Child>,
+}
+
+impl OwnServer {
+    fn start() -> OwnServer {
+        let bin = std::env::var("WA360_TEST_REDIS_SERVER").unwrap_or_else(|_| {
+            panic!("WA360_TEST_REDIS_SERVER is not set: run through `make test` (tests/redis/with-redis.sh)")
+        });
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let dir =
+            std::env::temp_dir().join(format!("wa360-redis-own-{port}-{:08x}", fastrand::u32(..)));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut s = OwnServer {
+            bin,
+            dir,
+            port,
+            child: None,
+        };
+        s.spawn();
+        s
+    }
+
+    fn spawn(&mut self) {
+        let child = std::process::Command::new(&self.bin)
+            .args([
+                "--port",
+                &self.port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+            ])
+            .args(["--appendonly", "yes", "--appendfsync", "everysec"])
+            .arg("--dir")
+            .arg(&self.dir)
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        self.child = Some(child);
+        let t = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(
+                t.elapsed() < Duration::from_secs(10),
+                "redis-server did not start"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// SIGTERM: Redis flushes the AOF and exits, as on a restart or deploy.
+    fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = std::process::Command::new("kill")
+                .arg(c.id().to_string())
+                .status();
+            let _ = c.wait();
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/0", self.port)
+    }
+}
+
+impl Drop for OwnServer {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+#[test]
+fn a_restart_keeps_every_accepted_event_and_down_mid_run_refuses_with_store() {
+    use wa360::webhook::{Receiver, ReceiverConfig};
+    let mut server = OwnServer::start();
+    let inbox = inbox::open(&format!("{}?busy_timeout_ms=500", server.url())).unwrap();
+    let receiver = Receiver::new(ReceiverConfig {
+        inbox: Some(Arc::clone(&inbox)),
+        ..ReceiverConfig::default()
+    });
+    let post = |wamid: &str| {
+        let body = testing::inbound_text("111", "x", wamid).to_string();
+        receiver.handle::<&str, &str>("POST", "", &[], body.as_bytes())
+    };
+    for i in 0..50 {
+        assert_eq!(post(&format!("wamid.{i}")).status, 200);
+    }
+    server.stop();
+    // Down: the receiver answers 503 (360dialog will deliver again), quickly.
+    let t = Instant::now();
+    let r = post("wamid.during");
+    assert_eq!(r.status, 503, "{}", r.body);
+    assert_eq!(r.error.as_ref().map(|e| e.code().as_str()), Some("store"));
+    assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
+    server.spawn();
+    // Back up: the same handle reconnects; every acknowledged event is there.
+    let t = Instant::now();
+    let r = loop {
+        let r = post("wamid.during");
+        if r.status == 200 || t.elapsed() > Duration::from_secs(10) {
+            break r;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(r.status, 200, "{}", r.body);
+    let s = inbox.stats().unwrap();
+    assert_eq!(s.ready, 51);
+    let mut got = Vec::new();
+    loop {
+        let d = inbox.claim("c", 100).unwrap();
+        if d.is_empty() {
+            break;
+        }
+        for x in &d {
+            inbox.ack("c", &x.id).unwrap();
+        }
+        got.extend(ids(&d));
+    }
+    assert_eq!(got.len(), 51);
+    assert!(got.contains(&"wamid.49".to_string()) && got.contains(&"wamid.during".to_string()));
 }

@@ -167,7 +167,9 @@ impl RedisInbox {
                 .await
             })
             .map_err(|_| Error::Store(format!("inbox {label}: cannot connect: timed out")))?
-            .map_err(|e| Error::Store(format!("inbox {label}: cannot connect: {}", e.kind_text())))?;
+            .map_err(|e| {
+                Error::Store(format!("inbox {label}: cannot connect: {}", e.kind_text()))
+            })?;
         let inbox = RedisInbox {
             shared: Arc::new(Shared {
                 rt: Some(rt),
@@ -239,8 +241,13 @@ impl RedisInbox {
         F: FnOnce(ConnectionManager) -> Fut,
         Fut: Future<Output = RedisResult<T>> + Send + 'static,
     {
-        self.call(what, f)?
-            .map_err(|e| Error::Store(format!("inbox {}: {what}: {}", self.shared.label, e.kind_text())))
+        self.call(what, f)?.map_err(|e| {
+            Error::Store(format!(
+                "inbox {}: {what}: {}",
+                self.shared.label,
+                e.kind_text()
+            ))
+        })
     }
 
     /// Run a script with `args`.
@@ -270,9 +277,14 @@ impl RedisInbox {
 
     fn body(&self, bid: &str) -> Result<Vec<u8>> {
         let key = self.key(&format!("b:{bid}"));
-        let got: Option<Vec<u8>> = self.run("cannot read a body from", move |mut c| async move {
-            redis::cmd("HGET").arg(key).arg("d").query_async(&mut c).await
-        })?;
+        let got: Option<Vec<u8>> =
+            self.run("cannot read a body from", move |mut c| async move {
+                redis::cmd("HGET")
+                    .arg(key)
+                    .arg("d")
+                    .query_async(&mut c)
+                    .await
+            })?;
         got.ok_or_else(|| {
             Error::Store(format!(
                 "inbox {}: body {bid} is missing",
@@ -386,7 +398,8 @@ impl Inbox for RedisInbox {
             .collect();
         for _ in 0..ACCEPT_TRIES {
             // 1. Read what is known.
-            let mut read_keys: Vec<String> = keys.iter().map(|k| self.key(&format!("k:{k}"))).collect();
+            let mut read_keys: Vec<String> =
+                keys.iter().map(|k| self.key(&format!("k:{k}"))).collect();
             let mut msg_ids: Vec<String> = status_ids
                 .iter()
                 .flatten()
@@ -396,9 +409,10 @@ impl Inbox for RedisInbox {
             msg_ids.dedup();
             read_keys.extend(msg_ids.iter().map(|id| self.key(&format!("st:{id}"))));
             let rk = read_keys.clone();
-            let known: Vec<Option<String>> = self.run("cannot store events in", move |mut c| async move {
-                redis::cmd("MGET").arg(rk).query_async(&mut c).await
-            })?;
+            let known: Vec<Option<String>> = self
+                .run("cannot store events in", move |mut c| async move {
+                    redis::cmd("MGET").arg(rk).query_async(&mut c).await
+                })?;
             let (seen, states) = known.split_at(keys.len());
             let state: HashMap<&str, (Option<&str>, Option<MessageState>)> = msg_ids
                 .iter()
@@ -419,15 +433,14 @@ impl Inbox for RedisInbox {
                     plans.push(Plan::Duplicate);
                     continue;
                 }
-                let outcome = match &status_ids[i] {
-                    None if ev.as_status().is_some() => FoldOutcome::Unrecognised,
-                    None => FoldOutcome::Advanced,
-                    Some((id, st)) => {
+                let outcome = match (ev.as_status(), &status_ids[i]) {
+                    (None, _) => FoldOutcome::Advanced,
+                    (Some(_), None) => FoldOutcome::Unrecognised,
+                    (Some(s), Some((id, st))) => {
                         let prev = changed
                             .get(id.as_str())
                             .cloned()
                             .or_else(|| state.get(id.as_str()).and_then(|s| s.1.clone()));
-                        let s = ev.as_status().expect("status_ids only holds statuses");
                         let (outcome, next) =
                             fold_status(prev.as_ref(), st, s.timestamp(), s.errors());
                         if let Some(n) = next {
@@ -477,11 +490,15 @@ impl Inbox for RedisInbox {
                 args.push(arg(conversation_of(&events[i]).unwrap_or_default()));
                 args.push(arg(i));
             }
-            let dups = plans.iter().filter(|p| matches!(p, Plan::Duplicate)).count();
+            let dups = plans
+                .iter()
+                .filter(|p| matches!(p, Plan::Duplicate))
+                .count();
             let stale = plans.iter().filter(|p| matches!(p, Plan::Stale)).count();
             args.push(arg(dups));
             args.push(arg(stale));
-            let ok: i64 = self.script("cannot store events in", &self.shared.scripts.accept, args)?;
+            let ok: i64 =
+                self.script("cannot store events in", &self.shared.scripts.accept, args)?;
             if ok == 1 {
                 let out = Accepted {
                     events: stored.iter().map(|&i| events[i].clone()).collect(),
@@ -520,7 +537,11 @@ impl Inbox for RedisInbox {
             .map(|r| {
                 (
                     r.get(1).map(to_string).unwrap_or_default(),
-                    r.get(2).map(to_string).unwrap_or_default().parse().unwrap_or(usize::MAX),
+                    r.get(2)
+                        .map(to_string)
+                        .unwrap_or_default()
+                        .parse()
+                        .unwrap_or(usize::MAX),
                 )
             })
             .collect();
@@ -533,7 +554,12 @@ impl Inbox for RedisInbox {
                 Delivery {
                     id: r.first().map(to_string).unwrap_or_default(),
                     event,
-                    attempt: r.get(3).map(to_string).unwrap_or_default().parse().unwrap_or(1),
+                    attempt: r
+                        .get(3)
+                        .map(to_string)
+                        .unwrap_or_default()
+                        .parse()
+                        .unwrap_or(1),
                     conversation: (!conv.is_empty()).then_some(conv),
                 }
             })
@@ -566,9 +592,14 @@ impl Inbox for RedisInbox {
 
     fn nack(&self, consumer: &str, id: &str, error: &str) -> Result<Nacked> {
         let key = self.key(&format!("e:{id}"));
-        let attempts: Option<u32> = self.run("cannot record a failure in", move |mut c| async move {
-            redis::cmd("HGET").arg(key).arg("a").query_async(&mut c).await
-        })?;
+        let attempts: Option<u32> =
+            self.run("cannot record a failure in", move |mut c| async move {
+                redis::cmd("HGET")
+                    .arg(key)
+                    .arg("a")
+                    .query_async(&mut c)
+                    .await
+            })?;
         let Some(attempts) = attempts else {
             return Ok(Nacked::NotHeld);
         };
@@ -582,7 +613,11 @@ impl Inbox for RedisInbox {
             arg(ms(delay)),
             arg(self.shared.opts.max_attempts),
         ];
-        let n: i64 = self.script("cannot record a failure in", &self.shared.scripts.nack, args)?;
+        let n: i64 = self.script(
+            "cannot record a failure in",
+            &self.shared.scripts.nack,
+            args,
+        )?;
         self.notify();
         Ok(match n {
             1 => Nacked::Retry(delay),
@@ -606,7 +641,12 @@ impl Inbox for RedisInbox {
     }
 
     fn stats(&self) -> Result<InboxStats> {
-        let (s, d, n, k) = (self.key("s"), self.key("dead"), self.key("n"), self.key("k:*"));
+        let (s, d, n, k) = (
+            self.key("s"),
+            self.key("dead"),
+            self.key("n"),
+            self.key("k:*"),
+        );
         let (len, dead, counters, keys): (u64, u64, HashMap<String, i64>, u64) =
             self.run("cannot read counts of", move |mut c| async move {
                 let len: u64 = redis::cmd("XLEN").arg(&s).query_async(&mut c).await?;
@@ -665,7 +705,9 @@ impl Inbox for RedisInbox {
             .map(|(_, f)| {
                 (
                     f.get("b").cloned().unwrap_or_default(),
-                    f.get("i").and_then(|i| i.parse().ok()).unwrap_or(usize::MAX),
+                    f.get("i")
+                        .and_then(|i| i.parse().ok())
+                        .unwrap_or(usize::MAX),
                 )
             })
             .collect();
@@ -694,7 +736,11 @@ impl Inbox for RedisInbox {
 
     fn drop_dead(&self, id: Option<&str>) -> Result<usize> {
         let args = vec![self.ns_arg(), arg(id.unwrap_or(""))];
-        let n: i64 = self.script("cannot drop dead letters in", &self.shared.scripts.drop_dead, args)?;
+        let n: i64 = self.script(
+            "cannot drop dead letters in",
+            &self.shared.scripts.drop_dead,
+            args,
+        )?;
         Ok(usize::try_from(n).unwrap_or(0))
     }
 
