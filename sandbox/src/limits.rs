@@ -244,7 +244,7 @@ impl LimitState {
             self.counts.clear();
         }
         let c = self.counts.entry(recipient.to_string()).or_default();
-        let verdict = if !number_ok {
+        if !number_ok {
             c.throughput_refused += 1;
             self.totals.throughput_refused += 1;
             SendVerdict::Throughput
@@ -268,8 +268,7 @@ impl LimitState {
             c.accepted += 1;
             self.totals.accepted += 1;
             SendVerdict::Accepted
-        };
-        verdict
+        }
     }
 }
 
