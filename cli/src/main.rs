@@ -80,6 +80,19 @@ struct SandboxArgs {
     /// Also write `WA360_BASE_URL=…` and `D360_API_KEY=…` lines to this file once listening.
     #[arg(long)]
     env_file: Option<PathBuf>,
+    /// Refuse sends past N messages/s per number with Meta code 130429 (off by default).
+    #[arg(long, value_name = "N")]
+    max_mps: Option<f64>,
+    /// Refuse a send to the same recipient sooner than MS milliseconds after the last one
+    /// with Meta code 131056 (off by default; see --pair-burst).
+    #[arg(long, value_name = "MS")]
+    pair_interval_ms: Option<u64>,
+    /// Sends to one recipient allowed in a burst before --pair-interval-ms applies.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pair_burst: u32,
+    /// Refuse API requests past N/s with 360dialog's HTTP 400 "endpoint rate limit" (off by default).
+    #[arg(long, value_name = "N")]
+    endpoint_rps: Option<f64>,
 }
 
 #[derive(Args, Debug)]
@@ -439,6 +452,16 @@ async fn run_sandbox(a: SandboxArgs) -> CliResult {
         .port(a.port)
         .allow_http_callbacks(a.allow_http_callbacks)
         .time_scale(a.time_scale);
+    let mut limits = wa360_sandbox::Limits::none();
+    limits.messages_per_second = a.max_mps;
+    limits.endpoint_rps = a.endpoint_rps;
+    if let Some(ms) = a.pair_interval_ms {
+        limits = limits.pair_rate(ms, a.pair_burst);
+    }
+    if let Err(e) = limits.check() {
+        return Err(Failure::input(format!("sandbox limit {e}")));
+    }
+    b = b.limits(limits);
     if let Some(k) = a.api_key {
         b = b.api_key(k);
     }

@@ -11,6 +11,7 @@ pub mod client;
 pub mod config;
 pub mod error;
 pub mod inbox;
+pub mod governor;
 pub mod media;
 pub mod messages;
 pub mod retry;

@@ -59,6 +59,13 @@ pub(crate) enum Body {
     },
 }
 
+/// The governor pacing one request's attempts.
+pub(crate) struct Gate<'a> {
+    pub governor: &'a crate::governor::Governor,
+    pub recipient: Option<&'a str>,
+    pub max_wait: Duration,
+}
+
 /// A successful (2xx) answer.
 #[derive(Debug)]
 pub(crate) struct Response {
@@ -147,12 +154,44 @@ impl Transport {
         body: &Body,
         class: RetryClass,
     ) -> Result<Response> {
+        self.execute_gated(method, url, body, class, None).await
+    }
+
+    /// [`Self::execute`] with every attempt paced by a governor: the attempt waits for a
+    /// slot (up to the gate's deadline, counted from the first attempt) and the governor
+    /// learns from each answer.
+    pub(crate) async fn execute_gated(
+        &self,
+        method: Method,
+        url: &str,
+        body: &Body,
+        class: RetryClass,
+        gate: Option<Gate<'_>>,
+    ) -> Result<Response> {
         let policy = *self.config.retry_policy();
         let mut retries = 0u32;
+        let deadline = gate
+            .as_ref()
+            .map(|g| std::time::Instant::now() + g.max_wait);
         loop {
-            let (failure, error) = match self.attempt(method.clone(), url, body, class).await {
-                Ok(resp) => return Ok(resp),
-                Err(pair) => pair,
+            if let (Some(g), Some(d)) = (&gate, deadline) {
+                let left = d.saturating_duration_since(std::time::Instant::now());
+                g.governor.acquire(g.recipient, left).await?;
+            }
+            let result = self.attempt(method.clone(), url, body, class).await;
+            let (failure, error) = match result {
+                Ok(resp) => {
+                    if let Some(g) = &gate {
+                        g.governor.observe(g.recipient, Ok(())).await;
+                    }
+                    return Ok(resp);
+                }
+                Err((failure, mut error)) => {
+                    if let Some(g) = &gate {
+                        g.governor.observe(g.recipient, Err(&mut error)).await;
+                    }
+                    (failure, error)
+                }
             };
             let verdict = retry::classify(class, &failure);
             if !retry::should_retry(&policy, verdict, retries) {
@@ -523,7 +562,7 @@ pub fn parse_error_body(status: u16, body: &[u8]) -> ParsedError {
     }
     let code = classify(status, &api, parsed);
     if api.api_code == Some(retry::PAIR_RATE_LIMIT_CODE) {
-        api.retry_after = Some(retry::pair_rate_limit_delay(1));
+        api.retry_after = Some(crate::governor::pair_backoff(1));
     }
     ParsedError {
         error: api,

@@ -121,6 +121,7 @@ pub struct Inner {
     pub media: HashMap<String, MediaObject>,
     pub next_delivery_id: u64,
     pub next_seq: u64,
+    pub limits: crate::limits::LimitState,
 }
 
 /// At most this many requests and delivery attempts are kept (oldest dropped
@@ -180,6 +181,7 @@ impl State {
         g.phone_webhook = None;
         g.waba_webhook = None;
         g.media.clear();
+        g.limits.reset_counts();
     }
 
     /// The webhook deliveries go to: phone level wins over WABA level.
