@@ -10,8 +10,8 @@
 pub mod client;
 pub mod config;
 pub mod error;
-pub mod inbox;
 pub mod governor;
+pub mod inbox;
 pub mod media;
 pub mod messages;
 pub mod retry;

@@ -158,14 +158,20 @@ impl RedisInbox {
             .set_connection_timeout(Some(timeout))
             .set_response_timeout(Some(timeout))
             .set_number_of_retries(1);
-        let conn = rt
-            .block_on(async {
-                tokio::time::timeout(
-                    timeout * 2,
-                    client.get_connection_manager_with_config(config),
-                )
-                .await
-            })
+        // Connect on the private runtime and wait on a channel: `block_on`
+        // would panic when `open` is called from async code.
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        rt.spawn(async move {
+            let r = tokio::time::timeout(
+                timeout * 2,
+                client.get_connection_manager_with_config(config),
+            )
+            .await;
+            let _ = tx.send(r);
+        });
+        let conn = rx
+            .recv()
+            .map_err(|_| Error::Store(format!("inbox {label}: cannot connect")))?
             .map_err(|_| Error::Store(format!("inbox {label}: cannot connect: timed out")))?
             .map_err(|e| {
                 Error::Store(format!("inbox {label}: cannot connect: {}", e.kind_text()))
