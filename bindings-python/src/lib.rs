@@ -11,6 +11,7 @@ use pyo3::prelude::*;
 pub mod client;
 pub mod convert;
 pub mod errors;
+pub mod inbox;
 pub mod media;
 pub mod messages;
 pub mod runtime;
@@ -24,6 +25,7 @@ fn native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     errors::register(m)?;
     webhook::register(m)?;
+    inbox::register(m)?;
     messages::register(m)?;
     media::register(m)?;
     client::register(m)?;
