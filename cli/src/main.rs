@@ -4,6 +4,7 @@
 //! (usage errors, invalid messages, invalid webhook bodies).
 #![forbid(unsafe_code)]
 
+mod logging;
 mod receiver;
 
 use std::io::Read;
@@ -27,6 +28,10 @@ use wa360::webhook::registration::{
 #[derive(Parser, Debug)]
 #[command(name = "wa360", version, propagate_version = true)]
 struct Cli {
+    /// Log what wa360 does on stderr: -v one line per request, -vv retries and webhook
+    /// details, -vvv everything. Secrets never appear.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
     #[command(subcommand)]
     command: Command,
 }
@@ -379,6 +384,7 @@ type CliResult = Result<(), Failure>;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    logging::init(cli.verbose);
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -12,6 +12,7 @@ pub mod config;
 pub mod error;
 pub mod media;
 pub mod messages;
+pub mod metrics;
 pub mod retry;
 pub mod transport;
 pub mod webhook;
