@@ -260,6 +260,16 @@ macro_rules! client_class {
                 self.core.repr($name)
             }
 
+            /// A snapshot of this client's metrics as a dict: `requests` (by outcome),
+            /// `retries` (by reason), `send_latency` (histogram); see docs/observability.md.
+            fn metrics<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+                guard(|| {
+                    let v = serde_json::to_value(self.core.client.metrics())
+                        .map_err(|e| to_py_err(wa360::Error::Internal(e.to_string())))?;
+                    value_to_py(py, &v)
+                })
+            }
+
             /// Validate and send one message given as a dict in the neutral format.
             fn send<'py>(&self, py: Python<'py>, message: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
                 guard(|| {

@@ -11,6 +11,7 @@ use pyo3::prelude::*;
 pub mod client;
 pub mod convert;
 pub mod errors;
+pub mod logging;
 pub mod media;
 pub mod messages;
 pub mod runtime;
@@ -23,6 +24,7 @@ pub mod webhook;
 fn native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     errors::register(m)?;
+    logging::register(m)?;
     webhook::register(m)?;
     messages::register(m)?;
     media::register(m)?;

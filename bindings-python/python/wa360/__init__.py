@@ -18,6 +18,7 @@ Quick start::
 
 from __future__ import annotations
 
+from . import _logging as _logging  # noqa: F401  (connects the core's logs to logging)
 from . import _native
 from ._client import AsyncClient, Client
 from ._native import (
