@@ -7,6 +7,7 @@
 //     objects property by property through N-API, see PERFORMANCE.md);
 //   - isWa360Error / ErrorCodes, isKnownMessage.
 const native = require('./index.js')
+const logging = require('./logging.js')
 
 /** Every stable error code, frozen (same list as the Rust core's ErrorCode::ALL). */
 const ErrorCodes = Object.freeze(native._errorCodes())
@@ -117,8 +118,32 @@ Object.defineProperty(native.StatusFold.prototype, 'filter', {
   value: function filter(events) { return events.filter((e) => e.kind !== 'status' || REPORTABLE.has(this.apply(e))) },
 })
 
+/**
+ * `new Client({ apiKey, baseUrl, timeoutMs, connectTimeoutMs, maxRetries, logger, logLevel })`:
+ * the native client plus the JS-only options `logger` (a function `(record) => void`, or an
+ * object with `info`/`warn`/`debug`/… methods such as console or pino) and `logLevel`
+ * (default `info`), which receive this client's log records.
+ */
+class Client extends native.Client {
+  constructor(options) {
+    let rest = options
+    let logger
+    let logLevel
+    if (options !== null && typeof options === 'object' &&
+        (Object.hasOwn(options, 'logger') || Object.hasOwn(options, 'logLevel'))) {
+      logger = Object.hasOwn(options, 'logger') ? options.logger : undefined
+      logLevel = Object.hasOwn(options, 'logLevel') ? options.logLevel : undefined
+      rest = {}
+      for (const k of Object.keys(options)) if (k !== 'logger' && k !== 'logLevel') rest[k] = options[k]
+    }
+    super(rest)
+    if (logger !== undefined && logger !== null) logging.attach(this, logger, logLevel)
+  }
+}
+
 module.exports = {
-  Client: native.Client,
+  Client,
+  setLogger: logging.setLogger,
   Verifier: native.Verifier,
   Sandbox: native.Sandbox,
   Deduper: native.Deduper,

@@ -128,6 +128,42 @@ impl JsClient {
         self.inner.config().base_url().to_owned()
     }
 
+    /// A snapshot of this client's metrics: `requests` (finished requests by outcome,
+    /// `ok` or an error code), `retries` (by reason) and `send_latency` (histogram of
+    /// `POST /messages` times in seconds, cumulative buckets). Names: docs/observability.md.
+    #[napi]
+    pub fn metrics(&self) -> ClientMetrics {
+        let m = self.inner.metrics();
+        let counts = |c: std::collections::BTreeMap<String, u64>| {
+            c.into_iter().map(|(k, v)| (k, v as f64)).collect()
+        };
+        ClientMetrics {
+            requests: counts(m.requests),
+            retries: counts(m.retries),
+            send_latency: LatencyHistogram {
+                count: m.send_latency.count as f64,
+                sum_seconds: m.send_latency.sum_seconds,
+                buckets: m
+                    .send_latency
+                    .buckets
+                    .into_iter()
+                    .map(|b| LatencyBucket {
+                        le: b.le,
+                        count: b.count as f64,
+                    })
+                    .collect(),
+            },
+        }
+    }
+
+    /// The number naming this client in log records (`client` field); used by `wa360.js`
+    /// to route records to the client's `logger`.
+    #[napi(getter, js_name = "_logId")]
+    pub fn log_id(&self) -> f64 {
+        // Client ids count up from 1 per process; far below 2^53.
+        self.inner.id() as f64
+    }
+
     /// What `JSON.stringify(client)` shows: the base URL only, never the key.
     #[napi(js_name = "toJSON")]
     pub fn to_json(&self) -> ClientDescription {
@@ -177,6 +213,38 @@ impl JsClient {
             Ok(v)
         })
     }
+}
+
+/// A client's metrics at one moment (`client.metrics()`).
+#[napi(object)]
+pub struct ClientMetrics {
+    /// Finished requests (after retries) by outcome: `ok` or an error code; non-zero only.
+    pub requests: std::collections::HashMap<String, f64>,
+    /// Repeated attempts by reason (`rate_limited`, `transient`, `not_sent`, `timeout`,
+    /// `interrupted`, `server_error`); non-zero only.
+    pub retries: std::collections::HashMap<String, f64>,
+    /// Time of each `POST /messages` call (sends, mark read, typing), retries included.
+    pub send_latency: LatencyHistogram,
+}
+
+/// A latency histogram with cumulative buckets (as in Prometheus).
+#[napi(object)]
+pub struct LatencyHistogram {
+    /// Number of observations.
+    pub count: f64,
+    /// Sum of all observations, in seconds.
+    pub sum_seconds: f64,
+    /// Cumulative buckets; the last one is unbounded (`le` null) and counts everything.
+    pub buckets: Vec<LatencyBucket>,
+}
+
+/// One cumulative histogram bucket.
+#[napi(object)]
+pub struct LatencyBucket {
+    /// Upper bound in seconds; null for the last, unbounded bucket.
+    pub le: Option<f64>,
+    /// Observations at or below `le`.
+    pub count: f64,
 }
 
 /// The printable description of a client (no secrets).
