@@ -5,7 +5,7 @@
 //! the single HTTP request path with its retry rules, media, webhook
 //! parsing, verification, registration and delivery hygiene.
 #![forbid(unsafe_code)]
-#![warn(missing_docs)]
+#![deny(missing_docs)]
 
 pub mod client;
 pub mod config;

@@ -18,7 +18,7 @@
 //!
 //! The routes are documented in the crate's `README.md`.
 #![forbid(unsafe_code)]
-#![warn(missing_docs)]
+#![deny(missing_docs)]
 
 mod api;
 mod errors;
