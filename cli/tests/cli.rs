@@ -550,10 +550,9 @@ fn verbose_flags_log_requests_and_retries_on_stderr_without_the_key() {
         },
     ));
     let debug = send(&["-vv"]);
-    assert!(
-        debug.contains("DEBUG wa360::transport: retrying"),
-        "{debug}"
-    );
+    assert!(debug.contains("wa360::transport: retrying"), "{debug}");
+    // At DEBUG the request's events nest in its span.
+    assert!(debug.contains("DEBUG wa360.request{client="), "{debug}");
     assert!(debug.contains("reason=\"rate_limited\""), "{debug}");
     assert!(debug.contains("attempts=2"), "{debug}");
     for text in [&info, &debug] {

@@ -32,6 +32,7 @@ use bytes::Bytes;
 use reqwest::header::{self, HeaderMap, HeaderValue};
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
+use tracing::Instrument;
 
 use crate::config::Config;
 use crate::error::{ApiError, Error, ErrorCode, Result};
@@ -169,8 +170,25 @@ impl Transport {
         body: &Body,
         class: RetryClass,
     ) -> Result<Response> {
-        let policy = *self.config.retry_policy();
+        // One span per request (DEBUG, so INFO logs stay one flat line): its events nest
+        // under it, which is what span-based exporters such as tracing-opentelemetry need.
         let path = log_path(url);
+        let span =
+            tracing::debug_span!("wa360.request", client = self.id, method = %method, path = %path);
+        self.execute_in_span(method, url, body, class, path)
+            .instrument(span)
+            .await
+    }
+
+    async fn execute_in_span(
+        &self,
+        method: Method,
+        url: &str,
+        body: &Body,
+        class: RetryClass,
+        path: String,
+    ) -> Result<Response> {
+        let policy = *self.config.retry_policy();
         let started = Instant::now();
         let mut retries = 0u32;
         let result = loop {
