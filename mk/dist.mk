@@ -10,7 +10,9 @@ NODE_STAGE     := $(CURDIR)/target/dist-npm-stage
 dist: dist-python dist-node dist-crates ## build target/dist: Python sdist + abi3 wheel, npm tarball with the prebuilt .node, crate packages
 	@ls -l $(DIST_DIR)/python $(DIST_DIR)/npm $(DIST_DIR)/crates
 
-dist-python: $(PY_STAMP) ## Python sdist and abi3 wheel (release) into target/dist/python
+# mk/python.mk is read after this file: expand its variables when the rule is used.
+.SECONDEXPANSION:
+dist-python: $$(PY_STAMP) ## Python sdist and abi3 wheel (release) into target/dist/python
 	rm -rf $(DIST_DIR)/python && mkdir -p $(DIST_DIR)/python
 	cd bindings-python && $(PY_VENV)/bin/maturin sdist --out $(DIST_DIR)/python
 	cd bindings-python && $(PY_VENV)/bin/maturin build --release --quiet \
