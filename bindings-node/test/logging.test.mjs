@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url'
 import { Client, Sandbox, Verifier, setLogger, isWa360Error } from '../wa360.mjs'
 
 const TO = '15555550123'
-const SCENARIO = fileURLToPath(new URL('./fixtures/log-scenario.mjs', import.meta.url))
+const SCENARIO = fileURLToPath(new URL('../test-fixtures/log-scenario.mjs', import.meta.url))
 let sb
 
 before(async () => { sb = await Sandbox.start() })
