@@ -4,6 +4,7 @@
 //! (usage errors, invalid messages, invalid webhook bodies).
 #![forbid(unsafe_code)]
 
+mod broadcast;
 mod receiver;
 
 use std::io::Read;
@@ -45,6 +46,8 @@ enum Command {
     /// Ask a running sandbox to deliver a simulated inbound message to the
     /// registered webhook (`POST /_sandbox/inbound`).
     SimulateInbound(SimulateArgs),
+    /// Send a template to every recipient of a CSV: paced, resumable, never twice.
+    Broadcast(broadcast::BroadcastArgs),
     /// A small echo-bot webhook receiver used by `make demo`.
     #[command(hide = true)]
     DemoReceiver(receiver::ReceiverArgs),
@@ -420,11 +423,17 @@ async fn run(cli: Cli) -> CliResult {
         Command::Parse(p) => run_parse(p),
         Command::SimulateInbound(s) => run_simulate(s).await,
         Command::DemoReceiver(r) => receiver::run(r).await,
+        Command::Broadcast(b) => broadcast::run(b).await,
     }
 }
 
 /// Build a client from the environment (`D360_API_KEY`) and options.
 fn make_client(api: &ApiOpts) -> Result<Client, Failure> {
+    Ok(client_builder(api)?.build()?)
+}
+
+/// The builder behind [`make_client`], for commands that add settings (a governor).
+fn client_builder(api: &ApiOpts) -> Result<wa360::config::ClientBuilder, Failure> {
     if !(api.timeout.is_finite() && api.timeout > 0.0) {
         return Err(Failure::input(
             "--timeout must be a positive number of seconds",
@@ -440,8 +449,7 @@ fn make_client(api: &ApiOpts) -> Result<Client, Failure> {
         .api_key(key)
         .base_url(&api.base_url)
         .timeout(std::time::Duration::from_secs_f64(api.timeout))
-        .user_agent_suffix("wa360-cli")
-        .build()?)
+        .user_agent_suffix("wa360-cli"))
 }
 
 async fn run_sandbox(a: SandboxArgs) -> CliResult {
