@@ -146,6 +146,7 @@ impl Core {
         timeout: f64,
         connect_timeout: f64,
         max_retries: u32,
+        governor: Option<wa360::governor::GovernorConfig>,
         is_async: bool,
     ) -> PyResult<Core> {
         let seconds = |name: &str, s: f64| {
@@ -168,6 +169,9 @@ impl Core {
         }
         if let Some(u) = base_url {
             b = b.base_url(&u);
+        }
+        if let Some(g) = governor {
+            b = b.governor(g);
         }
         // reqwest needs a runtime context to build its connector.
         let rt = runtime::runtime().py_err()?;
@@ -235,17 +239,63 @@ macro_rules! client_class {
         #[pymethods]
         impl $cls {
             #[new]
-            #[pyo3(signature = (api_key = None, *, base_url = None, timeout = 30.0, connect_timeout = 10.0, max_retries = 2))]
+            #[pyo3(signature = (api_key = None, *, base_url = None, timeout = 30.0, connect_timeout = 10.0, max_retries = 2, governor = None))]
             fn new(
                 api_key: Option<String>,
                 base_url: Option<String>,
                 timeout: f64,
                 connect_timeout: f64,
                 max_retries: u32,
+                governor: Option<&Bound<'_, PyAny>>,
             ) -> PyResult<Self> {
                 guard(|| {
+                    let governor = crate::governor::governor_from_py(governor)?;
                     Ok($cls {
-                        core: Core::new(api_key, base_url, timeout, connect_timeout, max_retries, $is_async)?,
+                        core: Core::new(api_key, base_url, timeout, connect_timeout, max_retries, governor, $is_async)?,
+                    })
+                })
+            }
+
+            /// Send `campaign` (see `wa360.Campaign`) through this client's governor,
+            /// recording each step in `ledger`; rerunning on the same ledger resumes.
+            /// Returns the summary dict (`counts`, `complete`, `stopped`, …).
+            #[pyo3(signature = (campaign, ledger, *, concurrency = 16, unknown_window = 900.0, max_wait = 60.0, max_attempts = 5, start_in = None, progress = None))]
+            #[allow(clippy::too_many_arguments)]
+            fn broadcast<'py>(
+                &self,
+                py: Python<'py>,
+                campaign: &crate::broadcast::PyCampaign,
+                ledger: &crate::broadcast::PyLedger,
+                concurrency: usize,
+                unknown_window: f64,
+                max_wait: f64,
+                max_attempts: u32,
+                start_in: Option<f64>,
+                progress: Option<Py<PyAny>>,
+            ) -> PyResult<Bound<'py, PyAny>> {
+                guard(|| {
+                    let c = self.core.client()?;
+                    let opts = crate::broadcast::options(concurrency, unknown_window, max_wait, max_attempts, start_in, progress)?;
+                    let campaign = campaign.inner.clone();
+                    let ledger = ledger.inner.clone();
+                    self.core.run(py, async move {
+                        c.broadcast(&campaign, &ledger, opts).await.map(crate::broadcast::SummaryOut)
+                    })
+                })
+            }
+
+            /// Validate and send one message, waiting at most `max_wait` seconds for the
+            /// governor's slot (past it: `RateLimitedError` with `retry_after`, nothing sent).
+            fn send_within<'py>(&self, py: Python<'py>, message: &Bound<'py, PyAny>, max_wait: f64) -> PyResult<Bound<'py, PyAny>> {
+                guard(|| {
+                    let c = self.core.client()?;
+                    let msg = message_from_py(message).py_err()?;
+                    if !(max_wait.is_finite() && (0.0..1e9).contains(&max_wait)) {
+                        return Err(to_py_err(wa360::Error::invalid("max_wait", "must be a non-negative number of seconds")));
+                    }
+                    let d = Duration::from_secs_f64(max_wait);
+                    self.core.run(py, async move {
+                        c.send_within(&msg, d).await.map(|r| PySendResponse { inner: r })
                     })
                 })
             }

@@ -8,9 +8,11 @@
 
 use pyo3::prelude::*;
 
+pub mod broadcast;
 pub mod client;
 pub mod convert;
 pub mod errors;
+pub mod governor;
 pub mod media;
 pub mod messages;
 pub mod runtime;
@@ -27,6 +29,7 @@ fn native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     messages::register(m)?;
     media::register(m)?;
     client::register(m)?;
+    broadcast::register(m)?;
     testing::register(m)?;
     Ok(())
 }

@@ -21,10 +21,12 @@ from __future__ import annotations
 from . import _native
 from ._client import AsyncClient, Client
 from ._native import (
+    Campaign,
     Deduper,
     ErrorEvent,
     Event,
     FieldUpdateEvent,
+    Ledger,
     MediaInfo,
     MessageEvent,
     SendResponse,
@@ -79,11 +81,13 @@ __version__: str = _native.__version__
 __all__ = [
     "__version__",
     "AsyncClient",
+    "Campaign",
     "Client",
     "Deduper",
     "ErrorEvent",
     "Event",
     "FieldUpdateEvent",
+    "Ledger",
     "MediaInfo",
     "MessageEvent",
     "SendResponse",
