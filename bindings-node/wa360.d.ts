@@ -3,9 +3,10 @@
 // this file re-exports them and declares the JS-side additions.
 
 export {
-  Client, Verifier, Sandbox, Deduper, StatusFold, buildMessage, hubChallenge, hubChallengeFromQuery, validateWebhookUrl, validateWebhookSettings, signWebhook, parseWebhookToJson,
+  Client, Campaign, Ledger, Verifier, Sandbox, Deduper, StatusFold, buildMessage, hubChallenge, hubChallengeFromQuery, validateWebhookUrl, validateWebhookSettings, signWebhook, parseWebhookToJson,
   type ClientOptions, type SendResponse, type SendContact, type SentMessage, type MediaInfo, type ClientDescription,
   type VerifierOptions, type BasicAuth, type SetWebhookOptions, type GetWebhookOptions, type WebhookInfo,
+  type GovernorOptions, type BroadcastRunOptions, type BroadcastProgress, type BroadcastSummary, type BroadcastCounts, type CampaignRecipient,
   type SendOptions, type SandboxOptions, type MemoryStoreOptions, type MessageState,
 } from './index.js'
 export * from './webhook-events.js'

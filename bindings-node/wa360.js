@@ -50,6 +50,22 @@ function wrapMethods(Cls, asyncNames) {
 }
 wrapMethods(native.Client, new Set(Object.getOwnPropertyNames(native.Client.prototype).filter((n) => n !== 'toJSON')))
 wrapMethods(native.Sandbox, new Set(['inbound', 'stop']))
+wrapMethods(native.Ledger, new Set())
+// client.broadcast(campaign, ledger, { progress, ...options }): the progress callback
+// crosses to Rust as its own argument (a thread-safe function).
+{
+  const nativeBroadcast = native.Client.prototype.broadcast
+  Object.defineProperty(native.Client.prototype, 'broadcast', {
+    enumerable: false, configurable: true, writable: true,
+    value: function broadcast(campaign, ledger, options = {}) {
+      const { progress, ...rest } = options ?? {}
+      if (progress !== undefined && typeof progress !== 'function') {
+        return Promise.reject(Object.assign(new TypeError('options.progress must be a function'), { code: 'invalid_argument' }))
+      }
+      return nativeBroadcast.call(this, campaign, ledger, rest, progress)
+    },
+  })
+}
 wrapMethods(native.Verifier, new Set())
 wrapMethods(native.Deduper, new Set())
 wrapMethods(native.StatusFold, new Set())
@@ -119,6 +135,8 @@ Object.defineProperty(native.StatusFold.prototype, 'filter', {
 
 module.exports = {
   Client: native.Client,
+  Campaign: native.Campaign,
+  Ledger: native.Ledger,
   Verifier: native.Verifier,
   Sandbox: native.Sandbox,
   Deduper: native.Deduper,

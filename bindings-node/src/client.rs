@@ -27,6 +27,8 @@ pub struct ClientOptions {
     pub connect_timeout_ms: Option<u32>,
     /// Maximum retries of a retryable failure (default 2; 0 disables retries).
     pub max_retries: Option<u32>,
+    /// Pace sends (per-number token bucket, per-recipient pair rate); off by default.
+    pub governor: Option<crate::governor::GovernorOptions>,
 }
 
 /// One recipient of a send answer.
@@ -117,6 +119,9 @@ impl JsClient {
             }
             if let Some(n) = o.max_retries {
                 b = b.max_retries(n);
+            }
+            if let Some(g) = o.governor {
+                b = b.governor(crate::governor::config(g));
             }
             Ok(JsClient { inner: b.build()? })
         })

@@ -11,8 +11,12 @@
 #![cfg_attr(test, allow(dead_code))]
 
 mod client;
+
+// After `client`: its `#[napi] impl JsClient` must be registered after the class.
+mod broadcast;
 mod dedupe;
 mod errors;
+mod governor;
 mod media;
 mod messages;
 mod own;
