@@ -481,7 +481,11 @@ impl Ledger {
     /// `in_flight` and its attempt is counted, committed before this returns.
     pub(crate) fn claim_next(&self) -> Result<Option<(String, Vec<String>)>> {
         let mut conn = self.lock();
-        let tx = conn.transaction().map_err(db_err)?;
+        // IMMEDIATE: take the write lock before reading, so two processes sharing a ledger
+        // never claim the same row.
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(db_err)?;
         let now = now_ms();
         let row: Option<(String, String)> = tx
             .query_row(
@@ -494,12 +498,16 @@ impl Ledger {
         let Some((to, params)) = row else {
             return Ok(None);
         };
-        tx.execute(
-            "UPDATE recipients SET state = 'in_flight', attempts = attempts + 1, updated_ms = ?1 WHERE recipient = ?2 AND state = 'pending'",
-            params![now, to],
-        )
-        .map_err(db_err)?;
+        let claimed = tx
+            .execute(
+                "UPDATE recipients SET state = 'in_flight', attempts = attempts + 1, updated_ms = ?1 WHERE recipient = ?2 AND state = 'pending'",
+                params![now, to],
+            )
+            .map_err(db_err)?;
         tx.commit().map_err(db_err)?;
+        if claimed != 1 {
+            return Ok(None);
+        }
         Ok(Some((
             to,
             serde_json::from_str(&params).unwrap_or_default(),

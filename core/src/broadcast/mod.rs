@@ -423,6 +423,8 @@ fn classify(result: Result<crate::client::SendResponse>, attempts_left: bool) ->
             let code = e.code();
             match code {
                 ErrorCode::OutcomeUnknown => Outcome::Unknown,
+                // Spam rate limit (quality): never repeated automatically.
+                _ if e.api_code() == Some(131048) => Outcome::Failed(code, e.api_code()),
                 // Refused before processing (locally by the governor, or by a rate
                 // limit, or the connection never opened): safe to try again later.
                 ErrorCode::RateLimited | ErrorCode::Connection | ErrorCode::Transient
