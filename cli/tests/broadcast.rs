@@ -220,3 +220,101 @@ fn bad_csv_is_refused_before_anything_is_sent() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("another campaign"));
     assert_eq!(sb.control().limit_counters().accepted, 3);
 }
+
+/// Sends whose answers are lost stay `unknown`; `wa360 broadcast stop` ends the run (exit 3),
+/// `apply-status` settles them from the sandbox's status webhook bodies, and `status` shows it.
+#[test]
+fn stop_then_settle_unknowns_with_apply_status() {
+    let sb = Sandbox::builder()
+        .time_scale(0.01)
+        .start_blocking()
+        .unwrap();
+    // Status webhooks go to a closed port: attempts (with their bodies) are still recorded.
+    let dead = free_port();
+    sb.control()
+        .register_webhook(
+            false,
+            &format!("http://127.0.0.1:{dead}/hook"),
+            &BTreeMap::new(),
+        )
+        .unwrap();
+    sb.control().add_fault(
+        wa360_sandbox::FaultRule::new("POST", "/messages", wa360_sandbox::Fault::ResetAfterBody)
+            .times(0),
+    );
+    let dir = temp_dir("settle");
+    let csv = write_csv(&dir, 3);
+    let ledger_url = format!("sqlite://{}", dir.join("ledger.db").display());
+    let mut child = bin(&sb)
+        .args([
+            "broadcast",
+            "--template",
+            "t",
+            "--lang",
+            "en",
+            "--no-progress",
+        ])
+        .arg("--recipients")
+        .arg(&csv)
+        .args(["--ledger", &ledger_url, "--unknown-window", "600"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    loop {
+        let unknown = Ledger::open_existing(dir.join("ledger.db"))
+            .and_then(|l| l.counts())
+            .map(|c| c.unknown)
+            .unwrap_or(0);
+        if unknown == 3 {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "sends did not become unknown"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = bin(&sb)
+        .args(["broadcast", "stop", "--ledger", &ledger_url])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(3), "stopped before the end");
+    assert_eq!(sb.control().limit_counters().accepted, 3, "each sent once");
+
+    // Feed the recorded status webhook bodies, one per line.
+    let bodies: String = sb
+        .control()
+        .deliveries()
+        .iter()
+        .map(|d| format!("{}\n", d.body))
+        .collect();
+    assert!(!bodies.is_empty());
+    let mut apply = bin(&sb)
+        .args(["broadcast", "apply-status", "--ledger", &ledger_url, "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    apply
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(bodies.as_bytes())
+        .unwrap();
+    let out = apply.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("settled 3 recipient(s)"), "{text}");
+    let out = bin(&sb)
+        .args(["broadcast", "status", "--ledger", &ledger_url])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("accepted 3, failed 0, unknown 0"), "{text}");
+    assert_eq!(sb.control().requests().len(), 3, "nothing was sent again");
+}

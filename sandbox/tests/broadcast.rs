@@ -270,3 +270,35 @@ async fn stop_then_resume_and_pause() {
     assert_eq!(per.len(), 60);
     assert!(per.values().all(|&n| n == 1), "{per:?}");
 }
+
+/// A scheduled broadcast sends nothing before its start time (kept in the ledger).
+#[tokio::test]
+async fn scheduled_broadcast_waits_for_its_start_time() {
+    let sb = Sandbox::builder().time_scale(0.01).start().await.unwrap();
+    let campaign = Campaign::from_csv("order_update", "en_US", &csv(3)).unwrap();
+    let ledger = Ledger::open(temp_ledger("schedule"), &campaign).unwrap();
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let at = now_ms + 800;
+    let phases = Arc::new(Mutex::new(Vec::new()));
+    let p2 = Arc::clone(&phases);
+    let opts = BroadcastOptions {
+        not_before_ms: Some(at),
+        progress: Some(Arc::new(move |p: &wa360::broadcast::Progress| {
+            p2.lock().unwrap().push(p.phase)
+        })),
+        progress_interval: Duration::ZERO,
+        ..BroadcastOptions::default()
+    };
+    let s = client(&sb)
+        .broadcast(&campaign, &ledger, opts)
+        .await
+        .unwrap();
+    assert!(s.complete);
+    assert_eq!(ledger.not_before().unwrap(), Some(at));
+    let first = sb.requests().iter().map(|r| r.at_ms).min().unwrap();
+    assert!(first as i64 >= at, "sent {} ms early", at - first as i64);
+    assert!(phases.lock().unwrap().contains(&"scheduled"));
+}
