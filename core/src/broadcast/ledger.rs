@@ -479,7 +479,7 @@ impl Ledger {
 
     /// Claim the next pending recipient (CSV order) whose retry time has come: it becomes
     /// `in_flight` and its attempt is counted, committed before this returns.
-    pub(crate) fn claim_next(&self) -> Result<Option<(String, Vec<String>)>> {
+    pub(crate) fn claim_next(&self) -> Result<Option<(String, Vec<String>, u32)>> {
         let mut conn = self.lock();
         // IMMEDIATE: take the write lock before reading, so two processes sharing a ledger
         // never claim the same row.
@@ -487,15 +487,15 @@ impl Ledger {
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(db_err)?;
         let now = now_ms();
-        let row: Option<(String, String)> = tx
+        let row: Option<(String, String, i64)> = tx
             .query_row(
-                "SELECT recipient, params FROM recipients WHERE state = 'pending' AND next_attempt_ms <= ?1 ORDER BY row LIMIT 1",
+                "SELECT recipient, params, attempts FROM recipients WHERE state = 'pending' AND next_attempt_ms <= ?1 ORDER BY row LIMIT 1",
                 [now],
-                |r| Ok((r.get(0)?, r.get(1)?)),
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
             )
             .optional()
             .map_err(db_err)?;
-        let Some((to, params)) = row else {
+        let Some((to, params, attempts)) = row else {
             return Ok(None);
         };
         let claimed = tx
@@ -511,6 +511,7 @@ impl Ledger {
         Ok(Some((
             to,
             serde_json::from_str(&params).unwrap_or_default(),
+            attempts as u32 + 1,
         )))
     }
 
@@ -522,18 +523,6 @@ impl Ledger {
                 [],
                 |r| r.get(0),
             )
-            .map_err(db_err)
-    }
-
-    /// Send attempts counted for `to`.
-    pub(crate) fn entries_attempts(&self, to: &str) -> Result<u32> {
-        self.lock()
-            .query_row(
-                "SELECT attempts FROM recipients WHERE recipient = ?1",
-                [to],
-                |r| r.get::<_, i64>(0),
-            )
-            .map(|n| n as u32)
             .map_err(db_err)
     }
 

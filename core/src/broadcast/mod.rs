@@ -515,52 +515,56 @@ impl Client {
                     phase,
                 });
             };
+        let mut not_before: Option<i64> = None;
+        let due = |last: &Option<Instant>| {
+            options.progress.is_some()
+                && last.is_none_or(|t| t.elapsed() >= options.progress_interval)
+        };
         loop {
             // Reap finished sends.
             while let Some(r) = tasks.try_join_next() {
                 r.map_err(|e| Error::Internal(format!("broadcast task: {e}")))??;
             }
-            // Stop / pause requests: in process at once, from the ledger twice a second.
+            // Twice a second: stop / pause requests from other processes (the ledger), the
+            // schedule, and unknown sends whose quiet window has passed.
             if last_poll.elapsed() >= Duration::from_millis(500) {
                 last_poll = Instant::now();
                 let l = ledger.clone();
-                external = blocking(move || l.run_state()).await?;
+                let window = options.unknown_window;
+                let (state, nb) = blocking(move || {
+                    l.release_quiet_unknowns(window)?;
+                    Ok((l.run_state()?, l.not_before()?))
+                })
+                .await?;
+                external = state;
+                not_before = nb;
             }
             let ctl = options.control.get();
             if ctl == STOP || external == "stopped" {
                 stopped = true;
                 break;
             }
-            let l = ledger.clone();
-            let window = options.unknown_window;
-            let counts = blocking(move || {
-                l.release_quiet_unknowns(window)?;
-                l.counts()
-            })
-            .await?;
             if ctl == PAUSE || external == "paused" {
-                report("paused", counts, false, &mut last_progress);
+                if due(&last_progress) {
+                    let l = ledger.clone();
+                    let counts = blocking(move || l.counts()).await?;
+                    report("paused", counts, false, &mut last_progress);
+                }
                 tokio::time::sleep(Duration::from_millis(100)).await;
                 continue;
             }
-            let l = ledger.clone();
-            if let Some(nb) = blocking(move || l.not_before()).await? {
+            if let Some(nb) = not_before {
                 let wait = nb - ledger::now_ms();
                 if wait > 0 {
-                    report("scheduled", counts, false, &mut last_progress);
+                    if due(&last_progress) {
+                        let l = ledger.clone();
+                        let counts = blocking(move || l.counts()).await?;
+                        report("scheduled", counts, false, &mut last_progress);
+                    }
                     tokio::time::sleep(Duration::from_millis(wait.min(200) as u64)).await;
                     continue;
                 }
             }
-            if counts.pending == 0 && counts.in_flight == 0 && tasks.is_empty() {
-                if counts.unknown == 0 {
-                    break;
-                }
-                report("waiting_for_statuses", counts, false, &mut last_progress);
-                tokio::time::sleep(Duration::from_millis(100)).await;
-                continue;
-            }
-            report("running", counts, false, &mut last_progress);
             let permit = match Arc::clone(&sem).try_acquire_owned() {
                 Ok(p) => p,
                 Err(_) => {
@@ -572,14 +576,24 @@ impl Client {
                 }
             };
             let l = ledger.clone();
-            let Some((to, params)) = blocking(move || l.claim_next()).await? else {
+            let Some((to, params, attempts)) = blocking(move || l.claim_next()).await? else {
                 drop(permit);
-                // Nothing claimable now (in flight, or waiting for a retry time).
+                // Nothing claimable now: finished, waiting for statuses, for sends in
+                // flight, or for a retry time.
                 let l = ledger.clone();
-                let next = blocking(move || l.next_pending_at()).await?;
+                let (counts, next) =
+                    blocking(move || Ok((l.counts()?, l.next_pending_at()?))).await?;
+                if counts.pending == 0 && counts.in_flight == 0 && tasks.is_empty() {
+                    if counts.unknown == 0 {
+                        break;
+                    }
+                    report("waiting_for_statuses", counts, false, &mut last_progress);
+                } else {
+                    report("running", counts, false, &mut last_progress);
+                }
                 let wait = next
                     .map(|t| (t - ledger::now_ms()).clamp(10, 100) as u64)
-                    .unwrap_or(50);
+                    .unwrap_or(100);
                 tokio::select! {
                     r = tasks.join_next(), if !tasks.is_empty() => {
                         if let Some(r) = r {
@@ -590,6 +604,11 @@ impl Client {
                 }
                 continue;
             };
+            if due(&last_progress) {
+                let l = ledger.clone();
+                let counts = blocking(move || l.counts()).await?;
+                report("running", counts, false, &mut last_progress);
+            }
             let client = self.clone();
             let ledger = ledger.clone();
             let key = recipient_key(campaign.id(), &to);
@@ -601,9 +620,6 @@ impl Client {
                 let _permit = permit;
                 let msg = template_message(&template.0, &template.1, &to, &params, &key);
                 let result = client.send_within(&msg, max_wait).await;
-                let l = ledger.clone();
-                let to2 = to.clone();
-                let attempts = blocking(move || l.entries_attempts(&to2)).await?;
                 let outcome = classify(result, attempts < max_attempts);
                 if matches!(outcome, Outcome::Accepted(_)) {
                     accepted_run.fetch_add(1, Ordering::SeqCst);
