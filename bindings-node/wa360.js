@@ -123,7 +123,7 @@ module.exports = {
   Sandbox: native.Sandbox,
   Deduper: native.Deduper,
   StatusFold: native.StatusFold,
-  buildMessage: wrapSync(native.buildMessage),
+  buildMessage: wrapSync(function buildMessage(message) { return JSON.parse(native.buildMessageToJson(message)) }),
   ErrorCodes,
   isWa360Error,
   parseWebhook,

@@ -10,7 +10,7 @@ use napi::bindgen_prelude::PromiseRaw;
 use napi_derive::napi;
 use serde_json::{Map, Value};
 
-use crate::own::Json;
+use crate::own::{Json, Text};
 
 use crate::client::{JsClient, SendResponse};
 use crate::errors::{guard, spawn};
@@ -26,8 +26,21 @@ pub fn build_message(env: Env, message: Json) -> napi::Result<Value> {
     guard(&env, || wa360::messages::build_body(&message.0))
 }
 
-/// Options shared by every send helper.
+/// `buildMessage` as JSON text: the package's `buildMessage` is this plus
+/// `JSON.parse`, so a `__proto__` key of the body is kept as an own
+/// property (setting it through N-API would change the object's prototype).
+#[napi(ts_args_type = "message: Record<string, unknown>")]
+pub fn build_message_to_json(env: Env, message: Json) -> napi::Result<String> {
+    guard(&env, || {
+        let body = wa360::messages::build_body(&message.0)?;
+        serde_json::to_string(&body).map_err(|e| wa360::Error::Internal(e.to_string()))
+    })
+}
+
+/// Options shared by every send helper. (Declared for the TypeScript types;
+/// read through own properties, unknown keys rejected.)
 #[napi(object)]
+#[allow(dead_code)]
 #[derive(Default)]
 pub struct SendOptions {
     /// Reply to this message (`context.message_id`).
@@ -38,36 +51,37 @@ pub struct SendOptions {
     pub preview_url: Option<bool>,
 }
 
-fn spec(to: String, kind: &str, payload: Value, opts: Option<SendOptions>) -> Value {
+fn spec(to: Text, kind: &str, payload: Value, opts: Option<Json>) -> wa360::Result<Value> {
+    let o = crate::own::options(opts, &["replyTo", "callbackData", "previewUrl"])?;
     let mut m = Map::new();
-    m.insert("to".into(), Value::String(to));
+    m.insert("to".into(), Value::String(to.0));
     m.insert("type".into(), Value::String(kind.into()));
     m.insert(kind.into(), payload);
-    if let Some(o) = opts {
-        if let Some(r) = o.reply_to {
-            m.insert("reply_to".into(), Value::String(r));
-        }
-        if let Some(c) = o.callback_data {
-            m.insert("callback_data".into(), Value::String(c));
-        }
-        if let (Some(p), Some(Value::Object(t))) = (o.preview_url, m.get_mut("text")) {
+    if let Some(r) = crate::own::opt_str(&o, "replyTo")? {
+        m.insert("reply_to".into(), Value::String(r));
+    }
+    if let Some(c) = crate::own::opt_str(&o, "callbackData")? {
+        m.insert("callback_data".into(), Value::String(c));
+    }
+    if let Some(p) = crate::own::opt_bool(&o, "previewUrl")? {
+        if let Some(Value::Object(t)) = m.get_mut("text") {
             t.insert("preview_url".into(), Value::Bool(p));
         }
     }
-    Value::Object(m)
+    Ok(Value::Object(m))
 }
 
 impl JsClient {
     fn send_spec<'env>(
         &self,
         env: &'env Env,
-        spec: Value,
+        spec: wa360::Result<Value>,
     ) -> napi::Result<PromiseRaw<'env, SendResponse>> {
         let c = self.inner.clone();
         spawn(
             env,
             async move {
-                let msg = wa360::messages::Message::from_json(&spec)?;
+                let msg = wa360::messages::Message::from_json(&spec?)?;
                 c.send(&msg).await
             },
             |_, r| Ok(SendResponse::from(r)),
@@ -86,20 +100,20 @@ impl JsClient {
         env: &'env Env,
         message: Json,
     ) -> napi::Result<PromiseRaw<'env, SendResponse>> {
-        self.send_spec(env, message.0)
+        self.send_spec(env, Ok(message.0))
     }
 
     /// Send a text message.
-    #[napi]
+    #[napi(ts_args_type = "to: string, body: string, options?: SendOptions | undefined | null")]
     pub fn send_text<'env>(
         &self,
         env: &'env Env,
-        to: String,
-        body: String,
-        options: Option<SendOptions>,
+        to: Text,
+        body: Text,
+        options: Option<Json>,
     ) -> napi::Result<PromiseRaw<'env, SendResponse>> {
         let mut t = Map::new();
-        t.insert("body".into(), Value::String(body));
+        t.insert("body".into(), Value::String(body.0));
         self.send_spec(env, spec(to, "text", Value::Object(t), options))
     }
 
@@ -111,12 +125,12 @@ impl JsClient {
     pub fn send_media<'env>(
         &self,
         env: &'env Env,
-        to: String,
-        kind: String,
+        to: Text,
+        kind: Text,
         media: Json,
-        options: Option<SendOptions>,
+        options: Option<Json>,
     ) -> napi::Result<PromiseRaw<'env, SendResponse>> {
-        self.send_spec(env, spec(to, &kind, media.0, options))
+        self.send_spec(env, spec(to, &kind.0, media.0, options))
     }
 
     /// Send a location pin: `{ latitude, longitude, name?, address? }`.
@@ -126,9 +140,9 @@ impl JsClient {
     pub fn send_location<'env>(
         &self,
         env: &'env Env,
-        to: String,
+        to: Text,
         location: Json,
-        options: Option<SendOptions>,
+        options: Option<Json>,
     ) -> napi::Result<PromiseRaw<'env, SendResponse>> {
         self.send_spec(env, spec(to, "location", location.0, options))
     }
@@ -140,9 +154,9 @@ impl JsClient {
     pub fn send_contacts<'env>(
         &self,
         env: &'env Env,
-        to: String,
+        to: Text,
         contacts: Json,
-        options: Option<SendOptions>,
+        options: Option<Json>,
     ) -> napi::Result<PromiseRaw<'env, SendResponse>> {
         self.send_spec(env, spec(to, "contacts", contacts.0, options))
     }
@@ -154,9 +168,9 @@ impl JsClient {
     pub fn send_interactive<'env>(
         &self,
         env: &'env Env,
-        to: String,
+        to: Text,
         interactive: Json,
-        options: Option<SendOptions>,
+        options: Option<Json>,
     ) -> napi::Result<PromiseRaw<'env, SendResponse>> {
         self.send_spec(env, spec(to, "interactive", interactive.0, options))
     }
@@ -168,26 +182,28 @@ impl JsClient {
     pub fn send_template<'env>(
         &self,
         env: &'env Env,
-        to: String,
+        to: Text,
         template: Json,
-        options: Option<SendOptions>,
+        options: Option<Json>,
     ) -> napi::Result<PromiseRaw<'env, SendResponse>> {
         self.send_spec(env, spec(to, "template", template.0, options))
     }
 
     /// React to a message with an emoji (an empty emoji removes the reaction).
-    #[napi]
+    #[napi(
+        ts_args_type = "to: string, messageId: string, emoji: string, options?: SendOptions | undefined | null"
+    )]
     pub fn send_reaction<'env>(
         &self,
         env: &'env Env,
-        to: String,
-        message_id: String,
-        emoji: String,
-        options: Option<SendOptions>,
+        to: Text,
+        message_id: Text,
+        emoji: Text,
+        options: Option<Json>,
     ) -> napi::Result<PromiseRaw<'env, SendResponse>> {
         let mut r = Map::new();
-        r.insert("message_id".into(), Value::String(message_id));
-        r.insert("emoji".into(), Value::String(emoji));
+        r.insert("message_id".into(), Value::String(message_id.0));
+        r.insert("emoji".into(), Value::String(emoji.0));
         self.send_spec(env, spec(to, "reaction", Value::Object(r), options))
     }
 }

@@ -656,7 +656,9 @@ impl Default for MemoryStatusStore {
 impl StatusStore for MemoryStatusStore {
     fn get(&self, message_id: &str) -> Option<MessageState> {
         let now = self.clock.now();
-        lock(&self.inner).get(&FoldKey::of(message_id), now).cloned()
+        lock(&self.inner)
+            .get(&FoldKey::of(message_id), now)
+            .cloned()
     }
 
     fn update(
@@ -777,8 +779,14 @@ mod tests {
             raw_change("messages", r#"{"type":"text","text":{"body":"\ud800b"}}"#),
             raw_change("messages", r#"{"type":"text","text":{"n":1e400}}"#),
             raw_change("messages", r#"{"type":"text","text":{"n":1e401}}"#),
-            raw_change("messages", &format!(r#"{{"type":"text","text":{{"n":{}}}}}"#, "9".repeat(400))),
-            raw_change("messages", &format!(r#"{{"type":"text","text":{{"n":{}}}}}"#, "8".repeat(400))),
+            raw_change(
+                "messages",
+                &format!(r#"{{"type":"text","text":{{"n":{}}}}}"#, "9".repeat(400)),
+            ),
+            raw_change(
+                "messages",
+                &format!(r#"{{"type":"text","text":{{"n":{}}}}}"#, "8".repeat(400)),
+            ),
             raw_change("errors", r#"{"code":1e400}"#),
             raw_change("errors", r#"{"code":2e400}"#),
             raw_change("messages", "1e400"),
@@ -814,7 +822,10 @@ mod tests {
         // The fold hashes long ids too and still finds them.
         let fold = StatusFold::memory();
         let st = raw_change("statuses", &format!(r#"{{"id":"{long}","status":"read"}}"#));
-        assert_eq!(fold.apply_update(st[0].as_status().unwrap()), FoldOutcome::Advanced);
+        assert_eq!(
+            fold.apply_update(st[0].as_status().unwrap()),
+            FoldOutcome::Advanced
+        );
         assert_eq!(fold.state(&long).unwrap().status.as_deref(), Some("read"));
         assert!(fold.state(&format!("{long}x")).is_none());
     }
@@ -825,7 +836,10 @@ mod tests {
             .map(|i| json!({"code": i, "title": "x".repeat(200)}))
             .collect();
         let fold = StatusFold::memory();
-        assert_eq!(fold.apply("wamid.E", "failed", None, &big), FoldOutcome::Failed);
+        assert_eq!(
+            fold.apply("wamid.E", "failed", None, &big),
+            FoldOutcome::Failed
+        );
         let kept = fold.state("wamid.E").unwrap().errors;
         assert!(!kept.is_empty() && kept.len() < big.len(), "{}", kept.len());
         let bytes: usize = kept.iter().map(|e| e.to_string().len()).sum();

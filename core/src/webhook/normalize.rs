@@ -172,26 +172,41 @@ mod tests {
         assert_eq!(norm(r#"["\ud800"]"#), r#"["\ufffd"]"#);
         assert_eq!(norm(r#"["a\uDC00b"]"#), r#"["a\ufffdb"]"#);
         assert_eq!(norm(r#"["\ud800\u0041"]"#), r#"["\ufffd\u0041"]"#);
-        assert_eq!(norm(r#"["\ud800\ud800\udc00"]"#), r#"["\ufffd\ud800\udc00"]"#);
+        assert_eq!(
+            norm(r#"["\ud800\ud800\udc00"]"#),
+            r#"["\ufffd\ud800\udc00"]"#
+        );
         // A valid pair and other escapes are kept.
-        assert_eq!(norm(r#"["\ud83d\ude00\n\"\\u"]"#), r#"["\ud83d\ude00\n\"\\u"]"#);
+        assert_eq!(
+            norm(r#"["\ud83d\ude00\n\"\\u"]"#),
+            r#"["\ud83d\ude00\n\"\\u"]"#
+        );
     }
 
     #[test]
     fn numbers_no_language_holds_become_their_text() {
         assert_eq!(norm("[1e400,-1e400]"), r#"["1e400","-1e400"]"#);
-        assert_eq!(norm("[9007199254740991,9007199254740992]"), r#"[9007199254740991,"9007199254740992"]"#);
+        assert_eq!(
+            norm("[9007199254740991,9007199254740992]"),
+            r#"[9007199254740991,"9007199254740992"]"#
+        );
         assert_eq!(norm("[-9007199254740992]"), r#"["-9007199254740992"]"#);
         let big = "1".repeat(400);
         assert_eq!(norm(&format!("[{big}]")), format!(r#"["{big}"]"#));
         // Floats an f64 holds (rounded alike everywhere) and underflow are kept.
-        assert_eq!(norm("[1.5e300,1e-400,0.1000000000000000000001]"), "[1.5e300,1e-400,0.1000000000000000000001]");
+        assert_eq!(
+            norm("[1.5e300,1e-400,0.1000000000000000000001]"),
+            "[1.5e300,1e-400,0.1000000000000000000001]"
+        );
         // Not a JSON number: left for the parser to reject.
         assert_eq!(norm("[01,1.,--1]"), "[01,1.,--1]");
     }
 
     #[test]
     fn strings_are_not_numbers() {
-        assert_eq!(norm(r#"{"12345678901234567890":"1e400"}"#), r#"{"12345678901234567890":"1e400"}"#);
+        assert_eq!(
+            norm(r#"{"12345678901234567890":"1e400"}"#),
+            r#"{"12345678901234567890":"1e400"}"#
+        );
     }
 }

@@ -231,7 +231,10 @@ fn prepare(body: &[u8], opts: &ParseOptions) -> Result<(Vec<u8>, bool)> {
                         // `\uD800`–`\uDFFF`: a surrogate escape (paired or not).
                         if body.get(i + 1) == Some(&b'u')
                             && matches!(body.get(i + 2), Some(b'd' | b'D'))
-                            && matches!(body.get(i + 3), Some(b'8'..=b'9' | b'a'..=b'f' | b'A'..=b'F'))
+                            && matches!(
+                                body.get(i + 3),
+                                Some(b'8'..=b'9' | b'a'..=b'f' | b'A'..=b'F')
+                            )
                         {
                             odd = true;
                         }
