@@ -39,9 +39,6 @@ const CLIENT_OPTIONS: &[&str] = &[
     "maxRetries",
 ];
 
-/// Most retries a client accepts (the same bound as Python's `max_retries`).
-pub(crate) const MAX_RETRIES: u64 = 100;
-
 /// One recipient of a send answer.
 #[napi(object)]
 pub struct SendContact {
@@ -134,7 +131,8 @@ impl JsClient {
                 b = b.connect_timeout(duration_ms_option("connectTimeoutMs", t)?);
             }
             if let Some(n) = opt_num(&o, "maxRetries")? {
-                b = b.max_retries(int_option("maxRetries", n, 0, MAX_RETRIES)? as u32);
+                b = b
+                    .max_retries(int_option("maxRetries", n, 0, wa360::input::MAX_RETRIES)? as u32);
             }
             Ok(JsClient { inner: b.build()? })
         })

@@ -29,13 +29,10 @@ pub struct MemoryStoreOptions {
     pub ttl_ms: Option<f64>,
 }
 
-/// Largest `capacity` accepted (the same bound as Python's).
-pub(crate) const MAX_CAPACITY: u64 = 10_000_000;
-
 fn sizes(o: Option<Json>) -> wa360::Result<(usize, Duration)> {
     let o = crate::own::options(o, &["capacity", "ttlMs"])?;
     let cap = match crate::own::opt_num(&o, "capacity")? {
-        Some(c) => wa360::input::int_option("capacity", c, 1, MAX_CAPACITY)? as usize,
+        Some(c) => wa360::input::int_option("capacity", c, 1, wa360::input::MAX_CAPACITY)? as usize,
         None => DEFAULT_CAPACITY,
     };
     let ttl = match crate::own::opt_num(&o, "ttlMs")? {

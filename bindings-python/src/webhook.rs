@@ -32,7 +32,12 @@ pub fn with_body_bytes<T>(
     if let Ok(b) = body.cast::<PyBytes>() {
         f(b.as_bytes())
     } else if let Ok(s) = body.cast::<PyString>() {
-        f(s.to_str()?.as_bytes())
+        // A `str` holding lone surrogates cannot be UTF-8: each becomes U+FFFD
+        // (as in Node's string conversion), never a UnicodeEncodeError.
+        match s.to_str() {
+            Ok(t) => f(t.as_bytes()),
+            Err(_) => f(crate::convert::lossy_str(s).as_bytes()),
+        }
     } else if let Ok(b) = body.cast::<PyByteArray>() {
         let copy = b.to_vec();
         f(&copy)
@@ -361,10 +366,18 @@ pub fn event_to_py(py: Python<'_>, event: Event) -> PyResult<Bound<'_, PyAny>> {
 fn parse_webhook<'py>(
     py: Python<'py>,
     body: &Bound<'py, PyAny>,
-    max_bytes: Option<usize>,
-    max_depth: Option<usize>,
+    max_bytes: Option<&Bound<'py, PyAny>>,
+    max_depth: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyList>> {
     guard(|| {
+        let max_bytes = max_bytes
+            .map(|v| crate::convert::int_option(v, "max_bytes", 1, 1 << 40))
+            .transpose()?
+            .map(|v| v as usize);
+        let max_depth = max_depth
+            .map(|v| crate::convert::int_option(v, "max_depth", 1, 1 << 20))
+            .transpose()?
+            .map(|v| v as usize);
         let events = with_body_bytes(body, "body", |bytes| {
             let result = if max_bytes.is_none() && max_depth.is_none() {
                 wa360::webhook::parse(bytes)
@@ -434,16 +447,28 @@ pub fn header_pairs(headers: &Bound<'_, PyAny>) -> PyResult<Vec<(String, Vec<u8>
         let name = if let Ok(b) = name.cast::<PyBytes>() {
             String::from_utf8_lossy(b.as_bytes()).into_owned()
         } else {
-            name.extract::<String>()?
+            header_text(&name)?
         };
         let value = if let Ok(b) = value.cast::<PyBytes>() {
             b.as_bytes().to_vec()
         } else {
-            value.extract::<String>()?.into_bytes()
+            header_text(&value)?.into_bytes()
         };
         out.push((name, value));
     }
     Ok(out)
+}
+
+/// A header name or value given as `str` (lone surrogates become U+FFFD, as
+/// in Node); any other type is `invalid_argument`.
+fn header_text(v: &Bound<'_, PyAny>) -> PyResult<String> {
+    match v.cast::<PyString>() {
+        Ok(s) => Ok(crate::convert::lossy_str(s)),
+        Err(_) => Err(crate::errors::to_py_err(wa360::Error::invalid(
+            "headers",
+            "names and values must be str or bytes",
+        ))),
+    }
 }
 
 /// Checks that a webhook delivery is authentic (fails closed).
@@ -588,12 +613,26 @@ fn py_validate_webhook_url(url: &str, headers: Option<BTreeMap<String, String>>)
 fn ttl_from(seconds: Option<f64>, default: Duration) -> PyResult<Duration> {
     match seconds {
         None => Ok(default),
-        Some(s) if s.is_finite() && s > 0.0 => Ok(Duration::from_secs_f64(s)),
-        Some(_) => Err(crate::errors::to_py_err(wa360::Error::invalid(
-            "ttl",
-            "must be a positive number of seconds",
-        ))),
+        Some(s) => wa360::input::duration_s_option("ttl", s).py_err(),
     }
+}
+
+/// `capacity` and `ttl` of the in-memory stores, range-checked by the core's rules.
+fn store_sizes(
+    capacity: Option<&Bound<'_, PyAny>>,
+    ttl: Option<&Bound<'_, PyAny>>,
+) -> PyResult<(usize, Duration)> {
+    let capacity = match capacity {
+        None => DEFAULT_CAPACITY,
+        Some(c) => {
+            crate::convert::int_option(c, "capacity", 1, wa360::input::MAX_CAPACITY)? as usize
+        }
+    };
+    let ttl = match ttl {
+        None => DEFAULT_TTL,
+        Some(t) => ttl_from(Some(crate::convert::num_option(t, "ttl")?), DEFAULT_TTL)?,
+    };
+    Ok((capacity, ttl))
 }
 
 fn event_ref<'a>(obj: &'a Bound<'_, PyAny>) -> PyResult<&'a Event> {
@@ -615,11 +654,13 @@ pub struct PyDeduper {
 #[pymethods]
 impl PyDeduper {
     #[new]
-    #[pyo3(signature = (*, capacity = DEFAULT_CAPACITY, ttl = None))]
-    fn new(capacity: usize, ttl: Option<f64>) -> PyResult<Self> {
-        let ttl = ttl_from(ttl, DEFAULT_TTL)?;
-        Ok(PyDeduper {
-            inner: Deduper::new(MemoryDedupe::new(capacity, ttl)),
+    #[pyo3(signature = (*, capacity = None, ttl = None))]
+    fn new(capacity: Option<&Bound<'_, PyAny>>, ttl: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
+        guard(|| {
+            let (capacity, ttl) = store_sizes(capacity, ttl)?;
+            Ok(PyDeduper {
+                inner: Deduper::new(MemoryDedupe::new(capacity, ttl)),
+            })
         })
     }
     /// Record `event`; `True` the first time it is seen.
@@ -671,11 +712,13 @@ pub struct PyStatusFold {
 #[pymethods]
 impl PyStatusFold {
     #[new]
-    #[pyo3(signature = (*, capacity = DEFAULT_CAPACITY, ttl = None))]
-    fn new(capacity: usize, ttl: Option<f64>) -> PyResult<Self> {
-        let ttl = ttl_from(ttl, DEFAULT_TTL)?;
-        Ok(PyStatusFold {
-            inner: StatusFold::new(MemoryStatusStore::new(capacity, ttl)),
+    #[pyo3(signature = (*, capacity = None, ttl = None))]
+    fn new(capacity: Option<&Bound<'_, PyAny>>, ttl: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
+        guard(|| {
+            let (capacity, ttl) = store_sizes(capacity, ttl)?;
+            Ok(PyStatusFold {
+                inner: StatusFold::new(MemoryStatusStore::new(capacity, ttl)),
+            })
         })
     }
     /// Apply a status event: `"advanced"`, `"failed"`, `"unrecognised"`

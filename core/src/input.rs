@@ -124,6 +124,12 @@ pub fn int_option(name: &str, v: f64, min: u64, max: u64) -> Result<u64, Error> 
     Ok(v as u64)
 }
 
+/// Most retries a client option accepts (`maxRetries` / `max_retries`).
+pub const MAX_RETRIES: u64 = 100;
+
+/// Largest `capacity` of an in-memory dedupe or fold store.
+pub const MAX_CAPACITY: u64 = 10_000_000;
+
 /// Longest duration option accepted: one year (a larger value is a mistake,
 /// and some timers overflow far below `u64::MAX` milliseconds).
 pub const MAX_DURATION_MS: u64 = 365 * 24 * 60 * 60 * 1000;
