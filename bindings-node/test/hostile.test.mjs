@@ -1,0 +1,166 @@
+// Hostile and careless input (issue 16): options never wrap silently, every
+// thrown error has the documented shape, JSON inputs follow the same rules as
+// Python (lone surrogates, BigInt, __proto__, nesting), and events keep their
+// payload whatever their type is called.
+import { test, before, after } from 'node:test'
+import assert from 'node:assert/strict'
+import wa360 from '../wa360.js'
+
+const { Client, Deduper, StatusFold, Verifier, Sandbox, buildMessage, parseWebhook, ErrorCodes } = wa360
+const TO = '15555550123'
+
+function throwsInvalid(fn, field) {
+  assert.throws(fn, (e) => {
+    assert.ok(e instanceof Error, String(e))
+    assert.equal(e.code, 'invalid_argument', e.message)
+    assert.ok(ErrorCodes.includes(e.code))
+    if (field !== undefined) assert.equal(e.field, field, e.message)
+    return true
+  })
+}
+
+// -- item 6: options are range-checked, unknown keys rejected ------------------------------
+
+test('Client options: every number is range-checked and names the option', () => {
+  const base = { apiKey: 'k', baseUrl: 'http://127.0.0.1:9' }
+  for (const [key, bad] of [
+    ['maxRetries', -1], ['maxRetries', 4294967295], ['maxRetries', 1.5], ['maxRetries', 101],
+    ['timeoutMs', -1], ['timeoutMs', 0], ['timeoutMs', 1e30], ['timeoutMs', NaN], ['timeoutMs', Infinity],
+    ['connectTimeoutMs', -5], ['maxRetries', '3'],
+  ]) {
+    throwsInvalid(() => new Client({ ...base, [key]: bad }), key)
+  }
+  throwsInvalid(() => new Client({ ...base, maxRetry: 3 }), 'maxRetry')
+  throwsInvalid(() => new Client({ ...base, timeout: 5 }), 'timeout')
+  // in range: accepted; undefined members count as absent
+  assert.ok(new Client({ ...base, maxRetries: 0, timeoutMs: 1500.5, connectTimeoutMs: undefined }))
+})
+
+test('Deduper / StatusFold options: ttlMs and capacity are range-checked, unknown keys rejected', () => {
+  for (const Cls of [Deduper, StatusFold]) {
+    for (const [key, bad] of [['ttlMs', -5], ['ttlMs', NaN], ['ttlMs', 0], ['ttlMs', 1e30], ['capacity', -1], ['capacity', 0], ['capacity', 2.5], ['capacity', 1e12]]) {
+      throwsInvalid(() => new Cls({ [key]: bad }), key)
+    }
+    throwsInvalid(() => new Cls({ ttl: 5 }), 'ttl')
+    throwsInvalid(() => new Cls({ capacity: 10, extra: true }), 'extra')
+    assert.ok(new Cls({ capacity: 10, ttlMs: 1000 }))
+    assert.ok(new Cls())
+    assert.ok(new Cls(null))
+  }
+})
+
+test('send helper options: unknown keys rejected before any request', async () => {
+  const c = new Client({ apiKey: 'k', baseUrl: 'http://127.0.0.1:9', maxRetries: 0 })
+  await assert.rejects(c.sendText(TO, 'hi', { replyTo: 'wamid.X', callbackdata: 'typo' }), (e) => {
+    assert.equal(e.code, 'invalid_argument')
+    assert.equal(e.field, 'callbackdata')
+    return true
+  })
+  await assert.rejects(c.sendText(TO, 'hi', { previewUrl: 'yes' }), { code: 'invalid_argument', field: 'previewUrl' })
+  await assert.rejects(c.setWebhook('https://example.com/hook', { wabaa: true }), { code: 'invalid_argument', field: 'wabaa' })
+  await assert.rejects(c.getWebhook({ waba: 1 }), { code: 'invalid_argument', field: 'waba' })
+})
+
+test('options are never read through a polluted Object.prototype', () => {
+  Object.prototype.baseUrl = 'http://attacker.invalid' // eslint-disable-line no-extend-native
+  Object.prototype.maxRetries = 1e9 // eslint-disable-line no-extend-native
+  try {
+    const c = new Client({ apiKey: 'k' })
+    assert.equal(c.baseUrl, 'https://waba-v2.360dialog.io')
+    const d = new Deduper({})
+    assert.ok(d)
+  } finally {
+    delete Object.prototype.baseUrl
+    delete Object.prototype.maxRetries
+  }
+})
+
+// -- item 7: every thrown error has .code (and .field where a field is at fault) -------------
+
+test('wrong argument types throw wa360 errors with code and field', () => {
+  const v = new Verifier({ basicAuth: { user: 'u', password: 'p' } })
+  for (const bad of [null, undefined, 5, 'authorization']) {
+    assert.throws(() => v.verify(bad, '{}'), (e) => {
+      assert.equal(e.code, 'invalid_argument', e.message)
+      assert.ok(ErrorCodes.includes(e.code))
+      return true
+    })
+    assert.equal(v.isValid({ authorization: 'x' }, '{}'), false)
+  }
+  throwsInvalid(() => v.verify({ authorization: 5 }, '{}'), 'headers.authorization')
+  throwsInvalid(() => buildMessage(Buffer.from('{}')), 'message')
+  throwsInvalid(() => buildMessage({ to: TO, type: 'text', text: { body: () => 1 } }), 'text.body')
+  throwsInvalid(() => buildMessage({ to: TO, type: 'text', text: { body: 1n << 70n } }), 'text.body')
+  throwsInvalid(() => buildMessage({ to: TO, type: 'location', location: { latitude: NaN, longitude: 1 } }), 'location.latitude')
+  throwsInvalid(() => new Verifier({ basicAuth: { user: 'u', password: 'p' }, secret: 'x' }))
+})
+
+// -- item 8: buildMessage follows the same rules as Python -----------------------------------
+
+test('lone surrogates are rejected, not sent as U+FFFD', async () => {
+  throwsInvalid(() => buildMessage({ to: TO, type: 'text', text: { body: 'a\ud800b' } }), 'text.body')
+  throwsInvalid(() => buildMessage({ to: TO, type: 'text', text: { ['k\udc00']: 'x' } }), 'text')
+  const c = new Client({ apiKey: 'k', baseUrl: 'http://127.0.0.1:9', maxRetries: 0 })
+  await assert.rejects(c.sendText(TO, 'x\ud800'), { code: 'invalid_argument' })
+  await assert.rejects(c.sendText('1555\udc00', 'x'), { code: 'invalid_argument' })
+  // a valid pair is text like any other
+  assert.equal(buildMessage({ to: TO, type: 'text', text: { body: '\ud83d\ude00' } }).text.body, '😀')
+})
+
+test('BigInt: within 64 bits it is an integer, beyond it an error (never a string)', () => {
+  throwsInvalid(() => buildMessage({ to: TO, type: 'text', text: 1n << 64n }), 'text')
+  throwsInvalid(() => buildMessage({ to: TO, type: 'text', text: -(1n << 63n) - 1n }), 'text')
+  const b = buildMessage({ to: TO, type: 'location', location: { latitude: 1n, longitude: 2 } })
+  assert.equal(b.location.latitude, 1)
+})
+
+test('a __proto__ key is kept in the returned body as an own property', () => {
+  const input = JSON.parse('{"to":"15555550123","type":"interactive","interactive":{"type":"flow","body":"b","flow_id":"1","flow_cta":"Go","flow_action":"navigate","flow_action_payload":{"screen":"S","data":{"__proto__":{"x":1}}}}}')
+  const body = buildMessage(input)
+  const data = body.interactive.action.parameters.flow_action_payload.data
+  assert.ok(Object.hasOwn(data, '__proto__'))
+  assert.deepEqual(Object.getPrototypeOf(data), Object.prototype)
+  assert.equal(JSON.stringify(data), '{"__proto__":{"x":1}}')
+})
+
+test('nesting: 64 levels accepted, 65 rejected naming the path (as in Python)', () => {
+  const nest = (n) => { let v = 'leaf'; for (let i = 0; i < n; i++) v = { a: v }; return v }
+  const msg = (n) => ({ to: TO, type: 'interactive', interactive: { type: 'flow', body: 'b', flow_id: '1', flow_cta: 'Go', flow_action: 'navigate', flow_action_payload: { screen: 'S', data: { d: nest(n) } } } })
+  assert.ok(buildMessage(msg(60)))
+  throwsInvalid(() => buildMessage(msg(61)), 'interactive.flow_action_payload.data.d' + '.a'.repeat(61))
+  const cyclic = { to: TO, type: 'text', text: {} }
+  cyclic.text.self = cyclic
+  throwsInvalid(() => buildMessage(cyclic))
+})
+
+// -- item 9: a type named like a canonical key or an Object.prototype member -----------------
+
+test('a message of type toJSON keeps its payload (under payload)', () => {
+  // Raw text: a `__proto__` key in an object literal would set the prototype instead.
+  const body = '{"entry":[{"id":"W","changes":[{"field":"messages","value":{"messages":[' +
+    '{"id":"wamid.T","type":"toJSON","toJSON":{"body":"kept"}},' +
+    '{"id":"wamid.P","type":"__proto__","__proto__":{"p":1}},' +
+    '{"id":"wamid.S","type":"status","status":{"s":1}}]}}]}]}'
+  const [t, p, s] = parseWebhook(body)
+  assert.deepEqual(t.payload, { body: 'kept' })
+  assert.equal(typeof t.toJSON, 'function')
+  assert.deepEqual(JSON.parse(JSON.stringify(t)).payload, { body: 'kept' })
+  assert.deepEqual(p.payload, { p: 1 })
+  assert.deepEqual(Object.getPrototypeOf(p), Object.prototype)
+  assert.deepEqual(s.payload, { s: 1 })
+  assert.equal(s.status, undefined)
+})
+
+// -- item 6 end to end: maxRetries is honoured exactly under many rate limits ----------------
+
+let sb
+before(async () => { sb = await Sandbox.start({ timeScale: 0.01 }) })
+after(async () => { await sb.stop() })
+
+test('maxRetries: 3 under 50 rate limits makes exactly 4 requests', async () => {
+  sb.reset()
+  sb.fault({ path: '/messages', count: 50, fault: { kind: 'rate_limit', retry_after: 0 } })
+  const c = new Client({ apiKey: sb.apiKey, baseUrl: sb.url, maxRetries: 3 })
+  await assert.rejects(c.sendText(TO, 'x'), { code: 'rate_limited' })
+  assert.equal(sb.requests().filter((r) => r.path === '/messages').length, 4)
+})
