@@ -201,9 +201,12 @@ export interface BasicAuth {
 export declare function buildMessage(message: Record<string, unknown>): Record<string, unknown>
 
 /**
- * `buildMessage` as JSON text: the package's `buildMessage` is this plus
- * `JSON.parse`, so a `__proto__` key of the body is kept as an own
- * property (setting it through N-API would change the object's prototype).
+ * `buildMessage` as JSON text `{"body": <body>, "big": [<path>, …]}`: the
+ * package's `buildMessage` is `JSON.parse` of this, so a `__proto__` key of
+ * the body stays an own property (setting it through N-API would change the
+ * object's prototype). Integers beyond ±(2^53 − 1), which a JS number would
+ * round, are written as strings and listed in `big` (each a list of keys and
+ * indexes) for the package to turn into BigInt: the body is exact.
  */
 export declare function buildMessageToJson(message: Record<string, unknown>): string
 
@@ -293,7 +296,10 @@ export interface MessageState {
  */
 export declare function parseWebhookToJson(body: Buffer | Uint8Array | string): string
 
-/** Options of `Sandbox.start(options)`. */
+/**
+ * Options of `Sandbox.start(options)`. (Declared for the TypeScript types;
+ * read through own properties, unknown keys rejected, numbers range-checked.)
+ */
 export interface SandboxOptions {
   /** The API key the sandbox requires (default: a random `sbx_…` key). */
   apiKey?: string

@@ -26,15 +26,52 @@ pub fn build_message(env: Env, message: Json) -> napi::Result<Value> {
     guard(&env, || wa360::messages::build_body(&message.0))
 }
 
-/// `buildMessage` as JSON text: the package's `buildMessage` is this plus
-/// `JSON.parse`, so a `__proto__` key of the body is kept as an own
-/// property (setting it through N-API would change the object's prototype).
+/// `buildMessage` as JSON text `{"body": <body>, "big": [<path>, …]}`: the
+/// package's `buildMessage` is `JSON.parse` of this, so a `__proto__` key of
+/// the body stays an own property (setting it through N-API would change the
+/// object's prototype). Integers beyond ±(2^53 − 1), which a JS number would
+/// round, are written as strings and listed in `big` (each a list of keys and
+/// indexes) for the package to turn into BigInt: the body is exact.
 #[napi(ts_args_type = "message: Record<string, unknown>")]
 pub fn build_message_to_json(env: Env, message: Json) -> napi::Result<String> {
     guard(&env, || {
-        let body = wa360::messages::build_body(&message.0)?;
-        serde_json::to_string(&body).map_err(|e| wa360::Error::Internal(e.to_string()))
+        let mut body = wa360::messages::build_body(&message.0)?;
+        let mut big = Vec::new();
+        mark_big_ints(&mut body, &mut Vec::new(), &mut big);
+        let out = serde_json::json!({ "body": body, "big": big });
+        serde_json::to_string(&out).map_err(|e| wa360::Error::Internal(e.to_string()))
     })
+}
+
+/// Replace integers beyond ±(2^53 − 1) by their decimal text, recording where.
+fn mark_big_ints(v: &mut Value, at: &mut Vec<Value>, found: &mut Vec<Value>) {
+    const SAFE: u64 = (1 << 53) - 1;
+    match v {
+        Value::Number(n) => {
+            let big = n
+                .as_i64()
+                .map_or_else(|| n.as_u64().is_some(), |i| i.unsigned_abs() > SAFE);
+            if big {
+                *v = Value::String(n.to_string());
+                found.push(Value::Array(at.clone()));
+            }
+        }
+        Value::Array(a) => {
+            for (i, x) in a.iter_mut().enumerate() {
+                at.push(Value::from(i));
+                mark_big_ints(x, at, found);
+                at.pop();
+            }
+        }
+        Value::Object(m) => {
+            for (k, x) in m.iter_mut() {
+                at.push(Value::String(k.clone()));
+                mark_big_ints(x, at, found);
+                at.pop();
+            }
+        }
+        _ => {}
+    }
 }
 
 /// Options shared by every send helper. (Declared for the TypeScript types;
@@ -63,10 +100,10 @@ fn spec(to: Text, kind: &str, payload: Value, opts: Option<Json>) -> wa360::Resu
     if let Some(c) = crate::own::opt_str(&o, "callbackData")? {
         m.insert("callback_data".into(), Value::String(c));
     }
-    if let Some(p) = crate::own::opt_bool(&o, "previewUrl")? {
-        if let Some(Value::Object(t)) = m.get_mut("text") {
-            t.insert("preview_url".into(), Value::Bool(p));
-        }
+    if let Some(p) = crate::own::opt_bool(&o, "previewUrl")?
+        && let Some(Value::Object(t)) = m.get_mut("text")
+    {
+        t.insert("preview_url".into(), Value::Bool(p));
     }
     Ok(Value::Object(m))
 }

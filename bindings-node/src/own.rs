@@ -143,12 +143,13 @@ fn type_of(env: sys::napi_env, v: sys::napi_value) -> napi::Result<sys::napi_val
     Ok(t)
 }
 
-/// The own enumerable string keys of `obj`, each read strictly.
-unsafe fn own_keys_strict(
+/// The own enumerable string keys of `obj` as JS values, in property order
+/// (each is read as text by the caller, in order, so the first fault found is
+/// the same one Python finds).
+unsafe fn own_key_values(
     env: sys::napi_env,
     obj: sys::napi_value,
-    path: &str,
-) -> Result<Vec<(String, sys::napi_value)>, wa360::Error> {
+) -> Result<Vec<sys::napi_value>, wa360::Error> {
     let mut names = ptr::null_mut();
     napi::check_status!(unsafe {
         sys::napi_get_all_property_names(
@@ -169,12 +170,7 @@ unsafe fn own_keys_strict(
         let mut k = ptr::null_mut();
         napi::check_status!(unsafe { sys::napi_get_element(env, names, i, &mut k) })
             .map_err(internal)?;
-        let key = unsafe { read_string(env, k, path) }
-            .map_err(|_| wa360::input::lone_surrogate_key(path))?;
-        let mut el = ptr::null_mut();
-        napi::check_status!(unsafe { sys::napi_get_property(env, obj, k, &mut el) })
-            .map_err(internal)?;
-        out.push((key, el));
+        out.push(k);
     }
     Ok(out)
 }
@@ -273,7 +269,12 @@ unsafe fn read(
                     ));
                 }
                 let mut map = Map::new();
-                for (key, el) in unsafe { own_keys_strict(env, v, path)? } {
+                for k in unsafe { own_key_values(env, v)? } {
+                    let key = unsafe { read_string(env, k, path) }
+                        .map_err(|_| input::lone_surrogate_key(path))?;
+                    let mut el = ptr::null_mut();
+                    napi::check_status!(unsafe { sys::napi_get_property(env, v, k, &mut el) })
+                        .map_err(internal)?;
                     // `undefined` members are absent, as in JSON.stringify.
                     if type_of(env, el).map_err(internal)? == sys::ValueType::napi_undefined {
                         continue;

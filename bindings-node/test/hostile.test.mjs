@@ -114,6 +114,15 @@ test('BigInt: within 64 bits it is an integer, beyond it an error (never a strin
   assert.equal(b.location.latitude, 1)
 })
 
+test('integers beyond 2^53 in a built body come back exact, as BigInt', () => {
+  const msg = { to: TO, type: 'interactive', interactive: { type: 'flow', body: 'b', flow_id: '1', flow_cta: 'Go', flow_action: 'navigate', flow_action_payload: { screen: 'S', data: { big: 1n << 63n, neg: -(1n << 60n), small: 5n, list: [9007199254740993n] } } } }
+  const data = buildMessage(msg).interactive.action.parameters.flow_action_payload.data
+  assert.equal(data.big, 1n << 63n)
+  assert.equal(data.neg, -(1n << 60n))
+  assert.equal(data.small, 5)
+  assert.equal(data.list[0], 9007199254740993n)
+})
+
 test('a __proto__ key is kept in the returned body as an own property', () => {
   const input = JSON.parse('{"to":"15555550123","type":"interactive","interactive":{"type":"flow","body":"b","flow_id":"1","flow_cta":"Go","flow_action":"navigate","flow_action_payload":{"screen":"S","data":{"__proto__":{"x":1}}}}}')
   const body = buildMessage(input)

@@ -468,6 +468,17 @@ pub(crate) fn put_opt(map: &mut Map<String, Value>, key: &str, value: &Option<St
     }
 }
 
+/// A JSON number as an integer: an integer, or a number with no fractional
+/// part within ±2^53 (`2.0` from Python is the same input as `2` from
+/// JavaScript, whose numbers have no separate integer type).
+pub(crate) fn integer(n: &serde_json::Number) -> Option<i64> {
+    n.as_i64().or_else(|| {
+        n.as_f64()
+            .filter(|f| f.fract() == 0.0 && f.abs() <= 9_007_199_254_740_992.0)
+            .map(|f| f as i64)
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -581,15 +592,4 @@ mod tests {
         assert_eq!(e.field(), Some("root.extra"));
         assert!(e.to_string().contains("unknown field"));
     }
-}
-
-/// A JSON number as an integer: an integer, or a number with no fractional
-/// part within ±2^53 (`2.0` from Python is the same input as `2` from
-/// JavaScript, whose numbers have no separate integer type).
-pub(crate) fn integer(n: &serde_json::Number) -> Option<i64> {
-    n.as_i64().or_else(|| {
-        n.as_f64()
-            .filter(|f| f.fract() == 0.0 && f.abs() <= 9_007_199_254_740_992.0)
-            .map(|f| f as i64)
-    })
 }
