@@ -18,3 +18,8 @@ test-crosslang: crosslang-deps ## cross-language property test: 5,000 mutated in
 
 fuzz: crosslang-deps ## longer cross-language run (FUZZ_COUNT=200000, SEED=<now>; replay with SEED=n)
 	$(CROSSLANG) --seed $(SEED) --count $(FUZZ_COUNT) --cli-sample 2000
+
+LINT_TARGETS += lint-crosslang
+.PHONY: lint-crosslang
+lint-crosslang: python-develop ## ruff on the cross-language property test (tests/fuzz)
+	cd bindings-python && $(PY_VENV)/bin/ruff check ../tests/fuzz && $(PY_VENV)/bin/ruff format --check ../tests/fuzz

@@ -29,8 +29,8 @@ import json
 import random
 import re
 import sys
-from pathlib import Path
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -53,8 +53,22 @@ ODD_NUMBERS = [
     b"4.9e-324",
 ]
 SURROGATES = [b"\\ud800", b"\\udc00", b"\\udbff\\u0041", b"\\ud83d", b"\\ude00x", b"\\ud83d\\ude00"]
-RESERVED = ["toJSON", "__proto__", "constructor", "id", "status", "context", "errors", "contact",
-            "payload", "hasOwnProperty", "valueOf", "kind", "raw", "value"]
+RESERVED = [
+    "toJSON",
+    "__proto__",
+    "constructor",
+    "id",
+    "status",
+    "context",
+    "errors",
+    "contact",
+    "payload",
+    "hasOwnProperty",
+    "valueOf",
+    "kind",
+    "raw",
+    "value",
+]
 
 
 def fixtures(suite: str, valid: bool | None = None) -> list[bytes]:
@@ -150,13 +164,17 @@ def mutate_body(r: random.Random, body: bytes) -> bytes:
             return body
         a, b_ = r.choice(spans)
         k = r.randint(a, b_)
-        return body[:k] + r.choice([b"\xff", b"\xc3", b"\xed\xa0\x80", b"\xf4\x90\x80\x80"]) + body[k:]
+        return (
+            body[:k] + r.choice([b"\xff", b"\xc3", b"\xed\xa0\x80", b"\xf4\x90\x80\x80"]) + body[k:]
+        )
     if op == 11:  # duplicate keys: a copy of an existing key with another value, first
         keys = re.findall(rb'"([A-Za-z_]+)":', body)
         if not keys:
             return body
         k = r.choice(keys)
-        return insert_member(r, body, b'"' + k + b'":' + r.choice([b"null", b"1", b'"dup"', b"[]", b"{}"]))
+        return insert_member(
+            r, body, b'"' + k + b'":' + r.choice([b"null", b"1", b'"dup"', b"[]", b"{}"])
+        )
     if op == 12:  # many keys
         count = r.choice([100, 2000, 20_000])
         members = b",".join(b'"k%d":%d' % (i, i) for i in range(count))
@@ -176,7 +194,11 @@ def mutate_body(r: random.Random, body: bytes) -> bytes:
         if not spans:
             return body
         a, b_ = r.choice(spans)
-        return body[: a - 1] + r.choice([b"null", b"true", b"[]", b"{}", b"12", b'{"a":1}']) + body[b_ + 1 :]
+        return (
+            body[: a - 1]
+            + r.choice([b"null", b"true", b"[]", b"{}", b"12", b'{"a":1}'])
+            + body[b_ + 1 :]
+        )
     if op == 15:  # a big id
         ids = positions(body, b'"id":"')
         if not ids:
@@ -282,7 +304,9 @@ def mutate_spec(r: random.Random, spec: Any) -> Any:
             q = r.choice(strs)
             s = get(spec, q)
             k = r.randint(0, len(s))
-            return put(spec, q, s[:k] + r.choice(["\ud800", "\udfff", "\x00", "\ud83d\ude00"]) + s[k:])
+            return put(
+                spec, q, s[:k] + r.choice(["\ud800", "\udfff", "\x00", "\ud83d\ude00"]) + s[k:]
+            )
         return spec
     if op == 2 and isinstance(target, dict):  # add a key
         key = r.choice(["__proto__", "constructor", "toJSON", "x", "\ud800k", "", "extra"])

@@ -28,7 +28,7 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-import corpus  # noqa: E402
+import corpus  # noqa: E402 (after the path set-up above)
 
 
 def same(a: Any, b: Any) -> bool:
@@ -40,7 +40,7 @@ def same(a: Any, b: Any) -> bool:
     if isinstance(a, dict) and isinstance(b, dict):
         return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
     if isinstance(a, list) and isinstance(b, list):
-        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))
     return type(a) is type(b) and a == b
 
 
@@ -87,7 +87,9 @@ def check_batch(
                     continue
                 body = t / f"body-{item['i']}"
                 body.write_bytes(base64.b64decode(item["body"]))
-                p = subprocess.run([a.cli, "parse", str(body)], capture_output=True, timeout=60)
+                p = subprocess.run(
+                    [a.cli, "parse", str(body)], check=False, capture_output=True, timeout=60
+                )
                 if p.returncode == 0:
                     events = [json.loads(x) for x in p.stdout.decode().splitlines() if x]
                     cli[item["i"]] = {"ok": events}
@@ -117,9 +119,9 @@ def check_batch(
         if not same(pe, {k: v for k, v in n.items() if k in ("ok", "err")}):
             problems.append(f"{where}: python {brief(p)} != node {brief(n)}")
         c = cli.get(i)
-        if c is not None and "foreign" not in c:
-            if not same(pe, {k: v for k, v in c.items() if k in ("ok", "err")}):
-                problems.append(f"{where}: python {brief(p)} != cli {brief(c)}")
+        ce = {k: v for k, v in c.items() if k in ("ok", "err")} if c else None
+        if c is not None and "foreign" not in c and not same(pe, ce):
+            problems.append(f"{where}: python {brief(p)} != cli {brief(c)}")
     return len(cli)
 
 
