@@ -167,31 +167,33 @@ impl JsClient {
     }
 
     /// Mark an inbound message (and the ones before it) as read.
-    #[napi(ts_return_type = "Promise<void>")]
+    #[napi(ts_args_type = "messageId: string", ts_return_type = "Promise<void>")]
     pub fn mark_read<'env>(
         &self,
         env: &'env Env,
-        message_id: String,
+        message_id: crate::own::Text,
     ) -> napi::Result<PromiseRaw<'env, ()>> {
         let c = self.inner.clone();
         spawn(
             env,
-            async move { c.mark_read(&message_id).await },
+            async move { c.mark_read(&message_id.named("messageId")?).await },
             |_, v| Ok(v),
         )
     }
 
     /// Show a typing indicator (up to 25 s; also marks the message read).
-    #[napi(ts_return_type = "Promise<void>")]
+    #[napi(ts_args_type = "messageId: string", ts_return_type = "Promise<void>")]
     pub fn typing<'env>(
         &self,
         env: &'env Env,
-        message_id: String,
+        message_id: crate::own::Text,
     ) -> napi::Result<PromiseRaw<'env, ()>> {
         let c = self.inner.clone();
-        spawn(env, async move { c.typing(&message_id).await }, |_, v| {
-            Ok(v)
-        })
+        spawn(
+            env,
+            async move { c.typing(&message_id.named("messageId")?).await },
+            |_, v| Ok(v),
+        )
     }
 }
 

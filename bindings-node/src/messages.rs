@@ -91,7 +91,7 @@ pub struct SendOptions {
 fn spec(to: Text, kind: &str, payload: Value, opts: Option<Json>) -> wa360::Result<Value> {
     let o = crate::own::options(opts, &["replyTo", "callbackData", "previewUrl"])?;
     let mut m = Map::new();
-    m.insert("to".into(), Value::String(to.0));
+    m.insert("to".into(), Value::String(to.named("to")?));
     m.insert("type".into(), Value::String(kind.into()));
     m.insert(kind.into(), payload);
     if let Some(r) = crate::own::opt_str(&o, "replyTo")? {
@@ -149,9 +149,12 @@ impl JsClient {
         body: Text,
         options: Option<Json>,
     ) -> napi::Result<PromiseRaw<'env, SendResponse>> {
-        let mut t = Map::new();
-        t.insert("body".into(), Value::String(body.0));
-        self.send_spec(env, spec(to, "text", Value::Object(t), options))
+        let s = body.named("text.body").and_then(|body| {
+            let mut t = Map::new();
+            t.insert("body".into(), Value::String(body));
+            spec(to, "text", Value::Object(t), options)
+        });
+        self.send_spec(env, s)
     }
 
     /// Send an image, video, audio, document or sticker:
@@ -167,7 +170,10 @@ impl JsClient {
         media: Json,
         options: Option<Json>,
     ) -> napi::Result<PromiseRaw<'env, SendResponse>> {
-        self.send_spec(env, spec(to, &kind.0, media.0, options))
+        let s = kind
+            .named("type")
+            .and_then(|k| spec(to, &k, media.0, options));
+        self.send_spec(env, s)
     }
 
     /// Send a location pin: `{ latitude, longitude, name?, address? }`.
@@ -238,9 +244,18 @@ impl JsClient {
         emoji: Text,
         options: Option<Json>,
     ) -> napi::Result<PromiseRaw<'env, SendResponse>> {
-        let mut r = Map::new();
-        r.insert("message_id".into(), Value::String(message_id.0));
-        r.insert("emoji".into(), Value::String(emoji.0));
-        self.send_spec(env, spec(to, "reaction", Value::Object(r), options))
+        let s = (|| {
+            let mut r = Map::new();
+            r.insert(
+                "message_id".into(),
+                Value::String(message_id.named("reaction.message_id")?),
+            );
+            r.insert(
+                "emoji".into(),
+                Value::String(emoji.named("reaction.emoji")?),
+            );
+            spec(to, "reaction", Value::Object(r), options)
+        })();
+        self.send_spec(env, s)
     }
 }

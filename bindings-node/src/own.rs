@@ -41,9 +41,18 @@ impl FromNapiValue for Json {
     }
 }
 
-/// A string argument read strictly: a lone surrogate is `invalid_argument`
-/// (napi's own conversion would silently send U+FFFD).
-pub struct Text(pub String);
+/// A string argument read strictly: a lone surrogate (napi's own conversion
+/// would silently send U+FFFD) or a value that is not a string becomes
+/// `invalid_argument` naming the argument, when the function reads it with
+/// [`Text::named`].
+pub struct Text(Result<String, &'static str>);
+
+impl Text {
+    /// The text, or the `invalid_argument` error naming `name`.
+    pub fn named(self, name: &str) -> wa360::Result<String> {
+        self.0.map_err(|rule| wa360::Error::invalid(name, rule))
+    }
+}
 
 impl TypeName for Text {
     fn type_name() -> &'static str {
@@ -58,11 +67,11 @@ impl ValidateNapiValue for Text {}
 
 impl FromNapiValue for Text {
     unsafe fn from_napi_value(env: sys::napi_env, v: sys::napi_value) -> napi::Result<Self> {
-        let r = match type_of(env, v) {
-            Ok(sys::ValueType::napi_string) => unsafe { read_string(env, v, "value") },
-            _ => Err(wa360::Error::invalid("value", "must be a string")),
-        };
-        r.map(Text).map_err(|e| to_js(env, &e))
+        Ok(Text(match type_of(env, v) {
+            Ok(sys::ValueType::napi_string) => unsafe { read_string(env, v, "") }
+                .map_err(|_| "is not valid Unicode text (it holds a lone surrogate)"),
+            _ => Err("must be a string"),
+        }))
     }
 }
 

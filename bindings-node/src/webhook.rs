@@ -19,7 +19,7 @@ use wa360::webhook::registration::WebhookSettings;
 
 use crate::client::JsClient;
 use crate::errors::{guard, spawn};
-use crate::own::{Json, own_get, own_keys};
+use crate::own::{Json, Text, own_get, own_keys};
 
 fn body_bytes<'a>(body: &'a Either<BufferSlice<'_>, String>) -> &'a [u8] {
     match body {
@@ -231,37 +231,47 @@ impl JsVerifier {
 /// Answer Meta's subscription check (`GET ?hub.mode=subscribe&hub.verify_token=…&hub.challenge=…`):
 /// returns the challenge to send back as `200 text/plain`; throws
 /// `invalid_signature` (answer 403) when the token does not match.
-#[napi]
+#[napi(
+    ts_args_type = "mode: string, verifyToken: string, challenge: string, expectedToken: string"
+)]
 pub fn hub_challenge(
     env: Env,
-    mode: String,
-    verify_token: String,
-    challenge: String,
-    expected_token: String,
+    mode: Text,
+    verify_token: Text,
+    challenge: Text,
+    expected_token: Text,
 ) -> napi::Result<String> {
     guard(&env, || {
-        wa360::webhook::verify::hub_challenge(&mode, &verify_token, &challenge, &expected_token)
+        wa360::webhook::verify::hub_challenge(
+            &mode.named("mode")?,
+            &verify_token.named("verifyToken")?,
+            &challenge.named("challenge")?,
+            &expected_token.named("expectedToken")?,
+        )
     })
 }
 
 /// `hubChallenge` reading the parameters from a raw query string (without `?`).
-#[napi]
+#[napi(ts_args_type = "query: string, expectedToken: string")]
 pub fn hub_challenge_from_query(
     env: Env,
-    query: String,
-    expected_token: String,
+    query: Text,
+    expected_token: Text,
 ) -> napi::Result<String> {
     guard(&env, || {
-        wa360::webhook::verify::hub_challenge_from_query(&query, &expected_token)
+        wa360::webhook::verify::hub_challenge_from_query(
+            &query.named("query")?,
+            &expected_token.named("expectedToken")?,
+        )
     })
 }
 
 /// Check a webhook URL against the registration rules (https, no credentials,
 /// length, …). Throws `invalid_argument` naming the rule.
-#[napi]
-pub fn validate_webhook_url(env: Env, url: String) -> napi::Result<()> {
+#[napi(ts_args_type = "url: string")]
+pub fn validate_webhook_url(env: Env, url: Text) -> napi::Result<()> {
     guard(&env, || {
-        wa360::webhook::registration::validate_webhook_url(&url)
+        wa360::webhook::registration::validate_webhook_url(&url.named("url")?)
     })
 }
 
@@ -321,12 +331,12 @@ impl JsClient {
     pub fn set_webhook<'env>(
         &self,
         env: &'env Env,
-        url: crate::own::Text,
+        url: Text,
         options: Option<Json>,
     ) -> napi::Result<PromiseRaw<'env, ()>> {
         let read = || -> wa360::Result<(WebhookSettings, bool)> {
             let o = crate::own::options(options, &["headers", "waba"])?;
-            let mut settings = WebhookSettings::new(url.0);
+            let mut settings = WebhookSettings::new(url.named("url")?);
             for (k, v) in crate::own::opt_str_map(&o, "headers")?.unwrap_or_default() {
                 settings = settings.header(k, v);
             }

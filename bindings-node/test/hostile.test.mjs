@@ -107,6 +107,19 @@ test('lone surrogates are rejected, not sent as U+FFFD', async () => {
   assert.equal(buildMessage({ to: TO, type: 'text', text: { body: '\ud83d\ude00' } }).text.body, '😀')
 })
 
+test('string arguments with lone surrogates are invalid_argument naming the argument', async () => {
+  const c = new Client({ apiKey: 'k', baseUrl: 'http://127.0.0.1:9', maxRetries: 0 })
+  await assert.rejects(c.markRead('wamid.\ud800'), { code: 'invalid_argument', field: 'messageId' })
+  await assert.rejects(c.typing(5), { code: 'invalid_argument', field: 'messageId' })
+  await assert.rejects(c.mediaInfo('\ud800'), { code: 'invalid_argument', field: 'mediaId' })
+  await assert.rejects(c.downloadMediaUrl('https://x\ud800'), { code: 'invalid_argument', field: 'url' })
+  await assert.rejects(c.uploadMedia(Buffer.from('x'), 'image/\ud800', 'f'), { code: 'invalid_argument', field: 'mime' })
+  await assert.rejects(c.setWebhook('https://example.com/\ud800'), { code: 'invalid_argument', field: 'url' })
+  await assert.rejects(c.sendReaction(TO, 'wamid.\udc00', '👍'), { code: 'invalid_argument', field: 'reaction.message_id' })
+  throwsInvalid(() => wa360.hubChallenge('subscribe', '\ud800', 'c', 't'), 'verifyToken')
+  throwsInvalid(() => wa360.validateWebhookUrl('https://example.com/\udfff'), 'url')
+})
+
 test('BigInt: within 64 bits it is an integer, beyond it an error (never a string)', () => {
   throwsInvalid(() => buildMessage({ to: TO, type: 'text', text: 1n << 64n }), 'text')
   throwsInvalid(() => buildMessage({ to: TO, type: 'text', text: -(1n << 63n) - 1n }), 'text')

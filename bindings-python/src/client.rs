@@ -309,7 +309,7 @@ macro_rules! client_class {
             }
 
             /// Mark an inbound message (and the ones before it) as read.
-            fn mark_read<'py>(&self, py: Python<'py>, message_id: String) -> PyResult<Bound<'py, PyAny>> {
+            fn mark_read<'py>(&self, py: Python<'py>, #[pyo3(from_py_with = crate::convert::args::message_id)] message_id: String) -> PyResult<Bound<'py, PyAny>> {
                 guard(|| {
                     let c = self.core.client()?;
                     self.core.run(py, async move { c.mark_read(&message_id).await.map(|()| NoneOut) })
@@ -317,7 +317,7 @@ macro_rules! client_class {
             }
 
             /// Show a typing indicator (up to 25 s; also marks the message read).
-            fn typing<'py>(&self, py: Python<'py>, message_id: String) -> PyResult<Bound<'py, PyAny>> {
+            fn typing<'py>(&self, py: Python<'py>, #[pyo3(from_py_with = crate::convert::args::message_id)] message_id: String) -> PyResult<Bound<'py, PyAny>> {
                 guard(|| {
                     let c = self.core.client()?;
                     self.core.run(py, async move { c.typing(&message_id).await.map(|()| NoneOut) })
@@ -325,18 +325,17 @@ macro_rules! client_class {
             }
 
             /// Upload a file; returns its media id.
-            #[pyo3(signature = (data, mime_type, filename = "file"))]
+            #[pyo3(signature = (data, mime_type, filename = String::from("file")), text_signature = "($self, data, mime_type, filename='file')")]
             fn upload_media<'py>(
                 &self,
                 py: Python<'py>,
                 data: &Bound<'py, PyAny>,
-                mime_type: String,
-                filename: &str,
+                #[pyo3(from_py_with = crate::convert::args::mime_type)] mime_type: String,
+                #[pyo3(from_py_with = crate::convert::args::filename)] filename: String,
             ) -> PyResult<Bound<'py, PyAny>> {
                 guard(|| {
                     let data = upload_bytes(data)?;
                     let c = self.core.client()?;
-                    let filename = filename.to_string();
                     self.core.run(py, async move {
                         c.media().upload(data, &mime_type, &filename).await
                     })
@@ -344,7 +343,7 @@ macro_rules! client_class {
             }
 
             /// Look up a media id: URL, MIME type, SHA-256, size.
-            fn media_info<'py>(&self, py: Python<'py>, media_id: String) -> PyResult<Bound<'py, PyAny>> {
+            fn media_info<'py>(&self, py: Python<'py>, #[pyo3(from_py_with = crate::convert::args::media_id)] media_id: String) -> PyResult<Bound<'py, PyAny>> {
                 guard(|| {
                     let c = self.core.client()?;
                     self.core.run(py, async move {
@@ -354,7 +353,7 @@ macro_rules! client_class {
             }
 
             /// Download a media file by id (look-up, then download through 360dialog).
-            fn download_media<'py>(&self, py: Python<'py>, media_id: String) -> PyResult<Bound<'py, PyAny>> {
+            fn download_media<'py>(&self, py: Python<'py>, #[pyo3(from_py_with = crate::convert::args::media_id)] media_id: String) -> PyResult<Bound<'py, PyAny>> {
                 guard(|| {
                     let c = self.core.client()?;
                     self.core.run(py, async move { c.media().download(&media_id).await.map(BytesOut) })
@@ -362,7 +361,7 @@ macro_rules! client_class {
             }
 
             /// Download a media URL from `media_info` (the 360dialog host rule applied).
-            fn download_media_url<'py>(&self, py: Python<'py>, url: String) -> PyResult<Bound<'py, PyAny>> {
+            fn download_media_url<'py>(&self, py: Python<'py>, #[pyo3(from_py_with = crate::convert::args::url)] url: String) -> PyResult<Bound<'py, PyAny>> {
                 guard(|| {
                     let c = self.core.client()?;
                     self.core.run(py, async move { c.media().download_url(&url).await.map(BytesOut) })
@@ -370,7 +369,7 @@ macro_rules! client_class {
             }
 
             /// Delete an uploaded media file.
-            fn delete_media<'py>(&self, py: Python<'py>, media_id: String) -> PyResult<Bound<'py, PyAny>> {
+            fn delete_media<'py>(&self, py: Python<'py>, #[pyo3(from_py_with = crate::convert::args::media_id)] media_id: String) -> PyResult<Bound<'py, PyAny>> {
                 guard(|| {
                     let c = self.core.client()?;
                     self.core.run(py, async move { c.media().delete(&media_id).await.map(|()| NoneOut) })
@@ -383,8 +382,8 @@ macro_rules! client_class {
             fn set_webhook<'py>(
                 &self,
                 py: Python<'py>,
-                url: String,
-                headers: Option<BTreeMap<String, String>>,
+                #[pyo3(from_py_with = crate::convert::args::url)] url: String,
+                #[pyo3(from_py_with = crate::convert::args::headers)] headers: Option<BTreeMap<String, String>>,
                 waba: bool,
             ) -> PyResult<Bound<'py, PyAny>> {
                 guard(|| {

@@ -213,3 +213,70 @@ fn bad_type(obj: &Bound<'_, PyAny>, path: &str) -> wa360::Error {
         format!("must be a JSON value (dict, list, str, int, float, bool or None), got {ty}"),
     )
 }
+
+/// A `str` argument named `name`: a lone surrogate (or a non-`str`) is
+/// `invalid_argument` naming it, never a `UnicodeEncodeError`.
+pub fn text_arg(obj: &Bound<'_, PyAny>, name: &str) -> PyResult<String> {
+    let s = obj
+        .cast::<PyString>()
+        .map_err(|_| crate::errors::to_py_err(wa360::Error::invalid(name, "must be a str")))?;
+    s.to_str()
+        .map(str::to_owned)
+        .map_err(|_| crate::errors::to_py_err(input::lone_surrogate(name)))
+}
+
+/// A `{name: value}` mapping of `str` argument named `name` (e.g. webhook headers).
+pub fn text_map_arg(
+    obj: &Bound<'_, PyAny>,
+    name: &str,
+) -> PyResult<std::collections::BTreeMap<String, String>> {
+    match py_to_value(obj, name).py_err()? {
+        Value::Object(m) => m
+            .into_iter()
+            .map(|(k, v)| match v {
+                Value::String(s) => Ok((k, s)),
+                _ => Err(crate::errors::to_py_err(wa360::Error::invalid(
+                    format!("{name}.{k}"),
+                    "must be a str",
+                ))),
+            })
+            .collect(),
+        _ => Err(crate::errors::to_py_err(wa360::Error::invalid(
+            name,
+            "must be a mapping of str to str",
+        ))),
+    }
+}
+
+/// `from_py_with` readers for the `str` arguments of the API (each names its argument).
+pub mod args {
+    use pyo3::prelude::*;
+    macro_rules! text_args {
+        ($($f:ident => $name:literal),* $(,)?) => {
+            $(pub fn $f(obj: &Bound<'_, PyAny>) -> PyResult<String> {
+                super::text_arg(obj, $name)
+            })*
+        };
+    }
+    text_args!(
+        message_id => "message_id",
+        media_id => "media_id",
+        url => "url",
+        mime_type => "mime_type",
+        filename => "filename",
+        mode => "mode",
+        verify_token => "verify_token",
+        challenge => "challenge",
+        expected_token => "expected_token",
+        query => "query",
+    );
+    /// Webhook headers (`None` = none).
+    pub fn headers(
+        obj: &Bound<'_, PyAny>,
+    ) -> PyResult<Option<std::collections::BTreeMap<String, String>>> {
+        if obj.is_none() {
+            return Ok(None);
+        }
+        super::text_map_arg(obj, "headers").map(Some)
+    }
+}

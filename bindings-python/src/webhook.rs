@@ -575,19 +575,22 @@ impl PyVerifier {
 #[pyfunction]
 #[pyo3(name = "hub_challenge")]
 fn py_hub_challenge(
-    mode: &str,
-    verify_token: &str,
-    challenge: &str,
-    expected_token: &str,
+    #[pyo3(from_py_with = crate::convert::args::mode)] mode: String,
+    #[pyo3(from_py_with = crate::convert::args::verify_token)] verify_token: String,
+    #[pyo3(from_py_with = crate::convert::args::challenge)] challenge: String,
+    #[pyo3(from_py_with = crate::convert::args::expected_token)] expected_token: String,
 ) -> PyResult<String> {
-    guard(|| hub_challenge(mode, verify_token, challenge, expected_token).py_err())
+    guard(|| hub_challenge(&mode, &verify_token, &challenge, &expected_token).py_err())
 }
 
 /// [`py_hub_challenge`] from a raw query string.
 #[pyfunction]
 #[pyo3(name = "hub_challenge_from_query")]
-fn py_hub_challenge_from_query(query: &str, expected_token: &str) -> PyResult<String> {
-    guard(|| hub_challenge_from_query(query, expected_token).py_err())
+fn py_hub_challenge_from_query(
+    #[pyo3(from_py_with = crate::convert::args::query)] query: String,
+    #[pyo3(from_py_with = crate::convert::args::expected_token)] expected_token: String,
+) -> PyResult<String> {
+    guard(|| hub_challenge_from_query(&query, &expected_token).py_err())
 }
 
 /// Check a webhook URL (and optional custom headers) against 360dialog's
@@ -595,9 +598,12 @@ fn py_hub_challenge_from_query(query: &str, expected_token: &str) -> PyResult<St
 /// names and values usable. `InvalidArgumentError` names the field and rule.
 #[pyfunction]
 #[pyo3(name = "validate_webhook_url", signature = (url, *, headers = None))]
-fn py_validate_webhook_url(url: &str, headers: Option<BTreeMap<String, String>>) -> PyResult<()> {
+fn py_validate_webhook_url(
+    #[pyo3(from_py_with = crate::convert::args::url)] url: String,
+    #[pyo3(from_py_with = crate::convert::args::headers)] headers: Option<BTreeMap<String, String>>,
+) -> PyResult<()> {
     guard(|| match headers {
-        None => validate_webhook_url(url).py_err(),
+        None => validate_webhook_url(&url).py_err(),
         Some(h) => {
             let mut s = WebhookSettings::new(url);
             for (k, v) in h {

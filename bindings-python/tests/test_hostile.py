@@ -240,3 +240,32 @@ def test_ctrl_c_interrupts_a_blocking_send_at_once(sb: Sandbox) -> None:
         timer.cancel()
     # Interrupted long before the answer (generous bound for a loaded machine).
     assert time.monotonic() - started < 10
+
+
+@pytest.mark.parametrize(
+    ("call", "field"),
+    [
+        (lambda c: c.mark_read("wamid.\ud800"), "message_id"),
+        (lambda c: c.typing("\udc00"), "message_id"),
+        (lambda c: c.media_info("\ud800"), "media_id"),
+        (lambda c: c.download_media_url("https://x\ud800"), "url"),
+        (lambda c: c.upload_media(b"x", "image/\ud800"), "mime_type"),
+        (lambda c: c.set_webhook("https://example.com/\ud800"), "url"),
+        (lambda c: c.set_webhook("https://example.com/h", headers={"a": "\ud800"}), "headers.a"),
+        (lambda c: c.mark_read(5), "message_id"),
+    ],
+)
+def test_str_arguments_with_lone_surrogates_are_invalid_argument(call: Any, field: str) -> None:
+    client = wa360.Client("k", base_url="http://127.0.0.1:9", max_retries=0)
+    with pytest.raises(wa360.InvalidArgumentError) as e:
+        call(client)
+    assert e.value.field == field
+
+
+def test_handshake_and_url_helpers_with_lone_surrogates() -> None:
+    with pytest.raises(wa360.InvalidArgumentError) as e:
+        wa360.hub_challenge("subscribe", "\ud800", "c", "t")
+    assert e.value.field == "verify_token"
+    with pytest.raises(wa360.InvalidArgumentError) as e:
+        wa360.validate_webhook_url("https://example.com/\udfff")
+    assert e.value.field == "url"
