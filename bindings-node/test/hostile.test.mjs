@@ -173,6 +173,20 @@ test('a message of type toJSON keeps its payload (under payload)', () => {
   assert.equal(s.status, undefined)
 })
 
+// -- item 3: dedupe keys of id-less events never collide ---------------------------------------
+
+test('Deduper keeps id-less events with values no language holds apart', () => {
+  const body = (v) => `{"entry":[{"id":"W","changes":[{"field":"messages","value":{"messages":[{"type":"text","text":{"n":${v}}}]}}]}]}`
+  const d = new Deduper()
+  const evs = ['1e400', '2e400', '9'.repeat(400), '8'.repeat(400)].map((v) => parseWebhook(body(v))[0])
+  assert.deepEqual(evs.map((e) => d.isNew(e)), [true, true, true, true])
+  assert.equal(d.isNew(parseWebhook(body('1e400'))[0]), false)
+  // long ids are keys too (hashed), and a repeat is still a duplicate
+  const long = `{"entry":[{"changes":[{"field":"messages","value":{"messages":[{"id":"${'w'.repeat(10000)}","type":"text"}]}}]}]}`
+  assert.equal(d.isNew(parseWebhook(long)[0]), true)
+  assert.equal(d.isNew(parseWebhook(long)[0]), false)
+})
+
 // -- item 6 end to end: maxRetries is honoured exactly under many rate limits ----------------
 
 let sb
