@@ -95,6 +95,42 @@ test('wrong argument types throw wa360 errors with code and field', () => {
   throwsInvalid(() => new Verifier({ basicAuth: { user: 'u', password: 'p' }, secret: 'x' }))
 })
 
+test('every entry point, given any wrong argument, throws or rejects with a wa360 error', async () => {
+  const bad = [null, undefined, 5, 'x', {}, [], Buffer.from('x'), 1n, Symbol('s'), () => 1, NaN, '\ud800']
+  const c = new Client({ apiKey: 'k', baseUrl: 'http://127.0.0.1:9', maxRetries: 0 })
+  const v = new Verifier({ basicAuth: { user: 'u', password: 'p' } })
+  const d = new Deduper()
+  const f = new StatusFold()
+  const targets = []
+  for (const n of ['buildMessage', 'parseWebhook', 'parseWebhookToJson', 'hubChallenge', 'hubChallengeFromQuery', 'validateWebhookUrl', 'validateWebhookSettings', 'signWebhook']) {
+    targets.push([n, (...a) => wa360[n](...a), 4])
+  }
+  for (const n of Object.getOwnPropertyNames(Object.getPrototypeOf(c))) {
+    if (n !== 'constructor' && typeof c[n] === 'function') targets.push([`Client.${n}`, (...a) => c[n](...a), 4])
+  }
+  for (const n of ['verify', 'isValid']) targets.push([`Verifier.${n}`, (...a) => v[n](...a), 2])
+  for (const n of ['isNew', 'forget']) targets.push([`Deduper.${n}`, (...a) => d[n](...a), 1])
+  for (const n of ['apply', 'state']) targets.push([`StatusFold.${n}`, (...a) => f[n](...a), 1])
+  for (const C of [Client, Verifier, Deduper, StatusFold]) targets.push([`new ${C.name}`, (...a) => new C(...a), 1])
+  const foreign = []
+  for (const [name, fn, arity] of targets) {
+    for (let pos = 0; pos < arity; pos++) {
+      for (const b of bad) {
+        const args = [TO, 'x', 'y', 'z'].slice(0, arity)
+        args[pos] = b
+        let err = null
+        try {
+          const r = fn(...args)
+          if (r && typeof r.then === 'function') await r.catch((x) => { err = x })
+        } catch (x) { err = x }
+        if (err && !wa360.isWa360Error(err)) foreign.push(`${name} arg ${pos}: ${err && err.message}`)
+      }
+    }
+  }
+  assert.deepEqual(foreign, [])
+  assert.ok(targets.length > 25)
+})
+
 // -- item 8: buildMessage follows the same rules as Python -----------------------------------
 
 test('lone surrogates are rejected, not sent as U+FFFD', async () => {

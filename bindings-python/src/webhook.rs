@@ -428,15 +428,21 @@ fn parse_webhook_json(body: &Bound<'_, PyAny>) -> PyResult<String> {
 /// Header pairs from a mapping (`.items()`) or an iterable of `(name, value)`
 /// pairs; names and values may be `str` or `bytes`.
 pub fn header_pairs(headers: &Bound<'_, PyAny>) -> PyResult<Vec<(String, Vec<u8>)>> {
+    let not_headers = || {
+        crate::errors::to_py_err(wa360::Error::invalid(
+            "headers",
+            "must be a mapping or (name, value) pairs",
+        ))
+    };
     let items = if headers.hasattr("items")? {
         headers.call_method0("items")?
     } else {
         headers.clone()
     };
     let mut out = Vec::new();
-    for item in items.try_iter()? {
+    for item in items.try_iter().map_err(|_| not_headers())? {
         let item = item?;
-        if item.len()? != 2 {
+        if item.len().map_err(|_| not_headers())? != 2 {
             return Err(crate::errors::to_py_err(wa360::Error::invalid(
                 "headers",
                 "must be a mapping or (name, value) pairs",
@@ -641,6 +647,13 @@ fn store_sizes(
     Ok((capacity, ttl))
 }
 
+fn not_events() -> PyErr {
+    crate::errors::to_py_err(wa360::Error::invalid(
+        "events",
+        "must be an iterable of events returned by parse_webhook",
+    ))
+}
+
 fn event_ref<'a>(obj: &'a Bound<'_, PyAny>) -> PyResult<&'a Event> {
     let ev = obj.cast::<PyEvent>().map_err(|_| {
         crate::errors::to_py_err(wa360::Error::invalid(
@@ -681,7 +694,7 @@ impl PyDeduper {
     ) -> PyResult<Bound<'py, PyList>> {
         guard(|| {
             let out = PyList::empty(py);
-            for e in events.try_iter()? {
+            for e in events.try_iter().map_err(|_| not_events())? {
                 let e = e?;
                 if self.inner.is_new(event_ref(&e)?) {
                     out.append(e)?;
@@ -746,7 +759,7 @@ impl PyStatusFold {
     ) -> PyResult<Bound<'py, PyList>> {
         guard(|| {
             let out = PyList::empty(py);
-            for e in events.try_iter()? {
+            for e in events.try_iter().map_err(|_| not_events())? {
                 let e = e?;
                 let keep = match event_ref(&e)?.as_status() {
                     Some(s) => self.inner.apply_update(s).is_reportable(),
@@ -760,9 +773,13 @@ impl PyStatusFold {
         })
     }
     /// The folded state of a message: `{"status", "timestamp", "failed", "errors"}` or `None`.
-    fn state<'py>(&self, py: Python<'py>, message_id: &str) -> PyResult<Bound<'py, PyAny>> {
+    fn state<'py>(
+        &self,
+        py: Python<'py>,
+        #[pyo3(from_py_with = crate::convert::args::message_id)] message_id: String,
+    ) -> PyResult<Bound<'py, PyAny>> {
         guard(|| {
-            let Some(s) = self.inner.state(message_id) else {
+            let Some(s) = self.inner.state(&message_id) else {
                 return Ok(py.None().into_bound(py));
             };
             let d = PyDict::new(py);

@@ -4,6 +4,7 @@ answer, and Ctrl-C interrupts a blocking send."""
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import signal
@@ -269,3 +270,58 @@ def test_handshake_and_url_helpers_with_lone_surrogates() -> None:
     with pytest.raises(wa360.InvalidArgumentError) as e:
         wa360.validate_webhook_url("https://example.com/\udfff")
     assert e.value.field == "url"
+
+
+def _required_positional(fn: Any) -> int:
+    try:
+        sig = inspect.signature(fn)
+    except (TypeError, ValueError):
+        return 1
+    return sum(
+        1
+        for p in sig.parameters.values()
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is p.empty
+    )
+
+
+def test_every_entry_point_raises_only_wa360_errors_for_wrong_arguments() -> None:
+    """Item 5/7: any wrong argument gives a wa360 error (never TypeError, OverflowError,
+    UnicodeEncodeError, AttributeError or a panic)."""
+    bad: list[Any] = [None, 5, {}, [], b"x", 2**70, 1.5, float("nan"), object(), "\ud800"]
+    client = wa360.Client("k", base_url="http://127.0.0.1:9", max_retries=0)
+    verifier = wa360.Verifier(basic_auth=("u", "p"))
+    dedupe, fold = wa360.Deduper(), wa360.StatusFold()
+    targets: list[tuple[str, Any]] = [
+        (n, getattr(wa360, n))
+        for n in (
+            "build_message",
+            "parse_webhook",
+            "parse_webhook_json",
+            "hub_challenge",
+            "hub_challenge_from_query",
+            "validate_webhook_url",
+        )
+    ]
+    targets += [
+        (f"Client.{n}", getattr(client, n))
+        for n in dir(client)
+        if not n.startswith("_") and callable(getattr(client, n))
+    ]
+    targets += [(f"Verifier.{n}", getattr(verifier, n)) for n in ("verify", "is_valid")]
+    targets += [(f"Deduper.{n}", getattr(dedupe, n)) for n in ("is_new", "forget", "filter")]
+    targets += [(f"StatusFold.{n}", getattr(fold, n)) for n in ("apply", "filter", "state")]
+    foreign = []
+    for name, fn in targets:
+        arity = _required_positional(fn)
+        for pos in range(arity):
+            for b in bad:
+                args: list[Any] = [TO, "x", "y", "z", "w"][:arity]
+                args[pos] = b
+                try:
+                    fn(*args)
+                except wa360.Wa360Error:
+                    pass
+                except BaseException as e:  # noqa: BLE001 - what this test looks for
+                    foreign.append(f"{name} arg {pos} = {b!r}: {type(e).__name__}: {e}")
+    assert foreign == [], "\n".join(foreign)
+    assert len(targets) > 25
