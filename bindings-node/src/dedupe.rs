@@ -14,7 +14,7 @@ use wa360::webhook::dedupe::{
 };
 
 use crate::errors::guard;
-use crate::own::Json;
+use crate::own::{Json, RawObject};
 
 /// Options of `new Deduper()` / `new StatusFold()`. (Declared for the
 /// TypeScript types; read through own properties, unknown keys rejected,
@@ -45,26 +45,21 @@ fn sizes(o: Option<Json>) -> wa360::Result<(usize, Duration)> {
 /// The dedupe key of a canonical event object: message id; (status id,
 /// status) (long ones hashed, as in the core's `dedupe_key`); otherwise the
 /// core's digest of the event's JSON value (own properties, keys sorted).
-fn key_of(event: Json) -> wa360::Result<DedupeKey> {
-    let v = event.0;
-    let s = |k: &str| v.get(k).and_then(Value::as_str);
+fn key_of(event: &RawObject) -> wa360::Result<DedupeKey> {
     let max = wa360::webhook::dedupe::MAX_KEY_TEXT;
-    match (s("kind"), s("id")) {
+    match (event.own_str("kind").as_deref(), event.own_str("id")) {
         (Some("message"), Some(id)) if id.len() <= max => return Ok(DedupeKey::message(id)),
         (Some("status"), Some(id)) => {
-            if let Some(st) = s("status").filter(|st| id.len() + st.len() <= max) {
+            if let Some(st) = event
+                .own_str("status")
+                .filter(|st| id.len() + st.len() <= max)
+            {
                 return Ok(DedupeKey::status(id, st));
             }
         }
         _ => {}
     }
-    if !v.is_object() {
-        return Err(wa360::Error::invalid(
-            "event",
-            "must be an event object from parseWebhook",
-        ));
-    }
-    Ok(DedupeKey::of_value(&v))
+    Ok(DedupeKey::of_value(&event.json()?))
 }
 
 /// Drops repeated deliveries (360dialog delivers at least once and retries
@@ -94,15 +89,15 @@ impl JsDeduper {
 
     /// Record `event`; `true` the first time it is seen.
     #[napi(ts_args_type = "event: object")]
-    pub fn is_new(&self, env: Env, event: Json) -> napi::Result<bool> {
-        guard(&env, || Ok(!self.store.check_and_record(&key_of(event)?)))
+    pub fn is_new(&self, env: Env, event: RawObject) -> napi::Result<bool> {
+        guard(&env, || Ok(!self.store.check_and_record(&key_of(&event)?)))
     }
 
     /// Forget `event` so its redelivery is processed again (call it when handling failed).
     #[napi(ts_args_type = "event: object")]
-    pub fn forget(&self, env: Env, event: Json) -> napi::Result<()> {
+    pub fn forget(&self, env: Env, event: RawObject) -> napi::Result<()> {
         guard(&env, || {
-            self.store.forget(&key_of(event)?);
+            self.store.forget(&key_of(&event)?);
             Ok(())
         })
     }

@@ -75,6 +75,67 @@ impl FromNapiValue for Text {
     }
 }
 
+/// An object argument kept as its raw handle (valid during the call), for
+/// functions that read a few own properties first and the whole value only
+/// when needed.
+pub struct RawObject {
+    env: sys::napi_env,
+    value: sys::napi_value,
+}
+
+impl TypeName for RawObject {
+    fn type_name() -> &'static str {
+        "object"
+    }
+    fn value_type() -> ValueType {
+        ValueType::Object
+    }
+}
+
+impl ValidateNapiValue for RawObject {}
+
+impl FromNapiValue for RawObject {
+    unsafe fn from_napi_value(env: sys::napi_env, value: sys::napi_value) -> napi::Result<Self> {
+        if type_of(env, value)? != sys::ValueType::napi_object {
+            return Err(to_js(
+                env,
+                &wa360::Error::invalid("event", "must be an event object from parseWebhook"),
+            ));
+        }
+        Ok(RawObject { env, value })
+    }
+}
+
+impl RawObject {
+    /// The OWN string property `key` (never inherited); `None` when absent
+    /// or not a string.
+    pub fn own_str(&self, key: &str) -> Option<String> {
+        let mut has = false;
+        let mut k = ptr::null_mut();
+        unsafe {
+            sys::napi_create_string_utf8(self.env, key.as_ptr().cast(), key.len() as isize, &mut k);
+            if sys::napi_has_own_property(self.env, self.value, k, &mut has) != sys::Status::napi_ok
+                || !has
+            {
+                return None;
+            }
+            let mut v = ptr::null_mut();
+            if sys::napi_get_property(self.env, self.value, k, &mut v) != sys::Status::napi_ok {
+                return None;
+            }
+            match type_of(self.env, v) {
+                Ok(sys::ValueType::napi_string) => read_string(self.env, v, key).ok(),
+                _ => None,
+            }
+        }
+    }
+
+    /// The whole value, read like [`Json`].
+    pub fn json(&self) -> wa360::Result<Value> {
+        unsafe { read(self.env, self.value, "", 0) }
+    }
+}
+
 /// The JS error object (code, field, rule) of a core error.
 pub(crate) fn to_js(env: sys::napi_env, e: &wa360::Error) -> napi::Error {
     crate::errors::js_error(&napi::Env::from_raw(env), e)

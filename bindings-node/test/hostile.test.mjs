@@ -223,6 +223,19 @@ test('Deduper keeps id-less events with values no language holds apart', () => {
   assert.equal(d.isNew(parseWebhook(long)[0]), false)
 })
 
+test('Deduper reads event keys through own properties (a polluted prototype merges nothing)', () => {
+  const body = (v) => `{"entry":[{"id":"W","changes":[{"field":"messages","value":{"messages":[{"type":"text","text":{"body":"${v}"}}]}}]}]}`
+  Object.prototype.id = 'wamid.POLLUTED' // eslint-disable-line no-extend-native
+  try {
+    const d = new Deduper()
+    assert.equal(d.isNew(parseWebhook(body('one'))[0]), true)
+    assert.equal(d.isNew(parseWebhook(body('two'))[0]), true)
+    assert.equal(d.isNew(parseWebhook(body('one'))[0]), false)
+  } finally {
+    delete Object.prototype.id
+  }
+})
+
 // -- item 6 end to end: maxRetries is honoured exactly under many rate limits ----------------
 
 let sb
