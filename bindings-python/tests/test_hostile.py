@@ -169,6 +169,20 @@ def test_parse_limits_raise_invalid_argument(kw: dict[str, int]) -> None:
     assert e.value.field == next(iter(kw))
 
 
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"port": -1}, "port"),
+        ({"port": 2**70}, "port"),
+        ({"max_delivery_attempts": -1}, "max_delivery_attempts"),
+    ],
+)
+def test_sandbox_options_raise_invalid_argument(kwargs: dict[str, int], field: str) -> None:
+    with pytest.raises(wa360.InvalidArgumentError) as e:
+        Sandbox(**kwargs)
+    assert e.value.field == field
+
+
 def test_upload_media_of_a_str_is_invalid_argument_before_any_request() -> None:
     client = wa360.Client("k", base_url="http://127.0.0.1:9")
     with pytest.raises(wa360.InvalidArgumentError) as e:
