@@ -200,13 +200,27 @@ export interface BasicAuth {
  */
 export declare function buildMessage(message: Record<string, unknown>): Record<string, unknown>
 
+/**
+ * `buildMessage` as JSON text `{"body": <body>, "big": [<path>, …]}`: the
+ * package's `buildMessage` is `JSON.parse` of this, so a `__proto__` key of
+ * the body stays an own property (setting it through N-API would change the
+ * object's prototype). Integers beyond ±(2^53 − 1), which a JS number would
+ * round, are written as strings and listed in `big` (each a list of keys and
+ * indexes) for the package to turn into BigInt: the body is exact.
+ */
+export declare function buildMessageToJson(message: Record<string, unknown>): string
+
 /** The printable description of a client (no secrets). */
 export interface ClientDescription {
   /** The base URL requests go to. */
   baseUrl: string
 }
 
-/** Options of `new Client(options)`. */
+/**
+ * Options of `new Client(options)`. (Declared for the TypeScript types; the
+ * constructor reads the object through its own properties only, rejects
+ * unknown keys and range-checks every number, see `own::options`.)
+ */
 export interface ClientOptions {
   /** The 360dialog API key of the channel; falls back to `D360_API_KEY`. */
   apiKey?: string
@@ -216,11 +230,11 @@ export interface ClientOptions {
   timeoutMs?: number
   /** Time allowed to open a connection, in ms (default 10000). */
   connectTimeoutMs?: number
-  /** Maximum retries of a retryable failure (default 2; 0 disables retries). */
+  /** Maximum retries of a retryable failure (default 2; 0 disables retries; at most 100). */
   maxRetries?: number
 }
 
-/** Options of `getWebhook`. */
+/** Options of `getWebhook`. (Declared for the TypeScript types.) */
 export interface GetWebhookOptions {
   /** Read the WABA-level webhook instead of the phone-number-level one. */
   waba?: boolean
@@ -250,7 +264,11 @@ export interface MediaInfo {
   id: string
 }
 
-/** Options of `new Deduper()` / `new StatusFold()`. */
+/**
+ * Options of `new Deduper()` / `new StatusFold()`. (Declared for the
+ * TypeScript types; read through own properties, unknown keys rejected,
+ * numbers range-checked.)
+ */
 export interface MemoryStoreOptions {
   /** How many keys / messages are kept (oldest evicted first; default 100 000). */
   capacity?: number
@@ -278,7 +296,10 @@ export interface MessageState {
  */
 export declare function parseWebhookToJson(body: Buffer | Uint8Array | string): string
 
-/** Options of `Sandbox.start(options)`. */
+/**
+ * Options of `Sandbox.start(options)`. (Declared for the TypeScript types;
+ * read through own properties, unknown keys rejected, numbers range-checked.)
+ */
 export interface SandboxOptions {
   /** The API key the sandbox requires (default: a random `sbx_…` key). */
   apiKey?: string
@@ -302,7 +323,10 @@ export interface SendContact {
   userId?: string
 }
 
-/** Options shared by every send helper. */
+/**
+ * Options shared by every send helper. (Declared for the TypeScript types;
+ * read through own properties, unknown keys rejected.)
+ */
 export interface SendOptions {
   /** Reply to this message (`context.message_id`). */
   replyTo?: string
@@ -330,7 +354,10 @@ export interface SentMessage {
   messageStatus?: string
 }
 
-/** Options of `setWebhook`. */
+/**
+ * Options of `setWebhook`. (Declared for the TypeScript types; read through
+ * own properties, unknown keys rejected.)
+ */
 export interface SetWebhookOptions {
   /** Custom headers 360dialog sends with each delivery (e.g. `Authorization`). */
   headers?: Record<string, string>

@@ -849,6 +849,7 @@ module.exports._errorCodes = nativeBinding._errorCodes
 module.exports._panicForTests = nativeBinding._panicForTests
 module.exports._panicForTestsAsync = nativeBinding._panicForTestsAsync
 module.exports.buildMessage = nativeBinding.buildMessage
+module.exports.buildMessageToJson = nativeBinding.buildMessageToJson
 module.exports.hubChallenge = nativeBinding.hubChallenge
 module.exports.hubChallengeFromQuery = nativeBinding.hubChallengeFromQuery
 module.exports.parseWebhookToJson = nativeBinding.parseWebhookToJson

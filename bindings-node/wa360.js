@@ -76,6 +76,22 @@ function parseWebhook(body) {
   return events
 }
 
+/**
+ * The exact `POST /messages` body of a message description, without sending it.
+ * Read from the core's JSON text (so a `__proto__` key stays an own property);
+ * integers beyond ±(2^53 − 1) are BigInt, exact (a number would round them).
+ */
+function buildMessage(message) {
+  const { body, big } = JSON.parse(native.buildMessageToJson(message))
+  for (const path of big) {
+    let o = body
+    for (let i = 0; i < path.length - 1; i++) o = o[path[i]]
+    const k = path[path.length - 1]
+    Object.defineProperty(o, k, { value: BigInt(o[k]), enumerable: true, writable: true, configurable: true })
+  }
+  return body
+}
+
 const KNOWN_MESSAGE_TYPES = new Set([
   'text', 'image', 'video', 'audio', 'document', 'sticker', 'location', 'contacts', 'interactive',
   'button', 'reaction', 'order', 'system', 'edit', 'revoke', 'unsupported',
@@ -123,7 +139,7 @@ module.exports = {
   Sandbox: native.Sandbox,
   Deduper: native.Deduper,
   StatusFold: native.StatusFold,
-  buildMessage: wrapSync(native.buildMessage),
+  buildMessage: wrapSync(buildMessage),
   ErrorCodes,
   isWa360Error,
   parseWebhook,

@@ -10,6 +10,7 @@
 pub mod client;
 pub mod config;
 pub mod error;
+pub mod input;
 pub mod media;
 pub mod messages;
 pub mod retry;
