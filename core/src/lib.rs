@@ -10,7 +10,9 @@
 pub mod client;
 pub mod config;
 pub mod error;
+pub mod manage;
 pub mod media;
+pub mod media_cache;
 pub mod messages;
 pub mod retry;
 pub mod transport;
