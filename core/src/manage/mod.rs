@@ -1,6 +1,7 @@
 //! The 360dialog management API: templates, business profile, number health,
 //! blocked users, and the resumable upload behind template samples and profile
-//! pictures. The facts each call relies on are summarised in `docs/management.md`.
+//! pictures. The facts each call relies on are summarised in `docs/management.md`
+//! (repository root).
 //!
 //! Each part is an accessor of [`crate::client::Client`]:
 //! [`templates`](crate::client::Client::templates),
