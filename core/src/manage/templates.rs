@@ -2041,3 +2041,22 @@ mod tests {
         assert!(TemplatePage::parse(&json!({"x": 1})).is_err());
     }
 }
+
+/// [`check_template_send`] over JSON, for the bindings: `template` is a listed template
+/// (its canonical JSON or the raw list entry), `message` either a `POST /messages`
+/// wire body (it has `messaging_product`) or wa360's neutral message description
+/// (built and validated first).
+pub fn check_template_send_json(template: &Value, message: &Value) -> Result<()> {
+    let info = TemplateInfo::from_value(template).map_err(|_| {
+        Error::invalid(
+            "template",
+            "must be a listed template (an object with name, language and components)",
+        )
+    })?;
+    let body = if message.get("messaging_product").is_some() {
+        message.clone()
+    } else {
+        crate::messages::build_body(message)?
+    };
+    check_template_send(&info, &body)
+}
