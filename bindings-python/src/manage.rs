@@ -435,8 +435,8 @@ macro_rules! manage_methods {
 
             /// Upload a file unless `cache` holds a still-trusted media id for the same
             /// bytes on this number: `{"media_id", "reused"}`.
-            #[pyo3(signature = (data, mime_type, filename = "file", *, cache))]
-            fn upload_media_cached<'py>(&self, py: Python<'py>, data: Vec<u8>, mime_type: String, filename: &str, cache: PyRef<'py, PyMediaCache>) -> PyResult<Bound<'py, PyAny>> {
+            #[pyo3(signature = (data, mime_type, cache, filename = "file"))]
+            fn upload_media_cached<'py>(&self, py: Python<'py>, data: Vec<u8>, mime_type: String, cache: PyRef<'py, PyMediaCache>, filename: &str) -> PyResult<Bound<'py, PyAny>> {
                 guard(|| {
                     let c = self.core.client()?;
                     let filename = filename.to_string();

@@ -209,8 +209,8 @@ def test_media_cache_sqlite_file(sb: Sandbox, tmp_path: Path) -> None:
     cache = wa360.MediaCache(str(path))
     assert "sqlite" in repr(cache) and cache.ttl_days == 28
     client = wa360.Client(sb.api_key, base_url=sb.url)
-    first = client.upload_media_cached(b"\x89PNG logo", "image/png", "logo.png", cache=cache)
-    again = client.upload_media_cached(b"\x89PNG logo", "image/png", "logo.png", cache=cache)
+    first = client.upload_media_cached(b"\x89PNG logo", "image/png", cache, "logo.png")
+    again = client.upload_media_cached(b"\x89PNG logo", "image/png", cache, "logo.png")
     assert not first["reused"] and again == {"media_id": first["media_id"], "reused": True}
     assert len(sb.requests(path="/media")) == 1
     client.send_image("15555550123", again["media_id"])
@@ -218,19 +218,19 @@ def test_media_cache_sqlite_file(sb: Sandbox, tmp_path: Path) -> None:
     async def via_async() -> Any:
         ac = wa360.AsyncClient(sb.api_key, base_url=sb.url)
         return await ac.upload_media_cached(
-            b"\x89PNG logo", "image/png", "logo.png", cache=wa360.MediaCache(str(path))
+            b"\x89PNG logo", "image/png", wa360.MediaCache(str(path)), "logo.png"
         )
 
     assert asyncio.run(via_async())["reused"] is True
     # Age the row in the real SQLite file beyond the trust period: uploaded again.
     with sqlite3.connect(path) as db:
         db.execute("UPDATE wa360_media_cache SET stored_at = stored_at - 29 * 86400")
-    fresh = client.upload_media_cached(b"\x89PNG logo", "image/png", "logo.png", cache=cache)
+    fresh = client.upload_media_cached(b"\x89PNG logo", "image/png", cache, "logo.png")
     assert not fresh["reused"]
     assert len(sb.requests(path="/media")) == 2
     with pytest.raises(wa360.InvalidArgumentError) as e:
         wa360.MediaCache(ttl_days=30)
     assert e.value.field == "ttl"
     mem = wa360.MediaCache()
-    assert not client.upload_media_cached(b"x", "image/png", cache=mem)["reused"]
-    assert client.upload_media_cached(b"x", "image/png", cache=mem)["reused"]
+    assert not client.upload_media_cached(b"x", "image/png", mem)["reused"]
+    assert client.upload_media_cached(b"x", "image/png", mem)["reused"]
