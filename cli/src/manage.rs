@@ -490,14 +490,17 @@ pub async fn run_doctor(a: DoctorArgs) -> CliResult {
                     .to_string()
             }),
         });
-        let webhook = client.webhooks().get_phone().await?;
-        let url = webhook.as_ref().map(|w| w.url.clone());
+        let (url, failed) = match client.webhooks().get_phone().await {
+            Ok(w) => (w.map(|w| w.url), None),
+            Err(e) => (None, Some(e.to_string())),
+        };
         checks.push(Check {
             name: "webhook settings",
             ok: url.is_some(),
-            detail: match &url {
-                Some(u) => format!("phone-number webhook {u}"),
-                None => "no phone-number webhook is registered".into(),
+            detail: match (&url, &failed) {
+                (Some(u), _) => format!("phone-number webhook {u}"),
+                (None, Some(e)) => format!("could not read the webhook settings: {e}"),
+                (None, None) => "no phone-number webhook is registered".into(),
             },
             hint: url.is_none().then(|| {
                 "register one: wa360 webhook set https://<your host>/<path> --basic-auth user:pass"

@@ -1860,8 +1860,14 @@ pub fn check_template_send(template: &TemplateInfo, message: &Value) -> Result<(
             ));
         }
     }
-    // Body.
-    let body_ph = text_placeholders(template.component("BODY"));
+    // Body. An authentication template's body has Meta's fixed text with one
+    // placeholder, the code.
+    let auth = template.category.as_deref() == Some("AUTHENTICATION");
+    let body_def = template.component("BODY");
+    let body_ph = match body_def {
+        Some(b) if auth && b.get("text").is_none() => Placeholders::Positional(1),
+        other => text_placeholders(other),
+    };
     let got_body: Vec<(String, Option<String>)> = params_of(&sent, "body")
         .iter()
         .flat_map(|c| param_kinds(c))
@@ -1977,6 +1983,9 @@ pub fn check_template_send(template: &TemplateInfo, message: &Value) -> Result<(
                 .and_then(Value::as_str)
                 .is_some_and(|u| u.contains("{{")),
             "COPY_CODE" => true,
+            // The code goes into the button too, except for zero-tap / one-tap autofill
+            // details Meta fills in itself; copy-code OTP buttons always take it.
+            "OTP" => def.get("otp_type").and_then(Value::as_str) == Some("COPY_CODE"),
             _ => false,
         };
         if needs && !sent_buttons.iter().any(|c| index_of(c) == Some(i)) {
@@ -1989,6 +1998,25 @@ pub fn check_template_send(template: &TemplateInfo, message: &Value) -> Result<(
         }
     }
     Ok(())
+}
+
+/// [`check_template_send`] over JSON, for the bindings: `template` is a listed template
+/// (its canonical JSON or the raw list entry), `message` either a `POST /messages`
+/// wire body (it has `messaging_product`) or wa360's neutral message description
+/// (built and validated first).
+pub fn check_template_send_json(template: &Value, message: &Value) -> Result<()> {
+    let info = TemplateInfo::from_value(template).map_err(|_| {
+        Error::invalid(
+            "template",
+            "must be a listed template (an object with name, language and components)",
+        )
+    })?;
+    let body = if message.get("messaging_product").is_some() {
+        message.clone()
+    } else {
+        crate::messages::build_body(message)?
+    };
+    check_template_send(&info, &body)
 }
 
 #[cfg(test)]
@@ -2024,6 +2052,31 @@ mod tests {
     }
 
     #[test]
+    fn authentication_sends_take_the_code() {
+        let t = TemplateInfo::from_value(&json!({"name": "login_code", "language": "en",
+            "category": "AUTHENTICATION", "status": "APPROVED", "components": [
+                {"type": "BODY", "add_security_recommendation": true},
+                {"type": "BUTTONS", "buttons": [{"type": "OTP", "otp_type": "COPY_CODE", "text": "Copy"}]}]}))
+        .unwrap();
+        let send = |body: Value| {
+            json!({"template": {"name": "login_code", "language": {"code": "en"},
+            "components": body}})
+        };
+        let ok = send(json!([
+            {"type": "body", "parameters": [{"type": "text", "text": "123456"}]},
+            {"type": "button", "sub_type": "url", "index": "0", "parameters": [{"type": "text", "text": "123456"}]}]));
+        check_template_send(&t, &ok).unwrap();
+        let no_button =
+            send(json!([{"type": "body", "parameters": [{"type": "text", "text": "123456"}]}]));
+        assert!(check_template_send(&t, &no_button).is_err());
+        let no_code = send(json!([]));
+        assert_eq!(
+            check_template_send(&t, &no_code).unwrap_err().field(),
+            Some("template.components.body")
+        );
+    }
+
+    #[test]
     fn page_shapes() {
         let a = TemplatePage::parse(
             &json!({"waba_templates": [{"name": "a", "language": "en", "id": 12}], "total": 3}),
@@ -2040,23 +2093,4 @@ mod tests {
         assert_eq!(c.after, None);
         assert!(TemplatePage::parse(&json!({"x": 1})).is_err());
     }
-}
-
-/// [`check_template_send`] over JSON, for the bindings: `template` is a listed template
-/// (its canonical JSON or the raw list entry), `message` either a `POST /messages`
-/// wire body (it has `messaging_product`) or wa360's neutral message description
-/// (built and validated first).
-pub fn check_template_send_json(template: &Value, message: &Value) -> Result<()> {
-    let info = TemplateInfo::from_value(template).map_err(|_| {
-        Error::invalid(
-            "template",
-            "must be a listed template (an object with name, language and components)",
-        )
-    })?;
-    let body = if message.get("messaging_product").is_some() {
-        message.clone()
-    } else {
-        crate::messages::build_body(message)?
-    };
-    check_template_send(&info, &body)
 }
