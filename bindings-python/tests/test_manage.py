@@ -234,3 +234,47 @@ def test_media_cache_sqlite_file(sb: Sandbox, tmp_path: Path) -> None:
     mem = wa360.MediaCache()
     assert not client.upload_media_cached(b"x", "image/png", mem)["reused"]
     assert client.upload_media_cached(b"x", "image/png", mem)["reused"]
+
+
+MANAGE_NAMES = [
+    "create_template",
+    "list_templates",
+    "get_template",
+    "find_templates",
+    "delete_template",
+    "get_profile",
+    "update_profile",
+    "set_profile_picture",
+    "upload_resumable",
+    "health_status",
+    "check_health",
+    "list_blocked_users",
+    "block_users",
+    "unblock_users",
+    "upload_media_cached",
+]
+MANAGE_FUNCTIONS = [
+    "build_template",
+    "build_profile_update",
+    "parse_template_list",
+    "check_template_send",
+]
+
+
+def camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(p.capitalize() for p in rest)
+
+
+def test_same_names_in_python_and_node() -> None:
+    """Every management call has the same name in both packages (snake_case / camelCase)."""
+    node = Path(__file__).resolve().parents[2] / "bindings-node"
+    typings = (node / "index.d.ts").read_text() + (node / "wa360.d.ts").read_text()
+    for name in MANAGE_NAMES:
+        assert callable(getattr(wa360.Client, name)), name
+        assert callable(getattr(wa360.AsyncClient, name)), name
+        assert f" {camel(name)}(" in typings, f"Node lacks Client.{camel(name)}"
+    for name in MANAGE_FUNCTIONS:
+        assert callable(getattr(wa360, name)), name
+        assert f"function {camel(name)}(" in typings, f"Node lacks {camel(name)}"
+    assert "class MediaCache" in typings and wa360.MediaCache

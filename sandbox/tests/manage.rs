@@ -689,3 +689,129 @@ async fn media_cache_reuses_ids_per_number_and_expires() {
     assert!(!raw.windows(key.len()).any(|w| w == key) && !wal.windows(key.len()).any(|w| w == key));
     let _ = std::fs::remove_file(&dir);
 }
+
+/// Every management call with a rejected key is `authentication`, and with a 360dialog
+/// gateway error (`endpoint rate limit`) is `rate_limited`, never anything vaguer.
+#[tokio::test]
+async fn every_call_reports_auth_and_rate_limit_errors_by_class() {
+    let sb = Sandbox::start().await.unwrap();
+    control(&sb, "/_sandbox/seen", json!({"users": ["15550001111"]})).await;
+    for (key, want) in [
+        ("wrong-key", ErrorCode::Authentication),
+        ("", ErrorCode::RateLimited),
+    ] {
+        let c = if key.is_empty() {
+            // Every request answers 360dialog's "endpoint rate limit" until cleared.
+            sb.add_fault(FaultRule {
+                method: None,
+                path: None,
+                count: 0,
+                fault: Fault::Dialog360Error {
+                    status: None,
+                    message: None,
+                },
+            });
+            Client::builder()
+                .base_url(&sb.url())
+                .api_key(sb.api_key())
+                .max_retries(0)
+                .build()
+                .unwrap()
+        } else {
+            client_with(&sb, key)
+        };
+        let d = draft("any", "en");
+        let results: Vec<(&str, wa360::Error)> = vec![
+            ("create", c.templates().create(&d).await.unwrap_err()),
+            (
+                "list",
+                c.templates()
+                    .list(ListOptions::default())
+                    .unwrap()
+                    .next()
+                    .await
+                    .unwrap_err(),
+            ),
+            (
+                "graph list",
+                c.templates()
+                    .list(ListOptions {
+                        source: TemplateSource::Graph,
+                        ..Default::default()
+                    })
+                    .unwrap()
+                    .next()
+                    .await
+                    .unwrap_err(),
+            ),
+            ("get", c.templates().get("123").await.unwrap_err()),
+            ("delete", c.templates().delete("any").await.unwrap_err()),
+            ("profile get", c.profile().get().await.unwrap_err()),
+            (
+                "profile update",
+                c.profile()
+                    .update(&ProfileUpdate {
+                        about: Some("x".into()),
+                        ..Default::default()
+                    })
+                    .await
+                    .unwrap_err(),
+            ),
+            (
+                "upload",
+                c.uploads()
+                    .upload(vec![1], "image/png", "a.png")
+                    .await
+                    .unwrap_err(),
+            ),
+            ("health", c.health().status().await.unwrap_err()),
+            (
+                "blocked list",
+                c.blocked_users()
+                    .list(None)
+                    .unwrap()
+                    .next()
+                    .await
+                    .unwrap_err(),
+            ),
+            (
+                "block",
+                c.blocked_users()
+                    .block(&["15550001111".into()])
+                    .await
+                    .unwrap_err(),
+            ),
+            (
+                "unblock",
+                c.blocked_users()
+                    .unblock(&["15550001111".into()])
+                    .await
+                    .unwrap_err(),
+            ),
+            (
+                "cached upload",
+                MediaCache::memory()
+                    .upload(&c, vec![1], "image/png", "a.png")
+                    .await
+                    .unwrap_err(),
+            ),
+        ];
+        for (call, e) in results {
+            assert_eq!(e.code(), want, "{call}: {e}");
+            assert!(
+                !e.to_string().contains(sb.api_key()),
+                "{call} leaks the key"
+            );
+        }
+        sb.control().clear_faults();
+    }
+    // A wrong key on check() is an answer, not an error.
+    assert!(
+        !client_with(&sb, "wrong")
+            .health()
+            .check()
+            .await
+            .unwrap()
+            .key_ok
+    );
+}
