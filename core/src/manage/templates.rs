@@ -1485,6 +1485,8 @@ pub struct TemplateLister {
     done: bool,
     yielded: u64,
     pages: u64,
+    /// (name, language) of the previous page, to notice a server that ignores paging.
+    last_page: Vec<(String, String)>,
 }
 
 impl TemplateLister {
@@ -1578,6 +1580,20 @@ impl TemplateLister {
             .request_json(Method::GET, &path, None, RetryClass::Idempotent)
             .await?;
         let page = TemplatePage::parse(&v)?;
+        let keys: Vec<(String, String)> = page
+            .templates
+            .iter()
+            .map(|t| (t.name.clone(), t.language.clone()))
+            .collect();
+        if !keys.is_empty() && keys == self.last_page {
+            // Without this a server that ignores offset / after would page forever.
+            return Err(Error::InvalidResponse {
+                status: 200,
+                reason: "the template list answered the same page twice: paging is not honoured"
+                    .into(),
+            });
+        }
+        self.last_page = keys;
         self.pages += 1;
         let n = page.templates.len() as u64;
         let limit = u64::from(self.options.page_size.unwrap_or(DEFAULT_PAGE_SIZE));
@@ -1666,6 +1682,7 @@ impl Templates<'_> {
             done: false,
             yielded: 0,
             pages: 0,
+            last_page: Vec::new(),
         })
     }
 
