@@ -278,3 +278,18 @@ def test_same_names_in_python_and_node() -> None:
         assert callable(getattr(wa360, name)), name
         assert f"function {camel(name)}(" in typings, f"Node lacks {camel(name)}"
     assert "class MediaCache" in typings and wa360.MediaCache
+
+
+def test_async_iterator_raises_then_stops(sb: Sandbox) -> None:
+    async def go() -> list[Any]:
+        wrong = wa360.AsyncClient("wrong-key", base_url=sb.url, max_retries=0)
+        it = wrong.list_templates()
+        with pytest.raises(wa360.AuthenticationError):
+            await it.__anext__()
+        rest = [t async for t in it]
+        with pytest.raises(wa360.InvalidArgumentError) as e:
+            wrong.list_blocked_users(page_size=5000)
+        assert e.value.field == "page_size"
+        return rest
+
+    assert asyncio.run(go()) == []
