@@ -815,3 +815,120 @@ async fn every_call_reports_auth_and_rate_limit_errors_by_class() {
             .key_ok
     );
 }
+
+/// The emulator's own error answers for what a client could send wrong on the wire.
+#[tokio::test]
+async fn sandbox_refuses_bad_management_requests_on_its_own() {
+    let sb = Sandbox::start().await.unwrap();
+    let http = reqwest::Client::new();
+    let url = |p: &str| format!("{}{p}", sb.url());
+    let key = sb.api_key().to_string();
+    let send = |req: reqwest::RequestBuilder| {
+        let key = key.clone();
+        async move {
+            let r = req.header("D360-API-KEY", key).send().await.unwrap();
+            let status = r.status().as_u16();
+            let body: Value = r.json().await.unwrap_or(Value::Null);
+            (status, body)
+        }
+    };
+    for path in [
+        "/v1/configs/templates?limit=0",
+        "/v1/configs/templates?offset=-1",
+        "/v1/configs/templates?filters=not-json",
+        "/message_templates?after=%%%",
+        "/block_users?limit=5000",
+    ] {
+        let (status, body) = send(http.get(url(path))).await;
+        assert_eq!(status, 400, "{path}: {body}");
+        assert_eq!(body["error"]["code"], 100, "{path}: {body}");
+    }
+    // Uploads: missing parameters, unknown session, offset that does not match, too many bytes.
+    let (status, body) = send(http.post(url("/uploads?file_name=a.png"))).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_i64()),
+        (400, Some(131008))
+    );
+    let (_, created) = send(http.post(url(
+        "/uploads?file_name=a.png&file_length=4&file_type=image/png",
+    )))
+    .await;
+    let session = created["id"].as_str().unwrap().to_string();
+    let (status, _) = send(
+        http.post(url("/upload:nope"))
+            .header("file_offset", "0")
+            .body("abcd"),
+    )
+    .await;
+    assert_eq!(status, 404);
+    let (status, body) = send(http.post(url(&format!("/{session}"))).body("abcd")).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_i64()),
+        (400, Some(131008)),
+        "no file_offset"
+    );
+    let (status, _) = send(
+        http.post(url(&format!("/{session}")))
+            .header("file_offset", "2")
+            .body("ab"),
+    )
+    .await;
+    assert_eq!(status, 400, "offset beyond what was received");
+    let (status, _) = send(
+        http.post(url(&format!("/{session}")))
+            .header("file_offset", "0")
+            .body("abcdef"),
+    )
+    .await;
+    assert_eq!(status, 400, "more than file_length");
+    let (status, body) = send(
+        http.post(url(&format!("/{session}")))
+            .header("file_offset", "0")
+            .body("ab"),
+    )
+    .await;
+    assert_eq!(
+        (status, body["file_offset"].as_u64()),
+        (200, Some(2)),
+        "partial upload"
+    );
+    let (status, body) = send(
+        http.post(url(&format!("/{session}")))
+            .header("file_offset", "2")
+            .body("cd"),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(body["h"].as_str().unwrap().starts_with("4::"));
+    // Block list: no messaging_product, no users, more than 1000 users.
+    let (status, _) = send(
+        http.post(url("/block_users"))
+            .json(&json!({"block_users": []})),
+    )
+    .await;
+    assert_eq!(status, 400);
+    let many: Vec<Value> = (0..1001)
+        .map(|i| json!({"user": format!("1555{i:07}")}))
+        .collect();
+    let (status, body) = send(
+        http.post(url("/block_users"))
+            .json(&json!({"messaging_product": "whatsapp", "block_users": many})),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_i64()),
+        (400, Some(130429))
+    );
+    // Profile: unknown field, too many websites.
+    for body in [
+        json!({"messaging_product": "whatsapp", "phone": "1"}),
+        json!({"messaging_product": "whatsapp", "websites": ["https://a", "https://b", "https://c"]}),
+        json!({"about": "no product"}),
+    ] {
+        let (status, _) = send(http.post(url("/whatsapp_business_profile")).json(&body)).await;
+        assert_eq!(status, 400, "{body}");
+    }
+    // Everything management needs the key.
+    let r = http.get(url("/health_status")).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 401);
+}
