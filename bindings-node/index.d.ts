@@ -72,6 +72,11 @@ export declare class Client {
    * this number; resolves `{ media_id, reused }`.
    */
   uploadMediaCached(data: Buffer, mimeType: string, cache: MediaCache, filename?: string | undefined | null): Promise<CachedUpload>
+  /**
+   * Drop the cached media id of these bytes for this number (e.g. after
+   * `deleteMedia`), so the next `uploadMediaCached` uploads again.
+   */
+  forgetMediaCached(data: Buffer, mimeType: string, cache: MediaCache): Promise<void>
   /** Upload a file; resolves to the media id. */
   uploadMedia(data: Buffer, mime: string, filename: string): Promise<string>
   /** Look up a media id: URL, MIME type, hash, size. */

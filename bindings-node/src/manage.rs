@@ -711,6 +711,26 @@ impl JsClient {
             },
         )
     }
+
+    /// Drop the cached media id of these bytes for this number (e.g. after
+    /// `deleteMedia`), so the next `uploadMediaCached` uploads again.
+    #[napi(ts_return_type = "Promise<void>")]
+    pub fn forget_media_cached<'env>(
+        &self,
+        env: &'env Env,
+        data: Buffer,
+        mime_type: String,
+        cache: &MediaCache,
+    ) -> napi::Result<PromiseRaw<'env, ()>> {
+        let c = self.inner.clone();
+        let cache = cache.inner.clone();
+        let bytes = data.to_vec();
+        spawn(
+            env,
+            async move { cache.forget(&c, &bytes, &mime_type).await },
+            |_, v| Ok(v),
+        )
+    }
 }
 
 impl JsClient {

@@ -152,6 +152,8 @@ test('media cache: reuses ids from a SQLite file across instances; memory cache'
     const mem = new MediaCache()
     assert.equal((await client.uploadMediaCached(logo, 'image/png', mem)).reused, false)
     assert.equal((await client.uploadMediaCached(logo, 'image/png', mem)).reused, true)
+    await client.forgetMediaCached(logo, 'image/png', mem)
+    assert.equal((await client.uploadMediaCached(logo, 'image/png', mem)).reused, false)
     assert.throws(() => new MediaCache({ ttlDays: 30 }), (e) => e.code === 'invalid_argument' && e.field === 'ttl')
   } finally {
     rmSync(dir, { recursive: true, force: true })

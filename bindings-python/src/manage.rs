@@ -447,6 +447,16 @@ macro_rules! manage_methods {
                     })
                 })
             }
+
+            /// Drop the cached media id of these bytes for this number (e.g. after
+            /// `delete_media`), so the next `upload_media_cached` uploads again.
+            fn forget_media_cached<'py>(&self, py: Python<'py>, data: Vec<u8>, mime_type: String, cache: PyRef<'py, PyMediaCache>) -> PyResult<Bound<'py, PyAny>> {
+                guard(|| {
+                    let c = self.core.client()?;
+                    let cache = cache.inner.clone();
+                    self.core.run(py, async move { cache.forget(&c, &data, &mime_type).await.map(|()| NoneOut) })
+                })
+            }
         }
     };
 }

@@ -234,6 +234,8 @@ def test_media_cache_sqlite_file(sb: Sandbox, tmp_path: Path) -> None:
     mem = wa360.MediaCache()
     assert not client.upload_media_cached(b"x", "image/png", mem)["reused"]
     assert client.upload_media_cached(b"x", "image/png", mem)["reused"]
+    client.forget_media_cached(b"x", "image/png", mem)
+    assert not client.upload_media_cached(b"x", "image/png", mem)["reused"]
 
 
 MANAGE_NAMES = [
@@ -252,6 +254,7 @@ MANAGE_NAMES = [
     "block_users",
     "unblock_users",
     "upload_media_cached",
+    "forget_media_cached",
 ]
 MANAGE_FUNCTIONS = [
     "build_template",

@@ -293,6 +293,7 @@ class Client:
     def upload_media_cached(
         self, data: bytes, mime_type: str, cache: MediaCache, filename: str = "file"
     ) -> CachedUpload: ...
+    def forget_media_cached(self, data: bytes, mime_type: str, cache: MediaCache) -> None: ...
 
 @disjoint_base
 class AsyncClient:
@@ -365,6 +366,9 @@ class AsyncClient:
     def upload_media_cached(
         self, data: bytes, mime_type: str, cache: MediaCache, filename: str = "file"
     ) -> Awaitable[CachedUpload]: ...
+    def forget_media_cached(
+        self, data: bytes, mime_type: str, cache: MediaCache
+    ) -> Awaitable[None]: ...
 
 # -- management ---------------------------------------------------------------------------------
 
