@@ -9,6 +9,12 @@
  */
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
+/** Blocked users, fetched page by page (use `client.listBlockedUsers()`, an async iterable). */
+export declare class BlockedUserIterator {
+  /** The next blocked user, or `null` at the end. */
+  next(): Promise<BlockedUser | null>
+}
+
 /**
  * A 360dialog Cloud API client for one channel. Immutable; share one per
  * API key: all its calls share one connection pool. Printing it
@@ -33,6 +39,44 @@ export declare class Client {
   markRead(messageId: string): Promise<void>
   /** Show a typing indicator (up to 25 s; also marks the message read). */
   typing(messageId: string): Promise<void>
+  /** Create a template (Meta's template-creation format), checked first. */
+  createTemplate(draft: Record<string, unknown>): Promise<TemplateInfo>
+  /** The iterator behind `listTemplates()` (options checked here). */
+  _templatesIterator(options?: { source?: 'config' | 'graph'; name?: string; status?: string; language?: string; pageSize?: number; limit?: number }): TemplateIterator
+  /** One template by id (`null` when it does not exist). */
+  getTemplate(templateId: string): Promise<TemplateInfo | undefined | null>
+  /** Every language of the template with this name (or only `options.language`). */
+  findTemplates(name: string, options?: { language?: string }): Promise<Array<TemplateInfo>>
+  /** Delete a template by name: removes EVERY language of that name. */
+  deleteTemplate(name: string): Promise<unknown>
+  /** The business profile. */
+  getProfile(): Promise<BusinessProfile>
+  /** Change the given fields of the business profile (limits checked first). */
+  updateProfile(update: { about?: string; address?: string; description?: string; email?: string; websites?: string[]; vertical?: string; profilePictureHandle?: string }): Promise<void>
+  /** Upload a JPEG/PNG (resumable upload) and set it as the profile picture; resolves the handle. */
+  setProfilePicture(data: Buffer, mimeType: string, fileName?: string | undefined | null): Promise<string>
+  /** The resumable upload on its own; resolves the file handle. */
+  uploadResumable(data: Buffer, mimeType: string, fileName: string): Promise<string>
+  /** `GET /health_status`. */
+  healthStatus(): Promise<HealthStatus>
+  /** Whether the key works and the number can send. */
+  checkHealth(): Promise<HealthCheck>
+  /** The iterator behind `listBlockedUsers()` (options checked here). */
+  _blockedUsersIterator(options?: { pageSize?: number }): BlockedUserIterator
+  /** Block users (1..1000 phone numbers that wrote in the last 24 hours). */
+  blockUsers(users: string[]): Promise<BlockResult>
+  /** Unblock users. */
+  unblockUsers(users: string[]): Promise<BlockResult>
+  /**
+   * Upload a file unless `cache` holds a still-trusted media id for the same bytes on
+   * this number; resolves `{ media_id, reused }`.
+   */
+  uploadMediaCached(data: Buffer, mimeType: string, cache: MediaCache, filename?: string | undefined | null): Promise<CachedUpload>
+  /**
+   * Drop the cached media id of these bytes for this number (e.g. after
+   * `deleteMedia`), so the next `uploadMediaCached` uploads again.
+   */
+  forgetMediaCached(data: Buffer, mimeType: string, cache: MediaCache): Promise<void>
   /** Upload a file; resolves to the media id. */
   uploadMedia(data: Buffer, mime: string, filename: string): Promise<string>
   /** Look up a media id: URL, MIME type, hash, size. */
@@ -94,6 +138,17 @@ export declare class Deduper {
 export type JsDeduper = Deduper
 
 /**
+ * An opt-in media-id cache: content hash → media id per number, trusted for `ttlDays`
+ * (default 28, at most 29) after the upload; in memory, or in the SQLite file `path`.
+ */
+export declare class MediaCache {
+  /** `new MediaCache({ path, ttlDays })`. */
+  constructor(options?: { path?: string; ttlDays?: number })
+  /** The trust period in days. */
+  get ttlDays(): number
+}
+
+/**
  * A local 360dialog Cloud API emulator (see `sandbox/README.md` for its
  * routes, faults and webhook deliveries). Stop it with `await sandbox.stop()`.
  */
@@ -146,6 +201,12 @@ export declare class StatusFold {
 }
 export type JsStatusFold = StatusFold
 
+/** Listed templates, fetched page by page (use `client.listTemplates()`, an async iterable). */
+export declare class TemplateIterator {
+  /** The next template, or `null` at the end. */
+  next(): Promise<TemplateInfo | null>
+}
+
 /**
  * Checks that a webhook delivery is authentic (fails closed). Holds the
  * secrets in Rust: printing it never shows them.
@@ -193,6 +254,20 @@ export interface BasicAuth {
   password: string
 }
 
+/** A blocked (or just blocked / unblocked) user. */
+export interface BlockedUser {
+  /** What was sent. */
+  input?: string
+  /** WhatsApp id. */
+  wa_id?: string
+}
+
+/** The users a block or unblock call changed. */
+export interface BlockResult {
+  /** Users blocked (block) or unblocked (unblock). */
+  users: Array<BlockedUser>
+}
+
 /**
  * Build the exact `POST /messages` body of a message description (or of
  * `{ type: 'mark_read' | 'typing', message_id }`) without sending it.
@@ -209,6 +284,51 @@ export declare function buildMessage(message: Record<string, unknown>): Record<s
  * indexes) for the package to turn into BigInt: the body is exact.
  */
 export declare function buildMessageToJson(message: Record<string, unknown>): string
+
+/**
+ * Check a business-profile change (`about`, `address`, `description`, `email`,
+ * `websites`, `vertical`, `profilePictureHandle`) and return the exact
+ * `POST /whatsapp_business_profile` body.
+ */
+export declare function buildProfileUpdate(update: Record<string, unknown>): Record<string, unknown>
+
+/**
+ * Check a template draft (Meta's template-creation format) and return the exact
+ * `POST /v1/configs/templates` body. Throws `invalid_argument` naming the field.
+ */
+export declare function buildTemplate(draft: Record<string, unknown>): Record<string, unknown>
+
+/** The business profile. */
+export interface BusinessProfile {
+  /** "About" text. */
+  about?: string
+  /** Address. */
+  address?: string
+  /** Description. */
+  description?: string
+  /** Contact email. */
+  email?: string
+  /** URL of the profile picture. */
+  profile_picture_url?: string
+  /** Websites. */
+  websites: Array<string>
+  /** Industry. */
+  vertical?: string
+}
+
+/** The media id to send, and whether it came from the cache. */
+export interface CachedUpload {
+  /** The media id. */
+  media_id: string
+  /** True when no upload was made. */
+  reused: boolean
+}
+
+/**
+ * Check a template message (neutral description or wire body) against a listed
+ * template: parameter count and kinds per component. Throws `invalid_argument`.
+ */
+export declare function checkTemplateSend(template: TemplateInfo | Record<string, unknown>, message: Record<string, unknown>): void
 
 /** The printable description of a client (no secrets). */
 export interface ClientDescription {
@@ -238,6 +358,50 @@ export interface ClientOptions {
 export interface GetWebhookOptions {
   /** Read the WABA-level webhook instead of the phone-number-level one. */
   waba?: boolean
+}
+
+/** Whether the key works and the number can send. */
+export interface HealthCheck {
+  /** The key was accepted. */
+  key_ok: boolean
+  /** The number can send (`AVAILABLE` or `LIMITED`). */
+  can_send: boolean
+  /** Overall status, when the key worked. */
+  status?: string
+  /** One line per problem. */
+  problems: Array<string>
+}
+
+/** The health of one entity. */
+export interface HealthEntity {
+  /** `PHONE_NUMBER`, `WABA`, `BUSINESS`, `APP`, … */
+  entity_type: string
+  /** Its id. */
+  id?: string
+  /** `AVAILABLE`, `LIMITED` or `BLOCKED`. */
+  can_send_message: string
+  /** Problems. */
+  errors: Array<HealthError>
+  /** Extra notes. */
+  additional_info: Array<string>
+}
+
+/** One problem of a health entity. */
+export interface HealthError {
+  /** Meta's error code. */
+  error_code?: number
+  /** What is wrong. */
+  error_description?: string
+  /** What to do. */
+  possible_solution?: string
+}
+
+/** `GET /health_status`. */
+export interface HealthStatus {
+  /** Overall `AVAILABLE`, `LIMITED` or `BLOCKED`. */
+  can_send_message: string
+  /** Per entity. */
+  entities: Array<HealthEntity>
 }
 
 /**
@@ -287,6 +451,9 @@ export interface MessageState {
   /** The errors of the first `failed` status. */
   errors: Array<Record<string, unknown>>
 }
+
+/** Read one answer of either template list call into the canonical page. */
+export declare function parseTemplateList(body: Record<string, unknown>): TemplatePageInfo
 
 /**
  * Parse a webhook POST body and return its events as one JSON array of
@@ -370,6 +537,40 @@ export interface SetWebhookOptions {
  * deliver signed webhooks).
  */
 export declare function signWebhook(appSecret: string, body: Buffer | Uint8Array | string): string
+
+/** A listed template (either list call, get, find or create). */
+export interface TemplateInfo {
+  /** Template id (as a string), when known. */
+  id?: string
+  /** Name. */
+  name: string
+  /** Language code. */
+  language: string
+  /** Category, e.g. `MARKETING`. */
+  category?: string
+  /** Status as sent: `APPROVED`, `PENDING`, `REJECTED`, … */
+  status?: string
+  /** Why it was rejected. */
+  rejected_reason?: string
+  /** Quality score, when sent. */
+  quality_score?: string
+  /** `POSITIONAL` / `NAMED`, when sent. */
+  parameter_format?: string
+  /** Components (Meta's template-creation format). */
+  components: Array<any>
+}
+
+/** One answer of a template list call, read by `parseTemplateList`. */
+export interface TemplatePageInfo {
+  /** `waba_templates` or `data`. */
+  shape: string
+  /** The templates. */
+  templates: Array<TemplateInfo>
+  /** Cursor of the next page (Graph shape, only when there is one). */
+  after?: string
+  /** `total` / `count` (360dialog shape), when sent. */
+  total?: number
+}
 
 /**
  * Check webhook registration settings `{ url, headers? }` against the rules

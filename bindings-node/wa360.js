@@ -48,7 +48,10 @@ function wrapMethods(Cls, asyncNames) {
     Object.defineProperty(Cls.prototype, name, { ...d, value: (asyncNames.has(name) ? wrapAsync : wrapSync)(d.value) })
   }
 }
-wrapMethods(native.Client, new Set(Object.getOwnPropertyNames(native.Client.prototype).filter((n) => n !== 'toJSON')))
+const SYNC_CLIENT_METHODS = new Set(['toJSON', '_templatesIterator', '_blockedUsersIterator'])
+wrapMethods(native.Client, new Set(Object.getOwnPropertyNames(native.Client.prototype).filter((n) => !SYNC_CLIENT_METHODS.has(n))))
+wrapMethods(native.TemplateIterator, new Set(['next']))
+wrapMethods(native.BlockedUserIterator, new Set(['next']))
 wrapMethods(native.Sandbox, new Set(['inbound', 'stop']))
 wrapMethods(native.Verifier, new Set())
 wrapMethods(native.Deduper, new Set())
@@ -122,6 +125,51 @@ Object.defineProperty(native.Sandbox.prototype, 'registerWebhook', {
   },
 })
 
+// listTemplates / listBlockedUsers: async iterables over the native page-by-page
+// iterators. Bad options reject the first next() (nothing is requested before).
+function pagedIterable(open) {
+  let it = null
+  let done = false
+  return {
+    async next() {
+      if (done) return { done: true, value: undefined }
+      try {
+        if (it === null) it = open()
+        const value = await it.next()
+        if (value === null) { done = true; return { done: true, value: undefined } }
+        return { done: false, value }
+      } catch (e) {
+        done = true
+        throw shapeArgError(e)
+      }
+    },
+    async return() { done = true; return { done: true, value: undefined } },
+    [Symbol.asyncIterator]() { return this },
+  }
+}
+Object.defineProperty(native.Client.prototype, 'listTemplates', {
+  enumerable: false, configurable: true, writable: true,
+  value: function listTemplates(options) { return pagedIterable(() => this._templatesIterator(options)) },
+})
+Object.defineProperty(native.Client.prototype, 'listBlockedUsers', {
+  enumerable: false, configurable: true, writable: true,
+  value: function listBlockedUsers(options) { return pagedIterable(() => this._blockedUsersIterator(options)) },
+})
+
+// Sandbox.markSeen / setHealth: control routes of the management emulation.
+async function sandboxControl(sb, path, body) {
+  const r = await fetch(sb.url + path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })
+  if (!r.ok) throw Object.assign(new Error(`sandbox refused ${path}: HTTP ${r.status} ${await r.text()}`), { code: 'invalid_argument' })
+}
+Object.defineProperty(native.Sandbox.prototype, 'markSeen', {
+  enumerable: false, configurable: true, writable: true,
+  value: function markSeen(users) { return sandboxControl(this, '/_sandbox/seen', { users }) },
+})
+Object.defineProperty(native.Sandbox.prototype, 'setHealth', {
+  enumerable: false, configurable: true, writable: true,
+  value: function setHealth(answer) { return sandboxControl(this, '/_sandbox/health', answer ?? null) },
+})
+
 // filter(): the batch forms of Deduper.isNew / StatusFold.apply, in order.
 Object.defineProperty(native.Deduper.prototype, 'filter', {
   enumerable: false, configurable: true, writable: true,
@@ -139,7 +187,12 @@ module.exports = {
   Sandbox: native.Sandbox,
   Deduper: native.Deduper,
   StatusFold: native.StatusFold,
+  MediaCache: native.MediaCache,
   buildMessage: wrapSync(buildMessage),
+  buildTemplate: wrapSync(native.buildTemplate),
+  buildProfileUpdate: wrapSync(native.buildProfileUpdate),
+  parseTemplateList: wrapSync(native.parseTemplateList),
+  checkTemplateSend: wrapSync(native.checkTemplateSend),
   ErrorCodes,
   isWa360Error,
   parseWebhook,

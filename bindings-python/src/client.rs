@@ -184,7 +184,7 @@ impl Core {
 
     /// The core client, or a clear error in a forked child (its connection
     /// pool belongs to the parent's runtime, which does not exist there).
-    fn client(&self) -> PyResult<wa360::client::Client> {
+    pub(crate) fn client(&self) -> PyResult<wa360::client::Client> {
         if std::process::id() != self.pid {
             return Err(to_py_err(wa360::Error::Configuration(
                 "this client was created in another process (before fork()); create a new \
@@ -196,7 +196,7 @@ impl Core {
     }
 
     /// Block (GIL released) or return an awaitable, depending on the class.
-    fn run<'py, T>(
+    pub(crate) fn run<'py, T>(
         &self,
         py: Python<'py>,
         fut: impl Future<Output = wa360::Result<T>> + Send + 'static,
@@ -254,7 +254,7 @@ macro_rules! client_class {
         #[doc = $doc]
         #[pyclass(name = $name, module = "wa360._native", subclass, frozen)]
         pub struct $cls {
-            core: Core,
+            pub(crate) core: Core,
         }
 
         #[pymethods]

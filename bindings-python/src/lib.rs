@@ -11,6 +11,7 @@ use pyo3::prelude::*;
 pub mod client;
 pub mod convert;
 pub mod errors;
+pub mod manage;
 pub mod media;
 pub mod messages;
 pub mod runtime;
@@ -27,6 +28,7 @@ fn native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     messages::register(m)?;
     media::register(m)?;
     client::register(m)?;
+    manage::register(m)?;
     testing::register(m)?;
     Ok(())
 }

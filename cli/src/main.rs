@@ -4,6 +4,7 @@
 //! (usage errors, invalid messages, invalid webhook bodies).
 #![forbid(unsafe_code)]
 
+mod manage;
 mod receiver;
 
 use std::io::Read;
@@ -45,6 +46,17 @@ enum Command {
     /// Ask a running sandbox to deliver a simulated inbound message to the
     /// registered webhook (`POST /_sandbox/inbound`).
     SimulateInbound(SimulateArgs),
+    /// Message templates: list, get, create, delete.
+    #[command(subcommand)]
+    Templates(manage::TemplatesCmd),
+    /// The business profile: get, set.
+    #[command(subcommand)]
+    Profile(manage::ProfileCmd),
+    /// Blocked users: list, add, remove.
+    #[command(subcommand)]
+    Block(manage::BlockCmd),
+    /// Check the key, the number's health, the webhook settings and the URL rules.
+    Doctor(manage::DoctorArgs),
     /// A small echo-bot webhook receiver used by `make demo`.
     #[command(hide = true)]
     DemoReceiver(receiver::ReceiverArgs),
@@ -407,6 +419,10 @@ async fn run(cli: Cli) -> CliResult {
         Command::Parse(p) => run_parse(p),
         Command::SimulateInbound(s) => run_simulate(s).await,
         Command::DemoReceiver(r) => receiver::run(r).await,
+        Command::Templates(c) => manage::run_templates(c).await,
+        Command::Profile(c) => manage::run_profile(c).await,
+        Command::Block(c) => manage::run_block(c).await,
+        Command::Doctor(a) => manage::run_doctor(a).await,
     }
 }
 

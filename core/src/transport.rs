@@ -51,6 +51,8 @@ pub(crate) enum Body {
     Empty,
     /// A JSON document (already serialised).
     Json(Bytes),
+    /// Raw bytes of a resumable upload (`application/octet-stream`, header `file_offset`).
+    Binary { bytes: Bytes, offset: u64 },
     /// A media upload: `messaging_product=whatsapp`, `type=<mime>`, `file` part.
     Upload {
         bytes: Bytes,
@@ -191,6 +193,10 @@ impl Transport {
             Body::Empty => req,
             Body::Json(bytes) => req
                 .header(header::CONTENT_TYPE, "application/json")
+                .body(bytes.clone()),
+            Body::Binary { bytes, offset } => req
+                .header(header::CONTENT_TYPE, "application/octet-stream")
+                .header("file_offset", offset.to_string())
                 .body(bytes.clone()),
             Body::Upload {
                 bytes,

@@ -23,6 +23,7 @@
 mod api;
 mod errors;
 mod faults;
+mod manage;
 mod server;
 mod state;
 mod validate;

@@ -5,6 +5,17 @@ from typing import Any, ClassVar, Literal, final
 
 from typing_extensions import disjoint_base
 
+from .manage import (
+    BlockedUser,
+    BlockResult,
+    BusinessProfile,
+    CachedUpload,
+    HealthCheck,
+    HealthStatus,
+    TemplateInfo,
+    TemplatePage,
+)
+
 __version__: str
 ERROR_CODES: list[tuple[str, str]]
 
@@ -245,6 +256,46 @@ class Client:
         self, url: str, *, headers: Mapping[str, str] | None = None, waba: bool = False
     ) -> Any: ...
     def get_webhook(self, *, waba: bool = False) -> WebhookSettings | None: ...
+    # -- management (docs/management.md) --
+    def create_template(self, draft: Mapping[str, Any]) -> TemplateInfo: ...
+    def list_templates(
+        self,
+        *,
+        source: str = "config",
+        name: str | None = None,
+        status: str | None = None,
+        language: str | None = None,
+        page_size: int | None = None,
+        limit: int | None = None,
+    ) -> TemplateIterator: ...
+    def get_template(self, template_id: str) -> TemplateInfo | None: ...
+    def find_templates(self, name: str, *, language: str | None = None) -> list[TemplateInfo]: ...
+    def delete_template(self, name: str) -> Any: ...
+    def get_profile(self) -> BusinessProfile: ...
+    def update_profile(
+        self,
+        *,
+        about: str | None = None,
+        address: str | None = None,
+        description: str | None = None,
+        email: str | None = None,
+        websites: Sequence[str] | None = None,
+        vertical: str | None = None,
+        profile_picture_handle: str | None = None,
+    ) -> None: ...
+    def set_profile_picture(
+        self, data: bytes, mime_type: str, file_name: str = "picture.jpg"
+    ) -> str: ...
+    def upload_resumable(self, data: bytes, mime_type: str, file_name: str) -> str: ...
+    def health_status(self) -> HealthStatus: ...
+    def check_health(self) -> HealthCheck: ...
+    def list_blocked_users(self, *, page_size: int | None = None) -> BlockedUserIterator: ...
+    def block_users(self, users: Sequence[str]) -> BlockResult: ...
+    def unblock_users(self, users: Sequence[str]) -> BlockResult: ...
+    def upload_media_cached(
+        self, data: bytes, mime_type: str, cache: MediaCache, filename: str = "file"
+    ) -> CachedUpload: ...
+    def forget_media_cached(self, data: bytes, mime_type: str, cache: MediaCache) -> None: ...
 
 @disjoint_base
 class AsyncClient:
@@ -276,6 +327,100 @@ class AsyncClient:
         self, url: str, *, headers: Mapping[str, str] | None = None, waba: bool = False
     ) -> Awaitable[Any]: ...
     def get_webhook(self, *, waba: bool = False) -> Awaitable[WebhookSettings | None]: ...
+    # -- management (docs/management.md) --
+    def create_template(self, draft: Mapping[str, Any]) -> Awaitable[TemplateInfo]: ...
+    def list_templates(
+        self,
+        *,
+        source: str = "config",
+        name: str | None = None,
+        status: str | None = None,
+        language: str | None = None,
+        page_size: int | None = None,
+        limit: int | None = None,
+    ) -> AsyncTemplateIterator: ...
+    def get_template(self, template_id: str) -> Awaitable[TemplateInfo | None]: ...
+    def find_templates(
+        self, name: str, *, language: str | None = None
+    ) -> Awaitable[list[TemplateInfo]]: ...
+    def delete_template(self, name: str) -> Awaitable[Any]: ...
+    def get_profile(self) -> Awaitable[BusinessProfile]: ...
+    def update_profile(
+        self,
+        *,
+        about: str | None = None,
+        address: str | None = None,
+        description: str | None = None,
+        email: str | None = None,
+        websites: Sequence[str] | None = None,
+        vertical: str | None = None,
+        profile_picture_handle: str | None = None,
+    ) -> Awaitable[None]: ...
+    def set_profile_picture(
+        self, data: bytes, mime_type: str, file_name: str = "picture.jpg"
+    ) -> Awaitable[str]: ...
+    def upload_resumable(self, data: bytes, mime_type: str, file_name: str) -> Awaitable[str]: ...
+    def health_status(self) -> Awaitable[HealthStatus]: ...
+    def check_health(self) -> Awaitable[HealthCheck]: ...
+    def list_blocked_users(self, *, page_size: int | None = None) -> AsyncBlockedUserIterator: ...
+    def block_users(self, users: Sequence[str]) -> Awaitable[BlockResult]: ...
+    def unblock_users(self, users: Sequence[str]) -> Awaitable[BlockResult]: ...
+    def upload_media_cached(
+        self, data: bytes, mime_type: str, cache: MediaCache, filename: str = "file"
+    ) -> Awaitable[CachedUpload]: ...
+    def forget_media_cached(
+        self, data: bytes, mime_type: str, cache: MediaCache
+    ) -> Awaitable[None]: ...
+
+# -- management ---------------------------------------------------------------------------------
+
+def build_template(draft: Mapping[str, Any]) -> dict[str, Any]:
+    """The exact ``POST /v1/configs/templates`` body for a template draft (validated)."""
+
+def build_profile_update(update: Mapping[str, Any]) -> dict[str, Any]:
+    """The exact ``POST /whatsapp_business_profile`` body for a profile change (validated)."""
+
+def parse_template_list(body: Mapping[str, Any]) -> TemplatePage:
+    """Read one answer of either template list call into the canonical page."""
+
+def check_template_send(template: Mapping[str, Any], message: Mapping[str, Any]) -> None:
+    """Check a template message against a listed template (raises InvalidArgumentError)."""
+
+@final
+class TemplateIterator:
+    """Listed templates, fetched page by page as they are consumed."""
+
+    def __iter__(self) -> TemplateIterator: ...
+    def __next__(self) -> TemplateInfo: ...
+
+@final
+class AsyncTemplateIterator:
+    """Listed templates (``async for``), fetched page by page."""
+
+    def __aiter__(self) -> AsyncTemplateIterator: ...
+    def __anext__(self) -> Awaitable[TemplateInfo]: ...
+
+@final
+class BlockedUserIterator:
+    """Blocked users, fetched page by page as they are consumed."""
+
+    def __iter__(self) -> BlockedUserIterator: ...
+    def __next__(self) -> BlockedUser: ...
+
+@final
+class AsyncBlockedUserIterator:
+    """Blocked users (``async for``), fetched page by page."""
+
+    def __aiter__(self) -> AsyncBlockedUserIterator: ...
+    def __anext__(self) -> Awaitable[BlockedUser]: ...
+
+@final
+class MediaCache:
+    """Opt-in media-id cache: in memory, or in the SQLite file ``path``."""
+
+    def __new__(cls, path: str | None = None, *, ttl_days: float = 28.0) -> MediaCache: ...
+    @property
+    def ttl_days(self) -> float: ...
 
 # -- testing ------------------------------------------------------------------------------------
 

@@ -33,7 +33,7 @@
 //! key) name the path in the *neutral description* (`interactive.buttons[0].label`).
 //! Character counts are Unicode scalar values ([`char_count`]).
 
-mod common;
+pub(crate) mod common;
 pub mod contacts;
 pub mod interactive;
 pub mod location;
