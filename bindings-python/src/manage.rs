@@ -48,7 +48,7 @@ type Shared = Arc<Mutex<Lister>>;
 
 fn next_sync(py: Python<'_>, l: &Shared) -> PyResult<Option<JsonOut>> {
     let l = Arc::clone(l);
-    let v = runtime::block_on(py, async move { l.lock().await.next().await }).py_err()?;
+    let v = runtime::block_on(py, async move { l.lock().await.next().await })?;
     Ok(v.map(JsonOut))
 }
 
