@@ -6,5 +6,6 @@ export default wa360
 export const {
   Client, Campaign, Ledger, Verifier, Sandbox, Deduper, StatusFold, buildMessage, ErrorCodes, isWa360Error, parseWebhook, parseWebhookToJson, isKnownMessage,
   hubChallenge, hubChallengeFromQuery, validateWebhookUrl, validateWebhookSettings, signWebhook,
+  MediaCache, buildTemplate, buildProfileUpdate, parseTemplateList, checkTemplateSend,
   _panicForTests, _panicForTestsAsync,
 } = wa360

@@ -47,3 +47,36 @@ pub(crate) fn config(o: GovernorOptions) -> GovernorConfig {
     }
     c
 }
+
+/// The keys of `GovernorOptions`.
+const GOVERNOR_OPTIONS: &[&str] = &[
+    "messagesPerSecond",
+    "burst",
+    "pairIntervalMs",
+    "pairBurst",
+    "maxWaitMs",
+    "number",
+];
+
+/// Read `governor` from a client options object through own properties only
+/// (unknown keys and out-of-range numbers are `invalid_argument`, as for every option).
+pub(crate) fn from_json(v: serde_json::Value) -> wa360::Result<GovernorConfig> {
+    use crate::own::{opt_num, opt_str, options};
+    use wa360::input::int_option;
+    let o = options(Some(crate::own::Json(v)), GOVERNOR_OPTIONS)?;
+    let u32_of = |k: &str| -> wa360::Result<Option<u32>> {
+        opt_num(&o, k)?
+            .map(|n| {
+                int_option(&format!("governor.{k}"), n, 0, u64::from(u32::MAX)).map(|n| n as u32)
+            })
+            .transpose()
+    };
+    Ok(config(GovernorOptions {
+        messages_per_second: opt_num(&o, "messagesPerSecond")?,
+        burst: u32_of("burst")?,
+        pair_interval_ms: u32_of("pairIntervalMs")?,
+        pair_burst: u32_of("pairBurst")?,
+        max_wait_ms: u32_of("maxWaitMs")?,
+        number: opt_str(&o, "number")?,
+    }))
+}

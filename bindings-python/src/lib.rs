@@ -13,6 +13,7 @@ pub mod client;
 pub mod convert;
 pub mod errors;
 pub mod governor;
+pub mod manage;
 pub mod media;
 pub mod messages;
 pub mod runtime;
@@ -30,6 +31,7 @@ fn native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     media::register(m)?;
     client::register(m)?;
     broadcast::register(m)?;
+    manage::register(m)?;
     testing::register(m)?;
     Ok(())
 }

@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 mod broadcast;
+mod manage;
 mod receiver;
 
 use std::io::Read;
@@ -48,6 +49,17 @@ enum Command {
     SimulateInbound(SimulateArgs),
     /// Send a template to every recipient of a CSV: paced, resumable, never twice.
     Broadcast(broadcast::BroadcastArgs),
+    /// Message templates: list, get, create, delete.
+    #[command(subcommand)]
+    Templates(manage::TemplatesCmd),
+    /// The business profile: get, set.
+    #[command(subcommand)]
+    Profile(manage::ProfileCmd),
+    /// Blocked users: list, add, remove.
+    #[command(subcommand)]
+    Block(manage::BlockCmd),
+    /// Check the key, the number's health, the webhook settings and the URL rules.
+    Doctor(manage::DoctorArgs),
     /// A small echo-bot webhook receiver used by `make demo`.
     #[command(hide = true)]
     DemoReceiver(receiver::ReceiverArgs),
@@ -424,6 +436,10 @@ async fn run(cli: Cli) -> CliResult {
         Command::SimulateInbound(s) => run_simulate(s).await,
         Command::DemoReceiver(r) => receiver::run(r).await,
         Command::Broadcast(b) => broadcast::run(b).await,
+        Command::Templates(c) => manage::run_templates(c).await,
+        Command::Profile(c) => manage::run_profile(c).await,
+        Command::Block(c) => manage::run_block(c).await,
+        Command::Doctor(a) => manage::run_doctor(a).await,
     }
 }
 

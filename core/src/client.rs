@@ -83,7 +83,7 @@ pub struct SentMessage {
     pub message_status: Option<String>,
 }
 
-/// The answer to `POST /messages` (api-spec §5.1). "Accepted", not "delivered": the
+/// The answer to `POST /messages` (docs/360dialog-api.md §5.1). "Accepted", not "delivered": the
 /// outcome arrives as status webhooks.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SendResponse {
@@ -225,7 +225,7 @@ impl Client {
 
     /// The generic request path for other modules: `path` is relative to the base URL
     /// (e.g. `/v1/configs/webhook`), `body` is sent as JSON, `retry` picks the rules of
-    /// RELIABILITY.md. A 2xx with an empty body gives `Value::Null`.
+    /// docs/reliability.md. A 2xx with an empty body gives `Value::Null`.
     pub async fn request_json(
         &self,
         method: Method,

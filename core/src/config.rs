@@ -32,10 +32,10 @@ pub const DEFAULT_BASE_URL: &str = "https://waba-v2.360dialog.io";
 /// Environment variable read when no API key is given to the builder.
 pub const API_KEY_ENV: &str = "D360_API_KEY";
 
-/// Default time allowed to open a connection (RELIABILITY.md).
+/// Default time allowed to open a connection (docs/reliability.md).
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Default total time allowed for one request attempt, body included (RELIABILITY.md).
+/// Default total time allowed for one request attempt, body included (docs/reliability.md).
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A secret string (API key, Basic auth password, app secret): Debug and
@@ -149,7 +149,7 @@ impl Config {
     }
 }
 
-/// Local guard on failing media look-ups (`GET /{media_id}`, api-spec §2.3.2).
+/// Local guard on failing media look-ups (`GET /{media_id}`, docs/360dialog-api.md §2.3.2).
 ///
 /// 360dialog blocks the look-up endpoint for a number that collects too many error
 /// answers: "five failed requests within one hour" on older pages, "20 error responses

@@ -5,7 +5,7 @@
 //! server could send a message twice. Every request therefore carries a [`RetryClass`],
 //! and [`classify`] decides, per failed attempt, whether repeating it is safe.
 //!
-//! # Decision table (RELIABILITY.md)
+//! # Decision table (docs/reliability.md §1)
 //!
 //! | what happened | `Send` (POST /messages, media upload) | `Idempotent` (GETs, webhook config, delete) | `NoRetry` (media `GET /{id}`) |
 //! |---|---|---|---|
@@ -236,7 +236,7 @@ pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
     Some(at.duration_since(now).unwrap_or(Duration::ZERO))
 }
 
-/// The class of a Meta numeric error `code` (api-spec §5.5). Unknown codes give
+/// The class of a Meta numeric error `code` (docs/360dialog-api.md §5.5). Unknown codes give
 /// [`ErrorCode::ApiError`].
 pub fn classify_api_code(code: i64) -> ErrorCode {
     match code {

@@ -4,7 +4,7 @@
 //! and the JSON / multipart body; sends; reads the body; turns non-2xx answers into
 //! [`Error`]s; and repeats failed attempts only as [`crate::retry`] allows.
 //!
-//! # Error bodies (api-spec §5.3)
+//! # Error bodies (docs/360dialog-api.md §5.3)
 //!
 //! [`parse_error_body`] reads the three documented shapes:
 //! 1. a Meta Graph error `{"error":{"message","type","code","error_subcode","error_data":{"details"},"fbtrace_id","is_transient"}}`;
@@ -35,7 +35,7 @@ use crate::config::Config;
 use crate::error::{ApiError, Error, ErrorCode, Result};
 use crate::retry::{self, Failure, RetryClass};
 
-/// Name of the authentication header (api-spec §1.2).
+/// Name of the authentication header (docs/360dialog-api.md §1.2).
 pub const API_KEY_HEADER: &str = "D360-API-KEY";
 
 /// At most this many bytes of an unparseable body are kept in an error.
@@ -51,6 +51,8 @@ pub(crate) enum Body {
     Empty,
     /// A JSON document (already serialised).
     Json(Bytes),
+    /// Raw bytes of a resumable upload (`application/octet-stream`, header `file_offset`).
+    Binary { bytes: Bytes, offset: u64 },
     /// A media upload: `messaging_product=whatsapp`, `type=<mime>`, `file` part.
     Upload {
         bytes: Bytes,
@@ -230,6 +232,10 @@ impl Transport {
             Body::Empty => req,
             Body::Json(bytes) => req
                 .header(header::CONTENT_TYPE, "application/json")
+                .body(bytes.clone()),
+            Body::Binary { bytes, offset } => req
+                .header(header::CONTENT_TYPE, "application/octet-stream")
+                .header("file_offset", offset.to_string())
                 .body(bytes.clone()),
             Body::Upload {
                 bytes,
@@ -496,7 +502,7 @@ pub struct ParsedError {
     pub parsed: bool,
 }
 
-/// Read an error body of any of the three shapes of api-spec §5.3 and classify it.
+/// Read an error body of any of the three shapes of docs/360dialog-api.md §5.3 and classify it.
 ///
 /// ```
 /// let p = wa360::transport::parse_error_body(400, br#"{"error":"Invalid request"}"#);
@@ -646,7 +652,7 @@ fn embedded_meta_error(dev: &str) -> Option<(String, serde_json::Map<String, Val
 mod tests {
     use super::*;
 
-    /// The documented example bodies (copies of shared/payloads/response_error_*.json).
+    /// The documented example error bodies (`response_error_*.json`; sources in docs/360dialog-api.md Appendix A).
     fn payload(name: &str) -> Vec<u8> {
         let text = match name {
             "response_error_meta_130429.json" => {

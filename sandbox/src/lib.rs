@@ -24,6 +24,7 @@ mod api;
 mod errors;
 mod faults;
 mod limits;
+mod manage;
 mod server;
 mod state;
 mod validate;

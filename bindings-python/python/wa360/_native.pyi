@@ -6,6 +6,17 @@ from typing import Any, ClassVar, Literal, final
 
 from typing_extensions import disjoint_base
 
+from .manage import (
+    BlockedUser,
+    BlockResult,
+    BusinessProfile,
+    CachedUpload,
+    HealthCheck,
+    HealthStatus,
+    TemplateInfo,
+    TemplatePage,
+)
+
 __version__: str
 ERROR_CODES: list[tuple[str, str]]
 
@@ -158,7 +169,7 @@ def validate_webhook_url(url: str, *, headers: Mapping[str, str] | None = None) 
 class Deduper:
     """Drops repeated webhook events (in memory, bounded, with a TTL in seconds)."""
 
-    def __new__(cls, *, capacity: int = ..., ttl: float | None = None) -> Deduper: ...
+    def __new__(cls, *, capacity: int | None = None, ttl: float | None = None) -> Deduper: ...
     def is_new(self, event: Event) -> bool: ...
     def filter(self, events: Iterable[Event]) -> list[Event]: ...
     def forget(self, event: Event) -> None: ...
@@ -167,7 +178,7 @@ class Deduper:
 class StatusFold:
     """Keeps the furthest status of each sent message; statuses never move backwards."""
 
-    def __new__(cls, *, capacity: int = ..., ttl: float | None = None) -> StatusFold: ...
+    def __new__(cls, *, capacity: int | None = None, ttl: float | None = None) -> StatusFold: ...
     def apply(
         self, event: Event
     ) -> Literal["advanced", "failed", "unrecognised", "duplicate", "stale"]: ...
@@ -225,9 +236,9 @@ class Client:
         api_key: str | None = None,
         *,
         base_url: str | None = None,
-        timeout: float = 30.0,
-        connect_timeout: float = 10.0,
-        max_retries: int = 2,
+        timeout: float | None = None,
+        connect_timeout: float | None = None,
+        max_retries: int | None = None,
         governor: Mapping[str, Any] | bool | None = None,
     ) -> Client: ...
     @property
@@ -236,7 +247,9 @@ class Client:
     def send_body(self, body: Mapping[str, Any]) -> SendResponse: ...
     def mark_read(self, message_id: str) -> None: ...
     def typing(self, message_id: str) -> None: ...
-    def upload_media(self, data: bytes, mime_type: str, filename: str = "file") -> str: ...
+    def upload_media(
+        self, data: bytes | bytearray | memoryview, mime_type: str, filename: str = "file"
+    ) -> str: ...
     def media_info(self, media_id: str) -> MediaInfo: ...
     def download_media(self, media_id: str) -> bytes: ...
     def download_media_url(self, url: str) -> bytes: ...
@@ -258,6 +271,46 @@ class Client:
         start_in: float | None = None,
         progress: Callable[[dict[str, Any]], object] | None = None,
     ) -> dict[str, Any]: ...
+    # -- management (docs/management.md) --
+    def create_template(self, draft: Mapping[str, Any]) -> TemplateInfo: ...
+    def list_templates(
+        self,
+        *,
+        source: str = "config",
+        name: str | None = None,
+        status: str | None = None,
+        language: str | None = None,
+        page_size: int | None = None,
+        limit: int | None = None,
+    ) -> TemplateIterator: ...
+    def get_template(self, template_id: str) -> TemplateInfo | None: ...
+    def find_templates(self, name: str, *, language: str | None = None) -> list[TemplateInfo]: ...
+    def delete_template(self, name: str) -> Any: ...
+    def get_profile(self) -> BusinessProfile: ...
+    def update_profile(
+        self,
+        *,
+        about: str | None = None,
+        address: str | None = None,
+        description: str | None = None,
+        email: str | None = None,
+        websites: Sequence[str] | None = None,
+        vertical: str | None = None,
+        profile_picture_handle: str | None = None,
+    ) -> None: ...
+    def set_profile_picture(
+        self, data: bytes, mime_type: str, file_name: str = "picture.jpg"
+    ) -> str: ...
+    def upload_resumable(self, data: bytes, mime_type: str, file_name: str) -> str: ...
+    def health_status(self) -> HealthStatus: ...
+    def check_health(self) -> HealthCheck: ...
+    def list_blocked_users(self, *, page_size: int | None = None) -> BlockedUserIterator: ...
+    def block_users(self, users: Sequence[str]) -> BlockResult: ...
+    def unblock_users(self, users: Sequence[str]) -> BlockResult: ...
+    def upload_media_cached(
+        self, data: bytes, mime_type: str, cache: MediaCache, filename: str = "file"
+    ) -> CachedUpload: ...
+    def forget_media_cached(self, data: bytes, mime_type: str, cache: MediaCache) -> None: ...
 
 @disjoint_base
 class AsyncClient:
@@ -268,9 +321,9 @@ class AsyncClient:
         api_key: str | None = None,
         *,
         base_url: str | None = None,
-        timeout: float = 30.0,
-        connect_timeout: float = 10.0,
-        max_retries: int = 2,
+        timeout: float | None = None,
+        connect_timeout: float | None = None,
+        max_retries: int | None = None,
         governor: Mapping[str, Any] | bool | None = None,
     ) -> AsyncClient: ...
     @property
@@ -280,7 +333,7 @@ class AsyncClient:
     def mark_read(self, message_id: str) -> Awaitable[None]: ...
     def typing(self, message_id: str) -> Awaitable[None]: ...
     def upload_media(
-        self, data: bytes, mime_type: str, filename: str = "file"
+        self, data: bytes | bytearray | memoryview, mime_type: str, filename: str = "file"
     ) -> Awaitable[str]: ...
     def media_info(self, media_id: str) -> Awaitable[MediaInfo]: ...
     def download_media(self, media_id: str) -> Awaitable[bytes]: ...
@@ -339,6 +392,100 @@ class Ledger:
     def resume(self) -> None: ...
     def stop(self) -> None: ...
     def run_state(self) -> str: ...
+    # -- management (docs/management.md) --
+    def create_template(self, draft: Mapping[str, Any]) -> Awaitable[TemplateInfo]: ...
+    def list_templates(
+        self,
+        *,
+        source: str = "config",
+        name: str | None = None,
+        status: str | None = None,
+        language: str | None = None,
+        page_size: int | None = None,
+        limit: int | None = None,
+    ) -> AsyncTemplateIterator: ...
+    def get_template(self, template_id: str) -> Awaitable[TemplateInfo | None]: ...
+    def find_templates(
+        self, name: str, *, language: str | None = None
+    ) -> Awaitable[list[TemplateInfo]]: ...
+    def delete_template(self, name: str) -> Awaitable[Any]: ...
+    def get_profile(self) -> Awaitable[BusinessProfile]: ...
+    def update_profile(
+        self,
+        *,
+        about: str | None = None,
+        address: str | None = None,
+        description: str | None = None,
+        email: str | None = None,
+        websites: Sequence[str] | None = None,
+        vertical: str | None = None,
+        profile_picture_handle: str | None = None,
+    ) -> Awaitable[None]: ...
+    def set_profile_picture(
+        self, data: bytes, mime_type: str, file_name: str = "picture.jpg"
+    ) -> Awaitable[str]: ...
+    def upload_resumable(self, data: bytes, mime_type: str, file_name: str) -> Awaitable[str]: ...
+    def health_status(self) -> Awaitable[HealthStatus]: ...
+    def check_health(self) -> Awaitable[HealthCheck]: ...
+    def list_blocked_users(self, *, page_size: int | None = None) -> AsyncBlockedUserIterator: ...
+    def block_users(self, users: Sequence[str]) -> Awaitable[BlockResult]: ...
+    def unblock_users(self, users: Sequence[str]) -> Awaitable[BlockResult]: ...
+    def upload_media_cached(
+        self, data: bytes, mime_type: str, cache: MediaCache, filename: str = "file"
+    ) -> Awaitable[CachedUpload]: ...
+    def forget_media_cached(
+        self, data: bytes, mime_type: str, cache: MediaCache
+    ) -> Awaitable[None]: ...
+
+# -- management ---------------------------------------------------------------------------------
+
+def build_template(draft: Mapping[str, Any]) -> dict[str, Any]:
+    """The exact ``POST /v1/configs/templates`` body for a template draft (validated)."""
+
+def build_profile_update(update: Mapping[str, Any]) -> dict[str, Any]:
+    """The exact ``POST /whatsapp_business_profile`` body for a profile change (validated)."""
+
+def parse_template_list(body: Mapping[str, Any]) -> TemplatePage:
+    """Read one answer of either template list call into the canonical page."""
+
+def check_template_send(template: Mapping[str, Any], message: Mapping[str, Any]) -> None:
+    """Check a template message against a listed template (raises InvalidArgumentError)."""
+
+@final
+class TemplateIterator:
+    """Listed templates, fetched page by page as they are consumed."""
+
+    def __iter__(self) -> TemplateIterator: ...
+    def __next__(self) -> TemplateInfo: ...
+
+@final
+class AsyncTemplateIterator:
+    """Listed templates (``async for``), fetched page by page."""
+
+    def __aiter__(self) -> AsyncTemplateIterator: ...
+    def __anext__(self) -> Awaitable[TemplateInfo]: ...
+
+@final
+class BlockedUserIterator:
+    """Blocked users, fetched page by page as they are consumed."""
+
+    def __iter__(self) -> BlockedUserIterator: ...
+    def __next__(self) -> BlockedUser: ...
+
+@final
+class AsyncBlockedUserIterator:
+    """Blocked users (``async for``), fetched page by page."""
+
+    def __aiter__(self) -> AsyncBlockedUserIterator: ...
+    def __anext__(self) -> Awaitable[BlockedUser]: ...
+
+@final
+class MediaCache:
+    """Opt-in media-id cache: in memory, or in the SQLite file ``path``."""
+
+    def __new__(cls, path: str | None = None, *, ttl_days: float = 28.0) -> MediaCache: ...
+    @property
+    def ttl_days(self) -> float: ...
 
 # -- testing ------------------------------------------------------------------------------------
 
