@@ -836,10 +836,14 @@ function __napiStampBindingTarget(exportsObject, target) {
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
 module.exports.BlockedUserIterator = nativeBinding.BlockedUserIterator
+module.exports.Campaign = nativeBinding.Campaign
+module.exports.JsCampaign = nativeBinding.JsCampaign
 module.exports.Client = nativeBinding.Client
 module.exports.JsClient = nativeBinding.JsClient
 module.exports.Deduper = nativeBinding.Deduper
 module.exports.JsDeduper = nativeBinding.JsDeduper
+module.exports.Ledger = nativeBinding.Ledger
+module.exports.JsLedger = nativeBinding.JsLedger
 module.exports.MediaCache = nativeBinding.MediaCache
 module.exports.Sandbox = nativeBinding.Sandbox
 module.exports.JsSandbox = nativeBinding.JsSandbox

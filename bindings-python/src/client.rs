@@ -289,8 +289,8 @@ macro_rules! client_class {
             fn broadcast<'py>(
                 &self,
                 py: Python<'py>,
-                campaign: &crate::broadcast::PyCampaign,
-                ledger: &crate::broadcast::PyLedger,
+                campaign: &Bound<'py, PyAny>,
+                ledger: &Bound<'py, PyAny>,
                 concurrency: usize,
                 unknown_window: f64,
                 max_wait: f64,
@@ -301,8 +301,18 @@ macro_rules! client_class {
                 guard(|| {
                     let c = self.core.client()?;
                     let opts = crate::broadcast::options(concurrency, unknown_window, max_wait, max_attempts, start_in, progress)?;
-                    let campaign = campaign.inner.clone();
-                    let ledger = ledger.inner.clone();
+                    let campaign = campaign
+                        .cast::<crate::broadcast::PyCampaign>()
+                        .map_err(|_| to_py_err(wa360::Error::invalid("campaign", "must be a wa360.Campaign")))?
+                        .borrow()
+                        .inner
+                        .clone();
+                    let ledger = ledger
+                        .cast::<crate::broadcast::PyLedger>()
+                        .map_err(|_| to_py_err(wa360::Error::invalid("ledger", "must be a wa360.Ledger")))?
+                        .borrow()
+                        .inner
+                        .clone();
                     self.core.run(py, async move {
                         c.broadcast(&campaign, &ledger, opts).await.map(crate::broadcast::SummaryOut)
                     })
@@ -311,10 +321,11 @@ macro_rules! client_class {
 
             /// Validate and send one message, waiting at most `max_wait` seconds for the
             /// governor's slot (past it: `RateLimitedError` with `retry_after`, nothing sent).
-            fn send_within<'py>(&self, py: Python<'py>, message: &Bound<'py, PyAny>, max_wait: f64) -> PyResult<Bound<'py, PyAny>> {
+            fn send_within<'py>(&self, py: Python<'py>, message: &Bound<'py, PyAny>, max_wait: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
                 guard(|| {
                     let c = self.core.client()?;
                     let msg = message_from_py(message).py_err()?;
+                    let max_wait = crate::convert::num_option(max_wait, "max_wait")?;
                     if !(max_wait.is_finite() && (0.0..1e9).contains(&max_wait)) {
                         return Err(to_py_err(wa360::Error::invalid("max_wait", "must be a non-negative number of seconds")));
                     }
