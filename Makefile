@@ -12,12 +12,15 @@ DEMO_TARGETS :=
 
 -include mk/*.mk
 
-.PHONY: help test lint bench demo test-rust lint-rust bench-rust
+.PHONY: help test test-suites lint bench demo test-rust lint-rust bench-rust
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sort -u | awk 'BEGIN{FS=":.*## "}{printf "  make %-14s %s\n", $$1, $$2}'
 
-test: $(TEST_TARGETS) ## install what the tests need, then run Rust, Python, Node and conformance tests
+test: redis-install ## install what the tests need (venv, npm, redis-server), then run Rust, Python, Node and conformance tests
+	tests/redis/with-redis.sh $(MAKE) --no-print-directory test-suites
+
+test-suites: $(TEST_TARGETS) ## the suites alone (Redis tests need WA360_TEST_REDIS_URL: use make test)
 	@echo "make test: all suites passed ($(TEST_TARGETS))"
 
 lint: $(LINT_TARGETS) ## fmt, clippy -D warnings, and the bindings' type checks

@@ -3,12 +3,17 @@
 // this file re-exports them and declares the JS-side additions.
 
 export {
-  Verifier, Sandbox, Deduper, StatusFold, buildMessage, hubChallenge, hubChallengeFromQuery, validateWebhookUrl, validateWebhookSettings, signWebhook, parseWebhookToJson,
+  Campaign, Ledger, Verifier, Sandbox, Deduper, StatusFold, buildMessage, hubChallenge, hubChallengeFromQuery, validateWebhookUrl, validateWebhookSettings, signWebhook, parseWebhookToJson,
   type ClientMetrics, type LatencyHistogram, type LatencyBucket,
   type SendResponse, type SendContact, type SentMessage, type MediaInfo, type ClientDescription,
   type VerifierOptions, type BasicAuth, type SetWebhookOptions, type GetWebhookOptions, type WebhookInfo,
+  type GovernorOptions, type BroadcastRunOptions, type BroadcastProgress, type BroadcastSummary, type BroadcastCounts, type CampaignRecipient,
   type SendOptions, type SandboxOptions, type MemoryStoreOptions, type MessageState,
+  MediaCache, buildTemplate, buildProfileUpdate, parseTemplateList, checkTemplateSend,
+  type TemplateInfo, type TemplatePageInfo, type BusinessProfile, type HealthStatus, type HealthEntity,
+  type HealthError, type HealthCheck, type BlockedUser, type BlockResult, type CachedUpload,
 } from './index.js'
+import type { TemplateInfo, BlockedUser } from './index.js'
 export * from './webhook-events.js'
 import type { Event, KnownMessageEvent, WithToJSON } from './webhook-events.js'
 import { Client as NativeClient, type ClientOptions as NativeClientOptions } from './index.js'
@@ -161,7 +166,22 @@ declare module './index.js' {
     /** Every non-status event, and the status events worth reporting, in order. */
     filter<E extends Event>(events: E[]): E[]
   }
+  interface Client {
+    /**
+     * Every template, fetched page by page as it is consumed (`for await`).
+     * `source: 'config'` (default) pages `GET /v1/configs/templates` by offset;
+     * `'graph'` pages `GET /message_templates` by cursor. Bad options reject the
+     * first iteration before any request.
+     */
+    listTemplates(options?: { source?: 'config' | 'graph'; name?: string; status?: string; language?: string; pageSize?: number; limit?: number }): AsyncIterableIterator<TemplateInfo>
+    /** Every blocked user, fetched page by page (`for await`). */
+    listBlockedUsers(options?: { pageSize?: number }): AsyncIterableIterator<BlockedUser>
+  }
   interface Sandbox {
+    /** Mark users as having written in the last 24 hours (only those can be blocked). */
+    markSeen(users: string[]): Promise<void>
+    /** Replace the `/health_status` answer (`null` restores the healthy one). */
+    setHealth(answer: Record<string, unknown> | null): Promise<void>
     /**
      * Register a webhook directly in the sandbox, bypassing the client's URL
      * rules so local receivers on `http://127.0.0.1:PORT` can be used.

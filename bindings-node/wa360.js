@@ -4,7 +4,7 @@
 // public names and adds only what is cheaper on the JS side:
 //   - parseWebhook: Rust parses and returns the canonical JSON text in one
 //     N-API call; V8's JSON.parse materialises it (faster than building JS
-//     objects property by property through N-API, see PERFORMANCE.md);
+//     objects property by property through N-API, see docs/performance.md §5);
 //   - isWa360Error / ErrorCodes, isKnownMessage.
 const native = require('./index.js')
 const logging = require('./logging.js')
@@ -49,8 +49,27 @@ function wrapMethods(Cls, asyncNames) {
     Object.defineProperty(Cls.prototype, name, { ...d, value: (asyncNames.has(name) ? wrapAsync : wrapSync)(d.value) })
   }
 }
-wrapMethods(native.Client, new Set(Object.getOwnPropertyNames(native.Client.prototype).filter((n) => n !== 'toJSON')))
+const SYNC_CLIENT_METHODS = new Set(['toJSON', '_templatesIterator', '_blockedUsersIterator'])
+wrapMethods(native.Client, new Set(Object.getOwnPropertyNames(native.Client.prototype).filter((n) => !SYNC_CLIENT_METHODS.has(n))))
+wrapMethods(native.TemplateIterator, new Set(['next']))
+wrapMethods(native.BlockedUserIterator, new Set(['next']))
 wrapMethods(native.Sandbox, new Set(['inbound', 'stop']))
+wrapMethods(native.Ledger, new Set())
+// client.broadcast(campaign, ledger, { progress, ...options }): the progress callback
+// crosses to Rust as its own argument (a thread-safe function).
+{
+  const nativeBroadcast = native.Client.prototype.broadcast
+  Object.defineProperty(native.Client.prototype, 'broadcast', {
+    enumerable: false, configurable: true, writable: true,
+    value: function broadcast(campaign, ledger, options = {}) {
+      const { progress, ...rest } = options ?? {}
+      if (progress !== undefined && typeof progress !== 'function') {
+        return Promise.reject(Object.assign(new TypeError('options.progress must be a function'), { code: 'invalid_argument' }))
+      }
+      return nativeBroadcast.call(this, campaign, ledger, rest, progress)
+    },
+  })
+}
 wrapMethods(native.Verifier, new Set())
 wrapMethods(native.Deduper, new Set())
 wrapMethods(native.StatusFold, new Set())
@@ -75,6 +94,22 @@ function parseWebhook(body) {
   const events = JSON.parse(text)
   for (let i = 0; i < events.length; i++) Object.defineProperty(events[i], 'toJSON', TO_JSON)
   return events
+}
+
+/**
+ * The exact `POST /messages` body of a message description, without sending it.
+ * Read from the core's JSON text (so a `__proto__` key stays an own property);
+ * integers beyond ±(2^53 − 1) are BigInt, exact (a number would round them).
+ */
+function buildMessage(message) {
+  const { body, big } = JSON.parse(native.buildMessageToJson(message))
+  for (const path of big) {
+    let o = body
+    for (let i = 0; i < path.length - 1; i++) o = o[path[i]]
+    const k = path[path.length - 1]
+    Object.defineProperty(o, k, { value: BigInt(o[k]), enumerable: true, writable: true, configurable: true })
+  }
+  return body
 }
 
 const KNOWN_MESSAGE_TYPES = new Set([
@@ -105,6 +140,51 @@ Object.defineProperty(native.Sandbox.prototype, 'registerWebhook', {
     })
     if (!r.ok) throw Object.assign(new Error(`sandbox refused the webhook: HTTP ${r.status} ${await r.text()}`), { code: 'invalid_argument' })
   },
+})
+
+// listTemplates / listBlockedUsers: async iterables over the native page-by-page
+// iterators. Bad options reject the first next() (nothing is requested before).
+function pagedIterable(open) {
+  let it = null
+  let done = false
+  return {
+    async next() {
+      if (done) return { done: true, value: undefined }
+      try {
+        if (it === null) it = open()
+        const value = await it.next()
+        if (value === null) { done = true; return { done: true, value: undefined } }
+        return { done: false, value }
+      } catch (e) {
+        done = true
+        throw shapeArgError(e)
+      }
+    },
+    async return() { done = true; return { done: true, value: undefined } },
+    [Symbol.asyncIterator]() { return this },
+  }
+}
+Object.defineProperty(native.Client.prototype, 'listTemplates', {
+  enumerable: false, configurable: true, writable: true,
+  value: function listTemplates(options) { return pagedIterable(() => this._templatesIterator(options)) },
+})
+Object.defineProperty(native.Client.prototype, 'listBlockedUsers', {
+  enumerable: false, configurable: true, writable: true,
+  value: function listBlockedUsers(options) { return pagedIterable(() => this._blockedUsersIterator(options)) },
+})
+
+// Sandbox.markSeen / setHealth: control routes of the management emulation.
+async function sandboxControl(sb, path, body) {
+  const r = await fetch(sb.url + path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })
+  if (!r.ok) throw Object.assign(new Error(`sandbox refused ${path}: HTTP ${r.status} ${await r.text()}`), { code: 'invalid_argument' })
+}
+Object.defineProperty(native.Sandbox.prototype, 'markSeen', {
+  enumerable: false, configurable: true, writable: true,
+  value: function markSeen(users) { return sandboxControl(this, '/_sandbox/seen', { users }) },
+})
+Object.defineProperty(native.Sandbox.prototype, 'setHealth', {
+  enumerable: false, configurable: true, writable: true,
+  value: function setHealth(answer) { return sandboxControl(this, '/_sandbox/health', answer ?? null) },
 })
 
 // filter(): the batch forms of Deduper.isNew / StatusFold.apply, in order.
@@ -144,11 +224,18 @@ class Client extends native.Client {
 module.exports = {
   Client,
   setLogger: logging.setLogger,
+  Campaign: native.Campaign,
+  Ledger: native.Ledger,
   Verifier: native.Verifier,
   Sandbox: native.Sandbox,
   Deduper: native.Deduper,
   StatusFold: native.StatusFold,
-  buildMessage: wrapSync(native.buildMessage),
+  MediaCache: native.MediaCache,
+  buildMessage: wrapSync(buildMessage),
+  buildTemplate: wrapSync(native.buildTemplate),
+  buildProfileUpdate: wrapSync(native.buildProfileUpdate),
+  parseTemplateList: wrapSync(native.parseTemplateList),
+  checkTemplateSend: wrapSync(native.checkTemplateSend),
   ErrorCodes,
   isWa360Error,
   parseWebhook,

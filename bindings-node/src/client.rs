@@ -5,16 +5,17 @@
 //! Structured arguments cross the boundary as JSON values and are validated by
 //! the core before any request.
 
-use std::time::Duration;
-
 use napi::Env;
 use napi::bindgen_prelude::PromiseRaw;
 use napi_derive::napi;
 
 use crate::errors::{guard, spawn};
 
-/// Options of `new Client(options)`.
+/// Options of `new Client(options)`. (Declared for the TypeScript types; the
+/// constructor reads the object through its own properties only, rejects
+/// unknown keys and range-checks every number, see `own::options`.)
 #[napi(object)]
+#[allow(dead_code)]
 #[derive(Default)]
 pub struct ClientOptions {
     /// The 360dialog API key of the channel; falls back to `D360_API_KEY`.
@@ -25,9 +26,21 @@ pub struct ClientOptions {
     pub timeout_ms: Option<u32>,
     /// Time allowed to open a connection, in ms (default 10000).
     pub connect_timeout_ms: Option<u32>,
-    /// Maximum retries of a retryable failure (default 2; 0 disables retries).
+    /// Maximum retries of a retryable failure (default 2; 0 disables retries; at most 100).
     pub max_retries: Option<u32>,
+    /// Pace sends (per-number token bucket, per-recipient pair rate); off by default.
+    pub governor: Option<crate::governor::GovernorOptions>,
 }
+
+/// The keys of `ClientOptions`.
+const CLIENT_OPTIONS: &[&str] = &[
+    "apiKey",
+    "baseUrl",
+    "timeoutMs",
+    "connectTimeoutMs",
+    "maxRetries",
+    "governor",
+];
 
 /// One recipient of a send answer.
 #[napi(object)]
@@ -97,26 +110,35 @@ pub struct JsClient {
 impl JsClient {
     /// `new Client({ apiKey, baseUrl, timeoutMs, connectTimeoutMs, maxRetries })`.
     /// Throws `configuration` when no key is given and `D360_API_KEY` is unset.
-    #[napi(constructor)]
-    pub fn new(env: Env, options: Option<ClientOptions>) -> napi::Result<Self> {
-        let o = options.unwrap_or_default();
+    #[napi(
+        constructor,
+        ts_args_type = "options?: ClientOptions | undefined | null"
+    )]
+    pub fn new(env: Env, options: Option<crate::own::Json>) -> napi::Result<Self> {
+        use crate::own::{opt_num, opt_str, options as read_options};
+        use wa360::input::{duration_ms_option, int_option};
         guard(&env, move || {
+            let o = read_options(options, CLIENT_OPTIONS)?;
             let mut b = wa360::client::Client::builder()
                 .user_agent_suffix(&format!("node/{}", node_version()));
-            if let Some(k) = o.api_key {
+            if let Some(k) = opt_str(&o, "apiKey")? {
                 b = b.api_key(k);
             }
-            if let Some(u) = o.base_url.as_deref() {
-                b = b.base_url(u);
+            if let Some(u) = opt_str(&o, "baseUrl")? {
+                b = b.base_url(&u);
             }
-            if let Some(t) = o.timeout_ms {
-                b = b.timeout(Duration::from_millis(u64::from(t)));
+            if let Some(t) = opt_num(&o, "timeoutMs")? {
+                b = b.timeout(duration_ms_option("timeoutMs", t)?);
             }
-            if let Some(t) = o.connect_timeout_ms {
-                b = b.connect_timeout(Duration::from_millis(u64::from(t)));
+            if let Some(t) = opt_num(&o, "connectTimeoutMs")? {
+                b = b.connect_timeout(duration_ms_option("connectTimeoutMs", t)?);
             }
-            if let Some(n) = o.max_retries {
-                b = b.max_retries(n);
+            if let Some(n) = opt_num(&o, "maxRetries")? {
+                b = b
+                    .max_retries(int_option("maxRetries", n, 0, wa360::input::MAX_RETRIES)? as u32);
+            }
+            if let Some(g) = o.get("governor") {
+                b = b.governor(crate::governor::from_json(g.clone())?);
             }
             Ok(JsClient { inner: b.build()? })
         })
@@ -187,31 +209,33 @@ impl JsClient {
     }
 
     /// Mark an inbound message (and the ones before it) as read.
-    #[napi(ts_return_type = "Promise<void>")]
+    #[napi(ts_args_type = "messageId: string", ts_return_type = "Promise<void>")]
     pub fn mark_read<'env>(
         &self,
         env: &'env Env,
-        message_id: String,
+        message_id: crate::own::Text,
     ) -> napi::Result<PromiseRaw<'env, ()>> {
         let c = self.inner.clone();
         spawn(
             env,
-            async move { c.mark_read(&message_id).await },
+            async move { c.mark_read(&message_id.named("messageId")?).await },
             |_, v| Ok(v),
         )
     }
 
     /// Show a typing indicator (up to 25 s; also marks the message read).
-    #[napi(ts_return_type = "Promise<void>")]
+    #[napi(ts_args_type = "messageId: string", ts_return_type = "Promise<void>")]
     pub fn typing<'env>(
         &self,
         env: &'env Env,
-        message_id: String,
+        message_id: crate::own::Text,
     ) -> napi::Result<PromiseRaw<'env, ()>> {
         let c = self.inner.clone();
-        spawn(env, async move { c.typing(&message_id).await }, |_, v| {
-            Ok(v)
-        })
+        spawn(
+            env,
+            async move { c.typing(&message_id.named("messageId")?).await },
+            |_, v| Ok(v),
+        )
     }
 }
 

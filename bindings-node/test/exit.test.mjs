@@ -1,4 +1,4 @@
-// Node exiting with requests in flight neither crashes nor hangs (RELIABILITY.md).
+// Node exiting with requests in flight neither crashes nor hangs (docs/reliability.md).
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'

@@ -8,10 +8,13 @@
 
 use pyo3::prelude::*;
 
+pub mod broadcast;
 pub mod client;
 pub mod convert;
 pub mod errors;
 pub mod logging;
+pub mod governor;
+pub mod manage;
 pub mod media;
 pub mod messages;
 pub mod runtime;
@@ -29,6 +32,8 @@ fn native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     messages::register(m)?;
     media::register(m)?;
     client::register(m)?;
+    broadcast::register(m)?;
+    manage::register(m)?;
     testing::register(m)?;
     Ok(())
 }

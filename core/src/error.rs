@@ -7,7 +7,7 @@
 //! `error_data.details` and `fbtrace_id` are kept whenever the server sent them.
 //!
 //! Error text never contains the API key, request headers or webhook
-//! credentials (RELIABILITY.md, "Secrets").
+//! credentials (docs/reliability.md §7, "Secrets").
 
 use std::fmt;
 use std::time::Duration;

@@ -7,10 +7,15 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod broadcast;
 pub mod client;
 pub mod config;
 pub mod error;
+pub mod governor;
+pub mod input;
+pub mod manage;
 pub mod media;
+pub mod media_cache;
 pub mod messages;
 pub mod metrics;
 pub mod retry;

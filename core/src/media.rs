@@ -1,6 +1,6 @@
 //! Media: upload (multipart), URL look-up, download through the 360dialog host, delete.
 //!
-//! # The host rule (api-spec §2.3.3)
+//! # The host rule (docs/360dialog-api.md §2.3.3)
 //!
 //! `GET /{media_id}` answers a Meta URL such as
 //! `https://lookaside.fbsbx.com/whatsapp_business/attachments/?mid=…&ext=…&hash=…`.
@@ -31,7 +31,7 @@ use crate::transport::{self, Body};
 /// The only foreign media host whose URLs are rewritten to the base URL.
 pub const META_MEDIA_HOST: &str = "lookaside.fbsbx.com";
 
-/// Largest upload accepted (api-spec §2.3.1: 100 MB overall).
+/// Largest upload accepted (docs/360dialog-api.md §2.3.1: 100 MB overall).
 pub const MAX_UPLOAD_BYTES: usize = 100 * 1024 * 1024;
 
 /// Media operations of a [`Client`]; get one with [`Client::media`].
@@ -75,7 +75,7 @@ fn string_or_int<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<String,
     })
 }
 
-/// Check a media id: non-empty, digits only (api-spec §2.3.2).
+/// Check a media id: non-empty, digits only (docs/360dialog-api.md §2.3.2).
 pub fn validate_media_id(media_id: &str) -> Result<()> {
     if media_id.is_empty() || media_id.len() > 64 || !media_id.bytes().all(|b| b.is_ascii_digit()) {
         return Err(Error::invalid("media_id", "must be 1..64 digits"));

@@ -4,7 +4,7 @@
 //! and the JSON / multipart body; sends; reads the body; turns non-2xx answers into
 //! [`Error`]s; and repeats failed attempts only as [`crate::retry`] allows.
 //!
-//! # Error bodies (api-spec §5.3)
+//! # Error bodies (docs/360dialog-api.md §5.3)
 //!
 //! [`parse_error_body`] reads the three documented shapes:
 //! 1. a Meta Graph error `{"error":{"message","type","code","error_subcode","error_data":{"details"},"fbtrace_id","is_transient"}}`;
@@ -39,7 +39,7 @@ use crate::error::{ApiError, Error, ErrorCode, Result};
 use crate::metrics::{ClientMetrics, RetryReason};
 use crate::retry::{self, Failure, RetryClass, Verdict};
 
-/// Name of the authentication header (api-spec §1.2).
+/// Name of the authentication header (docs/360dialog-api.md §1.2).
 pub const API_KEY_HEADER: &str = "D360-API-KEY";
 
 /// At most this many bytes of an unparseable body are kept in an error.
@@ -55,12 +55,21 @@ pub(crate) enum Body {
     Empty,
     /// A JSON document (already serialised).
     Json(Bytes),
+    /// Raw bytes of a resumable upload (`application/octet-stream`, header `file_offset`).
+    Binary { bytes: Bytes, offset: u64 },
     /// A media upload: `messaging_product=whatsapp`, `type=<mime>`, `file` part.
     Upload {
         bytes: Bytes,
         mime: String,
         filename: String,
     },
+}
+
+/// The governor pacing one request's attempts.
+pub(crate) struct Gate<'a> {
+    pub governor: &'a crate::governor::Governor,
+    pub recipient: Option<&'a str>,
+    pub max_wait: Duration,
 }
 
 /// A successful (2xx) answer.
@@ -170,12 +179,26 @@ impl Transport {
         body: &Body,
         class: RetryClass,
     ) -> Result<Response> {
+        self.execute_gated(method, url, body, class, None).await
+    }
+
+    /// [`Self::execute`] with every attempt paced by a governor: the attempt waits for a
+    /// slot (up to the gate's deadline, counted from the first attempt) and the governor
+    /// learns from each answer.
+    pub(crate) async fn execute_gated(
+        &self,
+        method: Method,
+        url: &str,
+        body: &Body,
+        class: RetryClass,
+        gate: Option<Gate<'_>>,
+    ) -> Result<Response> {
         // One span per request (DEBUG, so INFO logs stay one flat line): its events nest
         // under it, which is what span-based exporters such as tracing-opentelemetry need.
         let path = log_path(url);
         let span =
             tracing::debug_span!("wa360.request", client = self.id, method = %method, path = %path);
-        self.execute_in_span(method, url, body, class, path)
+        self.execute_in_span(method, url, body, class, path, gate)
             .instrument(span)
             .await
     }
@@ -187,15 +210,33 @@ impl Transport {
         body: &Body,
         class: RetryClass,
         path: String,
+        gate: Option<Gate<'_>>,
     ) -> Result<Response> {
         let policy = *self.config.retry_policy();
         let started = Instant::now();
         let mut retries = 0u32;
+        let deadline = gate.as_ref().map(|g| Instant::now() + g.max_wait);
         let result = loop {
+            if let (Some(g), Some(d)) = (&gate, deadline) {
+                let left = d.saturating_duration_since(Instant::now());
+                if let Err(e) = g.governor.acquire(g.recipient, left).await {
+                    break Err(e);
+                }
+            }
             let attempt_started = Instant::now();
             let (failure, error) = match self.attempt(method.clone(), url, body, class).await {
-                Ok(resp) => break Ok(resp),
-                Err(pair) => pair,
+                Ok(resp) => {
+                    if let Some(g) = &gate {
+                        g.governor.observe(g.recipient, Ok(())).await;
+                    }
+                    break Ok(resp);
+                }
+                Err((failure, mut error)) => {
+                    if let Some(g) = &gate {
+                        g.governor.observe(g.recipient, Err(&mut error)).await;
+                    }
+                    (failure, error)
+                }
             };
             tracing::debug!(
                 client = self.id,
@@ -326,6 +367,10 @@ impl Transport {
             Body::Empty => req,
             Body::Json(bytes) => req
                 .header(header::CONTENT_TYPE, "application/json")
+                .body(bytes.clone()),
+            Body::Binary { bytes, offset } => req
+                .header(header::CONTENT_TYPE, "application/octet-stream")
+                .header("file_offset", offset.to_string())
                 .body(bytes.clone()),
             Body::Upload {
                 bytes,
@@ -676,7 +721,7 @@ pub struct ParsedError {
     pub parsed: bool,
 }
 
-/// Read an error body of any of the three shapes of api-spec §5.3 and classify it.
+/// Read an error body of any of the three shapes of docs/360dialog-api.md §5.3 and classify it.
 ///
 /// ```
 /// let p = wa360::transport::parse_error_body(400, br#"{"error":"Invalid request"}"#);
@@ -742,7 +787,7 @@ pub fn parse_error_body(status: u16, body: &[u8]) -> ParsedError {
     }
     let code = classify(status, &api, parsed);
     if api.api_code == Some(retry::PAIR_RATE_LIMIT_CODE) {
-        api.retry_after = Some(retry::pair_rate_limit_delay(1));
+        api.retry_after = Some(crate::governor::pair_backoff(1));
     }
     ParsedError {
         error: api,
@@ -826,7 +871,7 @@ fn embedded_meta_error(dev: &str) -> Option<(String, serde_json::Map<String, Val
 mod tests {
     use super::*;
 
-    /// The documented example bodies (copies of shared/payloads/response_error_*.json).
+    /// The documented example error bodies (`response_error_*.json`; sources in docs/360dialog-api.md Appendix A).
     fn payload(name: &str) -> Vec<u8> {
         let text = match name {
             "response_error_meta_130429.json" => {

@@ -1,5 +1,5 @@
 //! HTTP tests of the send path against a scripted server on 127.0.0.1:
-//! headers, exact bodies, error classes, and the retry rules of RELIABILITY.md.
+//! headers, exact bodies, error classes, and the retry rules of docs/reliability.md.
 
 mod http_server;
 

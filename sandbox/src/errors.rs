@@ -1,4 +1,4 @@
-//! Error bodies in the shapes the real API answers with (api-spec §5.3).
+//! Error bodies in the shapes the real API answers with (docs/360dialog-api.md §5.3).
 
 use axum::Json;
 use axum::http::StatusCode;

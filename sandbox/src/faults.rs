@@ -163,7 +163,7 @@ pub enum Fault {
     },
 }
 
-/// Meta's usual HTTP status for an error code (api-spec §5.5).
+/// Meta's usual HTTP status for an error code (docs/360dialog-api.md §5.5).
 pub fn default_status_for_code(code: i64) -> u16 {
     match code {
         0 | 190 => 401,

@@ -2,7 +2,7 @@
 //! API: Meta code 100 (invalid parameter / unknown type), 131008 (required
 //! parameter missing) or 131009 (parameter value not valid), HTTP 400.
 //!
-//! It checks the envelope and the documented limits of api-spec §4 that the
+//! It checks the envelope and the documented limits of docs/360dialog-api.md §4 that the
 //! real API enforces synchronously; it is deliberately not a second copy of
 //! the client's full validation table.
 

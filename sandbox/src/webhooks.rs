@@ -25,7 +25,7 @@ pub const DELIVERY_TIMEOUT: Duration = Duration::from_secs(5);
 /// every local receiver on a busy machine "slow".
 pub const MIN_TIMEOUT: Duration = Duration::from_secs(1);
 
-/// Check a webhook URL against the rules of api-spec §2.4.4. With
+/// Check a webhook URL against the rules of docs/360dialog-api.md §2.4.4. With
 /// `allow_http_local`, `http://127.0.0.1[:port]` and `http://localhost[:port]`
 /// are accepted too (the only relaxation). Returns the rule broken.
 pub fn check_webhook_url(raw: &str, allow_http_local: bool) -> Result<(), String> {

@@ -7,7 +7,7 @@
 //! Meta does not say how it counts characters. wa360 counts **Unicode scalar
 //! values** (Rust [`str::chars`]): `"é"` is 1, `"👍"` is 1, `"👍🏽"` (thumbs up
 //! plus a skin-tone modifier) is 2. This is neither UTF-16 units nor bytes
-//! (api-spec §4.10).
+//! (docs/360dialog-api.md §4.10).
 
 use serde_json::{Map, Value};
 
@@ -98,7 +98,7 @@ pub(crate) fn check_http_url(field: &str, value: &str) -> Result<()> {
     }
 }
 
-/// Check a latitude / longitude pair (api-spec §4.3).
+/// Check a latitude / longitude pair (docs/360dialog-api.md §4.3).
 pub(crate) fn check_lat_long(path: &str, latitude: f64, longitude: f64) -> Result<()> {
     if !(-90.0..=90.0).contains(&latitude) {
         return Err(Error::invalid(
@@ -123,7 +123,7 @@ pub(crate) fn f64_value(x: f64) -> Value {
         .unwrap_or(Value::Null)
 }
 
-/// Normalise a phone number to the digits Meta expects (api-spec §3).
+/// Normalise a phone number to the digits Meta expects (docs/360dialog-api.md §3).
 ///
 /// A leading `+`, spaces, `-`, `.`, `(` and `)` are removed; anything else is
 /// rejected. The result must hold 8 to 15 digits (E.164 length) and must not
@@ -397,12 +397,12 @@ impl Obj {
         }
     }
 
-    /// Take a required integer.
+    /// Take a required integer (see [`integer`]).
     pub(crate) fn req_i64(&mut self, key: &str) -> Result<i64> {
         match self.req_value(key)? {
-            Value::Number(n) => n
-                .as_i64()
-                .ok_or_else(|| Error::invalid(self.at(key), "must be an integer")),
+            Value::Number(n) => {
+                integer(&n).ok_or_else(|| Error::invalid(self.at(key), "must be an integer"))
+            }
             other => Err(wrong_type(&self.at(key), "an integer", &other)),
         }
     }
@@ -466,6 +466,17 @@ pub(crate) fn put_opt(map: &mut Map<String, Value>, key: &str, value: &Option<St
     if let Some(v) = value {
         map.insert(key.to_string(), Value::String(v.clone()));
     }
+}
+
+/// A JSON number as an integer: an integer, or a number with no fractional
+/// part within ±2^53 (`2.0` from Python is the same input as `2` from
+/// JavaScript, whose numbers have no separate integer type).
+pub(crate) fn integer(n: &serde_json::Number) -> Option<i64> {
+    n.as_i64().or_else(|| {
+        n.as_f64()
+            .filter(|f| f.fract() == 0.0 && f.abs() <= 9_007_199_254_740_992.0)
+            .map(|f| f as i64)
+    })
 }
 
 #[cfg(test)]

@@ -1,4 +1,4 @@
-//! Contacts messages (api-spec §4.4): 1 to 5 contact cards.
+//! Contacts messages (docs/360dialog-api.md §4.4): 1 to 5 contact cards.
 
 use serde_json::{Map, Value};
 

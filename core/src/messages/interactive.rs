@@ -1,4 +1,4 @@
-//! Interactive messages (api-spec §4.6–§4.7): reply buttons, list, cta_url,
+//! Interactive messages (docs/360dialog-api.md §4.6–§4.7): reply buttons, list, cta_url,
 //! flow, product, product_list, location_request_message, address_message
 //! and catalog_message.
 
@@ -558,7 +558,7 @@ impl Interactive {
         let mut m = Map::new();
         m.insert("type".into(), Value::String(t.into()));
 
-        // Header: which kinds each type accepts (api-spec §4.7).
+        // Header: which kinds each type accepts (docs/360dialog-api.md §4.7).
         let header_rule: (&[&str], bool) = match &self.action {
             InteractiveAction::Buttons(_) | InteractiveAction::CtaUrl { .. } => {
                 (&["text", "image", "video", "document"], false)

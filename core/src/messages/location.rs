@@ -1,4 +1,4 @@
-//! Location messages (api-spec §4.3).
+//! Location messages (docs/360dialog-api.md §4.3).
 
 use serde_json::{Map, Value};
 

@@ -1,4 +1,4 @@
-//! Media messages: image, audio, video, document and sticker (api-spec §4.2),
+//! Media messages: image, audio, video, document and sticker (docs/360dialog-api.md §4.2),
 //! and the media object shared with interactive headers and template
 //! parameters.
 

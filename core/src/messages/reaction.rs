@@ -1,4 +1,4 @@
-//! Reactions (api-spec §4.5): one emoji on a message, or `""` to remove it.
+//! Reactions (docs/360dialog-api.md §4.5): one emoji on a message, or `""` to remove it.
 
 use serde_json::{Map, Value};
 

@@ -1,4 +1,4 @@
-//! Mark as read and typing indicator (api-spec §2.2, §4.9). Both are sent to
+//! Mark as read and typing indicator (docs/360dialog-api.md §2.2, §4.9). Both are sent to
 //! `POST /messages` and have neither `to` nor `type`.
 
 use serde_json::{Value, json};

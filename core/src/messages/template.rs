@@ -1,4 +1,4 @@
-//! Template messages (api-spec §4.8): name, language (always sent with
+//! Template messages (docs/360dialog-api.md §4.8): name, language (always sent with
 //! `policy: deterministic`) and the parameters of the header, body and buttons.
 
 use serde_json::{Map, Value};
@@ -442,7 +442,7 @@ impl TemplateButton {
         let mut o = Obj::new(path, v)?;
         let sub_type = o.req_str("sub_type")?;
         let index = match o.req_value("index")? {
-            Value::Number(n) => n.as_u64(),
+            Value::Number(n) => super::common::integer(&n).and_then(|i| u64::try_from(i).ok()),
             Value::String(s) if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) => {
                 s.parse().ok()
             }

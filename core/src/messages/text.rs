@@ -1,4 +1,4 @@
-//! Text messages (api-spec §4.1).
+//! Text messages (docs/360dialog-api.md §4.1).
 
 use serde_json::{Map, Value};
 

@@ -22,7 +22,7 @@ use serde_json::value::RawValue;
 /// A wire JSON piece kept as its text (one allocation) and turned into a
 /// [`Value`] only on first access (then cached). Building `Value` maps for
 /// every payload, context and pricing object was most of the parse time
-/// (PERFORMANCE.md); most consumers read a field or two, or re-emit the
+/// (docs/performance.md §5); most consumers read a field or two, or re-emit the
 /// piece verbatim in the canonical JSON.
 #[derive(Clone)]
 pub(crate) struct Json {
@@ -79,11 +79,11 @@ impl PartialEq for Json {
 
 impl Serialize for Json {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        // serde_json writers copy the text verbatim; `to_value` parses it.
-        match self.value.get() {
-            Some(v) => v.serialize(s),
-            None => self.raw.serialize(s),
-        }
+        // Always the wire text (serde_json writers copy it verbatim; `to_value`
+        // parses it), never the cached value: the output must not depend on
+        // which accessor ran first (a repeated key, `1.0`, `1E2` are written
+        // as received and read alike by every language).
+        self.raw.serialize(s)
     }
 }
 
@@ -114,7 +114,7 @@ pub enum EventKind {
     Message(Box<InboundMessage>),
     /// A status update of an outbound message (any `status` value).
     Status(Box<StatusUpdate>),
-    /// The value-level `errors` list of a `messages` change (api-spec §6.7).
+    /// The value-level `errors` list of a `messages` change (docs/360dialog-api.md §6.7).
     Error(Vec<Value>),
     /// A change whose `field` is not `messages`.
     FieldUpdate(FieldUpdate),
@@ -260,9 +260,14 @@ pub struct InboundMessage {
     pub(crate) extra: Vec<(String, Json)>,
 }
 
-/// Keys of a canonical message event; a wire type with one of these names is
-/// not repeated under its type key (the canonical key wins).
-pub(crate) const MESSAGE_KEYS: &[&str] = &[
+/// Message types whose payload is written under the key `payload` instead
+/// of the type name: every key of the canonical form of any event kind (so a
+/// key means the same thing on every event), and the names JavaScript
+/// objects inherit from `Object.prototype` (a `toJSON` or `__proto__` own
+/// key changes how JS serialises or reads the object). One rule for the
+/// three languages: `tests/conformance/webhook_parse/README.md`.
+pub const RESERVED_TYPE_NAMES: &[&str] = &[
+    // canonical keys
     "kind",
     "field",
     "waba_id",
@@ -276,7 +281,39 @@ pub(crate) const MESSAGE_KEYS: &[&str] = &[
     "contact",
     "context",
     "errors",
+    "status",
+    "recipient_id",
+    "recipient_user_id",
+    "conversation",
+    "pricing",
+    "biz_opaque_callback_data",
+    "value",
+    "raw",
+    // Object.prototype
+    "__proto__",
+    "__defineGetter__",
+    "__defineSetter__",
+    "__lookupGetter__",
+    "__lookupSetter__",
+    "constructor",
+    "hasOwnProperty",
+    "isPrototypeOf",
+    "propertyIsEnumerable",
+    "toJSON",
+    "toLocaleString",
+    "toString",
+    "valueOf",
 ];
+
+/// The canonical key of a message's payload: its type, or `payload` for a
+/// reserved name (see [`RESERVED_TYPE_NAMES`]).
+pub fn payload_key(message_type: &str) -> &str {
+    if RESERVED_TYPE_NAMES.contains(&message_type) {
+        "payload"
+    } else {
+        message_type
+    }
+}
 
 fn get_str<'a>(v: Option<&'a Value>, key: &str) -> Option<&'a str> {
     v?.get(key)?.as_str()
@@ -286,7 +323,7 @@ fn get_bool(v: Option<&Value>, key: &str) -> Option<bool> {
     v?.get(key)?.as_bool()
 }
 
-/// A JSON number, or a string holding one (api-spec §6.9).
+/// A JSON number, or a string holding one (docs/360dialog-api.md §6.9).
 fn num_or_str_f64(v: Option<&Value>) -> Option<f64> {
     match v? {
         Value::Number(n) => n.as_f64(),
@@ -295,7 +332,7 @@ fn num_or_str_f64(v: Option<&Value>) -> Option<f64> {
     }
 }
 
-/// An integer, or a string of digits (api-spec §6.9).
+/// An integer, or a string of digits (docs/360dialog-api.md §6.9).
 fn int_or_digits(v: Option<&Value>) -> Option<i64> {
     match v? {
         Value::Number(n) => n.as_i64(),
@@ -915,7 +952,7 @@ pub struct FieldUpdate {
     pub(crate) value: Option<Value>,
 }
 
-/// The typed field updates documented in api-spec §6.8.
+/// The typed field updates documented in docs/360dialog-api.md §6.8.
 #[derive(Debug, Clone, Copy, PartialEq)]
 #[non_exhaustive]
 pub enum FieldUpdateKind<'a> {
@@ -1112,10 +1149,8 @@ impl Serialize for Canonical<'_> {
                 m.serialize_entry("contact", &msg.contact.as_deref().map(ContactOut))?;
                 m.serialize_entry("context", &msg.context)?;
                 m.serialize_entry("errors", &LazyErrors(&msg.errors))?;
-                if let Some(t) = msg.message_type.as_deref()
-                    && !MESSAGE_KEYS.contains(&t)
-                {
-                    m.serialize_entry(t, &msg.payload)?;
+                if let Some(t) = msg.message_type.as_deref() {
+                    m.serialize_entry(payload_key(t), &msg.payload)?;
                 }
             }
             EventKind::Status(st) => {

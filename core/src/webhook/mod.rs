@@ -4,6 +4,7 @@
 
 pub mod dedupe;
 pub mod events;
+mod normalize;
 pub mod parse;
 pub mod registration;
 pub mod testing;

@@ -1,7 +1,7 @@
 //! Webhook registration: URL rules, settings, and the phone-number-level and
-//! WABA-level configuration endpoints (api-spec §2.4).
+//! WABA-level configuration endpoints (docs/360dialog-api.md §2.4).
 //!
-//! Every set operation validates locally first (api-spec §2.4.4) and makes no
+//! Every set operation validates locally first (docs/360dialog-api.md §2.4.4) and makes no
 //! request when the settings break a rule:
 //!
 //! 1. scheme `https`;
@@ -39,7 +39,7 @@ use crate::retry::RetryClass;
 
 /// Path of the phone-number-level webhook configuration.
 pub const PHONE_WEBHOOK_PATH: &str = "/v1/configs/webhook";
-/// Path of the WABA-level webhook configuration (experimental, api-spec §9 #4).
+/// Path of the WABA-level webhook configuration (experimental, docs/360dialog-api.md §9 #4).
 pub const WABA_WEBHOOK_PATH: &str = "/waba_webhook";
 
 fn url_err(rule: impl Into<String>) -> Error {
@@ -311,7 +311,7 @@ impl Webhooks<'_> {
     /// Read the phone-number-level webhook (`GET /v1/configs/webhook`).
     /// `Ok(None)` when none is set (HTTP 404, or an answer whose `url` is
     /// missing, null or empty).
-    /// `headers` are filled only if 360dialog returns them (api-spec §9 #5:
+    /// `headers` are filled only if 360dialog returns them (docs/360dialog-api.md §9 #5:
     /// do not rely on it).
     pub async fn get_phone(&self) -> Result<Option<WebhookSettings>> {
         self.get(PHONE_WEBHOOK_PATH).await
@@ -321,7 +321,7 @@ impl Webhooks<'_> {
     /// events of every number of the WABA.
     ///
     /// **Experimental**: the path and body come from community code, not from
-    /// 360dialog's API reference (api-spec §2.4.2, §9 #4).
+    /// 360dialog's API reference (docs/360dialog-api.md §2.4.2, §9 #4).
     pub async fn set_waba(&self, settings: &WebhookSettings) -> Result<Value> {
         settings.validate()?;
         self.client
@@ -337,7 +337,7 @@ impl Webhooks<'_> {
     /// Read the WABA-level webhook (`GET /waba_webhook`); `Ok(None)` on 404.
     ///
     /// **Experimental**: whether this read-back exists is unconfirmed
-    /// (api-spec §2.4.2, §9 #4); tested against the local emulator only.
+    /// (docs/360dialog-api.md §2.4.2, §9 #4); tested against the local emulator only.
     pub async fn get_waba(&self) -> Result<Option<WebhookSettings>> {
         self.get(WABA_WEBHOOK_PATH).await
     }

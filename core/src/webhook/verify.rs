@@ -2,9 +2,9 @@
 //! `X-Hub-Signature-256`, plus the `hub.challenge` handshake.
 //!
 //! 360dialog authenticates deliveries with the custom `headers` registered
-//! with the webhook (api-spec §7.2): typically `Authorization: Basic …` or a
+//! with the webhook (docs/360dialog-api.md §7.2): typically `Authorization: Basic …` or a
 //! secret header such as `X-Webhook-Key`. Direct Cloud API users get Meta's
-//! `X-Hub-Signature-256` HMAC over the raw body (api-spec §7.3).
+//! `X-Hub-Signature-256` HMAC over the raw body (docs/360dialog-api.md §7.3).
 //!
 //! Rules, all of which fail closed with [`Error::InvalidSignature`]:
 //! - a missing, empty, malformed or **duplicated** credential header is rejected;
