@@ -45,6 +45,17 @@ export declare class Client {
   constructor(options?: ClientOptions | undefined | null)
   /** The base URL requests go to. */
   get baseUrl(): string
+  /**
+   * A snapshot of this client's metrics: `requests` (finished requests by outcome,
+   * `ok` or an error code), `retries` (by reason) and `send_latency` (histogram of
+   * `POST /messages` times in seconds, cumulative buckets). Names: docs/observability.md.
+   */
+  metrics(): ClientMetrics
+  /**
+   * The number naming this client in log records (`client` field); used by `wa360.js`
+   * to route records to the client's `logger`.
+   */
+  get _logId(): number
   /** What `JSON.stringify(client)` shows: the base URL only, never the key. */
   toJSON(): ClientDescription
   /**
@@ -315,6 +326,15 @@ export declare function _panicForTests(): void
 /** Test hook: the async twin of `_panicForTests` (a panic inside a future). */
 export declare function _panicForTestsAsync(): Promise<void>
 
+/** Hand every event at `level` and above to `callback` as a JSON string (`null` stops). */
+export declare function _setLogSink(callback?: ((arg: string) => void) | undefined | null, level?: string | undefined | null): void
+
+/**
+ * Write wa360's log events at `level` and above as JSON lines to stderr
+ * (`off` | `error` | `warn` | `info` | `debug` | `trace`). Called with `WA360_LOG` at load.
+ */
+export declare function _setStderrLog(level?: string | undefined | null): void
+
 /** User and password of a Basic auth check. */
 export interface BasicAuth {
   /** User name. */
@@ -478,6 +498,19 @@ export interface ClientDescription {
   baseUrl: string
 }
 
+/** A client's metrics at one moment (`client.metrics()`). */
+export interface ClientMetrics {
+  /** Finished requests (after retries) by outcome: `ok` or an error code; non-zero only. */
+  requests: Record<string, number>
+  /**
+   * Repeated attempts by reason (`rate_limited`, `transient`, `not_sent`, `timeout`,
+   * `interrupted`, `server_error`); non-zero only.
+   */
+  retries: Record<string, number>
+  /** Time of each `POST /messages` call (sends, mark read, typing), retries included. */
+  sendLatency: LatencyHistogram
+}
+
 /**
  * Options of `new Client(options)`. (Declared for the TypeScript types; the
  * constructor reads the object through its own properties only, rejects
@@ -580,6 +613,24 @@ export declare function hubChallenge(mode: string, verifyToken: string, challeng
 
 /** `hubChallenge` reading the parameters from a raw query string (without `?`). */
 export declare function hubChallengeFromQuery(query: string, expectedToken: string): string
+
+/** One cumulative histogram bucket. */
+export interface LatencyBucket {
+  /** Upper bound in seconds; null for the last, unbounded bucket. */
+  le?: number
+  /** Observations at or below `le`. */
+  count: number
+}
+
+/** A latency histogram with cumulative buckets (as in Prometheus). */
+export interface LatencyHistogram {
+  /** Number of observations. */
+  count: number
+  /** Sum of all observations, in seconds. */
+  sumSeconds: number
+  /** Cumulative buckets; the last one is unbounded (`le` null) and counts everything. */
+  buckets: Array<LatencyBucket>
+}
 
 /** The answer of a media look-up. The `url` is valid for 5 minutes. */
 export interface MediaInfo {
