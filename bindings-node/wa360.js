@@ -7,6 +7,7 @@
 //     objects property by property through N-API, see docs/performance.md §5);
 //   - isWa360Error / ErrorCodes, isKnownMessage.
 const native = require('./index.js')
+const logging = require('./logging.js')
 
 /** Every stable error code, frozen (same list as the Rust core's ErrorCode::ALL). */
 const ErrorCodes = Object.freeze(native._errorCodes())
@@ -48,8 +49,27 @@ function wrapMethods(Cls, asyncNames) {
     Object.defineProperty(Cls.prototype, name, { ...d, value: (asyncNames.has(name) ? wrapAsync : wrapSync)(d.value) })
   }
 }
-wrapMethods(native.Client, new Set(Object.getOwnPropertyNames(native.Client.prototype).filter((n) => n !== 'toJSON')))
+const SYNC_CLIENT_METHODS = new Set(['toJSON', '_templatesIterator', '_blockedUsersIterator'])
+wrapMethods(native.Client, new Set(Object.getOwnPropertyNames(native.Client.prototype).filter((n) => !SYNC_CLIENT_METHODS.has(n))))
+wrapMethods(native.TemplateIterator, new Set(['next']))
+wrapMethods(native.BlockedUserIterator, new Set(['next']))
 wrapMethods(native.Sandbox, new Set(['inbound', 'stop']))
+wrapMethods(native.Ledger, new Set())
+// client.broadcast(campaign, ledger, { progress, ...options }): the progress callback
+// crosses to Rust as its own argument (a thread-safe function).
+{
+  const nativeBroadcast = native.Client.prototype.broadcast
+  Object.defineProperty(native.Client.prototype, 'broadcast', {
+    enumerable: false, configurable: true, writable: true,
+    value: function broadcast(campaign, ledger, options = {}) {
+      const { progress, ...rest } = options ?? {}
+      if (progress !== undefined && typeof progress !== 'function') {
+        return Promise.reject(Object.assign(new TypeError('options.progress must be a function'), { code: 'invalid_argument' }))
+      }
+      return nativeBroadcast.call(this, campaign, ledger, rest, progress)
+    },
+  })
+}
 wrapMethods(native.Verifier, new Set())
 wrapMethods(native.Deduper, new Set())
 wrapMethods(native.StatusFold, new Set())
@@ -74,6 +94,22 @@ function parseWebhook(body) {
   const events = JSON.parse(text)
   for (let i = 0; i < events.length; i++) Object.defineProperty(events[i], 'toJSON', TO_JSON)
   return events
+}
+
+/**
+ * The exact `POST /messages` body of a message description, without sending it.
+ * Read from the core's JSON text (so a `__proto__` key stays an own property);
+ * integers beyond ±(2^53 − 1) are BigInt, exact (a number would round them).
+ */
+function buildMessage(message) {
+  const { body, big } = JSON.parse(native.buildMessageToJson(message))
+  for (const path of big) {
+    let o = body
+    for (let i = 0; i < path.length - 1; i++) o = o[path[i]]
+    const k = path[path.length - 1]
+    Object.defineProperty(o, k, { value: BigInt(o[k]), enumerable: true, writable: true, configurable: true })
+  }
+  return body
 }
 
 const KNOWN_MESSAGE_TYPES = new Set([
@@ -106,6 +142,51 @@ Object.defineProperty(native.Sandbox.prototype, 'registerWebhook', {
   },
 })
 
+// listTemplates / listBlockedUsers: async iterables over the native page-by-page
+// iterators. Bad options reject the first next() (nothing is requested before).
+function pagedIterable(open) {
+  let it = null
+  let done = false
+  return {
+    async next() {
+      if (done) return { done: true, value: undefined }
+      try {
+        if (it === null) it = open()
+        const value = await it.next()
+        if (value === null) { done = true; return { done: true, value: undefined } }
+        return { done: false, value }
+      } catch (e) {
+        done = true
+        throw shapeArgError(e)
+      }
+    },
+    async return() { done = true; return { done: true, value: undefined } },
+    [Symbol.asyncIterator]() { return this },
+  }
+}
+Object.defineProperty(native.Client.prototype, 'listTemplates', {
+  enumerable: false, configurable: true, writable: true,
+  value: function listTemplates(options) { return pagedIterable(() => this._templatesIterator(options)) },
+})
+Object.defineProperty(native.Client.prototype, 'listBlockedUsers', {
+  enumerable: false, configurable: true, writable: true,
+  value: function listBlockedUsers(options) { return pagedIterable(() => this._blockedUsersIterator(options)) },
+})
+
+// Sandbox.markSeen / setHealth: control routes of the management emulation.
+async function sandboxControl(sb, path, body) {
+  const r = await fetch(sb.url + path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })
+  if (!r.ok) throw Object.assign(new Error(`sandbox refused ${path}: HTTP ${r.status} ${await r.text()}`), { code: 'invalid_argument' })
+}
+Object.defineProperty(native.Sandbox.prototype, 'markSeen', {
+  enumerable: false, configurable: true, writable: true,
+  value: function markSeen(users) { return sandboxControl(this, '/_sandbox/seen', { users }) },
+})
+Object.defineProperty(native.Sandbox.prototype, 'setHealth', {
+  enumerable: false, configurable: true, writable: true,
+  value: function setHealth(answer) { return sandboxControl(this, '/_sandbox/health', answer ?? null) },
+})
+
 // filter(): the batch forms of Deduper.isNew / StatusFold.apply, in order.
 Object.defineProperty(native.Deduper.prototype, 'filter', {
   enumerable: false, configurable: true, writable: true,
@@ -117,13 +198,44 @@ Object.defineProperty(native.StatusFold.prototype, 'filter', {
   value: function filter(events) { return events.filter((e) => e.kind !== 'status' || REPORTABLE.has(this.apply(e))) },
 })
 
+/**
+ * `new Client({ apiKey, baseUrl, timeoutMs, connectTimeoutMs, maxRetries, logger, logLevel })`:
+ * the native client plus the JS-only options `logger` (a function `(record) => void`, or an
+ * object with `info`/`warn`/`debug`/… methods such as console or pino) and `logLevel`
+ * (default `info`), which receive this client's log records.
+ */
+class Client extends native.Client {
+  constructor(options) {
+    let rest = options
+    let logger
+    let logLevel
+    if (options !== null && typeof options === 'object' &&
+        (Object.hasOwn(options, 'logger') || Object.hasOwn(options, 'logLevel'))) {
+      logger = Object.hasOwn(options, 'logger') ? options.logger : undefined
+      logLevel = Object.hasOwn(options, 'logLevel') ? options.logLevel : undefined
+      rest = {}
+      for (const k of Object.keys(options)) if (k !== 'logger' && k !== 'logLevel') rest[k] = options[k]
+    }
+    super(rest)
+    if (logger !== undefined && logger !== null) logging.attach(this, logger, logLevel)
+  }
+}
+
 module.exports = {
-  Client: native.Client,
+  Client,
+  setLogger: logging.setLogger,
+  Campaign: native.Campaign,
+  Ledger: native.Ledger,
   Verifier: native.Verifier,
   Sandbox: native.Sandbox,
   Deduper: native.Deduper,
   StatusFold: native.StatusFold,
-  buildMessage: wrapSync(native.buildMessage),
+  MediaCache: native.MediaCache,
+  buildMessage: wrapSync(buildMessage),
+  buildTemplate: wrapSync(native.buildTemplate),
+  buildProfileUpdate: wrapSync(native.buildProfileUpdate),
+  parseTemplateList: wrapSync(native.parseTemplateList),
+  checkTemplateSend: wrapSync(native.checkTemplateSend),
   ErrorCodes,
   isWa360Error,
   parseWebhook,

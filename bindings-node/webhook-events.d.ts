@@ -114,7 +114,10 @@ export type KnownMessageType = KnownMessageEvent['type']
  * an error): `type` is the string Meta sent (or null) and the payload sits
  * under that key. It is part of `Event`, so `ev.type === 'text'` alone does not
  * narrow (TypeScript cannot discriminate against an open `string`): narrow
- * with `isKnownMessage(ev)` first, then switch on `ev.type`.
+ * with `isKnownMessage(ev)` first, then switch on `ev.type`. When `type` is a
+ * reserved name (a canonical key such as `id` or `status`, or an
+ * `Object.prototype` member such as `toJSON` or `__proto__`), the payload is
+ * under `payload` instead (tests/conformance/webhook_parse/README.md).
  */
 export interface OtherMessage extends MessageBase {
   type: string | null

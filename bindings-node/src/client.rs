@@ -5,16 +5,17 @@
 //! Structured arguments cross the boundary as JSON values and are validated by
 //! the core before any request.
 
-use std::time::Duration;
-
 use napi::Env;
 use napi::bindgen_prelude::PromiseRaw;
 use napi_derive::napi;
 
 use crate::errors::{guard, spawn};
 
-/// Options of `new Client(options)`.
+/// Options of `new Client(options)`. (Declared for the TypeScript types; the
+/// constructor reads the object through its own properties only, rejects
+/// unknown keys and range-checks every number, see `own::options`.)
 #[napi(object)]
+#[allow(dead_code)]
 #[derive(Default)]
 pub struct ClientOptions {
     /// The 360dialog API key of the channel; falls back to `D360_API_KEY`.
@@ -25,9 +26,21 @@ pub struct ClientOptions {
     pub timeout_ms: Option<u32>,
     /// Time allowed to open a connection, in ms (default 10000).
     pub connect_timeout_ms: Option<u32>,
-    /// Maximum retries of a retryable failure (default 2; 0 disables retries).
+    /// Maximum retries of a retryable failure (default 2; 0 disables retries; at most 100).
     pub max_retries: Option<u32>,
+    /// Pace sends (per-number token bucket, per-recipient pair rate); off by default.
+    pub governor: Option<crate::governor::GovernorOptions>,
 }
+
+/// The keys of `ClientOptions`.
+const CLIENT_OPTIONS: &[&str] = &[
+    "apiKey",
+    "baseUrl",
+    "timeoutMs",
+    "connectTimeoutMs",
+    "maxRetries",
+    "governor",
+];
 
 /// One recipient of a send answer.
 #[napi(object)]
@@ -97,26 +110,35 @@ pub struct JsClient {
 impl JsClient {
     /// `new Client({ apiKey, baseUrl, timeoutMs, connectTimeoutMs, maxRetries })`.
     /// Throws `configuration` when no key is given and `D360_API_KEY` is unset.
-    #[napi(constructor)]
-    pub fn new(env: Env, options: Option<ClientOptions>) -> napi::Result<Self> {
-        let o = options.unwrap_or_default();
+    #[napi(
+        constructor,
+        ts_args_type = "options?: ClientOptions | undefined | null"
+    )]
+    pub fn new(env: Env, options: Option<crate::own::Json>) -> napi::Result<Self> {
+        use crate::own::{opt_num, opt_str, options as read_options};
+        use wa360::input::{duration_ms_option, int_option};
         guard(&env, move || {
+            let o = read_options(options, CLIENT_OPTIONS)?;
             let mut b = wa360::client::Client::builder()
                 .user_agent_suffix(&format!("node/{}", node_version()));
-            if let Some(k) = o.api_key {
+            if let Some(k) = opt_str(&o, "apiKey")? {
                 b = b.api_key(k);
             }
-            if let Some(u) = o.base_url.as_deref() {
-                b = b.base_url(u);
+            if let Some(u) = opt_str(&o, "baseUrl")? {
+                b = b.base_url(&u);
             }
-            if let Some(t) = o.timeout_ms {
-                b = b.timeout(Duration::from_millis(u64::from(t)));
+            if let Some(t) = opt_num(&o, "timeoutMs")? {
+                b = b.timeout(duration_ms_option("timeoutMs", t)?);
             }
-            if let Some(t) = o.connect_timeout_ms {
-                b = b.connect_timeout(Duration::from_millis(u64::from(t)));
+            if let Some(t) = opt_num(&o, "connectTimeoutMs")? {
+                b = b.connect_timeout(duration_ms_option("connectTimeoutMs", t)?);
             }
-            if let Some(n) = o.max_retries {
-                b = b.max_retries(n);
+            if let Some(n) = opt_num(&o, "maxRetries")? {
+                b = b
+                    .max_retries(int_option("maxRetries", n, 0, wa360::input::MAX_RETRIES)? as u32);
+            }
+            if let Some(g) = o.get("governor") {
+                b = b.governor(crate::governor::from_json(g.clone())?);
             }
             Ok(JsClient { inner: b.build()? })
         })
@@ -126,6 +148,42 @@ impl JsClient {
     #[napi(getter)]
     pub fn base_url(&self) -> String {
         self.inner.config().base_url().to_owned()
+    }
+
+    /// A snapshot of this client's metrics: `requests` (finished requests by outcome,
+    /// `ok` or an error code), `retries` (by reason) and `send_latency` (histogram of
+    /// `POST /messages` times in seconds, cumulative buckets). Names: docs/observability.md.
+    #[napi]
+    pub fn metrics(&self) -> ClientMetrics {
+        let m = self.inner.metrics();
+        let counts = |c: std::collections::BTreeMap<String, u64>| {
+            c.into_iter().map(|(k, v)| (k, v as f64)).collect()
+        };
+        ClientMetrics {
+            requests: counts(m.requests),
+            retries: counts(m.retries),
+            send_latency: LatencyHistogram {
+                count: m.send_latency.count as f64,
+                sum_seconds: m.send_latency.sum_seconds,
+                buckets: m
+                    .send_latency
+                    .buckets
+                    .into_iter()
+                    .map(|b| LatencyBucket {
+                        le: b.le,
+                        count: b.count as f64,
+                    })
+                    .collect(),
+            },
+        }
+    }
+
+    /// The number naming this client in log records (`client` field); used by `wa360.js`
+    /// to route records to the client's `logger`.
+    #[napi(getter, js_name = "_logId")]
+    pub fn log_id(&self) -> f64 {
+        // Client ids count up from 1 per process; far below 2^53.
+        self.inner.id() as f64
     }
 
     /// What `JSON.stringify(client)` shows: the base URL only, never the key.
@@ -151,32 +209,66 @@ impl JsClient {
     }
 
     /// Mark an inbound message (and the ones before it) as read.
-    #[napi(ts_return_type = "Promise<void>")]
+    #[napi(ts_args_type = "messageId: string", ts_return_type = "Promise<void>")]
     pub fn mark_read<'env>(
         &self,
         env: &'env Env,
-        message_id: String,
+        message_id: crate::own::Text,
     ) -> napi::Result<PromiseRaw<'env, ()>> {
         let c = self.inner.clone();
         spawn(
             env,
-            async move { c.mark_read(&message_id).await },
+            async move { c.mark_read(&message_id.named("messageId")?).await },
             |_, v| Ok(v),
         )
     }
 
     /// Show a typing indicator (up to 25 s; also marks the message read).
-    #[napi(ts_return_type = "Promise<void>")]
+    #[napi(ts_args_type = "messageId: string", ts_return_type = "Promise<void>")]
     pub fn typing<'env>(
         &self,
         env: &'env Env,
-        message_id: String,
+        message_id: crate::own::Text,
     ) -> napi::Result<PromiseRaw<'env, ()>> {
         let c = self.inner.clone();
-        spawn(env, async move { c.typing(&message_id).await }, |_, v| {
-            Ok(v)
-        })
+        spawn(
+            env,
+            async move { c.typing(&message_id.named("messageId")?).await },
+            |_, v| Ok(v),
+        )
     }
+}
+
+/// A client's metrics at one moment (`client.metrics()`).
+#[napi(object)]
+pub struct ClientMetrics {
+    /// Finished requests (after retries) by outcome: `ok` or an error code; non-zero only.
+    pub requests: std::collections::HashMap<String, f64>,
+    /// Repeated attempts by reason (`rate_limited`, `transient`, `not_sent`, `timeout`,
+    /// `interrupted`, `server_error`); non-zero only.
+    pub retries: std::collections::HashMap<String, f64>,
+    /// Time of each `POST /messages` call (sends, mark read, typing), retries included.
+    pub send_latency: LatencyHistogram,
+}
+
+/// A latency histogram with cumulative buckets (as in Prometheus).
+#[napi(object)]
+pub struct LatencyHistogram {
+    /// Number of observations.
+    pub count: f64,
+    /// Sum of all observations, in seconds.
+    pub sum_seconds: f64,
+    /// Cumulative buckets; the last one is unbounded (`le` null) and counts everything.
+    pub buckets: Vec<LatencyBucket>,
+}
+
+/// One cumulative histogram bucket.
+#[napi(object)]
+pub struct LatencyBucket {
+    /// Upper bound in seconds; null for the last, unbounded bucket.
+    pub le: Option<f64>,
+    /// Observations at or below `le`.
+    pub count: f64,
 }
 
 /// The printable description of a client (no secrets).

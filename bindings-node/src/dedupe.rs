@@ -6,19 +6,21 @@
 use std::time::Duration;
 
 use napi::Env;
-use napi::bindgen_prelude::Object;
 use napi_derive::napi;
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 use wa360::webhook::dedupe::{
     DEFAULT_CAPACITY, DEFAULT_TTL, DedupeKey, DedupeStore, FoldOutcome, MemoryDedupe,
     MemoryStatusStore,
 };
 
 use crate::errors::guard;
+use crate::own::{Json, RawObject};
 
-/// Options of `new Deduper()` / `new StatusFold()`.
+/// Options of `new Deduper()` / `new StatusFold()`. (Declared for the
+/// TypeScript types; read through own properties, unknown keys rejected,
+/// numbers range-checked.)
 #[napi(object)]
+#[allow(dead_code)]
 #[derive(Default)]
 pub struct MemoryStoreOptions {
     /// How many keys / messages are kept (oldest evicted first; default 100 000).
@@ -27,40 +29,37 @@ pub struct MemoryStoreOptions {
     pub ttl_ms: Option<f64>,
 }
 
-fn sizes(o: Option<MemoryStoreOptions>) -> (usize, Duration) {
-    let o = o.unwrap_or_default();
-    let cap = o.capacity.map(|c| c as usize).unwrap_or(DEFAULT_CAPACITY);
-    let ttl = o
-        .ttl_ms
-        .filter(|t| t.is_finite() && *t > 0.0)
-        .map(|t| Duration::from_millis(t as u64))
-        .unwrap_or(DEFAULT_TTL);
-    (cap, ttl)
-}
-
-fn str_prop(obj: &Object<'_>, name: &str) -> Option<String> {
-    obj.get::<String>(name).ok().flatten()
+fn sizes(o: Option<Json>) -> wa360::Result<(usize, Duration)> {
+    let o = crate::own::options(o, &["capacity", "ttlMs"])?;
+    let cap = match crate::own::opt_num(&o, "capacity")? {
+        Some(c) => wa360::input::int_option("capacity", c, 1, wa360::input::MAX_CAPACITY)? as usize,
+        None => DEFAULT_CAPACITY,
+    };
+    let ttl = match crate::own::opt_num(&o, "ttlMs")? {
+        Some(t) => wa360::input::duration_ms_option("ttlMs", t)?,
+        None => DEFAULT_TTL,
+    };
+    Ok((cap, ttl))
 }
 
 /// The dedupe key of a canonical event object: message id; (status id,
-/// status); otherwise a SHA-256 of its JSON (computed by the core).
-fn key_of(env: &Env, event: &Object<'_>) -> wa360::Result<DedupeKey> {
-    let kind = str_prop(event, "kind");
-    let id = str_prop(event, "id");
-    match (kind.as_deref(), id) {
-        (Some("message"), Some(id)) => return Ok(DedupeKey::message(id)),
+/// status) (long ones hashed, as in the core's `dedupe_key`); otherwise the
+/// core's digest of the event's JSON value (own properties, keys sorted).
+fn key_of(event: &RawObject) -> wa360::Result<DedupeKey> {
+    let max = wa360::webhook::dedupe::MAX_KEY_TEXT;
+    match (event.own_str("kind").as_deref(), event.own_str("id")) {
+        (Some("message"), Some(id)) if id.len() <= max => return Ok(DedupeKey::message(id)),
         (Some("status"), Some(id)) => {
-            if let Some(st) = str_prop(event, "status") {
+            if let Some(st) = event
+                .own_str("status")
+                .filter(|st| id.len() + st.len() <= max)
+            {
                 return Ok(DedupeKey::status(id, st));
             }
         }
         _ => {}
     }
-    let value: Value = env
-        .from_js_value(*event)
-        .map_err(|e| wa360::Error::invalid("event", e.to_string()))?;
-    let bytes = value.to_string();
-    Ok(DedupeKey::Digest(Sha256::digest(bytes.as_bytes()).into()))
+    Ok(DedupeKey::of_value(&event.json()?))
 }
 
 /// Drops repeated deliveries (360dialog delivers at least once and retries
@@ -75,27 +74,30 @@ pub struct JsDeduper {
 #[napi]
 impl JsDeduper {
     /// `new Deduper({ capacity?, ttlMs? })`.
-    #[napi(constructor)]
-    pub fn new(options: Option<MemoryStoreOptions>) -> Self {
-        let (cap, ttl) = sizes(options);
-        JsDeduper {
-            store: MemoryDedupe::new(cap, ttl),
-        }
+    #[napi(
+        constructor,
+        ts_args_type = "options?: MemoryStoreOptions | undefined | null"
+    )]
+    pub fn new(env: Env, options: Option<Json>) -> napi::Result<Self> {
+        guard(&env, || {
+            let (cap, ttl) = sizes(options)?;
+            Ok(JsDeduper {
+                store: MemoryDedupe::new(cap, ttl),
+            })
+        })
     }
 
     /// Record `event`; `true` the first time it is seen.
     #[napi(ts_args_type = "event: object")]
-    pub fn is_new(&self, env: Env, event: Object<'_>) -> napi::Result<bool> {
-        guard(&env, || {
-            Ok(!self.store.check_and_record(&key_of(&env, &event)?))
-        })
+    pub fn is_new(&self, env: Env, event: RawObject) -> napi::Result<bool> {
+        guard(&env, || Ok(!self.store.check_and_record(&key_of(&event)?)))
     }
 
     /// Forget `event` so its redelivery is processed again (call it when handling failed).
     #[napi(ts_args_type = "event: object")]
-    pub fn forget(&self, env: Env, event: Object<'_>) -> napi::Result<()> {
+    pub fn forget(&self, env: Env, event: RawObject) -> napi::Result<()> {
         guard(&env, || {
-            self.store.forget(&key_of(&env, &event)?);
+            self.store.forget(&key_of(&event)?);
             Ok(())
         })
     }
@@ -125,12 +127,17 @@ pub struct JsStatusFold {
 #[napi]
 impl JsStatusFold {
     /// `new StatusFold({ capacity?, ttlMs? })`.
-    #[napi(constructor)]
-    pub fn new(options: Option<MemoryStoreOptions>) -> Self {
-        let (cap, ttl) = sizes(options);
-        JsStatusFold {
-            inner: wa360::webhook::dedupe::StatusFold::new(MemoryStatusStore::new(cap, ttl)),
-        }
+    #[napi(
+        constructor,
+        ts_args_type = "options?: MemoryStoreOptions | undefined | null"
+    )]
+    pub fn new(env: Env, options: Option<Json>) -> napi::Result<Self> {
+        guard(&env, || {
+            let (cap, ttl) = sizes(options)?;
+            Ok(JsStatusFold {
+                inner: wa360::webhook::dedupe::StatusFold::new(MemoryStatusStore::new(cap, ttl)),
+            })
+        })
     }
 
     /// Apply one status event. Returns `advanced` or `failed` (report it),
@@ -140,25 +147,20 @@ impl JsStatusFold {
         ts_args_type = "event: object",
         ts_return_type = "'advanced' | 'failed' | 'unrecognised' | 'duplicate' | 'stale'"
     )]
-    pub fn apply(&self, env: Env, event: Object<'_>) -> napi::Result<&'static str> {
+    pub fn apply(&self, env: Env, event: Json) -> napi::Result<&'static str> {
         guard(&env, || {
-            let (Some(id), Some(status)) = (str_prop(&event, "id"), str_prop(&event, "status"))
-            else {
+            let v = event.0;
+            let s = |k: &str| v.get(k).and_then(Value::as_str);
+            let (Some(id), Some(status)) = (s("id"), s("status")) else {
                 return Ok(outcome_name(FoldOutcome::Unrecognised));
             };
-            let timestamp = event
-                .get::<f64>("timestamp")
-                .ok()
-                .flatten()
-                .map(|t| t as i64);
-            let errors: Vec<Value> = match event.get::<Object<'_>>("errors").ok().flatten() {
-                Some(list) => env
-                    .from_js_value(list)
-                    .map_err(|e| wa360::Error::invalid("event.errors", e.to_string()))?,
-                None => Vec::new(),
-            };
+            let timestamp = v.get("timestamp").and_then(Value::as_i64);
+            let errors = v
+                .get("errors")
+                .and_then(Value::as_array)
+                .map_or(&[][..], Vec::as_slice);
             Ok(outcome_name(
-                self.inner.apply(&id, &status, timestamp, &errors),
+                self.inner.apply(id, status, timestamp, errors),
             ))
         })
     }

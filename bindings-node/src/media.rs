@@ -6,6 +6,7 @@ use napi_derive::napi;
 
 use crate::client::JsClient;
 use crate::errors::spawn;
+use crate::own::Text;
 
 /// The answer of a media look-up. The `url` is valid for 5 minutes.
 #[napi(object)]
@@ -25,34 +26,37 @@ pub struct MediaInfo {
 #[napi]
 impl JsClient {
     /// Upload a file; resolves to the media id.
-    #[napi]
+    #[napi(ts_args_type = "data: Buffer, mime: string, filename: string")]
     pub fn upload_media<'env>(
         &self,
         env: &'env Env,
         data: Buffer,
-        mime: String,
-        filename: String,
+        mime: Text,
+        filename: Text,
     ) -> napi::Result<PromiseRaw<'env, String>> {
         let c = self.inner.clone();
         let bytes = data.to_vec();
         spawn(
             env,
-            async move { c.media().upload(bytes, &mime, &filename).await },
+            async move {
+                let (mime, filename) = (mime.named("mime")?, filename.named("filename")?);
+                c.media().upload(bytes, &mime, &filename).await
+            },
             |_, id| Ok(id),
         )
     }
 
     /// Look up a media id: URL, MIME type, hash, size.
-    #[napi]
+    #[napi(ts_args_type = "mediaId: string")]
     pub fn media_info<'env>(
         &self,
         env: &'env Env,
-        media_id: String,
+        media_id: Text,
     ) -> napi::Result<PromiseRaw<'env, MediaInfo>> {
         let c = self.inner.clone();
         spawn(
             env,
-            async move { c.media().info(&media_id).await },
+            async move { c.media().info(&media_id.named("mediaId")?).await },
             |_, i| {
                 Ok(MediaInfo {
                     url: i.url,
@@ -66,47 +70,47 @@ impl JsClient {
     }
 
     /// Look up a media id and download the file.
-    #[napi]
+    #[napi(ts_args_type = "mediaId: string")]
     pub fn download_media<'env>(
         &self,
         env: &'env Env,
-        media_id: String,
+        media_id: Text,
     ) -> napi::Result<PromiseRaw<'env, Buffer>> {
         let c = self.inner.clone();
         spawn(
             env,
-            async move { c.media().download(&media_id).await },
+            async move { c.media().download(&media_id.named("mediaId")?).await },
             |_, b| Ok(Buffer::from(b.to_vec())),
         )
     }
 
     /// Download a media URL (from `mediaInfo` or an inbound webhook) through
     /// the 360dialog host.
-    #[napi]
+    #[napi(ts_args_type = "url: string")]
     pub fn download_media_url<'env>(
         &self,
         env: &'env Env,
-        url: String,
+        url: Text,
     ) -> napi::Result<PromiseRaw<'env, Buffer>> {
         let c = self.inner.clone();
         spawn(
             env,
-            async move { c.media().download_url(&url).await },
+            async move { c.media().download_url(&url.named("url")?).await },
             |_, b| Ok(Buffer::from(b.to_vec())),
         )
     }
 
     /// Delete an uploaded media.
-    #[napi(ts_return_type = "Promise<void>")]
+    #[napi(ts_args_type = "mediaId: string", ts_return_type = "Promise<void>")]
     pub fn delete_media<'env>(
         &self,
         env: &'env Env,
-        media_id: String,
+        media_id: Text,
     ) -> napi::Result<PromiseRaw<'env, ()>> {
         let c = self.inner.clone();
         spawn(
             env,
-            async move { c.media().delete(&media_id).await },
+            async move { c.media().delete(&media_id.named("mediaId")?).await },
             |_, v| Ok(v),
         )
     }

@@ -10,7 +10,7 @@ use napi::bindgen_prelude::PromiseRaw;
 use napi_derive::napi;
 use serde_json::{Map, Value};
 
-use crate::own::Json;
+use crate::own::{Json, Text};
 
 use crate::client::{JsClient, SendResponse};
 use crate::errors::{guard, spawn};
@@ -26,8 +26,58 @@ pub fn build_message(env: Env, message: Json) -> napi::Result<Value> {
     guard(&env, || wa360::messages::build_body(&message.0))
 }
 
-/// Options shared by every send helper.
+/// `buildMessage` as JSON text `{"body": <body>, "big": [<path>, …]}`: the
+/// package's `buildMessage` is `JSON.parse` of this, so a `__proto__` key of
+/// the body stays an own property (setting it through N-API would change the
+/// object's prototype). Integers beyond ±(2^53 − 1), which a JS number would
+/// round, are written as strings and listed in `big` (each a list of keys and
+/// indexes) for the package to turn into BigInt: the body is exact.
+#[napi(ts_args_type = "message: Record<string, unknown>")]
+pub fn build_message_to_json(env: Env, message: Json) -> napi::Result<String> {
+    guard(&env, || {
+        let mut body = wa360::messages::build_body(&message.0)?;
+        let mut big = Vec::new();
+        mark_big_ints(&mut body, &mut Vec::new(), &mut big);
+        let out = serde_json::json!({ "body": body, "big": big });
+        serde_json::to_string(&out).map_err(|e| wa360::Error::Internal(e.to_string()))
+    })
+}
+
+/// Replace integers beyond ±(2^53 − 1) by their decimal text, recording where.
+fn mark_big_ints(v: &mut Value, at: &mut Vec<Value>, found: &mut Vec<Value>) {
+    const SAFE: u64 = (1 << 53) - 1;
+    match v {
+        Value::Number(n) => {
+            let big = n
+                .as_i64()
+                .map_or_else(|| n.as_u64().is_some(), |i| i.unsigned_abs() > SAFE);
+            if big {
+                *v = Value::String(n.to_string());
+                found.push(Value::Array(at.clone()));
+            }
+        }
+        Value::Array(a) => {
+            for (i, x) in a.iter_mut().enumerate() {
+                at.push(Value::from(i));
+                mark_big_ints(x, at, found);
+                at.pop();
+            }
+        }
+        Value::Object(m) => {
+            for (k, x) in m.iter_mut() {
+                at.push(Value::String(k.clone()));
+                mark_big_ints(x, at, found);
+                at.pop();
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Options shared by every send helper. (Declared for the TypeScript types;
+/// read through own properties, unknown keys rejected.)
 #[napi(object)]
+#[allow(dead_code)]
 #[derive(Default)]
 pub struct SendOptions {
     /// Reply to this message (`context.message_id`).
@@ -38,36 +88,37 @@ pub struct SendOptions {
     pub preview_url: Option<bool>,
 }
 
-fn spec(to: String, kind: &str, payload: Value, opts: Option<SendOptions>) -> Value {
+fn spec(to: Text, kind: &str, payload: Value, opts: Option<Json>) -> wa360::Result<Value> {
+    let o = crate::own::options(opts, &["replyTo", "callbackData", "previewUrl"])?;
     let mut m = Map::new();
-    m.insert("to".into(), Value::String(to));
+    m.insert("to".into(), Value::String(to.named("to")?));
     m.insert("type".into(), Value::String(kind.into()));
     m.insert(kind.into(), payload);
-    if let Some(o) = opts {
-        if let Some(r) = o.reply_to {
-            m.insert("reply_to".into(), Value::String(r));
-        }
-        if let Some(c) = o.callback_data {
-            m.insert("callback_data".into(), Value::String(c));
-        }
-        if let (Some(p), Some(Value::Object(t))) = (o.preview_url, m.get_mut("text")) {
-            t.insert("preview_url".into(), Value::Bool(p));
-        }
+    if let Some(r) = crate::own::opt_str(&o, "replyTo")? {
+        m.insert("reply_to".into(), Value::String(r));
     }
-    Value::Object(m)
+    if let Some(c) = crate::own::opt_str(&o, "callbackData")? {
+        m.insert("callback_data".into(), Value::String(c));
+    }
+    if let Some(p) = crate::own::opt_bool(&o, "previewUrl")?
+        && let Some(Value::Object(t)) = m.get_mut("text")
+    {
+        t.insert("preview_url".into(), Value::Bool(p));
+    }
+    Ok(Value::Object(m))
 }
 
 impl JsClient {
     fn send_spec<'env>(
         &self,
         env: &'env Env,
-        spec: Value,
+        spec: wa360::Result<Value>,
     ) -> napi::Result<PromiseRaw<'env, SendResponse>> {
         let c = self.inner.clone();
         spawn(
             env,
             async move {
-                let msg = wa360::messages::Message::from_json(&spec)?;
+                let msg = wa360::messages::Message::from_json(&spec?)?;
                 c.send(&msg).await
             },
             |_, r| Ok(SendResponse::from(r)),
@@ -86,21 +137,24 @@ impl JsClient {
         env: &'env Env,
         message: Json,
     ) -> napi::Result<PromiseRaw<'env, SendResponse>> {
-        self.send_spec(env, message.0)
+        self.send_spec(env, Ok(message.0))
     }
 
     /// Send a text message.
-    #[napi]
+    #[napi(ts_args_type = "to: string, body: string, options?: SendOptions | undefined | null")]
     pub fn send_text<'env>(
         &self,
         env: &'env Env,
-        to: String,
-        body: String,
-        options: Option<SendOptions>,
+        to: Text,
+        body: Text,
+        options: Option<Json>,
     ) -> napi::Result<PromiseRaw<'env, SendResponse>> {
-        let mut t = Map::new();
-        t.insert("body".into(), Value::String(body));
-        self.send_spec(env, spec(to, "text", Value::Object(t), options))
+        let s = body.named("text.body").and_then(|body| {
+            let mut t = Map::new();
+            t.insert("body".into(), Value::String(body));
+            spec(to, "text", Value::Object(t), options)
+        });
+        self.send_spec(env, s)
     }
 
     /// Send an image, video, audio, document or sticker:
@@ -111,12 +165,15 @@ impl JsClient {
     pub fn send_media<'env>(
         &self,
         env: &'env Env,
-        to: String,
-        kind: String,
+        to: Text,
+        kind: Text,
         media: Json,
-        options: Option<SendOptions>,
+        options: Option<Json>,
     ) -> napi::Result<PromiseRaw<'env, SendResponse>> {
-        self.send_spec(env, spec(to, &kind, media.0, options))
+        let s = kind
+            .named("type")
+            .and_then(|k| spec(to, &k, media.0, options));
+        self.send_spec(env, s)
     }
 
     /// Send a location pin: `{ latitude, longitude, name?, address? }`.
@@ -126,9 +183,9 @@ impl JsClient {
     pub fn send_location<'env>(
         &self,
         env: &'env Env,
-        to: String,
+        to: Text,
         location: Json,
-        options: Option<SendOptions>,
+        options: Option<Json>,
     ) -> napi::Result<PromiseRaw<'env, SendResponse>> {
         self.send_spec(env, spec(to, "location", location.0, options))
     }
@@ -140,9 +197,9 @@ impl JsClient {
     pub fn send_contacts<'env>(
         &self,
         env: &'env Env,
-        to: String,
+        to: Text,
         contacts: Json,
-        options: Option<SendOptions>,
+        options: Option<Json>,
     ) -> napi::Result<PromiseRaw<'env, SendResponse>> {
         self.send_spec(env, spec(to, "contacts", contacts.0, options))
     }
@@ -154,9 +211,9 @@ impl JsClient {
     pub fn send_interactive<'env>(
         &self,
         env: &'env Env,
-        to: String,
+        to: Text,
         interactive: Json,
-        options: Option<SendOptions>,
+        options: Option<Json>,
     ) -> napi::Result<PromiseRaw<'env, SendResponse>> {
         self.send_spec(env, spec(to, "interactive", interactive.0, options))
     }
@@ -168,26 +225,37 @@ impl JsClient {
     pub fn send_template<'env>(
         &self,
         env: &'env Env,
-        to: String,
+        to: Text,
         template: Json,
-        options: Option<SendOptions>,
+        options: Option<Json>,
     ) -> napi::Result<PromiseRaw<'env, SendResponse>> {
         self.send_spec(env, spec(to, "template", template.0, options))
     }
 
     /// React to a message with an emoji (an empty emoji removes the reaction).
-    #[napi]
+    #[napi(
+        ts_args_type = "to: string, messageId: string, emoji: string, options?: SendOptions | undefined | null"
+    )]
     pub fn send_reaction<'env>(
         &self,
         env: &'env Env,
-        to: String,
-        message_id: String,
-        emoji: String,
-        options: Option<SendOptions>,
+        to: Text,
+        message_id: Text,
+        emoji: Text,
+        options: Option<Json>,
     ) -> napi::Result<PromiseRaw<'env, SendResponse>> {
-        let mut r = Map::new();
-        r.insert("message_id".into(), Value::String(message_id));
-        r.insert("emoji".into(), Value::String(emoji));
-        self.send_spec(env, spec(to, "reaction", Value::Object(r), options))
+        let s = (|| {
+            let mut r = Map::new();
+            r.insert(
+                "message_id".into(),
+                Value::String(message_id.named("reaction.message_id")?),
+            );
+            r.insert(
+                "emoji".into(),
+                Value::String(emoji.named("reaction.emoji")?),
+            );
+            spec(to, "reaction", Value::Object(r), options)
+        })();
+        self.send_spec(env, s)
     }
 }

@@ -14,10 +14,11 @@ use napi::bindgen_prelude::{Array, FromNapiValue, TypeName, ValidateNapiValue, V
 use napi::sys;
 use serde_json::{Map, Number, Value};
 
-/// The same nesting budget napi's own conversion had (the core applies its stricter limits).
-const MAX_DEPTH: u32 = 128;
-
-/// A JSON value read from JavaScript through own enumerable string keys.
+/// A JSON value read from JavaScript through own enumerable string keys, by
+/// the shared input rules of `wa360::input` (the same answers as Python):
+/// lone surrogates rejected, integers (BigInt included) within 64 bits,
+/// finite numbers, at most `wa360::input::MAX_DEPTH` levels, `__proto__` an
+/// ordinary key. Errors are `invalid_argument` naming the path.
 pub struct Json(pub Value);
 
 impl TypeName for Json {
@@ -33,12 +34,136 @@ impl ValidateNapiValue for Json {}
 
 impl FromNapiValue for Json {
     unsafe fn from_napi_value(env: sys::napi_env, v: sys::napi_value) -> napi::Result<Self> {
-        unsafe { read(env, v, MAX_DEPTH) }.map(Json)
+        match unsafe { read(env, v, "", 0) } {
+            Ok(v) => Ok(Json(v)),
+            Err(e) => Err(to_js(env, &e)),
+        }
     }
 }
 
-fn invalid(msg: impl Into<String>) -> napi::Error {
-    napi::Error::new(napi::Status::InvalidArg, msg.into())
+/// A string argument read strictly: a lone surrogate (napi's own conversion
+/// would silently send U+FFFD) or a value that is not a string becomes
+/// `invalid_argument` naming the argument, when the function reads it with
+/// [`Text::named`].
+pub struct Text(Result<String, &'static str>);
+
+impl Text {
+    /// The text, or the `invalid_argument` error naming `name`.
+    pub fn named(self, name: &str) -> wa360::Result<String> {
+        self.0.map_err(|rule| wa360::Error::invalid(name, rule))
+    }
+}
+
+impl TypeName for Text {
+    fn type_name() -> &'static str {
+        "string"
+    }
+    fn value_type() -> ValueType {
+        ValueType::String
+    }
+}
+
+impl ValidateNapiValue for Text {}
+
+impl FromNapiValue for Text {
+    unsafe fn from_napi_value(env: sys::napi_env, v: sys::napi_value) -> napi::Result<Self> {
+        Ok(Text(match type_of(env, v) {
+            Ok(sys::ValueType::napi_string) => unsafe { read_string(env, v, "") }
+                .map_err(|_| "is not valid Unicode text (it holds a lone surrogate)"),
+            _ => Err("must be a string"),
+        }))
+    }
+}
+
+/// An object argument kept as its raw handle (valid during the call), for
+/// functions that read a few own properties first and the whole value only
+/// when needed.
+pub struct RawObject {
+    env: sys::napi_env,
+    value: sys::napi_value,
+}
+
+impl TypeName for RawObject {
+    fn type_name() -> &'static str {
+        "object"
+    }
+    fn value_type() -> ValueType {
+        ValueType::Object
+    }
+}
+
+impl ValidateNapiValue for RawObject {}
+
+impl FromNapiValue for RawObject {
+    unsafe fn from_napi_value(env: sys::napi_env, value: sys::napi_value) -> napi::Result<Self> {
+        if type_of(env, value)? != sys::ValueType::napi_object {
+            return Err(to_js(
+                env,
+                &wa360::Error::invalid("event", "must be an event object from parseWebhook"),
+            ));
+        }
+        Ok(RawObject { env, value })
+    }
+}
+
+impl RawObject {
+    /// The OWN string property `key` (never inherited); `None` when absent
+    /// or not a string.
+    pub fn own_str(&self, key: &str) -> Option<String> {
+        let mut has = false;
+        let mut k = ptr::null_mut();
+        unsafe {
+            sys::napi_create_string_utf8(self.env, key.as_ptr().cast(), key.len() as isize, &mut k);
+            if sys::napi_has_own_property(self.env, self.value, k, &mut has) != sys::Status::napi_ok
+                || !has
+            {
+                return None;
+            }
+            let mut v = ptr::null_mut();
+            if sys::napi_get_property(self.env, self.value, k, &mut v) != sys::Status::napi_ok {
+                return None;
+            }
+            match type_of(self.env, v) {
+                Ok(sys::ValueType::napi_string) => read_string(self.env, v, key).ok(),
+                _ => None,
+            }
+        }
+    }
+
+    /// The whole value, read like [`Json`].
+    pub fn json(&self) -> wa360::Result<Value> {
+        unsafe { read(self.env, self.value, "", 0) }
+    }
+}
+
+/// The JS error object (code, field, rule) of a core error.
+pub(crate) fn to_js(env: sys::napi_env, e: &wa360::Error) -> napi::Error {
+    crate::errors::js_error(&napi::Env::from_raw(env), e)
+}
+
+fn internal(e: napi::Error) -> wa360::Error {
+    wa360::Error::invalid("value", format!("cannot be read: {}", e.reason))
+}
+
+/// A JS string as Rust text; a lone surrogate is an error naming `path`.
+unsafe fn read_string(
+    env: sys::napi_env,
+    v: sys::napi_value,
+    path: &str,
+) -> Result<String, wa360::Error> {
+    let mut len = 0usize;
+    napi::check_status!(unsafe {
+        sys::napi_get_value_string_utf16(env, v, ptr::null_mut(), 0, &mut len)
+    })
+    .map_err(internal)?;
+    let mut buf = vec![0u16; len + 1];
+    let mut written = 0usize;
+    napi::check_status!(unsafe {
+        sys::napi_get_value_string_utf16(env, v, buf.as_mut_ptr(), len + 1, &mut written)
+    })
+    .map_err(internal)?;
+    buf.truncate(written);
+    String::from_utf16(&buf).map_err(|_| wa360::input::lone_surrogate(path))
 }
 
 /// The own enumerable string keys of `obj`, in property order.
@@ -88,69 +213,235 @@ fn type_of(env: sys::napi_env, v: sys::napi_value) -> napi::Result<sys::napi_val
     Ok(t)
 }
 
-unsafe fn read(env: sys::napi_env, v: sys::napi_value, depth: u32) -> napi::Result<Value> {
-    Ok(match type_of(env, v)? {
+/// The own enumerable string keys of `obj` as JS values, in property order
+/// (each is read as text by the caller, in order, so the first fault found is
+/// the same one Python finds).
+unsafe fn own_key_values(
+    env: sys::napi_env,
+    obj: sys::napi_value,
+) -> Result<Vec<sys::napi_value>, wa360::Error> {
+    let mut names = ptr::null_mut();
+    napi::check_status!(unsafe {
+        sys::napi_get_all_property_names(
+            env,
+            obj,
+            sys::KeyCollectionMode::own_only,
+            sys::KeyFilter::enumerable | sys::KeyFilter::skip_symbols,
+            sys::KeyConversion::numbers_to_strings,
+            &mut names,
+        )
+    })
+    .map_err(internal)?;
+    let mut n = 0u32;
+    napi::check_status!(unsafe { sys::napi_get_array_length(env, names, &mut n) })
+        .map_err(internal)?;
+    let mut out = Vec::with_capacity(n as usize);
+    for i in 0..n {
+        let mut k = ptr::null_mut();
+        napi::check_status!(unsafe { sys::napi_get_element(env, names, i, &mut k) })
+            .map_err(internal)?;
+        out.push(k);
+    }
+    Ok(out)
+}
+
+/// 2^53: JS numbers at or above it in magnitude are not exact integers.
+const TWO_53: f64 = 9_007_199_254_740_992.0;
+
+unsafe fn read(
+    env: sys::napi_env,
+    v: sys::napi_value,
+    path: &str,
+    depth: usize,
+) -> Result<Value, wa360::Error> {
+    use wa360::input;
+    if depth > input::MAX_DEPTH {
+        return Err(input::too_deep(path));
+    }
+    let name = input::field_name(path);
+    Ok(match type_of(env, v).map_err(internal)? {
         sys::ValueType::napi_null => Value::Null,
-        sys::ValueType::napi_boolean => Value::Bool(unsafe { bool::from_napi_value(env, v)? }),
-        sys::ValueType::napi_string => Value::String(unsafe { String::from_napi_value(env, v)? }),
+        sys::ValueType::napi_boolean => {
+            Value::Bool(unsafe { bool::from_napi_value(env, v) }.map_err(internal)?)
+        }
+        sys::ValueType::napi_string => Value::String(unsafe { read_string(env, v, path)? }),
         sys::ValueType::napi_number => {
-            let n = unsafe { f64::from_napi_value(env, v)? };
+            let n = unsafe { f64::from_napi_value(env, v) }.map_err(internal)?;
+            if !n.is_finite() {
+                return Err(input::not_finite(path));
+            }
             // Integral values stay integers (as JSON.stringify writes them).
-            if n.fract() == 0.0 && n.abs() < 9_007_199_254_740_992.0 {
+            if n.fract() == 0.0 && n.abs() < TWO_53 {
                 Value::Number(Number::from(n as i64))
             } else {
-                Number::from_f64(n).map(Value::Number).ok_or_else(|| {
-                    invalid("a number must be finite (NaN and Infinity are not JSON)")
-                })?
+                Number::from_f64(n)
+                    .map(Value::Number)
+                    .ok_or_else(|| input::not_finite(path))?
             }
         }
         sys::ValueType::napi_bigint => {
-            let (n, lossless) = unsafe {
-                let mut out = 0i64;
-                let mut lossless = false;
-                napi::check_status!(sys::napi_get_value_bigint_int64(
-                    env,
-                    v,
-                    &mut out,
-                    &mut lossless
-                ))?;
-                (out, lossless)
-            };
-            if !lossless {
-                return Err(invalid("a BigInt must fit in 64 bits"));
+            let mut i = 0i64;
+            let mut lossless = false;
+            napi::check_status!(unsafe {
+                sys::napi_get_value_bigint_int64(env, v, &mut i, &mut lossless)
+            })
+            .map_err(internal)?;
+            if lossless {
+                Value::Number(Number::from(i))
+            } else {
+                let mut u = 0u64;
+                napi::check_status!(unsafe {
+                    sys::napi_get_value_bigint_uint64(env, v, &mut u, &mut lossless)
+                })
+                .map_err(internal)?;
+                if !lossless {
+                    return Err(input::integer_out_of_range(path));
+                }
+                Value::Number(Number::from(u))
             }
-            Value::Number(Number::from(n))
         }
         sys::ValueType::napi_object => {
-            if depth == 0 {
-                return Err(invalid(format!("nesting deeper than {MAX_DEPTH} levels")));
-            }
             let mut is_arr = false;
-            napi::check_status!(unsafe { sys::napi_is_array(env, v, &mut is_arr) })?;
+            napi::check_status!(unsafe { sys::napi_is_array(env, v, &mut is_arr) })
+                .map_err(internal)?;
             if is_arr {
-                let arr = unsafe { Array::from_napi_value(env, v)? };
-                let mut out = Vec::with_capacity(arr.len() as usize);
-                for i in 0..arr.len() {
+                let mut n = 0u32;
+                napi::check_status!(unsafe { sys::napi_get_array_length(env, v, &mut n) })
+                    .map_err(internal)?;
+                let mut out = Vec::with_capacity(n.min(1024) as usize);
+                for i in 0..n {
                     let mut el = ptr::null_mut();
-                    napi::check_status!(unsafe { sys::napi_get_element(env, v, i, &mut el) })?;
-                    out.push(unsafe { read(env, el, depth - 1)? });
+                    napi::check_status!(unsafe { sys::napi_get_element(env, v, i, &mut el) })
+                        .map_err(internal)?;
+                    let child = input::join_index(path, i as usize);
+                    // A hole or `undefined` in a list is `null`, as in JSON.stringify.
+                    if type_of(env, el).map_err(internal)? == sys::ValueType::napi_undefined {
+                        if depth + 1 > input::MAX_DEPTH {
+                            return Err(input::too_deep(&child));
+                        }
+                        out.push(Value::Null);
+                        continue;
+                    }
+                    out.push(unsafe { read(env, el, &child, depth + 1)? });
                 }
                 Value::Array(out)
             } else {
+                let mut is_buf = false;
+                napi::check_status!(unsafe { sys::napi_is_buffer(env, v, &mut is_buf) })
+                    .map_err(internal)?;
+                let mut is_typed = false;
+                napi::check_status!(unsafe { sys::napi_is_typedarray(env, v, &mut is_typed) })
+                    .map_err(internal)?;
+                if is_buf || is_typed {
+                    return Err(wa360::Error::invalid(
+                        name,
+                        "must be a JSON value (object, array, string, number, boolean or null), got a Buffer",
+                    ));
+                }
                 let mut map = Map::new();
-                for key in unsafe { own_keys(env, v)? } {
-                    let el = unsafe { own_get(env, v, &key)? };
+                for k in unsafe { own_key_values(env, v)? } {
+                    let key = unsafe { read_string(env, k, path) }
+                        .map_err(|_| input::lone_surrogate_key(path))?;
+                    let mut el = ptr::null_mut();
+                    napi::check_status!(unsafe { sys::napi_get_property(env, v, k, &mut el) })
+                        .map_err(internal)?;
                     // `undefined` members are absent, as in JSON.stringify.
-                    if type_of(env, el)? == sys::ValueType::napi_undefined {
+                    if type_of(env, el).map_err(internal)? == sys::ValueType::napi_undefined {
                         continue;
                     }
-                    map.insert(key, unsafe { read(env, el, depth - 1)? });
+                    let child = input::join_key(path, &key);
+                    map.insert(key, unsafe { read(env, el, &child, depth + 1)? });
                 }
                 Value::Object(map)
             }
         }
-        sys::ValueType::napi_undefined => return Err(invalid("undefined is not a JSON value")),
-        sys::ValueType::napi_function => return Err(invalid("a function is not a JSON value")),
-        _ => return Err(invalid("not a JSON value")),
+        sys::ValueType::napi_undefined => {
+            return Err(wa360::Error::invalid(
+                name,
+                "is undefined (not a JSON value)",
+            ));
+        }
+        sys::ValueType::napi_function => {
+            return Err(wa360::Error::invalid(
+                name,
+                "must be a JSON value, got a function",
+            ));
+        }
+        _ => {
+            return Err(wa360::Error::invalid(
+                name,
+                "must be a JSON value (object, array, string, number, boolean or null)",
+            ));
+        }
     })
+}
+
+/// Read an options object (`undefined` / `null` = no options): own keys only,
+/// every key must be in `known` (else `invalid_argument` naming it), and
+/// `undefined` / `null` members count as absent.
+pub(crate) fn options(o: Option<Json>, known: &[&str]) -> wa360::Result<Map<String, Value>> {
+    let m = match o.map(|j| j.0) {
+        None | Some(Value::Null) => return Ok(Map::new()),
+        Some(Value::Object(m)) => m,
+        Some(_) => return Err(wa360::Error::invalid("options", "must be an object")),
+    };
+    let mut out = Map::new();
+    for (k, v) in m {
+        if !known.contains(&k.as_str()) {
+            return Err(wa360::input::unknown_option(&k, known));
+        }
+        if !v.is_null() {
+            out.insert(k, v);
+        }
+    }
+    Ok(out)
+}
+
+/// A string option.
+pub(crate) fn opt_str(m: &Map<String, Value>, k: &str) -> wa360::Result<Option<String>> {
+    match m.get(k) {
+        None => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(_) => Err(wa360::Error::invalid(k, "must be a string")),
+    }
+}
+
+/// A boolean option.
+pub(crate) fn opt_bool(m: &Map<String, Value>, k: &str) -> wa360::Result<Option<bool>> {
+    match m.get(k) {
+        None => Ok(None),
+        Some(Value::Bool(b)) => Ok(Some(*b)),
+        Some(_) => Err(wa360::Error::invalid(k, "must be a boolean")),
+    }
+}
+
+/// A numeric option (range-checked by the caller through `wa360::input`).
+pub(crate) fn opt_num(m: &Map<String, Value>, k: &str) -> wa360::Result<Option<f64>> {
+    match m.get(k) {
+        None => Ok(None),
+        Some(Value::Number(n)) => Ok(n.as_f64()),
+        Some(_) => Err(wa360::Error::invalid(k, "must be a number")),
+    }
+}
+
+/// An object-of-strings option (e.g. headers).
+pub(crate) fn opt_str_map(
+    m: &Map<String, Value>,
+    k: &str,
+) -> wa360::Result<Option<Vec<(String, String)>>> {
+    match m.get(k) {
+        None => Ok(None),
+        Some(Value::Object(h)) => h
+            .iter()
+            .map(|(name, v)| match v {
+                Value::String(s) => Ok((name.clone(), s.clone())),
+                _ => Err(wa360::Error::invalid(
+                    format!("{k}.{name}"),
+                    "must be a string",
+                )),
+            })
+            .collect::<wa360::Result<Vec<_>>>()
+            .map(Some),
+        Some(_) => Err(wa360::Error::invalid(k, "must be an object of strings")),
+    }
 }

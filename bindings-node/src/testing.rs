@@ -11,8 +11,10 @@ use serde_json::Value;
 
 use crate::errors::{guard, spawn};
 
-/// Options of `Sandbox.start(options)`.
+/// Options of `Sandbox.start(options)`. (Declared for the TypeScript types;
+/// read through own properties, unknown keys rejected, numbers range-checked.)
 #[napi(object)]
+#[allow(dead_code)]
 #[derive(Default)]
 pub struct SandboxOptions {
     /// The API key the sandbox requires (default: a random `sbx_…` key).
@@ -25,6 +27,52 @@ pub struct SandboxOptions {
     pub allow_http_callbacks: Option<bool>,
     /// Attempts per webhook event before it is dropped (default 10).
     pub max_delivery_attempts: Option<u32>,
+}
+
+/// The options of `Sandbox.start`, read and range-checked.
+fn sandbox_options(o: Option<crate::own::Json>) -> wa360::Result<SandboxOpts> {
+    use crate::own::{opt_bool, opt_num, opt_str, options};
+    use wa360::input::int_option;
+    let o = options(
+        o,
+        &[
+            "apiKey",
+            "port",
+            "timeScale",
+            "allowHttpCallbacks",
+            "maxDeliveryAttempts",
+        ],
+    )?;
+    let time_scale = opt_num(&o, "timeScale")?;
+    if let Some(t) = time_scale
+        && !(t.is_finite() && t > 0.0 && t <= 1000.0)
+    {
+        return Err(wa360::Error::invalid(
+            "timeScale",
+            "must be a number above 0 and at most 1000",
+        ));
+    }
+    Ok(SandboxOpts {
+        api_key: opt_str(&o, "apiKey")?,
+        port: opt_num(&o, "port")?
+            .map(|p| int_option("port", p, 0, 65535))
+            .transpose()?
+            .map(|p| p as u16),
+        time_scale,
+        allow_http_callbacks: opt_bool(&o, "allowHttpCallbacks")?,
+        max_delivery_attempts: opt_num(&o, "maxDeliveryAttempts")?
+            .map(|n| int_option("maxDeliveryAttempts", n, 1, 1000))
+            .transpose()?
+            .map(|n| n as u32),
+    })
+}
+
+struct SandboxOpts {
+    api_key: Option<String>,
+    port: Option<u16>,
+    time_scale: Option<f64>,
+    allow_http_callbacks: Option<bool>,
+    max_delivery_attempts: Option<u32>,
 }
 
 fn internal(e: impl std::fmt::Display) -> wa360::Error {
@@ -44,12 +92,15 @@ pub struct JsSandbox {
 #[napi]
 impl JsSandbox {
     /// Start a sandbox on 127.0.0.1.
-    #[napi(ts_return_type = "Promise<Sandbox>")]
+    #[napi(
+        ts_args_type = "options?: SandboxOptions | undefined | null",
+        ts_return_type = "Promise<Sandbox>"
+    )]
     pub fn start<'env>(
         env: &'env Env,
-        options: Option<SandboxOptions>,
+        options: Option<crate::own::Json>,
     ) -> napi::Result<PromiseRaw<'env, JsSandbox>> {
-        let o = options.unwrap_or_default();
+        let o = sandbox_options(options).map_err(|e| crate::errors::js_error(env, &e))?;
         spawn(
             env,
             async move {
@@ -138,6 +189,29 @@ impl JsSandbox {
                 .map_err(|e| wa360::Error::invalid("rule", e.to_string()))?;
             self.control.add_fault(rule);
             Ok(())
+        })
+    }
+
+    /// Enforce rate limits like the real API: `{ messages_per_second?, pair_rate?: { interval_ms,
+    /// burst? }, endpoint_rps? }` (absent = off; see sandbox/README.md).
+    #[napi(ts_args_type = "limits: Record<string, unknown>")]
+    pub fn set_limits(&self, env: Env, limits: crate::own::Json) -> napi::Result<()> {
+        guard(&env, || {
+            let limits: wa360_sandbox::Limits = serde_json::from_value(limits.0)
+                .map_err(|e| wa360::Error::invalid("limits", e.to_string()))?;
+            self.control
+                .set_limits(limits)
+                .map_err(|e| wa360::Error::invalid("limits", e))
+        })
+    }
+
+    /// Sends per recipient: `{ '15555550123': { accepted, throughput_refused, pair_refused } }`.
+    #[napi(
+        ts_return_type = "Record<string, { accepted: number, throughput_refused: number, pair_refused: number }>"
+    )]
+    pub fn recipient_counts(&self, env: Env) -> napi::Result<Value> {
+        guard(&env, || {
+            serde_json::to_value(self.control.recipient_counts()).map_err(internal)
         })
     }
 

@@ -19,7 +19,7 @@ use wa360::webhook::registration::WebhookSettings;
 
 use crate::client::JsClient;
 use crate::errors::{guard, spawn};
-use crate::own::{Json, own_get, own_keys};
+use crate::own::{Json, Text, own_get, own_keys};
 
 fn body_bytes<'a>(body: &'a Either<BufferSlice<'_>, String>) -> &'a [u8] {
     match body {
@@ -97,15 +97,30 @@ impl TypeName for NodeHeaders {
 
 impl ValidateNapiValue for NodeHeaders {}
 
-fn header_value_err(name: &str) -> napi::Error {
-    napi::Error::from_reason(format!(
-        "headers.{name}: must be a string or a list of strings"
-    ))
+fn header_value_err(env: sys::napi_env, name: &str) -> napi::Error {
+    crate::own::to_js(
+        env,
+        &wa360::Error::invalid(
+            format!("headers.{name}"),
+            "must be a string or a list of strings",
+        ),
+    )
 }
 
 impl FromNapiValue for NodeHeaders {
     unsafe fn from_napi_value(env: sys::napi_env, value: sys::napi_value) -> napi::Result<Self> {
         let mut out = Vec::new();
+        let mut t = 0;
+        napi::check_status!(unsafe { sys::napi_typeof(env, value, &mut t) })?;
+        if t != sys::ValueType::napi_object {
+            return Err(crate::own::to_js(
+                env,
+                &wa360::Error::invalid(
+                    "headers",
+                    "must be an object of headers or a raw header list",
+                ),
+            ));
+        }
         let mut is_array = false;
         napi::check_status!(unsafe { sys::napi_is_array(env, value, &mut is_array) })?;
         if is_array {
@@ -117,7 +132,7 @@ impl FromNapiValue for NodeHeaders {
                 let val: Option<String> = arr.get(i + 1)?;
                 match (name, val) {
                     (Some(n), Some(v)) => out.push((n, v.into_bytes())),
-                    _ => return Err(header_value_err("rawHeaders")),
+                    _ => return Err(header_value_err(env, "rawHeaders")),
                 }
                 i += 2;
             }
@@ -126,7 +141,7 @@ impl FromNapiValue for NodeHeaders {
         for name in unsafe { own_keys(env, value)? } {
             let raw = unsafe { own_get(env, value, &name)? };
             let v = unsafe { Option::<Either<String, Vec<String>>>::from_napi_value(env, raw) }
-                .map_err(|_| header_value_err(&name))?;
+                .map_err(|_| header_value_err(env, &name))?;
             match v {
                 Some(Either::A(v)) => out.push((name, v.into_bytes())),
                 Some(Either::B(list)) => {
@@ -216,37 +231,47 @@ impl JsVerifier {
 /// Answer Meta's subscription check (`GET ?hub.mode=subscribe&hub.verify_token=…&hub.challenge=…`):
 /// returns the challenge to send back as `200 text/plain`; throws
 /// `invalid_signature` (answer 403) when the token does not match.
-#[napi]
+#[napi(
+    ts_args_type = "mode: string, verifyToken: string, challenge: string, expectedToken: string"
+)]
 pub fn hub_challenge(
     env: Env,
-    mode: String,
-    verify_token: String,
-    challenge: String,
-    expected_token: String,
+    mode: Text,
+    verify_token: Text,
+    challenge: Text,
+    expected_token: Text,
 ) -> napi::Result<String> {
     guard(&env, || {
-        wa360::webhook::verify::hub_challenge(&mode, &verify_token, &challenge, &expected_token)
+        wa360::webhook::verify::hub_challenge(
+            &mode.named("mode")?,
+            &verify_token.named("verifyToken")?,
+            &challenge.named("challenge")?,
+            &expected_token.named("expectedToken")?,
+        )
     })
 }
 
 /// `hubChallenge` reading the parameters from a raw query string (without `?`).
-#[napi]
+#[napi(ts_args_type = "query: string, expectedToken: string")]
 pub fn hub_challenge_from_query(
     env: Env,
-    query: String,
-    expected_token: String,
+    query: Text,
+    expected_token: Text,
 ) -> napi::Result<String> {
     guard(&env, || {
-        wa360::webhook::verify::hub_challenge_from_query(&query, &expected_token)
+        wa360::webhook::verify::hub_challenge_from_query(
+            &query.named("query")?,
+            &expected_token.named("expectedToken")?,
+        )
     })
 }
 
 /// Check a webhook URL against the registration rules (https, no credentials,
 /// length, …). Throws `invalid_argument` naming the rule.
-#[napi]
-pub fn validate_webhook_url(env: Env, url: String) -> napi::Result<()> {
+#[napi(ts_args_type = "url: string")]
+pub fn validate_webhook_url(env: Env, url: Text) -> napi::Result<()> {
     guard(&env, || {
-        wa360::webhook::registration::validate_webhook_url(&url)
+        wa360::webhook::registration::validate_webhook_url(&url.named("url")?)
     })
 }
 
@@ -265,8 +290,10 @@ pub fn sign_webhook(app_secret: String, body: Either<BufferSlice<'_>, String>) -
     wa360::webhook::testing::hub_signature(&app_secret, body_bytes(&body))
 }
 
-/// Options of `setWebhook`.
+/// Options of `setWebhook`. (Declared for the TypeScript types; read through
+/// own properties, unknown keys rejected.)
 #[napi(object)]
+#[allow(dead_code)]
 #[derive(Default)]
 pub struct SetWebhookOptions {
     /// Custom headers 360dialog sends with each delivery (e.g. `Authorization`).
@@ -275,8 +302,9 @@ pub struct SetWebhookOptions {
     pub waba: Option<bool>,
 }
 
-/// Options of `getWebhook`.
+/// Options of `getWebhook`. (Declared for the TypeScript types.)
 #[napi(object)]
+#[allow(dead_code)]
 #[derive(Default)]
 pub struct GetWebhookOptions {
     /// Read the WABA-level webhook instead of the phone-number-level one.
@@ -296,19 +324,28 @@ pub struct WebhookInfo {
 impl JsClient {
     /// Register the webhook URL (phone-number level, or WABA level with
     /// `{ waba: true }`). The URL and headers are checked before any request.
-    #[napi(ts_return_type = "Promise<void>")]
+    #[napi(
+        ts_args_type = "url: string, options?: SetWebhookOptions | undefined | null",
+        ts_return_type = "Promise<void>"
+    )]
     pub fn set_webhook<'env>(
         &self,
         env: &'env Env,
-        url: String,
-        options: Option<SetWebhookOptions>,
+        url: Text,
+        options: Option<Json>,
     ) -> napi::Result<PromiseRaw<'env, ()>> {
-        let o = options.unwrap_or_default();
-        let mut settings = WebhookSettings::new(url);
-        for (k, v) in o.headers.unwrap_or_default() {
-            settings = settings.header(k, v);
-        }
-        let waba = o.waba.unwrap_or(false);
+        let read = || -> wa360::Result<(WebhookSettings, bool)> {
+            let o = crate::own::options(options, &["headers", "waba"])?;
+            let mut settings = WebhookSettings::new(url.named("url")?);
+            for (k, v) in crate::own::opt_str_map(&o, "headers")?.unwrap_or_default() {
+                settings = settings.header(k, v);
+            }
+            Ok((settings, crate::own::opt_bool(&o, "waba")?.unwrap_or(false)))
+        };
+        let (settings, waba) = match read() {
+            Ok(v) => v,
+            Err(e) => return Err(crate::errors::js_error(env, &e)),
+        };
         let c = self.inner.clone();
         spawn(
             env,
@@ -326,13 +363,19 @@ impl JsClient {
     }
 
     /// Read the registered webhook (`null` when none is set).
-    #[napi]
+    #[napi(
+        ts_args_type = "options?: GetWebhookOptions | undefined | null",
+        ts_return_type = "Promise<WebhookInfo | undefined | null>"
+    )]
     pub fn get_webhook<'env>(
         &self,
         env: &'env Env,
-        options: Option<GetWebhookOptions>,
+        options: Option<Json>,
     ) -> napi::Result<PromiseRaw<'env, Option<WebhookInfo>>> {
-        let waba = options.and_then(|o| o.waba).unwrap_or(false);
+        let waba = crate::own::options(options, &["waba"])
+            .and_then(|o| crate::own::opt_bool(&o, "waba"))
+            .map_err(|e| crate::errors::js_error(env, &e))?
+            .unwrap_or(false);
         let c = self.inner.clone();
         spawn(
             env,

@@ -143,24 +143,28 @@ impl Core {
     fn new(
         api_key: Option<String>,
         base_url: Option<String>,
-        timeout: f64,
-        connect_timeout: f64,
-        max_retries: u32,
+        timeout: Option<&Bound<'_, PyAny>>,
+        connect_timeout: Option<&Bound<'_, PyAny>>,
+        max_retries: Option<&Bound<'_, PyAny>>,
+        governor: Option<wa360::governor::GovernorConfig>,
         is_async: bool,
     ) -> PyResult<Core> {
-        let seconds = |name: &str, s: f64| {
-            if s.is_finite() && s > 0.0 {
-                Ok(Duration::from_secs_f64(s))
-            } else {
-                Err(to_py_err(wa360::Error::invalid(
-                    name,
-                    "must be a positive number of seconds",
-                )))
-            }
+        use crate::convert::{int_option, num_option};
+        let seconds =
+            |name: &str, s: Option<&Bound<'_, PyAny>>, default: f64| -> PyResult<Duration> {
+                let s = match s {
+                    Some(v) => num_option(v, name)?,
+                    None => default,
+                };
+                wa360::input::duration_s_option(name, s).py_err()
+            };
+        let max_retries = match max_retries {
+            Some(v) => int_option(v, "max_retries", 0, wa360::input::MAX_RETRIES)? as u32,
+            None => 2,
         };
         let mut b = wa360::client::Client::builder()
-            .timeout(seconds("timeout", timeout)?)
-            .connect_timeout(seconds("connect_timeout", connect_timeout)?)
+            .timeout(seconds("timeout", timeout, 30.0)?)
+            .connect_timeout(seconds("connect_timeout", connect_timeout, 10.0)?)
             .max_retries(max_retries)
             .user_agent_suffix(if is_async { "python-async" } else { "python" });
         if let Some(k) = api_key {
@@ -168,6 +172,9 @@ impl Core {
         }
         if let Some(u) = base_url {
             b = b.base_url(&u);
+        }
+        if let Some(g) = governor {
+            b = b.governor(g);
         }
         // reqwest needs a runtime context to build its connector.
         let rt = runtime::runtime().py_err()?;
@@ -181,7 +188,7 @@ impl Core {
 
     /// The core client, or a clear error in a forked child (its connection
     /// pool belongs to the parent's runtime, which does not exist there).
-    fn client(&self) -> PyResult<wa360::client::Client> {
+    pub(crate) fn client(&self) -> PyResult<wa360::client::Client> {
         if std::process::id() != self.pid {
             return Err(to_py_err(wa360::Error::Configuration(
                 "this client was created in another process (before fork()); create a new \
@@ -193,7 +200,7 @@ impl Core {
     }
 
     /// Block (GIL released) or return an awaitable, depending on the class.
-    fn run<'py, T>(
+    pub(crate) fn run<'py, T>(
         &self,
         py: Python<'py>,
         fut: impl Future<Output = wa360::Result<T>> + Send + 'static,
@@ -204,7 +211,7 @@ impl Core {
         if self.is_async {
             runtime::future_into_py(py, fut)
         } else {
-            runtime::block_on(py, fut).py_err()?.into_bound_py_any(py)
+            runtime::block_on(py, fut)?.into_bound_py_any(py)
         }
     }
 
@@ -214,6 +221,28 @@ impl Core {
             self.client.config().base_url()
         )
     }
+}
+
+/// The file of `upload_media`: `bytes`, `bytearray` or `memoryview`; any
+/// other type (a `str` path included) is `invalid_argument` naming `data`.
+pub(crate) fn upload_bytes(data: &Bound<'_, PyAny>) -> PyResult<Vec<u8>> {
+    use pyo3::types::{PyByteArray, PyBytes, PyMemoryView};
+    if let Ok(b) = data.cast::<PyBytes>() {
+        return Ok(b.as_bytes().to_vec());
+    }
+    if let Ok(b) = data.cast::<PyByteArray>() {
+        return Ok(b.to_vec());
+    }
+    if data.is_instance_of::<PyMemoryView>() {
+        let b = data.call_method0("tobytes")?;
+        if let Ok(b) = b.cast::<PyBytes>() {
+            return Ok(b.as_bytes().to_vec());
+        }
+    }
+    Err(to_py_err(wa360::Error::invalid(
+        "data",
+        "must be bytes, bytearray or memoryview (the file's content, not its path)",
+    )))
 }
 
 fn settings_from(url: String, headers: Option<BTreeMap<String, String>>) -> WebhookSettings {
@@ -229,23 +258,80 @@ macro_rules! client_class {
         #[doc = $doc]
         #[pyclass(name = $name, module = "wa360._native", subclass, frozen)]
         pub struct $cls {
-            core: Core,
+            pub(crate) core: Core,
         }
 
         #[pymethods]
         impl $cls {
             #[new]
-            #[pyo3(signature = (api_key = None, *, base_url = None, timeout = 30.0, connect_timeout = 10.0, max_retries = 2))]
+            #[pyo3(signature = (api_key = None, *, base_url = None, timeout = None, connect_timeout = None, max_retries = None, governor = None))]
             fn new(
                 api_key: Option<String>,
                 base_url: Option<String>,
-                timeout: f64,
-                connect_timeout: f64,
-                max_retries: u32,
+                timeout: Option<&Bound<'_, PyAny>>,
+                connect_timeout: Option<&Bound<'_, PyAny>>,
+                max_retries: Option<&Bound<'_, PyAny>>,
+                governor: Option<&Bound<'_, PyAny>>,
             ) -> PyResult<Self> {
                 guard(|| {
+                    let governor = crate::governor::governor_from_py(governor)?;
                     Ok($cls {
-                        core: Core::new(api_key, base_url, timeout, connect_timeout, max_retries, $is_async)?,
+                        core: Core::new(api_key, base_url, timeout, connect_timeout, max_retries, governor, $is_async)?,
+                    })
+                })
+            }
+
+            /// Send `campaign` (see `wa360.Campaign`) through this client's governor,
+            /// recording each step in `ledger`; rerunning on the same ledger resumes.
+            /// Returns the summary dict (`counts`, `complete`, `stopped`, …).
+            #[pyo3(signature = (campaign, ledger, *, concurrency = 16, unknown_window = 900.0, max_wait = 60.0, max_attempts = 5, start_in = None, progress = None))]
+            #[allow(clippy::too_many_arguments)]
+            fn broadcast<'py>(
+                &self,
+                py: Python<'py>,
+                campaign: &Bound<'py, PyAny>,
+                ledger: &Bound<'py, PyAny>,
+                concurrency: usize,
+                unknown_window: f64,
+                max_wait: f64,
+                max_attempts: u32,
+                start_in: Option<f64>,
+                progress: Option<Py<PyAny>>,
+            ) -> PyResult<Bound<'py, PyAny>> {
+                guard(|| {
+                    let c = self.core.client()?;
+                    let opts = crate::broadcast::options(concurrency, unknown_window, max_wait, max_attempts, start_in, progress)?;
+                    let campaign = campaign
+                        .cast::<crate::broadcast::PyCampaign>()
+                        .map_err(|_| to_py_err(wa360::Error::invalid("campaign", "must be a wa360.Campaign")))?
+                        .borrow()
+                        .inner
+                        .clone();
+                    let ledger = ledger
+                        .cast::<crate::broadcast::PyLedger>()
+                        .map_err(|_| to_py_err(wa360::Error::invalid("ledger", "must be a wa360.Ledger")))?
+                        .borrow()
+                        .inner
+                        .clone();
+                    self.core.run(py, async move {
+                        c.broadcast(&campaign, &ledger, opts).await.map(crate::broadcast::SummaryOut)
+                    })
+                })
+            }
+
+            /// Validate and send one message, waiting at most `max_wait` seconds for the
+            /// governor's slot (past it: `RateLimitedError` with `retry_after`, nothing sent).
+            fn send_within<'py>(&self, py: Python<'py>, message: &Bound<'py, PyAny>, max_wait: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+                guard(|| {
+                    let c = self.core.client()?;
+                    let msg = message_from_py(message).py_err()?;
+                    let max_wait = crate::convert::num_option(max_wait, "max_wait")?;
+                    if !(max_wait.is_finite() && (0.0..1e9).contains(&max_wait)) {
+                        return Err(to_py_err(wa360::Error::invalid("max_wait", "must be a non-negative number of seconds")));
+                    }
+                    let d = Duration::from_secs_f64(max_wait);
+                    self.core.run(py, async move {
+                        c.send_within(&msg, d).await.map(|r| PySendResponse { inner: r })
                     })
                 })
             }
@@ -258,6 +344,16 @@ macro_rules! client_class {
 
             fn __repr__(&self) -> String {
                 self.core.repr($name)
+            }
+
+            /// A snapshot of this client's metrics as a dict: `requests` (by outcome),
+            /// `retries` (by reason), `send_latency` (histogram); see docs/observability.md.
+            fn metrics<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+                guard(|| {
+                    let v = serde_json::to_value(self.core.client.metrics())
+                        .map_err(|e| to_py_err(wa360::Error::Internal(e.to_string())))?;
+                    value_to_py(py, &v)
+                })
             }
 
             /// Validate and send one message given as a dict in the neutral format.
@@ -284,7 +380,7 @@ macro_rules! client_class {
             }
 
             /// Mark an inbound message (and the ones before it) as read.
-            fn mark_read<'py>(&self, py: Python<'py>, message_id: String) -> PyResult<Bound<'py, PyAny>> {
+            fn mark_read<'py>(&self, py: Python<'py>, #[pyo3(from_py_with = crate::convert::args::message_id)] message_id: String) -> PyResult<Bound<'py, PyAny>> {
                 guard(|| {
                     let c = self.core.client()?;
                     self.core.run(py, async move { c.mark_read(&message_id).await.map(|()| NoneOut) })
@@ -292,7 +388,7 @@ macro_rules! client_class {
             }
 
             /// Show a typing indicator (up to 25 s; also marks the message read).
-            fn typing<'py>(&self, py: Python<'py>, message_id: String) -> PyResult<Bound<'py, PyAny>> {
+            fn typing<'py>(&self, py: Python<'py>, #[pyo3(from_py_with = crate::convert::args::message_id)] message_id: String) -> PyResult<Bound<'py, PyAny>> {
                 guard(|| {
                     let c = self.core.client()?;
                     self.core.run(py, async move { c.typing(&message_id).await.map(|()| NoneOut) })
@@ -300,17 +396,17 @@ macro_rules! client_class {
             }
 
             /// Upload a file; returns its media id.
-            #[pyo3(signature = (data, mime_type, filename = "file"))]
+            #[pyo3(signature = (data, mime_type, filename = String::from("file")), text_signature = "($self, data, mime_type, filename='file')")]
             fn upload_media<'py>(
                 &self,
                 py: Python<'py>,
-                data: Vec<u8>,
-                mime_type: String,
-                filename: &str,
+                data: &Bound<'py, PyAny>,
+                #[pyo3(from_py_with = crate::convert::args::mime_type)] mime_type: String,
+                #[pyo3(from_py_with = crate::convert::args::filename)] filename: String,
             ) -> PyResult<Bound<'py, PyAny>> {
                 guard(|| {
+                    let data = upload_bytes(data)?;
                     let c = self.core.client()?;
-                    let filename = filename.to_string();
                     self.core.run(py, async move {
                         c.media().upload(data, &mime_type, &filename).await
                     })
@@ -318,7 +414,7 @@ macro_rules! client_class {
             }
 
             /// Look up a media id: URL, MIME type, SHA-256, size.
-            fn media_info<'py>(&self, py: Python<'py>, media_id: String) -> PyResult<Bound<'py, PyAny>> {
+            fn media_info<'py>(&self, py: Python<'py>, #[pyo3(from_py_with = crate::convert::args::media_id)] media_id: String) -> PyResult<Bound<'py, PyAny>> {
                 guard(|| {
                     let c = self.core.client()?;
                     self.core.run(py, async move {
@@ -328,7 +424,7 @@ macro_rules! client_class {
             }
 
             /// Download a media file by id (look-up, then download through 360dialog).
-            fn download_media<'py>(&self, py: Python<'py>, media_id: String) -> PyResult<Bound<'py, PyAny>> {
+            fn download_media<'py>(&self, py: Python<'py>, #[pyo3(from_py_with = crate::convert::args::media_id)] media_id: String) -> PyResult<Bound<'py, PyAny>> {
                 guard(|| {
                     let c = self.core.client()?;
                     self.core.run(py, async move { c.media().download(&media_id).await.map(BytesOut) })
@@ -336,7 +432,7 @@ macro_rules! client_class {
             }
 
             /// Download a media URL from `media_info` (the 360dialog host rule applied).
-            fn download_media_url<'py>(&self, py: Python<'py>, url: String) -> PyResult<Bound<'py, PyAny>> {
+            fn download_media_url<'py>(&self, py: Python<'py>, #[pyo3(from_py_with = crate::convert::args::url)] url: String) -> PyResult<Bound<'py, PyAny>> {
                 guard(|| {
                     let c = self.core.client()?;
                     self.core.run(py, async move { c.media().download_url(&url).await.map(BytesOut) })
@@ -344,7 +440,7 @@ macro_rules! client_class {
             }
 
             /// Delete an uploaded media file.
-            fn delete_media<'py>(&self, py: Python<'py>, media_id: String) -> PyResult<Bound<'py, PyAny>> {
+            fn delete_media<'py>(&self, py: Python<'py>, #[pyo3(from_py_with = crate::convert::args::media_id)] media_id: String) -> PyResult<Bound<'py, PyAny>> {
                 guard(|| {
                     let c = self.core.client()?;
                     self.core.run(py, async move { c.media().delete(&media_id).await.map(|()| NoneOut) })
@@ -357,8 +453,8 @@ macro_rules! client_class {
             fn set_webhook<'py>(
                 &self,
                 py: Python<'py>,
-                url: String,
-                headers: Option<BTreeMap<String, String>>,
+                #[pyo3(from_py_with = crate::convert::args::url)] url: String,
+                #[pyo3(from_py_with = crate::convert::args::headers)] headers: Option<BTreeMap<String, String>>,
                 waba: bool,
             ) -> PyResult<Bound<'py, PyAny>> {
                 guard(|| {

@@ -2,7 +2,10 @@
 //! Python objects (no JSON text in between).
 
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
+use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyMapping, PyString, PyTuple};
+use wa360::input;
+
+use crate::errors::IntoPyResult;
 use serde_json::{Map, Number, Value};
 
 /// A JSON value as Python objects (dict, list, str, int, float, bool, None).
@@ -56,34 +59,46 @@ pub fn values_to_py<'py>(py: Python<'py>, vs: &[Value]) -> PyResult<Bound<'py, P
     Ok(list.into_any())
 }
 
-/// Deepest nesting accepted from Python (a cycle would otherwise recurse forever).
-const MAX_DEPTH: usize = 64;
-
-/// Python objects (dict/list/tuple/str/int/float/bool/None) as a JSON value.
-/// Anything else is `invalid_argument` naming the dotted path (`path` is the
-/// path of `obj`, e.g. `interactive.action`).
+/// Python objects (dict or other Mapping / list / tuple / str / int / float /
+/// bool / None) as a JSON value, by the shared input rules of `wa360::input`
+/// (the same answers as Node): a lone surrogate in a `str` is rejected, ints
+/// must fit in 64 bits, floats must be finite, at most
+/// `wa360::input::MAX_DEPTH` levels. Anything else is `invalid_argument`
+/// naming the dotted path (`path` is the path of `obj`, e.g. `interactive.action`).
 pub fn py_to_value(obj: &Bound<'_, PyAny>, path: &str) -> Result<Value, wa360::Error> {
     py_to_value_at(obj, path, 0)
 }
 
-fn join(path: &str, key: &str) -> String {
-    if path.is_empty() {
-        key.to_string()
-    } else {
-        format!("{path}.{key}")
+/// A `str` as Rust text, each lone surrogate replaced by one U+FFFD (what
+/// Node's string conversion does; PyO3's own lossy conversion gives three).
+pub fn lossy_str(s: &Bound<'_, PyString>) -> String {
+    if let Ok(t) = s.to_str() {
+        return t.to_owned();
+    }
+    let units: Option<Vec<u16>> = s
+        .call_method1("encode", ("utf-16-le", "surrogatepass"))
+        .ok()
+        .and_then(|b| b.extract::<Vec<u8>>().ok())
+        .map(|b| {
+            b.chunks_exact(2)
+                .map(|c| u16::from_le_bytes([c[0], c[1]]))
+                .collect()
+        });
+    match units {
+        Some(u) => String::from_utf16_lossy(&u),
+        None => s.to_string_lossy().into_owned(),
     }
 }
 
-fn field_name(path: &str) -> &str {
-    if path.is_empty() { "message" } else { path }
+fn py_str(s: &Bound<'_, PyString>, path: &str) -> Result<String, wa360::Error> {
+    s.to_str()
+        .map(str::to_owned)
+        .map_err(|_| input::lone_surrogate(path))
 }
 
 fn py_to_value_at(obj: &Bound<'_, PyAny>, path: &str, depth: usize) -> Result<Value, wa360::Error> {
-    if depth > MAX_DEPTH {
-        return Err(wa360::Error::invalid(
-            field_name(path),
-            format!("is nested deeper than {MAX_DEPTH} levels"),
-        ));
+    if depth > input::MAX_DEPTH {
+        return Err(input::too_deep(path));
     }
     if obj.is_none() {
         return Ok(Value::Null);
@@ -93,10 +108,7 @@ fn py_to_value_at(obj: &Bound<'_, PyAny>, path: &str, depth: usize) -> Result<Va
         return Ok(Value::Bool(b.is_true()));
     }
     if let Ok(s) = obj.cast::<PyString>() {
-        let s = s
-            .to_str()
-            .map_err(|_| wa360::Error::invalid(field_name(path), "is not valid UTF-8 text"))?;
-        return Ok(Value::String(s.to_string()));
+        return Ok(Value::String(py_str(s, path)?));
     }
     if obj.is_instance_of::<PyInt>() {
         if let Ok(i) = obj.extract::<i64>() {
@@ -105,28 +117,37 @@ fn py_to_value_at(obj: &Bound<'_, PyAny>, path: &str, depth: usize) -> Result<Va
         if let Ok(u) = obj.extract::<u64>() {
             return Ok(Value::Number(u.into()));
         }
-        return Err(wa360::Error::invalid(
-            field_name(path),
-            "integer is out of the 64-bit range",
-        ));
+        return Err(input::integer_out_of_range(path));
     }
     if let Ok(f) = obj.cast::<PyFloat>() {
-        let f = f.value();
-        return Number::from_f64(f)
+        return Number::from_f64(f.value())
             .map(Value::Number)
-            .ok_or_else(|| wa360::Error::invalid(field_name(path), "must be a finite number"));
+            .ok_or_else(|| input::not_finite(path));
     }
-    if let Ok(d) = obj.cast::<PyDict>() {
+    let items = if let Ok(d) = obj.cast::<PyDict>() {
+        Some(d.items().into_any())
+    } else if let Ok(m) = obj.cast::<PyMapping>() {
+        // Any collections.abc.Mapping, read through its items().
+        Some(m.items().map_err(|_| bad_type(obj, path))?.into_any())
+    } else {
+        None
+    };
+    if let Some(items) = items {
         let mut m = Map::new();
-        for (k, v) in d.iter() {
+        for item in items.try_iter().map_err(|_| bad_type(obj, path))? {
+            let item = item.map_err(|_| bad_type(obj, path))?;
+            let (k, v): (Bound<'_, PyAny>, Bound<'_, PyAny>) =
+                item.extract().map_err(|_| bad_type(obj, path))?;
             let key = k.cast::<PyString>().map_err(|_| {
-                wa360::Error::invalid(field_name(path), "dictionary keys must be strings")
+                wa360::Error::invalid(input::field_name(path), "dictionary keys must be strings")
             })?;
-            let key = key.to_str().map_err(|_| {
-                wa360::Error::invalid(field_name(path), "key is not valid UTF-8 text")
-            })?;
-            let child = join(path, key);
-            m.insert(key.to_string(), py_to_value_at(&v, &child, depth + 1)?);
+            let key = key
+                .to_str()
+                .map_err(|_| input::lone_surrogate_key(path))?
+                .to_owned();
+            let child = input::join_key(path, &key);
+            let value = py_to_value_at(&v, &child, depth + 1)?;
+            m.insert(key, value);
         }
         return Ok(Value::Object(m));
     }
@@ -136,13 +157,49 @@ fn py_to_value_at(obj: &Bound<'_, PyAny>, path: &str, depth: usize) -> Result<Va
             let item = item.map_err(|_| bad_type(obj, path))?;
             out.push(py_to_value_at(
                 &item,
-                &format!("{}[{i}]", field_name(path)),
+                &input::join_index(path, i),
                 depth + 1,
             )?);
         }
         return Ok(Value::Array(out));
     }
     Err(bad_type(obj, path))
+}
+
+/// An integer option (`capacity`, `max_retries`, …): a Python `int` (not a
+/// `bool`) in `min..=max`, by the core's rule; `invalid_argument` naming the
+/// option otherwise (never `OverflowError`).
+pub fn int_option(v: &Bound<'_, PyAny>, name: &str, min: u64, max: u64) -> PyResult<u64> {
+    let as_f64 = if v.is_instance_of::<PyBool>() || !v.is_instance_of::<PyInt>() {
+        f64::NAN
+    } else {
+        match v.extract::<i128>() {
+            Ok(i) => i as f64,
+            Err(_) => f64::INFINITY,
+        }
+    };
+    input::int_option(name, as_f64, min, max).py_err()
+}
+
+/// A number option (`ttl`, `timeout`, …) as an `f64` (`int` or `float`, not
+/// `bool`); `invalid_argument` naming the option otherwise.
+pub fn num_option(v: &Bound<'_, PyAny>, name: &str) -> PyResult<f64> {
+    if v.is_instance_of::<PyBool>() {
+        return Err(crate::errors::to_py_err(wa360::Error::invalid(
+            name,
+            "must be a number",
+        )));
+    }
+    if let Ok(f) = v.cast::<PyFloat>() {
+        return Ok(f.value());
+    }
+    if v.is_instance_of::<PyInt>() {
+        return Ok(v.extract::<i128>().map_or(f64::INFINITY, |i| i as f64));
+    }
+    Err(crate::errors::to_py_err(wa360::Error::invalid(
+        name,
+        "must be a number",
+    )))
 }
 
 fn bad_type(obj: &Bound<'_, PyAny>, path: &str) -> wa360::Error {
@@ -152,7 +209,77 @@ fn bad_type(obj: &Bound<'_, PyAny>, path: &str) -> wa360::Error {
         .map(|n| n.to_string())
         .unwrap_or_else(|_| "object".to_string());
     wa360::Error::invalid(
-        field_name(path),
+        input::field_name(path),
         format!("must be a JSON value (dict, list, str, int, float, bool or None), got {ty}"),
     )
+}
+
+/// A `str` argument named `name`: a lone surrogate (or a non-`str`) is
+/// `invalid_argument` naming it, never a `UnicodeEncodeError`.
+pub fn text_arg(obj: &Bound<'_, PyAny>, name: &str) -> PyResult<String> {
+    let s = obj
+        .cast::<PyString>()
+        .map_err(|_| crate::errors::to_py_err(wa360::Error::invalid(name, "must be a str")))?;
+    s.to_str()
+        .map(str::to_owned)
+        .map_err(|_| crate::errors::to_py_err(input::lone_surrogate(name)))
+}
+
+/// A `{name: value}` mapping of `str` argument named `name` (e.g. webhook headers).
+pub fn text_map_arg(
+    obj: &Bound<'_, PyAny>,
+    name: &str,
+) -> PyResult<std::collections::BTreeMap<String, String>> {
+    match py_to_value(obj, name).py_err()? {
+        Value::Object(m) => m
+            .into_iter()
+            .map(|(k, v)| match v {
+                Value::String(s) => Ok((k, s)),
+                _ => Err(crate::errors::to_py_err(wa360::Error::invalid(
+                    format!("{name}.{k}"),
+                    "must be a str",
+                ))),
+            })
+            .collect(),
+        _ => Err(crate::errors::to_py_err(wa360::Error::invalid(
+            name,
+            "must be a mapping of str to str",
+        ))),
+    }
+}
+
+/// `from_py_with` readers for the `str` arguments of the API (each names its argument).
+pub mod args {
+    use pyo3::prelude::*;
+    macro_rules! text_args {
+        ($($f:ident => $name:literal),* $(,)?) => {
+            $(pub fn $f(obj: &Bound<'_, PyAny>) -> PyResult<String> {
+                super::text_arg(obj, $name)
+            })*
+        };
+    }
+    text_args!(
+        message_id => "message_id",
+        media_id => "media_id",
+        url => "url",
+        mime_type => "mime_type",
+        filename => "filename",
+        mode => "mode",
+        verify_token => "verify_token",
+        challenge => "challenge",
+        expected_token => "expected_token",
+        query => "query",
+        template_id => "template_id",
+        name => "name",
+        file_name => "file_name",
+    );
+    /// Webhook headers (`None` = none).
+    pub fn headers(
+        obj: &Bound<'_, PyAny>,
+    ) -> PyResult<Option<std::collections::BTreeMap<String, String>>> {
+        if obj.is_none() {
+            return Ok(None);
+        }
+        super::text_map_arg(obj, "headers").map(Some)
+    }
 }

@@ -8,10 +8,14 @@
 
 use pyo3::prelude::*;
 
+pub mod broadcast;
 pub mod client;
 pub mod convert;
 pub mod errors;
 pub mod inbox;
+pub mod logging;
+pub mod governor;
+pub mod manage;
 pub mod media;
 pub mod messages;
 pub mod runtime;
@@ -24,11 +28,14 @@ pub mod webhook;
 fn native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     errors::register(m)?;
+    logging::register(m)?;
     webhook::register(m)?;
     inbox::register(m)?;
     messages::register(m)?;
     media::register(m)?;
     client::register(m)?;
+    broadcast::register(m)?;
+    manage::register(m)?;
     testing::register(m)?;
     Ok(())
 }

@@ -46,13 +46,43 @@ pub fn runtime() -> Result<&'static Runtime, wa360::Error> {
     Ok(rt)
 }
 
-/// Run `fut` to completion on the runtime with the GIL released.
-pub fn block_on<T: Send>(
+/// Run `fut` to completion on the runtime with the GIL released, checking
+/// for signals every 50 ms: Ctrl-C (or any Python signal handler that
+/// raises) interrupts the wait at once, cancels the request (its task is
+/// aborted, closing the connection) and raises in the caller.
+pub fn block_on<T: Send + 'static>(
     py: Python<'_>,
-    fut: impl Future<Output = wa360::Result<T>> + Send,
-) -> wa360::Result<T> {
-    let rt = runtime()?;
-    py.detach(|| rt.block_on(crate::errors::guard_future(fut)))
+    fut: impl Future<Output = wa360::Result<T>> + Send + 'static,
+) -> PyResult<T> {
+    use std::sync::mpsc::{RecvTimeoutError, sync_channel};
+    let rt = runtime().map_err(crate::errors::to_py_err)?;
+    let (tx, rx) = sync_channel(1);
+    let task = rt.spawn(async move {
+        let _ = tx.send(crate::errors::guard_future(fut).await);
+    });
+    let mut rx = rx;
+    loop {
+        // The receiver moves into the GIL-free closure and back (it is not Sync).
+        let (got, back) = py.detach(move || {
+            let got = rx.recv_timeout(std::time::Duration::from_millis(50));
+            (got, rx)
+        });
+        rx = back;
+        match got {
+            Ok(r) => return r.map_err(crate::errors::to_py_err),
+            Err(RecvTimeoutError::Timeout) => {
+                if let Err(e) = py.check_signals() {
+                    task.abort();
+                    return Err(e);
+                }
+            }
+            Err(RecvTimeoutError::Disconnected) => {
+                return Err(crate::errors::to_py_err(wa360::Error::Internal(
+                    "the request task ended without an answer".into(),
+                )));
+            }
+        }
+    }
 }
 
 /// Marker type implementing pyo3-async-runtimes' runtime traits on [`runtime`].

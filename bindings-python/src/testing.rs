@@ -39,16 +39,28 @@ fn to_py_list<'py, T: serde::Serialize>(
 #[pymethods]
 impl PySandbox {
     #[new]
-    #[pyo3(signature = (*, api_key = None, port = 0, time_scale = None, allow_http_callbacks = true, max_delivery_attempts = None))]
+    #[pyo3(
+        signature = (*, api_key = None, port = None, time_scale = None, allow_http_callbacks = true, max_delivery_attempts = None),
+        text_signature = "(*, api_key=None, port=0, time_scale=None, allow_http_callbacks=True, max_delivery_attempts=None)"
+    )]
     fn new(
         py: Python<'_>,
         api_key: Option<String>,
-        port: u16,
+        port: Option<&Bound<'_, PyAny>>,
         time_scale: Option<f64>,
         allow_http_callbacks: bool,
-        max_delivery_attempts: Option<u32>,
+        max_delivery_attempts: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
         guard(|| {
+            use crate::convert::int_option;
+            let port = match port {
+                Some(p) => int_option(p, "port", 0, 65535)? as u16,
+                None => 0,
+            };
+            let max_delivery_attempts = max_delivery_attempts
+                .map(|n| int_option(n, "max_delivery_attempts", 1, 1000))
+                .transpose()?
+                .map(|n| n as u32);
             let mut b = Sandbox::builder()
                 .port(port)
                 .allow_http_callbacks(allow_http_callbacks);
@@ -127,6 +139,31 @@ impl PySandbox {
             })?;
             self.control.add_fault(rule);
             Ok(())
+        })
+    }
+
+    /// Enforce rate limits like the real API: `{"messages_per_second"?: N,
+    /// "pair_rate"?: {"interval_ms": N, "burst"?: N}, "endpoint_rps"?: N}` (absent = off).
+    fn set_limits(&self, limits: &Bound<'_, PyAny>) -> PyResult<()> {
+        guard(|| {
+            let v = py_to_value(limits, "limits").py_err()?;
+            let limits: wa360_sandbox::Limits = serde_json::from_value(v).map_err(|e| {
+                to_py_err(wa360::Error::invalid(
+                    "limits",
+                    format!("is not a limits object: {e}"),
+                ))
+            })?;
+            self.control
+                .set_limits(limits)
+                .map_err(|e| to_py_err(wa360::Error::invalid("limits", e)))
+        })
+    }
+
+    /// Sends per recipient: `{"15555550123": {"accepted", "throughput_refused", "pair_refused"}}`.
+    fn recipient_counts<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        guard(|| {
+            let v = serde_json::to_value(self.control.recipient_counts()).map_err(internal)?;
+            value_to_py(py, &v)
         })
     }
 

@@ -32,7 +32,12 @@ pub fn with_body_bytes<T>(
     if let Ok(b) = body.cast::<PyBytes>() {
         f(b.as_bytes())
     } else if let Ok(s) = body.cast::<PyString>() {
-        f(s.to_str()?.as_bytes())
+        // A `str` holding lone surrogates cannot be UTF-8: each becomes U+FFFD
+        // (as in Node's string conversion), never a UnicodeEncodeError.
+        match s.to_str() {
+            Ok(t) => f(t.as_bytes()),
+            Err(_) => f(crate::convert::lossy_str(s).as_bytes()),
+        }
     } else if let Ok(b) = body.cast::<PyByteArray>() {
         let copy = b.to_vec();
         f(&copy)
@@ -361,10 +366,18 @@ pub fn event_to_py(py: Python<'_>, event: Event) -> PyResult<Bound<'_, PyAny>> {
 fn parse_webhook<'py>(
     py: Python<'py>,
     body: &Bound<'py, PyAny>,
-    max_bytes: Option<usize>,
-    max_depth: Option<usize>,
+    max_bytes: Option<&Bound<'py, PyAny>>,
+    max_depth: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyList>> {
     guard(|| {
+        let max_bytes = max_bytes
+            .map(|v| crate::convert::int_option(v, "max_bytes", 1, 1 << 40))
+            .transpose()?
+            .map(|v| v as usize);
+        let max_depth = max_depth
+            .map(|v| crate::convert::int_option(v, "max_depth", 1, 1 << 20))
+            .transpose()?
+            .map(|v| v as usize);
         let events = with_body_bytes(body, "body", |bytes| {
             let result = if max_bytes.is_none() && max_depth.is_none() {
                 wa360::webhook::parse(bytes)
@@ -415,15 +428,21 @@ fn parse_webhook_json(body: &Bound<'_, PyAny>) -> PyResult<String> {
 /// Header pairs from a mapping (`.items()`) or an iterable of `(name, value)`
 /// pairs; names and values may be `str` or `bytes`.
 pub fn header_pairs(headers: &Bound<'_, PyAny>) -> PyResult<Vec<(String, Vec<u8>)>> {
+    let not_headers = || {
+        crate::errors::to_py_err(wa360::Error::invalid(
+            "headers",
+            "must be a mapping or (name, value) pairs",
+        ))
+    };
     let items = if headers.hasattr("items")? {
         headers.call_method0("items")?
     } else {
         headers.clone()
     };
     let mut out = Vec::new();
-    for item in items.try_iter()? {
+    for item in items.try_iter().map_err(|_| not_headers())? {
         let item = item?;
-        if item.len()? != 2 {
+        if item.len().map_err(|_| not_headers())? != 2 {
             return Err(crate::errors::to_py_err(wa360::Error::invalid(
                 "headers",
                 "must be a mapping or (name, value) pairs",
@@ -434,16 +453,28 @@ pub fn header_pairs(headers: &Bound<'_, PyAny>) -> PyResult<Vec<(String, Vec<u8>
         let name = if let Ok(b) = name.cast::<PyBytes>() {
             String::from_utf8_lossy(b.as_bytes()).into_owned()
         } else {
-            name.extract::<String>()?
+            header_text(&name)?
         };
         let value = if let Ok(b) = value.cast::<PyBytes>() {
             b.as_bytes().to_vec()
         } else {
-            value.extract::<String>()?.into_bytes()
+            header_text(&value)?.into_bytes()
         };
         out.push((name, value));
     }
     Ok(out)
+}
+
+/// A header name or value given as `str` (lone surrogates become U+FFFD, as
+/// in Node); any other type is `invalid_argument`.
+fn header_text(v: &Bound<'_, PyAny>) -> PyResult<String> {
+    match v.cast::<PyString>() {
+        Ok(s) => Ok(crate::convert::lossy_str(s)),
+        Err(_) => Err(crate::errors::to_py_err(wa360::Error::invalid(
+            "headers",
+            "names and values must be str or bytes",
+        ))),
+    }
 }
 
 /// Checks that a webhook delivery is authentic (fails closed).
@@ -550,19 +581,22 @@ impl PyVerifier {
 #[pyfunction]
 #[pyo3(name = "hub_challenge")]
 fn py_hub_challenge(
-    mode: &str,
-    verify_token: &str,
-    challenge: &str,
-    expected_token: &str,
+    #[pyo3(from_py_with = crate::convert::args::mode)] mode: String,
+    #[pyo3(from_py_with = crate::convert::args::verify_token)] verify_token: String,
+    #[pyo3(from_py_with = crate::convert::args::challenge)] challenge: String,
+    #[pyo3(from_py_with = crate::convert::args::expected_token)] expected_token: String,
 ) -> PyResult<String> {
-    guard(|| hub_challenge(mode, verify_token, challenge, expected_token).py_err())
+    guard(|| hub_challenge(&mode, &verify_token, &challenge, &expected_token).py_err())
 }
 
 /// [`py_hub_challenge`] from a raw query string.
 #[pyfunction]
 #[pyo3(name = "hub_challenge_from_query")]
-fn py_hub_challenge_from_query(query: &str, expected_token: &str) -> PyResult<String> {
-    guard(|| hub_challenge_from_query(query, expected_token).py_err())
+fn py_hub_challenge_from_query(
+    #[pyo3(from_py_with = crate::convert::args::query)] query: String,
+    #[pyo3(from_py_with = crate::convert::args::expected_token)] expected_token: String,
+) -> PyResult<String> {
+    guard(|| hub_challenge_from_query(&query, &expected_token).py_err())
 }
 
 /// Check a webhook URL (and optional custom headers) against 360dialog's
@@ -570,9 +604,12 @@ fn py_hub_challenge_from_query(query: &str, expected_token: &str) -> PyResult<St
 /// names and values usable. `InvalidArgumentError` names the field and rule.
 #[pyfunction]
 #[pyo3(name = "validate_webhook_url", signature = (url, *, headers = None))]
-fn py_validate_webhook_url(url: &str, headers: Option<BTreeMap<String, String>>) -> PyResult<()> {
+fn py_validate_webhook_url(
+    #[pyo3(from_py_with = crate::convert::args::url)] url: String,
+    #[pyo3(from_py_with = crate::convert::args::headers)] headers: Option<BTreeMap<String, String>>,
+) -> PyResult<()> {
     guard(|| match headers {
-        None => validate_webhook_url(url).py_err(),
+        None => validate_webhook_url(&url).py_err(),
         Some(h) => {
             let mut s = WebhookSettings::new(url);
             for (k, v) in h {
@@ -588,12 +625,33 @@ fn py_validate_webhook_url(url: &str, headers: Option<BTreeMap<String, String>>)
 fn ttl_from(seconds: Option<f64>, default: Duration) -> PyResult<Duration> {
     match seconds {
         None => Ok(default),
-        Some(s) if s.is_finite() && s > 0.0 => Ok(Duration::from_secs_f64(s)),
-        Some(_) => Err(crate::errors::to_py_err(wa360::Error::invalid(
-            "ttl",
-            "must be a positive number of seconds",
-        ))),
+        Some(s) => wa360::input::duration_s_option("ttl", s).py_err(),
     }
+}
+
+/// `capacity` and `ttl` of the in-memory stores, range-checked by the core's rules.
+fn store_sizes(
+    capacity: Option<&Bound<'_, PyAny>>,
+    ttl: Option<&Bound<'_, PyAny>>,
+) -> PyResult<(usize, Duration)> {
+    let capacity = match capacity {
+        None => DEFAULT_CAPACITY,
+        Some(c) => {
+            crate::convert::int_option(c, "capacity", 1, wa360::input::MAX_CAPACITY)? as usize
+        }
+    };
+    let ttl = match ttl {
+        None => DEFAULT_TTL,
+        Some(t) => ttl_from(Some(crate::convert::num_option(t, "ttl")?), DEFAULT_TTL)?,
+    };
+    Ok((capacity, ttl))
+}
+
+fn not_events() -> PyErr {
+    crate::errors::to_py_err(wa360::Error::invalid(
+        "events",
+        "must be an iterable of events returned by parse_webhook",
+    ))
 }
 
 fn event_ref<'a>(obj: &'a Bound<'_, PyAny>) -> PyResult<&'a Event> {
@@ -615,11 +673,13 @@ pub struct PyDeduper {
 #[pymethods]
 impl PyDeduper {
     #[new]
-    #[pyo3(signature = (*, capacity = DEFAULT_CAPACITY, ttl = None))]
-    fn new(capacity: usize, ttl: Option<f64>) -> PyResult<Self> {
-        let ttl = ttl_from(ttl, DEFAULT_TTL)?;
-        Ok(PyDeduper {
-            inner: Deduper::new(MemoryDedupe::new(capacity, ttl)),
+    #[pyo3(signature = (*, capacity = None, ttl = None))]
+    fn new(capacity: Option<&Bound<'_, PyAny>>, ttl: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
+        guard(|| {
+            let (capacity, ttl) = store_sizes(capacity, ttl)?;
+            Ok(PyDeduper {
+                inner: Deduper::new(MemoryDedupe::new(capacity, ttl)),
+            })
         })
     }
     /// Record `event`; `True` the first time it is seen.
@@ -634,7 +694,7 @@ impl PyDeduper {
     ) -> PyResult<Bound<'py, PyList>> {
         guard(|| {
             let out = PyList::empty(py);
-            for e in events.try_iter()? {
+            for e in events.try_iter().map_err(|_| not_events())? {
                 let e = e?;
                 if self.inner.is_new(event_ref(&e)?) {
                     out.append(e)?;
@@ -671,11 +731,13 @@ pub struct PyStatusFold {
 #[pymethods]
 impl PyStatusFold {
     #[new]
-    #[pyo3(signature = (*, capacity = DEFAULT_CAPACITY, ttl = None))]
-    fn new(capacity: usize, ttl: Option<f64>) -> PyResult<Self> {
-        let ttl = ttl_from(ttl, DEFAULT_TTL)?;
-        Ok(PyStatusFold {
-            inner: StatusFold::new(MemoryStatusStore::new(capacity, ttl)),
+    #[pyo3(signature = (*, capacity = None, ttl = None))]
+    fn new(capacity: Option<&Bound<'_, PyAny>>, ttl: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
+        guard(|| {
+            let (capacity, ttl) = store_sizes(capacity, ttl)?;
+            Ok(PyStatusFold {
+                inner: StatusFold::new(MemoryStatusStore::new(capacity, ttl)),
+            })
         })
     }
     /// Apply a status event: `"advanced"`, `"failed"`, `"unrecognised"`
@@ -697,7 +759,7 @@ impl PyStatusFold {
     ) -> PyResult<Bound<'py, PyList>> {
         guard(|| {
             let out = PyList::empty(py);
-            for e in events.try_iter()? {
+            for e in events.try_iter().map_err(|_| not_events())? {
                 let e = e?;
                 let keep = match event_ref(&e)?.as_status() {
                     Some(s) => self.inner.apply_update(s).is_reportable(),
@@ -711,9 +773,13 @@ impl PyStatusFold {
         })
     }
     /// The folded state of a message: `{"status", "timestamp", "failed", "errors"}` or `None`.
-    fn state<'py>(&self, py: Python<'py>, message_id: &str) -> PyResult<Bound<'py, PyAny>> {
+    fn state<'py>(
+        &self,
+        py: Python<'py>,
+        #[pyo3(from_py_with = crate::convert::args::message_id)] message_id: String,
+    ) -> PyResult<Bound<'py, PyAny>> {
         guard(|| {
-            let Some(s) = self.inner.state(message_id) else {
+            let Some(s) = self.inner.state(&message_id) else {
                 return Ok(py.None().into_bound(py));
             };
             let d = PyDict::new(py);

@@ -4,6 +4,9 @@
 //! (usage errors, invalid messages, invalid webhook bodies).
 #![forbid(unsafe_code)]
 
+mod logging;
+mod broadcast;
+mod manage;
 mod receiver;
 
 use std::io::Read;
@@ -27,6 +30,10 @@ use wa360::webhook::registration::{
 #[derive(Parser, Debug)]
 #[command(name = "wa360", version, propagate_version = true)]
 struct Cli {
+    /// Log what wa360 does on stderr: -v one line per request, -vv retries and webhook
+    /// details, -vvv everything. Secrets never appear.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
     #[command(subcommand)]
     command: Command,
 }
@@ -45,6 +52,19 @@ enum Command {
     /// Ask a running sandbox to deliver a simulated inbound message to the
     /// registered webhook (`POST /_sandbox/inbound`).
     SimulateInbound(SimulateArgs),
+    /// Send a template to every recipient of a CSV: paced, resumable, never twice.
+    Broadcast(broadcast::BroadcastArgs),
+    /// Message templates: list, get, create, delete.
+    #[command(subcommand)]
+    Templates(manage::TemplatesCmd),
+    /// The business profile: get, set.
+    #[command(subcommand)]
+    Profile(manage::ProfileCmd),
+    /// Blocked users: list, add, remove.
+    #[command(subcommand)]
+    Block(manage::BlockCmd),
+    /// Check the key, the number's health, the webhook settings and the URL rules.
+    Doctor(manage::DoctorArgs),
     /// A small echo-bot webhook receiver used by `make demo`.
     #[command(hide = true)]
     DemoReceiver(receiver::ReceiverArgs),
@@ -392,6 +412,7 @@ type CliResult = Result<(), Failure>;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    logging::init(cli.verbose);
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -420,11 +441,21 @@ async fn run(cli: Cli) -> CliResult {
         Command::Parse(p) => run_parse(p),
         Command::SimulateInbound(s) => run_simulate(s).await,
         Command::DemoReceiver(r) => receiver::run(r).await,
+        Command::Broadcast(b) => broadcast::run(b).await,
+        Command::Templates(c) => manage::run_templates(c).await,
+        Command::Profile(c) => manage::run_profile(c).await,
+        Command::Block(c) => manage::run_block(c).await,
+        Command::Doctor(a) => manage::run_doctor(a).await,
     }
 }
 
 /// Build a client from the environment (`D360_API_KEY`) and options.
 fn make_client(api: &ApiOpts) -> Result<Client, Failure> {
+    Ok(client_builder(api)?.build()?)
+}
+
+/// The builder behind [`make_client`], for commands that add settings (a governor).
+fn client_builder(api: &ApiOpts) -> Result<wa360::config::ClientBuilder, Failure> {
     if !(api.timeout.is_finite() && api.timeout > 0.0) {
         return Err(Failure::input(
             "--timeout must be a positive number of seconds",
@@ -440,8 +471,7 @@ fn make_client(api: &ApiOpts) -> Result<Client, Failure> {
         .api_key(key)
         .base_url(&api.base_url)
         .timeout(std::time::Duration::from_secs_f64(api.timeout))
-        .user_agent_suffix("wa360-cli")
-        .build()?)
+        .user_agent_suffix("wa360-cli"))
 }
 
 async fn run_sandbox(a: SandboxArgs) -> CliResult {

@@ -131,6 +131,18 @@ impl Client {
         self.inner.transport.config()
     }
 
+    /// A snapshot of this client's metrics (shared by its clones): requests by outcome,
+    /// retries by reason, the send latency histogram. Names: `docs/observability.md`.
+    pub fn metrics(&self) -> crate::metrics::MetricsSnapshot {
+        self.inner.transport.metrics().snapshot()
+    }
+
+    /// A process-unique number for this client (shared by its clones): the `client` field
+    /// of its log events, so that logs of several clients can be told apart.
+    pub fn id(&self) -> u64 {
+        self.inner.transport.id()
+    }
+
     pub(crate) fn transport(&self) -> &Transport {
         &self.inner.transport
     }
@@ -194,9 +206,13 @@ impl Client {
             )
             .await?;
         let value = transport::decode_json(&resp, RetryClass::Send)?;
-        serde_json::from_value::<SendResponse>(value).map_err(|e| Error::OutcomeUnknown {
-            reason: format!("2xx answer is not a send response: {e}"),
-            status: Some(resp.status),
+        serde_json::from_value::<SendResponse>(value).map_err(|e| {
+            let e = Error::OutcomeUnknown {
+                reason: format!("2xx answer is not a send response: {e}"),
+                status: Some(resp.status),
+            };
+            tracing::warn!(client = self.id(), error = %e, "answer unreadable");
+            e
         })
     }
 

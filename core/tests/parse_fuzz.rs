@@ -2,7 +2,9 @@
 //! fixtures mutated by byte flips, truncations, inserted brackets, deep
 //! nesting, huge strings and JSON type swaps. Every outcome is `Ok` or a
 //! `webhook_payload` error; readable bodies always parse; the two canonical
-//! paths agree.
+//! paths agree; values no language can hold (lone surrogates, numbers beyond
+//! 2^53 or an f64) never drop an event (the cross-language side of this is
+//! `tests/fuzz/`).
 
 use std::fs;
 use std::path::PathBuf;
@@ -219,5 +221,56 @@ proptest! {
         let ok = v.get("entry").is_some_and(Value::is_array) && depth(&v) <= 64 && body.len() <= 1 << 20;
         prop_assert_eq!(parse(&body).is_ok(), ok);
         check(&body)?;
+    }
+}
+
+/// Wire values no language can hold (issue 16 item 2), as raw JSON text.
+const ODD: &[&str] = &[
+    "1e400",
+    "-1E999",
+    "99999999999999999999999999999999999999999999999999999999999999999999999999999",
+    "9007199254740993",
+    "-9223372036854775809",
+    "18446744073709551616",
+    r#""\ud800""#,
+    r#""a\udc00b""#,
+    r#""\udbff\u0041""#,
+    r#""\ud83d""#,
+];
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, failure_persistence: None, ..ProptestConfig::default() })]
+
+    /// A value no language can hold, anywhere in a readable webhook, never
+    /// rejects the delivery, never drops or changes the kind of an event, and
+    /// never leaves the two canonical paths disagreeing. Its dedupe keys stay
+    /// as distinct as those of the same body with a plain value there.
+    #[test]
+    fn values_no_language_holds_never_drop_events(i in any::<prop::sample::Index>(),
+                                                   node in any::<prop::sample::Index>(),
+                                                   odd in prop::sample::select(ODD)) {
+        let mut v = i.get(json_fixtures()).clone();
+        let total = count_nodes(&v) - 1;
+        if total > 0 {
+            let mut k = node.index(total);
+            replace_nth(&mut v, &mut k, &|_| Value::String("@@ODD@@".into()));
+        }
+        let text = serde_json::to_string(&v).unwrap();
+        let plain = text.replace("\"@@ODD@@\"", "\"plain\"");
+        let hostile = text.replace("\"@@ODD@@\"", odd);
+        let Ok(want) = parse(plain.as_bytes()) else { return Ok(()) };
+        let got = parse(hostile.as_bytes());
+        prop_assert!(got.is_ok(), "{:?} for {}", got.err(), odd);
+        let got = got.unwrap();
+        prop_assert_eq!(
+            got.iter().map(|e| e.kind()).collect::<Vec<_>>(),
+            want.iter().map(|e| e.kind()).collect::<Vec<_>>()
+        );
+        let keys = |evs: &[wa360::webhook::Event]| evs.iter()
+            .map(wa360::webhook::dedupe::dedupe_key)
+            .collect::<std::collections::HashSet<_>>()
+            .len();
+        prop_assert_eq!(keys(&got), keys(&want));
+        check(hostile.as_bytes())?;
     }
 }

@@ -17,6 +17,7 @@ use crate::errors::meta_error_body;
 use crate::errors::{D360Error, MetaError};
 use crate::faults::FaultRule;
 use crate::limits::{Limits, SendVerdict};
+use crate::manage;
 use crate::state::{State, WebhookConfig, new_wamid};
 use crate::validate::{Accepted, validate};
 use crate::webhooks;
@@ -39,7 +40,33 @@ pub fn router(state: Arc<State>) -> Router {
         )
         .route("/whatsapp_business/attachments/", get(download_media))
         .route("/whatsapp_business/attachments", get(download_media))
-        .route("/{id}", get(media_info).delete(delete_media))
+        .route(
+            "/v1/configs/templates",
+            post(manage::create_template).get(manage::list_templates),
+        )
+        .route(
+            "/v1/configs/templates/{id}",
+            get(manage::get_template).delete(manage::delete_template),
+        )
+        .route("/message_templates", get(manage::graph_templates))
+        .route(
+            "/whatsapp_business_profile",
+            get(manage::get_profile).post(manage::set_profile),
+        )
+        .route("/health_status", get(manage::health))
+        .route(
+            "/block_users",
+            get(manage::list_blocked)
+                .post(manage::block)
+                .delete(manage::unblock),
+        )
+        .route("/uploads", post(manage::create_upload))
+        .route(
+            "/{id}",
+            get(media_info).delete(delete_media).post(upload_bytes),
+        )
+        .route("/_sandbox/seen", post(manage::mark_seen))
+        .route("/_sandbox/health", post(manage::set_health))
         .route("/_sandbox/inbound", post(inbound))
         .route(
             "/_sandbox/faults",
@@ -163,6 +190,9 @@ fn media_url(id: &str, hash: &str) -> String {
 }
 
 async fn media_info(AxState(state): S, Path(id): Path<String>) -> Response {
+    if id.starts_with("upload:") {
+        return manage::upload_status(&state, &id);
+    }
     if !id.chars().all(|c| c.is_ascii_digit()) {
         return MetaError::unknown_object(&id).into_response();
     }
@@ -179,6 +209,18 @@ async fn media_info(AxState(state): S, Path(id): Path<String>) -> Response {
         }))
         .into_response(),
     }
+}
+
+async fn upload_bytes(
+    AxState(state): S,
+    Path(id): Path<String>,
+    headers: axum::http::HeaderMap,
+    body: Bytes,
+) -> Response {
+    if !id.starts_with("upload:") {
+        return not_found().await;
+    }
+    manage::upload_bytes(state, id, headers, body).await
 }
 
 async fn delete_media(AxState(state): S, Path(id): Path<String>) -> Response {

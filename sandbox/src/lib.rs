@@ -18,12 +18,13 @@
 //!
 //! The routes are documented in the crate's `README.md`.
 #![forbid(unsafe_code)]
-#![warn(missing_docs)]
+#![deny(missing_docs)]
 
 mod api;
 mod errors;
 mod faults;
 mod limits;
+mod manage;
 mod server;
 mod state;
 mod validate;

@@ -122,6 +122,8 @@ pub struct Inner {
     pub next_delivery_id: u64,
     pub next_seq: u64,
     pub limits: crate::limits::LimitState,
+    /// Templates, profile, health, block list, resumable uploads.
+    pub manage: crate::manage::ManageState,
 }
 
 /// At most this many requests and delivery attempts are kept (oldest dropped
@@ -182,6 +184,7 @@ impl State {
         g.waba_webhook = None;
         g.media.clear();
         g.limits.reset_counts();
+        g.manage = crate::manage::ManageState::default();
     }
 
     /// The webhook deliveries go to: phone level wins over WABA level.

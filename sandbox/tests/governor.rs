@@ -172,15 +172,21 @@ async fn past_the_deadline_nothing_is_sent() {
     assert_eq!(sb.requests().len(), 1);
 }
 
-/// A governor set faster than the sandbox allows is refused with 130429, slows down, and
-/// the refused sends are retried (they were rejected before processing) until accepted.
+/// A governor set faster than the sandbox allows is refused (130429, or 360dialog's
+/// endpoint limit), slows down, and the refused sends are retried (they were rejected
+/// before processing) until accepted.
 #[tokio::test]
 async fn refusals_slow_the_governor_down() {
-    let sb = Sandbox::builder()
-        .limits(Limits::none().messages_per_second(20.0))
-        .start()
-        .await
-        .unwrap();
+    for limits in [
+        Limits::none().messages_per_second(20.0),
+        Limits::none().endpoint_rps(20.0),
+    ] {
+        refused_then_slower(limits).await;
+    }
+}
+
+async fn refused_then_slower(limits: Limits) {
+    let sb = Sandbox::builder().limits(limits).start().await.unwrap();
     let c = Client::builder()
         .base_url(&sb.url())
         .api_key(sb.api_key())
@@ -203,7 +209,8 @@ async fn refusals_slow_the_governor_down() {
     for t in tasks {
         t.await.unwrap().unwrap();
     }
-    assert!(sb.control().limit_counters().throughput_refused > 0);
+    let counters = sb.control().limit_counters();
+    assert!(counters.throughput_refused + counters.endpoint_refused > 0);
     let rate = c.governor().current_rate().await.unwrap();
     assert!(rate < 200.0, "rate after refusals {rate}");
     assert_eq!(sb.control().limit_counters().accepted, 60);

@@ -19,6 +19,16 @@ __all__ = ["Client", "AsyncClient"]
 Button = tuple[str, str] | Mapping[str, Any]
 
 
+def _seq(x: Any) -> Any:
+    """A list or tuple as a list; anything else unchanged, for the core to reject by name
+    (never a ``TypeError`` from here)."""
+    return list(x) if isinstance(x, (list, tuple)) else x
+
+
+def _pair(b: Any) -> bool:
+    return isinstance(b, (tuple, list)) and len(b) == 2
+
+
 def _envelope(
     to: str, kind: str, content: Any, reply_to: str | None, callback_data: str | None
 ) -> dict[str, Any]:
@@ -32,7 +42,8 @@ def _envelope(
 
 def _media(media: str, caption: str | None = None, filename: str | None = None) -> dict[str, Any]:
     # A URL is sent as `link`, anything else as an uploaded media `id`.
-    key = "link" if media.startswith(("https://", "http://")) else "id"
+    is_url = isinstance(media, str) and media.startswith(("https://", "http://"))
+    key = "link" if is_url else "id"
     obj: dict[str, Any] = {key: media}
     if caption is not None:
         obj["caption"] = caption
@@ -162,7 +173,7 @@ class _Helpers:
         callback_data: str | None = None,
     ) -> Any:
         """Send 1..5 contact cards (wire format: ``name``, ``phones``, ``emails``, ...)."""
-        return self.send(_envelope(to, "contacts", list(contacts), reply_to, callback_data))
+        return self.send(_envelope(to, "contacts", _seq(contacts), reply_to, callback_data))
 
     def send_reaction(
         self,
@@ -189,9 +200,10 @@ class _Helpers:
     ) -> Any:
         """Send up to 3 reply buttons, each ``(id, title)`` or ``{"id", "title"}``."""
         obj = _interactive_base("button", body, header, footer)
-        obj["buttons"] = [
-            dict(b) if isinstance(b, Mapping) else {"id": b[0], "title": b[1]} for b in buttons
-        ]
+        bs = _seq(buttons)
+        if isinstance(bs, list):
+            bs = [{"id": b[0], "title": b[1]} if _pair(b) else b for b in bs]
+        obj["buttons"] = bs
         return self.send(_envelope(to, "interactive", obj, reply_to, callback_data))
 
     def send_list(
@@ -209,7 +221,7 @@ class _Helpers:
         """Send a list message: ``sections`` of ``{"title"?, "rows": [{"id", "title", ...}]}``."""
         obj = _interactive_base("list", body, header, footer)
         obj["button"] = button
-        obj["sections"] = [dict(s) for s in sections]
+        obj["sections"] = _seq(sections)
         return self.send(_envelope(to, "interactive", obj, reply_to, callback_data))
 
     def send_interactive(
@@ -221,7 +233,7 @@ class _Helpers:
         callback_data: str | None = None,
     ) -> Any:
         """Send any interactive message given in the neutral format (``{"type": ...}``)."""
-        return self.send(_envelope(to, "interactive", dict(interactive), reply_to, callback_data))
+        return self.send(_envelope(to, "interactive", interactive, reply_to, callback_data))
 
     def send_template(
         self,
@@ -243,7 +255,7 @@ class _Helpers:
         if body is not None:
             tpl["body"] = body
         if buttons is not None:
-            tpl["buttons"] = [dict(b) for b in buttons]
+            tpl["buttons"] = _seq(buttons)
         return self.send(_envelope(to, "template", tpl, reply_to, callback_data))
 
 

@@ -126,6 +126,15 @@ class Sandbox(_native.Sandbox):
         ids: list[str] = answer["message_ids"]
         return ids
 
+    def mark_seen(self, users: list[str]) -> None:
+        """Mark users as having written to the business in the last 24 hours (only those
+        can be blocked; management API emulation)."""
+        self._post("/_sandbox/seen", {"users": users})
+
+    def set_health(self, answer: dict[str, Any] | None) -> None:
+        """Replace the ``GET /health_status`` answer (``None`` restores the healthy one)."""
+        self._post("/_sandbox/health", answer)
+
     def register_webhook(
         self, url: str, *, headers: dict[str, str] | None = None, waba: bool = False
     ) -> None:

@@ -356,6 +356,11 @@ impl Governor {
                 }
             }
             Signal::Overloaded => {
+                // Refused before processing: the recipient got nothing, so its pair slot
+                // is given back (a retry must not wait a whole pair interval for it).
+                if let (Some(to), Some(interval)) = (recipient, self.config.pair_interval) {
+                    self.store.release(&self.pair_key(to), interval).await;
+                }
                 if self.config.messages_per_second.is_some() {
                     self.store
                         .decrease(
@@ -490,6 +495,23 @@ mod tests {
         g.observe(Some("a"), Ok(())).await;
         g.observe(Some("a"), Err(&mut e)).await;
         assert_eq!(e.retry_after(), Some(Duration::from_secs(4)));
+    }
+
+    #[tokio::test]
+    async fn a_refused_send_gives_its_pair_slot_back() {
+        let g = gov(GovernorConfig::passive().pair_rate(Some(Duration::from_secs(10)), 1));
+        g.acquire(Some("a"), Duration::ZERO).await.unwrap();
+        assert!(g.acquire(Some("a"), Duration::ZERO).await.is_err());
+        let mut e = Error::Api {
+            code: ErrorCode::RateLimited,
+            error: Box::new(ApiError {
+                status: 429,
+                api_code: Some(130429),
+                ..Default::default()
+            }),
+        };
+        g.observe(Some("a"), Err(&mut e)).await;
+        g.acquire(Some("a"), Duration::ZERO).await.unwrap();
     }
 
     #[test]

@@ -397,12 +397,12 @@ impl Obj {
         }
     }
 
-    /// Take a required integer.
+    /// Take a required integer (see [`integer`]).
     pub(crate) fn req_i64(&mut self, key: &str) -> Result<i64> {
         match self.req_value(key)? {
-            Value::Number(n) => n
-                .as_i64()
-                .ok_or_else(|| Error::invalid(self.at(key), "must be an integer")),
+            Value::Number(n) => {
+                integer(&n).ok_or_else(|| Error::invalid(self.at(key), "must be an integer"))
+            }
             other => Err(wrong_type(&self.at(key), "an integer", &other)),
         }
     }
@@ -466,6 +466,17 @@ pub(crate) fn put_opt(map: &mut Map<String, Value>, key: &str, value: &Option<St
     if let Some(v) = value {
         map.insert(key.to_string(), Value::String(v.clone()));
     }
+}
+
+/// A JSON number as an integer: an integer, or a number with no fractional
+/// part within ±2^53 (`2.0` from Python is the same input as `2` from
+/// JavaScript, whose numbers have no separate integer type).
+pub(crate) fn integer(n: &serde_json::Number) -> Option<i64> {
+    n.as_i64().or_else(|| {
+        n.as_f64()
+            .filter(|f| f.fract() == 0.0 && f.abs() <= 9_007_199_254_740_992.0)
+            .map(|f| f as i64)
+    })
 }
 
 #[cfg(test)]

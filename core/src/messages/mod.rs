@@ -33,7 +33,7 @@
 //! key) name the path in the *neutral description* (`interactive.buttons[0].label`).
 //! Character counts are Unicode scalar values ([`char_count`]).
 
-mod common;
+pub(crate) mod common;
 pub mod contacts;
 pub mod interactive;
 pub mod location;
@@ -376,6 +376,7 @@ impl Message {
     /// assert_eq!(body["context"]["message_id"], "wamid.X");
     /// ```
     pub fn from_json(spec: &Value) -> Result<Message> {
+        crate::input::check_depth(spec)?;
         if !spec.is_object() {
             return Err(Error::invalid(
                 "message",
@@ -494,6 +495,7 @@ impl Outbound for Message {
 /// assert_eq!(body["typing_indicator"]["type"], "text");
 /// ```
 pub fn build_body(spec: &Value) -> Result<Value> {
+    crate::input::check_depth(spec)?;
     let kind = spec.get("type").and_then(Value::as_str);
     if let Some(k @ ("mark_read" | "typing")) = kind {
         let mut o = Obj::new("", spec)?;

@@ -442,7 +442,7 @@ impl TemplateButton {
         let mut o = Obj::new(path, v)?;
         let sub_type = o.req_str("sub_type")?;
         let index = match o.req_value("index")? {
-            Value::Number(n) => n.as_u64(),
+            Value::Number(n) => super::common::integer(&n).and_then(|i| u64::try_from(i).ok()),
             Value::String(s) if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) => {
                 s.parse().ok()
             }

@@ -14,6 +14,16 @@
 //!   reported even after `sent` or `delivered`; unknown status values are
 //!   passed through without changing the state. It sits on a [`StatusStore`].
 //!
+//! Memory is bounded in bytes, not only in keys: a key holds at most
+//! [`MAX_KEY_TEXT`] (128) bytes of text (a longer id is replaced by its
+//! SHA-256), and a folded state at most [`MAX_FOLD_ERRORS_BYTES`] of errors.
+//! Counting the key's two copies (map and write-order queue, which may hold
+//! up to twice the capacity in stale entries) and the containers' overhead,
+//! one remembered key costs at most about 700 bytes: about 70 MB for the
+//! default 100 000 keys whatever the senders put in their ids (computed from
+//! the layout, not measured). A folded state adds at most about 4 KiB of
+//! error text (more as parsed values), so size the fold's capacity with that.
+//!
 //! Both stores are traits so a shared store (Redis, a database) can replace
 //! the in-memory one when several processes receive webhooks. Time comes from
 //! a [`Clock`], so tests can move it without sleeping.
@@ -220,25 +230,104 @@ impl DedupeKey {
         }
     }
 
-    /// The key of a parsed event: message id; (status id, status); or a
-    /// digest of the canonical JSON for everything else (and for messages or
-    /// statuses missing their id).
+    /// The key of a parsed event: see [`dedupe_key`].
     pub fn of_event(event: &Event) -> Self {
-        match event.event_kind() {
-            EventKind::Message(m) => {
-                if let Some(id) = m.id() {
-                    return DedupeKey::message(id);
-                }
+        dedupe_key(event)
+    }
+
+    /// The digest key of any JSON value: SHA-256 of its compact text with
+    /// object keys sorted (so the same value gives the same key whatever its
+    /// key order, e.g. an event object read back from JavaScript).
+    pub fn of_value(value: &Value) -> Self {
+        let mut h = Sha256::new();
+        h.update(b"v:");
+        hash_sorted(&mut h, value);
+        DedupeKey::Digest(h.finalize().into())
+    }
+}
+
+/// Longest id (message key) or id + status (status key) kept as text in a
+/// [`DedupeKey`]; longer ones are replaced by their SHA-256, so one key never
+/// holds more than this many bytes of text however long the wire id is.
+pub const MAX_KEY_TEXT: usize = 128;
+
+fn digest(parts: &[&[u8]]) -> DedupeKey {
+    let mut h = Sha256::new();
+    for p in parts {
+        h.update((p.len() as u64).to_le_bytes());
+        h.update(p);
+    }
+    DedupeKey::Digest(h.finalize().into())
+}
+
+/// The dedupe key of a parsed event. The one key function of wa360: the
+/// [`Deduper`] and any durable store of seen events use it.
+///
+/// - a message with a string `id`: [`DedupeKey::Message`] of the id;
+/// - a status with string `id` and `status`: [`DedupeKey::Status`];
+/// - (either of those when the text is over [`MAX_KEY_TEXT`] bytes: the
+///   SHA-256 of it, tagged so a message and a status never share a key);
+/// - anything else (id-less messages and statuses, errors, field updates,
+///   unknown pieces): SHA-256 of the event's canonical JSON text, which is
+///   written from the wire bytes of its pieces (never from a re-parsed value),
+///   so two events that differ on the wire never share a key.
+pub fn dedupe_key(event: &Event) -> DedupeKey {
+    match event.event_kind() {
+        EventKind::Message(m) => {
+            if let Some(id) = m.id() {
+                return if id.len() <= MAX_KEY_TEXT {
+                    DedupeKey::message(id)
+                } else {
+                    digest(&[b"m", id.as_bytes()])
+                };
             }
-            EventKind::Status(s) => {
-                if let (Some(id), Some(st)) = (s.id(), s.status()) {
-                    return DedupeKey::status(id, st);
-                }
-            }
-            _ => {}
         }
-        let canonical = event.to_canonical().to_string();
-        DedupeKey::Digest(Sha256::digest(canonical.as_bytes()).into())
+        EventKind::Status(s) => {
+            if let (Some(id), Some(st)) = (s.id(), s.status()) {
+                return if id.len() + st.len() <= MAX_KEY_TEXT {
+                    DedupeKey::status(id, st)
+                } else {
+                    digest(&[b"s", st.as_bytes(), id.as_bytes()])
+                };
+            }
+        }
+        _ => {}
+    }
+    // Writing the canonical form cannot fail (string keys, wire text copied);
+    // should it ever, the debug form (which also carries the wire text) is used.
+    let text = serde_json::to_vec(&event.canonical())
+        .unwrap_or_else(|_| format!("{event:?}").into_bytes());
+    digest(&[b"c", &text])
+}
+
+/// Feed `v` to `h` as compact JSON with object keys sorted.
+fn hash_sorted(h: &mut Sha256, v: &Value) {
+    match v {
+        Value::Object(m) => {
+            let mut keys: Vec<&String> = m.keys().collect();
+            keys.sort();
+            h.update(b"{");
+            for (i, k) in keys.into_iter().enumerate() {
+                if i > 0 {
+                    h.update(b",");
+                }
+                h.update(Value::String(k.clone()).to_string().as_bytes());
+                h.update(b":");
+                hash_sorted(h, &m[k]);
+            }
+            h.update(b"}");
+        }
+        Value::Array(a) => {
+            h.update(b"[");
+            for (i, x) in a.iter().enumerate() {
+                if i > 0 {
+                    h.update(b",");
+                }
+                hash_sorted(h, x);
+            }
+            h.update(b"]");
+        }
+        other => h.update(other.to_string().as_bytes()),
     }
 }
 
@@ -366,7 +455,11 @@ impl Deduper {
 
     /// Record `key`; `true` when it was seen before (a duplicate).
     pub fn seen(&self, key: &DedupeKey) -> bool {
-        self.store.check_and_record(key)
+        let seen = self.store.check_and_record(key);
+        if seen {
+            tracing::debug!(key = ?key, "duplicate webhook event dropped");
+        }
+        seen
     }
 
     /// Record `event`; `true` the first time it is seen.
@@ -454,7 +547,7 @@ pub fn fold_status(
         }
         let mut next = prev.cloned().unwrap_or_default();
         next.failed = true;
-        next.errors = errors.to_vec();
+        next.errors = bounded_errors(errors);
         return (FoldOutcome::Failed, Some(next));
     }
     let Some(rank) = status_rank(status) else {
@@ -476,6 +569,41 @@ pub fn fold_status(
     (FoldOutcome::Advanced, Some(next))
 }
 
+/// Most bytes of `errors` (as compact JSON) a folded state keeps: the
+/// leading error objects that fit; the rest are dropped (the status event
+/// itself still carries them all).
+pub const MAX_FOLD_ERRORS_BYTES: usize = 4096;
+
+fn bounded_errors(errors: &[Value]) -> Vec<Value> {
+    let mut total = 0;
+    errors
+        .iter()
+        .take_while(|e| {
+            total += e.to_string().len();
+            total <= MAX_FOLD_ERRORS_BYTES
+        })
+        .cloned()
+        .collect()
+}
+
+/// The in-memory fold's key of a message id: the id, or its SHA-256 when it
+/// is over [`MAX_KEY_TEXT`] bytes (so a key's size is bounded).
+#[derive(Clone, PartialEq, Eq, Hash)]
+enum FoldKey {
+    Id(String),
+    Digest([u8; 32]),
+}
+
+impl FoldKey {
+    fn of(message_id: &str) -> Self {
+        if message_id.len() <= MAX_KEY_TEXT {
+            FoldKey::Id(message_id.to_owned())
+        } else {
+            FoldKey::Digest(Sha256::digest(message_id.as_bytes()).into())
+        }
+    }
+}
+
 /// Where a [`StatusFold`] keeps message states. Implement it over a shared
 /// store to fold across processes.
 pub trait StatusStore: Send + Sync {
@@ -493,7 +621,7 @@ pub trait StatusStore: Send + Sync {
 /// The in-memory [`StatusStore`]: bounded (oldest write evicted first), each
 /// message forgotten `ttl` after its last change.
 pub struct MemoryStatusStore {
-    inner: Mutex<TtlMap<String, MessageState>>,
+    inner: Mutex<TtlMap<FoldKey, MessageState>>,
     clock: Arc<dyn Clock>,
 }
 
@@ -532,7 +660,9 @@ impl Default for MemoryStatusStore {
 impl StatusStore for MemoryStatusStore {
     fn get(&self, message_id: &str) -> Option<MessageState> {
         let now = self.clock.now();
-        lock(&self.inner).get(&message_id.to_string(), now).cloned()
+        lock(&self.inner)
+            .get(&FoldKey::of(message_id), now)
+            .cloned()
     }
 
     fn update(
@@ -541,7 +671,7 @@ impl StatusStore for MemoryStatusStore {
         f: &mut dyn FnMut(Option<&MessageState>) -> Option<MessageState>,
     ) {
         let now = self.clock.now();
-        let key = message_id.to_string();
+        let key = FoldKey::of(message_id);
         let mut m = lock(&self.inner);
         if let Some(next) = f(m.get(&key, now)) {
             m.insert(key, next, now);
@@ -633,6 +763,104 @@ mod tests {
 
     fn events(body: &Value) -> Vec<Event> {
         parse(body.to_string().as_bytes()).unwrap()
+    }
+
+    /// One `messages` change holding `items` (raw JSON text) under `key`.
+    fn raw_change(key: &str, items: &str) -> Vec<Event> {
+        let body = format!(
+            r#"{{"entry":[{{"id":"W","changes":[{{"field":"messages","value":{{"{key}":[{items}]}}}}]}}]}}"#
+        );
+        parse(body.as_bytes()).unwrap()
+    }
+
+    #[test]
+    fn digest_keys_come_from_the_wire_text_and_never_collide() {
+        // Issue 16 item 3: id-less messages, errors, field updates and unknown
+        // pieces whose values no language can hold all used to get the digest
+        // of `null`, so the Deduper dropped distinct events as duplicates.
+        let bodies = [
+            raw_change("messages", r#"{"type":"text","text":{"body":"\ud800a"}}"#),
+            raw_change("messages", r#"{"type":"text","text":{"body":"\ud800b"}}"#),
+            raw_change("messages", r#"{"type":"text","text":{"n":1e400}}"#),
+            raw_change("messages", r#"{"type":"text","text":{"n":1e401}}"#),
+            raw_change(
+                "messages",
+                &format!(r#"{{"type":"text","text":{{"n":{}}}}}"#, "9".repeat(400)),
+            ),
+            raw_change(
+                "messages",
+                &format!(r#"{{"type":"text","text":{{"n":{}}}}}"#, "8".repeat(400)),
+            ),
+            raw_change("errors", r#"{"code":1e400}"#),
+            raw_change("errors", r#"{"code":2e400}"#),
+            raw_change("messages", "1e400"),
+            raw_change("messages", "2e400"),
+        ];
+        let d = Deduper::memory();
+        let mut keys = std::collections::HashSet::new();
+        for evs in &bodies {
+            assert_eq!(evs.len(), 1);
+            assert!(keys.insert(dedupe_key(&evs[0])), "{:?}", evs[0]);
+            assert!(d.is_new(&evs[0]));
+        }
+        // The same event again is still a duplicate.
+        assert!(!d.is_new(&bodies[0][0]));
+    }
+
+    #[test]
+    fn long_ids_are_hashed_so_a_key_has_bounded_size() {
+        let long = "w".repeat(10_000);
+        let ev = raw_change("messages", &format!(r#"{{"id":"{long}","type":"text"}}"#));
+        let key = dedupe_key(&ev[0]);
+        assert!(matches!(key, DedupeKey::Digest(_)), "{key}");
+        let other = raw_change("messages", &format!(r#"{{"id":"{long}x","type":"text"}}"#));
+        assert_ne!(key, dedupe_key(&other[0]));
+        // A message and a status with the same long id never share a key.
+        let st = raw_change("statuses", &format!(r#"{{"id":"{long}","status":"m"}}"#));
+        assert_ne!(key, dedupe_key(&st[0]));
+        assert!(matches!(dedupe_key(&st[0]), DedupeKey::Digest(_)));
+        // Ids up to the limit stay readable.
+        let short = "w".repeat(MAX_KEY_TEXT);
+        let ev = raw_change("messages", &format!(r#"{{"id":"{short}","type":"text"}}"#));
+        assert_eq!(dedupe_key(&ev[0]), DedupeKey::message(short));
+        // The fold hashes long ids too and still finds them.
+        let fold = StatusFold::memory();
+        let st = raw_change("statuses", &format!(r#"{{"id":"{long}","status":"read"}}"#));
+        assert_eq!(
+            fold.apply_update(st[0].as_status().unwrap()),
+            FoldOutcome::Advanced
+        );
+        assert_eq!(fold.state(&long).unwrap().status.as_deref(), Some("read"));
+        assert!(fold.state(&format!("{long}x")).is_none());
+    }
+
+    #[test]
+    fn fold_keeps_a_bounded_amount_of_errors() {
+        let big: Vec<Value> = (0..100)
+            .map(|i| json!({"code": i, "title": "x".repeat(200)}))
+            .collect();
+        let fold = StatusFold::memory();
+        assert_eq!(
+            fold.apply("wamid.E", "failed", None, &big),
+            FoldOutcome::Failed
+        );
+        let kept = fold.state("wamid.E").unwrap().errors;
+        assert!(!kept.is_empty() && kept.len() < big.len(), "{}", kept.len());
+        let bytes: usize = kept.iter().map(|e| e.to_string().len()).sum();
+        assert!(bytes <= MAX_FOLD_ERRORS_BYTES, "{bytes}");
+        assert_eq!(kept[..], big[..kept.len()]);
+    }
+
+    #[test]
+    fn value_digest_ignores_key_order() {
+        assert_eq!(
+            DedupeKey::of_value(&json!({"a": 1, "b": [{"c": 2, "d": 3}]})),
+            DedupeKey::of_value(&json!({"b": [{"d": 3, "c": 2}], "a": 1}))
+        );
+        assert_ne!(
+            DedupeKey::of_value(&json!({"a": 1})),
+            DedupeKey::of_value(&json!({"a": 2}))
+        );
     }
 
     #[test]

@@ -79,11 +79,11 @@ impl PartialEq for Json {
 
 impl Serialize for Json {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        // serde_json writers copy the text verbatim; `to_value` parses it.
-        match self.value.get() {
-            Some(v) => v.serialize(s),
-            None => self.raw.serialize(s),
-        }
+        // Always the wire text (serde_json writers copy it verbatim; `to_value`
+        // parses it), never the cached value: the output must not depend on
+        // which accessor ran first (a repeated key, `1.0`, `1E2` are written
+        // as received and read alike by every language).
+        self.raw.serialize(s)
     }
 }
 
@@ -260,9 +260,14 @@ pub struct InboundMessage {
     pub(crate) extra: Vec<(String, Json)>,
 }
 
-/// Keys of a canonical message event; a wire type with one of these names is
-/// not repeated under its type key (the canonical key wins).
-pub(crate) const MESSAGE_KEYS: &[&str] = &[
+/// Message types whose payload is written under the key `payload` instead
+/// of the type name: every key of the canonical form of any event kind (so a
+/// key means the same thing on every event), and the names JavaScript
+/// objects inherit from `Object.prototype` (a `toJSON` or `__proto__` own
+/// key changes how JS serialises or reads the object). One rule for the
+/// three languages: `tests/conformance/webhook_parse/README.md`.
+pub const RESERVED_TYPE_NAMES: &[&str] = &[
+    // canonical keys
     "kind",
     "field",
     "waba_id",
@@ -276,7 +281,39 @@ pub(crate) const MESSAGE_KEYS: &[&str] = &[
     "contact",
     "context",
     "errors",
+    "status",
+    "recipient_id",
+    "recipient_user_id",
+    "conversation",
+    "pricing",
+    "biz_opaque_callback_data",
+    "value",
+    "raw",
+    // Object.prototype
+    "__proto__",
+    "__defineGetter__",
+    "__defineSetter__",
+    "__lookupGetter__",
+    "__lookupSetter__",
+    "constructor",
+    "hasOwnProperty",
+    "isPrototypeOf",
+    "propertyIsEnumerable",
+    "toJSON",
+    "toLocaleString",
+    "toString",
+    "valueOf",
 ];
+
+/// The canonical key of a message's payload: its type, or `payload` for a
+/// reserved name (see [`RESERVED_TYPE_NAMES`]).
+pub fn payload_key(message_type: &str) -> &str {
+    if RESERVED_TYPE_NAMES.contains(&message_type) {
+        "payload"
+    } else {
+        message_type
+    }
+}
 
 fn get_str<'a>(v: Option<&'a Value>, key: &str) -> Option<&'a str> {
     v?.get(key)?.as_str()
@@ -1112,10 +1149,8 @@ impl Serialize for Canonical<'_> {
                 m.serialize_entry("contact", &msg.contact.as_deref().map(ContactOut))?;
                 m.serialize_entry("context", &msg.context)?;
                 m.serialize_entry("errors", &LazyErrors(&msg.errors))?;
-                if let Some(t) = msg.message_type.as_deref()
-                    && !MESSAGE_KEYS.contains(&t)
-                {
-                    m.serialize_entry(t, &msg.payload)?;
+                if let Some(t) = msg.message_type.as_deref() {
+                    m.serialize_entry(payload_key(t), &msg.payload)?;
                 }
             }
             EventKind::Status(st) => {

@@ -1,9 +1,10 @@
-//! Webhooks: lossless batch-aware parsing ([`parse`], [`events`]), verification
+//! Webhooks: lossless batch-aware parsing ([`parse()`], [`events`]), verification
 //! ([`verify`]), registration ([`registration`]), delivery hygiene ([`dedupe`]),
 //! the one receiver ([`receiver`]) and helpers for users' own tests ([`testing`]).
 
 pub mod dedupe;
 pub mod events;
+mod normalize;
 pub mod parse;
 pub mod receiver;
 pub mod registration;

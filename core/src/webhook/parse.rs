@@ -87,7 +87,23 @@ pub fn parse(body: &[u8]) -> Result<Vec<Event>> {
 
 /// [`parse`] with explicit limits.
 pub fn parse_with(body: &[u8], opts: &ParseOptions) -> Result<Vec<Event>> {
-    let compact = prepare(body, opts)?;
+    let result = parse_inner(body, opts);
+    match &result {
+        Ok(events) => tracing::debug!(bytes = body.len(), events = events.len(), "webhook parsed"),
+        Err(e) => {
+            tracing::warn!(bytes = body.len(), code = %e.code(), error = %e, "webhook body rejected")
+        }
+    }
+    result
+}
+
+fn parse_inner(body: &[u8], opts: &ParseOptions) -> Result<Vec<Event>> {
+    // A UTF-8 byte order mark is ignored (RFC 8259 §8.1 allows it).
+    let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
+    let (mut compact, odd) = prepare(body, opts)?;
+    if odd {
+        compact = super::normalize::normalize(&compact);
+    }
     let mut events = Vec::new();
     let mut mode = Mode {
         slow: false,
@@ -98,6 +114,21 @@ pub fn parse_with(body: &[u8], opts: &ParseOptions) -> Result<Vec<Event>> {
         mode.slow = true;
         events.clear();
         parsed = run(&compact, &mut events, &mode);
+    }
+    if parsed.is_err() && std::str::from_utf8(&compact).is_err() {
+        // Text that is not UTF-8: each bad sequence becomes U+FFFD (inside a
+        // string it is then readable; anywhere else it stays a syntax error),
+        // so one bad string never rejects the valid events beside it.
+        compact = String::from_utf8_lossy(&compact).into_owned().into_bytes();
+        mode.slow = false;
+        mode.retry.set(false);
+        events.clear();
+        parsed = run(&compact, &mut events, &mode);
+        if parsed.is_err() && mode.retry.get() {
+            mode.slow = true;
+            events.clear();
+            parsed = run(&compact, &mut events, &mode);
+        }
     }
     if let Err(e) = parsed {
         // Name the position in the body as sent, not in the compact copy.
@@ -160,7 +191,11 @@ fn quote_or_backslash(w: u64) -> u64 {
 /// kept as text (and copied verbatim into the canonical JSON) come out
 /// compact. Hand-written: it is the depth scan that must run before
 /// serde_json anyway (see the module comment), plus a copy.
-fn prepare(body: &[u8], opts: &ParseOptions) -> Result<Vec<u8>> {
+///
+/// The second value is `true` when the body may hold text or numbers that
+/// [`super::normalize`] rewrites (an escape of a UTF-16 surrogate, a number of
+/// more than 15 digits or with an exponent), so that pass runs only then.
+fn prepare(body: &[u8], opts: &ParseOptions) -> Result<(Vec<u8>, bool)> {
     if body.len() > opts.max_bytes {
         return Err(Error::WebhookPayload(format!(
             "body is {} bytes, over the limit of {} bytes",
@@ -176,6 +211,9 @@ fn prepare(body: &[u8], opts: &ParseOptions) -> Result<Vec<u8>> {
     let mut out = vec![0u8; len];
     let mut w = 0usize;
     let mut depth = 0usize;
+    let mut odd = false;
+    // Length of the current run of digits outside strings.
+    let mut digits = 0usize;
     let mut i = 0;
     while i < len {
         let b = body[i];
@@ -200,7 +238,19 @@ fn prepare(body: &[u8], opts: &ParseOptions) -> Result<Vec<u8>> {
                 }
                 match body[i] {
                     b'"' => break,
-                    b'\\' => i += 2,
+                    b'\\' => {
+                        // `\uD800`–`\uDFFF`: a surrogate escape (paired or not).
+                        if body.get(i + 1) == Some(&b'u')
+                            && matches!(body.get(i + 2), Some(b'd' | b'D'))
+                            && matches!(
+                                body.get(i + 3),
+                                Some(b'8'..=b'9' | b'a'..=b'f' | b'A'..=b'F')
+                            )
+                        {
+                            odd = true;
+                        }
+                        i += 2
+                    }
                     _ => i += 1,
                 }
             }
@@ -240,13 +290,20 @@ fn prepare(body: &[u8], opts: &ParseOptions) -> Result<Vec<u8>> {
             b'}' | b']' => depth = depth.saturating_sub(1),
             _ => {}
         }
+        if b.is_ascii_digit() {
+            digits += 1;
+            odd |= digits > 15;
+        } else {
+            odd |= digits > 0 && (b == b'e' || b == b'E');
+            digits = 0;
+        }
         out[w] = b;
         w += 1;
         i += 1;
     }
     out.truncate(w);
     match out.first() {
-        Some(b'{') => Ok(out),
+        Some(b'{') => Ok((out, odd)),
         Some(_) => Err(Error::WebhookPayload(
             "top level is not a JSON object".into(),
         )),
@@ -374,6 +431,12 @@ impl<'de> Deserialize<'de> for LStr {
     }
 }
 
+/// A timestamp within ±(2^53 − 1), the range every language holds exactly
+/// (a JavaScript number rounds beyond it).
+fn safe_ts(v: Option<i64>) -> Option<i64> {
+    v.filter(|t| t.unsigned_abs() <= super::normalize::MAX_SAFE_INTEGER)
+}
+
 /// A timestamp: an integer, or a string of digits; anything else is `None`.
 struct LTs(Option<i64>);
 
@@ -386,10 +449,10 @@ impl<'de> Deserialize<'de> for LTs {
                 f.write_str("any JSON value")
             }
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<LTs, E> {
-                Ok(LTs(Some(v)))
+                Ok(LTs(safe_ts(Some(v))))
             }
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<LTs, E> {
-                Ok(LTs(i64::try_from(v).ok()))
+                Ok(LTs(safe_ts(i64::try_from(v).ok())))
             }
             fn visit_f64<E: de::Error>(self, _: f64) -> Result<LTs, E> {
                 Ok(LTs(None))
@@ -404,7 +467,7 @@ impl<'de> Deserialize<'de> for LTs {
                 Ok(LTs(None))
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<LTs, E> {
-                Ok(LTs(digits_to_i64(v)))
+                Ok(LTs(safe_ts(digits_to_i64(v))))
             }
             ignore_seq!(LTs(None));
             ignore_map!(LTs(None));

@@ -1,0 +1,766 @@
+//! The management API for Node: templates, business profile, health, blocked users,
+//! the resumable upload and the media-id cache. Glue only: every behaviour is in
+//! `wa360::manage` / `wa360::media_cache`.
+//!
+//! Results are plain objects with the same (snake_case) keys as the Python dicts and
+//! the Rust JSON forms. Options objects are read through their own properties only
+//! (`own::Json`); camelCase keys are accepted and mapped to the core's names. The
+//! list iterators are wrapped into async iterables in `wa360.js`
+//! (`client.listTemplates()`, `client.listBlockedUsers()`).
+
+use std::sync::Arc;
+
+use napi::Env;
+use napi::bindgen_prelude::{Buffer, PromiseRaw};
+use napi_derive::napi;
+use serde_json::{Map, Value};
+use tokio::sync::Mutex;
+use wa360::manage::ProfileUpdate;
+use wa360::manage::blocked::{BlockedLister, BlockedUser as CoreBlockedUser};
+use wa360::manage::templates::{
+    ListOptions, TemplateDraft, TemplateInfo as CoreTemplateInfo, TemplateLister, TemplatePage,
+    TemplateSource, check_template_send_json,
+};
+use wa360::media_cache::MediaCache as CoreMediaCache;
+
+use crate::client::JsClient;
+use crate::errors::{guard, spawn};
+use crate::own::Json;
+
+/// A listed template (either list call, get, find or create).
+#[napi(object)]
+pub struct TemplateInfo {
+    /// Template id (as a string), when known.
+    pub id: Option<String>,
+    /// Name.
+    pub name: String,
+    /// Language code.
+    pub language: String,
+    /// Category, e.g. `MARKETING`.
+    pub category: Option<String>,
+    /// Status as sent: `APPROVED`, `PENDING`, `REJECTED`, …
+    pub status: Option<String>,
+    /// Why it was rejected.
+    #[napi(js_name = "rejected_reason")]
+    pub rejected_reason: Option<String>,
+    /// Quality score, when sent.
+    #[napi(js_name = "quality_score")]
+    pub quality_score: Option<String>,
+    /// `POSITIONAL` / `NAMED`, when sent.
+    #[napi(js_name = "parameter_format")]
+    pub parameter_format: Option<String>,
+    /// Components (Meta's template-creation format).
+    pub components: Vec<Value>,
+}
+
+impl From<CoreTemplateInfo> for TemplateInfo {
+    fn from(t: CoreTemplateInfo) -> Self {
+        TemplateInfo {
+            id: t.id,
+            name: t.name,
+            language: t.language,
+            category: t.category,
+            status: t.status,
+            rejected_reason: t.rejected_reason,
+            quality_score: t.quality_score,
+            parameter_format: t.parameter_format,
+            components: t.components,
+        }
+    }
+}
+
+/// One answer of a template list call, read by `parseTemplateList`.
+#[napi(object)]
+pub struct TemplatePageInfo {
+    /// `waba_templates` or `data`.
+    pub shape: String,
+    /// The templates.
+    pub templates: Vec<TemplateInfo>,
+    /// Cursor of the next page (Graph shape, only when there is one).
+    pub after: Option<String>,
+    /// `total` / `count` (360dialog shape), when sent.
+    pub total: Option<f64>,
+}
+
+/// The business profile.
+#[napi(object)]
+pub struct BusinessProfile {
+    /// "About" text.
+    pub about: Option<String>,
+    /// Address.
+    pub address: Option<String>,
+    /// Description.
+    pub description: Option<String>,
+    /// Contact email.
+    pub email: Option<String>,
+    /// URL of the profile picture.
+    #[napi(js_name = "profile_picture_url")]
+    pub profile_picture_url: Option<String>,
+    /// Websites.
+    pub websites: Vec<String>,
+    /// Industry.
+    pub vertical: Option<String>,
+}
+
+/// One problem of a health entity.
+#[napi(object)]
+pub struct HealthError {
+    /// Meta's error code.
+    #[napi(js_name = "error_code")]
+    pub error_code: Option<f64>,
+    /// What is wrong.
+    #[napi(js_name = "error_description")]
+    pub error_description: Option<String>,
+    /// What to do.
+    #[napi(js_name = "possible_solution")]
+    pub possible_solution: Option<String>,
+}
+
+/// The health of one entity.
+#[napi(object)]
+pub struct HealthEntity {
+    /// `PHONE_NUMBER`, `WABA`, `BUSINESS`, `APP`, …
+    #[napi(js_name = "entity_type")]
+    pub entity_type: String,
+    /// Its id.
+    pub id: Option<String>,
+    /// `AVAILABLE`, `LIMITED` or `BLOCKED`.
+    #[napi(js_name = "can_send_message")]
+    pub can_send_message: String,
+    /// Problems.
+    pub errors: Vec<HealthError>,
+    /// Extra notes.
+    #[napi(js_name = "additional_info")]
+    pub additional_info: Vec<String>,
+}
+
+/// `GET /health_status`.
+#[napi(object)]
+pub struct HealthStatus {
+    /// Overall `AVAILABLE`, `LIMITED` or `BLOCKED`.
+    #[napi(js_name = "can_send_message")]
+    pub can_send_message: String,
+    /// Per entity.
+    pub entities: Vec<HealthEntity>,
+}
+
+/// Whether the key works and the number can send.
+#[napi(object)]
+pub struct HealthCheck {
+    /// The key was accepted.
+    #[napi(js_name = "key_ok")]
+    pub key_ok: bool,
+    /// The number can send (`AVAILABLE` or `LIMITED`).
+    #[napi(js_name = "can_send")]
+    pub can_send: bool,
+    /// Overall status, when the key worked.
+    pub status: Option<String>,
+    /// One line per problem.
+    pub problems: Vec<String>,
+}
+
+/// A blocked (or just blocked / unblocked) user.
+#[napi(object)]
+pub struct BlockedUser {
+    /// What was sent.
+    pub input: Option<String>,
+    /// WhatsApp id.
+    #[napi(js_name = "wa_id")]
+    pub wa_id: Option<String>,
+}
+
+impl From<CoreBlockedUser> for BlockedUser {
+    fn from(u: CoreBlockedUser) -> Self {
+        BlockedUser {
+            input: u.input,
+            wa_id: u.wa_id,
+        }
+    }
+}
+
+/// The users a block or unblock call changed.
+#[napi(object)]
+pub struct BlockResult {
+    /// Users blocked (block) or unblocked (unblock).
+    pub users: Vec<BlockedUser>,
+}
+
+/// The media id to send, and whether it came from the cache.
+#[napi(object)]
+pub struct CachedUpload {
+    /// The media id.
+    #[napi(js_name = "media_id")]
+    pub media_id: String,
+    /// True when no upload was made.
+    pub reused: bool,
+}
+
+/// Listed templates, fetched page by page (use `client.listTemplates()`, an async iterable).
+#[napi]
+pub struct TemplateIterator {
+    inner: Arc<Mutex<TemplateLister>>,
+}
+
+#[napi]
+impl TemplateIterator {
+    /// The next template, or `null` at the end.
+    #[napi(ts_return_type = "Promise<TemplateInfo | null>")]
+    pub fn next<'env>(
+        &self,
+        env: &'env Env,
+    ) -> napi::Result<PromiseRaw<'env, Option<TemplateInfo>>> {
+        let l = Arc::clone(&self.inner);
+        spawn(env, async move { l.lock().await.next().await }, |_, t| {
+            Ok(t.map(TemplateInfo::from))
+        })
+    }
+}
+
+/// Blocked users, fetched page by page (use `client.listBlockedUsers()`, an async iterable).
+#[napi]
+pub struct BlockedUserIterator {
+    inner: Arc<Mutex<BlockedLister>>,
+}
+
+#[napi]
+impl BlockedUserIterator {
+    /// The next blocked user, or `null` at the end.
+    #[napi(ts_return_type = "Promise<BlockedUser | null>")]
+    pub fn next<'env>(
+        &self,
+        env: &'env Env,
+    ) -> napi::Result<PromiseRaw<'env, Option<BlockedUser>>> {
+        let l = Arc::clone(&self.inner);
+        spawn(env, async move { l.lock().await.next().await }, |_, u| {
+            Ok(u.map(BlockedUser::from))
+        })
+    }
+}
+
+/// An opt-in media-id cache: content hash → media id per number, trusted for `ttlDays`
+/// (default 28, at most 29) after the upload; in memory, or in the SQLite file `path`.
+#[napi]
+pub struct MediaCache {
+    inner: CoreMediaCache,
+}
+
+#[napi]
+impl MediaCache {
+    /// `new MediaCache({ path, ttlDays })`.
+    #[napi(
+        constructor,
+        ts_args_type = "options?: { path?: string; ttlDays?: number }"
+    )]
+    pub fn new(env: Env, options: Option<Json>) -> napi::Result<Self> {
+        guard(&env, || {
+            let o = camel_to_snake(options.map(|j| j.0).unwrap_or(Value::Null))?;
+            for k in o.keys() {
+                if k != "path" && k != "ttl_days" {
+                    return Err(wa360::Error::invalid(
+                        k.as_str(),
+                        "unknown option (path, ttlDays)",
+                    ));
+                }
+            }
+            let cache = match o.get("path") {
+                None | Some(Value::Null) => CoreMediaCache::memory(),
+                Some(Value::String(p)) => CoreMediaCache::sqlite(p)?,
+                Some(_) => return Err(wa360::Error::invalid("path", "must be a string")),
+            };
+            let days = match o.get("ttl_days") {
+                None | Some(Value::Null) => 28.0,
+                Some(v) => v
+                    .as_f64()
+                    .filter(|d| d.is_finite() && *d > 0.0)
+                    .ok_or_else(|| {
+                        wa360::Error::invalid(
+                            "ttl_days",
+                            "must be a positive number of days (at most 29)",
+                        )
+                    })?,
+            };
+            let ttl = std::time::Duration::from_secs_f64(days * 86_400.0);
+            Ok(MediaCache {
+                inner: cache.ttl(ttl)?,
+            })
+        })
+    }
+
+    /// The trust period in days.
+    #[napi(getter)]
+    pub fn ttl_days(&self) -> f64 {
+        self.inner.ttl_value().as_secs_f64() / 86_400.0
+    }
+}
+
+/// `{"fooBar": …}` → `{"foo_bar": …}` at the top level (snake_case keys stay).
+fn camel_to_snake(v: Value) -> wa360::Result<Map<String, Value>> {
+    match v {
+        Value::Null => Ok(Map::new()),
+        Value::Object(m) => Ok(m
+            .into_iter()
+            .map(|(k, v)| {
+                let mut s = String::with_capacity(k.len() + 4);
+                for c in k.chars() {
+                    if c.is_ascii_uppercase() {
+                        s.push('_');
+                        s.push(c.to_ascii_lowercase());
+                    } else {
+                        s.push(c);
+                    }
+                }
+                (s, v)
+            })
+            .collect()),
+        _ => Err(wa360::Error::invalid("options", "must be an object")),
+    }
+}
+
+fn opt_string(m: &Map<String, Value>, k: &str) -> wa360::Result<Option<String>> {
+    match m.get(k) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(_) => Err(wa360::Error::invalid(k, "must be a string")),
+    }
+}
+
+fn opt_u64(m: &Map<String, Value>, k: &str) -> wa360::Result<Option<u64>> {
+    match m.get(k) {
+        None | Some(Value::Null) => Ok(None),
+        Some(v) => v
+            .as_u64()
+            .map(Some)
+            .ok_or_else(|| wa360::Error::invalid(k, "must be a non-negative integer")),
+    }
+}
+
+fn list_options(options: Option<Json>) -> wa360::Result<ListOptions> {
+    let m = camel_to_snake(options.map(|j| j.0).unwrap_or(Value::Null))?;
+    for k in m.keys() {
+        if !["source", "name", "status", "language", "page_size", "limit"].contains(&k.as_str()) {
+            return Err(wa360::Error::invalid(
+                k.as_str(),
+                "unknown option (source, name, status, language, pageSize, limit)",
+            ));
+        }
+    }
+    let page_size = match opt_u64(&m, "page_size")? {
+        None => None,
+        Some(n) => Some(
+            u32::try_from(n)
+                .map_err(|_| wa360::Error::invalid("page_size", "must be 1 to 1000"))?,
+        ),
+    };
+    Ok(ListOptions {
+        source: TemplateSource::parse(opt_string(&m, "source")?.as_deref().unwrap_or("config"))?,
+        page_size,
+        name: opt_string(&m, "name")?,
+        status: opt_string(&m, "status")?,
+        language: opt_string(&m, "language")?,
+        sort: None,
+        max_items: opt_u64(&m, "limit")?,
+    })
+}
+
+fn users_of(v: &Value) -> wa360::Result<Vec<String>> {
+    let bad = || wa360::Error::invalid("users", "must be an array of phone numbers (strings)");
+    v.as_array()
+        .ok_or_else(bad)?
+        .iter()
+        .map(|u| u.as_str().map(str::to_owned).ok_or_else(bad))
+        .collect()
+}
+
+/// Check a template draft (Meta's template-creation format) and return the exact
+/// `POST /v1/configs/templates` body. Throws `invalid_argument` naming the field.
+#[napi(
+    ts_args_type = "draft: Record<string, unknown>",
+    ts_return_type = "Record<string, unknown>"
+)]
+pub fn build_template(env: Env, draft: Json) -> napi::Result<Value> {
+    guard(&env, || TemplateDraft::from_json(&draft.0)?.to_body())
+}
+
+/// Check a business-profile change (`about`, `address`, `description`, `email`,
+/// `websites`, `vertical`, `profilePictureHandle`) and return the exact
+/// `POST /whatsapp_business_profile` body.
+#[napi(
+    ts_args_type = "update: Record<string, unknown>",
+    ts_return_type = "Record<string, unknown>"
+)]
+pub fn build_profile_update(env: Env, update: Json) -> napi::Result<Value> {
+    guard(&env, || {
+        let m = camel_to_snake(update.0)?;
+        ProfileUpdate::from_json(&Value::Object(m))?.to_body()
+    })
+}
+
+/// Read one answer of either template list call into the canonical page.
+#[napi(ts_args_type = "body: Record<string, unknown>")]
+pub fn parse_template_list(env: Env, body: Json) -> napi::Result<TemplatePageInfo> {
+    guard(&env, || {
+        let p = TemplatePage::parse(&body.0)?;
+        Ok(TemplatePageInfo {
+            shape: p.shape.to_owned(),
+            templates: p.templates.into_iter().map(TemplateInfo::from).collect(),
+            after: p.after,
+            total: p.total.map(|t| t as f64),
+        })
+    })
+}
+
+/// Check a template message (neutral description or wire body) against a listed
+/// template: parameter count and kinds per component. Throws `invalid_argument`.
+#[napi(
+    ts_args_type = "template: TemplateInfo | Record<string, unknown>, message: Record<string, unknown>"
+)]
+pub fn check_template_send(env: Env, template: Json, message: Json) -> napi::Result<()> {
+    guard(&env, || check_template_send_json(&template.0, &message.0))
+}
+
+#[napi]
+impl JsClient {
+    /// Create a template (Meta's template-creation format), checked first.
+    #[napi(ts_args_type = "draft: Record<string, unknown>")]
+    pub fn create_template<'env>(
+        &self,
+        env: &'env Env,
+        draft: Json,
+    ) -> napi::Result<PromiseRaw<'env, TemplateInfo>> {
+        let c = self.inner.clone();
+        let d = guard(env, || {
+            let d = TemplateDraft::from_json(&draft.0)?;
+            d.validate()?;
+            Ok(d)
+        })?;
+        spawn(
+            env,
+            async move { c.templates().create(&d).await },
+            |_, t| Ok(TemplateInfo::from(t)),
+        )
+    }
+
+    /// The iterator behind `listTemplates()` (options checked here).
+    #[napi(
+        js_name = "_templatesIterator",
+        ts_args_type = "options?: { source?: 'config' | 'graph'; name?: string; status?: string; language?: string; pageSize?: number; limit?: number }"
+    )]
+    pub fn templates_iterator(
+        &self,
+        env: Env,
+        options: Option<Json>,
+    ) -> napi::Result<TemplateIterator> {
+        guard(&env, || {
+            let l = self.inner.templates().list(list_options(options)?)?;
+            Ok(TemplateIterator {
+                inner: Arc::new(Mutex::new(l)),
+            })
+        })
+    }
+
+    /// One template by id (`null` when it does not exist).
+    #[napi]
+    pub fn get_template<'env>(
+        &self,
+        env: &'env Env,
+        template_id: String,
+    ) -> napi::Result<PromiseRaw<'env, Option<TemplateInfo>>> {
+        let c = self.inner.clone();
+        spawn(
+            env,
+            async move { c.templates().get(&template_id).await },
+            |_, t| Ok(t.map(TemplateInfo::from)),
+        )
+    }
+
+    /// Every language of the template with this name (or only `options.language`).
+    #[napi(ts_args_type = "name: string, options?: { language?: string }")]
+    pub fn find_templates<'env>(
+        &self,
+        env: &'env Env,
+        name: String,
+        options: Option<Json>,
+    ) -> napi::Result<PromiseRaw<'env, Vec<TemplateInfo>>> {
+        let c = self.inner.clone();
+        let language = guard(env, || {
+            let m = camel_to_snake(options.map(|j| j.0).unwrap_or(Value::Null))?;
+            opt_string(&m, "language")
+        })?;
+        spawn(
+            env,
+            async move { c.templates().find(&name, language.as_deref()).await },
+            |_, v| Ok(v.into_iter().map(TemplateInfo::from).collect()),
+        )
+    }
+
+    /// Delete a template by name: removes EVERY language of that name.
+    #[napi(ts_return_type = "Promise<unknown>")]
+    pub fn delete_template<'env>(
+        &self,
+        env: &'env Env,
+        name: String,
+    ) -> napi::Result<PromiseRaw<'env, Value>> {
+        let c = self.inner.clone();
+        guard(env, || {
+            wa360::manage::templates::validate_template_name("name", &name)
+        })?;
+        spawn(
+            env,
+            async move { c.templates().delete(&name).await },
+            |_, v| Ok(v),
+        )
+    }
+
+    /// The business profile.
+    #[napi]
+    pub fn get_profile<'env>(
+        &self,
+        env: &'env Env,
+    ) -> napi::Result<PromiseRaw<'env, BusinessProfile>> {
+        let c = self.inner.clone();
+        spawn(env, async move { c.profile().get().await }, |_, p| {
+            Ok(BusinessProfile {
+                about: p.about,
+                address: p.address,
+                description: p.description,
+                email: p.email,
+                profile_picture_url: p.profile_picture_url,
+                websites: p.websites,
+                vertical: p.vertical,
+            })
+        })
+    }
+
+    /// Change the given fields of the business profile (limits checked first).
+    #[napi(
+        ts_args_type = "update: { about?: string; address?: string; description?: string; email?: string; websites?: string[]; vertical?: string; profilePictureHandle?: string }",
+        ts_return_type = "Promise<void>"
+    )]
+    pub fn update_profile<'env>(
+        &self,
+        env: &'env Env,
+        update: Json,
+    ) -> napi::Result<PromiseRaw<'env, ()>> {
+        let c = self.inner.clone();
+        let u = guard(env, || {
+            let u = ProfileUpdate::from_json(&Value::Object(camel_to_snake(update.0)?))?;
+            u.validate()?;
+            Ok(u)
+        })?;
+        spawn(env, async move { c.profile().update(&u).await }, |_, v| {
+            Ok(v)
+        })
+    }
+
+    /// Upload a JPEG/PNG (resumable upload) and set it as the profile picture; resolves the handle.
+    #[napi]
+    pub fn set_profile_picture<'env>(
+        &self,
+        env: &'env Env,
+        data: Buffer,
+        mime_type: String,
+        file_name: Option<String>,
+    ) -> napi::Result<PromiseRaw<'env, String>> {
+        let c = self.inner.clone();
+        let bytes = data.to_vec();
+        let name = file_name.unwrap_or_else(|| "picture.jpg".to_owned());
+        spawn(
+            env,
+            async move { c.profile().set_picture(bytes, &mime_type, &name).await },
+            |_, h| Ok(h),
+        )
+    }
+
+    /// The resumable upload on its own; resolves the file handle.
+    #[napi]
+    pub fn upload_resumable<'env>(
+        &self,
+        env: &'env Env,
+        data: Buffer,
+        mime_type: String,
+        file_name: String,
+    ) -> napi::Result<PromiseRaw<'env, String>> {
+        let c = self.inner.clone();
+        let bytes = data.to_vec();
+        spawn(
+            env,
+            async move { c.uploads().upload(bytes, &mime_type, &file_name).await },
+            |_, h| Ok(h),
+        )
+    }
+
+    /// `GET /health_status`.
+    #[napi]
+    pub fn health_status<'env>(
+        &self,
+        env: &'env Env,
+    ) -> napi::Result<PromiseRaw<'env, HealthStatus>> {
+        let c = self.inner.clone();
+        spawn(env, async move { c.health().status().await }, |_, s| {
+            Ok(HealthStatus {
+                can_send_message: s.can_send_message,
+                entities: s
+                    .entities
+                    .into_iter()
+                    .map(|e| HealthEntity {
+                        entity_type: e.entity_type,
+                        id: e.id,
+                        can_send_message: e.can_send_message,
+                        errors: e
+                            .errors
+                            .into_iter()
+                            .map(|x| HealthError {
+                                error_code: x.error_code.map(|c| c as f64),
+                                error_description: x.error_description,
+                                possible_solution: x.possible_solution,
+                            })
+                            .collect(),
+                        additional_info: e.additional_info,
+                    })
+                    .collect(),
+            })
+        })
+    }
+
+    /// Whether the key works and the number can send.
+    #[napi]
+    pub fn check_health<'env>(
+        &self,
+        env: &'env Env,
+    ) -> napi::Result<PromiseRaw<'env, HealthCheck>> {
+        let c = self.inner.clone();
+        spawn(env, async move { c.health().check().await }, |_, h| {
+            Ok(HealthCheck {
+                key_ok: h.key_ok,
+                can_send: h.can_send,
+                status: h.status,
+                problems: h.problems,
+            })
+        })
+    }
+
+    /// The iterator behind `listBlockedUsers()` (options checked here).
+    #[napi(
+        js_name = "_blockedUsersIterator",
+        ts_args_type = "options?: { pageSize?: number }"
+    )]
+    pub fn blocked_users_iterator(
+        &self,
+        env: Env,
+        options: Option<Json>,
+    ) -> napi::Result<BlockedUserIterator> {
+        guard(&env, || {
+            let m = camel_to_snake(options.map(|j| j.0).unwrap_or(Value::Null))?;
+            let size = match opt_u64(&m, "page_size")? {
+                None => None,
+                Some(n) => Some(
+                    u32::try_from(n)
+                        .map_err(|_| wa360::Error::invalid("page_size", "must be 1 to 1000"))?,
+                ),
+            };
+            let l = self.inner.blocked_users().list(size)?;
+            Ok(BlockedUserIterator {
+                inner: Arc::new(Mutex::new(l)),
+            })
+        })
+    }
+
+    /// Block users (1..1000 phone numbers that wrote in the last 24 hours).
+    #[napi(ts_args_type = "users: string[]")]
+    pub fn block_users<'env>(
+        &self,
+        env: &'env Env,
+        users: Json,
+    ) -> napi::Result<PromiseRaw<'env, BlockResult>> {
+        self.change_block(env, users, true)
+    }
+
+    /// Unblock users.
+    #[napi(ts_args_type = "users: string[]")]
+    pub fn unblock_users<'env>(
+        &self,
+        env: &'env Env,
+        users: Json,
+    ) -> napi::Result<PromiseRaw<'env, BlockResult>> {
+        self.change_block(env, users, false)
+    }
+
+    /// Upload a file unless `cache` holds a still-trusted media id for the same bytes on
+    /// this number; resolves `{ media_id, reused }`.
+    #[napi]
+    pub fn upload_media_cached<'env>(
+        &self,
+        env: &'env Env,
+        data: Buffer,
+        mime_type: String,
+        cache: &MediaCache,
+        filename: Option<String>,
+    ) -> napi::Result<PromiseRaw<'env, CachedUpload>> {
+        let c = self.inner.clone();
+        let cache = cache.inner.clone();
+        let bytes = data.to_vec();
+        let name = filename.unwrap_or_else(|| "file".to_owned());
+        spawn(
+            env,
+            async move { cache.upload(&c, bytes, &mime_type, &name).await },
+            |_, r| {
+                Ok(CachedUpload {
+                    media_id: r.media_id,
+                    reused: r.reused,
+                })
+            },
+        )
+    }
+
+    /// Drop the cached media id of these bytes for this number (e.g. after
+    /// `deleteMedia`), so the next `uploadMediaCached` uploads again.
+    #[napi(ts_return_type = "Promise<void>")]
+    pub fn forget_media_cached<'env>(
+        &self,
+        env: &'env Env,
+        data: Buffer,
+        mime_type: String,
+        cache: &MediaCache,
+    ) -> napi::Result<PromiseRaw<'env, ()>> {
+        let c = self.inner.clone();
+        let cache = cache.inner.clone();
+        let bytes = data.to_vec();
+        spawn(
+            env,
+            async move { cache.forget(&c, &bytes, &mime_type).await },
+            |_, v| Ok(v),
+        )
+    }
+}
+
+impl JsClient {
+    fn change_block<'env>(
+        &self,
+        env: &'env Env,
+        users: Json,
+        add: bool,
+    ) -> napi::Result<PromiseRaw<'env, BlockResult>> {
+        let c = self.inner.clone();
+        let users = guard(env, || {
+            let u = users_of(&users.0)?;
+            wa360::manage::blocked::validate_users(&u)?;
+            Ok(u)
+        })?;
+        spawn(
+            env,
+            async move {
+                let b = c.blocked_users();
+                if add {
+                    b.block(&users).await
+                } else {
+                    b.unblock(&users).await
+                }
+            },
+            |_, r| {
+                Ok(BlockResult {
+                    users: r.users.into_iter().map(BlockedUser::from).collect(),
+                })
+            },
+        )
+    }
+}

@@ -1,0 +1,270 @@
+//! `wa360 templates|profile|block|doctor` against a sandbox: the built binary, its
+//! lines and `--json` output, and bad input refused with exit 2 before any request.
+
+use std::process::{Command, Output};
+
+use serde_json::{Value, json};
+use wa360_sandbox::{BlockingSandbox, Sandbox};
+
+fn against(sb: &BlockingSandbox) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_wa360"));
+    c.env("D360_API_KEY", sb.api_key())
+        .env("WA360_BASE_URL", sb.url());
+    c
+}
+
+fn run(sb: &BlockingSandbox, args: &[&str]) -> Output {
+    against(sb).args(args).output().expect("run wa360")
+}
+
+fn out(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).to_string()
+}
+
+fn err(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).to_string()
+}
+
+fn json_out(o: &Output) -> Value {
+    assert!(o.status.success(), "stderr: {}", err(o));
+    serde_json::from_str(out(o).trim()).unwrap_or_else(|e| panic!("not JSON: {e}: {}", out(o)))
+}
+
+fn control(sb: &BlockingSandbox, path: &str, body: Value) {
+    let url = format!("{}{path}", sb.url());
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let status = rt.block_on(async {
+        reqwest::Client::new()
+            .post(url)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+            .status()
+    });
+    assert!(status.is_success());
+}
+
+fn requests(sb: &BlockingSandbox, method: &str, prefix: &str) -> usize {
+    sb.control()
+        .requests()
+        .iter()
+        .filter(|r| r.method == method && r.path.starts_with(prefix))
+        .count()
+}
+
+#[test]
+fn doctor_prints_a_pass_line_for_each_check() {
+    let sb = Sandbox::start_blocking().unwrap();
+    // No webhook yet: that check fails with a hint, exit 1.
+    let o = run(&sb, &["doctor"]);
+    assert_eq!(o.status.code(), Some(1), "{}", out(&o));
+    assert!(out(&o).contains("PASS  key"), "{}", out(&o));
+    assert!(out(&o).contains("FAIL  webhook settings"), "{}", out(&o));
+    assert!(out(&o).contains("hint: register one"), "{}", out(&o));
+
+    let o = run(
+        &sb,
+        &[
+            "webhook",
+            "set",
+            "https://hooks.example.com/wa",
+            "--basic-auth",
+            "u:p",
+        ],
+    );
+    assert!(o.status.success(), "{}", err(&o));
+    let o = run(&sb, &["doctor"]);
+    assert!(o.status.success(), "{}{}", out(&o), err(&o));
+    let text = out(&o);
+    let lines: Vec<&str> = text.lines().collect();
+    for name in [
+        "key",
+        "number health",
+        "webhook settings",
+        "webhook URL rules",
+    ] {
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.starts_with("PASS") && l.contains(name)),
+            "no PASS line for {name}: {lines:?}"
+        );
+    }
+    assert!(!lines.iter().any(|l| l.starts_with("FAIL")));
+    let j = json_out(&run(&sb, &["doctor", "--json"]));
+    assert_eq!(j["ok"], true);
+    assert_eq!(j["checks"].as_array().unwrap().len(), 4);
+
+    // A blocked number and a wrong key fail with hints; the key is never printed.
+    control(
+        &sb,
+        "/_sandbox/health",
+        json!({"health_status": {"can_send_message": "BLOCKED", "entities": []}}),
+    );
+    let o = run(&sb, &["doctor"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(out(&o).contains("FAIL  number health"), "{}", out(&o));
+    let o = against(&sb)
+        .env("D360_API_KEY", "wrong-key-XYZ")
+        .arg("doctor")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(out(&o).contains("FAIL  key"), "{}", out(&o));
+    assert!(!out(&o).contains("wrong-key-XYZ") && !err(&o).contains("wrong-key-XYZ"));
+}
+
+#[test]
+fn templates_create_list_get_delete() {
+    let sb = Sandbox::start_blocking().unwrap();
+    let dir = std::env::temp_dir().join(format!("wa360-cli-tpl-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let draft = |name: &str, lang: &str| {
+        let p = dir.join(format!("{name}-{lang}.json"));
+        std::fs::write(
+            &p,
+            json!({"name": name, "category": "UTILITY", "language": lang, "components": [
+                {"type": "BODY", "text": "Hi {{1}}", "example": {"body_text": [["Maya"]]}}]})
+            .to_string(),
+        )
+        .unwrap();
+        p.to_string_lossy().to_string()
+    };
+    let created = json_out(&run(
+        &sb,
+        &[
+            "templates",
+            "create",
+            &draft("order_update", "en_US"),
+            "--json",
+        ],
+    ));
+    assert_eq!(created["status"], "APPROVED");
+    let id = created["id"].as_str().unwrap().to_string();
+    let o = run(&sb, &["templates", "create", &draft("order_update", "de")]);
+    assert!(
+        out(&o).starts_with("created order_update\tde\tAPPROVED"),
+        "{}",
+        out(&o)
+    );
+
+    let o = run(&sb, &["templates", "list"]);
+    assert_eq!(out(&o).lines().count(), 2, "{}", out(&o));
+    let all = json_out(&run(
+        &sb,
+        &[
+            "templates",
+            "list",
+            "--source",
+            "graph",
+            "--page-size",
+            "1",
+            "--json",
+        ],
+    ));
+    assert_eq!(all.as_array().unwrap().len(), 2);
+    assert_eq!(requests(&sb, "GET", "/message_templates"), 2);
+    let one = json_out(&run(&sb, &["templates", "get", &id, "--json"]));
+    assert_eq!(one[0]["language"], "en_US");
+    let de = json_out(&run(
+        &sb,
+        &[
+            "templates",
+            "get",
+            "order_update",
+            "--language",
+            "de",
+            "--json",
+        ],
+    ));
+    assert_eq!(de.as_array().unwrap().len(), 1);
+
+    let o = run(&sb, &["templates", "delete", "order_update"]);
+    assert!(out(&o).contains("every language"), "{}", out(&o));
+    assert_eq!(out(&run(&sb, &["templates", "list"])).lines().count(), 0);
+
+    // Bad input: exit 2, nothing sent.
+    let bad = dir.join("bad.json");
+    std::fs::write(&bad, r#"{"name":"Bad","category":"UTILITY","language":"en","components":[{"type":"BODY","text":"x"}]}"#).unwrap();
+    let before = requests(&sb, "POST", "/v1/configs/templates");
+    let o = run(&sb, &["templates", "create", bad.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(err(&o).contains("name"), "{}", err(&o));
+    assert_eq!(requests(&sb, "POST", "/v1/configs/templates"), before);
+    assert_eq!(
+        run(&sb, &["templates", "list", "--source", "rest"])
+            .status
+            .code(),
+        Some(2)
+    );
+    assert_eq!(
+        run(&sb, &["templates", "delete", "Bad Name"]).status.code(),
+        Some(2)
+    );
+    let o = run(
+        &sb,
+        &["templates", "create", &draft("x", "en"), "--dry-run"],
+    );
+    assert_eq!(json_out(&o)["name"], "x");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn profile_and_block_commands() {
+    let sb = Sandbox::start_blocking().unwrap();
+    let o = run(
+        &sb,
+        &[
+            "profile",
+            "set",
+            "--about",
+            "Open 9-17",
+            "--website",
+            "https://shop.example.com",
+            "--vertical",
+            "RETAIL",
+        ],
+    );
+    assert!(o.status.success(), "{}", err(&o));
+    let p = json_out(&run(&sb, &["profile", "get", "--json"]));
+    assert_eq!(p["about"], "Open 9-17");
+    assert_eq!(p["websites"], json!(["https://shop.example.com"]));
+    assert!(out(&run(&sb, &["profile", "get"])).contains("RETAIL"));
+    let before = requests(&sb, "POST", "/whatsapp_business_profile");
+    for args in [
+        vec!["profile", "set", "--email", "nope"],
+        vec!["profile", "set", "--website", "www.example.com"],
+        vec!["profile", "set"],
+    ] {
+        assert_eq!(run(&sb, &args).status.code(), Some(2), "{args:?}");
+    }
+    assert_eq!(requests(&sb, "POST", "/whatsapp_business_profile"), before);
+
+    control(
+        &sb,
+        "/_sandbox/seen",
+        json!({"users": ["15550001111", "15550002222"]}),
+    );
+    let r = json_out(&run(
+        &sb,
+        &["block", "add", "+15550001111", "15550002222", "--json"],
+    ));
+    assert_eq!(r["users"].as_array().unwrap().len(), 2);
+    let o = run(&sb, &["block", "list"]);
+    assert_eq!(
+        out(&o).lines().collect::<Vec<_>>(),
+        ["15550001111", "15550002222"]
+    );
+    assert!(out(&run(&sb, &["block", "remove", "15550001111"])).contains("unblocked 15550001111"));
+    let l = json_out(&run(&sb, &["block", "list", "--json"]));
+    assert_eq!(l.as_array().unwrap().len(), 1);
+    // Not allowed by the server (no message in 24 h): exit 1 with Meta's code.
+    let o = run(&sb, &["block", "add", "15550009999"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(err(&o).contains("139100"), "{}", err(&o));
+    assert_eq!(run(&sb, &["block", "add", "abc"]).status.code(), Some(2));
+}

@@ -1,0 +1,165 @@
+//! Management calls on the wire (scripted server on 127.0.0.1): the exact paths, queries
+//! and bodies, and the list iterator's defence against a server that ignores paging.
+
+mod http_server;
+
+use http_server::{Reply, TestServer};
+use serde_json::json;
+use wa360::ErrorCode;
+use wa360::client::Client;
+use wa360::manage::templates::{ListOptions, TemplateSource};
+
+fn client(server: &TestServer) -> Client {
+    Client::builder()
+        .api_key("manage-key")
+        .base_url(&server.url())
+        .max_retries(0)
+        .build()
+        .unwrap()
+}
+
+fn page(names: &[&str]) -> serde_json::Value {
+    json!({"waba_templates": names.iter().map(|n| json!({"name": n, "language": "en"})).collect::<Vec<_>>()})
+}
+
+#[tokio::test]
+async fn config_list_sends_limit_offset_and_json_filters() {
+    let server = TestServer::start(vec![
+        Reply::json(200, page(&["a", "b"])),
+        Reply::json(200, page(&["c"])),
+    ])
+    .await;
+    let c = client(&server);
+    let all = c
+        .templates()
+        .list(ListOptions {
+            page_size: Some(2),
+            name: Some("order_update".into()),
+            status: Some("APPROVED".into()),
+            ..Default::default()
+        })
+        .unwrap()
+        .collect_all()
+        .await
+        .unwrap();
+    assert_eq!(all.len(), 3);
+    let r = server.requests();
+    assert_eq!(r.len(), 2);
+    let filters = "filters=%7B%22business_templates.name%22%3A%22order_update%22%2C%22business_templates.status%22%3A%22APPROVED%22%7D";
+    assert_eq!(
+        r[0].target,
+        format!("/v1/configs/templates?limit=2&offset=0&{filters}")
+    );
+    assert_eq!(
+        r[1].target,
+        format!("/v1/configs/templates?limit=2&offset=2&{filters}")
+    );
+    assert_eq!(r[0].header("d360-api-key"), Some("manage-key"));
+}
+
+#[tokio::test]
+async fn graph_list_follows_the_after_cursor_only_while_next_is_present() {
+    let server = TestServer::start(vec![
+        Reply::json(
+            200,
+            json!({"data": [{"name": "a", "language": "en"}],
+            "paging": {"cursors": {"before": "B0", "after": "A+1"}, "next": "https://x/next"}}),
+        ),
+        Reply::json(
+            200,
+            json!({"data": [{"name": "b", "language": "en"}],
+            "paging": {"cursors": {"before": "B1", "after": "A2"}}}),
+        ),
+    ])
+    .await;
+    let c = client(&server);
+    let all = c
+        .templates()
+        .list(ListOptions {
+            source: TemplateSource::Graph,
+            page_size: Some(1),
+            ..Default::default()
+        })
+        .unwrap()
+        .collect_all()
+        .await
+        .unwrap();
+    assert_eq!(
+        all.iter().map(|t| t.name.as_str()).collect::<Vec<_>>(),
+        ["a", "b"]
+    );
+    let r = server.requests();
+    assert_eq!(r[0].target, "/message_templates?limit=1");
+    assert_eq!(r[1].target, "/message_templates?limit=1&after=A%2B1");
+}
+
+#[tokio::test]
+async fn a_server_that_ignores_paging_ends_the_list_with_an_error() {
+    let server = TestServer::start(vec![
+        Reply::json(200, page(&["a", "b"])),
+        Reply::json(200, page(&["a", "b"])),
+    ])
+    .await;
+    let c = client(&server);
+    let mut it = c
+        .templates()
+        .list(ListOptions {
+            page_size: Some(2),
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(it.next().await.unwrap().unwrap().name, "a");
+    assert_eq!(it.next().await.unwrap().unwrap().name, "b");
+    let e = it.next().await.unwrap_err();
+    assert_eq!(e.code(), ErrorCode::InvalidResponse);
+    assert!(it.next().await.unwrap().is_none());
+    assert_eq!(server.requests().len(), 2);
+}
+
+#[tokio::test]
+async fn block_and_profile_bodies_are_exact() {
+    let server = TestServer::start(vec![
+        Reply::json(
+            200,
+            json!({"messaging_product": "whatsapp",
+            "block_users": {"added_users": [{"input": "15550001111", "wa_id": "15550001111"}]}}),
+        ),
+        Reply::json(200, json!({"success": true})),
+        Reply::json(
+            200,
+            json!({"health_status": {"can_send_message": "LIMITED", "entities": [
+            {"entity_type": "WABA", "id": 104785930284756u64, "can_send_message": "LIMITED",
+             "additional_info": ["Tier 250"]}]}}),
+        ),
+    ])
+    .await;
+    let c = client(&server);
+    c.blocked_users()
+        .block(&["+1 (555) 000-1111".into()])
+        .await
+        .unwrap();
+    c.profile()
+        .update(&wa360::manage::ProfileUpdate {
+            about: Some("Hi".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let h = c.health().check().await.unwrap();
+    assert!(h.can_send && h.key_ok);
+    assert_eq!(h.problems, ["WABA 104785930284756: LIMITED"]);
+    let r = server.requests();
+    assert_eq!(
+        (r[0].method.as_str(), r[0].target.as_str()),
+        ("POST", "/block_users")
+    );
+    assert_eq!(
+        r[0].json(),
+        json!({"messaging_product": "whatsapp", "block_users": [{"user": "15550001111"}]})
+    );
+    assert_eq!(
+        r[1].json(),
+        json!({"messaging_product": "whatsapp", "about": "Hi"})
+    );
+    assert_eq!(r[2].target, "/health_status");
+}
