@@ -3,10 +3,11 @@
 // this file re-exports them and declares the JS-side additions.
 
 export {
-  Client, Verifier, Sandbox, Deduper, StatusFold, buildMessage, hubChallenge, hubChallengeFromQuery, validateWebhookUrl, validateWebhookSettings, signWebhook, parseWebhookToJson,
+  Client, Verifier, Sandbox, Deduper, StatusFold, Inbox, Consumer, Receiver, buildMessage, hubChallenge, hubChallengeFromQuery, validateWebhookUrl, validateWebhookSettings, signWebhook, parseWebhookToJson,
   type ClientOptions, type SendResponse, type SendContact, type SentMessage, type MediaInfo, type ClientDescription,
   type VerifierOptions, type BasicAuth, type SetWebhookOptions, type GetWebhookOptions, type WebhookInfo,
   type SendOptions, type SandboxOptions, type MemoryStoreOptions, type MessageState,
+  type InboxStats, type ReceiverOptions, type ReceiverReply,
 } from './index.js'
 export * from './webhook-events.js'
 import type { Event, KnownMessageEvent, WithToJSON } from './webhook-events.js'
@@ -48,6 +49,7 @@ export type ErrorCode =
   | 'webhook_payload'
   | 'invalid_signature'
   | 'internal'
+  | 'store'
 
 /** Every error code, frozen, in the core's declaration order. */
 export declare const ErrorCodes: readonly ErrorCode[]
@@ -94,6 +96,14 @@ declare module './index.js' {
   interface StatusFold {
     /** Every non-status event, and the status events worth reporting, in order. */
     filter<E extends Event>(events: E[]): E[]
+  }
+  interface Inbox {
+    /** Up to `limit` (default 100) dead letters, oldest first. */
+    dead(limit?: number): Promise<Array<{ id: string; event: WithToJSON<Event>; attempts: number; lastError?: string; acceptedAtMs: number }>>
+  }
+  interface Consumer {
+    /** Claim up to `max` (default 1) events, waiting up to `timeoutMs` (default 1000). */
+    next(max?: number, timeoutMs?: number): Promise<Array<{ id: string; event: WithToJSON<Event>; attempt: number; conversation?: string }>>
   }
   interface Sandbox {
     /**

@@ -53,6 +53,9 @@ wrapMethods(native.Sandbox, new Set(['inbound', 'stop']))
 wrapMethods(native.Verifier, new Set())
 wrapMethods(native.Deduper, new Set())
 wrapMethods(native.StatusFold, new Set())
+wrapMethods(native.Inbox, new Set(['stats', '_deadJson', 'replay', 'drop', 'prune']))
+wrapMethods(native.Consumer, new Set(['_nextJson', 'ack', 'nack', 'close']))
+wrapMethods(native.Receiver, new Set(['handle']))
 // Sandbox.start is a read-only static of the native class: left as is (its
 // one optional argument is an options object).
 
@@ -117,12 +120,38 @@ Object.defineProperty(native.StatusFold.prototype, 'filter', {
   value: function filter(events) { return events.filter((e) => e.kind !== 'status' || REPORTABLE.has(this.apply(e))) },
 })
 
+// Inbox.dead() / Consumer.next(): events arrive as canonical JSON text, parsed here.
+Object.defineProperty(native.Inbox.prototype, 'dead', {
+  enumerable: false, configurable: true, writable: true,
+  value: async function dead(limit) {
+    const rows = await this._deadJson(limit)
+    return rows.map(({ eventJson, ...rest }) => {
+      const event = JSON.parse(eventJson)
+      Object.defineProperty(event, 'toJSON', TO_JSON)
+      return { ...rest, event }
+    })
+  },
+})
+Object.defineProperty(native.Consumer.prototype, 'next', {
+  enumerable: false, configurable: true, writable: true,
+  value: async function next(max, timeoutMs) {
+    const rows = await this._nextJson(max, timeoutMs)
+    return rows.map(({ eventJson, ...rest }) => {
+      const event = JSON.parse(eventJson)
+      Object.defineProperty(event, 'toJSON', TO_JSON)
+      return { ...rest, event }
+    })
+  },
+})
+
 module.exports = {
   Client: native.Client,
   Verifier: native.Verifier,
   Sandbox: native.Sandbox,
   Deduper: native.Deduper,
   StatusFold: native.StatusFold,
+  Inbox: native.Inbox,
+  Receiver: native.Receiver,
   buildMessage: wrapSync(native.buildMessage),
   ErrorCodes,
   isWa360Error,

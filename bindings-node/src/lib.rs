@@ -13,6 +13,7 @@
 mod client;
 mod dedupe;
 mod errors;
+mod inbox;
 mod media;
 mod messages;
 mod own;
