@@ -4,6 +4,7 @@
 //! (usage errors, invalid messages, invalid webhook bodies).
 #![forbid(unsafe_code)]
 
+mod inbox;
 mod receiver;
 
 use std::io::Read;
@@ -45,6 +46,8 @@ enum Command {
     /// Ask a running sandbox to deliver a simulated inbound message to the
     /// registered webhook (`POST /_sandbox/inbound`).
     SimulateInbound(SimulateArgs),
+    /// Look after a durable webhook inbox: stats, dead letters, replay, drop, prune.
+    Inbox(inbox::InboxArgs),
     /// A small echo-bot webhook receiver used by `make demo`.
     #[command(hide = true)]
     DemoReceiver(receiver::ReceiverArgs),
@@ -407,6 +410,7 @@ async fn run(cli: Cli) -> CliResult {
         Command::Parse(p) => run_parse(p),
         Command::SimulateInbound(s) => run_simulate(s).await,
         Command::DemoReceiver(r) => receiver::run(r).await,
+        Command::Inbox(a) => inbox::run(a),
     }
 }
 
