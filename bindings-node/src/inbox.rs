@@ -15,7 +15,7 @@ use napi::Env;
 use napi::bindgen_prelude::{BufferSlice, Either, PromiseRaw};
 use napi_derive::napi;
 use wa360::config::Secret;
-use wa360::inbox::{self, Consumer, Inbox, Nacked};
+use wa360::inbox::{self, Consumer, Inbox, Nacked, redact_url};
 use wa360::webhook::dedupe::{Deduper, StatusFold};
 use wa360::webhook::{Event, ParseOptions, Receiver, ReceiverConfig};
 
@@ -48,17 +48,6 @@ fn events_json(events: &[Event]) -> wa360::Result<String> {
 
 fn event_json(event: &Event) -> wa360::Result<String> {
     serde_json::to_string(&event.canonical()).map_err(|e| wa360::Error::Internal(e.to_string()))
-}
-
-/// The URL with any user info replaced by `***`.
-fn redact_url(url: &str) -> String {
-    match url.split_once("://") {
-        Some((scheme, rest)) => match rest.split_once('@') {
-            Some((_, host)) if !rest.starts_with('/') => format!("{scheme}://***@{host}"),
-            _ => url.to_string(),
-        },
-        None => url.to_string(),
-    }
 }
 
 /// Counts of what an inbox holds.

@@ -229,6 +229,16 @@ fn store_error(label: &str, what: &str, e: rusqlite::Error) -> Error {
     Error::Store(format!("{what} inbox {label}: {e}{hint}"))
 }
 
+/// Which dead letters a replay / drop means: `Some(None)` = all,
+/// `Some(Some(id))` = one, `None` = an id that cannot exist (matches none).
+fn dead_target(id: Option<&str>) -> Option<Option<i64>> {
+    match id.map(str::parse::<i64>) {
+        Some(Err(_)) => None,
+        Some(Ok(i)) => Some(Some(i)),
+        None => Some(None),
+    }
+}
+
 fn bump(tx: &rusqlite::Transaction<'_>, name: &str, by: i64) -> rusqlite::Result<()> {
     if by != 0 {
         tx.execute(
@@ -602,10 +612,8 @@ impl Inbox for SqliteInbox {
     }
 
     fn replay(&self, id: Option<&str>) -> Result<usize> {
-        let id = match id.map(str::parse::<i64>) {
-            Some(Err(_)) => return Ok(0),
-            Some(Ok(i)) => Some(i),
-            None => None,
+        let Some(id) = dead_target(id) else {
+            return Ok(0);
         };
         let n = self.write("cannot replay in", |tx| {
             tx.execute(
@@ -619,10 +627,8 @@ impl Inbox for SqliteInbox {
     }
 
     fn drop_dead(&self, id: Option<&str>) -> Result<usize> {
-        let id = match id.map(str::parse::<i64>) {
-            Some(Err(_)) => return Ok(0),
-            Some(Ok(i)) => Some(i),
-            None => None,
+        let Some(id) = dead_target(id) else {
+            return Ok(0);
         };
         self.write("cannot drop dead letters in", |tx| {
             let n = tx.execute(

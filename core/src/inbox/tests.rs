@@ -413,3 +413,16 @@ fn prune_drops_expired_keys() {
     assert!(inbox.prune().unwrap() >= 1);
     assert_eq!(inbox.stats().unwrap().keys, 0);
 }
+
+#[test]
+fn redact_url_hides_user_info_only() {
+    assert_eq!(
+        redact_url("redis://:s3cret@host:6379/0"),
+        "redis://***@host:6379/0"
+    );
+    assert_eq!(
+        redact_url("sqlite:///var/lib/a@b.db"),
+        "sqlite:///var/lib/a@b.db"
+    );
+    assert_eq!(redact_url("memory://"), "memory://");
+}
