@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 mod inbox;
+mod loadgen;
 mod receiver;
 
 use std::io::Read;
@@ -46,6 +47,9 @@ enum Command {
     /// Ask a running sandbox to deliver a simulated inbound message to the
     /// registered webhook (`POST /_sandbox/inbound`).
     SimulateInbound(SimulateArgs),
+    /// Open-loop load generator for webhook receivers (used by `make bench`).
+    #[command(hide = true)]
+    BenchReceiver(loadgen::LoadArgs),
     /// Look after a durable webhook inbox: stats, dead letters, replay, drop, prune.
     Inbox(inbox::InboxArgs),
     /// A small echo-bot webhook receiver used by `make demo`.
@@ -411,6 +415,7 @@ async fn run(cli: Cli) -> CliResult {
         Command::SimulateInbound(s) => run_simulate(s).await,
         Command::DemoReceiver(r) => receiver::run(r).await,
         Command::Inbox(a) => inbox::run(a),
+        Command::BenchReceiver(a) => loadgen::run(a).await,
     }
 }
 
