@@ -9,29 +9,6 @@
  */
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
-/** Blocked users, fetched page by page (use `client.listBlockedUsers()`, an async iterable). */
-export declare class BlockedUserIterator {
-  /** The next blocked user, or `null` at the end. */
-  next(): Promise<BlockedUser | null>
-}
-
-/**
- * A template campaign: template, language and recipients with body parameters. Every
- * row is checked at construction (bad number, empty parameter, duplicate recipient →
- * `invalid_argument` naming the row and column).
- */
-export declare class Campaign {
-  /** `new Campaign(template, language, [{ to, params }])`. */
-  constructor(template: string, language: string, recipients: Array<CampaignRecipient>)
-  /** Read a CSV text: header `to` then one column per body parameter. */
-  static fromCsv(template: string, language: string, csv: string): Campaign
-  /** The campaign id (a fingerprint of template, language and rows). */
-  get id(): string
-  /** Number of recipients. */
-  get size(): number
-}
-export type JsCampaign = Campaign
-
 /**
  * A 360dialog Cloud API client for one channel. Immutable; share one per
  * API key: all its calls share one connection pool. Printing it
@@ -45,17 +22,6 @@ export declare class Client {
   constructor(options?: ClientOptions | undefined | null)
   /** The base URL requests go to. */
   get baseUrl(): string
-  /**
-   * A snapshot of this client's metrics: `requests` (finished requests by outcome,
-   * `ok` or an error code), `retries` (by reason) and `send_latency` (histogram of
-   * `POST /messages` times in seconds, cumulative buckets). Names: docs/observability.md.
-   */
-  metrics(): ClientMetrics
-  /**
-   * The number naming this client in log records (`client` field); used by `wa360.js`
-   * to route records to the client's `logger`.
-   */
-  get _logId(): number
   /** What `JSON.stringify(client)` shows: the base URL only, never the key. */
   toJSON(): ClientDescription
   /**
@@ -67,55 +33,6 @@ export declare class Client {
   markRead(messageId: string): Promise<void>
   /** Show a typing indicator (up to 25 s; also marks the message read). */
   typing(messageId: string): Promise<void>
-  /**
-   * Send one message (neutral format, as `send`), waiting at most `maxWaitMs` for the
-   * governor's slot; past it rejects with `rate_limited` and `retryAfter`, nothing sent.
-   */
-  sendWithin(message: Record<string, unknown>, maxWaitMs: number): Promise<SendResponse>
-  /**
-   * Send `campaign` through this client's governor, recording each step in `ledger`;
-   * running it again on the same ledger resumes. `options.progress(p)` is called with
-   * counts per state, rate, ETA and phase. Resolves to the summary.
-   */
-  broadcast(campaign: Campaign, ledger: Ledger, options?: BroadcastRunOptions & { progress?: (p: BroadcastProgress) => void }): Promise<BroadcastSummary>
-  /** Create a template (Meta's template-creation format), checked first. */
-  createTemplate(draft: Record<string, unknown>): Promise<TemplateInfo>
-  /** The iterator behind `listTemplates()` (options checked here). */
-  _templatesIterator(options?: { source?: 'config' | 'graph'; name?: string; status?: string; language?: string; pageSize?: number; limit?: number }): TemplateIterator
-  /** One template by id (`null` when it does not exist). */
-  getTemplate(templateId: string): Promise<TemplateInfo | undefined | null>
-  /** Every language of the template with this name (or only `options.language`). */
-  findTemplates(name: string, options?: { language?: string }): Promise<Array<TemplateInfo>>
-  /** Delete a template by name: removes EVERY language of that name. */
-  deleteTemplate(name: string): Promise<unknown>
-  /** The business profile. */
-  getProfile(): Promise<BusinessProfile>
-  /** Change the given fields of the business profile (limits checked first). */
-  updateProfile(update: { about?: string; address?: string; description?: string; email?: string; websites?: string[]; vertical?: string; profilePictureHandle?: string }): Promise<void>
-  /** Upload a JPEG/PNG (resumable upload) and set it as the profile picture; resolves the handle. */
-  setProfilePicture(data: Buffer, mimeType: string, fileName?: string | undefined | null): Promise<string>
-  /** The resumable upload on its own; resolves the file handle. */
-  uploadResumable(data: Buffer, mimeType: string, fileName: string): Promise<string>
-  /** `GET /health_status`. */
-  healthStatus(): Promise<HealthStatus>
-  /** Whether the key works and the number can send. */
-  checkHealth(): Promise<HealthCheck>
-  /** The iterator behind `listBlockedUsers()` (options checked here). */
-  _blockedUsersIterator(options?: { pageSize?: number }): BlockedUserIterator
-  /** Block users (1..1000 phone numbers that wrote in the last 24 hours). */
-  blockUsers(users: string[]): Promise<BlockResult>
-  /** Unblock users. */
-  unblockUsers(users: string[]): Promise<BlockResult>
-  /**
-   * Upload a file unless `cache` holds a still-trusted media id for the same bytes on
-   * this number; resolves `{ media_id, reused }`.
-   */
-  uploadMediaCached(data: Buffer, mimeType: string, cache: MediaCache, filename?: string | undefined | null): Promise<CachedUpload>
-  /**
-   * Drop the cached media id of these bytes for this number (e.g. after
-   * `deleteMedia`), so the next `uploadMediaCached` uploads again.
-   */
-  forgetMediaCached(data: Buffer, mimeType: string, cache: MediaCache): Promise<void>
   /** Upload a file; resolves to the media id. */
   uploadMedia(data: Buffer, mime: string, filename: string): Promise<string>
   /** Look up a media id: URL, MIME type, hash, size. */
@@ -162,6 +79,33 @@ export declare class Client {
 }
 export type JsClient = Client
 
+/** Claims events from an inbox under leases it renews in the background. */
+export declare class Consumer {
+  /** This consumer's unique name. */
+  get name(): string
+  /**
+   * Claim up to `max` (default 1) events, waiting up to `timeoutMs`
+   * (default 1000) for some; events as JSON text.
+   */
+  _nextJson(max?: number | undefined | null, timeoutMs?: number | undefined | null): Promise<Array<DeliveryJson>>
+  /** The handler succeeded; resolves `false` when the lease was lost meanwhile. */
+  ack(id: string): Promise<boolean>
+  /** The handler failed: resolves `"retry"`, `"dead"` (dead-lettered) or `"not_held"`. */
+  nack(id: string, error: string): Promise<'retry' | 'dead' | 'not_held'>
+  /** Stop claiming (`next` resolves `[]` from now on). */
+  stop(): void
+  /** `true` after `stop()` or `close()`. */
+  get stopped(): boolean
+  /** Events claimed and not yet acked or nacked. */
+  get held(): number
+  /**
+   * Stop, give back every held event without counting the attempt and end
+   * lease renewal; resolves to how many were released.
+   */
+  close(): Promise<number>
+}
+export type JsConsumer = Consumer
+
 /**
  * Drops repeated deliveries (360dialog delivers at least once and retries
  * for days). In memory, bounded; one per process.
@@ -176,50 +120,49 @@ export declare class Deduper {
 }
 export type JsDeduper = Deduper
 
-/** The durable ledger of one campaign (`sqlite:///PATH`). */
-export declare class Ledger {
-  /**
-   * `new Ledger('sqlite:///path.db', campaign)`: open or create; a ledger of another
-   * campaign is refused (`invalid_argument` on `ledger`).
-   */
-  constructor(url: string, campaign: Campaign)
-  /** Open an existing ledger (feed statuses, read counts, pause / resume / stop). */
-  static openExisting(url: string): Ledger
-  /** The campaign id stored in the ledger. */
-  get campaignId(): string
-  /** Counts per state: `{ total, pending, inFlight, accepted, failed, unknown }`. */
-  counts(): BroadcastCounts
-  /**
-   * Every recipient's row: `[{ row, to, params, state, attempts, wamid, error_code,
-   * api_code, last_status }]` (the ledger's own column names).
-   */
-  entries(): Array<Record<string, unknown>>
-  /**
-   * Apply a webhook POST body: its status events settle `unknown` recipients.
-   * Returns how many were settled.
-   */
-  applyWebhook(body: string | Buffer): number
-  /** Ask a running broadcast (any process) to pause. */
-  pause(): void
-  /** Let a paused broadcast go on. */
-  resume(): void
-  /** Ask a running broadcast to stop after the sends in flight. */
-  stop(): void
-  /** `running`, `paused`, `stopped` or `done`. */
-  runState(): string
+/**
+ * A durable store of webhook events, opened by URL: `memory://` (one
+ * process, not durable) or `sqlite:///abs/path.db` (several processes on
+ * one machine). Throws `store` on a corrupt or locked file and
+ * `invalid_argument` on an unknown URL.
+ */
+export declare class Inbox {
+  /** `new Inbox(url)`: opens (and creates) the store now. */
+  constructor(url: string)
+  /** The URL it was opened with (user info hidden). */
+  get url(): string
+  /** Counts. */
+  stats(): Promise<InboxStats>
+  /** Up to `limit` (default 100) dead letters, oldest first, events as JSON text. */
+  _deadJson(limit?: number | undefined | null): Promise<Array<DeadLetterJson>>
+  /** Put dead letters back in line (one by id, or all); resolves to how many. */
+  replay(id?: string | undefined | null): Promise<number>
+  /** Delete dead letters (one by id, or all); resolves to how many. */
+  drop(id?: string | undefined | null): Promise<number>
+  /** Drop dedupe keys and folded statuses past the retention; resolves to how many. */
+  prune(): Promise<number>
+  /** A new consumer (its own name and lease renewal) for a worker loop. */
+  consumer(): JsConsumer
+  /** What printing shows. */
+  toJSON(): string
 }
-export type JsLedger = Ledger
+export type JsInbox = Inbox
 
 /**
- * An opt-in media-id cache: content hash → media id per number, trusted for `ttlDays`
- * (default 28, at most 29) after the upload; in memory, or in the SQLite file `path`.
+ * The one webhook receiver of the core: verify (fails closed), the
+ * `hub.challenge` GET, size and depth caps, parse, then the inbox's atomic
+ * accept (or the in-memory dedupe without an inbox).
  */
-export declare class MediaCache {
-  /** `new MediaCache({ path, ttlDays })`. */
-  constructor(options?: { path?: string; ttlDays?: number })
-  /** The trust period in days. */
-  get ttlDays(): number
+export declare class Receiver {
+  /** `new Receiver(options, verifier?, inbox?)`. */
+  constructor(options?: ReceiverOptions | undefined | null, verifier?: JsVerifier | undefined | null, inbox?: Inbox | undefined | null)
+  /**
+   * Handle one request (method, raw query without `?`, headers as
+   * `req.rawHeaders` or `req.headers`, raw body); resolves to the reply.
+   */
+  handle(method: string, query: string, headers: Record<string, string | string[] | undefined> | string[], body: Buffer | Uint8Array | string): Promise<ReceiverReply>
 }
+export type JsReceiver = Receiver
 
 /**
  * A local 360dialog Cloud API emulator (see `sandbox/README.md` for its
@@ -247,13 +190,6 @@ export declare class Sandbox {
    * (see sandbox/README.md). Rules apply in order to the next matching requests.
    */
   fault(rule: Record<string, unknown>): void
-  /**
-   * Enforce rate limits like the real API: `{ messages_per_second?, pair_rate?: { interval_ms,
-   * burst? }, endpoint_rps? }` (absent = off; see sandbox/README.md).
-   */
-  setLimits(limits: Record<string, unknown>): void
-  /** Sends per recipient: `{ '15555550123': { accepted, throughput_refused, pair_refused } }`. */
-  recipientCounts(): Record<string, { accepted: number, throughput_refused: number, pair_refused: number }>
   /** Remove every pending fault rule. */
   clearFaults(): void
   /** Forget requests, deliveries, faults, webhooks and media. */
@@ -280,12 +216,6 @@ export declare class StatusFold {
   state(messageId: string): MessageState | null
 }
 export type JsStatusFold = StatusFold
-
-/** Listed templates, fetched page by page (use `client.listTemplates()`, an async iterable). */
-export declare class TemplateIterator {
-  /** The next template, or `null` at the end. */
-  next(): Promise<TemplateInfo | null>
-}
 
 /**
  * Checks that a webhook delivery is authentic (fails closed). Holds the
@@ -326,100 +256,12 @@ export declare function _panicForTests(): void
 /** Test hook: the async twin of `_panicForTests` (a panic inside a future). */
 export declare function _panicForTestsAsync(): Promise<void>
 
-/** Hand every event at `level` and above to `callback` as a JSON string (`null` stops). */
-export declare function _setLogSink(callback?: ((arg: string) => void) | undefined | null, level?: string | undefined | null): void
-
-/**
- * Write wa360's log events at `level` and above as JSON lines to stderr
- * (`off` | `error` | `warn` | `info` | `debug` | `trace`). Called with `WA360_LOG` at load.
- */
-export declare function _setStderrLog(level?: string | undefined | null): void
-
 /** User and password of a Basic auth check. */
 export interface BasicAuth {
   /** User name. */
   user: string
   /** Password. */
   password: string
-}
-
-/** A blocked (or just blocked / unblocked) user. */
-export interface BlockedUser {
-  /** What was sent. */
-  input?: string
-  /** WhatsApp id. */
-  wa_id?: string
-}
-
-/** The users a block or unblock call changed. */
-export interface BlockResult {
-  /** Users blocked (block) or unblocked (unblock). */
-  users: Array<BlockedUser>
-}
-
-/** Counts per state (TypeScript shape of the progress and summary values). */
-export interface BroadcastCounts {
-  /** All recipients. */
-  total: number
-  /** Not sent yet (or safe to send again). */
-  pending: number
-  /** Sends under way. */
-  inFlight: number
-  /** Accepted (wamid known). */
-  accepted: number
-  /** Failed for good. */
-  failed: number
-  /** Waiting for a status webhook or the quiet window. */
-  unknown: number
-}
-
-/** What the progress callback receives. */
-export interface BroadcastProgress {
-  /** Counts per state. */
-  counts: BroadcastCounts
-  /** Sends accepted during this run. */
-  acceptedThisRun: number
-  /** Seconds since this run started. */
-  elapsedSecs: number
-  /** Accepted sends per second during this run. */
-  rate: number
-  /** Estimated seconds left, when known. */
-  etaSecs?: number
-  /** `running`, `paused`, `scheduled`, `waiting_for_statuses`, `stopped` or `done`. */
-  phase: string
-}
-
-/** Options of `client.broadcast(campaign, ledger, options)`. */
-export interface BroadcastRunOptions {
-  /** Sends in flight at once (default 16). */
-  concurrency?: number
-  /**
-   * How long an unknown send waits for a status webhook before it is sent again, in ms
-   * (default 900000).
-   */
-  unknownWindowMs?: number
-  /** Longest wait for a governor slot per send, in ms (default 60000). */
-  maxWaitMs?: number
-  /** Attempts per recipient for failures that certainly sent nothing (default 5). */
-  maxAttempts?: number
-  /** Start no earlier than this many ms from now. */
-  startInMs?: number
-}
-
-/** What `client.broadcast` resolves to. */
-export interface BroadcastSummary {
-  /** The campaign id. */
-  campaignId: string
-  /** Counts per state at the end. */
-  counts: BroadcastCounts
-  /** Sends accepted during this run. */
-  acceptedThisRun: number
-  /** Seconds this run took. */
-  elapsedSecs: number
-  /** True when every recipient is accepted or failed. */
-  complete: boolean
-  /** True when the run ended on a stop request. */
-  stopped: boolean
 }
 
 /**
@@ -429,93 +271,13 @@ export interface BroadcastSummary {
  */
 export declare function buildMessage(message: Record<string, unknown>): Record<string, unknown>
 
-/**
- * `buildMessage` as JSON text `{"body": <body>, "big": [<path>, …]}`: the
- * package's `buildMessage` is `JSON.parse` of this, so a `__proto__` key of
- * the body stays an own property (setting it through N-API would change the
- * object's prototype). Integers beyond ±(2^53 − 1), which a JS number would
- * round, are written as strings and listed in `big` (each a list of keys and
- * indexes) for the package to turn into BigInt: the body is exact.
- */
-export declare function buildMessageToJson(message: Record<string, unknown>): string
-
-/**
- * Check a business-profile change (`about`, `address`, `description`, `email`,
- * `websites`, `vertical`, `profilePictureHandle`) and return the exact
- * `POST /whatsapp_business_profile` body.
- */
-export declare function buildProfileUpdate(update: Record<string, unknown>): Record<string, unknown>
-
-/**
- * Check a template draft (Meta's template-creation format) and return the exact
- * `POST /v1/configs/templates` body. Throws `invalid_argument` naming the field.
- */
-export declare function buildTemplate(draft: Record<string, unknown>): Record<string, unknown>
-
-/** The business profile. */
-export interface BusinessProfile {
-  /** "About" text. */
-  about?: string
-  /** Address. */
-  address?: string
-  /** Description. */
-  description?: string
-  /** Contact email. */
-  email?: string
-  /** URL of the profile picture. */
-  profile_picture_url?: string
-  /** Websites. */
-  websites: Array<string>
-  /** Industry. */
-  vertical?: string
-}
-
-/** The media id to send, and whether it came from the cache. */
-export interface CachedUpload {
-  /** The media id. */
-  media_id: string
-  /** True when no upload was made. */
-  reused: boolean
-}
-
-/** One recipient of `new Campaign(template, language, recipients)`. */
-export interface CampaignRecipient {
-  /** Phone number in international format. */
-  to: string
-  /** Body parameters, in order. */
-  params: Array<string>
-}
-
-/**
- * Check a template message (neutral description or wire body) against a listed
- * template: parameter count and kinds per component. Throws `invalid_argument`.
- */
-export declare function checkTemplateSend(template: TemplateInfo | Record<string, unknown>, message: Record<string, unknown>): void
-
 /** The printable description of a client (no secrets). */
 export interface ClientDescription {
   /** The base URL requests go to. */
   baseUrl: string
 }
 
-/** A client's metrics at one moment (`client.metrics()`). */
-export interface ClientMetrics {
-  /** Finished requests (after retries) by outcome: `ok` or an error code; non-zero only. */
-  requests: Record<string, number>
-  /**
-   * Repeated attempts by reason (`rate_limited`, `transient`, `not_sent`, `timeout`,
-   * `interrupted`, `server_error`); non-zero only.
-   */
-  retries: Record<string, number>
-  /** Time of each `POST /messages` call (sends, mark read, typing), retries included. */
-  sendLatency: LatencyHistogram
-}
-
-/**
- * Options of `new Client(options)`. (Declared for the TypeScript types; the
- * constructor reads the object through its own properties only, rejects
- * unknown keys and range-checks every number, see `own::options`.)
- */
+/** Options of `new Client(options)`. */
 export interface ClientOptions {
   /** The 360dialog API key of the channel; falls back to `D360_API_KEY`. */
   apiKey?: string
@@ -525,83 +287,40 @@ export interface ClientOptions {
   timeoutMs?: number
   /** Time allowed to open a connection, in ms (default 10000). */
   connectTimeoutMs?: number
-  /** Maximum retries of a retryable failure (default 2; 0 disables retries; at most 100). */
+  /** Maximum retries of a retryable failure (default 2; 0 disables retries). */
   maxRetries?: number
-  /** Pace sends (per-number token bucket, per-recipient pair rate); off by default. */
-  governor?: GovernorOptions
 }
 
-/** Options of `getWebhook`. (Declared for the TypeScript types.) */
+/** A dead letter (the event as canonical JSON text; `Inbox.dead()` parses it). */
+export interface DeadLetterJson {
+  /** The entry's id. */
+  id: string
+  /** The event, canonical JSON. */
+  eventJson: string
+  /** Attempts made. */
+  attempts: number
+  /** The error the handler last reported. */
+  lastError?: string
+  /** When it was accepted (Unix ms). */
+  acceptedAtMs: number
+}
+
+/** One claimed event (canonical JSON text; the glue parses it). */
+export interface DeliveryJson {
+  /** The entry's id (pass it to ack / nack). */
+  id: string
+  /** The event, canonical JSON. */
+  eventJson: string
+  /** 1 on the first try. */
+  attempt: number
+  /** `phone_number_id:contact`, when the event has a contact. */
+  conversation?: string
+}
+
+/** Options of `getWebhook`. */
 export interface GetWebhookOptions {
   /** Read the WABA-level webhook instead of the phone-number-level one. */
   waba?: boolean
-}
-
-/**
- * Send pacing of `new Client({ governor })`: per-number token bucket, per-recipient
- * pair rate, `131056` back-off. Every field is optional (defaults: 80/s, one send per
- * 6 s to a recipient, 30 s deadline).
- */
-export interface GovernorOptions {
-  /** Sends per second for this business number (default 80). */
-  messagesPerSecond?: number
-  /** Sends allowed at once before the rate applies (default: a tenth of a second of sends). */
-  burst?: number
-  /** At most one send per this many ms to one recipient (default 6000; 0 = off). */
-  pairIntervalMs?: number
-  /** Sends to one recipient allowed at once before `pairIntervalMs` applies (default 1). */
-  pairBurst?: number
-  /**
-   * Longest wait for a send slot, in ms (default 30000); past it the send rejects with
-   * `rate_limited` and `retryAfter`, nothing sent.
-   */
-  maxWaitMs?: number
-  /** The number's bucket name in a shared store (default `default`). */
-  number?: string
-}
-
-/** Whether the key works and the number can send. */
-export interface HealthCheck {
-  /** The key was accepted. */
-  key_ok: boolean
-  /** The number can send (`AVAILABLE` or `LIMITED`). */
-  can_send: boolean
-  /** Overall status, when the key worked. */
-  status?: string
-  /** One line per problem. */
-  problems: Array<string>
-}
-
-/** The health of one entity. */
-export interface HealthEntity {
-  /** `PHONE_NUMBER`, `WABA`, `BUSINESS`, `APP`, … */
-  entity_type: string
-  /** Its id. */
-  id?: string
-  /** `AVAILABLE`, `LIMITED` or `BLOCKED`. */
-  can_send_message: string
-  /** Problems. */
-  errors: Array<HealthError>
-  /** Extra notes. */
-  additional_info: Array<string>
-}
-
-/** One problem of a health entity. */
-export interface HealthError {
-  /** Meta's error code. */
-  error_code?: number
-  /** What is wrong. */
-  error_description?: string
-  /** What to do. */
-  possible_solution?: string
-}
-
-/** `GET /health_status`. */
-export interface HealthStatus {
-  /** Overall `AVAILABLE`, `LIMITED` or `BLOCKED`. */
-  can_send_message: string
-  /** Per entity. */
-  entities: Array<HealthEntity>
 }
 
 /**
@@ -614,22 +333,22 @@ export declare function hubChallenge(mode: string, verifyToken: string, challeng
 /** `hubChallenge` reading the parameters from a raw query string (without `?`). */
 export declare function hubChallengeFromQuery(query: string, expectedToken: string): string
 
-/** One cumulative histogram bucket. */
-export interface LatencyBucket {
-  /** Upper bound in seconds; null for the last, unbounded bucket. */
-  le?: number
-  /** Observations at or below `le`. */
-  count: number
-}
-
-/** A latency histogram with cumulative buckets (as in Prometheus). */
-export interface LatencyHistogram {
-  /** Number of observations. */
-  count: number
-  /** Sum of all observations, in seconds. */
-  sumSeconds: number
-  /** Cumulative buckets; the last one is unbounded (`le` null) and counts everything. */
-  buckets: Array<LatencyBucket>
+/** Counts of what an inbox holds. */
+export interface InboxStats {
+  /** Waiting to be claimed (including waiting for a retry). */
+  ready: number
+  /** Claimed by a consumer right now. */
+  inFlight: number
+  /** Dead letters. */
+  dead: number
+  /** Acknowledged since the store was created. */
+  handled: number
+  /** Deliveries recognised as duplicates since the store was created. */
+  duplicates: number
+  /** Status updates dropped by the fold since the store was created. */
+  stale: number
+  /** Dedupe keys remembered. */
+  keys: number
 }
 
 /** The answer of a media look-up. The `url` is valid for 5 minutes. */
@@ -646,11 +365,7 @@ export interface MediaInfo {
   id: string
 }
 
-/**
- * Options of `new Deduper()` / `new StatusFold()`. (Declared for the
- * TypeScript types; read through own properties, unknown keys rejected,
- * numbers range-checked.)
- */
+/** Options of `new Deduper()` / `new StatusFold()`. */
 export interface MemoryStoreOptions {
   /** How many keys / messages are kept (oldest evicted first; default 100 000). */
   capacity?: number
@@ -670,9 +385,6 @@ export interface MessageState {
   errors: Array<Record<string, unknown>>
 }
 
-/** Read one answer of either template list call into the canonical page. */
-export declare function parseTemplateList(body: Record<string, unknown>): TemplatePageInfo
-
 /**
  * Parse a webhook POST body and return its events as one JSON array of
  * canonical events (the same text in Rust, Python and Node). `parseWebhook`
@@ -681,10 +393,37 @@ export declare function parseTemplateList(body: Record<string, unknown>): Templa
  */
 export declare function parseWebhookToJson(body: Buffer | Uint8Array | string): string
 
-/**
- * Options of `Sandbox.start(options)`. (Declared for the TypeScript types;
- * read through own properties, unknown keys rejected, numbers range-checked.)
- */
+/** Options of `new Receiver(options, verifier, inbox)`. */
+export interface ReceiverOptions {
+  /** Answer Meta's `GET` handshake with this token. */
+  verifyToken?: string
+  /** Body limit in bytes (default 1 MiB). */
+  maxBytes?: number
+  /** Nesting limit (default 64). */
+  maxDepth?: number
+  /** Without an inbox: drop repeated events in memory (default true). */
+  dedupe?: boolean
+  /** Without an inbox: drop stale / repeated statuses in memory (default false). */
+  statusFold?: boolean
+}
+
+/** What the receiver answered (events as canonical JSON text). */
+export interface ReceiverReply {
+  /** HTTP status. */
+  status: number
+  /** `text/plain` body. */
+  body: string
+  /** The new events, a JSON array of canonical events. */
+  eventsJson: string
+  /** Events of this delivery already seen. */
+  duplicates: number
+  /** Status updates dropped by the fold. */
+  stale: number
+  /** Why the delivery was refused (log-safe), if it was. */
+  error?: string
+}
+
+/** Options of `Sandbox.start(options)`. */
 export interface SandboxOptions {
   /** The API key the sandbox requires (default: a random `sbx_…` key). */
   apiKey?: string
@@ -708,10 +447,7 @@ export interface SendContact {
   userId?: string
 }
 
-/**
- * Options shared by every send helper. (Declared for the TypeScript types;
- * read through own properties, unknown keys rejected.)
- */
+/** Options shared by every send helper. */
 export interface SendOptions {
   /** Reply to this message (`context.message_id`). */
   replyTo?: string
@@ -739,10 +475,7 @@ export interface SentMessage {
   messageStatus?: string
 }
 
-/**
- * Options of `setWebhook`. (Declared for the TypeScript types; read through
- * own properties, unknown keys rejected.)
- */
+/** Options of `setWebhook`. */
 export interface SetWebhookOptions {
   /** Custom headers 360dialog sends with each delivery (e.g. `Authorization`). */
   headers?: Record<string, string>
@@ -755,40 +488,6 @@ export interface SetWebhookOptions {
  * deliver signed webhooks).
  */
 export declare function signWebhook(appSecret: string, body: Buffer | Uint8Array | string): string
-
-/** A listed template (either list call, get, find or create). */
-export interface TemplateInfo {
-  /** Template id (as a string), when known. */
-  id?: string
-  /** Name. */
-  name: string
-  /** Language code. */
-  language: string
-  /** Category, e.g. `MARKETING`. */
-  category?: string
-  /** Status as sent: `APPROVED`, `PENDING`, `REJECTED`, … */
-  status?: string
-  /** Why it was rejected. */
-  rejected_reason?: string
-  /** Quality score, when sent. */
-  quality_score?: string
-  /** `POSITIONAL` / `NAMED`, when sent. */
-  parameter_format?: string
-  /** Components (Meta's template-creation format). */
-  components: Array<any>
-}
-
-/** One answer of a template list call, read by `parseTemplateList`. */
-export interface TemplatePageInfo {
-  /** `waba_templates` or `data`. */
-  shape: string
-  /** The templates. */
-  templates: Array<TemplateInfo>
-  /** Cursor of the next page (Graph shape, only when there is one). */
-  after?: string
-  /** `total` / `count` (360dialog shape), when sent. */
-  total?: number
-}
 
 /**
  * Check webhook registration settings `{ url, headers? }` against the rules

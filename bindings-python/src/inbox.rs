@@ -13,7 +13,7 @@ use std::time::Duration;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList};
 use wa360::config::Secret;
-use wa360::inbox::{self, Consumer, Delivery, Inbox, Nacked};
+use wa360::inbox::{self, Consumer, Delivery, Inbox, Nacked, redact_url};
 use wa360::webhook::{ParseOptions, Receiver, ReceiverConfig};
 
 use crate::errors::{IntoPyResult, guard};
@@ -23,17 +23,6 @@ use crate::webhook::{
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-/// The URL with any user info replaced by `***` (for reprs and logs).
-fn redact_url(url: &str) -> String {
-    match url.split_once("://") {
-        Some((scheme, rest)) => match rest.split_once('@') {
-            Some((_, host)) if !rest.starts_with('/') => format!("{scheme}://***@{host}"),
-            _ => url.to_string(),
-        },
-        None => url.to_string(),
-    }
 }
 
 /// A durable store of webhook events, opened by URL: `memory://` (one

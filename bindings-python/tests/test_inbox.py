@@ -18,8 +18,8 @@ from wa360.testing import inbound_text, status
 
 def test_unknown_scheme_and_bad_options_are_invalid_argument() -> None:
     with pytest.raises(wa360.InvalidArgumentError) as e:
-        wa360.Inbox("redis://localhost:6379")
-    assert e.value.field == "inbox" and "redis" in str(e.value)
+        wa360.Inbox("postgres://localhost:5432")
+    assert e.value.field == "inbox" and "postgres" in str(e.value)
     with pytest.raises(wa360.InvalidArgumentError) as e:
         wa360.Inbox("memory://?lease_ms=abc")
     assert e.value.field == "inbox.lease_ms"

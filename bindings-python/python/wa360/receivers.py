@@ -90,6 +90,8 @@ class WebhookReceiver:
         inbox: an :class:`Inbox` or its URL (``"sqlite:///abs/path.db"``, ``"memory://"``):
             store events durably before answering and hand them out through consumers.
         concurrency: with an inbox, how many events this process handles at once.
+        start_consumers: with an inbox, run consumers in this process (default). ``False``
+            makes it a receiver only; separate workers consume with ``Inbox(url).consumer()``.
         shutdown_grace: with an inbox, seconds running handlers get to finish on shutdown
             before their events are released to other workers.
         max_bytes / max_depth: body and nesting limits (default 1 MiB / 64).
@@ -105,6 +107,7 @@ class WebhookReceiver:
         status_fold: bool | StatusFold = False,
         inbox: str | Inbox | None = None,
         concurrency: int = 4,
+        start_consumers: bool = True,
         shutdown_grace: float = 10.0,
         max_bytes: int | None = None,
         max_depth: int | None = None,
@@ -127,6 +130,7 @@ class WebhookReceiver:
             max_depth=max_depth,
         )
         self.concurrency = concurrency
+        self.start_consumers = start_consumers
         self.shutdown_grace = shutdown_grace
         self._is_async = inspect.iscoroutinefunction(on_events)
         self._queue: queue.Queue[list[Event]] = queue.Queue()
@@ -186,7 +190,7 @@ class WebhookReceiver:
         """Start this process's consumers (idempotent; again in a forked child). Async
         callbacks need the server's ``loop`` (found automatically inside a request or the
         lifespan)."""
-        if self.inbox is None:
+        if self.inbox is None or not self.start_consumers:
             return
         pool = self._pool
         if pool is not None and pool.pid == os.getpid() and not pool.closed:

@@ -146,12 +146,9 @@ impl RedisStore {
                 }
             }
         }
-        let parsed = url::Url::parse(base)
+        url::Url::parse(base)
             .map_err(|_| Error::invalid("governor_store", "not a valid redis:// URL"))?;
-        let mut shown = parsed.clone();
-        let _ = shown.set_username("");
-        let _ = shown.set_password(None);
-        let label = shown.to_string();
+        let label = crate::inbox::redact_url(base);
         let client = redis::Client::open(base)
             .map_err(|e| Error::Store(format!("governor store {label}: {:?}", e.kind())))?;
         let rt = tokio::runtime::Builder::new_multi_thread()

@@ -118,25 +118,14 @@ impl fmt::Debug for RedisInbox {
     }
 }
 
-/// The URL with any user and password removed (errors and `Debug` never
-/// show credentials).
-fn redacted(url: &url::Url) -> String {
-    let mut u = url.clone();
-    let _ = u.set_username("");
-    let _ = u.set_password(None);
-    u.set_query(None);
-    u.to_string()
-}
-
 impl RedisInbox {
     /// Connect to the server at `url` (`redis://[user:password@]host:port/db`
     /// or `rediss://…`; the query carries no options here, see
     /// [`super::open`]) and use the inbox called `name`. Fails with `store`
     /// when the server cannot be reached within the busy timeout.
     pub fn open(url: &str, name: &str, opts: InboxOptions) -> Result<Self> {
-        let parsed = url::Url::parse(url)
-            .map_err(|_| Error::invalid("inbox", "not a valid redis:// URL"))?;
-        let label = redacted(&parsed);
+        url::Url::parse(url).map_err(|_| Error::invalid("inbox", "not a valid redis:// URL"))?;
+        let label = super::redact_url(url);
         if name.is_empty() || name.contains(['{', '}']) {
             return Err(Error::invalid(
                 "inbox.name",

@@ -2,8 +2,9 @@
 //! database for `memory://`.
 //!
 //! One file is shared by every process on the machine: WAL journal (readers
-//! never block the writer), `synchronous=FULL` (a commit is on disk when it
-//! returns, so `200` means stored even across a power cut), a busy timeout
+//! never block the writer), `synchronous=FULL` for accepting events (the
+//! commit is on disk when it returns, so `200` means stored even across a
+//! power cut; claims and acks skip the fsync, see `write_lazy`), a busy timeout
 //! for the moments another process holds the write lock, and `BEGIN
 //! IMMEDIATE` for every read-then-write step (accept, claim, ack, nack), so
 //! two processes can never both see an event as new or both claim it.
@@ -86,7 +87,8 @@ pub struct SqliteInbox {
 }
 
 struct Shared {
-    conn: Mutex<Connection>,
+    /// The connection, and whether it is in `synchronous=FULL` mode now.
+    conn: Mutex<(Connection, bool)>,
     opts: InboxOptions,
     /// Bumped and notified whenever this process stores or frees an event.
     signal: (Mutex<u64>, Condvar),
@@ -175,7 +177,7 @@ impl SqliteInbox {
         tx.commit().map_err(fail)?;
         Ok(SqliteInbox {
             shared: Arc::new(Shared {
-                conn: Mutex::new(conn),
+                conn: Mutex::new((conn, true)),
                 opts,
                 signal: (Mutex::new(0), Condvar::new()),
                 last_prune: Mutex::new(Instant::now()),
@@ -190,14 +192,48 @@ impl SqliteInbox {
         cv.notify_all();
     }
 
-    /// Run `f` in a `BEGIN IMMEDIATE` transaction.
+    /// Run `f` in a `BEGIN IMMEDIATE` transaction that is on disk when it
+    /// returns (accepting events, replaying or dropping dead letters).
     fn write<T>(
         &self,
         what: &str,
         f: impl FnOnce(&rusqlite::Transaction<'_>) -> rusqlite::Result<T>,
     ) -> Result<T> {
-        let mut conn = lock(&self.shared.conn);
+        self.write_with(true, what, f)
+    }
+
+    /// Run `f` in a `BEGIN IMMEDIATE` transaction; with `durable` false the
+    /// commit is not fsync'd (`synchronous=NORMAL`: still atomic and safe
+    /// against a process crash, and made durable by the next durable commit
+    /// or checkpoint). Used for claims, lease renewals, acks and nacks: losing
+    /// one to a power cut only hands an event out again, which at-least-once
+    /// allows; it saves two fsyncs per event.
+    fn write_lazy<T>(
+        &self,
+        what: &str,
+        f: impl FnOnce(&rusqlite::Transaction<'_>) -> rusqlite::Result<T>,
+    ) -> Result<T> {
+        self.write_with(false, what, f)
+    }
+
+    fn write_with<T>(
+        &self,
+        durable: bool,
+        what: &str,
+        f: impl FnOnce(&rusqlite::Transaction<'_>) -> rusqlite::Result<T>,
+    ) -> Result<T> {
+        let mut guard = lock(&self.shared.conn);
         let fail = |e| store_error(&self.shared.label, what, e);
+        let (conn, full) = &mut *guard;
+        if *full != durable {
+            conn.execute_batch(if durable {
+                "PRAGMA synchronous=FULL;"
+            } else {
+                "PRAGMA synchronous=NORMAL;"
+            })
+            .map_err(fail)?;
+            *full = durable;
+        }
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(fail)?;
@@ -207,8 +243,8 @@ impl SqliteInbox {
     }
 
     fn read<T>(&self, what: &str, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T> {
-        let conn = lock(&self.shared.conn);
-        f(&conn).map_err(|e| store_error(&self.shared.label, what, e))
+        let guard = lock(&self.shared.conn);
+        f(&guard.0).map_err(|e| store_error(&self.shared.label, what, e))
     }
 }
 
@@ -227,6 +263,16 @@ fn store_error(label: &str, what: &str, e: rusqlite::Error) -> Error {
         _ => "",
     };
     Error::Store(format!("{what} inbox {label}: {e}{hint}"))
+}
+
+/// Which dead letters a replay / drop means: `Some(None)` = all,
+/// `Some(Some(id))` = one, `None` = an id that cannot exist (matches none).
+fn dead_target(id: Option<&str>) -> Option<Option<i64>> {
+    match id.map(str::parse::<i64>) {
+        Some(Err(_)) => None,
+        Some(Ok(i)) => Some(Some(i)),
+        None => Some(None),
+    }
 }
 
 fn bump(tx: &rusqlite::Transaction<'_>, name: &str, by: i64) -> rusqlite::Result<()> {
@@ -363,7 +409,7 @@ impl Inbox for SqliteInbox {
         let now = now_ms();
         let lease_until = now + ms(self.shared.opts.lease);
         let max_attempts = i64::from(self.shared.opts.max_attempts);
-        let rows = self.write("cannot claim from", |tx| {
+        let rows = self.write_lazy("cannot claim from", |tx| {
             let mut stmt = tx.prepare_cached(
                 "SELECT e.id, e.body_id, e.idx, e.attempts, e.conv, b.body FROM entries e
                  JOIN bodies b ON b.id = e.body_id
@@ -449,7 +495,7 @@ impl Inbox for SqliteInbox {
 
     fn extend(&self, consumer: &str) -> Result<usize> {
         let until = now_ms() + ms(self.shared.opts.lease);
-        self.write("cannot renew leases in", |tx| {
+        self.write_lazy("cannot renew leases in", |tx| {
             tx.execute(
                 "UPDATE entries SET lease_until = ?2 WHERE state = 1 AND lease_owner = ?1",
                 params![consumer, until],
@@ -461,7 +507,7 @@ impl Inbox for SqliteInbox {
         let Ok(id) = id.parse::<i64>() else {
             return Ok(false);
         };
-        let done = self.write("cannot acknowledge in", |tx| {
+        let done = self.write_lazy("cannot acknowledge in", |tx| {
             let body: Option<i64> = tx
                 .query_row(
                     "DELETE FROM entries WHERE id = ?1 AND state = 1 AND lease_owner = ?2
@@ -492,7 +538,7 @@ impl Inbox for SqliteInbox {
         };
         let opts = &self.shared.opts;
         let error: String = error.chars().take(2000).collect();
-        let out = self.write("cannot record a failure in", |tx| {
+        let out = self.write_lazy("cannot record a failure in", |tx| {
             let attempts: Option<i64> = tx
                 .query_row(
                     "SELECT attempts FROM entries WHERE id = ?1 AND state = 1 AND lease_owner = ?2",
@@ -526,7 +572,7 @@ impl Inbox for SqliteInbox {
         let Ok(id) = id.parse::<i64>() else {
             return Ok(false);
         };
-        let n = self.write("cannot release in", |tx| {
+        let n = self.write_lazy("cannot release in", |tx| {
             tx.execute(
                 "UPDATE entries SET state = 0, lease_owner = NULL, attempts = max(attempts - 1, 0)
                  WHERE id = ?1 AND state = 1 AND lease_owner = ?2",
@@ -602,10 +648,8 @@ impl Inbox for SqliteInbox {
     }
 
     fn replay(&self, id: Option<&str>) -> Result<usize> {
-        let id = match id.map(str::parse::<i64>) {
-            Some(Err(_)) => return Ok(0),
-            Some(Ok(i)) => Some(i),
-            None => None,
+        let Some(id) = dead_target(id) else {
+            return Ok(0);
         };
         let n = self.write("cannot replay in", |tx| {
             tx.execute(
@@ -619,10 +663,8 @@ impl Inbox for SqliteInbox {
     }
 
     fn drop_dead(&self, id: Option<&str>) -> Result<usize> {
-        let id = match id.map(str::parse::<i64>) {
-            Some(Err(_)) => return Ok(0),
-            Some(Ok(i)) => Some(i),
-            None => None,
+        let Some(id) = dead_target(id) else {
+            return Ok(0);
         };
         self.write("cannot drop dead letters in", |tx| {
             let n = tx.execute(
@@ -639,7 +681,7 @@ impl Inbox for SqliteInbox {
 
     fn prune(&self) -> Result<usize> {
         let cutoff = now_ms() - ms(self.shared.opts.retention);
-        self.write("cannot prune", |tx| {
+        self.write_lazy("cannot prune", |tx| {
             let a = tx.execute("DELETE FROM dedupe WHERE seen_at < ?1", [cutoff])?;
             let b = tx.execute("DELETE FROM statuses WHERE updated_at < ?1", [cutoff])?;
             let c = tx.execute(

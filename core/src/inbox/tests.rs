@@ -281,9 +281,9 @@ fn claimed_events_equal_the_parsed_ones() {
 #[test]
 fn urls_select_backends_and_reject_the_unknown() {
     assert!(open("memory://").is_ok());
-    let e = open("redis://localhost").unwrap_err();
+    let e = open("postgres://localhost").unwrap_err();
     assert_eq!(e.code(), crate::ErrorCode::InvalidArgument);
-    assert!(e.to_string().contains("redis"), "{e}");
+    assert!(e.to_string().contains("postgres"), "{e}");
     let e = open("sqlite://relative.db").unwrap_err();
     assert_eq!(e.field(), Some("inbox"));
     let e = open("memory://?lease=3").unwrap_err();
@@ -412,4 +412,17 @@ fn prune_drops_expired_keys() {
     std::thread::sleep(Duration::from_millis(5));
     assert!(inbox.prune().unwrap() >= 1);
     assert_eq!(inbox.stats().unwrap().keys, 0);
+}
+
+#[test]
+fn redact_url_hides_user_info_only() {
+    assert_eq!(
+        redact_url("redis://:s3cret@host:6379/0"),
+        "redis://***@host:6379/0"
+    );
+    assert_eq!(
+        redact_url("sqlite:///var/lib/a@b.db"),
+        "sqlite:///var/lib/a@b.db"
+    );
+    assert_eq!(redact_url("memory://"), "memory://");
 }
