@@ -9,6 +9,29 @@
  */
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
+/** Blocked users, fetched page by page (use `client.listBlockedUsers()`, an async iterable). */
+export declare class BlockedUserIterator {
+  /** The next blocked user, or `null` at the end. */
+  next(): Promise<BlockedUser | null>
+}
+
+/**
+ * A template campaign: template, language and recipients with body parameters. Every
+ * row is checked at construction (bad number, empty parameter, duplicate recipient →
+ * `invalid_argument` naming the row and column).
+ */
+export declare class Campaign {
+  /** `new Campaign(template, language, [{ to, params }])`. */
+  constructor(template: string, language: string, recipients: Array<CampaignRecipient>)
+  /** Read a CSV text: header `to` then one column per body parameter. */
+  static fromCsv(template: string, language: string, csv: string): Campaign
+  /** The campaign id (a fingerprint of template, language and rows). */
+  get id(): string
+  /** Number of recipients. */
+  get size(): number
+}
+export type JsCampaign = Campaign
+
 /**
  * A 360dialog Cloud API client for one channel. Immutable; share one per
  * API key: all its calls share one connection pool. Printing it
@@ -22,6 +45,17 @@ export declare class Client {
   constructor(options?: ClientOptions | undefined | null)
   /** The base URL requests go to. */
   get baseUrl(): string
+  /**
+   * A snapshot of this client's metrics: `requests` (finished requests by outcome,
+   * `ok` or an error code), `retries` (by reason) and `send_latency` (histogram of
+   * `POST /messages` times in seconds, cumulative buckets). Names: docs/observability.md.
+   */
+  metrics(): ClientMetrics
+  /**
+   * The number naming this client in log records (`client` field); used by `wa360.js`
+   * to route records to the client's `logger`.
+   */
+  get _logId(): number
   /** What `JSON.stringify(client)` shows: the base URL only, never the key. */
   toJSON(): ClientDescription
   /**
@@ -33,6 +67,55 @@ export declare class Client {
   markRead(messageId: string): Promise<void>
   /** Show a typing indicator (up to 25 s; also marks the message read). */
   typing(messageId: string): Promise<void>
+  /**
+   * Send one message (neutral format, as `send`), waiting at most `maxWaitMs` for the
+   * governor's slot; past it rejects with `rate_limited` and `retryAfter`, nothing sent.
+   */
+  sendWithin(message: Record<string, unknown>, maxWaitMs: number): Promise<SendResponse>
+  /**
+   * Send `campaign` through this client's governor, recording each step in `ledger`;
+   * running it again on the same ledger resumes. `options.progress(p)` is called with
+   * counts per state, rate, ETA and phase. Resolves to the summary.
+   */
+  broadcast(campaign: Campaign, ledger: Ledger, options?: BroadcastRunOptions & { progress?: (p: BroadcastProgress) => void }): Promise<BroadcastSummary>
+  /** Create a template (Meta's template-creation format), checked first. */
+  createTemplate(draft: Record<string, unknown>): Promise<TemplateInfo>
+  /** The iterator behind `listTemplates()` (options checked here). */
+  _templatesIterator(options?: { source?: 'config' | 'graph'; name?: string; status?: string; language?: string; pageSize?: number; limit?: number }): TemplateIterator
+  /** One template by id (`null` when it does not exist). */
+  getTemplate(templateId: string): Promise<TemplateInfo | undefined | null>
+  /** Every language of the template with this name (or only `options.language`). */
+  findTemplates(name: string, options?: { language?: string }): Promise<Array<TemplateInfo>>
+  /** Delete a template by name: removes EVERY language of that name. */
+  deleteTemplate(name: string): Promise<unknown>
+  /** The business profile. */
+  getProfile(): Promise<BusinessProfile>
+  /** Change the given fields of the business profile (limits checked first). */
+  updateProfile(update: { about?: string; address?: string; description?: string; email?: string; websites?: string[]; vertical?: string; profilePictureHandle?: string }): Promise<void>
+  /** Upload a JPEG/PNG (resumable upload) and set it as the profile picture; resolves the handle. */
+  setProfilePicture(data: Buffer, mimeType: string, fileName?: string | undefined | null): Promise<string>
+  /** The resumable upload on its own; resolves the file handle. */
+  uploadResumable(data: Buffer, mimeType: string, fileName: string): Promise<string>
+  /** `GET /health_status`. */
+  healthStatus(): Promise<HealthStatus>
+  /** Whether the key works and the number can send. */
+  checkHealth(): Promise<HealthCheck>
+  /** The iterator behind `listBlockedUsers()` (options checked here). */
+  _blockedUsersIterator(options?: { pageSize?: number }): BlockedUserIterator
+  /** Block users (1..1000 phone numbers that wrote in the last 24 hours). */
+  blockUsers(users: string[]): Promise<BlockResult>
+  /** Unblock users. */
+  unblockUsers(users: string[]): Promise<BlockResult>
+  /**
+   * Upload a file unless `cache` holds a still-trusted media id for the same bytes on
+   * this number; resolves `{ media_id, reused }`.
+   */
+  uploadMediaCached(data: Buffer, mimeType: string, cache: MediaCache, filename?: string | undefined | null): Promise<CachedUpload>
+  /**
+   * Drop the cached media id of these bytes for this number (e.g. after
+   * `deleteMedia`), so the next `uploadMediaCached` uploads again.
+   */
+  forgetMediaCached(data: Buffer, mimeType: string, cache: MediaCache): Promise<void>
   /** Upload a file; resolves to the media id. */
   uploadMedia(data: Buffer, mime: string, filename: string): Promise<string>
   /** Look up a media id: URL, MIME type, hash, size. */
@@ -148,6 +231,51 @@ export declare class Inbox {
 }
 export type JsInbox = Inbox
 
+/** The durable ledger of one campaign (`sqlite:///PATH`). */
+export declare class Ledger {
+  /**
+   * `new Ledger('sqlite:///path.db', campaign)`: open or create; a ledger of another
+   * campaign is refused (`invalid_argument` on `ledger`).
+   */
+  constructor(url: string, campaign: Campaign)
+  /** Open an existing ledger (feed statuses, read counts, pause / resume / stop). */
+  static openExisting(url: string): Ledger
+  /** The campaign id stored in the ledger. */
+  get campaignId(): string
+  /** Counts per state: `{ total, pending, inFlight, accepted, failed, unknown }`. */
+  counts(): BroadcastCounts
+  /**
+   * Every recipient's row: `[{ row, to, params, state, attempts, wamid, error_code,
+   * api_code, last_status }]` (the ledger's own column names).
+   */
+  entries(): Array<Record<string, unknown>>
+  /**
+   * Apply a webhook POST body: its status events settle `unknown` recipients.
+   * Returns how many were settled.
+   */
+  applyWebhook(body: string | Buffer): number
+  /** Ask a running broadcast (any process) to pause. */
+  pause(): void
+  /** Let a paused broadcast go on. */
+  resume(): void
+  /** Ask a running broadcast to stop after the sends in flight. */
+  stop(): void
+  /** `running`, `paused`, `stopped` or `done`. */
+  runState(): string
+}
+export type JsLedger = Ledger
+
+/**
+ * An opt-in media-id cache: content hash → media id per number, trusted for `ttlDays`
+ * (default 28, at most 29) after the upload; in memory, or in the SQLite file `path`.
+ */
+export declare class MediaCache {
+  /** `new MediaCache({ path, ttlDays })`. */
+  constructor(options?: { path?: string; ttlDays?: number })
+  /** The trust period in days. */
+  get ttlDays(): number
+}
+
 /**
  * The one webhook receiver of the core: verify (fails closed), the
  * `hub.challenge` GET, size and depth caps, parse, then the inbox's atomic
@@ -190,6 +318,13 @@ export declare class Sandbox {
    * (see sandbox/README.md). Rules apply in order to the next matching requests.
    */
   fault(rule: Record<string, unknown>): void
+  /**
+   * Enforce rate limits like the real API: `{ messages_per_second?, pair_rate?: { interval_ms,
+   * burst? }, endpoint_rps? }` (absent = off; see sandbox/README.md).
+   */
+  setLimits(limits: Record<string, unknown>): void
+  /** Sends per recipient: `{ '15555550123': { accepted, throughput_refused, pair_refused } }`. */
+  recipientCounts(): Record<string, { accepted: number, throughput_refused: number, pair_refused: number }>
   /** Remove every pending fault rule. */
   clearFaults(): void
   /** Forget requests, deliveries, faults, webhooks and media. */
@@ -216,6 +351,12 @@ export declare class StatusFold {
   state(messageId: string): MessageState | null
 }
 export type JsStatusFold = StatusFold
+
+/** Listed templates, fetched page by page (use `client.listTemplates()`, an async iterable). */
+export declare class TemplateIterator {
+  /** The next template, or `null` at the end. */
+  next(): Promise<TemplateInfo | null>
+}
 
 /**
  * Checks that a webhook delivery is authentic (fails closed). Holds the
@@ -256,12 +397,100 @@ export declare function _panicForTests(): void
 /** Test hook: the async twin of `_panicForTests` (a panic inside a future). */
 export declare function _panicForTestsAsync(): Promise<void>
 
+/** Hand every event at `level` and above to `callback` as a JSON string (`null` stops). */
+export declare function _setLogSink(callback?: ((arg: string) => void) | undefined | null, level?: string | undefined | null): void
+
+/**
+ * Write wa360's log events at `level` and above as JSON lines to stderr
+ * (`off` | `error` | `warn` | `info` | `debug` | `trace`). Called with `WA360_LOG` at load.
+ */
+export declare function _setStderrLog(level?: string | undefined | null): void
+
 /** User and password of a Basic auth check. */
 export interface BasicAuth {
   /** User name. */
   user: string
   /** Password. */
   password: string
+}
+
+/** A blocked (or just blocked / unblocked) user. */
+export interface BlockedUser {
+  /** What was sent. */
+  input?: string
+  /** WhatsApp id. */
+  wa_id?: string
+}
+
+/** The users a block or unblock call changed. */
+export interface BlockResult {
+  /** Users blocked (block) or unblocked (unblock). */
+  users: Array<BlockedUser>
+}
+
+/** Counts per state (TypeScript shape of the progress and summary values). */
+export interface BroadcastCounts {
+  /** All recipients. */
+  total: number
+  /** Not sent yet (or safe to send again). */
+  pending: number
+  /** Sends under way. */
+  inFlight: number
+  /** Accepted (wamid known). */
+  accepted: number
+  /** Failed for good. */
+  failed: number
+  /** Waiting for a status webhook or the quiet window. */
+  unknown: number
+}
+
+/** What the progress callback receives. */
+export interface BroadcastProgress {
+  /** Counts per state. */
+  counts: BroadcastCounts
+  /** Sends accepted during this run. */
+  acceptedThisRun: number
+  /** Seconds since this run started. */
+  elapsedSecs: number
+  /** Accepted sends per second during this run. */
+  rate: number
+  /** Estimated seconds left, when known. */
+  etaSecs?: number
+  /** `running`, `paused`, `scheduled`, `waiting_for_statuses`, `stopped` or `done`. */
+  phase: string
+}
+
+/** Options of `client.broadcast(campaign, ledger, options)`. */
+export interface BroadcastRunOptions {
+  /** Sends in flight at once (default 16). */
+  concurrency?: number
+  /**
+   * How long an unknown send waits for a status webhook before it is sent again, in ms
+   * (default 900000).
+   */
+  unknownWindowMs?: number
+  /** Longest wait for a governor slot per send, in ms (default 60000). */
+  maxWaitMs?: number
+  /** Attempts per recipient for failures that certainly sent nothing (default 5). */
+  maxAttempts?: number
+  /** Start no earlier than this many ms from now. */
+  startInMs?: number
+}
+
+/** What `client.broadcast` resolves to. */
+export interface BroadcastSummary {
+  /** The campaign id. */
+  campaignId: string
+  /** Counts per state at the end. */
+  counts: BroadcastCounts
+  /** Sends accepted during this run. */
+  acceptedThisRun: number
+  /** Seconds this run took. */
+  elapsedSecs: number
+  /** True when every recipient is accepted or failed. */
+  complete: boolean
+  /** True when the run ended on a stop request. */
+  stopped: boolean
 }
 
 /**
@@ -271,13 +500,93 @@ export interface BasicAuth {
  */
 export declare function buildMessage(message: Record<string, unknown>): Record<string, unknown>
 
+/**
+ * `buildMessage` as JSON text `{"body": <body>, "big": [<path>, …]}`: the
+ * package's `buildMessage` is `JSON.parse` of this, so a `__proto__` key of
+ * the body stays an own property (setting it through N-API would change the
+ * object's prototype). Integers beyond ±(2^53 − 1), which a JS number would
+ * round, are written as strings and listed in `big` (each a list of keys and
+ * indexes) for the package to turn into BigInt: the body is exact.
+ */
+export declare function buildMessageToJson(message: Record<string, unknown>): string
+
+/**
+ * Check a business-profile change (`about`, `address`, `description`, `email`,
+ * `websites`, `vertical`, `profilePictureHandle`) and return the exact
+ * `POST /whatsapp_business_profile` body.
+ */
+export declare function buildProfileUpdate(update: Record<string, unknown>): Record<string, unknown>
+
+/**
+ * Check a template draft (Meta's template-creation format) and return the exact
+ * `POST /v1/configs/templates` body. Throws `invalid_argument` naming the field.
+ */
+export declare function buildTemplate(draft: Record<string, unknown>): Record<string, unknown>
+
+/** The business profile. */
+export interface BusinessProfile {
+  /** "About" text. */
+  about?: string
+  /** Address. */
+  address?: string
+  /** Description. */
+  description?: string
+  /** Contact email. */
+  email?: string
+  /** URL of the profile picture. */
+  profile_picture_url?: string
+  /** Websites. */
+  websites: Array<string>
+  /** Industry. */
+  vertical?: string
+}
+
+/** The media id to send, and whether it came from the cache. */
+export interface CachedUpload {
+  /** The media id. */
+  media_id: string
+  /** True when no upload was made. */
+  reused: boolean
+}
+
+/** One recipient of `new Campaign(template, language, recipients)`. */
+export interface CampaignRecipient {
+  /** Phone number in international format. */
+  to: string
+  /** Body parameters, in order. */
+  params: Array<string>
+}
+
+/**
+ * Check a template message (neutral description or wire body) against a listed
+ * template: parameter count and kinds per component. Throws `invalid_argument`.
+ */
+export declare function checkTemplateSend(template: TemplateInfo | Record<string, unknown>, message: Record<string, unknown>): void
+
 /** The printable description of a client (no secrets). */
 export interface ClientDescription {
   /** The base URL requests go to. */
   baseUrl: string
 }
 
-/** Options of `new Client(options)`. */
+/** A client's metrics at one moment (`client.metrics()`). */
+export interface ClientMetrics {
+  /** Finished requests (after retries) by outcome: `ok` or an error code; non-zero only. */
+  requests: Record<string, number>
+  /**
+   * Repeated attempts by reason (`rate_limited`, `transient`, `not_sent`, `timeout`,
+   * `interrupted`, `server_error`); non-zero only.
+   */
+  retries: Record<string, number>
+  /** Time of each `POST /messages` call (sends, mark read, typing), retries included. */
+  sendLatency: LatencyHistogram
+}
+
+/**
+ * Options of `new Client(options)`. (Declared for the TypeScript types; the
+ * constructor reads the object through its own properties only, rejects
+ * unknown keys and range-checks every number, see `own::options`.)
+ */
 export interface ClientOptions {
   /** The 360dialog API key of the channel; falls back to `D360_API_KEY`. */
   apiKey?: string
@@ -287,8 +596,10 @@ export interface ClientOptions {
   timeoutMs?: number
   /** Time allowed to open a connection, in ms (default 10000). */
   connectTimeoutMs?: number
-  /** Maximum retries of a retryable failure (default 2; 0 disables retries). */
+  /** Maximum retries of a retryable failure (default 2; 0 disables retries; at most 100). */
   maxRetries?: number
+  /** Pace sends (per-number token bucket, per-recipient pair rate); off by default. */
+  governor?: GovernorOptions
 }
 
 /** A dead letter (the event as canonical JSON text; `Inbox.dead()` parses it). */
@@ -317,10 +628,77 @@ export interface DeliveryJson {
   conversation?: string
 }
 
-/** Options of `getWebhook`. */
+/** Options of `getWebhook`. (Declared for the TypeScript types.) */
 export interface GetWebhookOptions {
   /** Read the WABA-level webhook instead of the phone-number-level one. */
   waba?: boolean
+}
+
+/**
+ * Send pacing of `new Client({ governor })`: per-number token bucket, per-recipient
+ * pair rate, `131056` back-off. Every field is optional (defaults: 80/s, one send per
+ * 6 s to a recipient, 30 s deadline).
+ */
+export interface GovernorOptions {
+  /** Sends per second for this business number (default 80). */
+  messagesPerSecond?: number
+  /** Sends allowed at once before the rate applies (default: a tenth of a second of sends). */
+  burst?: number
+  /** At most one send per this many ms to one recipient (default 6000; 0 = off). */
+  pairIntervalMs?: number
+  /** Sends to one recipient allowed at once before `pairIntervalMs` applies (default 1). */
+  pairBurst?: number
+  /**
+   * Longest wait for a send slot, in ms (default 30000); past it the send rejects with
+   * `rate_limited` and `retryAfter`, nothing sent.
+   */
+  maxWaitMs?: number
+  /** The number's bucket name in a shared store (default `default`). */
+  number?: string
+}
+
+/** Whether the key works and the number can send. */
+export interface HealthCheck {
+  /** The key was accepted. */
+  key_ok: boolean
+  /** The number can send (`AVAILABLE` or `LIMITED`). */
+  can_send: boolean
+  /** Overall status, when the key worked. */
+  status?: string
+  /** One line per problem. */
+  problems: Array<string>
+}
+
+/** The health of one entity. */
+export interface HealthEntity {
+  /** `PHONE_NUMBER`, `WABA`, `BUSINESS`, `APP`, … */
+  entity_type: string
+  /** Its id. */
+  id?: string
+  /** `AVAILABLE`, `LIMITED` or `BLOCKED`. */
+  can_send_message: string
+  /** Problems. */
+  errors: Array<HealthError>
+  /** Extra notes. */
+  additional_info: Array<string>
+}
+
+/** One problem of a health entity. */
+export interface HealthError {
+  /** Meta's error code. */
+  error_code?: number
+  /** What is wrong. */
+  error_description?: string
+  /** What to do. */
+  possible_solution?: string
+}
+
+/** `GET /health_status`. */
+export interface HealthStatus {
+  /** Overall `AVAILABLE`, `LIMITED` or `BLOCKED`. */
+  can_send_message: string
+  /** Per entity. */
+  entities: Array<HealthEntity>
 }
 
 /**
@@ -351,6 +729,24 @@ export interface InboxStats {
   keys: number
 }
 
+/** One cumulative histogram bucket. */
+export interface LatencyBucket {
+  /** Upper bound in seconds; null for the last, unbounded bucket. */
+  le?: number
+  /** Observations at or below `le`. */
+  count: number
+}
+
+/** A latency histogram with cumulative buckets (as in Prometheus). */
+export interface LatencyHistogram {
+  /** Number of observations. */
+  count: number
+  /** Sum of all observations, in seconds. */
+  sumSeconds: number
+  /** Cumulative buckets; the last one is unbounded (`le` null) and counts everything. */
+  buckets: Array<LatencyBucket>
+}
+
 /** The answer of a media look-up. The `url` is valid for 5 minutes. */
 export interface MediaInfo {
   /** Download URL (use `downloadMedia` / `downloadMediaUrl`, which apply the host rule). */
@@ -365,7 +761,11 @@ export interface MediaInfo {
   id: string
 }
 
-/** Options of `new Deduper()` / `new StatusFold()`. */
+/**
+ * Options of `new Deduper()` / `new StatusFold()`. (Declared for the
+ * TypeScript types; read through own properties, unknown keys rejected,
+ * numbers range-checked.)
+ */
 export interface MemoryStoreOptions {
   /** How many keys / messages are kept (oldest evicted first; default 100 000). */
   capacity?: number
@@ -384,6 +784,9 @@ export interface MessageState {
   /** The errors of the first `failed` status. */
   errors: Array<Record<string, unknown>>
 }
+
+/** Read one answer of either template list call into the canonical page. */
+export declare function parseTemplateList(body: Record<string, unknown>): TemplatePageInfo
 
 /**
  * Parse a webhook POST body and return its events as one JSON array of
@@ -423,7 +826,10 @@ export interface ReceiverReply {
   error?: string
 }
 
-/** Options of `Sandbox.start(options)`. */
+/**
+ * Options of `Sandbox.start(options)`. (Declared for the TypeScript types;
+ * read through own properties, unknown keys rejected, numbers range-checked.)
+ */
 export interface SandboxOptions {
   /** The API key the sandbox requires (default: a random `sbx_…` key). */
   apiKey?: string
@@ -447,7 +853,10 @@ export interface SendContact {
   userId?: string
 }
 
-/** Options shared by every send helper. */
+/**
+ * Options shared by every send helper. (Declared for the TypeScript types;
+ * read through own properties, unknown keys rejected.)
+ */
 export interface SendOptions {
   /** Reply to this message (`context.message_id`). */
   replyTo?: string
@@ -475,7 +884,10 @@ export interface SentMessage {
   messageStatus?: string
 }
 
-/** Options of `setWebhook`. */
+/**
+ * Options of `setWebhook`. (Declared for the TypeScript types; read through
+ * own properties, unknown keys rejected.)
+ */
 export interface SetWebhookOptions {
   /** Custom headers 360dialog sends with each delivery (e.g. `Authorization`). */
   headers?: Record<string, string>
@@ -488,6 +900,40 @@ export interface SetWebhookOptions {
  * deliver signed webhooks).
  */
 export declare function signWebhook(appSecret: string, body: Buffer | Uint8Array | string): string
+
+/** A listed template (either list call, get, find or create). */
+export interface TemplateInfo {
+  /** Template id (as a string), when known. */
+  id?: string
+  /** Name. */
+  name: string
+  /** Language code. */
+  language: string
+  /** Category, e.g. `MARKETING`. */
+  category?: string
+  /** Status as sent: `APPROVED`, `PENDING`, `REJECTED`, … */
+  status?: string
+  /** Why it was rejected. */
+  rejected_reason?: string
+  /** Quality score, when sent. */
+  quality_score?: string
+  /** `POSITIONAL` / `NAMED`, when sent. */
+  parameter_format?: string
+  /** Components (Meta's template-creation format). */
+  components: Array<any>
+}
+
+/** One answer of a template list call, read by `parseTemplateList`. */
+export interface TemplatePageInfo {
+  /** `waba_templates` or `data`. */
+  shape: string
+  /** The templates. */
+  templates: Array<TemplateInfo>
+  /** Cursor of the next page (Graph shape, only when there is one). */
+  after?: string
+  /** `total` / `count` (360dialog shape), when sent. */
+  total?: number
+}
 
 /**
  * Check webhook registration settings `{ url, headers? }` against the rules

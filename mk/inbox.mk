@@ -11,7 +11,7 @@ lint-receiver-fixtures: ## check tests/conformance/receiver matches its generato
 
 BENCH_TARGETS += bench-receiver
 .PHONY: bench-receiver
-bench-receiver: ## receiver load test: FastAPI and Express, without / with the SQLite inbox, 1,000 deliveries/s (release builds)
+bench-receiver: redis-install ## receiver load test: FastAPI and Express, without / with the SQLite and Redis inboxes, 1,000 deliveries/s (release builds)
 	$(MAKE) --no-print-directory $(PY_BENCH_STAMP) node-deps
 	$(CARGO) build --release -p wa360-cli
 	rm -rf bench/.wheels
@@ -19,5 +19,5 @@ bench-receiver: ## receiver load test: FastAPI and Express, without / with the S
 		--interpreter $(PY_BENCH) --out $(PY_ROOT)/bench/.wheels
 	$(PY_BENCH) -m pip install $(PIP_FLAGS) --force-reinstall --no-deps bench/.wheels/*.whl
 	cd bindings-node && npx napi build --platform --release --output-dir ../$(NODE_RELEASE_DIR)
-	bench/receiver/bench.sh $(CURDIR)/target/release/wa360 $(PY_BENCH) \
+	tests/redis/with-redis.sh bench/receiver/bench.sh $(CURDIR)/target/release/wa360 $(PY_BENCH) \
 		$(CURDIR)/$(NODE_RELEASE_DIR)/$$(cd $(NODE_RELEASE_DIR) && ls *.node | head -1)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Receiver load test (make bench-receiver): the FastAPI and Express receivers,
-# each without and with the SQLite inbox, at a fixed rate of distinct
+# each without and with the SQLite inbox (and the Redis inbox when
+# WA360_TEST_REDIS_URL is set), at a fixed rate of distinct
 # deliveries; prints deliveries/s and p50 / p99 acknowledgement latency.
 # Usage: bench.sh WA360_BIN PYTHON NODE_ADDON [RATE] [SECONDS]
 set -euo pipefail
@@ -39,6 +40,11 @@ run_one "FastAPI (uvicorn, 1 worker), no inbox" fastapi ""
 run_one "FastAPI (uvicorn, 1 worker), SQLite inbox" fastapi "sqlite://$TMP/py-inbox.db"
 run_one "Express, no inbox" express ""
 run_one "Express, SQLite inbox" express "sqlite://$TMP/node-inbox.db"
+# With a real redis-server (make bench-receiver runs this script under tests/redis/with-redis.sh).
+if [ -n "${WA360_TEST_REDIS_URL:-}" ]; then
+  run_one "FastAPI (uvicorn, 1 worker), Redis inbox" fastapi "$WA360_TEST_REDIS_URL?name=bench-py-$$"
+  run_one "Express, Redis inbox" express "$WA360_TEST_REDIS_URL?name=bench-node-$$"
+fi
 
 echo
 echo "Receiver load test: $RATE distinct deliveries/s for $SECONDS_ s (Basic auth, no-op handler; latency from each delivery's scheduled send time)"
