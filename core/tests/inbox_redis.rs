@@ -302,7 +302,10 @@ fn redis_down_is_a_clear_error_quickly_and_never_shows_the_password() {
     let with_pw = redis_url().replacen("redis://", "redis://default:s3cr3t-sentinel@", 1);
     let i = inbox::open(&with_pw).unwrap();
     let shown = format!("{i:?}");
-    assert!(!shown.contains("s3cr3t-sentinel") && shown.contains("***@"), "{shown}");
+    assert!(
+        !shown.contains("s3cr3t-sentinel") && shown.contains("***@"),
+        "{shown}"
+    );
 }
 
 #[test]
