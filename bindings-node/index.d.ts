@@ -246,6 +246,13 @@ export declare function _panicForTests(): void
 /** Test hook: the async twin of `_panicForTests` (a panic inside a future). */
 export declare function _panicForTestsAsync(): Promise<void>
 
+/**
+ * The events of a webhook POST body in the core's packed positional JSON
+ * form (`wa360::webhook::packed`): what `parseWebhook` builds its canonical
+ * objects from (internal; use `parseWebhook` or `parseWebhookToJson`).
+ */
+export declare function _parseWebhookPacked(body: Buffer | Uint8Array | string): string
+
 /** User and password of a Basic auth check. */
 export interface BasicAuth {
   /** User name. */

@@ -851,6 +851,7 @@ module.exports.JsVerifier = nativeBinding.JsVerifier
 module.exports._errorCodes = nativeBinding._errorCodes
 module.exports._panicForTests = nativeBinding._panicForTests
 module.exports._panicForTestsAsync = nativeBinding._panicForTestsAsync
+module.exports._parseWebhookPacked = nativeBinding._parseWebhookPacked
 module.exports.buildMessage = nativeBinding.buildMessage
 module.exports.buildMessageToJson = nativeBinding.buildMessageToJson
 module.exports.buildProfileUpdate = nativeBinding.buildProfileUpdate
