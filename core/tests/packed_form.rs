@@ -30,9 +30,14 @@ fn expand(packed: &Value) -> Vec<Value> {
         let kind = ["message", "status", "error", "field_update", "unknown"]
             [e[0].as_u64().expect("kind code") as usize];
         m.insert("kind".into(), json!(kind));
-        for (i, k) in ["field", "waba_id", "phone_number_id", "display_phone_number"]
-            .iter()
-            .enumerate()
+        for (i, k) in [
+            "field",
+            "waba_id",
+            "phone_number_id",
+            "display_phone_number",
+        ]
+        .iter()
+        .enumerate()
         {
             m.insert((*k).into(), origins[o + i].clone());
         }
@@ -131,7 +136,9 @@ fn packed_form_expands_to_the_canonical_events_of_every_case() {
                 continue;
             }
         };
-        let got = Value::Array(expand(&serde_json::from_str(&packed).expect("packed is JSON")));
+        let got = Value::Array(expand(
+            &serde_json::from_str(&packed).expect("packed is JSON"),
+        ));
         if got != want {
             failures.push(format!("{name}:\n got  {got}\n want {want}"));
         }
@@ -141,8 +148,7 @@ fn packed_form_expands_to_the_canonical_events_of_every_case() {
 
 #[test]
 fn one_origin_and_one_contact_per_sender_however_many_events() {
-    let input =
-        fs::read(suite_dir().join("batch_20_events/input.json")).expect("batch_20_events");
+    let input = fs::read(suite_dir().join("batch_20_events/input.json")).expect("batch_20_events");
     let packed: Value = serde_json::from_str(&parse_to_packed_json(&input).unwrap()).unwrap();
     let p = packed.as_array().unwrap();
     assert_eq!(p.len() - 2, 20, "20 events");
