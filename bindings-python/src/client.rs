@@ -221,7 +221,7 @@ impl Core {
 
 /// The file of `upload_media`: `bytes`, `bytearray` or `memoryview`; any
 /// other type (a `str` path included) is `invalid_argument` naming `data`.
-fn upload_bytes(data: &Bound<'_, PyAny>) -> PyResult<Vec<u8>> {
+pub(crate) fn upload_bytes(data: &Bound<'_, PyAny>) -> PyResult<Vec<u8>> {
     use pyo3::types::{PyByteArray, PyBytes, PyMemoryView};
     if let Ok(b) = data.cast::<PyBytes>() {
         return Ok(b.as_bytes().to_vec());

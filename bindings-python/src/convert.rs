@@ -269,6 +269,9 @@ pub mod args {
         challenge => "challenge",
         expected_token => "expected_token",
         query => "query",
+        template_id => "template_id",
+        name => "name",
+        file_name => "file_name",
     );
     /// Webhook headers (`None` = none).
     pub fn headers(

@@ -46,9 +46,16 @@ impl Lister {
 
 type Shared = Arc<Mutex<Lister>>;
 
+/// The `cache` argument: a `wa360.MediaCache` (anything else is `invalid_argument`).
+fn cache_arg(obj: &Bound<'_, PyAny>) -> PyResult<wa360::media_cache::MediaCache> {
+    obj.cast::<PyMediaCache>()
+        .map(|c| c.borrow().inner.clone())
+        .map_err(|_| crate::errors::to_py_err(wa360::Error::invalid("cache", "must be a wa360.MediaCache")))
+}
+
 fn next_sync(py: Python<'_>, l: &Shared) -> PyResult<Option<JsonOut>> {
     let l = Arc::clone(l);
-    let v = runtime::block_on(py, async move { l.lock().await.next().await }).py_err()?;
+    let v = runtime::block_on(py, async move { l.lock().await.next().await })?;
     Ok(v.map(JsonOut))
 }
 
@@ -303,7 +310,7 @@ macro_rules! manage_methods {
             }
 
             /// One template by id (`None` when it does not exist).
-            fn get_template<'py>(&self, py: Python<'py>, template_id: String) -> PyResult<Bound<'py, PyAny>> {
+            fn get_template<'py>(&self, py: Python<'py>, #[pyo3(from_py_with = crate::convert::args::template_id)] template_id: String) -> PyResult<Bound<'py, PyAny>> {
                 guard(|| {
                     let c = self.core.client()?;
                     self.core.run(py, async move {
@@ -314,7 +321,7 @@ macro_rules! manage_methods {
 
             /// Every language of the template with this name (or only `language`).
             #[pyo3(signature = (name, *, language = None))]
-            fn find_templates<'py>(&self, py: Python<'py>, name: String, language: Option<String>) -> PyResult<Bound<'py, PyAny>> {
+            fn find_templates<'py>(&self, py: Python<'py>, #[pyo3(from_py_with = crate::convert::args::name)] name: String, language: Option<String>) -> PyResult<Bound<'py, PyAny>> {
                 guard(|| {
                     let c = self.core.client()?;
                     self.core.run(py, async move {
@@ -325,7 +332,7 @@ macro_rules! manage_methods {
             }
 
             /// Delete a template by name: removes EVERY language of that name.
-            fn delete_template<'py>(&self, py: Python<'py>, name: String) -> PyResult<Bound<'py, PyAny>> {
+            fn delete_template<'py>(&self, py: Python<'py>, #[pyo3(from_py_with = crate::convert::args::name)] name: String) -> PyResult<Bound<'py, PyAny>> {
                 guard(|| {
                     let c = self.core.client()?;
                     wa360::manage::templates::validate_template_name("name", &name).py_err()?;
@@ -364,19 +371,20 @@ macro_rules! manage_methods {
             }
 
             /// Upload a JPEG/PNG (resumable upload) and set it as the profile picture; returns the handle.
-            #[pyo3(signature = (data, mime_type, file_name = "picture.jpg"))]
-            fn set_profile_picture<'py>(&self, py: Python<'py>, data: Vec<u8>, mime_type: String, file_name: &str) -> PyResult<Bound<'py, PyAny>> {
+            #[pyo3(signature = (data, mime_type, file_name = "picture.jpg".to_string()))]
+            fn set_profile_picture<'py>(&self, py: Python<'py>, data: &Bound<'py, PyAny>, #[pyo3(from_py_with = crate::convert::args::mime_type)] mime_type: String, #[pyo3(from_py_with = crate::convert::args::file_name)] file_name: String) -> PyResult<Bound<'py, PyAny>> {
                 guard(|| {
+                    let data = crate::client::upload_bytes(data)?;
                     let c = self.core.client()?;
-                    let file_name = file_name.to_string();
                     self.core.run(py, async move { c.profile().set_picture(data, &mime_type, &file_name).await })
                 })
             }
 
             /// The resumable upload on its own; returns the file handle (for a template
             /// header sample or a profile picture).
-            fn upload_resumable<'py>(&self, py: Python<'py>, data: Vec<u8>, mime_type: String, file_name: String) -> PyResult<Bound<'py, PyAny>> {
+            fn upload_resumable<'py>(&self, py: Python<'py>, data: &Bound<'py, PyAny>, #[pyo3(from_py_with = crate::convert::args::mime_type)] mime_type: String, #[pyo3(from_py_with = crate::convert::args::file_name)] file_name: String) -> PyResult<Bound<'py, PyAny>> {
                 guard(|| {
+                    let data = crate::client::upload_bytes(data)?;
                     let c = self.core.client()?;
                     self.core.run(py, async move { c.uploads().upload(data, &mime_type, &file_name).await })
                 })
@@ -435,12 +443,12 @@ macro_rules! manage_methods {
 
             /// Upload a file unless `cache` holds a still-trusted media id for the same
             /// bytes on this number: `{"media_id", "reused"}`.
-            #[pyo3(signature = (data, mime_type, cache, filename = "file"))]
-            fn upload_media_cached<'py>(&self, py: Python<'py>, data: Vec<u8>, mime_type: String, cache: PyRef<'py, PyMediaCache>, filename: &str) -> PyResult<Bound<'py, PyAny>> {
+            #[pyo3(signature = (data, mime_type, cache, filename = "file".to_string()))]
+            fn upload_media_cached<'py>(&self, py: Python<'py>, data: &Bound<'py, PyAny>, #[pyo3(from_py_with = crate::convert::args::mime_type)] mime_type: String, cache: &Bound<'py, PyAny>, #[pyo3(from_py_with = crate::convert::args::filename)] filename: String) -> PyResult<Bound<'py, PyAny>> {
                 guard(|| {
+                    let data = crate::client::upload_bytes(data)?;
+                    let cache = cache_arg(cache)?;
                     let c = self.core.client()?;
-                    let filename = filename.to_string();
-                    let cache = cache.inner.clone();
                     self.core.run(py, async move {
                         let r = cache.upload(&c, data, &mime_type, &filename).await?;
                         Ok(JsonOut(serde_json::json!({"media_id": r.media_id, "reused": r.reused})))
@@ -450,10 +458,11 @@ macro_rules! manage_methods {
 
             /// Drop the cached media id of these bytes for this number (e.g. after
             /// `delete_media`), so the next `upload_media_cached` uploads again.
-            fn forget_media_cached<'py>(&self, py: Python<'py>, data: Vec<u8>, mime_type: String, cache: PyRef<'py, PyMediaCache>) -> PyResult<Bound<'py, PyAny>> {
+            fn forget_media_cached<'py>(&self, py: Python<'py>, data: &Bound<'py, PyAny>, #[pyo3(from_py_with = crate::convert::args::mime_type)] mime_type: String, cache: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
                 guard(|| {
+                    let data = crate::client::upload_bytes(data)?;
+                    let cache = cache_arg(cache)?;
                     let c = self.core.client()?;
-                    let cache = cache.inner.clone();
                     self.core.run(py, async move { cache.forget(&c, &data, &mime_type).await.map(|()| NoneOut) })
                 })
             }
