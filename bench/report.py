@@ -2,11 +2,12 @@
 """The last `make bench` run, side by side with the targets, from ``bench/results.json``.
 
     python3 bench/report.py            print every figure with its target
+    python3 bench/report.py --record   first add the machine and the Rust figures to the file
     python3 bench/report.py --readme   also rewrite README.md's performance table
 
 The README table is generated from the results file only (between the
 ``<!-- bench:begin -->`` and ``<!-- bench:end -->`` markers), so it cannot drift from the last
-run. This script also adds the Rust figures (criterion's estimates under ``target/criterion``)
+run. With ``--record`` (``make bench-report``) it also adds the Rust figures (criterion's estimates under ``target/criterion``)
 and the machine (CPU model, cores, load) to the results file. Standard library only.
 """
 
@@ -217,10 +218,12 @@ def table(r: dict[str, Any]) -> str:
     lines = [
         f"Last `make bench` run: {m.get('date_utc', '?')} UTC on {m.get('cores', '?')} cores "
         f"({m.get('cpu', '?')}), load average {m.get('load_average_1_5_15', '?')} (a shared "
-        "machine). Parse figures are CPU time per body; each ratio is the median of several "
-        "rounds, with the spread (min–max) in brackets; bodies are text / status with pricing / "
-        "20-event batch. Only the ratios carry over to other machines. Generated from "
-        "`bench/results.json` by `bench/report.py`; do not edit by hand.",
+        "machine). Node and Python figures are CPU time of the process; each ratio is the median "
+        "of several rounds, with the spread (min–max) in brackets. Rust figures are criterion's "
+        "(wall time). Bodies: text / status with pricing / 20-event batch. Only the ratios carry "
+        "over to other machines. Where a target is missed, docs/performance.md §5 says what "
+        "limits it. Generated from `bench/results.json` by `bench/report.py`; do not edit by "
+        "hand.",
         "",
         "| what | against | ratio (median, spread) | target |",
         "|---|---|---|---|",
@@ -236,7 +239,7 @@ def main() -> int:
     except (OSError, ValueError) as e:
         print(f"bench/report.py: no results to report ({e}); run make bench first")
         return 1
-    if "--readme" in sys.argv:
+    if "--record" in sys.argv:
         r["machine"] = machine()
         rust = rust_section()
         if rust is not None:

@@ -10,4 +10,4 @@ bench-client: bench-node-build bench-python-build ## client CPU/msg, msg/s, p50/
 	$(NODE_RELEASE_LIB) bench/client.sh $(CURDIR)/target/release/wa360 $(PY_BENCH)
 
 bench-report: ## print the last run's figures with their targets; rewrite README.md's table from bench/results.json
-	python3 bench/report.py --readme
+	python3 bench/report.py --record --readme
