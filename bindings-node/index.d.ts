@@ -16,6 +16,23 @@ export declare class BlockedUserIterator {
 }
 
 /**
+ * A template campaign: template, language and recipients with body parameters. Every
+ * row is checked at construction (bad number, empty parameter, duplicate recipient →
+ * `invalid_argument` naming the row and column).
+ */
+export declare class Campaign {
+  /** `new Campaign(template, language, [{ to, params }])`. */
+  constructor(template: string, language: string, recipients: Array<CampaignRecipient>)
+  /** Read a CSV text: header `to` then one column per body parameter. */
+  static fromCsv(template: string, language: string, csv: string): Campaign
+  /** The campaign id (a fingerprint of template, language and rows). */
+  get id(): string
+  /** Number of recipients. */
+  get size(): number
+}
+export type JsCampaign = Campaign
+
+/**
  * A 360dialog Cloud API client for one channel. Immutable; share one per
  * API key: all its calls share one connection pool. Printing it
  * (`util.inspect`, `JSON.stringify`) never shows the key.
@@ -28,6 +45,17 @@ export declare class Client {
   constructor(options?: ClientOptions | undefined | null)
   /** The base URL requests go to. */
   get baseUrl(): string
+  /**
+   * A snapshot of this client's metrics: `requests` (finished requests by outcome,
+   * `ok` or an error code), `retries` (by reason) and `send_latency` (histogram of
+   * `POST /messages` times in seconds, cumulative buckets). Names: docs/observability.md.
+   */
+  metrics(): ClientMetrics
+  /**
+   * The number naming this client in log records (`client` field); used by `wa360.js`
+   * to route records to the client's `logger`.
+   */
+  get _logId(): number
   /** What `JSON.stringify(client)` shows: the base URL only, never the key. */
   toJSON(): ClientDescription
   /**
@@ -39,6 +67,17 @@ export declare class Client {
   markRead(messageId: string): Promise<void>
   /** Show a typing indicator (up to 25 s; also marks the message read). */
   typing(messageId: string): Promise<void>
+  /**
+   * Send one message (neutral format, as `send`), waiting at most `maxWaitMs` for the
+   * governor's slot; past it rejects with `rate_limited` and `retryAfter`, nothing sent.
+   */
+  sendWithin(message: Record<string, unknown>, maxWaitMs: number): Promise<SendResponse>
+  /**
+   * Send `campaign` through this client's governor, recording each step in `ledger`;
+   * running it again on the same ledger resumes. `options.progress(p)` is called with
+   * counts per state, rate, ETA and phase. Resolves to the summary.
+   */
+  broadcast(campaign: Campaign, ledger: Ledger, options?: BroadcastRunOptions & { progress?: (p: BroadcastProgress) => void }): Promise<BroadcastSummary>
   /** Create a template (Meta's template-creation format), checked first. */
   createTemplate(draft: Record<string, unknown>): Promise<TemplateInfo>
   /** The iterator behind `listTemplates()` (options checked here). */
@@ -137,6 +176,40 @@ export declare class Deduper {
 }
 export type JsDeduper = Deduper
 
+/** The durable ledger of one campaign (`sqlite:///PATH`). */
+export declare class Ledger {
+  /**
+   * `new Ledger('sqlite:///path.db', campaign)`: open or create; a ledger of another
+   * campaign is refused (`invalid_argument` on `ledger`).
+   */
+  constructor(url: string, campaign: Campaign)
+  /** Open an existing ledger (feed statuses, read counts, pause / resume / stop). */
+  static openExisting(url: string): Ledger
+  /** The campaign id stored in the ledger. */
+  get campaignId(): string
+  /** Counts per state: `{ total, pending, inFlight, accepted, failed, unknown }`. */
+  counts(): BroadcastCounts
+  /**
+   * Every recipient's row: `[{ row, to, params, state, attempts, wamid, error_code,
+   * api_code, last_status }]` (the ledger's own column names).
+   */
+  entries(): Array<Record<string, unknown>>
+  /**
+   * Apply a webhook POST body: its status events settle `unknown` recipients.
+   * Returns how many were settled.
+   */
+  applyWebhook(body: string | Buffer): number
+  /** Ask a running broadcast (any process) to pause. */
+  pause(): void
+  /** Let a paused broadcast go on. */
+  resume(): void
+  /** Ask a running broadcast to stop after the sends in flight. */
+  stop(): void
+  /** `running`, `paused`, `stopped` or `done`. */
+  runState(): string
+}
+export type JsLedger = Ledger
+
 /**
  * An opt-in media-id cache: content hash → media id per number, trusted for `ttlDays`
  * (default 28, at most 29) after the upload; in memory, or in the SQLite file `path`.
@@ -174,6 +247,13 @@ export declare class Sandbox {
    * (see sandbox/README.md). Rules apply in order to the next matching requests.
    */
   fault(rule: Record<string, unknown>): void
+  /**
+   * Enforce rate limits like the real API: `{ messages_per_second?, pair_rate?: { interval_ms,
+   * burst? }, endpoint_rps? }` (absent = off; see sandbox/README.md).
+   */
+  setLimits(limits: Record<string, unknown>): void
+  /** Sends per recipient: `{ '15555550123': { accepted, throughput_refused, pair_refused } }`. */
+  recipientCounts(): Record<string, { accepted: number, throughput_refused: number, pair_refused: number }>
   /** Remove every pending fault rule. */
   clearFaults(): void
   /** Forget requests, deliveries, faults, webhooks and media. */
@@ -253,6 +333,15 @@ export declare function _panicForTestsAsync(): Promise<void>
  */
 export declare function _parseWebhookPacked(body: Buffer | Uint8Array | string): string
 
+/** Hand every event at `level` and above to `callback` as a JSON string (`null` stops). */
+export declare function _setLogSink(callback?: ((arg: string) => void) | undefined | null, level?: string | undefined | null): void
+
+/**
+ * Write wa360's log events at `level` and above as JSON lines to stderr
+ * (`off` | `error` | `warn` | `info` | `debug` | `trace`). Called with `WA360_LOG` at load.
+ */
+export declare function _setStderrLog(level?: string | undefined | null): void
+
 /** User and password of a Basic auth check. */
 export interface BasicAuth {
   /** User name. */
@@ -273,6 +362,71 @@ export interface BlockedUser {
 export interface BlockResult {
   /** Users blocked (block) or unblocked (unblock). */
   users: Array<BlockedUser>
+}
+
+/** Counts per state (TypeScript shape of the progress and summary values). */
+export interface BroadcastCounts {
+  /** All recipients. */
+  total: number
+  /** Not sent yet (or safe to send again). */
+  pending: number
+  /** Sends under way. */
+  inFlight: number
+  /** Accepted (wamid known). */
+  accepted: number
+  /** Failed for good. */
+  failed: number
+  /** Waiting for a status webhook or the quiet window. */
+  unknown: number
+}
+
+/** What the progress callback receives. */
+export interface BroadcastProgress {
+  /** Counts per state. */
+  counts: BroadcastCounts
+  /** Sends accepted during this run. */
+  acceptedThisRun: number
+  /** Seconds since this run started. */
+  elapsedSecs: number
+  /** Accepted sends per second during this run. */
+  rate: number
+  /** Estimated seconds left, when known. */
+  etaSecs?: number
+  /** `running`, `paused`, `scheduled`, `waiting_for_statuses`, `stopped` or `done`. */
+  phase: string
+}
+
+/** Options of `client.broadcast(campaign, ledger, options)`. */
+export interface BroadcastRunOptions {
+  /** Sends in flight at once (default 16). */
+  concurrency?: number
+  /**
+   * How long an unknown send waits for a status webhook before it is sent again, in ms
+   * (default 900000).
+   */
+  unknownWindowMs?: number
+  /** Longest wait for a governor slot per send, in ms (default 60000). */
+  maxWaitMs?: number
+  /** Attempts per recipient for failures that certainly sent nothing (default 5). */
+  maxAttempts?: number
+  /** Start no earlier than this many ms from now. */
+  startInMs?: number
+}
+
+/** What `client.broadcast` resolves to. */
+export interface BroadcastSummary {
+  /** The campaign id. */
+  campaignId: string
+  /** Counts per state at the end. */
+  counts: BroadcastCounts
+  /** Sends accepted during this run. */
+  acceptedThisRun: number
+  /** Seconds this run took. */
+  elapsedSecs: number
+  /** True when every recipient is accepted or failed. */
+  complete: boolean
+  /** True when the run ended on a stop request. */
+  stopped: boolean
 }
 
 /**
@@ -331,6 +485,14 @@ export interface CachedUpload {
   reused: boolean
 }
 
+/** One recipient of `new Campaign(template, language, recipients)`. */
+export interface CampaignRecipient {
+  /** Phone number in international format. */
+  to: string
+  /** Body parameters, in order. */
+  params: Array<string>
+}
+
 /**
  * Check a template message (neutral description or wire body) against a listed
  * template: parameter count and kinds per component. Throws `invalid_argument`.
@@ -341,6 +503,19 @@ export declare function checkTemplateSend(template: TemplateInfo | Record<string
 export interface ClientDescription {
   /** The base URL requests go to. */
   baseUrl: string
+}
+
+/** A client's metrics at one moment (`client.metrics()`). */
+export interface ClientMetrics {
+  /** Finished requests (after retries) by outcome: `ok` or an error code; non-zero only. */
+  requests: Record<string, number>
+  /**
+   * Repeated attempts by reason (`rate_limited`, `transient`, `not_sent`, `timeout`,
+   * `interrupted`, `server_error`); non-zero only.
+   */
+  retries: Record<string, number>
+  /** Time of each `POST /messages` call (sends, mark read, typing), retries included. */
+  sendLatency: LatencyHistogram
 }
 
 /**
@@ -359,12 +534,37 @@ export interface ClientOptions {
   connectTimeoutMs?: number
   /** Maximum retries of a retryable failure (default 2; 0 disables retries; at most 100). */
   maxRetries?: number
+  /** Pace sends (per-number token bucket, per-recipient pair rate); off by default. */
+  governor?: GovernorOptions
 }
 
 /** Options of `getWebhook`. (Declared for the TypeScript types.) */
 export interface GetWebhookOptions {
   /** Read the WABA-level webhook instead of the phone-number-level one. */
   waba?: boolean
+}
+
+/**
+ * Send pacing of `new Client({ governor })`: per-number token bucket, per-recipient
+ * pair rate, `131056` back-off. Every field is optional (defaults: 80/s, one send per
+ * 6 s to a recipient, 30 s deadline).
+ */
+export interface GovernorOptions {
+  /** Sends per second for this business number (default 80). */
+  messagesPerSecond?: number
+  /** Sends allowed at once before the rate applies (default: a tenth of a second of sends). */
+  burst?: number
+  /** At most one send per this many ms to one recipient (default 6000; 0 = off). */
+  pairIntervalMs?: number
+  /** Sends to one recipient allowed at once before `pairIntervalMs` applies (default 1). */
+  pairBurst?: number
+  /**
+   * Longest wait for a send slot, in ms (default 30000); past it the send rejects with
+   * `rate_limited` and `retryAfter`, nothing sent.
+   */
+  maxWaitMs?: number
+  /** The number's bucket name in a shared store (default `default`). */
+  number?: string
 }
 
 /** Whether the key works and the number can send. */
@@ -420,6 +620,24 @@ export declare function hubChallenge(mode: string, verifyToken: string, challeng
 
 /** `hubChallenge` reading the parameters from a raw query string (without `?`). */
 export declare function hubChallengeFromQuery(query: string, expectedToken: string): string
+
+/** One cumulative histogram bucket. */
+export interface LatencyBucket {
+  /** Upper bound in seconds; null for the last, unbounded bucket. */
+  le?: number
+  /** Observations at or below `le`. */
+  count: number
+}
+
+/** A latency histogram with cumulative buckets (as in Prometheus). */
+export interface LatencyHistogram {
+  /** Number of observations. */
+  count: number
+  /** Sum of all observations, in seconds. */
+  sumSeconds: number
+  /** Cumulative buckets; the last one is unbounded (`le` null) and counts everything. */
+  buckets: Array<LatencyBucket>
+}
 
 /** The answer of a media look-up. The `url` is valid for 5 minutes. */
 export interface MediaInfo {

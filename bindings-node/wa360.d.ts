@@ -3,9 +3,11 @@
 // this file re-exports them and declares the JS-side additions.
 
 export {
-  Client, Verifier, Sandbox, Deduper, StatusFold, buildMessage, hubChallenge, hubChallengeFromQuery, validateWebhookUrl, validateWebhookSettings, signWebhook, parseWebhookToJson,
-  type ClientOptions, type SendResponse, type SendContact, type SentMessage, type MediaInfo, type ClientDescription,
+  Campaign, Ledger, Verifier, Sandbox, Deduper, StatusFold, buildMessage, hubChallenge, hubChallengeFromQuery, validateWebhookUrl, validateWebhookSettings, signWebhook, parseWebhookToJson,
+  type ClientMetrics, type LatencyHistogram, type LatencyBucket,
+  type SendResponse, type SendContact, type SentMessage, type MediaInfo, type ClientDescription,
   type VerifierOptions, type BasicAuth, type SetWebhookOptions, type GetWebhookOptions, type WebhookInfo,
+  type GovernorOptions, type BroadcastRunOptions, type BroadcastProgress, type BroadcastSummary, type BroadcastCounts, type CampaignRecipient,
   type SendOptions, type SandboxOptions, type MemoryStoreOptions, type MessageState,
   MediaCache, buildTemplate, buildProfileUpdate, parseTemplateList, checkTemplateSend,
   type TemplateInfo, type TemplatePageInfo, type BusinessProfile, type HealthStatus, type HealthEntity,
@@ -14,6 +16,71 @@ export {
 import type { TemplateInfo, BlockedUser } from './index.js'
 export * from './webhook-events.js'
 import type { Event, KnownMessageEvent, WithToJSON } from './webhook-events.js'
+import { Client as NativeClient, type ClientOptions as NativeClientOptions } from './index.js'
+
+/** A log level name; `off` (or `silent`) turns logging off. */
+export type LogLevel = 'off' | 'silent' | 'error' | 'warn' | 'info' | 'debug' | 'trace'
+
+/**
+ * One log record of the core, the same fields as in Rust and Python (see
+ * docs/observability.md): `msg` (`request ok`, `request failed`, `retrying`,
+ * `webhook verified`, …) plus structured fields such as `client`, `method`,
+ * `path`, `status`, `attempts`, `latency_ms`, `code`, `api_code`, `wamid`, `reason`.
+ */
+export interface LogRecord {
+  /** Milliseconds since the Unix epoch. */
+  time: number
+  level: Exclude<LogLevel, 'off' | 'silent'>
+  /** `wa360.transport`, `wa360.webhook.verify`, … */
+  target: string
+  msg: string
+  [field: string]: unknown
+}
+
+/**
+ * Where log records go: a function, or an object with per-level methods
+ * called as `(record, msg)` (pino, bunyan and console all fit).
+ */
+export type Logger =
+  | ((record: LogRecord) => void)
+  | {
+      error?(record: LogRecord, msg: string): void
+      warn?(record: LogRecord, msg: string): void
+      info?(record: LogRecord, msg: string): void
+      debug?(record: LogRecord, msg: string): void
+      trace?(record: LogRecord, msg: string): void
+      log?(record: LogRecord, msg: string): void
+    }
+
+/** Options of `new Client(options)`. */
+export interface ClientOptions extends NativeClientOptions {
+  /** Receives this client's log records (instead of the process-wide `setLogger`). */
+  logger?: Logger
+  /** Lowest level passed to `logger` (default `info`: one record per request). */
+  logLevel?: LogLevel
+}
+
+/**
+ * A 360dialog Cloud API client for one channel (see the native `Client` for every
+ * method). Options add `logger` / `logLevel` to the native ones.
+ *
+ * @example
+ * ```ts
+ * const client = new Client({ apiKey: process.env.D360_API_KEY, logger: console })
+ * await client.sendText('15555550123', 'hello')   // one `request ok` record at info
+ * console.log(client.metrics().requests)           // { ok: 1 }
+ * ```
+ */
+export declare class Client extends NativeClient {
+  constructor(options?: ClientOptions | undefined | null)
+}
+
+/**
+ * Send every wa360 log record at `options.level` (default `info`) and above to
+ * `logger`; `null` stops. Records of a client created with its own `logger` go
+ * there instead. `WA360_LOG=debug` in the environment writes JSON lines to stderr.
+ */
+export declare function setLogger(logger: Logger | null, options?: { level?: LogLevel }): void
 
 /**
  * Parse a webhook POST body (the raw bytes or text as received) into its

@@ -8,6 +8,7 @@
 //     through N-API, see docs/performance.md §5);
 //   - isWa360Error / ErrorCodes, isKnownMessage.
 const native = require('./index.js')
+const logging = require('./logging.js')
 
 /** Every stable error code, frozen (same list as the Rust core's ErrorCode::ALL). */
 const ErrorCodes = Object.freeze(native._errorCodes())
@@ -54,6 +55,22 @@ wrapMethods(native.Client, new Set(Object.getOwnPropertyNames(native.Client.prot
 wrapMethods(native.TemplateIterator, new Set(['next']))
 wrapMethods(native.BlockedUserIterator, new Set(['next']))
 wrapMethods(native.Sandbox, new Set(['inbound', 'stop']))
+wrapMethods(native.Ledger, new Set())
+// client.broadcast(campaign, ledger, { progress, ...options }): the progress callback
+// crosses to Rust as its own argument (a thread-safe function).
+{
+  const nativeBroadcast = native.Client.prototype.broadcast
+  Object.defineProperty(native.Client.prototype, 'broadcast', {
+    enumerable: false, configurable: true, writable: true,
+    value: function broadcast(campaign, ledger, options = {}) {
+      const { progress, ...rest } = options ?? {}
+      if (progress !== undefined && typeof progress !== 'function') {
+        return Promise.reject(Object.assign(new TypeError('options.progress must be a function'), { code: 'invalid_argument' }))
+      }
+      return nativeBroadcast.call(this, campaign, ledger, rest, progress)
+    },
+  })
+}
 wrapMethods(native.Verifier, new Set())
 wrapMethods(native.Deduper, new Set())
 wrapMethods(native.StatusFold, new Set())
@@ -237,8 +254,34 @@ Object.defineProperty(native.StatusFold.prototype, 'filter', {
   value: function filter(events) { return events.filter((e) => e.kind !== 'status' || REPORTABLE.has(this.apply(e))) },
 })
 
+/**
+ * `new Client({ apiKey, baseUrl, timeoutMs, connectTimeoutMs, maxRetries, logger, logLevel })`:
+ * the native client plus the JS-only options `logger` (a function `(record) => void`, or an
+ * object with `info`/`warn`/`debug`/… methods such as console or pino) and `logLevel`
+ * (default `info`), which receive this client's log records.
+ */
+class Client extends native.Client {
+  constructor(options) {
+    let rest = options
+    let logger
+    let logLevel
+    if (options !== null && typeof options === 'object' &&
+        (Object.hasOwn(options, 'logger') || Object.hasOwn(options, 'logLevel'))) {
+      logger = Object.hasOwn(options, 'logger') ? options.logger : undefined
+      logLevel = Object.hasOwn(options, 'logLevel') ? options.logLevel : undefined
+      rest = {}
+      for (const k of Object.keys(options)) if (k !== 'logger' && k !== 'logLevel') rest[k] = options[k]
+    }
+    super(rest)
+    if (logger !== undefined && logger !== null) logging.attach(this, logger, logLevel)
+  }
+}
+
 module.exports = {
-  Client: native.Client,
+  Client,
+  setLogger: logging.setLogger,
+  Campaign: native.Campaign,
+  Ledger: native.Ledger,
   Verifier: native.Verifier,
   Sandbox: native.Sandbox,
   Deduper: native.Deduper,

@@ -28,6 +28,8 @@ pub struct ClientOptions {
     pub connect_timeout_ms: Option<u32>,
     /// Maximum retries of a retryable failure (default 2; 0 disables retries; at most 100).
     pub max_retries: Option<u32>,
+    /// Pace sends (per-number token bucket, per-recipient pair rate); off by default.
+    pub governor: Option<crate::governor::GovernorOptions>,
 }
 
 /// The keys of `ClientOptions`.
@@ -37,6 +39,7 @@ const CLIENT_OPTIONS: &[&str] = &[
     "timeoutMs",
     "connectTimeoutMs",
     "maxRetries",
+    "governor",
 ];
 
 /// One recipient of a send answer.
@@ -134,6 +137,9 @@ impl JsClient {
                 b = b
                     .max_retries(int_option("maxRetries", n, 0, wa360::input::MAX_RETRIES)? as u32);
             }
+            if let Some(g) = o.get("governor") {
+                b = b.governor(crate::governor::from_json(g.clone())?);
+            }
             Ok(JsClient { inner: b.build()? })
         })
     }
@@ -142,6 +148,42 @@ impl JsClient {
     #[napi(getter)]
     pub fn base_url(&self) -> String {
         self.inner.config().base_url().to_owned()
+    }
+
+    /// A snapshot of this client's metrics: `requests` (finished requests by outcome,
+    /// `ok` or an error code), `retries` (by reason) and `send_latency` (histogram of
+    /// `POST /messages` times in seconds, cumulative buckets). Names: docs/observability.md.
+    #[napi]
+    pub fn metrics(&self) -> ClientMetrics {
+        let m = self.inner.metrics();
+        let counts = |c: std::collections::BTreeMap<String, u64>| {
+            c.into_iter().map(|(k, v)| (k, v as f64)).collect()
+        };
+        ClientMetrics {
+            requests: counts(m.requests),
+            retries: counts(m.retries),
+            send_latency: LatencyHistogram {
+                count: m.send_latency.count as f64,
+                sum_seconds: m.send_latency.sum_seconds,
+                buckets: m
+                    .send_latency
+                    .buckets
+                    .into_iter()
+                    .map(|b| LatencyBucket {
+                        le: b.le,
+                        count: b.count as f64,
+                    })
+                    .collect(),
+            },
+        }
+    }
+
+    /// The number naming this client in log records (`client` field); used by `wa360.js`
+    /// to route records to the client's `logger`.
+    #[napi(getter, js_name = "_logId")]
+    pub fn log_id(&self) -> f64 {
+        // Client ids count up from 1 per process; far below 2^53.
+        self.inner.id() as f64
     }
 
     /// What `JSON.stringify(client)` shows: the base URL only, never the key.
@@ -195,6 +237,38 @@ impl JsClient {
             |_, v| Ok(v),
         )
     }
+}
+
+/// A client's metrics at one moment (`client.metrics()`).
+#[napi(object)]
+pub struct ClientMetrics {
+    /// Finished requests (after retries) by outcome: `ok` or an error code; non-zero only.
+    pub requests: std::collections::HashMap<String, f64>,
+    /// Repeated attempts by reason (`rate_limited`, `transient`, `not_sent`, `timeout`,
+    /// `interrupted`, `server_error`); non-zero only.
+    pub retries: std::collections::HashMap<String, f64>,
+    /// Time of each `POST /messages` call (sends, mark read, typing), retries included.
+    pub send_latency: LatencyHistogram,
+}
+
+/// A latency histogram with cumulative buckets (as in Prometheus).
+#[napi(object)]
+pub struct LatencyHistogram {
+    /// Number of observations.
+    pub count: f64,
+    /// Sum of all observations, in seconds.
+    pub sum_seconds: f64,
+    /// Cumulative buckets; the last one is unbounded (`le` null) and counts everything.
+    pub buckets: Vec<LatencyBucket>,
+}
+
+/// One cumulative histogram bucket.
+#[napi(object)]
+pub struct LatencyBucket {
+    /// Upper bound in seconds; null for the last, unbounded bucket.
+    pub le: Option<f64>,
+    /// Observations at or below `le`.
+    pub count: f64,
 }
 
 /// The printable description of a client (no secrets).

@@ -11,8 +11,13 @@
 #![cfg_attr(test, allow(dead_code))]
 
 mod client;
+
+// After `client`: its `#[napi] impl JsClient` must be registered after the class.
+mod broadcast;
 mod dedupe;
 mod errors;
+mod logging;
+mod governor;
 mod manage;
 mod media;
 mod messages;

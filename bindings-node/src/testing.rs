@@ -192,6 +192,29 @@ impl JsSandbox {
         })
     }
 
+    /// Enforce rate limits like the real API: `{ messages_per_second?, pair_rate?: { interval_ms,
+    /// burst? }, endpoint_rps? }` (absent = off; see sandbox/README.md).
+    #[napi(ts_args_type = "limits: Record<string, unknown>")]
+    pub fn set_limits(&self, env: Env, limits: crate::own::Json) -> napi::Result<()> {
+        guard(&env, || {
+            let limits: wa360_sandbox::Limits = serde_json::from_value(limits.0)
+                .map_err(|e| wa360::Error::invalid("limits", e.to_string()))?;
+            self.control
+                .set_limits(limits)
+                .map_err(|e| wa360::Error::invalid("limits", e))
+        })
+    }
+
+    /// Sends per recipient: `{ '15555550123': { accepted, throughput_refused, pair_refused } }`.
+    #[napi(
+        ts_return_type = "Record<string, { accepted: number, throughput_refused: number, pair_refused: number }>"
+    )]
+    pub fn recipient_counts(&self, env: Env) -> napi::Result<Value> {
+        guard(&env, || {
+            serde_json::to_value(self.control.recipient_counts()).map_err(internal)
+        })
+    }
+
     /// Remove every pending fault rule.
     #[napi]
     pub fn clear_faults(&self) {

@@ -105,7 +105,12 @@ test('every entry point, given any wrong argument, throws or rejects with a wa36
   for (const n of ['buildMessage', 'parseWebhook', 'parseWebhookToJson', 'hubChallenge', 'hubChallengeFromQuery', 'validateWebhookUrl', 'validateWebhookSettings', 'signWebhook']) {
     targets.push([n, (...a) => wa360[n](...a), 4])
   }
-  for (const n of Object.getOwnPropertyNames(Object.getPrototypeOf(c))) {
+  // Every method along the prototype chain (Client is a JS subclass of the native class).
+  const methods = new Set()
+  for (let p = Object.getPrototypeOf(c); p && p !== Object.prototype; p = Object.getPrototypeOf(p)) {
+    for (const n of Object.getOwnPropertyNames(p)) methods.add(n)
+  }
+  for (const n of methods) {
     if (n !== 'constructor' && typeof c[n] === 'function') targets.push([`Client.${n}`, (...a) => c[n](...a), 4])
   }
   for (const n of ['verify', 'isValid']) targets.push([`Verifier.${n}`, (...a) => v[n](...a), 2])

@@ -146,6 +146,7 @@ impl Core {
         timeout: Option<&Bound<'_, PyAny>>,
         connect_timeout: Option<&Bound<'_, PyAny>>,
         max_retries: Option<&Bound<'_, PyAny>>,
+        governor: Option<wa360::governor::GovernorConfig>,
         is_async: bool,
     ) -> PyResult<Core> {
         use crate::convert::{int_option, num_option};
@@ -171,6 +172,9 @@ impl Core {
         }
         if let Some(u) = base_url {
             b = b.base_url(&u);
+        }
+        if let Some(g) = governor {
+            b = b.governor(g);
         }
         // reqwest needs a runtime context to build its connector.
         let rt = runtime::runtime().py_err()?;
@@ -260,17 +264,74 @@ macro_rules! client_class {
         #[pymethods]
         impl $cls {
             #[new]
-            #[pyo3(signature = (api_key = None, *, base_url = None, timeout = None, connect_timeout = None, max_retries = None))]
+            #[pyo3(signature = (api_key = None, *, base_url = None, timeout = None, connect_timeout = None, max_retries = None, governor = None))]
             fn new(
                 api_key: Option<String>,
                 base_url: Option<String>,
                 timeout: Option<&Bound<'_, PyAny>>,
                 connect_timeout: Option<&Bound<'_, PyAny>>,
                 max_retries: Option<&Bound<'_, PyAny>>,
+                governor: Option<&Bound<'_, PyAny>>,
             ) -> PyResult<Self> {
                 guard(|| {
+                    let governor = crate::governor::governor_from_py(governor)?;
                     Ok($cls {
-                        core: Core::new(api_key, base_url, timeout, connect_timeout, max_retries, $is_async)?,
+                        core: Core::new(api_key, base_url, timeout, connect_timeout, max_retries, governor, $is_async)?,
+                    })
+                })
+            }
+
+            /// Send `campaign` (see `wa360.Campaign`) through this client's governor,
+            /// recording each step in `ledger`; rerunning on the same ledger resumes.
+            /// Returns the summary dict (`counts`, `complete`, `stopped`, …).
+            #[pyo3(signature = (campaign, ledger, *, concurrency = 16, unknown_window = 900.0, max_wait = 60.0, max_attempts = 5, start_in = None, progress = None))]
+            #[allow(clippy::too_many_arguments)]
+            fn broadcast<'py>(
+                &self,
+                py: Python<'py>,
+                campaign: &Bound<'py, PyAny>,
+                ledger: &Bound<'py, PyAny>,
+                concurrency: usize,
+                unknown_window: f64,
+                max_wait: f64,
+                max_attempts: u32,
+                start_in: Option<f64>,
+                progress: Option<Py<PyAny>>,
+            ) -> PyResult<Bound<'py, PyAny>> {
+                guard(|| {
+                    let c = self.core.client()?;
+                    let opts = crate::broadcast::options(concurrency, unknown_window, max_wait, max_attempts, start_in, progress)?;
+                    let campaign = campaign
+                        .cast::<crate::broadcast::PyCampaign>()
+                        .map_err(|_| to_py_err(wa360::Error::invalid("campaign", "must be a wa360.Campaign")))?
+                        .borrow()
+                        .inner
+                        .clone();
+                    let ledger = ledger
+                        .cast::<crate::broadcast::PyLedger>()
+                        .map_err(|_| to_py_err(wa360::Error::invalid("ledger", "must be a wa360.Ledger")))?
+                        .borrow()
+                        .inner
+                        .clone();
+                    self.core.run(py, async move {
+                        c.broadcast(&campaign, &ledger, opts).await.map(crate::broadcast::SummaryOut)
+                    })
+                })
+            }
+
+            /// Validate and send one message, waiting at most `max_wait` seconds for the
+            /// governor's slot (past it: `RateLimitedError` with `retry_after`, nothing sent).
+            fn send_within<'py>(&self, py: Python<'py>, message: &Bound<'py, PyAny>, max_wait: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+                guard(|| {
+                    let c = self.core.client()?;
+                    let msg = message_from_py(message).py_err()?;
+                    let max_wait = crate::convert::num_option(max_wait, "max_wait")?;
+                    if !(max_wait.is_finite() && (0.0..1e9).contains(&max_wait)) {
+                        return Err(to_py_err(wa360::Error::invalid("max_wait", "must be a non-negative number of seconds")));
+                    }
+                    let d = Duration::from_secs_f64(max_wait);
+                    self.core.run(py, async move {
+                        c.send_within(&msg, d).await.map(|r| PySendResponse { inner: r })
                     })
                 })
             }
@@ -283,6 +344,16 @@ macro_rules! client_class {
 
             fn __repr__(&self) -> String {
                 self.core.repr($name)
+            }
+
+            /// A snapshot of this client's metrics as a dict: `requests` (by outcome),
+            /// `retries` (by reason), `send_latency` (histogram); see docs/observability.md.
+            fn metrics<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+                guard(|| {
+                    let v = serde_json::to_value(self.core.client.metrics())
+                        .map_err(|e| to_py_err(wa360::Error::Internal(e.to_string())))?;
+                    value_to_py(py, &v)
+                })
             }
 
             /// Validate and send one message given as a dict in the neutral format.

@@ -8,9 +8,12 @@
 
 use pyo3::prelude::*;
 
+pub mod broadcast;
 pub mod client;
 pub mod convert;
 pub mod errors;
+pub mod logging;
+pub mod governor;
 pub mod manage;
 pub mod media;
 pub mod messages;
@@ -31,10 +34,12 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 fn native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     errors::register(m)?;
+    logging::register(m)?;
     webhook::register(m)?;
     messages::register(m)?;
     media::register(m)?;
     client::register(m)?;
+    broadcast::register(m)?;
     manage::register(m)?;
     testing::register(m)?;
     Ok(())

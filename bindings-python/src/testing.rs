@@ -142,6 +142,31 @@ impl PySandbox {
         })
     }
 
+    /// Enforce rate limits like the real API: `{"messages_per_second"?: N,
+    /// "pair_rate"?: {"interval_ms": N, "burst"?: N}, "endpoint_rps"?: N}` (absent = off).
+    fn set_limits(&self, limits: &Bound<'_, PyAny>) -> PyResult<()> {
+        guard(|| {
+            let v = py_to_value(limits, "limits").py_err()?;
+            let limits: wa360_sandbox::Limits = serde_json::from_value(v).map_err(|e| {
+                to_py_err(wa360::Error::invalid(
+                    "limits",
+                    format!("is not a limits object: {e}"),
+                ))
+            })?;
+            self.control
+                .set_limits(limits)
+                .map_err(|e| to_py_err(wa360::Error::invalid("limits", e)))
+        })
+    }
+
+    /// Sends per recipient: `{"15555550123": {"accepted", "throughput_refused", "pair_refused"}}`.
+    fn recipient_counts<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        guard(|| {
+            let v = serde_json::to_value(self.control.recipient_counts()).map_err(internal)?;
+            value_to_py(py, &v)
+        })
+    }
+
     /// Remove every pending fault rule.
     fn clear_faults(&self) {
         self.control.clear_faults();

@@ -4,6 +4,8 @@
 //! (usage errors, invalid messages, invalid webhook bodies).
 #![forbid(unsafe_code)]
 
+mod logging;
+mod broadcast;
 mod manage;
 mod receiver;
 
@@ -28,6 +30,10 @@ use wa360::webhook::registration::{
 #[derive(Parser, Debug)]
 #[command(name = "wa360", version, propagate_version = true)]
 struct Cli {
+    /// Log what wa360 does on stderr: -v one line per request, -vv retries and webhook
+    /// details, -vvv everything. Secrets never appear.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
     #[command(subcommand)]
     command: Command,
 }
@@ -46,6 +52,8 @@ enum Command {
     /// Ask a running sandbox to deliver a simulated inbound message to the
     /// registered webhook (`POST /_sandbox/inbound`).
     SimulateInbound(SimulateArgs),
+    /// Send a template to every recipient of a CSV: paced, resumable, never twice.
+    Broadcast(broadcast::BroadcastArgs),
     /// Message templates: list, get, create, delete.
     #[command(subcommand)]
     Templates(manage::TemplatesCmd),
@@ -92,6 +100,19 @@ struct SandboxArgs {
     /// Also write `WA360_BASE_URL=…` and `D360_API_KEY=…` lines to this file once listening.
     #[arg(long)]
     env_file: Option<PathBuf>,
+    /// Refuse sends past N messages/s per number with Meta code 130429 (off by default).
+    #[arg(long, value_name = "N")]
+    max_mps: Option<f64>,
+    /// Refuse a send to the same recipient sooner than MS milliseconds after the last one
+    /// with Meta code 131056 (off by default; see --pair-burst).
+    #[arg(long, value_name = "MS")]
+    pair_interval_ms: Option<u64>,
+    /// Sends to one recipient allowed in a burst before --pair-interval-ms applies.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pair_burst: u32,
+    /// Refuse API requests past N/s with 360dialog's HTTP 400 "endpoint rate limit" (off by default).
+    #[arg(long, value_name = "N")]
+    endpoint_rps: Option<f64>,
 }
 
 #[derive(Args, Debug)]
@@ -391,6 +412,7 @@ type CliResult = Result<(), Failure>;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    logging::init(cli.verbose);
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -419,6 +441,7 @@ async fn run(cli: Cli) -> CliResult {
         Command::Parse(p) => run_parse(p),
         Command::SimulateInbound(s) => run_simulate(s).await,
         Command::DemoReceiver(r) => receiver::run(r).await,
+        Command::Broadcast(b) => broadcast::run(b).await,
         Command::Templates(c) => manage::run_templates(c).await,
         Command::Profile(c) => manage::run_profile(c).await,
         Command::Block(c) => manage::run_block(c).await,
@@ -428,6 +451,11 @@ async fn run(cli: Cli) -> CliResult {
 
 /// Build a client from the environment (`D360_API_KEY`) and options.
 fn make_client(api: &ApiOpts) -> Result<Client, Failure> {
+    Ok(client_builder(api)?.build()?)
+}
+
+/// The builder behind [`make_client`], for commands that add settings (a governor).
+fn client_builder(api: &ApiOpts) -> Result<wa360::config::ClientBuilder, Failure> {
     if !(api.timeout.is_finite() && api.timeout > 0.0) {
         return Err(Failure::input(
             "--timeout must be a positive number of seconds",
@@ -443,8 +471,7 @@ fn make_client(api: &ApiOpts) -> Result<Client, Failure> {
         .api_key(key)
         .base_url(&api.base_url)
         .timeout(std::time::Duration::from_secs_f64(api.timeout))
-        .user_agent_suffix("wa360-cli")
-        .build()?)
+        .user_agent_suffix("wa360-cli"))
 }
 
 async fn run_sandbox(a: SandboxArgs) -> CliResult {
@@ -455,6 +482,16 @@ async fn run_sandbox(a: SandboxArgs) -> CliResult {
         .port(a.port)
         .allow_http_callbacks(a.allow_http_callbacks)
         .time_scale(a.time_scale);
+    let mut limits = wa360_sandbox::Limits::none();
+    limits.messages_per_second = a.max_mps;
+    limits.endpoint_rps = a.endpoint_rps;
+    if let Some(ms) = a.pair_interval_ms {
+        limits = limits.pair_rate(ms, a.pair_burst);
+    }
+    if let Err(e) = limits.check() {
+        return Err(Failure::input(format!("sandbox limit {e}")));
+    }
+    b = b.limits(limits);
     if let Some(k) = a.api_key {
         b = b.api_key(k);
     }

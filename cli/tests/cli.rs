@@ -514,3 +514,48 @@ fn sandbox_command_serves_and_stops_on_sigterm() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn verbose_flags_log_requests_and_retries_on_stderr_without_the_key() {
+    let sb = Sandbox::start_blocking().unwrap();
+    let send = |flags: &[&str]| {
+        let mut c = against(&sb);
+        c.args(flags)
+            .args(["send", "text", "--to", "15555550123", "hi"]);
+        let out = run(c);
+        assert!(out.status.success(), "{}", stderr(&out));
+        stderr(&out)
+    };
+    // Quiet by default: the answer on stdout, nothing on stderr.
+    assert_eq!(send(&[]), "");
+    // -v: exactly one line for the request, with its wamid.
+    let info = send(&["-v"]);
+    let lines: Vec<&str> = info.lines().collect();
+    assert_eq!(lines.len(), 1, "{info}");
+    assert!(
+        lines[0].contains("INFO wa360::transport: request ok"),
+        "{info}"
+    );
+    assert!(
+        lines[0].contains("method=POST path=/messages status=200"),
+        "{info}"
+    );
+    assert!(lines[0].contains("wamid=\"wamid."), "{info}");
+    // -vv: the retry decision after a rate limit, with its reason.
+    sb.control().add_fault(wa360_sandbox::FaultRule::new(
+        "POST",
+        "/messages",
+        wa360_sandbox::Fault::RateLimit {
+            retry_after: Some(wa360_sandbox::RetryAfter::Seconds(0)),
+        },
+    ));
+    let debug = send(&["-vv"]);
+    assert!(debug.contains("wa360::transport: retrying"), "{debug}");
+    // At DEBUG the request's events nest in its span.
+    assert!(debug.contains("DEBUG wa360.request{client="), "{debug}");
+    assert!(debug.contains("reason=\"rate_limited\""), "{debug}");
+    assert!(debug.contains("attempts=2"), "{debug}");
+    for text in [&info, &debug] {
+        assert!(!text.contains(sb.api_key()), "{text}");
+    }
+}

@@ -18,7 +18,7 @@
 //! # Ok(()) }
 //! ```
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -28,15 +28,13 @@ use serde_json::Value;
 
 pub use crate::config::{ClientBuilder, Config, MediaLookupGuard};
 use crate::error::{Error, Result};
+use crate::governor::{Governor, GovernorConfig};
 use crate::media::Media;
 use crate::messages::{MarkRead, Outbound, TypingIndicator};
-use crate::retry::{self, RetryClass};
+use crate::retry::RetryClass;
 use crate::transport::{self, Body, Transport};
 
 pub use crate::retry::RetryPolicy;
-
-/// How many recipients' pair-rate-limit counters are kept (bounded memory).
-const PAIR_LIMIT_ENTRIES: usize = 10_000;
 
 /// A 360dialog Cloud API client for one channel (API key).
 #[derive(Clone)]
@@ -46,8 +44,9 @@ pub struct Client {
 
 struct Inner {
     transport: Transport,
-    /// Consecutive 131056 answers per recipient, for the 4^n s suggestion.
-    pair_limits: Mutex<HashMap<String, u32>>,
+    /// Paces sends (a passive one when none is configured: it only remembers
+    /// consecutive 131056 answers per recipient for the 4^n s suggestion).
+    governor: Governor,
     /// Times of recent failed media look-ups (see [`crate::config::MediaLookupGuard`]).
     media_failures: Mutex<VecDeque<Instant>>,
 }
@@ -110,10 +109,18 @@ impl Client {
 
     /// Build a client from checked settings.
     pub fn from_config(config: Config) -> Result<Client> {
+        let gcfg = config
+            .governor()
+            .cloned()
+            .unwrap_or_else(GovernorConfig::passive);
+        let governor = match config.governor_store() {
+            Some(s) => Governor::with_store(gcfg, Arc::clone(&s.0))?,
+            None => Governor::new(gcfg)?,
+        };
         Ok(Client {
             inner: Arc::new(Inner {
                 transport: Transport::new(config)?,
-                pair_limits: Mutex::new(HashMap::new()),
+                governor,
                 media_failures: Mutex::new(VecDeque::new()),
             }),
         })
@@ -122,6 +129,18 @@ impl Client {
     /// The settings of this client (the key is redacted when printed).
     pub fn config(&self) -> &Config {
         self.inner.transport.config()
+    }
+
+    /// A snapshot of this client's metrics (shared by its clones): requests by outcome,
+    /// retries by reason, the send latency histogram. Names: `docs/observability.md`.
+    pub fn metrics(&self) -> crate::metrics::MetricsSnapshot {
+        self.inner.transport.metrics().snapshot()
+    }
+
+    /// A process-unique number for this client (shared by its clones): the `client` field
+    /// of its log events, so that logs of several clients can be told apart.
+    pub fn id(&self) -> u64 {
+        self.inner.transport.id()
     }
 
     pub(crate) fn transport(&self) -> &Transport {
@@ -144,30 +163,66 @@ impl Client {
 
     /// Send an already-built body to `POST /messages` (same retry rules as [`Client::send`]).
     pub async fn send_body(&self, body: Value) -> Result<SendResponse> {
+        let wait = self.default_max_wait();
+        self.send_body_within(body, wait).await
+    }
+
+    /// [`Client::send`] waiting at most `max_wait` for the governor's slot (instead of the
+    /// governor's `max_wait`). Past it: `rate_limited` with `retry_after`, nothing sent.
+    pub async fn send_within(
+        &self,
+        msg: &(impl Outbound + ?Sized),
+        max_wait: std::time::Duration,
+    ) -> Result<SendResponse> {
+        let body = msg.to_body()?;
+        self.send_body_within(body, max_wait).await
+    }
+
+    /// [`Client::send_body`] with its own deadline for the governor's slot.
+    pub async fn send_body_within(
+        &self,
+        body: Value,
+        max_wait: std::time::Duration,
+    ) -> Result<SendResponse> {
         if !body.is_object() {
             return Err(Error::invalid("body", "must be a JSON object"));
         }
         let recipient = recipient_of(&body);
-        let result = self.post_messages(&body).await;
-        match result {
-            Ok(resp) => {
-                self.forget_pair_limit(recipient.as_deref());
-                let value = transport::decode_json(&resp, RetryClass::Send)?;
-                serde_json::from_value::<SendResponse>(value).map_err(|e| Error::OutcomeUnknown {
-                    reason: format!("2xx answer is not a send response: {e}"),
-                    status: Some(resp.status),
-                })
-            }
-            Err(mut e) => {
-                if e.api_code() == Some(retry::PAIR_RATE_LIMIT_CODE) {
-                    let n = self.note_pair_limit(recipient.as_deref());
-                    if let Error::Api { error, .. } = &mut e {
-                        error.retry_after = Some(retry::pair_rate_limit_delay(n));
-                    }
-                }
-                Err(e)
-            }
-        }
+        let bytes = serde_json::to_vec(&body).map_err(json_err)?;
+        let url = self.transport().url_for("/messages");
+        let gate = transport::Gate {
+            governor: &self.inner.governor,
+            recipient: recipient.as_deref(),
+            max_wait,
+        };
+        let resp = self
+            .transport()
+            .execute_gated(
+                Method::POST,
+                &url,
+                &Body::Json(bytes.into()),
+                RetryClass::Send,
+                Some(gate),
+            )
+            .await?;
+        let value = transport::decode_json(&resp, RetryClass::Send)?;
+        serde_json::from_value::<SendResponse>(value).map_err(|e| {
+            let e = Error::OutcomeUnknown {
+                reason: format!("2xx answer is not a send response: {e}"),
+                status: Some(resp.status),
+            };
+            tracing::warn!(client = self.id(), error = %e, "answer unreadable");
+            e
+        })
+    }
+
+    /// The governor pacing this client's sends (passive when none was configured).
+    pub fn governor(&self) -> &Governor {
+        &self.inner.governor
+    }
+
+    fn default_max_wait(&self) -> std::time::Duration {
+        self.inner.governor.config().max_wait
     }
 
     /// Mark an inbound message (and the ones before it) as read
@@ -228,19 +283,6 @@ impl Client {
         expect_success_true(&value, resp.status, RetryClass::Send)
     }
 
-    fn note_pair_limit(&self, recipient: Option<&str>) -> u32 {
-        let Some(r) = recipient else { return 1 };
-        let Ok(mut map) = self.inner.pair_limits.lock() else {
-            return 1;
-        };
-        if map.len() >= PAIR_LIMIT_ENTRIES && !map.contains_key(r) {
-            map.clear();
-        }
-        let n = map.entry(r.to_string()).or_insert(0);
-        *n = n.saturating_add(1);
-        *n
-    }
-
     /// Refuse a media look-up locally when the guard's budget of failures is spent.
     pub(crate) fn check_media_guard(&self) -> Result<()> {
         let Some(guard) = self.config().media_lookup_guard() else {
@@ -291,12 +333,6 @@ impl Client {
             }
         }
     }
-
-    fn forget_pair_limit(&self, recipient: Option<&str>) {
-        if let (Some(r), Ok(mut map)) = (recipient, self.inner.pair_limits.lock()) {
-            map.remove(r);
-        }
-    }
 }
 
 /// `{"success": true}` or an error (outcome unknown for sends).
@@ -314,11 +350,21 @@ pub(crate) fn expect_success_true(value: &Value, status: u16, class: RetryClass)
     })
 }
 
-fn recipient_of(body: &Value) -> Option<String> {
-    body.get("to")
+/// The recipient of a send body; a phone number is reduced to its digits so that
+/// `+1 555 555 0123` and `15555550123` share one pair-rate bucket.
+pub(crate) fn recipient_of(body: &Value) -> Option<String> {
+    let raw = body
+        .get("to")
         .or_else(|| body.get("recipient"))
-        .and_then(Value::as_str)
-        .map(str::to_string)
+        .and_then(Value::as_str)?;
+    let phone_like = raw
+        .chars()
+        .all(|c| c.is_ascii_digit() || " +-().".contains(c));
+    Some(if phone_like {
+        raw.chars().filter(char::is_ascii_digit).collect()
+    } else {
+        raw.to_string()
+    })
 }
 
 fn json_err(e: serde_json::Error) -> Error {

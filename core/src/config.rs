@@ -20,7 +20,10 @@
 use std::fmt;
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use crate::error::{Error, Result};
+use crate::governor::{GovernorConfig, GovernorStore};
 use crate::retry::RetryPolicy;
 
 /// The production base URL of the 360dialog Cloud API.
@@ -93,9 +96,29 @@ pub struct Config {
     retry: RetryPolicy,
     user_agent: String,
     media_guard: Option<MediaLookupGuard>,
+    governor: Option<GovernorConfig>,
+    governor_store: Option<SharedStore>,
+}
+
+/// A [`GovernorStore`] shared by clients (printed as its presence only).
+#[derive(Clone)]
+pub struct SharedStore(pub Arc<dyn GovernorStore>);
+
+impl fmt::Debug for SharedStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SharedStore(..)")
+    }
 }
 
 impl Config {
+    /// The send governor's settings (`None`: sends are not paced).
+    pub fn governor(&self) -> Option<&GovernorConfig> {
+        self.governor.as_ref()
+    }
+    /// The store the governor keeps its state in (`None`: in process).
+    pub fn governor_store(&self) -> Option<&SharedStore> {
+        self.governor_store.as_ref()
+    }
     /// The API key (redacted when printed).
     pub fn api_key(&self) -> &Secret {
         &self.api_key
@@ -163,6 +186,8 @@ pub struct ClientBuilder {
     max_retries: Option<u32>,
     user_agent_suffix: Option<String>,
     media_guard: Option<Option<MediaLookupGuard>>,
+    governor: Option<GovernorConfig>,
+    governor_store: Option<SharedStore>,
 }
 
 impl ClientBuilder {
@@ -223,6 +248,20 @@ impl ClientBuilder {
         self
     }
 
+    /// Pace sends with a [`crate::governor::Governor`] (per-number token bucket,
+    /// per-recipient pair rate, `131056` back-off). Off by default.
+    pub fn governor(mut self, config: GovernorConfig) -> Self {
+        self.governor = Some(config);
+        self
+    }
+
+    /// Keep the governor's state in `store` (e.g. one shared by several processes)
+    /// instead of in process.
+    pub fn governor_store(mut self, store: Arc<dyn GovernorStore>) -> Self {
+        self.governor_store = Some(SharedStore(store));
+        self
+    }
+
     /// Check the settings (the key is read from `D360_API_KEY` if not given)
     /// and build the client.
     pub fn build(self) -> Result<crate::client::Client> {
@@ -258,7 +297,12 @@ impl ClientBuilder {
                 "user agent suffix must be visible ASCII".into(),
             ));
         }
+        if let Some(g) = &self.governor {
+            g.validate()?;
+        }
         Ok(Config {
+            governor: self.governor,
+            governor_store: self.governor_store,
             api_key,
             base_url,
             connect_timeout,

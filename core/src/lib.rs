@@ -5,16 +5,19 @@
 //! the single HTTP request path with its retry rules, media, webhook
 //! parsing, verification, registration and delivery hygiene.
 #![forbid(unsafe_code)]
-#![warn(missing_docs)]
+#![deny(missing_docs)]
 
+pub mod broadcast;
 pub mod client;
 pub mod config;
 pub mod error;
+pub mod governor;
 pub mod input;
 pub mod manage;
 pub mod media;
 pub mod media_cache;
 pub mod messages;
+pub mod metrics;
 pub mod retry;
 pub mod transport;
 pub mod webhook;

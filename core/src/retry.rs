@@ -11,7 +11,7 @@
 //! |---|---|---|---|
 //! | DNS failure, connection refused, TLS failure, pool error, connect timeout: nothing written ([`Failure::NotSent`]) | retry with backoff; finally `connection` | same | same (the server never saw it) |
 //! | HTTP 429; Meta codes 130429, 131057, 4, 80007; 360dialog 400 "endpoint rate limit" | retry after `Retry-After` (seconds or HTTP date, capped by `max_retry_after`), else backoff; finally `rate_limited` | same | never |
-//! | Meta 131056 (pair rate limit) | never; `rate_limited` with a suggested delay of 4^n s in `retry_after` | never | never |
+//! | Meta 131056 (pair rate limit) | never; `rate_limited` with a suggested delay of 4^n s in `retry_after` (counted per recipient by [`crate::governor`]) | never | never |
 //! | Meta 131048 (spam rate limit) | never (pause the campaign) | never | never |
 //! | Meta 131000, 131016, 1, 2, or HTTP 503 **with** a Meta error body | at most 2 retries ([`TRANSIENT_RETRY_LIMIT`]); finally `transient` | same | never |
 //! | permanent, policy or auth codes (131026, 131047, 131049, 131031, 131042, 368, 100, 132xxx, 0, 190, 401, 403, any other answer with an error body) | never | never | never |
@@ -236,12 +236,6 @@ pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
     Some(at.duration_since(now).unwrap_or(Duration::ZERO))
 }
 
-/// The suggested pause after the n-th consecutive pair rate limit (131056) for one
-/// recipient: 4^n seconds (n ≥ 1), at most 4^6 s.
-pub fn pair_rate_limit_delay(n: u32) -> Duration {
-    Duration::from_secs(4u64.pow(n.clamp(1, 6)))
-}
-
 /// The class of a Meta numeric error `code` (docs/360dialog-api.md §5.5). Unknown codes give
 /// [`ErrorCode::ApiError`].
 pub fn classify_api_code(code: i64) -> ErrorCode {
@@ -417,7 +411,5 @@ mod tests {
         assert_eq!(classify_api_code(131053), ErrorCode::Media);
         assert_eq!(classify_api_code(131016), ErrorCode::Transient);
         assert_eq!(classify_api_code(424242), ErrorCode::ApiError);
-        assert_eq!(pair_rate_limit_delay(1), Duration::from_secs(4));
-        assert_eq!(pair_rate_limit_delay(2), Duration::from_secs(16));
     }
 }

@@ -24,16 +24,20 @@
 //! the configured host.
 
 use std::error::Error as StdError;
-use std::time::{Duration, SystemTime};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
 use reqwest::header::{self, HeaderMap, HeaderValue};
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
+use tracing::Instrument;
 
 use crate::config::Config;
 use crate::error::{ApiError, Error, ErrorCode, Result};
-use crate::retry::{self, Failure, RetryClass};
+use crate::metrics::{ClientMetrics, RetryReason};
+use crate::retry::{self, Failure, RetryClass, Verdict};
 
 /// Name of the authentication header (docs/360dialog-api.md §1.2).
 pub const API_KEY_HEADER: &str = "D360-API-KEY";
@@ -61,6 +65,13 @@ pub(crate) enum Body {
     },
 }
 
+/// The governor pacing one request's attempts.
+pub(crate) struct Gate<'a> {
+    pub governor: &'a crate::governor::Governor,
+    pub recipient: Option<&'a str>,
+    pub max_wait: Duration,
+}
+
 /// A successful (2xx) answer.
 #[derive(Debug)]
 pub(crate) struct Response {
@@ -74,7 +85,12 @@ pub(crate) struct Transport {
     config: Config,
     key: HeaderValue,
     origin: url::Origin,
+    /// Process-unique number of the client, the `client` field of every log event.
+    id: u64,
+    metrics: Arc<ClientMetrics>,
 }
+
+static NEXT_CLIENT_ID: AtomicU64 = AtomicU64::new(1);
 
 impl std::fmt::Debug for Transport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -120,7 +136,17 @@ impl Transport {
             config,
             key,
             origin,
+            id: NEXT_CLIENT_ID.fetch_add(1, Ordering::Relaxed),
+            metrics: Arc::default(),
         })
+    }
+
+    pub(crate) fn id(&self) -> u64 {
+        self.id
+    }
+
+    pub(crate) fn metrics(&self) -> &ClientMetrics {
+        &self.metrics
     }
 
     pub(crate) fn config(&self) -> &Config {
@@ -142,6 +168,10 @@ impl Transport {
     }
 
     /// Send a request, repeating failed attempts as `class` allows.
+    ///
+    /// Logs (target `wa360::transport`): one INFO line per request (WARN when the outcome
+    /// needs the user's attention, see [`needs_attention`]), a DEBUG line per failed attempt
+    /// and per retry decision; counts the outcome and retries in the client's metrics.
     pub(crate) async fn execute(
         &self,
         method: Method,
@@ -149,16 +179,85 @@ impl Transport {
         body: &Body,
         class: RetryClass,
     ) -> Result<Response> {
+        self.execute_gated(method, url, body, class, None).await
+    }
+
+    /// [`Self::execute`] with every attempt paced by a governor: the attempt waits for a
+    /// slot (up to the gate's deadline, counted from the first attempt) and the governor
+    /// learns from each answer.
+    pub(crate) async fn execute_gated(
+        &self,
+        method: Method,
+        url: &str,
+        body: &Body,
+        class: RetryClass,
+        gate: Option<Gate<'_>>,
+    ) -> Result<Response> {
+        // One span per request (DEBUG, so INFO logs stay one flat line): its events nest
+        // under it, which is what span-based exporters such as tracing-opentelemetry need.
+        let path = log_path(url);
+        let span =
+            tracing::debug_span!("wa360.request", client = self.id, method = %method, path = %path);
+        self.execute_in_span(method, url, body, class, path, gate)
+            .instrument(span)
+            .await
+    }
+
+    async fn execute_in_span(
+        &self,
+        method: Method,
+        url: &str,
+        body: &Body,
+        class: RetryClass,
+        path: String,
+        gate: Option<Gate<'_>>,
+    ) -> Result<Response> {
         let policy = *self.config.retry_policy();
+        let started = Instant::now();
         let mut retries = 0u32;
-        loop {
+        let deadline = gate.as_ref().map(|g| Instant::now() + g.max_wait);
+        let result = loop {
+            if let (Some(g), Some(d)) = (&gate, deadline) {
+                let left = d.saturating_duration_since(Instant::now());
+                if let Err(e) = g.governor.acquire(g.recipient, left).await {
+                    break Err(e);
+                }
+            }
+            let attempt_started = Instant::now();
             let (failure, error) = match self.attempt(method.clone(), url, body, class).await {
-                Ok(resp) => return Ok(resp),
-                Err(pair) => pair,
+                Ok(resp) => {
+                    if let Some(g) = &gate {
+                        g.governor.observe(g.recipient, Ok(())).await;
+                    }
+                    break Ok(resp);
+                }
+                Err((failure, mut error)) => {
+                    if let Some(g) = &gate {
+                        g.governor.observe(g.recipient, Err(&mut error)).await;
+                    }
+                    (failure, error)
+                }
             };
+            tracing::debug!(
+                client = self.id,
+                method = %method,
+                path = %path,
+                attempt = retries + 1,
+                status = error.status(),
+                code = %error.code(),
+                api_code = error.api_code(),
+                latency_ms = millis(attempt_started.elapsed()),
+                "attempt failed"
+            );
             let verdict = retry::classify(class, &failure);
             if !retry::should_retry(&policy, verdict, retries) {
-                return Err(error);
+                tracing::debug!(
+                    client = self.id,
+                    attempt = retries + 1,
+                    reason = stop_reason(class, &failure, verdict),
+                    "not retried"
+                );
+                break Err(error);
             }
             // Honour the server's Retry-After on every kind of retry it came with.
             let retry_after = match (&verdict, &failure) {
@@ -167,8 +266,83 @@ impl Transport {
                 _ => None,
             };
             let pause = retry::delay(&policy, retries, retry_after, fastrand::f64());
+            let reason = retry_reason(&failure, verdict);
+            self.metrics.retry(reason);
+            tracing::debug!(
+                client = self.id,
+                attempt = retries + 1,
+                reason = reason.as_str(),
+                delay_ms = millis(pause),
+                retry_after_ms = retry_after.map(millis),
+                "retrying"
+            );
             tokio::time::sleep(pause).await;
             retries += 1;
+        };
+        self.observe(&method, &path, started.elapsed(), retries + 1, &result);
+        result
+    }
+
+    /// The one INFO/WARN line and the metrics of a finished request.
+    fn observe(
+        &self,
+        method: &Method,
+        path: &str,
+        elapsed: Duration,
+        attempts: u32,
+        result: &Result<Response>,
+    ) {
+        let is_send = *method == Method::POST && path.ends_with("/messages");
+        if is_send {
+            self.metrics.send_latency(elapsed);
+        }
+        let latency_ms = millis(elapsed);
+        match result {
+            Ok(resp) => {
+                self.metrics.request_done("ok");
+                if tracing::enabled!(tracing::Level::INFO) {
+                    let wamid = if is_send {
+                        first_message_id(&resp.body)
+                    } else {
+                        None
+                    };
+                    tracing::info!(
+                        client = self.id,
+                        method = %method,
+                        path = %path,
+                        status = resp.status,
+                        attempts,
+                        latency_ms,
+                        wamid = wamid.as_deref(),
+                        "request ok"
+                    );
+                }
+            }
+            Err(e) => {
+                let code = e.code();
+                self.metrics.request_done(code.as_str());
+                macro_rules! failed {
+                    ($lvl:ident) => {
+                        tracing::$lvl!(
+                            client = self.id,
+                            method = %method,
+                            path = %path,
+                            status = e.status(),
+                            attempts,
+                            latency_ms,
+                            code = %code,
+                            api_code = e.api_code(),
+                            error = %e,
+                            "request failed"
+                        )
+                    };
+                }
+                if needs_attention(code) {
+                    failed!(warn);
+                } else {
+                    failed!(info);
+                }
+            }
         }
     }
 
@@ -382,6 +556,88 @@ impl Transport {
     }
 }
 
+/// Outcomes logged at WARN: the user has to do something (fix the key or account, slow
+/// down, reconcile a send whose outcome is unknown). Everything else is INFO.
+pub fn needs_attention(code: ErrorCode) -> bool {
+    matches!(
+        code,
+        ErrorCode::Configuration
+            | ErrorCode::Authentication
+            | ErrorCode::Permission
+            | ErrorCode::RateLimited
+            | ErrorCode::Template
+            | ErrorCode::Flow
+            | ErrorCode::Policy
+            | ErrorCode::Payment
+            | ErrorCode::Account
+            | ErrorCode::OutcomeUnknown
+            | ErrorCode::InvalidResponse
+            | ErrorCode::Internal
+    )
+}
+
+/// Why a repeated attempt is repeated (the `reason` of logs and the `retries` counter).
+fn retry_reason(failure: &Failure, verdict: Verdict) -> RetryReason {
+    match failure {
+        Failure::NotSent => RetryReason::NotSent,
+        Failure::TimedOut => RetryReason::Timeout,
+        Failure::Interrupted | Failure::UnreadableSuccess => RetryReason::Interrupted,
+        Failure::Answered { code, .. } => match verdict {
+            Verdict::RetryBounded => RetryReason::Transient,
+            _ if *code == ErrorCode::RateLimited => RetryReason::RateLimited,
+            _ => RetryReason::ServerError,
+        },
+    }
+}
+
+/// Why a failed attempt is not repeated (the `reason` of the "not retried" log line).
+fn stop_reason(class: RetryClass, failure: &Failure, verdict: Verdict) -> &'static str {
+    match (verdict, failure) {
+        (Verdict::Retry { .. } | Verdict::RetryBounded, _) => "retries_exhausted",
+        (Verdict::Stop, Failure::TimedOut | Failure::Interrupted) if class == RetryClass::Send => {
+            "may_have_been_sent"
+        }
+        (
+            Verdict::Stop,
+            Failure::Answered {
+                status, meta_body, ..
+            },
+        ) if class == RetryClass::Send && *status >= 500 && !meta_body => "may_have_been_sent",
+        (Verdict::Stop, _) if class == RetryClass::NoRetry => "no_retry_class",
+        (Verdict::Stop, Failure::UnreadableSuccess) => "answered",
+        (Verdict::Stop, _) => "not_retryable",
+    }
+}
+
+/// Milliseconds, for log fields.
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// The path of a request URL, without query or fragment (which may carry signed media
+/// tokens) and without scheme or host.
+fn log_path(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(u) => u.path().to_string(),
+        Err(_) => "?".into(),
+    }
+}
+
+/// `messages[0].id` of a send answer, for the log line (reads only what it needs).
+fn first_message_id(body: &[u8]) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Answer {
+        #[serde(default)]
+        messages: Vec<Msg>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Msg {
+        id: String,
+    }
+    let a: Answer = serde_json::from_slice(body).ok()?;
+    a.messages.into_iter().next().map(|m| m.id)
+}
+
 fn unreadable_success(status: u16, reason: String, class: RetryClass) -> Error {
     match class {
         RetryClass::Send => Error::OutcomeUnknown {
@@ -399,11 +655,13 @@ pub(crate) fn decode_json(resp: &Response, class: RetryClass) -> Result<Value> {
         return Ok(Value::Null);
     }
     serde_json::from_slice(&resp.body).map_err(|e| {
-        unreadable_success(
+        let e = unreadable_success(
             resp.status,
             format!("2xx answer is not JSON ({e}): {}", body_snippet(&resp.body)),
             class,
-        )
+        );
+        tracing::warn!(status = resp.status, code = %e.code(), error = %e, "answer unreadable");
+        e
     })
 }
 
@@ -529,7 +787,7 @@ pub fn parse_error_body(status: u16, body: &[u8]) -> ParsedError {
     }
     let code = classify(status, &api, parsed);
     if api.api_code == Some(retry::PAIR_RATE_LIMIT_CODE) {
-        api.retry_after = Some(retry::pair_rate_limit_delay(1));
+        api.retry_after = Some(crate::governor::pair_backoff(1));
     }
     ParsedError {
         error: api,

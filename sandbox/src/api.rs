@@ -13,8 +13,10 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use crate::errors::meta_error_body;
 use crate::errors::{D360Error, MetaError};
 use crate::faults::FaultRule;
+use crate::limits::{Limits, SendVerdict};
 use crate::manage;
 use crate::state::{State, WebhookConfig, new_wamid};
 use crate::validate::{Accepted, validate};
@@ -73,6 +75,8 @@ pub fn router(state: Arc<State>) -> Router {
         .route("/_sandbox/requests", get(list_requests))
         .route("/_sandbox/deliveries", get(list_deliveries))
         .route("/_sandbox/reset", post(reset))
+        .route("/_sandbox/limits", post(set_limits).get(get_limits))
+        .route("/_sandbox/recipients", get(list_recipients))
         .fallback(not_found)
         .with_state(state)
 }
@@ -94,6 +98,17 @@ async fn send_message(AxState(state): S, body: Bytes) -> Response {
         Err(e) => e.into_response(),
         Ok(Accepted::StatusUpdate) => Json(json!({"success": true})).into_response(),
         Ok(Accepted::Message(info)) => {
+            let key = info
+                .wa_id
+                .clone()
+                .or_else(|| info.user_id.clone())
+                .unwrap_or_else(|| info.input.clone());
+            let verdict = state.lock().limits.send(&key, std::time::Instant::now());
+            match verdict {
+                SendVerdict::Accepted => {}
+                SendVerdict::Throughput => return throughput_refused(),
+                SendVerdict::Pair => return pair_refused(),
+            }
             let wamid = new_wamid();
             let mut contact = serde_json::Map::new();
             contact.insert("input".into(), json!(info.input));
@@ -404,4 +419,47 @@ async fn list_deliveries(AxState(state): S) -> Response {
 async fn reset(AxState(state): S) -> Response {
     state.reset();
     Json(json!({"success": true})).into_response()
+}
+
+fn limit_error(code: i64, message: &str, details: &str) -> Response {
+    let body = meta_error_body(code, message, Some(details), None);
+    (StatusCode::TOO_MANY_REQUESTS, Json(body)).into_response()
+}
+
+fn throughput_refused() -> Response {
+    limit_error(
+        130429,
+        "(#130429) Rate limit hit",
+        "Cloud API message throughput has been reached.",
+    )
+}
+
+fn pair_refused() -> Response {
+    limit_error(
+        131056,
+        "(#131056) (Business Account, Consumer Account) pair rate limit hit",
+        "Too many messages sent from the sender phone number to the same recipient phone number in a short period of time.",
+    )
+}
+
+async fn set_limits(AxState(state): S, body: Bytes) -> Response {
+    let limits: Limits = match serde_json::from_slice(&body) {
+        Ok(l) => l,
+        Err(e) => return control_error(StatusCode::BAD_REQUEST, format!("invalid limits: {e}")),
+    };
+    if let Err(e) = limits.check() {
+        return control_error(StatusCode::BAD_REQUEST, e);
+    }
+    state.lock().limits.set(limits.clone());
+    Json(json!({ "limits": limits })).into_response()
+}
+
+async fn get_limits(AxState(state): S) -> Response {
+    let g = state.lock();
+    Json(json!({ "limits": g.limits.limits(), "counters": g.limits.totals() })).into_response()
+}
+
+async fn list_recipients(AxState(state): S) -> Response {
+    let g = state.lock();
+    Json(json!({ "recipients": g.limits.counts(), "counters": g.limits.totals() })).into_response()
 }

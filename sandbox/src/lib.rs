@@ -18,11 +18,12 @@
 //!
 //! The routes are documented in the crate's `README.md`.
 #![forbid(unsafe_code)]
-#![warn(missing_docs)]
+#![deny(missing_docs)]
 
 mod api;
 mod errors;
 mod faults;
+mod limits;
 mod manage;
 mod server;
 mod state;
@@ -39,6 +40,7 @@ use tokio_util::task::TaskTracker;
 
 pub use errors::{d360_error_body, meta_error_body};
 pub use faults::{Fault, FaultRule, RetryAfter, default_status_for_code};
+pub use limits::{LimitCounters, Limits, PairRate, RecipientCounts};
 pub use state::{
     DISPLAY_PHONE_NUMBER, DeliveryAttempt, PHONE_NUMBER_ID, RecordedRequest, WABA_ID, WebhookConfig,
 };
@@ -57,6 +59,7 @@ pub struct SandboxBuilder {
     allow_http_callbacks: bool,
     time_scale: f64,
     max_delivery_attempts: u32,
+    limits: Limits,
 }
 
 impl Default for SandboxBuilder {
@@ -67,6 +70,7 @@ impl Default for SandboxBuilder {
             allow_http_callbacks: true,
             time_scale: 1.0,
             max_delivery_attempts: 10,
+            limits: Limits::none(),
         }
     }
 }
@@ -110,8 +114,18 @@ impl SandboxBuilder {
         self
     }
 
+    /// Enforce rate limits like the real API (all off by default; see [`Limits`]).
+    /// Invalid values are reported by [`SandboxBuilder::start`].
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
     /// Bind `127.0.0.1` and start serving on the current tokio runtime.
     pub async fn start(self) -> Result<Sandbox> {
+        self.limits
+            .check()
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
         let listener = TcpListener::bind(("127.0.0.1", self.port)).await?;
         let addr = listener.local_addr()?;
         let api_key = self
@@ -137,6 +151,7 @@ impl SandboxBuilder {
             tasks: TaskTracker::new(),
             runtime: tokio::runtime::Handle::current(),
         });
+        state.lock().limits.set(self.limits.clone());
         let server = tokio::spawn(server::serve(listener, Arc::clone(&state)));
         Ok(Sandbox {
             url,
@@ -370,6 +385,30 @@ impl Control {
     /// Append a fault rule (rules are tried in order; the first match applies).
     pub fn add_fault(&self, rule: FaultRule) {
         self.state.lock().faults.push_back(rule);
+    }
+
+    /// Replace the rate limits (buckets start full; counts are kept). The error names the
+    /// field and the rule.
+    pub fn set_limits(&self, limits: Limits) -> std::result::Result<(), String> {
+        limits.check()?;
+        self.state.lock().limits.set(limits);
+        Ok(())
+    }
+
+    /// The rate limits in force.
+    pub fn limits(&self) -> Limits {
+        self.state.lock().limits.limits().clone()
+    }
+
+    /// Sends per recipient (normalised `wa_id`, or the `recipient` user id): accepted,
+    /// refused with `130429`, refused with `131056`.
+    pub fn recipient_counts(&self) -> std::collections::BTreeMap<String, RecipientCounts> {
+        self.state.lock().limits.counts().clone()
+    }
+
+    /// Totals of accepted and refused sends, and endpoint-limit refusals.
+    pub fn limit_counters(&self) -> LimitCounters {
+        self.state.lock().limits.totals()
     }
 
     /// Remove every pending fault rule.

@@ -217,6 +217,22 @@ async fn handle(
         push(&state, record);
         return resp;
     }
+    if authorized
+        && fault.is_none()
+        && !state
+            .lock()
+            .limits
+            .endpoint_allows(std::time::Instant::now())
+    {
+        let resp = crate::errors::D360Error {
+            status: 400,
+            message: "You have exceeded the endpoint rate limit.".into(),
+        }
+        .into_response();
+        record.status = Some(400);
+        push(&state, record);
+        return resp;
+    }
     // Recorded before processing, so a request whose client gave up (delay
     // fault) or whose connection is reset still shows in the log.
     let seq = push(&state, record);

@@ -121,6 +121,7 @@ pub struct Inner {
     pub media: HashMap<String, MediaObject>,
     pub next_delivery_id: u64,
     pub next_seq: u64,
+    pub limits: crate::limits::LimitState,
     /// Templates, profile, health, block list, resumable uploads.
     pub manage: crate::manage::ManageState,
 }
@@ -182,6 +183,7 @@ impl State {
         g.phone_webhook = None;
         g.waba_webhook = None;
         g.media.clear();
+        g.limits.reset_counts();
         g.manage = crate::manage::ManageState::default();
     }
 

@@ -274,3 +274,61 @@ async fn webhook_registration_and_statuses_parse() {
     }
     assert_eq!(seen, ["sent", "delivered", "read"]);
 }
+
+#[tokio::test]
+async fn metrics_count_outcomes_retries_and_send_latency() {
+    let sb = Sandbox::start().await.unwrap();
+    let c = Client::builder()
+        .base_url(&sb.url())
+        .api_key(sb.api_key())
+        .retry_policy(wa360::client::RetryPolicy {
+            max_retries: 2,
+            base: Duration::from_millis(5),
+            cap: Duration::from_millis(20),
+            max_retry_after: Duration::from_millis(50),
+        })
+        .build()
+        .unwrap();
+    let msg = Message::text("15555550123", "hi");
+    c.send(&msg).await.unwrap();
+    sb.add_fault(FaultRule::new(
+        "POST",
+        "/messages",
+        Fault::RateLimit {
+            retry_after: Some(RetryAfter::Seconds(0)),
+        },
+    ));
+    c.send(&msg).await.unwrap();
+    sb.add_fault(FaultRule::new(
+        "POST",
+        "/messages",
+        Fault::MetaError {
+            code: 131000,
+            status: None,
+            message: None,
+            details: None,
+            subcode: None,
+            retry_after: None,
+        },
+    ));
+    c.send(&msg).await.unwrap(); // Meta's "try again": retried
+    sb.add_fault(FaultRule::new("POST", "/messages", Fault::ResetAfterBody));
+    let e = c.send(&msg).await.unwrap_err();
+    assert_eq!(e.code(), ErrorCode::OutcomeUnknown);
+    c.webhooks()
+        .set_phone(&WebhookSettings::new("https://hooks.example.com/wa"))
+        .await
+        .unwrap();
+    // Clones share the figures.
+    let m = c.clone().metrics();
+    assert_eq!(m.requests["ok"], 4, "{m:?}");
+    assert_eq!(m.requests["outcome_unknown"], 1);
+    assert_eq!(m.requests.len(), 2);
+    assert_eq!(m.retries["rate_limited"], 1);
+    assert_eq!(m.retries["transient"], 1);
+    assert_eq!(m.retries.len(), 2, "{:?}", m.retries);
+    // Only POST /messages is a send: 4 sends, not the webhook registration.
+    assert_eq!(m.send_latency.count, 4);
+    assert_eq!(m.send_latency.buckets.last().unwrap().count, 4);
+    assert!(m.send_latency.sum_seconds > 0.0);
+}

@@ -18,9 +18,11 @@ Quick start::
 
 from __future__ import annotations
 
+from . import _logging as _logging  # noqa: F401  (connects the core's logs to logging)
 from . import _native
 from ._client import AsyncClient, Client
 from ._native import (
+    Campaign,
     AsyncBlockedUserIterator,
     AsyncTemplateIterator,
     BlockedUserIterator,
@@ -28,6 +30,7 @@ from ._native import (
     ErrorEvent,
     Event,
     FieldUpdateEvent,
+    Ledger,
     MediaCache,
     MediaInfo,
     MessageEvent,
@@ -89,6 +92,7 @@ __all__ = [
     "__version__",
     "AsyncBlockedUserIterator",
     "AsyncClient",
+    "Campaign",
     "AsyncTemplateIterator",
     "BlockedUserIterator",
     "Client",
@@ -102,6 +106,7 @@ __all__ = [
     "ErrorEvent",
     "Event",
     "FieldUpdateEvent",
+    "Ledger",
     "MediaInfo",
     "MessageEvent",
     "SendResponse",

@@ -455,7 +455,11 @@ impl Deduper {
 
     /// Record `key`; `true` when it was seen before (a duplicate).
     pub fn seen(&self, key: &DedupeKey) -> bool {
-        self.store.check_and_record(key)
+        let seen = self.store.check_and_record(key);
+        if seen {
+            tracing::debug!(key = ?key, "duplicate webhook event dropped");
+        }
+        seen
     }
 
     /// Record `event`; `true` the first time it is seen.

@@ -1,4 +1,4 @@
-//! Webhooks: lossless batch-aware parsing ([`parse`], [`events`]), verification
+//! Webhooks: lossless batch-aware parsing ([`parse()`], [`events`]), verification
 //! ([`verify`]), registration ([`registration`]), delivery hygiene ([`dedupe`])
 //! and helpers for users' own tests ([`testing`]).
 

@@ -87,6 +87,17 @@ pub fn parse(body: &[u8]) -> Result<Vec<Event>> {
 
 /// [`parse`] with explicit limits.
 pub fn parse_with(body: &[u8], opts: &ParseOptions) -> Result<Vec<Event>> {
+    let result = parse_inner(body, opts);
+    match &result {
+        Ok(events) => tracing::debug!(bytes = body.len(), events = events.len(), "webhook parsed"),
+        Err(e) => {
+            tracing::warn!(bytes = body.len(), code = %e.code(), error = %e, "webhook body rejected")
+        }
+    }
+    result
+}
+
+fn parse_inner(body: &[u8], opts: &ParseOptions) -> Result<Vec<Event>> {
     // A UTF-8 byte order mark is ignored (RFC 8259 §8.1 allows it).
     let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
     let (mut compact, odd) = prepare(body, opts)?;

@@ -54,6 +54,17 @@ enum Check {
     HubSignature { app_secret: Secret },
 }
 
+impl Check {
+    /// The kind of check, for logs.
+    fn kind(&self) -> &'static str {
+        match self {
+            Check::Basic { .. } => "basic_auth",
+            Check::Header { .. } => "header",
+            Check::HubSignature { .. } => "hub_signature",
+        }
+    }
+}
+
 impl fmt::Debug for Check {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -248,12 +259,18 @@ impl Verifier {
             ));
         }
         for check in &self.checks {
-            match check {
-                Check::Basic { credentials } => check_basic(headers, credentials)?,
-                Check::Header { name, value } => check_header(headers, name, value)?,
-                Check::HubSignature { app_secret } => check_hub(headers, app_secret, body)?,
+            let checked = match check {
+                Check::Basic { credentials } => check_basic(headers, credentials),
+                Check::Header { name, value } => check_header(headers, name, value),
+                Check::HubSignature { app_secret } => check_hub(headers, app_secret, body),
+            };
+            if let Err(e) = checked {
+                // The reason names the header and what was wrong with it, never a value.
+                tracing::warn!(check = check.kind(), error = %e, "webhook verification failed");
+                return Err(e);
             }
         }
+        tracing::debug!(checks = self.checks.len(), "webhook verified");
         Ok(())
     }
 }
@@ -428,6 +445,20 @@ fn decode_hex_32(hex: &[u8]) -> Option<[u8; 32]> {
 /// 1..=256 characters of `A-Z a-z 0-9 . _ ~ -` (Meta sends digits), so the
 /// echo can never carry markup.
 pub fn hub_challenge(
+    mode: &str,
+    verify_token: &str,
+    challenge: &str,
+    expected_token: &str,
+) -> Result<String> {
+    let result = hub_challenge_inner(mode, verify_token, challenge, expected_token);
+    match &result {
+        Ok(_) => tracing::info!("webhook verification handshake answered"),
+        Err(e) => tracing::warn!(error = %e, "webhook verification handshake refused"),
+    }
+    result
+}
+
+fn hub_challenge_inner(
     mode: &str,
     verify_token: &str,
     challenge: &str,

@@ -1,0 +1,362 @@
+//! `Campaign`, `Ledger` and `client.broadcast` (core: `wa360::broadcast`).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use napi::Env;
+use napi::Status;
+use napi::bindgen_prelude::{Either, PromiseRaw};
+use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
+use napi_derive::napi;
+use serde_json::Value;
+use wa360::broadcast::{BroadcastOptions, Campaign, Ledger, Progress, ledger_path};
+
+use crate::client::JsClient;
+use crate::errors::{guard, spawn};
+
+/// One recipient of `new Campaign(template, language, recipients)`.
+#[napi(object)]
+pub struct CampaignRecipient {
+    /// Phone number in international format.
+    pub to: String,
+    /// Body parameters, in order.
+    pub params: Vec<String>,
+}
+
+/// A template campaign: template, language and recipients with body parameters. Every
+/// row is checked at construction (bad number, empty parameter, duplicate recipient →
+/// `invalid_argument` naming the row and column).
+#[napi(js_name = "Campaign")]
+pub struct JsCampaign {
+    pub(crate) inner: Campaign,
+}
+
+#[napi]
+impl JsCampaign {
+    /// `new Campaign(template, language, [{ to, params }])`.
+    #[napi(constructor)]
+    pub fn new(
+        env: Env,
+        template: String,
+        language: String,
+        recipients: Vec<CampaignRecipient>,
+    ) -> napi::Result<Self> {
+        guard(&env, move || {
+            let rows = recipients.into_iter().map(|r| (r.to, r.params)).collect();
+            Ok(JsCampaign {
+                inner: Campaign::new(&template, &language, rows)?,
+            })
+        })
+    }
+
+    /// Read a CSV text: header `to` then one column per body parameter.
+    #[napi(factory)]
+    pub fn from_csv(
+        env: Env,
+        template: String,
+        language: String,
+        csv: String,
+    ) -> napi::Result<Self> {
+        guard(&env, move || {
+            Ok(JsCampaign {
+                inner: Campaign::from_csv(&template, &language, &csv)?,
+            })
+        })
+    }
+
+    /// The campaign id (a fingerprint of template, language and rows).
+    #[napi(getter)]
+    pub fn id(&self) -> String {
+        self.inner.id().to_owned()
+    }
+
+    /// Number of recipients.
+    #[napi(getter)]
+    pub fn size(&self) -> u32 {
+        self.inner.recipients().len() as u32
+    }
+}
+
+/// The durable ledger of one campaign (`sqlite:///PATH`).
+#[napi(js_name = "Ledger")]
+pub struct JsLedger {
+    pub(crate) inner: Ledger,
+}
+
+fn json(v: &impl serde::Serialize) -> wa360::Result<Value> {
+    serde_json::to_value(v).map_err(|e| wa360::Error::Internal(e.to_string()))
+}
+
+#[napi]
+impl JsLedger {
+    /// `new Ledger('sqlite:///path.db', campaign)`: open or create; a ledger of another
+    /// campaign is refused (`invalid_argument` on `ledger`).
+    #[napi(constructor)]
+    pub fn new(env: Env, url: String, campaign: &JsCampaign) -> napi::Result<Self> {
+        let c = campaign.inner.clone();
+        guard(&env, move || {
+            Ok(JsLedger {
+                inner: Ledger::open(ledger_path(&url)?, &c)?,
+            })
+        })
+    }
+
+    /// Open an existing ledger (feed statuses, read counts, pause / resume / stop).
+    #[napi(factory)]
+    pub fn open_existing(env: Env, url: String) -> napi::Result<Self> {
+        guard(&env, move || {
+            Ok(JsLedger {
+                inner: Ledger::open_existing(ledger_path(&url)?)?,
+            })
+        })
+    }
+
+    /// The campaign id stored in the ledger.
+    #[napi(getter)]
+    pub fn campaign_id(&self) -> String {
+        self.inner.campaign_id().to_owned()
+    }
+
+    /// Counts per state: `{ total, pending, inFlight, accepted, failed, unknown }`.
+    #[napi]
+    pub fn counts(&self, env: Env) -> napi::Result<BroadcastCounts> {
+        guard(&env, || Ok(counts_js(self.inner.counts()?)))
+    }
+
+    /// Every recipient's row: `[{ row, to, params, state, attempts, wamid, error_code,
+    /// api_code, last_status }]` (the ledger's own column names).
+    #[napi(ts_return_type = "Array<Record<string, unknown>>")]
+    pub fn entries(&self, env: Env) -> napi::Result<Value> {
+        guard(&env, || json(&self.inner.entries()?))
+    }
+
+    /// Apply a webhook POST body: its status events settle `unknown` recipients.
+    /// Returns how many were settled.
+    #[napi]
+    pub fn apply_webhook(
+        &self,
+        env: Env,
+        body: Either<String, napi::bindgen_prelude::Buffer>,
+    ) -> napi::Result<u32> {
+        guard(&env, || {
+            let n = match &body {
+                Either::A(s) => self.inner.apply_webhook(s.as_bytes())?,
+                Either::B(b) => self.inner.apply_webhook(b)?,
+            };
+            Ok(n as u32)
+        })
+    }
+
+    /// Ask a running broadcast (any process) to pause.
+    #[napi]
+    pub fn pause(&self, env: Env) -> napi::Result<()> {
+        guard(&env, || self.inner.pause())
+    }
+    /// Let a paused broadcast go on.
+    #[napi]
+    pub fn resume(&self, env: Env) -> napi::Result<()> {
+        guard(&env, || self.inner.resume())
+    }
+    /// Ask a running broadcast to stop after the sends in flight.
+    #[napi]
+    pub fn stop(&self, env: Env) -> napi::Result<()> {
+        guard(&env, || self.inner.stop())
+    }
+    /// `running`, `paused`, `stopped` or `done`.
+    #[napi]
+    pub fn run_state(&self, env: Env) -> napi::Result<String> {
+        guard(&env, || self.inner.run_state())
+    }
+}
+
+/// Options of `client.broadcast(campaign, ledger, options)`.
+#[napi(object)]
+#[derive(Default)]
+pub struct BroadcastRunOptions {
+    /// Sends in flight at once (default 16).
+    pub concurrency: Option<u32>,
+    /// How long an unknown send waits for a status webhook before it is sent again, in ms
+    /// (default 900000).
+    pub unknown_window_ms: Option<f64>,
+    /// Longest wait for a governor slot per send, in ms (default 60000).
+    pub max_wait_ms: Option<f64>,
+    /// Attempts per recipient for failures that certainly sent nothing (default 5).
+    pub max_attempts: Option<u32>,
+    /// Start no earlier than this many ms from now.
+    pub start_in_ms: Option<f64>,
+}
+
+fn ms(name: &str, v: f64) -> wa360::Result<Duration> {
+    if v.is_finite() && (0.0..1e12).contains(&v) {
+        Ok(Duration::from_millis(v as u64))
+    } else {
+        Err(wa360::Error::invalid(
+            name,
+            "must be a non-negative number of ms",
+        ))
+    }
+}
+
+type ProgressFn = ThreadsafeFunction<BroadcastProgress, (), BroadcastProgress, Status, false>;
+
+fn counts_js(c: wa360::broadcast::StateCounts) -> BroadcastCounts {
+    BroadcastCounts {
+        total: c.total as u32,
+        pending: c.pending as u32,
+        in_flight: c.in_flight as u32,
+        accepted: c.accepted as u32,
+        failed: c.failed as u32,
+        unknown: c.unknown as u32,
+    }
+}
+
+#[napi]
+impl JsClient {
+    /// Send one message (neutral format, as `send`), waiting at most `maxWaitMs` for the
+    /// governor's slot; past it rejects with `rate_limited` and `retryAfter`, nothing sent.
+    #[napi(
+        ts_args_type = "message: Record<string, unknown>, maxWaitMs: number",
+        ts_return_type = "Promise<SendResponse>"
+    )]
+    pub fn send_within<'env>(
+        &self,
+        env: &'env Env,
+        message: crate::own::Json,
+        max_wait_ms: f64,
+    ) -> napi::Result<PromiseRaw<'env, crate::client::SendResponse>> {
+        let c = self.inner.clone();
+        spawn(
+            env,
+            async move {
+                let d = ms("maxWaitMs", max_wait_ms)?;
+                let msg = wa360::messages::Message::from_json(&message.0)?;
+                c.send_within(&msg, d).await
+            },
+            |_, r| Ok(crate::client::SendResponse::from(r)),
+        )
+    }
+
+    /// Send `campaign` through this client's governor, recording each step in `ledger`;
+    /// running it again on the same ledger resumes. `options.progress(p)` is called with
+    /// counts per state, rate, ETA and phase. Resolves to the summary.
+    #[napi(
+        ts_args_type = "campaign: Campaign, ledger: Ledger, options?: BroadcastRunOptions & { progress?: (p: BroadcastProgress) => void }"
+    )]
+    pub fn broadcast<'env>(
+        &self,
+        env: &'env Env,
+        campaign: &JsCampaign,
+        ledger: &JsLedger,
+        options: Option<BroadcastRunOptions>,
+        progress: Option<ProgressFn>,
+    ) -> napi::Result<PromiseRaw<'env, BroadcastSummary>> {
+        let o = options.unwrap_or_default();
+        let opts = guard(env, || {
+            let mut b = BroadcastOptions::default();
+            if let Some(c) = o.concurrency {
+                b.concurrency = c as usize;
+            }
+            if let Some(v) = o.unknown_window_ms {
+                b.unknown_window = ms("unknownWindowMs", v)?;
+            }
+            if let Some(v) = o.max_wait_ms {
+                b.max_wait = ms("maxWaitMs", v)?;
+            }
+            if let Some(n) = o.max_attempts {
+                b.max_attempts = n;
+            }
+            if let Some(v) = o.start_in_ms {
+                let d = ms("startInMs", v)?;
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_millis() as i64)
+                    .unwrap_or(0);
+                b.not_before_ms = Some(now + d.as_millis() as i64);
+            }
+            Ok(b)
+        })?;
+        let mut opts = opts;
+        if let Some(f) = progress {
+            let f = Arc::new(f);
+            opts.progress = Some(Arc::new(move |p: &Progress| {
+                let v = BroadcastProgress {
+                    counts: counts_js(p.counts),
+                    accepted_this_run: p.accepted_this_run as u32,
+                    elapsed_secs: p.elapsed_secs,
+                    rate: p.rate,
+                    eta_secs: p.eta_secs,
+                    phase: p.phase.to_owned(),
+                };
+                f.call(v, ThreadsafeFunctionCallMode::NonBlocking);
+            }));
+        }
+        let c = self.inner.clone();
+        let campaign = campaign.inner.clone();
+        let ledger = ledger.inner.clone();
+        spawn(
+            env,
+            async move { c.broadcast(&campaign, &ledger, opts).await },
+            |_, s| {
+                Ok(BroadcastSummary {
+                    campaign_id: s.campaign_id,
+                    counts: counts_js(s.counts),
+                    accepted_this_run: s.accepted_this_run as u32,
+                    elapsed_secs: s.elapsed_secs,
+                    complete: s.complete,
+                    stopped: s.stopped,
+                })
+            },
+        )
+    }
+}
+
+/// Counts per state (TypeScript shape of the progress and summary values).
+#[napi(object)]
+pub struct BroadcastCounts {
+    /// All recipients.
+    pub total: u32,
+    /// Not sent yet (or safe to send again).
+    pub pending: u32,
+    /// Sends under way.
+    pub in_flight: u32,
+    /// Accepted (wamid known).
+    pub accepted: u32,
+    /// Failed for good.
+    pub failed: u32,
+    /// Waiting for a status webhook or the quiet window.
+    pub unknown: u32,
+}
+
+/// What the progress callback receives.
+#[napi(object)]
+pub struct BroadcastProgress {
+    /// Counts per state.
+    pub counts: BroadcastCounts,
+    /// Sends accepted during this run.
+    pub accepted_this_run: u32,
+    /// Seconds since this run started.
+    pub elapsed_secs: f64,
+    /// Accepted sends per second during this run.
+    pub rate: f64,
+    /// Estimated seconds left, when known.
+    pub eta_secs: Option<f64>,
+    /// `running`, `paused`, `scheduled`, `waiting_for_statuses`, `stopped` or `done`.
+    pub phase: String,
+}
+
+/// What `client.broadcast` resolves to.
+#[napi(object)]
+pub struct BroadcastSummary {
+    /// The campaign id.
+    pub campaign_id: String,
+    /// Counts per state at the end.
+    pub counts: BroadcastCounts,
+    /// Sends accepted during this run.
+    pub accepted_this_run: u32,
+    /// Seconds this run took.
+    pub elapsed_secs: f64,
+    /// True when every recipient is accepted or failed.
+    pub complete: bool,
+    /// True when the run ended on a stop request.
+    pub stopped: bool,
+}

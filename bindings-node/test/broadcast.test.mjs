@@ -1,0 +1,94 @@
+// Governor and broadcast from Node: the in-process sandbox, a real SQLite ledger, and a
+// real HTTP receiver feeding status webhooks into the ledger.
+import { test, describe } from 'node:test'
+import assert from 'node:assert/strict'
+import { mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createServer } from 'node:http'
+import { Client, Campaign, Ledger, Sandbox, isWa360Error } from '../wa360.mjs'
+
+const csv = (n) => ['to,name', ...Array.from({ length: n }, (_, i) => `+1 555 600 ${String(i).padStart(4, '0')},Name ${i}`)].join('\n') + '\n'
+const ledgerUrl = () => `sqlite://${join(mkdtempSync(join(tmpdir(), 'wa360-node-bc-')), 'ledger.db')}`
+const governed = (sb, governor = {}) =>
+  new Client({ apiKey: sb.apiKey, baseUrl: sb.url, governor: { messagesPerSecond: 200, pairIntervalMs: 0, ...governor } })
+
+describe('governor', () => {
+  test('bad options are rejected naming the field', () => {
+    assert.throws(() => new Client({ apiKey: 'k', governor: { messagesPerSecond: 0 } }),
+      (e) => isWa360Error(e, 'invalid_argument') && e.field === 'governor.messages_per_second')
+  })
+
+  test('past the deadline: rate_limited with retryAfterMs, nothing sent', async () => {
+    const sb = await Sandbox.start()
+    try {
+      const c = governed(sb, { messagesPerSecond: 1, burst: 1 })
+      await c.sendText('15555550123', 'one')
+      await assert.rejects(c.sendWithin({ to: '15555550124', type: 'text', text: { body: 'two' } }, 50),
+        (e) => isWa360Error(e, 'rate_limited') && e.status === 0 && e.retryAfterMs > 0 && e.retryAfterMs <= 1000)
+      assert.equal(sb.requests().filter((r) => r.path === '/messages').length, 1)
+    } finally { await sb.stop() }
+  })
+})
+
+describe('broadcast', () => {
+  test('each recipient once, progress reported, rerun sends nothing', async () => {
+    const sb = await Sandbox.start({ timeScale: 0.01 })
+    try {
+      const c = governed(sb)
+      const campaign = Campaign.fromCsv('order_update', 'en_US', csv(20))
+      assert.equal(campaign.size, 20)
+      const url = ledgerUrl()
+      const seen = []
+      const s = await c.broadcast(campaign, new Ledger(url, campaign), { concurrency: 4, progress: (p) => seen.push(p) })
+      assert.equal(s.complete, true)
+      assert.equal(s.counts.accepted, 20)
+      const counts = sb.recipientCounts()
+      assert.equal(Object.keys(counts).length, 20)
+      assert.ok(Object.values(counts).every((v) => v.accepted === 1))
+      // The progress callback runs on the JS thread; wait for the last call to arrive.
+      for (let i = 0; i < 100 && !seen.some((p) => p.phase === 'done'); i++) await new Promise((r) => setTimeout(r, 20))
+      const done = seen.find((p) => p.phase === 'done')
+      assert.ok(done, 'a final progress call')
+      assert.equal(done.counts.accepted, 20)
+      const again = await c.broadcast(campaign, new Ledger(url, campaign))
+      assert.equal(again.acceptedThisRun, 0)
+      assert.equal(new Ledger(url, campaign).counts().accepted, 20)
+      assert.equal(sb.requests().filter((r) => r.path === '/messages').length, 20)
+      assert.throws(() => new Ledger(url, Campaign.fromCsv('other', 'en_US', csv(20))),
+        (e) => isWa360Error(e, 'invalid_argument') && e.field === 'ledger')
+    } finally { await sb.stop() }
+  })
+
+  test('outcome_unknown is settled by status webhooks, not resent', async () => {
+    const sb = await Sandbox.start({ timeScale: 0.01 })
+    const campaign = new Campaign('order_update', 'en_US', [{ to: '15555550301', params: ['A'] }, { to: '15555550302', params: ['B'] }])
+    const ledger = new Ledger(ledgerUrl(), campaign)
+    const server = createServer((req, res) => {
+      const chunks = []
+      req.on('data', (c) => chunks.push(c))
+      req.on('end', () => {
+        try { ledger.applyWebhook(Buffer.concat(chunks)); res.writeHead(200) } catch { res.writeHead(503) }
+        res.end()
+      })
+    })
+    await new Promise((r) => server.listen(0, '127.0.0.1', r))
+    try {
+      await sb.registerWebhook(`http://127.0.0.1:${server.address().port}/hook`)
+      sb.fault({ method: 'POST', path: '/messages', fault: { kind: 'reset_after_body' } })
+      const s = await governed(sb).broadcast(campaign, ledger, { concurrency: 1, unknownWindowMs: 600000 })
+      assert.equal(s.complete, true)
+      assert.equal(sb.requests().filter((r) => r.path === '/messages').length, 2, 'the unknown send was not repeated')
+      assert.ok(Object.values(sb.recipientCounts()).every((v) => v.accepted === 1))
+      assert.ok(ledger.entries().every((e) => e.state === 'accepted' && e.wamid))
+    } finally {
+      server.close()
+      await sb.stop()
+    }
+  })
+
+  test('a bad CSV names the row and column', () => {
+    assert.throws(() => Campaign.fromCsv('t', 'en', 'to,name\n+15555550123,A\n12,B\n'),
+      (e) => isWa360Error(e, 'invalid_argument') && e.field === 'recipients row 3 column 1 (to)')
+  })
+})

@@ -1,0 +1,240 @@
+//! `Campaign`, `Ledger` and the broadcast options of `Client.broadcast` /
+//! `AsyncClient.broadcast` (core: `wa360::broadcast`).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use pyo3::prelude::*;
+use wa360::broadcast::{BroadcastOptions, Campaign, Ledger, Progress, ledger_path};
+
+use crate::convert::value_to_py;
+use crate::errors::{IntoPyResult, guard, to_py_err};
+
+/// A template campaign: template, language and recipients with their body parameters.
+#[pyclass(name = "Campaign", module = "wa360._native", frozen)]
+pub struct PyCampaign {
+    pub inner: Campaign,
+}
+
+#[pymethods]
+impl PyCampaign {
+    /// Recipients as `[(to, [param, …]), …]`; every row is checked now (bad number,
+    /// empty parameter, duplicate recipient → `InvalidArgumentError` naming the row).
+    #[new]
+    fn new(
+        template: &str,
+        language: &str,
+        recipients: Vec<(String, Vec<String>)>,
+    ) -> PyResult<Self> {
+        guard(|| {
+            Ok(PyCampaign {
+                inner: Campaign::new(template, language, recipients).py_err()?,
+            })
+        })
+    }
+
+    /// Read a CSV text: header `to` then one column per body parameter.
+    #[staticmethod]
+    fn from_csv(template: &str, language: &str, csv_text: &str) -> PyResult<Self> {
+        guard(|| {
+            Ok(PyCampaign {
+                inner: Campaign::from_csv(template, language, csv_text).py_err()?,
+            })
+        })
+    }
+
+    /// Read a CSV file.
+    #[staticmethod]
+    fn from_csv_file(template: &str, language: &str, path: std::path::PathBuf) -> PyResult<Self> {
+        guard(|| {
+            let text = std::fs::read_to_string(&path).map_err(|e| {
+                to_py_err(wa360::Error::invalid(
+                    "recipients",
+                    format!("cannot read {}: {e}", path.display()),
+                ))
+            })?;
+            Self::from_csv(template, language, &text)
+        })
+    }
+
+    /// The campaign id (a fingerprint of template, language and rows).
+    #[getter]
+    fn id(&self) -> &str {
+        self.inner.id()
+    }
+    /// Number of recipients.
+    fn __len__(&self) -> usize {
+        self.inner.recipients().len()
+    }
+    fn __repr__(&self) -> String {
+        format!(
+            "Campaign(id={:?}, template={:?}, language={:?}, recipients={})",
+            self.inner.id(),
+            self.inner.template(),
+            self.inner.language(),
+            self.inner.recipients().len()
+        )
+    }
+}
+
+/// The durable ledger of one campaign (`sqlite:///PATH`).
+#[pyclass(name = "Ledger", module = "wa360._native", frozen)]
+pub struct PyLedger {
+    pub inner: Ledger,
+}
+
+fn json_out<'py>(py: Python<'py>, v: &impl serde::Serialize) -> PyResult<Bound<'py, PyAny>> {
+    let v =
+        serde_json::to_value(v).map_err(|e| to_py_err(wa360::Error::Internal(e.to_string())))?;
+    value_to_py(py, &v)
+}
+
+#[pymethods]
+impl PyLedger {
+    /// Open (or create) the ledger of `campaign`; a ledger of another campaign is refused.
+    #[new]
+    fn new(url: &str, campaign: &PyCampaign) -> PyResult<Self> {
+        guard(|| {
+            let path = ledger_path(url).py_err()?;
+            Ok(PyLedger {
+                inner: Ledger::open(path, &campaign.inner).py_err()?,
+            })
+        })
+    }
+
+    /// Open an existing ledger (to feed statuses, read counts, pause / resume / stop).
+    #[staticmethod]
+    fn open_existing(url: &str) -> PyResult<Self> {
+        guard(|| {
+            let path = ledger_path(url).py_err()?;
+            Ok(PyLedger {
+                inner: Ledger::open_existing(path).py_err()?,
+            })
+        })
+    }
+
+    /// The campaign id stored in the ledger.
+    #[getter]
+    fn campaign_id(&self) -> &str {
+        self.inner.campaign_id()
+    }
+
+    /// Counts per state: `{"total","pending","in_flight","accepted","failed","unknown"}`.
+    fn counts<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        guard(|| json_out(py, &self.inner.counts().py_err()?))
+    }
+
+    /// Every recipient's row: `[{"row","to","params","state","attempts","wamid",…}]`.
+    fn entries<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        guard(|| json_out(py, &self.inner.entries().py_err()?))
+    }
+
+    /// Apply a webhook POST body (bytes or str): its status events settle `unknown`
+    /// recipients. Returns how many were settled.
+    fn apply_webhook(&self, py: Python<'_>, body: &Bound<'_, PyAny>) -> PyResult<u64> {
+        guard(|| {
+            let bytes: Vec<u8> = if let Ok(s) = body.extract::<String>() {
+                s.into_bytes()
+            } else {
+                body.extract()?
+            };
+            let l = self.inner.clone();
+            py.detach(|| l.apply_webhook(&bytes)).py_err()
+        })
+    }
+
+    /// Ask a running broadcast (any process) to pause.
+    fn pause(&self) -> PyResult<()> {
+        guard(|| self.inner.pause().py_err())
+    }
+    /// Let a paused broadcast go on.
+    fn resume(&self) -> PyResult<()> {
+        guard(|| self.inner.resume().py_err())
+    }
+    /// Ask a running broadcast to stop after the sends in flight.
+    fn stop(&self) -> PyResult<()> {
+        guard(|| self.inner.stop().py_err())
+    }
+    /// `running`, `paused`, `stopped` or `done`.
+    fn run_state(&self) -> PyResult<String> {
+        guard(|| self.inner.run_state().py_err())
+    }
+    fn __repr__(&self) -> String {
+        format!(
+            "Ledger(path={:?}, campaign_id={:?})",
+            self.inner.path().display().to_string(),
+            self.inner.campaign_id()
+        )
+    }
+}
+
+fn secs(name: &str, s: f64, allow_zero: bool) -> PyResult<Duration> {
+    if s.is_finite() && s < 1e9 && (s > 0.0 || (allow_zero && s == 0.0)) {
+        Ok(Duration::from_secs_f64(s))
+    } else {
+        Err(to_py_err(wa360::Error::invalid(
+            name,
+            "must be a positive number of seconds",
+        )))
+    }
+}
+
+/// Build the core options; `progress` is called (from a worker thread, with the GIL) with
+/// a dict of counts, rate, ETA and phase.
+#[allow(clippy::too_many_arguments)]
+pub fn options(
+    concurrency: usize,
+    unknown_window: f64,
+    max_wait: f64,
+    max_attempts: u32,
+    start_in: Option<f64>,
+    progress: Option<Py<PyAny>>,
+) -> PyResult<BroadcastOptions> {
+    let mut o = BroadcastOptions {
+        concurrency,
+        unknown_window: secs("unknown_window", unknown_window, false)?,
+        max_wait: secs("max_wait", max_wait, true)?,
+        max_attempts,
+        ..BroadcastOptions::default()
+    };
+    if let Some(s) = start_in {
+        let d = secs("start_in", s, true)?;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or(0);
+        o.not_before_ms = Some(now + d.as_millis() as i64);
+    }
+    if let Some(cb) = progress {
+        let cb = Arc::new(cb);
+        o.progress = Some(Arc::new(move |p: &Progress| {
+            Python::attach(|py| {
+                let r = json_out(py, p).and_then(|d| cb.call1(py, (d,)));
+                if let Err(e) = r {
+                    e.write_unraisable(py, None);
+                }
+            });
+        }));
+    }
+    Ok(o)
+}
+
+/// The summary of a run as a dict.
+pub struct SummaryOut(pub wa360::broadcast::Summary);
+
+impl<'py> IntoPyObject<'py> for SummaryOut {
+    type Target = PyAny;
+    type Output = Bound<'py, PyAny>;
+    type Error = PyErr;
+
+    fn into_pyobject(self, py: Python<'py>) -> Result<Self::Output, Self::Error> {
+        json_out(py, &self.0)
+    }
+}
+
+/// Register the classes.
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<PyCampaign>()?;
+    m.add_class::<PyLedger>()?;
+    Ok(())
+}

@@ -1,0 +1,202 @@
+//! The core's `tracing` events, forwarded to Python's `logging` under `wa360.*` logger
+//! names (`wa360::transport` → `wa360.transport`).
+//!
+//! Written here rather than taken from `pyo3-log` because (a) the core logs with `tracing`,
+//! whose structured fields we pass on as `record.wa360` (a dict) instead of flattening them
+//! away, and (b) pyo3-log caches levels until told to reset, while this bridge follows every
+//! `setLevel` / `logging.disable` as it happens.
+//!
+//! Cost when disabled: the Python side (`wa360/_logging.py`) tells [`set_floor`] the lowest
+//! level any `wa360*` logger would accept, again each time Python's logging clears its level
+//! cache (every `setLevel`, `disable`, `dictConfig`). That floor becomes tracing's global
+//! max level, so a disabled event is one atomic compare in Rust: no GIL, no Python call.
+//! Only an event at or above the floor takes the GIL and asks the logger `isEnabledFor`.
+
+use std::sync::atomic::{AtomicU8, Ordering};
+
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyString};
+use tracing::field::{Field, Visit};
+use tracing::level_filters::LevelFilter;
+use tracing::span::{Attributes, Id, Record};
+use tracing::subscriber::Interest;
+use tracing::{Event, Level, Metadata, Subscriber};
+
+/// Python's numeric level for TRACE (below DEBUG = 10); named "TRACE" by `wa360._logging`.
+pub const PY_TRACE: u8 = 5;
+
+/// Lowest Python level any `wa360*` logger accepts; `u8::MAX` = none (all off).
+static FLOOR: AtomicU8 = AtomicU8::new(u8::MAX);
+
+fn py_level(level: &Level) -> u8 {
+    match *level {
+        Level::TRACE => PY_TRACE,
+        Level::DEBUG => 10,
+        Level::INFO => 20,
+        Level::WARN => 30,
+        Level::ERROR => 40,
+    }
+}
+
+fn filter_for(floor: u8) -> LevelFilter {
+    match floor {
+        0..=PY_TRACE => LevelFilter::TRACE,
+        6..=10 => LevelFilter::DEBUG,
+        11..=20 => LevelFilter::INFO,
+        21..=30 => LevelFilter::WARN,
+        31..=40 => LevelFilter::ERROR,
+        _ => LevelFilter::OFF,
+    }
+}
+
+/// The subscriber installed as the process-wide default when `wa360` is imported.
+struct PyLogging;
+
+impl Subscriber for PyLogging {
+    fn register_callsite(&self, meta: &'static Metadata<'static>) -> Interest {
+        if meta.target().starts_with("wa360") {
+            // The Python level can change at any time: ask again on every event (after the
+            // global max-level check, which already skips everything below the floor).
+            Interest::sometimes()
+        } else {
+            Interest::never()
+        }
+    }
+
+    fn enabled(&self, meta: &Metadata<'_>) -> bool {
+        meta.target().starts_with("wa360")
+            && py_level(meta.level()) >= FLOOR.load(Ordering::Relaxed)
+    }
+
+    fn max_level_hint(&self) -> Option<LevelFilter> {
+        Some(filter_for(FLOOR.load(Ordering::Relaxed)))
+    }
+
+    fn new_span(&self, _: &Attributes<'_>) -> Id {
+        Id::from_u64(1)
+    }
+    fn record(&self, _: &Id, _: &Record<'_>) {}
+    fn record_follows_from(&self, _: &Id, _: &Id) {}
+    fn enter(&self, _: &Id) {}
+    fn exit(&self, _: &Id) {}
+
+    fn event(&self, event: &Event<'_>) {
+        // Never let a logging failure (or panic) reach the code that logged.
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| forward(event)));
+    }
+}
+
+/// Field values as they will appear in Python.
+enum FieldValue {
+    Str(String),
+    Int(i64),
+    UInt(u64),
+    Float(f64),
+    Bool(bool),
+}
+
+#[derive(Default)]
+struct Fields {
+    message: String,
+    fields: Vec<(&'static str, FieldValue)>,
+}
+
+impl Visit for Fields {
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        if field.name() == "message" {
+            self.message = format!("{value:?}");
+        } else {
+            self.fields
+                .push((field.name(), FieldValue::Str(format!("{value:?}"))));
+        }
+    }
+    fn record_str(&mut self, field: &Field, value: &str) {
+        if field.name() == "message" {
+            self.message = value.to_string();
+        } else {
+            self.fields
+                .push((field.name(), FieldValue::Str(value.to_string())));
+        }
+    }
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.fields.push((field.name(), FieldValue::Int(value)));
+    }
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.fields.push((field.name(), FieldValue::UInt(value)));
+    }
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        self.fields.push((field.name(), FieldValue::Float(value)));
+    }
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.fields.push((field.name(), FieldValue::Bool(value)));
+    }
+}
+
+fn forward(event: &Event<'_>) {
+    let meta = event.metadata();
+    let level = py_level(meta.level());
+    let name = meta.target().replace("::", ".");
+    // `try_attach`: an event from a runtime thread while the interpreter shuts down is dropped.
+    let _ = Python::try_attach(|py| -> PyResult<()> {
+        let logging = py.import("logging")?;
+        let logger = logging.call_method1("getLogger", (name,))?;
+        if !logger.call_method1("isEnabledFor", (level,))?.is_truthy()? {
+            return Ok(());
+        }
+        let mut f = Fields::default();
+        event.record(&mut f);
+        let data = PyDict::new(py);
+        let mut text = f.message;
+        for (k, v) in &f.fields {
+            match v {
+                FieldValue::Str(s) => {
+                    text.push_str(&format!(" {k}={s}"));
+                    data.set_item(k, PyString::new(py, s))?;
+                }
+                FieldValue::Int(n) => {
+                    text.push_str(&format!(" {k}={n}"));
+                    data.set_item(k, n)?;
+                }
+                FieldValue::UInt(n) => {
+                    text.push_str(&format!(" {k}={n}"));
+                    data.set_item(k, n)?;
+                }
+                FieldValue::Float(n) => {
+                    text.push_str(&format!(" {k}={n}"));
+                    data.set_item(k, n)?;
+                }
+                FieldValue::Bool(b) => {
+                    text.push_str(&format!(" {k}={b}"));
+                    data.set_item(k, b)?;
+                }
+            }
+        }
+        let kwargs = PyDict::new(py);
+        let extra = PyDict::new(py);
+        extra.set_item("wa360", data)?;
+        kwargs.set_item("extra", extra)?;
+        logger.call_method("log", (level, text), Some(&kwargs))?;
+        Ok(())
+    });
+    // An error from a broken handler is dropped here (dropping a PyErr clears it), so it
+    // never surfaces as an exception somewhere else.
+}
+
+/// Set the lowest Python level any `wa360*` logger accepts (called by `wa360._logging`).
+#[pyfunction]
+fn _set_log_floor(level: i64) {
+    let floor = u8::try_from(level.clamp(0, 255)).unwrap_or(u8::MAX);
+    let floor = if level <= 0 { 1 } else { floor };
+    if FLOOR.swap(floor, Ordering::Relaxed) != floor {
+        tracing::callsite::rebuild_interest_cache();
+    }
+}
+
+/// Install the bridge (once per process) and register `_set_log_floor`.
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    // Another library may have installed its own global subscriber first: then wa360's
+    // events go there, which is what that process asked for.
+    let _ = tracing::subscriber::set_global_default(PyLogging);
+    m.add_function(wrap_pyfunction!(_set_log_floor, m)?)?;
+    Ok(())
+}

@@ -1,0 +1,407 @@
+//! `wa360 broadcast`: a template campaign from a CSV, paced by the governor, recorded in a
+//! SQLite ledger so that a rerun resumes it and nobody gets the message twice.
+
+use std::io::{IsTerminal, Read};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use clap::{Args, Subcommand};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use wa360::broadcast::{BroadcastOptions, Campaign, Ledger, Progress, StateCounts, ledger_path};
+use wa360::governor::GovernorConfig;
+use wa360::webhook::verify::Verifier;
+
+use crate::{ApiOpts, CliResult, Failure, client_builder, wait_for_signal};
+
+const AFTER_HELP: &str = "\
+The CSV's header row is `to` followed by one column per body parameter, in order:
+
+  to,name,order
+  +15555550123,Maya,A-4471
+  +15555550124,Ana,A-4472
+
+Every row is checked before anything is sent (number format, a value for every parameter
+column, no duplicate recipient); an error names the row and the column.
+
+The ledger (sqlite:///PATH) records each recipient: pending, in_flight, accepted (wamid),
+failed (code) or unknown. Run the same command again to resume: accepted recipients are
+never sent again. A send whose outcome is unknown (crash, lost answer) carries the key
+wa360:<campaign>:<number> in biz_opaque_callback_data and waits for a status webhook with
+that key (--listen, or `wa360 broadcast apply-status`); only if none arrives within
+--unknown-window is it sent again. A ledger of another campaign is refused.
+
+Ctrl-C stops after the sends in flight. `wa360 broadcast pause|resume|stop --ledger …`
+controls a running broadcast from another shell; `status` prints the counts.
+
+Exit status: 0 every recipient accepted or failed; 3 stopped or waiting (resume later);
+2 bad input (nothing sent); 1 other errors.";
+
+/// Options of `wa360 broadcast`.
+#[derive(Args, Debug)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true, after_help = AFTER_HELP)]
+pub(crate) struct BroadcastArgs {
+    #[command(subcommand)]
+    cmd: Option<BroadcastCmd>,
+    #[command(flatten)]
+    run: RunArgs,
+}
+
+#[derive(Args, Debug)]
+struct RunArgs {
+    #[command(flatten)]
+    api: ApiOpts,
+    /// Template name (approved in your WhatsApp account).
+    #[arg(long, required = true, value_name = "NAME")]
+    template: Option<String>,
+    /// Template language code, e.g. en_US.
+    #[arg(long, required = true, value_name = "CODE")]
+    lang: Option<String>,
+    /// CSV file: header `to,<param1>,<param2>,…`, one recipient per row.
+    #[arg(long, required = true, value_name = "FILE.csv")]
+    recipients: Option<PathBuf>,
+    /// The campaign's ledger: sqlite:///PATH (created on the first run).
+    #[arg(long, required = true, value_name = "sqlite:///PATH")]
+    ledger: Option<String>,
+    /// Messages per second for this business number (Meta's default tier is 80).
+    #[arg(long, default_value_t = 80.0, value_name = "N")]
+    mps: f64,
+    /// Seconds between two sends to the same recipient (Meta's pair rate: about 6; 0 = off).
+    #[arg(long, default_value_t = 6.0, value_name = "SECONDS")]
+    pair_interval: f64,
+    /// Sends in flight at once.
+    #[arg(long, default_value_t = 16, value_name = "N")]
+    concurrency: usize,
+    /// Seconds an unknown send waits for a status webhook before it is sent again.
+    #[arg(long, default_value_t = 900.0, value_name = "SECONDS")]
+    unknown_window: f64,
+    /// Attempts per recipient for failures that certainly sent nothing.
+    #[arg(long, default_value_t = 5, value_name = "N")]
+    max_attempts: u32,
+    /// Start no earlier than this many seconds from now (kept in the ledger).
+    #[arg(long, value_name = "SECONDS", conflicts_with = "start_at")]
+    start_in: Option<f64>,
+    /// Start no earlier than this Unix time in seconds (kept in the ledger).
+    #[arg(long, value_name = "UNIX_SECONDS")]
+    start_at: Option<i64>,
+    /// Receive status webhooks on this address while running (e.g. 127.0.0.1:8080) and
+    /// settle unknown sends with them; register http(s)://<host>/webhook with 360dialog.
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<String>,
+    /// Require `Authorization: Basic …` with these credentials on --listen deliveries.
+    #[arg(long, value_name = "USER:PASS", requires = "listen")]
+    basic_auth: Option<String>,
+    /// No progress bar or progress lines (the summary is still printed).
+    #[arg(long)]
+    no_progress: bool,
+}
+
+#[derive(Subcommand, Debug)]
+enum BroadcastCmd {
+    /// Print the counts per state and the last run's summary.
+    Status(LedgerArg),
+    /// Ask a running broadcast to pause (sends in flight finish).
+    Pause(LedgerArg),
+    /// Let a paused broadcast go on.
+    Resume(LedgerArg),
+    /// Ask a running broadcast to stop after the sends in flight (rerun to resume).
+    Stop(LedgerArg),
+    /// Apply status webhooks to the ledger: webhook POST bodies, one JSON document per
+    /// line (or one document), from a file or stdin.
+    ApplyStatus {
+        #[command(flatten)]
+        ledger: LedgerArg,
+        /// File with webhook bodies, or `-` for stdin.
+        #[arg(default_value = "-")]
+        file: String,
+    },
+}
+
+#[derive(Args, Debug)]
+struct LedgerArg {
+    /// The campaign's ledger: sqlite:///PATH.
+    #[arg(long, value_name = "sqlite:///PATH")]
+    ledger: String,
+}
+
+pub(crate) async fn run(a: BroadcastArgs) -> CliResult {
+    match a.cmd {
+        None => run_campaign(a.run).await,
+        Some(cmd) => run_cmd(cmd),
+    }
+}
+
+fn open_existing(l: &LedgerArg) -> Result<Ledger, Failure> {
+    Ok(Ledger::open_existing(ledger_path(&l.ledger)?)?)
+}
+
+fn run_cmd(cmd: BroadcastCmd) -> CliResult {
+    match cmd {
+        BroadcastCmd::Status(l) => {
+            let ledger = open_existing(&l)?;
+            print_counts(&ledger.counts()?);
+            println!("run state: {}", ledger.run_state()?);
+            if let Some(s) = ledger.summary()? {
+                println!("last summary: {s}");
+            }
+            Ok(())
+        }
+        BroadcastCmd::Pause(l) => {
+            open_existing(&l)?.pause()?;
+            println!("pause requested");
+            Ok(())
+        }
+        BroadcastCmd::Resume(l) => {
+            open_existing(&l)?.resume()?;
+            println!("resume requested");
+            Ok(())
+        }
+        BroadcastCmd::Stop(l) => {
+            open_existing(&l)?.stop()?;
+            println!("stop requested");
+            Ok(())
+        }
+        BroadcastCmd::ApplyStatus { ledger, file } => {
+            let ledger = open_existing(&ledger)?;
+            let mut text = String::new();
+            if file == "-" {
+                std::io::stdin()
+                    .read_to_string(&mut text)
+                    .map_err(|e| Failure::runtime(format!("cannot read stdin: {e}")))?;
+            } else {
+                text = std::fs::read_to_string(&file)
+                    .map_err(|e| Failure::input(format!("cannot read {file}: {e}")))?;
+            }
+            let trimmed = text.trim();
+            let mut settled = 0;
+            if trimmed.starts_with('{')
+                && trimmed.lines().count() > 1
+                && serde_json::from_str::<serde_json::Value>(trimmed).is_ok()
+            {
+                settled += ledger.apply_webhook(trimmed.as_bytes())?;
+            } else {
+                for (i, line) in trimmed.lines().enumerate() {
+                    if line.trim().is_empty() {
+                        continue;
+                    }
+                    settled += ledger.apply_webhook(line.as_bytes()).map_err(|e| {
+                        Failure::input(format!("line {}: {e} ({})", i + 1, e.code()))
+                    })?;
+                }
+            }
+            println!("settled {settled} recipient(s)");
+            print_counts(&ledger.counts()?);
+            Ok(())
+        }
+    }
+}
+
+fn print_counts(c: &StateCounts) {
+    println!(
+        "recipients {}: accepted {}, failed {}, unknown {}, pending {}, in_flight {}",
+        c.total, c.accepted, c.failed, c.unknown, c.pending, c.in_flight
+    );
+}
+
+fn secs(name: &str, v: f64, allow_zero: bool) -> Result<Duration, Failure> {
+    if v.is_finite() && (v > 0.0 || (allow_zero && v == 0.0)) {
+        Ok(Duration::from_secs_f64(v))
+    } else {
+        Err(Failure::input(format!(
+            "--{name} must be a {} number of seconds",
+            if allow_zero {
+                "non-negative"
+            } else {
+                "positive"
+            }
+        )))
+    }
+}
+
+struct Hook {
+    ledger: Ledger,
+    verifier: Option<Verifier>,
+}
+
+async fn hook(State(s): State<Arc<Hook>>, headers: HeaderMap, body: Bytes) -> StatusCode {
+    if let Some(v) = &s.verifier {
+        let pairs: Vec<(&str, &[u8])> = headers
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_bytes()))
+            .collect();
+        if v.verify(&pairs, &body).is_err() {
+            return StatusCode::UNAUTHORIZED;
+        }
+    }
+    let ledger = s.ledger.clone();
+    match tokio::task::spawn_blocking(move || ledger.apply_webhook(&body)).await {
+        Ok(Ok(_)) => StatusCode::OK,
+        Ok(Err(e)) if e.code() == wa360::ErrorCode::WebhookPayload => StatusCode::BAD_REQUEST,
+        // Not stored: let 360dialog deliver it again.
+        _ => StatusCode::SERVICE_UNAVAILABLE,
+    }
+}
+
+async fn run_campaign(a: RunArgs) -> CliResult {
+    let (Some(template), Some(lang), Some(csv_path), Some(ledger_url)) =
+        (a.template, a.lang, a.recipients, a.ledger)
+    else {
+        return Err(Failure::input(
+            "--template, --lang, --recipients and --ledger are required",
+        ));
+    };
+    if !(a.mps.is_finite() && a.mps > 0.0) {
+        return Err(Failure::input("--mps must be a positive number"));
+    }
+    let pair = secs("pair-interval", a.pair_interval, true)?;
+    let window = secs("unknown-window", a.unknown_window, false)?;
+    let path = ledger_path(&ledger_url)?;
+    let text = std::fs::read_to_string(&csv_path)
+        .map_err(|e| Failure::input(format!("cannot read {}: {e}", csv_path.display())))?;
+    // Everything is checked before the ledger is touched or anything is sent.
+    let campaign = Campaign::from_csv(&template, &lang, &text)?;
+    let not_before_ms = match (a.start_in, a.start_at) {
+        (Some(s), _) => {
+            let d = secs("start-in", s, true)?;
+            Some(now_ms() + d.as_millis() as i64)
+        }
+        (None, Some(t)) => Some(t.saturating_mul(1000)),
+        (None, None) => None,
+    };
+    let governor = GovernorConfig::default()
+        .messages_per_second(a.mps)
+        .pair_rate((!pair.is_zero()).then_some(pair), 1)
+        .max_wait(Duration::from_secs(60));
+    let client = client_builder(&a.api)?.governor(governor).build()?;
+    let ledger = Ledger::open(&path, &campaign)?;
+
+    let verifier = match &a.basic_auth {
+        None => None,
+        Some(ba) => {
+            let (u, p) = ba
+                .split_once(':')
+                .ok_or_else(|| Failure::input("--basic-auth must look like user:password"))?;
+            Some(Verifier::basic_auth(u, p.to_string())?)
+        }
+    };
+    if let Some(addr) = &a.listen {
+        let listener = tokio::net::TcpListener::bind(addr.as_str())
+            .await
+            .map_err(|e| Failure::runtime(format!("cannot listen on {addr}: {e}")))?;
+        let state = Arc::new(Hook {
+            ledger: ledger.clone(),
+            verifier,
+        });
+        let app = axum::Router::new()
+            .route("/webhook", axum::routing::post(hook))
+            .with_state(state);
+        eprintln!(
+            "receiving status webhooks on http://{}/webhook",
+            listener
+                .local_addr()
+                .map(|a| a.to_string())
+                .unwrap_or_default()
+        );
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+    }
+
+    println!(
+        "campaign {} ({}/{}): {} recipients, ledger {}",
+        campaign.id(),
+        campaign.template(),
+        campaign.language(),
+        campaign.recipients().len(),
+        path.display()
+    );
+    let show = !a.no_progress;
+    let bar = progress_bar(campaign.recipients().len() as u64, show);
+    let opts = BroadcastOptions {
+        concurrency: a.concurrency,
+        unknown_window: window,
+        max_attempts: a.max_attempts,
+        not_before_ms,
+        progress: Some(progress_fn(bar.clone(), show)),
+        progress_interval: Duration::from_millis(if bar.is_hidden() { 1000 } else { 100 }),
+        ..BroadcastOptions::default()
+    };
+    let control = opts.control.clone();
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        eprintln!("stopping after the sends in flight (run the same command again to resume)");
+        control.stop();
+    });
+    let summary = client.broadcast(&campaign, &ledger, opts).await?;
+    bar.finish_and_clear();
+    let c = summary.counts;
+    print_counts(&c);
+    println!(
+        "this run: {} accepted in {:.1} s ({:.1} msg/s){}",
+        summary.accepted_this_run,
+        summary.elapsed_secs,
+        if summary.elapsed_secs > 0.0 {
+            summary.accepted_this_run as f64 / summary.elapsed_secs
+        } else {
+            0.0
+        },
+        if summary.stopped { "; stopped" } else { "" }
+    );
+    if summary.complete {
+        Ok(())
+    } else {
+        Err(Failure {
+            code: 3,
+            message: "the campaign is not finished: run the same command again to resume".into(),
+        })
+    }
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+fn progress_bar(total: u64, show: bool) -> ProgressBar {
+    let bar = ProgressBar::with_draw_target(
+        Some(total),
+        if show {
+            ProgressDrawTarget::stderr()
+        } else {
+            ProgressDrawTarget::hidden()
+        },
+    );
+    if let Ok(style) =
+        ProgressStyle::with_template("{spinner} [{elapsed_precise}] [{bar:30}] {pos}/{len} {msg}")
+    {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar
+}
+
+/// The progress bar on a terminal; one plain line a second otherwise (logs, CI).
+fn progress_fn(bar: ProgressBar, show: bool) -> wa360::broadcast::ProgressFn {
+    let plain = show && (bar.is_hidden() || !std::io::stderr().is_terminal());
+    Arc::new(move |p: &Progress| {
+        let c = p.counts;
+        let eta = p
+            .eta_secs
+            .map(|s| format!("{s:.0}s"))
+            .unwrap_or_else(|| "?".into());
+        let msg = format!(
+            "{:.1} msg/s, ETA {eta} | accepted {} failed {} unknown {} pending {} in_flight {} | {}",
+            p.rate, c.accepted, c.failed, c.unknown, c.pending, c.in_flight, p.phase
+        );
+        if plain {
+            eprintln!("progress: {}/{} {msg}", c.accepted + c.failed, c.total);
+        } else {
+            bar.set_position(c.accepted + c.failed);
+            bar.set_message(msg);
+        }
+    })
+}

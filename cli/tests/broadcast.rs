@@ -1,0 +1,320 @@
+//! `wa360 broadcast` as a real process: kill -9 halfway, rerun, and every recipient has
+//! exactly one accepted message; bad CSVs are refused before anything is sent.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use wa360::broadcast::{Ledger, RecipientState, recipient_key};
+use wa360_sandbox::{BlockingSandbox, Limits, Sandbox};
+
+fn bin(sb: &BlockingSandbox) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_wa360"));
+    c.env("D360_API_KEY", sb.api_key())
+        .env("WA360_BASE_URL", sb.url());
+    c
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "wa360-cli-bc-{name}-{}-{}",
+        std::process::id(),
+        fastrand_u32()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn fastrand_u32() -> u32 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos()
+}
+
+fn write_csv(dir: &std::path::Path, n: usize) -> PathBuf {
+    let mut s = String::from("to,name\n");
+    for i in 0..n {
+        s.push_str(&format!("+1 555 900 {i:04},Name {i}\n"));
+    }
+    let p = dir.join("recipients.csv");
+    std::fs::write(&p, s).unwrap();
+    p
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[test]
+fn kill_9_halfway_then_rerun_sends_everyone_exactly_once() {
+    const N: usize = 200;
+    let sb = Sandbox::builder()
+        .time_scale(0.01)
+        .limits(Limits::none().messages_per_second(40.0))
+        .start_blocking()
+        .unwrap();
+    let port = free_port();
+    sb.control()
+        .register_webhook(
+            false,
+            &format!("http://127.0.0.1:{port}/webhook"),
+            &BTreeMap::new(),
+        )
+        .unwrap();
+    let dir = temp_dir("kill");
+    let csv = write_csv(&dir, N);
+    let ledger = dir.join("ledger.db");
+    let args = |c: &mut Command| {
+        c.args(["broadcast", "--template", "order_update", "--lang", "en_US"])
+            .arg("--recipients")
+            .arg(&csv)
+            .arg("--ledger")
+            .arg(format!("sqlite://{}", ledger.display()))
+            .args([
+                "--mps",
+                "40",
+                "--pair-interval",
+                "0",
+                "--unknown-window",
+                "8",
+            ])
+            .args(["--listen", &format!("127.0.0.1:{port}")])
+            .arg("--no-progress");
+    };
+
+    let mut c = bin(&sb);
+    args(&mut c);
+    let mut child = c
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while sb.control().limit_counters().accepted < (N as u64) * 2 / 5 {
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "the broadcast did not progress"
+        );
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the broadcast ended early"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let after_kill = sb.control().limit_counters().accepted;
+    assert!(
+        after_kill < N as u64,
+        "killed before the end ({after_kill})"
+    );
+
+    let mut c = bin(&sb);
+    args(&mut c);
+    let out = c.output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "rerun failed: {stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains(&format!("accepted {N}, failed 0")),
+        "{stdout}"
+    );
+
+    // The sandbox's log: every recipient exactly one accepted message.
+    let counts = sb.control().recipient_counts();
+    assert_eq!(counts.len(), N);
+    let twice: Vec<_> = counts.iter().filter(|(_, c)| c.accepted != 1).collect();
+    assert!(twice.is_empty(), "not exactly once: {twice:?}");
+
+    // The ledger agrees: every recipient accepted, with the wamid its status webhooks carry.
+    let mut wamid_by_key: HashMap<String, String> = HashMap::new();
+    for d in sb.control().deliveries() {
+        if d.kind != "status:sent" {
+            continue;
+        }
+        let s = &d.body["entry"][0]["changes"][0]["value"]["statuses"][0];
+        if let (Some(k), Some(id)) = (s["biz_opaque_callback_data"].as_str(), s["id"].as_str()) {
+            wamid_by_key.insert(k.to_string(), id.to_string());
+        }
+    }
+    let l = Ledger::open_existing(&ledger).unwrap();
+    let entries = l.entries().unwrap();
+    assert_eq!(entries.len(), N);
+    for e in &entries {
+        assert_eq!(e.state, RecipientState::Accepted, "{e:?}");
+        let key = recipient_key(l.campaign_id(), &e.to);
+        assert_eq!(e.wamid.as_ref(), wamid_by_key.get(&key), "{e:?}");
+    }
+}
+
+#[test]
+fn bad_csv_is_refused_before_anything_is_sent() {
+    let sb = Sandbox::start_blocking().unwrap();
+    let dir = temp_dir("bad");
+    let cases = [
+        (
+            "to,name\n+15555550123,Maya\n+1555,Bo\n",
+            "row 3 column 1 (to)",
+            "8 to 15 digits",
+        ),
+        (
+            "to,name,order\n+15555550123,Maya\n",
+            "row 2 column 3 (order)",
+            "missing parameter",
+        ),
+        (
+            "to,name\n+15555550123,Maya\n15555550123,Maya\n",
+            "row 3 column 1 (to)",
+            "duplicate recipient",
+        ),
+    ];
+    for (csv, place, rule) in cases {
+        let p = dir.join("bad.csv");
+        std::fs::write(&p, csv).unwrap();
+        let out = bin(&sb)
+            .args(["broadcast", "--template", "t", "--lang", "en"])
+            .arg("--recipients")
+            .arg(&p)
+            .arg("--ledger")
+            .arg(format!("sqlite://{}", dir.join("l.db").display()))
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(err.contains(place) && err.contains(rule), "{err}");
+        assert!(!dir.join("l.db").exists(), "no ledger for a refused CSV");
+    }
+    assert!(sb.control().requests().is_empty(), "nothing was sent");
+
+    // A ledger of another campaign is refused.
+    let good = write_csv(&dir, 3);
+    let ledger = format!("sqlite://{}", dir.join("l.db").display());
+    let run = |template: &str| {
+        bin(&sb)
+            .args([
+                "broadcast",
+                "--template",
+                template,
+                "--lang",
+                "en",
+                "--no-progress",
+            ])
+            .arg("--recipients")
+            .arg(&good)
+            .args(["--ledger", &ledger])
+            .output()
+            .unwrap()
+    };
+    assert!(run("first").status.success());
+    let out = run("second");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("another campaign"));
+    assert_eq!(sb.control().limit_counters().accepted, 3);
+}
+
+/// Sends whose answers are lost stay `unknown`; `wa360 broadcast stop` ends the run (exit 3),
+/// `apply-status` settles them from the sandbox's status webhook bodies, and `status` shows it.
+#[test]
+fn stop_then_settle_unknowns_with_apply_status() {
+    let sb = Sandbox::builder()
+        .time_scale(0.01)
+        .start_blocking()
+        .unwrap();
+    // Status webhooks go to a closed port: attempts (with their bodies) are still recorded.
+    let dead = free_port();
+    sb.control()
+        .register_webhook(
+            false,
+            &format!("http://127.0.0.1:{dead}/hook"),
+            &BTreeMap::new(),
+        )
+        .unwrap();
+    sb.control().add_fault(
+        wa360_sandbox::FaultRule::new("POST", "/messages", wa360_sandbox::Fault::ResetAfterBody)
+            .times(0),
+    );
+    let dir = temp_dir("settle");
+    let csv = write_csv(&dir, 3);
+    let ledger_url = format!("sqlite://{}", dir.join("ledger.db").display());
+    let mut child = bin(&sb)
+        .args([
+            "broadcast",
+            "--template",
+            "t",
+            "--lang",
+            "en",
+            "--no-progress",
+        ])
+        .arg("--recipients")
+        .arg(&csv)
+        .args(["--ledger", &ledger_url, "--unknown-window", "600"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    loop {
+        let unknown = Ledger::open_existing(dir.join("ledger.db"))
+            .and_then(|l| l.counts())
+            .map(|c| c.unknown)
+            .unwrap_or(0);
+        if unknown == 3 {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "sends did not become unknown"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = bin(&sb)
+        .args(["broadcast", "stop", "--ledger", &ledger_url])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(3), "stopped before the end");
+    assert_eq!(sb.control().limit_counters().accepted, 3, "each sent once");
+
+    // Feed the recorded status webhook bodies, one per line.
+    let bodies: String = sb
+        .control()
+        .deliveries()
+        .iter()
+        .map(|d| format!("{}\n", d.body))
+        .collect();
+    assert!(!bodies.is_empty());
+    let mut apply = bin(&sb)
+        .args(["broadcast", "apply-status", "--ledger", &ledger_url, "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    apply
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(bodies.as_bytes())
+        .unwrap();
+    let out = apply.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("settled 3 recipient(s)"), "{text}");
+    let out = bin(&sb)
+        .args(["broadcast", "status", "--ledger", &ledger_url])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("accepted 3, failed 0, unknown 0"), "{text}");
+    assert_eq!(sb.control().requests().len(), 3, "nothing was sent again");
+}

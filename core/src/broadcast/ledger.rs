@@ -1,0 +1,649 @@
+//! The durable per-campaign ledger (SQLite, WAL, `synchronous=FULL`).
+//!
+//! One row per recipient: `state` (`pending`, `in_flight`, `accepted`, `failed`,
+//! `unknown`), `attempts`, the wamid once accepted, the error code once failed, the last
+//! status webhook seen. Every transition is one conditional `UPDATE`, committed before the
+//! next step, so a crash at any point leaves a state that says what may have happened:
+//!
+//! - a row is set `in_flight` (committed) **before** its request is written; a process
+//!   that dies mid-send leaves it `in_flight`, and the next [`Ledger::open`] turns it into
+//!   `unknown` (it may or may not have gone out);
+//! - `unknown` rows are settled by status webhooks that carry the recipient's key (see
+//!   [`Ledger::apply_status`]): a status arrived, so it was sent (`accepted`, with the
+//!   wamid); no status within the quiet window, so it is safe to send again (`pending`).
+//!
+//! The `meta` table holds the campaign id, template, language, row count, the run state
+//! (`running`, `paused`, `stopped`, `done`), an optional start time, and the last summary.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::{Deserialize, Serialize};
+
+use super::Campaign;
+use crate::error::{Error, Result};
+use crate::webhook::StatusUpdate;
+
+/// The state of one recipient in the ledger.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RecipientState {
+    /// Not sent yet (or safe to send again).
+    Pending,
+    /// A send is under way (committed before the request is written).
+    InFlight,
+    /// Accepted by the API (a wamid is known).
+    Accepted,
+    /// Failed for good (the error code is kept).
+    Failed,
+    /// May or may not have been sent: waiting for a status webhook or the quiet window.
+    Unknown,
+}
+
+impl RecipientState {
+    /// Every state, in display order.
+    pub const ALL: [RecipientState; 5] = [
+        RecipientState::Pending,
+        RecipientState::InFlight,
+        RecipientState::Accepted,
+        RecipientState::Failed,
+        RecipientState::Unknown,
+    ];
+
+    /// The stored name (`pending`, `in_flight`, `accepted`, `failed`, `unknown`).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            RecipientState::Pending => "pending",
+            RecipientState::InFlight => "in_flight",
+            RecipientState::Accepted => "accepted",
+            RecipientState::Failed => "failed",
+            RecipientState::Unknown => "unknown",
+        }
+    }
+
+    fn parse(s: &str) -> RecipientState {
+        match s {
+            "in_flight" => RecipientState::InFlight,
+            "accepted" => RecipientState::Accepted,
+            "failed" => RecipientState::Failed,
+            "unknown" => RecipientState::Unknown,
+            _ => RecipientState::Pending,
+        }
+    }
+}
+
+/// Counts of recipients per state.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StateCounts {
+    /// All recipients.
+    pub total: u64,
+    /// `pending`.
+    pub pending: u64,
+    /// `in_flight`.
+    pub in_flight: u64,
+    /// `accepted`.
+    pub accepted: u64,
+    /// `failed`.
+    pub failed: u64,
+    /// `unknown`.
+    pub unknown: u64,
+}
+
+/// One recipient's ledger row.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LedgerEntry {
+    /// Row number in the source CSV (the header is row 1), or the index + 1.
+    pub row: u64,
+    /// The recipient (normalised phone number).
+    pub to: String,
+    /// Body parameters.
+    pub params: Vec<String>,
+    /// State.
+    pub state: RecipientState,
+    /// Send attempts made (requests that may have been written).
+    pub attempts: u32,
+    /// The wamid, once accepted.
+    pub wamid: Option<String>,
+    /// The error code (`template`, `recipient`, …) once failed.
+    pub error_code: Option<String>,
+    /// Meta's numeric code of the failure, when there was one.
+    pub api_code: Option<i64>,
+    /// The last status webhook seen (`sent`, `delivered`, `read`, `failed`).
+    pub last_status: Option<String>,
+}
+
+/// What [`Ledger::apply_status`] did with a status event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Applied {
+    /// Not for this campaign (no key, or another campaign's key).
+    Ignored,
+    /// Settled a recipient that was `unknown`, `in_flight` or `pending`.
+    Settled,
+    /// Recorded the status of an already settled recipient.
+    Recorded,
+}
+
+/// A campaign ledger. Cheap to clone (one connection behind a mutex).
+#[derive(Clone)]
+pub struct Ledger {
+    conn: Arc<Mutex<Connection>>,
+    path: PathBuf,
+    campaign_id: String,
+}
+
+impl std::fmt::Debug for Ledger {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ledger")
+            .field("path", &self.path)
+            .field("campaign_id", &self.campaign_id)
+            .finish()
+    }
+}
+
+/// The prefix of every broadcast key in `biz_opaque_callback_data`.
+pub const KEY_PREFIX: &str = "wa360:";
+
+/// The per-recipient key sent in `biz_opaque_callback_data`: `wa360:<campaign>:<to>`.
+pub fn recipient_key(campaign_id: &str, to: &str) -> String {
+    format!("{KEY_PREFIX}{campaign_id}:{to}")
+}
+
+/// Split a key into (campaign id, recipient).
+pub fn parse_key(key: &str) -> Option<(&str, &str)> {
+    key.strip_prefix(KEY_PREFIX)?.split_once(':')
+}
+
+/// Milliseconds since the Unix epoch.
+pub(crate) fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+fn db_err(e: rusqlite::Error) -> Error {
+    Error::Internal(format!("ledger: {e}"))
+}
+
+/// Turn `sqlite:///abs/path`, `sqlite://rel/path` or a plain path into a file path.
+pub fn ledger_path(url: &str) -> Result<PathBuf> {
+    let rest = if let Some(r) = url.strip_prefix("sqlite://") {
+        r
+    } else if url.contains("://") {
+        return Err(Error::invalid(
+            "ledger",
+            "must be sqlite:///PATH (or a file path); no other ledger backend is available",
+        ));
+    } else {
+        url
+    };
+    if rest.is_empty() {
+        return Err(Error::invalid(
+            "ledger",
+            "needs a file path, e.g. sqlite:///tmp/campaign.db",
+        ));
+    }
+    Ok(PathBuf::from(rest))
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS recipients (
+    recipient TEXT PRIMARY KEY,
+    row INTEGER NOT NULL,
+    params TEXT NOT NULL,
+    state TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    wamid TEXT,
+    error_code TEXT,
+    api_code INTEGER,
+    last_status TEXT,
+    updated_ms INTEGER NOT NULL,
+    unknown_since_ms INTEGER,
+    next_attempt_ms INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS recipients_state ON recipients (state, row);
+";
+
+fn open_conn(path: &Path) -> Result<Connection> {
+    let conn = Connection::open(path).map_err(|e| {
+        Error::invalid(
+            "ledger",
+            format!("cannot open {} as a SQLite ledger: {e}", path.display()),
+        )
+    })?;
+    conn.busy_timeout(Duration::from_secs(10)).map_err(db_err)?;
+    conn.pragma_update(None, "journal_mode", "WAL")
+        .map_err(db_err)?;
+    conn.pragma_update(None, "synchronous", "FULL")
+        .map_err(db_err)?;
+    conn.execute_batch(SCHEMA).map_err(|e| {
+        Error::invalid(
+            "ledger",
+            format!("{} is not a wa360 ledger: {e}", path.display()),
+        )
+    })?;
+    Ok(conn)
+}
+
+fn get_meta(conn: &Connection, key: &str) -> Result<Option<String>> {
+    conn.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+        .optional()
+        .map_err(db_err)
+}
+
+fn set_meta(conn: &Connection, key: &str, value: &str) -> Result<()> {
+    conn.execute(
+        "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+        params![key, value],
+    )
+    .map_err(db_err)?;
+    Ok(())
+}
+
+impl Ledger {
+    /// Open (or create) the ledger of `campaign` at `path`.
+    ///
+    /// A new ledger gets every recipient as `pending`. An existing one must belong to the
+    /// same campaign (same id: template, language and recipients), else `invalid_argument`
+    /// on `ledger`. Rows left `in_flight` by a crashed run become `unknown`.
+    pub fn open(path: impl AsRef<Path>, campaign: &Campaign) -> Result<Ledger> {
+        let path = path.as_ref().to_path_buf();
+        let mut conn = open_conn(&path)?;
+        let tx = conn.transaction().map_err(db_err)?;
+        match get_meta(&tx, "campaign_id")? {
+            Some(id) if id != campaign.id() => {
+                let template = get_meta(&tx, "template")?.unwrap_or_default();
+                let lang = get_meta(&tx, "language")?.unwrap_or_default();
+                let n = get_meta(&tx, "recipients")?.unwrap_or_default();
+                return Err(Error::invalid(
+                    "ledger",
+                    format!(
+                        "{} belongs to another campaign (id {id}: template {template}/{lang}, {n} recipients), \
+                         not this one (id {}: template {}/{}, {} recipients); use a new ledger file",
+                        path.display(),
+                        campaign.id(),
+                        campaign.template(),
+                        campaign.language(),
+                        campaign.recipients().len()
+                    ),
+                ));
+            }
+            Some(_) => {}
+            None => {
+                let has_rows: i64 = tx
+                    .query_row("SELECT COUNT(*) FROM recipients", [], |r| r.get(0))
+                    .map_err(db_err)?;
+                if has_rows > 0 {
+                    return Err(Error::invalid(
+                        "ledger",
+                        format!("{} holds recipients but no campaign id", path.display()),
+                    ));
+                }
+                set_meta(&tx, "campaign_id", campaign.id())?;
+                set_meta(&tx, "template", campaign.template())?;
+                set_meta(&tx, "language", campaign.language())?;
+                set_meta(&tx, "recipients", &campaign.recipients().len().to_string())?;
+                set_meta(&tx, "run_state", "running")?;
+                set_meta(&tx, "created_ms", &now_ms().to_string())?;
+                let now = now_ms();
+                {
+                    let mut ins = tx
+                        .prepare(
+                            "INSERT INTO recipients (recipient, row, params, state, updated_ms) VALUES (?1, ?2, ?3, 'pending', ?4)",
+                        )
+                        .map_err(db_err)?;
+                    for r in campaign.recipients() {
+                        let params = serde_json::to_string(&r.params)
+                            .map_err(|e| Error::Internal(e.to_string()))?;
+                        ins.execute(params![r.to, r.row as i64, params, now])
+                            .map_err(db_err)?;
+                    }
+                }
+            }
+        }
+        // A crash mid-send: the request may or may not have been written.
+        tx.execute(
+            "UPDATE recipients SET state = 'unknown', unknown_since_ms = updated_ms WHERE state = 'in_flight'",
+            [],
+        )
+        .map_err(db_err)?;
+        tx.commit().map_err(db_err)?;
+        Ok(Ledger {
+            conn: Arc::new(Mutex::new(conn)),
+            path,
+            campaign_id: campaign.id().to_string(),
+        })
+    }
+
+    /// Open an existing ledger without its campaign (to feed statuses, read counts, or
+    /// pause / resume / stop a running broadcast).
+    pub fn open_existing(path: impl AsRef<Path>) -> Result<Ledger> {
+        let path = path.as_ref().to_path_buf();
+        if !path.exists() {
+            return Err(Error::invalid(
+                "ledger",
+                format!("{} does not exist", path.display()),
+            ));
+        }
+        let conn = open_conn(&path)?;
+        let id = get_meta(&conn, "campaign_id")?.ok_or_else(|| {
+            Error::invalid(
+                "ledger",
+                format!("{} is not a wa360 campaign ledger", path.display()),
+            )
+        })?;
+        Ok(Ledger {
+            conn: Arc::new(Mutex::new(conn)),
+            path,
+            campaign_id: id,
+        })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The campaign id stored in the ledger.
+    pub fn campaign_id(&self) -> &str {
+        &self.campaign_id
+    }
+
+    /// The ledger file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Counts per state.
+    pub fn counts(&self) -> Result<StateCounts> {
+        let conn = self.lock();
+        let mut stmt = conn
+            .prepare_cached("SELECT state, COUNT(*) FROM recipients GROUP BY state")
+            .map_err(db_err)?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))
+            .map_err(db_err)?;
+        let mut c = StateCounts::default();
+        for row in rows {
+            let (s, n) = row.map_err(db_err)?;
+            let n = n as u64;
+            c.total += n;
+            match RecipientState::parse(&s) {
+                RecipientState::Pending => c.pending += n,
+                RecipientState::InFlight => c.in_flight += n,
+                RecipientState::Accepted => c.accepted += n,
+                RecipientState::Failed => c.failed += n,
+                RecipientState::Unknown => c.unknown += n,
+            }
+        }
+        Ok(c)
+    }
+
+    /// Every recipient's row, in CSV order.
+    pub fn entries(&self) -> Result<Vec<LedgerEntry>> {
+        let conn = self.lock();
+        let mut stmt = conn
+            .prepare(
+                "SELECT row, recipient, params, state, attempts, wamid, error_code, api_code, last_status FROM recipients ORDER BY row",
+            )
+            .map_err(db_err)?;
+        let rows = stmt
+            .query_map([], |r| {
+                let params: String = r.get(2)?;
+                let state: String = r.get(3)?;
+                Ok(LedgerEntry {
+                    row: r.get::<_, i64>(0)? as u64,
+                    to: r.get(1)?,
+                    params: serde_json::from_str(&params).unwrap_or_default(),
+                    state: RecipientState::parse(&state),
+                    attempts: r.get::<_, i64>(4)? as u32,
+                    wamid: r.get(5)?,
+                    error_code: r.get(6)?,
+                    api_code: r.get(7)?,
+                    last_status: r.get(8)?,
+                })
+            })
+            .map_err(db_err)?;
+        rows.collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(db_err)
+    }
+
+    /// The run state: `running`, `paused`, `stopped` or `done`.
+    pub fn run_state(&self) -> Result<String> {
+        Ok(get_meta(&self.lock(), "run_state")?.unwrap_or_else(|| "running".into()))
+    }
+
+    /// Ask a running broadcast (in any process) to pause: it stops claiming recipients
+    /// until [`Ledger::resume`]; sends in flight finish.
+    pub fn pause(&self) -> Result<()> {
+        set_meta(&self.lock(), "run_state", "paused")
+    }
+
+    /// Let a paused broadcast go on.
+    pub fn resume(&self) -> Result<()> {
+        set_meta(&self.lock(), "run_state", "running")
+    }
+
+    /// Ask a running broadcast to stop after the sends in flight; running it again resumes.
+    pub fn stop(&self) -> Result<()> {
+        set_meta(&self.lock(), "run_state", "stopped")
+    }
+
+    pub(crate) fn set_run_state(&self, s: &str) -> Result<()> {
+        set_meta(&self.lock(), "run_state", s)
+    }
+
+    /// Schedule: no send before `at_ms` (Unix milliseconds); `None` clears it.
+    pub fn set_not_before(&self, at_ms: Option<i64>) -> Result<()> {
+        let conn = self.lock();
+        match at_ms {
+            Some(t) => set_meta(&conn, "not_before_ms", &t.to_string()),
+            None => conn
+                .execute("DELETE FROM meta WHERE key = 'not_before_ms'", [])
+                .map(|_| ())
+                .map_err(db_err),
+        }
+    }
+
+    /// The scheduled start (Unix milliseconds), if any.
+    pub fn not_before(&self) -> Result<Option<i64>> {
+        Ok(get_meta(&self.lock(), "not_before_ms")?.and_then(|v| v.parse().ok()))
+    }
+
+    /// Store the summary of a run (JSON).
+    pub(crate) fn write_summary(&self, summary: &serde_json::Value) -> Result<()> {
+        set_meta(&self.lock(), "summary", &summary.to_string())
+    }
+
+    /// The summary the last run wrote, if any.
+    pub fn summary(&self) -> Result<Option<serde_json::Value>> {
+        Ok(get_meta(&self.lock(), "summary")?.and_then(|v| serde_json::from_str(&v).ok()))
+    }
+
+    /// `unknown` rows whose quiet window passed without a status become `pending`
+    /// (safe to send again). Returns how many.
+    pub fn release_quiet_unknowns(&self, window: Duration) -> Result<u64> {
+        let cutoff = now_ms() - window.as_millis() as i64;
+        let n = self
+            .lock()
+            .execute(
+                "UPDATE recipients SET state = 'pending', unknown_since_ms = NULL, updated_ms = ?1 \
+                 WHERE state = 'unknown' AND unknown_since_ms <= ?2",
+                params![now_ms(), cutoff],
+            )
+            .map_err(db_err)?;
+        Ok(n as u64)
+    }
+
+    /// Claim the next pending recipient (CSV order) whose retry time has come: it becomes
+    /// `in_flight` and its attempt is counted, committed before this returns.
+    pub(crate) fn claim_next(&self) -> Result<Option<(String, Vec<String>, u32)>> {
+        let mut conn = self.lock();
+        // IMMEDIATE: take the write lock before reading, so two processes sharing a ledger
+        // never claim the same row.
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(db_err)?;
+        let now = now_ms();
+        let row: Option<(String, String, i64)> = tx
+            .query_row(
+                "SELECT recipient, params, attempts FROM recipients WHERE state = 'pending' AND next_attempt_ms <= ?1 ORDER BY row LIMIT 1",
+                [now],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()
+            .map_err(db_err)?;
+        let Some((to, params, attempts)) = row else {
+            return Ok(None);
+        };
+        let claimed = tx
+            .execute(
+                "UPDATE recipients SET state = 'in_flight', attempts = attempts + 1, updated_ms = ?1 WHERE recipient = ?2 AND state = 'pending'",
+                params![now, to],
+            )
+            .map_err(db_err)?;
+        tx.commit().map_err(db_err)?;
+        if claimed != 1 {
+            return Ok(None);
+        }
+        Ok(Some((
+            to,
+            serde_json::from_str(&params).unwrap_or_default(),
+            attempts as u32 + 1,
+        )))
+    }
+
+    /// The earliest time (Unix ms) a pending row may be claimed, if any is pending.
+    pub(crate) fn next_pending_at(&self) -> Result<Option<i64>> {
+        self.lock()
+            .query_row(
+                "SELECT MIN(next_attempt_ms) FROM recipients WHERE state = 'pending'",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(db_err)
+    }
+
+    /// An in-flight send was accepted.
+    pub(crate) fn mark_accepted(&self, to: &str, wamid: &str) -> Result<()> {
+        self.lock()
+            .execute(
+                "UPDATE recipients SET state = 'accepted', wamid = ?1, updated_ms = ?2 WHERE recipient = ?3 AND state = 'in_flight'",
+                params![wamid, now_ms(), to],
+            )
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    /// An in-flight send failed for good.
+    pub(crate) fn mark_failed(&self, to: &str, code: &str, api_code: Option<i64>) -> Result<()> {
+        self.lock()
+            .execute(
+                "UPDATE recipients SET state = 'failed', error_code = ?1, api_code = ?2, updated_ms = ?3 WHERE recipient = ?4 AND state = 'in_flight'",
+                params![code, api_code, now_ms(), to],
+            )
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    /// An in-flight send was certainly not processed: try again after `delay`.
+    pub(crate) fn mark_retry(&self, to: &str, delay: Duration) -> Result<()> {
+        let now = now_ms();
+        self.lock()
+            .execute(
+                "UPDATE recipients SET state = 'pending', next_attempt_ms = ?1, updated_ms = ?2 WHERE recipient = ?3 AND state = 'in_flight'",
+                params![now + delay.as_millis() as i64, now, to],
+            )
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    /// An in-flight send's outcome is unknown: wait for a status or the quiet window.
+    pub(crate) fn mark_unknown(&self, to: &str) -> Result<()> {
+        let now = now_ms();
+        self.lock()
+            .execute(
+                "UPDATE recipients SET state = 'unknown', unknown_since_ms = ?1, updated_ms = ?1 WHERE recipient = ?2 AND state = 'in_flight'",
+                params![now, to],
+            )
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    /// Apply one parsed status webhook event. Only events whose
+    /// `biz_opaque_callback_data` is this campaign's key count: a recipient that was
+    /// `unknown`, `in_flight` or `pending` is settled (`accepted` with the event's wamid,
+    /// or `failed` with the first error code for a `failed` status); a settled one gets
+    /// its last status recorded.
+    pub fn apply_status(&self, status: &StatusUpdate) -> Result<Applied> {
+        let code = status.error_details().first().and_then(|e| e.code());
+        self.apply_status_fields(
+            status.biz_opaque_callback_data(),
+            status.id(),
+            status.status().unwrap_or(""),
+            code,
+        )
+    }
+
+    /// [`Ledger::apply_status`] from the event's fields.
+    pub fn apply_status_fields(
+        &self,
+        callback_data: Option<&str>,
+        wamid: Option<&str>,
+        status: &str,
+        error_code: Option<i64>,
+    ) -> Result<Applied> {
+        let Some((campaign, to)) = callback_data.and_then(parse_key) else {
+            return Ok(Applied::Ignored);
+        };
+        if campaign != self.campaign_id {
+            return Ok(Applied::Ignored);
+        }
+        let now = now_ms();
+        let conn = self.lock();
+        let settled = if status == "failed" {
+            conn.execute(
+                "UPDATE recipients SET state = 'failed', wamid = COALESCE(?1, wamid), error_code = 'status_failed', api_code = ?2, last_status = 'failed', unknown_since_ms = NULL, updated_ms = ?3 \
+                 WHERE recipient = ?4 AND state IN ('unknown', 'in_flight', 'pending')",
+                params![wamid, error_code, now, to],
+            )
+        } else {
+            conn.execute(
+                "UPDATE recipients SET state = 'accepted', wamid = COALESCE(?1, wamid), last_status = ?2, unknown_since_ms = NULL, updated_ms = ?3 \
+                 WHERE recipient = ?4 AND state IN ('unknown', 'in_flight', 'pending')",
+                params![wamid, status, now, to],
+            )
+        }
+        .map_err(db_err)?;
+        if settled > 0 {
+            return Ok(Applied::Settled);
+        }
+        let n = conn
+            .execute(
+                "UPDATE recipients SET last_status = ?1, updated_ms = ?2 WHERE recipient = ?3",
+                params![status, now, to],
+            )
+            .map_err(db_err)?;
+        Ok(if n > 0 {
+            Applied::Recorded
+        } else {
+            Applied::Ignored
+        })
+    }
+
+    /// Parse a webhook POST body and apply every status event in it. Returns how many
+    /// recipients were settled.
+    pub fn apply_webhook(&self, body: &[u8]) -> Result<u64> {
+        let mut settled = 0;
+        for ev in crate::webhook::parse(body)? {
+            if let Some(s) = ev.as_status()
+                && self.apply_status(s)? == Applied::Settled
+            {
+                settled += 1;
+            }
+        }
+        Ok(settled)
+    }
+}

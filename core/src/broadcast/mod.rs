@@ -1,0 +1,773 @@
+//! Resumable template campaigns that never send anyone the same message twice
+//! (`docs/sending-at-scale.md`).
+//!
+//! A [`Campaign`] is a template, a language and recipients with their body parameters
+//! (usually from a CSV whose header is `to` followed by one column per body parameter).
+//! Everything is validated before anything is sent: a bad number, a missing or empty
+//! parameter, or a duplicate recipient is an `invalid_argument` naming the row and column.
+//!
+//! [`crate::client::Client::broadcast`] sends it through the client's governor with a
+//! durable [`Ledger`]: rerunning the same campaign on the same ledger resumes it; a ledger
+//! of another campaign is refused. Each send carries `wa360:<campaign id>:<recipient>` in
+//! `biz_opaque_callback_data`. A send whose outcome is unknown (a crash mid-send, or
+//! `outcome_unknown`) is not repeated blindly: status webhooks carrying the key settle it
+//! ([`Ledger::apply_status`] / [`Ledger::apply_webhook`]); only when no status arrived
+//! within [`BroadcastOptions::unknown_window`] is it sent again.
+//!
+//! ```no_run
+//! # async fn demo(client: wa360::client::Client) -> wa360::Result<()> {
+//! use wa360::broadcast::{BroadcastOptions, Campaign, Ledger};
+//! let csv = "to,name\n+15555550123,Maya\n+15555550124,Ana\n";
+//! let campaign = Campaign::from_csv("order_update", "en_US", csv)?;
+//! let ledger = Ledger::open("/tmp/order_update.db", &campaign)?;
+//! let summary = client.broadcast(&campaign, &ledger, BroadcastOptions::default()).await?;
+//! println!("{} accepted, {} failed", summary.counts.accepted, summary.counts.failed);
+//! # Ok(()) }
+//! ```
+
+mod ledger;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+pub use ledger::{
+    Applied, KEY_PREFIX, Ledger, LedgerEntry, RecipientState, StateCounts, ledger_path, parse_key,
+    recipient_key,
+};
+
+use crate::client::Client;
+use crate::error::{Error, ErrorCode, Result};
+use crate::messages::{Message, Outbound, Parameter, Template, normalize_phone};
+
+/// One recipient of a campaign.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CampaignRecipient {
+    /// Row in the source (CSV line number, the header being row 1).
+    pub row: usize,
+    /// The normalised phone number.
+    pub to: String,
+    /// Body parameters, in order.
+    pub params: Vec<String>,
+}
+
+/// A template campaign: what is sent, to whom. Its [`Campaign::id`] is a fingerprint of
+/// all of it, so a ledger can tell its own campaign from another.
+#[derive(Debug, Clone)]
+pub struct Campaign {
+    id: String,
+    template: String,
+    language: String,
+    recipients: Vec<CampaignRecipient>,
+}
+
+impl Campaign {
+    /// Read a CSV: header `to` then one column per body parameter; one row per recipient.
+    ///
+    /// Errors (`invalid_argument`, before anything is sent) name the row and column: a
+    /// header without `to` first, a row with fewer or more cells than the header, an empty
+    /// parameter, a number that is not in international format, a duplicate recipient.
+    pub fn from_csv(template: &str, language: &str, csv_text: &str) -> Result<Campaign> {
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .trim(csv::Trim::All)
+            .from_reader(csv_text.as_bytes());
+        let mut records = reader.records();
+        let header = match records.next() {
+            None => {
+                return Err(Error::invalid(
+                    "recipients",
+                    "the CSV is empty (expected a header row `to,…`)",
+                ));
+            }
+            Some(r) => r.map_err(|e| csv_err(1, &e))?,
+        };
+        let columns: Vec<String> = header.iter().map(str::to_string).collect();
+        if columns.first().map(|c| c.trim_start_matches('\u{feff}')) != Some("to") {
+            return Err(Error::invalid(
+                "recipients row 1 column 1",
+                format!(
+                    "the header must start with `to` (then one column per body parameter); found {:?}",
+                    columns.first().map(String::as_str).unwrap_or("")
+                ),
+            ));
+        }
+        for (i, c) in columns.iter().enumerate().skip(1) {
+            if c.is_empty() {
+                return Err(Error::invalid(
+                    format!("recipients row 1 column {}", i + 1),
+                    "a parameter column needs a name",
+                ));
+            }
+        }
+        let mut rows = Vec::new();
+        for (i, rec) in records.enumerate() {
+            let line = i + 2;
+            let rec = rec.map_err(|e| csv_err(line, &e))?;
+            if rec.iter().all(str::is_empty) {
+                continue; // blank line
+            }
+            let cells: Vec<String> = rec.iter().map(str::to_string).collect();
+            rows.push((line, cells));
+        }
+        Self::build(template, language, &columns, rows)
+    }
+
+    /// A campaign from recipients and their body parameters (rows numbered from 1).
+    pub fn new(
+        template: &str,
+        language: &str,
+        recipients: Vec<(String, Vec<String>)>,
+    ) -> Result<Campaign> {
+        let width = recipients.first().map(|r| r.1.len()).unwrap_or(0);
+        let mut columns = vec!["to".to_string()];
+        columns.extend((1..=width).map(|i| format!("param{i}")));
+        let rows = recipients
+            .into_iter()
+            .enumerate()
+            .map(|(i, (to, params))| {
+                let mut cells = vec![to];
+                cells.extend(params);
+                (i + 1, cells)
+            })
+            .collect();
+        Self::build(template, language, &columns, rows)
+    }
+
+    fn build(
+        template: &str,
+        language: &str,
+        columns: &[String],
+        rows: Vec<(usize, Vec<String>)>,
+    ) -> Result<Campaign> {
+        if template.trim().is_empty() {
+            return Err(Error::invalid("template", "must not be empty"));
+        }
+        if language.trim().is_empty() {
+            return Err(Error::invalid("language", "must not be empty"));
+        }
+        if rows.is_empty() {
+            return Err(Error::invalid("recipients", "no recipient rows"));
+        }
+        let mut seen: HashMap<String, usize> = HashMap::new();
+        let mut recipients = Vec::with_capacity(rows.len());
+        let mut hasher = Sha256::new();
+        hasher.update(template.as_bytes());
+        hasher.update([0]);
+        hasher.update(language.as_bytes());
+        for (line, cells) in rows {
+            let at = |col: usize| {
+                format!(
+                    "recipients row {line} column {} ({})",
+                    col + 1,
+                    columns.get(col).map(String::as_str).unwrap_or("?")
+                )
+            };
+            if cells.len() < columns.len() {
+                let col = cells.len();
+                return Err(Error::invalid(
+                    at(col),
+                    format!(
+                        "missing parameter: the row has {} cells, the header {}",
+                        cells.len(),
+                        columns.len()
+                    ),
+                ));
+            }
+            if cells.len() > columns.len() {
+                return Err(Error::invalid(
+                    format!("recipients row {line} column {}", columns.len() + 1),
+                    format!(
+                        "the row has {} cells but the header only {} columns",
+                        cells.len(),
+                        columns.len()
+                    ),
+                ));
+            }
+            let to = normalize_phone(&cells[0]).map_err(|e| match e {
+                Error::InvalidArgument { rule, .. } => Error::invalid(at(0), rule),
+                other => other,
+            })?;
+            if let Some(first) = seen.get(&to) {
+                return Err(Error::invalid(
+                    at(0),
+                    format!("duplicate recipient {to} (first on row {first})"),
+                ));
+            }
+            seen.insert(to.clone(), line);
+            for (j, p) in cells.iter().enumerate().skip(1) {
+                if p.is_empty() {
+                    return Err(Error::invalid(
+                        at(j),
+                        "missing parameter: the cell is empty",
+                    ));
+                }
+            }
+            let params: Vec<String> = cells[1..].to_vec();
+            // The message itself must be valid too (length limits, …).
+            let probe = template_message(template, language, &to, &params, "wa360:probe");
+            if let Err(e) = probe.to_body() {
+                return Err(Error::invalid(at(0), e.to_string()));
+            }
+            hasher.update([1]);
+            hasher.update(to.as_bytes());
+            for p in &params {
+                hasher.update([2]);
+                hasher.update(p.as_bytes());
+            }
+            recipients.push(CampaignRecipient {
+                row: line,
+                to,
+                params,
+            });
+        }
+        let digest = hasher.finalize();
+        let id: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+        Ok(Campaign {
+            id,
+            template: template.to_string(),
+            language: language.to_string(),
+            recipients,
+        })
+    }
+
+    /// The campaign id (16 hex characters of a SHA-256 over template, language and rows).
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+    /// Template name.
+    pub fn template(&self) -> &str {
+        &self.template
+    }
+    /// Template language code.
+    pub fn language(&self) -> &str {
+        &self.language
+    }
+    /// The recipients, in order.
+    pub fn recipients(&self) -> &[CampaignRecipient] {
+        &self.recipients
+    }
+}
+
+fn csv_err(line: usize, e: &csv::Error) -> Error {
+    Error::invalid(
+        format!("recipients row {line}"),
+        format!("unreadable CSV: {e}"),
+    )
+}
+
+fn template_message(
+    template: &str,
+    language: &str,
+    to: &str,
+    params: &[String],
+    key: &str,
+) -> Message {
+    let mut t = Template::new(template, language);
+    if !params.is_empty() {
+        t = t.body(params.iter().map(|p| Parameter::text(p.clone())).collect());
+    }
+    Message::template(to, t).callback_data(key)
+}
+
+/// A live view of a broadcast, given to the progress callback.
+#[derive(Debug, Clone, Serialize)]
+pub struct Progress {
+    /// Counts per state in the ledger.
+    pub counts: StateCounts,
+    /// Sends accepted during this run.
+    pub accepted_this_run: u64,
+    /// Seconds since this run started.
+    pub elapsed_secs: f64,
+    /// Accepted sends per second during this run.
+    pub rate: f64,
+    /// Estimated seconds left (pending + unknown at the current rate), if known.
+    pub eta_secs: Option<f64>,
+    /// `running`, `paused`, `scheduled`, `waiting_for_statuses` or `done`.
+    pub phase: &'static str,
+}
+
+/// The outcome of a run.
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    /// The campaign id.
+    pub campaign_id: String,
+    /// Counts per state at the end.
+    pub counts: StateCounts,
+    /// Sends accepted during this run.
+    pub accepted_this_run: u64,
+    /// Seconds this run took.
+    pub elapsed_secs: f64,
+    /// True when every recipient is `accepted` or `failed`.
+    pub complete: bool,
+    /// True when the run ended on a stop request.
+    pub stopped: bool,
+}
+
+/// Pause, resume or stop a running broadcast from another task (the ledger's
+/// [`Ledger::pause`] / [`Ledger::stop`] do the same from another process).
+#[derive(Debug, Clone, Default)]
+pub struct BroadcastControl(Arc<AtomicU8>);
+
+const RUN: u8 = 0;
+const PAUSE: u8 = 1;
+const STOP: u8 = 2;
+
+impl BroadcastControl {
+    /// A fresh control (running).
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Stop claiming recipients until [`BroadcastControl::resume`].
+    pub fn pause(&self) {
+        self.0.store(PAUSE, Ordering::SeqCst);
+    }
+    /// Go on after a pause.
+    pub fn resume(&self) {
+        self.0.store(RUN, Ordering::SeqCst);
+    }
+    /// End the run after the sends in flight (the campaign can be resumed later).
+    pub fn stop(&self) {
+        self.0.store(STOP, Ordering::SeqCst);
+    }
+    fn get(&self) -> u8 {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+/// A progress callback.
+pub type ProgressFn = Arc<dyn Fn(&Progress) + Send + Sync>;
+
+/// How a broadcast runs.
+#[derive(Clone)]
+pub struct BroadcastOptions {
+    /// Sends in flight at once (default 16).
+    pub concurrency: usize,
+    /// How long an `unknown` recipient waits for a status webhook before it is sent
+    /// again (default 15 min).
+    pub unknown_window: Duration,
+    /// Longest wait for a governor slot per send (default 60 s); past it the recipient is
+    /// tried again later.
+    pub max_wait: Duration,
+    /// Attempts per recipient for failures that certainly did not send (default 5).
+    pub max_attempts: u32,
+    /// No send before this time (Unix milliseconds); stored in the ledger.
+    pub not_before_ms: Option<i64>,
+    /// Called with progress at most every `progress_interval` and at the end.
+    pub progress: Option<ProgressFn>,
+    /// Minimum time between progress calls (default 200 ms).
+    pub progress_interval: Duration,
+    /// Pause / resume / stop from another task.
+    pub control: BroadcastControl,
+}
+
+impl Default for BroadcastOptions {
+    fn default() -> Self {
+        BroadcastOptions {
+            concurrency: 16,
+            unknown_window: Duration::from_secs(15 * 60),
+            max_wait: Duration::from_secs(60),
+            max_attempts: 5,
+            not_before_ms: None,
+            progress: None,
+            progress_interval: Duration::from_millis(200),
+            control: BroadcastControl::new(),
+        }
+    }
+}
+
+impl std::fmt::Debug for BroadcastOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BroadcastOptions")
+            .field("concurrency", &self.concurrency)
+            .field("unknown_window", &self.unknown_window)
+            .field("max_wait", &self.max_wait)
+            .field("max_attempts", &self.max_attempts)
+            .field("not_before_ms", &self.not_before_ms)
+            .finish_non_exhaustive()
+    }
+}
+
+impl BroadcastOptions {
+    fn validate(&self) -> Result<()> {
+        if self.concurrency == 0 || self.concurrency > 1024 {
+            return Err(Error::invalid("concurrency", "must be 1..1024"));
+        }
+        if self.max_attempts == 0 {
+            return Err(Error::invalid("max_attempts", "must be at least 1"));
+        }
+        Ok(())
+    }
+}
+
+/// What the result of one send means for the ledger.
+enum Outcome {
+    Accepted(String),
+    Unknown,
+    Retry(Duration),
+    Failed(ErrorCode, Option<i64>),
+}
+
+fn classify(result: Result<crate::client::SendResponse>, attempts_left: bool) -> Outcome {
+    match result {
+        Ok(r) => match r.message_id() {
+            Some(id) => Outcome::Accepted(id.to_string()),
+            None => Outcome::Unknown,
+        },
+        Err(e) => {
+            let code = e.code();
+            match code {
+                ErrorCode::OutcomeUnknown => Outcome::Unknown,
+                // Spam rate limit (quality): never repeated automatically.
+                _ if e.api_code() == Some(131048) => Outcome::Failed(code, e.api_code()),
+                // Refused before processing (locally by the governor, or by a rate
+                // limit, or the connection never opened): safe to try again later.
+                ErrorCode::RateLimited | ErrorCode::Connection | ErrorCode::Transient
+                    if attempts_left =>
+                {
+                    Outcome::Retry(e.retry_after().unwrap_or(Duration::from_secs(1)))
+                }
+                _ => Outcome::Failed(code, e.api_code()),
+            }
+        }
+    }
+}
+
+/// Run a ledger step (SQLite with fsync) off the async threads.
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| Error::Internal(format!("ledger task: {e}")))?
+}
+
+impl Client {
+    /// Send `campaign` through this client (and its governor), recording every step in
+    /// `ledger`; see [`crate::broadcast`]. Returns when every recipient is `accepted` or
+    /// `failed`, or on a stop request. Running it again on the same ledger resumes.
+    pub async fn broadcast(
+        &self,
+        campaign: &Campaign,
+        ledger: &Ledger,
+        options: BroadcastOptions,
+    ) -> Result<Summary> {
+        options.validate()?;
+        if ledger.campaign_id() != campaign.id() {
+            return Err(Error::invalid(
+                "ledger",
+                format!(
+                    "belongs to campaign {}, not {}",
+                    ledger.campaign_id(),
+                    campaign.id()
+                ),
+            ));
+        }
+        let start = Instant::now();
+        {
+            let l = ledger.clone();
+            let nb = options.not_before_ms;
+            blocking(move || {
+                l.set_run_state("running")?;
+                if nb.is_some() {
+                    l.set_not_before(nb)?;
+                }
+                Ok(())
+            })
+            .await?;
+        }
+        let template = Arc::new((
+            campaign.template().to_string(),
+            campaign.language().to_string(),
+        ));
+        let sem = Arc::new(tokio::sync::Semaphore::new(options.concurrency));
+        let accepted_run = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let mut tasks = tokio::task::JoinSet::new();
+        let mut last_progress: Option<Instant> = None;
+        let mut last_poll = Instant::now() - Duration::from_secs(1);
+        let mut external = String::from("running");
+        let mut stopped = false;
+        let report =
+            |phase: &'static str, counts: StateCounts, force: bool, last: &mut Option<Instant>| {
+                let Some(cb) = &options.progress else { return };
+                if !force && last.is_some_and(|t| t.elapsed() < options.progress_interval) {
+                    return;
+                }
+                *last = Some(Instant::now());
+                let elapsed = start.elapsed().as_secs_f64();
+                let acc = accepted_run.load(Ordering::SeqCst);
+                let rate = if elapsed > 0.0 {
+                    acc as f64 / elapsed
+                } else {
+                    0.0
+                };
+                let left = counts.pending + counts.unknown + counts.in_flight;
+                let eta = (rate > 0.0).then(|| left as f64 / rate);
+                cb(&Progress {
+                    counts,
+                    accepted_this_run: acc,
+                    elapsed_secs: elapsed,
+                    rate,
+                    eta_secs: eta,
+                    phase,
+                });
+            };
+        let mut not_before: Option<i64> = None;
+        let due = |last: &Option<Instant>| {
+            options.progress.is_some()
+                && last.is_none_or(|t| t.elapsed() >= options.progress_interval)
+        };
+        loop {
+            // Reap finished sends.
+            while let Some(r) = tasks.try_join_next() {
+                r.map_err(|e| Error::Internal(format!("broadcast task: {e}")))??;
+            }
+            // Twice a second: stop / pause requests from other processes (the ledger), the
+            // schedule, and unknown sends whose quiet window has passed.
+            if last_poll.elapsed() >= Duration::from_millis(500) {
+                last_poll = Instant::now();
+                let l = ledger.clone();
+                let window = options.unknown_window;
+                let (state, nb) = blocking(move || {
+                    l.release_quiet_unknowns(window)?;
+                    Ok((l.run_state()?, l.not_before()?))
+                })
+                .await?;
+                external = state;
+                not_before = nb;
+            }
+            let ctl = options.control.get();
+            if ctl == STOP || external == "stopped" {
+                stopped = true;
+                break;
+            }
+            if ctl == PAUSE || external == "paused" {
+                if due(&last_progress) {
+                    let l = ledger.clone();
+                    let counts = blocking(move || l.counts()).await?;
+                    report("paused", counts, false, &mut last_progress);
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+            if let Some(nb) = not_before {
+                let wait = nb - ledger::now_ms();
+                if wait > 0 {
+                    if due(&last_progress) {
+                        let l = ledger.clone();
+                        let counts = blocking(move || l.counts()).await?;
+                        report("scheduled", counts, false, &mut last_progress);
+                    }
+                    tokio::time::sleep(Duration::from_millis(wait.min(200) as u64)).await;
+                    continue;
+                }
+            }
+            let permit = match Arc::clone(&sem).try_acquire_owned() {
+                Ok(p) => p,
+                Err(_) => {
+                    // All slots busy: wait for one send to finish.
+                    if let Some(r) = tasks.join_next().await {
+                        r.map_err(|e| Error::Internal(format!("broadcast task: {e}")))??;
+                    }
+                    continue;
+                }
+            };
+            let l = ledger.clone();
+            let Some((to, params, attempts)) = blocking(move || l.claim_next()).await? else {
+                drop(permit);
+                // Nothing claimable now: finished, waiting for statuses, for sends in
+                // flight, or for a retry time.
+                let l = ledger.clone();
+                let (counts, next) =
+                    blocking(move || Ok((l.counts()?, l.next_pending_at()?))).await?;
+                if counts.pending == 0 && counts.in_flight == 0 && tasks.is_empty() {
+                    if counts.unknown == 0 {
+                        break;
+                    }
+                    report("waiting_for_statuses", counts, false, &mut last_progress);
+                } else {
+                    report("running", counts, false, &mut last_progress);
+                }
+                let wait = next
+                    .map(|t| (t - ledger::now_ms()).clamp(10, 100) as u64)
+                    .unwrap_or(100);
+                tokio::select! {
+                    r = tasks.join_next(), if !tasks.is_empty() => {
+                        if let Some(r) = r {
+                            r.map_err(|e| Error::Internal(format!("broadcast task: {e}")))??;
+                        }
+                    }
+                    _ = tokio::time::sleep(Duration::from_millis(wait)) => {}
+                }
+                continue;
+            };
+            if due(&last_progress) {
+                let l = ledger.clone();
+                let counts = blocking(move || l.counts()).await?;
+                report("running", counts, false, &mut last_progress);
+            }
+            let client = self.clone();
+            let ledger = ledger.clone();
+            let key = recipient_key(campaign.id(), &to);
+            let template = Arc::clone(&template);
+            let accepted_run = Arc::clone(&accepted_run);
+            let max_wait = options.max_wait;
+            let max_attempts = options.max_attempts;
+            tasks.spawn(async move {
+                let _permit = permit;
+                let msg = template_message(&template.0, &template.1, &to, &params, &key);
+                let result = client.send_within(&msg, max_wait).await;
+                let outcome = classify(result, attempts < max_attempts);
+                if matches!(outcome, Outcome::Accepted(_)) {
+                    accepted_run.fetch_add(1, Ordering::SeqCst);
+                }
+                blocking(move || match outcome {
+                    Outcome::Accepted(id) => ledger.mark_accepted(&to, &id),
+                    Outcome::Unknown => ledger.mark_unknown(&to),
+                    Outcome::Retry(d) => ledger.mark_retry(&to, d),
+                    Outcome::Failed(code, api) => ledger.mark_failed(&to, code.as_str(), api),
+                })
+                .await
+            });
+        }
+        // Let the sends in flight finish (a stop does not abandon them).
+        while let Some(r) = tasks.join_next().await {
+            r.map_err(|e| Error::Internal(format!("broadcast task: {e}")))??;
+        }
+        let l = ledger.clone();
+        let counts = blocking(move || l.counts()).await?;
+        let complete = counts.accepted + counts.failed == counts.total;
+        let summary = Summary {
+            campaign_id: campaign.id().to_string(),
+            counts,
+            accepted_this_run: accepted_run.load(Ordering::SeqCst),
+            elapsed_secs: start.elapsed().as_secs_f64(),
+            complete,
+            stopped,
+        };
+        let l = ledger.clone();
+        let json = serde_json::to_value(&summary).map_err(|e| Error::Internal(e.to_string()))?;
+        let state = if complete {
+            "done"
+        } else if stopped {
+            "stopped"
+        } else {
+            "running"
+        };
+        blocking(move || {
+            l.write_summary(&json)?;
+            l.set_run_state(state)
+        })
+        .await?;
+        report(
+            if complete { "done" } else { "stopped" },
+            counts,
+            true,
+            &mut last_progress,
+        );
+        Ok(summary)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(csv: &str) -> (String, String) {
+        match Campaign::from_csv("t", "en", csv).unwrap_err() {
+            Error::InvalidArgument { field, rule } => (field, rule),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn csv_rows_become_recipients_with_params_in_order() {
+        let c = Campaign::from_csv(
+            "t",
+            "en",
+            "to,name,code\n+1 555 555 0123,Maya,X1\n15555550124,Ana,X2\n",
+        )
+        .unwrap();
+        assert_eq!(c.recipients().len(), 2);
+        assert_eq!(c.recipients()[0].to, "15555550123");
+        assert_eq!(c.recipients()[0].params, vec!["Maya", "X1"]);
+        assert_eq!(c.recipients()[1].row, 3);
+        assert_eq!(c.id().len(), 16);
+        // Same content, same id; different content, different id.
+        let again = Campaign::from_csv(
+            "t",
+            "en",
+            "to,name,code\n15555550123,Maya,X1\n15555550124,Ana,X2\n",
+        )
+        .unwrap();
+        assert_eq!(again.id(), c.id());
+        let other = Campaign::from_csv(
+            "t",
+            "en",
+            "to,name,code\n15555550123,Maya,X9\n15555550124,Ana,X2\n",
+        )
+        .unwrap();
+        assert_ne!(other.id(), c.id());
+    }
+
+    #[test]
+    fn bad_csv_is_rejected_naming_row_and_column() {
+        let (f, r) = err("to,name\n15555550123,Maya\n12ab,Ana\n");
+        assert_eq!(f, "recipients row 3 column 1 (to)");
+        assert!(r.contains("international format"), "{r}");
+        let (f, r) = err("to,name\n15555550123,Maya\n123,Ana\n");
+        assert_eq!(f, "recipients row 3 column 1 (to)");
+        assert!(r.contains("8 to 15 digits"), "{r}");
+        let (f, r) = err("to,name,code\n15555550123,Maya,X\n15555550124,Ana\n");
+        assert_eq!(f, "recipients row 3 column 3 (code)");
+        assert!(r.contains("missing parameter"), "{r}");
+        let (f, r) = err("to,name\n15555550123,\n");
+        assert_eq!(f, "recipients row 2 column 2 (name)");
+        assert!(r.contains("empty"), "{r}");
+        let (f, r) = err("to,name\n15555550123,A\n+1 555 555 0124,B\n1-555-555-0123,C\n");
+        assert_eq!(f, "recipients row 4 column 1 (to)");
+        assert!(
+            r.contains("duplicate recipient 15555550123 (first on row 2)"),
+            "{r}"
+        );
+        let (f, _) = err("phone,name\n15555550123,A\n");
+        assert_eq!(f, "recipients row 1 column 1");
+        let (f, _) = err("to,name\n15555550123,A,extra\n");
+        assert_eq!(f, "recipients row 2 column 3");
+        let (f, _) = err("");
+        assert_eq!(f, "recipients");
+        let (f, _) = err("to\n");
+        assert_eq!(f, "recipients");
+    }
+
+    #[test]
+    fn keys_round_trip() {
+        let k = recipient_key("0123abcd0123abcd", "15555550123");
+        assert_eq!(k, "wa360:0123abcd0123abcd:15555550123");
+        assert_eq!(parse_key(&k), Some(("0123abcd0123abcd", "15555550123")));
+        assert_eq!(parse_key("order-4471"), None);
+    }
+
+    #[test]
+    fn ledger_url_forms() {
+        assert_eq!(
+            ledger_path("sqlite:///tmp/a.db").unwrap(),
+            std::path::PathBuf::from("/tmp/a.db")
+        );
+        assert_eq!(
+            ledger_path("sqlite://a.db").unwrap(),
+            std::path::PathBuf::from("a.db")
+        );
+        assert_eq!(
+            ledger_path("a.db").unwrap(),
+            std::path::PathBuf::from("a.db")
+        );
+        assert_eq!(
+            ledger_path("redis://x").unwrap_err().field(),
+            Some("ledger")
+        );
+    }
+}

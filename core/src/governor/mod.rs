@@ -1,0 +1,518 @@
+//! Send pacing: send at the allowed rate, to the edge and not past it
+//! (`docs/sending-at-scale.md`).
+//!
+//! A [`Governor`] sits in front of every send attempt of a [`crate::client::Client`]
+//! configured with [`crate::config::ClientBuilder::governor`]:
+//!
+//! - **Per number**: a token bucket (GCRA) at `messages_per_second` (80 by default) with a
+//!   burst of `burst` sends. On Meta `130429`, `4`, `80007` or 360dialog's HTTP 400
+//!   "endpoint rate limit" the rate is halved (at most once per second, never below
+//!   `min_rate_fraction`), then it climbs back by `increase_per_sec` of the configured rate
+//!   every second without refusals (AIMD).
+//! - **Per recipient**: at most one send per `pair_interval` (bursts of `pair_burst`); after
+//!   the n-th consecutive `131056` for a recipient, nothing goes to that recipient for
+//!   `4^n` s (at most 4^6 s) while other recipients go on. A success resets n.
+//! - **Where it waits**: a send waits for its slot up to a deadline (`max_wait`, or the
+//!   caller's own via [`crate::client::Client::send_within`]). When the slot is further
+//!   away, the send fails with `rate_limited`, HTTP status 0 (nothing was sent) and
+//!   `retry_after` = when a slot frees up.
+//!
+//! State lives behind [`GovernorStore`]: [`MemoryStore`] in process by default; a shared
+//! store (e.g. Redis running each operation as one Lua script) lets several processes
+//! share one number's bucket.
+//!
+//! A client without a governor still remembers consecutive `131056` answers per recipient
+//! (in a passive governor) to suggest the `4^n` s delay in `retry_after`, without pacing.
+//!
+//! ```
+//! use std::time::Duration;
+//! use wa360::governor::GovernorConfig;
+//! let client = wa360::client::Client::builder()
+//!     .api_key("k")
+//!     .governor(GovernorConfig::default().messages_per_second(80.0).max_wait(Duration::from_secs(5)))
+//!     .build()
+//!     .unwrap();
+//! assert!(client.governor().is_pacing());
+//! ```
+
+mod store;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+pub use store::{GovernorStore, MemoryStore, Reservation, StoreFuture};
+
+use crate::error::{ApiError, Error, ErrorCode, Result};
+use crate::retry;
+
+/// Settings of a [`Governor`]. `Default` is the pacing governor (80/s, pair rate one per
+/// 6 s); [`GovernorConfig::passive`] paces nothing.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GovernorConfig {
+    /// Sends per second per business number (`None` = no per-number pacing).
+    pub messages_per_second: Option<f64>,
+    /// Sends allowed at once before the rate applies (default: a tenth of a second of
+    /// sends, at least 1).
+    pub burst: Option<u32>,
+    /// At most one send per this interval to one recipient (`None` = no pair pacing).
+    pub pair_interval: Option<Duration>,
+    /// Sends to one recipient allowed at once before `pair_interval` applies.
+    pub pair_burst: u32,
+    /// Hold back a recipient for 4^n s after its n-th consecutive `131056`.
+    pub pair_backoff: bool,
+    /// The default deadline for waiting for a slot.
+    pub max_wait: Duration,
+    /// Lowest rate after slow-downs, as a fraction of `messages_per_second`.
+    pub min_rate_fraction: f64,
+    /// Rate regained per second without refusals, as a fraction of `messages_per_second`.
+    pub increase_per_sec: f64,
+    /// The name of the number's bucket in a shared store (several clients of one number
+    /// must use the same name).
+    pub number: String,
+}
+
+impl Default for GovernorConfig {
+    fn default() -> Self {
+        GovernorConfig {
+            messages_per_second: Some(80.0),
+            burst: None,
+            pair_interval: Some(Duration::from_secs(6)),
+            pair_burst: 1,
+            pair_backoff: true,
+            max_wait: Duration::from_secs(30),
+            min_rate_fraction: 0.05,
+            increase_per_sec: 0.05,
+            number: "default".into(),
+        }
+    }
+}
+
+impl GovernorConfig {
+    /// A governor that paces nothing and only remembers `131056` counts to suggest a
+    /// delay (what a client without a configured governor uses).
+    pub fn passive() -> Self {
+        GovernorConfig {
+            messages_per_second: None,
+            pair_interval: None,
+            pair_backoff: false,
+            ..Self::default()
+        }
+    }
+    /// Sends per second per number.
+    pub fn messages_per_second(mut self, n: f64) -> Self {
+        self.messages_per_second = Some(n);
+        self
+    }
+    /// Burst size of the number's bucket.
+    pub fn burst(mut self, n: u32) -> Self {
+        self.burst = Some(n);
+        self
+    }
+    /// Pair pacing: one send per `interval` to a recipient, bursts of `burst`
+    /// (`None` turns pair pacing off; the `131056` back-off stays).
+    pub fn pair_rate(mut self, interval: Option<Duration>, burst: u32) -> Self {
+        self.pair_interval = interval;
+        self.pair_burst = burst;
+        self
+    }
+    /// The default deadline for a slot.
+    pub fn max_wait(mut self, d: Duration) -> Self {
+        self.max_wait = d;
+        self
+    }
+    /// The bucket name in a shared store.
+    pub fn number(mut self, name: impl Into<String>) -> Self {
+        self.number = name.into();
+        self
+    }
+
+    /// Check the values (`invalid_argument` naming the field).
+    pub fn validate(&self) -> Result<()> {
+        if let Some(r) = self.messages_per_second
+            && !(r.is_finite() && r > 0.0 && r <= 1_000_000.0)
+        {
+            return Err(Error::invalid(
+                "governor.messages_per_second",
+                "must be a number greater than 0 (at most 1000000)",
+            ));
+        }
+        if self.burst == Some(0) {
+            return Err(Error::invalid("governor.burst", "must be at least 1"));
+        }
+        if self.pair_interval.is_some_and(|d| d.is_zero()) {
+            return Err(Error::invalid(
+                "governor.pair_interval",
+                "must be greater than 0 (or absent to turn pair pacing off)",
+            ));
+        }
+        if self.pair_burst == 0 {
+            return Err(Error::invalid("governor.pair_burst", "must be at least 1"));
+        }
+        if !(self.min_rate_fraction.is_finite()
+            && self.min_rate_fraction > 0.0
+            && self.min_rate_fraction <= 1.0)
+        {
+            return Err(Error::invalid(
+                "governor.min_rate_fraction",
+                "must be in (0, 1]",
+            ));
+        }
+        if !(self.increase_per_sec.is_finite() && self.increase_per_sec >= 0.0) {
+            return Err(Error::invalid(
+                "governor.increase_per_sec",
+                "must be a number of at least 0",
+            ));
+        }
+        if self.number.is_empty() || self.number.len() > 200 {
+            return Err(Error::invalid(
+                "governor.number",
+                "must be 1..200 characters",
+            ));
+        }
+        Ok(())
+    }
+
+    fn burst_or_default(&self, rate: f64) -> u32 {
+        self.burst
+            .unwrap_or_else(|| ((rate / 10.0).floor() as u32).max(1))
+    }
+}
+
+/// What a send attempt's answer means for pacing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Signal {
+    /// Accepted: the recipient's `131056` count resets.
+    Accepted,
+    /// The number is over its throughput (`130429`, `4`, `80007`, the endpoint limit).
+    Overloaded,
+    /// `131056` for this recipient.
+    PairLimited,
+    /// Anything else (no effect on pacing).
+    Other,
+}
+
+impl Signal {
+    /// Classify an error answer.
+    pub fn of_error(e: &Error) -> Signal {
+        match e.api_code() {
+            Some(retry::PAIR_RATE_LIMIT_CODE) => Signal::PairLimited,
+            Some(130429 | 4 | 80007) => Signal::Overloaded,
+            Some(_) => Signal::Other,
+            // HTTP 429 or 360dialog's "endpoint rate limit" without a Meta code; a local
+            // refusal (status 0) was not an answer.
+            None if e.code() == ErrorCode::RateLimited && e.status().is_some_and(|s| s != 0) => {
+                Signal::Overloaded
+            }
+            None => Signal::Other,
+        }
+    }
+}
+
+/// Slow-down factor on an overload signal.
+const DECREASE_FACTOR: f64 = 0.5;
+/// At most one slow-down per this interval (refusals of sends already in flight count once).
+const DECREASE_COOLDOWN: Duration = Duration::from_secs(1);
+/// Longest 131056 back-off exponent (4^6 s ≈ 68 min).
+const MAX_BACKOFF_EXP: u32 = 6;
+
+/// Paces sends per number and per recipient. Cheap to clone.
+#[derive(Clone)]
+pub struct Governor {
+    config: Arc<GovernorConfig>,
+    store: Arc<dyn GovernorStore>,
+}
+
+impl std::fmt::Debug for Governor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Governor")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Governor {
+    /// A governor with its own in-process store.
+    pub fn new(config: GovernorConfig) -> Result<Governor> {
+        Self::with_store(config, Arc::new(MemoryStore::new()))
+    }
+
+    /// A governor over a given (possibly shared) store.
+    pub fn with_store(config: GovernorConfig, store: Arc<dyn GovernorStore>) -> Result<Governor> {
+        config.validate()?;
+        Ok(Governor {
+            config: Arc::new(config),
+            store,
+        })
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &GovernorConfig {
+        &self.config
+    }
+
+    /// True when sends are paced (per number or per recipient).
+    pub fn is_pacing(&self) -> bool {
+        self.config.messages_per_second.is_some()
+            || self.config.pair_interval.is_some()
+            || self.config.pair_backoff
+    }
+
+    fn number_key(&self) -> String {
+        format!("n:{}", self.config.number)
+    }
+
+    fn pair_key(&self, recipient: &str) -> String {
+        format!("p:{}:{}", self.config.number, recipient)
+    }
+
+    /// The number's current rate (after slow-downs), or `None` without per-number pacing.
+    pub async fn current_rate(&self) -> Option<f64> {
+        let rate = self.config.messages_per_second?;
+        let scale = self
+            .store
+            .scale(&self.number_key(), self.config.increase_per_sec)
+            .await;
+        Some(rate * scale)
+    }
+
+    /// Wait for a send slot for `recipient` (if known), at most `max_wait`.
+    ///
+    /// Past the deadline: `rate_limited`, HTTP status 0, `retry_after` = how long until
+    /// a slot; nothing is reserved.
+    pub async fn acquire(&self, recipient: Option<&str>, max_wait: Duration) -> Result<()> {
+        let start = Instant::now();
+        let c = &self.config;
+        let mut pair_reserved: Option<(String, Duration)> = None;
+        if let Some(to) = recipient
+            && (c.pair_interval.is_some() || c.pair_backoff)
+        {
+            let key = self.pair_key(to);
+            let interval = c.pair_interval.unwrap_or(Duration::ZERO);
+            let tolerance = interval * c.pair_burst.saturating_sub(1);
+            match self
+                .store
+                .reserve(&key, interval, tolerance, max_wait)
+                .await
+            {
+                Reservation::Refused { retry_after } => {
+                    return Err(refused("recipient", to, retry_after, max_wait));
+                }
+                Reservation::Granted { wait } => {
+                    if !wait.is_zero() {
+                        tokio::time::sleep(wait).await;
+                    }
+                    pair_reserved = Some((key, interval));
+                }
+            }
+        }
+        if let Some(rate) = c.messages_per_second {
+            let key = self.number_key();
+            let scale = self.store.scale(&key, c.increase_per_sec).await;
+            let effective = (rate * scale).max(rate * c.min_rate_fraction);
+            let interval = Duration::from_secs_f64(1.0 / effective);
+            let tolerance = interval * c.burst_or_default(rate).saturating_sub(1);
+            let left = max_wait.saturating_sub(start.elapsed());
+            match self.store.reserve(&key, interval, tolerance, left).await {
+                Reservation::Refused { retry_after } => {
+                    if let Some((k, i)) = pair_reserved {
+                        self.store.release(&k, i).await;
+                    }
+                    return Err(refused("number", &c.number, retry_after, max_wait));
+                }
+                Reservation::Granted { wait } => {
+                    if !wait.is_zero() {
+                        tokio::time::sleep(wait).await;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Learn from the answer to one send attempt. For `131056` the back-off (4^n s) is
+    /// written into the error's `retry_after`.
+    pub async fn observe(
+        &self,
+        recipient: Option<&str>,
+        outcome: std::result::Result<(), &mut Error>,
+    ) {
+        let signal = match &outcome {
+            Ok(()) => Signal::Accepted,
+            Err(e) => Signal::of_error(e),
+        };
+        match signal {
+            Signal::Accepted => {
+                if let Some(to) = recipient {
+                    self.store.clear(&self.pair_key(to)).await;
+                }
+            }
+            Signal::Overloaded => {
+                // Refused before processing: the recipient got nothing, so its pair slot
+                // is given back (a retry must not wait a whole pair interval for it).
+                if let (Some(to), Some(interval)) = (recipient, self.config.pair_interval) {
+                    self.store.release(&self.pair_key(to), interval).await;
+                }
+                if self.config.messages_per_second.is_some() {
+                    self.store
+                        .decrease(
+                            &self.number_key(),
+                            DECREASE_FACTOR,
+                            self.config.min_rate_fraction,
+                            self.config.increase_per_sec,
+                            DECREASE_COOLDOWN,
+                        )
+                        .await;
+                }
+            }
+            Signal::PairLimited => {
+                let n = match recipient {
+                    Some(to) => self.store.bump(&self.pair_key(to)).await,
+                    None => 1,
+                };
+                let backoff = pair_backoff(n);
+                if self.config.pair_backoff
+                    && let Some(to) = recipient
+                {
+                    let interval = self.config.pair_interval.unwrap_or(Duration::ZERO);
+                    let tolerance = interval * self.config.pair_burst.saturating_sub(1);
+                    self.store
+                        .block_for(&self.pair_key(to), backoff, tolerance)
+                        .await;
+                }
+                if let Err(Error::Api { error, .. }) = outcome {
+                    error.retry_after = Some(backoff);
+                }
+            }
+            Signal::Other => {}
+        }
+    }
+}
+
+/// 4^n seconds for the n-th consecutive `131056` (n ≥ 1), at most 4^6 s.
+pub fn pair_backoff(n: u32) -> Duration {
+    Duration::from_secs(4u64.pow(n.clamp(1, MAX_BACKOFF_EXP)))
+}
+
+fn refused(what: &str, name: &str, retry_after: Duration, max_wait: Duration) -> Error {
+    Error::Api {
+        code: ErrorCode::RateLimited,
+        error: Box::new(ApiError {
+            status: 0,
+            message: format!(
+                "not sent: no send slot for {what} {name} within {:.3} s (next slot in {:.3} s)",
+                max_wait.as_secs_f64(),
+                retry_after.as_secs_f64()
+            ),
+            retry_after: Some(retry_after),
+            ..Default::default()
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn gov(cfg: GovernorConfig) -> Governor {
+        Governor::new(cfg).unwrap()
+    }
+
+    #[tokio::test]
+    async fn burst_then_paced_then_refused_past_deadline() {
+        let g = gov(GovernorConfig::passive().messages_per_second(10.0).burst(3));
+        let t0 = Instant::now();
+        for _ in 0..3 {
+            g.acquire(None, Duration::ZERO).await.unwrap();
+        }
+        assert!(t0.elapsed() < Duration::from_millis(50));
+        let e = g.acquire(None, Duration::ZERO).await.unwrap_err();
+        assert_eq!(e.code(), ErrorCode::RateLimited);
+        assert_eq!(e.status(), Some(0));
+        let ra = e.retry_after().unwrap();
+        assert!(
+            ra > Duration::ZERO && ra <= Duration::from_millis(100),
+            "{ra:?}"
+        );
+        g.acquire(None, Duration::from_secs(1)).await.unwrap();
+        assert!(t0.elapsed() >= Duration::from_millis(80));
+    }
+
+    #[tokio::test]
+    async fn overload_halves_rate_once_per_second_and_recovers() {
+        let mut cfg = GovernorConfig::passive().messages_per_second(100.0);
+        cfg.increase_per_sec = 10.0; // back to full within 0.1 s
+        let g = gov(cfg);
+        let mut e = Error::Api {
+            code: ErrorCode::RateLimited,
+            error: Box::new(ApiError {
+                status: 429,
+                api_code: Some(130429),
+                ..Default::default()
+            }),
+        };
+        g.observe(None, Err(&mut e)).await;
+        let r1 = g.current_rate().await.unwrap();
+        assert!((50.0..60.0).contains(&r1), "{r1}");
+        g.observe(None, Err(&mut e)).await; // within the cool-down: no second cut
+        assert!(g.current_rate().await.unwrap() >= r1);
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        assert_eq!(g.current_rate().await, Some(100.0));
+    }
+
+    #[tokio::test]
+    async fn pair_limit_backs_off_that_recipient_only() {
+        let g = gov(GovernorConfig::passive().pair_rate(None, 1));
+        let mut cfg = (*g.config).clone();
+        cfg.pair_backoff = true;
+        let g = gov(cfg);
+        let mut e = Error::Api {
+            code: ErrorCode::RateLimited,
+            error: Box::new(ApiError {
+                status: 429,
+                api_code: Some(131056),
+                ..Default::default()
+            }),
+        };
+        g.observe(Some("a"), Err(&mut e)).await;
+        assert_eq!(e.retry_after(), Some(Duration::from_secs(4)));
+        let refused = g
+            .acquire(Some("a"), Duration::from_millis(10))
+            .await
+            .unwrap_err();
+        assert!(refused.retry_after().unwrap() > Duration::from_secs(3));
+        g.acquire(Some("b"), Duration::ZERO).await.unwrap();
+        g.observe(Some("a"), Err(&mut e)).await;
+        assert_eq!(e.retry_after(), Some(Duration::from_secs(16)));
+        g.observe(Some("a"), Ok(())).await;
+        g.observe(Some("a"), Err(&mut e)).await;
+        assert_eq!(e.retry_after(), Some(Duration::from_secs(4)));
+    }
+
+    #[tokio::test]
+    async fn a_refused_send_gives_its_pair_slot_back() {
+        let g = gov(GovernorConfig::passive().pair_rate(Some(Duration::from_secs(10)), 1));
+        g.acquire(Some("a"), Duration::ZERO).await.unwrap();
+        assert!(g.acquire(Some("a"), Duration::ZERO).await.is_err());
+        let mut e = Error::Api {
+            code: ErrorCode::RateLimited,
+            error: Box::new(ApiError {
+                status: 429,
+                api_code: Some(130429),
+                ..Default::default()
+            }),
+        };
+        g.observe(Some("a"), Err(&mut e)).await;
+        g.acquire(Some("a"), Duration::ZERO).await.unwrap();
+    }
+
+    #[test]
+    fn bad_config_names_the_field() {
+        let e = Governor::new(GovernorConfig::default().messages_per_second(0.0)).unwrap_err();
+        assert_eq!(e.field(), Some("governor.messages_per_second"));
+        let e = Governor::new(GovernorConfig::default().burst(0)).unwrap_err();
+        assert_eq!(e.field(), Some("governor.burst"));
+        let e = Governor::new(GovernorConfig::default().pair_rate(Some(Duration::ZERO), 1))
+            .unwrap_err();
+        assert_eq!(e.field(), Some("governor.pair_interval"));
+    }
+}

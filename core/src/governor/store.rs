@@ -1,0 +1,227 @@
+//! Where the governor keeps its state: the [`GovernorStore`] trait and the in-process
+//! [`MemoryStore`].
+//!
+//! Every operation is one atomic step on one key, so a shared backend can implement each
+//! with a single server-side script: the per-number bucket is a GCRA ("generic cell rate
+//! algorithm", the token bucket expressed as one timestamp, the *theoretical arrival time*
+//! `tat`), which a Redis backend runs as a Lua script over one hash (`tat`, `scale`,
+//! `scale_at`, `count`) using the server's clock. Times cross the trait as durations
+//! relative to "now" of the store, never as absolute instants.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// A boxed future returned by [`GovernorStore`] methods (object-safe async).
+pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// The answer to [`GovernorStore::reserve`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reservation {
+    /// A slot is reserved `wait` from now (zero = at once).
+    Granted {
+        /// How long the caller must wait before using the slot.
+        wait: Duration,
+    },
+    /// The first free slot is further away than `max_wait`; nothing was reserved.
+    Refused {
+        /// How long until the first free slot.
+        retry_after: Duration,
+    },
+}
+
+/// Atomic per-key operations the [`crate::governor::Governor`] is built on.
+///
+/// `key` names one bucket (`n:<number>` for a business number, `p:<number>:<recipient>` for
+/// a pair). Implementations must make each call atomic with respect to every other caller
+/// sharing the store (other tasks, processes or machines).
+pub trait GovernorStore: Send + Sync + 'static {
+    /// GCRA reservation: `tat = max(tat, now)`; the slot is free at `tat - tolerance`.
+    /// If that is more than `max_wait` away, refuse and change nothing; else store
+    /// `tat + interval` and grant the wait.
+    fn reserve(
+        &self,
+        key: &str,
+        interval: Duration,
+        tolerance: Duration,
+        max_wait: Duration,
+    ) -> StoreFuture<'_, Reservation>;
+
+    /// Give back a granted reservation that will not be used (`tat -= interval`, never
+    /// before now).
+    fn release(&self, key: &str, interval: Duration) -> StoreFuture<'_, ()>;
+
+    /// Allow nothing on `key` for `duration` from now (`tat = max(tat, now + duration + tolerance)`).
+    fn block_for(&self, key: &str, duration: Duration, tolerance: Duration) -> StoreFuture<'_, ()>;
+
+    /// Add one to the key's counter of consecutive refusals and return the new value.
+    fn bump(&self, key: &str) -> StoreFuture<'_, u32>;
+
+    /// Reset the key's counter of consecutive refusals.
+    fn clear(&self, key: &str) -> StoreFuture<'_, ()>;
+
+    /// The key's rate scale in `(0, 1]` now: the last value stored by [`Self::decrease`],
+    /// plus `increase_per_sec` for every second since (additive increase), at most 1.
+    fn scale(&self, key: &str, increase_per_sec: f64) -> StoreFuture<'_, f64>;
+
+    /// Multiplicative decrease: unless the last decrease was less than `cooldown` ago,
+    /// store `max(floor, scale_now * factor)`. Returns the scale in force.
+    fn decrease(
+        &self,
+        key: &str,
+        factor: f64,
+        floor: f64,
+        increase_per_sec: f64,
+        cooldown: Duration,
+    ) -> StoreFuture<'_, f64>;
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    /// Theoretical arrival time, as an offset from the store's epoch.
+    tat: Duration,
+    count: u32,
+    scale: f64,
+    scale_at: Duration,
+    last_decrease: Option<Duration>,
+}
+
+impl Entry {
+    fn new(now: Duration) -> Self {
+        Entry {
+            tat: now,
+            count: 0,
+            scale: 1.0,
+            scale_at: now,
+            last_decrease: None,
+        }
+    }
+
+    fn scale_now(&self, now: Duration, inc: f64) -> f64 {
+        let dt = now.saturating_sub(self.scale_at).as_secs_f64();
+        (self.scale + inc.max(0.0) * dt).min(1.0)
+    }
+
+    /// Nothing here that a fresh entry would not also say.
+    fn is_idle(&self, now: Duration) -> bool {
+        self.tat <= now && self.count == 0 && self.scale >= 1.0
+    }
+}
+
+/// At this many keys the store drops the idle ones (bounded memory).
+const PRUNE_AT: usize = 100_000;
+
+/// The in-process store (the default): one mutex over a map, shared by every clone of a
+/// client that holds it.
+#[derive(Debug)]
+pub struct MemoryStore {
+    epoch: Instant,
+    map: Mutex<HashMap<String, Entry>>,
+}
+
+impl Default for MemoryStore {
+    fn default() -> Self {
+        MemoryStore {
+            epoch: Instant::now(),
+            map: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn with<T>(&self, key: &str, f: impl FnOnce(&mut Entry, Duration) -> T) -> T {
+        let now = self.epoch.elapsed();
+        let mut map = self.map.lock().unwrap_or_else(|p| p.into_inner());
+        if map.len() >= PRUNE_AT && !map.contains_key(key) {
+            map.retain(|_, e| !e.is_idle(now));
+        }
+        let e = map
+            .entry(key.to_string())
+            .or_insert_with(|| Entry::new(now));
+        f(e, now)
+    }
+}
+
+fn ready<'a, T: Send + 'a>(v: T) -> StoreFuture<'a, T> {
+    Box::pin(std::future::ready(v))
+}
+
+impl GovernorStore for MemoryStore {
+    fn reserve(
+        &self,
+        key: &str,
+        interval: Duration,
+        tolerance: Duration,
+        max_wait: Duration,
+    ) -> StoreFuture<'_, Reservation> {
+        ready(self.with(key, |e, now| {
+            let tat = e.tat.max(now);
+            let wait = tat.saturating_sub(tolerance).saturating_sub(now);
+            if wait > max_wait {
+                Reservation::Refused { retry_after: wait }
+            } else {
+                e.tat = tat + interval;
+                Reservation::Granted { wait }
+            }
+        }))
+    }
+
+    fn release(&self, key: &str, interval: Duration) -> StoreFuture<'_, ()> {
+        self.with(key, |e, now| {
+            e.tat = e.tat.saturating_sub(interval).max(now);
+        });
+        ready(())
+    }
+
+    fn block_for(&self, key: &str, duration: Duration, tolerance: Duration) -> StoreFuture<'_, ()> {
+        self.with(key, |e, now| {
+            e.tat = e.tat.max(now + duration + tolerance);
+        });
+        ready(())
+    }
+
+    fn bump(&self, key: &str) -> StoreFuture<'_, u32> {
+        ready(self.with(key, |e, _| {
+            e.count = e.count.saturating_add(1);
+            e.count
+        }))
+    }
+
+    fn clear(&self, key: &str) -> StoreFuture<'_, ()> {
+        self.with(key, |e, _| e.count = 0);
+        ready(())
+    }
+
+    fn scale(&self, key: &str, increase_per_sec: f64) -> StoreFuture<'_, f64> {
+        ready(self.with(key, |e, now| e.scale_now(now, increase_per_sec)))
+    }
+
+    fn decrease(
+        &self,
+        key: &str,
+        factor: f64,
+        floor: f64,
+        increase_per_sec: f64,
+        cooldown: Duration,
+    ) -> StoreFuture<'_, f64> {
+        ready(self.with(key, |e, now| {
+            let current = e.scale_now(now, increase_per_sec);
+            if e.last_decrease
+                .is_some_and(|t| now.saturating_sub(t) < cooldown)
+            {
+                return current;
+            }
+            e.scale = (current * factor).max(floor).min(1.0);
+            e.scale_at = now;
+            e.last_decrease = Some(now);
+            e.scale
+        }))
+    }
+}

@@ -1,0 +1,304 @@
+//! Broadcasts over real HTTP against the sandbox, with a real SQLite ledger and status
+//! webhooks delivered to a real receiver that feeds the ledger.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::http::StatusCode;
+use wa360::broadcast::{BroadcastOptions, Campaign, Ledger, RecipientState, recipient_key};
+use wa360::client::Client;
+use wa360::governor::GovernorConfig;
+use wa360_sandbox::{Fault, FaultRule, Limits, Sandbox};
+
+fn csv(n: usize) -> String {
+    let mut s = String::from("to,name,order\n");
+    for i in 0..n {
+        s.push_str(&format!("+1 555 800 {i:04},Name{i},A-{i}\n"));
+    }
+    s
+}
+
+fn client(sb: &Sandbox) -> Client {
+    Client::builder()
+        .base_url(&sb.url())
+        .api_key(sb.api_key())
+        .governor(
+            GovernorConfig::default()
+                .messages_per_second(200.0)
+                .pair_rate(None, 1),
+        )
+        .build()
+        .unwrap()
+}
+
+fn temp_ledger(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "wa360-bc-{}-{}-{}",
+        name,
+        std::process::id(),
+        fastrand::u32(..)
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join("ledger.db")
+}
+
+/// A webhook receiver that feeds every status into the ledger (503 when it cannot).
+async fn receiver(ledger: Ledger) -> String {
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |body: Bytes| {
+            let ledger = ledger.clone();
+            async move {
+                match ledger.apply_webhook(&body) {
+                    Ok(_) => StatusCode::OK,
+                    Err(_) => StatusCode::SERVICE_UNAVAILABLE,
+                }
+            }
+        }),
+    );
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", l.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(l, app).await.unwrap() });
+    url
+}
+
+fn accepted_per_recipient(sb: &Sandbox) -> BTreeMap<String, u64> {
+    sb.control()
+        .recipient_counts()
+        .into_iter()
+        .map(|(k, v)| (k, v.accepted))
+        .collect()
+}
+
+#[tokio::test]
+async fn broadcast_sends_each_recipient_once_and_a_rerun_sends_nothing() {
+    let sb = Sandbox::builder().time_scale(0.01).start().await.unwrap();
+    let campaign = Campaign::from_csv("order_update", "en_US", &csv(30)).unwrap();
+    let path = temp_ledger("basic");
+    let ledger = Ledger::open(&path, &campaign).unwrap();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let seen2 = Arc::clone(&seen);
+    let opts = BroadcastOptions {
+        progress: Some(Arc::new(move |p: &wa360::broadcast::Progress| {
+            seen2.lock().unwrap().push((p.phase, p.counts));
+        })),
+        ..BroadcastOptions::default()
+    };
+    let c = client(&sb);
+    let s = c.broadcast(&campaign, &ledger, opts).await.unwrap();
+    assert!(s.complete);
+    assert_eq!(s.counts.accepted, 30);
+    assert_eq!(s.accepted_this_run, 30);
+    let per = accepted_per_recipient(&sb);
+    assert_eq!(per.len(), 30);
+    assert!(per.values().all(|&n| n == 1), "{per:?}");
+    // The wire body: template, parameters in CSV order, the recipient's key.
+    let req = sb
+        .requests()
+        .into_iter()
+        .find(|r| r.body["to"] == "15558000007")
+        .unwrap();
+    assert_eq!(req.body["template"]["name"], "order_update");
+    assert_eq!(
+        req.body["template"]["components"][0]["parameters"][1]["text"],
+        "A-7"
+    );
+    assert_eq!(
+        req.body["biz_opaque_callback_data"],
+        recipient_key(campaign.id(), "15558000007")
+    );
+    // Progress ended with a "done" call, and the summary is in the ledger.
+    let last = *seen.lock().unwrap().last().unwrap();
+    assert_eq!(last.0, "done");
+    assert_eq!(last.1.accepted, 30);
+    assert_eq!(ledger.summary().unwrap().unwrap()["counts"]["accepted"], 30);
+
+    // Rerun: nothing left to send.
+    let ledger = Ledger::open(&path, &campaign).unwrap();
+    let s = c
+        .broadcast(&campaign, &ledger, BroadcastOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(s.accepted_this_run, 0);
+    assert!(accepted_per_recipient(&sb).values().all(|&n| n == 1));
+
+    // A ledger of another campaign is refused.
+    let other = Campaign::from_csv("order_update", "de", &csv(30)).unwrap();
+    let e = Ledger::open(&path, &other).unwrap_err();
+    assert_eq!(e.code(), wa360::ErrorCode::InvalidArgument);
+    assert_eq!(e.field(), Some("ledger"));
+    assert!(e.to_string().contains("another campaign"), "{e}");
+}
+
+/// Sends whose answer is lost (the sandbox processes them, then resets the connection)
+/// end `outcome_unknown`: they are settled by the status webhooks carrying their key, not
+/// sent again. The quiet window is long, so only the webhooks can settle them.
+#[tokio::test]
+async fn outcome_unknown_is_settled_by_status_webhooks_not_resent() {
+    let sb = Sandbox::builder().time_scale(0.01).start().await.unwrap();
+    let campaign = Campaign::from_csv("order_update", "en_US", &csv(40)).unwrap();
+    let ledger = Ledger::open(temp_ledger("unknown"), &campaign).unwrap();
+    let url = receiver(ledger.clone()).await;
+    sb.control()
+        .register_webhook(false, &url, &BTreeMap::new())
+        .unwrap();
+    // Every 8th send: processed, answer lost.
+    sb.add_fault(FaultRule::new("POST", "/messages", Fault::ResetAfterBody).times(5));
+    let opts = BroadcastOptions {
+        concurrency: 1,
+        unknown_window: Duration::from_secs(600),
+        ..BroadcastOptions::default()
+    };
+    let s = tokio::time::timeout(
+        Duration::from_secs(120),
+        client(&sb).broadcast(&campaign, &ledger, opts),
+    )
+    .await
+    .expect("settled by webhooks well within the quiet window")
+    .unwrap();
+    assert!(s.complete);
+    assert_eq!(s.counts.accepted, 40);
+    let per = accepted_per_recipient(&sb);
+    assert_eq!(per.len(), 40);
+    assert!(per.values().all(|&n| n == 1), "resent blindly: {per:?}");
+    let reqs = sb.requests();
+    assert_eq!(reqs.len(), 40, "one request per recipient, none repeated");
+    let lost = reqs
+        .iter()
+        .filter(|r| {
+            r.fault
+                .as_ref()
+                .is_some_and(|f| f["kind"] == "reset_after_body")
+        })
+        .count();
+    assert_eq!(lost, 5, "five answers were lost");
+    // The five settled by webhooks carry the wamid from their status.
+    let entries = ledger.entries().unwrap();
+    assert!(entries.iter().all(|e| e.state == RecipientState::Accepted));
+    assert!(entries.iter().all(|e| e.wamid.is_some() && e.attempts == 1));
+}
+
+/// Sends reset before the sandbox read them never happened: no status arrives, so after
+/// the quiet window they are sent again, and each recipient still gets exactly one.
+#[tokio::test]
+async fn unknown_without_any_status_is_sent_again_after_the_window() {
+    let sb = Sandbox::builder().time_scale(0.01).start().await.unwrap();
+    let campaign = Campaign::from_csv("order_update", "en_US", &csv(10)).unwrap();
+    let ledger = Ledger::open(temp_ledger("quiet"), &campaign).unwrap();
+    let url = receiver(ledger.clone()).await;
+    sb.control()
+        .register_webhook(false, &url, &BTreeMap::new())
+        .unwrap();
+    sb.add_fault(FaultRule::new("POST", "/messages", Fault::ResetBeforeBody).times(3));
+    let opts = BroadcastOptions {
+        concurrency: 1,
+        unknown_window: Duration::from_secs(2),
+        ..BroadcastOptions::default()
+    };
+    let s = client(&sb)
+        .broadcast(&campaign, &ledger, opts)
+        .await
+        .unwrap();
+    assert!(s.complete);
+    let per = accepted_per_recipient(&sb);
+    assert_eq!(per.len(), 10);
+    assert!(per.values().all(|&n| n == 1), "{per:?}");
+    let entries = ledger.entries().unwrap();
+    assert_eq!(entries.iter().filter(|e| e.attempts == 2).count(), 3);
+}
+
+/// Stop ends the run after the sends in flight; running again finishes the campaign
+/// without sending anyone twice. Pause holds sends until resumed.
+#[tokio::test]
+async fn stop_then_resume_and_pause() {
+    let sb = Sandbox::builder()
+        .time_scale(0.01)
+        .limits(Limits::none().messages_per_second(50.0))
+        .start()
+        .await
+        .unwrap();
+    let campaign = Campaign::from_csv("order_update", "en_US", &csv(60)).unwrap();
+    let path = temp_ledger("stop");
+    let ledger = Ledger::open(&path, &campaign).unwrap();
+    let c = Client::builder()
+        .base_url(&sb.url())
+        .api_key(sb.api_key())
+        .governor(
+            GovernorConfig::default()
+                .messages_per_second(50.0)
+                .pair_rate(None, 1),
+        )
+        .build()
+        .unwrap();
+    let opts = BroadcastOptions::default();
+    let ctl = opts.control.clone();
+    let stop_at = Arc::new(Mutex::new(false));
+    let opts = BroadcastOptions {
+        progress: Some(Arc::new(move |p: &wa360::broadcast::Progress| {
+            if p.counts.accepted >= 20 && !*stop_at.lock().unwrap() {
+                *stop_at.lock().unwrap() = true;
+                ctl.stop();
+            }
+        })),
+        progress_interval: Duration::ZERO,
+        ..opts
+    };
+    let s = c.broadcast(&campaign, &ledger, opts).await.unwrap();
+    assert!(s.stopped && !s.complete, "{s:?}");
+    assert!(s.counts.pending > 0);
+    assert_eq!(ledger.run_state().unwrap(), "stopped");
+
+    // Pause from "another process" (the ledger), resume after a moment.
+    let ledger2 = Ledger::open_existing(&path).unwrap();
+    let opts = BroadcastOptions::default();
+    let ctl = opts.control.clone();
+    ctl.pause();
+    let before = sb.requests().len();
+    let c2 = c.clone();
+    let camp = campaign.clone();
+    let l = ledger.clone();
+    let run = tokio::spawn(async move { c2.broadcast(&camp, &l, opts).await });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(sb.requests().len(), before, "paused: nothing sent");
+    ctl.resume();
+    let s = run.await.unwrap().unwrap();
+    assert!(s.complete);
+    assert_eq!(ledger2.run_state().unwrap(), "done");
+    let per = accepted_per_recipient(&sb);
+    assert_eq!(per.len(), 60);
+    assert!(per.values().all(|&n| n == 1), "{per:?}");
+}
+
+/// A scheduled broadcast sends nothing before its start time (kept in the ledger).
+#[tokio::test]
+async fn scheduled_broadcast_waits_for_its_start_time() {
+    let sb = Sandbox::builder().time_scale(0.01).start().await.unwrap();
+    let campaign = Campaign::from_csv("order_update", "en_US", &csv(3)).unwrap();
+    let ledger = Ledger::open(temp_ledger("schedule"), &campaign).unwrap();
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let at = now_ms + 800;
+    let phases = Arc::new(Mutex::new(Vec::new()));
+    let p2 = Arc::clone(&phases);
+    let opts = BroadcastOptions {
+        not_before_ms: Some(at),
+        progress: Some(Arc::new(move |p: &wa360::broadcast::Progress| {
+            p2.lock().unwrap().push(p.phase)
+        })),
+        progress_interval: Duration::ZERO,
+        ..BroadcastOptions::default()
+    };
+    let s = client(&sb)
+        .broadcast(&campaign, &ledger, opts)
+        .await
+        .unwrap();
+    assert!(s.complete);
+    assert_eq!(ledger.not_before().unwrap(), Some(at));
+    let first = sb.requests().iter().map(|r| r.at_ms).min().unwrap();
+    assert!(first as i64 >= at, "sent {} ms early", at - first as i64);
+    assert!(phases.lock().unwrap().contains(&"scheduled"));
+}

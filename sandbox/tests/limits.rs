@@ -1,0 +1,154 @@
+//! The sandbox's rate limits over real HTTP: 130429 per number, 131056 per recipient,
+//! 360dialog's endpoint limit, the per-recipient counts, and "off by default".
+
+use serde_json::{Value, json};
+use wa360_sandbox::{Limits, Sandbox};
+
+fn body(to: &str) -> Value {
+    json!({"messaging_product":"whatsapp","to":to,"type":"text","text":{"body":"hi"}})
+}
+
+async fn send(http: &reqwest::Client, sb: &Sandbox, to: &str) -> (u16, Value) {
+    let r = http
+        .post(format!("{}/messages", sb.url()))
+        .header("D360-API-KEY", sb.api_key())
+        .json(&body(to))
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn no_limits_by_default() {
+    let sb = Sandbox::start().await.unwrap();
+    let http = reqwest::Client::new();
+    for _ in 0..30 {
+        assert_eq!(send(&http, &sb, "15555550123").await.0, 200);
+    }
+    assert_eq!(sb.control().recipient_counts()["15555550123"].accepted, 30);
+    assert_eq!(sb.control().limit_counters().throughput_refused, 0);
+}
+
+#[tokio::test]
+async fn messages_per_second_past_the_limit_get_130429() {
+    let sb = Sandbox::builder()
+        .limits(Limits::none().messages_per_second(5.0))
+        .start()
+        .await
+        .unwrap();
+    let http = reqwest::Client::new();
+    let mut refused = 0;
+    for i in 0..20 {
+        let (status, v) = send(&http, &sb, &format!("1555555{i:04}")).await;
+        if status == 429 {
+            assert_eq!(v["error"]["code"], 130429, "{v}");
+            assert!(v["error"]["error_data"]["details"].is_string());
+            refused += 1;
+        } else {
+            assert_eq!(status, 200, "{v}");
+        }
+    }
+    // The bucket holds one second (5) and refills at 5/s while the loop runs.
+    assert!(refused >= 5, "refused {refused}");
+    let c = sb.control().limit_counters();
+    assert_eq!(c.throughput_refused, refused);
+    assert_eq!(c.accepted, 20 - refused);
+    // The request log shows the refusals with their status.
+    let logged_429 = sb
+        .requests()
+        .iter()
+        .filter(|r| r.status == Some(429))
+        .count() as u64;
+    assert_eq!(logged_429, refused);
+    // Refilled after a pause.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    assert_eq!(send(&http, &sb, "15555550000").await.0, 200);
+}
+
+#[tokio::test]
+async fn pair_rate_refuses_only_the_repeated_recipient() {
+    let sb = Sandbox::builder()
+        .limits(Limits::none().pair_rate(60_000, 2))
+        .start()
+        .await
+        .unwrap();
+    let http = reqwest::Client::new();
+    assert_eq!(send(&http, &sb, "15555550001").await.0, 200);
+    assert_eq!(send(&http, &sb, "15555550001").await.0, 200);
+    let (status, v) = send(&http, &sb, "15555550001").await;
+    assert_eq!(status, 429);
+    assert_eq!(v["error"]["code"], 131056);
+    // Others are not affected.
+    for i in 2..6 {
+        assert_eq!(send(&http, &sb, &format!("1555555000{i}")).await.0, 200);
+    }
+    let r = http
+        .get(format!("{}/_sandbox/recipients", sb.url()))
+        .send()
+        .await
+        .unwrap();
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["recipients"]["15555550001"]["accepted"], 2);
+    assert_eq!(v["recipients"]["15555550001"]["pair_refused"], 1);
+    assert_eq!(v["recipients"]["15555550003"]["accepted"], 1);
+    assert_eq!(v["counters"]["pair_refused"], 1);
+}
+
+#[tokio::test]
+async fn endpoint_limit_is_http_400_with_the_360dialog_body() {
+    let sb = Sandbox::start().await.unwrap();
+    let http = reqwest::Client::new();
+    // Set through the control route, as a test in another language would.
+    let r = http
+        .post(format!("{}/_sandbox/limits", sb.url()))
+        .json(&json!({"endpoint_rps": 3}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let mut seen = false;
+    for _ in 0..10 {
+        let (status, v) = send(&http, &sb, "15555550123").await;
+        if status == 400 {
+            assert_eq!(
+                v["meta"]["developer_message"],
+                "You have exceeded the endpoint rate limit."
+            );
+            assert_eq!(v["meta"]["http_code"], 400);
+            seen = true;
+        }
+    }
+    assert!(seen);
+    assert!(sb.control().limit_counters().endpoint_refused >= 1);
+    // Bad limits are refused and name the field.
+    let r = http
+        .post(format!("{}/_sandbox/limits", sb.url()))
+        .json(&json!({"messages_per_second": -1}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    assert!(r.text().await.unwrap().contains("messages_per_second"));
+}
+
+#[tokio::test]
+async fn core_client_reads_the_limit_answers_as_rate_limited() {
+    let sb = Sandbox::builder()
+        .limits(Limits::none().pair_rate(60_000, 1))
+        .start()
+        .await
+        .unwrap();
+    let client = wa360::client::Client::builder()
+        .base_url(&sb.url())
+        .api_key(sb.api_key())
+        .build()
+        .unwrap();
+    let msg = wa360::messages::Message::text("15555550123", "hi");
+    client.send(&msg).await.unwrap();
+    let e = client.send(&msg).await.unwrap_err();
+    assert_eq!(e.code(), wa360::ErrorCode::RateLimited);
+    assert_eq!(e.api_code(), Some(131056));
+    assert!(e.retry_after().is_some());
+}
