@@ -50,7 +50,9 @@ type Shared = Arc<Mutex<Lister>>;
 fn cache_arg(obj: &Bound<'_, PyAny>) -> PyResult<wa360::media_cache::MediaCache> {
     obj.cast::<PyMediaCache>()
         .map(|c| c.borrow().inner.clone())
-        .map_err(|_| crate::errors::to_py_err(wa360::Error::invalid("cache", "must be a wa360.MediaCache")))
+        .map_err(|_| {
+            crate::errors::to_py_err(wa360::Error::invalid("cache", "must be a wa360.MediaCache"))
+        })
 }
 
 fn next_sync(py: Python<'_>, l: &Shared) -> PyResult<Option<JsonOut>> {

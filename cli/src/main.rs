@@ -4,8 +4,8 @@
 //! (usage errors, invalid messages, invalid webhook bodies).
 #![forbid(unsafe_code)]
 
-mod logging;
 mod broadcast;
+mod logging;
 mod manage;
 mod receiver;
 
