@@ -1,5 +1,5 @@
 import type { RequestHandler, Request } from 'express'
-import type { Event, VerifierOptions, Verifier } from './wa360.js'
+import type { Event, VerifierOptions, Verifier, Inbox } from './wa360.js'
 
 export interface WebhookReceiverOptions<R> {
   /** Checks every delivery must pass (Basic auth, custom headers, X-Hub-Signature-256). */
@@ -10,11 +10,45 @@ export interface WebhookReceiverOptions<R> {
   insecureSkipVerify?: boolean
   /** Answer Meta's `GET ?hub.mode=subscribe…` check with this verify token. */
   verifyToken?: string
-  /** Called on a later tick, after the 200 was sent, with the parsed events. */
-  onEvents: (events: Event[], request: R) => void | Promise<void>
-  /** Called when onEvents throws or rejects (default: console.error). */
+  /**
+   * Called after the 200 was sent. Without `inbox`: on a later tick with the new events of the
+   * delivery and its request. With `inbox`: by this process's consumers, one event per call,
+   * `request` null; a throw or rejection retries the event with backoff, then dead-letters it.
+   */
+  onEvents: (events: Event[], request: R | null) => void | Promise<void>
+  /** Called when onEvents throws or rejects without an inbox, and for inbox problems (default: console.error). */
   onError?: (error: unknown) => void
+  /**
+   * Store events durably before answering 200 and hand them out through consumers:
+   * `'sqlite:///abs/path.db'` (several processes on one machine), `'memory://'`, or an `Inbox`.
+   * Without it: one process, not durable.
+   */
+  inbox?: string | Inbox
+  /** With an inbox: how many events this process handles at once (default 4). */
+  concurrency?: number
+  /** With an inbox: ms running handlers get to finish on shutdown before their events are released (default 10000). */
+  shutdownGraceMs?: number
+  /**
+   * With an inbox: run consumers in this process (default true). `false` makes this process a
+   * receiver only; separate worker processes then consume with `new Inbox(url).consumer()`.
+   */
+  startConsumers?: boolean
+  /** With an inbox: close the consumers gracefully on SIGTERM / SIGINT (default true). */
+  shutdownSignals?: boolean
+  /** Without an inbox: drop repeated events in memory (default true). */
+  dedupe?: boolean
+  /** Without an inbox: drop stale / repeated statuses in memory (default false). */
+  statusFold?: boolean
+  /** Body limit in bytes (default 1 MiB); larger bodies get 413. */
+  maxBytes?: number
+  /** Nesting limit (default 64). */
+  maxDepth?: number
 }
 
-/** Express middleware: verify, parse, answer 200 at once, then call `onEvents`. */
-export declare function wa360Webhook(options: WebhookReceiverOptions<Request>): RequestHandler
+/** Express middleware: the core receiver (verify, parse, inbox accept), then `onEvents`. */
+export declare function wa360Webhook(options: WebhookReceiverOptions<Request>): RequestHandler & {
+  /** Graceful shutdown of the inbox consumers; resolves to how many events were released. */
+  close(graceMs?: number): Promise<number>
+  /** The inbox, when one is configured. */
+  inbox: Inbox | null
+}

@@ -1,7 +1,8 @@
 'use strict'
 // Express middleware: `app.use('/webhook', wa360Webhook({ verify, onEvents }))`.
 // Works with or without `express.raw()` in front of it; must not sit behind
-// `express.json()` (the signature covers the raw bytes).
+// `express.json()` (the signature covers the raw bytes). All checks run in the
+// core's Receiver (see webhook-receiver.js).
 const { makeReceiver, readBody } = require('./webhook-receiver.js')
 
 function rawQuery(req) {
@@ -11,20 +12,21 @@ function rawQuery(req) {
 
 function wa360Webhook(options) {
   const r = makeReceiver(options)
-  return function wa360WebhookMiddleware(req, res, next) {
-    if (req.method === 'GET') {
-      const [status, text] = r.handleGet(rawQuery(req))
-      return res.status(status).type('text/plain').send(text)
-    }
-    if (req.method !== 'POST') return next()
-    const got = Buffer.isBuffer(req.body) ? Promise.resolve(req.body)
-      : req.body !== undefined && req._body ? Promise.reject(new Error('wa360Webhook needs the raw body: mount it before express.json() or use express.raw()'))
-        : readBody(req)
-    got.then((body) => {
-      const [status, text] = r.handlePost(Array.isArray(req.rawHeaders) ? req.rawHeaders : req.headers, body, req)
-      res.status(status).type('text/plain').send(text)
-    }, (e) => (e.status === 413 ? res.status(413).send('too large') : next(e)))
+  function middleware(req, res, next) {
+    const headers = Array.isArray(req.rawHeaders) ? req.rawHeaders : req.headers
+    const got = req.method !== 'POST' ? Promise.resolve(Buffer.alloc(0))
+      : Buffer.isBuffer(req.body) ? Promise.resolve(req.body)
+        : req.body !== undefined && req._body ? Promise.reject(new Error('wa360Webhook needs the raw body: mount it before express.json() or use express.raw()'))
+          : readBody(req, r.maxBytes + 1)
+    got.then((body) => r.handle(req.method, rawQuery(req), headers, body, req))
+      .then(([status, text]) => { res.status(status).type('text/plain').send(text) },
+        (e) => (e.status === 413 ? res.status(413).type('text/plain').send('payload too large') : next(e)))
   }
+  /** Graceful shutdown of the inbox consumers (stop claiming, finish up to the grace, release). */
+  middleware.close = r.close
+  /** The inbox, when one is configured. */
+  middleware.inbox = r.inbox
+  return middleware
 }
 
 module.exports = { wa360Webhook }

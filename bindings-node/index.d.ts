@@ -162,6 +162,33 @@ export declare class Client {
 }
 export type JsClient = Client
 
+/** Claims events from an inbox under leases it renews in the background. */
+export declare class Consumer {
+  /** This consumer's unique name. */
+  get name(): string
+  /**
+   * Claim up to `max` (default 1) events, waiting up to `timeoutMs`
+   * (default 1000) for some; events as JSON text.
+   */
+  _nextJson(max?: number | undefined | null, timeoutMs?: number | undefined | null): Promise<Array<DeliveryJson>>
+  /** The handler succeeded; resolves `false` when the lease was lost meanwhile. */
+  ack(id: string): Promise<boolean>
+  /** The handler failed: resolves `"retry"`, `"dead"` (dead-lettered) or `"not_held"`. */
+  nack(id: string, error: string): Promise<'retry' | 'dead' | 'not_held'>
+  /** Stop claiming (`next` resolves `[]` from now on). */
+  stop(): void
+  /** `true` after `stop()` or `close()`. */
+  get stopped(): boolean
+  /** Events claimed and not yet acked or nacked. */
+  get held(): number
+  /**
+   * Stop, give back every held event without counting the attempt and end
+   * lease renewal; resolves to how many were released.
+   */
+  close(): Promise<number>
+}
+export type JsConsumer = Consumer
+
 /**
  * Drops repeated deliveries (360dialog delivers at least once and retries
  * for days). In memory, bounded; one per process.
@@ -175,6 +202,34 @@ export declare class Deduper {
   forget(event: object): void
 }
 export type JsDeduper = Deduper
+
+/**
+ * A durable store of webhook events, opened by URL: `memory://` (one
+ * process, not durable) or `sqlite:///abs/path.db` (several processes on
+ * one machine). Throws `store` on a corrupt or locked file and
+ * `invalid_argument` on an unknown URL.
+ */
+export declare class Inbox {
+  /** `new Inbox(url)`: opens (and creates) the store now. */
+  constructor(url: string)
+  /** The URL it was opened with (user info hidden). */
+  get url(): string
+  /** Counts. */
+  stats(): Promise<InboxStats>
+  /** Up to `limit` (default 100) dead letters, oldest first, events as JSON text. */
+  _deadJson(limit?: number | undefined | null): Promise<Array<DeadLetterJson>>
+  /** Put dead letters back in line (one by id, or all); resolves to how many. */
+  replay(id?: string | undefined | null): Promise<number>
+  /** Delete dead letters (one by id, or all); resolves to how many. */
+  drop(id?: string | undefined | null): Promise<number>
+  /** Drop dedupe keys and folded statuses past the retention; resolves to how many. */
+  prune(): Promise<number>
+  /** A new consumer (its own name and lease renewal) for a worker loop. */
+  consumer(): JsConsumer
+  /** What printing shows. */
+  toJSON(): string
+}
+export type JsInbox = Inbox
 
 /** The durable ledger of one campaign (`sqlite:///PATH`). */
 export declare class Ledger {
@@ -220,6 +275,22 @@ export declare class MediaCache {
   /** The trust period in days. */
   get ttlDays(): number
 }
+
+/**
+ * The one webhook receiver of the core: verify (fails closed), the
+ * `hub.challenge` GET, size and depth caps, parse, then the inbox's atomic
+ * accept (or the in-memory dedupe without an inbox).
+ */
+export declare class Receiver {
+  /** `new Receiver(options, verifier?, inbox?)`. */
+  constructor(options?: ReceiverOptions | undefined | null, verifier?: JsVerifier | undefined | null, inbox?: Inbox | undefined | null)
+  /**
+   * Handle one request (method, raw query without `?`, headers as
+   * `req.rawHeaders` or `req.headers`, raw body); resolves to the reply.
+   */
+  handle(method: string, query: string, headers: Record<string, string | string[] | undefined> | string[], body: Buffer | Uint8Array | string): Promise<ReceiverReply>
+}
+export type JsReceiver = Receiver
 
 /**
  * A local 360dialog Cloud API emulator (see `sandbox/README.md` for its
@@ -538,6 +609,32 @@ export interface ClientOptions {
   governor?: GovernorOptions
 }
 
+/** A dead letter (the event as canonical JSON text; `Inbox.dead()` parses it). */
+export interface DeadLetterJson {
+  /** The entry's id. */
+  id: string
+  /** The event, canonical JSON. */
+  eventJson: string
+  /** Attempts made. */
+  attempts: number
+  /** The error the handler last reported. */
+  lastError?: string
+  /** When it was accepted (Unix ms). */
+  acceptedAtMs: number
+}
+
+/** One claimed event (canonical JSON text; the glue parses it). */
+export interface DeliveryJson {
+  /** The entry's id (pass it to ack / nack). */
+  id: string
+  /** The event, canonical JSON. */
+  eventJson: string
+  /** 1 on the first try. */
+  attempt: number
+  /** `phone_number_id:contact`, when the event has a contact. */
+  conversation?: string
+}
+
 /** Options of `getWebhook`. (Declared for the TypeScript types.) */
 export interface GetWebhookOptions {
   /** Read the WABA-level webhook instead of the phone-number-level one. */
@@ -621,6 +718,24 @@ export declare function hubChallenge(mode: string, verifyToken: string, challeng
 /** `hubChallenge` reading the parameters from a raw query string (without `?`). */
 export declare function hubChallengeFromQuery(query: string, expectedToken: string): string
 
+/** Counts of what an inbox holds. */
+export interface InboxStats {
+  /** Waiting to be claimed (including waiting for a retry). */
+  ready: number
+  /** Claimed by a consumer right now. */
+  inFlight: number
+  /** Dead letters. */
+  dead: number
+  /** Acknowledged since the store was created. */
+  handled: number
+  /** Deliveries recognised as duplicates since the store was created. */
+  duplicates: number
+  /** Status updates dropped by the fold since the store was created. */
+  stale: number
+  /** Dedupe keys remembered. */
+  keys: number
+}
+
 /** One cumulative histogram bucket. */
 export interface LatencyBucket {
   /** Upper bound in seconds; null for the last, unbounded bucket. */
@@ -687,6 +802,36 @@ export declare function parseTemplateList(body: Record<string, unknown>): Templa
  * large (1 MiB), too deep (64), not JSON or not a webhook.
  */
 export declare function parseWebhookToJson(body: Buffer | Uint8Array | string): string
+
+/** Options of `new Receiver(options, verifier, inbox)`. */
+export interface ReceiverOptions {
+  /** Answer Meta's `GET` handshake with this token. */
+  verifyToken?: string
+  /** Body limit in bytes (default 1 MiB). */
+  maxBytes?: number
+  /** Nesting limit (default 64). */
+  maxDepth?: number
+  /** Without an inbox: drop repeated events in memory (default true). */
+  dedupe?: boolean
+  /** Without an inbox: drop stale / repeated statuses in memory (default false). */
+  statusFold?: boolean
+}
+
+/** What the receiver answered (events as canonical JSON text). */
+export interface ReceiverReply {
+  /** HTTP status. */
+  status: number
+  /** `text/plain` body. */
+  body: string
+  /** The new events, a JSON array of canonical events. */
+  eventsJson: string
+  /** Events of this delivery already seen. */
+  duplicates: number
+  /** Status updates dropped by the fold. */
+  stale: number
+  /** Why the delivery was refused (log-safe), if it was. */
+  error?: string
+}
 
 /**
  * Options of `Sandbox.start(options)`. (Declared for the TypeScript types;

@@ -3,7 +3,7 @@
 // this file re-exports them and declares the JS-side additions.
 
 export {
-  Campaign, Ledger, Verifier, Sandbox, Deduper, StatusFold, buildMessage, hubChallenge, hubChallengeFromQuery, validateWebhookUrl, validateWebhookSettings, signWebhook, parseWebhookToJson,
+  Campaign, Ledger, Verifier, Sandbox, Deduper, StatusFold, Inbox, Consumer, Receiver, buildMessage, hubChallenge, hubChallengeFromQuery, validateWebhookUrl, validateWebhookSettings, signWebhook, parseWebhookToJson,
   type ClientMetrics, type LatencyHistogram, type LatencyBucket,
   type SendResponse, type SendContact, type SentMessage, type MediaInfo, type ClientDescription,
   type VerifierOptions, type BasicAuth, type SetWebhookOptions, type GetWebhookOptions, type WebhookInfo,
@@ -12,6 +12,7 @@ export {
   MediaCache, buildTemplate, buildProfileUpdate, parseTemplateList, checkTemplateSend,
   type TemplateInfo, type TemplatePageInfo, type BusinessProfile, type HealthStatus, type HealthEntity,
   type HealthError, type HealthCheck, type BlockedUser, type BlockResult, type CachedUpload,
+  type InboxStats, type ReceiverOptions, type ReceiverReply,
 } from './index.js'
 import type { TemplateInfo, BlockedUser } from './index.js'
 export * from './webhook-events.js'
@@ -119,6 +120,7 @@ export type ErrorCode =
   | 'webhook_payload'
   | 'invalid_signature'
   | 'internal'
+  | 'store'
 
 /** Every error code, frozen, in the core's declaration order. */
 export declare const ErrorCodes: readonly ErrorCode[]
@@ -176,6 +178,13 @@ declare module './index.js' {
     listTemplates(options?: { source?: 'config' | 'graph'; name?: string; status?: string; language?: string; pageSize?: number; limit?: number }): AsyncIterableIterator<TemplateInfo>
     /** Every blocked user, fetched page by page (`for await`). */
     listBlockedUsers(options?: { pageSize?: number }): AsyncIterableIterator<BlockedUser>
+  interface Inbox {
+    /** Up to `limit` (default 100) dead letters, oldest first. */
+    dead(limit?: number): Promise<Array<{ id: string; event: WithToJSON<Event>; attempts: number; lastError?: string; acceptedAtMs: number }>>
+  }
+  interface Consumer {
+    /** Claim up to `max` (default 1) events, waiting up to `timeoutMs` (default 1000). */
+    next(max?: number, timeoutMs?: number): Promise<Array<{ id: string; event: WithToJSON<Event>; attempt: number; conversation?: string }>>
   }
   interface Sandbox {
     /** Mark users as having written in the last 24 hours (only those can be blocked). */

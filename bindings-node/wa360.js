@@ -74,6 +74,9 @@ wrapMethods(native.Ledger, new Set())
 wrapMethods(native.Verifier, new Set())
 wrapMethods(native.Deduper, new Set())
 wrapMethods(native.StatusFold, new Set())
+wrapMethods(native.Inbox, new Set(['stats', '_deadJson', 'replay', 'drop', 'prune']))
+wrapMethods(native.Consumer, new Set(['_nextJson', 'ack', 'nack', 'close']))
+wrapMethods(native.Receiver, new Set(['handle']))
 // Sandbox.start is a read-only static of the native class: left as is (its
 // one optional argument is an options object).
 
@@ -276,6 +279,29 @@ class Client extends native.Client {
     if (logger !== undefined && logger !== null) logging.attach(this, logger, logLevel)
   }
 }
+// Inbox.dead() / Consumer.next(): events arrive as canonical JSON text, parsed here.
+Object.defineProperty(native.Inbox.prototype, 'dead', {
+  enumerable: false, configurable: true, writable: true,
+  value: async function dead(limit) {
+    const rows = await this._deadJson(limit)
+    return rows.map(({ eventJson, ...rest }) => {
+      const event = JSON.parse(eventJson)
+      Object.defineProperty(event, 'toJSON', TO_JSON)
+      return { ...rest, event }
+    })
+  },
+})
+Object.defineProperty(native.Consumer.prototype, 'next', {
+  enumerable: false, configurable: true, writable: true,
+  value: async function next(max, timeoutMs) {
+    const rows = await this._nextJson(max, timeoutMs)
+    return rows.map(({ eventJson, ...rest }) => {
+      const event = JSON.parse(eventJson)
+      Object.defineProperty(event, 'toJSON', TO_JSON)
+      return { ...rest, event }
+    })
+  },
+})
 
 module.exports = {
   Client,
@@ -292,6 +318,8 @@ module.exports = {
   buildProfileUpdate: wrapSync(native.buildProfileUpdate),
   parseTemplateList: wrapSync(native.parseTemplateList),
   checkTemplateSend: wrapSync(native.checkTemplateSend),
+  Inbox: native.Inbox,
+  Receiver: native.Receiver,
   ErrorCodes,
   isWa360Error,
   parseWebhook,

@@ -1,11 +1,79 @@
 'use strict'
-// Framework-neutral core of the Express middleware and the Fastify plugin:
-// verify → parse → answer 200 at once → hand the events to the user's
-// callback on a later tick (360dialog expects a fast 200; slow handlers must
-// not hold the delivery). All checks run in Rust.
-const { parseWebhook, Verifier, hubChallengeFromQuery } = require('./wa360.js')
+// Framework-neutral glue of the Express middleware and the Fastify plugin over
+// the core's one webhook Receiver (Rust): size cap, verify (fails closed),
+// hub.challenge GET, parse, then either
+//   - without `inbox`: in-memory dedupe, 200 at once, and `onEvents` on a later
+//     tick in this process (one process, not durable), or
+//   - with `inbox` ('sqlite:///abs/path.db'): the events are stored durably,
+//     deduplicated and status-folded across processes, before the 200; this
+//     process runs consumers that hand them to `onEvents` at least once, one
+//     event per call, in order per conversation, with retries and dead letters.
+// Claims, leases, retries and ordering are the core's (Consumer); this file only
+// calls the handler and reports back.
+const { Verifier, Receiver, Inbox } = require('./wa360.js')
 
 const MAX_BODY = 1 << 20
+
+const TO_JSON = { value: function toJSON() { return { ...this } }, enumerable: false, writable: true, configurable: true }
+function materialise(json) {
+  if (json === '[]') return []
+  const events = JSON.parse(json)
+  for (let i = 0; i < events.length; i++) Object.defineProperty(events[i], 'toJSON', TO_JSON)
+  return events
+}
+
+function describe(e) {
+  const text = e instanceof Error ? `${e.name}: ${e.message}` : String(e)
+  return text.slice(0, 2000)
+}
+
+function delay(ms) {
+  let timer
+  const p = new Promise((resolve) => { timer = setTimeout(resolve, ms) })
+  return { p, cancel: () => clearTimeout(timer) }
+}
+
+/** The consumers of this process: `concurrency` loops of claim → onEvents → ack / nack. */
+function startConsumers(inbox, onEvents, onError, concurrency) {
+  const consumer = inbox.consumer()
+  async function loop() {
+    while (!consumer.stopped) {
+      let got
+      try {
+        got = await consumer._nextJson(1, 500)
+      } catch (e) {
+        onError(e)
+        await delay(500).p
+        continue
+      }
+      for (const d of got) {
+        const [event] = materialise(`[${d.eventJson}]`)
+        try {
+          await onEvents([event], null)
+        } catch (e) {
+          try {
+            const outcome = await consumer.nack(d.id, describe(e))
+            if (outcome === 'dead') onError(Object.assign(new Error(`wa360 inbox: event ${d.id} dead-lettered after ${d.attempt} attempts`), { cause: e }))
+          } catch (e2) { onError(e2) }
+          continue
+        }
+        try { await consumer.ack(d.id) } catch (e) { onError(e) }
+      }
+    }
+  }
+  const loops = Array.from({ length: concurrency }, () => loop())
+  return {
+    consumer,
+    /** Stop claiming, let running handlers finish up to `graceMs`, release the rest. */
+    async close(graceMs) {
+      consumer.stop()
+      const t = delay(graceMs)
+      await Promise.race([Promise.allSettled(loops), t.p])
+      t.cancel()
+      return consumer.close()
+    },
+  }
+}
 
 function makeReceiver(options) {
   if (!options || typeof options.onEvents !== 'function') {
@@ -18,42 +86,73 @@ function makeReceiver(options) {
     throw new TypeError('wa360 webhook receiver: give `verify` options (basicAuth / headers / appSecret), a `verifier`, or insecureSkipVerify: true')
   }
   const onError = typeof options.onError === 'function' ? options.onError : (e) => { console.error('wa360 webhook handler failed:', e) }
+  const inbox = options.inbox == null ? null : options.inbox instanceof Inbox ? options.inbox : new Inbox(String(options.inbox))
+  const concurrency = Number.isInteger(options.concurrency) && options.concurrency > 0 ? options.concurrency : 4
+  const graceMs = typeof options.shutdownGraceMs === 'number' ? options.shutdownGraceMs : 10000
+  const maxBytes = options.maxBytes ?? MAX_BODY
+  const native = new Receiver({
+    verifyToken: options.verifyToken,
+    maxBytes,
+    maxDepth: options.maxDepth,
+    dedupe: options.dedupe !== false,
+    statusFold: options.statusFold === true,
+  }, verifier, inbox)
 
-  /** Handle one POST: returns [status, text] to answer and schedules the callback. */
-  function handlePost(headers, body, request) {
-    try {
-      if (verifier) verifier.verify(headers, body)
-    } catch (e) {
-      return [e && e.code === 'invalid_signature' ? 401 : 400, 'unauthorized']
+  let pool = null
+  let closing = null
+  function start() {
+    if (!inbox || pool || closing || options.startConsumers === false) return
+    pool = startConsumers(inbox, options.onEvents, onError, concurrency)
+    if (options.shutdownSignals !== false) {
+      for (const sig of ['SIGTERM', 'SIGINT']) process.once(sig, onSignal)
     }
-    let events
-    try {
-      events = parseWebhook(body)
-    } catch (e) {
-      return [400, 'bad webhook body']
-    }
-    setImmediate(() => {
-      try {
-        const r = options.onEvents(events, request)
-        if (r && typeof r.then === 'function') r.then(undefined, onError)
-      } catch (e) {
-        onError(e)
-      }
+  }
+  function onSignal(sig) {
+    close().catch(onError).finally(() => {
+      // Nobody else handles the signal: end the process the way it would have ended.
+      if (process.listenerCount(sig) === 0) process.kill(process.pid, sig)
     })
-    return [200, 'OK']
   }
-
-  /** Handle Meta's GET subscription check; [status, text]. */
-  function handleGet(rawQuery) {
-    if (!options.verifyToken) return [404, 'not found']
-    try {
-      return [200, hubChallengeFromQuery(rawQuery, options.verifyToken)]
-    } catch (e) {
-      return [403, 'forbidden']
+  /** Graceful shutdown of the consumers; resolves to how many events were released. */
+  function close(ms = graceMs) {
+    if (!closing) {
+      closing = pool ? pool.close(ms) : Promise.resolve(0)
+      for (const sig of ['SIGTERM', 'SIGINT']) process.removeListener(sig, onSignal)
     }
+    return closing
+  }
+  // Events stored before a restart are handled without waiting for a new delivery.
+  if (inbox) setImmediate(start)
+
+  /** Any request: resolves to [status, text] to answer; schedules the callback. */
+  async function handle(method, rawQuery, headers, body, request) {
+    const reply = await native.handle(method, rawQuery, headers, body)
+    if (reply.status === 503) onError(new Error(`wa360 webhook: delivery not stored, answered 503: ${reply.error}`))
+    if (inbox) {
+      start()
+    } else if (reply.status === 200 && reply.eventsJson !== '[]') {
+      const events = materialise(reply.eventsJson)
+      setImmediate(() => {
+        try {
+          const r = options.onEvents(events, request)
+          if (r && typeof r.then === 'function') r.then(undefined, onError)
+        } catch (e) {
+          onError(e)
+        }
+      })
+    }
+    return [reply.status, reply.body]
   }
 
-  return { handlePost, handleGet }
+  return {
+    handle,
+    handlePost: (headers, body, request) => handle('POST', '', headers, body, request),
+    handleGet: (rawQuery) => handle('GET', rawQuery, [], ''),
+    start,
+    close,
+    inbox,
+    maxBytes,
+  }
 }
 
 /** Read a request stream fully into a Buffer (at most `limit` bytes). */

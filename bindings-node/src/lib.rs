@@ -17,6 +17,7 @@ mod broadcast;
 mod dedupe;
 mod errors;
 mod governor;
+mod inbox;
 mod logging;
 mod manage;
 mod media;

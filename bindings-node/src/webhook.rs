@@ -22,7 +22,7 @@ use crate::client::JsClient;
 use crate::errors::{guard, spawn};
 use crate::own::{Json, Text, own_get, own_keys};
 
-fn body_bytes<'a>(body: &'a Either<BufferSlice<'_>, String>) -> &'a [u8] {
+pub(crate) fn body_bytes<'a>(body: &'a Either<BufferSlice<'_>, String>) -> &'a [u8] {
     match body {
         Either::A(b) => b,
         Either::B(s) => s.as_bytes(),
@@ -298,7 +298,7 @@ impl FromNapiValue for NodeHeaders {
 /// secrets in Rust: printing it never shows them.
 #[napi(js_name = "Verifier")]
 pub struct JsVerifier {
-    inner: wa360::webhook::verify::Verifier,
+    pub(crate) inner: wa360::webhook::verify::Verifier,
 }
 
 #[napi]

@@ -13,6 +13,7 @@ pub mod client;
 pub mod convert;
 pub mod errors;
 pub mod governor;
+pub mod inbox;
 pub mod logging;
 pub mod manage;
 pub mod media;
@@ -36,6 +37,7 @@ fn native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     errors::register(m)?;
     logging::register(m)?;
     webhook::register(m)?;
+    inbox::register(m)?;
     messages::register(m)?;
     media::register(m)?;
     client::register(m)?;

@@ -480,7 +480,7 @@ fn header_text(v: &Bound<'_, PyAny>) -> PyResult<String> {
 /// Checks that a webhook delivery is authentic (fails closed).
 #[pyclass(name = "Verifier", module = "wa360._native", frozen)]
 pub struct PyVerifier {
-    inner: Verifier,
+    pub(crate) inner: Verifier,
 }
 
 #[pymethods]
@@ -667,7 +667,7 @@ fn event_ref<'a>(obj: &'a Bound<'_, PyAny>) -> PyResult<&'a Event> {
 /// Drops repeated webhook events (360dialog delivers at least once).
 #[pyclass(name = "Deduper", module = "wa360._native", frozen)]
 pub struct PyDeduper {
-    inner: Deduper,
+    pub(crate) inner: Deduper,
 }
 
 #[pymethods]
@@ -725,7 +725,7 @@ fn outcome_name(o: FoldOutcome) -> &'static str {
 /// Keeps the furthest status of each sent message; statuses never move backwards.
 #[pyclass(name = "StatusFold", module = "wa360._native", frozen)]
 pub struct PyStatusFold {
-    inner: StatusFold,
+    pub(crate) inner: StatusFold,
 }
 
 #[pymethods]

@@ -67,6 +67,15 @@ def panic(sb: Sandbox, make: Make) -> Any:
     return _native._panic_for_tests()
 
 
+def corrupt_inbox(sb: Sandbox, make: Make) -> Any:
+    import tempfile
+
+    path = tempfile.mktemp(suffix=".db")
+    with open(path, "wb") as f:
+        f.write(b"not a database" * 100)
+    return wa360.Inbox(f"sqlite://{path}")
+
+
 TRIGGERS: dict[str, Trigger] = {
     "invalid_argument": bad_message,
     "configuration": no_key,
@@ -91,6 +100,7 @@ TRIGGERS: dict[str, Trigger] = {
     "webhook_payload": bad_webhook,
     "invalid_signature": bad_signature,
     "internal": panic,
+    "store": corrupt_inbox,
 }
 
 

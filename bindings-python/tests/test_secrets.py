@@ -94,12 +94,11 @@ def test_secrets_never_appear_at_trace() -> None:
             seen += [str(auth.value), repr(auth.value)]
 
             sb.wait_for(lambda: len(got) >= 3, timeout=30)
-            receiver = WebhookReceiver(
-                lambda events: None, verifier=wa360.Verifier(basic_auth=(HOOK_USER, HOOK_PASS))
-            )
+            verifier = wa360.Verifier(basic_auth=(HOOK_USER, HOOK_PASS))
+            receiver = WebhookReceiver(lambda events: None, verifier=verifier)
             hub = wa360.Verifier(app_secret=APP_SECRET)
             bad = wa360.Verifier(basic_auth=(HOOK_USER, HOOK_PASS + "x"))
-            seen += [repr(receiver.verifier), repr(hub), repr(bad)]
+            seen += [repr(receiver), repr(verifier), repr(hub), repr(bad)]
             for headers, body in list(got):
                 status, _, events = receiver.accept(headers, body)
                 assert status == 200 and events

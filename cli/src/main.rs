@@ -5,6 +5,8 @@
 #![forbid(unsafe_code)]
 
 mod broadcast;
+mod inbox;
+mod loadgen;
 mod logging;
 mod manage;
 mod receiver;
@@ -65,6 +67,11 @@ enum Command {
     Block(manage::BlockCmd),
     /// Check the key, the number's health, the webhook settings and the URL rules.
     Doctor(manage::DoctorArgs),
+    /// Open-loop load generator for webhook receivers (used by `make bench`).
+    #[command(hide = true)]
+    BenchReceiver(loadgen::LoadArgs),
+    /// Look after a durable webhook inbox: stats, dead letters, replay, drop, prune.
+    Inbox(inbox::InboxArgs),
     /// A small echo-bot webhook receiver used by `make demo`.
     #[command(hide = true)]
     DemoReceiver(receiver::ReceiverArgs),
@@ -446,6 +453,8 @@ async fn run(cli: Cli) -> CliResult {
         Command::Profile(c) => manage::run_profile(c).await,
         Command::Block(c) => manage::run_block(c).await,
         Command::Doctor(a) => manage::run_doctor(a).await,
+        Command::Inbox(a) => inbox::run(a),
+        Command::BenchReceiver(a) => loadgen::run(a).await,
     }
 }
 

@@ -1,8 +1,9 @@
 //! `wa360 demo-receiver`: a small echo bot used by `make demo`.
 //!
-//! It listens on 127.0.0.1, checks every delivery's Basic auth with
-//! `wa360::webhook::verify`, parses it with `wa360::webhook::parse`, answers
-//! 200 at once, and handles the events off the request path: each inbound
+//! It listens on 127.0.0.1 and hands every request to the core's one
+//! webhook receiver (`wa360::webhook::Receiver`: Basic auth, caps, parse,
+//! in-memory dedupe), answers with its reply at once, and handles the new
+//! events off the request path: each inbound
 //! message is marked read and answered with an echo through the client;
 //! statuses are printed. With `--exit-after-read` it ends (exit 0) once the
 //! echo of every received message was reported `read`.
@@ -14,15 +15,16 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
-use axum::routing::post;
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, Method, StatusCode};
+use axum::routing::any;
 use clap::Args;
 use tokio::sync::{Notify, mpsc};
 use wa360::client::Client;
 use wa360::messages::Message;
-use wa360::webhook::Event;
+use wa360::webhook::dedupe::Deduper;
 use wa360::webhook::verify::Verifier;
+use wa360::webhook::{Event, Receiver, ReceiverConfig};
 
 use crate::{ApiOpts, CliResult, Failure, make_client};
 
@@ -45,33 +47,41 @@ pub(crate) struct ReceiverArgs {
 }
 
 struct Shared {
-    verifier: Option<Verifier>,
+    receiver: Receiver,
     events: mpsc::UnboundedSender<Event>,
 }
 
-async fn hook(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> StatusCode {
-    if let Some(v) = &s.verifier {
-        let pairs: Vec<(&str, &[u8])> = headers
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_bytes()))
-            .collect();
-        if let Err(e) = v.verify(&pairs, &body) {
-            println!("   receiver: rejected a delivery ({})", e.code());
-            return StatusCode::UNAUTHORIZED;
-        }
+async fn hook(
+    State(s): State<Arc<Shared>>,
+    method: Method,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> (StatusCode, String) {
+    let pairs: Vec<(&str, &[u8])> = headers
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_bytes()))
+        .collect();
+    let reply = s.receiver.handle(
+        method.as_str(),
+        query.as_deref().unwrap_or(""),
+        &pairs,
+        &body,
+    );
+    if let Some(e) = &reply.error {
+        println!(
+            "   receiver: refused a delivery with {} ({})",
+            reply.status,
+            e.code()
+        );
     }
-    match wa360::webhook::parse(&body) {
-        Ok(events) => {
-            for e in events {
-                let _ = s.events.send(e);
-            }
-            StatusCode::OK
-        }
-        Err(e) => {
-            println!("   receiver: unreadable webhook body ({})", e.code());
-            StatusCode::BAD_REQUEST
-        }
+    for e in reply.events {
+        let _ = s.events.send(e);
     }
+    (
+        StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+        reply.body,
+    )
 }
 
 fn describe_message(m: &wa360::webhook::InboundMessage) -> String {
@@ -97,12 +107,17 @@ pub(crate) async fn run(a: ReceiverArgs) -> CliResult {
         }
     };
     let (tx, mut rx) = mpsc::unbounded_channel();
-    let shared = Arc::new(Shared {
+    let receiver = Receiver::new(ReceiverConfig {
         verifier,
+        dedupe: Some(Deduper::memory()),
+        ..ReceiverConfig::default()
+    });
+    let shared = Arc::new(Shared {
+        receiver,
         events: tx,
     });
     let app = Router::new()
-        .route("/webhook", post(hook))
+        .route("/webhook", any(hook))
         .with_state(shared);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await

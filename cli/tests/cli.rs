@@ -559,3 +559,78 @@ fn verbose_flags_log_requests_and_retries_on_stderr_without_the_key() {
         assert!(!text.contains(sb.api_key()), "{text}");
     }
 }
+
+/// `wa360 inbox`: lists a dead letter stored by a receiver, replays it so a
+/// consumer gets it again, drops another; bad URLs and corrupt files are
+/// clear errors.
+#[test]
+fn inbox_commands_list_replay_and_drop_dead_letters() {
+    use wa360::inbox;
+    let dir = std::env::temp_dir().join(format!("wa360-cli-inbox-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("inbox.db");
+    let _ = std::fs::remove_file(&path);
+    let url = format!("sqlite://{}?max_attempts=1", path.display());
+    let store = inbox::open(&url).unwrap();
+    for w in ["wamid.X1", "wamid.X2"] {
+        let body = wa360::webhook::testing::inbound_text("15555550123", "x", w).to_string();
+        let events = wa360::webhook::parse(body.as_bytes()).unwrap();
+        store.accept(body.as_bytes(), &events).unwrap();
+        let d = store.claim("c", 1).unwrap().remove(0);
+        assert_eq!(
+            store.nack("c", &d.id, "handler said no").unwrap(),
+            inbox::Nacked::Dead
+        );
+    }
+    let inbox_cmd = |args: &[&str]| {
+        let mut c = bin();
+        c.arg("inbox").args(args).env("WA360_INBOX", &url);
+        run(c)
+    };
+    let o = inbox_cmd(&["dead"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let dead: Vec<serde_json::Value> = stdout(&o)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(dead.len(), 2);
+    assert_eq!(dead[0]["event"]["id"], "wamid.X1");
+    assert_eq!(dead[0]["last_error"], "handler said no");
+    let o = inbox_cmd(&["replay", dead[0]["id"].as_str().unwrap()]);
+    assert_eq!(stdout(&o).trim(), r#"{"replayed":1}"#, "{}", stderr(&o));
+    let again = store.claim("c", 5).unwrap();
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0].event.as_message().unwrap().id(), Some("wamid.X1"));
+    let o = inbox_cmd(&["drop"]);
+    assert_eq!(o.status.code(), Some(2), "needs an id or --all");
+    let o = inbox_cmd(&["drop", "--all"]);
+    assert_eq!(stdout(&o).trim(), r#"{"dropped":1}"#);
+    let o = inbox_cmd(&["stats"]);
+    let s: serde_json::Value = serde_json::from_str(stdout(&o).trim()).unwrap();
+    assert_eq!(
+        (s["dead"].as_u64(), s["in_flight"].as_u64()),
+        (Some(0), Some(1))
+    );
+
+    let mut c = bin();
+    c.args(["inbox", "--url", "postgres://x", "stats"]);
+    let o = run(c);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("unknown inbox URL scheme"),
+        "{}",
+        stderr(&o)
+    );
+    let junk = dir.join("junk.db");
+    std::fs::write(&junk, b"not sqlite at all, not at all".repeat(40)).unwrap();
+    let mut c = bin();
+    c.args([
+        "inbox",
+        "--url",
+        &format!("sqlite://{}", junk.display()),
+        "stats",
+    ]);
+    let o = run(c);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("not a database"), "{}", stderr(&o));
+}

@@ -67,6 +67,8 @@ pub enum ErrorCode {
     InvalidSignature,
     /// An internal failure, e.g. a panic caught at a language boundary.
     Internal,
+    /// The webhook inbox's store failed (corrupt, locked, unwritable, full).
+    Store,
 }
 
 impl ErrorCode {
@@ -95,6 +97,7 @@ impl ErrorCode {
         ErrorCode::WebhookPayload,
         ErrorCode::InvalidSignature,
         ErrorCode::Internal,
+        ErrorCode::Store,
     ];
 
     /// The stable string form, e.g. `"rate_limited"`.
@@ -123,6 +126,7 @@ impl ErrorCode {
             ErrorCode::WebhookPayload => "webhook_payload",
             ErrorCode::InvalidSignature => "invalid_signature",
             ErrorCode::Internal => "internal",
+            ErrorCode::Store => "store",
         }
     }
 
@@ -223,6 +227,9 @@ pub enum Error {
     /// Internal failure (a caught panic, a broken invariant).
     #[error("internal error: {0}")]
     Internal(String),
+    /// The webhook inbox's store failed: nothing was stored or changed.
+    #[error("inbox store error: {0}")]
+    Store(String),
 }
 
 fn fmt_api_code(code: Option<i64>) -> String {
@@ -254,6 +261,7 @@ impl Error {
             Error::WebhookPayload(_) => ErrorCode::WebhookPayload,
             Error::InvalidSignature(_) => ErrorCode::InvalidSignature,
             Error::Internal(_) => ErrorCode::Internal,
+            Error::Store(_) => ErrorCode::Store,
         }
     }
 

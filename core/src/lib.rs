@@ -12,6 +12,7 @@ pub mod client;
 pub mod config;
 pub mod error;
 pub mod governor;
+pub mod inbox;
 pub mod input;
 pub mod manage;
 pub mod media;

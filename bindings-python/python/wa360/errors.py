@@ -46,6 +46,7 @@ __all__ = [
     "WebhookPayloadError",
     "InvalidSignatureError",
     "InternalError",
+    "StoreError",
     "error_class",
 ]
 
@@ -280,6 +281,12 @@ class InternalError(Wa360Error):
     code = "internal"
 
 
+class StoreError(Wa360Error):
+    """The webhook inbox's store failed (corrupt, locked, unwritable, full): nothing was stored."""
+
+    code = "store"
+
+
 _BY_CODE: dict[str, type[Wa360Error]] = {
     cls.code: cls
     for cls in (
@@ -306,6 +313,7 @@ _BY_CODE: dict[str, type[Wa360Error]] = {
         WebhookPayloadError,
         InvalidSignatureError,
         InternalError,
+        StoreError,
     )
 }
 

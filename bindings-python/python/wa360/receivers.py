@@ -1,8 +1,16 @@
 """Webhook receivers for FastAPI / Starlette and Flask, in a few lines.
 
-Each delivery is handled the way 360dialog expects: authenticate the raw bytes (fails closed),
-parse them into typed events, drop repeats, answer ``200`` at once, and hand the events to your
-callback *off the request path* (360dialog wants the answer fast and retries otherwise).
+Each delivery goes through the one receiver of the Rust core (``wa360._native.Receiver``): the
+size cap, authentication of the raw bytes (fails closed), parsing, then either
+
+- **without an inbox** (the default): in-memory dedupe, ``200`` at once, and the new events are
+  handed to your callback *off the request path* in this process. One process, not durable: a
+  restart loses what was not handled yet, and several workers each keep their own dedupe.
+- **with an inbox** (``inbox="sqlite:///var/lib/app/wa360-inbox.db"``): the events are stored
+  durably, deduplicated and status-folded atomically across processes, *before* the ``200``;
+  every web worker runs a consumer that hands them to your callback at least once, one event
+  per call, in order per conversation, retrying failures with backoff and dead-lettering an
+  event after ``max_attempts`` (see ``docs/receiving.md``).
 
 FastAPI / Starlette::
 
@@ -15,7 +23,8 @@ FastAPI / Starlette::
             ...
 
     app = FastAPI()
-    app.include_router(fastapi_router(on_events, verifier=wa360.Verifier(basic_auth=("u", "p"))))
+    app.include_router(fastapi_router(on_events, verifier=wa360.Verifier(basic_auth=("u", "p")),
+                                      inbox="sqlite:///var/lib/app/wa360-inbox.db"))
 
 Flask::
 
@@ -25,23 +34,27 @@ Flask::
     app = Flask(__name__)
     app.register_blueprint(flask_blueprint(on_events, verifier=...))
 
-Async callbacks run as asyncio tasks on the server's loop; plain functions run on a background
-worker thread, in delivery order. Exceptions raised by the callback are logged (logger
-``wa360.receivers``), never sent back to 360dialog.
+Async callbacks run as asyncio tasks on the server's loop; plain functions run on background
+worker threads. Without an inbox, exceptions raised by the callback are logged (logger
+``wa360.receivers``), never sent back to 360dialog; with one, they make the event retry.
 """
 
 from __future__ import annotations
 
 import asyncio
+import atexit
+import concurrent.futures
+import contextlib
 import inspect
 import logging
+import os
 import queue
 import threading
-from collections.abc import Awaitable, Callable, Iterable
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
-from ._native import Deduper, Event, StatusFold, Verifier, hub_challenge_from_query, parse_webhook
-from .errors import InvalidSignatureError, Wa360Error
+from ._native import Consumer, Deduper, Delivery, Event, Inbox, Receiver, StatusFold, Verifier
 
 if TYPE_CHECKING:  # pragma: no cover
     from fastapi import APIRouter
@@ -67,12 +80,21 @@ class WebhookReceiver:
     """Framework-neutral receiver: ``handle(headers, body) -> (status, body)``.
 
     Args:
-        on_events: called with the new events of each delivery (sync or ``async``).
+        on_events: called with new events (sync or ``async``); with an inbox, one event per call.
         verifier: checks every delivery; ``None`` accepts unauthenticated deliveries (only
             sensible behind your own authentication).
         verify_token: answer Meta's ``GET`` ``hub.challenge`` handshake with this token.
-        dedupe: drop repeated events (``True``: an in-memory :class:`Deduper`).
-        status_fold: drop stale / repeated statuses (``True``: an in-memory :class:`StatusFold`).
+        dedupe: without an inbox, drop repeated events (``True``: an in-memory :class:`Deduper`).
+        status_fold: without an inbox, drop stale / repeated statuses (``True``: an in-memory
+            :class:`StatusFold`). An inbox always dedupes and folds, across processes.
+        inbox: an :class:`Inbox` or its URL (``"sqlite:///abs/path.db"``, ``"memory://"``):
+            store events durably before answering and hand them out through consumers.
+        concurrency: with an inbox, how many events this process handles at once.
+        start_consumers: with an inbox, run consumers in this process (default). ``False``
+            makes it a receiver only; separate workers consume with ``Inbox(url).consumer()``.
+        shutdown_grace: with an inbox, seconds running handlers get to finish on shutdown
+            before their events are released to other workers.
+        max_bytes / max_depth: body and nesting limits (default 1 MiB / 64).
     """
 
     def __init__(
@@ -83,57 +105,75 @@ class WebhookReceiver:
         verify_token: str | None = None,
         dedupe: bool | Deduper = True,
         status_fold: bool | StatusFold = False,
+        inbox: str | Inbox | None = None,
+        concurrency: int = 4,
+        start_consumers: bool = True,
+        shutdown_grace: float = 10.0,
+        max_bytes: int | None = None,
+        max_depth: int | None = None,
     ) -> None:
+        if concurrency < 1:
+            raise ValueError("concurrency must be at least 1")
         self.on_events = on_events
-        self.verifier = verifier
-        self.verify_token = verify_token
+        self.inbox: Inbox | None = Inbox(inbox) if isinstance(inbox, str) else inbox
         self.deduper: Deduper | None = Deduper() if dedupe is True else (dedupe or None)
         self.status_fold: StatusFold | None = (
             StatusFold() if status_fold is True else (status_fold or None)
         )
+        self.native = Receiver(
+            verifier=verifier,
+            verify_token=verify_token,
+            inbox=self.inbox,
+            dedupe=self.deduper,
+            status_fold=self.status_fold,
+            max_bytes=max_bytes,
+            max_depth=max_depth,
+        )
+        self.concurrency = concurrency
+        self.start_consumers = start_consumers
+        self.shutdown_grace = shutdown_grace
         self._is_async = inspect.iscoroutinefunction(on_events)
         self._queue: queue.Queue[list[Event]] = queue.Queue()
         self._worker: threading.Thread | None = None
         self._worker_lock = threading.Lock()
         self._tasks: set[asyncio.Task[None]] = set()
+        self._pool: _ConsumerPool | None = None
 
     # -- the request path -------------------------------------------------------------------
 
     def accept(self, headers: Any, body: bytes) -> tuple[int, bytes, list[Event]]:
-        """Verify, parse and filter one delivery; returns ``(status, answer, new_events)``."""
-        if self.verifier is not None:
-            try:
-                self.verifier.verify(headers, body)
-            except InvalidSignatureError:
-                return 401, b"unauthorized", []
-        try:
-            events = parse_webhook(body)
-        except Wa360Error:
-            return 400, b"bad webhook body", []
-        if self.deduper is not None:
-            events = self.deduper.filter(events)
-        if self.status_fold is not None:
-            events = self.status_fold.filter(events)
-        return 200, b"", events
+        """Run one ``POST`` through the core receiver; returns ``(status, answer, new_events)``.
+
+        With an inbox the new events are already stored when this returns ``200``; ``503``
+        means they could not be stored (360dialog will deliver again)."""
+        status, answer, events, _dups, _stale, error = self.native.handle("POST", "", headers, body)
+        if status == 503:
+            log.error("wa360 webhook: delivery not stored, answered 503: %s", error)
+        elif status != 200:
+            log.info("wa360 webhook: delivery refused with %d: %s", status, error)
+        return status, answer, events
 
     def challenge(self, query: str) -> tuple[int, bytes]:
         """Answer a ``GET`` verification handshake from its raw query string."""
-        if self.verify_token is None:
-            return 405, b"method not allowed"
-        try:
-            return 200, hub_challenge_from_query(query, self.verify_token).encode()
-        except Wa360Error:
-            return 403, b"forbidden"
+        status, answer, *_ = self.native.handle("GET", query, (), b"")
+        return status, answer
 
     def handle(self, headers: Any, body: bytes) -> tuple[int, bytes]:
-        """Handle one ``POST`` from a synchronous server: events go to the worker thread."""
+        """Handle one ``POST`` from a synchronous server."""
         status, answer, events = self.accept(headers, body)
-        if events:
+        if self.inbox is not None:
+            self.start()
+        elif events:
             self.dispatch_threaded(events)
         return status, answer
 
     async def handle_async(self, headers: Any, body: bytes) -> tuple[int, bytes]:
-        """Handle one ``POST`` on an asyncio server: async callbacks become tasks."""
+        """Handle one ``POST`` on an asyncio server."""
+        if self.inbox is not None:
+            # The store write (an fsync) runs off the event loop.
+            status, answer, _events = await asyncio.to_thread(self.accept, headers, body)
+            self.start(asyncio.get_running_loop())
+            return status, answer
         status, answer, events = self.accept(headers, body)
         if events:
             if self._is_async:
@@ -144,7 +184,52 @@ class WebhookReceiver:
                 self.dispatch_threaded(events)
         return status, answer
 
-    # -- off the request path -----------------------------------------------------------------
+    # -- consumers (with an inbox) ------------------------------------------------------------
+
+    def start(self, loop: asyncio.AbstractEventLoop | None = None) -> None:
+        """Start this process's consumers (idempotent; again in a forked child). Async
+        callbacks need the server's ``loop`` (found automatically inside a request or the
+        lifespan)."""
+        if self.inbox is None or not self.start_consumers:
+            return
+        pool = self._pool
+        if pool is not None and pool.pid == os.getpid() and not pool.closed:
+            return
+        with self._worker_lock:
+            pool = self._pool
+            if pool is not None and pool.pid == os.getpid() and not pool.closed:
+                return
+            if self._is_async and loop is None:
+                try:
+                    loop = asyncio.get_running_loop()
+                except RuntimeError:
+                    loop = None
+            self._pool = _ConsumerPool(self, self.inbox, loop if self._is_async else None)
+
+    def close(self, grace: float | None = None) -> int:
+        """Graceful shutdown of the consumers: stop claiming, let running handlers finish for up
+        to ``grace`` seconds (default ``shutdown_grace``), then release what is left to other
+        workers. Returns how many events were released. Call it from a thread that is not the
+        server's event loop (use :meth:`aclose` there)."""
+        pool = self._pool
+        if pool is None or pool.pid != os.getpid():
+            return 0
+        return pool.close(self.shutdown_grace if grace is None else grace)
+
+    async def aclose(self, grace: float | None = None) -> int:
+        """:meth:`close` from inside the event loop (e.g. a lifespan shutdown)."""
+        return await asyncio.to_thread(self.close, grace)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(self, app: Any = None) -> AsyncIterator[None]:
+        """An ASGI lifespan: starts the consumers on the server's loop, closes them at shutdown."""
+        self.start(asyncio.get_running_loop())
+        try:
+            yield
+        finally:
+            await self.aclose()
+
+    # -- off the request path (without an inbox) --------------------------------------------
 
     async def _run_async(self, events: list[Event]) -> None:
         try:
@@ -177,7 +262,17 @@ class WebhookReceiver:
                 self._queue.task_done()
 
     def join(self, timeout: float | None = None) -> bool:
-        """Wait until every queued delivery was handled (for tests and shutdown)."""
+        """Wait until every queued delivery was handled (without an inbox: for tests and
+        shutdown; with one: until the inbox has nothing ready or in flight)."""
+        if self.inbox is not None:
+            deadline = None if timeout is None else time.monotonic() + timeout
+            while True:
+                s = self.inbox.stats()
+                if s["ready"] == 0 and s["in_flight"] == 0:
+                    return True
+                if deadline is not None and time.monotonic() >= deadline:
+                    return False
+                time.sleep(0.02)
         if timeout is None:
             self._queue.join()
             return True
@@ -189,6 +284,148 @@ class WebhookReceiver:
 
         threading.Thread(target=waiter, daemon=True).start()
         return done.wait(timeout)
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"[:2000]
+
+
+class _ConsumerPool:
+    """The consumers of one process: ``concurrency`` threads for sync callbacks, or one claiming
+    thread feeding tasks on the server's loop for async ones. Claims, leases, retries and
+    ordering are the core's (``Consumer``); this only calls the callback and reports back."""
+
+    def __init__(
+        self, owner: WebhookReceiver, inbox: Inbox, loop: asyncio.AbstractEventLoop | None
+    ) -> None:
+        self.owner = owner
+        self.pid = os.getpid()
+        self.closed = False
+        self.consumer: Consumer = inbox.consumer()
+        self.loop = loop
+        self.running: set[concurrent.futures.Future[None]] = set()
+        self.lock = threading.Lock()
+        self.slots = threading.Semaphore(owner.concurrency)
+        n = 1 if loop is not None else owner.concurrency
+        target = self._claim_for_loop if loop is not None else self._thread_loop
+        self.threads = [
+            threading.Thread(target=target, name=f"wa360-inbox-consumer-{i}", daemon=True)
+            for i in range(n)
+        ]
+        for t in self.threads:
+            t.start()
+        atexit.register(self._atexit)
+
+    def _atexit(self) -> None:
+        if not self.closed and self.pid == os.getpid():
+            self.close(self.owner.shutdown_grace)
+
+    # sync callbacks: each thread claims, runs and reports one event at a time
+    def _thread_loop(self) -> None:
+        c = self.consumer
+        while not c.stopped:
+            try:
+                got = c.next(1, 0.5)
+            except Exception:
+                log.exception("wa360 inbox: claim failed; retrying")
+                time.sleep(0.5)
+                continue
+            for d in got:
+                self._run_sync(d)
+
+    def _run_sync(self, d: Delivery) -> None:
+        try:
+            result = self.owner.on_events([d.event])
+            if inspect.isawaitable(result):
+                asyncio.run(_await(result))
+        except Exception as e:
+            self._report(d, e)
+        else:
+            self._report(d, None)
+
+    def _report(self, d: Delivery, error: BaseException | None) -> None:
+        try:
+            if error is None:
+                self.consumer.ack(d.id)
+                return
+            outcome = self.consumer.nack(d.id, _describe(error))
+            if outcome == "dead":
+                log.error(
+                    "wa360 webhook callback failed on attempt %d; event %s dead-lettered",
+                    d.attempt,
+                    d.id,
+                    exc_info=error,
+                )
+            else:
+                log.warning(
+                    "wa360 webhook callback failed on attempt %d; event %s will be retried",
+                    d.attempt,
+                    d.id,
+                    exc_info=error,
+                )
+        except Exception:
+            # The lease runs out and another consumer gets the event: at least once.
+            log.exception("wa360 inbox: could not report the outcome of event %s", d.id)
+
+    # async callbacks: one thread claims, the server's loop runs the callbacks
+    def _claim_for_loop(self) -> None:
+        c = self.consumer
+        loop = self.loop
+        assert loop is not None
+        while not c.stopped:
+            if not self.slots.acquire(timeout=0.5):
+                continue
+            try:
+                got = c.next(1, 0.5)
+            except Exception:
+                self.slots.release()
+                log.exception("wa360 inbox: claim failed; retrying")
+                time.sleep(0.5)
+                continue
+            if not got:
+                self.slots.release()
+                continue
+            d = got[0]
+            try:
+                fut = asyncio.run_coroutine_threadsafe(self._run_async(d), loop)
+            except RuntimeError:  # the loop is closed: give the event back
+                self.slots.release()
+                c.stop()
+                break
+            with self.lock:
+                self.running.add(fut)
+            fut.add_done_callback(self._done)
+
+    def _done(self, fut: concurrent.futures.Future[None]) -> None:
+        with self.lock:
+            self.running.discard(fut)
+        self.slots.release()
+
+    async def _run_async(self, d: Delivery) -> None:
+        error: BaseException | None = None
+        try:
+            result = self.owner.on_events([d.event])
+            if inspect.isawaitable(result):
+                await result
+        except Exception as e:
+            error = e
+        await asyncio.to_thread(self._report, d, error)
+
+    def close(self, grace: float) -> int:
+        self.closed = True
+        self.consumer.stop()
+        deadline = time.monotonic() + max(grace, 0.0)
+        for t in self.threads:
+            if t is not threading.current_thread():
+                t.join(max(deadline - time.monotonic(), 0.0))
+        with self.lock:
+            pending = list(self.running)
+        if pending:
+            concurrent.futures.wait(pending, timeout=max(deadline - time.monotonic(), 0.0))
+        released = self.consumer.close()
+        if released:
+            log.warning("wa360 inbox: %d running event(s) released to other workers", released)
+        return released
 
 
 async def _await(aw: Awaitable[Any]) -> None:
@@ -235,8 +472,11 @@ def fastapi_router(
     """A FastAPI ``APIRouter`` serving the webhook at ``path`` (``app.include_router(...)``)."""
     from fastapi import APIRouter
 
-    router = APIRouter()
     endpoint = starlette_endpoint(on_events, **options)
+    receiver: WebhookReceiver = endpoint.receiver  # type: ignore[attr-defined]
+    # With an inbox, the app's lifespan starts this worker's consumers and shuts them down
+    # gracefully (FastAPI merges a router's lifespan into the app's on include_router).
+    router = APIRouter(lifespan=receiver.lifespan) if receiver.inbox is not None else APIRouter()
     router.add_route(path, endpoint, methods=["GET", "POST"], include_in_schema=False)
     router.receiver = endpoint.receiver  # type: ignore[attr-defined]
     return router
@@ -250,6 +490,9 @@ def flask_view(on_events: EventsCallback | WebhookReceiver, **options: Any) -> C
     from flask import request
 
     receiver = _receiver(on_events, options)
+    # Flask has no lifespan: with an inbox, consumers start now (and again in a forked worker
+    # on its first request); they stop gracefully at interpreter exit.
+    receiver.start()
 
     def view() -> Any:
         if request.method == "GET":

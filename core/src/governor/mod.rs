@@ -35,11 +35,13 @@
 //! assert!(client.governor().is_pacing());
 //! ```
 
+mod redis_store;
 mod store;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+pub use redis_store::{RedisStore, open_store};
 pub use store::{GovernorStore, MemoryStore, Reservation, StoreFuture};
 
 use crate::error::{ApiError, Error, ErrorCode, Result};
@@ -322,6 +324,13 @@ impl Governor {
                 Reservation::Granted { wait } => {
                     if !wait.is_zero() {
                         tokio::time::sleep(wait).await;
+                        // The send goes out later than its pair slot: keep the
+                        // recipient's next slot a full interval after now, or two
+                        // sends to one recipient could go out closer than allowed.
+                        if let Some((k, i)) = &pair_reserved {
+                            let tolerance = *i * c.pair_burst.saturating_sub(1);
+                            self.store.block_for(k, *i, tolerance).await;
+                        }
                     }
                 }
             }

@@ -1,12 +1,13 @@
 //! Webhooks: lossless batch-aware parsing ([`parse()`], [`events`]), verification
-//! ([`verify`]), registration ([`registration`]), delivery hygiene ([`dedupe`])
-//! and helpers for users' own tests ([`testing`]).
+//! ([`verify`]), registration ([`registration`]), delivery hygiene ([`dedupe`]),
+//! the one receiver ([`receiver`]) and helpers for users' own tests ([`testing`]).
 
 pub mod dedupe;
 pub mod events;
 mod normalize;
 pub mod packed;
 pub mod parse;
+pub mod receiver;
 pub mod registration;
 pub mod testing;
 pub mod verify;
@@ -18,3 +19,4 @@ pub use events::{
 pub use parse::{
     ParseOptions, parse, parse_to_canonical_json, parse_to_canonical_json_with, parse_with,
 };
+pub use receiver::{Receiver, ReceiverConfig, Reply};

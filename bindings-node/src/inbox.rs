@@ -1,0 +1,431 @@
+//! The durable webhook inbox (`Inbox`, its `Consumer`) and the one webhook
+//! receiver (`Receiver`) for Node, driven by the Express / Fastify glue in
+//! `webhook-receiver.js`. Mirrors `core/src/inbox/` and
+//! `core/src/webhook/receiver.rs`; every rule lives in the core.
+//!
+//! Every call that touches the store runs on tokio's blocking pool and
+//! returns a Promise, so a SQLite write (an fsync) never blocks the JS event
+//! loop. Events cross as canonical JSON text, materialised by `JSON.parse` on
+//! the JS side (as `parseWebhook` does).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use napi::Env;
+use napi::bindgen_prelude::{BufferSlice, Either, PromiseRaw};
+use napi_derive::napi;
+use wa360::config::Secret;
+use wa360::inbox::{self, Consumer, Inbox, Nacked, redact_url};
+use wa360::webhook::dedupe::{Deduper, StatusFold};
+use wa360::webhook::{Event, ParseOptions, Receiver, ReceiverConfig};
+
+use crate::errors::{guard, spawn};
+use crate::webhook::{JsVerifier, NodeHeaders, body_bytes};
+
+/// Run a blocking store call on tokio's blocking pool; a Promise.
+fn blocking<'env, T, V, F, C>(env: &'env Env, f: F, convert: C) -> napi::Result<PromiseRaw<'env, V>>
+where
+    T: Send + 'static,
+    V: napi::bindgen_prelude::ToNapiValue,
+    F: FnOnce() -> wa360::Result<T> + Send + 'static,
+    C: FnOnce(&Env, T) -> napi::Result<V> + 'static,
+{
+    spawn(
+        env,
+        async move {
+            tokio::task::spawn_blocking(f)
+                .await
+                .unwrap_or_else(|e| Err(wa360::Error::Internal(format!("inbox task failed: {e}"))))
+        },
+        convert,
+    )
+}
+
+fn events_json(events: &[Event]) -> wa360::Result<String> {
+    serde_json::to_string(&events.iter().map(Event::canonical).collect::<Vec<_>>())
+        .map_err(|e| wa360::Error::Internal(e.to_string()))
+}
+
+fn event_json(event: &Event) -> wa360::Result<String> {
+    serde_json::to_string(&event.canonical()).map_err(|e| wa360::Error::Internal(e.to_string()))
+}
+
+/// Counts of what an inbox holds.
+#[napi(object)]
+pub struct InboxStats {
+    /// Waiting to be claimed (including waiting for a retry).
+    pub ready: f64,
+    /// Claimed by a consumer right now.
+    pub in_flight: f64,
+    /// Dead letters.
+    pub dead: f64,
+    /// Acknowledged since the store was created.
+    pub handled: f64,
+    /// Deliveries recognised as duplicates since the store was created.
+    pub duplicates: f64,
+    /// Status updates dropped by the fold since the store was created.
+    pub stale: f64,
+    /// Dedupe keys remembered.
+    pub keys: f64,
+}
+
+/// A dead letter (the event as canonical JSON text; `Inbox.dead()` parses it).
+#[napi(object)]
+pub struct DeadLetterJson {
+    /// The entry's id.
+    pub id: String,
+    /// The event, canonical JSON.
+    pub event_json: String,
+    /// Attempts made.
+    pub attempts: u32,
+    /// The error the handler last reported.
+    pub last_error: Option<String>,
+    /// When it was accepted (Unix ms).
+    pub accepted_at_ms: f64,
+}
+
+/// One claimed event (canonical JSON text; the glue parses it).
+#[napi(object)]
+pub struct DeliveryJson {
+    /// The entry's id (pass it to ack / nack).
+    pub id: String,
+    /// The event, canonical JSON.
+    pub event_json: String,
+    /// 1 on the first try.
+    pub attempt: u32,
+    /// `phone_number_id:contact`, when the event has a contact.
+    pub conversation: Option<String>,
+}
+
+/// A durable store of webhook events, opened by URL: `memory://` (one
+/// process, not durable) or `sqlite:///abs/path.db` (several processes on
+/// one machine). Throws `store` on a corrupt or locked file and
+/// `invalid_argument` on an unknown URL.
+#[napi(js_name = "Inbox")]
+pub struct JsInbox {
+    url: String,
+    pub(crate) inner: Arc<dyn Inbox>,
+}
+
+#[napi]
+impl JsInbox {
+    /// `new Inbox(url)`: opens (and creates) the store now.
+    #[napi(constructor)]
+    pub fn new(env: Env, url: String) -> napi::Result<Self> {
+        guard(&env, || {
+            Ok(JsInbox {
+                inner: inbox::open(&url)?,
+                url,
+            })
+        })
+    }
+
+    /// The URL it was opened with (user info hidden).
+    #[napi(getter)]
+    pub fn url(&self) -> String {
+        redact_url(&self.url)
+    }
+
+    /// Counts.
+    #[napi]
+    pub fn stats<'env>(&self, env: &'env Env) -> napi::Result<PromiseRaw<'env, InboxStats>> {
+        let i = Arc::clone(&self.inner);
+        blocking(
+            env,
+            move || i.stats(),
+            |_, s| {
+                Ok(InboxStats {
+                    ready: s.ready as f64,
+                    in_flight: s.in_flight as f64,
+                    dead: s.dead as f64,
+                    handled: s.handled as f64,
+                    duplicates: s.duplicates as f64,
+                    stale: s.stale as f64,
+                    keys: s.keys as f64,
+                })
+            },
+        )
+    }
+
+    /// Up to `limit` (default 100) dead letters, oldest first, events as JSON text.
+    #[napi(js_name = "_deadJson")]
+    pub fn dead_json<'env>(
+        &self,
+        env: &'env Env,
+        limit: Option<u32>,
+    ) -> napi::Result<PromiseRaw<'env, Vec<DeadLetterJson>>> {
+        let i = Arc::clone(&self.inner);
+        blocking(
+            env,
+            move || {
+                i.dead(limit.unwrap_or(100) as usize)?
+                    .into_iter()
+                    .map(|d| {
+                        Ok(DeadLetterJson {
+                            event_json: event_json(&d.event)?,
+                            id: d.id,
+                            attempts: d.attempts,
+                            last_error: d.last_error,
+                            accepted_at_ms: d.accepted_at_ms as f64,
+                        })
+                    })
+                    .collect::<wa360::Result<Vec<_>>>()
+            },
+            |_, v| Ok(v),
+        )
+    }
+
+    /// Put dead letters back in line (one by id, or all); resolves to how many.
+    #[napi]
+    pub fn replay<'env>(
+        &self,
+        env: &'env Env,
+        id: Option<String>,
+    ) -> napi::Result<PromiseRaw<'env, u32>> {
+        let i = Arc::clone(&self.inner);
+        blocking(env, move || i.replay(id.as_deref()), |_, n| Ok(n as u32))
+    }
+
+    /// Delete dead letters (one by id, or all); resolves to how many.
+    #[napi]
+    pub fn drop<'env>(
+        &self,
+        env: &'env Env,
+        id: Option<String>,
+    ) -> napi::Result<PromiseRaw<'env, u32>> {
+        let i = Arc::clone(&self.inner);
+        blocking(env, move || i.drop_dead(id.as_deref()), |_, n| Ok(n as u32))
+    }
+
+    /// Drop dedupe keys and folded statuses past the retention; resolves to how many.
+    #[napi]
+    pub fn prune<'env>(&self, env: &'env Env) -> napi::Result<PromiseRaw<'env, u32>> {
+        let i = Arc::clone(&self.inner);
+        blocking(env, move || i.prune(), |_, n| Ok(n as u32))
+    }
+
+    /// A new consumer (its own name and lease renewal) for a worker loop.
+    #[napi]
+    pub fn consumer(&self) -> JsConsumer {
+        JsConsumer {
+            inner: Consumer::new(Arc::clone(&self.inner)),
+        }
+    }
+
+    /// What printing shows.
+    #[napi(js_name = "toJSON")]
+    pub fn to_json(&self) -> String {
+        format!("Inbox({})", redact_url(&self.url))
+    }
+}
+
+/// Claims events from an inbox under leases it renews in the background.
+#[napi(js_name = "Consumer")]
+pub struct JsConsumer {
+    inner: Consumer,
+}
+
+#[napi]
+impl JsConsumer {
+    /// This consumer's unique name.
+    #[napi(getter)]
+    pub fn name(&self) -> String {
+        self.inner.name().to_string()
+    }
+
+    /// Claim up to `max` (default 1) events, waiting up to `timeoutMs`
+    /// (default 1000) for some; events as JSON text.
+    #[napi(js_name = "_nextJson")]
+    pub fn next_json<'env>(
+        &self,
+        env: &'env Env,
+        max: Option<u32>,
+        timeout_ms: Option<f64>,
+    ) -> napi::Result<PromiseRaw<'env, Vec<DeliveryJson>>> {
+        let c = self.inner.clone();
+        let timeout = Duration::from_millis(
+            timeout_ms
+                .filter(|t| t.is_finite() && *t >= 0.0)
+                .unwrap_or(1000.0) as u64,
+        );
+        let max = max.unwrap_or(1) as usize;
+        blocking(
+            env,
+            move || {
+                c.next(max, timeout)?
+                    .into_iter()
+                    .map(|d| {
+                        Ok(DeliveryJson {
+                            event_json: event_json(&d.event)?,
+                            id: d.id,
+                            attempt: d.attempt,
+                            conversation: d.conversation,
+                        })
+                    })
+                    .collect::<wa360::Result<Vec<_>>>()
+            },
+            |_, v| Ok(v),
+        )
+    }
+
+    /// The handler succeeded; resolves `false` when the lease was lost meanwhile.
+    #[napi]
+    pub fn ack<'env>(&self, env: &'env Env, id: String) -> napi::Result<PromiseRaw<'env, bool>> {
+        let c = self.inner.clone();
+        blocking(env, move || c.ack(&id), |_, v| Ok(v))
+    }
+
+    /// The handler failed: resolves `"retry"`, `"dead"` (dead-lettered) or `"not_held"`.
+    #[napi(ts_return_type = "Promise<'retry' | 'dead' | 'not_held'>")]
+    pub fn nack<'env>(
+        &self,
+        env: &'env Env,
+        id: String,
+        error: String,
+    ) -> napi::Result<PromiseRaw<'env, &'static str>> {
+        let c = self.inner.clone();
+        blocking(
+            env,
+            move || c.nack(&id, &error),
+            |_, n| {
+                Ok(match n {
+                    Nacked::Retry(_) => "retry",
+                    Nacked::Dead => "dead",
+                    Nacked::NotHeld => "not_held",
+                })
+            },
+        )
+    }
+
+    /// Stop claiming (`next` resolves `[]` from now on).
+    #[napi]
+    pub fn stop(&self) {
+        self.inner.stop();
+    }
+
+    /// `true` after `stop()` or `close()`.
+    #[napi(getter)]
+    pub fn stopped(&self) -> bool {
+        self.inner.is_stopped()
+    }
+
+    /// Events claimed and not yet acked or nacked.
+    #[napi(getter)]
+    pub fn held(&self) -> u32 {
+        self.inner.held() as u32
+    }
+
+    /// Stop, give back every held event without counting the attempt and end
+    /// lease renewal; resolves to how many were released.
+    #[napi]
+    pub fn close<'env>(&self, env: &'env Env) -> napi::Result<PromiseRaw<'env, u32>> {
+        let c = self.inner.clone();
+        blocking(env, move || c.close(), |_, n| Ok(n as u32))
+    }
+}
+
+/// Options of `new Receiver(options, verifier, inbox)`.
+#[napi(object)]
+#[derive(Default)]
+pub struct ReceiverOptions {
+    /// Answer Meta's `GET` handshake with this token.
+    pub verify_token: Option<String>,
+    /// Body limit in bytes (default 1 MiB).
+    pub max_bytes: Option<u32>,
+    /// Nesting limit (default 64).
+    pub max_depth: Option<u32>,
+    /// Without an inbox: drop repeated events in memory (default true).
+    pub dedupe: Option<bool>,
+    /// Without an inbox: drop stale / repeated statuses in memory (default false).
+    pub status_fold: Option<bool>,
+}
+
+/// What the receiver answered (events as canonical JSON text).
+#[napi(object)]
+pub struct ReceiverReply {
+    /// HTTP status.
+    pub status: u16,
+    /// `text/plain` body.
+    pub body: String,
+    /// The new events, a JSON array of canonical events.
+    pub events_json: String,
+    /// Events of this delivery already seen.
+    pub duplicates: u32,
+    /// Status updates dropped by the fold.
+    pub stale: u32,
+    /// Why the delivery was refused (log-safe), if it was.
+    pub error: Option<String>,
+}
+
+/// The one webhook receiver of the core: verify (fails closed), the
+/// `hub.challenge` GET, size and depth caps, parse, then the inbox's atomic
+/// accept (or the in-memory dedupe without an inbox).
+#[napi(js_name = "Receiver")]
+pub struct JsReceiver {
+    inner: Receiver,
+}
+
+#[napi]
+impl JsReceiver {
+    /// `new Receiver(options, verifier?, inbox?)`.
+    #[napi(constructor)]
+    pub fn new(
+        env: Env,
+        options: Option<ReceiverOptions>,
+        verifier: Option<&JsVerifier>,
+        inbox: Option<&JsInbox>,
+    ) -> napi::Result<Self> {
+        guard(&env, || {
+            let o = options.unwrap_or_default();
+            if o.verify_token.as_deref() == Some("") {
+                return Err(wa360::Error::invalid("verifyToken", "must not be empty"));
+            }
+            let d = ParseOptions::default();
+            Ok(JsReceiver {
+                inner: Receiver::new(ReceiverConfig {
+                    verifier: verifier.map(|v| v.inner.clone()),
+                    verify_token: o.verify_token.map(Secret::new),
+                    parse: ParseOptions {
+                        max_bytes: o.max_bytes.map_or(d.max_bytes, |n| n as usize),
+                        max_depth: o.max_depth.map_or(d.max_depth, |n| n as usize),
+                    },
+                    inbox: inbox.map(|i| Arc::clone(&i.inner)),
+                    dedupe: o.dedupe.unwrap_or(true).then(Deduper::memory),
+                    status_fold: o.status_fold.unwrap_or(false).then(StatusFold::memory),
+                }),
+            })
+        })
+    }
+
+    /// Handle one request (method, raw query without `?`, headers as
+    /// `req.rawHeaders` or `req.headers`, raw body); resolves to the reply.
+    #[napi(
+        ts_args_type = "method: string, query: string, headers: Record<string, string | string[] | undefined> | string[], body: Buffer | Uint8Array | string"
+    )]
+    pub fn handle<'env>(
+        &self,
+        env: &'env Env,
+        method: String,
+        query: String,
+        headers: NodeHeaders,
+        body: Either<BufferSlice<'_>, String>,
+    ) -> napi::Result<PromiseRaw<'env, ReceiverReply>> {
+        let r = self.inner.clone();
+        let body = body_bytes(&body).to_vec();
+        blocking(
+            env,
+            move || {
+                let reply = r.handle(&method, &query, &headers.pairs(), &body);
+                Ok(ReceiverReply {
+                    status: reply.status,
+                    events_json: events_json(&reply.events)?,
+                    body: reply.body,
+                    duplicates: reply.duplicates as u32,
+                    stale: reply.stale as u32,
+                    error: reply.error.map(|e| format!("{e} ({})", e.code())),
+                })
+            },
+            |_, v| Ok(v),
+        )
+    }
+}

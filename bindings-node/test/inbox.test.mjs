@@ -1,0 +1,96 @@
+// Inbox from Node: URLs, the consumer API, a store that fails answering 503,
+// graceful close releasing what is still held.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
+import { mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createRequire } from 'node:module'
+
+const require = createRequire(import.meta.url)
+const { Inbox, Receiver, isWa360Error } = require('../wa360.js')
+const { makeReceiver } = require('../webhook-receiver.js')
+
+const text = (from, wamid) => JSON.stringify({
+  object: 'whatsapp_business_account',
+  entry: [{ id: '1', changes: [{ field: 'messages', value: {
+    metadata: { display_phone_number: '15550104321', phone_number_id: '112233445566778' },
+    messages: [{ from, id: wamid, timestamp: '1767252600', type: 'text', text: { body: 'x' } }],
+  } }] }],
+})
+
+test('unknown schemes and bad options are invalid_argument naming the setting', () => {
+  assert.throws(() => new Inbox('postgres://localhost:5432'), (e) => isWa360Error(e, 'invalid_argument') && e.field === 'inbox' && /postgres/.test(e.message))
+  assert.throws(() => new Inbox('memory://?lease_ms=abc'), (e) => e.code === 'invalid_argument' && e.field === 'inbox.lease_ms')
+})
+
+test('a consumer claims, nacks to a dead letter, and a replay hands it out again', async () => {
+  const inbox = new Inbox('memory://?max_attempts=2&retry_base_ms=0')
+  const r = new Receiver({}, null, inbox)
+  assert.equal((await r.handle('POST', '', [], text('1555', 'wamid.C1'))).status, 200)
+  const c = inbox.consumer()
+  try {
+    let [d] = await c.next(5, 1000)
+    assert.equal(d.event.id, 'wamid.C1')
+    assert.equal(d.attempt, 1)
+    assert.equal(d.conversation, '112233445566778:1555')
+    assert.equal(await c.nack(d.id, 'boom'), 'retry');
+    [d] = await c.next(5, 1000)
+    assert.equal(await c.nack(d.id, 'boom again'), 'dead')
+    const [dead] = await inbox.dead()
+    assert.equal(dead.lastError, 'boom again')
+    assert.equal(await inbox.replay(dead.id), 1);
+    [d] = await c.next(5, 1000)
+    assert.equal(await c.ack(d.id), true)
+    assert.equal((await inbox.stats()).handled, 1)
+  } finally {
+    await c.close()
+  }
+})
+
+test('a store that fails answers 503, and the retry is stored', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'wa360-inbox-'))
+  const db = join(dir, 'inbox.db')
+  const errors = []
+  const r = makeReceiver({ onEvents() {}, insecureSkipVerify: true, shutdownSignals: false, inbox: `sqlite://${db}?busy_timeout_ms=100`, startConsumers: false, onError: (e) => errors.push(e) })
+  // Another process holds the write lock.
+  const holder = spawn('python3', ['-c', 'import sqlite3,sys\nc=sqlite3.connect(sys.argv[1],isolation_level=None)\nc.execute("BEGIN EXCLUSIVE")\nprint("locked",flush=True)\nsys.stdin.read()', db], { stdio: ['pipe', 'pipe', 'inherit'] })
+  await new Promise((resolve) => holder.stdout.once('data', resolve))
+  try {
+    assert.deepEqual(await r.handlePost([], text('1555', 'wamid.L1')), [503, 'inbox unavailable'])
+    assert.match(String(errors[0]), /locked/)
+  } finally {
+    holder.stdin.end()
+    await new Promise((resolve) => holder.on('exit', resolve))
+  }
+  assert.deepEqual(await r.handlePost([], text('1555', 'wamid.L1')), [200, 'OK'])
+  assert.equal((await r.inbox.stats()).ready, 1)
+})
+
+test('close lets running handlers finish within the grace, then releases the rest', async () => {
+  let started
+  const running = new Promise((resolve) => { started = resolve })
+  let finish
+  const gate = new Promise((resolve) => { finish = resolve })
+  const r = makeReceiver({
+    insecureSkipVerify: true, inbox: 'memory://', concurrency: 1, shutdownSignals: false,
+    async onEvents() { started(); await gate },
+  })
+  assert.deepEqual(await r.handlePost([], text('1555', 'wamid.S1')), [200, 'OK'])
+  await running
+  const t0 = Date.now()
+  assert.equal(await r.close(300), 1, 'still running after the grace: released')
+  assert.ok(Date.now() - t0 < 5000)
+  assert.equal((await r.inbox.stats()).ready, 1)
+  finish()
+})
+
+test('without an inbox, repeats are dropped in memory (as in Python)', async () => {
+  const seen = []
+  const r = makeReceiver({ insecureSkipVerify: true, onEvents: (events) => { seen.push(...events.map((e) => e.id)) } })
+  await r.handlePost([], text('1555', 'wamid.D1'))
+  await r.handlePost([], text('1555', 'wamid.D1'))
+  await new Promise((resolve) => setImmediate(resolve))
+  assert.deepEqual(seen, ['wamid.D1'])
+})

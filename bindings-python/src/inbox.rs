@@ -1,0 +1,367 @@
+//! The durable webhook inbox for Python (`wa360.Inbox`, its `Consumer`) and
+//! the one webhook receiver (`wa360._native.Receiver`), driven by the
+//! FastAPI / Flask glue in `wa360/receivers.py`. Mirrors `core/src/inbox/`
+//! and `core/src/webhook/receiver.rs`; every rule lives in the core.
+//!
+//! Fork safety: an `Inbox` remembers the process that opened its store; used
+//! in a forked child (gunicorn `--preload`, multiprocessing) it opens the
+//! store again instead of sharing the parent's SQLite connection.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict, PyList};
+use wa360::config::Secret;
+use wa360::inbox::{self, Consumer, Delivery, Inbox, Nacked, redact_url};
+use wa360::webhook::{ParseOptions, Receiver, ReceiverConfig};
+
+use crate::errors::{IntoPyResult, guard};
+use crate::webhook::{
+    PyDeduper, PyStatusFold, PyVerifier, event_to_py, header_pairs, with_body_bytes,
+};
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// A durable store of webhook events, opened by URL: `memory://` (one
+/// process, not durable) or `sqlite:///abs/path.db` (several processes on
+/// one machine). Opening fails at once, with `StoreError`, on a corrupt or
+/// locked file, and with `InvalidArgumentError` on an unknown URL.
+#[pyclass(name = "Inbox", module = "wa360._native", frozen)]
+pub struct PyInbox {
+    url: String,
+    slot: Mutex<(u32, Arc<dyn Inbox>)>,
+}
+
+impl PyInbox {
+    /// The store for this process (opened again after a fork).
+    pub(crate) fn get(&self) -> wa360::Result<Arc<dyn Inbox>> {
+        let pid = std::process::id();
+        let mut slot = lock(&self.slot);
+        if slot.0 != pid {
+            *slot = (pid, inbox::open(&self.url)?);
+        }
+        Ok(Arc::clone(&slot.1))
+    }
+}
+
+fn stats_dict<'py>(py: Python<'py>, s: inbox::InboxStats) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    d.set_item("ready", s.ready)?;
+    d.set_item("in_flight", s.in_flight)?;
+    d.set_item("dead", s.dead)?;
+    d.set_item("handled", s.handled)?;
+    d.set_item("duplicates", s.duplicates)?;
+    d.set_item("stale", s.stale)?;
+    d.set_item("keys", s.keys)?;
+    Ok(d)
+}
+
+#[pymethods]
+impl PyInbox {
+    #[new]
+    fn new(py: Python<'_>, url: &str) -> PyResult<Self> {
+        guard(|| {
+            let store = py.detach(|| inbox::open(url)).py_err()?;
+            Ok(PyInbox {
+                url: url.to_string(),
+                slot: Mutex::new((std::process::id(), store)),
+            })
+        })
+    }
+
+    /// The URL it was opened with.
+    #[getter]
+    fn url(&self) -> String {
+        redact_url(&self.url)
+    }
+
+    /// Counts: `ready`, `in_flight`, `dead`, `handled`, `duplicates`, `stale`, `keys`.
+    fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        guard(|| {
+            let s = py.detach(|| self.get()?.stats()).py_err()?;
+            stats_dict(py, s)
+        })
+    }
+
+    /// Up to `limit` dead letters, oldest first: dicts with `id`, `event`,
+    /// `attempts`, `last_error`, `accepted_at_ms`.
+    #[pyo3(signature = (limit = 100))]
+    fn dead<'py>(&self, py: Python<'py>, limit: usize) -> PyResult<Bound<'py, PyList>> {
+        guard(|| {
+            let rows = py.detach(|| self.get()?.dead(limit)).py_err()?;
+            let out = PyList::empty(py);
+            for r in rows {
+                let d = PyDict::new(py);
+                d.set_item("id", r.id)?;
+                d.set_item("event", event_to_py(py, r.event)?)?;
+                d.set_item("attempts", r.attempts)?;
+                d.set_item("last_error", r.last_error)?;
+                d.set_item("accepted_at_ms", r.accepted_at_ms)?;
+                out.append(d)?;
+            }
+            Ok(out)
+        })
+    }
+
+    /// Put dead letters back in line (one by `id`, or all); returns how many.
+    #[pyo3(signature = (id = None))]
+    fn replay(&self, py: Python<'_>, id: Option<&str>) -> PyResult<usize> {
+        guard(|| py.detach(|| self.get()?.replay(id)).py_err())
+    }
+
+    /// Delete dead letters (one by `id`, or all); returns how many.
+    #[pyo3(signature = (id = None))]
+    fn drop(&self, py: Python<'_>, id: Option<&str>) -> PyResult<usize> {
+        guard(|| py.detach(|| self.get()?.drop_dead(id)).py_err())
+    }
+
+    /// Drop dedupe keys and folded statuses past the retention; returns how many.
+    fn prune(&self, py: Python<'_>) -> PyResult<usize> {
+        guard(|| py.detach(|| self.get()?.prune()).py_err())
+    }
+
+    /// A new consumer (its own name and lease renewal) for a worker loop.
+    fn consumer(&self) -> PyResult<PyConsumer> {
+        guard(|| {
+            Ok(PyConsumer {
+                inner: Consumer::new(self.get().py_err()?),
+            })
+        })
+    }
+
+    fn __repr__(&self) -> String {
+        format!("Inbox({:?})", redact_url(&self.url))
+    }
+}
+
+/// One claimed event: `id`, `event`, `attempt` (1 = first try), `conversation`.
+#[pyclass(name = "Delivery", module = "wa360._native", frozen)]
+pub struct PyDelivery {
+    #[pyo3(get)]
+    id: String,
+    #[pyo3(get)]
+    event: Py<PyAny>,
+    #[pyo3(get)]
+    attempt: u32,
+    #[pyo3(get)]
+    conversation: Option<String>,
+}
+
+#[pymethods]
+impl PyDelivery {
+    fn __repr__(&self) -> String {
+        format!("Delivery(id={:?}, attempt={})", self.id, self.attempt)
+    }
+}
+
+fn delivery_to_py(py: Python<'_>, d: Delivery) -> PyResult<PyDelivery> {
+    Ok(PyDelivery {
+        id: d.id,
+        event: event_to_py(py, d.event)?.unbind(),
+        attempt: d.attempt,
+        conversation: d.conversation,
+    })
+}
+
+/// Claims events from an inbox under renewed leases (see `Inbox.consumer()`).
+#[pyclass(name = "Consumer", module = "wa360._native", frozen)]
+pub struct PyConsumer {
+    inner: Consumer,
+}
+
+#[pymethods]
+impl PyConsumer {
+    /// This consumer's unique name.
+    #[getter]
+    fn name(&self) -> String {
+        self.inner.name().to_string()
+    }
+
+    /// Claim up to `max` events, waiting up to `timeout` seconds (GIL released).
+    #[pyo3(signature = (max = 1, timeout = 1.0))]
+    fn next(&self, py: Python<'_>, max: usize, timeout: f64) -> PyResult<Vec<PyDelivery>> {
+        guard(|| {
+            if !timeout.is_finite() || timeout < 0.0 {
+                return Err(crate::errors::to_py_err(wa360::Error::invalid(
+                    "timeout",
+                    "must be a non-negative number of seconds",
+                )));
+            }
+            let got = py
+                .detach(|| self.inner.next(max, Duration::from_secs_f64(timeout)))
+                .py_err()?;
+            got.into_iter().map(|d| delivery_to_py(py, d)).collect()
+        })
+    }
+
+    /// The handler succeeded; `False` when the lease was lost meanwhile.
+    fn ack(&self, py: Python<'_>, id: &str) -> PyResult<bool> {
+        guard(|| py.detach(|| self.inner.ack(id)).py_err())
+    }
+
+    /// The handler failed: `"retry"`, `"dead"` (dead-lettered) or `"not_held"`.
+    fn nack(&self, py: Python<'_>, id: &str, error: &str) -> PyResult<&'static str> {
+        guard(|| {
+            Ok(match py.detach(|| self.inner.nack(id, error)).py_err()? {
+                Nacked::Retry(_) => "retry",
+                Nacked::Dead => "dead",
+                Nacked::NotHeld => "not_held",
+            })
+        })
+    }
+
+    /// Stop claiming (`next` returns `[]` from now on).
+    fn stop(&self) {
+        self.inner.stop();
+    }
+
+    /// `True` after `stop()` or `close()`.
+    #[getter]
+    fn stopped(&self) -> bool {
+        self.inner.is_stopped()
+    }
+
+    /// Events claimed and not yet acked or nacked.
+    #[getter]
+    fn held(&self) -> usize {
+        self.inner.held()
+    }
+
+    /// Give back every held event without counting the attempt; returns how many.
+    fn release_held(&self, py: Python<'_>) -> PyResult<usize> {
+        guard(|| py.detach(|| self.inner.release_held()).py_err())
+    }
+
+    /// Stop, release what is held, end lease renewal; returns how many were released.
+    fn close(&self, py: Python<'_>) -> PyResult<usize> {
+        guard(|| py.detach(|| self.inner.close()).py_err())
+    }
+}
+
+/// `(status, body, new_events, duplicates, stale, error)`.
+type ReplyTuple<'py> = (
+    u16,
+    Bound<'py, PyBytes>,
+    Bound<'py, PyList>,
+    usize,
+    usize,
+    Option<String>,
+);
+
+/// The one webhook receiver (the core's): verify, handshake, caps, parse,
+/// then the inbox's atomic accept or the in-memory dedupe.
+#[pyclass(name = "Receiver", module = "wa360._native", frozen)]
+pub struct PyReceiver {
+    base: ReceiverConfig,
+    inbox: Option<Py<PyInbox>>,
+    slot: Mutex<Option<(u32, Receiver)>>,
+}
+
+impl PyReceiver {
+    fn receiver(&self) -> wa360::Result<Receiver> {
+        let pid = std::process::id();
+        let mut slot = lock(&self.slot);
+        if let Some((p, r)) = &*slot
+            && *p == pid
+        {
+            return Ok(r.clone());
+        }
+        let mut cfg = self.base.clone();
+        if let Some(i) = &self.inbox {
+            cfg.inbox = Some(i.get().get()?);
+        }
+        let r = Receiver::new(cfg);
+        *slot = Some((pid, r.clone()));
+        Ok(r)
+    }
+}
+
+#[pymethods]
+impl PyReceiver {
+    #[new]
+    #[pyo3(signature = (*, verifier = None, verify_token = None, inbox = None, dedupe = None, status_fold = None, max_bytes = None, max_depth = None))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        verifier: Option<PyRef<'_, PyVerifier>>,
+        verify_token: Option<String>,
+        inbox: Option<Py<PyInbox>>,
+        dedupe: Option<PyRef<'_, PyDeduper>>,
+        status_fold: Option<PyRef<'_, PyStatusFold>>,
+        max_bytes: Option<usize>,
+        max_depth: Option<usize>,
+    ) -> PyResult<Self> {
+        guard(|| {
+            if verify_token.as_deref() == Some("") {
+                return Err(crate::errors::to_py_err(wa360::Error::invalid(
+                    "verify_token",
+                    "must not be empty",
+                )));
+            }
+            let d = ParseOptions::default();
+            Ok(PyReceiver {
+                base: ReceiverConfig {
+                    verifier: verifier.map(|v| v.inner.clone()),
+                    verify_token: verify_token.map(Secret::new),
+                    parse: ParseOptions {
+                        max_bytes: max_bytes.unwrap_or(d.max_bytes),
+                        max_depth: max_depth.unwrap_or(d.max_depth),
+                    },
+                    inbox: None,
+                    dedupe: dedupe.map(|x| x.inner.clone()),
+                    status_fold: status_fold.map(|x| x.inner.clone()),
+                },
+                inbox,
+                slot: Mutex::new(None),
+            })
+        })
+    }
+
+    /// The inbox, when there is one.
+    #[getter]
+    fn inbox(&self, py: Python<'_>) -> Option<Py<PyInbox>> {
+        self.inbox.as_ref().map(|i| i.clone_ref(py))
+    }
+
+    /// Handle one request: `(status, body, new_events, duplicates, stale, error)`;
+    /// `error` is a log-safe reason when the delivery was refused.
+    fn handle<'py>(
+        &self,
+        py: Python<'py>,
+        method: &str,
+        query: &str,
+        headers: &Bound<'py, PyAny>,
+        body: &Bound<'py, PyAny>,
+    ) -> PyResult<ReplyTuple<'py>> {
+        guard(|| {
+            let pairs = header_pairs(headers)?;
+            let r = self.receiver().py_err()?;
+            let reply = with_body_bytes(body, "body", |bytes| {
+                Ok(py.detach(|| r.handle(method, query, &pairs, bytes)))
+            })?;
+            let events = PyList::empty(py);
+            for e in reply.events {
+                events.append(event_to_py(py, e)?)?;
+            }
+            Ok((
+                reply.status,
+                PyBytes::new(py, reply.body.as_bytes()),
+                events,
+                reply.duplicates,
+                reply.stale,
+                reply.error.map(|e| format!("{} ({})", e, e.code())),
+            ))
+        })
+    }
+}
+
+/// Register the inbox and receiver API on the native module.
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<PyInbox>()?;
+    m.add_class::<PyConsumer>()?;
+    m.add_class::<PyDelivery>()?;
+    m.add_class::<PyReceiver>()?;
+    Ok(())
+}

@@ -1,0 +1,121 @@
+"""wa360.Inbox from Python: URLs, the consumer API, the Flask blueprint with an inbox (threads),
+a store that fails answering 503, and graceful close releasing what is still held."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import wa360
+from flask import Flask
+from wa360.receivers import WebhookReceiver, flask_blueprint
+from wa360.testing import inbound_text, status
+
+
+def test_unknown_scheme_and_bad_options_are_invalid_argument() -> None:
+    with pytest.raises(wa360.InvalidArgumentError) as e:
+        wa360.Inbox("postgres://localhost:5432")
+    assert e.value.field == "inbox" and "postgres" in str(e.value)
+    with pytest.raises(wa360.InvalidArgumentError) as e:
+        wa360.Inbox("memory://?lease_ms=abc")
+    assert e.value.field == "inbox.lease_ms"
+
+
+def test_consumer_claims_acks_and_nacks_to_dead_letters() -> None:
+    inbox = wa360.Inbox("memory://?max_attempts=2&retry_base_ms=0")
+    r = wa360._native.Receiver(inbox=inbox)
+    assert r.handle("POST", "", {}, inbound_text("1555", "x", "wamid.C1"))[0] == 200
+    c = inbox.consumer()
+    (d,) = c.next(5, 1.0)
+    assert (d.event.id, d.attempt, d.conversation) == (
+        "wamid.C1",
+        1,
+        f"{d.event.phone_number_id}:1555",
+    )
+    assert c.nack(d.id, "boom") == "retry"
+    (d,) = c.next(5, 1.0)
+    assert c.nack(d.id, "boom again") == "dead"
+    (dead,) = inbox.dead()
+    assert dead["last_error"] == "boom again" and dead["attempts"] == 2
+    assert inbox.replay(dead["id"]) == 1
+    (d,) = c.next(5, 1.0)
+    assert c.ack(d.id) is True
+    assert inbox.stats()["handled"] == 1
+
+
+def test_flask_blueprint_with_an_inbox_hands_events_to_worker_threads_and_retries() -> None:
+    seen: list[str] = []
+    failures = {"wamid.F2": 1}
+    lock = threading.Lock()
+
+    def on_events(events: list[wa360.Event]) -> None:
+        for e in events:
+            ident = str(getattr(e, "id", ""))
+            with lock:
+                if failures.get(ident, 0) > 0:
+                    failures[ident] -= 1
+                    raise RuntimeError("first try fails")
+                seen.append(ident)
+
+    app = Flask(__name__)
+    bp = flask_blueprint(on_events, inbox="memory://?retry_base_ms=10")
+    app.register_blueprint(bp)
+    http = app.test_client()
+    for w in ("wamid.F1", "wamid.F2", "wamid.F1"):
+        assert http.post("/webhook", data=inbound_text("15550009999", "x", w)).status_code == 200
+    receiver: WebhookReceiver = bp.receiver  # type: ignore[attr-defined]
+    assert receiver.join(timeout=10)
+    assert seen == ["wamid.F1", "wamid.F2"], "once each, in order, the failure retried"
+    assert receiver.close(1.0) == 0
+
+
+def lock_in_another_process(db: Path) -> subprocess.Popen[bytes]:
+    script = (
+        "import sqlite3, sys\n"
+        f"c = sqlite3.connect({str(db)!r}, isolation_level=None)\n"
+        "c.execute('BEGIN EXCLUSIVE')\n"
+        "print('locked', flush=True)\n"
+        "sys.stdin.read()\n"
+    )
+    p = subprocess.Popen(
+        [sys.executable, "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+    )
+    assert p.stdout is not None and p.stdout.readline().strip() == b"locked"
+    return p
+
+
+def test_a_store_that_fails_answers_503(tmp_path: Path) -> None:
+    db = tmp_path / "inbox.db"
+    receiver = WebhookReceiver(lambda events: None, inbox=f"sqlite://{db}?busy_timeout_ms=100")
+    # The lock is held by another process: two SQLite libraries in one process (Python's and
+    # the bundled one) do not see each other's POSIX locks.
+    holder = lock_in_another_process(db)
+    body = status("wamid.L1", "delivered")
+    try:
+        assert receiver.accept({}, body)[0] == 503
+    finally:
+        holder.communicate(b"", timeout=30)
+    status_code, _, events = receiver.accept({}, body)
+    assert (status_code, len(events)) == (200, 1), "stored when 360dialog delivers again"
+
+
+def test_close_lets_running_handlers_finish_within_the_grace_then_releases() -> None:
+    gate = threading.Event()
+    started = threading.Event()
+
+    def slow(events: list[wa360.Event]) -> None:
+        started.set()
+        gate.wait(10)
+
+    receiver = WebhookReceiver(slow, inbox="memory://", concurrency=1)
+    receiver.handle({}, inbound_text("1555", "x", "wamid.S1"))
+    assert started.wait(10)
+    t0 = time.monotonic()
+    assert receiver.close(grace=0.3) == 1, "still running after the grace: released"
+    assert time.monotonic() - t0 < 5
+    assert receiver.inbox is not None and receiver.inbox.stats()["ready"] == 1
+    gate.set()

@@ -1,0 +1,176 @@
+"""The Redis inbox across machines: two uvicorn servers on different ports (each with several
+workers) stand for two machines sharing one real Redis (WA360_TEST_REDIS_URL, started by
+`make test`). Real HTTP deliveries, kill -9 of one server mid-handling, Redis going away.
+
+The harness (Server, deliver, done_counts, ...) is the SQLite suite's, test_inbox_processes.py.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from uuid import uuid4
+
+import pytest
+import wa360
+from test_inbox_processes import Server, deliver, done_counts, free_port, lines, start, wait_for
+from wa360.testing import inbound_text
+
+
+def redis_url() -> str:
+    url = os.environ.get("WA360_TEST_REDIS_URL")
+    if not url:
+        pytest.fail(
+            "WA360_TEST_REDIS_URL is not set: these tests need a real redis-server. Run them "
+            "through `make test` (it installs one with `make redis-install` and starts it), or "
+            "`tests/redis/with-redis.sh make test-python`."
+        )
+    return url
+
+
+def fresh_inbox(**opts: object) -> str:
+    q = "&".join([f"name=py-{uuid4().hex[:12]}"] + [f"{k}={v}" for k, v in opts.items()])
+    return f"{redis_url()}?{q}"
+
+
+@pytest.fixture
+def servers() -> Iterator[list[Server]]:
+    started: list[Server] = []
+    yield started
+    for s in started:
+        s.stop()
+
+
+def test_two_machines_handle_each_event_once_when_every_event_reaches_both(
+    tmp_path: Path, servers: list[Server]
+) -> None:
+    url = fresh_inbox()
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    a = start(servers, tmp_path / "a", url, workers=2)
+    b = start(servers, tmp_path / "b", url, workers=2)
+    ids = [f"wamid.R{i}" for i in range(150)]
+    jobs = [
+        (srv.url, inbound_text(f"1555{i % 13:07d}", "x", w))
+        for i, w in enumerate(ids)
+        for srv in (a, b)
+    ]
+    with ThreadPoolExecutor(16) as pool:
+        codes = list(pool.map(lambda j: deliver(*j), jobs))
+    assert codes == [200] * len(jobs)
+
+    def handled() -> int:
+        return len(set(done_counts(a.log)) | set(done_counts(b.log)))
+
+    wait_for(lambda: handled() == len(ids), what="all handled")
+    time.sleep(0.5)  # would a second run show up?
+    counts = done_counts(a.log) + done_counts(b.log)
+    assert sorted(counts) == sorted(ids)
+    assert set(counts.values()) == {1}, [k for k, v in counts.items() if v > 1]
+    assert done_counts(a.log) and done_counts(b.log), "both machines handled events"
+    stats = wa360.Inbox(url).stats()
+    assert stats["duplicates"] == len(ids) and stats["handled"] == len(ids)
+
+
+def test_events_claimed_by_a_killed_machine_are_handled_by_the_other(
+    tmp_path: Path, servers: list[Server]
+) -> None:
+    url = fresh_inbox(lease_ms=1500)
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    env = {"inbox_slow_ms": 300, "inbox_concurrency": 2}
+    a = start(servers, tmp_path / "a", url, workers=2, **env)
+    ids = [f"wamid.K{i}" for i in range(40)]
+    with ThreadPoolExecutor(8) as pool:
+        codes = list(
+            pool.map(lambda w: deliver(a.url, inbound_text(f"1555{w[7:]:0>7}", "x", w)), ids)
+        )
+    assert codes == [200] * len(ids), "every delivery acknowledged by machine A"
+    wait_for(lambda: len(done_counts(a.log)) >= 4, what="A handled some")
+    a.signal(signal.SIGKILL)
+    a.wait_exit()
+    started_by_a = {i for phase, i, _ in lines(a.log) if phase == "start"}
+    done_by_a = set(done_counts(a.log))
+    in_flight = started_by_a - done_by_a
+    assert len(done_by_a) < len(ids), "killed in the middle"
+    b = start(servers, tmp_path / "b", url, workers=2, **env)
+    wait_for(
+        lambda: done_by_a | set(done_counts(b.log)) >= set(ids),
+        what="every acknowledged event handled by machine B",
+    )
+    time.sleep(0.5)
+    twice = done_by_a & set(done_counts(b.log))
+    assert twice <= in_flight, (
+        f"handled twice though not in flight at the kill: {twice - in_flight}"
+    )
+    assert all(n == 1 for n in done_counts(b.log).values())
+
+
+class OwnRedis:
+    """A redis-server of this test's own, so it can be stopped without disturbing the others."""
+
+    def __init__(self, tmp: Path) -> None:
+        self.bin = os.environ.get("WA360_TEST_REDIS_SERVER") or pytest.fail(
+            "WA360_TEST_REDIS_SERVER is not set: run through `make test`"
+        )
+        self.port = free_port()
+        self.dir = tmp / "redis"
+        self.dir.mkdir()
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            [self.bin, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.dir)]
+            + ["--save", "", "--appendonly", "yes", "--appendfsync", "everysec"],
+            stdout=subprocess.DEVNULL,
+        )
+        import socket
+
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                return
+            except OSError:
+                time.sleep(0.02)
+        raise AssertionError("redis-server did not start")
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)
+
+
+def test_redis_down_mid_run_answers_503_and_nothing_acknowledged_is_lost(
+    tmp_path: Path, servers: list[Server]
+) -> None:
+    redis = OwnRedis(tmp_path)
+    redis.start()
+    try:
+        url = f"redis://127.0.0.1:{redis.port}/0?busy_timeout_ms=500"
+        srv = start(servers, tmp_path, url, workers=1)
+        assert deliver(srv.url, inbound_text("15550001111", "x", "wamid.before")) == 200
+        wait_for(lambda: done_counts(srv.log)["wamid.before"] == 1, what="handled")
+        redis.stop()
+        t = time.monotonic()
+        assert deliver(srv.url, inbound_text("15550001111", "x", "wamid.during")) == 503
+        assert time.monotonic() - t < 10
+        assert done_counts(srv.log)["wamid.during"] == 0, "never handed to the handler"
+        redis.start()
+        # 360dialog delivers again later: now it is stored and handled, once.
+        status = wait_for(
+            lambda: (
+                deliver(srv.url, inbound_text("15550001111", "x", "wamid.during")) == 200 or None
+            ),
+            timeout=30,
+            what="accepted again once Redis is back",
+        )
+        assert status
+        wait_for(lambda: done_counts(srv.log)["wamid.during"] == 1, what="handled after the outage")
+    finally:
+        redis.stop()

@@ -1,0 +1,351 @@
+//! [`RedisStore`]: the governor's state in Redis, so that every process on
+//! every machine sending from one business number shares one token bucket
+//! and one pair-rate memory per recipient.
+//!
+//! Each [`GovernorStore`] operation is one Lua script over one hash
+//! (`{wa360-gov}:<key>` with fields `tat`, `count`, `scale`, `scale_at`,
+//! `last_dec`), run atomically on the server and timed by the server's clock
+//! (`TIME`), so the machines' clocks never need to agree. Keys expire after
+//! an hour without use. The arithmetic is the same as [`super::MemoryStore`]'s,
+//! in milliseconds.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use redis::Script;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+
+use super::store::{GovernorStore, Reservation, StoreFuture};
+use crate::{Error, Result};
+
+/// How long an unused bucket is kept.
+const IDLE_TTL_MS: u64 = 3_600_000;
+
+/// A governor store on a Redis server (`redis://…` / `rediss://…`).
+#[derive(Clone)]
+pub struct RedisStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    /// Owns the connection's driver task (see [`crate::inbox::RedisInbox`]).
+    rt: Option<tokio::runtime::Runtime>,
+    conn: ConnectionManager,
+    prefix: String,
+    label: String,
+    script: Script,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        if let Some(rt) = self.rt.take() {
+            rt.shutdown_background();
+        }
+    }
+}
+
+impl fmt::Debug for RedisStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedisStore")
+            .field("url", &self.inner.label)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One script, dispatched on `ARGV[1]`: every operation reads the hash,
+/// applies the same rule as the in-process store, writes it back.
+const LUA: &str = r#"
+local K, op = KEYS[1], ARGV[1]
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
+local h = redis.call('HMGET', K, 'tat', 'count', 'scale', 'scale_at', 'last_dec')
+local tat = tonumber(h[1]) or now
+local count = tonumber(h[2]) or 0
+local scale = tonumber(h[3]) or 1
+local scale_at = tonumber(h[4]) or now
+local last_dec = tonumber(h[5])
+local ttl = tonumber(ARGV[2])
+local function scale_now(inc)
+  if inc < 0 then inc = 0 end
+  local s = scale + inc * math.max(0, now - scale_at) / 1000
+  if s > 1 then s = 1 end
+  return s
+end
+local function keep()
+  local f = {'tat', tostring(tat), 'count', count, 'scale', tostring(scale),
+             'scale_at', tostring(scale_at)}
+  if last_dec then f[#f + 1] = 'last_dec'; f[#f + 1] = tostring(last_dec) end
+  redis.call('HSET', K, unpack(f))
+  local life = math.max(ttl, math.ceil(tat - now) + ttl)
+  redis.call('PEXPIRE', K, life)
+end
+if op == 'reserve' then
+  local interval, tolerance, max_wait = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+  local tt = math.max(tat, now)
+  local wait = math.max(0, tt - tolerance - now)
+  if wait > max_wait then return {0, tostring(wait)} end
+  tat = tt + interval
+  keep()
+  return {1, tostring(wait)}
+elseif op == 'release' then
+  tat = math.max(tat - tonumber(ARGV[3]), now)
+  keep()
+  return 0
+elseif op == 'block' then
+  tat = math.max(tat, now + tonumber(ARGV[3]) + tonumber(ARGV[4]))
+  keep()
+  return 0
+elseif op == 'bump' then
+  count = count + 1
+  keep()
+  return count
+elseif op == 'clear' then
+  count = 0
+  keep()
+  return 0
+elseif op == 'scale' then
+  return tostring(scale_now(tonumber(ARGV[3])))
+elseif op == 'decrease' then
+  local factor, floor, inc, cooldown = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
+  local current = scale_now(inc)
+  if last_dec and now - last_dec < cooldown then return tostring(current) end
+  scale = math.min(1, math.max(floor, current * factor))
+  scale_at = now
+  last_dec = now
+  keep()
+  return tostring(scale)
+end
+return redis.error_reply('unknown governor op')
+"#;
+
+fn ms_f(d: Duration) -> String {
+    format!("{}", d.as_secs_f64() * 1000.0)
+}
+
+fn from_ms(v: &str) -> Duration {
+    let ms: f64 = v.parse().unwrap_or(0.0);
+    Duration::from_secs_f64((ms / 1000.0).max(0.0))
+}
+
+impl RedisStore {
+    /// Connect to `url` (`redis://[user:password@]host:port/db`, `rediss://`
+    /// for TLS). Keys go under `{prefix}:` (default `wa360-gov` with
+    /// `?name=`). Fails with `store` when the server cannot be reached.
+    pub fn open(url: &str) -> Result<Self> {
+        let (base, query) = url.split_once('?').unwrap_or((url, ""));
+        let mut name = "wa360-gov".to_string();
+        for pair in query.split('&').filter(|p| !p.is_empty()) {
+            match pair.split_once('=') {
+                Some(("name", n)) if !n.is_empty() && !n.contains(['{', '}']) => name = n.into(),
+                _ => {
+                    return Err(Error::invalid(
+                        "governor_store",
+                        "the only option of a redis governor store is name=<non-empty, no braces>",
+                    ));
+                }
+            }
+        }
+        url::Url::parse(base)
+            .map_err(|_| Error::invalid("governor_store", "not a valid redis:// URL"))?;
+        let label = crate::inbox::redact_url(base);
+        let client = redis::Client::open(base)
+            .map_err(|e| Error::Store(format!("governor store {label}: {:?}", e.kind())))?;
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("wa360-redis-gov")
+            .enable_all()
+            .build()
+            .map_err(|e| Error::Store(format!("governor store {label}: {e}")))?;
+        let timeout = Duration::from_secs(2);
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(timeout))
+            .set_response_timeout(Some(timeout))
+            .set_number_of_retries(1);
+        // Connect on the private runtime and wait on a channel: `block_on`
+        // would panic when `open` is called from async code.
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        rt.spawn(async move {
+            let r = tokio::time::timeout(
+                timeout * 2,
+                client.get_connection_manager_with_config(config),
+            )
+            .await;
+            let _ = tx.send(r);
+        });
+        let conn = rx
+            .recv()
+            .map_err(|_| Error::Store(format!("governor store {label}: cannot connect")))?
+            .map_err(|_| {
+                Error::Store(format!("governor store {label}: cannot connect: timed out"))
+            })?
+            .map_err(|e| {
+                Error::Store(format!(
+                    "governor store {label}: cannot connect: {:?}",
+                    e.kind()
+                ))
+            })?;
+        Ok(RedisStore {
+            inner: Arc::new(Inner {
+                rt: Some(rt),
+                conn,
+                prefix: format!("{{{name}}}"),
+                label,
+                script: Script::new(LUA),
+            }),
+        })
+    }
+
+    /// Run the script for `key`. A store that fails must not stop sending
+    /// forever: the error is returned as `None` and the caller falls back
+    /// (see each method).
+    fn eval(&self, key: &str, args: Vec<String>) -> StoreFuture<'_, Option<redis::Value>> {
+        let key = format!("{}:{key}", self.inner.prefix);
+        let mut conn = self.inner.conn.clone();
+        let script = self.inner.script.clone();
+        Box::pin(async move {
+            let mut inv = script.prepare_invoke();
+            inv.key(key);
+            for a in &args {
+                inv.arg(a.as_str());
+            }
+            inv.invoke_async::<redis::Value>(&mut conn).await.ok()
+        })
+    }
+}
+
+fn text(v: &redis::Value) -> String {
+    match v {
+        redis::Value::BulkString(b) => String::from_utf8_lossy(b).into_owned(),
+        redis::Value::SimpleString(s) => s.clone(),
+        redis::Value::Int(i) => i.to_string(),
+        _ => String::new(),
+    }
+}
+
+fn ttl() -> String {
+    IDLE_TTL_MS.to_string()
+}
+
+impl GovernorStore for RedisStore {
+    fn reserve(
+        &self,
+        key: &str,
+        interval: Duration,
+        tolerance: Duration,
+        max_wait: Duration,
+    ) -> StoreFuture<'_, Reservation> {
+        let fut = self.eval(
+            key,
+            vec![
+                "reserve".into(),
+                ttl(),
+                ms_f(interval),
+                ms_f(tolerance),
+                ms_f(max_wait),
+            ],
+        );
+        Box::pin(async move {
+            match fut.await {
+                Some(redis::Value::Array(v)) if v.len() == 2 => {
+                    let wait = from_ms(&text(&v[1]));
+                    if text(&v[0]) == "1" {
+                        Reservation::Granted { wait }
+                    } else {
+                        Reservation::Refused { retry_after: wait }
+                    }
+                }
+                // Redis unreachable: refuse for a short while rather than
+                // send unpaced (the send fails with `rate_limited`, nothing
+                // goes out, the caller may retry).
+                _ => Reservation::Refused {
+                    retry_after: Duration::from_secs(1),
+                },
+            }
+        })
+    }
+
+    fn release(&self, key: &str, interval: Duration) -> StoreFuture<'_, ()> {
+        let fut = self.eval(key, vec!["release".into(), ttl(), ms_f(interval)]);
+        Box::pin(async move {
+            fut.await;
+        })
+    }
+
+    fn block_for(&self, key: &str, duration: Duration, tolerance: Duration) -> StoreFuture<'_, ()> {
+        let fut = self.eval(
+            key,
+            vec!["block".into(), ttl(), ms_f(duration), ms_f(tolerance)],
+        );
+        Box::pin(async move {
+            fut.await;
+        })
+    }
+
+    fn bump(&self, key: &str) -> StoreFuture<'_, u32> {
+        let fut = self.eval(key, vec!["bump".into(), ttl()]);
+        Box::pin(async move { fut.await.map_or(1, |v| text(&v).parse().unwrap_or(1)) })
+    }
+
+    fn clear(&self, key: &str) -> StoreFuture<'_, ()> {
+        let fut = self.eval(key, vec!["clear".into(), ttl()]);
+        Box::pin(async move {
+            fut.await;
+        })
+    }
+
+    fn scale(&self, key: &str, increase_per_sec: f64) -> StoreFuture<'_, f64> {
+        let fut = self.eval(
+            key,
+            vec!["scale".into(), ttl(), increase_per_sec.to_string()],
+        );
+        Box::pin(async move {
+            fut.await
+                .and_then(|v| text(&v).parse::<f64>().ok())
+                .filter(|s| s.is_finite())
+                .map_or(1.0, |s| s.clamp(0.0, 1.0))
+        })
+    }
+
+    fn decrease(
+        &self,
+        key: &str,
+        factor: f64,
+        floor: f64,
+        increase_per_sec: f64,
+        cooldown: Duration,
+    ) -> StoreFuture<'_, f64> {
+        let fut = self.eval(
+            key,
+            vec![
+                "decrease".into(),
+                ttl(),
+                factor.to_string(),
+                floor.to_string(),
+                increase_per_sec.to_string(),
+                ms_f(cooldown),
+            ],
+        );
+        Box::pin(async move {
+            fut.await
+                .and_then(|v| text(&v).parse::<f64>().ok())
+                .filter(|s| s.is_finite())
+                .map_or(floor, |s| s.clamp(0.0, 1.0))
+        })
+    }
+}
+
+/// Open a governor store by URL: `memory://` (in this process, the default)
+/// or `redis://…` / `rediss://…` (shared by every process using the URL).
+pub fn open_store(url: &str) -> Result<Arc<dyn GovernorStore>> {
+    if url == "memory://" || url == "memory:" {
+        return Ok(Arc::new(super::MemoryStore::new()));
+    }
+    if url.starts_with("redis://") || url.starts_with("rediss://") {
+        return Ok(Arc::new(RedisStore::open(url)?));
+    }
+    Err(Error::invalid(
+        "governor_store",
+        "expected memory:// or redis://host:port/db",
+    ))
+}

@@ -1,0 +1,184 @@
+//! [`Consumer`]: the claim / renew / ack loop around an [`Inbox`], shared by
+//! every binding so that only the call of the user's handler is written in
+//! Python or JavaScript.
+//!
+//! A consumer has a unique name, renews the leases it holds from a
+//! background thread (every third of the lease) while it lives, and
+//! remembers what it holds so that [`Consumer::release_held`] can give it
+//! back on shutdown. When the process dies, renewal stops, the leases
+//! expire and other consumers (or the restarted process) take the events.
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use super::{Delivery, Inbox, Nacked, consumer_name};
+use crate::Result;
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+struct State {
+    inbox: Arc<dyn Inbox>,
+    name: String,
+    held: Mutex<HashSet<String>>,
+    stopped: AtomicBool,
+    /// Wakes the renewal thread early when the consumer is closed.
+    closed: (Mutex<bool>, Condvar),
+}
+
+/// One consumer of an inbox. Cheap to clone; the renewal thread ends when
+/// [`Consumer::close`] is called or the last clone drops.
+#[derive(Clone)]
+pub struct Consumer {
+    state: Arc<State>,
+    keeper: Arc<Keeper>,
+}
+
+struct Keeper(Mutex<Option<JoinHandle<()>>>, Arc<State>);
+
+impl Drop for Keeper {
+    fn drop(&mut self) {
+        stop_keeper(&self.1);
+        if let Some(h) = lock(&self.0).take() {
+            let _ = h.join();
+        }
+    }
+}
+
+fn stop_keeper(state: &State) {
+    let (m, cv) = &state.closed;
+    *lock(m) = true;
+    cv.notify_all();
+}
+
+impl std::fmt::Debug for Consumer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Consumer")
+            .field("name", &self.state.name)
+            .finish()
+    }
+}
+
+impl Consumer {
+    /// A consumer of `inbox` with a fresh unique name.
+    pub fn new(inbox: Arc<dyn Inbox>) -> Self {
+        let state = Arc::new(State {
+            inbox,
+            name: consumer_name(),
+            held: Mutex::new(HashSet::new()),
+            stopped: AtomicBool::new(false),
+            closed: (Mutex::new(false), Condvar::new()),
+        });
+        let every = state.inbox.options().lease / 3;
+        let st = Arc::clone(&state);
+        let handle = std::thread::Builder::new()
+            .name("wa360-inbox-lease".into())
+            .spawn(move || {
+                loop {
+                    let (m, cv) = &st.closed;
+                    let guard = lock(m);
+                    let (guard, _) = cv
+                        .wait_timeout_while(guard, every, |closed| !*closed)
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
+                    if *guard {
+                        return;
+                    }
+                    drop(guard);
+                    if !lock(&st.held).is_empty() {
+                        // A failed renewal is retried at the next tick; the
+                        // lease is three ticks long.
+                        let _ = st.inbox.extend(&st.name);
+                    }
+                }
+            })
+            .ok();
+        let keeper = Arc::new(Keeper(Mutex::new(handle), Arc::clone(&state)));
+        Consumer { state, keeper }
+    }
+
+    /// This consumer's name (as stored in the leases).
+    pub fn name(&self) -> &str {
+        &self.state.name
+    }
+
+    /// The inbox.
+    pub fn inbox(&self) -> &Arc<dyn Inbox> {
+        &self.state.inbox
+    }
+
+    /// Claim up to `max` events, waiting up to `timeout` for some to be
+    /// ready. Empty after the timeout, or at once after [`Consumer::stop`].
+    pub fn next(&self, max: usize, timeout: Duration) -> Result<Vec<Delivery>> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if self.is_stopped() {
+                return Ok(Vec::new());
+            }
+            let got = self.state.inbox.claim(&self.state.name, max)?;
+            if !got.is_empty() {
+                let mut held = lock(&self.state.held);
+                held.extend(got.iter().map(|d| d.id.clone()));
+                return Ok(got);
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Ok(Vec::new());
+            }
+            self.state.inbox.wait(left);
+        }
+    }
+
+    /// The handler succeeded.
+    pub fn ack(&self, id: &str) -> Result<bool> {
+        let r = self.state.inbox.ack(&self.state.name, id);
+        lock(&self.state.held).remove(id);
+        r
+    }
+
+    /// The handler failed with `error`.
+    pub fn nack(&self, id: &str, error: &str) -> Result<Nacked> {
+        let r = self.state.inbox.nack(&self.state.name, id, error);
+        lock(&self.state.held).remove(id);
+        r
+    }
+
+    /// Stop claiming: [`Consumer::next`] returns empty from now on.
+    pub fn stop(&self) {
+        self.state.stopped.store(true, Ordering::SeqCst);
+    }
+
+    /// `true` after [`Consumer::stop`].
+    pub fn is_stopped(&self) -> bool {
+        self.state.stopped.load(Ordering::SeqCst)
+    }
+
+    /// How many events this consumer holds (claimed, not yet acked / nacked).
+    pub fn held(&self) -> usize {
+        lock(&self.state.held).len()
+    }
+
+    /// Give back every event still held, unhandled and without counting the
+    /// attempt (end of a graceful shutdown). Returns how many.
+    pub fn release_held(&self) -> Result<usize> {
+        let ids: Vec<String> = lock(&self.state.held).drain().collect();
+        let mut n = 0;
+        for id in ids {
+            if self.state.inbox.release(&self.state.name, &id)? {
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+
+    /// Stop claiming, release what is held and end lease renewal.
+    pub fn close(&self) -> Result<usize> {
+        self.stop();
+        let n = self.release_held();
+        stop_keeper(&self.keeper.1);
+        n
+    }
+}

@@ -1,0 +1,319 @@
+//! The durable webhook inbox: events are stored before the receiver answers
+//! `200`, then handed to the application's handler at least once.
+//!
+//! What an inbox does (every backend, same rules):
+//!
+//! - **Accept** ([`Inbox::accept`]) stores the new events of one delivery in
+//!   one atomic step, deduplicated by [`DedupeKey::of_event`] (a message by
+//!   its id, a status by id + status, anything else by a digest of its
+//!   canonical JSON). Duplicates are counted, not stored. Status updates go
+//!   through the status fold ([`fold_status`]): one that would move a message
+//!   backwards (`sent` after `read`) or repeat one is counted as stale and not
+//!   stored; `failed` is kept with its errors. The write is durable when
+//!   `accept` returns.
+//! - **Claim** ([`Inbox::claim`]) hands events to a consumer under a lease.
+//!   Events of one conversation (business number + contact) are handed out
+//!   one at a time, in the order they were accepted; different
+//!   conversations run in parallel. While a consumer holds a lease it renews
+//!   it ([`Inbox::extend`]); a consumer that dies stops renewing, its leases
+//!   expire and the events go to another consumer.
+//! - **Ack / nack** ([`Inbox::ack`], [`Inbox::nack`]): an acknowledged event
+//!   is removed; a failed one is retried with exponential backoff, and after
+//!   `max_attempts` claims it becomes a dead letter ([`Inbox::dead`],
+//!   [`Inbox::replay`], [`Inbox::drop_dead`]). [`Inbox::release`] gives an
+//!   event back without counting an attempt (graceful shutdown).
+//! - **Retention**: dedupe keys and folded statuses are kept for 7 days by
+//!   default (360dialog redelivers for days); handled events are deleted at
+//!   ack; [`Inbox::prune`] drops expired keys.
+//!
+//! Backends are chosen by URL with [`open`]: `memory://` (one process, not
+//! durable: an in-memory SQLite database) and `sqlite:///abs/path.db` (the
+//! embedded default: WAL, safe for several processes on one machine). The
+//! trait is shaped so that a Redis Streams backend maps onto it: accept =
+//! `SET NX` on the keys + `XADD`; claim = `XREADGROUP` + `XAUTOCLAIM` of
+//! entries idle past the lease; extend = `XCLAIM … JUSTID`; ack = `XACK`;
+//! entry ids are opaque strings.
+//!
+//! Options ride on the URL's query (`sqlite:///var/lib/app/inbox.db?max_attempts=5`):
+//! `lease_ms`, `max_attempts`, `retry_base_ms`, `retry_max_ms`,
+//! `retention_s`, `busy_timeout_ms`. Unknown options are `invalid_argument`.
+
+mod consumer;
+mod redis_inbox;
+mod sqlite;
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use consumer::Consumer;
+pub use redis_inbox::RedisInbox;
+pub use sqlite::SqliteInbox;
+
+pub use crate::webhook::dedupe::{DedupeKey, fold_status};
+use crate::webhook::{Event, EventKind};
+use crate::{Error, Result};
+
+/// Inbox settings; every field has a default and can be set on the URL.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InboxOptions {
+    /// How long a claim is held without renewal before the event goes to
+    /// another consumer (default 30 s; renewed every third of it).
+    pub lease: Duration,
+    /// Claims before an event that keeps failing becomes a dead letter
+    /// (default 8).
+    pub max_attempts: u32,
+    /// First retry delay; doubled per attempt (default 1 s).
+    pub retry_base: Duration,
+    /// Longest retry delay (default 5 min).
+    pub retry_max: Duration,
+    /// How long dedupe keys and folded statuses are kept (default 7 days).
+    pub retention: Duration,
+    /// How long to wait for a lock held by another process (default 5 s).
+    pub busy_timeout: Duration,
+}
+
+impl Default for InboxOptions {
+    fn default() -> Self {
+        InboxOptions {
+            lease: Duration::from_secs(30),
+            max_attempts: 8,
+            retry_base: Duration::from_secs(1),
+            retry_max: Duration::from_secs(300),
+            retention: crate::webhook::dedupe::DEFAULT_TTL,
+            busy_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+impl InboxOptions {
+    /// The delay before retry number `attempt` (1-based): `retry_base *
+    /// 2^(attempt-1)`, capped at `retry_max`, minus up to 20 % jitter so that
+    /// failures of many events do not retry in lockstep.
+    pub fn backoff(&self, attempt: u32) -> Duration {
+        let exp = attempt.saturating_sub(1).min(30);
+        let d = self
+            .retry_base
+            .saturating_mul(1u32 << exp)
+            .min(self.retry_max);
+        d.mul_f64(1.0 - fastrand::f64() * 0.2)
+    }
+}
+
+/// The outcome of accepting one delivery.
+#[derive(Debug, Clone, Default)]
+pub struct Accepted {
+    /// The events stored (new, in delivery order): the ones the handler will see.
+    pub events: Vec<Event>,
+    /// Events already seen within the retention window, not stored again.
+    pub duplicates: usize,
+    /// Status updates dropped by the fold (behind or equal to what is known).
+    pub stale: usize,
+}
+
+/// One claimed event.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    /// The entry's id in the inbox (opaque; pass it to ack / nack / release).
+    pub id: String,
+    /// The event.
+    pub event: Event,
+    /// How many times it was claimed, this claim included (1 = first try).
+    pub attempt: u32,
+    /// The conversation it belongs to (`phone_number_id:contact`), if any.
+    pub conversation: Option<String>,
+}
+
+/// What a nack did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Nacked {
+    /// It will be handed out again after the delay.
+    Retry(Duration),
+    /// It used its last attempt and is now a dead letter.
+    Dead,
+    /// The consumer no longer held it (lease expired, already handled).
+    NotHeld,
+}
+
+/// A dead letter: an event whose handler kept failing.
+#[derive(Debug, Clone)]
+pub struct DeadLetter {
+    /// The entry's id.
+    pub id: String,
+    /// The event.
+    pub event: Event,
+    /// Attempts made.
+    pub attempts: u32,
+    /// The error the handler last reported.
+    pub last_error: Option<String>,
+    /// When it was accepted (Unix milliseconds).
+    pub accepted_at_ms: i64,
+}
+
+/// Counts of what the inbox holds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct InboxStats {
+    /// Waiting to be claimed (including waiting for a retry).
+    pub ready: u64,
+    /// Claimed by a consumer right now.
+    pub in_flight: u64,
+    /// Dead letters.
+    pub dead: u64,
+    /// Acknowledged since the store was created.
+    pub handled: u64,
+    /// Deliveries recognised as duplicates since the store was created.
+    pub duplicates: u64,
+    /// Status updates dropped by the fold since the store was created.
+    pub stale: u64,
+    /// Dedupe keys remembered.
+    pub keys: u64,
+}
+
+/// A durable store of webhook events. All methods are synchronous and
+/// thread-safe; they block on the store (bindings call them off their event
+/// loops). See the module documentation for the rules every backend keeps.
+pub trait Inbox: Send + Sync + fmt::Debug {
+    /// Store the new events of one delivery (`events` = `parse(body)`)
+    /// atomically; durable when it returns `Ok`. An `Err` means nothing was
+    /// stored: answer 503 so that 360dialog delivers again.
+    fn accept(&self, body: &[u8], events: &[Event]) -> Result<Accepted>;
+    /// Claim up to `max` events for `consumer`, at most one per
+    /// conversation, oldest first. Returns at once (possibly empty).
+    fn claim(&self, consumer: &str, max: usize) -> Result<Vec<Delivery>>;
+    /// Block until events may be ready (an accept, ack or release in this
+    /// process, or a poll interval for other processes) or `timeout` passes.
+    fn wait(&self, timeout: Duration);
+    /// Renew every lease `consumer` holds; returns how many.
+    fn extend(&self, consumer: &str) -> Result<usize>;
+    /// The handler succeeded: remove the event. `false` when the event was
+    /// already handled (e.g. its lease expired and another consumer acked it).
+    fn ack(&self, consumer: &str, id: &str) -> Result<bool>;
+    /// The handler failed with `error`: retry later or dead-letter it.
+    fn nack(&self, consumer: &str, id: &str, error: &str) -> Result<Nacked>;
+    /// Give an event back unhandled without counting the attempt.
+    fn release(&self, consumer: &str, id: &str) -> Result<bool>;
+    /// Counts.
+    fn stats(&self) -> Result<InboxStats>;
+    /// Up to `limit` dead letters, oldest first.
+    fn dead(&self, limit: usize) -> Result<Vec<DeadLetter>>;
+    /// Put dead letters back in line with fresh attempts: one by id, or all
+    /// with `None`. Returns how many.
+    fn replay(&self, id: Option<&str>) -> Result<usize>;
+    /// Delete dead letters: one by id, or all with `None`. Returns how many.
+    fn drop_dead(&self, id: Option<&str>) -> Result<usize>;
+    /// Drop dedupe keys and folded statuses older than the retention.
+    /// Returns how many rows went.
+    fn prune(&self) -> Result<usize>;
+    /// The options in force.
+    fn options(&self) -> &InboxOptions;
+}
+
+/// The conversation an event belongs to, for ordering: the business number
+/// (`phone_number_id`) and the contact (sender of a message, recipient of a
+/// status). `None` for events without a contact (errors, field updates).
+pub fn conversation_of(event: &Event) -> Option<String> {
+    let contact = match event.event_kind() {
+        EventKind::Message(m) => m.from().or(m.from_user_id()),
+        EventKind::Status(s) => s.recipient_id().or(s.recipient_user_id()),
+        _ => None,
+    }?;
+    Some(format!(
+        "{}:{contact}",
+        event.phone_number_id().unwrap_or_default()
+    ))
+}
+
+/// Open an inbox by URL: `memory://`, `sqlite:///absolute/path.db` or
+/// `redis://[user:password@]host:port/db` (`rediss://` for TLS; `name=` on
+/// the query picks the inbox on that server, default `wa360`), with
+/// options on the query. Errors: `invalid_argument` (field `inbox`) for an
+/// unknown scheme, a relative path or a bad option; `store` when the file
+/// cannot be opened (corrupt, locked, unwritable), leaving it untouched.
+pub fn open(url: &str) -> Result<Arc<dyn Inbox>> {
+    let (base, query) = url.split_once('?').unwrap_or((url, ""));
+    if base == "memory://" || base == "memory:" {
+        return Ok(Arc::new(SqliteInbox::memory(parse_options(query)?)?));
+    }
+    if let Some(path) = base.strip_prefix("sqlite://") {
+        if !path.starts_with('/') || path.len() < 2 {
+            return Err(Error::invalid(
+                "inbox",
+                "a sqlite URL needs an absolute path: sqlite:///abs/path.db",
+            ));
+        }
+        return Ok(Arc::new(SqliteInbox::open(path, parse_options(query)?)?));
+    }
+    if base.starts_with("redis://") || base.starts_with("rediss://") {
+        // `name` picks one of several inboxes on one server; the rest of the
+        // query is the common options.
+        let mut name = "wa360".to_string();
+        let rest: Vec<&str> = query
+            .split('&')
+            .filter(|p| match p.strip_prefix("name=") {
+                Some(n) => {
+                    name = n.to_string();
+                    false
+                }
+                None => true,
+            })
+            .collect();
+        let opts = parse_options(&rest.join("&"))?;
+        return Ok(Arc::new(RedisInbox::open(base, &name, opts)?));
+    }
+    let scheme = base.split_once("://").map_or(base, |(s, _)| s);
+    Err(Error::invalid(
+        "inbox",
+        format!(
+            "unknown inbox URL scheme `{scheme}` (expected memory://, sqlite:///path or redis://host:port/db)"
+        ),
+    ))
+}
+
+fn parse_options(query: &str) -> Result<InboxOptions> {
+    let mut o = InboxOptions::default();
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        let n: u64 = v.parse().map_err(|_| {
+            Error::invalid(format!("inbox.{k}"), "must be a non-negative whole number")
+        })?;
+        match k {
+            "lease_ms" if n >= 100 => o.lease = Duration::from_millis(n),
+            "lease_ms" => return Err(Error::invalid("inbox.lease_ms", "must be at least 100")),
+            "max_attempts" if n >= 1 => o.max_attempts = n.min(u64::from(u32::MAX)) as u32,
+            "max_attempts" => {
+                return Err(Error::invalid("inbox.max_attempts", "must be at least 1"));
+            }
+            "retry_base_ms" => o.retry_base = Duration::from_millis(n),
+            "retry_max_ms" => o.retry_max = Duration::from_millis(n),
+            "retention_s" => o.retention = Duration::from_secs(n),
+            "busy_timeout_ms" => o.busy_timeout = Duration::from_millis(n),
+            other => {
+                return Err(Error::invalid(
+                    format!("inbox.{other}"),
+                    "unknown option (expected lease_ms, max_attempts, retry_base_ms, retry_max_ms, retention_s, busy_timeout_ms)",
+                ));
+            }
+        }
+    }
+    Ok(o)
+}
+
+/// `url` with any user info replaced by `***`, for reprs and logs (a Redis
+/// URL may carry a password).
+pub fn redact_url(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) => match rest.split_once('@') {
+            Some((_, host)) if !rest.starts_with('/') => format!("{scheme}://***@{host}"),
+            _ => url.to_string(),
+        },
+        None => url.to_string(),
+    }
+}
+
+/// A consumer name unique to this process and call: `host-pid-random`.
+pub fn consumer_name() -> String {
+    format!("pid{}-{:08x}", std::process::id(), fastrand::u32(..))
+}
+
+#[cfg(test)]
+mod tests;

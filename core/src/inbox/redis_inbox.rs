@@ -1,0 +1,972 @@
+//! The Redis inbox (`redis://host:6379/0`, `rediss://…` for TLS): the same
+//! rules as the SQLite inbox, shared by every process on every machine that
+//! reaches the server.
+//!
+//! Layout (every key carries the inbox name as a hash tag, `{name}`, so one
+//! inbox lives in one slot):
+//!
+//! | key | type | what |
+//! |---|---|---|
+//! | `{name}:s` | stream, consumer group `g` | the events waiting or in flight, in accept order |
+//! | `{name}:e:<entry id>` | hash | one entry: body ref `b`, index `i`, conversation `c`, dedupe key `k`, accepted at `t`, attempts `a`, handed out `h`, not before `nb`, last error `err` |
+//! | `{name}:b:<n>` | hash | one delivery body `d`, shared by its entries, with a reference count `r` |
+//! | `{name}:k:<dedupe key>` | string, `EX` retention | dedupe key |
+//! | `{name}:st:<message id>` | string, `EX` retention | folded status of a message (JSON) |
+//! | `{name}:c:<conversation>` | list | unhandled entries of one conversation, in order |
+//! | `{name}:dead` | stream | dead letters |
+//! | `{name}:n` | hash | counters: handled, duplicates, stale, inflight |
+//!
+//! - **Accept** is optimistic: read the dedupe keys and folded statuses,
+//!   decide in Rust with the one status fold ([`fold_status`]), then one Lua
+//!   script checks that nothing it read has changed and sets the keys, the
+//!   statuses, the body and the stream entries together (a key is never set
+//!   without its entry). If another process got there first the script
+//!   refuses and accept reads again.
+//! - **Leases** are the consumer group's pending-entries list: `XREADGROUP`
+//!   gives new entries to one consumer, `XCLAIM … JUSTID` renews them
+//!   ([`Inbox::extend`]), and `XAUTOCLAIM` moves the entries of a consumer
+//!   that stopped renewing (idle past the lease) to a live one.
+//! - **Order per conversation** is a per-conversation list of unhandled
+//!   entry ids: an entry is handed out only while it is the head of its
+//!   conversation's list, and leaves the list when acknowledged or
+//!   dead-lettered. Different conversations run in parallel on any consumer.
+//! - **Retention**: dedupe keys and folded statuses expire on their own
+//!   (`EX`), so [`Inbox::prune`] has nothing to do.
+//! - **Durability** is Redis's: with `appendonly yes` and `appendfsync
+//!   everysec` an acknowledged event survives a Redis restart, and at most
+//!   the last second is at risk on a power cut (docs/scaling.md).
+//!
+//! The trait is synchronous; this backend runs its async `redis` connection
+//! manager on a private one-thread tokio runtime and waits for each call, so
+//! it works from any thread, inside or outside another runtime.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::future::Future;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{RedisResult, Script, Value as RValue};
+use serde_json::{Value, json};
+
+use super::{
+    Accepted, DeadLetter, Delivery, Inbox, InboxOptions, InboxStats, Nacked, conversation_of,
+};
+use crate::webhook::dedupe::{DedupeKey, FoldOutcome, MessageState, fold_status};
+use crate::webhook::{Event, ParseOptions, parse_with};
+use crate::{Error, Result};
+
+/// How often a waiting consumer looks for events accepted by other processes.
+const POLL: Duration = Duration::from_millis(200);
+/// How many times accept re-reads after losing a race with another process.
+const ACCEPT_TRIES: usize = 32;
+/// Most entries one consumer holds at once (handed out or waiting its turn).
+const HOLD_MAX: usize = 1000;
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+fn ms(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// A Redis-backed inbox. Cheap to clone.
+#[derive(Clone)]
+pub struct RedisInbox {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    /// Private runtime driving the connection manager (see the module doc).
+    rt: Option<tokio::runtime::Runtime>,
+    conn: ConnectionManager,
+    /// `{name}`: the key prefix.
+    ns: String,
+    /// `redis://host:port/db` without credentials, for errors.
+    label: String,
+    opts: InboxOptions,
+    timeout: Duration,
+    signal: (Mutex<u64>, Condvar),
+    scripts: Scripts,
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        // Dropping a runtime blocks, which panics inside another runtime's
+        // async context (a Node or Python event loop thread): shut down in
+        // the background instead.
+        if let Some(rt) = self.rt.take() {
+            rt.shutdown_background();
+        }
+    }
+}
+
+impl fmt::Debug for RedisInbox {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedisInbox")
+            .field("url", &self.shared.label)
+            .field("name", &self.shared.ns)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RedisInbox {
+    /// Connect to the server at `url` (`redis://[user:password@]host:port/db`
+    /// or `rediss://…`; the query carries no options here, see
+    /// [`super::open`]) and use the inbox called `name`. Fails with `store`
+    /// when the server cannot be reached within the busy timeout.
+    pub fn open(url: &str, name: &str, opts: InboxOptions) -> Result<Self> {
+        url::Url::parse(url).map_err(|_| Error::invalid("inbox", "not a valid redis:// URL"))?;
+        let label = super::redact_url(url);
+        if name.is_empty() || name.contains(['{', '}']) {
+            return Err(Error::invalid(
+                "inbox.name",
+                "must be non-empty and contain no braces",
+            ));
+        }
+        let client = redis::Client::open(url)
+            .map_err(|e| Error::Store(format!("inbox {label}: {}", e.kind_text())))?;
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("wa360-redis")
+            .enable_all()
+            .build()
+            .map_err(|e| Error::Store(format!("inbox {label}: cannot start a runtime: {e}")))?;
+        // Fail fast when the server is away: the receiver must answer 503
+        // well before 360dialog's own timeout, not hang.
+        let timeout = opts.busy_timeout.max(Duration::from_millis(100));
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(timeout))
+            .set_response_timeout(Some(timeout))
+            .set_number_of_retries(1);
+        // Connect on the private runtime and wait on a channel: `block_on`
+        // would panic when `open` is called from async code.
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        rt.spawn(async move {
+            let r = tokio::time::timeout(
+                timeout * 2,
+                client.get_connection_manager_with_config(config),
+            )
+            .await;
+            let _ = tx.send(r);
+        });
+        let conn = rx
+            .recv()
+            .map_err(|_| Error::Store(format!("inbox {label}: cannot connect")))?
+            .map_err(|_| Error::Store(format!("inbox {label}: cannot connect: timed out")))?
+            .map_err(|e| {
+                Error::Store(format!("inbox {label}: cannot connect: {}", e.kind_text()))
+            })?;
+        let inbox = RedisInbox {
+            shared: Arc::new(Shared {
+                rt: Some(rt),
+                conn,
+                ns: format!("{{{name}}}"),
+                label,
+                opts,
+                timeout,
+                signal: (Mutex::new(0), Condvar::new()),
+                scripts: Scripts::new(),
+            }),
+        };
+        // The consumer group, from the start of the stream (entries may be
+        // accepted before any consumer exists).
+        let s = inbox.key("s");
+        let created: RedisResult<()> = inbox.call("cannot open", move |mut c| async move {
+            redis::cmd("XGROUP")
+                .arg("CREATE")
+                .arg(&s)
+                .arg("g")
+                .arg("0")
+                .arg("MKSTREAM")
+                .query_async::<()>(&mut c)
+                .await
+                .or_else(|e| {
+                    if e.code() == Some("BUSYGROUP") {
+                        Ok(())
+                    } else {
+                        Err(e)
+                    }
+                })
+        })?;
+        created.ok();
+        Ok(inbox)
+    }
+
+    fn key(&self, part: &str) -> String {
+        format!("{}:{part}", self.shared.ns)
+    }
+
+    /// Run one async step on the private runtime and wait for it (bounded by
+    /// the timeout: a lost server is an error, never a hang).
+    fn call<T, F, Fut>(&self, what: &str, f: F) -> Result<RedisResult<T>>
+    where
+        T: Send + 'static,
+        F: FnOnce(ConnectionManager) -> Fut,
+        Fut: Future<Output = RedisResult<T>> + Send + 'static,
+    {
+        let Some(rt) = self.shared.rt.as_ref() else {
+            return Err(Error::Store(format!("inbox {}: closed", self.shared.label)));
+        };
+        let fut = f(self.shared.conn.clone());
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        rt.spawn(async move {
+            let _ = tx.send(fut.await);
+        });
+        rx.recv_timeout(self.shared.timeout * 3).map_err(|_| {
+            Error::Store(format!(
+                "inbox {}: {what}: no answer from Redis",
+                self.shared.label
+            ))
+        })
+    }
+
+    /// [`RedisInbox::call`] with Redis errors turned into `store` errors.
+    fn run<T, F, Fut>(&self, what: &str, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(ConnectionManager) -> Fut,
+        Fut: Future<Output = RedisResult<T>> + Send + 'static,
+    {
+        self.call(what, f)?.map_err(|e| {
+            Error::Store(format!(
+                "inbox {}: {what}: {}",
+                self.shared.label,
+                e.kind_text()
+            ))
+        })
+    }
+
+    /// Run a script with `args`.
+    fn script<T>(&self, what: &str, script: &Script, args: Vec<Vec<u8>>) -> Result<T>
+    where
+        T: redis::FromRedisValue + Send + 'static,
+    {
+        let script = script.clone();
+        self.run(what, move |mut c| async move {
+            let mut inv = script.prepare_invoke();
+            for a in &args {
+                inv.arg(a.as_slice());
+            }
+            inv.invoke_async(&mut c).await
+        })
+    }
+
+    fn notify(&self) {
+        let (m, cv) = &self.shared.signal;
+        *lock(m) += 1;
+        cv.notify_all();
+    }
+
+    fn ns_arg(&self) -> Vec<u8> {
+        self.shared.ns.clone().into_bytes()
+    }
+
+    fn body(&self, bid: &str) -> Result<Vec<u8>> {
+        let key = self.key(&format!("b:{bid}"));
+        let got: Option<Vec<u8>> =
+            self.run("cannot read a body from", move |mut c| async move {
+                redis::cmd("HGET")
+                    .arg(key)
+                    .arg("d")
+                    .query_async(&mut c)
+                    .await
+            })?;
+        got.ok_or_else(|| {
+            Error::Store(format!(
+                "inbox {}: body {bid} is missing",
+                self.shared.label
+            ))
+        })
+    }
+
+    /// Rebuild the events of entries from their stored bodies.
+    fn events(&self, refs: &[(String, usize)]) -> Result<Vec<Event>> {
+        let mut parsed: HashMap<&str, Vec<Event>> = HashMap::new();
+        let mut out = Vec::with_capacity(refs.len());
+        for (bid, idx) in refs {
+            if !parsed.contains_key(bid.as_str()) {
+                let body = self.body(bid)?;
+                let opts = ParseOptions {
+                    max_bytes: body.len().max(1),
+                    max_depth: 127,
+                };
+                parsed.insert(bid.as_str(), parse_with(&body, &opts)?);
+            }
+            let event = parsed
+                .get(bid.as_str())
+                .and_then(|evs| evs.get(*idx))
+                .ok_or_else(|| {
+                    Error::Store(format!(
+                        "inbox {}: an entry points past its stored body",
+                        self.shared.label
+                    ))
+                })?;
+            out.push(event.clone());
+        }
+        Ok(out)
+    }
+}
+
+trait KindText {
+    fn kind_text(&self) -> String;
+}
+
+impl KindText for redis::RedisError {
+    /// The error without anything that could carry a credential (redis-rs
+    /// errors never include the URL; this keeps only the category and the
+    /// server's message).
+    fn kind_text(&self) -> String {
+        let mut s = format!("{:?}", self.kind());
+        if let Some(d) = self.detail() {
+            s.push_str(": ");
+            s.push_str(d);
+        } else if self.is_timeout() {
+            s.push_str(": timed out");
+        } else if self.is_connection_refusal() {
+            s.push_str(": connection refused");
+        } else if self.is_io_error() {
+            s.push_str(": connection lost");
+        }
+        s
+    }
+}
+
+fn state_json(s: &MessageState) -> String {
+    json!({"status": s.status, "ts": s.timestamp, "failed": s.failed, "errors": s.errors})
+        .to_string()
+}
+
+fn state_from(text: &str) -> Option<MessageState> {
+    let v: Value = serde_json::from_str(text).ok()?;
+    Some(MessageState {
+        status: v["status"].as_str().map(str::to_owned),
+        timestamp: v["ts"].as_i64(),
+        failed: v["failed"].as_bool().unwrap_or(false),
+        errors: v["errors"].as_array().cloned().unwrap_or_default(),
+    })
+}
+
+fn to_string(v: &RValue) -> String {
+    match v {
+        RValue::BulkString(b) => String::from_utf8_lossy(b).into_owned(),
+        RValue::SimpleString(s) => s.clone(),
+        RValue::Int(i) => i.to_string(),
+        _ => String::new(),
+    }
+}
+
+fn arg(s: impl ToString) -> Vec<u8> {
+    s.to_string().into_bytes()
+}
+
+/// A decision for one event of a delivery.
+enum Plan {
+    Duplicate,
+    Stale,
+    Store,
+}
+
+impl Inbox for RedisInbox {
+    fn accept(&self, body: &[u8], events: &[Event]) -> Result<Accepted> {
+        if events.is_empty() {
+            return Ok(Accepted::default());
+        }
+        let keys: Vec<String> = events
+            .iter()
+            .map(|e| DedupeKey::of_event(e).to_string())
+            .collect();
+        let status_ids: Vec<Option<(String, String)>> = events
+            .iter()
+            .map(|e| {
+                let s = e.as_status()?;
+                Some((s.id()?.to_owned(), s.status()?.to_owned()))
+            })
+            .collect();
+        for _ in 0..ACCEPT_TRIES {
+            // 1. Read what is known.
+            let mut read_keys: Vec<String> =
+                keys.iter().map(|k| self.key(&format!("k:{k}"))).collect();
+            let mut msg_ids: Vec<String> = status_ids
+                .iter()
+                .flatten()
+                .map(|(id, _)| id.clone())
+                .collect();
+            msg_ids.sort();
+            msg_ids.dedup();
+            read_keys.extend(msg_ids.iter().map(|id| self.key(&format!("st:{id}"))));
+            let rk = read_keys.clone();
+            let known: Vec<Option<String>> = self
+                .run("cannot store events in", move |mut c| async move {
+                    redis::cmd("MGET").arg(rk).query_async(&mut c).await
+                })?;
+            let (seen, states) = known.split_at(keys.len());
+            let state: HashMap<&str, (Option<&str>, Option<MessageState>)> = msg_ids
+                .iter()
+                .zip(states)
+                .map(|(id, s)| {
+                    (
+                        id.as_str(),
+                        (s.as_deref(), s.as_deref().and_then(state_from)),
+                    )
+                })
+                .collect();
+            // 2. Decide with the one fold, as the SQLite inbox does.
+            let mut batch_keys: std::collections::HashSet<&str> = Default::default();
+            let mut plans = Vec::with_capacity(events.len());
+            let mut changed: HashMap<&str, MessageState> = HashMap::new();
+            for (i, ev) in events.iter().enumerate() {
+                if seen[i].is_some() || !batch_keys.insert(keys[i].as_str()) {
+                    plans.push(Plan::Duplicate);
+                    continue;
+                }
+                let outcome = match (ev.as_status(), &status_ids[i]) {
+                    (None, _) => FoldOutcome::Advanced,
+                    (Some(_), None) => FoldOutcome::Unrecognised,
+                    (Some(s), Some((id, st))) => {
+                        let prev = changed
+                            .get(id.as_str())
+                            .cloned()
+                            .or_else(|| state.get(id.as_str()).and_then(|s| s.1.clone()));
+                        let (outcome, next) =
+                            fold_status(prev.as_ref(), st, s.timestamp(), s.errors());
+                        if let Some(n) = next {
+                            changed.insert(id.as_str(), n);
+                        }
+                        outcome
+                    }
+                };
+                plans.push(if outcome.is_reportable() {
+                    Plan::Store
+                } else {
+                    Plan::Stale
+                });
+            }
+            // 3. Apply if nothing changed meanwhile.
+            let now = now_ms();
+            let mut args = vec![
+                self.ns_arg(),
+                arg(now),
+                arg(self.shared.opts.retention.as_secs().max(1)),
+                body.to_vec(),
+            ];
+            let claim: Vec<usize> = plans
+                .iter()
+                .enumerate()
+                .filter(|(_, p)| !matches!(p, Plan::Duplicate))
+                .map(|(i, _)| i)
+                .collect();
+            args.push(arg(claim.len()));
+            args.extend(claim.iter().map(|&i| arg(&keys[i])));
+            args.push(arg(changed.len()));
+            for (id, next) in &changed {
+                let expected = state.get(id).and_then(|s| s.0).unwrap_or("");
+                args.push(arg(id));
+                args.push(arg(expected));
+                args.push(arg(state_json(next)));
+            }
+            let stored: Vec<usize> = plans
+                .iter()
+                .enumerate()
+                .filter(|(_, p)| matches!(p, Plan::Store))
+                .map(|(i, _)| i)
+                .collect();
+            args.push(arg(stored.len()));
+            for &i in &stored {
+                args.push(arg(&keys[i]));
+                args.push(arg(conversation_of(&events[i]).unwrap_or_default()));
+                args.push(arg(i));
+            }
+            let dups = plans
+                .iter()
+                .filter(|p| matches!(p, Plan::Duplicate))
+                .count();
+            let stale = plans.iter().filter(|p| matches!(p, Plan::Stale)).count();
+            args.push(arg(dups));
+            args.push(arg(stale));
+            let ok: i64 =
+                self.script("cannot store events in", &self.shared.scripts.accept, args)?;
+            if ok == 1 {
+                let out = Accepted {
+                    events: stored.iter().map(|&i| events[i].clone()).collect(),
+                    duplicates: dups,
+                    stale,
+                };
+                if !out.events.is_empty() {
+                    self.notify();
+                }
+                return Ok(out);
+            }
+        }
+        Err(Error::Store(format!(
+            "inbox {}: cannot store events: too much contention on the same keys",
+            self.shared.label
+        )))
+    }
+
+    fn claim(&self, consumer: &str, max: usize) -> Result<Vec<Delivery>> {
+        if max == 0 {
+            return Ok(Vec::new());
+        }
+        let args = vec![
+            self.ns_arg(),
+            arg(consumer),
+            arg(max.min(HOLD_MAX)),
+            arg(now_ms()),
+            arg(ms(self.shared.opts.lease)),
+            arg(self.shared.opts.max_attempts),
+            arg(HOLD_MAX),
+        ];
+        let rows: Vec<Vec<RValue>> =
+            self.script("cannot claim from", &self.shared.scripts.claim, args)?;
+        let refs: Vec<(String, usize)> = rows
+            .iter()
+            .map(|r| {
+                (
+                    r.get(1).map(to_string).unwrap_or_default(),
+                    r.get(2)
+                        .map(to_string)
+                        .unwrap_or_default()
+                        .parse()
+                        .unwrap_or(usize::MAX),
+                )
+            })
+            .collect();
+        let events = self.events(&refs)?;
+        Ok(rows
+            .iter()
+            .zip(events)
+            .map(|(r, event)| {
+                let conv = r.get(4).map(to_string).unwrap_or_default();
+                Delivery {
+                    id: r.first().map(to_string).unwrap_or_default(),
+                    event,
+                    attempt: r
+                        .get(3)
+                        .map(to_string)
+                        .unwrap_or_default()
+                        .parse()
+                        .unwrap_or(1),
+                    conversation: (!conv.is_empty()).then_some(conv),
+                }
+            })
+            .collect())
+    }
+
+    fn wait(&self, timeout: Duration) {
+        let (m, cv) = &self.shared.signal;
+        let guard = lock(m);
+        let seen = *guard;
+        let _ = cv
+            .wait_timeout_while(guard, timeout.min(POLL), |n| *n == seen)
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+    }
+
+    fn extend(&self, consumer: &str) -> Result<usize> {
+        let args = vec![self.ns_arg(), arg(consumer), arg(HOLD_MAX)];
+        let n: i64 = self.script("cannot renew leases in", &self.shared.scripts.extend, args)?;
+        Ok(usize::try_from(n).unwrap_or(0))
+    }
+
+    fn ack(&self, consumer: &str, id: &str) -> Result<bool> {
+        let args = vec![self.ns_arg(), arg(consumer), arg(id)];
+        let n: i64 = self.script("cannot acknowledge in", &self.shared.scripts.ack, args)?;
+        if n == 1 {
+            self.notify();
+        }
+        Ok(n == 1)
+    }
+
+    fn nack(&self, consumer: &str, id: &str, error: &str) -> Result<Nacked> {
+        let key = self.key(&format!("e:{id}"));
+        let attempts: Option<u32> =
+            self.run("cannot record a failure in", move |mut c| async move {
+                redis::cmd("HGET")
+                    .arg(key)
+                    .arg("a")
+                    .query_async(&mut c)
+                    .await
+            })?;
+        let Some(attempts) = attempts else {
+            return Ok(Nacked::NotHeld);
+        };
+        let delay = self.shared.opts.backoff(attempts);
+        let args = vec![
+            self.ns_arg(),
+            arg(consumer),
+            arg(id),
+            error.as_bytes().to_vec(),
+            arg(now_ms()),
+            arg(ms(delay)),
+            arg(self.shared.opts.max_attempts),
+        ];
+        let n: i64 = self.script(
+            "cannot record a failure in",
+            &self.shared.scripts.nack,
+            args,
+        )?;
+        self.notify();
+        Ok(match n {
+            1 => Nacked::Retry(delay),
+            2 => Nacked::Dead,
+            _ => Nacked::NotHeld,
+        })
+    }
+
+    fn release(&self, consumer: &str, id: &str) -> Result<bool> {
+        let args = vec![
+            self.ns_arg(),
+            arg(consumer),
+            arg(id),
+            arg(ms(self.shared.opts.lease) + 1),
+        ];
+        let n: i64 = self.script("cannot release in", &self.shared.scripts.release, args)?;
+        if n == 1 {
+            self.notify();
+        }
+        Ok(n == 1)
+    }
+
+    fn stats(&self) -> Result<InboxStats> {
+        let (s, d, n, k) = (
+            self.key("s"),
+            self.key("dead"),
+            self.key("n"),
+            self.key("k:*"),
+        );
+        let (len, dead, counters, keys): (u64, u64, HashMap<String, i64>, u64) =
+            self.run("cannot read counts of", move |mut c| async move {
+                let len: u64 = redis::cmd("XLEN").arg(&s).query_async(&mut c).await?;
+                let dead: u64 = redis::cmd("XLEN").arg(&d).query_async(&mut c).await?;
+                let counters: HashMap<String, i64> =
+                    redis::cmd("HGETALL").arg(&n).query_async(&mut c).await?;
+                // Counting keys walks the keyspace: stats are for operators,
+                // not for a hot path.
+                let mut keys = 0u64;
+                let mut cursor = 0u64;
+                loop {
+                    let (next, batch): (u64, Vec<String>) = redis::cmd("SCAN")
+                        .arg(cursor)
+                        .arg("MATCH")
+                        .arg(&k)
+                        .arg("COUNT")
+                        .arg(1000)
+                        .query_async(&mut c)
+                        .await?;
+                    keys += batch.len() as u64;
+                    if next == 0 {
+                        break;
+                    }
+                    cursor = next;
+                }
+                Ok((len, dead, counters, keys))
+            })?;
+        let get = |name: &str| u64::try_from(counters.get(name).copied().unwrap_or(0)).unwrap_or(0);
+        let in_flight = get("inflight").min(len);
+        Ok(InboxStats {
+            ready: len - in_flight,
+            in_flight,
+            dead,
+            handled: get("handled"),
+            duplicates: get("duplicates"),
+            stale: get("stale"),
+            keys,
+        })
+    }
+
+    fn dead(&self, limit: usize) -> Result<Vec<DeadLetter>> {
+        let d = self.key("dead");
+        let rows: Vec<(String, HashMap<String, String>)> =
+            self.run("cannot list dead letters of", move |mut c| async move {
+                redis::cmd("XRANGE")
+                    .arg(d)
+                    .arg("-")
+                    .arg("+")
+                    .arg("COUNT")
+                    .arg(limit)
+                    .query_async(&mut c)
+                    .await
+            })?;
+        let refs: Vec<(String, usize)> = rows
+            .iter()
+            .map(|(_, f)| {
+                (
+                    f.get("b").cloned().unwrap_or_default(),
+                    f.get("i")
+                        .and_then(|i| i.parse().ok())
+                        .unwrap_or(usize::MAX),
+                )
+            })
+            .collect();
+        let events = self.events(&refs)?;
+        Ok(rows
+            .into_iter()
+            .zip(events)
+            .map(|((id, f), event)| DeadLetter {
+                id,
+                event,
+                attempts: f.get("a").and_then(|a| a.parse().ok()).unwrap_or(0),
+                last_error: f.get("err").filter(|e| !e.is_empty()).cloned(),
+                accepted_at_ms: f.get("t").and_then(|t| t.parse().ok()).unwrap_or(0),
+            })
+            .collect())
+    }
+
+    fn replay(&self, id: Option<&str>) -> Result<usize> {
+        let args = vec![self.ns_arg(), arg(id.unwrap_or("")), arg(now_ms())];
+        let n: i64 = self.script("cannot replay in", &self.shared.scripts.replay, args)?;
+        if n > 0 {
+            self.notify();
+        }
+        Ok(usize::try_from(n).unwrap_or(0))
+    }
+
+    fn drop_dead(&self, id: Option<&str>) -> Result<usize> {
+        let args = vec![self.ns_arg(), arg(id.unwrap_or(""))];
+        let n: i64 = self.script(
+            "cannot drop dead letters in",
+            &self.shared.scripts.drop_dead,
+            args,
+        )?;
+        Ok(usize::try_from(n).unwrap_or(0))
+    }
+
+    fn prune(&self) -> Result<usize> {
+        // Dedupe keys and folded statuses carry their own expiry (EX).
+        Ok(0)
+    }
+
+    fn options(&self) -> &InboxOptions {
+        &self.shared.opts
+    }
+}
+
+/// The Lua scripts (each runs atomically on the server).
+struct Scripts {
+    accept: Script,
+    claim: Script,
+    extend: Script,
+    ack: Script,
+    nack: Script,
+    release: Script,
+    replay: Script,
+    drop_dead: Script,
+}
+
+/// Helpers every script shares: dead-lettering and body references.
+const LUA_COMMON: &str = r#"
+local ns = ARGV[1]
+local S, D, N = ns .. ':s', ns .. ':dead', ns .. ':n'
+local function unref(b)
+  local B = ns .. ':b:' .. b
+  if redis.call('HINCRBY', B, 'r', -1) <= 0 then redis.call('DEL', B) end
+end
+local function leave(id, c)
+  redis.call('XACK', S, 'g', id)
+  redis.call('XDEL', S, id)
+  if c and c ~= '' then redis.call('LREM', ns .. ':c:' .. c, 1, id) end
+end
+local function to_dead(id, err)
+  local E = ns .. ':e:' .. id
+  local e = redis.call('HMGET', E, 'b', 'i', 'c', 'k', 't', 'a', 'err')
+  leave(id, e[3])
+  redis.call('XADD', D, '*', 'b', e[1], 'i', e[2], 'c', e[3] or '', 'k', e[4] or '',
+    't', e[5] or '0', 'a', e[6] or '0', 'err', err or e[7] or '')
+  redis.call('DEL', E)
+end
+local function held(me, id)
+  local p = redis.call('XPENDING', S, 'g', id, id, 1, me)
+  return #p > 0
+end
+"#;
+
+impl Scripts {
+    fn new() -> Self {
+        let s = |body: &str| Script::new(&format!("{LUA_COMMON}\n{body}"));
+        Scripts {
+            // ARGV: ns now retention body | nk keys… | ns st (id expected next)… |
+            //       ne (key conv idx)… | duplicates stale
+            accept: s(r#"
+local now, ttl, body = ARGV[2], tonumber(ARGV[3]), ARGV[4]
+local p = 5
+local nk = tonumber(ARGV[p]); p = p + 1
+local keys = {}
+for j = 1, nk do
+  local K = ns .. ':k:' .. ARGV[p]; p = p + 1
+  if redis.call('EXISTS', K) == 1 then return 0 end
+  keys[j] = K
+end
+local nst = tonumber(ARGV[p]); p = p + 1
+local sts = {}
+for j = 1, nst do
+  local K, expected, nextv = ns .. ':st:' .. ARGV[p], ARGV[p + 1], ARGV[p + 2]; p = p + 3
+  local cur = redis.call('GET', K)
+  if (cur or '') ~= expected then return 0 end
+  sts[j] = {K, nextv}
+end
+for _, K in ipairs(keys) do redis.call('SET', K, now, 'EX', ttl) end
+for _, kv in ipairs(sts) do redis.call('SET', kv[1], kv[2], 'EX', ttl) end
+local ne = tonumber(ARGV[p]); p = p + 1
+if ne > 0 then
+  local b = redis.call('INCR', ns .. ':bid')
+  redis.call('HSET', ns .. ':b:' .. b, 'd', body, 'r', ne)
+  for j = 1, ne do
+    local k, c, i = ARGV[p], ARGV[p + 1], ARGV[p + 2]; p = p + 3
+    local id = redis.call('XADD', S, '*', 'e', '1')
+    redis.call('HSET', ns .. ':e:' .. id, 'b', b, 'i', i, 'c', c, 'k', k, 't', now,
+      'a', 0, 'h', 0, 'nb', 0)
+    if c ~= '' then redis.call('RPUSH', ns .. ':c:' .. c, id) end
+  end
+end
+local dups, stale = tonumber(ARGV[p]), tonumber(ARGV[p + 1])
+if dups > 0 then redis.call('HINCRBY', N, 'duplicates', dups) end
+if stale > 0 then redis.call('HINCRBY', N, 'stale', stale) end
+return 1
+"#),
+            // ARGV: ns consumer max now lease max_attempts hold_max
+            claim: s(r#"
+local me, max, now = ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
+local lease, maxa, hold = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
+-- Entries of consumers that stopped renewing their leases.
+local ac = redis.call('XAUTOCLAIM', S, 'g', me, lease, '0-0', 'COUNT', 100, 'JUSTID')
+for _, id in ipairs(ac[2]) do
+  local E = ns .. ':e:' .. id
+  if redis.call('HGET', E, 'h') == '1' then
+    redis.call('HSET', E, 'h', 0, 'x', 1)
+    redis.call('HINCRBY', N, 'inflight', -1)
+  end
+end
+-- New entries, while this consumer holds few.
+-- Only entries that could be handed out now count as waiting: one blocked
+-- behind its conversation (or backing off) must not stop this consumer
+-- from taking new work.
+local function ready(id, e)
+  return e[1] ~= '1' and tonumber(e[2]) <= now
+    and (e[3] == '' or redis.call('LINDEX', ns .. ':c:' .. e[3], 0) == id)
+end
+local pend = redis.call('XPENDING', S, 'g', '-', '+', hold, me)
+local waiting = 0
+for _, p in ipairs(pend) do
+  local e = redis.call('HMGET', ns .. ':e:' .. p[1], 'h', 'nb', 'c')
+  if e[1] and ready(p[1], e) then waiting = waiting + 1 end
+end
+if waiting < max and #pend < hold then
+  redis.call('XREADGROUP', 'GROUP', 'g', me, 'COUNT', max - waiting, 'STREAMS', S, '>')
+  pend = redis.call('XPENDING', S, 'g', '-', '+', hold, me)
+end
+local out = {}
+for _, p in ipairs(pend) do
+  if #out >= max then break end
+  local id = p[1]
+  local E = ns .. ':e:' .. id
+  local e = redis.call('HMGET', E, 'h', 'nb', 'c', 'a', 'b', 'i', 'x')
+  if not e[1] then
+    leave(id, nil)
+  elseif ready(id, e) then
+    local a = tonumber(e[4])
+    if a >= maxa then
+      to_dead(id, e[7] == '1' and 'lease expired on the last attempt (the consumer stopped while handling it)' or nil)
+    else
+      redis.call('HSET', E, 'h', 1, 'a', a + 1)
+      redis.call('HINCRBY', N, 'inflight', 1)
+      out[#out + 1] = {id, e[5], e[6], a + 1, e[3]}
+    end
+  end
+end
+return out
+"#),
+            // ARGV: ns consumer hold_max
+            extend: s(r#"
+local me, hold = ARGV[2], tonumber(ARGV[3])
+local pend = redis.call('XPENDING', S, 'g', '-', '+', hold, me)
+if #pend == 0 then return 0 end
+local ids = {}
+for j, p in ipairs(pend) do ids[j] = p[1] end
+redis.call('XCLAIM', S, 'g', me, 0, unpack(ids), 'JUSTID')
+return #ids
+"#),
+            // ARGV: ns consumer id
+            ack: s(r#"
+local me, id = ARGV[2], ARGV[3]
+local E = ns .. ':e:' .. id
+if not held(me, id) or redis.call('HGET', E, 'h') ~= '1' then return 0 end
+local e = redis.call('HMGET', E, 'b', 'c')
+leave(id, e[2])
+unref(e[1])
+redis.call('DEL', E)
+redis.call('HINCRBY', N, 'handled', 1)
+redis.call('HINCRBY', N, 'inflight', -1)
+return 1
+"#),
+            // ARGV: ns consumer id error now delay max_attempts
+            nack: s(r#"
+local me, id, err = ARGV[2], ARGV[3], ARGV[4]
+local now, delay, maxa = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
+local E = ns .. ':e:' .. id
+if not held(me, id) or redis.call('HGET', E, 'h') ~= '1' then return 0 end
+redis.call('HINCRBY', N, 'inflight', -1)
+if tonumber(redis.call('HGET', E, 'a')) >= maxa then
+  to_dead(id, err)
+  return 2
+end
+redis.call('HSET', E, 'h', 0, 'nb', now + delay, 'err', err)
+return 1
+"#),
+            // ARGV: ns consumer id idle
+            release: s(r#"
+local me, id, idle = ARGV[2], ARGV[3], ARGV[4]
+local E = ns .. ':e:' .. id
+if not held(me, id) or redis.call('HGET', E, 'h') ~= '1' then return 0 end
+redis.call('HSET', E, 'h', 0)
+redis.call('HINCRBY', E, 'a', -1)
+redis.call('HINCRBY', N, 'inflight', -1)
+-- Idle past the lease: any live consumer takes it at once, and so the
+-- entries this consumer read but had not handed out yet.
+redis.call('XCLAIM', S, 'g', me, 0, id, 'IDLE', idle, 'JUSTID')
+for _, p in ipairs(redis.call('XPENDING', S, 'g', '-', '+', 1000, me)) do
+  if redis.call('HGET', ns .. ':e:' .. p[1], 'h') ~= '1' then
+    redis.call('XCLAIM', S, 'g', me, 0, p[1], 'IDLE', idle, 'JUSTID')
+  end
+end
+return 1
+"#),
+            // ARGV: ns id-or-empty now
+            replay: s(r#"
+local rows
+if ARGV[2] ~= '' then rows = redis.call('XRANGE', D, ARGV[2], ARGV[2])
+else rows = redis.call('XRANGE', D, '-', '+') end
+for _, r in ipairs(rows) do
+  local f = {}
+  for j = 1, #r[2], 2 do f[r[2][j]] = r[2][j + 1] end
+  local id = redis.call('XADD', S, '*', 'e', '1')
+  redis.call('HSET', ns .. ':e:' .. id, 'b', f.b, 'i', f.i, 'c', f.c or '', 'k', f.k or '',
+    't', f.t or ARGV[3], 'a', 0, 'h', 0, 'nb', 0)
+  if f.c and f.c ~= '' then redis.call('RPUSH', ns .. ':c:' .. f.c, id) end
+  redis.call('XDEL', D, r[1])
+end
+return #rows
+"#),
+            // ARGV: ns id-or-empty
+            drop_dead: s(r#"
+local rows
+if ARGV[2] ~= '' then rows = redis.call('XRANGE', D, ARGV[2], ARGV[2])
+else rows = redis.call('XRANGE', D, '-', '+') end
+for _, r in ipairs(rows) do
+  local f = {}
+  for j = 1, #r[2], 2 do f[r[2][j]] = r[2][j + 1] end
+  if f.b then unref(f.b) end
+  redis.call('XDEL', D, r[1])
+end
+return #rows
+"#),
+        }
+    }
+}

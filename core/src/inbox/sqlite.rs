@@ -1,0 +1,698 @@
+//! The SQLite inbox (`sqlite:///path.db`), also used on an in-memory
+//! database for `memory://`.
+//!
+//! One file is shared by every process on the machine: WAL journal (readers
+//! never block the writer), `synchronous=FULL` for accepting events (the
+//! commit is on disk when it returns, so `200` means stored even across a
+//! power cut; claims and acks skip the fsync, see `write_lazy`), a busy timeout
+//! for the moments another process holds the write lock, and `BEGIN
+//! IMMEDIATE` for every read-then-write step (accept, claim, ack, nack), so
+//! two processes can never both see an event as new or both claim it.
+//!
+//! Each delivery body is stored once (`bodies`); an entry (`entries`) points
+//! at its body and the event's index in it, and a claim parses the body again
+//! to rebuild the exact [`Event`] (the parser is lossless and deterministic,
+//! so no second serialisation format exists to drift from it).
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
+
+use super::{
+    Accepted, DeadLetter, Delivery, Inbox, InboxOptions, InboxStats, Nacked, conversation_of,
+};
+use crate::webhook::dedupe::{DedupeKey, FoldOutcome, MessageState, fold_status};
+use crate::webhook::{Event, ParseOptions, parse_with};
+use crate::{Error, Result};
+
+/// `PRAGMA application_id` of an inbox file ("wa36"), so that another
+/// application's database is refused instead of being written into.
+const APPLICATION_ID: i64 = 0x7761_3336;
+/// How often a waiting consumer looks for events stored by other processes.
+const POLL: Duration = Duration::from_millis(200);
+/// How often accept prunes expired keys on its own.
+const AUTO_PRUNE_EVERY: Duration = Duration::from_secs(600);
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS bodies(
+  id INTEGER PRIMARY KEY,
+  body BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS entries(
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  dkey TEXT NOT NULL,
+  conv TEXT,
+  body_id INTEGER NOT NULL,
+  idx INTEGER NOT NULL,
+  state INTEGER NOT NULL,           -- 0 ready, 1 claimed, 3 dead
+  attempts INTEGER NOT NULL DEFAULT 0,
+  not_before INTEGER NOT NULL DEFAULT 0,
+  lease_owner TEXT,
+  lease_until INTEGER NOT NULL DEFAULT 0,
+  last_error TEXT,
+  accepted_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS entries_state ON entries(state, id);
+CREATE INDEX IF NOT EXISTS entries_conv ON entries(conv, id) WHERE conv IS NOT NULL;
+CREATE INDEX IF NOT EXISTS entries_body ON entries(body_id);
+CREATE INDEX IF NOT EXISTS entries_owner ON entries(lease_owner) WHERE state = 1;
+CREATE TABLE IF NOT EXISTS dedupe(
+  dkey TEXT PRIMARY KEY,
+  seen_at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS dedupe_seen ON dedupe(seen_at);
+CREATE TABLE IF NOT EXISTS statuses(
+  msg_id TEXT PRIMARY KEY,
+  status TEXT,
+  ts INTEGER,
+  failed INTEGER NOT NULL,
+  errors TEXT NOT NULL,
+  updated_at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS statuses_updated ON statuses(updated_at);
+CREATE TABLE IF NOT EXISTS counters(
+  name TEXT PRIMARY KEY,
+  n INTEGER NOT NULL
+) WITHOUT ROWID;
+";
+
+/// The SQLite backend of [`Inbox`]. Cheap to clone (one connection per
+/// handle, shared by its clones; open one handle per process).
+#[derive(Clone)]
+pub struct SqliteInbox {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    /// The connection, and whether it is in `synchronous=FULL` mode now.
+    conn: Mutex<(Connection, bool)>,
+    opts: InboxOptions,
+    /// Bumped and notified whenever this process stores or frees an event.
+    signal: (Mutex<u64>, Condvar),
+    last_prune: Mutex<Instant>,
+    label: String,
+}
+
+impl fmt::Debug for SqliteInbox {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SqliteInbox")
+            .field("at", &self.shared.label)
+            .finish()
+    }
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+fn ms(d: Duration) -> i64 {
+    d.as_millis().min(i64::MAX as u128) as i64
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl SqliteInbox {
+    /// Open (or create) the inbox file at `path`. A file that is not a
+    /// SQLite database, another application's database, or one locked by
+    /// another process past the busy timeout is a `store` error; the file is
+    /// left as it was.
+    pub fn open(path: &str, opts: InboxOptions) -> Result<Self> {
+        let label = path.to_string();
+        let fail = |e: rusqlite::Error| store_error(&label, "cannot open", e);
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE
+                | OpenFlags::SQLITE_OPEN_CREATE
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(fail)?;
+        conn.busy_timeout(opts.busy_timeout).map_err(fail)?;
+        // Reading the header first: a corrupt file fails here, before any write.
+        let app_id: i64 = conn
+            .query_row("PRAGMA application_id", [], |r| r.get(0))
+            .map_err(fail)?;
+        let tables: i64 = conn
+            .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))
+            .map_err(fail)?;
+        if tables > 0 && app_id != APPLICATION_ID {
+            return Err(Error::Store(format!(
+                "cannot open inbox {label}: the file is another application's SQLite database (left untouched)"
+            )));
+        }
+        let mode: String = conn
+            .query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))
+            .map_err(fail)?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(Error::Store(format!(
+                "cannot open inbox {label}: could not switch to WAL mode (got {mode})"
+            )));
+        }
+        conn.execute_batch("PRAGMA synchronous=FULL;")
+            .map_err(fail)?;
+        SqliteInbox::init(conn, opts, label)
+    }
+
+    /// A private in-memory inbox (`memory://`): one process, not durable.
+    pub fn memory(opts: InboxOptions) -> Result<Self> {
+        let conn =
+            Connection::open_in_memory().map_err(|e| store_error("memory://", "cannot open", e))?;
+        SqliteInbox::init(conn, opts, "memory://".to_string())
+    }
+
+    fn init(mut conn: Connection, opts: InboxOptions, label: String) -> Result<Self> {
+        let fail = |e: rusqlite::Error| store_error(&label, "cannot open", e);
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(fail)?;
+        tx.execute_batch(SCHEMA).map_err(fail)?;
+        tx.execute_batch(&format!("PRAGMA application_id={APPLICATION_ID};"))
+            .map_err(fail)?;
+        tx.commit().map_err(fail)?;
+        Ok(SqliteInbox {
+            shared: Arc::new(Shared {
+                conn: Mutex::new((conn, true)),
+                opts,
+                signal: (Mutex::new(0), Condvar::new()),
+                last_prune: Mutex::new(Instant::now()),
+                label,
+            }),
+        })
+    }
+
+    fn notify(&self) {
+        let (m, cv) = &self.shared.signal;
+        *lock(m) += 1;
+        cv.notify_all();
+    }
+
+    /// Run `f` in a `BEGIN IMMEDIATE` transaction that is on disk when it
+    /// returns (accepting events, replaying or dropping dead letters).
+    fn write<T>(
+        &self,
+        what: &str,
+        f: impl FnOnce(&rusqlite::Transaction<'_>) -> rusqlite::Result<T>,
+    ) -> Result<T> {
+        self.write_with(true, what, f)
+    }
+
+    /// Run `f` in a `BEGIN IMMEDIATE` transaction; with `durable` false the
+    /// commit is not fsync'd (`synchronous=NORMAL`: still atomic and safe
+    /// against a process crash, and made durable by the next durable commit
+    /// or checkpoint). Used for claims, lease renewals, acks and nacks: losing
+    /// one to a power cut only hands an event out again, which at-least-once
+    /// allows; it saves two fsyncs per event.
+    fn write_lazy<T>(
+        &self,
+        what: &str,
+        f: impl FnOnce(&rusqlite::Transaction<'_>) -> rusqlite::Result<T>,
+    ) -> Result<T> {
+        self.write_with(false, what, f)
+    }
+
+    fn write_with<T>(
+        &self,
+        durable: bool,
+        what: &str,
+        f: impl FnOnce(&rusqlite::Transaction<'_>) -> rusqlite::Result<T>,
+    ) -> Result<T> {
+        let mut guard = lock(&self.shared.conn);
+        let fail = |e| store_error(&self.shared.label, what, e);
+        let (conn, full) = &mut *guard;
+        if *full != durable {
+            conn.execute_batch(if durable {
+                "PRAGMA synchronous=FULL;"
+            } else {
+                "PRAGMA synchronous=NORMAL;"
+            })
+            .map_err(fail)?;
+            *full = durable;
+        }
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(fail)?;
+        let out = f(&tx).map_err(fail)?;
+        tx.commit().map_err(fail)?;
+        Ok(out)
+    }
+
+    fn read<T>(&self, what: &str, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T> {
+        let guard = lock(&self.shared.conn);
+        f(&guard.0).map_err(|e| store_error(&self.shared.label, what, e))
+    }
+}
+
+fn store_error(label: &str, what: &str, e: rusqlite::Error) -> Error {
+    let hint = match e.sqlite_error_code() {
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
+            " (locked by another process past the busy timeout)"
+        }
+        Some(rusqlite::ErrorCode::NotADatabase | rusqlite::ErrorCode::DatabaseCorrupt) => {
+            " (the file is corrupt or not a SQLite database; it was left untouched)"
+        }
+        Some(rusqlite::ErrorCode::DiskFull) => " (disk full)",
+        Some(rusqlite::ErrorCode::CannotOpen | rusqlite::ErrorCode::PermissionDenied) => {
+            " (check the directory exists and is writable)"
+        }
+        _ => "",
+    };
+    Error::Store(format!("{what} inbox {label}: {e}{hint}"))
+}
+
+/// Which dead letters a replay / drop means: `Some(None)` = all,
+/// `Some(Some(id))` = one, `None` = an id that cannot exist (matches none).
+fn dead_target(id: Option<&str>) -> Option<Option<i64>> {
+    match id.map(str::parse::<i64>) {
+        Some(Err(_)) => None,
+        Some(Ok(i)) => Some(Some(i)),
+        None => Some(None),
+    }
+}
+
+fn bump(tx: &rusqlite::Transaction<'_>, name: &str, by: i64) -> rusqlite::Result<()> {
+    if by != 0 {
+        tx.execute(
+            "INSERT INTO counters(name, n) VALUES (?1, ?2)
+             ON CONFLICT(name) DO UPDATE SET n = n + excluded.n",
+            params![name, by],
+        )?;
+    }
+    Ok(())
+}
+
+/// Parse limits for re-reading a stored body: it already passed the
+/// receiver's limits, so only the parser's own nesting limit applies.
+fn reparse_options(len: usize) -> ParseOptions {
+    ParseOptions {
+        max_bytes: len.max(1),
+        max_depth: 127,
+    }
+}
+
+fn fold_in_tx(
+    tx: &rusqlite::Transaction<'_>,
+    event: &Event,
+    now: i64,
+) -> rusqlite::Result<FoldOutcome> {
+    let Some(s) = event.as_status() else {
+        return Ok(FoldOutcome::Advanced);
+    };
+    let (Some(id), Some(status)) = (s.id(), s.status()) else {
+        return Ok(FoldOutcome::Unrecognised);
+    };
+    let prev: Option<MessageState> = tx
+        .query_row(
+            "SELECT status, ts, failed, errors FROM statuses WHERE msg_id = ?1",
+            [id],
+            |r| {
+                let errors: String = r.get(3)?;
+                Ok(MessageState {
+                    status: r.get(0)?,
+                    timestamp: r.get(1)?,
+                    failed: r.get::<_, i64>(2)? != 0,
+                    errors: serde_json::from_str(&errors).unwrap_or_default(),
+                })
+            },
+        )
+        .optional()?;
+    let (outcome, next) = fold_status(prev.as_ref(), status, s.timestamp(), s.errors());
+    if let Some(n) = next {
+        let errors = serde_json::to_string(&n.errors).unwrap_or_else(|_| "[]".into());
+        tx.execute(
+            "INSERT INTO statuses(msg_id, status, ts, failed, errors, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+             ON CONFLICT(msg_id) DO UPDATE SET status = excluded.status, ts = excluded.ts,
+               failed = excluded.failed, errors = excluded.errors, updated_at = excluded.updated_at",
+            params![id, n.status, n.timestamp, i64::from(n.failed), errors, now],
+        )?;
+    }
+    Ok(outcome)
+}
+
+impl Inbox for SqliteInbox {
+    fn accept(&self, body: &[u8], events: &[Event]) -> Result<Accepted> {
+        if events.is_empty() {
+            return Ok(Accepted::default());
+        }
+        let now = now_ms();
+        let cutoff = now - ms(self.shared.opts.retention);
+        let mut out = Accepted::default();
+        let mut stored = Vec::new();
+        self.write("cannot store events in", |tx| {
+            let mut body_id: Option<i64> = None;
+            for (idx, ev) in events.iter().enumerate() {
+                let key = DedupeKey::of_event(ev).to_string();
+                // New, or seen so long ago that the key expired.
+                let fresh = tx.execute(
+                    "INSERT INTO dedupe(dkey, seen_at) VALUES (?1, ?2)
+                     ON CONFLICT(dkey) DO UPDATE SET seen_at = excluded.seen_at
+                     WHERE dedupe.seen_at < ?3",
+                    params![key, now, cutoff],
+                )? == 1;
+                if !fresh {
+                    out.duplicates += 1;
+                    continue;
+                }
+                if !fold_in_tx(tx, ev, now)?.is_reportable() {
+                    out.stale += 1;
+                    continue;
+                }
+                let bid = match body_id {
+                    Some(b) => b,
+                    None => {
+                        tx.execute("INSERT INTO bodies(body) VALUES (?1)", [body])?;
+                        let b = tx.last_insert_rowid();
+                        body_id = Some(b);
+                        b
+                    }
+                };
+                tx.execute(
+                    "INSERT INTO entries(dkey, conv, body_id, idx, state, accepted_at)
+                     VALUES (?1, ?2, ?3, ?4, 0, ?5)",
+                    params![key, conversation_of(ev), bid, idx as i64, now],
+                )?;
+                stored.push(idx);
+            }
+            bump(tx, "duplicates", out.duplicates as i64)?;
+            bump(tx, "stale", out.stale as i64)?;
+            Ok(())
+        })?;
+        out.events = stored.into_iter().map(|i| events[i].clone()).collect();
+        if !out.events.is_empty() {
+            self.notify();
+        }
+        let due = {
+            let mut last = lock(&self.shared.last_prune);
+            let due = last.elapsed() >= AUTO_PRUNE_EVERY;
+            if due {
+                *last = Instant::now();
+            }
+            due
+        };
+        if due {
+            // Best effort: a failed prune is retried at the next interval.
+            let _ = self.prune();
+        }
+        Ok(out)
+    }
+
+    fn claim(&self, consumer: &str, max: usize) -> Result<Vec<Delivery>> {
+        if max == 0 {
+            return Ok(Vec::new());
+        }
+        let now = now_ms();
+        let lease_until = now + ms(self.shared.opts.lease);
+        let max_attempts = i64::from(self.shared.opts.max_attempts);
+        let rows = self.write_lazy("cannot claim from", |tx| {
+            let mut stmt = tx.prepare_cached(
+                "SELECT e.id, e.body_id, e.idx, e.attempts, e.conv, b.body FROM entries e
+                 JOIN bodies b ON b.id = e.body_id
+                 WHERE ((e.state = 0 AND e.not_before <= ?1) OR (e.state = 1 AND e.lease_until < ?1))
+                   AND (e.conv IS NULL OR NOT EXISTS (
+                     SELECT 1 FROM entries p WHERE p.conv = e.conv AND p.id <> e.id
+                       AND ((p.id < e.id AND p.state IN (0, 1))
+                            OR (p.state = 1 AND p.lease_until >= ?1))))
+                 ORDER BY e.id LIMIT ?2",
+            )?;
+            // A few more than asked: some may turn out to be dead.
+            let found = stmt
+                .query_map(params![now, (max as i64).saturating_mul(2)], |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, i64>(1)?,
+                        r.get::<_, i64>(2)?,
+                        r.get::<_, i64>(3)?,
+                        r.get::<_, Option<String>>(4)?,
+                        r.get::<_, Vec<u8>>(5)?,
+                    ))
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            let mut taken = Vec::new();
+            for (id, body_id, idx, attempts, conv, body) in found {
+                if taken.len() >= max {
+                    break;
+                }
+                if attempts >= max_attempts {
+                    // Its lease expired after its last attempt: the consumer
+                    // died while handling it, every time.
+                    tx.execute(
+                        "UPDATE entries SET state = 3, lease_owner = NULL,
+                           last_error = coalesce(last_error, 'lease expired on the last attempt (the consumer stopped while handling it)')
+                         WHERE id = ?1",
+                        [id],
+                    )?;
+                    continue;
+                }
+                tx.execute(
+                    "UPDATE entries SET state = 1, lease_owner = ?2, lease_until = ?3,
+                       attempts = attempts + 1 WHERE id = ?1",
+                    params![id, consumer, lease_until],
+                )?;
+                taken.push((id, body_id, idx, attempts + 1, conv, body));
+            }
+            Ok(taken)
+        })?;
+        let mut parsed: HashMap<i64, Vec<Event>> = HashMap::new();
+        let mut out = Vec::with_capacity(rows.len());
+        for (id, body_id, idx, attempt, conv, body) in rows {
+            let events = match parsed.get(&body_id) {
+                Some(e) => e,
+                None => {
+                    let evs = parse_with(&body, &reparse_options(body.len()))?;
+                    parsed.entry(body_id).or_insert(evs)
+                }
+            };
+            let Some(event) = usize::try_from(idx).ok().and_then(|i| events.get(i)) else {
+                return Err(Error::Store(format!(
+                    "inbox {}: entry {id} points past its stored body",
+                    self.shared.label
+                )));
+            };
+            out.push(Delivery {
+                id: id.to_string(),
+                event: event.clone(),
+                attempt: u32::try_from(attempt).unwrap_or(u32::MAX),
+                conversation: conv,
+            });
+        }
+        Ok(out)
+    }
+
+    fn wait(&self, timeout: Duration) {
+        let (m, cv) = &self.shared.signal;
+        let guard = lock(m);
+        let seen = *guard;
+        let _ = cv
+            .wait_timeout_while(guard, timeout.min(POLL), |n| *n == seen)
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+    }
+
+    fn extend(&self, consumer: &str) -> Result<usize> {
+        let until = now_ms() + ms(self.shared.opts.lease);
+        self.write_lazy("cannot renew leases in", |tx| {
+            tx.execute(
+                "UPDATE entries SET lease_until = ?2 WHERE state = 1 AND lease_owner = ?1",
+                params![consumer, until],
+            )
+        })
+    }
+
+    fn ack(&self, consumer: &str, id: &str) -> Result<bool> {
+        let Ok(id) = id.parse::<i64>() else {
+            return Ok(false);
+        };
+        let done = self.write_lazy("cannot acknowledge in", |tx| {
+            let body: Option<i64> = tx
+                .query_row(
+                    "DELETE FROM entries WHERE id = ?1 AND state = 1 AND lease_owner = ?2
+                     RETURNING body_id",
+                    params![id, consumer],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            if let Some(b) = body {
+                tx.execute(
+                    "DELETE FROM bodies WHERE id = ?1
+                     AND NOT EXISTS (SELECT 1 FROM entries WHERE body_id = ?1)",
+                    [b],
+                )?;
+                bump(tx, "handled", 1)?;
+            }
+            Ok(body.is_some())
+        })?;
+        if done {
+            self.notify();
+        }
+        Ok(done)
+    }
+
+    fn nack(&self, consumer: &str, id: &str, error: &str) -> Result<Nacked> {
+        let Ok(id) = id.parse::<i64>() else {
+            return Ok(Nacked::NotHeld);
+        };
+        let opts = &self.shared.opts;
+        let error: String = error.chars().take(2000).collect();
+        let out = self.write_lazy("cannot record a failure in", |tx| {
+            let attempts: Option<i64> = tx
+                .query_row(
+                    "SELECT attempts FROM entries WHERE id = ?1 AND state = 1 AND lease_owner = ?2",
+                    params![id, consumer],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            let Some(attempts) = attempts else {
+                return Ok(Nacked::NotHeld);
+            };
+            if attempts >= i64::from(opts.max_attempts) {
+                tx.execute(
+                    "UPDATE entries SET state = 3, lease_owner = NULL, last_error = ?2 WHERE id = ?1",
+                    params![id, error],
+                )?;
+                return Ok(Nacked::Dead);
+            }
+            let delay = opts.backoff(u32::try_from(attempts).unwrap_or(u32::MAX));
+            tx.execute(
+                "UPDATE entries SET state = 0, lease_owner = NULL, not_before = ?2, last_error = ?3
+                 WHERE id = ?1",
+                params![id, now_ms() + ms(delay), error],
+            )?;
+            Ok(Nacked::Retry(delay))
+        })?;
+        self.notify();
+        Ok(out)
+    }
+
+    fn release(&self, consumer: &str, id: &str) -> Result<bool> {
+        let Ok(id) = id.parse::<i64>() else {
+            return Ok(false);
+        };
+        let n = self.write_lazy("cannot release in", |tx| {
+            tx.execute(
+                "UPDATE entries SET state = 0, lease_owner = NULL, attempts = max(attempts - 1, 0)
+                 WHERE id = ?1 AND state = 1 AND lease_owner = ?2",
+                params![id, consumer],
+            )
+        })?;
+        self.notify();
+        Ok(n == 1)
+    }
+
+    fn stats(&self) -> Result<InboxStats> {
+        let now = now_ms();
+        self.read("cannot read", |c| {
+            let count = |sql: &str| c.query_row(sql, [now], |r| r.get::<_, i64>(0));
+            let counter = |name: &str| {
+                c.query_row("SELECT n FROM counters WHERE name = ?1", [name], |r| {
+                    r.get::<_, i64>(0)
+                })
+                .optional()
+                .map(|n| n.unwrap_or(0))
+            };
+            let u = |n: i64| u64::try_from(n).unwrap_or(0);
+            Ok(InboxStats {
+                ready: u(count(
+                    "SELECT count(*) FROM entries WHERE state = 0 OR (state = 1 AND lease_until < ?1)",
+                )?),
+                in_flight: u(count(
+                    "SELECT count(*) FROM entries WHERE state = 1 AND lease_until >= ?1",
+                )?),
+                dead: u(count("SELECT count(*) + 0 * ?1 FROM entries WHERE state = 3")?),
+                handled: u(counter("handled")?),
+                duplicates: u(counter("duplicates")?),
+                stale: u(counter("stale")?),
+                keys: u(count("SELECT count(*) + 0 * ?1 FROM dedupe")?),
+            })
+        })
+    }
+
+    fn dead(&self, limit: usize) -> Result<Vec<DeadLetter>> {
+        let rows = self.read("cannot read", |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT e.id, e.idx, e.attempts, e.last_error, e.accepted_at, b.body
+                 FROM entries e JOIN bodies b ON b.id = e.body_id
+                 WHERE e.state = 3 ORDER BY e.id LIMIT ?1",
+            )?;
+            stmt.query_map([limit.min(i64::MAX as usize) as i64], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, i64>(2)?,
+                    r.get::<_, Option<String>>(3)?,
+                    r.get::<_, i64>(4)?,
+                    r.get::<_, Vec<u8>>(5)?,
+                ))
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()
+        })?;
+        let mut out = Vec::with_capacity(rows.len());
+        for (id, idx, attempts, last_error, accepted_at_ms, body) in rows {
+            let events = parse_with(&body, &reparse_options(body.len()))?;
+            let Some(event) = usize::try_from(idx).ok().and_then(|i| events.get(i)) else {
+                continue;
+            };
+            out.push(DeadLetter {
+                id: id.to_string(),
+                event: event.clone(),
+                attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
+                last_error,
+                accepted_at_ms,
+            });
+        }
+        Ok(out)
+    }
+
+    fn replay(&self, id: Option<&str>) -> Result<usize> {
+        let Some(id) = dead_target(id) else {
+            return Ok(0);
+        };
+        let n = self.write("cannot replay in", |tx| {
+            tx.execute(
+                "UPDATE entries SET state = 0, attempts = 0, not_before = 0, lease_owner = NULL
+                 WHERE state = 3 AND (?1 IS NULL OR id = ?1)",
+                [id],
+            )
+        })?;
+        self.notify();
+        Ok(n)
+    }
+
+    fn drop_dead(&self, id: Option<&str>) -> Result<usize> {
+        let Some(id) = dead_target(id) else {
+            return Ok(0);
+        };
+        self.write("cannot drop dead letters in", |tx| {
+            let n = tx.execute(
+                "DELETE FROM entries WHERE state = 3 AND (?1 IS NULL OR id = ?1)",
+                [id],
+            )?;
+            tx.execute(
+                "DELETE FROM bodies WHERE NOT EXISTS (SELECT 1 FROM entries WHERE body_id = bodies.id)",
+                [],
+            )?;
+            Ok(n)
+        })
+    }
+
+    fn prune(&self) -> Result<usize> {
+        let cutoff = now_ms() - ms(self.shared.opts.retention);
+        self.write_lazy("cannot prune", |tx| {
+            let a = tx.execute("DELETE FROM dedupe WHERE seen_at < ?1", [cutoff])?;
+            let b = tx.execute("DELETE FROM statuses WHERE updated_at < ?1", [cutoff])?;
+            let c = tx.execute(
+                "DELETE FROM bodies WHERE NOT EXISTS (SELECT 1 FROM entries WHERE body_id = bodies.id)",
+                [],
+            )?;
+            Ok(a + b + c)
+        })
+    }
+
+    fn options(&self) -> &InboxOptions {
+        &self.shared.opts
+    }
+}

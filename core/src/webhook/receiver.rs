@@ -1,0 +1,205 @@
+//! The one webhook receiver: every framework glue (Python FastAPI / Flask,
+//! Node Express / Fastify, the CLI) hands it the request and sends back the
+//! [`Reply`] it returns.
+//!
+//! For each request, in this order:
+//!
+//! | request | answer |
+//! |---|---|
+//! | `GET` with a `verify_token` configured | Meta's `hub.challenge` handshake: `200` + the challenge, or `403` |
+//! | `GET` without one, or any method but `GET` / `POST` | `405` |
+//! | `POST` body over `max_bytes` | `413` (before any other work) |
+//! | `POST` failing verification (fails closed) | `401` |
+//! | `POST` body that is not a webhook (bad JSON, too deep, wrong shape) | `400` |
+//! | `POST` whose events the inbox could not store | `503` (360dialog retries) |
+//! | `POST` otherwise | `200`; the new events are in [`Reply::events`] |
+//!
+//! With an [`Inbox`] the new events are stored durably (deduplicated and
+//! status-folded atomically, across processes) before the `200`; consumers
+//! hand them to the handler afterwards. Without one, the receiver
+//! deduplicates in memory ([`Deduper`], on by default) and optionally folds
+//! statuses ([`StatusFold`]); the glue hands [`Reply::events`] to the handler
+//! itself: one process, not durable.
+//!
+//! The conformance suite `tests/conformance/receiver/` fixes these answers
+//! for every language.
+
+use std::fmt;
+use std::sync::Arc;
+
+use super::dedupe::{Deduper, StatusFold};
+use super::events::Event;
+use super::parse::{ParseOptions, parse_with};
+use super::verify::{Verifier, hub_challenge_from_query};
+use crate::Error;
+use crate::config::Secret;
+use crate::inbox::Inbox;
+
+/// How a [`Receiver`] checks and keeps deliveries.
+#[derive(Clone, Default)]
+pub struct ReceiverConfig {
+    /// Checks every `POST`; `None` accepts unauthenticated deliveries (only
+    /// behind your own authentication: the glue asks for an explicit opt-out).
+    pub verifier: Option<Verifier>,
+    /// Answer Meta's `GET` handshake with this token.
+    pub verify_token: Option<Secret>,
+    /// Body and nesting limits.
+    pub parse: ParseOptions,
+    /// Where accepted events are stored; `None` = hand them back (not durable).
+    pub inbox: Option<Arc<dyn Inbox>>,
+    /// In-memory dedupe, used only without an inbox.
+    pub dedupe: Option<Deduper>,
+    /// In-memory status fold, used only without an inbox.
+    pub status_fold: Option<StatusFold>,
+}
+
+impl fmt::Debug for ReceiverConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ReceiverConfig")
+            .field("verifier", &self.verifier)
+            .field("verify_token", &self.verify_token.as_ref().map(|_| "***"))
+            .field("parse", &self.parse)
+            .field("inbox", &self.inbox)
+            .field("dedupe", &self.dedupe.is_some())
+            .field("status_fold", &self.status_fold.is_some())
+            .finish()
+    }
+}
+
+/// What to answer, and what was accepted.
+#[derive(Debug, Default)]
+pub struct Reply {
+    /// HTTP status.
+    pub status: u16,
+    /// `text/plain` body: `OK`, the hub challenge, or a short reason.
+    pub body: String,
+    /// The new events of this delivery (stored in the inbox when there is one).
+    pub events: Vec<Event>,
+    /// Events of this delivery already seen.
+    pub duplicates: usize,
+    /// Status updates dropped by the fold.
+    pub stale: usize,
+    /// Why the delivery was refused (never carries a secret), for logs.
+    pub error: Option<Error>,
+}
+
+impl Reply {
+    fn refuse(status: u16, body: &str, error: Option<Error>) -> Reply {
+        Reply {
+            status,
+            body: body.to_string(),
+            error,
+            ..Reply::default()
+        }
+    }
+}
+
+/// The webhook receiver. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Receiver {
+    cfg: Arc<ReceiverConfig>,
+}
+
+impl Receiver {
+    /// A receiver with `config`.
+    pub fn new(config: ReceiverConfig) -> Receiver {
+        Receiver {
+            cfg: Arc::new(config),
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &ReceiverConfig {
+        &self.cfg
+    }
+
+    /// The inbox, when there is one.
+    pub fn inbox(&self) -> Option<&Arc<dyn Inbox>> {
+        self.cfg.inbox.as_ref()
+    }
+
+    /// Handle one request: `method` (any case), the raw query string
+    /// (without `?`), the headers as received (`(name, value)` pairs, so
+    /// duplicates stay visible) and the raw body.
+    pub fn handle<N, V>(&self, method: &str, query: &str, headers: &[(N, V)], body: &[u8]) -> Reply
+    where
+        N: AsRef<str>,
+        V: AsRef<[u8]>,
+    {
+        if method.eq_ignore_ascii_case("GET") {
+            return self.handshake(query);
+        }
+        if !method.eq_ignore_ascii_case("POST") {
+            return Reply::refuse(405, "method not allowed", None);
+        }
+        let cfg = &*self.cfg;
+        if body.len() > cfg.parse.max_bytes {
+            return Reply::refuse(
+                413,
+                "payload too large",
+                Some(Error::WebhookPayload(format!(
+                    "body of {} bytes is over the limit of {} bytes",
+                    body.len(),
+                    cfg.parse.max_bytes
+                ))),
+            );
+        }
+        if let Some(v) = &cfg.verifier
+            && let Err(e) = v.verify(headers, body)
+        {
+            return Reply::refuse(401, "unauthorized", Some(e));
+        }
+        let events = match parse_with(body, &cfg.parse) {
+            Ok(e) => e,
+            Err(e) => return Reply::refuse(400, "bad webhook body", Some(e)),
+        };
+        match &cfg.inbox {
+            Some(inbox) => match inbox.accept(body, &events) {
+                Ok(a) => Reply {
+                    status: 200,
+                    body: "OK".into(),
+                    events: a.events,
+                    duplicates: a.duplicates,
+                    stale: a.stale,
+                    error: None,
+                },
+                Err(e) => Reply::refuse(503, "inbox unavailable", Some(e)),
+            },
+            None => {
+                let total = events.len();
+                let events = match &cfg.dedupe {
+                    Some(d) => d.filter(events),
+                    None => events,
+                };
+                let duplicates = total - events.len();
+                let before = events.len();
+                let events = match &cfg.status_fold {
+                    Some(f) => f.filter(events),
+                    None => events,
+                };
+                Reply {
+                    status: 200,
+                    body: "OK".into(),
+                    stale: before - events.len(),
+                    events,
+                    duplicates,
+                    error: None,
+                }
+            }
+        }
+    }
+
+    fn handshake(&self, query: &str) -> Reply {
+        let Some(token) = &self.cfg.verify_token else {
+            return Reply::refuse(405, "method not allowed", None);
+        };
+        match hub_challenge_from_query(query, token.expose()) {
+            Ok(challenge) => Reply {
+                status: 200,
+                body: challenge,
+                ..Reply::default()
+            },
+            Err(e) => Reply::refuse(403, "forbidden", Some(e)),
+        }
+    }
+}
