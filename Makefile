@@ -26,6 +26,7 @@ test-suites: $(TEST_TARGETS) ## the suites alone (Redis tests need WA360_TEST_RE
 lint: $(LINT_TARGETS) ## fmt, clippy -D warnings, and the bindings' type checks
 
 bench: $(BENCH_TARGETS) ## side-by-side benchmarks against the alternatives (release builds)
+	$(MAKE) --no-print-directory bench-report
 
 demo: $(DEMO_TARGETS) ## run the end-to-end demo on the local sandbox (no key, no internet)
 

@@ -397,6 +397,13 @@ export declare function _panicForTests(): void
 /** Test hook: the async twin of `_panicForTests` (a panic inside a future). */
 export declare function _panicForTestsAsync(): Promise<void>
 
+/**
+ * The events of a webhook POST body in the core's packed positional JSON
+ * form (`wa360::webhook::packed`): what `parseWebhook` builds its canonical
+ * objects from (internal; use `parseWebhook` or `parseWebhookToJson`).
+ */
+export declare function _parseWebhookPacked(body: Buffer | Uint8Array | string): string
+
 /** Hand every event at `level` and above to `callback` as a JSON string (`null` stops). */
 export declare function _setLogSink(callback?: ((arg: string) => void) | undefined | null, level?: string | undefined | null): void
 

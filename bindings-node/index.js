@@ -861,6 +861,7 @@ module.exports.JsVerifier = nativeBinding.JsVerifier
 module.exports._errorCodes = nativeBinding._errorCodes
 module.exports._panicForTests = nativeBinding._panicForTests
 module.exports._panicForTestsAsync = nativeBinding._panicForTestsAsync
+module.exports._parseWebhookPacked = nativeBinding._parseWebhookPacked
 module.exports._setLogSink = nativeBinding._setLogSink
 module.exports._setStderrLog = nativeBinding._setStderrLog
 module.exports.buildMessage = nativeBinding.buildMessage

@@ -2,9 +2,10 @@
 // The `wa360` package entry. Every behaviour lives in Rust: index.js (generated
 // by `napi build`) loads the napi-rs addon; this file re-exports it under the
 // public names and adds only what is cheaper on the JS side:
-//   - parseWebhook: Rust parses and returns the canonical JSON text in one
-//     N-API call; V8's JSON.parse materialises it (faster than building JS
-//     objects property by property through N-API, see docs/performance.md §5);
+//   - parseWebhook: Rust parses and returns the events as JSON text in one
+//     N-API call (the core's packed form); V8's JSON.parse and object literals
+//     materialise them (faster than building JS objects property by property
+//     through N-API, see docs/performance.md §5);
 //   - isWa360Error / ErrorCodes, isKnownMessage.
 const native = require('./index.js')
 const logging = require('./logging.js')
@@ -86,16 +87,71 @@ function eventToJSON() {
 }
 const TO_JSON = { value: eventToJSON, enumerable: false, writable: true, configurable: true }
 
+const KINDS = ['message', 'status', 'error', 'field_update', 'unknown']
+
 /**
  * Parse a webhook POST body (Buffer or string, as received) into its events.
  * Throws an Error with code `webhook_payload` for a body that is too large,
  * too deep, not JSON or not a webhook.
+ *
+ * The core returns the canonical events in its packed positional form
+ * (origins and contacts written once, each event a list; see
+ * core/src/webhook/packed.rs); V8's JSON.parse reads it and object literals
+ * give each event the canonical keys in the canonical order. Literals define
+ * own data properties (a polluted Object.prototype setter is never called),
+ * and `__proto__` is never a key here (it is a reserved type name: its
+ * payload goes under `payload`). docs/performance.md §5 has the figures.
  */
 function parseWebhook(body) {
   let text
-  try { text = native.parseWebhookToJson(body) } catch (e) { throw shapeArgError(e) }
-  const events = JSON.parse(text)
-  for (let i = 0; i < events.length; i++) Object.defineProperty(events[i], 'toJSON', TO_JSON)
+  try { text = native._parseWebhookPacked(body) } catch (e) { throw shapeArgError(e) }
+  const p = JSON.parse(text)
+  const O = p[0]
+  const C = p[1]
+  const n = p.length - 2
+  const events = new Array(n)
+  for (let i = 0; i < n; i++) {
+    const e = p[i + 2]
+    const o = e[1]
+    let ev
+    switch (e[0]) {
+      case 0: {
+        const c = e[7]
+        const contact = c < 0 ? null : { wa_id: C[c], user_id: C[c + 1], name: C[c + 2] }
+        const pk = e[10]
+        if (pk === 0) {
+          ev = {
+            kind: 'message', field: O[o], waba_id: O[o + 1], phone_number_id: O[o + 2], display_phone_number: O[o + 3],
+            id: e[2], from: e[3], from_user_id: e[4], timestamp: e[5], type: e[6], contact, context: e[8], errors: e[9],
+          }
+        } else {
+          ev = {
+            kind: 'message', field: O[o], waba_id: O[o + 1], phone_number_id: O[o + 2], display_phone_number: O[o + 3],
+            id: e[2], from: e[3], from_user_id: e[4], timestamp: e[5], type: e[6], contact, context: e[8], errors: e[9],
+            [pk === 1 ? e[6] : pk]: e[11],
+          }
+        }
+        break
+      }
+      case 1:
+        ev = {
+          kind: 'status', field: O[o], waba_id: O[o + 1], phone_number_id: O[o + 2], display_phone_number: O[o + 3],
+          id: e[2], status: e[3], timestamp: e[4], recipient_id: e[5], recipient_user_id: e[6],
+          conversation: e[7], pricing: e[8], errors: e[9], biz_opaque_callback_data: e[10],
+        }
+        break
+      case 2:
+        ev = { kind: 'error', field: O[o], waba_id: O[o + 1], phone_number_id: O[o + 2], display_phone_number: O[o + 3], errors: e[2] }
+        break
+      case 3:
+        ev = { kind: 'field_update', field: O[o], waba_id: O[o + 1], phone_number_id: O[o + 2], display_phone_number: O[o + 3], value: e[2] }
+        break
+      default:
+        ev = { kind: KINDS[e[0]], field: O[o], waba_id: O[o + 1], phone_number_id: O[o + 2], display_phone_number: O[o + 3], raw: e[2] }
+    }
+    Object.defineProperty(ev, 'toJSON', TO_JSON)
+    events[i] = ev
+  }
   return events
 }
 

@@ -10,7 +10,7 @@ NPM ?= npm
 NODE_DEPS = cd $(NODE_DIR) && if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then \
 	$(NPM) ci --ignore-scripts --no-audit --no-fund; fi
 
-.PHONY: node-deps node-build-debug test-node lint-node bench-node demo-node
+.PHONY: node-deps node-build-debug test-node lint-node bench-node bench-node-build demo-node
 
 node-deps: ## install the Node package's npm dependencies (npm ci from the committed lock)
 	$(NODE_DEPS)
@@ -33,8 +33,10 @@ demo-node: node-build-debug ## Node echo bot on the local sandbox: inbound → E
 	cd $(NODE_DIR) && RUST_BACKTRACE=0 node examples/echo-bot.mjs
 
 NODE_RELEASE_DIR := bench/node/.release
-bench-node: node-deps ## Node: release addon; parseWebhook vs JSON.parse vs whatsapp-api-js, Client vs undici at concurrency 64
+NODE_RELEASE_LIB = NAPI_RS_NATIVE_LIBRARY_PATH=$(CURDIR)/$(NODE_RELEASE_DIR)/$$(cd $(NODE_RELEASE_DIR) && ls *.node | head -1)
+bench-node-build: node-deps ## Node: the release addon and the bench package (used by bench-node, bench-client)
 	cd $(NODE_DIR) && npx napi build --platform --release --output-dir ../$(NODE_RELEASE_DIR)
 	cd bench/node && if [ ! -d node_modules/whatsapp-api-js ] || [ package.json -nt node_modules/.package-lock.json ]; then \
 		$(NPM) ci --ignore-scripts --no-audit --no-fund; fi
-	NAPI_RS_NATIVE_LIBRARY_PATH=$(CURDIR)/$(NODE_RELEASE_DIR)/$$(cd $(NODE_RELEASE_DIR) && ls *.node | head -1) node bench/node/bench.mjs
+bench-node: bench-node-build ## Node: parseWebhook vs JSON.parse vs whatsapp-api-js (release addon; rounds, CPU time)
+	$(NODE_RELEASE_LIB) node bench/node/bench.mjs

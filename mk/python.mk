@@ -19,7 +19,7 @@ LINT_TARGETS  += lint-python
 BENCH_TARGETS += bench-python
 DEMO_TARGETS  += demo-python
 
-.PHONY: test-python lint-python bench-python demo-python python-develop
+.PHONY: test-python lint-python bench-python bench-python-build demo-python python-develop
 
 $(PY):
 	$(PYTHON3) -m venv $(PY_VENV)
@@ -54,9 +54,10 @@ $(PY_BENCH_STAMP): $(PY_BENCH_REQS) | $(PY_BENCH)
 	$(PY_BENCH) -m pip install $(PIP_FLAGS) -r $(PY_BENCH_REQS)
 	touch $@
 
-bench-python: $(PY_BENCH_STAMP) ## parse_webhook vs json/orjson/pywa, AsyncClient vs httpx (release build)
+bench-python-build: $(PY_BENCH_STAMP) ## the release wheel, installed into bench/.venv (used by bench-python, bench-client)
 	rm -rf bench/.wheels
 	cd bindings-python && $(PY_BENCH_VENV)/bin/maturin build --release --quiet \
 		--interpreter $(PY_BENCH) --out $(PY_ROOT)/bench/.wheels
 	$(PY_BENCH) -m pip install $(PIP_FLAGS) --force-reinstall --no-deps bench/.wheels/*.whl
+bench-python: bench-python-build ## parse_webhook vs json/orjson/pywa (release build; rounds, CPU time)
 	cd bench/python && $(PY_BENCH) bench.py

@@ -1,14 +1,16 @@
-// make bench-node: wa360's Node package side by side with what Node users use
-// today, in one process and one run, printed as ratios (machines are noisy;
-// absolute times drift, ratios less so). Needs a release build of the addon
-// (NAPI_RS_NATIVE_LIBRARY_PATH points the loader at it; see mk/node.mk).
+// make bench-node (parse part): wa360's parseWebhook side by side with
+// JSON.parse of the same bytes and with whatsapp-api-js, in one process, in
+// several rounds; each figure is the median round with the spread (min–max)
+// beside it, in CPU µs per body. Results go to bench/results.json (section
+// node_parse). Needs a release build of the addon (NAPI_RS_NATIVE_LIBRARY_PATH
+// points the loader at it; see mk/node.mk). The send benchmark is
+// client_cost.mjs (it needs its own process for CPU accounting).
 import { readFileSync } from 'node:fs'
-import { spawn } from 'node:child_process'
 import { createRequire } from 'node:module'
 import { fileURLToPath } from 'node:url'
 import path from 'node:path'
-import { Pool } from 'undici'
 import { WhatsAppAPI } from 'whatsapp-api-js'
+import { round, stats, saveSection } from './results.mjs'
 
 const require = createRequire(import.meta.url)
 const wa360 = require('../../bindings-node/wa360.js')
@@ -17,35 +19,11 @@ const HERE = path.dirname(fileURLToPath(import.meta.url))
 const CASES = path.join(HERE, '../../tests/conformance/webhook_parse')
 
 const quick = process.env.BENCH_QUICK === '1'
-const bodies = {
-  text: readFileSync(path.join(CASES, 'payload_inbound_text/input.json'), 'utf8'),
-  'status+pricing': readFileSync(path.join(CASES, 'payload_status_sent/input.json'), 'utf8'),
-  'batch of 20': readFileSync(path.join(CASES, 'batch_20_events/input.json'), 'utf8'),
-}
-
-// ------------------------------------------------------------ parse timing
-function measure(fn, { iters = quick ? 3_000 : 10_000, repeats = quick ? 3 : 5 } = {}) {
-  for (let i = 0; i < iters / 4; i++) fn() // warm-up (JIT)
-  const runs = []
-  for (let r = 0; r < repeats; r++) {
-    const t0 = process.hrtime.bigint()
-    for (let i = 0; i < iters; i++) fn()
-    runs.push(Number(process.hrtime.bigint() - t0) / iters / 1000)
-  }
-  runs.sort((a, b) => a - b)
-  return runs[Math.floor(runs.length / 2)] // median µs per op
-}
-
-async function measureAsync(fn, { iters = quick ? 3_000 : 10_000, repeats = quick ? 3 : 5 } = {}) {
-  for (let i = 0; i < iters / 4; i++) await fn()
-  const runs = []
-  for (let r = 0; r < repeats; r++) {
-    const t0 = process.hrtime.bigint()
-    for (let i = 0; i < iters; i++) await fn()
-    runs.push(Number(process.hrtime.bigint() - t0) / iters / 1000)
-  }
-  runs.sort((a, b) => a - b)
-  return runs[Math.floor(runs.length / 2)]
+const ROUNDS = quick ? 3 : 7
+const BODIES = {
+  text: 'payload_inbound_text',
+  'status+pricing': 'payload_status_read',
+  'batch of 20': 'batch_20_events',
 }
 
 const wapi = new WhatsAppAPI({ token: 'bench', appSecret: 'bench', secure: false, v: 'v23.0' })
@@ -53,92 +31,45 @@ let sink = 0
 wapi.on.message = ({ message }) => { sink += message.id.length }
 wapi.on.status = ({ id }) => { sink += id.length }
 
-const rows = []
-for (const [name, body] of Object.entries(bodies)) {
-  const n = wa360.parseWebhook(body).length
-  const jsonParse = measure(() => { sink += JSON.parse(body).entry.length })
-  const parse = measure(() => { sink += wa360.parseWebhook(body).length })
-  const parseNoToJSON = measure(() => { sink += JSON.parse(native.parseWebhookToJson(body)).length })
-  const nativeOnly = measure(() => { sink += native.parseWebhookToJson(body).length })
-  const wapiHandle = await measureAsync(async () => { await wapi.post(JSON.parse(body)) })
-  // As received by an HTTP server: a Buffer. JSON.parse needs it decoded first.
+const out = { unit: 'CPU µs per body', rounds: ROUNDS, bodies: {} }
+for (const [name, dir] of Object.entries(BODIES)) {
+  const body = readFileSync(path.join(CASES, dir, 'input.json'), 'utf8')
+  // As an HTTP server hands it over: a Buffer. JSON.parse needs it decoded first.
   const buf = Buffer.from(body)
-  const jsonParseBuf = measure(() => { sink += JSON.parse(buf.toString('utf8')).entry.length })
-  const parseBuf = measure(() => { sink += wa360.parseWebhook(buf).length })
-  rows.push({ name, n, jsonParse, parse, parseNoToJSON, nativeOnly, wapiHandle, jsonParseBuf, parseBuf })
+  const n = wa360.parseWebhook(body).length
+  const fns = {
+    'JSON.parse(string)': () => { sink += JSON.parse(body).entry.length },
+    'parseWebhook(string)': () => { sink += wa360.parseWebhook(body).length },
+    'JSON.parse(buf.toString())': () => { sink += JSON.parse(buf.toString('utf8')).entry.length },
+    'parseWebhook(buffer)': () => { sink += wa360.parseWebhook(buf).length },
+    'parseWebhookToJson(buffer)': () => { sink += native.parseWebhookToJson(buf).length },
+    'whatsapp-api-js post': async () => { await wapi.post(JSON.parse(body)) },
+  }
+  const iters = (n > 1 ? 2_000 : 20_000) / (quick ? 4 : 1)
+  await round(fns, iters / 4, new Set(['whatsapp-api-js post'])) // warm-up (JIT)
+  const runs = []
+  for (let r = 0; r < ROUNDS; r++) runs.push(await round(fns, iters, new Set(['whatsapp-api-js post'])))
+  const us = Object.fromEntries(Object.keys(fns).map((k) => [k, stats(runs.map((x) => x[k]))]))
+  const ratio = (a, b) => stats(runs.map((x) => x[a] / x[b]))
+  out.bodies[name] = {
+    events: n,
+    us,
+    ratios: {
+      'parseWebhook / JSON.parse (string)': ratio('parseWebhook(string)', 'JSON.parse(string)'),
+      'parseWebhook / JSON.parse (buffer)': ratio('parseWebhook(buffer)', 'JSON.parse(buf.toString())'),
+      'parseWebhook / whatsapp-api-js': ratio('parseWebhook(buffer)', 'whatsapp-api-js post'),
+    },
+  }
 }
 
 const f = (x) => x.toFixed(2).padStart(7)
-const r = (x) => `${x.toFixed(2)}×`.padStart(7)
-console.log('\nWebhook parsing (median µs per body; lower is better)')
-console.log('body            events  JSON.parse  parseWebhook  ratio vs JSON.parse  whatsapp-api-js  parseWebhook/wapi  | Rust→JSON text  no-toJSON')
-for (const x of rows) {
-  console.log(`${x.name.padEnd(15)} ${String(x.n).padStart(6)}  ${f(x.jsonParse)}     ${f(x.parse)}       ${r(x.parse / x.jsonParse)}            ${f(x.wapiHandle)}         ${r(x.parse / x.wapiHandle)}       | ${f(x.nativeOnly)}       ${f(x.parseNoToJSON)}`)
-}
-console.log('\nThe same bodies as a Buffer (what an HTTP server hands over): JSON.parse(buf.toString()) vs parseWebhook(buf)')
-for (const x of rows) {
-  console.log(`${x.name.padEnd(15)} ${String(x.n).padStart(6)}  ${f(x.jsonParseBuf)}     ${f(x.parseBuf)}       ${r(x.parseBuf / x.jsonParseBuf)}`)
+const rs = (s) => `${s.median.toFixed(2)}× (${s.min.toFixed(2)}–${s.max.toFixed(2)})`.padEnd(20)
+console.log(`\nNode webhook parsing: CPU µs per body, median of ${ROUNDS} rounds (lower is better)`)
+console.log('body            events  JSON.parse  parseWebhook  wapi   | ratio vs JSON.parse: string / buffer        | vs whatsapp-api-js')
+for (const [name, x] of Object.entries(out.bodies)) {
+  console.log(`${name.padEnd(15)} ${String(x.events).padStart(6)}  ${f(x.us['JSON.parse(string)'].median)}     ${f(x.us['parseWebhook(string)'].median)}  ${f(x.us['whatsapp-api-js post'].median)} | ${rs(x.ratios['parseWebhook / JSON.parse (string)'])} ${rs(x.ratios['parseWebhook / JSON.parse (buffer)'])} | ${rs(x.ratios['parseWebhook / whatsapp-api-js'])}`)
 }
 console.log('(whatsapp-api-js handles only entry[0].changes[0] and its first message/status: on the batch it reads 1 of 20 events.)')
-
-// ------------------------------------------------------------ throughput
-function startSandbox() {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [path.join(HERE, 'sandbox-server.mjs')], { stdio: ['pipe', 'pipe', 'inherit'], env: process.env })
-    child.stdout.once('data', (d) => resolve({ child, ...JSON.parse(d.toString()) }))
-    child.once('error', reject)
-  })
-}
-
-async function run(concurrency, total, send) {
-  const lat = []
-  let next = 0
-  const t0 = process.hrtime.bigint()
-  await Promise.all(Array.from({ length: concurrency }, async () => {
-    while (next < total) {
-      next++
-      const s = process.hrtime.bigint()
-      await send()
-      lat.push(Number(process.hrtime.bigint() - s) / 1e6)
-    }
-  }))
-  const secs = Number(process.hrtime.bigint() - t0) / 1e9
-  lat.sort((a, b) => a - b)
-  return { rate: total / secs, p50: lat[Math.floor(lat.length * 0.5)], p99: lat[Math.floor(lat.length * 0.99)] }
-}
-
-const sbx = await startSandbox()
-try {
-  const spec = { to: '15555550123', type: 'text', text: { body: 'Benchmark message' } }
-  const wire = wa360.buildMessage(spec)
-  const wireText = JSON.stringify(wire)
-  const client = new wa360.Client({ apiKey: sbx.apiKey, baseUrl: sbx.url, maxRetries: 0 })
-  const pool = new Pool(sbx.url, { connections: 64, pipelining: 1 })
-  const viaUndici = async () => {
-    const res = await pool.request({ path: '/messages', method: 'POST', headers: { 'content-type': 'application/json', 'D360-API-KEY': sbx.apiKey }, body: wireText })
-    const j = await res.body.json()
-    if (res.statusCode !== 200 || !j.messages) throw new Error(`undici send failed: ${res.statusCode}`)
-  }
-  const viaClient = async () => { await client.send(spec) }
-  const total = quick ? 2_000 : 5_000
-  // warm both (connections, JIT), then alternate rounds so drift hits both alike
-  await run(64, 1_000, viaUndici)
-  await run(64, 1_000, viaClient)
-  const res = { undici: [], wa360: [] }
-  for (let round = 0; round < 3; round++) {
-    res.undici.push(await run(64, total, viaUndici))
-    res.wa360.push(await run(64, total, viaClient))
-  }
-  const best = (xs) => xs.sort((a, b) => b.rate - a.rate)[Math.floor(xs.length / 2)] // median round
-  const u = best(res.undici)
-  const w = best(res.wa360)
-  console.log(`\nSending at concurrency 64 to the local sandbox (${total} messages per round, median of 3 rounds)`)
-  console.log('client                      msg/s    p50 ms   p99 ms')
-  console.log(`undici Pool (JSON.stringify)  ${u.rate.toFixed(0).padStart(6)}  ${u.p50.toFixed(2).padStart(7)}  ${u.p99.toFixed(2).padStart(7)}`)
-  console.log(`wa360 Client.send (validates) ${w.rate.toFixed(0).padStart(6)}  ${w.p50.toFixed(2).padStart(7)}  ${w.p99.toFixed(2).padStart(7)}`)
-  console.log(`ratio wa360 / undici: ${(w.rate / u.rate).toFixed(2)}×`)
-  await pool.close()
-} finally {
-  sbx.child.stdin.end()
-}
+console.log('Targets: parseWebhook ≤ 1.5× JSON.parse (moonshot ≤ 1.0×), from a string and from a Buffer; faster than whatsapp-api-js on single events.')
+saveSection('node_parse', out)
 if (sink === 42) console.log('')

@@ -25,3 +25,10 @@ mod messages;
 mod own;
 mod testing;
 mod webhook;
+
+// Allocator: the webhook parse makes one small allocation per kept string and
+// wire piece, and mimalloc serves those faster than the system allocator
+// (docs/performance.md §5). Rust's own allocations only: every object handed
+// to the host language is allocated by the host.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;

@@ -133,3 +133,15 @@ suite('webhook_url', (c) => {
   if (err) return assert.throws(() => wa360.validateWebhookSettings(input), (e) => checkError(e, err, secrets))
   wa360.validateWebhookSettings(input)
 })
+
+// parseWebhook reads a string argument through its own UTF-16 → UTF-8 path
+// (bindings-node/src/webhook.rs): non-ASCII text, astral characters and lone
+// surrogates (U+FFFD) give the same events as the UTF-8 bytes.
+test('parseWebhook(string) reads non-ASCII text as the UTF-8 bytes do', () => {
+  for (const text of ['plain', 'é ünï € 😀 — ok', 'x😀'.repeat(50), 'ab\ud800cd', '\udc00', 'end\ud83d']) {
+    const body = JSON.stringify({ entry: [{ id: 'W', changes: [{ field: 'messages', value: { messages: [{ id: 'wamid.U', type: 'text', text: { body: text } }] } }] }] })
+    const fromString = wa360.parseWebhook(body)
+    assert.deepEqual(fromString, wa360.parseWebhook(Buffer.from(body, 'utf8')))
+    assert.equal(fromString[0].text.body, Buffer.from(text, 'utf8').toString('utf8'))
+  }
+})

@@ -22,6 +22,13 @@ pub mod runtime;
 pub mod testing;
 pub mod webhook;
 
+// Allocator: the webhook parse makes one small allocation per kept string and
+// wire piece, and mimalloc serves those faster than the system allocator
+// (docs/performance.md §5). Rust's own allocations only: every object handed
+// to the host language is allocated by the host.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// The native module.
 #[pymodule]
 #[pyo3(name = "_native")]

@@ -22,10 +22,10 @@ from . import _logging as _logging  # noqa: F401  (connects the core's logs to l
 from . import _native
 from ._client import AsyncClient, Client
 from ._native import (
-    Campaign,
     AsyncBlockedUserIterator,
     AsyncTemplateIterator,
     BlockedUserIterator,
+    Campaign,
     Deduper,
     ErrorEvent,
     Event,

@@ -5,6 +5,7 @@
 pub mod dedupe;
 pub mod events;
 mod normalize;
+pub mod packed;
 pub mod parse;
 pub mod receiver;
 pub mod registration;

@@ -1,0 +1,264 @@
+#!/usr/bin/env python3
+"""The last `make bench` run, side by side with the targets, from ``bench/results.json``.
+
+    python3 bench/report.py            print every figure with its target
+    python3 bench/report.py --record   first add the machine and the Rust figures to the file
+    python3 bench/report.py --readme   also rewrite README.md's performance table
+
+The README table is generated from the results file only (between the
+``<!-- bench:begin -->`` and ``<!-- bench:end -->`` markers), so it cannot drift from the last
+run. With ``--record`` (``make bench-report``) it also adds the Rust figures (criterion's estimates under ``target/criterion``)
+and the machine (CPU model, cores, load) to the results file. Standard library only.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import platform
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results.json"
+README = ROOT / "README.md"
+BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
+BODIES = ("text", "status", "batch")
+
+
+def machine() -> dict[str, Any]:
+    model = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "cpu": model,
+        "cores": os.cpu_count(),
+        "load_average_1_5_15": [round(x, 2) for x in os.getloadavg()],
+        "os": f"{platform.system()} {platform.release()}",
+        "date_utc": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M"),
+    }
+
+
+def rust_section() -> dict[str, Any] | None:
+    """Criterion's median estimates (ns) with their 95% interval, per body."""
+    base = ROOT / "target" / "criterion"
+    groups = {"text": "text", "status": "status_pricing", "batch": "batch_20"}
+    out: dict[str, Any] = {"unit": "µs per body (criterion median, 95% interval)", "bodies": {}}
+    for key, group in groups.items():
+        row = {}
+        for fn in ("serde_json_value", "parse", "parse_to_canonical_json"):
+            p = base / group / fn / "new" / "estimates.json"
+            if not p.exists():
+                return None
+            m = json.loads(p.read_text())["median"]
+            ci = m["confidence_interval"]
+            row[fn] = {
+                "median": m["point_estimate"] / 1e3,
+                "min": ci["lower_bound"] / 1e3,
+                "max": ci["upper_bound"] / 1e3,
+            }
+        row["ratio parse / serde_json Value"] = row["parse"]["median"] / row["serde_json_value"][
+            "median"
+        ]
+        out["bodies"][key] = row
+    return out
+
+
+def by_body(section: dict[str, Any]) -> list[dict[str, Any]]:
+    """The section's three bodies in the order text, status, batch."""
+    return list(section["bodies"].values())
+
+
+def x(v: float) -> str:
+    return f"{v:.2f}×"
+
+
+def spread(s: dict[str, Any]) -> str:
+    return f"{s['median']:.2f}× ({s['min']:.2f}–{s['max']:.2f})"
+
+
+def verdict(ok: bool, what: str) -> str:
+    return "met" if ok else f"**missed** ({what})"
+
+
+def rows(r: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+    """(what, wa360 against what, ratio per body: median (spread), target and verdict)."""
+    out = []
+    if "rust_parse" in r:
+        b = by_body(r["rust_parse"])
+        ratios = [row["ratio parse / serde_json Value"] for row in b]
+        out.append(
+            (
+                "Rust `webhook::parse`",
+                "`serde_json::from_slice::<Value>` (untyped)",
+                " / ".join(x(v) for v in ratios),
+                "≤ 1.5× — " + verdict(max(ratios) <= 1.5, f"worst {max(ratios):.2f}×"),
+            )
+        )
+    if "node_parse" in r:
+        b = by_body(r["node_parse"])
+        for src in ("string", "buffer"):
+            k = f"parseWebhook / JSON.parse ({src})"
+            med = [row["ratios"][k]["median"] for row in b]
+            out.append(
+                (
+                    f"Node `parseWebhook` from a {src}",
+                    "`JSON.parse` of the same bytes"
+                    + (" (decoded with `buf.toString()`)" if src == "buffer" else ""),
+                    " / ".join(spread(row["ratios"][k]) for row in b),
+                    "≤ 1.5× — "
+                    + verdict(max(med) <= 1.5, f"worst {max(med):.2f}×")
+                    + ("; moonshot ≤ 1.0× " + ("met" if max(med) <= 1.0 else "not met")),
+                )
+            )
+        k = "parseWebhook / whatsapp-api-js"
+        single = [row["ratios"][k]["median"] for row in b[:2]]
+        out.append(
+            (
+                "Node `parseWebhook(buffer)`",
+                "whatsapp-api-js 6.3 `post` (reads 1 of the batch's 20 events)",
+                " / ".join(spread(row["ratios"][k]) for row in b),
+                "< 1.0× on single events — "
+                + verdict(max(single) < 1.0, f"worst {max(single):.2f}×"),
+            )
+        )
+    if "python_parse" in r:
+        b = by_body(r["python_parse"])
+        k = "parse_webhook / orjson.loads"
+        med = [row["ratios"][k]["median"] for row in b]
+        out.append(
+            (
+                "Python `parse_webhook` (bytes → typed events)",
+                "`orjson.loads` (dicts only)",
+                " / ".join(spread(row["ratios"][k]) for row in b),
+                "≤ 1.3× — " + verdict(max(med) <= 1.3, f"worst {max(med):.2f}×"),
+            )
+        )
+        k = "pywa typed update / parse_webhook"
+        single = [row["ratios"][k]["median"] for row in b[:2]]
+        out.append(
+            (
+                "Python `parse_webhook`, times faster than",
+                "pywa 4.5's typed update (types 1 of the batch's 20 events)",
+                " / ".join(spread(row["ratios"][k]) for row in b),
+                "≥ 10× on single events — "
+                + verdict(min(single) >= 10, f"worst {min(single):.1f}×"),
+            )
+        )
+    if "python_send" in r:
+        s = r["python_send"]
+        c = s["ratios"]["wa360 / aiohttp CPU per message"]
+        cl = s["clients"]
+        fig = ", ".join(
+            f"{name} {v['cpu_us_per_msg']['median']:.0f} µs" for name, v in cl.items()
+        )
+        out.append(
+            (
+                "Python `AsyncClient`: client CPU per message",
+                f"aiohttp ({fig})",
+                spread(c),
+                "≤ 0.5× — " + verdict(c["median"] <= 0.5, f"{c['median']:.2f}×"),
+            )
+        )
+        t = s["ratios"]["wa360 / httpx msg/s"]
+        fig = ", ".join(
+            f"{name} {v['msg_per_s']['median']:.0f} msg/s, p50 {v['p50_ms']['median']:.1f} / "
+            f"p99 {v['p99_ms']['median']:.1f} ms"
+            for name, v in cl.items()
+        )
+        out.append(
+            (
+                f"Python `AsyncClient`: msg/s at concurrency {s['concurrency']}",
+                f"httpx ({fig})",
+                spread(t),
+                "≥ 2× — " + verdict(t["median"] >= 2, f"{t['median']:.2f}×"),
+            )
+        )
+    if "node_send" in r:
+        s = r["node_send"]
+        c = s["ratios"]["wa360 / undici CPU per message"]
+        cl = s["clients"]
+        fig = ", ".join(
+            f"{name} {v['cpu_us_per_msg']['median']:.0f} µs" for name, v in cl.items()
+        )
+        out.append(
+            (
+                "Node `Client`: client CPU per message",
+                f"undici `Pool` ({fig})",
+                spread(c),
+                "≤ 0.8× — " + verdict(c["median"] <= 0.8, f"{c['median']:.2f}×"),
+            )
+        )
+        t = s["ratios"]["wa360 / undici msg/s"]
+        fig = ", ".join(
+            f"{name} {v['msg_per_s']['median']:.0f} msg/s, p50 {v['p50_ms']['median']:.1f} / "
+            f"p99 {v['p99_ms']['median']:.1f} ms"
+            for name, v in cl.items()
+        )
+        out.append(
+            (
+                f"Node `Client`: msg/s at concurrency {s['concurrency']}",
+                f"undici `Pool` ({fig})",
+                spread(t),
+                "≥ 1.2× — " + verdict(t["median"] >= 1.2, f"{t['median']:.2f}×"),
+            )
+        )
+    return out
+
+
+def table(r: dict[str, Any]) -> str:
+    m = r.get("machine", {})
+    lines = [
+        f"Last `make bench` run: {m.get('date_utc', '?')} UTC on {m.get('cores', '?')} cores "
+        f"({m.get('cpu', '?')}), load average {m.get('load_average_1_5_15', '?')} (a shared "
+        "machine). Node and Python figures are CPU time of the process; each ratio is the median "
+        "of several rounds, with the spread (min–max) in brackets. Rust figures are criterion's "
+        "(wall time). Bodies: text / status with pricing / 20-event batch. Only the ratios carry "
+        "over to other machines. Where a target is missed, docs/performance.md §5 says what "
+        "limits it. Generated from `bench/results.json` by `bench/report.py`; do not edit by "
+        "hand.",
+        "",
+        "| what | against | ratio (median, spread) | target |",
+        "|---|---|---|---|",
+    ]
+    for what, against, ratio, target in rows(r):
+        lines.append(f"| {what} | {against} | {ratio} | {target} |")
+    return "\n".join(lines)
+
+
+def main() -> int:
+    try:
+        r = json.loads(RESULTS.read_text())
+    except (OSError, ValueError) as e:
+        print(f"bench/report.py: no results to report ({e}); run make bench first")
+        return 1
+    if "--record" in sys.argv:
+        r["machine"] = machine()
+        rust = rust_section()
+        if rust is not None:
+            r["rust_parse"] = rust
+        RESULTS.write_text(json.dumps(r, indent=2, ensure_ascii=False) + "\n")
+    text = table(r)
+    print("\n## Every comparison of this run, with its target\n")
+    print(text)
+    if "--readme" in sys.argv:
+        readme = README.read_text()
+        if BEGIN not in readme or END not in readme:
+            print("README.md has no bench markers")
+            return 1
+        head, rest = readme.split(BEGIN, 1)
+        _, tail = rest.split(END, 1)
+        README.write_text(head + BEGIN + "\n" + text + "\n" + END + tail)
+        print("\nREADME.md: performance table rewritten from bench/results.json")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
