@@ -662,6 +662,11 @@ export interface GovernorOptions {
   maxWaitMs?: number
   /** The number's bucket name in a shared store (default `default`). */
   number?: string
+  /**
+   * Where the governor keeps its state: `memory://` (this process, the default) or
+   * `redis://…` / `rediss://…` (shared by every process using the same URL).
+   */
+  store?: string
 }
 
 /** Whether the key works and the number can send. */

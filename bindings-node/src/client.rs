@@ -138,7 +138,11 @@ impl JsClient {
                     .max_retries(int_option("maxRetries", n, 0, wa360::input::MAX_RETRIES)? as u32);
             }
             if let Some(g) = o.get("governor") {
-                b = b.governor(crate::governor::from_json(g.clone())?);
+                let (cfg, store) = crate::governor::from_json(g.clone())?;
+                b = b.governor(cfg);
+                if let Some(url) = store {
+                    b = b.governor_store(wa360::governor::open_store(&url)?);
+                }
             }
             Ok(JsClient { inner: b.build()? })
         })

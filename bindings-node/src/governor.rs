@@ -24,6 +24,9 @@ pub struct GovernorOptions {
     pub max_wait_ms: Option<u32>,
     /// The number's bucket name in a shared store (default `default`).
     pub number: Option<String>,
+    /// Where the governor keeps its state: `memory://` (this process, the default) or
+    /// `redis://…` / `rediss://…` (shared by every process using the same URL).
+    pub store: Option<String>,
 }
 
 /// The core config for the options (checked by the client builder).
@@ -56,11 +59,13 @@ const GOVERNOR_OPTIONS: &[&str] = &[
     "pairBurst",
     "maxWaitMs",
     "number",
+    "store",
 ];
 
 /// Read `governor` from a client options object through own properties only
-/// (unknown keys and out-of-range numbers are `invalid_argument`, as for every option).
-pub(crate) fn from_json(v: serde_json::Value) -> wa360::Result<GovernorConfig> {
+/// (unknown keys and out-of-range numbers are `invalid_argument`, as for every option):
+/// the settings, and the store URL when one is given.
+pub(crate) fn from_json(v: serde_json::Value) -> wa360::Result<(GovernorConfig, Option<String>)> {
     use crate::own::{opt_num, opt_str, options};
     use wa360::input::int_option;
     let o = options(Some(crate::own::Json(v)), GOVERNOR_OPTIONS)?;
@@ -71,12 +76,15 @@ pub(crate) fn from_json(v: serde_json::Value) -> wa360::Result<GovernorConfig> {
             })
             .transpose()
     };
-    Ok(config(GovernorOptions {
+    let store = opt_str(&o, "store")?;
+    let cfg = config(GovernorOptions {
         messages_per_second: opt_num(&o, "messagesPerSecond")?,
         burst: u32_of("burst")?,
         pair_interval_ms: u32_of("pairIntervalMs")?,
         pair_burst: u32_of("pairBurst")?,
         max_wait_ms: u32_of("maxWaitMs")?,
         number: opt_str(&o, "number")?,
-    }))
+        store: None,
+    });
+    Ok((cfg, store))
 }

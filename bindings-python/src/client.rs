@@ -146,7 +146,7 @@ impl Core {
         timeout: Option<&Bound<'_, PyAny>>,
         connect_timeout: Option<&Bound<'_, PyAny>>,
         max_retries: Option<&Bound<'_, PyAny>>,
-        governor: Option<wa360::governor::GovernorConfig>,
+        governor: Option<crate::governor::GovernorSpec>,
         is_async: bool,
     ) -> PyResult<Core> {
         use crate::convert::{int_option, num_option};
@@ -174,7 +174,10 @@ impl Core {
             b = b.base_url(&u);
         }
         if let Some(g) = governor {
-            b = b.governor(g);
+            b = b.governor(g.config);
+            if let Some(url) = g.store {
+                b = b.governor_store(wa360::governor::open_store(&url).py_err()?);
+            }
         }
         // reqwest needs a runtime context to build its connector.
         let rt = runtime::runtime().py_err()?;

@@ -24,16 +24,28 @@ fn seconds(v: &Bound<'_, PyAny>, field: &str) -> PyResult<Duration> {
     }
 }
 
+/// A governor's settings and, optionally, the URL of the store it shares
+/// (`redis://…`: every process using it draws from the same buckets).
+pub struct GovernorSpec {
+    /// The pacing settings.
+    pub config: GovernorConfig,
+    /// `store`: `memory://` (default) or `redis://…` / `rediss://…`.
+    pub store: Option<String>,
+}
+
 /// `None`/`False` → no governor; `True` → defaults; a dict with `messages_per_second`,
 /// `burst`, `pair_interval` (seconds, `None` = off), `pair_burst`, `max_wait` (seconds),
-/// `number`.
-pub fn governor_from_py(obj: Option<&Bound<'_, PyAny>>) -> PyResult<Option<GovernorConfig>> {
+/// `number`, `store` (a URL).
+pub fn governor_from_py(obj: Option<&Bound<'_, PyAny>>) -> PyResult<Option<GovernorSpec>> {
     let Some(obj) = obj else { return Ok(None) };
     if obj.is_none() {
         return Ok(None);
     }
     if let Ok(b) = obj.cast::<PyBool>() {
-        return Ok(b.is_true().then(GovernorConfig::default));
+        return Ok(b.is_true().then(|| GovernorSpec {
+            config: GovernorConfig::default(),
+            store: None,
+        }));
     }
     let dict = obj.cast::<PyDict>().map_err(|_| {
         to_py_err(wa360::Error::invalid(
@@ -42,6 +54,7 @@ pub fn governor_from_py(obj: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Gover
         ))
     })?;
     let mut cfg = GovernorConfig::default();
+    let mut store = None;
     for (k, v) in dict.iter() {
         let key: String = k
             .extract()
@@ -74,14 +87,21 @@ pub fn governor_from_py(obj: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Gover
             }
             "max_wait" => cfg.max_wait = seconds(&v, &key)?,
             "number" => cfg.number = v.extract().map_err(|_| bad(&key, "must be a string"))?,
+            "store" => {
+                store = if v.is_none() {
+                    None
+                } else {
+                    Some(crate::convert::text_arg(&v, "governor.store")?)
+                }
+            }
             _ => {
                 return Err(bad(
                     &key,
-                    "unknown option (known: messages_per_second, burst, pair_interval, pair_burst, max_wait, number)",
+                    "unknown option (known: messages_per_second, burst, pair_interval, pair_burst, max_wait, number, store)",
                 ));
             }
         }
     }
     cfg.validate().map_err(to_py_err)?;
-    Ok(Some(cfg))
+    Ok(Some(GovernorSpec { config: cfg, store }))
 }

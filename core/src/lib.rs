@@ -19,6 +19,7 @@ pub mod media;
 pub mod media_cache;
 pub mod messages;
 pub mod metrics;
+pub(crate) mod redis_conn;
 pub mod retry;
 pub mod transport;
 pub mod webhook;

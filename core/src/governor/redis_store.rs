@@ -14,9 +14,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use redis::Script;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
 use super::store::{GovernorStore, Reservation, StoreFuture};
+use crate::redis_conn::RedisConn;
 use crate::{Error, Result};
 
 /// How long an unused bucket is kept.
@@ -29,26 +29,16 @@ pub struct RedisStore {
 }
 
 struct Inner {
-    /// Owns the connection's driver task (see [`crate::inbox::RedisInbox`]).
-    rt: Option<tokio::runtime::Runtime>,
-    conn: ConnectionManager,
+    /// The connection and the runtime driving it.
+    redis: RedisConn,
     prefix: String,
-    label: String,
     script: Script,
-}
-
-impl Drop for Inner {
-    fn drop(&mut self) {
-        if let Some(rt) = self.rt.take() {
-            rt.shutdown_background();
-        }
-    }
 }
 
 impl fmt::Debug for RedisStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RedisStore")
-            .field("url", &self.inner.label)
+            .field("url", &self.inner.redis.label)
             .finish_non_exhaustive()
     }
 }
@@ -148,49 +138,11 @@ impl RedisStore {
         }
         url::Url::parse(base)
             .map_err(|_| Error::invalid("governor_store", "not a valid redis:// URL"))?;
-        let label = crate::inbox::redact_url(base);
-        let client = redis::Client::open(base)
-            .map_err(|e| Error::Store(format!("governor store {label}: {:?}", e.kind())))?;
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .thread_name("wa360-redis-gov")
-            .enable_all()
-            .build()
-            .map_err(|e| Error::Store(format!("governor store {label}: {e}")))?;
-        let timeout = Duration::from_secs(2);
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(timeout))
-            .set_response_timeout(Some(timeout))
-            .set_number_of_retries(1);
-        // Connect on the private runtime and wait on a channel: `block_on`
-        // would panic when `open` is called from async code.
-        let (tx, rx) = std::sync::mpsc::sync_channel(1);
-        rt.spawn(async move {
-            let r = tokio::time::timeout(
-                timeout * 2,
-                client.get_connection_manager_with_config(config),
-            )
-            .await;
-            let _ = tx.send(r);
-        });
-        let conn = rx
-            .recv()
-            .map_err(|_| Error::Store(format!("governor store {label}: cannot connect")))?
-            .map_err(|_| {
-                Error::Store(format!("governor store {label}: cannot connect: timed out"))
-            })?
-            .map_err(|e| {
-                Error::Store(format!(
-                    "governor store {label}: cannot connect: {:?}",
-                    e.kind()
-                ))
-            })?;
+        let redis = RedisConn::connect(base, "governor store", Duration::from_secs(2))?;
         Ok(RedisStore {
             inner: Arc::new(Inner {
-                rt: Some(rt),
-                conn,
+                redis,
                 prefix: format!("{{{name}}}"),
-                label,
                 script: Script::new(LUA),
             }),
         })
@@ -201,7 +153,7 @@ impl RedisStore {
     /// (see each method).
     fn eval(&self, key: &str, args: Vec<String>) -> StoreFuture<'_, Option<redis::Value>> {
         let key = format!("{}:{key}", self.inner.prefix);
-        let mut conn = self.inner.conn.clone();
+        let mut conn = self.inner.redis.conn.clone();
         let script = self.inner.script.clone();
         Box::pin(async move {
             let mut inv = script.prepare_invoke();

@@ -46,13 +46,14 @@ use std::future::Future;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::aio::ConnectionManager;
 use redis::{RedisResult, Script, Value as RValue};
 use serde_json::{Value, json};
 
 use super::{
     Accepted, DeadLetter, Delivery, Inbox, InboxOptions, InboxStats, Nacked, conversation_of,
 };
+use crate::redis_conn::{RedisConn, error_text};
 use crate::webhook::dedupe::{DedupeKey, FoldOutcome, MessageState, fold_status};
 use crate::webhook::{Event, ParseOptions, parse_with};
 use crate::{Error, Result};
@@ -85,34 +86,20 @@ pub struct RedisInbox {
 }
 
 struct Shared {
-    /// Private runtime driving the connection manager (see the module doc).
-    rt: Option<tokio::runtime::Runtime>,
-    conn: ConnectionManager,
+    /// The connection and its private runtime (see the module doc).
+    redis: RedisConn,
     /// `{name}`: the key prefix.
     ns: String,
-    /// `redis://host:port/db` without credentials, for errors.
-    label: String,
     opts: InboxOptions,
     timeout: Duration,
     signal: (Mutex<u64>, Condvar),
     scripts: Scripts,
 }
 
-impl Drop for Shared {
-    fn drop(&mut self) {
-        // Dropping a runtime blocks, which panics inside another runtime's
-        // async context (a Node or Python event loop thread): shut down in
-        // the background instead.
-        if let Some(rt) = self.rt.take() {
-            rt.shutdown_background();
-        }
-    }
-}
-
 impl fmt::Debug for RedisInbox {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RedisInbox")
-            .field("url", &self.shared.label)
+            .field("url", &self.shared.redis.label)
             .field("name", &self.shared.ns)
             .finish_non_exhaustive()
     }
@@ -125,52 +112,20 @@ impl RedisInbox {
     /// when the server cannot be reached within the busy timeout.
     pub fn open(url: &str, name: &str, opts: InboxOptions) -> Result<Self> {
         url::Url::parse(url).map_err(|_| Error::invalid("inbox", "not a valid redis:// URL"))?;
-        let label = super::redact_url(url);
         if name.is_empty() || name.contains(['{', '}']) {
             return Err(Error::invalid(
                 "inbox.name",
                 "must be non-empty and contain no braces",
             ));
         }
-        let client = redis::Client::open(url)
-            .map_err(|e| Error::Store(format!("inbox {label}: {}", e.kind_text())))?;
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .thread_name("wa360-redis")
-            .enable_all()
-            .build()
-            .map_err(|e| Error::Store(format!("inbox {label}: cannot start a runtime: {e}")))?;
         // Fail fast when the server is away: the receiver must answer 503
         // well before 360dialog's own timeout, not hang.
         let timeout = opts.busy_timeout.max(Duration::from_millis(100));
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(timeout))
-            .set_response_timeout(Some(timeout))
-            .set_number_of_retries(1);
-        // Connect on the private runtime and wait on a channel: `block_on`
-        // would panic when `open` is called from async code.
-        let (tx, rx) = std::sync::mpsc::sync_channel(1);
-        rt.spawn(async move {
-            let r = tokio::time::timeout(
-                timeout * 2,
-                client.get_connection_manager_with_config(config),
-            )
-            .await;
-            let _ = tx.send(r);
-        });
-        let conn = rx
-            .recv()
-            .map_err(|_| Error::Store(format!("inbox {label}: cannot connect")))?
-            .map_err(|_| Error::Store(format!("inbox {label}: cannot connect: timed out")))?
-            .map_err(|e| {
-                Error::Store(format!("inbox {label}: cannot connect: {}", e.kind_text()))
-            })?;
+        let redis = RedisConn::connect(url, "inbox", timeout)?;
         let inbox = RedisInbox {
             shared: Arc::new(Shared {
-                rt: Some(rt),
-                conn,
+                redis,
                 ns: format!("{{{name}}}"),
-                label,
                 opts,
                 timeout,
                 signal: (Mutex::new(0), Condvar::new()),
@@ -213,10 +168,10 @@ impl RedisInbox {
         F: FnOnce(ConnectionManager) -> Fut,
         Fut: Future<Output = RedisResult<T>> + Send + 'static,
     {
-        let Some(rt) = self.shared.rt.as_ref() else {
-            return Err(Error::Store(format!("inbox {}: closed", self.shared.label)));
+        let Some(rt) = self.shared.redis.runtime() else {
+            return Err(Error::Store(format!("{}: closed", self.shared.redis.label)));
         };
-        let fut = f(self.shared.conn.clone());
+        let fut = f(self.shared.redis.conn.clone());
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
         rt.spawn(async move {
             let _ = tx.send(fut.await);
@@ -224,7 +179,7 @@ impl RedisInbox {
         rx.recv_timeout(self.shared.timeout * 3).map_err(|_| {
             Error::Store(format!(
                 "inbox {}: {what}: no answer from Redis",
-                self.shared.label
+                self.shared.redis.label
             ))
         })
     }
@@ -239,8 +194,8 @@ impl RedisInbox {
         self.call(what, f)?.map_err(|e| {
             Error::Store(format!(
                 "inbox {}: {what}: {}",
-                self.shared.label,
-                e.kind_text()
+                self.shared.redis.label,
+                error_text(&e)
             ))
         })
     }
@@ -283,7 +238,7 @@ impl RedisInbox {
         got.ok_or_else(|| {
             Error::Store(format!(
                 "inbox {}: body {bid} is missing",
-                self.shared.label
+                self.shared.redis.label
             ))
         })
     }
@@ -307,36 +262,12 @@ impl RedisInbox {
                 .ok_or_else(|| {
                     Error::Store(format!(
                         "inbox {}: an entry points past its stored body",
-                        self.shared.label
+                        self.shared.redis.label
                     ))
                 })?;
             out.push(event.clone());
         }
         Ok(out)
-    }
-}
-
-trait KindText {
-    fn kind_text(&self) -> String;
-}
-
-impl KindText for redis::RedisError {
-    /// The error without anything that could carry a credential (redis-rs
-    /// errors never include the URL; this keeps only the category and the
-    /// server's message).
-    fn kind_text(&self) -> String {
-        let mut s = format!("{:?}", self.kind());
-        if let Some(d) = self.detail() {
-            s.push_str(": ");
-            s.push_str(d);
-        } else if self.is_timeout() {
-            s.push_str(": timed out");
-        } else if self.is_connection_refusal() {
-            s.push_str(": connection refused");
-        } else if self.is_io_error() {
-            s.push_str(": connection lost");
-        }
-        s
     }
 }
 
@@ -508,7 +439,7 @@ impl Inbox for RedisInbox {
         }
         Err(Error::Store(format!(
             "inbox {}: cannot store events: too much contention on the same keys",
-            self.shared.label
+            self.shared.redis.label
         )))
     }
 
