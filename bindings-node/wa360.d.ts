@@ -178,6 +178,7 @@ declare module './index.js' {
     listTemplates(options?: { source?: 'config' | 'graph'; name?: string; status?: string; language?: string; pageSize?: number; limit?: number }): AsyncIterableIterator<TemplateInfo>
     /** Every blocked user, fetched page by page (`for await`). */
     listBlockedUsers(options?: { pageSize?: number }): AsyncIterableIterator<BlockedUser>
+  }
   interface Inbox {
     /** Up to `limit` (default 100) dead letters, oldest first. */
     dead(limit?: number): Promise<Array<{ id: string; event: WithToJSON<Event>; attempts: number; lastError?: string; acceptedAtMs: number }>>
