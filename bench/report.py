@@ -233,6 +233,47 @@ def table(r: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+RX_BEGIN, RX_END = "<!-- bench-receiver:begin -->", "<!-- bench-receiver:end -->"
+
+
+def receiver_table(r: dict[str, Any]) -> str | None:
+    """The receiver load test (`make bench-receiver`): one row per receiver, with the
+    ≤ 10 ms p99 target for the rows with an inbox and pywa's row beside them."""
+    rx = r.get("receiver")
+    if not rx:
+        return None
+    m = r.get("machine", {})
+    lines = [
+        f"Receiver load test, {rx['measured_utc']} UTC: {rx['rate_per_s']:,} distinct deliveries/s "
+        f"for {rx['seconds']:g} s (`make bench-receiver`, release builds, a no-op handler; the "
+        "Redis rows run next to a real `redis-server`; latency from each delivery's scheduled "
+        f"send time). {m.get('cores', '?')} cores ({m.get('cpu', '?')}), a shared machine. "
+        "Target: p99 ≤ 10 ms with an inbox. Generated from `bench/results.json` by "
+        "`bench/report.py`; do not edit by hand.",
+        "",
+        "| receiver | deliveries/s | p50 ack | p99 ack | errors | target |",
+        "|---|---|---|---|---|---|",
+    ]
+    for row in rx["rows"]:
+        label = row["label"]
+        target = ""
+        if "inbox" in label and "no inbox" not in label:
+            target = verdict(row["p99_ms"] <= 10, f"p99 {row['p99_ms']:.1f} ms")
+        lines.append(
+            f"| {label} | {row['achieved_per_s']:.0f} | {row['p50_ms']:.2f} ms | "
+            f"{row['p99_ms']:.2f} ms | {row['errors']} | {target} |"
+        )
+    return "\n".join(lines)
+
+
+def replace_between(text: str, begin: str, end: str, body: str) -> str | None:
+    if begin not in text or end not in text:
+        return None
+    head, rest = text.split(begin, 1)
+    _, tail = rest.split(end, 1)
+    return head + begin + "\n" + body + "\n" + end + tail
+
+
 def main() -> int:
     try:
         r = json.loads(RESULTS.read_text())
@@ -248,14 +289,17 @@ def main() -> int:
     text = table(r)
     print("\n## Every comparison of this run, with its target\n")
     print(text)
+    rx = receiver_table(r)
+    if rx is not None:
+        print("\n" + rx)
     if "--readme" in sys.argv:
-        readme = README.read_text()
-        if BEGIN not in readme or END not in readme:
+        readme = replace_between(README.read_text(), BEGIN, END, text)
+        if readme is None:
             print("README.md has no bench markers")
             return 1
-        head, rest = readme.split(BEGIN, 1)
-        _, tail = rest.split(END, 1)
-        README.write_text(head + BEGIN + "\n" + text + "\n" + END + tail)
+        if rx is not None:
+            readme = replace_between(readme, RX_BEGIN, RX_END, rx) or readme
+        README.write_text(readme)
         print("\nREADME.md: performance table rewritten from bench/results.json")
     return 0
 

@@ -31,6 +31,10 @@ pub(crate) struct LoadArgs {
     /// Basic auth credentials (user:pass) sent with every delivery.
     #[arg(long)]
     basic_auth: Option<String>,
+    /// An extra header (`name: value`) sent with every delivery, e.g. the
+    /// signature header another library's receiver insists on.
+    #[arg(long = "header")]
+    headers: Vec<String>,
     /// A label copied into the JSON line.
     #[arg(long, default_value = "")]
     label: String,
@@ -52,6 +56,13 @@ pub(crate) async fn run(a: LoadArgs) -> CliResult {
             base64::engine::general_purpose::STANDARD.encode(ba)
         )
     });
+    let mut extra = Vec::with_capacity(a.headers.len());
+    for h in &a.headers {
+        let Some((name, value)) = h.split_once(':') else {
+            return Err(Failure::input("--header must look like `name: value`"));
+        };
+        extra.push((name.trim().to_owned(), value.trim().to_owned()));
+    }
     let total = (f64::from(a.rate) * a.seconds).round() as u64;
     let every = Duration::from_secs_f64(1.0 / f64::from(a.rate));
     let run_id = std::process::id();
@@ -72,6 +83,9 @@ pub(crate) async fn run(a: LoadArgs) -> CliResult {
             .body(body);
         if let Some(h) = &auth {
             req = req.header("authorization", h);
+        }
+        for (name, value) in &extra {
+            req = req.header(name.as_str(), value.as_str());
         }
         tasks.push(tokio::spawn(async move {
             let ok = matches!(req.send().await, Ok(r) if r.status().as_u16() == 200);
