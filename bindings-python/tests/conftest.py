@@ -24,6 +24,9 @@ def read_json(path: Path) -> Any:
 
 
 import asyncio  # noqa: E402
+import logging  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
 from collections.abc import Callable, Iterator  # noqa: E402
 
 import pytest  # noqa: E402
@@ -70,3 +73,49 @@ def flavor(request: pytest.FixtureRequest) -> str:
 def call(flavor: str, sb: Sandbox) -> Call:
     cls = wa360.Client if flavor == "sync" else wa360.AsyncClient
     return make_call(flavor, cls(sb.api_key, base_url=sb.url, max_retries=0, timeout=5.0))
+
+
+class Collect(logging.Handler):
+    """Keeps every log record it is given (attach it to the ``wa360`` logger)."""
+
+    def __init__(self) -> None:
+        super().__init__(level=1)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+    def wa360(self) -> list[logging.LogRecord]:
+        return [r for r in self.records if r.name.startswith("wa360")]
+
+
+@pytest.fixture
+def logs() -> Iterator[Collect]:
+    """The records of the ``wa360`` loggers during one test (its level restored afterwards)."""
+    h = Collect()
+    logger = logging.getLogger("wa360")
+    old = logger.level
+    logger.addHandler(h)
+    try:
+        yield h
+    finally:
+        logger.removeHandler(h)
+        logger.setLevel(old)
+
+
+def lock_in_another_process(db: Path) -> subprocess.Popen[bytes]:
+    """Hold the write lock of the SQLite file ``db`` from another process until its stdin
+    closes. (Two SQLite libraries in one process, Python's and the bundled one, do not see
+    each other's POSIX locks.)"""
+    script = (
+        "import sqlite3, sys\n"
+        f"c = sqlite3.connect({str(db)!r}, isolation_level=None)\n"
+        "c.execute('BEGIN EXCLUSIVE')\n"
+        "print('locked', flush=True)\n"
+        "sys.stdin.read()\n"
+    )
+    p = subprocess.Popen(
+        [sys.executable, "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+    )
+    assert p.stdout is not None and p.stdout.readline().strip() == b"locked"
+    return p
