@@ -5,39 +5,16 @@
 // reaches setLogger.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
 import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createRequire } from 'node:module'
 import express from 'express'
+import { text, waitFor, lockInAnotherProcess } from './helpers.mjs'
 
 const require = createRequire(import.meta.url)
 const { setLogger, Receiver } = require('../wa360.js')
 const { wa360Webhook } = require('../express.js')
-
-const text = (from, wamid) => JSON.stringify({
-  object: 'whatsapp_business_account',
-  entry: [{ id: '1', changes: [{ field: 'messages', value: {
-    metadata: { display_phone_number: '15550104321', phone_number_id: '112233445566778' },
-    messages: [{ from, id: wamid, timestamp: '1767252600', type: 'text', text: { body: 'x' } }],
-  } }] }],
-})
-
-async function waitFor(cond, ms = 30000) {
-  const end = Date.now() + ms
-  for (;;) {
-    const v = cond()
-    if (v) return v
-    if (Date.now() > end) return v
-    await new Promise((resolve) => setTimeout(resolve, 20))
-  }
-}
-
-function lockInAnotherProcess(db) {
-  const holder = spawn('python3', ['-c', 'import sqlite3,sys\nc=sqlite3.connect(sys.argv[1],isolation_level=None)\nc.execute("BEGIN EXCLUSIVE")\nprint("locked",flush=True)\nsys.stdin.read()', db], { stdio: ['pipe', 'pipe', 'inherit'] })
-  return new Promise((resolve) => holder.stdout.once('data', () => resolve(holder)))
-}
 
 test('Express metrics(): deliveries by status, duplicates, 503, latency, dead letters', async () => {
   const db = join(mkdtempSync(join(tmpdir(), 'wa360-rmetrics-')), 'inbox.db')
@@ -66,13 +43,12 @@ test('Express metrics(): deliveries by status, duplicates, 503, latency, dead le
     try {
       assert.equal(await post(auth), 503)
     } finally {
-      holder.stdin.end()
-      await new Promise((resolve) => holder.on('exit', resolve))
+      await holder.release()
     }
     assert.equal(await post(auth), 200)
     assert.equal(await post(auth), 200)
     assert.equal(await post({}), 401)
-    assert.ok(await waitFor(() => hook.metrics().events.dead_lettered === 1), JSON.stringify(hook.metrics()))
+    await waitFor(() => hook.metrics().events.dead_lettered === 1, 30000, 'the dead letter')
     const m = hook.metrics()
     assert.deepEqual(m.events, { accepted: 1, deduplicated: 1, retried: 1, dead_lettered: 1 })
     assert.deepEqual(m.deliveries, { 200: 2, 401: 1, 503: 1 })
@@ -80,8 +56,7 @@ test('Express metrics(): deliveries by status, duplicates, 503, latency, dead le
     assert.deepEqual(m.ackLatency.buckets.at(-1), { count: 4 }, 'the unbounded bucket counts everything')
     assert.ok(m.ackLatency.sumSeconds > 0)
     assert.deepEqual(calls, ['wamid.NM1', 'wamid.NM1'], 'one call per attempt')
-    const dead = await waitFor(() => records.find((r) => r.target === 'wa360.inbox' && /dead-lettered/.test(r.msg)))
-    assert.ok(dead, JSON.stringify(records))
+    const dead = await waitFor(() => records.find((r) => r.target === 'wa360.inbox' && /dead-lettered/.test(r.msg)), 30000, 'the dead-letter warning')
     assert.equal(dead.level, 'warn')
     assert.equal(dead.attempt, 2)
     const answered = records.filter((r) => r.target === 'wa360.webhook.receiver').map((r) => [r.level, r.status])

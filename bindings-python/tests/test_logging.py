@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterator
 
 import pytest
 import wa360
@@ -14,18 +13,12 @@ from conftest import Collect
 from wa360.testing import Sandbox
 
 
-@pytest.fixture(scope="module")
-def own_sandbox() -> Iterator[Sandbox]:
+@pytest.fixture
+def sb(module_sandbox: Sandbox) -> Sandbox:
     # Not the shared sandbox: the status webhooks of these sends must not reach a webhook
     # that a later test registers there.
-    with Sandbox(time_scale=0.01) as sb:
-        yield sb
-
-
-@pytest.fixture
-def sb(own_sandbox: Sandbox) -> Sandbox:
-    own_sandbox.reset()
-    return own_sandbox
+    module_sandbox.reset()
+    return module_sandbox
 
 
 def test_a_send_at_info_is_exactly_one_record_with_its_fields(sb: Sandbox, logs: Collect) -> None:

@@ -4,11 +4,14 @@
 //! real SQLite inbox file; a store that fails is counted as a 503 with nothing
 //! accepted.
 
+mod common;
+
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use common::hold_write_lock;
 use wa360::config::Secret;
 use wa360::inbox::{self, Consumer, Nacked};
 use wa360::webhook::verify::Verifier;
@@ -22,14 +25,6 @@ fn temp_db(name: &str) -> PathBuf {
         let _ = fs::remove_file(format!("{}{ext}", path.display()));
     }
     path
-}
-
-/// Hold the write lock of the SQLite file from another connection, as another
-/// process would.
-fn hold_write_lock(path: &Path) -> rusqlite::Connection {
-    let c = rusqlite::Connection::open(path).unwrap();
-    c.execute_batch("BEGIN EXCLUSIVE").unwrap();
-    c
 }
 
 fn post(r: &Receiver, auth: Option<(String, String)>, body: &[u8]) -> Reply {

@@ -42,6 +42,7 @@ mod consumer;
 mod observed;
 mod redis_inbox;
 mod sqlite;
+pub mod testing;
 
 use std::fmt;
 use std::sync::Arc;
