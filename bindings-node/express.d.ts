@@ -1,5 +1,5 @@
 import type { RequestHandler, Request } from 'express'
-import type { Event, VerifierOptions, Verifier, Inbox } from './wa360.js'
+import type { Event, VerifierOptions, Verifier, Inbox, ReceiverMetrics } from './wa360.js'
 
 export interface WebhookReceiverOptions<R> {
   /** Checks every delivery must pass (Basic auth, custom headers, X-Hub-Signature-256). */
@@ -49,6 +49,8 @@ export interface WebhookReceiverOptions<R> {
 export declare function wa360Webhook(options: WebhookReceiverOptions<Request>): RequestHandler & {
   /** Graceful shutdown of the inbox consumers; resolves to how many events were released. */
   close(graceMs?: number): Promise<number>
+  /** This receiver's figures: events by result, answered requests by status, ack latency. */
+  metrics(): ReceiverMetrics
   /** The inbox, when one is configured. */
   inbox: Inbox | null
 }

@@ -24,6 +24,8 @@ function wa360Webhook(options) {
   }
   /** Graceful shutdown of the inbox consumers (stop claiming, finish up to the grace, release). */
   middleware.close = r.close
+  /** This receiver's figures: `{ events, deliveries, ackLatency }` (docs/observability.md). */
+  middleware.metrics = r.metrics
   /** The inbox, when one is configured. */
   middleware.inbox = r.inbox
   return middleware

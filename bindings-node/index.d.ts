@@ -285,6 +285,14 @@ export declare class Receiver {
   /** `new Receiver(options, verifier?, inbox?)`. */
   constructor(options?: ReceiverOptions | undefined | null, verifier?: JsVerifier | undefined | null, inbox?: Inbox | undefined | null)
   /**
+   * A snapshot of this receiver's figures (see docs/observability.md):
+   * `events` by result (`accepted`, `deduplicated`, `stale`, and with an
+   * inbox `handled`, `retried`, `dead_lettered`), `deliveries` (answered
+   * requests by status, `'200'`, `'503'`, …) and `ackLatency` (histogram of
+   * the time to decide each answer). Only non-zero counts appear.
+   */
+  metrics(): ReceiverMetrics
+  /**
    * Handle one request (method, raw query without `?`, headers as
    * `req.rawHeaders` or `req.headers`, raw body); resolves to the reply.
    */
@@ -807,6 +815,22 @@ export declare function parseTemplateList(body: Record<string, unknown>): Templa
  * large (1 MiB), too deep (64), not JSON or not a webhook.
  */
 export declare function parseWebhookToJson(body: Buffer | Uint8Array | string): string
+
+/**
+ * A receiver's metrics at one moment (`metrics()` of the Express middleware,
+ * the Fastify plugin's receiver, or `Receiver`).
+ */
+export interface ReceiverMetrics {
+  /**
+   * Webhook events by result: `accepted`, `deduplicated`, `stale`, `handled`,
+   * `retried`, `dead_lettered`; non-zero only.
+   */
+  events: Record<string, number>
+  /** Answered requests by HTTP status (`'200'`, `'401'`, `'503'`, …); non-zero only. */
+  deliveries: Record<string, number>
+  /** Time from a request reaching the receiver to its answer being decided. */
+  ackLatency: LatencyHistogram
+}
 
 /** Options of `new Receiver(options, verifier, inbox)`. */
 export interface ReceiverOptions {

@@ -150,6 +150,8 @@ function makeReceiver(options) {
     handleGet: (rawQuery) => handle('GET', rawQuery, [], ''),
     start,
     close,
+    /** This receiver's figures: `{ events, deliveries, ackLatency }` (docs/observability.md). */
+    metrics: () => native.metrics(),
     inbox,
     maxBytes,
   }

@@ -266,6 +266,23 @@ pub struct LatencyHistogram {
     pub buckets: Vec<LatencyBucket>,
 }
 
+impl From<wa360::metrics::HistogramSnapshot> for LatencyHistogram {
+    fn from(h: wa360::metrics::HistogramSnapshot) -> Self {
+        LatencyHistogram {
+            count: h.count as f64,
+            sum_seconds: h.sum_seconds,
+            buckets: h
+                .buckets
+                .into_iter()
+                .map(|b| LatencyBucket {
+                    le: b.le,
+                    count: b.count as f64,
+                })
+                .collect(),
+        }
+    }
+}
+
 /// One cumulative histogram bucket.
 #[napi(object)]
 pub struct LatencyBucket {

@@ -357,6 +357,19 @@ pub struct ReceiverReply {
     pub error: Option<String>,
 }
 
+/// A receiver's metrics at one moment (`metrics()` of the Express middleware,
+/// the Fastify plugin's receiver, or `Receiver`).
+#[napi(object)]
+pub struct ReceiverMetrics {
+    /// Webhook events by result: `accepted`, `deduplicated`, `stale`, `handled`,
+    /// `retried`, `dead_lettered`; non-zero only.
+    pub events: std::collections::HashMap<String, f64>,
+    /// Answered requests by HTTP status (`'200'`, `'401'`, `'503'`, …); non-zero only.
+    pub deliveries: std::collections::HashMap<String, f64>,
+    /// Time from a request reaching the receiver to its answer being decided.
+    pub ack_latency: crate::client::LatencyHistogram,
+}
+
 /// The one webhook receiver of the core: verify (fails closed), the
 /// `hub.challenge` GET, size and depth caps, parse, then the inbox's atomic
 /// accept (or the in-memory dedupe without an inbox).
@@ -395,6 +408,24 @@ impl JsReceiver {
                 }),
             })
         })
+    }
+
+    /// A snapshot of this receiver's figures (see docs/observability.md):
+    /// `events` by result (`accepted`, `deduplicated`, `stale`, and with an
+    /// inbox `handled`, `retried`, `dead_lettered`), `deliveries` (answered
+    /// requests by status, `'200'`, `'503'`, …) and `ackLatency` (histogram of
+    /// the time to decide each answer). Only non-zero counts appear.
+    #[napi]
+    pub fn metrics(&self) -> ReceiverMetrics {
+        let m = self.inner.metrics();
+        let counts = |c: std::collections::BTreeMap<String, u64>| {
+            c.into_iter().map(|(k, v)| (k, v as f64)).collect()
+        };
+        ReceiverMetrics {
+            events: counts(m.events),
+            deliveries: counts(m.deliveries),
+            ack_latency: m.ack_latency.into(),
+        }
     }
 
     /// Handle one request (method, raw query without `?`, headers as

@@ -2,23 +2,16 @@
 // graceful close releasing what is still held.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
 import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createRequire } from 'node:module'
+import { text, lockInAnotherProcess } from './helpers.mjs'
 
 const require = createRequire(import.meta.url)
 const { Inbox, Receiver, isWa360Error } = require('../wa360.js')
 const { makeReceiver } = require('../webhook-receiver.js')
 
-const text = (from, wamid) => JSON.stringify({
-  object: 'whatsapp_business_account',
-  entry: [{ id: '1', changes: [{ field: 'messages', value: {
-    metadata: { display_phone_number: '15550104321', phone_number_id: '112233445566778' },
-    messages: [{ from, id: wamid, timestamp: '1767252600', type: 'text', text: { body: 'x' } }],
-  } }] }],
-})
 
 test('unknown schemes and bad options are invalid_argument naming the setting', () => {
   assert.throws(() => new Inbox('postgres://localhost:5432'), (e) => isWa360Error(e, 'invalid_argument') && e.field === 'inbox' && /postgres/.test(e.message))
@@ -55,14 +48,12 @@ test('a store that fails answers 503, and the retry is stored', async () => {
   const errors = []
   const r = makeReceiver({ onEvents() {}, insecureSkipVerify: true, shutdownSignals: false, inbox: `sqlite://${db}?busy_timeout_ms=100`, startConsumers: false, onError: (e) => errors.push(e) })
   // Another process holds the write lock.
-  const holder = spawn('python3', ['-c', 'import sqlite3,sys\nc=sqlite3.connect(sys.argv[1],isolation_level=None)\nc.execute("BEGIN EXCLUSIVE")\nprint("locked",flush=True)\nsys.stdin.read()', db], { stdio: ['pipe', 'pipe', 'inherit'] })
-  await new Promise((resolve) => holder.stdout.once('data', resolve))
+  const holder = await lockInAnotherProcess(db)
   try {
     assert.deepEqual(await r.handlePost([], text('1555', 'wamid.L1')), [503, 'inbox unavailable'])
     assert.match(String(errors[0]), /locked/)
   } finally {
-    holder.stdin.end()
-    await new Promise((resolve) => holder.on('exit', resolve))
+    await holder.release()
   }
   assert.deepEqual(await r.handlePost([], text('1555', 'wamid.L1')), [200, 'OK'])
   assert.equal((await r.inbox.stats()).ready, 1)

@@ -11,6 +11,7 @@ import { join, dirname } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { createServer } from 'node:net'
 import { createRequire } from 'node:module'
+import { sleep, waitFor as waitForCondition, lockInAnotherProcess } from './helpers.mjs'
 
 const require = createRequire(import.meta.url)
 const { Inbox } = require('../wa360.js')
@@ -20,7 +21,6 @@ const AUTH = 'Basic ' + Buffer.from('hook:pa55-word').toString('base64')
 const freePort = () => new Promise((resolve) => {
   const s = createServer().listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => resolve(p)) })
 })
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
 
 function body(from, wamid) {
   return JSON.stringify({
@@ -81,15 +81,8 @@ function doneCounts(log) {
   for (const [phase, id] of lines(log)) if (phase === 'done') m.set(id, (m.get(id) ?? 0) + 1)
   return m
 }
-async function waitFor(pred, what, ms = 90000) {
-  const deadline = Date.now() + ms
-  for (;;) {
-    const v = await pred()
-    if (v) return v
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await sleep(50)
-  }
-}
+// Processes on a loaded machine: generous.
+const waitFor = (pred, what, ms = 90000) => waitForCondition(pred, ms, what)
 async function pool(items, n, fn) {
   const out = new Array(items.length)
   let next = 0
@@ -229,8 +222,7 @@ test('a locked inbox file stops start-up with a clear error', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'wa360-inbox-'))
   const db = join(dir, 'inbox.db')
   await new Inbox(`sqlite://${db}`).stats()
-  const holder = spawn('python3', ['-c', 'import sqlite3,sys\nc=sqlite3.connect(sys.argv[1],isolation_level=None)\nc.execute("BEGIN EXCLUSIVE")\nprint("locked",flush=True)\nsys.stdin.read()', db], { stdio: ['pipe', 'pipe', 'inherit'] })
-  await new Promise((resolve) => holder.stdout.once('data', resolve))
+  const holder = await lockInAnotherProcess(db)
   try {
     const srv = await start(dir, `sqlite://${db}?busy_timeout_ms=300`, { SINGLE: '1' })
     srv.ready.catch(() => {}) // it must not become ready
@@ -238,8 +230,7 @@ test('a locked inbox file stops start-up with a clear error', async () => {
     assert.notEqual(code, 0)
     assert.match(srv.errors(), /locked/)
   } finally {
-    holder.stdin.end()
-    await new Promise((resolve) => holder.on('exit', resolve))
+    await holder.release()
   }
   assert.equal((await new Inbox(`sqlite://${db}`).stats()).ready, 0)
 })

@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto'
 import { Client, Sandbox, buildMessage, isWa360Error } from '../wa360.mjs'
 import { createApp } from '../examples/express-receiver.mjs'
 import { createServer } from '../examples/fastify-receiver.mjs'
+import { waitFor } from './helpers.mjs'
 
 const TO = '15555550123'
 let sb
@@ -188,19 +189,6 @@ async function listen(app) {
   const server = app.listen(0, '127.0.0.1')
   await new Promise((r) => server.once('listening', r))
   return { server, url: `http://127.0.0.1:${server.address().port}/webhook` }
-}
-
-function waitFor(pred, ms = 5000) {
-  return new Promise((resolve, reject) => {
-    const t0 = Date.now()
-    const tick = () => {
-      const v = pred()
-      if (v) return resolve(v)
-      if (Date.now() - t0 > ms) return reject(new Error('timed out waiting'))
-      setTimeout(tick, 10)
-    }
-    tick()
-  })
 }
 
 test('webhook receipt through the Express example: inbound message and the statuses of a reply', async () => {

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { Client, Sandbox, Verifier, setLogger, isWa360Error } from '../wa360.mjs'
+import { waitFor, sleep as tick } from './helpers.mjs'
 
 const TO = '15555550123'
 const SCENARIO = fileURLToPath(new URL('../test-fixtures/log-scenario.mjs', import.meta.url))
@@ -15,16 +16,6 @@ before(async () => { sb = await Sandbox.start() })
 after(async () => { await sb.stop() })
 beforeEach(() => sb.reset())
 
-const tick = (ms) => new Promise((r) => setTimeout(r, ms))
-async function waitFor(pred, ms = 5000) {
-  const end = Date.now() + ms
-  for (;;) {
-    const v = pred()
-    if (v) return v
-    if (Date.now() > end) throw new Error('condition not met')
-    await tick(10)
-  }
-}
 
 test('a send at info is exactly one record through the logger option, with its fields', async () => {
   const records = []

@@ -325,6 +325,19 @@ impl PyReceiver {
         self.inbox.as_ref().map(|i| i.clone_ref(py))
     }
 
+    /// A snapshot of this receiver's figures in this process as a dict: `events` (by
+    /// result: `accepted`, `deduplicated`, `stale`, and with an inbox `handled`, `retried`,
+    /// `dead_lettered`), `deliveries` (answered requests by status, `"200"`, `"503"`, …) and
+    /// `ack_latency` (histogram); see docs/observability.md.
+    fn metrics<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        guard(|| {
+            let r = self.receiver().py_err()?;
+            let v = serde_json::to_value(r.metrics())
+                .map_err(|e| crate::errors::to_py_err(wa360::Error::Internal(e.to_string())))?;
+            crate::convert::value_to_py(py, &v)
+        })
+    }
+
     /// Handle one request: `(status, body, new_events, duplicates, stale, error)`;
     /// `error` is a log-safe reason when the delivery was refused.
     fn handle<'py>(

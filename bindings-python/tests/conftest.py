@@ -23,7 +23,33 @@ def read_json(path: Path) -> Any:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
+def check_expected_error(
+    case: Path, call: Callable[[], Any], kind: type[BaseException] | None = None
+) -> Any:
+    """For a conformance case with ``expected_error.json``: ``call()`` must raise (a ``kind``,
+    by default a ``wa360.Wa360Error``) with its ``code``, and its ``field`` and
+    ``message_contains`` when given. Returns the error, or ``None`` when the case expects a
+    result (nothing is called then)."""
+    err = case / "expected_error.json"
+    if not err.exists():
+        return None
+    want = read_json(err)
+    with pytest.raises(kind or wa360.Wa360Error) as info:
+        call()
+    e = info.value
+    assert e.code == want["code"], str(e)
+    if "field" in want:
+        assert getattr(e, "field", None) == want["field"], str(e)
+    if "message_contains" in want:
+        assert want["message_contains"] in str(e)
+    return e
+
+
 import asyncio  # noqa: E402
+import logging  # noqa: E402
+import os  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
 from collections.abc import Callable, Iterator  # noqa: E402
 
 import pytest  # noqa: E402
@@ -42,6 +68,27 @@ def sb(sandbox_session: Sandbox) -> Sandbox:
     """The shared sandbox, reset: no requests, deliveries, faults or webhooks."""
     sandbox_session.reset()
     return sandbox_session
+
+
+@pytest.fixture(scope="module")
+def module_sandbox() -> Iterator[Sandbox]:
+    """A sandbox of one test module alone: the status webhooks of its sends never reach a
+    webhook that a later module registers on the shared one. Reset it in the module's ``sb``."""
+    with Sandbox(time_scale=0.01) as sb:
+        yield sb
+
+
+def redis_url(what: str = "these tests") -> str:
+    """The real redis-server of the test run (``WA360_TEST_REDIS_URL``); fails the test,
+    saying how to get one, when it is not set."""
+    url = os.environ.get("WA360_TEST_REDIS_URL")
+    if not url:
+        pytest.fail(
+            f"WA360_TEST_REDIS_URL is not set: {what} need a real redis-server. Run them "
+            "through `make test` (it installs one with `make redis-install` and starts it), or "
+            "`tests/redis/with-redis.sh make test-python`."
+        )
+    return url
 
 
 Call = Callable[..., Any]
@@ -70,3 +117,58 @@ def flavor(request: pytest.FixtureRequest) -> str:
 def call(flavor: str, sb: Sandbox) -> Call:
     cls = wa360.Client if flavor == "sync" else wa360.AsyncClient
     return make_call(flavor, cls(sb.api_key, base_url=sb.url, max_retries=0, timeout=5.0))
+
+
+class Collect(logging.Handler):
+    """Keeps every log record it is given (attach it to the ``wa360`` logger)."""
+
+    def __init__(self) -> None:
+        super().__init__(level=1)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+    def wa360(self) -> list[logging.LogRecord]:
+        return [r for r in self.records if r.name.startswith("wa360")]
+
+
+@pytest.fixture
+def logs() -> Iterator[Collect]:
+    """The records of the ``wa360`` loggers during one test (its level restored afterwards)."""
+    h = Collect()
+    logger = logging.getLogger("wa360")
+    old = logger.level
+    logger.addHandler(h)
+    try:
+        yield h
+    finally:
+        logger.removeHandler(h)
+        logger.setLevel(old)
+
+
+def lock_in_another_process(db: Path) -> subprocess.Popen[bytes]:
+    """Hold the write lock of the SQLite file ``db`` from another process until its stdin
+    closes. (Two SQLite libraries in one process, Python's and the bundled one, do not see
+    each other's POSIX locks.)"""
+    script = (
+        "import sqlite3, sys\n"
+        f"c = sqlite3.connect({str(db)!r}, isolation_level=None)\n"
+        "c.execute('BEGIN EXCLUSIVE')\n"
+        "print('locked', flush=True)\n"
+        "sys.stdin.read()\n"
+    )
+    p = subprocess.Popen(
+        [sys.executable, "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+    )
+    assert p.stdout is not None and p.stdout.readline().strip() == b"locked"
+    return p
+
+
+@pytest.fixture
+def servers() -> Iterator[list[Any]]:
+    """Processes a test starts (anything with ``stop()``), stopped when it ends."""
+    started: list[Any] = []
+    yield started
+    for s in started:
+        s.stop()

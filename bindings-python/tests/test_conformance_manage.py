@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 import wa360
-from conftest import case_dirs, read_json
+from conftest import case_dirs, check_expected_error, read_json
 
 SUITES: dict[str, Callable[[Any], Any]] = {
     "template_build": wa360.build_template,
@@ -30,13 +30,6 @@ def test_suites_are_present() -> None:
 def test_case(suite: str, case: Path) -> None:
     fn = SUITES[suite]
     inp = read_json(case / "input.json")
-    err = case / "expected_error.json"
-    if err.exists():
-        want = read_json(err)
-        with pytest.raises(wa360.Wa360Error) as info:
-            fn(inp)
-        assert info.value.code == want["code"], str(info.value)
-        if "field" in want:
-            assert getattr(info.value, "field", None) == want["field"], str(info.value)
+    if check_expected_error(case, lambda: fn(inp)) is not None:
         return
     assert fn(inp) == read_json(case / "expected.json")

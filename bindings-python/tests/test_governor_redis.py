@@ -4,24 +4,18 @@ with in-process stores each paces alone."""
 
 from __future__ import annotations
 
-import os
 from uuid import uuid4
 
 import pytest
 import wa360
+from conftest import redis_url
 from wa360.testing import Sandbox
 
 TO = "15555550123"
 
 
 def store_url() -> str:
-    url = os.environ.get("WA360_TEST_REDIS_URL")
-    if not url:
-        pytest.fail(
-            "WA360_TEST_REDIS_URL is not set: this test needs a real redis-server. Run it "
-            "through `make test`, or `tests/redis/with-redis.sh make test-python`."
-        )
-    return f"{url}?name=pygov-{uuid4().hex[:12]}"
+    return f"{redis_url('this test')}?name=pygov-{uuid4().hex[:12]}"
 
 
 def governor(store: str) -> dict[str, object]:

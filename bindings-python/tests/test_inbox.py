@@ -3,14 +3,13 @@ a store that fails answering 503, and graceful close releasing what is still hel
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
 
 import pytest
 import wa360
+from conftest import lock_in_another_process
 from flask import Flask
 from wa360.receivers import WebhookReceiver, flask_blueprint
 from wa360.testing import inbound_text, status
@@ -71,21 +70,6 @@ def test_flask_blueprint_with_an_inbox_hands_events_to_worker_threads_and_retrie
     assert receiver.join(timeout=10)
     assert seen == ["wamid.F1", "wamid.F2"], "once each, in order, the failure retried"
     assert receiver.close(1.0) == 0
-
-
-def lock_in_another_process(db: Path) -> subprocess.Popen[bytes]:
-    script = (
-        "import sqlite3, sys\n"
-        f"c = sqlite3.connect({str(db)!r}, isolation_level=None)\n"
-        "c.execute('BEGIN EXCLUSIVE')\n"
-        "print('locked', flush=True)\n"
-        "sys.stdin.read()\n"
-    )
-    p = subprocess.Popen(
-        [sys.executable, "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE
-    )
-    assert p.stdout is not None and p.stdout.readline().strip() == b"locked"
-    return p
 
 
 def test_a_store_that_fails_answers_503(tmp_path: Path) -> None:

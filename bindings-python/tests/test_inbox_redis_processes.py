@@ -11,39 +11,20 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from uuid import uuid4
 
 import pytest
 import wa360
+from conftest import redis_url
 from test_inbox_processes import Server, deliver, done_counts, free_port, lines, start, wait_for
 from wa360.testing import inbound_text
-
-
-def redis_url() -> str:
-    url = os.environ.get("WA360_TEST_REDIS_URL")
-    if not url:
-        pytest.fail(
-            "WA360_TEST_REDIS_URL is not set: these tests need a real redis-server. Run them "
-            "through `make test` (it installs one with `make redis-install` and starts it), or "
-            "`tests/redis/with-redis.sh make test-python`."
-        )
-    return url
 
 
 def fresh_inbox(**opts: object) -> str:
     q = "&".join([f"name=py-{uuid4().hex[:12]}"] + [f"{k}={v}" for k, v in opts.items()])
     return f"{redis_url()}?{q}"
-
-
-@pytest.fixture
-def servers() -> Iterator[list[Server]]:
-    started: list[Server] = []
-    yield started
-    for s in started:
-        s.stop()
 
 
 def test_two_machines_handle_each_event_once_when_every_event_reaches_both(

@@ -6,50 +6,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterator
 
 import pytest
 import wa360
+from conftest import Collect
 from wa360.testing import Sandbox
 
 
-class Collect(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(level=1)
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
-
-    def wa360(self) -> list[logging.LogRecord]:
-        return [r for r in self.records if r.name.startswith("wa360")]
-
-
-@pytest.fixture(scope="module")
-def own_sandbox() -> Iterator[Sandbox]:
+@pytest.fixture
+def sb(module_sandbox: Sandbox) -> Sandbox:
     # Not the shared sandbox: the status webhooks of these sends must not reach a webhook
     # that a later test registers there.
-    with Sandbox(time_scale=0.01) as sb:
-        yield sb
-
-
-@pytest.fixture
-def sb(own_sandbox: Sandbox) -> Sandbox:
-    own_sandbox.reset()
-    return own_sandbox
-
-
-@pytest.fixture
-def logs() -> Iterator[Collect]:
-    h = Collect()
-    logger = logging.getLogger("wa360")
-    old = logger.level
-    logger.addHandler(h)
-    try:
-        yield h
-    finally:
-        logger.removeHandler(h)
-        logger.setLevel(old)
+    module_sandbox.reset()
+    return module_sandbox
 
 
 def test_a_send_at_info_is_exactly_one_record_with_its_fields(sb: Sandbox, logs: Collect) -> None:

@@ -112,6 +112,7 @@ pub(crate) async fn run(a: ReceiverArgs) -> CliResult {
         dedupe: Some(Deduper::memory()),
         ..ReceiverConfig::default()
     });
+    let figures = receiver.clone();
     let shared = Arc::new(Shared {
         receiver,
         events: tx,
@@ -206,5 +207,10 @@ pub(crate) async fn run(a: ReceiverArgs) -> CliResult {
     };
     done.notify_one();
     let _ = tokio::time::timeout(Duration::from_secs(2), server).await;
+    let m = figures.metrics();
+    println!(
+        "   receiver: {} deliveries by status {:?}, events {:?}",
+        m.ack_latency.count, m.deliveries, m.events
+    );
     outcome
 }

@@ -55,6 +55,16 @@ impl Counters {
         }
     }
 
+    /// Add `n` to counter `name`; unknown names are ignored.
+    pub fn add(&self, name: &str, n: u64) {
+        if n == 0 {
+            return;
+        }
+        if let Some(i) = self.names.iter().position(|x| *x == name) {
+            self.values[i].fetch_add(n, Ordering::Relaxed);
+        }
+    }
+
     /// The non-zero counters, by name.
     pub fn snapshot(&self) -> BTreeMap<String, u64> {
         self.names
@@ -257,6 +267,129 @@ pub struct MetricsSnapshot {
     /// `wa360_send_latency_seconds`: time of each `POST /messages` call (sends, mark read,
     /// typing), retries and their pauses included.
     pub send_latency: HistogramSnapshot,
+}
+
+/// Every reply status of the webhook receiver (the `status` of the `deliveries` counter).
+pub const DELIVERY_STATUSES: &[&str] = &["200", "400", "401", "403", "405", "413", "503"];
+
+/// Names of the `events` counter of a receiver: what happened to webhook events.
+pub const EVENT_RESULTS: &[&str] = &[
+    "accepted",
+    "deduplicated",
+    "stale",
+    "handled",
+    "retried",
+    "dead_lettered",
+];
+
+/// What the consumers of one inbox did (kept by the inbox handle that [`crate::inbox::open`]
+/// returns, shared by every receiver and consumer using it in this process).
+#[derive(Debug)]
+pub struct InboxMetrics {
+    events: Counters,
+}
+
+impl Default for InboxMetrics {
+    fn default() -> Self {
+        InboxMetrics {
+            events: Counters::new(&["handled", "retried", "dead_lettered"]),
+        }
+    }
+}
+
+impl InboxMetrics {
+    /// An event was acknowledged (its handler succeeded).
+    pub fn handled(&self) {
+        self.events.inc("handled");
+    }
+
+    /// A failed event was scheduled for another attempt.
+    pub fn retried(&self) {
+        self.events.inc("retried");
+    }
+
+    /// A failed event used its last attempt and became a dead letter.
+    pub fn dead_lettered(&self) {
+        self.events.inc("dead_lettered");
+    }
+
+    /// The non-zero counts: `handled`, `retried`, `dead_lettered`.
+    pub fn snapshot(&self) -> BTreeMap<String, u64> {
+        self.events.snapshot()
+    }
+}
+
+/// The live figures of one webhook receiver (shared by its clones).
+#[derive(Debug)]
+pub struct ReceiverMetrics {
+    events: Counters,
+    deliveries: Counters,
+    ack_latency: Histogram,
+}
+
+impl Default for ReceiverMetrics {
+    fn default() -> Self {
+        ReceiverMetrics {
+            events: Counters::new(EVENT_RESULTS),
+            deliveries: Counters::new(DELIVERY_STATUSES),
+            ack_latency: Histogram::default(),
+        }
+    }
+}
+
+impl ReceiverMetrics {
+    /// Count one answered request: its status, how long deciding the answer took, and
+    /// (for a `200` to a `POST`) the events accepted, recognised as duplicates, or dropped
+    /// as stale by the status fold.
+    pub fn delivery(
+        &self,
+        status: u16,
+        took: Duration,
+        accepted: usize,
+        dups: usize,
+        stale: usize,
+    ) {
+        // Every status the receiver answers is in DELIVERY_STATUSES; formatting a u16 is
+        // cheap next to parsing a body, so no lookup table is kept for it.
+        let s = status.to_string();
+        self.deliveries.inc(&s);
+        self.ack_latency.record(took);
+        self.events.add("accepted", accepted as u64);
+        self.events.add("deduplicated", dups as u64);
+        self.events.add("stale", stale as u64);
+    }
+
+    /// The current figures; `inbox` adds the counts of the inbox's consumers.
+    pub fn snapshot(&self, inbox: Option<&InboxMetrics>) -> ReceiverMetricsSnapshot {
+        let mut events = self.events.snapshot();
+        if let Some(i) = inbox {
+            for (k, v) in i.snapshot() {
+                *events.entry(k).or_default() += v;
+            }
+        }
+        ReceiverMetricsSnapshot {
+            events,
+            deliveries: self.deliveries.snapshot(),
+            ack_latency: self.ack_latency.snapshot(),
+        }
+    }
+}
+
+/// A receiver's figures at one moment (see `docs/observability.md`). Serialises to the same
+/// JSON object that Python's and Node's receiver `metrics()` return.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ReceiverMetricsSnapshot {
+    /// `wa360_webhook_events_total{result}`: webhook events by what happened to them —
+    /// `accepted` (new, stored or handed to the handler), `deduplicated`, `stale` (dropped by
+    /// the status fold), and with an inbox `handled`, `retried`, `dead_lettered` (by this
+    /// process's consumers); only non-zero results appear.
+    pub events: BTreeMap<String, u64>,
+    /// `wa360_webhook_deliveries_total{status}`: answered requests by HTTP status
+    /// (`"200"`, `"401"`, `"503"`, …); only non-zero statuses appear.
+    pub deliveries: BTreeMap<String, u64>,
+    /// `wa360_webhook_ack_seconds`: time from a request reaching the receiver to its answer
+    /// being decided (verification, parsing and the inbox write included).
+    pub ack_latency: HistogramSnapshot,
 }
 
 #[cfg(test)]

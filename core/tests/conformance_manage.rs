@@ -4,26 +4,14 @@
 //! body or error) and `template_list_parse` (either list answer → canonical page or
 //! error). The trees are walked; all failures are reported together, by case name.
 
-use std::path::{Path, PathBuf};
+mod common;
 
+use common::try_read_json as read_json;
 use serde_json::Value;
 use wa360::manage::{ProfileUpdate, TemplateDraft, TemplatePage};
 
-fn read_json(path: &Path) -> Result<Value, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    serde_json::from_str(&text).map_err(|e| format!("{}: invalid JSON: {e}", path.display()))
-}
-
 fn run_suite(suite: &str, min_cases: usize, f: impl Fn(&Value) -> wa360::Result<Value>) {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../tests/conformance")
-        .join(suite);
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&root)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e}", root.display()))
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.is_dir())
-        .collect();
-    dirs.sort();
+    let dirs = common::case_dirs(suite);
     assert!(
         dirs.len() >= min_cases,
         "{suite}: only {} cases",
@@ -31,11 +19,7 @@ fn run_suite(suite: &str, min_cases: usize, f: impl Fn(&Value) -> wa360::Result<
     );
     let mut failures = Vec::new();
     for dir in &dirs {
-        let name = dir
-            .file_name()
-            .unwrap_or_default()
-            .to_string_lossy()
-            .to_string();
+        let name = common::case_name(dir);
         let result = (|| -> Result<(), String> {
             let input = read_json(&dir.join("input.json"))?;
             let got = f(&input);
@@ -72,12 +56,7 @@ fn run_suite(suite: &str, min_cases: usize, f: impl Fn(&Value) -> wa360::Result<
             failures.push(format!("{suite}/{name}: {why}"));
         }
     }
-    assert!(
-        failures.is_empty(),
-        "{} failing case(s):\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
+    common::assert_no_failures(suite, &failures, dirs.len());
 }
 
 #[test]

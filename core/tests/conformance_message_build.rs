@@ -5,22 +5,16 @@
 //! a case; all failures are reported together, by case name. Bodies are
 //! compared as JSON values and, in Rust, also by key order.
 
-use std::path::{Path, PathBuf};
+mod common;
 
+use std::path::Path;
+
+use common::try_read_json as read_json;
 use serde_json::Value;
 use wa360::messages::build_body;
 
 /// The suite must not silently shrink (issue 2 asks for 40 or more cases).
 const MIN_CASES: usize = 40;
-
-fn suite_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/conformance/message_build")
-}
-
-fn read_json(path: &Path) -> Result<Value, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    serde_json::from_str(&text).map_err(|e| format!("{}: invalid JSON: {e}", path.display()))
-}
 
 /// Compact serialisation, which keeps key order (`preserve_order`).
 fn compact(v: &Value) -> String {
@@ -71,32 +65,19 @@ fn run_case(dir: &Path) -> Result<(), String> {
 
 #[test]
 fn message_build_conformance() {
-    let root = suite_dir();
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&root)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e}", root.display()))
-        .filter_map(|entry| entry.ok().map(|e| e.path()))
-        .filter(|p| p.is_dir())
-        .collect();
-    dirs.sort();
+    let dirs = common::case_dirs("message_build");
     let mut failures = Vec::new();
     for dir in &dirs {
-        let name = dir.file_name().unwrap_or_default().to_string_lossy();
         if let Err(why) = run_case(dir) {
-            failures.push(format!("{name}: {why}"));
+            failures.push(format!("{}: {why}", common::case_name(dir)));
         }
     }
-    assert!(
-        failures.is_empty(),
-        "{} of {} message_build cases failed:\n{}",
-        failures.len(),
-        dirs.len(),
-        failures.join("\n")
-    );
+    common::assert_no_failures("message_build", &failures, dirs.len());
     assert!(
         dirs.len() >= MIN_CASES,
         "only {} cases in {} (need at least {MIN_CASES})",
         dirs.len(),
-        root.display()
+        common::suite_dir("message_build").display()
     );
     println!("message_build: {} cases passed", dirs.len());
 }

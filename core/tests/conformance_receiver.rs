@@ -4,25 +4,18 @@
 //! the one behaviour a fixture cannot express: a store that fails makes the
 //! receiver answer 503, never 200.
 
+mod common;
+
 use std::fs;
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use common::{hold_write_lock, read_json};
 use serde_json::{Value, json};
 use wa360::config::Secret;
 use wa360::inbox;
 use wa360::webhook::dedupe::Deduper;
 use wa360::webhook::verify::Verifier;
 use wa360::webhook::{ParseOptions, Receiver, ReceiverConfig, testing};
-
-fn suite_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/conformance/receiver")
-}
-
-fn read_json(path: &Path) -> Value {
-    serde_json::from_slice(&fs::read(path).unwrap_or_else(|e| panic!("{path:?}: {e}")))
-        .unwrap_or_else(|e| panic!("{path:?}: {e}"))
-}
 
 fn receiver(cfg: &Value) -> Receiver {
     let mut parse = ParseOptions::default();
@@ -84,13 +77,7 @@ fn run_case(input: &Value) -> Value {
 fn every_receiver_case() {
     let mut failures = Vec::new();
     let mut n = 0;
-    let mut dirs: Vec<_> = fs::read_dir(suite_dir())
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.is_dir())
-        .collect();
-    dirs.sort();
-    for dir in dirs {
+    for dir in common::case_dirs("receiver") {
         n += 1;
         let got = run_case(&read_json(&dir.join("input.json")));
         let want = read_json(&dir.join("expected.json"));
@@ -129,12 +116,4 @@ fn a_store_that_fails_answers_503_and_a_retry_after_recovery_is_stored() {
         (200, 1),
         "stored on 360dialog's retry"
     );
-}
-
-/// Hold the write lock of the SQLite file from another connection, as
-/// another process would.
-fn hold_write_lock(path: &Path) -> rusqlite::Connection {
-    let c = rusqlite::Connection::open(path).unwrap();
-    c.execute_batch("BEGIN EXCLUSIVE").unwrap();
-    c
 }

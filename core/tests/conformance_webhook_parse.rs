@@ -3,31 +3,24 @@
 //! both `Event::to_canonical` and `parse_to_canonical_json`, or fail with the
 //! code of `expected_error.json`.
 
-use std::fs;
-use std::path::PathBuf;
+mod common;
 
+use std::fs;
+
+use common::read_json;
 use serde_json::Value;
 use wa360::webhook::{parse, parse_to_canonical_json};
 
-fn suite_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/conformance/webhook_parse")
-}
-
 #[test]
 fn webhook_parse_conformance() {
-    let mut cases: Vec<PathBuf> = fs::read_dir(suite_dir())
-        .expect("suite dir")
-        .map(|e| e.expect("dir entry").path())
-        .filter(|p| p.is_dir())
-        .collect();
-    cases.sort();
+    let cases = common::case_dirs("webhook_parse");
     let mut failures = Vec::new();
     for dir in &cases {
-        let name = dir.file_name().unwrap().to_string_lossy().into_owned();
+        let name = common::case_name(dir);
         let input = fs::read(dir.join("input.json")).expect("input.json");
         let err_path = dir.join("expected_error.json");
         if err_path.exists() {
-            let want: Value = serde_json::from_slice(&fs::read(&err_path).unwrap()).unwrap();
+            let want = read_json(&err_path);
             let want = want["code"].as_str().expect("code");
             match parse(&input) {
                 Ok(ev) => failures.push(format!(
@@ -46,9 +39,7 @@ fn webhook_parse_conformance() {
             }
             continue;
         }
-        let want: Value =
-            serde_json::from_slice(&fs::read(dir.join("expected.json")).expect("expected.json"))
-                .expect("expected.json is JSON");
+        let want = read_json(&dir.join("expected.json"));
         let got = match parse(&input) {
             Ok(ev) => Value::Array(ev.iter().map(|e| e.to_canonical()).collect()),
             Err(e) => {
@@ -71,11 +62,6 @@ fn webhook_parse_conformance() {
             ));
         }
     }
-    assert!(
-        failures.is_empty(),
-        "{} failing case(s):\n{}",
-        failures.len(),
-        failures.join("\n\n")
-    );
+    common::assert_no_failures("webhook_parse", &failures, cases.len());
     assert!(cases.len() >= 50, "only {} cases", cases.len());
 }

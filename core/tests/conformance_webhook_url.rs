@@ -2,33 +2,19 @@
 //! README.md): webhook settings `{"url", "headers"}` must validate, or fail
 //! with `invalid_argument` naming the field and the broken rule.
 
-use std::fs;
-use std::path::{Path, PathBuf};
+mod common;
 
+use common::read_json;
 use serde_json::Value;
 use wa360::webhook::registration::{WebhookSettings, validate_webhook_url};
 
-fn suite_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/conformance/webhook_url")
-}
-
-fn read_json(path: &Path) -> Value {
-    serde_json::from_slice(&fs::read(path).unwrap_or_else(|e| panic!("{path:?}: {e}")))
-        .unwrap_or_else(|e| panic!("{path:?}: {e}"))
-}
-
 #[test]
 fn webhook_url_conformance() {
-    let mut cases: Vec<PathBuf> = fs::read_dir(suite_dir())
-        .expect("suite dir")
-        .map(|e| e.expect("dir entry").path())
-        .filter(|p| p.is_dir())
-        .collect();
-    cases.sort();
+    let cases = common::case_dirs("webhook_url");
     assert!(cases.len() >= 30, "only {} cases", cases.len());
     let mut failures = Vec::new();
     for dir in &cases {
-        let name = dir.file_name().unwrap().to_string_lossy().into_owned();
+        let name = common::case_name(dir);
         let input = read_json(&dir.join("input.json"));
         let got = WebhookSettings::from_json(&input).and_then(|s| s.validate());
         // Without headers, the URL function alone must agree with the settings.
@@ -78,11 +64,5 @@ fn webhook_url_conformance() {
             }
         }
     }
-    assert!(
-        failures.is_empty(),
-        "{} of {} cases failed:\n{}",
-        failures.len(),
-        cases.len(),
-        failures.join("\n")
-    );
+    common::assert_no_failures("webhook_url", &failures, cases.len());
 }

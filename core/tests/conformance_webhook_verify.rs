@@ -4,22 +4,13 @@
 //! `hub.challenge` handshake must answer the expected challenge or fail.
 //! No error message may contain a configured secret or its base64 form.
 
-use std::fs;
-use std::path::{Path, PathBuf};
+mod common;
 
 use base64::Engine as _;
+use common::read_json;
 use serde_json::Value;
 use wa360::Result;
 use wa360::webhook::verify::{Verifier, hub_challenge, hub_challenge_from_query};
-
-fn suite_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/conformance/webhook_verify")
-}
-
-fn read_json(path: &Path) -> Value {
-    serde_json::from_slice(&fs::read(path).unwrap_or_else(|e| panic!("{path:?}: {e}")))
-        .unwrap_or_else(|e| panic!("{path:?}: {e}"))
-}
 
 fn s<'a>(v: &'a Value, key: &str) -> &'a str {
     v[key]
@@ -98,16 +89,11 @@ fn run(input: &Value) -> (Result<Option<String>>, Vec<String>) {
 
 #[test]
 fn webhook_verify_conformance() {
-    let mut cases: Vec<PathBuf> = fs::read_dir(suite_dir())
-        .expect("suite dir")
-        .map(|e| e.expect("dir entry").path())
-        .filter(|p| p.is_dir())
-        .collect();
-    cases.sort();
+    let cases = common::case_dirs("webhook_verify");
     assert!(cases.len() >= 50, "only {} cases", cases.len());
     let mut failures = Vec::new();
     for dir in &cases {
-        let name = dir.file_name().unwrap().to_string_lossy().into_owned();
+        let name = common::case_name(dir);
         let input = read_json(&dir.join("input.json"));
         let (got, secrets) = run(&input);
         let err_path = dir.join("expected_error.json");
@@ -153,11 +139,5 @@ fn webhook_verify_conformance() {
             }
         }
     }
-    assert!(
-        failures.is_empty(),
-        "{} of {} cases failed:\n{}",
-        failures.len(),
-        cases.len(),
-        failures.join("\n")
-    );
+    common::assert_no_failures("webhook_verify", &failures, cases.len());
 }

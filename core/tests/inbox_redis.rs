@@ -9,7 +9,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use wa360::inbox::{self, Accepted, Consumer, Delivery, Inbox, Nacked};
+use wa360::inbox::testing::event_ids as ids;
+use wa360::inbox::{self, Accepted, Consumer, Inbox, Nacked};
 use wa360::webhook::{parse, testing};
 
 fn redis_url() -> String {
@@ -35,21 +36,7 @@ fn fresh(q: &str) -> (String, Arc<dyn Inbox>) {
 }
 
 fn accept(inbox: &dyn Inbox, v: &Value) -> Accepted {
-    let b = v.to_string().into_bytes();
-    inbox.accept(&b, &parse(&b).unwrap()).unwrap()
-}
-
-fn ids(ds: &[Delivery]) -> Vec<String> {
-    ds.iter()
-        .map(|d| {
-            d.event
-                .as_message()
-                .and_then(|m| m.id())
-                .or(d.event.as_status().and_then(|s| s.id()))
-                .unwrap_or("?")
-                .to_string()
-        })
-        .collect()
+    inbox::testing::accept_json(inbox, v).unwrap()
 }
 
 #[test]

@@ -4,15 +4,13 @@
 //! layout documented in the module gives `expected.json`, and a body that
 //! must be rejected is rejected with the same code.
 
-use std::fs;
-use std::path::PathBuf;
+mod common;
 
+use std::fs;
+
+use common::read_json;
 use serde_json::{Map, Value, json};
 use wa360::webhook::packed::parse_to_packed_json;
-
-fn suite_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/conformance/webhook_parse")
-}
 
 /// Expands the packed form into canonical events, following the layout.
 fn expand(packed: &Value) -> Vec<Value> {
@@ -107,28 +105,22 @@ fn expand(packed: &Value) -> Vec<Value> {
 
 #[test]
 fn packed_form_expands_to_the_canonical_events_of_every_case() {
-    let mut cases: Vec<PathBuf> = fs::read_dir(suite_dir())
-        .expect("suite dir")
-        .map(|e| e.expect("dir entry").path())
-        .filter(|p| p.is_dir())
-        .collect();
-    cases.sort();
+    let cases = common::case_dirs("webhook_parse");
     assert!(cases.len() > 50, "the conformance suite is there");
     let mut failures = Vec::new();
     for dir in &cases {
-        let name = dir.file_name().unwrap().to_string_lossy().into_owned();
+        let name = common::case_name(dir);
         let input = fs::read(dir.join("input.json")).expect("input.json");
         let err_path = dir.join("expected_error.json");
         if err_path.exists() {
-            let want: Value = serde_json::from_slice(&fs::read(&err_path).unwrap()).unwrap();
+            let want = read_json(&err_path);
             match parse_to_packed_json(&input) {
                 Err(e) if e.code().as_str() == want["code"] => {}
                 other => failures.push(format!("{name}: expected an error, got {other:?}")),
             }
             continue;
         }
-        let want: Value =
-            serde_json::from_slice(&fs::read(dir.join("expected.json")).unwrap()).unwrap();
+        let want = read_json(&dir.join("expected.json"));
         let packed = match parse_to_packed_json(&input) {
             Ok(t) => t,
             Err(e) => {
@@ -143,12 +135,13 @@ fn packed_form_expands_to_the_canonical_events_of_every_case() {
             failures.push(format!("{name}:\n got  {got}\n want {want}"));
         }
     }
-    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    common::assert_no_failures("packed form", &failures, cases.len());
 }
 
 #[test]
 fn one_origin_and_one_contact_per_sender_however_many_events() {
-    let input = fs::read(suite_dir().join("batch_20_events/input.json")).expect("batch_20_events");
+    let input = fs::read(common::suite_dir("webhook_parse").join("batch_20_events/input.json"))
+        .expect("batch_20_events");
     let packed: Value = serde_json::from_str(&parse_to_packed_json(&input).unwrap()).unwrap();
     let p = packed.as_array().unwrap();
     assert_eq!(p.len() - 2, 20, "20 events");

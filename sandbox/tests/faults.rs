@@ -21,6 +21,25 @@ async fn send(sb: &Sandbox) -> reqwest::Result<reqwest::Response> {
         .await
 }
 
+/// Register `url` as the webhook (statuses of sends go there).
+async fn register_webhook(sb: &Sandbox, url: &str) {
+    reqwest::Client::new()
+        .post(format!("{}/v1/configs/webhook", sb.url()))
+        .header("D360-API-KEY", sb.api_key())
+        .json(&json!({ "url": url }))
+        .send()
+        .await
+        .unwrap();
+}
+
+/// The `POST /messages` requests the sandbox has seen.
+fn message_requests(sb: &Sandbox) -> Vec<wa360_sandbox::RecordedRequest> {
+    sb.requests()
+        .into_iter()
+        .filter(|r| r.path == "/messages")
+        .collect()
+}
+
 async fn script(sb: &Sandbox, rule: Value) {
     let r = reqwest::Client::new()
         .post(format!("{}/_sandbox/faults", sb.url()))
@@ -154,13 +173,7 @@ async fn delay_longer_than_client_timeout_still_processes_the_send() {
     let sb = Sandbox::builder().time_scale(0.001).start().await.unwrap();
     let rx = Receiver::start().await;
     sb.control().reset();
-    reqwest::Client::new()
-        .post(format!("{}/v1/configs/webhook", sb.url()))
-        .header("D360-API-KEY", sb.api_key())
-        .json(&json!({"url": rx.url}))
-        .send()
-        .await
-        .unwrap();
+    register_webhook(&sb, &rx.url).await;
     script(
         &sb,
         json!({"path":"/messages","fault":{"kind":"delay","ms":600}}),
@@ -175,11 +188,7 @@ async fn delay_longer_than_client_timeout_still_processes_the_send() {
         .await
         .unwrap_err();
     assert!(err.is_timeout(), "{err}");
-    let msgs: Vec<_> = sb
-        .requests()
-        .into_iter()
-        .filter(|r| r.path == "/messages")
-        .collect();
+    let msgs = message_requests(&sb);
     assert_eq!(msgs.len(), 1, "exactly one request reached the server");
     // The server finished the send after the client gave up: statuses follow.
     let got = rx.wait_for(1).await;
@@ -191,20 +200,10 @@ async fn reset_before_body_closes_without_processing() {
     let sb = Sandbox::builder().time_scale(0.001).start().await.unwrap();
     let rx = Receiver::start().await;
     sb.add_fault(FaultRule::new("POST", "/messages", Fault::ResetBeforeBody));
-    reqwest::Client::new()
-        .post(format!("{}/v1/configs/webhook", sb.url()))
-        .header("D360-API-KEY", sb.api_key())
-        .json(&json!({"url": rx.url}))
-        .send()
-        .await
-        .unwrap();
+    register_webhook(&sb, &rx.url).await;
     let err = send(&sb).await.unwrap_err();
     assert!(!err.is_timeout() && err.status().is_none(), "{err:?}");
-    let msgs: Vec<_> = sb
-        .requests()
-        .into_iter()
-        .filter(|r| r.path == "/messages")
-        .collect();
+    let msgs = message_requests(&sb);
     assert_eq!(msgs.len(), 1);
     assert_eq!(msgs[0].status, None);
     assert_eq!(msgs[0].body, Value::Null, "the body was never read");
@@ -221,21 +220,11 @@ async fn reset_before_body_closes_without_processing() {
 async fn reset_after_body_processes_then_closes() {
     let sb = Sandbox::builder().time_scale(0.001).start().await.unwrap();
     let rx = Receiver::start().await;
-    reqwest::Client::new()
-        .post(format!("{}/v1/configs/webhook", sb.url()))
-        .header("D360-API-KEY", sb.api_key())
-        .json(&json!({"url": rx.url}))
-        .send()
-        .await
-        .unwrap();
+    register_webhook(&sb, &rx.url).await;
     sb.add_fault(FaultRule::new("POST", "/messages", Fault::ResetAfterBody));
     let err = send(&sb).await.unwrap_err();
     assert!(!err.is_timeout() && err.status().is_none(), "{err:?}");
-    let msgs: Vec<_> = sb
-        .requests()
-        .into_iter()
-        .filter(|r| r.path == "/messages")
-        .collect();
+    let msgs = message_requests(&sb);
     assert_eq!(msgs.len(), 1);
     assert_eq!(msgs[0].body, text_body(), "the body was read");
     assert_eq!(msgs[0].status, None, "no answer was sent");

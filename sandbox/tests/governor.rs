@@ -10,6 +10,21 @@ use wa360::governor::GovernorConfig;
 use wa360::messages::Message;
 use wa360_sandbox::{Limits, Sandbox};
 
+/// Send one text to each of `n` recipients `<prefix>0000`, `<prefix>0001`, … at once;
+/// every send must succeed.
+async fn send_to_distinct_recipients(c: &Client, prefix: &str, n: usize) {
+    let tasks: Vec<_> = (0..n)
+        .map(|i| {
+            let c = c.clone();
+            let to = format!("{prefix}{i:04}");
+            tokio::spawn(async move { c.send(&Message::text(to, "hi")).await })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap().unwrap();
+    }
+}
+
 fn client(sb: &Sandbox, g: GovernorConfig) -> Client {
     Client::builder()
         .base_url(&sb.url())
@@ -123,16 +138,7 @@ async fn pair_limit_for_one_recipient_does_not_slow_the_others() {
     assert_eq!(sb.control().recipient_counts()[slow].pair_refused, 1);
 
     // Everyone else goes on at the full rate.
-    let mut tasks = Vec::new();
-    for i in 0..40 {
-        let c = c.clone();
-        tasks.push(tokio::spawn(async move {
-            c.send(&Message::text(format!("1555560{i:04}"), "hi")).await
-        }));
-    }
-    for t in tasks {
-        t.await.unwrap().unwrap();
-    }
+    send_to_distinct_recipients(&c, "1555560", 40).await;
     assert!(
         blocked_at.elapsed() < Duration::from_secs(4),
         "the others waited for the held-back recipient"
@@ -199,16 +205,7 @@ async fn refused_then_slower(limits: Limits) {
         )
         .build()
         .unwrap();
-    let mut tasks = Vec::new();
-    for i in 0..60 {
-        let c = c.clone();
-        tasks.push(tokio::spawn(async move {
-            c.send(&Message::text(format!("1555570{i:04}"), "hi")).await
-        }));
-    }
-    for t in tasks {
-        t.await.unwrap().unwrap();
-    }
+    send_to_distinct_recipients(&c, "1555570", 60).await;
     let counters = sb.control().limit_counters();
     assert!(counters.throughput_refused + counters.endpoint_refused > 0);
     let rate = c.governor().current_rate().await.unwrap();

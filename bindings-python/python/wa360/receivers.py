@@ -146,12 +146,21 @@ class WebhookReceiver:
 
         With an inbox the new events are already stored when this returns ``200``; ``503``
         means they could not be stored (360dialog will deliver again)."""
-        status, answer, events, _dups, _stale, error = self.native.handle("POST", "", headers, body)
-        if status == 503:
-            log.error("wa360 webhook: delivery not stored, answered 503: %s", error)
-        elif status != 200:
-            log.info("wa360 webhook: delivery refused with %d: %s", status, error)
+        # The core logs the answer (logger ``wa360.webhook.receiver``: INFO, WARN for a 503).
+        status, answer, events, _dups, _stale, _error = self.native.handle(
+            "POST", "", headers, body
+        )
         return status, answer, events
+
+    def metrics(self) -> dict[str, Any]:
+        """A snapshot of this receiver's figures in this process (see docs/observability.md):
+        ``events`` by result (``accepted``, ``deduplicated``, ``stale``; with an inbox also
+        ``handled``, ``retried``, ``dead_lettered`` by this process's consumers), ``deliveries``
+        (answered requests by status: ``"200"``, ``"401"``, ``"503"``, …) and ``ack_latency``
+        (histogram of the time to decide each answer, as ``Client.metrics()["send_latency"]``).
+        Only non-zero counts appear. The router / blueprint / endpoint returned by the helpers
+        below carry this receiver as ``.receiver``."""
+        return self.native.metrics()
 
     def challenge(self, query: str) -> tuple[int, bytes]:
         """Answer a ``GET`` verification handshake from its raw query string."""
@@ -463,6 +472,7 @@ def starlette_endpoint(
         return Response(answer, status_code=status, media_type="text/plain")
 
     endpoint.receiver = receiver  # type: ignore[attr-defined]
+    endpoint.metrics = receiver.metrics  # type: ignore[attr-defined]
     return endpoint
 
 
@@ -479,6 +489,7 @@ def fastapi_router(
     router = APIRouter(lifespan=receiver.lifespan) if receiver.inbox is not None else APIRouter()
     router.add_route(path, endpoint, methods=["GET", "POST"], include_in_schema=False)
     router.receiver = endpoint.receiver  # type: ignore[attr-defined]
+    router.metrics = receiver.metrics  # type: ignore[attr-defined]
     return router
 
 
@@ -503,6 +514,7 @@ def flask_view(on_events: EventsCallback | WebhookReceiver, **options: Any) -> C
         return answer, status, {"Content-Type": "text/plain"}
 
     view.receiver = receiver  # type: ignore[attr-defined]
+    view.metrics = receiver.metrics  # type: ignore[attr-defined]
     return view
 
 
@@ -520,4 +532,5 @@ def flask_blueprint(
     view = flask_view(on_events, **options)
     bp.add_url_rule(path, endpoint="webhook", view_func=view, methods=["GET", "POST"])
     bp.receiver = view.receiver  # type: ignore[attr-defined]
+    bp.metrics = view.receiver.metrics  # type: ignore[attr-defined]
     return bp

@@ -8,7 +8,7 @@
 //! back on shutdown. When the process dies, renewal stops, the leases
 //! expire and other consumers (or the restarted process) take the events.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
@@ -24,7 +24,8 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 struct State {
     inbox: Arc<dyn Inbox>,
     name: String,
-    held: Mutex<HashSet<String>>,
+    /// Held event ids and the attempt of their claim (for the log lines).
+    held: Mutex<HashMap<String, u32>>,
     stopped: AtomicBool,
     /// Wakes the renewal thread early when the consumer is closed.
     closed: (Mutex<bool>, Condvar),
@@ -69,7 +70,7 @@ impl Consumer {
         let state = Arc::new(State {
             inbox,
             name: consumer_name(),
-            held: Mutex::new(HashSet::new()),
+            held: Mutex::new(HashMap::new()),
             stopped: AtomicBool::new(false),
             closed: (Mutex::new(false), Condvar::new()),
         });
@@ -120,8 +121,17 @@ impl Consumer {
             }
             let got = self.state.inbox.claim(&self.state.name, max)?;
             if !got.is_empty() {
+                for d in &got {
+                    tracing::debug!(
+                        target: "wa360::inbox",
+                        consumer = %self.state.name,
+                        id = %d.id,
+                        attempt = d.attempt,
+                        "inbox event claimed"
+                    );
+                }
                 let mut held = lock(&self.state.held);
-                held.extend(got.iter().map(|d| d.id.clone()));
+                held.extend(got.iter().map(|d| (d.id.clone(), d.attempt)));
                 return Ok(got);
             }
             let left = deadline.saturating_duration_since(Instant::now());
@@ -135,14 +145,51 @@ impl Consumer {
     /// The handler succeeded.
     pub fn ack(&self, id: &str) -> Result<bool> {
         let r = self.state.inbox.ack(&self.state.name, id);
-        lock(&self.state.held).remove(id);
+        let attempt = lock(&self.state.held).remove(id);
+        if let Ok(acked) = r {
+            tracing::debug!(
+                target: "wa360::inbox",
+                consumer = %self.state.name,
+                id,
+                attempt,
+                acked,
+                "inbox event acked"
+            );
+        }
         r
     }
 
     /// The handler failed with `error`.
+    /// The handler's `error` is stored with the event, never logged (it may quote user data).
     pub fn nack(&self, id: &str, error: &str) -> Result<Nacked> {
         let r = self.state.inbox.nack(&self.state.name, id, error);
-        lock(&self.state.held).remove(id);
+        let attempt = lock(&self.state.held).remove(id);
+        let consumer = &self.state.name;
+        match &r {
+            Ok(Nacked::Retry(delay)) => tracing::info!(
+                target: "wa360::inbox",
+                consumer = %consumer,
+                id,
+                attempt,
+                delay_ms = delay.as_millis() as u64,
+                "inbox retry scheduled"
+            ),
+            Ok(Nacked::Dead) => tracing::warn!(
+                target: "wa360::inbox",
+                consumer = %consumer,
+                id,
+                attempt,
+                "inbox event dead-lettered: its handler failed on every attempt (inspect, then replay or drop it)"
+            ),
+            Ok(Nacked::NotHeld) => tracing::debug!(
+                target: "wa360::inbox",
+                consumer = %consumer,
+                id,
+                attempt,
+                "inbox nack ignored: lease no longer held"
+            ),
+            Err(_) => {}
+        }
         r
     }
 
@@ -164,7 +211,7 @@ impl Consumer {
     /// Give back every event still held, unhandled and without counting the
     /// attempt (end of a graceful shutdown). Returns how many.
     pub fn release_held(&self) -> Result<usize> {
-        let ids: Vec<String> = lock(&self.state.held).drain().collect();
+        let ids: Vec<String> = lock(&self.state.held).drain().map(|(id, _)| id).collect();
         let mut n = 0;
         for id in ids {
             if self.state.inbox.release(&self.state.name, &id)? {

@@ -39,14 +39,17 @@
 //! `retention_s`, `busy_timeout_ms`. Unknown options are `invalid_argument`.
 
 mod consumer;
+mod observed;
 mod redis_inbox;
 mod sqlite;
+pub mod testing;
 
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
 pub use consumer::Consumer;
+pub use observed::Observed;
 pub use redis_inbox::RedisInbox;
 pub use sqlite::SqliteInbox;
 
@@ -206,6 +209,11 @@ pub trait Inbox: Send + Sync + fmt::Debug {
     fn prune(&self) -> Result<usize>;
     /// The options in force.
     fn options(&self) -> &InboxOptions;
+    /// What the consumers of this handle did (handled, retried, dead-lettered), when it
+    /// keeps count: the handles [`open`] returns ([`Observed`]) do; a bare backend does not.
+    fn metrics(&self) -> Option<&crate::metrics::InboxMetrics> {
+        None
+    }
 }
 
 /// The conversation an event belongs to, for ordering: the business number
@@ -223,7 +231,9 @@ pub fn conversation_of(event: &Event) -> Option<String> {
     ))
 }
 
-/// Open an inbox by URL: `memory://`, `sqlite:///absolute/path.db` or
+/// Open an inbox by URL (the handle is an [`Observed`]: it logs under
+/// `wa360::inbox` and counts what its consumers did, see [`Inbox::metrics`]):
+/// `memory://`, `sqlite:///absolute/path.db` or
 /// `redis://[user:password@]host:port/db` (`rediss://` for TLS; `name=` on
 /// the query picks the inbox on that server, default `wa360`), with
 /// options on the query. Errors: `invalid_argument` (field `inbox`) for an
@@ -232,7 +242,7 @@ pub fn conversation_of(event: &Event) -> Option<String> {
 pub fn open(url: &str) -> Result<Arc<dyn Inbox>> {
     let (base, query) = url.split_once('?').unwrap_or((url, ""));
     if base == "memory://" || base == "memory:" {
-        return Ok(Arc::new(SqliteInbox::memory(parse_options(query)?)?));
+        return Ok(observed(SqliteInbox::memory(parse_options(query)?)?));
     }
     if let Some(path) = base.strip_prefix("sqlite://") {
         if !path.starts_with('/') || path.len() < 2 {
@@ -241,7 +251,7 @@ pub fn open(url: &str) -> Result<Arc<dyn Inbox>> {
                 "a sqlite URL needs an absolute path: sqlite:///abs/path.db",
             ));
         }
-        return Ok(Arc::new(SqliteInbox::open(path, parse_options(query)?)?));
+        return Ok(observed(SqliteInbox::open(path, parse_options(query)?)?));
     }
     if base.starts_with("redis://") || base.starts_with("rediss://") {
         // `name` picks one of several inboxes on one server; the rest of the
@@ -258,7 +268,7 @@ pub fn open(url: &str) -> Result<Arc<dyn Inbox>> {
             })
             .collect();
         let opts = parse_options(&rest.join("&"))?;
-        return Ok(Arc::new(RedisInbox::open(base, &name, opts)?));
+        return Ok(observed(RedisInbox::open(base, &name, opts)?));
     }
     let scheme = base.split_once("://").map_or(base, |(s, _)| s);
     Err(Error::invalid(
@@ -267,6 +277,10 @@ pub fn open(url: &str) -> Result<Arc<dyn Inbox>> {
             "unknown inbox URL scheme `{scheme}` (expected memory://, sqlite:///path or redis://host:port/db)"
         ),
     ))
+}
+
+fn observed(inbox: impl Inbox + 'static) -> Arc<dyn Inbox> {
+    Arc::new(Observed::new(Arc::new(inbox)))
 }
 
 fn parse_options(query: &str) -> Result<InboxOptions> {

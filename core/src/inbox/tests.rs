@@ -3,16 +3,12 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use super::testing::event_ids as ids;
 use super::*;
-use crate::webhook::{parse, testing};
-
-fn body(v: &Value) -> Vec<u8> {
-    v.to_string().into_bytes()
-}
+use crate::webhook::testing;
 
 fn accept(inbox: &dyn Inbox, v: &Value) -> Accepted {
-    let b = body(v);
-    inbox.accept(&b, &parse(&b).unwrap()).unwrap()
+    super::testing::accept_json(inbox, v).unwrap()
 }
 
 fn mem(q: &str) -> Arc<dyn Inbox> {
@@ -27,19 +23,6 @@ fn temp_path(name: &str) -> String {
     ));
     std::fs::create_dir_all(&dir).unwrap();
     dir.join("inbox.db").to_string_lossy().into_owned()
-}
-
-fn ids(ds: &[Delivery]) -> Vec<String> {
-    ds.iter()
-        .map(|d| {
-            d.event
-                .as_message()
-                .and_then(|m| m.id())
-                .or(d.event.as_status().and_then(|s| s.id()))
-                .unwrap_or("?")
-                .to_string()
-        })
-        .collect()
 }
 
 #[test]

@@ -26,6 +26,7 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::time::Instant;
 
 use super::dedupe::{Deduper, StatusFold};
 use super::events::Event;
@@ -34,6 +35,7 @@ use super::verify::{Verifier, hub_challenge_from_query};
 use crate::Error;
 use crate::config::Secret;
 use crate::inbox::Inbox;
+use crate::metrics::{ReceiverMetrics, ReceiverMetricsSnapshot};
 
 /// How a [`Receiver`] checks and keeps deliveries.
 #[derive(Clone, Default)]
@@ -94,10 +96,11 @@ impl Reply {
     }
 }
 
-/// The webhook receiver. Cheap to clone.
+/// The webhook receiver. Cheap to clone; clones share their metrics.
 #[derive(Debug, Clone)]
 pub struct Receiver {
     cfg: Arc<ReceiverConfig>,
+    metrics: Arc<ReceiverMetrics>,
 }
 
 impl Receiver {
@@ -105,6 +108,7 @@ impl Receiver {
     pub fn new(config: ReceiverConfig) -> Receiver {
         Receiver {
             cfg: Arc::new(config),
+            metrics: Arc::default(),
         }
     }
 
@@ -118,10 +122,75 @@ impl Receiver {
         self.cfg.inbox.as_ref()
     }
 
+    /// A snapshot of this receiver's figures (see `docs/observability.md`):
+    /// events by result (accepted, deduplicated, stale, and — with an inbox
+    /// opened by [`crate::inbox::open`] — handled, retried and dead-lettered by
+    /// the consumers of that inbox handle), answered requests by status, and
+    /// the acknowledgement latency histogram.
+    ///
+    /// ```
+    /// use wa360::webhook::{Receiver, ReceiverConfig};
+    /// let r = Receiver::new(ReceiverConfig::default());
+    /// let reply = r.handle::<&str, &str>("POST", "", &[], b"{}");
+    /// let m = r.metrics();
+    /// assert_eq!(m.deliveries[&reply.status.to_string()], 1);
+    /// assert_eq!(m.ack_latency.count, 1);
+    /// ```
+    pub fn metrics(&self) -> ReceiverMetricsSnapshot {
+        let inbox = self.cfg.inbox.as_ref().and_then(|i| i.metrics());
+        self.metrics.snapshot(inbox)
+    }
+
     /// Handle one request: `method` (any case), the raw query string
     /// (without `?`), the headers as received (`(name, value)` pairs, so
-    /// duplicates stay visible) and the raw body.
+    /// duplicates stay visible) and the raw body. Counts it in
+    /// [`Receiver::metrics`] and logs one line (`webhook delivery answered`,
+    /// INFO; WARN for a `503`).
     pub fn handle<N, V>(&self, method: &str, query: &str, headers: &[(N, V)], body: &[u8]) -> Reply
+    where
+        N: AsRef<str>,
+        V: AsRef<[u8]>,
+    {
+        let start = Instant::now();
+        let reply = self.decide(method, query, headers, body);
+        let took = start.elapsed();
+        self.metrics.delivery(
+            reply.status,
+            took,
+            reply.events.len(),
+            reply.duplicates,
+            reply.stale,
+        );
+        let latency_ms = took.as_secs_f64() * 1e3;
+        match (&reply.error, reply.status) {
+            (Some(e), 503) => tracing::warn!(
+                status = reply.status,
+                latency_ms,
+                code = e.code().as_str(),
+                error = %e,
+                "webhook delivery not stored: answered 503 (360dialog will deliver again; check the inbox store)"
+            ),
+            (Some(e), _) => tracing::info!(
+                method,
+                status = reply.status,
+                latency_ms,
+                code = e.code().as_str(),
+                "webhook delivery refused"
+            ),
+            (None, _) if method.eq_ignore_ascii_case("POST") => tracing::info!(
+                status = reply.status,
+                latency_ms,
+                new = reply.events.len(),
+                duplicates = reply.duplicates,
+                stale = reply.stale,
+                "webhook delivery answered"
+            ),
+            (None, _) => tracing::debug!(method, status = reply.status, "webhook request answered"),
+        }
+        reply
+    }
+
+    fn decide<N, V>(&self, method: &str, query: &str, headers: &[(N, V)], body: &[u8]) -> Reply
     where
         N: AsRef<str>,
         V: AsRef<[u8]>,

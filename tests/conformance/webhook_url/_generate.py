@@ -1,8 +1,12 @@
 #!/usr/bin/env python3
 """Writes the webhook_url cases. Run `python3 _generate.py [OUT_DIR]` (default: this directory)."""
-import json, os, shutil
+import os
 
 import sys
+sys.dont_write_bytecode = True  # no __pycache__ beside the suites
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from _cases import write_cases  # noqa: E402
+
 HERE = sys.argv[1] if len(sys.argv) > 1 else os.path.dirname(os.path.abspath(__file__))
 cases = {}
 
@@ -62,18 +66,4 @@ bad("header_value_crlf", "https://hooks.example.com/wa", "CR", field="headers.X-
 bad("header_names_differ_only_in_case", "https://hooks.example.com/wa", "twice", field="headers.x-key", headers={"X-Key": "a", "x-key": "b"})
 bad("url_checked_before_headers", "http://hooks.example.com/wa", "https", headers={"X_Bad": "v"})
 
-for d in os.listdir(HERE):
-    p = os.path.join(HERE, d)
-    if os.path.isdir(p):
-        shutil.rmtree(p)
-for name, (inp, exp, e) in sorted(cases.items()):
-    d = os.path.join(HERE, name)
-    os.makedirs(d)
-    with open(os.path.join(d, "input.json"), "w", encoding="utf-8") as f:
-        json.dump(inp, f, indent=2, ensure_ascii=False)
-        f.write("\n")
-    out, data = ("expected.json", exp) if exp is not None else ("expected_error.json", e)
-    with open(os.path.join(d, out), "w", encoding="utf-8") as f:
-        json.dump(data, f, indent=2, ensure_ascii=False)
-        f.write("\n")
-print(len(cases), "cases")
+write_cases(HERE, cases)

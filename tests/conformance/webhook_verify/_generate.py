@@ -2,9 +2,13 @@
 """Writes the webhook_verify cases. Signatures and Basic tokens are computed
 here with Python's standard library (hmac, hashlib, base64), independently of
 the Rust code under test. Run `python3 _generate.py [OUT_DIR]` (default: this directory)."""
-import base64, hashlib, hmac, json, os, shutil
+import base64, hashlib, hmac, os
 
 import sys
+sys.dont_write_bytecode = True  # no __pycache__ beside the suites
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from _cases import write_cases  # noqa: E402
+
 HERE = sys.argv[1] if len(sys.argv) > 1 else os.path.dirname(os.path.abspath(__file__))
 SECRET = "app-secret-3f9a"
 BODY = ('{"object":"whatsapp_business_account","entry":[{"id":"104785930284756",'
@@ -160,18 +164,4 @@ chq("challenge_query_url_encoded_token", "hub.mode=subscribe&hub.verify_token=a%
 chq("challenge_query_duplicated_token", "hub.mode=subscribe&hub.verify_token=wrong&hub.verify_token=verify-me-42&hub.challenge=1", "verify-me-42", contains="duplicated")
 chq("challenge_query_missing_everything", "", "verify-me-42", contains="subscribe")
 
-for d in os.listdir(HERE):
-    p = os.path.join(HERE, d)
-    if os.path.isdir(p):
-        shutil.rmtree(p)
-for name, (inp, exp, e) in sorted(cases.items()):
-    d = os.path.join(HERE, name)
-    os.makedirs(d)
-    with open(os.path.join(d, "input.json"), "w", encoding="utf-8") as f:
-        json.dump(inp, f, indent=2, ensure_ascii=False)
-        f.write("\n")
-    out, data = ("expected.json", exp) if exp is not None else ("expected_error.json", e)
-    with open(os.path.join(d, out), "w", encoding="utf-8") as f:
-        json.dump(data, f, indent=2, ensure_ascii=False)
-        f.write("\n")
-print(len(cases), "cases")
+write_cases(HERE, cases)

@@ -1,0 +1,68 @@
+//! Helpers shared by the test files of `core/tests/` (each includes this with
+//! `mod common;`): the conformance tree under `tests/conformance/`, its case
+//! directories and JSON files, the failure report of a suite, and the SQLite
+//! lock that makes an inbox store fail.
+
+// Every test file is its own crate and uses only some of these.
+#![allow(dead_code)]
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+/// `tests/conformance/<suite>` of the repository.
+pub fn suite_dir(suite: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/conformance")
+        .join(suite)
+}
+
+/// Every case directory of `suite`, sorted (adding a directory adds a case).
+pub fn case_dirs(suite: &str) -> Vec<PathBuf> {
+    let root = suite_dir(suite);
+    let mut dirs: Vec<PathBuf> = fs::read_dir(&root)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", root.display()))
+        .map(|e| e.expect("dir entry").path())
+        .filter(|p| p.is_dir())
+        .collect();
+    dirs.sort();
+    dirs
+}
+
+/// A case's name: its directory's name.
+pub fn case_name(dir: &Path) -> String {
+    dir.file_name()
+        .unwrap_or_default()
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// The JSON file at `path`; `Err` names the file and what is wrong.
+pub fn try_read_json(path: &Path) -> Result<Value, String> {
+    let text = fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    serde_json::from_str(&text).map_err(|e| format!("{}: invalid JSON: {e}", path.display()))
+}
+
+/// The JSON file at `path` (panics naming the file).
+pub fn read_json(path: &Path) -> Value {
+    try_read_json(path).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Fail with every failure of a suite at once.
+pub fn assert_no_failures(suite: &str, failures: &[String], cases: usize) {
+    assert!(
+        failures.is_empty(),
+        "{} of {cases} {suite} cases failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+/// Hold the write lock of the SQLite file from another connection, as
+/// another process would: an inbox on that file fails until it drops.
+pub fn hold_write_lock(path: &Path) -> rusqlite::Connection {
+    let c = rusqlite::Connection::open(path).unwrap();
+    c.execute_batch("BEGIN EXCLUSIVE").unwrap();
+    c
+}
