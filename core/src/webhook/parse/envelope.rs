@@ -313,7 +313,7 @@ impl<'de> Visitor<'de> for ChangeSeed<'_, '_> {
                     }
                 }
                 ChangeKey::Value => ChangePart::Value(map.next_value()?),
-                ChangeKey::Other(k) => ChangePart::Other(k, map.next_value()?),
+                ChangeKey::Other(k) => ChangePart::Other(k.into_owned(), map.next_value()?),
             });
         }
         if guessed {

@@ -206,17 +206,28 @@ pub(super) enum Item<T> {
 /// Declares a key enum with known names and an `Other` catch-all.
 macro_rules! keys {
     ($name:ident { $($s:literal => $v:ident),* $(,)? } other $other:ident) => {
-        pub(super) enum $name { $($v,)* $other(String) }
-        impl<'de> Deserialize<'de> for $name {
+        // The other key borrows from the input when it has no escapes (no
+        // allocation for the common case: a message's payload key).
+        pub(super) enum $name<'de> { $($v,)* $other(std::borrow::Cow<'de, str>) }
+        impl<'de> Deserialize<'de> for $name<'de> {
             fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
                 struct V;
                 impl<'de> Visitor<'de> for V {
-                    type Value = $name;
+                    type Value = $name<'de>;
                     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
                         f.write_str("a key")
                     }
-                    fn visit_str<E: de::Error>(self, v: &str) -> Result<$name, E> {
-                        Ok(match v { $($s => $name::$v,)* _ => $name::$other(v.to_owned()) })
+                    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<$name<'de>, E> {
+                        Ok(match v {
+                            $($s => $name::$v,)*
+                            _ => $name::$other(std::borrow::Cow::Borrowed(v)),
+                        })
+                    }
+                    fn visit_str<E: de::Error>(self, v: &str) -> Result<$name<'de>, E> {
+                        Ok(match v {
+                            $($s => $name::$v,)*
+                            _ => $name::$other(std::borrow::Cow::Owned(v.to_owned())),
+                        })
                     }
                 }
                 d.deserialize_str(V)

@@ -311,4 +311,23 @@ mod tests {
         assert_eq!(ev.len(), 2);
         assert!(ev.iter().all(|e| e.waba_id() == Some("W")));
     }
+
+    #[test]
+    fn sixteen_digit_integers_are_kept_up_to_2_pow_53_minus_1() {
+        // A 16-digit run no longer forces the rewrite pass on its own; the
+        // value decides (the same rule as the rewrite itself).
+        let body = br#"{"entry":[{"changes":[{"field":"x","value":{"a":[1689556908129832, 9007199254740991,9007199254740992,-9007199254740993,12345678901234567]}}]}]}"#;
+        let ev = parse(body).unwrap();
+        let v = ev[0].to_canonical();
+        assert_eq!(
+            v["value"]["a"],
+            serde_json::json!([
+                1689556908129832u64,
+                9007199254740991u64,
+                "9007199254740992",
+                "-9007199254740993",
+                "12345678901234567"
+            ])
+        );
+    }
 }

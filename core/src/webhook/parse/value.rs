@@ -1,5 +1,6 @@
 //! The value of a `messages` change: metadata, contacts, messages, statuses, errors.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
 
@@ -276,6 +277,11 @@ impl<'de> Deserialize<'de> for Item<InboundMessage> {
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
                 let mut m = InboundMessage::default();
+                // Keys other than the known ones, in wire order. The first is
+                // kept apart so the usual message (one such key: its payload)
+                // allocates no list and no key.
+                let mut first: Option<(Cow<'de, str>, Json)> = None;
+                let mut rest: Vec<(Cow<'de, str>, Json)> = Vec::new();
                 while let Some(k) = map.next_key::<MsgKey>()? {
                     match k {
                         MsgKey::Id => m.id = map.next_value::<LStr>()?.0,
@@ -286,17 +292,31 @@ impl<'de> Deserialize<'de> for Item<InboundMessage> {
                         MsgKey::Context => m.context = Json::object(map.next_value()?),
                         MsgKey::Errors => m.errors = Json::list(map.next_value()?),
                         MsgKey::Other(k) => {
-                            let v: &RawValue = map.next_value()?;
-                            m.extra.push((k, Json::new(v)));
+                            let v = Json::new(map.next_value::<&RawValue>()?);
+                            if first.is_none() {
+                                first = Some((k, v));
+                            } else {
+                                rest.push((k, v));
+                            }
                         }
                     }
                 }
                 // The payload is the last wire key named like the type.
-                if let Some(t) = m.message_type.as_deref()
-                    && let Some(pos) = m.extra.iter().rposition(|(k, _)| k == t)
-                {
-                    m.payload = Some(m.extra.remove(pos).1);
+                let t = m.message_type.as_deref();
+                let payload_at = rest
+                    .iter()
+                    .rposition(|(k, _)| Some(&**k) == t)
+                    .map(|i| i + 1)
+                    .or_else(|| first.as_ref().filter(|(k, _)| Some(&**k) == t).map(|_| 0));
+                let mut extra = Vec::new();
+                for (i, (k, v)) in first.into_iter().chain(rest).enumerate() {
+                    if Some(i) == payload_at {
+                        m.payload = Some(v);
+                    } else {
+                        extra.push((k.into_owned(), v));
+                    }
                 }
+                m.extra = extra;
                 Ok(Item::Obj(m))
             }
             raw_non_object!(Item::Raw);
@@ -330,7 +350,7 @@ impl<'de> Deserialize<'de> for Item<StatusUpdate> {
                         StatusKey::Biz => s.biz_opaque_callback_data = map.next_value::<LStr>()?.0,
                         StatusKey::Other(k) => {
                             let v: &RawValue = map.next_value()?;
-                            s.extra.push((k, Json::new(v)));
+                            s.extra.push((k.into_owned(), Json::new(v)));
                         }
                     }
                 }
