@@ -2,6 +2,7 @@
 //! ([`verify`]), registration ([`registration`]), delivery hygiene ([`dedupe`]),
 //! the one receiver ([`receiver`]) and helpers for users' own tests ([`testing`]).
 
+mod canonical;
 pub mod dedupe;
 pub mod events;
 mod normalize;
@@ -12,9 +13,10 @@ pub mod registration;
 pub mod testing;
 pub mod verify;
 
+pub use canonical::Canonical;
 pub use events::{
-    Canonical, Contact, Content, Event, EventKind, FieldUpdate, FieldUpdateKind, InboundMessage,
-    Interactive, StatusKind, StatusUpdate, WebhookError,
+    Contact, Content, Event, EventKind, FieldUpdate, FieldUpdateKind, InboundMessage, Interactive,
+    StatusKind, StatusUpdate, WebhookError,
 };
 pub use parse::{
     ParseOptions, parse, parse_to_canonical_json, parse_to_canonical_json_with, parse_with,

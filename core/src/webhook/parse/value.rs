@@ -1,0 +1,363 @@
+//! The value of a `messages` change: metadata, contacts, messages, statuses, errors.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::sync::Arc;
+
+use serde::de::value::SeqAccessDeserializer;
+use serde::de::{
+    self, Deserialize, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor,
+};
+use serde_json::Value;
+use serde_json::value::RawValue;
+
+use super::leaf::*;
+use crate::Result;
+use crate::webhook::events::{
+    Contact, Event, EventKind, InboundMessage, Json, Origin, StatusUpdate,
+};
+
+keys!(ValueKey {
+    "metadata" => Metadata,
+    "contacts" => Contacts,
+    "messages" => Messages,
+    "statuses" => Statuses,
+    "errors" => Errors,
+});
+keys!(MetaKey { "phone_number_id" => PhoneNumberId, "display_phone_number" => Display });
+keys!(ContactKey { "wa_id" => WaId, "user_id" => UserId, "profile" => Profile });
+keys!(ProfileKey { "name" => Name, "username" => Username });
+keys!(MsgKey {
+    "id" => Id,
+    "from" => From,
+    "from_user_id" => FromUserId,
+    "timestamp" => Timestamp,
+    "type" => Type,
+    "context" => Context,
+    "errors" => Errors,
+} other Other);
+keys!(StatusKey {
+    "id" => Id,
+    "status" => Status,
+    "timestamp" => Timestamp,
+    "recipient_id" => RecipientId,
+    "recipient_user_id" => RecipientUserId,
+    "conversation" => Conversation,
+    "pricing" => Pricing,
+    "errors" => Errors,
+    "biz_opaque_callback_data" => Biz,
+} other Other);
+
+// ---------------------------------------------------------------------------
+// The value of a `messages` change
+// ---------------------------------------------------------------------------
+
+#[derive(Default)]
+pub(super) struct MessagesValue {
+    pub(super) metadata: (Option<String>, Option<String>),
+    pub(super) contacts: Vec<Arc<Contact>>,
+    pub(super) messages: Option<Vec<Item<InboundMessage>>>,
+    pub(super) statuses: Option<Vec<Item<StatusUpdate>>>,
+    pub(super) errors: Option<Vec<Value>>,
+}
+
+pub(super) fn push_messages_value(
+    events: &mut Vec<Event>,
+    waba_id: &Option<String>,
+    v: MessagesValue,
+) {
+    let (phone_number_id, display_phone_number) = v.metadata;
+    let origin = Arc::new(Origin {
+        field: Some("messages".to_owned()),
+        waba_id: waba_id.clone(),
+        phone_number_id,
+        display_phone_number,
+    });
+    let contacts = v.contacts;
+    let n = v.messages.as_ref().map_or(0, Vec::len)
+        + v.statuses.as_ref().map_or(0, Vec::len)
+        + usize::from(v.errors.as_ref().is_some_and(|e| !e.is_empty()));
+    events.reserve(n);
+    for item in v.messages.into_iter().flatten() {
+        let kind = match item {
+            Item::Obj(mut m) => {
+                m.contact = match_contact(&contacts, m.from.as_deref(), m.from_user_id.as_deref());
+                EventKind::Message(Box::new(m))
+            }
+            Item::Raw(raw) => EventKind::Unknown(raw),
+        };
+        events.push(Event::new(origin.clone(), kind));
+    }
+    for item in v.statuses.into_iter().flatten() {
+        let kind = match item {
+            Item::Obj(s) => EventKind::Status(Box::new(s)),
+            Item::Raw(raw) => EventKind::Unknown(raw),
+        };
+        events.push(Event::new(origin.clone(), kind));
+    }
+    if let Some(errors) = v.errors.filter(|e| !e.is_empty()) {
+        events.push(Event::new(origin, EventKind::Error(errors)));
+    }
+}
+
+/// The contacts entry whose `wa_id` equals `from` or whose `user_id` equals
+/// `from_user_id` (first such entry); never matched by position.
+pub(super) fn match_contact(
+    contacts: &[Arc<Contact>],
+    from: Option<&str>,
+    from_user_id: Option<&str>,
+) -> Option<Arc<Contact>> {
+    contacts
+        .iter()
+        .find(|c| {
+            (from.is_some() && c.wa_id.as_deref() == from)
+                || (from_user_id.is_some() && c.user_id.as_deref() == from_user_id)
+        })
+        .cloned()
+}
+
+/// Reads a change value; `None` when it is not an object.
+pub(super) struct MessagesValueSeed;
+
+impl<'de> DeserializeSeed<'de> for MessagesValueSeed {
+    type Value = Option<MessagesValue>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for MessagesValueSeed {
+    type Value = Option<MessagesValue>;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut v = MessagesValue::default();
+        while let Some(k) = map.next_key::<ValueKey>()? {
+            match k {
+                ValueKey::Metadata => v.metadata = map.next_value::<LMeta>()?.0,
+                ValueKey::Contacts => {
+                    v.contacts = map
+                        .next_value::<LList<LContact>>()?
+                        .0
+                        .unwrap_or_default()
+                        .into_iter()
+                        .filter_map(|c| c.0.map(Arc::new))
+                        .collect();
+                }
+                ValueKey::Messages => {
+                    v.messages = map.next_value::<LList<Item<InboundMessage>>>()?.0
+                }
+                ValueKey::Statuses => v.statuses = map.next_value::<LList<Item<StatusUpdate>>>()?.0,
+                ValueKey::Errors => {
+                    v.errors = match map.next_value::<Value>()? {
+                        Value::Array(a) => Some(a),
+                        _ => None,
+                    }
+                }
+                ValueKey::Ignored => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(Some(v))
+    }
+    ignore_scalars!(None);
+    ignore_str!(None);
+    ignore_seq!(None);
+}
+
+pub(super) struct LMeta((Option<String>, Option<String>));
+
+impl<'de> Deserialize<'de> for LMeta {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = LMeta;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<LMeta, A::Error> {
+                let (mut id, mut display) = (None, None);
+                while let Some(k) = map.next_key::<MetaKey>()? {
+                    match k {
+                        MetaKey::PhoneNumberId => id = map.next_value::<LStr>()?.0,
+                        MetaKey::Display => display = map.next_value::<LStr>()?.0,
+                        MetaKey::Ignored => {
+                            map.next_value::<IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(LMeta((id, display)))
+            }
+            ignore_scalars!(LMeta((None, None)));
+            ignore_str!(LMeta((None, None)));
+            ignore_seq!(LMeta((None, None)));
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A `contacts[]` entry; `None` when it is not an object.
+pub(super) struct LContact(Option<Contact>);
+
+impl<'de> Deserialize<'de> for LContact {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = LContact;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<LContact, A::Error> {
+                let mut c = Contact::default();
+                while let Some(k) = map.next_key::<ContactKey>()? {
+                    match k {
+                        ContactKey::WaId => c.wa_id = map.next_value::<LStr>()?.0,
+                        ContactKey::UserId => c.user_id = map.next_value::<LStr>()?.0,
+                        ContactKey::Profile => {
+                            let p = map.next_value::<LProfile>()?;
+                            c.name = p.0;
+                            c.username = p.1;
+                        }
+                        ContactKey::Ignored => {
+                            map.next_value::<IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(LContact(Some(c)))
+            }
+            ignore_scalars!(LContact(None));
+            ignore_str!(LContact(None));
+            ignore_seq!(LContact(None));
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// `profile.name` and `profile.username`.
+pub(super) struct LProfile(Option<String>, Option<String>);
+
+impl<'de> Deserialize<'de> for LProfile {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = LProfile;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<LProfile, A::Error> {
+                let mut p = LProfile(None, None);
+                while let Some(k) = map.next_key::<ProfileKey>()? {
+                    match k {
+                        ProfileKey::Name => p.0 = map.next_value::<LStr>()?.0,
+                        ProfileKey::Username => p.1 = map.next_value::<LStr>()?.0,
+                        ProfileKey::Ignored => {
+                            map.next_value::<IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(p)
+            }
+            ignore_scalars!(LProfile(None, None));
+            ignore_str!(LProfile(None, None));
+            ignore_seq!(LProfile(None, None));
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl<'de> Deserialize<'de> for Item<InboundMessage> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Item<InboundMessage>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut m = InboundMessage::default();
+                // Keys other than the known ones, in wire order. The first is
+                // kept apart so the usual message (one such key: its payload)
+                // allocates no list and no key.
+                let mut first: Option<(Cow<'de, str>, Json)> = None;
+                let mut rest: Vec<(Cow<'de, str>, Json)> = Vec::new();
+                while let Some(k) = map.next_key::<MsgKey>()? {
+                    match k {
+                        MsgKey::Id => m.id = map.next_value::<LStr>()?.0,
+                        MsgKey::From => m.from = map.next_value::<LStr>()?.0,
+                        MsgKey::FromUserId => m.from_user_id = map.next_value::<LStr>()?.0,
+                        MsgKey::Timestamp => m.timestamp = map.next_value::<LTs>()?.0,
+                        MsgKey::Type => m.message_type = map.next_value::<LStr>()?.0,
+                        MsgKey::Context => m.context = Json::object(map.next_value()?),
+                        MsgKey::Errors => m.errors = Json::list(map.next_value()?),
+                        MsgKey::Other(k) => {
+                            let v = Json::new(map.next_value::<&RawValue>()?);
+                            if first.is_none() {
+                                first = Some((k, v));
+                            } else {
+                                rest.push((k, v));
+                            }
+                        }
+                    }
+                }
+                // The payload is the last wire key named like the type.
+                let t = m.message_type.as_deref();
+                let payload_at = rest
+                    .iter()
+                    .rposition(|(k, _)| Some(&**k) == t)
+                    .map(|i| i + 1)
+                    .or_else(|| first.as_ref().filter(|(k, _)| Some(&**k) == t).map(|_| 0));
+                let mut extra = Vec::new();
+                for (i, (k, v)) in first.into_iter().chain(rest).enumerate() {
+                    if Some(i) == payload_at {
+                        m.payload = Some(v);
+                    } else {
+                        extra.push((k.into_owned(), v));
+                    }
+                }
+                m.extra = extra;
+                Ok(Item::Obj(m))
+            }
+            raw_non_object!(Item::Raw);
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl<'de> Deserialize<'de> for Item<StatusUpdate> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Item<StatusUpdate>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut s = StatusUpdate::default();
+                while let Some(k) = map.next_key::<StatusKey>()? {
+                    match k {
+                        StatusKey::Id => s.id = map.next_value::<LStr>()?.0,
+                        StatusKey::Status => s.status = map.next_value::<LStr>()?.0,
+                        StatusKey::Timestamp => s.timestamp = map.next_value::<LTs>()?.0,
+                        StatusKey::RecipientId => s.recipient_id = map.next_value::<LStr>()?.0,
+                        StatusKey::RecipientUserId => {
+                            s.recipient_user_id = map.next_value::<LStr>()?.0
+                        }
+                        StatusKey::Conversation => s.conversation = Json::object(map.next_value()?),
+                        StatusKey::Pricing => s.pricing = Json::object(map.next_value()?),
+                        StatusKey::Errors => s.errors = Json::list(map.next_value()?),
+                        StatusKey::Biz => s.biz_opaque_callback_data = map.next_value::<LStr>()?.0,
+                        StatusKey::Other(k) => {
+                            let v: &RawValue = map.next_value()?;
+                            s.extra.push((k.into_owned(), Json::new(v)));
+                        }
+                    }
+                }
+                Ok(Item::Obj(s))
+            }
+            raw_non_object!(Item::Raw);
+        }
+        d.deserialize_any(V)
+    }
+}
