@@ -22,6 +22,7 @@ pub mod meta_codes;
 pub mod metrics;
 pub(crate) mod redis_conn;
 pub mod retry;
+pub mod secret;
 pub mod transport;
 pub mod webhook;
 

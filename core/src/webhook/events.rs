@@ -333,10 +333,18 @@ fn num_or_str_f64(v: Option<&Value>) -> Option<f64> {
 }
 
 /// An integer, or a string of digits (docs/360dialog-api.md §6.9).
+/// A string of ASCII digits (no sign, no spaces) that fits in an `i64`.
+pub(crate) fn digits_to_i64(s: &str) -> Option<i64> {
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    s.parse().ok()
+}
+
 fn int_or_digits(v: Option<&Value>) -> Option<i64> {
     match v? {
         Value::Number(n) => n.as_i64(),
-        Value::String(s) => crate::webhook::parse::digits_to_i64(s),
+        Value::String(s) => digits_to_i64(s),
         _ => None,
     }
 }

@@ -311,13 +311,8 @@ fn prepare(body: &[u8], opts: &ParseOptions) -> Result<(Vec<u8>, bool)> {
     }
 }
 
-/// A string of ASCII digits (no sign, no spaces) that fits in an `i64`.
-pub(crate) fn digits_to_i64(s: &str) -> Option<i64> {
-    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    s.parse().ok()
-}
+// `digits_to_i64` lives in events.rs (events must not import parse: no module cycle).
+use super::events::digits_to_i64;
 
 // ---------------------------------------------------------------------------
 // Lenient leaf readers
