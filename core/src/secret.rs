@@ -1,6 +1,7 @@
 //! [`Secret`]: the wrapper of every credential wa360 holds (API key, Basic auth password,
 //! app secret, custom webhook header values), so that none of them ever prints
-//! (docs/reliability.md §7, "Secrets").
+//! (docs/reliability.md §7, "Secrets"), and [`redact_url`] for store URLs that carry a
+//! password.
 
 use std::fmt;
 
@@ -47,6 +48,18 @@ impl From<String> for Secret {
 impl From<&String> for Secret {
     fn from(s: &String) -> Self {
         Secret::new(s.clone())
+    }
+}
+
+/// `url` with any user info replaced by `***`, for reprs and logs (a Redis
+/// URL may carry a password).
+pub fn redact_url(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) => match rest.split_once('@') {
+            Some((_, host)) if !rest.starts_with('/') => format!("{scheme}://***@{host}"),
+            _ => url.to_string(),
+        },
+        None => url.to_string(),
     }
 }
 
