@@ -397,6 +397,12 @@ export type JsVerifier = Verifier
 export declare function _errorCodes(): Array<string>
 
 /**
+ * The JS property names of every error attribute, in the core's order (what
+ * `Error::fields` lists; the tests compare real errors against it).
+ */
+export declare function _errorFields(): Array<string>
+
+/**
  * Test hook: panics inside Rust so tests can check that a panic becomes a
  * thrown `Error` with code `internal` instead of aborting the process.
  */

@@ -859,6 +859,7 @@ module.exports.TemplateIterator = nativeBinding.TemplateIterator
 module.exports.Verifier = nativeBinding.Verifier
 module.exports.JsVerifier = nativeBinding.JsVerifier
 module.exports._errorCodes = nativeBinding._errorCodes
+module.exports._errorFields = nativeBinding._errorFields
 module.exports._panicForTests = nativeBinding._panicForTests
 module.exports._panicForTestsAsync = nativeBinding._panicForTestsAsync
 module.exports._parseWebhookPacked = nativeBinding._parseWebhookPacked

@@ -132,28 +132,36 @@ export declare const ErrorCodes: readonly ErrorCode[]
 export interface Wa360Error extends Error {
   code: ErrorCode
   /** HTTP status, when the server answered. */
-  status?: number
+  status: number | null
   /** Meta's numeric error code. */
-  apiCode?: number
+  apiCode: number | null
   /** Meta's `error_subcode`. */
-  subcode?: number
+  subcode: number | null
+  /** Meta's `type` (e.g. `OAuthException`). */
+  errorType: string | null
   /** Meta's `error_data.details`. */
-  details?: string
+  details: string | null
   /** The offending field of an `invalid_argument` error (dotted path). */
-  field?: string
+  field: string | null
   /** The broken rule of an `invalid_argument` error. */
-  rule?: string
+  rule: string | null
   /** Delay the server asked for before trying again, in milliseconds. */
-  retryAfterMs?: number
+  retryAfterMs: number | null
   /** Meta's `fbtrace_id`. */
-  fbtraceId?: string
+  fbtraceId: string | null
   /** 360dialog's trace id. */
-  traceId?: string
+  traceId: string | null
+  /** Meta's `is_transient`. */
+  isTransient: boolean | null
+  /** What the server itself said (Meta `message`, 360dialog `developer_message`). */
+  serverMessage: string | null
 }
 
 /** Narrow an unknown caught value to a wa360 error (optionally of one code). */
 export declare function isWa360Error(e: unknown, code?: ErrorCode): e is Wa360Error
 
+/** @internal The property names of every error attribute (the core's `Error::fields`). */
+export declare function _errorFields(): string[]
 /** @internal test hook: panics inside Rust (must throw code `internal`). */
 export declare function _panicForTests(): void
 /** @internal test hook: panics inside a Rust future (must reject with code `internal`). */

@@ -25,11 +25,15 @@ function isWa360Error(e, code) {
 // are reshaped here into the one error model: code `invalid_argument` (the
 // napi code is kept as `.napiCode`); Promise-returning methods reject instead
 // of throwing synchronously.
+// They get every other attribute of a wa360 error too (null), as errors built in
+// Rust do (the core's Error::fields, named by `_errorFields`).
 const NAPI_ARG_CODE = /^(InvalidArg|[A-Za-z]+Expected)$/
+const ERROR_FIELDS = Object.freeze(native._errorFields())
 function shapeArgError(e) {
   if (e instanceof Error && typeof e.code === 'string' && !codeSet.has(e.code) && NAPI_ARG_CODE.test(e.code)) {
     e.napiCode = e.code
     e.code = 'invalid_argument'
+    for (const f of ERROR_FIELDS) if (f !== 'message' && !Object.hasOwn(e, f)) e[f] = null
   }
   return e
 }
@@ -342,4 +346,5 @@ module.exports = {
   signWebhook: wrapSync(native.signWebhook),
   _panicForTests: native._panicForTests,
   _panicForTestsAsync: native._panicForTestsAsync,
+  _errorFields: native._errorFields,
 }

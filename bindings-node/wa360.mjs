@@ -7,5 +7,5 @@ export const {
   Client, setLogger, Campaign, Ledger, Verifier, Sandbox, Deduper, StatusFold, Inbox, Receiver, buildMessage, ErrorCodes, isWa360Error, parseWebhook, parseWebhookToJson, isKnownMessage,
   hubChallenge, hubChallengeFromQuery, validateWebhookUrl, validateWebhookSettings, signWebhook,
   MediaCache, buildTemplate, buildProfileUpdate, parseTemplateList, checkTemplateSend,
-  _panicForTests, _panicForTestsAsync,
+  _panicForTests, _panicForTestsAsync, _errorFields,
 } = wa360

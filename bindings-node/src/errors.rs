@@ -2,9 +2,11 @@
 //!
 //! Every `wa360::Error` becomes a plain JS `Error` whose `.code` is the core's
 //! stable string code (`invalid_argument`, `rate_limited`, …) and which carries
-//! `.status`, `.apiCode`, `.details`, `.field`, `.rule`, `.retryAfterMs`,
-//! `.subcode`, `.fbtraceId` and `.traceId` when the core knows them (absent
-//! otherwise). The object is built here, in Rust, through the `Env`, and handed
+//! every other attribute of the core's `Error::fields()` in camelCase (`.status`,
+//! `.apiCode`, `.subcode`, `.errorType`, `.details`, `.field`, `.rule`,
+//! `.retryAfterMs`, `.fbtraceId`, `.traceId`, `.isTransient`, `.serverMessage`),
+//! `null` when the error does not carry it: the same set as the Python
+//! exceptions. The object is built here, in Rust, through the `Env`, and handed
 //! to napi as a JS-backed `napi::Error`, so throws and promise rejections
 //! deliver exactly this object.
 //!
@@ -15,8 +17,9 @@ use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use napi::Env;
-use napi::bindgen_prelude::{JsValue, Object, PromiseRaw, ToNapiValue};
+use napi::bindgen_prelude::{JsValue, Null, Object, PromiseRaw, ToNapiValue};
 use napi_derive::napi;
+use wa360::{ErrorField, FieldValue};
 
 /// Every stable error code of wa360, in declaration order (the same list the
 /// Python package and the Rust core expose).
@@ -36,36 +39,51 @@ pub(crate) fn js_error(env: &Env, err: &wa360::Error) -> napi::Error {
 
 fn build_js_error(env: &Env, err: &wa360::Error) -> napi::Result<napi::Error> {
     let mut obj: Object<'_> = env.create_error(napi::Error::from_reason(err.to_string()))?;
-    obj.set("code", err.code().as_str())?;
-    if let Some(status) = err.status() {
-        obj.set("status", u32::from(status))?;
-    }
-    if let Some(api_code) = err.api_code() {
-        // Meta codes fit in an f64 exactly; JS numbers are f64.
-        obj.set("apiCode", api_code as f64)?;
-    }
-    if let Some(details) = err.details() {
-        obj.set("details", details)?;
-    }
-    if let wa360::Error::InvalidArgument { field, rule } = err {
-        obj.set("field", field.as_str())?;
-        obj.set("rule", rule.as_str())?;
-    }
-    if let Some(after) = err.retry_after() {
-        obj.set("retryAfterMs", after.as_millis() as f64)?;
-    }
-    if let Some(api) = err.api_error() {
-        if let Some(sub) = api.subcode {
-            obj.set("subcode", sub as f64)?;
+    // Every attribute comes from the core's one list (`Error::fields`), under its JS name;
+    // absent ones are `null`, like Python's `None`. `message` is the Error's own.
+    for (field, value) in err.fields() {
+        if field == ErrorField::Message {
+            continue;
         }
-        if let Some(t) = &api.fbtrace_id {
-            obj.set("fbtraceId", t.as_str())?;
-        }
-        if let Some(t) = &api.trace_id {
-            obj.set("traceId", t.as_str())?;
+        let name = js_field_name(field);
+        match value {
+            None => obj.set(&name, Null)?,
+            Some(FieldValue::Str(s)) => obj.set(&name, s)?,
+            // Meta codes and statuses fit in an f64 exactly; JS numbers are f64.
+            Some(FieldValue::Int(i)) => obj.set(&name, i as f64)?,
+            Some(FieldValue::Bool(b)) => obj.set(&name, b)?,
+            Some(FieldValue::Duration(d)) => obj.set(&name, d.as_millis() as f64)?,
         }
     }
     Ok(napi::Error::from(obj.to_unknown()))
+}
+
+/// The JS property name of a core error field: camelCase, and durations in milliseconds
+/// carry `Ms` (`retry_after` → `retryAfterMs`, `api_code` → `apiCode`).
+fn js_field_name(field: ErrorField) -> String {
+    let mut out = String::new();
+    let mut upper = false;
+    for ch in field.as_str().chars() {
+        if ch == '_' {
+            upper = true;
+        } else if upper {
+            out.extend(ch.to_uppercase());
+            upper = false;
+        } else {
+            out.push(ch);
+        }
+    }
+    if field.is_duration() {
+        out.push_str("Ms");
+    }
+    out
+}
+
+/// The JS property names of every error attribute, in the core's order (what
+/// `Error::fields` lists; the tests compare real errors against it).
+#[napi(js_name = "_errorFields")]
+pub fn error_fields() -> Vec<String> {
+    ErrorField::ALL.iter().map(|f| js_field_name(*f)).collect()
 }
 
 /// Text of a caught panic payload.

@@ -19,6 +19,22 @@ test('the ErrorCode union in wa360.d.ts matches the codes of the native core', (
   assert.deepEqual(declared, [...wa360.ErrorCodes])
 })
 
+test('the Wa360Error interface in wa360.d.ts declares exactly the core error fields', () => {
+  const dts = readFileSync(new URL('../wa360.d.ts', import.meta.url), 'utf8')
+  const start = dts.indexOf('export interface Wa360Error extends Error {')
+  const block = dts.slice(start, dts.indexOf('\n}', start))
+  const declared = [...block.matchAll(/^  ([A-Za-z]+): /gm)].map((m) => m[1])
+  assert.deepEqual(declared, wa360._errorFields().filter((f) => f !== 'message'))
+})
+
+test('an argument of the wrong JS type carries the same fields as a core error', () => {
+  assert.throws(() => wa360.parseWebhook(123), (e) => {
+    assert.equal(e.code, 'invalid_argument')
+    assert.deepEqual(new Set([...Object.keys(e), 'message']), new Set([...wa360._errorFields(), 'napiCode']))
+    return true
+  })
+})
+
 test('a Rust panic in a sync call becomes an Error with code internal', () => {
   assert.throws(() => wa360._panicForTests(), (e) => {
     assert.ok(e instanceof Error)

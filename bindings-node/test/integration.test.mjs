@@ -4,7 +4,7 @@
 import { test, before, after, beforeEach, describe } from 'node:test'
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
-import { Client, Sandbox, buildMessage, isWa360Error } from '../wa360.mjs'
+import { Client, Sandbox, buildMessage, isWa360Error, _errorFields } from '../wa360.mjs'
 import { createApp } from '../examples/express-receiver.mjs'
 import { createServer } from '../examples/fastify-receiver.mjs'
 import { waitFor } from './helpers.mjs'
@@ -148,10 +148,38 @@ describe('every error class', () => {
         assert.ok(e instanceof Error)
         for (const [k, v] of Object.entries(want)) assert.equal(e[k], v, `${k} of ${e.message}`)
         assert.ok(!e.message.includes(sb.apiKey))
+        // Exactly the attributes of the core's Error::fields() (null when absent), so a
+        // field added in Rust shows up here, as it does in Python.
+        assert.deepEqual(new Set([...Object.keys(e), 'message']), new Set(_errorFields()))
         return true
       })
     })
   }
+
+  test('a Meta error arrives with every field the core keeps', async () => {
+    sb.fault({ path: '/messages', count: 1, fault: { kind: 'meta_error', code: 131026, details: 'not on WhatsApp', subcode: 42, message: '(#131026) nope' } })
+    await assert.rejects(noRetry().sendText(TO, 'x'), (e) => {
+      const got = Object.fromEntries(_errorFields().map((f) => [f, e[f]]))
+      assert.ok(typeof got.fbtraceId === 'string' && got.fbtraceId.length > 0)
+      assert.deepEqual(got, {
+        code: 'recipient',
+        message: e.message,
+        status: 400,
+        apiCode: 131026,
+        subcode: 42,
+        errorType: 'OAuthException',
+        details: 'not on WhatsApp',
+        field: null,
+        rule: null,
+        retryAfterMs: null,
+        fbtraceId: got.fbtraceId,
+        traceId: null,
+        isTransient: null,
+        serverMessage: '(#131026) nope',
+      })
+      return true
+    })
+  })
 
   test('safe-to-repeat requests: timeout, invalid_response, connection', async () => {
     sb.fault({ path: '/v1/configs/webhook', count: 1, fault: { kind: 'delay', ms: 1200 } })

@@ -14,7 +14,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use futures_util::FutureExt;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
-use wa360::{Error, ErrorCode};
+use wa360::{Error, ErrorCode, ErrorField, FieldValue};
 
 /// Python class name of an error code: `rate_limited` → `RateLimitedError`,
 /// `api_error` → `ApiError`.
@@ -55,24 +55,23 @@ pub fn to_py_err(err: Error) -> PyErr {
 fn build_exception(py: Python<'_>, err: &Error) -> PyResult<PyErr> {
     let module = py.import("wa360.errors")?;
     let cls = module.getattr(class_name(err.code()).as_str())?;
+    // Every attribute comes from the core's one list (`Error::fields`): the class is chosen
+    // by `code`, `message` is the positional argument, the rest are keyword arguments
+    // (`None` when absent; durations in seconds).
     let kwargs = PyDict::new(py);
-    kwargs.set_item("status", err.status())?;
-    kwargs.set_item("api_code", err.api_code())?;
-    kwargs.set_item("details", err.details())?;
-    kwargs.set_item("field", err.field())?;
-    if let Error::InvalidArgument { rule, .. } = err {
-        kwargs.set_item("rule", rule.as_str())?;
+    let mut message = String::new();
+    for (field, value) in err.fields() {
+        match (field, value) {
+            (ErrorField::Code, _) => {}
+            (ErrorField::Message, Some(FieldValue::Str(m))) => message = m,
+            (f, None) => kwargs.set_item(f.as_str(), py.None())?,
+            (f, Some(FieldValue::Str(s))) => kwargs.set_item(f.as_str(), s)?,
+            (f, Some(FieldValue::Int(i))) => kwargs.set_item(f.as_str(), i)?,
+            (f, Some(FieldValue::Bool(b))) => kwargs.set_item(f.as_str(), b)?,
+            (f, Some(FieldValue::Duration(d))) => kwargs.set_item(f.as_str(), d.as_secs_f64())?,
+        }
     }
-    kwargs.set_item("retry_after", err.retry_after().map(|d| d.as_secs_f64()))?;
-    if let Some(api) = err.api_error() {
-        kwargs.set_item("subcode", api.subcode)?;
-        kwargs.set_item("error_type", api.error_type.as_deref())?;
-        kwargs.set_item("fbtrace_id", api.fbtrace_id.as_deref())?;
-        kwargs.set_item("trace_id", api.trace_id.as_deref())?;
-        kwargs.set_item("is_transient", api.is_transient)?;
-        kwargs.set_item("server_message", api.message.as_str())?;
-    }
-    let args = PyTuple::new(py, [err.to_string()])?;
+    let args = PyTuple::new(py, [message])?;
     let instance = cls.call(args, Some(&kwargs))?;
     Ok(PyErr::from_value(instance))
 }
@@ -143,5 +142,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
         .map(|c| (c.as_str(), class_name(*c)))
         .collect();
     m.add("ERROR_CODES", codes)?;
+    let fields: Vec<&str> = ErrorField::ALL.iter().map(|f| f.as_str()).collect();
+    m.add("ERROR_FIELDS", fields)?;
     Ok(())
 }

@@ -21,6 +21,12 @@ def test_one_class_per_core_error_code() -> None:
     assert len({c for c, _ in _native.ERROR_CODES}) == len(errors._BY_CODE)
 
 
+def test_python_fields_are_the_core_fields() -> None:
+    # _FIELDS (pickling, keyword arguments) is the core's list minus the class-level `code`
+    # and the positional `message`.
+    assert list(errors._FIELDS) == [f for f in _native.ERROR_FIELDS if f not in ("code", "message")]
+
+
 def test_builtin_bases_where_natural() -> None:
     assert issubclass(wa360.InvalidArgumentError, ValueError)
     assert issubclass(errors.TimeoutError, builtins.TimeoutError)

@@ -144,6 +144,9 @@ def test_error_class_raised(
     assert type(e) is errors.error_class(code)
     assert e.code == code
     assert sb.api_key not in str(e)
+    # Exactly the attributes of the core's Error::fields() (ERROR_FIELDS comes from Rust),
+    # for every kind of error: a field added in Rust fails here until Python carries it.
+    assert set(vars(e)) | {"code"} == set(_native.ERROR_FIELDS)
     if code in ("permission", "recipient", "window_closed", "template", "transient"):
         assert e.status is not None and e.api_code is not None
 
@@ -154,6 +157,33 @@ def test_rate_limit_carries_retry_after(sb: Sandbox) -> None:
     with pytest.raises(wa360.RateLimitedError) as info:
         c.send_text(TO, "x")
     assert (info.value.status, info.value.api_code, info.value.retry_after) == (429, 130429, 3.0)
+
+
+def test_meta_error_fields_arrive_unchanged(sb: Sandbox) -> None:
+    c = wa360.Client(sb.api_key, base_url=sb.url, max_retries=0)
+    sb.fault(
+        "meta_error", code=131026, details="not on WhatsApp", subcode=42, message="(#131026) nope"
+    )
+    with pytest.raises(wa360.RecipientError) as info:
+        c.send_text(TO, "x")
+    e = info.value
+    assert {name: getattr(e, name) for name in _native.ERROR_FIELDS} == {
+        "code": "recipient",
+        "message": str(e),
+        "status": 400,
+        "api_code": 131026,
+        "subcode": 42,
+        "error_type": "OAuthException",
+        "details": "not on WhatsApp",
+        "field": None,
+        "rule": None,
+        "retry_after": None,
+        "fbtrace_id": e.fbtrace_id,
+        "trace_id": None,
+        "is_transient": None,
+        "server_message": "(#131026) nope",
+    }
+    assert isinstance(e.fbtrace_id, str) and e.fbtrace_id
 
 
 def test_outcome_unknown_is_never_retried(sb: Sandbox) -> None:

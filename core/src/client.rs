@@ -18,9 +18,7 @@
 //! # Ok(()) }
 //! ```
 
-use std::collections::VecDeque;
-use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::sync::Arc;
 
 use reqwest::Method;
 use serde::{Deserialize, Serialize};
@@ -29,10 +27,12 @@ use serde_json::Value;
 pub use crate::config::{ClientBuilder, Config, MediaLookupGuard};
 use crate::error::{Error, Result};
 use crate::governor::{Governor, GovernorConfig};
-use crate::media::Media;
+use crate::media::{LookupGuard, Media};
 use crate::messages::{MarkRead, Outbound, TypingIndicator};
 use crate::retry::RetryClass;
-use crate::transport::{self, Body, Transport};
+pub(crate) use crate::transport::expect_success_true;
+use crate::transport::{self, Accept, Body, Transport, json_err};
+use crate::webhook::registration::Webhooks;
 
 pub use crate::retry::RetryPolicy;
 
@@ -47,8 +47,8 @@ struct Inner {
     /// Paces sends (a passive one when none is configured: it only remembers
     /// consecutive 131056 answers per recipient for the 4^n s suggestion).
     governor: Governor,
-    /// Times of recent failed media look-ups (see [`crate::config::MediaLookupGuard`]).
-    media_failures: Mutex<VecDeque<Instant>>,
+    /// Recent failed media look-ups (the guard of `crate::media`).
+    media_guard: LookupGuard,
 }
 
 impl std::fmt::Debug for Client {
@@ -101,6 +101,16 @@ impl SendResponse {
     }
 }
 
+impl ClientBuilder {
+    /// Check the settings (the key is read from `D360_API_KEY` if not given)
+    /// and build the client.
+    pub fn build(self) -> Result<Client> {
+        let env_key = std::env::var(crate::config::API_KEY_ENV).ok();
+        let config = self.into_config(env_key)?;
+        Client::from_config(config)
+    }
+}
+
 impl Client {
     /// Start configuring a client.
     pub fn builder() -> ClientBuilder {
@@ -121,7 +131,7 @@ impl Client {
             inner: Arc::new(Inner {
                 transport: Transport::new(config)?,
                 governor,
-                media_failures: Mutex::new(VecDeque::new()),
+                media_guard: LookupGuard::default(),
             }),
         })
     }
@@ -149,7 +159,12 @@ impl Client {
 
     /// Media operations: upload, look-up, download, delete.
     pub fn media(&self) -> Media<'_> {
-        Media::new(self)
+        Media::new(self.transport(), &self.inner.media_guard)
+    }
+
+    /// Webhook configuration (phone-number level and WABA level).
+    pub fn webhooks(&self) -> Webhooks<'_> {
+        Webhooks::new(self.transport())
     }
 
     /// Validate and send one message (`POST /messages`).
@@ -202,6 +217,7 @@ impl Client {
                 &url,
                 &Body::Json(bytes.into()),
                 RetryClass::Send,
+                Accept::Json,
                 Some(gate),
             )
             .await?;
@@ -249,19 +265,9 @@ impl Client {
         body: Option<&Value>,
         retry: RetryClass,
     ) -> Result<Value> {
-        if !path.starts_with('/') || path.contains("://") {
-            return Err(Error::invalid(
-                "path",
-                "must be a path under the base URL starting with `/`",
-            ));
-        }
-        let body = match body {
-            Some(v) => Body::Json(serde_json::to_vec(v).map_err(json_err)?.into()),
-            None => Body::Empty,
-        };
-        let url = self.transport().url_for(path);
-        let resp = self.transport().execute(method, &url, &body, retry).await?;
-        transport::decode_json(&resp, retry)
+        self.transport()
+            .request_json(method, path, body, retry)
+            .await
     }
 
     async fn post_messages(&self, body: &Value) -> Result<transport::Response> {
@@ -273,6 +279,7 @@ impl Client {
                 &url,
                 &Body::Json(bytes.into()),
                 RetryClass::Send,
+                Accept::Json,
             )
             .await
     }
@@ -282,72 +289,6 @@ impl Client {
         let value = transport::decode_json(&resp, RetryClass::Send)?;
         expect_success_true(&value, resp.status, RetryClass::Send)
     }
-
-    /// Refuse a media look-up locally when the guard's budget of failures is spent.
-    pub(crate) fn check_media_guard(&self) -> Result<()> {
-        let Some(guard) = self.config().media_lookup_guard() else {
-            return Ok(());
-        };
-        let Ok(mut q) = self.inner.media_failures.lock() else {
-            return Ok(());
-        };
-        let now = Instant::now();
-        while q
-            .front()
-            .is_some_and(|t| now.duration_since(*t) >= guard.window)
-        {
-            q.pop_front();
-        }
-        if q.len() as u64 >= u64::from(guard.max_failures) {
-            let wait = q
-                .front()
-                .map(|t| guard.window.saturating_sub(now.duration_since(*t)))
-                .unwrap_or_default();
-            return Err(Error::Api {
-                code: crate::ErrorCode::Media,
-                error: Box::new(crate::ApiError {
-                    status: 0,
-                    message: format!(
-                        "media look-up refused locally: {} failed look-ups within {:?}; \
-                         360dialog blocks numbers that repeat failing look-ups",
-                        q.len(),
-                        guard.window
-                    ),
-                    retry_after: Some(wait),
-                    ..Default::default()
-                }),
-            });
-        }
-        Ok(())
-    }
-
-    /// Count a failed media look-up (an error answer from the server).
-    pub(crate) fn note_media_failure(&self) {
-        if self.config().media_lookup_guard().is_none() {
-            return;
-        }
-        if let Ok(mut q) = self.inner.media_failures.lock() {
-            q.push_back(Instant::now());
-            if q.len() > 1024 {
-                q.pop_front();
-            }
-        }
-    }
-}
-
-/// `{"success": true}` or an error (outcome unknown for sends).
-pub(crate) fn expect_success_true(value: &Value, status: u16, class: RetryClass) -> Result<()> {
-    if value.get("success").and_then(Value::as_bool) == Some(true) {
-        return Ok(());
-    }
-    let reason = "2xx answer without \"success\": true".to_string();
-    Err(match class {
-        RetryClass::Send => Error::OutcomeUnknown {
-            reason,
-            status: Some(status),
-        },
-        _ => Error::InvalidResponse { status, reason },
-    })
 }
 
 /// The recipient of a send body; a phone number is reduced to its digits so that
@@ -365,10 +306,6 @@ pub(crate) fn recipient_of(body: &Value) -> Option<String> {
     } else {
         raw.to_string()
     })
-}
-
-fn json_err(e: serde_json::Error) -> Error {
-    Error::invalid("body", format!("cannot be serialised as JSON: {e}"))
 }
 
 #[cfg(test)]

@@ -25,6 +25,7 @@ use std::sync::Arc;
 use crate::error::{Error, Result};
 use crate::governor::{GovernorConfig, GovernorStore};
 use crate::retry::RetryPolicy;
+pub use crate::secret::Secret;
 
 /// The production base URL of the 360dialog Cloud API.
 pub const DEFAULT_BASE_URL: &str = "https://waba-v2.360dialog.io";
@@ -37,52 +38,6 @@ pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Default total time allowed for one request attempt, body included (docs/reliability.md).
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// A secret string (API key, Basic auth password, app secret): Debug and
-/// Display print `***`, never the value. Read it with [`Secret::expose`].
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    /// Wrap a secret value.
-    pub fn new(value: impl Into<String>) -> Self {
-        Secret(value.into())
-    }
-    /// The secret value itself. Only the request path and verifiers call this.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(***)")
-    }
-}
-
-impl fmt::Display for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("***")
-    }
-}
-
-impl From<&str> for Secret {
-    fn from(s: &str) -> Self {
-        Secret::new(s)
-    }
-}
-
-impl From<String> for Secret {
-    fn from(s: String) -> Self {
-        Secret::new(s)
-    }
-}
-
-impl From<&String> for Secret {
-    fn from(s: &String) -> Self {
-        Secret::new(s.clone())
-    }
-}
 
 /// The checked settings of a client. Read-only; build one with [`ClientBuilder`].
 ///
@@ -262,13 +217,8 @@ impl ClientBuilder {
         self
     }
 
-    /// Check the settings (the key is read from `D360_API_KEY` if not given)
-    /// and build the client.
-    pub fn build(self) -> Result<crate::client::Client> {
-        let env_key = std::env::var(API_KEY_ENV).ok();
-        let config = self.into_config(env_key)?;
-        crate::client::Client::from_config(config)
-    }
+    // `build()`, which makes the `Client`, is in client.rs: the settings do not depend on
+    // the client.
 
     /// Resolve and check every setting; `env_key` is the value of `D360_API_KEY`.
     pub(crate) fn into_config(self, env_key: Option<String>) -> Result<Config> {
@@ -372,14 +322,6 @@ fn normalize_base_url(raw: &str) -> Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn secret_never_prints() {
-        let s = Secret::new("k-123-secret");
-        assert_eq!(format!("{s}"), "***");
-        assert_eq!(format!("{s:?}"), "Secret(***)");
-        assert_eq!(s.expose(), "k-123-secret");
-    }
 
     #[test]
     fn defaults_are_documented_values() {

@@ -18,7 +18,20 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// Stable, language-neutral error codes. The string form (see
 /// [`ErrorCode::as_str`]) is part of the public contract of all three
 /// languages and never changes once released.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    strum::VariantArray,
+    strum::IntoStaticStr,
+    strum::EnumString,
+)]
+#[strum(serialize_all = "snake_case")]
 #[non_exhaustive]
 pub enum ErrorCode {
     /// Local validation failed before any request was made.
@@ -29,7 +42,7 @@ pub enum ErrorCode {
     Authentication,
     /// 403 "endpoint blocked", Meta codes 3, 10, 200–299, 131005.
     Permission,
-    /// 429, Meta 4, 80007, 130429, 131048, 131056, 360dialog "endpoint rate limit".
+    /// 429, Meta 4, 80007, 130429, 131048, 131056, 131057, 360dialog "endpoint rate limit".
     RateLimited,
     /// Meta 100, 131008, 131009, 131021, 135000 and simple 4xx bodies.
     InvalidRequest,
@@ -49,7 +62,7 @@ pub enum ErrorCode {
     Account,
     /// 131052 / 131053 and media look-ups that failed.
     Media,
-    /// Meta says "try again" (1, 2, 131000, 131016, 131057) and retries ran out.
+    /// Meta says "try again" (1, 2, 131000, 131016) and retries ran out.
     Transient,
     /// The request may or may not have been processed: never retried.
     OutcomeUnknown,
@@ -73,66 +86,17 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, in declaration order (used by the cross-language name check).
-    pub const ALL: &'static [ErrorCode] = &[
-        ErrorCode::InvalidArgument,
-        ErrorCode::Configuration,
-        ErrorCode::Authentication,
-        ErrorCode::Permission,
-        ErrorCode::RateLimited,
-        ErrorCode::InvalidRequest,
-        ErrorCode::Recipient,
-        ErrorCode::WindowClosed,
-        ErrorCode::Template,
-        ErrorCode::Flow,
-        ErrorCode::Policy,
-        ErrorCode::Payment,
-        ErrorCode::Account,
-        ErrorCode::Media,
-        ErrorCode::Transient,
-        ErrorCode::OutcomeUnknown,
-        ErrorCode::Timeout,
-        ErrorCode::Connection,
-        ErrorCode::InvalidResponse,
-        ErrorCode::ApiError,
-        ErrorCode::WebhookPayload,
-        ErrorCode::InvalidSignature,
-        ErrorCode::Internal,
-        ErrorCode::Store,
-    ];
+    /// Derived by `strum`: the enum above is the only list.
+    pub const ALL: &'static [ErrorCode] = <ErrorCode as strum::VariantArray>::VARIANTS;
 
-    /// The stable string form, e.g. `"rate_limited"`.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            ErrorCode::InvalidArgument => "invalid_argument",
-            ErrorCode::Configuration => "configuration",
-            ErrorCode::Authentication => "authentication",
-            ErrorCode::Permission => "permission",
-            ErrorCode::RateLimited => "rate_limited",
-            ErrorCode::InvalidRequest => "invalid_request",
-            ErrorCode::Recipient => "recipient",
-            ErrorCode::WindowClosed => "window_closed",
-            ErrorCode::Template => "template",
-            ErrorCode::Flow => "flow",
-            ErrorCode::Policy => "policy",
-            ErrorCode::Payment => "payment",
-            ErrorCode::Account => "account",
-            ErrorCode::Media => "media",
-            ErrorCode::Transient => "transient",
-            ErrorCode::OutcomeUnknown => "outcome_unknown",
-            ErrorCode::Timeout => "timeout",
-            ErrorCode::Connection => "connection",
-            ErrorCode::InvalidResponse => "invalid_response",
-            ErrorCode::ApiError => "api_error",
-            ErrorCode::WebhookPayload => "webhook_payload",
-            ErrorCode::InvalidSignature => "invalid_signature",
-            ErrorCode::Internal => "internal",
-            ErrorCode::Store => "store",
-        }
+    /// The stable string form, e.g. `"rate_limited"` (the variant name in snake_case).
+    pub fn as_str(self) -> &'static str {
+        self.into()
     }
 
     /// Parse a string code back (used by fixtures).
     pub fn from_str_code(s: &str) -> Option<ErrorCode> {
-        ErrorCode::ALL.iter().copied().find(|c| c.as_str() == s)
+        s.parse().ok()
     }
 }
 
@@ -311,6 +275,110 @@ impl Error {
     pub fn retry_after(&self) -> Option<Duration> {
         self.api_error().and_then(|e| e.retry_after)
     }
+
+    /// The value of one attribute (`None` when this error does not carry it).
+    pub fn field_value(&self, field: ErrorField) -> Option<FieldValue> {
+        let api = self.api_error();
+        let text = |s: Option<&str>| s.map(|s| FieldValue::Str(s.to_owned()));
+        match field {
+            ErrorField::Code => Some(FieldValue::Str(self.code().as_str().to_owned())),
+            ErrorField::Message => Some(FieldValue::Str(self.to_string())),
+            ErrorField::Status => self.status().map(|s| FieldValue::Int(i64::from(s))),
+            ErrorField::ApiCode => self.api_code().map(FieldValue::Int),
+            ErrorField::Subcode => api.and_then(|a| a.subcode).map(FieldValue::Int),
+            ErrorField::ErrorType => text(api.and_then(|a| a.error_type.as_deref())),
+            ErrorField::Details => text(self.details()),
+            ErrorField::Field => text(self.field()),
+            ErrorField::Rule => match self {
+                Error::InvalidArgument { rule, .. } => Some(FieldValue::Str(rule.clone())),
+                _ => None,
+            },
+            ErrorField::RetryAfter => self.retry_after().map(FieldValue::Duration),
+            ErrorField::FbtraceId => text(api.and_then(|a| a.fbtrace_id.as_deref())),
+            ErrorField::TraceId => text(api.and_then(|a| a.trace_id.as_deref())),
+            ErrorField::IsTransient => api.and_then(|a| a.is_transient).map(FieldValue::Bool),
+            ErrorField::ServerMessage => text(api.map(|a| a.message.as_str())),
+        }
+    }
+
+    /// Every attribute the bindings expose, in [`ErrorField::ALL`] order, with `None`
+    /// for the ones this error does not carry. Python exceptions and Node errors are
+    /// built from this list alone, so both carry exactly these attributes. No secret
+    /// is ever among them (error text never contains credentials).
+    pub fn fields(&self) -> Vec<(ErrorField, Option<FieldValue>)> {
+        ErrorField::ALL
+            .iter()
+            .map(|f| (*f, self.field_value(*f)))
+            .collect()
+    }
+}
+
+/// One attribute that the Python exceptions and Node errors carry, in the order
+/// [`Error::fields`] lists them. The snake_case name (`strum`) is the Python attribute;
+/// Node uses its camelCase form, and a [`FieldValue::Duration`] field becomes
+/// `<name>Ms` in milliseconds there (`retry_after` → `retryAfterMs`) while Python
+/// gives seconds as a float. Adding a variant here adds the attribute in both
+/// languages (their tests compare against [`ErrorField::ALL`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, strum::VariantArray, strum::IntoStaticStr)]
+#[strum(serialize_all = "snake_case")]
+#[non_exhaustive]
+pub enum ErrorField {
+    /// The stable [`ErrorCode`] string.
+    Code,
+    /// The full error text (never a secret).
+    Message,
+    /// HTTP status, when the server answered.
+    Status,
+    /// Meta's numeric `code`.
+    ApiCode,
+    /// Meta's `error_subcode`.
+    Subcode,
+    /// Meta's `type` (e.g. `OAuthException`).
+    ErrorType,
+    /// Meta's `error_data.details`.
+    Details,
+    /// The offending field of an `invalid_argument` error (dotted path).
+    Field,
+    /// The broken rule of an `invalid_argument` error.
+    Rule,
+    /// Delay the server asked for (or the suggested pause of a pair rate limit).
+    RetryAfter,
+    /// Meta's `fbtrace_id`.
+    FbtraceId,
+    /// 360dialog's trace id.
+    TraceId,
+    /// Meta's `is_transient`.
+    IsTransient,
+    /// What the server itself said (Meta `message`, 360dialog `developer_message`).
+    ServerMessage,
+}
+
+impl ErrorField {
+    /// Every field, in the order [`Error::fields`] lists them.
+    pub const ALL: &'static [ErrorField] = <ErrorField as strum::VariantArray>::VARIANTS;
+
+    /// The snake_case name (the Python attribute).
+    pub fn as_str(self) -> &'static str {
+        self.into()
+    }
+
+    /// True for fields whose value is a [`FieldValue::Duration`] (Node adds `Ms`).
+    pub fn is_duration(self) -> bool {
+        matches!(self, ErrorField::RetryAfter)
+    }
+}
+
+/// The value of one [`ErrorField`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum FieldValue {
+    /// Text.
+    Str(String),
+    /// An integer (HTTP status, Meta codes).
+    Int(i64),
+    /// A flag.
+    Bool(bool),
+    /// A delay.
+    Duration(Duration),
 }
 
 #[cfg(test)]
@@ -323,8 +391,109 @@ mod tests {
         for c in ErrorCode::ALL {
             assert!(seen.insert(c.as_str()), "duplicate code {c}");
             assert_eq!(ErrorCode::from_str_code(c.as_str()), Some(*c));
+            assert_eq!(c.to_string(), c.as_str());
         }
         assert_eq!(ErrorCode::from_str_code("nope"), None);
+        assert_eq!(ErrorCode::from_str_code("RateLimited"), None);
+    }
+
+    /// The strings are a public contract of all three languages: renaming a variant
+    /// must not silently change them.
+    #[test]
+    fn code_strings_are_the_published_ones() {
+        let all: Vec<&str> = ErrorCode::ALL.iter().map(|c| c.as_str()).collect();
+        assert_eq!(
+            all,
+            [
+                "invalid_argument",
+                "configuration",
+                "authentication",
+                "permission",
+                "rate_limited",
+                "invalid_request",
+                "recipient",
+                "window_closed",
+                "template",
+                "flow",
+                "policy",
+                "payment",
+                "account",
+                "media",
+                "transient",
+                "outcome_unknown",
+                "timeout",
+                "connection",
+                "invalid_response",
+                "api_error",
+                "webhook_payload",
+                "invalid_signature",
+                "internal",
+                "store",
+            ]
+        );
+    }
+
+    #[test]
+    fn fields_list_every_attribute_once_with_values() {
+        let e = Error::Api {
+            code: ErrorCode::RateLimited,
+            error: Box::new(ApiError {
+                status: 429,
+                api_code: Some(130429),
+                subcode: Some(2494055),
+                error_type: Some("OAuthException".into()),
+                message: "Rate limit hit".into(),
+                details: Some("throughput".into()),
+                fbtrace_id: Some("fb1".into()),
+                trace_id: Some("t1".into()),
+                is_transient: Some(true),
+                retry_after: Some(Duration::from_secs(3)),
+            }),
+        };
+        let f = e.fields();
+        let names: Vec<&str> = f.iter().map(|(n, _)| n.as_str()).collect();
+        let all: Vec<&str> = ErrorField::ALL.iter().map(|n| n.as_str()).collect();
+        assert_eq!(names, all);
+        let unique: std::collections::HashSet<_> = names.iter().collect();
+        assert_eq!(unique.len(), names.len());
+        let get = |n: ErrorField| f.iter().find(|(k, _)| *k == n).unwrap().1.clone();
+        assert_eq!(
+            get(ErrorField::Code),
+            Some(FieldValue::Str("rate_limited".into()))
+        );
+        assert_eq!(get(ErrorField::Status), Some(FieldValue::Int(429)));
+        assert_eq!(get(ErrorField::ApiCode), Some(FieldValue::Int(130429)));
+        assert_eq!(get(ErrorField::Subcode), Some(FieldValue::Int(2494055)));
+        assert_eq!(
+            get(ErrorField::RetryAfter),
+            Some(FieldValue::Duration(Duration::from_secs(3)))
+        );
+        assert_eq!(get(ErrorField::IsTransient), Some(FieldValue::Bool(true)));
+        assert_eq!(
+            get(ErrorField::ServerMessage),
+            Some(FieldValue::Str("Rate limit hit".into()))
+        );
+        assert_eq!(get(ErrorField::Field), None);
+        assert_eq!(get(ErrorField::Rule), None);
+        // Only the retry-after field is a duration, and it says so.
+        for (n, v) in &f {
+            assert_eq!(
+                n.is_duration(),
+                matches!(v, Some(FieldValue::Duration(_))),
+                "{n:?}"
+            );
+        }
+
+        let inv = Error::invalid("text.body", "must be 1..4096 characters");
+        assert_eq!(
+            inv.field_value(ErrorField::Rule),
+            Some(FieldValue::Str("must be 1..4096 characters".into()))
+        );
+        assert_eq!(
+            inv.field_value(ErrorField::Field),
+            Some(FieldValue::Str("text.body".into()))
+        );
+        assert_eq!(inv.field_value(ErrorField::Status), None);
     }
 
     #[test]

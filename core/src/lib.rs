@@ -18,13 +18,15 @@ pub mod manage;
 pub mod media;
 pub mod media_cache;
 pub mod messages;
+pub mod meta_codes;
 pub mod metrics;
 pub(crate) mod redis_conn;
 pub mod retry;
+pub mod secret;
 pub mod transport;
 pub mod webhook;
 
-pub use error::{ApiError, Error, ErrorCode, Result};
+pub use error::{ApiError, Error, ErrorCode, ErrorField, FieldValue, Result};
 
 /// The root README's Rust quick start, compiled as a doc test so it stays true.
 #[cfg(doctest)]

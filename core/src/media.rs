@@ -16,17 +16,22 @@
 //! [`Media::info`] uses [`RetryClass::NoRetry`]: only attempts that never reached the
 //! server (connection refused, DNS) are repeated, and a local guard
 //! ([`crate::config::MediaLookupGuard`], default 4 failures per hour) refuses further
-//! look-ups before 360dialog's block would trigger.
+//! look-ups before 360dialog's block would trigger. The guard lives here; its budget is
+//! a client setting.
+
+use std::collections::VecDeque;
+use std::sync::Mutex;
+use std::time::Instant;
 
 use bytes::Bytes;
 use reqwest::Method;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 
-use crate::client::{Client, expect_success_true};
-use crate::error::{Error, Result};
+use crate::config::MediaLookupGuard;
+use crate::error::{ApiError, Error, ErrorCode, Result};
 use crate::retry::RetryClass;
-use crate::transport::{self, Body};
+use crate::transport::{self, Accept, Body, Transport, expect_success_true};
 
 /// The only foreign media host whose URLs are rewritten to the base URL.
 pub const META_MEDIA_HOST: &str = "lookaside.fbsbx.com";
@@ -34,10 +39,73 @@ pub const META_MEDIA_HOST: &str = "lookaside.fbsbx.com";
 /// Largest upload accepted (docs/360dialog-api.md §2.3.1: 100 MB overall).
 pub const MAX_UPLOAD_BYTES: usize = 100 * 1024 * 1024;
 
-/// Media operations of a [`Client`]; get one with [`Client::media`].
+/// Media operations of a [`crate::client::Client`]; get one with
+/// [`crate::client::Client::media`].
 #[derive(Debug, Clone, Copy)]
 pub struct Media<'a> {
-    client: &'a Client,
+    transport: &'a Transport,
+    guard: &'a LookupGuard,
+}
+
+/// The local guard on failing media look-ups: remembers when recent look-ups failed and
+/// refuses new ones once the budget of [`MediaLookupGuard`] (a client setting) is spent.
+/// One per client, shared by its clones.
+#[derive(Debug, Default)]
+pub(crate) struct LookupGuard {
+    failures: Mutex<VecDeque<Instant>>,
+}
+
+impl LookupGuard {
+    /// Refuse a media look-up locally when the budget of failures is spent.
+    fn check(&self, budget: Option<MediaLookupGuard>) -> Result<()> {
+        let Some(guard) = budget else {
+            return Ok(());
+        };
+        let Ok(mut q) = self.failures.lock() else {
+            return Ok(());
+        };
+        let now = Instant::now();
+        while q
+            .front()
+            .is_some_and(|t| now.duration_since(*t) >= guard.window)
+        {
+            q.pop_front();
+        }
+        if q.len() as u64 >= u64::from(guard.max_failures) {
+            let wait = q
+                .front()
+                .map(|t| guard.window.saturating_sub(now.duration_since(*t)))
+                .unwrap_or_default();
+            return Err(Error::Api {
+                code: ErrorCode::Media,
+                error: Box::new(ApiError {
+                    status: 0,
+                    message: format!(
+                        "media look-up refused locally: {} failed look-ups within {:?}; \
+                         360dialog blocks numbers that repeat failing look-ups",
+                        q.len(),
+                        guard.window
+                    ),
+                    retry_after: Some(wait),
+                    ..Default::default()
+                }),
+            });
+        }
+        Ok(())
+    }
+
+    /// Count a failed media look-up (an error answer from the server).
+    fn note_failure(&self, budget: Option<MediaLookupGuard>) {
+        if budget.is_none() {
+            return;
+        }
+        if let Ok(mut q) = self.failures.lock() {
+            q.push_back(Instant::now());
+            if q.len() > 1024 {
+                q.pop_front();
+            }
+        }
+    }
 }
 
 /// The answer of `GET /{media_id}`. The `url` is valid for 5 minutes.
@@ -132,8 +200,8 @@ pub fn rewrite_media_url(base_url: &str, url: &str) -> Result<String> {
 }
 
 impl<'a> Media<'a> {
-    pub(crate) fn new(client: &'a Client) -> Self {
-        Media { client }
+    pub(crate) fn new(transport: &'a Transport, guard: &'a LookupGuard) -> Self {
+        Media { transport, guard }
     }
 
     /// Upload a file (`POST /media`, multipart with `messaging_product=whatsapp`,
@@ -153,14 +221,20 @@ impl<'a> Media<'a> {
                 "must be non-empty, without control characters or quotes",
             ));
         }
-        let t = self.client.transport();
+        let t = self.transport;
         let body = Body::Upload {
             bytes: Bytes::from(bytes),
             mime: mime.to_string(),
             filename: filename.to_string(),
         };
         let resp = t
-            .execute(Method::POST, &t.url_for("/media"), &body, RetryClass::Send)
+            .execute(
+                Method::POST,
+                &t.url_for("/media"),
+                &body,
+                RetryClass::Send,
+                Accept::Json,
+            )
             .await?;
         let value = transport::decode_json(&resp, RetryClass::Send)?;
         match value.get("id") {
@@ -177,9 +251,10 @@ impl<'a> Media<'a> {
     /// size. The id must be all digits. Never retried once it reached the server.
     pub async fn info(&self, media_id: &str) -> Result<MediaInfo> {
         validate_media_id(media_id)?;
-        self.client.check_media_guard()?;
+        let budget = self.transport.config().media_lookup_guard();
+        self.guard.check(budget)?;
         let value = self
-            .client
+            .transport
             .request_json(
                 Method::GET,
                 &format!("/{media_id}"),
@@ -190,7 +265,7 @@ impl<'a> Media<'a> {
             .inspect_err(|e| {
                 // Only answers from the server count towards 360dialog's block.
                 if e.status().is_some_and(|s| s >= 400) {
-                    self.client.note_media_failure();
+                    self.guard.note_failure(budget);
                 }
             })?;
         let info: MediaInfo =
@@ -210,7 +285,7 @@ impl<'a> Media<'a> {
     /// Look up a media id and download the file through the 360dialog host.
     pub async fn download(&self, media_id: &str) -> Result<Bytes> {
         let info = self.info(media_id).await?;
-        let base = self.client.config().base_url();
+        let base = self.transport.config().base_url();
         let url = rewrite_media_url(base, &info.url).map_err(|e| Error::InvalidResponse {
             status: 200,
             reason: format!("media look-up returned an unusable url: {e}"),
@@ -221,7 +296,7 @@ impl<'a> Media<'a> {
     /// Download a media URL (from [`Media::info`] or an inbound webhook's `url`) through
     /// the 360dialog host, applying the host rule.
     pub async fn download_url(&self, url: &str) -> Result<Bytes> {
-        let rewritten = rewrite_media_url(self.client.config().base_url(), url)?;
+        let rewritten = rewrite_media_url(self.transport.config().base_url(), url)?;
         self.fetch(&rewritten).await
     }
 
@@ -229,7 +304,7 @@ impl<'a> Media<'a> {
     pub async fn delete(&self, media_id: &str) -> Result<()> {
         validate_media_id(media_id)?;
         let value = self
-            .client
+            .transport
             .request_json(
                 Method::DELETE,
                 &format!("/{media_id}"),
@@ -241,13 +316,19 @@ impl<'a> Media<'a> {
     }
 
     async fn fetch(&self, url: &str) -> Result<Bytes> {
-        let t = self.client.transport();
+        let t = self.transport;
         let parsed = url::Url::parse(url).map_err(|_| Error::invalid("url", "must be a URL"))?;
         if !t.is_base_origin(&parsed) {
             return Err(Error::invalid("url", "must be on the configured base URL"));
         }
         let resp = t
-            .execute(Method::GET, url, &Body::Empty, RetryClass::Idempotent)
+            .execute(
+                Method::GET,
+                url,
+                &Body::Empty,
+                RetryClass::Idempotent,
+                Accept::Any,
+            )
             .await?;
         Ok(resp.body)
     }

@@ -39,7 +39,7 @@ impl RedisConn {
     /// query), failing with `store` after about `2 × timeout` when the server is away.
     /// `what` names the user in errors (`inbox`, `governor store`).
     pub(crate) fn connect(url: &str, what: &str, timeout: Duration) -> Result<RedisConn> {
-        let label = format!("{what} {}", crate::inbox::redact_url(url));
+        let label = format!("{what} {}", crate::secret::redact_url(url));
         let client = redis::Client::open(url)
             .map_err(|e| Error::Store(format!("{label}: {}", error_text(&e))))?;
         let rt = tokio::runtime::Builder::new_multi_thread()

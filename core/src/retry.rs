@@ -7,14 +7,17 @@
 //!
 //! # Decision table (docs/reliability.md §1)
 //!
+//! What each Meta code means, and its retry rule, is in the one table
+//! [`crate::meta_codes`]; this module only applies it.
+//!
 //! | what happened | `Send` (POST /messages, media upload) | `Idempotent` (GETs, webhook config, delete) | `NoRetry` (media `GET /{id}`) |
 //! |---|---|---|---|
 //! | DNS failure, connection refused, TLS failure, pool error, connect timeout: nothing written ([`Failure::NotSent`]) | retry with backoff; finally `connection` | same | same (the server never saw it) |
-//! | HTTP 429; Meta codes 130429, 131057, 4, 80007; 360dialog 400 "endpoint rate limit" | retry after `Retry-After` (seconds or HTTP date, capped by `max_retry_after`), else backoff; finally `rate_limited` | same | never |
-//! | Meta 131056 (pair rate limit) | never; `rate_limited` with a suggested delay of 4^n s in `retry_after` (counted per recipient by [`crate::governor`]) | never | never |
-//! | Meta 131048 (spam rate limit) | never (pause the campaign) | never | never |
-//! | Meta 131000, 131016, 1, 2, or HTTP 503 **with** a Meta error body | at most 2 retries ([`TRANSIENT_RETRY_LIMIT`]); finally `transient` | same | never |
-//! | permanent, policy or auth codes (131026, 131047, 131049, 131031, 131042, 368, 100, 132xxx, 0, 190, 401, 403, any other answer with an error body) | never | never | never |
+//! | HTTP 429; a Meta code whose [`MetaRetry`] is `RateLimit` (130429, 4, 80007, 131057); 360dialog 400 "endpoint rate limit" | retry after `Retry-After` (seconds or HTTP date, capped by `max_retry_after`), else backoff; finally `rate_limited` | same | never |
+//! | `PairRateLimit` (131056) | never; `rate_limited` with a suggested delay of 4^n s in `retry_after` (counted per recipient by [`crate::governor`]) | never | never |
+//! | `Pause` (131048, spam rate limit) | never (pause the campaign) | never | never |
+//! | `Transient` (131000, 131016, 1, 2), or HTTP 503 **with** a Meta error body whose code is not permanent | at most 2 retries ([`TRANSIENT_RETRY_LIMIT`]); finally `transient` | same | never |
+//! | `Never` (permanent, policy or auth codes), 401, 403, any other answer with an error body | never | never | never |
 //! | timeout after the request was (possibly) written | never; `outcome_unknown` | retry; finally `timeout` | never; `timeout` |
 //! | connection reset / closed after the request was (possibly) written | never; `outcome_unknown` | retry; finally `connection` | never; `connection` |
 //! | 5xx (502/504, HTML, empty) **without** a Meta error body | never; `outcome_unknown` | retry; finally `transient` | never |
@@ -28,6 +31,9 @@
 use std::time::{Duration, SystemTime};
 
 use crate::error::ErrorCode;
+use crate::meta_codes::{self, MetaRetry};
+
+pub use crate::meta_codes::PAIR_RATE_LIMIT_CODE;
 
 /// The retry rules a request follows (see the module table).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -80,15 +86,6 @@ impl RetryPolicy {
 /// At most this many retries for "Meta says try again" answers (131000, 131016, 1, 2,
 /// 503 with a Meta body), whatever `max_retries` says.
 pub const TRANSIENT_RETRY_LIMIT: u32 = 2;
-
-/// Meta codes that mean "rejected before processing, slow down and repeat".
-pub const RATE_LIMIT_RETRY_CODES: &[i64] = &[4, 80007, 130429, 131057];
-
-/// Meta codes that mean "failed, no message id issued, try again" (bounded).
-pub const TRANSIENT_CODES: &[i64] = &[1, 2, 131000, 131016];
-
-/// Meta's (business, consumer) pair rate limit.
-pub const PAIR_RATE_LIMIT_CODE: i64 = 131056;
 
 /// One failed attempt, as the classifier sees it.
 #[derive(Debug, Clone, PartialEq)]
@@ -153,18 +150,16 @@ pub fn classify(class: RetryClass, failure: &Failure) -> Verdict {
                 retry_after: *retry_after,
             };
             if let Some(c) = api_code {
-                if RATE_LIMIT_RETRY_CODES.contains(c) {
-                    return retry;
-                }
-                if TRANSIENT_CODES.contains(c) {
-                    return Verdict::RetryBounded;
-                }
-                // A 503 with a Meta body is "try again" unless the code itself is
-                // permanent; every other Meta code (131056 and 131048 included) stops.
-                if *status == 503 && *meta_body && !is_permanent_code(*c) {
-                    return Verdict::RetryBounded;
-                }
-                return Verdict::Stop;
+                return match meta_codes::retry(*c) {
+                    Some(MetaRetry::RateLimit) => retry,
+                    Some(MetaRetry::Transient) => Verdict::RetryBounded,
+                    // A 503 with a Meta body is "try again" unless the code itself is
+                    // permanent; every other Meta code (131056 and 131048 included) stops.
+                    _ if *status == 503 && *meta_body && !is_permanent_code(*c) => {
+                        Verdict::RetryBounded
+                    }
+                    _ => Verdict::Stop,
+                };
             }
             if *status == 503 && *meta_body {
                 return Verdict::RetryBounded;
@@ -182,13 +177,10 @@ pub fn classify(class: RetryClass, failure: &Failure) -> Verdict {
 }
 
 /// True when a Meta code is permanent (auth, permission, policy, recipient, template,
-/// invalid request, payment, account) and must never be repeated.
+/// invalid request, payment, account, 131056, 131048) and must never be repeated.
+/// Codes missing from [`crate::meta_codes`] are not permanent.
 pub fn is_permanent_code(code: i64) -> bool {
-    !matches!(
-        classify_api_code(code),
-        ErrorCode::Transient | ErrorCode::RateLimited | ErrorCode::ApiError
-    ) || code == PAIR_RATE_LIMIT_CODE
-        || code == 131048
+    meta_codes::retry(code).is_some_and(MetaRetry::is_permanent)
 }
 
 /// Whether a failed attempt that got `verdict` may be repeated after `retries_done` retries.
@@ -236,25 +228,10 @@ pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
     Some(at.duration_since(now).unwrap_or(Duration::ZERO))
 }
 
-/// The class of a Meta numeric error `code` (docs/360dialog-api.md §5.5). Unknown codes give
-/// [`ErrorCode::ApiError`].
+/// The class of a Meta numeric error `code` (the [`crate::meta_codes`] table). Unknown
+/// codes give [`ErrorCode::ApiError`].
 pub fn classify_api_code(code: i64) -> ErrorCode {
-    match code {
-        0 | 190 => ErrorCode::Authentication,
-        3 | 10 | 200..=299 | 131005 => ErrorCode::Permission,
-        4 | 80007 | 130429 | 131048 | 131056 => ErrorCode::RateLimited,
-        100 | 131008 | 131009 | 131021 | 135000 => ErrorCode::InvalidRequest,
-        131026 | 131049 | 131050 | 130472 | 137000 | 131062 => ErrorCode::Recipient,
-        131047 => ErrorCode::WindowClosed,
-        132068 | 132069 => ErrorCode::Flow,
-        132000..=132999 => ErrorCode::Template,
-        368 | 130497 | 131031 | 131037 => ErrorCode::Policy,
-        131042 => ErrorCode::Payment,
-        131045 | 133010 => ErrorCode::Account,
-        131052 | 131053 => ErrorCode::Media,
-        1 | 2 | 131000 | 131016 | 131057 => ErrorCode::Transient,
-        _ => ErrorCode::ApiError,
-    }
+    meta_codes::error_code(code)
 }
 
 #[cfg(test)]
@@ -410,6 +387,7 @@ mod tests {
         assert_eq!(classify_api_code(133010), ErrorCode::Account);
         assert_eq!(classify_api_code(131053), ErrorCode::Media);
         assert_eq!(classify_api_code(131016), ErrorCode::Transient);
+        assert_eq!(classify_api_code(131057), ErrorCode::RateLimited);
         assert_eq!(classify_api_code(424242), ErrorCode::ApiError);
     }
 }

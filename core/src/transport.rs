@@ -65,6 +65,25 @@ pub(crate) enum Body {
     },
 }
 
+/// The media types a request accepts in its answer: the `Accept` header, chosen by the
+/// caller (the transport does not guess it from the URL).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Accept {
+    /// `application/json`: every API call.
+    Json,
+    /// `*/*`: a media download (any file type).
+    Any,
+}
+
+impl Accept {
+    fn header(self) -> &'static str {
+        match self {
+            Accept::Json => "application/json",
+            Accept::Any => "*/*",
+        }
+    }
+}
+
 /// The governor pacing one request's attempts.
 pub(crate) struct Gate<'a> {
     pub governor: &'a crate::governor::Governor,
@@ -167,6 +186,33 @@ impl Transport {
         url.origin() == self.origin
     }
 
+    /// The generic JSON request path: `path` is relative to the base URL (e.g.
+    /// `/v1/configs/webhook`), `body` is sent as JSON, `retry` picks the rules of
+    /// docs/reliability.md. A 2xx with an empty body gives `Value::Null`.
+    pub(crate) async fn request_json(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+        retry: RetryClass,
+    ) -> Result<Value> {
+        if !path.starts_with('/') || path.contains("://") {
+            return Err(Error::invalid(
+                "path",
+                "must be a path under the base URL starting with `/`",
+            ));
+        }
+        let body = match body {
+            Some(v) => Body::Json(serde_json::to_vec(v).map_err(json_err)?.into()),
+            None => Body::Empty,
+        };
+        let url = self.url_for(path);
+        let resp = self
+            .execute(method, &url, &body, retry, Accept::Json)
+            .await?;
+        decode_json(&resp, retry)
+    }
+
     /// Send a request, repeating failed attempts as `class` allows.
     ///
     /// Logs (target `wa360::transport`): one INFO line per request (WARN when the outcome
@@ -178,8 +224,10 @@ impl Transport {
         url: &str,
         body: &Body,
         class: RetryClass,
+        accept: Accept,
     ) -> Result<Response> {
-        self.execute_gated(method, url, body, class, None).await
+        self.execute_gated(method, url, body, class, accept, None)
+            .await
     }
 
     /// [`Self::execute`] with every attempt paced by a governor: the attempt waits for a
@@ -191,14 +239,18 @@ impl Transport {
         url: &str,
         body: &Body,
         class: RetryClass,
+        accept: Accept,
         gate: Option<Gate<'_>>,
     ) -> Result<Response> {
         // One span per request (DEBUG, so INFO logs stay one flat line): its events nest
         // under it, which is what span-based exporters such as tracing-opentelemetry need.
-        let path = log_path(url);
-        let span =
-            tracing::debug_span!("wa360.request", client = self.id, method = %method, path = %path);
-        self.execute_in_span(method, url, body, class, path, gate)
+        let span = tracing::debug_span!(
+            "wa360.request",
+            client = self.id,
+            method = %method,
+            path = %log_path(url)
+        );
+        self.execute_in_span(method, url, body, class, accept, gate)
             .instrument(span)
             .await
     }
@@ -209,9 +261,10 @@ impl Transport {
         url: &str,
         body: &Body,
         class: RetryClass,
-        path: String,
+        accept: Accept,
         gate: Option<Gate<'_>>,
     ) -> Result<Response> {
+        let path = log_path(url);
         let policy = *self.config.retry_policy();
         let started = Instant::now();
         let mut retries = 0u32;
@@ -224,20 +277,21 @@ impl Transport {
                 }
             }
             let attempt_started = Instant::now();
-            let (failure, error) = match self.attempt(method.clone(), url, body, class).await {
-                Ok(resp) => {
-                    if let Some(g) = &gate {
-                        g.governor.observe(g.recipient, Ok(())).await;
+            let (failure, error) =
+                match self.attempt(method.clone(), url, body, class, accept).await {
+                    Ok(resp) => {
+                        if let Some(g) = &gate {
+                            g.governor.observe(g.recipient, Ok(())).await;
+                        }
+                        break Ok(resp);
                     }
-                    break Ok(resp);
-                }
-                Err((failure, mut error)) => {
-                    if let Some(g) = &gate {
-                        g.governor.observe(g.recipient, Err(&mut error)).await;
+                    Err((failure, mut error)) => {
+                        if let Some(g) = &gate {
+                            g.governor.observe(g.recipient, Err(&mut error)).await;
+                        }
+                        (failure, error)
                     }
-                    (failure, error)
-                }
-            };
+                };
             tracing::debug!(
                 client = self.id,
                 method = %method,
@@ -352,17 +406,13 @@ impl Transport {
         url: &str,
         body: &Body,
         class: RetryClass,
+        accept: Accept,
     ) -> std::result::Result<Response, (Failure, Error)> {
-        // Media downloads take any type; everything else answers JSON.
-        let accept = match (&method, body) {
-            (&Method::GET, Body::Empty) if url.contains("/whatsapp_business/attachments") => "*/*",
-            _ => "application/json",
-        };
         let mut req = self
             .http
             .request(method, url)
             .header(API_KEY_HEADER, self.key.clone())
-            .header(header::ACCEPT, accept);
+            .header(header::ACCEPT, accept.header());
         req = match body {
             Body::Empty => req,
             Body::Json(bytes) => req
@@ -646,6 +696,26 @@ fn unreadable_success(status: u16, reason: String, class: RetryClass) -> Error {
         },
         _ => Error::InvalidResponse { status, reason },
     }
+}
+
+/// `{"success": true}` or an error (outcome unknown for sends).
+pub(crate) fn expect_success_true(value: &Value, status: u16, class: RetryClass) -> Result<()> {
+    if value.get("success").and_then(Value::as_bool) == Some(true) {
+        return Ok(());
+    }
+    let reason = "2xx answer without \"success\": true".to_string();
+    Err(match class {
+        RetryClass::Send => Error::OutcomeUnknown {
+            reason,
+            status: Some(status),
+        },
+        _ => Error::InvalidResponse { status, reason },
+    })
+}
+
+/// A body that cannot be serialised: `invalid_argument` on `body`.
+pub(crate) fn json_err(e: serde_json::Error) -> Error {
+    Error::invalid("body", format!("cannot be serialised as JSON: {e}"))
 }
 
 /// Decode a 2xx JSON body; an empty body is `null`. Failure is `outcome_unknown` for

@@ -163,17 +163,10 @@ pub enum Fault {
     },
 }
 
-/// Meta's usual HTTP status for an error code (docs/360dialog-api.md §5.5).
+/// Meta's usual HTTP status for an error code, from the core's one table
+/// (`wa360::meta_codes`, docs/360dialog-api.md §5.5); 400 for unknown codes.
 pub fn default_status_for_code(code: i64) -> u16 {
-    match code {
-        0 | 190 => 401,
-        2 | 131016 => 503,
-        3 | 131000 | 131057 => 500,
-        4 | 80007 | 130429 | 131048 | 131056 => 429,
-        10 | 368 | 130497 | 131005 | 131031 | 200..=299 => 403,
-        132001 => 404,
-        _ => 400,
-    }
+    wa360::meta_codes::http_status(code)
 }
 
 fn with_retry_after(mut resp: Response<Body>, ra: &Option<RetryAfter>) -> Response<Body> {

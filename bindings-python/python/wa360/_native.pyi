@@ -19,6 +19,7 @@ from .manage import (
 
 __version__: str
 ERROR_CODES: list[tuple[str, str]]
+ERROR_FIELDS: list[str]
 
 _Headers = (
     Mapping[str, str]

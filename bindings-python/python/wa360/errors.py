@@ -50,15 +50,17 @@ __all__ = [
     "error_class",
 ]
 
+# The keyword attributes, in the order of the core's `Error::fields()` (`code` is the class's,
+# `message` the positional argument); tests compare them with `_native.ERROR_FIELDS`.
 _FIELDS = (
     "status",
     "api_code",
+    "subcode",
+    "error_type",
     "details",
     "field",
     "rule",
     "retry_after",
-    "subcode",
-    "error_type",
     "fbtrace_id",
     "trace_id",
     "is_transient",
@@ -165,7 +167,10 @@ class PermissionError(Wa360Error, builtins.PermissionError):
 
 
 class RateLimitedError(Wa360Error):
-    """Too many requests (HTTP 429, Meta 4, 80007, 130429, 131048, 131056); see ``retry_after``."""
+    """Too many requests (HTTP 429, Meta 4, 80007, 130429, 131048, 131056, 131057).
+
+    ``retry_after`` says how long to wait, when known.
+    """
 
     code = "rate_limited"
 
@@ -225,7 +230,7 @@ class MediaError(Wa360Error):
 
 
 class TransientError(Wa360Error):
-    """Meta said "try again" (1, 2, 131000, 131016, 131057) and the retries ran out."""
+    """Meta said "try again" (1, 2, 131000, 131016) and the retries ran out."""
 
     code = "transient"
 

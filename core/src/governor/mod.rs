@@ -45,7 +45,7 @@ pub use redis_store::{RedisStore, open_store};
 pub use store::{GovernorStore, MemoryStore, Reservation, StoreFuture};
 
 use crate::error::{ApiError, Error, ErrorCode, Result};
-use crate::retry;
+use crate::meta_codes::{self, MetaRetry};
 
 /// Settings of a [`Governor`]. `Default` is the pacing governor (80/s, pair rate one per
 /// 6 s); [`GovernorConfig::passive`] paces nothing.
@@ -185,7 +185,8 @@ impl GovernorConfig {
 pub enum Signal {
     /// Accepted: the recipient's `131056` count resets.
     Accepted,
-    /// The number is over its throughput (`130429`, `4`, `80007`, the endpoint limit).
+    /// The number is over its throughput (a `RateLimit` code of [`crate::meta_codes`]:
+    /// `130429`, `4`, `80007`, `131057`; or the endpoint limit).
     Overloaded,
     /// `131056` for this recipient.
     PairLimited,
@@ -197,9 +198,11 @@ impl Signal {
     /// Classify an error answer.
     pub fn of_error(e: &Error) -> Signal {
         match e.api_code() {
-            Some(retry::PAIR_RATE_LIMIT_CODE) => Signal::PairLimited,
-            Some(130429 | 4 | 80007) => Signal::Overloaded,
-            Some(_) => Signal::Other,
+            Some(c) => match meta_codes::retry(c) {
+                Some(MetaRetry::PairRateLimit) => Signal::PairLimited,
+                Some(MetaRetry::RateLimit) => Signal::Overloaded,
+                _ => Signal::Other,
+            },
             // HTTP 429 or 360dialog's "endpoint rate limit" without a Meta code; a local
             // refusal (status 0) was not an answer.
             None if e.code() == ErrorCode::RateLimited && e.status().is_some_and(|s| s != 0) => {

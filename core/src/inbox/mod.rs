@@ -312,17 +312,8 @@ fn parse_options(query: &str) -> Result<InboxOptions> {
     Ok(o)
 }
 
-/// `url` with any user info replaced by `***`, for reprs and logs (a Redis
-/// URL may carry a password).
-pub fn redact_url(url: &str) -> String {
-    match url.split_once("://") {
-        Some((scheme, rest)) => match rest.split_once('@') {
-            Some((_, host)) if !rest.starts_with('/') => format!("{scheme}://***@{host}"),
-            _ => url.to_string(),
-        },
-        None => url.to_string(),
-    }
-}
+// `redact_url` is secret handling: it lives in secret.rs (redis_conn uses it too).
+pub use crate::secret::redact_url;
 
 /// A consumer name unique to this process and call: `host-pid-random`.
 pub fn consumer_name() -> String {

@@ -122,6 +122,7 @@ impl Uploads<'_> {
                 &t.url_for(&format!("/{session}")),
                 &Body::Binary { bytes, offset },
                 RetryClass::NoRetry,
+                transport::Accept::Json,
             )
             .await?;
         let v = transport::decode_json(&resp, RetryClass::NoRetry)?;

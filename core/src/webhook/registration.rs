@@ -32,10 +32,10 @@ use std::collections::BTreeMap;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::client::Client;
-use crate::config::Secret;
 use crate::error::{Error, Result};
 use crate::retry::RetryClass;
+use crate::secret::Secret;
+use crate::transport::Transport;
 
 /// Path of the phone-number-level webhook configuration.
 pub const PHONE_WEBHOOK_PATH: &str = "/v1/configs/webhook";
@@ -183,7 +183,7 @@ impl WebhookSettings {
     /// [`Verifier::basic_auth`](super::verify::Verifier::basic_auth).
     #[must_use]
     pub fn basic_auth(self, user: &str, pass: &str) -> Self {
-        let (name, value) = super::testing::basic_auth_header(user, pass);
+        let (name, value) = super::verify::basic_auth_header(user, pass);
         self.header(name, value)
     }
 
@@ -281,13 +281,12 @@ impl WebhookSettings {
 /// Webhook configuration of one channel: `client.webhooks()`.
 #[derive(Debug, Clone, Copy)]
 pub struct Webhooks<'a> {
-    client: &'a Client,
+    transport: &'a Transport,
 }
 
-impl Client {
-    /// Webhook configuration (phone-number level and WABA level).
-    pub fn webhooks(&self) -> Webhooks<'_> {
-        Webhooks { client: self }
+impl<'a> Webhooks<'a> {
+    pub(crate) fn new(transport: &'a Transport) -> Self {
+        Webhooks { transport }
     }
 }
 
@@ -298,7 +297,7 @@ impl Webhooks<'_> {
     /// answer body (undocumented; often the URL echoed back).
     pub async fn set_phone(&self, settings: &WebhookSettings) -> Result<Value> {
         settings.validate()?;
-        self.client
+        self.transport
             .request_json(
                 Method::POST,
                 PHONE_WEBHOOK_PATH,
@@ -324,7 +323,7 @@ impl Webhooks<'_> {
     /// 360dialog's API reference (docs/360dialog-api.md §2.4.2, §9 #4).
     pub async fn set_waba(&self, settings: &WebhookSettings) -> Result<Value> {
         settings.validate()?;
-        self.client
+        self.transport
             .request_json(
                 Method::POST,
                 WABA_WEBHOOK_PATH,
@@ -344,7 +343,7 @@ impl Webhooks<'_> {
 
     async fn get(&self, path: &str) -> Result<Option<WebhookSettings>> {
         match self
-            .client
+            .transport
             .request_json(Method::GET, path, None, RetryClass::Idempotent)
             .await
         {

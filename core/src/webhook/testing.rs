@@ -20,7 +20,6 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use base64::Engine as _;
 use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
 use sha2::Sha256;
@@ -76,11 +75,9 @@ pub fn signed_delivery(app_secret: &str, payload: &Value) -> (Vec<u8>, Vec<(Stri
     (body, headers)
 }
 
-/// `("Authorization", "Basic base64(user:pass)")`.
-pub fn basic_auth_header(user: &str, pass: &str) -> (String, String) {
-    let token = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}"));
-    ("Authorization".to_string(), format!("Basic {token}"))
-}
+/// `("Authorization", "Basic base64(user:pass)")` (defined with the verifier that checks it;
+/// kept here too for tests that build deliveries).
+pub use super::verify::basic_auth_header;
 
 /// The business a test payload is addressed to, and the time it carries.
 /// [`Business::default`] is the example business of the shared payloads.

@@ -16,7 +16,7 @@
 //! ```
 //! use wa360::webhook::verify::Verifier;
 //! let verifier = Verifier::basic_auth("hook", "s3cret")?;
-//! let (name, value) = wa360::webhook::testing::basic_auth_header("hook", "s3cret");
+//! let (name, value) = wa360::webhook::verify::basic_auth_header("hook", "s3cret");
 //! verifier.verify(&[(name, value)], b"{}")?;
 //! assert!(verifier.verify(&[("Authorization", "Basic d3Jvbmc6d3Jvbmc=")], b"{}").is_err());
 //! # Ok::<(), wa360::Error>(())
@@ -29,8 +29,15 @@ use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use crate::config::Secret;
 use crate::error::{Error, Result};
+use crate::secret::Secret;
+
+/// `("Authorization", "Basic base64(user:pass)")`: the header a [`Verifier::basic_auth`]
+/// accepts (also what `WebhookSettings::basic_auth` registers).
+pub fn basic_auth_header(user: &str, pass: &str) -> (String, String) {
+    let token = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}"));
+    ("Authorization".to_string(), format!("Basic {token}"))
+}
 
 /// The header Meta puts its body signature in.
 pub const HUB_SIGNATURE_HEADER: &str = "X-Hub-Signature-256";

@@ -1,0 +1,410 @@
+//! `wa360 send …`: build a message from the command line, validate it, send it.
+
+use clap::{Args, Subcommand};
+use serde_json::{Value, json};
+
+use crate::{ApiOpts, CliResult, Failure, make_client, read_input};
+
+#[derive(Args, Debug)]
+pub(crate) struct SendArgs {
+    #[command(flatten)]
+    api: ApiOpts,
+    #[command(subcommand)]
+    what: SendCmd,
+}
+
+#[derive(Args, Debug, Clone)]
+struct Common {
+    /// Recipient phone number (international format) or BSUID (e.g. US.1234…).
+    #[arg(long)]
+    to: String,
+    /// Quote this message (wamid) as a reply.
+    #[arg(long)]
+    reply_to: Option<String>,
+    /// `biz_opaque_callback_data`, echoed back on status webhooks.
+    #[arg(long)]
+    callback_data: Option<String>,
+}
+
+#[derive(Args, Debug, Clone)]
+struct MediaSrc {
+    /// Media id from an upload (digits).
+    #[arg(long, conflicts_with = "link", required_unless_present = "link")]
+    id: Option<String>,
+    /// Public http(s) URL of the file.
+    #[arg(long)]
+    link: Option<String>,
+}
+
+#[derive(Subcommand, Debug)]
+enum SendCmd {
+    /// A text message.
+    Text {
+        #[command(flatten)]
+        common: Common,
+        /// The text (1..4096 characters).
+        body: String,
+        /// Render a link preview for the first URL.
+        #[arg(long)]
+        preview_url: bool,
+    },
+    /// An image (JPEG/PNG) by media id or link.
+    Image {
+        #[command(flatten)]
+        common: Common,
+        #[command(flatten)]
+        src: MediaSrc,
+        /// Caption (≤ 1024).
+        #[arg(long)]
+        caption: Option<String>,
+    },
+    /// A video by media id or link.
+    Video {
+        #[command(flatten)]
+        common: Common,
+        #[command(flatten)]
+        src: MediaSrc,
+        /// Caption (≤ 1024).
+        #[arg(long)]
+        caption: Option<String>,
+    },
+    /// An audio file by media id or link (no caption).
+    Audio {
+        #[command(flatten)]
+        common: Common,
+        #[command(flatten)]
+        src: MediaSrc,
+    },
+    /// A document by media id or link.
+    Document {
+        #[command(flatten)]
+        common: Common,
+        #[command(flatten)]
+        src: MediaSrc,
+        /// Caption (≤ 1024).
+        #[arg(long)]
+        caption: Option<String>,
+        /// File name shown to the user.
+        #[arg(long)]
+        filename: Option<String>,
+    },
+    /// A sticker (WebP) by media id or link.
+    Sticker {
+        #[command(flatten)]
+        common: Common,
+        #[command(flatten)]
+        src: MediaSrc,
+    },
+    /// A location pin.
+    Location {
+        #[command(flatten)]
+        common: Common,
+        /// Latitude in [-90, 90].
+        #[arg(long, allow_hyphen_values = true)]
+        lat: f64,
+        /// Longitude in [-180, 180].
+        #[arg(long, allow_hyphen_values = true)]
+        lng: f64,
+        /// Place name.
+        #[arg(long)]
+        name: Option<String>,
+        /// Address.
+        #[arg(long)]
+        address: Option<String>,
+    },
+    /// A reaction to a message (an empty --emoji removes it).
+    Reaction {
+        #[command(flatten)]
+        common: Common,
+        /// The wamid reacted to.
+        #[arg(long)]
+        message_id: String,
+        /// One emoji, or "" to remove the reaction.
+        #[arg(long)]
+        emoji: String,
+    },
+    /// An approved template with positional body parameters.
+    Template {
+        #[command(flatten)]
+        common: Common,
+        /// Template name.
+        #[arg(long)]
+        name: String,
+        /// Language code, e.g. en_US.
+        #[arg(long)]
+        language: String,
+        /// A body parameter (repeat in order: --param 4471 --param Maya).
+        #[arg(long = "param")]
+        params: Vec<String>,
+    },
+    /// Interactive reply buttons (1..3).
+    InteractiveButtons {
+        #[command(flatten)]
+        common: Common,
+        /// Body text.
+        #[arg(long)]
+        body: String,
+        /// A button as id=title (repeat up to 3 times).
+        #[arg(long = "button", required = true)]
+        buttons: Vec<String>,
+        /// Header text (≤ 60).
+        #[arg(long)]
+        header: Option<String>,
+        /// Footer text (≤ 60).
+        #[arg(long)]
+        footer: Option<String>,
+    },
+    /// An interactive list with one section.
+    InteractiveList {
+        #[command(flatten)]
+        common: Common,
+        /// Body text.
+        #[arg(long)]
+        body: String,
+        /// Label of the button that opens the list (≤ 20).
+        #[arg(long)]
+        button: String,
+        /// A row as id=title or id=title=description (repeat, ≤ 10).
+        #[arg(long = "row", required = true)]
+        rows: Vec<String>,
+        /// Section title.
+        #[arg(long)]
+        section: Option<String>,
+    },
+    /// A call-to-action URL button.
+    CtaUrl {
+        #[command(flatten)]
+        common: Common,
+        /// Body text.
+        #[arg(long)]
+        body: String,
+        /// Button label (≤ 20).
+        #[arg(long)]
+        display_text: String,
+        /// The URL opened.
+        #[arg(long)]
+        url: String,
+    },
+    /// Mark an inbound message as read.
+    MarkRead {
+        /// The inbound wamid.
+        message_id: String,
+    },
+    /// Show a typing indicator (also marks the message read).
+    Typing {
+        /// The inbound wamid.
+        message_id: String,
+    },
+    /// Send a message described in wa360's neutral JSON format (the format
+    /// the Python and Node packages accept), from a file or `-` for stdin.
+    Json {
+        /// Path to the JSON file, or `-` for stdin.
+        file: String,
+    },
+}
+
+fn with_common(mut spec: Value, c: &Common) -> Value {
+    if c.to.contains('.') && !c.to.starts_with('+') && !c.to.chars().all(|ch| ch.is_ascii_digit()) {
+        spec["recipient"] = json!(c.to);
+    } else {
+        spec["to"] = json!(c.to);
+    }
+    if let Some(r) = &c.reply_to {
+        spec["reply_to"] = json!(r);
+    }
+    if let Some(d) = &c.callback_data {
+        spec["callback_data"] = json!(d);
+    }
+    spec
+}
+
+fn media_spec(
+    kind: &str,
+    src: &MediaSrc,
+    caption: Option<&String>,
+    filename: Option<&String>,
+) -> Value {
+    let mut m = serde_json::Map::new();
+    if let Some(id) = &src.id {
+        m.insert("id".into(), json!(id));
+    }
+    if let Some(l) = &src.link {
+        m.insert("link".into(), json!(l));
+    }
+    if let Some(c) = caption {
+        m.insert("caption".into(), json!(c));
+    }
+    if let Some(f) = filename {
+        m.insert("filename".into(), json!(f));
+    }
+    json!({"type": kind, kind: Value::Object(m)})
+}
+
+fn split_pair<'a>(s: &'a str, what: &str) -> Result<(&'a str, &'a str), Failure> {
+    s.split_once('=')
+        .ok_or_else(|| Failure::input(format!("{what} {s:?} must look like id=title")))
+}
+
+/// The neutral spec of a `send` subcommand (`None` for mark-read/typing).
+fn send_spec(cmd: &SendCmd) -> Result<Value, Failure> {
+    Ok(match cmd {
+        SendCmd::Text {
+            common,
+            body,
+            preview_url,
+        } => {
+            let mut t = json!({"body": body});
+            if *preview_url {
+                t["preview_url"] = json!(true);
+            }
+            with_common(json!({"type": "text", "text": t}), common)
+        }
+        SendCmd::Image {
+            common,
+            src,
+            caption,
+        } => with_common(media_spec("image", src, caption.as_ref(), None), common),
+        SendCmd::Video {
+            common,
+            src,
+            caption,
+        } => with_common(media_spec("video", src, caption.as_ref(), None), common),
+        SendCmd::Audio { common, src } => with_common(media_spec("audio", src, None, None), common),
+        SendCmd::Sticker { common, src } => {
+            with_common(media_spec("sticker", src, None, None), common)
+        }
+        SendCmd::Document {
+            common,
+            src,
+            caption,
+            filename,
+        } => with_common(
+            media_spec("document", src, caption.as_ref(), filename.as_ref()),
+            common,
+        ),
+        SendCmd::Location {
+            common,
+            lat,
+            lng,
+            name,
+            address,
+        } => {
+            let mut l = json!({"latitude": lat, "longitude": lng});
+            if let Some(n) = name {
+                l["name"] = json!(n);
+            }
+            if let Some(a) = address {
+                l["address"] = json!(a);
+            }
+            with_common(json!({"type": "location", "location": l}), common)
+        }
+        SendCmd::Reaction {
+            common,
+            message_id,
+            emoji,
+        } => with_common(
+            json!({"type": "reaction", "reaction": {"message_id": message_id, "emoji": emoji}}),
+            common,
+        ),
+        SendCmd::Template {
+            common,
+            name,
+            language,
+            params,
+        } => {
+            let mut t = json!({"name": name, "language": language});
+            if !params.is_empty() {
+                t["body"] = json!(params);
+            }
+            with_common(json!({"type": "template", "template": t}), common)
+        }
+        SendCmd::InteractiveButtons {
+            common,
+            body,
+            buttons,
+            header,
+            footer,
+        } => {
+            let mut bs = Vec::new();
+            for b in buttons {
+                let (id, title) = split_pair(b, "--button")?;
+                bs.push(json!({"id": id, "title": title}));
+            }
+            let mut i = json!({"type": "button", "body": body, "buttons": bs});
+            if let Some(h) = header {
+                i["header"] = json!({"type": "text", "text": h});
+            }
+            if let Some(f) = footer {
+                i["footer"] = json!(f);
+            }
+            with_common(json!({"type": "interactive", "interactive": i}), common)
+        }
+        SendCmd::InteractiveList {
+            common,
+            body,
+            button,
+            rows,
+            section,
+        } => {
+            let mut rs = Vec::new();
+            for r in rows {
+                let (id, rest) = split_pair(r, "--row")?;
+                let row = match rest.split_once('=') {
+                    Some((title, desc)) => json!({"id": id, "title": title, "description": desc}),
+                    None => json!({"id": id, "title": rest}),
+                };
+                rs.push(row);
+            }
+            let mut s = json!({"rows": rs});
+            if let Some(t) = section {
+                s["title"] = json!(t);
+            }
+            with_common(
+                json!({"type": "interactive", "interactive": {"type": "list", "body": body, "button": button, "sections": [s]}}),
+                common,
+            )
+        }
+        SendCmd::CtaUrl {
+            common,
+            body,
+            display_text,
+            url,
+        } => with_common(
+            json!({"type": "interactive", "interactive": {"type": "cta_url", "body": body, "display_text": display_text, "url": url}}),
+            common,
+        ),
+        SendCmd::MarkRead { message_id } => json!({"type": "mark_read", "message_id": message_id}),
+        SendCmd::Typing { message_id } => json!({"type": "typing", "message_id": message_id}),
+        SendCmd::Json { file } => {
+            let bytes = read_input(file)?;
+            serde_json::from_slice(&bytes)
+                .map_err(|e| Failure::input(format!("{file} is not valid JSON: {e}")))?
+        }
+    })
+}
+
+pub(crate) async fn run_send(a: SendArgs) -> CliResult {
+    let spec = send_spec(&a.what)?;
+    // Validate before touching the network (and before requiring a key).
+    let body = wa360::messages::build_body(&spec)?;
+    let client = make_client(&a.api)?;
+    let is_status = body.get("status").is_some();
+    if is_status {
+        let id = body
+            .get("message_id")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        if body.get("typing_indicator").is_some() {
+            client.typing(id).await?;
+        } else {
+            client.mark_read(id).await?;
+        }
+        println!("{}", json!({"success": true}));
+        return Ok(());
+    }
+    let resp = client.send_body(body).await?;
+    let out = serde_json::to_string(&resp)
+        .map_err(|e| Failure::runtime(format!("cannot print the response: {e}")))?;
+    println!("{out}");
+    Ok(())
+}

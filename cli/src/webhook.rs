@@ -1,0 +1,142 @@
+//! `wa360 webhook set|get`: the webhook registration.
+
+use clap::Subcommand;
+use serde_json::{Value, json};
+use wa360::retry::RetryClass;
+use wa360::webhook::registration::{
+    PHONE_WEBHOOK_PATH, WABA_WEBHOOK_PATH, WebhookSettings, validate_webhook_url,
+};
+
+use crate::{ApiOpts, CliResult, Failure, make_client};
+
+#[derive(Subcommand, Debug)]
+pub(crate) enum WebhookCmd {
+    /// Register the webhook URL (replaces the previous one).
+    Set {
+        #[command(flatten)]
+        api: ApiOpts,
+        /// The HTTPS callback URL (no `_` in the host, no port).
+        url: String,
+        /// Set the WABA-level webhook instead of the phone-number-level one.
+        #[arg(long)]
+        waba: bool,
+        /// Send `Authorization: Basic …` with every delivery (user:pass).
+        #[arg(long, value_name = "USER:PASS")]
+        basic_auth: Option<String>,
+        /// Another header sent with every delivery (repeatable), as K=V.
+        #[arg(long = "header", value_name = "K=V")]
+        headers: Vec<String>,
+        /// Allow http://127.0.0.1 / http://localhost URLs (only a sandbox
+        /// started with --allow-http-callbacks accepts them).
+        #[arg(long)]
+        allow_local_http: bool,
+    },
+    /// Print the registered webhook URL.
+    Get {
+        #[command(flatten)]
+        api: ApiOpts,
+        /// Read the WABA-level webhook instead of the phone-number-level one.
+        #[arg(long)]
+        waba: bool,
+    },
+}
+
+pub(crate) async fn run_webhook(w: WebhookCmd) -> CliResult {
+    match w {
+        WebhookCmd::Set {
+            api,
+            url,
+            waba,
+            basic_auth,
+            headers,
+            allow_local_http,
+        } => {
+            let mut settings = WebhookSettings::new(url.clone());
+            if let Some(ba) = basic_auth {
+                let (user, pass) = ba
+                    .split_once(':')
+                    .ok_or_else(|| Failure::input("--basic-auth must look like user:password"))?;
+                settings = settings.basic_auth(user, pass);
+            }
+            for h in &headers {
+                let (k, v) = h.split_once('=').ok_or_else(|| {
+                    Failure::input(format!("--header {h:?} must look like Name=value"))
+                })?;
+                settings = settings.header(k, v);
+            }
+            let local = allow_local_http && is_local_http(&url);
+            if local {
+                // The URL rules are the real API's; a local http receiver is
+                // only for a sandbox started with --allow-http-callbacks.
+                // Check everything but the URL.
+                let mut probe = settings.clone();
+                probe.url = "https://localhost.invalid/".into();
+                probe.validate()?;
+            } else {
+                validate_webhook_url(&url).map_err(|e| {
+                    let mut f = Failure::from(e);
+                    if is_local_http(&url) {
+                        f.message
+                            .push_str(" (for a local sandbox receiver pass --allow-local-http)");
+                    }
+                    f
+                })?;
+                settings.validate()?;
+            }
+            let client = make_client(&api)?;
+            let path = if waba {
+                WABA_WEBHOOK_PATH
+            } else {
+                PHONE_WEBHOOK_PATH
+            };
+            let answer = client
+                .request_json(
+                    reqwest::Method::POST,
+                    path,
+                    Some(&settings.to_body()),
+                    RetryClass::Idempotent,
+                )
+                .await?;
+            let shown = answer.get("url").and_then(Value::as_str).unwrap_or(&url);
+            println!(
+                "{}",
+                json!({"level": if waba {"waba"} else {"phone"}, "url": shown, "headers": settings.headers.keys().collect::<Vec<_>>()})
+            );
+            Ok(())
+        }
+        WebhookCmd::Get { api, waba } => {
+            let client = make_client(&api)?;
+            let got = if waba {
+                client.webhooks().get_waba().await?
+            } else {
+                client.webhooks().get_phone().await?
+            };
+            match got {
+                Some(s) => {
+                    println!(
+                        "{}",
+                        json!({"level": if waba {"waba"} else {"phone"}, "url": s.url})
+                    );
+                    Ok(())
+                }
+                None => Err(Failure::runtime(format!(
+                    "no {} webhook is set",
+                    if waba {
+                        "WABA-level"
+                    } else {
+                        "phone-number-level"
+                    }
+                ))),
+            }
+        }
+    }
+}
+
+fn is_local_http(url: &str) -> bool {
+    let lower = url.to_ascii_lowercase();
+    ["http://127.0.0.1", "http://localhost"].iter().any(|p| {
+        lower
+            .strip_prefix(p)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with([':', '/', '?']))
+    })
+}

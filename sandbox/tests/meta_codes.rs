@@ -1,0 +1,71 @@
+//! The sandbox and the client read one table of Meta's codes (`wa360::meta_codes`):
+//! for every code in it, the sandbox's injected error is classified by the client over real
+//! HTTP exactly as the table says (error code, HTTP status, number of attempts).
+
+use std::time::Duration;
+
+use wa360::client::Client;
+use wa360::messages::Message;
+use wa360::meta_codes::{META_CODES, MetaRetry};
+use wa360::retry::RetryPolicy;
+use wa360_sandbox::{Fault, FaultRule, Sandbox};
+
+#[tokio::test]
+async fn every_table_code_is_classified_as_the_table_says() {
+    let sb = Sandbox::start().await.unwrap();
+    let client = Client::builder()
+        .base_url(&sb.url())
+        .api_key(sb.api_key())
+        .timeout(Duration::from_secs(10))
+        .retry_policy(RetryPolicy {
+            max_retries: 1,
+            base: Duration::from_millis(2),
+            cap: Duration::from_millis(4),
+            max_retry_after: Duration::from_millis(4),
+        })
+        .build()
+        .unwrap();
+    let codes: Vec<_> = META_CODES
+        .iter()
+        .flat_map(|m| {
+            let mid = (m.first + m.last) / 2;
+            let mut v = vec![m.first];
+            if m.last != m.first {
+                v.extend([mid, m.last]);
+            }
+            v.into_iter().map(move |c| (c, m))
+        })
+        .collect();
+    assert!(codes.len() > 40);
+    for (i, (code, row)) in codes.into_iter().enumerate() {
+        sb.control().clear_faults();
+        sb.add_fault(
+            FaultRule::new(
+                "POST",
+                "/messages",
+                Fault::MetaError {
+                    code,
+                    status: None,
+                    message: None,
+                    details: None,
+                    subcode: None,
+                    retry_after: None,
+                },
+            )
+            .times(0),
+        );
+        let before = sb.requests().len();
+        // A new recipient each time: the pair limit is remembered per recipient.
+        let to = format!("1555555{i:04}");
+        let e = client.send(&Message::text(&to, "hi")).await.unwrap_err();
+        let attempts = sb.requests().len() - before;
+        assert_eq!(e.code(), row.error_code, "code {code}: {e}");
+        assert_eq!(e.api_code(), Some(code));
+        assert_eq!(e.status(), Some(row.http_status), "code {code}");
+        let want_attempts = match row.retry {
+            MetaRetry::RateLimit | MetaRetry::Transient => 2,
+            MetaRetry::Never | MetaRetry::PairRateLimit | MetaRetry::Pause => 1,
+        };
+        assert_eq!(attempts, want_attempts, "code {code} ({:?})", row.retry);
+    }
+}
