@@ -276,11 +276,8 @@ pub(crate) fn contains_emoji(s: &str) -> bool {
 }
 
 // ---------------------------------------------------------------------------
-// Reading the neutral description.
-//
-// Hand-written rather than `#[derive(Deserialize)]`: serde's
-// `deny_unknown_fields` reports an unknown key without its path, and the
-// contract needs every structural error to name the exact field.
+// A small reader of JSON objects, still used by the template-management form
+// (`manage::templates`). Outbound messages are read with serde (`read.rs`).
 // ---------------------------------------------------------------------------
 
 /// JSON type name for error messages.
@@ -307,14 +304,6 @@ pub(crate) fn as_string(path: &str, v: &Value) -> Result<String> {
     }
 }
 
-/// Read a value as an array.
-pub(crate) fn as_array<'v>(path: &str, v: &'v Value) -> Result<&'v Vec<Value>> {
-    match v {
-        Value::Array(a) => Ok(a),
-        other => Err(wrong_type(path, "an array", other)),
-    }
-}
-
 /// An object of the neutral description being read. Keys are taken out as
 /// they are read; [`Obj::finish`] rejects whatever is left (unknown keys).
 /// A `null` value counts as absent.
@@ -335,19 +324,9 @@ impl Obj {
         }
     }
 
-    /// The path of this object.
-    pub(crate) fn path(&self) -> &str {
-        &self.path
-    }
-
     /// The path of one of its keys.
     pub(crate) fn at(&self, key: &str) -> String {
         join(&self.path, key)
-    }
-
-    /// Whether the key is present (and not null).
-    pub(crate) fn has(&self, key: &str) -> bool {
-        self.map.get(key).is_some_and(|v| !v.is_null())
     }
 
     /// Take a raw value, if present and not null.
@@ -387,41 +366,6 @@ impl Obj {
         }
     }
 
-    /// Take a required number.
-    pub(crate) fn req_f64(&mut self, key: &str) -> Result<f64> {
-        match self.req_value(key)? {
-            Value::Number(n) => n
-                .as_f64()
-                .ok_or_else(|| Error::invalid(self.at(key), "must be a number")),
-            other => Err(wrong_type(&self.at(key), "a number", &other)),
-        }
-    }
-
-    /// Take a required integer (see [`integer`]).
-    pub(crate) fn req_i64(&mut self, key: &str) -> Result<i64> {
-        match self.req_value(key)? {
-            Value::Number(n) => {
-                integer(&n).ok_or_else(|| Error::invalid(self.at(key), "must be an integer"))
-            }
-            other => Err(wrong_type(&self.at(key), "an integer", &other)),
-        }
-    }
-
-    /// Take a required nested object.
-    pub(crate) fn req_obj(&mut self, key: &str) -> Result<Obj> {
-        let v = self.req_value(key)?;
-        Obj::new(&self.at(key), &v)
-    }
-
-    /// Take an optional raw JSON object (kept as-is).
-    pub(crate) fn opt_raw_obj(&mut self, key: &str) -> Result<Option<Map<String, Value>>> {
-        match self.opt_value(key) {
-            None => Ok(None),
-            Some(Value::Object(m)) => Ok(Some(m)),
-            Some(other) => Err(wrong_type(&self.at(key), "an object", &other)),
-        }
-    }
-
     /// Take an optional array.
     pub(crate) fn opt_arr(&mut self, key: &str) -> Result<Option<Vec<Value>>> {
         match self.opt_value(key) {
@@ -448,35 +392,11 @@ impl Obj {
     }
 }
 
-/// Read an optional array of objects, each with `f`.
-pub(crate) fn read_list<T>(
-    path: &str,
-    items: &[Value],
-    mut f: impl FnMut(&str, &Value) -> Result<T>,
-) -> Result<Vec<T>> {
-    items
-        .iter()
-        .enumerate()
-        .map(|(i, v)| f(&idx(path, i), v))
-        .collect()
-}
-
 /// Insert an optional string into a body map.
 pub(crate) fn put_opt(map: &mut Map<String, Value>, key: &str, value: &Option<String>) {
     if let Some(v) = value {
         map.insert(key.to_string(), Value::String(v.clone()));
     }
-}
-
-/// A JSON number as an integer: an integer, or a number with no fractional
-/// part within ±2^53 (`2.0` from Python is the same input as `2` from
-/// JavaScript, whose numbers have no separate integer type).
-pub(crate) fn integer(n: &serde_json::Number) -> Option<i64> {
-    n.as_i64().or_else(|| {
-        n.as_f64()
-            .filter(|f| f.fract() == 0.0 && f.abs() <= 9_007_199_254_740_992.0)
-            .map(|f| f as i64)
-    })
 }
 
 #[cfg(test)]

@@ -1,8 +1,9 @@
 //! Contacts messages (docs/360dialog-api.md §4.4): 1 to 5 contact cards.
 
+use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::common::{Obj, check_count, check_non_empty, idx, join, read_list};
+use super::common::{check_count, check_non_empty, idx, join};
 use crate::{Error, Result};
 
 /// Most contact cards in one message.
@@ -13,19 +14,13 @@ pub const MAX_CONTACTS: usize = 5;
 macro_rules! string_record {
     ($(#[$doc:meta])* $name:ident { $( $(#[$fdoc:meta])* $field:ident => $key:literal ),* $(,)? }) => {
         $(#[$doc])*
-        #[derive(Debug, Clone, PartialEq, Default)]
+        #[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+        #[serde(deny_unknown_fields)]
         pub struct $name {
-            $( $(#[$fdoc])* pub $field: Option<String>, )*
+            $( $(#[$fdoc])* #[serde(rename = $key)] pub $field: Option<String>, )*
         }
 
         impl $name {
-            fn from_neutral(path: &str, v: &Value) -> Result<Self> {
-                let mut o = Obj::new(path, v)?;
-                let r = $name { $( $field: o.opt_str($key)?, )* };
-                o.finish()?;
-                Ok(r)
-            }
-
             fn to_map(&self) -> Map<String, Value> {
                 let mut m = Map::new();
                 $( super::common::put_opt(&mut m, $key, &self.$field); )*
@@ -116,7 +111,10 @@ string_record!(
 );
 
 /// One contact card. Only `formatted_name` is required.
-#[derive(Debug, Clone, PartialEq, Default)]
+///
+/// Neutral form: the wire contact object (`name.formatted_name`, `phones`, …).
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[serde(from = "ContactSpec")]
 pub struct Contact {
     /// The full name as shown (required).
     pub formatted_name: String,
@@ -224,59 +222,53 @@ impl Contact {
         super::common::put_opt(&mut m, "birthday", &self.birthday);
         Ok(Value::Object(m))
     }
-
-    fn from_neutral(path: &str, v: &Value) -> Result<Contact> {
-        let mut o = Obj::new(path, v)?;
-        let mut name_obj = o.req_obj("name")?;
-        let formatted_name = name_obj.req_str("formatted_name")?;
-        let name_path = name_obj.path().to_string();
-        let rest = name_obj_rest(name_obj)?;
-        let name = NameParts::from_neutral(&name_path, &rest)?;
-        let phones = match o.opt_arr("phones")? {
-            Some(a) => read_list(&o.at("phones"), &a, ContactPhone::from_neutral)?,
-            None => vec![],
-        };
-        let emails = match o.opt_arr("emails")? {
-            Some(a) => read_list(&o.at("emails"), &a, ContactEmail::from_neutral)?,
-            None => vec![],
-        };
-        let urls = match o.opt_arr("urls")? {
-            Some(a) => read_list(&o.at("urls"), &a, ContactUrl::from_neutral)?,
-            None => vec![],
-        };
-        let addresses = match o.opt_arr("addresses")? {
-            Some(a) => read_list(&o.at("addresses"), &a, ContactAddress::from_neutral)?,
-            None => vec![],
-        };
-        let org = match o.opt_value("org") {
-            Some(v) => Some(ContactOrg::from_neutral(&o.at("org"), &v)?),
-            None => None,
-        };
-        let birthday = o.opt_str("birthday")?;
-        o.finish()?;
-        Ok(Contact {
-            formatted_name,
-            name,
-            phones,
-            emails,
-            urls,
-            addresses,
-            org,
-            birthday,
-        })
-    }
 }
 
-/// The keys of a name object left after `formatted_name`, as a JSON object.
-fn name_obj_rest(mut o: Obj) -> Result<Value> {
-    let mut m = Map::new();
-    for key in ["first_name", "last_name", "middle_name", "suffix", "prefix"] {
-        if let Some(v) = o.opt_value(key) {
-            m.insert(key.into(), v);
+/// The neutral (and wire) shape of a contact card.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ContactSpec {
+    name: NameSpec,
+    phones: Option<Vec<ContactPhone>>,
+    emails: Option<Vec<ContactEmail>>,
+    urls: Option<Vec<ContactUrl>>,
+    addresses: Option<Vec<ContactAddress>>,
+    org: Option<ContactOrg>,
+    birthday: Option<String>,
+}
+
+/// The `name` object: the formatted name plus the optional parts.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NameSpec {
+    formatted_name: String,
+    first_name: Option<String>,
+    last_name: Option<String>,
+    middle_name: Option<String>,
+    suffix: Option<String>,
+    prefix: Option<String>,
+}
+
+impl From<ContactSpec> for Contact {
+    fn from(s: ContactSpec) -> Contact {
+        let n = s.name;
+        Contact {
+            formatted_name: n.formatted_name,
+            name: NameParts {
+                first_name: n.first_name,
+                last_name: n.last_name,
+                middle_name: n.middle_name,
+                suffix: n.suffix,
+                prefix: n.prefix,
+            },
+            phones: s.phones.unwrap_or_default(),
+            emails: s.emails.unwrap_or_default(),
+            urls: s.urls.unwrap_or_default(),
+            addresses: s.addresses.unwrap_or_default(),
+            org: s.org,
+            birthday: s.birthday,
         }
     }
-    o.finish()?;
-    Ok(Value::Object(m))
 }
 
 fn check_kinds<'a>(
@@ -334,12 +326,6 @@ pub(crate) fn contacts_value(contacts: &[Contact]) -> Result<Value> {
         .map(|(i, c)| c.to_value(&idx("contacts", i)))
         .collect::<Result<Vec<_>>>()?;
     Ok(Value::Array(arr))
-}
-
-/// Neutral form: the wire array of contact objects.
-pub(crate) fn contacts_from_neutral(path: &str, v: &Value) -> Result<Vec<Contact>> {
-    let arr = super::common::as_array(path, v)?;
-    read_list(path, arr, Contact::from_neutral)
 }
 
 #[cfg(test)]

@@ -1,13 +1,16 @@
 //! Location messages (docs/360dialog-api.md §4.3).
 
+use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::common::{Obj, check_lat_long, check_non_empty, f64_value, join, put_opt};
+use super::common::{check_lat_long, check_non_empty, f64_value, join, put_opt};
 use crate::Result;
 
 /// A location pin: latitude in [-90, 90], longitude in [-180, 180], and an
 /// optional name and address. Sent as JSON numbers.
-#[derive(Debug, Clone, PartialEq)]
+/// Neutral form: `{"latitude": 52.52, "longitude": 13.40, "name"?, "address"?}`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Location {
     /// Latitude in degrees.
     pub latitude: f64,
@@ -64,19 +67,6 @@ impl Location {
         put_opt(&mut m, "name", &self.name);
         put_opt(&mut m, "address", &self.address);
         Ok(Value::Object(m))
-    }
-
-    /// Neutral form: `{"latitude": 52.52, "longitude": 13.40, "name"?, "address"?}`.
-    pub(crate) fn from_neutral(path: &str, v: &Value) -> Result<Location> {
-        let mut o = Obj::new(path, v)?;
-        let l = Location {
-            latitude: o.req_f64("latitude")?,
-            longitude: o.req_f64("longitude")?,
-            name: o.opt_str("name")?,
-            address: o.opt_str("address")?,
-        };
-        o.finish()?;
-        Ok(l)
     }
 }
 

@@ -2,9 +2,10 @@
 //! and the media object shared with interactive headers and template
 //! parameters.
 
+use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::common::{Obj, check_http_url, check_len, check_non_empty, join, put_opt};
+use super::common::{check_http_url, check_len, check_non_empty, join, put_opt};
 use crate::{Error, Result};
 
 /// Maximum caption length (image, video, document), in characters.
@@ -18,7 +19,8 @@ pub const MAX_CAPTION: usize = 1024;
 /// let m = Media::id("1029384756109999").caption("Your receipt");
 /// assert_eq!(m.caption.as_deref(), Some("Your receipt"));
 /// ```
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Media {
     /// Media id from an upload (digits only). Preferred over `link`.
     pub id: Option<String>,
@@ -112,19 +114,6 @@ impl Media {
         }
         put_opt(&mut m, "filename", &self.filename);
         Ok(Value::Object(m))
-    }
-
-    /// Read `{"id"|"link", "caption"?, "filename"?}` from the neutral description.
-    pub(crate) fn from_neutral(path: &str, v: &Value) -> Result<Media> {
-        let mut o = Obj::new(path, v)?;
-        let media = Media {
-            id: o.opt_str("id")?,
-            link: o.opt_str("link")?,
-            caption: o.opt_str("caption")?,
-            filename: o.opt_str("filename")?,
-        };
-        o.finish()?;
-        Ok(media)
     }
 }
 

@@ -39,14 +39,16 @@ pub mod interactive;
 pub mod location;
 pub mod media;
 pub mod reaction;
+pub(crate) mod read;
 pub mod status;
 pub mod template;
 pub mod text;
 
+use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use crate::{Error, Result};
-use common::{Obj, check_len, check_non_empty, looks_like_bsuid};
+use common::{check_len, check_non_empty, looks_like_bsuid};
 
 pub use common::{char_count, is_bsuid, is_single_emoji, normalize_phone};
 pub use contacts::{
@@ -383,11 +385,45 @@ impl Message {
                 format!("must be an object (got {})", common::type_name(spec)),
             ));
         }
-        let mut o = Obj::new("", spec)?;
-        let t = o.req_str("type")?;
-        let to = o.opt_str("to")?;
-        let recipient = o.opt_str("recipient")?;
-        let recipient_type = match o.opt_str("recipient_type")?.as_deref() {
+        // `type` names the key that holds the content, so it is read first:
+        // an unknown type is reported as such, not as an unknown content key.
+        match spec.get("type") {
+            None | Some(Value::Null) => return Err(Error::invalid("type", "is required")),
+            Some(Value::String(t)) => check_type(t)?,
+            Some(_) => {} // the wrong JSON type is reported by the reader
+        }
+        read::from_neutral::<MessageSpec>(spec)?.into_message()
+    }
+}
+
+/// The neutral envelope: every key a message may hold. The content sits under
+/// the key named by `type`; the other content keys must be absent.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MessageSpec {
+    #[serde(rename = "type")]
+    kind: String,
+    to: Option<String>,
+    recipient: Option<String>,
+    recipient_type: Option<String>,
+    reply_to: Option<String>,
+    callback_data: Option<String>,
+    text: Option<Text>,
+    image: Option<Media>,
+    audio: Option<Media>,
+    video: Option<Media>,
+    document: Option<Media>,
+    sticker: Option<Media>,
+    location: Option<Location>,
+    contacts: Option<Vec<Contact>>,
+    interactive: Option<interactive::InteractiveSpec>,
+    template: Option<template::TemplateSpec>,
+    reaction: Option<Reaction>,
+}
+
+impl MessageSpec {
+    fn into_message(self) -> Result<Message> {
+        let recipient_type = match self.recipient_type.as_deref() {
             None | Some("individual") => RecipientType::Individual,
             Some("group") => RecipientType::Group,
             Some(other) => {
@@ -397,60 +433,109 @@ impl Message {
                 ));
             }
         };
-        let reply_to = o.opt_str("reply_to")?;
-        let callback_data = o.opt_str("callback_data")?;
-        let content = if let Some(kind) = MediaKind::from_name(&t) {
-            MessageContent::Media(kind, Media::from_neutral(&t, &o.req_value(&t)?)?)
-        } else {
-            match t.as_str() {
-                "text" => MessageContent::Text(Text::from_neutral("text", &o.req_value("text")?)?),
-                "location" => MessageContent::Location(Location::from_neutral(
-                    "location",
-                    &o.req_value("location")?,
-                )?),
-                "contacts" => MessageContent::Contacts(contacts::contacts_from_neutral(
-                    "contacts",
-                    &o.req_value("contacts")?,
-                )?),
-                "interactive" => MessageContent::Interactive(Box::new(Interactive::from_neutral(
-                    "interactive",
-                    &o.req_value("interactive")?,
-                )?)),
-                "template" => MessageContent::Template(Box::new(Template::from_neutral(
-                    "template",
-                    &o.req_value("template")?,
-                )?)),
-                "reaction" => MessageContent::Reaction(Reaction::from_neutral(
-                    "reaction",
-                    &o.req_value("reaction")?,
-                )?),
-                other => {
-                    let hint = if other == "mark_read" || other == "typing" {
-                        " (mark_read and typing are built with build_body)"
-                    } else {
-                        ""
-                    };
-                    return Err(Error::invalid(
-                        "type",
-                        format!(
-                            "must be one of text, image, audio, video, document, sticker, location, \
-                         contacts, interactive, template, reaction (got {other:?}){hint}"
-                        ),
-                    ));
-                }
+        let present = [
+            ("text", self.text.is_some()),
+            ("image", self.image.is_some()),
+            ("audio", self.audio.is_some()),
+            ("video", self.video.is_some()),
+            ("document", self.document.is_some()),
+            ("sticker", self.sticker.is_some()),
+            ("location", self.location.is_some()),
+            ("contacts", self.contacts.is_some()),
+            ("interactive", self.interactive.is_some()),
+            ("template", self.template.is_some()),
+            ("reaction", self.reaction.is_some()),
+        ];
+        let t = self.kind.as_str();
+        let content = match t {
+            "text" => self.text.map(MessageContent::Text),
+            "image" => self
+                .image
+                .map(|m| MessageContent::Media(MediaKind::Image, m)),
+            "audio" => self
+                .audio
+                .map(|m| MessageContent::Media(MediaKind::Audio, m)),
+            "video" => self
+                .video
+                .map(|m| MessageContent::Media(MediaKind::Video, m)),
+            "document" => self
+                .document
+                .map(|m| MessageContent::Media(MediaKind::Document, m)),
+            "sticker" => self
+                .sticker
+                .map(|m| MessageContent::Media(MediaKind::Sticker, m)),
+            "location" => self.location.map(MessageContent::Location),
+            "contacts" => self.contacts.map(MessageContent::Contacts),
+            "interactive" => match self.interactive {
+                Some(i) => Some(MessageContent::Interactive(Box::new(i.into_model()?))),
+                None => None,
+            },
+            "template" => match self.template {
+                Some(i) => Some(MessageContent::Template(Box::new(i.into_model()?))),
+                None => None,
+            },
+            "reaction" => self.reaction.map(MessageContent::Reaction),
+            other => {
+                check_type(other)?;
+                None
             }
         };
-        o.finish()?;
+        let content = content.ok_or_else(|| Error::invalid(t, "is required"))?;
+        if let Some((k, _)) = present.iter().find(|(k, p)| *p && *k != t) {
+            return Err(Error::invalid(*k, "unknown field"));
+        }
         Ok(Message {
-            to,
-            recipient,
+            to: self.to,
+            recipient: self.recipient,
             recipient_type,
-            reply_to,
-            callback_data,
+            reply_to: self.reply_to,
+            callback_data: self.callback_data,
             content,
             misuse: None,
         })
     }
+}
+
+/// The content types of [`Message::from_json`].
+const MESSAGE_TYPES: [&str; 11] = [
+    "text",
+    "image",
+    "audio",
+    "video",
+    "document",
+    "sticker",
+    "location",
+    "contacts",
+    "interactive",
+    "template",
+    "reaction",
+];
+
+fn check_type(t: &str) -> Result<()> {
+    if MESSAGE_TYPES.contains(&t) {
+        return Ok(());
+    }
+    let hint = if t == "mark_read" || t == "typing" {
+        " (mark_read and typing are built with build_body)"
+    } else {
+        ""
+    };
+    Err(Error::invalid(
+        "type",
+        format!(
+            "must be one of text, image, audio, video, document, sticker, location, \
+             contacts, interactive, template, reaction (got {t:?}){hint}"
+        ),
+    ))
+}
+
+/// `{"type": "mark_read" | "typing", "message_id": "wamid…"}`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StatusSpec {
+    #[serde(rename = "type")]
+    _kind: String,
+    message_id: String,
 }
 
 impl Outbound for Message {
@@ -498,10 +583,7 @@ pub fn build_body(spec: &Value) -> Result<Value> {
     crate::input::check_depth(spec)?;
     let kind = spec.get("type").and_then(Value::as_str);
     if let Some(k @ ("mark_read" | "typing")) = kind {
-        let mut o = Obj::new("", spec)?;
-        o.req_str("type")?;
-        let message_id = o.req_str("message_id")?;
-        o.finish()?;
+        let message_id = read::from_neutral::<StatusSpec>(spec)?.message_id;
         return if k == "mark_read" {
             MarkRead::new(message_id).to_body()
         } else {

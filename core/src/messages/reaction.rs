@@ -1,12 +1,15 @@
 //! Reactions (docs/360dialog-api.md §4.5): one emoji on a message, or `""` to remove it.
 
+use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::common::{Obj, check_non_empty, is_single_emoji};
+use super::common::{check_non_empty, is_single_emoji};
 use crate::{Error, Result};
 
 /// A reaction to `message_id`. An empty `emoji` removes an earlier reaction.
-#[derive(Debug, Clone, PartialEq)]
+/// Neutral form: `{"message_id": "wamid…", "emoji": "👍"}` (`""` removes).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Reaction {
     /// The wamid of the message reacted to.
     pub message_id: String,
@@ -40,17 +43,6 @@ impl Reaction {
         m.insert("message_id".into(), Value::String(self.message_id.clone()));
         m.insert("emoji".into(), Value::String(self.emoji.clone()));
         Ok(Value::Object(m))
-    }
-
-    /// Neutral form: `{"message_id": "wamid…", "emoji": "👍"}` (`""` removes).
-    pub(crate) fn from_neutral(path: &str, v: &Value) -> Result<Reaction> {
-        let mut o = Obj::new(path, v)?;
-        let r = Reaction {
-            message_id: o.req_str("message_id")?,
-            emoji: o.req_str("emoji")?,
-        };
-        o.finish()?;
-        Ok(r)
     }
 }
 

@@ -1,15 +1,20 @@
 //! Text messages (docs/360dialog-api.md §4.1).
 
+use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::common::{Obj, check_len};
+use super::common::check_len;
+use super::read::{Expecting, StrOr};
 use crate::Result;
 
 /// Maximum text body length, in characters.
 pub const MAX_TEXT_BODY: usize = 4096;
 
 /// A text message: a body of 1..4096 characters and an optional link preview.
-#[derive(Debug, Clone, PartialEq)]
+///
+/// Neutral form: `"text": "hello"` or `"text": {"body": "hello", "preview_url": true}`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(from = "StrOr<TextObj>")]
 pub struct Text {
     /// The message text.
     pub body: String,
@@ -36,19 +41,27 @@ impl Text {
         }
         Ok(Value::Object(m))
     }
+}
 
-    /// Neutral form: `"text": "hello"` or `"text": {"body": "hello", "preview_url": true}`.
-    pub(crate) fn from_neutral(path: &str, v: &Value) -> Result<Text> {
-        if let Value::String(s) = v {
-            return Ok(Text::new(s.clone()));
+/// The object form of a text.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct TextObj {
+    body: String,
+    preview_url: Option<bool>,
+}
+
+impl Expecting for TextObj {}
+
+impl From<StrOr<TextObj>> for Text {
+    fn from(v: StrOr<TextObj>) -> Text {
+        match v {
+            StrOr::Str(body) => Text::new(body),
+            StrOr::Obj(o) => Text {
+                body: o.body,
+                preview_url: o.preview_url,
+            },
         }
-        let mut o = Obj::new(path, v)?;
-        let t = Text {
-            body: o.req_str("body")?,
-            preview_url: o.opt_bool("preview_url")?,
-        };
-        o.finish()?;
-        Ok(t)
     }
 }
 

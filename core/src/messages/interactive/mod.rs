@@ -4,12 +4,17 @@
 
 use serde_json::{Map, Value};
 
+use serde::Deserialize;
+
 use super::common::{
-    Obj, as_string, check_count, check_http_url, check_len, check_non_empty, contains_emoji, idx,
-    join, put_opt, read_list,
+    as_string, check_count, check_http_url, check_len, check_non_empty, contains_emoji, idx, join,
+    put_opt,
 };
 use super::media::Media;
+
+mod read;
 use crate::{Error, Result};
+pub(crate) use read::InteractiveSpec;
 
 /// Maximum interactive header text, in characters.
 pub const MAX_HEADER_TEXT: usize = 60;
@@ -90,54 +95,12 @@ impl Header {
         m.insert(key.into(), v);
         Ok(Value::Object(m))
     }
-
-    /// Neutral form: a string (text header), or `{"type": "image", "image": {…}}`
-    /// (`type` may be left out), likewise for `text`, `video`, `document`.
-    fn from_neutral(path: &str, v: &Value) -> Result<Header> {
-        if let Value::String(s) = v {
-            return Ok(Header::Text(s.clone()));
-        }
-        let mut o = Obj::new(path, v)?;
-        let declared = o.opt_str("type")?;
-        let present: Vec<&str> = ["text", "image", "video", "document"]
-            .into_iter()
-            .filter(|k| o.has(k))
-            .collect();
-        let kind = match (declared.as_deref(), present.as_slice()) {
-            (Some(d), [p]) if d == *p => d.to_string(),
-            (None, [p]) => p.to_string(),
-            (Some(d), _) if !["text", "image", "video", "document"].contains(&d) => {
-                return Err(Error::invalid(
-                    o.at("type"),
-                    "must be one of text, image, video, document",
-                ));
-            }
-            _ => {
-                return Err(Error::invalid(
-                    path,
-                    "must hold exactly one of `text`, `image`, `video`, `document`, matching `type`",
-                ));
-            }
-        };
-        let h = match kind.as_str() {
-            "text" => Header::Text(o.req_str("text")?),
-            k => {
-                let m = Media::from_neutral(&o.at(k), &o.req_value(k)?)?;
-                match k {
-                    "image" => Header::Image(m),
-                    "video" => Header::Video(m),
-                    _ => Header::Document(m),
-                }
-            }
-        };
-        o.finish()?;
-        Ok(h)
-    }
 }
 
 /// A reply button: id (1..256 characters, no leading or trailing space) and
 /// title (1..20 characters).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ReplyButton {
     /// Id sent back in the `button_reply` webhook.
     pub id: String,
@@ -156,7 +119,8 @@ impl ReplyButton {
 }
 
 /// One row of a list message.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ListRow {
     /// Id (1..200 characters), unique across the list.
     pub id: String,
@@ -804,128 +768,6 @@ impl Interactive {
             }
         }
         Ok(Value::Object(m))
-    }
-
-    /// Neutral form: `{"type": "button", "header"?, "body"?, "footer"?, …}`
-    /// with the type's own keys at the same level (see the conformance README).
-    pub(crate) fn from_neutral(path: &str, v: &Value) -> Result<Interactive> {
-        let mut o = Obj::new(path, v)?;
-        let t = o.req_str("type")?;
-        let header = match o.opt_value("header") {
-            Some(h) => Some(Header::from_neutral(&o.at("header"), &h)?),
-            None => None,
-        };
-        let body = o.opt_str("body")?;
-        let footer = o.opt_str("footer")?;
-        let action = match t.as_str() {
-            "button" => {
-                let arr = o.req_arr("buttons")?;
-                InteractiveAction::Buttons(read_list(&o.at("buttons"), &arr, |p, v| {
-                    let mut b = Obj::new(p, v)?;
-                    let r = ReplyButton {
-                        id: b.req_str("id")?,
-                        title: b.req_str("title")?,
-                    };
-                    b.finish()?;
-                    Ok(r)
-                })?)
-            }
-            "list" => {
-                let button = o.req_str("button")?;
-                let arr = o.req_arr("sections")?;
-                let sections = read_list(&o.at("sections"), &arr, |p, v| {
-                    let mut s = Obj::new(p, v)?;
-                    let title = s.opt_str("title")?;
-                    let rows = s.req_arr("rows")?;
-                    let rows = read_list(&s.at("rows"), &rows, |p, v| {
-                        let mut r = Obj::new(p, v)?;
-                        let row = ListRow {
-                            id: r.req_str("id")?,
-                            title: r.req_str("title")?,
-                            description: r.opt_str("description")?,
-                        };
-                        r.finish()?;
-                        Ok(row)
-                    })?;
-                    s.finish()?;
-                    Ok(ListSection { title, rows })
-                })?;
-                InteractiveAction::List { button, sections }
-            }
-            "cta_url" => InteractiveAction::CtaUrl {
-                display_text: o.req_str("display_text")?,
-                url: o.req_str("url")?,
-            },
-            "flow" => InteractiveAction::Flow(Box::new(Flow {
-                flow_message_version: o
-                    .opt_str("flow_message_version")?
-                    .unwrap_or_else(|| "3".into()),
-                flow_id: o.opt_str("flow_id")?,
-                flow_name: o.opt_str("flow_name")?,
-                flow_cta: o.req_str("flow_cta")?,
-                flow_token: o.opt_str("flow_token")?,
-                flow_action: o.opt_str("flow_action")?,
-                flow_action_payload: o.opt_raw_obj("flow_action_payload")?,
-                mode: o.opt_str("mode")?,
-            })),
-            "product" => InteractiveAction::Product {
-                catalog_id: o.req_str("catalog_id")?,
-                product_retailer_id: o.req_str("product_retailer_id")?,
-            },
-            "product_list" => {
-                let catalog_id = o.req_str("catalog_id")?;
-                let arr = o.req_arr("sections")?;
-                let sections = read_list(&o.at("sections"), &arr, |p, v| {
-                    let mut s = Obj::new(p, v)?;
-                    let title = s.opt_str("title")?;
-                    let items = s.req_arr("product_items")?;
-                    let skus = read_list(&s.at("product_items"), &items, |p, v| match v {
-                        Value::String(sku) => Ok(sku.clone()),
-                        other => {
-                            let mut i = Obj::new(p, other)?;
-                            let sku = i.req_str("product_retailer_id")?;
-                            i.finish()?;
-                            Ok(sku)
-                        }
-                    })?;
-                    s.finish()?;
-                    Ok(ProductSection {
-                        title,
-                        product_retailer_ids: skus,
-                    })
-                })?;
-                InteractiveAction::ProductList {
-                    catalog_id,
-                    sections,
-                }
-            }
-            "location_request_message" => InteractiveAction::LocationRequest,
-            "address_message" => InteractiveAction::Address {
-                country: o.req_str("country")?,
-                values: o.opt_raw_obj("values")?,
-                saved_addresses: o.opt_value("saved_addresses"),
-                validation_errors: o.opt_raw_obj("validation_errors")?,
-            },
-            "catalog_message" => InteractiveAction::Catalog {
-                thumbnail_product_retailer_id: o.opt_str("thumbnail_product_retailer_id")?,
-            },
-            other => {
-                return Err(Error::invalid(
-                    o.at("type"),
-                    format!(
-                        "must be one of button, list, cta_url, flow, product, product_list, \
-                         location_request_message, address_message, catalog_message (got {other:?})"
-                    ),
-                ));
-            }
-        };
-        o.finish()?;
-        Ok(Interactive {
-            header,
-            body,
-            footer,
-            action,
-        })
     }
 }
 

@@ -3,10 +3,13 @@
 
 use serde_json::{Map, Value};
 
-use super::common::{Obj, as_array, check_len, check_non_empty, idx, join, read_list};
+use super::common::{check_len, check_non_empty, idx, join};
 use super::location::Location;
 use super::media::Media;
 use crate::{Error, Result};
+
+mod read;
+pub(crate) use read::TemplateSpec;
 
 /// Maximum header text parameter, in characters.
 pub const MAX_HEADER_PARAM: usize = 60;
@@ -201,88 +204,6 @@ impl Parameter {
         m.insert(kind.into(), v);
         Ok(Value::Object(m))
     }
-
-    /// Neutral form: a string (text), or an object with one of `text`,
-    /// `currency`, `date_time` (string or `{"fallback_value"}`), `image`,
-    /// `video`, `document`, `location`, plus optional `parameter_name` and
-    /// an optional `type` that must match.
-    fn from_neutral(path: &str, v: &Value, name: Option<String>) -> Result<Parameter> {
-        if let Value::String(s) = v {
-            return Ok(Parameter {
-                name,
-                value: ParamValue::Text(s.clone()),
-            });
-        }
-        let mut o = Obj::new(path, v)?;
-        const KINDS: [&str; 7] = [
-            "text",
-            "currency",
-            "date_time",
-            "image",
-            "video",
-            "document",
-            "location",
-        ];
-        let declared = o.opt_str("type")?;
-        let present: Vec<&str> = KINDS.into_iter().filter(|k| o.has(k)).collect();
-        let kind = match (declared.as_deref(), present.as_slice()) {
-            (Some(d), [p]) if d == *p => *p,
-            (None, [p]) => *p,
-            _ => {
-                return Err(Error::invalid(
-                    path,
-                    "must hold exactly one of text, currency, date_time, image, video, document, location (matching `type` if given)",
-                ));
-            }
-        };
-        let own_name = o.opt_str("parameter_name")?;
-        let name = match (name, own_name) {
-            (Some(n), None) | (None, Some(n)) => Some(n),
-            (None, None) => None,
-            (Some(_), Some(_)) => {
-                return Err(Error::invalid(
-                    o.at("parameter_name"),
-                    "is already given by the key of the named body",
-                ));
-            }
-        };
-        let value = match kind {
-            "text" => ParamValue::Text(o.req_str("text")?),
-            "currency" => {
-                let mut c = o.req_obj("currency")?;
-                let v = ParamValue::Currency {
-                    fallback_value: c.req_str("fallback_value")?,
-                    code: c.req_str("code")?,
-                    amount_1000: c.req_i64("amount_1000")?,
-                };
-                c.finish()?;
-                v
-            }
-            "date_time" => match o.req_value("date_time")? {
-                Value::String(s) => ParamValue::DateTime(s),
-                other => {
-                    let mut d = Obj::new(&o.at("date_time"), &other)?;
-                    let f = d.req_str("fallback_value")?;
-                    d.finish()?;
-                    ParamValue::DateTime(f)
-                }
-            },
-            "location" => ParamValue::Location(Location::from_neutral(
-                &o.at("location"),
-                &o.req_value("location")?,
-            )?),
-            media_kind => {
-                let m = Media::from_neutral(&o.at(media_kind), &o.req_value(media_kind)?)?;
-                match media_kind {
-                    "image" => ParamValue::Image(m),
-                    "video" => ParamValue::Video(m),
-                    _ => ParamValue::Document(m),
-                }
-            }
-        };
-        o.finish()?;
-        Ok(Parameter { name, value })
-    }
 }
 
 /// The parameter of a template button.
@@ -432,47 +353,6 @@ impl TemplateButton {
         m.insert("parameters".into(), Value::Array(vec![Value::Object(p)]));
         Ok(Value::Object(m))
     }
-
-    /// Neutral form: `{"sub_type": "url", "index": 1, "text": "…"}`; the
-    /// parameter key is `payload` (quick_reply), `text` (url), `coupon_code`
-    /// (copy_code), `flow_token` / `flow_action_data` (flow) or
-    /// `thumbnail_product_retailer_id` (catalog). `index` is a number or a
-    /// digit string.
-    fn from_neutral(path: &str, v: &Value) -> Result<TemplateButton> {
-        let mut o = Obj::new(path, v)?;
-        let sub_type = o.req_str("sub_type")?;
-        let index = match o.req_value("index")? {
-            Value::Number(n) => super::common::integer(&n).and_then(|i| u64::try_from(i).ok()),
-            Value::String(s) if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) => {
-                s.parse().ok()
-            }
-            _ => None,
-        }
-        .and_then(|n| u32::try_from(n).ok())
-        .ok_or_else(|| Error::invalid(o.at("index"), "must be a non-negative integer (0 to 9)"))?;
-        let param = match sub_type.as_str() {
-            "quick_reply" => ButtonParam::QuickReply(o.req_str("payload")?),
-            "url" => ButtonParam::Url(o.req_str("text")?),
-            "copy_code" => ButtonParam::CopyCode(o.req_str("coupon_code")?),
-            "flow" => ButtonParam::Flow {
-                flow_token: o.opt_str("flow_token")?,
-                flow_action_data: o.opt_raw_obj("flow_action_data")?,
-            },
-            "catalog" => ButtonParam::Catalog {
-                thumbnail_product_retailer_id: o.req_str("thumbnail_product_retailer_id")?,
-            },
-            other => {
-                return Err(Error::invalid(
-                    o.at("sub_type"),
-                    format!(
-                        "must be one of quick_reply, url, copy_code, flow, catalog (got {other:?})"
-                    ),
-                ));
-            }
-        };
-        o.finish()?;
-        Ok(TemplateButton { index, param })
-    }
 }
 
 /// A template message.
@@ -607,72 +487,6 @@ impl Template {
             m.insert("components".into(), Value::Array(components));
         }
         Ok(Value::Object(m))
-    }
-
-    /// Neutral form: `{"name", "language", "header"?, "body"?, "buttons"?}`.
-    /// `body` is an array (positional) or an object of name → value (named).
-    pub(crate) fn from_neutral(path: &str, v: &Value) -> Result<Template> {
-        let mut o = Obj::new(path, v)?;
-        let name = o.req_str("name")?;
-        let language = match o.req_value("language")? {
-            Value::String(s) => s,
-            other @ Value::Object(_) => {
-                let mut l = Obj::new(&o.at("language"), &other)?;
-                let code = l.req_str("code")?;
-                if let Some(p) = l.opt_str("policy")?
-                    && p != "deterministic"
-                {
-                    return Err(Error::invalid(l.at("policy"), "must be deterministic"));
-                }
-                l.finish()?;
-                code
-            }
-            other => {
-                return Err(Error::invalid(
-                    o.at("language"),
-                    format!(
-                        "must be a language code like \"en_US\" or {{\"code\": …}} (got {})",
-                        super::common::type_name(&other)
-                    ),
-                ));
-            }
-        };
-        let header = match o.opt_value("header") {
-            Some(h) => Some(Parameter::from_neutral(&o.at("header"), &h, None)?),
-            None => None,
-        };
-        let body = match o.opt_value("body") {
-            None => Vec::new(),
-            Some(Value::Object(named)) => {
-                let bp = o.at("body");
-                named
-                    .iter()
-                    .map(|(k, v)| Parameter::from_neutral(&join(&bp, k), v, Some(k.clone())))
-                    .collect::<Result<Vec<_>>>()?
-            }
-            Some(other) => {
-                let bp = o.at("body");
-                let arr = as_array(&bp, &other).map_err(|_| {
-                    Error::invalid(
-                        &bp,
-                        "must be an array (positional) or an object (named parameters)",
-                    )
-                })?;
-                read_list(&bp, arr, |p, v| Parameter::from_neutral(p, v, None))?
-            }
-        };
-        let buttons = match o.opt_arr("buttons")? {
-            Some(a) => read_list(&o.at("buttons"), &a, TemplateButton::from_neutral)?,
-            None => Vec::new(),
-        };
-        o.finish()?;
-        Ok(Template {
-            name,
-            language,
-            header,
-            body,
-            buttons,
-        })
     }
 }
 
