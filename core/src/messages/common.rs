@@ -185,9 +185,61 @@ pub fn is_bsuid(s: &str) -> bool {
 
 /// Whether `s` looks like an attempt at a BSUID (two upper-case letters and a
 /// dot): used to route a `to` value and to give a precise error.
-pub(crate) fn looks_like_bsuid(s: &str) -> bool {
+fn looks_like_bsuid(s: &str) -> bool {
     let b = s.as_bytes();
     b.len() >= 3 && b[0].is_ascii_uppercase() && b[1].is_ascii_uppercase() && b[2] == b'.'
+}
+
+/// An individual recipient, as WhatsApp addresses it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RecipientId {
+    /// A phone number, normalised to its digits (sent as `to`).
+    Phone(String),
+    /// A business-scoped user id (sent as `recipient`).
+    Bsuid(String),
+}
+
+impl RecipientId {
+    /// The wire key: `to` for a phone number, `recipient` for a BSUID.
+    pub fn wire_key(&self) -> &'static str {
+        match self {
+            RecipientId::Phone(_) => "to",
+            RecipientId::Bsuid(_) => "recipient",
+        }
+    }
+
+    /// The value sent.
+    pub fn as_str(&self) -> &str {
+        match self {
+            RecipientId::Phone(s) | RecipientId::Bsuid(s) => s,
+        }
+    }
+}
+
+/// The one rule for an individual recipient given as `to` (docs/360dialog-api.md §3):
+/// a value shaped like a BSUID (`US.1349…`, `US.ENT.1349…`) must be one and is
+/// sent as `recipient`; anything else must be a phone number
+/// ([`normalize_phone`]). The core, the CLI and the sandbox all use it.
+///
+/// ```
+/// use wa360::messages::{RecipientId, recipient_id};
+/// assert_eq!(recipient_id("+1 555 555 0123").unwrap(), RecipientId::Phone("15555550123".into()));
+/// assert_eq!(recipient_id("US.13491208655302741918").unwrap().wire_key(), "recipient");
+/// assert!(recipient_id("US.1349x").is_err());
+/// ```
+pub fn recipient_id(input: &str) -> Result<RecipientId> {
+    if looks_like_bsuid(input) {
+        if is_bsuid(input) {
+            Ok(RecipientId::Bsuid(input.to_string()))
+        } else {
+            Err(Error::invalid(
+                "to",
+                "looks like a business-scoped user id but is not one (expected CC.digits or CC.ENT.digits)",
+            ))
+        }
+    } else {
+        normalize_phone(input).map(RecipientId::Phone)
+    }
 }
 
 // ---------------------------------------------------------------------------

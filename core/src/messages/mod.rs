@@ -48,9 +48,11 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use crate::{Error, Result};
-use common::{check_len, check_non_empty, looks_like_bsuid};
+use common::{check_len, check_non_empty};
 
-pub use common::{char_count, is_bsuid, is_single_emoji, normalize_phone};
+pub use common::{
+    RecipientId, char_count, is_bsuid, is_single_emoji, normalize_phone, recipient_id,
+};
 pub use contacts::{
     Contact, ContactAddress, ContactEmail, ContactOrg, ContactPhone, ContactUrl, NameParts,
 };
@@ -346,17 +348,10 @@ impl Message {
                     }
                     Ok(("to", to.clone()))
                 }
-                RecipientType::Individual if looks_like_bsuid(to) => {
-                    if is_bsuid(to) {
-                        Ok(("recipient", to.clone()))
-                    } else {
-                        Err(Error::invalid(
-                            "to",
-                            "looks like a business-scoped user id but is not one (expected CC.digits or CC.ENT.digits)",
-                        ))
-                    }
+                RecipientType::Individual => {
+                    let id = recipient_id(to)?;
+                    Ok((id.wire_key(), id.as_str().to_string()))
                 }
-                RecipientType::Individual => Ok(("to", normalize_phone(to)?)),
             },
         }
     }
