@@ -115,14 +115,6 @@ pub(crate) fn check_lat_long(path: &str, latitude: f64, longitude: f64) -> Resul
     Ok(())
 }
 
-/// A JSON number for a coordinate. Non-finite values never get here
-/// (they fail the range check first).
-pub(crate) fn f64_value(x: f64) -> Value {
-    serde_json::Number::from_f64(x)
-        .map(Value::Number)
-        .unwrap_or(Value::Null)
-}
-
 /// Normalise a phone number to the digits Meta expects (docs/360dialog-api.md §3).
 ///
 /// A leading `+`, spaces, `-`, `.`, `(` and `)` are removed; anything else is
@@ -441,13 +433,6 @@ impl Obj {
             None => Ok(()),
             Some(k) => Err(Error::invalid(join(&self.path, k), "unknown field")),
         }
-    }
-}
-
-/// Insert an optional string into a body map.
-pub(crate) fn put_opt(map: &mut Map<String, Value>, key: &str, value: &Option<String>) {
-    if let Some(v) = value {
-        map.insert(key.to_string(), Value::String(v.clone()));
     }
 }
 

@@ -1,7 +1,6 @@
 //! Contacts messages (docs/360dialog-api.md §4.4): 1 to 5 contact cards.
 
-use serde::Deserialize;
-use serde_json::{Map, Value};
+use serde::{Deserialize, Serialize};
 
 use super::common::{check_count, check_non_empty, idx, join};
 use crate::{Error, Result};
@@ -14,18 +13,16 @@ pub const MAX_CONTACTS: usize = 5;
 macro_rules! string_record {
     ($(#[$doc:meta])* $name:ident { $( $(#[$fdoc:meta])* $field:ident => $key:literal ),* $(,)? }) => {
         $(#[$doc])*
-        #[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+        ///
+        /// The neutral form and the wire form are the same object.
+        #[derive(Debug, Clone, PartialEq, Default, Deserialize, Serialize)]
         #[serde(deny_unknown_fields)]
         pub struct $name {
-            $( $(#[$fdoc])* #[serde(rename = $key)] pub $field: Option<String>, )*
-        }
-
-        impl $name {
-            fn to_map(&self) -> Map<String, Value> {
-                let mut m = Map::new();
-                $( super::common::put_opt(&mut m, $key, &self.$field); )*
-                m
-            }
+            $(
+                $(#[$fdoc])*
+                #[serde(rename = $key, skip_serializing_if = "Option::is_none")]
+                pub $field: Option<String>,
+            )*
         }
     };
 }
@@ -168,7 +165,8 @@ impl Contact {
         self
     }
 
-    fn to_value(&self, path: &str) -> Result<Value> {
+    /// Check the card at `path`.
+    fn validate(&self, path: &str) -> Result<()> {
         check_non_empty(&join(path, "name.formatted_name"), &self.formatted_name)?;
         if let Some(b) = &self.birthday
             && !is_date(b)
@@ -193,35 +191,49 @@ impl Contact {
             self.addresses.iter().map(|p| &p.kind),
             &["HOME", "WORK"],
         )?;
-        let mut m = Map::new();
-        let mut name = Map::new();
-        name.insert(
-            "formatted_name".into(),
-            Value::String(self.formatted_name.clone()),
-        );
-        name.extend(self.name.to_map());
-        m.insert("name".into(), Value::Object(name));
-        fn list<T>(
-            m: &mut Map<String, Value>,
-            key: &str,
-            items: &[T],
-            f: fn(&T) -> Map<String, Value>,
-        ) {
-            if !items.is_empty() {
-                let arr = items.iter().map(|i| Value::Object(f(i))).collect();
-                m.insert(key.into(), Value::Array(arr));
-            }
-        }
-        list(&mut m, "phones", &self.phones, ContactPhone::to_map);
-        list(&mut m, "emails", &self.emails, ContactEmail::to_map);
-        list(&mut m, "urls", &self.urls, ContactUrl::to_map);
-        list(&mut m, "addresses", &self.addresses, ContactAddress::to_map);
-        if let Some(org) = &self.org {
-            m.insert("org".into(), Value::Object(org.to_map()));
-        }
-        super::common::put_opt(&mut m, "birthday", &self.birthday);
-        Ok(Value::Object(m))
+        Ok(())
     }
+
+    /// The wire object (after [`Contact::validate`]).
+    fn wire(&self) -> ContactWire<'_> {
+        ContactWire {
+            name: NameWire {
+                formatted_name: &self.formatted_name,
+                parts: &self.name,
+            },
+            phones: &self.phones,
+            emails: &self.emails,
+            urls: &self.urls,
+            addresses: &self.addresses,
+            org: self.org.as_ref(),
+            birthday: self.birthday.as_deref(),
+        }
+    }
+}
+
+/// The wire form of a contact card (empty lists are left out).
+#[derive(Serialize)]
+pub(crate) struct ContactWire<'a> {
+    name: NameWire<'a>,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    phones: &'a [ContactPhone],
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    emails: &'a [ContactEmail],
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    urls: &'a [ContactUrl],
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    addresses: &'a [ContactAddress],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    org: Option<&'a ContactOrg>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    birthday: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct NameWire<'a> {
+    formatted_name: &'a str,
+    #[serde(flatten)]
+    parts: &'a NameParts,
 }
 
 /// The neutral (and wire) shape of a contact card.
@@ -317,15 +329,24 @@ fn is_date(s: &str) -> bool {
     (1..=days).contains(&d)
 }
 
-/// Validate a list of cards and build the wire array.
-pub(crate) fn contacts_value(contacts: &[Contact]) -> Result<Value> {
+/// Check a list of cards (docs/360dialog-api.md §4.4).
+pub(crate) fn validate(contacts: &[Contact]) -> Result<()> {
     check_count("contacts", "contacts", contacts.len(), 1, MAX_CONTACTS)?;
-    let arr = contacts
-        .iter()
-        .enumerate()
-        .map(|(i, c)| c.to_value(&idx("contacts", i)))
-        .collect::<Result<Vec<_>>>()?;
-    Ok(Value::Array(arr))
+    for (i, c) in contacts.iter().enumerate() {
+        c.validate(&idx("contacts", i))?;
+    }
+    Ok(())
+}
+
+/// The wire array (after [`validate`]).
+pub(crate) fn wire(contacts: &[Contact]) -> Vec<ContactWire<'_>> {
+    contacts.iter().map(Contact::wire).collect()
+}
+
+#[cfg(test)]
+fn contacts_value(contacts: &[Contact]) -> Result<serde_json::Value> {
+    validate(contacts)?;
+    Ok(serde_json::to_value(wire(contacts)).unwrap_or_default())
 }
 
 #[cfg(test)]

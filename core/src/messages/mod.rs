@@ -43,9 +43,10 @@ pub(crate) mod read;
 pub mod status;
 pub mod template;
 pub mod text;
+pub(crate) mod wire;
 
 use serde::Deserialize;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::{Error, Result};
 use common::{check_len, check_non_empty};
@@ -132,15 +133,35 @@ impl MessageContent {
         }
     }
 
-    fn body_value(&self) -> Result<Value> {
+    /// Check the rules of the content (docs/360dialog-api.md §4.10).
+    fn validate(&self) -> Result<()> {
         match self {
-            MessageContent::Text(t) => t.body_value(),
-            MessageContent::Media(k, m) => k.body(m),
-            MessageContent::Location(l) => l.to_value("location", false),
-            MessageContent::Contacts(c) => contacts::contacts_value(c),
-            MessageContent::Interactive(i) => i.body_value(),
-            MessageContent::Template(t) => t.body_value(),
-            MessageContent::Reaction(r) => r.body_value(),
+            MessageContent::Text(t) => t.validate(),
+            MessageContent::Media(k, m) => k.validate(m),
+            MessageContent::Location(l) => l.validate("location", false),
+            MessageContent::Contacts(c) => contacts::validate(c),
+            MessageContent::Interactive(i) => i.validate(),
+            MessageContent::Template(t) => t.validate(),
+            MessageContent::Reaction(r) => r.validate(),
+        }
+    }
+
+    /// The wire content (after [`MessageContent::validate`]).
+    fn wire(&self) -> wire::Content<'_> {
+        match self {
+            MessageContent::Text(t) => wire::Content::Text(t.wire()),
+            MessageContent::Media(k, m) => match k {
+                MediaKind::Image => wire::Content::Image(m),
+                MediaKind::Audio => wire::Content::Audio(m),
+                MediaKind::Video => wire::Content::Video(m),
+                MediaKind::Document => wire::Content::Document(m),
+                MediaKind::Sticker => wire::Content::Sticker(m),
+            },
+            MessageContent::Location(l) => wire::Content::Location(l.wire()),
+            MessageContent::Contacts(c) => wire::Content::Contacts(contacts::wire(c)),
+            MessageContent::Interactive(i) => wire::Content::Interactive(i.wire()),
+            MessageContent::Template(t) => wire::Content::Template(t.wire()),
+            MessageContent::Reaction(r) => wire::Content::Reaction(r.wire()),
         }
     }
 }
@@ -538,28 +559,33 @@ impl Outbound for Message {
         if let Some((field, rule)) = &self.misuse {
             return Err(Error::invalid(field.clone(), rule.clone()));
         }
+        // Validation first (recipient, envelope, content), then writing.
         let (key, who) = self.recipient_field()?;
-        let mut m = Map::new();
-        m.insert("messaging_product".into(), Value::String("whatsapp".into()));
-        m.insert(
-            "recipient_type".into(),
-            Value::String(self.recipient_type.as_str().into()),
-        );
-        m.insert(key.into(), Value::String(who));
-        let t = self.content.type_name();
-        m.insert("type".into(), Value::String(t.into()));
         if let Some(r) = &self.reply_to {
             check_non_empty("context.message_id", r)?;
-            let mut c = Map::new();
-            c.insert("message_id".into(), Value::String(r.clone()));
-            m.insert("context".into(), Value::Object(c));
         }
         if let Some(d) = &self.callback_data {
             check_len("biz_opaque_callback_data", d, 1, MAX_CALLBACK_DATA)?;
-            m.insert("biz_opaque_callback_data".into(), Value::String(d.clone()));
         }
-        m.insert(t.into(), self.content.body_value()?);
-        Ok(Value::Object(m))
+        self.content.validate()?;
+        let (to, recipient) = if key == "recipient" {
+            (None, Some(who.as_str()))
+        } else {
+            (Some(who.as_str()), None)
+        };
+        wire::to_value(&wire::Envelope {
+            messaging_product: "whatsapp",
+            recipient_type: self.recipient_type.as_str(),
+            to,
+            recipient,
+            kind: self.content.type_name(),
+            context: self
+                .reply_to
+                .as_deref()
+                .map(|message_id| wire::Context { message_id }),
+            biz_opaque_callback_data: self.callback_data.as_deref(),
+            content: self.content.wire(),
+        })
     }
 }
 

@@ -1,7 +1,6 @@
 //! Text messages (docs/360dialog-api.md §4.1).
 
-use serde::Deserialize;
-use serde_json::{Map, Value};
+use serde::{Deserialize, Serialize};
 
 use super::common::check_len;
 use super::read::{Expecting, StrOr};
@@ -32,15 +31,32 @@ impl Text {
         }
     }
 
-    pub(crate) fn body_value(&self) -> Result<Value> {
-        check_len("text.body", &self.body, 1, MAX_TEXT_BODY)?;
-        let mut m = Map::new();
-        m.insert("body".into(), Value::String(self.body.clone()));
-        if let Some(p) = self.preview_url {
-            m.insert("preview_url".into(), Value::Bool(p));
-        }
-        Ok(Value::Object(m))
+    /// Check the limits of docs/360dialog-api.md §4.10.
+    pub(crate) fn validate(&self) -> Result<()> {
+        check_len("text.body", &self.body, 1, MAX_TEXT_BODY)
     }
+
+    /// The wire object (after [`Text::validate`]).
+    pub(crate) fn wire(&self) -> TextWire<'_> {
+        TextWire {
+            body: &self.body,
+            preview_url: self.preview_url,
+        }
+    }
+
+    #[cfg(test)]
+    fn body_value(&self) -> Result<serde_json::Value> {
+        self.validate()?;
+        Ok(serde_json::to_value(self.wire()).unwrap_or_default())
+    }
+}
+
+/// The wire `text` object.
+#[derive(Serialize)]
+pub(crate) struct TextWire<'a> {
+    body: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    preview_url: Option<bool>,
 }
 
 /// The object form of a text.

@@ -2,19 +2,18 @@
 //! flow, product, product_list, location_request_message, address_message
 //! and catalog_message.
 
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use serde::Deserialize;
-
-use super::common::{
-    as_string, check_count, check_http_url, check_len, check_non_empty, contains_emoji, idx, join,
-    put_opt,
-};
 use super::media::Media;
+#[cfg(test)]
+use crate::Result;
 
 mod read;
-use crate::{Error, Result};
+mod validate;
+mod wire;
 pub(crate) use read::InteractiveSpec;
+pub(crate) use wire::InteractiveWire;
 
 /// Maximum interactive header text, in characters.
 pub const MAX_HEADER_TEXT: usize = 60;
@@ -69,37 +68,11 @@ impl Header {
             Header::Document(_) => "document",
         }
     }
-
-    fn to_value(&self, path: &str) -> Result<Value> {
-        let mut m = Map::new();
-        m.insert("type".into(), Value::String(self.kind().into()));
-        let no_caption = Some("in an interactive header");
-        let (key, v) = match self {
-            Header::Text(t) => {
-                check_len(&join(path, "text"), t, 1, MAX_HEADER_TEXT)?;
-                ("text", Value::String(t.clone()))
-            }
-            Header::Image(media) => (
-                "image",
-                media.to_value(&join(path, "image"), no_caption, Some("on an image"))?,
-            ),
-            Header::Video(media) => (
-                "video",
-                media.to_value(&join(path, "video"), no_caption, Some("on a video"))?,
-            ),
-            Header::Document(media) => (
-                "document",
-                media.to_value(&join(path, "document"), no_caption, None)?,
-            ),
-        };
-        m.insert(key.into(), v);
-        Ok(Value::Object(m))
-    }
 }
 
 /// A reply button: id (1..256 characters, no leading or trailing space) and
 /// title (1..20 characters).
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReplyButton {
     /// Id sent back in the `button_reply` webhook.
@@ -119,7 +92,7 @@ impl ReplyButton {
 }
 
 /// One row of a list message.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ListRow {
     /// Id (1..200 characters), unique across the list.
@@ -127,6 +100,7 @@ pub struct ListRow {
     /// Title, 1..24 characters.
     pub title: String,
     /// Optional description, at most 72 characters.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
 }
 
@@ -147,10 +121,11 @@ impl ListRow {
     }
 }
 
-/// A section of a list message.
-#[derive(Debug, Clone, PartialEq)]
+/// A section of a list message (its wire form is the same object).
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ListSection {
     /// Title (≤ 24 characters), required when there is more than one section.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
     /// The rows.
     pub rows: Vec<ListRow>,
@@ -225,83 +200,6 @@ impl Flow {
             flow_cta: flow_cta.into(),
             ..Default::default()
         }
-    }
-
-    fn to_value(&self, path: &str) -> Result<Value> {
-        if self.flow_message_version != "3" {
-            return Err(Error::invalid(
-                join(path, "flow_message_version"),
-                format!("must be \"3\" (got {:?})", self.flow_message_version),
-            ));
-        }
-        match (&self.flow_id, &self.flow_name) {
-            (Some(id), None) => check_non_empty(&join(path, "flow_id"), id)?,
-            (None, Some(name)) => check_non_empty(&join(path, "flow_name"), name)?,
-            (a, _) => {
-                return Err(Error::invalid(
-                    join(path, "flow_id"),
-                    format!(
-                        "exactly one of `flow_id` and `flow_name` is required (got {})",
-                        if a.is_some() { "both" } else { "neither" }
-                    ),
-                ));
-            }
-        }
-        let cta = join(path, "flow_cta");
-        check_len(&cta, &self.flow_cta, 1, MAX_CTA)?;
-        if contains_emoji(&self.flow_cta) {
-            return Err(Error::invalid(cta, "must not contain emoji"));
-        }
-        if let Some(a) = &self.flow_action
-            && a != "navigate"
-            && a != "data_exchange"
-        {
-            return Err(Error::invalid(
-                join(path, "flow_action"),
-                format!("must be navigate or data_exchange (got {a:?})"),
-            ));
-        }
-        if let Some(mode) = &self.mode
-            && mode != "draft"
-            && mode != "published"
-        {
-            return Err(Error::invalid(
-                join(path, "mode"),
-                format!("must be draft or published (got {mode:?})"),
-            ));
-        }
-        if let Some(p) = &self.flow_action_payload {
-            let pp = join(path, "flow_action_payload");
-            if let Some(screen) = p.get("screen") {
-                let s = as_string(&join(&pp, "screen"), screen)?;
-                check_non_empty(&join(&pp, "screen"), &s)?;
-            }
-            match p.get("data") {
-                None => {}
-                Some(Value::Object(d)) if !d.is_empty() => {}
-                Some(_) => {
-                    return Err(Error::invalid(
-                        join(&pp, "data"),
-                        "must be a non-empty object when present",
-                    ));
-                }
-            }
-        }
-        let mut m = Map::new();
-        m.insert(
-            "flow_message_version".into(),
-            Value::String(self.flow_message_version.clone()),
-        );
-        put_opt(&mut m, "flow_id", &self.flow_id);
-        put_opt(&mut m, "flow_name", &self.flow_name);
-        put_opt(&mut m, "flow_token", &self.flow_token);
-        m.insert("flow_cta".into(), Value::String(self.flow_cta.clone()));
-        put_opt(&mut m, "flow_action", &self.flow_action);
-        if let Some(p) = &self.flow_action_payload {
-            m.insert("flow_action_payload".into(), Value::Object(p.clone()));
-        }
-        put_opt(&mut m, "mode", &self.mode);
-        Ok(Value::Object(m))
     }
 }
 
@@ -517,282 +415,11 @@ impl Interactive {
         self
     }
 
-    pub(crate) fn body_value(&self) -> Result<Value> {
-        let t = self.action.type_name();
-        let mut m = Map::new();
-        m.insert("type".into(), Value::String(t.into()));
-
-        // Header: which kinds each type accepts (docs/360dialog-api.md §4.7).
-        let header_rule: (&[&str], bool) = match &self.action {
-            InteractiveAction::Buttons(_) | InteractiveAction::CtaUrl { .. } => {
-                (&["text", "image", "video", "document"], false)
-            }
-            InteractiveAction::Address { .. } => (&["text", "image", "video", "document"], false),
-            InteractiveAction::List { .. } | InteractiveAction::Flow(_) => (&["text"], false),
-            InteractiveAction::ProductList { .. } => (&["text"], true),
-            InteractiveAction::Product { .. }
-            | InteractiveAction::LocationRequest
-            | InteractiveAction::Catalog { .. } => (&[], false),
-        };
-        match (&self.header, header_rule) {
-            (None, (_, true)) => {
-                return Err(Error::invalid(
-                    "interactive.header",
-                    format!("is required for {t} messages (a text header)"),
-                ));
-            }
-            (None, _) => {}
-            (Some(_), ([], _)) => {
-                return Err(Error::invalid(
-                    "interactive.header",
-                    format!("is not allowed for {t} messages"),
-                ));
-            }
-            (Some(h), (allowed, _)) => {
-                if !allowed.contains(&h.kind()) {
-                    return Err(Error::invalid(
-                        "interactive.header",
-                        format!(
-                            "{t} messages take only a {} header (got {})",
-                            allowed.join(", "),
-                            h.kind()
-                        ),
-                    ));
-                }
-                m.insert("header".into(), h.to_value("interactive.header")?);
-            }
-        }
-
-        match &self.body {
-            Some(b) => {
-                check_len("interactive.body.text", b, 1, MAX_BODY_TEXT)?;
-                let mut bm = Map::new();
-                bm.insert("text".into(), Value::String(b.clone()));
-                m.insert("body".into(), Value::Object(bm));
-            }
-            None if matches!(self.action, InteractiveAction::Product { .. }) => {}
-            None => {
-                return Err(Error::invalid(
-                    "interactive.body.text",
-                    format!("is required for {t} messages"),
-                ));
-            }
-        }
-        if let Some(f) = &self.footer {
-            check_len("interactive.footer.text", f, 1, MAX_FOOTER_TEXT)?;
-            let mut fm = Map::new();
-            fm.insert("text".into(), Value::String(f.clone()));
-            m.insert("footer".into(), Value::Object(fm));
-        }
-        m.insert("action".into(), self.action_value()?);
-        Ok(Value::Object(m))
+    #[cfg(test)]
+    fn body_value(&self) -> Result<Value> {
+        self.validate()?;
+        crate::messages::wire::to_value(&self.wire())
     }
-
-    fn action_value(&self) -> Result<Value> {
-        const A: &str = "interactive.action";
-        let mut m = Map::new();
-        match &self.action {
-            InteractiveAction::Buttons(buttons) => {
-                let p = join(A, "buttons");
-                check_count(&p, "buttons", buttons.len(), 1, MAX_BUTTONS)?;
-                let mut arr = Vec::new();
-                for (i, b) in buttons.iter().enumerate() {
-                    let bp = join(&idx(&p, i), "reply");
-                    let idp = join(&bp, "id");
-                    check_len(&idp, &b.id, 1, MAX_BUTTON_ID)?;
-                    if b.id.trim() != b.id {
-                        return Err(Error::invalid(idp, "must not start or end with whitespace"));
-                    }
-                    check_len(&join(&bp, "title"), &b.title, 1, MAX_BUTTON_TITLE)?;
-                    for (j, earlier) in buttons[..i].iter().enumerate() {
-                        if earlier.id == b.id {
-                            return Err(Error::invalid(
-                                idp,
-                                format!("must be unique (same as buttons[{j}])"),
-                            ));
-                        }
-                        if earlier.title == b.title {
-                            return Err(Error::invalid(
-                                join(&bp, "title"),
-                                format!("must be unique (same as buttons[{j}])"),
-                            ));
-                        }
-                    }
-                    let mut reply = Map::new();
-                    reply.insert("id".into(), Value::String(b.id.clone()));
-                    reply.insert("title".into(), Value::String(b.title.clone()));
-                    let mut bm = Map::new();
-                    bm.insert("type".into(), Value::String("reply".into()));
-                    bm.insert("reply".into(), Value::Object(reply));
-                    arr.push(Value::Object(bm));
-                }
-                m.insert("buttons".into(), Value::Array(arr));
-            }
-            InteractiveAction::List { button, sections } => {
-                check_len(&join(A, "button"), button, 1, MAX_LIST_BUTTON)?;
-                let sp = join(A, "sections");
-                check_count(&sp, "sections", sections.len(), 1, MAX_SECTIONS)?;
-                let total: usize = sections.iter().map(|s| s.rows.len()).sum();
-                check_count(&sp, "rows in total", total, 1, MAX_LIST_ROWS)?;
-                let mut seen: Vec<&str> = Vec::new();
-                let mut arr = Vec::new();
-                for (i, s) in sections.iter().enumerate() {
-                    let p = idx(&sp, i);
-                    let mut sm = section_title(&p, &s.title, sections.len())?;
-                    let mut rows = Vec::new();
-                    for (j, r) in s.rows.iter().enumerate() {
-                        let rp = idx(&join(&p, "rows"), j);
-                        check_len(&join(&rp, "id"), &r.id, 1, MAX_ROW_ID)?;
-                        if seen.contains(&r.id.as_str()) {
-                            return Err(Error::invalid(
-                                join(&rp, "id"),
-                                "must be unique across all rows of the list",
-                            ));
-                        }
-                        seen.push(&r.id);
-                        check_len(&join(&rp, "title"), &r.title, 1, MAX_ROW_TITLE)?;
-                        let mut rm = Map::new();
-                        rm.insert("id".into(), Value::String(r.id.clone()));
-                        rm.insert("title".into(), Value::String(r.title.clone()));
-                        if let Some(d) = &r.description {
-                            check_len(&join(&rp, "description"), d, 1, MAX_ROW_DESCRIPTION)?;
-                        }
-                        put_opt(&mut rm, "description", &r.description);
-                        rows.push(Value::Object(rm));
-                    }
-                    sm.insert("rows".into(), Value::Array(rows));
-                    arr.push(Value::Object(sm));
-                }
-                m.insert("button".into(), Value::String(button.clone()));
-                m.insert("sections".into(), Value::Array(arr));
-            }
-            InteractiveAction::CtaUrl { display_text, url } => {
-                let p = join(A, "parameters");
-                check_len(&join(&p, "display_text"), display_text, 1, MAX_CTA)?;
-                check_http_url(&join(&p, "url"), url)?;
-                let mut pm = Map::new();
-                pm.insert("display_text".into(), Value::String(display_text.clone()));
-                pm.insert("url".into(), Value::String(url.clone()));
-                m.insert("name".into(), Value::String("cta_url".into()));
-                m.insert("parameters".into(), Value::Object(pm));
-            }
-            InteractiveAction::Flow(flow) => {
-                let params = flow.to_value(&join(A, "parameters"))?;
-                m.insert("name".into(), Value::String("flow".into()));
-                m.insert("parameters".into(), params);
-            }
-            InteractiveAction::Product {
-                catalog_id,
-                product_retailer_id,
-            } => {
-                check_non_empty(&join(A, "catalog_id"), catalog_id)?;
-                check_non_empty(&join(A, "product_retailer_id"), product_retailer_id)?;
-                m.insert("catalog_id".into(), Value::String(catalog_id.clone()));
-                m.insert(
-                    "product_retailer_id".into(),
-                    Value::String(product_retailer_id.clone()),
-                );
-            }
-            InteractiveAction::ProductList {
-                catalog_id,
-                sections,
-            } => {
-                check_non_empty(&join(A, "catalog_id"), catalog_id)?;
-                let sp = join(A, "sections");
-                check_count(&sp, "sections", sections.len(), 1, MAX_SECTIONS)?;
-                let total: usize = sections.iter().map(|s| s.product_retailer_ids.len()).sum();
-                check_count(&sp, "products in total", total, 1, MAX_PRODUCTS)?;
-                let mut arr = Vec::new();
-                for (i, s) in sections.iter().enumerate() {
-                    let p = idx(&sp, i);
-                    let mut sm = section_title(&p, &s.title, sections.len())?;
-                    let mut items = Vec::new();
-                    for (j, sku) in s.product_retailer_ids.iter().enumerate() {
-                        check_non_empty(
-                            &join(&idx(&join(&p, "product_items"), j), "product_retailer_id"),
-                            sku,
-                        )?;
-                        let mut im = Map::new();
-                        im.insert("product_retailer_id".into(), Value::String(sku.clone()));
-                        items.push(Value::Object(im));
-                    }
-                    sm.insert("product_items".into(), Value::Array(items));
-                    arr.push(Value::Object(sm));
-                }
-                m.insert("catalog_id".into(), Value::String(catalog_id.clone()));
-                m.insert("sections".into(), Value::Array(arr));
-            }
-            InteractiveAction::LocationRequest => {
-                m.insert("name".into(), Value::String("send_location".into()));
-            }
-            InteractiveAction::Address {
-                country,
-                values,
-                saved_addresses,
-                validation_errors,
-            } => {
-                let p = join(A, "parameters");
-                if country != "IN" && country != "SG" {
-                    return Err(Error::invalid(
-                        join(&p, "country"),
-                        format!("must be IN or SG (got {country:?})"),
-                    ));
-                }
-                let mut pm = Map::new();
-                pm.insert("country".into(), Value::String(country.clone()));
-                if let Some(v) = values {
-                    pm.insert("values".into(), Value::Object(v.clone()));
-                }
-                if let Some(v) = saved_addresses {
-                    pm.insert("saved_addresses".into(), v.clone());
-                }
-                if let Some(v) = validation_errors {
-                    pm.insert("validation_errors".into(), Value::Object(v.clone()));
-                }
-                m.insert("name".into(), Value::String("address_message".into()));
-                m.insert("parameters".into(), Value::Object(pm));
-            }
-            InteractiveAction::Catalog {
-                thumbnail_product_retailer_id,
-            } => {
-                m.insert("name".into(), Value::String("catalog_message".into()));
-                if let Some(t) = thumbnail_product_retailer_id {
-                    check_non_empty(&join(A, "parameters.thumbnail_product_retailer_id"), t)?;
-                    let mut pm = Map::new();
-                    pm.insert(
-                        "thumbnail_product_retailer_id".into(),
-                        Value::String(t.clone()),
-                    );
-                    m.insert("parameters".into(), Value::Object(pm));
-                }
-            }
-        }
-        Ok(Value::Object(m))
-    }
-}
-
-/// Section title rule shared by list and product_list: ≤ 24 characters,
-/// required when there is more than one section.
-fn section_title(
-    path: &str,
-    title: &Option<String>,
-    sections: usize,
-) -> Result<Map<String, Value>> {
-    let mut sm = Map::new();
-    match title {
-        Some(t) => {
-            check_len(&join(path, "title"), t, 1, MAX_SECTION_TITLE)?;
-            sm.insert("title".into(), Value::String(t.clone()));
-        }
-        None if sections > 1 => {
-            return Err(Error::invalid(
-                join(path, "title"),
-                "is required when there is more than one section",
-            ));
-        }
-        None => {}
-    }
-    Ok(sm)
 }
 
 #[cfg(test)]

@@ -3,13 +3,16 @@
 
 use serde_json::{Map, Value};
 
-use super::common::{check_len, check_non_empty, idx, join};
 use super::location::Location;
 use super::media::Media;
-use crate::{Error, Result};
+#[cfg(test)]
+use crate::Result;
 
 mod read;
+mod validate;
+mod wire;
 pub(crate) use read::TemplateSpec;
+pub(crate) use wire::TemplateWire;
 
 /// Maximum header text parameter, in characters.
 pub const MAX_HEADER_PARAM: usize = 60;
@@ -122,88 +125,6 @@ impl Parameter {
         self.name = Some(name.into());
         self
     }
-
-    fn to_value(
-        &self,
-        path: &str,
-        max_text: usize,
-        allowed: &[&str],
-        place: &str,
-    ) -> Result<Value> {
-        let kind = self.value.kind();
-        if !allowed.contains(&kind) {
-            return Err(Error::invalid(
-                join(path, "type"),
-                format!(
-                    "a {place} parameter must be one of {} (got {kind})",
-                    allowed.join(", ")
-                ),
-            ));
-        }
-        let mut m = Map::new();
-        m.insert("type".into(), Value::String(kind.into()));
-        if let Some(n) = &self.name {
-            let f = join(path, "parameter_name");
-            check_non_empty(&f, n)?;
-            if !n
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
-            {
-                return Err(Error::invalid(
-                    f,
-                    "must hold only lowercase letters a-z, digits and '_'",
-                ));
-            }
-            m.insert("parameter_name".into(), Value::String(n.clone()));
-        }
-        let no_caption = Some("in a template parameter");
-        let v = match &self.value {
-            ParamValue::Text(t) => {
-                check_len(&join(path, "text"), t, 1, max_text)?;
-                Value::String(t.clone())
-            }
-            ParamValue::Currency {
-                fallback_value,
-                code,
-                amount_1000,
-            } => {
-                let cp = join(path, "currency");
-                check_non_empty(&join(&cp, "fallback_value"), fallback_value)?;
-                if code.len() != 3 || !code.bytes().all(|b| b.is_ascii_uppercase()) {
-                    return Err(Error::invalid(
-                        join(&cp, "code"),
-                        format!("must be an ISO 4217 code of 3 upper-case letters (got {code:?})"),
-                    ));
-                }
-                let mut c = Map::new();
-                c.insert(
-                    "fallback_value".into(),
-                    Value::String(fallback_value.clone()),
-                );
-                c.insert("code".into(), Value::String(code.clone()));
-                c.insert("amount_1000".into(), Value::from(*amount_1000));
-                Value::Object(c)
-            }
-            ParamValue::DateTime(f) => {
-                check_non_empty(&join(path, "date_time.fallback_value"), f)?;
-                let mut d = Map::new();
-                d.insert("fallback_value".into(), Value::String(f.clone()));
-                Value::Object(d)
-            }
-            ParamValue::Image(media) => {
-                media.to_value(&join(path, "image"), no_caption, Some("on an image"))?
-            }
-            ParamValue::Video(media) => {
-                media.to_value(&join(path, "video"), no_caption, Some("on a video"))?
-            }
-            ParamValue::Document(media) => {
-                media.to_value(&join(path, "document"), no_caption, None)?
-            }
-            ParamValue::Location(l) => l.to_value(&join(path, "location"), true)?,
-        };
-        m.insert(kind.into(), v);
-        Ok(Value::Object(m))
-    }
 }
 
 /// The parameter of a template button.
@@ -289,70 +210,6 @@ impl TemplateButton {
             },
         }
     }
-
-    fn to_value(&self, path: &str) -> Result<Value> {
-        if self.index > MAX_BUTTON_INDEX {
-            return Err(Error::invalid(
-                join(path, "index"),
-                format!("must be 0 to 9 (got {})", self.index),
-            ));
-        }
-        let pp = idx(&join(path, "parameters"), 0);
-        let mut p = Map::new();
-        let (t, key, v) = match &self.param {
-            ButtonParam::QuickReply(s) => {
-                check_non_empty(&join(&pp, "payload"), s)?;
-                ("payload", "payload", Value::String(s.clone()))
-            }
-            ButtonParam::Url(s) => {
-                check_non_empty(&join(&pp, "text"), s)?;
-                ("text", "text", Value::String(s.clone()))
-            }
-            ButtonParam::CopyCode(s) => {
-                check_non_empty(&join(&pp, "coupon_code"), s)?;
-                ("coupon_code", "coupon_code", Value::String(s.clone()))
-            }
-            ButtonParam::Flow {
-                flow_token,
-                flow_action_data,
-            } => {
-                let mut a = Map::new();
-                if let Some(tok) = flow_token {
-                    check_non_empty(&join(&pp, "action.flow_token"), tok)?;
-                    a.insert("flow_token".into(), Value::String(tok.clone()));
-                }
-                if let Some(d) = flow_action_data {
-                    a.insert("flow_action_data".into(), Value::Object(d.clone()));
-                }
-                ("action", "action", Value::Object(a))
-            }
-            ButtonParam::Catalog {
-                thumbnail_product_retailer_id,
-            } => {
-                check_non_empty(
-                    &join(&pp, "action.thumbnail_product_retailer_id"),
-                    thumbnail_product_retailer_id,
-                )?;
-                let mut a = Map::new();
-                a.insert(
-                    "thumbnail_product_retailer_id".into(),
-                    Value::String(thumbnail_product_retailer_id.clone()),
-                );
-                ("action", "action", Value::Object(a))
-            }
-        };
-        p.insert("type".into(), Value::String(t.into()));
-        p.insert(key.into(), v);
-        let mut m = Map::new();
-        m.insert("type".into(), Value::String("button".into()));
-        m.insert(
-            "sub_type".into(),
-            Value::String(self.param.sub_type().into()),
-        );
-        m.insert("index".into(), Value::String(self.index.to_string()));
-        m.insert("parameters".into(), Value::Array(vec![Value::Object(p)]));
-        Ok(Value::Object(m))
-    }
 }
 
 /// A template message.
@@ -414,87 +271,11 @@ impl Template {
         self
     }
 
-    pub(crate) fn body_value(&self) -> Result<Value> {
-        check_non_empty("template.name", &self.name)?;
-        check_non_empty("template.language.code", &self.language)?;
-        let mut components = Vec::new();
-        let cp = "template.components";
-        // Named xor positional, across header and body.
-        let mut first_named: Option<(bool, String)> = None;
-        let mut check_mix = |p: &Parameter, path: &str| -> Result<()> {
-            let named = p.name.is_some();
-            match &first_named {
-                None => first_named = Some((named, path.to_string())),
-                Some((n, first)) if *n != named => {
-                    return Err(Error::invalid(
-                        join(path, "parameter_name"),
-                        format!(
-                            "must not mix named and positional parameters ({first} is {})",
-                            if *n { "named" } else { "positional" }
-                        ),
-                    ));
-                }
-                Some(_) => {}
-            }
-            Ok(())
-        };
-        if let Some(h) = &self.header {
-            let path = idx(&join(&idx(cp, components.len()), "parameters"), 0);
-            check_mix(h, &path)?;
-            let v = h.to_value(
-                &path,
-                MAX_HEADER_PARAM,
-                &["text", "image", "video", "document", "location"],
-                "header",
-            )?;
-            components.push(component("header", vec![v]));
-        }
-        if !self.body.is_empty() {
-            let only_body = self.header.is_none() && self.buttons.is_empty();
-            let max = if only_body {
-                MAX_BODY_ONLY_PARAM
-            } else {
-                MAX_BODY_PARAM
-            };
-            let base = join(&idx(cp, components.len()), "parameters");
-            let mut params = Vec::new();
-            for (j, p) in self.body.iter().enumerate() {
-                let path = idx(&base, j);
-                check_mix(p, &path)?;
-                params.push(p.to_value(&path, max, &["text", "currency", "date_time"], "body")?);
-            }
-            components.push(component("body", params));
-        }
-        let mut seen: Vec<u32> = Vec::new();
-        for b in &self.buttons {
-            let path = idx(cp, components.len());
-            if seen.contains(&b.index) {
-                return Err(Error::invalid(
-                    join(&path, "index"),
-                    format!("must be unique (button index {} is used twice)", b.index),
-                ));
-            }
-            seen.push(b.index);
-            components.push(b.to_value(&path)?);
-        }
-        let mut lang = Map::new();
-        lang.insert("code".into(), Value::String(self.language.clone()));
-        lang.insert("policy".into(), Value::String("deterministic".into()));
-        let mut m = Map::new();
-        m.insert("name".into(), Value::String(self.name.clone()));
-        m.insert("language".into(), Value::Object(lang));
-        if !components.is_empty() {
-            m.insert("components".into(), Value::Array(components));
-        }
-        Ok(Value::Object(m))
+    #[cfg(test)]
+    fn body_value(&self) -> Result<Value> {
+        self.validate()?;
+        crate::messages::wire::to_value(&self.wire())
     }
-}
-
-fn component(kind: &str, params: Vec<Value>) -> Value {
-    let mut m = Map::new();
-    m.insert("type".into(), Value::String(kind.into()));
-    m.insert("parameters".into(), Value::Array(params));
-    Value::Object(m)
 }
 
 #[cfg(test)]
