@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::read::map_only;
+
 use super::common::{check_count, check_non_empty, idx, join};
 use crate::{Error, Result};
 
@@ -16,7 +18,7 @@ macro_rules! string_record {
         ///
         /// The neutral form and the wire form are the same object.
         #[derive(Debug, Clone, PartialEq, Default, Deserialize, Serialize)]
-        #[serde(deny_unknown_fields)]
+        #[serde(remote = "Self", deny_unknown_fields)]
         pub struct $name {
             $(
                 $(#[$fdoc])*
@@ -24,6 +26,8 @@ macro_rules! string_record {
                 pub $field: Option<String>,
             )*
         }
+
+        map_only!(ser $name);
     };
 }
 
@@ -238,7 +242,7 @@ struct NameWire<'a> {
 
 /// The neutral (and wire) shape of a contact card.
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(remote = "Self", deny_unknown_fields)]
 struct ContactSpec {
     name: NameSpec,
     phones: Option<Vec<ContactPhone>>,
@@ -251,7 +255,7 @@ struct ContactSpec {
 
 /// The `name` object: the formatted name plus the optional parts.
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(remote = "Self", deny_unknown_fields)]
 struct NameSpec {
     formatted_name: String,
     first_name: Option<String>,
@@ -348,6 +352,8 @@ fn contacts_value(contacts: &[Contact]) -> Result<serde_json::Value> {
     validate(contacts)?;
     Ok(serde_json::to_value(wire(contacts)).unwrap_or_default())
 }
+
+map_only!(ContactSpec, NameSpec);
 
 #[cfg(test)]
 mod tests {

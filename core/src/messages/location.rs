@@ -9,7 +9,7 @@ use crate::Result;
 /// optional name and address. Sent as JSON numbers.
 /// Neutral form: `{"latitude": 52.52, "longitude": 13.40, "name"?, "address"?}`.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(remote = "Self", deny_unknown_fields)]
 pub struct Location {
     /// Latitude in degrees.
     pub latitude: f64,
@@ -92,6 +92,9 @@ impl Location {
         Ok(serde_json::to_value(self.wire()).unwrap_or_default())
     }
 }
+
+use super::read::map_only;
+map_only!(Location);
 
 #[cfg(test)]
 mod tests {

@@ -22,7 +22,7 @@ pub const MAX_CAPTION: usize = 1024;
 /// The neutral form and the wire form are the same object
 /// (`{"id"|"link", "caption"?, "filename"?}`).
 #[derive(Debug, Clone, PartialEq, Default, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
+#[serde(remote = "Self", deny_unknown_fields)]
 pub struct Media {
     /// Media id from an upload (digits only). Preferred over `link`.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -178,6 +178,9 @@ impl MediaKind {
         Ok(serde_json::to_value(media).unwrap_or_default())
     }
 }
+
+use super::read::map_only;
+map_only!(ser Media);
 
 #[cfg(test)]
 mod tests {

@@ -408,14 +408,14 @@ impl Message {
             Some(Value::String(t)) => check_type(t)?,
             Some(_) => {} // the wrong JSON type is reported by the reader
         }
-        read::from_neutral::<MessageSpec>(spec)?.into_message()
+        read::read(spec, MessageSpec::into_message)
     }
 }
 
 /// The neutral envelope: every key a message may hold. The content sits under
 /// the key named by `type`; the other content keys must be absent.
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(remote = "Self", deny_unknown_fields)]
 struct MessageSpec {
     #[serde(rename = "type")]
     kind: String,
@@ -512,6 +512,8 @@ impl MessageSpec {
     }
 }
 
+read::map_only!(MessageSpec, StatusSpec);
+
 /// The content types of [`Message::from_json`].
 const MESSAGE_TYPES: [&str; 11] = [
     "text",
@@ -547,7 +549,7 @@ fn check_type(t: &str) -> Result<()> {
 
 /// `{"type": "mark_read" | "typing", "message_id": "wamid…"}`.
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(remote = "Self", deny_unknown_fields)]
 struct StatusSpec {
     #[serde(rename = "type")]
     _kind: String,
@@ -707,6 +709,85 @@ mod tests {
         assert_eq!(e.field(), Some("message"));
         let e = Message::from_json(&json!({"to": "15555550123", "type": "text"})).unwrap_err();
         assert_eq!(e.field(), Some("text"));
+    }
+
+    fn err_of(spec: Value) -> (String, String) {
+        let e = build_body(&spec).unwrap_err();
+        (e.field().unwrap_or_default().to_string(), e.to_string())
+    }
+
+    #[test]
+    fn structural_errors_name_the_neutral_path_and_rule() {
+        // A misspelt key is reported as the missing one, as before serde.
+        let (f, m) = err_of(
+            json!({"to": "15555550123", "type": "interactive", "interactive":
+            {"type": "button", "body": "b", "buttons": [{"id": "a", "titel": "A"}]}}),
+        );
+        assert_eq!(f, "interactive.buttons[0].title");
+        assert!(m.ends_with("is required"), "{m}");
+        // An array is never read as an object (serde's derive would take it
+        // as the fields by position).
+        let (f, m) = err_of(
+            json!({"to": "15555550123", "type": "interactive", "interactive":
+            {"type": "button", "body": "b", "buttons": [["a", "A"]]}}),
+        );
+        assert_eq!(f, "interactive.buttons[0]");
+        assert!(m.ends_with("must be an object (got an array)"), "{m}");
+        // A null named parameter is a wrong type at its own path.
+        let (f, m) = err_of(json!({"to": "15555550123", "type": "template", "template":
+            {"name": "t", "language": "en", "body": {"first_name": null}}}));
+        assert_eq!(f, "template.body.first_name");
+        assert!(m.ends_with("must be an object (got null)"), "{m}");
+        // A key of another interactive type is unknown for this one.
+        let (f, m) = err_of(
+            json!({"to": "15555550123", "type": "interactive", "interactive":
+            {"type": "button", "body": "b", "buttons": [{"id": "a", "title": "A"}], "url": "https://x.example"}}),
+        );
+        assert_eq!(f, "interactive.url");
+        assert!(m.ends_with("unknown field"), "{m}");
+        let (f, _) = err_of(json!({"to": "15555550123", "type": "template", "template":
+            {"name": "t", "language": "en", "buttons": [{"sub_type": "url", "index": "x", "text": "a"}]}}));
+        assert_eq!(f, "template.buttons[0].index");
+    }
+
+    #[test]
+    fn wire_shapes_outside_the_conformance_cases() {
+        let b = build_body(&json!({"to": "15555550123", "type": "template", "template": {
+            "name": "t", "language": "en",
+            "buttons": [{"sub_type": "catalog", "index": 0, "thumbnail_product_retailer_id": "sku-1"},
+                        {"sub_type": "flow", "index": 1}]}}))
+        .unwrap();
+        assert_eq!(
+            b["template"]["components"],
+            json!([
+                {"type": "button", "sub_type": "catalog", "index": "0",
+                 "parameters": [{"type": "action", "action": {"thumbnail_product_retailer_id": "sku-1"}}]},
+                {"type": "button", "sub_type": "flow", "index": "1",
+                 "parameters": [{"type": "action", "action": {}}]}
+            ])
+        );
+        let b = build_body(
+            &json!({"to": "15555550123", "type": "interactive", "interactive":
+            {"type": "catalog_message", "body": "Browse"}}),
+        )
+        .unwrap();
+        assert_eq!(
+            b["interactive"],
+            json!({"type": "catalog_message", "body": {"text": "Browse"}, "action": {"name": "catalog_message"}})
+        );
+        let card = json!({"name": {"formatted_name": "A B", "first_name": "A", "last_name": "B"},
+            "phones": [{"phone": "+1 555", "type": "WORK", "wa_id": "1555"}],
+            "emails": [{"email": "a@example.com", "type": "HOME"}],
+            "urls": [{"url": "https://example.com", "type": "WORK"}],
+            "addresses": [{"street": "1 Main St", "city": "X", "country_code": "US", "type": "HOME"}],
+            "org": {"company": "Example", "title": "CEO"}, "birthday": "1990-02-28"});
+        let b = build_body(&json!({"to": "15555550123", "type": "contacts", "contacts": [card]}))
+            .unwrap();
+        // The neutral card is the wire card, key order included.
+        assert_eq!(
+            serde_json::to_string(&b["contacts"][0]).unwrap(),
+            serde_json::to_string(&card).unwrap()
+        );
     }
 
     #[test]

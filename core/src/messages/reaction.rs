@@ -8,7 +8,7 @@ use crate::{Error, Result};
 /// A reaction to `message_id`. An empty `emoji` removes an earlier reaction.
 /// Neutral form: `{"message_id": "wamid…", "emoji": "👍"}` (`""` removes).
 #[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(remote = "Self", deny_unknown_fields)]
 pub struct Reaction {
     /// The wamid of the message reacted to.
     pub message_id: String,
@@ -63,6 +63,9 @@ pub(crate) struct ReactionWire<'a> {
     message_id: &'a str,
     emoji: &'a str,
 }
+
+use super::read::map_only;
+map_only!(Reaction);
 
 #[cfg(test)]
 mod tests {

@@ -26,10 +26,91 @@ use crate::{Error, Result};
 
 /// Deserialize `T` from the neutral value `v`, naming the field of any error.
 pub(crate) fn from_neutral<T: DeserializeOwned>(v: &Value) -> Result<T> {
-    serde_path_to_error::deserialize(v).map_err(|e| {
-        let path = path_string(e.path());
-        to_error(path, &e.inner().to_string())
-    })
+    read(v, Ok)
+}
+
+/// Deserialize `T` from `v` and turn it into the typed message with `build`
+/// (the checks that depend on another key, e.g. the keys an interactive
+/// `type` takes).
+///
+/// serde stops at the first unknown key it meets; wa360 reports the errors of
+/// an object's known keys before its unknown ones (a misspelt key is usually
+/// also a missing one: `{"titel": …}` says `title` is required). So when the
+/// first error is an unknown key, the input is read again without that key,
+/// and an error found inside the same object is preferred. Only the error path
+/// pays for this.
+pub(crate) fn read<T: DeserializeOwned, M>(
+    v: &Value,
+    build: impl Fn(T) -> Result<M> + Copy,
+) -> Result<M> {
+    // The plain derive first: path tracking costs time on the send hot path,
+    // and is only needed to name the field of an error, so a failed read is
+    // repeated through serde_path_to_error.
+    let e = match T::deserialize(v).map_err(|_| serde_path_to_error::deserialize::<_, T>(v)) {
+        Ok(t) | Err(Ok(t)) => match build(t) {
+            Ok(m) => return Ok(m),
+            Err(e) => e,
+        },
+        Err(Err(e)) => {
+            let element = matches!(
+                e.path().iter().next_back(),
+                Some(serde_path_to_error::Segment::Seq { .. })
+            );
+            to_error(path_string(e.path()), &e.inner().to_string(), element)
+        }
+    };
+    if let Error::InvalidArgument { field, rule } = &e
+        && rule == "unknown field"
+        && let Some(better) = known_key_error_first(v, field, build)
+    {
+        return Err(better);
+    }
+    Err(e)
+}
+
+/// The error of `v` with the unknown key at `field` removed, when it lies
+/// in the same object (the path of the unknown key without its last part).
+fn known_key_error_first<T: DeserializeOwned, M>(
+    v: &Value,
+    field: &str,
+    build: impl Fn(T) -> Result<M> + Copy,
+) -> Option<Error> {
+    let (object, key) = match field.rsplit_once('.') {
+        Some((o, k)) => (o.to_string(), k),
+        None => (String::new(), field),
+    };
+    let mut copy = v.clone();
+    let target = if object.is_empty() {
+        Some(&mut copy)
+    } else {
+        copy.pointer_mut(&pointer(&object))
+    };
+    target?.as_object_mut()?.shift_remove(key)?;
+    let e = read(&copy, build).err()?;
+    let f = e.field().unwrap_or_default();
+    let inside = object.is_empty()
+        || f == object
+        || f.strip_prefix(object.as_str())
+            .is_some_and(|rest| rest.starts_with('.') || rest.starts_with('['));
+    inside.then_some(e)
+}
+
+/// A JSON pointer for a dotted path with `[i]` indices (`a.b[0]` → `/a/b/0`).
+fn pointer(path: &str) -> String {
+    let mut p = String::new();
+    for part in path.split('.') {
+        let (name, rest) = part.split_once('[').unwrap_or((part, ""));
+        p.push('/');
+        p.push_str(&name.replace('~', "~0").replace('/', "~1"));
+        for i in rest.split('[') {
+            let i = i.trim_end_matches(']');
+            if !i.is_empty() {
+                p.push('/');
+                p.push_str(i);
+            }
+        }
+    }
+    p
 }
 
 /// `a.b[0].c` from serde_path_to_error's segments.
@@ -63,7 +144,7 @@ fn join(path: &str, key: &str) -> String {
 /// only its text, so the few shapes serde produces are recognised by their
 /// (stable) wording; anything else is a rule written by one of our visitors
 /// and is kept as it is.
-fn to_error(path: String, msg: &str) -> Error {
+fn to_error(path: String, msg: &str, element: bool) -> Error {
     if let Some(rest) = msg.strip_prefix("missing field `") {
         let key = rest.split('`').next().unwrap_or_default();
         return Error::invalid(join(&path, key), "is required");
@@ -80,8 +161,9 @@ fn to_error(path: String, msg: &str) -> Error {
         return Error::invalid(field, "unknown field");
     }
     if let Some(rest) = msg.strip_prefix("invalid type: ") {
-        if rest.starts_with("null,") {
-            // Optional keys are `Option`s, so a null only fails a required key.
+        if rest.starts_with("null,") && !element {
+            // Optional keys are `Option`s, so a null only fails a required
+            // key (a null array element is a wrong type, below).
             return Error::invalid(path, "is required");
         }
         if let Some((got, want)) = rest.rsplit_once(", expected ") {
@@ -121,6 +203,46 @@ fn expected_name(expected: &str) -> &str {
         e => e,
     }
 }
+
+/// Read a struct only from a JSON object.
+///
+/// `#[derive(Deserialize)]` also accepts an array for a struct (its fields by
+/// position), which the neutral form must reject (`must be an object (got an
+/// array)`). Each neutral type derives with `#[serde(remote = "Self")]`, which
+/// makes the derived reader an inherent function, and this macro implements
+/// `Deserialize` by handing it only objects. `ser` types also derive
+/// `Serialize` (their wire form is the same object), which `remote` turns into
+/// an inherent function too, so the trait is implemented here as well.
+macro_rules! map_only {
+    ($($t:ty),* $(,)?) => {$(
+        impl<'de> ::serde::Deserialize<'de> for $t {
+            fn deserialize<D: ::serde::Deserializer<'de>>(d: D) -> ::std::result::Result<Self, D::Error> {
+                struct V;
+                impl<'de> ::serde::de::Visitor<'de> for V {
+                    type Value = $t;
+                    fn expecting(&self, f: &mut ::std::fmt::Formatter) -> ::std::fmt::Result {
+                        f.write_str("an object")
+                    }
+                    fn visit_map<A: ::serde::de::MapAccess<'de>>(self, m: A) -> ::std::result::Result<$t, A::Error> {
+                        <$t>::deserialize(::serde::de::value::MapAccessDeserializer::new(m))
+                    }
+                }
+                d.deserialize_any(V)
+            }
+        }
+    )*};
+    (ser $($t:ty),* $(,)?) => {
+        $crate::messages::read::map_only!($($t),*);
+        $(
+            impl ::serde::Serialize for $t {
+                fn serialize<S: ::serde::Serializer>(&self, s: S) -> ::std::result::Result<S::Ok, S::Error> {
+                    <$t>::serialize(self, s)
+                }
+            }
+        )*
+    };
+}
+pub(crate) use map_only;
 
 /// What a [`StrOr`] expects, for the wrong-type message (`must be … (got …)`).
 pub(crate) trait Expecting {
@@ -191,7 +313,7 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for SeqOrMap<T> {
                 mut m: A,
             ) -> std::result::Result<Self::Value, A::Error> {
                 let mut items = Vec::new();
-                while let Some((k, v)) = m.next_entry::<String, T>()? {
+                while let Some((k, NotNull(v))) = m.next_entry::<String, NotNull<T>>()? {
                     items.push((k, v));
                 }
                 Ok(SeqOrMap::Map(items))
@@ -213,6 +335,19 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for SeqOrMap<T> {
             }
         }
         d.deserialize_any(V(PhantomData))
+    }
+}
+
+/// A value where `null` is a wrong type (`must be an object (got null)`),
+/// not an absent key: the values of a named-parameter object.
+struct NotNull<T>(T);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for NotNull<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        match Option::<T>::deserialize(d)? {
+            Some(v) => Ok(NotNull(v)),
+            None => Err(de::Error::custom("must be an object (got null)")),
+        }
     }
 }
 
@@ -249,7 +384,7 @@ mod tests {
     use serde_json::json;
 
     #[derive(Debug, Deserialize)]
-    #[serde(deny_unknown_fields)]
+    #[serde(remote = "Self", deny_unknown_fields)]
     #[allow(dead_code)]
     struct Inner {
         s: String,
@@ -263,11 +398,13 @@ mod tests {
     }
 
     #[derive(Debug, Deserialize)]
-    #[serde(deny_unknown_fields)]
+    #[serde(remote = "Self", deny_unknown_fields)]
     #[allow(dead_code)]
     struct Outer {
         list: Vec<Inner>,
     }
+
+    map_only!(Inner, Outer);
 
     fn err(v: Value) -> (String, String) {
         let e = from_neutral::<Outer>(&v).unwrap_err();
@@ -291,6 +428,12 @@ mod tests {
         let (f, m) = err(json!({"list": {"s": "x"}}));
         assert_eq!(f, "list");
         assert!(m.ends_with("must be an array (got an object)"), "{m}");
+        let (f, m) = err(json!({"list": [["x", true]]}));
+        assert_eq!(f, "list[0]");
+        assert!(m.ends_with("must be an object (got an array)"), "{m}");
+        let (f, m) = err(json!({"list": [null]}));
+        assert_eq!(f, "list[0]");
+        assert!(m.ends_with("must be an object (got null)"), "{m}");
         let (f, m) = err(json!({"list": ["x"]}));
         assert_eq!(f, "list[0]");
         assert!(m.ends_with("must be an object (got a string)"), "{m}");

@@ -61,7 +61,7 @@ pub(crate) struct TextWire<'a> {
 
 /// The object form of a text.
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(remote = "Self", deny_unknown_fields)]
 pub(crate) struct TextObj {
     body: String,
     preview_url: Option<bool>,
@@ -80,6 +80,9 @@ impl From<StrOr<TextObj>> for Text {
         }
     }
 }
+
+use super::read::map_only;
+map_only!(TextObj);
 
 #[cfg(test)]
 mod tests {

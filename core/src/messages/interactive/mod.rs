@@ -73,7 +73,7 @@ impl Header {
 /// A reply button: id (1..256 characters, no leading or trailing space) and
 /// title (1..20 characters).
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
+#[serde(remote = "Self", deny_unknown_fields)]
 pub struct ReplyButton {
     /// Id sent back in the `button_reply` webhook.
     pub id: String,
@@ -93,7 +93,7 @@ impl ReplyButton {
 
 /// One row of a list message.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
+#[serde(remote = "Self", deny_unknown_fields)]
 pub struct ListRow {
     /// Id (1..200 characters), unique across the list.
     pub id: String,
@@ -421,6 +421,9 @@ impl Interactive {
         crate::messages::wire::to_value(&self.wire())
     }
 }
+
+use crate::messages::read::map_only;
+map_only!(ser ReplyButton, ListRow);
 
 #[cfg(test)]
 mod tests {

@@ -21,7 +21,7 @@ const P: &str = "interactive";
 
 /// Every key an interactive message may hold; which ones apply depends on `type`.
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(remote = "Self", deny_unknown_fields)]
 pub(crate) struct InteractiveSpec {
     #[serde(rename = "type")]
     kind: String,
@@ -61,7 +61,7 @@ pub(crate) struct InteractiveSpec {
 /// The object form of a header: one of `text`, `image`, `video`, `document`,
 /// and an optional `type` that must match.
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(remote = "Self", deny_unknown_fields)]
 pub(crate) struct HeaderObj {
     #[serde(rename = "type")]
     kind: Option<String>,
@@ -75,7 +75,7 @@ impl Expecting for HeaderObj {}
 
 /// A section of a list (`rows`) or of a product list (`product_items`).
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(remote = "Self", deny_unknown_fields)]
 struct SectionSpec {
     title: Option<String>,
     rows: Option<Vec<ListRow>>,
@@ -84,7 +84,7 @@ struct SectionSpec {
 
 /// `{"product_retailer_id": "sku-1"}` (or just `"sku-1"`).
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(remote = "Self", deny_unknown_fields)]
 pub(crate) struct ProductItem {
     product_retailer_id: String,
 }
@@ -295,3 +295,6 @@ impl InteractiveSpec {
         })
     }
 }
+
+use crate::messages::read::map_only;
+map_only!(InteractiveSpec, HeaderObj, SectionSpec, ProductItem);

@@ -18,7 +18,7 @@ use crate::{Error, Result};
 const P: &str = "template";
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(remote = "Self", deny_unknown_fields)]
 pub(crate) struct TemplateSpec {
     name: String,
     language: StrOr<LanguageObj>,
@@ -29,7 +29,7 @@ pub(crate) struct TemplateSpec {
 
 /// `{"code": "en_US", "policy": "deterministic"}` (or just `"en_US"`).
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(remote = "Self", deny_unknown_fields)]
 pub(crate) struct LanguageObj {
     code: String,
     policy: Option<String>,
@@ -42,7 +42,7 @@ impl Expecting for LanguageObj {
 /// A parameter object: one of the value keys, an optional `type` that must
 /// match, and an optional `parameter_name`.
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(remote = "Self", deny_unknown_fields)]
 pub(crate) struct ParamObj {
     #[serde(rename = "type")]
     kind: Option<String>,
@@ -59,7 +59,7 @@ pub(crate) struct ParamObj {
 impl Expecting for ParamObj {}
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(remote = "Self", deny_unknown_fields)]
 struct CurrencySpec {
     fallback_value: String,
     code: String,
@@ -68,7 +68,7 @@ struct CurrencySpec {
 }
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(remote = "Self", deny_unknown_fields)]
 pub(crate) struct DateTimeObj {
     fallback_value: String,
 }
@@ -77,7 +77,7 @@ impl Expecting for DateTimeObj {}
 
 /// A button component: `sub_type`, `index` and the key of its parameter.
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(remote = "Self", deny_unknown_fields)]
 struct ButtonSpec {
     sub_type: String,
     #[serde(deserialize_with = "button_index")]
@@ -318,3 +318,13 @@ impl TemplateSpec {
         })
     }
 }
+
+use crate::messages::read::map_only;
+map_only!(
+    TemplateSpec,
+    LanguageObj,
+    ParamObj,
+    CurrencySpec,
+    DateTimeObj,
+    ButtonSpec
+);
