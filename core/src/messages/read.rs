@@ -36,44 +36,64 @@ pub(crate) fn from_neutral<T: DeserializeOwned>(v: &Value) -> Result<T> {
 /// serde stops at the first unknown key it meets; wa360 reports the errors of
 /// an object's known keys before its unknown ones (a misspelt key is usually
 /// also a missing one: `{"titel": …}` says `title` is required). So when the
-/// first error is an unknown key, the input is read again without that key,
-/// and an error found inside the same object is preferred. Only the error path
-/// pays for this.
+/// first error is an unknown key, the input is read once more without that
+/// object's unknown keys, and an error found inside the same object is
+/// preferred. Only the error path pays for this (one more read at most).
 pub(crate) fn read<T: DeserializeOwned, M>(
     v: &Value,
     build: impl Fn(T) -> Result<M> + Copy,
 ) -> Result<M> {
-    // The plain derive first: path tracking costs time on the send hot path,
-    // and is only needed to name the field of an error, so a failed read is
-    // repeated through serde_path_to_error.
-    let e = match T::deserialize(v).map_err(|_| serde_path_to_error::deserialize::<_, T>(v)) {
-        Ok(t) | Err(Ok(t)) => match build(t) {
-            Ok(m) => return Ok(m),
-            Err(e) => e,
-        },
-        Err(Err(e)) => {
-            let element = matches!(
-                e.path().iter().next_back(),
-                Some(serde_path_to_error::Segment::Seq { .. })
-            );
-            to_error(path_string(e.path()), &e.inner().to_string(), element)
-        }
+    let (e, known) = match read_once(v, build) {
+        Ok(m) => return Ok(m),
+        Err(e) => e,
     };
     if let Error::InvalidArgument { field, rule } = &e
         && rule == "unknown field"
-        && let Some(better) = known_key_error_first(v, field, build)
+        && let Some(better) = known_key_error_first(v, field, known.as_deref(), build)
     {
         return Err(better);
     }
     Err(e)
 }
 
-/// The error of `v` with the unknown key at `field` removed, when it lies
-/// in the same object (the path of the unknown key without its last part).
+/// One read; on an unknown key serde names the object's known keys, which
+/// are returned beside the error.
+fn read_once<T: DeserializeOwned, M>(
+    v: &Value,
+    build: impl Fn(T) -> Result<M>,
+) -> std::result::Result<M, (Error, Option<Vec<String>>)> {
+    // The plain derive first: path tracking costs time on the send hot path,
+    // and is only needed to name the field of an error, so a failed read is
+    // repeated through serde_path_to_error.
+    match T::deserialize(v).map_err(|_| serde_path_to_error::deserialize::<_, T>(v)) {
+        Ok(t) | Err(Ok(t)) => build(t).map_err(|e| (e, None)),
+        Err(Err(e)) => {
+            let element = matches!(
+                e.path().iter().next_back(),
+                Some(serde_path_to_error::Segment::Seq { .. })
+            );
+            let msg = e.inner().to_string();
+            let known = msg.strip_prefix("unknown field `").map(|rest| {
+                // "unknown field `k`, expected one of `a`, `b`": the names
+                // after the first are the known keys.
+                rest.split('`')
+                    .skip(2)
+                    .step_by(2)
+                    .map(str::to_string)
+                    .collect()
+            });
+            Err((to_error(path_string(e.path()), &msg, element), known))
+        }
+    }
+}
+
+/// The error of `v` without the unknown keys of the object holding `field`,
+/// when it lies inside that object.
 fn known_key_error_first<T: DeserializeOwned, M>(
     v: &Value,
     field: &str,
-    build: impl Fn(T) -> Result<M> + Copy,
+    known: Option<&[String]>,
+    build: impl Fn(T) -> Result<M>,
 ) -> Option<Error> {
     let (object, key) = match field.rsplit_once('.') {
         Some((o, k)) => (o.to_string(), k),
@@ -85,8 +105,14 @@ fn known_key_error_first<T: DeserializeOwned, M>(
     } else {
         copy.pointer_mut(&pointer(&object))
     };
-    target?.as_object_mut()?.shift_remove(key)?;
-    let e = read(&copy, build).err()?;
+    let map = target?.as_object_mut()?;
+    match known {
+        Some(known) => map.retain(|k, _| known.iter().any(|n| n == k)),
+        None => {
+            map.shift_remove(key)?;
+        }
+    }
+    let (e, _) = read_once(&copy, build).err()?;
     let f = e.field().unwrap_or_default();
     let inside = object.is_empty()
         || f == object
