@@ -751,6 +751,18 @@ mod tests {
     }
 
     #[test]
+    fn many_unknown_keys_are_reported_once_and_cheaply() {
+        let mut spec = json!({"to": "15555550123", "type": "interactive", "interactive":
+            {"type": "location_request_message", "body": "Where are you?"}});
+        for i in 0..1000 {
+            spec["interactive"][format!("k{i}")] = json!(i);
+        }
+        let (f, m) = err_of(spec);
+        assert_eq!(f, "interactive.k0");
+        assert!(m.ends_with("unknown field"), "{m}");
+    }
+
+    #[test]
     fn wire_shapes_outside_the_conformance_cases() {
         let b = build_body(&json!({"to": "15555550123", "type": "template", "template": {
             "name": "t", "language": "en",
