@@ -1,6 +1,7 @@
 //! Shared pieces of the outbound messages: character counting, validation
-//! helpers, recipient normalisation, emoji recognition, and the small reader
-//! used to turn the neutral JSON description into typed messages.
+//! helpers, the one recipient rule (phone number or BSUID), emoji recognition,
+//! and a small JSON object reader kept for the template-management form (the
+//! messages themselves are read with serde, `read.rs`).
 //!
 //! # Character counts
 //!

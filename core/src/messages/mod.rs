@@ -26,6 +26,14 @@
 //! ([`Message::from_json`], [`build_body`]); that form is what the Python and
 //! Node packages pass to Rust, and what `tests/conformance/message_build` uses.
 //!
+//! **Three steps.** Reading: each family declares its neutral shape with
+//! `#[derive(Deserialize)]`, read through `serde_path_to_error` (`read.rs`),
+//! plus the checks that depend on another key (`interactive/read.rs`,
+//! `template/read.rs`). Validation: `validate` on the typed message
+//! (`interactive/validate.rs`, `template/validate.rs`, …). Writing:
+//! `#[derive(Serialize)]` views of the wire body (`wire.rs`,
+//! `interactive/wire.rs`, `template/wire.rs`), only after validation passed.
+//!
 //! **Field names in errors.** Validation errors name the dotted path of the
 //! field in the *wire body* (`interactive.action.buttons[3].reply.title`,
 //! `template.components[1].parameters[0].text`). Structural errors while
