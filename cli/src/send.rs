@@ -3,7 +3,9 @@
 use clap::{Args, Subcommand};
 use serde_json::{Value, json};
 
-use crate::{ApiOpts, CliResult, Failure, make_client, read_input};
+mod body;
+
+use crate::{ApiOpts, CliResult, Failure, make_client};
 
 #[derive(Args, Debug)]
 pub(crate) struct SendArgs {
@@ -203,190 +205,14 @@ enum SendCmd {
     },
 }
 
-fn with_common(mut spec: Value, c: &Common) -> Value {
-    if c.to.contains('.') && !c.to.starts_with('+') && !c.to.chars().all(|ch| ch.is_ascii_digit()) {
-        spec["recipient"] = json!(c.to);
-    } else {
-        spec["to"] = json!(c.to);
-    }
-    if let Some(r) = &c.reply_to {
-        spec["reply_to"] = json!(r);
-    }
-    if let Some(d) = &c.callback_data {
-        spec["callback_data"] = json!(d);
-    }
-    spec
-}
-
-fn media_spec(
-    kind: &str,
-    src: &MediaSrc,
-    caption: Option<&String>,
-    filename: Option<&String>,
-) -> Value {
-    let mut m = serde_json::Map::new();
-    if let Some(id) = &src.id {
-        m.insert("id".into(), json!(id));
-    }
-    if let Some(l) = &src.link {
-        m.insert("link".into(), json!(l));
-    }
-    if let Some(c) = caption {
-        m.insert("caption".into(), json!(c));
-    }
-    if let Some(f) = filename {
-        m.insert("filename".into(), json!(f));
-    }
-    json!({"type": kind, kind: Value::Object(m)})
-}
-
 fn split_pair<'a>(s: &'a str, what: &str) -> Result<(&'a str, &'a str), Failure> {
     s.split_once('=')
         .ok_or_else(|| Failure::input(format!("{what} {s:?} must look like id=title")))
 }
 
-/// The neutral spec of a `send` subcommand (`None` for mark-read/typing).
-fn send_spec(cmd: &SendCmd) -> Result<Value, Failure> {
-    Ok(match cmd {
-        SendCmd::Text {
-            common,
-            body,
-            preview_url,
-        } => {
-            let mut t = json!({"body": body});
-            if *preview_url {
-                t["preview_url"] = json!(true);
-            }
-            with_common(json!({"type": "text", "text": t}), common)
-        }
-        SendCmd::Image {
-            common,
-            src,
-            caption,
-        } => with_common(media_spec("image", src, caption.as_ref(), None), common),
-        SendCmd::Video {
-            common,
-            src,
-            caption,
-        } => with_common(media_spec("video", src, caption.as_ref(), None), common),
-        SendCmd::Audio { common, src } => with_common(media_spec("audio", src, None, None), common),
-        SendCmd::Sticker { common, src } => {
-            with_common(media_spec("sticker", src, None, None), common)
-        }
-        SendCmd::Document {
-            common,
-            src,
-            caption,
-            filename,
-        } => with_common(
-            media_spec("document", src, caption.as_ref(), filename.as_ref()),
-            common,
-        ),
-        SendCmd::Location {
-            common,
-            lat,
-            lng,
-            name,
-            address,
-        } => {
-            let mut l = json!({"latitude": lat, "longitude": lng});
-            if let Some(n) = name {
-                l["name"] = json!(n);
-            }
-            if let Some(a) = address {
-                l["address"] = json!(a);
-            }
-            with_common(json!({"type": "location", "location": l}), common)
-        }
-        SendCmd::Reaction {
-            common,
-            message_id,
-            emoji,
-        } => with_common(
-            json!({"type": "reaction", "reaction": {"message_id": message_id, "emoji": emoji}}),
-            common,
-        ),
-        SendCmd::Template {
-            common,
-            name,
-            language,
-            params,
-        } => {
-            let mut t = json!({"name": name, "language": language});
-            if !params.is_empty() {
-                t["body"] = json!(params);
-            }
-            with_common(json!({"type": "template", "template": t}), common)
-        }
-        SendCmd::InteractiveButtons {
-            common,
-            body,
-            buttons,
-            header,
-            footer,
-        } => {
-            let mut bs = Vec::new();
-            for b in buttons {
-                let (id, title) = split_pair(b, "--button")?;
-                bs.push(json!({"id": id, "title": title}));
-            }
-            let mut i = json!({"type": "button", "body": body, "buttons": bs});
-            if let Some(h) = header {
-                i["header"] = json!({"type": "text", "text": h});
-            }
-            if let Some(f) = footer {
-                i["footer"] = json!(f);
-            }
-            with_common(json!({"type": "interactive", "interactive": i}), common)
-        }
-        SendCmd::InteractiveList {
-            common,
-            body,
-            button,
-            rows,
-            section,
-        } => {
-            let mut rs = Vec::new();
-            for r in rows {
-                let (id, rest) = split_pair(r, "--row")?;
-                let row = match rest.split_once('=') {
-                    Some((title, desc)) => json!({"id": id, "title": title, "description": desc}),
-                    None => json!({"id": id, "title": rest}),
-                };
-                rs.push(row);
-            }
-            let mut s = json!({"rows": rs});
-            if let Some(t) = section {
-                s["title"] = json!(t);
-            }
-            with_common(
-                json!({"type": "interactive", "interactive": {"type": "list", "body": body, "button": button, "sections": [s]}}),
-                common,
-            )
-        }
-        SendCmd::CtaUrl {
-            common,
-            body,
-            display_text,
-            url,
-        } => with_common(
-            json!({"type": "interactive", "interactive": {"type": "cta_url", "body": body, "display_text": display_text, "url": url}}),
-            common,
-        ),
-        SendCmd::MarkRead { message_id } => json!({"type": "mark_read", "message_id": message_id}),
-        SendCmd::Typing { message_id } => json!({"type": "typing", "message_id": message_id}),
-        SendCmd::Json { file } => {
-            let bytes = read_input(file)?;
-            serde_json::from_slice(&bytes)
-                .map_err(|e| Failure::input(format!("{file} is not valid JSON: {e}")))?
-        }
-    })
-}
-
 pub(crate) async fn run_send(a: SendArgs) -> CliResult {
-    let spec = send_spec(&a.what)?;
     // Validate before touching the network (and before requiring a key).
-    let body = wa360::messages::build_body(&spec)?;
+    let body = body::send_body(&a.what)?;
     let client = make_client(&a.api)?;
     let is_status = body.get("status").is_some();
     if is_status {

@@ -308,6 +308,19 @@ fn send_text_and_json_against_the_sandbox() {
         ],
         vec!["send", "mark-read", "wamid.X"],
         vec!["send", "typing", "wamid.X"],
+        // A BSUID given as --to is sent as `recipient` (the core's one recipient rule).
+        vec![
+            "send",
+            "interactive-buttons",
+            "--to",
+            "US.5093817264530918273",
+            "--body",
+            "Pick",
+            "--button",
+            "a=A",
+            "--header",
+            "Order",
+        ],
     ] {
         let mut c = against(&sb);
         c.args(&args);
@@ -315,10 +328,16 @@ fn send_text_and_json_against_the_sandbox() {
         assert!(out.status.success(), "{args:?}: {}", stderr(&out));
     }
     let reqs = sb.control().requests();
-    assert_eq!(reqs.len(), 10);
+    assert_eq!(reqs.len(), 11);
     assert!(reqs.iter().all(|r| r.status == Some(200)), "{reqs:?}");
     assert_eq!(reqs[3].body["location"]["latitude"], -33.9);
     assert_eq!(reqs[9].body["typing_indicator"]["type"], "text");
+    assert_eq!(reqs[10].body["recipient"], "US.5093817264530918273");
+    assert!(reqs[10].body.get("to").is_none());
+    assert_eq!(
+        reqs[10].body["interactive"]["header"],
+        json!({"type": "text", "text": "Order"})
+    );
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! Shared pieces of the outbound messages: character counting, validation
-//! helpers, recipient normalisation, emoji recognition, and the small reader
-//! used to turn the neutral JSON description into typed messages.
+//! helpers, the one recipient rule (phone number or BSUID), emoji recognition,
+//! and a small JSON object reader kept for the template-management form (the
+//! messages themselves are read with serde, `read.rs`).
 //!
 //! # Character counts
 //!
@@ -115,14 +116,6 @@ pub(crate) fn check_lat_long(path: &str, latitude: f64, longitude: f64) -> Resul
     Ok(())
 }
 
-/// A JSON number for a coordinate. Non-finite values never get here
-/// (they fail the range check first).
-pub(crate) fn f64_value(x: f64) -> Value {
-    serde_json::Number::from_f64(x)
-        .map(Value::Number)
-        .unwrap_or(Value::Null)
-}
-
 /// Normalise a phone number to the digits Meta expects (docs/360dialog-api.md §3).
 ///
 /// A leading `+`, spaces, `-`, `.`, `(` and `)` are removed; anything else is
@@ -185,9 +178,61 @@ pub fn is_bsuid(s: &str) -> bool {
 
 /// Whether `s` looks like an attempt at a BSUID (two upper-case letters and a
 /// dot): used to route a `to` value and to give a precise error.
-pub(crate) fn looks_like_bsuid(s: &str) -> bool {
+fn looks_like_bsuid(s: &str) -> bool {
     let b = s.as_bytes();
     b.len() >= 3 && b[0].is_ascii_uppercase() && b[1].is_ascii_uppercase() && b[2] == b'.'
+}
+
+/// An individual recipient, as WhatsApp addresses it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RecipientId {
+    /// A phone number, normalised to its digits (sent as `to`).
+    Phone(String),
+    /// A business-scoped user id (sent as `recipient`).
+    Bsuid(String),
+}
+
+impl RecipientId {
+    /// The wire key: `to` for a phone number, `recipient` for a BSUID.
+    pub fn wire_key(&self) -> &'static str {
+        match self {
+            RecipientId::Phone(_) => "to",
+            RecipientId::Bsuid(_) => "recipient",
+        }
+    }
+
+    /// The value sent.
+    pub fn as_str(&self) -> &str {
+        match self {
+            RecipientId::Phone(s) | RecipientId::Bsuid(s) => s,
+        }
+    }
+}
+
+/// The one rule for an individual recipient given as `to` (docs/360dialog-api.md §3):
+/// a value shaped like a BSUID (`US.1349…`, `US.ENT.1349…`) must be one and is
+/// sent as `recipient`; anything else must be a phone number
+/// ([`normalize_phone`]). The core, the CLI and the sandbox all use it.
+///
+/// ```
+/// use wa360::messages::{RecipientId, recipient_id};
+/// assert_eq!(recipient_id("+1 555 555 0123").unwrap(), RecipientId::Phone("15555550123".into()));
+/// assert_eq!(recipient_id("US.13491208655302741918").unwrap().wire_key(), "recipient");
+/// assert!(recipient_id("US.1349x").is_err());
+/// ```
+pub fn recipient_id(input: &str) -> Result<RecipientId> {
+    if looks_like_bsuid(input) {
+        if is_bsuid(input) {
+            Ok(RecipientId::Bsuid(input.to_string()))
+        } else {
+            Err(Error::invalid(
+                "to",
+                "looks like a business-scoped user id but is not one (expected CC.digits or CC.ENT.digits)",
+            ))
+        }
+    } else {
+        normalize_phone(input).map(RecipientId::Phone)
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -276,11 +321,8 @@ pub(crate) fn contains_emoji(s: &str) -> bool {
 }
 
 // ---------------------------------------------------------------------------
-// Reading the neutral description.
-//
-// Hand-written rather than `#[derive(Deserialize)]`: serde's
-// `deny_unknown_fields` reports an unknown key without its path, and the
-// contract needs every structural error to name the exact field.
+// A small reader of JSON objects, still used by the template-management form
+// (`manage::templates`). Outbound messages are read with serde (`read.rs`).
 // ---------------------------------------------------------------------------
 
 /// JSON type name for error messages.
@@ -307,14 +349,6 @@ pub(crate) fn as_string(path: &str, v: &Value) -> Result<String> {
     }
 }
 
-/// Read a value as an array.
-pub(crate) fn as_array<'v>(path: &str, v: &'v Value) -> Result<&'v Vec<Value>> {
-    match v {
-        Value::Array(a) => Ok(a),
-        other => Err(wrong_type(path, "an array", other)),
-    }
-}
-
 /// An object of the neutral description being read. Keys are taken out as
 /// they are read; [`Obj::finish`] rejects whatever is left (unknown keys).
 /// A `null` value counts as absent.
@@ -335,19 +369,9 @@ impl Obj {
         }
     }
 
-    /// The path of this object.
-    pub(crate) fn path(&self) -> &str {
-        &self.path
-    }
-
     /// The path of one of its keys.
     pub(crate) fn at(&self, key: &str) -> String {
         join(&self.path, key)
-    }
-
-    /// Whether the key is present (and not null).
-    pub(crate) fn has(&self, key: &str) -> bool {
-        self.map.get(key).is_some_and(|v| !v.is_null())
     }
 
     /// Take a raw value, if present and not null.
@@ -387,41 +411,6 @@ impl Obj {
         }
     }
 
-    /// Take a required number.
-    pub(crate) fn req_f64(&mut self, key: &str) -> Result<f64> {
-        match self.req_value(key)? {
-            Value::Number(n) => n
-                .as_f64()
-                .ok_or_else(|| Error::invalid(self.at(key), "must be a number")),
-            other => Err(wrong_type(&self.at(key), "a number", &other)),
-        }
-    }
-
-    /// Take a required integer (see [`integer`]).
-    pub(crate) fn req_i64(&mut self, key: &str) -> Result<i64> {
-        match self.req_value(key)? {
-            Value::Number(n) => {
-                integer(&n).ok_or_else(|| Error::invalid(self.at(key), "must be an integer"))
-            }
-            other => Err(wrong_type(&self.at(key), "an integer", &other)),
-        }
-    }
-
-    /// Take a required nested object.
-    pub(crate) fn req_obj(&mut self, key: &str) -> Result<Obj> {
-        let v = self.req_value(key)?;
-        Obj::new(&self.at(key), &v)
-    }
-
-    /// Take an optional raw JSON object (kept as-is).
-    pub(crate) fn opt_raw_obj(&mut self, key: &str) -> Result<Option<Map<String, Value>>> {
-        match self.opt_value(key) {
-            None => Ok(None),
-            Some(Value::Object(m)) => Ok(Some(m)),
-            Some(other) => Err(wrong_type(&self.at(key), "an object", &other)),
-        }
-    }
-
     /// Take an optional array.
     pub(crate) fn opt_arr(&mut self, key: &str) -> Result<Option<Vec<Value>>> {
         match self.opt_value(key) {
@@ -446,37 +435,6 @@ impl Obj {
             Some(k) => Err(Error::invalid(join(&self.path, k), "unknown field")),
         }
     }
-}
-
-/// Read an optional array of objects, each with `f`.
-pub(crate) fn read_list<T>(
-    path: &str,
-    items: &[Value],
-    mut f: impl FnMut(&str, &Value) -> Result<T>,
-) -> Result<Vec<T>> {
-    items
-        .iter()
-        .enumerate()
-        .map(|(i, v)| f(&idx(path, i), v))
-        .collect()
-}
-
-/// Insert an optional string into a body map.
-pub(crate) fn put_opt(map: &mut Map<String, Value>, key: &str, value: &Option<String>) {
-    if let Some(v) = value {
-        map.insert(key.to_string(), Value::String(v.clone()));
-    }
-}
-
-/// A JSON number as an integer: an integer, or a number with no fractional
-/// part within ±2^53 (`2.0` from Python is the same input as `2` from
-/// JavaScript, whose numbers have no separate integer type).
-pub(crate) fn integer(n: &serde_json::Number) -> Option<i64> {
-    n.as_i64().or_else(|| {
-        n.as_f64()
-            .filter(|f| f.fract() == 0.0 && f.abs() <= 9_007_199_254_740_992.0)
-            .map(|f| f as i64)
-    })
 }
 
 #[cfg(test)]

@@ -1,8 +1,10 @@
 //! Contacts messages (docs/360dialog-api.md §4.4): 1 to 5 contact cards.
 
-use serde_json::{Map, Value};
+use serde::{Deserialize, Serialize};
 
-use super::common::{Obj, check_count, check_non_empty, idx, join, read_list};
+use super::read::map_only;
+
+use super::common::{check_count, check_non_empty, idx, join};
 use crate::{Error, Result};
 
 /// Most contact cards in one message.
@@ -13,25 +15,19 @@ pub const MAX_CONTACTS: usize = 5;
 macro_rules! string_record {
     ($(#[$doc:meta])* $name:ident { $( $(#[$fdoc:meta])* $field:ident => $key:literal ),* $(,)? }) => {
         $(#[$doc])*
-        #[derive(Debug, Clone, PartialEq, Default)]
+        ///
+        /// The neutral form and the wire form are the same object.
+        #[derive(Debug, Clone, PartialEq, Default, Deserialize, Serialize)]
+        #[serde(remote = "Self", deny_unknown_fields)]
         pub struct $name {
-            $( $(#[$fdoc])* pub $field: Option<String>, )*
+            $(
+                $(#[$fdoc])*
+                #[serde(rename = $key, skip_serializing_if = "Option::is_none")]
+                pub $field: Option<String>,
+            )*
         }
 
-        impl $name {
-            fn from_neutral(path: &str, v: &Value) -> Result<Self> {
-                let mut o = Obj::new(path, v)?;
-                let r = $name { $( $field: o.opt_str($key)?, )* };
-                o.finish()?;
-                Ok(r)
-            }
-
-            fn to_map(&self) -> Map<String, Value> {
-                let mut m = Map::new();
-                $( super::common::put_opt(&mut m, $key, &self.$field); )*
-                m
-            }
-        }
+        map_only!(ser $name);
     };
 }
 
@@ -116,7 +112,10 @@ string_record!(
 );
 
 /// One contact card. Only `formatted_name` is required.
-#[derive(Debug, Clone, PartialEq, Default)]
+///
+/// Neutral form: the wire contact object (`name.formatted_name`, `phones`, …).
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[serde(from = "ContactSpec")]
 pub struct Contact {
     /// The full name as shown (required).
     pub formatted_name: String,
@@ -170,7 +169,8 @@ impl Contact {
         self
     }
 
-    fn to_value(&self, path: &str) -> Result<Value> {
+    /// Check the card at `path`.
+    fn validate(&self, path: &str) -> Result<()> {
         check_non_empty(&join(path, "name.formatted_name"), &self.formatted_name)?;
         if let Some(b) = &self.birthday
             && !is_date(b)
@@ -195,88 +195,96 @@ impl Contact {
             self.addresses.iter().map(|p| &p.kind),
             &["HOME", "WORK"],
         )?;
-        let mut m = Map::new();
-        let mut name = Map::new();
-        name.insert(
-            "formatted_name".into(),
-            Value::String(self.formatted_name.clone()),
-        );
-        name.extend(self.name.to_map());
-        m.insert("name".into(), Value::Object(name));
-        fn list<T>(
-            m: &mut Map<String, Value>,
-            key: &str,
-            items: &[T],
-            f: fn(&T) -> Map<String, Value>,
-        ) {
-            if !items.is_empty() {
-                let arr = items.iter().map(|i| Value::Object(f(i))).collect();
-                m.insert(key.into(), Value::Array(arr));
-            }
-        }
-        list(&mut m, "phones", &self.phones, ContactPhone::to_map);
-        list(&mut m, "emails", &self.emails, ContactEmail::to_map);
-        list(&mut m, "urls", &self.urls, ContactUrl::to_map);
-        list(&mut m, "addresses", &self.addresses, ContactAddress::to_map);
-        if let Some(org) = &self.org {
-            m.insert("org".into(), Value::Object(org.to_map()));
-        }
-        super::common::put_opt(&mut m, "birthday", &self.birthday);
-        Ok(Value::Object(m))
+        Ok(())
     }
 
-    fn from_neutral(path: &str, v: &Value) -> Result<Contact> {
-        let mut o = Obj::new(path, v)?;
-        let mut name_obj = o.req_obj("name")?;
-        let formatted_name = name_obj.req_str("formatted_name")?;
-        let name_path = name_obj.path().to_string();
-        let rest = name_obj_rest(name_obj)?;
-        let name = NameParts::from_neutral(&name_path, &rest)?;
-        let phones = match o.opt_arr("phones")? {
-            Some(a) => read_list(&o.at("phones"), &a, ContactPhone::from_neutral)?,
-            None => vec![],
-        };
-        let emails = match o.opt_arr("emails")? {
-            Some(a) => read_list(&o.at("emails"), &a, ContactEmail::from_neutral)?,
-            None => vec![],
-        };
-        let urls = match o.opt_arr("urls")? {
-            Some(a) => read_list(&o.at("urls"), &a, ContactUrl::from_neutral)?,
-            None => vec![],
-        };
-        let addresses = match o.opt_arr("addresses")? {
-            Some(a) => read_list(&o.at("addresses"), &a, ContactAddress::from_neutral)?,
-            None => vec![],
-        };
-        let org = match o.opt_value("org") {
-            Some(v) => Some(ContactOrg::from_neutral(&o.at("org"), &v)?),
-            None => None,
-        };
-        let birthday = o.opt_str("birthday")?;
-        o.finish()?;
-        Ok(Contact {
-            formatted_name,
-            name,
-            phones,
-            emails,
-            urls,
-            addresses,
-            org,
-            birthday,
-        })
+    /// The wire object (after [`Contact::validate`]).
+    fn wire(&self) -> ContactWire<'_> {
+        ContactWire {
+            name: NameWire {
+                formatted_name: &self.formatted_name,
+                parts: &self.name,
+            },
+            phones: &self.phones,
+            emails: &self.emails,
+            urls: &self.urls,
+            addresses: &self.addresses,
+            org: self.org.as_ref(),
+            birthday: self.birthday.as_deref(),
+        }
     }
 }
 
-/// The keys of a name object left after `formatted_name`, as a JSON object.
-fn name_obj_rest(mut o: Obj) -> Result<Value> {
-    let mut m = Map::new();
-    for key in ["first_name", "last_name", "middle_name", "suffix", "prefix"] {
-        if let Some(v) = o.opt_value(key) {
-            m.insert(key.into(), v);
+/// The wire form of a contact card (empty lists are left out).
+#[derive(Serialize)]
+pub(crate) struct ContactWire<'a> {
+    name: NameWire<'a>,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    phones: &'a [ContactPhone],
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    emails: &'a [ContactEmail],
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    urls: &'a [ContactUrl],
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    addresses: &'a [ContactAddress],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    org: Option<&'a ContactOrg>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    birthday: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct NameWire<'a> {
+    formatted_name: &'a str,
+    #[serde(flatten)]
+    parts: &'a NameParts,
+}
+
+/// The neutral (and wire) shape of a contact card.
+#[derive(Deserialize)]
+#[serde(remote = "Self", deny_unknown_fields)]
+struct ContactSpec {
+    name: NameSpec,
+    phones: Option<Vec<ContactPhone>>,
+    emails: Option<Vec<ContactEmail>>,
+    urls: Option<Vec<ContactUrl>>,
+    addresses: Option<Vec<ContactAddress>>,
+    org: Option<ContactOrg>,
+    birthday: Option<String>,
+}
+
+/// The `name` object: the formatted name plus the optional parts.
+#[derive(Deserialize)]
+#[serde(remote = "Self", deny_unknown_fields)]
+struct NameSpec {
+    formatted_name: String,
+    first_name: Option<String>,
+    last_name: Option<String>,
+    middle_name: Option<String>,
+    suffix: Option<String>,
+    prefix: Option<String>,
+}
+
+impl From<ContactSpec> for Contact {
+    fn from(s: ContactSpec) -> Contact {
+        let n = s.name;
+        Contact {
+            formatted_name: n.formatted_name,
+            name: NameParts {
+                first_name: n.first_name,
+                last_name: n.last_name,
+                middle_name: n.middle_name,
+                suffix: n.suffix,
+                prefix: n.prefix,
+            },
+            phones: s.phones.unwrap_or_default(),
+            emails: s.emails.unwrap_or_default(),
+            urls: s.urls.unwrap_or_default(),
+            addresses: s.addresses.unwrap_or_default(),
+            org: s.org,
+            birthday: s.birthday,
         }
     }
-    o.finish()?;
-    Ok(Value::Object(m))
 }
 
 fn check_kinds<'a>(
@@ -325,22 +333,27 @@ fn is_date(s: &str) -> bool {
     (1..=days).contains(&d)
 }
 
-/// Validate a list of cards and build the wire array.
-pub(crate) fn contacts_value(contacts: &[Contact]) -> Result<Value> {
+/// Check a list of cards (docs/360dialog-api.md §4.4).
+pub(crate) fn validate(contacts: &[Contact]) -> Result<()> {
     check_count("contacts", "contacts", contacts.len(), 1, MAX_CONTACTS)?;
-    let arr = contacts
-        .iter()
-        .enumerate()
-        .map(|(i, c)| c.to_value(&idx("contacts", i)))
-        .collect::<Result<Vec<_>>>()?;
-    Ok(Value::Array(arr))
+    for (i, c) in contacts.iter().enumerate() {
+        c.validate(&idx("contacts", i))?;
+    }
+    Ok(())
 }
 
-/// Neutral form: the wire array of contact objects.
-pub(crate) fn contacts_from_neutral(path: &str, v: &Value) -> Result<Vec<Contact>> {
-    let arr = super::common::as_array(path, v)?;
-    read_list(path, arr, Contact::from_neutral)
+/// The wire array (after [`validate`]).
+pub(crate) fn wire(contacts: &[Contact]) -> Vec<ContactWire<'_>> {
+    contacts.iter().map(Contact::wire).collect()
 }
+
+#[cfg(test)]
+fn contacts_value(contacts: &[Contact]) -> Result<serde_json::Value> {
+    validate(contacts)?;
+    Ok(serde_json::to_value(wire(contacts)).unwrap_or_default())
+}
+
+map_only!(ContactSpec, NameSpec);
 
 #[cfg(test)]
 mod tests {

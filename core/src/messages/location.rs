@@ -1,13 +1,15 @@
 //! Location messages (docs/360dialog-api.md §4.3).
 
-use serde_json::{Map, Value};
+use serde::{Deserialize, Serialize};
 
-use super::common::{Obj, check_lat_long, check_non_empty, f64_value, join, put_opt};
+use super::common::{check_lat_long, check_non_empty, join};
 use crate::Result;
 
 /// A location pin: latitude in [-90, 90], longitude in [-180, 180], and an
 /// optional name and address. Sent as JSON numbers.
-#[derive(Debug, Clone, PartialEq)]
+/// Neutral form: `{"latitude": 52.52, "longitude": 13.40, "name"?, "address"?}`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(remote = "Self", deny_unknown_fields)]
 pub struct Location {
     /// Latitude in degrees.
     pub latitude: f64,
@@ -42,9 +44,9 @@ impl Location {
         self
     }
 
-    /// Validate and build the wire object at `path`; `require_name_address`
-    /// is set for template location headers.
-    pub(crate) fn to_value(&self, path: &str, require_name_address: bool) -> Result<Value> {
+    /// Check the ranges at `path`; `require_name_address` is set for template
+    /// location headers.
+    pub(crate) fn validate(&self, path: &str, require_name_address: bool) -> Result<()> {
         check_lat_long(path, self.latitude, self.longitude)?;
         for (key, v) in [("name", &self.name), ("address", &self.address)] {
             match v {
@@ -58,27 +60,41 @@ impl Location {
                 None => {}
             }
         }
-        let mut m = Map::new();
-        m.insert("latitude".into(), f64_value(self.latitude));
-        m.insert("longitude".into(), f64_value(self.longitude));
-        put_opt(&mut m, "name", &self.name);
-        put_opt(&mut m, "address", &self.address);
-        Ok(Value::Object(m))
+        Ok(())
     }
 
-    /// Neutral form: `{"latitude": 52.52, "longitude": 13.40, "name"?, "address"?}`.
-    pub(crate) fn from_neutral(path: &str, v: &Value) -> Result<Location> {
-        let mut o = Obj::new(path, v)?;
-        let l = Location {
-            latitude: o.req_f64("latitude")?,
-            longitude: o.req_f64("longitude")?,
-            name: o.opt_str("name")?,
-            address: o.opt_str("address")?,
-        };
-        o.finish()?;
-        Ok(l)
+    /// The wire object (after [`Location::validate`]; finite coordinates).
+    pub(crate) fn wire(&self) -> LocationWire<'_> {
+        LocationWire {
+            latitude: self.latitude,
+            longitude: self.longitude,
+            name: self.name.as_deref(),
+            address: self.address.as_deref(),
+        }
     }
 }
+
+/// The wire `location` object (coordinates as JSON numbers).
+#[derive(Serialize)]
+pub(crate) struct LocationWire<'a> {
+    latitude: f64,
+    longitude: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    address: Option<&'a str>,
+}
+
+#[cfg(test)]
+impl Location {
+    fn to_value(&self, path: &str, require_name_address: bool) -> Result<serde_json::Value> {
+        self.validate(path, require_name_address)?;
+        Ok(serde_json::to_value(self.wire()).unwrap_or_default())
+    }
+}
+
+use super::read::map_only;
+map_only!(Location);
 
 #[cfg(test)]
 mod tests {

@@ -2,9 +2,9 @@
 //! and the media object shared with interactive headers and template
 //! parameters.
 
-use serde_json::{Map, Value};
+use serde::{Deserialize, Serialize};
 
-use super::common::{Obj, check_http_url, check_len, check_non_empty, join, put_opt};
+use super::common::{check_http_url, check_len, check_non_empty, join};
 use crate::{Error, Result};
 
 /// Maximum caption length (image, video, document), in characters.
@@ -18,15 +18,23 @@ pub const MAX_CAPTION: usize = 1024;
 /// let m = Media::id("1029384756109999").caption("Your receipt");
 /// assert_eq!(m.caption.as_deref(), Some("Your receipt"));
 /// ```
-#[derive(Debug, Clone, PartialEq, Default)]
+///
+/// The neutral form and the wire form are the same object
+/// (`{"id"|"link", "caption"?, "filename"?}`).
+#[derive(Debug, Clone, PartialEq, Default, Deserialize, Serialize)]
+#[serde(remote = "Self", deny_unknown_fields)]
 pub struct Media {
     /// Media id from an upload (digits only). Preferred over `link`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
     /// Public `http(s)` URL of the file.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub link: Option<String>,
     /// Caption (image, video, document only), at most 1024 characters.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub caption: Option<String>,
     /// File name shown to the user (document only).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub filename: Option<String>,
 }
 
@@ -59,16 +67,15 @@ impl Media {
         self
     }
 
-    /// Validate and build the wire object at `path`. `caption_for` /
-    /// `filename_for` name where caption / filename are not allowed
-    /// (`None` = allowed).
-    pub(crate) fn to_value(
+    /// Check the media object at `path`. `caption_not_allowed` /
+    /// `filename_not_allowed` say where caption / filename are not allowed
+    /// (`None` = allowed). The wire object is the `Media` itself.
+    pub(crate) fn validate(
         &self,
         path: &str,
         caption_not_allowed: Option<&str>,
         filename_not_allowed: Option<&str>,
-    ) -> Result<Value> {
-        let mut m = Map::new();
+    ) -> Result<()> {
         match (&self.id, &self.link) {
             (Some(id), None) => {
                 let f = join(path, "id");
@@ -76,12 +83,8 @@ impl Media {
                 if !id.bytes().all(|b| b.is_ascii_digit()) {
                     return Err(Error::invalid(f, "must be a media id (digits only)"));
                 }
-                m.insert("id".into(), Value::String(id.clone()));
             }
-            (None, Some(link)) => {
-                check_http_url(&join(path, "link"), link)?;
-                m.insert("link".into(), Value::String(link.clone()));
-            }
+            (None, Some(link)) => check_http_url(&join(path, "link"), link)?,
             (Some(_), Some(_)) => {
                 return Err(Error::invalid(
                     path,
@@ -102,7 +105,6 @@ impl Media {
             }
             check_len(&f, c, 1, MAX_CAPTION)?;
         }
-        put_opt(&mut m, "caption", &self.caption);
         if let Some(name) = &self.filename {
             let f = join(path, "filename");
             if let Some(ctx) = filename_not_allowed {
@@ -110,21 +112,7 @@ impl Media {
             }
             check_non_empty(&f, name)?;
         }
-        put_opt(&mut m, "filename", &self.filename);
-        Ok(Value::Object(m))
-    }
-
-    /// Read `{"id"|"link", "caption"?, "filename"?}` from the neutral description.
-    pub(crate) fn from_neutral(path: &str, v: &Value) -> Result<Media> {
-        let mut o = Obj::new(path, v)?;
-        let media = Media {
-            id: o.opt_str("id")?,
-            link: o.opt_str("link")?,
-            caption: o.opt_str("caption")?,
-            filename: o.opt_str("filename")?,
-        };
-        o.finish()?;
-        Ok(media)
+        Ok(())
     }
 }
 
@@ -167,8 +155,8 @@ impl MediaKind {
         })
     }
 
-    /// Validate and build the wire object of a media message of this kind.
-    pub(crate) fn body(self, media: &Media) -> Result<Value> {
+    /// Check a media message of this kind (the wire object is the `Media`).
+    pub(crate) fn validate(self, media: &Media) -> Result<()> {
         let caption = match self {
             MediaKind::Audio => Some("for audio messages"),
             MediaKind::Sticker => Some("for sticker messages"),
@@ -181,9 +169,18 @@ impl MediaKind {
             MediaKind::Video => Some("for video messages (document only)"),
             MediaKind::Sticker => Some("for sticker messages (document only)"),
         };
-        media.to_value(self.as_str(), caption, filename)
+        media.validate(self.as_str(), caption, filename)
+    }
+
+    #[cfg(test)]
+    fn body(self, media: &Media) -> Result<serde_json::Value> {
+        self.validate(media)?;
+        Ok(serde_json::to_value(media).unwrap_or_default())
     }
 }
+
+use super::read::map_only;
+map_only!(ser Media);
 
 #[cfg(test)]
 mod tests {

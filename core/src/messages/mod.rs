@@ -26,6 +26,14 @@
 //! ([`Message::from_json`], [`build_body`]); that form is what the Python and
 //! Node packages pass to Rust, and what `tests/conformance/message_build` uses.
 //!
+//! **Three steps.** Reading: each family declares its neutral shape with
+//! `#[derive(Deserialize)]`, read through `serde_path_to_error` (`read.rs`),
+//! plus the checks that depend on another key (`interactive/read.rs`,
+//! `template/read.rs`). Validation: `validate` on the typed message
+//! (`interactive/validate.rs`, `template/validate.rs`, …). Writing:
+//! `#[derive(Serialize)]` views of the wire body (`wire.rs`,
+//! `interactive/wire.rs`, `template/wire.rs`), only after validation passed.
+//!
 //! **Field names in errors.** Validation errors name the dotted path of the
 //! field in the *wire body* (`interactive.action.buttons[3].reply.title`,
 //! `template.components[1].parameters[0].text`). Structural errors while
@@ -39,16 +47,21 @@ pub mod interactive;
 pub mod location;
 pub mod media;
 pub mod reaction;
+pub(crate) mod read;
 pub mod status;
 pub mod template;
 pub mod text;
+pub(crate) mod wire;
 
-use serde_json::{Map, Value};
+use serde::Deserialize;
+use serde_json::Value;
 
 use crate::{Error, Result};
-use common::{Obj, check_len, check_non_empty, looks_like_bsuid};
+use common::{check_len, check_non_empty};
 
-pub use common::{char_count, is_bsuid, is_single_emoji, normalize_phone};
+pub use common::{
+    RecipientId, char_count, is_bsuid, is_single_emoji, normalize_phone, recipient_id,
+};
 pub use contacts::{
     Contact, ContactAddress, ContactEmail, ContactOrg, ContactPhone, ContactUrl, NameParts,
 };
@@ -128,15 +141,35 @@ impl MessageContent {
         }
     }
 
-    fn body_value(&self) -> Result<Value> {
+    /// Check the rules of the content (docs/360dialog-api.md §4.10).
+    fn validate(&self) -> Result<()> {
         match self {
-            MessageContent::Text(t) => t.body_value(),
-            MessageContent::Media(k, m) => k.body(m),
-            MessageContent::Location(l) => l.to_value("location", false),
-            MessageContent::Contacts(c) => contacts::contacts_value(c),
-            MessageContent::Interactive(i) => i.body_value(),
-            MessageContent::Template(t) => t.body_value(),
-            MessageContent::Reaction(r) => r.body_value(),
+            MessageContent::Text(t) => t.validate(),
+            MessageContent::Media(k, m) => k.validate(m),
+            MessageContent::Location(l) => l.validate("location", false),
+            MessageContent::Contacts(c) => contacts::validate(c),
+            MessageContent::Interactive(i) => i.validate(),
+            MessageContent::Template(t) => t.validate(),
+            MessageContent::Reaction(r) => r.validate(),
+        }
+    }
+
+    /// The wire content (after [`MessageContent::validate`]).
+    fn wire(&self) -> wire::Content<'_> {
+        match self {
+            MessageContent::Text(t) => wire::Content::Text(t.wire()),
+            MessageContent::Media(k, m) => match k {
+                MediaKind::Image => wire::Content::Image(m),
+                MediaKind::Audio => wire::Content::Audio(m),
+                MediaKind::Video => wire::Content::Video(m),
+                MediaKind::Document => wire::Content::Document(m),
+                MediaKind::Sticker => wire::Content::Sticker(m),
+            },
+            MessageContent::Location(l) => wire::Content::Location(l.wire()),
+            MessageContent::Contacts(c) => wire::Content::Contacts(contacts::wire(c)),
+            MessageContent::Interactive(i) => wire::Content::Interactive(i.wire()),
+            MessageContent::Template(t) => wire::Content::Template(t.wire()),
+            MessageContent::Reaction(r) => wire::Content::Reaction(r.wire()),
         }
     }
 }
@@ -344,17 +377,10 @@ impl Message {
                     }
                     Ok(("to", to.clone()))
                 }
-                RecipientType::Individual if looks_like_bsuid(to) => {
-                    if is_bsuid(to) {
-                        Ok(("recipient", to.clone()))
-                    } else {
-                        Err(Error::invalid(
-                            "to",
-                            "looks like a business-scoped user id but is not one (expected CC.digits or CC.ENT.digits)",
-                        ))
-                    }
+                RecipientType::Individual => {
+                    let id = recipient_id(to)?;
+                    Ok((id.wire_key(), id.as_str().to_string()))
                 }
-                RecipientType::Individual => Ok(("to", normalize_phone(to)?)),
             },
         }
     }
@@ -383,11 +409,45 @@ impl Message {
                 format!("must be an object (got {})", common::type_name(spec)),
             ));
         }
-        let mut o = Obj::new("", spec)?;
-        let t = o.req_str("type")?;
-        let to = o.opt_str("to")?;
-        let recipient = o.opt_str("recipient")?;
-        let recipient_type = match o.opt_str("recipient_type")?.as_deref() {
+        // `type` names the key that holds the content, so it is read first:
+        // an unknown type is reported as such, not as an unknown content key.
+        match spec.get("type") {
+            None | Some(Value::Null) => return Err(Error::invalid("type", "is required")),
+            Some(Value::String(t)) => check_type(t)?,
+            Some(_) => {} // the wrong JSON type is reported by the reader
+        }
+        read::read(spec, MessageSpec::into_message)
+    }
+}
+
+/// The neutral envelope: every key a message may hold. The content sits under
+/// the key named by `type`; the other content keys must be absent.
+#[derive(Deserialize)]
+#[serde(remote = "Self", deny_unknown_fields)]
+struct MessageSpec {
+    #[serde(rename = "type")]
+    kind: String,
+    to: Option<String>,
+    recipient: Option<String>,
+    recipient_type: Option<String>,
+    reply_to: Option<String>,
+    callback_data: Option<String>,
+    text: Option<Text>,
+    image: Option<Media>,
+    audio: Option<Media>,
+    video: Option<Media>,
+    document: Option<Media>,
+    sticker: Option<Media>,
+    location: Option<Location>,
+    contacts: Option<Vec<Contact>>,
+    interactive: Option<interactive::InteractiveSpec>,
+    template: Option<template::TemplateSpec>,
+    reaction: Option<Reaction>,
+}
+
+impl MessageSpec {
+    fn into_message(self) -> Result<Message> {
+        let recipient_type = match self.recipient_type.as_deref() {
             None | Some("individual") => RecipientType::Individual,
             Some("group") => RecipientType::Group,
             Some(other) => {
@@ -397,60 +457,111 @@ impl Message {
                 ));
             }
         };
-        let reply_to = o.opt_str("reply_to")?;
-        let callback_data = o.opt_str("callback_data")?;
-        let content = if let Some(kind) = MediaKind::from_name(&t) {
-            MessageContent::Media(kind, Media::from_neutral(&t, &o.req_value(&t)?)?)
-        } else {
-            match t.as_str() {
-                "text" => MessageContent::Text(Text::from_neutral("text", &o.req_value("text")?)?),
-                "location" => MessageContent::Location(Location::from_neutral(
-                    "location",
-                    &o.req_value("location")?,
-                )?),
-                "contacts" => MessageContent::Contacts(contacts::contacts_from_neutral(
-                    "contacts",
-                    &o.req_value("contacts")?,
-                )?),
-                "interactive" => MessageContent::Interactive(Box::new(Interactive::from_neutral(
-                    "interactive",
-                    &o.req_value("interactive")?,
-                )?)),
-                "template" => MessageContent::Template(Box::new(Template::from_neutral(
-                    "template",
-                    &o.req_value("template")?,
-                )?)),
-                "reaction" => MessageContent::Reaction(Reaction::from_neutral(
-                    "reaction",
-                    &o.req_value("reaction")?,
-                )?),
-                other => {
-                    let hint = if other == "mark_read" || other == "typing" {
-                        " (mark_read and typing are built with build_body)"
-                    } else {
-                        ""
-                    };
-                    return Err(Error::invalid(
-                        "type",
-                        format!(
-                            "must be one of text, image, audio, video, document, sticker, location, \
-                         contacts, interactive, template, reaction (got {other:?}){hint}"
-                        ),
-                    ));
-                }
+        let present = [
+            ("text", self.text.is_some()),
+            ("image", self.image.is_some()),
+            ("audio", self.audio.is_some()),
+            ("video", self.video.is_some()),
+            ("document", self.document.is_some()),
+            ("sticker", self.sticker.is_some()),
+            ("location", self.location.is_some()),
+            ("contacts", self.contacts.is_some()),
+            ("interactive", self.interactive.is_some()),
+            ("template", self.template.is_some()),
+            ("reaction", self.reaction.is_some()),
+        ];
+        let t = self.kind.as_str();
+        let content = match t {
+            "text" => self.text.map(MessageContent::Text),
+            "image" => self
+                .image
+                .map(|m| MessageContent::Media(MediaKind::Image, m)),
+            "audio" => self
+                .audio
+                .map(|m| MessageContent::Media(MediaKind::Audio, m)),
+            "video" => self
+                .video
+                .map(|m| MessageContent::Media(MediaKind::Video, m)),
+            "document" => self
+                .document
+                .map(|m| MessageContent::Media(MediaKind::Document, m)),
+            "sticker" => self
+                .sticker
+                .map(|m| MessageContent::Media(MediaKind::Sticker, m)),
+            "location" => self.location.map(MessageContent::Location),
+            "contacts" => self.contacts.map(MessageContent::Contacts),
+            "interactive" => match self.interactive {
+                Some(i) => Some(MessageContent::Interactive(Box::new(i.into_model()?))),
+                None => None,
+            },
+            "template" => match self.template {
+                Some(i) => Some(MessageContent::Template(Box::new(i.into_model()?))),
+                None => None,
+            },
+            "reaction" => self.reaction.map(MessageContent::Reaction),
+            other => {
+                check_type(other)?;
+                None
             }
         };
-        o.finish()?;
+        let content = content.ok_or_else(|| Error::invalid(t, "is required"))?;
+        if let Some((k, _)) = present.iter().find(|(k, p)| *p && *k != t) {
+            return Err(Error::invalid(*k, "unknown field"));
+        }
         Ok(Message {
-            to,
-            recipient,
+            to: self.to,
+            recipient: self.recipient,
             recipient_type,
-            reply_to,
-            callback_data,
+            reply_to: self.reply_to,
+            callback_data: self.callback_data,
             content,
             misuse: None,
         })
     }
+}
+
+read::map_only!(MessageSpec, StatusSpec);
+
+/// The content types of [`Message::from_json`].
+const MESSAGE_TYPES: [&str; 11] = [
+    "text",
+    "image",
+    "audio",
+    "video",
+    "document",
+    "sticker",
+    "location",
+    "contacts",
+    "interactive",
+    "template",
+    "reaction",
+];
+
+fn check_type(t: &str) -> Result<()> {
+    if MESSAGE_TYPES.contains(&t) {
+        return Ok(());
+    }
+    let hint = if t == "mark_read" || t == "typing" {
+        " (mark_read and typing are built with build_body)"
+    } else {
+        ""
+    };
+    Err(Error::invalid(
+        "type",
+        format!(
+            "must be one of text, image, audio, video, document, sticker, location, \
+             contacts, interactive, template, reaction (got {t:?}){hint}"
+        ),
+    ))
+}
+
+/// `{"type": "mark_read" | "typing", "message_id": "wamid…"}`.
+#[derive(Deserialize)]
+#[serde(remote = "Self", deny_unknown_fields)]
+struct StatusSpec {
+    #[serde(rename = "type")]
+    _kind: String,
+    message_id: String,
 }
 
 impl Outbound for Message {
@@ -458,28 +569,33 @@ impl Outbound for Message {
         if let Some((field, rule)) = &self.misuse {
             return Err(Error::invalid(field.clone(), rule.clone()));
         }
+        // Validation first (recipient, envelope, content), then writing.
         let (key, who) = self.recipient_field()?;
-        let mut m = Map::new();
-        m.insert("messaging_product".into(), Value::String("whatsapp".into()));
-        m.insert(
-            "recipient_type".into(),
-            Value::String(self.recipient_type.as_str().into()),
-        );
-        m.insert(key.into(), Value::String(who));
-        let t = self.content.type_name();
-        m.insert("type".into(), Value::String(t.into()));
         if let Some(r) = &self.reply_to {
             check_non_empty("context.message_id", r)?;
-            let mut c = Map::new();
-            c.insert("message_id".into(), Value::String(r.clone()));
-            m.insert("context".into(), Value::Object(c));
         }
         if let Some(d) = &self.callback_data {
             check_len("biz_opaque_callback_data", d, 1, MAX_CALLBACK_DATA)?;
-            m.insert("biz_opaque_callback_data".into(), Value::String(d.clone()));
         }
-        m.insert(t.into(), self.content.body_value()?);
-        Ok(Value::Object(m))
+        self.content.validate()?;
+        let (to, recipient) = if key == "recipient" {
+            (None, Some(who.as_str()))
+        } else {
+            (Some(who.as_str()), None)
+        };
+        wire::to_value(&wire::Envelope {
+            messaging_product: "whatsapp",
+            recipient_type: self.recipient_type.as_str(),
+            to,
+            recipient,
+            kind: self.content.type_name(),
+            context: self
+                .reply_to
+                .as_deref()
+                .map(|message_id| wire::Context { message_id }),
+            biz_opaque_callback_data: self.callback_data.as_deref(),
+            content: self.content.wire(),
+        })
     }
 }
 
@@ -498,10 +614,7 @@ pub fn build_body(spec: &Value) -> Result<Value> {
     crate::input::check_depth(spec)?;
     let kind = spec.get("type").and_then(Value::as_str);
     if let Some(k @ ("mark_read" | "typing")) = kind {
-        let mut o = Obj::new("", spec)?;
-        o.req_str("type")?;
-        let message_id = o.req_str("message_id")?;
-        o.finish()?;
+        let message_id = read::from_neutral::<StatusSpec>(spec)?.message_id;
         return if k == "mark_read" {
             MarkRead::new(message_id).to_body()
         } else {
@@ -604,6 +717,97 @@ mod tests {
         assert_eq!(e.field(), Some("message"));
         let e = Message::from_json(&json!({"to": "15555550123", "type": "text"})).unwrap_err();
         assert_eq!(e.field(), Some("text"));
+    }
+
+    fn err_of(spec: Value) -> (String, String) {
+        let e = build_body(&spec).unwrap_err();
+        (e.field().unwrap_or_default().to_string(), e.to_string())
+    }
+
+    #[test]
+    fn structural_errors_name_the_neutral_path_and_rule() {
+        // A misspelt key is reported as the missing one, as before serde.
+        let (f, m) = err_of(
+            json!({"to": "15555550123", "type": "interactive", "interactive":
+            {"type": "button", "body": "b", "buttons": [{"id": "a", "titel": "A"}]}}),
+        );
+        assert_eq!(f, "interactive.buttons[0].title");
+        assert!(m.ends_with("is required"), "{m}");
+        // An array is never read as an object (serde's derive would take it
+        // as the fields by position).
+        let (f, m) = err_of(
+            json!({"to": "15555550123", "type": "interactive", "interactive":
+            {"type": "button", "body": "b", "buttons": [["a", "A"]]}}),
+        );
+        assert_eq!(f, "interactive.buttons[0]");
+        assert!(m.ends_with("must be an object (got an array)"), "{m}");
+        // A null named parameter is a wrong type at its own path.
+        let (f, m) = err_of(json!({"to": "15555550123", "type": "template", "template":
+            {"name": "t", "language": "en", "body": {"first_name": null}}}));
+        assert_eq!(f, "template.body.first_name");
+        assert!(m.ends_with("must be an object (got null)"), "{m}");
+        // A key of another interactive type is unknown for this one.
+        let (f, m) = err_of(
+            json!({"to": "15555550123", "type": "interactive", "interactive":
+            {"type": "button", "body": "b", "buttons": [{"id": "a", "title": "A"}], "url": "https://x.example"}}),
+        );
+        assert_eq!(f, "interactive.url");
+        assert!(m.ends_with("unknown field"), "{m}");
+        let (f, _) = err_of(json!({"to": "15555550123", "type": "template", "template":
+            {"name": "t", "language": "en", "buttons": [{"sub_type": "url", "index": "x", "text": "a"}]}}));
+        assert_eq!(f, "template.buttons[0].index");
+    }
+
+    #[test]
+    fn many_unknown_keys_are_reported_once_and_cheaply() {
+        let mut spec = json!({"to": "15555550123", "type": "interactive", "interactive":
+            {"type": "location_request_message", "body": "Where are you?"}});
+        for i in 0..1000 {
+            spec["interactive"][format!("k{i}")] = json!(i);
+        }
+        let (f, m) = err_of(spec);
+        assert_eq!(f, "interactive.k0");
+        assert!(m.ends_with("unknown field"), "{m}");
+    }
+
+    #[test]
+    fn wire_shapes_outside_the_conformance_cases() {
+        let b = build_body(&json!({"to": "15555550123", "type": "template", "template": {
+            "name": "t", "language": "en",
+            "buttons": [{"sub_type": "catalog", "index": 0, "thumbnail_product_retailer_id": "sku-1"},
+                        {"sub_type": "flow", "index": 1}]}}))
+        .unwrap();
+        assert_eq!(
+            b["template"]["components"],
+            json!([
+                {"type": "button", "sub_type": "catalog", "index": "0",
+                 "parameters": [{"type": "action", "action": {"thumbnail_product_retailer_id": "sku-1"}}]},
+                {"type": "button", "sub_type": "flow", "index": "1",
+                 "parameters": [{"type": "action", "action": {}}]}
+            ])
+        );
+        let b = build_body(
+            &json!({"to": "15555550123", "type": "interactive", "interactive":
+            {"type": "catalog_message", "body": "Browse"}}),
+        )
+        .unwrap();
+        assert_eq!(
+            b["interactive"],
+            json!({"type": "catalog_message", "body": {"text": "Browse"}, "action": {"name": "catalog_message"}})
+        );
+        let card = json!({"name": {"formatted_name": "A B", "first_name": "A", "last_name": "B"},
+            "phones": [{"phone": "+1 555", "type": "WORK", "wa_id": "1555"}],
+            "emails": [{"email": "a@example.com", "type": "HOME"}],
+            "urls": [{"url": "https://example.com", "type": "WORK"}],
+            "addresses": [{"street": "1 Main St", "city": "X", "country_code": "US", "type": "HOME"}],
+            "org": {"company": "Example", "title": "CEO"}, "birthday": "1990-02-28"});
+        let b = build_body(&json!({"to": "15555550123", "type": "contacts", "contacts": [card]}))
+            .unwrap();
+        // The neutral card is the wire card, key order included.
+        assert_eq!(
+            serde_json::to_string(&b["contacts"][0]).unwrap(),
+            serde_json::to_string(&card).unwrap()
+        );
     }
 
     #[test]

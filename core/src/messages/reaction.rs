@@ -1,12 +1,14 @@
 //! Reactions (docs/360dialog-api.md §4.5): one emoji on a message, or `""` to remove it.
 
-use serde_json::{Map, Value};
+use serde::{Deserialize, Serialize};
 
-use super::common::{Obj, check_non_empty, is_single_emoji};
+use super::common::{check_non_empty, is_single_emoji};
 use crate::{Error, Result};
 
 /// A reaction to `message_id`. An empty `emoji` removes an earlier reaction.
-#[derive(Debug, Clone, PartialEq)]
+/// Neutral form: `{"message_id": "wamid…", "emoji": "👍"}` (`""` removes).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(remote = "Self", deny_unknown_fields)]
 pub struct Reaction {
     /// The wamid of the message reacted to.
     pub message_id: String,
@@ -28,7 +30,8 @@ impl Reaction {
         Reaction::new(message_id, "")
     }
 
-    pub(crate) fn body_value(&self) -> Result<Value> {
+    /// Check the rules of docs/360dialog-api.md §4.5.
+    pub(crate) fn validate(&self) -> Result<()> {
         check_non_empty("reaction.message_id", &self.message_id)?;
         if !self.emoji.is_empty() && !is_single_emoji(&self.emoji) {
             return Err(Error::invalid(
@@ -36,23 +39,33 @@ impl Reaction {
                 "must be a single emoji, or empty to remove the reaction",
             ));
         }
-        let mut m = Map::new();
-        m.insert("message_id".into(), Value::String(self.message_id.clone()));
-        m.insert("emoji".into(), Value::String(self.emoji.clone()));
-        Ok(Value::Object(m))
+        Ok(())
     }
 
-    /// Neutral form: `{"message_id": "wamid…", "emoji": "👍"}` (`""` removes).
-    pub(crate) fn from_neutral(path: &str, v: &Value) -> Result<Reaction> {
-        let mut o = Obj::new(path, v)?;
-        let r = Reaction {
-            message_id: o.req_str("message_id")?,
-            emoji: o.req_str("emoji")?,
-        };
-        o.finish()?;
-        Ok(r)
+    /// The wire object (after [`Reaction::validate`]).
+    pub(crate) fn wire(&self) -> ReactionWire<'_> {
+        ReactionWire {
+            message_id: &self.message_id,
+            emoji: &self.emoji,
+        }
+    }
+
+    #[cfg(test)]
+    fn body_value(&self) -> Result<serde_json::Value> {
+        self.validate()?;
+        Ok(serde_json::to_value(self.wire()).unwrap_or_default())
     }
 }
+
+/// The wire `reaction` object.
+#[derive(Serialize)]
+pub(crate) struct ReactionWire<'a> {
+    message_id: &'a str,
+    emoji: &'a str,
+}
+
+use super::read::map_only;
+map_only!(Reaction);
 
 #[cfg(test)]
 mod tests {

@@ -1,7 +1,8 @@
 //! Mark as read and typing indicator (docs/360dialog-api.md §2.2, §4.9). Both are sent to
 //! `POST /messages` and have neither `to` nor `type`.
 
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::Value;
 
 use super::Outbound;
 use super::common::check_non_empty;
@@ -32,11 +33,7 @@ impl MarkRead {
 impl Outbound for MarkRead {
     fn to_body(&self) -> Result<Value> {
         check_non_empty("message_id", &self.message_id)?;
-        Ok(json!({
-            "messaging_product": "whatsapp",
-            "status": "read",
-            "message_id": self.message_id,
-        }))
+        StatusWire::new(&self.message_id, None).to_value()
     }
 }
 
@@ -59,12 +56,38 @@ impl TypingIndicator {
 impl Outbound for TypingIndicator {
     fn to_body(&self) -> Result<Value> {
         check_non_empty("message_id", &self.message_id)?;
-        Ok(json!({
-            "messaging_product": "whatsapp",
-            "status": "read",
-            "message_id": self.message_id,
-            "typing_indicator": { "type": "text" },
-        }))
+        StatusWire::new(&self.message_id, Some(TypingWire { kind: "text" })).to_value()
+    }
+}
+
+/// The wire body of a read receipt (with a typing indicator or not).
+#[derive(Serialize)]
+struct StatusWire<'a> {
+    messaging_product: &'static str,
+    status: &'static str,
+    message_id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    typing_indicator: Option<TypingWire>,
+}
+
+#[derive(Serialize)]
+struct TypingWire {
+    #[serde(rename = "type")]
+    kind: &'static str,
+}
+
+impl<'a> StatusWire<'a> {
+    fn new(message_id: &'a str, typing_indicator: Option<TypingWire>) -> Self {
+        StatusWire {
+            messaging_product: "whatsapp",
+            status: "read",
+            message_id,
+            typing_indicator,
+        }
+    }
+
+    fn to_value(&self) -> Result<Value> {
+        super::wire::to_value(self)
     }
 }
 

@@ -1,15 +1,19 @@
 //! Text messages (docs/360dialog-api.md §4.1).
 
-use serde_json::{Map, Value};
+use serde::{Deserialize, Serialize};
 
-use super::common::{Obj, check_len};
+use super::common::check_len;
+use super::read::{Expecting, StrOr};
 use crate::Result;
 
 /// Maximum text body length, in characters.
 pub const MAX_TEXT_BODY: usize = 4096;
 
 /// A text message: a body of 1..4096 characters and an optional link preview.
-#[derive(Debug, Clone, PartialEq)]
+///
+/// Neutral form: `"text": "hello"` or `"text": {"body": "hello", "preview_url": true}`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(from = "StrOr<TextObj>")]
 pub struct Text {
     /// The message text.
     pub body: String,
@@ -27,30 +31,58 @@ impl Text {
         }
     }
 
-    pub(crate) fn body_value(&self) -> Result<Value> {
-        check_len("text.body", &self.body, 1, MAX_TEXT_BODY)?;
-        let mut m = Map::new();
-        m.insert("body".into(), Value::String(self.body.clone()));
-        if let Some(p) = self.preview_url {
-            m.insert("preview_url".into(), Value::Bool(p));
-        }
-        Ok(Value::Object(m))
+    /// Check the limits of docs/360dialog-api.md §4.10.
+    pub(crate) fn validate(&self) -> Result<()> {
+        check_len("text.body", &self.body, 1, MAX_TEXT_BODY)
     }
 
-    /// Neutral form: `"text": "hello"` or `"text": {"body": "hello", "preview_url": true}`.
-    pub(crate) fn from_neutral(path: &str, v: &Value) -> Result<Text> {
-        if let Value::String(s) = v {
-            return Ok(Text::new(s.clone()));
+    /// The wire object (after [`Text::validate`]).
+    pub(crate) fn wire(&self) -> TextWire<'_> {
+        TextWire {
+            body: &self.body,
+            preview_url: self.preview_url,
         }
-        let mut o = Obj::new(path, v)?;
-        let t = Text {
-            body: o.req_str("body")?,
-            preview_url: o.opt_bool("preview_url")?,
-        };
-        o.finish()?;
-        Ok(t)
+    }
+
+    #[cfg(test)]
+    fn body_value(&self) -> Result<serde_json::Value> {
+        self.validate()?;
+        Ok(serde_json::to_value(self.wire()).unwrap_or_default())
     }
 }
+
+/// The wire `text` object.
+#[derive(Serialize)]
+pub(crate) struct TextWire<'a> {
+    body: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    preview_url: Option<bool>,
+}
+
+/// The object form of a text.
+#[derive(Deserialize)]
+#[serde(remote = "Self", deny_unknown_fields)]
+pub(crate) struct TextObj {
+    body: String,
+    preview_url: Option<bool>,
+}
+
+impl Expecting for TextObj {}
+
+impl From<StrOr<TextObj>> for Text {
+    fn from(v: StrOr<TextObj>) -> Text {
+        match v {
+            StrOr::Str(body) => Text::new(body),
+            StrOr::Obj(o) => Text {
+                body: o.body,
+                preview_url: o.preview_url,
+            },
+        }
+    }
+}
+
+use super::read::map_only;
+map_only!(TextObj);
 
 #[cfg(test)]
 mod tests {

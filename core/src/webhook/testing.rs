@@ -108,7 +108,7 @@ impl Default for Business {
 }
 
 fn is_user_id(id: &str) -> bool {
-    id.contains('.')
+    crate::messages::is_bsuid(id)
 }
 
 impl Business {

@@ -1,0 +1,168 @@
+//! The `POST /messages` body of a `wa360 send …` subcommand, built with the
+//! core's typed message builders (`wa360::messages`), which also hold the one
+//! recipient rule (phone number or BSUID) and every validation rule.
+
+use serde_json::Value;
+use wa360::messages::{
+    Header, Interactive, ListRow, ListSection, Location, MarkRead, Media, MediaKind, Message,
+    Outbound, Parameter, ReplyButton, Template, TypingIndicator, build_body,
+};
+
+use super::{Common, MediaSrc, SendCmd, split_pair};
+use crate::{Failure, read_input};
+
+/// Validate the subcommand's message and return the exact wire body
+/// (before any network call and before a key is required).
+pub(crate) fn send_body(cmd: &SendCmd) -> Result<Value, Failure> {
+    let message = match cmd {
+        SendCmd::Text {
+            common,
+            body,
+            preview_url,
+        } => {
+            let m = Message::text(&common.to, body);
+            with_common(if *preview_url { m.preview_url(true) } else { m }, common)
+        }
+        SendCmd::Image {
+            common,
+            src,
+            caption,
+        } => media(common, MediaKind::Image, src, caption.as_ref(), None),
+        SendCmd::Video {
+            common,
+            src,
+            caption,
+        } => media(common, MediaKind::Video, src, caption.as_ref(), None),
+        SendCmd::Audio { common, src } => media(common, MediaKind::Audio, src, None, None),
+        SendCmd::Sticker { common, src } => media(common, MediaKind::Sticker, src, None, None),
+        SendCmd::Document {
+            common,
+            src,
+            caption,
+            filename,
+        } => media(
+            common,
+            MediaKind::Document,
+            src,
+            caption.as_ref(),
+            filename.as_ref(),
+        ),
+        SendCmd::Location {
+            common,
+            lat,
+            lng,
+            name,
+            address,
+        } => {
+            let location = Location {
+                latitude: *lat,
+                longitude: *lng,
+                name: name.clone(),
+                address: address.clone(),
+            };
+            with_common(Message::location(&common.to, location), common)
+        }
+        SendCmd::Reaction {
+            common,
+            message_id,
+            emoji,
+        } => with_common(Message::reaction(&common.to, message_id, emoji), common),
+        SendCmd::Template {
+            common,
+            name,
+            language,
+            params,
+        } => {
+            let t =
+                Template::new(name, language).body(params.iter().map(Parameter::text).collect());
+            with_common(Message::template(&common.to, t), common)
+        }
+        SendCmd::InteractiveButtons {
+            common,
+            body,
+            buttons,
+            header,
+            footer,
+        } => {
+            let mut bs = Vec::with_capacity(buttons.len());
+            for b in buttons {
+                let (id, title) = split_pair(b, "--button")?;
+                bs.push(ReplyButton::new(id, title));
+            }
+            let mut i = Interactive::buttons(body, bs);
+            if let Some(h) = header {
+                i = i.header(Header::Text(h.clone()));
+            }
+            if let Some(f) = footer {
+                i = i.footer(f);
+            }
+            with_common(Message::interactive(&common.to, i), common)
+        }
+        SendCmd::InteractiveList {
+            common,
+            body,
+            button,
+            rows,
+            section,
+        } => {
+            let mut rs = Vec::with_capacity(rows.len());
+            for r in rows {
+                let (id, rest) = split_pair(r, "--row")?;
+                rs.push(match rest.split_once('=') {
+                    Some((title, desc)) => ListRow::new(id, title).description(desc),
+                    None => ListRow::new(id, rest),
+                });
+            }
+            let s = ListSection {
+                title: section.clone(),
+                rows: rs,
+            };
+            let i = Interactive::list(body, button, vec![s]);
+            with_common(Message::interactive(&common.to, i), common)
+        }
+        SendCmd::CtaUrl {
+            common,
+            body,
+            display_text,
+            url,
+        } => with_common(
+            Message::interactive(&common.to, Interactive::cta_url(body, display_text, url)),
+            common,
+        ),
+        SendCmd::MarkRead { message_id } => return Ok(MarkRead::new(message_id).to_body()?),
+        SendCmd::Typing { message_id } => return Ok(TypingIndicator::new(message_id).to_body()?),
+        SendCmd::Json { file } => {
+            let bytes = read_input(file)?;
+            let spec: Value = serde_json::from_slice(&bytes)
+                .map_err(|e| Failure::input(format!("{file} is not valid JSON: {e}")))?;
+            return Ok(build_body(&spec)?);
+        }
+    };
+    Ok(message.to_body()?)
+}
+
+fn with_common(mut m: Message, c: &Common) -> Message {
+    if let Some(r) = &c.reply_to {
+        m = m.reply_to(r);
+    }
+    if let Some(d) = &c.callback_data {
+        m = m.callback_data(d);
+    }
+    m
+}
+
+fn media(
+    common: &Common,
+    kind: MediaKind,
+    src: &MediaSrc,
+    caption: Option<&String>,
+    filename: Option<&String>,
+) -> Message {
+    let media = Media {
+        id: src.id.clone(),
+        link: src.link.clone(),
+        caption: caption.cloned(),
+        filename: filename.cloned(),
+    };
+    with_common(Message::media(&common.to, kind, media), common)
+}
