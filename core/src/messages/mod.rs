@@ -35,6 +35,7 @@
 
 pub(crate) mod common;
 pub mod contacts;
+pub mod helpers;
 pub mod interactive;
 pub mod location;
 pub mod media;
