@@ -247,3 +247,31 @@ test('api_surface: errors carry the manifest attributes', async () => {
   assert.equal(e.field, 'text.body')
   assert.equal(typeof e.rule, 'string')
 })
+
+// The shared helper cases (also run by the Python suite): each Node helper, with the Python
+// keyword options as its options object, sends exactly buildMessage(case.message).
+const helperCases = JSON.parse(readFileSync(path.join(pkg, '..', 'tests/conformance/api_surface/send_helpers.json'), 'utf8')).cases
+
+test('api_surface: every send helper has a shared case', () => {
+  const cls = manifest.classes.find((c) => c.name === 'Client')
+  const helpers = cls.members.map((m) => m.name).filter((n) => n.startsWith('send_') && n !== 'send_body' && n !== 'send_within')
+  assert.deepEqual(helperCases.map((c) => c.helper).sort(), helpers.sort())
+})
+
+test('api_surface: each send helper sends its neutral message (same cases as Python)', async () => {
+  const sb = await wa360.Sandbox.start({ timeScale: 0.01 })
+  try {
+    const client = new wa360.Client({ apiKey: sb.apiKey, baseUrl: sb.url, maxRetries: 0 })
+    for (const c of helperCases) {
+      sb.reset()
+      const options = Object.fromEntries(Object.entries(c.options).map(([k, v]) => [nodeName(k), v]))
+      const r = await client[nodeName(c.helper)](...c.args, options)
+      assert.match(r.messageId, /^wamid\./, c.helper)
+      const reqs = sb.requests().filter((q) => q.path === '/messages')
+      assert.equal(reqs.length, 1, c.helper)
+      assert.deepEqual(reqs[0].body, wa360.buildMessage(c.message), c.helper)
+    }
+  } finally {
+    await sb.stop()
+  }
+})

@@ -169,3 +169,27 @@ def _node_name(py: str) -> str:
             return str(e["node"])
     head, *rest = py.split("_")
     return head + "".join(w[:1].upper() + w[1:] for w in rest)
+
+
+HELPER_CASES: list[dict[str, Any]] = json.loads(
+    (
+        Path(__file__).resolve().parents[2] / Path(MANIFEST_PATH).parent / "send_helpers.json"
+    ).read_text(encoding="utf-8")
+)["cases"]
+
+
+def test_every_send_helper_has_a_case() -> None:
+    client_methods = next(c for c in MANIFEST["classes"] if c["name"] == "Client")["members"]
+    helpers = {m["name"] for m in client_methods if m["name"].startswith("send_")}
+    helpers -= {"send_body", "send_within"}
+    assert helpers == {c["helper"] for c in HELPER_CASES}
+
+
+@pytest.mark.parametrize("case", HELPER_CASES, ids=lambda c: c["helper"])
+def test_send_helper_sends_its_neutral_message(case: dict[str, Any], call: Any, sb: Any) -> None:
+    # The same cases run in Node (bindings-node/test/api_surface.test.mjs): both languages
+    # send exactly build_message(case["message"]).
+    r = call(case["helper"], *case["args"], **case["options"])
+    assert r.message_id.startswith("wamid.")
+    (req,) = sb.requests(path="/messages")
+    assert req["body"] == wa360.build_message(case["message"])
