@@ -24,7 +24,7 @@ export declare class Campaign {
   /** `new Campaign(template, language, [{ to, params }])`. */
   constructor(template: string, language: string, recipients: Array<CampaignRecipient>)
   /** Read a CSV text: header `to` then one column per body parameter. */
-  static fromCsv(template: string, language: string, csv: string): Campaign
+  static fromCsv(template: string, language: string, csvText: string): Campaign
   /** The campaign id (a fingerprint of template, language and rows). */
   get id(): string
   /** Number of recipients. */

@@ -157,7 +157,12 @@ for (const cls of manifest.classes) {
         if (!(n in C.prototype)) problems.push(`Node ${cls.node} lacks property ${n} (Python: ${m.name}); add it to ${src} or remove ${m.name} from ${MANIFEST}`)
         continue
       }
-      if (typeof C.prototype[n] !== 'function') {
+      if (m.kind === 'static') {
+        if (typeof C[n] !== 'function') {
+          problems.push(`Node ${cls.node} lacks static method ${n} (Python: ${m.name}); add it to ${src} (#[napi(factory)] or a static) or remove ${m.name} from ${MANIFEST}`)
+          continue
+        }
+      } else if (typeof C.prototype[n] !== 'function') {
         problems.push(`Node ${cls.node} lacks method ${n} (Python: ${m.name}); add it to ${src} or remove ${m.name} from ${MANIFEST}`)
         continue
       }

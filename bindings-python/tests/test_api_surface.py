@@ -78,6 +78,16 @@ def test_class_matches_the_manifest(cls: dict[str, Any]) -> None:
                 )
                 continue
             attr = getattr(c, name)
+            if (
+                m.get("kind") == "static"
+                and not isinstance(inspect.getattr_static(c, name), (staticmethod, classmethod))
+                and not inspect.isbuiltin(attr)
+            ):
+                problems.append(
+                    f"Python {py_name}.{name} is not a static/class method, the manifest says "
+                    f"static; make it #[staticmethod] / #[classmethod] or fix {MANIFEST_PATH}"
+                )
+                continue
             if m.get("kind") == "property":
                 if callable(attr):
                     problems.append(
