@@ -189,13 +189,13 @@ impl JsClient {
         &self,
         env: &'env Env,
         to: Text,
-        media: Text,
+        media: Json,
         options: Option<Json>,
     ) -> napi::Result<PromiseRaw<'env, SendResponse>> {
         let s = Opts::read(options, &["caption"], BOTH).and_then(|mut o| {
             Ok(helpers::image(
                 text(to, "to")?,
-                text(media, "image")?,
+                media.0,
                 o.text("caption")?,
                 o.envelope()?,
             ))
@@ -211,13 +211,13 @@ impl JsClient {
         &self,
         env: &'env Env,
         to: Text,
-        media: Text,
+        media: Json,
         options: Option<Json>,
     ) -> napi::Result<PromiseRaw<'env, SendResponse>> {
         let s = Opts::read(options, &["caption"], BOTH).and_then(|mut o| {
             Ok(helpers::video(
                 text(to, "to")?,
-                text(media, "video")?,
+                media.0,
                 o.text("caption")?,
                 o.envelope()?,
             ))
@@ -231,16 +231,11 @@ impl JsClient {
         &self,
         env: &'env Env,
         to: Text,
-        media: Text,
+        media: Json,
         options: Option<Json>,
     ) -> napi::Result<PromiseRaw<'env, SendResponse>> {
-        let s = Opts::read(options, &[], BOTH).and_then(|mut o| {
-            Ok(helpers::audio(
-                text(to, "to")?,
-                text(media, "audio")?,
-                o.envelope()?,
-            ))
-        });
+        let s = Opts::read(options, &[], BOTH)
+            .and_then(|mut o| Ok(helpers::audio(text(to, "to")?, media.0, o.envelope()?)));
         self.send_spec(env, s)
     }
 
@@ -252,14 +247,14 @@ impl JsClient {
         &self,
         env: &'env Env,
         to: Text,
-        media: Text,
+        media: Json,
         options: Option<Json>,
     ) -> napi::Result<PromiseRaw<'env, SendResponse>> {
         let s = Opts::read(options, &["caption", "filename"], BOTH).and_then(|mut o| {
             let (caption, filename) = (o.text("caption")?, o.text("filename")?);
             Ok(helpers::document(
                 text(to, "to")?,
-                text(media, "document")?,
+                media.0,
                 caption,
                 filename,
                 o.envelope()?,
@@ -274,16 +269,11 @@ impl JsClient {
         &self,
         env: &'env Env,
         to: Text,
-        media: Text,
+        media: Json,
         options: Option<Json>,
     ) -> napi::Result<PromiseRaw<'env, SendResponse>> {
-        let s = Opts::read(options, &[], BOTH).and_then(|mut o| {
-            Ok(helpers::sticker(
-                text(to, "to")?,
-                text(media, "sticker")?,
-                o.envelope()?,
-            ))
-        });
+        let s = Opts::read(options, &[], BOTH)
+            .and_then(|mut o| Ok(helpers::sticker(text(to, "to")?, media.0, o.envelope()?)));
         self.send_spec(env, s)
     }
 

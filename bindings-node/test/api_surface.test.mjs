@@ -280,3 +280,24 @@ test('api_surface: each send helper sends its neutral message (same cases as Pyt
     await sb.stop()
   }
 })
+
+test('api_surface: helper arguments of the wrong type are named before any request', async () => {
+  const sb = await wa360.Sandbox.start({ timeScale: 0.01 })
+  try {
+    const client = new wa360.Client({ apiKey: sb.apiKey, baseUrl: sb.url, maxRetries: 0 })
+    const to = '15555550123'
+    const cases = [
+      [() => client.sendImage(to, 123), 'image.id'],
+      [() => client.sendLocation(to, 'north', 1.0), 'location.latitude'],
+      [() => client.sendText(to, 'hi', { replyTo: 5 }), 'replyTo'],
+      [() => client.sendButtons(to, 'b', [['a', 'A', 'x']]), 'interactive.buttons[0]'],
+      [() => client.sendImage(to, 'x', { caption: 'c', title: 't' }), 'title'],
+    ]
+    for (const [run, field] of cases) {
+      await assert.rejects(run(), (e) => wa360.isWa360Error(e, 'invalid_argument') && e.field === field, field)
+    }
+    assert.deepEqual(sb.requests(), [])
+  } finally {
+    await sb.stop()
+  }
+})

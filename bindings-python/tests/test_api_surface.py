@@ -203,3 +203,23 @@ def test_send_helper_sends_its_neutral_message(case: dict[str, Any], call: Any, 
     assert r.message_id.startswith("wamid.")
     (req,) = sb.requests(path="/messages")
     assert req["body"] == wa360.build_message(case["message"])
+
+
+@pytest.mark.parametrize(
+    ("helper", "args", "kwargs", "field"),
+    [
+        ("send_image", (123,), {}, "image.id"),
+        ("send_location", ("north", 1.0), {}, "location.latitude"),
+        ("send_text", ("hi",), {"reply_to": 5}, "reply_to"),
+        ("send_buttons", ("b", [("a", "A", "x")]), {}, "interactive.buttons[0]"),
+    ],
+)
+def test_helper_arguments_of_the_wrong_type_are_named_before_any_request(
+    helper: str, args: tuple[Any, ...], kwargs: dict[str, Any], field: str, call: Any, sb: Any
+) -> None:
+    # The core reads what the helper was given: a typed error naming the field, never a
+    # TypeError from the binding, and nothing is sent.
+    with pytest.raises(wa360.InvalidArgumentError) as info:
+        call(helper, "15555550123", *args, **kwargs)
+    assert info.value.field == field
+    assert sb.requests() == []
