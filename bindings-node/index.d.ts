@@ -24,7 +24,7 @@ export declare class Campaign {
   /** `new Campaign(template, language, [{ to, params }])`. */
   constructor(template: string, language: string, recipients: Array<CampaignRecipient>)
   /** Read a CSV text: header `to` then one column per body parameter. */
-  static fromCsv(template: string, language: string, csv: string): Campaign
+  static fromCsv(template: string, language: string, csvText: string): Campaign
   /** The campaign id (a fingerprint of template, language and rows). */
   get id(): string
   /** Number of recipients. */
@@ -117,7 +117,7 @@ export declare class Client {
    */
   forgetMediaCached(data: Buffer, mimeType: string, cache: MediaCache): Promise<void>
   /** Upload a file; resolves to the media id. */
-  uploadMedia(data: Buffer, mime: string, filename: string): Promise<string>
+  uploadMedia(data: Buffer, mimeType: string, filename: string): Promise<string>
   /** Look up a media id: URL, MIME type, hash, size. */
   mediaInfo(mediaId: string): Promise<MediaInfo>
   /** Look up a media id and download the file. */
@@ -135,23 +135,35 @@ export declare class Client {
    * Invalid input rejects with `invalid_argument` before any request.
    */
   send(message: Record<string, unknown>): Promise<SendResponse>
-  /** Send a text message. */
-  sendText(to: string, body: string, options?: SendOptions | undefined | null): Promise<SendResponse>
-  /**
-   * Send an image, video, audio, document or sticker:
-   * `media` is `{ id }` (uploaded) or `{ link }`, with `caption` / `filename` where allowed.
-   */
-  sendMedia(to: string, kind: 'image' | 'video' | 'audio' | 'document' | 'sticker', media: { id?: string; link?: string; caption?: string; filename?: string }, options?: SendOptions | undefined | null): Promise<SendResponse>
-  /** Send a location pin: `{ latitude, longitude, name?, address? }`. */
-  sendLocation(to: string, location: { latitude: number; longitude: number; name?: string; address?: string }, options?: SendOptions | undefined | null): Promise<SendResponse>
-  /** Send contact cards (the neutral `contacts` list). */
+  /** Send a text message (1..4096 characters). */
+  sendText(to: string, body: string, options?: { previewUrl?: boolean; replyTo?: string; callbackData?: string } | undefined | null): Promise<SendResponse>
+  /** Send an image: `media` is an uploaded media id or an https link. */
+  sendImage(to: string, media: string, options?: { caption?: string; replyTo?: string; callbackData?: string } | undefined | null): Promise<SendResponse>
+  /** Send a video: `media` is an uploaded media id or an https link. */
+  sendVideo(to: string, media: string, options?: { caption?: string; replyTo?: string; callbackData?: string } | undefined | null): Promise<SendResponse>
+  /** Send an audio file: `media` is an uploaded media id or an https link. */
+  sendAudio(to: string, media: string, options?: SendOptions | undefined | null): Promise<SendResponse>
+  /** Send a document: `media` is an uploaded media id or an https link. */
+  sendDocument(to: string, media: string, options?: { caption?: string; filename?: string; replyTo?: string; callbackData?: string } | undefined | null): Promise<SendResponse>
+  /** Send a sticker (webp): `media` is an uploaded media id or an https link. */
+  sendSticker(to: string, media: string, options?: SendOptions | undefined | null): Promise<SendResponse>
+  /** Send a location pin. */
+  sendLocation(to: string, latitude: number, longitude: number, options?: { name?: string; address?: string; replyTo?: string; callbackData?: string } | undefined | null): Promise<SendResponse>
+  /** Send 1..5 contact cards (wire format: `name`, `phones`, `emails`, …). */
   sendContacts(to: string, contacts: Array<Record<string, unknown>>, options?: SendOptions | undefined | null): Promise<SendResponse>
-  /** Send an interactive message (buttons, list, CTA URL, flow, …; the neutral `interactive` object). */
+  /** React to a message with an emoji; an empty emoji removes the reaction. */
+  sendReaction(to: string, messageId: string, emoji: string, options?: { callbackData?: string } | undefined | null): Promise<SendResponse>
+  /** Send up to 3 reply buttons, each `[id, title]` or `{ id, title }`. */
+  sendButtons(to: string, body: string, buttons: Array<[string, string] | { id: string; title: string }>, options?: { header?: string | Record<string, unknown>; footer?: string; replyTo?: string; callbackData?: string } | undefined | null): Promise<SendResponse>
+  /** Send a list message: `sections` of `{ title?, rows: [{ id, title, description? }] }`. */
+  sendList(to: string, body: string, button: string, sections: Array<Record<string, unknown>>, options?: { header?: string | Record<string, unknown>; footer?: string; replyTo?: string; callbackData?: string } | undefined | null): Promise<SendResponse>
+  /** Send any interactive message in the neutral format (`{ type: 'button' | 'list' | 'cta_url' | 'flow' | … }`). */
   sendInteractive(to: string, interactive: Record<string, unknown>, options?: SendOptions | undefined | null): Promise<SendResponse>
-  /** Send a template message (the neutral `template` object: name, language, components). */
-  sendTemplate(to: string, template: Record<string, unknown>, options?: SendOptions | undefined | null): Promise<SendResponse>
-  /** React to a message with an emoji (an empty emoji removes the reaction). */
-  sendReaction(to: string, messageId: string, emoji: string, options?: SendOptions | undefined | null): Promise<SendResponse>
+  /**
+   * Send an approved template. `body` is a list of positional parameters or an
+   * object of named ones; `header` one parameter; `buttons` `{ sub_type, index, … }`.
+   */
+  sendTemplate(to: string, name: string, language: string | Record<string, unknown>, options?: { header?: unknown; body?: unknown[] | Record<string, unknown>; buttons?: Array<Record<string, unknown>>; replyTo?: string; callbackData?: string } | undefined | null): Promise<SendResponse>
   /**
    * Register the webhook URL (phone-number level, or WABA level with
    * `{ waba: true }`). The URL and headers are checked before any request.
@@ -755,6 +767,9 @@ export interface InboxStats {
   keys: number
 }
 
+/** The inbound message types wa360 types (the core's list, behind `isKnownMessage`). */
+export declare function knownMessageTypes(): Array<string>
+
 /** One cumulative histogram bucket. */
 export interface LatencyBucket {
   /** Upper bound in seconds; null for the last, unbounded bucket. */
@@ -896,16 +911,14 @@ export interface SendContact {
 }
 
 /**
- * Options shared by every send helper. (Declared for the TypeScript types;
- * read through own properties, unknown keys rejected.)
+ * Options shared by every send helper (each helper also takes its own, see
+ * its signature). Unknown keys are rejected.
  */
 export interface SendOptions {
   /** Reply to this message (`context.message_id`). */
   replyTo?: string
   /** `biz_opaque_callback_data`: comes back in the status webhooks. */
   callbackData?: string
-  /** Text only: render a link preview. */
-  previewUrl?: boolean
 }
 
 /** The answer to a send: "accepted", not "delivered" (statuses arrive as webhooks). */

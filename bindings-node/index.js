@@ -872,6 +872,7 @@ module.exports.buildTemplate = nativeBinding.buildTemplate
 module.exports.checkTemplateSend = nativeBinding.checkTemplateSend
 module.exports.hubChallenge = nativeBinding.hubChallenge
 module.exports.hubChallengeFromQuery = nativeBinding.hubChallengeFromQuery
+module.exports.knownMessageTypes = nativeBinding.knownMessageTypes
 module.exports.parseTemplateList = nativeBinding.parseTemplateList
 module.exports.parseWebhookToJson = nativeBinding.parseWebhookToJson
 module.exports.signWebhook = nativeBinding.signWebhook

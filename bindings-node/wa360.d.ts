@@ -95,6 +95,9 @@ export declare function parseWebhook(body: Buffer | Uint8Array | string): Event[
 /** True for a message event of a type wa360 models; narrows so `switch (ev.type)` is exact. */
 export declare function isKnownMessage(ev: unknown): ev is WithToJSON<KnownMessageEvent>
 
+/** The message types `isKnownMessage` accepts, frozen (the Rust core's list; Python `KNOWN_MESSAGE_TYPES`). */
+export declare const KnownMessageTypes: readonly KnownMessageEvent['type'][]
+
 /** The stable error codes of wa360 (identical in Rust, Python and Node). */
 export type ErrorCode =
   | 'invalid_argument'

@@ -6,7 +6,7 @@
 //     N-API call (the core's packed form); V8's JSON.parse and object literals
 //     materialise them (faster than building JS objects property by property
 //     through N-API, see docs/performance.md §5);
-//   - isWa360Error / ErrorCodes, isKnownMessage.
+//   - isWa360Error / ErrorCodes, isKnownMessage / KnownMessageTypes.
 const native = require('./index.js')
 const logging = require('./logging.js')
 
@@ -185,10 +185,9 @@ function buildMessage(message) {
   return body
 }
 
-const KNOWN_MESSAGE_TYPES = new Set([
-  'text', 'image', 'video', 'audio', 'document', 'sticker', 'location', 'contacts', 'interactive',
-  'button', 'reaction', 'order', 'system', 'edit', 'revoke', 'unsupported',
-])
+/** The inbound message types wa360 types, frozen (the Rust core's KNOWN_MESSAGE_TYPES). */
+const KnownMessageTypes = Object.freeze(native.knownMessageTypes())
+const KNOWN_MESSAGE_TYPES = new Set(KnownMessageTypes)
 
 /** True for a message event whose `type` is one wa360 types (narrows to KnownMessageEvent). */
 function isKnownMessage(ev) {
@@ -335,6 +334,7 @@ module.exports = {
   Inbox: native.Inbox,
   Receiver: native.Receiver,
   ErrorCodes,
+  KnownMessageTypes,
   isWa360Error,
   parseWebhook,
   parseWebhookToJson: wrapSync(native.parseWebhookToJson),

@@ -105,6 +105,10 @@ export interface EditMessage extends MessageBase {
 }
 export interface RevokeMessage extends MessageBase { type: 'revoke'; revoke: { original_message_id: string } }
 export interface UnsupportedMessage extends MessageBase { type: 'unsupported'; unsupported: Record<string, unknown> }
+/** Meta's older name of `unsupported`. */
+export interface UnknownTypeMessage extends MessageBase { type: 'unknown'; unknown: Record<string, unknown> | null }
+/** The user opened the chat for the first time (no payload; `request_welcome` is null). */
+export interface RequestWelcomeMessage extends MessageBase { type: 'request_welcome'; request_welcome: Record<string, unknown> | null }
 
 /** The message types typed above (narrow on `type`). */
 export type KnownMessageType = KnownMessageEvent['type']
@@ -128,6 +132,7 @@ export type KnownMessageEvent =
   | TextMessage | ImageMessage | VideoMessage | AudioMessage | DocumentMessage | StickerMessage
   | LocationMessage | ContactsMessage | InteractiveMessage | ButtonMessage | ReactionMessage
   | OrderMessage | SystemMessage | EditMessage | RevokeMessage | UnsupportedMessage
+  | UnknownTypeMessage | RequestWelcomeMessage
 
 export type CanonicalMessageEvent = KnownMessageEvent | OtherMessage
 

@@ -55,11 +55,11 @@ impl JsCampaign {
         env: Env,
         template: String,
         language: String,
-        csv: String,
+        csv_text: String,
     ) -> napi::Result<Self> {
         guard(&env, move || {
             Ok(JsCampaign {
-                inner: Campaign::from_csv(&template, &language, &csv)?,
+                inner: Campaign::from_csv(&template, &language, &csv_text)?,
             })
         })
     }

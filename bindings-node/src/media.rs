@@ -26,12 +26,12 @@ pub struct MediaInfo {
 #[napi]
 impl JsClient {
     /// Upload a file; resolves to the media id.
-    #[napi(ts_args_type = "data: Buffer, mime: string, filename: string")]
+    #[napi(ts_args_type = "data: Buffer, mimeType: string, filename: string")]
     pub fn upload_media<'env>(
         &self,
         env: &'env Env,
         data: Buffer,
-        mime: Text,
+        mime_type: Text,
         filename: Text,
     ) -> napi::Result<PromiseRaw<'env, String>> {
         let c = self.inner.clone();
@@ -39,7 +39,7 @@ impl JsClient {
         spawn(
             env,
             async move {
-                let (mime, filename) = (mime.named("mime")?, filename.named("filename")?);
+                let (mime, filename) = (mime_type.named("mimeType")?, filename.named("filename")?);
                 c.media().upload(bytes, &mime, &filename).await
             },
             |_, id| Ok(id),

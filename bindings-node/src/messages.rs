@@ -1,14 +1,19 @@
 //! Outbound messages: `send(message)` with the neutral description (the
 //! format of `tests/conformance/message_build/*/input.json`), one helper per
-//! message family, and `buildMessage` (the exact wire body, no request).
+//! message type (`sendText`, `sendImage`, … as Python's `send_text`,
+//! `send_image`, …), and `buildMessage` (the exact wire body, no request).
 //!
-//! The helpers only assemble the neutral description; building and
-//! validation (docs/360dialog-api.md §4.10) happen in the core, before any request.
+//! Each helper hands its arguments to the core's one builder of its type
+//! (`wa360::messages::helpers`), which writes the neutral description;
+//! validation (docs/360dialog-api.md §4.10) happens in the core, before any
+//! request. The options objects are Python's keyword options in camelCase
+//! (`tests/conformance/api_surface/README.md`); unknown keys are rejected.
 
 use napi::Env;
 use napi::bindgen_prelude::PromiseRaw;
 use napi_derive::napi;
 use serde_json::{Map, Value};
+use wa360::messages::helpers::{self, Envelope};
 
 use crate::own::{Json, Text};
 
@@ -74,8 +79,8 @@ fn mark_big_ints(v: &mut Value, at: &mut Vec<Value>, found: &mut Vec<Value>) {
     }
 }
 
-/// Options shared by every send helper. (Declared for the TypeScript types;
-/// read through own properties, unknown keys rejected.)
+/// Options shared by every send helper (each helper also takes its own, see
+/// its signature). Unknown keys are rejected.
 #[napi(object)]
 #[allow(dead_code)]
 #[derive(Default)]
@@ -84,29 +89,43 @@ pub struct SendOptions {
     pub reply_to: Option<String>,
     /// `biz_opaque_callback_data`: comes back in the status webhooks.
     pub callback_data: Option<String>,
-    /// Text only: render a link preview.
-    pub preview_url: Option<bool>,
 }
 
-fn spec(to: Text, kind: &str, payload: Value, opts: Option<Json>) -> wa360::Result<Value> {
-    let o = crate::own::options(opts, &["replyTo", "callbackData", "previewUrl"])?;
-    let mut m = Map::new();
-    m.insert("to".into(), Value::String(to.named("to")?));
-    m.insert("type".into(), Value::String(kind.into()));
-    m.insert(kind.into(), payload);
-    if let Some(r) = crate::own::opt_str(&o, "replyTo")? {
-        m.insert("reply_to".into(), Value::String(r));
+/// The options object of a helper: its own keys (`known`, camelCase) plus
+/// `replyTo` / `callbackData` where `envelope` lists them.
+struct Opts(Map<String, Value>);
+
+impl Opts {
+    fn read(o: Option<Json>, own: &[&str], envelope: &[&str]) -> wa360::Result<Opts> {
+        let known: Vec<&str> = own.iter().chain(envelope).copied().collect();
+        crate::own::options(o, &known).map(Opts)
     }
-    if let Some(c) = crate::own::opt_str(&o, "callbackData")? {
-        m.insert("callback_data".into(), Value::String(c));
+    /// A structured option, as given (the core reader checks it).
+    fn take(&mut self, k: &str) -> Option<Value> {
+        self.0.remove(k)
     }
-    if let Some(p) = crate::own::opt_bool(&o, "previewUrl")?
-        && let Some(Value::Object(t)) = m.get_mut("text")
-    {
-        t.insert("preview_url".into(), Value::Bool(p));
+    /// A string option, checked here so the error names the key as written.
+    fn text(&mut self, k: &str) -> wa360::Result<Option<Value>> {
+        Ok(crate::own::opt_str(&self.0, k)?.map(Value::String))
     }
-    Ok(Value::Object(m))
+    /// A boolean option, checked here so the error names the key as written.
+    fn flag(&mut self, k: &str) -> wa360::Result<Option<Value>> {
+        Ok(crate::own::opt_bool(&self.0, k)?.map(Value::Bool))
+    }
+    fn envelope(&mut self) -> wa360::Result<Envelope> {
+        Ok(Envelope {
+            reply_to: self.text("replyTo")?,
+            callback_data: self.text("callbackData")?,
+        })
+    }
 }
+
+/// A string argument, named by its neutral path when it is not a string.
+fn text(t: Text, path: &str) -> wa360::Result<Value> {
+    t.named(path).map(Value::String)
+}
+
+const BOTH: &[&str] = &["replyTo", "callbackData"];
 
 impl JsClient {
     fn send_spec<'env>(
@@ -140,8 +159,10 @@ impl JsClient {
         self.send_spec(env, Ok(message.0))
     }
 
-    /// Send a text message.
-    #[napi(ts_args_type = "to: string, body: string, options?: SendOptions | undefined | null")]
+    /// Send a text message (1..4096 characters).
+    #[napi(
+        ts_args_type = "to: string, body: string, options?: { previewUrl?: boolean; replyTo?: string; callbackData?: string } | undefined | null"
+    )]
     pub fn send_text<'env>(
         &self,
         env: &'env Env,
@@ -149,48 +170,140 @@ impl JsClient {
         body: Text,
         options: Option<Json>,
     ) -> napi::Result<PromiseRaw<'env, SendResponse>> {
-        let s = body.named("text.body").and_then(|body| {
-            let mut t = Map::new();
-            t.insert("body".into(), Value::String(body));
-            spec(to, "text", Value::Object(t), options)
+        let s = Opts::read(options, &["previewUrl"], BOTH).and_then(|mut o| {
+            Ok(helpers::text(
+                text(to, "to")?,
+                text(body, "text.body")?,
+                o.flag("previewUrl")?,
+                o.envelope()?,
+            ))
         });
         self.send_spec(env, s)
     }
 
-    /// Send an image, video, audio, document or sticker:
-    /// `media` is `{ id }` (uploaded) or `{ link }`, with `caption` / `filename` where allowed.
+    /// Send an image: `media` is an uploaded media id or an https link.
     #[napi(
-        ts_args_type = "to: string, kind: 'image' | 'video' | 'audio' | 'document' | 'sticker', media: { id?: string; link?: string; caption?: string; filename?: string }, options?: SendOptions | undefined | null"
+        ts_args_type = "to: string, media: string, options?: { caption?: string; replyTo?: string; callbackData?: string } | undefined | null"
     )]
-    pub fn send_media<'env>(
+    pub fn send_image<'env>(
         &self,
         env: &'env Env,
         to: Text,
-        kind: Text,
         media: Json,
         options: Option<Json>,
     ) -> napi::Result<PromiseRaw<'env, SendResponse>> {
-        let s = kind
-            .named("type")
-            .and_then(|k| spec(to, &k, media.0, options));
+        let s = Opts::read(options, &["caption"], BOTH).and_then(|mut o| {
+            Ok(helpers::image(
+                text(to, "to")?,
+                media.0,
+                o.text("caption")?,
+                o.envelope()?,
+            ))
+        });
         self.send_spec(env, s)
     }
 
-    /// Send a location pin: `{ latitude, longitude, name?, address? }`.
+    /// Send a video: `media` is an uploaded media id or an https link.
     #[napi(
-        ts_args_type = "to: string, location: { latitude: number; longitude: number; name?: string; address?: string }, options?: SendOptions | undefined | null"
+        ts_args_type = "to: string, media: string, options?: { caption?: string; replyTo?: string; callbackData?: string } | undefined | null"
+    )]
+    pub fn send_video<'env>(
+        &self,
+        env: &'env Env,
+        to: Text,
+        media: Json,
+        options: Option<Json>,
+    ) -> napi::Result<PromiseRaw<'env, SendResponse>> {
+        let s = Opts::read(options, &["caption"], BOTH).and_then(|mut o| {
+            Ok(helpers::video(
+                text(to, "to")?,
+                media.0,
+                o.text("caption")?,
+                o.envelope()?,
+            ))
+        });
+        self.send_spec(env, s)
+    }
+
+    /// Send an audio file: `media` is an uploaded media id or an https link.
+    #[napi(ts_args_type = "to: string, media: string, options?: SendOptions | undefined | null")]
+    pub fn send_audio<'env>(
+        &self,
+        env: &'env Env,
+        to: Text,
+        media: Json,
+        options: Option<Json>,
+    ) -> napi::Result<PromiseRaw<'env, SendResponse>> {
+        let s = Opts::read(options, &[], BOTH)
+            .and_then(|mut o| Ok(helpers::audio(text(to, "to")?, media.0, o.envelope()?)));
+        self.send_spec(env, s)
+    }
+
+    /// Send a document: `media` is an uploaded media id or an https link.
+    #[napi(
+        ts_args_type = "to: string, media: string, options?: { caption?: string; filename?: string; replyTo?: string; callbackData?: string } | undefined | null"
+    )]
+    pub fn send_document<'env>(
+        &self,
+        env: &'env Env,
+        to: Text,
+        media: Json,
+        options: Option<Json>,
+    ) -> napi::Result<PromiseRaw<'env, SendResponse>> {
+        let s = Opts::read(options, &["caption", "filename"], BOTH).and_then(|mut o| {
+            let (caption, filename) = (o.text("caption")?, o.text("filename")?);
+            Ok(helpers::document(
+                text(to, "to")?,
+                media.0,
+                caption,
+                filename,
+                o.envelope()?,
+            ))
+        });
+        self.send_spec(env, s)
+    }
+
+    /// Send a sticker (webp): `media` is an uploaded media id or an https link.
+    #[napi(ts_args_type = "to: string, media: string, options?: SendOptions | undefined | null")]
+    pub fn send_sticker<'env>(
+        &self,
+        env: &'env Env,
+        to: Text,
+        media: Json,
+        options: Option<Json>,
+    ) -> napi::Result<PromiseRaw<'env, SendResponse>> {
+        let s = Opts::read(options, &[], BOTH)
+            .and_then(|mut o| Ok(helpers::sticker(text(to, "to")?, media.0, o.envelope()?)));
+        self.send_spec(env, s)
+    }
+
+    /// Send a location pin.
+    #[napi(
+        ts_args_type = "to: string, latitude: number, longitude: number, options?: { name?: string; address?: string; replyTo?: string; callbackData?: string } | undefined | null"
     )]
     pub fn send_location<'env>(
         &self,
         env: &'env Env,
         to: Text,
-        location: Json,
+        latitude: Json,
+        longitude: Json,
         options: Option<Json>,
     ) -> napi::Result<PromiseRaw<'env, SendResponse>> {
-        self.send_spec(env, spec(to, "location", location.0, options))
+        let s = Opts::read(options, &["name", "address"], BOTH).and_then(|mut o| {
+            let (name, address) = (o.text("name")?, o.text("address")?);
+            Ok(helpers::location(
+                text(to, "to")?,
+                latitude.0,
+                longitude.0,
+                name,
+                address,
+                o.envelope()?,
+            ))
+        });
+        self.send_spec(env, s)
     }
 
-    /// Send contact cards (the neutral `contacts` list).
+    /// Send 1..5 contact cards (wire format: `name`, `phones`, `emails`, …).
     #[napi(
         ts_args_type = "to: string, contacts: Array<Record<string, unknown>>, options?: SendOptions | undefined | null"
     )]
@@ -201,10 +314,94 @@ impl JsClient {
         contacts: Json,
         options: Option<Json>,
     ) -> napi::Result<PromiseRaw<'env, SendResponse>> {
-        self.send_spec(env, spec(to, "contacts", contacts.0, options))
+        let s = Opts::read(options, &[], BOTH).and_then(|mut o| {
+            Ok(helpers::contacts(
+                text(to, "to")?,
+                contacts.0,
+                o.envelope()?,
+            ))
+        });
+        self.send_spec(env, s)
     }
 
-    /// Send an interactive message (buttons, list, CTA URL, flow, …; the neutral `interactive` object).
+    /// React to a message with an emoji; an empty emoji removes the reaction.
+    #[napi(
+        ts_args_type = "to: string, messageId: string, emoji: string, options?: { callbackData?: string } | undefined | null"
+    )]
+    pub fn send_reaction<'env>(
+        &self,
+        env: &'env Env,
+        to: Text,
+        message_id: Text,
+        emoji: Text,
+        options: Option<Json>,
+    ) -> napi::Result<PromiseRaw<'env, SendResponse>> {
+        let s = Opts::read(options, &[], &["callbackData"]).and_then(|mut o| {
+            Ok(helpers::reaction(
+                text(to, "to")?,
+                text(message_id, "reaction.message_id")?,
+                text(emoji, "reaction.emoji")?,
+                o.envelope()?,
+            ))
+        });
+        self.send_spec(env, s)
+    }
+
+    /// Send up to 3 reply buttons, each `[id, title]` or `{ id, title }`.
+    #[napi(
+        ts_args_type = "to: string, body: string, buttons: Array<[string, string] | { id: string; title: string }>, options?: { header?: string | Record<string, unknown>; footer?: string; replyTo?: string; callbackData?: string } | undefined | null"
+    )]
+    pub fn send_buttons<'env>(
+        &self,
+        env: &'env Env,
+        to: Text,
+        body: Text,
+        buttons: Json,
+        options: Option<Json>,
+    ) -> napi::Result<PromiseRaw<'env, SendResponse>> {
+        let s = Opts::read(options, &["header", "footer"], BOTH).and_then(|mut o| {
+            let (header, footer) = (o.take("header"), o.text("footer")?);
+            Ok(helpers::buttons(
+                text(to, "to")?,
+                text(body, "interactive.body")?,
+                buttons.0,
+                header,
+                footer,
+                o.envelope()?,
+            ))
+        });
+        self.send_spec(env, s)
+    }
+
+    /// Send a list message: `sections` of `{ title?, rows: [{ id, title, description? }] }`.
+    #[napi(
+        ts_args_type = "to: string, body: string, button: string, sections: Array<Record<string, unknown>>, options?: { header?: string | Record<string, unknown>; footer?: string; replyTo?: string; callbackData?: string } | undefined | null"
+    )]
+    pub fn send_list<'env>(
+        &self,
+        env: &'env Env,
+        to: Text,
+        body: Text,
+        button: Text,
+        sections: Json,
+        options: Option<Json>,
+    ) -> napi::Result<PromiseRaw<'env, SendResponse>> {
+        let s = Opts::read(options, &["header", "footer"], BOTH).and_then(|mut o| {
+            let (header, footer) = (o.take("header"), o.text("footer")?);
+            Ok(helpers::list(
+                text(to, "to")?,
+                text(body, "interactive.body")?,
+                text(button, "interactive.button")?,
+                sections.0,
+                header,
+                footer,
+                o.envelope()?,
+            ))
+        });
+        self.send_spec(env, s)
+    }
+
+    /// Send any interactive message in the neutral format (`{ type: 'button' | 'list' | 'cta_url' | 'flow' | … }`).
     #[napi(
         ts_args_type = "to: string, interactive: Record<string, unknown>, options?: SendOptions | undefined | null"
     )]
@@ -215,47 +412,47 @@ impl JsClient {
         interactive: Json,
         options: Option<Json>,
     ) -> napi::Result<PromiseRaw<'env, SendResponse>> {
-        self.send_spec(env, spec(to, "interactive", interactive.0, options))
+        let s = Opts::read(options, &[], BOTH).and_then(|mut o| {
+            Ok(helpers::interactive(
+                text(to, "to")?,
+                interactive.0,
+                o.envelope()?,
+            ))
+        });
+        self.send_spec(env, s)
     }
 
-    /// Send a template message (the neutral `template` object: name, language, components).
+    /// Send an approved template. `body` is a list of positional parameters or an
+    /// object of named ones; `header` one parameter; `buttons` `{ sub_type, index, … }`.
     #[napi(
-        ts_args_type = "to: string, template: Record<string, unknown>, options?: SendOptions | undefined | null"
+        ts_args_type = "to: string, name: string, language: string | Record<string, unknown>, options?: { header?: unknown; body?: unknown[] | Record<string, unknown>; buttons?: Array<Record<string, unknown>>; replyTo?: string; callbackData?: string } | undefined | null"
     )]
     pub fn send_template<'env>(
         &self,
         env: &'env Env,
         to: Text,
-        template: Json,
+        name: Text,
+        language: Json,
         options: Option<Json>,
     ) -> napi::Result<PromiseRaw<'env, SendResponse>> {
-        self.send_spec(env, spec(to, "template", template.0, options))
-    }
-
-    /// React to a message with an emoji (an empty emoji removes the reaction).
-    #[napi(
-        ts_args_type = "to: string, messageId: string, emoji: string, options?: SendOptions | undefined | null"
-    )]
-    pub fn send_reaction<'env>(
-        &self,
-        env: &'env Env,
-        to: Text,
-        message_id: Text,
-        emoji: Text,
-        options: Option<Json>,
-    ) -> napi::Result<PromiseRaw<'env, SendResponse>> {
-        let s = (|| {
-            let mut r = Map::new();
-            r.insert(
-                "message_id".into(),
-                Value::String(message_id.named("reaction.message_id")?),
-            );
-            r.insert(
-                "emoji".into(),
-                Value::String(emoji.named("reaction.emoji")?),
-            );
-            spec(to, "reaction", Value::Object(r), options)
-        })();
+        let s = Opts::read(options, &["header", "body", "buttons"], BOTH).and_then(|mut o| {
+            let (header, body, buttons) = (o.take("header"), o.take("body"), o.take("buttons"));
+            Ok(helpers::template(
+                text(to, "to")?,
+                text(name, "template.name")?,
+                language.0,
+                header,
+                body,
+                buttons,
+                o.envelope()?,
+            ))
+        });
         self.send_spec(env, s)
     }
+}
+
+/// The inbound message types wa360 types (the core's list, behind `isKnownMessage`).
+#[napi]
+pub fn known_message_types() -> Vec<&'static str> {
+    wa360::webhook::KNOWN_MESSAGE_TYPES.to_vec()
 }

@@ -154,7 +154,7 @@ test('string arguments with lone surrogates are invalid_argument naming the argu
   await assert.rejects(c.typing(5), { code: 'invalid_argument', field: 'messageId' })
   await assert.rejects(c.mediaInfo('\ud800'), { code: 'invalid_argument', field: 'mediaId' })
   await assert.rejects(c.downloadMediaUrl('https://x\ud800'), { code: 'invalid_argument', field: 'url' })
-  await assert.rejects(c.uploadMedia(Buffer.from('x'), 'image/\ud800', 'f'), { code: 'invalid_argument', field: 'mime' })
+  await assert.rejects(c.uploadMedia(Buffer.from('x'), 'image/\ud800', 'f'), { code: 'invalid_argument', field: 'mimeType' })
   await assert.rejects(c.setWebhook('https://example.com/\ud800'), { code: 'invalid_argument', field: 'url' })
   await assert.rejects(c.sendReaction(TO, 'wamid.\udc00', '👍'), { code: 'invalid_argument', field: 'reaction.message_id' })
   throwsInvalid(() => wa360.hubChallenge('subscribe', '\ud800', 'c', 't'), 'verifyToken')

@@ -47,8 +47,8 @@ describe('sending every message type', () => {
 
   test('helpers build the same bodies as the neutral description', async () => {
     await client.sendText(TO, 'hi', { previewUrl: true, replyTo: 'wamid.A', callbackData: 'cb' })
-    await client.sendMedia(TO, 'image', { link: 'https://cdn.example.com/b.png', caption: 'c' })
-    await client.sendLocation(TO, { latitude: 1.5, longitude: 2.5 })
+    await client.sendImage(TO, 'https://cdn.example.com/b.png', { caption: 'c' })
+    await client.sendLocation(TO, 1.5, 2.5)
     await client.sendReaction(TO, 'wamid.B', '🎉')
     const bodies = sent().map((r) => r.body)
     assert.deepEqual(bodies, [

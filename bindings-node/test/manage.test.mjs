@@ -148,7 +148,7 @@ test('media cache: reuses ids from a SQLite file across instances; memory cache'
     assert.equal(first.reused, false)
     assert.deepEqual(again, { media_id: first.media_id, reused: true })
     assert.equal(requests('POST', '/media').length, 1)
-    await client.sendMedia('15555550123', 'image', { id: again.media_id })
+    await client.sendImage('15555550123', again.media_id)
     const mem = new MediaCache()
     assert.equal((await client.uploadMediaCached(logo, 'image/png', mem)).reused, false)
     assert.equal((await client.uploadMediaCached(logo, 'image/png', mem)).reused, true)

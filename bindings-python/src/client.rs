@@ -25,7 +25,7 @@ use crate::runtime;
 /// The answer to a send: "accepted", not "delivered" (statuses arrive as webhooks).
 #[pyclass(name = "SendResponse", module = "wa360._native", frozen)]
 pub struct PySendResponse {
-    inner: SendResponse,
+    pub(crate) inner: SendResponse,
 }
 
 #[pymethods]

@@ -90,8 +90,13 @@ from .webhook import verify_webhook
 
 __version__: str = _native.__version__
 
+#: Every inbound message ``type`` wa360 types (the core's list; any other type arrives
+#: unchanged with its payload under its own key).
+KNOWN_MESSAGE_TYPES: frozenset[str] = frozenset(_native.KNOWN_MESSAGE_TYPES)
+
 __all__ = [
     "__version__",
+    "KNOWN_MESSAGE_TYPES",
     "AsyncBlockedUserIterator",
     "AsyncClient",
     "Campaign",

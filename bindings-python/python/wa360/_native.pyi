@@ -2,7 +2,7 @@
 
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from os import PathLike
-from typing import Any, ClassVar, Literal, final
+from typing import Any, ClassVar, Generic, Literal, TypeVar, final
 
 from typing_extensions import disjoint_base
 
@@ -20,6 +20,7 @@ from .manage import (
 __version__: str
 ERROR_CODES: list[tuple[str, str]]
 ERROR_FIELDS: list[str]
+KNOWN_MESSAGE_TYPES: list[str]
 
 _Headers = (
     Mapping[str, str]
@@ -34,7 +35,7 @@ def _set_log_floor(level: int) -> None: ...
 
 # -- messages ---------------------------------------------------------------------------------
 
-def build_message(spec: Mapping[str, Any]) -> dict[str, Any]:
+def build_message(message: Mapping[str, Any]) -> dict[str, Any]:
     """The exact ``POST /messages`` body for a message in the neutral format (validated)."""
 
 # -- webhook events ---------------------------------------------------------------------------
@@ -298,8 +299,124 @@ class WebhookSettings:
 
 # -- clients ------------------------------------------------------------------------------------
 
+_R = TypeVar("_R")
+_Button = tuple[str, str] | Mapping[str, Any]
+
+class _SendHelpers(Generic[_R]):
+    """The keyword send helpers of both clients (written once: ``_R`` is ``SendResponse`` for
+    ``Client`` and ``Awaitable[SendResponse]`` for ``AsyncClient``). Not a runtime class."""
+
+    def send_text(
+        self,
+        to: str,
+        body: str,
+        *,
+        preview_url: bool | None = None,
+        reply_to: str | None = None,
+        callback_data: str | None = None,
+    ) -> _R: ...
+    def send_image(
+        self,
+        to: str,
+        media: str,
+        *,
+        caption: str | None = None,
+        reply_to: str | None = None,
+        callback_data: str | None = None,
+    ) -> _R: ...
+    def send_video(
+        self,
+        to: str,
+        media: str,
+        *,
+        caption: str | None = None,
+        reply_to: str | None = None,
+        callback_data: str | None = None,
+    ) -> _R: ...
+    def send_audio(
+        self, to: str, media: str, *, reply_to: str | None = None, callback_data: str | None = None
+    ) -> _R: ...
+    def send_document(
+        self,
+        to: str,
+        media: str,
+        *,
+        caption: str | None = None,
+        filename: str | None = None,
+        reply_to: str | None = None,
+        callback_data: str | None = None,
+    ) -> _R: ...
+    def send_sticker(
+        self, to: str, media: str, *, reply_to: str | None = None, callback_data: str | None = None
+    ) -> _R: ...
+    def send_location(
+        self,
+        to: str,
+        latitude: float,
+        longitude: float,
+        *,
+        name: str | None = None,
+        address: str | None = None,
+        reply_to: str | None = None,
+        callback_data: str | None = None,
+    ) -> _R: ...
+    def send_contacts(
+        self,
+        to: str,
+        contacts: Sequence[Mapping[str, Any]],
+        *,
+        reply_to: str | None = None,
+        callback_data: str | None = None,
+    ) -> _R: ...
+    def send_reaction(
+        self, to: str, message_id: str, emoji: str, *, callback_data: str | None = None
+    ) -> _R: ...
+    def send_buttons(
+        self,
+        to: str,
+        body: str,
+        buttons: Sequence[_Button],
+        *,
+        header: str | Mapping[str, Any] | None = None,
+        footer: str | None = None,
+        reply_to: str | None = None,
+        callback_data: str | None = None,
+    ) -> _R: ...
+    def send_list(
+        self,
+        to: str,
+        body: str,
+        button: str,
+        sections: Sequence[Mapping[str, Any]],
+        *,
+        header: str | Mapping[str, Any] | None = None,
+        footer: str | None = None,
+        reply_to: str | None = None,
+        callback_data: str | None = None,
+    ) -> _R: ...
+    def send_interactive(
+        self,
+        to: str,
+        interactive: Mapping[str, Any],
+        *,
+        reply_to: str | None = None,
+        callback_data: str | None = None,
+    ) -> _R: ...
+    def send_template(
+        self,
+        to: str,
+        name: str,
+        language: str | Mapping[str, Any],
+        *,
+        header: Any = None,
+        body: Any = None,
+        buttons: Sequence[Mapping[str, Any]] | None = None,
+        reply_to: str | None = None,
+        callback_data: str | None = None,
+    ) -> _R: ...
+
 @disjoint_base
-class Client:
+class Client(_SendHelpers[SendResponse]):
     """Synchronous client: each call blocks (GIL released) until the answer."""
 
     def __new__(
@@ -384,7 +501,7 @@ class Client:
     def forget_media_cached(self, data: bytes, mime_type: str, cache: MediaCache) -> None: ...
 
 @disjoint_base
-class AsyncClient:
+class AsyncClient(_SendHelpers[Awaitable[SendResponse]]):
     """asyncio client: each call returns an awaitable."""
 
     def __new__(

@@ -43,6 +43,7 @@
 
 pub(crate) mod common;
 pub mod contacts;
+pub mod helpers;
 pub mod interactive;
 pub mod location;
 pub mod media;

@@ -5,6 +5,7 @@
 mod canonical;
 pub mod dedupe;
 pub mod events;
+pub mod known;
 mod normalize;
 pub mod packed;
 pub mod parse;
@@ -18,6 +19,7 @@ pub use events::{
     Contact, Content, Event, EventKind, FieldUpdate, FieldUpdateKind, InboundMessage, Interactive,
     StatusKind, StatusUpdate, WebhookError,
 };
+pub use known::KNOWN_MESSAGE_TYPES;
 pub use parse::{
     ParseOptions, parse, parse_to_canonical_json, parse_to_canonical_json_with, parse_with,
 };
