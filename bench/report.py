@@ -247,7 +247,8 @@ def receiver_table(r: dict[str, Any]) -> str | None:
         f"Receiver load test, {rx['measured_utc']} UTC: {rx['rate_per_s']:,} distinct deliveries/s "
         f"for {rx['seconds']:g} s (`make bench-receiver`, release builds, a no-op handler; the "
         "Redis rows run next to a real `redis-server`; latency from each delivery's scheduled "
-        f"send time). {m.get('cores', '?')} cores ({m.get('cpu', '?')}), a shared machine. "
+        f"send time). {rx.get('cores', m.get('cores', '?'))} cores ({m.get('cpu', '?')}), load "
+        f"average {rx.get('load_average_1_5_15', '?')} at the end of the run (a shared machine). "
         "Target: p99 ≤ 10 ms with an inbox. Generated from `bench/results.json` by "
         "`bench/report.py`; do not edit by hand.",
         "",

@@ -65,5 +65,8 @@ print("| receiver | deliveries/s | p50 ack | p99 ack | errors |")
 print("|---|---|---|---|---|")
 for r in rows:
     print(f"| {r['label']} | {r['achieved_per_s']:.0f} | {r['p50_ms']:.2f} ms | {r['p99_ms']:.2f} ms | {r['errors']} |")
-save_section("receiver", {"rate_per_s": int(sys.argv[2]), "seconds": float(sys.argv[3]), "rows": rows})
+import os
+load = [round(x, 2) for x in os.getloadavg()]
+save_section("receiver", {"rate_per_s": int(sys.argv[2]), "seconds": float(sys.argv[3]),
+                          "cores": os.cpu_count(), "load_average_1_5_15": load, "rows": rows})
 PYEOF
