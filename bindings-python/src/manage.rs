@@ -16,8 +16,7 @@ use tokio::sync::Mutex;
 use wa360::manage::ProfileUpdate;
 use wa360::manage::blocked::BlockedLister;
 use wa360::manage::templates::{
-    ListOptions, TemplateDraft, TemplateLister, TemplatePage, TemplateSource,
-    check_template_send_json,
+    ListOptions, TemplateDraft, TemplateLister, TemplatePage, check_template_send_json,
 };
 use wa360::media_cache::MediaCache;
 
@@ -235,15 +234,7 @@ fn list_options(
     page_size: Option<u32>,
     limit: Option<u64>,
 ) -> wa360::Result<ListOptions> {
-    Ok(ListOptions {
-        source: TemplateSource::parse(source)?,
-        page_size,
-        name,
-        status,
-        language,
-        sort: None,
-        max_items: limit,
-    })
+    ListOptions::from_parts(source, name, status, language, page_size, limit)
 }
 
 /// A list of phone numbers (a single string is refused rather than read letter by letter).

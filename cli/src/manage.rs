@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use clap::{Args, Subcommand};
 use serde_json::{Value, json};
 use wa360::manage::ProfileUpdate;
-use wa360::manage::templates::{ListOptions, TemplateDraft, TemplateInfo, TemplateSource};
+use wa360::manage::templates::{ListOptions, TemplateDraft, TemplateInfo};
 use wa360::webhook::registration::validate_webhook_url;
 
 use crate::{ApiOpts, CliResult, Failure, make_client};
@@ -213,15 +213,8 @@ pub async fn run_templates(cmd: TemplatesCmd) -> CliResult {
             limit,
             json,
         } => {
-            let options = ListOptions {
-                source: TemplateSource::parse(&source)?,
-                page_size,
-                name,
-                status,
-                language,
-                sort: None,
-                max_items: limit,
-            };
+            let options =
+                ListOptions::from_parts(&source, name, status, language, page_size, limit)?;
             let client = make_client(&api)?;
             let mut it = client.templates().list(options)?;
             let mut all = Vec::new();
