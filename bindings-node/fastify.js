@@ -1,12 +1,20 @@
 'use strict'
 // Fastify plugin: `fastify.register(wa360Fastify, { path: '/webhook', verify, onEvents })`.
 // Registers GET (hub challenge) and POST routes; JSON bodies are read raw
-// inside this plugin's scope only (the signature covers the raw bytes). All
+// inside the routes' own scope only (the signature covers the raw bytes). All
 // checks run in the core's Receiver (see webhook-receiver.js).
+//
+// The plugin itself is not encapsulated (the `skip-override` marker that
+// `fastify-plugin` sets, written by hand to avoid a dependency for one
+// symbol): it decorates the instance it is registered on with
+// `wa360Metrics()` (the name is the `metricsDecorator` option), so the
+// application reads the receiver's figures as `fastify.wa360Metrics()`. The
+// routes and their raw-body content-type parser are registered in a child
+// scope, so the application's own JSON parsing stays untouched.
 const { makeReceiver } = require('./webhook-receiver.js')
 
-async function wa360Fastify(fastify, options) {
-  const r = makeReceiver(options)
+async function routes(fastify, options) {
+  const r = options.receiver
   const path = options.path || '/webhook'
   fastify.removeAllContentTypeParsers()
   fastify.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: r.maxBytes + 1 }, (req, body, done) => done(null, body))
@@ -20,8 +28,21 @@ async function wa360Fastify(fastify, options) {
   fastify.get(path, route)
   fastify.post(path, route)
 }
-// Let the plugin's routes live in the caller's scope while its content-type
-// parser stays encapsulated: register it under a prefix or as is.
+
+async function wa360Fastify(fastify, options) {
+  const name = options.metricsDecorator ?? 'wa360Metrics'
+  if (typeof name !== 'string' || name === '') {
+    throw new TypeError('wa360 Fastify plugin: options.metricsDecorator must be a non-empty string')
+  }
+  if (fastify.hasDecorator(name)) {
+    throw new TypeError(`wa360 Fastify plugin: the instance already has a '${name}' decorator; give each registration its own options.metricsDecorator`)
+  }
+  const r = makeReceiver(options)
+  fastify.decorate(name, r.metrics)
+  // `prefix` is not applied to a non-encapsulated plugin: pass it on to the routes' scope.
+  await fastify.register(routes, { path: options.path, prefix: options.prefix, receiver: r })
+}
+wa360Fastify[Symbol.for('skip-override')] = true
 wa360Fastify[Symbol.for('fastify.display-name')] = 'wa360'
 
 module.exports = { wa360Fastify }

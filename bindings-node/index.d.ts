@@ -236,6 +236,12 @@ export declare class Inbox {
   drop(id?: string | undefined | null): Promise<number>
   /** Drop dedupe keys and folded statuses past the retention; resolves to how many. */
   prune(): Promise<number>
+  /**
+   * What the consumers of this handle did in this process (see docs/observability.md):
+   * `events` by result, `handled`, `retried`, `dead_lettered`; non-zero only. The same
+   * counts a `Receiver` using this inbox adds to its own `metrics().events`.
+   */
+  metrics(): InboxMetrics
   /** A new consumer (its own name and lease renewal) for a worker loop. */
   consumer(): JsConsumer
   /** What printing shows. */
@@ -748,6 +754,12 @@ export declare function hubChallenge(mode: string, verifyToken: string, challeng
 
 /** `hubChallenge` reading the parameters from a raw query string (without `?`). */
 export declare function hubChallengeFromQuery(query: string, expectedToken: string): string
+
+/** What an inbox's consumers did at one moment (`inbox.metrics()`). */
+export interface InboxMetrics {
+  /** Events by result: `handled`, `retried`, `dead_lettered`; non-zero only. */
+  events: Record<string, number>
+}
 
 /** Counts of what an inbox holds. */
 export interface InboxStats {

@@ -152,16 +152,14 @@ impl JsStatusFold {
             let v = event.0;
             let s = |k: &str| v.get(k).and_then(Value::as_str);
             let (Some(id), Some(status)) = (s("id"), s("status")) else {
-                return Ok(outcome_name(FoldOutcome::Unrecognised));
+                return Ok(FoldOutcome::Unrecognised.as_str());
             };
             let timestamp = v.get("timestamp").and_then(Value::as_i64);
             let errors = v
                 .get("errors")
                 .and_then(Value::as_array)
                 .map_or(&[][..], Vec::as_slice);
-            Ok(outcome_name(
-                self.inner.apply(id, status, timestamp, errors),
-            ))
+            Ok(self.inner.apply(id, status, timestamp, errors).as_str())
         })
     }
 
@@ -174,15 +172,5 @@ impl JsStatusFold {
             failed: s.failed,
             errors: s.errors,
         })
-    }
-}
-
-fn outcome_name(o: FoldOutcome) -> &'static str {
-    match o {
-        FoldOutcome::Advanced => "advanced",
-        FoldOutcome::Failed => "failed",
-        FoldOutcome::Unrecognised => "unrecognised",
-        FoldOutcome::Duplicate => "duplicate",
-        FoldOutcome::Stale => "stale",
     }
 }

@@ -204,6 +204,17 @@ impl JsInbox {
         blocking(env, move || i.prune(), |_, n| Ok(n as u32))
     }
 
+    /// What the consumers of this handle did in this process (see docs/observability.md):
+    /// `events` by result, `handled`, `retried`, `dead_lettered`; non-zero only. The same
+    /// counts a `Receiver` using this inbox adds to its own `metrics().events`.
+    #[napi]
+    pub fn metrics(&self) -> InboxMetrics {
+        let m = wa360::metrics::InboxMetricsSnapshot::of(self.inner.metrics());
+        InboxMetrics {
+            events: m.events.into_iter().map(|(k, v)| (k, v as f64)).collect(),
+        }
+    }
+
     /// A new consumer (its own name and lease renewal) for a worker loop.
     #[napi]
     pub fn consumer(&self) -> JsConsumer {
@@ -368,6 +379,13 @@ pub struct ReceiverMetrics {
     pub deliveries: std::collections::HashMap<String, f64>,
     /// Time from a request reaching the receiver to its answer being decided.
     pub ack_latency: crate::client::LatencyHistogram,
+}
+
+/// What an inbox's consumers did at one moment (`inbox.metrics()`).
+#[napi(object)]
+pub struct InboxMetrics {
+    /// Events by result: `handled`, `retried`, `dead_lettered`; non-zero only.
+    pub events: std::collections::HashMap<String, f64>,
 }
 
 /// The one webhook receiver of the core: verify (fails closed), the

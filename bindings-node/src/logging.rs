@@ -2,9 +2,9 @@
 //! (`WA360_LOG=debug`) and/or handed to a JS callback that routes them to the `logger` of
 //! each `Client` or to the process-wide `setLogger` (see `wa360.js`).
 //!
-//! A small `Subscriber` of our own instead of `tracing-subscriber`: it needs no spans, one
-//! JSON shape and two sinks, and its max-level hint follows the levels JS sets, so an event
-//! below every configured level costs one atomic compare (nothing crosses into JS).
+//! The subscriber is the core's `wa360::log_bridge` (why not `tracing-subscriber`: see
+//! there): its max-level hint follows the levels JS sets, so an event below every
+//! configured level costs one atomic compare (nothing crosses into JS).
 
 use std::io::Write;
 use std::sync::Mutex;
@@ -16,11 +16,9 @@ use napi::bindgen_prelude::Function;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi_derive::napi;
 use serde_json::{Map, Value};
-use tracing::field::{Field, Visit};
 use tracing::level_filters::LevelFilter;
-use tracing::span::{Attributes, Id, Record};
-use tracing::subscriber::Interest;
-use tracing::{Event, Level, Metadata, Subscriber};
+use tracing::{Event, Level};
+use wa360::log_bridge;
 
 use crate::errors::guard;
 
@@ -76,74 +74,23 @@ fn max_rank() -> u8 {
         .max(SINK_RANK.load(Ordering::Relaxed))
 }
 
+/// The two destinations (stderr, the JS callback) behind the core's log bridge.
 struct NodeLogging;
 
-impl Subscriber for NodeLogging {
-    fn register_callsite(&self, meta: &'static Metadata<'static>) -> Interest {
-        if meta.target().starts_with("wa360") {
-            Interest::sometimes()
-        } else {
-            Interest::never()
-        }
-    }
-
-    fn enabled(&self, meta: &Metadata<'_>) -> bool {
-        meta.target().starts_with("wa360") && rank(meta.level()) <= max_rank()
-    }
-
-    fn max_level_hint(&self) -> Option<LevelFilter> {
-        Some(match max_rank() {
+impl log_bridge::Sink for NodeLogging {
+    fn max_level(&self) -> LevelFilter {
+        match max_rank() {
             0 => LevelFilter::OFF,
             1 => LevelFilter::ERROR,
             2 => LevelFilter::WARN,
             3 => LevelFilter::INFO,
             4 => LevelFilter::DEBUG,
             _ => LevelFilter::TRACE,
-        })
+        }
     }
-
-    fn new_span(&self, _: &Attributes<'_>) -> Id {
-        Id::from_u64(1)
-    }
-    fn record(&self, _: &Id, _: &Record<'_>) {}
-    fn record_follows_from(&self, _: &Id, _: &Id) {}
-    fn enter(&self, _: &Id) {}
-    fn exit(&self, _: &Id) {}
 
     fn event(&self, event: &Event<'_>) {
-        // A logging failure (or panic) must never reach the code that logged.
-        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| emit(event)));
-    }
-}
-
-struct JsonFields(Map<String, Value>);
-
-impl Visit for JsonFields {
-    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-        self.0
-            .insert(key(field), Value::String(format!("{value:?}")));
-    }
-    fn record_str(&mut self, field: &Field, value: &str) {
-        self.0.insert(key(field), Value::String(value.to_string()));
-    }
-    fn record_i64(&mut self, field: &Field, value: i64) {
-        self.0.insert(key(field), value.into());
-    }
-    fn record_u64(&mut self, field: &Field, value: u64) {
-        self.0.insert(key(field), value.into());
-    }
-    fn record_f64(&mut self, field: &Field, value: f64) {
-        self.0.insert(key(field), value.into());
-    }
-    fn record_bool(&mut self, field: &Field, value: bool) {
-        self.0.insert(key(field), value.into());
-    }
-}
-
-fn key(field: &Field) -> String {
-    match field.name() {
-        "message" => "msg".to_string(),
-        other => other.to_string(),
+        emit(event)
     }
 }
 
@@ -162,10 +109,12 @@ fn emit(event: &Event<'_>) {
         .unwrap_or(0);
     map.insert("time".into(), time.into());
     map.insert("level".into(), level_name(meta.level()).into());
-    map.insert("target".into(), meta.target().replace("::", ".").into());
-    let mut fields = JsonFields(map);
-    event.record(&mut fields);
-    let line = Value::Object(fields.0).to_string();
+    map.insert("target".into(), log_bridge::dotted_target(meta).into());
+    for (k, v) in log_bridge::fields(event) {
+        let k = if k == "message" { "msg" } else { k };
+        map.insert(k.to_string(), v.into());
+    }
+    let line = Value::Object(map).to_string();
     if to_stderr {
         let mut err = std::io::stderr().lock();
         let _ = writeln!(err, "{line}");
@@ -182,7 +131,7 @@ fn emit(event: &Event<'_>) {
 fn install() {
     // Another addon may have installed a global subscriber first: then wa360's events go
     // there, which is what that process asked for.
-    let _ = tracing::subscriber::set_global_default(NodeLogging);
+    log_bridge::install(NodeLogging);
 }
 
 /// Write wa360's log events at `level` and above as JSON lines to stderr

@@ -19,7 +19,7 @@ use wa360::manage::ProfileUpdate;
 use wa360::manage::blocked::{BlockedLister, BlockedUser as CoreBlockedUser};
 use wa360::manage::templates::{
     ListOptions, TemplateDraft, TemplateInfo as CoreTemplateInfo, TemplateLister, TemplatePage,
-    TemplateSource, check_template_send_json,
+    check_template_send_json,
 };
 use wa360::media_cache::MediaCache as CoreMediaCache;
 
@@ -351,15 +351,14 @@ fn list_options(options: Option<Json>) -> wa360::Result<ListOptions> {
                 .map_err(|_| wa360::Error::invalid("page_size", "must be 1 to 1000"))?,
         ),
     };
-    Ok(ListOptions {
-        source: TemplateSource::parse(opt_string(&m, "source")?.as_deref().unwrap_or("config"))?,
+    ListOptions::from_parts(
+        opt_string(&m, "source")?.as_deref().unwrap_or("config"),
+        opt_string(&m, "name")?,
+        opt_string(&m, "status")?,
+        opt_string(&m, "language")?,
         page_size,
-        name: opt_string(&m, "name")?,
-        status: opt_string(&m, "status")?,
-        language: opt_string(&m, "language")?,
-        sort: None,
-        max_items: opt_u64(&m, "limit")?,
-    })
+        opt_u64(&m, "limit")?,
+    )
 }
 
 fn users_of(v: &Value) -> wa360::Result<Vec<String>> {

@@ -10,9 +10,29 @@
 
 use std::ptr;
 
-use napi::bindgen_prelude::{Array, FromNapiValue, TypeName, ValidateNapiValue, ValueType};
+use napi::bindgen_prelude::{Array, FromNapiValue};
 use napi::sys;
 use serde_json::{Map, Number, Value};
+
+/// `TypeName` (the type napi names in its errors and typings) and, unless `return_only`,
+/// `ValidateNapiValue` for a type converted by hand: `js_type!(Json, "JSON", Unknown)`.
+macro_rules! js_type {
+    ($t:ty, $name:literal, $kind:ident, return_only) => {
+        impl napi::bindgen_prelude::TypeName for $t {
+            fn type_name() -> &'static str {
+                $name
+            }
+            fn value_type() -> napi::bindgen_prelude::ValueType {
+                napi::bindgen_prelude::ValueType::$kind
+            }
+        }
+    };
+    ($t:ty, $name:literal, $kind:ident) => {
+        $crate::own::js_type!($t, $name, $kind, return_only);
+        impl napi::bindgen_prelude::ValidateNapiValue for $t {}
+    };
+}
+pub(crate) use js_type;
 
 /// A JSON value read from JavaScript through own enumerable string keys, by
 /// the shared input rules of `wa360::input` (the same answers as Python):
@@ -21,16 +41,7 @@ use serde_json::{Map, Number, Value};
 /// ordinary key. Errors are `invalid_argument` naming the path.
 pub struct Json(pub Value);
 
-impl TypeName for Json {
-    fn type_name() -> &'static str {
-        "JSON"
-    }
-    fn value_type() -> ValueType {
-        ValueType::Unknown
-    }
-}
-
-impl ValidateNapiValue for Json {}
+js_type!(Json, "JSON", Unknown);
 
 impl FromNapiValue for Json {
     unsafe fn from_napi_value(env: sys::napi_env, v: sys::napi_value) -> napi::Result<Self> {
@@ -54,16 +65,7 @@ impl Text {
     }
 }
 
-impl TypeName for Text {
-    fn type_name() -> &'static str {
-        "string"
-    }
-    fn value_type() -> ValueType {
-        ValueType::String
-    }
-}
-
-impl ValidateNapiValue for Text {}
+js_type!(Text, "string", String);
 
 impl FromNapiValue for Text {
     unsafe fn from_napi_value(env: sys::napi_env, v: sys::napi_value) -> napi::Result<Self> {
@@ -83,16 +85,7 @@ pub struct RawObject {
     value: sys::napi_value,
 }
 
-impl TypeName for RawObject {
-    fn type_name() -> &'static str {
-        "object"
-    }
-    fn value_type() -> ValueType {
-        ValueType::Object
-    }
-}
-
-impl ValidateNapiValue for RawObject {}
+js_type!(RawObject, "object", Object);
 
 impl FromNapiValue for RawObject {
     unsafe fn from_napi_value(env: sys::napi_env, value: sys::napi_value) -> napi::Result<Self> {

@@ -10,17 +10,14 @@
 use std::collections::HashMap;
 
 use napi::Env;
-use napi::bindgen_prelude::{
-    Array, BufferSlice, Either, FromNapiValue, PromiseRaw, ToNapiValue, TypeName,
-    ValidateNapiValue, ValueType,
-};
+use napi::bindgen_prelude::{Array, BufferSlice, Either, FromNapiValue, PromiseRaw, ToNapiValue};
 use napi::sys;
 use napi_derive::napi;
 use wa360::webhook::registration::WebhookSettings;
 
 use crate::client::JsClient;
 use crate::errors::{guard, spawn};
-use crate::own::{Json, Text, own_get, own_keys};
+use crate::own::{Json, Text, js_type, own_get, own_keys};
 
 pub(crate) fn body_bytes<'a>(body: &'a Either<BufferSlice<'_>, String>) -> &'a [u8] {
     match body {
@@ -69,14 +66,7 @@ pub fn parse_webhook_packed(
 /// UTF-8 (`napi_create_string_utf8`).
 pub struct AsciiFast(String);
 
-impl TypeName for AsciiFast {
-    fn type_name() -> &'static str {
-        "string"
-    }
-    fn value_type() -> ValueType {
-        ValueType::String
-    }
-}
+js_type!(AsciiFast, "string", String, return_only);
 
 impl ToNapiValue for AsciiFast {
     unsafe fn to_napi_value(env: sys::napi_env, val: Self) -> napi::Result<sys::napi_value> {
@@ -107,16 +97,7 @@ impl ToNapiValue for AsciiFast {
 /// surrogates become U+FFFD, as with napi's conversion.
 pub struct Utf8(String);
 
-impl TypeName for Utf8 {
-    fn type_name() -> &'static str {
-        "string"
-    }
-    fn value_type() -> ValueType {
-        ValueType::String
-    }
-}
-
-impl ValidateNapiValue for Utf8 {}
+js_type!(Utf8, "string", String);
 
 impl FromNapiValue for Utf8 {
     unsafe fn from_napi_value(env: sys::napi_env, v: sys::napi_value) -> napi::Result<Self> {
@@ -215,16 +196,7 @@ impl NodeHeaders {
     }
 }
 
-impl TypeName for NodeHeaders {
-    fn type_name() -> &'static str {
-        "Headers"
-    }
-    fn value_type() -> ValueType {
-        ValueType::Object
-    }
-}
-
-impl ValidateNapiValue for NodeHeaders {}
+js_type!(NodeHeaders, "Headers", Object);
 
 fn header_value_err(env: sys::napi_env, name: &str) -> napi::Error {
     crate::own::to_js(

@@ -2,7 +2,8 @@
 // inbox file: answered requests by status (a store that fails counts as a
 // 503), duplicates counted at accept, the ack latency histogram, and a handler
 // that always throws ending in a dead letter; the inbox's dead-letter warning
-// reaches setLogger.
+// reaches setLogger. The Fastify plugin's `fastify.wa360Metrics()` over a real
+// Fastify server, and `inbox.metrics()` of a standalone worker.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { mkdtempSync } from 'node:fs'
@@ -10,11 +11,13 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createRequire } from 'node:module'
 import express from 'express'
+import Fastify from 'fastify'
 import { text, waitFor, lockInAnotherProcess } from './helpers.mjs'
 
 const require = createRequire(import.meta.url)
-const { setLogger, Receiver } = require('../wa360.js')
+const { setLogger, Receiver, Inbox } = require('../wa360.js')
 const { wa360Webhook } = require('../express.js')
+const { wa360Fastify } = require('../fastify.js')
 
 test('Express metrics(): deliveries by status, duplicates, 503, latency, dead letters', async () => {
   const db = join(mkdtempSync(join(tmpdir(), 'wa360-rmetrics-')), 'inbox.db')
@@ -77,4 +80,79 @@ test('Receiver.metrics() without an inbox counts duplicates at accept', async ()
   assert.deepEqual(m.events, { accepted: 1, deduplicated: 2 })
   assert.deepEqual(m.deliveries, { 200: 3, 405: 1 })
   assert.equal(m.ackLatency.count, 4)
+})
+
+test('Fastify plugin: fastify.wa360Metrics() counts a duplicate delivery and the handled event', async () => {
+  const db = join(mkdtempSync(join(tmpdir(), 'wa360-fmetrics-')), 'inbox.db')
+  const handled = []
+  const fastify = Fastify()
+  // The application's own JSON route next to the plugin keeps Fastify's JSON parser.
+  fastify.post('/app', async (req) => ({ got: req.body.n }))
+  await fastify.register(wa360Fastify, {
+    prefix: '/hooks',
+    verify: { basicAuth: { user: 'hook', password: 'pa55-word' } },
+    inbox: `sqlite://${db}`,
+    concurrency: 1,
+    shutdownSignals: false,
+    async onEvents(events) { handled.push(events[0].id) },
+  })
+  await fastify.listen({ port: 0, host: '127.0.0.1' })
+  const base = `http://127.0.0.1:${fastify.server.address().port}`
+  const auth = { authorization: 'Basic ' + Buffer.from('hook:pa55-word').toString('base64') }
+  const post = async (headers) => (await fetch(`${base}/hooks/webhook`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: text('1555', 'wamid.FM1') })).status
+  try {
+    assert.deepEqual(fastify.wa360Metrics().events, {})
+    assert.equal(await post(auth), 200)
+    assert.equal(await post(auth), 200, 'a duplicate delivery is acknowledged too')
+    assert.equal(await post({}), 401)
+    await waitFor(() => fastify.wa360Metrics().events.handled === 1, 30000, 'the handled event')
+    const m = fastify.wa360Metrics()
+    assert.deepEqual(m.events, { accepted: 1, deduplicated: 1, handled: 1 })
+    assert.deepEqual(m.deliveries, { 200: 2, 401: 1 })
+    assert.equal(m.ackLatency.count, 3)
+    assert.deepEqual(handled, ['wamid.FM1'])
+    const app = await fetch(`${base}/app`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"n":7}' })
+    assert.deepEqual(await app.json(), { got: 7 })
+  } finally {
+    await fastify.close()
+  }
+})
+
+test('Fastify plugin: a second registration on one instance needs its own metricsDecorator', async () => {
+  const fastify = Fastify()
+  const opts = { insecureSkipVerify: true, onEvents() {} }
+  fastify.register(wa360Fastify, { ...opts, path: '/a' })
+  fastify.register(wa360Fastify, { ...opts, path: '/b' })
+  await assert.rejects(fastify.ready(), /already has a 'wa360Metrics' decorator/)
+  const ok = Fastify()
+  ok.register(wa360Fastify, { ...opts, path: '/a' })
+  ok.register(wa360Fastify, { ...opts, path: '/b', metricsDecorator: 'wa360MetricsB' })
+  await ok.ready()
+  const r = await ok.inject({ method: 'POST', url: '/b', headers: { 'content-type': 'application/json' }, payload: text('1555', 'wamid.FM2') })
+  assert.equal(r.statusCode, 200)
+  assert.deepEqual(ok.wa360MetricsB().events, { accepted: 1 })
+  assert.deepEqual(ok.wa360Metrics().events, {})
+  await ok.close()
+})
+
+test('inbox.metrics() of a standalone worker: handled, retried, dead_lettered', async () => {
+  const url = `sqlite://${join(mkdtempSync(join(tmpdir(), 'wa360-imetrics-')), 'inbox.db')}?max_attempts=3&retry_base_ms=0&retry_max_ms=0`
+  // A receiver-only handle stores the events; the worker has its own handle on the same file.
+  const receiver = new Receiver({}, null, new Inbox(url))
+  for (const id of ['wamid.W1', 'wamid.W2']) assert.equal((await receiver.handle('POST', '', [], text('1555', id))).status, 200)
+  const worker = new Inbox(url)
+  assert.deepEqual(worker.metrics(), { events: {} })
+  const handler = (event) => { if (event.id === 'wamid.W2') throw new Error('handler broken on purpose') }
+  const c = worker.consumer()
+  await waitFor(async () => {
+    for (const d of await c.next(1, 500)) {
+      try { handler(d.event) } catch (e) { await c.nack(d.id, e.message); continue }
+      await c.ack(d.id)
+    }
+    const s = await worker.stats()
+    return s.dead === 1 && s.handled === 1
+  }, 30000, 'one handled event and one dead letter')
+  await c.close()
+  assert.deepEqual(worker.metrics(), { events: { handled: 1, retried: 2, dead_lettered: 1 } })
+  assert.deepEqual(receiver.metrics().events, { accepted: 2 }, 'counts are per handle')
 })

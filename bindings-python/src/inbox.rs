@@ -123,6 +123,19 @@ impl PyInbox {
         guard(|| py.detach(|| self.get()?.prune()).py_err())
     }
 
+    /// What the consumers of this inbox did in this process as a dict (see
+    /// docs/observability.md): `events` by result, `handled`, `retried`, `dead_lettered`;
+    /// non-zero only. The same counts a `Receiver` using this inbox adds to its `metrics()`.
+    fn metrics<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        guard(|| {
+            let store = self.get().py_err()?;
+            let m = wa360::metrics::InboxMetricsSnapshot::of(store.metrics());
+            let v = serde_json::to_value(m)
+                .map_err(|e| crate::errors::to_py_err(wa360::Error::Internal(e.to_string())))?;
+            crate::convert::value_to_py(py, &v)
+        })
+    }
+
     /// A new consumer (its own name and lease renewal) for a worker loop.
     fn consumer(&self) -> PyResult<PyConsumer> {
         guard(|| {

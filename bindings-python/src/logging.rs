@@ -16,11 +16,9 @@ use std::sync::atomic::{AtomicU8, Ordering};
 
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString};
-use tracing::field::{Field, Visit};
 use tracing::level_filters::LevelFilter;
-use tracing::span::{Attributes, Id, Record};
-use tracing::subscriber::Interest;
-use tracing::{Event, Level, Metadata, Subscriber};
+use tracing::{Event, Level};
+use wa360::log_bridge::{self, FieldValue};
 
 /// Python's numeric level for TRACE (below DEBUG = 10); named "TRACE" by `wa360._logging`.
 pub const PY_TRACE: u8 = 5;
@@ -49,93 +47,23 @@ fn filter_for(floor: u8) -> LevelFilter {
     }
 }
 
-/// The subscriber installed as the process-wide default when `wa360` is imported.
+/// Python's `logging` behind the core's log bridge (installed when `wa360` is imported).
 struct PyLogging;
 
-impl Subscriber for PyLogging {
-    fn register_callsite(&self, meta: &'static Metadata<'static>) -> Interest {
-        if meta.target().starts_with("wa360") {
-            // The Python level can change at any time: ask again on every event (after the
-            // global max-level check, which already skips everything below the floor).
-            Interest::sometimes()
-        } else {
-            Interest::never()
-        }
+impl log_bridge::Sink for PyLogging {
+    fn max_level(&self) -> LevelFilter {
+        filter_for(FLOOR.load(Ordering::Relaxed))
     }
-
-    fn enabled(&self, meta: &Metadata<'_>) -> bool {
-        meta.target().starts_with("wa360")
-            && py_level(meta.level()) >= FLOOR.load(Ordering::Relaxed)
-    }
-
-    fn max_level_hint(&self) -> Option<LevelFilter> {
-        Some(filter_for(FLOOR.load(Ordering::Relaxed)))
-    }
-
-    fn new_span(&self, _: &Attributes<'_>) -> Id {
-        Id::from_u64(1)
-    }
-    fn record(&self, _: &Id, _: &Record<'_>) {}
-    fn record_follows_from(&self, _: &Id, _: &Id) {}
-    fn enter(&self, _: &Id) {}
-    fn exit(&self, _: &Id) {}
 
     fn event(&self, event: &Event<'_>) {
-        // Never let a logging failure (or panic) reach the code that logged.
-        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| forward(event)));
-    }
-}
-
-/// Field values as they will appear in Python.
-enum FieldValue {
-    Str(String),
-    Int(i64),
-    UInt(u64),
-    Float(f64),
-    Bool(bool),
-}
-
-#[derive(Default)]
-struct Fields {
-    message: String,
-    fields: Vec<(&'static str, FieldValue)>,
-}
-
-impl Visit for Fields {
-    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-        if field.name() == "message" {
-            self.message = format!("{value:?}");
-        } else {
-            self.fields
-                .push((field.name(), FieldValue::Str(format!("{value:?}"))));
-        }
-    }
-    fn record_str(&mut self, field: &Field, value: &str) {
-        if field.name() == "message" {
-            self.message = value.to_string();
-        } else {
-            self.fields
-                .push((field.name(), FieldValue::Str(value.to_string())));
-        }
-    }
-    fn record_i64(&mut self, field: &Field, value: i64) {
-        self.fields.push((field.name(), FieldValue::Int(value)));
-    }
-    fn record_u64(&mut self, field: &Field, value: u64) {
-        self.fields.push((field.name(), FieldValue::UInt(value)));
-    }
-    fn record_f64(&mut self, field: &Field, value: f64) {
-        self.fields.push((field.name(), FieldValue::Float(value)));
-    }
-    fn record_bool(&mut self, field: &Field, value: bool) {
-        self.fields.push((field.name(), FieldValue::Bool(value)));
+        forward(event)
     }
 }
 
 fn forward(event: &Event<'_>) {
     let meta = event.metadata();
     let level = py_level(meta.level());
-    let name = meta.target().replace("::", ".");
+    let name = log_bridge::dotted_target(meta);
     // `try_attach`: an event from a runtime thread while the interpreter shuts down is dropped.
     let _ = Python::try_attach(|py| -> PyResult<()> {
         let logging = py.import("logging")?;
@@ -143,32 +71,24 @@ fn forward(event: &Event<'_>) {
         if !logger.call_method1("isEnabledFor", (level,))?.is_truthy()? {
             return Ok(());
         }
-        let mut f = Fields::default();
-        event.record(&mut f);
+        let mut fields = log_bridge::fields(event);
+        // The message (text) leads; the other fields follow as ` key=value` and go on
+        // `record.wa360`.
+        let message = fields
+            .iter()
+            .position(|(k, v)| *k == "message" && matches!(v, FieldValue::Str(_)))
+            .map(|i| fields.remove(i).1.to_string())
+            .unwrap_or_default();
         let data = PyDict::new(py);
-        let mut text = f.message;
-        for (k, v) in &f.fields {
+        let mut text = message;
+        for (k, v) in &fields {
+            text.push_str(&format!(" {k}={v}"));
             match v {
-                FieldValue::Str(s) => {
-                    text.push_str(&format!(" {k}={s}"));
-                    data.set_item(k, PyString::new(py, s))?;
-                }
-                FieldValue::Int(n) => {
-                    text.push_str(&format!(" {k}={n}"));
-                    data.set_item(k, n)?;
-                }
-                FieldValue::UInt(n) => {
-                    text.push_str(&format!(" {k}={n}"));
-                    data.set_item(k, n)?;
-                }
-                FieldValue::Float(n) => {
-                    text.push_str(&format!(" {k}={n}"));
-                    data.set_item(k, n)?;
-                }
-                FieldValue::Bool(b) => {
-                    text.push_str(&format!(" {k}={b}"));
-                    data.set_item(k, b)?;
-                }
+                FieldValue::Str(s) => data.set_item(k, PyString::new(py, s))?,
+                FieldValue::Int(n) => data.set_item(k, n)?,
+                FieldValue::UInt(n) => data.set_item(k, n)?,
+                FieldValue::Float(n) => data.set_item(k, n)?,
+                FieldValue::Bool(b) => data.set_item(k, b)?,
             }
         }
         let kwargs = PyDict::new(py);
@@ -196,7 +116,7 @@ fn _set_log_floor(level: i64) {
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     // Another library may have installed its own global subscriber first: then wa360's
     // events go there, which is what that process asked for.
-    let _ = tracing::subscriber::set_global_default(PyLogging);
+    log_bridge::install(PyLogging);
     m.add_function(wrap_pyfunction!(_set_log_floor, m)?)?;
     Ok(())
 }

@@ -16,8 +16,7 @@ use tokio::sync::Mutex;
 use wa360::manage::ProfileUpdate;
 use wa360::manage::blocked::BlockedLister;
 use wa360::manage::templates::{
-    ListOptions, TemplateDraft, TemplateLister, TemplatePage, TemplateSource,
-    check_template_send_json,
+    ListOptions, TemplateDraft, TemplateLister, TemplatePage, check_template_send_json,
 };
 use wa360::media_cache::MediaCache;
 
@@ -175,15 +174,24 @@ impl PyMediaCache {
     }
 }
 
+/// Read `arg` as JSON (named `name` in errors), apply the core's `f`, return its JSON answer.
+fn json_call<'py>(
+    py: Python<'py>,
+    arg: &Bound<'py, PyAny>,
+    name: &str,
+    f: impl FnOnce(&Value) -> wa360::Result<Value>,
+) -> PyResult<Bound<'py, PyAny>> {
+    guard(|| {
+        let v = py_to_value(arg, name).py_err()?;
+        JsonOut(f(&v).py_err()?).into_pyobject(py)
+    })
+}
+
 /// Check a template draft and return the exact `POST /v1/configs/templates` body.
 #[pyfunction]
 fn build_template<'py>(py: Python<'py>, draft: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
-    guard(|| {
-        let v = py_to_value(draft, "draft").py_err()?;
-        let body = TemplateDraft::from_json(&v)
-            .and_then(|d| d.to_body())
-            .py_err()?;
-        JsonOut(body).into_pyobject(py)
+    json_call(py, draft, "draft", |v| {
+        TemplateDraft::from_json(v)?.to_body()
     })
 }
 
@@ -193,12 +201,8 @@ fn build_profile_update<'py>(
     py: Python<'py>,
     update: &Bound<'py, PyAny>,
 ) -> PyResult<Bound<'py, PyAny>> {
-    guard(|| {
-        let v = py_to_value(update, "update").py_err()?;
-        let body = ProfileUpdate::from_json(&v)
-            .and_then(|u| u.to_body())
-            .py_err()?;
-        JsonOut(body).into_pyobject(py)
+    json_call(py, update, "update", |v| {
+        ProfileUpdate::from_json(v)?.to_body()
     })
 }
 
@@ -209,11 +213,7 @@ fn parse_template_list<'py>(
     py: Python<'py>,
     body: &Bound<'py, PyAny>,
 ) -> PyResult<Bound<'py, PyAny>> {
-    guard(|| {
-        let v = py_to_value(body, "body").py_err()?;
-        let page = TemplatePage::parse(&v).py_err()?;
-        JsonOut(page.to_json()).into_pyobject(py)
-    })
+    json_call(py, body, "body", |v| Ok(TemplatePage::parse(v)?.to_json()))
 }
 
 /// Check a template message (neutral dict or wire body) against a listed template:
@@ -235,15 +235,7 @@ fn list_options(
     page_size: Option<u32>,
     limit: Option<u64>,
 ) -> wa360::Result<ListOptions> {
-    Ok(ListOptions {
-        source: TemplateSource::parse(source)?,
-        page_size,
-        name,
-        status,
-        language,
-        sort: None,
-        max_items: limit,
-    })
+    ListOptions::from_parts(source, name, status, language, page_size, limit)
 }
 
 /// A list of phone numbers (a single string is refused rather than read letter by letter).

@@ -13,8 +13,7 @@ use pyo3::PyClass;
 use pyo3::prelude::*;
 use pyo3::types::{PyByteArray, PyBytes, PyDict, PyList, PyString};
 use wa360::webhook::dedupe::{
-    DEFAULT_CAPACITY, DEFAULT_TTL, Deduper, FoldOutcome, MemoryDedupe, MemoryStatusStore,
-    StatusFold,
+    DEFAULT_CAPACITY, DEFAULT_TTL, Deduper, MemoryDedupe, MemoryStatusStore, StatusFold,
 };
 use wa360::webhook::registration::{WebhookSettings, validate_webhook_url};
 use wa360::webhook::verify::{Verifier, hub_challenge, hub_challenge_from_query};
@@ -712,16 +711,6 @@ impl PyDeduper {
     }
 }
 
-fn outcome_name(o: FoldOutcome) -> &'static str {
-    match o {
-        FoldOutcome::Advanced => "advanced",
-        FoldOutcome::Failed => "failed",
-        FoldOutcome::Unrecognised => "unrecognised",
-        FoldOutcome::Duplicate => "duplicate",
-        FoldOutcome::Stale => "stale",
-    }
-}
-
 /// Keeps the furthest status of each sent message; statuses never move backwards.
 #[pyclass(name = "StatusFold", module = "wa360._native", frozen)]
 pub struct PyStatusFold {
@@ -746,7 +735,7 @@ impl PyStatusFold {
         guard(|| {
             let ev = event_ref(event)?;
             Ok(match ev.as_status() {
-                Some(s) => outcome_name(self.inner.apply_update(s)),
+                Some(s) => self.inner.apply_update(s).as_str(),
                 None => "unrecognised",
             })
         })

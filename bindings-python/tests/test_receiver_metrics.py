@@ -112,3 +112,37 @@ def test_flask_blueprint_metrics_without_an_inbox() -> None:
     assert m["deliveries"] == {"200": 3, "405": 1}
     assert m["ack_latency"]["count"] == 4
     assert m == bp.receiver.metrics()  # type: ignore[attr-defined]
+
+
+def test_inbox_metrics_of_a_standalone_worker_count_handled_retried_dead_lettered(
+    tmp_path: Path,
+) -> None:
+    # A receiver-only process stores the events; a worker with its own Inbox handle on the same
+    # SQLite file consumes them: one handler succeeds, one raises until dead-lettered.
+    url = f"sqlite://{tmp_path / 'inbox.db'}?max_attempts=3&retry_base_ms=0&retry_max_ms=0"
+    receiver = wa360._native.Receiver(inbox=wa360.Inbox(url))
+    for wamid in ("wamid.W1", "wamid.W2"):
+        assert receiver.handle("POST", "", {}, inbound_text("1555", wamid, wamid))[0] == 200
+
+    worker = wa360.Inbox(url)
+    assert worker.metrics() == {"events": {}}
+
+    def handler(event: wa360.Event) -> None:
+        if event.id == "wamid.W2":
+            raise RuntimeError("handler broken on purpose")
+
+    c = worker.consumer()
+    deadline = time.monotonic() + 30
+    while worker.stats()["dead"] < 1 or worker.stats()["handled"] < 1:
+        assert time.monotonic() < deadline, worker.stats()
+        for d in c.next(1, 0.5):
+            try:
+                handler(d.event)
+            except RuntimeError as e:
+                c.nack(d.id, str(e))
+            else:
+                c.ack(d.id)
+    c.close()
+    assert worker.metrics() == {"events": {"handled": 1, "retried": 2, "dead_lettered": 1}}
+    # Counts are per handle in this process: the receiver's handle consumed nothing.
+    assert receiver.metrics()["events"] == {"accepted": 2}

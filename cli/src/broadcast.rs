@@ -278,15 +278,7 @@ async fn run_campaign(a: RunArgs) -> CliResult {
     let client = client_builder(&a.api)?.governor(governor).build()?;
     let ledger = Ledger::open(&path, &campaign)?;
 
-    let verifier = match &a.basic_auth {
-        None => None,
-        Some(ba) => {
-            let (u, p) = ba
-                .split_once(':')
-                .ok_or_else(|| Failure::input("--basic-auth must look like user:password"))?;
-            Some(Verifier::basic_auth(u, p.to_string())?)
-        }
-    };
+    let verifier = crate::receiver::basic_auth_verifier(a.basic_auth.as_deref())?;
     if let Some(addr) = &a.listen {
         let listener = tokio::net::TcpListener::bind(addr.as_str())
             .await

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use clap::{Args, Subcommand};
 use serde_json::{Value, json};
 use wa360::manage::ProfileUpdate;
-use wa360::manage::templates::{ListOptions, TemplateDraft, TemplateInfo, TemplateSource};
+use wa360::manage::templates::{ListOptions, TemplateDraft, TemplateInfo};
 use wa360::webhook::registration::validate_webhook_url;
 
 use crate::{ApiOpts, CliResult, Failure, make_client};
@@ -176,6 +176,16 @@ fn print_json(v: &Value) -> CliResult {
     Ok(())
 }
 
+/// Print `v` as one JSON line with `--json`, else the line `text`.
+fn answer(json: bool, v: Value, text: impl std::fmt::Display) -> CliResult {
+    if json {
+        print_json(&v)
+    } else {
+        println!("{text}");
+        Ok(())
+    }
+}
+
 fn template_line(t: &TemplateInfo) -> String {
     format!(
         "{}\t{}\t{}\t{}\t{}",
@@ -213,15 +223,8 @@ pub async fn run_templates(cmd: TemplatesCmd) -> CliResult {
             limit,
             json,
         } => {
-            let options = ListOptions {
-                source: TemplateSource::parse(&source)?,
-                page_size,
-                name,
-                status,
-                language,
-                sort: None,
-                max_items: limit,
-            };
+            let options =
+                ListOptions::from_parts(&source, name, status, language, page_size, limit)?;
             let client = make_client(&api)?;
             let mut it = client.templates().list(options)?;
             let mut all = Vec::new();
@@ -287,23 +290,18 @@ pub async fn run_templates(cmd: TemplatesCmd) -> CliResult {
             }
             let client = make_client(&api)?;
             let t = client.templates().create(&draft).await?;
-            if json {
-                print_json(&t.to_json())
-            } else {
-                println!("created {}", template_line(&t));
-                Ok(())
-            }
+            answer(
+                json,
+                t.to_json(),
+                format_args!("created {}", template_line(&t)),
+            )
         }
         TemplatesCmd::Delete { api, name, json } => {
             wa360::manage::templates::validate_template_name("name", &name)?;
             let client = make_client(&api)?;
-            let answer = client.templates().delete(&name).await?;
-            if json {
-                print_json(&json!({"deleted": name, "answer": answer}))
-            } else {
-                println!("deleted {name} (every language)");
-                Ok(())
-            }
+            let reply = client.templates().delete(&name).await?;
+            let text = format!("deleted {name} (every language)");
+            answer(json, json!({"deleted": name, "answer": reply}), text)
         }
     }
 }
@@ -393,12 +391,8 @@ pub async fn run_profile(cmd: ProfileCmd) -> CliResult {
                 }
                 None => None,
             };
-            if json {
-                print_json(&json!({"success": true, "picture_handle": handle}))
-            } else {
-                println!("profile updated");
-                Ok(())
-            }
+            let v = json!({"success": true, "picture_handle": handle});
+            answer(json, v, "profile updated")
         }
     }
 }

@@ -95,17 +95,18 @@ fn describe_message(m: &wa360::webhook::InboundMessage) -> String {
     }
 }
 
+/// The verifier of a `--basic-auth user:password` option (none without it).
+pub(crate) fn basic_auth_verifier(arg: Option<&str>) -> Result<Option<Verifier>, Failure> {
+    let Some(ba) = arg else { return Ok(None) };
+    let (u, p) = ba
+        .split_once(':')
+        .ok_or_else(|| Failure::input("--basic-auth must look like user:password"))?;
+    Ok(Some(Verifier::basic_auth(u, p.to_string())?))
+}
+
 pub(crate) async fn run(a: ReceiverArgs) -> CliResult {
     let client: Client = make_client(&a.api)?;
-    let verifier = match &a.basic_auth {
-        None => None,
-        Some(ba) => {
-            let (u, p) = ba
-                .split_once(':')
-                .ok_or_else(|| Failure::input("--basic-auth must look like user:password"))?;
-            Some(Verifier::basic_auth(u, p.to_string())?)
-        }
-    };
+    let verifier = basic_auth_verifier(a.basic_auth.as_deref())?;
     let (tx, mut rx) = mpsc::unbounded_channel();
     let receiver = Receiver::new(ReceiverConfig {
         verifier,

@@ -14,6 +14,7 @@ pub mod error;
 pub mod governor;
 pub mod inbox;
 pub mod input;
+pub mod log_bridge;
 pub mod manage;
 pub mod media;
 pub mod media_cache;

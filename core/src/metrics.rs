@@ -319,6 +319,27 @@ impl InboxMetrics {
     }
 }
 
+/// What the consumers of one inbox handle did, at one moment (see `docs/observability.md`):
+/// the inbox part of a [`ReceiverMetricsSnapshot`], for worker processes that consume
+/// without a receiver. Serialises to the same JSON object that Python's `Inbox.metrics()`
+/// and Node's `inbox.metrics()` return.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct InboxMetricsSnapshot {
+    /// `wa360_webhook_events_total{result}` for `handled`, `retried`, `dead_lettered` (by the
+    /// consumers of this handle in this process); only non-zero results appear.
+    pub events: BTreeMap<String, u64>,
+}
+
+impl InboxMetricsSnapshot {
+    /// The figures of `metrics` (empty for an inbox that keeps no count, see
+    /// [`crate::inbox::Inbox::metrics`]).
+    pub fn of(metrics: Option<&InboxMetrics>) -> InboxMetricsSnapshot {
+        InboxMetricsSnapshot {
+            events: metrics.map(InboxMetrics::snapshot).unwrap_or_default(),
+        }
+    }
+}
+
 /// The live figures of one webhook receiver (shared by its clones).
 #[derive(Debug)]
 pub struct ReceiverMetrics {

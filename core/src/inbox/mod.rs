@@ -41,6 +41,7 @@
 mod consumer;
 mod observed;
 mod redis_inbox;
+mod shared;
 mod sqlite;
 pub mod testing;
 

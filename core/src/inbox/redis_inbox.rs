@@ -43,13 +43,14 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::sync::Arc;
+use std::time::Duration;
 
 use redis::aio::ConnectionManager;
 use redis::{RedisResult, Script, Value as RValue};
 use serde_json::{Value, json};
 
+use super::shared::{Signal, ms, now_ms};
 use super::{
     Accepted, DeadLetter, Delivery, Inbox, InboxOptions, InboxStats, Nacked, conversation_of,
 };
@@ -58,26 +59,10 @@ use crate::webhook::dedupe::{DedupeKey, FoldOutcome, MessageState, fold_status};
 use crate::webhook::{Event, ParseOptions, parse_with};
 use crate::{Error, Result};
 
-/// How often a waiting consumer looks for events accepted by other processes.
-const POLL: Duration = Duration::from_millis(200);
 /// How many times accept re-reads after losing a race with another process.
 const ACCEPT_TRIES: usize = 32;
 /// Most entries one consumer holds at once (handed out or waiting its turn).
 const HOLD_MAX: usize = 1000;
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
-}
-
-fn ms(d: Duration) -> i64 {
-    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
-}
 
 /// A Redis-backed inbox. Cheap to clone.
 #[derive(Clone)]
@@ -92,7 +77,7 @@ struct Shared {
     ns: String,
     opts: InboxOptions,
     timeout: Duration,
-    signal: (Mutex<u64>, Condvar),
+    signal: Signal,
     scripts: Scripts,
 }
 
@@ -128,7 +113,7 @@ impl RedisInbox {
                 ns: format!("{{{name}}}"),
                 opts,
                 timeout,
-                signal: (Mutex::new(0), Condvar::new()),
+                signal: Signal::new(),
                 scripts: Scripts::new(),
             }),
         };
@@ -216,9 +201,7 @@ impl RedisInbox {
     }
 
     fn notify(&self) {
-        let (m, cv) = &self.shared.signal;
-        *lock(m) += 1;
-        cv.notify_all();
+        self.shared.signal.notify();
     }
 
     fn ns_arg(&self) -> Vec<u8> {
@@ -493,12 +476,7 @@ impl Inbox for RedisInbox {
     }
 
     fn wait(&self, timeout: Duration) {
-        let (m, cv) = &self.shared.signal;
-        let guard = lock(m);
-        let seen = *guard;
-        let _ = cv
-            .wait_timeout_while(guard, timeout.min(POLL), |n| *n == seen)
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        self.shared.signal.wait(timeout);
     }
 
     fn extend(&self, consumer: &str) -> Result<usize> {

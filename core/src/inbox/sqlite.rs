@@ -16,11 +16,12 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
 
+use super::shared::{Signal, lock, ms, now_ms};
 use super::{
     Accepted, DeadLetter, Delivery, Inbox, InboxOptions, InboxStats, Nacked, conversation_of,
 };
@@ -31,8 +32,6 @@ use crate::{Error, Result};
 /// `PRAGMA application_id` of an inbox file ("wa36"), so that another
 /// application's database is refused instead of being written into.
 const APPLICATION_ID: i64 = 0x7761_3336;
-/// How often a waiting consumer looks for events stored by other processes.
-const POLL: Duration = Duration::from_millis(200);
 /// How often accept prunes expired keys on its own.
 const AUTO_PRUNE_EVERY: Duration = Duration::from_secs(600);
 
@@ -91,7 +90,7 @@ struct Shared {
     conn: Mutex<(Connection, bool)>,
     opts: InboxOptions,
     /// Bumped and notified whenever this process stores or frees an event.
-    signal: (Mutex<u64>, Condvar),
+    signal: Signal,
     last_prune: Mutex<Instant>,
     label: String,
 }
@@ -102,20 +101,6 @@ impl fmt::Debug for SqliteInbox {
             .field("at", &self.shared.label)
             .finish()
     }
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
-}
-
-fn ms(d: Duration) -> i64 {
-    d.as_millis().min(i64::MAX as u128) as i64
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl SqliteInbox {
@@ -179,7 +164,7 @@ impl SqliteInbox {
             shared: Arc::new(Shared {
                 conn: Mutex::new((conn, true)),
                 opts,
-                signal: (Mutex::new(0), Condvar::new()),
+                signal: Signal::new(),
                 last_prune: Mutex::new(Instant::now()),
                 label,
             }),
@@ -187,9 +172,7 @@ impl SqliteInbox {
     }
 
     fn notify(&self) {
-        let (m, cv) = &self.shared.signal;
-        *lock(m) += 1;
-        cv.notify_all();
+        self.shared.signal.notify();
     }
 
     /// Run `f` in a `BEGIN IMMEDIATE` transaction that is on disk when it
@@ -485,12 +468,7 @@ impl Inbox for SqliteInbox {
     }
 
     fn wait(&self, timeout: Duration) {
-        let (m, cv) = &self.shared.signal;
-        let guard = lock(m);
-        let seen = *guard;
-        let _ = cv
-            .wait_timeout_while(guard, timeout.min(POLL), |n| *n == seen)
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        self.shared.signal.wait(timeout);
     }
 
     fn extend(&self, consumer: &str) -> Result<usize> {

@@ -1424,6 +1424,28 @@ pub struct ListOptions {
 }
 
 impl ListOptions {
+    /// The options of the CLI's and the bindings' list calls: the listing `source` by name
+    /// (`config` / `graph`), the filters, the page size and a limit (`max_items`); no sort.
+    /// An unknown source is an `invalid_argument` error; the rest is checked when listing.
+    pub fn from_parts(
+        source: &str,
+        name: Option<String>,
+        status: Option<String>,
+        language: Option<String>,
+        page_size: Option<u32>,
+        limit: Option<u64>,
+    ) -> Result<ListOptions> {
+        Ok(ListOptions {
+            source: TemplateSource::parse(source)?,
+            page_size,
+            name,
+            status,
+            language,
+            sort: None,
+            max_items: limit,
+        })
+    }
+
     fn validate(&self) -> Result<()> {
         if let Some(n) = self.page_size
             && !(1..=MAX_PAGE_SIZE).contains(&n)

@@ -523,6 +523,18 @@ pub enum FoldOutcome {
 }
 
 impl FoldOutcome {
+    /// The name the bindings return: `advanced`, `failed`, `unrecognised`, `duplicate`,
+    /// `stale`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FoldOutcome::Advanced => "advanced",
+            FoldOutcome::Failed => "failed",
+            FoldOutcome::Unrecognised => "unrecognised",
+            FoldOutcome::Duplicate => "duplicate",
+            FoldOutcome::Stale => "stale",
+        }
+    }
+
     /// `true` for updates worth handing to the application.
     pub fn is_reportable(self) -> bool {
         matches!(

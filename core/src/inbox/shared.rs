@@ -1,0 +1,59 @@
+//! Helpers both inbox backends (SQLite, Redis) and the consumer use: the wake-up signal of
+//! waiting consumers, clock and duration conversions in milliseconds, and a lock that
+//! survives a poisoned mutex.
+
+use std::sync::{Condvar, Mutex, MutexGuard};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// How often a waiting consumer looks for events stored by other processes.
+pub(super) const POLL: Duration = Duration::from_millis(200);
+
+/// Lock `m`, also after a thread panicked while holding it (the data are counters and
+/// queues that stay consistent between statements).
+pub(super) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Now, in Unix milliseconds (0 before 1970).
+pub(super) fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// `d` in milliseconds, capped at `i64::MAX`.
+pub(super) fn ms(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// Wakes the consumers of this process waiting in `Inbox::wait` when it stores events
+/// (other processes' events are found by polling every [`POLL`]).
+pub(super) struct Signal {
+    stored: Mutex<u64>,
+    cv: Condvar,
+}
+
+impl Signal {
+    pub(super) fn new() -> Signal {
+        Signal {
+            stored: Mutex::new(0),
+            cv: Condvar::new(),
+        }
+    }
+
+    /// Something was stored: wake every waiting consumer.
+    pub(super) fn notify(&self) {
+        *lock(&self.stored) += 1;
+        self.cv.notify_all();
+    }
+
+    /// Wait until [`Signal::notify`], `timeout` or [`POLL`], whichever comes first.
+    pub(super) fn wait(&self, timeout: Duration) {
+        let guard = lock(&self.stored);
+        let seen = *guard;
+        let _ = self
+            .cv
+            .wait_timeout_while(guard, timeout.min(POLL), |n| *n == seen)
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+    }
+}
