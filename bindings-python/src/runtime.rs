@@ -85,40 +85,6 @@ pub fn block_on<T: Send + 'static>(
     }
 }
 
-/// Give the current worker thread a Python thread state that lives as long as the
-/// thread, the first time an asyncio task runs on it.
-///
-/// Every `AsyncClient` call ends with the worker taking the GIL to resolve the asyncio
-/// future. Without a thread state of its own, each of those `PyGILState_Ensure` /
-/// `PyGILState_Release` pairs created and deleted one, and with it the frame stack it
-/// maps and unmaps: `perf` showed `mmap` / `munmap` and `_PyThreadState_BumpFramePointerSlow`
-/// on every send (docs/performance.md, client section). This is CPython's documented
-/// pattern for a long-lived foreign thread: `Ensure` once, then release the GIL with
-/// `PyEval_SaveThread` while keeping the state, so later `Ensure` calls only reattach it.
-/// The runtime's threads live as long as the process (the runtime is leaked), so the
-/// state is never freed; only tasks spawned through [`Wa360Runtime`] run this, never
-/// `spawn_blocking` threads, which come and go.
-fn keep_thread_state() {
-    thread_local! {
-        static KEPT: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
-    }
-    if KEPT.with(|k| k.replace(true)) {
-        return;
-    }
-    // SAFETY: a thread without a thread state cannot hold the GIL (checked first; a
-    // thread that has one already is left alone), so `Ensure` takes the GIL here,
-    // creating the state, and `SaveThread` releases it again, leaving the state attached.
-    unsafe {
-        if pyo3::ffi::Py_IsInitialized() == 0
-            || !pyo3::ffi::PyGILState_GetThisThreadState().is_null()
-        {
-            return;
-        }
-        let _ = pyo3::ffi::PyGILState_Ensure();
-        pyo3::ffi::PyEval_SaveThread();
-    }
-}
-
 /// Marker type implementing pyo3-async-runtimes' runtime traits on [`runtime`].
 pub struct Wa360Runtime;
 
@@ -135,10 +101,7 @@ impl GenericRuntime for Wa360Runtime {
         F: Future<Output = ()> + Send + 'static,
     {
         match runtime() {
-            Ok(rt) => Box::pin(rt.spawn(async move {
-                keep_thread_state();
-                fut.await
-            })),
+            Ok(rt) => Box::pin(rt.spawn(fut)),
             // No runtime could be built (out of threads): run the task inline on
             // the thread that awaits the handle, so its error still reaches Python.
             Err(_) => Box::pin(async move {
