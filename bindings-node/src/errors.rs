@@ -16,6 +16,7 @@
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
+use futures_util::FutureExt;
 use napi::Env;
 use napi::bindgen_prelude::{JsValue, Null, Object, PromiseRaw, ToNapiValue};
 use napi_derive::napi;
@@ -110,9 +111,12 @@ pub(crate) fn guard<T>(env: &Env, f: impl FnOnce() -> wa360::Result<T>) -> napi:
 }
 
 /// Run an async entry point on the shared tokio runtime and return a Promise.
-/// The future runs in its own task so a panic inside it is caught by tokio
-/// and rejected as an `internal` error; `convert` builds the JS value on the
-/// JS thread once it resolves.
+/// A panic inside the future is caught (`catch_unwind` on the future, as the
+/// Python binding does) and rejected as an `internal` error; `convert` builds
+/// the JS value on the JS thread once it resolves. The future runs in the task
+/// napi spawns for the promise: a second `tokio::spawn` per call (only to catch
+/// panics) cost a task, a join handle and a cross-task wake-up per send
+/// (docs/performance.md, client section).
 pub(crate) fn spawn<'env, T, V, F, C>(
     env: &'env Env,
     fut: F,
@@ -126,16 +130,12 @@ where
 {
     env.spawn_future_with_callback(
         async move {
-            Ok(match tokio::spawn(fut).await {
+            Ok(match AssertUnwindSafe(fut).catch_unwind().await {
                 Ok(r) => r,
-                Err(join) => {
-                    let text = if join.is_panic() {
-                        panic_text(&*join.into_panic())
-                    } else {
-                        "task cancelled".to_owned()
-                    };
-                    Err(wa360::Error::Internal(format!("panic in wa360: {text}")))
-                }
+                Err(payload) => Err(wa360::Error::Internal(format!(
+                    "panic in wa360: {}",
+                    panic_text(&*payload)
+                ))),
             })
         },
         move |env, r| match r {

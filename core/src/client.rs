@@ -221,6 +221,11 @@ impl Client {
                 Some(gate),
             )
             .await?;
+        // The common case straight from the bytes (no `Value` tree per send); anything it
+        // does not take goes the general way below, which gives the same errors as before.
+        if let Ok(r) = serde_json::from_slice::<SendResponse>(&resp.body) {
+            return Ok(r);
+        }
         let value = transport::decode_json(&resp, RetryClass::Send)?;
         serde_json::from_value::<SendResponse>(value).map_err(|e| {
             let e = Error::OutcomeUnknown {

@@ -104,6 +104,11 @@ pub(crate) struct Transport {
     config: Config,
     key: HeaderValue,
     origin: url::Origin,
+    /// `url_for("/messages")` and its parse, made once: every send used to parse the same
+    /// text twice (for the log path and in reqwest), a few per cent of a Node client's CPU
+    /// per message (docs/performance.md, client section). Used only when a request's URL
+    /// is exactly this text, so the result is the parse of the same input as before.
+    messages_url: Option<(String, url::Url)>,
     /// Process-unique number of the client, the `client` field of every log event.
     id: u64,
     metrics: Arc<ClientMetrics>,
@@ -130,6 +135,10 @@ impl Transport {
         let base = url::Url::parse(config.base_url())
             .map_err(|e| Error::Configuration(format!("base URL is not a valid URL: {e}")))?;
         let origin = base.origin();
+        let messages_text = format!("{}/messages", config.base_url());
+        let messages_url = url::Url::parse(&messages_text)
+            .ok()
+            .map(|u| (messages_text, u));
         let redirect_origin = origin.clone();
         let policy = reqwest::redirect::Policy::custom(move |attempt| {
             if attempt.previous().len() >= 5 {
@@ -155,6 +164,7 @@ impl Transport {
             config,
             key,
             origin,
+            messages_url,
             id: NEXT_CLIENT_ID.fetch_add(1, Ordering::Relaxed),
             metrics: Arc::default(),
         })
@@ -170,6 +180,14 @@ impl Transport {
 
     pub(crate) fn config(&self) -> &Config {
         &self.config
+    }
+
+    /// The parse of `url` when it is the cached `/messages` URL.
+    fn known_url(&self, url: &str) -> Option<&url::Url> {
+        match &self.messages_url {
+            Some((text, parsed)) if text == url => Some(parsed),
+            _ => None,
+        }
     }
 
     /// Absolute URL for a path under the base URL (`path` starts with `/`).
@@ -244,13 +262,13 @@ impl Transport {
     ) -> Result<Response> {
         // One span per request (DEBUG, so INFO logs stay one flat line): its events nest
         // under it, which is what span-based exporters such as tracing-opentelemetry need.
-        let span = tracing::debug_span!(
-            "wa360.request",
-            client = self.id,
-            method = %method,
-            path = %log_path(url)
-        );
-        self.execute_in_span(method, url, body, class, accept, gate)
+        let path = match self.known_url(url) {
+            Some(u) => u.path().to_string(),
+            None => log_path(url),
+        };
+        let span =
+            tracing::debug_span!("wa360.request", client = self.id, method = %method, path = %path);
+        self.execute_in_span(method, url, body, class, accept, path, gate)
             .instrument(span)
             .await
     }
@@ -262,9 +280,9 @@ impl Transport {
         body: &Body,
         class: RetryClass,
         accept: Accept,
+        path: String,
         gate: Option<Gate<'_>>,
     ) -> Result<Response> {
-        let path = log_path(url);
         let policy = *self.config.retry_policy();
         let started = Instant::now();
         let mut retries = 0u32;
@@ -408,9 +426,11 @@ impl Transport {
         class: RetryClass,
         accept: Accept,
     ) -> std::result::Result<Response, (Failure, Error)> {
-        let mut req = self
-            .http
-            .request(method, url)
+        let req = match self.known_url(url) {
+            Some(u) => self.http.request(method, u.clone()),
+            None => self.http.request(method, url),
+        };
+        let mut req = req
             .header(API_KEY_HEADER, self.key.clone())
             .header(header::ACCEPT, accept.header());
         req = match body {
