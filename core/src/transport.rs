@@ -182,6 +182,15 @@ impl Transport {
         &self.config
     }
 
+    /// The path of `url` for logs and metrics, from the cached parse when it is the
+    /// `/messages` URL.
+    fn log_path_of(&self, url: &str) -> String {
+        match self.known_url(url) {
+            Some(u) => u.path().to_string(),
+            None => log_path(url),
+        }
+    }
+
     /// The parse of `url` when it is the cached `/messages` URL.
     fn known_url(&self, url: &str) -> Option<&url::Url> {
         match &self.messages_url {
@@ -262,13 +271,13 @@ impl Transport {
     ) -> Result<Response> {
         // One span per request (DEBUG, so INFO logs stay one flat line): its events nest
         // under it, which is what span-based exporters such as tracing-opentelemetry need.
-        let path = match self.known_url(url) {
-            Some(u) => u.path().to_string(),
-            None => log_path(url),
-        };
-        let span =
-            tracing::debug_span!("wa360.request", client = self.id, method = %method, path = %path);
-        self.execute_in_span(method, url, body, class, accept, path, gate)
+        let span = tracing::debug_span!(
+            "wa360.request",
+            client = self.id,
+            method = %method,
+            path = %self.log_path_of(url)
+        );
+        self.execute_in_span(method, url, body, class, accept, gate)
             .instrument(span)
             .await
     }
@@ -280,9 +289,9 @@ impl Transport {
         body: &Body,
         class: RetryClass,
         accept: Accept,
-        path: String,
         gate: Option<Gate<'_>>,
     ) -> Result<Response> {
+        let path = self.log_path_of(url);
         let policy = *self.config.retry_policy();
         let started = Instant::now();
         let mut retries = 0u32;
