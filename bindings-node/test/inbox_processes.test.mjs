@@ -52,7 +52,7 @@ async function start(dir, url, env = {}) {
     const deadline = Date.now() + 60000
     while (!out.includes('ready')) {
       if (child.exitCode !== null || child.signalCode !== null) throw new Error(`receiver exited: ${err}`)
-      if (Date.now() > deadline) throw new Error('receiver did not start')
+      if (Date.now() > deadline) throw new Error(`receiver did not start: ${err}`)
       await sleep(20)
     }
   })()

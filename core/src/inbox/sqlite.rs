@@ -109,8 +109,31 @@ impl SqliteInbox {
     /// another process past the busy timeout is a `store` error; the file is
     /// left as it was.
     pub fn open(path: &str, opts: InboxOptions) -> Result<Self> {
+        // Several processes opening one new file at once (a cluster's workers
+        // at start-up) can get SQLITE_BUSY where SQLite does not call the busy
+        // handler: the switch to WAL and the first schema write fail at once
+        // rather than risk a deadlock. So the whole open is tried again, with
+        // a growing pause, until the busy timeout has passed, as the busy
+        // handler would have waited.
+        let started = Instant::now();
+        let mut pause = Duration::from_millis(5);
+        loop {
+            match Self::open_once(path, opts.clone()) {
+                Err(OpenFailure::Busy(_)) if started.elapsed() < opts.busy_timeout => {
+                    tracing::debug!(target: "wa360::inbox", "inbox file busy at open; trying again");
+                    std::thread::sleep(pause);
+                    pause = (pause * 2).min(Duration::from_millis(100));
+                }
+                Err(OpenFailure::Busy(e)) => return Err(store_error(path, "cannot open", e)),
+                Err(OpenFailure::Other(e)) => return Err(e),
+                Ok(inbox) => return Ok(inbox),
+            }
+        }
+    }
+
+    fn open_once(path: &str, opts: InboxOptions) -> std::result::Result<Self, OpenFailure> {
         let label = path.to_string();
-        let fail = |e: rusqlite::Error| store_error(&label, "cannot open", e);
+        let fail = |e: rusqlite::Error| OpenFailure::from_sqlite(&label, e);
         let conn = Connection::open_with_flags(
             path,
             OpenFlags::SQLITE_OPEN_READ_WRITE
@@ -120,24 +143,27 @@ impl SqliteInbox {
         .map_err(fail)?;
         conn.busy_timeout(opts.busy_timeout).map_err(fail)?;
         // Reading the header first: a corrupt file fails here, before any write.
-        let app_id: i64 = conn
-            .query_row("PRAGMA application_id", [], |r| r.get(0))
-            .map_err(fail)?;
+        // Tables first, then the id: another process may create the schema
+        // (and set the id in the same transaction) between the two reads, and
+        // in this order that can only make the id newer than the count.
         let tables: i64 = conn
             .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))
             .map_err(fail)?;
+        let app_id: i64 = conn
+            .query_row("PRAGMA application_id", [], |r| r.get(0))
+            .map_err(fail)?;
         if tables > 0 && app_id != APPLICATION_ID {
-            return Err(Error::Store(format!(
+            return Err(OpenFailure::Other(Error::Store(format!(
                 "cannot open inbox {label}: the file is another application's SQLite database (left untouched)"
-            )));
+            ))));
         }
         let mode: String = conn
             .query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))
             .map_err(fail)?;
         if !mode.eq_ignore_ascii_case("wal") {
-            return Err(Error::Store(format!(
+            return Err(OpenFailure::Other(Error::Store(format!(
                 "cannot open inbox {label}: could not switch to WAL mode (got {mode})"
-            )));
+            ))));
         }
         conn.execute_batch("PRAGMA synchronous=FULL;")
             .map_err(fail)?;
@@ -148,11 +174,18 @@ impl SqliteInbox {
     pub fn memory(opts: InboxOptions) -> Result<Self> {
         let conn =
             Connection::open_in_memory().map_err(|e| store_error("memory://", "cannot open", e))?;
-        SqliteInbox::init(conn, opts, "memory://".to_string())
+        SqliteInbox::init(conn, opts, "memory://".to_string()).map_err(|f| match f {
+            OpenFailure::Busy(e) => store_error("memory://", "cannot open", e),
+            OpenFailure::Other(e) => e,
+        })
     }
 
-    fn init(mut conn: Connection, opts: InboxOptions, label: String) -> Result<Self> {
-        let fail = |e: rusqlite::Error| store_error(&label, "cannot open", e);
+    fn init(
+        mut conn: Connection,
+        opts: InboxOptions,
+        label: String,
+    ) -> std::result::Result<Self, OpenFailure> {
+        let fail = |e: rusqlite::Error| OpenFailure::from_sqlite(&label, e);
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(fail)?;
@@ -228,6 +261,23 @@ impl SqliteInbox {
     fn read<T>(&self, what: &str, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T> {
         let guard = lock(&self.shared.conn);
         f(&guard.0).map_err(|e| store_error(&self.shared.label, what, e))
+    }
+}
+
+/// Why one try at opening the file failed: busy (worth another try) or not.
+enum OpenFailure {
+    Busy(rusqlite::Error),
+    Other(Error),
+}
+
+impl OpenFailure {
+    fn from_sqlite(label: &str, e: rusqlite::Error) -> Self {
+        match e.sqlite_error_code() {
+            Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
+                OpenFailure::Busy(e)
+            }
+            _ => OpenFailure::Other(store_error(label, "cannot open", e)),
+        }
     }
 }
 

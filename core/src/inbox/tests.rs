@@ -409,3 +409,27 @@ fn redact_url_hides_user_info_only() {
     );
     assert_eq!(redact_url("memory://"), "memory://");
 }
+
+#[test]
+fn many_handles_opening_one_new_file_at_once_all_succeed() {
+    // A cluster's workers start together and open the same new inbox file:
+    // none of them may fail with "database is locked".
+    for round in 0..5 {
+        let path = temp_path(&format!("race{round}"));
+        let barrier = Arc::new(std::sync::Barrier::new(8));
+        let handles: Vec<_> = (0..8)
+            .map(|_| {
+                let (path, barrier) = (path.clone(), barrier.clone());
+                std::thread::spawn(move || {
+                    barrier.wait();
+                    open(&format!("sqlite://{path}")).map(|_| ())
+                })
+            })
+            .collect();
+        for h in handles {
+            if let Err(e) = h.join().unwrap() {
+                panic!("round {round}: an open failed: {e}");
+            }
+        }
+    }
+}
