@@ -124,9 +124,7 @@ impl SqliteInbox {
                     std::thread::sleep(pause);
                     pause = (pause * 2).min(Duration::from_millis(100));
                 }
-                Err(OpenFailure::Busy(e)) => return Err(store_error(path, "cannot open", e)),
-                Err(OpenFailure::Other(e)) => return Err(e),
-                Ok(inbox) => return Ok(inbox),
+                other => return other.map_err(|f| f.into_error(path)),
             }
         }
     }
@@ -174,10 +172,8 @@ impl SqliteInbox {
     pub fn memory(opts: InboxOptions) -> Result<Self> {
         let conn =
             Connection::open_in_memory().map_err(|e| store_error("memory://", "cannot open", e))?;
-        SqliteInbox::init(conn, opts, "memory://".to_string()).map_err(|f| match f {
-            OpenFailure::Busy(e) => store_error("memory://", "cannot open", e),
-            OpenFailure::Other(e) => e,
-        })
+        SqliteInbox::init(conn, opts, "memory://".to_string())
+            .map_err(|f| f.into_error("memory://"))
     }
 
     fn init(
@@ -277,6 +273,14 @@ impl OpenFailure {
                 OpenFailure::Busy(e)
             }
             _ => OpenFailure::Other(store_error(label, "cannot open", e)),
+        }
+    }
+
+    /// The error to give up with: a busy file past the busy timeout, or the other failure.
+    fn into_error(self, label: &str) -> Error {
+        match self {
+            OpenFailure::Busy(e) => store_error(label, "cannot open", e),
+            OpenFailure::Other(e) => e,
         }
     }
 }
