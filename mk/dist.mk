@@ -28,8 +28,17 @@ dist-node: node-deps ## npm tarball with this platform's release .node into targ
 	tar -tzf $(DIST_DIR)/npm/*.tgz | grep -q '^package/wa360\..*\.node$$' || \
 		{ echo "dist-node: the tarball has no .node"; exit 1; }
 
+# cargo package verifies each crate against the others through a temporary local registry
+# (target/package/tmp-registry) and unpacks those crates under
+# $CARGO_HOME/registry/src/-<hash of that path>/. It does not unpack again over an existing
+# copy of the same name and version, so a second run on one machine (or a CI image that keeps
+# CARGO_HOME) would verify wa360-sandbox and wa360-cli against the first run's wa360 sources.
+# Our own crates' unpacked copies are removed first; nothing else in CARGO_HOME is touched.
+CARGO_HOME_DIR := $(or $(CARGO_HOME),$(HOME)/.cargo)
+
 dist-crates: ## cargo package (with its verification build) of the publishable crates into target/dist/crates
 	rm -rf $(DIST_DIR)/crates && mkdir -p $(DIST_DIR)/crates
+	rm -rf $(foreach c,$(DIST_CRATES),$(CARGO_HOME_DIR)/registry/src/-*/$(c)-[0-9]*)
 	$(CARGO) package --allow-dirty $(addprefix -p ,$(DIST_CRATES))
 	cp $(foreach c,$(DIST_CRATES),target/package/$(c)-[0-9]*.crate) $(DIST_DIR)/crates/
 
