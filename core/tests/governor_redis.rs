@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use wa360::governor::{GovernorStore, MemoryStore, Reservation, open_store};
+use wa360::governor::{Decrease, GovernorStore, MemoryStore, Reservation, open_store};
 
 fn url() -> String {
     let base = std::env::var("WA360_TEST_REDIS_URL").unwrap_or_else(|_| {
@@ -99,9 +99,14 @@ async fn back_off_counts_and_slow_down_are_shared_like_the_memory_store() {
             r => panic!("{r:?}"),
         }
         // AIMD: halve, cooldown keeps a second decrease from stacking.
-        let cd = Duration::from_secs(60);
-        assert!((s.decrease("n:1", 0.5, 0.1, 0.0, cd).await - 0.5).abs() < 1e-9);
-        assert!((other.decrease("n:1", 0.5, 0.1, 0.0, cd).await - 0.5).abs() < 1e-9);
+        let d = Decrease {
+            factor: 0.5,
+            floor: 0.1,
+            increase_per_sec: 0.0,
+            cooldown: Duration::from_secs(60),
+        };
+        assert!((s.decrease("n:1", d).await - 0.5).abs() < 1e-9);
+        assert!((other.decrease("n:1", d).await - 0.5).abs() < 1e-9);
         assert!((other.scale("n:1", 0.0).await - 0.5).abs() < 1e-9);
     }
 }

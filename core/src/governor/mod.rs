@@ -42,7 +42,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 pub use redis_store::{RedisStore, open_store};
-pub use store::{GovernorStore, MemoryStore, Reservation, StoreFuture};
+pub use store::{Decrease, GovernorStore, MemoryStore, Reservation, StoreFuture};
 
 use crate::error::{ApiError, Error, ErrorCode, Result};
 use crate::meta_codes::{self, MetaRetry};
@@ -368,10 +368,12 @@ impl Governor {
                     self.store
                         .decrease(
                             &self.number_key(),
-                            DECREASE_FACTOR,
-                            self.config.min_rate_fraction,
-                            self.config.increase_per_sec,
-                            DECREASE_COOLDOWN,
+                            Decrease {
+                                factor: DECREASE_FACTOR,
+                                floor: self.config.min_rate_fraction,
+                                increase_per_sec: self.config.increase_per_sec,
+                                cooldown: DECREASE_COOLDOWN,
+                            },
                         )
                         .await;
                 }

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use redis::Script;
 
-use super::store::{GovernorStore, Reservation, StoreFuture};
+use super::store::{Decrease, GovernorStore, Reservation, StoreFuture};
 use crate::redis_conn::RedisConn;
 use crate::{Error, Result};
 
@@ -259,30 +259,23 @@ impl GovernorStore for RedisStore {
         })
     }
 
-    fn decrease(
-        &self,
-        key: &str,
-        factor: f64,
-        floor: f64,
-        increase_per_sec: f64,
-        cooldown: Duration,
-    ) -> StoreFuture<'_, f64> {
+    fn decrease(&self, key: &str, d: Decrease) -> StoreFuture<'_, f64> {
         let fut = self.eval(
             key,
             vec![
                 "decrease".into(),
                 ttl(),
-                factor.to_string(),
-                floor.to_string(),
-                increase_per_sec.to_string(),
-                ms_f(cooldown),
+                d.factor.to_string(),
+                d.floor.to_string(),
+                d.increase_per_sec.to_string(),
+                ms_f(d.cooldown),
             ],
         );
         Box::pin(async move {
             fut.await
                 .and_then(|v| text(&v).parse::<f64>().ok())
                 .filter(|s| s.is_finite())
-                .map_or(floor, |s| s.clamp(0.0, 1.0))
+                .map_or(d.floor, |s| s.clamp(0.0, 1.0))
         })
     }
 }

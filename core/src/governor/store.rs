@@ -32,6 +32,20 @@ pub enum Reservation {
     },
 }
 
+/// One multiplicative decrease of a number's rate scale (AIMD), as
+/// [`GovernorStore::decrease`] applies it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Decrease {
+    /// The scale is multiplied by this (e.g. 0.5).
+    pub factor: f64,
+    /// The scale never goes below this.
+    pub floor: f64,
+    /// The additive increase per second since the last stored value.
+    pub increase_per_sec: f64,
+    /// No second decrease within this long of the last one.
+    pub cooldown: Duration,
+}
+
 /// Atomic per-key operations the [`crate::governor::Governor`] is built on.
 ///
 /// `key` names one bucket (`n:<number>` for a business number, `p:<number>:<recipient>` for
@@ -66,16 +80,9 @@ pub trait GovernorStore: Send + Sync + 'static {
     /// plus `increase_per_sec` for every second since (additive increase), at most 1.
     fn scale(&self, key: &str, increase_per_sec: f64) -> StoreFuture<'_, f64>;
 
-    /// Multiplicative decrease: unless the last decrease was less than `cooldown` ago,
-    /// store `max(floor, scale_now * factor)`. Returns the scale in force.
-    fn decrease(
-        &self,
-        key: &str,
-        factor: f64,
-        floor: f64,
-        increase_per_sec: f64,
-        cooldown: Duration,
-    ) -> StoreFuture<'_, f64>;
+    /// Multiplicative decrease: unless the last decrease was less than `d.cooldown` ago,
+    /// store `max(d.floor, scale_now * d.factor)`. Returns the scale in force.
+    fn decrease(&self, key: &str, d: Decrease) -> StoreFuture<'_, f64>;
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -209,22 +216,15 @@ impl GovernorStore for MemoryStore {
         ready(self.with(key, |e, now| e.scale_now(now, increase_per_sec)))
     }
 
-    fn decrease(
-        &self,
-        key: &str,
-        factor: f64,
-        floor: f64,
-        increase_per_sec: f64,
-        cooldown: Duration,
-    ) -> StoreFuture<'_, f64> {
+    fn decrease(&self, key: &str, d: Decrease) -> StoreFuture<'_, f64> {
         ready(self.with(key, |e, now| {
-            let current = e.scale_now(now, increase_per_sec);
+            let current = e.scale_now(now, d.increase_per_sec);
             if e.last_decrease
-                .is_some_and(|t| now.saturating_sub(t) < cooldown)
+                .is_some_and(|t| now.saturating_sub(t) < d.cooldown)
             {
                 return current;
             }
-            e.scale = (current * factor).max(floor).min(1.0);
+            e.scale = (current * d.factor).max(d.floor).min(1.0);
             e.scale_at = now;
             e.last_decrease = Some(now);
             e.scale
