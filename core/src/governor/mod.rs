@@ -431,6 +431,18 @@ mod tests {
         Governor::new(cfg).unwrap()
     }
 
+    /// A 429 answer carrying Meta's `code`.
+    fn rate_limited(code: i64) -> Error {
+        Error::Api {
+            code: ErrorCode::RateLimited,
+            error: Box::new(ApiError {
+                status: 429,
+                api_code: Some(code),
+                ..Default::default()
+            }),
+        }
+    }
+
     #[tokio::test]
     async fn burst_then_paced_then_refused_past_deadline() {
         let g = gov(GovernorConfig::passive().messages_per_second(10.0).burst(3));
@@ -456,14 +468,7 @@ mod tests {
         let mut cfg = GovernorConfig::passive().messages_per_second(100.0);
         cfg.increase_per_sec = 10.0; // back to full within 0.1 s
         let g = gov(cfg);
-        let mut e = Error::Api {
-            code: ErrorCode::RateLimited,
-            error: Box::new(ApiError {
-                status: 429,
-                api_code: Some(130429),
-                ..Default::default()
-            }),
-        };
+        let mut e = rate_limited(130429);
         g.observe(None, Err(&mut e)).await;
         let r1 = g.current_rate().await.unwrap();
         assert!((50.0..60.0).contains(&r1), "{r1}");
@@ -479,14 +484,7 @@ mod tests {
         let mut cfg = (*g.config).clone();
         cfg.pair_backoff = true;
         let g = gov(cfg);
-        let mut e = Error::Api {
-            code: ErrorCode::RateLimited,
-            error: Box::new(ApiError {
-                status: 429,
-                api_code: Some(131056),
-                ..Default::default()
-            }),
-        };
+        let mut e = rate_limited(131056);
         g.observe(Some("a"), Err(&mut e)).await;
         assert_eq!(e.retry_after(), Some(Duration::from_secs(4)));
         let refused = g
@@ -507,14 +505,7 @@ mod tests {
         let g = gov(GovernorConfig::passive().pair_rate(Some(Duration::from_secs(10)), 1));
         g.acquire(Some("a"), Duration::ZERO).await.unwrap();
         assert!(g.acquire(Some("a"), Duration::ZERO).await.is_err());
-        let mut e = Error::Api {
-            code: ErrorCode::RateLimited,
-            error: Box::new(ApiError {
-                status: 429,
-                api_code: Some(130429),
-                ..Default::default()
-            }),
-        };
+        let mut e = rate_limited(130429);
         g.observe(Some("a"), Err(&mut e)).await;
         g.acquire(Some("a"), Duration::ZERO).await.unwrap();
     }
