@@ -29,6 +29,18 @@ pub(crate) fn from_neutral<T: DeserializeOwned>(v: &Value) -> Result<T> {
     read(v, Ok)
 }
 
+/// The kind a one-of object holds (a template parameter, an interactive header): the one key
+/// of `keys` (name, present) that is present, and it must agree with the declared `type` when
+/// there is one. `None` when no key or several are present, or `type` names another key.
+pub(crate) fn one_kind<'a>(declared: Option<&str>, keys: &[(&'a str, bool)]) -> Option<&'a str> {
+    let mut present = keys.iter().filter(|(_, p)| *p).map(|(k, _)| *k);
+    match (declared, present.next(), present.next()) {
+        (Some(d), Some(p), None) if d == p => Some(p),
+        (None, Some(p), None) => Some(p),
+        _ => None,
+    }
+}
+
 /// Deserialize `T` from `v` and turn it into the typed message with `build`
 /// (the checks that depend on another key, e.g. the keys an interactive
 /// `type` takes).

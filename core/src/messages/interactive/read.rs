@@ -13,7 +13,7 @@ use super::{
     Flow, Header, Interactive, InteractiveAction, ListRow, ListSection, ProductSection, ReplyButton,
 };
 use crate::messages::media::Media;
-use crate::messages::read::{Expecting, StrOr};
+use crate::messages::read::{Expecting, StrOr, one_kind};
 use crate::{Error, Result};
 
 /// Where an interactive message sits in the neutral description.
@@ -101,30 +101,25 @@ fn at(key: &str) -> String {
 
 impl HeaderObj {
     fn into_header(self, path: &str) -> Result<Header> {
-        let present: Vec<&str> = [
+        let keys = [
             ("text", self.text.is_some()),
             ("image", self.image.is_some()),
             ("video", self.video.is_some()),
             ("document", self.document.is_some()),
-        ]
-        .into_iter()
-        .filter_map(|(k, p)| p.then_some(k))
-        .collect();
-        let kind = match (self.kind.as_deref(), present.as_slice()) {
-            (Some(d), [p]) if d == *p => *p,
-            (None, [p]) => *p,
-            (Some(d), _) if !["text", "image", "video", "document"].contains(&d) => {
+        ];
+        let Some(kind) = one_kind(self.kind.as_deref(), &keys) else {
+            if let Some(d) = self.kind.as_deref()
+                && !keys.iter().any(|(k, _)| *k == d)
+            {
                 return Err(Error::invalid(
                     format!("{path}.type"),
                     "must be one of text, image, video, document",
                 ));
             }
-            _ => {
-                return Err(Error::invalid(
-                    path,
-                    "must hold exactly one of `text`, `image`, `video`, `document`, matching `type`",
-                ));
-            }
+            return Err(Error::invalid(
+                path,
+                "must hold exactly one of `text`, `image`, `video`, `document`, matching `type`",
+            ));
         };
         Ok(match kind {
             "text" => Header::Text(self.text.unwrap_or_default()),

@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 use super::{ButtonParam, ParamValue, Parameter, Template, TemplateButton};
 use crate::messages::location::Location;
 use crate::messages::media::Media;
-use crate::messages::read::{Expecting, SeqOrMap, StrOr, integer};
+use crate::messages::read::{Expecting, SeqOrMap, StrOr, integer, one_kind};
 use crate::{Error, Result};
 
 /// Where a template sits in the neutral description.
@@ -138,7 +138,7 @@ fn required<T>(v: Option<T>, path: &str) -> Result<T> {
 
 impl ParamObj {
     fn into_parameter(self, path: &str, name: Option<String>) -> Result<Parameter> {
-        let present: Vec<&str> = [
+        let keys = [
             ("text", self.text.is_some()),
             ("currency", self.currency.is_some()),
             ("date_time", self.date_time.is_some()),
@@ -146,19 +146,12 @@ impl ParamObj {
             ("video", self.video.is_some()),
             ("document", self.document.is_some()),
             ("location", self.location.is_some()),
-        ]
-        .into_iter()
-        .filter_map(|(k, p)| p.then_some(k))
-        .collect();
-        let kind = match (self.kind.as_deref(), present.as_slice()) {
-            (Some(d), [p]) if d == *p => *p,
-            (None, [p]) => *p,
-            _ => {
-                return Err(Error::invalid(
-                    path,
-                    "must hold exactly one of text, currency, date_time, image, video, document, location (matching `type` if given)",
-                ));
-            }
+        ];
+        let Some(kind) = one_kind(self.kind.as_deref(), &keys) else {
+            return Err(Error::invalid(
+                path,
+                "must hold exactly one of text, currency, date_time, image, video, document, location (matching `type` if given)",
+            ));
         };
         let name = match (name, self.parameter_name) {
             (Some(n), None) | (None, Some(n)) => Some(n),
