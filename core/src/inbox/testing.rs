@@ -30,3 +30,20 @@ pub fn event_ids(deliveries: &[Delivery]) -> Vec<String> {
         })
         .collect()
 }
+
+/// Claim and acknowledge everything `inbox` holds as `consumer`, a batch at a
+/// time (at most one event per conversation is out at once, so each batch is
+/// acknowledged before the next claim); the ids in claim order.
+pub fn drain(inbox: &dyn Inbox, consumer: &str) -> Result<Vec<String>> {
+    let mut ids = Vec::new();
+    loop {
+        let batch = inbox.claim(consumer, 100)?;
+        if batch.is_empty() {
+            return Ok(ids);
+        }
+        for d in &batch {
+            inbox.ack(consumer, &d.id)?;
+        }
+        ids.extend(event_ids(&batch));
+    }
+}
