@@ -232,3 +232,58 @@ pub fn message_requests(sb: &Sandbox) -> Vec<wa360_sandbox::RecordedRequest> {
         .filter(|r| r.path == "/messages")
         .collect()
 }
+
+/// The `POST /messages` requests the sandbox accepted (answered 200).
+pub fn accepted_sends(sb: &Sandbox) -> Vec<wa360_sandbox::RecordedRequest> {
+    sb.requests()
+        .into_iter()
+        .filter(|r| r.path == "/messages" && r.status == Some(200))
+        .collect()
+}
+
+/// The rate the sandbox accepted sends at, from its own log: the sends after the
+/// initial burst (8) over the time they took. Returns (messages per second, seconds).
+pub fn sustained_rate(sb: &Sandbox) -> (f64, f64) {
+    let sends = accepted_sends(sb);
+    let first = sends.iter().map(|r| r.at_ms).min().unwrap();
+    let last = sends.iter().map(|r| r.at_ms).max().unwrap();
+    let secs = (last - first) as f64 / 1000.0;
+    ((sends.len() as f64 - 8.0) / secs, secs)
+}
+
+/// Sends `n` texts `"n<i>"` for `i` in `sends` from `tasks` concurrent tasks sharing one
+/// counter, send `i` going to recipient `1555000<i % recipients>`: the errors met.
+pub async fn send_pool(
+    c: &Client,
+    tasks: usize,
+    sends: std::ops::Range<usize>,
+    recipients: usize,
+) -> Vec<String> {
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(sends.start));
+    let mut handles = Vec::new();
+    for _ in 0..tasks {
+        let c = c.clone();
+        let next = Arc::clone(&next);
+        let end = sends.end;
+        handles.push(tokio::spawn(async move {
+            let mut errors = Vec::new();
+            loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                if i >= end {
+                    break;
+                }
+                let to = format!("1555000{:04}", i % recipients);
+                let msg = wa360::messages::Message::text(&to, format!("n{i}"));
+                if let Err(e) = c.send(&msg).await {
+                    errors.push(e.to_string());
+                }
+            }
+            errors
+        }));
+    }
+    let mut errors = Vec::new();
+    for h in handles {
+        errors.extend(h.await.unwrap());
+    }
+    errors
+}
