@@ -4,7 +4,7 @@ use serde_json::{Value, json};
 use wa360_sandbox::Sandbox;
 
 mod common;
-use common::{call, control_get, http as client, post_json};
+use common::{call, control_get, http as client, keyed, post_json};
 
 /// A request without a body to `path` of the sandbox carrying its key: status and JSON answer.
 async fn keyed_call(sb: &Sandbox, method: reqwest::Method, path: &str) -> (u16, Value) {
@@ -19,13 +19,6 @@ async fn upload(sb: &Sandbox, form: reqwest::multipart::Form) -> (u16, Value) {
         .await
         .unwrap();
     (r.status().as_u16(), r.json().await.unwrap())
-}
-
-/// A request to `path` of the sandbox carrying its key.
-fn keyed(sb: &Sandbox, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
-    client()
-        .request(method, format!("{}{path}", sb.url()))
-        .header("D360-API-KEY", sb.api_key())
 }
 
 #[tokio::test]

@@ -216,13 +216,9 @@ pub fn quick_retries(
 
 /// `POST /messages` answers 429 with `Retry-After: secs` (until the rule is used up).
 pub fn rate_limit_rule(secs: u64) -> FaultRule {
-    FaultRule::new(
-        "POST",
-        "/messages",
-        Fault::RateLimit {
-            retry_after: Some(RetryAfter::Seconds(secs)),
-        },
-    )
+    on_send(Fault::RateLimit {
+        retry_after: Some(RetryAfter::Seconds(secs)),
+    })
 }
 
 /// The `POST /messages` requests the sandbox has seen.
@@ -286,4 +282,28 @@ pub async fn send_pool(
         errors.extend(h.await.unwrap());
     }
     errors
+}
+
+/// A rule that makes the next `POST /messages` meet `fault`.
+pub fn on_send(fault: Fault) -> FaultRule {
+    FaultRule::new("POST", "/messages", fault)
+}
+
+/// Meta's error `code` with every other field at its default.
+pub fn meta_error(code: i64) -> Fault {
+    Fault::MetaError {
+        code,
+        status: None,
+        message: None,
+        details: None,
+        subcode: None,
+        retry_after: None,
+    }
+}
+
+/// A request to `path` of the sandbox carrying its key.
+pub fn keyed(sb: &Sandbox, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+    http()
+        .request(method, format!("{}{path}", sb.url()))
+        .header("D360-API-KEY", sb.api_key())
 }
