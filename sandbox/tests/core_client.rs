@@ -169,11 +169,9 @@ async fn media_round_trip_through_the_host_rule() {
     let sb = Sandbox::start().await.unwrap();
     let c = client(&sb);
     let bytes = b"%PDF-1.4 sandbox".to_vec();
-    let id = c
-        .media()
-        .upload(bytes.clone(), "application/pdf", "a.pdf")
-        .await
-        .unwrap();
+    let media = c.media();
+    let upload = media.upload(bytes.clone(), "application/pdf", "a.pdf");
+    let id = upload.await.unwrap();
     let info = c.media().info(&id).await.unwrap();
     assert!(
         info.url.starts_with("https://lookaside.fbsbx.com/"),

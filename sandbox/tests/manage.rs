@@ -103,9 +103,8 @@ async fn templates_create_list_both_shapes_get_find_delete() {
     // Graph-style list, cursor paging: the same templates.
     let graph = t
         .list(ListOptions {
-            source: TemplateSource::Graph,
             page_size: Some(2),
-            ..ListOptions::default()
+            ..graph_list()
         })
         .unwrap()
         .collect_all()
