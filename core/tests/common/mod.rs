@@ -66,3 +66,42 @@ pub fn hold_write_lock(path: &Path) -> rusqlite::Connection {
     c.execute_batch("BEGIN EXCLUSIVE").unwrap();
     c
 }
+
+/// What a `webhook_parse` case expects.
+pub enum ParseExpect {
+    /// These canonical events (`expected.json`).
+    Events(Value),
+    /// A failure with this error code (`expected_error.json`).
+    Error(String),
+}
+
+/// One case of `tests/conformance/webhook_parse/`.
+pub struct ParseCase {
+    pub name: String,
+    /// The raw POST body (`input.json`).
+    pub input: Vec<u8>,
+    pub expect: ParseExpect,
+}
+
+/// Every case of `tests/conformance/webhook_parse/`, sorted.
+pub fn webhook_parse_cases() -> Vec<ParseCase> {
+    case_dirs("webhook_parse")
+        .iter()
+        .map(|dir| {
+            let input = fs::read(dir.join("input.json"))
+                .unwrap_or_else(|e| panic!("{}: input.json: {e}", dir.display()));
+            let err_path = dir.join("expected_error.json");
+            let expect = if err_path.exists() {
+                let code = read_json(&err_path)["code"].as_str().expect("code").into();
+                ParseExpect::Error(code)
+            } else {
+                ParseExpect::Events(read_json(&dir.join("expected.json")))
+            };
+            ParseCase {
+                name: case_name(dir),
+                input,
+                expect,
+            }
+        })
+        .collect()
+}
