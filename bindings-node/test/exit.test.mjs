@@ -20,46 +20,43 @@ function runChild(code) {
   })
 }
 
-test('process.exit with 20 sends in flight exits cleanly and at once', async () => {
-  // A server that accepts connections and never answers.
+// Runs `body(url)` with a server at `url` that accepts connections and never answers.
+async function withSilentServer(body) {
   const sockets = []
   const srv = net.createServer((s) => sockets.push(s))
   await new Promise((r) => srv.listen(0, '127.0.0.1', r))
   try {
-    const url = `http://127.0.0.1:${srv.address().port}`
-    const r = await runChild(`
-      const { Client } = require(${JSON.stringify(entry)})
-      const c = new Client({ apiKey: 'k', baseUrl: ${JSON.stringify(url)}, timeoutMs: 60000 })
-      for (let i = 0; i < 20; i++) c.sendText('15555550123', 'x' + i).catch(() => {})
-      setTimeout(() => process.exit(0), 300)
-    `)
-    assert.equal(r.signal, null, r.stderr)
-    assert.equal(r.status, 0, r.stderr)
-    assert.ok(r.ms < 10_000, `took ${r.ms} ms`)
-    assert.ok(!/panicked|Segmentation|Abort/i.test(r.stderr), r.stderr)
+    return await body(`http://127.0.0.1:${srv.address().port}`)
   } finally {
     for (const s of sockets) s.destroy()
     srv.close()
   }
-})
+}
 
-test('the script ending with a send in flight waits for its timeout, then exits cleanly', async () => {
-  const sockets = []
-  const srv = net.createServer((s) => sockets.push(s))
-  await new Promise((r) => srv.listen(0, '127.0.0.1', r))
-  try {
-    const url = `http://127.0.0.1:${srv.address().port}`
-    const r = await runChild(`
-      const { Client } = require(${JSON.stringify(entry)})
-      const c = new Client({ apiKey: 'k', baseUrl: ${JSON.stringify(url)}, timeoutMs: 500, maxRetries: 0 })
-      c.sendText('15555550123', 'x').then(() => console.log('resolved'), (e) => console.log('rejected', e.code))
-    `)
-    assert.equal(r.signal, null, r.stderr)
-    assert.equal(r.status, 0, r.stderr)
-    assert.ok(r.ms < 10_000, `took ${r.ms} ms`)
-    assert.match(r.stdout, /rejected outcome_unknown/)
-  } finally {
-    for (const s of sockets) s.destroy()
-    srv.close()
-  }
-})
+// The child exited by itself with status 0, within 10 s.
+function assertCleanExit(r) {
+  assert.equal(r.signal, null, r.stderr)
+  assert.equal(r.status, 0, r.stderr)
+  assert.ok(r.ms < 10_000, `took ${r.ms} ms`)
+}
+
+test('process.exit with 20 sends in flight exits cleanly and at once', () => withSilentServer(async (url) => {
+  const r = await runChild(`
+    const { Client } = require(${JSON.stringify(entry)})
+    const c = new Client({ apiKey: 'k', baseUrl: ${JSON.stringify(url)}, timeoutMs: 60000 })
+    for (let i = 0; i < 20; i++) c.sendText('15555550123', 'x' + i).catch(() => {})
+    setTimeout(() => process.exit(0), 300)
+  `)
+  assertCleanExit(r)
+  assert.ok(!/panicked|Segmentation|Abort/i.test(r.stderr), r.stderr)
+}))
+
+test('the script ending with a send in flight waits for its timeout, then exits cleanly', () => withSilentServer(async (url) => {
+  const r = await runChild(`
+    const { Client } = require(${JSON.stringify(entry)})
+    const c = new Client({ apiKey: 'k', baseUrl: ${JSON.stringify(url)}, timeoutMs: 500, maxRetries: 0 })
+    c.sendText('15555550123', 'x').then(() => console.log('resolved'), (e) => console.log('rejected', e.code))
+  `)
+  assertCleanExit(r)
+  assert.match(r.stdout, /rejected outcome_unknown/)
+}))

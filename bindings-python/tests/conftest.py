@@ -19,6 +19,22 @@ def case_dirs(suite: str) -> list[Path]:
     return sorted(p for p in root.iterdir() if p.is_dir())
 
 
+def each_case(suite: str) -> Any:
+    """Parametrizes a test with ``case``: every case directory of a conformance suite, named."""
+    cases = case_dirs(suite)
+    return pytest.mark.parametrize("case", cases, ids=[c.name for c in cases])
+
+
+def suite_present_test(suite: str, at_least: int) -> Callable[[], None]:
+    """A test that the conformance ``suite`` has at least ``at_least`` cases (an absent or
+    emptied suite must fail, not pass with nothing run)."""
+
+    def test() -> None:
+        assert len(case_dirs(suite)) >= at_least, f"{suite}: only {len(case_dirs(suite))} cases"
+
+    return test
+
+
 def read_json(path: Path) -> Any:
     return json.loads(path.read_text(encoding="utf-8"))
 

@@ -5,18 +5,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 import wa360
-from conftest import case_dirs, check_expected_error, read_json
+from conftest import check_expected_error, each_case, read_json, suite_present_test
 
-CASES = case_dirs("message_build")
-
-
-def test_suite_is_present() -> None:
-    assert len(CASES) >= 30
+test_suite_is_present = suite_present_test("message_build", 30)
 
 
-@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+@each_case("message_build")
 def test_case(case: Path) -> None:
     spec = read_json(case / "input.json")
     e = check_expected_error(case, lambda: wa360.build_message(spec))

@@ -9,16 +9,12 @@ from pathlib import Path
 
 import pytest
 import wa360
-from conftest import case_dirs, read_json
+from conftest import each_case, read_json, suite_present_test
 
-CASES = case_dirs("webhook_parse")
-
-
-def test_suite_is_present() -> None:
-    assert len(CASES) >= 50
+test_suite_is_present = suite_present_test("webhook_parse", 50)
 
 
-@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+@each_case("webhook_parse")
 def test_case(case: Path) -> None:
     body = (case / "input.json").read_bytes()
     err = case / "expected_error.json"

@@ -8,11 +8,8 @@ import base64
 from pathlib import Path
 from typing import Any
 
-import pytest
 import wa360
-from conftest import case_dirs, check_expected_error, read_json
-
-CASES = case_dirs("webhook_verify")
+from conftest import check_expected_error, each_case, read_json, suite_present_test
 
 
 def secrets(verifier: dict[str, Any]) -> list[str]:
@@ -53,11 +50,10 @@ def run(inp: dict[str, Any]) -> tuple[str | None, list[str]]:
     return None, secrets(spec)
 
 
-def test_suite_is_present() -> None:
-    assert len(CASES) >= 50
+test_suite_is_present = suite_present_test("webhook_verify", 50)
 
 
-@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+@each_case("webhook_verify")
 def test_case(case: Path) -> None:
     inp = read_json(case / "input.json")
     e = check_expected_error(case, lambda: run(inp))

@@ -118,6 +118,25 @@ def done_counts(log: Path) -> collections.Counter[str]:
     return collections.Counter(i for phase, i, _ in lines(log) if phase == "done")
 
 
+def deliver_to_each(servers: list[Server], ids: list[str], conversations: int) -> None:
+    """Delivers every event (a text with id ``ids[i]`` in conversation ``i % conversations``) to
+    each of ``servers``, concurrently: every delivery must be acknowledged."""
+    jobs = [
+        (srv.url, inbound_text(f"1555{i % conversations:07d}", "x", w))
+        for i, w in enumerate(ids)
+        for srv in servers
+    ]
+    with ThreadPoolExecutor(16) as pool:
+        codes = list(pool.map(lambda j: deliver(*j), jobs))
+    assert codes == [200] * len(jobs)
+
+
+def assert_each_handled_once(counts: collections.Counter[str], ids: list[str]) -> None:
+    """Every event ran its handler exactly once."""
+    assert sorted(counts) == sorted(ids)
+    assert set(counts.values()) == {1}, [k for k, v in counts.items() if v > 1]
+
+
 def in_flight_at_kill(db: Path) -> set[str]:
     """Message ids the inbox held as claimed (not acked) when the workers stopped."""
     with sqlite3.connect(db) as c:
@@ -133,19 +152,10 @@ def test_each_event_delivered_twice_to_different_workers_is_handled_once(
     b = start(servers, tmp_path, url, workers=2)
     ids = [f"wamid.D{i}" for i in range(200)]
     # Each event goes once to each uvicorn (two different processes), concurrently.
-    jobs = [
-        (srv.url, inbound_text(f"1555{i % 17:07d}", "x", w))
-        for i, w in enumerate(ids)
-        for srv in (a, b)
-    ]
-    with ThreadPoolExecutor(16) as pool:
-        codes = list(pool.map(lambda j: deliver(*j), jobs))
-    assert codes == [200] * len(jobs)
+    deliver_to_each([a, b], ids, conversations=17)
     wait_for(lambda: len(done_counts(a.log)) == len(ids), what="all handled")
     time.sleep(0.5)  # would a second run show up?
-    counts = done_counts(a.log)
-    assert sorted(counts) == sorted(ids)
-    assert set(counts.values()) == {1}, [k for k, v in counts.items() if v > 1]
+    assert_each_handled_once(done_counts(a.log), ids)
     handler_pids = {pid for phase, _, pid in lines(a.log) if phase == "done"}
     assert len(handler_pids) >= 2, "consumers of several workers took part"
     inbox = wa360.Inbox(url)

@@ -18,7 +18,17 @@ from uuid import uuid4
 import pytest
 import wa360
 from conftest import redis_url
-from test_inbox_processes import Server, deliver, done_counts, free_port, lines, start, wait_for
+from test_inbox_processes import (
+    Server,
+    assert_each_handled_once,
+    deliver,
+    deliver_to_each,
+    done_counts,
+    free_port,
+    lines,
+    start,
+    wait_for,
+)
 from wa360.testing import inbound_text
 
 
@@ -36,23 +46,14 @@ def test_two_machines_handle_each_event_once_when_every_event_reaches_both(
     a = start(servers, tmp_path / "a", url, workers=2)
     b = start(servers, tmp_path / "b", url, workers=2)
     ids = [f"wamid.R{i}" for i in range(150)]
-    jobs = [
-        (srv.url, inbound_text(f"1555{i % 13:07d}", "x", w))
-        for i, w in enumerate(ids)
-        for srv in (a, b)
-    ]
-    with ThreadPoolExecutor(16) as pool:
-        codes = list(pool.map(lambda j: deliver(*j), jobs))
-    assert codes == [200] * len(jobs)
+    deliver_to_each([a, b], ids, conversations=13)
 
     def handled() -> int:
         return len(set(done_counts(a.log)) | set(done_counts(b.log)))
 
     wait_for(lambda: handled() == len(ids), what="all handled")
     time.sleep(0.5)  # would a second run show up?
-    counts = done_counts(a.log) + done_counts(b.log)
-    assert sorted(counts) == sorted(ids)
-    assert set(counts.values()) == {1}, [k for k, v in counts.items() if v > 1]
+    assert_each_handled_once(done_counts(a.log) + done_counts(b.log), ids)
     assert done_counts(a.log) and done_counts(b.log), "both machines handled events"
     inbox = wa360.Inbox(url)
     # Handlers log "done" just before their consumers acknowledge: wait for the acks.

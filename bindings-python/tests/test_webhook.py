@@ -5,16 +5,7 @@ from __future__ import annotations
 import pytest
 import wa360
 from conftest import PAYLOADS
-from wa360.testing import (
-    basic_auth_header,
-    batch,
-    inbound,
-    inbound_text,
-    signed_headers,
-    status,
-    status_failed,
-    value_error,
-)
+from wa360 import testing
 
 
 def kind_of(event: wa360.Event) -> str:
@@ -37,12 +28,14 @@ def kind_of(event: wa360.Event) -> str:
 
 
 def test_match_statements_over_a_batch() -> None:
-    body = batch(
-        inbound_text("15555550123", "hi", "wamid.1"),
-        inbound("15555550123", "image", {"id": "9001", "mime_type": "image/jpeg"}, "wamid.2"),
-        status("wamid.3", "delivered"),
-        status_failed("wamid.4", 131047, "Re-engagement message", "window closed"),
-        value_error(131000, "Something went wrong", "try later"),
+    body = testing.batch(
+        testing.inbound_text("15555550123", "hi", "wamid.1"),
+        testing.inbound(
+            "15555550123", "image", {"id": "9001", "mime_type": "image/jpeg"}, "wamid.2"
+        ),
+        testing.status("wamid.3", "delivered"),
+        testing.status_failed("wamid.4", 131047, "Re-engagement message", "window closed"),
+        testing.value_error(131000, "Something went wrong", "try later"),
     )
     events = wa360.parse_webhook(body)
     assert [kind_of(e) for e in events] == [
@@ -90,17 +83,17 @@ def test_hostile_bodies_raise_webhook_payload_error() -> None:
 
 
 def test_verify_webhook_helpers() -> None:
-    body = inbound_text("15555550123", "hi", "wamid.V")
-    wa360.verify_webhook(signed_headers("app-secret", body), body, app_secret="app-secret")
-    wa360.verify_webhook([basic_auth_header("u", "p")], body, basic_auth=("u", "p"))
+    body = testing.inbound_text("15555550123", "hi", "wamid.V")
+    wa360.verify_webhook(testing.signed_headers("app-secret", body), body, app_secret="app-secret")
+    wa360.verify_webhook([testing.basic_auth_header("u", "p")], body, basic_auth=("u", "p"))
     wa360.verify_webhook({"X-Key": "k1"}, body, header=("X-Key", "k1"))
     with pytest.raises(wa360.InvalidSignatureError):
-        wa360.verify_webhook(signed_headers("other", body), body, app_secret="app-secret")
+        wa360.verify_webhook(testing.signed_headers("other", body), body, app_secret="app-secret")
     with pytest.raises(wa360.InvalidSignatureError):
         wa360.verify_webhook({}, body, basic_auth=("u", "p"))
     v = wa360.Verifier(basic_auth=("u", "p"), headers={"X-Key": "k1"})
-    assert v.is_valid([basic_auth_header("u", "p"), (b"x-key", b"k1")], body)
-    assert not v.is_valid([basic_auth_header("u", "p")], body)
+    assert v.is_valid([testing.basic_auth_header("u", "p"), (b"x-key", b"k1")], body)
+    assert not v.is_valid([testing.basic_auth_header("u", "p")], body)
     assert "p" not in repr(v).replace("Verifier", "")
     with pytest.raises(wa360.InvalidArgumentError):
         wa360.Verifier()
@@ -108,7 +101,7 @@ def test_verify_webhook_helpers() -> None:
 
 def test_deduper_and_status_fold() -> None:
     d = wa360.Deduper()
-    body = inbound_text("15555550123", "hi", "wamid.D")
+    body = testing.inbound_text("15555550123", "hi", "wamid.D")
     first = d.filter(wa360.parse_webhook(body))
     assert len(first) == 1
     assert d.filter(wa360.parse_webhook(body)) == []
@@ -116,8 +109,8 @@ def test_deduper_and_status_fold() -> None:
     assert len(d.filter(wa360.parse_webhook(body))) == 1
 
     fold = wa360.StatusFold()
-    read = wa360.parse_webhook(status("wamid.F", "read"))
-    late_sent = wa360.parse_webhook(status("wamid.F", "sent"))
+    read = wa360.parse_webhook(testing.status("wamid.F", "read"))
+    late_sent = wa360.parse_webhook(testing.status("wamid.F", "sent"))
     assert fold.apply(read[0]) == "advanced"
     assert fold.apply(late_sent[0]) == "stale"
     assert fold.filter(late_sent) == []

@@ -9,11 +9,24 @@ use std::time::{Duration, Instant};
 use wa360::broadcast::{Ledger, RecipientState, recipient_key};
 use wa360_sandbox::{BlockingSandbox, Limits, Sandbox};
 
-fn bin(sb: &BlockingSandbox) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_wa360"));
-    c.env("D360_API_KEY", sb.api_key())
-        .env("WA360_BASE_URL", sb.url());
-    c
+mod common;
+use common::{against as bin, spawn_with_stdin, words};
+
+/// Status webhooks of `sb` go to `http://127.0.0.1:<port><path>`.
+fn hooks_to(sb: &BlockingSandbox, port: u16, path: &str) {
+    let url = format!("http://127.0.0.1:{port}{path}");
+    sb.control()
+        .register_webhook(false, &url, &BTreeMap::new())
+        .unwrap();
+}
+
+/// A sandbox at time scale 0.01 with `limits`.
+fn scaled_sandbox(limits: Limits) -> BlockingSandbox {
+    Sandbox::builder()
+        .time_scale(0.01)
+        .limits(limits)
+        .start_blocking()
+        .unwrap()
 }
 
 fn temp_dir(name: &str) -> PathBuf {
@@ -54,38 +67,22 @@ fn free_port() -> u16 {
 #[test]
 fn kill_9_halfway_then_rerun_sends_everyone_exactly_once() {
     const N: usize = 200;
-    let sb = Sandbox::builder()
-        .time_scale(0.01)
-        .limits(Limits::none().messages_per_second(40.0))
-        .start_blocking()
-        .unwrap();
+    let sb = scaled_sandbox(Limits::none().messages_per_second(40.0));
     let port = free_port();
-    sb.control()
-        .register_webhook(
-            false,
-            &format!("http://127.0.0.1:{port}/webhook"),
-            &BTreeMap::new(),
-        )
-        .unwrap();
+    hooks_to(&sb, port, "/webhook");
     let dir = temp_dir("kill");
     let csv = write_csv(&dir, N);
     let ledger = dir.join("ledger.db");
     let args = |c: &mut Command| {
-        c.args(["broadcast", "--template", "order_update", "--lang", "en_US"])
-            .arg("--recipients")
-            .arg(&csv)
-            .arg("--ledger")
-            .arg(format!("sqlite://{}", ledger.display()))
-            .args([
-                "--mps",
-                "40",
-                "--pair-interval",
-                "0",
-                "--unknown-window",
-                "8",
-            ])
-            .args(["--listen", &format!("127.0.0.1:{port}")])
-            .arg("--no-progress");
+        c.args(words(
+            "broadcast --template order_update --lang en_US --no-progress",
+        ))
+        .arg("--recipients")
+        .arg(&csv)
+        .arg("--ledger")
+        .arg(format!("sqlite://{}", ledger.display()))
+        .args(words("--mps 40 --pair-interval 0 --unknown-window 8"))
+        .args(["--listen", &format!("127.0.0.1:{port}")]);
     };
 
     let mut c = bin(&sb);
@@ -200,14 +197,8 @@ fn bad_csv_is_refused_before_anything_is_sent() {
     let ledger = format!("sqlite://{}", dir.join("l.db").display());
     let run = |template: &str| {
         bin(&sb)
-            .args([
-                "broadcast",
-                "--template",
-                template,
-                "--lang",
-                "en",
-                "--no-progress",
-            ])
+            .args(["broadcast", "--template", template])
+            .args(words("--lang en --no-progress"))
             .arg("--recipients")
             .arg(&good)
             .args(["--ledger", &ledger])
@@ -225,19 +216,9 @@ fn bad_csv_is_refused_before_anything_is_sent() {
 /// `apply-status` settles them from the sandbox's status webhook bodies, and `status` shows it.
 #[test]
 fn stop_then_settle_unknowns_with_apply_status() {
-    let sb = Sandbox::builder()
-        .time_scale(0.01)
-        .start_blocking()
-        .unwrap();
+    let sb = scaled_sandbox(Limits::none());
     // Status webhooks go to a closed port: attempts (with their bodies) are still recorded.
-    let dead = free_port();
-    sb.control()
-        .register_webhook(
-            false,
-            &format!("http://127.0.0.1:{dead}/hook"),
-            &BTreeMap::new(),
-        )
-        .unwrap();
+    hooks_to(&sb, free_port(), "/hook");
     sb.control().add_fault(
         wa360_sandbox::FaultRule::new("POST", "/messages", wa360_sandbox::Fault::ResetAfterBody)
             .times(0),
@@ -246,14 +227,7 @@ fn stop_then_settle_unknowns_with_apply_status() {
     let csv = write_csv(&dir, 3);
     let ledger_url = format!("sqlite://{}", dir.join("ledger.db").display());
     let mut child = bin(&sb)
-        .args([
-            "broadcast",
-            "--template",
-            "t",
-            "--lang",
-            "en",
-            "--no-progress",
-        ])
+        .args(words("broadcast --template t --lang en --no-progress"))
         .arg("--recipients")
         .arg(&csv)
         .args(["--ledger", &ledger_url, "--unknown-window", "600"])
@@ -293,19 +267,10 @@ fn stop_then_settle_unknowns_with_apply_status() {
         .map(|d| format!("{}\n", d.body))
         .collect();
     assert!(!bodies.is_empty());
-    let mut apply = bin(&sb)
-        .args(["broadcast", "apply-status", "--ledger", &ledger_url, "-"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    use std::io::Write;
-    apply
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(bodies.as_bytes())
-        .unwrap();
+    let apply = spawn_with_stdin(
+        bin(&sb).args(["broadcast", "apply-status", "--ledger", &ledger_url, "-"]),
+        bodies.as_bytes(),
+    );
     let out = apply.wait_with_output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{text}");

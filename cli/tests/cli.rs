@@ -1,37 +1,16 @@
 //! The built `wa360` binary: parse against the conformance suite, send and
 //! webhook commands against a sandbox, help texts, and bad input.
 
-use std::io::Write;
 use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 
 use serde_json::{Value, json};
-use wa360_sandbox::{BlockingSandbox, Sandbox};
+use wa360_sandbox::Sandbox;
 
-fn bin() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_wa360"));
-    c.env_remove("D360_API_KEY").env_remove("WA360_BASE_URL");
-    c
-}
-
-fn against(sb: &BlockingSandbox) -> Command {
-    let mut c = bin();
-    c.env("D360_API_KEY", sb.api_key())
-        .env("WA360_BASE_URL", sb.url());
-    c
-}
-
-fn run(mut c: Command) -> Output {
-    c.output().expect("run wa360")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).to_string()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).to_string()
-}
+mod common;
+use common::{
+    against, bin, run, run_with_stdin, spawn_with_stdin, stderr, stdout, wa360, wa360_ok, words,
+};
 
 fn suite() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/conformance/webhook_parse")
@@ -48,9 +27,7 @@ fn parse_prints_the_canonical_events_of_every_conformance_case() {
     dirs.sort();
     for dir in dirs {
         let input = dir.join("input.json");
-        let mut c = bin();
-        c.arg("parse").arg(&input);
-        let out = run(c);
+        let out = run(bin().arg("parse").arg(&input));
         let name = dir.file_name().unwrap().to_string_lossy().to_string();
         if dir.join("expected.json").exists() {
             assert!(out.status.success(), "{name}: {}", stderr(&out));
@@ -88,14 +65,7 @@ fn parse_prints_the_canonical_events_of_every_conformance_case() {
 #[test]
 fn parse_reads_stdin() {
     let body = std::fs::read(suite().join("payload_inbound_text/input.json")).unwrap();
-    let mut child = bin()
-        .arg("parse")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(&body).unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = run_with_stdin(bin().arg("parse"), &body);
     assert!(out.status.success());
     let ev: Value = serde_json::from_str(stdout(&out).trim()).unwrap();
     assert_eq!(ev["kind"], "message");
@@ -104,26 +74,10 @@ fn parse_reads_stdin() {
 
 #[test]
 fn parse_rejects_garbage_and_missing_files_clearly() {
-    let mut c = bin();
-    c.arg("parse").stdin(Stdio::piped());
-    let mut child = c
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"<html>not a webhook</html>")
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = run_with_stdin(bin().arg("parse"), b"<html>not a webhook</html>");
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("webhook_payload"), "{}", stderr(&out));
-    let mut c = bin();
-    c.args(["parse", "/nonexistent/body.json"]);
-    let out = run(c);
+    let out = run(bin().args(["parse", "/nonexistent/body.json"]));
     assert_eq!(out.status.code(), Some(2));
     assert!(
         stderr(&out).contains("cannot read /nonexistent/body.json"),
@@ -160,16 +114,12 @@ fn help_on_every_subcommand() {
         &["simulate-inbound"],
     ];
     for args in cmds {
-        let mut c = bin();
-        c.args(*args).arg("--help");
-        let out = run(c);
+        let out = run(bin().args(*args).arg("--help"));
         assert!(out.status.success(), "{args:?}");
         let text = stdout(&out);
         assert!(text.contains("Usage: wa360"), "{args:?}: {text}");
     }
-    let mut c = bin();
-    c.arg("--help");
-    let top = stdout(&run(c));
+    let top = stdout(&run(bin().arg("--help")));
     for sub in [
         "sandbox",
         "send",
@@ -185,19 +135,9 @@ fn help_on_every_subcommand() {
 #[test]
 fn send_text_and_json_against_the_sandbox() {
     let sb = Sandbox::start_blocking().unwrap();
-    let mut c = against(&sb);
-    c.args([
-        "send",
-        "text",
-        "--to",
-        "+1 555 555 0123",
-        "--callback-data",
-        "cli-1",
-        "hello from the CLI",
-    ]);
-    let out = run(c);
-    assert!(out.status.success(), "{}", stderr(&out));
-    let resp: Value = serde_json::from_str(stdout(&out).trim()).unwrap();
+    let line = "send text --to '+1 555 555 0123' --callback-data cli-1 'hello from the CLI'";
+    let out = wa360_ok(&sb, line);
+    let resp: Value = serde_json::from_str(out.trim()).unwrap();
     assert!(
         resp["messages"][0]["id"]
             .as_str()
@@ -214,21 +154,12 @@ fn send_text_and_json_against_the_sandbox() {
     assert!(reqs[0].authorized);
 
     // The neutral format from stdin.
-    let mut child = against(&sb)
-        .args(["send", "json", "-"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
     let spec = json!({"to":"15555550123","type":"interactive","interactive":{"type":"button","body":"Pick",
         "buttons":[{"id":"a","title":"A"},{"id":"b","title":"B"}]}});
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(spec.to_string().as_bytes())
-        .unwrap();
+    let child = spawn_with_stdin(
+        against(&sb).args(["send", "json", "-"]),
+        spec.to_string().as_bytes(),
+    );
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(
@@ -236,96 +167,20 @@ fn send_text_and_json_against_the_sandbox() {
         "b"
     );
 
-    // Other families through their subcommands.
-    for args in [
-        vec![
-            "send",
-            "image",
-            "--to",
-            "15555550123",
-            "--id",
-            "12345",
-            "--caption",
-            "pic",
-        ],
-        vec![
-            "send",
-            "location",
-            "--to",
-            "15555550123",
-            "--lat",
-            "-33.9",
-            "--lng",
-            "18.4",
-            "--name",
-            "Cape Town",
-        ],
-        vec![
-            "send",
-            "reaction",
-            "--to",
-            "15555550123",
-            "--message-id",
-            "wamid.X",
-            "--emoji",
-            "👍",
-        ],
-        vec![
-            "send",
-            "template",
-            "--to",
-            "15555550123",
-            "--name",
-            "order_update",
-            "--language",
-            "en_US",
-            "--param",
-            "4471",
-        ],
-        vec![
-            "send",
-            "interactive-list",
-            "--to",
-            "15555550123",
-            "--body",
-            "Menu",
-            "--button",
-            "Open",
-            "--row",
-            "r1=Row one=first",
-        ],
-        vec![
-            "send",
-            "cta-url",
-            "--to",
-            "15555550123",
-            "--body",
-            "Visit",
-            "--display-text",
-            "Open",
-            "--url",
-            "https://example.com",
-        ],
-        vec!["send", "mark-read", "wamid.X"],
-        vec!["send", "typing", "wamid.X"],
+    // Other families through their subcommands; one command line a case.
+    for line in [
+        "send image --to 15555550123 --id 12345 --caption pic",
+        "send location --to 15555550123 --lat -33.9 --lng 18.4 --name 'Cape Town'",
+        "send reaction --to 15555550123 --message-id wamid.X --emoji 👍",
+        "send template --to 15555550123 --name order_update --language en_US --param 4471",
+        "send interactive-list --to 15555550123 --body Menu --button Open --row 'r1=Row one=first'",
+        "send cta-url --to 15555550123 --body Visit --display-text Open --url https://example.com",
+        "send mark-read wamid.X",
+        "send typing wamid.X",
         // A BSUID given as --to is sent as `recipient` (the core's one recipient rule).
-        vec![
-            "send",
-            "interactive-buttons",
-            "--to",
-            "US.5093817264530918273",
-            "--body",
-            "Pick",
-            "--button",
-            "a=A",
-            "--header",
-            "Order",
-        ],
+        "send interactive-buttons --to US.5093817264530918273 --body Pick --button a=A --header Order",
     ] {
-        let mut c = against(&sb);
-        c.args(&args);
-        let out = run(c);
-        assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+        wa360_ok(&sb, line);
     }
     let reqs = sb.control().requests();
     assert_eq!(reqs.len(), 11);
@@ -343,73 +198,25 @@ fn send_text_and_json_against_the_sandbox() {
 #[test]
 fn bad_input_exits_non_zero_before_any_request() {
     let sb = Sandbox::start_blocking().unwrap();
-    let cases: Vec<(Vec<&str>, &str)> = vec![
-        (vec!["send", "text", "--to", "15555550123", ""], "text.body"),
-        (vec!["send", "text", "--to", "12", "hi"], "`to`"),
-        (
-            vec![
-                "send",
-                "interactive-buttons",
-                "--to",
-                "15555550123",
-                "--body",
-                "b",
-                "--button",
-                "no-equals",
-            ],
-            "id=title",
-        ),
-        (
-            vec![
-                "send",
-                "interactive-buttons",
-                "--to",
-                "15555550123",
-                "--body",
-                "b",
-                "--button",
-                "a=A title that is far too long",
-            ],
-            "title",
-        ),
-        (
-            vec![
-                "send",
-                "image",
-                "--to",
-                "15555550123",
-                "--id",
-                "1",
-                "--link",
-                "https://x.example/a.jpg",
-            ],
-            "cannot be used with",
-        ),
-        (vec!["send", "json", "/nonexistent.json"], "cannot read"),
-        (vec!["webhook", "set", "https://my_hook.example.com/x"], "_"),
-        (
-            vec!["webhook", "set", "http://127.0.0.1:9/x"],
-            "--allow-local-http",
-        ),
-        (
-            vec![
-                "webhook",
-                "set",
-                "https://hooks.example.com/x",
-                "--basic-auth",
-                "nocolon",
-            ],
-            "user:password",
-        ),
+    // (command line, words the error must contain); one line a case.
+    #[rustfmt::skip]
+    let cases = [
+        ("send text --to 15555550123 ''", "text.body"),
+        ("send text --to 12 hi", "`to`"),
+        ("send interactive-buttons --to 15555550123 --body b --button no-equals", "id=title"),
+        ("send interactive-buttons --to 15555550123 --body b --button 'a=A title that is far too long'", "title"),
+        ("send image --to 15555550123 --id 1 --link https://x.example/a.jpg", "cannot be used with"),
+        ("send json /nonexistent.json", "cannot read"),
+        ("webhook set https://my_hook.example.com/x", "_"),
+        ("webhook set http://127.0.0.1:9/x", "--allow-local-http"),
+        ("webhook set https://hooks.example.com/x --basic-auth nocolon", "user:password"),
     ];
-    for (args, words) in cases {
-        let mut c = against(&sb);
-        c.args(&args);
-        let out = run(c);
-        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+    for (line, want) in cases {
+        let out = wa360(&sb, line);
+        assert_eq!(out.status.code(), Some(2), "{line}: {}", stderr(&out));
         assert!(
-            stderr(&out).contains(words),
-            "{args:?}: stderr {:?} should contain {words:?}",
+            stderr(&out).contains(want),
+            "{line}: stderr {:?} should contain {want:?}",
             stderr(&out)
         );
         assert!(
@@ -422,18 +229,12 @@ fn bad_input_exits_non_zero_before_any_request() {
         "no request for bad input"
     );
     // No key at all.
-    let mut c = bin();
-    c.env("WA360_BASE_URL", sb.url())
-        .args(["send", "text", "--to", "15555550123", "hi"]);
-    let out = run(c);
+    let hi = words("send text --to 15555550123 hi");
+    let out = run(bin().env("WA360_BASE_URL", sb.url()).args(&hi));
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("D360_API_KEY"));
     // A wrong key is an API error (exit 1) that names the class.
-    let mut c = bin();
-    c.env("WA360_BASE_URL", sb.url())
-        .env("D360_API_KEY", "wrong")
-        .args(["send", "text", "--to", "15555550123", "hi"]);
-    let out = run(c);
+    let out = run(against(&sb).env("D360_API_KEY", "wrong").args(&hi));
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("authentication"), "{}", stderr(&out));
 }
@@ -441,46 +242,26 @@ fn bad_input_exits_non_zero_before_any_request() {
 #[test]
 fn webhook_set_and_get_against_the_sandbox() {
     let sb = Sandbox::start_blocking().unwrap();
-    let mut c = against(&sb);
-    c.args([
-        "webhook",
-        "set",
-        "https://hooks.example.com/wa",
-        "--basic-auth",
-        "user:pw",
-        "--header",
-        "X-Tenant=42",
-    ]);
-    let out = run(c);
-    assert!(out.status.success(), "{}", stderr(&out));
-    assert!(!stdout(&out).contains("pw"), "credentials are not printed");
+    let line = "webhook set https://hooks.example.com/wa --basic-auth user:pw --header X-Tenant=42";
+    let out = wa360_ok(&sb, line);
+    assert!(!out.contains("pw"), "credentials are not printed");
     let stored = sb.control().phone_webhook().unwrap();
     assert_eq!(stored.url, "https://hooks.example.com/wa");
     assert_eq!(stored.headers["X-Tenant"], "42");
     assert!(stored.headers["Authorization"].starts_with("Basic "));
-    let mut c = against(&sb);
-    c.args(["webhook", "get"]);
-    let out = run(c);
-    assert!(out.status.success());
+    let out = wa360_ok(&sb, "webhook get");
     assert_eq!(
-        serde_json::from_str::<Value>(stdout(&out).trim()).unwrap()["url"],
+        serde_json::from_str::<Value>(out.trim()).unwrap()["url"],
         "https://hooks.example.com/wa"
     );
     // WABA level: nothing set yet → clear error; then set a local receiver.
-    let mut c = against(&sb);
-    c.args(["webhook", "get", "--waba"]);
-    let out = run(c);
+    let out = wa360(&sb, "webhook get --waba");
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("no WABA-level webhook"));
-    let mut c = against(&sb);
-    c.args([
-        "webhook",
-        "set",
-        "--waba",
-        "--allow-local-http",
-        "http://127.0.0.1:9/hook",
-    ]);
-    assert!(run(c).status.success());
+    wa360_ok(
+        &sb,
+        "webhook set --waba --allow-local-http http://127.0.0.1:9/hook",
+    );
     assert_eq!(
         sb.control().waba_webhook().unwrap().url,
         "http://127.0.0.1:9/hook"
@@ -513,11 +294,11 @@ fn sandbox_command_serves_and_stops_on_sigterm() {
             .to_string()
     };
     let (url, key) = (get("WA360_BASE_URL"), get("D360_API_KEY"));
-    let mut c = bin();
-    c.env("WA360_BASE_URL", &url)
+    let hi = words("send text --to 15555550123 hi");
+    let out = run(bin()
+        .env("WA360_BASE_URL", &url)
         .env("D360_API_KEY", &key)
-        .args(["send", "text", "--to", "15555550123", "hi"]);
-    let out = run(c);
+        .args(hi));
     assert!(out.status.success(), "{}", stderr(&out));
     let status = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
@@ -538,10 +319,9 @@ fn sandbox_command_serves_and_stops_on_sigterm() {
 fn verbose_flags_log_requests_and_retries_on_stderr_without_the_key() {
     let sb = Sandbox::start_blocking().unwrap();
     let send = |flags: &[&str]| {
-        let mut c = against(&sb);
-        c.args(flags)
-            .args(["send", "text", "--to", "15555550123", "hi"]);
-        let out = run(c);
+        let out = run(against(&sb)
+            .args(flags)
+            .args(words("send text --to 15555550123 hi")));
         assert!(out.status.success(), "{}", stderr(&out));
         stderr(&out)
     };
@@ -561,12 +341,13 @@ fn verbose_flags_log_requests_and_retries_on_stderr_without_the_key() {
     );
     assert!(lines[0].contains("wamid=\"wamid."), "{info}");
     // -vv: the retry decision after a rate limit, with its reason.
+    let rate_limit = wa360_sandbox::Fault::RateLimit {
+        retry_after: Some(wa360_sandbox::RetryAfter::Seconds(0)),
+    };
     sb.control().add_fault(wa360_sandbox::FaultRule::new(
         "POST",
         "/messages",
-        wa360_sandbox::Fault::RateLimit {
-            retry_after: Some(wa360_sandbox::RetryAfter::Seconds(0)),
-        },
+        rate_limit,
     ));
     let debug = send(&["-vv"]);
     assert!(debug.contains("wa360::transport: retrying"), "{debug}");
@@ -601,11 +382,7 @@ fn inbox_commands_list_replay_and_drop_dead_letters() {
             inbox::Nacked::Dead
         );
     }
-    let inbox_cmd = |args: &[&str]| {
-        let mut c = bin();
-        c.arg("inbox").args(args).env("WA360_INBOX", &url);
-        run(c)
-    };
+    let inbox_cmd = |args: &[&str]| run(bin().arg("inbox").args(args).env("WA360_INBOX", &url));
     let o = inbox_cmd(&["dead"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let dead: Vec<serde_json::Value> = stdout(&o)
@@ -631,9 +408,7 @@ fn inbox_commands_list_replay_and_drop_dead_letters() {
         (Some(0), Some(1))
     );
 
-    let mut c = bin();
-    c.args(["inbox", "--url", "postgres://x", "stats"]);
-    let o = run(c);
+    let o = run(bin().args(["inbox", "--url", "postgres://x", "stats"]));
     assert_eq!(o.status.code(), Some(2));
     assert!(
         stderr(&o).contains("unknown inbox URL scheme"),
@@ -642,14 +417,8 @@ fn inbox_commands_list_replay_and_drop_dead_letters() {
     );
     let junk = dir.join("junk.db");
     std::fs::write(&junk, b"not sqlite at all, not at all".repeat(40)).unwrap();
-    let mut c = bin();
-    c.args([
-        "inbox",
-        "--url",
-        &format!("sqlite://{}", junk.display()),
-        "stats",
-    ]);
-    let o = run(c);
+    let junk_url = format!("sqlite://{}", junk.display());
+    let o = run(bin().args(["inbox", "--url", &junk_url, "stats"]));
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("not a database"), "{}", stderr(&o));
 }

@@ -1,51 +1,17 @@
 //! `wa360 templates|profile|block|doctor` against a sandbox: the built binary, its
 //! lines and `--json` output, and bad input refused with exit 2 before any request.
 
-use std::process::{Command, Output};
+use std::process::Output;
 
-use serde_json::{Value, json};
+use serde_json::json;
 use wa360_sandbox::{BlockingSandbox, Sandbox};
 
-fn against(sb: &BlockingSandbox) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_wa360"));
-    c.env("D360_API_KEY", sb.api_key())
-        .env("WA360_BASE_URL", sb.url());
-    c
-}
+mod common;
+use common::{against, control, json_out, stderr as err, stdout as out, wa360};
 
+/// `wa360 <args>` against `sb`.
 fn run(sb: &BlockingSandbox, args: &[&str]) -> Output {
-    against(sb).args(args).output().expect("run wa360")
-}
-
-fn out(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).to_string()
-}
-
-fn err(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).to_string()
-}
-
-fn json_out(o: &Output) -> Value {
-    assert!(o.status.success(), "stderr: {}", err(o));
-    serde_json::from_str(out(o).trim()).unwrap_or_else(|e| panic!("not JSON: {e}: {}", out(o)))
-}
-
-fn control(sb: &BlockingSandbox, path: &str, body: Value) {
-    let url = format!("{}{path}", sb.url());
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let status = rt.block_on(async {
-        reqwest::Client::new()
-            .post(url)
-            .json(&body)
-            .send()
-            .await
-            .unwrap()
-            .status()
-    });
-    assert!(status.is_success());
+    common::run(against(sb).args(args))
 }
 
 fn requests(sb: &BlockingSandbox, method: &str, prefix: &str) -> usize {
@@ -66,16 +32,8 @@ fn doctor_prints_a_pass_line_for_each_check() {
     assert!(out(&o).contains("FAIL  webhook settings"), "{}", out(&o));
     assert!(out(&o).contains("hint: register one"), "{}", out(&o));
 
-    let o = run(
-        &sb,
-        &[
-            "webhook",
-            "set",
-            "https://hooks.example.com/wa",
-            "--basic-auth",
-            "u:p",
-        ],
-    );
+    let line = "webhook set https://hooks.example.com/wa --basic-auth u:p";
+    let o = wa360(&sb, line);
     assert!(o.status.success(), "{}", err(&o));
     let o = run(&sb, &["doctor"]);
     assert!(o.status.success(), "{}{}", out(&o), err(&o));
@@ -134,15 +92,8 @@ fn templates_create_list_get_delete() {
         .unwrap();
         p.to_string_lossy().to_string()
     };
-    let created = json_out(&run(
-        &sb,
-        &[
-            "templates",
-            "create",
-            &draft("order_update", "en_US"),
-            "--json",
-        ],
-    ));
+    let order_update = draft("order_update", "en_US");
+    let created = json_out(&run(&sb, &["templates", "create", &order_update, "--json"]));
     assert_eq!(created["status"], "APPROVED");
     let id = created["id"].as_str().unwrap().to_string();
     let o = run(&sb, &["templates", "create", &draft("order_update", "de")]);
@@ -154,32 +105,17 @@ fn templates_create_list_get_delete() {
 
     let o = run(&sb, &["templates", "list"]);
     assert_eq!(out(&o).lines().count(), 2, "{}", out(&o));
-    let all = json_out(&run(
+    let all = json_out(&wa360(
         &sb,
-        &[
-            "templates",
-            "list",
-            "--source",
-            "graph",
-            "--page-size",
-            "1",
-            "--json",
-        ],
+        "templates list --source graph --page-size 1 --json",
     ));
     assert_eq!(all.as_array().unwrap().len(), 2);
     assert_eq!(requests(&sb, "GET", "/message_templates"), 2);
     let one = json_out(&run(&sb, &["templates", "get", &id, "--json"]));
     assert_eq!(one[0]["language"], "en_US");
-    let de = json_out(&run(
+    let de = json_out(&wa360(
         &sb,
-        &[
-            "templates",
-            "get",
-            "order_update",
-            "--language",
-            "de",
-            "--json",
-        ],
+        "templates get order_update --language de --json",
     ));
     assert_eq!(de.as_array().unwrap().len(), 1);
 
@@ -216,31 +152,21 @@ fn templates_create_list_get_delete() {
 #[test]
 fn profile_and_block_commands() {
     let sb = Sandbox::start_blocking().unwrap();
-    let o = run(
-        &sb,
-        &[
-            "profile",
-            "set",
-            "--about",
-            "Open 9-17",
-            "--website",
-            "https://shop.example.com",
-            "--vertical",
-            "RETAIL",
-        ],
-    );
+    let line =
+        "profile set --about 'Open 9-17' --website https://shop.example.com --vertical RETAIL";
+    let o = wa360(&sb, line);
     assert!(o.status.success(), "{}", err(&o));
     let p = json_out(&run(&sb, &["profile", "get", "--json"]));
     assert_eq!(p["about"], "Open 9-17");
     assert_eq!(p["websites"], json!(["https://shop.example.com"]));
     assert!(out(&run(&sb, &["profile", "get"])).contains("RETAIL"));
     let before = requests(&sb, "POST", "/whatsapp_business_profile");
-    for args in [
-        vec!["profile", "set", "--email", "nope"],
-        vec!["profile", "set", "--website", "www.example.com"],
-        vec!["profile", "set"],
+    for line in [
+        "profile set --email nope",
+        "profile set --website www.example.com",
+        "profile set",
     ] {
-        assert_eq!(run(&sb, &args).status.code(), Some(2), "{args:?}");
+        assert_eq!(wa360(&sb, line).status.code(), Some(2), "{line}");
     }
     assert_eq!(requests(&sb, "POST", "/whatsapp_business_profile"), before);
 

@@ -5,58 +5,54 @@
 
 mod common;
 
-use std::fs;
-
-use common::read_json;
+use common::ParseExpect;
 use serde_json::Value;
 use wa360::webhook::{parse, parse_to_canonical_json};
 
 #[test]
 fn webhook_parse_conformance() {
-    let cases = common::case_dirs("webhook_parse");
+    let cases = common::webhook_parse_cases();
     let mut failures = Vec::new();
-    for dir in &cases {
-        let name = common::case_name(dir);
-        let input = fs::read(dir.join("input.json")).expect("input.json");
-        let err_path = dir.join("expected_error.json");
-        if err_path.exists() {
-            let want = read_json(&err_path);
-            let want = want["code"].as_str().expect("code");
-            match parse(&input) {
-                Ok(ev) => failures.push(format!(
-                    "{name}: expected error {want}, got {} events",
-                    ev.len()
-                )),
-                Err(e) if e.code().as_str() != want => {
-                    failures.push(format!("{name}: expected error {want}, got {}", e.code()))
+    for case in &cases {
+        let (name, input) = (&case.name, &case.input);
+        let want = match &case.expect {
+            ParseExpect::Error(want) => {
+                match parse(input) {
+                    Ok(ev) => failures.push(format!(
+                        "{name}: expected error {want}, got {} events",
+                        ev.len()
+                    )),
+                    Err(e) if e.code().as_str() != want => {
+                        failures.push(format!("{name}: expected error {want}, got {}", e.code()))
+                    }
+                    Err(_) => {}
                 }
-                Err(_) => {}
+                if parse_to_canonical_json(input).map_err(|e| e.code().as_str()) != Err(want) {
+                    failures.push(format!(
+                        "{name}: parse_to_canonical_json did not fail with {want}"
+                    ));
+                }
+                continue;
             }
-            if parse_to_canonical_json(&input).map_err(|e| e.code().as_str()) != Err(want) {
-                failures.push(format!(
-                    "{name}: parse_to_canonical_json did not fail with {want}"
-                ));
-            }
-            continue;
-        }
-        let want = read_json(&dir.join("expected.json"));
-        let got = match parse(&input) {
+            ParseExpect::Events(want) => want,
+        };
+        let got = match parse(input) {
             Ok(ev) => Value::Array(ev.iter().map(|e| e.to_canonical()).collect()),
             Err(e) => {
                 failures.push(format!("{name}: unexpected error {e}"));
                 continue;
             }
         };
-        if got != want {
+        if &got != want {
             failures.push(format!(
                 "{name}: canonical mismatch\n--- got\n{}\n--- want\n{}",
                 serde_json::to_string_pretty(&got).unwrap(),
-                serde_json::to_string_pretty(&want).unwrap()
+                serde_json::to_string_pretty(want).unwrap()
             ));
             continue;
         }
-        let fast: Value = serde_json::from_str(&parse_to_canonical_json(&input).unwrap()).unwrap();
-        if fast != want {
+        let fast: Value = serde_json::from_str(&parse_to_canonical_json(input).unwrap()).unwrap();
+        if &fast != want {
             failures.push(format!(
                 "{name}: parse_to_canonical_json differs from to_canonical"
             ));

@@ -10,13 +10,10 @@ use wa360::webhook::registration::{WebhookSettings, validate_webhook_url};
 
 #[test]
 fn webhook_url_conformance() {
-    let cases = common::case_dirs("webhook_url");
-    assert!(cases.len() >= 30, "only {} cases", cases.len());
+    let cases = common::cases_with_input("webhook_url", 30);
     let mut failures = Vec::new();
-    for dir in &cases {
-        let name = common::case_name(dir);
-        let input = read_json(&dir.join("input.json"));
-        let got = WebhookSettings::from_json(&input).and_then(|s| s.validate());
+    for (name, dir, input) in &cases {
+        let got = WebhookSettings::from_json(input).and_then(|s| s.validate());
         // Without headers, the URL function alone must agree with the settings.
         if input.get("headers").is_none() {
             let alone = validate_webhook_url(input["url"].as_str().expect("url"));
@@ -32,20 +29,8 @@ fn webhook_url_conformance() {
             match got {
                 Ok(()) => failures.push(format!("{name}: expected an error, got Ok")),
                 Err(e) => {
+                    failures.extend(common::check_error(name, &e, &want));
                     let msg = e.to_string();
-                    if Some(e.code().as_str()) != want["code"].as_str() {
-                        failures.push(format!("{name}: code {} ({msg})", e.code()));
-                    }
-                    if let Some(f) = want.get("field").and_then(Value::as_str)
-                        && e.field() != Some(f)
-                    {
-                        failures.push(format!("{name}: field {:?}, want {f} ({msg})", e.field()));
-                    }
-                    if let Some(frag) = want.get("message_contains").and_then(Value::as_str)
-                        && !msg.contains(frag)
-                    {
-                        failures.push(format!("{name}: message {msg:?} lacks {frag:?}"));
-                    }
                     // Header values are secrets: never in the message.
                     if let Some(h) = input.get("headers").and_then(Value::as_object) {
                         for v in h.values().filter_map(Value::as_str).filter(|v| v.len() > 1) {

@@ -18,6 +18,16 @@ fn client(server: &TestServer) -> Client {
         .unwrap()
 }
 
+/// Every template `c` lists with `opts`.
+async fn list_all(c: &Client, opts: ListOptions) -> Vec<wa360::manage::TemplateInfo> {
+    c.templates()
+        .list(opts)
+        .unwrap()
+        .collect_all()
+        .await
+        .unwrap()
+}
+
 fn page(names: &[&str]) -> serde_json::Value {
     json!({"waba_templates": names.iter().map(|n| json!({"name": n, "language": "en"})).collect::<Vec<_>>()})
 }
@@ -30,18 +40,16 @@ async fn config_list_sends_limit_offset_and_json_filters() {
     ])
     .await;
     let c = client(&server);
-    let all = c
-        .templates()
-        .list(ListOptions {
+    let all = list_all(
+        &c,
+        ListOptions {
             page_size: Some(2),
             name: Some("order_update".into()),
             status: Some("APPROVED".into()),
             ..Default::default()
-        })
-        .unwrap()
-        .collect_all()
-        .await
-        .unwrap();
+        },
+    )
+    .await;
     assert_eq!(all.len(), 3);
     let r = server.requests();
     assert_eq!(r.len(), 2);
@@ -73,17 +81,15 @@ async fn graph_list_follows_the_after_cursor_only_while_next_is_present() {
     ])
     .await;
     let c = client(&server);
-    let all = c
-        .templates()
-        .list(ListOptions {
+    let all = list_all(
+        &c,
+        ListOptions {
             source: TemplateSource::Graph,
             page_size: Some(1),
             ..Default::default()
-        })
-        .unwrap()
-        .collect_all()
-        .await
-        .unwrap();
+        },
+    )
+    .await;
     assert_eq!(
         all.iter().map(|t| t.name.as_str()).collect::<Vec<_>>(),
         ["a", "b"]

@@ -35,6 +35,16 @@ fn lookup(url: &str, file_size: serde_json::Value) -> Reply {
     )
 }
 
+/// The attachment URL of media 1 on `server`.
+fn attachment(server: &TestServer) -> String {
+    format!("{}/whatsapp_business/attachments/?mid=1", server.url())
+}
+
+/// The error of downloading `url` through `c`'s media API (which must fail).
+async fn refused_download(c: &Client, url: &str) -> wa360::Error {
+    c.media().download_url(url).await.unwrap_err()
+}
+
 fn find(hay: &[u8], needle: &[u8]) -> bool {
     hay.windows(needle.len()).any(|w| w == needle)
 }
@@ -44,8 +54,8 @@ async fn upload_sends_multipart_with_all_parts() {
     let server = TestServer::start(vec![Reply::json(200, json!({"id":"1029384756109999"}))]).await;
     let c = client(&server);
     let bytes = b"\xFF\xD8\xFFfake-jpeg-bytes\x00\x01".to_vec();
-    let id = c
-        .media()
+    let media = c.media();
+    let id = media
         .upload(bytes.clone(), "image/jpeg", "photo.jpg")
         .await
         .unwrap();
@@ -209,20 +219,9 @@ async fn download_url_from_a_webhook_uses_the_base_host() {
 #[tokio::test]
 async fn other_hosts_are_refused_and_never_get_the_key() {
     let evil = TestServer::start(vec![Reply::raw(200, "image/jpeg", b"x")]).await;
-    let server = TestServer::start(vec![lookup(
-        &format!("{}/whatsapp_business/attachments/?mid=1", evil.url()),
-        json!(1),
-    )])
-    .await;
+    let server = TestServer::start(vec![lookup(&attachment(&evil), json!(1))]).await;
     let c = client(&server);
-    let e = c
-        .media()
-        .download_url(&format!(
-            "{}/whatsapp_business/attachments/?mid=1",
-            evil.url()
-        ))
-        .await
-        .unwrap_err();
+    let e = refused_download(&c, &attachment(&evil)).await;
     assert_eq!(e.code(), ErrorCode::InvalidArgument);
     assert_eq!(e.field(), Some("url"));
     assert_eq!(server.count(), 0);
@@ -243,14 +242,7 @@ async fn download_redirect_off_host_is_refused() {
     )])
     .await;
     let c = client(&server);
-    let e = c
-        .media()
-        .download_url(&format!(
-            "{}/whatsapp_business/attachments/?mid=1",
-            server.url()
-        ))
-        .await
-        .unwrap_err();
+    let e = refused_download(&c, &attachment(&server)).await;
     assert!(!format!("{e} {e:?}").contains(KEY));
     assert_eq!(evil.count(), 0);
 }

@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use http_server::{Reply, TestServer};
 use serde_json::{Value, json};
-use wa360::client::Client;
+use wa360::client::{Client, SendResponse};
+use wa360::config::ClientBuilder;
 use wa360::retry::{RetryClass, RetryPolicy};
 use wa360::{Error, ErrorCode};
 
@@ -22,14 +23,42 @@ fn fast_policy() -> RetryPolicy {
     }
 }
 
-fn client(server: &TestServer) -> Client {
+/// A builder with the test key, `url` and the fast retry policy.
+fn builder(url: &str) -> ClientBuilder {
     Client::builder()
         .api_key(KEY)
-        .base_url(&format!("{}/", server.url()))
-        .timeout(Duration::from_secs(5))
+        .base_url(url)
         .retry_policy(fast_policy())
+}
+
+fn client(server: &TestServer) -> Client {
+    builder(&format!("{}/", server.url()))
+        .timeout(Duration::from_secs(5))
         .build()
         .unwrap()
+}
+
+/// `GET /v1/configs/webhook`, an idempotent request.
+async fn get_webhook(c: &Client) -> wa360::Result<Value> {
+    c.request_json(
+        reqwest::Method::GET,
+        "/v1/configs/webhook",
+        None,
+        RetryClass::Idempotent,
+    )
+    .await
+}
+
+/// Starts a server with `replies` and sends [`text_body`] once through [`client`].
+async fn send_once(replies: Vec<Reply>) -> (TestServer, wa360::Result<SendResponse>) {
+    let server = TestServer::start(replies).await;
+    let sent = client(&server).send_body(text_body()).await;
+    (server, sent)
+}
+
+/// A 429 with `Retry-After: after`.
+fn too_many(after: &str, body: Value) -> Reply {
+    Reply::json_with(429, &[("Retry-After", after)], body)
 }
 
 fn text_body() -> Value {
@@ -137,144 +166,61 @@ async fn mark_read_and_typing_bodies() {
     assert_eq!(server.count(), 3);
 }
 
+/// A 360dialog gateway error body: `{"meta": {"success": false, ...fields}}`.
+fn gateway(status: u16, fields: Value) -> Reply {
+    let mut meta = json!({"success": false});
+    meta.as_object_mut()
+        .unwrap()
+        .extend(fields.as_object().unwrap().clone());
+    Reply::json(status, json!({ "meta": meta }))
+}
+
 #[tokio::test]
 async fn every_error_class_is_mapped_and_not_retried() {
-    let gateway_embedded = json!({"meta":{"success":false,"http_code":400,
+    use ErrorCode::*;
+    let gateway_embedded = json!({"http_code":400,
         "developer_message":"Invalid payload ({\"error\":{\"message\":\"Invalid parameter\",\"type\":\"OAuthException\",\"code\":100,\"error_subcode\":2388046,\"fbtrace_id\":\"AqRs\"}})",
-        "360dialog_trace_id":"TRACE360"}});
-    // (status, reply, expected code, expected Meta code)
-    let cases: Vec<(Reply, ErrorCode, Option<i64>)> = vec![
-        (
-            Reply::json(
-                401,
-                json!({"meta":{"success":false,"http_code":401,"developer_message":"Invalid api_key","360dialog_trace_id":"T1"}}),
-            ),
-            ErrorCode::Authentication,
-            None,
-        ),
-        (
-            Reply::json(
-                403,
-                json!({"meta":{"success":false,"http_code":403,"developer_message":"The endpoint is blocked"}}),
-            ),
-            ErrorCode::Permission,
-            None,
-        ),
-        (
-            Reply::json(400, meta_error(100, "Invalid parameter")),
-            ErrorCode::InvalidRequest,
-            Some(100),
-        ),
-        (
-            Reply::json(400, meta_error(131026, "Message undeliverable")),
-            ErrorCode::Recipient,
-            Some(131026),
-        ),
-        (
-            Reply::json(400, meta_error(131047, "Re-engagement message")),
-            ErrorCode::WindowClosed,
-            Some(131047),
-        ),
-        (
-            Reply::json(404, meta_error(132001, "Template name does not exist")),
-            ErrorCode::Template,
-            Some(132001),
-        ),
-        (
-            Reply::json(403, meta_error(368, "Temporarily blocked")),
-            ErrorCode::Policy,
-            Some(368),
-        ),
-        (
-            Reply::json(401, meta_error(190, "Access token expired")),
-            ErrorCode::Authentication,
-            Some(190),
-        ),
-        (
-            Reply::json(
-                400,
-                meta_error(131042, "Business eligibility payment issue"),
-            ),
-            ErrorCode::Payment,
-            Some(131042),
-        ),
-        (
-            Reply::json(429, meta_error(131048, "Spam rate limit hit")),
-            ErrorCode::RateLimited,
-            Some(131048),
-        ),
-        (
-            Reply::json(400, gateway_embedded),
-            ErrorCode::InvalidRequest,
-            Some(100),
-        ),
-        (
-            Reply::json(400, json!({"error":"Invalid request"})),
-            ErrorCode::InvalidRequest,
-            None,
-        ),
-        (
-            Reply::json(
-                400,
-                json!({"meta":{"success":false,"developer_message":"Could not send message due to lack of payment"}}),
-            ),
-            ErrorCode::Payment,
-            None,
-        ),
-        (
-            Reply::json(
-                400,
-                json!({"meta":{"success":false,"developer_message":"Your WhatsApp for Business API has been disabled"}}),
-            ),
-            ErrorCode::Account,
-            None,
-        ),
-        (
-            Reply::raw(
-                502,
-                "text/html",
-                b"<html><body><h1>502 Bad Gateway</h1></body></html>",
-            ),
-            ErrorCode::OutcomeUnknown,
-            None,
-        ),
-        (
-            Reply::raw(504, "text/html", b"<html>gateway timeout</html>"),
-            ErrorCode::OutcomeUnknown,
-            None,
-        ),
-        (
-            Reply::raw(500, "application/json", b""),
-            ErrorCode::OutcomeUnknown,
-            None,
-        ),
-        (
-            Reply::json(
-                500,
-                json!({"meta":{"success":false,"developer_message":"Internal server error"}}),
-            ),
-            ErrorCode::OutcomeUnknown,
-            None,
-        ),
+        "360dialog_trace_id":"TRACE360"});
+    // (case, reply, expected code, expected Meta code); one line a case.
+    #[rustfmt::skip]
+    let cases: Vec<(&str, Reply, ErrorCode, Option<i64>)> = vec![
+        ("360dialog 401", gateway(401, json!({"http_code":401,"developer_message":"Invalid api_key","360dialog_trace_id":"T1"})), Authentication, None),
+        ("360dialog 403", gateway(403, json!({"http_code":403,"developer_message":"The endpoint is blocked"})), Permission, None),
+        ("meta 100", Reply::json(400, meta_error(100, "Invalid parameter")), InvalidRequest, Some(100)),
+        ("meta 131026", Reply::json(400, meta_error(131026, "Message undeliverable")), Recipient, Some(131026)),
+        ("meta 131047", Reply::json(400, meta_error(131047, "Re-engagement message")), WindowClosed, Some(131047)),
+        ("meta 132001", Reply::json(404, meta_error(132001, "Template name does not exist")), Template, Some(132001)),
+        ("meta 368", Reply::json(403, meta_error(368, "Temporarily blocked")), Policy, Some(368)),
+        ("meta 190", Reply::json(401, meta_error(190, "Access token expired")), Authentication, Some(190)),
+        ("meta 131042", Reply::json(400, meta_error(131042, "Business eligibility payment issue")), Payment, Some(131042)),
+        ("meta 131048", Reply::json(429, meta_error(131048, "Spam rate limit hit")), RateLimited, Some(131048)),
+        ("meta error embedded in 360dialog", gateway(400, gateway_embedded), InvalidRequest, Some(100)),
+        ("bare error string", Reply::json(400, json!({"error":"Invalid request"})), InvalidRequest, None),
+        ("360dialog payment", gateway(400, json!({"developer_message":"Could not send message due to lack of payment"})), Payment, None),
+        ("360dialog disabled", gateway(400, json!({"developer_message":"Your WhatsApp for Business API has been disabled"})), Account, None),
+        ("502 html", Reply::raw(502, "text/html", b"<html><body><h1>502 Bad Gateway</h1></body></html>"), OutcomeUnknown, None),
+        ("504 html", Reply::raw(504, "text/html", b"<html>gateway timeout</html>"), OutcomeUnknown, None),
+        ("500 empty", Reply::raw(500, "application/json", b""), OutcomeUnknown, None),
+        ("360dialog 500", gateway(500, json!({"developer_message":"Internal server error"})), OutcomeUnknown, None),
     ];
-    for (i, (reply, code, api_code)) in cases.into_iter().enumerate() {
-        let server = TestServer::start(vec![reply, send_ok(), send_ok()]).await;
-        let e = client(&server).send_body(text_body()).await.unwrap_err();
-        assert_eq!(e.code(), code, "case {i}: {e}");
-        assert_eq!(e.api_code(), api_code, "case {i}: {e}");
-        assert_eq!(server.count(), 1, "case {i} must not be retried: {e}");
+    for (case, reply, code, api_code) in cases {
+        let (server, sent) = send_once(vec![reply, send_ok(), send_ok()]).await;
+        let e = sent.unwrap_err();
+        assert_eq!(e.code(), code, "case {case}: {e}");
+        assert_eq!(e.api_code(), api_code, "case {case}: {e}");
+        assert_eq!(server.count(), 1, "case {case} must not be retried: {e}");
         assert_no_key(&e);
     }
 }
 
 #[tokio::test]
 async fn meta_fields_are_kept() {
-    let server = TestServer::start(vec![Reply::json(
+    let (_server, sent) = send_once(vec![Reply::json(
         400,
         meta_error(131009, "(#131009) Parameter value is not valid"),
     )])
     .await;
-    let e = client(&server).send_body(text_body()).await.unwrap_err();
+    let e = sent.unwrap_err();
     let api = e.api_error().unwrap();
     assert_eq!(api.status, 400);
     assert_eq!(api.api_code, Some(131009));
@@ -291,8 +237,8 @@ async fn meta_fields_are_kept() {
     let gw = json!({"meta":{"success":false,"http_code":400,
         "developer_message":"Invalid payload ({\"error\":{\"message\":\"Invalid parameter\",\"code\":100,\"fbtrace_id\":\"AqRs\"}})",
         "360dialog_trace_id":"TRACE360"}});
-    let server = TestServer::start(vec![Reply::json(400, gw)]).await;
-    let e = client(&server).send_body(text_body()).await.unwrap_err();
+    let (_server, sent) = send_once(vec![Reply::json(400, gw)]).await;
+    let e = sent.unwrap_err();
     let api = e.api_error().unwrap();
     assert_eq!(api.trace_id.as_deref(), Some("TRACE360"));
     assert_eq!(api.fbtrace_id.as_deref(), Some("AqRs"));
@@ -302,8 +248,8 @@ async fn meta_fields_are_kept() {
 #[tokio::test]
 async fn unparseable_body_keeps_status_and_at_most_1kb() {
     let html = format!("<html>{}</html>", "A".repeat(10_000));
-    let server = TestServer::start(vec![Reply::raw(502, "text/html", html.as_bytes())]).await;
-    let e = client(&server).send_body(text_body()).await.unwrap_err();
+    let (_server, sent) = send_once(vec![Reply::raw(502, "text/html", html.as_bytes())]).await;
+    let e = sent.unwrap_err();
     assert_eq!(e.code(), ErrorCode::OutcomeUnknown);
     assert_eq!(e.status(), Some(502));
     let shown = e.to_string();
@@ -313,16 +259,12 @@ async fn unparseable_body_keeps_status_and_at_most_1kb() {
 
 #[tokio::test]
 async fn rate_limit_429_honours_retry_after_then_succeeds() {
-    let server = TestServer::start(vec![
-        Reply::json_with(
-            429,
-            &[("Retry-After", "1")],
-            meta_error(130429, "(#130429) Rate limit hit"),
-        ),
+    let (server, sent) = send_once(vec![
+        too_many("1", meta_error(130429, "(#130429) Rate limit hit")),
         send_ok(),
     ])
     .await;
-    let resp = client(&server).send_body(text_body()).await.unwrap();
+    let resp = sent.unwrap();
     assert_eq!(resp.message_id(), Some("wamid.OK1"));
     let reqs = server.requests();
     assert_eq!(reqs.len(), 2, "retried once");
@@ -335,14 +277,13 @@ async fn rate_limit_429_honours_retry_after_then_succeeds() {
 #[tokio::test]
 async fn rate_limit_http_date_and_plain_429_run_out_of_retries() {
     let date = httpdate::fmt_http_date(std::time::SystemTime::now() + Duration::from_secs(1));
-    let server = TestServer::start(vec![
-        Reply::json_with(429, &[("Retry-After", &date)], json!({"error":"Too many requests"})),
+    let (server, sent) = send_once(vec![
+        too_many(&date, json!({"error":"Too many requests"})),
         Reply::with_header(429, "Retry-After", "0"),
         Reply::json(400, json!({"meta":{"success":false,"developer_message":"You have exceeded the endpoint rate limit."}})),
         send_ok(),
-    ])
-    .await;
-    let e = client(&server).send_body(text_body()).await.unwrap_err();
+    ]).await;
+    let e = sent.unwrap_err();
     assert_eq!(e.code(), ErrorCode::RateLimited);
     assert_eq!(e.status(), Some(400));
     assert_eq!(server.count(), 3, "first attempt + max_retries (2)");
@@ -351,17 +292,11 @@ async fn rate_limit_http_date_and_plain_429_run_out_of_retries() {
 #[tokio::test]
 async fn retry_after_is_capped_by_policy() {
     let server = TestServer::start(vec![
-        Reply::json_with(
-            429,
-            &[("Retry-After", "3600")],
-            meta_error(4, "App call limit"),
-        ),
+        too_many("3600", meta_error(4, "App call limit")),
         send_ok(),
     ])
     .await;
-    let c = Client::builder()
-        .api_key(KEY)
-        .base_url(&server.url())
+    let c = builder(&server.url())
         .retry_policy(RetryPolicy {
             max_retry_after: Duration::from_millis(50),
             ..fast_policy()
@@ -381,9 +316,7 @@ async fn meta_transient_131000_is_retried_at_most_twice() {
     for status in [500, 503] {
         let r = || Reply::json(status, meta_error(131000, "Something went wrong"));
         let server = TestServer::start(vec![r(), r(), r(), send_ok()]).await;
-        let c = Client::builder()
-            .api_key(KEY)
-            .base_url(&server.url())
+        let c = builder(&server.url())
             .retry_policy(RetryPolicy {
                 max_retries: 5,
                 ..fast_policy()
@@ -406,12 +339,12 @@ async fn meta_transient_131000_is_retried_at_most_twice() {
 
 #[tokio::test]
 async fn meta_503_with_body_retried_then_succeeds() {
-    let server = TestServer::start(vec![
+    let (server, sent) = send_once(vec![
         Reply::json(503, meta_error(131016, "Service unavailable")),
         send_ok(),
     ])
     .await;
-    let resp = client(&server).send_body(text_body()).await.unwrap();
+    let resp = sent.unwrap();
     assert_eq!(resp.message_id(), Some("wamid.OK1"));
     assert_eq!(server.count(), 2);
 }
@@ -446,12 +379,7 @@ async fn connection_refused_is_retried_then_connection_error() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     drop(listener);
-    let c = Client::builder()
-        .api_key(KEY)
-        .base_url(&format!("http://{addr}"))
-        .retry_policy(fast_policy())
-        .build()
-        .unwrap();
+    let c = builder(&format!("http://{addr}")).build().unwrap();
     let e = c.send_body(text_body()).await.unwrap_err();
     assert_eq!(e.code(), ErrorCode::Connection);
     assert_no_key(&e);
@@ -464,9 +392,7 @@ async fn connection_refused_then_server_appears_send_succeeds() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     drop(listener);
-    let c = Client::builder()
-        .api_key(KEY)
-        .base_url(&format!("http://{addr}"))
+    let c = builder(&format!("http://{addr}"))
         .retry_policy(RetryPolicy {
             max_retries: 2,
             base: Duration::from_millis(1500),
@@ -486,8 +412,8 @@ async fn connection_refused_then_server_appears_send_succeeds() {
 
 #[tokio::test]
 async fn reset_after_body_written_is_outcome_unknown_with_one_request() {
-    let server = TestServer::start(vec![Reply::Reset, send_ok(), send_ok()]).await;
-    let e = client(&server).send_body(text_body()).await.unwrap_err();
+    let (server, sent) = send_once(vec![Reply::Reset, send_ok(), send_ok()]).await;
+    let e = sent.unwrap_err();
     assert_eq!(e.code(), ErrorCode::OutcomeUnknown, "{e}");
     assert_eq!(server.count(), 1, "never re-sent");
     assert_eq!(
@@ -501,11 +427,8 @@ async fn reset_after_body_written_is_outcome_unknown_with_one_request() {
 #[tokio::test]
 async fn timeout_after_body_written_is_outcome_unknown_with_one_request() {
     let server = TestServer::start(vec![Reply::Hang, send_ok(), send_ok()]).await;
-    let c = Client::builder()
-        .api_key(KEY)
-        .base_url(&server.url())
+    let c = builder(&server.url())
         .timeout(Duration::from_millis(300))
-        .retry_policy(fast_policy())
         .build()
         .unwrap();
     let e = c.send_body(text_body()).await.unwrap_err();
@@ -543,22 +466,11 @@ async fn idempotent_requests_retry_timeouts_and_5xx() {
         Reply::json(200, json!({"url":"https://hooks.example.com/wa"})),
     ])
     .await;
-    let c = Client::builder()
-        .api_key(KEY)
-        .base_url(&server.url())
+    let c = builder(&server.url())
         .timeout(Duration::from_millis(300))
-        .retry_policy(fast_policy())
         .build()
         .unwrap();
-    let v = c
-        .request_json(
-            reqwest::Method::GET,
-            "/v1/configs/webhook",
-            None,
-            RetryClass::Idempotent,
-        )
-        .await
-        .unwrap();
+    let v = get_webhook(&c).await.unwrap();
     assert_eq!(v["url"], "https://hooks.example.com/wa");
     let reqs = server.requests();
     assert_eq!(reqs.len(), 3);
@@ -578,11 +490,8 @@ async fn idempotent_post_sends_json_and_reports_final_errors() {
         Reply::Hang,
     ])
     .await;
-    let c = Client::builder()
-        .api_key(KEY)
-        .base_url(&server.url())
+    let c = builder(&server.url())
         .timeout(Duration::from_millis(200))
-        .retry_policy(fast_policy())
         .build()
         .unwrap();
     let body =
@@ -602,15 +511,7 @@ async fn idempotent_post_sends_json_and_reports_final_errors() {
         server.requests()[0].header("content-type"),
         Some("application/json")
     );
-    let e = c
-        .request_json(
-            reqwest::Method::GET,
-            "/v1/configs/webhook",
-            None,
-            RetryClass::Idempotent,
-        )
-        .await
-        .unwrap_err();
+    let e = get_webhook(&c).await.unwrap_err();
     assert_eq!(e.code(), ErrorCode::Timeout);
     assert_eq!(server.count(), 4, "1 + first attempt + 2 retries");
 }
@@ -640,26 +541,10 @@ async fn redirects_stay_on_the_base_host() {
     ])
     .await;
     let c = client(&server);
-    let e = c
-        .request_json(
-            reqwest::Method::GET,
-            "/v1/configs/webhook",
-            None,
-            RetryClass::Idempotent,
-        )
-        .await
-        .unwrap_err();
+    let e = get_webhook(&c).await.unwrap_err();
     assert_eq!(elsewhere.count(), 0, "the key never went to another host");
     assert_no_key(&e);
-    let v = c
-        .request_json(
-            reqwest::Method::GET,
-            "/v1/configs/webhook",
-            None,
-            RetryClass::Idempotent,
-        )
-        .await
-        .unwrap();
+    let v = get_webhook(&c).await.unwrap();
     assert_eq!(v["url"], "same-host");
     let reqs = server.requests();
     assert_eq!(reqs.last().unwrap().target, "/v1/configs/webhook2");
@@ -695,13 +580,13 @@ async fn clones_share_one_client() {
 
 #[tokio::test]
 async fn fbtrace_id_header_is_kept_when_the_body_has_none() {
-    let server = TestServer::start(vec![Reply::json_with(
+    let (_server, sent) = send_once(vec![Reply::json_with(
         400,
         &[("x-fb-trace-id", "HdrTrace42")],
         json!({"error": "Invalid request"}),
     )])
     .await;
-    let e = client(&server).send_body(text_body()).await.unwrap_err();
+    let e = sent.unwrap_err();
     assert_eq!(
         e.api_error().unwrap().fbtrace_id.as_deref(),
         Some("HdrTrace42")
@@ -712,8 +597,8 @@ async fn fbtrace_id_header_is_kept_when_the_body_has_none() {
 async fn huge_error_body_is_read_only_partly_and_not_echoed() {
     let mut body = b"<html>".to_vec();
     body.extend(std::iter::repeat_n(b'Z', 5 * 1024 * 1024));
-    let server = TestServer::start(vec![Reply::raw(400, "text/html", &body)]).await;
-    let e = client(&server).send_body(text_body()).await.unwrap_err();
+    let (server, sent) = send_once(vec![Reply::raw(400, "text/html", &body)]).await;
+    let e = sent.unwrap_err();
     assert_eq!(e.status(), Some(400));
     assert_eq!(e.code(), ErrorCode::ApiError);
     assert!(e.to_string().len() < 1300);

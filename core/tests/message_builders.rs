@@ -131,10 +131,6 @@ fn interactive_builders() {
     )
     .header(Header::Image(Media::id("1029384756109999")))
     .footer("Example Store");
-    assert_body(
-        &Message::interactive(TO, buttons),
-        "interactive_button_image_header",
-    );
 
     let list = Interactive::list(
         "Pick a time that suits you.",
@@ -154,7 +150,6 @@ fn interactive_builders() {
     )
     .header(Header::Text("Delivery slots".into()))
     .footer("All times local");
-    assert_body(&Message::interactive(TO, list), "interactive_list");
 
     let cta = Interactive::cta_url(
         "See live tracking for your parcel.",
@@ -163,7 +158,6 @@ fn interactive_builders() {
     )
     .header(Header::Text("Order 4471".into()))
     .footer("Link valid for 7 days");
-    assert_body(&Message::interactive(TO, cta), "interactive_cta_url");
 
     let mut flow = Flow::by_id("1234567890123456", "Sign up");
     flow.flow_token = Some("signup-7f3a2c".into());
@@ -174,12 +168,10 @@ fn interactive_builders() {
     let flow = Interactive::flow("Two quick questions and you are in.", flow)
         .header(Header::Text("Join our newsletter".into()))
         .footer("Takes 30 seconds");
-    assert_body(&Message::interactive(TO, flow), "interactive_flow");
 
     let product = Interactive::product("730192837465102", "sku-olive-oil-500")
         .body("The one you asked about:")
         .footer("Prices incl. VAT");
-    assert_body(&Message::interactive(TO, product), "interactive_product");
 
     let plist = Interactive::product_list(
         "Pantry picks",
@@ -193,7 +185,16 @@ fn interactive_builders() {
             ProductSection::new("Bakery", vec!["sku-bread-sour".into()]),
         ],
     );
-    assert_body(&Message::interactive(TO, plist), "interactive_product_list");
+    for (case, interactive) in [
+        ("interactive_button_image_header", buttons),
+        ("interactive_list", list),
+        ("interactive_cta_url", cta),
+        ("interactive_flow", flow),
+        ("interactive_product", product),
+        ("interactive_product_list", plist),
+    ] {
+        assert_body(&Message::interactive(TO, interactive), case);
+    }
 
     assert_body(
         &Message::interactive(

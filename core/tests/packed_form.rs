@@ -8,7 +8,7 @@ mod common;
 
 use std::fs;
 
-use common::read_json;
+use common::ParseExpect;
 use serde_json::{Map, Value, json};
 use wa360::webhook::packed::parse_to_packed_json;
 
@@ -105,33 +105,27 @@ fn expand(packed: &Value) -> Vec<Value> {
 
 #[test]
 fn packed_form_expands_to_the_canonical_events_of_every_case() {
-    let cases = common::case_dirs("webhook_parse");
+    let cases = common::webhook_parse_cases();
     assert!(cases.len() > 50, "the conformance suite is there");
     let mut failures = Vec::new();
-    for dir in &cases {
-        let name = common::case_name(dir);
-        let input = fs::read(dir.join("input.json")).expect("input.json");
-        let err_path = dir.join("expected_error.json");
-        if err_path.exists() {
-            let want = read_json(&err_path);
-            match parse_to_packed_json(&input) {
-                Err(e) if e.code().as_str() == want["code"] => {}
-                other => failures.push(format!("{name}: expected an error, got {other:?}")),
+    for case in &cases {
+        let name = &case.name;
+        let (want, packed) = match (&case.expect, parse_to_packed_json(&case.input)) {
+            (ParseExpect::Error(want), Err(e)) if e.code().as_str() == want => continue,
+            (ParseExpect::Error(_), other) => {
+                failures.push(format!("{name}: expected an error, got {other:?}"));
+                continue;
             }
-            continue;
-        }
-        let want = read_json(&dir.join("expected.json"));
-        let packed = match parse_to_packed_json(&input) {
-            Ok(t) => t,
-            Err(e) => {
+            (ParseExpect::Events(_), Err(e)) => {
                 failures.push(format!("{name}: unexpected error {e}"));
                 continue;
             }
+            (ParseExpect::Events(want), Ok(packed)) => (want, packed),
         };
         let got = Value::Array(expand(
             &serde_json::from_str(&packed).expect("packed is JSON"),
         ));
-        if got != want {
+        if &got != want {
             failures.push(format!("{name}:\n got  {got}\n want {want}"));
         }
     }

@@ -32,6 +32,11 @@ fn client(server: &TestServer, max_retries: u32) -> Client {
         .unwrap()
 }
 
+/// A server whose one answer is `{"url": url}`.
+async fn answering(url: &str) -> TestServer {
+    TestServer::start(vec![Reply::json(200, json!({ "url": url }))]).await
+}
+
 fn settings() -> WebhookSettings {
     WebhookSettings::new("https://hooks.example.com/wa360?n=1")
         .basic_auth("hook", "pw")
@@ -40,11 +45,7 @@ fn settings() -> WebhookSettings {
 
 #[tokio::test]
 async fn set_phone_posts_url_and_headers_with_the_api_key() {
-    let srv = TestServer::start(vec![Reply::json(
-        200,
-        json!({"url": "https://hooks.example.com/wa360?n=1"}),
-    )])
-    .await;
+    let srv = answering("https://hooks.example.com/wa360?n=1").await;
     let answer = client(&srv, 0)
         .webhooks()
         .set_phone(&settings())
@@ -130,11 +131,7 @@ async fn get_phone_reads_url_and_headers_and_404_is_none() {
 
 #[tokio::test]
 async fn get_waba_reads_waba_webhook() {
-    let srv = TestServer::start(vec![Reply::json(
-        200,
-        json!({"url": "https://hooks.example.com/w"}),
-    )])
-    .await;
+    let srv = answering("https://hooks.example.com/w").await;
     let w = client(&srv, 0)
         .webhooks()
         .get_waba()

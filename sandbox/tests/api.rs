@@ -3,26 +3,22 @@
 use serde_json::{Value, json};
 use wa360_sandbox::Sandbox;
 
-thread_local! {
-    // One client per test thread (each test has its own thread and runtime):
-    // building a TLS-capable client is slow in debug builds.
-    static CLIENT: reqwest::Client = reqwest::Client::new();
+mod common;
+use common::{call, control_get, http as client, keyed, post_json};
+
+/// A request without a body to `path` of the sandbox carrying its key: status and JSON answer.
+async fn keyed_call(sb: &Sandbox, method: reqwest::Method, path: &str) -> (u16, Value) {
+    call(sb, method, path, Some(sb.api_key()), None).await
 }
 
-fn client() -> reqwest::Client {
-    CLIENT.with(|c| c.clone())
-}
-
-async fn post_json(sb: &Sandbox, path: &str, body: Value) -> (u16, Value) {
-    let r = client()
-        .post(format!("{}{path}", sb.url()))
-        .header("D360-API-KEY", sb.api_key())
-        .json(&body)
+/// `POST /media` with a multipart form: status and JSON answer (which must be JSON).
+async fn upload(sb: &Sandbox, form: reqwest::multipart::Form) -> (u16, Value) {
+    let r = keyed(sb, reqwest::Method::POST, "/media")
+        .multipart(form)
         .send()
         .await
         .unwrap();
-    let st = r.status().as_u16();
-    (st, r.json().await.unwrap_or(Value::Null))
+    (r.status().as_u16(), r.json().await.unwrap())
 }
 
 #[tokio::test]
@@ -74,12 +70,8 @@ async fn text_send_answers_documented_response_with_fresh_wamid() {
 #[tokio::test]
 async fn bsuid_recipient_gets_user_id_contact() {
     let sb = Sandbox::start().await.unwrap();
-    let (st, a) = post_json(
-        &sb,
-        "/messages",
-        json!({"messaging_product":"whatsapp","recipient":"US.5093817264530918273","type":"text","text":{"body":"hi"}}),
-    )
-    .await;
+    let body = json!({"messaging_product":"whatsapp","recipient":"US.5093817264530918273","type":"text","text":{"body":"hi"}});
+    let (st, a) = post_json(&sb, "/messages", body).await;
     assert_eq!(st, 200);
     assert_eq!(a["contacts"][0]["input"], "US.5093817264530918273");
     assert_eq!(a["contacts"][0]["user_id"], "US.5093817264530918273");
@@ -119,98 +111,31 @@ async fn every_documented_outbound_payload_is_accepted() {
 #[tokio::test]
 async fn invalid_sends_get_meta_errors() {
     let sb = Sandbox::start().await.unwrap();
+    // (expected code, words in details, body); one line a case.
+    #[rustfmt::skip]
     let cases = [
-        // (body, expected code, words in details)
-        (
-            json!({"to":"15555550123","type":"text","text":{"body":"x"}}),
-            100,
-            "messaging_product",
-        ),
-        (
-            json!({"messaging_product":"sms","to":"15555550123","type":"text","text":{"body":"x"}}),
-            100,
-            "messaging_product",
-        ),
-        (
-            json!({"messaging_product":"whatsapp","type":"text","text":{"body":"x"}}),
-            131008,
-            "to",
-        ),
-        (
-            json!({"messaging_product":"whatsapp","to":"12ab","type":"text","text":{"body":"x"}}),
-            131009,
-            "to",
-        ),
-        (
-            json!({"messaging_product":"whatsapp","to":"15555550123","text":{"body":"x"}}),
-            131008,
-            "type",
-        ),
-        (
-            json!({"messaging_product":"whatsapp","to":"15555550123","type":"poll","poll":{}}),
-            100,
-            "poll",
-        ),
-        (
-            json!({"messaging_product":"whatsapp","to":"15555550123","type":"text"}),
-            131008,
-            "text",
-        ),
-        (
-            json!({"messaging_product":"whatsapp","to":"15555550123","type":"text","text":{"body":""}}),
-            131009,
-            "text.body",
-        ),
-        (
-            json!({"messaging_product":"whatsapp","to":"15555550123","type":"text","text":{"body":"a".repeat(4097)}}),
-            131009,
-            "4096",
-        ),
-        (
-            json!({"messaging_product":"whatsapp","to":"15555550123","type":"image","image":{"id":"1","link":"https://x.example/a.jpg"}}),
-            100,
-            "exactly one",
-        ),
-        (
-            json!({"messaging_product":"whatsapp","to":"15555550123","type":"image","image":{"caption":"c"}}),
-            131008,
-            "image.id",
-        ),
-        (
-            json!({"messaging_product":"whatsapp","to":"15555550123","type":"audio","audio":{"id":"1","caption":"c"}}),
-            100,
-            "caption",
-        ),
-        (
-            json!({"messaging_product":"whatsapp","to":"15555550123","type":"interactive","interactive":{"type":"button","body":{"text":"b"},"action":{"buttons":[
+        (100, "messaging_product", json!({"to":"15555550123","type":"text","text":{"body":"x"}})),
+        (100, "messaging_product", json!({"messaging_product":"sms","to":"15555550123","type":"text","text":{"body":"x"}})),
+        (131008, "to", json!({"messaging_product":"whatsapp","type":"text","text":{"body":"x"}})),
+        (131009, "to", json!({"messaging_product":"whatsapp","to":"12ab","type":"text","text":{"body":"x"}})),
+        (131008, "type", json!({"messaging_product":"whatsapp","to":"15555550123","text":{"body":"x"}})),
+        (100, "poll", json!({"messaging_product":"whatsapp","to":"15555550123","type":"poll","poll":{}})),
+        (131008, "text", json!({"messaging_product":"whatsapp","to":"15555550123","type":"text"})),
+        (131009, "text.body", json!({"messaging_product":"whatsapp","to":"15555550123","type":"text","text":{"body":""}})),
+        (131009, "4096", json!({"messaging_product":"whatsapp","to":"15555550123","type":"text","text":{"body":"a".repeat(4097)}})),
+        (100, "exactly one", json!({"messaging_product":"whatsapp","to":"15555550123","type":"image","image":{"id":"1","link":"https://x.example/a.jpg"}})),
+        (131008, "image.id", json!({"messaging_product":"whatsapp","to":"15555550123","type":"image","image":{"caption":"c"}})),
+        (100, "caption", json!({"messaging_product":"whatsapp","to":"15555550123","type":"audio","audio":{"id":"1","caption":"c"}})),
+        (131009, "Buttons count", json!({"messaging_product":"whatsapp","to":"15555550123","type":"interactive","interactive":{"type":"button","body":{"text":"b"},"action":{"buttons":[
             {"type":"reply","reply":{"id":"1","title":"a"}},{"type":"reply","reply":{"id":"2","title":"b"}},
-            {"type":"reply","reply":{"id":"3","title":"c"}},{"type":"reply","reply":{"id":"4","title":"d"}}]}}}),
-            131009,
-            "Buttons count",
-        ),
-        (
-            json!({"messaging_product":"whatsapp","to":"15555550123","type":"interactive","interactive":{"type":"button","body":{"text":"b"},"action":{"buttons":[
-            {"type":"reply","reply":{"id":"1","title":"this title is far too long"}}]}}}),
-            131009,
-            "Button title length invalid",
-        ),
-        (
-            json!({"messaging_product":"whatsapp","to":"15555550123","type":"template","template":{"name":"order_update"}}),
-            131008,
-            "template.language",
-        ),
-        (
-            json!({"messaging_product":"whatsapp","to":"15555550123","type":"location","location":{"latitude":91,"longitude":0}}),
-            131009,
-            "latitude",
-        ),
-        (
-            json!({"messaging_product":"whatsapp","status":"read"}),
-            131008,
-            "message_id",
-        ),
+            {"type":"reply","reply":{"id":"3","title":"c"}},{"type":"reply","reply":{"id":"4","title":"d"}}]}}})),
+        (131009, "Button title length invalid", json!({"messaging_product":"whatsapp","to":"15555550123","type":"interactive","interactive":{"type":"button","body":{"text":"b"},"action":{"buttons":[
+            {"type":"reply","reply":{"id":"1","title":"this title is far too long"}}]}}})),
+        (131008, "template.language", json!({"messaging_product":"whatsapp","to":"15555550123","type":"template","template":{"name":"order_update"}})),
+        (131009, "latitude", json!({"messaging_product":"whatsapp","to":"15555550123","type":"location","location":{"latitude":91,"longitude":0}})),
+        (131008, "message_id", json!({"messaging_product":"whatsapp","status":"read"})),
     ];
-    for (body, code, words) in cases {
+    for (code, words, body) in cases {
         let (st, a) = post_json(&sb, "/messages", body.clone()).await;
         assert_eq!(st, 400, "{body} -> {a}");
         assert_eq!(a["error"]["code"], code, "{body} -> {a}");
@@ -223,36 +148,24 @@ async fn invalid_sends_get_meta_errors() {
         );
     }
     // Not JSON at all.
-    let r = client()
-        .post(format!("{}/messages", sb.url()))
-        .header("D360-API-KEY", sb.api_key())
+    let not_json = keyed(&sb, reqwest::Method::POST, "/messages")
         .header("content-type", "application/json")
-        .body("{not json")
-        .send()
-        .await
-        .unwrap();
+        .body("{not json");
+    let r = not_json.send().await.unwrap();
     assert_eq!(r.status(), 400);
-    let v: Value = r.json().await.unwrap();
-    assert_eq!(v["error"]["code"], 100);
+    assert_eq!(r.json::<Value>().await.unwrap()["error"]["code"], 100);
 }
 
 #[tokio::test]
 async fn mark_read_and_typing_answer_success() {
     let sb = Sandbox::start().await.unwrap();
-    let (st, a) = post_json(
-        &sb,
-        "/messages",
+    for body in [
         json!({"messaging_product":"whatsapp","status":"read","message_id":"wamid.X"}),
-    )
-    .await;
-    assert_eq!((st, a), (200, json!({"success": true})));
-    let (st, a) = post_json(
-        &sb,
-        "/messages",
         json!({"messaging_product":"whatsapp","status":"read","message_id":"wamid.X","typing_indicator":{"type":"text"}}),
-    )
-    .await;
-    assert_eq!((st, a), (200, json!({"success": true})));
+    ] {
+        let answer = post_json(&sb, "/messages", body.clone()).await;
+        assert_eq!(answer, (200, json!({"success": true})), "{body}");
+    }
 }
 
 #[tokio::test]
@@ -268,30 +181,16 @@ async fn media_round_trip_through_lookaside_host_rule() {
                 .mime_str("image/jpeg")
                 .unwrap(),
         );
-    let r = client()
-        .post(format!("{}/media", sb.url()))
-        .header("D360-API-KEY", sb.api_key())
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
-    let up: Value = r.json().await.unwrap();
+    let (status, up) = upload(&sb, form).await;
+    assert_eq!(status, 200, "{up}");
     let id = up["id"].as_str().unwrap().to_string();
     assert!(
         id.chars().all(|c| c.is_ascii_digit()),
         "media id must be numeric: {id}"
     );
 
-    let info: Value = client()
-        .get(format!("{}/{id}", sb.url()))
-        .header("D360-API-KEY", sb.api_key())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (status, info) = keyed_call(&sb, reqwest::Method::GET, &format!("/{id}")).await;
+    assert_eq!(status, 200, "{info}");
     assert_eq!(info["messaging_product"], "whatsapp");
     assert_eq!(info["mime_type"], "image/jpeg");
     assert_eq!(info["file_size"], bytes.len());
@@ -316,57 +215,28 @@ async fn media_round_trip_through_lookaside_host_rule() {
     // Without the key: 401; with a wrong hash: not found.
     let r = client().get(&rewritten).send().await.unwrap();
     assert_eq!(r.status(), 401);
-    let r = client()
-        .get(format!(
-            "{}/whatsapp_business/attachments/?mid={id}&ext=1&hash=wrong",
-            sb.url()
-        ))
-        .header("D360-API-KEY", sb.api_key())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 404);
+    let wrong_hash = format!("/whatsapp_business/attachments/?mid={id}&ext=1&hash=wrong");
+    let (status, _) = keyed_call(&sb, reqwest::Method::GET, &wrong_hash).await;
+    assert_eq!(status, 404);
 
-    let r = client()
-        .delete(format!("{}/{id}", sb.url()))
-        .header("D360-API-KEY", sb.api_key())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
-    assert_eq!(r.json::<Value>().await.unwrap(), json!({"success": true}));
-    let r = client()
-        .get(format!("{}/{id}", sb.url()))
-        .header("D360-API-KEY", sb.api_key())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 404);
-    let v: Value = r.json().await.unwrap();
+    let media = format!("/{id}");
+    let deleted = keyed_call(&sb, reqwest::Method::DELETE, &media).await;
+    assert_eq!(deleted, (200, json!({"success": true})));
+    let (status, v) = keyed_call(&sb, reqwest::Method::GET, &media).await;
+    assert_eq!(status, 404);
     assert_eq!(v["error"]["code"], 100);
     assert_eq!(v["error"]["error_subcode"], 33);
-    let r = client()
-        .delete(format!("{}/{id}", sb.url()))
-        .header("D360-API-KEY", sb.api_key())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 404);
+    let (status, _) = keyed_call(&sb, reqwest::Method::DELETE, &media).await;
+    assert_eq!(status, 404);
 }
 
 #[tokio::test]
 async fn upload_without_file_or_product_is_rejected() {
     let sb = Sandbox::start().await.unwrap();
     let form = reqwest::multipart::Form::new().text("messaging_product", "whatsapp");
-    let r = client()
-        .post(format!("{}/media", sb.url()))
-        .header("D360-API-KEY", sb.api_key())
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 400);
-    assert_eq!(r.json::<Value>().await.unwrap()["error"]["code"], 131008);
+    let (status, v) = upload(&sb, form).await;
+    assert_eq!(status, 400, "{v}");
+    assert_eq!(v["error"]["code"], 131008);
 }
 
 #[tokio::test]
@@ -374,14 +244,7 @@ async fn inspection_lists_requests_without_the_key_and_reset_clears() {
     let sb = Sandbox::start().await.unwrap();
     let body = json!({"messaging_product":"whatsapp","to":"15555550123","type":"text","text":{"body":"logged"}});
     post_json(&sb, "/messages", body.clone()).await;
-    let v: Value = client()
-        .get(format!("{}/_sandbox/requests", sb.url()))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let v = control_get(&sb, "/_sandbox/requests").await;
     let reqs = v["requests"].as_array().unwrap();
     assert_eq!(reqs.len(), 1);
     assert_eq!(reqs[0]["method"], "POST");
@@ -394,21 +257,10 @@ async fn inspection_lists_requests_without_the_key_and_reset_clears() {
         "the key must never be listed"
     );
     // Filter by path.
-    let v: Value = client()
-        .get(format!("{}/_sandbox/requests?path=/media", sb.url()))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let v = control_get(&sb, "/_sandbox/requests?path=/media").await;
     assert_eq!(v["requests"].as_array().unwrap().len(), 0);
-    let r = client()
-        .post(format!("{}/_sandbox/reset", sb.url()))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
+    let (status, _) = call(&sb, reqwest::Method::POST, "/_sandbox/reset", None, None).await;
+    assert_eq!(status, 200);
     assert!(sb.requests().is_empty());
 }
 

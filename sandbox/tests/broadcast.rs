@@ -7,10 +7,15 @@ use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::http::StatusCode;
-use wa360::broadcast::{BroadcastOptions, Campaign, Ledger, RecipientState, recipient_key};
+use wa360::broadcast::{
+    BroadcastOptions, Campaign, Ledger, RecipientState, Summary, recipient_key,
+};
 use wa360::client::Client;
 use wa360::governor::GovernorConfig;
 use wa360_sandbox::{Fault, FaultRule, Limits, Sandbox};
+
+mod common;
+use common::{client_builder, scaled};
 
 fn csv(n: usize) -> String {
     let mut s = String::from("to,name,order\n");
@@ -20,17 +25,80 @@ fn csv(n: usize) -> String {
     s
 }
 
+/// A client whose governor sends `rate` messages/s and paces no recipient pair.
+fn client_at(sb: &Sandbox, rate: f64) -> Client {
+    let governor = GovernorConfig::default()
+        .messages_per_second(rate)
+        .pair_rate(None, 1);
+    client_builder(sb).governor(governor).build().unwrap()
+}
+
 fn client(sb: &Sandbox) -> Client {
-    Client::builder()
-        .base_url(&sb.url())
-        .api_key(sb.api_key())
-        .governor(
-            GovernorConfig::default()
-                .messages_per_second(200.0)
-                .pair_rate(None, 1),
-        )
-        .build()
-        .unwrap()
+    client_at(sb, 200.0)
+}
+
+/// The campaign `order_update`/`en_US` to `n` recipients.
+fn campaign(n: usize) -> Campaign {
+    Campaign::from_csv("order_update", "en_US", &csv(n)).unwrap()
+}
+
+/// A sandbox at time scale 0.01 whose status webhooks feed the ledger `name` of a
+/// campaign to `n` recipients.
+async fn hooked_to_ledger(name: &str, n: usize) -> (Sandbox, Campaign, Ledger) {
+    let sb = scaled(0.01).await;
+    let campaign = campaign(n);
+    let ledger = Ledger::open(temp_ledger(name), &campaign).unwrap();
+    let url = receiver(ledger.clone()).await;
+    sb.control()
+        .register_webhook(false, &url, &BTreeMap::new())
+        .unwrap();
+    (sb, campaign, ledger)
+}
+
+/// The campaign run with one send at a time and the quiet window `unknown_window` for
+/// sends whose outcome is unknown (well within 120 s).
+async fn one_at_a_time(
+    sb: &Sandbox,
+    campaign: &Campaign,
+    ledger: &Ledger,
+    unknown_window: Duration,
+) -> Summary {
+    let opts = BroadcastOptions {
+        concurrency: 1,
+        unknown_window,
+        ..BroadcastOptions::default()
+    };
+    tokio::time::timeout(
+        Duration::from_secs(120),
+        client(sb).broadcast(campaign, ledger, opts),
+    )
+    .await
+    .expect("the run ends well within its time")
+    .unwrap()
+}
+
+/// A campaign to `n` recipients run one send at a time (see [`one_at_a_time`]) while its
+/// first `times` sends meet `fault`: it completes with every recipient accepted once.
+async fn run_with_faults(
+    name: &str,
+    n: usize,
+    fault: Fault,
+    times: u32,
+    unknown_window: Duration,
+) -> (Sandbox, Ledger, Summary) {
+    let (sb, campaign, ledger) = hooked_to_ledger(name, n).await;
+    sb.add_fault(FaultRule::new("POST", "/messages", fault).times(times));
+    let s = one_at_a_time(&sb, &campaign, &ledger, unknown_window).await;
+    assert!(s.complete, "{s:?}");
+    each_accepted_once(&sb, n);
+    (sb, ledger, s)
+}
+
+/// Every one of the `n` recipients was accepted exactly once by the sandbox.
+fn each_accepted_once(sb: &Sandbox, n: usize) {
+    let per = accepted_per_recipient(sb);
+    assert_eq!(per.len(), n);
+    assert!(per.values().all(|&n| n == 1), "resent: {per:?}");
 }
 
 fn temp_ledger(name: &str) -> std::path::PathBuf {
@@ -74,8 +142,8 @@ fn accepted_per_recipient(sb: &Sandbox) -> BTreeMap<String, u64> {
 
 #[tokio::test]
 async fn broadcast_sends_each_recipient_once_and_a_rerun_sends_nothing() {
-    let sb = Sandbox::builder().time_scale(0.01).start().await.unwrap();
-    let campaign = Campaign::from_csv("order_update", "en_US", &csv(30)).unwrap();
+    let sb = scaled(0.01).await;
+    let campaign = campaign(30);
     let path = temp_ledger("basic");
     let ledger = Ledger::open(&path, &campaign).unwrap();
     let seen = Arc::new(Mutex::new(Vec::new()));
@@ -91,9 +159,7 @@ async fn broadcast_sends_each_recipient_once_and_a_rerun_sends_nothing() {
     assert!(s.complete);
     assert_eq!(s.counts.accepted, 30);
     assert_eq!(s.accepted_this_run, 30);
-    let per = accepted_per_recipient(&sb);
-    assert_eq!(per.len(), 30);
-    assert!(per.values().all(|&n| n == 1), "{per:?}");
+    each_accepted_once(&sb, 30);
     // The wire body: template, parameters in CSV order, the recipient's key.
     let req = sb
         .requests()
@@ -137,32 +203,10 @@ async fn broadcast_sends_each_recipient_once_and_a_rerun_sends_nothing() {
 /// sent again. The quiet window is long, so only the webhooks can settle them.
 #[tokio::test]
 async fn outcome_unknown_is_settled_by_status_webhooks_not_resent() {
-    let sb = Sandbox::builder().time_scale(0.01).start().await.unwrap();
-    let campaign = Campaign::from_csv("order_update", "en_US", &csv(40)).unwrap();
-    let ledger = Ledger::open(temp_ledger("unknown"), &campaign).unwrap();
-    let url = receiver(ledger.clone()).await;
-    sb.control()
-        .register_webhook(false, &url, &BTreeMap::new())
-        .unwrap();
-    // Every 8th send: processed, answer lost.
-    sb.add_fault(FaultRule::new("POST", "/messages", Fault::ResetAfterBody).times(5));
-    let opts = BroadcastOptions {
-        concurrency: 1,
-        unknown_window: Duration::from_secs(600),
-        ..BroadcastOptions::default()
-    };
-    let s = tokio::time::timeout(
-        Duration::from_secs(120),
-        client(&sb).broadcast(&campaign, &ledger, opts),
-    )
-    .await
-    .expect("settled by webhooks well within the quiet window")
-    .unwrap();
-    assert!(s.complete);
+    // The first 5 sends: processed, answer lost.
+    let window = Duration::from_secs(600);
+    let (sb, ledger, s) = run_with_faults("unknown", 40, Fault::ResetAfterBody, 5, window).await;
     assert_eq!(s.counts.accepted, 40);
-    let per = accepted_per_recipient(&sb);
-    assert_eq!(per.len(), 40);
-    assert!(per.values().all(|&n| n == 1), "resent blindly: {per:?}");
     let reqs = sb.requests();
     assert_eq!(reqs.len(), 40, "one request per recipient, none repeated");
     let lost = reqs
@@ -184,27 +228,8 @@ async fn outcome_unknown_is_settled_by_status_webhooks_not_resent() {
 /// the quiet window they are sent again, and each recipient still gets exactly one.
 #[tokio::test]
 async fn unknown_without_any_status_is_sent_again_after_the_window() {
-    let sb = Sandbox::builder().time_scale(0.01).start().await.unwrap();
-    let campaign = Campaign::from_csv("order_update", "en_US", &csv(10)).unwrap();
-    let ledger = Ledger::open(temp_ledger("quiet"), &campaign).unwrap();
-    let url = receiver(ledger.clone()).await;
-    sb.control()
-        .register_webhook(false, &url, &BTreeMap::new())
-        .unwrap();
-    sb.add_fault(FaultRule::new("POST", "/messages", Fault::ResetBeforeBody).times(3));
-    let opts = BroadcastOptions {
-        concurrency: 1,
-        unknown_window: Duration::from_secs(2),
-        ..BroadcastOptions::default()
-    };
-    let s = client(&sb)
-        .broadcast(&campaign, &ledger, opts)
-        .await
-        .unwrap();
-    assert!(s.complete);
-    let per = accepted_per_recipient(&sb);
-    assert_eq!(per.len(), 10);
-    assert!(per.values().all(|&n| n == 1), "{per:?}");
+    let window = Duration::from_secs(2);
+    let (_sb, ledger, _) = run_with_faults("quiet", 10, Fault::ResetBeforeBody, 3, window).await;
     let entries = ledger.entries().unwrap();
     assert_eq!(entries.iter().filter(|e| e.attempts == 2).count(), 3);
 }
@@ -219,19 +244,10 @@ async fn stop_then_resume_and_pause() {
         .start()
         .await
         .unwrap();
-    let campaign = Campaign::from_csv("order_update", "en_US", &csv(60)).unwrap();
+    let campaign = campaign(60);
     let path = temp_ledger("stop");
     let ledger = Ledger::open(&path, &campaign).unwrap();
-    let c = Client::builder()
-        .base_url(&sb.url())
-        .api_key(sb.api_key())
-        .governor(
-            GovernorConfig::default()
-                .messages_per_second(50.0)
-                .pair_rate(None, 1),
-        )
-        .build()
-        .unwrap();
+    let c = client_at(&sb, 50.0);
     let opts = BroadcastOptions::default();
     let ctl = opts.control.clone();
     let stop_at = Arc::new(Mutex::new(false));
@@ -266,16 +282,14 @@ async fn stop_then_resume_and_pause() {
     let s = run.await.unwrap().unwrap();
     assert!(s.complete);
     assert_eq!(ledger2.run_state().unwrap(), "done");
-    let per = accepted_per_recipient(&sb);
-    assert_eq!(per.len(), 60);
-    assert!(per.values().all(|&n| n == 1), "{per:?}");
+    each_accepted_once(&sb, 60);
 }
 
 /// A scheduled broadcast sends nothing before its start time (kept in the ledger).
 #[tokio::test]
 async fn scheduled_broadcast_waits_for_its_start_time() {
-    let sb = Sandbox::builder().time_scale(0.01).start().await.unwrap();
-    let campaign = Campaign::from_csv("order_update", "en_US", &csv(3)).unwrap();
+    let sb = scaled(0.01).await;
+    let campaign = campaign(3);
     let ledger = Ledger::open(temp_ledger("schedule"), &campaign).unwrap();
     let now_ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

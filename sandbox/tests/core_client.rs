@@ -7,25 +7,24 @@ use wa360::ErrorCode;
 use wa360::client::Client;
 use wa360::messages::{Media, Message};
 use wa360::webhook::registration::WebhookSettings;
-use wa360_sandbox::{Fault, FaultRule, RetryAfter, Sandbox};
+use wa360_sandbox::{Fault, Sandbox};
 
 mod common;
-use common::Receiver;
+use common::{
+    Receiver, client_builder, message_requests as message_posts, meta_error, on_send,
+    quick_retries, rate_limit_rule,
+};
 
 fn client(sb: &Sandbox) -> Client {
-    Client::builder()
-        .base_url(&sb.url())
-        .api_key(sb.api_key())
+    client_builder(sb)
         .timeout(Duration::from_secs(5))
         .build()
         .unwrap()
 }
 
-fn message_posts(sb: &Sandbox) -> Vec<wa360_sandbox::RecordedRequest> {
-    sb.requests()
-        .into_iter()
-        .filter(|r| r.path == "/messages")
-        .collect()
+/// A text "hi" to 15555550123 through `c`.
+async fn send_hi(c: &Client) -> wa360::Result<wa360::client::SendResponse> {
+    c.send(&Message::text("15555550123", "hi")).await
 }
 
 #[tokio::test]
@@ -100,17 +99,8 @@ async fn invalid_message_makes_no_request() {
 #[tokio::test]
 async fn rate_limit_with_retry_after_is_retried_once() {
     let sb = Sandbox::start().await.unwrap();
-    sb.add_fault(FaultRule::new(
-        "POST",
-        "/messages",
-        Fault::RateLimit {
-            retry_after: Some(RetryAfter::Seconds(1)),
-        },
-    ));
-    let r = client(&sb)
-        .send(&Message::text("15555550123", "hi"))
-        .await
-        .unwrap();
+    sb.add_fault(rate_limit_rule(1));
+    let r = send_hi(&client(&sb)).await.unwrap();
     assert!(r.message_id().is_some());
     let posts = message_posts(&sb);
     assert_eq!(posts.len(), 2);
@@ -126,11 +116,8 @@ async fn rate_limit_with_retry_after_is_retried_once() {
 #[tokio::test]
 async fn reset_after_body_is_outcome_unknown_and_not_retried() {
     let sb = Sandbox::start().await.unwrap();
-    sb.add_fault(FaultRule::new("POST", "/messages", Fault::ResetAfterBody));
-    let e = client(&sb)
-        .send(&Message::text("15555550123", "hi"))
-        .await
-        .unwrap_err();
+    sb.add_fault(on_send(Fault::ResetAfterBody));
+    let e = send_hi(&client(&sb)).await.unwrap_err();
     assert_eq!(e.code(), ErrorCode::OutcomeUnknown, "{e}");
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(
@@ -143,15 +130,8 @@ async fn reset_after_body_is_outcome_unknown_and_not_retried() {
 #[tokio::test]
 async fn server_errors_without_meta_body_are_not_retried_on_send() {
     let sb = Sandbox::start().await.unwrap();
-    sb.add_fault(FaultRule::new(
-        "POST",
-        "/messages",
-        Fault::Html { status: Some(502) },
-    ));
-    let e = client(&sb)
-        .send(&Message::text("15555550123", "hi"))
-        .await
-        .unwrap_err();
+    sb.add_fault(on_send(Fault::Html { status: Some(502) }));
+    let e = send_hi(&client(&sb)).await.unwrap_err();
     assert_eq!(e.code(), ErrorCode::OutcomeUnknown, "{e}");
     assert_eq!(message_posts(&sb).len(), 1);
 }
@@ -176,10 +156,7 @@ async fn wrong_key_is_authentication_error() {
         .api_key("wrong")
         .build()
         .unwrap();
-    let e = c
-        .send(&Message::text("15555550123", "hi"))
-        .await
-        .unwrap_err();
+    let e = send_hi(&c).await.unwrap_err();
     assert_eq!(e.code(), ErrorCode::Authentication);
     assert!(
         !e.to_string().contains("wrong"),
@@ -192,11 +169,9 @@ async fn media_round_trip_through_the_host_rule() {
     let sb = Sandbox::start().await.unwrap();
     let c = client(&sb);
     let bytes = b"%PDF-1.4 sandbox".to_vec();
-    let id = c
-        .media()
-        .upload(bytes.clone(), "application/pdf", "a.pdf")
-        .await
-        .unwrap();
+    let media = c.media();
+    let upload = media.upload(bytes.clone(), "application/pdf", "a.pdf");
+    let id = upload.await.unwrap();
     let info = c.media().info(&id).await.unwrap();
     assert!(
         info.url.starts_with("https://lookaside.fbsbx.com/"),
@@ -278,41 +253,17 @@ async fn webhook_registration_and_statuses_parse() {
 #[tokio::test]
 async fn metrics_count_outcomes_retries_and_send_latency() {
     let sb = Sandbox::start().await.unwrap();
-    let c = Client::builder()
-        .base_url(&sb.url())
-        .api_key(sb.api_key())
-        .retry_policy(wa360::client::RetryPolicy {
-            max_retries: 2,
-            base: Duration::from_millis(5),
-            cap: Duration::from_millis(20),
-            max_retry_after: Duration::from_millis(50),
-        })
+    let c = client_builder(&sb)
+        .retry_policy(quick_retries(2, 5, 20, 50))
         .build()
         .unwrap();
     let msg = Message::text("15555550123", "hi");
     c.send(&msg).await.unwrap();
-    sb.add_fault(FaultRule::new(
-        "POST",
-        "/messages",
-        Fault::RateLimit {
-            retry_after: Some(RetryAfter::Seconds(0)),
-        },
-    ));
+    sb.add_fault(rate_limit_rule(0));
     c.send(&msg).await.unwrap();
-    sb.add_fault(FaultRule::new(
-        "POST",
-        "/messages",
-        Fault::MetaError {
-            code: 131000,
-            status: None,
-            message: None,
-            details: None,
-            subcode: None,
-            retry_after: None,
-        },
-    ));
+    sb.add_fault(on_send(meta_error(131000)));
     c.send(&msg).await.unwrap(); // Meta's "try again": retried
-    sb.add_fault(FaultRule::new("POST", "/messages", Fault::ResetAfterBody));
+    sb.add_fault(on_send(Fault::ResetAfterBody));
     let e = c.send(&msg).await.unwrap_err();
     assert_eq!(e.code(), ErrorCode::OutcomeUnknown);
     c.webhooks()

@@ -3,51 +3,37 @@
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use wa360_sandbox::{Fault, FaultRule, RetryAfter, Sandbox};
+use wa360_sandbox::{Fault, RetryAfter, Sandbox};
 
 mod common;
-use common::{Receiver, status_of};
+use common::{
+    Receiver, control_get, control_post, keyed, message_requests, on_send, post_json, scaled,
+    status_of,
+};
 
 fn text_body() -> Value {
-    json!({"messaging_product":"whatsapp","to":"15555550123","type":"text","text":{"body":"hi"}})
+    common::text_body("15555550123")
+}
+
+/// A raw text send with the sandbox's key.
+fn send_request(sb: &Sandbox) -> reqwest::RequestBuilder {
+    keyed(sb, reqwest::Method::POST, "/messages").json(&text_body())
 }
 
 async fn send(sb: &Sandbox) -> reqwest::Result<reqwest::Response> {
-    reqwest::Client::new()
-        .post(format!("{}/messages", sb.url()))
-        .header("D360-API-KEY", sb.api_key())
-        .json(&text_body())
-        .send()
-        .await
+    send_request(sb).send().await
 }
 
 /// Register `url` as the webhook (statuses of sends go there).
 async fn register_webhook(sb: &Sandbox, url: &str) {
-    reqwest::Client::new()
-        .post(format!("{}/v1/configs/webhook", sb.url()))
-        .header("D360-API-KEY", sb.api_key())
-        .json(&json!({ "url": url }))
-        .send()
-        .await
-        .unwrap();
+    let (status, v) = post_json(sb, "/v1/configs/webhook", json!({ "url": url })).await;
+    assert_eq!(status, 200, "{v}");
 }
 
-/// The `POST /messages` requests the sandbox has seen.
-fn message_requests(sb: &Sandbox) -> Vec<wa360_sandbox::RecordedRequest> {
-    sb.requests()
-        .into_iter()
-        .filter(|r| r.path == "/messages")
-        .collect()
-}
-
+/// Add a fault rule through the control route, as a test in another language would.
 async fn script(sb: &Sandbox, rule: Value) {
-    let r = reqwest::Client::new()
-        .post(format!("{}/_sandbox/faults", sb.url()))
-        .json(&rule)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200, "{:?}", r.text().await);
+    let (status, v) = control_post(sb, "/_sandbox/faults", rule).await;
+    assert_eq!(status, 200, "{v}");
 }
 
 #[tokio::test]
@@ -82,13 +68,9 @@ async fn rate_limit_with_and_without_retry_after() {
 #[tokio::test]
 async fn http_date_retry_after_is_passed_through() {
     let sb = Sandbox::start().await.unwrap();
-    sb.add_fault(FaultRule::new(
-        "POST",
-        "/messages",
-        Fault::RateLimit {
-            retry_after: Some(RetryAfter::Text("Wed, 21 Oct 2026 07:28:00 GMT".into())),
-        },
-    ));
+    sb.add_fault(on_send(Fault::RateLimit {
+        retry_after: Some(RetryAfter::Text("Wed, 21 Oct 2026 07:28:00 GMT".into())),
+    }));
     let r = send(&sb).await.unwrap();
     assert_eq!(r.headers()["retry-after"], "Wed, 21 Oct 2026 07:28:00 GMT");
 }
@@ -170,7 +152,7 @@ async fn malformed_and_truncated_json_bodies() {
 
 #[tokio::test]
 async fn delay_longer_than_client_timeout_still_processes_the_send() {
-    let sb = Sandbox::builder().time_scale(0.001).start().await.unwrap();
+    let sb = scaled(0.001).await;
     let rx = Receiver::start().await;
     sb.control().reset();
     register_webhook(&sb, &rx.url).await;
@@ -179,11 +161,8 @@ async fn delay_longer_than_client_timeout_still_processes_the_send() {
         json!({"path":"/messages","fault":{"kind":"delay","ms":600}}),
     )
     .await;
-    let err = reqwest::Client::new()
-        .post(format!("{}/messages", sb.url()))
-        .header("D360-API-KEY", sb.api_key())
+    let err = send_request(&sb)
         .timeout(Duration::from_millis(150))
-        .json(&text_body())
         .send()
         .await
         .unwrap_err();
@@ -197,9 +176,9 @@ async fn delay_longer_than_client_timeout_still_processes_the_send() {
 
 #[tokio::test]
 async fn reset_before_body_closes_without_processing() {
-    let sb = Sandbox::builder().time_scale(0.001).start().await.unwrap();
+    let sb = scaled(0.001).await;
     let rx = Receiver::start().await;
-    sb.add_fault(FaultRule::new("POST", "/messages", Fault::ResetBeforeBody));
+    sb.add_fault(on_send(Fault::ResetBeforeBody));
     register_webhook(&sb, &rx.url).await;
     let err = send(&sb).await.unwrap_err();
     assert!(!err.is_timeout() && err.status().is_none(), "{err:?}");
@@ -218,10 +197,10 @@ async fn reset_before_body_closes_without_processing() {
 
 #[tokio::test]
 async fn reset_after_body_processes_then_closes() {
-    let sb = Sandbox::builder().time_scale(0.001).start().await.unwrap();
+    let sb = scaled(0.001).await;
     let rx = Receiver::start().await;
     register_webhook(&sb, &rx.url).await;
-    sb.add_fault(FaultRule::new("POST", "/messages", Fault::ResetAfterBody));
+    sb.add_fault(on_send(Fault::ResetAfterBody));
     let err = send(&sb).await.unwrap_err();
     assert!(!err.is_timeout() && err.status().is_none(), "{err:?}");
     let msgs = message_requests(&sb);
@@ -238,9 +217,7 @@ async fn count_path_matching_and_clearing() {
     let sb = Sandbox::start().await.unwrap();
     // Two faults for /messages only.
     script(&sb, json!({"method":"post","path":"/messages","count":2,"fault":{"kind":"status","status":503}})).await;
-    let media = reqwest::Client::new()
-        .get(format!("{}/123", sb.url()))
-        .header("D360-API-KEY", sb.api_key())
+    let media = keyed(&sb, reqwest::Method::GET, "/123")
         .send()
         .await
         .unwrap();
@@ -257,31 +234,19 @@ async fn count_path_matching_and_clearing() {
     for _ in 0..3 {
         assert_eq!(send(&sb).await.unwrap().status(), 500);
     }
-    let listed: Value = reqwest::get(format!("{}/_sandbox/faults", sb.url()))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let listed = control_get(&sb, "/_sandbox/faults").await;
     assert_eq!(listed["faults"].as_array().unwrap().len(), 1);
-    let r = reqwest::Client::new()
-        .delete(format!("{}/_sandbox/faults", sb.url()))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
+    let (status, _) =
+        common::call(&sb, reqwest::Method::DELETE, "/_sandbox/faults", None, None).await;
+    assert_eq!(status, 200);
     assert_eq!(send(&sb).await.unwrap().status(), 200);
 }
 
 #[tokio::test]
 async fn bad_fault_rule_is_rejected() {
     let sb = Sandbox::start().await.unwrap();
-    let r = reqwest::Client::new()
-        .post(format!("{}/_sandbox/faults", sb.url()))
-        .json(&json!({"fault":{"kind":"explode"}}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 400);
-    assert!(r.text().await.unwrap().contains("invalid fault rule"));
+    let (status, v) =
+        control_post(&sb, "/_sandbox/faults", json!({"fault":{"kind":"explode"}})).await;
+    assert_eq!(status, 400);
+    assert!(v.to_string().contains("invalid fault rule"), "{v}");
 }

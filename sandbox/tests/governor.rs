@@ -1,7 +1,5 @@
 //! The core's send governor against the sandbox's limits, over real HTTP.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use wa360::ErrorCode;
@@ -9,6 +7,9 @@ use wa360::client::Client;
 use wa360::governor::GovernorConfig;
 use wa360::messages::Message;
 use wa360_sandbox::{Limits, Sandbox};
+
+mod common;
+use common::{accepted_sends, client_builder, send_pool, sustained_rate, with_limits};
 
 /// Send one text to each of `n` recipients `<prefix>0000`, `<prefix>0001`, … at once;
 /// every send must succeed.
@@ -26,19 +27,7 @@ async fn send_to_distinct_recipients(c: &Client, prefix: &str, n: usize) {
 }
 
 fn client(sb: &Sandbox, g: GovernorConfig) -> Client {
-    Client::builder()
-        .base_url(&sb.url())
-        .api_key(sb.api_key())
-        .governor(g)
-        .build()
-        .unwrap()
-}
-
-fn accepted_sends(sb: &Sandbox) -> Vec<wa360_sandbox::RecordedRequest> {
-    sb.requests()
-        .into_iter()
-        .filter(|r| r.path == "/messages" && r.status == Some(200))
-        .collect()
+    client_builder(sb).governor(g).build().unwrap()
 }
 
 /// 2,000 sends to 200 recipients (round robin, 32 concurrent tasks) against a sandbox
@@ -48,11 +37,7 @@ fn accepted_sends(sb: &Sandbox) -> Vec<wa360_sandbox::RecordedRequest> {
 async fn governed_client_sustains_the_allowed_rate_without_refusals() {
     const SENDS: usize = 2000;
     const RECIPIENTS: usize = 200;
-    let sb = Sandbox::builder()
-        .limits(Limits::none().messages_per_second(80.0).pair_rate(2000, 1))
-        .start()
-        .await
-        .unwrap();
+    let sb = with_limits(Limits::none().messages_per_second(80.0).pair_rate(2000, 1)).await;
     let c = client(
         &sb,
         GovernorConfig::default()
@@ -60,30 +45,8 @@ async fn governed_client_sustains_the_allowed_rate_without_refusals() {
             .pair_rate(Some(Duration::from_millis(2000)), 1)
             .max_wait(Duration::from_secs(120)),
     );
-    let next = Arc::new(AtomicUsize::new(0));
-    let mut tasks = Vec::new();
-    for _ in 0..32 {
-        let c = c.clone();
-        let next = Arc::clone(&next);
-        tasks.push(tokio::spawn(async move {
-            let mut errors = Vec::new();
-            loop {
-                let i = next.fetch_add(1, Ordering::SeqCst);
-                if i >= SENDS {
-                    break;
-                }
-                let to = format!("1555000{:04}", i % RECIPIENTS);
-                if let Err(e) = c.send(&Message::text(&to, format!("n{i}"))).await {
-                    errors.push(e.to_string());
-                }
-            }
-            errors
-        }));
-    }
-    for t in tasks {
-        let errors = t.await.unwrap();
-        assert!(errors.is_empty(), "{errors:?}");
-    }
+    let errors = send_pool(&c, 32, 0..SENDS, RECIPIENTS).await;
+    assert!(errors.is_empty(), "{errors:?}");
     let counters = sb.control().limit_counters();
     assert_eq!(counters.throughput_refused, 0, "no 130429");
     assert_eq!(counters.pair_refused, 0, "no 131056");
@@ -94,12 +57,8 @@ async fn governed_client_sustains_the_allowed_rate_without_refusals() {
 
     // Sustained rate, from the sandbox's own log: sends after the initial burst over the
     // time they took.
-    let sends = accepted_sends(&sb);
-    assert_eq!(sends.len(), SENDS);
-    let first = sends.iter().map(|r| r.at_ms).min().unwrap();
-    let last = sends.iter().map(|r| r.at_ms).max().unwrap();
-    let secs = (last - first) as f64 / 1000.0;
-    let rate = (SENDS as f64 - 8.0) / secs;
+    assert_eq!(accepted_sends(&sb).len(), SENDS);
+    let (rate, secs) = sustained_rate(&sb);
     eprintln!("sustained {rate:.1} msg/s over {secs:.1} s (allowed 80)");
     assert!(rate >= 72.0, "sustained {rate:.1} msg/s < 90% of 80");
     assert!(rate <= 82.0, "faster than allowed: {rate:.1} msg/s");
@@ -109,11 +68,7 @@ async fn governed_client_sustains_the_allowed_rate_without_refusals() {
 /// others go out at once and the number's rate is not reduced.
 #[tokio::test]
 async fn pair_limit_for_one_recipient_does_not_slow_the_others() {
-    let sb = Sandbox::builder()
-        .limits(Limits::none().pair_rate(60_000, 1))
-        .start()
-        .await
-        .unwrap();
+    let sb = with_limits(Limits::none().pair_rate(60_000, 1)).await;
     let c = client(
         &sb,
         GovernorConfig::default()
@@ -192,10 +147,8 @@ async fn refusals_slow_the_governor_down() {
 }
 
 async fn refused_then_slower(limits: Limits) {
-    let sb = Sandbox::builder().limits(limits).start().await.unwrap();
-    let c = Client::builder()
-        .base_url(&sb.url())
-        .api_key(sb.api_key())
+    let sb = with_limits(limits).await;
+    let c = client_builder(&sb)
         .max_retries(10)
         .governor(
             GovernorConfig::default()

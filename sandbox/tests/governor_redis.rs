@@ -7,14 +7,14 @@
 //! `--ignored --exact child_sender` and the job in the environment.
 
 use std::process::Command;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use wa360::client::Client;
 use wa360::governor::{GovernorConfig, open_store};
-use wa360::messages::Message;
-use wa360_sandbox::{Limits, Sandbox};
+use wa360_sandbox::Limits;
+
+mod common;
+use common::{accepted_sends, send_pool, sustained_rate, with_limits};
 
 const PROCESSES: usize = 4;
 const SENDS_EACH: usize = 500;
@@ -33,13 +33,7 @@ fn redis_url() -> String {
 fn four_processes_with_one_redis_governor_stay_under_the_number_limit() {
     let store_url = format!("{}?name=gov-{:08x}", redis_url(), fastrand::u32(..));
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let sb = rt
-        .block_on(
-            Sandbox::builder()
-                .limits(Limits::none().messages_per_second(80.0))
-                .start(),
-        )
-        .unwrap();
+    let sb = rt.block_on(with_limits(Limits::none().messages_per_second(80.0)));
     let exe = std::env::current_exe().unwrap();
     let children: Vec<_> = (0..PROCESSES)
         .map(|p| {
@@ -67,15 +61,8 @@ fn four_processes_with_one_redis_governor_stay_under_the_number_limit() {
     let counters = sb.control().limit_counters();
     assert_eq!(counters.throughput_refused, 0, "no 130429");
     assert_eq!(counters.accepted, total as u64);
-    let sends: Vec<_> = sb
-        .requests()
-        .into_iter()
-        .filter(|r| r.path == "/messages" && r.status == Some(200))
-        .collect();
-    let first = sends.iter().map(|r| r.at_ms).min().unwrap();
-    let last = sends.iter().map(|r| r.at_ms).max().unwrap();
-    let secs = (last - first) as f64 / 1000.0;
-    let rate = (total as f64 - 8.0) / secs;
+    assert_eq!(accepted_sends(&sb).len(), total);
+    let (rate, secs) = sustained_rate(&sb);
     eprintln!("{PROCESSES} processes together: {rate:.1} msg/s over {secs:.1} s (allowed 80)");
     assert!(rate >= 72.0, "sustained {rate:.1} msg/s < 90% of 80");
 }
@@ -110,25 +97,8 @@ fn child_sender() {
             .governor_store(open_store(&store).unwrap())
             .build()
             .unwrap();
-        let next = Arc::new(AtomicUsize::new(0));
-        let mut tasks = Vec::new();
-        for _ in 0..16 {
-            let c = client.clone();
-            let next = Arc::clone(&next);
-            tasks.push(tokio::spawn(async move {
-                loop {
-                    let i = next.fetch_add(1, Ordering::SeqCst);
-                    if i >= SENDS_EACH {
-                        break;
-                    }
-                    let n = index * SENDS_EACH + i;
-                    let to = format!("1555000{:04}", n % RECIPIENTS);
-                    c.send(&Message::text(&to, format!("n{n}"))).await.unwrap();
-                }
-            }));
-        }
-        for t in tasks {
-            t.await.unwrap();
-        }
+        let sends = index * SENDS_EACH..(index + 1) * SENDS_EACH;
+        let errors = send_pool(&client, 16, sends, RECIPIENTS).await;
+        assert!(errors.is_empty(), "{errors:?}");
     });
 }

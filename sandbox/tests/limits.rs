@@ -4,28 +4,19 @@
 use serde_json::{Value, json};
 use wa360_sandbox::{Limits, Sandbox};
 
-fn body(to: &str) -> Value {
-    json!({"messaging_product":"whatsapp","to":to,"type":"text","text":{"body":"hi"}})
-}
+mod common;
+use common::{client_builder, control_get, control_post, post_json, text_body, with_limits};
 
-async fn send(http: &reqwest::Client, sb: &Sandbox, to: &str) -> (u16, Value) {
-    let r = http
-        .post(format!("{}/messages", sb.url()))
-        .header("D360-API-KEY", sb.api_key())
-        .json(&body(to))
-        .send()
-        .await
-        .unwrap();
-    let status = r.status().as_u16();
-    (status, r.json().await.unwrap_or(Value::Null))
+/// A text to `to` through the raw API: status and JSON answer.
+async fn send(sb: &Sandbox, to: &str) -> (u16, Value) {
+    post_json(sb, "/messages", text_body(to)).await
 }
 
 #[tokio::test]
 async fn no_limits_by_default() {
     let sb = Sandbox::start().await.unwrap();
-    let http = reqwest::Client::new();
     for _ in 0..30 {
-        assert_eq!(send(&http, &sb, "15555550123").await.0, 200);
+        assert_eq!(send(&sb, "15555550123").await.0, 200);
     }
     assert_eq!(sb.control().recipient_counts()["15555550123"].accepted, 30);
     assert_eq!(sb.control().limit_counters().throughput_refused, 0);
@@ -33,15 +24,10 @@ async fn no_limits_by_default() {
 
 #[tokio::test]
 async fn messages_per_second_past_the_limit_get_130429() {
-    let sb = Sandbox::builder()
-        .limits(Limits::none().messages_per_second(5.0))
-        .start()
-        .await
-        .unwrap();
-    let http = reqwest::Client::new();
+    let sb = with_limits(Limits::none().messages_per_second(5.0)).await;
     let mut refused = 0;
     for i in 0..20 {
-        let (status, v) = send(&http, &sb, &format!("1555555{i:04}")).await;
+        let (status, v) = send(&sb, &format!("1555555{i:04}")).await;
         if status == 429 {
             assert_eq!(v["error"]["code"], 130429, "{v}");
             assert!(v["error"]["error_data"]["details"].is_string());
@@ -64,32 +50,22 @@ async fn messages_per_second_past_the_limit_get_130429() {
     assert_eq!(logged_429, refused);
     // Refilled after a pause.
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
-    assert_eq!(send(&http, &sb, "15555550000").await.0, 200);
+    assert_eq!(send(&sb, "15555550000").await.0, 200);
 }
 
 #[tokio::test]
 async fn pair_rate_refuses_only_the_repeated_recipient() {
-    let sb = Sandbox::builder()
-        .limits(Limits::none().pair_rate(60_000, 2))
-        .start()
-        .await
-        .unwrap();
-    let http = reqwest::Client::new();
-    assert_eq!(send(&http, &sb, "15555550001").await.0, 200);
-    assert_eq!(send(&http, &sb, "15555550001").await.0, 200);
-    let (status, v) = send(&http, &sb, "15555550001").await;
+    let sb = with_limits(Limits::none().pair_rate(60_000, 2)).await;
+    assert_eq!(send(&sb, "15555550001").await.0, 200);
+    assert_eq!(send(&sb, "15555550001").await.0, 200);
+    let (status, v) = send(&sb, "15555550001").await;
     assert_eq!(status, 429);
     assert_eq!(v["error"]["code"], 131056);
     // Others are not affected.
     for i in 2..6 {
-        assert_eq!(send(&http, &sb, &format!("1555555000{i}")).await.0, 200);
+        assert_eq!(send(&sb, &format!("1555555000{i}")).await.0, 200);
     }
-    let r = http
-        .get(format!("{}/_sandbox/recipients", sb.url()))
-        .send()
-        .await
-        .unwrap();
-    let v: Value = r.json().await.unwrap();
+    let v = control_get(&sb, "/_sandbox/recipients").await;
     assert_eq!(v["recipients"]["15555550001"]["accepted"], 2);
     assert_eq!(v["recipients"]["15555550001"]["pair_refused"], 1);
     assert_eq!(v["recipients"]["15555550003"]["accepted"], 1);
@@ -99,18 +75,12 @@ async fn pair_rate_refuses_only_the_repeated_recipient() {
 #[tokio::test]
 async fn endpoint_limit_is_http_400_with_the_360dialog_body() {
     let sb = Sandbox::start().await.unwrap();
-    let http = reqwest::Client::new();
     // Set through the control route, as a test in another language would.
-    let r = http
-        .post(format!("{}/_sandbox/limits", sb.url()))
-        .json(&json!({"endpoint_rps": 3}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
+    let (status, v) = control_post(&sb, "/_sandbox/limits", json!({"endpoint_rps": 3})).await;
+    assert_eq!(status, 200, "{v}");
     let mut seen = false;
     for _ in 0..10 {
-        let (status, v) = send(&http, &sb, "15555550123").await;
+        let (status, v) = send(&sb, "15555550123").await;
         if status == 400 {
             assert_eq!(
                 v["meta"]["developer_message"],
@@ -123,28 +93,16 @@ async fn endpoint_limit_is_http_400_with_the_360dialog_body() {
     assert!(seen);
     assert!(sb.control().limit_counters().endpoint_refused >= 1);
     // Bad limits are refused and name the field.
-    let r = http
-        .post(format!("{}/_sandbox/limits", sb.url()))
-        .json(&json!({"messages_per_second": -1}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 400);
-    assert!(r.text().await.unwrap().contains("messages_per_second"));
+    let (status, v) =
+        control_post(&sb, "/_sandbox/limits", json!({"messages_per_second": -1})).await;
+    assert_eq!(status, 400);
+    assert!(v.to_string().contains("messages_per_second"), "{v}");
 }
 
 #[tokio::test]
 async fn core_client_reads_the_limit_answers_as_rate_limited() {
-    let sb = Sandbox::builder()
-        .limits(Limits::none().pair_rate(60_000, 1))
-        .start()
-        .await
-        .unwrap();
-    let client = wa360::client::Client::builder()
-        .base_url(&sb.url())
-        .api_key(sb.api_key())
-        .build()
-        .unwrap();
+    let sb = with_limits(Limits::none().pair_rate(60_000, 1)).await;
+    let client = client_builder(&sb).build().unwrap();
     let msg = wa360::messages::Message::text("15555550123", "hi");
     client.send(&msg).await.unwrap();
     let e = client.send(&msg).await.unwrap_err();

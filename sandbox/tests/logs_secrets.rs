@@ -15,13 +15,16 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::routing::post;
 use base64::Engine;
-use wa360::client::{Client, RetryPolicy};
+use wa360::client::Client;
 use wa360::messages::Message;
 use wa360::webhook::registration::WebhookSettings;
 use wa360::webhook::testing::signed_headers;
 use wa360::webhook::verify::Verifier;
 use wa360::{ErrorCode, webhook};
-use wa360_sandbox::{Fault, FaultRule, RetryAfter, Sandbox};
+use wa360_sandbox::{Fault, Sandbox};
+
+mod common;
+use common::{client_builder, meta_error, on_send, quick_retries, rate_limit_rule};
 
 const API_KEY: &str = "SentinelKey-7f3a9c2e1b";
 const HOOK_USER: &str = "hookuser";
@@ -100,16 +103,9 @@ fn secrets_never_appear_in_trace_logs_errors_or_debug_output() {
             .start()
             .await
             .unwrap();
-        let client = Client::builder()
-            .api_key(API_KEY)
-            .base_url(&sb.url())
+        let client = client_builder(&sb)
             .timeout(Duration::from_secs(2))
-            .retry_policy(RetryPolicy {
-                max_retries: 2,
-                base: Duration::from_millis(5),
-                cap: Duration::from_millis(20),
-                max_retry_after: Duration::from_millis(50),
-            })
+            .retry_policy(quick_retries(2, 5, 20, 50))
             .build()
             .unwrap();
         texts.push(format!("{client:?} {:?}", client.config()));
@@ -142,28 +138,15 @@ fn secrets_never_appear_in_trace_logs_errors_or_debug_output() {
         // A send that succeeds, one retried after a rate limit, and faults.
         let msg = Message::text("15555550123", "hello");
         client.send(&msg).await.unwrap();
-        sb.add_fault(FaultRule::new(
-            "POST",
-            "/messages",
-            Fault::RateLimit {
-                retry_after: Some(RetryAfter::Seconds(0)),
-            },
-        ));
+        sb.add_fault(rate_limit_rule(0));
         client.send(&msg).await.unwrap();
         for fault in [
-            Fault::MetaError {
-                code: 131047,
-                status: None,
-                message: None,
-                details: None,
-                subcode: None,
-                retry_after: None,
-            },
+            meta_error(131047),
             Fault::Html { status: Some(502) },
             Fault::ResetAfterBody,
             Fault::MalformedJson { status: None },
         ] {
-            sb.add_fault(FaultRule::new("POST", "/messages", fault).times(3));
+            sb.add_fault(on_send(fault).times(3));
             let e = client.send(&msg).await.unwrap_err();
             texts.push(format!("{e} {e:?}"));
             sb.control().clear_faults();

@@ -11,26 +11,30 @@ use wa360::manage::templates::{ListOptions, TemplateDraft, TemplateSource, check
 use wa360::manage::{ProfileUpdate, TemplateInfo};
 use wa360::media_cache::MediaCache;
 use wa360::messages::build_body;
-use wa360::retry::RetryPolicy;
 use wa360_sandbox::{Fault, FaultRule, Sandbox};
+
+mod common;
 
 fn client_with(sb: &Sandbox, key: &str) -> Client {
     Client::builder()
         .base_url(&sb.url())
         .api_key(key)
         .timeout(Duration::from_secs(10))
-        .retry_policy(RetryPolicy {
-            max_retries: 2,
-            base: Duration::from_millis(10),
-            cap: Duration::from_millis(50),
-            max_retry_after: Duration::from_secs(1),
-        })
+        .retry_policy(common::quick_retries(2, 10, 50, 1000))
         .build()
         .unwrap()
 }
 
 fn client(sb: &Sandbox) -> Client {
     client_with(sb, sb.api_key())
+}
+
+/// Listing options for the Graph-style template list, defaults otherwise.
+fn graph_list() -> ListOptions {
+    ListOptions {
+        source: TemplateSource::Graph,
+        ..Default::default()
+    }
 }
 
 fn count(sb: &Sandbox, method: &str, prefix: &str) -> usize {
@@ -56,13 +60,8 @@ fn draft(name: &str, language: &str) -> TemplateDraft {
 }
 
 async fn control(sb: &Sandbox, path: &str, body: Value) {
-    let r = reqwest::Client::new()
-        .post(format!("{}{path}", sb.url()))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert!(r.status().is_success(), "{path}: {}", r.status());
+    let (status, v) = common::control_post(sb, path, body).await;
+    assert!((200..300).contains(&status), "{path}: {status} {v}");
 }
 
 #[tokio::test]
@@ -104,9 +103,8 @@ async fn templates_create_list_both_shapes_get_find_delete() {
     // Graph-style list, cursor paging: the same templates.
     let graph = t
         .list(ListOptions {
-            source: TemplateSource::Graph,
             page_size: Some(2),
-            ..ListOptions::default()
+            ..graph_list()
         })
         .unwrap()
         .collect_all()
@@ -227,15 +225,7 @@ async fn template_errors_local_and_remote() {
             body: None,
         },
     ));
-    let all = t
-        .list(ListOptions {
-            source: TemplateSource::Graph,
-            ..Default::default()
-        })
-        .unwrap()
-        .collect_all()
-        .await
-        .unwrap();
+    let all = t.list(graph_list()).unwrap().collect_all().await.unwrap();
     assert_eq!(all.len(), 1);
     // A create that breaks after being sent is outcome_unknown, never repeated.
     sb.add_fault(FaultRule::new(
@@ -735,10 +725,7 @@ async fn every_call_reports_auth_and_rate_limit_errors_by_class() {
             (
                 "graph list",
                 c.templates()
-                    .list(ListOptions {
-                        source: TemplateSource::Graph,
-                        ..Default::default()
-                    })
+                    .list(graph_list())
                     .unwrap()
                     .next()
                     .await
@@ -854,50 +841,32 @@ async fn sandbox_refuses_bad_management_requests_on_its_own() {
     )))
     .await;
     let session = created["id"].as_str().unwrap().to_string();
-    let (status, _) = send(
-        http.post(url("/upload:nope"))
-            .header("file_offset", "0")
-            .body("abcd"),
-    )
-    .await;
+    // One chunk of `bytes` at `offset` to `target`.
+    let chunk = |target: &str, offset: &str, bytes: &'static str| {
+        http.post(url(target))
+            .header("file_offset", offset)
+            .body(bytes)
+    };
+    let target = format!("/{session}");
+    let (status, _) = send(chunk("/upload:nope", "0", "abcd")).await;
     assert_eq!(status, 404);
-    let (status, body) = send(http.post(url(&format!("/{session}"))).body("abcd")).await;
+    let (status, body) = send(http.post(url(&target)).body("abcd")).await;
     assert_eq!(
         (status, body["error"]["code"].as_i64()),
         (400, Some(131008)),
         "no file_offset"
     );
-    let (status, _) = send(
-        http.post(url(&format!("/{session}")))
-            .header("file_offset", "2")
-            .body("ab"),
-    )
-    .await;
+    let (status, _) = send(chunk(&target, "2", "ab")).await;
     assert_eq!(status, 400, "offset beyond what was received");
-    let (status, _) = send(
-        http.post(url(&format!("/{session}")))
-            .header("file_offset", "0")
-            .body("abcdef"),
-    )
-    .await;
+    let (status, _) = send(chunk(&target, "0", "abcdef")).await;
     assert_eq!(status, 400, "more than file_length");
-    let (status, body) = send(
-        http.post(url(&format!("/{session}")))
-            .header("file_offset", "0")
-            .body("ab"),
-    )
-    .await;
+    let (status, body) = send(chunk(&target, "0", "ab")).await;
     assert_eq!(
         (status, body["file_offset"].as_u64()),
         (200, Some(2)),
         "partial upload"
     );
-    let (status, body) = send(
-        http.post(url(&format!("/{session}")))
-            .header("file_offset", "2")
-            .body("cd"),
-    )
-    .await;
+    let (status, body) = send(chunk(&target, "2", "cd")).await;
     assert_eq!(status, 200);
     assert!(body["h"].as_str().unwrap().starts_with("4::"));
     // Block list: no messaging_product, no users, more than 1000 users.

@@ -4,25 +4,19 @@
 
 use std::time::Duration;
 
-use wa360::client::Client;
 use wa360::messages::Message;
 use wa360::meta_codes::{META_CODES, MetaRetry};
-use wa360::retry::RetryPolicy;
-use wa360_sandbox::{Fault, FaultRule, Sandbox};
+use wa360_sandbox::Sandbox;
+
+mod common;
+use common::{client_builder, meta_error, on_send, quick_retries};
 
 #[tokio::test]
 async fn every_table_code_is_classified_as_the_table_says() {
     let sb = Sandbox::start().await.unwrap();
-    let client = Client::builder()
-        .base_url(&sb.url())
-        .api_key(sb.api_key())
+    let client = client_builder(&sb)
         .timeout(Duration::from_secs(10))
-        .retry_policy(RetryPolicy {
-            max_retries: 1,
-            base: Duration::from_millis(2),
-            cap: Duration::from_millis(4),
-            max_retry_after: Duration::from_millis(4),
-        })
+        .retry_policy(quick_retries(1, 2, 4, 4))
         .build()
         .unwrap();
     let codes: Vec<_> = META_CODES
@@ -39,21 +33,7 @@ async fn every_table_code_is_classified_as_the_table_says() {
     assert!(codes.len() > 40);
     for (i, (code, row)) in codes.into_iter().enumerate() {
         sb.control().clear_faults();
-        sb.add_fault(
-            FaultRule::new(
-                "POST",
-                "/messages",
-                Fault::MetaError {
-                    code,
-                    status: None,
-                    message: None,
-                    details: None,
-                    subcode: None,
-                    retry_after: None,
-                },
-            )
-            .times(0),
-        );
+        sb.add_fault(on_send(meta_error(code)).times(0));
         let before = sb.requests().len();
         // A new recipient each time: the pair limit is remembered per recipient.
         let to = format!("1555555{i:04}");

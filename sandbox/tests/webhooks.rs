@@ -6,48 +6,45 @@ use serde_json::{Value, json};
 use wa360_sandbox::Sandbox;
 
 mod common;
-use common::{Receiver, status_of};
+use common::{Receiver, call, control_post, post_json, scaled, status_of};
 
-async fn api(
-    sb: &Sandbox,
-    method: reqwest::Method,
-    path: &str,
-    body: Option<Value>,
-) -> (u16, Value) {
-    let mut r = reqwest::Client::new()
-        .request(method, format!("{}{path}", sb.url()))
-        .header("D360-API-KEY", sb.api_key());
-    if let Some(b) = body {
-        r = r.json(&b);
-    }
-    let r = r.send().await.unwrap();
-    let st = r.status().as_u16();
-    (st, r.json().await.unwrap_or(Value::Null))
+/// `GET path` with the sandbox's key: status and JSON answer.
+async fn get(sb: &Sandbox, path: &str) -> (u16, Value) {
+    call(sb, reqwest::Method::GET, path, Some(sb.api_key()), None).await
 }
 
 async fn register(sb: &Sandbox, path: &str, url: &str, headers: Value) {
-    let (st, v) = api(
-        sb,
-        reqwest::Method::POST,
-        path,
-        Some(json!({"url": url, "headers": headers})),
-    )
-    .await;
+    let (st, v) = post_json(sb, path, json!({"url": url, "headers": headers})).await;
     assert_eq!(st, 200, "{v}");
+}
+
+/// `POST /_sandbox/inbound`: status and JSON answer (which must be JSON).
+async fn inbound(sb: &Sandbox, body: Value) -> (u16, Value) {
+    let (st, v) = control_post(sb, "/_sandbox/inbound", body).await;
+    assert!(!v.is_null(), "the answer is JSON");
+    (st, v)
+}
+
+/// A text from 15555550123 simulated through the control API (no HTTP).
+fn inbound_text(sb: &Sandbox, text: &str) {
+    sb.control()
+        .inbound(&json!({"from":"15555550123","type":"text","text":{"body":text}}))
+        .unwrap();
+}
+
+/// A sandbox allowing (or not) plain-http callbacks.
+async fn callbacks(allow_http: bool) -> Sandbox {
+    Sandbox::builder()
+        .allow_http_callbacks(allow_http)
+        .start()
+        .await
+        .unwrap()
 }
 
 #[tokio::test]
 async fn url_rules_are_enforced() {
-    let strict = Sandbox::builder()
-        .allow_http_callbacks(false)
-        .start()
-        .await
-        .unwrap();
-    let relaxed = Sandbox::builder()
-        .allow_http_callbacks(true)
-        .start()
-        .await
-        .unwrap();
+    let strict = callbacks(false).await;
+    let relaxed = callbacks(true).await;
     for path in ["/v1/configs/webhook", "/waba_webhook"] {
         for (url, rule) in [
             ("http://hooks.example.com/x", "https"),
@@ -56,45 +53,29 @@ async fn url_rules_are_enforced() {
             ("not a url", "valid URL"),
         ] {
             for sb in [&strict, &relaxed] {
-                let (st, v) = api(sb, reqwest::Method::POST, path, Some(json!({"url": url}))).await;
+                let (st, v) = post_json(sb, path, json!({"url": url})).await;
                 assert_eq!(st, 400, "{url}");
                 let msg = v["meta"]["developer_message"].as_str().unwrap();
                 assert!(msg.contains(rule), "{url}: {msg}");
             }
         }
-        // Local plain http only with the explicit option.
-        let (st, _) = api(
-            &strict,
-            reqwest::Method::POST,
-            path,
-            Some(json!({"url": "http://127.0.0.1:9/h"})),
-        )
-        .await;
-        assert_eq!(st, 400);
-        let (st, _) = api(
-            &relaxed,
-            reqwest::Method::POST,
-            path,
-            Some(json!({"url": "http://127.0.0.1:9/h"})),
-        )
-        .await;
-        assert_eq!(st, 200);
-        let (st, _) = api(
-            &relaxed,
-            reqwest::Method::POST,
-            path,
-            Some(json!({"url": "http://192.168.1.5:9/h"})),
-        )
-        .await;
-        assert_eq!(st, 400, "only loopback is relaxed");
+        // Local plain http only with the explicit option, and only loopback.
+        for (sb, case, url, want) in [
+            (&strict, "strict", "http://127.0.0.1:9/h", 400),
+            (&relaxed, "relaxed", "http://127.0.0.1:9/h", 200),
+            (
+                &relaxed,
+                "relaxed, not loopback",
+                "http://192.168.1.5:9/h",
+                400,
+            ),
+        ] {
+            let (st, v) = post_json(sb, path, json!({ "url": url })).await;
+            assert_eq!(st, want, "{case}: {url}: {v}");
+        }
         // Header names with '_' are refused.
-        let (st, v) = api(
-            &strict,
-            reqwest::Method::POST,
-            path,
-            Some(json!({"url": "https://hooks.example.com/x", "headers": {"X_Key": "v"}})),
-        )
-        .await;
+        let bad_header = json!({"url": "https://hooks.example.com/x", "headers": {"X_Key": "v"}});
+        let (st, v) = post_json(&strict, path, bad_header).await;
         assert_eq!(st, 400);
         assert!(
             v["meta"]["developer_message"]
@@ -103,16 +84,10 @@ async fn url_rules_are_enforced() {
                 .contains("X_Key")
         );
         // A good URL is stored and read back.
-        let (st, v) = api(&strict, reqwest::Method::POST, path, Some(json!({"url": "https://hooks.example.com/wa", "headers": {"Authorization": "Basic eDp5"}}))).await;
-        assert_eq!(
-            (st, v),
-            (200, json!({"url": "https://hooks.example.com/wa"}))
-        );
-        let (st, v) = api(&strict, reqwest::Method::GET, path, None).await;
-        assert_eq!(
-            (st, v),
-            (200, json!({"url": "https://hooks.example.com/wa"}))
-        );
+        let good = json!({"url": "https://hooks.example.com/wa", "headers": {"Authorization": "Basic eDp5"}});
+        let stored = (200, json!({"url": "https://hooks.example.com/wa"}));
+        assert_eq!(post_json(&strict, path, good).await, stored);
+        assert_eq!(get(&strict, path).await, stored);
     }
     assert_eq!(
         strict.control().phone_webhook().unwrap().headers["Authorization"],
@@ -123,14 +98,14 @@ async fn url_rules_are_enforced() {
 #[tokio::test]
 async fn get_without_webhook_is_404() {
     let sb = Sandbox::start().await.unwrap();
-    let (st, v) = api(&sb, reqwest::Method::GET, "/v1/configs/webhook", None).await;
+    let (st, v) = get(&sb, "/v1/configs/webhook").await;
     assert_eq!(st, 404);
     assert_eq!(v["meta"]["http_code"], 404);
 }
 
 #[tokio::test]
 async fn statuses_sent_delivered_read_with_registered_headers() {
-    let sb = Sandbox::builder().time_scale(0.01).start().await.unwrap();
+    let sb = scaled(0.01).await;
     let rx = Receiver::start().await;
     register(
         &sb,
@@ -139,13 +114,8 @@ async fn statuses_sent_delivered_read_with_registered_headers() {
         json!({"Authorization": "Basic d2E6cHc=", "X-Extra": "1"}),
     )
     .await;
-    let (st, a) = api(
-        &sb,
-        reqwest::Method::POST,
-        "/messages",
-        Some(json!({"messaging_product":"whatsapp","to":"15555550123","type":"text","text":{"body":"hi"},"biz_opaque_callback_data":"order-1"})),
-    )
-    .await;
+    let body = json!({"messaging_product":"whatsapp","to":"15555550123","type":"text","text":{"body":"hi"},"biz_opaque_callback_data":"order-1"});
+    let (st, a) = post_json(&sb, "/messages", body).await;
     assert_eq!(st, 200);
     let wamid = a["messages"][0]["id"].as_str().unwrap().to_string();
     let got = rx.wait_for(3).await;
@@ -181,16 +151,11 @@ async fn statuses_sent_delivered_read_with_registered_headers() {
 
 #[tokio::test]
 async fn reaction_gets_only_sent() {
-    let sb = Sandbox::builder().time_scale(0.01).start().await.unwrap();
+    let sb = scaled(0.01).await;
     let rx = Receiver::start().await;
     register(&sb, "/v1/configs/webhook", &rx.url, json!({})).await;
-    let (st, _) = api(
-        &sb,
-        reqwest::Method::POST,
-        "/messages",
-        Some(json!({"messaging_product":"whatsapp","to":"15555550123","type":"reaction","reaction":{"message_id":"wamid.X","emoji":"👍"}})),
-    )
-    .await;
+    let body = json!({"messaging_product":"whatsapp","to":"15555550123","type":"reaction","reaction":{"message_id":"wamid.X","emoji":"👍"}});
+    let (st, _) = post_json(&sb, "/messages", body).await;
     assert_eq!(st, 200);
     let got = rx.wait_for(1).await;
     tokio::time::sleep(Duration::from_millis(100)).await;
@@ -201,19 +166,15 @@ async fn reaction_gets_only_sent() {
 #[tokio::test]
 async fn failed_deliveries_are_retried_with_growing_delays() {
     let scale = 0.005; // 10 s, 20 s, 40 s → 50 ms, 100 ms, 200 ms
-    let sb = Sandbox::builder().time_scale(scale).start().await.unwrap();
+    let sb = scaled(scale).await;
     let rx = Receiver::start().await;
     rx.fail_first(3);
     register(&sb, "/v1/configs/webhook", &rx.url, json!({})).await;
-    let (st, ids) = {
-        let r = reqwest::Client::new()
-            .post(format!("{}/_sandbox/inbound", sb.url()))
-            .json(&json!({"from":"15555550123","type":"text","text":{"body":"retry me"}}))
-            .send()
-            .await
-            .unwrap();
-        (r.status().as_u16(), r.json::<Value>().await.unwrap())
-    };
+    let (st, ids) = inbound(
+        &sb,
+        json!({"from":"15555550123","type":"text","text":{"body":"retry me"}}),
+    )
+    .await;
     assert_eq!(st, 200);
     let got = rx.wait_for(4).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -254,13 +215,11 @@ async fn failed_deliveries_are_retried_with_growing_delays() {
 #[tokio::test]
 async fn slow_receiver_counts_as_failed_and_is_retried() {
     // Timeout = 5 s scaled, floored at 1 s.
-    let sb = Sandbox::builder().time_scale(0.001).start().await.unwrap();
+    let sb = scaled(0.001).await;
     let rx = Receiver::start().await;
     rx.stall_first(1, Duration::from_millis(2500));
     register(&sb, "/v1/configs/webhook", &rx.url, json!({})).await;
-    sb.control()
-        .inbound(&json!({"from":"15555550123","type":"text","text":{"body":"slow"}}))
-        .unwrap();
+    inbound_text(&sb, "slow");
     rx.wait_for(2).await;
     let deadline = std::time::Instant::now() + Duration::from_secs(5);
     while sb.deliveries().len() < 2 && std::time::Instant::now() < deadline {
@@ -283,9 +242,7 @@ async fn delivery_stops_after_max_attempts() {
     let rx = Receiver::start().await;
     rx.fail_first(100);
     register(&sb, "/v1/configs/webhook", &rx.url, json!({})).await;
-    sb.control()
-        .inbound(&json!({"from":"15555550123","type":"text","text":{"body":"x"}}))
-        .unwrap();
+    inbound_text(&sb, "x");
     rx.wait_for(3).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(rx.received().len(), 3);
@@ -293,37 +250,23 @@ async fn delivery_stops_after_max_attempts() {
 
 #[tokio::test]
 async fn phone_level_webhook_wins_over_waba_level() {
-    let sb = Sandbox::builder().time_scale(0.01).start().await.unwrap();
+    let sb = scaled(0.01).await;
     let phone = Receiver::start().await;
     let waba = Receiver::start().await;
     register(&sb, "/waba_webhook", &waba.url, json!({})).await;
-    sb.control()
-        .inbound(&json!({"from":"15555550123","type":"text","text":{"body":"to waba"}}))
-        .unwrap();
+    inbound_text(&sb, "to waba");
     waba.wait_for(1).await;
     register(&sb, "/v1/configs/webhook", &phone.url, json!({})).await;
-    sb.control()
-        .inbound(&json!({"from":"15555550123","type":"text","text":{"body":"to phone"}}))
-        .unwrap();
+    inbound_text(&sb, "to phone");
     phone.wait_for(1).await;
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert_eq!(waba.received().len(), 1);
     assert_eq!(phone.received().len(), 1);
 }
 
-async fn inbound(sb: &Sandbox, body: Value) -> (u16, Value) {
-    let r = reqwest::Client::new()
-        .post(format!("{}/_sandbox/inbound", sb.url()))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    (r.status().as_u16(), r.json().await.unwrap())
-}
-
 #[tokio::test]
 async fn inbound_simulation_of_every_type() {
-    let sb = Sandbox::builder().time_scale(0.01).start().await.unwrap();
+    let sb = scaled(0.01).await;
     let rx = Receiver::start().await;
     let (st, v) = inbound(
         &sb,
@@ -380,20 +323,14 @@ async fn inbound_simulation_of_every_type() {
     let img = &rx.received()[1].body["entry"][0]["changes"][0]["value"]["messages"][0]["image"];
     assert_eq!(img["caption"], "look");
     assert_eq!(img["mime_type"], "image/jpeg");
-    let (st, info) = api(
-        &sb,
-        reqwest::Method::GET,
-        &format!("/{}", img["id"].as_str().unwrap()),
-        None,
-    )
-    .await;
+    let (st, info) = get(&sb, &format!("/{}", img["id"].as_str().unwrap())).await;
     assert_eq!(st, 200);
     assert_eq!(info["sha256"], img["sha256"]);
 }
 
 #[tokio::test]
 async fn inbound_batches_and_raw_bodies() {
-    let sb = Sandbox::builder().time_scale(0.01).start().await.unwrap();
+    let sb = scaled(0.01).await;
     let rx = Receiver::start().await;
     register(&sb, "/v1/configs/webhook", &rx.url, json!({})).await;
     // A batch: one POST with three messages from two users.
@@ -466,7 +403,7 @@ async fn in_process_registration_follows_the_same_rules() {
         .unwrap();
     assert_eq!(ctl.waba_webhook().unwrap().headers["X-Key"], "v");
     assert!(ctl.phone_webhook().is_none());
-    let relaxed = Sandbox::builder().time_scale(0.01).start().await.unwrap();
+    let relaxed = scaled(0.01).await;
     let rx = Receiver::start().await;
     relaxed
         .control()

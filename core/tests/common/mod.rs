@@ -66,3 +66,76 @@ pub fn hold_write_lock(path: &Path) -> rusqlite::Connection {
     c.execute_batch("BEGIN EXCLUSIVE").unwrap();
     c
 }
+
+/// What a `webhook_parse` case expects.
+pub enum ParseExpect {
+    /// These canonical events (`expected.json`).
+    Events(Value),
+    /// A failure with this error code (`expected_error.json`).
+    Error(String),
+}
+
+/// One case of `tests/conformance/webhook_parse/`.
+pub struct ParseCase {
+    pub name: String,
+    /// The raw POST body (`input.json`).
+    pub input: Vec<u8>,
+    pub expect: ParseExpect,
+}
+
+/// Every case of `tests/conformance/webhook_parse/`, sorted.
+pub fn webhook_parse_cases() -> Vec<ParseCase> {
+    case_dirs("webhook_parse")
+        .iter()
+        .map(|dir| {
+            let input = fs::read(dir.join("input.json"))
+                .unwrap_or_else(|e| panic!("{}: input.json: {e}", dir.display()));
+            let err_path = dir.join("expected_error.json");
+            let expect = if err_path.exists() {
+                let code = read_json(&err_path)["code"].as_str().expect("code").into();
+                ParseExpect::Error(code)
+            } else {
+                ParseExpect::Events(read_json(&dir.join("expected.json")))
+            };
+            ParseCase {
+                name: case_name(dir),
+                input,
+                expect,
+            }
+        })
+        .collect()
+}
+
+/// Checks an error against a case's `expected_error.json` (`code`, and `field` and
+/// `message_contains` where given): one failure line per difference, naming the case.
+pub fn check_error(name: &str, e: &wa360::Error, want: &Value) -> Vec<String> {
+    let msg = e.to_string();
+    let mut failures = Vec::new();
+    if Some(e.code().as_str()) != want["code"].as_str() {
+        failures.push(format!("{name}: code {} ({msg})", e.code()));
+    }
+    if let Some(f) = want.get("field").and_then(Value::as_str)
+        && e.field() != Some(f)
+    {
+        failures.push(format!("{name}: field {:?}, want {f} ({msg})", e.field()));
+    }
+    if let Some(frag) = want.get("message_contains").and_then(Value::as_str)
+        && !msg.contains(frag)
+    {
+        failures.push(format!("{name}: message {msg:?} lacks {frag:?}"));
+    }
+    failures
+}
+
+/// Every case of `suite` as (name, directory, its `input.json`); the suite must have at
+/// least `at_least` cases.
+pub fn cases_with_input(suite: &str, at_least: usize) -> Vec<(String, PathBuf, Value)> {
+    let dirs = case_dirs(suite);
+    assert!(dirs.len() >= at_least, "{suite}: only {} cases", dirs.len());
+    dirs.into_iter()
+        .map(|dir| {
+            let input = read_json(&dir.join("input.json"));
+            (case_name(&dir), dir, input)
+        })
+        .collect()
+}
