@@ -7,7 +7,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use wa360::inbox::testing::event_ids as ids;
+use wa360::inbox::testing::drain;
 use wa360::webhook::testing;
 
 #[macro_use]
@@ -187,17 +187,7 @@ fn a_restart_keeps_every_accepted_event_and_down_mid_run_refuses_with_store() {
     assert_eq!(r.status, 200, "{}", r.body);
     let s = inbox.stats().unwrap();
     assert_eq!(s.ready, 51);
-    let mut got = Vec::new();
-    loop {
-        let d = inbox.claim("c", 100).unwrap();
-        if d.is_empty() {
-            break;
-        }
-        for x in &d {
-            inbox.ack("c", &x.id).unwrap();
-        }
-        got.extend(ids(&d));
-    }
+    let got = drain(&*inbox, "c").unwrap();
     assert_eq!(got.len(), 51);
     assert!(got.contains(&"wamid.49".to_string()) && got.contains(&"wamid.during".to_string()));
 }
