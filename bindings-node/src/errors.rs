@@ -87,26 +87,12 @@ pub fn error_fields() -> Vec<String> {
     ErrorField::ALL.iter().map(|f| js_field_name(*f)).collect()
 }
 
-/// Text of a caught panic payload.
-fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&str>() {
-        (*s).to_owned()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "panic".to_owned()
-    }
-}
-
 /// Run a synchronous entry point: `wa360::Error` → JS error, panic → `internal`.
 pub(crate) fn guard<T>(env: &Env, f: impl FnOnce() -> wa360::Result<T>) -> napi::Result<T> {
     match catch_unwind(AssertUnwindSafe(f)) {
         Ok(Ok(v)) => Ok(v),
         Ok(Err(e)) => Err(js_error(env, &e)),
-        Err(payload) => Err(js_error(
-            env,
-            &wa360::Error::Internal(format!("panic in wa360: {}", panic_text(&*payload))),
-        )),
+        Err(payload) => Err(js_error(env, &wa360::Error::from_panic(&*payload))),
     }
 }
 
@@ -132,10 +118,7 @@ where
         async move {
             Ok(match AssertUnwindSafe(fut).catch_unwind().await {
                 Ok(r) => r,
-                Err(payload) => Err(wa360::Error::Internal(format!(
-                    "panic in wa360: {}",
-                    panic_text(&*payload)
-                ))),
+                Err(payload) => Err(wa360::Error::from_panic(&*payload)),
             })
         },
         move |env, r| match r {
