@@ -7,7 +7,7 @@ use std::time::Duration;
 use pyo3::prelude::*;
 use wa360::broadcast::{BroadcastOptions, Campaign, Ledger, Progress, ledger_path};
 
-use crate::convert::value_to_py;
+use crate::convert::serialized_to_py as json_out;
 use crate::errors::{IntoPyResult, guard, to_py_err};
 
 /// A template campaign: template, language and recipients with their body parameters.
@@ -81,12 +81,6 @@ impl PyCampaign {
 #[pyclass(name = "Ledger", module = "wa360._native", frozen)]
 pub struct PyLedger {
     pub inner: Ledger,
-}
-
-fn json_out<'py>(py: Python<'py>, v: &impl serde::Serialize) -> PyResult<Bound<'py, PyAny>> {
-    let v =
-        serde_json::to_value(v).map_err(|e| to_py_err(wa360::Error::Internal(e.to_string())))?;
-    value_to_py(py, &v)
 }
 
 #[pymethods]
@@ -217,19 +211,6 @@ pub fn options(
         }));
     }
     Ok(o)
-}
-
-/// The summary of a run as a dict.
-pub struct SummaryOut(pub wa360::broadcast::Summary);
-
-impl<'py> IntoPyObject<'py> for SummaryOut {
-    type Target = PyAny;
-    type Output = Bound<'py, PyAny>;
-    type Error = PyErr;
-
-    fn into_pyobject(self, py: Python<'py>) -> Result<Self::Output, Self::Error> {
-        json_out(py, &self.0)
-    }
 }
 
 /// Register the classes.

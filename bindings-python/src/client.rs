@@ -106,31 +106,42 @@ impl PyWebhookSettings {
     }
 }
 
+/// `IntoPyObject` for a result wrapper that crosses back from a future:
+/// `into_py!(Wrapper => PyType, |w, py| <the Python object>)`.
+macro_rules! into_py {
+    ($ty:ty => $target:ty, |$w:ident, $py:ident| $body:expr) => {
+        impl<'py> IntoPyObject<'py> for $ty {
+            type Target = $target;
+            type Output = Bound<'py, $target>;
+            type Error = PyErr;
+
+            fn into_pyobject(self, $py: Python<'py>) -> PyResult<Bound<'py, $target>> {
+                let $w = self;
+                $body
+            }
+        }
+    };
+}
+pub(crate) use into_py;
+
 /// A JSON answer crossing into Python as plain objects.
 pub struct JsonOut(pub serde_json::Value);
 
-impl<'py> IntoPyObject<'py> for JsonOut {
-    type Target = PyAny;
-    type Output = Bound<'py, PyAny>;
-    type Error = PyErr;
-
-    fn into_pyobject(self, py: Python<'py>) -> Result<Self::Output, Self::Error> {
-        value_to_py(py, &self.0)
+impl JsonOut {
+    /// Any serializable core answer (a value serde cannot write is `internal`).
+    pub fn of(v: &impl serde::Serialize) -> wa360::Result<JsonOut> {
+        serde_json::to_value(v)
+            .map(JsonOut)
+            .map_err(|e| wa360::Error::Internal(e.to_string()))
     }
 }
+
+into_py!(JsonOut => PyAny, |j, py| value_to_py(py, &j.0));
 
 /// `None` in Python (a Rust `()` would become an empty tuple).
 pub struct NoneOut;
 
-impl<'py> IntoPyObject<'py> for NoneOut {
-    type Target = PyAny;
-    type Output = Bound<'py, PyAny>;
-    type Error = PyErr;
-
-    fn into_pyobject(self, py: Python<'py>) -> Result<Self::Output, Self::Error> {
-        Ok(py.None().into_bound(py))
-    }
-}
+into_py!(NoneOut => PyAny, |_n, py| Ok(py.None().into_bound(py)));
 
 /// What both client classes hold.
 pub struct Core {
@@ -317,7 +328,7 @@ macro_rules! client_class {
                         .inner
                         .clone();
                     self.core.run(py, async move {
-                        c.broadcast(&campaign, &ledger, opts).await.map(crate::broadcast::SummaryOut)
+                        c.broadcast(&campaign, &ledger, opts).await.and_then(|s| JsonOut::of(&s))
                     })
                 })
             }
