@@ -142,12 +142,6 @@ impl PyMediaCache {
     #[pyo3(signature = (path = None, *, ttl_days = 28.0))]
     fn new(path: Option<std::path::PathBuf>, ttl_days: f64) -> PyResult<Self> {
         guard(|| {
-            if !(ttl_days.is_finite() && ttl_days > 0.0) {
-                return Err(to_py_err(wa360::Error::invalid(
-                    "ttl_days",
-                    "must be a positive number of days (at most 29)",
-                )));
-            }
             let (cache, desc) = match &path {
                 Some(p) => (
                     MediaCache::sqlite(p).py_err()?,
@@ -155,9 +149,8 @@ impl PyMediaCache {
                 ),
                 None => (MediaCache::memory(), "memory".to_string()),
             };
-            let ttl = std::time::Duration::from_secs_f64(ttl_days * 86_400.0);
             Ok(PyMediaCache {
-                inner: cache.ttl(ttl).py_err()?,
+                inner: cache.ttl_days(ttl_days).py_err()?,
                 desc,
             })
         })
@@ -166,7 +159,7 @@ impl PyMediaCache {
     /// The trust period in days.
     #[getter]
     fn ttl_days(&self) -> f64 {
-        self.inner.ttl_value().as_secs_f64() / 86_400.0
+        self.inner.ttl_days_value()
     }
 
     fn __repr__(&self) -> String {
