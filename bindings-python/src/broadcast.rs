@@ -2,10 +2,10 @@
 //! `AsyncClient.broadcast` (core: `wa360::broadcast`).
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use pyo3::prelude::*;
 use wa360::broadcast::{BroadcastOptions, Campaign, Ledger, Progress, ledger_path};
+use wa360::input;
 
 use crate::convert::serialized_to_py as json_out;
 use crate::errors::{IntoPyResult, guard, to_py_err};
@@ -162,17 +162,6 @@ impl PyLedger {
     }
 }
 
-fn secs(name: &str, s: f64, allow_zero: bool) -> PyResult<Duration> {
-    if s.is_finite() && s < 1e9 && (s > 0.0 || (allow_zero && s == 0.0)) {
-        Ok(Duration::from_secs_f64(s))
-    } else {
-        Err(to_py_err(wa360::Error::invalid(
-            name,
-            "must be a positive number of seconds",
-        )))
-    }
-}
-
 /// Build the core options; `progress` is called (from a worker thread, with the GIL) with
 /// a dict of counts, rate, ETA and phase.
 #[allow(clippy::too_many_arguments)]
@@ -186,18 +175,13 @@ pub fn options(
 ) -> PyResult<BroadcastOptions> {
     let mut o = BroadcastOptions {
         concurrency,
-        unknown_window: secs("unknown_window", unknown_window, false)?,
-        max_wait: secs("max_wait", max_wait, true)?,
+        unknown_window: input::duration_s_option("unknown_window", unknown_window).py_err()?,
+        max_wait: input::wait_s_option("max_wait", max_wait).py_err()?,
         max_attempts,
         ..BroadcastOptions::default()
     };
     if let Some(s) = start_in {
-        let d = secs("start_in", s, true)?;
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_millis() as i64)
-            .unwrap_or(0);
-        o.not_before_ms = Some(now + d.as_millis() as i64);
+        o = o.starting_in(input::wait_s_option("start_in", s).py_err()?);
     }
     if let Some(cb) = progress {
         let cb = Arc::new(cb);

@@ -340,10 +340,7 @@ macro_rules! client_class {
                     let c = self.core.client()?;
                     let msg = message_from_py(message).py_err()?;
                     let max_wait = crate::convert::num_option(max_wait, "max_wait")?;
-                    if !(max_wait.is_finite() && (0.0..1e9).contains(&max_wait)) {
-                        return Err(to_py_err(wa360::Error::invalid("max_wait", "must be a non-negative number of seconds")));
-                    }
-                    let d = Duration::from_secs_f64(max_wait);
+                    let d = wa360::input::wait_s_option("max_wait", max_wait).py_err()?;
                     self.core.run(py, async move {
                         c.send_within(&msg, d).await.map(|r| PySendResponse { inner: r })
                     })
