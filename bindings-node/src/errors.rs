@@ -62,18 +62,7 @@ fn build_js_error(env: &Env, err: &wa360::Error) -> napi::Result<napi::Error> {
 /// The JS property name of a core error field: camelCase, and durations in milliseconds
 /// carry `Ms` (`retry_after` → `retryAfterMs`, `api_code` → `apiCode`).
 fn js_field_name(field: ErrorField) -> String {
-    let mut out = String::new();
-    let mut upper = false;
-    for ch in field.as_str().chars() {
-        if ch == '_' {
-            upper = true;
-        } else if upper {
-            out.extend(ch.to_uppercase());
-            upper = false;
-        } else {
-            out.push(ch);
-        }
-    }
+    let mut out = crate::own::camel_case(field.as_str());
     if field.is_duration() {
         out.push_str("Ms");
     }

@@ -252,7 +252,7 @@ impl MediaCache {
     )]
     pub fn new(env: Env, options: Option<Json>) -> napi::Result<Self> {
         guard(&env, || {
-            let o = camel_to_snake(options.map(|j| j.0).unwrap_or(Value::Null))?;
+            let o = snake_options(options)?;
             for k in o.keys() {
                 if k != "path" && k != "ttl_days" {
                     return Err(wa360::Error::invalid(
@@ -288,21 +288,15 @@ fn camel_to_snake(v: Value) -> wa360::Result<Map<String, Value>> {
         Value::Null => Ok(Map::new()),
         Value::Object(m) => Ok(m
             .into_iter()
-            .map(|(k, v)| {
-                let mut s = String::with_capacity(k.len() + 4);
-                for c in k.chars() {
-                    if c.is_ascii_uppercase() {
-                        s.push('_');
-                        s.push(c.to_ascii_lowercase());
-                    } else {
-                        s.push(c);
-                    }
-                }
-                (s, v)
-            })
+            .map(|(k, v)| (crate::own::snake_case(&k), v))
             .collect()),
         _ => Err(wa360::Error::invalid("options", "must be an object")),
     }
+}
+
+/// An optional options object with its keys in the core's naming (absent: empty).
+fn snake_options(o: Option<Json>) -> wa360::Result<Map<String, Value>> {
+    camel_to_snake(o.map(|j| j.0).unwrap_or(Value::Null))
 }
 
 fn opt_string(m: &Map<String, Value>, k: &str) -> wa360::Result<Option<String>> {
@@ -333,7 +327,7 @@ fn page_size(m: &Map<String, Value>) -> wa360::Result<Option<u32>> {
 }
 
 fn list_options(options: Option<Json>) -> wa360::Result<ListOptions> {
-    let m = camel_to_snake(options.map(|j| j.0).unwrap_or(Value::Null))?;
+    let m = snake_options(options)?;
     for k in m.keys() {
         if !["source", "name", "status", "language", "page_size", "limit"].contains(&k.as_str()) {
             return Err(wa360::Error::invalid(
@@ -472,7 +466,7 @@ impl JsClient {
     ) -> napi::Result<PromiseRaw<'env, Vec<TemplateInfo>>> {
         let c = self.inner.clone();
         let language = guard(env, || {
-            let m = camel_to_snake(options.map(|j| j.0).unwrap_or(Value::Null))?;
+            let m = snake_options(options)?;
             opt_string(&m, "language")
         })?;
         spawn(
@@ -639,7 +633,7 @@ impl JsClient {
         options: Option<Json>,
     ) -> napi::Result<BlockedUserIterator> {
         guard(&env, || {
-            let m = camel_to_snake(options.map(|j| j.0).unwrap_or(Value::Null))?;
+            let m = snake_options(options)?;
             let l = self.inner.blocked_users().list(page_size(&m)?)?;
             Ok(BlockedUserIterator::from(l))
         })

@@ -34,6 +34,39 @@ macro_rules! js_type {
 }
 pub(crate) use js_type;
 
+/// The Node name of a core (snake_case) name: `retry_after` → `retryAfter`. With
+/// [`snake_case`], the one mapping between the two namings in this package.
+pub(crate) fn camel_case(snake: &str) -> String {
+    let mut out = String::with_capacity(snake.len());
+    let mut upper = false;
+    for ch in snake.chars() {
+        if ch == '_' {
+            upper = true;
+        } else if upper {
+            out.extend(ch.to_uppercase());
+            upper = false;
+        } else {
+            out.push(ch);
+        }
+    }
+    out
+}
+
+/// The core name of a Node (camelCase) name: `pageSize` → `page_size`
+/// (snake_case names stay as they are).
+pub(crate) fn snake_case(camel: &str) -> String {
+    let mut out = String::with_capacity(camel.len() + 4);
+    for c in camel.chars() {
+        if c.is_ascii_uppercase() {
+            out.push('_');
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// A JSON value read from JavaScript through own enumerable string keys, by
 /// the shared input rules of `wa360::input` (the same answers as Python):
 /// lone surrogates rejected, integers (BigInt included) within 64 bits,

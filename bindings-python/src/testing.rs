@@ -9,7 +9,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
 use serde_json::Value;
 use wa360::webhook::testing as wt;
-use wa360_sandbox::{BlockingSandbox, Control, FaultRule, Sandbox};
+use wa360_sandbox::{BlockingSandbox, Control, Sandbox};
 
 use crate::convert::{py_to_value, serialized_to_py};
 use crate::errors::{IntoPyResult, guard, to_py_err};
@@ -123,14 +123,7 @@ impl PySandbox {
     fn add_fault(&self, rule: &Bound<'_, PyAny>) -> PyResult<()> {
         guard(|| {
             let v = py_to_value(rule, "rule").py_err()?;
-            let rule: FaultRule = serde_json::from_value(v).map_err(|e| {
-                to_py_err(wa360::Error::invalid(
-                    "rule",
-                    format!("is not a fault rule: {e}"),
-                ))
-            })?;
-            self.control.add_fault(rule);
-            Ok(())
+            self.control.add_fault_json(v).py_err()
         })
     }
 
@@ -139,15 +132,7 @@ impl PySandbox {
     fn set_limits(&self, limits: &Bound<'_, PyAny>) -> PyResult<()> {
         guard(|| {
             let v = py_to_value(limits, "limits").py_err()?;
-            let limits: wa360_sandbox::Limits = serde_json::from_value(v).map_err(|e| {
-                to_py_err(wa360::Error::invalid(
-                    "limits",
-                    format!("is not a limits object: {e}"),
-                ))
-            })?;
-            self.control
-                .set_limits(limits)
-                .map_err(|e| to_py_err(wa360::Error::invalid("limits", e)))
+            self.control.set_limits_json(v).py_err()
         })
     }
 
