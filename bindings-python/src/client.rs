@@ -161,23 +161,22 @@ impl Core {
         is_async: bool,
     ) -> PyResult<Core> {
         use crate::convert::{int_option, num_option};
-        let seconds =
-            |name: &str, s: Option<&Bound<'_, PyAny>>, default: f64| -> PyResult<Duration> {
-                let s = match s {
-                    Some(v) => num_option(v, name)?,
-                    None => default,
-                };
-                wa360::input::duration_s_option(name, s).py_err()
-            };
-        let max_retries = match max_retries {
-            Some(v) => int_option(v, "max_retries", 0, wa360::input::MAX_RETRIES)? as u32,
-            None => 2,
+        // Only what is given is set: the defaults are the core's (30 s, 10 s, 2 retries).
+        let seconds = |name: &str, s: Option<&Bound<'_, PyAny>>| -> PyResult<Option<Duration>> {
+            s.map(|v| wa360::input::duration_s_option(name, num_option(v, name)?).py_err())
+                .transpose()
         };
-        let mut b = wa360::client::Client::builder()
-            .timeout(seconds("timeout", timeout, 30.0)?)
-            .connect_timeout(seconds("connect_timeout", connect_timeout, 10.0)?)
-            .max_retries(max_retries)
-            .user_agent_suffix(if is_async { "python-async" } else { "python" });
+        let suffix = if is_async { "python-async" } else { "python" };
+        let mut b = wa360::client::Client::builder().user_agent_suffix(suffix);
+        if let Some(t) = seconds("timeout", timeout)? {
+            b = b.timeout(t);
+        }
+        if let Some(t) = seconds("connect_timeout", connect_timeout)? {
+            b = b.connect_timeout(t);
+        }
+        if let Some(v) = max_retries {
+            b = b.max_retries(int_option(v, "max_retries", 0, wa360::input::MAX_RETRIES)? as u32);
+        }
         if let Some(k) = api_key {
             b = b.api_key(k);
         }
