@@ -4,8 +4,7 @@
 use std::sync::Arc;
 
 use pyo3::prelude::*;
-use wa360::broadcast::{BroadcastOptions, Campaign, Ledger, Progress, ledger_path};
-use wa360::input;
+use wa360::broadcast::{Campaign, Ledger, Progress, ProgressFn, ledger_path};
 
 use crate::convert::serialized_to_py as json_out;
 use crate::errors::{IntoPyResult, guard, to_py_err};
@@ -162,39 +161,19 @@ impl PyLedger {
     }
 }
 
-/// Build the core options; `progress` is called (from a worker thread, with the GIL) with
-/// a dict of counts, rate, ETA and phase.
-#[allow(clippy::too_many_arguments)]
-pub fn options(
-    concurrency: usize,
-    unknown_window: f64,
-    max_wait: f64,
-    max_attempts: u32,
-    start_in: Option<f64>,
-    progress: Option<Py<PyAny>>,
-) -> PyResult<BroadcastOptions> {
-    let mut o = BroadcastOptions {
-        concurrency,
-        unknown_window: input::duration_s_option("unknown_window", unknown_window).py_err()?,
-        max_wait: input::wait_s_option("max_wait", max_wait).py_err()?,
-        max_attempts,
-        ..BroadcastOptions::default()
-    };
-    if let Some(s) = start_in {
-        o = o.starting_in(input::wait_s_option("start_in", s).py_err()?);
-    }
-    if let Some(cb) = progress {
-        let cb = Arc::new(cb);
-        o.progress = Some(Arc::new(move |p: &Progress| {
-            Python::attach(|py| {
-                let r = json_out(py, p).and_then(|d| cb.call1(py, (d,)));
-                if let Err(e) = r {
-                    e.write_unraisable(py, None);
-                }
-            });
-        }));
-    }
-    Ok(o)
+/// The core's progress callback for a Python `progress`: called (from a worker thread,
+/// with the GIL) with a dict of counts, rate, ETA and phase; an exception it raises is
+/// reported as unraisable, never stopping the run.
+pub fn progress_callback(cb: Py<PyAny>) -> ProgressFn {
+    let cb = Arc::new(cb);
+    Arc::new(move |p: &Progress| {
+        Python::attach(|py| {
+            let r = json_out(py, p).and_then(|d| cb.call1(py, (d,)));
+            if let Err(e) = r {
+                e.write_unraisable(py, None);
+            }
+        });
+    })
 }
 
 /// Register the classes.

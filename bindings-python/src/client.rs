@@ -313,7 +313,17 @@ macro_rules! client_class {
             ) -> PyResult<Bound<'py, PyAny>> {
                 guard(|| {
                     let c = self.core.client()?;
-                    let opts = crate::broadcast::options(concurrency, unknown_window, max_wait, max_attempts, start_in, progress)?;
+                    let mut opts = wa360::broadcast::BroadcastOptions {
+                        concurrency,
+                        unknown_window: wa360::input::duration_s_option("unknown_window", unknown_window).py_err()?,
+                        max_wait: wa360::input::wait_s_option("max_wait", max_wait).py_err()?,
+                        max_attempts,
+                        progress: progress.map(crate::broadcast::progress_callback),
+                        ..Default::default()
+                    };
+                    if let Some(s) = start_in {
+                        opts = opts.starting_in(wa360::input::wait_s_option("start_in", s).py_err()?);
+                    }
                     let campaign = campaign
                         .cast::<crate::broadcast::PyCampaign>()
                         .map_err(|_| to_py_err(wa360::Error::invalid("campaign", "must be a wa360.Campaign")))?
