@@ -161,6 +161,26 @@ impl PyLedger {
     }
 }
 
+/// What `take` reads from an argument `name` that must be an instance of the
+/// (frozen) class `T` (`wa360.Campaign`, `wa360.Ledger`); otherwise `invalid_argument`.
+pub fn class_arg<T, R>(
+    obj: &Bound<'_, PyAny>,
+    name: &str,
+    take: impl FnOnce(&T) -> R,
+) -> PyResult<R>
+where
+    T: pyo3::PyClass<Frozen = pyo3::pyclass::boolean_struct::True> + Sync,
+{
+    let not = || {
+        let class = T::NAME;
+        to_py_err(wa360::Error::invalid(
+            name,
+            format!("must be a wa360.{class}"),
+        ))
+    };
+    Ok(take(obj.cast::<T>().map_err(|_| not())?.get()))
+}
+
 /// The core's progress callback for a Python `progress`: called (from a worker thread,
 /// with the GIL) with a dict of counts, rate, ETA and phase; an exception it raises is
 /// reported as unraisable, never stopping the run.

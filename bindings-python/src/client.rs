@@ -151,44 +151,8 @@ pub struct Core {
 }
 
 impl Core {
-    fn new(
-        api_key: Option<String>,
-        base_url: Option<String>,
-        timeout: Option<&Bound<'_, PyAny>>,
-        connect_timeout: Option<&Bound<'_, PyAny>>,
-        max_retries: Option<&Bound<'_, PyAny>>,
-        governor: Option<crate::governor::GovernorSpec>,
-        is_async: bool,
-    ) -> PyResult<Core> {
-        use crate::convert::{int_option, num_option};
-        // Only what is given is set: the defaults are the core's (30 s, 10 s, 2 retries).
-        let seconds = |name: &str, s: Option<&Bound<'_, PyAny>>| -> PyResult<Option<Duration>> {
-            s.map(|v| wa360::input::duration_s_option(name, num_option(v, name)?).py_err())
-                .transpose()
-        };
-        let suffix = if is_async { "python-async" } else { "python" };
-        let mut b = wa360::client::Client::builder().user_agent_suffix(suffix);
-        if let Some(t) = seconds("timeout", timeout)? {
-            b = b.timeout(t);
-        }
-        if let Some(t) = seconds("connect_timeout", connect_timeout)? {
-            b = b.connect_timeout(t);
-        }
-        if let Some(v) = max_retries {
-            b = b.max_retries(int_option(v, "max_retries", 0, wa360::input::MAX_RETRIES)? as u32);
-        }
-        if let Some(k) = api_key {
-            b = b.api_key(k);
-        }
-        if let Some(u) = base_url {
-            b = b.base_url(&u);
-        }
-        if let Some(g) = governor {
-            b = b.governor(g.config);
-            if let Some(url) = g.store {
-                b = b.governor_store(wa360::governor::open_store(&url).py_err()?);
-            }
-        }
+    /// The core client of a configured builder (`Client(...)` / `AsyncClient(...)`).
+    fn build(b: wa360::client::ClientBuilder, is_async: bool) -> PyResult<Core> {
         // reqwest needs a runtime context to build its connector.
         let rt = runtime::runtime().py_err()?;
         let _enter = rt.enter();
@@ -286,11 +250,36 @@ macro_rules! client_class {
                 max_retries: Option<&Bound<'_, PyAny>>,
                 governor: Option<&Bound<'_, PyAny>>,
             ) -> PyResult<Self> {
+                use crate::convert::{int_option, num_option};
                 guard(|| {
-                    let governor = crate::governor::governor_from_py(governor)?;
-                    Ok($cls {
-                        core: Core::new(api_key, base_url, timeout, connect_timeout, max_retries, governor, $is_async)?,
-                    })
+                    // Only what is given is set: the defaults are the core's (30 s, 10 s, 2 retries).
+                    let seconds = |name: &str, s: Option<&Bound<'_, PyAny>>| -> PyResult<Option<Duration>> {
+                        s.map(|v| wa360::input::duration_s_option(name, num_option(v, name)?).py_err()).transpose()
+                    };
+                    let suffix = if $is_async { "python-async" } else { "python" };
+                    let mut b = wa360::client::Client::builder().user_agent_suffix(suffix);
+                    if let Some(t) = seconds("timeout", timeout)? {
+                        b = b.timeout(t);
+                    }
+                    if let Some(t) = seconds("connect_timeout", connect_timeout)? {
+                        b = b.connect_timeout(t);
+                    }
+                    if let Some(v) = max_retries {
+                        b = b.max_retries(int_option(v, "max_retries", 0, wa360::input::MAX_RETRIES)? as u32);
+                    }
+                    if let Some(k) = api_key {
+                        b = b.api_key(k);
+                    }
+                    if let Some(u) = base_url {
+                        b = b.base_url(&u);
+                    }
+                    if let Some(g) = crate::governor::governor_from_py(governor)? {
+                        b = b.governor(g.config);
+                        if let Some(url) = g.store {
+                            b = b.governor_store(wa360::governor::open_store(&url).py_err()?);
+                        }
+                    }
+                    Ok($cls { core: Core::build(b, $is_async)? })
                 })
             }
 
@@ -324,18 +313,9 @@ macro_rules! client_class {
                     if let Some(s) = start_in {
                         opts = opts.starting_in(wa360::input::wait_s_option("start_in", s).py_err()?);
                     }
-                    let campaign = campaign
-                        .cast::<crate::broadcast::PyCampaign>()
-                        .map_err(|_| to_py_err(wa360::Error::invalid("campaign", "must be a wa360.Campaign")))?
-                        .borrow()
-                        .inner
-                        .clone();
-                    let ledger = ledger
-                        .cast::<crate::broadcast::PyLedger>()
-                        .map_err(|_| to_py_err(wa360::Error::invalid("ledger", "must be a wa360.Ledger")))?
-                        .borrow()
-                        .inner
-                        .clone();
+                    use crate::broadcast::{PyCampaign, PyLedger, class_arg};
+                    let campaign = class_arg(campaign, "campaign", |c: &PyCampaign| c.inner.clone())?;
+                    let ledger = class_arg(ledger, "ledger", |l: &PyLedger| l.inner.clone())?;
                     self.core.run(py, async move {
                         c.broadcast(&campaign, &ledger, opts).await.and_then(|s| JsonOut::of(&s))
                     })
