@@ -1,7 +1,7 @@
 //! `Campaign`, `Ledger` and `client.broadcast` (core: `wa360::broadcast`).
 
 use std::sync::Arc;
-use std::time::Duration;
+use wa360::input::{duration_ms_option, wait_ms_option};
 
 use napi::Env;
 use napi::Status;
@@ -186,17 +186,6 @@ pub struct BroadcastRunOptions {
     pub start_in_ms: Option<f64>,
 }
 
-fn ms(name: &str, v: f64) -> wa360::Result<Duration> {
-    if v.is_finite() && (0.0..1e12).contains(&v) {
-        Ok(Duration::from_millis(v as u64))
-    } else {
-        Err(wa360::Error::invalid(
-            name,
-            "must be a non-negative number of ms",
-        ))
-    }
-}
-
 type ProgressFn = ThreadsafeFunction<BroadcastProgress, (), BroadcastProgress, Status, false>;
 
 fn counts_js(c: wa360::broadcast::StateCounts) -> BroadcastCounts {
@@ -228,7 +217,7 @@ impl JsClient {
         spawn(
             env,
             async move {
-                let d = ms("maxWaitMs", max_wait_ms)?;
+                let d = wait_ms_option("maxWaitMs", max_wait_ms)?;
                 let msg = wa360::messages::Message::from_json(&message.0)?;
                 c.send_within(&msg, d).await
             },
@@ -257,21 +246,16 @@ impl JsClient {
                 b.concurrency = c as usize;
             }
             if let Some(v) = o.unknown_window_ms {
-                b.unknown_window = ms("unknownWindowMs", v)?;
+                b.unknown_window = duration_ms_option("unknownWindowMs", v)?;
             }
             if let Some(v) = o.max_wait_ms {
-                b.max_wait = ms("maxWaitMs", v)?;
+                b.max_wait = wait_ms_option("maxWaitMs", v)?;
             }
             if let Some(n) = o.max_attempts {
                 b.max_attempts = n;
             }
             if let Some(v) = o.start_in_ms {
-                let d = ms("startInMs", v)?;
-                let now = std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map(|d| d.as_millis() as i64)
-                    .unwrap_or(0);
-                b.not_before_ms = Some(now + d.as_millis() as i64);
+                b = b.starting_in(wait_ms_option("startInMs", v)?);
             }
             Ok(b)
         })?;

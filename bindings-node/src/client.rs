@@ -166,19 +166,7 @@ impl JsClient {
         ClientMetrics {
             requests: counts(m.requests),
             retries: counts(m.retries),
-            send_latency: LatencyHistogram {
-                count: m.send_latency.count as f64,
-                sum_seconds: m.send_latency.sum_seconds,
-                buckets: m
-                    .send_latency
-                    .buckets
-                    .into_iter()
-                    .map(|b| LatencyBucket {
-                        le: b.le,
-                        count: b.count as f64,
-                    })
-                    .collect(),
-            },
+            send_latency: m.send_latency.into(),
         }
     }
 
@@ -219,12 +207,7 @@ impl JsClient {
         env: &'env Env,
         message_id: crate::own::Text,
     ) -> napi::Result<PromiseRaw<'env, ()>> {
-        let c = self.inner.clone();
-        spawn(
-            env,
-            async move { c.mark_read(&message_id.named("messageId")?).await },
-            |_, v| Ok(v),
-        )
+        self.receipt(env, message_id, false)
     }
 
     /// Show a typing indicator (up to 25 s; also marks the message read).
@@ -234,12 +217,28 @@ impl JsClient {
         env: &'env Env,
         message_id: crate::own::Text,
     ) -> napi::Result<PromiseRaw<'env, ()>> {
+        self.receipt(env, message_id, true)
+    }
+}
+
+impl JsClient {
+    /// `markRead` or (`typing`) `typing`: a `POST /messages` about an inbound message.
+    fn receipt<'env>(
+        &self,
+        env: &'env Env,
+        message_id: crate::own::Text,
+        typing: bool,
+    ) -> napi::Result<PromiseRaw<'env, ()>> {
         let c = self.inner.clone();
-        spawn(
-            env,
-            async move { c.typing(&message_id.named("messageId")?).await },
-            |_, v| Ok(v),
-        )
+        let run = async move {
+            let id = message_id.named("messageId")?;
+            if typing {
+                c.typing(&id).await
+            } else {
+                c.mark_read(&id).await
+            }
+        };
+        spawn(env, run, |_, v| Ok(v))
     }
 }
 

@@ -29,6 +29,19 @@ pub struct MemoryStoreOptions {
     pub ttl_ms: Option<f64>,
 }
 
+/// A store made by `make` from the checked `capacity` and `ttlMs` options
+/// (the constructors of `Deduper` and `StatusFold`).
+fn with_sizes<T>(
+    env: &Env,
+    o: Option<Json>,
+    make: impl FnOnce(usize, Duration) -> T,
+) -> napi::Result<T> {
+    guard(env, || {
+        let (cap, ttl) = sizes(o)?;
+        Ok(make(cap, ttl))
+    })
+}
+
 fn sizes(o: Option<Json>) -> wa360::Result<(usize, Duration)> {
     let o = crate::own::options(o, &["capacity", "ttlMs"])?;
     let cap = match crate::own::opt_num(&o, "capacity")? {
@@ -79,11 +92,8 @@ impl JsDeduper {
         ts_args_type = "options?: MemoryStoreOptions | undefined | null"
     )]
     pub fn new(env: Env, options: Option<Json>) -> napi::Result<Self> {
-        guard(&env, || {
-            let (cap, ttl) = sizes(options)?;
-            Ok(JsDeduper {
-                store: MemoryDedupe::new(cap, ttl),
-            })
+        with_sizes(&env, options, |cap, ttl| JsDeduper {
+            store: MemoryDedupe::new(cap, ttl),
         })
     }
 
@@ -132,11 +142,8 @@ impl JsStatusFold {
         ts_args_type = "options?: MemoryStoreOptions | undefined | null"
     )]
     pub fn new(env: Env, options: Option<Json>) -> napi::Result<Self> {
-        guard(&env, || {
-            let (cap, ttl) = sizes(options)?;
-            Ok(JsStatusFold {
-                inner: wa360::webhook::dedupe::StatusFold::new(MemoryStatusStore::new(cap, ttl)),
-            })
+        with_sizes(&env, options, |cap, ttl| JsStatusFold {
+            inner: wa360::webhook::dedupe::StatusFold::new(MemoryStatusStore::new(cap, ttl)),
         })
     }
 

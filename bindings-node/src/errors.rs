@@ -62,18 +62,7 @@ fn build_js_error(env: &Env, err: &wa360::Error) -> napi::Result<napi::Error> {
 /// The JS property name of a core error field: camelCase, and durations in milliseconds
 /// carry `Ms` (`retry_after` → `retryAfterMs`, `api_code` → `apiCode`).
 fn js_field_name(field: ErrorField) -> String {
-    let mut out = String::new();
-    let mut upper = false;
-    for ch in field.as_str().chars() {
-        if ch == '_' {
-            upper = true;
-        } else if upper {
-            out.extend(ch.to_uppercase());
-            upper = false;
-        } else {
-            out.push(ch);
-        }
-    }
+    let mut out = crate::own::camel_case(field.as_str());
     if field.is_duration() {
         out.push_str("Ms");
     }
@@ -87,26 +76,12 @@ pub fn error_fields() -> Vec<String> {
     ErrorField::ALL.iter().map(|f| js_field_name(*f)).collect()
 }
 
-/// Text of a caught panic payload.
-fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&str>() {
-        (*s).to_owned()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "panic".to_owned()
-    }
-}
-
 /// Run a synchronous entry point: `wa360::Error` → JS error, panic → `internal`.
 pub(crate) fn guard<T>(env: &Env, f: impl FnOnce() -> wa360::Result<T>) -> napi::Result<T> {
     match catch_unwind(AssertUnwindSafe(f)) {
         Ok(Ok(v)) => Ok(v),
         Ok(Err(e)) => Err(js_error(env, &e)),
-        Err(payload) => Err(js_error(
-            env,
-            &wa360::Error::Internal(format!("panic in wa360: {}", panic_text(&*payload))),
-        )),
+        Err(payload) => Err(js_error(env, &wa360::Error::from_panic(&*payload))),
     }
 }
 
@@ -132,10 +107,7 @@ where
         async move {
             Ok(match AssertUnwindSafe(fut).catch_unwind().await {
                 Ok(r) => r,
-                Err(payload) => Err(wa360::Error::Internal(format!(
-                    "panic in wa360: {}",
-                    panic_text(&*payload)
-                ))),
+                Err(payload) => Err(wa360::Error::from_panic(&*payload)),
             })
         },
         move |env, r| match r {

@@ -195,47 +195,46 @@ pub struct CachedUpload {
     pub reused: bool,
 }
 
-/// Listed templates, fetched page by page (use `client.listTemplates()`, an async iterable).
-#[napi]
-pub struct TemplateIterator {
-    inner: Arc<Mutex<TemplateLister>>,
+/// A list call's iterator class: `next()` resolves the next item (fetching
+/// the next page when needed) or `null` at the end. `wa360.js` wraps it into
+/// an async iterable. (Docs as `#[doc = "…"]`: a `///` passed through
+/// `macro_rules!` would reach `index.d.ts` with an `r"` prefix.)
+macro_rules! list_iterator {
+    ($(#[doc = $doc:literal])* $name:ident($lister:ty) -> $item:ident, $ts:literal, $next_doc:literal) => {
+        $(#[doc = $doc])*
+        #[napi]
+        pub struct $name {
+            inner: Arc<Mutex<$lister>>,
+        }
+
+        #[napi]
+        impl $name {
+            #[doc = $next_doc]
+            #[napi(ts_return_type = $ts)]
+            pub fn next<'env>(&self, env: &'env Env) -> napi::Result<PromiseRaw<'env, Option<$item>>> {
+                let l = Arc::clone(&self.inner);
+                spawn(env, async move { l.lock().await.next().await }, |_, t| Ok(t.map($item::from)))
+            }
+        }
+
+        impl From<$lister> for $name {
+            fn from(l: $lister) -> Self {
+                $name { inner: Arc::new(Mutex::new(l)) }
+            }
+        }
+    };
 }
 
-#[napi]
-impl TemplateIterator {
-    /// The next template, or `null` at the end.
-    #[napi(ts_return_type = "Promise<TemplateInfo | null>")]
-    pub fn next<'env>(
-        &self,
-        env: &'env Env,
-    ) -> napi::Result<PromiseRaw<'env, Option<TemplateInfo>>> {
-        let l = Arc::clone(&self.inner);
-        spawn(env, async move { l.lock().await.next().await }, |_, t| {
-            Ok(t.map(TemplateInfo::from))
-        })
-    }
-}
-
-/// Blocked users, fetched page by page (use `client.listBlockedUsers()`, an async iterable).
-#[napi]
-pub struct BlockedUserIterator {
-    inner: Arc<Mutex<BlockedLister>>,
-}
-
-#[napi]
-impl BlockedUserIterator {
-    /// The next blocked user, or `null` at the end.
-    #[napi(ts_return_type = "Promise<BlockedUser | null>")]
-    pub fn next<'env>(
-        &self,
-        env: &'env Env,
-    ) -> napi::Result<PromiseRaw<'env, Option<BlockedUser>>> {
-        let l = Arc::clone(&self.inner);
-        spawn(env, async move { l.lock().await.next().await }, |_, u| {
-            Ok(u.map(BlockedUser::from))
-        })
-    }
-}
+list_iterator!(
+    #[doc = " Listed templates, fetched page by page (use `client.listTemplates()`, an async iterable)."]
+    TemplateIterator(TemplateLister) -> TemplateInfo, "Promise<TemplateInfo | null>",
+    " The next template, or `null` at the end."
+);
+list_iterator!(
+    #[doc = " Blocked users, fetched page by page (use `client.listBlockedUsers()`, an async iterable)."]
+    BlockedUserIterator(BlockedLister) -> BlockedUser, "Promise<BlockedUser | null>",
+    " The next blocked user, or `null` at the end."
+);
 
 /// An opt-in media-id cache: content hash → media id per number, trusted for `ttlDays`
 /// (default 28, at most 29) after the upload; in memory, or in the SQLite file `path`.
@@ -253,7 +252,7 @@ impl MediaCache {
     )]
     pub fn new(env: Env, options: Option<Json>) -> napi::Result<Self> {
         guard(&env, || {
-            let o = camel_to_snake(options.map(|j| j.0).unwrap_or(Value::Null))?;
+            let o = snake_options(options)?;
             for k in o.keys() {
                 if k != "path" && k != "ttl_days" {
                     return Err(wa360::Error::invalid(
@@ -267,29 +266,19 @@ impl MediaCache {
                 Some(Value::String(p)) => CoreMediaCache::sqlite(p)?,
                 Some(_) => return Err(wa360::Error::invalid("path", "must be a string")),
             };
-            let days = match o.get("ttl_days") {
-                None | Some(Value::Null) => 28.0,
-                Some(v) => v
-                    .as_f64()
-                    .filter(|d| d.is_finite() && *d > 0.0)
-                    .ok_or_else(|| {
-                        wa360::Error::invalid(
-                            "ttl_days",
-                            "must be a positive number of days (at most 29)",
-                        )
-                    })?,
+            let cache = match o.get("ttl_days") {
+                None | Some(Value::Null) => cache,
+                // A non-number is NaN: refused by the core's rule, naming `ttl_days`.
+                Some(v) => cache.ttl_days(v.as_f64().unwrap_or(f64::NAN))?,
             };
-            let ttl = std::time::Duration::from_secs_f64(days * 86_400.0);
-            Ok(MediaCache {
-                inner: cache.ttl(ttl)?,
-            })
+            Ok(MediaCache { inner: cache })
         })
     }
 
     /// The trust period in days.
     #[napi(getter)]
     pub fn ttl_days(&self) -> f64 {
-        self.inner.ttl_value().as_secs_f64() / 86_400.0
+        self.inner.ttl_days_value()
     }
 }
 
@@ -299,21 +288,15 @@ fn camel_to_snake(v: Value) -> wa360::Result<Map<String, Value>> {
         Value::Null => Ok(Map::new()),
         Value::Object(m) => Ok(m
             .into_iter()
-            .map(|(k, v)| {
-                let mut s = String::with_capacity(k.len() + 4);
-                for c in k.chars() {
-                    if c.is_ascii_uppercase() {
-                        s.push('_');
-                        s.push(c.to_ascii_lowercase());
-                    } else {
-                        s.push(c);
-                    }
-                }
-                (s, v)
-            })
+            .map(|(k, v)| (crate::own::snake_case(&k), v))
             .collect()),
         _ => Err(wa360::Error::invalid("options", "must be an object")),
     }
+}
+
+/// An optional options object with its keys in the core's naming (absent: empty).
+fn snake_options(o: Option<Json>) -> wa360::Result<Map<String, Value>> {
+    camel_to_snake(o.map(|j| j.0).unwrap_or(Value::Null))
 }
 
 fn opt_string(m: &Map<String, Value>, k: &str) -> wa360::Result<Option<String>> {
@@ -334,8 +317,17 @@ fn opt_u64(m: &Map<String, Value>, k: &str) -> wa360::Result<Option<u64>> {
     }
 }
 
+/// The `pageSize` option of the list calls (its range is checked when listing).
+fn page_size(m: &Map<String, Value>) -> wa360::Result<Option<u32>> {
+    opt_u64(m, "page_size")?
+        .map(|n| {
+            u32::try_from(n).map_err(|_| wa360::Error::invalid("page_size", "must be 1 to 1000"))
+        })
+        .transpose()
+}
+
 fn list_options(options: Option<Json>) -> wa360::Result<ListOptions> {
-    let m = camel_to_snake(options.map(|j| j.0).unwrap_or(Value::Null))?;
+    let m = snake_options(options)?;
     for k in m.keys() {
         if !["source", "name", "status", "language", "page_size", "limit"].contains(&k.as_str()) {
             return Err(wa360::Error::invalid(
@@ -344,13 +336,7 @@ fn list_options(options: Option<Json>) -> wa360::Result<ListOptions> {
             ));
         }
     }
-    let page_size = match opt_u64(&m, "page_size")? {
-        None => None,
-        Some(n) => Some(
-            u32::try_from(n)
-                .map_err(|_| wa360::Error::invalid("page_size", "must be 1 to 1000"))?,
-        ),
-    };
+    let page_size = page_size(&m)?;
     ListOptions::from_parts(
         opt_string(&m, "source")?.as_deref().unwrap_or("config"),
         opt_string(&m, "name")?,
@@ -451,9 +437,7 @@ impl JsClient {
     ) -> napi::Result<TemplateIterator> {
         guard(&env, || {
             let l = self.inner.templates().list(list_options(options)?)?;
-            Ok(TemplateIterator {
-                inner: Arc::new(Mutex::new(l)),
-            })
+            Ok(TemplateIterator::from(l))
         })
     }
 
@@ -482,7 +466,7 @@ impl JsClient {
     ) -> napi::Result<PromiseRaw<'env, Vec<TemplateInfo>>> {
         let c = self.inner.clone();
         let language = guard(env, || {
-            let m = camel_to_snake(options.map(|j| j.0).unwrap_or(Value::Null))?;
+            let m = snake_options(options)?;
             opt_string(&m, "language")
         })?;
         spawn(
@@ -649,18 +633,9 @@ impl JsClient {
         options: Option<Json>,
     ) -> napi::Result<BlockedUserIterator> {
         guard(&env, || {
-            let m = camel_to_snake(options.map(|j| j.0).unwrap_or(Value::Null))?;
-            let size = match opt_u64(&m, "page_size")? {
-                None => None,
-                Some(n) => Some(
-                    u32::try_from(n)
-                        .map_err(|_| wa360::Error::invalid("page_size", "must be 1 to 1000"))?,
-                ),
-            };
-            let l = self.inner.blocked_users().list(size)?;
-            Ok(BlockedUserIterator {
-                inner: Arc::new(Mutex::new(l)),
-            })
+            let m = snake_options(options)?;
+            let l = self.inner.blocked_users().list(page_size(&m)?)?;
+            Ok(BlockedUserIterator::from(l))
         })
     }
 

@@ -158,297 +158,107 @@ impl JsClient {
     ) -> napi::Result<PromiseRaw<'env, SendResponse>> {
         self.send_spec(env, Ok(message.0))
     }
+}
 
-    /// Send a text message (1..4096 characters).
-    #[napi(
-        ts_args_type = "to: string, body: string, options?: { previewUrl?: boolean; replyTo?: string; callbackData?: string } | undefined | null"
-    )]
-    pub fn send_text<'env>(
-        &self,
-        env: &'env Env,
-        to: Text,
-        body: Text,
-        options: Option<Json>,
-    ) -> napi::Result<PromiseRaw<'env, SendResponse>> {
-        let s = Opts::read(options, &["previewUrl"], BOTH).and_then(|mut o| {
-            Ok(helpers::text(
-                text(to, "to")?,
-                text(body, "text.body")?,
-                o.flag("previewUrl")?,
-                o.envelope()?,
-            ))
-        });
-        self.send_spec(env, s)
-    }
+/// The send helpers, one entry each: the doc and TypeScript arguments of the
+/// generated `#[napi]` method, its positional arguments, the option keys it
+/// takes of its own and of the envelope, and the call of its core builder
+/// (`|o|` names the options object). The docs are `#[doc = "…"]` because a
+/// `///` passed through `macro_rules!` reaches napi as a raw string, which its
+/// `index.d.ts` writer would print with its `r"` prefix. Every method reads its options with
+/// [`Opts::read`] and sends with [`JsClient::send_spec`]; written once here.
+macro_rules! send_helpers {
+    ($(
+        $(#[doc = $doc:literal])*
+        #[ts($ts:literal)]
+        fn $name:ident($($arg:ident: $ty:ident),*) own $own:expr, envelope $env:expr,
+            |$o:ident| $build:expr;
+    )*) => {
+        #[napi]
+        impl JsClient {
+            $(
+                $(#[doc = $doc])*
+                #[napi(ts_args_type = $ts)]
+                pub fn $name<'env>(
+                    &self,
+                    env: &'env Env,
+                    $($arg: $ty,)*
+                    options: Option<Json>,
+                ) -> napi::Result<PromiseRaw<'env, SendResponse>> {
+                    let s = Opts::read(options, $own, $env).and_then(|mut $o| Ok($build));
+                    self.send_spec(env, s)
+                }
+            )*
+        }
+    };
+}
 
-    /// Send an image: `media` is an uploaded media id or an https link.
-    #[napi(
-        ts_args_type = "to: string, media: string, options?: { caption?: string; replyTo?: string; callbackData?: string } | undefined | null"
-    )]
-    pub fn send_image<'env>(
-        &self,
-        env: &'env Env,
-        to: Text,
-        media: Json,
-        options: Option<Json>,
-    ) -> napi::Result<PromiseRaw<'env, SendResponse>> {
-        let s = Opts::read(options, &["caption"], BOTH).and_then(|mut o| {
-            Ok(helpers::image(
-                text(to, "to")?,
-                media.0,
-                o.text("caption")?,
-                o.envelope()?,
-            ))
-        });
-        self.send_spec(env, s)
-    }
+send_helpers! {
+    #[doc = " Send a text message (1..4096 characters)."]
+    #[ts("to: string, body: string, options?: { previewUrl?: boolean; replyTo?: string; callbackData?: string } | undefined | null")]
+    fn send_text(to: Text, body: Text) own &["previewUrl"], envelope BOTH,
+        |o| helpers::text(text(to, "to")?, text(body, "text.body")?, o.flag("previewUrl")?, o.envelope()?);
 
-    /// Send a video: `media` is an uploaded media id or an https link.
-    #[napi(
-        ts_args_type = "to: string, media: string, options?: { caption?: string; replyTo?: string; callbackData?: string } | undefined | null"
-    )]
-    pub fn send_video<'env>(
-        &self,
-        env: &'env Env,
-        to: Text,
-        media: Json,
-        options: Option<Json>,
-    ) -> napi::Result<PromiseRaw<'env, SendResponse>> {
-        let s = Opts::read(options, &["caption"], BOTH).and_then(|mut o| {
-            Ok(helpers::video(
-                text(to, "to")?,
-                media.0,
-                o.text("caption")?,
-                o.envelope()?,
-            ))
-        });
-        self.send_spec(env, s)
-    }
+    #[doc = " Send an image: `media` is an uploaded media id or an https link."]
+    #[ts("to: string, media: string, options?: { caption?: string; replyTo?: string; callbackData?: string } | undefined | null")]
+    fn send_image(to: Text, media: Json) own &["caption"], envelope BOTH,
+        |o| helpers::image(text(to, "to")?, media.0, o.text("caption")?, o.envelope()?);
 
-    /// Send an audio file: `media` is an uploaded media id or an https link.
-    #[napi(ts_args_type = "to: string, media: string, options?: SendOptions | undefined | null")]
-    pub fn send_audio<'env>(
-        &self,
-        env: &'env Env,
-        to: Text,
-        media: Json,
-        options: Option<Json>,
-    ) -> napi::Result<PromiseRaw<'env, SendResponse>> {
-        let s = Opts::read(options, &[], BOTH)
-            .and_then(|mut o| Ok(helpers::audio(text(to, "to")?, media.0, o.envelope()?)));
-        self.send_spec(env, s)
-    }
+    #[doc = " Send a video: `media` is an uploaded media id or an https link."]
+    #[ts("to: string, media: string, options?: { caption?: string; replyTo?: string; callbackData?: string } | undefined | null")]
+    fn send_video(to: Text, media: Json) own &["caption"], envelope BOTH,
+        |o| helpers::video(text(to, "to")?, media.0, o.text("caption")?, o.envelope()?);
 
-    /// Send a document: `media` is an uploaded media id or an https link.
-    #[napi(
-        ts_args_type = "to: string, media: string, options?: { caption?: string; filename?: string; replyTo?: string; callbackData?: string } | undefined | null"
-    )]
-    pub fn send_document<'env>(
-        &self,
-        env: &'env Env,
-        to: Text,
-        media: Json,
-        options: Option<Json>,
-    ) -> napi::Result<PromiseRaw<'env, SendResponse>> {
-        let s = Opts::read(options, &["caption", "filename"], BOTH).and_then(|mut o| {
-            let (caption, filename) = (o.text("caption")?, o.text("filename")?);
-            Ok(helpers::document(
-                text(to, "to")?,
-                media.0,
-                caption,
-                filename,
-                o.envelope()?,
-            ))
-        });
-        self.send_spec(env, s)
-    }
+    #[doc = " Send an audio file: `media` is an uploaded media id or an https link."]
+    #[ts("to: string, media: string, options?: SendOptions | undefined | null")]
+    fn send_audio(to: Text, media: Json) own &[], envelope BOTH,
+        |o| helpers::audio(text(to, "to")?, media.0, o.envelope()?);
 
-    /// Send a sticker (webp): `media` is an uploaded media id or an https link.
-    #[napi(ts_args_type = "to: string, media: string, options?: SendOptions | undefined | null")]
-    pub fn send_sticker<'env>(
-        &self,
-        env: &'env Env,
-        to: Text,
-        media: Json,
-        options: Option<Json>,
-    ) -> napi::Result<PromiseRaw<'env, SendResponse>> {
-        let s = Opts::read(options, &[], BOTH)
-            .and_then(|mut o| Ok(helpers::sticker(text(to, "to")?, media.0, o.envelope()?)));
-        self.send_spec(env, s)
-    }
+    #[doc = " Send a document: `media` is an uploaded media id or an https link."]
+    #[ts("to: string, media: string, options?: { caption?: string; filename?: string; replyTo?: string; callbackData?: string } | undefined | null")]
+    fn send_document(to: Text, media: Json) own &["caption", "filename"], envelope BOTH,
+        |o| helpers::document(text(to, "to")?, media.0, o.text("caption")?, o.text("filename")?, o.envelope()?);
 
-    /// Send a location pin.
-    #[napi(
-        ts_args_type = "to: string, latitude: number, longitude: number, options?: { name?: string; address?: string; replyTo?: string; callbackData?: string } | undefined | null"
-    )]
-    pub fn send_location<'env>(
-        &self,
-        env: &'env Env,
-        to: Text,
-        latitude: Json,
-        longitude: Json,
-        options: Option<Json>,
-    ) -> napi::Result<PromiseRaw<'env, SendResponse>> {
-        let s = Opts::read(options, &["name", "address"], BOTH).and_then(|mut o| {
-            let (name, address) = (o.text("name")?, o.text("address")?);
-            Ok(helpers::location(
-                text(to, "to")?,
-                latitude.0,
-                longitude.0,
-                name,
-                address,
-                o.envelope()?,
-            ))
-        });
-        self.send_spec(env, s)
-    }
+    #[doc = " Send a sticker (webp): `media` is an uploaded media id or an https link."]
+    #[ts("to: string, media: string, options?: SendOptions | undefined | null")]
+    fn send_sticker(to: Text, media: Json) own &[], envelope BOTH,
+        |o| helpers::sticker(text(to, "to")?, media.0, o.envelope()?);
 
-    /// Send 1..5 contact cards (wire format: `name`, `phones`, `emails`, …).
-    #[napi(
-        ts_args_type = "to: string, contacts: Array<Record<string, unknown>>, options?: SendOptions | undefined | null"
-    )]
-    pub fn send_contacts<'env>(
-        &self,
-        env: &'env Env,
-        to: Text,
-        contacts: Json,
-        options: Option<Json>,
-    ) -> napi::Result<PromiseRaw<'env, SendResponse>> {
-        let s = Opts::read(options, &[], BOTH).and_then(|mut o| {
-            Ok(helpers::contacts(
-                text(to, "to")?,
-                contacts.0,
-                o.envelope()?,
-            ))
-        });
-        self.send_spec(env, s)
-    }
+    #[doc = " Send a location pin."]
+    #[ts("to: string, latitude: number, longitude: number, options?: { name?: string; address?: string; replyTo?: string; callbackData?: string } | undefined | null")]
+    fn send_location(to: Text, latitude: Json, longitude: Json) own &["name", "address"], envelope BOTH,
+        |o| helpers::location(text(to, "to")?, latitude.0, longitude.0, o.text("name")?, o.text("address")?, o.envelope()?);
 
-    /// React to a message with an emoji; an empty emoji removes the reaction.
-    #[napi(
-        ts_args_type = "to: string, messageId: string, emoji: string, options?: { callbackData?: string } | undefined | null"
-    )]
-    pub fn send_reaction<'env>(
-        &self,
-        env: &'env Env,
-        to: Text,
-        message_id: Text,
-        emoji: Text,
-        options: Option<Json>,
-    ) -> napi::Result<PromiseRaw<'env, SendResponse>> {
-        let s = Opts::read(options, &[], &["callbackData"]).and_then(|mut o| {
-            Ok(helpers::reaction(
-                text(to, "to")?,
-                text(message_id, "reaction.message_id")?,
-                text(emoji, "reaction.emoji")?,
-                o.envelope()?,
-            ))
-        });
-        self.send_spec(env, s)
-    }
+    #[doc = " Send 1..5 contact cards (wire format: `name`, `phones`, `emails`, …)."]
+    #[ts("to: string, contacts: Array<Record<string, unknown>>, options?: SendOptions | undefined | null")]
+    fn send_contacts(to: Text, contacts: Json) own &[], envelope BOTH,
+        |o| helpers::contacts(text(to, "to")?, contacts.0, o.envelope()?);
 
-    /// Send up to 3 reply buttons, each `[id, title]` or `{ id, title }`.
-    #[napi(
-        ts_args_type = "to: string, body: string, buttons: Array<[string, string] | { id: string; title: string }>, options?: { header?: string | Record<string, unknown>; footer?: string; replyTo?: string; callbackData?: string } | undefined | null"
-    )]
-    pub fn send_buttons<'env>(
-        &self,
-        env: &'env Env,
-        to: Text,
-        body: Text,
-        buttons: Json,
-        options: Option<Json>,
-    ) -> napi::Result<PromiseRaw<'env, SendResponse>> {
-        let s = Opts::read(options, &["header", "footer"], BOTH).and_then(|mut o| {
-            let (header, footer) = (o.take("header"), o.text("footer")?);
-            Ok(helpers::buttons(
-                text(to, "to")?,
-                text(body, "interactive.body")?,
-                buttons.0,
-                header,
-                footer,
-                o.envelope()?,
-            ))
-        });
-        self.send_spec(env, s)
-    }
+    #[doc = " React to a message with an emoji; an empty emoji removes the reaction."]
+    #[ts("to: string, messageId: string, emoji: string, options?: { callbackData?: string } | undefined | null")]
+    fn send_reaction(to: Text, message_id: Text, emoji: Text) own &[], envelope &["callbackData"],
+        |o| helpers::reaction(text(to, "to")?, text(message_id, "reaction.message_id")?, text(emoji, "reaction.emoji")?, o.envelope()?);
 
-    /// Send a list message: `sections` of `{ title?, rows: [{ id, title, description? }] }`.
-    #[napi(
-        ts_args_type = "to: string, body: string, button: string, sections: Array<Record<string, unknown>>, options?: { header?: string | Record<string, unknown>; footer?: string; replyTo?: string; callbackData?: string } | undefined | null"
-    )]
-    pub fn send_list<'env>(
-        &self,
-        env: &'env Env,
-        to: Text,
-        body: Text,
-        button: Text,
-        sections: Json,
-        options: Option<Json>,
-    ) -> napi::Result<PromiseRaw<'env, SendResponse>> {
-        let s = Opts::read(options, &["header", "footer"], BOTH).and_then(|mut o| {
-            let (header, footer) = (o.take("header"), o.text("footer")?);
-            Ok(helpers::list(
-                text(to, "to")?,
-                text(body, "interactive.body")?,
-                text(button, "interactive.button")?,
-                sections.0,
-                header,
-                footer,
-                o.envelope()?,
-            ))
-        });
-        self.send_spec(env, s)
-    }
+    #[doc = " Send up to 3 reply buttons, each `[id, title]` or `{ id, title }`."]
+    #[ts("to: string, body: string, buttons: Array<[string, string] | { id: string; title: string }>, options?: { header?: string | Record<string, unknown>; footer?: string; replyTo?: string; callbackData?: string } | undefined | null")]
+    fn send_buttons(to: Text, body: Text, buttons: Json) own &["header", "footer"], envelope BOTH,
+        |o| helpers::buttons(text(to, "to")?, text(body, "interactive.body")?, buttons.0, o.take("header"), o.text("footer")?, o.envelope()?);
 
-    /// Send any interactive message in the neutral format (`{ type: 'button' | 'list' | 'cta_url' | 'flow' | … }`).
-    #[napi(
-        ts_args_type = "to: string, interactive: Record<string, unknown>, options?: SendOptions | undefined | null"
-    )]
-    pub fn send_interactive<'env>(
-        &self,
-        env: &'env Env,
-        to: Text,
-        interactive: Json,
-        options: Option<Json>,
-    ) -> napi::Result<PromiseRaw<'env, SendResponse>> {
-        let s = Opts::read(options, &[], BOTH).and_then(|mut o| {
-            Ok(helpers::interactive(
-                text(to, "to")?,
-                interactive.0,
-                o.envelope()?,
-            ))
-        });
-        self.send_spec(env, s)
-    }
+    #[doc = " Send a list message: `sections` of `{ title?, rows: [{ id, title, description? }] }`."]
+    #[ts("to: string, body: string, button: string, sections: Array<Record<string, unknown>>, options?: { header?: string | Record<string, unknown>; footer?: string; replyTo?: string; callbackData?: string } | undefined | null")]
+    fn send_list(to: Text, body: Text, button: Text, sections: Json) own &["header", "footer"], envelope BOTH,
+        |o| helpers::list(text(to, "to")?, text(body, "interactive.body")?, text(button, "interactive.button")?, sections.0, o.take("header"), o.text("footer")?, o.envelope()?);
 
-    /// Send an approved template. `body` is a list of positional parameters or an
-    /// object of named ones; `header` one parameter; `buttons` `{ sub_type, index, … }`.
-    #[napi(
-        ts_args_type = "to: string, name: string, language: string | Record<string, unknown>, options?: { header?: unknown; body?: unknown[] | Record<string, unknown>; buttons?: Array<Record<string, unknown>>; replyTo?: string; callbackData?: string } | undefined | null"
-    )]
-    pub fn send_template<'env>(
-        &self,
-        env: &'env Env,
-        to: Text,
-        name: Text,
-        language: Json,
-        options: Option<Json>,
-    ) -> napi::Result<PromiseRaw<'env, SendResponse>> {
-        let s = Opts::read(options, &["header", "body", "buttons"], BOTH).and_then(|mut o| {
-            let (header, body, buttons) = (o.take("header"), o.take("body"), o.take("buttons"));
-            Ok(helpers::template(
-                text(to, "to")?,
-                text(name, "template.name")?,
-                language.0,
-                header,
-                body,
-                buttons,
-                o.envelope()?,
-            ))
-        });
-        self.send_spec(env, s)
-    }
+    #[doc = " Send any interactive message in the neutral format (`{ type: 'button' | 'list' | 'cta_url' | 'flow' | … }`)."]
+    #[ts("to: string, interactive: Record<string, unknown>, options?: SendOptions | undefined | null")]
+    fn send_interactive(to: Text, interactive: Json) own &[], envelope BOTH,
+        |o| helpers::interactive(text(to, "to")?, interactive.0, o.envelope()?);
+
+    #[doc = " Send an approved template. `body` is a list of positional parameters or an"]
+    #[doc = " object of named ones; `header` one parameter; `buttons` `{ sub_type, index, … }`."]
+    #[ts("to: string, name: string, language: string | Record<string, unknown>, options?: { header?: unknown; body?: unknown[] | Record<string, unknown>; buttons?: Array<Record<string, unknown>>; replyTo?: string; callbackData?: string } | undefined | null")]
+    fn send_template(to: Text, name: Text, language: Json) own &["header", "body", "buttons"], envelope BOTH,
+        |o| helpers::template(text(to, "to")?, text(name, "template.name")?, language.0, o.take("header"), o.take("body"), o.take("buttons"), o.envelope()?);
 }
 
 /// The inbound message types wa360 types (the core's list, behind `isKnownMessage`).

@@ -34,6 +34,39 @@ macro_rules! js_type {
 }
 pub(crate) use js_type;
 
+/// The Node name of a core (snake_case) name: `retry_after` → `retryAfter`. With
+/// [`snake_case`], the one mapping between the two namings in this package.
+pub(crate) fn camel_case(snake: &str) -> String {
+    let mut out = String::with_capacity(snake.len());
+    let mut upper = false;
+    for ch in snake.chars() {
+        if ch == '_' {
+            upper = true;
+        } else if upper {
+            out.extend(ch.to_uppercase());
+            upper = false;
+        } else {
+            out.push(ch);
+        }
+    }
+    out
+}
+
+/// The core name of a Node (camelCase) name: `pageSize` → `page_size`
+/// (snake_case names stay as they are).
+pub(crate) fn snake_case(camel: &str) -> String {
+    let mut out = String::with_capacity(camel.len() + 4);
+    for c in camel.chars() {
+        if c.is_ascii_uppercase() {
+            out.push('_');
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// A JSON value read from JavaScript through own enumerable string keys, by
 /// the shared input rules of `wa360::input` (the same answers as Python):
 /// lone surrogates rejected, integers (BigInt included) within 64 bits,
@@ -159,11 +192,8 @@ unsafe fn read_string(
     String::from_utf16(&buf).map_err(|_| wa360::input::lone_surrogate(path))
 }
 
-/// The own enumerable string keys of `obj`, in property order.
-pub(crate) unsafe fn own_keys(
-    env: sys::napi_env,
-    obj: sys::napi_value,
-) -> napi::Result<Vec<String>> {
+/// The JS array of the own enumerable string keys of `obj`, in property order.
+unsafe fn own_names(env: sys::napi_env, obj: sys::napi_value) -> napi::Result<sys::napi_value> {
     let mut names = ptr::null_mut();
     napi::check_status!(unsafe {
         sys::napi_get_all_property_names(
@@ -175,7 +205,15 @@ pub(crate) unsafe fn own_keys(
             &mut names,
         )
     })?;
-    let names = unsafe { Array::from_napi_value(env, names)? };
+    Ok(names)
+}
+
+/// The own enumerable string keys of `obj`, in property order.
+pub(crate) unsafe fn own_keys(
+    env: sys::napi_env,
+    obj: sys::napi_value,
+) -> napi::Result<Vec<String>> {
+    let names = unsafe { Array::from_napi_value(env, own_names(env, obj)?)? };
     let mut out = Vec::with_capacity(names.len() as usize);
     for i in 0..names.len() {
         if let Some(k) = names.get::<String>(i)? {
@@ -213,18 +251,7 @@ unsafe fn own_key_values(
     env: sys::napi_env,
     obj: sys::napi_value,
 ) -> Result<Vec<sys::napi_value>, wa360::Error> {
-    let mut names = ptr::null_mut();
-    napi::check_status!(unsafe {
-        sys::napi_get_all_property_names(
-            env,
-            obj,
-            sys::KeyCollectionMode::own_only,
-            sys::KeyFilter::enumerable | sys::KeyFilter::skip_symbols,
-            sys::KeyConversion::numbers_to_strings,
-            &mut names,
-        )
-    })
-    .map_err(internal)?;
+    let names = unsafe { own_names(env, obj) }.map_err(internal)?;
     let mut n = 0u32;
     napi::check_status!(unsafe { sys::napi_get_array_length(env, names, &mut n) })
         .map_err(internal)?;

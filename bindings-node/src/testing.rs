@@ -184,25 +184,14 @@ impl JsSandbox {
     /// (see sandbox/README.md). Rules apply in order to the next matching requests.
     #[napi(ts_args_type = "rule: Record<string, unknown>")]
     pub fn fault(&self, env: Env, rule: crate::own::Json) -> napi::Result<()> {
-        guard(&env, || {
-            let rule: wa360_sandbox::FaultRule = serde_json::from_value(rule.0)
-                .map_err(|e| wa360::Error::invalid("rule", e.to_string()))?;
-            self.control.add_fault(rule);
-            Ok(())
-        })
+        guard(&env, || self.control.add_fault_json(rule.0))
     }
 
     /// Enforce rate limits like the real API: `{ messages_per_second?, pair_rate?: { interval_ms,
     /// burst? }, endpoint_rps? }` (absent = off; see sandbox/README.md).
     #[napi(ts_args_type = "limits: Record<string, unknown>")]
     pub fn set_limits(&self, env: Env, limits: crate::own::Json) -> napi::Result<()> {
-        guard(&env, || {
-            let limits: wa360_sandbox::Limits = serde_json::from_value(limits.0)
-                .map_err(|e| wa360::Error::invalid("limits", e.to_string()))?;
-            self.control
-                .set_limits(limits)
-                .map_err(|e| wa360::Error::invalid("limits", e))
-        })
+        guard(&env, || self.control.set_limits_json(limits.0))
     }
 
     /// Sends per recipient: `{ '15555550123': { accepted, throughput_refused, pair_refused } }`.

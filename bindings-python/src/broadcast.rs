@@ -2,12 +2,11 @@
 //! `AsyncClient.broadcast` (core: `wa360::broadcast`).
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use pyo3::prelude::*;
-use wa360::broadcast::{BroadcastOptions, Campaign, Ledger, Progress, ledger_path};
+use wa360::broadcast::{Campaign, Ledger, Progress, ProgressFn, ledger_path};
 
-use crate::convert::value_to_py;
+use crate::convert::serialized_to_py as json_out;
 use crate::errors::{IntoPyResult, guard, to_py_err};
 
 /// A template campaign: template, language and recipients with their body parameters.
@@ -81,12 +80,6 @@ impl PyCampaign {
 #[pyclass(name = "Ledger", module = "wa360._native", frozen)]
 pub struct PyLedger {
     pub inner: Ledger,
-}
-
-fn json_out<'py>(py: Python<'py>, v: &impl serde::Serialize) -> PyResult<Bound<'py, PyAny>> {
-    let v =
-        serde_json::to_value(v).map_err(|e| to_py_err(wa360::Error::Internal(e.to_string())))?;
-    value_to_py(py, &v)
 }
 
 #[pymethods]
@@ -168,68 +161,39 @@ impl PyLedger {
     }
 }
 
-fn secs(name: &str, s: f64, allow_zero: bool) -> PyResult<Duration> {
-    if s.is_finite() && s < 1e9 && (s > 0.0 || (allow_zero && s == 0.0)) {
-        Ok(Duration::from_secs_f64(s))
-    } else {
-        Err(to_py_err(wa360::Error::invalid(
+/// What `take` reads from an argument `name` that must be an instance of the
+/// (frozen) class `T` (`wa360.Campaign`, `wa360.Ledger`); otherwise `invalid_argument`.
+pub fn class_arg<T, R>(
+    obj: &Bound<'_, PyAny>,
+    name: &str,
+    take: impl FnOnce(&T) -> R,
+) -> PyResult<R>
+where
+    T: pyo3::PyClass<Frozen = pyo3::pyclass::boolean_struct::True> + Sync,
+{
+    let not = || {
+        let class = T::NAME;
+        to_py_err(wa360::Error::invalid(
             name,
-            "must be a positive number of seconds",
-        )))
-    }
-}
-
-/// Build the core options; `progress` is called (from a worker thread, with the GIL) with
-/// a dict of counts, rate, ETA and phase.
-#[allow(clippy::too_many_arguments)]
-pub fn options(
-    concurrency: usize,
-    unknown_window: f64,
-    max_wait: f64,
-    max_attempts: u32,
-    start_in: Option<f64>,
-    progress: Option<Py<PyAny>>,
-) -> PyResult<BroadcastOptions> {
-    let mut o = BroadcastOptions {
-        concurrency,
-        unknown_window: secs("unknown_window", unknown_window, false)?,
-        max_wait: secs("max_wait", max_wait, true)?,
-        max_attempts,
-        ..BroadcastOptions::default()
+            format!("must be a wa360.{class}"),
+        ))
     };
-    if let Some(s) = start_in {
-        let d = secs("start_in", s, true)?;
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_millis() as i64)
-            .unwrap_or(0);
-        o.not_before_ms = Some(now + d.as_millis() as i64);
-    }
-    if let Some(cb) = progress {
-        let cb = Arc::new(cb);
-        o.progress = Some(Arc::new(move |p: &Progress| {
-            Python::attach(|py| {
-                let r = json_out(py, p).and_then(|d| cb.call1(py, (d,)));
-                if let Err(e) = r {
-                    e.write_unraisable(py, None);
-                }
-            });
-        }));
-    }
-    Ok(o)
+    Ok(take(obj.cast::<T>().map_err(|_| not())?.get()))
 }
 
-/// The summary of a run as a dict.
-pub struct SummaryOut(pub wa360::broadcast::Summary);
-
-impl<'py> IntoPyObject<'py> for SummaryOut {
-    type Target = PyAny;
-    type Output = Bound<'py, PyAny>;
-    type Error = PyErr;
-
-    fn into_pyobject(self, py: Python<'py>) -> Result<Self::Output, Self::Error> {
-        json_out(py, &self.0)
-    }
+/// The core's progress callback for a Python `progress`: called (from a worker thread,
+/// with the GIL) with a dict of counts, rate, ETA and phase; an exception it raises is
+/// reported as unraisable, never stopping the run.
+pub fn progress_callback(cb: Py<PyAny>) -> ProgressFn {
+    let cb = Arc::new(cb);
+    Arc::new(move |p: &Progress| {
+        Python::attach(|py| {
+            let r = json_out(py, p).and_then(|d| cb.call1(py, (d,)));
+            if let Err(e) = r {
+                e.write_unraisable(py, None);
+            }
+        });
+    })
 }
 
 /// Register the classes.

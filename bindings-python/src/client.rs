@@ -106,31 +106,42 @@ impl PyWebhookSettings {
     }
 }
 
+/// `IntoPyObject` for a result wrapper that crosses back from a future:
+/// `into_py!(Wrapper => PyType, |w, py| <the Python object>)`.
+macro_rules! into_py {
+    ($ty:ty => $target:ty, |$w:ident, $py:ident| $body:expr) => {
+        impl<'py> IntoPyObject<'py> for $ty {
+            type Target = $target;
+            type Output = Bound<'py, $target>;
+            type Error = PyErr;
+
+            fn into_pyobject(self, $py: Python<'py>) -> PyResult<Bound<'py, $target>> {
+                let $w = self;
+                $body
+            }
+        }
+    };
+}
+pub(crate) use into_py;
+
 /// A JSON answer crossing into Python as plain objects.
 pub struct JsonOut(pub serde_json::Value);
 
-impl<'py> IntoPyObject<'py> for JsonOut {
-    type Target = PyAny;
-    type Output = Bound<'py, PyAny>;
-    type Error = PyErr;
-
-    fn into_pyobject(self, py: Python<'py>) -> Result<Self::Output, Self::Error> {
-        value_to_py(py, &self.0)
+impl JsonOut {
+    /// Any serializable core answer (a value serde cannot write is `internal`).
+    pub fn of(v: &impl serde::Serialize) -> wa360::Result<JsonOut> {
+        serde_json::to_value(v)
+            .map(JsonOut)
+            .map_err(|e| wa360::Error::Internal(e.to_string()))
     }
 }
+
+into_py!(JsonOut => PyAny, |j, py| value_to_py(py, &j.0));
 
 /// `None` in Python (a Rust `()` would become an empty tuple).
 pub struct NoneOut;
 
-impl<'py> IntoPyObject<'py> for NoneOut {
-    type Target = PyAny;
-    type Output = Bound<'py, PyAny>;
-    type Error = PyErr;
-
-    fn into_pyobject(self, py: Python<'py>) -> Result<Self::Output, Self::Error> {
-        Ok(py.None().into_bound(py))
-    }
-}
+into_py!(NoneOut => PyAny, |_n, py| Ok(py.None().into_bound(py)));
 
 /// What both client classes hold.
 pub struct Core {
@@ -140,45 +151,8 @@ pub struct Core {
 }
 
 impl Core {
-    fn new(
-        api_key: Option<String>,
-        base_url: Option<String>,
-        timeout: Option<&Bound<'_, PyAny>>,
-        connect_timeout: Option<&Bound<'_, PyAny>>,
-        max_retries: Option<&Bound<'_, PyAny>>,
-        governor: Option<crate::governor::GovernorSpec>,
-        is_async: bool,
-    ) -> PyResult<Core> {
-        use crate::convert::{int_option, num_option};
-        let seconds =
-            |name: &str, s: Option<&Bound<'_, PyAny>>, default: f64| -> PyResult<Duration> {
-                let s = match s {
-                    Some(v) => num_option(v, name)?,
-                    None => default,
-                };
-                wa360::input::duration_s_option(name, s).py_err()
-            };
-        let max_retries = match max_retries {
-            Some(v) => int_option(v, "max_retries", 0, wa360::input::MAX_RETRIES)? as u32,
-            None => 2,
-        };
-        let mut b = wa360::client::Client::builder()
-            .timeout(seconds("timeout", timeout, 30.0)?)
-            .connect_timeout(seconds("connect_timeout", connect_timeout, 10.0)?)
-            .max_retries(max_retries)
-            .user_agent_suffix(if is_async { "python-async" } else { "python" });
-        if let Some(k) = api_key {
-            b = b.api_key(k);
-        }
-        if let Some(u) = base_url {
-            b = b.base_url(&u);
-        }
-        if let Some(g) = governor {
-            b = b.governor(g.config);
-            if let Some(url) = g.store {
-                b = b.governor_store(wa360::governor::open_store(&url).py_err()?);
-            }
-        }
+    /// The core client of a configured builder (`Client(...)` / `AsyncClient(...)`).
+    fn build(b: wa360::client::ClientBuilder, is_async: bool) -> PyResult<Core> {
         // reqwest needs a runtime context to build its connector.
         let rt = runtime::runtime().py_err()?;
         let _enter = rt.enter();
@@ -276,11 +250,36 @@ macro_rules! client_class {
                 max_retries: Option<&Bound<'_, PyAny>>,
                 governor: Option<&Bound<'_, PyAny>>,
             ) -> PyResult<Self> {
+                use crate::convert::{int_option, num_option};
                 guard(|| {
-                    let governor = crate::governor::governor_from_py(governor)?;
-                    Ok($cls {
-                        core: Core::new(api_key, base_url, timeout, connect_timeout, max_retries, governor, $is_async)?,
-                    })
+                    // Only what is given is set: the defaults are the core's (30 s, 10 s, 2 retries).
+                    let seconds = |name: &str, s: Option<&Bound<'_, PyAny>>| -> PyResult<Option<Duration>> {
+                        s.map(|v| wa360::input::duration_s_option(name, num_option(v, name)?).py_err()).transpose()
+                    };
+                    let suffix = if $is_async { "python-async" } else { "python" };
+                    let mut b = wa360::client::Client::builder().user_agent_suffix(suffix);
+                    if let Some(t) = seconds("timeout", timeout)? {
+                        b = b.timeout(t);
+                    }
+                    if let Some(t) = seconds("connect_timeout", connect_timeout)? {
+                        b = b.connect_timeout(t);
+                    }
+                    if let Some(v) = max_retries {
+                        b = b.max_retries(int_option(v, "max_retries", 0, wa360::input::MAX_RETRIES)? as u32);
+                    }
+                    if let Some(k) = api_key {
+                        b = b.api_key(k);
+                    }
+                    if let Some(u) = base_url {
+                        b = b.base_url(&u);
+                    }
+                    if let Some(g) = crate::governor::governor_from_py(governor)? {
+                        b = b.governor(g.config);
+                        if let Some(url) = g.store {
+                            b = b.governor_store(wa360::governor::open_store(&url).py_err()?);
+                        }
+                    }
+                    Ok($cls { core: Core::build(b, $is_async)? })
                 })
             }
 
@@ -303,21 +302,22 @@ macro_rules! client_class {
             ) -> PyResult<Bound<'py, PyAny>> {
                 guard(|| {
                     let c = self.core.client()?;
-                    let opts = crate::broadcast::options(concurrency, unknown_window, max_wait, max_attempts, start_in, progress)?;
-                    let campaign = campaign
-                        .cast::<crate::broadcast::PyCampaign>()
-                        .map_err(|_| to_py_err(wa360::Error::invalid("campaign", "must be a wa360.Campaign")))?
-                        .borrow()
-                        .inner
-                        .clone();
-                    let ledger = ledger
-                        .cast::<crate::broadcast::PyLedger>()
-                        .map_err(|_| to_py_err(wa360::Error::invalid("ledger", "must be a wa360.Ledger")))?
-                        .borrow()
-                        .inner
-                        .clone();
+                    let mut opts = wa360::broadcast::BroadcastOptions {
+                        concurrency,
+                        unknown_window: wa360::input::duration_s_option("unknown_window", unknown_window).py_err()?,
+                        max_wait: wa360::input::wait_s_option("max_wait", max_wait).py_err()?,
+                        max_attempts,
+                        progress: progress.map(crate::broadcast::progress_callback),
+                        ..Default::default()
+                    };
+                    if let Some(s) = start_in {
+                        opts = opts.starting_in(wa360::input::wait_s_option("start_in", s).py_err()?);
+                    }
+                    use crate::broadcast::{PyCampaign, PyLedger, class_arg};
+                    let campaign = class_arg(campaign, "campaign", |c: &PyCampaign| c.inner.clone())?;
+                    let ledger = class_arg(ledger, "ledger", |l: &PyLedger| l.inner.clone())?;
                     self.core.run(py, async move {
-                        c.broadcast(&campaign, &ledger, opts).await.map(crate::broadcast::SummaryOut)
+                        c.broadcast(&campaign, &ledger, opts).await.and_then(|s| JsonOut::of(&s))
                     })
                 })
             }
@@ -329,10 +329,7 @@ macro_rules! client_class {
                     let c = self.core.client()?;
                     let msg = message_from_py(message).py_err()?;
                     let max_wait = crate::convert::num_option(max_wait, "max_wait")?;
-                    if !(max_wait.is_finite() && (0.0..1e9).contains(&max_wait)) {
-                        return Err(to_py_err(wa360::Error::invalid("max_wait", "must be a non-negative number of seconds")));
-                    }
-                    let d = Duration::from_secs_f64(max_wait);
+                    let d = wa360::input::wait_s_option("max_wait", max_wait).py_err()?;
                     self.core.run(py, async move {
                         c.send_within(&msg, d).await.map(|r| PySendResponse { inner: r })
                     })

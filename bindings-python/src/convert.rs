@@ -42,6 +42,17 @@ fn number_to_py<'py>(py: Python<'py>, n: &Number) -> PyResult<Bound<'py, PyAny>>
     }
 }
 
+/// Any serializable core value as plain Python objects (a value serde cannot
+/// write is an `internal` error).
+pub fn serialized_to_py<'py>(
+    py: Python<'py>,
+    v: &impl serde::Serialize,
+) -> PyResult<Bound<'py, PyAny>> {
+    let v = serde_json::to_value(v)
+        .map_err(|e| crate::errors::to_py_err(wa360::Error::Internal(e.to_string())))?;
+    value_to_py(py, &v)
+}
+
 /// An optional JSON value as Python (`None` when absent).
 pub fn opt_value_to_py<'py>(py: Python<'py>, v: Option<&Value>) -> PyResult<Bound<'py, PyAny>> {
     match v {

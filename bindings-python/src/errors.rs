@@ -7,7 +7,6 @@
 //! (`InvalidArgumentError(Wa360Error, ValueError)`) cannot be declared with
 //! PyO3's `create_exception!`; Rust looks them up by code when raising.
 
-use std::any::Any;
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
@@ -88,24 +87,6 @@ impl<T> IntoPyResult<T> for wa360::Result<T> {
     }
 }
 
-fn panic_message(payload: &(dyn Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&str>() {
-        (*s).to_string()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "unknown panic payload".to_string()
-    }
-}
-
-/// The error a caught panic becomes.
-pub fn panic_error(payload: &(dyn Any + Send)) -> Error {
-    Error::Internal(format!(
-        "panic in the wa360 core: {}",
-        panic_message(payload)
-    ))
-}
-
 /// Run `f`, turning a Rust panic into `wa360.InternalError`.
 ///
 /// Every entry point of the extension goes through this (or [`guard_future`])
@@ -114,7 +95,7 @@ pub fn panic_error(payload: &(dyn Any + Send)) -> Error {
 pub fn guard<T>(f: impl FnOnce() -> PyResult<T>) -> PyResult<T> {
     match catch_unwind(AssertUnwindSafe(f)) {
         Ok(r) => r,
-        Err(payload) => Err(to_py_err(panic_error(payload.as_ref()))),
+        Err(payload) => Err(to_py_err(Error::from_panic(payload.as_ref()))),
     }
 }
 
@@ -122,7 +103,7 @@ pub fn guard<T>(f: impl FnOnce() -> PyResult<T>) -> PyResult<T> {
 pub async fn guard_future<T>(fut: impl Future<Output = wa360::Result<T>>) -> wa360::Result<T> {
     match AssertUnwindSafe(fut).catch_unwind().await {
         Ok(r) => r,
-        Err(payload) => Err(panic_error(payload.as_ref())),
+        Err(payload) => Err(Error::from_panic(payload.as_ref())),
     }
 }
 

@@ -142,12 +142,6 @@ impl PyMediaCache {
     #[pyo3(signature = (path = None, *, ttl_days = 28.0))]
     fn new(path: Option<std::path::PathBuf>, ttl_days: f64) -> PyResult<Self> {
         guard(|| {
-            if !(ttl_days.is_finite() && ttl_days > 0.0) {
-                return Err(to_py_err(wa360::Error::invalid(
-                    "ttl_days",
-                    "must be a positive number of days (at most 29)",
-                )));
-            }
             let (cache, desc) = match &path {
                 Some(p) => (
                     MediaCache::sqlite(p).py_err()?,
@@ -155,9 +149,8 @@ impl PyMediaCache {
                 ),
                 None => (MediaCache::memory(), "memory".to_string()),
             };
-            let ttl = std::time::Duration::from_secs_f64(ttl_days * 86_400.0);
             Ok(PyMediaCache {
-                inner: cache.ttl(ttl).py_err()?,
+                inner: cache.ttl_days(ttl_days).py_err()?,
                 desc,
             })
         })
@@ -166,7 +159,7 @@ impl PyMediaCache {
     /// The trust period in days.
     #[getter]
     fn ttl_days(&self) -> f64 {
-        self.inner.ttl_value().as_secs_f64() / 86_400.0
+        self.inner.ttl_days_value()
     }
 
     fn __repr__(&self) -> String {
@@ -174,46 +167,30 @@ impl PyMediaCache {
     }
 }
 
-/// Read `arg` as JSON (named `name` in errors), apply the core's `f`, return its JSON answer.
-fn json_call<'py>(
-    py: Python<'py>,
-    arg: &Bound<'py, PyAny>,
-    name: &str,
-    f: impl FnOnce(&Value) -> wa360::Result<Value>,
-) -> PyResult<Bound<'py, PyAny>> {
-    guard(|| {
-        let v = py_to_value(arg, name).py_err()?;
-        JsonOut(f(&v).py_err()?).into_pyobject(py)
-    })
+/// The functions that read their one argument as JSON (named after the
+/// argument in errors), apply the core's function and return its JSON answer.
+macro_rules! json_functions {
+    ($($(#[doc = $doc:literal])* fn $name:ident($arg:ident) = $f:expr;)*) => {$(
+        $(#[doc = $doc])*
+        #[pyfunction]
+        fn $name<'py>(py: Python<'py>, $arg: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+            let f: fn(&Value) -> wa360::Result<Value> = $f;
+            guard(|| {
+                let v = py_to_value($arg, stringify!($arg)).py_err()?;
+                JsonOut(f(&v).py_err()?).into_pyobject(py)
+            })
+        }
+    )*};
 }
 
-/// Check a template draft and return the exact `POST /v1/configs/templates` body.
-#[pyfunction]
-fn build_template<'py>(py: Python<'py>, draft: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
-    json_call(py, draft, "draft", |v| {
-        TemplateDraft::from_json(v)?.to_body()
-    })
-}
-
-/// Check a business-profile change and return the exact `POST /whatsapp_business_profile` body.
-#[pyfunction]
-fn build_profile_update<'py>(
-    py: Python<'py>,
-    update: &Bound<'py, PyAny>,
-) -> PyResult<Bound<'py, PyAny>> {
-    json_call(py, update, "update", |v| {
-        ProfileUpdate::from_json(v)?.to_body()
-    })
-}
-
-/// Read one answer of either template list call into the canonical page
-/// `{"shape", "templates", "after", "total"}`.
-#[pyfunction]
-fn parse_template_list<'py>(
-    py: Python<'py>,
-    body: &Bound<'py, PyAny>,
-) -> PyResult<Bound<'py, PyAny>> {
-    json_call(py, body, "body", |v| Ok(TemplatePage::parse(v)?.to_json()))
+json_functions! {
+    /// Check a template draft and return the exact `POST /v1/configs/templates` body.
+    fn build_template(draft) = |v| TemplateDraft::from_json(v)?.to_body();
+    /// Check a business-profile change and return the exact `POST /whatsapp_business_profile` body.
+    fn build_profile_update(update) = |v| ProfileUpdate::from_json(v)?.to_body();
+    /// Read one answer of either template list call into the canonical page
+    /// `{"shape", "templates", "after", "total"}`.
+    fn parse_template_list(body) = |v| Ok(TemplatePage::parse(v)?.to_json());
 }
 
 /// Check a template message (neutral dict or wire body) against a listed template:
@@ -225,17 +202,6 @@ fn check_template_send(template: &Bound<'_, PyAny>, message: &Bound<'_, PyAny>) 
         let m = py_to_value(message, "message").py_err()?;
         check_template_send_json(&t, &m).py_err()
     })
-}
-
-fn list_options(
-    source: &str,
-    name: Option<String>,
-    status: Option<String>,
-    language: Option<String>,
-    page_size: Option<u32>,
-    limit: Option<u64>,
-) -> wa360::Result<ListOptions> {
-    ListOptions::from_parts(source, name, status, language, page_size, limit)
 }
 
 /// A list of phone numbers (a single string is refused rather than read letter by letter).
@@ -253,14 +219,24 @@ fn users_from(v: &Bound<'_, PyAny>) -> wa360::Result<Vec<String>> {
     }
 }
 
-fn json_of<T: serde::Serialize>(v: &T) -> wa360::Result<JsonOut> {
-    serde_json::to_value(v)
-        .map(JsonOut)
-        .map_err(|e| wa360::Error::Internal(e.to_string()))
-}
-
 macro_rules! manage_methods {
     ($cls:ident, $is_async:expr) => {
+        impl $cls {
+            /// `block_users` (`block`) or `unblock_users`: the list is checked before any request.
+            fn set_blocked<'py>(&self, py: Python<'py>, users: &Bound<'py, PyAny>, block: bool) -> PyResult<Bound<'py, PyAny>> {
+                guard(|| {
+                    let c = self.core.client()?;
+                    let users = users_from(users).py_err()?;
+                    wa360::manage::blocked::validate_users(&users).py_err()?;
+                    self.core.run(py, async move {
+                        let b = c.blocked_users();
+                        let r = if block { b.block(&users).await } else { b.unblock(&users).await };
+                        r.and_then(|r| JsonOut::of(&r))
+                    })
+                })
+            }
+        }
+
         #[pymethods]
         impl $cls {
             /// Create a template (Meta's template-creation format), checked first.
@@ -292,7 +268,7 @@ macro_rules! manage_methods {
             ) -> PyResult<Bound<'py, PyAny>> {
                 guard(|| {
                     let c = self.core.client()?;
-                    let o = list_options(source, name, status, language, page_size, limit).py_err()?;
+                    let o = ListOptions::from_parts(source, name, status, language, page_size, limit).py_err()?;
                     let lister = c.templates().list(o).py_err()?;
                     let inner = Arc::new(Mutex::new(Lister::Templates(Box::new(lister))));
                     Ok(if $is_async {
@@ -396,7 +372,7 @@ macro_rules! manage_methods {
             fn check_health<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
                 guard(|| {
                     let c = self.core.client()?;
-                    self.core.run(py, async move { c.health().check().await.and_then(|h| json_of(&h)) })
+                    self.core.run(py, async move { c.health().check().await.and_then(|h| JsonOut::of(&h)) })
                 })
             }
 
@@ -417,22 +393,12 @@ macro_rules! manage_methods {
 
             /// Block users (1..1000 phone numbers that wrote in the last 24 hours).
             fn block_users<'py>(&self, py: Python<'py>, users: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
-                guard(|| {
-                    let c = self.core.client()?;
-                    let users = users_from(users).py_err()?;
-                    wa360::manage::blocked::validate_users(&users).py_err()?;
-                    self.core.run(py, async move { c.blocked_users().block(&users).await.and_then(|r| json_of(&r)) })
-                })
+                self.set_blocked(py, users, true)
             }
 
             /// Unblock users.
             fn unblock_users<'py>(&self, py: Python<'py>, users: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
-                guard(|| {
-                    let c = self.core.client()?;
-                    let users = users_from(users).py_err()?;
-                    wa360::manage::blocked::validate_users(&users).py_err()?;
-                    self.core.run(py, async move { c.blocked_users().unblock(&users).await.and_then(|r| json_of(&r)) })
-                })
+                self.set_blocked(py, users, false)
             }
 
             /// Upload a file unless `cache` holds a still-trusted media id for the same

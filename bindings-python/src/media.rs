@@ -49,15 +49,7 @@ impl PyMediaInfo {
 /// Bytes crossing into Python as `bytes` (a `Vec<u8>` would become a list).
 pub struct BytesOut(pub bytes::Bytes);
 
-impl<'py> IntoPyObject<'py> for BytesOut {
-    type Target = PyBytes;
-    type Output = Bound<'py, PyBytes>;
-    type Error = PyErr;
-
-    fn into_pyobject(self, py: Python<'py>) -> Result<Self::Output, Self::Error> {
-        Ok(PyBytes::new(py, &self.0))
-    }
-}
+crate::client::into_py!(BytesOut => PyBytes, |b, py| Ok(PyBytes::new(py, &b.0)));
 
 /// Register the media classes on the native module.
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {

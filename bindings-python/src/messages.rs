@@ -60,12 +60,53 @@ fn envelope(
     })
 }
 
-/// The send helpers of `Client` and `AsyncClient` (a second `#[pymethods]`
-/// block per class): each builds its message with `wa360::messages::helpers`
-/// and sends it like `send` (validated before any request). Their names and
-/// keyword options are checked against `tests/conformance/api_surface`.
-macro_rules! send_helpers {
-    ($cls:ident) => {
+/// The send helpers of `Client` and `AsyncClient`, one entry each (written
+/// once, applied to both classes): the positional arguments and the keyword
+/// options, each with the neutral path its errors name, then the core builder
+/// (`wa360::messages::helpers`), which is called with them in that order and
+/// the envelope (`reply_to`, `callback_data`; `send_reaction` takes only
+/// `callback_data`). Each method builds its message and sends it like `send`
+/// (validated before any request). Names and keyword options are checked
+/// against `tests/conformance/api_surface`.
+macro_rules! with_send_helpers {
+    ($then:ident!($cls:ident)) => {
+        $then!(@class $cls;
+            /// Send a text message (1..4096 characters).
+            fn send_text(to: "to", body: "text.body"; preview_url: "text.preview_url") = text;
+            /// Send an image: `media` is an uploaded media id or an https link.
+            fn send_image(to: "to", media: "image"; caption: "image.caption") = image;
+            /// Send a video: `media` is an uploaded media id or an https link.
+            fn send_video(to: "to", media: "video"; caption: "video.caption") = video;
+            /// Send an audio file: `media` is an uploaded media id or an https link.
+            fn send_audio(to: "to", media: "audio";) = audio;
+            /// Send a document: `media` is an uploaded media id or an https link.
+            fn send_document(to: "to", media: "document"; caption: "document.caption", filename: "document.filename") = document;
+            /// Send a sticker (webp): `media` is an uploaded media id or an https link.
+            fn send_sticker(to: "to", media: "sticker";) = sticker;
+            /// Send a location pin.
+            fn send_location(to: "to", latitude: "location.latitude", longitude: "location.longitude"; name: "location.name", address: "location.address") = location;
+            /// Send 1..5 contact cards (wire format: `name`, `phones`, `emails`, ...).
+            fn send_contacts(to: "to", contacts: "contacts";) = contacts;
+            /// React to a message with an emoji; an empty `emoji` removes the reaction.
+            fn send_reaction(to: "to", message_id: "reaction.message_id", emoji: "reaction.emoji";) callback_data_only = reaction;
+            /// Send up to 3 reply buttons, each `(id, title)` or `{"id", "title"}`.
+            fn send_buttons(to: "to", body: "interactive.body", buttons: "interactive.buttons"; header: "interactive.header", footer: "interactive.footer") = buttons;
+            /// Send a list message: `sections` of `{"title"?, "rows": [{"id", "title", ...}]}`.
+            fn send_list(to: "to", body: "interactive.body", button: "interactive.button", sections: "interactive.sections"; header: "interactive.header", footer: "interactive.footer") = list;
+            /// Send any interactive message given in the neutral format (`{"type": ...}`).
+            fn send_interactive(to: "to", interactive: "interactive";) = interactive;
+            /// Send an approved template. `body` is a list of positional parameters or a dict of
+            /// named ones; `header` one parameter; `buttons` `{"sub_type", "index", ...}`.
+            fn send_template(to: "to", name: "template.name", language: "template.language"; header: "template.header", body: "template.body", buttons: "template.buttons") = template;
+        );
+    };
+}
+
+/// The methods of [`with_send_helpers`] on one class: a `send_spec` that sends
+/// a built description, and one `#[pymethods]` block per helper (PyO3 expands
+/// no macro inside such a block).
+macro_rules! send_helper_methods {
+    (@class $cls:ident; $($(#[doc = $doc:literal])* fn $name:ident($($arg:ident: $path:literal),*; $($kw:ident: $kw_path:literal),*) $($only:ident)? = $build:ident;)*) => {
         impl $cls {
             fn send_spec<'py>(&self, py: Python<'py>, spec: wa360::Result<Value>) -> PyResult<Bound<'py, PyAny>> {
                 guard(|| {
@@ -75,108 +116,32 @@ macro_rules! send_helpers {
                 })
             }
         }
-
+        $(send_helper_methods!(@one $cls, [$($doc)*] $name($($arg: $path),*; $($kw: $kw_path),*) $($only)? = $build);)*
+    };
+    (@one $cls:ident, [$($doc:literal)*] $name:ident($($arg:ident: $path:literal),*; $($kw:ident: $kw_path:literal),*) = $build:ident) => {
         #[pymethods]
         impl $cls {
-            /// Send a text message (1..4096 characters).
-            #[pyo3(signature = (to, body, *, preview_url = None, reply_to = None, callback_data = None))]
-            fn send_text<'py>(&self, py: Python<'py>, to: &Bound<'py, PyAny>, body: &Bound<'py, PyAny>, preview_url: Option<&Bound<'py, PyAny>>, reply_to: Option<&Bound<'py, PyAny>>, callback_data: Option<&Bound<'py, PyAny>>) -> PyResult<Bound<'py, PyAny>> {
-                let spec = (|| Ok(helpers::text(arg(to, "to")?, arg(body, "text.body")?, kw(preview_url, "text.preview_url")?, envelope(reply_to, callback_data)?)))();
-                self.send_spec(py, spec)
-            }
-
-            /// Send an image: `media` is an uploaded media id or an https link.
-            #[pyo3(signature = (to, media, *, caption = None, reply_to = None, callback_data = None))]
-            fn send_image<'py>(&self, py: Python<'py>, to: &Bound<'py, PyAny>, media: &Bound<'py, PyAny>, caption: Option<&Bound<'py, PyAny>>, reply_to: Option<&Bound<'py, PyAny>>, callback_data: Option<&Bound<'py, PyAny>>) -> PyResult<Bound<'py, PyAny>> {
-                let spec = (|| Ok(helpers::image(arg(to, "to")?, arg(media, "image")?, kw(caption, "image.caption")?, envelope(reply_to, callback_data)?)))();
-                self.send_spec(py, spec)
-            }
-
-            /// Send a video: `media` is an uploaded media id or an https link.
-            #[pyo3(signature = (to, media, *, caption = None, reply_to = None, callback_data = None))]
-            fn send_video<'py>(&self, py: Python<'py>, to: &Bound<'py, PyAny>, media: &Bound<'py, PyAny>, caption: Option<&Bound<'py, PyAny>>, reply_to: Option<&Bound<'py, PyAny>>, callback_data: Option<&Bound<'py, PyAny>>) -> PyResult<Bound<'py, PyAny>> {
-                let spec = (|| Ok(helpers::video(arg(to, "to")?, arg(media, "video")?, kw(caption, "video.caption")?, envelope(reply_to, callback_data)?)))();
-                self.send_spec(py, spec)
-            }
-
-            /// Send an audio file: `media` is an uploaded media id or an https link.
-            #[pyo3(signature = (to, media, *, reply_to = None, callback_data = None))]
-            fn send_audio<'py>(&self, py: Python<'py>, to: &Bound<'py, PyAny>, media: &Bound<'py, PyAny>, reply_to: Option<&Bound<'py, PyAny>>, callback_data: Option<&Bound<'py, PyAny>>) -> PyResult<Bound<'py, PyAny>> {
-                let spec = (|| Ok(helpers::audio(arg(to, "to")?, arg(media, "audio")?, envelope(reply_to, callback_data)?)))();
-                self.send_spec(py, spec)
-            }
-
-            /// Send a document: `media` is an uploaded media id or an https link.
-            #[pyo3(signature = (to, media, *, caption = None, filename = None, reply_to = None, callback_data = None))]
+            $(#[doc = $doc])*
+            #[pyo3(signature = ($($arg,)* *, $($kw = None,)* reply_to = None, callback_data = None))]
             #[allow(clippy::too_many_arguments)]
-            fn send_document<'py>(&self, py: Python<'py>, to: &Bound<'py, PyAny>, media: &Bound<'py, PyAny>, caption: Option<&Bound<'py, PyAny>>, filename: Option<&Bound<'py, PyAny>>, reply_to: Option<&Bound<'py, PyAny>>, callback_data: Option<&Bound<'py, PyAny>>) -> PyResult<Bound<'py, PyAny>> {
-                let spec = (|| Ok(helpers::document(arg(to, "to")?, arg(media, "document")?, kw(caption, "document.caption")?, kw(filename, "document.filename")?, envelope(reply_to, callback_data)?)))();
+            fn $name<'py>(&self, py: Python<'py>, $($arg: &Bound<'py, PyAny>,)* $($kw: Option<&Bound<'py, PyAny>>,)* reply_to: Option<&Bound<'py, PyAny>>, callback_data: Option<&Bound<'py, PyAny>>) -> PyResult<Bound<'py, PyAny>> {
+                let spec = (|| Ok(helpers::$build($(arg($arg, $path)?,)* $(kw($kw, $kw_path)?,)* envelope(reply_to, callback_data)?)))();
                 self.send_spec(py, spec)
             }
-
-            /// Send a sticker (webp): `media` is an uploaded media id or an https link.
-            #[pyo3(signature = (to, media, *, reply_to = None, callback_data = None))]
-            fn send_sticker<'py>(&self, py: Python<'py>, to: &Bound<'py, PyAny>, media: &Bound<'py, PyAny>, reply_to: Option<&Bound<'py, PyAny>>, callback_data: Option<&Bound<'py, PyAny>>) -> PyResult<Bound<'py, PyAny>> {
-                let spec = (|| Ok(helpers::sticker(arg(to, "to")?, arg(media, "sticker")?, envelope(reply_to, callback_data)?)))();
-                self.send_spec(py, spec)
-            }
-
-            /// Send a location pin.
-            #[pyo3(signature = (to, latitude, longitude, *, name = None, address = None, reply_to = None, callback_data = None))]
-            #[allow(clippy::too_many_arguments)]
-            fn send_location<'py>(&self, py: Python<'py>, to: &Bound<'py, PyAny>, latitude: &Bound<'py, PyAny>, longitude: &Bound<'py, PyAny>, name: Option<&Bound<'py, PyAny>>, address: Option<&Bound<'py, PyAny>>, reply_to: Option<&Bound<'py, PyAny>>, callback_data: Option<&Bound<'py, PyAny>>) -> PyResult<Bound<'py, PyAny>> {
-                let spec = (|| Ok(helpers::location(arg(to, "to")?, arg(latitude, "location.latitude")?, arg(longitude, "location.longitude")?, kw(name, "location.name")?, kw(address, "location.address")?, envelope(reply_to, callback_data)?)))();
-                self.send_spec(py, spec)
-            }
-
-            /// Send 1..5 contact cards (wire format: `name`, `phones`, `emails`, ...).
-            #[pyo3(signature = (to, contacts, *, reply_to = None, callback_data = None))]
-            fn send_contacts<'py>(&self, py: Python<'py>, to: &Bound<'py, PyAny>, contacts: &Bound<'py, PyAny>, reply_to: Option<&Bound<'py, PyAny>>, callback_data: Option<&Bound<'py, PyAny>>) -> PyResult<Bound<'py, PyAny>> {
-                let spec = (|| Ok(helpers::contacts(arg(to, "to")?, arg(contacts, "contacts")?, envelope(reply_to, callback_data)?)))();
-                self.send_spec(py, spec)
-            }
-
-            /// React to a message with an emoji; an empty `emoji` removes the reaction.
-            #[pyo3(signature = (to, message_id, emoji, *, callback_data = None))]
-            fn send_reaction<'py>(&self, py: Python<'py>, to: &Bound<'py, PyAny>, message_id: &Bound<'py, PyAny>, emoji: &Bound<'py, PyAny>, callback_data: Option<&Bound<'py, PyAny>>) -> PyResult<Bound<'py, PyAny>> {
-                let spec = (|| Ok(helpers::reaction(arg(to, "to")?, arg(message_id, "reaction.message_id")?, arg(emoji, "reaction.emoji")?, envelope(None, callback_data)?)))();
-                self.send_spec(py, spec)
-            }
-
-            /// Send up to 3 reply buttons, each `(id, title)` or `{"id", "title"}`.
-            #[pyo3(signature = (to, body, buttons, *, header = None, footer = None, reply_to = None, callback_data = None))]
-            #[allow(clippy::too_many_arguments)]
-            fn send_buttons<'py>(&self, py: Python<'py>, to: &Bound<'py, PyAny>, body: &Bound<'py, PyAny>, buttons: &Bound<'py, PyAny>, header: Option<&Bound<'py, PyAny>>, footer: Option<&Bound<'py, PyAny>>, reply_to: Option<&Bound<'py, PyAny>>, callback_data: Option<&Bound<'py, PyAny>>) -> PyResult<Bound<'py, PyAny>> {
-                let spec = (|| Ok(helpers::buttons(arg(to, "to")?, arg(body, "interactive.body")?, arg(buttons, "interactive.buttons")?, kw(header, "interactive.header")?, kw(footer, "interactive.footer")?, envelope(reply_to, callback_data)?)))();
-                self.send_spec(py, spec)
-            }
-
-            /// Send a list message: `sections` of `{"title"?, "rows": [{"id", "title", ...}]}`.
-            #[pyo3(signature = (to, body, button, sections, *, header = None, footer = None, reply_to = None, callback_data = None))]
-            #[allow(clippy::too_many_arguments)]
-            fn send_list<'py>(&self, py: Python<'py>, to: &Bound<'py, PyAny>, body: &Bound<'py, PyAny>, button: &Bound<'py, PyAny>, sections: &Bound<'py, PyAny>, header: Option<&Bound<'py, PyAny>>, footer: Option<&Bound<'py, PyAny>>, reply_to: Option<&Bound<'py, PyAny>>, callback_data: Option<&Bound<'py, PyAny>>) -> PyResult<Bound<'py, PyAny>> {
-                let spec = (|| Ok(helpers::list(arg(to, "to")?, arg(body, "interactive.body")?, arg(button, "interactive.button")?, arg(sections, "interactive.sections")?, kw(header, "interactive.header")?, kw(footer, "interactive.footer")?, envelope(reply_to, callback_data)?)))();
-                self.send_spec(py, spec)
-            }
-
-            /// Send any interactive message given in the neutral format (`{"type": ...}`).
-            #[pyo3(signature = (to, interactive, *, reply_to = None, callback_data = None))]
-            fn send_interactive<'py>(&self, py: Python<'py>, to: &Bound<'py, PyAny>, interactive: &Bound<'py, PyAny>, reply_to: Option<&Bound<'py, PyAny>>, callback_data: Option<&Bound<'py, PyAny>>) -> PyResult<Bound<'py, PyAny>> {
-                let spec = (|| Ok(helpers::interactive(arg(to, "to")?, arg(interactive, "interactive")?, envelope(reply_to, callback_data)?)))();
-                self.send_spec(py, spec)
-            }
-
-            /// Send an approved template. `body` is a list of positional parameters or a dict of
-            /// named ones; `header` one parameter; `buttons` `{"sub_type", "index", ...}`.
-            #[pyo3(signature = (to, name, language, *, header = None, body = None, buttons = None, reply_to = None, callback_data = None))]
-            #[allow(clippy::too_many_arguments)]
-            fn send_template<'py>(&self, py: Python<'py>, to: &Bound<'py, PyAny>, name: &Bound<'py, PyAny>, language: &Bound<'py, PyAny>, header: Option<&Bound<'py, PyAny>>, body: Option<&Bound<'py, PyAny>>, buttons: Option<&Bound<'py, PyAny>>, reply_to: Option<&Bound<'py, PyAny>>, callback_data: Option<&Bound<'py, PyAny>>) -> PyResult<Bound<'py, PyAny>> {
-                let spec = (|| Ok(helpers::template(arg(to, "to")?, arg(name, "template.name")?, arg(language, "template.language")?, kw(header, "template.header")?, kw(body, "template.body")?, kw(buttons, "template.buttons")?, envelope(reply_to, callback_data)?)))();
+        }
+    };
+    (@one $cls:ident, [$($doc:literal)*] $name:ident($($arg:ident: $path:literal),*; $($kw:ident: $kw_path:literal),*) callback_data_only = $build:ident) => {
+        #[pymethods]
+        impl $cls {
+            $(#[doc = $doc])*
+            #[pyo3(signature = ($($arg,)* *, $($kw = None,)* callback_data = None))]
+            fn $name<'py>(&self, py: Python<'py>, $($arg: &Bound<'py, PyAny>,)* $($kw: Option<&Bound<'py, PyAny>>,)* callback_data: Option<&Bound<'py, PyAny>>) -> PyResult<Bound<'py, PyAny>> {
+                let spec = (|| Ok(helpers::$build($(arg($arg, $path)?,)* $(kw($kw, $kw_path)?,)* envelope(None, callback_data)?)))();
                 self.send_spec(py, spec)
             }
         }
     };
 }
 
-send_helpers!(PyClient);
-send_helpers!(PyAsyncClient);
+with_send_helpers!(send_helper_methods!(PyClient));
+with_send_helpers!(send_helper_methods!(PyAsyncClient));

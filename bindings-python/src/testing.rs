@@ -9,9 +9,9 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
 use serde_json::Value;
 use wa360::webhook::testing as wt;
-use wa360_sandbox::{BlockingSandbox, Control, FaultRule, Sandbox};
+use wa360_sandbox::{BlockingSandbox, Control, Sandbox};
 
-use crate::convert::{py_to_value, value_to_py};
+use crate::convert::{py_to_value, serialized_to_py};
 use crate::errors::{IntoPyResult, guard, to_py_err};
 use crate::webhook::with_body_bytes;
 
@@ -26,14 +26,6 @@ pub struct PySandbox {
     control: Control,
     url: String,
     api_key: String,
-}
-
-fn to_py_list<'py, T: serde::Serialize>(
-    py: Python<'py>,
-    items: &[T],
-) -> PyResult<Bound<'py, PyAny>> {
-    let v = serde_json::to_value(items).map_err(internal)?;
-    value_to_py(py, &v)
 }
 
 #[pymethods]
@@ -117,13 +109,13 @@ impl PySandbox {
                 .filter(|r| path.is_none_or(|p| r.path == p))
                 .filter(|r| method.is_none_or(|m| r.method.eq_ignore_ascii_case(m)))
                 .collect();
-            to_py_list(py, &picked)
+            serialized_to_py(py, &picked)
         })
     }
 
     /// Every webhook delivery attempt, oldest first.
     fn deliveries<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        guard(|| to_py_list(py, &self.control.deliveries()))
+        guard(|| serialized_to_py(py, &self.control.deliveries()))
     }
 
     /// Add a fault rule `{"method"?, "path"?, "count"?, "fault": {"kind": …}}`
@@ -131,14 +123,7 @@ impl PySandbox {
     fn add_fault(&self, rule: &Bound<'_, PyAny>) -> PyResult<()> {
         guard(|| {
             let v = py_to_value(rule, "rule").py_err()?;
-            let rule: FaultRule = serde_json::from_value(v).map_err(|e| {
-                to_py_err(wa360::Error::invalid(
-                    "rule",
-                    format!("is not a fault rule: {e}"),
-                ))
-            })?;
-            self.control.add_fault(rule);
-            Ok(())
+            self.control.add_fault_json(v).py_err()
         })
     }
 
@@ -147,24 +132,13 @@ impl PySandbox {
     fn set_limits(&self, limits: &Bound<'_, PyAny>) -> PyResult<()> {
         guard(|| {
             let v = py_to_value(limits, "limits").py_err()?;
-            let limits: wa360_sandbox::Limits = serde_json::from_value(v).map_err(|e| {
-                to_py_err(wa360::Error::invalid(
-                    "limits",
-                    format!("is not a limits object: {e}"),
-                ))
-            })?;
-            self.control
-                .set_limits(limits)
-                .map_err(|e| to_py_err(wa360::Error::invalid("limits", e)))
+            self.control.set_limits_json(v).py_err()
         })
     }
 
     /// Sends per recipient: `{"15555550123": {"accepted", "throughput_refused", "pair_refused"}}`.
     fn recipient_counts<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        guard(|| {
-            let v = serde_json::to_value(self.control.recipient_counts()).map_err(internal)?;
-            value_to_py(py, &v)
-        })
+        guard(|| serialized_to_py(py, &self.control.recipient_counts()))
     }
 
     /// Remove every pending fault rule.
@@ -174,18 +148,12 @@ impl PySandbox {
 
     /// The registered phone-level webhook as `{"url", "headers"}`, or `None`.
     fn phone_webhook<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        guard(|| {
-            let v = serde_json::to_value(self.control.phone_webhook()).map_err(internal)?;
-            value_to_py(py, &v)
-        })
+        guard(|| serialized_to_py(py, &self.control.phone_webhook()))
     }
 
     /// The registered WABA-level webhook as `{"url", "headers"}`, or `None`.
     fn waba_webhook<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        guard(|| {
-            let v = serde_json::to_value(self.control.waba_webhook()).map_err(internal)?;
-            value_to_py(py, &v)
-        })
+        guard(|| serialized_to_py(py, &self.control.waba_webhook()))
     }
 
     /// Forget requests, deliveries, faults, webhooks and media.

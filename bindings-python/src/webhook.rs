@@ -129,6 +129,47 @@ where
     &slf.as_super().get().event
 }
 
+/// The `#[getter]`s of an event subclass that hand back one accessor of the
+/// core's typed view (`$view(slf)`, `None` for another kind of event), one line
+/// each: `name: T = accessor` gives the accessor's `Option<T>`, `name: json =
+/// accessor` its JSON as Python objects (`None` when absent). (One `#[pymethods]`
+/// block per getter: PyO3 expands no macro inside such a block.)
+macro_rules! view_getters {
+    ($cls:ident, $view:ident { $($(#[doc = $doc:literal])* $name:ident: $kind:tt = $acc:ident;)* }) => {
+        $(view_getters!(@one $cls, $view, [$($doc)*] $name $kind $acc);)*
+    };
+    (@one $cls:ident, $view:ident, [$($doc:literal)*] $name:ident json $acc:ident) => {
+        #[pymethods]
+        impl $cls {
+            $(#[doc = $doc])*
+            #[getter]
+            fn $name<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
+                opt_value_to_py(slf.py(), $view(slf).and_then(|v| v.$acc()))
+            }
+        }
+    };
+    (@one $cls:ident, $view:ident, [$($doc:literal)*] $name:ident str $acc:ident) => {
+        #[pymethods]
+        impl $cls {
+            $(#[doc = $doc])*
+            #[getter]
+            fn $name<'a>(slf: &'a Bound<'_, Self>) -> Option<&'a str> {
+                $view(slf)?.$acc()
+            }
+        }
+    };
+    (@one $cls:ident, $view:ident, [$($doc:literal)*] $name:ident $ty:ident $acc:ident) => {
+        #[pymethods]
+        impl $cls {
+            $(#[doc = $doc])*
+            #[getter]
+            fn $name(slf: &Bound<'_, Self>) -> Option<$ty> {
+                $view(slf)?.$acc()
+            }
+        }
+    };
+}
+
 /// An inbound message from a user (any wire `type`, known or not).
 #[pyclass(name = "MessageEvent", module = "wa360._native", extends = PyEvent, frozen)]
 pub struct PyMessageEvent;
@@ -137,36 +178,28 @@ fn msg<'a>(slf: &'a Bound<'_, PyMessageEvent>) -> Option<&'a InboundMessage> {
     base(slf).as_message()
 }
 
+view_getters!(PyMessageEvent, msg {
+    /// The message id (`wamid.…`): the key for replies, reactions and dedupe.
+    id: str = id;
+    /// Sender phone number (`from` on the wire); `None` for username-only users.
+    from_: str = from;
+    /// Sender business-scoped user id (BSUID).
+    from_user_id: str = from_user_id;
+    /// Unix seconds.
+    timestamp: i64 = timestamp;
+    /// The wire `type` (`text`, `image`, `interactive`, … unknown values kept).
+    r#type: str = message_type;
+    /// The wire `context` (replies, forwards, product enquiries) or `None`.
+    context: json = context_raw;
+    /// The wire object under the type key (e.g. `{"body": "hi"}` for text).
+    payload: json = payload;
+});
+
 #[pymethods]
 impl PyMessageEvent {
     #[classattr]
     fn __match_args__() -> (&'static str, &'static str, &'static str) {
         ("type", "from_", "text")
-    }
-    /// The message id (`wamid.…`): the key for replies, reactions and dedupe.
-    #[getter]
-    fn id<'a>(slf: &'a Bound<'_, Self>) -> Option<&'a str> {
-        msg(slf)?.id()
-    }
-    /// Sender phone number (`from` on the wire); `None` for username-only users.
-    #[getter]
-    fn from_<'a>(slf: &'a Bound<'_, Self>) -> Option<&'a str> {
-        msg(slf)?.from()
-    }
-    /// Sender business-scoped user id (BSUID).
-    #[getter]
-    fn from_user_id<'a>(slf: &'a Bound<'_, Self>) -> Option<&'a str> {
-        msg(slf)?.from_user_id()
-    }
-    /// Unix seconds.
-    #[getter]
-    fn timestamp(slf: &Bound<'_, Self>) -> Option<i64> {
-        msg(slf)?.timestamp()
-    }
-    /// The wire `type` (`text`, `image`, `interactive`, … unknown values kept).
-    #[getter]
-    fn r#type<'a>(slf: &'a Bound<'_, Self>) -> Option<&'a str> {
-        msg(slf)?.message_type()
     }
     /// The body of a `text` message; `None` for other types.
     #[getter]
@@ -206,11 +239,6 @@ impl PyMessageEvent {
         d.set_item("name", c.name.as_deref())?;
         Ok(d.into_any())
     }
-    /// The wire `context` (replies, forwards, product enquiries) or `None`.
-    #[getter]
-    fn context<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
-        opt_value_to_py(slf.py(), msg(slf).and_then(InboundMessage::context_raw))
-    }
     /// The id of the message this one replies to (`context.id`).
     #[getter]
     fn reply_to<'a>(slf: &'a Bound<'_, Self>) -> Option<&'a str> {
@@ -224,11 +252,6 @@ impl PyMessageEvent {
             msg(slf).map(InboundMessage::errors).unwrap_or(&[]),
         )
     }
-    /// The wire object under the type key (e.g. `{"body": "hi"}` for text).
-    #[getter]
-    fn payload<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
-        opt_value_to_py(slf.py(), msg(slf).and_then(InboundMessage::payload))
-    }
 }
 
 /// A status update of a message you sent (`sent`, `delivered`, `read`, `failed`, …).
@@ -239,56 +262,35 @@ fn st<'a>(slf: &'a Bound<'_, PyStatusEvent>) -> Option<&'a StatusUpdate> {
     base(slf).as_status()
 }
 
+view_getters!(PyStatusEvent, st {
+    /// The id of the outbound message (`wamid.…`).
+    id: str = id;
+    /// The wire status value (unknown values kept).
+    status: str = status;
+    /// Unix seconds.
+    timestamp: i64 = timestamp;
+    /// Recipient phone number or group id.
+    recipient_id: str = recipient_id;
+    /// Recipient business-scoped user id.
+    recipient_user_id: str = recipient_user_id;
+    /// The wire `conversation` object or `None`.
+    conversation: json = conversation;
+    /// The wire `pricing` object or `None`.
+    pricing: json = pricing_raw;
+    /// The `callback_data` (`biz_opaque_callback_data`) sent with the message.
+    callback_data: str = biz_opaque_callback_data;
+});
+
 #[pymethods]
 impl PyStatusEvent {
     #[classattr]
     fn __match_args__() -> (&'static str, &'static str) {
         ("status", "id")
     }
-    /// The id of the outbound message (`wamid.…`).
-    #[getter]
-    fn id<'a>(slf: &'a Bound<'_, Self>) -> Option<&'a str> {
-        st(slf)?.id()
-    }
-    /// The wire status value (unknown values kept).
-    #[getter]
-    fn status<'a>(slf: &'a Bound<'_, Self>) -> Option<&'a str> {
-        st(slf)?.status()
-    }
-    /// Unix seconds.
-    #[getter]
-    fn timestamp(slf: &Bound<'_, Self>) -> Option<i64> {
-        st(slf)?.timestamp()
-    }
-    /// Recipient phone number or group id.
-    #[getter]
-    fn recipient_id<'a>(slf: &'a Bound<'_, Self>) -> Option<&'a str> {
-        st(slf)?.recipient_id()
-    }
-    /// Recipient business-scoped user id.
-    #[getter]
-    fn recipient_user_id<'a>(slf: &'a Bound<'_, Self>) -> Option<&'a str> {
-        st(slf)?.recipient_user_id()
-    }
-    /// The wire `conversation` object or `None`.
-    #[getter]
-    fn conversation<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
-        opt_value_to_py(slf.py(), st(slf).and_then(StatusUpdate::conversation))
-    }
-    /// The wire `pricing` object or `None`.
-    #[getter]
-    fn pricing<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
-        opt_value_to_py(slf.py(), st(slf).and_then(StatusUpdate::pricing_raw))
-    }
     /// Errors of a `failed` status; empty otherwise.
     #[getter]
     fn errors<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
         values_to_py(slf.py(), st(slf).map(StatusUpdate::errors).unwrap_or(&[]))
-    }
-    /// The `callback_data` (`biz_opaque_callback_data`) sent with the message.
-    #[getter]
-    fn callback_data<'a>(slf: &'a Bound<'_, Self>) -> Option<&'a str> {
-        st(slf)?.biz_opaque_callback_data()
     }
 }
 
@@ -538,12 +540,7 @@ impl PyVerifier {
         headers: &Bound<'_, PyAny>,
         body: &Bound<'_, PyAny>,
     ) -> PyResult<()> {
-        guard(|| {
-            let pairs = header_pairs(headers)?;
-            with_body_bytes(body, "body", |bytes| {
-                py.detach(|| self.inner.verify(&pairs, bytes)).py_err()
-            })
-        })
+        guard(|| self.check(py, headers, body)?.py_err())
     }
 
     /// `True` when the delivery passes every check.
@@ -553,12 +550,7 @@ impl PyVerifier {
         headers: &Bound<'_, PyAny>,
         body: &Bound<'_, PyAny>,
     ) -> PyResult<bool> {
-        guard(|| {
-            let pairs = header_pairs(headers)?;
-            with_body_bytes(body, "body", |bytes| {
-                Ok(py.detach(|| self.inner.verify(&pairs, bytes)).is_ok())
-            })
-        })
+        guard(|| Ok(self.check(py, headers, body)?.is_ok()))
     }
 
     fn __repr__(&self) -> String {
@@ -567,6 +559,20 @@ impl PyVerifier {
 }
 
 impl PyVerifier {
+    /// The core's verdict on one delivery (GIL released), once the headers and
+    /// body are read; the outer error is unreadable input.
+    fn check(
+        &self,
+        py: Python<'_>,
+        headers: &Bound<'_, PyAny>,
+        body: &Bound<'_, PyAny>,
+    ) -> PyResult<wa360::Result<()>> {
+        let pairs = header_pairs(headers)?;
+        with_body_bytes(body, "body", |bytes| {
+            Ok(py.detach(|| self.inner.verify(&pairs, bytes)))
+        })
+    }
+
     fn build(spec: &Bound<'_, PyAny>) -> PyResult<Self> {
         let v = crate::convert::py_to_value(spec, "verifier").py_err()?;
         Ok(PyVerifier {
@@ -628,7 +634,19 @@ fn ttl_from(seconds: Option<f64>, default: Duration) -> PyResult<Duration> {
     }
 }
 
-/// `capacity` and `ttl` of the in-memory stores, range-checked by the core's rules.
+/// A store made by `make` from `capacity` and `ttl` of the in-memory stores,
+/// range-checked by the core's rules (the constructors of `Deduper` and `StatusFold`).
+fn with_store_sizes<T>(
+    capacity: Option<&Bound<'_, PyAny>>,
+    ttl: Option<&Bound<'_, PyAny>>,
+    make: impl FnOnce(usize, Duration) -> T,
+) -> PyResult<T> {
+    guard(|| {
+        let (capacity, ttl) = store_sizes(capacity, ttl)?;
+        Ok(make(capacity, ttl))
+    })
+}
+
 fn store_sizes(
     capacity: Option<&Bound<'_, PyAny>>,
     ttl: Option<&Bound<'_, PyAny>>,
@@ -653,6 +671,24 @@ fn not_events() -> PyErr {
     ))
 }
 
+/// The events of `events` (an iterable of parsed events) that `keep` keeps, in order.
+fn filter_events<'py>(
+    py: Python<'py>,
+    events: &Bound<'py, PyAny>,
+    mut keep: impl FnMut(&Event) -> bool,
+) -> PyResult<Bound<'py, PyList>> {
+    guard(|| {
+        let out = PyList::empty(py);
+        for e in events.try_iter().map_err(|_| not_events())? {
+            let e = e?;
+            if keep(event_ref(&e)?) {
+                out.append(e)?;
+            }
+        }
+        Ok(out)
+    })
+}
+
 fn event_ref<'a>(obj: &'a Bound<'_, PyAny>) -> PyResult<&'a Event> {
     let ev = obj.cast::<PyEvent>().map_err(|_| {
         crate::errors::to_py_err(wa360::Error::invalid(
@@ -674,11 +710,8 @@ impl PyDeduper {
     #[new]
     #[pyo3(signature = (*, capacity = None, ttl = None))]
     fn new(capacity: Option<&Bound<'_, PyAny>>, ttl: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
-        guard(|| {
-            let (capacity, ttl) = store_sizes(capacity, ttl)?;
-            Ok(PyDeduper {
-                inner: Deduper::new(MemoryDedupe::new(capacity, ttl)),
-            })
+        with_store_sizes(capacity, ttl, |c, t| PyDeduper {
+            inner: Deduper::new(MemoryDedupe::new(c, t)),
         })
     }
     /// Record `event`; `True` the first time it is seen.
@@ -691,16 +724,7 @@ impl PyDeduper {
         py: Python<'py>,
         events: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyList>> {
-        guard(|| {
-            let out = PyList::empty(py);
-            for e in events.try_iter().map_err(|_| not_events())? {
-                let e = e?;
-                if self.inner.is_new(event_ref(&e)?) {
-                    out.append(e)?;
-                }
-            }
-            Ok(out)
-        })
+        filter_events(py, events, |e| self.inner.is_new(e))
     }
     /// Forget `event` so its redelivery is processed again (call it when handling failed).
     fn forget(&self, event: &Bound<'_, PyAny>) -> PyResult<()> {
@@ -722,11 +746,8 @@ impl PyStatusFold {
     #[new]
     #[pyo3(signature = (*, capacity = None, ttl = None))]
     fn new(capacity: Option<&Bound<'_, PyAny>>, ttl: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
-        guard(|| {
-            let (capacity, ttl) = store_sizes(capacity, ttl)?;
-            Ok(PyStatusFold {
-                inner: StatusFold::new(MemoryStatusStore::new(capacity, ttl)),
-            })
+        with_store_sizes(capacity, ttl, |c, t| PyStatusFold {
+            inner: StatusFold::new(MemoryStatusStore::new(c, t)),
         })
     }
     /// Apply a status event: `"advanced"`, `"failed"`, `"unrecognised"`
@@ -746,19 +767,9 @@ impl PyStatusFold {
         py: Python<'py>,
         events: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyList>> {
-        guard(|| {
-            let out = PyList::empty(py);
-            for e in events.try_iter().map_err(|_| not_events())? {
-                let e = e?;
-                let keep = match event_ref(&e)?.as_status() {
-                    Some(s) => self.inner.apply_update(s).is_reportable(),
-                    None => true,
-                };
-                if keep {
-                    out.append(e)?;
-                }
-            }
-            Ok(out)
+        filter_events(py, events, |e| match e.as_status() {
+            Some(s) => self.inner.apply_update(s).is_reportable(),
+            None => true,
         })
     }
     /// The folded state of a message: `{"status", "timestamp", "failed", "errors"}` or `None`.

@@ -381,6 +381,23 @@ pub enum FieldValue {
     Duration(Duration),
 }
 
+impl Error {
+    /// The `internal` error a caught panic becomes, with the panic's text. The Python
+    /// and Node bindings catch every panic at their boundary (sync calls and futures)
+    /// and raise or reject with this, so a bug in the core is a catchable error in both.
+    pub fn from_panic(payload: &(dyn std::any::Any + Send)) -> Error {
+        let text = match (
+            payload.downcast_ref::<&str>(),
+            payload.downcast_ref::<String>(),
+        ) {
+            (Some(s), _) => s,
+            (None, Some(s)) => s.as_str(),
+            (None, None) => "unknown panic payload",
+        };
+        Error::Internal(format!("panic in the wa360 core: {text}"))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -163,6 +163,27 @@ pub fn duration_s_option(name: &str, s: f64) -> Result<Duration, Error> {
     Ok(Duration::from_secs_f64(s))
 }
 
+/// A waiting time in milliseconds that may be zero (`maxWaitMs`, `startInMs`):
+/// finite, at least 0, at most [`MAX_DURATION_MS`].
+pub fn wait_ms_option(name: &str, ms: f64) -> Result<Duration, Error> {
+    wait_option(name, ms / 1000.0, "milliseconds", MAX_DURATION_MS as f64)
+}
+
+/// [`wait_ms_option`] in seconds (Python's unit: `max_wait`, `start_in`).
+pub fn wait_s_option(name: &str, s: f64) -> Result<Duration, Error> {
+    wait_option(name, s, "seconds", (MAX_DURATION_MS / 1000) as f64)
+}
+
+fn wait_option(name: &str, secs: f64, unit: &str, max_in_unit: f64) -> Result<Duration, Error> {
+    if !(secs.is_finite() && secs >= 0.0 && secs <= (MAX_DURATION_MS / 1000) as f64) {
+        return Err(Error::invalid(
+            name,
+            format!("must be a number of {unit} from 0 to {max_in_unit} (one year)"),
+        ));
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -203,5 +224,21 @@ mod tests {
             duration_s_option("ttl", 1.5).unwrap(),
             Duration::from_millis(1500)
         );
+    }
+
+    #[test]
+    fn waits_may_be_zero_and_are_range_checked() {
+        assert_eq!(wait_ms_option("maxWaitMs", 0.0).unwrap(), Duration::ZERO);
+        assert_eq!(wait_s_option("max_wait", 0.0).unwrap(), Duration::ZERO);
+        assert_eq!(
+            wait_ms_option("maxWaitMs", 1500.0).unwrap(),
+            wait_s_option("max_wait", 1.5).unwrap()
+        );
+        for bad in [-1.0, f64::NAN, f64::INFINITY, 1e30] {
+            let e = wait_ms_option("maxWaitMs", bad).unwrap_err();
+            assert_eq!(e.field(), Some("maxWaitMs"));
+            let e = wait_s_option("max_wait", bad).unwrap_err();
+            assert_eq!(e.field(), Some("max_wait"));
+        }
     }
 }

@@ -274,6 +274,21 @@ impl MediaCache {
         self.ttl
     }
 
+    /// [`MediaCache::ttl`] in days: the bindings' `ttl_days` / `ttlDays` option. A
+    /// number that is not a positive count of days is refused naming `ttl_days`.
+    pub fn ttl_days(self, days: f64) -> Result<MediaCache> {
+        let bad = || Error::invalid("ttl_days", "must be a positive number of days (at most 29)");
+        if !(days.is_finite() && days > 0.0) {
+            return Err(bad());
+        }
+        self.ttl(Duration::try_from_secs_f64(days * 86_400.0).map_err(|_| bad())?)
+    }
+
+    /// The trust period in days.
+    pub fn ttl_days_value(&self) -> f64 {
+        self.ttl.as_secs_f64() / 86_400.0
+    }
+
     /// The cache key of a file: hex SHA-256 of the bytes, `:`, the MIME type.
     pub fn key(bytes: &[u8], mime: &str) -> String {
         format!("{}:{mime}", hex(&Sha256::digest(bytes)))
@@ -369,6 +384,21 @@ mod tests {
         );
         assert!(MediaCache::memory().ttl(Duration::ZERO).is_err());
         assert!(MediaCache::memory().ttl(MAX_TTL).is_ok());
+    }
+
+    #[test]
+    fn ttl_in_days_is_checked_once_for_both_bindings() {
+        let c = MediaCache::memory().ttl_days(1.5).unwrap();
+        assert_eq!(c.ttl_value(), Duration::from_secs(36 * 3600));
+        assert_eq!(c.ttl_days_value(), 1.5);
+        // Not a positive number of days (a huge one would overflow a Duration).
+        for bad in [0.0, -1.0, f64::NAN, f64::INFINITY, 1e300] {
+            let e = MediaCache::memory().ttl_days(bad).unwrap_err();
+            assert_eq!(e.field(), Some("ttl_days"), "{bad}");
+        }
+        // A positive number beyond 29 days is the core's `ttl` rule.
+        let e = MediaCache::memory().ttl_days(30.0).unwrap_err();
+        assert_eq!(e.field(), Some("ttl"));
     }
 
     #[test]

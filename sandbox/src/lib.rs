@@ -395,6 +395,25 @@ impl Control {
         Ok(())
     }
 
+    /// [`Control::add_fault`] from the JSON form the bindings take
+    /// (`{method?, path?, count?, fault: {kind, …}}`); a bad rule is `invalid_argument`
+    /// naming `rule`.
+    pub fn add_fault_json(&self, rule: serde_json::Value) -> wa360::Result<()> {
+        let rule: FaultRule = serde_json::from_value(rule)
+            .map_err(|e| wa360::Error::invalid("rule", format!("is not a fault rule: {e}")))?;
+        self.add_fault(rule);
+        Ok(())
+    }
+
+    /// [`Control::set_limits`] from the JSON form the bindings take; errors are
+    /// `invalid_argument` naming `limits`.
+    pub fn set_limits_json(&self, limits: serde_json::Value) -> wa360::Result<()> {
+        let limits: Limits = serde_json::from_value(limits)
+            .map_err(|e| wa360::Error::invalid("limits", format!("is not a limits object: {e}")))?;
+        self.set_limits(limits)
+            .map_err(|e| wa360::Error::invalid("limits", e))
+    }
+
     /// The rate limits in force.
     pub fn limits(&self) -> Limits {
         self.state.lock().limits.limits().clone()

@@ -110,3 +110,26 @@ async fn core_client_reads_the_limit_answers_as_rate_limited() {
     assert_eq!(e.api_code(), Some(131056));
     assert!(e.retry_after().is_some());
 }
+
+#[tokio::test]
+async fn json_limits_and_fault_rules_as_the_bindings_give_them() {
+    let sb = Sandbox::start().await.unwrap();
+    let c = sb.control();
+    c.set_limits_json(json!({"messages_per_second": 5.0}))
+        .unwrap();
+    let e = c
+        .set_limits_json(json!({"messages_per_second": "fast"}))
+        .unwrap_err();
+    assert_eq!(e.code(), wa360::ErrorCode::InvalidArgument);
+    assert_eq!(e.field(), Some("limits"));
+    assert!(e.to_string().contains("is not a limits object"), "{e}");
+    c.add_fault_json(json!({"fault": {"kind": "status", "status": 503}}))
+        .unwrap();
+    let http = reqwest::Client::new();
+    assert_eq!(send(&http, &sb, "15555550123").await.0, 503);
+    let e = c
+        .add_fault_json(json!({"fault": {"kind": "no_such_kind"}}))
+        .unwrap_err();
+    assert_eq!(e.field(), Some("rule"));
+    assert!(e.to_string().contains("is not a fault rule"), "{e}");
+}

@@ -9,14 +9,13 @@ annotations (there is no separate ``.pyi``); the helpers' types are in ``_native
 
 from __future__ import annotations
 
-from types import TracebackType
-
 from . import _native
+from ._context import AsyncContext, SyncContext
 
 __all__ = ["Client", "AsyncClient"]
 
 
-class Client(_native.Client):
+class Client(_native.Client, SyncContext):
     """Synchronous 360dialog client.
 
     ``Client(api_key=None, *, base_url=None, timeout=30.0, connect_timeout=10.0,
@@ -24,29 +23,7 @@ class Client(_native.Client):
     with the GIL released, so other Python threads keep running. Thread-safe; share one client.
     """
 
-    def __enter__(self) -> Client:
-        return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        return None
-
-
-class AsyncClient(_native.AsyncClient):
+class AsyncClient(_native.AsyncClient, AsyncContext):
     """asyncio 360dialog client: the same methods as :class:`Client`, each returning an
     awaitable. All clients share one native runtime; invalid input raises at the call."""
-
-    async def __aenter__(self) -> AsyncClient:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        return None

@@ -4,7 +4,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from os import PathLike
 from typing import Any, ClassVar, Generic, Literal, TypeVar, final
 
-from typing_extensions import disjoint_base
+from typing_extensions import Self, TypedDict, Unpack, disjoint_base
 
 from .manage import (
     BlockedUser,
@@ -301,42 +301,94 @@ class WebhookSettings:
 # -- clients ------------------------------------------------------------------------------------
 
 _R = TypeVar("_R")
+_Unit = TypeVar("_Unit")
+_Summary = TypeVar("_Summary")
+_Templates = TypeVar("_Templates")
 _Button = tuple[str, str] | Mapping[str, Any]
 
-class _SendHelpers(Generic[_R]):
-    """The keyword send helpers of both clients (written once: ``_R`` is ``SendResponse`` for
-    ``Client`` and ``Awaitable[SendResponse]`` for ``AsyncClient``). Not a runtime class."""
+class _CallbackData(TypedDict, total=False):
+    """``callback_data``: comes back in the status webhooks (``biz_opaque_callback_data``)."""
 
-    def send_text(
-        self,
-        to: str,
-        body: str,
+    callback_data: str | None
+
+class _Envelope(_CallbackData, total=False):
+    """The keyword options every send helper takes (``send_reaction`` only ``callback_data``)."""
+
+    reply_to: str | None
+
+class _ClientMethods(Generic[_R, _Unit, _Summary, _Templates]):
+    """The methods of both clients whose signatures are the same but for the result (written
+    once): ``_R`` is what a send gives (``SendResponse`` for ``Client``,
+    ``Awaitable[SendResponse]`` for ``AsyncClient``), ``_Unit`` ``None`` or ``Awaitable[None]``,
+    ``_Summary`` a broadcast's ``dict`` or an awaitable of it, ``_Templates`` the sync or async
+    template iterator. Not a runtime class."""
+
+    def __new__(
+        cls,
+        api_key: str | None = None,
         *,
-        preview_url: bool | None = None,
-        reply_to: str | None = None,
-        callback_data: str | None = None,
+        base_url: str | None = None,
+        timeout: float | None = None,
+        connect_timeout: float | None = None,
+        max_retries: int | None = None,
+        governor: Mapping[str, Any] | bool | None = None,
+    ) -> Self: ...
+    @property
+    def base_url(self) -> str: ...
+    def metrics(self) -> dict[str, Any]:
+        """Snapshot: ``requests`` by outcome, ``retries`` by reason, ``send_latency`` histogram."""
+    def send(self, message: Mapping[str, Any]) -> _R: ...
+    def send_body(self, body: Mapping[str, Any]) -> _R: ...
+    def send_within(self, message: Mapping[str, Any], max_wait: float) -> _R: ...
+    def mark_read(self, message_id: str) -> _Unit: ...
+    def typing(self, message_id: str) -> _Unit: ...
+    def delete_media(self, media_id: str) -> _Unit: ...
+    def broadcast(
+        self,
+        campaign: Campaign,
+        ledger: Ledger,
+        *,
+        concurrency: int = 16,
+        unknown_window: float = 900.0,
+        max_wait: float = 60.0,
+        max_attempts: int = 5,
+        start_in: float | None = None,
+        progress: Callable[[dict[str, Any]], object] | None = None,
+    ) -> _Summary: ...
+    # -- management (docs/management.md) --
+    def list_templates(
+        self,
+        *,
+        source: str = "config",
+        name: str | None = None,
+        status: str | None = None,
+        language: str | None = None,
+        page_size: int | None = None,
+        limit: int | None = None,
+    ) -> _Templates: ...
+    def update_profile(
+        self,
+        *,
+        about: str | None = None,
+        address: str | None = None,
+        description: str | None = None,
+        email: str | None = None,
+        websites: Sequence[str] | None = None,
+        vertical: str | None = None,
+        profile_picture_handle: str | None = None,
+    ) -> _Unit: ...
+    def forget_media_cached(self, data: bytes, mime_type: str, cache: MediaCache) -> _Unit: ...
+    # -- the keyword send helpers (`reply_to`, `callback_data`: see _Envelope) --
+    def send_text(
+        self, to: str, body: str, *, preview_url: bool | None = None, **envelope: Unpack[_Envelope]
     ) -> _R: ...
     def send_image(
-        self,
-        to: str,
-        media: str,
-        *,
-        caption: str | None = None,
-        reply_to: str | None = None,
-        callback_data: str | None = None,
+        self, to: str, media: str, *, caption: str | None = None, **envelope: Unpack[_Envelope]
     ) -> _R: ...
     def send_video(
-        self,
-        to: str,
-        media: str,
-        *,
-        caption: str | None = None,
-        reply_to: str | None = None,
-        callback_data: str | None = None,
+        self, to: str, media: str, *, caption: str | None = None, **envelope: Unpack[_Envelope]
     ) -> _R: ...
-    def send_audio(
-        self, to: str, media: str, *, reply_to: str | None = None, callback_data: str | None = None
-    ) -> _R: ...
+    def send_audio(self, to: str, media: str, **envelope: Unpack[_Envelope]) -> _R: ...
     def send_document(
         self,
         to: str,
@@ -344,12 +396,9 @@ class _SendHelpers(Generic[_R]):
         *,
         caption: str | None = None,
         filename: str | None = None,
-        reply_to: str | None = None,
-        callback_data: str | None = None,
+        **envelope: Unpack[_Envelope],
     ) -> _R: ...
-    def send_sticker(
-        self, to: str, media: str, *, reply_to: str | None = None, callback_data: str | None = None
-    ) -> _R: ...
+    def send_sticker(self, to: str, media: str, **envelope: Unpack[_Envelope]) -> _R: ...
     def send_location(
         self,
         to: str,
@@ -358,19 +407,13 @@ class _SendHelpers(Generic[_R]):
         *,
         name: str | None = None,
         address: str | None = None,
-        reply_to: str | None = None,
-        callback_data: str | None = None,
+        **envelope: Unpack[_Envelope],
     ) -> _R: ...
     def send_contacts(
-        self,
-        to: str,
-        contacts: Sequence[Mapping[str, Any]],
-        *,
-        reply_to: str | None = None,
-        callback_data: str | None = None,
+        self, to: str, contacts: Sequence[Mapping[str, Any]], **envelope: Unpack[_Envelope]
     ) -> _R: ...
     def send_reaction(
-        self, to: str, message_id: str, emoji: str, *, callback_data: str | None = None
+        self, to: str, message_id: str, emoji: str, **envelope: Unpack[_CallbackData]
     ) -> _R: ...
     def send_buttons(
         self,
@@ -380,8 +423,7 @@ class _SendHelpers(Generic[_R]):
         *,
         header: str | Mapping[str, Any] | None = None,
         footer: str | None = None,
-        reply_to: str | None = None,
-        callback_data: str | None = None,
+        **envelope: Unpack[_Envelope],
     ) -> _R: ...
     def send_list(
         self,
@@ -392,16 +434,10 @@ class _SendHelpers(Generic[_R]):
         *,
         header: str | Mapping[str, Any] | None = None,
         footer: str | None = None,
-        reply_to: str | None = None,
-        callback_data: str | None = None,
+        **envelope: Unpack[_Envelope],
     ) -> _R: ...
     def send_interactive(
-        self,
-        to: str,
-        interactive: Mapping[str, Any],
-        *,
-        reply_to: str | None = None,
-        callback_data: str | None = None,
+        self, to: str, interactive: Mapping[str, Any], **envelope: Unpack[_Envelope]
     ) -> _R: ...
     def send_template(
         self,
@@ -412,83 +448,28 @@ class _SendHelpers(Generic[_R]):
         header: Any = None,
         body: Any = None,
         buttons: Sequence[Mapping[str, Any]] | None = None,
-        reply_to: str | None = None,
-        callback_data: str | None = None,
+        **envelope: Unpack[_Envelope],
     ) -> _R: ...
 
 @disjoint_base
-class Client(_SendHelpers[SendResponse]):
+class Client(_ClientMethods[SendResponse, None, dict[str, Any], TemplateIterator]):
     """Synchronous client: each call blocks (GIL released) until the answer."""
 
-    def __new__(
-        cls,
-        api_key: str | None = None,
-        *,
-        base_url: str | None = None,
-        timeout: float | None = None,
-        connect_timeout: float | None = None,
-        max_retries: int | None = None,
-        governor: Mapping[str, Any] | bool | None = None,
-    ) -> Client: ...
-    @property
-    def base_url(self) -> str: ...
-    def metrics(self) -> dict[str, Any]:
-        """Snapshot: ``requests`` by outcome, ``retries`` by reason, ``send_latency`` histogram."""
-    def send(self, message: Mapping[str, Any]) -> SendResponse: ...
-    def send_body(self, body: Mapping[str, Any]) -> SendResponse: ...
-    def mark_read(self, message_id: str) -> None: ...
-    def typing(self, message_id: str) -> None: ...
     def upload_media(
         self, data: bytes | bytearray | memoryview, mime_type: str, filename: str = ...
     ) -> str: ...
     def media_info(self, media_id: str) -> MediaInfo: ...
     def download_media(self, media_id: str) -> bytes: ...
     def download_media_url(self, url: str) -> bytes: ...
-    def delete_media(self, media_id: str) -> None: ...
     def set_webhook(
         self, url: str, *, headers: Mapping[str, str] | None = None, waba: bool = False
     ) -> Any: ...
     def get_webhook(self, *, waba: bool = False) -> WebhookSettings | None: ...
-    def send_within(self, message: Mapping[str, Any], max_wait: float) -> SendResponse: ...
-    def broadcast(
-        self,
-        campaign: Campaign,
-        ledger: Ledger,
-        *,
-        concurrency: int = 16,
-        unknown_window: float = 900.0,
-        max_wait: float = 60.0,
-        max_attempts: int = 5,
-        start_in: float | None = None,
-        progress: Callable[[dict[str, Any]], object] | None = None,
-    ) -> dict[str, Any]: ...
-    # -- management (docs/management.md) --
     def create_template(self, draft: Mapping[str, Any]) -> TemplateInfo: ...
-    def list_templates(
-        self,
-        *,
-        source: str = "config",
-        name: str | None = None,
-        status: str | None = None,
-        language: str | None = None,
-        page_size: int | None = None,
-        limit: int | None = None,
-    ) -> TemplateIterator: ...
     def get_template(self, template_id: str) -> TemplateInfo | None: ...
     def find_templates(self, name: str, *, language: str | None = None) -> list[TemplateInfo]: ...
     def delete_template(self, name: str) -> Any: ...
     def get_profile(self) -> BusinessProfile: ...
-    def update_profile(
-        self,
-        *,
-        about: str | None = None,
-        address: str | None = None,
-        description: str | None = None,
-        email: str | None = None,
-        websites: Sequence[str] | None = None,
-        vertical: str | None = None,
-        profile_picture_handle: str | None = None,
-    ) -> None: ...
     def set_profile_picture(self, data: bytes, mime_type: str, file_name: str = ...) -> str: ...
     def upload_resumable(self, data: bytes, mime_type: str, file_name: str) -> str: ...
     def health_status(self) -> HealthStatus: ...
@@ -499,85 +480,32 @@ class Client(_SendHelpers[SendResponse]):
     def upload_media_cached(
         self, data: bytes, mime_type: str, cache: MediaCache, filename: str = ...
     ) -> CachedUpload: ...
-    def forget_media_cached(self, data: bytes, mime_type: str, cache: MediaCache) -> None: ...
 
 @disjoint_base
-class AsyncClient(_SendHelpers[Awaitable[SendResponse]]):
+class AsyncClient(
+    _ClientMethods[
+        Awaitable[SendResponse], Awaitable[None], Awaitable[dict[str, Any]], AsyncTemplateIterator
+    ]
+):
     """asyncio client: each call returns an awaitable."""
 
-    def __new__(
-        cls,
-        api_key: str | None = None,
-        *,
-        base_url: str | None = None,
-        timeout: float | None = None,
-        connect_timeout: float | None = None,
-        max_retries: int | None = None,
-        governor: Mapping[str, Any] | bool | None = None,
-    ) -> AsyncClient: ...
-    @property
-    def base_url(self) -> str: ...
-    def metrics(self) -> dict[str, Any]:
-        """Snapshot: ``requests`` by outcome, ``retries`` by reason, ``send_latency`` histogram."""
-    def send(self, message: Mapping[str, Any]) -> Awaitable[SendResponse]: ...
-    def send_body(self, body: Mapping[str, Any]) -> Awaitable[SendResponse]: ...
-    def mark_read(self, message_id: str) -> Awaitable[None]: ...
-    def typing(self, message_id: str) -> Awaitable[None]: ...
     def upload_media(
         self, data: bytes | bytearray | memoryview, mime_type: str, filename: str = ...
     ) -> Awaitable[str]: ...
     def media_info(self, media_id: str) -> Awaitable[MediaInfo]: ...
     def download_media(self, media_id: str) -> Awaitable[bytes]: ...
     def download_media_url(self, url: str) -> Awaitable[bytes]: ...
-    def delete_media(self, media_id: str) -> Awaitable[None]: ...
     def set_webhook(
         self, url: str, *, headers: Mapping[str, str] | None = None, waba: bool = False
     ) -> Awaitable[Any]: ...
     def get_webhook(self, *, waba: bool = False) -> Awaitable[WebhookSettings | None]: ...
-    def send_within(
-        self, message: Mapping[str, Any], max_wait: float
-    ) -> Awaitable[SendResponse]: ...
-    def broadcast(
-        self,
-        campaign: Campaign,
-        ledger: Ledger,
-        *,
-        concurrency: int = 16,
-        unknown_window: float = 900.0,
-        max_wait: float = 60.0,
-        max_attempts: int = 5,
-        start_in: float | None = None,
-        progress: Callable[[dict[str, Any]], object] | None = None,
-    ) -> Awaitable[dict[str, Any]]: ...
-    # -- management (docs/management.md) --
     def create_template(self, draft: Mapping[str, Any]) -> Awaitable[TemplateInfo]: ...
-    def list_templates(
-        self,
-        *,
-        source: str = "config",
-        name: str | None = None,
-        status: str | None = None,
-        language: str | None = None,
-        page_size: int | None = None,
-        limit: int | None = None,
-    ) -> AsyncTemplateIterator: ...
     def get_template(self, template_id: str) -> Awaitable[TemplateInfo | None]: ...
     def find_templates(
         self, name: str, *, language: str | None = None
     ) -> Awaitable[list[TemplateInfo]]: ...
     def delete_template(self, name: str) -> Awaitable[Any]: ...
     def get_profile(self) -> Awaitable[BusinessProfile]: ...
-    def update_profile(
-        self,
-        *,
-        about: str | None = None,
-        address: str | None = None,
-        description: str | None = None,
-        email: str | None = None,
-        websites: Sequence[str] | None = None,
-        vertical: str | None = None,
-        profile_picture_handle: str | None = None,
-    ) -> Awaitable[None]: ...
     def set_profile_picture(
         self, data: bytes, mime_type: str, file_name: str = ...
     ) -> Awaitable[str]: ...
@@ -590,9 +518,6 @@ class AsyncClient(_SendHelpers[Awaitable[SendResponse]]):
     def upload_media_cached(
         self, data: bytes, mime_type: str, cache: MediaCache, filename: str = ...
     ) -> Awaitable[CachedUpload]: ...
-    def forget_media_cached(
-        self, data: bytes, mime_type: str, cache: MediaCache
-    ) -> Awaitable[None]: ...
 
 # -- broadcast ----------------------------------------------------------------------------------
 

@@ -24,10 +24,10 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
-from types import TracebackType
 from typing import Any
 
 from . import _native
+from ._context import SyncContext
 from ._native import (
     basic_auth_header,
     batch,
@@ -55,7 +55,7 @@ __all__ = [
 ]
 
 
-class Sandbox(_native.Sandbox):
+class Sandbox(_native.Sandbox, SyncContext):
     """A local 360dialog emulator; a context manager that stops the server on exit.
 
     ``Sandbox(*, api_key=None, port=0, time_scale=None, allow_http_callbacks=True,
@@ -63,15 +63,7 @@ class Sandbox(_native.Sandbox):
     retries 100 times faster.
     """
 
-    def __enter__(self) -> Sandbox:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def _on_exit(self) -> None:
         self.stop()
 
     def fault(

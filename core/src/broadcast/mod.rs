@@ -394,6 +394,14 @@ impl std::fmt::Debug for BroadcastOptions {
 }
 
 impl BroadcastOptions {
+    /// No send before `delay` from now (the bindings' `start_in` / `startInMs`).
+    #[must_use]
+    pub fn starting_in(mut self, delay: Duration) -> Self {
+        let delay_ms = i64::try_from(delay.as_millis()).unwrap_or(i64::MAX);
+        self.not_before_ms = Some(ledger::now_ms().saturating_add(delay_ms));
+        self
+    }
+
     fn validate(&self) -> Result<()> {
         if self.concurrency == 0 || self.concurrency > 1024 {
             return Err(Error::invalid("concurrency", "must be 1..1024"));
