@@ -194,6 +194,11 @@ export declare class Consumer {
   /** Events claimed and not yet acked or nacked. */
   get held(): number
   /**
+   * Give back every held event without counting the attempt; resolves to
+   * how many were released.
+   */
+  releaseHeld(): Promise<number>
+  /**
    * Stop, give back every held event without counting the attempt and end
    * lease renewal; resolves to how many were released.
    */
@@ -334,9 +339,12 @@ export declare class Sandbox {
    * one event `{ from, type, text: … }`, `{ events: [...] }`, raw messages or a
    * full webhook body). Delivered to the registered webhook; resolves to the message ids.
    */
-  inbound(input: Record<string, unknown> | Array<Record<string, unknown>>): Promise<Array<string>>
-  /** Every API request received, oldest first (the API key header is removed). */
-  requests(): Array<Record<string, any>>
+  inbound(event: Record<string, unknown> | Array<Record<string, unknown>>): Promise<Array<string>>
+  /**
+   * Every API request received, oldest first (the API key header is
+   * removed); `path` (exact) and `method` (any case) keep only the matching ones.
+   */
+  requests(options?: { path?: string; method?: string }): Array<Record<string, any>>
   /** Every webhook delivery attempt, oldest first. */
   deliveries(): Array<Record<string, any>>
   /**
@@ -344,6 +352,12 @@ export declare class Sandbox {
    * (see sandbox/README.md). Rules apply in order to the next matching requests.
    */
   fault(rule: Record<string, unknown>): void
+  /** The same as `fault(rule)`, under Python's name (`Sandbox.add_fault`). */
+  addFault(rule: Record<string, unknown>): void
+  /** The registered phone-number webhook as `{ url, headers }`, or `null`. */
+  phoneWebhook(): { url: string, headers: Record<string, string> } | null
+  /** The registered WABA-level webhook as `{ url, headers }`, or `null`. */
+  wabaWebhook(): { url: string, headers: Record<string, string> } | null
   /**
    * Enforce rate limits like the real API: `{ messages_per_second?, pair_rate?: { interval_ms,
    * burst? }, endpoint_rps? }` (absent = off; see sandbox/README.md).
@@ -353,6 +367,15 @@ export declare class Sandbox {
   recipientCounts(): Record<string, { accepted: number, throughput_refused: number, pair_refused: number }>
   /** Remove every pending fault rule. */
   clearFaults(): void
+  /** Mark users as having written in the last 24 hours (only those can be blocked). */
+  markSeen(users: Array<string>): Promise<void>
+  /** Replace the `/health_status` answer (`null` restores the healthy one). */
+  setHealth(answer: Record<string, unknown> | null): Promise<void>
+  /**
+   * Register a webhook directly in the sandbox, bypassing the client's URL
+   * rules so local receivers on `http://127.0.0.1:PORT` can be used.
+   */
+  registerWebhook(url: string, options?: { headers?: Record<string, string>; waba?: boolean }): Promise<void>
   /** Forget requests, deliveries, faults, webhooks and media. */
   reset(): void
   /** Stop the server and its background deliveries. */
@@ -435,6 +458,13 @@ export declare function _panicForTestsAsync(): Promise<void>
  * objects from (internal; use `parseWebhook` or `parseWebhookToJson`).
  */
 export declare function _parseWebhookPacked(body: Buffer | Uint8Array | string): string
+
+/**
+ * [`parse_webhook_packed`] with the `maxBytes` / `maxDepth` options of
+ * `parseWebhook(body, options)` (a separate entry so that the common call
+ * without options reads no options object).
+ */
+export declare function _parseWebhookPackedWith(body: Buffer | Uint8Array | string, options: Record<string, unknown>): string
 
 /** Hand every event at `level` and above to `callback` as a JSON string (`null` stops). */
 export declare function _setLogSink(callback?: ((arg: string) => void) | undefined | null, level?: string | undefined | null): void

@@ -863,6 +863,7 @@ module.exports._errorFields = nativeBinding._errorFields
 module.exports._panicForTests = nativeBinding._panicForTests
 module.exports._panicForTestsAsync = nativeBinding._panicForTestsAsync
 module.exports._parseWebhookPacked = nativeBinding._parseWebhookPacked
+module.exports._parseWebhookPackedWith = nativeBinding._parseWebhookPackedWith
 module.exports._setLogSink = nativeBinding._setLogSink
 module.exports._setStderrLog = nativeBinding._setStderrLog
 module.exports.buildMessage = nativeBinding.buildMessage

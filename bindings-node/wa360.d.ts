@@ -83,14 +83,23 @@ export declare class Client extends NativeClient {
  */
 export declare function setLogger(logger: Logger | null, options?: { level?: LogLevel }): void
 
+/** Limits of `parseWebhook` (Python: the `max_bytes` / `max_depth` keywords). */
+export interface ParseWebhookOptions {
+  /** Largest accepted body in bytes (default 1 MiB; at least 1). */
+  maxBytes?: number
+  /** Deepest accepted nesting of objects and arrays (default 64; the top-level object is 1). */
+  maxDepth?: number
+}
+
 /**
  * Parse a webhook POST body (the raw bytes or text as received) into its
  * events, in wire order. Each event is a plain object in the canonical form
  * (the same JSON in Rust, Python and Node) with a non-enumerable `toJSON()`.
  * Throws a `Wa360Error` with code `webhook_payload` for a body that is too
- * large (1 MiB), too deep (64), not JSON or not a webhook.
+ * large (1 MiB, or `options.maxBytes`), too deep (64, or `options.maxDepth`),
+ * not JSON or not a webhook, and `invalid_argument` for a bad option.
  */
-export declare function parseWebhook(body: Buffer | Uint8Array | string): Event[]
+export declare function parseWebhook(body: Buffer | Uint8Array | string, options?: ParseWebhookOptions): Event[]
 
 /** True for a message event of a type wa360 models; narrows so `switch (ev.type)` is exact. */
 export declare function isKnownMessage(ev: unknown): ev is WithToJSON<KnownMessageEvent>
@@ -197,16 +206,5 @@ declare module './index.js' {
   interface Consumer {
     /** Claim up to `max` (default 1) events, waiting up to `timeoutMs` (default 1000). */
     next(max?: number, timeoutMs?: number): Promise<Array<{ id: string; event: WithToJSON<Event>; attempt: number; conversation?: string }>>
-  }
-  interface Sandbox {
-    /** Mark users as having written in the last 24 hours (only those can be blocked). */
-    markSeen(users: string[]): Promise<void>
-    /** Replace the `/health_status` answer (`null` restores the healthy one). */
-    setHealth(answer: Record<string, unknown> | null): Promise<void>
-    /**
-     * Register a webhook directly in the sandbox, bypassing the client's URL
-     * rules so local receivers on `http://127.0.0.1:PORT` can be used.
-     */
-    registerWebhook(url: string, options?: { headers?: Record<string, string>; waba?: boolean }): Promise<void>
   }
 }

@@ -58,7 +58,7 @@ const SYNC_CLIENT_METHODS = new Set(['toJSON', '_templatesIterator', '_blockedUs
 wrapMethods(native.Client, new Set(Object.getOwnPropertyNames(native.Client.prototype).filter((n) => !SYNC_CLIENT_METHODS.has(n))))
 wrapMethods(native.TemplateIterator, new Set(['next']))
 wrapMethods(native.BlockedUserIterator, new Set(['next']))
-wrapMethods(native.Sandbox, new Set(['inbound', 'stop']))
+wrapMethods(native.Sandbox, new Set(['inbound', 'markSeen', 'setHealth', 'registerWebhook', 'stop']))
 wrapMethods(native.Ledger, new Set())
 // client.broadcast(campaign, ledger, { progress, ...options }): the progress callback
 // crosses to Rust as its own argument (a thread-safe function).
@@ -79,7 +79,7 @@ wrapMethods(native.Verifier, new Set())
 wrapMethods(native.Deduper, new Set())
 wrapMethods(native.StatusFold, new Set())
 wrapMethods(native.Inbox, new Set(['stats', '_deadJson', 'replay', 'drop', 'prune']))
-wrapMethods(native.Consumer, new Set(['_nextJson', 'ack', 'nack', 'close']))
+wrapMethods(native.Consumer, new Set(['_nextJson', 'ack', 'nack', 'releaseHeld', 'close']))
 wrapMethods(native.Receiver, new Set(['handle']))
 // Sandbox.start is a read-only static of the native class: left as is (its
 // one optional argument is an options object).
@@ -102,7 +102,8 @@ const KINDS = ['message', 'status', 'error', 'field_update', 'unknown']
 /**
  * Parse a webhook POST body (Buffer or string, as received) into its events.
  * Throws an Error with code `webhook_payload` for a body that is too large,
- * too deep, not JSON or not a webhook.
+ * too deep, not JSON or not a webhook. `options.maxBytes` / `options.maxDepth`
+ * change the limits (1 MiB, 64), as Python's `max_bytes` / `max_depth` do.
  *
  * The core returns the canonical events in its packed positional form
  * (origins and contacts written once, each event a list; see
@@ -114,9 +115,13 @@ const KINDS = ['message', 'status', 'error', 'field_update', 'unknown']
  * the prototype (EVENT_PROTO, for toJSON), it is not a key.
  * docs/performance.md §5 has the figures.
  */
-function parseWebhook(body) {
+function parseWebhook(body, options) {
   let text
-  try { text = native._parseWebhookPacked(body) } catch (e) { throw shapeArgError(e) }
+  try {
+    text = options === undefined
+      ? native._parseWebhookPacked(body)
+      : native._parseWebhookPackedWith(body, options)
+  } catch (e) { throw shapeArgError(e) }
   const p = JSON.parse(text)
   const O = p[0]
   const C = p[1]
@@ -194,26 +199,6 @@ function isKnownMessage(ev) {
   return ev !== null && typeof ev === 'object' && ev.kind === 'message' && KNOWN_MESSAGE_TYPES.has(ev.type)
 }
 
-// Sandbox.registerWebhook: local tests deliver to http://127.0.0.1, which the
-// client's URL rules (https, domain name) rightly refuse; the sandbox accepts it
-// when registered directly through its emulated API.
-Object.defineProperty(native.Sandbox.prototype, 'registerWebhook', {
-  enumerable: false,
-  configurable: true,
-  writable: true,
-  value: async function registerWebhook(url, options = {}) {
-    const path = options.waba ? '/waba_webhook' : '/v1/configs/webhook'
-    const body = { url }
-    if (options.headers) body.headers = options.headers
-    const r = await fetch(this.url + path, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', 'D360-API-KEY': this.apiKey },
-      body: JSON.stringify(body),
-    })
-    if (!r.ok) throw Object.assign(new Error(`sandbox refused the webhook: HTTP ${r.status} ${await r.text()}`), { code: 'invalid_argument' })
-  },
-})
-
 // listTemplates / listBlockedUsers: async iterables over the native page-by-page
 // iterators. Bad options reject the first next() (nothing is requested before).
 function pagedIterable(open) {
@@ -245,19 +230,6 @@ Object.defineProperty(native.Client.prototype, 'listBlockedUsers', {
   value: function listBlockedUsers(options) { return pagedIterable(() => this._blockedUsersIterator(options)) },
 })
 
-// Sandbox.markSeen / setHealth: control routes of the management emulation.
-async function sandboxControl(sb, path, body) {
-  const r = await fetch(sb.url + path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })
-  if (!r.ok) throw Object.assign(new Error(`sandbox refused ${path}: HTTP ${r.status} ${await r.text()}`), { code: 'invalid_argument' })
-}
-Object.defineProperty(native.Sandbox.prototype, 'markSeen', {
-  enumerable: false, configurable: true, writable: true,
-  value: function markSeen(users) { return sandboxControl(this, '/_sandbox/seen', { users }) },
-})
-Object.defineProperty(native.Sandbox.prototype, 'setHealth', {
-  enumerable: false, configurable: true, writable: true,
-  value: function setHealth(answer) { return sandboxControl(this, '/_sandbox/health', answer ?? null) },
-})
 
 // filter(): the batch forms of Deduper.isNew / StatusFold.apply, in order.
 Object.defineProperty(native.Deduper.prototype, 'filter', {
@@ -332,6 +304,7 @@ module.exports = {
   parseTemplateList: wrapSync(native.parseTemplateList),
   checkTemplateSend: wrapSync(native.checkTemplateSend),
   Inbox: native.Inbox,
+  Consumer: native.Consumer,
   Receiver: native.Receiver,
   ErrorCodes,
   KnownMessageTypes,

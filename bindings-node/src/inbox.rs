@@ -17,7 +17,7 @@ use napi_derive::napi;
 use wa360::config::Secret;
 use wa360::inbox::{self, Consumer, Inbox, Nacked, redact_url};
 use wa360::webhook::dedupe::{Deduper, StatusFold};
-use wa360::webhook::{Event, ParseOptions, Receiver, ReceiverConfig};
+use wa360::webhook::{Event, Receiver, ReceiverConfig};
 
 use crate::errors::{guard, spawn};
 use crate::webhook::{JsVerifier, NodeHeaders, body_bytes};
@@ -326,6 +326,14 @@ impl JsConsumer {
         self.inner.held() as u32
     }
 
+    /// Give back every held event without counting the attempt; resolves to
+    /// how many were released.
+    #[napi]
+    pub fn release_held<'env>(&self, env: &'env Env) -> napi::Result<PromiseRaw<'env, u32>> {
+        let c = self.inner.clone();
+        blocking(env, move || c.release_held(), |_, n| Ok(n as u32))
+    }
+
     /// Stop, give back every held event without counting the attempt and end
     /// lease renewal; resolves to how many were released.
     #[napi]
@@ -411,15 +419,17 @@ impl JsReceiver {
             if o.verify_token.as_deref() == Some("") {
                 return Err(wa360::Error::invalid("verifyToken", "must not be empty"));
             }
-            let d = ParseOptions::default();
+            let mut limits = serde_json::Map::new();
+            for (k, v) in [("maxBytes", o.max_bytes), ("maxDepth", o.max_depth)] {
+                if let Some(n) = v {
+                    limits.insert(k.into(), n.into());
+                }
+            }
             Ok(JsReceiver {
                 inner: Receiver::new(ReceiverConfig {
                     verifier: verifier.map(|v| v.inner.clone()),
                     verify_token: o.verify_token.map(Secret::new),
-                    parse: ParseOptions {
-                        max_bytes: o.max_bytes.map_or(d.max_bytes, |n| n as usize),
-                        max_depth: o.max_depth.map_or(d.max_depth, |n| n as usize),
-                    },
+                    parse: crate::webhook::parse_limits(&limits)?,
                     inbox: inbox.map(|i| Arc::clone(&i.inner)),
                     dedupe: o.dedupe.unwrap_or(true).then(Deduper::memory),
                     status_fold: o.status_fold.unwrap_or(false).then(StatusFold::memory),

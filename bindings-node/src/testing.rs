@@ -5,7 +5,7 @@
 use std::sync::Mutex;
 
 use napi::Env;
-use napi::bindgen_prelude::PromiseRaw;
+use napi::bindgen_prelude::{PromiseRaw, ToNapiValue};
 use napi_derive::napi;
 use serde_json::Value;
 
@@ -146,29 +146,31 @@ impl JsSandbox {
     /// Simulate inbound messages (same forms as `POST /_sandbox/inbound`:
     /// one event `{ from, type, text: … }`, `{ events: [...] }`, raw messages or a
     /// full webhook body). Delivered to the registered webhook; resolves to the message ids.
-    #[napi(ts_args_type = "input: Record<string, unknown> | Array<Record<string, unknown>>")]
+    #[napi(ts_args_type = "event: Record<string, unknown> | Array<Record<string, unknown>>")]
     pub fn inbound<'env>(
         &self,
         env: &'env Env,
-        input: crate::own::Json,
+        event: crate::own::Json,
     ) -> napi::Result<PromiseRaw<'env, Vec<String>>> {
-        let control = self.control.clone();
-        spawn(
-            env,
-            async move {
-                control
-                    .inbound(&input.0)
-                    .map_err(|e| wa360::Error::invalid("input", e))
-            },
-            |_, ids| Ok(ids),
-        )
+        self.on_control(env, "event", move |c| c.inbound(&event.0))
     }
 
-    /// Every API request received, oldest first (the API key header is removed).
-    #[napi(ts_return_type = "Array<Record<string, any>>")]
-    pub fn requests(&self, env: Env) -> napi::Result<Value> {
+    /// Every API request received, oldest first (the API key header is
+    /// removed); `path` (exact) and `method` (any case) keep only the matching ones.
+    #[napi(
+        ts_args_type = "options?: { path?: string; method?: string }",
+        ts_return_type = "Array<Record<string, any>>"
+    )]
+    pub fn requests(&self, env: Env, options: Option<crate::own::Json>) -> napi::Result<Value> {
         guard(&env, || {
-            serde_json::to_value(self.control.requests()).map_err(internal)
+            let o = crate::own::options(options, &["path", "method"])?;
+            let path = crate::own::opt_str(&o, "path")?;
+            let method = crate::own::opt_str(&o, "method")?;
+            serde_json::to_value(
+                self.control
+                    .requests_matching(path.as_deref(), method.as_deref()),
+            )
+            .map_err(internal)
         })
     }
 
@@ -185,6 +187,28 @@ impl JsSandbox {
     #[napi(ts_args_type = "rule: Record<string, unknown>")]
     pub fn fault(&self, env: Env, rule: crate::own::Json) -> napi::Result<()> {
         guard(&env, || self.control.add_fault_json(rule.0))
+    }
+
+    /// The same as `fault(rule)`, under Python's name (`Sandbox.add_fault`).
+    #[napi(ts_args_type = "rule: Record<string, unknown>")]
+    pub fn add_fault(&self, env: Env, rule: crate::own::Json) -> napi::Result<()> {
+        guard(&env, || self.control.add_fault_json(rule.0))
+    }
+
+    /// The registered phone-number webhook as `{ url, headers }`, or `null`.
+    #[napi(ts_return_type = "{ url: string, headers: Record<string, string> } | null")]
+    pub fn phone_webhook(&self, env: Env) -> napi::Result<Value> {
+        guard(&env, || {
+            serde_json::to_value(self.control.phone_webhook()).map_err(internal)
+        })
+    }
+
+    /// The registered WABA-level webhook as `{ url, headers }`, or `null`.
+    #[napi(ts_return_type = "{ url: string, headers: Record<string, string> } | null")]
+    pub fn waba_webhook(&self, env: Env) -> napi::Result<Value> {
+        guard(&env, || {
+            serde_json::to_value(self.control.waba_webhook()).map_err(internal)
+        })
     }
 
     /// Enforce rate limits like the real API: `{ messages_per_second?, pair_rate?: { interval_ms,
@@ -210,6 +234,53 @@ impl JsSandbox {
         self.control.clear_faults();
     }
 
+    /// Mark users as having written in the last 24 hours (only those can be blocked).
+    #[napi(ts_return_type = "Promise<void>")]
+    pub fn mark_seen<'env>(
+        &self,
+        env: &'env Env,
+        users: Vec<String>,
+    ) -> napi::Result<PromiseRaw<'env, ()>> {
+        self.on_control(env, "users", move |c| c.mark_seen(&users))
+    }
+
+    /// Replace the `/health_status` answer (`null` restores the healthy one).
+    #[napi(
+        ts_args_type = "answer: Record<string, unknown> | null",
+        ts_return_type = "Promise<void>"
+    )]
+    pub fn set_health<'env>(
+        &self,
+        env: &'env Env,
+        answer: Option<crate::own::Json>,
+    ) -> napi::Result<PromiseRaw<'env, ()>> {
+        self.on_control(env, "answer", move |c| c.set_health(answer.map(|a| a.0)))
+    }
+
+    /// Register a webhook directly in the sandbox, bypassing the client's URL
+    /// rules so local receivers on `http://127.0.0.1:PORT` can be used.
+    #[napi(
+        ts_args_type = "url: string, options?: { headers?: Record<string, string>; waba?: boolean }",
+        ts_return_type = "Promise<void>"
+    )]
+    pub fn register_webhook<'env>(
+        &self,
+        env: &'env Env,
+        url: String,
+        options: Option<crate::own::Json>,
+    ) -> napi::Result<PromiseRaw<'env, ()>> {
+        let o = guard(env, || crate::own::options(options, &["headers", "waba"]))?;
+        let headers: std::collections::BTreeMap<String, String> =
+            guard(env, || crate::own::opt_str_map(&o, "headers"))?
+                .unwrap_or_default()
+                .into_iter()
+                .collect();
+        let waba = guard(env, || crate::own::opt_bool(&o, "waba"))?.unwrap_or(false);
+        self.on_control(env, "url", move |c| {
+            c.register_webhook(waba, &url, &headers)
+        })
+    }
+
     /// Forget requests, deliveries, faults, webhooks and media.
     #[napi]
     pub fn reset(&self) {
@@ -228,6 +299,24 @@ impl JsSandbox {
                 }
                 Ok(())
             },
+            |_, v| Ok(v),
+        )
+    }
+}
+
+impl JsSandbox {
+    /// Run one control call off the JS thread; its error text becomes
+    /// `invalid_argument` naming `field`.
+    fn on_control<'env, T: ToNapiValue + Send + 'static>(
+        &self,
+        env: &'env Env,
+        field: &'static str,
+        call: impl FnOnce(&wa360_sandbox::Control) -> std::result::Result<T, String> + Send + 'static,
+    ) -> napi::Result<PromiseRaw<'env, T>> {
+        let control = self.control.clone();
+        spawn(
+            env,
+            async move { call(&control).map_err(|e| wa360::Error::invalid(field, e)) },
             |_, v| Ok(v),
         )
     }

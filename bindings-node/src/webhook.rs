@@ -53,12 +53,53 @@ pub fn parse_webhook_packed(
     body: Either<BufferSlice<'_>, Utf8>,
 ) -> napi::Result<AsciiFast> {
     guard(&env, || {
-        let bytes = match &body {
-            Either::A(b) => &b[..],
-            Either::B(s) => s.0.as_bytes(),
-        };
-        wa360::webhook::packed::parse_to_packed_json(bytes).map(AsciiFast)
+        wa360::webhook::packed::parse_to_packed_json(packed_input(&body)).map(AsciiFast)
     })
+}
+
+/// The bytes of a `parseWebhook` body (a Buffer, or a string read as UTF-8).
+fn packed_input<'a>(body: &'a Either<BufferSlice<'_>, Utf8>) -> &'a [u8] {
+    match body {
+        Either::A(b) => &b[..],
+        Either::B(s) => s.0.as_bytes(),
+    }
+}
+
+/// [`parse_webhook_packed`] with the `maxBytes` / `maxDepth` options of
+/// `parseWebhook(body, options)` (a separate entry so that the common call
+/// without options reads no options object).
+#[napi(
+    js_name = "_parseWebhookPackedWith",
+    ts_args_type = "body: Buffer | Uint8Array | string, options: Record<string, unknown>",
+    ts_return_type = "string"
+)]
+pub fn parse_webhook_packed_with(
+    env: Env,
+    body: Either<BufferSlice<'_>, Utf8>,
+    options: Option<crate::own::Json>,
+) -> napi::Result<AsciiFast> {
+    guard(&env, || {
+        let o = crate::own::options(options, &["maxBytes", "maxDepth"])?;
+        let opts = parse_limits(&o)?;
+        wa360::webhook::packed::parse_to_packed_json_with(packed_input(&body), &opts).map(AsciiFast)
+    })
+}
+
+/// The `maxBytes` / `maxDepth` options of `parseWebhook` and `Receiver`:
+/// whole numbers from 1 to the core's ceilings.
+pub(crate) fn parse_limits(
+    o: &serde_json::Map<String, serde_json::Value>,
+) -> wa360::Result<wa360::webhook::ParseOptions> {
+    use wa360::webhook::{MAX_BYTES_CEILING, MAX_DEPTH_CEILING};
+    let read = |name: &str, ceiling| -> wa360::Result<Option<usize>> {
+        crate::own::opt_num(o, name)?
+            .map(|n| wa360::input::int_option(name, n, 1, ceiling).map(|n| n as usize))
+            .transpose()
+    };
+    Ok(wa360::webhook::ParseOptions::overriding(
+        read("maxBytes", MAX_BYTES_CEILING)?,
+        read("maxDepth", MAX_DEPTH_CEILING)?,
+    ))
 }
 
 /// A string returned to JS, created as Latin-1 when it is ASCII (the usual

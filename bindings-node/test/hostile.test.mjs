@@ -186,6 +186,20 @@ test('a __proto__ key is kept in the returned body as an own property', () => {
   assert.equal(JSON.stringify(data), '{"__proto__":{"x":1}}')
 })
 
+test('parseWebhook limits: maxBytes / maxDepth as Python max_bytes / max_depth, bad ones named', () => {
+  const body = Buffer.from(JSON.stringify({ object: 'whatsapp_business_account', entry: [] }))
+  assert.deepEqual(parseWebhook(body, { maxBytes: body.length }), [])
+  for (const options of [{ maxBytes: body.length - 1 }, { maxDepth: 1 }]) {
+    assert.throws(() => parseWebhook(body, options), (e) => e.code === 'webhook_payload', JSON.stringify(options))
+  }
+  assert.deepEqual(parseWebhook(body.toString(), { maxDepth: 2 }), [])
+  for (const [options, field] of [[{ maxBytes: 0 }, 'maxBytes'], [{ maxBytes: 2 ** 41 }, 'maxBytes'], [{ maxDepth: 1.5 }, 'maxDepth'], [{ maxDepth: 'deep' }, 'maxDepth'], [{ maxbytes: 5 }, 'maxbytes']]) {
+    throwsInvalid(() => parseWebhook(body, options), field)
+  }
+  // The receiver reads the same limits by the same rule.
+  throwsInvalid(() => new wa360.Receiver({ maxBytes: 0 }), 'maxBytes')
+})
+
 test('nesting: 64 levels accepted, 65 rejected naming the path (as in Python)', () => {
   const nest = (n) => { let v = 'leaf'; for (let i = 0; i < n; i++) v = { a: v }; return v }
   const msg = (n) => ({ to: TO, type: 'interactive', interactive: { type: 'flow', body: 'b', flow_id: '1', flow_cta: 'Go', flow_action: 'navigate', flow_action_payload: { screen: 'S', data: { d: nest(n) } } } })

@@ -42,6 +42,26 @@ test('a consumer claims, nacks to a dead letter, and a replay hands it out again
   }
 })
 
+test('releaseHeld gives held events back without counting the attempt (as Python release_held)', async () => {
+  const inbox = new Inbox('memory://')
+  const r = new Receiver({}, null, inbox)
+  assert.equal((await r.handle('POST', '', [], text('1556', 'wamid.R1'))).status, 200)
+  const c = inbox.consumer()
+  try {
+    let [d] = await c.next(1, 1000)
+    assert.equal(d.attempt, 1)
+    assert.equal(c.held, 1)
+    assert.equal(await c.releaseHeld(), 1)
+    assert.equal(c.held, 0);
+    [d] = await c.next(1, 1000)
+    assert.equal(d.event.id, 'wamid.R1')
+    assert.equal(d.attempt, 1, 'a released claim is not an attempt')
+    assert.equal(await c.ack(d.id), true)
+  } finally {
+    await c.close()
+  }
+})
+
 test('a store that fails answers 503, and the retry is stored', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'wa360-inbox-'))
   const db = join(dir, 'inbox.db')

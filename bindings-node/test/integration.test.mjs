@@ -205,6 +205,23 @@ describe('every error class', () => {
   })
 })
 
+test('sandbox: addFault, filtered requests and the registered webhooks read as in Python', async () => {
+  sb.addFault({ method: 'POST', path: '/messages', count: 1, fault: { kind: 'status', status: 503 } })
+  const once = new Client({ apiKey: sb.apiKey, baseUrl: sb.url, maxRetries: 0 })
+  await assert.rejects(once.sendText(TO, 'refused'), (e) => isWa360Error(e) && e.status === 503)
+  await once.sendText(TO, 'sent')
+  await once.markRead('wamid.SEEN')
+  assert.equal(sb.requests({ path: '/messages' }).length, 3)
+  assert.equal(sb.requests({ path: '/messages', method: 'post' }).length, 3)
+  assert.equal(sb.requests({ method: 'GET' }).length, 0)
+  assert.throws(() => sb.requests({ verb: 'POST' }), (e) => e.code === 'invalid_argument' && e.field === 'verb')
+  assert.equal(sb.phoneWebhook(), null)
+  await sb.registerWebhook('http://127.0.0.1:9/hook', { headers: { 'X-Key': 'k' } })
+  await sb.registerWebhook('http://127.0.0.1:9/waba', { waba: true })
+  assert.deepEqual(sb.phoneWebhook(), { url: 'http://127.0.0.1:9/hook', headers: { 'X-Key': 'k' } })
+  assert.equal(sb.wabaWebhook().url, 'http://127.0.0.1:9/waba')
+})
+
 test('concurrency: 200 parallel sends through one client all succeed with distinct ids', async () => {
   const results = await Promise.all(Array.from({ length: 200 }, (_, i) => client.sendText(TO, `n${i}`)))
   const ids = new Set(results.map((r) => r.messageId))

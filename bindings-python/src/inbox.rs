@@ -303,8 +303,8 @@ impl PyReceiver {
         inbox: Option<Py<PyInbox>>,
         dedupe: Option<PyRef<'_, PyDeduper>>,
         status_fold: Option<PyRef<'_, PyStatusFold>>,
-        max_bytes: Option<usize>,
-        max_depth: Option<usize>,
+        max_bytes: Option<&Bound<'_, PyAny>>,
+        max_depth: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
         guard(|| {
             if verify_token.as_deref() == Some("") {
@@ -313,15 +313,12 @@ impl PyReceiver {
                     "must not be empty",
                 )));
             }
-            let d = ParseOptions::default();
+            let (max_bytes, max_depth) = crate::webhook::parse_limits(max_bytes, max_depth)?;
             Ok(PyReceiver {
                 base: ReceiverConfig {
                     verifier: verifier.map(|v| v.inner.clone()),
                     verify_token: verify_token.map(Secret::new),
-                    parse: ParseOptions {
-                        max_bytes: max_bytes.unwrap_or(d.max_bytes),
-                        max_depth: max_depth.unwrap_or(d.max_depth),
-                    },
+                    parse: ParseOptions::overriding(max_bytes, max_depth),
                     inbox: None,
                     dedupe: dedupe.map(|x| x.inner.clone()),
                     status_fold: status_fold.map(|x| x.inner.clone()),

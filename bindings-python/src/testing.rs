@@ -102,15 +102,7 @@ impl PySandbox {
         path: Option<&str>,
         method: Option<&str>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        guard(|| {
-            let all = self.control.requests();
-            let picked: Vec<_> = all
-                .into_iter()
-                .filter(|r| path.is_none_or(|p| r.path == p))
-                .filter(|r| method.is_none_or(|m| r.method.eq_ignore_ascii_case(m)))
-                .collect();
-            serialized_to_py(py, &picked)
-        })
+        guard(|| serialized_to_py(py, &self.control.requests_matching(path, method)))
     }
 
     /// Every webhook delivery attempt, oldest first.
@@ -154,6 +146,68 @@ impl PySandbox {
     /// The registered WABA-level webhook as `{"url", "headers"}`, or `None`.
     fn waba_webhook<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         guard(|| serialized_to_py(py, &self.control.waba_webhook()))
+    }
+
+    /// Simulate inbound messages, delivered to the registered webhook as one POST.
+    ///
+    /// `event`: one event such as `{"from": "15555550123", "type": "text", "text":
+    /// {"body": "hi"}, "name": "Maya"}`, a list of them, or a full webhook body. Returns the
+    /// new message ids. Raises `InvalidArgumentError` for bad input or when no webhook is
+    /// registered.
+    fn inbound(&self, py: Python<'_>, event: &Bound<'_, PyAny>) -> PyResult<Vec<String>> {
+        guard(|| {
+            let v = py_to_value(event, "event").py_err()?;
+            py.detach(|| self.control.inbound(&v))
+                .map_err(|e| wa360::Error::invalid("event", e))
+                .py_err()
+        })
+    }
+
+    /// Mark users as having written to the business in the last 24 hours (only those
+    /// can be blocked; management API emulation).
+    fn mark_seen(&self, users: &Bound<'_, PyAny>) -> PyResult<()> {
+        guard(|| {
+            let v = py_to_value(users, "users").py_err()?;
+            let users: Vec<String> = serde_json::from_value(v)
+                .map_err(|_| wa360::Error::invalid("users", "must be a list of strings"))
+                .py_err()?;
+            self.control
+                .mark_seen(&users)
+                .map_err(|e| wa360::Error::invalid("users", e))
+                .py_err()
+        })
+    }
+
+    /// Replace the `GET /health_status` answer (`None` restores the healthy one).
+    fn set_health(&self, answer: &Bound<'_, PyAny>) -> PyResult<()> {
+        guard(|| {
+            let v = py_to_value(answer, "answer").py_err()?;
+            self.control
+                .set_health(Some(v))
+                .map_err(|e| wa360::Error::invalid("answer", e))
+                .py_err()
+        })
+    }
+
+    /// Register a webhook URL with the sandbox, including local `http://127.0.0.1:PORT`
+    /// receivers (which `Client.set_webhook` rejects: it enforces 360dialog's HTTPS rule).
+    #[pyo3(signature = (url, *, headers = None, waba = false))]
+    fn register_webhook(
+        &self,
+        #[pyo3(from_py_with = crate::convert::args::url)] url: String,
+        headers: Option<&Bound<'_, PyAny>>,
+        waba: bool,
+    ) -> PyResult<()> {
+        guard(|| {
+            let headers = match headers {
+                Some(h) => crate::convert::args::headers(h)?.unwrap_or_default(),
+                None => Default::default(),
+            };
+            self.control
+                .register_webhook(waba, &url, &headers)
+                .map_err(|e| wa360::Error::invalid("url", e))
+                .py_err()
+        })
     }
 
     /// Forget requests, deliveries, faults, webhooks and media.

@@ -361,6 +361,24 @@ pub fn event_to_py(py: Python<'_>, event: Event) -> PyResult<Bound<'_, PyAny>> {
     })
 }
 
+/// The `max_bytes` / `max_depth` options of `parse_webhook` and the receivers:
+/// whole numbers from 1 to the core's ceilings.
+pub(crate) fn parse_limits(
+    max_bytes: Option<&Bound<'_, PyAny>>,
+    max_depth: Option<&Bound<'_, PyAny>>,
+) -> PyResult<(Option<usize>, Option<usize>)> {
+    use wa360::webhook::{MAX_BYTES_CEILING, MAX_DEPTH_CEILING};
+    let read = |v: Option<&Bound<'_, PyAny>>, name, ceiling| {
+        v.filter(|v| !v.is_none())
+            .map(|v| crate::convert::int_option(v, name, 1, ceiling).map(|n| n as usize))
+            .transpose()
+    };
+    Ok((
+        read(max_bytes, "max_bytes", MAX_BYTES_CEILING)?,
+        read(max_depth, "max_depth", MAX_DEPTH_CEILING)?,
+    ))
+}
+
 /// Parse one webhook POST body (`bytes` or `str`) into typed events.
 #[pyfunction]
 #[pyo3(signature = (body, *, max_bytes = None, max_depth = None))]
@@ -371,26 +389,12 @@ fn parse_webhook<'py>(
     max_depth: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyList>> {
     guard(|| {
-        let max_bytes = max_bytes
-            .map(|v| crate::convert::int_option(v, "max_bytes", 1, 1 << 40))
-            .transpose()?
-            .map(|v| v as usize);
-        let max_depth = max_depth
-            .map(|v| crate::convert::int_option(v, "max_depth", 1, 1 << 20))
-            .transpose()?
-            .map(|v| v as usize);
+        let (max_bytes, max_depth) = parse_limits(max_bytes, max_depth)?;
         let events = with_body_bytes(body, "body", |bytes| {
             let result = if max_bytes.is_none() && max_depth.is_none() {
                 wa360::webhook::parse(bytes)
             } else {
-                let d = ParseOptions::default();
-                wa360::webhook::parse_with(
-                    bytes,
-                    &ParseOptions {
-                        max_bytes: max_bytes.unwrap_or(d.max_bytes),
-                        max_depth: max_depth.unwrap_or(d.max_depth),
-                    },
-                )
+                wa360::webhook::parse_with(bytes, &ParseOptions::overriding(max_bytes, max_depth))
             };
             result.py_err()
         })?;

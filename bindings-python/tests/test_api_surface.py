@@ -5,6 +5,7 @@ with the fix."""
 
 from __future__ import annotations
 
+import importlib
 import inspect
 import json
 from pathlib import Path
@@ -58,13 +59,15 @@ def _report(problems: list[str]) -> None:
 @pytest.mark.parametrize("cls", MANIFEST["classes"], ids=lambda c: c["name"])
 def test_class_matches_the_manifest(cls: dict[str, Any]) -> None:
     problems: list[str] = []
+    module_name = cls.get("python_module", "wa360")
+    module = importlib.import_module(module_name)
     for py_name in cls["python"]:
-        c = getattr(wa360, py_name, None)
+        c = getattr(module, py_name, None)
         if not inspect.isclass(c):
             problems.append(
-                f"wa360 does not export class {py_name} (Node: {cls['node']}); export it from "
-                f"bindings-python/python/wa360/__init__.py or remove {cls['name']} from "
-                f"{MANIFEST_PATH}"
+                f"{module_name} does not export class {py_name} (Node: {cls['node']}); export "
+                f"it from bindings-python/python/{module_name.replace('.', '/')} or remove "
+                f"{cls['name']} from {MANIFEST_PATH}"
             )
             continue
         for m in cls["members"]:

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 import wa360
+from wa360.receivers import WebhookReceiver
 from wa360.testing import Sandbox
 
 TO = "15555550123"
@@ -162,10 +163,16 @@ def test_client_options_raise_invalid_argument_naming_the_option(
     assert e.value.field == field
 
 
-@pytest.mark.parametrize("kw", [{"max_bytes": -1}, {"max_depth": 2**80}, {"max_depth": 0}])
+@pytest.mark.parametrize(
+    "kw", [{"max_bytes": -1}, {"max_depth": 2**80}, {"max_depth": 0}, {"max_bytes": 0}]
+)
 def test_parse_limits_raise_invalid_argument(kw: dict[str, int]) -> None:
     with pytest.raises(wa360.InvalidArgumentError) as e:
         wa360.parse_webhook(b'{"entry":[]}', **kw)
+    assert e.value.field == next(iter(kw))
+    # The receivers read the same limits by the same rule.
+    with pytest.raises(wa360.InvalidArgumentError) as e:
+        WebhookReceiver(lambda events: None, **kw)
     assert e.value.field == next(iter(kw))
 
 

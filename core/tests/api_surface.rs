@@ -30,6 +30,9 @@ macro_rules! rust_surface {
 
 rust_surface! {
     "wa360::Error::fields" => wa360::Error::fields,
+    "wa360::inbox::Consumer" => std::marker::PhantomData::<wa360::inbox::Consumer>,
+    "wa360::inbox::Consumer::next" => wa360::inbox::Consumer::next,
+    "wa360::inbox::Consumer::release_held" => wa360::inbox::Consumer::release_held,
     "wa360::client::Client" => std::marker::PhantomData::<wa360::client::Client>,
     "wa360::client::Client::send" => |c: &wa360::client::Client, m: &wa360::messages::Message| { let _ = c.send(m); },
     "wa360::client::Client::send_body" => wa360::client::Client::send_body,

@@ -377,6 +377,22 @@ impl Control {
         self.state.lock().requests.clone()
     }
 
+    /// The requests to `path` (exactly) with `method` (any case), oldest
+    /// first; `None` matches any. What the bindings' `requests` filters use.
+    pub fn requests_matching(
+        &self,
+        path: Option<&str>,
+        method: Option<&str>,
+    ) -> Vec<RecordedRequest> {
+        let g = self.state.lock();
+        g.requests
+            .iter()
+            .filter(|r| path.is_none_or(|p| r.path == p))
+            .filter(|r| method.is_none_or(|m| r.method.eq_ignore_ascii_case(m)))
+            .cloned()
+            .collect()
+    }
+
     /// Every webhook delivery attempt, oldest first.
     pub fn deliveries(&self) -> Vec<DeliveryAttempt> {
         self.state.lock().deliveries.clone()
@@ -481,6 +497,19 @@ impl Control {
         webhooks::deliver(&self.state, body, "inbound".into())
             .ok_or_else(|| "no webhook URL is registered".to_string())?;
         Ok(ids)
+    }
+
+    /// Mark users as having written to the business in the last 24 hours
+    /// (only those can be blocked), as `POST /_sandbox/seen` does. Returns the
+    /// broken rule as text (an empty list).
+    pub fn mark_seen(&self, users: &[String]) -> std::result::Result<(), String> {
+        manage::apply_seen(&self.state, users)
+    }
+
+    /// Replace the `GET /health_status` answer (`None` restores the healthy
+    /// one), as `POST /_sandbox/health` does. The answer must be an object.
+    pub fn set_health(&self, answer: Option<serde_json::Value>) -> std::result::Result<(), String> {
+        manage::apply_health(&self.state, answer.unwrap_or(serde_json::Value::Null))
     }
 
     /// Clear requests, deliveries, faults, webhooks and media.

@@ -586,21 +586,22 @@ pub(crate) async fn health(AxState(state): S) -> Response {
 }
 
 pub(crate) async fn set_health(AxState(state): S, body: Bytes) -> Response {
-    match serde_json::from_slice::<Value>(&body) {
-        Ok(v) if v.is_object() => {
-            state.lock().manage.health = Some(v);
-            Json(json!({"success": true})).into_response()
-        }
-        Ok(Value::Null) => {
-            state.lock().manage.health = None;
-            Json(json!({"success": true})).into_response()
-        }
-        _ => (
-            StatusCode::BAD_REQUEST,
-            Json(json!({"error": "body must be a JSON object (or null to restore)"})),
-        )
-            .into_response(),
+    let answer = serde_json::from_slice::<Value>(&body).unwrap_or(Value::Bool(false));
+    match apply_health(&state, answer) {
+        Ok(()) => Json(json!({"success": true})).into_response(),
+        Err(e) => (StatusCode::BAD_REQUEST, Json(json!({"error": e}))).into_response(),
     }
+}
+
+/// Replace the `/health_status` answer (`null` restores the healthy one): the
+/// control route and [`crate::Control::set_health`].
+pub(crate) fn apply_health(state: &State, answer: Value) -> Result<(), String> {
+    match answer {
+        Value::Object(_) => state.lock().manage.health = Some(answer),
+        Value::Null => state.lock().manage.health = None,
+        _ => return Err("body must be a JSON object (or null to restore)".into()),
+    }
+    Ok(())
 }
 
 // ---------------------------------------------------------------------------
@@ -613,18 +614,23 @@ pub(crate) async fn mark_seen(AxState(state): S, body: Bytes) -> Response {
         .and_then(|v| v.get("users").cloned())
         .and_then(|u| serde_json::from_value(u).ok())
         .unwrap_or_default();
+    match apply_seen(&state, &users) {
+        Ok(()) => Json(json!({"success": true})).into_response(),
+        Err(e) => (StatusCode::BAD_REQUEST, Json(json!({"error": e}))).into_response(),
+    }
+}
+
+/// Mark users as having written to the business in the last 24 hours (only
+/// those can be blocked): the control route and [`crate::Control::mark_seen`].
+pub(crate) fn apply_seen(state: &State, users: &[String]) -> Result<(), String> {
     if users.is_empty() {
-        return (
-            StatusCode::BAD_REQUEST,
-            Json(json!({"error": "body must be {\"users\": [\"<phone>\", …]}"})),
-        )
-            .into_response();
+        return Err("body must be {\"users\": [\"<phone>\", …]}".into());
     }
     let mut g = state.lock();
     for u in users {
         g.manage.seen.insert(u.trim_start_matches('+').to_string());
     }
-    Json(json!({"success": true})).into_response()
+    Ok(())
 }
 
 fn block_users_of(body: &Bytes) -> Result<Vec<String>, Response> {

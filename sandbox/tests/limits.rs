@@ -125,8 +125,7 @@ async fn json_limits_and_fault_rules_as_the_bindings_give_them() {
     assert!(e.to_string().contains("is not a limits object"), "{e}");
     c.add_fault_json(json!({"fault": {"kind": "status", "status": 503}}))
         .unwrap();
-    let http = reqwest::Client::new();
-    assert_eq!(send(&http, &sb, "15555550123").await.0, 503);
+    assert_eq!(send(&sb, "15555550123").await.0, 503);
     let e = c
         .add_fault_json(json!({"fault": {"kind": "no_such_kind"}}))
         .unwrap_err();

@@ -19,10 +19,7 @@ and injects faults on request (``sb.fault("rate_limit", retry_after=1)``).
 
 from __future__ import annotations
 
-import json
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from typing import Any
 
@@ -39,7 +36,6 @@ from ._native import (
     status_failed,
     value_error,
 )
-from .errors import InvalidArgumentError
 
 __all__ = [
     "Sandbox",
@@ -88,54 +84,6 @@ class Sandbox(_native.Sandbox, SyncContext):
         if path is not None:
             rule["path"] = path
         self.add_fault(rule)
-
-    def _post(self, path: str, body: Any, *, api_key: bool = False) -> Any:
-        headers = {"Content-Type": "application/json"}
-        if api_key:
-            headers["D360-API-KEY"] = self.api_key
-        req = urllib.request.Request(
-            self.url + path, data=json.dumps(body).encode(), headers=headers, method="POST"
-        )
-        try:
-            with urllib.request.urlopen(req, timeout=10) as resp:
-                text = resp.read()
-        except urllib.error.HTTPError as e:
-            detail = e.read().decode("utf-8", "replace")
-            raise InvalidArgumentError(
-                f"sandbox refused {path}: HTTP {e.code} {detail}", status=e.code
-            ) from None
-        return json.loads(text) if text else None
-
-    def inbound(self, event: dict[str, Any] | list[dict[str, Any]]) -> list[str]:
-        """Simulate inbound messages, delivered to the registered webhook as one POST.
-
-        ``event``: one event such as ``{"from": "15555550123", "type": "text", "text":
-        {"body": "hi"}, "name": "Maya"}``, a list of them, or a full webhook body. Returns the
-        new message ids. Raises :class:`wa360.InvalidArgumentError` for bad input or when no
-        webhook is registered.
-        """
-        answer = self._post("/_sandbox/inbound", event)
-        ids: list[str] = answer["message_ids"]
-        return ids
-
-    def mark_seen(self, users: list[str]) -> None:
-        """Mark users as having written to the business in the last 24 hours (only those
-        can be blocked; management API emulation)."""
-        self._post("/_sandbox/seen", {"users": users})
-
-    def set_health(self, answer: dict[str, Any] | None) -> None:
-        """Replace the ``GET /health_status`` answer (``None`` restores the healthy one)."""
-        self._post("/_sandbox/health", answer)
-
-    def register_webhook(
-        self, url: str, *, headers: dict[str, str] | None = None, waba: bool = False
-    ) -> None:
-        """Register a webhook URL with the sandbox, including local ``http://127.0.0.1:PORT``
-        receivers (which ``Client.set_webhook`` rejects: it enforces 360dialog's HTTPS rule)."""
-        body: dict[str, Any] = {"url": url}
-        if headers:
-            body["headers"] = headers
-        self._post("/waba_webhook" if waba else "/v1/configs/webhook", body, api_key=True)
 
     def wait_for(
         self,

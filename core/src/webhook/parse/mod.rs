@@ -45,6 +45,11 @@ use limits::prepare;
 pub const DEFAULT_MAX_BYTES: usize = 1 << 20;
 /// Default nesting limit: 64 levels of objects / arrays.
 pub const DEFAULT_MAX_DEPTH: usize = 64;
+/// The largest `max_bytes` a caller may set (1 TiB); the bindings range-check
+/// their `max_bytes` / `maxBytes` option (at least 1) against it.
+pub const MAX_BYTES_CEILING: u64 = 1 << 40;
+/// The largest `max_depth` a caller may set; checked like [`MAX_BYTES_CEILING`].
+pub const MAX_DEPTH_CEILING: u64 = 1 << 20;
 
 /// serde_json's fixed nesting limit.
 const SERDE_DEPTH_LIMIT: usize = 128;
@@ -64,6 +69,17 @@ impl Default for ParseOptions {
         ParseOptions {
             max_bytes: DEFAULT_MAX_BYTES,
             max_depth: DEFAULT_MAX_DEPTH,
+        }
+    }
+}
+
+impl ParseOptions {
+    /// The default limits, with `max_bytes` and `max_depth` replaced where given.
+    pub fn overriding(max_bytes: Option<usize>, max_depth: Option<usize>) -> Self {
+        let d = ParseOptions::default();
+        ParseOptions {
+            max_bytes: max_bytes.unwrap_or(d.max_bytes),
+            max_depth: max_depth.unwrap_or(d.max_depth),
         }
     }
 }
