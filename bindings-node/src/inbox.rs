@@ -254,11 +254,10 @@ impl JsConsumer {
         timeout_ms: Option<f64>,
     ) -> napi::Result<PromiseRaw<'env, Vec<DeliveryJson>>> {
         let c = self.inner.clone();
-        let timeout = Duration::from_millis(
-            timeout_ms
-                .filter(|t| t.is_finite() && *t >= 0.0)
-                .unwrap_or(1000.0) as u64,
-        );
+        let timeout = match timeout_ms {
+            Some(t) => guard(env, || wa360::input::wait_ms_option("timeoutMs", t))?,
+            None => Duration::from_secs(1),
+        };
         let max = max.unwrap_or(1) as usize;
         blocking(
             env,

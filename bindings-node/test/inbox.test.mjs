@@ -57,6 +57,10 @@ test('releaseHeld gives held events back without counting the attempt (as Python
     assert.equal(d.event.id, 'wamid.R1')
     assert.equal(d.attempt, 1, 'a released claim is not an attempt')
     assert.equal(await c.ack(d.id), true)
+    // A wait out of range is an error naming it (as Python's timeout), not a silent 1 s.
+    for (const bad of [-1, NaN, 1e300]) {
+      await assert.rejects(async () => c.next(1, bad), (e) => e.code === 'invalid_argument' && e.field === 'timeoutMs', String(bad))
+    }
   } finally {
     await c.close()
   }

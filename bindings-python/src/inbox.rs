@@ -8,7 +8,6 @@
 //! store again instead of sharing the parent's SQLite connection.
 
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList};
@@ -197,15 +196,8 @@ impl PyConsumer {
     #[pyo3(signature = (max = 1, timeout = 1.0))]
     fn next(&self, py: Python<'_>, max: usize, timeout: f64) -> PyResult<Vec<PyDelivery>> {
         guard(|| {
-            if !timeout.is_finite() || timeout < 0.0 {
-                return Err(crate::errors::to_py_err(wa360::Error::invalid(
-                    "timeout",
-                    "must be a non-negative number of seconds",
-                )));
-            }
-            let got = py
-                .detach(|| self.inner.next(max, Duration::from_secs_f64(timeout)))
-                .py_err()?;
+            let timeout = wa360::input::wait_s_option("timeout", timeout).py_err()?;
+            let got = py.detach(|| self.inner.next(max, timeout)).py_err()?;
             got.into_iter().map(|d| delivery_to_py(py, d)).collect()
         })
     }

@@ -176,6 +176,15 @@ def test_parse_limits_raise_invalid_argument(kw: dict[str, int]) -> None:
     assert e.value.field == next(iter(kw))
 
 
+@pytest.mark.parametrize("timeout", [-1.0, float("nan"), 1e300])
+def test_consumer_wait_out_of_range_is_invalid_argument(timeout: float) -> None:
+    # 1e300 s used to overflow Duration inside the binding (an internal error).
+    c = wa360.Inbox("memory://").consumer()
+    with pytest.raises(wa360.InvalidArgumentError) as e:
+        c.next(1, timeout)
+    assert e.value.field == "timeout"
+
+
 @pytest.mark.parametrize(
     ("kwargs", "field"),
     [

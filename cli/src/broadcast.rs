@@ -15,7 +15,7 @@ use wa360::broadcast::{BroadcastOptions, Campaign, Ledger, Progress, StateCounts
 use wa360::governor::GovernorConfig;
 use wa360::webhook::verify::Verifier;
 
-use crate::{ApiOpts, CliResult, Failure, client_builder, wait_for_signal};
+use crate::{ApiOpts, CliResult, Failure, client_builder, seconds_arg, wait_for_signal};
 
 const AFTER_HELP: &str = "\
 The CSV's header row is `to` followed by one column per body parameter, in order:
@@ -206,21 +206,6 @@ fn print_counts(c: &StateCounts) {
     );
 }
 
-fn secs(name: &str, v: f64, allow_zero: bool) -> Result<Duration, Failure> {
-    if v.is_finite() && (v > 0.0 || (allow_zero && v == 0.0)) {
-        Ok(Duration::from_secs_f64(v))
-    } else {
-        Err(Failure::input(format!(
-            "--{name} must be a {} number of seconds",
-            if allow_zero {
-                "non-negative"
-            } else {
-                "positive"
-            }
-        )))
-    }
-}
-
 struct Hook {
     ledger: Ledger,
     verifier: Option<Verifier>,
@@ -256,8 +241,8 @@ async fn run_campaign(a: RunArgs) -> CliResult {
     if !(a.mps.is_finite() && a.mps > 0.0) {
         return Err(Failure::input("--mps must be a positive number"));
     }
-    let pair = secs("pair-interval", a.pair_interval, true)?;
-    let window = secs("unknown-window", a.unknown_window, false)?;
+    let pair = seconds_arg("pair-interval", a.pair_interval, true)?;
+    let window = seconds_arg("unknown-window", a.unknown_window, false)?;
     let path = ledger_path(&ledger_url)?;
     let text = std::fs::read_to_string(&csv_path)
         .map_err(|e| Failure::input(format!("cannot read {}: {e}", csv_path.display())))?;
@@ -265,8 +250,8 @@ async fn run_campaign(a: RunArgs) -> CliResult {
     let campaign = Campaign::from_csv(&template, &lang, &text)?;
     let not_before_ms = match (a.start_in, a.start_at) {
         (Some(s), _) => {
-            let d = secs("start-in", s, true)?;
-            Some(now_ms() + d.as_millis() as i64)
+            let d = seconds_arg("start-in", s, true)?;
+            Some(now_ms().saturating_add(d.as_millis() as i64))
         }
         (None, Some(t)) => Some(t.saturating_mul(1000)),
         (None, None) => None,

@@ -21,6 +21,7 @@ mod webhook;
 
 use std::io::Read;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use wa360::client::Client;
@@ -175,13 +176,22 @@ fn make_client(api: &ApiOpts) -> Result<Client, Failure> {
     Ok(client_builder(api)?.build()?)
 }
 
+/// A `--flag` number of seconds, read by the core's rule for waiting times
+/// (finite, 0 to one year: a huge value is an input error, never a panic in
+/// `Duration`); zero only where `allow_zero`.
+pub(crate) fn seconds_arg(flag: &str, v: f64, allow_zero: bool) -> Result<Duration, Failure> {
+    let d = wa360::input::wait_s_option(&format!("--{flag}"), v)?;
+    if d.is_zero() && !allow_zero {
+        return Err(Failure::input(format!(
+            "--{flag} must be a positive number of seconds"
+        )));
+    }
+    Ok(d)
+}
+
 /// The builder behind [`make_client`], for commands that add settings (a governor).
 fn client_builder(api: &ApiOpts) -> Result<wa360::config::ClientBuilder, Failure> {
-    if !(api.timeout.is_finite() && api.timeout > 0.0) {
-        return Err(Failure::input(
-            "--timeout must be a positive number of seconds",
-        ));
-    }
+    let timeout = seconds_arg("timeout", api.timeout, false)?;
     let key = std::env::var("D360_API_KEY").unwrap_or_default();
     if key.is_empty() {
         return Err(Failure::input(
@@ -191,7 +201,7 @@ fn client_builder(api: &ApiOpts) -> Result<wa360::config::ClientBuilder, Failure
     Ok(Client::builder()
         .api_key(key)
         .base_url(&api.base_url)
-        .timeout(std::time::Duration::from_secs_f64(api.timeout))
+        .timeout(timeout)
         .user_agent_suffix("wa360-cli"))
 }
 

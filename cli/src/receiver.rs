@@ -145,7 +145,9 @@ pub(crate) async fn run(a: ReceiverArgs) -> CliResult {
 
     let replies: Arc<Mutex<HashSet<String>>> = Arc::default();
     let pending = Arc::new(Mutex::new(0usize));
-    let deadline = tokio::time::sleep(Duration::from_secs_f64(a.max_seconds.max(1.0)));
+    let deadline = tokio::time::sleep(
+        crate::seconds_arg("max-seconds", a.max_seconds, true)?.max(Duration::from_secs(1)),
+    );
     tokio::pin!(deadline);
     let mut answered_any = false;
     let outcome = loop {

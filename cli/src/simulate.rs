@@ -37,7 +37,7 @@ pub(crate) async fn run_simulate(s: SimulateArgs) -> CliResult {
     let url = format!("{}/_sandbox/inbound", s.api.base_url.trim_end_matches('/'));
     let resp = reqwest::Client::new()
         .post(&url)
-        .timeout(std::time::Duration::from_secs_f64(s.api.timeout.max(0.1)))
+        .timeout(crate::seconds_arg("timeout", s.api.timeout, false)?)
         .json(&desc)
         .send()
         .await

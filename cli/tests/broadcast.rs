@@ -212,6 +212,39 @@ fn bad_csv_is_refused_before_anything_is_sent() {
     assert_eq!(sb.control().limit_counters().accepted, 3);
 }
 
+/// Waiting times are input errors (exit 2) naming the flag, never a panic: a
+/// huge `--start-in` used to overflow `Duration`.
+#[test]
+fn bad_waiting_times_are_refused_naming_the_flag() {
+    let sb = Sandbox::start_blocking().unwrap();
+    let dir = temp_dir("waits");
+    let csv = write_csv(&dir, 1);
+    for flags in [
+        "--start-in 1e300",
+        "--start-in=-1",
+        "--pair-interval nan",
+        "--unknown-window 0",
+    ] {
+        let out = bin(&sb)
+            .args(words("broadcast --template t --lang en --no-progress"))
+            .arg("--recipients")
+            .arg(&csv)
+            .arg("--ledger")
+            .arg(format!("sqlite://{}", dir.join("l.db").display()))
+            .args(words(flags))
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        let flag = flags.split([' ', '=']).next().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{flags}: {err}");
+        assert!(
+            err.contains(flag) && !err.contains("panicked"),
+            "{flags}: {err}"
+        );
+    }
+    assert!(sb.control().requests().is_empty(), "nothing was sent");
+}
+
 /// Sends whose answers are lost stay `unknown`; `wa360 broadcast stop` ends the run (exit 3),
 /// `apply-status` settles them from the sandbox's status webhook bodies, and `status` shows it.
 #[test]
