@@ -17,7 +17,7 @@ use napi_derive::napi;
 use wa360::config::Secret;
 use wa360::inbox::{self, Consumer, Inbox, Nacked, redact_url};
 use wa360::webhook::dedupe::{Deduper, StatusFold};
-use wa360::webhook::{Event, Receiver, ReceiverConfig};
+use wa360::webhook::{Event, ParseOptions, Receiver, ReceiverConfig};
 
 use crate::errors::{guard, spawn};
 use crate::webhook::{JsVerifier, NodeHeaders, body_bytes};
@@ -418,17 +418,15 @@ impl JsReceiver {
             if o.verify_token.as_deref() == Some("") {
                 return Err(wa360::Error::invalid("verifyToken", "must not be empty"));
             }
-            let mut limits = serde_json::Map::new();
-            for (k, v) in [("maxBytes", o.max_bytes), ("maxDepth", o.max_depth)] {
-                if let Some(n) = v {
-                    limits.insert(k.into(), n.into());
-                }
-            }
             Ok(JsReceiver {
                 inner: Receiver::new(ReceiverConfig {
                     verifier: verifier.map(|v| v.inner.clone()),
                     verify_token: o.verify_token.map(Secret::new),
-                    parse: crate::webhook::parse_limits(&limits)?,
+                    parse: ParseOptions::with_limits(
+                        o.max_bytes.map(f64::from),
+                        o.max_depth.map(f64::from),
+                        ["maxBytes", "maxDepth"],
+                    )?,
                     inbox: inbox.map(|i| Arc::clone(&i.inner)),
                     dedupe: o.dedupe.unwrap_or(true).then(Deduper::memory),
                     status_fold: o.status_fold.unwrap_or(false).then(StatusFold::memory),

@@ -186,7 +186,7 @@ impl JsSandbox {
     /// (see sandbox/README.md). Rules apply in order to the next matching requests.
     #[napi(ts_args_type = "rule: Record<string, unknown>")]
     pub fn fault(&self, env: Env, rule: crate::own::Json) -> napi::Result<()> {
-        guard(&env, || self.control.add_fault_json(rule.0))
+        self.add_fault(env, rule)
     }
 
     /// The same as `fault(rule)`, under Python's name (`Sandbox.add_fault`).

@@ -85,21 +85,15 @@ pub fn parse_webhook_packed_with(
     })
 }
 
-/// The `maxBytes` / `maxDepth` options of `parseWebhook` and `Receiver`:
-/// whole numbers from 1 to the core's ceilings.
-pub(crate) fn parse_limits(
+/// The `maxBytes` / `maxDepth` options of `parseWebhook`, read by the core's rule.
+fn parse_limits(
     o: &serde_json::Map<String, serde_json::Value>,
 ) -> wa360::Result<wa360::webhook::ParseOptions> {
-    use wa360::webhook::{MAX_BYTES_CEILING, MAX_DEPTH_CEILING};
-    let read = |name: &str, ceiling| -> wa360::Result<Option<usize>> {
-        crate::own::opt_num(o, name)?
-            .map(|n| wa360::input::int_option(name, n, 1, ceiling).map(|n| n as usize))
-            .transpose()
-    };
-    Ok(wa360::webhook::ParseOptions::overriding(
-        read("maxBytes", MAX_BYTES_CEILING)?,
-        read("maxDepth", MAX_DEPTH_CEILING)?,
-    ))
+    wa360::webhook::ParseOptions::with_limits(
+        crate::own::opt_num(o, "maxBytes")?,
+        crate::own::opt_num(o, "maxDepth")?,
+        ["maxBytes", "maxDepth"],
+    )
 }
 
 /// A string returned to JS, created as Latin-1 when it is ASCII (the usual

@@ -181,15 +181,20 @@ fn py_to_value_at(obj: &Bound<'_, PyAny>, path: &str, depth: usize) -> Result<Va
 /// `bool`) in `min..=max`, by the core's rule; `invalid_argument` naming the
 /// option otherwise (never `OverflowError`).
 pub fn int_option(v: &Bound<'_, PyAny>, name: &str, min: u64, max: u64) -> PyResult<u64> {
-    let as_f64 = if v.is_instance_of::<PyBool>() || !v.is_instance_of::<PyInt>() {
+    input::int_option(name, int_as_f64(v), min, max).py_err()
+}
+
+/// A Python `int` (not a `bool`) as the `f64` the core's integer rules read:
+/// NaN for anything else, infinity beyond 128 bits (both out of every range).
+pub fn int_as_f64(v: &Bound<'_, PyAny>) -> f64 {
+    if v.is_instance_of::<PyBool>() || !v.is_instance_of::<PyInt>() {
         f64::NAN
     } else {
         match v.extract::<i128>() {
             Ok(i) => i as f64,
             Err(_) => f64::INFINITY,
         }
-    };
-    input::int_option(name, as_f64, min, max).py_err()
+    }
 }
 
 /// A number option (`ttl`, `timeout`, …) as an `f64` (`int` or `float`, not

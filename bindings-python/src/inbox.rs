@@ -13,7 +13,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList};
 use wa360::config::Secret;
 use wa360::inbox::{self, Consumer, Delivery, Inbox, Nacked, redact_url};
-use wa360::webhook::{ParseOptions, Receiver, ReceiverConfig};
+use wa360::webhook::{Receiver, ReceiverConfig};
 
 use crate::errors::{IntoPyResult, guard};
 use crate::webhook::{
@@ -305,12 +305,12 @@ impl PyReceiver {
                     "must not be empty",
                 )));
             }
-            let (max_bytes, max_depth) = crate::webhook::parse_limits(max_bytes, max_depth)?;
+            let parse = crate::webhook::parse_limits(max_bytes, max_depth)?;
             Ok(PyReceiver {
                 base: ReceiverConfig {
                     verifier: verifier.map(|v| v.inner.clone()),
                     verify_token: verify_token.map(Secret::new),
-                    parse: ParseOptions::overriding(max_bytes, max_depth),
+                    parse,
                     inbox: None,
                     dedupe: dedupe.map(|x| x.inner.clone()),
                     status_fold: status_fold.map(|x| x.inner.clone()),

@@ -361,22 +361,20 @@ pub fn event_to_py(py: Python<'_>, event: Event) -> PyResult<Bound<'_, PyAny>> {
     })
 }
 
-/// The `max_bytes` / `max_depth` options of `parse_webhook` and the receivers:
-/// whole numbers from 1 to the core's ceilings.
+/// The `max_bytes` / `max_depth` options of `parse_webhook` and the receivers
+/// (`None` = the default), read by the core's rule.
 pub(crate) fn parse_limits(
     max_bytes: Option<&Bound<'_, PyAny>>,
     max_depth: Option<&Bound<'_, PyAny>>,
-) -> PyResult<(Option<usize>, Option<usize>)> {
-    use wa360::webhook::{MAX_BYTES_CEILING, MAX_DEPTH_CEILING};
-    let read = |v: Option<&Bound<'_, PyAny>>, name, ceiling| {
-        v.filter(|v| !v.is_none())
-            .map(|v| crate::convert::int_option(v, name, 1, ceiling).map(|n| n as usize))
-            .transpose()
-    };
-    Ok((
-        read(max_bytes, "max_bytes", MAX_BYTES_CEILING)?,
-        read(max_depth, "max_depth", MAX_DEPTH_CEILING)?,
-    ))
+) -> PyResult<ParseOptions> {
+    let given =
+        |v: Option<&Bound<'_, PyAny>>| v.filter(|v| !v.is_none()).map(crate::convert::int_as_f64);
+    ParseOptions::with_limits(
+        given(max_bytes),
+        given(max_depth),
+        ["max_bytes", "max_depth"],
+    )
+    .py_err()
 }
 
 /// Parse one webhook POST body (`bytes` or `str`) into typed events.
@@ -389,13 +387,9 @@ fn parse_webhook<'py>(
     max_depth: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyList>> {
     guard(|| {
-        let (max_bytes, max_depth) = parse_limits(max_bytes, max_depth)?;
+        let opts = parse_limits(max_bytes, max_depth)?;
         let events = with_body_bytes(body, "body", |bytes| {
-            let result = if max_bytes.is_none() && max_depth.is_none() {
-                wa360::webhook::parse(bytes)
-            } else {
-                wa360::webhook::parse_with(bytes, &ParseOptions::overriding(max_bytes, max_depth))
-            };
+            let result = wa360::webhook::parse_with(bytes, &opts);
             result.py_err()
         })?;
         let items = events

@@ -21,7 +21,6 @@ pub use events::{
 };
 pub use known::KNOWN_MESSAGE_TYPES;
 pub use parse::{
-    DEFAULT_MAX_BYTES, DEFAULT_MAX_DEPTH, MAX_BYTES_CEILING, MAX_DEPTH_CEILING, ParseOptions,
-    parse, parse_to_canonical_json, parse_to_canonical_json_with, parse_with,
+    ParseOptions, parse, parse_to_canonical_json, parse_to_canonical_json_with, parse_with,
 };
 pub use receiver::{Receiver, ReceiverConfig, Reply};

@@ -45,8 +45,7 @@ use limits::prepare;
 pub const DEFAULT_MAX_BYTES: usize = 1 << 20;
 /// Default nesting limit: 64 levels of objects / arrays.
 pub const DEFAULT_MAX_DEPTH: usize = 64;
-/// The largest `max_bytes` a caller may set (1 TiB); the bindings range-check
-/// their `max_bytes` / `maxBytes` option (at least 1) against it.
+/// The largest `max_bytes` a caller may set (1 TiB), see [`ParseOptions::with_limits`].
 pub const MAX_BYTES_CEILING: u64 = 1 << 40;
 /// The largest `max_depth` a caller may set; checked like [`MAX_BYTES_CEILING`].
 pub const MAX_DEPTH_CEILING: u64 = 1 << 20;
@@ -74,13 +73,24 @@ impl Default for ParseOptions {
 }
 
 impl ParseOptions {
-    /// The default limits, with `max_bytes` and `max_depth` replaced where given.
-    pub fn overriding(max_bytes: Option<usize>, max_depth: Option<usize>) -> Self {
+    /// The default limits with a caller's `max_bytes` / `max_depth` where given:
+    /// each a whole number from 1 to its ceiling, else `invalid_argument` naming
+    /// the option as the binding spells it (`names`: `max_bytes` / `maxBytes`, …).
+    /// The one rule behind `parse_webhook` and the receivers in every language.
+    pub fn with_limits(
+        max_bytes: Option<f64>,
+        max_depth: Option<f64>,
+        names: [&str; 2],
+    ) -> Result<ParseOptions> {
+        let read = |v: Option<f64>, name: &str, ceiling| {
+            v.map(|n| crate::input::int_option(name, n, 1, ceiling).map(|n| n as usize))
+                .transpose()
+        };
         let d = ParseOptions::default();
-        ParseOptions {
-            max_bytes: max_bytes.unwrap_or(d.max_bytes),
-            max_depth: max_depth.unwrap_or(d.max_depth),
-        }
+        Ok(ParseOptions {
+            max_bytes: read(max_bytes, names[0], MAX_BYTES_CEILING)?.unwrap_or(d.max_bytes),
+            max_depth: read(max_depth, names[1], MAX_DEPTH_CEILING)?.unwrap_or(d.max_depth),
+        })
     }
 }
 
