@@ -24,6 +24,7 @@
 //! between tokens, so serde_json reads a compact copy and the wire pieces
 //! kept as text (see `events::Json`) are compact too.
 
+use std::borrow::Cow;
 use std::cell::Cell;
 
 use serde::de::{DeserializeSeed, IgnoredAny};
@@ -130,31 +131,25 @@ fn parse_inner(body: &[u8], opts: &ParseOptions) -> Result<Vec<Event>> {
     if odd {
         compact = super::normalize::normalize(&compact);
     }
+    // One UTF-8 check of the whole body, after which serde_json reads it as
+    // text and checks no string or kept piece again. Text that is not UTF-8:
+    // each bad sequence becomes U+FFFD (inside a string it is then readable;
+    // anywhere else it stays a syntax error), so one bad string never rejects
+    // the valid events beside it.
+    let text = match std::str::from_utf8(&compact) {
+        Ok(text) => Cow::Borrowed(text),
+        Err(_) => Cow::Owned(String::from_utf8_lossy(&compact).into_owned()),
+    };
     let mut events = Vec::new();
     let mut mode = Mode {
         slow: false,
         retry: Cell::new(false),
     };
-    let mut parsed = run(&compact, &mut events, &mode);
+    let mut parsed = run(&text, &mut events, &mode);
     if parsed.is_err() && mode.retry.get() {
         mode.slow = true;
         events.clear();
-        parsed = run(&compact, &mut events, &mode);
-    }
-    if parsed.is_err() && std::str::from_utf8(&compact).is_err() {
-        // Text that is not UTF-8: each bad sequence becomes U+FFFD (inside a
-        // string it is then readable; anywhere else it stays a syntax error),
-        // so one bad string never rejects the valid events beside it.
-        compact = String::from_utf8_lossy(&compact).into_owned().into_bytes();
-        mode.slow = false;
-        mode.retry.set(false);
-        events.clear();
-        parsed = run(&compact, &mut events, &mode);
-        if parsed.is_err() && mode.retry.get() {
-            mode.slow = true;
-            events.clear();
-            parsed = run(&compact, &mut events, &mode);
-        }
+        parsed = run(&text, &mut events, &mode);
     }
     if let Err(e) = parsed {
         // Name the position in the body as sent, not in the compact copy.
@@ -174,8 +169,8 @@ fn parse_inner(body: &[u8], opts: &ParseOptions) -> Result<Vec<Event>> {
     Ok(events)
 }
 
-fn run(compact: &[u8], events: &mut Vec<Event>, mode: &Mode) -> serde_json::Result<()> {
-    let mut de = serde_json::Deserializer::from_slice(compact);
+fn run(text: &str, events: &mut Vec<Event>, mode: &Mode) -> serde_json::Result<()> {
+    let mut de = serde_json::Deserializer::from_str(text);
     RootSeed { events, mode }.deserialize(&mut de)?;
     de.end()
 }
@@ -260,6 +255,23 @@ mod tests {
             format!(r#"{{"entry":[{{"changes":[{{"value":{inner},"field":"messages"}}]}}]}}"#);
         let e = parse_with(body.as_bytes(), &opts).unwrap_err();
         assert_eq!(e.code(), ErrorCode::WebhookPayload);
+    }
+
+    #[test]
+    fn bytes_that_are_not_utf8_read_as_u_fffd_in_strings_only() {
+        // A bad byte in a key field and one in a kept piece: both events are
+        // kept, each bad sequence read as U+FFFD.
+        let body = b"{\"entry\":[{\"changes\":[{\"field\":\"messages\",\"value\":{\"messages\":[\
+            {\"id\":\"wamid.\xff1\",\"type\":\"text\",\"text\":{\"body\":\"ok\"}},\
+            {\"id\":\"wamid.2\",\"type\":\"text\",\"text\":{\"body\":\"a\xc3b\"}}]}}]}]}";
+        let events = parse(body).unwrap();
+        assert_eq!(events.len(), 2);
+        let first = events[0].as_message().unwrap();
+        assert_eq!(first.id(), Some("wamid.\u{fffd}1"));
+        let second = events[1].as_message().unwrap();
+        assert_eq!(second.payload().unwrap()["body"], "a\u{fffd}b");
+        // Outside a string the same byte is a syntax error.
+        assert_eq!(code(b"{\"entry\":[\xff]}"), ErrorCode::WebhookPayload);
     }
 
     #[test]
