@@ -6,7 +6,7 @@
 // pollution cannot leak into other suites.
 import { test, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { Verifier } from '../wa360.mjs'
+import { Verifier, parseWebhook } from '../wa360.mjs'
 import { createApp } from '../examples/express-receiver.mjs'
 import { createServer } from '../examples/fastify-receiver.mjs'
 
@@ -63,4 +63,29 @@ test('Fastify receiver answers 401 to a POST with no secret header under a pollu
     await new Promise((r) => setTimeout(r, 50))
     assert.equal(received.length, 0)
   } finally { await fastify.close() }
+})
+
+test('parseWebhook never calls a setter planted on Object.prototype, and keeps every key own', () => {
+  const calls = []
+  const keys = ['kind', 'id', 'from', 'contact', 'text', 'status', 'pricing']
+  for (const k of keys) {
+    // eslint-disable-next-line no-extend-native
+    Object.defineProperty(Object.prototype, k, { set(v) { calls.push([k, v]) }, get() { return 'polluted' }, configurable: true })
+  }
+  try {
+    const status = JSON.stringify({ entry: [{ id: 'W', changes: [{ field: 'messages', value: { statuses: [{ id: 'wamid.S', status: 'read', pricing: { category: 'utility' } }] } }] }] })
+    const [m] = parseWebhook(BODY)
+    const [s] = parseWebhook(Buffer.from(status))
+    assert.deepEqual(calls, [])
+    for (const k of ['kind', 'id', 'from', 'contact', 'text']) assert.ok(Object.hasOwn(m, k), k)
+    assert.equal(m.kind, 'message')
+    assert.equal(m.id, 'wamid.POLLUTED')
+    assert.deepEqual(m.text, { body: 'x' })
+    assert.deepEqual(JSON.parse(JSON.stringify(m)).text, { body: 'x' })
+    for (const k of ['kind', 'id', 'status', 'pricing']) assert.ok(Object.hasOwn(s, k), k)
+    assert.equal(s.status, 'read')
+    assert.deepEqual(s.pricing, { category: 'utility' })
+  } finally {
+    for (const k of keys) delete Object.prototype[k]
+  }
 })
