@@ -93,8 +93,10 @@ export interface ParseWebhookOptions {
 
 /**
  * Parse a webhook POST body (the raw bytes or text as received) into its
- * events, in wire order. Each event is a plain object in the canonical form
- * (the same JSON in Rust, Python and Node) with a non-enumerable `toJSON()`.
+ * events, in wire order. Each event's own enumerable properties are exactly
+ * the canonical form (the same JSON in Rust, Python and Node), and its
+ * prototype (not `Object.prototype`) adds a non-enumerable `toJSON()` giving
+ * that form as a plain object.
  * Throws a `Wa360Error` with code `webhook_payload` for a body that is too
  * large (1 MiB, or `options.maxBytes`), too deep (64, or `options.maxDepth`),
  * not JSON or not a webhook, and `invalid_argument` for a bad option.
