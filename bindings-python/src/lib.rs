@@ -10,6 +10,7 @@ use pyo3::prelude::*;
 
 pub mod broadcast;
 pub mod client;
+pub mod completions;
 pub mod convert;
 pub mod errors;
 pub mod governor;

@@ -143,7 +143,9 @@ impl ContextExt for Wa360Runtime {
 }
 
 /// An asyncio awaitable resolving to the result of `fut` (run on [`runtime`]);
-/// core errors become wa360 exceptions, panics `InternalError`.
+/// core errors become wa360 exceptions, panics `InternalError`. Results reach the
+/// running loop through `completions` (no GIL taken on the runtime's threads);
+/// `future_into_py` remains for a loop that cannot watch a socket.
 pub fn future_into_py<'py, T>(
     py: Python<'py>,
     fut: impl Future<Output = wa360::Result<T>> + Send + 'static,
@@ -151,6 +153,11 @@ pub fn future_into_py<'py, T>(
 where
     T: for<'a> IntoPyObject<'a> + Send + 'static,
 {
+    if let Ok(rt) = runtime()
+        && let Some(running) = crate::completions::RunningLoop::get(py)?
+    {
+        return running.spawn(rt, fut);
+    }
     pyo3_async_runtimes::generic::future_into_py::<Wa360Runtime, _, T>(py, async move {
         crate::errors::guard_future(fut)
             .await

@@ -62,6 +62,66 @@ def test_async_sends_run_concurrently(sb: Sandbox) -> None:
     assert elapsed < 5.0, elapsed
 
 
+def test_every_async_result_reaches_its_own_awaiter(sb: Sandbox) -> None:
+    # Results come back to the loop in batches (docs/performance.md §5): each awaiter
+    # must still get the answer to its own request.
+    client = wa360.AsyncClient(sb.api_key, base_url=sb.url)
+    to = [f"1555555{i:04d}" for i in range(300)]
+
+    async def main() -> list[wa360.SendResponse]:
+        return await asyncio.gather(*(client.send_text(n, "x") for n in to))
+
+    results = asyncio.run(main())
+    assert [r.contacts[0]["input"] for r in results] == to
+    assert len({r.message_id for r in results}) == 300
+
+
+def test_a_cancelled_async_send_ends_cleanly(sb: Sandbox) -> None:
+    client = wa360.AsyncClient(sb.api_key, base_url=sb.url, max_retries=0)
+    sb.fault("delay", ms=600)
+    unraisable: list[object] = []
+    loop_errors: list[dict[str, object]] = []
+
+    async def main() -> wa360.SendResponse:
+        asyncio.get_running_loop().set_exception_handler(lambda _l, ctx: loop_errors.append(ctx))
+        with pytest.raises(asyncio.TimeoutError):
+            await asyncio.wait_for(client.send_text(TO, "slow"), 0.1)
+        await asyncio.sleep(1.0)  # past the time the answer would have come
+        return await client.send_text(TO, "after")
+
+    old_hook = sys.unraisablehook
+    sys.unraisablehook = unraisable.append
+    try:
+        after = asyncio.run(main())
+    finally:
+        sys.unraisablehook = old_hook
+    assert after.message_id
+    assert unraisable == [] and loop_errors == []
+    # The cancelled request was dropped (its task aborted), not left to finish unseen.
+    assert client.metrics()["requests"] == {"ok": 1}
+
+
+def test_async_clients_work_on_several_loops_and_threads(sb: Sandbox) -> None:
+    client = wa360.AsyncClient(sb.api_key, base_url=sb.url)
+
+    async def send(text: str) -> str | None:
+        return (await client.send_text(TO, text)).message_id
+
+    # One loop after another in this thread, then loops in other threads at the same time.
+    assert asyncio.run(send("first loop"))
+    assert asyncio.run(send("second loop"))
+    got: list[str | None] = []
+    threads = [
+        threading.Thread(target=lambda i=i: got.append(asyncio.run(send(f"thread {i}"))))
+        for i in range(4)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert len(got) == 4 and all(got)
+
+
 def test_async_error_arrives_at_await(sb: Sandbox) -> None:
     client = wa360.AsyncClient(sb.api_key, base_url=sb.url, max_retries=0)
     sb.fault("meta_error", code=131047)
