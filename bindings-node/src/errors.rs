@@ -16,7 +16,6 @@
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use futures_util::FutureExt;
 use napi::Env;
 use napi::bindgen_prelude::{JsValue, Null, Object, PromiseRaw, ToNapiValue};
 use napi_derive::napi;
@@ -88,10 +87,9 @@ pub(crate) fn guard<T>(env: &Env, f: impl FnOnce() -> wa360::Result<T>) -> napi:
 /// Run an async entry point on the shared tokio runtime and return a Promise.
 /// A panic inside the future is caught (`catch_unwind` on the future, as the
 /// Python binding does) and rejected as an `internal` error; `convert` builds
-/// the JS value on the JS thread once it resolves. The future runs in the task
-/// napi spawns for the promise: a second `tokio::spawn` per call (only to catch
-/// panics) cost a task, a join handle and a cross-task wake-up per send
-/// (docs/performance.md, client section).
+/// the JS value on the JS thread once it resolves. Promises are settled in
+/// batches through one thread-safe function per JavaScript thread
+/// (`completions.rs`; docs/performance.md, client section).
 pub(crate) fn spawn<'env, T, V, F, C>(
     env: &'env Env,
     fut: F,
@@ -103,18 +101,7 @@ where
     F: Future<Output = wa360::Result<T>> + Send + 'static,
     C: FnOnce(&Env, T) -> napi::Result<V> + 'static,
 {
-    env.spawn_future_with_callback(
-        async move {
-            Ok(match AssertUnwindSafe(fut).catch_unwind().await {
-                Ok(r) => r,
-                Err(payload) => Err(wa360::Error::from_panic(&*payload)),
-            })
-        },
-        move |env, r| match r {
-            Ok(v) => convert(env, v),
-            Err(e) => Err(js_error(env, &e)),
-        },
-    )
+    crate::completions::spawn(env, fut, convert)
 }
 
 /// Test hook: panics inside Rust so tests can check that a panic becomes a

@@ -11,6 +11,7 @@
 #![cfg_attr(test, allow(dead_code))]
 
 mod client;
+mod completions;
 
 // After `client`: its `#[napi] impl JsClient` must be registered after the class.
 mod broadcast;

@@ -1,0 +1,75 @@
+// Promises are settled on the JavaScript thread in batches, through one
+// thread-safe function per thread (src/completions.rs): each caller still gets
+// its own answer, errors still arrive at their own await, and a worker thread
+// that ends with sends in flight takes nothing down with it.
+import { test, before, after } from 'node:test'
+import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
+import net from 'node:net'
+import { fileURLToPath } from 'node:url'
+import { Client, Sandbox } from '../wa360.mjs'
+
+let sb
+before(async () => { sb = await Sandbox.start({ timeScale: 0.01 }) })
+after(async () => { await sb.stop() })
+
+test('each of 300 concurrent sends resolves with the answer to its own request', async () => {
+  const client = new Client({ apiKey: sb.apiKey, baseUrl: sb.url })
+  const to = Array.from({ length: 300 }, (_, i) => `1555555${String(i).padStart(4, '0')}`)
+  const results = await Promise.all(to.map((n) => client.sendText(n, 'x')))
+  assert.deepEqual(results.map((r) => r.contacts[0].input), to)
+  assert.equal(new Set(results.map((r) => r.messageId)).size, 300)
+})
+
+test('answers and errors settled in one batch each reach their own caller', async () => {
+  const client = new Client({ apiKey: sb.apiKey, baseUrl: sb.url, maxRetries: 0 })
+  sb.addFault({ path: '/messages', count: 5, fault: { kind: 'meta_error', code: 131047 } })
+  const settled = await Promise.allSettled(Array.from({ length: 20 }, (_, i) => client.sendText('15555550123', `m${i}`)))
+  const rejected = settled.filter((s) => s.status === 'rejected')
+  assert.equal(rejected.length, 5)
+  for (const r of rejected) assert.equal(r.reason.code, 'window_closed')
+  assert.equal(settled.filter((s) => s.status === 'fulfilled' && s.value.messageId).length, 15)
+})
+
+test('a worker that ends with sends in flight leaves the process and its other sends working', async () => {
+  // A server that accepts and never answers: the worker's sends are still in flight when it
+  // is terminated, and finish (time out) after its env is gone.
+  const sockets = []
+  const silent = net.createServer((s) => sockets.push(s))
+  await new Promise((r) => silent.listen(0, '127.0.0.1', r))
+  const entry = fileURLToPath(new URL('../wa360.js', import.meta.url))
+  const code = `
+    const { Worker } = require('node:worker_threads')
+    const { Client } = require(${JSON.stringify(entry)})
+    const w = new Worker(\`
+      const { Client } = require(${JSON.stringify(entry)})
+      const c = new Client({ apiKey: 'k', baseUrl: 'http://127.0.0.1:${silent.address().port}', timeoutMs: 400, maxRetries: 0 })
+      for (let i = 0; i < 20; i++) c.sendText('15555550123', 'w' + i).catch(() => {})
+      require('node:worker_threads').parentPort.postMessage('sending')
+    \`, { eval: true })
+    w.once('message', () => setTimeout(() => w.terminate(), 100))
+    w.once('exit', async () => {
+      await new Promise((r) => setTimeout(r, 800)) // past the worker's 400 ms timeouts
+      const c = new Client({ apiKey: ${JSON.stringify(sb.apiKey)}, baseUrl: ${JSON.stringify(sb.url)} })
+      const r = await c.sendText('15555550123', 'main')
+      console.log('main sent', Boolean(r.messageId))
+    })
+  `
+  try {
+    const r = await new Promise((resolve) => {
+      const child = spawn(process.execPath, ['-e', code], { env: { ...process.env, RUST_BACKTRACE: '0' } })
+      let out = ''
+      let err = ''
+      child.stdout.on('data', (d) => { out += d })
+      child.stderr.on('data', (d) => { err += d })
+      const killer = setTimeout(() => child.kill('SIGKILL'), 20_000)
+      child.on('exit', (status, signal) => { clearTimeout(killer); resolve({ status, signal, out, err }) })
+    })
+    assert.equal(r.signal, null, r.err)
+    assert.equal(r.status, 0, r.err)
+    assert.match(r.out, /main sent true/)
+  } finally {
+    for (const s of sockets) s.destroy()
+    silent.close()
+  }
+})
