@@ -348,11 +348,19 @@ export declare class Sandbox {
   /** Every webhook delivery attempt, oldest first. */
   deliveries(): Array<Record<string, any>>
   /**
-   * Script a fault: `{ method?, path?, count?, fault: { kind: 'rate_limit' | 'meta_error' | … } }`
-   * (see sandbox/README.md). Rules apply in order to the next matching requests.
+   * Make the next `count` matching requests fail (`count: 0`: until cleared), as
+   * Python's `fault(kind, *, method, path, count, **params)`: `method` and `path`
+   * default to `POST` and `/messages` (`null` matches any; a path ending in `*` is a
+   * prefix), `count` to 1, and the other keys are the kind's parameters
+   * (`fault('rate_limit', { retry_after: 2 })`, `fault('meta_error', { code: 131047 })`).
+   * The rule is assembled by the sandbox (`FaultRule::from_kind`).
    */
-  fault(rule: Record<string, unknown>): void
-  /** The same as `fault(rule)`, under Python's name (`Sandbox.add_fault`). */
+  fault(kind: string, options?: FaultOptions & Record<string, unknown> | undefined | null): void
+  /**
+   * Script a fault rule: `{ method?, path?, count?, fault: { kind: 'rate_limit' |
+   * 'meta_error' | … } }` (see sandbox/README.md). Rules apply in order to the next
+   * matching requests.
+   */
   addFault(rule: Record<string, unknown>): void
   /** The registered phone-number webhook as `{ url, headers }`, or `null`. */
   phoneWebhook(): { url: string, headers: Record<string, string> } | null
@@ -695,6 +703,20 @@ export interface DeliveryJson {
   attempt: number
   /** `phone_number_id:contact`, when the event has a contact. */
   conversation?: string
+}
+
+/**
+ * Options of `Sandbox.fault(kind, options)`; any other key is a parameter of the
+ * fault kind (`retry_after`, `code`, `status`, `ms`, …, in the sandbox's snake_case).
+ * (Declared for the TypeScript types; read by the sandbox's `FaultRule::from_kind`.)
+ */
+export interface FaultOptions {
+  /** HTTP method to match (default `POST`; `null`: any). */
+  method?: string | undefined | null
+  /** Path to match, exact or a prefix ending in `*` (default `/messages`; `null`: any). */
+  path?: string | undefined | null
+  /** How many matching requests fail (default 1; 0 = until cleared). */
+  count?: number
 }
 
 /** Options of `getWebhook`. (Declared for the TypeScript types.) */

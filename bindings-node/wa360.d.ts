@@ -8,7 +8,7 @@ export {
   type SendResponse, type SendContact, type SentMessage, type MediaInfo, type ClientDescription,
   type VerifierOptions, type BasicAuth, type SetWebhookOptions, type GetWebhookOptions, type WebhookInfo,
   type GovernorOptions, type BroadcastRunOptions, type BroadcastProgress, type BroadcastSummary, type BroadcastCounts, type CampaignRecipient,
-  type SendOptions, type SandboxOptions, type MemoryStoreOptions, type MessageState,
+  type SendOptions, type SandboxOptions, type FaultOptions, type MemoryStoreOptions, type MessageState,
   MediaCache, buildTemplate, buildProfileUpdate, parseTemplateList, checkTemplateSend,
   type TemplateInfo, type TemplatePageInfo, type BusinessProfile, type HealthStatus, type HealthEntity,
   type HealthError, type HealthCheck, type BlockedUser, type BlockResult, type CachedUpload,

@@ -29,6 +29,20 @@ pub struct SandboxOptions {
     pub max_delivery_attempts: Option<u32>,
 }
 
+/// Options of `Sandbox.fault(kind, options)`; any other key is a parameter of the
+/// fault kind (`retry_after`, `code`, `status`, `ms`, …, in the sandbox's snake_case).
+/// (Declared for the TypeScript types; read by the sandbox's `FaultRule::from_kind`.)
+#[napi(object)]
+#[allow(dead_code)]
+pub struct FaultOptions {
+    /// HTTP method to match (default `POST`; `null`: any).
+    pub method: Option<Option<String>>,
+    /// Path to match, exact or a prefix ending in `*` (default `/messages`; `null`: any).
+    pub path: Option<Option<String>>,
+    /// How many matching requests fail (default 1; 0 = until cleared).
+    pub count: Option<u32>,
+}
+
 /// The options of `Sandbox.start`, read and range-checked.
 fn sandbox_options(o: Option<crate::own::Json>) -> wa360::Result<SandboxOpts> {
     use crate::own::{opt_bool, opt_num, opt_str, options};
@@ -182,14 +196,34 @@ impl JsSandbox {
         })
     }
 
-    /// Script a fault: `{ method?, path?, count?, fault: { kind: 'rate_limit' | 'meta_error' | … } }`
-    /// (see sandbox/README.md). Rules apply in order to the next matching requests.
-    #[napi(ts_args_type = "rule: Record<string, unknown>")]
-    pub fn fault(&self, env: Env, rule: crate::own::Json) -> napi::Result<()> {
-        self.add_fault(env, rule)
+    /// Make the next `count` matching requests fail (`count: 0`: until cleared), as
+    /// Python's `fault(kind, *, method, path, count, **params)`: `method` and `path`
+    /// default to `POST` and `/messages` (`null` matches any; a path ending in `*` is a
+    /// prefix), `count` to 1, and the other keys are the kind's parameters
+    /// (`fault('rate_limit', { retry_after: 2 })`, `fault('meta_error', { code: 131047 })`).
+    /// The rule is assembled by the sandbox (`FaultRule::from_kind`).
+    #[napi(
+        ts_args_type = "kind: string, options?: FaultOptions & Record<string, unknown> | undefined | null"
+    )]
+    pub fn fault(
+        &self,
+        env: Env,
+        kind: String,
+        options: Option<crate::own::Json>,
+    ) -> napi::Result<()> {
+        guard(&env, || {
+            let options = match options.map(|j| j.0) {
+                None | Some(Value::Null) => serde_json::Map::new(),
+                Some(Value::Object(m)) => m,
+                Some(_) => return Err(wa360::Error::invalid("options", "must be an object")),
+            };
+            self.control.fault(&kind, options)
+        })
     }
 
-    /// The same as `fault(rule)`, under Python's name (`Sandbox.add_fault`).
+    /// Script a fault rule: `{ method?, path?, count?, fault: { kind: 'rate_limit' |
+    /// 'meta_error' | … } }` (see sandbox/README.md). Rules apply in order to the next
+    /// matching requests.
     #[napi(ts_args_type = "rule: Record<string, unknown>")]
     pub fn add_fault(&self, env: Env, rule: crate::own::Json) -> napi::Result<()> {
         guard(&env, || self.control.add_fault_json(rule.0))

@@ -75,7 +75,7 @@ describe('broadcast', () => {
     await new Promise((r) => server.listen(0, '127.0.0.1', r))
     try {
       await sb.registerWebhook(`http://127.0.0.1:${server.address().port}/hook`)
-      sb.fault({ method: 'POST', path: '/messages', fault: { kind: 'reset_after_body' } })
+      sb.fault('reset_after_body')
       const s = await governed(sb).broadcast(campaign, ledger, { concurrency: 1, unknownWindowMs: 600000 })
       assert.equal(s.complete, true)
       assert.equal(sb.requests().filter((r) => r.path === '/messages').length, 2, 'the unknown send was not repeated')

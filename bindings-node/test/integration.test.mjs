@@ -143,7 +143,7 @@ describe('every error class', () => {
   ]
   for (const [fault, want] of cases) {
     test(`send with ${JSON.stringify(fault)} rejects with ${want.code}`, async () => {
-      sb.fault({ path: '/messages', count: 1, fault })
+      sb.addFault({ path: '/messages', count: 1, fault })
       await assert.rejects(noRetry().sendText(TO, 'x'), (e) => {
         assert.ok(e instanceof Error)
         for (const [k, v] of Object.entries(want)) assert.equal(e[k], v, `${k} of ${e.message}`)
@@ -157,7 +157,7 @@ describe('every error class', () => {
   }
 
   test('a Meta error arrives with every field the core keeps', async () => {
-    sb.fault({ path: '/messages', count: 1, fault: { kind: 'meta_error', code: 131026, details: 'not on WhatsApp', subcode: 42, message: '(#131026) nope' } })
+    sb.fault('meta_error', { code: 131026, details: 'not on WhatsApp', subcode: 42, message: '(#131026) nope' })
     await assert.rejects(noRetry().sendText(TO, 'x'), (e) => {
       const got = Object.fromEntries(_errorFields().map((f) => [f, e[f]]))
       assert.ok(typeof got.fbtraceId === 'string' && got.fbtraceId.length > 0)
@@ -182,9 +182,9 @@ describe('every error class', () => {
   })
 
   test('safe-to-repeat requests: timeout, invalid_response, connection', async () => {
-    sb.fault({ path: '/v1/configs/webhook', count: 1, fault: { kind: 'delay', ms: 1200 } })
+    sb.fault('delay', { method: 'GET', path: '/v1/configs/webhook', ms: 1200 })
     await assert.rejects(noRetry().getWebhook(), { code: 'timeout' })
-    sb.fault({ path: '/v1/configs/webhook', count: 1, fault: { kind: 'malformed_json' } })
+    sb.fault('malformed_json', { method: null, path: '/v1/configs/webhook' })
     await assert.rejects(noRetry().getWebhook(), { code: 'invalid_response', status: 200 })
     const dead = new Client({ apiKey: 'k', baseUrl: 'http://127.0.0.1:9', maxRetries: 0 })
     await assert.rejects(dead.getWebhook(), { code: 'connection' })
@@ -196,10 +196,10 @@ describe('every error class', () => {
   })
 
   test('a send whose outcome is unknown is never repeated; a GET is retried', async () => {
-    sb.fault({ path: '/messages', count: 1, fault: { kind: 'reset_after_body' } })
+    sb.addFault({ path: '/messages', count: 1, fault: { kind: 'reset_after_body' } })
     await assert.rejects(client.sendText(TO, 'once'), { code: 'outcome_unknown' })
     assert.equal(sent().length, 1)
-    sb.fault({ path: '/v1/configs/webhook', count: 1, fault: { kind: 'status', status: 503 } })
+    sb.fault('status', { method: 'GET', path: '/v1/configs/webhook', status: 503 })
     assert.equal(await client.getWebhook(), null)
     assert.equal(sb.requests().filter((r) => r.path === '/v1/configs/webhook').length, 2)
   })
@@ -220,6 +220,45 @@ test('sandbox: addFault, filtered requests and the registered webhooks read as i
   await sb.registerWebhook('http://127.0.0.1:9/waba', { waba: true })
   assert.deepEqual(sb.phoneWebhook(), { url: 'http://127.0.0.1:9/hook', headers: { 'X-Key': 'k' } })
   assert.equal(sb.wabaWebhook().url, 'http://127.0.0.1:9/waba')
+})
+
+describe('sandbox fault(kind, options), as Python\'s fault(kind, *, method, path, count, **params)', () => {
+  const quick = () => new Client({ apiKey: sb.apiKey, baseUrl: sb.url, maxRetries: 0 })
+  const health = () => fetch(`${sb.url}/health_status`, { headers: { 'D360-API-KEY': sb.apiKey } })
+  test('fault(kind) hits the next POST /messages once, with the kind\'s parameters', async () => {
+    sb.fault('meta_error', { code: 131047, details: 'outside the window' })
+    // A GET elsewhere is not hit by the default rule.
+    assert.equal((await health()).status, 200)
+    await assert.rejects(quick().sendText(TO, 'a'), { code: 'window_closed', apiCode: 131047 })
+    const r = await quick().sendText(TO, 'b')
+    assert.match(r.messageId, /^wamid\./)
+  })
+
+  test('fault options: method/path null match any request, count sets how many', async () => {
+    sb.fault('status', { method: null, path: null, count: 2, status: 503 })
+    assert.equal((await health()).status, 503)
+    await assert.rejects(quick().sendText(TO, 'a'), { status: 503 })
+    assert.match((await quick().sendText(TO, 'b')).messageId, /^wamid\./)
+    sb.fault('rate_limit', { method: 'GET', path: '/health_status', count: 0 })
+    for (let i = 0; i < 3; i++) assert.equal((await health()).status, 429)
+    sb.clearFaults()
+  })
+
+  test('bad fault options are invalid_argument naming the option; nothing is added', async () => {
+    for (const [options, field] of [
+      [{ method: 1 }, 'method'],
+      [{ path: ['/messages'] }, 'path'],
+      [{ count: -1 }, 'count'],
+      [{ count: 1.5 }, 'count'],
+      [{ kind: 'html' }, 'kind'],
+      ['POST', 'options'],
+    ]) {
+      assert.throws(() => sb.fault('html', options), { code: 'invalid_argument', field }, JSON.stringify(options))
+    }
+    assert.throws(() => sb.fault('no_such_kind'), (e) => e.code === 'invalid_argument' && e.message.includes('no_such_kind'))
+    assert.throws(() => sb.fault('meta_error'), (e) => e.code === 'invalid_argument' && e.message.includes('code'))
+    assert.match((await quick().sendText(TO, 'ok')).messageId, /^wamid\./)
+  })
 })
 
 test('concurrency: 200 parallel sends through one client all succeed with distinct ids', async () => {

@@ -119,6 +119,50 @@ impl PySandbox {
         })
     }
 
+    /// Make the next `count` matching requests fail (`count=0`: until cleared): the rule
+    /// `{method, path, count, fault: {kind, **params}}` is assembled by the sandbox
+    /// (`FaultRule::from_kind`, shared with Node's `fault(kind, options)`).
+    ///
+    /// `kind`: `rate_limit`, `meta_error` (`code=...`), `dialog360_error`, `status`
+    /// (`status=503`), `html`, `delay` (`ms=...`), `reset_before_body`, `reset_after_body`,
+    /// `malformed_json`, `truncated_json`. `path` may end in `*` for a prefix; `None`
+    /// matches any (so does `method=None`).
+    #[pyo3(
+        signature = (
+            kind,
+            *,
+            method = Value::from(wa360_sandbox::FAULT_DEFAULT_METHOD),
+            path = Value::from(wa360_sandbox::FAULT_DEFAULT_PATH),
+            count = Value::from(wa360_sandbox::FAULT_DEFAULT_COUNT),
+            **params
+        ),
+        text_signature = "($self, kind, *, method='POST', path='/messages', count=1, **params)"
+    )]
+    fn fault(
+        &self,
+        kind: &str,
+        #[pyo3(from_py_with = fault_method)] method: Value,
+        #[pyo3(from_py_with = fault_path)] path: Value,
+        #[pyo3(from_py_with = fault_count)] count: Value,
+        params: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<()> {
+        guard(|| {
+            let mut options = serde_json::Map::new();
+            if let Some(p) = params {
+                for (k, v) in p.iter() {
+                    let k: String = k.extract()?;
+                    let v = py_to_value(&v, &k).py_err()?;
+                    options.insert(k, v);
+                }
+            }
+            // As given (None = null = any); the sandbox checks them and names the option.
+            options.insert("method".into(), method);
+            options.insert("path".into(), path);
+            options.insert("count".into(), count);
+            self.control.fault(kind, options).py_err()
+        })
+    }
+
     /// Enforce rate limits like the real API: `{"messages_per_second"?: N,
     /// "pair_rate"?: {"interval_ms": N, "burst"?: N}, "endpoint_rps"?: N}` (absent = off).
     fn set_limits(&self, limits: &Bound<'_, PyAny>) -> PyResult<()> {
@@ -230,6 +274,19 @@ impl PySandbox {
     fn __repr__(&self) -> String {
         format!("Sandbox(url={:?})", self.url)
     }
+}
+
+/// The `method` / `path` / `count` of `Sandbox.fault` as JSON, checked by the sandbox.
+fn fault_method(o: &Bound<'_, PyAny>) -> PyResult<Value> {
+    py_to_value(o, "method").py_err()
+}
+
+fn fault_path(o: &Bound<'_, PyAny>) -> PyResult<Value> {
+    py_to_value(o, "path").py_err()
+}
+
+fn fault_count(o: &Bound<'_, PyAny>) -> PyResult<Value> {
+    py_to_value(o, "count").py_err()
 }
 
 fn json_bytes<'py>(py: Python<'py>, v: &Value) -> Bound<'py, PyBytes> {

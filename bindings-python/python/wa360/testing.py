@@ -62,29 +62,6 @@ class Sandbox(_native.Sandbox, SyncContext):
     def _on_exit(self) -> None:
         self.stop()
 
-    def fault(
-        self,
-        kind: str,
-        *,
-        method: str | None = "POST",
-        path: str | None = "/messages",
-        count: int = 1,
-        **params: Any,
-    ) -> None:
-        """Make the next ``count`` matching requests fail (``count=0``: until cleared).
-
-        ``kind``: ``rate_limit``, ``meta_error`` (``code=...``), ``dialog360_error``,
-        ``status`` (``status=503``), ``html``, ``delay`` (``ms=...``), ``reset_before_body``,
-        ``reset_after_body``, ``malformed_json``, ``truncated_json``. ``path`` may end in ``*``
-        for a prefix; ``None`` matches any.
-        """
-        rule: dict[str, Any] = {"count": count, "fault": {"kind": kind, **params}}
-        if method is not None:
-            rule["method"] = method
-        if path is not None:
-            rule["path"] = path
-        self.add_fault(rule)
-
     def wait_for(
         self,
         predicate: Callable[[], Any],
