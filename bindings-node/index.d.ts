@@ -362,6 +362,16 @@ export declare class Sandbox {
    * matching requests.
    */
   addFault(rule: Record<string, unknown>): void
+  /**
+   * The wait of `waitFor(predicate, { timeoutMs, intervalMs })` (wa360.js runs the
+   * predicate): the sandbox's `Waiter` reads the options and keeps the deadline.
+   */
+  _waiter(options?: Record<string, unknown> | null): JsWaiter
+  /**
+   * The wait of `waitDeliveries(n, { kind, ok, timeoutMs })`: what to wait for and
+   * the deadline, read by the sandbox's `DeliveryWait` and `Waiter`.
+   */
+  _deliveryWaiter(n: number, options?: Record<string, unknown> | null): JsWaiter
   /** The registered phone-number webhook as `{ url, headers }`, or `null`. */
   phoneWebhook(): { url: string, headers: Record<string, string> } | null
   /** The registered WABA-level webhook as `{ url, headers }`, or `null`. */
@@ -390,6 +400,18 @@ export declare class Sandbox {
   stop(): Promise<void>
 }
 export type JsSandbox = Sandbox
+
+/** A running wait of `Sandbox.waitFor` / `waitDeliveries` (internal to wa360.js). */
+export declare class SandboxWaiter {
+  /**
+   * Milliseconds to sleep before trying again; throws a `timeout` error once the
+   * deadline has passed.
+   */
+  pauseMs(): number
+  /** For `waitDeliveries`: the matching deliveries once there are enough, else `null`. */
+  deliveries(): Array<Record<string, any>> | null
+}
+export type JsWaiter = SandboxWaiter
 
 /**
  * Keeps the furthest status of each outbound message (`sent` < `delivered`

@@ -229,6 +229,51 @@ impl JsSandbox {
         guard(&env, || self.control.add_fault_json(rule.0))
     }
 
+    /// The wait of `waitFor(predicate, { timeoutMs, intervalMs })` (wa360.js runs the
+    /// predicate): the sandbox's `Waiter` reads the options and keeps the deadline.
+    #[napi(
+        js_name = "_waiter",
+        ts_args_type = "options?: Record<string, unknown> | null"
+    )]
+    pub fn waiter(&self, env: Env, options: Option<crate::own::Json>) -> napi::Result<JsWaiter> {
+        guard(&env, || {
+            let o = crate::own::options(options, &["timeoutMs", "intervalMs"])?;
+            Ok(JsWaiter {
+                waiter: start_waiter(&o, "condition", "intervalMs")?,
+                control: self.control.clone(),
+                deliveries: None,
+            })
+        })
+    }
+
+    /// The wait of `waitDeliveries(n, { kind, ok, timeoutMs })`: what to wait for and
+    /// the deadline, read by the sandbox's `DeliveryWait` and `Waiter`.
+    #[napi(
+        js_name = "_deliveryWaiter",
+        ts_args_type = "n: number, options?: Record<string, unknown> | null"
+    )]
+    pub fn delivery_waiter(
+        &self,
+        env: Env,
+        n: crate::own::Json,
+        options: Option<crate::own::Json>,
+    ) -> napi::Result<JsWaiter> {
+        guard(&env, || {
+            let o = crate::own::options(options, &["kind", "ok", "timeoutMs"])?;
+            let wait = wa360_sandbox::DeliveryWait {
+                n: wa360::input::int_option("n", n.0.as_f64().unwrap_or(f64::NAN), 0, 1 << 32)?
+                    as usize,
+                kind: crate::own::opt_str(&o, "kind")?,
+                ok: crate::own::opt_bool(&o, "ok")?.unwrap_or(true),
+            };
+            Ok(JsWaiter {
+                waiter: start_waiter(&o, &wait.describe(), "")?,
+                control: self.control.clone(),
+                deliveries: Some(wait),
+            })
+        })
+    }
+
     /// The registered phone-number webhook as `{ url, headers }`, or `null`.
     #[napi(ts_return_type = "{ url: string, headers: Record<string, string> } | null")]
     pub fn phone_webhook(&self, env: Env) -> napi::Result<Value> {
@@ -335,6 +380,54 @@ impl JsSandbox {
             },
             |_, v| Ok(v),
         )
+    }
+}
+
+/// A `Waiter` started from Node's `timeoutMs` and (when `interval` names it) interval option.
+fn start_waiter(
+    o: &serde_json::Map<String, Value>,
+    what: &str,
+    interval: &str,
+) -> wa360::Result<wa360_sandbox::Waiter> {
+    let interval = match interval {
+        "" => None,
+        k => crate::own::opt_num(o, k)?,
+    };
+    wa360_sandbox::Waiter::start(
+        what,
+        crate::own::opt_num(o, "timeoutMs")?,
+        interval,
+        wa360_sandbox::WaitUnit::Millis,
+    )
+}
+
+/// A running wait of `Sandbox.waitFor` / `waitDeliveries` (internal to wa360.js).
+#[napi(js_name = "SandboxWaiter")]
+pub struct JsWaiter {
+    waiter: wa360_sandbox::Waiter,
+    control: wa360_sandbox::Control,
+    deliveries: Option<wa360_sandbox::DeliveryWait>,
+}
+
+#[napi]
+impl JsWaiter {
+    /// Milliseconds to sleep before trying again; throws a `timeout` error once the
+    /// deadline has passed.
+    #[napi]
+    pub fn pause_ms(&self, env: Env) -> napi::Result<f64> {
+        guard(&env, || Ok(self.waiter.pause()?.as_secs_f64() * 1000.0))
+    }
+
+    /// For `waitDeliveries`: the matching deliveries once there are enough, else `null`.
+    #[napi(ts_return_type = "Array<Record<string, any>> | null")]
+    pub fn deliveries(&self, env: Env) -> napi::Result<Value> {
+        guard(&env, || {
+            let found = self
+                .deliveries
+                .as_ref()
+                .and_then(|w| w.reached(self.control.deliveries()));
+            serde_json::to_value(found).map_err(internal)
+        })
     }
 }
 

@@ -4,6 +4,7 @@
 import { test, before, after, beforeEach, describe } from 'node:test'
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
+import http from 'node:http'
 import { Client, Sandbox, buildMessage, isWa360Error, _errorFields } from '../wa360.mjs'
 import { createApp } from '../examples/express-receiver.mjs'
 import { createServer } from '../examples/fastify-receiver.mjs'
@@ -258,6 +259,68 @@ describe('sandbox fault(kind, options), as Python\'s fault(kind, *, method, path
     assert.throws(() => sb.fault('no_such_kind'), (e) => e.code === 'invalid_argument' && e.message.includes('no_such_kind'))
     assert.throws(() => sb.fault('meta_error'), (e) => e.code === 'invalid_argument' && e.message.includes('code'))
     assert.match((await quick().sendText(TO, 'ok')).messageId, /^wamid\./)
+  })
+})
+
+// A wait that never ended would fail by the suite's timeout rather than hang the run.
+describe('sandbox waitFor / waitDeliveries, as Python\'s wait_for / wait_deliveries', { timeout: 60_000 }, () => {
+  test('waitFor resolves to the first truthy value, not before, trying again on falsy ones', async () => {
+    let value = 0
+    let calls = 0
+    setTimeout(() => { value = '' }, 100)
+    setTimeout(() => { value = { ready: true } }, 300)
+    const started = Date.now()
+    const got = await sb.waitFor(async () => { calls++; return value }, { intervalMs: 10 })
+    assert.deepEqual(got, { ready: true })
+    assert.ok(Date.now() - started >= 250, 'resolved before the value was set')
+    assert.ok(calls > 2, `tried ${calls} times`)
+  })
+
+  test('waitFor rejects with a timeout error after timeoutMs, having tried until then', async () => {
+    let calls = 0
+    const started = Date.now()
+    await assert.rejects(sb.waitFor(() => { calls++; return null }, { timeoutMs: 200, intervalMs: 20 }), (e) => isWa360Error(e, 'timeout') && /condition not met within 0\.2 s/.test(e.message))
+    assert.ok(Date.now() - started >= 200, 'gave up before timeoutMs')
+    assert.ok(calls >= 2, `tried ${calls} times`)
+    // timeoutMs: 0 tries once.
+    calls = 0
+    await assert.rejects(sb.waitFor(() => { calls++; return false }, { timeoutMs: 0 }), { code: 'timeout' })
+    assert.equal(calls, 1)
+  })
+
+  test('bad waitFor / waitDeliveries arguments are invalid_argument naming them', async () => {
+    for (const [options, field] of [[{ timeoutMs: -1 }, 'timeoutMs'], [{ timeoutMs: 'soon' }, 'timeoutMs'], [{ intervalMs: 0 }, 'intervalMs'], [{ timeout: 5 }, 'timeout']]) {
+      await assert.rejects(sb.waitFor(() => true, options), { code: 'invalid_argument', field }, JSON.stringify(options))
+    }
+    await assert.rejects(sb.waitFor('ready'), { code: 'invalid_argument', field: 'predicate' })
+    for (const [n, options, field] of [[-1, {}, 'n'], ['2', {}, 'n'], [1, { ok: 'yes' }, 'ok'], [1, { kind: 3 }, 'kind'], [1, { intervalMs: 5 }, 'intervalMs'], [1, { timeoutMs: Infinity }, 'timeoutMs']]) {
+      await assert.rejects(sb.waitDeliveries(n, options), { code: 'invalid_argument', field }, JSON.stringify([n, options]))
+    }
+  })
+
+  test('waitDeliveries waits for n deliveries of a kind answered 200 (or any answer with ok: false)', async () => {
+    let answer = 200
+    const server = http.createServer((req, res) => { req.resume(); req.on('end', () => { res.statusCode = answer; res.end() }) })
+    await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve))
+    try {
+      await sb.registerWebhook(`http://127.0.0.1:${server.address().port}/hook`)
+      await assert.rejects(sb.waitDeliveries(1, { timeoutMs: 150 }), (e) => isWa360Error(e, 'timeout') && e.message.includes('1 webhook deliveries answered 200'))
+      await client.sendText(TO, 'watch me')
+      const read = await sb.waitDeliveries(1, { kind: 'status:read' })
+      assert.equal(read.length, 1)
+      assert.equal(read[0].kind, 'status:read')
+      assert.equal(read[0].ok, true)
+      assert.ok(sb.deliveries().some((d) => d.kind === 'status:sent'), 'sent comes before read')
+      const all = await sb.waitDeliveries(3)
+      assert.deepEqual(all.map((d) => d.kind).sort(), ['status:delivered', 'status:read', 'status:sent'])
+      answer = 500
+      await sb.inbound({ from: TO, type: 'text', text: { body: 'hi' } })
+      const failed = await sb.waitDeliveries(2, { kind: 'inbound', ok: false })
+      assert.ok(failed.every((d) => d.kind === 'inbound' && d.status === 500 && !d.ok))
+      await assert.rejects(sb.waitDeliveries(1, { kind: 'inbound', timeoutMs: 100 }), { code: 'timeout' })
+    } finally {
+      await new Promise((resolve) => server.close(resolve))
+    }
   })
 })
 

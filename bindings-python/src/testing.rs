@@ -9,7 +9,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
 use serde_json::Value;
 use wa360::webhook::testing as wt;
-use wa360_sandbox::{BlockingSandbox, Control, Sandbox};
+use wa360_sandbox::{BlockingSandbox, Control, DeliveryWait, Sandbox, WaitUnit, Waiter};
 
 use crate::convert::{py_to_value, serialized_to_py};
 use crate::errors::{IntoPyResult, guard, to_py_err};
@@ -163,6 +163,58 @@ impl PySandbox {
         })
     }
 
+    /// The wait of `wait_for(predicate, *, timeout, interval)` (testing.py calls the
+    /// predicate): the sandbox's `Waiter` reads the options and keeps the deadline.
+    #[pyo3(signature = (timeout, interval))]
+    fn _waiter(
+        &self,
+        timeout: Option<&Bound<'_, PyAny>>,
+        interval: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<PyWaiter> {
+        guard(|| {
+            let timeout = seconds_option(timeout, "timeout")?;
+            let interval = seconds_option(interval, "interval")?;
+            Ok(PyWaiter {
+                waiter: Waiter::start("condition", timeout, interval, WaitUnit::Seconds)
+                    .py_err()?,
+                control: self.control.clone(),
+                deliveries: None,
+            })
+        })
+    }
+
+    /// The wait of `wait_deliveries(n, *, kind, ok, timeout)`: what to wait for and the
+    /// deadline, read by the sandbox's `DeliveryWait` and `Waiter`.
+    #[pyo3(signature = (n, kind, ok, timeout))]
+    fn _delivery_waiter(
+        &self,
+        n: &Bound<'_, PyAny>,
+        kind: Option<&Bound<'_, PyAny>>,
+        ok: &Bound<'_, PyAny>,
+        timeout: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<PyWaiter> {
+        guard(|| {
+            let timeout = seconds_option(timeout, "timeout")?;
+            let wait = DeliveryWait {
+                n: crate::convert::int_option(n, "n", 0, 1 << 32)? as usize,
+                kind: kind
+                    .filter(|k| !k.is_none())
+                    .map(|k| crate::convert::text_arg(k, "kind"))
+                    .transpose()?,
+                ok: ok
+                    .cast::<pyo3::types::PyBool>()
+                    .map_err(|_| to_py_err(wa360::Error::invalid("ok", "must be True or False")))?
+                    .is_true(),
+            };
+            Ok(PyWaiter {
+                waiter: Waiter::start(wait.describe(), timeout, None, WaitUnit::Seconds)
+                    .py_err()?,
+                control: self.control.clone(),
+                deliveries: Some(wait),
+            })
+        })
+    }
+
     /// Enforce rate limits like the real API: `{"messages_per_second"?: N,
     /// "pair_rate"?: {"interval_ms": N, "burst"?: N}, "endpoint_rps"?: N}` (absent = off).
     fn set_limits(&self, limits: &Bound<'_, PyAny>) -> PyResult<()> {
@@ -273,6 +325,41 @@ impl PySandbox {
 
     fn __repr__(&self) -> String {
         format!("Sandbox(url={:?})", self.url)
+    }
+}
+
+/// A seconds option of the waits (`None`: the sandbox's default).
+fn seconds_option(v: Option<&Bound<'_, PyAny>>, name: &str) -> PyResult<Option<f64>> {
+    v.filter(|v| !v.is_none())
+        .map(|v| crate::convert::num_option(v, name))
+        .transpose()
+}
+
+/// A running wait of `Sandbox.wait_for` / `wait_deliveries` (internal to testing.py).
+#[pyclass(name = "SandboxWaiter", module = "wa360._native", frozen)]
+pub struct PyWaiter {
+    waiter: Waiter,
+    control: Control,
+    deliveries: Option<DeliveryWait>,
+}
+
+#[pymethods]
+impl PyWaiter {
+    /// Seconds to sleep before trying again; raises `wa360.TimeoutError` once the
+    /// deadline has passed.
+    fn pause(&self) -> PyResult<f64> {
+        guard(|| Ok(self.waiter.pause().py_err()?.as_secs_f64()))
+    }
+
+    /// For `wait_deliveries`: the matching deliveries once there are enough, else `None`.
+    fn deliveries<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        guard(|| {
+            let found = self
+                .deliveries
+                .as_ref()
+                .and_then(|w| w.reached(self.control.deliveries()));
+            serialized_to_py(py, &found)
+        })
     }
 }
 
@@ -397,6 +484,7 @@ fn basic_auth_header(user: &str, password: &str) -> (String, String) {
 /// (`wa360/testing.py` re-exports them).
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PySandbox>()?;
+    m.add_class::<PyWaiter>()?;
     m.add_function(wrap_pyfunction!(inbound_text, m)?)?;
     m.add_function(wrap_pyfunction!(inbound, m)?)?;
     m.add_function(wrap_pyfunction!(status, m)?)?;

@@ -1,8 +1,12 @@
 """The Sandbox's test helpers over real HTTP: ``fault(kind, *, method, path, count, **params)``
-with the same meaning as Node's ``fault(kind, options)`` (the sandbox assembles the rule)."""
+and ``wait_for`` / ``wait_deliveries``, with the same meaning as Node's ``fault(kind, options)``,
+``waitFor`` and ``waitDeliveries`` (the sandbox assembles the rule and keeps the waiting rule)."""
 
 from __future__ import annotations
 
+import http.server
+import threading
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -87,3 +91,88 @@ def test_unknown_kind_or_missing_parameter_is_invalid_argument(sb: Sandbox) -> N
         sb.fault("no_such_kind")
     with pytest.raises(wa360.InvalidArgumentError, match="code"):
         sb.fault("meta_error")
+
+
+def test_wait_for_returns_the_first_truthy_value_not_before(sb: Sandbox) -> None:
+    values = iter([0, "", None, [], {"ready": True}])
+    calls = []
+
+    def predicate() -> Any:
+        calls.append(1)
+        return next(values)
+
+    assert sb.wait_for(predicate, interval=0.01) == {"ready": True}
+    assert len(calls) == 5
+
+
+def test_wait_for_raises_timeout_after_the_timeout_having_tried_until_then(sb: Sandbox) -> None:
+    calls = []
+    started = time.monotonic()
+    with pytest.raises(wa360.TimeoutError, match=r"condition not met within 0\.2 s") as e:
+        sb.wait_for(lambda: calls.append(1), timeout=0.2, interval=0.02)
+    assert isinstance(e.value, TimeoutError)  # the builtin, as before
+    assert e.value.code == "timeout"
+    assert time.monotonic() - started >= 0.2
+    assert len(calls) >= 2
+    calls.clear()
+    with pytest.raises(wa360.TimeoutError):
+        sb.wait_for(lambda: calls.append(1), timeout=0)
+    assert len(calls) == 1
+
+
+@pytest.mark.parametrize(
+    ("call", "field"),
+    [
+        (lambda sb: sb.wait_for(bool, timeout=-1), "timeout"),
+        (lambda sb: sb.wait_for(bool, timeout="soon"), "timeout"),
+        (lambda sb: sb.wait_for(bool, interval=0), "interval"),
+        (lambda sb: sb.wait_for("ready"), "predicate"),
+        (lambda sb: sb.wait_deliveries(-1), "n"),
+        (lambda sb: sb.wait_deliveries(True), "n"),
+        (lambda sb: sb.wait_deliveries(1, kind=3), "kind"),
+        (lambda sb: sb.wait_deliveries(1, ok="yes"), "ok"),
+        (lambda sb: sb.wait_deliveries(1, timeout=float("inf")), "timeout"),
+    ],
+)
+def test_bad_wait_arguments_name_them(sb: Sandbox, call: Any, field: str) -> None:
+    with pytest.raises(wa360.InvalidArgumentError) as e:
+        call(sb)
+    assert e.value.field == field
+
+
+class _Hook(http.server.BaseHTTPRequestHandler):
+    answer = 200
+
+    def do_POST(self) -> None:  # noqa: N802 (the handler's name)
+        self.rfile.read(int(self.headers.get("content-length", 0)))
+        self.send_response(type(self).answer)
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def test_wait_deliveries_waits_for_n_of_a_kind_answered_200(
+    sb: Sandbox, client: wa360.Client
+) -> None:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Hook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        _Hook.answer = 200
+        sb.register_webhook(f"http://127.0.0.1:{server.server_address[1]}/hook")
+        with pytest.raises(wa360.TimeoutError, match="1 webhook deliveries answered 200"):
+            sb.wait_deliveries(1, timeout=0.15)
+        client.send_text(TO, "watch me")
+        (read,) = sb.wait_deliveries(1, kind="status:read")
+        assert (read["kind"], read["ok"]) == ("status:read", True)
+        kinds = sorted(d["kind"] for d in sb.wait_deliveries(3))
+        assert kinds == ["status:delivered", "status:read", "status:sent"]
+        _Hook.answer = 500
+        sb.inbound({"from": TO, "type": "text", "text": {"body": "hi"}})
+        failed = sb.wait_deliveries(2, kind="inbound", ok=False)
+        assert all(d["kind"] == "inbound" and d["status"] == 500 for d in failed)
+        with pytest.raises(wa360.TimeoutError):
+            sb.wait_deliveries(1, kind="inbound", timeout=0.1)
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -605,6 +605,13 @@ class MediaCache:
 
 # -- testing ------------------------------------------------------------------------------------
 
+@final
+class SandboxWaiter:
+    """A running wait of ``Sandbox.wait_for`` / ``wait_deliveries``."""
+
+    def pause(self) -> float: ...
+    def deliveries(self) -> list[dict[str, Any]] | None: ...
+
 @disjoint_base
 class Sandbox:
     """A running local 360dialog emulator."""
@@ -627,6 +634,10 @@ class Sandbox:
     ) -> list[dict[str, Any]]: ...
     def deliveries(self) -> list[dict[str, Any]]: ...
     def add_fault(self, rule: Mapping[str, Any]) -> None: ...
+    def _waiter(self, timeout: float | None, interval: float | None) -> SandboxWaiter: ...
+    def _delivery_waiter(
+        self, n: int, kind: str | None, ok: bool, timeout: float | None
+    ) -> SandboxWaiter: ...
     def fault(
         self,
         kind: str,
