@@ -366,12 +366,12 @@ export declare class Sandbox {
    * The wait of `waitFor(predicate, { timeoutMs, intervalMs })` (wa360.js runs the
    * predicate): the sandbox's `Waiter` reads the options and keeps the deadline.
    */
-  _waiter(options?: Record<string, unknown> | null): JsWaiter
+  _waiter(options?: object | null): JsWaiter
   /**
    * The wait of `waitDeliveries(n, { kind, ok, timeoutMs })`: what to wait for and
    * the deadline, read by the sandbox's `DeliveryWait` and `Waiter`.
    */
-  _deliveryWaiter(n: number, options?: Record<string, unknown> | null): JsWaiter
+  _deliveryWaiter(n: number, options?: object | null): JsWaiter
   /** The registered phone-number webhook as `{ url, headers }`, or `null`. */
   phoneWebhook(): { url: string, headers: Record<string, string> } | null
   /** The registered WABA-level webhook as `{ url, headers }`, or `null`. */
@@ -750,20 +750,20 @@ export interface GetWebhookOptions {
 /**
  * Send pacing of `new Client({ governor })`: per-number token bucket, per-recipient
  * pair rate, `131056` back-off. Every field is optional (defaults: 80/s, one send per
- * 6 s to a recipient, 30 s deadline).
+ * 6 s to a recipient, 30 s deadline). (Declared for the TypeScript types; read by the core.)
  */
 export interface GovernorOptions {
-  /** Sends per second for this business number (default 80). */
-  messagesPerSecond?: number
+  /** Sends per second for this business number (default 80; `null`: no per-number pacing). */
+  messagesPerSecond?: number | undefined | null
   /** Sends allowed at once before the rate applies (default: a tenth of a second of sends). */
   burst?: number
-  /** At most one send per this many ms to one recipient (default 6000; 0 = off). */
-  pairIntervalMs?: number
+  /** At most one send per this many ms to one recipient (default 6000; 0 or `null`: off). */
+  pairIntervalMs?: number | undefined | null
   /** Sends to one recipient allowed at once before `pairIntervalMs` applies (default 1). */
   pairBurst?: number
   /**
-   * Longest wait for a send slot, in ms (default 30000); past it the send rejects with
-   * `rate_limited` and `retryAfter`, nothing sent.
+   * Longest wait for a send slot, in ms (default 30000; at most one year); past it the
+   * send rejects with `rate_limited` and `retryAfter`, nothing sent.
    */
   maxWaitMs?: number
   /** The number's bucket name in a shared store (default `default`). */

@@ -231,10 +231,7 @@ impl JsSandbox {
 
     /// The wait of `waitFor(predicate, { timeoutMs, intervalMs })` (wa360.js runs the
     /// predicate): the sandbox's `Waiter` reads the options and keeps the deadline.
-    #[napi(
-        js_name = "_waiter",
-        ts_args_type = "options?: Record<string, unknown> | null"
-    )]
+    #[napi(js_name = "_waiter", ts_args_type = "options?: object | null")]
     pub fn waiter(&self, env: Env, options: Option<crate::own::Json>) -> napi::Result<JsWaiter> {
         guard(&env, || {
             let o = crate::own::options(options, &["timeoutMs", "intervalMs"])?;
@@ -250,7 +247,7 @@ impl JsSandbox {
     /// the deadline, read by the sandbox's `DeliveryWait` and `Waiter`.
     #[napi(
         js_name = "_deliveryWaiter",
-        ts_args_type = "n: number, options?: Record<string, unknown> | null"
+        ts_args_type = "n: number, options?: object | null"
     )]
     pub fn delivery_waiter(
         &self,
