@@ -348,12 +348,30 @@ export declare class Sandbox {
   /** Every webhook delivery attempt, oldest first. */
   deliveries(): Array<Record<string, any>>
   /**
-   * Script a fault: `{ method?, path?, count?, fault: { kind: 'rate_limit' | 'meta_error' | … } }`
-   * (see sandbox/README.md). Rules apply in order to the next matching requests.
+   * Make the next `count` matching requests fail (`count: 0`: until cleared), as
+   * Python's `fault(kind, *, method, path, count, **params)`: `method` and `path`
+   * default to `POST` and `/messages` (`null` matches any; a path ending in `*` is a
+   * prefix), `count` to 1, and the other keys are the kind's parameters
+   * (`fault('rate_limit', { retry_after: 2 })`, `fault('meta_error', { code: 131047 })`).
+   * The rule is assembled by the sandbox (`FaultRule::from_kind`).
    */
-  fault(rule: Record<string, unknown>): void
-  /** The same as `fault(rule)`, under Python's name (`Sandbox.add_fault`). */
+  fault(kind: string, options?: FaultOptions & Record<string, unknown> | undefined | null): void
+  /**
+   * Script a fault rule: `{ method?, path?, count?, fault: { kind: 'rate_limit' |
+   * 'meta_error' | … } }` (see sandbox/README.md). Rules apply in order to the next
+   * matching requests.
+   */
   addFault(rule: Record<string, unknown>): void
+  /**
+   * The wait of `waitFor(predicate, { timeoutMs, intervalMs })` (wa360.js runs the
+   * predicate): the sandbox's `Waiter` reads the options and keeps the deadline.
+   */
+  _waiter(options?: object | null): JsWaiter
+  /**
+   * The wait of `waitDeliveries(n, { kind, ok, timeoutMs })`: what to wait for and
+   * the deadline, read by the sandbox's `DeliveryWait` and `Waiter`.
+   */
+  _deliveryWaiter(n: number, options?: object | null): JsWaiter
   /** The registered phone-number webhook as `{ url, headers }`, or `null`. */
   phoneWebhook(): { url: string, headers: Record<string, string> } | null
   /** The registered WABA-level webhook as `{ url, headers }`, or `null`. */
@@ -382,6 +400,18 @@ export declare class Sandbox {
   stop(): Promise<void>
 }
 export type JsSandbox = Sandbox
+
+/** A running wait of `Sandbox.waitFor` / `waitDeliveries` (internal to wa360.js). */
+export declare class SandboxWaiter {
+  /**
+   * Milliseconds to sleep before trying again; throws a `timeout` error once the
+   * deadline has passed.
+   */
+  pauseMs(): number
+  /** For `waitDeliveries`: the matching deliveries once there are enough, else `null`. */
+  deliveries(): Array<Record<string, any>> | null
+}
+export type JsWaiter = SandboxWaiter
 
 /**
  * Keeps the furthest status of each outbound message (`sent` < `delivered`
@@ -697,6 +727,20 @@ export interface DeliveryJson {
   conversation?: string
 }
 
+/**
+ * Options of `Sandbox.fault(kind, options)`; any other key is a parameter of the
+ * fault kind (`retry_after`, `code`, `status`, `ms`, …, in the sandbox's snake_case).
+ * (Declared for the TypeScript types; read by the sandbox's `FaultRule::from_kind`.)
+ */
+export interface FaultOptions {
+  /** HTTP method to match (default `POST`; `null`: any). */
+  method?: string | undefined | null
+  /** Path to match, exact or a prefix ending in `*` (default `/messages`; `null`: any). */
+  path?: string | undefined | null
+  /** How many matching requests fail (default 1; 0 = until cleared). */
+  count?: number
+}
+
 /** Options of `getWebhook`. (Declared for the TypeScript types.) */
 export interface GetWebhookOptions {
   /** Read the WABA-level webhook instead of the phone-number-level one. */
@@ -706,20 +750,20 @@ export interface GetWebhookOptions {
 /**
  * Send pacing of `new Client({ governor })`: per-number token bucket, per-recipient
  * pair rate, `131056` back-off. Every field is optional (defaults: 80/s, one send per
- * 6 s to a recipient, 30 s deadline).
+ * 6 s to a recipient, 30 s deadline). (Declared for the TypeScript types; read by the core.)
  */
 export interface GovernorOptions {
-  /** Sends per second for this business number (default 80). */
-  messagesPerSecond?: number
+  /** Sends per second for this business number (default 80; `null`: no per-number pacing). */
+  messagesPerSecond?: number | undefined | null
   /** Sends allowed at once before the rate applies (default: a tenth of a second of sends). */
   burst?: number
-  /** At most one send per this many ms to one recipient (default 6000; 0 = off). */
-  pairIntervalMs?: number
+  /** At most one send per this many ms to one recipient (default 6000; 0 or `null`: off). */
+  pairIntervalMs?: number | undefined | null
   /** Sends to one recipient allowed at once before `pairIntervalMs` applies (default 1). */
   pairBurst?: number
   /**
-   * Longest wait for a send slot, in ms (default 30000); past it the send rejects with
-   * `rate_limited` and `retryAfter`, nothing sent.
+   * Longest wait for a send slot, in ms (default 30000; at most one year); past it the
+   * send rejects with `rate_limited` and `retryAfter`, nothing sent.
    */
   maxWaitMs?: number
   /** The number's bucket name in a shared store (default `default`). */

@@ -8,7 +8,7 @@ export {
   type SendResponse, type SendContact, type SentMessage, type MediaInfo, type ClientDescription,
   type VerifierOptions, type BasicAuth, type SetWebhookOptions, type GetWebhookOptions, type WebhookInfo,
   type GovernorOptions, type BroadcastRunOptions, type BroadcastProgress, type BroadcastSummary, type BroadcastCounts, type CampaignRecipient,
-  type SendOptions, type SandboxOptions, type MemoryStoreOptions, type MessageState,
+  type SendOptions, type SandboxOptions, type FaultOptions, type MemoryStoreOptions, type MessageState,
   MediaCache, buildTemplate, buildProfileUpdate, parseTemplateList, checkTemplateSend,
   type TemplateInfo, type TemplatePageInfo, type BusinessProfile, type HealthStatus, type HealthEntity,
   type HealthError, type HealthCheck, type BlockedUser, type BlockResult, type CachedUpload,
@@ -181,6 +181,24 @@ export declare function _panicForTests(): void
 /** @internal test hook: panics inside a Rust future (must reject with code `internal`). */
 export declare function _panicForTestsAsync(): Promise<void>
 
+/** Options of `Sandbox.waitFor(predicate, options)`. */
+export interface WaitOptions {
+  /** Give up after this many ms with a `timeout` error (default 10000; 0 = try once). */
+  timeoutMs?: number
+  /** Try the predicate every this many ms (default 20). */
+  intervalMs?: number
+}
+
+/** Options of `Sandbox.waitDeliveries(n, options)`. */
+export interface WaitDeliveriesOptions {
+  /** Only deliveries of this kind: `status:sent`, `status:delivered`, `status:read`, `inbound`, `raw` (default: any). */
+  kind?: string
+  /** Only deliveries the receiver answered 200 (default true). */
+  ok?: boolean
+  /** Give up after this many ms with a `timeout` error (default 10000). */
+  timeoutMs?: number
+}
+
 declare module './index.js' {
   interface Deduper {
     /** The events not seen before, in order (repeats within the batch dropped too). */
@@ -204,6 +222,20 @@ declare module './index.js' {
   interface Inbox {
     /** Up to `limit` (default 100) dead letters, oldest first. */
     dead(limit?: number): Promise<Array<{ id: string; event: WithToJSON<Event>; attempts: number; lastError?: string; acceptedAtMs: number }>>
+  }
+  interface Sandbox {
+    /**
+     * Resolve to the first truthy value of `predicate()` (may be async), tried every
+     * `intervalMs` (default 20); rejects with a `timeout` error after `timeoutMs`
+     * (default 10000). As Python's `Sandbox.wait_for`.
+     */
+    waitFor<T>(predicate: () => T | Promise<T>, options?: WaitOptions | undefined | null): Promise<NonNullable<T>>
+    /**
+     * Wait until at least `n` webhook deliveries (of `kind`, e.g. `'status:read'`;
+     * answered 200 unless `ok: false`) were made; resolves to them. As Python's
+     * `Sandbox.wait_deliveries`.
+     */
+    waitDeliveries(n: number, options?: WaitDeliveriesOptions | undefined | null): Promise<Array<Record<string, any>>>
   }
   interface Consumer {
     /** Claim up to `max` (default 1) events, waiting up to `timeoutMs` (default 1000). */

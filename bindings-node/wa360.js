@@ -81,6 +81,36 @@ wrapMethods(native.StatusFold, new Set())
 wrapMethods(native.Inbox, new Set(['stats', '_deadJson', 'replay', 'drop', 'prune']))
 wrapMethods(native.Consumer, new Set(['_nextJson', 'ack', 'nack', 'releaseHeld', 'close']))
 wrapMethods(native.Receiver, new Set(['handle']))
+// sandbox.waitFor(predicate, { timeoutMs, intervalMs }) / waitDeliveries(n, { kind, ok,
+// timeoutMs }): the rule (defaults, option checks, deadline, the `timeout` error) is the
+// sandbox's Waiter (native _waiter / _deliveryWaiter); only calling the JS predicate and
+// sleeping are here.
+{
+  async function poll(waiter, predicate) {
+    for (;;) {
+      const value = await predicate()
+      if (value) return value
+      const ms = waiter.pauseMs()
+      await new Promise((resolve) => setTimeout(resolve, ms))
+    }
+  }
+  const methods = {
+    async waitFor(predicate, options) {
+      if (typeof predicate !== 'function') {
+        throw Object.assign(new TypeError('predicate must be a function'), { code: 'invalid_argument', field: 'predicate', rule: 'must be a function' })
+      }
+      return poll(this._waiter(options), predicate)
+    },
+    async waitDeliveries(n, options) {
+      const waiter = this._deliveryWaiter(n, options)
+      return poll(waiter, () => waiter.deliveries())
+    },
+  }
+  for (const [name, value] of Object.entries(methods)) {
+    Object.defineProperty(native.Sandbox.prototype, name, { enumerable: false, configurable: true, writable: true, value })
+  }
+}
+wrapMethods(native.SandboxWaiter, new Set())
 // Sandbox.start is a read-only static of the native class: left as is (its
 // one optional argument is an options object).
 

@@ -138,9 +138,9 @@ impl JsClient {
                     .max_retries(int_option("maxRetries", n, 0, wa360::input::MAX_RETRIES)? as u32);
             }
             if let Some(g) = o.get("governor") {
-                let (cfg, store) = crate::governor::from_json(g.clone())?;
-                b = b.governor(cfg);
-                if let Some(url) = store {
+                let spec = crate::governor::from_json(g.clone())?;
+                b = b.governor(spec.config);
+                if let Some(url) = spec.store {
                     b = b.governor_store(wa360::governor::open_store(&url)?);
                 }
             }

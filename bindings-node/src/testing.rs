@@ -29,6 +29,20 @@ pub struct SandboxOptions {
     pub max_delivery_attempts: Option<u32>,
 }
 
+/// Options of `Sandbox.fault(kind, options)`; any other key is a parameter of the
+/// fault kind (`retry_after`, `code`, `status`, `ms`, …, in the sandbox's snake_case).
+/// (Declared for the TypeScript types; read by the sandbox's `FaultRule::from_kind`.)
+#[napi(object)]
+#[allow(dead_code)]
+pub struct FaultOptions {
+    /// HTTP method to match (default `POST`; `null`: any).
+    pub method: Option<Option<String>>,
+    /// Path to match, exact or a prefix ending in `*` (default `/messages`; `null`: any).
+    pub path: Option<Option<String>>,
+    /// How many matching requests fail (default 1; 0 = until cleared).
+    pub count: Option<u32>,
+}
+
 /// The options of `Sandbox.start`, read and range-checked.
 fn sandbox_options(o: Option<crate::own::Json>) -> wa360::Result<SandboxOpts> {
     use crate::own::{opt_bool, opt_num, opt_str, options};
@@ -182,17 +196,79 @@ impl JsSandbox {
         })
     }
 
-    /// Script a fault: `{ method?, path?, count?, fault: { kind: 'rate_limit' | 'meta_error' | … } }`
-    /// (see sandbox/README.md). Rules apply in order to the next matching requests.
-    #[napi(ts_args_type = "rule: Record<string, unknown>")]
-    pub fn fault(&self, env: Env, rule: crate::own::Json) -> napi::Result<()> {
-        self.add_fault(env, rule)
+    /// Make the next `count` matching requests fail (`count: 0`: until cleared), as
+    /// Python's `fault(kind, *, method, path, count, **params)`: `method` and `path`
+    /// default to `POST` and `/messages` (`null` matches any; a path ending in `*` is a
+    /// prefix), `count` to 1, and the other keys are the kind's parameters
+    /// (`fault('rate_limit', { retry_after: 2 })`, `fault('meta_error', { code: 131047 })`).
+    /// The rule is assembled by the sandbox (`FaultRule::from_kind`).
+    #[napi(
+        ts_args_type = "kind: string, options?: FaultOptions & Record<string, unknown> | undefined | null"
+    )]
+    pub fn fault(
+        &self,
+        env: Env,
+        kind: String,
+        options: Option<crate::own::Json>,
+    ) -> napi::Result<()> {
+        guard(&env, || {
+            let options = match options.map(|j| j.0) {
+                None | Some(Value::Null) => serde_json::Map::new(),
+                Some(Value::Object(m)) => m,
+                Some(_) => return Err(wa360::Error::invalid("options", "must be an object")),
+            };
+            self.control.fault(&kind, options)
+        })
     }
 
-    /// The same as `fault(rule)`, under Python's name (`Sandbox.add_fault`).
+    /// Script a fault rule: `{ method?, path?, count?, fault: { kind: 'rate_limit' |
+    /// 'meta_error' | … } }` (see sandbox/README.md). Rules apply in order to the next
+    /// matching requests.
     #[napi(ts_args_type = "rule: Record<string, unknown>")]
     pub fn add_fault(&self, env: Env, rule: crate::own::Json) -> napi::Result<()> {
         guard(&env, || self.control.add_fault_json(rule.0))
+    }
+
+    /// The wait of `waitFor(predicate, { timeoutMs, intervalMs })` (wa360.js runs the
+    /// predicate): the sandbox's `Waiter` reads the options and keeps the deadline.
+    #[napi(js_name = "_waiter", ts_args_type = "options?: object | null")]
+    pub fn waiter(&self, env: Env, options: Option<crate::own::Json>) -> napi::Result<JsWaiter> {
+        guard(&env, || {
+            let o = crate::own::options(options, &["timeoutMs", "intervalMs"])?;
+            Ok(JsWaiter {
+                waiter: start_waiter(&o, "condition", "intervalMs")?,
+                control: self.control.clone(),
+                deliveries: None,
+            })
+        })
+    }
+
+    /// The wait of `waitDeliveries(n, { kind, ok, timeoutMs })`: what to wait for and
+    /// the deadline, read by the sandbox's `DeliveryWait` and `Waiter`.
+    #[napi(
+        js_name = "_deliveryWaiter",
+        ts_args_type = "n: number, options?: object | null"
+    )]
+    pub fn delivery_waiter(
+        &self,
+        env: Env,
+        n: crate::own::Json,
+        options: Option<crate::own::Json>,
+    ) -> napi::Result<JsWaiter> {
+        guard(&env, || {
+            let o = crate::own::options(options, &["kind", "ok", "timeoutMs"])?;
+            let wait = wa360_sandbox::DeliveryWait {
+                n: wa360::input::int_option("n", n.0.as_f64().unwrap_or(f64::NAN), 0, 1 << 32)?
+                    as usize,
+                kind: crate::own::opt_str(&o, "kind")?,
+                ok: crate::own::opt_bool(&o, "ok")?.unwrap_or(true),
+            };
+            Ok(JsWaiter {
+                waiter: start_waiter(&o, &wait.describe(), "")?,
+                control: self.control.clone(),
+                deliveries: Some(wait),
+            })
+        })
     }
 
     /// The registered phone-number webhook as `{ url, headers }`, or `null`.
@@ -301,6 +377,54 @@ impl JsSandbox {
             },
             |_, v| Ok(v),
         )
+    }
+}
+
+/// A `Waiter` started from Node's `timeoutMs` and (when `interval` names it) interval option.
+fn start_waiter(
+    o: &serde_json::Map<String, Value>,
+    what: &str,
+    interval: &str,
+) -> wa360::Result<wa360_sandbox::Waiter> {
+    let interval = match interval {
+        "" => None,
+        k => crate::own::opt_num(o, k)?,
+    };
+    wa360_sandbox::Waiter::start(
+        what,
+        crate::own::opt_num(o, "timeoutMs")?,
+        interval,
+        wa360_sandbox::WaitUnit::Millis,
+    )
+}
+
+/// A running wait of `Sandbox.waitFor` / `waitDeliveries` (internal to wa360.js).
+#[napi(js_name = "SandboxWaiter")]
+pub struct JsWaiter {
+    waiter: wa360_sandbox::Waiter,
+    control: wa360_sandbox::Control,
+    deliveries: Option<wa360_sandbox::DeliveryWait>,
+}
+
+#[napi]
+impl JsWaiter {
+    /// Milliseconds to sleep before trying again; throws a `timeout` error once the
+    /// deadline has passed.
+    #[napi]
+    pub fn pause_ms(&self, env: Env) -> napi::Result<f64> {
+        guard(&env, || Ok(self.waiter.pause()?.as_secs_f64() * 1000.0))
+    }
+
+    /// For `waitDeliveries`: the matching deliveries once there are enough, else `null`.
+    #[napi(ts_return_type = "Array<Record<string, any>> | null")]
+    pub fn deliveries(&self, env: Env) -> napi::Result<Value> {
+        guard(&env, || {
+            let found = self
+                .deliveries
+                .as_ref()
+                .and_then(|w| w.reached(self.control.deliveries()));
+            serde_json::to_value(found).map_err(internal)
+        })
     }
 }
 

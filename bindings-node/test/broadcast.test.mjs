@@ -16,7 +16,25 @@ const governed = (sb, governor = {}) =>
 describe('governor', () => {
   test('bad options are rejected naming the field', () => {
     assert.throws(() => new Client({ apiKey: 'k', governor: { messagesPerSecond: 0 } }),
-      (e) => isWa360Error(e, 'invalid_argument') && e.field === 'governor.messages_per_second')
+      (e) => isWa360Error(e, 'invalid_argument') && e.field === 'governor.messagesPerSecond')
+    for (const [governor, field] of [[{ pairIntervalMs: -1 }, 'governor.pairIntervalMs'], [{ maxWaitMs: 'soon' }, 'governor.maxWaitMs'], [{ burst: 0 }, 'governor.burst'], [{ pair_interval: 1 }, 'governor.pair_interval'], [[], 'governor']]) {
+      assert.throws(() => new Client({ apiKey: 'k', governor }), (e) => isWa360Error(e, 'invalid_argument') && e.field === field, JSON.stringify(governor))
+    }
+  })
+
+  test('null turns the rate and the pair pacing off (0 too for pairIntervalMs); by default they apply', async () => {
+    const sb = await Sandbox.start()
+    try {
+      for (const off of [null, 0]) {
+        const c = new Client({ apiKey: sb.apiKey, baseUrl: sb.url, governor: { messagesPerSecond: null, pairIntervalMs: off, maxWaitMs: 0 } })
+        // 20 sends at once to one recipient: past 80/s' burst of 8 and the pair rate, none waits.
+        await Promise.all(Array.from({ length: 20 }, (_, i) => c.sendText('15555550123', `n${i}`)))
+      }
+      const paced = new Client({ apiKey: sb.apiKey, baseUrl: sb.url, governor: { maxWaitMs: 0 } })
+      await paced.sendText('15555550124', 'a')
+      await assert.rejects(paced.sendText('15555550124', 'b'), (e) => isWa360Error(e, 'rate_limited') && e.status === 0)
+      assert.equal(sb.requests({ path: '/messages' }).length, 41)
+    } finally { await sb.stop() }
   })
 
   test('past the deadline: rate_limited with retryAfterMs, nothing sent', async () => {
@@ -75,7 +93,7 @@ describe('broadcast', () => {
     await new Promise((r) => server.listen(0, '127.0.0.1', r))
     try {
       await sb.registerWebhook(`http://127.0.0.1:${server.address().port}/hook`)
-      sb.fault({ method: 'POST', path: '/messages', fault: { kind: 'reset_after_body' } })
+      sb.fault('reset_after_body')
       const s = await governed(sb).broadcast(campaign, ledger, { concurrency: 1, unknownWindowMs: 600000 })
       assert.equal(s.complete, true)
       assert.equal(sb.requests().filter((r) => r.path === '/messages').length, 2, 'the unknown send was not repeated')

@@ -265,7 +265,7 @@ after(async () => { await sb.stop() })
 
 test('maxRetries: 3 under 50 rate limits makes exactly 4 requests', async () => {
   sb.reset()
-  sb.fault({ path: '/messages', count: 50, fault: { kind: 'rate_limit', retry_after: 0 } })
+  sb.fault('rate_limit', { count: 50, retry_after: 0 })
   const c = new Client({ apiKey: sb.apiKey, baseUrl: sb.url, maxRetries: 3 })
   await assert.rejects(c.sendText(TO, 'x'), { code: 'rate_limited' })
   assert.equal(sb.requests().filter((r) => r.path === '/messages').length, 4)

@@ -4,6 +4,7 @@
 import { test, before, after, beforeEach, describe } from 'node:test'
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
+import http from 'node:http'
 import { Client, Sandbox, buildMessage, isWa360Error, _errorFields } from '../wa360.mjs'
 import { createApp } from '../examples/express-receiver.mjs'
 import { createServer } from '../examples/fastify-receiver.mjs'
@@ -143,7 +144,7 @@ describe('every error class', () => {
   ]
   for (const [fault, want] of cases) {
     test(`send with ${JSON.stringify(fault)} rejects with ${want.code}`, async () => {
-      sb.fault({ path: '/messages', count: 1, fault })
+      sb.addFault({ path: '/messages', count: 1, fault })
       await assert.rejects(noRetry().sendText(TO, 'x'), (e) => {
         assert.ok(e instanceof Error)
         for (const [k, v] of Object.entries(want)) assert.equal(e[k], v, `${k} of ${e.message}`)
@@ -157,7 +158,7 @@ describe('every error class', () => {
   }
 
   test('a Meta error arrives with every field the core keeps', async () => {
-    sb.fault({ path: '/messages', count: 1, fault: { kind: 'meta_error', code: 131026, details: 'not on WhatsApp', subcode: 42, message: '(#131026) nope' } })
+    sb.fault('meta_error', { code: 131026, details: 'not on WhatsApp', subcode: 42, message: '(#131026) nope' })
     await assert.rejects(noRetry().sendText(TO, 'x'), (e) => {
       const got = Object.fromEntries(_errorFields().map((f) => [f, e[f]]))
       assert.ok(typeof got.fbtraceId === 'string' && got.fbtraceId.length > 0)
@@ -182,9 +183,9 @@ describe('every error class', () => {
   })
 
   test('safe-to-repeat requests: timeout, invalid_response, connection', async () => {
-    sb.fault({ path: '/v1/configs/webhook', count: 1, fault: { kind: 'delay', ms: 1200 } })
+    sb.fault('delay', { method: 'GET', path: '/v1/configs/webhook', ms: 1200 })
     await assert.rejects(noRetry().getWebhook(), { code: 'timeout' })
-    sb.fault({ path: '/v1/configs/webhook', count: 1, fault: { kind: 'malformed_json' } })
+    sb.fault('malformed_json', { method: null, path: '/v1/configs/webhook' })
     await assert.rejects(noRetry().getWebhook(), { code: 'invalid_response', status: 200 })
     const dead = new Client({ apiKey: 'k', baseUrl: 'http://127.0.0.1:9', maxRetries: 0 })
     await assert.rejects(dead.getWebhook(), { code: 'connection' })
@@ -196,10 +197,10 @@ describe('every error class', () => {
   })
 
   test('a send whose outcome is unknown is never repeated; a GET is retried', async () => {
-    sb.fault({ path: '/messages', count: 1, fault: { kind: 'reset_after_body' } })
+    sb.addFault({ path: '/messages', count: 1, fault: { kind: 'reset_after_body' } })
     await assert.rejects(client.sendText(TO, 'once'), { code: 'outcome_unknown' })
     assert.equal(sent().length, 1)
-    sb.fault({ path: '/v1/configs/webhook', count: 1, fault: { kind: 'status', status: 503 } })
+    sb.fault('status', { method: 'GET', path: '/v1/configs/webhook', status: 503 })
     assert.equal(await client.getWebhook(), null)
     assert.equal(sb.requests().filter((r) => r.path === '/v1/configs/webhook').length, 2)
   })
@@ -220,6 +221,107 @@ test('sandbox: addFault, filtered requests and the registered webhooks read as i
   await sb.registerWebhook('http://127.0.0.1:9/waba', { waba: true })
   assert.deepEqual(sb.phoneWebhook(), { url: 'http://127.0.0.1:9/hook', headers: { 'X-Key': 'k' } })
   assert.equal(sb.wabaWebhook().url, 'http://127.0.0.1:9/waba')
+})
+
+describe('sandbox fault(kind, options), as Python\'s fault(kind, *, method, path, count, **params)', () => {
+  const quick = () => new Client({ apiKey: sb.apiKey, baseUrl: sb.url, maxRetries: 0 })
+  const health = () => fetch(`${sb.url}/health_status`, { headers: { 'D360-API-KEY': sb.apiKey } })
+  test('fault(kind) hits the next POST /messages once, with the kind\'s parameters', async () => {
+    sb.fault('meta_error', { code: 131047, details: 'outside the window' })
+    // A GET elsewhere is not hit by the default rule.
+    assert.equal((await health()).status, 200)
+    await assert.rejects(quick().sendText(TO, 'a'), { code: 'window_closed', apiCode: 131047 })
+    const r = await quick().sendText(TO, 'b')
+    assert.match(r.messageId, /^wamid\./)
+  })
+
+  test('fault options: method/path null match any request, count sets how many', async () => {
+    sb.fault('status', { method: null, path: null, count: 2, status: 503 })
+    assert.equal((await health()).status, 503)
+    await assert.rejects(quick().sendText(TO, 'a'), { status: 503 })
+    assert.match((await quick().sendText(TO, 'b')).messageId, /^wamid\./)
+    sb.fault('rate_limit', { method: 'GET', path: '/health_status', count: 0 })
+    for (let i = 0; i < 3; i++) assert.equal((await health()).status, 429)
+    sb.clearFaults()
+  })
+
+  test('bad fault options are invalid_argument naming the option; nothing is added', async () => {
+    for (const [options, field] of [
+      [{ method: 1 }, 'method'],
+      [{ path: ['/messages'] }, 'path'],
+      [{ count: -1 }, 'count'],
+      [{ count: 1.5 }, 'count'],
+      [{ kind: 'html' }, 'kind'],
+      ['POST', 'options'],
+    ]) {
+      assert.throws(() => sb.fault('html', options), { code: 'invalid_argument', field }, JSON.stringify(options))
+    }
+    assert.throws(() => sb.fault('no_such_kind'), (e) => e.code === 'invalid_argument' && e.message.includes('no_such_kind'))
+    assert.throws(() => sb.fault('meta_error'), (e) => e.code === 'invalid_argument' && e.message.includes('code'))
+    assert.match((await quick().sendText(TO, 'ok')).messageId, /^wamid\./)
+  })
+})
+
+// A wait that never ended would fail by the suite's timeout rather than hang the run.
+describe('sandbox waitFor / waitDeliveries, as Python\'s wait_for / wait_deliveries', { timeout: 60_000 }, () => {
+  test('waitFor resolves to the first truthy value, not before, trying again on falsy ones', async () => {
+    let value = 0
+    let calls = 0
+    setTimeout(() => { value = '' }, 100)
+    setTimeout(() => { value = { ready: true } }, 300)
+    const started = Date.now()
+    const got = await sb.waitFor(async () => { calls++; return value }, { intervalMs: 10 })
+    assert.deepEqual(got, { ready: true })
+    assert.ok(Date.now() - started >= 250, 'resolved before the value was set')
+    assert.ok(calls > 2, `tried ${calls} times`)
+  })
+
+  test('waitFor rejects with a timeout error after timeoutMs, having tried until then', async () => {
+    let calls = 0
+    const started = Date.now()
+    await assert.rejects(sb.waitFor(() => { calls++; return null }, { timeoutMs: 200, intervalMs: 20 }), (e) => isWa360Error(e, 'timeout') && /condition not met within 0\.2 s/.test(e.message))
+    assert.ok(Date.now() - started >= 200, 'gave up before timeoutMs')
+    assert.ok(calls >= 2, `tried ${calls} times`)
+    // timeoutMs: 0 tries once.
+    calls = 0
+    await assert.rejects(sb.waitFor(() => { calls++; return false }, { timeoutMs: 0 }), { code: 'timeout' })
+    assert.equal(calls, 1)
+  })
+
+  test('bad waitFor / waitDeliveries arguments are invalid_argument naming them', async () => {
+    for (const [options, field] of [[{ timeoutMs: -1 }, 'timeoutMs'], [{ timeoutMs: 'soon' }, 'timeoutMs'], [{ intervalMs: 0 }, 'intervalMs'], [{ timeout: 5 }, 'timeout']]) {
+      await assert.rejects(sb.waitFor(() => true, options), { code: 'invalid_argument', field }, JSON.stringify(options))
+    }
+    await assert.rejects(sb.waitFor('ready'), { code: 'invalid_argument', field: 'predicate' })
+    for (const [n, options, field] of [[-1, {}, 'n'], ['2', {}, 'n'], [1, { ok: 'yes' }, 'ok'], [1, { kind: 3 }, 'kind'], [1, { intervalMs: 5 }, 'intervalMs'], [1, { timeoutMs: Infinity }, 'timeoutMs']]) {
+      await assert.rejects(sb.waitDeliveries(n, options), { code: 'invalid_argument', field }, JSON.stringify([n, options]))
+    }
+  })
+
+  test('waitDeliveries waits for n deliveries of a kind answered 200 (or any answer with ok: false)', async () => {
+    let answer = 200
+    const server = http.createServer((req, res) => { req.resume(); req.on('end', () => { res.statusCode = answer; res.end() }) })
+    await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve))
+    try {
+      await sb.registerWebhook(`http://127.0.0.1:${server.address().port}/hook`)
+      await assert.rejects(sb.waitDeliveries(1, { timeoutMs: 150 }), (e) => isWa360Error(e, 'timeout') && e.message.includes('1 webhook deliveries answered 200'))
+      await client.sendText(TO, 'watch me')
+      const read = await sb.waitDeliveries(1, { kind: 'status:read' })
+      assert.equal(read.length, 1)
+      assert.equal(read[0].kind, 'status:read')
+      assert.equal(read[0].ok, true)
+      assert.ok(sb.deliveries().some((d) => d.kind === 'status:sent'), 'sent comes before read')
+      const all = await sb.waitDeliveries(3)
+      assert.deepEqual(all.map((d) => d.kind).sort(), ['status:delivered', 'status:read', 'status:sent'])
+      answer = 500
+      await sb.inbound({ from: TO, type: 'text', text: { body: 'hi' } })
+      const failed = await sb.waitDeliveries(2, { kind: 'inbound', ok: false })
+      assert.ok(failed.every((d) => d.kind === 'inbound' && d.status === 500 && !d.ok))
+      await assert.rejects(sb.waitDeliveries(1, { kind: 'inbound', timeoutMs: 100 }), { code: 'timeout' })
+    } finally {
+      await new Promise((resolve) => server.close(resolve))
+    }
+  })
 })
 
 test('concurrency: 200 parallel sends through one client all succeed with distinct ids', async () => {

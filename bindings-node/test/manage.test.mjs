@@ -70,7 +70,7 @@ test('templates: errors before and from the server', async () => {
   const wrong = new Client({ apiKey: 'wrong-key', baseUrl: sb.url, maxRetries: 0 })
   await rejectsWith(wrong.listTemplates().next(), 'authentication')
   // A failing page rejects once; the iteration then ends.
-  sb.fault({ method: 'GET', path: '/v1/configs/templates', fault: { kind: 'status', status: 500 } })
+  sb.fault('status', { method: 'GET', path: '/v1/configs/templates', status: 500 })
   const it = client.listTemplates()
   await rejectsWith(it.next(), 'transient')
   assert.deepEqual(await it.next(), { done: true, value: undefined })

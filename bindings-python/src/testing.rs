@@ -9,7 +9,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
 use serde_json::Value;
 use wa360::webhook::testing as wt;
-use wa360_sandbox::{BlockingSandbox, Control, Sandbox};
+use wa360_sandbox::{BlockingSandbox, Control, DeliveryWait, Sandbox, WaitUnit, Waiter};
 
 use crate::convert::{py_to_value, serialized_to_py};
 use crate::errors::{IntoPyResult, guard, to_py_err};
@@ -116,6 +116,102 @@ impl PySandbox {
         guard(|| {
             let v = py_to_value(rule, "rule").py_err()?;
             self.control.add_fault_json(v).py_err()
+        })
+    }
+
+    /// Make the next `count` matching requests fail (`count=0`: until cleared): the rule
+    /// `{method, path, count, fault: {kind, **params}}` is assembled by the sandbox
+    /// (`FaultRule::from_kind`, shared with Node's `fault(kind, options)`).
+    ///
+    /// `kind`: `rate_limit`, `meta_error` (`code=...`), `dialog360_error`, `status`
+    /// (`status=503`), `html`, `delay` (`ms=...`), `reset_before_body`, `reset_after_body`,
+    /// `malformed_json`, `truncated_json`. `path` may end in `*` for a prefix; `None`
+    /// matches any (so does `method=None`).
+    #[pyo3(
+        signature = (
+            kind,
+            *,
+            method = Value::from(wa360_sandbox::FAULT_DEFAULT_METHOD),
+            path = Value::from(wa360_sandbox::FAULT_DEFAULT_PATH),
+            count = Value::from(wa360_sandbox::FAULT_DEFAULT_COUNT),
+            **params
+        ),
+        text_signature = "($self, kind, *, method='POST', path='/messages', count=1, **params)"
+    )]
+    fn fault(
+        &self,
+        kind: &str,
+        #[pyo3(from_py_with = fault_method)] method: Value,
+        #[pyo3(from_py_with = fault_path)] path: Value,
+        #[pyo3(from_py_with = fault_count)] count: Value,
+        params: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<()> {
+        guard(|| {
+            let mut options = serde_json::Map::new();
+            if let Some(p) = params {
+                for (k, v) in p.iter() {
+                    let k: String = k.extract()?;
+                    let v = py_to_value(&v, &k).py_err()?;
+                    options.insert(k, v);
+                }
+            }
+            // As given (None = null = any); the sandbox checks them and names the option.
+            options.insert("method".into(), method);
+            options.insert("path".into(), path);
+            options.insert("count".into(), count);
+            self.control.fault(kind, options).py_err()
+        })
+    }
+
+    /// The wait of `wait_for(predicate, *, timeout, interval)` (testing.py calls the
+    /// predicate): the sandbox's `Waiter` reads the options and keeps the deadline.
+    #[pyo3(signature = (timeout, interval))]
+    fn _waiter(
+        &self,
+        timeout: Option<&Bound<'_, PyAny>>,
+        interval: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<PyWaiter> {
+        guard(|| {
+            let timeout = seconds_option(timeout, "timeout")?;
+            let interval = seconds_option(interval, "interval")?;
+            Ok(PyWaiter {
+                waiter: Waiter::start("condition", timeout, interval, WaitUnit::Seconds)
+                    .py_err()?,
+                control: self.control.clone(),
+                deliveries: None,
+            })
+        })
+    }
+
+    /// The wait of `wait_deliveries(n, *, kind, ok, timeout)`: what to wait for and the
+    /// deadline, read by the sandbox's `DeliveryWait` and `Waiter`.
+    #[pyo3(signature = (n, kind, ok, timeout))]
+    fn _delivery_waiter(
+        &self,
+        n: &Bound<'_, PyAny>,
+        kind: Option<&Bound<'_, PyAny>>,
+        ok: &Bound<'_, PyAny>,
+        timeout: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<PyWaiter> {
+        guard(|| {
+            let timeout = seconds_option(timeout, "timeout")?;
+            let wait = DeliveryWait {
+                n: crate::convert::int_option(n, "n", 0, 1 << 32)? as usize,
+                kind: kind
+                    .filter(|k| !k.is_none())
+                    .map(|k| crate::convert::text_arg(k, "kind"))
+                    .transpose()?,
+                ok: ok
+                    .cast::<pyo3::types::PyBool>()
+                    .map_err(|_| to_py_err(wa360::Error::invalid("ok", "must be True or False")))?
+                    .is_true(),
+            };
+            Ok(PyWaiter {
+                waiter: Waiter::start(wait.describe(), timeout, None, WaitUnit::Seconds)
+                    .py_err()?,
+                control: self.control.clone(),
+                deliveries: Some(wait),
+            })
         })
     }
 
@@ -232,6 +328,54 @@ impl PySandbox {
     }
 }
 
+/// A seconds option of the waits (`None`: the sandbox's default).
+fn seconds_option(v: Option<&Bound<'_, PyAny>>, name: &str) -> PyResult<Option<f64>> {
+    v.filter(|v| !v.is_none())
+        .map(|v| crate::convert::num_option(v, name))
+        .transpose()
+}
+
+/// A running wait of `Sandbox.wait_for` / `wait_deliveries` (internal to testing.py).
+#[pyclass(name = "SandboxWaiter", module = "wa360._native", frozen)]
+pub struct PyWaiter {
+    waiter: Waiter,
+    control: Control,
+    deliveries: Option<DeliveryWait>,
+}
+
+#[pymethods]
+impl PyWaiter {
+    /// Seconds to sleep before trying again; raises `wa360.TimeoutError` once the
+    /// deadline has passed.
+    fn pause(&self) -> PyResult<f64> {
+        guard(|| Ok(self.waiter.pause().py_err()?.as_secs_f64()))
+    }
+
+    /// For `wait_deliveries`: the matching deliveries once there are enough, else `None`.
+    fn deliveries<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        guard(|| {
+            let found = self
+                .deliveries
+                .as_ref()
+                .and_then(|w| w.reached(self.control.deliveries()));
+            serialized_to_py(py, &found)
+        })
+    }
+}
+
+/// The `method` / `path` / `count` of `Sandbox.fault` as JSON, checked by the sandbox.
+fn fault_method(o: &Bound<'_, PyAny>) -> PyResult<Value> {
+    py_to_value(o, "method").py_err()
+}
+
+fn fault_path(o: &Bound<'_, PyAny>) -> PyResult<Value> {
+    py_to_value(o, "path").py_err()
+}
+
+fn fault_count(o: &Bound<'_, PyAny>) -> PyResult<Value> {
+    py_to_value(o, "count").py_err()
+}
+
 fn json_bytes<'py>(py: Python<'py>, v: &Value) -> Bound<'py, PyBytes> {
     PyBytes::new(py, v.to_string().as_bytes())
 }
@@ -340,6 +484,7 @@ fn basic_auth_header(user: &str, password: &str) -> (String, String) {
 /// (`wa360/testing.py` re-exports them).
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PySandbox>()?;
+    m.add_class::<PyWaiter>()?;
     m.add_function(wrap_pyfunction!(inbound_text, m)?)?;
     m.add_function(wrap_pyfunction!(inbound, m)?)?;
     m.add_function(wrap_pyfunction!(status, m)?)?;

@@ -32,6 +32,32 @@ def test_governor_options_are_checked() -> None:
     with pytest.raises(wa360.InvalidArgumentError) as e:
         wa360.Client("k", governor={"speed": 1})
     assert e.value.field == "governor.speed"
+    for governor, field in [
+        ({"pair_interval": -1}, "governor.pair_interval"),
+        ({"max_wait": "soon"}, "governor.max_wait"),
+        ({"burst": 0}, "governor.burst"),
+        ({"pairIntervalMs": 1}, "governor.pairIntervalMs"),
+        ([], "governor"),
+    ]:
+        with pytest.raises(wa360.InvalidArgumentError) as e:
+            wa360.Client("k", governor=governor)
+        assert e.value.field == field, governor
+
+
+def test_governor_none_turns_pacing_off_and_pair_interval_0_too() -> None:
+    with Sandbox() as sb:
+        for off in (None, 0):
+            g = {"messages_per_second": None, "pair_interval": off, "max_wait": 0}
+            c = wa360.Client(sb.api_key, base_url=sb.url, governor=g)
+            # 20 sends to one recipient: past 80/s' burst of 8 and the pair rate, none waits.
+            for i in range(20):
+                c.send_text("15555550123", f"n{i}")
+        paced = wa360.Client(sb.api_key, base_url=sb.url, governor={"max_wait": 0})
+        paced.send_text("15555550124", "a")
+        with pytest.raises(wa360.RateLimitedError) as e:
+            paced.send_text("15555550124", "b")
+        assert e.value.status == 0
+        assert len(sb.requests(path="/messages")) == 41
 
 
 def test_past_the_deadline_nothing_is_sent() -> None:

@@ -248,14 +248,12 @@ async fn run_campaign(a: RunArgs) -> CliResult {
         .map_err(|e| Failure::input(format!("cannot read {}: {e}", csv_path.display())))?;
     // Everything is checked before the ledger is touched or anything is sent.
     let campaign = Campaign::from_csv(&template, &lang, &text)?;
-    let not_before_ms = match (a.start_in, a.start_at) {
-        (Some(s), _) => {
-            let d = seconds_arg("start-in", s, true)?;
-            Some(now_ms().saturating_add(d.as_millis() as i64))
-        }
-        (None, Some(t)) => Some(t.saturating_mul(1000)),
-        (None, None) => None,
-    };
+    // --start-in counts from now by the core's rule (`BroadcastOptions::starting_in`).
+    let start_in = a
+        .start_in
+        .map(|s| seconds_arg("start-in", s, true))
+        .transpose()?;
+    let not_before_ms = a.start_at.map(|t| t.saturating_mul(1000));
     let governor = GovernorConfig::default()
         .messages_per_second(a.mps)
         .pair_rate((!pair.is_zero()).then_some(pair), 1)
@@ -306,6 +304,10 @@ async fn run_campaign(a: RunArgs) -> CliResult {
         progress_interval: Duration::from_millis(if bar.is_hidden() { 1000 } else { 100 }),
         ..BroadcastOptions::default()
     };
+    let opts = match start_in {
+        Some(d) => opts.starting_in(d),
+        None => opts,
+    };
     let control = opts.control.clone();
     tokio::spawn(async move {
         wait_for_signal().await;
@@ -335,13 +337,6 @@ async fn run_campaign(a: RunArgs) -> CliResult {
             message: "the campaign is not finished: run the same command again to resume".into(),
         })
     }
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }
 
 fn progress_bar(total: u64, show: bool) -> ProgressBar {

@@ -212,6 +212,43 @@ fn bad_csv_is_refused_before_anything_is_sent() {
     assert_eq!(sb.control().limit_counters().accepted, 3);
 }
 
+/// `--start-in` holds every send back until that many seconds after the start (the
+/// core's `BroadcastOptions::starting_in`).
+#[test]
+fn start_in_holds_every_send_back() {
+    let sb = Sandbox::start_blocking().unwrap();
+    let dir = temp_dir("start-in");
+    let csv = write_csv(&dir, 2);
+    let before_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    let out = bin(&sb)
+        .args(words(
+            "broadcast --template t --lang en --no-progress --start-in 1.5",
+        ))
+        .arg("--recipients")
+        .arg(&csv)
+        .arg("--ledger")
+        .arg(format!("sqlite://{}", dir.join("l.db").display()))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let sends = sb.control().requests_matching(Some("/messages"), None);
+    assert_eq!(sends.len(), 2);
+    for r in sends {
+        assert!(
+            r.at_ms >= before_ms + 1500,
+            "sent {} ms after the start",
+            r.at_ms - before_ms
+        );
+    }
+}
+
 /// Waiting times are input errors (exit 2) naming the flag, never a panic: a
 /// huge `--start-in` used to overflow `Duration`.
 #[test]

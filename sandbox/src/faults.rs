@@ -65,6 +65,60 @@ impl FaultRule {
     }
 }
 
+/// Method a `fault(kind, …)` rule of the bindings matches unless told otherwise.
+pub const FAULT_DEFAULT_METHOD: &str = "POST";
+/// Path a `fault(kind, …)` rule of the bindings matches unless told otherwise.
+pub const FAULT_DEFAULT_PATH: &str = "/messages";
+/// Requests a `fault(kind, …)` rule of the bindings hits unless told otherwise.
+pub const FAULT_DEFAULT_COUNT: u32 = 1;
+
+impl FaultRule {
+    /// The rule of the bindings' keyword helper, Python `fault(kind, *, method, path, count,
+    /// **params)` and Node `fault(kind, { method, path, count, ...params })`, assembled here
+    /// once. `options` holds `method` and `path` (absent: [`FAULT_DEFAULT_METHOD`] and
+    /// [`FAULT_DEFAULT_PATH`]; `null`: any), `count` (absent: [`FAULT_DEFAULT_COUNT`]; 0 =
+    /// until cleared) and the kind's own parameters (`retry_after`, `code`, `status`, `ms`, …).
+    /// Bad input is `invalid_argument` naming the option.
+    pub fn from_kind(
+        kind: &str,
+        mut options: serde_json::Map<String, Value>,
+    ) -> wa360::Result<FaultRule> {
+        let matcher = |name: &str, default: &str, v: Option<Value>| match v {
+            None => Ok(Some(default.to_string())),
+            Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s)),
+            Some(_) => Err(wa360::Error::invalid(
+                name,
+                format!("must be a string, or null to match any {name}"),
+            )),
+        };
+        let method = matcher("method", FAULT_DEFAULT_METHOD, options.remove("method"))?;
+        let path = matcher("path", FAULT_DEFAULT_PATH, options.remove("path"))?;
+        let count = match options.remove("count") {
+            None => FAULT_DEFAULT_COUNT,
+            Some(v) => {
+                let n = v.as_f64().unwrap_or(f64::NAN);
+                wa360::input::int_option("count", n, 0, u64::from(u32::MAX))? as u32
+            }
+        };
+        if options.contains_key("kind") {
+            return Err(wa360::Error::invalid(
+                "kind",
+                "is the first argument, not an option",
+            ));
+        }
+        options.insert("kind".into(), Value::String(kind.to_string()));
+        let fault: Fault = serde_json::from_value(Value::Object(options))
+            .map_err(|e| wa360::Error::invalid("kind", format!("{kind:?} fault: {e}")))?;
+        Ok(FaultRule {
+            method,
+            path,
+            count,
+            fault,
+        })
+    }
+}
+
 /// `Retry-After` as seconds or as any text (e.g. an HTTP date).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(untagged)]

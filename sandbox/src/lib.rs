@@ -28,6 +28,7 @@ mod manage;
 mod server;
 mod state;
 mod validate;
+mod wait;
 mod webhooks;
 
 use std::net::SocketAddr;
@@ -39,11 +40,15 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 pub use errors::{d360_error_body, meta_error_body};
-pub use faults::{Fault, FaultRule, RetryAfter, default_status_for_code};
+pub use faults::{
+    FAULT_DEFAULT_COUNT, FAULT_DEFAULT_METHOD, FAULT_DEFAULT_PATH, Fault, FaultRule, RetryAfter,
+    default_status_for_code,
+};
 pub use limits::{LimitCounters, Limits, PairRate, RecipientCounts};
 pub use state::{
     DISPLAY_PHONE_NUMBER, DeliveryAttempt, PHONE_NUMBER_ID, RecordedRequest, WABA_ID, WebhookConfig,
 };
+pub use wait::{DEFAULT_WAIT_INTERVAL, DEFAULT_WAIT_TIMEOUT, DeliveryWait, WaitUnit, Waiter};
 pub use webhooks::{RETRY_BASE, RETRY_CAP, check_webhook_url, retry_delay};
 
 use state::{Inner, Settings, State};
@@ -418,6 +423,16 @@ impl Control {
         let rule: FaultRule = serde_json::from_value(rule)
             .map_err(|e| wa360::Error::invalid("rule", format!("is not a fault rule: {e}")))?;
         self.add_fault(rule);
+        Ok(())
+    }
+
+    /// The bindings' `fault(kind, …)`: [`FaultRule::from_kind`], then [`Control::add_fault`].
+    pub fn fault(
+        &self,
+        kind: &str,
+        options: serde_json::Map<String, serde_json::Value>,
+    ) -> wa360::Result<()> {
+        self.add_fault(FaultRule::from_kind(kind, options)?);
         Ok(())
     }
 

@@ -250,3 +250,68 @@ async fn bad_fault_rule_is_rejected() {
     assert_eq!(status, 400);
     assert!(v.to_string().contains("invalid fault rule"), "{v}");
 }
+
+/// `GET /health_status` with the sandbox's key.
+async fn health(sb: &Sandbox) -> reqwest::Response {
+    keyed(sb, reqwest::Method::GET, "/health_status")
+        .send()
+        .await
+        .unwrap()
+}
+
+/// The bindings' keyword helper `fault(kind, { method, path, count, ...params })`
+/// (`Control::fault`): by default the next `POST /messages`, `null` matches any,
+/// the kind's parameters reach the fault, and bad options name the option.
+#[tokio::test]
+async fn fault_by_kind_defaults_to_the_next_send_and_names_bad_options() {
+    let sb = Sandbox::start().await.unwrap();
+    let c = sb.control();
+    let opts = |v: Value| v.as_object().cloned().unwrap();
+    c.fault("rate_limit", opts(json!({"retry_after": 3})))
+        .unwrap();
+    // A GET elsewhere is not hit; the next send is, once.
+    let answer = health(&sb).await;
+    assert_eq!(answer.status(), 200);
+    let r = send(&sb).await.unwrap();
+    assert_eq!(r.status(), 429);
+    assert_eq!(r.headers()["retry-after"], "3");
+    assert_eq!(send(&sb).await.unwrap().status(), 200);
+
+    // `method: null` and `path: null` match any request; `count: 2` hits two.
+    c.fault(
+        "status",
+        opts(json!({"method": null, "path": null, "count": 2, "status": 503})),
+    )
+    .unwrap();
+    let answer = health(&sb).await;
+    assert_eq!(answer.status(), 503);
+    assert_eq!(send(&sb).await.unwrap().status(), 503);
+    assert_eq!(send(&sb).await.unwrap().status(), 200);
+
+    for (options, field) in [
+        (json!({"method": 1}), "method"),
+        (json!({"path": ["/messages"]}), "path"),
+        (json!({"count": -1}), "count"),
+        (json!({"count": 1.5}), "count"),
+        (json!({"count": "2"}), "count"),
+        (json!({"kind": "html"}), "kind"),
+        (json!({"code": "x"}), "kind"),
+    ] {
+        let kind = if field == "kind" && options.get("code").is_some() {
+            "meta_error"
+        } else {
+            "html"
+        };
+        let e = c.fault(kind, opts(options.clone())).unwrap_err();
+        match &e {
+            wa360::Error::InvalidArgument { field: f, .. } => {
+                assert_eq!(f, field, "{options}: {e}")
+            }
+            other => panic!("{options}: not invalid_argument: {other}"),
+        }
+    }
+    let e = c.fault("no_such_kind", opts(json!({}))).unwrap_err();
+    assert!(e.to_string().contains("no_such_kind"), "{e}");
+    // Nothing was added by the refused calls.
+    assert_eq!(send(&sb).await.unwrap().status(), 200);
+}

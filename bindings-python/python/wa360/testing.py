@@ -36,6 +36,7 @@ from ._native import (
     status_failed,
     value_error,
 )
+from .errors import InvalidArgumentError
 
 __all__ = [
     "Sandbox",
@@ -62,60 +63,41 @@ class Sandbox(_native.Sandbox, SyncContext):
     def _on_exit(self) -> None:
         self.stop()
 
-    def fault(
-        self,
-        kind: str,
-        *,
-        method: str | None = "POST",
-        path: str | None = "/messages",
-        count: int = 1,
-        **params: Any,
-    ) -> None:
-        """Make the next ``count`` matching requests fail (``count=0``: until cleared).
-
-        ``kind``: ``rate_limit``, ``meta_error`` (``code=...``), ``dialog360_error``,
-        ``status`` (``status=503``), ``html``, ``delay`` (``ms=...``), ``reset_before_body``,
-        ``reset_after_body``, ``malformed_json``, ``truncated_json``. ``path`` may end in ``*``
-        for a prefix; ``None`` matches any.
-        """
-        rule: dict[str, Any] = {"count": count, "fault": {"kind": kind, **params}}
-        if method is not None:
-            rule["method"] = method
-        if path is not None:
-            rule["path"] = path
-        self.add_fault(rule)
-
     def wait_for(
         self,
         predicate: Callable[[], Any],
         *,
-        timeout: float = 10.0,
-        interval: float = 0.02,
+        timeout: float | None = None,
+        interval: float | None = None,
     ) -> Any:
-        """Poll ``predicate`` until it returns something truthy; return it (``TimeoutError``
-        after ``timeout`` seconds)."""
-        deadline = time.monotonic() + timeout
-        while True:
-            value = predicate()
-            if value:
-                return value
-            if time.monotonic() >= deadline:
-                raise TimeoutError(f"condition not met within {timeout} s")
-            time.sleep(interval)
+        """Call ``predicate`` every ``interval`` seconds (default 0.02) until it returns
+        something truthy; return it. ``wa360.TimeoutError`` (a ``TimeoutError``) after
+        ``timeout`` seconds (default 10; 0 tries once). The rule is the sandbox's ``Waiter``,
+        shared with Node's ``waitFor``."""
+        if not callable(predicate):
+            raise InvalidArgumentError(
+                "invalid argument `predicate`: must be callable",
+                field="predicate",
+                rule="must be callable",
+            )
+        return _poll(self._waiter(timeout, interval), predicate)
 
     def wait_deliveries(
-        self, n: int, *, kind: str | None = None, ok: bool = True, timeout: float = 10.0
+        self, n: int, *, kind: str | None = None, ok: bool = True, timeout: float | None = None
     ) -> list[dict[str, Any]]:
         """Wait until at least ``n`` webhook deliveries (of ``kind``, e.g. ``"status:read"``,
-        answered 200 when ``ok``) were made; return them."""
-
-        def pick() -> list[dict[str, Any]] | None:
-            found = [
-                d
-                for d in self.deliveries()
-                if (kind is None or d["kind"] == kind) and (not ok or d["ok"])
-            ]
-            return found if len(found) >= n else None
-
-        result: list[dict[str, Any]] = self.wait_for(pick, timeout=timeout)
+        answered 200 when ``ok``) were made; return them (``wa360.TimeoutError`` after
+        ``timeout`` seconds, default 10)."""
+        waiter = self._delivery_waiter(n, kind, ok, timeout)
+        result: list[dict[str, Any]] = _poll(waiter, waiter.deliveries)
         return result
+
+
+def _poll(waiter: _native.SandboxWaiter, predicate: Callable[[], Any]) -> Any:
+    # Only the call of the Python predicate and the sleep are here; the waiter raises
+    # wa360.TimeoutError once the deadline has passed.
+    while True:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(waiter.pause())

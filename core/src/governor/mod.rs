@@ -35,12 +35,14 @@
 //! assert!(client.governor().is_pacing());
 //! ```
 
+mod options;
 mod redis_store;
 mod store;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+pub use options::{GovernorSpec, OptionStyle};
 pub use redis_store::{RedisStore, open_store};
 pub use store::{Decrease, GovernorStore, MemoryStore, Reservation, StoreFuture};
 
