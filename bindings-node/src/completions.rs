@@ -218,9 +218,11 @@ unsafe extern "C" fn call_js(
     });
 }
 
-/// Runs `fut` on napi's tokio runtime and returns a promise of its result,
-/// settled on this thread with `convert` (errors become wa360 errors; a
-/// panic is caught and rejected as `internal`).
+/// Runs an async entry point's `fut` on napi's tokio runtime and returns a
+/// promise of its result, settled on this thread with `convert`, which builds
+/// the JS value. Errors become wa360 errors; a panic inside the future is
+/// caught (`catch_unwind` on the future, as the Python binding does) and
+/// rejected as an `internal` error.
 pub(crate) fn spawn<'env, T, V, F, C>(
     env: &'env Env,
     fut: F,

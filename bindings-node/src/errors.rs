@@ -13,11 +13,10 @@
 //! Panics never cross the boundary: [`guard`] (sync entry points) and
 //! [`spawn`] (async ones) turn a panic into an Error with code `internal`.
 
-use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use napi::Env;
-use napi::bindgen_prelude::{JsValue, Null, Object, PromiseRaw, ToNapiValue};
+use napi::bindgen_prelude::{JsValue, Null, Object, PromiseRaw};
 use napi_derive::napi;
 use wa360::{ErrorField, FieldValue};
 
@@ -84,25 +83,9 @@ pub(crate) fn guard<T>(env: &Env, f: impl FnOnce() -> wa360::Result<T>) -> napi:
     }
 }
 
-/// Run an async entry point on the shared tokio runtime and return a Promise.
-/// A panic inside the future is caught (`catch_unwind` on the future, as the
-/// Python binding does) and rejected as an `internal` error; `convert` builds
-/// the JS value on the JS thread once it resolves. Promises are settled in
-/// batches through one thread-safe function per JavaScript thread
-/// (`completions.rs`; docs/performance.md, client section).
-pub(crate) fn spawn<'env, T, V, F, C>(
-    env: &'env Env,
-    fut: F,
-    convert: C,
-) -> napi::Result<PromiseRaw<'env, V>>
-where
-    T: Send + 'static,
-    V: ToNapiValue,
-    F: Future<Output = wa360::Result<T>> + Send + 'static,
-    C: FnOnce(&Env, T) -> napi::Result<V> + 'static,
-{
-    crate::completions::spawn(env, fut, convert)
-}
+/// Async entry points return the Promise of `completions::spawn` (panics
+/// rejected as `internal`, promises settled in batches).
+pub(crate) use crate::completions::spawn;
 
 /// Test hook: panics inside Rust so tests can check that a panic becomes a
 /// thrown `Error` with code `internal` instead of aborting the process.

@@ -4,10 +4,9 @@
 // that ends with sends in flight takes nothing down with it.
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
-import net from 'node:net'
 import { fileURLToPath } from 'node:url'
 import { Client, Sandbox } from '../wa360.mjs'
+import { runChild, withSilentServer } from './helpers.mjs'
 
 let sb
 before(async () => { sb = await Sandbox.start({ timeScale: 0.01 }) })
@@ -31,19 +30,16 @@ test('answers and errors settled in one batch each reach their own caller', asyn
   assert.equal(settled.filter((s) => s.status === 'fulfilled' && s.value.messageId).length, 15)
 })
 
-test('a worker that ends with sends in flight leaves the process and its other sends working', async () => {
-  // A server that accepts and never answers: the worker's sends are still in flight when it
-  // is terminated, and finish (time out) after its env is gone.
-  const sockets = []
-  const silent = net.createServer((s) => sockets.push(s))
-  await new Promise((r) => silent.listen(0, '127.0.0.1', r))
+test('a worker that ends with sends in flight leaves the process and its other sends working', () => withSilentServer(async (url) => {
+  // The server never answers: the worker's sends are still in flight when it is terminated,
+  // and finish (time out) after its env is gone.
   const entry = fileURLToPath(new URL('../wa360.js', import.meta.url))
-  const code = `
+  const r = await runChild(`
     const { Worker } = require('node:worker_threads')
     const { Client } = require(${JSON.stringify(entry)})
     const w = new Worker(\`
       const { Client } = require(${JSON.stringify(entry)})
-      const c = new Client({ apiKey: 'k', baseUrl: 'http://127.0.0.1:${silent.address().port}', timeoutMs: 400, maxRetries: 0 })
+      const c = new Client({ apiKey: 'k', baseUrl: '${url}', timeoutMs: 400, maxRetries: 0 })
       for (let i = 0; i < 20; i++) c.sendText('15555550123', 'w' + i).catch(() => {})
       require('node:worker_threads').parentPort.postMessage('sending')
     \`, { eval: true })
@@ -54,22 +50,8 @@ test('a worker that ends with sends in flight leaves the process and its other s
       const r = await c.sendText('15555550123', 'main')
       console.log('main sent', Boolean(r.messageId))
     })
-  `
-  try {
-    const r = await new Promise((resolve) => {
-      const child = spawn(process.execPath, ['-e', code], { env: { ...process.env, RUST_BACKTRACE: '0' } })
-      let out = ''
-      let err = ''
-      child.stdout.on('data', (d) => { out += d })
-      child.stderr.on('data', (d) => { err += d })
-      const killer = setTimeout(() => child.kill('SIGKILL'), 20_000)
-      child.on('exit', (status, signal) => { clearTimeout(killer); resolve({ status, signal, out, err }) })
-    })
-    assert.equal(r.signal, null, r.err)
-    assert.equal(r.status, 0, r.err)
-    assert.match(r.out, /main sent true/)
-  } finally {
-    for (const s of sockets) s.destroy()
-    silent.close()
-  }
-})
+  `)
+  assert.equal(r.signal, null, r.stderr)
+  assert.equal(r.status, 0, r.stderr)
+  assert.match(r.stdout, /main sent true/)
+}))

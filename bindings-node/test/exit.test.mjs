@@ -1,37 +1,10 @@
 // Node exiting with requests in flight neither crashes nor hangs (docs/reliability.md).
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
-import net from 'node:net'
 import { fileURLToPath } from 'node:url'
+import { runChild, withSilentServer } from './helpers.mjs'
 
 const entry = fileURLToPath(new URL('../wa360.js', import.meta.url))
-
-function runChild(code) {
-  return new Promise((resolve) => {
-    const t0 = Date.now()
-    const child = spawn(process.execPath, ['-e', code], { env: { ...process.env, RUST_BACKTRACE: '0' } })
-    let stderr = ''
-    let stdout = ''
-    child.stderr.on('data', (d) => { stderr += d })
-    child.stdout.on('data', (d) => { stdout += d })
-    const killer = setTimeout(() => child.kill('SIGKILL'), 20_000)
-    child.on('exit', (status, signal) => { clearTimeout(killer); resolve({ status, signal, stdout, stderr, ms: Date.now() - t0 }) })
-  })
-}
-
-// Runs `body(url)` with a server at `url` that accepts connections and never answers.
-async function withSilentServer(body) {
-  const sockets = []
-  const srv = net.createServer((s) => sockets.push(s))
-  await new Promise((r) => srv.listen(0, '127.0.0.1', r))
-  try {
-    return await body(`http://127.0.0.1:${srv.address().port}`)
-  } finally {
-    for (const s of sockets) s.destroy()
-    srv.close()
-  }
-}
 
 // The child exited by itself with status 0, within 10 s.
 function assertCleanExit(r) {

@@ -1,7 +1,38 @@
-// Helpers shared by the Node test files (no tests here): waiting for a
-// condition, a minimal inbound text webhook body, and a SQLite write lock
+// Helpers shared by the Node test files (no tests here): running a child
+// `node -e` process, a server that never answers, waiting for a condition, a minimal inbound text webhook body, and a SQLite write lock
 // held by another process (so that an inbox on that file fails).
 import { spawn } from 'node:child_process'
+import net from 'node:net'
+
+/**
+ * Run `code` in a new `node -e` process; resolves to its exit `{ status, signal,
+ * stdout, stderr, ms }` (killed after 20 s, so a hang fails instead of blocking).
+ */
+export function runChild(code) {
+  return new Promise((resolve) => {
+    const t0 = Date.now()
+    const child = spawn(process.execPath, ['-e', code], { env: { ...process.env, RUST_BACKTRACE: '0' } })
+    let stderr = ''
+    let stdout = ''
+    child.stderr.on('data', (d) => { stderr += d })
+    child.stdout.on('data', (d) => { stdout += d })
+    const killer = setTimeout(() => child.kill('SIGKILL'), 20_000)
+    child.on('exit', (status, signal) => { clearTimeout(killer); resolve({ status, signal, stdout, stderr, ms: Date.now() - t0 }) })
+  })
+}
+
+/** Runs `body(url)` with a server at `url` that accepts connections and never answers. */
+export async function withSilentServer(body) {
+  const sockets = []
+  const srv = net.createServer((s) => sockets.push(s))
+  await new Promise((r) => srv.listen(0, '127.0.0.1', r))
+  try {
+    return await body(`http://127.0.0.1:${srv.address().port}`)
+  } finally {
+    for (const s of sockets) s.destroy()
+    srv.close()
+  }
+}
 
 export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
 
