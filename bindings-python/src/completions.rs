@@ -106,30 +106,49 @@ impl LoopQueue {
 /// The queues of the loops seen so far, each with the loop it serves (held,
 /// so its address is never reused while it is listed). Closed loops are
 /// removed when a new loop is added: usually this list has one entry.
+///
+/// No Python code runs while this lock is held: Python code can switch
+/// threads, and a thread waiting for the lock with the GIL would then block
+/// the holder from getting the GIL back.
 static QUEUES: Mutex<Vec<(Py<PyAny>, Arc<LoopQueue>)>> = Mutex::new(Vec::new());
 
-/// The completion queue of `event_loop`, registered with it on first use; `None` when
-/// the loop cannot watch a socket.
+fn queues() -> std::sync::MutexGuard<'static, Vec<(Py<PyAny>, Arc<LoopQueue>)>> {
+    QUEUES.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The completion queue of `event_loop`, registered with it on first use;
+/// `None` when the loop cannot watch a socket.
 fn queue_of(event_loop: &Bound<'_, PyAny>) -> PyResult<Option<Arc<LoopQueue>>> {
     let py = event_loop.py();
-    let mut list = QUEUES.lock().unwrap_or_else(PoisonError::into_inner);
-    if let Some((_, w)) = list.iter().find(|(l, _)| l.as_ptr() == event_loop.as_ptr()) {
-        return Ok(Some(w.clone()));
-    }
-    list.retain(|(l, _)| {
-        !l.bind(py)
-            .call_method0(pyo3::intern!(py, "is_closed"))
-            .and_then(|c| c.is_truthy())
-            .unwrap_or(true)
-    });
+    let listed: Vec<(Py<PyAny>, Arc<LoopQueue>)> = {
+        let list = queues();
+        if let Some((_, q)) = list.iter().find(|(l, _)| l.as_ptr() == event_loop.as_ptr()) {
+            return Ok(Some(q.clone()));
+        }
+        list.iter()
+            .map(|(l, q)| (l.clone_ref(py), q.clone()))
+            .collect()
+    };
+    // A new loop: forget the closed ones (asked without the lock).
+    let closed: Vec<*mut pyo3::ffi::PyObject> = listed
+        .iter()
+        .filter(|(l, _)| {
+            l.bind(py)
+                .call_method0(pyo3::intern!(py, "is_closed"))
+                .and_then(|c| c.is_truthy())
+                .unwrap_or(true)
+        })
+        .map(|(l, _)| l.as_ptr())
+        .collect();
+    drop(listed);
     let queue = Arc::new(LoopQueue::new().map_err(|e| {
         crate::errors::to_py_err(wa360::Error::Internal(format!(
             "cannot create the completion socket: {e}"
         )))
     })?);
-    let w = queue.clone();
+    let q = queue.clone();
     let drain = PyCFunction::new_closure(py, None, None, move |args, _| {
-        w.drain(args.py());
+        q.drain(args.py());
         Ok::<(), PyErr>(())
     })?;
     match event_loop.call_method1(
@@ -142,7 +161,17 @@ fn queue_of(event_loop: &Bound<'_, PyAny>) -> PyResult<Option<Arc<LoopQueue>>> {
         }
         Err(e) => return Err(e),
     }
-    list.push((event_loop.clone().unbind(), queue.clone()));
+    let removed: Vec<(Py<PyAny>, Arc<LoopQueue>)> = {
+        let mut list = queues();
+        let (gone, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut *list)
+            .into_iter()
+            .partition(|(l, _)| closed.contains(&l.as_ptr()));
+        *list = kept;
+        list.push((event_loop.clone().unbind(), queue.clone()));
+        gone
+    };
+    // Released after the lock: dropping a loop may run Python code.
+    drop(removed);
     Ok(Some(queue))
 }
 

@@ -122,6 +122,39 @@ def test_async_clients_work_on_several_loops_and_threads(sb: Sandbox) -> None:
     assert len(got) == 4 and all(got)
 
 
+class _SlowRegisteringLoop(asyncio.SelectorEventLoop):
+    """A loop whose add_reader releases the GIL for a while (Python code may switch threads)."""
+
+    def add_reader(self, fd, callback, *args):  # type: ignore[no-untyped-def]
+        time.sleep(0.3)
+        return super().add_reader(fd, callback, *args)
+
+
+def test_new_loops_registering_at_once_in_two_threads_do_not_deadlock(sb: Sandbox) -> None:
+    # Registering a new loop runs Python code (add_reader, is_closed); no lock may be held
+    # across it, or a second thread registering at the same time would wait for it forever.
+    client = wa360.AsyncClient(sb.api_key, base_url=sb.url)
+    got: list[str | None] = []
+
+    async def send(i: int) -> str | None:
+        return (await client.send_text(TO, f"t{i}")).message_id
+
+    def run(i: int) -> None:
+        loop = _SlowRegisteringLoop()
+        try:
+            got.append(loop.run_until_complete(send(i)))
+        finally:
+            loop.close()
+
+    threads = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=20)
+    assert not any(t.is_alive() for t in threads), "a thread is stuck registering its loop"
+    assert len(got) == 2 and all(got)
+
+
 def test_async_error_arrives_at_await(sb: Sandbox) -> None:
     client = wa360.AsyncClient(sb.api_key, base_url=sb.url, max_retries=0)
     sb.fault("meta_error", code=131047)
