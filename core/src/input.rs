@@ -163,6 +163,33 @@ pub fn duration_s_option(name: &str, s: f64) -> Result<Duration, Error> {
     Ok(Duration::from_secs_f64(s))
 }
 
+/// The unit a binding takes its durations in: Python seconds, Node milliseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimeUnit {
+    /// Python: seconds.
+    Seconds,
+    /// Node: milliseconds.
+    Millis,
+}
+
+impl TimeUnit {
+    /// A duration above zero in this unit ([`duration_s_option`] / [`duration_ms_option`]).
+    pub fn duration(self, name: &str, v: f64) -> Result<Duration, Error> {
+        match self {
+            TimeUnit::Seconds => duration_s_option(name, v),
+            TimeUnit::Millis => duration_ms_option(name, v),
+        }
+    }
+
+    /// A waiting time that may be zero in this unit ([`wait_s_option`] / [`wait_ms_option`]).
+    pub fn wait(self, name: &str, v: f64) -> Result<Duration, Error> {
+        match self {
+            TimeUnit::Seconds => wait_s_option(name, v),
+            TimeUnit::Millis => wait_ms_option(name, v),
+        }
+    }
+}
+
 /// A waiting time in milliseconds that may be zero (`maxWaitMs`, `startInMs`):
 /// finite, at least 0, at most [`MAX_DURATION_MS`].
 pub fn wait_ms_option(name: &str, ms: f64) -> Result<Duration, Error> {

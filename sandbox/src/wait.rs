@@ -41,23 +41,15 @@ impl Waiter {
         interval: Option<f64>,
         unit: WaitUnit,
     ) -> wa360::Result<Waiter> {
-        use wa360::input::{duration_ms_option, duration_s_option, wait_ms_option, wait_s_option};
-        let (timeout, interval) = match unit {
-            WaitUnit::Seconds => (
-                timeout.map(|t| wait_s_option("timeout", t)).transpose()?,
-                interval
-                    .map(|i| duration_s_option("interval", i))
-                    .transpose()?,
-            ),
-            WaitUnit::Millis => (
-                timeout
-                    .map(|t| wait_ms_option("timeoutMs", t))
-                    .transpose()?,
-                interval
-                    .map(|i| duration_ms_option("intervalMs", i))
-                    .transpose()?,
-            ),
+        use wa360::input::TimeUnit;
+        let (unit, timeout_name, interval_name) = match unit {
+            WaitUnit::Seconds => (TimeUnit::Seconds, "timeout", "interval"),
+            WaitUnit::Millis => (TimeUnit::Millis, "timeoutMs", "intervalMs"),
         };
+        let timeout = timeout.map(|t| unit.wait(timeout_name, t)).transpose()?;
+        let interval = interval
+            .map(|i| unit.duration(interval_name, i))
+            .transpose()?;
         let timeout = timeout.unwrap_or(DEFAULT_WAIT_TIMEOUT);
         Ok(Waiter {
             deadline: Instant::now() + timeout,

@@ -12,8 +12,6 @@
 //! - `max_wait` (s) / `maxWaitMs`: from 0 to one year; `null` = the default.
 //! - `number`: 1 to 200 characters; `store`: a store URL (`memory://`, `redis://…`) or `null`.
 
-use std::time::Duration;
-
 use serde_json::{Map, Value};
 
 use super::GovernorConfig;
@@ -68,13 +66,11 @@ impl OptionStyle {
         }
     }
 
-    /// A duration in this style's unit; `allow_zero` for a wait.
-    fn duration(self, field: &str, v: f64, allow_zero: bool) -> Result<Duration> {
-        match (self, allow_zero) {
-            (OptionStyle::Python, false) => input::duration_s_option(field, v),
-            (OptionStyle::Python, true) => input::wait_s_option(field, v),
-            (OptionStyle::Node, false) => input::duration_ms_option(field, v),
-            (OptionStyle::Node, true) => input::wait_ms_option(field, v),
+    /// The unit of this style's durations.
+    fn unit(self) -> input::TimeUnit {
+        match self {
+            OptionStyle::Python => input::TimeUnit::Seconds,
+            OptionStyle::Node => input::TimeUnit::Millis,
         }
     }
 }
@@ -152,7 +148,7 @@ impl GovernorConfig {
                 c.pair_interval = if v == 0.0 {
                     None
                 } else {
-                    Some(style.duration(&field(Key::PairInterval), v, false)?)
+                    Some(style.unit().duration(&field(Key::PairInterval), v)?)
                 };
             }
         }
@@ -160,7 +156,7 @@ impl GovernorConfig {
             c.pair_burst = b;
         }
         if let Some(v) = number(Key::MaxWait, "must be a number")? {
-            c.max_wait = style.duration(&field(Key::MaxWait), v, true)?;
+            c.max_wait = style.unit().wait(&field(Key::MaxWait), v)?;
         }
         if let Some(n) = text(Key::Number)? {
             if n.is_empty() || n.chars().count() > 200 {
@@ -181,6 +177,7 @@ impl GovernorConfig {
 mod tests {
     use super::*;
     use serde_json::json;
+    use std::time::Duration;
 
     fn read(v: Value, style: OptionStyle) -> Result<GovernorSpec> {
         GovernorConfig::from_options(v.as_object().unwrap(), style)
