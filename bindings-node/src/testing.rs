@@ -235,11 +235,8 @@ impl JsSandbox {
     pub fn waiter(&self, env: Env, options: Option<crate::own::Json>) -> napi::Result<JsWaiter> {
         guard(&env, || {
             let o = crate::own::options(options, &["timeoutMs", "intervalMs"])?;
-            Ok(JsWaiter {
-                waiter: start_waiter(&o, "condition", "intervalMs")?,
-                control: self.control.clone(),
-                deliveries: None,
-            })
+            let interval = crate::own::opt_num(&o, "intervalMs")?;
+            Ok(JsWaiter(self.wait(&o, "condition", interval, None)?))
         })
     }
 
@@ -263,11 +260,12 @@ impl JsSandbox {
                 kind: crate::own::opt_str(&o, "kind")?,
                 ok: crate::own::opt_bool(&o, "ok")?.unwrap_or(true),
             };
-            Ok(JsWaiter {
-                waiter: start_waiter(&o, &wait.describe(), "")?,
-                control: self.control.clone(),
-                deliveries: Some(wait),
-            })
+            Ok(JsWaiter(self.wait(
+                &o,
+                &wait.describe(),
+                None,
+                Some(wait),
+            )?))
         })
     }
 
@@ -380,31 +378,9 @@ impl JsSandbox {
     }
 }
 
-/// A `Waiter` started from Node's `timeoutMs` and (when `interval` names it) interval option.
-fn start_waiter(
-    o: &serde_json::Map<String, Value>,
-    what: &str,
-    interval: &str,
-) -> wa360::Result<wa360_sandbox::Waiter> {
-    let interval = match interval {
-        "" => None,
-        k => crate::own::opt_num(o, k)?,
-    };
-    wa360_sandbox::Waiter::start(
-        what,
-        crate::own::opt_num(o, "timeoutMs")?,
-        interval,
-        wa360_sandbox::WaitUnit::Millis,
-    )
-}
-
 /// A running wait of `Sandbox.waitFor` / `waitDeliveries` (internal to wa360.js).
 #[napi(js_name = "SandboxWaiter")]
-pub struct JsWaiter {
-    waiter: wa360_sandbox::Waiter,
-    control: wa360_sandbox::Control,
-    deliveries: Option<wa360_sandbox::DeliveryWait>,
-}
+pub struct JsWaiter(wa360_sandbox::SandboxWait);
 
 #[napi]
 impl JsWaiter {
@@ -412,23 +388,40 @@ impl JsWaiter {
     /// deadline has passed.
     #[napi]
     pub fn pause_ms(&self, env: Env) -> napi::Result<f64> {
-        guard(&env, || Ok(self.waiter.pause()?.as_secs_f64() * 1000.0))
+        guard(&env, || Ok(self.0.pause()?.as_secs_f64() * 1000.0))
     }
 
     /// For `waitDeliveries`: the matching deliveries once there are enough, else `null`.
     #[napi(ts_return_type = "Array<Record<string, any>> | null")]
     pub fn deliveries(&self, env: Env) -> napi::Result<Value> {
         guard(&env, || {
-            let found = self
-                .deliveries
-                .as_ref()
-                .and_then(|w| w.reached(self.control.deliveries()));
-            serde_json::to_value(found).map_err(internal)
+            serde_json::to_value(self.0.deliveries()).map_err(internal)
         })
     }
 }
 
 impl JsSandbox {
+    /// A wait on this sandbox from Node's `timeoutMs` option (and the interval, in ms).
+    fn wait(
+        &self,
+        o: &serde_json::Map<String, Value>,
+        what: &str,
+        interval_ms: Option<f64>,
+        deliveries: Option<wa360_sandbox::DeliveryWait>,
+    ) -> wa360::Result<wa360_sandbox::SandboxWait> {
+        let waiter = wa360_sandbox::Waiter::start(
+            what,
+            crate::own::opt_num(o, "timeoutMs")?,
+            interval_ms,
+            wa360_sandbox::WaitUnit::Millis,
+        )?;
+        Ok(wa360_sandbox::SandboxWait::new(
+            self.control.clone(),
+            waiter,
+            deliveries,
+        ))
+    }
+
     /// Run one control call off the JS thread; its error text becomes
     /// `invalid_argument` naming `field`.
     fn on_control<'env, T: ToNapiValue + Send + 'static>(

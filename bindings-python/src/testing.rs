@@ -9,7 +9,9 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
 use serde_json::Value;
 use wa360::webhook::testing as wt;
-use wa360_sandbox::{BlockingSandbox, Control, DeliveryWait, Sandbox, WaitUnit, Waiter};
+use wa360_sandbox::{
+    BlockingSandbox, Control, DeliveryWait, Sandbox, SandboxWait, WaitUnit, Waiter,
+};
 
 use crate::convert::{py_to_value, serialized_to_py};
 use crate::errors::{IntoPyResult, guard, to_py_err};
@@ -174,12 +176,13 @@ impl PySandbox {
         guard(|| {
             let timeout = seconds_option(timeout, "timeout")?;
             let interval = seconds_option(interval, "interval")?;
-            Ok(PyWaiter {
-                waiter: Waiter::start("condition", timeout, interval, WaitUnit::Seconds)
-                    .py_err()?,
-                control: self.control.clone(),
-                deliveries: None,
-            })
+            let waiter =
+                Waiter::start("condition", timeout, interval, WaitUnit::Seconds).py_err()?;
+            Ok(PyWaiter(SandboxWait::new(
+                self.control.clone(),
+                waiter,
+                None,
+            )))
         })
     }
 
@@ -206,12 +209,13 @@ impl PySandbox {
                     .map_err(|_| to_py_err(wa360::Error::invalid("ok", "must be True or False")))?
                     .is_true(),
             };
-            Ok(PyWaiter {
-                waiter: Waiter::start(wait.describe(), timeout, None, WaitUnit::Seconds)
-                    .py_err()?,
-                control: self.control.clone(),
-                deliveries: Some(wait),
-            })
+            let waiter =
+                Waiter::start(wait.describe(), timeout, None, WaitUnit::Seconds).py_err()?;
+            Ok(PyWaiter(SandboxWait::new(
+                self.control.clone(),
+                waiter,
+                Some(wait),
+            )))
         })
     }
 
@@ -337,29 +341,19 @@ fn seconds_option(v: Option<&Bound<'_, PyAny>>, name: &str) -> PyResult<Option<f
 
 /// A running wait of `Sandbox.wait_for` / `wait_deliveries` (internal to testing.py).
 #[pyclass(name = "SandboxWaiter", module = "wa360._native", frozen)]
-pub struct PyWaiter {
-    waiter: Waiter,
-    control: Control,
-    deliveries: Option<DeliveryWait>,
-}
+pub struct PyWaiter(SandboxWait);
 
 #[pymethods]
 impl PyWaiter {
     /// Seconds to sleep before trying again; raises `wa360.TimeoutError` once the
     /// deadline has passed.
     fn pause(&self) -> PyResult<f64> {
-        guard(|| Ok(self.waiter.pause().py_err()?.as_secs_f64()))
+        guard(|| Ok(self.0.pause().py_err()?.as_secs_f64()))
     }
 
     /// For `wait_deliveries`: the matching deliveries once there are enough, else `None`.
     fn deliveries<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        guard(|| {
-            let found = self
-                .deliveries
-                .as_ref()
-                .and_then(|w| w.reached(self.control.deliveries()));
-            serialized_to_py(py, &found)
-        })
+        guard(|| serialized_to_py(py, &self.0.deliveries()))
     }
 }
 

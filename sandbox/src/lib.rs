@@ -48,7 +48,9 @@ pub use limits::{LimitCounters, Limits, PairRate, RecipientCounts};
 pub use state::{
     DISPLAY_PHONE_NUMBER, DeliveryAttempt, PHONE_NUMBER_ID, RecordedRequest, WABA_ID, WebhookConfig,
 };
-pub use wait::{DEFAULT_WAIT_INTERVAL, DEFAULT_WAIT_TIMEOUT, DeliveryWait, WaitUnit, Waiter};
+pub use wait::{
+    DEFAULT_WAIT_INTERVAL, DEFAULT_WAIT_TIMEOUT, DeliveryWait, SandboxWait, WaitUnit, Waiter,
+};
 pub use webhooks::{RETRY_BASE, RETRY_CAP, check_webhook_url, retry_delay};
 
 use state::{Inner, Settings, State};

@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::DeliveryAttempt;
+use crate::{Control, DeliveryAttempt};
 
 /// How long a wait lasts unless told otherwise.
 pub const DEFAULT_WAIT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -107,6 +107,39 @@ impl DeliveryWait {
             .filter(|d| self.kind.as_deref().is_none_or(|k| d.kind == k) && (!self.ok || d.ok))
             .collect();
         (found.len() >= self.n).then_some(found)
+    }
+}
+
+/// A wait on one sandbox as the bindings hold it: the deadline, and for
+/// `wait_deliveries` what it waits for.
+#[derive(Debug, Clone)]
+pub struct SandboxWait {
+    waiter: Waiter,
+    control: Control,
+    deliveries: Option<DeliveryWait>,
+}
+
+impl SandboxWait {
+    /// A wait on `control` (with `deliveries` for `wait_deliveries`).
+    pub fn new(control: Control, waiter: Waiter, deliveries: Option<DeliveryWait>) -> SandboxWait {
+        SandboxWait {
+            waiter,
+            control,
+            deliveries,
+        }
+    }
+
+    /// See [`Waiter::pause`].
+    pub fn pause(&self) -> wa360::Result<Duration> {
+        self.waiter.pause()
+    }
+
+    /// For `wait_deliveries`: the matching deliveries once there are enough, else `None`
+    /// (always `None` for a plain wait).
+    pub fn deliveries(&self) -> Option<Vec<DeliveryAttempt>> {
+        self.deliveries
+            .as_ref()
+            .and_then(|w| w.reached(self.control.deliveries()))
     }
 }
 
