@@ -450,23 +450,31 @@ mod tests {
         );
     }
 
-    #[test]
-    fn fields_list_every_attribute_once_with_values() {
-        let e = Error::Api {
+    /// A 429 rate-limit answer (Meta code 130429) with `more` filled in.
+    fn rate_limited(more: ApiError) -> Error {
+        Error::Api {
             code: ErrorCode::RateLimited,
             error: Box::new(ApiError {
                 status: 429,
                 api_code: Some(130429),
-                subcode: Some(2494055),
-                error_type: Some("OAuthException".into()),
                 message: "Rate limit hit".into(),
-                details: Some("throughput".into()),
-                fbtrace_id: Some("fb1".into()),
-                trace_id: Some("t1".into()),
-                is_transient: Some(true),
-                retry_after: Some(Duration::from_secs(3)),
+                ..more
             }),
-        };
+        }
+    }
+
+    #[test]
+    fn fields_list_every_attribute_once_with_values() {
+        let e = rate_limited(ApiError {
+            subcode: Some(2494055),
+            error_type: Some("OAuthException".into()),
+            details: Some("throughput".into()),
+            fbtrace_id: Some("fb1".into()),
+            trace_id: Some("t1".into()),
+            is_transient: Some(true),
+            retry_after: Some(Duration::from_secs(3)),
+            ..Default::default()
+        });
         let f = e.fields();
         let names: Vec<&str> = f.iter().map(|(n, _)| n.as_str()).collect();
         let all: Vec<&str> = ErrorField::ALL.iter().map(|n| n.as_str()).collect();
@@ -526,15 +534,7 @@ mod tests {
 
     #[test]
     fn api_error_display_carries_status_and_code() {
-        let e = Error::Api {
-            code: ErrorCode::RateLimited,
-            error: Box::new(ApiError {
-                status: 429,
-                api_code: Some(130429),
-                message: "Rate limit hit".into(),
-                ..Default::default()
-            }),
-        };
+        let e = rate_limited(ApiError::default());
         assert_eq!(
             e.to_string(),
             "rate_limited (HTTP 429, code 130429): Rate limit hit"

@@ -376,18 +376,23 @@ mod tests {
 
     #[test]
     fn api_code_classes() {
-        assert_eq!(classify_api_code(190), ErrorCode::Authentication);
-        assert_eq!(classify_api_code(250), ErrorCode::Permission);
-        assert_eq!(classify_api_code(131056), ErrorCode::RateLimited);
-        assert_eq!(classify_api_code(131047), ErrorCode::WindowClosed);
-        assert_eq!(classify_api_code(132015), ErrorCode::Template);
-        assert_eq!(classify_api_code(132069), ErrorCode::Flow);
-        assert_eq!(classify_api_code(368), ErrorCode::Policy);
-        assert_eq!(classify_api_code(131042), ErrorCode::Payment);
-        assert_eq!(classify_api_code(133010), ErrorCode::Account);
-        assert_eq!(classify_api_code(131053), ErrorCode::Media);
-        assert_eq!(classify_api_code(131016), ErrorCode::Transient);
-        assert_eq!(classify_api_code(131057), ErrorCode::RateLimited);
-        assert_eq!(classify_api_code(424242), ErrorCode::ApiError);
+        use ErrorCode::*;
+        for (code, class) in [
+            (190, Authentication),
+            (250, Permission),
+            (131056, RateLimited),
+            (131047, WindowClosed),
+            (132015, Template),
+            (132069, Flow),
+            (368, Policy),
+            (131042, Payment),
+            (133010, Account),
+            (131053, Media),
+            (131016, Transient),
+            (131057, RateLimited),
+            (424242, ApiError),
+        ] {
+            assert_eq!(classify_api_code(code), class, "Meta code {code}");
+        }
     }
 }

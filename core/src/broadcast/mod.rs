@@ -705,50 +705,63 @@ mod tests {
         assert_eq!(c.recipients()[1].row, 3);
         assert_eq!(c.id().len(), 16);
         // Same content, same id; different content, different id.
-        let again = Campaign::from_csv(
-            "t",
-            "en",
-            "to,name,code\n15555550123,Maya,X1\n15555550124,Ana,X2\n",
-        )
-        .unwrap();
-        assert_eq!(again.id(), c.id());
-        let other = Campaign::from_csv(
-            "t",
-            "en",
-            "to,name,code\n15555550123,Maya,X9\n15555550124,Ana,X2\n",
-        )
-        .unwrap();
-        assert_ne!(other.id(), c.id());
+        let id = |csv: &str| Campaign::from_csv("t", "en", csv).unwrap().id().to_string();
+        assert_eq!(
+            id("to,name,code\n15555550123,Maya,X1\n15555550124,Ana,X2\n"),
+            c.id()
+        );
+        assert_ne!(
+            id("to,name,code\n15555550123,Maya,X9\n15555550124,Ana,X2\n"),
+            c.id()
+        );
     }
 
     #[test]
     fn bad_csv_is_rejected_naming_row_and_column() {
-        let (f, r) = err("to,name\n15555550123,Maya\n12ab,Ana\n");
-        assert_eq!(f, "recipients row 3 column 1 (to)");
-        assert!(r.contains("international format"), "{r}");
-        let (f, r) = err("to,name\n15555550123,Maya\n123,Ana\n");
-        assert_eq!(f, "recipients row 3 column 1 (to)");
-        assert!(r.contains("8 to 15 digits"), "{r}");
-        let (f, r) = err("to,name,code\n15555550123,Maya,X\n15555550124,Ana\n");
-        assert_eq!(f, "recipients row 3 column 3 (code)");
-        assert!(r.contains("missing parameter"), "{r}");
-        let (f, r) = err("to,name\n15555550123,\n");
-        assert_eq!(f, "recipients row 2 column 2 (name)");
-        assert!(r.contains("empty"), "{r}");
-        let (f, r) = err("to,name\n15555550123,A\n+1 555 555 0124,B\n1-555-555-0123,C\n");
-        assert_eq!(f, "recipients row 4 column 1 (to)");
-        assert!(
-            r.contains("duplicate recipient 15555550123 (first on row 2)"),
-            "{r}"
-        );
-        let (f, _) = err("phone,name\n15555550123,A\n");
-        assert_eq!(f, "recipients row 1 column 1");
-        let (f, _) = err("to,name\n15555550123,A,extra\n");
-        assert_eq!(f, "recipients row 2 column 3");
-        let (f, _) = err("");
-        assert_eq!(f, "recipients");
-        let (f, _) = err("to\n");
-        assert_eq!(f, "recipients");
+        // (csv, the field named, a part of the rule; "" where any rule will do)
+        for (csv, field, rule) in [
+            (
+                "to,name\n15555550123,Maya\n12ab,Ana\n",
+                "recipients row 3 column 1 (to)",
+                "international format",
+            ),
+            (
+                "to,name\n15555550123,Maya\n123,Ana\n",
+                "recipients row 3 column 1 (to)",
+                "8 to 15 digits",
+            ),
+            (
+                "to,name,code\n15555550123,Maya,X\n15555550124,Ana\n",
+                "recipients row 3 column 3 (code)",
+                "missing parameter",
+            ),
+            (
+                "to,name\n15555550123,\n",
+                "recipients row 2 column 2 (name)",
+                "empty",
+            ),
+            (
+                "to,name\n15555550123,A\n+1 555 555 0124,B\n1-555-555-0123,C\n",
+                "recipients row 4 column 1 (to)",
+                "duplicate recipient 15555550123 (first on row 2)",
+            ),
+            (
+                "phone,name\n15555550123,A\n",
+                "recipients row 1 column 1",
+                "",
+            ),
+            (
+                "to,name\n15555550123,A,extra\n",
+                "recipients row 2 column 3",
+                "",
+            ),
+            ("", "recipients", ""),
+            ("to\n", "recipients", ""),
+        ] {
+            let (f, r) = err(csv);
+            assert_eq!(f, field, "{csv:?}");
+            assert!(r.contains(rule), "{csv:?}: {r}");
+        }
     }
 
     #[test]

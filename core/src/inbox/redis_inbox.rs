@@ -204,20 +204,29 @@ impl RedisInbox {
         self.shared.signal.notify();
     }
 
+    /// `HGET {ns}:<key> <field>`.
+    fn hget<T: redis::FromRedisValue + Send + 'static>(
+        &self,
+        what: &str,
+        key: String,
+        field: &'static str,
+    ) -> Result<Option<T>> {
+        let key = self.key(&key);
+        self.run(what, move |mut c| async move {
+            redis::cmd("HGET")
+                .arg(key)
+                .arg(field)
+                .query_async(&mut c)
+                .await
+        })
+    }
+
     fn ns_arg(&self) -> Vec<u8> {
         self.shared.ns.clone().into_bytes()
     }
 
     fn body(&self, bid: &str) -> Result<Vec<u8>> {
-        let key = self.key(&format!("b:{bid}"));
-        let got: Option<Vec<u8>> =
-            self.run("cannot read a body from", move |mut c| async move {
-                redis::cmd("HGET")
-                    .arg(key)
-                    .arg("d")
-                    .query_async(&mut c)
-                    .await
-            })?;
+        let got: Option<Vec<u8>> = self.hget("cannot read a body from", format!("b:{bid}"), "d")?;
         got.ok_or_else(|| {
             Error::Store(format!(
                 "inbox {}: body {bid} is missing",
@@ -226,11 +235,17 @@ impl RedisInbox {
         })
     }
 
-    /// Rebuild the events of entries from their stored bodies.
-    fn events(&self, refs: &[(String, usize)]) -> Result<Vec<Event>> {
+    /// Pair each row with its event, rebuilt from the stored body that `body_ref` names
+    /// (the body's key, and the event's index in it). Each body is parsed once.
+    fn with_events<R>(
+        &self,
+        rows: Vec<R>,
+        body_ref: impl Fn(&R) -> (String, usize),
+    ) -> Result<Vec<(R, Event)>> {
+        let refs: Vec<(String, usize)> = rows.iter().map(body_ref).collect();
         let mut parsed: HashMap<&str, Vec<Event>> = HashMap::new();
         let mut out = Vec::with_capacity(refs.len());
-        for (bid, idx) in refs {
+        for (bid, idx) in &refs {
             if !parsed.contains_key(bid.as_str()) {
                 let body = self.body(bid)?;
                 let opts = ParseOptions {
@@ -250,7 +265,7 @@ impl RedisInbox {
                 })?;
             out.push(event.clone());
         }
-        Ok(out)
+        Ok(rows.into_iter().zip(out).collect())
     }
 }
 
@@ -276,6 +291,11 @@ fn to_string(v: &RValue) -> String {
         RValue::Int(i) => i.to_string(),
         _ => String::new(),
     }
+}
+
+/// A number the script returned (as a bulk string or an integer).
+fn num<T: std::str::FromStr>(v: Option<&RValue>) -> Option<T> {
+    v.map(to_string)?.parse().ok()
 }
 
 fn arg(s: impl ToString) -> Vec<u8> {
@@ -441,34 +461,18 @@ impl Inbox for RedisInbox {
         ];
         let rows: Vec<Vec<RValue>> =
             self.script("cannot claim from", &self.shared.scripts.claim, args)?;
-        let refs: Vec<(String, usize)> = rows
-            .iter()
-            .map(|r| {
-                (
-                    r.get(1).map(to_string).unwrap_or_default(),
-                    r.get(2)
-                        .map(to_string)
-                        .unwrap_or_default()
-                        .parse()
-                        .unwrap_or(usize::MAX),
-                )
-            })
-            .collect();
-        let events = self.events(&refs)?;
+        let rows = self.with_events(rows, |r| {
+            let body = r.get(1).map(to_string).unwrap_or_default();
+            (body, num(r.get(2)).unwrap_or(usize::MAX))
+        })?;
         Ok(rows
-            .iter()
-            .zip(events)
+            .into_iter()
             .map(|(r, event)| {
                 let conv = r.get(4).map(to_string).unwrap_or_default();
                 Delivery {
                     id: r.first().map(to_string).unwrap_or_default(),
                     event,
-                    attempt: r
-                        .get(3)
-                        .map(to_string)
-                        .unwrap_or_default()
-                        .parse()
-                        .unwrap_or(1),
+                    attempt: num(r.get(3)).unwrap_or(1),
                     conversation: (!conv.is_empty()).then_some(conv),
                 }
             })
@@ -495,15 +499,8 @@ impl Inbox for RedisInbox {
     }
 
     fn nack(&self, consumer: &str, id: &str, error: &str) -> Result<Nacked> {
-        let key = self.key(&format!("e:{id}"));
         let attempts: Option<u32> =
-            self.run("cannot record a failure in", move |mut c| async move {
-                redis::cmd("HGET")
-                    .arg(key)
-                    .arg("a")
-                    .query_async(&mut c)
-                    .await
-            })?;
+            self.hget("cannot record a failure in", format!("e:{id}"), "a")?;
         let Some(attempts) = attempts else {
             return Ok(Nacked::NotHeld);
         };
@@ -604,21 +601,13 @@ impl Inbox for RedisInbox {
                     .query_async(&mut c)
                     .await
             })?;
-        let refs: Vec<(String, usize)> = rows
-            .iter()
-            .map(|(_, f)| {
-                (
-                    f.get("b").cloned().unwrap_or_default(),
-                    f.get("i")
-                        .and_then(|i| i.parse().ok())
-                        .unwrap_or(usize::MAX),
-                )
-            })
-            .collect();
-        let events = self.events(&refs)?;
+        let rows = self.with_events(rows, |(_, f)| {
+            let body = f.get("b").cloned().unwrap_or_default();
+            let idx = f.get("i").and_then(|i| i.parse().ok());
+            (body, idx.unwrap_or(usize::MAX))
+        })?;
         Ok(rows
             .into_iter()
-            .zip(events)
             .map(|((id, f), event)| DeadLetter {
                 id,
                 event,
@@ -694,6 +683,20 @@ end
 local function held(me, id)
   local p = redis.call('XPENDING', S, 'g', id, id, 1, me)
   return #p > 0
+end
+-- The dead-letter rows to replay or drop: the one `id`, or all when it is ''; each as
+-- (stream id, field table).
+local function dead_rows(id)
+  local rows
+  if id ~= '' then rows = redis.call('XRANGE', D, id, id)
+  else rows = redis.call('XRANGE', D, '-', '+') end
+  local out = {}
+  for _, r in ipairs(rows) do
+    local f = {}
+    for j = 1, #r[2], 2 do f[r[2][j]] = r[2][j + 1] end
+    out[#out + 1] = {r[1], f}
+  end
+  return out
 end
 "#;
 
@@ -849,12 +852,9 @@ return 1
 "#),
             // ARGV: ns id-or-empty now
             replay: s(r#"
-local rows
-if ARGV[2] ~= '' then rows = redis.call('XRANGE', D, ARGV[2], ARGV[2])
-else rows = redis.call('XRANGE', D, '-', '+') end
+local rows = dead_rows(ARGV[2])
 for _, r in ipairs(rows) do
-  local f = {}
-  for j = 1, #r[2], 2 do f[r[2][j]] = r[2][j + 1] end
+  local f = r[2]
   local id = redis.call('XADD', S, '*', 'e', '1')
   redis.call('HSET', ns .. ':e:' .. id, 'b', f.b, 'i', f.i, 'c', f.c or '', 'k', f.k or '',
     't', f.t or ARGV[3], 'a', 0, 'h', 0, 'nb', 0)
@@ -865,13 +865,9 @@ return #rows
 "#),
             // ARGV: ns id-or-empty
             drop_dead: s(r#"
-local rows
-if ARGV[2] ~= '' then rows = redis.call('XRANGE', D, ARGV[2], ARGV[2])
-else rows = redis.call('XRANGE', D, '-', '+') end
+local rows = dead_rows(ARGV[2])
 for _, r in ipairs(rows) do
-  local f = {}
-  for j = 1, #r[2], 2 do f[r[2][j]] = r[2][j + 1] end
-  if f.b then unref(f.b) end
+  if r[2].b then unref(r[2].b) end
   redis.call('XDEL', D, r[1])
 end
 return #rows

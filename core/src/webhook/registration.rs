@@ -296,15 +296,7 @@ impl Webhooks<'_> {
     /// absolute state and is retried like an idempotent request. Returns the
     /// answer body (undocumented; often the URL echoed back).
     pub async fn set_phone(&self, settings: &WebhookSettings) -> Result<Value> {
-        settings.validate()?;
-        self.transport
-            .request_json(
-                Method::POST,
-                PHONE_WEBHOOK_PATH,
-                Some(&settings.to_body()),
-                RetryClass::Idempotent,
-            )
-            .await
+        self.set(PHONE_WEBHOOK_PATH, settings).await
     }
 
     /// Read the phone-number-level webhook (`GET /v1/configs/webhook`).
@@ -322,15 +314,7 @@ impl Webhooks<'_> {
     /// **Experimental**: the path and body come from community code, not from
     /// 360dialog's API reference (docs/360dialog-api.md §2.4.2, §9 #4).
     pub async fn set_waba(&self, settings: &WebhookSettings) -> Result<Value> {
-        settings.validate()?;
-        self.transport
-            .request_json(
-                Method::POST,
-                WABA_WEBHOOK_PATH,
-                Some(&settings.to_body()),
-                RetryClass::Idempotent,
-            )
-            .await
+        self.set(WABA_WEBHOOK_PATH, settings).await
     }
 
     /// Read the WABA-level webhook (`GET /waba_webhook`); `Ok(None)` on 404.
@@ -339,6 +323,20 @@ impl Webhooks<'_> {
     /// (docs/360dialog-api.md §2.4.2, §9 #4); tested against the local emulator only.
     pub async fn get_waba(&self) -> Result<Option<WebhookSettings>> {
         self.get(WABA_WEBHOOK_PATH).await
+    }
+
+    /// Validate locally, then POST the settings to `path` (absolute state, so retried like an
+    /// idempotent request).
+    async fn set(&self, path: &str, settings: &WebhookSettings) -> Result<Value> {
+        settings.validate()?;
+        self.transport
+            .request_json(
+                Method::POST,
+                path,
+                Some(&settings.to_body()),
+                RetryClass::Idempotent,
+            )
+            .await
     }
 
     async fn get(&self, path: &str) -> Result<Option<WebhookSettings>> {
