@@ -21,7 +21,7 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use hmac::{Hmac, Mac};
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 use sha2::Sha256;
 
 use super::verify::HUB_SIGNATURE_HEADER;
@@ -157,6 +157,18 @@ impl Business {
         })
     }
 
+    /// A `messages`-field webhook with the contact of `who` and one `item` in the list `list`
+    /// (`messages` or `statuses`).
+    fn one_item(&self, list: &str, who: &str, item: Map<String, Value>) -> Value {
+        let mut value = json!({
+            "messaging_product": "whatsapp",
+            "metadata": self.metadata(),
+            "contacts": [self.contact(who)],
+        });
+        value[list] = json!([item]);
+        self.envelope("messages", value)
+    }
+
     fn contact(&self, who: &str) -> Value {
         if is_user_id(who) {
             json!({"profile": {"name": self.contact_name}, "user_id": who})
@@ -169,7 +181,7 @@ impl Business {
     /// (`{"type": msg_type, msg_type: object}`), from `from`, with the
     /// matching `contacts` entry.
     pub fn inbound(&self, from: &str, wamid: &str, msg_type: &str, object: Value) -> Value {
-        let mut msg = serde_json::Map::new();
+        let mut msg = Map::new();
         if is_user_id(from) {
             msg.insert("from_user_id".into(), json!(from));
         } else {
@@ -179,15 +191,7 @@ impl Business {
         msg.insert("timestamp".into(), json!(self.ts()));
         msg.insert("type".into(), json!(msg_type));
         msg.insert(msg_type.to_string(), object);
-        self.envelope(
-            "messages",
-            json!({
-                "messaging_product": "whatsapp",
-                "metadata": self.metadata(),
-                "contacts": [self.contact(from)],
-                "messages": [Value::Object(msg)],
-            }),
-        )
+        self.one_item("messages", from, msg)
     }
 
     /// An inbound text message.
@@ -272,15 +276,7 @@ impl Business {
             "pricing".into(),
             json!({"billable": true, "pricing_model": "PMP", "type": "regular", "category": "utility"}),
         );
-        self.envelope(
-            "messages",
-            json!({
-                "messaging_product": "whatsapp",
-                "metadata": self.metadata(),
-                "contacts": [self.contact(recipient)],
-                "statuses": [Value::Object(st)],
-            }),
-        )
+        self.one_item("statuses", recipient, st)
     }
 
     fn status_object(
@@ -290,7 +286,7 @@ impl Business {
         recipient: &str,
         data: Option<&str>,
     ) -> serde_json::Map<String, Value> {
-        let mut st = serde_json::Map::new();
+        let mut st = Map::new();
         st.insert("id".into(), json!(wamid));
         st.insert("status".into(), json!(status));
         st.insert("timestamp".into(), json!(self.ts()));

@@ -676,30 +676,16 @@ mod tests {
 
     #[test]
     fn constructors_reject_unusable_configuration() {
-        assert_eq!(
-            Verifier::basic_auth("", "p").unwrap_err().field(),
-            Some("basic_auth.user")
-        );
-        assert_eq!(
-            Verifier::basic_auth("a:b", "p").unwrap_err().field(),
-            Some("basic_auth.user")
-        );
-        assert_eq!(
-            Verifier::basic_auth("u", "").unwrap_err().field(),
-            Some("basic_auth.password")
-        );
-        assert_eq!(
-            Verifier::header("X Key", "v").unwrap_err().field(),
-            Some("headers.X Key")
-        );
-        assert_eq!(
-            Verifier::header("X-Key", "").unwrap_err().field(),
-            Some("headers.X-Key")
-        );
-        assert_eq!(
-            Verifier::hub_signature("").unwrap_err().field(),
-            Some("app_secret")
-        );
+        for (made, field) in [
+            (Verifier::basic_auth("", "p"), "basic_auth.user"),
+            (Verifier::basic_auth("a:b", "p"), "basic_auth.user"),
+            (Verifier::basic_auth("u", ""), "basic_auth.password"),
+            (Verifier::header("X Key", "v"), "headers.X Key"),
+            (Verifier::header("X-Key", ""), "headers.X-Key"),
+            (Verifier::hub_signature(""), "app_secret"),
+        ] {
+            assert_eq!(made.unwrap_err().field(), Some(field));
+        }
         assert!(Verifier::from_json(&serde_json::json!({})).is_err());
         assert_eq!(
             Verifier::from_json(&serde_json::json!({"nope": 1}))

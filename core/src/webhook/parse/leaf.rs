@@ -96,29 +96,40 @@ macro_rules! raw_non_object {
     };
 }
 
+/// `impl Deserialize for $ty` through a visitor that accepts any JSON value and has the
+/// visit methods given (the lenient readers all share this shell; serde has no derive for
+/// "this type, whatever the JSON kind").
+macro_rules! visit_any {
+    ($ty:ty; $($methods:tt)*) => {
+        impl<'de> Deserialize<'de> for $ty {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                struct V;
+                impl<'de> Visitor<'de> for V {
+                    type Value = $ty;
+                    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                        f.write_str("any JSON value")
+                    }
+                    $($methods)*
+                }
+                d.deserialize_any(V)
+            }
+        }
+    };
+}
+
 /// A string; any other JSON value reads as `None`.
 pub(super) struct LStr(pub(super) Option<String>);
 
-impl<'de> Deserialize<'de> for LStr {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = LStr;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("any JSON value")
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<LStr, E> {
-                Ok(LStr(Some(v.to_owned())))
-            }
-            fn visit_string<E: de::Error>(self, v: String) -> Result<LStr, E> {
-                Ok(LStr(Some(v)))
-            }
-            ignore_scalars!(LStr(None));
-            ignore_seq!(LStr(None));
-            ignore_map!(LStr(None));
-        }
-        d.deserialize_any(V)
+visit_any! { LStr;
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<LStr, E> {
+        Ok(LStr(Some(v.to_owned())))
     }
+    fn visit_string<E: de::Error>(self, v: String) -> Result<LStr, E> {
+        Ok(LStr(Some(v)))
+    }
+    ignore_scalars!(LStr(None));
+    ignore_seq!(LStr(None));
+    ignore_map!(LStr(None));
 }
 
 /// A timestamp within ±(2^53 − 1), the range every language holds exactly
@@ -130,40 +141,30 @@ pub(super) fn safe_ts(v: Option<i64>) -> Option<i64> {
 /// A timestamp: an integer, or a string of digits; anything else is `None`.
 pub(super) struct LTs(pub(super) Option<i64>);
 
-impl<'de> Deserialize<'de> for LTs {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = LTs;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("any JSON value")
-            }
-            fn visit_i64<E: de::Error>(self, v: i64) -> Result<LTs, E> {
-                Ok(LTs(safe_ts(Some(v))))
-            }
-            fn visit_u64<E: de::Error>(self, v: u64) -> Result<LTs, E> {
-                Ok(LTs(safe_ts(i64::try_from(v).ok())))
-            }
-            fn visit_f64<E: de::Error>(self, _: f64) -> Result<LTs, E> {
-                Ok(LTs(None))
-            }
-            fn visit_bool<E: de::Error>(self, _: bool) -> Result<LTs, E> {
-                Ok(LTs(None))
-            }
-            fn visit_unit<E: de::Error>(self) -> Result<LTs, E> {
-                Ok(LTs(None))
-            }
-            fn visit_none<E: de::Error>(self) -> Result<LTs, E> {
-                Ok(LTs(None))
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<LTs, E> {
-                Ok(LTs(safe_ts(digits_to_i64(v))))
-            }
-            ignore_seq!(LTs(None));
-            ignore_map!(LTs(None));
-        }
-        d.deserialize_any(V)
+visit_any! { LTs;
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<LTs, E> {
+        Ok(LTs(safe_ts(Some(v))))
     }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<LTs, E> {
+        Ok(LTs(safe_ts(i64::try_from(v).ok())))
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<LTs, E> {
+        Ok(LTs(None))
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<LTs, E> {
+        Ok(LTs(None))
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<LTs, E> {
+        Ok(LTs(None))
+    }
+    fn visit_none<E: de::Error>(self) -> Result<LTs, E> {
+        Ok(LTs(None))
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<LTs, E> {
+        Ok(LTs(safe_ts(digits_to_i64(v))))
+    }
+    ignore_seq!(LTs(None));
+    ignore_map!(LTs(None));
 }
 
 /// A list of lenient elements; `None` when the value is not a list.

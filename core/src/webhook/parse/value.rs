@@ -169,195 +169,145 @@ impl<'de> Visitor<'de> for MessagesValueSeed {
 
 pub(super) struct LMeta((Option<String>, Option<String>));
 
-impl<'de> Deserialize<'de> for LMeta {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = LMeta;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("any JSON value")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<LMeta, A::Error> {
-                let (mut id, mut display) = (None, None);
-                while let Some(k) = map.next_key::<MetaKey>()? {
-                    match k {
-                        MetaKey::PhoneNumberId => id = map.next_value::<LStr>()?.0,
-                        MetaKey::Display => display = map.next_value::<LStr>()?.0,
-                        MetaKey::Ignored => {
-                            map.next_value::<IgnoredAny>()?;
-                        }
-                    }
+visit_any! { LMeta;
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<LMeta, A::Error> {
+        let (mut id, mut display) = (None, None);
+        while let Some(k) = map.next_key::<MetaKey>()? {
+            match k {
+                MetaKey::PhoneNumberId => id = map.next_value::<LStr>()?.0,
+                MetaKey::Display => display = map.next_value::<LStr>()?.0,
+                MetaKey::Ignored => {
+                    map.next_value::<IgnoredAny>()?;
                 }
-                Ok(LMeta((id, display)))
             }
-            ignore_scalars!(LMeta((None, None)));
-            ignore_str!(LMeta((None, None)));
-            ignore_seq!(LMeta((None, None)));
         }
-        d.deserialize_any(V)
+        Ok(LMeta((id, display)))
     }
+    ignore_scalars!(LMeta((None, None)));
+    ignore_str!(LMeta((None, None)));
+    ignore_seq!(LMeta((None, None)));
 }
 
 /// A `contacts[]` entry; `None` when it is not an object.
 pub(super) struct LContact(Option<Contact>);
 
-impl<'de> Deserialize<'de> for LContact {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = LContact;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("any JSON value")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<LContact, A::Error> {
-                let mut c = Contact::default();
-                while let Some(k) = map.next_key::<ContactKey>()? {
-                    match k {
-                        ContactKey::WaId => c.wa_id = map.next_value::<LStr>()?.0,
-                        ContactKey::UserId => c.user_id = map.next_value::<LStr>()?.0,
-                        ContactKey::Profile => {
-                            let p = map.next_value::<LProfile>()?;
-                            c.name = p.0;
-                            c.username = p.1;
-                        }
-                        ContactKey::Ignored => {
-                            map.next_value::<IgnoredAny>()?;
-                        }
-                    }
+visit_any! { LContact;
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<LContact, A::Error> {
+        let mut c = Contact::default();
+        while let Some(k) = map.next_key::<ContactKey>()? {
+            match k {
+                ContactKey::WaId => c.wa_id = map.next_value::<LStr>()?.0,
+                ContactKey::UserId => c.user_id = map.next_value::<LStr>()?.0,
+                ContactKey::Profile => {
+                    let p = map.next_value::<LProfile>()?;
+                    c.name = p.0;
+                    c.username = p.1;
                 }
-                Ok(LContact(Some(c)))
+                ContactKey::Ignored => {
+                    map.next_value::<IgnoredAny>()?;
+                }
             }
-            ignore_scalars!(LContact(None));
-            ignore_str!(LContact(None));
-            ignore_seq!(LContact(None));
         }
-        d.deserialize_any(V)
+        Ok(LContact(Some(c)))
     }
+    ignore_scalars!(LContact(None));
+    ignore_str!(LContact(None));
+    ignore_seq!(LContact(None));
 }
 
 /// `profile.name` and `profile.username`.
 pub(super) struct LProfile(Option<String>, Option<String>);
 
-impl<'de> Deserialize<'de> for LProfile {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = LProfile;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("any JSON value")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<LProfile, A::Error> {
-                let mut p = LProfile(None, None);
-                while let Some(k) = map.next_key::<ProfileKey>()? {
-                    match k {
-                        ProfileKey::Name => p.0 = map.next_value::<LStr>()?.0,
-                        ProfileKey::Username => p.1 = map.next_value::<LStr>()?.0,
-                        ProfileKey::Ignored => {
-                            map.next_value::<IgnoredAny>()?;
-                        }
-                    }
+visit_any! { LProfile;
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<LProfile, A::Error> {
+        let mut p = LProfile(None, None);
+        while let Some(k) = map.next_key::<ProfileKey>()? {
+            match k {
+                ProfileKey::Name => p.0 = map.next_value::<LStr>()?.0,
+                ProfileKey::Username => p.1 = map.next_value::<LStr>()?.0,
+                ProfileKey::Ignored => {
+                    map.next_value::<IgnoredAny>()?;
                 }
-                Ok(p)
             }
-            ignore_scalars!(LProfile(None, None));
-            ignore_str!(LProfile(None, None));
-            ignore_seq!(LProfile(None, None));
         }
-        d.deserialize_any(V)
+        Ok(p)
     }
+    ignore_scalars!(LProfile(None, None));
+    ignore_str!(LProfile(None, None));
+    ignore_seq!(LProfile(None, None));
 }
 
-impl<'de> Deserialize<'de> for Item<InboundMessage> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Item<InboundMessage>;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("any JSON value")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                let mut m = InboundMessage::default();
-                // Keys other than the known ones, in wire order. The first is
-                // kept apart so the usual message (one such key: its payload)
-                // allocates no list and no key.
-                let mut first: Option<(Cow<'de, str>, Json)> = None;
-                let mut rest: Vec<(Cow<'de, str>, Json)> = Vec::new();
-                while let Some(k) = map.next_key::<MsgKey>()? {
-                    match k {
-                        MsgKey::Id => m.id = map.next_value::<LStr>()?.0,
-                        MsgKey::From => m.from = map.next_value::<LStr>()?.0,
-                        MsgKey::FromUserId => m.from_user_id = map.next_value::<LStr>()?.0,
-                        MsgKey::Timestamp => m.timestamp = map.next_value::<LTs>()?.0,
-                        MsgKey::Type => m.message_type = map.next_value::<LStr>()?.0,
-                        MsgKey::Context => m.context = Json::object(map.next_value()?),
-                        MsgKey::Errors => m.errors = Json::list(map.next_value()?),
-                        MsgKey::Other(k) => {
-                            let v = Json::new(map.next_value::<&RawValue>()?);
-                            if first.is_none() {
-                                first = Some((k, v));
-                            } else {
-                                rest.push((k, v));
-                            }
-                        }
-                    }
-                }
-                // The payload is the last wire key named like the type.
-                let t = m.message_type.as_deref();
-                let payload_at = rest
-                    .iter()
-                    .rposition(|(k, _)| Some(&**k) == t)
-                    .map(|i| i + 1)
-                    .or_else(|| first.as_ref().filter(|(k, _)| Some(&**k) == t).map(|_| 0));
-                let mut extra = Vec::new();
-                for (i, (k, v)) in first.into_iter().chain(rest).enumerate() {
-                    if Some(i) == payload_at {
-                        m.payload = Some(v);
+visit_any! { Item<InboundMessage>;
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut m = InboundMessage::default();
+        // Keys other than the known ones, in wire order. The first is
+        // kept apart so the usual message (one such key: its payload)
+        // allocates no list and no key.
+        let mut first: Option<(Cow<'de, str>, Json)> = None;
+        let mut rest: Vec<(Cow<'de, str>, Json)> = Vec::new();
+        while let Some(k) = map.next_key::<MsgKey>()? {
+            match k {
+                MsgKey::Id => m.id = map.next_value::<LStr>()?.0,
+                MsgKey::From => m.from = map.next_value::<LStr>()?.0,
+                MsgKey::FromUserId => m.from_user_id = map.next_value::<LStr>()?.0,
+                MsgKey::Timestamp => m.timestamp = map.next_value::<LTs>()?.0,
+                MsgKey::Type => m.message_type = map.next_value::<LStr>()?.0,
+                MsgKey::Context => m.context = Json::object(map.next_value()?),
+                MsgKey::Errors => m.errors = Json::list(map.next_value()?),
+                MsgKey::Other(k) => {
+                    let v = Json::new(map.next_value::<&RawValue>()?);
+                    if first.is_none() {
+                        first = Some((k, v));
                     } else {
-                        extra.push((k.into_owned(), v));
+                        rest.push((k, v));
                     }
                 }
-                m.extra = extra;
-                Ok(Item::Obj(m))
             }
-            raw_non_object!(Item::Raw);
         }
-        d.deserialize_any(V)
+        // The payload is the last wire key named like the type.
+        let t = m.message_type.as_deref();
+        let payload_at = rest
+            .iter()
+            .rposition(|(k, _)| Some(&**k) == t)
+            .map(|i| i + 1)
+            .or_else(|| first.as_ref().filter(|(k, _)| Some(&**k) == t).map(|_| 0));
+        let mut extra = Vec::new();
+        for (i, (k, v)) in first.into_iter().chain(rest).enumerate() {
+            if Some(i) == payload_at {
+                m.payload = Some(v);
+            } else {
+                extra.push((k.into_owned(), v));
+            }
+        }
+        m.extra = extra;
+        Ok(Item::Obj(m))
     }
+    raw_non_object!(Item::Raw);
 }
 
-impl<'de> Deserialize<'de> for Item<StatusUpdate> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Item<StatusUpdate>;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("any JSON value")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                let mut s = StatusUpdate::default();
-                while let Some(k) = map.next_key::<StatusKey>()? {
-                    match k {
-                        StatusKey::Id => s.id = map.next_value::<LStr>()?.0,
-                        StatusKey::Status => s.status = map.next_value::<LStr>()?.0,
-                        StatusKey::Timestamp => s.timestamp = map.next_value::<LTs>()?.0,
-                        StatusKey::RecipientId => s.recipient_id = map.next_value::<LStr>()?.0,
-                        StatusKey::RecipientUserId => {
-                            s.recipient_user_id = map.next_value::<LStr>()?.0
-                        }
-                        StatusKey::Conversation => s.conversation = Json::object(map.next_value()?),
-                        StatusKey::Pricing => s.pricing = Json::object(map.next_value()?),
-                        StatusKey::Errors => s.errors = Json::list(map.next_value()?),
-                        StatusKey::Biz => s.biz_opaque_callback_data = map.next_value::<LStr>()?.0,
-                        StatusKey::Other(k) => {
-                            let v: &RawValue = map.next_value()?;
-                            s.extra.push((k.into_owned(), Json::new(v)));
-                        }
-                    }
+visit_any! { Item<StatusUpdate>;
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut s = StatusUpdate::default();
+        while let Some(k) = map.next_key::<StatusKey>()? {
+            match k {
+                StatusKey::Id => s.id = map.next_value::<LStr>()?.0,
+                StatusKey::Status => s.status = map.next_value::<LStr>()?.0,
+                StatusKey::Timestamp => s.timestamp = map.next_value::<LTs>()?.0,
+                StatusKey::RecipientId => s.recipient_id = map.next_value::<LStr>()?.0,
+                StatusKey::RecipientUserId => {
+                    s.recipient_user_id = map.next_value::<LStr>()?.0
                 }
-                Ok(Item::Obj(s))
+                StatusKey::Conversation => s.conversation = Json::object(map.next_value()?),
+                StatusKey::Pricing => s.pricing = Json::object(map.next_value()?),
+                StatusKey::Errors => s.errors = Json::list(map.next_value()?),
+                StatusKey::Biz => s.biz_opaque_callback_data = map.next_value::<LStr>()?.0,
+                StatusKey::Other(k) => {
+                    let v: &RawValue = map.next_value()?;
+                    s.extra.push((k.into_owned(), Json::new(v)));
+                }
             }
-            raw_non_object!(Item::Raw);
         }
-        d.deserialize_any(V)
+        Ok(Item::Obj(s))
     }
+    raw_non_object!(Item::Raw);
 }
