@@ -11,6 +11,7 @@
 //! demand without copying, so creating an event is cheap and reading one
 //! allocates nothing beyond the occasional small `Vec`.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::sync::{Arc, OnceLock};
 
@@ -93,7 +94,8 @@ fn json_slice(j: &Option<Json>) -> &[Value] {
 /// Where an event came from: shared by every event of one change.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub(crate) struct Origin {
-    pub(crate) field: Option<String>,
+    /// Static for the usual `messages` (no allocation per change).
+    pub(crate) field: Option<Cow<'static, str>>,
     pub(crate) waba_id: Option<String>,
     pub(crate) phone_number_id: Option<String>,
     pub(crate) display_phone_number: Option<String>,
@@ -798,7 +800,8 @@ pub enum StatusKind<'a> {
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct StatusUpdate {
     pub(crate) id: Option<String>,
-    pub(crate) status: Option<String>,
+    /// Static for the statuses 360dialog sends (no allocation per status).
+    pub(crate) status: Option<Cow<'static, str>>,
     pub(crate) timestamp: Option<i64>,
     pub(crate) recipient_id: Option<String>,
     pub(crate) recipient_user_id: Option<String>,

@@ -1,10 +1,13 @@
 //! The envelope: root → `entry[]` → `changes[]`.
 
+use std::borrow::Cow;
 use std::cell::Cell;
 use std::fmt;
 use std::sync::Arc;
 
-use serde::de::value::SeqAccessDeserializer;
+use smallvec::SmallVec;
+
+use serde::de::value::{MapAccessDeserializer, SeqAccessDeserializer};
 use serde::de::{
     self, Deserialize, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor,
 };
@@ -154,15 +157,15 @@ impl<'de> Visitor<'de> for EntrySeed<'_> {
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Option<Value>, A::Error> {
         let start = self.events.len();
-        let mut id: Option<String> = None;
+        let mut id: Option<Cow<'de, str>> = None;
         while let Some(k) = map.next_key::<EntryKey>()? {
             match k {
-                EntryKey::Id => id = map.next_value::<LStr>()?.0,
+                EntryKey::Id => id = map.next_value::<LCow>()?.0,
                 EntryKey::Changes => {
                     self.events.truncate(start);
                     map.next_value_seed(ChangesSeed {
                         events: self.events,
-                        waba_id: &id,
+                        waba_id: id.as_deref(),
                         mode: self.mode,
                     })?;
                 }
@@ -173,8 +176,8 @@ impl<'de> Visitor<'de> for EntrySeed<'_> {
         }
         // `id` after `changes` (or repeated): set it on this entry's events.
         for ev in &mut self.events[start..] {
-            if ev.origin.waba_id != id {
-                Arc::make_mut(&mut ev.origin).waba_id.clone_from(&id);
+            if ev.origin.waba_id.as_deref() != id.as_deref() {
+                Arc::make_mut(&mut ev.origin).waba_id = id.as_deref().map(str::to_owned);
             }
         }
         Ok(None)
@@ -184,7 +187,7 @@ impl<'de> Visitor<'de> for EntrySeed<'_> {
 
 pub(super) struct ChangesSeed<'a, 'b> {
     events: &'a mut Vec<Event>,
-    waba_id: &'b Option<String>,
+    waba_id: Option<&'b str>,
     mode: &'b Mode,
 }
 
@@ -208,7 +211,7 @@ impl<'de> Visitor<'de> for ChangesSeed<'_, '_> {
         })? {
             if let Some(raw) = raw {
                 let origin = Arc::new(Origin {
-                    waba_id: self.waba_id.clone(),
+                    waba_id: self.waba_id.map(str::to_owned),
                     ..Origin::default()
                 });
                 self.events
@@ -225,11 +228,68 @@ impl<'de> Visitor<'de> for ChangesSeed<'_, '_> {
 
 /// One part of a change object, in wire order (kept to rebuild the raw
 /// change when it has to become an `unknown` event).
+/// A change's `field`: a string, borrowed from the body where it has no escapes (the
+/// usual `"messages"`: no allocation), or any other JSON value, kept for rebuilding.
+pub(super) enum LField<'de> {
+    Str(Cow<'de, str>),
+    Other(Value),
+}
+
+impl LField<'_> {
+    fn as_str(&self) -> Option<&str> {
+        match self {
+            LField::Str(s) => Some(s),
+            LField::Other(_) => None,
+        }
+    }
+    fn into_value(self) -> Value {
+        match self {
+            LField::Str(s) => Value::String(s.into_owned()),
+            LField::Other(v) => v,
+        }
+    }
+}
+
+visit_any! { LField<'de>;
+    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<LField<'de>, E> {
+        Ok(LField::Str(Cow::Borrowed(v)))
+    }
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<LField<'de>, E> {
+        Ok(LField::Other(Value::Bool(v)))
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<LField<'de>, E> {
+        Ok(LField::Other(Value::from(v)))
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<LField<'de>, E> {
+        Ok(LField::Other(Value::from(v)))
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<LField<'de>, E> {
+        Ok(LField::Other(Value::from(v)))
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<LField<'de>, E> {
+        Ok(LField::Other(Value::Null))
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<LField<'de>, E> {
+        Ok(LField::Str(Cow::Owned(v.to_owned())))
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<LField<'de>, A::Error> {
+        Value::deserialize(SeqAccessDeserializer::new(seq)).map(LField::Other)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<LField<'de>, A::Error> {
+        Value::deserialize(MapAccessDeserializer::new(map)).map(LField::Other)
+    }
+}
+
+/// A change's parts: inline for the usual two (`field`, `value`), so reading a change
+/// allocates no list.
+pub(super) type ChangeParts<'de> = SmallVec<[ChangePart<'de>; 2]>;
+
 pub(super) enum ChangePart<'de> {
-    Field(Value),
+    Field(LField<'de>),
     Value(&'de RawValue),
-    /// A `value` read directly as a `messages` value (fast mode).
-    Guessed(Option<MessagesValue>),
+    /// A `value` read directly as a `messages` value (fast mode; the value itself is
+    /// kept apart, see `ChangeSeed::visit_map`, as it is large).
+    Guessed,
     Other(String, Value),
 }
 
@@ -242,7 +302,7 @@ pub(super) enum ChangePart<'de> {
 /// asks for a rerun in the slow mode.
 pub(super) struct ChangeSeed<'a, 'b> {
     events: &'a mut Vec<Event>,
-    waba_id: &'b Option<String>,
+    waba_id: Option<&'b str>,
     mode: &'b Mode,
 }
 
@@ -269,18 +329,18 @@ pub(super) fn raw_to_value<E: de::Error>(raw: &RawValue) -> Result<Value, E> {
 
 /// Rebuild the change object from its parts, in wire order (a repeated key
 /// keeps its first position and its last value).
-pub(super) fn rebuild_change<E: de::Error>(parts: Vec<ChangePart<'_>>) -> Result<Value, E> {
+pub(super) fn rebuild_change<E: de::Error>(parts: ChangeParts<'_>) -> Result<Value, E> {
     let mut m = Map::new();
     for p in parts {
         match p {
             ChangePart::Field(v) => {
-                m.insert("field".into(), v);
+                m.insert("field".into(), v.into_value());
             }
             ChangePart::Value(r) => {
                 m.insert("value".into(), raw_to_value(r)?);
             }
             // Only made in the fast mode, which never rebuilds a change.
-            ChangePart::Guessed(_) => {}
+            ChangePart::Guessed => {}
             ChangePart::Other(k, v) => {
                 m.insert(k, v);
             }
@@ -295,8 +355,9 @@ impl<'de> Visitor<'de> for ChangeSeed<'_, '_> {
         f.write_str("any JSON value")
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Option<Value>, A::Error> {
-        let mut parts: Vec<ChangePart<'de>> = Vec::with_capacity(2);
+        let mut parts = ChangeParts::new();
         let mut guessed = false;
+        let mut guess: Option<MessagesValue<'de>> = None;
         while let Some(k) = map.next_key::<ChangeKey>()? {
             parts.push(match k {
                 ChangeKey::Field => ChangePart::Field(map.next_value()?),
@@ -307,7 +368,8 @@ impl<'de> Visitor<'de> for ChangeSeed<'_, '_> {
                     });
                     if field.unwrap_or(true) {
                         guessed = true;
-                        ChangePart::Guessed(map.next_value_seed(MessagesValueSeed)?)
+                        guess = map.next_value_seed(MessagesValueSeed)?;
+                        ChangePart::Guessed
                     } else {
                         ChangePart::Value(map.next_value()?)
                     }
@@ -323,14 +385,10 @@ impl<'de> Visitor<'de> for ChangeSeed<'_, '_> {
             });
             let values = parts
                 .iter()
-                .filter(|p| matches!(p, ChangePart::Value(_) | ChangePart::Guessed(_)))
+                .filter(|p| matches!(p, ChangePart::Value(_) | ChangePart::Guessed))
                 .count();
-            let one_messages_field = fields.next().and_then(Value::as_str) == Some("messages")
+            let one_messages_field = fields.next().and_then(LField::as_str) == Some("messages")
                 && fields.next().is_none();
-            let guess = parts.into_iter().find_map(|p| match p {
-                ChangePart::Guessed(v) => v,
-                _ => None,
-            });
             return match guess {
                 Some(v)
                     if one_messages_field
@@ -354,7 +412,7 @@ impl<'de> Visitor<'de> for ChangeSeed<'_, '_> {
             ChangePart::Value(r) => Some(*r),
             _ => None,
         });
-        let field = field.and_then(Value::as_str).map(str::to_owned);
+        let field = field.and_then(LField::as_str).map(str::to_owned);
         match field.as_deref() {
             Some("messages") => {
                 let parsed = match value {
@@ -376,8 +434,8 @@ impl<'de> Visitor<'de> for ChangeSeed<'_, '_> {
                         let (phone_number_id, display_phone_number) =
                             other.map(|v| v.metadata).unwrap_or_default();
                         let origin = Arc::new(Origin {
-                            field,
-                            waba_id: self.waba_id.clone(),
+                            field: field.map(Cow::Owned),
+                            waba_id: self.waba_id.map(str::to_owned),
                             phone_number_id,
                             display_phone_number,
                         });
@@ -391,8 +449,8 @@ impl<'de> Visitor<'de> for ChangeSeed<'_, '_> {
                 let value = value.map(raw_to_value).transpose()?;
                 let (phone_number_id, display_phone_number) = metadata_of(value.as_ref());
                 let origin = Arc::new(Origin {
-                    field,
-                    waba_id: self.waba_id.clone(),
+                    field: field.map(Cow::Owned),
+                    waba_id: self.waba_id.map(str::to_owned),
                     phone_number_id,
                     display_phone_number,
                 });
@@ -406,7 +464,7 @@ impl<'de> Visitor<'de> for ChangeSeed<'_, '_> {
                 let (phone_number_id, display_phone_number) = metadata_of(raw.get("value"));
                 let origin = Arc::new(Origin {
                     field: None,
-                    waba_id: self.waba_id.clone(),
+                    waba_id: self.waba_id.map(str::to_owned),
                     phone_number_id,
                     display_phone_number,
                 });

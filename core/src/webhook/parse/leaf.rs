@@ -1,6 +1,7 @@
 //! Lenient leaf readers (a wrong JSON type reads as absent) and the key
 //! enums' macro, shared by the envelope and value readers.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
@@ -132,6 +133,26 @@ visit_any! { LStr;
     ignore_map!(LStr(None));
 }
 
+/// A string borrowed from the body where it has no escapes; any other JSON value reads
+/// as `None`. For text that is often read and then dropped (the contacts of a change of
+/// statuses), so that reading it allocates nothing.
+pub(super) struct LCow<'de>(pub(super) Option<Cow<'de, str>>);
+
+visit_any! { LCow<'de>;
+    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<LCow<'de>, E> {
+        Ok(LCow(Some(Cow::Borrowed(v))))
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<LCow<'de>, E> {
+        Ok(LCow(Some(Cow::Owned(v.to_owned()))))
+    }
+    fn visit_string<E: de::Error>(self, v: String) -> Result<LCow<'de>, E> {
+        Ok(LCow(Some(Cow::Owned(v))))
+    }
+    ignore_scalars!(LCow(None));
+    ignore_seq!(LCow(None));
+    ignore_map!(LCow(None));
+}
+
 /// A timestamp within ±(2^53 − 1), the range every language holds exactly
 /// (a JavaScript number rounds beyond it).
 pub(super) fn safe_ts(v: Option<i64>) -> Option<i64> {
@@ -196,7 +217,9 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for LList<T> {
 /// An element of `messages[]` / `statuses[]`: an object read as `T`, or
 /// anything else kept raw (becomes an `unknown` event).
 pub(super) enum Item<T> {
-    Obj(T),
+    /// Boxed where it is read, as the event keeps it boxed: the large struct is then never
+    /// moved.
+    Obj(Box<T>),
     Raw(Value),
 }
 

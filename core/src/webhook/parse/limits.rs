@@ -26,7 +26,15 @@ pub(super) fn quote_or_backslash(w: u64) -> u64 {
 /// that pass runs only then. (A 16-digit integer such as a microsecond
 /// timestamp is common and needs no rewrite: checking its value here spares
 /// the whole body a second copy.)
-pub(super) fn prepare(body: &[u8], opts: &ParseOptions) -> Result<(Vec<u8>, bool)> {
+///
+/// The compact copy is written to the front of `out` (grown to the body's length when
+/// shorter, never shrunk), and its length returned: a caller that keeps `out` between
+/// calls parses without allocating or clearing a buffer per body.
+pub(super) fn prepare(
+    body: &[u8],
+    opts: &ParseOptions,
+    out: &mut Vec<u8>,
+) -> Result<(usize, bool)> {
     if body.len() > opts.max_bytes {
         return Err(Error::WebhookPayload(format!(
             "body is {} bytes, over the limit of {} bytes",
@@ -38,8 +46,11 @@ pub(super) fn prepare(body: &[u8], opts: &ParseOptions) -> Result<(Vec<u8>, bool
     // Bytes next to which a space can be dropped without joining two tokens.
     let sep = |b: u8| matches!(b, b'{' | b'}' | b'[' | b']' | b':' | b',' | b'"');
     let len = body.len();
-    // Written by index (never longer than the body), then truncated.
-    let mut out = vec![0u8; len];
+    // Written by index (never longer than the body).
+    if out.len() < len {
+        out.resize(len, 0);
+    }
+    let out = &mut out[..len];
     let mut w = 0usize;
     let mut depth = 0usize;
     let mut odd = false;
@@ -147,9 +158,8 @@ pub(super) fn prepare(body: &[u8], opts: &ParseOptions) -> Result<(Vec<u8>, bool
         w += 1;
         i += 1;
     }
-    out.truncate(w);
-    match out.first() {
-        Some(b'{') => Ok((out, odd)),
+    match out[..w].first() {
+        Some(b'{') => Ok((w, odd)),
         Some(_) => Err(Error::WebhookPayload(
             "top level is not a JSON object".into(),
         )),

@@ -127,18 +127,46 @@ pub fn parse_with(body: &[u8], opts: &ParseOptions) -> Result<Vec<Event>> {
 fn parse_inner(body: &[u8], opts: &ParseOptions) -> Result<Vec<Event>> {
     // A UTF-8 byte order mark is ignored (RFC 8259 §8.1 allows it).
     let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
-    let (mut compact, odd) = prepare(body, opts)?;
-    if odd {
-        compact = super::normalize::normalize(&compact);
-    }
+    SCRATCH.with(|scratch| {
+        // Taken out for the call (so a parse that re-enters, e.g. from a tracing layer,
+        // finds an empty buffer rather than a borrowed one), and put back unless large.
+        let mut buf = scratch.take();
+        let result = parse_prepared(body, opts, &mut buf);
+        if buf.capacity() <= SCRATCH_KEEP {
+            scratch.set(buf);
+        }
+        result
+    })
+}
+
+thread_local! {
+    /// Each thread's buffer for the compact copy of the body: a webhook receiver parses
+    /// many bodies of similar size, and reusing it saves an allocation, a clear and a
+    /// free of the body's size per parse (docs/performance.md §5).
+    static SCRATCH: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
+}
+
+/// The largest scratch buffer a thread keeps between parses (a rare large body is
+/// parsed in a buffer freed afterwards).
+const SCRATCH_KEEP: usize = 256 << 10;
+
+fn parse_prepared(body: &[u8], opts: &ParseOptions, buf: &mut Vec<u8>) -> Result<Vec<Event>> {
+    let (n, odd) = prepare(body, opts, buf)?;
+    let normalized;
+    let compact: &[u8] = if odd {
+        normalized = super::normalize::normalize(&buf[..n]);
+        &normalized
+    } else {
+        &buf[..n]
+    };
     // One UTF-8 check of the whole body, after which serde_json reads it as
     // text and checks no string or kept piece again. Text that is not UTF-8:
     // each bad sequence becomes U+FFFD (inside a string it is then readable;
     // anywhere else it stays a syntax error), so one bad string never rejects
     // the valid events beside it.
-    let text = match std::str::from_utf8(&compact) {
+    let text = match std::str::from_utf8(compact) {
         Ok(text) => Cow::Borrowed(text),
-        Err(_) => Cow::Owned(String::from_utf8_lossy(&compact).into_owned()),
+        Err(_) => Cow::Owned(String::from_utf8_lossy(compact).into_owned()),
     };
     let mut events = Vec::new();
     let mut mode = Mode {
@@ -208,6 +236,44 @@ mod tests {
             .err()
             .map(|e| e.code())
             .unwrap_or(ErrorCode::Internal)
+    }
+
+    #[test]
+    fn a_thread_parses_bodies_of_any_size_in_turn_alike() {
+        // Each thread reuses one buffer for the compact copy: whatever came before (a
+        // larger body, a body over the kept size, an error half-way), a body parses as it
+        // does first thing on a fresh thread.
+        let text = |name: &str, pad: usize| {
+            format!(
+                r#"{{"entry":[{{"id":"W","changes":[{{"field":"messages","value":{{
+                  "metadata":{{"phone_number_id":"P","display_phone_number":"D"}},
+                  "contacts":[{{"profile":{{"name":"{name}"}},"wa_id":"1"}}],
+                  "messages":[{{"id":"m","from":"1","timestamp":"1","type":"text",
+                    "text":{{"body":"{body}"}}}}]}}}}]}}]}}"#,
+                body = "x".repeat(pad)
+            )
+        };
+        let fresh = |b: String| {
+            std::thread::spawn(move || parse_to_canonical_json(b.as_bytes()).unwrap())
+                .join()
+                .unwrap()
+        };
+        let bodies = [
+            text("Ana", 10),
+            text("Maya Lindqvist", 400_000),
+            text("Bo", 3),
+            "{\"entry\":[".to_string() + &"x".repeat(5000),
+            text("Ana", 10),
+            text("Cy", 70_000),
+            text("Di", 1),
+        ];
+        for b in bodies {
+            let here = parse_to_canonical_json(b.as_bytes());
+            match here {
+                Ok(json) => assert_eq!(json, fresh(b)),
+                Err(e) => assert_eq!(e.code(), ErrorCode::WebhookPayload),
+            }
+        }
     }
 
     #[test]

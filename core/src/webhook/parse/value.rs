@@ -53,9 +53,9 @@ keys!(StatusKey {
 // ---------------------------------------------------------------------------
 
 #[derive(Default)]
-pub(super) struct MessagesValue {
+pub(super) struct MessagesValue<'de> {
     pub(super) metadata: (Option<String>, Option<String>),
-    pub(super) contacts: Vec<Arc<Contact>>,
+    pub(super) contacts: Vec<LContact<'de>>,
     pub(super) messages: Option<Vec<Item<InboundMessage>>>,
     pub(super) statuses: Option<Vec<Item<StatusUpdate>>>,
     pub(super) errors: Option<Vec<Value>>,
@@ -63,17 +63,17 @@ pub(super) struct MessagesValue {
 
 pub(super) fn push_messages_value(
     events: &mut Vec<Event>,
-    waba_id: &Option<String>,
-    v: MessagesValue,
+    waba_id: Option<&str>,
+    v: MessagesValue<'_>,
 ) {
     let (phone_number_id, display_phone_number) = v.metadata;
     let origin = Arc::new(Origin {
-        field: Some("messages".to_owned()),
-        waba_id: waba_id.clone(),
+        field: Some(Cow::Borrowed("messages")),
+        waba_id: waba_id.map(str::to_owned),
         phone_number_id,
         display_phone_number,
     });
-    let contacts = v.contacts;
+    let mut contacts = v.contacts;
     let n = v.messages.as_ref().map_or(0, Vec::len)
         + v.statuses.as_ref().map_or(0, Vec::len)
         + usize::from(v.errors.as_ref().is_some_and(|e| !e.is_empty()));
@@ -81,8 +81,9 @@ pub(super) fn push_messages_value(
     for item in v.messages.into_iter().flatten() {
         let kind = match item {
             Item::Obj(mut m) => {
-                m.contact = match_contact(&contacts, m.from.as_deref(), m.from_user_id.as_deref());
-                EventKind::Message(Box::new(m))
+                m.contact =
+                    match_contact(&mut contacts, m.from.as_deref(), m.from_user_id.as_deref());
+                EventKind::Message(m)
             }
             Item::Raw(raw) => EventKind::Unknown(raw),
         };
@@ -90,7 +91,7 @@ pub(super) fn push_messages_value(
     }
     for item in v.statuses.into_iter().flatten() {
         let kind = match item {
-            Item::Obj(s) => EventKind::Status(Box::new(s)),
+            Item::Obj(s) => EventKind::Status(s),
             Item::Raw(raw) => EventKind::Unknown(raw),
         };
         events.push(Event::new(origin.clone(), kind));
@@ -101,33 +102,53 @@ pub(super) fn push_messages_value(
 }
 
 /// The contacts entry whose `wa_id` equals `from` or whose `user_id` equals
-/// `from_user_id` (first such entry); never matched by position.
+/// `from_user_id` (first such entry); never matched by position. The entry is made an
+/// owned [`Contact`] on its first match, and later matches share it.
 pub(super) fn match_contact(
-    contacts: &[Arc<Contact>],
+    contacts: &mut [LContact<'_>],
     from: Option<&str>,
     from_user_id: Option<&str>,
 ) -> Option<Arc<Contact>> {
-    contacts
-        .iter()
-        .find(|c| {
+    let c = contacts.iter_mut().find_map(|c| {
+        c.0.as_mut().filter(|c| {
             (from.is_some() && c.wa_id.as_deref() == from)
                 || (from_user_id.is_some() && c.user_id.as_deref() == from_user_id)
         })
-        .cloned()
+    })?;
+    let owned = |s: &Option<Cow<'_, str>>| s.as_deref().map(str::to_owned);
+    let made = c.owned.get_or_insert_with(|| {
+        Arc::new(Contact {
+            wa_id: owned(&c.wa_id),
+            user_id: owned(&c.user_id),
+            name: owned(&c.name),
+            username: owned(&c.username),
+        })
+    });
+    Some(made.clone())
+}
+
+/// A status value, static when it is one of those the platform sends.
+fn status_name(s: Cow<'_, str>) -> Cow<'static, str> {
+    // The values of docs/360dialog-api.md §6.6; any other is kept too, owned.
+    const KNOWN: [&str; 5] = ["sent", "delivered", "read", "played", "failed"];
+    match KNOWN.iter().find(|k| **k == s) {
+        Some(k) => Cow::Borrowed(k),
+        None => Cow::Owned(s.into_owned()),
+    }
 }
 
 /// Reads a change value; `None` when it is not an object.
 pub(super) struct MessagesValueSeed;
 
 impl<'de> DeserializeSeed<'de> for MessagesValueSeed {
-    type Value = Option<MessagesValue>;
+    type Value = Option<MessagesValue<'de>>;
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
         d.deserialize_any(self)
     }
 }
 
 impl<'de> Visitor<'de> for MessagesValueSeed {
-    type Value = Option<MessagesValue>;
+    type Value = Option<MessagesValue<'de>>;
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("any JSON value")
     }
@@ -137,13 +158,7 @@ impl<'de> Visitor<'de> for MessagesValueSeed {
             match k {
                 ValueKey::Metadata => v.metadata = map.next_value::<LMeta>()?.0,
                 ValueKey::Contacts => {
-                    v.contacts = map
-                        .next_value::<LList<LContact>>()?
-                        .0
-                        .unwrap_or_default()
-                        .into_iter()
-                        .filter_map(|c| c.0.map(Arc::new))
-                        .collect();
+                    v.contacts = map.next_value::<LList<LContact>>()?.0.unwrap_or_default();
                 }
                 ValueKey::Messages => {
                     v.messages = map.next_value::<LList<Item<InboundMessage>>>()?.0
@@ -188,16 +203,29 @@ visit_any! { LMeta;
     ignore_seq!(LMeta((None, None)));
 }
 
-/// A `contacts[]` entry; `None` when it is not an object.
-pub(super) struct LContact(Option<Contact>);
+/// A `contacts[]` entry as read, its text borrowed from the body; `None` when it is not
+/// an object.
+pub(super) struct LContact<'de>(Option<ContactRef<'de>>);
 
-visit_any! { LContact;
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<LContact, A::Error> {
-        let mut c = Contact::default();
+/// A contact's fields as read. An owned [`Contact`] is made only when a message matches
+/// it (see [`match_contact`]): a change of statuses, whose events keep no contact,
+/// allocates nothing for its contacts.
+#[derive(Default)]
+pub(super) struct ContactRef<'de> {
+    wa_id: Option<Cow<'de, str>>,
+    user_id: Option<Cow<'de, str>>,
+    name: Option<Cow<'de, str>>,
+    username: Option<Cow<'de, str>>,
+    owned: Option<Arc<Contact>>,
+}
+
+visit_any! { LContact<'de>;
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<LContact<'de>, A::Error> {
+        let mut c = ContactRef::default();
         while let Some(k) = map.next_key::<ContactKey>()? {
             match k {
-                ContactKey::WaId => c.wa_id = map.next_value::<LStr>()?.0,
-                ContactKey::UserId => c.user_id = map.next_value::<LStr>()?.0,
+                ContactKey::WaId => c.wa_id = map.next_value::<LCow>()?.0,
+                ContactKey::UserId => c.user_id = map.next_value::<LCow>()?.0,
                 ContactKey::Profile => {
                     let p = map.next_value::<LProfile>()?;
                     c.name = p.0;
@@ -216,15 +244,15 @@ visit_any! { LContact;
 }
 
 /// `profile.name` and `profile.username`.
-pub(super) struct LProfile(Option<String>, Option<String>);
+pub(super) struct LProfile<'de>(Option<Cow<'de, str>>, Option<Cow<'de, str>>);
 
-visit_any! { LProfile;
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<LProfile, A::Error> {
+visit_any! { LProfile<'de>;
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<LProfile<'de>, A::Error> {
         let mut p = LProfile(None, None);
         while let Some(k) = map.next_key::<ProfileKey>()? {
             match k {
-                ProfileKey::Name => p.0 = map.next_value::<LStr>()?.0,
-                ProfileKey::Username => p.1 = map.next_value::<LStr>()?.0,
+                ProfileKey::Name => p.0 = map.next_value::<LCow>()?.0,
+                ProfileKey::Username => p.1 = map.next_value::<LCow>()?.0,
                 ProfileKey::Ignored => {
                     map.next_value::<IgnoredAny>()?;
                 }
@@ -239,7 +267,7 @@ visit_any! { LProfile;
 
 visit_any! { Item<InboundMessage>;
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut m = InboundMessage::default();
+        let mut m = Box::<InboundMessage>::default();
         // Keys other than the known ones, in wire order. The first is
         // kept apart so the usual message (one such key: its payload)
         // allocates no list and no key.
@@ -287,11 +315,11 @@ visit_any! { Item<InboundMessage>;
 
 visit_any! { Item<StatusUpdate>;
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut s = StatusUpdate::default();
+        let mut s = Box::<StatusUpdate>::default();
         while let Some(k) = map.next_key::<StatusKey>()? {
             match k {
                 StatusKey::Id => s.id = map.next_value::<LStr>()?.0,
-                StatusKey::Status => s.status = map.next_value::<LStr>()?.0,
+                StatusKey::Status => s.status = map.next_value::<LCow>()?.0.map(status_name),
                 StatusKey::Timestamp => s.timestamp = map.next_value::<LTs>()?.0,
                 StatusKey::RecipientId => s.recipient_id = map.next_value::<LStr>()?.0,
                 StatusKey::RecipientUserId => {
