@@ -50,9 +50,3 @@ impl PyMediaInfo {
 pub struct BytesOut(pub bytes::Bytes);
 
 crate::client::into_py!(BytesOut => PyBytes, |b, py| Ok(PyBytes::new(py, &b.0)));
-
-/// Register the media classes on the native module.
-pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    m.add_class::<PyMediaInfo>()?;
-    Ok(())
-}

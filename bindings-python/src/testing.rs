@@ -377,14 +377,19 @@ fn json_bytes<'py>(py: Python<'py>, v: &Value) -> Bound<'py, PyBytes> {
 /// A webhook body with one inbound text message (bytes, as 360dialog posts it).
 #[pyfunction]
 #[pyo3(signature = (from_, body, wamid = "wamid.TEST1"))]
-fn inbound_text<'py>(py: Python<'py>, from_: &str, body: &str, wamid: &str) -> Bound<'py, PyBytes> {
+pub(crate) fn inbound_text<'py>(
+    py: Python<'py>,
+    from_: &str,
+    body: &str,
+    wamid: &str,
+) -> Bound<'py, PyBytes> {
     json_bytes(py, &wt::inbound_text(from_, body, wamid))
 }
 
 /// A webhook body with one inbound message of any type (`obj` is the object under the type key).
 #[pyfunction]
 #[pyo3(signature = (from_, msg_type, obj, wamid = "wamid.TEST1"))]
-fn inbound<'py>(
+pub(crate) fn inbound<'py>(
     py: Python<'py>,
     from_: &str,
     msg_type: &str,
@@ -400,14 +405,19 @@ fn inbound<'py>(
 /// A webhook body with one status update (`failed` carries error 131026).
 #[pyfunction]
 #[pyo3(signature = (wamid, status, recipient = "15555550123"))]
-fn status<'py>(py: Python<'py>, wamid: &str, status: &str, recipient: &str) -> Bound<'py, PyBytes> {
+pub(crate) fn status<'py>(
+    py: Python<'py>,
+    wamid: &str,
+    status: &str,
+    recipient: &str,
+) -> Bound<'py, PyBytes> {
     json_bytes(py, &wt::status(wamid, status, recipient))
 }
 
 /// A webhook body with one `failed` status carrying this error.
 #[pyfunction]
 #[pyo3(signature = (wamid, code, title, details, recipient = "15555550123"))]
-fn status_failed<'py>(
+pub(crate) fn status_failed<'py>(
     py: Python<'py>,
     wamid: &str,
     code: i64,
@@ -423,14 +433,22 @@ fn status_failed<'py>(
 
 /// A webhook body with a value-level `errors` list.
 #[pyfunction]
-fn value_error<'py>(py: Python<'py>, code: i64, title: &str, details: &str) -> Bound<'py, PyBytes> {
+pub(crate) fn value_error<'py>(
+    py: Python<'py>,
+    code: i64,
+    title: &str,
+    details: &str,
+) -> Bound<'py, PyBytes> {
     json_bytes(py, &wt::value_error(code, title, details))
 }
 
 /// One body carrying every entry of `bodies`, in order (a batched delivery).
 #[pyfunction]
 #[pyo3(signature = (*bodies))]
-fn batch<'py>(py: Python<'py>, bodies: Vec<Bound<'py, PyAny>>) -> PyResult<Bound<'py, PyBytes>> {
+pub(crate) fn batch<'py>(
+    py: Python<'py>,
+    bodies: Vec<Bound<'py, PyAny>>,
+) -> PyResult<Bound<'py, PyBytes>> {
     guard(|| {
         let mut vals = Vec::new();
         for b in &bodies {
@@ -447,13 +465,13 @@ fn batch<'py>(py: Python<'py>, bodies: Vec<Bound<'py, PyAny>>) -> PyResult<Bound
 
 /// `sha256=<hex HMAC-SHA256(app_secret, body)>`: Meta's `X-Hub-Signature-256` value.
 #[pyfunction]
-fn hub_signature(app_secret: &str, body: &Bound<'_, PyAny>) -> PyResult<String> {
+pub(crate) fn hub_signature(app_secret: &str, body: &Bound<'_, PyAny>) -> PyResult<String> {
     guard(|| with_body_bytes(body, "body", |b| Ok(wt::hub_signature(app_secret, b))))
 }
 
 /// Headers of a delivery signed like Meta does.
 #[pyfunction]
-fn signed_headers<'py>(
+pub(crate) fn signed_headers<'py>(
     py: Python<'py>,
     app_secret: &str,
     body: &Bound<'py, PyAny>,
@@ -470,23 +488,6 @@ fn signed_headers<'py>(
 
 /// `("Authorization", "Basic base64(user:password)")`.
 #[pyfunction]
-fn basic_auth_header(user: &str, password: &str) -> (String, String) {
+pub(crate) fn basic_auth_header(user: &str, password: &str) -> (String, String) {
     wt::basic_auth_header(user, password)
-}
-
-/// Register the sandbox and the payload builders on the native module
-/// (`wa360/testing.py` re-exports them).
-pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    m.add_class::<PySandbox>()?;
-    m.add_class::<PyWaiter>()?;
-    m.add_function(wrap_pyfunction!(inbound_text, m)?)?;
-    m.add_function(wrap_pyfunction!(inbound, m)?)?;
-    m.add_function(wrap_pyfunction!(status, m)?)?;
-    m.add_function(wrap_pyfunction!(status_failed, m)?)?;
-    m.add_function(wrap_pyfunction!(value_error, m)?)?;
-    m.add_function(wrap_pyfunction!(batch, m)?)?;
-    m.add_function(wrap_pyfunction!(hub_signature, m)?)?;
-    m.add_function(wrap_pyfunction!(signed_headers, m)?)?;
-    m.add_function(wrap_pyfunction!(basic_auth_header, m)?)?;
-    Ok(())
 }
