@@ -181,10 +181,7 @@ fn counts_js(c: wa360::broadcast::StateCounts) -> BroadcastCounts {
 impl JsClient {
     /// Send one message (neutral format, as `send`), waiting at most `maxWaitMs` for the
     /// governor's slot; past it rejects with `rate_limited` and `retryAfter`, nothing sent.
-    #[napi(
-        ts_args_type = "message: Record<string, unknown>, maxWaitMs: number",
-        ts_return_type = "Promise<SendResponse>"
-    )]
+    #[napi(ts_args_type = "message: Record<string, unknown>, maxWaitMs: number")]
     pub fn send_within<'env>(
         &self,
         env: &'env Env,

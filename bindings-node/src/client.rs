@@ -5,6 +5,8 @@
 //! Structured arguments cross the boundary as JSON values and are validated by
 //! the core before any request.
 
+use std::collections::{BTreeMap, HashMap};
+
 use napi::Env;
 use napi::bindgen_prelude::PromiseRaw;
 use napi_derive::napi;
@@ -112,12 +114,9 @@ impl JsClient {
     #[napi]
     pub fn metrics(&self) -> ClientMetrics {
         let m = self.inner.metrics();
-        let counts = |c: std::collections::BTreeMap<String, u64>| {
-            c.into_iter().map(|(k, v)| (k, v as f64)).collect()
-        };
         ClientMetrics {
-            requests: counts(m.requests),
-            retries: counts(m.retries),
+            requests: metric_counts(m.requests),
+            retries: metric_counts(m.retries),
             send_latency: m.send_latency.into(),
         }
     }
@@ -192,6 +191,12 @@ impl JsClient {
         };
         spawn(env, run, |_, v| Ok(v))
     }
+}
+
+/// A metrics snapshot's counts by label as JS numbers (the client's, the
+/// receiver's and the inbox's `metrics()`); counts stay exact below 2^53.
+pub(crate) fn metric_counts(c: BTreeMap<String, u64>) -> HashMap<String, f64> {
+    c.into_iter().map(|(k, v)| (k, v as f64)).collect()
 }
 
 impl From<wa360::metrics::HistogramSnapshot> for LatencyHistogram {

@@ -19,6 +19,7 @@ use wa360::inbox::{self, Consumer, Inbox, Nacked, redact_url};
 use wa360::webhook::dedupe::{Deduper, StatusFold};
 use wa360::webhook::{Event, ParseOptions, Receiver, ReceiverConfig};
 
+use crate::client::metric_counts;
 use crate::errors::{guard, spawn};
 use crate::types::{
     DeadLetterJson, DeliveryJson, InboxMetrics, InboxStats, ReceiverMetrics, ReceiverOptions,
@@ -168,7 +169,7 @@ impl JsInbox {
     pub fn metrics(&self) -> InboxMetrics {
         let m = wa360::metrics::InboxMetricsSnapshot::of(self.inner.metrics());
         InboxMetrics {
-            events: m.events.into_iter().map(|(k, v)| (k, v as f64)).collect(),
+            events: metric_counts(m.events),
         }
     }
 
@@ -347,12 +348,9 @@ impl JsReceiver {
     #[napi]
     pub fn metrics(&self) -> ReceiverMetrics {
         let m = self.inner.metrics();
-        let counts = |c: std::collections::BTreeMap<String, u64>| {
-            c.into_iter().map(|(k, v)| (k, v as f64)).collect()
-        };
         ReceiverMetrics {
-            events: counts(m.events),
-            deliveries: counts(m.deliveries),
+            events: metric_counts(m.events),
+            deliveries: metric_counts(m.deliveries),
             ack_latency: m.ack_latency.into(),
         }
     }
