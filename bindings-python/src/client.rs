@@ -418,7 +418,7 @@ macro_rules! client_class {
                 guard(|| {
                     let c = self.core.client()?;
                     self.core.run(py, async move {
-                        c.media().info(&media_id).await.map(|i| PyMediaInfo { inner: i })
+                        c.media().info(&media_id).await.map(PyMediaInfo::from)
                     })
                 })
             }
