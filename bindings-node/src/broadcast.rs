@@ -13,15 +13,10 @@ use wa360::broadcast::{BroadcastOptions, Campaign, Ledger, Progress, ledger_path
 
 use crate::client::JsClient;
 use crate::errors::{guard, spawn};
-
-/// One recipient of `new Campaign(template, language, recipients)`.
-#[napi(object)]
-pub struct CampaignRecipient {
-    /// Phone number in international format.
-    pub to: String,
-    /// Body parameters, in order.
-    pub params: Vec<String>,
-}
+use crate::types::{
+    BroadcastCounts, BroadcastProgress, BroadcastRunOptions, BroadcastSummary, CampaignRecipient,
+    SendResponse,
+};
 
 /// A template campaign: template, language and recipients with body parameters. Every
 /// row is checked at construction (bad number, empty parameter, duplicate recipient →
@@ -169,23 +164,6 @@ impl JsLedger {
     }
 }
 
-/// Options of `client.broadcast(campaign, ledger, options)`.
-#[napi(object)]
-#[derive(Default)]
-pub struct BroadcastRunOptions {
-    /// Sends in flight at once (default 16).
-    pub concurrency: Option<u32>,
-    /// How long an unknown send waits for a status webhook before it is sent again, in ms
-    /// (default 900000).
-    pub unknown_window_ms: Option<f64>,
-    /// Longest wait for a governor slot per send, in ms (default 60000).
-    pub max_wait_ms: Option<f64>,
-    /// Attempts per recipient for failures that certainly sent nothing (default 5).
-    pub max_attempts: Option<u32>,
-    /// Start no earlier than this many ms from now.
-    pub start_in_ms: Option<f64>,
-}
-
 type ProgressFn = ThreadsafeFunction<BroadcastProgress, (), BroadcastProgress, Status, false>;
 
 fn counts_js(c: wa360::broadcast::StateCounts) -> BroadcastCounts {
@@ -203,16 +181,13 @@ fn counts_js(c: wa360::broadcast::StateCounts) -> BroadcastCounts {
 impl JsClient {
     /// Send one message (neutral format, as `send`), waiting at most `maxWaitMs` for the
     /// governor's slot; past it rejects with `rate_limited` and `retryAfter`, nothing sent.
-    #[napi(
-        ts_args_type = "message: Record<string, unknown>, maxWaitMs: number",
-        ts_return_type = "Promise<SendResponse>"
-    )]
+    #[napi(ts_args_type = "message: Record<string, unknown>, maxWaitMs: number")]
     pub fn send_within<'env>(
         &self,
         env: &'env Env,
         message: crate::own::Json,
         max_wait_ms: f64,
-    ) -> napi::Result<PromiseRaw<'env, crate::client::SendResponse>> {
+    ) -> napi::Result<PromiseRaw<'env, SendResponse>> {
         let c = self.inner.clone();
         spawn(
             env,
@@ -221,7 +196,7 @@ impl JsClient {
                 let msg = wa360::messages::Message::from_json(&message.0)?;
                 c.send_within(&msg, d).await
             },
-            |_, r| Ok(crate::client::SendResponse::from(r)),
+            |_, r| Ok(SendResponse::from(r)),
         )
     }
 
@@ -292,55 +267,4 @@ impl JsClient {
             },
         )
     }
-}
-
-/// Counts per state (TypeScript shape of the progress and summary values).
-#[napi(object)]
-pub struct BroadcastCounts {
-    /// All recipients.
-    pub total: u32,
-    /// Not sent yet (or safe to send again).
-    pub pending: u32,
-    /// Sends under way.
-    pub in_flight: u32,
-    /// Accepted (wamid known).
-    pub accepted: u32,
-    /// Failed for good.
-    pub failed: u32,
-    /// Waiting for a status webhook or the quiet window.
-    pub unknown: u32,
-}
-
-/// What the progress callback receives.
-#[napi(object)]
-pub struct BroadcastProgress {
-    /// Counts per state.
-    pub counts: BroadcastCounts,
-    /// Sends accepted during this run.
-    pub accepted_this_run: u32,
-    /// Seconds since this run started.
-    pub elapsed_secs: f64,
-    /// Accepted sends per second during this run.
-    pub rate: f64,
-    /// Estimated seconds left, when known.
-    pub eta_secs: Option<f64>,
-    /// `running`, `paused`, `scheduled`, `waiting_for_statuses`, `stopped` or `done`.
-    pub phase: String,
-}
-
-/// What `client.broadcast` resolves to.
-#[napi(object)]
-pub struct BroadcastSummary {
-    /// The campaign id.
-    pub campaign_id: String,
-    /// Counts per state at the end.
-    pub counts: BroadcastCounts,
-    /// Sends accepted during this run.
-    pub accepted_this_run: u32,
-    /// Seconds this run took.
-    pub elapsed_secs: f64,
-    /// True when every recipient is accepted or failed.
-    pub complete: bool,
-    /// True when the run ended on a stop request.
-    pub stopped: bool,
 }

@@ -5,32 +5,17 @@
 //! Structured arguments cross the boundary as JSON values and are validated by
 //! the core before any request.
 
+use std::collections::{BTreeMap, HashMap};
+
 use napi::Env;
 use napi::bindgen_prelude::PromiseRaw;
 use napi_derive::napi;
 
 use crate::errors::{guard, spawn};
-
-/// Options of `new Client(options)`. (Declared for the TypeScript types; the
-/// constructor reads the object through its own properties only, rejects
-/// unknown keys and range-checks every number, see `own::options`.)
-#[napi(object)]
-#[allow(dead_code)]
-#[derive(Default)]
-pub struct ClientOptions {
-    /// The 360dialog API key of the channel; falls back to `D360_API_KEY`.
-    pub api_key: Option<String>,
-    /// Base URL (default `https://waba-v2.360dialog.io`); point it at a sandbox in tests.
-    pub base_url: Option<String>,
-    /// Time allowed for one request attempt, answer included, in ms (default 30000).
-    pub timeout_ms: Option<u32>,
-    /// Time allowed to open a connection, in ms (default 10000).
-    pub connect_timeout_ms: Option<u32>,
-    /// Maximum retries of a retryable failure (default 2; 0 disables retries; at most 100).
-    pub max_retries: Option<u32>,
-    /// Pace sends (per-number token bucket, per-recipient pair rate); off by default.
-    pub governor: Option<crate::governor::GovernorOptions>,
-}
+use crate::types::{
+    ClientDescription, ClientMetrics, LatencyBucket, LatencyHistogram, SendContact, SendResponse,
+    SentMessage,
+};
 
 /// The keys of `ClientOptions`.
 const CLIENT_OPTIONS: &[&str] = &[
@@ -41,37 +26,6 @@ const CLIENT_OPTIONS: &[&str] = &[
     "maxRetries",
     "governor",
 ];
-
-/// One recipient of a send answer.
-#[napi(object)]
-pub struct SendContact {
-    /// The recipient as sent.
-    pub input: String,
-    /// WhatsApp's normalised id (absent when sending to a BSUID).
-    pub wa_id: Option<String>,
-    /// The business-scoped user id, when present.
-    pub user_id: Option<String>,
-}
-
-/// One accepted message of a send answer.
-#[napi(object)]
-pub struct SentMessage {
-    /// The message id (`wamid.…`), the key of later status webhooks.
-    pub id: String,
-    /// `accepted`, `held_for_quality_assessment`, `paused`, … when present.
-    pub message_status: Option<String>,
-}
-
-/// The answer to a send: "accepted", not "delivered" (statuses arrive as webhooks).
-#[napi(object)]
-pub struct SendResponse {
-    /// The id of the first accepted message.
-    pub message_id: Option<String>,
-    /// Recipients as WhatsApp understood them.
-    pub contacts: Vec<SendContact>,
-    /// The accepted messages (usually one).
-    pub messages: Vec<SentMessage>,
-}
 
 impl From<wa360::client::SendResponse> for SendResponse {
     fn from(r: wa360::client::SendResponse) -> Self {
@@ -160,12 +114,9 @@ impl JsClient {
     #[napi]
     pub fn metrics(&self) -> ClientMetrics {
         let m = self.inner.metrics();
-        let counts = |c: std::collections::BTreeMap<String, u64>| {
-            c.into_iter().map(|(k, v)| (k, v as f64)).collect()
-        };
         ClientMetrics {
-            requests: counts(m.requests),
-            retries: counts(m.retries),
+            requests: metric_counts(m.requests),
+            retries: metric_counts(m.retries),
             send_latency: m.send_latency.into(),
         }
     }
@@ -242,27 +193,10 @@ impl JsClient {
     }
 }
 
-/// A client's metrics at one moment (`client.metrics()`).
-#[napi(object)]
-pub struct ClientMetrics {
-    /// Finished requests (after retries) by outcome: `ok` or an error code; non-zero only.
-    pub requests: std::collections::HashMap<String, f64>,
-    /// Repeated attempts by reason (`rate_limited`, `transient`, `not_sent`, `timeout`,
-    /// `interrupted`, `server_error`); non-zero only.
-    pub retries: std::collections::HashMap<String, f64>,
-    /// Time of each `POST /messages` call (sends, mark read, typing), retries included.
-    pub send_latency: LatencyHistogram,
-}
-
-/// A latency histogram with cumulative buckets (as in Prometheus).
-#[napi(object)]
-pub struct LatencyHistogram {
-    /// Number of observations.
-    pub count: f64,
-    /// Sum of all observations, in seconds.
-    pub sum_seconds: f64,
-    /// Cumulative buckets; the last one is unbounded (`le` null) and counts everything.
-    pub buckets: Vec<LatencyBucket>,
+/// A metrics snapshot's counts by label as JS numbers (the client's, the
+/// receiver's and the inbox's `metrics()`); counts stay exact below 2^53.
+pub(crate) fn metric_counts(c: BTreeMap<String, u64>) -> HashMap<String, f64> {
+    c.into_iter().map(|(k, v)| (k, v as f64)).collect()
 }
 
 impl From<wa360::metrics::HistogramSnapshot> for LatencyHistogram {
@@ -280,22 +214,6 @@ impl From<wa360::metrics::HistogramSnapshot> for LatencyHistogram {
                 .collect(),
         }
     }
-}
-
-/// One cumulative histogram bucket.
-#[napi(object)]
-pub struct LatencyBucket {
-    /// Upper bound in seconds; null for the last, unbounded bucket.
-    pub le: Option<f64>,
-    /// Observations at or below `le`.
-    pub count: f64,
-}
-
-/// The printable description of a client (no secrets).
-#[napi(object)]
-pub struct ClientDescription {
-    /// The base URL requests go to.
-    pub base_url: String,
 }
 
 fn node_version() -> &'static str {

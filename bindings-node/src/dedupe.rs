@@ -15,19 +15,7 @@ use wa360::webhook::dedupe::{
 
 use crate::errors::guard;
 use crate::own::{Json, RawObject};
-
-/// Options of `new Deduper()` / `new StatusFold()`. (Declared for the
-/// TypeScript types; read through own properties, unknown keys rejected,
-/// numbers range-checked.)
-#[napi(object)]
-#[allow(dead_code)]
-#[derive(Default)]
-pub struct MemoryStoreOptions {
-    /// How many keys / messages are kept (oldest evicted first; default 100 000).
-    pub capacity: Option<u32>,
-    /// How long a key is remembered, in ms (default 7 days, 360dialog's redelivery window).
-    pub ttl_ms: Option<f64>,
-}
+use crate::types::MessageState;
 
 /// A store made by `make` from the checked `capacity` and `ttlMs` options
 /// (the constructors of `Deduper` and `StatusFold`).
@@ -111,20 +99,6 @@ impl JsDeduper {
             Ok(())
         })
     }
-}
-
-/// What is known about one outbound message.
-#[napi(object)]
-pub struct MessageState {
-    /// The furthest progress status seen (`sent` … `played`).
-    pub status: Option<String>,
-    /// Timestamp of that status (Unix seconds).
-    pub timestamp: Option<f64>,
-    /// A `failed` status was seen.
-    pub failed: bool,
-    /// The errors of the first `failed` status.
-    #[napi(ts_type = "Array<Record<string, unknown>>")]
-    pub errors: Vec<Value>,
 }
 
 /// Keeps the furthest status of each outbound message (`sent` < `delivered`

@@ -19,7 +19,12 @@ use wa360::inbox::{self, Consumer, Inbox, Nacked, redact_url};
 use wa360::webhook::dedupe::{Deduper, StatusFold};
 use wa360::webhook::{Event, ParseOptions, Receiver, ReceiverConfig};
 
+use crate::client::metric_counts;
 use crate::errors::{guard, spawn};
+use crate::types::{
+    DeadLetterJson, DeliveryJson, InboxMetrics, InboxStats, ReceiverMetrics, ReceiverOptions,
+    ReceiverReply,
+};
 use crate::webhook::{JsVerifier, NodeHeaders, body_bytes};
 
 /// Run a blocking store call on tokio's blocking pool; a Promise.
@@ -48,53 +53,6 @@ fn events_json(events: &[Event]) -> wa360::Result<String> {
 
 fn event_json(event: &Event) -> wa360::Result<String> {
     serde_json::to_string(&event.canonical()).map_err(|e| wa360::Error::Internal(e.to_string()))
-}
-
-/// Counts of what an inbox holds.
-#[napi(object)]
-pub struct InboxStats {
-    /// Waiting to be claimed (including waiting for a retry).
-    pub ready: f64,
-    /// Claimed by a consumer right now.
-    pub in_flight: f64,
-    /// Dead letters.
-    pub dead: f64,
-    /// Acknowledged since the store was created.
-    pub handled: f64,
-    /// Deliveries recognised as duplicates since the store was created.
-    pub duplicates: f64,
-    /// Status updates dropped by the fold since the store was created.
-    pub stale: f64,
-    /// Dedupe keys remembered.
-    pub keys: f64,
-}
-
-/// A dead letter (the event as canonical JSON text; `Inbox.dead()` parses it).
-#[napi(object)]
-pub struct DeadLetterJson {
-    /// The entry's id.
-    pub id: String,
-    /// The event, canonical JSON.
-    pub event_json: String,
-    /// Attempts made.
-    pub attempts: u32,
-    /// The error the handler last reported.
-    pub last_error: Option<String>,
-    /// When it was accepted (Unix ms).
-    pub accepted_at_ms: f64,
-}
-
-/// One claimed event (canonical JSON text; the glue parses it).
-#[napi(object)]
-pub struct DeliveryJson {
-    /// The entry's id (pass it to ack / nack).
-    pub id: String,
-    /// The event, canonical JSON.
-    pub event_json: String,
-    /// 1 on the first try.
-    pub attempt: u32,
-    /// `phone_number_id:contact`, when the event has a contact.
-    pub conversation: Option<String>,
 }
 
 /// A durable store of webhook events, opened by URL: `memory://` (one
@@ -211,7 +169,7 @@ impl JsInbox {
     pub fn metrics(&self) -> InboxMetrics {
         let m = wa360::metrics::InboxMetricsSnapshot::of(self.inner.metrics());
         InboxMetrics {
-            events: m.events.into_iter().map(|(k, v)| (k, v as f64)).collect(),
+            events: metric_counts(m.events),
         }
     }
 
@@ -342,59 +300,6 @@ impl JsConsumer {
     }
 }
 
-/// Options of `new Receiver(options, verifier, inbox)`.
-#[napi(object)]
-#[derive(Default)]
-pub struct ReceiverOptions {
-    /// Answer Meta's `GET` handshake with this token.
-    pub verify_token: Option<String>,
-    /// Body limit in bytes (default 1 MiB).
-    pub max_bytes: Option<u32>,
-    /// Nesting limit (default 64).
-    pub max_depth: Option<u32>,
-    /// Without an inbox: drop repeated events in memory (default true).
-    pub dedupe: Option<bool>,
-    /// Without an inbox: drop stale / repeated statuses in memory (default false).
-    pub status_fold: Option<bool>,
-}
-
-/// What the receiver answered (events as canonical JSON text).
-#[napi(object)]
-pub struct ReceiverReply {
-    /// HTTP status.
-    pub status: u16,
-    /// `text/plain` body.
-    pub body: String,
-    /// The new events, a JSON array of canonical events.
-    pub events_json: String,
-    /// Events of this delivery already seen.
-    pub duplicates: u32,
-    /// Status updates dropped by the fold.
-    pub stale: u32,
-    /// Why the delivery was refused (log-safe), if it was.
-    pub error: Option<String>,
-}
-
-/// A receiver's metrics at one moment (`metrics()` of the Express middleware,
-/// the Fastify plugin's receiver, or `Receiver`).
-#[napi(object)]
-pub struct ReceiverMetrics {
-    /// Webhook events by result: `accepted`, `deduplicated`, `stale`, `handled`,
-    /// `retried`, `dead_lettered`; non-zero only.
-    pub events: std::collections::HashMap<String, f64>,
-    /// Answered requests by HTTP status (`'200'`, `'401'`, `'503'`, …); non-zero only.
-    pub deliveries: std::collections::HashMap<String, f64>,
-    /// Time from a request reaching the receiver to its answer being decided.
-    pub ack_latency: crate::client::LatencyHistogram,
-}
-
-/// What an inbox's consumers did at one moment (`inbox.metrics()`).
-#[napi(object)]
-pub struct InboxMetrics {
-    /// Events by result: `handled`, `retried`, `dead_lettered`; non-zero only.
-    pub events: std::collections::HashMap<String, f64>,
-}
-
 /// The one webhook receiver of the core: verify (fails closed), the
 /// `hub.challenge` GET, size and depth caps, parse, then the inbox's atomic
 /// accept (or the in-memory dedupe without an inbox).
@@ -443,12 +348,9 @@ impl JsReceiver {
     #[napi]
     pub fn metrics(&self) -> ReceiverMetrics {
         let m = self.inner.metrics();
-        let counts = |c: std::collections::BTreeMap<String, u64>| {
-            c.into_iter().map(|(k, v)| (k, v as f64)).collect()
-        };
         ReceiverMetrics {
-            events: counts(m.events),
-            deliveries: counts(m.deliveries),
+            events: metric_counts(m.events),
+            deliveries: metric_counts(m.deliveries),
             ack_latency: m.ack_latency.into(),
         }
     }

@@ -25,6 +25,7 @@ mod media;
 mod messages;
 mod own;
 mod testing;
+mod types;
 mod webhook;
 
 // Allocator: the webhook parse makes one small allocation per kept string and

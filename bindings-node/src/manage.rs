@@ -26,32 +26,10 @@ use wa360::media_cache::MediaCache as CoreMediaCache;
 use crate::client::JsClient;
 use crate::errors::{guard, spawn};
 use crate::own::Json;
-
-/// A listed template (either list call, get, find or create).
-#[napi(object)]
-pub struct TemplateInfo {
-    /// Template id (as a string), when known.
-    pub id: Option<String>,
-    /// Name.
-    pub name: String,
-    /// Language code.
-    pub language: String,
-    /// Category, e.g. `MARKETING`.
-    pub category: Option<String>,
-    /// Status as sent: `APPROVED`, `PENDING`, `REJECTED`, …
-    pub status: Option<String>,
-    /// Why it was rejected.
-    #[napi(js_name = "rejected_reason")]
-    pub rejected_reason: Option<String>,
-    /// Quality score, when sent.
-    #[napi(js_name = "quality_score")]
-    pub quality_score: Option<String>,
-    /// `POSITIONAL` / `NAMED`, when sent.
-    #[napi(js_name = "parameter_format")]
-    pub parameter_format: Option<String>,
-    /// Components (Meta's template-creation format).
-    pub components: Vec<Value>,
-}
+use crate::types::{
+    BlockResult, BlockedUser, BusinessProfile, CachedUpload, HealthCheck, HealthEntity,
+    HealthError, HealthStatus, TemplateInfo, TemplatePageInfo,
+};
 
 impl From<CoreTemplateInfo> for TemplateInfo {
     fn from(t: CoreTemplateInfo) -> Self {
@@ -69,106 +47,6 @@ impl From<CoreTemplateInfo> for TemplateInfo {
     }
 }
 
-/// One answer of a template list call, read by `parseTemplateList`.
-#[napi(object)]
-pub struct TemplatePageInfo {
-    /// `waba_templates` or `data`.
-    pub shape: String,
-    /// The templates.
-    pub templates: Vec<TemplateInfo>,
-    /// Cursor of the next page (Graph shape, only when there is one).
-    pub after: Option<String>,
-    /// `total` / `count` (360dialog shape), when sent.
-    pub total: Option<f64>,
-}
-
-/// The business profile.
-#[napi(object)]
-pub struct BusinessProfile {
-    /// "About" text.
-    pub about: Option<String>,
-    /// Address.
-    pub address: Option<String>,
-    /// Description.
-    pub description: Option<String>,
-    /// Contact email.
-    pub email: Option<String>,
-    /// URL of the profile picture.
-    #[napi(js_name = "profile_picture_url")]
-    pub profile_picture_url: Option<String>,
-    /// Websites.
-    pub websites: Vec<String>,
-    /// Industry.
-    pub vertical: Option<String>,
-}
-
-/// One problem of a health entity.
-#[napi(object)]
-pub struct HealthError {
-    /// Meta's error code.
-    #[napi(js_name = "error_code")]
-    pub error_code: Option<f64>,
-    /// What is wrong.
-    #[napi(js_name = "error_description")]
-    pub error_description: Option<String>,
-    /// What to do.
-    #[napi(js_name = "possible_solution")]
-    pub possible_solution: Option<String>,
-}
-
-/// The health of one entity.
-#[napi(object)]
-pub struct HealthEntity {
-    /// `PHONE_NUMBER`, `WABA`, `BUSINESS`, `APP`, …
-    #[napi(js_name = "entity_type")]
-    pub entity_type: String,
-    /// Its id.
-    pub id: Option<String>,
-    /// `AVAILABLE`, `LIMITED` or `BLOCKED`.
-    #[napi(js_name = "can_send_message")]
-    pub can_send_message: String,
-    /// Problems.
-    pub errors: Vec<HealthError>,
-    /// Extra notes.
-    #[napi(js_name = "additional_info")]
-    pub additional_info: Vec<String>,
-}
-
-/// `GET /health_status`.
-#[napi(object)]
-pub struct HealthStatus {
-    /// Overall `AVAILABLE`, `LIMITED` or `BLOCKED`.
-    #[napi(js_name = "can_send_message")]
-    pub can_send_message: String,
-    /// Per entity.
-    pub entities: Vec<HealthEntity>,
-}
-
-/// Whether the key works and the number can send.
-#[napi(object)]
-pub struct HealthCheck {
-    /// The key was accepted.
-    #[napi(js_name = "key_ok")]
-    pub key_ok: bool,
-    /// The number can send (`AVAILABLE` or `LIMITED`).
-    #[napi(js_name = "can_send")]
-    pub can_send: bool,
-    /// Overall status, when the key worked.
-    pub status: Option<String>,
-    /// One line per problem.
-    pub problems: Vec<String>,
-}
-
-/// A blocked (or just blocked / unblocked) user.
-#[napi(object)]
-pub struct BlockedUser {
-    /// What was sent.
-    pub input: Option<String>,
-    /// WhatsApp id.
-    #[napi(js_name = "wa_id")]
-    pub wa_id: Option<String>,
-}
-
 impl From<CoreBlockedUser> for BlockedUser {
     fn from(u: CoreBlockedUser) -> Self {
         BlockedUser {
@@ -176,23 +54,6 @@ impl From<CoreBlockedUser> for BlockedUser {
             wa_id: u.wa_id,
         }
     }
-}
-
-/// The users a block or unblock call changed.
-#[napi(object)]
-pub struct BlockResult {
-    /// Users blocked (block) or unblocked (unblock).
-    pub users: Vec<BlockedUser>,
-}
-
-/// The media id to send, and whether it came from the cache.
-#[napi(object)]
-pub struct CachedUpload {
-    /// The media id.
-    #[napi(js_name = "media_id")]
-    pub media_id: String,
-    /// True when no upload was made.
-    pub reused: bool,
 }
 
 /// A list call's iterator class: `next()` resolves the next item (fetching

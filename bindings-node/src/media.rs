@@ -7,21 +7,7 @@ use napi_derive::napi;
 use crate::client::JsClient;
 use crate::errors::spawn;
 use crate::own::Text;
-
-/// The answer of a media look-up. The `url` is valid for 5 minutes.
-#[napi(object)]
-pub struct MediaInfo {
-    /// Download URL (use `downloadMedia` / `downloadMediaUrl`, which apply the host rule).
-    pub url: String,
-    /// MIME type, e.g. `image/jpeg`.
-    pub mime_type: String,
-    /// SHA-256 of the file, hex.
-    pub sha256: String,
-    /// Size in bytes, when known.
-    pub file_size: Option<f64>,
-    /// The media id.
-    pub id: String,
-}
+use crate::types::MediaInfo;
 
 #[napi]
 impl JsClient {

@@ -17,8 +17,9 @@ use wa360::messages::helpers::{self, Envelope};
 
 use crate::own::{Json, Text};
 
-use crate::client::{JsClient, SendResponse};
+use crate::client::JsClient;
 use crate::errors::{guard, spawn};
+use crate::types::SendResponse;
 
 /// Build the exact `POST /messages` body of a message description (or of
 /// `{ type: 'mark_read' | 'typing', message_id }`) without sending it.
@@ -77,18 +78,6 @@ fn mark_big_ints(v: &mut Value, at: &mut Vec<Value>, found: &mut Vec<Value>) {
         }
         _ => {}
     }
-}
-
-/// Options shared by every send helper (each helper also takes its own, see
-/// its signature). Unknown keys are rejected.
-#[napi(object)]
-#[allow(dead_code)]
-#[derive(Default)]
-pub struct SendOptions {
-    /// Reply to this message (`context.message_id`).
-    pub reply_to: Option<String>,
-    /// `biz_opaque_callback_data`: comes back in the status webhooks.
-    pub callback_data: Option<String>,
 }
 
 /// The options object of a helper: its own keys (`known`, camelCase) plus

@@ -11,38 +11,6 @@ use serde_json::Value;
 
 use crate::errors::{guard, spawn};
 
-/// Options of `Sandbox.start(options)`. (Declared for the TypeScript types;
-/// read through own properties, unknown keys rejected, numbers range-checked.)
-#[napi(object)]
-#[allow(dead_code)]
-#[derive(Default)]
-pub struct SandboxOptions {
-    /// The API key the sandbox requires (default: a random `sbx_…` key).
-    pub api_key: Option<String>,
-    /// Port on 127.0.0.1 (default: a random free port).
-    pub port: Option<u16>,
-    /// Multiplies every delay (status spacing, delivery retries); e.g. 0.01.
-    pub time_scale: Option<f64>,
-    /// Accept `http://127.0.0.1` / `http://localhost` webhook URLs (default true).
-    pub allow_http_callbacks: Option<bool>,
-    /// Attempts per webhook event before it is dropped (default 10).
-    pub max_delivery_attempts: Option<u32>,
-}
-
-/// Options of `Sandbox.fault(kind, options)`; any other key is a parameter of the
-/// fault kind (`retry_after`, `code`, `status`, `ms`, …, in the sandbox's snake_case).
-/// (Declared for the TypeScript types; read by the sandbox's `FaultRule::from_kind`.)
-#[napi(object)]
-#[allow(dead_code)]
-pub struct FaultOptions {
-    /// HTTP method to match (default `POST`; `null`: any).
-    pub method: Option<Option<String>>,
-    /// Path to match, exact or a prefix ending in `*` (default `/messages`; `null`: any).
-    pub path: Option<Option<String>>,
-    /// How many matching requests fail (default 1; 0 = until cleared).
-    pub count: Option<u32>,
-}
-
 /// The options of `Sandbox.start`, read and range-checked.
 fn sandbox_options(o: Option<crate::own::Json>) -> wa360::Result<SandboxOpts> {
     use crate::own::{opt_bool, opt_num, opt_str, options};

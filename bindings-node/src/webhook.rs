@@ -7,8 +7,6 @@
 //! returns the canonical JSON string, which V8's `JSON.parse` turns into
 //! objects, keeps the whole parse close to `JSON.parse` of the body itself.
 
-use std::collections::HashMap;
-
 use napi::Env;
 use napi::bindgen_prelude::{Array, BufferSlice, Either, FromNapiValue, PromiseRaw, ToNapiValue};
 use napi::sys;
@@ -18,6 +16,7 @@ use wa360::webhook::registration::WebhookSettings;
 use crate::client::JsClient;
 use crate::errors::{guard, spawn};
 use crate::own::{Json, Text, js_type, own_get, own_keys};
+use crate::types::WebhookInfo;
 
 pub(crate) fn body_bytes<'a>(body: &'a Either<BufferSlice<'_>, String>) -> &'a [u8] {
     match body {
@@ -185,30 +184,6 @@ fn utf16_to_utf8(w: &[u16]) -> String {
     }
     // SAFETY: only ASCII bytes and whole UTF-8 encodings of chars were written.
     unsafe { String::from_utf8_unchecked(out) }
-}
-
-/// Options of `new Verifier(options)`: at least one check. Every configured
-/// check must pass. (Declared for the TypeScript types; the constructor reads
-/// the object through the core's neutral form, which rejects unknown keys.)
-#[napi(object)]
-#[allow(dead_code)]
-#[derive(Default)]
-pub struct VerifierOptions {
-    /// Expect `Authorization: Basic base64(user:password)`.
-    pub basic_auth: Option<BasicAuth>,
-    /// Expect each of these headers with exactly this value (constant-time compare).
-    pub headers: Option<HashMap<String, String>>,
-    /// Expect a valid `X-Hub-Signature-256` made with this app secret (direct Meta webhooks).
-    pub app_secret: Option<String>,
-}
-
-/// User and password of a Basic auth check.
-#[napi(object)]
-pub struct BasicAuth {
-    /// User name.
-    pub user: String,
-    /// Password.
-    pub password: String,
 }
 
 /// Request headers read from JavaScript: `req.headers` (an object whose
@@ -424,36 +399,6 @@ pub fn validate_webhook_settings(env: Env, settings: Json) -> napi::Result<()> {
 #[napi(ts_args_type = "appSecret: string, body: Buffer | Uint8Array | string")]
 pub fn sign_webhook(app_secret: String, body: Either<BufferSlice<'_>, String>) -> String {
     wa360::webhook::testing::hub_signature(&app_secret, body_bytes(&body))
-}
-
-/// Options of `setWebhook`. (Declared for the TypeScript types; read through
-/// own properties, unknown keys rejected.)
-#[napi(object)]
-#[allow(dead_code)]
-#[derive(Default)]
-pub struct SetWebhookOptions {
-    /// Custom headers 360dialog sends with each delivery (e.g. `Authorization`).
-    pub headers: Option<HashMap<String, String>>,
-    /// Set the WABA-level webhook instead of the phone-number-level one.
-    pub waba: Option<bool>,
-}
-
-/// Options of `getWebhook`. (Declared for the TypeScript types.)
-#[napi(object)]
-#[allow(dead_code)]
-#[derive(Default)]
-pub struct GetWebhookOptions {
-    /// Read the WABA-level webhook instead of the phone-number-level one.
-    pub waba: Option<bool>,
-}
-
-/// A registered webhook. Header values are secrets and are not returned.
-#[napi(object)]
-pub struct WebhookInfo {
-    /// The callback URL.
-    pub url: String,
-    /// Names of the custom headers sent with each delivery.
-    pub header_names: Vec<String>,
 }
 
 #[napi]

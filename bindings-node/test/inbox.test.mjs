@@ -12,6 +12,14 @@ const require = createRequire(import.meta.url)
 const { Inbox, Receiver, isWa360Error } = require('../wa360.js')
 const { makeReceiver } = require('../webhook-receiver.js')
 
+// An inbox at `url` holding one inbound text, stored through a Receiver as a
+// delivery would be (answered 200), and a consumer of it.
+async function inboxWithOneText(url, from, wamid) {
+  const inbox = new Inbox(url)
+  const r = new Receiver({}, null, inbox)
+  assert.equal((await r.handle('POST', '', [], text(from, wamid))).status, 200)
+  return { inbox, c: inbox.consumer() }
+}
 
 test('unknown schemes and bad options are invalid_argument naming the setting', () => {
   assert.throws(() => new Inbox('postgres://localhost:5432'), (e) => isWa360Error(e, 'invalid_argument') && e.field === 'inbox' && /postgres/.test(e.message))
@@ -19,10 +27,7 @@ test('unknown schemes and bad options are invalid_argument naming the setting', 
 })
 
 test('a consumer claims, nacks to a dead letter, and a replay hands it out again', async () => {
-  const inbox = new Inbox('memory://?max_attempts=2&retry_base_ms=0')
-  const r = new Receiver({}, null, inbox)
-  assert.equal((await r.handle('POST', '', [], text('1555', 'wamid.C1'))).status, 200)
-  const c = inbox.consumer()
+  const { inbox, c } = await inboxWithOneText('memory://?max_attempts=2&retry_base_ms=0', '1555', 'wamid.C1')
   try {
     let [d] = await c.next(5, 1000)
     assert.equal(d.event.id, 'wamid.C1')
@@ -43,10 +48,7 @@ test('a consumer claims, nacks to a dead letter, and a replay hands it out again
 })
 
 test('releaseHeld gives held events back without counting the attempt (as Python release_held)', async () => {
-  const inbox = new Inbox('memory://')
-  const r = new Receiver({}, null, inbox)
-  assert.equal((await r.handle('POST', '', [], text('1556', 'wamid.R1'))).status, 200)
-  const c = inbox.consumer()
+  const { c } = await inboxWithOneText('memory://', '1556', 'wamid.R1')
   try {
     let [d] = await c.next(1, 1000)
     assert.equal(d.attempt, 1)

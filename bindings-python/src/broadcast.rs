@@ -195,10 +195,3 @@ pub fn progress_callback(cb: Py<PyAny>) -> ProgressFn {
         });
     })
 }
-
-/// Register the classes.
-pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    m.add_class::<PyCampaign>()?;
-    m.add_class::<PyLedger>()?;
-    Ok(())
-}

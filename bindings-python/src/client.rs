@@ -418,7 +418,7 @@ macro_rules! client_class {
                 guard(|| {
                     let c = self.core.client()?;
                     self.core.run(py, async move {
-                        c.media().info(&media_id).await.map(|i| PyMediaInfo { inner: i })
+                        c.media().info(&media_id).await.map(PyMediaInfo::from)
                     })
                 })
             }
@@ -497,12 +497,3 @@ client_class!(
     true,
     "asyncio client: each call returns an awaitable; all clients share one runtime."
 );
-
-/// Register the client classes on the native module.
-pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    m.add_class::<PyClient>()?;
-    m.add_class::<PyAsyncClient>()?;
-    m.add_class::<PySendResponse>()?;
-    m.add_class::<PyWebhookSettings>()?;
-    Ok(())
-}

@@ -115,9 +115,9 @@ pub fn panic_for_tests() -> PyResult<()> {
     guard(|| -> PyResult<()> { panic!("deliberate panic for the test-suite") })
 }
 
-/// Register the error helpers on the native module.
-pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    m.add_function(wrap_pyfunction!(panic_for_tests, m)?)?;
+/// Add the error tables to the native module: `ERROR_CODES` (code, class
+/// name) and `ERROR_FIELDS`.
+pub fn add_tables(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let codes: Vec<(&str, String)> = ErrorCode::ALL
         .iter()
         .map(|c| (c.as_str(), class_name(*c)))

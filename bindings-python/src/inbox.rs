@@ -371,12 +371,3 @@ impl PyReceiver {
         })
     }
 }
-
-/// Register the inbox and receiver API on the native module.
-pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    m.add_class::<PyInbox>()?;
-    m.add_class::<PyConsumer>()?;
-    m.add_class::<PyDelivery>()?;
-    m.add_class::<PyReceiver>()?;
-    Ok(())
-}

@@ -6,8 +6,6 @@
 //! Every entry point runs inside [`errors::guard`] so a panic in Rust
 //! arrives as `wa360.InternalError`.
 
-use pyo3::prelude::*;
-
 pub mod broadcast;
 pub mod client;
 pub mod completions;
@@ -30,20 +28,46 @@ pub mod webhook;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-/// The native module.
-#[pymodule]
+/// The native module `wa360._native`: every class and function it exports, in
+/// one list (pyo3's declarative module), then `init` for what is not a class
+/// or function (the version, the error and message-type tables, the log
+/// bridge).
+#[pyo3::pymodule]
 #[pyo3(name = "_native")]
-fn native(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
-    errors::register(m)?;
-    logging::register(m)?;
-    webhook::register(m)?;
-    inbox::register(m)?;
-    messages::register(m)?;
-    media::register(m)?;
-    client::register(m)?;
-    broadcast::register(m)?;
-    manage::register(m)?;
-    testing::register(m)?;
-    Ok(())
+mod native {
+    #[pymodule_export]
+    use crate::{
+        broadcast::{PyCampaign, PyLedger},
+        client::{PyAsyncClient, PyClient, PySendResponse, PyWebhookSettings},
+        errors::panic_for_tests,
+        inbox::{PyConsumer, PyDelivery, PyInbox, PyReceiver},
+        logging::_set_log_floor,
+        manage::{
+            PyAsyncBlockedUserIterator, PyAsyncTemplateIterator, PyBlockedUserIterator,
+            PyMediaCache, PyTemplateIterator, build_profile_update, build_template,
+            check_template_send, parse_template_list,
+        },
+        media::PyMediaInfo,
+        messages::build_message,
+        testing::{
+            PySandbox, PyWaiter, basic_auth_header, batch, hub_signature, inbound, inbound_text,
+            signed_headers, status, status_failed, value_error,
+        },
+        webhook::{
+            PyDeduper, PyErrorEvent, PyEvent, PyFieldUpdateEvent, PyMessageEvent, PyStatusEvent,
+            PyStatusFold, PyUnknownEvent, PyVerifier, parse_only, parse_webhook,
+            parse_webhook_json, py_hub_challenge, py_hub_challenge_from_query,
+            py_validate_webhook_url,
+        },
+    };
+    use pyo3::prelude::*;
+
+    #[pymodule_init]
+    fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {
+        m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+        crate::errors::add_tables(m)?;
+        crate::messages::add_tables(m)?;
+        crate::logging::install();
+        Ok(())
+    }
 }

@@ -104,7 +104,7 @@ fn forward(event: &Event<'_>) {
 
 /// Set the lowest Python level any `wa360*` logger accepts (called by `wa360._logging`).
 #[pyfunction]
-fn _set_log_floor(level: i64) {
+pub(crate) fn _set_log_floor(level: i64) {
     let floor = u8::try_from(level.clamp(0, 255)).unwrap_or(u8::MAX);
     let floor = if level <= 0 { 1 } else { floor };
     if FLOOR.swap(floor, Ordering::Relaxed) != floor {
@@ -112,11 +112,9 @@ fn _set_log_floor(level: i64) {
     }
 }
 
-/// Install the bridge (once per process) and register `_set_log_floor`.
-pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+/// Install the bridge (once per process).
+pub fn install() {
     // Another library may have installed its own global subscriber first: then wa360's
     // events go there, which is what that process asked for.
     log_bridge::install(PyLogging);
-    m.add_function(wrap_pyfunction!(_set_log_floor, m)?)?;
-    Ok(())
 }

@@ -173,7 +173,7 @@ macro_rules! json_functions {
     ($($(#[doc = $doc:literal])* fn $name:ident($arg:ident) = $f:expr;)*) => {$(
         $(#[doc = $doc])*
         #[pyfunction]
-        fn $name<'py>(py: Python<'py>, $arg: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+        pub(crate) fn $name<'py>(py: Python<'py>, $arg: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
             let f: fn(&Value) -> wa360::Result<Value> = $f;
             guard(|| {
                 let v = py_to_value($arg, stringify!($arg)).py_err()?;
@@ -196,7 +196,10 @@ json_functions! {
 /// Check a template message (neutral dict or wire body) against a listed template:
 /// parameter count and kinds per component. Raises `InvalidArgumentError`.
 #[pyfunction]
-fn check_template_send(template: &Bound<'_, PyAny>, message: &Bound<'_, PyAny>) -> PyResult<()> {
+pub(crate) fn check_template_send(
+    template: &Bound<'_, PyAny>,
+    message: &Bound<'_, PyAny>,
+) -> PyResult<()> {
     guard(|| {
         let t = py_to_value(template, "template").py_err()?;
         let m = py_to_value(message, "message").py_err()?;
@@ -432,17 +435,3 @@ macro_rules! manage_methods {
 
 manage_methods!(PyClient, false);
 manage_methods!(PyAsyncClient, true);
-
-/// Register the management classes and functions.
-pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    m.add_class::<PyTemplateIterator>()?;
-    m.add_class::<PyAsyncTemplateIterator>()?;
-    m.add_class::<PyBlockedUserIterator>()?;
-    m.add_class::<PyAsyncBlockedUserIterator>()?;
-    m.add_class::<PyMediaCache>()?;
-    m.add_function(wrap_pyfunction!(build_template, m)?)?;
-    m.add_function(wrap_pyfunction!(build_profile_update, m)?)?;
-    m.add_function(wrap_pyfunction!(parse_template_list, m)?)?;
-    m.add_function(wrap_pyfunction!(check_template_send, m)?)?;
-    Ok(())
-}

@@ -6,42 +6,47 @@ use pyo3::types::PyBytes;
 use wa360::media::MediaInfo;
 
 /// What `GET /{media_id}` answered. The `url` is valid for 5 minutes.
-#[pyclass(name = "MediaInfo", module = "wa360._native", frozen)]
+/// (The core's `MediaInfo`, each field a read-only attribute by pyo3's `get_all`.)
+#[pyclass(name = "MediaInfo", module = "wa360._native", frozen, get_all)]
 pub struct PyMediaInfo {
-    pub(crate) inner: MediaInfo,
+    /// The media id.
+    id: String,
+    /// Download URL (use `Client.download_media`, which applies the 360dialog host rule).
+    url: String,
+    /// MIME type, e.g. `image/jpeg`.
+    mime_type: String,
+    /// SHA-256 of the file, hex.
+    sha256: String,
+    /// Size in bytes, when known.
+    file_size: Option<u64>,
+}
+
+impl From<MediaInfo> for PyMediaInfo {
+    fn from(i: MediaInfo) -> Self {
+        // Destructured without `..`: a new core field stops the build here until it is exposed.
+        let MediaInfo {
+            url,
+            mime_type,
+            sha256,
+            file_size,
+            id,
+        } = i;
+        PyMediaInfo {
+            id,
+            url,
+            mime_type,
+            sha256,
+            file_size,
+        }
+    }
 }
 
 #[pymethods]
 impl PyMediaInfo {
-    /// The media id.
-    #[getter]
-    fn id(&self) -> &str {
-        &self.inner.id
-    }
-    /// Download URL (use `Client.download_media`, which applies the 360dialog host rule).
-    #[getter]
-    fn url(&self) -> &str {
-        &self.inner.url
-    }
-    /// MIME type, e.g. `image/jpeg`.
-    #[getter]
-    fn mime_type(&self) -> &str {
-        &self.inner.mime_type
-    }
-    /// SHA-256 of the file, hex.
-    #[getter]
-    fn sha256(&self) -> &str {
-        &self.inner.sha256
-    }
-    /// Size in bytes, when known.
-    #[getter]
-    fn file_size(&self) -> Option<u64> {
-        self.inner.file_size
-    }
     fn __repr__(&self) -> String {
         format!(
             "MediaInfo(id={:?}, mime_type={:?}, file_size={:?})",
-            self.inner.id, self.inner.mime_type, self.inner.file_size
+            self.id, self.mime_type, self.file_size
         )
     }
 }
@@ -50,9 +55,3 @@ impl PyMediaInfo {
 pub struct BytesOut(pub bytes::Bytes);
 
 crate::client::into_py!(BytesOut => PyBytes, |b, py| Ok(PyBytes::new(py, &b.0)));
-
-/// Register the media classes on the native module.
-pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    m.add_class::<PyMediaInfo>()?;
-    Ok(())
-}

@@ -23,7 +23,10 @@ pub fn message_from_py(spec: &Bound<'_, PyAny>) -> wa360::Result<Message> {
 /// The exact `POST /messages` body for a neutral message dict (also
 /// `{"type": "mark_read" | "typing", "message_id": …}`), validated.
 #[pyfunction]
-fn build_message<'py>(py: Python<'py>, message: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+pub(crate) fn build_message<'py>(
+    py: Python<'py>,
+    message: &Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, PyAny>> {
     guard(|| {
         let body = py_to_value(message, "")
             .and_then(|v| build_body(&v))
@@ -32,9 +35,8 @@ fn build_message<'py>(py: Python<'py>, message: &Bound<'py, PyAny>) -> PyResult<
     })
 }
 
-/// Register the message helpers on the native module.
-pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    m.add_function(wrap_pyfunction!(build_message, m)?)?;
+/// Add `KNOWN_MESSAGE_TYPES` (the core's list) to the native module.
+pub fn add_tables(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let known = wa360::webhook::KNOWN_MESSAGE_TYPES.to_vec();
     m.add("KNOWN_MESSAGE_TYPES", known)?;
     Ok(())

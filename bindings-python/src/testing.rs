@@ -6,7 +6,7 @@
 use std::sync::Mutex;
 
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict};
+use pyo3::types::PyDict;
 use serde_json::Value;
 use wa360::webhook::testing as wt;
 use wa360_sandbox::{
@@ -15,6 +15,7 @@ use wa360_sandbox::{
 
 use crate::convert::{py_to_value, serialized_to_py};
 use crate::errors::{IntoPyResult, guard, to_py_err};
+use crate::media::BytesOut;
 use crate::webhook::with_body_bytes;
 
 fn internal(e: impl std::fmt::Display) -> PyErr {
@@ -370,67 +371,63 @@ fn fault_count(o: &Bound<'_, PyAny>) -> PyResult<Value> {
     py_to_value(o, "count").py_err()
 }
 
-fn json_bytes<'py>(py: Python<'py>, v: &Value) -> Bound<'py, PyBytes> {
-    PyBytes::new(py, v.to_string().as_bytes())
+/// A fixture body as Python `bytes` (the JSON text 360dialog would post).
+fn json_bytes(v: &Value) -> BytesOut {
+    BytesOut(v.to_string().into_bytes().into())
 }
 
 /// A webhook body with one inbound text message (bytes, as 360dialog posts it).
 #[pyfunction]
 #[pyo3(signature = (from_, body, wamid = "wamid.TEST1"))]
-fn inbound_text<'py>(py: Python<'py>, from_: &str, body: &str, wamid: &str) -> Bound<'py, PyBytes> {
-    json_bytes(py, &wt::inbound_text(from_, body, wamid))
+pub(crate) fn inbound_text(from_: &str, body: &str, wamid: &str) -> BytesOut {
+    json_bytes(&wt::inbound_text(from_, body, wamid))
 }
 
 /// A webhook body with one inbound message of any type (`obj` is the object under the type key).
 #[pyfunction]
 #[pyo3(signature = (from_, msg_type, obj, wamid = "wamid.TEST1"))]
-fn inbound<'py>(
-    py: Python<'py>,
+pub(crate) fn inbound(
     from_: &str,
     msg_type: &str,
-    obj: &Bound<'py, PyAny>,
+    obj: &Bound<'_, PyAny>,
     wamid: &str,
-) -> PyResult<Bound<'py, PyBytes>> {
+) -> PyResult<BytesOut> {
     guard(|| {
         let o = py_to_value(obj, "obj").py_err()?;
-        Ok(json_bytes(py, &wt::inbound(from_, wamid, msg_type, o)))
+        Ok(json_bytes(&wt::inbound(from_, wamid, msg_type, o)))
     })
 }
 
 /// A webhook body with one status update (`failed` carries error 131026).
 #[pyfunction]
 #[pyo3(signature = (wamid, status, recipient = "15555550123"))]
-fn status<'py>(py: Python<'py>, wamid: &str, status: &str, recipient: &str) -> Bound<'py, PyBytes> {
-    json_bytes(py, &wt::status(wamid, status, recipient))
+pub(crate) fn status(wamid: &str, status: &str, recipient: &str) -> BytesOut {
+    json_bytes(&wt::status(wamid, status, recipient))
 }
 
 /// A webhook body with one `failed` status carrying this error.
 #[pyfunction]
 #[pyo3(signature = (wamid, code, title, details, recipient = "15555550123"))]
-fn status_failed<'py>(
-    py: Python<'py>,
+pub(crate) fn status_failed(
     wamid: &str,
     code: i64,
     title: &str,
     details: &str,
     recipient: &str,
-) -> Bound<'py, PyBytes> {
-    json_bytes(
-        py,
-        &wt::status_failed(wamid, recipient, code, title, details),
-    )
+) -> BytesOut {
+    json_bytes(&wt::status_failed(wamid, recipient, code, title, details))
 }
 
 /// A webhook body with a value-level `errors` list.
 #[pyfunction]
-fn value_error<'py>(py: Python<'py>, code: i64, title: &str, details: &str) -> Bound<'py, PyBytes> {
-    json_bytes(py, &wt::value_error(code, title, details))
+pub(crate) fn value_error(code: i64, title: &str, details: &str) -> BytesOut {
+    json_bytes(&wt::value_error(code, title, details))
 }
 
 /// One body carrying every entry of `bodies`, in order (a batched delivery).
 #[pyfunction]
 #[pyo3(signature = (*bodies))]
-fn batch<'py>(py: Python<'py>, bodies: Vec<Bound<'py, PyAny>>) -> PyResult<Bound<'py, PyBytes>> {
+pub(crate) fn batch(bodies: Vec<Bound<'_, PyAny>>) -> PyResult<BytesOut> {
     guard(|| {
         let mut vals = Vec::new();
         for b in &bodies {
@@ -441,19 +438,19 @@ fn batch<'py>(py: Python<'py>, bodies: Vec<Bound<'py, PyAny>>) -> PyResult<Bound
             })?;
             vals.push(v);
         }
-        Ok(json_bytes(py, &wt::batch(&vals)))
+        Ok(json_bytes(&wt::batch(&vals)))
     })
 }
 
 /// `sha256=<hex HMAC-SHA256(app_secret, body)>`: Meta's `X-Hub-Signature-256` value.
 #[pyfunction]
-fn hub_signature(app_secret: &str, body: &Bound<'_, PyAny>) -> PyResult<String> {
+pub(crate) fn hub_signature(app_secret: &str, body: &Bound<'_, PyAny>) -> PyResult<String> {
     guard(|| with_body_bytes(body, "body", |b| Ok(wt::hub_signature(app_secret, b))))
 }
 
 /// Headers of a delivery signed like Meta does.
 #[pyfunction]
-fn signed_headers<'py>(
+pub(crate) fn signed_headers<'py>(
     py: Python<'py>,
     app_secret: &str,
     body: &Bound<'py, PyAny>,
@@ -470,23 +467,6 @@ fn signed_headers<'py>(
 
 /// `("Authorization", "Basic base64(user:password)")`.
 #[pyfunction]
-fn basic_auth_header(user: &str, password: &str) -> (String, String) {
+pub(crate) fn basic_auth_header(user: &str, password: &str) -> (String, String) {
     wt::basic_auth_header(user, password)
-}
-
-/// Register the sandbox and the payload builders on the native module
-/// (`wa360/testing.py` re-exports them).
-pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    m.add_class::<PySandbox>()?;
-    m.add_class::<PyWaiter>()?;
-    m.add_function(wrap_pyfunction!(inbound_text, m)?)?;
-    m.add_function(wrap_pyfunction!(inbound, m)?)?;
-    m.add_function(wrap_pyfunction!(status, m)?)?;
-    m.add_function(wrap_pyfunction!(status_failed, m)?)?;
-    m.add_function(wrap_pyfunction!(value_error, m)?)?;
-    m.add_function(wrap_pyfunction!(batch, m)?)?;
-    m.add_function(wrap_pyfunction!(hub_signature, m)?)?;
-    m.add_function(wrap_pyfunction!(signed_headers, m)?)?;
-    m.add_function(wrap_pyfunction!(basic_auth_header, m)?)?;
-    Ok(())
 }

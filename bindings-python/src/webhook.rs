@@ -380,7 +380,7 @@ pub(crate) fn parse_limits(
 /// Parse one webhook POST body (`bytes` or `str`) into typed events.
 #[pyfunction]
 #[pyo3(signature = (body, *, max_bytes = None, max_depth = None))]
-fn parse_webhook<'py>(
+pub(crate) fn parse_webhook<'py>(
     py: Python<'py>,
     body: &Bound<'py, PyAny>,
     max_bytes: Option<&Bound<'py, PyAny>>,
@@ -404,7 +404,7 @@ fn parse_webhook<'py>(
 /// returns the number of events.
 #[pyfunction]
 #[pyo3(name = "_parse_only")]
-fn parse_only(body: &Bound<'_, PyAny>) -> PyResult<usize> {
+pub(crate) fn parse_only(body: &Bound<'_, PyAny>) -> PyResult<usize> {
     guard(|| {
         with_body_bytes(body, "body", |b| {
             wa360::webhook::parse(b).map(|e| e.len()).py_err()
@@ -414,7 +414,7 @@ fn parse_only(body: &Bound<'_, PyAny>) -> PyResult<usize> {
 
 /// Parse and return the canonical events as one JSON array (text).
 #[pyfunction]
-fn parse_webhook_json(body: &Bound<'_, PyAny>) -> PyResult<String> {
+pub(crate) fn parse_webhook_json(body: &Bound<'_, PyAny>) -> PyResult<String> {
     guard(|| {
         with_body_bytes(body, "body", |bytes| {
             wa360::webhook::parse_to_canonical_json(bytes).py_err()
@@ -583,7 +583,7 @@ impl PyVerifier {
 /// or `InvalidSignatureError` (answer 403).
 #[pyfunction]
 #[pyo3(name = "hub_challenge")]
-fn py_hub_challenge(
+pub(crate) fn py_hub_challenge(
     #[pyo3(from_py_with = crate::convert::args::mode)] mode: String,
     #[pyo3(from_py_with = crate::convert::args::verify_token)] verify_token: String,
     #[pyo3(from_py_with = crate::convert::args::challenge)] challenge: String,
@@ -595,7 +595,7 @@ fn py_hub_challenge(
 /// [`py_hub_challenge`] from a raw query string.
 #[pyfunction]
 #[pyo3(name = "hub_challenge_from_query")]
-fn py_hub_challenge_from_query(
+pub(crate) fn py_hub_challenge_from_query(
     #[pyo3(from_py_with = crate::convert::args::query)] query: String,
     #[pyo3(from_py_with = crate::convert::args::expected_token)] expected_token: String,
 ) -> PyResult<String> {
@@ -607,7 +607,7 @@ fn py_hub_challenge_from_query(
 /// names and values usable. `InvalidArgumentError` names the field and rule.
 #[pyfunction]
 #[pyo3(name = "validate_webhook_url", signature = (url, *, headers = None))]
-fn py_validate_webhook_url(
+pub(crate) fn py_validate_webhook_url(
     #[pyo3(from_py_with = crate::convert::args::url)] url: String,
     #[pyo3(from_py_with = crate::convert::args::headers)] headers: Option<BTreeMap<String, String>>,
 ) -> PyResult<()> {
@@ -788,24 +788,4 @@ impl PyStatusFold {
             Ok(d.into_any())
         })
     }
-}
-
-/// Register the webhook API on the native module.
-pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    m.add_class::<PyEvent>()?;
-    m.add_class::<PyMessageEvent>()?;
-    m.add_class::<PyStatusEvent>()?;
-    m.add_class::<PyErrorEvent>()?;
-    m.add_class::<PyFieldUpdateEvent>()?;
-    m.add_class::<PyUnknownEvent>()?;
-    m.add_class::<PyVerifier>()?;
-    m.add_class::<PyDeduper>()?;
-    m.add_class::<PyStatusFold>()?;
-    m.add_function(wrap_pyfunction!(parse_webhook, m)?)?;
-    m.add_function(wrap_pyfunction!(parse_webhook_json, m)?)?;
-    m.add_function(wrap_pyfunction!(parse_only, m)?)?;
-    m.add_function(wrap_pyfunction!(py_hub_challenge, m)?)?;
-    m.add_function(wrap_pyfunction!(py_hub_challenge_from_query, m)?)?;
-    m.add_function(wrap_pyfunction!(py_validate_webhook_url, m)?)?;
-    Ok(())
 }
