@@ -5,14 +5,13 @@
 # the reply's `read` status.
 set -euo pipefail
 : "${WA360_BIN:?run me through demo/with-sandbox.sh}"
+# shellcheck source=demo/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/wa360-demo.XXXXXX")
 RX_PID=""
 cleanup() {
-  if [ -n "$RX_PID" ] && kill -0 "$RX_PID" 2>/dev/null; then
-    kill "$RX_PID" 2>/dev/null || true
-    wait "$RX_PID" 2>/dev/null || true
-  fi
+  stop_job "$RX_PID"
   rm -rf "$TMP"
 }
 trap cleanup EXIT

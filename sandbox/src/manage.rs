@@ -87,6 +87,29 @@ fn limit_of(q: &HashMap<String, String>, default: usize) -> Result<usize, Respon
     }
 }
 
+/// The `(start, limit)` of a Graph-style listing: `limit` (default `default`) and the
+/// `after` cursor of the previous page.
+fn page_of(q: &HashMap<String, String>, default: usize) -> Result<(usize, usize), Response> {
+    let limit = limit_of(q, default)?;
+    let start = match q.get("after") {
+        None => 0,
+        Some(a) => uncursor(a).ok_or_else(|| bad("after is not a valid cursor"))?,
+    };
+    Ok((start, limit))
+}
+
+/// One page of `all` from `start`: `{"data": […], "paging": {"cursors": …, "next"?}}`,
+/// with `next` (`{next_url}?limit=…&after=…`) while entries remain.
+fn page(all: &[Value], start: usize, limit: usize, next_url: &str) -> Value {
+    let end = (start + limit).min(all.len());
+    let data = all.get(start..end).unwrap_or_default();
+    let mut paging = json!({"cursors": {"before": cursor(start), "after": cursor(end)}});
+    if end < all.len() {
+        paging["next"] = json!(format!("{next_url}?limit={limit}&after={}", cursor(end)));
+    }
+    json!({"data": data, "paging": paging})
+}
+
 fn cursor(n: usize) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("o:{n}"))
 }
@@ -375,18 +398,11 @@ pub(crate) async fn delete_template(AxState(state): S, Path(name): Path<String>)
     Json(json!({"success": true})).into_response()
 }
 
-pub(crate) async fn graph_templates(AxState(state): S, Query(q): Q) -> Response {
-    let limit = match limit_of(&q, 25) {
-        Ok(n) => n,
-        Err(r) => return r,
-    };
-    let start = match q.get("after") {
-        None => 0,
-        Some(a) => match uncursor(a) {
-            Some(n) => n,
-            None => return bad("after is not a valid cursor"),
-        },
-    };
+pub(crate) async fn graph_templates(
+    AxState(state): S,
+    Query(q): Q,
+) -> Result<Json<Value>, Response> {
+    let (start, limit) = page_of(&q, 25)?;
     let all: Vec<Value> = state
         .lock()
         .manage
@@ -406,47 +422,13 @@ pub(crate) async fn graph_templates(AxState(state): S, Query(q): Q) -> Response 
             t
         })
         .collect();
-    let end = (start + limit).min(all.len());
-    let page = all
-        .get(start..end)
-        .map(<[Value]>::to_vec)
-        .unwrap_or_default();
-    let mut paging = json!({"cursors": {"before": cursor(start), "after": cursor(end)}});
-    if end < all.len() {
-        paging["next"] = json!(format!(
-            "{}/message_templates?limit={limit}&after={}",
-            state.settings.base_url,
-            cursor(end)
-        ));
-    }
-    Json(json!({"data": page, "paging": paging})).into_response()
+    let next = format!("{}/message_templates", state.settings.base_url);
+    Ok(Json(page(&all, start, limit, &next)))
 }
 
 // ---------------------------------------------------------------------------
 // Business profile
 // ---------------------------------------------------------------------------
-
-const VERTICALS: [&str; 19] = [
-    "UNDEFINED",
-    "OTHER",
-    "AUTO",
-    "BEAUTY",
-    "APPAREL",
-    "EDU",
-    "ENTERTAIN",
-    "EVENT_PLAN",
-    "FINANCE",
-    "GROCERY",
-    "GOVT",
-    "HOTEL",
-    "HEALTH",
-    "NONPROFIT",
-    "PROF_SERVICES",
-    "RETAIL",
-    "TRAVEL",
-    "RESTAURANT",
-    "NOT_A_BIZ",
-];
 
 pub(crate) async fn get_profile(AxState(state): S, Query(q): Q) -> Response {
     let profile = state.lock().manage.profile.clone();
@@ -517,7 +499,7 @@ fn check_profile(v: &Map<String, Value>, current: &Map<String, Value>) -> Result
         if vert.is_empty() && current.contains_key("vertical") {
             return Err("vertical cannot be emptied once set".into());
         }
-        if !vert.is_empty() && !VERTICALS.contains(&vert) {
+        if !vert.is_empty() && !wa360::manage::profile::VERTICALS.contains(&vert) {
             return Err(format!("vertical {vert:?} is not valid"));
         }
     }
@@ -733,35 +715,17 @@ pub(crate) async fn unblock(AxState(state): S, body: Bytes) -> Response {
         .into_response()
 }
 
-pub(crate) async fn list_blocked(AxState(state): S, Query(q): Q) -> Response {
-    let limit = match limit_of(&q, 100) {
-        Ok(n) => n,
-        Err(r) => return r,
-    };
-    let start = match q.get("after") {
-        None => 0,
-        Some(a) => match uncursor(a) {
-            Some(n) => n,
-            None => return bad("after is not a valid cursor"),
-        },
-    };
-    let all = state.lock().manage.blocked.clone();
-    let end = (start + limit).min(all.len());
-    let data: Vec<Value> = all
-        .get(start..end)
-        .unwrap_or_default()
+pub(crate) async fn list_blocked(AxState(state): S, Query(q): Q) -> Result<Json<Value>, Response> {
+    let (start, limit) = page_of(&q, 100)?;
+    let all: Vec<Value> = state
+        .lock()
+        .manage
+        .blocked
         .iter()
         .map(|w| json!({"messaging_product": "whatsapp", "wa_id": w}))
         .collect();
-    let mut paging = json!({"cursors": {"before": cursor(start), "after": cursor(end)}});
-    if end < all.len() {
-        paging["next"] = json!(format!(
-            "{}/block_users?limit={limit}&after={}",
-            state.settings.base_url,
-            cursor(end)
-        ));
-    }
-    Json(json!({"data": data, "paging": paging})).into_response()
+    let next = format!("{}/block_users", state.settings.base_url);
+    Ok(Json(page(&all, start, limit, &next)))
 }
 
 // ---------------------------------------------------------------------------

@@ -143,12 +143,7 @@ pub fn status_body(info: &OutboundInfo, wamid: &str, status: &str, conv_id: &str
     );
     let mut contact = Map::new();
     contact.insert("profile".into(), json!({"name": "Sandbox User"}));
-    if let Some(w) = &info.wa_id {
-        contact.insert("wa_id".into(), json!(w));
-    }
-    if let Some(u) = &info.user_id {
-        contact.insert("user_id".into(), json!(u));
-    }
+    info.insert_ids(&mut contact);
     let mut value = json!({
         "messaging_product": "whatsapp",
         "metadata": metadata(),
@@ -448,15 +443,7 @@ pub fn inbound_body(state: &State, input: &Value) -> Result<(Value, Vec<String>)
                 )
             }
         };
-        let value = json!({
-            "messaging_product": "whatsapp",
-            "metadata": metadata(),
-            "contacts": contacts,
-            "messages": msgs,
-        });
-        let body = envelope(value);
-        let ids = collect_ids(&body);
-        return Ok((body, ids));
+        return Ok(messages_body(contacts, Value::Array(msgs)));
     }
     let events: Vec<Value> = if let Some(arr) = input.as_array() {
         arr.clone()
@@ -479,15 +466,22 @@ pub fn inbound_body(state: &State, input: &Value) -> Result<(Value, Vec<String>)
             contacts.push(c);
         }
     }
-    let value = json!({
+    Ok(messages_body(
+        Value::Array(contacts),
+        Value::Array(messages),
+    ))
+}
+
+/// The webhook body of inbound `messages` from `contacts`, and the message ids.
+fn messages_body(contacts: Value, messages: Value) -> (Value, Vec<String>) {
+    let body = envelope(json!({
         "messaging_product": "whatsapp",
         "metadata": metadata(),
         "contacts": contacts,
         "messages": messages,
-    });
-    let body = envelope(value);
+    }));
     let ids = collect_ids(&body);
-    Ok((body, ids))
+    (body, ids)
 }
 
 fn collect_ids(body: &Value) -> Vec<String> {
@@ -516,19 +510,30 @@ mod tests {
 
     #[test]
     fn url_rules() {
-        assert!(check_webhook_url("https://hooks.example.com/x", false).is_ok());
-        assert!(check_webhook_url("http://hooks.example.com/x", false).is_err());
-        assert!(check_webhook_url("https://my_hook.example.com/x", false).is_err());
-        assert!(check_webhook_url("https://hooks.example.com:8443/x", false).is_err());
-        assert!(check_webhook_url("https://hooks.example.com:443/x", false).is_err());
-        assert!(check_webhook_url("https://u:p@hooks.example.com/x", false).is_err());
-        assert!(check_webhook_url("http://127.0.0.1:9000/hook", false).is_err());
-        assert!(check_webhook_url("http://127.0.0.1:9000/hook", true).is_ok());
-        assert!(check_webhook_url("http://localhost:9000/hook", true).is_ok());
-        assert!(check_webhook_url("http://10.0.0.1:9000/hook", true).is_err());
-        assert!(check_webhook_url("https://127.0.0.1:9000/hook", true).is_err());
-        // The path may contain '_' and ':'; only the host is checked.
-        assert!(check_webhook_url("https://hooks.example.com/a_b:c", false).is_ok());
+        // (url, allow_http_callbacks, accepted)
+        let cases = [
+            ("https://hooks.example.com/x", false, true),
+            ("http://hooks.example.com/x", false, false),
+            ("https://my_hook.example.com/x", false, false),
+            ("https://hooks.example.com:8443/x", false, false),
+            ("https://hooks.example.com:443/x", false, false),
+            ("https://u:p@hooks.example.com/x", false, false),
+            ("http://127.0.0.1:9000/hook", false, false),
+            ("http://127.0.0.1:9000/hook", true, true),
+            ("http://localhost:9000/hook", true, true),
+            ("http://10.0.0.1:9000/hook", true, false),
+            ("https://127.0.0.1:9000/hook", true, false),
+            // The path may contain '_' and ':'; only the host is checked.
+            ("https://hooks.example.com/a_b:c", false, true),
+        ];
+        for (url, allow_http, ok) in cases {
+            let got = check_webhook_url(url, allow_http);
+            assert_eq!(
+                got.is_ok(),
+                ok,
+                "{url} (allow_http_callbacks {allow_http}): {got:?}"
+            );
+        }
     }
 
     #[test]

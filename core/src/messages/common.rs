@@ -437,6 +437,23 @@ impl Obj {
     }
 }
 
+/// Builder setters that store `Some(value.into())` in an `Option<String>` field
+/// and return the builder: `optional_setters! { /// doc
+/// caption => caption; }` writes `pub fn caption(mut self, value: impl
+/// Into<String>) -> Self`. The message builders have a dozen such setters
+/// (caption, filename, name, address, body, footer, reply_to, …) that differ
+/// only in their name, field and doc, so they are written once here.
+macro_rules! optional_setters {
+    ($($(#[$doc:meta])* $name:ident => $field:ident;)+) => {$(
+        $(#[$doc])*
+        pub fn $name(mut self, value: impl Into<String>) -> Self {
+            self.$field = Some(value.into());
+            self
+        }
+    )+};
+}
+pub(crate) use optional_setters;
+
 #[cfg(test)]
 mod tests {
     use super::*;

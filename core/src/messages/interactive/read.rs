@@ -13,7 +13,7 @@ use super::{
     Flow, Header, Interactive, InteractiveAction, ListRow, ListSection, ProductSection, ReplyButton,
 };
 use crate::messages::media::Media;
-use crate::messages::read::{Expecting, StrOr, one_kind};
+use crate::messages::read::{Expecting, StrOr, one_kind, present};
 use crate::{Error, Result};
 
 /// Where an interactive message sits in the neutral description.
@@ -101,12 +101,7 @@ fn at(key: &str) -> String {
 
 impl HeaderObj {
     fn into_header(self, path: &str) -> Result<Header> {
-        let keys = [
-            ("text", self.text.is_some()),
-            ("image", self.image.is_some()),
-            ("video", self.video.is_some()),
-            ("document", self.document.is_some()),
-        ];
+        let keys = present!(self; text, image, video, document);
         let Some(kind) = one_kind(self.kind.as_deref(), &keys) else {
             if let Some(d) = self.kind.as_deref()
                 && !keys.iter().any(|(k, _)| *k == d)
@@ -133,31 +128,12 @@ impl HeaderObj {
 impl InteractiveSpec {
     /// The keys present, in declaration order, with whether `type` allows them.
     fn present_keys(&self) -> [(&'static str, bool); 20] {
-        [
-            ("buttons", self.buttons.is_some()),
-            ("button", self.button.is_some()),
-            ("sections", self.sections.is_some()),
-            ("display_text", self.display_text.is_some()),
-            ("url", self.url.is_some()),
-            ("flow_message_version", self.flow_message_version.is_some()),
-            ("flow_id", self.flow_id.is_some()),
-            ("flow_name", self.flow_name.is_some()),
-            ("flow_cta", self.flow_cta.is_some()),
-            ("flow_token", self.flow_token.is_some()),
-            ("flow_action", self.flow_action.is_some()),
-            ("flow_action_payload", self.flow_action_payload.is_some()),
-            ("mode", self.mode.is_some()),
-            ("catalog_id", self.catalog_id.is_some()),
-            ("product_retailer_id", self.product_retailer_id.is_some()),
-            ("country", self.country.is_some()),
-            ("values", self.values.is_some()),
-            ("saved_addresses", self.saved_addresses.is_some()),
-            ("validation_errors", self.validation_errors.is_some()),
-            (
-                "thumbnail_product_retailer_id",
-                self.thumbnail_product_retailer_id.is_some(),
-            ),
-        ]
+        present!(self;
+            buttons, button, sections, display_text, url,
+            flow_message_version, flow_id, flow_name, flow_cta, flow_token, flow_action,
+            flow_action_payload, mode, catalog_id, product_retailer_id, country, values,
+            saved_addresses, validation_errors, thumbnail_product_retailer_id,
+        )
     }
 
     /// Check the keys against `type` and build the typed message.
