@@ -8,3 +8,11 @@ stop_job() {
     wait "$1" 2>/dev/null || true
   fi
 }
+
+# demo_tmp PREFIX PIDVAR: make the script's temp dir $TMP; on exit, stop the background
+# job whose PID the variable named PIDVAR holds (see stop_job), then remove $TMP.
+demo_tmp() {
+  TMP=$(mktemp -d "${TMPDIR:-/tmp}/$1.XXXXXX")
+  # shellcheck disable=SC2064 # PIDVAR's name is fixed now, its value is read at exit
+  trap "stop_job \"\${$2:-}\"; rm -rf \"\$TMP\"" EXIT
+}

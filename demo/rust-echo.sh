@@ -8,13 +8,8 @@ set -euo pipefail
 # shellcheck source=demo/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/wa360-demo.XXXXXX")
 RX_PID=""
-cleanup() {
-  stop_job "$RX_PID"
-  rm -rf "$TMP"
-}
-trap cleanup EXIT
+demo_tmp wa360-demo RX_PID
 
 USER_PASS="demo:$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 

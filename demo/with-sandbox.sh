@@ -31,13 +31,8 @@ if [ ! -x "$BIN" ]; then
   exit 1
 fi
 
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/wa360-sandbox.XXXXXX")
 SANDBOX_PID=""
-cleanup() {
-  stop_job "$SANDBOX_PID"
-  rm -rf "$TMP"
-}
-trap cleanup EXIT
+demo_tmp wa360-sandbox SANDBOX_PID
 trap 'exit 130' INT
 trap 'exit 143' TERM
 

@@ -87,27 +87,34 @@ fn limit_of(q: &HashMap<String, String>, default: usize) -> Result<usize, Respon
     }
 }
 
-/// The `(start, limit)` of a Graph-style listing: `limit` (default `default`) and the
-/// `after` cursor of the previous page.
-fn page_of(q: &HashMap<String, String>, default: usize) -> Result<(usize, usize), Response> {
-    let limit = limit_of(q, default)?;
-    let start = match q.get("after") {
-        None => 0,
-        Some(a) => uncursor(a).ok_or_else(|| bad("after is not a valid cursor"))?,
+/// A Graph-style listing at `/{path}` of the entries `entries` picks: one page of
+/// `limit` (query, default `default`) from the `after` cursor, answered as
+/// `{"data": […], "paging": {"cursors": …, "next"?}}` with `next` while entries remain.
+fn listing(
+    state: &State,
+    q: &HashMap<String, String>,
+    default: usize,
+    path: &str,
+    entries: impl FnOnce(&ManageState) -> Vec<Value>,
+) -> Response {
+    let limit = match limit_of(q, default) {
+        Ok(n) => n,
+        Err(r) => return r,
     };
-    Ok((start, limit))
-}
-
-/// One page of `all` from `start`: `{"data": […], "paging": {"cursors": …, "next"?}}`,
-/// with `next` (`{next_url}?limit=…&after=…`) while entries remain.
-fn page(all: &[Value], start: usize, limit: usize, next_url: &str) -> Value {
+    let start = match q.get("after").map(|a| uncursor(a)) {
+        None => 0,
+        Some(Some(n)) => n,
+        Some(None) => return bad("after is not a valid cursor"),
+    };
+    let all = entries(&state.lock().manage);
     let end = (start + limit).min(all.len());
     let data = all.get(start..end).unwrap_or_default();
     let mut paging = json!({"cursors": {"before": cursor(start), "after": cursor(end)}});
     if end < all.len() {
-        paging["next"] = json!(format!("{next_url}?limit={limit}&after={}", cursor(end)));
+        let base = &state.settings.base_url;
+        paging["next"] = json!(format!("{base}/{path}?limit={limit}&after={}", cursor(end)));
     }
-    json!({"data": data, "paging": paging})
+    Json(json!({"data": data, "paging": paging})).into_response()
 }
 
 fn cursor(n: usize) -> String {
@@ -398,32 +405,25 @@ pub(crate) async fn delete_template(AxState(state): S, Path(name): Path<String>)
     Json(json!({"success": true})).into_response()
 }
 
-pub(crate) async fn graph_templates(
-    AxState(state): S,
-    Query(q): Q,
-) -> Result<Json<Value>, Response> {
-    let (start, limit) = page_of(&q, 25)?;
-    let all: Vec<Value> = state
-        .lock()
-        .manage
-        .templates
-        .iter()
-        .filter(|t| q.get("name").is_none_or(|n| t["name"].as_str() == Some(n)))
-        .filter(|t| {
-            q.get("status")
-                .is_none_or(|s| t["status"].as_str() == Some(s))
-        })
-        .map(|t| {
-            // Graph style: the language as a plain code, ids as strings.
-            let mut t = t.clone();
-            if let Some(o) = t.as_object_mut() {
-                o.remove("namespace");
-            }
-            t
-        })
-        .collect();
-    let next = format!("{}/message_templates", state.settings.base_url);
-    Ok(Json(page(&all, start, limit, &next)))
+pub(crate) async fn graph_templates(AxState(state): S, Query(q): Q) -> Response {
+    listing(&state, &q, 25, "message_templates", |m| {
+        m.templates
+            .iter()
+            .filter(|t| q.get("name").is_none_or(|n| t["name"].as_str() == Some(n)))
+            .filter(|t| {
+                q.get("status")
+                    .is_none_or(|s| t["status"].as_str() == Some(s))
+            })
+            .map(|t| {
+                // Graph style: the language as a plain code, ids as strings.
+                let mut t = t.clone();
+                if let Some(o) = t.as_object_mut() {
+                    o.remove("namespace");
+                }
+                t
+            })
+            .collect()
+    })
 }
 
 // ---------------------------------------------------------------------------
@@ -715,17 +715,13 @@ pub(crate) async fn unblock(AxState(state): S, body: Bytes) -> Response {
         .into_response()
 }
 
-pub(crate) async fn list_blocked(AxState(state): S, Query(q): Q) -> Result<Json<Value>, Response> {
-    let (start, limit) = page_of(&q, 100)?;
-    let all: Vec<Value> = state
-        .lock()
-        .manage
-        .blocked
-        .iter()
-        .map(|w| json!({"messaging_product": "whatsapp", "wa_id": w}))
-        .collect();
-    let next = format!("{}/block_users", state.settings.base_url);
-    Ok(Json(page(&all, start, limit, &next)))
+pub(crate) async fn list_blocked(AxState(state): S, Query(q): Q) -> Response {
+    listing(&state, &q, 100, "block_users", |m| {
+        m.blocked
+            .iter()
+            .map(|w| json!({"messaging_product": "whatsapp", "wa_id": w}))
+            .collect()
+    })
 }
 
 // ---------------------------------------------------------------------------

@@ -510,30 +510,19 @@ mod tests {
 
     #[test]
     fn url_rules() {
-        // (url, allow_http_callbacks, accepted)
-        let cases = [
-            ("https://hooks.example.com/x", false, true),
-            ("http://hooks.example.com/x", false, false),
-            ("https://my_hook.example.com/x", false, false),
-            ("https://hooks.example.com:8443/x", false, false),
-            ("https://hooks.example.com:443/x", false, false),
-            ("https://u:p@hooks.example.com/x", false, false),
-            ("http://127.0.0.1:9000/hook", false, false),
-            ("http://127.0.0.1:9000/hook", true, true),
-            ("http://localhost:9000/hook", true, true),
-            ("http://10.0.0.1:9000/hook", true, false),
-            ("https://127.0.0.1:9000/hook", true, false),
-            // The path may contain '_' and ':'; only the host is checked.
-            ("https://hooks.example.com/a_b:c", false, true),
-        ];
-        for (url, allow_http, ok) in cases {
-            let got = check_webhook_url(url, allow_http);
-            assert_eq!(
-                got.is_ok(),
-                ok,
-                "{url} (allow_http_callbacks {allow_http}): {got:?}"
-            );
-        }
+        assert!(check_webhook_url("https://hooks.example.com/x", false).is_ok());
+        assert!(check_webhook_url("http://hooks.example.com/x", false).is_err());
+        assert!(check_webhook_url("https://my_hook.example.com/x", false).is_err());
+        assert!(check_webhook_url("https://hooks.example.com:8443/x", false).is_err());
+        assert!(check_webhook_url("https://hooks.example.com:443/x", false).is_err());
+        assert!(check_webhook_url("https://u:p@hooks.example.com/x", false).is_err());
+        assert!(check_webhook_url("http://127.0.0.1:9000/hook", false).is_err());
+        assert!(check_webhook_url("http://127.0.0.1:9000/hook", true).is_ok());
+        assert!(check_webhook_url("http://localhost:9000/hook", true).is_ok());
+        assert!(check_webhook_url("http://10.0.0.1:9000/hook", true).is_err());
+        assert!(check_webhook_url("https://127.0.0.1:9000/hook", true).is_err());
+        // The path may contain '_' and ':'; only the host is checked.
+        assert!(check_webhook_url("https://hooks.example.com/a_b:c", false).is_ok());
     }
 
     #[test]

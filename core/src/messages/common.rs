@@ -68,6 +68,18 @@ pub(crate) fn check_non_empty(field: &str, value: &str) -> Result<()> {
     }
 }
 
+/// Check that `value` is one of two words: `must be a or b (got "c")`.
+pub(crate) fn check_either(field: &str, value: &str, [a, b]: [&str; 2]) -> Result<()> {
+    if value == a || value == b {
+        Ok(())
+    } else {
+        Err(Error::invalid(
+            field,
+            format!("must be {a} or {b} (got {value:?})"),
+        ))
+    }
+}
+
 /// Check a count of items against `min..=max`.
 pub(crate) fn check_count(field: &str, what: &str, n: usize, min: usize, max: usize) -> Result<()> {
     if n < min || n > max {

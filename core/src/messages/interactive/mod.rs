@@ -16,6 +16,8 @@ mod wire;
 pub(crate) use read::InteractiveSpec;
 pub(crate) use wire::InteractiveWire;
 
+/// The `flow_action` values of a flow (of a flow message and of a template's flow button).
+pub(crate) const FLOW_ACTIONS: [&str; 2] = ["navigate", "data_exchange"];
 /// Maximum interactive header text, in characters.
 pub const MAX_HEADER_TEXT: usize = 60;
 /// Maximum interactive body text, in characters.

@@ -95,6 +95,53 @@ fn required<T>(v: Option<T>, path: &str) -> Result<T> {
     v.ok_or_else(|| Error::invalid(path, "is required"))
 }
 
+/// The sections of a list or product list (required), each read by `read` at
+/// `interactive.action.sections[i]`.
+fn read_sections<T>(
+    sections: Option<Vec<SectionSpec>>,
+    read: fn(SectionSpec, &str) -> Result<T>,
+) -> Result<Vec<T>> {
+    let sections = required(sections, &at("sections"))?;
+    let mut out = Vec::with_capacity(sections.len());
+    for (i, sec) in sections.into_iter().enumerate() {
+        out.push(read(sec, &format!("{P}.sections[{i}]"))?);
+    }
+    Ok(out)
+}
+
+impl SectionSpec {
+    /// A list section at `p`: `rows` is required, `product_items` is not its key.
+    fn list_section(self, p: &str) -> Result<ListSection> {
+        let rows = required(self.rows, &format!("{p}.rows"))?;
+        if self.product_items.is_some() {
+            return Err(Error::invalid(
+                format!("{p}.product_items"),
+                "unknown field",
+            ));
+        }
+        Ok(ListSection {
+            title: self.title,
+            rows,
+        })
+    }
+
+    /// A product-list section at `p`: `product_items` is required, `rows` is not its key.
+    fn product_section(self, p: &str) -> Result<ProductSection> {
+        let items = required(self.product_items, &format!("{p}.product_items"))?;
+        if self.rows.is_some() {
+            return Err(Error::invalid(format!("{p}.rows"), "unknown field"));
+        }
+        let skus = items.into_iter().map(|it| match it {
+            StrOr::Str(sku) => sku,
+            StrOr::Obj(o) => o.product_retailer_id,
+        });
+        Ok(ProductSection {
+            title: self.title,
+            product_retailer_ids: skus.collect(),
+        })
+    }
+}
+
 fn at(key: &str) -> String {
     format!("{P}.{key}")
 }
@@ -177,29 +224,10 @@ impl InteractiveSpec {
         // The type's required keys are checked before keys of other types.
         let action = match s.kind.as_str() {
             "button" => InteractiveAction::Buttons(required(s.buttons, &at("buttons"))?),
-            "list" => {
-                let button = required(s.button, &at("button"))?;
-                let sections = required(s.sections, &at("sections"))?;
-                let mut out = Vec::with_capacity(sections.len());
-                for (i, sec) in sections.into_iter().enumerate() {
-                    let p = format!("{P}.sections[{i}]");
-                    let rows = required(sec.rows, &format!("{p}.rows"))?;
-                    if sec.product_items.is_some() {
-                        return Err(Error::invalid(
-                            format!("{p}.product_items"),
-                            "unknown field",
-                        ));
-                    }
-                    out.push(ListSection {
-                        title: sec.title,
-                        rows,
-                    });
-                }
-                InteractiveAction::List {
-                    button,
-                    sections: out,
-                }
-            }
+            "list" => InteractiveAction::List {
+                button: required(s.button, &at("button"))?,
+                sections: read_sections(s.sections, SectionSpec::list_section)?,
+            },
             "cta_url" => InteractiveAction::CtaUrl {
                 display_text: required(s.display_text, &at("display_text"))?,
                 url: required(s.url, &at("url"))?,
@@ -218,32 +246,10 @@ impl InteractiveSpec {
                 catalog_id: required(s.catalog_id, &at("catalog_id"))?,
                 product_retailer_id: required(s.product_retailer_id, &at("product_retailer_id"))?,
             },
-            "product_list" => {
-                let catalog_id = required(s.catalog_id, &at("catalog_id"))?;
-                let sections = required(s.sections, &at("sections"))?;
-                let mut out = Vec::with_capacity(sections.len());
-                for (i, sec) in sections.into_iter().enumerate() {
-                    let p = format!("{P}.sections[{i}]");
-                    let items = required(sec.product_items, &format!("{p}.product_items"))?;
-                    if sec.rows.is_some() {
-                        return Err(Error::invalid(format!("{p}.rows"), "unknown field"));
-                    }
-                    out.push(ProductSection {
-                        title: sec.title,
-                        product_retailer_ids: items
-                            .into_iter()
-                            .map(|it| match it {
-                                StrOr::Str(sku) => sku,
-                                StrOr::Obj(o) => o.product_retailer_id,
-                            })
-                            .collect(),
-                    });
-                }
-                InteractiveAction::ProductList {
-                    catalog_id,
-                    sections: out,
-                }
-            }
+            "product_list" => InteractiveAction::ProductList {
+                catalog_id: required(s.catalog_id, &at("catalog_id"))?,
+                sections: read_sections(s.sections, SectionSpec::product_section)?,
+            },
             "location_request_message" => InteractiveAction::LocationRequest,
             "address_message" => InteractiveAction::Address {
                 country: required(s.country, &at("country"))?,
