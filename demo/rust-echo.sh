@@ -5,17 +5,11 @@
 # the reply's `read` status.
 set -euo pipefail
 : "${WA360_BIN:?run me through demo/with-sandbox.sh}"
+# shellcheck source=demo/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/wa360-demo.XXXXXX")
 RX_PID=""
-cleanup() {
-  if [ -n "$RX_PID" ] && kill -0 "$RX_PID" 2>/dev/null; then
-    kill "$RX_PID" 2>/dev/null || true
-    wait "$RX_PID" 2>/dev/null || true
-  fi
-  rm -rf "$TMP"
-}
-trap cleanup EXIT
+demo_tmp wa360-demo RX_PID
 
 USER_PASS="demo:$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 

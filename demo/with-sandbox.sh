@@ -16,6 +16,8 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 case "$TARGET_DIR" in /*) ;; *) TARGET_DIR="$ROOT/$TARGET_DIR" ;; esac
 BIN=${WA360_BIN:-$TARGET_DIR/debug/wa360}
+# shellcheck source=demo/lib.sh
+. "$ROOT/demo/lib.sh"
 
 if [ $# -eq 0 ]; then
   echo "usage: demo/with-sandbox.sh CMD [ARGS...]" >&2
@@ -29,16 +31,8 @@ if [ ! -x "$BIN" ]; then
   exit 1
 fi
 
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/wa360-sandbox.XXXXXX")
 SANDBOX_PID=""
-cleanup() {
-  if [ -n "$SANDBOX_PID" ] && kill -0 "$SANDBOX_PID" 2>/dev/null; then
-    kill "$SANDBOX_PID" 2>/dev/null || true
-    wait "$SANDBOX_PID" 2>/dev/null || true
-  fi
-  rm -rf "$TMP"
-}
-trap cleanup EXIT
+demo_tmp wa360-sandbox SANDBOX_PID
 trap 'exit 130' INT
 trap 'exit 143' TERM
 

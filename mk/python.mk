@@ -14,6 +14,14 @@ PY_BENCH_REQS  := bench/python/requirements.txt
 PY_BENCH_STAMP := $(PY_BENCH_VENV)/.wa360-bench-deps
 PIP_FLAGS      := --quiet --disable-pip-version-check --no-input
 
+# $(call venv_deps,PYTHON,REQUIREMENTS): the recipe of a venv's stamp file, the same for the
+# dev venv and the bench venv: upgrade pip, install the requirements, touch the stamp.
+define venv_deps
+$(1) -m pip install $(PIP_FLAGS) --upgrade pip
+$(1) -m pip install $(PIP_FLAGS) -r $(2)
+touch $@
+endef
+
 TEST_TARGETS  += test-python
 LINT_TARGETS  += lint-python
 BENCH_TARGETS += bench-python
@@ -25,9 +33,7 @@ $(PY):
 	$(PYTHON3) -m venv $(PY_VENV)
 
 $(PY_STAMP): $(PY_REQS) | $(PY)
-	$(PY) -m pip install $(PIP_FLAGS) --upgrade pip
-	$(PY) -m pip install $(PIP_FLAGS) -r $(PY_REQS)
-	touch $@
+	$(call venv_deps,$(PY),$(PY_REQS))
 
 python-develop: $(PY_STAMP) ## build the Python extension (debug) into .venv with maturin develop
 	cd bindings-python && VIRTUAL_ENV=$(PY_VENV) PATH=$(PY_VENV)/bin:$$PATH \
@@ -50,9 +56,7 @@ $(PY_BENCH):
 	$(PYTHON3) -m venv $(PY_BENCH_VENV)
 
 $(PY_BENCH_STAMP): $(PY_BENCH_REQS) | $(PY_BENCH)
-	$(PY_BENCH) -m pip install $(PIP_FLAGS) --upgrade pip
-	$(PY_BENCH) -m pip install $(PIP_FLAGS) -r $(PY_BENCH_REQS)
-	touch $@
+	$(call venv_deps,$(PY_BENCH),$(PY_BENCH_REQS))
 
 bench-python-build: $(PY_BENCH_STAMP) ## the release wheel, installed into bench/.venv (used by bench-python, bench-client)
 	rm -rf bench/.wheels

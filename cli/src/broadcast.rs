@@ -1,7 +1,7 @@
 //! `wa360 broadcast`: a template campaign from a CSV, paced by the governor, recorded in a
 //! SQLite ledger so that a rerun resumes it and nobody gets the message twice.
 
-use std::io::{IsTerminal, Read};
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,7 +15,7 @@ use wa360::broadcast::{BroadcastOptions, Campaign, Ledger, Progress, StateCounts
 use wa360::governor::GovernorConfig;
 use wa360::webhook::verify::Verifier;
 
-use crate::{ApiOpts, CliResult, Failure, client_builder, seconds_arg, wait_for_signal};
+use crate::{ApiOpts, CliResult, Failure, client_builder, read_text, seconds_arg, wait_for_signal};
 
 const AFTER_HELP: &str = "\
 The CSV's header row is `to` followed by one column per body parameter, in order:
@@ -138,6 +138,13 @@ fn open_existing(l: &LedgerArg) -> Result<Ledger, Failure> {
     Ok(Ledger::open_existing(ledger_path(&l.ledger)?)?)
 }
 
+/// Ask the campaign running on the ledger to pause, resume or stop.
+fn request(l: &LedgerArg, ask: fn(&Ledger) -> wa360::Result<()>, what: &str) -> CliResult {
+    ask(&open_existing(l)?)?;
+    println!("{what} requested");
+    Ok(())
+}
+
 fn run_cmd(cmd: BroadcastCmd) -> CliResult {
     match cmd {
         BroadcastCmd::Status(l) => {
@@ -149,32 +156,12 @@ fn run_cmd(cmd: BroadcastCmd) -> CliResult {
             }
             Ok(())
         }
-        BroadcastCmd::Pause(l) => {
-            open_existing(&l)?.pause()?;
-            println!("pause requested");
-            Ok(())
-        }
-        BroadcastCmd::Resume(l) => {
-            open_existing(&l)?.resume()?;
-            println!("resume requested");
-            Ok(())
-        }
-        BroadcastCmd::Stop(l) => {
-            open_existing(&l)?.stop()?;
-            println!("stop requested");
-            Ok(())
-        }
+        BroadcastCmd::Pause(l) => request(&l, Ledger::pause, "pause"),
+        BroadcastCmd::Resume(l) => request(&l, Ledger::resume, "resume"),
+        BroadcastCmd::Stop(l) => request(&l, Ledger::stop, "stop"),
         BroadcastCmd::ApplyStatus { ledger, file } => {
             let ledger = open_existing(&ledger)?;
-            let mut text = String::new();
-            if file == "-" {
-                std::io::stdin()
-                    .read_to_string(&mut text)
-                    .map_err(|e| Failure::runtime(format!("cannot read stdin: {e}")))?;
-            } else {
-                text = std::fs::read_to_string(&file)
-                    .map_err(|e| Failure::input(format!("cannot read {file}: {e}")))?;
-            }
+            let text = read_text(&file)?;
             let trimmed = text.trim();
             let mut settled = 0;
             if trimmed.starts_with('{')

@@ -227,6 +227,16 @@ async fn wait_for_signal() {
     }
 }
 
+/// The text of `file` (`-`: stdin), read as [`read_input`] reads it.
+fn read_text(file: &str) -> Result<String, Failure> {
+    String::from_utf8(read_input(file)?).map_err(|_| {
+        Failure::input(format!(
+            "cannot read {file}: stream did not contain valid UTF-8"
+        ))
+    })
+}
+
+/// The bytes of `file`, or of stdin for `-`.
 fn read_input(file: &str) -> Result<Vec<u8>, Failure> {
     if file == "-" {
         let mut buf = Vec::new();

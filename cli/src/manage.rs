@@ -2,7 +2,6 @@
 //! Every command prints human-readable lines, or JSON with `--json`; bad input exits 2
 //! before any request, API and network errors exit 1. See `docs/management.md`.
 
-use std::io::Read;
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
@@ -11,7 +10,7 @@ use wa360::manage::ProfileUpdate;
 use wa360::manage::templates::{ListOptions, TemplateDraft, TemplateInfo};
 use wa360::webhook::registration::validate_webhook_url;
 
-use crate::{ApiOpts, CliResult, Failure, make_client};
+use crate::{ApiOpts, CliResult, Failure, make_client, read_text};
 
 /// `wa360 templates …`
 #[derive(Subcommand, Debug)]
@@ -136,27 +135,22 @@ pub enum BlockCmd {
         json: bool,
     },
     /// Block users (phone numbers; only users who wrote in the last 24 hours).
-    Add {
-        #[command(flatten)]
-        api: ApiOpts,
-        /// Phone numbers in international format (1..1000).
-        #[arg(required = true)]
-        users: Vec<String>,
-        /// Print JSON.
-        #[arg(long)]
-        json: bool,
-    },
+    Add(BlockUsers),
     /// Unblock users.
-    Remove {
-        #[command(flatten)]
-        api: ApiOpts,
-        /// Phone numbers in international format (1..1000).
-        #[arg(required = true)]
-        users: Vec<String>,
-        /// Print JSON.
-        #[arg(long)]
-        json: bool,
-    },
+    Remove(BlockUsers),
+}
+
+/// The arguments of `wa360 block add` and `wa360 block remove`.
+#[derive(Args, Debug)]
+pub struct BlockUsers {
+    #[command(flatten)]
+    api: ApiOpts,
+    /// Phone numbers in international format (1..1000).
+    #[arg(required = true)]
+    users: Vec<String>,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
 }
 
 /// `wa360 doctor`
@@ -197,16 +191,8 @@ fn template_line(t: &TemplateInfo) -> String {
     )
 }
 
-fn read_input(file: &str) -> Result<Value, Failure> {
-    let mut text = String::new();
-    if file == "-" {
-        std::io::stdin()
-            .read_to_string(&mut text)
-            .map_err(|e| Failure::input(format!("cannot read stdin: {e}")))?;
-    } else {
-        text = std::fs::read_to_string(file)
-            .map_err(|e| Failure::input(format!("cannot read {file}: {e}")))?;
-    }
+fn read_json(file: &str) -> Result<Value, Failure> {
+    let text = read_text(file)?;
     serde_json::from_str(&text).map_err(|e| Failure::input(format!("{file} is not JSON: {e}")))
 }
 
@@ -283,7 +269,7 @@ pub async fn run_templates(cmd: TemplatesCmd) -> CliResult {
             dry_run,
             json,
         } => {
-            let draft = TemplateDraft::from_json(&read_input(&file)?)?;
+            let draft = TemplateDraft::from_json(&read_json(&file)?)?;
             let body = draft.to_body()?;
             if dry_run {
                 return print_json(&body);
@@ -413,12 +399,13 @@ pub async fn run_block(cmd: BlockCmd) -> CliResult {
             }
             Ok(())
         }
-        BlockCmd::Add { api, users, json } => change_block(api, users, json, true).await,
-        BlockCmd::Remove { api, users, json } => change_block(api, users, json, false).await,
+        BlockCmd::Add(b) => change_block(b, true).await,
+        BlockCmd::Remove(b) => change_block(b, false).await,
     }
 }
 
-async fn change_block(api: ApiOpts, users: Vec<String>, json: bool, add: bool) -> CliResult {
+async fn change_block(b: BlockUsers, add: bool) -> CliResult {
+    let BlockUsers { api, users, json } = b;
     wa360::manage::blocked::validate_users(&users)?;
     let client = make_client(&api)?;
     let b = client.blocked_users();

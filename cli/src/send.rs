@@ -38,6 +38,25 @@ struct MediaSrc {
     link: Option<String>,
 }
 
+/// A media message without a caption (audio, sticker).
+#[derive(Args, Debug, Clone)]
+struct MediaArgs {
+    #[command(flatten)]
+    common: Common,
+    #[command(flatten)]
+    src: MediaSrc,
+}
+
+/// A media message that may carry a caption (image, video, document).
+#[derive(Args, Debug, Clone)]
+struct Captioned {
+    #[command(flatten)]
+    media: MediaArgs,
+    /// Caption (≤ 1024).
+    #[arg(long)]
+    caption: Option<String>,
+}
+
 #[derive(Subcommand, Debug)]
 enum SendCmd {
     /// A text message.
@@ -51,52 +70,21 @@ enum SendCmd {
         preview_url: bool,
     },
     /// An image (JPEG/PNG) by media id or link.
-    Image {
-        #[command(flatten)]
-        common: Common,
-        #[command(flatten)]
-        src: MediaSrc,
-        /// Caption (≤ 1024).
-        #[arg(long)]
-        caption: Option<String>,
-    },
+    Image(Captioned),
     /// A video by media id or link.
-    Video {
-        #[command(flatten)]
-        common: Common,
-        #[command(flatten)]
-        src: MediaSrc,
-        /// Caption (≤ 1024).
-        #[arg(long)]
-        caption: Option<String>,
-    },
+    Video(Captioned),
     /// An audio file by media id or link (no caption).
-    Audio {
-        #[command(flatten)]
-        common: Common,
-        #[command(flatten)]
-        src: MediaSrc,
-    },
+    Audio(MediaArgs),
     /// A document by media id or link.
     Document {
         #[command(flatten)]
-        common: Common,
-        #[command(flatten)]
-        src: MediaSrc,
-        /// Caption (≤ 1024).
-        #[arg(long)]
-        caption: Option<String>,
+        media: Captioned,
         /// File name shown to the user.
         #[arg(long)]
         filename: Option<String>,
     },
     /// A sticker (WebP) by media id or link.
-    Sticker {
-        #[command(flatten)]
-        common: Common,
-        #[command(flatten)]
-        src: MediaSrc,
-    },
+    Sticker(MediaArgs),
     /// A location pin.
     Location {
         #[command(flatten)]

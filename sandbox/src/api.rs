@@ -18,7 +18,7 @@ use crate::errors::{D360Error, MetaError};
 use crate::faults::FaultRule;
 use crate::limits::{Limits, SendVerdict};
 use crate::manage;
-use crate::state::{State, WebhookConfig, new_wamid};
+use crate::state::{Inner, State, WebhookConfig, new_wamid};
 use crate::validate::{Accepted, validate};
 use crate::webhooks;
 
@@ -112,12 +112,7 @@ async fn send_message(AxState(state): S, body: Bytes) -> Response {
             let wamid = new_wamid();
             let mut contact = serde_json::Map::new();
             contact.insert("input".into(), json!(info.input));
-            if let Some(w) = &info.wa_id {
-                contact.insert("wa_id".into(), json!(w));
-            }
-            if let Some(u) = &info.user_id {
-                contact.insert("user_id".into(), json!(u));
-            }
+            info.insert_ids(&mut contact);
             let mut resp = json!({
                 "messaging_product": "whatsapp",
                 "contacts": [Value::Object(contact)],
@@ -275,48 +270,52 @@ fn parse_webhook_config(state: &State, body: &Bytes) -> Result<WebhookConfig, D3
     })
 }
 
-async fn set_phone_webhook(AxState(state): S, body: Bytes) -> Response {
-    match parse_webhook_config(&state, &body) {
+/// Which stored webhook a route sets or reads (the phone number's or the WABA's).
+type Slot = fn(&mut Inner) -> &mut Option<WebhookConfig>;
+
+/// `POST` of a webhook route: check the config, store it in `slot`, answer `{"url"}`.
+fn set_webhook(state: &State, body: &Bytes, slot: Slot) -> Response {
+    match parse_webhook_config(state, body) {
         Err(e) => e.into_response(),
         Ok(cfg) => {
             let url = cfg.url.clone();
-            state.lock().phone_webhook = Some(cfg);
+            *slot(&mut state.lock()) = Some(cfg);
             Json(json!({ "url": url })).into_response()
         }
     }
+}
+
+/// `GET` of a webhook route: `{"url"}`, or 404 with `missing` when none is set.
+fn get_webhook(state: &State, slot: Slot, missing: &str) -> Response {
+    match slot(&mut state.lock()).clone() {
+        Some(c) => Json(json!({ "url": c.url })).into_response(),
+        None => D360Error {
+            status: 404,
+            message: missing.into(),
+        }
+        .into_response(),
+    }
+}
+
+async fn set_phone_webhook(AxState(state): S, body: Bytes) -> Response {
+    set_webhook(&state, &body, |g| &mut g.phone_webhook)
 }
 
 async fn get_phone_webhook(AxState(state): S) -> Response {
-    match state.lock().phone_webhook.clone() {
-        Some(c) => Json(json!({ "url": c.url })).into_response(),
-        None => D360Error {
-            status: 404,
-            message: "No webhook URL is set for this phone number".into(),
-        }
-        .into_response(),
-    }
+    let missing = "No webhook URL is set for this phone number";
+    get_webhook(&state, |g| &mut g.phone_webhook, missing)
 }
 
 async fn set_waba_webhook(AxState(state): S, body: Bytes) -> Response {
-    match parse_webhook_config(&state, &body) {
-        Err(e) => e.into_response(),
-        Ok(cfg) => {
-            let url = cfg.url.clone();
-            state.lock().waba_webhook = Some(cfg);
-            Json(json!({ "url": url })).into_response()
-        }
-    }
+    set_webhook(&state, &body, |g| &mut g.waba_webhook)
 }
 
 async fn get_waba_webhook(AxState(state): S) -> Response {
-    match state.lock().waba_webhook.clone() {
-        Some(c) => Json(json!({ "url": c.url })).into_response(),
-        None => D360Error {
-            status: 404,
-            message: "No webhook URL is set for this WABA".into(),
-        }
-        .into_response(),
-    }
+    get_webhook(
+        &state,
+        |g| &mut g.waba_webhook,
+        "No webhook URL is set for this WABA",
+    )
 }
 
 async fn not_found() -> Response {

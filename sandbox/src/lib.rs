@@ -228,11 +228,16 @@ pub struct Sandbox {
     server: Option<tokio::task::JoinHandle<()>>,
 }
 
+/// `Name { url: "…", .. }`: a sandbox's `Debug` shows its URL, never its API key.
+fn debug_url(f: &mut std::fmt::Formatter<'_>, name: &str, url: &str) -> std::fmt::Result {
+    f.debug_struct(name)
+        .field("url", &url)
+        .finish_non_exhaustive()
+}
+
 impl std::fmt::Debug for Sandbox {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Sandbox")
-            .field("url", &self.url)
-            .finish_non_exhaustive()
+        debug_url(f, "Sandbox", &self.url)
     }
 }
 
@@ -320,9 +325,7 @@ pub struct BlockingSandbox {
 
 impl std::fmt::Debug for BlockingSandbox {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("BlockingSandbox")
-            .field("url", &self.url)
-            .finish_non_exhaustive()
+        debug_url(f, "BlockingSandbox", &self.url)
     }
 }
 

@@ -87,6 +87,36 @@ fn limit_of(q: &HashMap<String, String>, default: usize) -> Result<usize, Respon
     }
 }
 
+/// A Graph-style listing at `/{path}` of the entries `entries` picks: one page of
+/// `limit` (query, default `default`) from the `after` cursor, answered as
+/// `{"data": […], "paging": {"cursors": …, "next"?}}` with `next` while entries remain.
+fn listing(
+    state: &State,
+    q: &HashMap<String, String>,
+    default: usize,
+    path: &str,
+    entries: impl FnOnce(&ManageState) -> Vec<Value>,
+) -> Response {
+    let limit = match limit_of(q, default) {
+        Ok(n) => n,
+        Err(r) => return r,
+    };
+    let start = match q.get("after").map(|a| uncursor(a)) {
+        None => 0,
+        Some(Some(n)) => n,
+        Some(None) => return bad("after is not a valid cursor"),
+    };
+    let all = entries(&state.lock().manage);
+    let end = (start + limit).min(all.len());
+    let data = all.get(start..end).unwrap_or_default();
+    let mut paging = json!({"cursors": {"before": cursor(start), "after": cursor(end)}});
+    if end < all.len() {
+        let base = &state.settings.base_url;
+        paging["next"] = json!(format!("{base}/{path}?limit={limit}&after={}", cursor(end)));
+    }
+    Json(json!({"data": data, "paging": paging})).into_response()
+}
+
 fn cursor(n: usize) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("o:{n}"))
 }
@@ -376,77 +406,29 @@ pub(crate) async fn delete_template(AxState(state): S, Path(name): Path<String>)
 }
 
 pub(crate) async fn graph_templates(AxState(state): S, Query(q): Q) -> Response {
-    let limit = match limit_of(&q, 25) {
-        Ok(n) => n,
-        Err(r) => return r,
-    };
-    let start = match q.get("after") {
-        None => 0,
-        Some(a) => match uncursor(a) {
-            Some(n) => n,
-            None => return bad("after is not a valid cursor"),
-        },
-    };
-    let all: Vec<Value> = state
-        .lock()
-        .manage
-        .templates
-        .iter()
-        .filter(|t| q.get("name").is_none_or(|n| t["name"].as_str() == Some(n)))
-        .filter(|t| {
-            q.get("status")
-                .is_none_or(|s| t["status"].as_str() == Some(s))
-        })
-        .map(|t| {
-            // Graph style: the language as a plain code, ids as strings.
-            let mut t = t.clone();
-            if let Some(o) = t.as_object_mut() {
-                o.remove("namespace");
-            }
-            t
-        })
-        .collect();
-    let end = (start + limit).min(all.len());
-    let page = all
-        .get(start..end)
-        .map(<[Value]>::to_vec)
-        .unwrap_or_default();
-    let mut paging = json!({"cursors": {"before": cursor(start), "after": cursor(end)}});
-    if end < all.len() {
-        paging["next"] = json!(format!(
-            "{}/message_templates?limit={limit}&after={}",
-            state.settings.base_url,
-            cursor(end)
-        ));
-    }
-    Json(json!({"data": page, "paging": paging})).into_response()
+    listing(&state, &q, 25, "message_templates", |m| {
+        m.templates
+            .iter()
+            .filter(|t| q.get("name").is_none_or(|n| t["name"].as_str() == Some(n)))
+            .filter(|t| {
+                q.get("status")
+                    .is_none_or(|s| t["status"].as_str() == Some(s))
+            })
+            .map(|t| {
+                // Graph style: the language as a plain code, ids as strings.
+                let mut t = t.clone();
+                if let Some(o) = t.as_object_mut() {
+                    o.remove("namespace");
+                }
+                t
+            })
+            .collect()
+    })
 }
 
 // ---------------------------------------------------------------------------
 // Business profile
 // ---------------------------------------------------------------------------
-
-const VERTICALS: [&str; 19] = [
-    "UNDEFINED",
-    "OTHER",
-    "AUTO",
-    "BEAUTY",
-    "APPAREL",
-    "EDU",
-    "ENTERTAIN",
-    "EVENT_PLAN",
-    "FINANCE",
-    "GROCERY",
-    "GOVT",
-    "HOTEL",
-    "HEALTH",
-    "NONPROFIT",
-    "PROF_SERVICES",
-    "RETAIL",
-    "TRAVEL",
-    "RESTAURANT",
-    "NOT_A_BIZ",
-];
 
 pub(crate) async fn get_profile(AxState(state): S, Query(q): Q) -> Response {
     let profile = state.lock().manage.profile.clone();
@@ -517,7 +499,7 @@ fn check_profile(v: &Map<String, Value>, current: &Map<String, Value>) -> Result
         if vert.is_empty() && current.contains_key("vertical") {
             return Err("vertical cannot be emptied once set".into());
         }
-        if !vert.is_empty() && !VERTICALS.contains(&vert) {
+        if !vert.is_empty() && !wa360::manage::profile::VERTICALS.contains(&vert) {
             return Err(format!("vertical {vert:?} is not valid"));
         }
     }
@@ -734,34 +716,12 @@ pub(crate) async fn unblock(AxState(state): S, body: Bytes) -> Response {
 }
 
 pub(crate) async fn list_blocked(AxState(state): S, Query(q): Q) -> Response {
-    let limit = match limit_of(&q, 100) {
-        Ok(n) => n,
-        Err(r) => return r,
-    };
-    let start = match q.get("after") {
-        None => 0,
-        Some(a) => match uncursor(a) {
-            Some(n) => n,
-            None => return bad("after is not a valid cursor"),
-        },
-    };
-    let all = state.lock().manage.blocked.clone();
-    let end = (start + limit).min(all.len());
-    let data: Vec<Value> = all
-        .get(start..end)
-        .unwrap_or_default()
-        .iter()
-        .map(|w| json!({"messaging_product": "whatsapp", "wa_id": w}))
-        .collect();
-    let mut paging = json!({"cursors": {"before": cursor(start), "after": cursor(end)}});
-    if end < all.len() {
-        paging["next"] = json!(format!(
-            "{}/block_users?limit={limit}&after={}",
-            state.settings.base_url,
-            cursor(end)
-        ));
-    }
-    Json(json!({"data": data, "paging": paging})).into_response()
+    listing(&state, &q, 100, "block_users", |m| {
+        m.blocked
+            .iter()
+            .map(|w| json!({"messaging_product": "whatsapp", "wa_id": w}))
+            .collect()
+    })
 }
 
 // ---------------------------------------------------------------------------

@@ -7,6 +7,7 @@
 //! the client's full validation table.
 
 use serde_json::{Map, Value};
+use wa360::messages::MESSAGE_TYPES;
 
 use crate::errors::MetaError;
 
@@ -34,19 +35,18 @@ pub struct OutboundInfo {
     pub callback_data: Option<String>,
 }
 
-const TYPES: &[&str] = &[
-    "text",
-    "image",
-    "audio",
-    "video",
-    "document",
-    "sticker",
-    "location",
-    "contacts",
-    "interactive",
-    "template",
-    "reaction",
-];
+impl OutboundInfo {
+    /// Add the recipient's `wa_id` and `user_id` (those known) to a `contacts[]` entry,
+    /// as the send answer and the status webhooks carry them.
+    pub(crate) fn insert_ids(&self, contact: &mut Map<String, Value>) {
+        if let Some(w) = &self.wa_id {
+            contact.insert("wa_id".into(), Value::String(w.clone()));
+        }
+        if let Some(u) = &self.user_id {
+            contact.insert("user_id".into(), Value::String(u.clone()));
+        }
+    }
+}
 
 type R<T> = Result<T, MetaError>;
 
@@ -65,6 +65,34 @@ fn req_str<'a>(o: &'a Map<String, Value>, key: &str, path: &str) -> R<&'a str> {
             "{path} must be a string"
         ))),
     }
+}
+
+/// The string at `key`; absent, null or empty: `The parameter {path} is required.`
+fn req_non_empty<'a>(o: &'a Map<String, Value>, key: &str, path: &str) -> R<&'a str> {
+    let s = req_str(o, key, path)?;
+    if s.is_empty() {
+        return Err(MetaError::missing(format!(
+            "The parameter {path} is required."
+        )));
+    }
+    Ok(s)
+}
+
+/// The array at `key`; absent (or not an array): `The parameter {path} is required.`
+fn req_array<'a>(o: &'a Map<String, Value>, key: &str, path: &str) -> R<&'a Vec<Value>> {
+    o.get(key)
+        .and_then(Value::as_array)
+        .ok_or_else(|| MetaError::missing(format!("The parameter {path} is required.")))
+}
+
+/// `{what} count invalid. Min: 1, Max: {max}` unless `1 <= n <= max`.
+fn count_between(n: usize, max: usize, what: &str) -> R<()> {
+    if n == 0 || n > max {
+        return Err(MetaError::invalid_value(format!(
+            "{what} count invalid. Min: 1, Max: {max}"
+        )));
+    }
+    Ok(())
 }
 
 fn len_between(s: &str, min: usize, max: usize, path: &str) -> R<()> {
@@ -108,10 +136,7 @@ pub fn validate(body: &Value) -> R<Accepted> {
         if st != "read" {
             return Err(MetaError::invalid_value("status must be \"read\""));
         }
-        let id = req_str(o, "message_id", "message_id")?;
-        if id.is_empty() {
-            return Err(MetaError::missing("The parameter message_id is required."));
-        }
+        req_non_empty(o, "message_id", "message_id")?;
         if let Some(t) = o.get("typing_indicator") {
             let t = obj(t, "typing_indicator")?;
             if req_str(t, "type", "typing_indicator.type")? != "text" {
@@ -125,7 +150,7 @@ pub fn validate(body: &Value) -> R<Accepted> {
 
     let (input, wa_id, user_id) = recipient(o)?;
     let msg_type = req_str(o, "type", "type")?;
-    if !TYPES.contains(&msg_type) {
+    if !MESSAGE_TYPES.contains(&msg_type) {
         return Err(MetaError::invalid_parameter(format!(
             "Unsupported message type: {msg_type}"
         )));
@@ -401,17 +426,8 @@ fn interactive(p: &Value) -> R<()> {
     let action = obj(action, "interactive.action")?;
     match itype {
         "button" => {
-            let buttons = action
-                .get("buttons")
-                .and_then(Value::as_array)
-                .ok_or_else(|| {
-                    MetaError::missing("The parameter interactive.action.buttons is required.")
-                })?;
-            if buttons.is_empty() || buttons.len() > 3 {
-                return Err(MetaError::invalid_value(
-                    "Buttons count invalid. Min: 1, Max: 3",
-                ));
-            }
+            let buttons = req_array(action, "buttons", "interactive.action.buttons")?;
+            count_between(buttons.len(), 3, "Buttons")?;
             let mut ids = Vec::new();
             let mut titles = Vec::new();
             for b in buttons {
@@ -436,25 +452,13 @@ fn interactive(p: &Value) -> R<()> {
         "list" => {
             let button = req_str(action, "button", "interactive.action.button")?;
             len_between(button, 1, 20, "interactive.action.button")?;
-            let sections = action
-                .get("sections")
-                .and_then(Value::as_array)
-                .ok_or_else(|| {
-                    MetaError::missing("The parameter interactive.action.sections is required.")
-                })?;
-            if sections.is_empty() || sections.len() > 10 {
-                return Err(MetaError::invalid_value(
-                    "Sections count invalid. Min: 1, Max: 10",
-                ));
-            }
+            let sections = req_array(action, "sections", "interactive.action.sections")?;
+            count_between(sections.len(), 10, "Sections")?;
             let mut rows = 0usize;
             for s in sections {
                 let s = obj(s, "section")?;
                 opt_len(s, "title", 24, "section.title")?;
-                let r = s
-                    .get("rows")
-                    .and_then(Value::as_array)
-                    .ok_or_else(|| MetaError::missing("The parameter section.rows is required."))?;
+                let r = req_array(s, "rows", "section.rows")?;
                 for row in r {
                     let row = obj(row, "row")?;
                     len_between(req_str(row, "id", "row.id")?, 1, 200, "row.id")?;
@@ -463,11 +467,7 @@ fn interactive(p: &Value) -> R<()> {
                 }
                 rows += r.len();
             }
-            if rows == 0 || rows > 10 {
-                return Err(MetaError::invalid_value(
-                    "Total row count invalid. Min: 1, Max: 10",
-                ));
-            }
+            count_between(rows, 10, "Total row")?;
         }
         _ => {}
     }
@@ -476,22 +476,12 @@ fn interactive(p: &Value) -> R<()> {
 
 fn template(p: &Value) -> R<()> {
     let o = obj(p, "template")?;
-    let name = req_str(o, "name", "template.name")?;
-    if name.is_empty() {
-        return Err(MetaError::missing(
-            "The parameter template.name is required.",
-        ));
-    }
+    req_non_empty(o, "name", "template.name")?;
     let lang = o
         .get("language")
         .ok_or_else(|| MetaError::missing("The parameter template.language is required."))?;
     let lang = obj(lang, "template.language")?;
-    let code = req_str(lang, "code", "template.language.code")?;
-    if code.is_empty() {
-        return Err(MetaError::missing(
-            "The parameter template.language.code is required.",
-        ));
-    }
+    req_non_empty(lang, "code", "template.language.code")?;
     if let Some(c) = o.get("components")
         && !c.is_array()
     {
@@ -504,12 +494,7 @@ fn template(p: &Value) -> R<()> {
 
 fn reaction(p: &Value) -> R<()> {
     let o = obj(p, "reaction")?;
-    let id = req_str(o, "message_id", "reaction.message_id")?;
-    if id.is_empty() {
-        return Err(MetaError::missing(
-            "The parameter reaction.message_id is required.",
-        ));
-    }
+    req_non_empty(o, "message_id", "reaction.message_id")?;
     match o.get("emoji") {
         None => Err(MetaError::missing(
             "The parameter reaction.emoji is required.",

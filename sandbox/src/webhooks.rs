@@ -143,12 +143,7 @@ pub fn status_body(info: &OutboundInfo, wamid: &str, status: &str, conv_id: &str
     );
     let mut contact = Map::new();
     contact.insert("profile".into(), json!({"name": "Sandbox User"}));
-    if let Some(w) = &info.wa_id {
-        contact.insert("wa_id".into(), json!(w));
-    }
-    if let Some(u) = &info.user_id {
-        contact.insert("user_id".into(), json!(u));
-    }
+    info.insert_ids(&mut contact);
     let mut value = json!({
         "messaging_product": "whatsapp",
         "metadata": metadata(),
@@ -448,15 +443,7 @@ pub fn inbound_body(state: &State, input: &Value) -> Result<(Value, Vec<String>)
                 )
             }
         };
-        let value = json!({
-            "messaging_product": "whatsapp",
-            "metadata": metadata(),
-            "contacts": contacts,
-            "messages": msgs,
-        });
-        let body = envelope(value);
-        let ids = collect_ids(&body);
-        return Ok((body, ids));
+        return Ok(messages_body(contacts, Value::Array(msgs)));
     }
     let events: Vec<Value> = if let Some(arr) = input.as_array() {
         arr.clone()
@@ -479,15 +466,22 @@ pub fn inbound_body(state: &State, input: &Value) -> Result<(Value, Vec<String>)
             contacts.push(c);
         }
     }
-    let value = json!({
+    Ok(messages_body(
+        Value::Array(contacts),
+        Value::Array(messages),
+    ))
+}
+
+/// The webhook body of inbound `messages` from `contacts`, and the message ids.
+fn messages_body(contacts: Value, messages: Value) -> (Value, Vec<String>) {
+    let body = envelope(json!({
         "messaging_product": "whatsapp",
         "metadata": metadata(),
         "contacts": contacts,
         "messages": messages,
-    });
-    let body = envelope(value);
+    }));
     let ids = collect_ids(&body);
-    Ok((body, ids))
+    (body, ids)
 }
 
 fn collect_ids(body: &Value) -> Vec<String> {

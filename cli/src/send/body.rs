@@ -8,7 +8,7 @@ use wa360::messages::{
     Outbound, Parameter, ReplyButton, Template, TypingIndicator, build_body,
 };
 
-use super::{Common, MediaSrc, SendCmd, split_pair};
+use super::{Captioned, Common, MediaArgs, SendCmd, split_pair};
 use crate::{Failure, read_input};
 
 /// Validate the subcommand's message and return the exact wire body
@@ -23,30 +23,13 @@ pub(crate) fn send_body(cmd: &SendCmd) -> Result<Value, Failure> {
             let m = Message::text(&common.to, body);
             with_common(if *preview_url { m.preview_url(true) } else { m }, common)
         }
-        SendCmd::Image {
-            common,
-            src,
-            caption,
-        } => media(common, MediaKind::Image, src, caption.as_ref(), None),
-        SendCmd::Video {
-            common,
-            src,
-            caption,
-        } => media(common, MediaKind::Video, src, caption.as_ref(), None),
-        SendCmd::Audio { common, src } => media(common, MediaKind::Audio, src, None, None),
-        SendCmd::Sticker { common, src } => media(common, MediaKind::Sticker, src, None, None),
-        SendCmd::Document {
-            common,
-            src,
-            caption,
-            filename,
-        } => media(
-            common,
-            MediaKind::Document,
-            src,
-            caption.as_ref(),
-            filename.as_ref(),
-        ),
+        SendCmd::Image(m) => captioned(MediaKind::Image, m, None),
+        SendCmd::Video(m) => captioned(MediaKind::Video, m, None),
+        SendCmd::Audio(m) => media(MediaKind::Audio, m, None, None),
+        SendCmd::Sticker(m) => media(MediaKind::Sticker, m, None, None),
+        SendCmd::Document { media, filename } => {
+            captioned(MediaKind::Document, media, filename.as_ref())
+        }
         SendCmd::Location {
             common,
             lat,
@@ -84,11 +67,10 @@ pub(crate) fn send_body(cmd: &SendCmd) -> Result<Value, Failure> {
             header,
             footer,
         } => {
-            let mut bs = Vec::with_capacity(buttons.len());
-            for b in buttons {
-                let (id, title) = split_pair(b, "--button")?;
-                bs.push(ReplyButton::new(id, title));
-            }
+            let bs = buttons
+                .iter()
+                .map(|b| split_pair(b, "--button").map(|(id, title)| ReplyButton::new(id, title)))
+                .collect::<Result<_, _>>()?;
             let mut i = Interactive::buttons(body, bs);
             if let Some(h) = header {
                 i = i.header(Header::Text(h.clone()));
@@ -105,17 +87,16 @@ pub(crate) fn send_body(cmd: &SendCmd) -> Result<Value, Failure> {
             rows,
             section,
         } => {
-            let mut rs = Vec::with_capacity(rows.len());
-            for r in rows {
+            let row = |r: &String| {
                 let (id, rest) = split_pair(r, "--row")?;
-                rs.push(match rest.split_once('=') {
+                Ok::<_, Failure>(match rest.split_once('=') {
                     Some((title, desc)) => ListRow::new(id, title).description(desc),
                     None => ListRow::new(id, rest),
-                });
-            }
+                })
+            };
             let s = ListSection {
                 title: section.clone(),
-                rows: rs,
+                rows: rows.iter().map(row).collect::<Result<_, _>>()?,
             };
             let i = Interactive::list(body, button, vec![s]);
             with_common(Message::interactive(&common.to, i), common)
@@ -151,18 +132,21 @@ fn with_common(mut m: Message, c: &Common) -> Message {
     m
 }
 
+fn captioned(kind: MediaKind, m: &Captioned, filename: Option<&String>) -> Message {
+    media(kind, &m.media, m.caption.as_ref(), filename)
+}
+
 fn media(
-    common: &Common,
     kind: MediaKind,
-    src: &MediaSrc,
+    m: &MediaArgs,
     caption: Option<&String>,
     filename: Option<&String>,
 ) -> Message {
     let media = Media {
-        id: src.id.clone(),
-        link: src.link.clone(),
+        id: m.src.id.clone(),
+        link: m.src.link.clone(),
         caption: caption.cloned(),
         filename: filename.cloned(),
     };
-    with_common(Message::media(&common.to, kind, media), common)
+    with_common(Message::media(&m.common.to, kind, media), &m.common)
 }

@@ -12,6 +12,7 @@ use reqwest::Method;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use super::query_escape;
 use crate::client::Client;
 use crate::error::{Error, Result};
 use crate::messages::common::idx;
@@ -103,8 +104,7 @@ impl BlockedLister {
             }
             let mut path = format!("{BLOCK_USERS_PATH}?limit={}", self.page_size);
             if let Some(a) = &self.after {
-                let a: String = url::form_urlencoded::byte_serialize(a.as_bytes()).collect();
-                path.push_str(&format!("&after={a}"));
+                path.push_str(&format!("&after={}", query_escape(a)));
             }
             let v = match self
                 .client

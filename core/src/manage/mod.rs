@@ -25,3 +25,9 @@ pub use templates::{
     ListOptions, TemplateDraft, TemplateInfo, TemplateLister, TemplatePage, TemplateSource,
     check_template_send,
 };
+
+/// `s` escaped for a query string value (`application/x-www-form-urlencoded`), as every
+/// management call that puts a caller's value into a URL writes it.
+pub(crate) fn query_escape(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}

@@ -24,9 +24,13 @@ use reqwest::Method;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
+use super::query_escape;
 use crate::client::Client;
 use crate::error::{Error, Result};
-use crate::messages::common::{Obj, as_string, check_count, check_len, idx, join, type_name};
+use crate::messages::common::{
+    Obj, as_string, check_count, check_either, check_len, idx, join, type_name,
+};
+use crate::messages::interactive::FLOW_ACTIONS;
 use crate::retry::RetryClass;
 
 /// Path of 360dialog's template management API.
@@ -1184,12 +1188,7 @@ fn button_to_value(path: &str, b: &ButtonDef) -> Result<Value> {
                 }
             }
             if let Some(a) = flow_action {
-                if a != "navigate" && a != "data_exchange" {
-                    return Err(Error::invalid(
-                        join(path, "flow_action"),
-                        format!("must be navigate or data_exchange (got {a:?})"),
-                    ));
-                }
+                check_either(&join(path, "flow_action"), a, FLOW_ACTIONS)?;
                 m.insert("flow_action".into(), json!(a));
             }
             if let Some(s) = navigate_screen {
@@ -1479,10 +1478,6 @@ impl ListOptions {
         }
         Ok(())
     }
-}
-
-fn query_escape(s: &str) -> String {
-    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
 /// A self-paging iterator over listed templates. Pages are fetched as they are

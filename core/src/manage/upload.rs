@@ -7,6 +7,7 @@ use bytes::Bytes;
 use reqwest::Method;
 use serde_json::Value;
 
+use super::query_escape;
 use crate::client::Client;
 use crate::error::{Error, ErrorCode, Result};
 use crate::media::MAX_UPLOAD_BYTES;
@@ -76,10 +77,6 @@ fn check_file(file_name: &str, mime: &str, len: usize) -> Result<()> {
     Ok(())
 }
 
-fn q(s: &str) -> String {
-    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
-}
-
 impl Uploads<'_> {
     /// Open an upload session (`POST /uploads?file_name&file_length&file_type`);
     /// returns its id (`upload:…`).
@@ -96,8 +93,8 @@ impl Uploads<'_> {
         )?;
         let path = format!(
             "/uploads?file_name={}&file_length={file_length}&file_type={}",
-            q(file_name),
-            q(mime)
+            query_escape(file_name),
+            query_escape(mime)
         );
         let v = self
             .client

@@ -68,6 +68,18 @@ pub(crate) fn check_non_empty(field: &str, value: &str) -> Result<()> {
     }
 }
 
+/// Check that `value` is one of two words: `must be a or b (got "c")`.
+pub(crate) fn check_either(field: &str, value: &str, [a, b]: [&str; 2]) -> Result<()> {
+    if value == a || value == b {
+        Ok(())
+    } else {
+        Err(Error::invalid(
+            field,
+            format!("must be {a} or {b} (got {value:?})"),
+        ))
+    }
+}
+
 /// Check a count of items against `min..=max`.
 pub(crate) fn check_count(field: &str, what: &str, n: usize, min: usize, max: usize) -> Result<()> {
     if n < min || n > max {
@@ -436,6 +448,23 @@ impl Obj {
         }
     }
 }
+
+/// Builder setters that store `Some(value.into())` in an `Option<String>` field
+/// and return the builder: `optional_setters! { /// doc
+/// caption => caption; }` writes `pub fn caption(mut self, value: impl
+/// Into<String>) -> Self`. The message builders have a dozen such setters
+/// (caption, filename, name, address, body, footer, reply_to, …) that differ
+/// only in their name, field and doc, so they are written once here.
+macro_rules! optional_setters {
+    ($($(#[$doc:meta])* $name:ident => $field:ident;)+) => {$(
+        $(#[$doc])*
+        pub fn $name(mut self, value: impl Into<String>) -> Self {
+            self.$field = Some(value.into());
+            self
+        }
+    )+};
+}
+pub(crate) use optional_setters;
 
 #[cfg(test)]
 mod tests {

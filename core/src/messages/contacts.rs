@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use super::read::map_only;
 
-use super::common::{check_count, check_non_empty, idx, join};
+use super::common::{check_count, check_non_empty, idx, join, optional_setters};
 use crate::{Error, Result};
 
 /// Most contact cards in one message.
@@ -163,10 +163,9 @@ impl Contact {
         self
     }
 
-    /// Set the birthday (`YYYY-MM-DD`).
-    pub fn birthday(mut self, date: impl Into<String>) -> Self {
-        self.birthday = Some(date.into());
-        self
+    optional_setters! {
+        /// Set the birthday (`YYYY-MM-DD`).
+        birthday => birthday;
     }
 
     /// Check the card at `path`.

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::common::{check_lat_long, check_non_empty, join};
+use super::common::{check_lat_long, check_non_empty, join, optional_setters};
 use crate::Result;
 
 /// A location pin: latitude in [-90, 90], longitude in [-180, 180], and an
@@ -32,16 +32,12 @@ impl Location {
         }
     }
 
-    /// Set the place name.
-    pub fn name(mut self, name: impl Into<String>) -> Self {
-        self.name = Some(name.into());
-        self
-    }
+    optional_setters! {
+        /// Set the place name.
+        name => name;
 
-    /// Set the address.
-    pub fn address(mut self, address: impl Into<String>) -> Self {
-        self.address = Some(address.into());
-        self
+        /// Set the address.
+        address => address;
     }
 
     /// Check the ranges at `path`; `require_name_address` is set for template

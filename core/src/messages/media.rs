@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::common::{check_http_url, check_len, check_non_empty, join};
+use super::common::{check_http_url, check_len, check_non_empty, join, optional_setters};
 use crate::{Error, Result};
 
 /// Maximum caption length (image, video, document), in characters.
@@ -55,16 +55,12 @@ impl Media {
         }
     }
 
-    /// Set the caption (image, video and document only).
-    pub fn caption(mut self, caption: impl Into<String>) -> Self {
-        self.caption = Some(caption.into());
-        self
-    }
+    optional_setters! {
+        /// Set the caption (image, video and document only).
+        caption => caption;
 
-    /// Set the file name (document only).
-    pub fn filename(mut self, filename: impl Into<String>) -> Self {
-        self.filename = Some(filename.into());
-        self
+        /// Set the file name (document only).
+        filename => filename;
     }
 
     /// Check the media object at `path`. `caption_not_allowed` /

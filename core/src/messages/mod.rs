@@ -58,7 +58,8 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::{Error, Result};
-use common::{check_len, check_non_empty};
+use common::{check_len, check_non_empty, optional_setters};
+use read::present;
 
 pub use common::{
     RecipientId, char_count, is_bsuid, is_single_emoji, normalize_phone, recipient_id,
@@ -323,16 +324,12 @@ impl Message {
         self
     }
 
-    /// Reply to (quote) the message `wamid`.
-    pub fn reply_to(mut self, wamid: impl Into<String>) -> Self {
-        self.reply_to = Some(wamid.into());
-        self
-    }
+    optional_setters! {
+        /// Reply to (quote) the message with this wamid.
+        reply_to => reply_to;
 
-    /// Set `biz_opaque_callback_data` (≤ 512 characters).
-    pub fn callback_data(mut self, data: impl Into<String>) -> Self {
-        self.callback_data = Some(data.into());
-        self
+        /// Set `biz_opaque_callback_data` (≤ 512 characters).
+        callback_data => callback_data;
     }
 
     /// Set the recipient type.
@@ -458,37 +455,19 @@ impl MessageSpec {
                 ));
             }
         };
-        let present = [
-            ("text", self.text.is_some()),
-            ("image", self.image.is_some()),
-            ("audio", self.audio.is_some()),
-            ("video", self.video.is_some()),
-            ("document", self.document.is_some()),
-            ("sticker", self.sticker.is_some()),
-            ("location", self.location.is_some()),
-            ("contacts", self.contacts.is_some()),
-            ("interactive", self.interactive.is_some()),
-            ("template", self.template.is_some()),
-            ("reaction", self.reaction.is_some()),
-        ];
+        let present = present!(self;
+            text, image, audio, video, document, sticker, location, contacts, interactive,
+            template, reaction,
+        );
         let t = self.kind.as_str();
+        let media = |m: Option<Media>, kind| m.map(|m| MessageContent::Media(kind, m));
         let content = match t {
             "text" => self.text.map(MessageContent::Text),
-            "image" => self
-                .image
-                .map(|m| MessageContent::Media(MediaKind::Image, m)),
-            "audio" => self
-                .audio
-                .map(|m| MessageContent::Media(MediaKind::Audio, m)),
-            "video" => self
-                .video
-                .map(|m| MessageContent::Media(MediaKind::Video, m)),
-            "document" => self
-                .document
-                .map(|m| MessageContent::Media(MediaKind::Document, m)),
-            "sticker" => self
-                .sticker
-                .map(|m| MessageContent::Media(MediaKind::Sticker, m)),
+            "image" => media(self.image, MediaKind::Image),
+            "audio" => media(self.audio, MediaKind::Audio),
+            "video" => media(self.video, MediaKind::Video),
+            "document" => media(self.document, MediaKind::Document),
+            "sticker" => media(self.sticker, MediaKind::Sticker),
             "location" => self.location.map(MessageContent::Location),
             "contacts" => self.contacts.map(MessageContent::Contacts),
             "interactive" => match self.interactive {
@@ -523,8 +502,9 @@ impl MessageSpec {
 
 read::map_only!(MessageSpec, StatusSpec);
 
-/// The content types of [`Message::from_json`].
-const MESSAGE_TYPES: [&str; 11] = [
+/// The content types of [`Message::from_json`] (the `type` of a `POST /messages`
+/// body other than a status update); the sandbox accepts the same list.
+pub const MESSAGE_TYPES: [&str; 11] = [
     "text",
     "image",
     "audio",
@@ -550,8 +530,8 @@ fn check_type(t: &str) -> Result<()> {
     Err(Error::invalid(
         "type",
         format!(
-            "must be one of text, image, audio, video, document, sticker, location, \
-             contacts, interactive, template, reaction (got {t:?}){hint}"
+            "must be one of {} (got {t:?}){hint}",
+            MESSAGE_TYPES.join(", ")
         ),
     ))
 }

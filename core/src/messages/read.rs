@@ -416,6 +416,18 @@ pub(crate) fn integer<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<i6
     d.deserialize_any(V)
 }
 
+/// Which optional keys of a neutral struct are present, in order:
+/// `present!(self; text, image)` is `[("text", self.text.is_some()), ("image",
+/// self.image.is_some())]`. The readers check "exactly one content key" and "no
+/// key of another type" against such lists; with the macro each key's name and
+/// field are one word, so the two cannot drift apart.
+macro_rules! present {
+    ($s:expr; $($k:ident),+ $(,)?) => {
+        [$((stringify!($k), $s.$k.is_some())),+]
+    };
+}
+pub(crate) use present;
+
 #[cfg(test)]
 mod tests {
     use super::*;

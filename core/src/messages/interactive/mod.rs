@@ -5,6 +5,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use super::common::optional_setters;
 use super::media::Media;
 #[cfg(test)]
 use crate::Result;
@@ -15,6 +16,8 @@ mod wire;
 pub(crate) use read::InteractiveSpec;
 pub(crate) use wire::InteractiveWire;
 
+/// The `flow_action` values of a flow (of a flow message and of a template's flow button).
+pub(crate) const FLOW_ACTIONS: [&str; 2] = ["navigate", "data_exchange"];
 /// Maximum interactive header text, in characters.
 pub const MAX_HEADER_TEXT: usize = 60;
 /// Maximum interactive body text, in characters.
@@ -114,10 +117,9 @@ impl ListRow {
         }
     }
 
-    /// Set the description.
-    pub fn description(mut self, d: impl Into<String>) -> Self {
-        self.description = Some(d.into());
-        self
+    optional_setters! {
+        /// Set the description.
+        description => description;
     }
 }
 
@@ -403,16 +405,12 @@ impl Interactive {
         self
     }
 
-    /// Set the body text.
-    pub fn body(mut self, body: impl Into<String>) -> Self {
-        self.body = Some(body.into());
-        self
-    }
+    optional_setters! {
+        /// Set the body text.
+        body => body;
 
-    /// Set the footer text.
-    pub fn footer(mut self, footer: impl Into<String>) -> Self {
-        self.footer = Some(footer.into());
-        self
+        /// Set the footer text.
+        footer => footer;
     }
 
     #[cfg(test)]

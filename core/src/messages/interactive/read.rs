@@ -13,7 +13,7 @@ use super::{
     Flow, Header, Interactive, InteractiveAction, ListRow, ListSection, ProductSection, ReplyButton,
 };
 use crate::messages::media::Media;
-use crate::messages::read::{Expecting, StrOr, one_kind};
+use crate::messages::read::{Expecting, StrOr, one_kind, present};
 use crate::{Error, Result};
 
 /// Where an interactive message sits in the neutral description.
@@ -95,18 +95,60 @@ fn required<T>(v: Option<T>, path: &str) -> Result<T> {
     v.ok_or_else(|| Error::invalid(path, "is required"))
 }
 
+/// The sections of a list or product list (required), each read by `read` at
+/// `interactive.action.sections[i]`.
+fn read_sections<T>(
+    sections: Option<Vec<SectionSpec>>,
+    read: fn(SectionSpec, &str) -> Result<T>,
+) -> Result<Vec<T>> {
+    let sections = required(sections, &at("sections"))?;
+    let mut out = Vec::with_capacity(sections.len());
+    for (i, sec) in sections.into_iter().enumerate() {
+        out.push(read(sec, &format!("{P}.sections[{i}]"))?);
+    }
+    Ok(out)
+}
+
+impl SectionSpec {
+    /// A list section at `p`: `rows` is required, `product_items` is not its key.
+    fn list_section(self, p: &str) -> Result<ListSection> {
+        let rows = required(self.rows, &format!("{p}.rows"))?;
+        if self.product_items.is_some() {
+            return Err(Error::invalid(
+                format!("{p}.product_items"),
+                "unknown field",
+            ));
+        }
+        Ok(ListSection {
+            title: self.title,
+            rows,
+        })
+    }
+
+    /// A product-list section at `p`: `product_items` is required, `rows` is not its key.
+    fn product_section(self, p: &str) -> Result<ProductSection> {
+        let items = required(self.product_items, &format!("{p}.product_items"))?;
+        if self.rows.is_some() {
+            return Err(Error::invalid(format!("{p}.rows"), "unknown field"));
+        }
+        let skus = items.into_iter().map(|it| match it {
+            StrOr::Str(sku) => sku,
+            StrOr::Obj(o) => o.product_retailer_id,
+        });
+        Ok(ProductSection {
+            title: self.title,
+            product_retailer_ids: skus.collect(),
+        })
+    }
+}
+
 fn at(key: &str) -> String {
     format!("{P}.{key}")
 }
 
 impl HeaderObj {
     fn into_header(self, path: &str) -> Result<Header> {
-        let keys = [
-            ("text", self.text.is_some()),
-            ("image", self.image.is_some()),
-            ("video", self.video.is_some()),
-            ("document", self.document.is_some()),
-        ];
+        let keys = present!(self; text, image, video, document);
         let Some(kind) = one_kind(self.kind.as_deref(), &keys) else {
             if let Some(d) = self.kind.as_deref()
                 && !keys.iter().any(|(k, _)| *k == d)
@@ -133,31 +175,12 @@ impl HeaderObj {
 impl InteractiveSpec {
     /// The keys present, in declaration order, with whether `type` allows them.
     fn present_keys(&self) -> [(&'static str, bool); 20] {
-        [
-            ("buttons", self.buttons.is_some()),
-            ("button", self.button.is_some()),
-            ("sections", self.sections.is_some()),
-            ("display_text", self.display_text.is_some()),
-            ("url", self.url.is_some()),
-            ("flow_message_version", self.flow_message_version.is_some()),
-            ("flow_id", self.flow_id.is_some()),
-            ("flow_name", self.flow_name.is_some()),
-            ("flow_cta", self.flow_cta.is_some()),
-            ("flow_token", self.flow_token.is_some()),
-            ("flow_action", self.flow_action.is_some()),
-            ("flow_action_payload", self.flow_action_payload.is_some()),
-            ("mode", self.mode.is_some()),
-            ("catalog_id", self.catalog_id.is_some()),
-            ("product_retailer_id", self.product_retailer_id.is_some()),
-            ("country", self.country.is_some()),
-            ("values", self.values.is_some()),
-            ("saved_addresses", self.saved_addresses.is_some()),
-            ("validation_errors", self.validation_errors.is_some()),
-            (
-                "thumbnail_product_retailer_id",
-                self.thumbnail_product_retailer_id.is_some(),
-            ),
-        ]
+        present!(self;
+            buttons, button, sections, display_text, url,
+            flow_message_version, flow_id, flow_name, flow_cta, flow_token, flow_action,
+            flow_action_payload, mode, catalog_id, product_retailer_id, country, values,
+            saved_addresses, validation_errors, thumbnail_product_retailer_id,
+        )
     }
 
     /// Check the keys against `type` and build the typed message.
@@ -201,29 +224,10 @@ impl InteractiveSpec {
         // The type's required keys are checked before keys of other types.
         let action = match s.kind.as_str() {
             "button" => InteractiveAction::Buttons(required(s.buttons, &at("buttons"))?),
-            "list" => {
-                let button = required(s.button, &at("button"))?;
-                let sections = required(s.sections, &at("sections"))?;
-                let mut out = Vec::with_capacity(sections.len());
-                for (i, sec) in sections.into_iter().enumerate() {
-                    let p = format!("{P}.sections[{i}]");
-                    let rows = required(sec.rows, &format!("{p}.rows"))?;
-                    if sec.product_items.is_some() {
-                        return Err(Error::invalid(
-                            format!("{p}.product_items"),
-                            "unknown field",
-                        ));
-                    }
-                    out.push(ListSection {
-                        title: sec.title,
-                        rows,
-                    });
-                }
-                InteractiveAction::List {
-                    button,
-                    sections: out,
-                }
-            }
+            "list" => InteractiveAction::List {
+                button: required(s.button, &at("button"))?,
+                sections: read_sections(s.sections, SectionSpec::list_section)?,
+            },
             "cta_url" => InteractiveAction::CtaUrl {
                 display_text: required(s.display_text, &at("display_text"))?,
                 url: required(s.url, &at("url"))?,
@@ -242,32 +246,10 @@ impl InteractiveSpec {
                 catalog_id: required(s.catalog_id, &at("catalog_id"))?,
                 product_retailer_id: required(s.product_retailer_id, &at("product_retailer_id"))?,
             },
-            "product_list" => {
-                let catalog_id = required(s.catalog_id, &at("catalog_id"))?;
-                let sections = required(s.sections, &at("sections"))?;
-                let mut out = Vec::with_capacity(sections.len());
-                for (i, sec) in sections.into_iter().enumerate() {
-                    let p = format!("{P}.sections[{i}]");
-                    let items = required(sec.product_items, &format!("{p}.product_items"))?;
-                    if sec.rows.is_some() {
-                        return Err(Error::invalid(format!("{p}.rows"), "unknown field"));
-                    }
-                    out.push(ProductSection {
-                        title: sec.title,
-                        product_retailer_ids: items
-                            .into_iter()
-                            .map(|it| match it {
-                                StrOr::Str(sku) => sku,
-                                StrOr::Obj(o) => o.product_retailer_id,
-                            })
-                            .collect(),
-                    });
-                }
-                InteractiveAction::ProductList {
-                    catalog_id,
-                    sections: out,
-                }
-            }
+            "product_list" => InteractiveAction::ProductList {
+                catalog_id: required(s.catalog_id, &at("catalog_id"))?,
+                sections: read_sections(s.sections, SectionSpec::product_section)?,
+            },
             "location_request_message" => InteractiveAction::LocationRequest,
             "address_message" => InteractiveAction::Address {
                 country: required(s.country, &at("country"))?,

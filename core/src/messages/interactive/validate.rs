@@ -6,7 +6,8 @@ use serde_json::Value;
 
 use super::*;
 use crate::messages::common::{
-    as_string, check_count, check_http_url, check_len, check_non_empty, contains_emoji, idx, join,
+    as_string, check_count, check_either, check_http_url, check_len, check_non_empty,
+    contains_emoji, idx, join,
 };
 use crate::{Error, Result};
 
@@ -54,23 +55,11 @@ impl Flow {
         if contains_emoji(&self.flow_cta) {
             return Err(Error::invalid(cta, "must not contain emoji"));
         }
-        if let Some(a) = &self.flow_action
-            && a != "navigate"
-            && a != "data_exchange"
-        {
-            return Err(Error::invalid(
-                join(path, "flow_action"),
-                format!("must be navigate or data_exchange (got {a:?})"),
-            ));
+        if let Some(a) = &self.flow_action {
+            check_either(&join(path, "flow_action"), a, FLOW_ACTIONS)?;
         }
-        if let Some(mode) = &self.mode
-            && mode != "draft"
-            && mode != "published"
-        {
-            return Err(Error::invalid(
-                join(path, "mode"),
-                format!("must be draft or published (got {mode:?})"),
-            ));
+        if let Some(mode) = &self.mode {
+            check_either(&join(path, "mode"), mode, ["draft", "published"])?;
         }
         if let Some(p) = &self.flow_action_payload {
             let pp = join(path, "flow_action_payload");

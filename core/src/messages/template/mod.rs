@@ -3,6 +3,7 @@
 
 use serde_json::{Map, Value};
 
+use super::common::optional_setters;
 use super::location::Location;
 use super::media::Media;
 #[cfg(test)]
@@ -120,10 +121,9 @@ impl Parameter {
         Parameter::of(ParamValue::Location(location))
     }
 
-    /// Make this a named parameter.
-    pub fn named(mut self, name: impl Into<String>) -> Self {
-        self.name = Some(name.into());
-        self
+    optional_setters! {
+        /// Make this a named parameter.
+        named => name;
     }
 }
 

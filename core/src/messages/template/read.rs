@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 use super::{ButtonParam, ParamValue, Parameter, Template, TemplateButton};
 use crate::messages::location::Location;
 use crate::messages::media::Media;
-use crate::messages::read::{Expecting, SeqOrMap, StrOr, integer, one_kind};
+use crate::messages::read::{Expecting, SeqOrMap, StrOr, integer, one_kind, present};
 use crate::{Error, Result};
 
 /// Where a template sits in the neutral description.
@@ -138,15 +138,7 @@ fn required<T>(v: Option<T>, path: &str) -> Result<T> {
 
 impl ParamObj {
     fn into_parameter(self, path: &str, name: Option<String>) -> Result<Parameter> {
-        let keys = [
-            ("text", self.text.is_some()),
-            ("currency", self.currency.is_some()),
-            ("date_time", self.date_time.is_some()),
-            ("image", self.image.is_some()),
-            ("video", self.video.is_some()),
-            ("document", self.document.is_some()),
-            ("location", self.location.is_some()),
-        ];
+        let keys = present!(self; text, currency, date_time, image, video, document, location);
         let Some(kind) = one_kind(self.kind.as_deref(), &keys) else {
             return Err(Error::invalid(
                 path,
@@ -199,17 +191,10 @@ fn parameter(p: StrOr<ParamObj>, path: &str, name: Option<String>) -> Result<Par
 impl ButtonSpec {
     fn into_button(self, path: &str) -> Result<TemplateButton> {
         let at = |k: &str| format!("{path}.{k}");
-        let present = [
-            ("payload", self.payload.is_some()),
-            ("text", self.text.is_some()),
-            ("coupon_code", self.coupon_code.is_some()),
-            ("flow_token", self.flow_token.is_some()),
-            ("flow_action_data", self.flow_action_data.is_some()),
-            (
-                "thumbnail_product_retailer_id",
-                self.thumbnail_product_retailer_id.is_some(),
-            ),
-        ];
+        let present = present!(self;
+            payload, text, coupon_code, flow_token, flow_action_data,
+            thumbnail_product_retailer_id,
+        );
         let (own, param): (&[&str], ButtonParam) = match self.sub_type.as_str() {
             "quick_reply" => (
                 &["payload"],
