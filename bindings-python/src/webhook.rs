@@ -361,6 +361,18 @@ pub fn event_to_py(py: Python<'_>, event: Event) -> PyResult<Bound<'_, PyAny>> {
     })
 }
 
+/// An event on its way to Python, as [`event_to_py`] makes it.
+struct EventObj(Event);
+
+impl<'py> IntoPyObject<'py> for EventObj {
+    type Target = PyAny;
+    type Output = Bound<'py, PyAny>;
+    type Error = PyErr;
+    fn into_pyobject(self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        event_to_py(py, self.0)
+    }
+}
+
 /// The `max_bytes` / `max_depth` options of `parse_webhook` and the receivers
 /// (`None` = the default), read by the core's rule.
 pub(crate) fn parse_limits(
@@ -392,11 +404,8 @@ pub(crate) fn parse_webhook<'py>(
             let result = wa360::webhook::parse_with(bytes, &opts);
             result.py_err()
         })?;
-        let items = events
-            .into_iter()
-            .map(|e| event_to_py(py, e))
-            .collect::<PyResult<Vec<_>>>()?;
-        PyList::new(py, items)
+        // Each event made straight into its list slot (no list of objects in between).
+        PyList::new(py, events.into_iter().map(EventObj))
     })
 }
 

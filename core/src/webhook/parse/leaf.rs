@@ -97,24 +97,32 @@ macro_rules! raw_non_object {
     };
 }
 
-/// `impl Deserialize for $ty` through a visitor that accepts any JSON value and has the
-/// visit methods given (the lenient readers all share this shell; serde has no derive for
-/// "this type, whatever the JSON kind").
-macro_rules! visit_any {
-    ($ty:ty; $($methods:tt)*) => {
+/// `impl Deserialize for $ty` through a visitor with the visit methods given, which says it
+/// expects `$expecting` and is driven by `Deserializer::$drive`. (A macro: serde has no way to
+/// declare a visitor without a named type per target, and the lenient readers and key enums
+/// all share this shell.)
+macro_rules! visitor {
+    ($ty:ty, $expecting:literal, $drive:ident; $($methods:tt)*) => {
         impl<'de> Deserialize<'de> for $ty {
             fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
                 struct V;
                 impl<'de> Visitor<'de> for V {
                     type Value = $ty;
                     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                        f.write_str("any JSON value")
+                        f.write_str($expecting)
                     }
                     $($methods)*
                 }
-                d.deserialize_any(V)
+                d.$drive(V)
             }
         }
+    };
+}
+
+/// [`visitor!`] for a reader that takes any JSON value (a wrong kind reads as absent).
+macro_rules! visit_any {
+    ($ty:ty; $($methods:tt)*) => {
+        visitor!($ty, "any JSON value", deserialize_any; $($methods)*);
     };
 }
 
@@ -233,47 +241,27 @@ macro_rules! keys {
         // The other key borrows from the input when it has no escapes (no
         // allocation for the common case: a message's payload key).
         pub(super) enum $name<'de> { $($v,)* $other(std::borrow::Cow<'de, str>) }
-        impl<'de> Deserialize<'de> for $name<'de> {
-            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                struct V;
-                impl<'de> Visitor<'de> for V {
-                    type Value = $name<'de>;
-                    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                        f.write_str("a key")
-                    }
-                    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<$name<'de>, E> {
-                        Ok(match v {
-                            $($s => $name::$v,)*
-                            _ => $name::$other(std::borrow::Cow::Borrowed(v)),
-                        })
-                    }
-                    fn visit_str<E: de::Error>(self, v: &str) -> Result<$name<'de>, E> {
-                        Ok(match v {
-                            $($s => $name::$v,)*
-                            _ => $name::$other(std::borrow::Cow::Owned(v.to_owned())),
-                        })
-                    }
-                }
-                d.deserialize_str(V)
+        visitor!($name<'de>, "a key", deserialize_str;
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<$name<'de>, E> {
+                Ok(match v {
+                    $($s => $name::$v,)*
+                    _ => $name::$other(std::borrow::Cow::Borrowed(v)),
+                })
             }
-        }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<$name<'de>, E> {
+                Ok(match v {
+                    $($s => $name::$v,)*
+                    _ => $name::$other(std::borrow::Cow::Owned(v.to_owned())),
+                })
+            }
+        );
     };
     ($name:ident { $($s:literal => $v:ident),* $(,)? }) => {
         pub(super) enum $name { $($v,)* Ignored }
-        impl<'de> Deserialize<'de> for $name {
-            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                struct V;
-                impl<'de> Visitor<'de> for V {
-                    type Value = $name;
-                    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                        f.write_str("a key")
-                    }
-                    fn visit_str<E: de::Error>(self, v: &str) -> Result<$name, E> {
-                        Ok(match v { $($s => $name::$v,)* _ => $name::Ignored })
-                    }
-                }
-                d.deserialize_str(V)
+        visitor!($name, "a key", deserialize_str;
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<$name, E> {
+                Ok(match v { $($s => $name::$v,)* _ => $name::Ignored })
             }
-        }
+        );
     };
 }
