@@ -131,6 +131,17 @@ fn templates_create_list_get_delete() {
     assert_eq!(o.status.code(), Some(2));
     assert!(err(&o).contains("name"), "{}", err(&o));
     assert_eq!(requests(&sb, "POST", "/v1/configs/templates"), before);
+    // A draft file that is not UTF-8 (or not there): exit 2 naming the file, nothing sent.
+    let latin1 = dir.join("latin1.json");
+    std::fs::write(&latin1, b"{\"name\":\"caf\xe9\"}").unwrap();
+    let missing = dir.join("missing.json");
+    for (file, says) in [(&latin1, "valid UTF-8"), (&missing, "cannot read")] {
+        let o = run(&sb, &["templates", "create", file.to_str().unwrap()]);
+        assert_eq!(o.status.code(), Some(2), "{}", err(&o));
+        assert!(err(&o).contains(says), "{}", err(&o));
+        assert!(err(&o).contains(file.to_str().unwrap()), "{}", err(&o));
+    }
+    assert_eq!(requests(&sb, "POST", "/v1/configs/templates"), before);
     assert_eq!(
         run(&sb, &["templates", "list", "--source", "rest"])
             .status
