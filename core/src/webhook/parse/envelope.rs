@@ -226,12 +226,11 @@ impl<'de> Visitor<'de> for ChangesSeed<'_, '_> {
     ignore_map!(());
 }
 
-/// One part of a change object, in wire order (kept to rebuild the raw
-/// change when it has to become an `unknown` event).
-/// A change's `field`: a string, borrowed from the body where it has no escapes (the
-/// usual `"messages"`: no allocation), or any other JSON value, kept for rebuilding.
+/// A change's `field`: a string borrowed from the body (the usual `"messages"`, read with
+/// no allocation), or any other JSON value (an escaped string among them), kept for
+/// rebuilding the change.
 pub(super) enum LField<'de> {
-    Str(Cow<'de, str>),
+    Str(&'de str),
     Other(Value),
 }
 
@@ -239,12 +238,12 @@ impl LField<'_> {
     fn as_str(&self) -> Option<&str> {
         match self {
             LField::Str(s) => Some(s),
-            LField::Other(_) => None,
+            LField::Other(v) => v.as_str(),
         }
     }
     fn into_value(self) -> Value {
         match self {
-            LField::Str(s) => Value::String(s.into_owned()),
+            LField::Str(s) => Value::String(s.to_owned()),
             LField::Other(v) => v,
         }
     }
@@ -252,38 +251,20 @@ impl LField<'_> {
 
 visit_any! { LField<'de>;
     fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<LField<'de>, E> {
-        Ok(LField::Str(Cow::Borrowed(v)))
-    }
-    fn visit_bool<E: de::Error>(self, v: bool) -> Result<LField<'de>, E> {
-        Ok(LField::Other(Value::Bool(v)))
-    }
-    fn visit_i64<E: de::Error>(self, v: i64) -> Result<LField<'de>, E> {
-        Ok(LField::Other(Value::from(v)))
-    }
-    fn visit_u64<E: de::Error>(self, v: u64) -> Result<LField<'de>, E> {
-        Ok(LField::Other(Value::from(v)))
-    }
-    fn visit_f64<E: de::Error>(self, v: f64) -> Result<LField<'de>, E> {
-        Ok(LField::Other(Value::from(v)))
-    }
-    fn visit_unit<E: de::Error>(self) -> Result<LField<'de>, E> {
-        Ok(LField::Other(Value::Null))
-    }
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<LField<'de>, E> {
-        Ok(LField::Str(Cow::Owned(v.to_owned())))
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<LField<'de>, A::Error> {
-        Value::deserialize(SeqAccessDeserializer::new(seq)).map(LField::Other)
+        Ok(LField::Str(v))
     }
     fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<LField<'de>, A::Error> {
         Value::deserialize(MapAccessDeserializer::new(map)).map(LField::Other)
     }
+    raw_non_object!(LField::Other);
 }
 
 /// A change's parts: inline for the usual two (`field`, `value`), so reading a change
 /// allocates no list.
 pub(super) type ChangeParts<'de> = SmallVec<[ChangePart<'de>; 2]>;
 
+/// One part of a change object, in wire order (kept to rebuild the raw
+/// change when it has to become an `unknown` event).
 pub(super) enum ChangePart<'de> {
     Field(LField<'de>),
     Value(&'de RawValue),

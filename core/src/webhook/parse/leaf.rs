@@ -126,19 +126,13 @@ macro_rules! visit_any {
     };
 }
 
-/// A string; any other JSON value reads as `None`.
+/// A string; any other JSON value reads as `None`. Read as [`LCow`], then owned.
 pub(super) struct LStr(pub(super) Option<String>);
 
-visit_any! { LStr;
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<LStr, E> {
-        Ok(LStr(Some(v.to_owned())))
+impl<'de> Deserialize<'de> for LStr {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        LCow::deserialize(d).map(|s| LStr(s.0.map(Cow::into_owned)))
     }
-    fn visit_string<E: de::Error>(self, v: String) -> Result<LStr, E> {
-        Ok(LStr(Some(v)))
-    }
-    ignore_scalars!(LStr(None));
-    ignore_seq!(LStr(None));
-    ignore_map!(LStr(None));
 }
 
 /// A string borrowed from the body where it has no escapes; any other JSON value reads
