@@ -19,7 +19,7 @@ if (!url || !apiKey) throw new Error('WA360_BASE_URL and D360_API_KEY must name 
 const quick = process.env.BENCH_QUICK === '1'
 const CONCURRENCY = 64
 const TOTAL = quick ? 2_000 : 5_000
-const ROUNDS = quick ? 3 : 5
+const ROUNDS = quick ? 3 : 9
 
 async function run(total, send) {
   const lat = new Array(total)
@@ -53,7 +53,13 @@ const clients = {
   'wa360 Client.send': async () => { await client.send(spec) },
 }
 const reset = () => fetch(url + '/_sandbox/reset', { method: 'POST' })
-for (const send of Object.values(clients)) await run(1_000, send) // connections, JIT
+// Warm-up: connections, JIT, and undici's HTTP parser (WebAssembly, which V8
+// tiers up while it runs). With 1 000 sends each, undici's CPU per message still
+// fell from about 45 to 20 µs over the next five rounds, so the median round
+// compared wa360 with an undici not yet at its steady state. With 20 000 sends
+// each, the rounds after it stayed within about 15% (docs/performance.md §5).
+const WARMUP = quick ? 5_000 : 20_000
+for (const send of Object.values(clients)) await run(WARMUP, send)
 const runs = Object.fromEntries(Object.keys(clients).map((k) => [k, []]))
 for (let r = 0; r < ROUNDS; r++) {
   for (const [name, send] of Object.entries(clients)) runs[name].push(await run(TOTAL, send))

@@ -95,17 +95,20 @@ fn parse_limits(
     )
 }
 
-/// A string returned to JS, created as Latin-1 when it is ASCII (the usual
-/// case for webhook JSON): V8 then copies it as is, instead of decoding
-/// UTF-8 (`napi_create_string_utf8`).
+/// A string returned to JS without V8's UTF-8 decoder: created as Latin-1 when
+/// it is ASCII (the usual case for webhook JSON; V8 copies it as is), else as
+/// UTF-16 converted here. `napi_create_string_utf8` decodes character by
+/// character once a string holds any non-ASCII character: 3.5 µs for the 6 kB
+/// packed form of the 20-event batch (one emoji), against about 0.5 µs for this
+/// conversion plus the copy (docs/performance.md §5, fifth pass).
 pub struct AsciiFast(String);
 
 js_type!(AsciiFast, "string", String, return_only);
 
 impl ToNapiValue for AsciiFast {
     unsafe fn to_napi_value(env: sys::napi_env, val: Self) -> napi::Result<sys::napi_value> {
+        let mut out = std::ptr::null_mut();
         if val.0.is_ascii() {
-            let mut out = std::ptr::null_mut();
             napi::check_status!(unsafe {
                 sys::napi_create_string_latin1(
                     env,
@@ -114,11 +117,37 @@ impl ToNapiValue for AsciiFast {
                     &mut out,
                 )
             })?;
-            Ok(out)
         } else {
-            unsafe { String::to_napi_value(env, val.0) }
+            let wide = utf8_to_utf16(&val.0);
+            napi::check_status!(unsafe {
+                sys::napi_create_string_utf16(env, wide.as_ptr(), wide.len() as isize, &mut out)
+            })?;
         }
+        Ok(out)
     }
+}
+
+/// UTF-8 to UTF-16. Runs of ASCII are widened sixteen bytes at a time, in two
+/// loops plain enough for the compiler to vectorise (an OR-reduction, then a
+/// widening copy); other characters one by one.
+fn utf8_to_utf16(s: &str) -> Vec<u16> {
+    let b = s.as_bytes();
+    let mut out: Vec<u16> = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        while let Some(chunk) = b.get(i..i + 16) {
+            if chunk.iter().fold(0u8, |a, &u| a | u) >= 0x80 {
+                break;
+            }
+            out.extend(chunk.iter().map(|&u| u16::from(u)));
+            i += 16;
+        }
+        // `i` is always on a character boundary (after whole ASCII runs or characters).
+        let Some(c) = s.get(i..).and_then(|rest| rest.chars().next()) else { break };
+        out.extend_from_slice(c.encode_utf16(&mut [0u16; 2]));
+        i += c.len_utf8();
+    }
+    out
 }
 
 /// A JS string read as UTF-8, fast for the ASCII text webhook bodies are.

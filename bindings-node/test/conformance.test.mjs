@@ -134,11 +134,14 @@ suite('webhook_url', (c) => {
   wa360.validateWebhookSettings(input)
 })
 
-// parseWebhook reads a string argument through its own UTF-16 → UTF-8 path
+// parseWebhook reads a string argument through its own UTF-16 → UTF-8 path,
+// and returns non-ASCII results through its own UTF-8 → UTF-16 path
 // (bindings-node/src/webhook.rs): non-ASCII text, astral characters and lone
-// surrogates (U+FFFD) give the same events as the UTF-8 bytes.
+// surrogates (U+FFFD) give the same events as the UTF-8 bytes, wherever the
+// character falls against the 16-unit steps of the conversions.
 test('parseWebhook(string) reads non-ASCII text as the UTF-8 bytes do', () => {
-  for (const text of ['plain', 'é ünï € 😀 — ok', 'x😀'.repeat(50), 'ab\ud800cd', '\udc00', 'end\ud83d']) {
+  const edges = [14, 15, 16, 17, 31, 32].map((n) => 'a'.repeat(n) + 'é' + 'b'.repeat(n) + '中文' + 'c'.repeat(16))
+  for (const text of ['plain', 'é ünï € 😀 — ok', 'x😀'.repeat(50), 'ab\ud800cd', '\udc00', 'end\ud83d', 'ÿ', '😀', ...edges]) {
     const body = JSON.stringify({ entry: [{ id: 'W', changes: [{ field: 'messages', value: { messages: [{ id: 'wamid.U', type: 'text', text: { body: text } }] } }] }] })
     const fromString = wa360.parseWebhook(body)
     assert.deepEqual(fromString, wa360.parseWebhook(Buffer.from(body, 'utf8')))
