@@ -46,10 +46,18 @@ def machine() -> dict[str, Any]:
     }
 
 
-def rust_section() -> dict[str, Any] | None:
-    """Criterion's median estimates (ns) with their 95% interval, per body."""
+def rust_section(suffix: str = "") -> dict[str, Any] | None:
+    """Criterion's median estimates (ns) with their 95% interval, per body (`suffix`
+    `_compact`: the same bodies without whitespace between tokens, as delivered)."""
     base = ROOT / "target" / "criterion"
-    groups = {"text": "text", "status": "status_pricing", "batch": "batch_20"}
+    groups = {
+        k: g + suffix
+        for k, g in (
+            ("text", "text"),
+            ("status", "status_pricing"),
+            ("batch", "batch_20"),
+        )
+    }
     out: dict[str, Any] = {
         "unit": "µs per body (criterion median, 95% interval)",
         "bodies": {},
@@ -145,6 +153,16 @@ def rows(r: dict[str, Any]) -> list[tuple[str, str, str, str]]:
                 "`serde_json::from_slice::<Value>` (untyped)",
                 " / ".join(x(v) for v in ratios),
                 "≤ 1.5× — " + verdict(max(ratios) <= 1.5, f"worst {max(ratios):.2f}×"),
+            )
+        )
+    if "rust_parse_compact" in r:
+        b = by_body(r["rust_parse_compact"])
+        out.append(
+            (
+                "Rust `webhook::parse`, bodies as delivered (compact)",
+                "`serde_json::from_slice::<Value>` of the same compact bytes",
+                " / ".join(x(row["ratio parse / serde_json Value"]) for row in b),
+                "— (no target: the bodies above without their indentation)",
             )
         )
     if "node_parse" in r:
@@ -315,9 +333,10 @@ def main() -> int:
         return 1
     if "--record" in sys.argv:
         r["machine"] = machine()
-        rust = rust_section()
-        if rust is not None:
-            r["rust_parse"] = rust
+        for key, suffix in (("rust_parse", ""), ("rust_parse_compact", "_compact")):
+            rust = rust_section(suffix)
+            if rust is not None:
+                r[key] = rust
         RESULTS.write_text(json.dumps(r, indent=2, ensure_ascii=False) + "\n")
     text = table(r)
     print("\n## Every comparison of this run, with its target\n")

@@ -40,7 +40,7 @@ mod limits;
 mod value;
 
 use envelope::{Mode, RootSeed};
-use limits::prepare;
+use limits::{Compact, prepare};
 
 /// Default body limit: 1 MiB.
 pub const DEFAULT_MAX_BYTES: usize = 1 << 20;
@@ -151,13 +151,17 @@ thread_local! {
 const SCRATCH_KEEP: usize = 256 << 10;
 
 fn parse_prepared(body: &[u8], opts: &ParseOptions, buf: &mut Vec<u8>) -> Result<Vec<Event>> {
-    let (n, odd) = prepare(body, opts, buf)?;
+    let (kept, odd) = prepare(body, opts, buf)?;
+    let kept = match kept {
+        Compact::Body => body,
+        Compact::Buffer(n) => &buf[..n],
+    };
     let normalized;
     let compact: &[u8] = if odd {
-        normalized = super::normalize::normalize(&buf[..n]);
+        normalized = super::normalize::normalize(kept);
         &normalized
     } else {
-        &buf[..n]
+        kept
     };
     // One UTF-8 check of the whole body, after which serde_json reads it as
     // text and checks no string or kept piece again. Text that is not UTF-8:
