@@ -143,7 +143,9 @@ fn utf8_to_utf16(s: &str) -> Vec<u16> {
             i += 16;
         }
         // `i` is always on a character boundary (after whole ASCII runs or characters).
-        let Some(c) = s.get(i..).and_then(|rest| rest.chars().next()) else { break };
+        let Some(c) = s.get(i..).and_then(|rest| rest.chars().next()) else {
+            break;
+        };
         out.extend_from_slice(c.encode_utf16(&mut [0u16; 2]));
         i += c.len_utf8();
     }

@@ -307,7 +307,10 @@ mod tests {
     #[test]
     fn a_body_without_whitespace_between_tokens_is_scanned_in_place_with_the_same_result() {
         let opts = ParseOptions::default();
-        let tight = ParseOptions { max_depth: 4, ..opts };
+        let tight = ParseOptions {
+            max_depth: 4,
+            ..opts
+        };
         let fixtures = fixtures();
         assert!(fixtures.len() >= 50);
         for body in &fixtures {
