@@ -22,7 +22,8 @@
 //! few dozen lines and must run before serde_json, whose own recursion limit
 //! is 128 and not configurable per call). The same pass drops the whitespace
 //! between tokens, so serde_json reads a compact copy and the wire pieces
-//! kept as text (see `events::Json`) are compact too.
+//! kept as text (see `events::Json`) are compact too; a body that has no such
+//! whitespace (as delivered) is read in place, without a copy.
 
 use std::borrow::Cow;
 use std::cell::Cell;
