@@ -41,7 +41,7 @@ mod limits;
 mod value;
 
 use envelope::{Mode, RootSeed};
-use limits::{Compact, prepare};
+use limits::prepare;
 
 /// Default body limit: 1 MiB.
 pub const DEFAULT_MAX_BYTES: usize = 1 << 20;
@@ -153,10 +153,6 @@ const SCRATCH_KEEP: usize = 256 << 10;
 
 fn parse_prepared(body: &[u8], opts: &ParseOptions, buf: &mut Vec<u8>) -> Result<Vec<Event>> {
     let (kept, odd) = prepare(body, opts, buf)?;
-    let kept = match kept {
-        Compact::Body => body,
-        Compact::Buffer(n) => &buf[..n],
-    };
     let normalized;
     let compact: &[u8] = if odd {
         normalized = super::normalize::normalize(kept);
