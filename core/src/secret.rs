@@ -53,12 +53,17 @@ impl From<&String> for Secret {
 
 /// `url` with any user info replaced by `***`, for reprs and logs (a Redis
 /// URL may carry a password).
+///
+/// The user info ends at the authority's LAST `@`, as the URL parsers that
+/// connect read it (`redis://u:p@ss@host` has the password `p@ss`); the
+/// authority ends at the first `/`, `?` or `#` after the scheme.
 pub fn redact_url(url: &str) -> String {
-    match url.split_once("://") {
-        Some((scheme, rest)) => match rest.split_once('@') {
-            Some((_, host)) if !rest.starts_with('/') => format!("{scheme}://***@{host}"),
-            _ => url.to_string(),
-        },
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let authority = rest.find(['/', '?', '#']).map_or(rest, |end| &rest[..end]);
+    match authority.rfind('@') {
+        Some(at) => format!("{scheme}://***@{}", &rest[at + 1..]),
         None => url.to_string(),
     }
 }
@@ -74,5 +79,29 @@ mod tests {
         assert_eq!(format!("{s:?}"), "Secret(***)");
         assert_eq!(s.expose(), "k-123-secret");
         assert_eq!(Secret::from(&"k".to_string()), Secret::from("k"));
+    }
+
+    #[test]
+    fn a_store_url_with_a_password_never_prints_it_in_errors() {
+        for url in [
+            // A password with an `@`, to a server that is not there.
+            "redis://default:p@ss-SENTINEL@127.0.0.1:1/0",
+            // Mistyped schemes: not URLs these read, and not echoed.
+            "redis:/u:pw-SENTINEL@host:6379/0",
+            "redis:u:pw-SENTINEL@host",
+            "rediss//u:pw-SENTINEL@host",
+        ] {
+            let e = crate::inbox::open(url).expect_err(url).to_string();
+            assert!(!e.contains("SENTINEL"), "{url}: {e}");
+            let Err(e) = crate::governor::open_store(url) else {
+                panic!("{url}: opened")
+            };
+            assert!(!e.to_string().contains("SENTINEL"), "{url}: {e}");
+        }
+        // A well-formed unknown scheme is named.
+        let e = crate::inbox::open("ftp://u:pw-SENTINEL@h/x")
+            .expect_err("ftp")
+            .to_string();
+        assert!(e.contains("`ftp`") && !e.contains("SENTINEL"), "{e}");
     }
 }

@@ -27,6 +27,57 @@ mod sqlite {
     fn a_retry_goes_to_any_consumer_and_a_dead_letter_keeps_its_id() {
         super::retry_by_any_consumer_and_dead_letter_id(crate::inbox_contract::sqlite);
     }
+
+    /// An ack that fails (the file stays locked past `busy_timeout_ms`) leaves the event
+    /// to run out of lease, though its consumer lives on and renews its other events:
+    /// another consumer then handles it, and the conversation behind it is not blocked.
+    #[test]
+    fn an_event_whose_ack_failed_goes_to_another_consumer_after_its_lease() {
+        use super::{accept_json, ids, testing};
+        use std::sync::Arc;
+        use std::time::Duration;
+        let dir = std::env::temp_dir().join(format!(
+            "wa360-inbox-ackfail-{}-{:08x}",
+            std::process::id(),
+            fastrand::u32(..)
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("inbox.db");
+        let url = format!(
+            "sqlite://{}?lease_ms=600&busy_timeout_ms=100",
+            path.display()
+        );
+        let inbox = wa360::inbox::open(&url).unwrap();
+        for (from, wamid) in [("111", "wamid.X"), ("222", "wamid.Y"), ("111", "wamid.X2")] {
+            accept_json(&*inbox, &testing::inbound_text(from, "x", wamid)).unwrap();
+        }
+        let c = wa360::inbox::Consumer::new(Arc::clone(&inbox));
+        let got = c.next(2, Duration::from_secs(2)).unwrap();
+        assert_eq!(ids(&got), ["wamid.X", "wamid.Y"]);
+
+        // Another process holds the write lock while X is acknowledged.
+        let blocker = rusqlite::Connection::open(&path).unwrap();
+        blocker.execute_batch("BEGIN IMMEDIATE").unwrap();
+        let err = c.ack(&got[0].id).unwrap_err();
+        assert_eq!(err.code().as_str(), "store", "{err}");
+        blocker.execute_batch("ROLLBACK").unwrap();
+
+        // The consumer still handles Y (and renews its lease) well past X's lease.
+        std::thread::sleep(Duration::from_millis(2000));
+        let other = wa360::inbox::open(&url).unwrap();
+        let x = other.claim("other", 5).unwrap();
+        assert_eq!((ids(&x), x[0].attempt), (vec!["wamid.X".into()], 2));
+        assert!(other.ack("other", &x[0].id).unwrap());
+        let x2 = other.claim("other", 5).unwrap();
+        assert_eq!(
+            ids(&x2),
+            ["wamid.X2"],
+            "Y is still held; X2 is next in its conversation"
+        );
+        assert!(c.ack(&got[1].id).unwrap(), "Y kept its lease");
+        c.close().unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }
 
 /// A failed event is retried by whichever consumer claims next (Redis keeps it with the

@@ -86,10 +86,11 @@ impl Consumer {
                         return;
                     }
                     drop(guard);
-                    if !lock(&st.held).is_empty() {
+                    let held: Vec<String> = lock(&st.held).keys().cloned().collect();
+                    if !held.is_empty() {
                         // A failed renewal is retried at the next tick; the
                         // lease is three ticks long.
-                        let _ = st.inbox.extend(&st.name);
+                        let _ = st.inbox.extend(&st.name, &held);
                     }
                 }
             })

@@ -187,8 +187,11 @@ pub trait Inbox: Send + Sync + fmt::Debug {
     /// Block until events may be ready (an accept, ack or release in this
     /// process, or a poll interval for other processes) or `timeout` passes.
     fn wait(&self, timeout: Duration);
-    /// Renew every lease `consumer` holds; returns how many.
-    fn extend(&self, consumer: &str) -> Result<usize>;
+    /// Renew the leases `consumer` holds on `ids` (the events it is handling);
+    /// returns how many. An event the consumer no longer tracks (its ack or
+    /// nack failed) is left out, so its lease runs out and another consumer
+    /// takes it, instead of being renewed for as long as the consumer lives.
+    fn extend(&self, consumer: &str, ids: &[String]) -> Result<usize>;
     /// The handler succeeded: remove the event. `false` when the event was
     /// already handled (e.g. its lease expired and another consumer acked it).
     fn ack(&self, consumer: &str, id: &str) -> Result<bool>;
@@ -271,12 +274,20 @@ pub fn open(url: &str) -> Result<Arc<dyn Inbox>> {
         let opts = parse_options(&rest.join("&"))?;
         return Ok(observed(RedisInbox::open(base, &name, opts)?));
     }
-    let scheme = base.split_once("://").map_or(base, |(s, _)| s);
+    // Only a well-formed scheme is echoed: anything else may be a mistyped URL
+    // with a password in it (`redis:/user:pw@host`).
+    let scheme = base.split_once("://").map(|(s, _)| s).filter(|s| {
+        s.starts_with(|c: char| c.is_ascii_alphabetic())
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+    });
+    let expected = "expected memory://, sqlite:///path or redis://host:port/db";
     Err(Error::invalid(
         "inbox",
-        format!(
-            "unknown inbox URL scheme `{scheme}` (expected memory://, sqlite:///path or redis://host:port/db)"
-        ),
+        match scheme {
+            Some(scheme) => format!("unknown inbox URL scheme `{scheme}` ({expected})"),
+            None => format!("not an inbox URL ({expected})"),
+        },
     ))
 }
 

@@ -72,8 +72,8 @@ impl Inbox for Observed {
         self.inner.wait(timeout)
     }
 
-    fn extend(&self, consumer: &str) -> Result<usize> {
-        let r = self.inner.extend(consumer);
+    fn extend(&self, consumer: &str, ids: &[String]) -> Result<usize> {
+        let r = self.inner.extend(consumer, ids);
         if let Ok(n) = &r {
             tracing::trace!(target: "wa360::inbox", consumer, leases = *n, "inbox leases renewed");
         }

@@ -483,8 +483,12 @@ impl Inbox for RedisInbox {
         self.shared.signal.wait(timeout);
     }
 
-    fn extend(&self, consumer: &str) -> Result<usize> {
-        let args = vec![self.ns_arg(), arg(consumer), arg(HOLD_MAX)];
+    fn extend(&self, consumer: &str, ids: &[String]) -> Result<usize> {
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        let mut args = vec![self.ns_arg(), arg(consumer)];
+        args.extend(ids.iter().map(arg));
         let n: i64 = self.script("cannot renew leases in", &self.shared.scripts.extend, args)?;
         Ok(usize::try_from(n).unwrap_or(0))
     }
@@ -787,6 +791,9 @@ for _, p in ipairs(pend) do
     if a >= maxa then
       to_dead(id, e[7] == '1' and 'lease expired on the last attempt (the consumer stopped while handling it)' or nil)
     else
+      -- A full lease from now: the entry may have waited in this consumer's
+      -- pending list (behind its conversation) long enough to look abandoned.
+      redis.call('XCLAIM', S, 'g', me, 0, id, 'JUSTID')
       redis.call('HSET', E, 'h', 1, 'a', a + 1)
       redis.call('HINCRBY', N, 'inflight', 1)
       out[#out + 1] = {id, e[5], e[6], a + 1, e[3]}
@@ -795,13 +802,15 @@ for _, p in ipairs(pend) do
 end
 return out
 "#),
-            // ARGV: ns consumer hold_max
+            // ARGV: ns consumer id… (the events the consumer is handling; only
+            // those it still holds are renewed: XCLAIM would take another's)
             extend: s(r#"
-local me, hold = ARGV[2], tonumber(ARGV[3])
-local pend = redis.call('XPENDING', S, 'g', '-', '+', hold, me)
-if #pend == 0 then return 0 end
+local me = ARGV[2]
 local ids = {}
-for j, p in ipairs(pend) do ids[j] = p[1] end
+for j = 3, #ARGV do
+  if held(me, ARGV[j]) then ids[#ids + 1] = ARGV[j] end
+end
+if #ids == 0 then return 0 end
 redis.call('XCLAIM', S, 'g', me, 0, unpack(ids), 'JUSTID')
 return #ids
 "#),

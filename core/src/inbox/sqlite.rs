@@ -658,13 +658,18 @@ impl Inbox for SqliteInbox {
         self.shared.signal.wait(timeout);
     }
 
-    fn extend(&self, consumer: &str) -> Result<usize> {
+    fn extend(&self, consumer: &str, ids: &[String]) -> Result<usize> {
         let until = now_ms() + ms(self.shared.opts.lease);
         self.write_lazy("cannot renew leases in", |tx| {
-            tx.execute(
-                "UPDATE entries SET lease_until = ?2 WHERE state = 1 AND lease_owner = ?1",
-                params![consumer, until],
-            )
+            let mut renew = tx.prepare_cached(
+                "UPDATE entries SET lease_until = ?3
+                 WHERE id = ?2 AND state = 1 AND lease_owner = ?1",
+            )?;
+            let mut n = 0;
+            for id in ids.iter().filter_map(|id| id.parse::<i64>().ok()) {
+                n += renew.execute(params![consumer, id, until])?;
+            }
+            Ok(n)
         })
     }
 

@@ -115,6 +115,19 @@ fn redact_url_hides_user_info_only() {
         "sqlite:///var/lib/a@b.db"
     );
     assert_eq!(redact_url("memory://"), "memory://");
+    // An `@` inside the password: the user info ends at the authority's last `@`.
+    assert_eq!(
+        redact_url("redis://default:p@ss-SENTINEL@host:6379/0"),
+        "redis://***@host:6379/0"
+    );
+    assert_eq!(
+        redact_url("redis://u:a@b@c-SENTINEL@host?x=@y"),
+        "redis://***@host?x=@y"
+    );
+    assert_eq!(
+        redact_url("redis://host:6379/0#a@b"),
+        "redis://host:6379/0#a@b"
+    );
 }
 
 #[test]

@@ -86,6 +86,8 @@ macro_rules! inbox_contract_tests {
             backoff_delays_a_retry,
             an_expired_lease_goes_to_another_consumer_and_release_is_immediate,
             extend_keeps_a_lease,
+            extend_renews_only_the_named_events,
+            a_lease_starts_when_the_event_is_handed_out,
             consumer_renews_its_leases_and_releases_on_close,
             consumer_wakes_on_accept_in_the_same_process,
             claimed_events_equal_the_parsed_ones,
@@ -297,12 +299,60 @@ pub fn an_expired_lease_goes_to_another_consumer_and_release_is_immediate(backen
 pub fn extend_keeps_a_lease(backend: Backend) {
     let inbox = backend("lease_ms=300").inbox();
     text(&*inbox, "111", "wamid.X");
-    inbox.claim("c1", 1).unwrap();
+    let x = inbox.claim("c1", 1).unwrap();
+    let held = [x[0].id.clone()];
     for _ in 0..4 {
         std::thread::sleep(Duration::from_millis(100));
-        assert_eq!(inbox.extend("c1").unwrap(), 1);
+        assert_eq!(inbox.extend("c1", &held).unwrap(), 1);
     }
     assert!(inbox.claim("c2", 1).unwrap().is_empty());
+    assert_eq!(inbox.extend("c2", &held).unwrap(), 0, "not c2's to renew");
+}
+
+/// A consumer renews only the events it names (those it is handling): one it has
+/// stopped tracking (its ack or nack failed) runs out of lease and goes to another
+/// consumer, even while the first still renews its other events.
+pub fn extend_renews_only_the_named_events(backend: Backend) {
+    let inbox = backend("lease_ms=400").inbox();
+    text(&*inbox, "111", "wamid.X");
+    text(&*inbox, "222", "wamid.Y");
+    let got = inbox.claim("c1", 2).unwrap();
+    assert_eq!(ids(&got), ["wamid.X", "wamid.Y"]);
+    let y = [got[1].id.clone()];
+    let until = Instant::now() + Duration::from_millis(1200);
+    while Instant::now() < until {
+        assert_eq!(inbox.extend("c1", &y).unwrap(), 1);
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let x = inbox.claim("c2", 5).unwrap();
+    assert_eq!((ids(&x), x[0].attempt), (vec!["wamid.X".into()], 2));
+    assert!(inbox.ack("c1", &y[0]).unwrap(), "Y still c1's");
+}
+
+/// An event gets a full lease when it is handed out, however long it waited for its
+/// conversation in a consumer's queue: a second consumer must not take it while the
+/// first is still within that lease.
+pub fn a_lease_starts_when_the_event_is_handed_out(backend: Backend) {
+    let store = backend("lease_ms=3000");
+    let (a, b, c) = (
+        store.inbox(),
+        store.another_handle(),
+        store.another_handle(),
+    );
+    text(&*a, "111", "wamid.M1");
+    text(&*a, "111", "wamid.M2");
+    let m1 = a.claim("A", 1).unwrap();
+    assert_eq!(ids(&m1), ["wamid.M1"]);
+    // B looks while M1 is being handled: M2 waits behind it.
+    assert!(b.claim("B", 1).unwrap().is_empty());
+    std::thread::sleep(Duration::from_millis(2400));
+    assert!(a.ack("A", &m1[0].id).unwrap());
+    let m2 = b.claim("B", 1).unwrap();
+    assert_eq!((ids(&m2), m2[0].attempt), (vec!["wamid.M2".into()], 1));
+    std::thread::sleep(Duration::from_millis(1000));
+    // 3.4 s after B first saw M2, 1 s into its lease: nobody else gets it.
+    assert!(c.claim("C", 5).unwrap().is_empty());
+    assert!(b.ack("B", &m2[0].id).unwrap());
 }
 
 pub fn consumer_renews_its_leases_and_releases_on_close(backend: Backend) {
