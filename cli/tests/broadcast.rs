@@ -1,5 +1,6 @@
 //! `wa360 broadcast` as a real process: kill -9 halfway, rerun, and every recipient has
-//! exactly one accepted message; bad CSVs are refused before anything is sent.
+//! exactly one accepted message; two processes on one ledger, likewise; bad CSVs are
+//! refused before anything is sent.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
@@ -151,6 +152,56 @@ fn kill_9_halfway_then_rerun_sends_everyone_exactly_once() {
         let key = recipient_key(l.campaign_id(), &e.to);
         assert_eq!(e.wamid.as_ref(), wamid_by_key.get(&key), "{e:?}");
     }
+}
+
+/// Two `wa360 broadcast` processes on one ledger (a second run started while the first
+/// sends): the second leaves the rows the first is sending alone, the two share the
+/// recipients, and every recipient gets exactly one message.
+#[test]
+fn two_processes_on_one_ledger_send_everyone_exactly_once() {
+    const N: usize = 80;
+    let sb = scaled_sandbox(Limits::none().messages_per_second(40.0));
+    let dir = temp_dir("two");
+    let csv = write_csv(&dir, N);
+    let ledger = dir.join("ledger.db");
+    // No status webhooks, and a short quiet window: a row wrongly taken for a crashed
+    // send would be sent again after 3 s.
+    let run = || {
+        let mut c = bin(&sb);
+        c.args(words(
+            "broadcast --template order_update --lang en_US --no-progress",
+        ))
+        .arg("--recipients")
+        .arg(&csv)
+        .arg("--ledger")
+        .arg(format!("sqlite://{}", ledger.display()))
+        .args(words("--mps 10 --pair-interval 0 --unknown-window 3"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+        c.spawn().unwrap()
+    };
+    let first = run();
+    let start = Instant::now();
+    while sb.control().limit_counters().accepted < 5 {
+        assert!(start.elapsed() < Duration::from_secs(120), "no progress");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let second = run();
+    for child in [first, second] {
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let counts = sb.control().recipient_counts();
+    assert_eq!(counts.len(), N);
+    let twice: Vec<_> = counts.iter().filter(|(_, c)| c.accepted != 1).collect();
+    assert!(twice.is_empty(), "not exactly once: {twice:?}");
+    let l = Ledger::open_existing(&ledger).unwrap();
+    assert_eq!(l.counts().unwrap().accepted, N as u64);
 }
 
 #[test]

@@ -5,12 +5,21 @@
 //! status webhook seen. Every transition is one conditional `UPDATE`, committed before the
 //! next step, so a crash at any point leaves a state that says what may have happened:
 //!
-//! - a row is set `in_flight` (committed) **before** its request is written; a process
-//!   that dies mid-send leaves it `in_flight`, and the next [`Ledger::open`] turns it into
-//!   `unknown` (it may or may not have gone out);
+//! - a row is set `in_flight` (committed) **before** its request is written, leased to the
+//!   handle that claimed it ([`IN_FLIGHT_LEASE`], renewed by the run while the send is
+//!   under way). A process that dies mid-send stops renewing; once the lease has run out,
+//!   the next [`Ledger::open`] or the poll of any run turns the row into `unknown` (it may
+//!   or may not have gone out). A row another live process is sending is never touched:
+//!   several processes may share one ledger, and opening it (a second run, a progress
+//!   page) changes nothing they are doing;
 //! - `unknown` rows are settled by status webhooks that carry the recipient's key (see
 //!   [`Ledger::apply_status`]): a status arrived, so it was sent (`accepted`, with the
 //!   wamid); no status within the quiet window, so it is safe to send again (`pending`).
+//!   The window starts when the row becomes `unknown`, and again when a run starts: after
+//!   a crash, the statuses that came while nothing listened are delivered again, and the
+//!   window leaves time for them;
+//! - the answer to a send always wins over `unknown`: a wamid the API returned settles the
+//!   row even if its lease ran out meanwhile.
 //!
 //! The `meta` table holds the campaign id, template, language, row count, the run state
 //! (`running`, `paused`, `stopped`, `done`), an optional start time, and the last summary.
@@ -18,6 +27,10 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// How long an `in_flight` row stays its claimer's without renewal; a run renews the rows
+/// it is sending every fifth of this ([`Ledger::renew`]).
+pub const IN_FLIGHT_LEASE: Duration = Duration::from_secs(10);
 
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
@@ -125,12 +138,21 @@ pub enum Applied {
     Recorded,
 }
 
-/// A campaign ledger. Cheap to clone (one connection behind a mutex).
+/// A campaign ledger. Cheap to clone (one connection behind a mutex); every handle
+/// [`Ledger::open`] or [`Ledger::open_existing`] returns has its own owner name for the
+/// rows it claims, shared by its clones.
 #[derive(Clone)]
 pub struct Ledger {
     conn: Arc<Mutex<Connection>>,
     path: PathBuf,
     campaign_id: String,
+    owner: Arc<str>,
+    lease: Duration,
+}
+
+/// A name no other handle, in this process or another, has.
+fn owner_name() -> Arc<str> {
+    format!("{}-{:016x}", std::process::id(), fastrand::u64(..)).into()
 }
 
 impl std::fmt::Debug for Ledger {
@@ -202,13 +224,36 @@ CREATE TABLE IF NOT EXISTS recipients (
     last_status TEXT,
     updated_ms INTEGER NOT NULL,
     unknown_since_ms INTEGER,
-    next_attempt_ms INTEGER NOT NULL DEFAULT 0
+    next_attempt_ms INTEGER NOT NULL DEFAULT 0,
+    owner TEXT,
+    lease_until_ms INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS recipients_state ON recipients (state, row);
 ";
 
+/// A ledger made before rows had owners gets the two columns (its `in_flight` rows then
+/// have a lease that ran out long ago, as a crashed run's would).
+fn add_owner_columns(conn: &mut Connection) -> rusqlite::Result<()> {
+    let has = |conn: &Connection| -> rusqlite::Result<bool> {
+        conn.prepare("SELECT 1 FROM pragma_table_info('recipients') WHERE name = 'lease_until_ms'")?
+            .exists([])
+    };
+    if has(conn)? {
+        return Ok(());
+    }
+    // Another process may be adding them too: look again under the write lock.
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    if !has(&tx)? {
+        tx.execute_batch(
+            "ALTER TABLE recipients ADD COLUMN owner TEXT;
+             ALTER TABLE recipients ADD COLUMN lease_until_ms INTEGER NOT NULL DEFAULT 0;",
+        )?;
+    }
+    tx.commit()
+}
+
 fn open_conn(path: &Path) -> Result<Connection> {
-    let conn = Connection::open(path).map_err(|e| {
+    let mut conn = Connection::open(path).map_err(|e| {
         Error::invalid(
             "ledger",
             format!("cannot open {} as a SQLite ledger: {e}", path.display()),
@@ -219,13 +264,26 @@ fn open_conn(path: &Path) -> Result<Connection> {
         .map_err(db_err)?;
     conn.pragma_update(None, "synchronous", "FULL")
         .map_err(db_err)?;
-    conn.execute_batch(SCHEMA).map_err(|e| {
+    let not_ours = |e: rusqlite::Error| {
         Error::invalid(
             "ledger",
             format!("{} is not a wa360 ledger: {e}", path.display()),
         )
-    })?;
+    };
+    conn.execute_batch(SCHEMA).map_err(not_ours)?;
+    add_owner_columns(&mut conn).map_err(not_ours)?;
     Ok(conn)
+}
+
+/// `in_flight` rows whose lease ran out become `unknown`, their quiet window starting now
+/// (not at the claim: nothing may have listened for statuses since).
+fn expire_leases(conn: &Connection, now: i64) -> Result<usize> {
+    conn.execute(
+        "UPDATE recipients SET state = 'unknown', unknown_since_ms = ?1, updated_ms = ?1, owner = NULL \
+         WHERE state = 'in_flight' AND lease_until_ms < ?1",
+        [now],
+    )
+    .map_err(db_err)
 }
 
 fn get_meta(conn: &Connection, key: &str) -> Result<Option<String>> {
@@ -248,7 +306,8 @@ impl Ledger {
     ///
     /// A new ledger gets every recipient as `pending`. An existing one must belong to the
     /// same campaign (same id: template, language and recipients), else `invalid_argument`
-    /// on `ledger`. Rows left `in_flight` by a crashed run become `unknown`.
+    /// on `ledger`. Rows left `in_flight` by a crashed run become `unknown` once their
+    /// lease has run out; rows a live run is sending are left alone.
     pub fn open(path: impl AsRef<Path>, campaign: &Campaign) -> Result<Ledger> {
         let path = path.as_ref().to_path_buf();
         let mut conn = open_conn(&path)?;
@@ -304,17 +363,14 @@ impl Ledger {
                 }
             }
         }
-        // A crash mid-send: the request may or may not have been written.
-        tx.execute(
-            "UPDATE recipients SET state = 'unknown', unknown_since_ms = updated_ms WHERE state = 'in_flight'",
-            [],
-        )
-        .map_err(db_err)?;
+        expire_leases(&tx, now_ms())?;
         tx.commit().map_err(db_err)?;
         Ok(Ledger {
             conn: Arc::new(Mutex::new(conn)),
             path,
             campaign_id: campaign.id().to_string(),
+            owner: owner_name(),
+            lease: IN_FLIGHT_LEASE,
         })
     }
 
@@ -339,6 +395,8 @@ impl Ledger {
             conn: Arc::new(Mutex::new(conn)),
             path,
             campaign_id: id,
+            owner: owner_name(),
+            lease: IN_FLIGHT_LEASE,
         })
     }
 
@@ -462,19 +520,68 @@ impl Ledger {
         Ok(get_meta(&self.lock(), "summary")?.and_then(|v| serde_json::from_str(&v).ok()))
     }
 
-    /// `unknown` rows whose quiet window passed without a status become `pending`
-    /// (safe to send again). Returns how many.
+    /// `in_flight` rows whose lease ran out (their process died or was cancelled mid-send)
+    /// become `unknown`, then `unknown` rows whose quiet window passed without a status
+    /// become `pending` (safe to send again). Returns how many became `pending`.
     pub fn release_quiet_unknowns(&self, window: Duration) -> Result<u64> {
-        let cutoff = now_ms() - window.as_millis() as i64;
-        let n = self
-            .lock()
+        let mut conn = self.lock();
+        let tx = conn.transaction().map_err(db_err)?;
+        let now = now_ms();
+        expire_leases(&tx, now)?;
+        let cutoff = now - window.as_millis() as i64;
+        let n = tx
             .execute(
                 "UPDATE recipients SET state = 'pending', unknown_since_ms = NULL, updated_ms = ?1 \
                  WHERE state = 'unknown' AND unknown_since_ms <= ?2",
-                params![now_ms(), cutoff],
+                params![now, cutoff],
             )
             .map_err(db_err)?;
+        tx.commit().map_err(db_err)?;
         Ok(n as u64)
+    }
+
+    /// A run starts: the quiet window of every `unknown` row starts again now. Statuses
+    /// that came while no run listened (after a crash) are delivered again, and must not
+    /// find their recipient sent a second time already.
+    pub(crate) fn restart_quiet_windows(&self) -> Result<()> {
+        let now = now_ms();
+        self.lock()
+            .execute(
+                "UPDATE recipients SET unknown_since_ms = ?1 \
+                 WHERE state = 'unknown' AND unknown_since_ms < ?1",
+                [now],
+            )
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    /// Renew the leases of the rows this handle is sending (`recipients`); a row it no
+    /// longer holds is left alone. Returns how many were renewed.
+    pub(crate) fn renew(&self, recipients: &[String]) -> Result<usize> {
+        let until = now_ms() + self.lease.as_millis() as i64;
+        let mut conn = self.lock();
+        let tx = conn.transaction().map_err(db_err)?;
+        let mut n = 0;
+        {
+            let mut st = tx
+                .prepare_cached(
+                    "UPDATE recipients SET lease_until_ms = ?1 \
+                     WHERE recipient = ?2 AND state = 'in_flight' AND owner = ?3",
+                )
+                .map_err(db_err)?;
+            for to in recipients {
+                n += st
+                    .execute(params![until, to, &*self.owner])
+                    .map_err(db_err)?;
+            }
+        }
+        tx.commit().map_err(db_err)?;
+        Ok(n)
+    }
+
+    /// The lease of the rows this handle claims (tests shorten it).
+    pub(crate) fn lease(&self) -> Duration {
+        self.lease
     }
 
     /// Claim the next pending recipient (CSV order) whose retry time has come: it becomes
@@ -500,8 +607,14 @@ impl Ledger {
         };
         let claimed = tx
             .execute(
-                "UPDATE recipients SET state = 'in_flight', attempts = attempts + 1, updated_ms = ?1 WHERE recipient = ?2 AND state = 'pending'",
-                params![now, to],
+                "UPDATE recipients SET state = 'in_flight', attempts = attempts + 1, updated_ms = ?1, \
+                 owner = ?3, lease_until_ms = ?4 WHERE recipient = ?2 AND state = 'pending'",
+                params![
+                    now,
+                    to,
+                    &*self.owner,
+                    now + self.lease.as_millis() as i64
+                ],
             )
             .map_err(db_err)?;
         tx.commit().map_err(db_err)?;
@@ -526,12 +639,15 @@ impl Ledger {
             .map_err(db_err)
     }
 
-    /// An in-flight send was accepted.
+    /// An in-flight send was accepted. The wamid settles the row even if its lease ran
+    /// out meanwhile (`unknown`, or `pending` again): it was sent. A row another handle
+    /// has claimed since is that handle's to settle.
     pub(crate) fn mark_accepted(&self, to: &str, wamid: &str) -> Result<()> {
         self.lock()
             .execute(
-                "UPDATE recipients SET state = 'accepted', wamid = ?1, updated_ms = ?2 WHERE recipient = ?3 AND state = 'in_flight'",
-                params![wamid, now_ms(), to],
+                "UPDATE recipients SET state = 'accepted', wamid = ?1, unknown_since_ms = NULL, updated_ms = ?2 \
+                 WHERE recipient = ?3 AND (state IN ('unknown', 'pending') OR (state = 'in_flight' AND owner = ?4))",
+                params![wamid, now_ms(), to, &*self.owner],
             )
             .map_err(db_err)?;
         Ok(())
@@ -541,8 +657,9 @@ impl Ledger {
     pub(crate) fn mark_failed(&self, to: &str, code: &str, api_code: Option<i64>) -> Result<()> {
         self.lock()
             .execute(
-                "UPDATE recipients SET state = 'failed', error_code = ?1, api_code = ?2, updated_ms = ?3 WHERE recipient = ?4 AND state = 'in_flight'",
-                params![code, api_code, now_ms(), to],
+                "UPDATE recipients SET state = 'failed', error_code = ?1, api_code = ?2, updated_ms = ?3 \
+                 WHERE recipient = ?4 AND state = 'in_flight' AND owner = ?5",
+                params![code, api_code, now_ms(), to, &*self.owner],
             )
             .map_err(db_err)?;
         Ok(())
@@ -553,8 +670,9 @@ impl Ledger {
         let now = now_ms();
         self.lock()
             .execute(
-                "UPDATE recipients SET state = 'pending', next_attempt_ms = ?1, updated_ms = ?2 WHERE recipient = ?3 AND state = 'in_flight'",
-                params![now + delay.as_millis() as i64, now, to],
+                "UPDATE recipients SET state = 'pending', next_attempt_ms = ?1, updated_ms = ?2 \
+                 WHERE recipient = ?3 AND state = 'in_flight' AND owner = ?4",
+                params![now + delay.as_millis() as i64, now, to, &*self.owner],
             )
             .map_err(db_err)?;
         Ok(())
@@ -565,8 +683,9 @@ impl Ledger {
         let now = now_ms();
         self.lock()
             .execute(
-                "UPDATE recipients SET state = 'unknown', unknown_since_ms = ?1, updated_ms = ?1 WHERE recipient = ?2 AND state = 'in_flight'",
-                params![now, to],
+                "UPDATE recipients SET state = 'unknown', unknown_since_ms = ?1, updated_ms = ?1 \
+                 WHERE recipient = ?2 AND state = 'in_flight' AND owner = ?3",
+                params![now, to, &*self.owner],
             )
             .map_err(db_err)?;
         Ok(())
@@ -645,5 +764,133 @@ impl Ledger {
             }
         }
         Ok(settled)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn campaign() -> Campaign {
+        let to = |i| (format!("1555900{i:04}"), vec![]);
+        Campaign::new("order_update", "en_US", (0..3).map(to).collect()).unwrap()
+    }
+
+    fn temp_ledger(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!(
+            "wa360-ledger-{name}-{}-{:08x}",
+            std::process::id(),
+            fastrand::u32(..)
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir.join("ledger.db")
+    }
+
+    fn state_of(l: &Ledger, to: &str) -> (RecipientState, Option<String>) {
+        let e = l
+            .entries()
+            .unwrap()
+            .into_iter()
+            .find(|e| e.to == to)
+            .unwrap();
+        (e.state, e.wamid)
+    }
+
+    /// Two processes on one ledger: a second run, or a progress page, opening it while
+    /// the first sends changes nothing the first is doing: its row is never handed out
+    /// again, and the answer to its send is recorded.
+    #[test]
+    fn opening_a_ledger_leaves_the_rows_another_handle_is_sending_alone() {
+        let (path, c) = (temp_ledger("second-open"), campaign());
+        let first = Ledger::open(&path, &c).unwrap();
+        let (to, _, _) = first.claim_next().unwrap().unwrap();
+        let second = Ledger::open(&path, &c).unwrap();
+        // The second run's poll, with a window that releases any `unknown` row at once.
+        assert_eq!(second.release_quiet_unknowns(Duration::ZERO).unwrap(), 0);
+        let mut claimed = Vec::new();
+        while let Some((other, _, _)) = second.claim_next().unwrap() {
+            claimed.push(other);
+        }
+        assert_eq!(claimed.len(), 2);
+        assert!(!claimed.contains(&to), "{to} handed out twice");
+        first.mark_accepted(&to, "wamid.FIRST").unwrap();
+        assert_eq!(
+            state_of(&second, &to),
+            (RecipientState::Accepted, Some("wamid.FIRST".into()))
+        );
+        // Each handle settles only its own rows.
+        second.mark_failed(&to, "recipient", None).unwrap();
+        first.mark_unknown(&claimed[0]).unwrap();
+        assert_eq!(state_of(&first, &to).0, RecipientState::Accepted);
+        assert_eq!(state_of(&first, &claimed[0]).0, RecipientState::InFlight);
+    }
+
+    /// A run that dies mid-send stops renewing: its row becomes `unknown` once the lease
+    /// has run out, with a quiet window that starts then, not at the claim (nothing may
+    /// have listened for its status in between). A renewed row stays its claimer's.
+    #[test]
+    fn a_row_becomes_unknown_when_its_lease_runs_out_with_a_window_from_then() {
+        let (path, c) = (temp_ledger("lease"), campaign());
+        let mut crashed = Ledger::open(&path, &c).unwrap();
+        crashed.lease = Duration::from_millis(300);
+        let mut live = crashed.clone();
+        live.owner = owner_name();
+        let (dead_row, _, _) = crashed.claim_next().unwrap().unwrap();
+        let (live_row, _, _) = live.claim_next().unwrap().unwrap();
+        let until = std::time::Instant::now() + Duration::from_millis(1500);
+        while std::time::Instant::now() < until {
+            assert_eq!(live.renew(std::slice::from_ref(&live_row)).unwrap(), 1);
+            assert_eq!(live.renew(std::slice::from_ref(&dead_row)).unwrap(), 0);
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let restarted = Ledger::open(&path, &c).unwrap();
+        assert_eq!(state_of(&restarted, &dead_row).0, RecipientState::Unknown);
+        assert_eq!(state_of(&restarted, &live_row).0, RecipientState::InFlight);
+        // 1.5 s after the claim, but the one-second window started at the reopen.
+        let window = Duration::from_secs(1);
+        assert_eq!(restarted.release_quiet_unknowns(window).unwrap(), 0);
+        std::thread::sleep(Duration::from_millis(1100));
+        assert_eq!(restarted.release_quiet_unknowns(window).unwrap(), 1);
+        // The late answer to the dead run's send still wins over a resend.
+        crashed.mark_accepted(&dead_row, "wamid.LATE").unwrap();
+        assert_eq!(state_of(&restarted, &dead_row).0, RecipientState::Accepted);
+    }
+
+    /// A new run restarts the quiet window of the rows already `unknown`: the statuses
+    /// that came while no run listened are delivered again before any resend.
+    #[test]
+    fn a_run_restarts_the_quiet_windows() {
+        let (path, c) = (temp_ledger("window"), campaign());
+        let l = Ledger::open(&path, &c).unwrap();
+        let (to, _, _) = l.claim_next().unwrap().unwrap();
+        l.mark_unknown(&to).unwrap();
+        std::thread::sleep(Duration::from_millis(600));
+        l.restart_quiet_windows().unwrap();
+        let window = Duration::from_millis(500);
+        assert_eq!(l.release_quiet_unknowns(window).unwrap(), 0);
+        std::thread::sleep(Duration::from_millis(600));
+        assert_eq!(l.release_quiet_unknowns(window).unwrap(), 1);
+    }
+
+    /// A ledger file made before rows had owners opens, and its `in_flight` rows (a
+    /// crashed run's) become `unknown`.
+    #[test]
+    fn a_ledger_without_owner_columns_is_upgraded() {
+        let (path, c) = (temp_ledger("upgrade"), campaign());
+        let (to, _, _) = Ledger::open(&path, &c)
+            .unwrap()
+            .claim_next()
+            .unwrap()
+            .unwrap();
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch(
+            "ALTER TABLE recipients DROP COLUMN owner;
+             ALTER TABLE recipients DROP COLUMN lease_until_ms;",
+        )
+        .unwrap();
+        drop(conn);
+        let l = Ledger::open(&path, &c).unwrap();
+        assert_eq!(state_of(&l, &to).0, RecipientState::Unknown);
+        assert!(l.claim_next().unwrap().is_some());
     }
 }

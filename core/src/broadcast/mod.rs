@@ -27,7 +27,7 @@
 
 mod ledger;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::{Duration, Instant};
@@ -446,6 +446,19 @@ fn classify(result: Result<crate::client::SendResponse>, attempts_left: bool) ->
     }
 }
 
+/// Aborts the lease renewal of a run when the run ends or is dropped.
+struct Renewal(tokio::task::JoinHandle<()>);
+
+impl Drop for Renewal {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// Run a ledger step (SQLite with fsync) off the async threads.
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
     tokio::task::spawn_blocking(f)
@@ -480,6 +493,7 @@ impl Client {
             let nb = options.not_before_ms;
             blocking(move || {
                 l.set_run_state("running")?;
+                l.restart_quiet_windows()?;
                 if nb.is_some() {
                     l.set_not_before(nb)?;
                 }
@@ -487,6 +501,25 @@ impl Client {
             })
             .await?;
         }
+        // The rows this run is sending, their leases renewed in the background until the
+        // run ends or is dropped (a cancelled run's rows then run out of lease and become
+        // `unknown`, as a crashed one's do).
+        let sending: Arc<std::sync::Mutex<HashSet<String>>> = Arc::default();
+        let _renewal = Renewal(tokio::spawn({
+            let (ledger, sending) = (ledger.clone(), Arc::clone(&sending));
+            async move {
+                let every = ledger.lease() / 5;
+                loop {
+                    tokio::time::sleep(every).await;
+                    let rows: Vec<String> = lock(&sending).iter().cloned().collect();
+                    if !rows.is_empty() {
+                        let l = ledger.clone();
+                        // A failed renewal is tried again at the next tick.
+                        let _ = blocking(move || l.renew(&rows)).await;
+                    }
+                }
+            }
+        }));
         let template = Arc::new((
             campaign.template().to_string(),
             campaign.language().to_string(),
@@ -584,7 +617,16 @@ impl Client {
                 }
             };
             let l = ledger.clone();
-            let Some((to, params, attempts)) = blocking(move || l.claim_next()).await? else {
+            let sending_now = Arc::clone(&sending);
+            let claimed = blocking(move || {
+                let row = l.claim_next()?;
+                if let Some((to, _, _)) = &row {
+                    lock(&sending_now).insert(to.clone());
+                }
+                Ok(row)
+            })
+            .await?;
+            let Some((to, params, attempts)) = claimed else {
                 drop(permit);
                 // Nothing claimable now: finished, waiting for statuses, for sends in
                 // flight, or for a retry time.
@@ -624,6 +666,7 @@ impl Client {
             let accepted_run = Arc::clone(&accepted_run);
             let max_wait = options.max_wait;
             let max_attempts = options.max_attempts;
+            let sending = Arc::clone(&sending);
             tasks.spawn(async move {
                 let _permit = permit;
                 let msg = template_message(&template.0, &template.1, &to, &params, &key);
@@ -632,11 +675,15 @@ impl Client {
                 if matches!(outcome, Outcome::Accepted(_)) {
                     accepted_run.fetch_add(1, Ordering::SeqCst);
                 }
-                blocking(move || match outcome {
-                    Outcome::Accepted(id) => ledger.mark_accepted(&to, &id),
-                    Outcome::Unknown => ledger.mark_unknown(&to),
-                    Outcome::Retry(d) => ledger.mark_retry(&to, d),
-                    Outcome::Failed(code, api) => ledger.mark_failed(&to, code.as_str(), api),
+                blocking(move || {
+                    let marked = match outcome {
+                        Outcome::Accepted(id) => ledger.mark_accepted(&to, &id),
+                        Outcome::Unknown => ledger.mark_unknown(&to),
+                        Outcome::Retry(d) => ledger.mark_retry(&to, d),
+                        Outcome::Failed(code, api) => ledger.mark_failed(&to, code.as_str(), api),
+                    };
+                    lock(&sending).remove(&to);
+                    marked
                 })
                 .await
             });
