@@ -225,8 +225,10 @@ async fn run_campaign(a: RunArgs) -> CliResult {
             "--template, --lang, --recipients and --ledger are required",
         ));
     };
-    if !(a.mps.is_finite() && a.mps > 0.0) {
-        return Err(Failure::input("--mps must be a positive number"));
+    if !(a.mps.is_finite() && (wa360::governor::MIN_RATE..=1_000_000.0).contains(&a.mps)) {
+        return Err(Failure::input(
+            "--mps must be a number from 0.001 to 1000000",
+        ));
     }
     let pair = seconds_arg("pair-interval", a.pair_interval, true)?;
     let window = seconds_arg("unknown-window", a.unknown_window, false)?;

@@ -91,6 +91,17 @@ impl Default for GovernorConfig {
     }
 }
 
+/// The slowest per-number pace a governor takes: one message per 1 000 s.
+pub const MIN_RATE: f64 = 0.001;
+
+/// The longest wait between two sends of one number, however far the rate is cut.
+const MAX_INTERVAL: Duration = Duration::from_secs(86_400);
+
+/// `messages_per_second` within its bounds ([`MIN_RATE`] to 1 000 000).
+pub(crate) fn rate_in_range(r: f64) -> bool {
+    r.is_finite() && (MIN_RATE..=1_000_000.0).contains(&r)
+}
+
 impl GovernorConfig {
     /// A governor that paces nothing and only remembers `131056` counts to suggest a
     /// delay (what a client without a configured governor uses).
@@ -131,13 +142,15 @@ impl GovernorConfig {
     }
 
     /// Check the values (`invalid_argument` naming the field).
+    ///
+    /// `messages_per_second` is from [`MIN_RATE`] to 1 000 000.
     pub fn validate(&self) -> Result<()> {
         if let Some(r) = self.messages_per_second
-            && !(r.is_finite() && r > 0.0 && r <= 1_000_000.0)
+            && !rate_in_range(r)
         {
             return Err(Error::invalid(
                 "governor.messages_per_second",
-                "must be a number greater than 0 (at most 1000000)",
+                "must be a number from 0.001 to 1000000",
             ));
         }
         if self.burst == Some(0) {
@@ -316,8 +329,12 @@ impl Governor {
             let key = self.number_key();
             let scale = self.store.scale(&key, c.increase_per_sec).await;
             let effective = (rate * scale).max(rate * c.min_rate_fraction);
-            let interval = Duration::from_secs_f64(1.0 / effective);
-            let tolerance = interval * c.burst_or_default(rate).saturating_sub(1);
+            // Never more than a day between two sends, whatever the configured fractions
+            // multiply to (a longer interval cannot be a `Duration` for every product).
+            let interval = Duration::try_from_secs_f64(1.0 / effective)
+                .unwrap_or(MAX_INTERVAL)
+                .min(MAX_INTERVAL);
+            let tolerance = interval.saturating_mul(c.burst_or_default(rate).saturating_sub(1));
             let left = max_wait.saturating_sub(start.elapsed());
             match self.store.reserve(&key, interval, tolerance, left).await {
                 Reservation::Refused { retry_after } => {

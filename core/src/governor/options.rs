@@ -5,7 +5,7 @@
 //! (`governor.pair_interval` / `governor.pairIntervalMs`).
 //!
 //! The rule, the same in both languages (a key left out takes the default):
-//! - `messages_per_second`: above 0, at most 1 000 000; `null` / `None` = no per-number pacing.
+//! - `messages_per_second`: from 0.001 to 1 000 000; `null` / `None` = no per-number pacing.
 //! - `burst`, `pair_burst`: whole numbers from 1; `null` = the default.
 //! - `pair_interval` (s) / `pairIntervalMs`: above 0, at most one year; `0` or `null` = no pair
 //!   pacing (the `131056` back-off stays).
@@ -124,13 +124,13 @@ impl GovernorConfig {
 
         let mut c = GovernorConfig::default();
         const RATE_RULE: &str =
-            "must be a number greater than 0 (at most 1000000), or null for no per-number pacing";
+            "must be a number from 0.001 to 1000000, or null for no per-number pacing";
         match get(Key::Rate) {
             None => {}
             Some(Value::Null) => c.messages_per_second = None,
             Some(_) => {
                 let r = number(Key::Rate, RATE_RULE)?.unwrap_or(f64::NAN);
-                if !(r.is_finite() && r > 0.0 && r <= 1_000_000.0) {
+                if !super::rate_in_range(r) {
                     return Err(Error::invalid(field(Key::Rate), RATE_RULE));
                 }
                 c.messages_per_second = Some(r);
@@ -244,6 +244,17 @@ mod tests {
         use OptionStyle::{Node, Python};
         for (v, style, field) in [
             (json!({"messagesPerSecond": 0}), Node, "messagesPerSecond"),
+            // Slower than one message per 1 000 s: refused, not a panic on the first send.
+            (
+                json!({"messagesPerSecond": 1e-20}),
+                Node,
+                "messagesPerSecond",
+            ),
+            (
+                json!({"messages_per_second": 0.0009}),
+                Python,
+                "messages_per_second",
+            ),
             (
                 json!({"messages_per_second": "fast"}),
                 Python,
