@@ -321,6 +321,13 @@ impl PyReceiver {
         })
     }
 
+    /// The largest body accepted (bytes): the framework glue reads at most one byte more,
+    /// so a larger body is answered 413 without being held in memory.
+    #[getter]
+    fn max_bytes(&self) -> usize {
+        self.base.parse.max_bytes
+    }
+
     /// The inbox, when there is one.
     #[getter]
     fn inbox(&self, py: Python<'_>) -> Option<Py<PyInbox>> {

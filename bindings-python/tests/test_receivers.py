@@ -155,3 +155,84 @@ def test_hub_challenge_handshake() -> None:
         b"42",
     )
     assert receiver.challenge("hub.mode=subscribe&hub.verify_token=no&hub.challenge=42")[0] == 403
+
+
+def _peak_rss_bytes() -> int:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    raise AssertionError("no VmHWM")
+
+
+def test_starlette_endpoint_refuses_a_huge_upload_without_holding_it() -> None:
+    # 256 MiB streamed (chunked, no Content-Length) at a receiver with the 1 MiB default:
+    # 413 after reading just past the limit, the upload never held in this process.
+    from starlette.applications import Starlette
+    from starlette.routing import Route
+
+    endpoint = wa360.receivers.starlette_endpoint(lambda events: None, dedupe=False)
+    served = Served(Starlette(routes=[Route("/webhook", endpoint, methods=["POST"])]))
+    chunk = b"\0" * (1 << 20)
+
+    def upload() -> Iterator[bytes]:
+        for _ in range(256):
+            yield chunk
+
+    before = _peak_rss_bytes()
+    try:
+        try:
+            r = httpx.post(f"http://127.0.0.1:{served.port}/webhook", content=upload(), timeout=30)
+            assert r.status_code == 413, r.text
+        except httpx.TransportError:
+            pass  # the server answered and closed while the upload was still going
+        deadline = time.monotonic() + 10
+        while endpoint.metrics()["deliveries"].get("413") != 1:
+            assert time.monotonic() < deadline, endpoint.metrics()
+            time.sleep(0.01)
+    finally:
+        served.stop()
+    assert _peak_rss_bytes() - before < 64 << 20
+
+
+def test_flask_view_reads_no_more_than_the_limit_of_a_huge_body() -> None:
+    import io
+
+    from flask import Flask
+
+    class Endless(io.RawIOBase):
+        """A 1 GiB body made on demand, counting what the server reads."""
+
+        size = 1 << 30
+
+        def __init__(self) -> None:
+            self.pos = 0
+            self.read_bytes = 0
+
+        def readable(self) -> bool:
+            return True
+
+        def seekable(self) -> bool:
+            return True
+
+        def seek(self, offset: int, whence: int = 0) -> int:
+            self.pos = [offset, self.pos + offset, self.size + offset][whence]
+            return self.pos
+
+        def tell(self) -> int:
+            return self.pos
+
+        def readinto(self, b: Any) -> int:
+            n = min(len(b), self.size - self.pos)
+            b[:n] = b"\0" * n
+            self.pos += n
+            self.read_bytes += n
+            return n
+
+    app = Flask(__name__)
+    view = wa360.receivers.flask_view(lambda events: None, dedupe=False, max_bytes=4096)
+    app.add_url_rule("/webhook", view_func=view, methods=["POST"])
+    body = Endless()
+    r = app.test_client().post("/webhook", input_stream=body)
+    assert r.status_code == 413
+    assert body.read_bytes <= 4096 + 1 + (1 << 16), body.read_bytes
