@@ -316,3 +316,81 @@ async fn scheduled_broadcast_waits_for_its_start_time() {
     assert!(first as i64 >= at, "sent {} ms early", at - first as i64);
     assert!(phases.lock().unwrap().contains(&"scheduled"));
 }
+
+/// A redis-server of this test's own on `port` (nothing persisted), killed and started
+/// again by the test.
+fn redis_on(port: u16) -> std::process::Child {
+    let bin = std::env::var("WA360_TEST_REDIS_SERVER").unwrap_or_else(|_| {
+        panic!("WA360_TEST_REDIS_SERVER is not set: run through `make test` (tests/redis/with-redis.sh)")
+    });
+    let child = std::process::Command::new(bin)
+        .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+        .args(["--save", "", "--appendonly", "no"])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let t = std::time::Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            t.elapsed() < Duration::from_secs(10),
+            "redis-server did not start"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child
+}
+
+/// The governor's Redis store goes down for 8 s in the middle of a broadcast, then comes
+/// back: the run holds while no send can get a slot, then finishes. No recipient is
+/// failed for sends that never went out, and none is sent twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_governor_store_outage_holds_the_broadcast_and_fails_no_one() {
+    const N: usize = 120;
+    let sb = scaled(0.01).await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut redis = redis_on(port);
+    let store = wa360::governor::open_store(&format!("redis://127.0.0.1:{port}/0")).unwrap();
+    let client = client_builder(&sb)
+        .governor(
+            GovernorConfig::default()
+                .messages_per_second(40.0)
+                .pair_rate(None, 1),
+        )
+        .governor_store(store)
+        .build()
+        .unwrap();
+    let campaign = campaign(N);
+    let ledger = Ledger::open(temp_ledger("store-outage"), &campaign).unwrap();
+    let run = tokio::spawn({
+        let (campaign, ledger) = (campaign.clone(), ledger.clone());
+        async move {
+            client
+                .broadcast(&campaign, &ledger, BroadcastOptions::default())
+                .await
+        }
+    });
+    while accepted_per_recipient(&sb).len() < 20 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    redis.kill().unwrap();
+    redis.wait().unwrap();
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    let mut redis = redis_on(port);
+    let summary = tokio::time::timeout(Duration::from_secs(120), run)
+        .await
+        .expect("the run finishes once the store is back")
+        .unwrap()
+        .unwrap();
+    let _ = redis.kill();
+    let _ = redis.wait();
+    assert_eq!(
+        (summary.counts.accepted, summary.counts.failed),
+        (N as u64, 0),
+        "{summary:?}"
+    );
+    each_accepted_once(&sb, N);
+}

@@ -665,14 +665,22 @@ impl Ledger {
         Ok(())
     }
 
-    /// An in-flight send was certainly not processed: try again after `delay`.
-    pub(crate) fn mark_retry(&self, to: &str, delay: Duration) -> Result<()> {
+    /// An in-flight send was certainly not processed: try again after `delay`. `written`
+    /// is false when no request went out at all (the attempt is then not counted).
+    pub(crate) fn mark_retry(&self, to: &str, delay: Duration, written: bool) -> Result<()> {
         let now = now_ms();
         self.lock()
             .execute(
-                "UPDATE recipients SET state = 'pending', next_attempt_ms = ?1, updated_ms = ?2 \
+                "UPDATE recipients SET state = 'pending', next_attempt_ms = ?1, updated_ms = ?2, \
+                 attempts = attempts - ?5 \
                  WHERE recipient = ?3 AND state = 'in_flight' AND owner = ?4",
-                params![now + delay.as_millis() as i64, now, to, &*self.owner],
+                params![
+                    now + delay.as_millis() as i64,
+                    now,
+                    to,
+                    &*self.owner,
+                    i64::from(!written)
+                ],
             )
             .map_err(db_err)?;
         Ok(())

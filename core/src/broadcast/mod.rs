@@ -418,6 +418,13 @@ enum Outcome {
     Accepted(String),
     Unknown,
     Retry(Duration),
+    /// Certainly not sent (no send slot, or the connection never opened): try again after
+    /// the delay without counting an attempt, and pause claiming meanwhile. An outage of
+    /// the governor's store or of the network then holds the run instead of failing, for
+    /// good, every recipient it reaches.
+    /// `true` for a connection that never opened: the hold then doubles with each such
+    /// send in a row (1 s, 2 s, … 60 s); a refusal by the governor holds for its own delay.
+    NotSent(Duration, bool),
     Failed(ErrorCode, Option<i64>),
 }
 
@@ -429,16 +436,19 @@ fn classify(result: Result<crate::client::SendResponse>, attempts_left: bool) ->
         },
         Err(e) => {
             let code = e.code();
+            let delay = e.retry_after().unwrap_or(Duration::from_secs(1));
             match code {
                 ErrorCode::OutcomeUnknown => Outcome::Unknown,
                 // Spam rate limit (quality): never repeated automatically.
                 _ if e.api_code() == Some(131048) => Outcome::Failed(code, e.api_code()),
-                // Refused before processing (locally by the governor, or by a rate
-                // limit, or the connection never opened): safe to try again later.
-                ErrorCode::RateLimited | ErrorCode::Connection | ErrorCode::Transient
-                    if attempts_left =>
-                {
-                    Outcome::Retry(e.retry_after().unwrap_or(Duration::from_secs(1)))
+                // Refused by this process's governor (status 0: no request), or no
+                // connection: the request was never written.
+                ErrorCode::Connection => Outcome::NotSent(delay, true),
+                ErrorCode::RateLimited if e.status() == Some(0) => Outcome::NotSent(delay, false),
+                // Refused before processing by a rate limit, or a transient error:
+                // safe to try again later.
+                ErrorCode::RateLimited | ErrorCode::Transient if attempts_left => {
+                    Outcome::Retry(delay)
                 }
                 _ => Outcome::Failed(code, e.api_code()),
             }
@@ -526,6 +536,11 @@ impl Client {
         ));
         let sem = Arc::new(tokio::sync::Semaphore::new(options.concurrency));
         let accepted_run = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        // Until when (Unix ms) nothing is claimed: a send that could not go out at all (the
+        // governor's store or the network is down) holds the run for its retry delay.
+        let hold_until = Arc::new(std::sync::atomic::AtomicI64::new(0));
+        // Sends in a row that could not go out: the hold doubles with each (1 s, 2 s, … 60 s).
+        let not_sent_in_a_row = Arc::new(std::sync::atomic::AtomicU32::new(0));
         let mut tasks = tokio::task::JoinSet::new();
         let mut last_progress: Option<Instant> = None;
         let mut last_poll = Instant::now() - Duration::from_secs(1);
@@ -606,6 +621,11 @@ impl Client {
                     continue;
                 }
             }
+            let hold = hold_until.load(Ordering::SeqCst) - ledger::now_ms();
+            if hold > 0 {
+                tokio::time::sleep(Duration::from_millis(hold.min(200) as u64)).await;
+                continue;
+            }
             let permit = match Arc::clone(&sem).try_acquire_owned() {
                 Ok(p) => p,
                 Err(_) => {
@@ -667,6 +687,8 @@ impl Client {
             let max_wait = options.max_wait;
             let max_attempts = options.max_attempts;
             let sending = Arc::clone(&sending);
+            let hold_until = Arc::clone(&hold_until);
+            let not_sent_in_a_row = Arc::clone(&not_sent_in_a_row);
             tasks.spawn(async move {
                 let _permit = permit;
                 let msg = template_message(&template.0, &template.1, &to, &params, &key);
@@ -675,11 +697,32 @@ impl Client {
                 if matches!(outcome, Outcome::Accepted(_)) {
                     accepted_run.fetch_add(1, Ordering::SeqCst);
                 }
+                if let Outcome::NotSent(d, no_connection) = outcome {
+                    let n = not_sent_in_a_row.fetch_add(1, Ordering::SeqCst);
+                    let hold = if no_connection {
+                        d.max(Duration::from_secs(1 << n.min(6)))
+                            .min(Duration::from_secs(60))
+                    } else {
+                        d
+                    };
+                    if n == 0 {
+                        tracing::warn!(
+                            target: "wa360::broadcast",
+                            hold_ms = hold.as_millis() as u64,
+                            "broadcast held: a send could not go out (no send slot from the governor, or no connection); it is tried again without counting an attempt"
+                        );
+                    }
+                    let until = ledger::now_ms().saturating_add(hold.as_millis() as i64);
+                    hold_until.fetch_max(until, Ordering::SeqCst);
+                } else {
+                    not_sent_in_a_row.store(0, Ordering::SeqCst);
+                }
                 blocking(move || {
                     let marked = match outcome {
                         Outcome::Accepted(id) => ledger.mark_accepted(&to, &id),
                         Outcome::Unknown => ledger.mark_unknown(&to),
-                        Outcome::Retry(d) => ledger.mark_retry(&to, d),
+                        Outcome::Retry(d) => ledger.mark_retry(&to, d, true),
+                        Outcome::NotSent(d, _) => ledger.mark_retry(&to, d, false),
                         Outcome::Failed(code, api) => ledger.mark_failed(&to, code.as_str(), api),
                     };
                     lock(&sending).remove(&to);
