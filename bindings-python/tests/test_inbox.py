@@ -103,3 +103,34 @@ def test_close_lets_running_handlers_finish_within_the_grace_then_releases() -> 
     assert time.monotonic() - t0 < 5
     assert receiver.inbox is not None and receiver.inbox.stats()["ready"] == 1
     gate.set()
+
+
+def test_a_forked_child_that_drops_its_parents_consumer_exits(tmp_path: Path) -> None:
+    # gunicorn --preload / Flask: consumers made in the master are inherited by each forked
+    # worker. The worker dropping them at exit must not wait for the lease-renewal thread,
+    # which exists only in the parent.
+    import os
+
+    inbox = wa360.Inbox(f"sqlite://{tmp_path}/inbox.db")
+    consumer = inbox.consumer()
+    pid = os.fork()
+    if pid == 0:  # the child: drop the inherited consumer, then exit
+        try:
+            del consumer
+            import gc
+
+            gc.collect()
+        finally:
+            os._exit(0)
+    deadline = time.monotonic() + 15
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        if time.monotonic() > deadline:
+            os.kill(pid, 9)
+            os.waitpid(pid, 0)
+            pytest.fail("the child hung dropping its parent's consumer")
+        time.sleep(0.05)
+    assert os.waitstatus_to_exitcode(status) == 0
+    consumer.close()

@@ -36,13 +36,20 @@ pub struct Consumer {
     keeper: Arc<Keeper>,
 }
 
-struct Keeper(Mutex<Option<JoinHandle<()>>>, Arc<State>);
+/// The renewal thread, the state it renews, and the process that started it.
+struct Keeper(Mutex<Option<JoinHandle<()>>>, Arc<State>, u32);
 
 impl Drop for Keeper {
     fn drop(&mut self) {
         stop_keeper(&self.1);
         if let Some(h) = lock(&self.0).take() {
-            let _ = h.join();
+            if std::process::id() == self.2 {
+                let _ = h.join();
+            } else {
+                // A forked child (gunicorn --preload) drops what it inherited: the
+                // thread exists only in the parent, so there is nothing to join.
+                std::mem::forget(h);
+            }
         }
     }
 }
@@ -95,7 +102,11 @@ impl Consumer {
                 }
             })
             .ok();
-        let keeper = Arc::new(Keeper(Mutex::new(handle), Arc::clone(&state)));
+        let keeper = Arc::new(Keeper(
+            Mutex::new(handle),
+            Arc::clone(&state),
+            std::process::id(),
+        ));
         Consumer { state, keeper }
     }
 
