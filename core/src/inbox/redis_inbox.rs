@@ -15,6 +15,7 @@
 //! | `{name}:c:<conversation>` | list | unhandled entries of one conversation, in order |
 //! | `{name}:dead` | stream | dead letters |
 //! | `{name}:n` | hash | counters: handled, duplicates, stale, inflight |
+//! | `{name}:ac` | string | where the next reclaim of expired leases (`XAUTOCLAIM`) goes on |
 //!
 //! - **Accept** is optimistic: read the dedupe keys and folded statuses,
 //!   decide in Rust with the one status fold ([`fold_status`]), then one Lua
@@ -751,8 +752,14 @@ return 1
             claim: s(r#"
 local me, max, now = ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
 local lease, maxa, hold = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
--- Entries of consumers that stopped renewing their leases.
-local ac = redis.call('XAUTOCLAIM', S, 'g', me, lease, '0-0', 'COUNT', 100, 'JUSTID')
+-- Entries of consumers that stopped renewing their leases. The scan goes on from where
+-- the last one stopped (Redis 7 looks at most COUNT * 10 pending entries per call: from
+-- the start every time, a stopped consumer's entries behind a long list of live ones
+-- would never be reached).
+local AC = ns .. ':ac'
+local ac = redis.call('XAUTOCLAIM', S, 'g', me, lease, redis.call('GET', AC) or '0-0',
+  'COUNT', 100, 'JUSTID')
+redis.call('SET', AC, ac[1])
 for _, id in ipairs(ac[2]) do
   local E = ns .. ':e:' .. id
   if redis.call('HGET', E, 'h') == '1' then
