@@ -43,7 +43,8 @@ pub struct Client {
 }
 
 struct Inner {
-    transport: Transport,
+    /// Shared with [`Client::paced_for_broadcast`]'s client (same connections and metrics).
+    transport: Arc<Transport>,
     /// Paces sends (a passive one when none is configured: it only remembers
     /// consecutive 131056 answers per recipient for the 4^n s suggestion).
     governor: Governor,
@@ -129,7 +130,26 @@ impl Client {
         };
         Ok(Client {
             inner: Arc::new(Inner {
-                transport: Transport::new(config)?,
+                transport: Arc::new(Transport::new(config)?),
+                governor,
+                media_guard: LookupGuard::default(),
+            }),
+        })
+    }
+
+    /// This client when its governor paces sends per number; otherwise a client on the
+    /// same connections whose governor has the default pacing (80 messages/s per number,
+    /// `docs/sending-at-scale.md`), over the same governor store. A broadcast sends through
+    /// it: a whole campaign unpaced would run into the platform's limits.
+    pub(crate) fn paced_for_broadcast(&self) -> Result<Client> {
+        if self.inner.governor.config().messages_per_second.is_some() {
+            return Ok(self.clone());
+        }
+        let governor =
+            Governor::with_store(GovernorConfig::default(), self.inner.governor.store())?;
+        Ok(Client {
+            inner: Arc::new(Inner {
+                transport: Arc::clone(&self.inner.transport),
                 governor,
                 media_guard: LookupGuard::default(),
             }),

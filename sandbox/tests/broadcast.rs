@@ -394,3 +394,28 @@ async fn a_governor_store_outage_holds_the_broadcast_and_fails_no_one() {
     );
     each_accepted_once(&sb, N);
 }
+
+/// A client made without a governor still broadcasts at the default pace (80 messages/s
+/// per number): against a number limited to 80/s, nothing is refused for throughput.
+#[tokio::test]
+async fn a_client_without_a_governor_broadcasts_at_the_default_pace() {
+    const N: usize = 240;
+    let sb = Sandbox::builder()
+        .limits(Limits::none().messages_per_second(80.0))
+        .start()
+        .await
+        .unwrap();
+    let campaign = campaign(N);
+    let ledger = Ledger::open(temp_ledger("default-pace"), &campaign).unwrap();
+    let unpaced = client_builder(&sb).build().unwrap();
+    let summary = tokio::time::timeout(
+        Duration::from_secs(120),
+        unpaced.broadcast(&campaign, &ledger, BroadcastOptions::default()),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(summary.counts.accepted, N as u64, "{summary:?}");
+    assert_eq!(sb.control().limit_counters().throughput_refused, 0);
+    each_accepted_once(&sb, N);
+}

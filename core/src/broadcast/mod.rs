@@ -479,7 +479,9 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'sta
 impl Client {
     /// Send `campaign` through this client (and its governor), recording every step in
     /// `ledger`; see [`crate::broadcast`]. Returns when every recipient is `accepted` or
-    /// `failed`, or on a stop request. Running it again on the same ledger resumes.
+    /// `failed`, or on a stop request. Running it again on the same ledger resumes. A
+    /// client without per-number pacing sends the campaign at the default pace (80
+    /// messages/s per number), never unpaced.
     pub async fn broadcast(
         &self,
         campaign: &Campaign,
@@ -497,6 +499,9 @@ impl Client {
                 ),
             ));
         }
+        // Paced even on a client without a governor (the default pacing, see
+        // `Client::paced_for_broadcast`).
+        let paced = self.paced_for_broadcast()?;
         let start = Instant::now();
         {
             let l = ledger.clone();
@@ -679,7 +684,7 @@ impl Client {
                 let counts = blocking(move || l.counts()).await?;
                 report("running", counts, false, &mut last_progress);
             }
-            let client = self.clone();
+            let client = paced.clone();
             let ledger = ledger.clone();
             let key = recipient_key(campaign.id(), &to);
             let template = Arc::clone(&template);

@@ -270,6 +270,11 @@ impl Governor {
         &self.config
     }
 
+    /// The store (in this process, or shared).
+    pub(crate) fn store(&self) -> Arc<dyn GovernorStore> {
+        Arc::clone(&self.store)
+    }
+
     /// True when sends are paced (per number or per recipient).
     pub fn is_pacing(&self) -> bool {
         self.config.messages_per_second.is_some()
