@@ -10,7 +10,8 @@ use crate::{CliResult, Failure};
 #[derive(Args, Debug)]
 pub(crate) struct InboxArgs {
     /// The inbox URL, e.g. sqlite:///var/lib/app/wa360-inbox.db.
-    #[arg(long, env = "WA360_INBOX", global = true)]
+    // The URL may carry a Redis password: `--help` never shows the variable's value.
+    #[arg(long, env = "WA360_INBOX", global = true, hide_env_values = true)]
     url: Option<String>,
     #[command(subcommand)]
     command: InboxCmd,

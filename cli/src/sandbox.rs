@@ -71,11 +71,23 @@ pub(crate) async fn run_sandbox(a: SandboxArgs) -> CliResult {
             sb.url(),
             sb.api_key()
         );
-        // Write then rename, so a reader never sees half a file.
+        // Write then rename, so a reader never sees half a file. The file holds the key:
+        // readable by its owner only, and created afresh (a file or link left at the
+        // temporary name is removed, never written through).
         let tmp = path.with_extension("tmp");
-        std::fs::write(&tmp, text)
-            .and_then(|_| std::fs::rename(&tmp, path))
-            .map_err(|e| Failure::runtime(format!("cannot write {}: {e}", path.display())))?;
+        let write = || -> std::io::Result<()> {
+            use std::io::Write;
+            use std::os::unix::fs::OpenOptionsExt;
+            let _ = std::fs::remove_file(&tmp);
+            let mut f = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&tmp)?;
+            f.write_all(text.as_bytes())?;
+            std::fs::rename(&tmp, path)
+        };
+        write().map_err(|e| Failure::runtime(format!("cannot write {}: {e}", path.display())))?;
     }
     println!("wa360 sandbox listening on {}", sb.url());
     println!("export WA360_BASE_URL={}", sb.url());

@@ -59,9 +59,10 @@ pub(crate) async fn run_webhook(w: WebhookCmd) -> CliResult {
                 settings = settings.basic_auth(user, pass);
             }
             for h in &headers {
-                let (k, v) = h.split_once('=').ok_or_else(|| {
-                    Failure::input(format!("--header {h:?} must look like Name=value"))
-                })?;
+                // The value may be a secret: a malformed one is never echoed.
+                let (k, v) = h
+                    .split_once('=')
+                    .ok_or_else(|| Failure::input("each --header must look like Name=value"))?;
                 settings = settings.header(k, v);
             }
             let local = allow_local_http && is_local_http(&url);

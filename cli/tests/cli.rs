@@ -268,6 +268,27 @@ fn webhook_set_and_get_against_the_sandbox() {
     );
 }
 
+/// Secrets given to the CLI never print: the inbox URL's password in `--help` (its
+/// variable's value), a malformed `--header` value in the error.
+#[test]
+fn secrets_given_to_the_cli_never_print() {
+    let out = run(bin()
+        .env("WA360_INBOX", "redis://:pw-SENTINEL@127.0.0.1:1/0")
+        .args(["inbox", "stats", "--help"]));
+    assert!(out.status.success());
+    assert!(!stdout(&out).contains("SENTINEL"), "{}", stdout(&out));
+    let out = run(bin()
+        .env("D360_API_KEY", "k")
+        .args(["webhook", "set", "https://example.com/hook"])
+        .args(["--header", "X-Token: sekrit-SENTINEL"]));
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let all = format!("{}{}", stdout(&out), stderr(&out));
+    assert!(
+        all.contains("--header") && !all.contains("SENTINEL"),
+        "{all}"
+    );
+}
+
 #[test]
 fn sandbox_command_serves_and_stops_on_sigterm() {
     let dir = std::env::temp_dir().join(format!("wa360-cli-test-{}", std::process::id()));
@@ -294,6 +315,15 @@ fn sandbox_command_serves_and_stops_on_sigterm() {
             .to_string()
     };
     let (url, key) = (get("WA360_BASE_URL"), get("D360_API_KEY"));
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&env_file).unwrap().permissions().mode();
+        assert_eq!(
+            mode & 0o777,
+            0o600,
+            "the env file holds the key: owner only"
+        );
+    }
     let hi = words("send text --to 15555550123 hi");
     let out = run(bin()
         .env("WA360_BASE_URL", &url)
