@@ -14,9 +14,12 @@ function wa360Webhook(options) {
   const r = makeReceiver(options)
   function middleware(req, res, next) {
     const headers = Array.isArray(req.rawHeaders) ? req.rawHeaders : req.headers
+    // A body parser in front (express.json(), express.text()) has read the stream and
+    // replaced the bytes the signature covers: refuse at once (never wait on a stream
+    // that has ended). body-parser 2 leaves `req.body` undefined when it skips a request.
     const got = req.method !== 'POST' ? Promise.resolve(Buffer.alloc(0))
       : Buffer.isBuffer(req.body) ? Promise.resolve(req.body)
-        : req.body !== undefined && req._body ? Promise.reject(new Error('wa360Webhook needs the raw body: mount it before express.json() or use express.raw()'))
+        : req.body !== undefined || req.readableEnded ? Promise.reject(new Error('wa360Webhook needs the raw body: mount it before express.json() or use express.raw()'))
           : readBody(req, r.maxBytes + 1)
     got.then((body) => r.handle(req.method, rawQuery(req), headers, body, req))
       .then(([status, text]) => { res.status(status).type('text/plain').send(text) },

@@ -159,6 +159,10 @@ function makeReceiver(options) {
 
 /** Read a request stream fully into a Buffer (at most `limit` bytes). */
 function readBody(stream, limit = MAX_BODY + 1) {
+  if (stream.readableEnded || stream.destroyed) {
+    // Read by something else already: 'data' and 'end' would never come.
+    return Promise.reject(new Error('wa360: the request body was already read by another middleware; the receiver needs the raw body'))
+  }
   return new Promise((resolve, reject) => {
     const chunks = []
     let size = 0

@@ -381,6 +381,30 @@ test('the Express receiver rejects deliveries without the credentials (401) and 
   } finally { server.close() }
 })
 
+// Behind a body parser the raw bytes are gone: the middleware answers with an error at
+// once (Express's 500) instead of waiting forever on a stream that has already ended.
+test('the Express middleware behind express.json() or express.text() fails fast instead of hanging', async () => {
+  const { default: express } = await import('express')
+  const { wa360Webhook } = await import('../express.js')
+  for (const parser of [express.json(), express.text({ type: '*/*' })]) {
+    const app = express()
+    app.use(parser)
+    app.use('/webhook', wa360Webhook({ insecureSkipVerify: true, onEvents: () => {} }))
+    app.use((err, req, res, next) => { res.status(500).type('text/plain').send(err.message) })
+    const { server, url } = await listen(app)
+    try {
+      const r = await fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: '{"object":"whatsapp_business_account","entry":[]}',
+        signal: AbortSignal.timeout(5000),
+      })
+      assert.equal(r.status, 500)
+      assert.match(await r.text(), /needs the raw body/)
+    } finally { server.close() }
+  }
+})
+
 test('webhook receipt through the Fastify example with a custom header secret', async () => {
   const secret = randomBytes(8).toString('hex')
   const received = []
