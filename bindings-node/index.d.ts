@@ -570,7 +570,10 @@ export interface BroadcastRunOptions {
   unknownWindowMs?: number
   /** Longest wait for a governor slot per send, in ms (default 60000). */
   maxWaitMs?: number
-  /** Attempts per recipient for failures that certainly sent nothing (default 5). */
+  /**
+   * Attempts per recipient (default 5) for refusals safe to repeat (a rate limit, a
+   * transient error); a send that never went out is not counted (up to 10 minutes of them).
+   */
   maxAttempts?: number
   /** Start no earlier than this many ms from now. */
   startInMs?: number

@@ -506,7 +506,8 @@ pub struct BroadcastRunOptions {
     pub unknown_window_ms: Option<f64>,
     /// Longest wait for a governor slot per send, in ms (default 60000).
     pub max_wait_ms: Option<f64>,
-    /// Attempts per recipient for failures that certainly sent nothing (default 5).
+    /// Attempts per recipient (default 5) for refusals safe to repeat (a rate limit, a
+    /// transient error); a send that never went out is not counted (up to 10 minutes of them).
     pub max_attempts: Option<u32>,
     /// Start no earlier than this many ms from now.
     pub start_in_ms: Option<f64>,

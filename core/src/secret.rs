@@ -62,7 +62,14 @@ pub fn redact_url(url: &str) -> String {
         return url.to_string();
     };
     let authority = rest.find(['/', '?', '#']).map_or(rest, |end| &rest[..end]);
-    match authority.rfind('@') {
+    // A password with an unencoded `/`, `?` or `#` ends the authority early, but its `@`
+    // still follows: then everything up to the last `@` is hidden (no such URL parses, but
+    // its text is shown in the error). A URL with an empty authority (`sqlite:///p@th`)
+    // has no user info.
+    let at = authority
+        .rfind('@')
+        .or_else(|| (!authority.is_empty()).then(|| rest.rfind('@')).flatten());
+    match at {
         Some(at) => format!("{scheme}://***@{}", &rest[at + 1..]),
         None => url.to_string(),
     }
@@ -86,6 +93,10 @@ mod tests {
         for url in [
             // A password with an `@`, to a server that is not there.
             "redis://default:p@ss-SENTINEL@127.0.0.1:1/0",
+            // Passwords with an unencoded `/`, `?` or `#`.
+            "redis://u:p/w-SENTINEL@127.0.0.1:1/0",
+            "redis://u:p?w-SENTINEL@127.0.0.1:1/0",
+            "redis://u:p#w-SENTINEL@127.0.0.1:1/0",
             // Mistyped schemes: not URLs these read, and not echoed.
             "redis:/u:pw-SENTINEL@host:6379/0",
             "redis:u:pw-SENTINEL@host",

@@ -44,7 +44,7 @@ mod sqlite {
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("inbox.db");
         let url = format!(
-            "sqlite://{}?lease_ms=600&busy_timeout_ms=100",
+            "sqlite://{}?lease_ms=1500&busy_timeout_ms=100",
             path.display()
         );
         let inbox = wa360::inbox::open(&url).unwrap();
@@ -63,7 +63,7 @@ mod sqlite {
         blocker.execute_batch("ROLLBACK").unwrap();
 
         // The consumer still handles Y (and renews its lease) well past X's lease.
-        std::thread::sleep(Duration::from_millis(2000));
+        std::thread::sleep(Duration::from_millis(4000));
         let other = wa360::inbox::open(&url).unwrap();
         let x = other.claim("other", 5).unwrap();
         assert_eq!((ids(&x), x[0].attempt), (vec!["wamid.X".into()], 2));

@@ -539,6 +539,10 @@ def flask_view(on_events: EventsCallback | WebhookReceiver, **options: Any) -> C
         else:
             headers: Iterable[tuple[str, str]] = request.headers.items()
             body = _read_capped(request.stream, receiver.native.max_bytes)
+            if not body and request.content_length:
+                # Read already (a before_request hook called get_data or get_json):
+                # werkzeug kept the bytes.
+                body = request.get_data(cache=True)
             status, answer = receiver.handle(headers, body)
         return answer, status, {"Content-Type": "text/plain"}
 

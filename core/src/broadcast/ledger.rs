@@ -311,7 +311,11 @@ impl Ledger {
     pub fn open(path: impl AsRef<Path>, campaign: &Campaign) -> Result<Ledger> {
         let path = path.as_ref().to_path_buf();
         let mut conn = open_conn(&path)?;
-        let tx = conn.transaction().map_err(db_err)?;
+        // IMMEDIATE: other processes may write the ledger meanwhile (a deferred transaction
+        // that reads, then writes, fails at once in WAL mode when another commits between).
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(db_err)?;
         match get_meta(&tx, "campaign_id")? {
             Some(id) if id != campaign.id() => {
                 let template = get_meta(&tx, "template")?.unwrap_or_default();
@@ -840,21 +844,21 @@ mod tests {
     fn a_row_becomes_unknown_when_its_lease_runs_out_with_a_window_from_then() {
         let (path, c) = (temp_ledger("lease"), campaign());
         let mut crashed = Ledger::open(&path, &c).unwrap();
-        crashed.lease = Duration::from_millis(300);
+        crashed.lease = Duration::from_millis(1000);
         let mut live = crashed.clone();
         live.owner = owner_name();
         let (dead_row, _, _) = crashed.claim_next().unwrap().unwrap();
         let (live_row, _, _) = live.claim_next().unwrap().unwrap();
-        let until = std::time::Instant::now() + Duration::from_millis(1500);
+        let until = std::time::Instant::now() + Duration::from_millis(2500);
         while std::time::Instant::now() < until {
             assert_eq!(live.renew(std::slice::from_ref(&live_row)).unwrap(), 1);
             assert_eq!(live.renew(std::slice::from_ref(&dead_row)).unwrap(), 0);
-            std::thread::sleep(Duration::from_millis(50));
+            std::thread::sleep(Duration::from_millis(100));
         }
         let restarted = Ledger::open(&path, &c).unwrap();
         assert_eq!(state_of(&restarted, &dead_row).0, RecipientState::Unknown);
         assert_eq!(state_of(&restarted, &live_row).0, RecipientState::InFlight);
-        // 1.5 s after the claim, but the one-second window started at the reopen.
+        // 2.5 s after the claim, but the one-second window started at the reopen.
         let window = Duration::from_secs(1);
         assert_eq!(restarted.release_quiet_unknowns(window).unwrap(), 0);
         std::thread::sleep(Duration::from_millis(1100));

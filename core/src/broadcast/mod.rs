@@ -27,7 +27,7 @@
 
 mod ledger;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::{Duration, Instant};
@@ -352,9 +352,13 @@ pub struct BroadcastOptions {
     /// again (default 15 min).
     pub unknown_window: Duration,
     /// Longest wait for a governor slot per send (default 60 s); past it the recipient is
-    /// tried again later.
+    /// tried again after the governor's delay, without counting an attempt (the run pauses
+    /// up to a second meanwhile).
     pub max_wait: Duration,
-    /// Attempts per recipient for failures that certainly did not send (default 5).
+    /// Attempts per recipient (default 5) for requests that may have been written and were
+    /// refused in a way that is safe to repeat (a rate limit, a transient error). A send
+    /// that never went out (no governor slot, no connection) is not counted, for up to
+    /// 10 minutes of such sends in a row; then it counts too, so the run ends.
     pub max_attempts: u32,
     /// No send before this time (Unix milliseconds); stored in the ledger.
     pub not_before_ms: Option<i64>,
@@ -456,6 +460,44 @@ fn classify(result: Result<crate::client::SendResponse>, attempts_left: bool) ->
     }
 }
 
+/// How long a run holds for sends that cannot go out before it counts them as attempts.
+const NOT_SENT_SPELL_MAX: Duration = Duration::from_secs(600);
+
+/// A spell of sends that could not go out (see `Client::broadcast`).
+#[derive(Default)]
+struct Spell {
+    /// When it started (Unix ms), 0 when there is none.
+    started_ms: std::sync::atomic::AtomicI64,
+    /// Holds so far.
+    holds: std::sync::atomic::AtomicU32,
+}
+
+impl Spell {
+    /// The start of the current spell, starting one at `now` if there is none.
+    fn begin(&self, now: i64) -> i64 {
+        match self
+            .started_ms
+            .compare_exchange(0, now, Ordering::SeqCst, Ordering::SeqCst)
+        {
+            Ok(_) => now,
+            Err(started) => started,
+        }
+    }
+    /// The number of holds before this one; one more when the last hold is over.
+    fn next_hold(&self, last_over: bool) -> u32 {
+        if last_over {
+            self.holds.fetch_add(1, Ordering::SeqCst)
+        } else {
+            self.holds.load(Ordering::SeqCst).saturating_sub(1)
+        }
+    }
+    /// A send went out: the spell is over.
+    fn end(&self) {
+        self.started_ms.store(0, Ordering::SeqCst);
+        self.holds.store(0, Ordering::SeqCst);
+    }
+}
+
 /// Aborts the lease renewal of a run when the run ends or is dropped.
 struct Renewal(tokio::task::JoinHandle<()>);
 
@@ -519,14 +561,16 @@ impl Client {
         // The rows this run is sending, their leases renewed in the background until the
         // run ends or is dropped (a cancelled run's rows then run out of lease and become
         // `unknown`, as a crashed one's do).
-        let sending: Arc<std::sync::Mutex<HashSet<String>>> = Arc::default();
+        // (A row whose lease ran out may be claimed again by this run while its first send
+        // is still finishing: counted per claim.)
+        let sending: Arc<std::sync::Mutex<HashMap<String, usize>>> = Arc::default();
         let _renewal = Renewal(tokio::spawn({
             let (ledger, sending) = (ledger.clone(), Arc::clone(&sending));
             async move {
                 let every = ledger.lease() / 5;
                 loop {
                     tokio::time::sleep(every).await;
-                    let rows: Vec<String> = lock(&sending).iter().cloned().collect();
+                    let rows: Vec<String> = lock(&sending).keys().cloned().collect();
                     if !rows.is_empty() {
                         let l = ledger.clone();
                         // A failed renewal is tried again at the next tick.
@@ -544,8 +588,9 @@ impl Client {
         // Until when (Unix ms) nothing is claimed: a send that could not go out at all (the
         // governor's store or the network is down) holds the run for its retry delay.
         let hold_until = Arc::new(std::sync::atomic::AtomicI64::new(0));
-        // Sends in a row that could not go out: the hold doubles with each (1 s, 2 s, … 60 s).
-        let not_sent_in_a_row = Arc::new(std::sync::atomic::AtomicU32::new(0));
+        // A spell of sends that could not go out: when it started (Unix ms, 0: none) and how
+        // many holds it has had (a connection's hold doubles with each: 1 s, 2 s, … 60 s).
+        let spell = Arc::new(Spell::default());
         let mut tasks = tokio::task::JoinSet::new();
         let mut last_progress: Option<Instant> = None;
         let mut last_poll = Instant::now() - Duration::from_secs(1);
@@ -646,7 +691,7 @@ impl Client {
             let claimed = blocking(move || {
                 let row = l.claim_next()?;
                 if let Some((to, _, _)) = &row {
-                    lock(&sending_now).insert(to.clone());
+                    *lock(&sending_now).entry(to.clone()).or_default() += 1;
                 }
                 Ok(row)
             })
@@ -693,34 +738,53 @@ impl Client {
             let max_attempts = options.max_attempts;
             let sending = Arc::clone(&sending);
             let hold_until = Arc::clone(&hold_until);
-            let not_sent_in_a_row = Arc::clone(&not_sent_in_a_row);
+            let spell = Arc::clone(&spell);
             tasks.spawn(async move {
                 let _permit = permit;
                 let msg = template_message(&template.0, &template.1, &to, &params, &key);
                 let result = client.send_within(&msg, max_wait).await;
-                let outcome = classify(result, attempts < max_attempts);
+                let mut outcome = classify(result, attempts < max_attempts);
                 if matches!(outcome, Outcome::Accepted(_)) {
                     accepted_run.fetch_add(1, Ordering::SeqCst);
                 }
                 if let Outcome::NotSent(d, no_connection) = outcome {
-                    let n = not_sent_in_a_row.fetch_add(1, Ordering::SeqCst);
-                    let hold = if no_connection {
-                        d.max(Duration::from_secs(1 << n.min(6)))
-                            .min(Duration::from_secs(60))
+                    let now = ledger::now_ms();
+                    let started = spell.begin(now);
+                    if now - started > NOT_SENT_SPELL_MAX.as_millis() as i64 {
+                        // Held for too long (a base URL that never resolves, a store that
+                        // stays down): from now on each such send counts as an attempt, so
+                        // the run ends, failing what cannot be sent.
+                        outcome = if attempts < max_attempts {
+                            Outcome::Retry(d)
+                        } else if no_connection {
+                            Outcome::Failed(ErrorCode::Connection, None)
+                        } else {
+                            Outcome::Failed(ErrorCode::RateLimited, None)
+                        };
                     } else {
-                        d
-                    };
-                    if n == 0 {
-                        tracing::warn!(
-                            target: "wa360::broadcast",
-                            hold_ms = hold.as_millis() as u64,
-                            "broadcast held: a send could not go out (no send slot from the governor, or no connection); it is tried again without counting an attempt"
-                        );
+                        let hold = if no_connection {
+                            // One more doubling per hold, not per send: the sends of one
+                            // wave fail together.
+                            let n = spell.next_hold(now >= hold_until.load(Ordering::SeqCst));
+                            d.max(Duration::from_secs(1 << n.min(6)))
+                                .min(Duration::from_secs(60))
+                        } else {
+                            // The governor's own delay may be one recipient's back-off
+                            // (up to 4^6 s): that recipient waits it out (its retry time),
+                            // the run only pauses.
+                            d.min(Duration::from_secs(1))
+                        };
+                        if started == now {
+                            tracing::warn!(
+                                target: "wa360::broadcast",
+                                hold_ms = hold.as_millis() as u64,
+                                "broadcast held: a send could not go out (no send slot from the governor, or no connection); it is tried again without counting an attempt"
+                            );
+                        }
+                        hold_until.fetch_max(now.saturating_add(hold.as_millis() as i64), Ordering::SeqCst);
                     }
-                    let until = ledger::now_ms().saturating_add(hold.as_millis() as i64);
-                    hold_until.fetch_max(until, Ordering::SeqCst);
                 } else {
-                    not_sent_in_a_row.store(0, Ordering::SeqCst);
+                    spell.end();
                 }
                 blocking(move || {
                     let marked = match outcome {
@@ -730,7 +794,13 @@ impl Client {
                         Outcome::NotSent(d, _) => ledger.mark_retry(&to, d, false),
                         Outcome::Failed(code, api) => ledger.mark_failed(&to, code.as_str(), api),
                     };
-                    lock(&sending).remove(&to);
+                    let mut sending = lock(&sending);
+                    if let Some(n) = sending.get_mut(&to) {
+                        *n -= 1;
+                        if *n == 0 {
+                            sending.remove(&to);
+                        }
+                    }
                     marked
                 })
                 .await

@@ -41,15 +41,18 @@ struct Keeper(Mutex<Option<JoinHandle<()>>>, Arc<State>, u32);
 
 impl Drop for Keeper {
     fn drop(&mut self) {
-        stop_keeper(&self.1);
-        if let Some(h) = lock(&self.0).take() {
-            if std::process::id() == self.2 {
-                let _ = h.join();
-            } else {
-                // A forked child (gunicorn --preload) drops what it inherited: the
-                // thread exists only in the parent, so there is nothing to join.
+        if std::process::id() != self.2 {
+            // A forked child (gunicorn --preload) drops what it inherited: the thread
+            // exists only in the parent, so there is nothing to stop or join (and the
+            // locks it may have held at the fork are never released in the child).
+            if let Some(h) = self.0.get_mut().ok().and_then(Option::take) {
                 std::mem::forget(h);
             }
+            return;
+        }
+        stop_keeper(&self.1);
+        if let Some(h) = lock(&self.0).take() {
+            let _ = h.join();
         }
     }
 }
@@ -236,5 +239,42 @@ impl Consumer {
         let n = self.release_held();
         stop_keeper(&self.keeper.1);
         n
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A forked child drops the consumers it inherited: it neither waits for the renewal
+    /// thread (which exists only in the parent) nor takes the locks that thread may have
+    /// held at the fork.
+    #[test]
+    fn a_keeper_inherited_from_another_process_is_dropped_at_once() {
+        let c = Consumer::new(crate::inbox::open("memory://").unwrap());
+        let (stay, wait) = std::sync::mpsc::channel::<()>();
+        // A thread that never ends while `stay` lives, as the parent's renewal thread.
+        let thread = std::thread::spawn(move || {
+            let _ = wait.recv();
+        });
+        let inherited = Keeper(
+            Mutex::new(Some(thread)),
+            Arc::clone(&c.state),
+            std::process::id().wrapping_add(1),
+        );
+        let (done, dropped) = std::sync::mpsc::channel();
+        let state = Arc::clone(&c.state);
+        let held = std::thread::spawn(move || {
+            // The lock the parent's thread held at the fork.
+            let _closed = lock(&state.closed.0);
+            drop(inherited);
+            let _ = done.send(());
+        });
+        assert!(
+            dropped.recv_timeout(Duration::from_secs(5)).is_ok(),
+            "dropping an inherited keeper waited"
+        );
+        held.join().unwrap();
+        drop(stay);
     }
 }

@@ -244,7 +244,12 @@ pub fn conversation_of(event: &Event) -> Option<String> {
 /// unknown scheme, a relative path or a bad option; `store` when the file
 /// cannot be opened (corrupt, locked, unwritable), leaving it untouched.
 pub fn open(url: &str) -> Result<Arc<dyn Inbox>> {
-    let (base, query) = url.split_once('?').unwrap_or((url, ""));
+    // The query starts after the user info (a password may hold an unencoded `?`).
+    let after_user = url.rfind('@').map_or(0, |at| at + 1);
+    let (base, query) = match url[after_user..].find('?') {
+        Some(q) => (&url[..after_user + q], &url[after_user + q + 1..]),
+        None => (url, ""),
+    };
     if base == "memory://" || base == "memory:" {
         return Ok(observed(SqliteInbox::memory(parse_options(query)?)?));
     }
@@ -299,6 +304,12 @@ fn parse_options(query: &str) -> Result<InboxOptions> {
     let mut o = InboxOptions::default();
     for pair in query.split('&').filter(|p| !p.is_empty()) {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        // A key is echoed in the error only when it looks like an option name.
+        let k = if !k.is_empty() && k.bytes().all(|b| b.is_ascii_lowercase() || b == b'_') {
+            k
+        } else {
+            "?"
+        };
         let n: u64 = v.parse().map_err(|_| {
             Error::invalid(format!("inbox.{k}"), "must be a non-negative whole number")
         })?;

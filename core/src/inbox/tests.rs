@@ -124,10 +124,14 @@ fn redact_url_hides_user_info_only() {
         redact_url("redis://u:a@b@c-SENTINEL@host?x=@y"),
         "redis://***@host?x=@y"
     );
+    // An `@` after the authority may end a password with an unencoded `/`, `?` or `#`:
+    // hidden up to it (safe side: the rest of such a URL is shown less).
     assert_eq!(
-        redact_url("redis://host:6379/0#a@b"),
-        "redis://host:6379/0#a@b"
+        redact_url("redis://u:p/w@host:6379/0"),
+        "redis://***@host:6379/0"
     );
+    assert_eq!(redact_url("redis://host:6379/0#a@b"), "redis://***@b");
+    assert_eq!(redact_url("redis://host:6379/0"), "redis://host:6379/0");
 }
 
 #[test]
