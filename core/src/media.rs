@@ -49,60 +49,96 @@ pub struct Media<'a> {
 
 /// The local guard on failing media look-ups: remembers when recent look-ups failed and
 /// refuses new ones once the budget of [`MediaLookupGuard`] (a client setting) is spent.
-/// One per client, shared by its clones.
+/// A look-up under way counts against the budget until its answer is known: concurrent
+/// look-ups beyond what is left of it wait for one under way to finish, so a burst that
+/// fails (a wrong key, expired ids) never sends more than the budget. One per client,
+/// shared by its clones.
 #[derive(Debug, Default)]
 pub(crate) struct LookupGuard {
-    failures: Mutex<VecDeque<Instant>>,
+    state: Mutex<GuardState>,
+    /// Signalled when a look-up under way finishes.
+    finished: tokio::sync::Notify,
+}
+
+#[derive(Debug, Default)]
+struct GuardState {
+    failures: VecDeque<Instant>,
+    under_way: u32,
+}
+
+/// A look-up under way, counted by the guard until dropped.
+pub(crate) struct LookupSlot<'a>(&'a LookupGuard);
+
+impl Drop for LookupSlot<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut st) = self.0.state.lock() {
+            st.under_way = st.under_way.saturating_sub(1);
+        }
+        self.0.finished.notify_waiters();
+    }
 }
 
 impl LookupGuard {
-    /// Refuse a media look-up locally when the budget of failures is spent.
-    fn check(&self, budget: Option<MediaLookupGuard>) -> Result<()> {
+    /// A slot for one media look-up, waiting while look-ups under way could still spend
+    /// the budget; refused locally when the budget of failures is spent. `None` without
+    /// a guard.
+    async fn reserve(&self, budget: Option<MediaLookupGuard>) -> Result<Option<LookupSlot<'_>>> {
         let Some(guard) = budget else {
-            return Ok(());
+            return Ok(None);
         };
-        let Ok(mut q) = self.failures.lock() else {
-            return Ok(());
-        };
-        let now = Instant::now();
-        while q
-            .front()
-            .is_some_and(|t| now.duration_since(*t) >= guard.window)
-        {
-            q.pop_front();
+        loop {
+            let finished = self.finished.notified();
+            tokio::pin!(finished);
+            finished.as_mut().enable();
+            {
+                let Ok(mut st) = self.state.lock() else {
+                    return Ok(None);
+                };
+                let now = Instant::now();
+                while st
+                    .failures
+                    .front()
+                    .is_some_and(|t| now.duration_since(*t) >= guard.window)
+                {
+                    st.failures.pop_front();
+                }
+                let max = u64::from(guard.max_failures);
+                let failed = st.failures.len() as u64;
+                if failed >= max {
+                    let wait = st
+                        .failures
+                        .front()
+                        .map(|t| guard.window.saturating_sub(now.duration_since(*t)))
+                        .unwrap_or_default();
+                    return Err(Error::Api {
+                        code: ErrorCode::Media,
+                        error: Box::new(ApiError {
+                            status: 0,
+                            message: format!(
+                                "media look-up refused locally: {failed} failed look-ups within {:?}; \
+                                 360dialog blocks numbers that repeat failing look-ups",
+                                guard.window
+                            ),
+                            retry_after: Some(wait),
+                            ..Default::default()
+                        }),
+                    });
+                }
+                if failed + u64::from(st.under_way) < max {
+                    st.under_way += 1;
+                    return Ok(Some(LookupSlot(self)));
+                }
+            }
+            finished.await;
         }
-        if q.len() as u64 >= u64::from(guard.max_failures) {
-            let wait = q
-                .front()
-                .map(|t| guard.window.saturating_sub(now.duration_since(*t)))
-                .unwrap_or_default();
-            return Err(Error::Api {
-                code: ErrorCode::Media,
-                error: Box::new(ApiError {
-                    status: 0,
-                    message: format!(
-                        "media look-up refused locally: {} failed look-ups within {:?}; \
-                         360dialog blocks numbers that repeat failing look-ups",
-                        q.len(),
-                        guard.window
-                    ),
-                    retry_after: Some(wait),
-                    ..Default::default()
-                }),
-            });
-        }
-        Ok(())
     }
 
     /// Count a failed media look-up (an error answer from the server).
-    fn note_failure(&self, budget: Option<MediaLookupGuard>) {
-        if budget.is_none() {
-            return;
-        }
-        if let Ok(mut q) = self.failures.lock() {
-            q.push_back(Instant::now());
-            if q.len() > 1024 {
-                q.pop_front();
+    fn note_failure(&self) {
+        if let Ok(mut st) = self.state.lock() {
+            st.failures.push_back(Instant::now());
+            if st.failures.len() > 1024 {
+                st.failures.pop_front();
             }
         }
     }
@@ -252,7 +288,7 @@ impl<'a> Media<'a> {
     pub async fn info(&self, media_id: &str) -> Result<MediaInfo> {
         validate_media_id(media_id)?;
         let budget = self.transport.config().media_lookup_guard();
-        self.guard.check(budget)?;
+        let slot = self.guard.reserve(budget).await?;
         let value = self
             .transport
             .request_json(
@@ -264,10 +300,11 @@ impl<'a> Media<'a> {
             .await
             .inspect_err(|e| {
                 // Only answers from the server count towards 360dialog's block.
-                if e.status().is_some_and(|s| s >= 400) {
-                    self.guard.note_failure(budget);
+                if slot.is_some() && e.status().is_some_and(|s| s >= 400) {
+                    self.guard.note_failure();
                 }
             })?;
+        drop(slot);
         let info: MediaInfo =
             serde_json::from_value(value).map_err(|e| Error::InvalidResponse {
                 status: 200,

@@ -206,6 +206,35 @@ async fn media_round_trip_through_the_host_rule() {
     );
 }
 
+/// Ten look-ups of a media id that does not exist, all at once (a burst of inbound media
+/// with expired ids, or a wrong key): the local guard lets at most its budget (4 failures)
+/// reach 360dialog, which blocks numbers that repeat failing look-ups; the rest are
+/// refused locally.
+#[tokio::test]
+async fn concurrent_failing_media_lookups_never_exceed_the_guard() {
+    let sb = Sandbox::start().await.unwrap();
+    // Slow answers, so every look-up is under way at once.
+    sb.add_fault(wa360_sandbox::FaultRule::new("GET", "/9*", Fault::Delay { ms: 300 }).times(0));
+    let c = client(&sb);
+    let mut lookups = tokio::task::JoinSet::new();
+    for _ in 0..10 {
+        let c = c.clone();
+        lookups.spawn(async move { c.media().info("9000000001").await });
+    }
+    let results = lookups.join_all().await;
+    let sent = sb
+        .requests()
+        .iter()
+        .filter(|r| r.method == "GET" && r.path == "/9000000001")
+        .count();
+    assert!(sent <= 4, "{sent} failing look-ups reached the API");
+    let refused = results
+        .iter()
+        .filter(|r| r.as_ref().is_err_and(|e| e.code() == ErrorCode::Media))
+        .count();
+    assert_eq!((sent, refused), (4, 6), "{results:?}");
+}
+
 #[tokio::test]
 async fn webhook_registration_and_statuses_parse() {
     let sb = Sandbox::builder().time_scale(0.01).start().await.unwrap();
