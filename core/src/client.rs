@@ -246,7 +246,7 @@ impl Client {
         if let Ok(r) = serde_json::from_slice::<SendResponse>(&resp.body) {
             return Ok(r);
         }
-        let value = transport::decode_json(&resp, RetryClass::Send)?;
+        let value = self.inner.transport.decode_json(&resp, RetryClass::Send)?;
         serde_json::from_value::<SendResponse>(value).map_err(|e| {
             let e = Error::OutcomeUnknown {
                 reason: format!("2xx answer is not a send response: {e}"),
@@ -311,7 +311,7 @@ impl Client {
 
     async fn expect_success(&self, body: &Value) -> Result<()> {
         let resp = self.post_messages(body).await?;
-        let value = transport::decode_json(&resp, RetryClass::Send)?;
+        let value = self.inner.transport.decode_json(&resp, RetryClass::Send)?;
         expect_success_true(&value, resp.status, RetryClass::Send)
     }
 }

@@ -31,7 +31,7 @@ use serde_json::Value;
 use crate::config::MediaLookupGuard;
 use crate::error::{ApiError, Error, ErrorCode, Result};
 use crate::retry::RetryClass;
-use crate::transport::{self, Accept, Body, Transport, expect_success_true};
+use crate::transport::{Accept, Body, Transport, expect_success_true};
 
 /// The only foreign media host whose URLs are rewritten to the base URL.
 pub const META_MEDIA_HOST: &str = "lookaside.fbsbx.com";
@@ -272,7 +272,7 @@ impl<'a> Media<'a> {
                 Accept::Json,
             )
             .await?;
-        let value = transport::decode_json(&resp, RetryClass::Send)?;
+        let value = self.transport.decode_json(&resp, RetryClass::Send)?;
         match value.get("id") {
             Some(Value::String(s)) if !s.is_empty() => Ok(s.clone()),
             Some(Value::Number(n)) => Ok(n.to_string()),

@@ -237,7 +237,7 @@ impl Transport {
         let resp = self
             .execute(method, &url, &body, retry, Accept::Json)
             .await?;
-        decode_json(&resp, retry)
+        self.decode_json(&resp, retry)
     }
 
     /// Send a request, repeating failed attempts as `class` allows.
@@ -578,7 +578,10 @@ impl Transport {
         retry_after: Option<Duration>,
         class: RetryClass,
     ) -> (Failure, Error) {
-        let parsed = parse_error_body(status.as_u16(), body);
+        // The key is removed from the body before anything is cut from it: a key across
+        // the snippet's end would otherwise leave its first part in the error.
+        let body = self.redact_bytes(body);
+        let parsed = parse_error_body(status.as_u16(), &body);
         let mut api = parsed.error;
         self.redact_api_error(&mut api);
         if retry_after.is_some() {
@@ -626,6 +629,43 @@ impl Transport {
         } else {
             text.replace(key, "***")
         }
+    }
+
+    /// `body` with every occurrence of the API key replaced by `***` (borrowed when there
+    /// is none).
+    fn redact_bytes<'b>(&self, body: &'b [u8]) -> std::borrow::Cow<'b, [u8]> {
+        let key = self.config.api_key().expose().as_bytes();
+        if key.is_empty() || !body.windows(key.len()).any(|w| w == key) {
+            return std::borrow::Cow::Borrowed(body);
+        }
+        let mut out = Vec::with_capacity(body.len());
+        let mut rest = body;
+        while let Some(at) = rest.windows(key.len()).position(|w| w == key) {
+            out.extend_from_slice(&rest[..at]);
+            out.extend_from_slice(b"***");
+            rest = &rest[at + key.len()..];
+        }
+        out.extend_from_slice(rest);
+        std::borrow::Cow::Owned(out)
+    }
+
+    /// Decode a 2xx JSON body; an empty body is `null`. Failure is `outcome_unknown` for
+    /// sends and `invalid_response` otherwise, quoting the start of the body with the key
+    /// removed (before the cut).
+    pub(crate) fn decode_json(&self, resp: &Response, class: RetryClass) -> Result<Value> {
+        if resp.body.iter().all(u8::is_ascii_whitespace) {
+            return Ok(Value::Null);
+        }
+        serde_json::from_slice(&resp.body).map_err(|e| {
+            let body = self.redact_bytes(&resp.body);
+            let e = unreadable_success(
+                resp.status,
+                format!("2xx answer is not JSON ({e}): {}", body_snippet(&body)),
+                class,
+            );
+            tracing::warn!(status = resp.status, code = %e.code(), error = %e, "answer unreadable");
+            e
+        })
     }
 
     fn redact_api_error(&self, api: &mut ApiError) {
@@ -746,23 +786,6 @@ pub(crate) fn expect_success_true(value: &Value, status: u16, class: RetryClass)
 /// A body that cannot be serialised: `invalid_argument` on `body`.
 pub(crate) fn json_err(e: serde_json::Error) -> Error {
     Error::invalid("body", format!("cannot be serialised as JSON: {e}"))
-}
-
-/// Decode a 2xx JSON body; an empty body is `null`. Failure is `outcome_unknown` for
-/// sends and `invalid_response` otherwise.
-pub(crate) fn decode_json(resp: &Response, class: RetryClass) -> Result<Value> {
-    if resp.body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(Value::Null);
-    }
-    serde_json::from_slice(&resp.body).map_err(|e| {
-        let e = unreadable_success(
-            resp.status,
-            format!("2xx answer is not JSON ({e}): {}", body_snippet(&resp.body)),
-            class,
-        );
-        tracing::warn!(status = resp.status, code = %e.code(), error = %e, "answer unreadable");
-        e
-    })
 }
 
 fn retry_after_header(headers: &HeaderMap) -> Option<Duration> {

@@ -145,6 +145,17 @@ fn secrets_never_appear_in_trace_logs_errors_or_debug_output() {
             Fault::Html { status: Some(502) },
             Fault::ResetAfterBody,
             Fault::MalformedJson { status: None },
+            // A 2xx that is not JSON, echoing the request's key (a debug proxy).
+            Fault::Status {
+                status: 200,
+                body: Some(format!("echo D360-API-KEY: {API_KEY}")),
+            },
+            // An error answer whose key lies across the quoted snippet's end (1 KiB): its
+            // first part must not be quoted either.
+            Fault::Status {
+                status: 400,
+                body: Some(format!("{}{API_KEY}", "x".repeat(1009))),
+            },
         ] {
             sb.add_fault(on_send(fault).times(3));
             let e = client.send(&msg).await.unwrap_err();
@@ -211,6 +222,12 @@ fn secrets_never_appear_in_trace_logs_errors_or_debug_output() {
             logs.contains(expected),
             "missing {expected:?} in logs:\n{logs}"
         );
+    }
+    // The first half of the key, as a cut through it would leave it.
+    let half = &API_KEY[..API_KEY.len() / 2];
+    assert!(!logs.contains(half), "part of the key in the logs");
+    for t in &texts {
+        assert!(!t.contains(half), "part of the key in {t}");
     }
     for secret in [API_KEY, HOOK_PASS, APP_SECRET] {
         for form in leak_forms(secret) {

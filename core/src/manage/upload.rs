@@ -96,9 +96,10 @@ impl Uploads<'_> {
             query_escape(file_name),
             query_escape(mime)
         );
+        // Each POST opens a new session: repeated only when it cannot have arrived.
         let v = self
             .client
-            .request_json(Method::POST, &path, None, RetryClass::Idempotent)
+            .request_json(Method::POST, &path, None, RetryClass::Send)
             .await?;
         match v.get("id").and_then(Value::as_str) {
             Some(id) if check_session(id).is_ok() => Ok(id.to_string()),
@@ -122,7 +123,7 @@ impl Uploads<'_> {
                 transport::Accept::Json,
             )
             .await?;
-        let v = transport::decode_json(&resp, RetryClass::NoRetry)?;
+        let v = t.decode_json(&resp, RetryClass::NoRetry)?;
         match v.get("h").and_then(Value::as_str) {
             Some(h) if !h.is_empty() => Ok(h.to_string()),
             _ => Err(Error::InvalidResponse {
