@@ -22,8 +22,15 @@ function wa360Webhook(options) {
         : req.body !== undefined || req.readableEnded ? Promise.reject(new Error('wa360Webhook needs the raw body: mount it before express.json() or use express.raw()'))
           : readBody(req, r.maxBytes + 1)
     got.then((body) => r.handle(req.method, rawQuery(req), headers, body, req))
-      .then(([status, text]) => { res.status(status).type('text/plain').send(text) },
-        (e) => (e.status === 413 ? res.status(413).type('text/plain').send('payload too large') : next(e)))
+      .then(([status, text]) => {
+        // Another middleware (a request timeout) may have answered meanwhile.
+        if (!res.headersSent) res.status(status).type('text/plain').send(text)
+      }, (e) => {
+        if (res.headersSent) return
+        if (e.status === 413) res.status(413).type('text/plain').send('payload too large')
+        else next(e)
+      })
+      .catch(next)
   }
   /** Graceful shutdown of the inbox consumers (stop claiming, finish up to the grace, release). */
   middleware.close = r.close

@@ -71,7 +71,17 @@ wrapMethods(native.Ledger, new Set())
       if (progress !== undefined && typeof progress !== 'function') {
         return Promise.reject(Object.assign(new TypeError('options.progress must be a function'), { code: 'invalid_argument' }))
       }
-      return nativeBroadcast.call(this, campaign, ledger, rest, progress)
+      // A progress callback that throws (or rejects) must not end the process: it runs
+      // from a thread-safe function, where a throw is fatal. Reported as a warning.
+      const guarded = progress === undefined ? undefined : (p) => {
+        try {
+          const r = progress(p)
+          if (r && typeof r.then === 'function') r.then(undefined, (e) => process.emitWarning(`wa360 broadcast progress callback failed: ${e}`))
+        } catch (e) {
+          process.emitWarning(`wa360 broadcast progress callback failed: ${e}`)
+        }
+      }
+      return nativeBroadcast.call(this, campaign, ledger, rest, guarded)
     },
   })
 }

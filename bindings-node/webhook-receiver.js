@@ -22,10 +22,20 @@ function materialise(json) {
   return events
 }
 
+// Never throws: whatever a handler threw (an object without a prototype, a getter that
+// throws), the event is still nacked with some description.
 function describe(e) {
-  const text = e instanceof Error ? `${e.name}: ${e.message}` : String(e)
-  return text.slice(0, 2000)
+  try {
+    const text = e instanceof Error ? `${e.name}: ${e.message}` : String(e)
+    return text.slice(0, 2000)
+  } catch {
+    return 'unprintable error'
+  }
 }
+
+// The graceful closes under way in this process after a signal: the signal is raised
+// again (when no one else handles it) only once every receiver has closed.
+const closingOnSignal = new Set()
 
 function delay(ms) {
   let timer
@@ -61,7 +71,7 @@ function startConsumers(inbox, onEvents, onError, concurrency) {
       }
     }
   }
-  const loops = Array.from({ length: concurrency }, () => loop())
+  const loops = Array.from({ length: concurrency }, () => loop().catch(onError))
   return {
     consumer,
     /** Stop claiming, let running handlers finish up to `graceMs`, release the rest. */
@@ -85,10 +95,22 @@ function makeReceiver(options) {
   if (!verifier && !options.insecureSkipVerify) {
     throw new TypeError('wa360 webhook receiver: give `verify` options (basicAuth / headers / appSecret), a `verifier`, or insecureSkipVerify: true')
   }
-  const onError = typeof options.onError === 'function' ? options.onError : (e) => { console.error('wa360 webhook handler failed:', e) }
+  const report = typeof options.onError === 'function' ? options.onError : (e) => { console.error('wa360 webhook handler failed:', e) }
+  // An onError that throws or rejects must not end the process (an unhandled rejection
+  // in a consumer loop) nor stop the loop.
+  const onError = (e) => {
+    try {
+      const r = report(e)
+      if (r && typeof r.then === 'function') r.then(undefined, () => {})
+    } catch {}
+  }
   const inbox = options.inbox == null ? null : options.inbox instanceof Inbox ? options.inbox : new Inbox(String(options.inbox))
   const concurrency = Number.isInteger(options.concurrency) && options.concurrency > 0 ? options.concurrency : 4
-  const graceMs = typeof options.shutdownGraceMs === 'number' ? options.shutdownGraceMs : 10000
+  // setTimeout takes at most 2^31 - 1 ms (about 24.8 days): anything longer, or not a
+  // number, would fire at once.
+  const graceMs = typeof options.shutdownGraceMs === 'number' && options.shutdownGraceMs >= 0
+    ? Math.min(options.shutdownGraceMs, 2 ** 31 - 1)
+    : 10000
   const maxBytes = options.maxBytes ?? MAX_BODY
   const native = new Receiver({
     verifyToken: options.verifyToken,
@@ -104,11 +126,19 @@ function makeReceiver(options) {
     if (!inbox || pool || closing || options.startConsumers === false) return
     pool = startConsumers(inbox, options.onEvents, onError, concurrency)
     if (options.shutdownSignals !== false) {
-      for (const sig of ['SIGTERM', 'SIGINT']) process.once(sig, onSignal)
+      // First in line, so the count below still includes the app's own `once` listeners.
+      for (const sig of ['SIGTERM', 'SIGINT']) process.prependOnceListener(sig, onSignal)
     }
   }
   function onSignal(sig) {
-    close().catch(onError).finally(() => {
+    // Other listeners (the app's own shutdown, another receiver) handle the signal too:
+    // then the process ends when they say so. Counted now: a `once` listener is gone by
+    // the time our close has finished.
+    const alone = process.listenerCount(sig) === 0
+    const closed = close().catch(onError)
+    closingOnSignal.add(closed)
+    if (!alone) return
+    Promise.allSettled([...closingOnSignal]).then(() => {
       // Nobody else handles the signal: end the process the way it would have ended.
       if (process.listenerCount(sig) === 0) process.kill(process.pid, sig)
     })

@@ -78,6 +78,25 @@ describe('broadcast', () => {
     } finally { await sb.stop() }
   })
 
+  test('a progress callback that throws or rejects does not end the process or the run', async () => {
+    const sb = await Sandbox.start({ timeScale: 0.01 })
+    const warnings = []
+    const onWarning = (w) => warnings.push(String(w))
+    process.on('warning', onWarning)
+    try {
+      const c = governed(sb)
+      const campaign = Campaign.fromCsv('order_update', 'en_US', csv(10))
+      let calls = 0
+      const s = await c.broadcast(campaign, new Ledger(ledgerUrl(), campaign), {
+        concurrency: 2,
+        progress: () => { calls++; if (calls % 2) throw new Error('boom'); return Promise.reject(new Error('late boom')) },
+      })
+      assert.equal(s.counts.accepted, 10)
+      for (let i = 0; i < 100 && !warnings.some((w) => w.includes('boom')); i++) await new Promise((r) => setTimeout(r, 20))
+      assert.ok(warnings.some((w) => w.includes('progress callback failed')), warnings.join('\n'))
+    } finally { process.off('warning', onWarning); await sb.stop() }
+  })
+
   test('outcome_unknown is settled by status webhooks, not resent', async () => {
     const sb = await Sandbox.start({ timeScale: 0.01 })
     const campaign = new Campaign('order_update', 'en_US', [{ to: '15555550301', params: ['A'] }, { to: '15555550302', params: ['B'] }])

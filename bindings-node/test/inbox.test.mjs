@@ -103,6 +103,29 @@ test('close lets running handlers finish within the grace, then releases the res
   finish()
 })
 
+test('a handler that throws an unprintable value and an onError that throws: the event is dead-lettered, nothing crashes', async () => {
+  const reported = []
+  const r = makeReceiver({
+    insecureSkipVerify: true, inbox: 'memory://?max_attempts=2&retry_base_ms=0', concurrency: 1, shutdownSignals: false,
+    onEvents() { throw Object.create(null) },
+    onError(e) { reported.push(e); throw new Error('onError fails too') },
+  })
+  assert.deepEqual(await r.handlePost([], text('1555', 'wamid.U1')), [200, 'OK'])
+  let stats
+  for (let i = 0; i < 200; i++) {
+    stats = await r.inbox.stats()
+    if (stats.dead === 1) break
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+  try {
+    assert.equal(stats.dead, 1, JSON.stringify(stats))
+    assert.equal(stats.inFlight, 0)
+    const [dead] = await r.inbox.dead(5)
+    assert.equal(dead.lastError, 'unprintable error', JSON.stringify(dead))
+    assert.ok(reported.length >= 1, 'the dead letter was reported')
+  } finally { await r.close(100) }
+})
+
 test('without an inbox, repeats are dropped in memory (as in Python)', async () => {
   const seen = []
   const r = makeReceiver({ insecureSkipVerify: true, onEvents: (events) => { seen.push(...events.map((e) => e.id)) } })

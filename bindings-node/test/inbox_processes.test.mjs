@@ -234,3 +234,23 @@ test('a locked inbox file stops start-up with a clear error', async () => {
   }
   assert.equal((await new Inbox(`sqlite://${db}`).stats()).ready, 0)
 })
+
+// An app with its own SIGTERM handler (registered with `once`) and an inbox receiver:
+// on SIGTERM the receiver closes its consumers but leaves the end of the process to the
+// app, which finishes its own (slow) shutdown and exits 0.
+test('SIGTERM: an app that handles the signal itself ends the process, not the receiver', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'wa360-node-own-sigterm-'))
+  const marker = join(dir, 'marker')
+  const child = spawn(process.execPath, [join(dirname(fileURLToPath(import.meta.url)), 'apps/own-sigterm.mjs')], {
+    env: { ...process.env, MARKER: marker },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  })
+  await new Promise((resolve, reject) => {
+    child.stdout.on('data', (d) => { if (String(d).includes('ready')) resolve() })
+    child.once('exit', () => reject(new Error('the app exited before it was ready')))
+  })
+  child.kill('SIGTERM')
+  const [code, signal] = await new Promise((resolve) => child.once('exit', (c, s) => resolve([c, s])))
+  assert.deepEqual([code, signal], [0, null])
+  assert.equal(readFileSync(marker, 'utf8'), 'done')
+})
