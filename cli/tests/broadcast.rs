@@ -57,6 +57,26 @@ fn write_csv(dir: &std::path::Path, n: usize) -> PathBuf {
     p
 }
 
+/// `wa360 broadcast` of the template `order_update` to `csv` on the ledger file `ledger`,
+/// against `sb`, with the options `extra` (shell-quoted), output unseen.
+fn broadcast_cmd(
+    sb: &BlockingSandbox,
+    csv: &std::path::Path,
+    ledger: &std::path::Path,
+    extra: &str,
+) -> Command {
+    let mut c = bin(sb);
+    c.args(words(
+        "broadcast --template order_update --lang en_US --no-progress",
+    ))
+    .arg("--recipients")
+    .arg(csv)
+    .arg("--ledger")
+    .arg(format!("sqlite://{}", ledger.display()))
+    .args(words(extra));
+    c
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -74,21 +94,9 @@ fn kill_9_halfway_then_rerun_sends_everyone_exactly_once() {
     let dir = temp_dir("kill");
     let csv = write_csv(&dir, N);
     let ledger = dir.join("ledger.db");
-    let args = |c: &mut Command| {
-        c.args(words(
-            "broadcast --template order_update --lang en_US --no-progress",
-        ))
-        .arg("--recipients")
-        .arg(&csv)
-        .arg("--ledger")
-        .arg(format!("sqlite://{}", ledger.display()))
-        .args(words("--mps 40 --pair-interval 0 --unknown-window 8"))
-        .args(["--listen", &format!("127.0.0.1:{port}")]);
-    };
+    let args = format!("--mps 40 --pair-interval 0 --unknown-window 8 --listen 127.0.0.1:{port}");
 
-    let mut c = bin(&sb);
-    args(&mut c);
-    let mut child = c
+    let mut child = broadcast_cmd(&sb, &csv, &ledger, &args)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -113,9 +121,7 @@ fn kill_9_halfway_then_rerun_sends_everyone_exactly_once() {
         "killed before the end ({after_kill})"
     );
 
-    let mut c = bin(&sb);
-    args(&mut c);
-    let out = c.output().unwrap();
+    let out = broadcast_cmd(&sb, &csv, &ledger, &args).output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
@@ -167,18 +173,16 @@ fn two_processes_on_one_ledger_send_everyone_exactly_once() {
     // No status webhooks, and a short quiet window: a row wrongly taken for a crashed
     // send would be sent again after 3 s.
     let run = || {
-        let mut c = bin(&sb);
-        c.args(words(
-            "broadcast --template order_update --lang en_US --no-progress",
-        ))
-        .arg("--recipients")
-        .arg(&csv)
-        .arg("--ledger")
-        .arg(format!("sqlite://{}", ledger.display()))
-        .args(words("--mps 10 --pair-interval 0 --unknown-window 3"))
+        broadcast_cmd(
+            &sb,
+            &csv,
+            &ledger,
+            "--mps 10 --pair-interval 0 --unknown-window 3",
+        )
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-        c.spawn().unwrap()
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
     };
     let first = run();
     let start = Instant::now();
