@@ -25,6 +25,7 @@ pub(crate) mod redis_conn;
 pub mod retry;
 pub mod secret;
 pub mod transport;
+pub(crate) mod util;
 pub mod webhook;
 
 pub use error::{ApiError, Error, ErrorCode, ErrorField, FieldValue, Result};

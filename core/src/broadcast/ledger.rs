@@ -26,7 +26,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 /// How long an `in_flight` row stays its claimer's without renewal; a run renews the rows
 /// it is sending every fifth of this ([`Ledger::renew`]).
@@ -177,13 +177,8 @@ pub fn parse_key(key: &str) -> Option<(&str, &str)> {
     key.strip_prefix(KEY_PREFIX)?.split_once(':')
 }
 
-/// Milliseconds since the Unix epoch.
-pub(crate) fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
+use crate::util::ms;
+pub(crate) use crate::util::now_ms;
 
 fn db_err(e: rusqlite::Error) -> Error {
     Error::Internal(format!("ledger: {e}"))
@@ -532,7 +527,7 @@ impl Ledger {
         let tx = conn.transaction().map_err(db_err)?;
         let now = now_ms();
         expire_leases(&tx, now)?;
-        let cutoff = now - window.as_millis() as i64;
+        let cutoff = now.saturating_sub(ms(window));
         let n = tx
             .execute(
                 "UPDATE recipients SET state = 'pending', unknown_since_ms = NULL, updated_ms = ?1 \
@@ -562,7 +557,7 @@ impl Ledger {
     /// Renew the leases of the rows this handle is sending (`recipients`); a row it no
     /// longer holds is left alone. Returns how many were renewed.
     pub(crate) fn renew(&self, recipients: &[String]) -> Result<usize> {
-        let until = now_ms() + self.lease.as_millis() as i64;
+        let until = now_ms().saturating_add(ms(self.lease));
         let mut conn = self.lock();
         let tx = conn.transaction().map_err(db_err)?;
         let mut n = 0;
@@ -617,7 +612,7 @@ impl Ledger {
                     now,
                     to,
                     &*self.owner,
-                    now + self.lease.as_millis() as i64
+                    now.saturating_add(ms(self.lease))
                 ],
             )
             .map_err(db_err)?;
@@ -679,7 +674,7 @@ impl Ledger {
                  attempts = attempts - ?5 \
                  WHERE recipient = ?3 AND state = 'in_flight' AND owner = ?4",
                 params![
-                    now + delay.as_millis() as i64,
+                    now.saturating_add(ms(delay)),
                     now,
                     to,
                     &*self.owner,

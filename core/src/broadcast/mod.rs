@@ -29,7 +29,7 @@ mod ledger;
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU8, AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
@@ -43,6 +43,7 @@ pub use ledger::{
 use crate::client::Client;
 use crate::error::{Error, ErrorCode, Result};
 use crate::messages::{Message, Outbound, Parameter, Template, normalize_phone};
+use crate::util::{lock, ms, now_ms};
 
 /// One recipient of a campaign.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -402,7 +403,7 @@ impl BroadcastOptions {
     #[must_use]
     pub fn starting_in(mut self, delay: Duration) -> Self {
         let delay_ms = i64::try_from(delay.as_millis()).unwrap_or(i64::MAX);
-        self.not_before_ms = Some(ledger::now_ms().saturating_add(delay_ms));
+        self.not_before_ms = Some(now_ms().saturating_add(delay_ms));
         self
     }
 
@@ -422,12 +423,10 @@ enum Outcome {
     Accepted(String),
     Unknown,
     Retry(Duration),
-    /// Certainly not sent (no send slot, or the connection never opened): try again after
-    /// the delay without counting an attempt, and pause claiming meanwhile. An outage of
-    /// the governor's store or of the network then holds the run instead of failing, for
-    /// good, every recipient it reaches.
-    /// `true` for a connection that never opened: the hold then doubles with each such
-    /// send in a row (1 s, 2 s, … 60 s); a refusal by the governor holds for its own delay.
+    /// Certainly not sent (no send slot, or the connection never opened; `true` for the
+    /// latter): try again after the delay without counting an attempt, and pause claiming
+    /// meanwhile ([`Hold`]). An outage of the governor's store or of the network then holds
+    /// the run instead of failing, for good, every recipient it reaches.
     NotSent(Duration, bool),
     Failed(ErrorCode, Option<i64>),
 }
@@ -463,38 +462,72 @@ fn classify(result: Result<crate::client::SendResponse>, attempts_left: bool) ->
 /// How long a run holds for sends that cannot go out before it counts them as attempts.
 const NOT_SENT_SPELL_MAX: Duration = Duration::from_secs(600);
 
-/// A spell of sends that could not go out (see `Client::broadcast`).
+/// A run's pause for sends that could not go out at all (the governor's store or the
+/// network is down): until when nothing is claimed, and the spell of such sends.
 #[derive(Default)]
-struct Spell {
-    /// When it started (Unix ms), 0 when there is none.
-    started_ms: std::sync::atomic::AtomicI64,
-    /// Holds so far.
-    holds: std::sync::atomic::AtomicU32,
+struct Hold {
+    /// Until when (Unix ms) nothing is claimed.
+    until_ms: AtomicI64,
+    /// When the spell of sends that could not go out started (Unix ms), 0 when there is none.
+    spell_ms: AtomicI64,
+    /// Pauses in this spell (a connection's pause doubles with each: 1 s, 2 s, … 60 s).
+    pauses: AtomicU32,
 }
 
-impl Spell {
-    /// The start of the current spell, starting one at `now` if there is none.
-    fn begin(&self, now: i64) -> i64 {
-        match self
-            .started_ms
-            .compare_exchange(0, now, Ordering::SeqCst, Ordering::SeqCst)
-        {
-            Ok(_) => now,
-            Err(started) => started,
-        }
+impl Hold {
+    /// How long claiming still waits, in ms (0 or less: not held).
+    fn remaining_ms(&self) -> i64 {
+        self.until_ms.load(Ordering::SeqCst) - now_ms()
     }
-    /// The number of holds before this one; one more when the last hold is over.
-    fn next_hold(&self, last_over: bool) -> u32 {
-        if last_over {
-            self.holds.fetch_add(1, Ordering::SeqCst)
+
+    /// A send could not go out (`delay`: its own retry delay; `no_connection`: the
+    /// connection never opened, else the governor refused). Pauses claiming and returns
+    /// `true`; `false` once such sends have gone on for [`NOT_SENT_SPELL_MAX`]: the send
+    /// then counts as an attempt.
+    fn not_sent(&self, delay: Duration, no_connection: bool) -> bool {
+        let now = now_ms();
+        let started =
+            match self
+                .spell_ms
+                .compare_exchange(0, now, Ordering::SeqCst, Ordering::SeqCst)
+            {
+                Ok(_) => now,
+                Err(started) => started,
+            };
+        if now - started > ms(NOT_SENT_SPELL_MAX) {
+            return false;
+        }
+        let pause = if no_connection {
+            // One more doubling per pause, not per send: the sends of one wave fail together.
+            let n = if now >= self.until_ms.load(Ordering::SeqCst) {
+                self.pauses.fetch_add(1, Ordering::SeqCst)
+            } else {
+                self.pauses.load(Ordering::SeqCst).saturating_sub(1)
+            };
+            delay
+                .max(Duration::from_secs(1 << n.min(6)))
+                .min(Duration::from_secs(60))
         } else {
-            self.holds.load(Ordering::SeqCst).saturating_sub(1)
+            // The governor's own delay may be one recipient's back-off (up to 4^6 s): that
+            // recipient waits it out (its retry time), the run only pauses.
+            delay.min(Duration::from_secs(1))
+        };
+        if started == now {
+            tracing::warn!(
+                target: "wa360::broadcast",
+                hold_ms = pause.as_millis() as u64,
+                "broadcast held: a send could not go out (no send slot from the governor, or no connection); it is tried again without counting an attempt"
+            );
         }
+        self.until_ms
+            .fetch_max(now.saturating_add(ms(pause)), Ordering::SeqCst);
+        true
     }
+
     /// A send went out: the spell is over.
-    fn end(&self) {
-        self.started_ms.store(0, Ordering::SeqCst);
-        self.holds.store(0, Ordering::SeqCst);
+    fn sent(&self) {
+        self.spell_ms.store(0, Ordering::SeqCst);
+        self.pauses.store(0, Ordering::SeqCst);
     }
 }
 
@@ -505,10 +538,6 @@ impl Drop for Renewal {
     fn drop(&mut self) {
         self.0.abort();
     }
-}
-
-fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Run a ledger step (SQLite with fsync) off the async threads.
@@ -585,12 +614,7 @@ impl Client {
         ));
         let sem = Arc::new(tokio::sync::Semaphore::new(options.concurrency));
         let accepted_run = Arc::new(std::sync::atomic::AtomicU64::new(0));
-        // Until when (Unix ms) nothing is claimed: a send that could not go out at all (the
-        // governor's store or the network is down) holds the run for its retry delay.
-        let hold_until = Arc::new(std::sync::atomic::AtomicI64::new(0));
-        // A spell of sends that could not go out: when it started (Unix ms, 0: none) and how
-        // many holds it has had (a connection's hold doubles with each: 1 s, 2 s, … 60 s).
-        let spell = Arc::new(Spell::default());
+        let hold = Arc::new(Hold::default());
         let mut tasks = tokio::task::JoinSet::new();
         let mut last_progress: Option<Instant> = None;
         let mut last_poll = Instant::now() - Duration::from_secs(1);
@@ -660,7 +684,7 @@ impl Client {
                 continue;
             }
             if let Some(nb) = not_before {
-                let wait = nb - ledger::now_ms();
+                let wait = nb - now_ms();
                 if wait > 0 {
                     if due(&last_progress) {
                         let l = ledger.clone();
@@ -671,9 +695,9 @@ impl Client {
                     continue;
                 }
             }
-            let hold = hold_until.load(Ordering::SeqCst) - ledger::now_ms();
-            if hold > 0 {
-                tokio::time::sleep(Duration::from_millis(hold.min(200) as u64)).await;
+            let held = hold.remaining_ms();
+            if held > 0 {
+                tokio::time::sleep(Duration::from_millis(held.min(200) as u64)).await;
                 continue;
             }
             let permit = match Arc::clone(&sem).try_acquire_owned() {
@@ -712,7 +736,7 @@ impl Client {
                     report("running", counts, false, &mut last_progress);
                 }
                 let wait = next
-                    .map(|t| (t - ledger::now_ms()).clamp(10, 100) as u64)
+                    .map(|t| (t - now_ms()).clamp(10, 100) as u64)
                     .unwrap_or(100);
                 tokio::select! {
                     r = tasks.join_next(), if !tasks.is_empty() => {
@@ -737,54 +761,32 @@ impl Client {
             let max_wait = options.max_wait;
             let max_attempts = options.max_attempts;
             let sending = Arc::clone(&sending);
-            let hold_until = Arc::clone(&hold_until);
-            let spell = Arc::clone(&spell);
+            let hold = Arc::clone(&hold);
             tasks.spawn(async move {
                 let _permit = permit;
                 let msg = template_message(&template.0, &template.1, &to, &params, &key);
                 let result = client.send_within(&msg, max_wait).await;
                 let mut outcome = classify(result, attempts < max_attempts);
-                if matches!(outcome, Outcome::Accepted(_)) {
-                    accepted_run.fetch_add(1, Ordering::SeqCst);
-                }
-                if let Outcome::NotSent(d, no_connection) = outcome {
-                    let now = ledger::now_ms();
-                    let started = spell.begin(now);
-                    if now - started > NOT_SENT_SPELL_MAX.as_millis() as i64 {
-                        // Held for too long (a base URL that never resolves, a store that
-                        // stays down): from now on each such send counts as an attempt, so
-                        // the run ends, failing what cannot be sent.
-                        outcome = if attempts < max_attempts {
-                            Outcome::Retry(d)
-                        } else if no_connection {
-                            Outcome::Failed(ErrorCode::Connection, None)
-                        } else {
-                            Outcome::Failed(ErrorCode::RateLimited, None)
-                        };
-                    } else {
-                        let hold = if no_connection {
-                            // One more doubling per hold, not per send: the sends of one
-                            // wave fail together.
-                            let n = spell.next_hold(now >= hold_until.load(Ordering::SeqCst));
-                            d.max(Duration::from_secs(1 << n.min(6)))
-                                .min(Duration::from_secs(60))
-                        } else {
-                            // The governor's own delay may be one recipient's back-off
-                            // (up to 4^6 s): that recipient waits it out (its retry time),
-                            // the run only pauses.
-                            d.min(Duration::from_secs(1))
-                        };
-                        if started == now {
-                            tracing::warn!(
-                                target: "wa360::broadcast",
-                                hold_ms = hold.as_millis() as u64,
-                                "broadcast held: a send could not go out (no send slot from the governor, or no connection); it is tried again without counting an attempt"
-                            );
+                match outcome {
+                    Outcome::NotSent(d, no_connection) => {
+                        if !hold.not_sent(d, no_connection) {
+                            // Held for too long (a base URL that never resolves, a store
+                            // that stays down): from now on each such send counts as an
+                            // attempt, so the run ends, failing what cannot be sent.
+                            outcome = if attempts < max_attempts {
+                                Outcome::Retry(d)
+                            } else if no_connection {
+                                Outcome::Failed(ErrorCode::Connection, None)
+                            } else {
+                                Outcome::Failed(ErrorCode::RateLimited, None)
+                            };
                         }
-                        hold_until.fetch_max(now.saturating_add(hold.as_millis() as i64), Ordering::SeqCst);
                     }
-                } else {
-                    spell.end();
+                    Outcome::Accepted(_) => {
+                        accepted_run.fetch_add(1, Ordering::SeqCst);
+                        hold.sent();
+                    }
+                    _ => hold.sent(),
                 }
                 blocking(move || {
                     let marked = match outcome {

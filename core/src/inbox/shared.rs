@@ -2,29 +2,14 @@
 //! waiting consumers, clock and duration conversions in milliseconds, and a lock that
 //! survives a poisoned mutex.
 
-use std::sync::{Condvar, Mutex, MutexGuard};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::sync::{Condvar, Mutex};
+use std::time::Duration;
 
 /// How often a waiting consumer looks for events stored by other processes.
 pub(super) const POLL: Duration = Duration::from_millis(200);
 
-/// Lock `m`, also after a thread panicked while holding it (the data are counters and
-/// queues that stay consistent between statements).
-pub(super) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-/// Now, in Unix milliseconds (0 before 1970).
-pub(super) fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
-}
-
-/// `d` in milliseconds, capped at `i64::MAX`.
-pub(super) fn ms(d: Duration) -> i64 {
-    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
-}
+// The lock and the millisecond clock are the crate's (`crate::util`).
+pub(super) use crate::util::{lock, ms, now_ms};
 
 /// Wakes the consumers of this process waiting in `Inbox::wait` when it stores events
 /// (other processes' events are found by polling every [`POLL`]).

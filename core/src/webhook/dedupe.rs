@@ -46,13 +46,14 @@
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::hash::Hash;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::events::{Event, EventKind, StatusUpdate};
+use crate::util::lock;
 
 /// Default time a key is remembered: 7 days, 360dialog's redelivery window.
 pub const DEFAULT_TTL: Duration = Duration::from_secs(7 * 24 * 60 * 60);
@@ -111,12 +112,6 @@ impl Clock for ManualClock {
         let off = *lock(&self.offset);
         self.start.checked_add(off).unwrap_or(self.start)
     }
-}
-
-/// Lock a mutex, recovering the data if a previous holder panicked (the maps
-/// stay consistent: every mutation completes before the guard drops).
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 // ---------------------------------------------------------------- bounded TTL map
