@@ -15,6 +15,11 @@
 //! that function only when the queue was empty. The JavaScript thread then
 //! settles every queued promise in one call.
 //!
+//! The way in is batched the same way: a call does not spawn its future at
+//! once. The first call of a turn of the event loop calls the same function
+//! from the JavaScript thread; when the loop runs it, every future started in
+//! that turn is handed to the runtime in one task.
+//!
 //! The function is referenced while promises are pending, so the process
 //! stays alive for them. It is unreferenced when none is pending, so an idle
 //! client never holds the process open, as before. An env cleanup hook closes
@@ -22,12 +27,14 @@
 //! its worker ended is dropped, never delivered to a freed function.
 
 use std::any::Any;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::ffi::c_void;
 use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
 use std::ptr;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use futures_util::FutureExt;
 use napi::bindgen_prelude::{PromiseRaw, ToNapiValue};
@@ -39,23 +46,77 @@ use crate::errors::js_error;
 type Output = Box<dyn Any + Send>;
 /// Resolves or rejects one promise from its output, on the JavaScript thread.
 type Settle = Box<dyn FnOnce(&Env, Output) -> napi::Result<sys::napi_value>>;
+/// A started call's work, waiting to be handed to the runtime with the others
+/// started in the same turn of the event loop.
+type Job = Pin<Box<dyn Future<Output = ()> + Send>>;
 
 /// A thread-safe function handle: N-API allows calling it from any thread.
 struct Tsfn(sys::napi_threadsafe_function);
 // SAFETY: `napi_call_threadsafe_function` is made to be called from any thread;
-// the handle is only called while the queue's lock says it is open.
+// the handle is only called under the read lock that says it is open.
 unsafe impl Send for Tsfn {}
+// SAFETY: shared by reference only to be called (several runtime threads may
+// call it at once, which N-API allows); it is replaced only under the write lock.
+unsafe impl Sync for Tsfn {}
 
 /// What the runtime's threads share with one JavaScript thread.
+///
+/// Two locks, so that a runtime thread never calls the function while holding
+/// the lock the JavaScript thread takes to drain the queue. On one core, the
+/// call wakes the JavaScript thread, which then preempted the runtime thread
+/// inside that lock and blocked on it: two futex calls and two more context
+/// switches per wake-up (docs/performance.md §5).
 struct Shared {
-    inner: Mutex<Queue>,
+    /// Finished futures by promise id.
+    done: Mutex<Vec<(u64, Output)>>,
+    /// The function that wakes the JavaScript thread (`None` once the env is
+    /// torn down). Read-locked by the runtime thread while it calls it.
+    tsfn: RwLock<Option<Tsfn>>,
+    /// A wake-up is queued and has not yet drained the queue.
+    signalled: AtomicBool,
+    /// In `PARKED_WAKES`, waiting for a runtime thread to go idle.
+    listed: AtomicBool,
 }
 
-struct Queue {
-    /// Finished futures by promise id.
-    done: Vec<(u64, Output)>,
-    /// The function that wakes the JavaScript thread (`None` once the env is torn down).
-    tsfn: Option<Tsfn>,
+impl Shared {
+    /// Wakes the JavaScript thread unless a wake-up is already on its way.
+    fn signal(&self) {
+        if !self.signalled.swap(true, SeqCst)
+            && let Some(tsfn) = &*self.tsfn.read().unwrap_or_else(PoisonError::into_inner)
+        {
+            wake(tsfn.0);
+        }
+    }
+}
+
+/// Queues whose JavaScript thread is woken when a runtime thread next goes
+/// idle (`on_park`), so that the outputs of every task the runtime ran in a
+/// row are settled in one wake-up.
+static PARKED_WAKES: Mutex<Vec<Arc<Shared>>> = Mutex::new(Vec::new());
+/// `PARKED_WAKES` may be non-empty (checked without its lock on every park).
+static ANY_PARKED_WAKE: AtomicBool = AtomicBool::new(false);
+/// Outputs queued before the JavaScript thread is woken at once, even if no
+/// runtime thread has gone idle yet.
+const MAX_PARKED_OUTPUTS: usize = 64;
+
+thread_local! {
+    /// This thread runs `on_park` when it goes idle (a worker of the runtime
+    /// built in `lib.rs`). Elsewhere an output wakes the JavaScript thread at once.
+    static PARKS_HERE: Cell<bool> = const { Cell::new(false) };
+}
+
+/// The runtime's hook, run by a worker thread before it parks: wakes the
+/// JavaScript threads that have outputs waiting.
+pub(crate) fn on_park() {
+    PARKS_HERE.set(true);
+    if ANY_PARKED_WAKE.swap(false, SeqCst) {
+        let waiting =
+            std::mem::take(&mut *PARKED_WAKES.lock().unwrap_or_else(PoisonError::into_inner));
+        for shared in waiting {
+            shared.listed.store(false, SeqCst);
+            shared.signal();
+        }
+    }
 }
 
 /// The JavaScript thread's side: its pending promises.
@@ -66,6 +127,8 @@ struct JsSide {
     next: u64,
     pending: HashMap<u64, (sys::napi_deferred, Settle)>,
     referenced: bool,
+    /// Calls started since the last hand-over to the runtime.
+    submit: Vec<Job>,
 }
 
 thread_local! {
@@ -86,10 +149,10 @@ fn check(status: sys::napi_status, what: &str) -> napi::Result<()> {
 /// cleanup hook that closes the queue.
 fn init(env: sys::napi_env) -> napi::Result<JsSide> {
     let shared = Arc::new(Shared {
-        inner: Mutex::new(Queue {
-            done: Vec::new(),
-            tsfn: None,
-        }),
+        done: Mutex::new(Vec::new()),
+        tsfn: RwLock::new(None),
+        signalled: AtomicBool::new(false),
+        listed: AtomicBool::new(false),
     });
     let mut name = ptr::null_mut();
     let mut tsfn = ptr::null_mut();
@@ -129,11 +192,7 @@ fn init(env: sys::napi_env) -> napi::Result<JsSide> {
             "napi_add_env_cleanup_hook",
         )?;
     }
-    shared
-        .inner
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .tsfn = Some(Tsfn(tsfn));
+    *shared.tsfn.write().unwrap_or_else(PoisonError::into_inner) = Some(Tsfn(tsfn));
     Ok(JsSide {
         env,
         shared,
@@ -141,6 +200,7 @@ fn init(env: sys::napi_env) -> napi::Result<JsSide> {
         next: 0,
         pending: HashMap::new(),
         referenced: false,
+        submit: Vec::new(),
     })
 }
 
@@ -149,10 +209,12 @@ fn init(env: sys::napi_env) -> napi::Result<JsSide> {
 unsafe extern "C" fn teardown(arg: *mut c_void) {
     // SAFETY: `arg` is the `Arc` leaked for this hook in `init`, taken back once.
     let shared = unsafe { Arc::from_raw(arg as *const Shared) };
-    let mut g = shared.inner.lock().unwrap_or_else(PoisonError::into_inner);
-    g.tsfn = None;
-    g.done.clear();
-    drop(g);
+    *shared.tsfn.write().unwrap_or_else(PoisonError::into_inner) = None;
+    shared
+        .done
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .clear();
     let _ = JS.try_with(|js| {
         if let Ok(mut js) = js.try_borrow_mut()
             && js.as_ref().is_some_and(|s| Arc::ptr_eq(&s.shared, &shared))
@@ -173,23 +235,28 @@ unsafe extern "C" fn call_js(
     if env.is_null() {
         return; // the function is being finalized
     }
-    let ready: Vec<(sys::napi_deferred, Settle, Output)> = JS.with(|js| {
+    let (jobs, ready): (Vec<Job>, Vec<(sys::napi_deferred, Settle, Output)>) = JS.with(|js| {
         let mut js = js.borrow_mut();
         let Some(side) = js.as_mut() else {
-            return Vec::new();
+            return (Vec::new(), Vec::new());
         };
+        let jobs = std::mem::take(&mut side.submit);
+        // Before the drain: an output pushed after it signals again.
+        side.shared.signalled.store(false, SeqCst);
         let done = std::mem::take(
-            &mut side
+            &mut *side
                 .shared
-                .inner
+                .done
                 .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .done,
+                .unwrap_or_else(PoisonError::into_inner),
         );
-        done.into_iter()
+        let ready = done
+            .into_iter()
             .filter_map(|(id, out)| side.pending.remove(&id).map(|(d, s)| (d, s, out)))
-            .collect()
+            .collect();
+        (jobs, ready)
     });
+    hand_over(jobs);
     // Settled outside the borrow: converting a value may start another call.
     let e = Env::from_raw(env);
     for (deferred, settle, out) in ready {
@@ -273,27 +340,83 @@ where
         }
         Ok((id, side.shared.clone(), promise))
     })?;
-    napi::bindgen_prelude::spawn(async move {
+    let job: Job = Box::pin(async move {
         let out: wa360::Result<T> = match AssertUnwindSafe(fut).catch_unwind().await {
             Ok(r) => r,
             Err(payload) => Err(wa360::Error::from_panic(&*payload)),
         };
-        let mut g = shared.inner.lock().unwrap_or_else(PoisonError::into_inner);
-        let q = &mut *g;
-        if let Some(tsfn) = &q.tsfn {
-            q.done.push((id, Box::new(out)));
-            if q.done.len() == 1 {
-                // SAFETY: the function is open (the lock is held, and teardown
-                // takes it before Node finalizes the function).
-                unsafe {
-                    sys::napi_call_threadsafe_function(
-                        tsfn.0,
-                        ptr::null_mut(),
-                        sys::ThreadsafeFunctionCallMode::nonblocking,
-                    )
-                };
+        let queued = {
+            let mut done = shared.done.lock().unwrap_or_else(PoisonError::into_inner);
+            done.push((id, Box::new(out)));
+            done.len()
+        };
+        // On a worker that runs `on_park`, the wake-up waits until the worker
+        // goes idle (or the queue is long): the outputs of every task it ran
+        // in a row are then settled in one call. The call a wake-up queues
+        // runs after it and drains every output queued by then. After
+        // teardown the function is gone, and the output waits in the queue
+        // until the queue is dropped.
+        if PARKS_HERE.get() && queued < MAX_PARKED_OUTPUTS {
+            if !shared.listed.swap(true, SeqCst) {
+                PARKED_WAKES
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .push(shared.clone());
             }
+            ANY_PARKED_WAKE.store(true, SeqCst);
+        } else {
+            shared.signal();
         }
     });
+    // The first call of a turn asks for a hand-over, which runs once the
+    // JavaScript that started it (and every call that code starts) has
+    // returned to the event loop.
+    let first_of_turn = JS.with(|js| {
+        let mut js = js.borrow_mut();
+        let side = js.as_mut()?;
+        side.submit.push(job);
+        (side.submit.len() == 1).then_some(side.tsfn)
+    });
+    if let Some(tsfn) = first_of_turn {
+        wake(tsfn);
+    }
     Ok(PromiseRaw::new(raw, promise))
+}
+
+/// Queues a call of this thread's `call_js` (from any thread; the queue has
+/// no bound, so a non-blocking call never waits).
+fn wake(tsfn: sys::napi_threadsafe_function) {
+    // SAFETY: the function is open: on a runtime thread the read lock on it
+    // is held, and teardown takes the write lock before Node finalizes the
+    // function; on the JavaScript thread the env is live.
+    unsafe {
+        sys::napi_call_threadsafe_function(
+            tsfn,
+            ptr::null_mut(),
+            sys::ThreadsafeFunctionCallMode::nonblocking,
+        )
+    };
+}
+
+/// Hands the calls started in one turn of the event loop to the runtime in
+/// one task, which spawns each from a runtime thread. Spawning each from the
+/// JavaScript thread woke a parked runtime thread per call (a futex wake and a
+/// context switch each, about 1.5 per send at 64 in flight;
+/// docs/performance.md §5).
+fn hand_over(mut jobs: Vec<Job>) {
+    match jobs.len() {
+        0 => {}
+        1 => {
+            if let Some(job) = jobs.pop() {
+                napi::bindgen_prelude::spawn(job);
+            }
+        }
+        _ => {
+            napi::bindgen_prelude::spawn(async move {
+                for job in jobs {
+                    tokio::spawn(job);
+                }
+            });
+        }
+    }
 }
