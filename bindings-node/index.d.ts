@@ -561,7 +561,7 @@ export interface BroadcastProgress {
 
 /** Options of `client.broadcast(campaign, ledger, options)`. */
 export interface BroadcastRunOptions {
-  /** Sends in flight at once (default 16). */
+  /** Sends in flight at once (default 16, at most 1024). */
   concurrency?: number
   /**
    * How long an unknown send waits for a status webhook before it is sent again, in ms
@@ -946,7 +946,10 @@ export interface ReceiverMetrics {
 export interface ReceiverOptions {
   /** Answer Meta's `GET` handshake with this token. */
   verifyToken?: string
-  /** Body limit in bytes (default 1 MiB). */
+  /**
+   * Body limit in bytes (default 1 MiB). (Numbers as `f64`, checked in Rust: a
+   * `u32` field would wrap `-1` to 4 294 967 295 before any check.)
+   */
   maxBytes?: number
   /** Nesting limit (default 64). */
   maxDepth?: number

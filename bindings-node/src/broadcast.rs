@@ -1,7 +1,7 @@
 //! `Campaign`, `Ledger` and `client.broadcast` (core: `wa360::broadcast`).
 
 use std::sync::Arc;
-use wa360::input::{duration_ms_option, wait_ms_option};
+use wa360::input::{duration_ms_option, int_option, wait_ms_option};
 
 use napi::Env;
 use napi::Status;
@@ -218,7 +218,8 @@ impl JsClient {
         let opts = guard(env, || {
             let mut b = BroadcastOptions::default();
             if let Some(c) = o.concurrency {
-                b.concurrency = c as usize;
+                b.concurrency =
+                    int_option("concurrency", c, 1, wa360::input::MAX_CONCURRENCY)? as usize;
             }
             if let Some(v) = o.unknown_window_ms {
                 b.unknown_window = duration_ms_option("unknownWindowMs", v)?;
@@ -227,7 +228,7 @@ impl JsClient {
                 b.max_wait = wait_ms_option("maxWaitMs", v)?;
             }
             if let Some(n) = o.max_attempts {
-                b.max_attempts = n;
+                b.max_attempts = int_option("maxAttempts", n, 1, u64::from(u32::MAX))? as u32;
             }
             if let Some(v) = o.start_in_ms {
                 b = b.starting_in(wait_ms_option("startInMs", v)?);

@@ -110,13 +110,19 @@ impl JsInbox {
     pub fn dead_json<'env>(
         &self,
         env: &'env Env,
-        limit: Option<u32>,
+        limit: Option<f64>,
     ) -> napi::Result<PromiseRaw<'env, Vec<DeadLetterJson>>> {
         let i = Arc::clone(&self.inner);
+        let limit = match limit {
+            Some(n) => guard(env, || {
+                wa360::input::int_option("limit", n, 1, wa360::input::MAX_LISTING)
+            })? as usize,
+            None => 100,
+        };
         blocking(
             env,
             move || {
-                i.dead(limit.unwrap_or(100) as usize)?
+                i.dead(limit)?
                     .into_iter()
                     .map(|d| {
                         Ok(DeadLetterJson {
@@ -208,7 +214,7 @@ impl JsConsumer {
     pub fn next_json<'env>(
         &self,
         env: &'env Env,
-        max: Option<u32>,
+        max: Option<f64>,
         timeout_ms: Option<f64>,
     ) -> napi::Result<PromiseRaw<'env, Vec<DeliveryJson>>> {
         let c = self.inner.clone();
@@ -216,7 +222,12 @@ impl JsConsumer {
             Some(t) => guard(env, || wa360::input::wait_ms_option("timeoutMs", t))?,
             None => Duration::from_secs(1),
         };
-        let max = max.unwrap_or(1) as usize;
+        let max = match max {
+            Some(n) => guard(env, || {
+                wa360::input::int_option("max", n, 1, wa360::input::MAX_CLAIM)
+            })? as usize,
+            None => 1,
+        };
         blocking(
             env,
             move || {
@@ -328,8 +339,8 @@ impl JsReceiver {
                     verifier: verifier.map(|v| v.inner.clone()),
                     verify_token: o.verify_token.map(Secret::new),
                     parse: ParseOptions::with_limits(
-                        o.max_bytes.map(f64::from),
-                        o.max_depth.map(f64::from),
+                        o.max_bytes,
+                        o.max_depth,
                         ["maxBytes", "maxDepth"],
                     )?,
                     inbox: inbox.map(|i| Arc::clone(&i.inner)),

@@ -383,10 +383,11 @@ pub struct DeliveryJson {
 pub struct ReceiverOptions {
     /// Answer Meta's `GET` handshake with this token.
     pub verify_token: Option<String>,
-    /// Body limit in bytes (default 1 MiB).
-    pub max_bytes: Option<u32>,
+    /// Body limit in bytes (default 1 MiB). (Numbers as `f64`, checked in Rust: a
+    /// `u32` field would wrap `-1` to 4 294 967 295 before any check.)
+    pub max_bytes: Option<f64>,
     /// Nesting limit (default 64).
-    pub max_depth: Option<u32>,
+    pub max_depth: Option<f64>,
     /// Without an inbox: drop repeated events in memory (default true).
     pub dedupe: Option<bool>,
     /// Without an inbox: drop stale / repeated statuses in memory (default false).
@@ -499,8 +500,8 @@ pub struct CampaignRecipient {
 #[napi(object)]
 #[derive(Default)]
 pub struct BroadcastRunOptions {
-    /// Sends in flight at once (default 16).
-    pub concurrency: Option<u32>,
+    /// Sends in flight at once (default 16, at most 1024).
+    pub concurrency: Option<f64>,
     /// How long an unknown send waits for a status webhook before it is sent again, in ms
     /// (default 900000).
     pub unknown_window_ms: Option<f64>,
@@ -508,7 +509,7 @@ pub struct BroadcastRunOptions {
     pub max_wait_ms: Option<f64>,
     /// Attempts per recipient (default 5) for refusals safe to repeat (a rate limit, a
     /// transient error); a send that never went out is not counted (up to 10 minutes of them).
-    pub max_attempts: Option<u32>,
+    pub max_attempts: Option<f64>,
     /// Start no earlier than this many ms from now.
     pub start_in_ms: Option<f64>,
 }

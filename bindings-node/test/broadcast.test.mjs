@@ -50,6 +50,20 @@ describe('governor', () => {
 })
 
 describe('broadcast', () => {
+  test('bad concurrency or maxAttempts is invalid_argument naming it, and nothing is sent', async () => {
+    const sb = await Sandbox.start()
+    try {
+      const c = governed(sb)
+      const campaign = Campaign.fromCsv('order_update', 'en_US', csv(2))
+      const ledger = new Ledger(ledgerUrl(), campaign)
+      // -1 used to wrap to 4 294 967 295 (maxAttempts: unbounded retries) and 1.5 to become 1.
+      for (const [options, field] of [[{ concurrency: 0 }, 'concurrency'], [{ concurrency: -1 }, 'concurrency'], [{ concurrency: 1.5 }, 'concurrency'], [{ concurrency: 1025 }, 'concurrency'], [{ maxAttempts: -1 }, 'maxAttempts'], [{ maxAttempts: 0 }, 'maxAttempts']]) {
+        await assert.rejects(c.broadcast(campaign, ledger, options), (e) => isWa360Error(e, 'invalid_argument') && e.field === field, JSON.stringify(options))
+      }
+      assert.equal(sb.requests({ path: '/messages' }).length, 0)
+    } finally { await sb.stop() }
+  })
+
   test('each recipient once, progress reported, rerun sends nothing', async () => {
     const sb = await Sandbox.start({ timeScale: 0.01 })
     try {

@@ -196,8 +196,12 @@ test('parseWebhook limits: maxBytes / maxDepth as Python max_bytes / max_depth, 
   for (const [options, field] of [[{ maxBytes: 0 }, 'maxBytes'], [{ maxBytes: 2 ** 41 }, 'maxBytes'], [{ maxDepth: 1.5 }, 'maxDepth'], [{ maxDepth: 'deep' }, 'maxDepth'], [{ maxbytes: 5 }, 'maxbytes']]) {
     throwsInvalid(() => parseWebhook(body, options), field)
   }
-  // The receiver reads the same limits by the same rule.
-  throwsInvalid(() => new wa360.Receiver({ maxBytes: 0 }), 'maxBytes')
+  // The receiver reads the same limits by the same rule; -1 and 1.5 are refused too,
+  // not wrapped to 4 294 967 295 or cut to 1.
+  for (const [options, field] of [[{ maxBytes: 0 }, 'maxBytes'], [{ maxBytes: -1 }, 'maxBytes'], [{ maxBytes: 1.5 }, 'maxBytes'], [{ maxDepth: -1 }, 'maxDepth']]) {
+    throwsInvalid(() => new wa360.Receiver(options), field)
+  }
+  assert.ok(new wa360.Receiver({ maxBytes: 2 ** 32 + 5 })) // above u32, within the 1 TiB ceiling
 })
 
 test('nesting: 64 levels accepted, 65 rejected naming the path (as in Python)', () => {

@@ -26,6 +26,20 @@ test('unknown schemes and bad options are invalid_argument naming the setting', 
   assert.throws(() => new Inbox('memory://?lease_ms=abc'), (e) => e.code === 'invalid_argument' && e.field === 'inbox.lease_ms')
 })
 
+test('a claim of 0, -1, 1.5 or 1001 events and a listing of -1 dead letters are invalid_argument', async () => {
+  const { inbox, c } = await inboxWithOneText('memory://', '1555', 'wamid.M1')
+  try {
+    // -1 used to wrap to 4 294 967 295 (every event claimed at once), 1.5 to become 1.
+    for (const max of [0, -1, 1.5, 1001]) {
+      await assert.rejects(c.next(max, 10), (e) => isWa360Error(e, 'invalid_argument') && e.field === 'max' && /1 to 1000/.test(e.message), String(max))
+    }
+    await assert.rejects(inbox.dead(-1), (e) => isWa360Error(e, 'invalid_argument') && e.field === 'limit')
+    const [d] = await c.next(1000, 1000)
+    assert.equal(d.event.id, 'wamid.M1')
+    assert.equal(await c.ack(d.id), true)
+  } finally { await c.close() }
+})
+
 test('a consumer claims, nacks to a dead letter, and a replay hands it out again', async () => {
   const { inbox, c } = await inboxWithOneText('memory://?max_attempts=2&retry_base_ms=0', '1555', 'wamid.C1')
   try {

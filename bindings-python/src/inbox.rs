@@ -88,8 +88,12 @@ impl PyInbox {
     /// Up to `limit` dead letters, oldest first: dicts with `id`, `event`,
     /// `attempts`, `last_error`, `accepted_at_ms`.
     #[pyo3(signature = (limit = 100))]
-    fn dead<'py>(&self, py: Python<'py>, limit: usize) -> PyResult<Bound<'py, PyList>> {
+    fn dead<'py>(&self, py: Python<'py>, limit: i64) -> PyResult<Bound<'py, PyList>> {
         guard(|| {
+            // Signed, checked here: a `usize` would give OverflowError for -1.
+            let limit =
+                wa360::input::int_option("limit", limit as f64, 1, wa360::input::MAX_LISTING)
+                    .py_err()? as usize;
             let rows = py.detach(|| self.get()?.dead(limit)).py_err()?;
             let out = PyList::empty(py);
             for r in rows {
@@ -194,8 +198,11 @@ impl PyConsumer {
 
     /// Claim up to `max` events, waiting up to `timeout` seconds (GIL released).
     #[pyo3(signature = (max = 1, timeout = 1.0))]
-    fn next(&self, py: Python<'_>, max: usize, timeout: f64) -> PyResult<Vec<PyDelivery>> {
+    fn next(&self, py: Python<'_>, max: i64, timeout: f64) -> PyResult<Vec<PyDelivery>> {
         guard(|| {
+            // Signed, checked here: a `usize` would give OverflowError for -1.
+            let max = wa360::input::int_option("max", max as f64, 1, wa360::input::MAX_CLAIM)
+                .py_err()? as usize;
             let timeout = wa360::input::wait_s_option("timeout", timeout).py_err()?;
             let got = py.detach(|| self.inner.next(max, timeout)).py_err()?;
             got.into_iter().map(|d| delivery_to_py(py, d)).collect()

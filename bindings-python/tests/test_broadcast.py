@@ -44,6 +44,27 @@ def test_governor_options_are_checked() -> None:
         assert e.value.field == field, governor
 
 
+def test_bad_concurrency_or_max_attempts_is_invalid_argument_and_nothing_is_sent(
+    tmp_path: Path,
+) -> None:
+    with Sandbox() as sb:
+        c = governed(sb)
+        campaign = wa360.Campaign.from_csv("order_update", "en_US", csv_text(2))
+        ledger = wa360.Ledger(f"sqlite:///{tmp_path / 'l.db'}", campaign)
+        # -1 used to be Python's own OverflowError, not a wa360 error naming the option.
+        for options, field in [
+            ({"concurrency": 0}, "concurrency"),
+            ({"concurrency": -1}, "concurrency"),
+            ({"concurrency": 1025}, "concurrency"),
+            ({"max_attempts": -1}, "max_attempts"),
+            ({"max_attempts": 0}, "max_attempts"),
+        ]:
+            with pytest.raises(wa360.InvalidArgumentError) as e:
+                c.broadcast(campaign, ledger, **options)
+            assert e.value.field == field, options
+        assert sb.requests(path="/messages") == []
+
+
 def test_governor_none_turns_pacing_off_and_pair_interval_0_too() -> None:
     with Sandbox() as sb:
         for off in (None, 0):

@@ -24,6 +24,23 @@ def test_unknown_scheme_and_bad_options_are_invalid_argument() -> None:
     assert e.value.field == "inbox.lease_ms"
 
 
+def test_claim_sizes_and_listing_limits_out_of_range_are_invalid_argument() -> None:
+    inbox = wa360.Inbox("memory://")
+    r = wa360._native.Receiver(inbox=inbox)
+    assert r.handle("POST", "", {}, inbound_text("1555", "x", "wamid.M1"))[0] == 200
+    c = inbox.consumer()
+    # -1 used to be Python's own OverflowError; 0 claimed nothing and waited out the timeout.
+    for bad in (0, -1, 1001):
+        with pytest.raises(wa360.InvalidArgumentError) as e:
+            c.next(bad, 0.01)
+        assert e.value.field == "max" and "1 to 1000" in str(e.value), bad
+    with pytest.raises(wa360.InvalidArgumentError) as e:
+        inbox.dead(-1)
+    assert e.value.field == "limit"
+    (d,) = c.next(1000, 1.0)
+    assert d.event.id == "wamid.M1" and c.ack(d.id) is True
+
+
 def test_consumer_claims_acks_and_nacks_to_dead_letters() -> None:
     inbox = wa360.Inbox("memory://?max_attempts=2&retry_base_ms=0")
     r = wa360._native.Receiver(inbox=inbox)

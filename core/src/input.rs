@@ -130,6 +130,16 @@ pub const MAX_RETRIES: u64 = 100;
 /// Largest `capacity` of an in-memory dedupe or fold store.
 pub const MAX_CAPACITY: u64 = 10_000_000;
 
+/// Most events one `Consumer::next` call claims (each is leased to the caller
+/// until it acks: a larger batch would hold events no one is handling yet).
+pub const MAX_CLAIM: u64 = 1000;
+
+/// Most dead letters one `dead(limit)` listing returns.
+pub const MAX_LISTING: u64 = 100_000;
+
+/// Most sends a broadcast keeps in flight.
+pub const MAX_CONCURRENCY: u64 = 1024;
+
 /// Longest duration option accepted: one year (a larger value is a mistake,
 /// and some timers overflow far below `u64::MAX` milliseconds).
 pub const MAX_DURATION_MS: u64 = 365 * 24 * 60 * 60 * 1000;

@@ -408,12 +408,20 @@ impl BroadcastOptions {
     }
 
     fn validate(&self) -> Result<()> {
-        if self.concurrency == 0 || self.concurrency > 1024 {
-            return Err(Error::invalid("concurrency", "must be 1..1024"));
-        }
-        if self.max_attempts == 0 {
-            return Err(Error::invalid("max_attempts", "must be at least 1"));
-        }
+        // The same rules, in the same words, as the bindings' own checks of
+        // `concurrency` and `max_attempts` / `maxAttempts`.
+        crate::input::int_option(
+            "concurrency",
+            self.concurrency as f64,
+            1,
+            crate::input::MAX_CONCURRENCY,
+        )?;
+        crate::input::int_option(
+            "max_attempts",
+            f64::from(self.max_attempts),
+            1,
+            u64::from(u32::MAX),
+        )?;
         Ok(())
     }
 }

@@ -123,9 +123,11 @@ impl Consumer {
         &self.state.inbox
     }
 
-    /// Claim up to `max` events, waiting up to `timeout` for some to be
-    /// ready. Empty after the timeout, or at once after [`Consumer::stop`].
+    /// Claim up to `max` events (1 to [`crate::input::MAX_CLAIM`], else
+    /// `invalid_argument`), waiting up to `timeout` for some to be ready.
+    /// Empty after the timeout, or at once after [`Consumer::stop`].
     pub fn next(&self, max: usize, timeout: Duration) -> Result<Vec<Delivery>> {
+        crate::input::int_option("max", max as f64, 1, crate::input::MAX_CLAIM)?;
         let deadline = Instant::now() + timeout;
         loop {
             if self.is_stopped() {

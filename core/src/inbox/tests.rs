@@ -157,3 +157,20 @@ fn many_handles_opening_one_new_file_at_once_all_succeed() {
         }
     }
 }
+
+#[test]
+fn a_claim_of_0_or_more_than_1000_events_is_invalid_argument_at_once() {
+    let c = Consumer::new(mem(""));
+    for max in [0, 1001, usize::MAX] {
+        let started = std::time::Instant::now();
+        let e = c.next(max, Duration::from_secs(5)).unwrap_err();
+        assert_eq!(e.code(), crate::ErrorCode::InvalidArgument, "{max}");
+        assert!(
+            e.to_string().contains("`max`") && e.to_string().contains("1 to 1000"),
+            "{e}"
+        );
+        // refused before waiting out the timeout
+        assert!(started.elapsed() < Duration::from_secs(4));
+    }
+    assert!(c.next(1000, Duration::ZERO).unwrap().is_empty());
+}
