@@ -169,3 +169,43 @@ async fn block_and_profile_bodies_are_exact() {
     );
     assert_eq!(r[2].target, "/health_status");
 }
+
+/// A `GET /block_users` page of `ids` whose `after` cursor is `cursor`, with a next page.
+fn blocked_page(ids: &[&str], cursor: &str) -> serde_json::Value {
+    json!({"data": ids.iter().map(|i| json!({"wa_id": i})).collect::<Vec<_>>(),
+           "paging": {"cursors": {"after": cursor}, "next": "https://next"}})
+}
+
+#[tokio::test]
+async fn the_blocked_users_list_follows_its_cursor_and_never_lists_a_page_twice() {
+    // Two pages, then a server that ignores `after` and answers the second page again.
+    let server = TestServer::start(vec![
+        Reply::json(200, blocked_page(&["1", "2"], "A")),
+        Reply::json(200, blocked_page(&["3", "4"], "B")),
+        Reply::json(200, blocked_page(&["3", "4"], "B")),
+    ])
+    .await;
+    let c = client(&server);
+    let mut it = c.blocked_users().list(Some(2)).unwrap();
+    let mut ids = Vec::new();
+    let err = loop {
+        match it.next().await {
+            Ok(Some(u)) => ids.push(u.wa_id.unwrap()),
+            Ok(None) => panic!("ended without noticing the repeated page"),
+            Err(e) => break e,
+        }
+    };
+    assert_eq!(ids, ["1", "2", "3", "4"], "each user once");
+    assert_eq!(err.code(), ErrorCode::InvalidResponse);
+    assert!(err.to_string().contains("same page twice"), "{err}");
+    assert!(it.next().await.unwrap().is_none());
+    let targets: Vec<String> = server.requests().iter().map(|r| r.target.clone()).collect();
+    assert_eq!(
+        targets,
+        [
+            "/block_users?limit=2",
+            "/block_users?limit=2&after=A",
+            "/block_users?limit=2&after=B"
+        ]
+    );
+}

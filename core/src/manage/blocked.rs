@@ -90,6 +90,8 @@ pub struct BlockedLister {
     after: Option<String>,
     buffer: VecDeque<BlockedUser>,
     done: bool,
+    /// The users of the last page, to notice a server that answers it again.
+    last_page: Vec<BlockedUser>,
 }
 
 impl BlockedLister {
@@ -137,10 +139,22 @@ impl BlockedLister {
                 .and_then(|c| c.get("after"))
                 .and_then(Value::as_str)
                 .map(str::to_string);
+            let users: Vec<BlockedUser> = data.iter().map(user_of).collect();
+            if !users.is_empty() && users == self.last_page {
+                // A server that ignores `after` answers the same page again: listing it
+                // twice would repeat users, and following its cursor could loop forever.
+                self.done = true;
+                return Err(Error::InvalidResponse {
+                    status: 200,
+                    reason: "the blocked users list answered the same page twice: paging is not honoured"
+                        .into(),
+                });
+            }
             let same = after.is_some() && after == self.after;
-            self.done = data.is_empty() || !has_next || after.is_none() || same;
+            self.done = users.is_empty() || !has_next || after.is_none() || same;
             self.after = after;
-            self.buffer.extend(data.iter().map(user_of));
+            self.last_page.clone_from(&users);
+            self.buffer.extend(users);
         }
     }
 
@@ -183,6 +197,7 @@ impl BlockedUsers<'_> {
             after: None,
             buffer: VecDeque::new(),
             done: false,
+            last_page: Vec::new(),
         })
     }
 
