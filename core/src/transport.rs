@@ -48,6 +48,15 @@ pub const MAX_BODY_SNIPPET: usize = 1024;
 /// At most this many bytes of an error answer are read.
 pub const MAX_ERROR_BODY: usize = 64 * 1024;
 
+/// Largest successful API answer (JSON) read: a template list page of 1000
+/// templates is a few MB. A larger answer is `invalid_response`, never buffered.
+pub const MAX_JSON_BODY: usize = 32 * 1024 * 1024;
+
+/// Largest media download read: WhatsApp's largest media (a document) is
+/// 100 MB (docs/360dialog-api.md), the upload limit here too. A larger answer is
+/// `invalid_response` before more than this is held in memory.
+pub const MAX_DOWNLOAD_BODY: usize = crate::media::MAX_UPLOAD_BYTES;
+
 /// A request body.
 #[derive(Debug, Clone)]
 pub(crate) enum Body {
@@ -80,6 +89,14 @@ impl Accept {
         match self {
             Accept::Json => "application/json",
             Accept::Any => "*/*",
+        }
+    }
+
+    /// The largest successful answer read for this kind of request.
+    fn max_body(self) -> usize {
+        match self {
+            Accept::Json => MAX_JSON_BODY,
+            Accept::Any => MAX_DOWNLOAD_BODY,
         }
     }
 }
@@ -518,11 +535,25 @@ impl Transport {
             }
             return Err(answered(&body));
         }
-        match resp.bytes().await {
-            Ok(body) => Ok(Response {
+        let limit = accept.max_body();
+        let too_large = |what: String| {
+            let reason = format!("2xx answer of {what}, over the limit of {limit} bytes");
+            Err((
+                Failure::UnreadableSuccess,
+                unreadable_success(status.as_u16(), reason, class),
+            ))
+        };
+        if let Some(n) = resp.content_length()
+            && n > limit as u64
+        {
+            return too_large(format!("{n} bytes"));
+        }
+        match read_limited(resp, limit).await {
+            Ok(Some(body)) => Ok(Response {
                 status: status.as_u16(),
                 body,
             }),
+            Ok(None) => too_large("more bytes than that".into()),
             Err(e) => {
                 let reason = format!("2xx answer whose body could not be read: {}", describe(&e));
                 Err((
@@ -727,6 +758,35 @@ fn stop_reason(class: RetryClass, failure: &Failure, verdict: Verdict) -> &'stat
         (Verdict::Stop, Failure::UnreadableSuccess) => "answered",
         (Verdict::Stop, _) => "not_retryable",
     }
+}
+
+/// The whole body of `resp` when it has at most `limit` bytes, `None` as soon as
+/// it has more (what was read is dropped). A body of one chunk, which most
+/// answers are, is returned as it came, without a copy.
+async fn read_limited(
+    mut resp: reqwest::Response,
+    limit: usize,
+) -> std::result::Result<Option<Bytes>, reqwest::Error> {
+    let Some(first) = resp.chunk().await? else {
+        return Ok(Some(Bytes::new()));
+    };
+    if first.len() > limit {
+        return Ok(None);
+    }
+    let Some(second) = resp.chunk().await? else {
+        return Ok(Some(first));
+    };
+    let mut body = bytes::BytesMut::with_capacity(first.len() + second.len());
+    body.extend_from_slice(&first);
+    let mut next = Some(second);
+    while let Some(chunk) = next {
+        if body.len() + chunk.len() > limit {
+            return Ok(None);
+        }
+        body.extend_from_slice(&chunk);
+        next = resp.chunk().await?;
+    }
+    Ok(Some(body.freeze()))
 }
 
 /// Milliseconds, for log fields.

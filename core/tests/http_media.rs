@@ -299,3 +299,82 @@ async fn local_guard_stops_repeated_failing_lookups() {
     }
     assert_eq!(server.count(), 6);
 }
+
+/// A server on 127.0.0.1 that answers every request 200 with `head` (status line
+/// and headers) and then `body_len` zero bytes, unless the client hangs up first;
+/// returns its base URL and the count of body bytes it managed to write.
+async fn streaming_server(
+    head: &'static str,
+    body_len: usize,
+) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::Ordering;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let sent = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = sent.clone();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            let counter = counter.clone();
+            tokio::spawn(async move {
+                let mut req = [0u8; 4096];
+                let _ = s.read(&mut req).await;
+                if s.write_all(head.as_bytes()).await.is_err() {
+                    return;
+                }
+                let chunk = vec![0u8; 1 << 20];
+                let mut left = body_len;
+                while left > 0 {
+                    let n = left.min(chunk.len());
+                    if s.write_all(&chunk[..n]).await.is_err() {
+                        return;
+                    }
+                    counter.fetch_add(n, Ordering::Relaxed);
+                    left -= n;
+                }
+            });
+        }
+    });
+    (url, sent)
+}
+
+#[tokio::test]
+async fn a_download_larger_than_the_media_limit_is_refused_without_holding_it() {
+    use std::sync::atomic::Ordering;
+    let limit = wa360::transport::MAX_DOWNLOAD_BODY;
+    // No length announced: 150 MiB streamed until the connection closes.
+    let (url, sent) = streaming_server(
+        "HTTP/1.1 200 OK\r\ncontent-type: video/mp4\r\nconnection: close\r\n\r\n",
+        150 << 20,
+    )
+    .await;
+    let c = Client::builder()
+        .api_key(KEY)
+        .base_url(&url)
+        .max_retries(0)
+        .build()
+        .unwrap();
+    let e = refused_download(&c, &format!("{url}/whatsapp_business/attachments/?mid=1")).await;
+    assert_eq!(e.code(), ErrorCode::InvalidResponse, "{e}");
+    assert!(e.to_string().contains(&format!("over the limit of {limit} bytes")), "{e}");
+    // The client hung up at the limit instead of reading the whole stream (what the
+    // socket buffers took in on top of the limit stays far below the 50 MiB left).
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(sent.load(Ordering::Relaxed) < limit + (32 << 20));
+
+    // A length over the limit is refused from the headers alone.
+    let (url, _) = streaming_server(
+        "HTTP/1.1 200 OK\r\ncontent-type: video/mp4\r\ncontent-length: 209715200\r\n\r\n",
+        1 << 20,
+    )
+    .await;
+    let c = Client::builder()
+        .api_key(KEY)
+        .base_url(&url)
+        .max_retries(0)
+        .build()
+        .unwrap();
+    let e = refused_download(&c, &format!("{url}/whatsapp_business/attachments/?mid=1")).await;
+    assert_eq!(e.code(), ErrorCode::InvalidResponse, "{e}");
+    assert!(e.to_string().contains("209715200 bytes"), "{e}");
+}
