@@ -141,7 +141,7 @@ fn open_existing(l: &LedgerArg) -> Result<Ledger, Failure> {
 /// Ask the campaign running on the ledger to pause, resume or stop.
 fn request(l: &LedgerArg, ask: fn(&Ledger) -> wa360::Result<()>, what: &str) -> CliResult {
     ask(&open_existing(l)?)?;
-    println!("{what} requested");
+    outln!("{what} requested");
     Ok(())
 }
 
@@ -150,9 +150,9 @@ fn run_cmd(cmd: BroadcastCmd) -> CliResult {
         BroadcastCmd::Status(l) => {
             let ledger = open_existing(&l)?;
             print_counts(&ledger.counts()?);
-            println!("run state: {}", ledger.run_state()?);
+            outln!("run state: {}", ledger.run_state()?);
             if let Some(s) = ledger.summary()? {
-                println!("last summary: {s}");
+                outln!("last summary: {s}");
             }
             Ok(())
         }
@@ -179,7 +179,7 @@ fn run_cmd(cmd: BroadcastCmd) -> CliResult {
                     })?;
                 }
             }
-            println!("settled {settled} recipient(s)");
+            outln!("settled {settled} recipient(s)");
             print_counts(&ledger.counts()?);
             Ok(())
         }
@@ -187,9 +187,14 @@ fn run_cmd(cmd: BroadcastCmd) -> CliResult {
 }
 
 fn print_counts(c: &StateCounts) {
-    println!(
+    outln!(
         "recipients {}: accepted {}, failed {}, unknown {}, pending {}, in_flight {}",
-        c.total, c.accepted, c.failed, c.unknown, c.pending, c.in_flight
+        c.total,
+        c.accepted,
+        c.failed,
+        c.unknown,
+        c.pending,
+        c.in_flight
     );
 }
 
@@ -274,7 +279,7 @@ async fn run_campaign(a: RunArgs) -> CliResult {
         });
     }
 
-    println!(
+    outln!(
         "campaign {} ({}/{}): {} recipients, ledger {}",
         campaign.id(),
         campaign.template(),
@@ -307,7 +312,7 @@ async fn run_campaign(a: RunArgs) -> CliResult {
     bar.finish_and_clear();
     let c = summary.counts;
     print_counts(&c);
-    println!(
+    outln!(
         "this run: {} accepted in {:.1} s ({:.1} msg/s){}",
         summary.accepted_this_run,
         summary.elapsed_secs,

@@ -64,7 +64,7 @@ pub(crate) fn run(a: InboxArgs) -> CliResult {
     match a.command {
         InboxCmd::Stats => {
             let s = inbox.stats()?;
-            println!(
+            outln!(
                 "{}",
                 json!({
                     "ready": s.ready, "in_flight": s.in_flight, "dead": s.dead,
@@ -75,7 +75,7 @@ pub(crate) fn run(a: InboxArgs) -> CliResult {
         }
         InboxCmd::Dead { limit } => {
             for d in inbox.dead(limit)? {
-                println!(
+                outln!(
                     "{}",
                     json!({
                         "id": d.id, "attempts": d.attempts, "last_error": d.last_error,
@@ -86,20 +86,20 @@ pub(crate) fn run(a: InboxArgs) -> CliResult {
         }
         InboxCmd::Replay(p) => {
             let n = inbox.replay(p.target("replay")?)?;
-            println!("{}", json!({ "replayed": n }));
+            outln!("{}", json!({ "replayed": n }));
             if n == 0 && p.id.is_some() {
                 return Err(Failure::runtime("no dead letter with that id"));
             }
         }
         InboxCmd::Drop(p) => {
             let n = inbox.drop_dead(p.target("drop")?)?;
-            println!("{}", json!({ "dropped": n }));
+            outln!("{}", json!({ "dropped": n }));
             if n == 0 && p.id.is_some() {
                 return Err(Failure::runtime("no dead letter with that id"));
             }
         }
         InboxCmd::Prune => {
-            println!("{}", json!({ "pruned": inbox.prune()? }));
+            outln!("{}", json!({ "pruned": inbox.prune()? }));
         }
     }
     Ok(())

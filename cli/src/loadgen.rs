@@ -109,7 +109,7 @@ pub(crate) async fn run(a: LoadArgs) -> CliResult {
         let i = ((lat.len() as f64 - 1.0) * p).round() as usize;
         lat[i].as_secs_f64() * 1000.0
     };
-    println!(
+    outln!(
         "{}",
         json!({
             "label": a.label, "sent": total, "ok": lat.len(), "errors": errors,

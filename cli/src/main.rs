@@ -7,6 +7,40 @@
 //! (API options, client, failures, input, signals); each subcommand lives in its own file.
 #![forbid(unsafe_code)]
 
+/// `println!` for every line the CLI prints on stdout. When the reader has gone
+/// (`wa360 … | head`), `println!` panics (exit 101 and a panic message); this
+/// ends the process quietly with 0 instead, as a command killed by SIGPIPE
+/// would have stopped. (Restoring SIGPIPE's default needs `unsafe`, which this
+/// crate forbids.) Any other write error is reported and exits 1.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        if let Err(e) = writeln!(std::io::stdout().lock(), $($arg)*) {
+            $crate::stdout_failed(e)
+        }
+    }};
+}
+
+/// `print!` with the same handling of a closed stdout as [`outln!`].
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let mut stdout = std::io::stdout().lock();
+        if let Err(e) = write!(stdout, $($arg)*).and_then(|()| stdout.flush()) {
+            $crate::stdout_failed(e)
+        }
+    }};
+}
+
+/// Ends the process after a failed write to stdout (see [`outln!`]).
+fn stdout_failed(e: std::io::Error) -> ! {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        std::process::exit(0);
+    }
+    eprintln!("wa360: cannot write to stdout: {e}");
+    std::process::exit(1);
+}
+
 mod broadcast;
 mod inbox;
 mod loadgen;
@@ -115,10 +149,10 @@ impl Failure {
 
 impl From<wa360::Error> for Failure {
     fn from(e: wa360::Error) -> Self {
-        let code = if e.code() == wa360::ErrorCode::InvalidArgument {
-            2
-        } else {
-            1
+        // Bad input, a bad option (`--base-url`, a missing key) included, is 2.
+        let code = match e.code() {
+            wa360::ErrorCode::InvalidArgument | wa360::ErrorCode::Configuration => 2,
+            _ => 1,
         };
         let mut message = format!("{} ({})", e, e.code());
         if let Some(api) = e.api_code() {

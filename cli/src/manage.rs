@@ -166,7 +166,7 @@ pub struct DoctorArgs {
 fn print_json(v: &Value) -> CliResult {
     let s = serde_json::to_string(v)
         .map_err(|e| Failure::runtime(format!("cannot print the answer: {e}")))?;
-    println!("{s}");
+    outln!("{s}");
     Ok(())
 }
 
@@ -175,7 +175,7 @@ fn answer(json: bool, v: Value, text: impl std::fmt::Display) -> CliResult {
     if json {
         print_json(&v)
     } else {
-        println!("{text}");
+        outln!("{text}");
         Ok(())
     }
 }
@@ -218,7 +218,7 @@ pub async fn run_templates(cmd: TemplatesCmd) -> CliResult {
                 if json {
                     all.push(t.to_json());
                 } else {
-                    println!("{}", template_line(&t));
+                    outln!("{}", template_line(&t));
                 }
             }
             if json {
@@ -255,9 +255,9 @@ pub async fn run_templates(cmd: TemplatesCmd) -> CliResult {
                 ))
             } else {
                 for t in &found {
-                    println!("{}", template_line(t));
+                    outln!("{}", template_line(t));
                     for c in &t.components {
-                        println!("  {c}");
+                        outln!("  {c}");
                     }
                 }
                 Ok(())
@@ -301,7 +301,7 @@ pub async fn run_profile(cmd: ProfileCmd) -> CliResult {
             if json {
                 return print_json(&p.to_json());
             }
-            let show = |k: &str, v: Option<&str>| println!("{k:<20}{}", v.unwrap_or("-"));
+            let show = |k: &str, v: Option<&str>| outln!("{k:<20}{}", v.unwrap_or("-"));
             show("about", p.about.as_deref());
             show("address", p.address.as_deref());
             show("description", p.description.as_deref());
@@ -395,7 +395,7 @@ pub async fn run_block(cmd: BlockCmd) -> CliResult {
                 return print_json(&v);
             }
             for u in users {
-                println!("{}", u.wa_id.or(u.input).unwrap_or_default());
+                outln!("{}", u.wa_id.or(u.input).unwrap_or_default());
             }
             Ok(())
         }
@@ -419,7 +419,7 @@ async fn change_block(b: BlockUsers, add: bool) -> CliResult {
         return print_json(&v);
     }
     for u in &r.users {
-        println!(
+        outln!(
             "{} {}",
             if add { "blocked" } else { "unblocked" },
             u.wa_id
@@ -513,14 +513,14 @@ pub async fn run_doctor(a: DoctorArgs) -> CliResult {
         print_json(&json!({"ok": all_ok, "checks": list}))?;
     } else {
         for c in &checks {
-            println!(
+            outln!(
                 "{}  {:<18} {}",
                 if c.ok { "PASS" } else { "FAIL" },
                 c.name,
                 c.detail
             );
             if let Some(h) = &c.hint {
-                println!("      hint: {h}");
+                outln!("      hint: {h}");
             }
         }
     }

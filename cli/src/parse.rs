@@ -25,6 +25,6 @@ pub(crate) fn run_parse(p: ParseArgs) -> CliResult {
         out.push_str(&line);
         out.push('\n');
     }
-    print!("{out}");
+    out!("{out}");
     Ok(())
 }

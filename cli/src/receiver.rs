@@ -69,7 +69,7 @@ async fn hook(
         &body,
     );
     if let Some(e) = &reply.error {
-        println!(
+        outln!(
             "   receiver: refused a delivery with {} ({})",
             reply.status,
             e.code()
@@ -141,7 +141,7 @@ pub(crate) async fn run(a: ReceiverArgs) -> CliResult {
             .and_then(|_| std::fs::rename(&tmp, path))
             .map_err(|e| Failure::runtime(format!("cannot write {}: {e}", path.display())))?;
     }
-    println!("   receiver: listening on {url}");
+    outln!("   receiver: listening on {url}");
 
     let replies: Arc<Mutex<HashSet<String>>> = Arc::default();
     let pending = Arc::new(Mutex::new(0usize));
@@ -158,7 +158,7 @@ pub(crate) async fn run(a: ReceiverArgs) -> CliResult {
         if let Some(m) = ev.as_message() {
             let from = m.from().unwrap_or("?").to_string();
             let id = m.id().unwrap_or_default().to_string();
-            println!("<- inbound  {} from {from} ({id})", describe_message(m));
+            outln!("<- inbound  {} from {from} ({id})", describe_message(m));
             let text = m
                 .payload()
                 .and_then(|p| p.get("body"))
@@ -172,7 +172,7 @@ pub(crate) async fn run(a: ReceiverArgs) -> CliResult {
             answered_any = true;
             tokio::spawn(async move {
                 if let Err(e) = client.mark_read(&id).await {
-                    println!("   receiver: mark_read failed: {e}");
+                    outln!("   receiver: mark_read failed: {e}");
                 }
                 match client
                     .send(&Message::text(&from, &text).reply_to(&id))
@@ -180,19 +180,19 @@ pub(crate) async fn run(a: ReceiverArgs) -> CliResult {
                 {
                     Ok(r) => {
                         let wamid = r.message_id().unwrap_or_default().to_string();
-                        println!("-> reply    text {text:?} to {from} ({wamid})");
+                        outln!("-> reply    text {text:?} to {from} ({wamid})");
                         replies
                             .lock()
                             .unwrap_or_else(|p| p.into_inner())
                             .insert(wamid);
                     }
-                    Err(e) => println!("   receiver: reply failed: {e} ({})", e.code()),
+                    Err(e) => outln!("   receiver: reply failed: {e} ({})", e.code()),
                 }
             });
         } else if let Some(s) = ev.as_status() {
             let id = s.id().unwrap_or_default().to_string();
             let status = s.status().unwrap_or("?").to_string();
-            println!("<- status   {status:<9} for {id}");
+            outln!("<- status   {status:<9} for {id}");
             let ours = replies
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
@@ -205,15 +205,17 @@ pub(crate) async fn run(a: ReceiverArgs) -> CliResult {
                 }
             }
         } else {
-            println!("<- event    {}", ev.kind());
+            outln!("<- event    {}", ev.kind());
         }
     };
     done.notify_one();
     let _ = tokio::time::timeout(Duration::from_secs(2), server).await;
     let m = figures.metrics();
-    println!(
+    outln!(
         "   receiver: {} deliveries by status {:?}, events {:?}",
-        m.ack_latency.count, m.deliveries, m.events
+        m.ack_latency.count,
+        m.deliveries,
+        m.events
     );
     outcome
 }

@@ -89,10 +89,10 @@ pub(crate) async fn run_sandbox(a: SandboxArgs) -> CliResult {
         };
         write().map_err(|e| Failure::runtime(format!("cannot write {}: {e}", path.display())))?;
     }
-    println!("wa360 sandbox listening on {}", sb.url());
-    println!("export WA360_BASE_URL={}", sb.url());
-    println!("export D360_API_KEY={}", sb.api_key());
-    println!(
+    outln!("wa360 sandbox listening on {}", sb.url());
+    outln!("export WA360_BASE_URL={}", sb.url());
+    outln!("export D360_API_KEY={}", sb.api_key());
+    outln!(
         "http callbacks: {}; time scale: {}; control routes: {}/_sandbox/… (see sandbox/README.md)",
         if a.allow_http_callbacks {
             "allowed for 127.0.0.1/localhost"
@@ -102,9 +102,9 @@ pub(crate) async fn run_sandbox(a: SandboxArgs) -> CliResult {
         a.time_scale,
         sb.url()
     );
-    println!("press Ctrl-C to stop");
+    outln!("press Ctrl-C to stop");
     wait_for_signal().await;
     sb.shutdown().await;
-    println!("wa360 sandbox stopped");
+    outln!("wa360 sandbox stopped");
     Ok(())
 }

@@ -213,12 +213,12 @@ pub(crate) async fn run_send(a: SendArgs) -> CliResult {
         } else {
             client.mark_read(id).await?;
         }
-        println!("{}", json!({"success": true}));
+        outln!("{}", json!({"success": true}));
         return Ok(());
     }
     let resp = client.send_body(body).await?;
     let out = serde_json::to_string(&resp)
         .map_err(|e| Failure::runtime(format!("cannot print the response: {e}")))?;
-    println!("{out}");
+    outln!("{out}");
     Ok(())
 }

@@ -53,7 +53,7 @@ pub(crate) async fn run_simulate(s: SimulateArgs) -> CliResult {
             "the sandbox refused the inbound message (HTTP {status}): {msg}"
         )));
     }
-    println!(
+    outln!(
         "{}",
         json!({"message_ids": v["message_ids"], "webhook_url": v["webhook_url"]})
     );

@@ -99,7 +99,7 @@ pub(crate) async fn run_webhook(w: WebhookCmd) -> CliResult {
                 )
                 .await?;
             let shown = answer.get("url").and_then(Value::as_str).unwrap_or(&url);
-            println!(
+            outln!(
                 "{}",
                 json!({"level": if waba {"waba"} else {"phone"}, "url": shown, "headers": settings.headers.keys().collect::<Vec<_>>()})
             );
@@ -114,7 +114,7 @@ pub(crate) async fn run_webhook(w: WebhookCmd) -> CliResult {
             };
             match got {
                 Some(s) => {
-                    println!(
+                    outln!(
                         "{}",
                         json!({"level": if waba {"waba"} else {"phone"}, "url": s.url})
                     );

@@ -73,6 +73,24 @@ fn parse_reads_stdin() {
 }
 
 #[test]
+fn a_closed_stdout_ends_the_command_quietly_instead_of_panicking() {
+    // `wa360 parse | head -0`: the reader is gone before anything is printed.
+    let body = std::fs::read(suite().join("payload_inbound_text/input.json")).unwrap();
+    let mut child = bin()
+        .arg("parse")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), &body).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("panicked"), "{}", stderr(&out));
+}
+
+#[test]
 fn parse_rejects_garbage_and_missing_files_clearly() {
     let out = run_with_stdin(bin().arg("parse"), b"<html>not a webhook</html>");
     assert_eq!(out.status.code(), Some(2));
@@ -233,6 +251,13 @@ fn bad_input_exits_non_zero_before_any_request() {
     let out = run(bin().env("WA360_BASE_URL", sb.url()).args(&hi));
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("D360_API_KEY"));
+    // A base URL that is not a URL is bad input too.
+    let out = run(bin()
+        .env("WA360_BASE_URL", "not a url")
+        .env("D360_API_KEY", "k")
+        .args(&hi));
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("base URL"), "{}", stderr(&out));
     // A wrong key is an API error (exit 1) that names the class.
     let out = run(against(&sb).env("D360_API_KEY", "wrong").args(&hi));
     assert_eq!(out.status.code(), Some(1));
