@@ -356,7 +356,11 @@ async fn a_download_larger_than_the_media_limit_is_refused_without_holding_it() 
         .unwrap();
     let e = refused_download(&c, &format!("{url}/whatsapp_business/attachments/?mid=1")).await;
     assert_eq!(e.code(), ErrorCode::InvalidResponse, "{e}");
-    assert!(e.to_string().contains(&format!("over the limit of {limit} bytes")), "{e}");
+    assert!(
+        e.to_string()
+            .contains(&format!("over the limit of {limit} bytes")),
+        "{e}"
+    );
     // The client hung up at the limit instead of reading the whole stream (what the
     // socket buffers took in on top of the limit stays far below the 50 MiB left).
     tokio::time::sleep(Duration::from_millis(200)).await;
