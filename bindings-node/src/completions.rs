@@ -11,14 +11,17 @@
 //! were the largest lines of the client's profile (docs/performance.md §5).
 //!
 //! Here each JavaScript thread (the main one, each worker) has one thread-safe
-//! function. A finished future pushes its output on a shared queue and calls
-//! that function only when the queue was empty. The JavaScript thread then
-//! settles every queued promise in one call.
+//! function. A finished future pushes its output on a shared queue, and the
+//! JavaScript thread, called through that function once per batch, settles
+//! every queued promise in one call.
 //!
-//! The way in is batched the same way: a call does not spawn its future at
-//! once. The first call of a turn of the event loop calls the same function
-//! from the JavaScript thread; when the loop runs it, every future started in
-//! that turn is handed to the runtime in one task.
+//! A runtime thread does not wake the JavaScript thread for each output: the
+//! first output of a batch spawns a flush task that yields (tokio runs a
+//! yielded task again only after the tasks already ready, when the worker
+//! would otherwise go idle, or at its periodic check), yields again while
+//! more outputs arrived meanwhile, and then wakes the JavaScript thread, so
+//! the outputs of every task run meanwhile are settled in one call. A queue
+//! of 64 outputs wakes it at once.
 //!
 //! The function is referenced while promises are pending, so the process
 //! stays alive for them. It is unreferenced when none is pending, so an idle
@@ -27,11 +30,10 @@
 //! its worker ended is dropped, never delivered to a freed function.
 
 use std::any::Any;
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::ffi::c_void;
 use std::panic::AssertUnwindSafe;
-use std::pin::Pin;
 use std::ptr;
 use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
@@ -46,9 +48,6 @@ use crate::errors::js_error;
 type Output = Box<dyn Any + Send>;
 /// Resolves or rejects one promise from its output, on the JavaScript thread.
 type Settle = Box<dyn FnOnce(&Env, Output) -> napi::Result<sys::napi_value>>;
-/// A started call's work, waiting to be handed to the runtime with the others
-/// started in the same turn of the event loop.
-type Job = Pin<Box<dyn Future<Output = ()> + Send>>;
 
 /// A thread-safe function handle: N-API allows calling it from any thread.
 struct Tsfn(sys::napi_threadsafe_function);
@@ -74,8 +73,8 @@ struct Shared {
     tsfn: RwLock<Option<Tsfn>>,
     /// A wake-up is queued and has not yet drained the queue.
     signalled: AtomicBool,
-    /// In `PARKED_WAKES`, waiting for a runtime thread to go idle.
-    listed: AtomicBool,
+    /// A flush task is spawned and has not yet signalled.
+    flushing: AtomicBool,
 }
 
 impl Shared {
@@ -83,40 +82,47 @@ impl Shared {
     fn signal(&self) {
         if !self.signalled.swap(true, SeqCst)
             && let Some(tsfn) = &*self.tsfn.read().unwrap_or_else(PoisonError::into_inner)
+            && !wake(tsfn.0)
         {
-            wake(tsfn.0);
+            // Not queued (the function is closing): the next output tries again.
+            self.signalled.store(false, SeqCst);
         }
     }
 }
 
-/// Queues whose JavaScript thread is woken when a runtime thread next goes
-/// idle (`on_park`), so that the outputs of every task the runtime ran in a
-/// row are settled in one wake-up.
-static PARKED_WAKES: Mutex<Vec<Arc<Shared>>> = Mutex::new(Vec::new());
-/// `PARKED_WAKES` may be non-empty (checked without its lock on every park).
-static ANY_PARKED_WAKE: AtomicBool = AtomicBool::new(false);
-/// Outputs queued before the JavaScript thread is woken at once, even if no
-/// runtime thread has gone idle yet.
-const MAX_PARKED_OUTPUTS: usize = 64;
+/// Outputs queued before the JavaScript thread is woken at once, without
+/// waiting for the flush task.
+const MAX_QUEUED_OUTPUTS: usize = 64;
 
-thread_local! {
-    /// This thread runs `on_park` when it goes idle (a worker of the runtime
-    /// built in `lib.rs`). Elsewhere an output wakes the JavaScript thread at once.
-    static PARKS_HERE: Cell<bool> = const { Cell::new(false) };
-}
+/// Most times a flush yields while outputs keep arriving.
+const MAX_FLUSH_YIELDS: usize = 8;
 
-/// The runtime's hook, run by a worker thread before it parks: wakes the
-/// JavaScript threads that have outputs waiting.
-pub(crate) fn on_park() {
-    PARKS_HERE.set(true);
-    if ANY_PARKED_WAKE.swap(false, SeqCst) {
-        let waiting =
-            std::mem::take(&mut *PARKED_WAKES.lock().unwrap_or_else(PoisonError::into_inner));
-        for shared in waiting {
-            shared.listed.store(false, SeqCst);
-            shared.signal();
+/// Wakes the JavaScript thread once the runtime has run the tasks that were
+/// ready (see the module comment). It yields again while the queue grew
+/// meanwhile, up to [`MAX_FLUSH_YIELDS`] times: at 64 sends in flight on one
+/// core, answers arrive over several polls of the I/O driver, and one wake-up
+/// for all of them halves the context switches of one wake-up per poll
+/// (docs/performance.md §5, fourth pass).
+async fn flush(shared: Arc<Shared>) {
+    let queued = || {
+        shared
+            .done
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
+    };
+    let mut seen = queued();
+    for _ in 0..MAX_FLUSH_YIELDS {
+        tokio::task::yield_now().await;
+        let now = queued();
+        if now == seen {
+            break;
         }
+        seen = now;
     }
+    // Before the signal: an output pushed after this spawns the next flush.
+    shared.flushing.store(false, SeqCst);
+    shared.signal();
 }
 
 /// The JavaScript thread's side: its pending promises.
@@ -127,8 +133,6 @@ struct JsSide {
     next: u64,
     pending: HashMap<u64, (sys::napi_deferred, Settle)>,
     referenced: bool,
-    /// Calls started since the last hand-over to the runtime.
-    submit: Vec<Job>,
 }
 
 thread_local! {
@@ -152,7 +156,7 @@ fn init(env: sys::napi_env) -> napi::Result<JsSide> {
         done: Mutex::new(Vec::new()),
         tsfn: RwLock::new(None),
         signalled: AtomicBool::new(false),
-        listed: AtomicBool::new(false),
+        flushing: AtomicBool::new(false),
     });
     let mut name = ptr::null_mut();
     let mut tsfn = ptr::null_mut();
@@ -200,7 +204,6 @@ fn init(env: sys::napi_env) -> napi::Result<JsSide> {
         next: 0,
         pending: HashMap::new(),
         referenced: false,
-        submit: Vec::new(),
     })
 }
 
@@ -235,12 +238,11 @@ unsafe extern "C" fn call_js(
     if env.is_null() {
         return; // the function is being finalized
     }
-    let (jobs, ready): (Vec<Job>, Vec<(sys::napi_deferred, Settle, Output)>) = JS.with(|js| {
+    let ready: Vec<(sys::napi_deferred, Settle, Output)> = JS.with(|js| {
         let mut js = js.borrow_mut();
         let Some(side) = js.as_mut() else {
-            return (Vec::new(), Vec::new());
+            return Vec::new();
         };
-        let jobs = std::mem::take(&mut side.submit);
         // Before the drain: an output pushed after it signals again.
         side.shared.signalled.store(false, SeqCst);
         let done = std::mem::take(
@@ -250,13 +252,10 @@ unsafe extern "C" fn call_js(
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner),
         );
-        let ready = done
-            .into_iter()
+        done.into_iter()
             .filter_map(|(id, out)| side.pending.remove(&id).map(|(d, s)| (d, s, out)))
-            .collect();
-        (jobs, ready)
+            .collect()
     });
-    hand_over(jobs);
     // Settled outside the borrow: converting a value may start another call.
     let e = Env::from_raw(env);
     for (deferred, settle, out) in ready {
@@ -340,7 +339,7 @@ where
         }
         Ok((id, side.shared.clone(), promise))
     })?;
-    let job: Job = Box::pin(async move {
+    napi::bindgen_prelude::spawn(async move {
         let out: wa360::Result<T> = match AssertUnwindSafe(fut).catch_unwind().await {
             Ok(r) => r,
             Err(payload) => Err(wa360::Error::from_panic(&*payload)),
@@ -350,73 +349,31 @@ where
             done.push((id, Box::new(out)));
             done.len()
         };
-        // On a worker that runs `on_park`, the wake-up waits until the worker
-        // goes idle (or the queue is long): the outputs of every task it ran
-        // in a row are then settled in one call. The call a wake-up queues
-        // runs after it and drains every output queued by then. After
-        // teardown the function is gone, and the output waits in the queue
-        // until the queue is dropped.
-        if PARKS_HERE.get() && queued < MAX_PARKED_OUTPUTS {
-            if !shared.listed.swap(true, SeqCst) {
-                PARKED_WAKES
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .push(shared.clone());
-            }
-            ANY_PARKED_WAKE.store(true, SeqCst);
-        } else {
+        // The first output of a batch spawns the flush that wakes the
+        // JavaScript thread; the call it queues runs after this push and
+        // drains every output queued by then. A long queue wakes it at once.
+        // After teardown the function is gone, and the output waits in the
+        // queue until the queue is dropped.
+        if queued >= MAX_QUEUED_OUTPUTS {
             shared.signal();
+        } else if !shared.flushing.swap(true, SeqCst) {
+            tokio::spawn(flush(shared));
         }
     });
-    // The first call of a turn asks for a hand-over, which runs once the
-    // JavaScript that started it (and every call that code starts) has
-    // returned to the event loop.
-    let first_of_turn = JS.with(|js| {
-        let mut js = js.borrow_mut();
-        let side = js.as_mut()?;
-        side.submit.push(job);
-        (side.submit.len() == 1).then_some(side.tsfn)
-    });
-    if let Some(tsfn) = first_of_turn {
-        wake(tsfn);
-    }
     Ok(PromiseRaw::new(raw, promise))
 }
 
-/// Queues a call of this thread's `call_js` (from any thread; the queue has
-/// no bound, so a non-blocking call never waits).
-fn wake(tsfn: sys::napi_threadsafe_function) {
-    // SAFETY: the function is open: on a runtime thread the read lock on it
-    // is held, and teardown takes the write lock before Node finalizes the
-    // function; on the JavaScript thread the env is live.
-    unsafe {
+/// Queues a call of this thread's `call_js` from a runtime thread (the queue
+/// has no bound, so a non-blocking call never waits); false if it was refused.
+fn wake(tsfn: sys::napi_threadsafe_function) -> bool {
+    // SAFETY: the function is open: the caller holds the read lock on it, and
+    // teardown takes the write lock before Node finalizes the function.
+    let status = unsafe {
         sys::napi_call_threadsafe_function(
             tsfn,
             ptr::null_mut(),
             sys::ThreadsafeFunctionCallMode::nonblocking,
         )
     };
-}
-
-/// Hands the calls started in one turn of the event loop to the runtime in
-/// one task, which spawns each from a runtime thread. Spawning each from the
-/// JavaScript thread woke a parked runtime thread per call (a futex wake and a
-/// context switch each, about 1.5 per send at 64 in flight;
-/// docs/performance.md §5).
-fn hand_over(mut jobs: Vec<Job>) {
-    match jobs.len() {
-        0 => {}
-        1 => {
-            if let Some(job) = jobs.pop() {
-                napi::bindgen_prelude::spawn(job);
-            }
-        }
-        _ => {
-            napi::bindgen_prelude::spawn(async move {
-                for job in jobs {
-                    tokio::spawn(job);
-                }
-            });
-        }
-    }
+    status == sys::Status::napi_ok
 }

@@ -28,21 +28,6 @@ mod testing;
 mod types;
 mod webhook;
 
-/// napi's tokio runtime, built here to add one hook: a worker about to go idle
-/// wakes the JavaScript threads whose promises it settled (`completions`). If
-/// it cannot be built, napi builds its default runtime, and every output
-/// wakes its JavaScript thread at once.
-#[napi_derive::module_init]
-fn init_runtime() {
-    if let Ok(rt) = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .on_thread_park(completions::on_park)
-        .build()
-    {
-        napi::bindgen_prelude::create_custom_tokio_runtime(rt);
-    }
-}
-
 // Allocator: the webhook parse makes one small allocation per kept string and
 // wire piece, and mimalloc serves those faster than the system allocator
 // (docs/performance.md §5). Rust's own allocations only: every object handed

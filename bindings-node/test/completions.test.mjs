@@ -1,9 +1,9 @@
 // Promises are settled on the JavaScript thread in batches, through one
-// thread-safe function per thread (src/completions.rs), and the calls started
-// in one turn of the event loop are handed to the runtime together: each
-// caller still gets its own answer, errors still arrive at their own await, a
-// call started from any kind of callback goes out, and a worker thread that
-// ends with sends in flight takes nothing down with it.
+// thread-safe function per thread, woken once per batch by a flush task
+// (src/completions.rs): each caller still gets its own answer, errors still
+// arrive at their own await, a call started from any kind of callback goes
+// out, and a worker thread that ends with sends in flight takes nothing down
+// with it.
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { fileURLToPath } from 'node:url'
