@@ -29,7 +29,10 @@ async function routes(fastify, options) {
   fastify.post(path, route)
 }
 
-async function wa360Fastify(fastify, options) {
+async function wa360Fastify(fastify, given) {
+  // Own properties only (see makeReceiver): `path` and the rest never come from a
+  // polluted Object.prototype.
+  const options = Object.assign(Object.create(null), given)
   const name = options.metricsDecorator ?? 'wa360Metrics'
   if (typeof name !== 'string' || name === '') {
     throw new TypeError('wa360 Fastify plugin: options.metricsDecorator must be a non-empty string')

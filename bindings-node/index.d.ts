@@ -305,7 +305,11 @@ export declare class MediaCache {
  * accept (or the in-memory dedupe without an inbox).
  */
 export declare class Receiver {
-  /** `new Receiver(options, verifier?, inbox?)`. */
+  /**
+   * `new Receiver(options, verifier?, inbox?)`. The options are read from
+   * their own properties only (unknown keys refused), as the client's are: a
+   * polluted `Object.prototype` cannot turn dedupe off or change a limit.
+   */
   constructor(options?: ReceiverOptions | undefined | null, verifier?: JsVerifier | undefined | null, inbox?: Inbox | undefined | null)
   /**
    * A snapshot of this receiver's figures (see docs/observability.md):
@@ -559,7 +563,10 @@ export interface BroadcastProgress {
   phase: string
 }
 
-/** Options of `client.broadcast(campaign, ledger, options)`. */
+/**
+ * Options of `client.broadcast(campaign, ledger, options)`. (Declared for the TypeScript
+ * types; read through own properties, unknown keys rejected, numbers range-checked.)
+ */
 export interface BroadcastRunOptions {
   /** Sends in flight at once (default 16, at most 1024). */
   concurrency?: number
@@ -942,7 +949,10 @@ export interface ReceiverMetrics {
   ackLatency: LatencyHistogram
 }
 
-/** Options of `new Receiver(options, verifier, inbox)`. */
+/**
+ * Options of `new Receiver(options, verifier, inbox)`. (Declared for the TypeScript
+ * types; read through own properties, unknown keys rejected, numbers range-checked.)
+ */
 export interface ReceiverOptions {
   /** Answer Meta's `GET` handshake with this token. */
   verifyToken?: string

@@ -85,7 +85,10 @@ function startConsumers(inbox, onEvents, onError, concurrency) {
   }
 }
 
-function makeReceiver(options) {
+function makeReceiver(given) {
+  // Own properties only: with a polluted Object.prototype, an option the app did not
+  // set (`inbox`, `dedupe`, `maxBytes`, `insecureSkipVerify`, …) must not come from it.
+  const options = given && typeof given === 'object' ? Object.assign(Object.create(null), given) : given
   if (!options || typeof options.onEvents !== 'function') {
     throw new TypeError('wa360 webhook receiver: options.onEvents(events, request) is required')
   }

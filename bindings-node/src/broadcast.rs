@@ -14,8 +14,7 @@ use wa360::broadcast::{BroadcastOptions, Campaign, Ledger, Progress, ledger_path
 use crate::client::JsClient;
 use crate::errors::{guard, spawn};
 use crate::types::{
-    BroadcastCounts, BroadcastProgress, BroadcastRunOptions, BroadcastSummary, CampaignRecipient,
-    SendResponse,
+    BroadcastCounts, BroadcastProgress, BroadcastSummary, CampaignRecipient, SendResponse,
 };
 
 /// A template campaign: template, language and recipients with body parameters. Every
@@ -177,6 +176,15 @@ fn counts_js(c: wa360::broadcast::StateCounts) -> BroadcastCounts {
     }
 }
 
+/// The keys of `BroadcastRunOptions` (`progress` is taken out by wa360.js).
+const BROADCAST_OPTIONS: &[&str] = &[
+    "concurrency",
+    "unknownWindowMs",
+    "maxWaitMs",
+    "maxAttempts",
+    "startInMs",
+];
+
 #[napi]
 impl JsClient {
     /// Send one message (neutral format, as `send`), waiting at most `maxWaitMs` for the
@@ -211,26 +219,28 @@ impl JsClient {
         env: &'env Env,
         campaign: &JsCampaign,
         ledger: &JsLedger,
-        options: Option<BroadcastRunOptions>,
+        options: Option<crate::own::Json>,
         progress: Option<ProgressFn>,
     ) -> napi::Result<PromiseRaw<'env, BroadcastSummary>> {
-        let o = options.unwrap_or_default();
+        use crate::own::{opt_num, options as read_options};
+        // Own properties only, unknown keys refused (as the client's options).
         let opts = guard(env, || {
+            let o = read_options(options, BROADCAST_OPTIONS)?;
             let mut b = BroadcastOptions::default();
-            if let Some(c) = o.concurrency {
+            if let Some(c) = opt_num(&o, "concurrency")? {
                 b.concurrency =
                     int_option("concurrency", c, 1, wa360::input::MAX_CONCURRENCY)? as usize;
             }
-            if let Some(v) = o.unknown_window_ms {
+            if let Some(v) = opt_num(&o, "unknownWindowMs")? {
                 b.unknown_window = duration_ms_option("unknownWindowMs", v)?;
             }
-            if let Some(v) = o.max_wait_ms {
+            if let Some(v) = opt_num(&o, "maxWaitMs")? {
                 b.max_wait = wait_ms_option("maxWaitMs", v)?;
             }
-            if let Some(n) = o.max_attempts {
+            if let Some(n) = opt_num(&o, "maxAttempts")? {
                 b.max_attempts = int_option("maxAttempts", n, 1, u64::from(u32::MAX))? as u32;
             }
-            if let Some(v) = o.start_in_ms {
+            if let Some(v) = opt_num(&o, "startInMs")? {
                 b = b.starting_in(wait_ms_option("startInMs", v)?);
             }
             Ok(b)

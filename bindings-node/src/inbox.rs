@@ -22,8 +22,7 @@ use wa360::webhook::{Event, ParseOptions, Receiver, ReceiverConfig};
 use crate::client::metric_counts;
 use crate::errors::{guard, spawn};
 use crate::types::{
-    DeadLetterJson, DeliveryJson, InboxMetrics, InboxStats, ReceiverMetrics, ReceiverOptions,
-    ReceiverReply,
+    DeadLetterJson, DeliveryJson, InboxMetrics, InboxStats, ReceiverMetrics, ReceiverReply,
 };
 use crate::webhook::{JsVerifier, NodeHeaders, body_bytes};
 
@@ -311,6 +310,15 @@ impl JsConsumer {
     }
 }
 
+/// The keys of `ReceiverOptions`.
+const RECEIVER_OPTIONS: &[&str] = &[
+    "verifyToken",
+    "maxBytes",
+    "maxDepth",
+    "dedupe",
+    "statusFold",
+];
+
 /// The one webhook receiver of the core: verify (fails closed), the
 /// `hub.challenge` GET, size and depth caps, parse, then the inbox's atomic
 /// accept (or the in-memory dedupe without an inbox).
@@ -321,31 +329,42 @@ pub struct JsReceiver {
 
 #[napi]
 impl JsReceiver {
-    /// `new Receiver(options, verifier?, inbox?)`.
-    #[napi(constructor)]
+    /// `new Receiver(options, verifier?, inbox?)`. The options are read from
+    /// their own properties only (unknown keys refused), as the client's are: a
+    /// polluted `Object.prototype` cannot turn dedupe off or change a limit.
+    #[napi(
+        constructor,
+        ts_args_type = "options?: ReceiverOptions | undefined | null, verifier?: JsVerifier | undefined | null, inbox?: Inbox | undefined | null"
+    )]
     pub fn new(
         env: Env,
-        options: Option<ReceiverOptions>,
+        options: Option<crate::own::Json>,
         verifier: Option<&JsVerifier>,
         inbox: Option<&JsInbox>,
     ) -> napi::Result<Self> {
+        use crate::own::{opt_bool, opt_num, opt_str, options as read_options};
         guard(&env, || {
-            let o = options.unwrap_or_default();
-            if o.verify_token.as_deref() == Some("") {
+            let o = read_options(options, RECEIVER_OPTIONS)?;
+            let verify_token = opt_str(&o, "verifyToken")?;
+            if verify_token.as_deref() == Some("") {
                 return Err(wa360::Error::invalid("verifyToken", "must not be empty"));
             }
             Ok(JsReceiver {
                 inner: Receiver::new(ReceiverConfig {
                     verifier: verifier.map(|v| v.inner.clone()),
-                    verify_token: o.verify_token.map(Secret::new),
+                    verify_token: verify_token.map(Secret::new),
                     parse: ParseOptions::with_limits(
-                        o.max_bytes,
-                        o.max_depth,
+                        opt_num(&o, "maxBytes")?,
+                        opt_num(&o, "maxDepth")?,
                         ["maxBytes", "maxDepth"],
                     )?,
                     inbox: inbox.map(|i| Arc::clone(&i.inner)),
-                    dedupe: o.dedupe.unwrap_or(true).then(Deduper::memory),
-                    status_fold: o.status_fold.unwrap_or(false).then(StatusFold::memory),
+                    dedupe: opt_bool(&o, "dedupe")?
+                        .unwrap_or(true)
+                        .then(Deduper::memory),
+                    status_fold: opt_bool(&o, "statusFold")?
+                        .unwrap_or(false)
+                        .then(StatusFold::memory),
                 }),
             })
         })

@@ -377,9 +377,10 @@ pub struct DeliveryJson {
     pub conversation: Option<String>,
 }
 
-/// Options of `new Receiver(options, verifier, inbox)`.
+/// Options of `new Receiver(options, verifier, inbox)`. (Declared for the TypeScript
+/// types; read through own properties, unknown keys rejected, numbers range-checked.)
 #[napi(object)]
-#[derive(Default)]
+#[allow(dead_code)]
 pub struct ReceiverOptions {
     /// Answer Meta's `GET` handshake with this token.
     pub verify_token: Option<String>,
@@ -496,9 +497,10 @@ pub struct CampaignRecipient {
     pub params: Vec<String>,
 }
 
-/// Options of `client.broadcast(campaign, ledger, options)`.
+/// Options of `client.broadcast(campaign, ledger, options)`. (Declared for the TypeScript
+/// types; read through own properties, unknown keys rejected, numbers range-checked.)
 #[napi(object)]
-#[derive(Default)]
+#[allow(dead_code)]
 pub struct BroadcastRunOptions {
     /// Sends in flight at once (default 16, at most 1024).
     pub concurrency: Option<f64>,

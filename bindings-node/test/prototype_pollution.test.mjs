@@ -6,7 +6,11 @@
 // pollution cannot leak into other suites.
 import { test, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { Verifier, parseWebhook } from '../wa360.mjs'
+import { mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { Verifier, parseWebhook, Receiver, Client, Campaign, Ledger, Sandbox } from '../wa360.mjs'
+import { wa360Webhook } from '../express.js'
 import { createApp } from '../examples/express-receiver.mjs'
 import { createServer } from '../examples/fastify-receiver.mjs'
 
@@ -63,6 +67,43 @@ test('Fastify receiver answers 401 to a POST with no secret header under a pollu
     await new Promise((r) => setTimeout(r, 50))
     assert.equal(received.length, 0)
   } finally { await fastify.close() }
+})
+
+test('receiver and broadcast options the app did not set never come from a polluted prototype', async () => {
+  const polluted = { maxBytes: 10, dedupe: false, maxAttempts: -1, concurrency: 0, inbox: 'memory://', insecureSkipVerify: true }
+  for (const [k, v] of Object.entries(polluted)) Object.prototype[k] = v // eslint-disable-line no-extend-native
+  try {
+    // The native Receiver: the body is over 10 bytes, and dedupe stays on.
+    const r = new Receiver({}, new Verifier({ basicAuth: { user: 'hook', password: 'right' } }))
+    const first = await r.handle('POST', '', { authorization: GOOD }, BODY)
+    assert.equal(first.status, 200)
+    assert.equal(JSON.parse(first.eventsJson).length, 1)
+    const again = await r.handle('POST', '', { authorization: GOOD }, BODY)
+    assert.equal(again.duplicates, 1)
+    // The Express receiver: no inbox from the prototype, and it still needs `verify`.
+    assert.throws(() => wa360Webhook({ onEvents: () => {} }), /verify/)
+    const received = []
+    const app = createApp({ user: 'hook', password: 'right', onEvents: (evs) => { received.push(...evs) } })
+    const server = await new Promise((resolve) => { const s = app.listen(0, '127.0.0.1', () => resolve(s)) })
+    try {
+      const url = `http://127.0.0.1:${server.address().port}/webhook`
+      assert.equal(await post(url, { authorization: GOOD }), 200)
+      assert.equal(await post(url, { authorization: GOOD }), 200)
+      await new Promise((resolve) => setTimeout(resolve, 50))
+      assert.equal(received.length, 1, 'the repeat is a duplicate: dedupe stayed on')
+    } finally { server.close() }
+    // A broadcast with no options: the polluted concurrency 0 / maxAttempts -1 are not read.
+    const sb = await Sandbox.start()
+    try {
+      const c = new Client({ apiKey: sb.apiKey, baseUrl: sb.url })
+      const campaign = Campaign.fromCsv('order_update', 'en_US', 'to\n15555550101\n')
+      const ledger = new Ledger(`sqlite://${join(mkdtempSync(join(tmpdir(), 'wa360-pp-')), 'l.db')}`, campaign)
+      const s = await c.broadcast(campaign, ledger)
+      assert.equal(s.counts.accepted, 1)
+    } finally { await sb.stop() }
+  } finally {
+    for (const k of Object.keys(polluted)) delete Object.prototype[k]
+  }
 })
 
 test('parseWebhook never calls a setter planted on Object.prototype, and keeps every key own', () => {
