@@ -53,9 +53,10 @@ pub const MAX_ERROR_BODY: usize = 64 * 1024;
 pub const MAX_JSON_BODY: usize = 32 * 1024 * 1024;
 
 /// Largest media download read: WhatsApp's largest media (a document) is
-/// 100 MB (docs/360dialog-api.md), the upload limit here too. A larger answer is
-/// `invalid_response` before more than this is held in memory.
-pub const MAX_DOWNLOAD_BODY: usize = crate::media::MAX_UPLOAD_BYTES;
+/// 100 MB (docs/360dialog-api.md), as is `media::MAX_UPLOAD_BYTES` (not named
+/// here: `media` uses this module). A larger answer is `invalid_response`
+/// before more than this is held in memory.
+pub const MAX_DOWNLOAD_BODY: usize = 100 * 1024 * 1024;
 
 /// A request body.
 #[derive(Debug, Clone)]
