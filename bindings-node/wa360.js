@@ -54,6 +54,22 @@ function wrapMethods(Cls, asyncNames) {
     Object.defineProperty(Cls.prototype, name, { ...d, value: (asyncNames.has(name) ? wrapAsync : wrapSync)(d.value) })
   }
 }
+// Constructors that take arguments napi-rs converts (strings, class instances)
+// get the same reshaping. A Proxy keeps the class itself: `instanceof`,
+// `prototype` and the statics are the native class's, and objects it makes are
+// plain native instances. (The statics, `Campaign.fromCsv`, `Ledger.openExisting`
+// and `Sandbox.start`, are read-only properties of the native class, which a
+// Proxy must return as they are: their napi type errors keep napi's codes.)
+function shapeConstructor(Cls) {
+  const proxy = new Proxy(Cls, {
+    construct(target, args, newTarget) {
+      try {
+        return Reflect.construct(target, args, newTarget === proxy ? target : newTarget)
+      } catch (e) { throw shapeArgError(e) }
+    },
+  })
+  return proxy
+}
 const SYNC_CLIENT_METHODS = new Set(['toJSON', '_templatesIterator', '_blockedUsersIterator'])
 wrapMethods(native.Client, new Set(Object.getOwnPropertyNames(native.Client.prototype).filter((n) => !SYNC_CLIENT_METHODS.has(n))))
 wrapMethods(native.TemplateIterator, new Set(['next']))
@@ -398,8 +414,8 @@ Object.defineProperty(native.Consumer.prototype, 'next', {
 module.exports = {
   Client,
   setLogger: logging.setLogger,
-  Campaign: native.Campaign,
-  Ledger: native.Ledger,
+  Campaign: shapeConstructor(native.Campaign),
+  Ledger: shapeConstructor(native.Ledger),
   Verifier: native.Verifier,
   Sandbox: native.Sandbox,
   Deduper: native.Deduper,
@@ -410,7 +426,7 @@ module.exports = {
   buildProfileUpdate: wrapSync(native.buildProfileUpdate),
   parseTemplateList: wrapSync(native.parseTemplateList),
   checkTemplateSend: wrapSync(native.checkTemplateSend),
-  Inbox: native.Inbox,
+  Inbox: shapeConstructor(native.Inbox),
   Consumer: native.Consumer,
   Receiver: native.Receiver,
   ErrorCodes,

@@ -62,6 +62,23 @@ test('isWa360Error rejects foreign errors', () => {
   assert.equal(wa360.isWa360Error(e), false)
 })
 
+test('constructors given the wrong JS type throw invalid_argument too, and stay the native classes', () => {
+  for (const [name, make] of [
+    ['Campaign', () => new wa360.Campaign('t', [{}])],
+    ['Inbox', () => new wa360.Inbox(5)],
+    ['Ledger', () => new wa360.Ledger(5, 6)],
+  ]) {
+    assert.throws(make, (e) => isWa360ErrorWithNapiCode(e), name)
+  }
+  const inbox = new wa360.Inbox('memory://')
+  assert.ok(inbox instanceof wa360.Inbox)
+  assert.equal(Object.getPrototypeOf(inbox), wa360.Inbox.prototype)
+  class MyInbox extends wa360.Inbox {}
+  assert.ok(new MyInbox('memory://') instanceof MyInbox)
+  assert.ok(wa360.Campaign.fromCsv('order_update', 'en_US', 'to\n15555550101\n') instanceof wa360.Campaign)
+})
+const isWa360ErrorWithNapiCode = (e) => wa360.isWa360Error(e, 'invalid_argument') && typeof e.napiCode === 'string'
+
 test('arguments of the wrong JS type give invalid_argument (sync throw, or a rejection for Promise methods)', async () => {
   assert.throws(() => wa360.parseWebhook(123), (e) => e.code === 'invalid_argument' && typeof e.napiCode === 'string')
   assert.throws(() => wa360.buildMessage('nope'), { code: 'invalid_argument' })
