@@ -209,3 +209,55 @@ async fn the_blocked_users_list_follows_its_cursor_and_never_lists_a_page_twice(
         ]
     );
 }
+
+/// A Graph-shape template page of `names` whose `after` cursor is `cursor`, with a next page.
+fn graph_page(names: &[&str], cursor: &str) -> serde_json::Value {
+    json!({"data": names.iter().map(|n| json!({"name": n, "language": "en"})).collect::<Vec<_>>(),
+           "paging": {"cursors": {"after": cursor}, "next": "https://next"}})
+}
+
+#[tokio::test]
+async fn a_cursor_that_comes_back_ends_either_list_with_an_error_instead_of_a_loop() {
+    // A → B → A: each page differs from the one before, but the cursors go round.
+    let server = TestServer::start(vec![
+        Reply::json(200, blocked_page(&["1"], "A")),
+        Reply::json(200, blocked_page(&["2"], "B")),
+        Reply::json(200, blocked_page(&["3"], "A")),
+        Reply::json(200, graph_page(&["a"], "A")),
+        Reply::json(200, graph_page(&["b"], "B")),
+        Reply::json(200, graph_page(&["c"], "A")),
+    ])
+    .await;
+    let c = client(&server);
+    let mut it = c.blocked_users().list(Some(1)).unwrap();
+    let mut ids = Vec::new();
+    let err = loop {
+        match it.next().await {
+            Ok(Some(u)) => ids.push(u.wa_id.unwrap()),
+            Ok(None) => panic!("ended without noticing the cursor cycle"),
+            Err(e) => break e,
+        }
+    };
+    assert_eq!(ids, ["1", "2"]);
+    assert_eq!(err.code(), ErrorCode::InvalidResponse);
+    assert!(err.to_string().contains("cursor"), "{err}");
+    let mut it = c
+        .templates()
+        .list(ListOptions {
+            source: TemplateSource::Graph,
+            page_size: Some(1),
+            ..Default::default()
+        })
+        .unwrap();
+    let mut names = Vec::new();
+    let err = loop {
+        match it.next().await {
+            Ok(Some(t)) => names.push(t.name),
+            Ok(None) => panic!("ended without noticing the cursor cycle"),
+            Err(e) => break e,
+        }
+    };
+    assert_eq!(names, ["a", "b"]);
+    assert_eq!(err.code(), ErrorCode::InvalidResponse);
+    assert_eq!(server.requests().len(), 6);
+}

@@ -92,6 +92,8 @@ pub struct BlockedLister {
     done: bool,
     /// The users of the last page, to notice a server that answers it again.
     last_page: Vec<BlockedUser>,
+    /// Every `after` cursor followed so far, to notice paging that goes round.
+    seen: std::collections::HashSet<String>,
 }
 
 impl BlockedLister {
@@ -151,6 +153,16 @@ impl BlockedLister {
                 });
             }
             let same = after.is_some() && after == self.after;
+            if let Some(a) = after.as_ref().filter(|_| !same)
+                && !self.seen.insert(a.clone())
+            {
+                // A → B → A: each page new, but following the cursors would loop forever.
+                self.done = true;
+                return Err(Error::InvalidResponse {
+                    status: 200,
+                    reason: "the blocked users list went back to a cursor it gave before: paging is not honoured".into(),
+                });
+            }
             self.done = users.is_empty() || !has_next || after.is_none() || same;
             self.after = after;
             self.last_page.clone_from(&users);
@@ -198,6 +210,7 @@ impl BlockedUsers<'_> {
             buffer: VecDeque::new(),
             done: false,
             last_page: Vec::new(),
+            seen: std::collections::HashSet::new(),
         })
     }
 

@@ -1504,6 +1504,8 @@ pub struct TemplateLister {
     pages: u64,
     /// (name, language) of the previous page, to notice a server that ignores paging.
     last_page: Vec<(String, String)>,
+    /// Every `after` cursor followed so far, to notice paging that goes round.
+    seen: std::collections::HashSet<String>,
 }
 
 impl TemplateLister {
@@ -1622,6 +1624,16 @@ impl TemplateLister {
             }
             TemplateSource::Graph => {
                 let same = page.after.is_some() && page.after == self.after;
+                if let Some(a) = page.after.as_ref().filter(|_| !same)
+                    && !self.seen.insert(a.clone())
+                {
+                    // A → B → A: each page new, but following the cursors would loop forever.
+                    self.done = true;
+                    return Err(Error::InvalidResponse {
+                        status: 200,
+                        reason: "the template list went back to a cursor it gave before: paging is not honoured".into(),
+                    });
+                }
                 self.done = n == 0 || page.after.is_none() || same;
                 self.after = page.after;
             }
@@ -1700,6 +1712,7 @@ impl Templates<'_> {
             yielded: 0,
             pages: 0,
             last_page: Vec::new(),
+            seen: std::collections::HashSet::new(),
         })
     }
 
