@@ -20,8 +20,14 @@ pub(crate) enum WebhookCmd {
         /// Set the WABA-level webhook instead of the phone-number-level one.
         #[arg(long)]
         waba: bool,
-        /// Send `Authorization: Basic …` with every delivery (user:pass).
-        #[arg(long, value_name = "USER:PASS")]
+        /// Send `Authorization: Basic …` with every delivery (user:pass). Prefer the
+        /// variable: an argument is visible to other users of the machine (`ps`).
+        #[arg(
+            long,
+            value_name = "USER:PASS",
+            env = "WA360_WEBHOOK_BASIC_AUTH",
+            hide_env_values = true
+        )]
         basic_auth: Option<String>,
         /// Another header sent with every delivery (repeatable), as K=V.
         #[arg(long = "header", value_name = "K=V")]

@@ -280,6 +280,26 @@ fn webhook_set_and_get_against_the_sandbox() {
         "https://hooks.example.com/wa"
     );
     // WABA level: nothing set yet → clear error; then set a local receiver.
+    // The credentials from the environment instead of the command line (`ps` shows
+    // arguments, not the environment); `--help` never shows the variable's value.
+    let out = run(against(&sb)
+        .env("WA360_WEBHOOK_BASIC_AUTH", "env-user:pw-SENTINEL")
+        .args(words("webhook set https://hooks.example.com/env")));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let stored = sb.control().phone_webhook().unwrap();
+    assert_eq!(stored.url, "https://hooks.example.com/env");
+    use base64::Engine as _;
+    let want = base64::engine::general_purpose::STANDARD.encode("env-user:pw-SENTINEL");
+    assert_eq!(stored.headers["Authorization"], format!("Basic {want}"));
+    let out = run(bin()
+        .env("WA360_WEBHOOK_BASIC_AUTH", "env-user:pw-SENTINEL")
+        .args(["webhook", "set", "--help"]));
+    assert!(out.status.success());
+    assert!(
+        stdout(&out).contains("WA360_WEBHOOK_BASIC_AUTH") && !stdout(&out).contains("SENTINEL"),
+        "{}",
+        stdout(&out)
+    );
     let out = wa360(&sb, "webhook get --waba");
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("no WABA-level webhook"));
