@@ -273,6 +273,10 @@ fn read_text(file: &str) -> Result<String, Failure> {
 /// The bytes of `file`, or of stdin for `-`.
 fn read_input(file: &str) -> Result<Vec<u8>, Failure> {
     if file == "-" {
+        if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+            // Otherwise the command seems to hang: it is waiting for input.
+            eprintln!("wa360: reading from the terminal; paste the body, then Ctrl-D");
+        }
         let mut buf = Vec::new();
         std::io::stdin()
             .read_to_end(&mut buf)

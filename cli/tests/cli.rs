@@ -91,6 +91,24 @@ fn a_closed_stdout_ends_the_command_quietly_instead_of_panicking() {
 }
 
 #[test]
+fn parse_from_a_terminal_says_it_is_waiting_for_the_body() {
+    // A pseudo-terminal from util-linux `script` (part of every Debian base system);
+    // its own stdin is empty, so the terminal sends end-of-file at once.
+    let wa360 = env!("CARGO_BIN_EXE_wa360");
+    let out = Command::new("script")
+        .args(["-qec", &format!("{wa360} parse"), "/dev/null"])
+        .stdin(Stdio::null())
+        .output()
+        .expect("run script (util-linux) for a pseudo-terminal");
+    let all = String::from_utf8_lossy(&out.stdout);
+    assert!(all.contains("reading from the terminal"), "{all}");
+    // Piped input gets no such line.
+    let body = std::fs::read(suite().join("payload_inbound_text/input.json")).unwrap();
+    let out = run_with_stdin(bin().arg("parse"), &body);
+    assert!(!stderr(&out).contains("terminal"), "{}", stderr(&out));
+}
+
+#[test]
 fn parse_rejects_garbage_and_missing_files_clearly() {
     let out = run_with_stdin(bin().arg("parse"), b"<html>not a webhook</html>");
     assert_eq!(out.status.code(), Some(2));
