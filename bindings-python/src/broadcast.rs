@@ -77,9 +77,43 @@ impl PyCampaign {
 }
 
 /// The durable ledger of one campaign (`sqlite:///PATH`).
+///
+/// Fork safety (as `Inbox`): a ledger remembers the process that opened its
+/// SQLite connection; used in a forked child (gunicorn `--preload`, Celery
+/// prefork, multiprocessing) it opens the file again. SQLite forbids using a
+/// connection across `fork()`: the child's writes could corrupt the file.
 #[pyclass(name = "Ledger", module = "wa360._native", frozen)]
 pub struct PyLedger {
-    pub inner: Ledger,
+    slot: std::sync::Mutex<(u32, Ledger)>,
+}
+
+impl PyLedger {
+    fn opened(ledger: Ledger) -> Self {
+        PyLedger {
+            slot: std::sync::Mutex::new((std::process::id(), ledger)),
+        }
+    }
+
+    /// The ledger as opened, for what needs no connection (path, campaign id).
+    fn lock_ledger(&self) -> std::sync::MutexGuard<'_, (u32, Ledger)> {
+        self.slot
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The ledger for this process (opened again after a fork).
+    pub fn get(&self) -> wa360::Result<Ledger> {
+        let pid = std::process::id();
+        let mut slot = self
+            .slot
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if slot.0 != pid {
+            let path = slot.1.path().to_path_buf();
+            *slot = (pid, Ledger::open_existing(path)?);
+        }
+        Ok(slot.1.clone())
+    }
 }
 
 #[pymethods]
@@ -89,9 +123,9 @@ impl PyLedger {
     fn new(url: &str, campaign: &PyCampaign) -> PyResult<Self> {
         guard(|| {
             let path = ledger_path(url).py_err()?;
-            Ok(PyLedger {
-                inner: Ledger::open(path, &campaign.inner).py_err()?,
-            })
+            Ok(PyLedger::opened(
+                Ledger::open(path, &campaign.inner).py_err()?,
+            ))
         })
     }
 
@@ -100,26 +134,24 @@ impl PyLedger {
     fn open_existing(url: &str) -> PyResult<Self> {
         guard(|| {
             let path = ledger_path(url).py_err()?;
-            Ok(PyLedger {
-                inner: Ledger::open_existing(path).py_err()?,
-            })
+            Ok(PyLedger::opened(Ledger::open_existing(path).py_err()?))
         })
     }
 
     /// The campaign id stored in the ledger.
     #[getter]
-    fn campaign_id(&self) -> &str {
-        self.inner.campaign_id()
+    fn campaign_id(&self) -> String {
+        self.lock_ledger().1.campaign_id().to_string()
     }
 
     /// Counts per state: `{"total","pending","in_flight","accepted","failed","unknown"}`.
     fn counts<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        guard(|| json_out(py, &self.inner.counts().py_err()?))
+        guard(|| json_out(py, &self.get().py_err()?.counts().py_err()?))
     }
 
     /// Every recipient's row: `[{"row","to","params","state","attempts","wamid",…}]`.
     fn entries<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        guard(|| json_out(py, &self.inner.entries().py_err()?))
+        guard(|| json_out(py, &self.get().py_err()?.entries().py_err()?))
     }
 
     /// Apply a webhook POST body (bytes or str): its status events settle `unknown`
@@ -131,32 +163,33 @@ impl PyLedger {
             } else {
                 body.extract()?
             };
-            let l = self.inner.clone();
+            let l = self.get().py_err()?;
             py.detach(|| l.apply_webhook(&bytes)).py_err()
         })
     }
 
     /// Ask a running broadcast (any process) to pause.
     fn pause(&self) -> PyResult<()> {
-        guard(|| self.inner.pause().py_err())
+        guard(|| self.get().and_then(|l| l.pause()).py_err())
     }
     /// Let a paused broadcast go on.
     fn resume(&self) -> PyResult<()> {
-        guard(|| self.inner.resume().py_err())
+        guard(|| self.get().and_then(|l| l.resume()).py_err())
     }
     /// Ask a running broadcast to stop after the sends in flight.
     fn stop(&self) -> PyResult<()> {
-        guard(|| self.inner.stop().py_err())
+        guard(|| self.get().and_then(|l| l.stop()).py_err())
     }
     /// `running`, `paused`, `stopped` or `done`.
     fn run_state(&self) -> PyResult<String> {
-        guard(|| self.inner.run_state().py_err())
+        guard(|| self.get().and_then(|l| l.run_state()).py_err())
     }
     fn __repr__(&self) -> String {
+        let slot = self.lock_ledger();
         format!(
             "Ledger(path={:?}, campaign_id={:?})",
-            self.inner.path().display().to_string(),
-            self.inner.campaign_id()
+            slot.1.path().display().to_string(),
+            slot.1.campaign_id()
         )
     }
 }

@@ -320,7 +320,7 @@ macro_rules! client_class {
                     }
                     use crate::broadcast::{PyCampaign, PyLedger, class_arg};
                     let campaign = class_arg(campaign, "campaign", |c: &PyCampaign| c.inner.clone())?;
-                    let ledger = class_arg(ledger, "ledger", |l: &PyLedger| l.inner.clone())?;
+                    let ledger = class_arg(ledger, "ledger", |l: &PyLedger| l.get())?.py_err()?;
                     self.core.run(py, async move {
                         c.broadcast(&campaign, &ledger, opts).await.and_then(|s| JsonOut::of(&s))
                     })

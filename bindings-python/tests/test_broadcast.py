@@ -181,3 +181,46 @@ def test_bad_csv_and_foreign_ledger_are_refused(tmp_path: Path) -> None:
     with pytest.raises(wa360.InvalidArgumentError) as e:
         wa360.Ledger(url, wa360.Campaign("t2", "en", [("15555550123", ["A"])]))
     assert e.value.field == "ledger"
+
+
+def test_a_forked_child_uses_its_own_connection_to_the_ledger(tmp_path: Path) -> None:
+    # gunicorn --preload / Celery prefork: a Ledger opened in the parent is used in each
+    # forked child. SQLite forbids using a connection across fork(); the child opens the
+    # file again (a new descriptor on it) and its writes reach the parent.
+    import os
+
+    path = tmp_path / "ledger.db"
+    campaign = wa360.Campaign.from_csv("order_update", "en_US", csv_text(3))
+    ledger = wa360.Ledger(f"sqlite:///{path}", campaign)
+    assert ledger.counts()["pending"] == 3
+
+    def descriptors_on_the_file() -> int:
+        n = 0
+        for fd in os.listdir("/proc/self/fd"):
+            try:
+                n += os.readlink(f"/proc/self/fd/{fd}") == str(path)
+            except OSError:
+                pass
+        return n
+
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report what it saw through the pipe, then exit
+        code = 1
+        try:
+            before = descriptors_on_the_file()
+            ledger.pause()
+            after = descriptors_on_the_file()
+            os.write(write, f"{before} {after} {ledger.run_state()}".encode())
+            code = 0
+        finally:
+            os._exit(code)
+    os.close(write)
+    _, status = os.waitpid(pid, 0)
+    seen = os.read(read, 100).decode().split()
+    os.close(read)
+    assert os.waitstatus_to_exitcode(status) == 0
+    before, after, state = int(seen[0]), int(seen[1]), seen[2]
+    assert after > before, "the child opened the ledger file again"
+    assert state == "paused"
+    assert ledger.run_state() == "paused", "the child's write is in the file the parent reads"
