@@ -191,3 +191,47 @@ fn a_restart_keeps_every_accepted_event_and_down_mid_run_refuses_with_store() {
     assert_eq!(got.len(), 51);
     assert!(got.contains(&"wamid.49".to_string()) && got.contains(&"wamid.during".to_string()));
 }
+
+/// The names in the inbox's consumer group, read with `XINFO CONSUMERS`.
+fn group_consumers(name: &str) -> Vec<String> {
+    let client = redis::Client::open(redis_url()).unwrap();
+    let mut c = client.get_connection().unwrap();
+    let rows: Vec<std::collections::HashMap<String, redis::Value>> = redis::cmd("XINFO")
+        .arg("CONSUMERS")
+        .arg(format!("{{{name}}}:s"))
+        .arg("g")
+        .query(&mut c)
+        .unwrap();
+    rows.iter()
+        .map(|r| redis::from_redis_value(r["name"].clone()).unwrap())
+        .collect()
+}
+
+#[test]
+fn prune_forgets_the_consumers_that_hold_nothing_and_keeps_the_others() {
+    let name = format!("t{}-{:08x}", std::process::id(), fastrand::u32(..));
+    let inbox = inbox::open(&format!("{}?name={name}&lease_ms=100", redis_url())).unwrap();
+    for (from, wamid) in [("111", "wamid.F1"), ("222", "wamid.F2")] {
+        let body = testing::inbound_text(from, "x", wamid);
+        wa360::inbox::testing::accept_json(&*inbox, &body).unwrap();
+    }
+    // One consumer handles an event and closes; another still holds one.
+    let gone = inbox::Consumer::new(Arc::clone(&inbox));
+    let [d] = gone.next(1, Duration::ZERO).unwrap().try_into().unwrap();
+    assert!(gone.ack(&d.id).unwrap());
+    gone.close().unwrap();
+    let holder = inbox::Consumer::new(Arc::clone(&inbox));
+    assert_eq!(holder.next(1, Duration::ZERO).unwrap().len(), 1);
+    holder.stop();
+    let names = group_consumers(&name);
+    assert!(names.contains(&gone.name().to_string()) && names.contains(&holder.name().to_string()));
+    // Past ten leases (the floor is 1 s) without a claim.
+    std::thread::sleep(Duration::from_millis(1300));
+    assert_eq!(inbox.prune().unwrap(), 1);
+    let names = group_consumers(&name);
+    assert!(!names.contains(&gone.name().to_string()), "{names:?}");
+    assert!(
+        names.contains(&holder.name().to_string()),
+        "it still holds an entry: {names:?}"
+    );
+}

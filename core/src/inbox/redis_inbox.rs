@@ -32,7 +32,10 @@
 //!   conversation's list, and leaves the list when acknowledged or
 //!   dead-lettered. Different conversations run in parallel on any consumer.
 //! - **Retention**: dedupe keys and folded statuses expire on their own
-//!   (`EX`), so [`Inbox::prune`] has nothing to do.
+//!   (`EX`). [`Inbox::prune`] (also run by `claim` every 10 minutes) deletes
+//!   the group's consumers that hold nothing and have not claimed for ten
+//!   leases: each `Consumer` has a fresh name, so every process that ever
+//!   consumed would otherwise stay listed.
 //! - **Durability** is Redis's: with `appendonly yes` and `appendfsync
 //!   everysec` an acknowledged event survives a Redis restart, and at most
 //!   the last second is at risk on a power cut (docs/scaling.md).
@@ -45,7 +48,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use redis::aio::ConnectionManager;
 use redis::{RedisResult, Script, Value as RValue};
@@ -56,6 +59,7 @@ use super::{
     Accepted, DeadLetter, Delivery, Inbox, InboxOptions, InboxStats, Nacked, conversation_of,
 };
 use crate::redis_conn::{RedisConn, error_text};
+use crate::util::lock;
 use crate::webhook::dedupe::{DedupeKey, FoldOutcome, MessageState, fold_status};
 use crate::webhook::{Event, ParseOptions, parse_with};
 use crate::{Error, Result};
@@ -64,6 +68,13 @@ use crate::{Error, Result};
 const ACCEPT_TRIES: usize = 32;
 /// Most entries one consumer holds at once (handed out or waiting its turn).
 const HOLD_MAX: usize = 1000;
+
+/// How often `claim` deletes the group's idle consumers ([`Inbox::prune`]).
+const AUTO_PRUNE_EVERY: Duration = Duration::from_secs(600);
+
+/// A consumer holding nothing is deleted from the group after this long
+/// without a claim, or ten leases if that is longer.
+const FORGET_AFTER_MIN: Duration = Duration::from_secs(1);
 
 /// A Redis-backed inbox. Cheap to clone.
 #[derive(Clone)]
@@ -80,6 +91,8 @@ struct Shared {
     timeout: Duration,
     signal: Signal,
     scripts: Scripts,
+    /// When `claim` last deleted the group's idle consumers ([`Inbox::prune`]).
+    last_prune: std::sync::Mutex<Instant>,
 }
 
 impl fmt::Debug for RedisInbox {
@@ -116,6 +129,7 @@ impl RedisInbox {
                 timeout,
                 signal: Signal::new(),
                 scripts: Scripts::new(),
+                last_prune: std::sync::Mutex::new(Instant::now()),
             }),
         };
         // The consumer group, from the start of the stream (entries may be
@@ -462,6 +476,18 @@ impl Inbox for RedisInbox {
         ];
         let rows: Vec<Vec<RValue>> =
             self.script("cannot claim from", &self.shared.scripts.claim, args)?;
+        let due = {
+            let mut last = lock(&self.shared.last_prune);
+            let due = last.elapsed() >= AUTO_PRUNE_EVERY;
+            if due {
+                *last = Instant::now();
+            }
+            due
+        };
+        if due {
+            // Best effort: a failed sweep is retried at the next interval.
+            let _ = self.prune();
+        }
         let rows = self.with_events(rows, |r| {
             let body = r.get(1).map(to_string).unwrap_or_default();
             (body, num(r.get(2)).unwrap_or(usize::MAX))
@@ -643,8 +669,12 @@ impl Inbox for RedisInbox {
     }
 
     fn prune(&self) -> Result<usize> {
-        // Dedupe keys and folded statuses carry their own expiry (EX).
-        Ok(0)
+        // Dedupe keys and folded statuses carry their own expiry (EX). What is left
+        // is the consumer group's list of consumers: each `Consumer` has a fresh
+        // name, so every process that ever consumed leaves one behind.
+        let idle = (self.shared.opts.lease * 10).max(FORGET_AFTER_MIN);
+        let args = vec![self.ns_arg(), arg(ms(idle))];
+        self.script("cannot prune", &self.shared.scripts.forget, args)
     }
 
     fn options(&self) -> &InboxOptions {
@@ -662,6 +692,7 @@ struct Scripts {
     release: Script,
     replay: Script,
     drop_dead: Script,
+    forget: Script,
 }
 
 /// Helpers every script shares: dead-lettering and body references.
@@ -887,6 +918,22 @@ for _, r in ipairs(rows) do
   redis.call('XDEL', D, r[1])
 end
 return #rows
+"#),
+            // ARGV: ns idle-ms. Deletes the group's consumers that hold nothing and
+            // have not claimed for idle-ms (a live consumer that comes back is
+            // recreated by its next XREADGROUP; one that holds entries is kept).
+            forget: s(r#"
+local idle_min = tonumber(ARGV[2])
+local n = 0
+for _, c in ipairs(redis.call('XINFO', 'CONSUMERS', S, 'g')) do
+  local f = {}
+  for i = 1, #c, 2 do f[c[i]] = c[i + 1] end
+  if tonumber(f['pending']) == 0 and tonumber(f['idle']) > idle_min then
+    redis.call('XGROUP', 'DELCONSUMER', S, 'g', f['name'])
+    n = n + 1
+  end
+end
+return n
 "#),
         }
     }
