@@ -176,6 +176,20 @@ fn blocked_page(ids: &[&str], cursor: &str) -> serde_json::Value {
            "paging": {"cursors": {"after": cursor}, "next": "https://next"}})
 }
 
+/// The wa_ids `it` lists before it fails, and the error (it must fail, not end).
+async fn blocked_until_error(
+    it: &mut wa360::manage::blocked::BlockedLister,
+) -> (Vec<String>, wa360::Error) {
+    let mut ids = Vec::new();
+    loop {
+        match it.next().await {
+            Ok(Some(u)) => ids.push(u.wa_id.unwrap()),
+            Ok(None) => panic!("the list ended without noticing the broken paging"),
+            Err(e) => return (ids, e),
+        }
+    }
+}
+
 #[tokio::test]
 async fn the_blocked_users_list_follows_its_cursor_and_never_lists_a_page_twice() {
     // Two pages, then a server that ignores `after` and answers the second page again.
@@ -187,14 +201,7 @@ async fn the_blocked_users_list_follows_its_cursor_and_never_lists_a_page_twice(
     .await;
     let c = client(&server);
     let mut it = c.blocked_users().list(Some(2)).unwrap();
-    let mut ids = Vec::new();
-    let err = loop {
-        match it.next().await {
-            Ok(Some(u)) => ids.push(u.wa_id.unwrap()),
-            Ok(None) => panic!("ended without noticing the repeated page"),
-            Err(e) => break e,
-        }
-    };
+    let (ids, err) = blocked_until_error(&mut it).await;
     assert_eq!(ids, ["1", "2", "3", "4"], "each user once");
     assert_eq!(err.code(), ErrorCode::InvalidResponse);
     assert!(err.to_string().contains("same page twice"), "{err}");
@@ -230,14 +237,7 @@ async fn a_cursor_that_comes_back_ends_either_list_with_an_error_instead_of_a_lo
     .await;
     let c = client(&server);
     let mut it = c.blocked_users().list(Some(1)).unwrap();
-    let mut ids = Vec::new();
-    let err = loop {
-        match it.next().await {
-            Ok(Some(u)) => ids.push(u.wa_id.unwrap()),
-            Ok(None) => panic!("ended without noticing the cursor cycle"),
-            Err(e) => break e,
-        }
-    };
+    let (ids, err) = blocked_until_error(&mut it).await;
     assert_eq!(ids, ["1", "2"]);
     assert_eq!(err.code(), ErrorCode::InvalidResponse);
     assert!(err.to_string().contains("cursor"), "{err}");

@@ -338,6 +338,17 @@ async fn streaming_server(
     (url, sent)
 }
 
+/// The error of downloading media 1 from the server at `url` (which must fail), without retries.
+async fn download_without_retries(url: &str) -> wa360::Error {
+    let c = Client::builder()
+        .api_key(KEY)
+        .base_url(url)
+        .max_retries(0)
+        .build()
+        .unwrap();
+    refused_download(&c, &format!("{url}/whatsapp_business/attachments/?mid=1")).await
+}
+
 #[tokio::test]
 async fn a_download_larger_than_the_media_limit_is_refused_without_holding_it() {
     use std::sync::atomic::Ordering;
@@ -348,13 +359,7 @@ async fn a_download_larger_than_the_media_limit_is_refused_without_holding_it() 
         150 << 20,
     )
     .await;
-    let c = Client::builder()
-        .api_key(KEY)
-        .base_url(&url)
-        .max_retries(0)
-        .build()
-        .unwrap();
-    let e = refused_download(&c, &format!("{url}/whatsapp_business/attachments/?mid=1")).await;
+    let e = download_without_retries(&url).await;
     assert_eq!(e.code(), ErrorCode::InvalidResponse, "{e}");
     assert!(
         e.to_string()
@@ -372,13 +377,7 @@ async fn a_download_larger_than_the_media_limit_is_refused_without_holding_it() 
         1 << 20,
     )
     .await;
-    let c = Client::builder()
-        .api_key(KEY)
-        .base_url(&url)
-        .max_retries(0)
-        .build()
-        .unwrap();
-    let e = refused_download(&c, &format!("{url}/whatsapp_business/attachments/?mid=1")).await;
+    let e = download_without_retries(&url).await;
     assert_eq!(e.code(), ErrorCode::InvalidResponse, "{e}");
     assert!(e.to_string().contains("209715200 bytes"), "{e}");
 }

@@ -48,18 +48,17 @@ use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use redis::aio::ConnectionManager;
 use redis::{RedisResult, Script, Value as RValue};
 use serde_json::{Value, json};
 
-use super::shared::{Signal, ms, now_ms};
+use super::shared::{PruneClock, Signal, ms, now_ms};
 use super::{
     Accepted, DeadLetter, Delivery, Inbox, InboxOptions, InboxStats, Nacked, conversation_of,
 };
 use crate::redis_conn::{RedisConn, error_text};
-use crate::util::lock;
 use crate::webhook::dedupe::{DedupeKey, FoldOutcome, MessageState, fold_status};
 use crate::webhook::{Event, ParseOptions, parse_with};
 use crate::{Error, Result};
@@ -68,9 +67,6 @@ use crate::{Error, Result};
 const ACCEPT_TRIES: usize = 32;
 /// Most entries one consumer holds at once (handed out or waiting its turn).
 const HOLD_MAX: usize = 1000;
-
-/// How often `claim` deletes the group's idle consumers ([`Inbox::prune`]).
-const AUTO_PRUNE_EVERY: Duration = Duration::from_secs(600);
 
 /// A consumer holding nothing is deleted from the group after this long
 /// without a claim, or ten leases if that is longer.
@@ -92,7 +88,7 @@ struct Shared {
     signal: Signal,
     scripts: Scripts,
     /// When `claim` last deleted the group's idle consumers ([`Inbox::prune`]).
-    last_prune: std::sync::Mutex<Instant>,
+    pruned: PruneClock,
 }
 
 impl fmt::Debug for RedisInbox {
@@ -129,7 +125,7 @@ impl RedisInbox {
                 timeout,
                 signal: Signal::new(),
                 scripts: Scripts::new(),
-                last_prune: std::sync::Mutex::new(Instant::now()),
+                pruned: PruneClock::new(),
             }),
         };
         // The consumer group, from the start of the stream (entries may be
@@ -476,16 +472,7 @@ impl Inbox for RedisInbox {
         ];
         let rows: Vec<Vec<RValue>> =
             self.script("cannot claim from", &self.shared.scripts.claim, args)?;
-        let due = {
-            let mut last = lock(&self.shared.last_prune);
-            let due = last.elapsed() >= AUTO_PRUNE_EVERY;
-            if due {
-                *last = Instant::now();
-            }
-            due
-        };
-        if due {
-            // Best effort: a failed sweep is retried at the next interval.
+        if self.shared.pruned.due() {
             let _ = self.prune();
         }
         let rows = self.with_events(rows, |r| {

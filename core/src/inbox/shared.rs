@@ -3,7 +3,7 @@
 //! survives a poisoned mutex.
 
 use std::sync::{Condvar, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// How often a waiting consumer looks for events stored by other processes.
 pub(super) const POLL: Duration = Duration::from_millis(200);
@@ -40,5 +40,28 @@ impl Signal {
             .cv
             .wait_timeout_while(guard, timeout.min(POLL), |n| *n == seen)
             .unwrap_or_else(std::sync::PoisonError::into_inner);
+    }
+}
+
+/// How often a store prunes on its own (SQLite in `accept`, Redis in `claim`).
+const AUTO_PRUNE_EVERY: Duration = Duration::from_secs(600);
+
+/// When a store last pruned on its own.
+pub(super) struct PruneClock(Mutex<Instant>);
+
+impl PruneClock {
+    pub(super) fn new() -> Self {
+        PruneClock(Mutex::new(Instant::now()))
+    }
+
+    /// True once every [`AUTO_PRUNE_EVERY`] (the caller then prunes, best effort:
+    /// a failed prune is retried at the next interval).
+    pub(super) fn due(&self) -> bool {
+        let mut last = lock(&self.0);
+        let due = last.elapsed() >= AUTO_PRUNE_EVERY;
+        if due {
+            *last = Instant::now();
+        }
+        due
     }
 }

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
 
-use super::shared::{Signal, lock, ms, now_ms};
+use super::shared::{PruneClock, Signal, lock, ms, now_ms};
 use super::{
     Accepted, DeadLetter, Delivery, Inbox, InboxOptions, InboxStats, Nacked, conversation_of,
 };
@@ -32,8 +32,6 @@ use crate::{Error, Result};
 /// `PRAGMA application_id` of an inbox file ("wa36"), so that another
 /// application's database is refused instead of being written into.
 const APPLICATION_ID: i64 = 0x7761_3336;
-/// How often accept prunes expired keys on its own.
-const AUTO_PRUNE_EVERY: Duration = Duration::from_secs(600);
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS bodies(
@@ -93,7 +91,8 @@ struct Shared {
     opts: InboxOptions,
     /// Bumped and notified whenever this process stores or frees an event.
     signal: Signal,
-    last_prune: Mutex<Instant>,
+    /// When accept last pruned expired keys on its own.
+    pruned: PruneClock,
     label: String,
 }
 
@@ -197,7 +196,7 @@ impl SqliteInbox {
                 waiting: Mutex::new(Vec::new()),
                 opts,
                 signal: Signal::new(),
-                last_prune: Mutex::new(Instant::now()),
+                pruned: PruneClock::new(),
                 label,
             }),
         })
@@ -557,16 +556,7 @@ impl Inbox for SqliteInbox {
         if !out.events.is_empty() {
             self.notify();
         }
-        let due = {
-            let mut last = lock(&self.shared.last_prune);
-            let due = last.elapsed() >= AUTO_PRUNE_EVERY;
-            if due {
-                *last = Instant::now();
-            }
-            due
-        };
-        if due {
-            // Best effort: a failed prune is retried at the next interval.
+        if self.shared.pruned.due() {
             let _ = self.prune();
         }
         Ok(out)
