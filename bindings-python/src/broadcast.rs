@@ -94,20 +94,10 @@ impl PyLedger {
         }
     }
 
-    /// The ledger as opened, for what needs no connection (path, campaign id).
-    fn lock_ledger(&self) -> std::sync::MutexGuard<'_, (u32, Ledger)> {
-        self.slot
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
     /// The ledger for this process (opened again after a fork).
     pub fn get(&self) -> wa360::Result<Ledger> {
         let pid = std::process::id();
-        let mut slot = self
-            .slot
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut slot = crate::inbox::lock(&self.slot);
         if slot.0 != pid {
             let path = slot.1.path().to_path_buf();
             *slot = (pid, Ledger::open_existing(path)?);
@@ -141,7 +131,7 @@ impl PyLedger {
     /// The campaign id stored in the ledger.
     #[getter]
     fn campaign_id(&self) -> String {
-        self.lock_ledger().1.campaign_id().to_string()
+        crate::inbox::lock(&self.slot).1.campaign_id().to_string()
     }
 
     /// Counts per state: `{"total","pending","in_flight","accepted","failed","unknown"}`.
@@ -185,7 +175,7 @@ impl PyLedger {
         guard(|| self.get().and_then(|l| l.run_state()).py_err())
     }
     fn __repr__(&self) -> String {
-        let slot = self.lock_ledger();
+        let slot = crate::inbox::lock(&self.slot);
         format!(
             "Ledger(path={:?}, campaign_id={:?})",
             slot.1.path().display().to_string(),

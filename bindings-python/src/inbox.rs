@@ -20,7 +20,8 @@ use crate::webhook::{
     PyDeduper, PyStatusFold, PyVerifier, event_to_py, header_pairs, with_body_bytes,
 };
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+/// A poison-tolerant lock (a panic while it was held must not make it unusable).
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 

@@ -12,7 +12,7 @@ use reqwest::Method;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::query_escape;
+use super::{PagingGuard, query_escape};
 use crate::client::Client;
 use crate::error::{Error, Result};
 use crate::messages::common::idx;
@@ -90,10 +90,8 @@ pub struct BlockedLister {
     after: Option<String>,
     buffer: VecDeque<BlockedUser>,
     done: bool,
-    /// The users of the last page, to notice a server that answers it again.
-    last_page: Vec<BlockedUser>,
-    /// Every `after` cursor followed so far, to notice paging that goes round.
-    seen: std::collections::HashSet<String>,
+    /// Notices a server that ignores paging.
+    paging: PagingGuard<BlockedUser>,
 }
 
 impl BlockedLister {
@@ -142,30 +140,17 @@ impl BlockedLister {
                 .and_then(Value::as_str)
                 .map(str::to_string);
             let users: Vec<BlockedUser> = data.iter().map(user_of).collect();
-            if !users.is_empty() && users == self.last_page {
-                // A server that ignores `after` answers the same page again: listing it
-                // twice would repeat users, and following its cursor could loop forever.
+            let checked = self.paging.new_page(users.clone()).and_then(|()| {
+                self.paging
+                    .new_cursor(after.as_deref(), self.after.as_deref())
+            });
+            if let Err(e) = checked {
                 self.done = true;
-                return Err(Error::InvalidResponse {
-                    status: 200,
-                    reason: "the blocked users list answered the same page twice: paging is not honoured"
-                        .into(),
-                });
+                return Err(e);
             }
             let same = after.is_some() && after == self.after;
-            if let Some(a) = after.as_ref().filter(|_| !same)
-                && !self.seen.insert(a.clone())
-            {
-                // A → B → A: each page new, but following the cursors would loop forever.
-                self.done = true;
-                return Err(Error::InvalidResponse {
-                    status: 200,
-                    reason: "the blocked users list went back to a cursor it gave before: paging is not honoured".into(),
-                });
-            }
             self.done = users.is_empty() || !has_next || after.is_none() || same;
             self.after = after;
-            self.last_page.clone_from(&users);
             self.buffer.extend(users);
         }
     }
@@ -209,8 +194,7 @@ impl BlockedUsers<'_> {
             after: None,
             buffer: VecDeque::new(),
             done: false,
-            last_page: Vec::new(),
-            seen: std::collections::HashSet::new(),
+            paging: PagingGuard::new("blocked users list"),
         })
     }
 

@@ -24,7 +24,7 @@ use reqwest::Method;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
-use super::query_escape;
+use super::{PagingGuard, query_escape};
 use crate::client::Client;
 use crate::error::{Error, Result};
 use crate::messages::common::{
@@ -1502,10 +1502,8 @@ pub struct TemplateLister {
     done: bool,
     yielded: u64,
     pages: u64,
-    /// (name, language) of the previous page, to notice a server that ignores paging.
-    last_page: Vec<(String, String)>,
-    /// Every `after` cursor followed so far, to notice paging that goes round.
-    seen: std::collections::HashSet<String>,
+    /// Notices a server that ignores paging; pages keyed by (name, language).
+    paging: PagingGuard<(String, String)>,
 }
 
 impl TemplateLister {
@@ -1604,15 +1602,7 @@ impl TemplateLister {
             .iter()
             .map(|t| (t.name.clone(), t.language.clone()))
             .collect();
-        if !keys.is_empty() && keys == self.last_page {
-            // Without this a server that ignores offset / after would page forever.
-            return Err(Error::InvalidResponse {
-                status: 200,
-                reason: "the template list answered the same page twice: paging is not honoured"
-                    .into(),
-            });
-        }
-        self.last_page = keys;
+        self.paging.new_page(keys)?;
         self.pages += 1;
         let n = page.templates.len() as u64;
         let limit = u64::from(self.options.page_size.unwrap_or(DEFAULT_PAGE_SIZE));
@@ -1624,16 +1614,8 @@ impl TemplateLister {
             }
             TemplateSource::Graph => {
                 let same = page.after.is_some() && page.after == self.after;
-                if let Some(a) = page.after.as_ref().filter(|_| !same)
-                    && !self.seen.insert(a.clone())
-                {
-                    // A → B → A: each page new, but following the cursors would loop forever.
-                    self.done = true;
-                    return Err(Error::InvalidResponse {
-                        status: 200,
-                        reason: "the template list went back to a cursor it gave before: paging is not honoured".into(),
-                    });
-                }
+                self.paging
+                    .new_cursor(page.after.as_deref(), self.after.as_deref())?;
                 self.done = n == 0 || page.after.is_none() || same;
                 self.after = page.after;
             }
@@ -1711,8 +1693,7 @@ impl Templates<'_> {
             done: false,
             yielded: 0,
             pages: 0,
-            last_page: Vec::new(),
-            seen: std::collections::HashSet::new(),
+            paging: PagingGuard::new("template list"),
         })
     }
 
