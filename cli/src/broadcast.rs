@@ -34,8 +34,10 @@ wa360:<campaign>:<number> in biz_opaque_callback_data and waits for a status web
 that key (--listen, or `wa360 broadcast apply-status`); only if none arrives within
 --unknown-window is it sent again. A ledger of another campaign is refused.
 
-Ctrl-C stops after the sends in flight. `wa360 broadcast pause|resume|stop --ledger …`
-controls a running broadcast from another shell; `status` prints the counts.
+Ctrl-C stops this process after its sends in flight; another process running the same
+ledger goes on. `wa360 broadcast pause|resume|stop --ledger …` controls every run of the
+campaign from another shell (a run started while paused waits for resume); `status` prints
+the counts.
 
 Exit status: 0 every recipient accepted or failed; 3 stopped or waiting (resume later);
 2 bad input (nothing sent); 1 other errors.";
@@ -254,6 +256,12 @@ async fn run_campaign(a: RunArgs) -> CliResult {
         .max_wait(Duration::from_secs(60));
     let client = client_builder(&a.api)?.governor(governor).build()?;
     let ledger = Ledger::open(&path, &campaign)?;
+    if ledger.run_state()? == "paused" {
+        eprintln!(
+            "the campaign is paused: this run waits for `wa360 broadcast resume --ledger sqlite://{}`",
+            path.display()
+        );
+    }
 
     let verifier = crate::receiver::basic_auth_verifier(a.basic_auth.as_deref())?;
     if let Some(addr) = &a.listen {

@@ -408,3 +408,120 @@ fn stop_then_settle_unknowns_with_apply_status() {
     assert!(text.contains("accepted 3, failed 0, unknown 0"), "{text}");
     assert_eq!(sb.control().requests().len(), 3, "nothing was sent again");
 }
+
+/// `kill -INT` to `child` (Ctrl-C).
+fn interrupt(child: &std::process::Child) {
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+/// Waits until the sandbox has accepted at least `n` messages.
+fn wait_accepted(sb: &BlockingSandbox, n: u64) {
+    let start = Instant::now();
+    while sb.control().limit_counters().accepted < n {
+        assert!(start.elapsed() < Duration::from_secs(120), "no progress");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Ctrl-C on one of two processes running one campaign ends that process only: the other
+/// goes on and finishes the campaign, and every recipient gets exactly one message. (Two
+/// sends at a time, so that neither run has claimed the rest of the campaign by then.)
+#[test]
+fn ctrl_c_on_one_of_two_processes_leaves_the_other_running() {
+    const N: usize = 60;
+    let sb = scaled_sandbox(Limits::none().messages_per_second(40.0));
+    let dir = temp_dir("ctrlc");
+    let csv = write_csv(&dir, N);
+    let ledger = dir.join("ledger.db");
+    let run = || {
+        broadcast_cmd(
+            &sb,
+            &csv,
+            &ledger,
+            "--mps 8 --pair-interval 0 --concurrency 2",
+        )
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+    };
+    let first = run();
+    wait_accepted(&sb, 3);
+    let second = run();
+    wait_accepted(&sb, 12);
+    interrupt(&first);
+    let out = first.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(3), "the interrupted run stops");
+    let out = second.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "the other run finishes the campaign: {}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let counts = sb.control().recipient_counts();
+    assert_eq!(counts.len(), N);
+    assert!(counts.values().all(|c| c.accepted == 1), "{counts:?}");
+    let l = Ledger::open_existing(&ledger).unwrap();
+    assert_eq!(l.counts().unwrap().accepted, N as u64);
+    assert_eq!(l.run_state().unwrap(), "done");
+}
+
+/// An operator's pause (`wa360 broadcast pause`) holds a run started after it, as a
+/// restarted process is: nothing is sent until `wa360 broadcast resume`.
+#[test]
+fn an_operators_pause_holds_a_run_started_later() {
+    const N: usize = 30;
+    let sb = scaled_sandbox(Limits::none());
+    let dir = temp_dir("pause");
+    let csv = write_csv(&dir, N);
+    let ledger = dir.join("ledger.db");
+    let ledger_url = format!("sqlite://{}", ledger.display());
+    let control = |what: &str| {
+        let out = bin(&sb)
+            .args(["broadcast", what, "--ledger", &ledger_url])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{what}");
+    };
+    let run = || {
+        broadcast_cmd(&sb, &csv, &ledger, "--mps 10 --pair-interval 0")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let first = run();
+    wait_accepted(&sb, 3);
+    control("pause");
+    // The run sees the pause within half a second; then it is stopped (Ctrl-C).
+    std::thread::sleep(Duration::from_millis(800));
+    interrupt(&first);
+    let out = first.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    let Ok(l) = Ledger::open_existing(&ledger) else {
+        panic!("no ledger")
+    };
+    assert_eq!(l.run_state().unwrap(), "paused", "Ctrl-C keeps the pause");
+
+    let sent = sb.control().limit_counters().accepted;
+    let second = run();
+    std::thread::sleep(Duration::from_millis(2000));
+    assert_eq!(
+        sb.control().limit_counters().accepted,
+        sent,
+        "a run started while paused sends nothing"
+    );
+    control("resume");
+    let out = second.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("the campaign is paused"), "{stderr}");
+    let counts = sb.control().recipient_counts();
+    assert_eq!(counts.len(), N);
+    assert!(counts.values().all(|c| c.accepted == 1), "{counts:?}");
+}

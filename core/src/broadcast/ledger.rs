@@ -224,6 +224,7 @@ CREATE TABLE IF NOT EXISTS recipients (
     lease_until_ms INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS recipients_state ON recipients (state, row);
+CREATE TABLE IF NOT EXISTS runs (run TEXT PRIMARY KEY, seen_ms INTEGER NOT NULL);
 ";
 
 /// A ledger made before rows had owners gets the two columns (its `in_flight` rows then
@@ -473,7 +474,8 @@ impl Ledger {
     }
 
     /// Ask a running broadcast (in any process) to pause: it stops claiming recipients
-    /// until [`Ledger::resume`]; sends in flight finish.
+    /// until [`Ledger::resume`]; sends in flight finish. A run started while the campaign
+    /// is paused waits as well (an operator's pause is not undone by a restart).
     pub fn pause(&self) -> Result<()> {
         set_meta(&self.lock(), "run_state", "paused")
     }
@@ -488,8 +490,77 @@ impl Ledger {
         set_meta(&self.lock(), "run_state", "stopped")
     }
 
-    pub(crate) fn set_run_state(&self, s: &str) -> Result<()> {
-        set_meta(&self.lock(), "run_state", s)
+    /// A run starts on this ledger under the name `run`: it is listed as live, and the run
+    /// state becomes `running` unless an operator paused the campaign ([`Ledger::pause`]):
+    /// a pause holds every run, a new one included, until [`Ledger::resume`]. A `stopped`
+    /// or `done` state is left behind (running again resumes). Returns the run state.
+    pub(crate) fn begin_run(&self, run: &str) -> Result<String> {
+        let mut conn = self.lock();
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(db_err)?;
+        let now = now_ms();
+        // Runs that stopped beating long ago (their process died) are forgotten.
+        tx.execute(
+            "DELETE FROM runs WHERE seen_ms < ?1",
+            [now.saturating_sub(10 * ms(self.lease))],
+        )
+        .map_err(db_err)?;
+        tx.execute(
+            "INSERT OR REPLACE INTO runs (run, seen_ms) VALUES (?1, ?2)",
+            params![run, now],
+        )
+        .map_err(db_err)?;
+        if get_meta(&tx, "run_state")?.as_deref() != Some("paused") {
+            set_meta(&tx, "run_state", "running")?;
+        }
+        let state = get_meta(&tx, "run_state")?.unwrap_or_else(|| "running".into());
+        tx.commit().map_err(db_err)?;
+        Ok(state)
+    }
+
+    /// The run `run` is alive (called by its renewal task every fifth of the lease).
+    pub(crate) fn beat(&self, run: &str) -> Result<()> {
+        self.lock()
+            .execute(
+                "UPDATE runs SET seen_ms = ?2 WHERE run = ?1",
+                params![run, now_ms()],
+            )
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    /// The run `run` ends, having written `summary`:
+    /// - `complete`: the campaign is `done`;
+    /// - `stopped_here` (the run's own [`super::BroadcastControl`] stopped it, as Ctrl-C
+    ///   does): the campaign becomes `stopped` only if it was `running` and no other run
+    ///   is live. A run of another process goes on, and an operator's pause stays;
+    /// - otherwise the state is left as it is (an operator's `stopped`, `paused`).
+    pub(crate) fn end_run(
+        &self,
+        run: &str,
+        summary: &serde_json::Value,
+        complete: bool,
+        stopped_here: bool,
+    ) -> Result<()> {
+        let mut conn = self.lock();
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(db_err)?;
+        tx.execute("DELETE FROM runs WHERE run = ?1", [run])
+            .map_err(db_err)?;
+        set_meta(&tx, "summary", &summary.to_string())?;
+        if complete {
+            set_meta(&tx, "run_state", "done")?;
+        } else if stopped_here {
+            tx.execute(
+                "UPDATE meta SET value = 'stopped' WHERE key = 'run_state' AND value = 'running' \
+                 AND NOT EXISTS (SELECT 1 FROM runs WHERE seen_ms >= ?1)",
+                [now_ms().saturating_sub(ms(self.lease))],
+            )
+            .map_err(db_err)?;
+        }
+        tx.commit().map_err(db_err)
     }
 
     /// Schedule: no send before `at_ms` (Unix milliseconds); `None` clears it.
@@ -510,10 +581,6 @@ impl Ledger {
     }
 
     /// Store the summary of a run (JSON).
-    pub(crate) fn write_summary(&self, summary: &serde_json::Value) -> Result<()> {
-        set_meta(&self.lock(), "summary", &summary.to_string())
-    }
-
     /// The summary the last run wrote, if any.
     pub fn summary(&self) -> Result<Option<serde_json::Value>> {
         Ok(get_meta(&self.lock(), "summary")?.and_then(|v| serde_json::from_str(&v).ok()))

@@ -558,7 +558,9 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'sta
 impl Client {
     /// Send `campaign` through this client (and its governor), recording every step in
     /// `ledger`; see [`crate::broadcast`]. Returns when every recipient is `accepted` or
-    /// `failed`, or on a stop request. Running it again on the same ledger resumes. A
+    /// `failed`, or on a stop request. Running it again on the same ledger resumes; on a
+    /// ledger paused by [`Ledger::pause`] the run waits for [`Ledger::resume`]. A stop by
+    /// `options.control` (Ctrl-C) ends this run only: runs in other processes go on. A
     /// client without per-number pacing sends the campaign at the default pace (80
     /// messages/s per number), never unpaced.
     pub async fn broadcast(
@@ -582,11 +584,14 @@ impl Client {
         // `Client::paced_for_broadcast`).
         let paced = self.paced_for_broadcast()?;
         let start = Instant::now();
+        // This run's name among the live runs of the ledger (several processes may run
+        // one campaign; see `Ledger::end_run`).
+        let run: Arc<str> = format!("{}-{:016x}", std::process::id(), fastrand::u64(..)).into();
         {
-            let l = ledger.clone();
+            let (l, run) = (ledger.clone(), Arc::clone(&run));
             let nb = options.not_before_ms;
             blocking(move || {
-                l.set_run_state("running")?;
+                l.begin_run(&run)?;
                 l.restart_quiet_windows()?;
                 if nb.is_some() {
                     l.set_not_before(nb)?;
@@ -602,17 +607,22 @@ impl Client {
         // is still finishing: counted per claim.)
         let sending: Arc<std::sync::Mutex<HashMap<String, usize>>> = Arc::default();
         let _renewal = Renewal(tokio::spawn({
-            let (ledger, sending) = (ledger.clone(), Arc::clone(&sending));
+            let (ledger, sending, run) = (ledger.clone(), Arc::clone(&sending), Arc::clone(&run));
             async move {
                 let every = ledger.lease() / 5;
                 loop {
                     tokio::time::sleep(every).await;
                     let rows: Vec<String> = lock(&sending).keys().cloned().collect();
-                    if !rows.is_empty() {
-                        let l = ledger.clone();
-                        // A failed renewal is tried again at the next tick.
-                        let _ = blocking(move || l.renew(&rows)).await;
-                    }
+                    let (l, run) = (ledger.clone(), Arc::clone(&run));
+                    // A failed renewal is tried again at the next tick.
+                    let _ = blocking(move || {
+                        l.beat(&run)?;
+                        if !rows.is_empty() {
+                            l.renew(&rows)?;
+                        }
+                        Ok(())
+                    })
+                    .await;
                 }
             }
         }));
@@ -628,6 +638,8 @@ impl Client {
         let mut last_poll = Instant::now() - Duration::from_secs(1);
         let mut external = String::from("running");
         let mut stopped = false;
+        // Stopped by this run's own control (not by the ledger's `stop`).
+        let mut stopped_here = false;
         let report =
             |phase: &'static str, counts: StateCounts, force: bool, last: &mut Option<Instant>| {
                 let Some(cb) = &options.progress else { return };
@@ -680,6 +692,7 @@ impl Client {
             let ctl = options.control.get();
             if ctl == STOP || external == "stopped" {
                 stopped = true;
+                stopped_here = external != "stopped";
                 break;
             }
             if ctl == PAUSE || external == "paused" {
@@ -833,18 +846,7 @@ impl Client {
         };
         let l = ledger.clone();
         let json = serde_json::to_value(&summary).map_err(|e| Error::Internal(e.to_string()))?;
-        let state = if complete {
-            "done"
-        } else if stopped {
-            "stopped"
-        } else {
-            "running"
-        };
-        blocking(move || {
-            l.write_summary(&json)?;
-            l.set_run_state(state)
-        })
-        .await?;
+        blocking(move || l.end_run(&run, &json, complete, stopped_here)).await?;
         report(
             if complete { "done" } else { "stopped" },
             counts,
