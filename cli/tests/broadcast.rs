@@ -525,3 +525,62 @@ fn an_operators_pause_holds_a_run_started_later() {
     assert_eq!(counts.len(), N);
     assert!(counts.values().all(|c| c.accepted == 1), "{counts:?}");
 }
+
+/// A send that takes longer than the in-flight lease (10 s) keeps its row: the run renews
+/// the lease while the send is under way, so a second process on the ledger, whose quiet
+/// window for unknown sends is 1 s, never takes the row for a crashed send and resends it.
+#[test]
+fn a_send_longer_than_the_lease_is_not_taken_by_another_process() {
+    const N: usize = 4;
+    let sb = scaled_sandbox(Limits::none());
+    // The first send is answered after 14 s (real time).
+    sb.control().add_fault(
+        wa360_sandbox::FaultRule::new(
+            "POST",
+            "/messages",
+            wa360_sandbox::Fault::Delay { ms: 14_000 },
+        )
+        .times(1),
+    );
+    let dir = temp_dir("lease");
+    let csv = write_csv(&dir, N);
+    let ledger = dir.join("ledger.db");
+    let run = || {
+        broadcast_cmd(
+            &sb,
+            &csv,
+            &ledger,
+            "--pair-interval 0 --unknown-window 1 --timeout 60",
+        )
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+    };
+    let first = run();
+    // The second process starts once the first has claimed the slow row; it sends the
+    // rest and then watches the slow row until its own run ends.
+    let start = Instant::now();
+    while sb.control().requests().is_empty() && sb.control().limit_counters().accepted == 0 {
+        assert!(start.elapsed() < Duration::from_secs(60), "nothing sent");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let second = run();
+    for child in [first, second] {
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    assert!(
+        start.elapsed() >= Duration::from_secs(13),
+        "the slow send took 14 s"
+    );
+    let counts = sb.control().recipient_counts();
+    assert_eq!(counts.len(), N);
+    assert!(counts.values().all(|c| c.accepted == 1), "{counts:?}");
+    assert_eq!(sb.control().requests().len(), N, "nothing was sent twice");
+}
