@@ -27,7 +27,7 @@ function wa360Webhook(options) {
         if (!res.headersSent) res.status(status).type('text/plain').send(text)
       }, (e) => {
         if (res.headersSent) return
-        if (e.status === 413) res.status(413).type('text/plain').send('payload too large')
+        if (e.status === 413) res.status(413).set('Connection', 'close').type('text/plain').send('payload too large')
         else next(e)
       })
       .catch(next)

@@ -199,13 +199,20 @@ function readBody(stream, limit = MAX_BODY + 1) {
   return new Promise((resolve, reject) => {
     const chunks = []
     let size = 0
-    stream.on('data', (c) => {
+    const onData = (c) => {
       size += c.length
       if (size > limit) {
-        stream.destroy()
+        // Stop keeping the body, but go on reading it (discarded) so that the 413 reaches
+        // the sender: destroying the stream resets the connection before any answer. The
+        // answer closes the connection (`Connection: close`), and the server's own timeouts
+        // bound a sender that never stops.
+        chunks.length = 0
+        stream.removeListener('data', onData)
+        stream.resume()
         reject(Object.assign(new Error('body too large'), { status: 413 }))
       } else chunks.push(c)
-    })
+    }
+    stream.on('data', onData)
     stream.on('end', () => resolve(Buffer.concat(chunks)))
     stream.on('error', reject)
   })

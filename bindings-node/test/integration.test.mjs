@@ -405,6 +405,56 @@ test('the Express middleware behind express.json() or express.text() fails fast 
   }
 })
 
+// A body over the receiver's limit gets a 413 the sender can read (360dialog then sees a
+// definite refusal, not a reset connection), and the handler is never called. The same
+// for the Express middleware and the Fastify plugin.
+test('a webhook body over maxBytes gets 413 from Express and Fastify, not a reset', async () => {
+  const { default: express } = await import('express')
+  const { wa360Webhook } = await import('../express.js')
+  const { default: Fastify } = await import('fastify')
+  const { wa360Fastify } = await import('../fastify.js')
+  const called = []
+  const options = { insecureSkipVerify: true, maxBytes: 1024, onEvents: (evs) => { called.push(...evs) } }
+  const app = express()
+  app.use('/webhook', wa360Webhook(options))
+  const { server, url: expressUrl } = await listen(app)
+  const fastify = Fastify()
+  await fastify.register(wa360Fastify, { ...options, path: '/webhook' })
+  await fastify.listen({ port: 0, host: '127.0.0.1' })
+  const fastifyUrl = `http://127.0.0.1:${fastify.server.address().port}/webhook`
+  // Sent in one write, or in chunks the receiver sees one by one.
+  const post = (url, body, chunked) => new Promise((resolve, reject) => {
+    const req = http.request(url, { method: 'POST', headers: { 'content-type': 'application/json' } }, (res) => {
+      let text = ''
+      res.setEncoding('utf8')
+      res.on('data', (c) => { text += c })
+      res.on('end', () => resolve({ status: res.statusCode, text }))
+    })
+    req.on('error', reject)
+    req.setTimeout(5000, () => req.destroy(new Error('no answer')))
+    if (chunked) {
+      for (let i = 0; i < 64; i++) req.write(body.subarray(i * (body.length / 64), (i + 1) * (body.length / 64)))
+      req.end()
+    } else req.end(body)
+  })
+  const big = Buffer.alloc(256 * 1024, 0x20)
+  try {
+    for (const url of [expressUrl, fastifyUrl]) {
+      for (const chunked of [false, true]) {
+        const r = await post(url, big, chunked)
+        assert.equal(r.status, 413, `${url} chunked=${chunked}`)
+        // The receiver still serves the next delivery.
+        const ok = await post(url, Buffer.from('{"object":"whatsapp_business_account","entry":[]}'), false)
+        assert.equal(ok.status, 200)
+      }
+    }
+    assert.equal(called.length, 0)
+  } finally {
+    server.close()
+    await fastify.close()
+  }
+})
+
 test('webhook receipt through the Fastify example with a custom header secret', async () => {
   const secret = randomBytes(8).toString('hex')
   const received = []
