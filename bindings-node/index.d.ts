@@ -500,7 +500,10 @@ export declare function _parseWebhookPacked(body: Buffer | Uint8Array | string):
  */
 export declare function _parseWebhookPackedWith(body: Buffer | Uint8Array | string, options: Record<string, unknown>): string
 
-/** Hand every event at `level` and above to `callback` as a JSON string (`null` stops). */
+/**
+ * Hand every event at `level` and above to `callback` as a JSON string (`null` stops),
+ * on the calling JavaScript thread; the sinks of other threads (workers) are kept.
+ */
 export declare function _setLogSink(callback?: ((arg: string) => void) | undefined | null, level?: string | undefined | null): void
 
 /**

@@ -4,6 +4,8 @@
 // hands it to `onRecord` below, which routes it:
 //   - a record of a Client created with a `logger` option goes to that logger;
 //   - any other record goes to the process-wide logger of `setLogger()`, if any.
+// Each JavaScript thread (main, workers) has this module's state of its own, and Rust keeps
+// one sink per thread: a client's records come only to the thread that created it.
 // Rust is told the most verbose level anyone asked for, so events nobody wants never
 // leave Rust (one atomic compare).
 const native = require('./index.js')

@@ -60,6 +60,12 @@ pub struct JsClient {
     pub(crate) inner: wa360::client::Client,
 }
 
+impl Drop for JsClient {
+    fn drop(&mut self) {
+        crate::logging::client_dropped(self.inner.id());
+    }
+}
+
 #[napi]
 impl JsClient {
     /// `new Client({ apiKey, baseUrl, timeoutMs, connectTimeoutMs, maxRetries })`.
@@ -98,7 +104,9 @@ impl JsClient {
                     b = b.governor_store(wa360::governor::open_store(&url)?);
                 }
             }
-            Ok(JsClient { inner: b.build()? })
+            let inner = b.build()?;
+            crate::logging::client_created(inner.id());
+            Ok(JsClient { inner })
         })
     }
 

@@ -6,9 +6,11 @@
 //! there): its max-level hint follows the levels JS sets, so an event below every
 //! configured level costs one atomic compare (nothing crosses into JS).
 
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU8, Ordering};
+use std::thread::ThreadId;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use napi::Env;
@@ -27,7 +29,43 @@ static STDERR_RANK: AtomicU8 = AtomicU8::new(0);
 static SINK_RANK: AtomicU8 = AtomicU8::new(0);
 
 type Sink = ThreadsafeFunction<String, (), String, napi::Status, false, true>;
-static SINK: Mutex<Option<Sink>> = Mutex::new(None);
+
+/// The JS callback of one JavaScript thread (the main thread, each worker thread): each
+/// has its own module state in `logging.js`, so each registers its own sink.
+struct ThreadSink {
+    thread: ThreadId,
+    sink: Sink,
+    rank: u8,
+}
+
+/// The sinks of the threads that set one. (A record goes to each, or to its client's
+/// thread only; a sink whose thread is gone is dropped when a call is refused.)
+static SINKS: Mutex<Vec<ThreadSink>> = Mutex::new(Vec::new());
+
+/// The JavaScript thread of each live client (by client id), so that a client's records
+/// go to the thread whose loggers know it.
+static CLIENT_THREADS: Mutex<BTreeMap<u64, ThreadId>> = Mutex::new(BTreeMap::new());
+
+/// A client made on this thread: its records go to this thread's sink only.
+pub(crate) fn client_created(id: u64) {
+    lock(&CLIENT_THREADS).insert(id, std::thread::current().id());
+}
+
+/// A client was collected.
+pub(crate) fn client_dropped(id: u64) {
+    lock(&CLIENT_THREADS).remove(&id);
+}
+
+/// A poisoned lock only means a panic elsewhere; the data is still whole.
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// The highest rank any thread's sink asked for.
+fn refresh_sink_rank(sinks: &[ThreadSink]) {
+    let max = sinks.iter().map(|s| s.rank).max().unwrap_or(0);
+    SINK_RANK.store(max, Ordering::Relaxed);
+}
 
 fn rank(level: &Level) -> u8 {
     match *level {
@@ -103,6 +141,7 @@ fn emit(event: &Event<'_>) {
         return;
     }
     let mut map = Map::new();
+    let mut client = None;
     let time = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
@@ -112,19 +151,35 @@ fn emit(event: &Event<'_>) {
     map.insert("target".into(), log_bridge::dotted_target(meta).into());
     for (k, v) in log_bridge::fields(event) {
         let k = if k == "message" { "msg" } else { k };
-        map.insert(k.to_string(), v.into());
+        let v: Value = v.into();
+        if k == "client" {
+            client = v.as_u64();
+        }
+        map.insert(k.to_string(), v);
     }
     let line = Value::Object(map).to_string();
     if to_stderr {
         let mut err = std::io::stderr().lock();
         let _ = writeln!(err, "{line}");
     }
-    if to_sink
-        && let Ok(guard) = SINK.lock()
-        && let Some(sink) = guard.as_ref()
-    {
-        // Queued to the JS thread; never blocks the request path.
-        let _ = sink.call(line, ThreadsafeFunctionCallMode::NonBlocking);
+    if to_sink {
+        let owner = client.and_then(|id| lock(&CLIENT_THREADS).get(&id).copied());
+        let mut sinks = lock(&SINKS);
+        let before = sinks.len();
+        // Queued to each JS thread; never blocks the request path. A client's record goes
+        // to its own thread only; any other record to every thread (each routes it to its
+        // `setLogger`). A thread that is gone refuses the call: its sink is dropped.
+        sinks.retain(|s| {
+            if r > s.rank || owner.is_some_and(|t| t != s.thread) {
+                return true;
+            }
+            s.sink
+                .call(line.clone(), ThreadsafeFunctionCallMode::NonBlocking)
+                != napi::Status::Closing
+        });
+        if sinks.len() != before {
+            refresh_sink_rank(&sinks);
+        }
     }
 }
 
@@ -145,7 +200,8 @@ pub fn set_stderr_log(env: Env, level: Option<String>) -> napi::Result<()> {
     Ok(())
 }
 
-/// Hand every event at `level` and above to `callback` as a JSON string (`null` stops).
+/// Hand every event at `level` and above to `callback` as a JSON string (`null` stops),
+/// on the calling JavaScript thread; the sinks of other threads (workers) are kept.
 #[napi(js_name = "_setLogSink")]
 pub fn set_log_sink(
     env: Env,
@@ -159,11 +215,20 @@ pub fn set_log_sink(
         Some(cb) => Some(cb.build_threadsafe_function().weak::<true>().build()?),
         None => None,
     };
-    let rank = if sink.is_some() { r } else { 0 };
-    if let Ok(mut g) = SINK.lock() {
-        *g = sink;
+    // This thread's sink replaces its last one; other threads' stay.
+    let thread = std::thread::current().id();
+    {
+        let mut sinks = lock(&SINKS);
+        sinks.retain(|s| s.thread != thread);
+        if let Some(sink) = sink {
+            sinks.push(ThreadSink {
+                thread,
+                sink,
+                rank: r,
+            });
+        }
+        refresh_sink_rank(&sinks);
     }
-    SINK_RANK.store(rank, Ordering::Relaxed);
     tracing::callsite::rebuild_interest_cache();
     Ok(())
 }

@@ -4,6 +4,7 @@
 import { test, before, after, beforeEach } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
+import { Worker } from 'node:worker_threads'
 import { fileURLToPath } from 'node:url'
 import { Client, Sandbox, Verifier, setLogger, isWa360Error } from '../wa360.mjs'
 import { waitFor, sleep as tick } from './helpers.mjs'
@@ -76,6 +77,50 @@ test('setLogger receives records of no particular client (webhook verification)'
   } finally { setLogger(null) }
   assert.throws(() => setLogger(() => {}, { level: 'loud' }), (e) => e.code === 'invalid_argument')
   assert.throws(() => new Client({ apiKey: 'k', logger: 42 }), (e) => e.code === 'invalid_argument' && e.field === 'logger')
+})
+
+// Each thread (the main one, each worker) has its own loggers: a worker's setLogger does
+// not take the main thread's records, the main thread's clients log to the main thread
+// only, and the main thread's logger keeps working after the worker is gone.
+test('worker threads and the main thread each keep their own loggers', async () => {
+  const main = []
+  setLogger((r) => main.push(r), { level: 'info' })
+  const worker = new Worker(`
+    const { parentPort, workerData } = require('node:worker_threads')
+    const { Client, setLogger } = require(workerData.lib)
+    const got = []
+    setLogger((r) => got.push(r), { level: 'info' })
+    const client = new Client({ apiKey: workerData.key, baseUrl: workerData.url })
+    parentPort.on('message', async () => {
+      await client.sendText('15555550123', 'from the worker')
+      const until = Date.now() + 5000
+      while (!got.some((r) => r.msg === 'request ok') && Date.now() < until) await new Promise((r) => setTimeout(r, 10))
+      await new Promise((r) => setTimeout(r, 100))
+      parentPort.postMessage({ got, id: client._logId })
+    })
+    parentPort.postMessage('ready')
+  `, { eval: true, workerData: { lib: fileURLToPath(new URL('../wa360.js', import.meta.url)), key: sb.apiKey, url: sb.url } })
+  const messages = []
+  worker.on('message', (m) => messages.push(m))
+  try {
+    await waitFor(() => messages.includes('ready'), 10000, 'the worker')
+    const client = new Client({ apiKey: sb.apiKey, baseUrl: sb.url })
+    await client.sendText(TO, 'from the main thread')
+    const rec = await waitFor(() => main.find((r) => r.msg === 'request ok' && r.client === client._logId), 5000, "the main thread's record")
+    assert.equal(rec.path, '/messages')
+    worker.postMessage('send')
+    const { got, id } = await waitFor(() => messages.find((m) => m && m.got), 10000, "the worker's records")
+    assert.ok(got.some((r) => r.msg === 'request ok' && r.client === id), JSON.stringify(got))
+    assert.ok(!got.some((r) => r.client === client._logId), "the main thread's records stay there")
+    assert.ok(!main.some((r) => r.client === id), "the worker's records stay there")
+    await worker.terminate()
+    const before = main.length
+    await client.sendText(TO, 'after the worker')
+    await waitFor(() => main.slice(before).some((r) => r.msg === 'request ok'), 5000, 'a record after the worker ended')
+  } finally {
+    await worker.terminate()
+    setLogger(null)
+  }
 })
 
 test('WA360_LOG=info writes exactly one JSON line to stderr for a send', () => {
