@@ -24,9 +24,13 @@ export interface WebhookReceiverOptions<R> {
    * Without it: one process, not durable.
    */
   inbox?: string | Inbox
-  /** With an inbox: how many events this process handles at once (default 4). */
+  /** With an inbox: how many events this process handles at once (1 to 1024, default 4). */
   concurrency?: number
-  /** With an inbox: ms running handlers get to finish on shutdown before their events are released (default 10000). */
+  /**
+   * With an inbox: ms running handlers get to finish on shutdown before their events are
+   * released (default 10000; `Infinity` waits for them). Every option is checked when the
+   * receiver is made: a wrong type or an unknown key throws `invalid_argument` naming it.
+   */
   shutdownGraceMs?: number
   /**
    * With an inbox: run consumers in this process (default true). `false` makes this process a
@@ -47,7 +51,10 @@ export interface WebhookReceiverOptions<R> {
 
 /** Express middleware: the core receiver (verify, parse, inbox accept), then `onEvents`. */
 export declare function wa360Webhook(options: WebhookReceiverOptions<Request>): RequestHandler & {
-  /** Graceful shutdown of the inbox consumers; resolves to how many events were released. */
+  /**
+   * Graceful shutdown of the inbox consumers (grace: `shutdownGraceMs` unless given;
+   * `Infinity` waits); resolves to how many events were released.
+   */
   close(graceMs?: number): Promise<number>
   /** This receiver's figures: events by result, answered requests by status, ack latency. */
   metrics(): ReceiverMetrics

@@ -16,10 +16,12 @@ function wa360Webhook(options) {
     const headers = Array.isArray(req.rawHeaders) ? req.rawHeaders : req.headers
     // A body parser in front (express.json(), express.text()) has read the stream and
     // replaced the bytes the signature covers: refuse at once (never wait on a stream
-    // that has ended). body-parser 2 leaves `req.body` undefined when it skips a request.
+    // that has ended). What counts is whether the stream was read, not whether
+    // `req.body` is set: body-parser 1 (Express 4) sets `req.body = {}` on every request
+    // it skips, and marks the ones it reads with `req._body`.
     const got = req.method !== 'POST' ? Promise.resolve(Buffer.alloc(0))
       : Buffer.isBuffer(req.body) ? Promise.resolve(req.body)
-        : req.body !== undefined || req.readableEnded ? Promise.reject(new Error('wa360Webhook needs the raw body: mount it before express.json() or use express.raw()'))
+        : req.readableEnded || req._body === true ? Promise.reject(new Error('wa360Webhook needs the raw body: mount it before express.json() or use express.raw()'))
           : readBody(req, r.maxBytes + 1)
     got.then((body) => r.handle(req.method, rawQuery(req), headers, body, req))
       .then(([status, text]) => {

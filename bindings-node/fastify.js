@@ -40,7 +40,8 @@ async function wa360Fastify(fastify, given) {
   if (fastify.hasDecorator(name)) {
     throw new TypeError(`wa360 Fastify plugin: the instance already has a '${name}' decorator; give each registration its own options.metricsDecorator`)
   }
-  const r = makeReceiver(options)
+  // The plugin's own options, and those Fastify's register takes.
+  const r = makeReceiver(options, ['path', 'prefix', 'metricsDecorator', 'logLevel', 'logSerializers'])
   fastify.decorate(name, r.metrics)
   // `prefix` is not applied to a non-encapsulated plugin: pass it on to the routes' scope.
   await fastify.register(routes, { path: options.path, prefix: options.prefix, receiver: r })

@@ -10,9 +10,38 @@
 //     event per call, in order per conversation, with retries and dead letters.
 // Claims, leases, retries and ordering are the core's (Consumer); this file only
 // calls the handler and reports back.
-const { Verifier, Receiver, Inbox } = require('./wa360.js')
+const { Verifier, Receiver, Inbox, _errorFields } = require('./wa360.js')
 
 const MAX_BODY = 1 << 20
+// The core's ceiling on concurrent handlers (`wa360::input::MAX_CONCURRENCY`).
+const MAX_CONCURRENCY = 1024
+// setTimeout holds at most 2^31 - 1 ms (about 24.8 days); longer fires at once.
+const MAX_TIMER_MS = 2 ** 31 - 1
+
+const ERROR_FIELDS = Object.freeze(_errorFields())
+/** An `invalid_argument` error naming `field` and `rule`, shaped as the core's errors. */
+function invalid(field, rule) {
+  const e = Object.assign(new TypeError(`invalid argument \`${field}\`: ${rule}`), { code: 'invalid_argument', field, rule })
+  for (const f of ERROR_FIELDS) if (f !== 'message' && !Object.hasOwn(e, f)) e[f] = null
+  return e
+}
+
+// The options of makeReceiver (and of the Express middleware); the Fastify plugin adds its own.
+const RECEIVER_OPTIONS = ['onEvents', 'onError', 'verify', 'verifier', 'insecureSkipVerify', 'verifyToken',
+  'inbox', 'concurrency', 'startConsumers', 'shutdownGraceMs', 'shutdownSignals', 'dedupe', 'statusFold',
+  'maxBytes', 'maxDepth']
+
+function optBool(options, field) {
+  const v = options[field]
+  if (v !== undefined && typeof v !== 'boolean') throw invalid(field, 'must be true or false')
+  return v
+}
+
+/** A grace in ms: a number, 0 or more (Infinity waits without limit). */
+function graceOf(v, field) {
+  if (typeof v !== 'number' || Number.isNaN(v) || v < 0) throw invalid(field, 'must be a number of milliseconds, 0 or more')
+  return v === Infinity ? Infinity : Math.min(v, MAX_TIMER_MS)
+}
 
 const TO_JSON = { value: function toJSON() { return { ...this } }, enumerable: false, writable: true, configurable: true }
 function materialise(json) {
@@ -77,28 +106,51 @@ function startConsumers(inbox, onEvents, onError, concurrency) {
     /** Stop claiming, let running handlers finish up to `graceMs`, release the rest. */
     async close(graceMs) {
       consumer.stop()
-      const t = delay(graceMs)
-      await Promise.race([Promise.allSettled(loops), t.p])
-      t.cancel()
+      if (graceMs === Infinity) {
+        await Promise.allSettled(loops)
+      } else {
+        const t = delay(graceMs)
+        await Promise.race([Promise.allSettled(loops), t.p])
+        t.cancel()
+      }
       return consumer.close()
     },
   }
 }
 
-function makeReceiver(given) {
+function makeReceiver(given, extraKeys = []) {
   // Own properties only: with a polluted Object.prototype, an option the app did not
   // set (`inbox`, `dedupe`, `maxBytes`, `insecureSkipVerify`, …) must not come from it.
-  const options = given && typeof given === 'object' ? Object.assign(Object.create(null), given) : given
+  const options = given && typeof given === 'object' ? Object.assign(Object.create(null), given) : null
   if (!options || typeof options.onEvents !== 'function') {
-    throw new TypeError('wa360 webhook receiver: options.onEvents(events, request) is required')
+    throw invalid('onEvents', 'must be a function (events, request) => void, the handler of new events')
+  }
+  // Every option is checked here, before anything starts: a typo (`shutdownGrace`) or a
+  // string where a boolean goes (`insecureSkipVerify: 'false'`) is an error, never a
+  // silent default.
+  for (const key of Object.keys(options)) {
+    if (!RECEIVER_OPTIONS.includes(key) && !extraKeys.includes(key)) {
+      throw invalid(key, `is not an option (known: ${[...RECEIVER_OPTIONS, ...extraKeys].join(', ')})`)
+    }
+  }
+  for (const key of ['insecureSkipVerify', 'startConsumers', 'shutdownSignals', 'dedupe', 'statusFold']) optBool(options, key)
+  if (options.onError !== undefined && typeof options.onError !== 'function') throw invalid('onError', 'must be a function (error) => void')
+  if (options.verifier != null && !(options.verifier instanceof Verifier)) throw invalid('verifier', 'must be a Verifier')
+  if (options.verify != null && typeof options.verify !== 'object') throw invalid('verify', 'must be Verifier options ({ basicAuth, headers, appSecret })')
+  if (options.inbox != null && typeof options.inbox !== 'string' && !(options.inbox instanceof Inbox)) {
+    throw invalid('inbox', "must be an Inbox or its URL ('sqlite:///abs/path.db', 'redis://…', 'memory://')")
+  }
+  if (options.concurrency !== undefined &&
+      (!Number.isInteger(options.concurrency) || options.concurrency < 1 || options.concurrency > MAX_CONCURRENCY)) {
+    throw invalid('concurrency', `must be an integer from 1 to ${MAX_CONCURRENCY}`)
   }
   const verifier = options.verifier instanceof Verifier
     ? options.verifier
     : options.verify ? new Verifier(options.verify) : null
-  if (!verifier && !options.insecureSkipVerify) {
-    throw new TypeError('wa360 webhook receiver: give `verify` options (basicAuth / headers / appSecret), a `verifier`, or insecureSkipVerify: true')
+  if (!verifier && options.insecureSkipVerify !== true) {
+    throw invalid('verify', 'give `verify` options (basicAuth / headers / appSecret), a `verifier`, or insecureSkipVerify: true')
   }
-  const report = typeof options.onError === 'function' ? options.onError : (e) => { console.error('wa360 webhook handler failed:', e) }
+  const report = options.onError ?? ((e) => { console.error('wa360 webhook handler failed:', e) })
   // An onError that throws or rejects must not end the process (an unhandled rejection
   // in a consumer loop) nor stop the loop.
   const onError = (e) => {
@@ -107,13 +159,9 @@ function makeReceiver(given) {
       if (r && typeof r.then === 'function') r.then(undefined, () => {})
     } catch {}
   }
-  const inbox = options.inbox == null ? null : options.inbox instanceof Inbox ? options.inbox : new Inbox(String(options.inbox))
-  const concurrency = Number.isInteger(options.concurrency) && options.concurrency > 0 ? options.concurrency : 4
-  // setTimeout takes at most 2^31 - 1 ms (about 24.8 days): anything longer, or not a
-  // number, would fire at once.
-  const graceMs = typeof options.shutdownGraceMs === 'number' && options.shutdownGraceMs >= 0
-    ? Math.min(options.shutdownGraceMs, 2 ** 31 - 1)
-    : 10000
+  const inbox = options.inbox == null ? null : options.inbox instanceof Inbox ? options.inbox : new Inbox(options.inbox)
+  const concurrency = options.concurrency ?? 4
+  const graceMs = options.shutdownGraceMs === undefined ? 10000 : graceOf(options.shutdownGraceMs, 'shutdownGraceMs')
   const maxBytes = options.maxBytes ?? MAX_BODY
   const native = new Receiver({
     verifyToken: options.verifyToken,
@@ -147,9 +195,12 @@ function makeReceiver(given) {
     })
   }
   /** Graceful shutdown of the consumers; resolves to how many events were released. */
-  function close(ms = graceMs) {
+  function close(ms) {
+    let grace
+    // A Promise-returning function rejects, never throws (as every wa360 method).
+    try { grace = ms === undefined ? graceMs : graceOf(ms, 'graceMs') } catch (e) { return Promise.reject(e) }
     if (!closing) {
-      closing = pool ? pool.close(ms) : Promise.resolve(0)
+      closing = pool ? pool.close(grace) : Promise.resolve(0)
       for (const sig of ['SIGTERM', 'SIGINT']) process.removeListener(sig, onSignal)
     }
     return closing

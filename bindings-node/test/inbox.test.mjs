@@ -117,6 +117,55 @@ test('close lets running handlers finish within the grace, then releases the res
   finish()
 })
 
+// close(ms) with a grace setTimeout cannot hold (Infinity, 2^31 ms or more, NaN) used to
+// fire at once: the running handler's event was released and handled a second time.
+test('close(Infinity) waits for the running handler: nothing released, handled once', async () => {
+  let started
+  const running = new Promise((resolve) => { started = resolve })
+  const r = makeReceiver({
+    insecureSkipVerify: true, inbox: 'memory://', concurrency: 1, shutdownSignals: false,
+    async onEvents() { started(); await new Promise((resolve) => setTimeout(resolve, 300)) },
+  })
+  assert.deepEqual(await r.handlePost([], text('1555', 'wamid.G1')), [200, 'OK'])
+  await running
+  assert.equal(await r.close(Infinity), 0, 'the handler finished within an unbounded grace')
+  const stats = await r.inbox.stats()
+  assert.equal(stats.handled, 1)
+  assert.equal(stats.ready, 0)
+  for (const bad of [-1, NaN, '5000', null]) {
+    const again = makeReceiver({ insecureSkipVerify: true, inbox: 'memory://', shutdownSignals: false, onEvents() {} })
+    await assert.rejects(again.close(bad), (e) => isWa360Error(e, 'invalid_argument') && e.field === 'graceMs', String(bad))
+    await again.close(0)
+  }
+})
+
+test('receiver options of the wrong type or unknown are invalid_argument naming the option', () => {
+  const base = { onEvents() {}, insecureSkipVerify: true, shutdownSignals: false }
+  const cases = [
+    [{ insecureSkipVerify: 'false', onEvents() {} }, 'insecureSkipVerify'],
+    [{ ...base, concurrency: 0 }, 'concurrency'],
+    [{ ...base, concurrency: '8' }, 'concurrency'],
+    [{ ...base, concurrency: 2.5 }, 'concurrency'],
+    [{ ...base, shutdownGraceMs: '5000' }, 'shutdownGraceMs'],
+    [{ ...base, shutdownGraceMs: -1 }, 'shutdownGraceMs'],
+    [{ ...base, shutdownGraceMs: NaN }, 'shutdownGraceMs'],
+    [{ ...base, startConsumers: 'false' }, 'startConsumers'],
+    [{ ...base, dedupe: 'no' }, 'dedupe'],
+    [{ ...base, shutdownSignals: 0 }, 'shutdownSignals'],
+    [{ ...base, onError: 'log' }, 'onError'],
+    [{ ...base, inbox: 42 }, 'inbox'],
+    [{ ...base, shutdownGrace: 5000 }, 'shutdownGrace'],
+    [{ ...base, verify_token: 'tok' }, 'verify_token'],
+    [{ insecureSkipVerify: true }, 'onEvents'],
+    [{ onEvents() {} }, 'verify'],
+  ]
+  for (const [options, field] of cases) {
+    assert.throws(() => makeReceiver(options), (e) => isWa360Error(e, 'invalid_argument') && e.field === field, JSON.stringify(options))
+  }
+  // A string 'false' never turns verification off: the receiver is not made at all.
+  assert.ok(makeReceiver({ ...base, concurrency: 8, shutdownGraceMs: 2 ** 40, dedupe: false, startConsumers: false }))
+})
+
 test('a handler that throws an unprintable value and an onError that throws: the event is dead-lettered, nothing crashes', async () => {
   const reported = []
   const r = makeReceiver({

@@ -455,6 +455,27 @@ test('a webhook body over maxBytes gets 413 from Express and Fastify, not a rese
   }
 })
 
+// Express 4's body-parser sets `req.body = {}` on every request it skips, leaving the
+// stream unread; an auth middleware may do the same. The middleware reads the stream
+// then, instead of refusing every delivery (a 500 that 360dialog retries for days).
+test('the Express middleware reads the body behind a middleware that set req.body but read nothing', async () => {
+  const { default: express } = await import('express')
+  const { wa360Webhook } = await import('../express.js')
+  const got = []
+  const app = express()
+  app.use((req, res, next) => { req.body = req.body || {}; next() })
+  app.use(express.urlencoded({ extended: false }))
+  app.use('/webhook', wa360Webhook({ insecureSkipVerify: true, onEvents: (evs) => { got.push(...evs) } }))
+  const { server, url } = await listen(app)
+  try {
+    const body = JSON.stringify({ object: 'whatsapp_business_account', entry: [{ id: '1', changes: [{ field: 'messages', value: { messaging_product: 'whatsapp', metadata: { phone_number_id: '2' }, messages: [{ from: TO, id: 'wamid.BP1', timestamp: '1700000000', type: 'text', text: { body: 'hi' } }] } }] }] })
+    const r = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body, signal: AbortSignal.timeout(5000) })
+    assert.equal(r.status, 200, await r.text())
+    const ev = await waitFor(() => got.find((e) => e.id === 'wamid.BP1'))
+    assert.equal(ev.text.body, 'hi')
+  } finally { server.close() }
+})
+
 test('webhook receipt through the Fastify example with a custom header secret', async () => {
   const secret = randomBytes(8).toString('hex')
   const received = []

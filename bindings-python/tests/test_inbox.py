@@ -151,3 +151,82 @@ def test_a_forked_child_that_drops_its_parents_consumer_exits(tmp_path: Path) ->
         time.sleep(0.05)
     assert os.waitstatus_to_exitcode(status) == 0
     consumer.close()
+
+
+def test_a_handler_that_is_cancelled_gives_its_event_back_and_the_conversation_goes_on() -> None:
+    # A handler raising CancelledError (a BaseException, not an Exception) used to leave its
+    # event held and renewed for good: never retried, and the contact's later events queued
+    # behind it until a restart.
+    import asyncio
+
+    seen: list[str] = []
+    cancelled = {"wamid.X1": 1}
+
+    async def on_events(events: list[wa360.Event]) -> None:
+        for e in events:
+            ident = str(getattr(e, "id", ""))
+            if cancelled.get(ident, 0) > 0:
+                cancelled[ident] -= 1
+                raise asyncio.CancelledError()
+            seen.append(ident)
+
+    receiver = WebhookReceiver(
+        on_events, inbox="memory://?lease_ms=1000&retry_base_ms=10", concurrency=2
+    )
+
+    async def main() -> None:
+        for w in ("wamid.X1", "wamid.X2"):
+            status, _ = await receiver.handle_async({}, inbound_text("15550001111", "x", w))
+            assert status == 200
+        deadline = time.monotonic() + 10
+        while len(seen) < 2 and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        await receiver.aclose(1.0)
+
+    asyncio.run(main())
+    assert seen == ["wamid.X1", "wamid.X2"], "retried, then the next event of the contact"
+
+
+def test_a_sync_handler_raising_a_base_exception_keeps_its_consumer_thread() -> None:
+    seen: list[str] = []
+    lock = threading.Lock()
+    raised = {"n": 0}
+
+    def on_events(events: list[wa360.Event]) -> None:
+        with lock:
+            if raised["n"] == 0:
+                raised["n"] += 1
+                raise SystemExit(3)
+            seen.extend(str(getattr(e, "id", "")) for e in events)
+
+    receiver = WebhookReceiver(
+        on_events, inbox="memory://?lease_ms=1000&retry_base_ms=10", concurrency=1
+    )
+    receiver.handle({}, inbound_text("15550002222", "x", "wamid.Y1"))
+    receiver.handle({}, inbound_text("15550002222", "x", "wamid.Y2"))
+    assert receiver.join(timeout=10), "the one consumer thread goes on"
+    assert seen == ["wamid.Y1", "wamid.Y2"]
+    assert receiver.close(1.0) == 0
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("concurrency", 0),
+        ("concurrency", "4"),
+        ("concurrency", 2.5),
+        ("concurrency", True),
+        ("shutdown_grace", None),
+        ("shutdown_grace", "10"),
+        ("shutdown_grace", -1),
+        ("shutdown_grace", float("inf")),
+        ("shutdown_grace", float("nan")),
+        ("start_consumers", "no"),
+    ],
+)
+def test_bad_receiver_options_are_invalid_argument_at_construction(
+    field: str, value: object
+) -> None:
+    with pytest.raises(wa360.InvalidArgumentError) as e:
+        WebhookReceiver(lambda events: None, inbox="memory://", **{field: value})  # type: ignore[arg-type]
+    assert e.value.field == field, e.value

@@ -253,3 +253,30 @@ def test_flask_view_reads_a_body_a_before_request_hook_already_read() -> None:
     r = app.test_client().post("/webhook", data=body)
     assert seen == [body]
     assert r.status_code == 200, r.data
+
+
+def test_head_and_other_methods_get_405_not_a_failed_verification() -> None:
+    # Starlette and Flask add HEAD to GET routes: a health probe's HEAD used to run as a POST
+    # (401, a "verification failed" warning, a 401 in the metrics).
+    from flask import Flask
+    from starlette.applications import Starlette
+    from starlette.routing import Route
+
+    verifier = wa360.Verifier(basic_auth=(USER, PASSWORD))
+    endpoint = wa360.receivers.starlette_endpoint(lambda events: None, verifier=verifier)
+    served = Served(Starlette(routes=[Route("/webhook", endpoint, methods=["GET", "POST", "PUT"])]))
+    try:
+        url = f"http://127.0.0.1:{served.port}/webhook"
+        for method in ("HEAD", "PUT"):
+            assert httpx.request(method, url, timeout=10).status_code == 405, method
+    finally:
+        served.stop()
+    assert "401" not in endpoint.metrics()["deliveries"], endpoint.metrics()
+
+    app = Flask(__name__)
+    view = wa360.receivers.flask_view(lambda events: None, verifier=verifier)
+    app.add_url_rule("/webhook", view_func=view, methods=["GET", "POST", "PUT"])
+    http = app.test_client()
+    assert http.head("/webhook").status_code == 405
+    assert http.put("/webhook", data=b"{}").status_code == 405
+    assert "401" not in view.metrics()["deliveries"], view.metrics()

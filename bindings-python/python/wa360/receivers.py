@@ -47,6 +47,7 @@ import concurrent.futures
 import contextlib
 import inspect
 import logging
+import math
 import os
 import queue
 import threading
@@ -55,6 +56,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from ._native import Consumer, Deduper, Delivery, Event, Inbox, Receiver, StatusFold, Verifier
+from .errors import InvalidArgumentError
 
 if TYPE_CHECKING:  # pragma: no cover
     from fastapi import APIRouter
@@ -74,6 +76,25 @@ __all__ = [
 log = logging.getLogger("wa360.receivers")
 
 EventsCallback = Callable[[list[Event]], Awaitable[None] | None]
+
+# The core's ceiling on concurrent handlers (``wa360::input::MAX_CONCURRENCY``).
+_MAX_CONCURRENCY = 1024
+
+
+def _invalid(field: str, rule: str) -> InvalidArgumentError:
+    return InvalidArgumentError(f"invalid argument `{field}`: {rule}", field=field, rule=rule)
+
+
+def _grace(field: str, value: object) -> float:
+    """Seconds of grace: a finite number, 0 or more (checked before anything is stopped)."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not math.isfinite(value)
+        or value < 0
+    ):
+        raise _invalid(field, "must be a finite number of seconds, 0 or more")
+    return float(value)
 
 
 class WebhookReceiver:
@@ -112,8 +133,15 @@ class WebhookReceiver:
         max_bytes: int | None = None,
         max_depth: int | None = None,
     ) -> None:
-        if concurrency < 1:
-            raise ValueError("concurrency must be at least 1")
+        if (
+            isinstance(concurrency, bool)
+            or not isinstance(concurrency, int)
+            or not 1 <= concurrency <= _MAX_CONCURRENCY
+        ):
+            raise _invalid("concurrency", f"must be an integer from 1 to {_MAX_CONCURRENCY}")
+        shutdown_grace = _grace("shutdown_grace", shutdown_grace)
+        if not isinstance(start_consumers, bool):
+            raise _invalid("start_consumers", "must be True or False")
         self.on_events = on_events
         self.inbox: Inbox | None = Inbox(inbox) if isinstance(inbox, str) else inbox
         self.deduper: Deduper | None = Deduper() if dedupe is True else (dedupe or None)
@@ -165,6 +193,12 @@ class WebhookReceiver:
     def challenge(self, query: str) -> tuple[int, bytes]:
         """Answer a ``GET`` verification handshake from its raw query string."""
         status, answer, *_ = self.native.handle("GET", query, (), b"")
+        return status, answer
+
+    def _other_method(self, method: str) -> tuple[int, bytes]:
+        """A request that is neither ``GET`` nor ``POST`` (a framework adds ``HEAD`` to ``GET``
+        routes): the core's answer, ``405``, and nothing verified or parsed."""
+        status, answer, *_ = self.native.handle(method, "", (), b"")
         return status, answer
 
     def handle(self, headers: Any, body: bytes) -> tuple[int, bytes]:
@@ -220,10 +254,11 @@ class WebhookReceiver:
         to ``grace`` seconds (default ``shutdown_grace``), then release what is left to other
         workers. Returns how many events were released. Call it from a thread that is not the
         server's event loop (use :meth:`aclose` there)."""
+        seconds = self.shutdown_grace if grace is None else _grace("grace", grace)
         pool = self._pool
         if pool is None or pool.pid != os.getpid():
             return 0
-        return pool.close(self.shutdown_grace if grace is None else grace)
+        return pool.close(seconds)
 
     async def aclose(self, grace: float | None = None) -> int:
         """:meth:`close` from inside the event loop (e.g. a lifespan shutdown)."""
@@ -347,7 +382,10 @@ class _ConsumerPool:
             result = self.owner.on_events([d.event])
             if inspect.isawaitable(result):
                 asyncio.run(_await(result))
-        except Exception as e:
+        except BaseException as e:
+            # Not only Exception: a handler ending in SystemExit or CancelledError did not
+            # handle its event either. Unreported, the event would stay held (its lease
+            # renewed) for good, and this thread would end. It is retried as any failure is.
             self._report(d, e)
         else:
             self._report(d, None)
@@ -400,6 +438,11 @@ class _ConsumerPool:
             except RuntimeError:  # the loop is closed: give the event back
                 self.slots.release()
                 c.stop()
+                # Nothing can run on a closed loop: release what this consumer holds.
+                try:
+                    c.release_held()
+                except Exception:
+                    log.exception("wa360 inbox: could not release event %s", d.id)
                 break
             with self.lock:
                 self.running.add(fut)
@@ -418,6 +461,13 @@ class _ConsumerPool:
                 await result
         except Exception as e:
             error = e
+        except BaseException as e:
+            # Cancelled (or SystemExit / KeyboardInterrupt): the event was not handled.
+            # Report it at once, without awaiting (the task is being cancelled, the loop
+            # may be closing), so that it is retried instead of staying held for good;
+            # then let the cancellation go on.
+            self._report(d, e)
+            raise
         await asyncio.to_thread(self._report, d, error)
 
     def close(self, grace: float) -> int:
@@ -495,6 +545,9 @@ def starlette_endpoint(
         if request.method == "GET":
             status, answer = receiver.challenge(request.url.query)
             return Response(answer, status_code=status, media_type="text/plain")
+        if request.method != "POST":
+            status, answer = receiver._other_method(request.method)
+            return Response(answer, status_code=status, media_type="text/plain")
         body = await _read_capped_async(request.stream(), receiver.native.max_bytes)
         status, answer = await receiver.handle_async(request.headers.raw, body)
         return Response(answer, status_code=status, media_type="text/plain")
@@ -536,6 +589,8 @@ def flask_view(on_events: EventsCallback | WebhookReceiver, **options: Any) -> C
     def view() -> Any:
         if request.method == "GET":
             status, answer = receiver.challenge(request.query_string.decode("latin-1"))
+        elif request.method != "POST":
+            status, answer = receiver._other_method(request.method)
         else:
             headers: Iterable[tuple[str, str]] = request.headers.items()
             body = _read_capped(request.stream, receiver.native.max_bytes)
