@@ -536,7 +536,9 @@ def starlette_endpoint(
     on_events: EventsCallback | WebhookReceiver, **options: Any
 ) -> Callable[[Request], Awaitable[Response]]:
     """An ASGI endpoint (``async def endpoint(request) -> Response``) for Starlette or FastAPI
-    routes accepting ``POST`` (deliveries) and ``GET`` (Meta's handshake)."""
+    routes accepting ``POST`` (deliveries) and ``GET`` (Meta's handshake). With an inbox, give
+    ``endpoint.receiver.lifespan`` to the app (``Starlette(..., lifespan=...)``): it starts the
+    consumers with the server and closes them gracefully at shutdown."""
     from starlette.responses import Response
 
     receiver = _receiver(on_events, options)
