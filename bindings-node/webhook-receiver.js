@@ -72,17 +72,38 @@ function delay(ms) {
   return { p, cancel: () => clearTimeout(timer) }
 }
 
+// How often idle consumers look for events stored by other processes (the core's own
+// cross-process poll, `inbox/shared.rs`). Events accepted by this process wake them at once.
+const IDLE_POLL_MS = 200
+
 /** The consumers of this process: `concurrency` loops of claim → onEvents → ack / nack. */
 function startConsumers(inbox, onEvents, onError, concurrency) {
   const consumer = inbox.consumer()
+  // Idle loops wait on unref'd timers, not in a blocking claim: consumers never keep the
+  // process alive on their own (a script that only imports the app ends; while a server
+  // listens, it holds the process), and no thread of the pool waits for them.
+  const sleepers = new Set()
+  function idle(ms) {
+    return new Promise((resolve) => {
+      const done = () => { clearTimeout(timer); sleepers.delete(done); resolve() }
+      const timer = setTimeout(done, ms)
+      timer.unref()
+      sleepers.add(done)
+    })
+  }
+  function wake() { for (const done of [...sleepers]) done() }
   async function loop() {
     while (!consumer.stopped) {
       let got
       try {
-        got = await consumer._nextJson(1, 500)
+        got = await consumer._nextJson(1, 0)
       } catch (e) {
         onError(e)
-        await delay(500).p
+        await idle(500)
+        continue
+      }
+      if (got.length === 0) {
+        await idle(IDLE_POLL_MS)
         continue
       }
       for (const d of got) {
@@ -98,14 +119,19 @@ function startConsumers(inbox, onEvents, onError, concurrency) {
         }
         try { await consumer.ack(d.id) } catch (e) { onError(e) }
       }
+      // The next event of this conversation may be ready now.
+      wake()
     }
   }
   const loops = Array.from({ length: concurrency }, () => loop().catch(onError))
   return {
     consumer,
+    /** Events were stored: idle loops claim at once. */
+    wake,
     /** Stop claiming, let running handlers finish up to `graceMs`, release the rest. */
     async close(graceMs) {
       consumer.stop()
+      wake()
       if (graceMs === Infinity) {
         await Promise.allSettled(loops)
       } else {
@@ -214,6 +240,7 @@ function makeReceiver(given, extraKeys = []) {
     if (reply.status === 503) onError(new Error(`wa360 webhook: delivery not stored, answered 503: ${reply.error}`))
     if (inbox) {
       start()
+      if (pool && reply.status === 200 && reply.eventsJson !== '[]') pool.wake()
     } else if (reply.status === 200 && reply.eventsJson !== '[]') {
       const events = materialise(reply.eventsJson)
       setImmediate(() => {

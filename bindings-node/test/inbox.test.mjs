@@ -6,7 +6,7 @@ import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createRequire } from 'node:module'
-import { text, lockInAnotherProcess } from './helpers.mjs'
+import { text, lockInAnotherProcess, runChild, waitFor } from './helpers.mjs'
 
 const require = createRequire(import.meta.url)
 const { Inbox, Receiver, isWa360Error } = require('../wa360.js')
@@ -164,6 +164,38 @@ test('receiver options of the wrong type or unknown are invalid_argument naming 
   }
   // A string 'false' never turns verification off: the receiver is not made at all.
   assert.ok(makeReceiver({ ...base, concurrency: 8, shutdownGraceMs: 2 ** 40, dedupe: false, startConsumers: false }))
+})
+
+// Idle consumers never keep the process alive on their own: a script that only imports the
+// app (or a server that was closed) ends. While a server listens, the server holds the
+// process; events stored before start are still handled without a new delivery.
+test('a receiver with an inbox and idle consumers does not keep the process alive', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'wa360-idle-'))
+  const lib = JSON.stringify(require.resolve('../express.js'))
+  const r = await runChild(`
+    const { wa360Webhook } = require(${lib})
+    const seen = []
+    const mw = wa360Webhook({ insecureSkipVerify: true, inbox: 'sqlite://${dir}/inbox.db', onEvents: (evs) => { seen.push(...evs) } })
+    setTimeout(() => console.log('still here'), 200)
+  `)
+  assert.equal(r.signal, null, 'ended on its own, not killed after 20 s')
+  assert.equal(r.status, 0, r.stderr)
+  assert.match(r.stdout, /still here/)
+  assert.ok(r.ms < 10_000, `took ${r.ms} ms`)
+})
+
+test('consumers claim events stored by another process and by this one', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'wa360-poll-'))
+  const url = `sqlite://${dir}/inbox.db`
+  const seen = []
+  const r = makeReceiver({ insecureSkipVerify: true, inbox: url, shutdownSignals: false, onEvents: (evs) => { seen.push(...evs.map((e) => e.id)) } })
+  await new Promise((resolve) => setTimeout(resolve, 50))
+  const other = new Receiver({}, null, new Inbox(url)) // another process's receiver, same file
+  assert.equal((await other.handle('POST', '', [], Buffer.from(text('1555', 'wamid.P1')))).status, 200)
+  await waitFor(() => seen.includes('wamid.P1'), 5000, 'the event stored elsewhere')
+  assert.deepEqual(await r.handlePost([], text('1556', 'wamid.P2')), [200, 'OK'])
+  await waitFor(() => seen.includes('wamid.P2'), 5000, 'the event accepted here')
+  assert.equal(await r.close(1000), 0)
 })
 
 test('a handler that throws an unprintable value and an onError that throws: the event is dead-lettered, nothing crashes', async () => {
