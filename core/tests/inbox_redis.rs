@@ -235,3 +235,30 @@ fn prune_forgets_the_consumers_that_hold_nothing_and_keeps_the_others() {
         "it still holds an entry: {names:?}"
     );
 }
+
+/// Redis that loses its data (a restart without persistence, `FLUSHALL`, a replaced node)
+/// loses the consumer group too, and the next accept recreates the stream without it.
+/// New deliveries are stored (200) and handed out again: the claim makes the group anew
+/// instead of failing with `NOGROUP` on every poll until each process restarts.
+#[test]
+fn after_redis_loses_its_data_new_deliveries_are_handed_out_again() {
+    use wa360::webhook::{Receiver, ReceiverConfig};
+    let server = OwnServer::start();
+    let inbox = inbox::open(&format!("{}?busy_timeout_ms=500", server.url())).unwrap();
+    let receiver = Receiver::new(ReceiverConfig {
+        inbox: Some(Arc::clone(&inbox)),
+        ..ReceiverConfig::default()
+    });
+    let post = |wamid: &str| {
+        let body = testing::inbound_text("111", "x", wamid).to_string();
+        receiver.handle::<&str, &str>("POST", "", &[], body.as_bytes())
+    };
+    assert_eq!(post("wamid.L1").status, 200);
+    assert_eq!(drain(&*inbox, "c").unwrap(), vec!["wamid.L1".to_string()]);
+    let client = redis::Client::open(server.url()).unwrap();
+    let mut c = client.get_connection().unwrap();
+    redis::cmd("FLUSHALL").query::<()>(&mut c).unwrap();
+    let r = post("wamid.L2");
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(drain(&*inbox, "c").unwrap(), vec!["wamid.L2".to_string()]);
+}

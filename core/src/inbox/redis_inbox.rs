@@ -775,8 +775,21 @@ local lease, maxa, hold = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7]
 -- the start every time, a stopped consumer's entries behind a long list of live ones
 -- would never be reached).
 local AC = ns .. ':ac'
-local ac = redis.call('XAUTOCLAIM', S, 'g', me, lease, redis.call('GET', AC) or '0-0',
-  'COUNT', 100, 'JUSTID')
+local function autoclaim()
+  return redis.pcall('XAUTOCLAIM', S, 'g', me, lease, redis.call('GET', AC) or '0-0',
+    'COUNT', 100, 'JUSTID')
+end
+local ac = autoclaim()
+if ac.err then
+  -- NOGROUP: Redis lost its data (a restart without persistence, FLUSHALL, a replaced
+  -- node) and an accept recreated the stream without the group. Make it again from the
+  -- start, or no consumer anywhere could claim until every process restarts.
+  if string.sub(ac.err, 1, 7) ~= 'NOGROUP' then return redis.error_reply(ac.err) end
+  redis.call('XGROUP', 'CREATE', S, 'g', '0', 'MKSTREAM')
+  redis.call('DEL', AC)
+  ac = autoclaim()
+  if ac.err then return redis.error_reply(ac.err) end
+end
 redis.call('SET', AC, ac[1])
 for _, id in ipairs(ac[2]) do
   local E = ns .. ':e:' .. id
