@@ -132,9 +132,9 @@ pub struct LedgerEntry {
 pub enum Applied {
     /// Not for this campaign (no key, or another campaign's key).
     Ignored,
-    /// Settled a recipient that was `unknown`, `in_flight` or `pending`.
+    /// Settled a recipient that was `unknown`, `in_flight`, or `pending` after a try.
     Settled,
-    /// Recorded the status of an already settled recipient.
+    /// Recorded the status of an already settled recipient, or of one never tried.
     Recorded,
 }
 
@@ -519,17 +519,6 @@ impl Ledger {
         Ok(state)
     }
 
-    /// The run `run` is alive (called by its renewal task every fifth of the lease).
-    pub(crate) fn beat(&self, run: &str) -> Result<()> {
-        self.lock()
-            .execute(
-                "UPDATE runs SET seen_ms = ?2 WHERE run = ?1",
-                params![run, now_ms()],
-            )
-            .map_err(db_err)?;
-        Ok(())
-    }
-
     /// The run `run` ends, having written `summary`:
     /// - `complete`: the campaign is `done`;
     /// - `stopped_here` (the run's own [`super::BroadcastControl`] stopped it, as Ctrl-C
@@ -622,12 +611,22 @@ impl Ledger {
     }
 
     /// Renew the leases of the rows this handle is sending (`recipients`); a row it no
-    /// longer holds is left alone. Returns how many were renewed.
-    pub(crate) fn renew(&self, recipients: &[String]) -> Result<usize> {
-        let until = now_ms().saturating_add(ms(self.lease));
+    /// longer holds is left alone. Returns how many were renewed. With `run`, that run is
+    /// also marked alive ([`Ledger::begin_run`]), in the same transaction: one write lock
+    /// and one commit per tick of the renewal task, never a heartbeat that holds up a lease.
+    pub(crate) fn renew(&self, run: Option<&str>, recipients: &[String]) -> Result<usize> {
+        let now = now_ms();
+        let until = now.saturating_add(ms(self.lease));
         let mut conn = self.lock();
         let tx = conn.transaction().map_err(db_err)?;
         let mut n = 0;
+        if let Some(run) = run {
+            tx.execute(
+                "UPDATE runs SET seen_ms = ?2 WHERE run = ?1",
+                params![run, now],
+            )
+            .map_err(db_err)?;
+        }
         {
             let mut st = tx
                 .prepare_cached(
@@ -767,9 +766,10 @@ impl Ledger {
 
     /// Apply one parsed status webhook event. Only events whose
     /// `biz_opaque_callback_data` is this campaign's key count: a recipient that was
-    /// `unknown`, `in_flight` or `pending` is settled (`accepted` with the event's wamid,
-    /// or `failed` with the first error code for a `failed` status); a settled one gets
-    /// its last status recorded.
+    /// `unknown`, `in_flight`, or `pending` after a try is settled (`accepted` with the
+    /// event's wamid, or `failed` with the first error code for a `failed` status); a
+    /// settled one, or one never tried, gets its last status recorded (a recipient this
+    /// ledger never sent is not settled by the status of another ledger's send).
     pub fn apply_status(&self, status: &StatusUpdate) -> Result<Applied> {
         let code = status.error_details().first().and_then(|e| e.code());
         self.apply_status_fields(
@@ -796,16 +796,20 @@ impl Ledger {
         }
         let now = now_ms();
         let conn = self.lock();
+        // Only a row this ledger sent (or may have sent) is settled: `unknown`, `in_flight`,
+        // or `pending` again after a quiet window. A `pending` row never tried was not sent
+        // by this ledger: a status for its key comes from another ledger of an identical
+        // campaign (the key is the same) and must not keep this recipient from its message.
         let settled = if status == "failed" {
             conn.execute(
                 "UPDATE recipients SET state = 'failed', wamid = COALESCE(?1, wamid), error_code = 'status_failed', api_code = ?2, last_status = 'failed', unknown_since_ms = NULL, updated_ms = ?3 \
-                 WHERE recipient = ?4 AND state IN ('unknown', 'in_flight', 'pending')",
+                 WHERE recipient = ?4 AND (state IN ('unknown', 'in_flight') OR (state = 'pending' AND attempts > 0))",
                 params![wamid, error_code, now, to],
             )
         } else {
             conn.execute(
                 "UPDATE recipients SET state = 'accepted', wamid = COALESCE(?1, wamid), last_status = ?2, unknown_since_ms = NULL, updated_ms = ?3 \
-                 WHERE recipient = ?4 AND state IN ('unknown', 'in_flight', 'pending')",
+                 WHERE recipient = ?4 AND (state IN ('unknown', 'in_flight') OR (state = 'pending' AND attempts > 0))",
                 params![wamid, status, now, to],
             )
         }
@@ -870,6 +874,37 @@ mod tests {
         (e.state, e.wamid)
     }
 
+    /// A status for a recipient this ledger never sent (a new ledger of an identical
+    /// campaign, whose key is the same, fed the earlier run's late statuses) settles
+    /// nothing: the row stays `pending` and is sent. Once sent, a status settles it.
+    #[test]
+    fn a_status_never_settles_a_recipient_this_ledger_has_not_sent() {
+        let (path, c) = (temp_ledger("unsent"), campaign());
+        let l = Ledger::open(&path, &c).unwrap();
+        let to = c.recipients()[0].to.clone();
+        let key = recipient_key(c.id(), &to);
+        for status in ["delivered", "failed"] {
+            assert_eq!(
+                l.apply_status_fields(Some(&key), Some("wamid.OLD"), status, None)
+                    .unwrap(),
+                Applied::Recorded
+            );
+            assert_eq!(state_of(&l, &to), (RecipientState::Pending, None));
+        }
+        let (claimed, _, _) = l.claim_next().unwrap().unwrap();
+        assert_eq!(claimed, to);
+        l.mark_unknown(&to).unwrap();
+        assert_eq!(
+            l.apply_status_fields(Some(&key), Some("wamid.NEW"), "sent", None)
+                .unwrap(),
+            Applied::Settled
+        );
+        assert_eq!(
+            state_of(&l, &to),
+            (RecipientState::Accepted, Some("wamid.NEW".into()))
+        );
+    }
+
     /// Two processes on one ledger: a second run, or a progress page, opening it while
     /// the first sends changes nothing the first is doing: its row is never handed out
     /// again, and the answer to its send is recorded.
@@ -913,8 +948,14 @@ mod tests {
         let (live_row, _, _) = live.claim_next().unwrap().unwrap();
         let until = std::time::Instant::now() + Duration::from_millis(2500);
         while std::time::Instant::now() < until {
-            assert_eq!(live.renew(std::slice::from_ref(&live_row)).unwrap(), 1);
-            assert_eq!(live.renew(std::slice::from_ref(&dead_row)).unwrap(), 0);
+            assert_eq!(
+                live.renew(None, std::slice::from_ref(&live_row)).unwrap(),
+                1
+            );
+            assert_eq!(
+                live.renew(None, std::slice::from_ref(&dead_row)).unwrap(),
+                0
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
         let restarted = Ledger::open(&path, &c).unwrap();

@@ -615,14 +615,7 @@ impl Client {
                     let rows: Vec<String> = lock(&sending).keys().cloned().collect();
                     let (l, run) = (ledger.clone(), Arc::clone(&run));
                     // A failed renewal is tried again at the next tick.
-                    let _ = blocking(move || {
-                        l.beat(&run)?;
-                        if !rows.is_empty() {
-                            l.renew(&rows)?;
-                        }
-                        Ok(())
-                    })
-                    .await;
+                    let _ = blocking(move || l.renew(Some(&run), &rows)).await;
                 }
             }
         }));
