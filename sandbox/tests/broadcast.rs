@@ -419,3 +419,52 @@ async fn a_client_without_a_governor_broadcasts_at_the_default_pace() {
     assert_eq!(sb.control().limit_counters().throughput_refused, 0);
     each_accepted_once(&sb, N);
 }
+
+/// A ledger that cannot be written (another process holds its lock past the 10 s busy
+/// timeout) ends the run with an error, but only after the sends in flight: their answers
+/// are recorded, instead of the requests being dropped mid-way and their rows left to the
+/// quiet window (and a second send).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ledger_error_ends_the_run_after_the_sends_in_flight() {
+    let sb = scaled(0.01).await;
+    // Every send is answered after 12 s (real time): still in flight when the run fails.
+    sb.add_fault(FaultRule::new("POST", "/messages", Fault::Delay { ms: 12_000 }).times(4));
+    let campaign = campaign(4);
+    let path = temp_ledger("locked");
+    let ledger = Ledger::open(&path, &campaign).unwrap();
+    // More slots than recipients: with every send claimed, the run goes on polling the
+    // ledger (and meets the lock) while the sends are in flight.
+    let opts = BroadcastOptions {
+        concurrency: 8,
+        ..BroadcastOptions::default()
+    };
+    let c = client(&sb);
+    let run = tokio::spawn(async move { c.broadcast(&campaign, &ledger, opts).await });
+    let watch = Ledger::open_existing(&path).unwrap();
+    let t = std::time::Instant::now();
+    while watch.counts().unwrap().in_flight < 4 {
+        assert!(t.elapsed() < Duration::from_secs(30), "not all in flight");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // Another process's write lock for 11 s (a separate connection stands for it).
+    let locked = path.clone();
+    let (held_tx, held_rx) = std::sync::mpsc::channel();
+    let locker = std::thread::spawn(move || {
+        let conn = rusqlite::Connection::open(&locked).unwrap();
+        conn.execute_batch("BEGIN IMMEDIATE").unwrap();
+        held_tx.send(()).unwrap();
+        std::thread::sleep(Duration::from_secs(11));
+        conn.execute_batch("COMMIT").unwrap();
+    });
+    held_rx.recv().unwrap();
+    let result = tokio::time::timeout(Duration::from_secs(120), run)
+        .await
+        .expect("the run ends")
+        .unwrap();
+    let err = result.unwrap_err();
+    assert_eq!(err.code().as_str(), "store", "{err}");
+    locker.join().unwrap();
+    let counts = watch.counts().unwrap();
+    assert_eq!(counts.accepted, 4, "the answers were recorded: {counts:?}");
+    each_accepted_once(&sb, 4);
+}

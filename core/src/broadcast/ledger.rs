@@ -180,8 +180,10 @@ pub fn parse_key(key: &str) -> Option<(&str, &str)> {
 use crate::util::ms;
 pub(crate) use crate::util::now_ms;
 
+/// A ledger that cannot be read or written (locked past the busy timeout, disk full) is a
+/// `store` error, as an inbox that fails is.
 fn db_err(e: rusqlite::Error) -> Error {
-    Error::Internal(format!("ledger: {e}"))
+    Error::Store(format!("ledger: {e}"))
 }
 
 /// Turn `sqlite:///abs/path`, `sqlite://rel/path` or a plain path into a file path.

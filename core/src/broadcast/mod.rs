@@ -663,168 +663,187 @@ impl Client {
             options.progress.is_some()
                 && last.is_none_or(|t| t.elapsed() >= options.progress_interval)
         };
-        loop {
-            // Reap finished sends.
-            while let Some(r) = tasks.try_join_next() {
-                r.map_err(|e| Error::Internal(format!("broadcast task: {e}")))??;
-            }
-            // Twice a second: stop / pause requests from other processes (the ledger), the
-            // schedule, and unknown sends whose quiet window has passed.
-            if last_poll.elapsed() >= Duration::from_millis(500) {
-                last_poll = Instant::now();
-                let l = ledger.clone();
-                let window = options.unknown_window;
-                let (state, nb) = blocking(move || {
-                    l.release_quiet_unknowns(window)?;
-                    Ok((l.run_state()?, l.not_before()?))
-                })
-                .await?;
-                external = state;
-                not_before = nb;
-            }
-            let ctl = options.control.get();
-            if ctl == STOP || external == "stopped" {
-                stopped = true;
-                stopped_here = external != "stopped";
-                break;
-            }
-            if ctl == PAUSE || external == "paused" {
-                if due(&last_progress) {
-                    let l = ledger.clone();
-                    let counts = blocking(move || l.counts()).await?;
-                    report("paused", counts, false, &mut last_progress);
+        // The claim loop. An error in it (the ledger locked or the disk full) ends the run,
+        // but only after the sends in flight (below).
+        let looped: Result<()> = async {
+            loop {
+                // Reap finished sends.
+                while let Some(r) = tasks.try_join_next() {
+                    r.map_err(|e| Error::Internal(format!("broadcast task: {e}")))??;
                 }
-                tokio::time::sleep(Duration::from_millis(100)).await;
-                continue;
-            }
-            if let Some(nb) = not_before {
-                let wait = nb - now_ms();
-                if wait > 0 {
+                // Twice a second: stop / pause requests from other processes (the ledger), the
+                // schedule, and unknown sends whose quiet window has passed.
+                if last_poll.elapsed() >= Duration::from_millis(500) {
+                    last_poll = Instant::now();
+                    let l = ledger.clone();
+                    let window = options.unknown_window;
+                    let (state, nb) = blocking(move || {
+                        l.release_quiet_unknowns(window)?;
+                        Ok((l.run_state()?, l.not_before()?))
+                    })
+                    .await?;
+                    external = state;
+                    not_before = nb;
+                }
+                let ctl = options.control.get();
+                if ctl == STOP || external == "stopped" {
+                    stopped = true;
+                    stopped_here = external != "stopped";
+                    break;
+                }
+                if ctl == PAUSE || external == "paused" {
                     if due(&last_progress) {
                         let l = ledger.clone();
                         let counts = blocking(move || l.counts()).await?;
-                        report("scheduled", counts, false, &mut last_progress);
+                        report("paused", counts, false, &mut last_progress);
                     }
-                    tokio::time::sleep(Duration::from_millis(wait.min(200) as u64)).await;
+                    tokio::time::sleep(Duration::from_millis(100)).await;
                     continue;
                 }
-            }
-            let held = hold.remaining_ms();
-            if held > 0 {
-                tokio::time::sleep(Duration::from_millis(held.min(200) as u64)).await;
-                continue;
-            }
-            let permit = match Arc::clone(&sem).try_acquire_owned() {
-                Ok(p) => p,
-                Err(_) => {
-                    // All slots busy: wait for one send to finish.
-                    if let Some(r) = tasks.join_next().await {
-                        r.map_err(|e| Error::Internal(format!("broadcast task: {e}")))??;
+                if let Some(nb) = not_before {
+                    let wait = nb - now_ms();
+                    if wait > 0 {
+                        if due(&last_progress) {
+                            let l = ledger.clone();
+                            let counts = blocking(move || l.counts()).await?;
+                            report("scheduled", counts, false, &mut last_progress);
+                        }
+                        tokio::time::sleep(Duration::from_millis(wait.min(200) as u64)).await;
+                        continue;
                     }
+                }
+                let held = hold.remaining_ms();
+                if held > 0 {
+                    tokio::time::sleep(Duration::from_millis(held.min(200) as u64)).await;
                     continue;
                 }
-            };
-            let l = ledger.clone();
-            let sending_now = Arc::clone(&sending);
-            let claimed = blocking(move || {
-                let row = l.claim_next()?;
-                if let Some((to, _, _)) = &row {
-                    *lock(&sending_now).entry(to.clone()).or_default() += 1;
-                }
-                Ok(row)
-            })
-            .await?;
-            let Some((to, params, attempts)) = claimed else {
-                drop(permit);
-                // Nothing claimable now: finished, waiting for statuses, for sends in
-                // flight, or for a retry time.
-                let l = ledger.clone();
-                let (counts, next) =
-                    blocking(move || Ok((l.counts()?, l.next_pending_at()?))).await?;
-                if counts.pending == 0 && counts.in_flight == 0 && tasks.is_empty() {
-                    if counts.unknown == 0 {
-                        break;
-                    }
-                    report("waiting_for_statuses", counts, false, &mut last_progress);
-                } else {
-                    report("running", counts, false, &mut last_progress);
-                }
-                let wait = next
-                    .map(|t| (t - now_ms()).clamp(10, 100) as u64)
-                    .unwrap_or(100);
-                tokio::select! {
-                    r = tasks.join_next(), if !tasks.is_empty() => {
-                        if let Some(r) = r {
+                let permit = match Arc::clone(&sem).try_acquire_owned() {
+                    Ok(p) => p,
+                    Err(_) => {
+                        // All slots busy: wait for one send to finish.
+                        if let Some(r) = tasks.join_next().await {
                             r.map_err(|e| Error::Internal(format!("broadcast task: {e}")))??;
                         }
+                        continue;
                     }
-                    _ = tokio::time::sleep(Duration::from_millis(wait)) => {}
-                }
-                continue;
-            };
-            if due(&last_progress) {
+                };
                 let l = ledger.clone();
-                let counts = blocking(move || l.counts()).await?;
-                report("running", counts, false, &mut last_progress);
-            }
-            let client = paced.clone();
-            let ledger = ledger.clone();
-            let key = recipient_key(campaign.id(), &to);
-            let template = Arc::clone(&template);
-            let accepted_run = Arc::clone(&accepted_run);
-            let max_wait = options.max_wait;
-            let max_attempts = options.max_attempts;
-            let sending = Arc::clone(&sending);
-            let hold = Arc::clone(&hold);
-            tasks.spawn(async move {
-                let _permit = permit;
-                let msg = template_message(&template.0, &template.1, &to, &params, &key);
-                let result = client.send_within(&msg, max_wait).await;
-                let mut outcome = classify(result, attempts < max_attempts);
-                match outcome {
-                    Outcome::NotSent(d, no_connection) => {
-                        if !hold.not_sent(d, no_connection) {
-                            // Held for too long (a base URL that never resolves, a store
-                            // that stays down): from now on each such send counts as an
-                            // attempt, so the run ends, failing what cannot be sent.
-                            outcome = if attempts < max_attempts {
-                                Outcome::Retry(d)
-                            } else if no_connection {
-                                Outcome::Failed(ErrorCode::Connection, None)
-                            } else {
-                                Outcome::Failed(ErrorCode::RateLimited, None)
-                            };
-                        }
+                let sending_now = Arc::clone(&sending);
+                let claimed = blocking(move || {
+                    let row = l.claim_next()?;
+                    if let Some((to, _, _)) = &row {
+                        *lock(&sending_now).entry(to.clone()).or_default() += 1;
                     }
-                    Outcome::Accepted(_) => {
-                        accepted_run.fetch_add(1, Ordering::SeqCst);
-                        hold.sent();
-                    }
-                    _ => hold.sent(),
-                }
-                blocking(move || {
-                    let marked = match outcome {
-                        Outcome::Accepted(id) => ledger.mark_accepted(&to, &id),
-                        Outcome::Unknown => ledger.mark_unknown(&to),
-                        Outcome::Retry(d) => ledger.mark_retry(&to, d, true),
-                        Outcome::NotSent(d, _) => ledger.mark_retry(&to, d, false),
-                        Outcome::Failed(code, api) => ledger.mark_failed(&to, code.as_str(), api),
-                    };
-                    let mut sending = lock(&sending);
-                    if let Some(n) = sending.get_mut(&to) {
-                        *n -= 1;
-                        if *n == 0 {
-                            sending.remove(&to);
-                        }
-                    }
-                    marked
+                    Ok(row)
                 })
-                .await
-            });
+                .await?;
+                let Some((to, params, attempts)) = claimed else {
+                    drop(permit);
+                    // Nothing claimable now: finished, waiting for statuses, for sends in
+                    // flight, or for a retry time.
+                    let l = ledger.clone();
+                    let (counts, next) =
+                        blocking(move || Ok((l.counts()?, l.next_pending_at()?))).await?;
+                    if counts.pending == 0 && counts.in_flight == 0 && tasks.is_empty() {
+                        if counts.unknown == 0 {
+                            break;
+                        }
+                        report("waiting_for_statuses", counts, false, &mut last_progress);
+                    } else {
+                        report("running", counts, false, &mut last_progress);
+                    }
+                    let wait = next
+                        .map(|t| (t - now_ms()).clamp(10, 100) as u64)
+                        .unwrap_or(100);
+                    tokio::select! {
+                        r = tasks.join_next(), if !tasks.is_empty() => {
+                            if let Some(r) = r {
+                                r.map_err(|e| Error::Internal(format!("broadcast task: {e}")))??;
+                            }
+                        }
+                        _ = tokio::time::sleep(Duration::from_millis(wait)) => {}
+                    }
+                    continue;
+                };
+                if due(&last_progress) {
+                    let l = ledger.clone();
+                    let counts = blocking(move || l.counts()).await?;
+                    report("running", counts, false, &mut last_progress);
+                }
+                let client = paced.clone();
+                let ledger = ledger.clone();
+                let key = recipient_key(campaign.id(), &to);
+                let template = Arc::clone(&template);
+                let accepted_run = Arc::clone(&accepted_run);
+                let max_wait = options.max_wait;
+                let max_attempts = options.max_attempts;
+                let sending = Arc::clone(&sending);
+                let hold = Arc::clone(&hold);
+                tasks.spawn(async move {
+                    let _permit = permit;
+                    let msg = template_message(&template.0, &template.1, &to, &params, &key);
+                    let result = client.send_within(&msg, max_wait).await;
+                    let mut outcome = classify(result, attempts < max_attempts);
+                    match outcome {
+                        Outcome::NotSent(d, no_connection) => {
+                            if !hold.not_sent(d, no_connection) {
+                                // Held for too long (a base URL that never resolves, a store
+                                // that stays down): from now on each such send counts as an
+                                // attempt, so the run ends, failing what cannot be sent.
+                                outcome = if attempts < max_attempts {
+                                    Outcome::Retry(d)
+                                } else if no_connection {
+                                    Outcome::Failed(ErrorCode::Connection, None)
+                                } else {
+                                    Outcome::Failed(ErrorCode::RateLimited, None)
+                                };
+                            }
+                        }
+                        Outcome::Accepted(_) => {
+                            accepted_run.fetch_add(1, Ordering::SeqCst);
+                            hold.sent();
+                        }
+                        _ => hold.sent(),
+                    }
+                    blocking(move || {
+                        let marked = match outcome {
+                            Outcome::Accepted(id) => ledger.mark_accepted(&to, &id),
+                            Outcome::Unknown => ledger.mark_unknown(&to),
+                            Outcome::Retry(d) => ledger.mark_retry(&to, d, true),
+                            Outcome::NotSent(d, _) => ledger.mark_retry(&to, d, false),
+                            Outcome::Failed(code, api) => {
+                                ledger.mark_failed(&to, code.as_str(), api)
+                            }
+                        };
+                        let mut sending = lock(&sending);
+                        if let Some(n) = sending.get_mut(&to) {
+                            *n -= 1;
+                            if *n == 0 {
+                                sending.remove(&to);
+                            }
+                        }
+                        marked
+                    })
+                    .await
+                });
+            }
+            Ok(())
         }
-        // Let the sends in flight finish (a stop does not abandon them).
+        .await;
+        // Let the sends in flight finish: a stop does not abandon them, and neither does an
+        // error. Dropping them would abort requests that may already have gone out, leaving
+        // their rows to the quiet window (and a second send) instead of to their answers.
+        let mut first_err = looped.err();
         while let Some(r) = tasks.join_next().await {
-            r.map_err(|e| Error::Internal(format!("broadcast task: {e}")))??;
+            let r = r
+                .map_err(|e| Error::Internal(format!("broadcast task: {e}")))
+                .and_then(|r| r);
+            if let Err(e) = r {
+                first_err.get_or_insert(e);
+            }
+        }
+        if let Some(e) = first_err {
+            return Err(e);
         }
         let l = ledger.clone();
         let counts = blocking(move || l.counts()).await?;
