@@ -328,7 +328,10 @@ unsafe fn read(
                 let mut n = 0u32;
                 napi::check_status!(unsafe { sys::napi_get_array_length(env, v, &mut n) })
                     .map_err(internal)?;
-                let mut out = Vec::with_capacity(n.min(1024) as usize);
+                if n as usize > input::MAX_LIST {
+                    return Err(input::too_long(path, n as usize));
+                }
+                let mut out = Vec::with_capacity(n as usize);
                 for i in 0..n {
                     let mut el = ptr::null_mut();
                     napi::check_status!(unsafe { sys::napi_get_element(env, v, i, &mut el) })

@@ -163,7 +163,12 @@ fn py_to_value_at(obj: &Bound<'_, PyAny>, path: &str, depth: usize) -> Result<Va
         return Ok(Value::Object(m));
     }
     if obj.is_instance_of::<PyList>() || obj.is_instance_of::<PyTuple>() {
-        let mut out = Vec::new();
+        // The core's list limit, as in Node (where a sparse array would be walked).
+        let len = obj.len().map_err(|_| bad_type(obj, path))?;
+        if len > input::MAX_LIST {
+            return Err(input::too_long(path, len));
+        }
+        let mut out = Vec::with_capacity(len);
         for (i, item) in obj.try_iter().map_err(|_| bad_type(obj, path))?.enumerate() {
             let item = item.map_err(|_| bad_type(obj, path))?;
             out.push(py_to_value_at(

@@ -355,3 +355,13 @@ def test_every_entry_point_raises_only_wa360_errors_for_wrong_arguments() -> Non
                     foreign.append(f"{name} arg {pos} = {b!r}: {type(e).__name__}: {e}")
     assert foreign == [], "\n".join(foreign)
     assert len(targets) > 25
+
+
+def test_a_list_longer_than_any_message_list_is_invalid_argument_naming_it() -> None:
+    too_many = [{"name": {"formatted_name": "x"}}] * 10_001
+    with pytest.raises(wa360.InvalidArgumentError) as e:
+        wa360.build_message({"to": "15555550123", "type": "contacts", "contacts": too_many})
+    assert e.value.field == "contacts" and "10000" in str(e.value)
+    # 10 000 is the limit, not an error: the list is read (and then checked by its rules).
+    ok = [{"name": {"formatted_name": "x"}, "phones": [{"phone": "+1 555"}]}] * 2
+    assert wa360.build_message({"to": "15555550123", "type": "contacts", "contacts": ok})

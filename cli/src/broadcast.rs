@@ -249,7 +249,10 @@ async fn run_campaign(a: RunArgs) -> CliResult {
         .start_in
         .map(|s| seconds_arg("start-in", s, true))
         .transpose()?;
-    let not_before_ms = a.start_at.map(|t| t.saturating_mul(1000));
+    let not_before_ms = a
+        .start_at
+        .map(|t| wa360::input::unix_ms_option("--start-at", t.saturating_mul(1000)))
+        .transpose()?;
     let governor = GovernorConfig::default()
         .messages_per_second(a.mps)
         .pair_rate((!pair.is_zero()).then_some(pair), 1)

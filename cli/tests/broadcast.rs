@@ -316,6 +316,10 @@ fn bad_waiting_times_are_refused_naming_the_flag() {
         "--start-in=-1",
         "--pair-interval nan",
         "--unknown-window 0",
+        // Before 1970, and far past a year from now: refused, never stored in the
+        // ledger (a panic in debug builds, a campaign held for good in release).
+        "--start-at=-9223372036854775",
+        "--start-at 99999999999",
     ] {
         let out = bin(&sb)
             .args(words("broadcast --template t --lang en --no-progress"))
@@ -335,6 +339,10 @@ fn bad_waiting_times_are_refused_naming_the_flag() {
         );
     }
     assert!(sb.control().requests().is_empty(), "nothing was sent");
+    assert!(
+        !dir.join("l.db").exists(),
+        "checked before the ledger is made"
+    );
 }
 
 /// Sends whose answers are lost stay `unknown`; `wa360 broadcast stop` ends the run (exit 3),

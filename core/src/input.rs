@@ -48,6 +48,35 @@ pub fn join_index(path: &str, i: usize) -> String {
     format!("{}[{i}]", field_name(path))
 }
 
+/// A point in time as Unix milliseconds (a broadcast's start): from 1970 to one year
+/// ([`MAX_DURATION_MS`]) from now, as a wait is bounded. Outside: `invalid_argument`
+/// naming `name` (a bad value would otherwise be stored and hold a campaign for good).
+pub fn unix_ms_option(name: &str, ms: i64) -> Result<i64, Error> {
+    let latest = crate::util::now_ms().saturating_add(MAX_DURATION_MS as i64);
+    if (0..=latest).contains(&ms) {
+        Ok(ms)
+    } else {
+        Err(Error::invalid(
+            name,
+            "must be a time from 1970 to one year from now",
+        ))
+    }
+}
+
+/// Most elements a list in a message description may hold (every WhatsApp list is far
+/// shorter: 3 buttons, 10 sections, …). Checked before the list is read, so a sparse
+/// JavaScript array (`new Array(2 ** 32 - 1)`, no memory behind it) is refused at once
+/// instead of being walked index by index.
+pub const MAX_LIST: usize = 10_000;
+
+/// A list longer than [`MAX_LIST`].
+pub fn too_long(path: &str, len: usize) -> Error {
+    Error::invalid(
+        field_name(path),
+        format!("has {len} elements, more than the {MAX_LIST} a message list may hold"),
+    )
+}
+
 /// A value nested deeper than [`MAX_DEPTH`].
 pub fn too_deep(path: &str) -> Error {
     Error::invalid(

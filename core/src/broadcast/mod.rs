@@ -422,6 +422,9 @@ impl BroadcastOptions {
             1,
             u64::from(u32::MAX),
         )?;
+        if let Some(at) = self.not_before_ms {
+            crate::input::unix_ms_option("not_before_ms", at)?;
+        }
         Ok(())
     }
 }
@@ -701,7 +704,8 @@ impl Client {
                     continue;
                 }
                 if let Some(nb) = not_before {
-                    let wait = nb - now_ms();
+                    // Saturating: a start time stored by an older version may be any i64.
+                    let wait = nb.saturating_sub(now_ms());
                     if wait > 0 {
                         if due(&last_progress) {
                             let l = ledger.clone();

@@ -38,7 +38,7 @@ pub const CONFIG_TEMPLATES_PATH: &str = "/v1/configs/templates";
 /// Path of the Graph-style template list.
 pub const GRAPH_TEMPLATES_PATH: &str = "/message_templates";
 /// Longest template name, in characters.
-pub const MAX_NAME: usize = 512;
+pub const MAX_NAME: usize = crate::messages::common::MAX_TEMPLATE_NAME;
 /// Longest body text of a template, in characters.
 pub const MAX_BODY_TEXT: usize = 1024;
 /// Longest header text, in characters.
@@ -524,39 +524,9 @@ impl TemplateDraft {
     }
 }
 
-/// Check a template name: 1..512 characters, lowercase letters, digits and `_` only.
-pub fn validate_template_name(field: &str, name: &str) -> Result<()> {
-    check_len(field, name, 1, MAX_NAME)?;
-    if !name
-        .bytes()
-        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
-    {
-        return Err(Error::invalid(
-            field,
-            "must hold only lowercase letters a-z, digits and _",
-        ));
-    }
-    Ok(())
-}
-
-/// Check a language code such as `en`, `en_US`, `zh_CN` or `fil`.
-pub fn validate_language(field: &str, code: &str) -> Result<()> {
-    let (lang, region) = match code.split_once('_') {
-        Some((l, r)) => (l, Some(r)),
-        None => (code, None),
-    };
-    let lang_ok = (2..=3).contains(&lang.len()) && lang.bytes().all(|b| b.is_ascii_lowercase());
-    let region_ok = region
-        .is_none_or(|r| (2..=4).contains(&r.len()) && r.bytes().all(|b| b.is_ascii_alphanumeric()));
-    if lang_ok && region_ok {
-        Ok(())
-    } else {
-        Err(Error::invalid(
-            field,
-            format!("must be a language code such as en or en_US (got {code:?})"),
-        ))
-    }
-}
+// The name and language rules live with the template message, which checks them before
+// a send; the management helpers use the same ones.
+pub use crate::messages::common::{validate_language, validate_template_name};
 
 #[derive(Default)]
 struct PlaceholderKinds {

@@ -38,6 +38,43 @@ pub(crate) fn idx(path: &str, i: usize) -> String {
     format!("{path}[{i}]")
 }
 
+/// Longest template name, in characters (`manage::templates::MAX_NAME`).
+pub(crate) const MAX_TEMPLATE_NAME: usize = 512;
+
+/// Check a template name: 1..512 characters, lowercase letters, digits and `_` only.
+pub fn validate_template_name(field: &str, name: &str) -> Result<()> {
+    check_len(field, name, 1, MAX_TEMPLATE_NAME)?;
+    if !name
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+    {
+        return Err(Error::invalid(
+            field,
+            "must hold only lowercase letters a-z, digits and _",
+        ));
+    }
+    Ok(())
+}
+
+/// Check a language code such as `en`, `en_US`, `zh_CN` or `fil`.
+pub fn validate_language(field: &str, code: &str) -> Result<()> {
+    let (lang, region) = match code.split_once('_') {
+        Some((l, r)) => (l, Some(r)),
+        None => (code, None),
+    };
+    let lang_ok = (2..=3).contains(&lang.len()) && lang.bytes().all(|b| b.is_ascii_lowercase());
+    let region_ok = region
+        .is_none_or(|r| (2..=4).contains(&r.len()) && r.bytes().all(|b| b.is_ascii_alphanumeric()));
+    if lang_ok && region_ok {
+        Ok(())
+    } else {
+        Err(Error::invalid(
+            field,
+            format!("must be a language code such as en or en_US (got {code:?})"),
+        ))
+    }
+}
+
 /// Check that `value` holds `min..=max` characters. `min == 0` allows empty.
 pub(crate) fn check_len(field: &str, value: &str, min: usize, max: usize) -> Result<()> {
     let n = char_count(value);

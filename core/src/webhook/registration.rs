@@ -143,10 +143,12 @@ fn validate_header(name: &str, value: &Secret) -> Result<()> {
     if v.is_empty() {
         return Err(Error::invalid(field, "header value must not be empty"));
     }
-    if v.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
+    // RFC 9110 field values: visible characters, spaces and tabs (and bytes above 0x7F);
+    // any other control character is refused here, not by the server after a request.
+    if v.bytes().any(|b| (b < 0x20 && b != b'\t') || b == 0x7f) {
         return Err(Error::invalid(
             field,
-            "header value must not contain CR, LF or NUL",
+            "header value must not contain control characters (CR, LF, NUL, DEL, …; tab is allowed)",
         ));
     }
     Ok(())

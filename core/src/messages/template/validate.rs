@@ -94,8 +94,9 @@ impl TemplateButton {
 impl Template {
     /// Check every rule; the first broken one is returned.
     pub(crate) fn validate(&self) -> Result<()> {
-        check_non_empty("template.name", &self.name)?;
-        check_non_empty("template.language.code", &self.language)?;
+        // Checked here, before any request: the API refuses anything else anyway.
+        crate::messages::common::validate_template_name("template.name", &self.name)?;
+        crate::messages::common::validate_language("template.language.code", &self.language)?;
         let cp = "template.components";
         let mut components = 0;
         // Named xor positional, across header and body.
