@@ -294,6 +294,59 @@ pub mod args {
         name => "name",
         file_name => "file_name",
     );
+    // Optional text arguments of the management helpers: `None` is absent, anything but a
+    // `str` (or a `str` with a lone surrogate) is `invalid_argument` naming the argument,
+    // never PyO3's own `TypeError` / `UnicodeEncodeError`.
+    macro_rules! opt_text_args {
+        ($($f:ident => $name:literal),* $(,)?) => {
+            $(pub fn $f(obj: &Bound<'_, PyAny>) -> PyResult<Option<String>> {
+                if obj.is_none() { Ok(None) } else { super::text_arg(obj, $name).map(Some) }
+            })*
+        };
+    }
+    opt_text_args!(
+        about => "about",
+        address => "address",
+        description => "description",
+        email => "email",
+        vertical => "vertical",
+        profile_picture_handle => "profile_picture_handle",
+        opt_name => "name",
+        status => "status",
+        language => "language",
+    );
+    /// `websites`: a list (or tuple) of `str`; a lone `str` is refused (it is not a list).
+    pub fn websites(obj: &Bound<'_, PyAny>) -> PyResult<Option<Vec<String>>> {
+        use pyo3::types::{PyList, PyTuple};
+        if obj.is_none() {
+            return Ok(None);
+        }
+        if !(obj.is_instance_of::<PyList>() || obj.is_instance_of::<PyTuple>()) {
+            return Err(crate::errors::to_py_err(wa360::Error::invalid(
+                "websites",
+                "must be a list of URLs (str)",
+            )));
+        }
+        let mut out = Vec::new();
+        for (i, item) in obj.try_iter()?.enumerate() {
+            out.push(super::text_arg(&item?, &format!("websites[{i}]"))?);
+        }
+        Ok(Some(out))
+    }
+    /// An optional count (`page_size`, `limit`): an `int` (not a `bool`) of at least 1;
+    /// the helper's own upper bound is checked by the core. Too large saturates to that.
+    fn count(obj: &Bound<'_, PyAny>, name: &str) -> PyResult<Option<u64>> {
+        if obj.is_none() {
+            return Ok(None);
+        }
+        super::int_option(obj, name, 1, u64::MAX).map(Some)
+    }
+    pub fn page_size(obj: &Bound<'_, PyAny>) -> PyResult<Option<u32>> {
+        Ok(count(obj, "page_size")?.map(|n| u32::try_from(n).unwrap_or(u32::MAX)))
+    }
+    pub fn limit(obj: &Bound<'_, PyAny>) -> PyResult<Option<u64>> {
+        count(obj, "limit")
+    }
     /// Webhook headers (`None` = none).
     pub fn headers(
         obj: &Bound<'_, PyAny>,

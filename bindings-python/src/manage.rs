@@ -263,11 +263,11 @@ macro_rules! manage_methods {
                 &self,
                 py: Python<'py>,
                 source: &str,
-                name: Option<String>,
-                status: Option<String>,
-                language: Option<String>,
-                page_size: Option<u32>,
-                limit: Option<u64>,
+                #[pyo3(from_py_with = crate::convert::args::opt_name)] name: Option<String>,
+                #[pyo3(from_py_with = crate::convert::args::status)] status: Option<String>,
+                #[pyo3(from_py_with = crate::convert::args::language)] language: Option<String>,
+                #[pyo3(from_py_with = crate::convert::args::page_size)] page_size: Option<u32>,
+                #[pyo3(from_py_with = crate::convert::args::limit)] limit: Option<u64>,
             ) -> PyResult<Bound<'py, PyAny>> {
                 guard(|| {
                     let c = self.core.client()?;
@@ -294,7 +294,7 @@ macro_rules! manage_methods {
 
             /// Every language of the template with this name (or only `language`).
             #[pyo3(signature = (name, *, language = None))]
-            fn find_templates<'py>(&self, py: Python<'py>, #[pyo3(from_py_with = crate::convert::args::name)] name: String, language: Option<String>) -> PyResult<Bound<'py, PyAny>> {
+            fn find_templates<'py>(&self, py: Python<'py>, #[pyo3(from_py_with = crate::convert::args::name)] name: String, #[pyo3(from_py_with = crate::convert::args::language)] language: Option<String>) -> PyResult<Bound<'py, PyAny>> {
                 guard(|| {
                     let c = self.core.client()?;
                     self.core.run(py, async move {
@@ -327,13 +327,13 @@ macro_rules! manage_methods {
             fn update_profile<'py>(
                 &self,
                 py: Python<'py>,
-                about: Option<String>,
-                address: Option<String>,
-                description: Option<String>,
-                email: Option<String>,
-                websites: Option<Vec<String>>,
-                vertical: Option<String>,
-                profile_picture_handle: Option<String>,
+                #[pyo3(from_py_with = crate::convert::args::about)] about: Option<String>,
+                #[pyo3(from_py_with = crate::convert::args::address)] address: Option<String>,
+                #[pyo3(from_py_with = crate::convert::args::description)] description: Option<String>,
+                #[pyo3(from_py_with = crate::convert::args::email)] email: Option<String>,
+                #[pyo3(from_py_with = crate::convert::args::websites)] websites: Option<Vec<String>>,
+                #[pyo3(from_py_with = crate::convert::args::vertical)] vertical: Option<String>,
+                #[pyo3(from_py_with = crate::convert::args::profile_picture_handle)] profile_picture_handle: Option<String>,
             ) -> PyResult<Bound<'py, PyAny>> {
                 guard(|| {
                     let c = self.core.client()?;
@@ -381,7 +381,7 @@ macro_rules! manage_methods {
 
             /// Every blocked user, page after page.
             #[pyo3(signature = (*, page_size = None))]
-            fn list_blocked_users<'py>(&self, py: Python<'py>, page_size: Option<u32>) -> PyResult<Bound<'py, PyAny>> {
+            fn list_blocked_users<'py>(&self, py: Python<'py>, #[pyo3(from_py_with = crate::convert::args::page_size)] page_size: Option<u32>) -> PyResult<Bound<'py, PyAny>> {
                 guard(|| {
                     let c = self.core.client()?;
                     let lister = c.blocked_users().list(page_size).py_err()?;

@@ -296,3 +296,35 @@ def test_async_iterator_raises_then_stops(sb: Sandbox) -> None:
         return rest
 
     assert asyncio.run(go()) == []
+
+
+@pytest.mark.parametrize(
+    ("method", "kwargs", "field"),
+    [
+        ("update_profile", {"about": "\ud800"}, "about"),
+        ("update_profile", {"about": 5}, "about"),
+        ("update_profile", {"websites": "https://a.example.com"}, "websites"),
+        ("update_profile", {"websites": ["https://a.example.com", 3]}, "websites[1]"),
+        ("list_templates", {"status": "\ud800"}, "status"),
+        ("list_templates", {"name": "\ud800"}, "name"),
+        ("list_templates", {"language": b"en"}, "language"),
+        ("list_templates", {"page_size": 2**70}, "page_size"),
+        ("list_templates", {"page_size": -1}, "page_size"),
+        ("list_templates", {"page_size": True}, "page_size"),
+        ("list_templates", {"limit": -1}, "limit"),
+        ("list_blocked_users", {"page_size": 2**70}, "page_size"),
+        ("list_blocked_users", {"page_size": -1}, "page_size"),
+        ("find_templates", {"name": "order_update", "language": 1}, "language"),
+    ],
+)
+def test_management_arguments_of_the_wrong_kind_are_invalid_argument_naming_them(
+    sb: Sandbox, method: str, kwargs: dict[str, Any], field: str
+) -> None:
+    # PyO3's own conversions used to answer first: UnicodeEncodeError, OverflowError,
+    # TypeError ("Can't extract str to Vec"), and a bool taken as a page size.
+    client = wa360.Client(sb.api_key, base_url=sb.url, max_retries=0)
+    with pytest.raises(wa360.InvalidArgumentError) as e:
+        result = getattr(client, method)(**kwargs)
+        list(result) if method.startswith("list_") else result
+    assert e.value.field == field, e.value
+    assert sb.requests() == [], "nothing was sent"
