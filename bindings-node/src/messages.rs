@@ -15,7 +15,7 @@ use napi_derive::napi;
 use serde_json::{Map, Value};
 use wa360::messages::helpers::{self, Envelope};
 
-use crate::own::{Json, Text};
+use crate::own::{Json, JsonArg, Text};
 
 use crate::client::JsClient;
 use crate::errors::{guard, spawn};
@@ -190,38 +190,38 @@ send_helpers! {
 
     #[doc = " Send an image: `media` is an uploaded media id or an https link."]
     #[ts("to: string, media: string, options?: { caption?: string; replyTo?: string; callbackData?: string } | undefined | null")]
-    fn send_image(to: Text, media: Json) own &["caption"], envelope BOTH,
-        |o| helpers::image(text(to, "to")?, media.0, o.text("caption")?, o.envelope()?);
+    fn send_image(to: Text, media: JsonArg) own &["caption"], envelope BOTH,
+        |o| helpers::image(text(to, "to")?, media.named("image")?, o.text("caption")?, o.envelope()?);
 
     #[doc = " Send a video: `media` is an uploaded media id or an https link."]
     #[ts("to: string, media: string, options?: { caption?: string; replyTo?: string; callbackData?: string } | undefined | null")]
-    fn send_video(to: Text, media: Json) own &["caption"], envelope BOTH,
-        |o| helpers::video(text(to, "to")?, media.0, o.text("caption")?, o.envelope()?);
+    fn send_video(to: Text, media: JsonArg) own &["caption"], envelope BOTH,
+        |o| helpers::video(text(to, "to")?, media.named("video")?, o.text("caption")?, o.envelope()?);
 
     #[doc = " Send an audio file: `media` is an uploaded media id or an https link."]
     #[ts("to: string, media: string, options?: SendOptions | undefined | null")]
-    fn send_audio(to: Text, media: Json) own &[], envelope BOTH,
-        |o| helpers::audio(text(to, "to")?, media.0, o.envelope()?);
+    fn send_audio(to: Text, media: JsonArg) own &[], envelope BOTH,
+        |o| helpers::audio(text(to, "to")?, media.named("audio")?, o.envelope()?);
 
     #[doc = " Send a document: `media` is an uploaded media id or an https link."]
     #[ts("to: string, media: string, options?: { caption?: string; filename?: string; replyTo?: string; callbackData?: string } | undefined | null")]
-    fn send_document(to: Text, media: Json) own &["caption", "filename"], envelope BOTH,
-        |o| helpers::document(text(to, "to")?, media.0, o.text("caption")?, o.text("filename")?, o.envelope()?);
+    fn send_document(to: Text, media: JsonArg) own &["caption", "filename"], envelope BOTH,
+        |o| helpers::document(text(to, "to")?, media.named("document")?, o.text("caption")?, o.text("filename")?, o.envelope()?);
 
     #[doc = " Send a sticker (webp): `media` is an uploaded media id or an https link."]
     #[ts("to: string, media: string, options?: SendOptions | undefined | null")]
-    fn send_sticker(to: Text, media: Json) own &[], envelope BOTH,
-        |o| helpers::sticker(text(to, "to")?, media.0, o.envelope()?);
+    fn send_sticker(to: Text, media: JsonArg) own &[], envelope BOTH,
+        |o| helpers::sticker(text(to, "to")?, media.named("sticker")?, o.envelope()?);
 
     #[doc = " Send a location pin."]
     #[ts("to: string, latitude: number, longitude: number, options?: { name?: string; address?: string; replyTo?: string; callbackData?: string } | undefined | null")]
-    fn send_location(to: Text, latitude: Json, longitude: Json) own &["name", "address"], envelope BOTH,
-        |o| helpers::location(text(to, "to")?, latitude.0, longitude.0, o.text("name")?, o.text("address")?, o.envelope()?);
+    fn send_location(to: Text, latitude: JsonArg, longitude: JsonArg) own &["name", "address"], envelope BOTH,
+        |o| helpers::location(text(to, "to")?, latitude.named("location.latitude")?, longitude.named("location.longitude")?, o.text("name")?, o.text("address")?, o.envelope()?);
 
     #[doc = " Send 1..5 contact cards (wire format: `name`, `phones`, `emails`, …)."]
     #[ts("to: string, contacts: Array<Record<string, unknown>>, options?: SendOptions | undefined | null")]
-    fn send_contacts(to: Text, contacts: Json) own &[], envelope BOTH,
-        |o| helpers::contacts(text(to, "to")?, contacts.0, o.envelope()?);
+    fn send_contacts(to: Text, contacts: JsonArg) own &[], envelope BOTH,
+        |o| helpers::contacts(text(to, "to")?, contacts.named("contacts")?, o.envelope()?);
 
     #[doc = " React to a message with an emoji; an empty emoji removes the reaction."]
     #[ts("to: string, messageId: string, emoji: string, options?: { callbackData?: string } | undefined | null")]
@@ -230,24 +230,24 @@ send_helpers! {
 
     #[doc = " Send up to 3 reply buttons, each `[id, title]` or `{ id, title }`."]
     #[ts("to: string, body: string, buttons: Array<[string, string] | { id: string; title: string }>, options?: { header?: string | Record<string, unknown>; footer?: string; replyTo?: string; callbackData?: string } | undefined | null")]
-    fn send_buttons(to: Text, body: Text, buttons: Json) own &["header", "footer"], envelope BOTH,
-        |o| helpers::buttons(text(to, "to")?, text(body, "interactive.body")?, buttons.0, o.take("header"), o.text("footer")?, o.envelope()?);
+    fn send_buttons(to: Text, body: Text, buttons: JsonArg) own &["header", "footer"], envelope BOTH,
+        |o| helpers::buttons(text(to, "to")?, text(body, "interactive.body")?, buttons.named("interactive.buttons")?, o.take("header"), o.text("footer")?, o.envelope()?);
 
     #[doc = " Send a list message: `sections` of `{ title?, rows: [{ id, title, description? }] }`."]
     #[ts("to: string, body: string, button: string, sections: Array<Record<string, unknown>>, options?: { header?: string | Record<string, unknown>; footer?: string; replyTo?: string; callbackData?: string } | undefined | null")]
-    fn send_list(to: Text, body: Text, button: Text, sections: Json) own &["header", "footer"], envelope BOTH,
-        |o| helpers::list(text(to, "to")?, text(body, "interactive.body")?, text(button, "interactive.button")?, sections.0, o.take("header"), o.text("footer")?, o.envelope()?);
+    fn send_list(to: Text, body: Text, button: Text, sections: JsonArg) own &["header", "footer"], envelope BOTH,
+        |o| helpers::list(text(to, "to")?, text(body, "interactive.body")?, text(button, "interactive.button")?, sections.named("interactive.sections")?, o.take("header"), o.text("footer")?, o.envelope()?);
 
     #[doc = " Send any interactive message in the neutral format (`{ type: 'button' | 'list' | 'cta_url' | 'flow' | … }`)."]
     #[ts("to: string, interactive: Record<string, unknown>, options?: SendOptions | undefined | null")]
-    fn send_interactive(to: Text, interactive: Json) own &[], envelope BOTH,
-        |o| helpers::interactive(text(to, "to")?, interactive.0, o.envelope()?);
+    fn send_interactive(to: Text, interactive: JsonArg) own &[], envelope BOTH,
+        |o| helpers::interactive(text(to, "to")?, interactive.named("interactive")?, o.envelope()?);
 
     #[doc = " Send an approved template. `body` is a list of positional parameters or an"]
     #[doc = " object of named ones; `header` one parameter; `buttons` `{ sub_type, index, … }`."]
     #[ts("to: string, name: string, language: string | Record<string, unknown>, options?: { header?: unknown; body?: unknown[] | Record<string, unknown>; buttons?: Array<Record<string, unknown>>; replyTo?: string; callbackData?: string } | undefined | null")]
-    fn send_template(to: Text, name: Text, language: Json) own &["header", "body", "buttons"], envelope BOTH,
-        |o| helpers::template(text(to, "to")?, text(name, "template.name")?, language.0, o.take("header"), o.take("body"), o.take("buttons"), o.envelope()?);
+    fn send_template(to: Text, name: Text, language: JsonArg) own &["header", "body", "buttons"], envelope BOTH,
+        |o| helpers::template(text(to, "to")?, text(name, "template.name")?, language.named("template.language")?, o.take("header"), o.take("body"), o.take("buttons"), o.envelope()?);
 }
 
 /// The inbound message types wa360 types (the core's list, behind `isKnownMessage`).

@@ -85,6 +85,42 @@ impl FromNapiValue for Json {
     }
 }
 
+/// A JSON argument of a send helper: read as [`Json`] is, but an error inside it names
+/// the argument's place in the message when the helper reads it ([`JsonArg::named`]):
+/// `contacts[0].name`, `location.latitude`, `image`, as Python's errors do, not `message`.
+pub struct JsonArg(Result<Value, wa360::Error>);
+
+js_type!(JsonArg, "JSON", Unknown);
+
+impl FromNapiValue for JsonArg {
+    unsafe fn from_napi_value(env: sys::napi_env, v: sys::napi_value) -> napi::Result<Self> {
+        Ok(JsonArg(unsafe { read(env, v, "", 0) }))
+    }
+}
+
+impl JsonArg {
+    /// The value, or its error with the path rooted at `name`.
+    pub fn named(self, name: &str) -> wa360::Result<Value> {
+        self.0.map_err(|e| match e {
+            wa360::Error::InvalidArgument { field, rule } => {
+                // The paths `read` gives from the top: `message` (the value itself),
+                // `message[i]…` (a list), `key…` (an object).
+                let field = if field == wa360::input::field_name("") {
+                    name.to_string()
+                } else if let Some(rest) =
+                    field.strip_prefix(&format!("{}[", wa360::input::field_name("")))
+                {
+                    format!("{name}[{rest}")
+                } else {
+                    format!("{name}.{field}")
+                };
+                wa360::Error::InvalidArgument { field, rule }
+            }
+            other => other,
+        })
+    }
+}
+
 /// A string argument read strictly: a lone surrogate (napi's own conversion
 /// would silently send U+FFFD) or a value that is not a string becomes
 /// `invalid_argument` naming the argument, when the function reads it with

@@ -216,6 +216,24 @@ test('a sparse or overlong array is refused at once, naming it, before any reque
   await assert.rejects(client.sendContacts(TO, new Array(2 ** 32 - 1)), (e) => e.code === 'invalid_argument')
 })
 
+// The same bad argument names the same field as in Python (test_hostile.py has this table):
+// a JSON argument's errors used to be named from `message`.
+test('send helper arguments name their place in the message, as in Python', async () => {
+  const client = new Client({ apiKey: 'k', baseUrl: 'http://127.0.0.1:9', maxRetries: 0 })
+  const cases = [
+    ['sendImage', [TO, NaN], 'image'],
+    ['sendTemplate', [TO, 'order_update', '\ud800'], 'template.language'],
+    ['sendLocation', [TO, NaN, 1], 'location.latitude'],
+    ['sendLocation', [TO, 1, Infinity], 'location.longitude'],
+    ['sendContacts', [TO, [{ name: { formatted_name: '\ud800' } }]], 'contacts[0].name.formatted_name'],
+    ['sendInteractive', [TO, { type: 'button', x: 2n ** 70n }], 'interactive.x'],
+    ['sendButtons', [TO, 'pick', [['a', '\ud800']]], 'interactive.buttons[0][1]'],
+  ]
+  for (const [method, args, field] of cases) {
+    await assert.rejects(client[method](...args), (e) => e.code === 'invalid_argument' && e.field === field, `${method}: ${field}`)
+  }
+})
+
 test('nesting: 64 levels accepted, 65 rejected naming the path (as in Python)', () => {
   const nest = (n) => { let v = 'leaf'; for (let i = 0; i < n; i++) v = { a: v }; return v }
   const msg = (n) => ({ to: TO, type: 'interactive', interactive: { type: 'flow', body: 'b', flow_id: '1', flow_cta: 'Go', flow_action: 'navigate', flow_action_payload: { screen: 'S', data: { d: nest(n) } } } })

@@ -365,3 +365,29 @@ def test_a_list_longer_than_any_message_list_is_invalid_argument_naming_it() -> 
     # 10 000 is the limit, not an error: the list is read (and then checked by its rules).
     ok = [{"name": {"formatted_name": "x"}, "phones": [{"phone": "+1 555"}]}] * 2
     assert wa360.build_message({"to": "15555550123", "type": "contacts", "contacts": ok})
+
+
+@pytest.mark.parametrize(
+    ("method", "args", "field"),
+    [
+        ("send_image", ("15555550123", float("nan")), "image"),
+        ("send_template", ("15555550123", "order_update", "\ud800"), "template.language"),
+        ("send_location", ("15555550123", float("nan"), 1), "location.latitude"),
+        ("send_location", ("15555550123", 1, float("inf")), "location.longitude"),
+        (
+            "send_contacts",
+            ("15555550123", [{"name": {"formatted_name": "\ud800"}}]),
+            "contacts[0].name.formatted_name",
+        ),
+        ("send_interactive", ("15555550123", {"type": "button", "x": 2**70}), "interactive.x"),
+        ("send_buttons", ("15555550123", "pick", [("a", "\ud800")]), "interactive.buttons[0][1]"),
+    ],
+)
+def test_send_helper_arguments_name_their_place_in_the_message_as_in_node(
+    method: str, args: tuple[Any, ...], field: str
+) -> None:
+    # The same table as hostile.test.mjs: both languages name the same field.
+    client = wa360.Client("k", base_url="http://127.0.0.1:9", max_retries=0)
+    with pytest.raises(wa360.InvalidArgumentError) as e:
+        getattr(client, method)(*args)
+    assert e.value.field == field
