@@ -258,6 +258,37 @@ async fn run_campaign(a: RunArgs) -> CliResult {
         .pair_rate((!pair.is_zero()).then_some(pair), 1)
         .max_wait(Duration::from_secs(60));
     let client = client_builder(&a.api)?.governor(governor).build()?;
+    // The run's own options, by the core's rules but named by their flags.
+    wa360::input::int_option(
+        "--concurrency",
+        a.concurrency as f64,
+        1,
+        wa360::input::MAX_CONCURRENCY,
+    )?;
+    wa360::input::int_option(
+        "--max-attempts",
+        f64::from(a.max_attempts),
+        1,
+        u64::from(u32::MAX),
+    )?;
+    let verifier = crate::receiver::basic_auth_verifier(a.basic_auth.as_deref())?;
+    // The address is checked and bound before the ledger is made: a bad one leaves no file.
+    let listener = match &a.listen {
+        Some(addr) => {
+            use std::net::ToSocketAddrs;
+            if addr.as_str().to_socket_addrs().is_err() {
+                return Err(Failure::input(format!(
+                    "--listen must be an address such as 127.0.0.1:8080 (got {addr:?})"
+                )));
+            }
+            Some(
+                tokio::net::TcpListener::bind(addr.as_str())
+                    .await
+                    .map_err(|e| Failure::runtime(format!("cannot listen on {addr}: {e}")))?,
+            )
+        }
+        None => None,
+    };
     let ledger = Ledger::open(&path, &campaign)?;
     if ledger.run_state()? == "paused" {
         eprintln!(
@@ -266,11 +297,7 @@ async fn run_campaign(a: RunArgs) -> CliResult {
         );
     }
 
-    let verifier = crate::receiver::basic_auth_verifier(a.basic_auth.as_deref())?;
-    if let Some(addr) = &a.listen {
-        let listener = tokio::net::TcpListener::bind(addr.as_str())
-            .await
-            .map_err(|e| Failure::runtime(format!("cannot listen on {addr}: {e}")))?;
+    if let Some(listener) = listener {
         let state = Arc::new(Hook {
             ledger: ledger.clone(),
             verifier,

@@ -307,7 +307,7 @@ fn start_in_holds_every_send_back() {
 /// Waiting times are input errors (exit 2) naming the flag, never a panic: a
 /// huge `--start-in` used to overflow `Duration`.
 #[test]
-fn bad_waiting_times_are_refused_naming_the_flag() {
+fn bad_run_options_are_refused_naming_the_flag_before_the_ledger_is_made() {
     let sb = Sandbox::start_blocking().unwrap();
     let dir = temp_dir("waits");
     let csv = write_csv(&dir, 1);
@@ -320,6 +320,10 @@ fn bad_waiting_times_are_refused_naming_the_flag() {
         // ledger (a panic in debug builds, a campaign held for good in release).
         "--start-at=-9223372036854775",
         "--start-at 99999999999",
+        // Checked before the ledger is made, named by their flags.
+        "--concurrency 0",
+        "--max-attempts 0",
+        "--listen nonsense",
     ] {
         let out = bin(&sb)
             .args(words("broadcast --template t --lang en --no-progress"))
