@@ -25,7 +25,7 @@ use wa360::media_cache::MediaCache as CoreMediaCache;
 
 use crate::client::JsClient;
 use crate::errors::{guard, spawn};
-use crate::own::Json;
+use crate::own::{Json, Text};
 use crate::types::{
     BlockResult, BlockedUser, BusinessProfile, CachedUpload, HealthCheck, HealthEntity,
     HealthError, HealthStatus, TemplateInfo, TemplatePageInfo,
@@ -303,13 +303,14 @@ impl JsClient {
     }
 
     /// One template by id (`null` when it does not exist).
-    #[napi]
+    #[napi(ts_args_type = "templateId: string")]
     pub fn get_template<'env>(
         &self,
         env: &'env Env,
-        template_id: String,
+        template_id: Text,
     ) -> napi::Result<PromiseRaw<'env, Option<TemplateInfo>>> {
         let c = self.inner.clone();
+        let template_id = guard(env, || template_id.named("template_id"))?;
         spawn(
             env,
             async move { c.templates().get(&template_id).await },
@@ -322,10 +323,11 @@ impl JsClient {
     pub fn find_templates<'env>(
         &self,
         env: &'env Env,
-        name: String,
+        name: Text,
         options: Option<Json>,
     ) -> napi::Result<PromiseRaw<'env, Vec<TemplateInfo>>> {
         let c = self.inner.clone();
+        let name = guard(env, || name.named("name"))?;
         let language = guard(env, || {
             let m = snake_options(options)?;
             opt_string(&m, "language")
@@ -338,15 +340,16 @@ impl JsClient {
     }
 
     /// Delete a template by name: removes EVERY language of that name.
-    #[napi(ts_return_type = "Promise<unknown>")]
+    #[napi(ts_args_type = "name: string", ts_return_type = "Promise<unknown>")]
     pub fn delete_template<'env>(
         &self,
         env: &'env Env,
-        name: String,
+        name: Text,
     ) -> napi::Result<PromiseRaw<'env, Value>> {
         let c = self.inner.clone();
-        guard(env, || {
-            wa360::manage::templates::validate_template_name("name", &name)
+        let name = guard(env, || {
+            let name = name.named("name")?;
+            wa360::manage::templates::validate_template_name("name", &name).map(|()| name)
         })?;
         spawn(
             env,

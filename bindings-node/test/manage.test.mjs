@@ -159,3 +159,15 @@ test('media cache: reuses ids from a SQLite file across instances; memory cache'
     rmSync(dir, { recursive: true, force: true })
   }
 })
+
+// A template id or name of the wrong type, or with a lone surrogate, used to fail in
+// napi's own conversion ("Failed to convert JavaScript value …", field null) or be sent
+// with U+FFFD; it is invalid_argument naming the argument, as in Python, before any request.
+test('template ids and names of the wrong kind are invalid_argument naming them', async () => {
+  const c = client
+  await rejectsWith(c.deleteTemplate(5), 'invalid_argument', 'name')
+  await rejectsWith(c.getTemplate(), 'invalid_argument', 'template_id')
+  await rejectsWith(c.getTemplate(42), 'invalid_argument', 'template_id')
+  await rejectsWith(c.findTemplates('\ud800'), 'invalid_argument', 'name')
+  assert.deepEqual(sb.requests(), [])
+})
