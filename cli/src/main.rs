@@ -271,18 +271,37 @@ fn read_text(file: &str) -> Result<String, Failure> {
 }
 
 /// The bytes of `file`, or of stdin for `-`.
+/// Most bytes an input file or stdin may hold (a webhook body, a message, a template):
+/// read up to it and refused past it, so `/dev/zero` or a wrong file never fills memory.
+const MAX_INPUT: u64 = 16 << 20;
+
 fn read_input(file: &str) -> Result<Vec<u8>, Failure> {
-    if file == "-" {
+    let mut buf = Vec::new();
+    let (name, read) = if file == "-" {
         if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
             // Otherwise the command seems to hang: it is waiting for input.
             eprintln!("wa360: reading from the terminal; paste the body, then Ctrl-D");
         }
-        let mut buf = Vec::new();
-        std::io::stdin()
+        let read = std::io::stdin()
+            .take(MAX_INPUT + 1)
             .read_to_end(&mut buf)
-            .map_err(|e| Failure::runtime(format!("cannot read stdin: {e}")))?;
-        Ok(buf)
+            .map_err(|e| Failure::runtime(format!("cannot read stdin: {e}")));
+        ("stdin", read)
     } else {
-        std::fs::read(file).map_err(|e| Failure::input(format!("cannot read {file}: {e}")))
+        let f = std::fs::File::open(file)
+            .map_err(|e| Failure::input(format!("cannot read {file}: {e}")))?;
+        let read = f
+            .take(MAX_INPUT + 1)
+            .read_to_end(&mut buf)
+            .map_err(|e| Failure::input(format!("cannot read {file}: {e}")));
+        (file, read)
+    };
+    read?;
+    if buf.len() as u64 > MAX_INPUT {
+        return Err(Failure::input(format!(
+            "{name} holds more than {} MiB: not a webhook body, message or template",
+            MAX_INPUT >> 20
+        )));
     }
+    Ok(buf)
 }

@@ -515,3 +515,38 @@ fn inbox_commands_list_replay_and_drop_dead_letters() {
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("not a database"), "{}", stderr(&o));
 }
+
+/// An input that never ends (`/dev/zero`, a wrong file) is refused once it passes 16 MiB,
+/// with exit 2, instead of being read until memory runs out.
+#[test]
+fn an_endless_input_file_is_refused_past_16_mib() {
+    for args in [
+        vec!["parse", "/dev/zero"],
+        vec!["send", "json", "/dev/zero"],
+    ] {
+        let mut c = bin();
+        c.args(&args)
+            .env("D360_API_KEY", "k")
+            .env("WA360_BASE_URL", "http://127.0.0.1:9");
+        let mut child = c
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let t = std::time::Instant::now();
+        let status = loop {
+            if let Some(s) = child.try_wait().unwrap() {
+                break s;
+            }
+            if t.elapsed() > std::time::Duration::from_secs(60) {
+                child.kill().unwrap();
+                panic!("{args:?}: still reading after 60 s");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        };
+        let mut err = String::new();
+        std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err).unwrap();
+        assert_eq!(status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains("16 MiB"), "{args:?}: {err}");
+    }
+}
