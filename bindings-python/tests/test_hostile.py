@@ -391,3 +391,14 @@ def test_send_helper_arguments_name_their_place_in_the_message_as_in_node(
     with pytest.raises(wa360.InvalidArgumentError) as e:
         getattr(client, method)(*args)
     assert e.value.field == field
+
+
+def test_a_store_path_with_a_nul_character_is_invalid_argument_naming_it() -> None:
+    # SQLite refused it with an error that read as internal (media cache) or as a store
+    # failure (inbox); a path no file system takes is bad input.
+    with pytest.raises(wa360.InvalidArgumentError) as e:
+        wa360.MediaCache(path="/tmp/wa360-\0-cache.db")
+    assert e.value.field == "path"
+    with pytest.raises(wa360.InvalidArgumentError) as e:
+        wa360.Inbox("sqlite:///tmp/wa360-\0-inbox.db")
+    assert e.value.field == "inbox"

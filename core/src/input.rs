@@ -63,6 +63,20 @@ pub fn unix_ms_option(name: &str, ms: i64) -> Result<i64, Error> {
     }
 }
 
+/// A file path for a SQLite store (an inbox, a ledger, the media cache): not empty and
+/// without NUL, which no file system takes (SQLite would fail with an internal-looking
+/// error). `invalid_argument` naming `name` otherwise.
+pub fn file_path_option(name: &str, path: &std::path::Path) -> Result<(), Error> {
+    let text = path.as_os_str().as_encoded_bytes();
+    if text.is_empty() {
+        Err(Error::invalid(name, "needs a file path"))
+    } else if text.contains(&0) {
+        Err(Error::invalid(name, "must not contain a NUL character"))
+    } else {
+        Ok(())
+    }
+}
+
 /// Most elements a list in a message description may hold (every WhatsApp list is far
 /// shorter: 3 buttons, 10 sections, …). Checked before the list is read, so a sparse
 /// JavaScript array (`new Array(2 ** 32 - 1)`, no memory behind it) is refused at once

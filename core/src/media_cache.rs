@@ -112,6 +112,7 @@ pub struct SqliteStore {
 impl SqliteStore {
     /// Open (or create) the store at `path`.
     pub fn open(path: impl AsRef<Path>) -> Result<SqliteStore> {
+        crate::input::file_path_option("path", path.as_ref())?;
         let conn = rusqlite::Connection::open(path).map_err(store_err)?;
         conn.busy_timeout(Duration::from_secs(5))
             .map_err(store_err)?;

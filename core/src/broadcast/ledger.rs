@@ -251,6 +251,7 @@ fn add_owner_columns(conn: &mut Connection) -> rusqlite::Result<()> {
 }
 
 fn open_conn(path: &Path) -> Result<Connection> {
+    crate::input::file_path_option("ledger", path)?;
     let mut conn = Connection::open(path).map_err(|e| {
         Error::invalid(
             "ledger",

@@ -110,6 +110,7 @@ impl SqliteInbox {
     /// another process past the busy timeout is a `store` error; the file is
     /// left as it was.
     pub fn open(path: &str, opts: InboxOptions) -> Result<Self> {
+        crate::input::file_path_option("inbox", std::path::Path::new(path))?;
         // Several processes opening one new file at once (a cluster's workers
         // at start-up) can get SQLITE_BUSY where SQLite does not call the busy
         // handler: the switch to WAL and the first schema write fail at once
