@@ -293,10 +293,10 @@ macro_rules! client_class {
                 py: Python<'py>,
                 campaign: &Bound<'py, PyAny>,
                 ledger: &Bound<'py, PyAny>,
-                concurrency: i64,
+                #[pyo3(from_py_with = crate::convert::args::concurrency)] concurrency: i64,
                 unknown_window: f64,
                 max_wait: f64,
-                max_attempts: i64,
+                #[pyo3(from_py_with = crate::convert::args::max_attempts)] max_attempts: i64,
                 start_in: Option<f64>,
                 progress: Option<Py<PyAny>>,
             ) -> PyResult<Bound<'py, PyAny>> {

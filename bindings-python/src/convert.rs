@@ -347,6 +347,31 @@ pub mod args {
     pub fn limit(obj: &Bound<'_, PyAny>) -> PyResult<Option<u64>> {
         count(obj, "limit")
     }
+    /// A whole-number argument whose range the method checks (`max`, `limit`,
+    /// `concurrency`, `max_attempts`): an `int` (not a `bool`), else `invalid_argument`
+    /// naming it, never PyO3's `TypeError` / `OverflowError`. Out of `i64` saturates (the
+    /// range check then refuses it).
+    fn whole(obj: &Bound<'_, PyAny>, name: &str) -> PyResult<i64> {
+        let f = super::int_as_f64(obj);
+        if f.is_nan() {
+            return Err(crate::errors::to_py_err(wa360::Error::invalid(
+                name,
+                "must be an integer",
+            )));
+        }
+        Ok(f.clamp(i64::MIN as f64, i64::MAX as f64) as i64)
+    }
+    macro_rules! whole_args {
+        ($($f:ident => $name:literal),* $(,)?) => {
+            $(pub fn $f(obj: &Bound<'_, PyAny>) -> PyResult<i64> { whole(obj, $name) })*
+        };
+    }
+    whole_args!(
+        claim_max => "max",
+        dead_limit => "limit",
+        concurrency => "concurrency",
+        max_attempts => "max_attempts",
+    );
     /// Webhook headers (`None` = none).
     pub fn headers(
         obj: &Bound<'_, PyAny>,

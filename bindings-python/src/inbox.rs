@@ -89,7 +89,11 @@ impl PyInbox {
     /// Up to `limit` dead letters, oldest first: dicts with `id`, `event`,
     /// `attempts`, `last_error`, `accepted_at_ms`.
     #[pyo3(signature = (limit = 100))]
-    fn dead<'py>(&self, py: Python<'py>, limit: i64) -> PyResult<Bound<'py, PyList>> {
+    fn dead<'py>(
+        &self,
+        py: Python<'py>,
+        #[pyo3(from_py_with = crate::convert::args::dead_limit)] limit: i64,
+    ) -> PyResult<Bound<'py, PyList>> {
         guard(|| {
             // Signed, checked here: a `usize` would give OverflowError for -1.
             let limit =
@@ -199,7 +203,12 @@ impl PyConsumer {
 
     /// Claim up to `max` events, waiting up to `timeout` seconds (GIL released).
     #[pyo3(signature = (max = 1, timeout = 1.0))]
-    fn next(&self, py: Python<'_>, max: i64, timeout: f64) -> PyResult<Vec<PyDelivery>> {
+    fn next(
+        &self,
+        py: Python<'_>,
+        #[pyo3(from_py_with = crate::convert::args::claim_max)] max: i64,
+        timeout: f64,
+    ) -> PyResult<Vec<PyDelivery>> {
         guard(|| {
             // Signed, checked here: a `usize` would give OverflowError for -1.
             let max = wa360::input::int_option("max", max as f64, 1, wa360::input::MAX_CLAIM)

@@ -58,6 +58,10 @@ def test_bad_concurrency_or_max_attempts_is_invalid_argument_and_nothing_is_sent
             ({"concurrency": 1025}, "concurrency"),
             ({"max_attempts": -1}, "max_attempts"),
             ({"max_attempts": 0}, "max_attempts"),
+            # Not an int: PyO3's TypeError before, not naming the option in wa360's terms.
+            ({"concurrency": 2.5}, "concurrency"),
+            ({"max_attempts": "3"}, "max_attempts"),
+            ({"concurrency": 10**30}, "concurrency"),
         ]:
             with pytest.raises(wa360.InvalidArgumentError) as e:
                 c.broadcast(campaign, ledger, **options)

@@ -34,9 +34,15 @@ def test_claim_sizes_and_listing_limits_out_of_range_are_invalid_argument() -> N
         with pytest.raises(wa360.InvalidArgumentError) as e:
             c.next(bad, 0.01)
         assert e.value.field == "max" and "1 to 1000" in str(e.value), bad
-    with pytest.raises(wa360.InvalidArgumentError) as e:
-        inbox.dead(-1)
-    assert e.value.field == "limit"
+    # Not an int (PyO3's TypeError before; True was taken as 1).
+    for bad_type in (1.5, "2", True, None):
+        with pytest.raises(wa360.InvalidArgumentError) as e:
+            c.next(bad_type, 0.01)  # type: ignore[arg-type]
+        assert e.value.field == "max", bad_type
+    for bad_limit in (-1, 2.0):
+        with pytest.raises(wa360.InvalidArgumentError) as e:
+            inbox.dead(bad_limit)  # type: ignore[arg-type]
+        assert e.value.field == "limit"
     (d,) = c.next(1000, 1.0)
     assert d.event.id == "wamid.M1" and c.ack(d.id) is True
 
