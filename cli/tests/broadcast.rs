@@ -85,6 +85,37 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// Waits until the sandbox has accepted at least `n` messages.
+fn wait_accepted(sb: &BlockingSandbox, n: u64) {
+    let start = Instant::now();
+    while sb.control().limit_counters().accepted < n {
+        assert!(start.elapsed() < Duration::from_secs(120), "no progress");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// `wa360 broadcast` (see [`broadcast_cmd`]) started in the background, output kept.
+fn spawn_broadcast(
+    sb: &BlockingSandbox,
+    csv: &std::path::Path,
+    ledger: &std::path::Path,
+    extra: &str,
+) -> std::process::Child {
+    broadcast_cmd(sb, csv, ledger, extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// The sandbox's log: each of the `n` recipients got exactly one accepted message.
+fn each_accepted_once(sb: &BlockingSandbox, n: usize) {
+    let counts = sb.control().recipient_counts();
+    assert_eq!(counts.len(), n);
+    let twice: Vec<_> = counts.iter().filter(|(_, c)| c.accepted != 1).collect();
+    assert!(twice.is_empty(), "not exactly once: {twice:?}");
+}
+
 #[test]
 fn kill_9_halfway_then_rerun_sends_everyone_exactly_once() {
     const N: usize = 200;
@@ -134,10 +165,7 @@ fn kill_9_halfway_then_rerun_sends_everyone_exactly_once() {
     );
 
     // The sandbox's log: every recipient exactly one accepted message.
-    let counts = sb.control().recipient_counts();
-    assert_eq!(counts.len(), N);
-    let twice: Vec<_> = counts.iter().filter(|(_, c)| c.accepted != 1).collect();
-    assert!(twice.is_empty(), "not exactly once: {twice:?}");
+    each_accepted_once(&sb, N);
 
     // The ledger agrees: every recipient accepted, with the wamid its status webhooks carry.
     let mut wamid_by_key: HashMap<String, String> = HashMap::new();
@@ -173,23 +201,15 @@ fn two_processes_on_one_ledger_send_everyone_exactly_once() {
     // No status webhooks, and a short quiet window: a row wrongly taken for a crashed
     // send would be sent again after 3 s.
     let run = || {
-        broadcast_cmd(
+        spawn_broadcast(
             &sb,
             &csv,
             &ledger,
             "--mps 10 --pair-interval 0 --unknown-window 3",
         )
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
     };
     let first = run();
-    let start = Instant::now();
-    while sb.control().limit_counters().accepted < 5 {
-        assert!(start.elapsed() < Duration::from_secs(120), "no progress");
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    wait_accepted(&sb, 5);
     let second = run();
     for child in [first, second] {
         let out = child.wait_with_output().unwrap();
@@ -200,10 +220,7 @@ fn two_processes_on_one_ledger_send_everyone_exactly_once() {
             String::from_utf8_lossy(&out.stderr)
         );
     }
-    let counts = sb.control().recipient_counts();
-    assert_eq!(counts.len(), N);
-    let twice: Vec<_> = counts.iter().filter(|(_, c)| c.accepted != 1).collect();
-    assert!(twice.is_empty(), "not exactly once: {twice:?}");
+    each_accepted_once(&sb, N);
     let l = Ledger::open_existing(&ledger).unwrap();
     assert_eq!(l.counts().unwrap().accepted, N as u64);
 }
@@ -430,15 +447,6 @@ fn interrupt(child: &std::process::Child) {
     assert!(status.success());
 }
 
-/// Waits until the sandbox has accepted at least `n` messages.
-fn wait_accepted(sb: &BlockingSandbox, n: u64) {
-    let start = Instant::now();
-    while sb.control().limit_counters().accepted < n {
-        assert!(start.elapsed() < Duration::from_secs(120), "no progress");
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
 /// Ctrl-C on one of two processes running one campaign ends that process only: the other
 /// goes on and finishes the campaign, and every recipient gets exactly one message. (Two
 /// sends at a time, so that neither run has claimed the rest of the campaign by then.)
@@ -450,16 +458,12 @@ fn ctrl_c_on_one_of_two_processes_leaves_the_other_running() {
     let csv = write_csv(&dir, N);
     let ledger = dir.join("ledger.db");
     let run = || {
-        broadcast_cmd(
+        spawn_broadcast(
             &sb,
             &csv,
             &ledger,
             "--mps 8 --pair-interval 0 --concurrency 2",
         )
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
     };
     let first = run();
     wait_accepted(&sb, 3);
@@ -475,9 +479,7 @@ fn ctrl_c_on_one_of_two_processes_leaves_the_other_running() {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    let counts = sb.control().recipient_counts();
-    assert_eq!(counts.len(), N);
-    assert!(counts.values().all(|c| c.accepted == 1), "{counts:?}");
+    each_accepted_once(&sb, N);
     let l = Ledger::open_existing(&ledger).unwrap();
     assert_eq!(l.counts().unwrap().accepted, N as u64);
     assert_eq!(l.run_state().unwrap(), "done");
@@ -500,13 +502,7 @@ fn an_operators_pause_holds_a_run_started_later() {
             .unwrap();
         assert!(out.status.success(), "{what}");
     };
-    let run = || {
-        broadcast_cmd(&sb, &csv, &ledger, "--mps 10 --pair-interval 0")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap()
-    };
+    let run = || spawn_broadcast(&sb, &csv, &ledger, "--mps 10 --pair-interval 0");
     let first = run();
     wait_accepted(&sb, 3);
     control("pause");
@@ -533,9 +529,7 @@ fn an_operators_pause_holds_a_run_started_later() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     assert!(stderr.contains("the campaign is paused"), "{stderr}");
-    let counts = sb.control().recipient_counts();
-    assert_eq!(counts.len(), N);
-    assert!(counts.values().all(|c| c.accepted == 1), "{counts:?}");
+    each_accepted_once(&sb, N);
 }
 
 /// A send that takes longer than the in-flight lease (10 s) keeps its row: the run renews
@@ -558,16 +552,12 @@ fn a_send_longer_than_the_lease_is_not_taken_by_another_process() {
     let csv = write_csv(&dir, N);
     let ledger = dir.join("ledger.db");
     let run = || {
-        broadcast_cmd(
+        spawn_broadcast(
             &sb,
             &csv,
             &ledger,
             "--pair-interval 0 --unknown-window 1 --timeout 60",
         )
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
     };
     let first = run();
     // The second process starts once the first has claimed the slow row; it sends the
@@ -591,8 +581,6 @@ fn a_send_longer_than_the_lease_is_not_taken_by_another_process() {
         start.elapsed() >= Duration::from_secs(13),
         "the slow send took 14 s"
     );
-    let counts = sb.control().recipient_counts();
-    assert_eq!(counts.len(), N);
-    assert!(counts.values().all(|c| c.accepted == 1), "{counts:?}");
+    each_accepted_once(&sb, N);
     assert_eq!(sb.control().requests().len(), N, "nothing was sent twice");
 }

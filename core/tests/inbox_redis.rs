@@ -151,19 +151,31 @@ impl Drop for OwnServer {
     }
 }
 
-#[test]
-fn a_restart_keeps_every_accepted_event_and_down_mid_run_refuses_with_store() {
+/// An inbox on the server at `url` (busy timeout 500 ms) and a function posting an inbound text with
+/// a given wamid to a core receiver in front of it.
+fn inbox_behind_a_receiver(
+    url: String,
+) -> (
+    Arc<dyn inbox::Inbox>,
+    impl Fn(&str) -> wa360::webhook::Reply,
+) {
     use wa360::webhook::{Receiver, ReceiverConfig};
-    let mut server = OwnServer::start();
-    let inbox = inbox::open(&format!("{}?busy_timeout_ms=500", server.url())).unwrap();
+    let inbox = inbox::open(&format!("{url}?busy_timeout_ms=500")).unwrap();
     let receiver = Receiver::new(ReceiverConfig {
         inbox: Some(Arc::clone(&inbox)),
         ..ReceiverConfig::default()
     });
-    let post = |wamid: &str| {
+    let post = move |wamid: &str| {
         let body = testing::inbound_text("111", "x", wamid).to_string();
         receiver.handle::<&str, &str>("POST", "", &[], body.as_bytes())
     };
+    (inbox, post)
+}
+
+#[test]
+fn a_restart_keeps_every_accepted_event_and_down_mid_run_refuses_with_store() {
+    let mut server = OwnServer::start();
+    let (inbox, post) = inbox_behind_a_receiver(server.url());
     for i in 0..50 {
         assert_eq!(post(&format!("wamid.{i}")).status, 200);
     }
@@ -242,17 +254,8 @@ fn prune_forgets_the_consumers_that_hold_nothing_and_keeps_the_others() {
 /// instead of failing with `NOGROUP` on every poll until each process restarts.
 #[test]
 fn after_redis_loses_its_data_new_deliveries_are_handed_out_again() {
-    use wa360::webhook::{Receiver, ReceiverConfig};
     let server = OwnServer::start();
-    let inbox = inbox::open(&format!("{}?busy_timeout_ms=500", server.url())).unwrap();
-    let receiver = Receiver::new(ReceiverConfig {
-        inbox: Some(Arc::clone(&inbox)),
-        ..ReceiverConfig::default()
-    });
-    let post = |wamid: &str| {
-        let body = testing::inbound_text("111", "x", wamid).to_string();
-        receiver.handle::<&str, &str>("POST", "", &[], body.as_bytes())
-    };
+    let (inbox, post) = inbox_behind_a_receiver(server.url());
     assert_eq!(post("wamid.L1").status, 200);
     assert_eq!(drain(&*inbox, "c").unwrap(), vec!["wamid.L1".to_string()]);
     let client = redis::Client::open(server.url()).unwrap();
