@@ -265,3 +265,51 @@ fn after_redis_loses_its_data_new_deliveries_are_handed_out_again() {
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(drain(&*inbox, "c").unwrap(), vec!["wamid.L2".to_string()]);
 }
+
+/// A claim whose reply is lost (the server ran the script, the answer came after the
+/// client's timeout) handed events to a consumer that never knew. Before, they waited out
+/// a full lease, holding up their conversations, and on their last attempt went to the
+/// dead letters without running. Now the consumer's next claim gives them back, without
+/// counting the attempt, and hands them out.
+#[test]
+fn events_of_a_claim_whose_reply_was_lost_are_handed_out_at_the_next_claim() {
+    let server = OwnServer::start();
+    let url = format!(
+        "{}?busy_timeout_ms=200&lease_ms=30000&max_attempts=1",
+        server.url()
+    );
+    // The claim script in the server's cache first (a script loaded on a lost call would
+    // never have run).
+    let warm = inbox::open(&format!("{url}&name=warm")).unwrap();
+    assert!(warm.claim("w", 1).unwrap().is_empty());
+    let inbox = inbox::open(&url).unwrap();
+    let body = testing::inbound_text("111", "x", "wamid.LOST");
+    wa360::inbox::testing::accept_json(&*inbox, &body).unwrap();
+    let consumer = inbox::Consumer::new(Arc::clone(&inbox));
+    // The server stalls for 600 ms: the claim sent meanwhile runs after the client has
+    // given up on its answer.
+    let stall = {
+        let client = redis::Client::open(server.url()).unwrap();
+        std::thread::spawn(move || {
+            let mut c = client.get_connection().unwrap();
+            redis::cmd("DEBUG")
+                .arg("SLEEP")
+                .arg("0.6")
+                .query::<()>(&mut c)
+                .unwrap();
+        })
+    };
+    std::thread::sleep(Duration::from_millis(100));
+    assert!(
+        consumer.next(1, Duration::ZERO).is_err(),
+        "no answer in time"
+    );
+    stall.join().unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    let got = consumer.next(1, Duration::from_secs(3)).unwrap();
+    assert_eq!(got.len(), 1, "handed out again well within the 30 s lease");
+    assert_eq!(wa360::inbox::testing::event_ids(&got), vec!["wamid.LOST"]);
+    assert_eq!(got[0].attempt, 1, "the lost claim did not count");
+    assert!(consumer.ack(&got[0].id).unwrap());
+    assert!(inbox.dead(10).unwrap().is_empty());
+}

@@ -24,6 +24,10 @@ struct State {
     /// Held event ids and the attempt of their claim (for the log lines).
     held: Mutex<HashMap<String, u32>>,
     stopped: AtomicBool,
+    /// Claims are made one at a time, and each claim's events are added to `held` before
+    /// the next: so the events the store has handed out are those in `held`, except after
+    /// a claim that failed (`true`), whose events may have been handed out anyway.
+    claiming: Mutex<bool>,
     /// Wakes the renewal thread early when the consumer is closed.
     closed: (Mutex<bool>, Condvar),
 }
@@ -79,6 +83,7 @@ impl Consumer {
             name: consumer_name(),
             held: Mutex::new(HashMap::new()),
             stopped: AtomicBool::new(false),
+            claiming: Mutex::new(false),
             closed: (Mutex::new(false), Condvar::new()),
         });
         let every = state.inbox.options().lease / 3;
@@ -133,7 +138,23 @@ impl Consumer {
             if self.is_stopped() {
                 return Ok(Vec::new());
             }
-            let got = self.state.inbox.claim(&self.state.name, max)?;
+            let mut claiming = lock(&self.state.claiming);
+            if *claiming {
+                // A claim failed after the store may have run it (Redis: the reply was
+                // lost). Its events were handed to this consumer, which never knew: they
+                // would wait out a lease, holding up their conversations, and on the last
+                // attempt go to the dead letters without having run. Give them back
+                // without counting the attempt.
+                self.release_unknown_claims()?;
+                *claiming = false;
+            }
+            let got = match self.state.inbox.claim(&self.state.name, max) {
+                Ok(got) => got,
+                Err(e) => {
+                    *claiming = true;
+                    return Err(e);
+                }
+            };
             if !got.is_empty() {
                 for d in &got {
                     tracing::debug!(
@@ -146,14 +167,39 @@ impl Consumer {
                 }
                 let mut held = lock(&self.state.held);
                 held.extend(got.iter().map(|d| (d.id.clone(), d.attempt)));
+                drop(claiming);
                 return Ok(got);
             }
+            drop(claiming);
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 return Ok(Vec::new());
             }
             self.state.inbox.wait(left);
         }
+    }
+
+    /// Release what the store handed to this consumer that it does not hold (the events
+    /// of a claim whose reply was lost). Called with `claiming` locked.
+    fn release_unknown_claims(&self) -> Result<()> {
+        let out = self.state.inbox.handed_out(&self.state.name)?;
+        let unknown: Vec<String> = {
+            let held = lock(&self.state.held);
+            out.into_iter()
+                .filter(|id| !held.contains_key(id))
+                .collect()
+        };
+        for id in unknown {
+            let released = self.state.inbox.release(&self.state.name, &id)?;
+            tracing::warn!(
+                target: "wa360::inbox",
+                consumer = %self.state.name,
+                id = %id,
+                released,
+                "inbox event of a failed claim given back"
+            );
+        }
+        Ok(())
     }
 
     /// The handler succeeded.

@@ -199,6 +199,14 @@ pub trait Inbox: Send + Sync + fmt::Debug {
     fn nack(&self, consumer: &str, id: &str, error: &str) -> Result<Nacked>;
     /// Give an event back unhandled without counting the attempt.
     fn release(&self, consumer: &str, id: &str) -> Result<bool>;
+    /// The events the store has handed to `consumer` and not yet seen acked, nacked or
+    /// released. A store whose claim is one local transaction knows no more than the
+    /// consumer does (the default: none to report); a remote one can hand events out and
+    /// lose the reply (see [`Consumer::next`]).
+    fn handed_out(&self, consumer: &str) -> Result<Vec<String>> {
+        let _ = consumer;
+        Ok(Vec::new())
+    }
     /// Counts.
     fn stats(&self) -> Result<InboxStats>;
     /// Up to `limit` dead letters, oldest first.

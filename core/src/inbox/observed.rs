@@ -98,6 +98,10 @@ impl Inbox for Observed {
         r
     }
 
+    fn handed_out(&self, consumer: &str) -> Result<Vec<String>> {
+        self.inner.handed_out(consumer)
+    }
+
     fn release(&self, consumer: &str, id: &str) -> Result<bool> {
         let r = self.inner.release(consumer, id);
         if let Ok(released) = r {

@@ -559,6 +559,15 @@ impl Inbox for RedisInbox {
         Ok(n == 1)
     }
 
+    fn handed_out(&self, consumer: &str) -> Result<Vec<String>> {
+        let args = vec![self.ns_arg(), arg(consumer)];
+        self.script(
+            "cannot list the claims in",
+            &self.shared.scripts.handed_out,
+            args,
+        )
+    }
+
     fn stats(&self) -> Result<InboxStats> {
         let (s, d, n, k) = (
             self.key("s"),
@@ -677,6 +686,7 @@ struct Scripts {
     ack: Script,
     nack: Script,
     release: Script,
+    handed_out: Script,
     replay: Script,
     drop_dead: Script,
     forget: Script,
@@ -896,6 +906,14 @@ for _, p in ipairs(redis.call('XPENDING', S, 'g', '-', '+', 1000, me)) do
   end
 end
 return 1
+"#),
+            // ARGV: ns consumer. The entries of its pending list marked handed out.
+            handed_out: s(r#"
+local out = {}
+for _, p in ipairs(redis.call('XPENDING', S, 'g', '-', '+', 1000, ARGV[2])) do
+  if redis.call('HGET', ns .. ':e:' .. p[1], 'h') == '1' then out[#out + 1] = p[1] end
+end
+return out
 "#),
             // ARGV: ns id-or-empty now
             replay: s(r#"
