@@ -144,8 +144,10 @@ impl MemoryStore {
     }
 
     fn with<T>(&self, key: &str, f: impl FnOnce(&mut Entry, Duration) -> T) -> T {
-        let now = self.epoch.elapsed();
         let mut map = self.map.lock().unwrap_or_else(|p| p.into_inner());
+        // Read under the lock: a `now` read before it could be older than the `tat` another
+        // thread wrote meanwhile, and a slot free now looked taken ("next slot in 0.000 s").
+        let now = self.epoch.elapsed();
         if map.len() >= PRUNE_AT && !map.contains_key(key) {
             map.retain(|_, e| !e.is_idle(now));
         }
@@ -229,5 +231,52 @@ impl GovernorStore for MemoryStore {
             e.last_decrease = Some(now);
             e.scale
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    /// Several threads reserving on one key with no interval and no wait are all granted.
+    /// `now` was read before the lock: a thread that read it earlier but locked later saw
+    /// the other's reservation in its future and was refused ("next slot in 0.000 s").
+    #[test]
+    fn concurrent_reservations_without_an_interval_are_never_refused() {
+        let store = Arc::new(MemoryStore::new());
+        let threads: Vec<_> = (0..4)
+            .map(|_| {
+                let store = Arc::clone(&store);
+                std::thread::spawn(move || {
+                    let mut refused = 0;
+                    for _ in 0..20_000 {
+                        let r = futures_executor_block_on(store.reserve(
+                            "p:n:15555550123",
+                            Duration::ZERO,
+                            Duration::ZERO,
+                            Duration::ZERO,
+                        ));
+                        if matches!(r, Reservation::Refused { .. }) {
+                            refused += 1;
+                        }
+                    }
+                    refused
+                })
+            })
+            .collect();
+        let refused: u32 = threads.into_iter().map(|t| t.join().unwrap()).sum();
+        assert_eq!(refused, 0);
+    }
+
+    /// The store's futures are ready at once (`ready`): poll one without a runtime.
+    fn futures_executor_block_on<T>(f: StoreFuture<'_, T>) -> T {
+        let mut f = f;
+        let waker = std::task::Waker::noop();
+        let mut cx = std::task::Context::from_waker(waker);
+        match f.as_mut().poll(&mut cx) {
+            std::task::Poll::Ready(v) => v,
+            std::task::Poll::Pending => unreachable!("a memory store future is ready at once"),
+        }
     }
 }
