@@ -19,7 +19,7 @@ node-build-debug: node-deps ## build the Node addon (debug) with napi build --pl
 	cd $(NODE_DIR) && npx napi build --platform
 
 test-node: node-build-debug ## Node: build the addon (debug) and run node --test (conformance + sandbox integration)
-	cd $(NODE_DIR) && RUST_BACKTRACE=0 node --test --test-reporter=tap test/
+	cd $(NODE_DIR) && RUST_BACKTRACE=0 node --test --test-reporter=tap test/*.test.mjs
 
 lint-node: node-deps ## Node: clippy, generated index.js/index.d.ts must match the Rust source, tsc --noEmit
 	$(CARGO) clippy -p wa360-node --all-targets -- -D warnings
