@@ -13,8 +13,16 @@ const native = require('./index.js')
 const RANK = Object.freeze({ off: 0, silent: 0, error: 1, warn: 2, info: 3, debug: 4, trace: 5 })
 const NAMES = ['off', 'error', 'warn', 'info', 'debug', 'trace']
 
+const ERROR_FIELDS = Object.freeze(native._errorFields())
+/**
+ * An `invalid_argument` error naming `field` and `rule`, with every other attribute of a
+ * wa360 error (null), as errors built in Rust have. The one helper of the JS-side checks
+ * (here and in webhook-receiver.js).
+ */
 function invalid(field, rule) {
-  return Object.assign(new Error(`invalid argument \`${field}\`: ${rule}`), { code: 'invalid_argument', field, rule })
+  const e = Object.assign(new TypeError(`invalid argument \`${field}\`: ${rule}`), { code: 'invalid_argument', field, rule })
+  for (const f of ERROR_FIELDS) if (f !== 'message' && !Object.hasOwn(e, f)) e[f] = null
+  return e
 }
 
 function rankOf(level, field) {
@@ -98,4 +106,4 @@ if (envLevel) {
   }
 }
 
-module.exports = { setLogger, attach }
+module.exports = { setLogger, attach, invalid }

@@ -10,21 +10,14 @@
 //     event per call, in order per conversation, with retries and dead letters.
 // Claims, leases, retries and ordering are the core's (Consumer); this file only
 // calls the handler and reports back.
-const { Verifier, Receiver, Inbox, _errorFields } = require('./wa360.js')
+const { Verifier, Receiver, Inbox } = require('./wa360.js')
+const { invalid } = require('./logging.js')
 
 const MAX_BODY = 1 << 20
 // The core's ceiling on concurrent handlers (`wa360::input::MAX_CONCURRENCY`).
 const MAX_CONCURRENCY = 1024
 // setTimeout holds at most 2^31 - 1 ms (about 24.8 days); longer fires at once.
 const MAX_TIMER_MS = 2 ** 31 - 1
-
-const ERROR_FIELDS = Object.freeze(_errorFields())
-/** An `invalid_argument` error naming `field` and `rule`, shaped as the core's errors. */
-function invalid(field, rule) {
-  const e = Object.assign(new TypeError(`invalid argument \`${field}\`: ${rule}`), { code: 'invalid_argument', field, rule })
-  for (const f of ERROR_FIELDS) if (f !== 'message' && !Object.hasOwn(e, f)) e[f] = null
-  return e
-}
 
 // The options of makeReceiver (and of the Express middleware); the Fastify plugin adds its own.
 const RECEIVER_OPTIONS = ['onEvents', 'onError', 'verify', 'verifier', 'insecureSkipVerify', 'verifyToken',

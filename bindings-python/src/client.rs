@@ -293,20 +293,17 @@ macro_rules! client_class {
                 py: Python<'py>,
                 campaign: &Bound<'py, PyAny>,
                 ledger: &Bound<'py, PyAny>,
-                #[pyo3(from_py_with = crate::convert::args::concurrency)] concurrency: i64,
+                #[pyo3(from_py_with = crate::convert::args::concurrency)] concurrency: u64,
                 unknown_window: f64,
                 max_wait: f64,
-                #[pyo3(from_py_with = crate::convert::args::max_attempts)] max_attempts: i64,
+                #[pyo3(from_py_with = crate::convert::args::max_attempts)] max_attempts: u64,
                 start_in: Option<f64>,
                 progress: Option<Py<PyAny>>,
             ) -> PyResult<Bound<'py, PyAny>> {
                 guard(|| {
                     let c = self.core.client()?;
-                    // Signed, checked here: a `usize` / `u32` parameter would give
-                    // Python's own OverflowError for -1, not invalid_argument.
-                    use wa360::input::int_option;
-                    let concurrency = int_option("concurrency", concurrency as f64, 1, wa360::input::MAX_CONCURRENCY).py_err()? as usize;
-                    let max_attempts = int_option("max_attempts", max_attempts as f64, 1, u64::from(u32::MAX)).py_err()? as u32;
+                    // In range already (`args::concurrency`, `args::max_attempts`).
+                    let (concurrency, max_attempts) = (concurrency as usize, max_attempts as u32);
                     let mut opts = wa360::broadcast::BroadcastOptions {
                         concurrency,
                         unknown_window: wa360::input::duration_s_option("unknown_window", unknown_window).py_err()?,

@@ -347,30 +347,21 @@ pub mod args {
     pub fn limit(obj: &Bound<'_, PyAny>) -> PyResult<Option<u64>> {
         count(obj, "limit")
     }
-    /// A whole-number argument whose range the method checks (`max`, `limit`,
-    /// `concurrency`, `max_attempts`): an `int` (not a `bool`), else `invalid_argument`
-    /// naming it, never PyO3's `TypeError` / `OverflowError`. Out of `i64` saturates (the
-    /// range check then refuses it).
-    fn whole(obj: &Bound<'_, PyAny>, name: &str) -> PyResult<i64> {
-        let f = super::int_as_f64(obj);
-        if f.is_nan() {
-            return Err(crate::errors::to_py_err(wa360::Error::invalid(
-                name,
-                "must be an integer",
-            )));
-        }
-        Ok(f.clamp(i64::MIN as f64, i64::MAX as f64) as i64)
-    }
-    macro_rules! whole_args {
-        ($($f:ident => $name:literal),* $(,)?) => {
-            $(pub fn $f(obj: &Bound<'_, PyAny>) -> PyResult<i64> { whole(obj, $name) })*
+    // Whole-number arguments with a range (`max`, `limit`, `concurrency`, `max_attempts`),
+    // checked once by the core's rule: an `int` (not a `bool`) in range, else
+    // `invalid_argument` naming it, never PyO3's `TypeError` / `OverflowError`.
+    macro_rules! ranged_args {
+        ($($f:ident => $name:literal, $min:expr, $max:expr;)*) => {
+            $(pub fn $f(obj: &Bound<'_, PyAny>) -> PyResult<u64> {
+                super::int_option(obj, $name, $min, $max)
+            })*
         };
     }
-    whole_args!(
-        claim_max => "max",
-        dead_limit => "limit",
-        concurrency => "concurrency",
-        max_attempts => "max_attempts",
+    ranged_args!(
+        claim_max => "max", 1, wa360::input::MAX_CLAIM;
+        dead_limit => "limit", 1, wa360::input::MAX_LISTING;
+        concurrency => "concurrency", 1, wa360::input::MAX_CONCURRENCY;
+        max_attempts => "max_attempts", 1, u64::from(u32::MAX);
     );
     /// Webhook headers (`None` = none).
     pub fn headers(

@@ -92,13 +92,11 @@ impl PyInbox {
     fn dead<'py>(
         &self,
         py: Python<'py>,
-        #[pyo3(from_py_with = crate::convert::args::dead_limit)] limit: i64,
+        #[pyo3(from_py_with = crate::convert::args::dead_limit)] limit: u64,
     ) -> PyResult<Bound<'py, PyList>> {
         guard(|| {
-            // Signed, checked here: a `usize` would give OverflowError for -1.
-            let limit =
-                wa360::input::int_option("limit", limit as f64, 1, wa360::input::MAX_LISTING)
-                    .py_err()? as usize;
+            // In range already (`args::dead_limit`).
+            let limit = limit as usize;
             let rows = py.detach(|| self.get()?.dead(limit)).py_err()?;
             let out = PyList::empty(py);
             for r in rows {
@@ -206,13 +204,12 @@ impl PyConsumer {
     fn next(
         &self,
         py: Python<'_>,
-        #[pyo3(from_py_with = crate::convert::args::claim_max)] max: i64,
+        #[pyo3(from_py_with = crate::convert::args::claim_max)] max: u64,
         timeout: f64,
     ) -> PyResult<Vec<PyDelivery>> {
         guard(|| {
-            // Signed, checked here: a `usize` would give OverflowError for -1.
-            let max = wa360::input::int_option("max", max as f64, 1, wa360::input::MAX_CLAIM)
-                .py_err()? as usize;
+            // In range already (`args::claim_max`).
+            let max = max as usize;
             let timeout = wa360::input::wait_s_option("timeout", timeout).py_err()?;
             let got = py.detach(|| self.inner.next(max, timeout)).py_err()?;
             got.into_iter().map(|d| delivery_to_py(py, d)).collect()

@@ -150,8 +150,8 @@ pub struct Ledger {
     lease: Duration,
 }
 
-/// A name no other handle, in this process or another, has.
-fn owner_name() -> Arc<str> {
+/// A name no other handle (or run), in this process or another, has.
+pub(crate) fn owner_name() -> Arc<str> {
     format!("{}-{:016x}", std::process::id(), fastrand::u64(..)).into()
 }
 
@@ -496,8 +496,8 @@ impl Ledger {
     /// A run starts on this ledger under the name `run`: it is listed as live, and the run
     /// state becomes `running` unless an operator paused the campaign ([`Ledger::pause`]):
     /// a pause holds every run, a new one included, until [`Ledger::resume`]. A `stopped`
-    /// or `done` state is left behind (running again resumes). Returns the run state.
-    pub(crate) fn begin_run(&self, run: &str) -> Result<String> {
+    /// or `done` state is left behind (running again resumes).
+    pub(crate) fn begin_run(&self, run: &str) -> Result<()> {
         let mut conn = self.lock();
         let tx = conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
@@ -517,9 +517,7 @@ impl Ledger {
         if get_meta(&tx, "run_state")?.as_deref() != Some("paused") {
             set_meta(&tx, "run_state", "running")?;
         }
-        let state = get_meta(&tx, "run_state")?.unwrap_or_else(|| "running".into());
-        tx.commit().map_err(db_err)?;
-        Ok(state)
+        tx.commit().map_err(db_err)
     }
 
     /// The run `run` ends, having written `summary`:
@@ -572,7 +570,6 @@ impl Ledger {
         Ok(get_meta(&self.lock(), "not_before_ms")?.and_then(|v| v.parse().ok()))
     }
 
-    /// Store the summary of a run (JSON).
     /// The summary the last run wrote, if any.
     pub fn summary(&self) -> Result<Option<serde_json::Value>> {
         Ok(get_meta(&self.lock(), "summary")?.and_then(|v| serde_json::from_str(&v).ok()))

@@ -589,7 +589,7 @@ impl Client {
         let start = Instant::now();
         // This run's name among the live runs of the ledger (several processes may run
         // one campaign; see `Ledger::end_run`).
-        let run: Arc<str> = format!("{}-{:016x}", std::process::id(), fastrand::u64(..)).into();
+        let run = ledger::owner_name();
         {
             let (l, run) = (ledger.clone(), Arc::clone(&run));
             let nb = options.not_before_ms;
