@@ -65,6 +65,10 @@ pub(crate) enum Body {
     Empty,
     /// A JSON document (already serialised).
     Json(Bytes),
+    /// A JSON document that carries secrets of its own (webhook header values). Like the
+    /// API key, each of `secrets` is removed from every error and log line of the request:
+    /// a server may echo the body it refused.
+    SecretJson { bytes: Bytes, secrets: Vec<String> },
     /// Raw bytes of a resumable upload (`application/octet-stream`, header `file_offset`).
     Binary { bytes: Bytes, offset: u64 },
     /// A media upload: `messaging_product=whatsapp`, `type=<mime>`, `file` part.
@@ -241,6 +245,20 @@ impl Transport {
         body: Option<&Value>,
         retry: RetryClass,
     ) -> Result<Value> {
+        self.request_json_with_secrets(method, path, body, Vec::new(), retry)
+            .await
+    }
+
+    /// [`Self::request_json`] for a body that carries `secrets` (webhook header values):
+    /// they are removed from the request's errors and logs like the API key.
+    pub(crate) async fn request_json_with_secrets(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+        secrets: Vec<String>,
+        retry: RetryClass,
+    ) -> Result<Value> {
         if !path.starts_with('/') || path.contains("://") {
             return Err(Error::invalid(
                 "path",
@@ -248,14 +266,21 @@ impl Transport {
             ));
         }
         let body = match body {
-            Some(v) => Body::Json(serde_json::to_vec(v).map_err(json_err)?.into()),
+            Some(v) => {
+                let bytes = serde_json::to_vec(v).map_err(json_err)?.into();
+                if secrets.is_empty() {
+                    Body::Json(bytes)
+                } else {
+                    Body::SecretJson { bytes, secrets }
+                }
+            }
             None => Body::Empty,
         };
         let url = self.url_for(path);
         let resp = self
             .execute(method, &url, &body, retry, Accept::Json)
             .await?;
-        self.decode_json(&resp, retry)
+        self.decode_json_redacting(&resp, retry, &self.secrets(&body))
     }
 
     /// Send a request, repeating failed attempts as `class` allows.
@@ -463,7 +488,7 @@ impl Transport {
             .header(header::ACCEPT, accept.header());
         req = match body {
             Body::Empty => req,
-            Body::Json(bytes) => req
+            Body::Json(bytes) | Body::SecretJson { bytes, .. } => req
                 .header(header::CONTENT_TYPE, "application/json")
                 .body(bytes.clone()),
             Body::Binary { bytes, offset } => req
@@ -502,9 +527,10 @@ impl Transport {
                 req.multipart(form)
             }
         };
+        let secrets = self.secrets(body);
         let resp = match req.send().await {
             Ok(r) => r,
-            Err(e) => return Err(self.network_error(&e, class)),
+            Err(e) => return Err(self.network_error(&e, class, &secrets)),
         };
         let status = resp.status();
         let retry_after = retry_after_header(resp.headers());
@@ -514,13 +540,7 @@ impl Transport {
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
         let answered = |body: &[u8]| {
-            let (failure, mut error) = self.answered_error(status, body, retry_after, class);
-            if let Error::Api { error: api, .. } = &mut error
-                && api.fbtrace_id.is_none()
-            {
-                api.fbtrace_id.clone_from(&fb_trace);
-            }
-            (failure, error)
+            self.answered_error(status, body, retry_after, fb_trace.clone(), class, &secrets)
         };
         if !status.is_success() {
             // Error bodies are small; read at most MAX_ERROR_BODY so a hostile or broken
@@ -565,8 +585,13 @@ impl Transport {
         }
     }
 
-    fn network_error(&self, e: &reqwest::Error, class: RetryClass) -> (Failure, Error) {
-        let detail = self.redact(&describe(e));
+    fn network_error(
+        &self,
+        e: &reqwest::Error,
+        class: RetryClass,
+        secrets: &[&str],
+    ) -> (Failure, Error) {
+        let detail = redact(&describe(e), secrets);
         if e.is_connect() {
             return (Failure::NotSent, Error::Connection(detail));
         }
@@ -608,14 +633,20 @@ impl Transport {
         status: StatusCode,
         body: &[u8],
         retry_after: Option<Duration>,
+        fb_trace: Option<String>,
         class: RetryClass,
+        secrets: &[&str],
     ) -> (Failure, Error) {
-        // The key is removed from the body before anything is cut from it: a key across
-        // the snippet's end would otherwise leave its first part in the error.
-        let body = self.redact_bytes(body);
+        // The secrets are removed from the body before anything is cut from it: a key
+        // across the snippet's end would otherwise leave its first part in the error.
+        let body = redact_bytes(body, secrets);
         let parsed = parse_error_body(status.as_u16(), &body);
         let mut api = parsed.error;
-        self.redact_api_error(&mut api);
+        if api.fbtrace_id.is_none() {
+            api.fbtrace_id = fb_trace;
+        }
+        // Every text the server chose, the trace header included, after it is merged.
+        redact_api_error(&mut api, secrets);
         if retry_after.is_some() {
             api.retry_after = retry_after;
         }
@@ -653,43 +684,37 @@ impl Transport {
         (failure, error)
     }
 
-    /// Remove the API key from server-provided text (a server that echoes it back).
-    fn redact(&self, text: &str) -> String {
-        let key = self.config.api_key().expose();
-        if key.is_empty() {
-            text.to_string()
-        } else {
-            text.replace(key, "***")
+    /// What must never appear in an error or a log line of a request with `body`: the API
+    /// key and the body's own secrets, longest first (so a value is removed whole before a
+    /// part of it is looked for).
+    fn secrets<'a>(&'a self, body: &'a Body) -> Vec<&'a str> {
+        let mut all = vec![self.config.api_key().expose()];
+        if let Body::SecretJson { secrets, .. } = body {
+            all.extend(secrets.iter().map(String::as_str));
         }
-    }
-
-    /// `body` with every occurrence of the API key replaced by `***` (borrowed when there
-    /// is none).
-    fn redact_bytes<'b>(&self, body: &'b [u8]) -> std::borrow::Cow<'b, [u8]> {
-        let key = self.config.api_key().expose().as_bytes();
-        if key.is_empty() || !body.windows(key.len()).any(|w| w == key) {
-            return std::borrow::Cow::Borrowed(body);
-        }
-        let mut out = Vec::with_capacity(body.len());
-        let mut rest = body;
-        while let Some(at) = rest.windows(key.len()).position(|w| w == key) {
-            out.extend_from_slice(&rest[..at]);
-            out.extend_from_slice(b"***");
-            rest = &rest[at + key.len()..];
-        }
-        out.extend_from_slice(rest);
-        std::borrow::Cow::Owned(out)
+        all.retain(|s| !s.is_empty());
+        all.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        all
     }
 
     /// Decode a 2xx JSON body; an empty body is `null`. Failure is `outcome_unknown` for
     /// sends and `invalid_response` otherwise, quoting the start of the body with the key
     /// removed (before the cut).
     pub(crate) fn decode_json(&self, resp: &Response, class: RetryClass) -> Result<Value> {
+        self.decode_json_redacting(resp, class, &self.secrets(&Body::Empty))
+    }
+
+    fn decode_json_redacting(
+        &self,
+        resp: &Response,
+        class: RetryClass,
+        secrets: &[&str],
+    ) -> Result<Value> {
         if resp.body.iter().all(u8::is_ascii_whitespace) {
             return Ok(Value::Null);
         }
         serde_json::from_slice(&resp.body).map_err(|e| {
-            let body = self.redact_bytes(&resp.body);
+            let body = redact_bytes(&resp.body, secrets);
             let e = unreadable_success(
                 resp.status,
                 format!("2xx answer is not JSON ({e}): {}", body_snippet(&body)),
@@ -699,11 +724,53 @@ impl Transport {
             e
         })
     }
+}
 
-    fn redact_api_error(&self, api: &mut ApiError) {
-        api.message = self.redact(&api.message);
-        if let Some(d) = api.details.take() {
-            api.details = Some(self.redact(&d));
+/// `text` with every occurrence of each secret replaced by `***` (a server that echoes
+/// the key or a body it refused).
+fn redact(text: &str, secrets: &[&str]) -> String {
+    let mut out = text.to_string();
+    for s in secrets {
+        if out.contains(s) {
+            out = out.replace(s, "***");
+        }
+    }
+    out
+}
+
+/// `body` with every occurrence of each secret replaced by `***` (borrowed when there is
+/// none).
+fn redact_bytes<'b>(body: &'b [u8], secrets: &[&str]) -> std::borrow::Cow<'b, [u8]> {
+    let mut out = std::borrow::Cow::Borrowed(body);
+    for secret in secrets {
+        let key = secret.as_bytes();
+        if !out.windows(key.len()).any(|w| w == key) {
+            continue;
+        }
+        let mut next = Vec::with_capacity(out.len());
+        let mut rest: &[u8] = &out;
+        while let Some(at) = rest.windows(key.len()).position(|w| w == key) {
+            next.extend_from_slice(&rest[..at]);
+            next.extend_from_slice(b"***");
+            rest = &rest[at + key.len()..];
+        }
+        next.extend_from_slice(rest);
+        out = std::borrow::Cow::Owned(next);
+    }
+    out
+}
+
+/// Every text field of a server's error with the secrets removed.
+fn redact_api_error(api: &mut ApiError, secrets: &[&str]) {
+    api.message = redact(&api.message, secrets);
+    for field in [
+        &mut api.details,
+        &mut api.error_type,
+        &mut api.fbtrace_id,
+        &mut api.trace_id,
+    ] {
+        if let Some(text) = field.take() {
+            *field = Some(redact(&text, secrets));
         }
     }
 }

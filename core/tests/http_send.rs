@@ -567,6 +567,37 @@ async fn key_never_appears_in_client_debug_or_server_echoes() {
     assert!(e.to_string().contains("Invalid api_key ***"), "{e}");
 }
 
+/// Every text the server chose is cleaned of the key, not only the message: the error
+/// type, the trace ids (body and `x-fb-trace-id` header) and the details.
+#[tokio::test]
+async fn key_echoed_in_any_error_field_or_the_trace_header_is_removed() {
+    let server = TestServer::start(vec![
+        Reply::json(
+            400,
+            json!({"error": {"message": "m", "type": KEY, "code": 100, "fbtrace_id": KEY,
+                   "error_data": {"details": KEY}}}),
+        ),
+        Reply::json_with(
+            400,
+            &[("x-fb-trace-id", KEY)],
+            json!({"meta": {"developer_message": "m", "360dialog_trace_id": KEY}}),
+        ),
+    ])
+    .await;
+    let c = client(&server);
+    for _ in 0..2 {
+        let e = c.send_body(text_body()).await.unwrap_err();
+        assert_no_key(&e);
+        let api = e.api_error().unwrap();
+        let fields = format!(
+            "{:?} {:?} {:?} {:?}",
+            api.error_type, api.fbtrace_id, api.trace_id, api.details
+        );
+        assert!(!fields.contains(KEY), "{fields}");
+        assert!(fields.contains("***"), "{fields}");
+    }
+}
+
 #[tokio::test]
 async fn clones_share_one_client() {
     let server = TestServer::start(vec![send_ok(), send_ok()]).await;

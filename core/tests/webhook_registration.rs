@@ -166,6 +166,40 @@ async fn server_errors_surface_as_typed_errors() {
     }
 }
 
+/// A server that echoes the body it refused (or answers a 2xx that is not JSON with it)
+/// must not put the registered header secrets into the error, in any form: the value,
+/// the Basic token, the decoded `user:pass`, the password, or JSON-escaped.
+#[tokio::test]
+async fn echoed_header_secrets_are_removed_from_errors() {
+    let settings = WebhookSettings::new("https://hooks.example.com/wa360")
+        .basic_auth("hookuser", "Sentinel\"Pass-51d0")
+        .header("X-Token", "SentinelTok-99");
+    let token = settings.headers["Authorization"].expose().to_string();
+    let echoed = serde_json::to_string(&settings.to_body()).unwrap();
+    let srv = TestServer::start(vec![
+        Reply::json(
+            400,
+            json!({"meta": {"success": false, "developer_message": format!("Invalid payload: {echoed}")}}),
+        ),
+        Reply::json(
+            400,
+            json!({"error": {"message": "bad", "type": "SentinelTok-99",
+                   "fbtrace_id": "hookuser:Sentinel\"Pass-51d0", "code": 100}}),
+        ),
+        Reply::raw(200, "text/html", format!("<p>{echoed} {token} Sentinel\"Pass-51d0</p>").as_bytes()),
+    ])
+    .await;
+    let c = client(&srv, 0);
+    for _ in 0..3 {
+        let e = c.webhooks().set_phone(&settings).await.unwrap_err();
+        let text = format!("{e} {e:?} {:?}", e.api_error());
+        for secret in ["SentinelTok-99", "Sentinel", &token[6..], "hookuser:"] {
+            assert!(!text.contains(secret), "{secret} in {text}");
+        }
+        assert!(text.contains("***"), "{text}");
+    }
+}
+
 #[tokio::test]
 async fn invalid_settings_make_no_request() {
     let srv = TestServer::start(vec![Reply::json(200, json!({}))]).await;

@@ -257,6 +257,43 @@ impl WebhookSettings {
         Value::Object(body)
     }
 
+    /// Every form in which a header's secret could come back in a server's answer (an
+    /// error that echoes the refused body): each value, its credential after the scheme
+    /// (`Basic <token>`), a Basic credential decoded (`user:pass`, and the password), and
+    /// each of those as escaped in JSON text.
+    fn secret_forms(&self) -> Vec<String> {
+        use base64::Engine as _;
+        let mut forms = Vec::new();
+        for value in self.headers.values() {
+            let value = value.expose();
+            forms.push(value.to_string());
+            if let Some((_, token)) = value.split_once(' ') {
+                forms.push(token.trim().to_string());
+                let decoded = base64::engine::general_purpose::STANDARD
+                    .decode(token.trim())
+                    .ok()
+                    .and_then(|b| String::from_utf8(b).ok());
+                if let Some(credentials) = decoded {
+                    if let Some((_, pass)) = credentials.split_once(':') {
+                        forms.push(pass.to_string());
+                    }
+                    forms.push(credentials);
+                }
+            }
+        }
+        let escaped: Vec<String> = forms
+            .iter()
+            .filter_map(|f| {
+                let json = serde_json::to_string(f).ok()?;
+                let inner = &json[1..json.len() - 1];
+                (inner != f).then(|| inner.to_string())
+            })
+            .collect();
+        forms.extend(escaped);
+        forms.retain(|f| !f.is_empty());
+        forms
+    }
+
     /// Read settings back from a configuration answer: `url` is required,
     /// `headers` kept when present (360dialog may not return them).
     fn from_answer(value: &Value, status_path: &str) -> Result<WebhookSettings> {
@@ -332,10 +369,11 @@ impl Webhooks<'_> {
     async fn set(&self, path: &str, settings: &WebhookSettings) -> Result<Value> {
         settings.validate()?;
         self.transport
-            .request_json(
+            .request_json_with_secrets(
                 Method::POST,
                 path,
                 Some(&settings.to_body()),
+                settings.secret_forms(),
                 RetryClass::Idempotent,
             )
             .await
