@@ -243,8 +243,11 @@ macro_rules! client_class {
             #[new]
             #[pyo3(signature = (api_key = None, *, base_url = None, timeout = None, connect_timeout = None, max_retries = None, governor = None))]
             fn new(
-                api_key: Option<String>,
-                base_url: Option<String>,
+                // Read by wa360's own extractors: a key with a lone surrogate (an environment
+                // value with stray bytes) is `invalid_argument`, never a `UnicodeEncodeError`
+                // that quotes the key.
+                #[pyo3(from_py_with = crate::convert::args::api_key)] api_key: Option<String>,
+                #[pyo3(from_py_with = crate::convert::args::base_url)] base_url: Option<String>,
                 timeout: Option<&Bound<'_, PyAny>>,
                 connect_timeout: Option<&Bound<'_, PyAny>>,
                 max_retries: Option<&Bound<'_, PyAny>>,

@@ -314,6 +314,8 @@ pub mod args {
         opt_name => "name",
         status => "status",
         language => "language",
+        api_key => "api_key",
+        base_url => "base_url",
     );
     /// `websites`: a list (or tuple) of `str`; a lone `str` is refused (it is not a list).
     pub fn websites(obj: &Bound<'_, PyAny>) -> PyResult<Option<Vec<String>>> {

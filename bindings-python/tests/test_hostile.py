@@ -163,6 +163,28 @@ def test_client_options_raise_invalid_argument_naming_the_option(
     assert e.value.field == field
 
 
+@pytest.mark.parametrize("cls", [wa360.Client, wa360.AsyncClient])
+@pytest.mark.parametrize(
+    ("args", "kwargs", "field"),
+    [
+        (("SentinelKey\ud800abc",), {}, "api_key"),
+        ((b"SentinelKey-bytes",), {}, "api_key"),
+        ((12345,), {}, "api_key"),
+        (("SentinelKey-ok",), {"base_url": "http://127.0.0.1:9/\udcff"}, "base_url"),
+        (("SentinelKey-ok",), {"base_url": 9}, "base_url"),
+    ],
+)
+def test_a_bad_key_or_base_url_is_invalid_argument_that_never_shows_the_key(
+    cls: Any, args: tuple[Any, ...], kwargs: dict[str, Any], field: str
+) -> None:
+    # An API key read from the environment with stray bytes holds lone surrogates.
+    with pytest.raises(wa360.InvalidArgumentError) as e:
+        cls(*args, **kwargs)
+    assert e.value.field == field
+    shown = f"{e.value} {e.value!r} {e.value.args!r}"
+    assert "SentinelKey" not in shown, shown
+
+
 @pytest.mark.parametrize(
     "kw", [{"max_bytes": -1}, {"max_depth": 2**80}, {"max_depth": 0}, {"max_bytes": 0}]
 )
