@@ -24,6 +24,7 @@ def build(cfg: dict[str, Any]) -> WebhookReceiver:
     return WebhookReceiver(
         lambda events: None,
         verifier=wa360.Verifier.from_dict(verifier) if verifier else None,
+        insecure_skip_verify=not verifier,
         verify_token=cfg.get("verify_token"),
         inbox=cfg.get("inbox"),
         max_bytes=cfg.get("max_bytes"),

@@ -84,7 +84,7 @@ def test_flask_blueprint_with_an_inbox_hands_events_to_worker_threads_and_retrie
                 seen.append(ident)
 
     app = Flask(__name__)
-    bp = flask_blueprint(on_events, inbox="memory://?retry_base_ms=10")
+    bp = flask_blueprint(on_events, inbox="memory://?retry_base_ms=10", insecure_skip_verify=True)
     app.register_blueprint(bp)
     http = app.test_client()
     for w in ("wamid.F1", "wamid.F2", "wamid.F1"):
@@ -97,7 +97,9 @@ def test_flask_blueprint_with_an_inbox_hands_events_to_worker_threads_and_retrie
 
 def test_a_store_that_fails_answers_503(tmp_path: Path) -> None:
     db = tmp_path / "inbox.db"
-    receiver = WebhookReceiver(lambda events: None, inbox=f"sqlite://{db}?busy_timeout_ms=100")
+    receiver = WebhookReceiver(
+        lambda events: None, inbox=f"sqlite://{db}?busy_timeout_ms=100", insecure_skip_verify=True
+    )
     # The lock is held by another process: two SQLite libraries in one process (Python's and
     # the bundled one) do not see each other's POSIX locks.
     holder = lock_in_another_process(db)
@@ -118,7 +120,7 @@ def test_close_lets_running_handlers_finish_within_the_grace_then_releases() -> 
         started.set()
         gate.wait(10)
 
-    receiver = WebhookReceiver(slow, inbox="memory://", concurrency=1)
+    receiver = WebhookReceiver(slow, inbox="memory://", concurrency=1, insecure_skip_verify=True)
     receiver.handle({}, inbound_text("1555", "x", "wamid.S1"))
     assert started.wait(10)
     t0 = time.monotonic()
@@ -177,7 +179,10 @@ def test_a_handler_that_is_cancelled_gives_its_event_back_and_the_conversation_g
             seen.append(ident)
 
     receiver = WebhookReceiver(
-        on_events, inbox="memory://?lease_ms=1000&retry_base_ms=10", concurrency=2
+        on_events,
+        inbox="memory://?lease_ms=1000&retry_base_ms=10",
+        concurrency=2,
+        insecure_skip_verify=True,
     )
 
     async def main() -> None:
@@ -206,7 +211,10 @@ def test_a_sync_handler_raising_a_base_exception_keeps_its_consumer_thread() -> 
             seen.extend(str(getattr(e, "id", "")) for e in events)
 
     receiver = WebhookReceiver(
-        on_events, inbox="memory://?lease_ms=1000&retry_base_ms=10", concurrency=1
+        on_events,
+        inbox="memory://?lease_ms=1000&retry_base_ms=10",
+        concurrency=1,
+        insecure_skip_verify=True,
     )
     receiver.handle({}, inbound_text("15550002222", "x", "wamid.Y1"))
     receiver.handle({}, inbound_text("15550002222", "x", "wamid.Y2"))
@@ -234,5 +242,10 @@ def test_bad_receiver_options_are_invalid_argument_at_construction(
     field: str, value: object
 ) -> None:
     with pytest.raises(wa360.InvalidArgumentError) as e:
-        WebhookReceiver(lambda events: None, inbox="memory://", **{field: value})  # type: ignore[arg-type]
+        WebhookReceiver(
+            lambda events: None,
+            inbox="memory://",
+            insecure_skip_verify=True,
+            **{field: value},  # type: ignore[arg-type]
+        )  # type: ignore[arg-type]
     assert e.value.field == field, e.value

@@ -100,7 +100,7 @@ def test_fastapi_metrics_count_deliveries_duplicates_503_and_dead_letters(
 
 def test_flask_blueprint_metrics_without_an_inbox() -> None:
     app = Flask(__name__)
-    bp = flask_blueprint(lambda events: None)
+    bp = flask_blueprint(lambda events: None, insecure_skip_verify=True)
     app.register_blueprint(bp)
     http = app.test_client()
     body = inbound_text("15550002222", "hi", "wamid.PF1")

@@ -140,7 +140,7 @@ def test_receiver_hands_off_without_waiting_for_the_callback() -> None:
         release.wait(5)
         seen.extend(e.kind for e in events)
 
-    receiver = WebhookReceiver(slow)
+    receiver = WebhookReceiver(slow, insecure_skip_verify=True)
     code, _ = receiver.handle({}, status("wamid.S", "delivered"))
     assert code == 200 and seen == []  # answered while the callback is still blocked
     release.set()
@@ -148,8 +148,39 @@ def test_receiver_hands_off_without_waiting_for_the_callback() -> None:
     assert seen == ["status"]
 
 
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda **kw: WebhookReceiver(lambda events: None, **kw),
+        lambda **kw: wa360.receivers.starlette_endpoint(lambda events: None, **kw),
+        lambda **kw: wa360.receivers.fastapi_router(lambda events: None, **kw),
+        lambda **kw: wa360.receivers.flask_view(lambda events: None, **kw),
+        lambda **kw: wa360.receivers.flask_blueprint(lambda events: None, **kw),
+    ],
+)
+def test_a_receiver_without_a_verifier_refuses_to_start_unless_told(make: Any) -> None:
+    # A forgotten verifier must not leave an endpoint that takes anyone's deliveries
+    # (the Node receiver refuses the same way).
+    for kw in ({}, {"verifier": None}, {"insecure_skip_verify": False}, {"dedupe": False}):
+        with pytest.raises(wa360.InvalidArgumentError) as e:
+            make(**kw)
+        assert e.value.field == "verifier", e.value
+    with pytest.raises(wa360.InvalidArgumentError) as e:
+        make(insecure_skip_verify="yes")
+    assert e.value.field == "insecure_skip_verify"
+    with pytest.raises(wa360.InvalidArgumentError) as e:
+        make(verifier=("user", "pass"))
+    assert e.value.field == "verifier"
+    # Told explicitly, it takes unauthenticated deliveries; with a verifier, it checks them.
+    made = make(insecure_skip_verify=True)
+    open_receiver = made if isinstance(made, WebhookReceiver) else made.receiver
+    assert open_receiver.accept({}, status("wamid.V1", "sent"))[0] == 200
+    checked = WebhookReceiver(lambda events: None, verifier=wa360.Verifier(basic_auth=("u", "p")))
+    assert checked.accept({}, status("wamid.V2", "sent"))[0] == 401
+
+
 def test_hub_challenge_handshake() -> None:
-    receiver = WebhookReceiver(lambda events: None, verify_token="tok")
+    receiver = WebhookReceiver(lambda events: None, verify_token="tok", insecure_skip_verify=True)
     assert receiver.challenge("hub.mode=subscribe&hub.verify_token=tok&hub.challenge=42") == (
         200,
         b"42",
@@ -171,7 +202,9 @@ def test_starlette_endpoint_refuses_a_huge_upload_without_holding_it() -> None:
     from starlette.applications import Starlette
     from starlette.routing import Route
 
-    endpoint = wa360.receivers.starlette_endpoint(lambda events: None, dedupe=False)
+    endpoint = wa360.receivers.starlette_endpoint(
+        lambda events: None, dedupe=False, insecure_skip_verify=True
+    )
     served = Served(Starlette(routes=[Route("/webhook", endpoint, methods=["POST"])]))
     chunk = b"\0" * (1 << 20)
 
@@ -233,7 +266,9 @@ def test_flask_view_reads_no_more_than_the_limit_of_a_huge_body() -> None:
             return n
 
     app = Flask(__name__)
-    view = wa360.receivers.flask_view(lambda events: None, dedupe=False, max_bytes=4096)
+    view = wa360.receivers.flask_view(
+        lambda events: None, dedupe=False, max_bytes=4096, insecure_skip_verify=True
+    )
     app.add_url_rule("/webhook", view_func=view, methods=["POST"])
     body = Endless()
     r = app.test_client().post("/webhook", input_stream=body)
@@ -247,7 +282,7 @@ def test_flask_view_reads_a_body_a_before_request_hook_already_read() -> None:
     app = Flask(__name__)
     seen: list[bytes] = []
     app.before_request(lambda: seen.append(__import__("flask").request.get_data()) and None)
-    view = wa360.receivers.flask_view(lambda events: None, dedupe=False)
+    view = wa360.receivers.flask_view(lambda events: None, dedupe=False, insecure_skip_verify=True)
     app.add_url_rule("/webhook", view_func=view, methods=["POST"])
     body = inbound_text(TO, "hi", "wamid.HOOK")
     r = app.test_client().post("/webhook", data=body)
@@ -292,7 +327,9 @@ def test_a_starlette_app_with_the_receivers_lifespan_handles_a_stored_backlog_at
     from starlette.routing import Route
 
     url = f"sqlite://{tmp_path / 'inbox.db'}"
-    stored = WebhookReceiver(lambda events: None, inbox=url, start_consumers=False)
+    stored = WebhookReceiver(
+        lambda events: None, inbox=url, start_consumers=False, insecure_skip_verify=True
+    )
     assert stored.accept({}, inbound_text(TO, "waiting", "wamid.B1"))[0] == 200
 
     seen: list[str] = []
@@ -300,7 +337,7 @@ def test_a_starlette_app_with_the_receivers_lifespan_handles_a_stored_backlog_at
     async def on_events(events: list[wa360.Event]) -> None:
         seen.extend(str(getattr(e, "id", "")) for e in events)
 
-    endpoint = wa360.receivers.starlette_endpoint(on_events, inbox=url)
+    endpoint = wa360.receivers.starlette_endpoint(on_events, inbox=url, insecure_skip_verify=True)
     app = Starlette(
         routes=[Route("/webhook", endpoint, methods=["GET", "POST"])],
         lifespan=endpoint.receiver.lifespan,

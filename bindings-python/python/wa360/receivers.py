@@ -102,8 +102,11 @@ class WebhookReceiver:
 
     Args:
         on_events: called with new events (sync or ``async``); with an inbox, one event per call.
-        verifier: checks every delivery; ``None`` accepts unauthenticated deliveries (only
-            sensible behind your own authentication).
+        verifier: checks every delivery (Basic auth, a custom header or the app secret).
+            Required: without one the receiver refuses to start, unless
+            ``insecure_skip_verify=True`` says that deliveries are authenticated elsewhere
+            (your own proxy). Verification fails closed.
+        insecure_skip_verify: accept unauthenticated deliveries when no ``verifier`` is given.
         verify_token: answer Meta's ``GET`` ``hub.challenge`` handshake with this token.
         dedupe: without an inbox, drop repeated events (``True``: an in-memory :class:`Deduper`).
         status_fold: without an inbox, drop stale / repeated statuses (``True``: an in-memory
@@ -123,6 +126,7 @@ class WebhookReceiver:
         on_events: EventsCallback,
         *,
         verifier: Verifier | None = None,
+        insecure_skip_verify: bool = False,
         verify_token: str | None = None,
         dedupe: bool | Deduper = True,
         status_fold: bool | StatusFold = False,
@@ -142,6 +146,18 @@ class WebhookReceiver:
         shutdown_grace = _grace("shutdown_grace", shutdown_grace)
         if not isinstance(start_consumers, bool):
             raise _invalid("start_consumers", "must be True or False")
+        if not isinstance(insecure_skip_verify, bool):
+            raise _invalid("insecure_skip_verify", "must be True or False")
+        if verifier is not None and not isinstance(verifier, Verifier):
+            raise _invalid("verifier", "must be a wa360.Verifier")
+        if verifier is None and not insecure_skip_verify:
+            # Fails closed, as the Node receiver does: forgetting the verifier must not
+            # leave a public endpoint that takes anyone's deliveries.
+            raise _invalid(
+                "verifier",
+                "is required: give a wa360.Verifier (basic_auth / headers / app_secret), "
+                "or insecure_skip_verify=True when deliveries are authenticated elsewhere",
+            )
         self.on_events = on_events
         self.inbox: Inbox | None = Inbox(inbox) if isinstance(inbox, str) else inbox
         self.deduper: Deduper | None = Deduper() if dedupe is True else (dedupe or None)
