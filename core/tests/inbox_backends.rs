@@ -78,6 +78,53 @@ mod sqlite {
         c.close().unwrap();
         let _ = std::fs::remove_dir_all(&dir);
     }
+
+    /// A claim searches without the write lock, and takes it only for what it found: a
+    /// consumer with nothing claimable (a backlog behind a conversation waiting for its
+    /// retry) keeps polling while another process holds the write lock, instead of
+    /// queueing for it (and then failing with `store`) at every poll, ahead of the
+    /// receiver's accepts.
+    #[test]
+    fn a_claim_with_nothing_claimable_never_waits_for_the_write_lock() {
+        use super::{accept_json, ids, testing};
+        use wa360::inbox::Nacked;
+        let dir = std::env::temp_dir().join(format!(
+            "wa360-inbox-search-{}-{:08x}",
+            std::process::id(),
+            fastrand::u32(..)
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("inbox.db");
+        let url = format!(
+            "sqlite://{}?busy_timeout_ms=300&retry_base_ms=60000&retry_max_ms=60000",
+            path.display()
+        );
+        let inbox = wa360::inbox::open(&url).unwrap();
+        for w in ["wamid.H", "wamid.B1", "wamid.B2"] {
+            accept_json(&*inbox, &testing::inbound_text("111", "x", w)).unwrap();
+        }
+        let head = inbox.claim("c", 5).unwrap();
+        assert_eq!(ids(&head), ["wamid.H"]);
+        assert!(matches!(
+            inbox.nack("c", &head[0].id, "downstream down").unwrap(),
+            Nacked::Retry(_)
+        ));
+        let blocker = rusqlite::Connection::open(&path).unwrap();
+        blocker.execute_batch("BEGIN IMMEDIATE").unwrap();
+        for _ in 0..3 {
+            assert!(inbox.claim("c", 5).unwrap().is_empty());
+        }
+        // A handle opened meanwhile (another worker) polls the same way.
+        blocker.execute_batch("ROLLBACK").unwrap();
+        let other = wa360::inbox::open(&url).unwrap();
+        blocker.execute_batch("BEGIN IMMEDIATE").unwrap();
+        assert!(other.claim("o", 5).unwrap().is_empty());
+        blocker.execute_batch("ROLLBACK").unwrap();
+        // Something claimable appears (another conversation): it is found at once.
+        accept_json(&*other, &testing::inbound_text("222", "x", "wamid.C")).unwrap();
+        assert_eq!(ids(&inbox.claim("c", 5).unwrap()), ["wamid.C"]);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }
 
 /// A failed event is retried by whichever consumer claims next (Redis keeps it with the

@@ -321,17 +321,28 @@ fn parse_options(query: &str) -> Result<InboxOptions> {
         let n: u64 = v.parse().map_err(|_| {
             Error::invalid(format!("inbox.{k}"), "must be a non-negative whole number")
         })?;
-        match k {
-            "lease_ms" if n >= 100 => o.lease = Duration::from_millis(n),
-            "lease_ms" => return Err(Error::invalid("inbox.lease_ms", "must be at least 100")),
-            "max_attempts" if n >= 1 => o.max_attempts = n.min(u64::from(u32::MAX)) as u32,
-            "max_attempts" => {
-                return Err(Error::invalid("inbox.max_attempts", "must be at least 1"));
+        // Each time is bounded: a lease or wait of years is a typo, and the bounds keep
+        // every `now + option` sum far from overflow.
+        let range = |min: u64, max: u64, unit: &str| {
+            if (min..=max).contains(&n) {
+                Ok(n)
+            } else {
+                Err(Error::invalid(
+                    format!("inbox.{k}"),
+                    format!("must be from {min} to {max} {unit}"),
+                ))
             }
-            "retry_base_ms" => o.retry_base = Duration::from_millis(n),
-            "retry_max_ms" => o.retry_max = Duration::from_millis(n),
-            "retention_s" => o.retention = Duration::from_secs(n),
-            "busy_timeout_ms" => o.busy_timeout = Duration::from_millis(n),
+        };
+        const DAY_MS: u64 = 86_400_000;
+        match k {
+            "lease_ms" => o.lease = Duration::from_millis(range(100, DAY_MS, "ms")?),
+            "max_attempts" => o.max_attempts = range(1, 1_000_000, "attempts")? as u32,
+            "retry_base_ms" => o.retry_base = Duration::from_millis(range(0, DAY_MS, "ms")?),
+            "retry_max_ms" => o.retry_max = Duration::from_millis(range(0, 7 * DAY_MS, "ms")?),
+            "retention_s" => o.retention = Duration::from_secs(range(0, 3650 * 86_400, "s")?),
+            "busy_timeout_ms" => {
+                o.busy_timeout = Duration::from_millis(range(0, 3_600_000, "ms")?);
+            }
             other => {
                 return Err(Error::invalid(
                     format!("inbox.{other}"),

@@ -54,13 +54,13 @@ use redis::aio::ConnectionManager;
 use redis::{RedisResult, Script, Value as RValue};
 use serde_json::{Value, json};
 
-use super::shared::{PruneClock, Signal, ms, now_ms};
+use super::shared::{ParsedBodies, PruneClock, Signal, ms, now_ms};
 use super::{
     Accepted, DeadLetter, Delivery, Inbox, InboxOptions, InboxStats, Nacked, conversation_of,
 };
 use crate::redis_conn::{RedisConn, error_text};
+use crate::webhook::Event;
 use crate::webhook::dedupe::{DedupeKey, FoldOutcome, MessageState, fold_status};
-use crate::webhook::{Event, ParseOptions, parse_with};
 use crate::{Error, Result};
 
 /// How many times accept re-reads after losing a race with another process.
@@ -89,6 +89,8 @@ struct Shared {
     scripts: Scripts,
     /// When `claim` last deleted the group's idle consumers ([`Inbox::prune`]).
     pruned: PruneClock,
+    /// The last few bodies of many events that claims parsed.
+    parsed: ParsedBodies<String>,
 }
 
 impl fmt::Debug for RedisInbox {
@@ -126,6 +128,7 @@ impl RedisInbox {
                 signal: Signal::new(),
                 scripts: Scripts::new(),
                 pruned: PruneClock::new(),
+                parsed: ParsedBodies::new(),
             }),
         };
         // The consumer group, from the start of the stream (entries may be
@@ -254,16 +257,13 @@ impl RedisInbox {
         body_ref: impl Fn(&R) -> (String, usize),
     ) -> Result<Vec<(R, Event)>> {
         let refs: Vec<(String, usize)> = rows.iter().map(body_ref).collect();
-        let mut parsed: HashMap<&str, Vec<Event>> = HashMap::new();
+        let mut parsed: HashMap<&str, Arc<Vec<Event>>> = HashMap::new();
         let mut out = Vec::with_capacity(refs.len());
         for (bid, idx) in &refs {
             if !parsed.contains_key(bid.as_str()) {
                 let body = self.body(bid)?;
-                let opts = ParseOptions {
-                    max_bytes: body.len().max(1),
-                    max_depth: 127,
-                };
-                parsed.insert(bid.as_str(), parse_with(&body, &opts)?);
+                let events = self.shared.parsed.events(bid.clone(), &body)?;
+                parsed.insert(bid.as_str(), events);
             }
             let event = parsed
                 .get(bid.as_str())

@@ -14,19 +14,18 @@
 //! to rebuild the exact [`Event`] (the parser is lossless and deterministic,
 //! so no second serialisation format exists to drift from it).
 
-use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
 
-use super::shared::{PruneClock, Signal, lock, ms, now_ms};
+use super::shared::{ParsedBodies, PruneClock, Signal, lock, ms, now_ms, reparse};
 use super::{
     Accepted, DeadLetter, Delivery, Inbox, InboxOptions, InboxStats, Nacked, conversation_of,
 };
+use crate::webhook::Event;
 use crate::webhook::dedupe::{DedupeKey, FoldOutcome, MessageState, fold_status};
-use crate::webhook::{Event, ParseOptions, parse_with};
 use crate::{Error, Result};
 
 /// `PRAGMA application_id` of an inbox file ("wa36"), so that another
@@ -56,6 +55,7 @@ CREATE INDEX IF NOT EXISTS entries_state ON entries(state, id);
 CREATE INDEX IF NOT EXISTS entries_conv ON entries(conv, id) WHERE conv IS NOT NULL;
 CREATE INDEX IF NOT EXISTS entries_body ON entries(body_id);
 CREATE INDEX IF NOT EXISTS entries_owner ON entries(lease_owner) WHERE state = 1;
+CREATE INDEX IF NOT EXISTS entries_due ON entries(state, not_before);
 CREATE TABLE IF NOT EXISTS dedupe(
   dkey TEXT PRIMARY KEY,
   seen_at INTEGER NOT NULL
@@ -93,7 +93,21 @@ struct Shared {
     signal: Signal,
     /// When accept last pruned expired keys on its own.
     pruned: PruneClock,
+    /// The last few bodies of many events that claims parsed.
+    parsed: ParsedBodies<i64>,
+    /// A second connection to the file, for the claims' search (`None` for `memory://`,
+    /// whose database lives in its one connection). See [`SqliteInbox::candidates`].
+    scan: Option<Mutex<Scan>>,
     label: String,
+}
+
+/// The claims' read connection, and what its last search that found nothing saw.
+struct Scan {
+    conn: Connection,
+    /// `(data_version, next_due_ms)` after a search found nothing: until another commit
+    /// to the file (any connection, this handle's own writes included) or that time, a
+    /// search would find nothing again.
+    idle: Option<(i64, i64)>,
 }
 
 impl fmt::Debug for SqliteInbox {
@@ -167,7 +181,21 @@ impl SqliteInbox {
         }
         conn.execute_batch("PRAGMA synchronous=FULL;")
             .map_err(fail)?;
-        SqliteInbox::init(conn, opts, label)
+        let mut inbox = SqliteInbox::init(conn, opts.clone(), label.clone())?;
+        let scan = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(fail)?;
+        scan.busy_timeout(opts.busy_timeout).map_err(fail)?;
+        scan.execute_batch("PRAGMA query_only=1;").map_err(fail)?;
+        if let Some(shared) = Arc::get_mut(&mut inbox.shared) {
+            shared.scan = Some(Mutex::new(Scan {
+                conn: scan,
+                idle: None,
+            }));
+        }
+        Ok(inbox)
     }
 
     /// A private in-memory inbox (`memory://`): one process, not durable.
@@ -198,6 +226,8 @@ impl SqliteInbox {
                 opts,
                 signal: Signal::new(),
                 pruned: PruneClock::new(),
+                parsed: ParsedBodies::new(),
+                scan: None,
                 label,
             }),
         })
@@ -316,6 +346,52 @@ impl SqliteInbox {
                 }
             }
         }
+    }
+
+    /// The ids of up to `want` entries claimable at `now`, oldest first, found without
+    /// the write lock: on a file, in a read transaction of the second connection (WAL
+    /// readers block no writer), so a long search never holds up an `accept` in this
+    /// process or another. The claim then takes each one only if it is still claimable.
+    /// A search that found nothing is not repeated until the file changes or the next
+    /// retry time or lease end comes: an idle consumer's poll costs one read of
+    /// `data_version`.
+    fn candidates(&self, now: i64, want: i64) -> Result<Vec<i64>> {
+        let fail = |e| store_error(&self.shared.label, "cannot search", e);
+        let search = |c: &Connection| -> rusqlite::Result<Vec<i64>> {
+            let mut found = Vec::new();
+            for sql in [CLAIM_READY, CLAIM_EXPIRED] {
+                let mut stmt = c.prepare_cached(sql)?;
+                for id in stmt.query_map(params![now, want], |r| r.get::<_, i64>(0))? {
+                    found.push(id?);
+                }
+            }
+            found.sort_unstable();
+            Ok(found)
+        };
+        let Some(scan) = &self.shared.scan else {
+            return self.read("cannot search", search);
+        };
+        let mut scan = lock(scan);
+        let Scan { conn, idle } = &mut *scan;
+        let tx = conn.unchecked_transaction().map_err(fail)?;
+        let version: i64 = tx
+            .query_row("PRAGMA data_version", [], |r| r.get(0))
+            .map_err(fail)?;
+        if let Some((seen, due)) = *idle
+            && seen == version
+            && now < due
+        {
+            return Ok(Vec::new());
+        }
+        let found = search(&tx).map_err(fail)?;
+        *idle = if found.is_empty() {
+            let due: Option<i64> = tx.query_row(NEXT_DUE, [now], |r| r.get(0)).map_err(fail)?;
+            Some((version, due.unwrap_or(i64::MAX)))
+        } else {
+            None
+        };
+        tx.commit().map_err(fail)?;
+        Ok(found)
     }
 
     fn read<T>(&self, what: &str, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T> {
@@ -482,14 +558,60 @@ fn bump(tx: &rusqlite::Transaction<'_>, name: &str, by: i64) -> rusqlite::Result
     Ok(())
 }
 
-/// Parse limits for re-reading a stored body: it already passed the
-/// receiver's limits, so only the parser's own nesting limit applies.
-fn reparse_options(len: usize) -> ParseOptions {
-    ParseOptions {
-        max_bytes: len.max(1),
-        max_depth: 127,
-    }
+/// An entry of a conversation waits while an earlier entry of it is live (ready or
+/// claimed), or while a later one is claimed under a live lease (a dead letter replayed
+/// after it). `?1` is now.
+macro_rules! not_blocked {
+    ($e:literal) => {
+        concat!(
+            "(",
+            $e,
+            ".conv IS NULL OR NOT EXISTS (
+                SELECT 1 FROM entries p WHERE p.conv = ",
+            $e,
+            ".conv AND p.id <> ",
+            $e,
+            ".id
+                  AND ((p.id < ",
+            $e,
+            ".id AND p.state IN (0, 1))
+                       OR (p.state = 1 AND p.lease_until >= ?1))))"
+        )
+    };
 }
+/// Ready entries whose retry time has come, each kind in id order through the
+/// `(state, id)` index: one query with `OR` sorted every candidate in a temporary tree
+/// (and, while it joined the bodies, every body with it).
+const CLAIM_READY: &str = concat!(
+    "SELECT e.id FROM entries e WHERE e.state = 0 AND e.not_before <= ?1 AND ",
+    not_blocked!("e"),
+    " ORDER BY e.id LIMIT ?2"
+);
+/// Claimed entries whose lease ran out (their consumer stopped).
+const CLAIM_EXPIRED: &str = concat!(
+    "SELECT e.id FROM entries e WHERE e.state = 1 AND e.lease_until < ?1 AND ",
+    not_blocked!("e"),
+    " ORDER BY e.id LIMIT ?2"
+);
+/// Take an entry (`?1` now, `?2` id, `?3` consumer, `?4` lease end, `?5` max attempts)
+/// only while it is still claimable by the rule of the search.
+const CLAIM_TAKE: &str = concat!(
+    "UPDATE entries SET state = 1, lease_owner = ?3, lease_until = ?4, attempts = attempts + 1
+     WHERE id = ?2 AND attempts < ?5
+       AND ((state = 0 AND not_before <= ?1) OR (state = 1 AND lease_until < ?1)) AND ",
+    not_blocked!("entries"),
+    " RETURNING body_id, idx, attempts, conv"
+);
+/// An entry whose lease ran out on its last attempt goes to the dead letters (`?1` now,
+/// `?2` id, `?3` max attempts).
+const CLAIM_EXPIRE_LAST: &str = "UPDATE entries SET state = 3, lease_owner = NULL,
+       last_error = coalesce(last_error, 'lease expired on the last attempt (the consumer stopped while handling it)')
+     WHERE id = ?2 AND state = 1 AND lease_until < ?1 AND attempts >= ?3";
+/// The next time a search could find something without a commit in between: the
+/// earliest retry time or lease end still to come (`?1` now).
+const NEXT_DUE: &str = "SELECT min(t) FROM (
+       SELECT min(not_before) AS t FROM entries WHERE state = 0 AND not_before > ?1
+       UNION ALL SELECT min(lease_until) FROM entries WHERE state = 1 AND lease_until >= ?1)";
 
 fn fold_in_tx(
     tx: &rusqlite::Transaction<'_>,
@@ -568,72 +690,60 @@ impl Inbox for SqliteInbox {
             return Ok(Vec::new());
         }
         let now = now_ms();
-        let lease_until = now + ms(self.shared.opts.lease);
+        let lease_until = now.saturating_add(ms(self.shared.opts.lease));
         let max_attempts = i64::from(self.shared.opts.max_attempts);
+        // A few more than asked: some may turn out to be dead or taken meanwhile.
+        let found = self.candidates(now, (max as i64).saturating_mul(2))?;
+        if found.is_empty() {
+            return Ok(Vec::new());
+        }
         let rows = self.write_lazy("cannot claim from", |tx| {
-            let mut stmt = tx.prepare_cached(
-                "SELECT e.id, e.body_id, e.idx, e.attempts, e.conv, b.body FROM entries e
-                 JOIN bodies b ON b.id = e.body_id
-                 WHERE ((e.state = 0 AND e.not_before <= ?1) OR (e.state = 1 AND e.lease_until < ?1))
-                   AND (e.conv IS NULL OR NOT EXISTS (
-                     SELECT 1 FROM entries p WHERE p.conv = e.conv AND p.id <> e.id
-                       AND ((p.id < e.id AND p.state IN (0, 1))
-                            OR (p.state = 1 AND p.lease_until >= ?1))))
-                 ORDER BY e.id LIMIT ?2",
-            )?;
-            // A few more than asked: some may turn out to be dead.
-            let found = stmt
-                .query_map(params![now, (max as i64).saturating_mul(2)], |r| {
-                    Ok((
-                        r.get::<_, i64>(0)?,
-                        r.get::<_, i64>(1)?,
-                        r.get::<_, i64>(2)?,
-                        r.get::<_, i64>(3)?,
-                        r.get::<_, Option<String>>(4)?,
-                        r.get::<_, Vec<u8>>(5)?,
-                    ))
-                })?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
+            // Each candidate is taken only if it is still claimable now, under the write
+            // lock: the same rule the search used, checked again row by row.
+            let mut take = tx.prepare_cached(CLAIM_TAKE)?;
+            let mut expire = tx.prepare_cached(CLAIM_EXPIRE_LAST)?;
+            let mut body_of = tx.prepare_cached("SELECT body FROM bodies WHERE id = ?1")?;
             let mut taken = Vec::new();
-            for (id, body_id, idx, attempts, conv, body) in found {
+            for id in found {
                 if taken.len() >= max {
                     break;
                 }
-                if attempts >= max_attempts {
-                    // Its lease expired after its last attempt: the consumer
-                    // died while handling it, every time.
-                    tx.execute(
-                        "UPDATE entries SET state = 3, lease_owner = NULL,
-                           last_error = coalesce(last_error, 'lease expired on the last attempt (the consumer stopped while handling it)')
-                         WHERE id = ?1",
-                        [id],
-                    )?;
+                // Its lease expired after its last attempt: the consumer died while
+                // handling it, every time.
+                if expire.execute(params![now, id, max_attempts])? > 0 {
                     continue;
                 }
-                tx.execute(
-                    "UPDATE entries SET state = 1, lease_owner = ?2, lease_until = ?3,
-                       attempts = attempts + 1 WHERE id = ?1",
-                    params![id, consumer, lease_until],
-                )?;
-                taken.push((id, body_id, idx, attempts + 1, conv, body));
+                let row = take
+                    .query_row(params![now, id, consumer, lease_until, max_attempts], |r| {
+                        Ok((
+                            r.get::<_, i64>(0)?,
+                            r.get::<_, i64>(1)?,
+                            r.get::<_, i64>(2)?,
+                            r.get::<_, Option<String>>(3)?,
+                        ))
+                    })
+                    .optional()?;
+                if let Some((body_id, idx, attempt, conv)) = row {
+                    // Bodies are read for the taken entries only.
+                    let body: Vec<u8> = body_of.query_row([body_id], |r| r.get(0))?;
+                    taken.push((id, body_id, idx, attempt, conv, body));
+                }
             }
             Ok(taken)
         })?;
-        let mut parsed: HashMap<i64, Vec<Event>> = HashMap::new();
         let mut out = Vec::with_capacity(rows.len());
+        let mut unreadable = Vec::new();
         for (id, body_id, idx, attempt, conv, body) in rows {
-            let events = match parsed.get(&body_id) {
-                Some(e) => e,
-                None => {
-                    let evs = parse_with(&body, &reparse_options(body.len()))?;
-                    parsed.entry(body_id).or_insert(evs)
+            let events = match self.shared.parsed.events(body_id, &body) {
+                Ok(events) => events,
+                Err(e) => {
+                    unreadable.push((id, format!("stored body cannot be read again: {e}")));
+                    continue;
                 }
             };
             let Some(event) = usize::try_from(idx).ok().and_then(|i| events.get(i)) else {
-                return Err(Error::Store(format!(
-                    "inbox {}: entry {id} points past its stored body",
-                    self.shared.label
-                )));
+                unreadable.push((id, "entry points past its stored body".to_string()));
+                continue;
             };
             out.push(Delivery {
                 id: id.to_string(),
@@ -641,6 +751,24 @@ impl Inbox for SqliteInbox {
                 attempt: u32::try_from(attempt).unwrap_or(u32::MAX),
                 conversation: conv,
             });
+        }
+        if !unreadable.is_empty() {
+            // Such an entry can never be handed out: it goes to the dead letters with the
+            // reason, alone, and the other events of the claim go on.
+            for (id, why) in &unreadable {
+                tracing::warn!(target: "wa360::inbox", inbox = %self.shared.label, id, reason = %why, "dead-lettered an unreadable entry");
+            }
+            self.write_lazy("cannot dead-letter in", |tx| {
+                for (id, why) in &unreadable {
+                    tx.execute(
+                        "UPDATE entries SET state = 3, lease_owner = NULL, last_error = ?3
+                         WHERE id = ?1 AND state = 1 AND lease_owner = ?2",
+                        params![id, consumer, why],
+                    )?;
+                }
+                Ok(())
+            })?;
+            self.notify();
         }
         Ok(out)
     }
@@ -650,7 +778,7 @@ impl Inbox for SqliteInbox {
     }
 
     fn extend(&self, consumer: &str, ids: &[String]) -> Result<usize> {
-        let until = now_ms() + ms(self.shared.opts.lease);
+        let until = now_ms().saturating_add(ms(self.shared.opts.lease));
         self.write_lazy("cannot renew leases in", |tx| {
             let mut renew = tx.prepare_cached(
                 "UPDATE entries SET lease_until = ?3
@@ -721,7 +849,7 @@ impl Inbox for SqliteInbox {
             tx.execute(
                 "UPDATE entries SET state = 0, lease_owner = NULL, not_before = ?2, last_error = ?3
                  WHERE id = ?1",
-                params![id, now_ms() + ms(delay), error],
+                params![id, now_ms().saturating_add(ms(delay)), error],
             )?;
             Ok(Nacked::Retry(delay))
         })?;
@@ -793,7 +921,15 @@ impl Inbox for SqliteInbox {
         })?;
         let mut out = Vec::with_capacity(rows.len());
         for (id, idx, attempts, last_error, accepted_at_ms, body) in rows {
-            let events = parse_with(&body, &reparse_options(body.len()))?;
+            // A body that cannot be read again is left out of the listing (logged), not a
+            // failure of it: every other dead letter stays inspectable.
+            let events = match reparse(&body) {
+                Ok(events) => events,
+                Err(e) => {
+                    tracing::warn!(target: "wa360::inbox", inbox = %self.shared.label, id, error = %e, "dead letter whose stored body cannot be read");
+                    continue;
+                }
+            };
             let Some(event) = usize::try_from(idx).ok().and_then(|i| events.get(i)) else {
                 continue;
             };

@@ -174,3 +174,49 @@ fn a_claim_of_0_or_more_than_1000_events_is_invalid_argument_at_once() {
     }
     assert!(c.next(1000, Duration::ZERO).unwrap().is_empty());
 }
+
+#[test]
+fn inbox_times_are_bounded_so_no_sum_with_now_can_overflow() {
+    for (q, field) in [
+        ("lease_ms=9223372036854775807", "inbox.lease_ms"),
+        ("lease_ms=86400001", "inbox.lease_ms"),
+        ("lease_ms=99", "inbox.lease_ms"),
+        ("retry_base_ms=18446744073709551615", "inbox.retry_base_ms"),
+        ("retry_max_ms=604800001", "inbox.retry_max_ms"),
+        ("retention_s=315360001", "inbox.retention_s"),
+        ("busy_timeout_ms=3600001", "inbox.busy_timeout_ms"),
+        ("max_attempts=0", "inbox.max_attempts"),
+        ("max_attempts=1000001", "inbox.max_attempts"),
+    ] {
+        let e = open(&format!("memory://?{q}")).unwrap_err();
+        assert_eq!(e.field(), Some(field), "{q}: {e}");
+        assert!(e.to_string().contains("must be from"), "{q}: {e}");
+    }
+    let inbox =
+        mem("lease_ms=86400000&retry_max_ms=604800000&retention_s=315360000&max_attempts=1000000");
+    accept(&*inbox, &testing::inbound_text("111", "x", "wamid.X"));
+    assert_eq!(inbox.claim("c", 1).unwrap().len(), 1);
+}
+
+/// Pruning is due at a handle's first accept, not ten minutes after it opened: workers
+/// recycled sooner than that (gunicorn `--max-requests`, autoscaled pods) still keep the
+/// shared file's keys bounded.
+#[test]
+fn a_new_handle_prunes_at_its_first_accept() {
+    let url = format!("sqlite://{}?retention_s=0", temp_path("prune-first"));
+    let first = open(&url).unwrap();
+    for w in ["wamid.P1", "wamid.P2"] {
+        std::thread::sleep(Duration::from_millis(5));
+        accept(&*first, &testing::inbound_text("111", "x", w));
+    }
+    assert!(first.stats().unwrap().keys >= 1);
+    drop(first);
+    let recycled = open(&url).unwrap();
+    std::thread::sleep(Duration::from_millis(5));
+    accept(&*recycled, &testing::inbound_text("111", "x", "wamid.P3"));
+    assert!(
+        recycled.stats().unwrap().keys <= 1,
+        "{:?}",
+        recycled.stats().unwrap()
+    );
+}

@@ -92,6 +92,8 @@ macro_rules! inbox_contract_tests {
             consumer_wakes_on_accept_in_the_same_process,
             claimed_events_equal_the_parsed_ones,
             handles_share_the_work_exactly_once_and_in_conversation_order,
+            a_deep_event_the_receiver_allowed_is_handed_out_with_the_others,
+            a_body_of_many_events_is_handed_out_whole_one_claim_at_a_time,
         );
     };
     (@cases $backend:expr; $($case:ident),* $(,)?) => {
@@ -509,4 +511,64 @@ pub fn handles_share_the_work_exactly_once_and_in_conversation_order(backend: Ba
         (s.ready, s.in_flight, s.handled, s.duplicates),
         (0, 0, total as u64, total as u64)
     );
+}
+
+/// A receiver may allow nesting deeper than the default (`max_depth` up to its ceiling).
+/// An event it answered 200 for is handed out like any other, and the events stored
+/// beside it are not held up by it.
+pub fn a_deep_event_the_receiver_allowed_is_handed_out_with_the_others(backend: Backend) {
+    let inbox = backend("").inbox();
+    let mut deep = testing::inbound_text("111", "deep", "wamid.DEEP");
+    let mut nested = serde_json::json!("bottom");
+    for _ in 0..121 {
+        nested = serde_json::json!([nested]);
+    }
+    deep["entry"][0]["changes"][0]["value"]["messages"][0]["x_nested"] = nested;
+    let body = testing::batch(&[deep, testing::inbound_text("222", "plain", "wamid.PLAIN")])
+        .to_string()
+        .into_bytes();
+    let opts = wa360::webhook::ParseOptions {
+        max_bytes: 1 << 20,
+        max_depth: 1000,
+    };
+    let parsed = wa360::webhook::parse_with(&body, &opts).unwrap();
+    assert_eq!(parsed.len(), 2);
+    inbox.accept(&body, &parsed).unwrap();
+    let got = inbox.claim("c", 10).unwrap();
+    assert_eq!(
+        inbox::testing::event_ids(&got),
+        ["wamid.DEEP", "wamid.PLAIN"]
+    );
+    assert_eq!(got[0].event.to_canonical(), parsed[0].to_canonical());
+    for d in &got {
+        assert!(inbox.ack("c", &d.id).unwrap());
+    }
+    assert!(inbox.dead(10).unwrap().is_empty());
+}
+
+/// A delivery of many events claimed one at a time hands out each event once, in order,
+/// equal to the parsed one; a later body stored under a freed id is read as itself, not
+/// as the earlier body the claims had parsed.
+pub fn a_body_of_many_events_is_handed_out_whole_one_claim_at_a_time(backend: Backend) {
+    let inbox = backend("").inbox();
+    let many = |tag: &str, n: usize| {
+        let events: Vec<Value> = (0..n)
+            .map(|i| {
+                testing::inbound_text(&format!("{}", 1000 + i), tag, &format!("wamid.{tag}{i}"))
+            })
+            .collect();
+        testing::batch(&events).to_string().into_bytes()
+    };
+    for (tag, n) in [("A", 120), ("B", 3)] {
+        let body = many(tag, n);
+        let parsed = parse(&body).unwrap();
+        inbox.accept(&body, &parsed).unwrap();
+        for (i, p) in parsed.iter().enumerate() {
+            let got = inbox.claim("c", 1).unwrap();
+            assert_eq!(got.len(), 1, "{tag}{i}");
+            assert_eq!(got[0].event.to_canonical(), p.to_canonical(), "{tag}{i}");
+            assert!(inbox.ack("c", &got[0].id).unwrap());
+        }
+        assert!(inbox.claim("c", 1).unwrap().is_empty());
+    }
 }
