@@ -129,8 +129,16 @@ impl MediaCache {
             };
             let cache = match o.get("ttl_days") {
                 None | Some(Value::Null) => cache,
-                // A non-number is NaN: refused by the core's rule, naming `ttl_days`.
-                Some(v) => cache.ttl_days(v.as_f64().unwrap_or(f64::NAN))?,
+                // A non-number is NaN: refused by the core's rule, which names the
+                // option `ttl_days`; here it is spelled as the user wrote it.
+                Some(v) => cache
+                    .ttl_days(v.as_f64().unwrap_or(f64::NAN))
+                    .map_err(|e| match e {
+                        wa360::Error::InvalidArgument { field, rule } if field == "ttl_days" => {
+                            wa360::Error::invalid("ttlDays", rule)
+                        }
+                        e => e,
+                    })?,
             };
             Ok(MediaCache { inner: cache })
         })

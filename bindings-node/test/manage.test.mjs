@@ -154,7 +154,11 @@ test('media cache: reuses ids from a SQLite file across instances; memory cache'
     assert.equal((await client.uploadMediaCached(logo, 'image/png', mem)).reused, true)
     await client.forgetMediaCached(logo, 'image/png', mem)
     assert.equal((await client.uploadMediaCached(logo, 'image/png', mem)).reused, false)
-    assert.throws(() => new MediaCache({ ttlDays: 30 }), (e) => e.code === 'invalid_argument' && e.field === 'ttl')
+    for (const ttlDays of [30, 0, 'x']) {
+      assert.throws(() => new MediaCache({ ttlDays }), (e) => e.code === 'invalid_argument' && e.field === 'ttlDays')
+    }
+    // A file that cannot be a cache (a directory) is a store error, like the inbox's.
+    assert.throws(() => new MediaCache({ path: tmpdir() }), (e) => e.code === 'store')
   } finally {
     rmSync(dir, { recursive: true, force: true })
   }

@@ -230,7 +230,10 @@ def test_media_cache_sqlite_file(sb: Sandbox, tmp_path: Path) -> None:
     assert len(sb.requests(path="/media")) == 2
     with pytest.raises(wa360.InvalidArgumentError) as e:
         wa360.MediaCache(ttl_days=30)
-    assert e.value.field == "ttl"
+    assert e.value.field == "ttl_days"
+    # A file that cannot be a cache (a directory) is a store error, like the inbox's.
+    with pytest.raises(wa360.StoreError):
+        wa360.MediaCache(str(tmp_path))
     mem = wa360.MediaCache()
     assert not client.upload_media_cached(b"x", "image/png", mem)["reused"]
     assert client.upload_media_cached(b"x", "image/png", mem)["reused"]

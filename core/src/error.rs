@@ -80,7 +80,7 @@ pub enum ErrorCode {
     InvalidSignature,
     /// An internal failure, e.g. a panic caught at a language boundary.
     Internal,
-    /// The webhook inbox's store failed (corrupt, locked, unwritable, full).
+    /// A durable store failed (the webhook inbox, the broadcast ledger, the media-id cache).
     Store,
 }
 
@@ -191,8 +191,9 @@ pub enum Error {
     /// Internal failure (a caught panic, a broken invariant).
     #[error("internal error: {0}")]
     Internal(String),
-    /// The webhook inbox's store failed: nothing was stored or changed.
-    #[error("inbox store error: {0}")]
+    /// A durable store failed (the webhook inbox, the broadcast ledger, the media-id
+    /// cache; the message names which): nothing was stored or changed.
+    #[error("store error: {0}")]
     Store(String),
 }
 

@@ -63,7 +63,7 @@ pub trait MediaCacheStore: Send + Sync + std::fmt::Debug {
 }
 
 fn store_err(e: impl std::fmt::Display) -> Error {
-    Error::Internal(format!("media cache store failed: {e}"))
+    Error::Store(format!("media cache: {e}"))
 }
 
 /// An in-memory store (lost when the process ends).
@@ -113,19 +113,23 @@ impl SqliteStore {
     /// Open (or create) the store at `path`.
     pub fn open(path: impl AsRef<Path>) -> Result<SqliteStore> {
         crate::input::file_path_option("path", path.as_ref())?;
-        let conn = rusqlite::Connection::open(path).map_err(store_err)?;
-        conn.busy_timeout(Duration::from_secs(5))
-            .map_err(store_err)?;
-        conn.execute_batch(
-            "PRAGMA journal_mode=WAL;
-             CREATE TABLE IF NOT EXISTS wa360_media_cache (
-                 scope TEXT NOT NULL,
-                 key TEXT NOT NULL,
-                 media_id TEXT NOT NULL,
-                 stored_at INTEGER NOT NULL,
-                 PRIMARY KEY (scope, key)
-             );",
-        )
+        // Several processes may create the file at once (see `retry_while_busy`).
+        let busy = Duration::from_secs(5);
+        let conn = crate::util::retry_while_busy(busy, crate::util::sqlite_busy, || {
+            let conn = rusqlite::Connection::open(path.as_ref())?;
+            conn.busy_timeout(busy)?;
+            conn.execute_batch(
+                "PRAGMA journal_mode=WAL;
+                 CREATE TABLE IF NOT EXISTS wa360_media_cache (
+                     scope TEXT NOT NULL,
+                     key TEXT NOT NULL,
+                     media_id TEXT NOT NULL,
+                     stored_at INTEGER NOT NULL,
+                     PRIMARY KEY (scope, key)
+                 );",
+            )?;
+            Ok(conn)
+        })
         .map_err(store_err)?;
         Ok(SqliteStore {
             conn: Mutex::new(conn),
@@ -278,11 +282,18 @@ impl MediaCache {
     /// [`MediaCache::ttl`] in days: the bindings' `ttl_days` / `ttlDays` option. A
     /// number that is not a positive count of days is refused naming `ttl_days`.
     pub fn ttl_days(self, days: f64) -> Result<MediaCache> {
-        let bad = || Error::invalid("ttl_days", "must be a positive number of days (at most 29)");
+        // The same rule as `ttl`, named as the bindings spell the option.
+        let bad = || {
+            Error::invalid(
+                "ttl_days",
+                "must be 1 second to 29 days (an uploaded media lives 30 days)",
+            )
+        };
         if !(days.is_finite() && days > 0.0) {
             return Err(bad());
         }
-        self.ttl(Duration::try_from_secs_f64(days * 86_400.0).map_err(|_| bad())?)
+        let ttl = Duration::try_from_secs_f64(days * 86_400.0).map_err(|_| bad())?;
+        self.ttl(ttl).map_err(|_| bad())
     }
 
     /// The trust period in days.
@@ -397,9 +408,13 @@ mod tests {
             let e = MediaCache::memory().ttl_days(bad).unwrap_err();
             assert_eq!(e.field(), Some("ttl_days"), "{bad}");
         }
-        // A positive number beyond 29 days is the core's `ttl` rule.
-        let e = MediaCache::memory().ttl_days(30.0).unwrap_err();
-        assert_eq!(e.field(), Some("ttl"));
+        // A positive number beyond 29 days (or under a second) breaks the same rule as
+        // `ttl`, named as the option the user gave.
+        for bad in [30.0, 1e-6] {
+            let e = MediaCache::memory().ttl_days(bad).unwrap_err();
+            assert_eq!(e.field(), Some("ttl_days"), "{bad}");
+            assert!(e.to_string().contains("29 days"), "{e}");
+        }
     }
 
     #[test]

@@ -287,7 +287,8 @@ class InternalError(Wa360Error):
 
 
 class StoreError(Wa360Error):
-    """The webhook inbox's store failed (corrupt, locked, unwritable, full): nothing was stored."""
+    """A durable store failed (the webhook inbox, the broadcast ledger or the media-id cache:
+    corrupt, locked, unwritable, full): nothing was stored or changed."""
 
     code = "store"
 

@@ -250,29 +250,54 @@ fn add_owner_columns(conn: &mut Connection) -> rusqlite::Result<()> {
     tx.commit()
 }
 
+/// Where opening a ledger file failed.
+enum OpenStep {
+    /// The file itself (not a database, no permission).
+    File,
+    /// WAL mode, synchronous, busy timeout.
+    Setup,
+    /// The schema: an error here means the file is not a ledger.
+    Schema,
+}
+
 fn open_conn(path: &Path) -> Result<Connection> {
     crate::input::file_path_option("ledger", path)?;
-    let mut conn = Connection::open(path).map_err(|e| {
-        Error::invalid(
+    // Several processes (one per shard of a campaign) may create the file at once.
+    let opened = crate::util::retry_while_busy(
+        BUSY_TIMEOUT,
+        |(_, e): &(OpenStep, rusqlite::Error)| crate::util::sqlite_busy(e),
+        || open_conn_once(path),
+    );
+    opened.map_err(|(step, e)| match step {
+        _ if crate::util::sqlite_busy(&e) => db_err(e),
+        OpenStep::File => Error::invalid(
             "ledger",
             format!("cannot open {} as a SQLite ledger: {e}", path.display()),
-        )
-    })?;
-    conn.busy_timeout(Duration::from_secs(10)).map_err(db_err)?;
-    conn.pragma_update(None, "journal_mode", "WAL")
-        .map_err(db_err)?;
-    conn.pragma_update(None, "synchronous", "FULL")
-        .map_err(db_err)?;
-    let not_ours = |e: rusqlite::Error| {
-        Error::invalid(
+        ),
+        OpenStep::Setup => db_err(e),
+        OpenStep::Schema => Error::invalid(
             "ledger",
             format!("{} is not a wa360 ledger: {e}", path.display()),
-        )
-    };
-    conn.execute_batch(SCHEMA).map_err(not_ours)?;
-    add_owner_columns(&mut conn).map_err(not_ours)?;
+        ),
+    })
+}
+
+fn open_conn_once(path: &Path) -> std::result::Result<Connection, (OpenStep, rusqlite::Error)> {
+    let mut conn = Connection::open(path).map_err(|e| (OpenStep::File, e))?;
+    let setup = |e| (OpenStep::Setup, e);
+    conn.busy_timeout(BUSY_TIMEOUT).map_err(setup)?;
+    conn.pragma_update(None, "journal_mode", "WAL")
+        .map_err(setup)?;
+    conn.pragma_update(None, "synchronous", "FULL")
+        .map_err(setup)?;
+    let schema = |e| (OpenStep::Schema, e);
+    conn.execute_batch(SCHEMA).map_err(schema)?;
+    add_owner_columns(&mut conn).map_err(schema)?;
     Ok(conn)
 }
+
+/// How long a ledger call waits for another process's write lock.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// `in_flight` rows whose lease ran out become `unknown`, their quiet window starting now
 /// (not at the claim: nothing may have listened for statuses since).
@@ -852,6 +877,31 @@ mod tests {
     fn campaign() -> Campaign {
         let to = |i| (format!("1555900{i:04}"), vec![]);
         Campaign::new("order_update", "en_US", (0..3).map(to).collect()).unwrap()
+    }
+
+    /// The processes of a sharded campaign create its ledger file at once: each open
+    /// waits out the others' switch to WAL and schema write (SQLite answers those busy
+    /// at once, without its busy handler), instead of failing with "database is locked".
+    #[test]
+    fn many_processes_creating_one_ledger_at_once_all_open_it() {
+        let c = campaign();
+        for round in 0..60 {
+            let path = temp_ledger(&format!("race{round}"));
+            let barrier = std::sync::Barrier::new(8);
+            std::thread::scope(|s| {
+                let opened: Vec<_> = (0..8)
+                    .map(|_| {
+                        s.spawn(|| {
+                            barrier.wait();
+                            Ledger::open(&path, &c).map(|_| ())
+                        })
+                    })
+                    .collect();
+                for o in opened {
+                    o.join().unwrap().unwrap();
+                }
+            });
+        }
     }
 
     fn temp_ledger(name: &str) -> PathBuf {

@@ -16,7 +16,7 @@
 
 use std::fmt;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
 
@@ -125,24 +125,12 @@ impl SqliteInbox {
     /// left as it was.
     pub fn open(path: &str, opts: InboxOptions) -> Result<Self> {
         crate::input::file_path_option("inbox", std::path::Path::new(path))?;
-        // Several processes opening one new file at once (a cluster's workers
-        // at start-up) can get SQLITE_BUSY where SQLite does not call the busy
-        // handler: the switch to WAL and the first schema write fail at once
-        // rather than risk a deadlock. So the whole open is tried again, with
-        // a growing pause, until the busy timeout has passed, as the busy
-        // handler would have waited.
-        let started = Instant::now();
-        let mut pause = Duration::from_millis(5);
-        loop {
-            match Self::open_once(path, opts.clone()) {
-                Err(OpenFailure::Busy(_)) if started.elapsed() < opts.busy_timeout => {
-                    tracing::debug!(target: "wa360::inbox", "inbox file busy at open; trying again");
-                    std::thread::sleep(pause);
-                    pause = (pause * 2).min(Duration::from_millis(100));
-                }
-                other => return other.map_err(|f| f.into_error(path)),
-            }
-        }
+        crate::util::retry_while_busy(
+            opts.busy_timeout,
+            |f| matches!(f, OpenFailure::Busy(_)),
+            || Self::open_once(path, opts.clone()),
+        )
+        .map_err(|f| f.into_error(path))
     }
 
     fn open_once(path: &str, opts: InboxOptions) -> std::result::Result<Self, OpenFailure> {
@@ -408,11 +396,10 @@ enum OpenFailure {
 
 impl OpenFailure {
     fn from_sqlite(label: &str, e: rusqlite::Error) -> Self {
-        match e.sqlite_error_code() {
-            Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
-                OpenFailure::Busy(e)
-            }
-            _ => OpenFailure::Other(store_error(label, "cannot open", e)),
+        if crate::util::sqlite_busy(&e) {
+            OpenFailure::Busy(e)
+        } else {
+            OpenFailure::Other(store_error(label, "cannot open", e))
         }
     }
 
