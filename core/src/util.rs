@@ -1,6 +1,7 @@
 //! Small helpers several modules share: a lock that survives a poisoned mutex, the
 //! clock and durations in Unix milliseconds (the unit the inbox and the ledger store),
-//! and opening a SQLite file that several processes may be creating at once.
+//! opening a SQLite file that several processes may be creating at once, and noticing
+//! that such a file was deleted or replaced underneath.
 
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -52,6 +53,43 @@ pub(crate) fn retry_while_busy<T, E>(
                 pause = (pause * 2).min(Duration::from_millis(100));
             }
             other => return other,
+        }
+    }
+}
+
+/// Which file a path named when a store opened it (device and inode on Unix). A SQLite
+/// file deleted or replaced underneath an open connection is not an error to SQLite: it
+/// goes on committing to the old inode, which no process that opens the path sees again.
+/// A store checks this before a write whose loss would break a promise (an accepted
+/// webhook answered 200, a broadcast row claimed before its send).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct FileId(Option<(u64, u64)>);
+
+impl FileId {
+    /// The identity of the file `path` names now.
+    pub(crate) fn of(path: &std::path::Path) -> std::io::Result<FileId> {
+        let meta = std::fs::metadata(path)?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt;
+            Ok(FileId(Some((meta.dev(), meta.ino()))))
+        }
+        #[cfg(not(unix))]
+        {
+            // Elsewhere an open file cannot be deleted; only its existence is checked.
+            let _ = meta;
+            Ok(FileId(None))
+        }
+    }
+
+    /// `Err` with the reason when `path` no longer names the file it named at open.
+    pub(crate) fn check(&self, path: &std::path::Path) -> Result<(), String> {
+        match FileId::of(path) {
+            Ok(now) if now == *self => Ok(()),
+            Ok(_) => Err("the file was replaced since this process opened it".into()),
+            Err(e) => Err(format!(
+                "the file was deleted since this process opened it ({e})"
+            )),
         }
     }
 }

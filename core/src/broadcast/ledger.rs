@@ -145,6 +145,9 @@ pub enum Applied {
 pub struct Ledger {
     conn: Arc<Mutex<Connection>>,
     path: PathBuf,
+    /// Which file `path` was at open: a row is never claimed for sending in a file that
+    /// was deleted or replaced since (a later run on the path would send it again).
+    file: crate::util::FileId,
     campaign_id: String,
     owner: Arc<str>,
     lease: Duration,
@@ -248,6 +251,11 @@ fn add_owner_columns(conn: &mut Connection) -> rusqlite::Result<()> {
         )?;
     }
     tx.commit()
+}
+
+fn file_id(path: &Path) -> Result<crate::util::FileId> {
+    crate::util::FileId::of(path)
+        .map_err(|e| Error::Store(format!("ledger {}: {e}", path.display())))
 }
 
 /// Where opening a ledger file failed.
@@ -395,6 +403,7 @@ impl Ledger {
         tx.commit().map_err(db_err)?;
         Ok(Ledger {
             conn: Arc::new(Mutex::new(conn)),
+            file: file_id(&path)?,
             path,
             campaign_id: campaign.id().to_string(),
             owner: owner_name(),
@@ -421,6 +430,7 @@ impl Ledger {
         })?;
         Ok(Ledger {
             conn: Arc::new(Mutex::new(conn)),
+            file: file_id(&path)?,
             path,
             campaign_id: id,
             owner: owner_name(),
@@ -677,6 +687,12 @@ impl Ledger {
     /// Claim the next pending recipient (CSV order) whose retry time has come: it becomes
     /// `in_flight` and its attempt is counted, committed before this returns.
     pub(crate) fn claim_next(&self) -> Result<Option<(String, Vec<String>, u32)>> {
+        self.file.check(&self.path).map_err(|why| {
+            Error::Store(format!(
+                "ledger {}: {why}; nothing more is sent from it",
+                self.path.display()
+            ))
+        })?;
         let mut conn = self.lock();
         // IMMEDIATE: take the write lock before reading, so two processes sharing a ledger
         // never claim the same row.
@@ -902,6 +918,23 @@ mod tests {
                 }
             });
         }
+    }
+
+    /// A ledger file deleted under a running broadcast: its rows would be claimed (and
+    /// sent) in a file no later run sees, which would then send them all again. The next
+    /// claim is refused with `store`.
+    #[test]
+    fn a_ledger_file_deleted_underneath_claims_nothing_more() {
+        let path = temp_ledger("deleted");
+        let l = Ledger::open(&path, &campaign()).unwrap();
+        assert!(l.claim_next().unwrap().is_some());
+        for suffix in ["", "-wal", "-shm"] {
+            let mut p = path.clone().into_os_string();
+            p.push(suffix);
+            let _ = std::fs::remove_file(p);
+        }
+        let e = l.claim_next().unwrap_err();
+        assert_eq!(e.code(), crate::ErrorCode::Store, "{e}");
     }
 
     fn temp_ledger(name: &str) -> PathBuf {

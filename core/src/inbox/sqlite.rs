@@ -98,6 +98,9 @@ struct Shared {
     /// A second connection to the file, for the claims' search (`None` for `memory://`,
     /// whose database lives in its one connection). See [`SqliteInbox::candidates`].
     scan: Option<Mutex<Scan>>,
+    /// The file and which file it was at open (`None` for `memory://`): an accept into a
+    /// file deleted or replaced since is refused, not answered 200 (see `FileId`).
+    file: Option<(std::path::PathBuf, crate::util::FileId)>,
     label: String,
 }
 
@@ -177,11 +180,15 @@ impl SqliteInbox {
         .map_err(fail)?;
         scan.busy_timeout(opts.busy_timeout).map_err(fail)?;
         scan.execute_batch("PRAGMA query_only=1;").map_err(fail)?;
+        let id = crate::util::FileId::of(std::path::Path::new(path)).map_err(|e| {
+            OpenFailure::Other(Error::Store(format!("cannot open inbox {label}: {e}")))
+        })?;
         if let Some(shared) = Arc::get_mut(&mut inbox.shared) {
             shared.scan = Some(Mutex::new(Scan {
                 conn: scan,
                 idle: None,
             }));
+            shared.file = Some((path.into(), id));
         }
         Ok(inbox)
     }
@@ -216,6 +223,7 @@ impl SqliteInbox {
                 pruned: PruneClock::new(),
                 parsed: ParsedBodies::new(),
                 scan: None,
+                file: None,
                 label,
             }),
         })
@@ -297,6 +305,18 @@ impl SqliteInbox {
         let now = now_ms();
         let cutoff = now - ms(self.shared.opts.retention);
         let inputs: Vec<(Vec<u8>, Vec<Event>)> = batch.iter().map(|j| j.take_input()).collect();
+        if let Some((path, id)) = &self.shared.file
+            && let Err(why) = id.check(path)
+        {
+            let text = format!(
+                "cannot store events in inbox {}: {why}; restart the process to open the file there now",
+                self.shared.label
+            );
+            for job in &batch {
+                job.finish(Err(Error::Store(text.clone())));
+            }
+            return;
+        }
         let stored = self.write_on(held, true, "cannot store events in", |tx| {
             let mut outcomes = Vec::with_capacity(inputs.len());
             let (mut duplicates, mut stale) = (0, 0);

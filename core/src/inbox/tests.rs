@@ -220,3 +220,38 @@ fn a_new_handle_prunes_at_its_first_accept() {
         recycled.stats().unwrap()
     );
 }
+
+/// An inbox file deleted (or replaced) under a running receiver: SQLite would go on
+/// committing to the deleted inode, which no process opening the path sees again, so
+/// every later 200 would be for a lost event. The accept is refused (`store`, so the
+/// receiver answers 503 and 360dialog delivers again) until the process reopens the path.
+#[test]
+fn an_inbox_file_deleted_or_replaced_underneath_refuses_accepts() {
+    for replace in [false, true] {
+        let path = temp_path(if replace { "replaced" } else { "deleted" });
+        let url = format!("sqlite://{path}");
+        let inbox = open(&url).unwrap();
+        accept(&*inbox, &testing::inbound_text("111", "x", "wamid.D1"));
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{path}{suffix}"));
+        }
+        if replace {
+            drop(open(&url).unwrap());
+        }
+        let body = testing::inbound_text("111", "x", "wamid.D2").to_string();
+        let e = super::testing::accept_json(&*inbox, &body.parse().unwrap()).unwrap_err();
+        assert_eq!(e.code(), crate::ErrorCode::Store, "{e}");
+        assert!(
+            e.to_string().contains("since this process opened it"),
+            "{e}"
+        );
+        // Reopened, the path works again.
+        let reopened = open(&url).unwrap();
+        assert_eq!(
+            accept(&*reopened, &testing::inbound_text("111", "x", "wamid.D2"))
+                .events
+                .len(),
+            1
+        );
+    }
+}
