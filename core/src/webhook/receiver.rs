@@ -37,6 +37,12 @@ use crate::config::Secret;
 use crate::inbox::Inbox;
 use crate::metrics::{ReceiverMetrics, ReceiverMetricsSnapshot};
 
+/// The most events one delivery may carry. 360dialog batches far fewer; a body within the
+/// byte limit can still hold 150 000 tiny entries, which would flush a whole in-memory
+/// dedupe window at once (so redeliveries of earlier events look new) and store as many
+/// inbox entries. Such a body is refused with `413` before dedupe or store.
+pub const MAX_EVENTS_PER_DELIVERY: usize = 10_000;
+
 /// How a [`Receiver`] checks and keeps deliveries.
 #[derive(Clone, Default)]
 pub struct ReceiverConfig {
@@ -222,6 +228,16 @@ impl Receiver {
             Ok(e) => e,
             Err(e) => return Reply::refuse(400, "bad webhook body", Some(e)),
         };
+        if events.len() > MAX_EVENTS_PER_DELIVERY {
+            return Reply::refuse(
+                413,
+                "payload too large",
+                Some(Error::WebhookPayload(format!(
+                    "{} events in one delivery, over the limit of {MAX_EVENTS_PER_DELIVERY}",
+                    events.len()
+                ))),
+            );
+        }
         match &cfg.inbox {
             Some(inbox) => match inbox.accept(body, &events) {
                 Ok(a) => Reply {
@@ -270,5 +286,27 @@ impl Receiver {
             },
             Err(e) => Reply::refuse(403, "forbidden", Some(e)),
         }
+    }
+}
+
+#[cfg(test)]
+mod limit_tests {
+    use super::*;
+
+    fn entries(n: usize) -> Vec<u8> {
+        format!("{{\"entry\":[{}]}}", vec!["0"; n].join(",")).into_bytes()
+    }
+
+    /// Up to the limit a delivery is taken whole; one event more is `413` before the
+    /// dedupe sees any of it (a flood would push every remembered key out).
+    #[test]
+    fn a_delivery_of_more_events_than_the_limit_is_413() {
+        let r = Receiver::new(ReceiverConfig::default());
+        let ok = r.handle::<&str, &str>("POST", "", &[], &entries(MAX_EVENTS_PER_DELIVERY));
+        assert_eq!((ok.status, ok.events.len()), (200, MAX_EVENTS_PER_DELIVERY));
+        let over = r.handle::<&str, &str>("POST", "", &[], &entries(MAX_EVENTS_PER_DELIVERY + 1));
+        assert_eq!(over.status, 413);
+        assert!(over.events.is_empty());
+        assert!(over.error.unwrap().to_string().contains("10001 events"));
     }
 }

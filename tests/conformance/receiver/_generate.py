@@ -111,6 +111,14 @@ case(
     [post(MSG, headers=[])],
     [reply(413, "payload too large")],
 )
+many = '{"object":"whatsapp_business_account","entry":[' + ",".join(["0"] * 10001) + "]}"
+for inbox in (None, "memory://"):
+    case(
+        f"too_many_events_413_{'inbox' if inbox else 'no_inbox'}",
+        {"verifier": AUTH, "inbox": inbox},
+        [post(many)],
+        [reply(413, "payload too large")],
+    )
 case(
     "get_hub_challenge_200",
     {"verifier": AUTH, "verify_token": "meta-verify-token", "inbox": None},
