@@ -47,6 +47,12 @@ export interface WebhookReceiverOptions<R> {
   maxBytes?: number
   /** Nesting limit (default 64). */
   maxDepth?: number
+  /**
+   * Express: ms to wait for a request's body (default 10000); a sender that stops mid-body
+   * gets 408. Wrong Basic auth / header credentials and a declared Content-Length over
+   * `maxBytes` are answered from the headers, before any body is read.
+   */
+  bodyTimeoutMs?: number
 }
 
 /** Express middleware: the core receiver (verify, parse, inbox accept), then `onEvents`. */

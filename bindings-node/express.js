@@ -19,10 +19,19 @@ function wa360Webhook(options) {
     // that has ended). What counts is whether the stream was read, not whether
     // `req.body` is set: body-parser 1 (Express 4) sets `req.body = {}` on every request
     // it skips, and marks the ones it reads with `req._body`.
+    // Refused from the headers alone (a declared body over the limit, wrong credentials):
+    // answered before the body is read, and the connection closed (its body is unread).
+    const early = req.method === 'POST' && !Buffer.isBuffer(req.body) && !req.readableEnded
+      ? r.precheck(headers, req.headers['content-length'])
+      : null
+    if (early) {
+      res.status(early[0]).set('Connection', 'close').type('text/plain').send(early[1])
+      return
+    }
     const got = req.method !== 'POST' ? Promise.resolve(Buffer.alloc(0))
       : Buffer.isBuffer(req.body) ? Promise.resolve(req.body)
         : req.readableEnded || req._body === true ? Promise.reject(new Error('wa360Webhook needs the raw body: mount it before express.json() or use express.raw()'))
-          : readBody(req, r.maxBytes + 1)
+          : readBody(req, r.maxBytes + 1, r.bodyTimeoutMs)
     got.then((body) => r.handle(req.method, rawQuery(req), headers, body, req))
       .then(([status, text]) => {
         // Another middleware (a request timeout) may have answered meanwhile.
@@ -30,6 +39,7 @@ function wa360Webhook(options) {
       }, (e) => {
         if (res.headersSent) return
         if (e.status === 413) res.status(413).set('Connection', 'close').type('text/plain').send('payload too large')
+        else if (e.status === 408) res.status(408).set('Connection', 'close').type('text/plain').send('request body timeout')
         else next(e)
       })
       .catch(next)

@@ -19,6 +19,17 @@ async function routes(fastify, options) {
   fastify.removeAllContentTypeParsers()
   fastify.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: r.maxBytes + 1 }, (req, body, done) => done(null, body))
   fastify.addHook('onClose', async () => { await r.close() })
+  // Refused from the headers alone (a declared body over the limit, wrong credentials):
+  // answered before Fastify reads the body.
+  fastify.addHook('onRequest', async (req, reply) => {
+    if (req.method !== 'POST') return
+    const headers = Array.isArray(req.raw?.rawHeaders) ? req.raw.rawHeaders : req.headers
+    const early = r.precheck(headers, req.headers['content-length'])
+    if (early) {
+      reply.code(early[0]).header('Connection', 'close').type('text/plain').send(early[1])
+      return reply
+    }
+  })
   const route = async (req, reply) => {
     const i = req.url.indexOf('?')
     const headers = Array.isArray(req.raw?.rawHeaders) ? req.raw.rawHeaders : req.headers

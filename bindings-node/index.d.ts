@@ -320,6 +320,12 @@ export declare class Receiver {
    */
   metrics(): ReceiverMetrics
   /**
+   * What can be answered before the body is read (see the core's
+   * `Receiver::precheck`): 413 for a declared `contentLength` over the limit, 401 for
+   * failed Basic auth or header credentials; `null`: read the body, then `handle`.
+   */
+  precheck(method: string, headers: Record<string, string | string[] | undefined> | string[], contentLength?: number | undefined | null): EarlyReply | null
+  /**
    * Handle one request (method, raw query without `?`, headers as
    * `req.rawHeaders` or `req.headers`, raw body); resolves to the reply.
    */
@@ -738,6 +744,14 @@ export interface DeliveryJson {
   attempt: number
   /** `phone_number_id:contact`, when the event has a contact. */
   conversation?: string
+}
+
+/** An answer decided before the body was read (`Receiver.precheck`). */
+export interface EarlyReply {
+  /** HTTP status: 413 (declared body too large) or 401 (credentials). */
+  status: number
+  /** `text/plain` body. */
+  body: string
 }
 
 /**

@@ -22,7 +22,7 @@ const MAX_TIMER_MS = 2 ** 31 - 1
 // The options of makeReceiver (and of the Express middleware); the Fastify plugin adds its own.
 const RECEIVER_OPTIONS = ['onEvents', 'onError', 'verify', 'verifier', 'insecureSkipVerify', 'verifyToken',
   'inbox', 'concurrency', 'startConsumers', 'shutdownGraceMs', 'shutdownSignals', 'dedupe', 'statusFold',
-  'maxBytes', 'maxDepth']
+  'maxBytes', 'maxDepth', 'bodyTimeoutMs']
 
 function optBool(options, field) {
   const v = options[field]
@@ -182,6 +182,10 @@ function makeReceiver(given, extraKeys = []) {
   const concurrency = options.concurrency ?? 4
   const graceMs = options.shutdownGraceMs === undefined ? 10000 : graceOf(options.shutdownGraceMs, 'shutdownGraceMs')
   const maxBytes = options.maxBytes ?? MAX_BODY
+  // How long the Express middleware waits for a request's body: a sender that stops
+  // mid-body, or never sends the body it declared, is answered 408.
+  const bodyTimeoutMs = options.bodyTimeoutMs === undefined ? 10000 : graceOf(options.bodyTimeoutMs, 'bodyTimeoutMs')
+  if (bodyTimeoutMs === 0 || bodyTimeoutMs === Infinity) throw invalid('bodyTimeoutMs', 'must be a number of milliseconds above 0')
   const native = new Receiver({
     verifyToken: options.verifyToken,
     maxBytes,
@@ -251,6 +255,17 @@ function makeReceiver(given, extraKeys = []) {
   return {
     handle,
     handlePost: (headers, body, request) => handle('POST', '', headers, body, request),
+    /**
+     * The answer to a POST decided from its headers alone ([status, text]: 413 for a
+     * declared Content-Length over maxBytes, 401 for wrong Basic auth or header
+     * credentials), or null: then read the body and call handle.
+     */
+    precheck(headers, contentLength) {
+      const n = typeof contentLength === 'string' && /^[0-9]{1,16}$/.test(contentLength) ? Number(contentLength) : null
+      const early = native.precheck('POST', headers, n)
+      return early ? [early.status, early.body] : null
+    },
+    bodyTimeoutMs,
     handleGet: (rawQuery) => handle('GET', rawQuery, [], ''),
     start,
     close,
@@ -261,8 +276,11 @@ function makeReceiver(given, extraKeys = []) {
   }
 }
 
-/** Read a request stream fully into a Buffer (at most `limit` bytes). */
-function readBody(stream, limit = MAX_BODY + 1) {
+/**
+ * Read a request stream fully into a Buffer (at most `limit` bytes); rejects with status
+ * 413 past the limit and 408 when the body has not ended within `timeoutMs`.
+ */
+function readBody(stream, limit = MAX_BODY + 1, timeoutMs = 0) {
   if (stream.readableEnded || stream.destroyed) {
     // Read by something else already: 'data' and 'end' would never come.
     return Promise.reject(new Error('wa360: the request body was already read by another middleware; the receiver needs the raw body'))
@@ -270,6 +288,14 @@ function readBody(stream, limit = MAX_BODY + 1) {
   return new Promise((resolve, reject) => {
     const chunks = []
     let size = 0
+    const timer = timeoutMs > 0
+      ? setTimeout(() => {
+        chunks.length = 0
+        stream.removeListener('data', onData)
+        stream.resume()
+        reject(Object.assign(new Error('request body timeout'), { status: 408 }))
+      }, timeoutMs)
+      : null
     const onData = (c) => {
       size += c.length
       if (size > limit) {
@@ -280,12 +306,13 @@ function readBody(stream, limit = MAX_BODY + 1) {
         chunks.length = 0
         stream.removeListener('data', onData)
         stream.resume()
+        clearTimeout(timer)
         reject(Object.assign(new Error('body too large'), { status: 413 }))
       } else chunks.push(c)
     }
     stream.on('data', onData)
-    stream.on('end', () => resolve(Buffer.concat(chunks)))
-    stream.on('error', reject)
+    stream.on('end', () => { clearTimeout(timer); resolve(Buffer.concat(chunks)) })
+    stream.on('error', (e) => { clearTimeout(timer); reject(e) })
   })
 }
 

@@ -385,6 +385,31 @@ impl JsReceiver {
         }
     }
 
+    /// What can be answered before the body is read (see the core's
+    /// `Receiver::precheck`): 413 for a declared `contentLength` over the limit, 401 for
+    /// failed Basic auth or header credentials; `null`: read the body, then `handle`.
+    #[napi(
+        ts_args_type = "method: string, headers: Record<string, string | string[] | undefined> | string[], contentLength?: number | undefined | null"
+    )]
+    pub fn precheck(
+        &self,
+        method: String,
+        headers: NodeHeaders,
+        content_length: Option<f64>,
+    ) -> Option<crate::types::EarlyReply> {
+        // A length that is not a whole number of bytes is not trusted (the server reads
+        // the body as it comes).
+        let declared = content_length
+            .filter(|n| n.is_finite() && *n >= 0.0 && n.fract() == 0.0)
+            .map(|n| n as u64);
+        self.inner
+            .precheck(&method, &headers.pairs(), declared)
+            .map(|reply| crate::types::EarlyReply {
+                status: reply.status,
+                body: reply.body,
+            })
+    }
+
     /// Handle one request (method, raw query without `?`, headers as
     /// `req.rawHeaders` or `req.headers`, raw body); resolves to the reply.
     #[napi(

@@ -395,6 +395,15 @@ pub struct ReceiverOptions {
     pub status_fold: Option<bool>,
 }
 
+/// An answer decided before the body was read (`Receiver.precheck`).
+#[napi(object)]
+pub struct EarlyReply {
+    /// HTTP status: 413 (declared body too large) or 401 (credentials).
+    pub status: u16,
+    /// `text/plain` body.
+    pub body: String,
+}
+
 /// What the receiver answered (events as canonical JSON text).
 #[napi(object)]
 pub struct ReceiverReply {

@@ -455,6 +455,58 @@ test('a webhook body over maxBytes gets 413 from Express and Fastify, not a rese
   }
 })
 
+// A request refused from its headers (wrong credentials, a declared Content-Length over
+// the limit) is answered before any body is read, so a sender that never sends the body
+// holds nothing; a body that stalls where a signature check needs it gets 408 (Express).
+test('Express and Fastify answer from the headers before a body, and Express times out a stalled body', async () => {
+  const net = await import('node:net')
+  const { default: express } = await import('express')
+  const { wa360Webhook } = await import('../express.js')
+  const { default: Fastify } = await import('fastify')
+  const { wa360Fastify } = await import('../fastify.js')
+  const onEvents = () => {}
+  const basic = { verify: { basicAuth: { user: 'u', password: 'p' } }, onEvents }
+  const app = express()
+  const basicMw = wa360Webhook(basic)
+  app.use('/basic', basicMw)
+  app.use('/signed', wa360Webhook({ verify: { appSecret: 's3cret' }, bodyTimeoutMs: 300, onEvents }))
+  const { server, url } = await listen(app)
+  const expressPort = new URL(url).port
+  const fastify = Fastify()
+  await fastify.register(wa360Fastify, { ...basic, path: '/basic' })
+  await fastify.listen({ port: 0, host: '127.0.0.1' })
+  const fastifyPort = fastify.server.address().port
+  // The head and the start of a body, then whatever comes back within 4 s.
+  const raw = (port, head, body = '{') => new Promise((resolve) => {
+    const sock = net.connect(port, '127.0.0.1', () => sock.write(head + '\r\n' + body))
+    let got = ''
+    sock.setEncoding('utf8')
+    sock.on('data', (c) => { got += c })
+    const done = () => { sock.destroy(); resolve(got) }
+    sock.setTimeout(4000, done)
+    sock.on('end', done)
+    sock.on('error', done)
+  })
+  const good = 'Authorization: Basic ' + Buffer.from('u:p').toString('base64')
+  try {
+    for (const port of [expressPort, fastifyPort]) {
+      const wrong = await raw(port, 'POST /basic HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\nAuthorization: Basic eDp5\r\n')
+      assert.match(wrong, /^HTTP\/1\.1 401/, `${port}: ${wrong}`)
+      const huge = await raw(port, `POST /basic HTTP/1.1\r\nHost: x\r\nContent-Length: 10000000000\r\n${good}\r\n`, '')
+      assert.match(huge, /^HTTP\/1\.1 413/, `${port}: ${huge}`)
+    }
+    const started = Date.now()
+    const stalled = await raw(expressPort, 'POST /signed HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n')
+    assert.match(stalled, /^HTTP\/1\.1 408/, stalled)
+    assert.ok(Date.now() - started < 3500)
+    assert.deepEqual(basicMw.metrics().deliveries, { 401: 1, 413: 1 })
+    assert.throws(() => wa360Webhook({ ...basic, bodyTimeoutMs: 0 }), (e) => e.field === 'bodyTimeoutMs')
+  } finally {
+    server.close()
+    await fastify.close()
+  }
+})
+
 // Express 4's body-parser sets `req.body = {}` on every request it skips, leaving the
 // stream unread; an auth middleware may do the same. The middleware reads the stream
 // then, instead of refusing every delivery (a 500 that 360dialog retries for days).

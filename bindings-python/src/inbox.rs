@@ -361,6 +361,25 @@ impl PyReceiver {
         })
     }
 
+    /// What can be answered before the body is read (see the core's
+    /// `Receiver::precheck`): `(status, body)` for a declared `content_length` over the
+    /// limit (413) or failed Basic / header credentials (401), else `None`.
+    #[pyo3(signature = (method, headers, content_length = None))]
+    fn precheck<'py>(
+        &self,
+        py: Python<'py>,
+        method: &str,
+        headers: &Bound<'py, PyAny>,
+        content_length: Option<u64>,
+    ) -> PyResult<Option<(u16, Bound<'py, PyBytes>)>> {
+        guard(|| {
+            let pairs = header_pairs(headers)?;
+            let r = self.receiver().py_err()?;
+            Ok(r.precheck(method, &pairs, content_length)
+                .map(|reply| (reply.status, PyBytes::new(py, reply.body.as_bytes()))))
+        })
+    }
+
     /// Handle one request: `(status, body, new_events, duplicates, stale, error)`;
     /// `error` is a log-safe reason when the delivery was refused.
     fn handle<'py>(

@@ -236,6 +236,9 @@ def test_a_sync_handler_raising_a_base_exception_keeps_its_consumer_thread() -> 
         ("shutdown_grace", float("inf")),
         ("shutdown_grace", float("nan")),
         ("start_consumers", "no"),
+        ("body_timeout", 0),
+        ("body_timeout", float("nan")),
+        ("body_timeout", "10"),
     ],
 )
 def test_bad_receiver_options_are_invalid_argument_at_construction(

@@ -3,6 +3,8 @@ sandbox delivering over real HTTP, and the Flask example through its test client
 
 from __future__ import annotations
 
+import base64
+import io
 import socket
 import sys
 import threading
@@ -194,6 +196,92 @@ def _peak_rss_bytes() -> int:
             if line.startswith("VmHWM:"):
                 return int(line.split()[1]) * 1024
     raise AssertionError("no VmHWM")
+
+
+def _raw_post(port: int, head: str, body: bytes, wait: float) -> bytes:
+    """Send a request head and part of a body, then read what comes back within `wait`."""
+    with socket.create_connection(("127.0.0.1", port), timeout=wait) as sock:
+        sock.sendall(head.encode() + b"\r\n" + body)
+        try:
+            return sock.recv(4096)
+        except TimeoutError:
+            return b""
+
+
+def test_starlette_endpoint_answers_before_a_body_it_would_refuse_and_times_out_a_stalled_one() -> (
+    None
+):
+    # Wrong credentials, or a declared length over the limit: answered from the headers,
+    # never waiting for a body the sender may never send. A body that stalls (a signature
+    # check needs it) is answered 408 after the body_timeout.
+    from starlette.applications import Starlette
+    from starlette.routing import Route
+
+    basic = wa360.receivers.starlette_endpoint(
+        lambda events: None, verifier=wa360.Verifier(basic_auth=("u", "p"))
+    )
+    signed = wa360.receivers.starlette_endpoint(
+        lambda events: None, verifier=wa360.Verifier(app_secret="s3cret"), body_timeout=0.5
+    )
+    served = Served(
+        Starlette(
+            routes=[
+                Route("/basic", basic, methods=["POST"]),
+                Route("/signed", signed, methods=["POST"]),
+            ]
+        )
+    )
+    good = "Authorization: Basic " + base64.b64encode(b"u:p").decode()
+    try:
+        wrong = _raw_post(
+            served.port,
+            "POST /basic HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n"
+            "Authorization: Basic eDp5\r\n",
+            b"{",
+            wait=5,
+        )
+        assert wrong.startswith(b"HTTP/1.1 401"), wrong
+        huge = _raw_post(
+            served.port,
+            f"POST /basic HTTP/1.1\r\nHost: x\r\nContent-Length: 10000000000\r\n{good}\r\n",
+            b"",
+            wait=5,
+        )
+        assert huge.startswith(b"HTTP/1.1 413"), huge
+        t0 = time.monotonic()
+        stalled = _raw_post(
+            served.port,
+            "POST /signed HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n",
+            b"{",
+            wait=5,
+        )
+        assert stalled.startswith(b"HTTP/1.1 408"), stalled
+        assert time.monotonic() - t0 < 4
+    finally:
+        served.stop()
+    assert basic.metrics()["deliveries"] == {"401": 1, "413": 1}
+
+
+def test_flask_view_answers_from_the_headers_without_reading_the_body() -> None:
+    from flask import Flask
+
+    class Unreadable(io.BytesIO):
+        def read(self, *_: Any) -> bytes:
+            raise AssertionError("the body was read")
+
+    app = Flask(__name__)
+    view = wa360.receivers.flask_view(
+        lambda events: None, verifier=wa360.Verifier(basic_auth=("u", "p"))
+    )
+    app.add_url_rule("/webhook", view_func=view, methods=["POST"])
+    http = app.test_client()
+    r = http.post("/webhook", input_stream=Unreadable(), headers={"Content-Length": "10"})
+    assert r.status_code == 401
+    good = {"Authorization": "Basic " + base64.b64encode(b"u:p").decode()}
+    r = http.post(
+        "/webhook", data=b"{}", headers=good, environ_overrides={"CONTENT_LENGTH": str(1 << 30)}
+    )
+    assert r.status_code == 413
 
 
 def test_starlette_endpoint_refuses_a_huge_upload_without_holding_it() -> None:

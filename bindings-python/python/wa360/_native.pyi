@@ -254,6 +254,10 @@ class Receiver:
     def max_bytes(self) -> int: ...
     @property
     def inbox(self) -> Inbox | None: ...
+    def precheck(
+        self, method: str, headers: _Headers, content_length: int | None = None
+    ) -> tuple[int, bytes] | None:
+        """An answer decided before the body is read (413 declared too large, 401), or None."""
     def handle(
         self, method: str, query: str, headers: _Headers, body: _Body
     ) -> tuple[int, bytes, list[Event], int, int, str | None]: ...

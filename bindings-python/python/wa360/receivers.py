@@ -119,6 +119,9 @@ class WebhookReceiver:
         shutdown_grace: with an inbox, seconds running handlers get to finish on shutdown
             before their events are released to other workers.
         max_bytes / max_depth: body and nesting limits (default 1 MiB / 64).
+        body_timeout: seconds the asyncio helpers wait for a request's body (default 10): a
+            sender that stops mid-body, or never sends the body it declared, is answered
+            ``408`` instead of holding a connection for as long as the server allows.
     """
 
     def __init__(
@@ -136,6 +139,7 @@ class WebhookReceiver:
         shutdown_grace: float = 10.0,
         max_bytes: int | None = None,
         max_depth: int | None = None,
+        body_timeout: float = 10.0,
     ) -> None:
         if (
             isinstance(concurrency, bool)
@@ -144,6 +148,9 @@ class WebhookReceiver:
         ):
             raise _invalid("concurrency", f"must be an integer from 1 to {_MAX_CONCURRENCY}")
         shutdown_grace = _grace("shutdown_grace", shutdown_grace)
+        body_timeout = _grace("body_timeout", body_timeout)
+        if body_timeout == 0:
+            raise _invalid("body_timeout", "must be a finite number of seconds above 0")
         if not isinstance(start_consumers, bool):
             raise _invalid("start_consumers", "must be True or False")
         if not isinstance(insecure_skip_verify, bool):
@@ -176,6 +183,7 @@ class WebhookReceiver:
         self.concurrency = concurrency
         self.start_consumers = start_consumers
         self.shutdown_grace = shutdown_grace
+        self.body_timeout = body_timeout
         self._is_async = inspect.iscoroutinefunction(on_events)
         self._queue: queue.Queue[list[Event]] = queue.Queue()
         self._worker: threading.Thread | None = None
@@ -226,6 +234,20 @@ class WebhookReceiver:
             self.dispatch_threaded(events)
         return status, answer
 
+    def precheck(self, headers: Any, content_length: object = None) -> tuple[int, bytes] | None:
+        """The answer to a ``POST`` that can be decided before its body is read: ``413`` when
+        the declared ``Content-Length`` is over ``max_bytes``, ``401`` when Basic auth or a
+        custom header is wrong (an app-secret signature needs the body). ``None``: read the
+        body, then :meth:`handle`. The framework helpers below ask first, so a sender without
+        the credentials never makes them wait for a body."""
+        try:
+            length = int(content_length) if content_length is not None else None  # type: ignore[call-overload]
+        except (TypeError, ValueError):
+            length = None
+        if length is not None and length < 0:
+            length = None
+        return self.native.precheck("POST", headers, length)
+
     async def handle_async(self, headers: Any, body: bytes) -> tuple[int, bytes]:
         """Handle one ``POST`` on an asyncio server."""
         if self.inbox is not None:
@@ -233,7 +255,12 @@ class WebhookReceiver:
             status, answer, _events = await asyncio.to_thread(self.accept, headers, body)
             self.start(asyncio.get_running_loop())
             return status, answer
-        status, answer, events = self.accept(headers, body)
+        if len(body) > _ON_LOOP_BYTES:
+            # A large delivery is parsed off the event loop, which would otherwise stall
+            # every other request of the worker meanwhile.
+            status, answer, events = await asyncio.to_thread(self.accept, headers, body)
+        else:
+            status, answer, events = self.accept(headers, body)
         if events:
             if self._is_async:
                 task = asyncio.get_running_loop().create_task(self._run_async(events))
@@ -512,6 +539,11 @@ async def _await(aw: Awaitable[Any]) -> None:
 # endless upload is never held in memory.
 
 
+#: Deliveries up to this size (bytes) are parsed on the event loop without an inbox; larger
+#: ones in a worker thread.
+_ON_LOOP_BYTES = 64 * 1024
+
+
 async def _read_capped_async(chunks: AsyncIterator[bytes], limit: int) -> bytes:
     parts: list[bytes] = []
     n = 0
@@ -555,6 +587,7 @@ def starlette_endpoint(
     routes accepting ``POST`` (deliveries) and ``GET`` (Meta's handshake). With an inbox, give
     ``endpoint.receiver.lifespan`` to the app (``Starlette(..., lifespan=...)``): it starts the
     consumers with the server and closes them gracefully at shutdown."""
+    from starlette.requests import ClientDisconnect
     from starlette.responses import Response
 
     receiver = _receiver(on_events, options)
@@ -566,7 +599,25 @@ def starlette_endpoint(
         if request.method != "POST":
             status, answer = receiver._other_method(request.method)
             return Response(answer, status_code=status, media_type="text/plain")
-        body = await _read_capped_async(request.stream(), receiver.native.max_bytes)
+        early = receiver.precheck(request.headers.raw, request.headers.get("content-length"))
+        if early is not None:
+            return Response(early[1], status_code=early[0], media_type="text/plain")
+        try:
+            body = await asyncio.wait_for(
+                _read_capped_async(request.stream(), receiver.native.max_bytes),
+                receiver.body_timeout,
+            )
+        except asyncio.TimeoutError:
+            return Response(
+                b"request body timeout",
+                status_code=408,
+                media_type="text/plain",
+                headers={"Connection": "close"},
+            )
+        except ClientDisconnect:
+            # The sender went away mid-body: nobody is left to answer, and it is not an
+            # error of the application (the server would log a traceback for it).
+            return Response(b"", status_code=400)
         status, answer = await receiver.handle_async(request.headers.raw, body)
         return Response(answer, status_code=status, media_type="text/plain")
 
@@ -609,6 +660,10 @@ def flask_view(on_events: EventsCallback | WebhookReceiver, **options: Any) -> C
             status, answer = receiver.challenge(request.query_string.decode("latin-1"))
         elif request.method != "POST":
             status, answer = receiver._other_method(request.method)
+        elif (
+            early := receiver.precheck(request.headers.items(), request.content_length)
+        ) is not None:
+            status, answer = early
         else:
             headers: Iterable[tuple[str, str]] = request.headers.items()
             body = _read_capped(request.stream, receiver.native.max_bytes)

@@ -159,6 +159,51 @@ impl Receiver {
     {
         let start = Instant::now();
         let reply = self.decide(method, query, headers, body);
+        self.record(method, start, reply)
+    }
+
+    /// What can be answered from the method and headers alone, before the body is read:
+    /// `413` when the declared `Content-Length` is over the limit, `401` when a Basic auth
+    /// or custom-header check fails (an app-secret signature needs the body, so it waits
+    /// for [`Receiver::handle`]). `None`: read the body and call `handle`. A glue that
+    /// asks first never waits for the body of a request it would refuse anyway (a slow
+    /// or endless upload from someone without the credentials). Counted and logged like
+    /// `handle` when it answers.
+    pub fn precheck<N, V>(
+        &self,
+        method: &str,
+        headers: &[(N, V)],
+        content_length: Option<u64>,
+    ) -> Option<Reply>
+    where
+        N: AsRef<str>,
+        V: AsRef<[u8]>,
+    {
+        if !method.eq_ignore_ascii_case("POST") {
+            return None;
+        }
+        let start = Instant::now();
+        let max = self.cfg.parse.max_bytes;
+        let reply = match content_length {
+            Some(n) if n > max as u64 => Reply::refuse(
+                413,
+                "payload too large",
+                Some(Error::WebhookPayload(format!(
+                    "declared body of {n} bytes is over the limit of {max} bytes"
+                ))),
+            ),
+            _ => match &self.cfg.verifier {
+                Some(v) => {
+                    Reply::refuse(401, "unauthorized", Some(v.verify_headers(headers).err()?))
+                }
+                None => return None,
+            },
+        };
+        Some(self.record(method, start, reply))
+    }
+
+    /// Count `reply` in the metrics and log it.
+    fn record(&self, method: &str, start: Instant, reply: Reply) -> Reply {
         let took = start.elapsed();
         self.metrics.delivery(
             reply.status,
@@ -308,5 +353,31 @@ mod limit_tests {
         assert_eq!(over.status, 413);
         assert!(over.events.is_empty());
         assert!(over.error.unwrap().to_string().contains("10001 events"));
+    }
+
+    /// Decided from the headers: a declared body over the limit (413, before
+    /// credentials, as `handle` orders them) and wrong Basic auth (401); a signature check
+    /// needs the body, so an app-secret receiver decides nothing early.
+    #[test]
+    fn precheck_answers_what_the_headers_decide_and_counts_it() {
+        use crate::webhook::verify::{Verifier, basic_auth_header};
+        let r = Receiver::new(ReceiverConfig {
+            verifier: Some(Verifier::basic_auth("u", "p".to_string()).unwrap()),
+            ..ReceiverConfig::default()
+        });
+        let good = [basic_auth_header("u", "p")];
+        let bad = [basic_auth_header("u", "x")];
+        let none: [(&str, &str); 0] = [];
+        assert_eq!(r.precheck("POST", &none, Some(10)).unwrap().status, 401);
+        assert_eq!(r.precheck("POST", &bad, None).unwrap().status, 401);
+        assert_eq!(r.precheck("POST", &bad, Some(1 << 30)).unwrap().status, 413);
+        assert!(r.precheck("POST", &good, Some(10)).is_none());
+        assert!(r.precheck("GET", &none, None).is_none());
+        assert_eq!(r.metrics().deliveries["401"], 2);
+        let signed = Receiver::new(ReceiverConfig {
+            verifier: Some(Verifier::hub_signature("s3cret".to_string()).unwrap()),
+            ..ReceiverConfig::default()
+        });
+        assert!(signed.precheck("POST", &none, Some(10)).is_none());
     }
 }
