@@ -151,7 +151,7 @@ fn validate_header(name: &str, value: &Secret) -> Result<()> {
             "header value must not contain control characters (CR, LF, NUL, DEL, …; tab is allowed)",
         ));
     }
-    Ok(())
+    super::verify::secret_header_value(&field, v)
 }
 
 /// A webhook registration: the callback URL and the custom headers 360dialog

@@ -147,11 +147,9 @@ impl Verifier {
         let name = name.as_ref();
         let value: Secret = value.into();
         check_header_name(name, "header.name")?;
+        let field = format!("headers.{name}");
         if value.expose().is_empty() {
-            return Err(Error::invalid(
-                format!("headers.{name}"),
-                "the secret value must not be empty",
-            ));
+            return Err(Error::invalid(field, "the secret value must not be empty"));
         }
         if value
             .expose()
@@ -159,10 +157,11 @@ impl Verifier {
             .any(|b| b == b'\r' || b == b'\n' || b == 0)
         {
             return Err(Error::invalid(
-                format!("headers.{name}"),
+                field,
                 "the secret value must not contain CR, LF or NUL",
             ));
         }
+        secret_header_value(&field, value.expose())?;
         Ok(Verifier {
             checks: vec![Check::Header {
                 name: name.to_string(),
@@ -317,6 +316,30 @@ fn str_field<'a>(v: Option<&'a serde_json::Value>, field: &str) -> Result<&'a st
 /// RFC 9110 token characters.
 fn is_tchar(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
+/// A header value that is a shared secret must arrive byte for byte as it was set, in
+/// every server: printable ASCII, spaces and tabs inside only. Servers strip whitespace at
+/// either end, and decode other bytes differently (UTF-8 in ASGI, Latin-1 in WSGI and
+/// Node), so such a value would verify in one framework and never in another. The one
+/// rule of `Verifier::header` and of webhook registration.
+pub(crate) fn secret_header_value(field: &str, value: &str) -> Result<()> {
+    if !value
+        .bytes()
+        .all(|b| b == b' ' || b == b'\t' || b.is_ascii_graphic())
+    {
+        return Err(Error::invalid(
+            field,
+            "a header secret must be printable ASCII (other characters arrive differently in each server)",
+        ));
+    }
+    if value.starts_with([' ', '\t']) || value.ends_with([' ', '\t']) {
+        return Err(Error::invalid(
+            field,
+            "a header secret must not start or end with a space or tab (servers strip them)",
+        ));
+    }
+    Ok(())
 }
 
 fn check_header_name(name: &str, field: &str) -> Result<()> {

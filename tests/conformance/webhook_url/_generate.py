@@ -65,6 +65,8 @@ bad("header_value_empty", "https://hooks.example.com/wa", "empty", field="header
 bad("header_value_crlf", "https://hooks.example.com/wa", "CR", field="headers.X-Key", headers={"X-Key": "v\r\nX-Injected: 1"})
 bad("header_value_control_character", "https://hooks.example.com/wa", "control", field="headers.X-Key", headers={"X-Key": "a\x01b"})
 bad("header_value_del", "https://hooks.example.com/wa", "control", field="headers.X-Key", headers={"X-Key": "a\x7fb"})
+bad("header_value_non_ascii", "https://hooks.example.com/wa", "printable ASCII", field="headers.X-Key", headers={"X-Key": "clé-sécrète"})
+bad("header_value_padded", "https://hooks.example.com/wa", "start or end", field="headers.X-Key", headers={"X-Key": " padded-secret "})
 ok("header_value_with_tab_and_spaces", "https://hooks.example.com/wa", {"X-Key": "a\tb c"})
 bad("header_names_differ_only_in_case", "https://hooks.example.com/wa", "twice", field="headers.x-key", headers={"X-Key": "a", "x-key": "b"})
 bad("url_checked_before_headers", "http://hooks.example.com/wa", "https", headers={"X_Bad": "v"})

@@ -131,6 +131,8 @@ err("config_no_checks", {}, [], code="invalid_argument", field="verifier")
 err("config_user_with_colon", {"basic_auth": {"user": "a:b", "password": "p"}}, [], code="invalid_argument", field="basic_auth.user")
 err("config_empty_password", {"basic_auth": {"user": "a", "password": ""}}, [], code="invalid_argument", field="basic_auth.password")
 err("config_empty_header_secret", {"headers": {"X-Key": ""}}, [], code="invalid_argument", field="headers.X-Key")
+err("config_non_ascii_header_secret", {"headers": {"X-Key": "clé-sécrète"}}, [], code="invalid_argument", field="headers.X-Key", contains="printable ASCII")
+err("config_padded_header_secret", {"headers": {"X-Key": " padded "}}, [], code="invalid_argument", field="headers.X-Key", contains="start or end")
 err("config_empty_app_secret", {"app_secret": ""}, [], code="invalid_argument", field="app_secret")
 err("config_unknown_key", {"hmac": "x"}, [], code="invalid_argument", field="hmac")
 
