@@ -151,7 +151,7 @@ pub enum Error {
     #[error("configuration error: {0}")]
     Configuration(String),
     /// The server answered with an error. `code` is its class.
-    #[error("{code} (HTTP {status}{api}): {message}", status = .error.status, api = fmt_api_code(.error.api_code), message = .error.message)]
+    #[error("{code} ({status}{api}): {message}", status = fmt_status(.error.status), api = fmt_api_code(.error.api_code), message = .error.message)]
     Api {
         /// The class of the error (authentication, rate_limited, …).
         code: ErrorCode,
@@ -197,6 +197,16 @@ pub enum Error {
     Store(String),
 }
 
+/// `HTTP 429`; status 0 marks an error decided before any request (a governor refusal,
+/// the media look-up guard), shown as `local`.
+fn fmt_status(status: u16) -> String {
+    if status == 0 {
+        "local".into()
+    } else {
+        format!("HTTP {status}")
+    }
+}
+
 fn fmt_api_code(code: Option<i64>) -> String {
     match code {
         Some(c) => format!(", code {c}"),
@@ -233,7 +243,8 @@ impl Error {
     /// HTTP status, when the server answered.
     pub fn status(&self) -> Option<u16> {
         match self {
-            Error::Api { error, .. } => Some(error.status),
+            // Status 0: decided before any request (nothing answered).
+            Error::Api { error, .. } => Some(error.status).filter(|s| *s != 0),
             Error::OutcomeUnknown { status, .. } => *status,
             Error::InvalidResponse { status, .. } => Some(*status),
             _ => None,

@@ -575,6 +575,23 @@ impl Transport {
                 body,
             }),
             Ok(None) => too_large("more bytes than that".into()),
+            // A request that may be repeated (a download, a look-up) whose answer broke off
+            // or timed out while its body was read: a timeout or a broken connection, and
+            // retried as one. A send was answered 2xx, so its outcome stays unknown below.
+            Err(e) if class != RetryClass::Send => {
+                let detail = redact(&describe(&e), &secrets);
+                Err(if e.is_timeout() {
+                    (
+                        Failure::TimedOut,
+                        Error::Timeout(format!("timed out reading the answer: {detail}")),
+                    )
+                } else {
+                    (
+                        Failure::Interrupted,
+                        Error::Connection(format!("the answer broke off: {detail}")),
+                    )
+                })
+            }
             Err(e) => {
                 let reason = format!("2xx answer whose body could not be read: {}", describe(&e));
                 Err((
@@ -841,10 +858,15 @@ async fn read_limited(
     if first.len() > limit {
         return Ok(None);
     }
+    // The declared length (within the limit) sizes the buffer once: growing it by doubling
+    // held up to twice a large download, plus the copies made while growing.
+    let declared = resp
+        .content_length()
+        .map_or(0, |n| n.min(limit as u64) as usize);
     let Some(second) = resp.chunk().await? else {
         return Ok(Some(first));
     };
-    let mut body = bytes::BytesMut::with_capacity(first.len() + second.len());
+    let mut body = bytes::BytesMut::with_capacity(declared.max(first.len() + second.len()));
     body.extend_from_slice(&first);
     let mut next = Some(second);
     while let Some(chunk) = next {

@@ -458,6 +458,47 @@ async fn success_with_unreadable_body_is_outcome_unknown() {
     assert_eq!(server.count(), 3, "none retried");
 }
 
+/// A request that may be repeated (here a look-up; downloads go the same way) whose
+/// answer stalls or breaks off in its body is a timeout or a broken connection, retried as
+/// such, not an `invalid_response` given up at once.
+#[tokio::test]
+async fn idempotent_answers_cut_off_in_the_body_are_retried() {
+    let partial = br#"{"url":"https://hooks.exa"#.to_vec();
+    let server = TestServer::start(vec![
+        Reply::Stall {
+            status: 200,
+            declared: 200,
+            body: partial.clone(),
+        },
+        Reply::Truncated {
+            status: 200,
+            declared: 200,
+            body: partial.clone(),
+        },
+        Reply::json(200, json!({"url":"https://hooks.example.com/wa"})),
+        Reply::Stall {
+            status: 200,
+            declared: 200,
+            body: partial,
+        },
+    ])
+    .await;
+    let c = builder(&server.url())
+        .timeout(Duration::from_millis(300))
+        .build()
+        .unwrap();
+    let v = get_webhook(&c).await.unwrap();
+    assert_eq!(v["url"], "https://hooks.example.com/wa");
+    assert_eq!(server.count(), 3);
+    let once = builder(&server.url())
+        .timeout(Duration::from_millis(300))
+        .max_retries(0)
+        .build()
+        .unwrap();
+    let e = get_webhook(&once).await.unwrap_err();
+    assert_eq!(e.code(), ErrorCode::Timeout, "{e}");
+}
+
 #[tokio::test]
 async fn idempotent_requests_retry_timeouts_and_5xx() {
     let server = TestServer::start(vec![

@@ -48,6 +48,13 @@ pub enum Reply {
     Reset,
     /// Read the whole request, then never answer.
     Hang,
+    /// Send a status line and headers declaring `declared` bytes, send `body`, then send
+    /// nothing more for 30 s (a body that stalls).
+    Stall {
+        status: u16,
+        declared: usize,
+        body: Vec<u8>,
+    },
     /// Send a status line and headers declaring `declared` bytes, send `body`, then close.
     Truncated {
         status: u16,
@@ -185,6 +192,21 @@ async fn handle(
                 return Ok(());
             }
             Reply::Hang => {
+                tokio::time::sleep(Duration::from_secs(30)).await;
+                return Ok(());
+            }
+            Reply::Stall {
+                status,
+                declared,
+                body,
+            } => {
+                let head = format!(
+                    "HTTP/1.1 {status} Scripted\r\nContent-Type: application/json\r\nContent-Length: {declared}\r\n\r\n"
+                );
+                let s = reader.get_mut();
+                s.write_all(head.as_bytes()).await?;
+                s.write_all(&body).await?;
+                s.flush().await?;
                 tokio::time::sleep(Duration::from_secs(30)).await;
                 return Ok(());
             }
