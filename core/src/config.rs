@@ -306,6 +306,13 @@ fn normalize_base_url(raw: &str) -> Result<String> {
     if parsed.host_str().is_none_or(str::is_empty) {
         return Err(Error::Configuration("base URL has no host".into()));
     }
+    // The API key goes in a header of every request: in clear only to this machine (the
+    // local sandbox, a proxy on the same host), never over a network.
+    if parsed.scheme() == "http" && !is_loopback(&parsed) {
+        return Err(Error::Configuration(
+            "base URL must use https (http only for 127.0.0.1, ::1 or localhost): the API key would travel in clear".into(),
+        ));
+    }
     if !parsed.username().is_empty() || parsed.password().is_some() {
         return Err(Error::Configuration(
             "base URL must not carry credentials".into(),
@@ -319,9 +326,56 @@ fn normalize_base_url(raw: &str) -> Result<String> {
     Ok(parsed.as_str().trim_end_matches('/').to_string())
 }
 
+/// True when `url`'s host is this machine: `localhost` (or a name under it), or a
+/// loopback address.
+fn is_loopback(url: &url::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => {
+            let d = d.trim_end_matches('.').to_ascii_lowercase();
+            d == "localhost" || d.ends_with(".localhost")
+        }
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The key travels in clear only to this machine.
+    #[test]
+    fn http_base_urls_are_for_this_machine_only() {
+        let base = |u: &str| {
+            ClientBuilder::new()
+                .api_key("k")
+                .base_url(u)
+                .into_config(None)
+        };
+        for ok in [
+            "http://127.0.0.1:8080",
+            "http://127.3.4.5",
+            "http://localhost:9",
+            "http://api.localhost",
+            "http://[::1]:8080",
+            "https://waba-v2.360dialog.io",
+            "https://10.0.0.1",
+        ] {
+            assert!(base(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "http://waba-v2.360dialog.io",
+            "http://10.0.0.1:8080",
+            "http://localhost.evil.example",
+            "http://[::2]",
+            "http://0.0.0.0:8080",
+        ] {
+            let e = base(bad).unwrap_err();
+            assert_eq!(e.code(), crate::ErrorCode::Configuration, "{bad}");
+            assert!(e.to_string().contains("https"), "{bad}: {e}");
+        }
+    }
 
     #[test]
     fn defaults_are_documented_values() {
