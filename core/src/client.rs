@@ -49,7 +49,7 @@ struct Inner {
     /// consecutive 131056 answers per recipient for the 4^n s suggestion).
     governor: Governor,
     /// Recent failed media look-ups (the guard of `crate::media`).
-    media_guard: LookupGuard,
+    media_guard: Arc<LookupGuard>,
 }
 
 impl std::fmt::Debug for Client {
@@ -128,11 +128,12 @@ impl Client {
             Some(s) => Governor::with_store(gcfg, Arc::clone(&s.0))?,
             None => Governor::new(gcfg)?,
         };
+        let media_guard = LookupGuard::for_channel(config.base_url(), config.api_key().expose());
         Ok(Client {
             inner: Arc::new(Inner {
                 transport: Arc::new(Transport::new(config)?),
                 governor,
-                media_guard: LookupGuard::default(),
+                media_guard,
             }),
         })
     }
@@ -151,7 +152,7 @@ impl Client {
             inner: Arc::new(Inner {
                 transport: Arc::clone(&self.inner.transport),
                 governor,
-                media_guard: LookupGuard::default(),
+                media_guard: Arc::clone(&self.inner.media_guard),
             }),
         })
     }

@@ -51,8 +51,10 @@ pub struct Media<'a> {
 /// refuses new ones once the budget of [`MediaLookupGuard`] (a client setting) is spent.
 /// A look-up under way counts against the budget until its answer is known: concurrent
 /// look-ups beyond what is left of it wait for one under way to finish, so a burst that
-/// fails (a wrong key, expired ids) never sends more than the budget. One per client,
-/// shared by its clones.
+/// fails (a wrong key, expired ids) never sends more than the budget. One per channel
+/// (base URL and API key) in this process, shared by every client of it: 360dialog
+/// counts the failures per number, so a client made per request must not get a budget
+/// of its own.
 #[derive(Debug, Default)]
 pub(crate) struct LookupGuard {
     state: Mutex<GuardState>,
@@ -79,6 +81,29 @@ impl Drop for LookupSlot<'_> {
 }
 
 impl LookupGuard {
+    /// The guard of the channel `base_url` + `api_key` in this process (made on first
+    /// use, dropped with its last client). The registry keeps a digest, never the key.
+    pub(crate) fn for_channel(base_url: &str, api_key: &str) -> std::sync::Arc<LookupGuard> {
+        use sha2::{Digest, Sha256};
+        use std::collections::HashMap;
+        use std::sync::{Arc, OnceLock, Weak};
+        type Registry = Mutex<HashMap<[u8; 32], Weak<LookupGuard>>>;
+        static GUARDS: OnceLock<Registry> = OnceLock::new();
+        let mut h = Sha256::new();
+        h.update(base_url.as_bytes());
+        h.update(b"\n");
+        h.update(api_key.as_bytes());
+        let id: [u8; 32] = h.finalize().into();
+        let mut guards = crate::util::lock(GUARDS.get_or_init(Registry::default));
+        if let Some(g) = guards.get(&id).and_then(Weak::upgrade) {
+            return g;
+        }
+        guards.retain(|_, g| g.strong_count() > 0);
+        let g = Arc::new(LookupGuard::default());
+        guards.insert(id, Arc::downgrade(&g));
+        g
+    }
+
     /// A slot for one media look-up, waiting while look-ups under way could still spend
     /// the budget; refused locally when the budget of failures is spent. `None` without
     /// a guard.

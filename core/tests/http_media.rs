@@ -300,6 +300,39 @@ async fn local_guard_stops_repeated_failing_lookups() {
     assert_eq!(server.count(), 6);
 }
 
+/// 360dialog counts failed look-ups per number: clients made for the same channel (a
+/// client per request, several in one worker) share one budget; another channel has its
+/// own.
+#[tokio::test]
+async fn clients_of_one_channel_share_the_lookup_guard() {
+    let not_found = || Reply::json(404, json!({"error":{"message":"not found","code":100}}));
+    let server = TestServer::start((0..10).map(|_| not_found()).collect()).await;
+    let (a, b) = (client(&server), client(&server));
+    for c in [&a, &b, &a, &b] {
+        assert_eq!(
+            c.media().info("123").await.unwrap_err().code(),
+            ErrorCode::InvalidRequest
+        );
+    }
+    for c in [&a, &b, &client(&server)] {
+        assert_eq!(
+            c.media().info("123").await.unwrap_err().code(),
+            ErrorCode::Media
+        );
+    }
+    assert_eq!(server.count(), 4);
+    let other_key = Client::builder()
+        .api_key("another-channel-key")
+        .base_url(&server.url())
+        .build()
+        .unwrap();
+    assert_eq!(
+        other_key.media().info("123").await.unwrap_err().code(),
+        ErrorCode::InvalidRequest
+    );
+    assert_eq!(server.count(), 5);
+}
+
 /// A server on 127.0.0.1 that answers every request 200 with `head` (status line
 /// and headers) and then `body_len` zero bytes, unless the client hangs up first;
 /// returns its base URL and the count of body bytes it managed to write.
