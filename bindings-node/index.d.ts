@@ -69,7 +69,7 @@ export declare class Client {
   typing(messageId: string): Promise<void>
   /**
    * Send one message (neutral format, as `send`), waiting at most `maxWaitMs` for the
-   * governor's slot; past it rejects with `rate_limited` and `retryAfter`, nothing sent.
+   * governor's slot; past it rejects with `rate_limited` and `retryAfterMs`, nothing sent.
    */
   sendWithin(message: Record<string, unknown>, maxWaitMs: number): Promise<SendResponse>
   /**
@@ -790,7 +790,7 @@ export interface GovernorOptions {
   pairBurst?: number
   /**
    * Longest wait for a send slot, in ms (default 30000; at most one year); past it the
-   * send rejects with `rate_limited` and `retryAfter`, nothing sent.
+   * send rejects with `rate_limited` and `retryAfterMs`, nothing sent.
    */
   maxWaitMs?: number
   /** The number's bucket name in a shared store (default `default`). */
@@ -897,7 +897,7 @@ export interface LatencyHistogram {
   count: number
   /** Sum of all observations, in seconds. */
   sumSeconds: number
-  /** Cumulative buckets; the last one is unbounded (`le` null) and counts everything. */
+  /** Cumulative buckets; the last one is unbounded (no `le`) and counts everything. */
   buckets: Array<LatencyBucket>
 }
 

@@ -188,7 +188,7 @@ const BROADCAST_OPTIONS: &[&str] = &[
 #[napi]
 impl JsClient {
     /// Send one message (neutral format, as `send`), waiting at most `maxWaitMs` for the
-    /// governor's slot; past it rejects with `rate_limited` and `retryAfter`, nothing sent.
+    /// governor's slot; past it rejects with `rate_limited` and `retryAfterMs`, nothing sent.
     #[napi(ts_args_type = "message: Record<string, unknown>, maxWaitMs: number")]
     pub fn send_within<'env>(
         &self,

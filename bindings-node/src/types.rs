@@ -80,7 +80,7 @@ pub struct LatencyHistogram {
     pub count: f64,
     /// Sum of all observations, in seconds.
     pub sum_seconds: f64,
-    /// Cumulative buckets; the last one is unbounded (`le` null) and counts everything.
+    /// Cumulative buckets; the last one is unbounded (no `le`) and counts everything.
     pub buckets: Vec<LatencyBucket>,
 }
 
@@ -486,7 +486,7 @@ pub struct GovernorOptions {
     /// Sends to one recipient allowed at once before `pairIntervalMs` applies (default 1).
     pub pair_burst: Option<u32>,
     /// Longest wait for a send slot, in ms (default 30000; at most one year); past it the
-    /// send rejects with `rate_limited` and `retryAfter`, nothing sent.
+    /// send rejects with `rate_limited` and `retryAfterMs`, nothing sent.
     pub max_wait_ms: Option<f64>,
     /// The number's bucket name in a shared store (default `default`).
     pub number: Option<String>,

@@ -148,7 +148,16 @@ impl GovernorConfig {
                 c.pair_interval = if v == 0.0 {
                     None
                 } else {
-                    Some(style.unit().duration(&field(Key::PairInterval), v)?)
+                    // The duration rule says "above 0"; here 0 is allowed too (it turns
+                    // pair pacing off), so the message says so.
+                    let f = field(Key::PairInterval);
+                    Some(style.unit().duration(&f, v).map_err(|e| match e {
+                        Error::InvalidArgument { rule, .. } => Error::invalid(
+                            f.clone(),
+                            format!("{rule}, or 0 / null for no pair pacing"),
+                        ),
+                        e => e,
+                    })?)
                 };
             }
         }
@@ -278,6 +287,14 @@ mod tests {
                 format!("governor.{field}"),
                 "{v}"
             );
+        }
+        // A wrong pair interval says that 0 is allowed (it turns pair pacing off).
+        for (v, style) in [
+            (json!({"pairIntervalMs": -1}), Node),
+            (json!({"pair_interval": 1e12}), Python),
+        ] {
+            let e = read(v.clone(), style).unwrap_err();
+            assert!(e.to_string().contains("or 0 / null"), "{v}: {e}");
         }
     }
 }
