@@ -514,6 +514,17 @@ fn inbox_commands_list_replay_and_drop_dead_letters() {
     let o = run(bin().args(["inbox", "--url", &junk_url, "stats"]));
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("not a database"), "{}", stderr(&o));
+    // A mistyped path is an error, not a new empty inbox with zeros printed.
+    let typo = dir.join("typo.db");
+    let o = run(bin().args([
+        "inbox",
+        "--url",
+        &format!("sqlite://{}", typo.display()),
+        "stats",
+    ]));
+    assert_eq!(o.status.code(), Some(2), "{}", stdout(&o));
+    assert!(stderr(&o).contains("no inbox file"), "{}", stderr(&o));
+    assert!(!typo.exists());
 }
 
 /// An input that never ends (`/dev/zero`, a wrong file) is refused once it passes 16 MiB,
