@@ -455,10 +455,10 @@ fn classify(result: Result<crate::client::SendResponse>, attempts_left: bool) ->
                 ErrorCode::OutcomeUnknown => Outcome::Unknown,
                 // Spam rate limit (quality): never repeated automatically.
                 _ if e.api_code() == Some(131048) => Outcome::Failed(code, e.api_code()),
-                // Refused by this process's governor (status 0: no request), or no
+                // Refused by this process's governor (no status: no request), or no
                 // connection: the request was never written.
                 ErrorCode::Connection => Outcome::NotSent(delay, true),
-                ErrorCode::RateLimited if e.status() == Some(0) => Outcome::NotSent(delay, false),
+                ErrorCode::RateLimited if e.status().is_none() => Outcome::NotSent(delay, false),
                 // Refused before processing by a rate limit, or a transient error:
                 // safe to try again later.
                 ErrorCode::RateLimited | ErrorCode::Transient if attempts_left => {

@@ -219,8 +219,8 @@ impl Signal {
                 _ => Signal::Other,
             },
             // HTTP 429 or 360dialog's "endpoint rate limit" without a Meta code; a local
-            // refusal (status 0) was not an answer.
-            None if e.code() == ErrorCode::RateLimited && e.status().is_some_and(|s| s != 0) => {
+            // refusal (no status) was not an answer.
+            None if e.code() == ErrorCode::RateLimited && e.status().is_some() => {
                 Signal::Overloaded
             }
             None => Signal::Other,
