@@ -79,6 +79,51 @@ mod sqlite {
         let _ = std::fs::remove_dir_all(&dir);
     }
 
+    /// Entries with as many attempts as now allowed (`max_attempts` lowered across a
+    /// restart, or a process of a rolling deploy with a lower one) go to the dead letters
+    /// at the next claim, and the events behind them are handed out, instead of being
+    /// found at every poll and taken never.
+    #[test]
+    fn entries_past_a_lowered_max_attempts_are_dead_lettered_not_stuck() {
+        use super::{accept_json, ids, testing};
+        let dir = std::env::temp_dir().join(format!(
+            "wa360-inbox-lowered-{}-{:08x}",
+            std::process::id(),
+            fastrand::u32(..)
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("inbox.db");
+        let url = |max: u32| {
+            format!(
+                "sqlite://{}?max_attempts={max}&retry_base_ms=0&retry_max_ms=0",
+                path.display()
+            )
+        };
+        let before = wa360::inbox::open(&url(5)).unwrap();
+        for (from, w) in [("111", "wamid.A"), ("222", "wamid.B"), ("333", "wamid.C")] {
+            accept_json(&*before, &testing::inbound_text(from, "x", w)).unwrap();
+        }
+        for _ in 0..3 {
+            for d in before.claim("c", 2).unwrap() {
+                before.nack("c", &d.id, "down").unwrap();
+            }
+        }
+        drop(before);
+        let after = wa360::inbox::open(&url(2)).unwrap();
+        let got = after.claim("c", 1).unwrap();
+        assert_eq!(ids(&got), ["wamid.C"]);
+        let stats = after.stats().unwrap();
+        assert_eq!((stats.dead, stats.in_flight), (2, 1), "{stats:?}");
+        assert!(
+            after
+                .dead(10)
+                .unwrap()
+                .iter()
+                .all(|d| d.last_error.as_deref() == Some("down"))
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
     /// A claim searches without the write lock, and takes it only for what it found: a
     /// consumer with nothing claimable (a backlog behind a conversation waiting for its
     /// retry) keeps polling while another process holds the write lock, instead of

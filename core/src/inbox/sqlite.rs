@@ -100,7 +100,7 @@ struct Shared {
     scan: Option<Mutex<Scan>>,
     /// The file and which file it was at open (`None` for `memory://`): an accept into a
     /// file deleted or replaced since is refused, not answered 200 (see `FileId`).
-    file: Option<(std::path::PathBuf, crate::util::FileId)>,
+    file: Option<crate::util::FileId>,
     label: String,
 }
 
@@ -188,7 +188,7 @@ impl SqliteInbox {
                 conn: scan,
                 idle: None,
             }));
-            shared.file = Some((path.into(), id));
+            shared.file = Some(id);
         }
         Ok(inbox)
     }
@@ -305,8 +305,8 @@ impl SqliteInbox {
         let now = now_ms();
         let cutoff = now - ms(self.shared.opts.retention);
         let inputs: Vec<(Vec<u8>, Vec<Event>)> = batch.iter().map(|j| j.take_input()).collect();
-        if let Some((path, id)) = &self.shared.file
-            && let Err(why) = id.check(path)
+        if let Some(file) = &self.shared.file
+            && let Err(why) = file.check()
         {
             let text = format!(
                 "cannot store events in inbox {}: {why}; restart the process to open the file there now",
@@ -589,8 +589,10 @@ macro_rules! not_blocked {
 /// Ready entries whose retry time has come, each kind in id order through the
 /// `(state, id)` index: one query with `OR` sorted every candidate in a temporary tree
 /// (and, while it joined the bodies, every body with it).
+// `+e.not_before`: not an index term, so the planner walks `entries_state` in id order and
+// stops at the limit; through `entries_due` it would sort every ready entry first.
 const CLAIM_READY: &str = concat!(
-    "SELECT e.id FROM entries e WHERE e.state = 0 AND e.not_before <= ?1 AND ",
+    "SELECT e.id FROM entries e WHERE e.state = 0 AND +e.not_before <= ?1 AND ",
     not_blocked!("e"),
     " ORDER BY e.id LIMIT ?2"
 );
@@ -609,11 +611,14 @@ const CLAIM_TAKE: &str = concat!(
     not_blocked!("entries"),
     " RETURNING body_id, idx, attempts, conv"
 );
-/// An entry whose lease ran out on its last attempt goes to the dead letters (`?1` now,
-/// `?2` id, `?3` max attempts).
+/// An entry whose attempts are spent goes to the dead letters (`?1` now, `?2` id, `?3` max
+/// attempts): a lease that ran out on its last attempt, or a ready entry with as many
+/// attempts as allowed (`max_attempts` lowered since, or another process's higher one).
 const CLAIM_EXPIRE_LAST: &str = "UPDATE entries SET state = 3, lease_owner = NULL,
-       last_error = coalesce(last_error, 'lease expired on the last attempt (the consumer stopped while handling it)')
-     WHERE id = ?2 AND state = 1 AND lease_until < ?1 AND attempts >= ?3";
+       last_error = coalesce(last_error, CASE state WHEN 1
+         THEN 'lease expired on the last attempt (the consumer stopped while handling it)'
+         ELSE 'attempts used up' END)
+     WHERE id = ?2 AND attempts >= ?3 AND (state = 0 OR (state = 1 AND lease_until < ?1))";
 /// The next time a search could find something without a commit in between: the
 /// earliest retry time or lease end still to come (`?1` now).
 const NEXT_DUE: &str = "SELECT min(t) FROM (
@@ -699,45 +704,56 @@ impl Inbox for SqliteInbox {
         let now = now_ms();
         let lease_until = now.saturating_add(ms(self.shared.opts.lease));
         let max_attempts = i64::from(self.shared.opts.max_attempts);
-        // A few more than asked: some may turn out to be dead or taken meanwhile.
-        let found = self.candidates(now, (max as i64).saturating_mul(2))?;
-        if found.is_empty() {
-            return Ok(Vec::new());
-        }
-        let rows = self.write_lazy("cannot claim from", |tx| {
-            // Each candidate is taken only if it is still claimable now, under the write
-            // lock: the same rule the search used, checked again row by row.
-            let mut take = tx.prepare_cached(CLAIM_TAKE)?;
-            let mut expire = tx.prepare_cached(CLAIM_EXPIRE_LAST)?;
-            let mut body_of = tx.prepare_cached("SELECT body FROM bodies WHERE id = ?1")?;
-            let mut taken = Vec::new();
-            for id in found {
-                if taken.len() >= max {
-                    break;
-                }
-                // Its lease expired after its last attempt: the consumer died while
-                // handling it, every time.
-                if expire.execute(params![now, id, max_attempts])? > 0 {
-                    continue;
-                }
-                let row = take
-                    .query_row(params![now, id, consumer, lease_until, max_attempts], |r| {
-                        Ok((
-                            r.get::<_, i64>(0)?,
-                            r.get::<_, i64>(1)?,
-                            r.get::<_, i64>(2)?,
-                            r.get::<_, Option<String>>(3)?,
-                        ))
-                    })
-                    .optional()?;
-                if let Some((body_id, idx, attempt, conv)) = row {
-                    // Bodies are read for the taken entries only.
-                    let body: Vec<u8> = body_of.query_row([body_id], |r| r.get(0))?;
-                    taken.push((id, body_id, idx, attempt, conv, body));
-                }
+        let mut rows = Vec::new();
+        // Entries dead-lettered on the way (their attempts spent) make room: search again,
+        // a few times at most, so the events behind them are handed out in this claim.
+        for _ in 0..4 {
+            // A few more than asked: some may turn out to be dead or taken meanwhile.
+            let want = ((max - rows.len()) as i64).saturating_mul(2);
+            let found = self.candidates(now, want)?;
+            if found.is_empty() {
+                break;
             }
-            Ok(taken)
-        })?;
+            let (taken, expired) = self.write_lazy("cannot claim from", |tx| {
+                // Each candidate is taken only if it is still claimable now, under the
+                // write lock: the same rule the search used, checked again row by row.
+                let mut take = tx.prepare_cached(CLAIM_TAKE)?;
+                let mut expire = tx.prepare_cached(CLAIM_EXPIRE_LAST)?;
+                let mut body_of = tx.prepare_cached("SELECT body FROM bodies WHERE id = ?1")?;
+                let (mut taken, mut expired) = (Vec::new(), 0);
+                for id in found {
+                    if rows.len() + taken.len() >= max {
+                        break;
+                    }
+                    // Its attempts are spent (the consumer died while handling it, every
+                    // time; or max_attempts was lowered since).
+                    if expire.execute(params![now, id, max_attempts])? > 0 {
+                        expired += 1;
+                        continue;
+                    }
+                    let row = take
+                        .query_row(params![now, id, consumer, lease_until, max_attempts], |r| {
+                            Ok((
+                                r.get::<_, i64>(0)?,
+                                r.get::<_, i64>(1)?,
+                                r.get::<_, i64>(2)?,
+                                r.get::<_, Option<String>>(3)?,
+                            ))
+                        })
+                        .optional()?;
+                    if let Some((body_id, idx, attempt, conv)) = row {
+                        // Bodies are read for the taken entries only.
+                        let body: Vec<u8> = body_of.query_row([body_id], |r| r.get(0))?;
+                        taken.push((id, body_id, idx, attempt, conv, body));
+                    }
+                }
+                Ok((taken, expired))
+            })?;
+            rows.extend(taken);
+            if expired == 0 || rows.len() >= max {
+                break;
+            }
+        }
         let mut out = Vec::with_capacity(rows.len());
         let mut unreadable = Vec::new();
         for (id, body_id, idx, attempt, conv, body) in rows {
@@ -998,5 +1014,30 @@ impl Inbox for SqliteInbox {
 
     fn options(&self) -> &InboxOptions {
         &self.shared.opts
+    }
+}
+
+#[cfg(test)]
+mod plan_tests {
+    use super::*;
+
+    /// The claim's searches walk the `(state, id)` index in id order and stop at their
+    /// limit: no plan that sorts every ready entry first (what `entries_due` gave the
+    /// planner for `not_before`, making each claim cost the whole backlog).
+    #[test]
+    fn claim_searches_walk_the_state_index_without_sorting() {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(SCHEMA).unwrap();
+        for sql in [CLAIM_READY, CLAIM_EXPIRED] {
+            let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+            let plan: Vec<String> = stmt
+                .query_map(params![0, 2], |r| r.get::<_, String>(3))
+                .unwrap()
+                .collect::<rusqlite::Result<_>>()
+                .unwrap();
+            let plan = plan.join(" / ");
+            assert!(plan.contains("entries_state"), "{plan}");
+            assert!(!plan.contains("TEMP B-TREE"), "{plan}");
+        }
     }
 }
