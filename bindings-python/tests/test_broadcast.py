@@ -121,6 +121,22 @@ def test_broadcast_sends_each_recipient_once_with_progress(tmp_path: Path) -> No
         assert {e["state"] for e in entries} == {"accepted"}
 
 
+def test_a_ledger_opened_by_a_relative_path_still_sends_after_a_chdir(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The ledger checks that its file is still there before each claim; the path it checks
+    # is the one SQLite opened, not the relative one read again from another directory.
+    (tmp_path / "run").mkdir()
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "run")
+    campaign = wa360.Campaign.from_csv("order_update", "en_US", csv_text(3))
+    ledger = wa360.Ledger("campaign.db", campaign)
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    with Sandbox(time_scale=0.01) as sb:
+        summary = governed(sb).broadcast(campaign, ledger)
+        assert summary["counts"]["accepted"] == 3, summary
+
+
 def test_async_broadcast_and_settling_unknowns_from_webhook_bodies(tmp_path: Path) -> None:
     with Sandbox(time_scale=0.01) as sb:
         c = governed(sb, cls=wa360.AsyncClient)

@@ -82,26 +82,37 @@ impl Drop for LookupSlot<'_> {
 
 impl LookupGuard {
     /// The guard of the channel `base_url` + `api_key` in this process (made on first
-    /// use, dropped with its last client). The registry keeps a digest, never the key.
+    /// use). The registry keeps a digest, never the key. A guard stays while a client
+    /// holds it or it remembers failures or look-ups under way, so clients made one after
+    /// another (one per request) share its budget too. A forked child starts afresh: the
+    /// look-ups under way in its parent never finish in it.
     pub(crate) fn for_channel(base_url: &str, api_key: &str) -> std::sync::Arc<LookupGuard> {
         use sha2::{Digest, Sha256};
         use std::collections::HashMap;
-        use std::sync::{Arc, OnceLock, Weak};
-        type Registry = Mutex<HashMap<[u8; 32], Weak<LookupGuard>>>;
+        use std::sync::{Arc, OnceLock};
+        type Registry = Mutex<(u32, HashMap<[u8; 32], Arc<LookupGuard>>)>;
         static GUARDS: OnceLock<Registry> = OnceLock::new();
         let mut h = Sha256::new();
         h.update(base_url.as_bytes());
         h.update(b"\n");
         h.update(api_key.as_bytes());
         let id: [u8; 32] = h.finalize().into();
-        let mut guards = crate::util::lock(GUARDS.get_or_init(Registry::default));
-        if let Some(g) = guards.get(&id).and_then(Weak::upgrade) {
-            return g;
+        let mut reg = crate::util::lock(GUARDS.get_or_init(Registry::default));
+        let (pid, guards) = &mut *reg;
+        if *pid != std::process::id() {
+            *pid = std::process::id();
+            guards.clear();
         }
-        guards.retain(|_, g| g.strong_count() > 0);
-        let g = Arc::new(LookupGuard::default());
-        guards.insert(id, Arc::downgrade(&g));
-        g
+        guards.retain(|_, g| Arc::strong_count(g) > 1 || g.remembers());
+        Arc::clone(guards.entry(id).or_default())
+    }
+
+    /// True while it holds failures or look-ups under way.
+    fn remembers(&self) -> bool {
+        self.state
+            .lock()
+            .map(|st| !st.failures.is_empty() || st.under_way > 0)
+            .unwrap_or(false)
     }
 
     /// A slot for one media look-up, waiting while look-ups under way could still spend

@@ -654,10 +654,15 @@ impl Transport {
         class: RetryClass,
         secrets: &[&str],
     ) -> (Failure, Error) {
-        // The secrets are removed from the body before anything is cut from it: a key
-        // across the snippet's end would otherwise leave its first part in the error.
-        let body = redact_bytes(body, secrets);
-        let parsed = parse_error_body(status.as_u16(), &body);
+        // The body is read as the server sent it, and the secrets removed from each text
+        // it gave: removing them from the raw bytes first could break the JSON itself (a
+        // short secret inside a key or a number) and lose the error's code. A body that is
+        // not one of the known shapes is quoted, and then the secrets are removed before
+        // the quote is cut: a key across the cut would otherwise leave its first part.
+        let mut parsed = parse_error_body(status.as_u16(), body);
+        if !parsed.parsed {
+            parsed = parse_error_body(status.as_u16(), &redact_bytes(body, secrets));
+        }
         let mut api = parsed.error;
         if api.fbtrace_id.is_none() {
             api.fbtrace_id = fb_trace;

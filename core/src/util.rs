@@ -61,35 +61,47 @@ pub(crate) fn retry_while_busy<T, E>(
 /// file deleted or replaced underneath an open connection is not an error to SQLite: it
 /// goes on committing to the old inode, which no process that opens the path sees again.
 /// A store checks this before a write whose loss would break a promise (an accepted
-/// webhook answered 200, a broadcast row claimed before its send).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct FileId(Option<(u64, u64)>);
+/// webhook answered 200, a broadcast row claimed before its send). The path is kept
+/// absolute, as SQLite resolved it at open: a relative path read again after the process
+/// changed its directory would name another file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct FileId {
+    path: std::path::PathBuf,
+    id: Option<(u64, u64)>,
+}
 
 impl FileId {
     /// The identity of the file `path` names now.
     pub(crate) fn of(path: &std::path::Path) -> std::io::Result<FileId> {
+        let path = std::path::absolute(path)?;
+        let id = Self::id_of(&path)?;
+        Ok(FileId { path, id })
+    }
+
+    fn id_of(path: &std::path::Path) -> std::io::Result<Option<(u64, u64)>> {
         let meta = std::fs::metadata(path)?;
         #[cfg(unix)]
         {
             use std::os::unix::fs::MetadataExt;
-            Ok(FileId(Some((meta.dev(), meta.ino()))))
+            Ok(Some((meta.dev(), meta.ino())))
         }
         #[cfg(not(unix))]
         {
             // Elsewhere an open file cannot be deleted; only its existence is checked.
             let _ = meta;
-            Ok(FileId(None))
+            Ok(None)
         }
     }
 
-    /// `Err` with the reason when `path` no longer names the file it named at open.
-    pub(crate) fn check(&self, path: &std::path::Path) -> Result<(), String> {
-        match FileId::of(path) {
-            Ok(now) if now == *self => Ok(()),
+    /// `Err` with the reason when the path no longer names the file it named at open.
+    pub(crate) fn check(&self) -> Result<(), String> {
+        match Self::id_of(&self.path) {
+            Ok(now) if now == self.id => Ok(()),
             Ok(_) => Err("the file was replaced since this process opened it".into()),
-            Err(e) => Err(format!(
-                "the file was deleted since this process opened it ({e})"
-            )),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                Err("the file was deleted since this process opened it".into())
+            }
+            Err(e) => Err(format!("the file cannot be checked ({e})")),
         }
     }
 }

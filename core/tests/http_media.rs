@@ -321,6 +321,18 @@ async fn clients_of_one_channel_share_the_lookup_guard() {
         );
     }
     assert_eq!(server.count(), 4);
+    // A client made after every earlier one is gone (one per request) has the same budget.
+    drop((a, b));
+    assert_eq!(
+        client(&server)
+            .media()
+            .info("123")
+            .await
+            .unwrap_err()
+            .code(),
+        ErrorCode::Media
+    );
+    assert_eq!(server.count(), 4);
     let other_key = Client::builder()
         .api_key("another-channel-key")
         .base_url(&server.url())

@@ -246,6 +246,8 @@ class WebhookReceiver:
             length = None
         if length is not None and length < 0:
             length = None
+        elif length is not None:
+            length = min(length, 2**64 - 1)  # beyond any limit: still 413, not an OverflowError
         return self.native.precheck("POST", headers, length)
 
     async def handle_async(self, headers: Any, body: bytes) -> tuple[int, bytes]:
@@ -601,7 +603,13 @@ def starlette_endpoint(
             return Response(answer, status_code=status, media_type="text/plain")
         early = receiver.precheck(request.headers.raw, request.headers.get("content-length"))
         if early is not None:
-            return Response(early[1], status_code=early[0], media_type="text/plain")
+            # The body is left unread: the connection is not reused.
+            return Response(
+                early[1],
+                status_code=early[0],
+                media_type="text/plain",
+                headers={"Connection": "close"},
+            )
         try:
             body = await asyncio.wait_for(
                 _read_capped_async(request.stream(), receiver.native.max_bytes),

@@ -687,7 +687,7 @@ impl Ledger {
     /// Claim the next pending recipient (CSV order) whose retry time has come: it becomes
     /// `in_flight` and its attempt is counted, committed before this returns.
     pub(crate) fn claim_next(&self) -> Result<Option<(String, Vec<String>, u32)>> {
-        self.file.check(&self.path).map_err(|why| {
+        self.file.check().map_err(|why| {
             Error::Store(format!(
                 "ledger {}: {why}; nothing more is sent from it",
                 self.path.display()

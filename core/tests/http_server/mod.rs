@@ -200,13 +200,7 @@ async fn handle(
                 declared,
                 body,
             } => {
-                let head = format!(
-                    "HTTP/1.1 {status} Scripted\r\nContent-Type: application/json\r\nContent-Length: {declared}\r\n\r\n"
-                );
-                let s = reader.get_mut();
-                s.write_all(head.as_bytes()).await?;
-                s.write_all(&body).await?;
-                s.flush().await?;
+                write_partial(reader.get_mut(), status, declared, &body).await?;
                 tokio::time::sleep(Duration::from_secs(30)).await;
                 return Ok(());
             }
@@ -215,19 +209,29 @@ async fn handle(
                 declared,
                 body,
             } => {
-                let head = format!(
-                    "HTTP/1.1 {status} Scripted\r\nContent-Type: application/json\r\nContent-Length: {declared}\r\n\r\n"
-                );
                 let mut s = reader.into_inner();
-                s.write_all(head.as_bytes()).await?;
-                s.write_all(&body).await?;
-                s.flush().await?;
+                write_partial(&mut s, status, declared, &body).await?;
                 s.set_zero_linger()?;
                 drop(s);
                 return Ok(());
             }
         }
     }
+}
+
+/// A status line and headers declaring `declared` bytes, then `body` (possibly fewer).
+async fn write_partial(
+    s: &mut TcpStream,
+    status: u16,
+    declared: usize,
+    body: &[u8],
+) -> std::io::Result<()> {
+    let head = format!(
+        "HTTP/1.1 {status} Scripted\r\nContent-Type: application/json\r\nContent-Length: {declared}\r\n\r\n"
+    );
+    s.write_all(head.as_bytes()).await?;
+    s.write_all(body).await?;
+    s.flush().await
 }
 
 async fn read_request(reader: &mut BufReader<TcpStream>) -> std::io::Result<Option<Recorded>> {
