@@ -233,28 +233,15 @@ def test_starlette_endpoint_answers_before_a_body_it_would_refuse_and_times_out_
     )
     good = "Authorization: Basic " + base64.b64encode(b"u:p").decode()
     try:
-        wrong = _raw_post(
-            served.port,
-            "POST /basic HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n"
-            "Authorization: Basic eDp5\r\n",
-            b"{",
-            wait=5,
-        )
-        assert wrong.startswith(b"HTTP/1.1 401"), wrong
-        huge = _raw_post(
-            served.port,
-            f"POST /basic HTTP/1.1\r\nHost: x\r\nContent-Length: 10000000000\r\n{good}\r\n",
-            b"",
-            wait=5,
-        )
-        assert huge.startswith(b"HTTP/1.1 413"), huge
-        beyond = _raw_post(
-            served.port,
-            f"POST /basic HTTP/1.1\r\nHost: x\r\nContent-Length: {'9' * 25}\r\n{good}\r\n",
-            b"",
-            wait=5,
-        )
-        assert beyond.startswith(b"HTTP/1.1 4"), beyond
+        # Wrong credentials with a partial body; a declared 10 GB; a length past 64 bits.
+        for head, body, status in [
+            ("Content-Length: 1000\r\nAuthorization: Basic eDp5", b"{", b"401"),
+            (f"Content-Length: 10000000000\r\n{good}", b"", b"413"),
+            # (the server itself may refuse that length first: any 4xx, never a 500)
+            (f"Content-Length: {'9' * 25}\r\n{good}", b"", b"4"),
+        ]:
+            got = _raw_post(served.port, f"POST /basic HTTP/1.1\r\nHost: x\r\n{head}\r\n", body, 5)
+            assert got.startswith(b"HTTP/1.1 " + status), (head, got)
         t0 = time.monotonic()
         stalled = _raw_post(
             served.port,

@@ -87,6 +87,14 @@ fn meta_error(code: i64, message: &str) -> Value {
 }
 
 /// Every error must be free of the key in both Display and Debug.
+/// A client of `server` that gives up on an attempt after 300 ms.
+fn quick(server: &TestServer) -> Client {
+    builder(&server.url())
+        .timeout(Duration::from_millis(300))
+        .build()
+        .unwrap()
+}
+
 fn assert_no_key(e: &Error) {
     let shown = format!("{e} / {e:?}");
     assert!(!shown.contains(KEY), "key leaked: {shown}");
@@ -483,11 +491,7 @@ async fn idempotent_answers_cut_off_in_the_body_are_retried() {
         },
     ])
     .await;
-    let c = builder(&server.url())
-        .timeout(Duration::from_millis(300))
-        .build()
-        .unwrap();
-    let v = get_webhook(&c).await.unwrap();
+    let v = get_webhook(&quick(&server)).await.unwrap();
     assert_eq!(v["url"], "https://hooks.example.com/wa");
     assert_eq!(server.count(), 3);
     let once = builder(&server.url())
@@ -507,11 +511,7 @@ async fn idempotent_requests_retry_timeouts_and_5xx() {
         Reply::json(200, json!({"url":"https://hooks.example.com/wa"})),
     ])
     .await;
-    let c = builder(&server.url())
-        .timeout(Duration::from_millis(300))
-        .build()
-        .unwrap();
-    let v = get_webhook(&c).await.unwrap();
+    let v = get_webhook(&quick(&server)).await.unwrap();
     assert_eq!(v["url"], "https://hooks.example.com/wa");
     let reqs = server.requests();
     assert_eq!(reqs.len(), 3);
