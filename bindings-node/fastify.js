@@ -36,8 +36,19 @@ async function routes(fastify, options) {
     const [status, text] = await r.handle(req.method, i < 0 ? '' : req.url.slice(i + 1), headers, req.body ?? Buffer.alloc(0), req)
     return reply.code(status).type('text/plain').send(text)
   }
+  // A body over the limit (sent chunked, so no declared length the hook above could see)
+  // gets the same answer as from the other receivers, counted in the metrics, instead of
+  // Fastify's own JSON error.
+  fastify.setErrorHandler((err, req, reply) => {
+    if (err.code !== 'FST_ERR_CTP_BODY_TOO_LARGE') return reply.send(err)
+    const headers = Array.isArray(req.raw?.rawHeaders) ? req.raw.rawHeaders : req.headers
+    const [status, text] = r.precheck(headers, String(r.maxBytes + 1))
+    return reply.code(status).header('Connection', 'close').type('text/plain').send(text)
+  })
   fastify.get(path, route)
   fastify.post(path, route)
+  // Any other method is the core's 405, as in the other receivers (not Fastify's 404).
+  fastify.route({ method: ['PUT', 'DELETE', 'PATCH', 'OPTIONS'], url: path, handler: route })
 }
 
 async function wa360Fastify(fastify, given) {

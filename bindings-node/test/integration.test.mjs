@@ -443,12 +443,20 @@ test('a webhook body over maxBytes gets 413 from Express and Fastify, not a rese
       for (const chunked of [false, true]) {
         const r = await post(url, big, chunked)
         assert.equal(r.status, 413, `${url} chunked=${chunked}`)
+        assert.equal(r.text, 'payload too large', `${url} chunked=${chunked}`)
         // The receiver still serves the next delivery.
         const ok = await post(url, Buffer.from('{"object":"whatsapp_business_account","entry":[]}'), false)
         assert.equal(ok.status, 200)
       }
     }
     assert.equal(called.length, 0)
+    // Counted like every other answer of the receiver.
+    assert.equal(fastify.wa360Metrics().deliveries['413'], 2)
+    // Another method: 405 from both, as from the core.
+    for (const url of [expressUrl, fastifyUrl]) {
+      const r = await fetch(url, { method: 'PUT', body: '{}', signal: AbortSignal.timeout(5000) })
+      assert.equal(r.status, 405, url)
+    }
   } finally {
     server.close()
     await fastify.close()
