@@ -13,6 +13,11 @@
 // scope, so the application's own JSON parsing stays untouched.
 const { makeReceiver } = require('./webhook-receiver.js')
 
+// The headers as received (name, value pairs, so duplicates stay visible) when Node has them.
+function headersOf(req) {
+  return Array.isArray(req.raw?.rawHeaders) ? req.raw.rawHeaders : req.headers
+}
+
 async function routes(fastify, options) {
   const r = options.receiver
   const path = options.path || '/webhook'
@@ -23,7 +28,7 @@ async function routes(fastify, options) {
   // answered before Fastify reads the body.
   fastify.addHook('onRequest', async (req, reply) => {
     if (req.method !== 'POST') return
-    const headers = Array.isArray(req.raw?.rawHeaders) ? req.raw.rawHeaders : req.headers
+    const headers = headersOf(req)
     const early = r.precheck(headers, req.headers['content-length'])
     if (early) {
       reply.code(early[0]).header('Connection', 'close').type('text/plain').send(early[1])
@@ -32,7 +37,7 @@ async function routes(fastify, options) {
   })
   const route = async (req, reply) => {
     const i = req.url.indexOf('?')
-    const headers = Array.isArray(req.raw?.rawHeaders) ? req.raw.rawHeaders : req.headers
+    const headers = headersOf(req)
     const [status, text] = await r.handle(req.method, i < 0 ? '' : req.url.slice(i + 1), headers, req.body ?? Buffer.alloc(0), req)
     return reply.code(status).type('text/plain').send(text)
   }
@@ -41,7 +46,7 @@ async function routes(fastify, options) {
   // Fastify's own JSON error.
   fastify.setErrorHandler((err, req, reply) => {
     if (err.code !== 'FST_ERR_CTP_BODY_TOO_LARGE') return reply.send(err)
-    const headers = Array.isArray(req.raw?.rawHeaders) ? req.raw.rawHeaders : req.headers
+    const headers = headersOf(req)
     const [status, text] = r.precheck(headers, String(r.maxBytes + 1))
     return reply.code(status).header('Connection', 'close').type('text/plain').send(text)
   })

@@ -40,6 +40,9 @@ pub const DEFAULT_TTL: Duration = Duration::from_secs(28 * 24 * 3600);
 /// Longest trust period allowed: 29 days (the media itself lives 30).
 pub const MAX_TTL: Duration = Duration::from_secs(29 * 24 * 3600);
 
+/// The trust period's rule (`ttl`, and the bindings' `ttl_days` / `ttlDays`).
+const TTL_RULE: &str = "must be 1 second to 29 days (an uploaded media lives 30 days)";
+
 /// A cached media id and when (Unix seconds) the upload stored it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CachedMedia {
@@ -258,10 +261,7 @@ impl MediaCache {
     /// Trust cached ids for `ttl` after their upload (1 s to 29 days).
     pub fn ttl(mut self, ttl: Duration) -> Result<MediaCache> {
         if ttl < Duration::from_secs(1) || ttl > MAX_TTL {
-            return Err(Error::invalid(
-                "ttl",
-                "must be 1 second to 29 days (an uploaded media lives 30 days)",
-            ));
+            return Err(Error::invalid("ttl", TTL_RULE));
         }
         self.ttl = ttl;
         Ok(self)
@@ -283,12 +283,7 @@ impl MediaCache {
     /// number that is not a positive count of days is refused naming `ttl_days`.
     pub fn ttl_days(self, days: f64) -> Result<MediaCache> {
         // The same rule as `ttl`, named as the bindings spell the option.
-        let bad = || {
-            Error::invalid(
-                "ttl_days",
-                "must be 1 second to 29 days (an uploaded media lives 30 days)",
-            )
-        };
+        let bad = || Error::invalid("ttl_days", TTL_RULE);
         if !(days.is_finite() && days > 0.0) {
             return Err(bad());
         }

@@ -11,18 +11,6 @@ mod inbox_contract;
 
 use inbox_contract::Backend;
 
-/// A new, empty directory for one test's inbox file, and the file's path in it.
-fn temp_inbox(name: &str) -> (std::path::PathBuf, std::path::PathBuf) {
-    let dir = std::env::temp_dir().join(format!(
-        "wa360-inbox-{name}-{}-{:08x}",
-        std::process::id(),
-        fastrand::u32(..)
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("inbox.db");
-    (dir, path)
-}
-
 mod memory {
     inbox_contract_tests!(crate::inbox_contract::memory);
 
@@ -48,7 +36,7 @@ mod sqlite {
         use super::{accept_json, ids, testing};
         use std::sync::Arc;
         use std::time::Duration;
-        let (dir, path) = super::temp_inbox("ackfail");
+        let (dir, path) = crate::inbox_contract::temp_inbox("ackfail");
         let url = format!(
             "sqlite://{}?lease_ms=1500&busy_timeout_ms=100",
             path.display()
@@ -92,7 +80,7 @@ mod sqlite {
     #[test]
     fn entries_past_a_lowered_max_attempts_are_dead_lettered_not_stuck() {
         use super::{accept_json, ids, testing};
-        let (dir, path) = super::temp_inbox("lowered");
+        let (dir, path) = crate::inbox_contract::temp_inbox("lowered");
         let url = |max: u32| {
             format!(
                 "sqlite://{}?max_attempts={max}&retry_base_ms=0&retry_max_ms=0",
@@ -133,7 +121,7 @@ mod sqlite {
     fn a_claim_with_nothing_claimable_never_waits_for_the_write_lock() {
         use super::{accept_json, ids, testing};
         use wa360::inbox::Nacked;
-        let (dir, path) = super::temp_inbox("search");
+        let (dir, path) = crate::inbox_contract::temp_inbox("search");
         let url = format!(
             "sqlite://{}?busy_timeout_ms=300&retry_base_ms=60000&retry_max_ms=60000",
             path.display()

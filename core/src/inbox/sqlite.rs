@@ -302,9 +302,6 @@ impl SqliteInbox {
         if batch.is_empty() {
             return;
         }
-        let now = now_ms();
-        let cutoff = now - ms(self.shared.opts.retention);
-        let inputs: Vec<(Vec<u8>, Vec<Event>)> = batch.iter().map(|j| j.take_input()).collect();
         if let Some(file) = &self.shared.file
             && let Err(why) = file.check()
         {
@@ -317,6 +314,9 @@ impl SqliteInbox {
             }
             return;
         }
+        let now = now_ms();
+        let cutoff = now - ms(self.shared.opts.retention);
+        let inputs: Vec<(Vec<u8>, Vec<Event>)> = batch.iter().map(|j| j.take_input()).collect();
         let stored = self.write_on(held, true, "cannot store events in", |tx| {
             let mut outcomes = Vec::with_capacity(inputs.len());
             let (mut duplicates, mut stale) = (0, 0);

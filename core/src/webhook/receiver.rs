@@ -100,6 +100,15 @@ impl Reply {
             ..Reply::default()
         }
     }
+
+    /// `413`: the delivery (its body, declared or read, or its events) is over a limit.
+    fn too_large(reason: String) -> Reply {
+        Reply::refuse(
+            413,
+            "payload too large",
+            Some(Error::WebhookPayload(reason)),
+        )
+    }
 }
 
 /// The webhook receiver. Cheap to clone; clones share their metrics.
@@ -185,13 +194,9 @@ impl Receiver {
         let start = Instant::now();
         let max = self.cfg.parse.max_bytes;
         let reply = match content_length {
-            Some(n) if n > max as u64 => Reply::refuse(
-                413,
-                "payload too large",
-                Some(Error::WebhookPayload(format!(
-                    "declared body of {n} bytes is over the limit of {max} bytes"
-                ))),
-            ),
+            Some(n) if n > max as u64 => Reply::too_large(format!(
+                "declared body of {n} bytes is over the limit of {max} bytes"
+            )),
             _ => match &self.cfg.verifier {
                 Some(v) => {
                     Reply::refuse(401, "unauthorized", Some(v.verify_headers(headers).err()?))
@@ -254,15 +259,11 @@ impl Receiver {
         }
         let cfg = &*self.cfg;
         if body.len() > cfg.parse.max_bytes {
-            return Reply::refuse(
-                413,
-                "payload too large",
-                Some(Error::WebhookPayload(format!(
-                    "body of {} bytes is over the limit of {} bytes",
-                    body.len(),
-                    cfg.parse.max_bytes
-                ))),
-            );
+            return Reply::too_large(format!(
+                "body of {} bytes is over the limit of {} bytes",
+                body.len(),
+                cfg.parse.max_bytes
+            ));
         }
         if let Some(v) = &cfg.verifier
             && let Err(e) = v.verify(headers, body)
@@ -274,14 +275,10 @@ impl Receiver {
             Err(e) => return Reply::refuse(400, "bad webhook body", Some(e)),
         };
         if events.len() > MAX_EVENTS_PER_DELIVERY {
-            return Reply::refuse(
-                413,
-                "payload too large",
-                Some(Error::WebhookPayload(format!(
-                    "{} events in one delivery, over the limit of {MAX_EVENTS_PER_DELIVERY}",
-                    events.len()
-                ))),
-            );
+            return Reply::too_large(format!(
+                "{} events in one delivery, over the limit of {MAX_EVENTS_PER_DELIVERY}",
+                events.len()
+            ));
         }
         match &cfg.inbox {
             Some(inbox) => match inbox.accept(body, &events) {

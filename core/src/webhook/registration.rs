@@ -263,29 +263,30 @@ impl WebhookSettings {
     /// each of those as escaped in JSON text.
     fn secret_forms(&self) -> Vec<String> {
         use base64::Engine as _;
+        // A part shorter than this (a one-letter password) is not looked for: it would
+        // garble every word of an error that happens to contain it. Whole values always are.
+        const MIN_PART: usize = 4;
         let mut forms = Vec::new();
         for value in self.headers.values() {
             let value = value.expose();
             forms.push(value.to_string());
-            if let Some((_, token)) = value.split_once(' ') {
-                forms.push(token.trim().to_string());
-                let decoded = base64::engine::general_purpose::STANDARD
-                    .decode(token.trim())
-                    .ok()
-                    .and_then(|b| String::from_utf8(b).ok());
-                if let Some(credentials) = decoded {
-                    if let Some((_, pass)) = credentials.split_once(':') {
-                        forms.push(pass.to_string());
-                    }
-                    forms.push(credentials);
+            let Some((_, token)) = value.split_once(' ') else {
+                continue;
+            };
+            let token = token.trim();
+            let mut parts = vec![token.to_string()];
+            let decoded = base64::engine::general_purpose::STANDARD
+                .decode(token)
+                .ok()
+                .and_then(|b| String::from_utf8(b).ok());
+            if let Some(credentials) = decoded {
+                if let Some((_, pass)) = credentials.split_once(':') {
+                    parts.push(pass.to_string());
                 }
+                parts.push(credentials);
             }
+            forms.extend(parts.into_iter().filter(|p| p.len() >= MIN_PART));
         }
-        // A part shorter than this (a one-letter password) is not looked for: it would
-        // garble every word of an error that happens to contain it.
-        const MIN_PART: usize = 4;
-        let whole: Vec<&str> = self.headers.values().map(|v| v.expose()).collect();
-        forms.retain(|f| f.len() >= MIN_PART || whole.contains(&f.as_str()));
         let escaped: Vec<String> = forms
             .iter()
             .filter_map(|f| {

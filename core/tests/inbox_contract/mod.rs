@@ -60,15 +60,21 @@ pub fn memory(q: &str) -> Store {
     Store::private(inbox::open(&format!("memory://?{q}")).unwrap())
 }
 
-/// The SQLite backend, a new file in a new temp directory.
-pub fn sqlite(q: &str) -> Store {
+/// A new, empty directory for one test's inbox file, and the file's path in it.
+pub fn temp_inbox(name: &str) -> (std::path::PathBuf, std::path::PathBuf) {
     let dir = std::env::temp_dir().join(format!(
-        "wa360-inbox-contract-{}-{:08x}",
+        "wa360-inbox-{name}-{}-{:08x}",
         std::process::id(),
         fastrand::u32(..)
     ));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("inbox.db");
+    (dir, path)
+}
+
+/// The SQLite backend, a new file in a new temp directory.
+pub fn sqlite(q: &str) -> Store {
+    let (_, path) = temp_inbox("contract");
     let sep = if q.is_empty() { "" } else { "?" };
     Store::shared(format!("sqlite://{}{sep}{q}", path.display()))
 }
