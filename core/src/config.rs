@@ -172,6 +172,9 @@ impl ClientBuilder {
     }
 
     /// Total time allowed for one request attempt, reading the answer included (default 30 s).
+    /// Media transfers get more: the timeout plus one second per 64 KiB
+    /// ([`crate::transport::TRANSFER_FLOOR_BYTES_PER_S`]); a download must begin within the
+    /// timeout and fails when no byte arrives for it (docs/reliability.md §6, "Timeouts").
     pub fn timeout(mut self, d: Duration) -> Self {
         self.timeout = Some(d);
         self

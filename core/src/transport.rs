@@ -58,6 +58,19 @@ pub const MAX_JSON_BODY: usize = 32 * 1024 * 1024;
 /// before more than this is held in memory.
 pub const MAX_DOWNLOAD_BODY: usize = 100 * 1024 * 1024;
 
+/// The slowest transfer rate a media transfer is given time for, in bytes per second: an
+/// upload of `n` bytes may take the client's timeout plus `n / TRANSFER_FLOOR_BYTES_PER_S`
+/// seconds, a download the timeout plus that for [`MAX_DOWNLOAD_BODY`] (its size is not
+/// known when it starts). Without this the timeout, meant for API calls, bounded a whole
+/// 100 MB transfer (3.3 MB/s at the default 30 s). A download is also given up when no
+/// byte of it arrives for the timeout (docs/reliability.md, "Timeouts").
+pub const TRANSFER_FLOOR_BYTES_PER_S: u64 = 64 * 1024;
+
+/// The extra time a media transfer of `bytes` bytes is given (see [`TRANSFER_FLOOR_BYTES_PER_S`]).
+fn transfer_allowance(bytes: u64) -> Duration {
+    Duration::from_secs(bytes.div_ceil(TRANSFER_FLOOR_BYTES_PER_S))
+}
+
 /// A request body.
 #[derive(Debug, Clone)]
 pub(crate) enum Body {
@@ -527,8 +540,37 @@ impl Transport {
                 req.multipart(form)
             }
         };
+        let timeout = self.config.timeout();
+        let upload = match body {
+            Body::Binary { bytes, .. } | Body::Upload { bytes, .. } => Some(bytes.len() as u64),
+            Body::Empty | Body::Json(_) | Body::SecretJson { .. } => None,
+        };
+        let download = accept == Accept::Any;
+        if let Some(n) = upload {
+            req = req.timeout(timeout + transfer_allowance(n));
+        } else if download {
+            req = req.timeout(timeout + transfer_allowance(MAX_DOWNLOAD_BODY as u64));
+        }
         let secrets = self.secrets(body);
-        let resp = match req.send().await {
+        // A download's answer must still begin within the timeout (its body is then read
+        // with a deadline per chunk, below); reqwest's own deadline now covers the whole.
+        let sent = if download {
+            match tokio::time::timeout(timeout, req.send()).await {
+                Ok(sent) => sent,
+                Err(_) => {
+                    return Err((
+                        Failure::TimedOut,
+                        Error::Timeout(format!(
+                            "no answer within the timeout of {} ms",
+                            millis(timeout)
+                        )),
+                    ));
+                }
+            }
+        } else {
+            req.send().await
+        };
+        let resp = match sent {
             Ok(r) => r,
             Err(e) => return Err(self.network_error(&e, class, &secrets)),
         };
@@ -547,7 +589,8 @@ impl Transport {
             // upstream cannot make us buffer without limit. A broken read keeps what came.
             let mut resp = resp;
             let mut body = Vec::new();
-            while let Ok(Some(chunk)) = resp.chunk().await {
+            let idle = download.then_some(timeout);
+            while let Ok(Some(chunk)) = next_chunk(&mut resp, idle).await {
                 let room = MAX_ERROR_BODY.saturating_sub(body.len());
                 body.extend_from_slice(&chunk[..chunk.len().min(room)]);
                 if body.len() >= MAX_ERROR_BODY {
@@ -569,16 +612,24 @@ impl Transport {
         {
             return too_large(format!("{n} bytes"));
         }
-        match read_limited(resp, limit).await {
+        match read_limited(resp, limit, download.then_some(timeout)).await {
             Ok(Some(body)) => Ok(Response {
                 status: status.as_u16(),
                 body,
             }),
             Ok(None) => too_large("more bytes than that".into()),
+            // Only a download reads with `idle`, and a download may be repeated.
+            Err(ReadError::Stalled) => Err((
+                Failure::TimedOut,
+                Error::Timeout(format!(
+                    "no bytes of the answer arrived for {} ms",
+                    millis(timeout)
+                )),
+            )),
             // A request that may be repeated (a download, a look-up) whose answer broke off
             // or timed out while its body was read: a timeout or a broken connection, and
             // retried as one. A send was answered 2xx, so its outcome stays unknown below.
-            Err(e) if class != RetryClass::Send => {
+            Err(ReadError::Http(e)) if class != RetryClass::Send => {
                 let detail = redact(&describe(&e), &secrets);
                 Err(if e.is_timeout() {
                     (
@@ -592,7 +643,7 @@ impl Transport {
                     )
                 })
             }
-            Err(e) => {
+            Err(ReadError::Http(e)) => {
                 let reason = format!("2xx answer whose body could not be read: {}", describe(&e));
                 Err((
                     Failure::UnreadableSuccess,
@@ -850,14 +901,43 @@ fn stop_reason(class: RetryClass, failure: &Failure, verdict: Verdict) -> &'stat
     }
 }
 
+/// Why an answer's body could not be read.
+enum ReadError {
+    Http(reqwest::Error),
+    /// No byte arrived for the idle deadline.
+    Stalled,
+}
+
+impl From<reqwest::Error> for ReadError {
+    fn from(e: reqwest::Error) -> Self {
+        ReadError::Http(e)
+    }
+}
+
+/// The next chunk of `resp`'s body, waiting at most `idle` for it when given.
+async fn next_chunk(
+    resp: &mut reqwest::Response,
+    idle: Option<Duration>,
+) -> std::result::Result<Option<Bytes>, ReadError> {
+    match idle {
+        None => Ok(resp.chunk().await?),
+        Some(d) => match tokio::time::timeout(d, resp.chunk()).await {
+            Ok(chunk) => Ok(chunk?),
+            Err(_) => Err(ReadError::Stalled),
+        },
+    }
+}
+
 /// The whole body of `resp` when it has at most `limit` bytes, `None` as soon as
 /// it has more (what was read is dropped). A body of one chunk, which most
-/// answers are, is returned as it came, without a copy.
+/// answers are, is returned as it came, without a copy. With `idle`, each wait for
+/// more bytes is bounded by it.
 async fn read_limited(
     mut resp: reqwest::Response,
     limit: usize,
-) -> std::result::Result<Option<Bytes>, reqwest::Error> {
-    let Some(first) = resp.chunk().await? else {
+    idle: Option<Duration>,
+) -> std::result::Result<Option<Bytes>, ReadError> {
+    let Some(first) = next_chunk(&mut resp, idle).await? else {
         return Ok(Some(Bytes::new()));
     };
     if first.len() > limit {
@@ -868,7 +948,7 @@ async fn read_limited(
     let declared = resp
         .content_length()
         .map_or(0, |n| n.min(limit as u64) as usize);
-    let Some(second) = resp.chunk().await? else {
+    let Some(second) = next_chunk(&mut resp, idle).await? else {
         return Ok(Some(first));
     };
     let mut body = bytes::BytesMut::with_capacity(declared.max(first.len() + second.len()));
@@ -879,7 +959,7 @@ async fn read_limited(
             return Ok(None);
         }
         body.extend_from_slice(&chunk);
-        next = resp.chunk().await?;
+        next = next_chunk(&mut resp, idle).await?;
     }
     Ok(Some(body.freeze()))
 }

@@ -426,3 +426,86 @@ async fn a_download_larger_than_the_media_limit_is_refused_without_holding_it() 
     assert_eq!(e.code(), ErrorCode::InvalidResponse, "{e}");
     assert!(e.to_string().contains("209715200 bytes"), "{e}");
 }
+
+/// A client with `timeout`, no retries, on `server`.
+fn with_timeout(server: &TestServer, timeout: Duration) -> Client {
+    Client::builder()
+        .api_key(KEY)
+        .base_url(&server.url())
+        .timeout(timeout)
+        .max_retries(0)
+        .build()
+        .unwrap()
+}
+
+/// The client's timeout is meant for API calls. A media download that keeps arriving is
+/// not cut off when it takes longer than that (docs/reliability.md, "Timeouts"); one that
+/// stops arriving for the timeout, or whose answer does not begin within it, is.
+#[tokio::test]
+async fn a_slow_but_steady_download_outlasts_the_timeout_and_a_stalled_one_does_not() {
+    let file: Vec<u8> = (0..64 * 1024).map(|i| (i % 251) as u8).collect();
+    let server = TestServer::start(vec![
+        // 8 pieces 150 ms apart: 1.2 s in all, against a timeout of 400 ms.
+        Reply::Trickle {
+            status: 200,
+            body: file.clone(),
+            pieces: 8,
+            every: Duration::from_millis(150),
+        },
+        Reply::Stall {
+            status: 200,
+            declared: file.len(),
+            body: file[..1000].to_vec(),
+        },
+        Reply::Hang,
+    ])
+    .await;
+    let c = with_timeout(&server, Duration::from_millis(400));
+    let got = c.media().download_url(&attachment(&server)).await.unwrap();
+    assert_eq!(&got[..], &file[..]);
+    let e = refused_download(&c, &attachment(&server)).await;
+    assert_eq!(e.code(), ErrorCode::Timeout, "{e}");
+    assert!(
+        e.to_string()
+            .contains("no bytes of the answer arrived for 400 ms"),
+        "{e}"
+    );
+    let e = refused_download(&c, &attachment(&server)).await;
+    assert_eq!(e.code(), ErrorCode::Timeout, "{e}");
+    assert!(
+        e.to_string()
+            .contains("no answer within the timeout of 400 ms"),
+        "{e}"
+    );
+    assert_eq!(server.count(), 3);
+}
+
+/// An upload is given the timeout plus one second per 64 KiB
+/// (`transport::TRANSFER_FLOOR_BYTES_PER_S`): a 1 MiB upload answered after 1 s
+/// succeeds with a timeout of 300 ms. An API call answered that late still times out.
+#[tokio::test]
+async fn an_upload_is_given_time_for_its_size() {
+    let server = TestServer::start(vec![
+        Reply::Late {
+            after: Duration::from_secs(1),
+            reply: Box::new(Reply::json(200, json!({"id":"1029384756109999"}))),
+        },
+        Reply::Late {
+            after: Duration::from_secs(1),
+            reply: Box::new(Reply::json(
+                200,
+                json!({"url":"https://hooks.example.com/wa"}),
+            )),
+        },
+    ])
+    .await;
+    let c = with_timeout(&server, Duration::from_millis(300));
+    let id = c
+        .media()
+        .upload(vec![7u8; 1 << 20], "video/mp4", "clip.mp4")
+        .await
+        .unwrap();
+    assert_eq!(id, "1029384756109999");
+    let e = c.media().info("1029384756109999").await.unwrap_err();
+    assert_eq!(e.code(), ErrorCode::Timeout, "{e}");
+}

@@ -55,6 +55,16 @@ pub enum Reply {
         declared: usize,
         body: Vec<u8>,
     },
+    /// Send a status line and headers declaring `body`'s length, then `body` in `pieces`
+    /// parts with `every` between them (a slow but steady transfer).
+    Trickle {
+        status: u16,
+        body: Vec<u8>,
+        pieces: usize,
+        every: Duration,
+    },
+    /// Wait `after` once the whole request is read, then give `reply`.
+    Late { after: Duration, reply: Box<Reply> },
     /// Send a status line and headers declaring `declared` bytes, send `body`, then close.
     Truncated {
         status: u16,
@@ -160,7 +170,7 @@ async fn handle(
             return Ok(());
         };
         requests.lock().unwrap().push(req);
-        let reply = script
+        let mut reply = script
             .lock()
             .unwrap()
             .pop_front()
@@ -169,7 +179,26 @@ async fn handle(
                 headers: vec![],
                 body: b"test script exhausted".to_vec(),
             });
+        if let Reply::Late { after, reply: late } = reply {
+            tokio::time::sleep(after).await;
+            reply = *late;
+        }
         match reply {
+            Reply::Late { .. } => unreachable!("a Late reply holds another kind"),
+            Reply::Trickle {
+                status,
+                body,
+                pieces,
+                every,
+            } => {
+                let s = reader.get_mut();
+                write_partial(s, status, body.len(), &[]).await?;
+                for piece in body.chunks(body.len().div_ceil(pieces.max(1)).max(1)) {
+                    tokio::time::sleep(every).await;
+                    s.write_all(piece).await?;
+                    s.flush().await?;
+                }
+            }
             Reply::Respond {
                 status,
                 headers,
