@@ -195,16 +195,25 @@ fn page_size(m: &Map<String, Value>) -> wa360::Result<Option<u32>> {
         .transpose()
 }
 
+/// Refuse any option but `allowed` (snake_case), naming them as JavaScript spells them
+/// (`shown`): a misspelt option must not silently widen a search.
+fn only_options(m: &Map<String, Value>, allowed: &[&str], shown: &str) -> wa360::Result<()> {
+    match m.keys().find(|k| !allowed.contains(&k.as_str())) {
+        Some(k) => Err(wa360::Error::invalid(
+            k.as_str(),
+            format!("unknown option ({shown})"),
+        )),
+        None => Ok(()),
+    }
+}
+
 fn list_options(options: Option<Json>) -> wa360::Result<ListOptions> {
     let m = snake_options(options)?;
-    for k in m.keys() {
-        if !["source", "name", "status", "language", "page_size", "limit"].contains(&k.as_str()) {
-            return Err(wa360::Error::invalid(
-                k.as_str(),
-                "unknown option (source, name, status, language, pageSize, limit)",
-            ));
-        }
-    }
+    only_options(
+        &m,
+        &["source", "name", "status", "language", "page_size", "limit"],
+        "source, name, status, language, pageSize, limit",
+    )?;
     let page_size = page_size(&m)?;
     ListOptions::from_parts(
         opt_string(&m, "source")?.as_deref().unwrap_or("config"),
@@ -338,6 +347,7 @@ impl JsClient {
         let name = guard(env, || name.named("name"))?;
         let language = guard(env, || {
             let m = snake_options(options)?;
+            only_options(&m, &["language"], "language")?;
             opt_string(&m, "language")
         })?;
         spawn(
@@ -506,6 +516,7 @@ impl JsClient {
     ) -> napi::Result<BlockedUserIterator> {
         guard(&env, || {
             let m = snake_options(options)?;
+            only_options(&m, &["page_size"], "pageSize")?;
             let l = self.inner.blocked_users().list(page_size(&m)?)?;
             Ok(BlockedUserIterator::from(l))
         })

@@ -173,5 +173,10 @@ test('template ids and names of the wrong kind are invalid_argument naming them'
   await rejectsWith(c.getTemplate(), 'invalid_argument', 'template_id')
   await rejectsWith(c.getTemplate(42), 'invalid_argument', 'template_id')
   await rejectsWith(c.findTemplates('\ud800'), 'invalid_argument', 'name')
+  // A misspelt option is refused, not ignored: it would widen the search to every
+  // language (or page size) without a sign.
+  await rejectsWith(c.findTemplates('order_update', { langauge: 'de' }), 'invalid_argument', 'langauge')
+  const drain = async (it) => { for await (const _ of it) { /* nothing */ } }
+  await rejectsWith(drain(c.listBlockedUsers({ size: 2 })), 'invalid_argument', 'size')
   assert.deepEqual(sb.requests(), [])
 })

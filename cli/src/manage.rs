@@ -41,7 +41,8 @@ pub enum TemplatesCmd {
         #[arg(long)]
         json: bool,
     },
-    /// Show one template: by id (digits) or by name (every language, or --language).
+    /// Show one template: by id (digits; a name of digits when no id matches) or by name
+    /// (every language, or --language).
     Get {
         #[command(flatten)]
         api: ApiOpts,
@@ -233,7 +234,9 @@ pub async fn run_templates(cmd: TemplatesCmd) -> CliResult {
             json,
         } => {
             let client = make_client(&api)?;
-            let found: Vec<TemplateInfo> = if id_or_name.bytes().all(|b| b.is_ascii_digit()) {
+            // Digits are an id first; a name may also be all digits, so one not found as an
+            // id is looked up as a name.
+            let by_id: Vec<TemplateInfo> = if id_or_name.bytes().all(|b| b.is_ascii_digit()) {
                 client
                     .templates()
                     .get(&id_or_name)
@@ -241,10 +244,15 @@ pub async fn run_templates(cmd: TemplatesCmd) -> CliResult {
                     .into_iter()
                     .collect()
             } else {
+                Vec::new()
+            };
+            let found = if by_id.is_empty() {
                 client
                     .templates()
                     .find(&id_or_name, language.as_deref())
                     .await?
+            } else {
+                by_id
             };
             if found.is_empty() {
                 return Err(Failure::runtime(format!("no template {id_or_name:?}")));

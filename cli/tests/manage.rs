@@ -118,6 +118,12 @@ fn templates_create_list_get_delete() {
         "templates get order_update --language de --json",
     ));
     assert_eq!(de.as_array().unwrap().len(), 1);
+    // A name of digits only is a valid name: `get` looks it up by name when no template
+    // has that id.
+    run(&sb, &["templates", "create", &draft("2024", "en")]);
+    let digits = json_out(&run(&sb, &["templates", "get", "2024", "--json"]));
+    assert_eq!(digits[0]["name"], "2024", "{digits}");
+    run(&sb, &["templates", "delete", "2024"]);
 
     let o = run(&sb, &["templates", "delete", "order_update"]);
     assert!(out(&o).contains("every language"), "{}", out(&o));

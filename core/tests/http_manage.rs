@@ -65,6 +65,39 @@ async fn config_list_sends_limit_offset_and_json_filters() {
     assert_eq!(r[0].header("d360-api-key"), Some("manage-key"));
 }
 
+/// `count` in a 360dialog list answer is not the total (its keys beside `waba_templates` are
+/// undocumented, docs/360dialog-api.md §9 #20; the sandbox's `count` is the page's length):
+/// a full page whose `count` equals its length does not end the list. `total` does.
+#[tokio::test]
+async fn config_list_ends_on_total_or_a_short_page_never_on_count() {
+    let with = |names: &[&str], key: &str, n: u64| {
+        let mut v = page(names);
+        v[key] = json!(n);
+        v
+    };
+    let server = TestServer::start(vec![
+        Reply::json(200, with(&["a", "b"], "count", 2)),
+        Reply::json(200, with(&["c", "d"], "count", 2)),
+        Reply::json(200, with(&["e"], "count", 1)),
+        Reply::json(200, with(&["a", "b"], "total", 4)),
+        Reply::json(200, with(&["c", "d"], "total", 4)),
+    ])
+    .await;
+    let c = client(&server);
+    let opts = || ListOptions {
+        page_size: Some(2),
+        ..Default::default()
+    };
+    let names = |all: Vec<wa360::manage::TemplateInfo>| -> Vec<String> {
+        all.into_iter().map(|t| t.name).collect()
+    };
+    assert_eq!(names(list_all(&c, opts()).await), ["a", "b", "c", "d", "e"]);
+    assert_eq!(server.count(), 3);
+    // With a total, the list ends once it is reached (no request for an empty page).
+    assert_eq!(names(list_all(&c, opts()).await), ["a", "b", "c", "d"]);
+    assert_eq!(server.count(), 5);
+}
+
 #[tokio::test]
 async fn graph_list_follows_the_after_cursor_only_while_next_is_present() {
     let server = TestServer::start(vec![

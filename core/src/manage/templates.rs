@@ -1279,14 +1279,14 @@ pub struct TemplatePage {
     pub templates: Vec<TemplateInfo>,
     /// Graph shape: the `after` cursor of the next page, when `paging.next` says there is one.
     pub after: Option<String>,
-    /// Config shape: `total` (or `count`) when the answer carries it.
+    /// Config shape: `total` when the answer carries it (never `count`, which may be the page's length).
     pub total: Option<u64>,
     /// Which shape was read: `waba_templates` or `data`.
     pub shape: &'static str,
 }
 
 impl TemplatePage {
-    /// Read one list answer: `{"waba_templates": […], "total"?/"count"?}` or
+    /// Read one list answer: `{"waba_templates": […], "total"?}` or
     /// `{"data": […], "paging": {"cursors": {"after"}, "next"?}}`.
     pub fn parse(v: &Value) -> Result<TemplatePage> {
         let bad = |reason: String| Error::InvalidResponse {
@@ -1304,9 +1304,9 @@ impl TemplatePage {
             }
         };
         if let Some(list) = v.get("waba_templates") {
-            let total = ["total", "count"]
-                .iter()
-                .find_map(|k| v.get(*k).and_then(Value::as_u64));
+            // Only `total` ends the list early: `count` may be the page's own length (the
+            // keys beside `waba_templates` are undocumented, docs/360dialog-api.md §9 #20).
+            let total = v.get("total").and_then(Value::as_u64);
             return Ok(TemplatePage {
                 templates: read(list, "waba_templates")?,
                 after: None,

@@ -101,7 +101,16 @@ impl Template {
         let mut components = 0;
         // Named xor positional, across header and body.
         let mut first_named: Option<(bool, String)> = None;
+        // Only parameters that fill a `{{…}}` placeholder (text, currency, date_time) are
+        // named or positional: a media or location header has no placeholder, so it never
+        // counts as positional (docs/360dialog-api.md §4.8).
         let mut check_mix = |p: &Parameter, path: &str| -> Result<()> {
+            if !matches!(
+                p.value,
+                ParamValue::Text(_) | ParamValue::Currency { .. } | ParamValue::DateTime(_)
+            ) {
+                return Ok(());
+            }
             let named = p.name.is_some();
             match &first_named {
                 None => first_named = Some((named, path.to_string())),
