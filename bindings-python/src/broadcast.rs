@@ -218,3 +218,92 @@ pub fn progress_callback(cb: Py<PyAny>) -> ProgressFn {
         });
     })
 }
+
+/// The broadcasts under way in this process, so that the interpreter's exit can stop them
+/// and wait for their sends in flight (`_finish_broadcasts`, registered with `atexit` by
+/// the package). Without that wait, an asyncio broadcast cancelled by Ctrl-C would have its
+/// requests cut off as the process ends: sends that may have gone out would stay
+/// `in_flight`, and a resume would send them again after the quiet window.
+static RUNNING: std::sync::Mutex<Vec<(u64, u32, wa360::broadcast::BroadcastControl)>> =
+    std::sync::Mutex::new(Vec::new());
+static ENDED: std::sync::Condvar = std::sync::Condvar::new();
+static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// One entry of [`RUNNING`], removed when dropped (the broadcast's task ended).
+pub struct Registered(u64);
+
+/// Record a broadcast of this process under way, with the control that stops it.
+pub fn register(control: &wa360::broadcast::BroadcastControl) -> Registered {
+    let id = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let mut list = RUNNING.lock().unwrap_or_else(|p| p.into_inner());
+    list.push((id, std::process::id(), control.clone()));
+    Registered(id)
+}
+
+impl Drop for Registered {
+    fn drop(&mut self) {
+        let mut list = RUNNING.lock().unwrap_or_else(|p| p.into_inner());
+        list.retain(|(id, _, _)| *id != self.0);
+        ENDED.notify_all();
+    }
+}
+
+/// Stops the broadcast when dropped while armed: the asyncio future of a broadcast was
+/// cancelled (its task aborted), and the broadcast itself, running as its own task, ends
+/// after its sends in flight instead of being cut off.
+pub struct StopOnDrop(pub Option<wa360::broadcast::BroadcastControl>);
+
+impl StopOnDrop {
+    /// The broadcast ended: nothing to stop.
+    pub fn disarm(&mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        if let Some(c) = self.0.take() {
+            tracing::warn!("broadcast cancelled: stopping after the sends in flight");
+            c.stop();
+        }
+    }
+}
+
+/// Stop every broadcast of this process and wait, with the GIL released, up to `timeout`
+/// seconds for their sends in flight. Returns how many are still running. Called at exit.
+#[pyfunction]
+#[pyo3(signature = (timeout = 60.0))]
+pub fn _finish_broadcasts(py: Python<'_>, timeout: f64) -> usize {
+    let timeout = std::time::Duration::try_from_secs_f64(timeout).unwrap_or_default();
+    py.detach(move || {
+        let pid = std::process::id();
+        let deadline = std::time::Instant::now() + timeout;
+        let mut list = RUNNING.lock().unwrap_or_else(|p| p.into_inner());
+        // Entries of another pid were copied by fork(): their tasks do not exist here.
+        let ours = |l: &Vec<(u64, u32, wa360::broadcast::BroadcastControl)>| {
+            l.iter().filter(|(_, p, _)| *p == pid).count()
+        };
+        if ours(&list) > 0 {
+            tracing::warn!(
+                running = ours(&list),
+                "exiting: stopping the broadcasts after their sends in flight"
+            );
+        }
+        for (_, p, c) in list.iter() {
+            if *p == pid {
+                c.stop();
+            }
+        }
+        loop {
+            let left = ours(&list);
+            let now = std::time::Instant::now();
+            if left == 0 || now >= deadline {
+                return left;
+            }
+            list = ENDED
+                .wait_timeout(list, deadline - now)
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
+        }
+    })
+}

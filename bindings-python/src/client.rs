@@ -192,6 +192,34 @@ impl Core {
         }
     }
 
+    /// [`Core::run`] for a broadcast: Ctrl-C (sync) or cancelling the awaitable (async)
+    /// stops it after its sends in flight instead of aborting them, and the process's
+    /// exit waits for them (`wa360._native._finish_broadcasts`).
+    pub(crate) fn run_broadcast<'py, T>(
+        &self,
+        py: Python<'py>,
+        fut: impl Future<Output = wa360::Result<T>> + Send + 'static,
+        control: wa360::broadcast::BroadcastControl,
+    ) -> PyResult<Bound<'py, PyAny>>
+    where
+        T: for<'a> IntoPyObject<'a> + Send + 'static,
+    {
+        let registered = crate::broadcast::register(&control);
+        let fut = async move {
+            let _registered = registered;
+            fut.await
+        };
+        if self.is_async {
+            runtime::future_into_py_stopping(py, fut, control)
+        } else {
+            runtime::block_on_stopping(py, fut, || {
+                tracing::warn!("interrupted: stopping the broadcast after the sends in flight (interrupt again to abort them)");
+                control.stop();
+            })?
+            .into_bound_py_any(py)
+        }
+    }
+
     fn repr(&self, name: &str) -> String {
         format!(
             "{name}(base_url={:?}, api_key='***')",
@@ -321,9 +349,10 @@ macro_rules! client_class {
                     use crate::broadcast::{PyCampaign, PyLedger, class_arg};
                     let campaign = class_arg(campaign, "campaign", |c: &PyCampaign| c.inner.clone())?;
                     let ledger = class_arg(ledger, "ledger", |l: &PyLedger| l.get())?.py_err()?;
-                    self.core.run(py, async move {
+                    let control = opts.control.clone();
+                    self.core.run_broadcast(py, async move {
                         c.broadcast(&campaign, &ledger, opts).await.and_then(|s| JsonOut::of(&s))
-                    })
+                    }, control)
                 })
             }
 

@@ -54,6 +54,27 @@ pub fn block_on<T: Send + 'static>(
     py: Python<'_>,
     fut: impl Future<Output = wa360::Result<T>> + Send + 'static,
 ) -> PyResult<T> {
+    block_on_or_stop(py, fut, None::<fn()>)
+}
+
+/// [`block_on`] for work that must not be cut off mid-way (a broadcast: aborting it would
+/// drop sends that may already have gone out, and a resume would send them again). The
+/// first signal calls `stop`, and the wait goes on until `fut` ends (a stopped broadcast
+/// ends once its sends in flight are answered); the signal's exception is then raised. A
+/// second signal aborts at once.
+pub fn block_on_stopping<T: Send + 'static>(
+    py: Python<'_>,
+    fut: impl Future<Output = wa360::Result<T>> + Send + 'static,
+    stop: impl Fn(),
+) -> PyResult<T> {
+    block_on_or_stop(py, fut, Some(stop))
+}
+
+fn block_on_or_stop<T: Send + 'static>(
+    py: Python<'_>,
+    fut: impl Future<Output = wa360::Result<T>> + Send + 'static,
+    stop: Option<impl Fn()>,
+) -> PyResult<T> {
     use std::sync::mpsc::{RecvTimeoutError, sync_channel};
     let rt = runtime().map_err(crate::errors::to_py_err)?;
     let (tx, rx) = sync_channel(1);
@@ -61,6 +82,7 @@ pub fn block_on<T: Send + 'static>(
         let _ = tx.send(crate::errors::guard_future(fut).await);
     });
     let mut rx = rx;
+    let mut interrupted: Option<PyErr> = None;
     loop {
         // The receiver moves into the GIL-free closure and back (it is not Sync).
         let (got, back) = py.detach(move || {
@@ -69,11 +91,24 @@ pub fn block_on<T: Send + 'static>(
         });
         rx = back;
         match got {
-            Ok(r) => return r.map_err(crate::errors::to_py_err),
+            Ok(r) => {
+                return match interrupted {
+                    Some(e) => Err(e),
+                    None => r.map_err(crate::errors::to_py_err),
+                };
+            }
             Err(RecvTimeoutError::Timeout) => {
                 if let Err(e) = py.check_signals() {
-                    task.abort();
-                    return Err(e);
+                    match &stop {
+                        Some(stop) if interrupted.is_none() => {
+                            stop();
+                            interrupted = Some(e);
+                        }
+                        _ => {
+                            task.abort();
+                            return Err(e);
+                        }
+                    }
                 }
             }
             Err(RecvTimeoutError::Disconnected) => {
@@ -146,6 +181,28 @@ impl ContextExt for Wa360Runtime {
 /// core errors become wa360 exceptions, panics `InternalError`. Results reach the
 /// running loop through `completions` (no GIL taken on the runtime's threads);
 /// `future_into_py` remains for a loop that cannot watch a socket.
+/// [`future_into_py`] for a broadcast: it runs as its own task, so cancelling the asyncio
+/// future does not cut off its sends in flight (a resume would send them again). The
+/// cancelled future stops the broadcast (`control`), which ends after their answers.
+pub fn future_into_py_stopping<'py, T>(
+    py: Python<'py>,
+    fut: impl Future<Output = wa360::Result<T>> + Send + 'static,
+    control: wa360::broadcast::BroadcastControl,
+) -> PyResult<Bound<'py, PyAny>>
+where
+    T: for<'a> IntoPyObject<'a> + Send + 'static,
+{
+    let rt = runtime().map_err(crate::errors::to_py_err)?;
+    let task = rt.spawn(crate::errors::guard_future(fut));
+    let armed = crate::broadcast::StopOnDrop(Some(control));
+    future_into_py(py, async move {
+        let mut armed = armed;
+        let done = task.await;
+        armed.disarm();
+        done.map_err(|e| wa360::Error::Internal(format!("broadcast task: {e}")))?
+    })
+}
+
 pub fn future_into_py<'py, T>(
     py: Python<'py>,
     fut: impl Future<Output = wa360::Result<T>> + Send + 'static,

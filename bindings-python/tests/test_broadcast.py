@@ -5,7 +5,12 @@ from __future__ import annotations
 import asyncio
 import http.server
 import json
+import os
+import signal
+import subprocess
+import sys
 import threading
+import time
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -244,3 +249,85 @@ def test_a_forked_child_uses_its_own_connection_to_the_ledger(tmp_path: Path) ->
     assert after > before, "the child opened the ledger file again"
     assert state == "paused"
     assert ledger.run_state() == "paused", "the child's write is in the file the parent reads"
+
+
+# -- interrupting a broadcast: the sends in flight finish and are recorded -------------------
+
+THREE = [("15555550301", []), ("15555550302", []), ("15555550303", [])]
+
+
+def slow_sandbox_and_ledger(sb: Sandbox, tmp_path: Path) -> tuple[Any, Any]:
+    """Every send of the three recipients takes 1.5 s at the sandbox, which completes it
+    even when the client has gone away."""
+    sb.fault("delay", ms=1500, count=3)
+    campaign = wa360.Campaign("order_update", "en_US", THREE)
+    return campaign, wa360.Ledger(f"sqlite:///{tmp_path / 'l.db'}", campaign)
+
+
+def assert_each_sent_once_after_a_resume(sb: Sandbox, c: Any, campaign: Any, ledger: Any) -> None:
+    # Recorded as accepted, with the wamid of the answer: none is left `in_flight`, which a
+    # resume would send again once the quiet window (0.2 s here) has passed.
+    assert [e["state"] for e in ledger.entries()] == ["accepted"] * 3
+    assert all(e["wamid"] for e in ledger.entries())
+    time.sleep(0.5)
+    again = wa360.Client(sb.api_key, base_url=sb.url).broadcast(
+        campaign, ledger, unknown_window=0.2
+    )
+    assert again["accepted_this_run"] == 0
+    assert [v["accepted"] for v in sb.recipient_counts().values()] == [1, 1, 1]
+
+
+@pytest.mark.skipif(threading.current_thread() is not threading.main_thread(), reason="signals")
+def test_ctrl_c_stops_a_broadcast_after_its_sends_in_flight(tmp_path: Path) -> None:
+    with Sandbox() as sb:
+        campaign, ledger = slow_sandbox_and_ledger(sb, tmp_path)
+        c = governed(sb)
+        timer = threading.Timer(0.5, lambda: os.kill(os.getpid(), signal.SIGINT))
+        timer.start()
+        try:
+            with pytest.raises(KeyboardInterrupt):
+                c.broadcast(campaign, ledger, concurrency=3, unknown_window=0.2)
+        finally:
+            timer.cancel()
+        assert_each_sent_once_after_a_resume(sb, c, campaign, ledger)
+
+
+def test_a_cancelled_async_broadcast_still_records_its_sends_in_flight(tmp_path: Path) -> None:
+    with Sandbox() as sb:
+        campaign, ledger = slow_sandbox_and_ledger(sb, tmp_path)
+        c = governed(sb, cls=wa360.AsyncClient)
+
+        async def run() -> None:
+            with pytest.raises(asyncio.TimeoutError):
+                await asyncio.wait_for(
+                    c.broadcast(campaign, ledger, concurrency=3, unknown_window=0.2), 0.5
+                )
+            await asyncio.sleep(2.5)  # the answers arrive after 1.5 s
+
+        asyncio.run(run())
+        assert_each_sent_once_after_a_resume(sb, c, campaign, ledger)
+
+
+def test_exit_waits_for_a_cancelled_broadcasts_sends_in_flight(tmp_path: Path) -> None:
+    # asyncio.run ends (as after Ctrl-C) right after the broadcast was cancelled, and the
+    # interpreter exits: the exit waits for the answers instead of cutting the requests off.
+    with Sandbox() as sb:
+        campaign, ledger = slow_sandbox_and_ledger(sb, tmp_path)
+        script = f"""
+import asyncio, wa360
+campaign = wa360.Campaign("order_update", "en_US", {THREE!r})
+ledger = wa360.Ledger({f"sqlite:///{tmp_path / 'l.db'}"!r}, campaign)
+c = wa360.AsyncClient({sb.api_key!r}, base_url={sb.url!r}, governor=None)
+async def main():
+    try:
+        await asyncio.wait_for(c.broadcast(campaign, ledger, concurrency=3), 0.5)
+    except asyncio.TimeoutError:
+        print("cancelled", flush=True)
+asyncio.run(main())
+"""
+        out = subprocess.run(
+            [sys.executable, "-c", script], capture_output=True, text=True, timeout=60
+        )
+        assert out.returncode == 0, out.stderr
+        assert out.stdout.strip() == "cancelled"
+        assert_each_sent_once_after_a_resume(sb, None, campaign, ledger)

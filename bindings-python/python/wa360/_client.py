@@ -9,8 +9,15 @@ annotations (there is no separate ``.pyi``); the helpers' types are in ``_native
 
 from __future__ import annotations
 
+import atexit
+
 from . import _native
 from ._context import AsyncContext, SyncContext
+
+# A broadcast whose caller went away (an asyncio task cancelled by Ctrl-C) goes on until its
+# sends in flight are answered; the interpreter's exit stops every broadcast and waits for
+# those answers (at most 60 s), so that none is cut off and sent again on a resume.
+atexit.register(_native._finish_broadcasts)
 
 __all__ = ["Client", "AsyncClient"]
 
