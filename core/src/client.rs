@@ -220,6 +220,29 @@ impl Client {
         body: Value,
         max_wait: std::time::Duration,
     ) -> Result<SendResponse> {
+        self.send_body_gated(body, max_wait, None).await
+    }
+
+    /// [`Client::send_within`] that asks `go` once its slot is granted, just before the
+    /// request: `false` withdraws it (a local `rate_limited` refusal, nothing sent, the
+    /// recipient's pair slot given back). A broadcast uses it so that a pause or stop holds
+    /// the sends already waiting for a slot.
+    pub(crate) async fn send_within_while(
+        &self,
+        msg: &(impl Outbound + ?Sized),
+        max_wait: std::time::Duration,
+        go: &(dyn Fn() -> bool + Send + Sync),
+    ) -> Result<SendResponse> {
+        let body = msg.to_body()?;
+        self.send_body_gated(body, max_wait, Some(go)).await
+    }
+
+    async fn send_body_gated(
+        &self,
+        body: Value,
+        max_wait: std::time::Duration,
+        go: Option<&(dyn Fn() -> bool + Send + Sync)>,
+    ) -> Result<SendResponse> {
         if !body.is_object() {
             return Err(Error::invalid("body", "must be a JSON object"));
         }
@@ -230,6 +253,7 @@ impl Client {
             governor: &self.inner.governor,
             recipient: recipient.as_deref(),
             max_wait,
+            go,
         };
         let resp = self
             .transport()

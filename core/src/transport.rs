@@ -123,7 +123,12 @@ impl Accept {
 pub(crate) struct Gate<'a> {
     pub governor: &'a crate::governor::Governor,
     pub recipient: Option<&'a str>,
+    /// The caller's deadline for the whole send: for the governor's slots and for the
+    /// pauses between attempts (a pause that would end past it is not taken).
     pub max_wait: Duration,
+    /// Asked once each slot is granted, just before the request: `false` withdraws the
+    /// send (a broadcast paused or stopped while the send waited for its slot).
+    pub go: Option<&'a (dyn Fn() -> bool + Send + Sync)>,
 }
 
 /// A successful (2xx) answer.
@@ -359,6 +364,12 @@ impl Transport {
                 if let Err(e) = g.governor.acquire(g.recipient, left).await {
                     break Err(e);
                 }
+                if let Some(go) = g.go
+                    && !go()
+                {
+                    g.governor.not_sent(g.recipient).await;
+                    break Err(crate::governor::withdrawn());
+                }
             }
             let attempt_started = Instant::now();
             let (failure, error) =
@@ -371,7 +382,11 @@ impl Transport {
                     }
                     Err((failure, mut error)) => {
                         if let Some(g) = &gate {
-                            g.governor.observe(g.recipient, Err(&mut error)).await;
+                            if matches!(failure, Failure::NotSent) {
+                                g.governor.not_sent(g.recipient).await;
+                            } else {
+                                g.governor.observe(g.recipient, Err(&mut error)).await;
+                            }
                         }
                         (failure, error)
                     }
@@ -404,6 +419,25 @@ impl Transport {
                 _ => None,
             };
             let pause = retry::delay(&policy, retries, retry_after, fastrand::f64());
+            // A gated send keeps to its caller's deadline: a pause that would end past it
+            // is not taken; the error goes back with the pause as its `retry_after`.
+            if let Some(d) = deadline
+                && Instant::now() + pause > d
+            {
+                tracing::debug!(
+                    client = self.id,
+                    attempt = retries + 1,
+                    delay_ms = millis(pause),
+                    "not retried: the pause would pass the caller's deadline"
+                );
+                let mut error = error;
+                if let Error::Api { error: api, .. } = &mut error
+                    && api.retry_after.is_none_or(|r| r < pause)
+                {
+                    api.retry_after = Some(pause);
+                }
+                break Err(error);
+            }
             let reason = retry_reason(&failure, verdict);
             self.metrics.retry(reason);
             tracing::debug!(

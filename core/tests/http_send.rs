@@ -676,3 +676,59 @@ async fn huge_error_body_is_read_only_partly_and_not_echoed() {
     assert!(e.to_string().len() < 1300);
     assert_eq!(server.count(), 1);
 }
+
+/// A governed send keeps to its caller's deadline: a `Retry-After` pause that would end
+/// past it is not slept; the rate limit comes back at once, its `retry_after` the pause.
+#[tokio::test]
+async fn a_governed_send_does_not_sleep_past_its_deadline() {
+    let server = TestServer::start(vec![
+        too_many("20", meta_error(130429, "Rate limit hit")),
+        send_ok(),
+    ])
+    .await;
+    let c = builder(&server.url())
+        .retry_policy(RetryPolicy {
+            max_retry_after: Duration::from_secs(60),
+            ..fast_policy()
+        })
+        .governor(wa360::governor::GovernorConfig::default().messages_per_second(80.0))
+        .build()
+        .unwrap();
+    let e = c
+        .send_body_within(text_body(), Duration::from_millis(500))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), ErrorCode::RateLimited, "{e}");
+    assert_eq!(e.status(), Some(429));
+    assert_eq!(e.retry_after(), Some(Duration::from_secs(20)));
+    assert_eq!(server.count(), 1, "not retried");
+}
+
+/// A send that never reached the server (connection refused) gives its recipient's pair
+/// slot back: the next send to that recipient goes out at once instead of being refused
+/// for a pair interval (6 s) it never used.
+#[tokio::test]
+async fn a_send_never_written_gives_its_pair_slot_back() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let c = builder(&format!("http://127.0.0.1:{port}"))
+        .max_retries(0)
+        .governor(
+            wa360::governor::GovernorConfig::default().pair_rate(Some(Duration::from_secs(6)), 1),
+        )
+        .build()
+        .unwrap();
+    let wait = Duration::from_millis(200);
+    let e = c.send_body_within(text_body(), wait).await.unwrap_err();
+    assert_eq!(e.code(), ErrorCode::Connection, "{e}");
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .unwrap();
+    let server = TestServer::serve(listener, vec![send_ok()]);
+    let sent = c.send_body_within(text_body(), wait).await.unwrap();
+    assert_eq!(sent.message_id(), Some("wamid.OK1"));
+    assert_eq!(server.count(), 1);
+}

@@ -468,3 +468,76 @@ async fn a_ledger_error_ends_the_run_after_the_sends_in_flight() {
     assert_eq!(counts.accepted, 4, "the answers were recorded: {counts:?}");
     each_accepted_once(&sb, 4);
 }
+
+/// A pause or a stop holds the sends already claimed and waiting for a governor slot: at
+/// 2 msg/s with 8 sends claimed at once, none of them goes out after the pause (from the
+/// ledger, as another process would) or the run's own stop, beyond the one already under
+/// way. The withdrawn rows go back to pending without an attempt and are each sent once
+/// after the resume.
+#[tokio::test]
+async fn a_pause_or_stop_holds_the_sends_waiting_for_a_slot() {
+    let sb = scaled(0.01).await;
+    let campaign = campaign(8);
+    let path = temp_ledger("brake");
+    let ledger = Ledger::open(&path, &campaign).unwrap();
+    let governor = GovernorConfig::default()
+        .messages_per_second(2.0)
+        .burst(1)
+        .pair_rate(None, 1);
+    let c = client_builder(&sb).governor(governor).build().unwrap();
+    let sent = |sb: &Sandbox| {
+        sb.requests()
+            .iter()
+            .filter(|r| r.method == "POST" && r.path == "/messages")
+            .count()
+    };
+    let opts = || BroadcastOptions {
+        concurrency: 8,
+        ..BroadcastOptions::default()
+    };
+    for how in ["pause", "stop"] {
+        let before = sent(&sb);
+        let o = opts();
+        let ctl = o.control.clone();
+        let (c2, camp, l) = (c.clone(), campaign.clone(), ledger.clone());
+        let run = tokio::spawn(async move { c2.broadcast(&camp, &l, o).await });
+        tokio::time::sleep(Duration::from_millis(1200)).await;
+        if how == "pause" {
+            Ledger::open_existing(&path).unwrap().pause().unwrap();
+            // The run sees the ledger's pause within its poll.
+            tokio::time::sleep(Duration::from_millis(400)).await;
+        } else {
+            ctl.stop();
+        }
+        let at_brake = sent(&sb);
+        assert!(at_brake > before, "{how}: something was sent first");
+        tokio::time::sleep(Duration::from_millis(2500)).await;
+        assert!(
+            sent(&sb) <= at_brake + 1,
+            "{how}: {} sends after the brake",
+            sent(&sb) - at_brake
+        );
+        if how == "pause" {
+            Ledger::open_existing(&path).unwrap().resume().unwrap();
+            // Held by the pause, not ended: resumed, it sends at most the 8 in all.
+            tokio::time::sleep(Duration::from_millis(600)).await;
+            ledger.pause().unwrap();
+            tokio::time::sleep(Duration::from_millis(400)).await;
+            ledger.stop().unwrap();
+        }
+        let s = run.await.unwrap().unwrap();
+        assert!(s.stopped, "{how}: {s:?}");
+        let attempts: Vec<u32> = ledger
+            .entries()
+            .unwrap()
+            .iter()
+            .filter(|e| e.state == RecipientState::Pending)
+            .map(|e| e.attempts)
+            .collect();
+        assert!(attempts.iter().all(|&a| a == 0), "{how}: {attempts:?}");
+    }
+    ledger.resume().unwrap();
+    let s = c.broadcast(&campaign, &ledger, opts()).await.unwrap();
+    assert!(s.complete, "{s:?}");
+    each_accepted_once(&sb, 8);
+}

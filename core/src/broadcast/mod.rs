@@ -29,7 +29,7 @@ mod ledger;
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, AtomicU8, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU8, AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
@@ -439,6 +439,9 @@ enum Outcome {
     /// meanwhile ([`Hold`]). An outage of the governor's store or of the network then holds
     /// the run instead of failing, for good, every recipient it reaches.
     NotSent(Duration, bool),
+    /// Withdrawn after its send slot was granted, because the run was paused or stopped
+    /// meanwhile: back to pending at once, no attempt counted, no hold.
+    Withdrawn,
     Failed(ErrorCode, Option<i64>),
 }
 
@@ -622,6 +625,27 @@ impl Client {
                 }
             }
         }));
+        // Whether a pause or stop of the campaign (the ledger, any process) holds this run,
+        // watched in the background: a send granted its slot asks it, and the run's own
+        // control, just before the request (`go` below), so that sends already waiting for
+        // a slot when the operator pauses or stops do not go out.
+        let held_by_ledger = Arc::new(AtomicBool::new(false));
+        let _watch = Renewal(tokio::spawn({
+            let (ledger, held) = (ledger.clone(), Arc::clone(&held_by_ledger));
+            async move {
+                loop {
+                    let l = ledger.clone();
+                    if let Ok(state) = blocking(move || l.run_state()).await {
+                        held.store(state == "paused" || state == "stopped", Ordering::SeqCst);
+                    }
+                    tokio::time::sleep(Duration::from_millis(250)).await;
+                }
+            }
+        }));
+        let go: Arc<dyn Fn() -> bool + Send + Sync> = {
+            let (control, held) = (options.control.clone(), Arc::clone(&held_by_ledger));
+            Arc::new(move || control.get() == RUN && !held.load(Ordering::SeqCst))
+        };
         let template = Arc::new((
             campaign.template().to_string(),
             campaign.language().to_string(),
@@ -783,11 +807,22 @@ impl Client {
                 let max_attempts = options.max_attempts;
                 let sending = Arc::clone(&sending);
                 let hold = Arc::clone(&hold);
+                let go = Arc::clone(&go);
                 tasks.spawn(async move {
                     let _permit = permit;
                     let msg = template_message(&template.0, &template.1, &to, &params, &key);
-                    let result = client.send_within(&msg, max_wait).await;
-                    let mut outcome = classify(result, attempts < max_attempts);
+                    let result = client.send_within_while(&msg, max_wait, &*go).await;
+                    // A local refusal (no request written) while the run is held: the
+                    // withdrawn send, or one refused a slot meanwhile. Never a send that may
+                    // have gone out (`outcome_unknown` has no status either).
+                    let withdrawn = matches!(&result, Err(e)
+                        if e.code() == ErrorCode::RateLimited && e.status().is_none())
+                        && !go();
+                    let mut outcome = if withdrawn {
+                        Outcome::Withdrawn
+                    } else {
+                        classify(result, attempts < max_attempts)
+                    };
                     match outcome {
                         Outcome::NotSent(d, no_connection) => {
                             if !hold.not_sent(d, no_connection) {
@@ -807,6 +842,7 @@ impl Client {
                             accepted_run.fetch_add(1, Ordering::SeqCst);
                             hold.sent();
                         }
+                        Outcome::Withdrawn => {}
                         _ => hold.sent(),
                     }
                     blocking(move || {
@@ -815,6 +851,7 @@ impl Client {
                             Outcome::Unknown => ledger.mark_unknown(&to),
                             Outcome::Retry(d) => ledger.mark_retry(&to, d, true),
                             Outcome::NotSent(d, _) => ledger.mark_retry(&to, d, false),
+                            Outcome::Withdrawn => ledger.mark_retry(&to, Duration::ZERO, false),
                             Outcome::Failed(code, api) => {
                                 ledger.mark_failed(&to, code.as_str(), api)
                             }

@@ -365,6 +365,15 @@ impl Governor {
         Ok(())
     }
 
+    /// Give back the recipient's pair slot taken by [`Governor::acquire`] for an attempt
+    /// that was never written (no connection, or the caller withdrew it): the recipient got
+    /// nothing, so its next send must not wait a whole pair interval.
+    pub async fn not_sent(&self, recipient: Option<&str>) {
+        if let (Some(to), Some(interval)) = (recipient, self.config.pair_interval) {
+            self.store.release(&self.pair_key(to), interval).await;
+        }
+    }
+
     /// Learn from the answer to one send attempt. For `131056` the back-off (4^n s) is
     /// written into the error's `retry_after`.
     pub async fn observe(
@@ -429,6 +438,22 @@ impl Governor {
 /// 4^n seconds for the n-th consecutive `131056` (n ≥ 1), at most 4^6 s.
 pub fn pair_backoff(n: u32) -> Duration {
     Duration::from_secs(4u64.pow(n.clamp(1, MAX_BACKOFF_EXP)))
+}
+
+/// The local refusal of a send withdrawn after its slot was granted (a broadcast paused or
+/// stopped while the send waited): no status, nothing sent.
+pub(crate) fn withdrawn() -> Error {
+    Error::Api {
+        code: ErrorCode::RateLimited,
+        error: Box::new(ApiError {
+            status: 0,
+            message: "not sent: withdrawn after its send slot was granted (the run was paused \
+                      or stopped)"
+                .into(),
+            retry_after: Some(Duration::ZERO),
+            ..Default::default()
+        }),
+    }
 }
 
 fn refused(what: &str, name: &str, retry_after: Duration, max_wait: Duration) -> Error {
