@@ -8,6 +8,8 @@
 //! outlives every caller. Connecting and waiting go through a channel, never
 //! `block_on`, which would panic when called from async code.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
@@ -17,18 +19,32 @@ use crate::{Error, Result};
 /// A connected manager and the runtime that drives it.
 pub(crate) struct RedisConn {
     rt: Option<tokio::runtime::Runtime>,
-    /// Cheap to clone; every clone shares the one multiplexed connection.
-    pub(crate) conn: ConnectionManager,
+    /// The manager (cheap to clone; every clone shares the one multiplexed connection), in a
+    /// slot so that a node that stopped taking writes can be left (see [`RedisConn::replace`]).
+    conn: Arc<Mutex<ConnectionManager>>,
+    client: redis::Client,
+    config: ConnectionManagerConfig,
+    timeout: Duration,
+    /// A replacement is under way (one at a time).
+    replacing: Arc<AtomicBool>,
     /// `what url` with the credentials masked (`inbox redis://***@host:6379/0`), for errors.
     pub(crate) label: String,
 }
 
 impl Drop for RedisConn {
     fn drop(&mut self) {
-        // Dropping a runtime blocks, which panics inside another runtime's
-        // async context (a Node or Python event loop thread): shut down in
-        // the background instead.
-        if let Some(rt) = self.rt.take() {
+        drop(Background(self.rt.take()));
+    }
+}
+
+/// A runtime shut down in the background when dropped: dropping a runtime blocks, which
+/// panics inside another runtime's async context (a Node or Python event loop thread, the
+/// CLI's own runtime). Also held while connecting, so a failed connect drops it the same way.
+struct Background(Option<tokio::runtime::Runtime>);
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        if let Some(rt) = self.0.take() {
             rt.shutdown_background();
         }
     }
@@ -48,18 +64,25 @@ impl RedisConn {
             .enable_all()
             .build()
             .map_err(|e| Error::Store(format!("{label}: cannot start a runtime: {e}")))?;
+        let mut rt = Background(Some(rt));
+        let Some(runtime) = &rt.0 else {
+            unreachable!("just built")
+        };
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(timeout))
             .set_response_timeout(Some(timeout))
             .set_number_of_retries(1);
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
-        rt.spawn(async move {
-            let r = tokio::time::timeout(
-                timeout * 2,
-                client.get_connection_manager_with_config(config),
-            )
-            .await;
-            let _ = tx.send(r);
+        runtime.spawn({
+            let (client, config) = (client.clone(), config.clone());
+            async move {
+                let r = tokio::time::timeout(
+                    timeout * 2,
+                    client.get_connection_manager_with_config(config),
+                )
+                .await;
+                let _ = tx.send(r);
+            }
         });
         let conn = rx
             .recv()
@@ -67,10 +90,60 @@ impl RedisConn {
             .map_err(|_| Error::Store(format!("{label}: cannot connect: timed out")))?
             .map_err(|e| Error::Store(format!("{label}: cannot connect: {}", error_text(&e))))?;
         Ok(RedisConn {
-            rt: Some(rt),
-            conn,
+            rt: rt.0.take(),
+            conn: Arc::new(Mutex::new(conn)),
+            client,
+            config,
+            timeout,
+            replacing: Arc::new(AtomicBool::new(false)),
             label,
         })
+    }
+
+    /// The manager to send a command through.
+    pub(crate) fn conn(&self) -> ConnectionManager {
+        crate::util::lock(&self.conn).clone()
+    }
+
+    /// After `e`: when it says this node no longer takes writes (`READONLY`: a primary
+    /// demoted by a failover behind one DNS name or proxy; `MASTERDOWN`), open a new
+    /// connection, resolving the host again, and use it from then on. The manager itself
+    /// reconnects only when the socket drops, and a demoted node keeps it open: without
+    /// this every write would fail until the process restarted. Waits at most about
+    /// `2 × timeout` when `wait`; otherwise the replacement goes on in the background.
+    /// Returns whether a new connection is in place (only known when waiting).
+    pub(crate) fn replace_after(&self, e: &redis::RedisError, wait: bool) -> bool {
+        // Inside a script the refusal comes wrapped: "Error running script …: -READONLY …".
+        let demoted = matches!(e.code(), Some("READONLY" | "MASTERDOWN"))
+            || e.detail()
+                .is_some_and(|d| d.contains("-READONLY ") || d.contains("-MASTERDOWN "));
+        if !demoted {
+            return false;
+        }
+        let Some(rt) = self.rt.as_ref() else {
+            return false;
+        };
+        if self.replacing.swap(true, Ordering::SeqCst) {
+            return false;
+        }
+        let (client, config, timeout) = (self.client.clone(), self.config.clone(), self.timeout);
+        let (slot, replacing) = (Arc::clone(&self.conn), Arc::clone(&self.replacing));
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        rt.spawn(async move {
+            let got = tokio::time::timeout(
+                timeout * 2,
+                client.get_connection_manager_with_config(config),
+            )
+            .await;
+            let done = matches!(got, Ok(Ok(_)));
+            if let Ok(Ok(conn)) = got {
+                *crate::util::lock(&slot) = conn;
+            }
+            replacing.store(false, Ordering::SeqCst);
+            let _ = tx.send(done);
+        });
+        tracing::warn!(store = %self.label, "the Redis node refused a write (READONLY/MASTERDOWN): reconnecting");
+        wait && rx.recv_timeout(timeout * 3).unwrap_or(false)
     }
 
     /// The runtime driving the connection (to spawn a step on and wait for it).
@@ -94,4 +167,21 @@ pub(crate) fn error_text(e: &redis::RedisError) -> String {
         s.push_str(": connection lost");
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    /// A Redis that cannot be reached, opened from async code (the CLI, a Rust service
+    /// under `#[tokio::main]`): a `store` error, not a panic from dropping the connection's
+    /// runtime there.
+    #[tokio::test]
+    async fn a_failed_connect_in_async_code_is_a_store_error() {
+        let url = "redis://127.0.0.1:1/0?busy_timeout_ms=300";
+        let e = crate::inbox::open(url).expect_err(url);
+        assert_eq!(e.code(), crate::ErrorCode::Store, "{e}");
+        let Err(e) = crate::governor::open_store("redis://127.0.0.1:1/0") else {
+            panic!("opened")
+        };
+        assert_eq!(e.code(), crate::ErrorCode::Store, "{e}");
+    }
 }

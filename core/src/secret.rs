@@ -63,12 +63,11 @@ pub fn redact_url(url: &str) -> String {
     };
     let authority = rest.find(['/', '?', '#']).map_or(rest, |end| &rest[..end]);
     // A password with an unencoded `/`, `?` or `#` ends the authority early, but its `@`
-    // still follows: then everything up to the last `@` is hidden (no such URL parses, but
-    // its text is shown in the error). A URL with an empty authority (`sqlite:///p@th`)
-    // has no user info.
-    let at = authority
-        .rfind('@')
-        .or_else(|| (!authority.is_empty()).then(|| rest.rfind('@')).flatten());
+    // still follows (`u:p@w/x@host`: the authority seems to end at `w`): so everything up
+    // to the last `@` of the whole text is hidden (no such URL parses, but its text is shown
+    // in the error; an `@` in a path or query hides more than needed, never less). A URL
+    // with an empty authority (`sqlite:///p@th`) has no user info.
+    let at = (!authority.is_empty()).then(|| rest.rfind('@')).flatten();
     match at {
         Some(at) => format!("{scheme}://***@{}", &rest[at + 1..]),
         None => url.to_string(),
@@ -97,6 +96,10 @@ mod tests {
             "redis://u:p/w-SENTINEL@127.0.0.1:1/0",
             "redis://u:p?w-SENTINEL@127.0.0.1:1/0",
             "redis://u:p#w-SENTINEL@127.0.0.1:1/0",
+            // An `@` before the unencoded `/`, `?` or `#`.
+            "redis://u:Xy@Pa/w-SENTINEL@127.0.0.1:1/0",
+            "redis://u:Xy@Pa?w-SENTINEL@127.0.0.1:1/0",
+            "redis://u:Xy@Pa#w-SENTINEL@127.0.0.1:1/0",
             // Mistyped schemes: not URLs these read, and not echoed.
             "redis:/u:pw-SENTINEL@host:6379/0",
             "redis:u:pw-SENTINEL@host",

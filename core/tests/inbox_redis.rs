@@ -313,3 +313,84 @@ fn events_of_a_claim_whose_reply_was_lost_are_handed_out_at_the_next_claim() {
     assert!(consumer.ack(&got[0].id).unwrap());
     assert!(inbox.dead(10).unwrap().is_empty());
 }
+
+/// After Redis restarts (AOF on, as a deploy does), the first command on the old
+/// connection is told the connection dropped. That command was an ack: it failed, and the
+/// event ran a second time on another consumer once its lease ran out. Every call that
+/// fails this way is now made once more on the new connection.
+#[test]
+fn the_first_ack_after_a_redis_restart_is_not_lost() {
+    let mut server = OwnServer::start();
+    let url = format!("{}?lease_ms=1000", server.url());
+    let inbox = inbox::open(&url).unwrap();
+    let body = testing::inbound_text("111", "x", "wamid.RESTART");
+    wa360::inbox::testing::accept_json(&*inbox, &body).unwrap();
+    let got = inbox.claim("a", 1).unwrap();
+    assert_eq!(got.len(), 1);
+    // The handler runs; Redis restarts meanwhile (the AOF keeps the claim).
+    std::thread::sleep(Duration::from_millis(1100)); // everysec: the claim is on disk
+    server.stop();
+    server.spawn();
+    assert!(inbox.ack("a", &got[0].id).unwrap(), "acknowledged");
+    std::thread::sleep(Duration::from_millis(1200)); // past the lease
+    assert!(
+        inbox.claim("b", 1).unwrap().is_empty(),
+        "not handed out again"
+    );
+}
+
+/// A TCP proxy on 127.0.0.1 that sends each new connection to the port in `target`, as a
+/// managed Redis's one DNS name points at whichever node is the primary.
+fn switching_proxy(target: Arc<std::sync::atomic::AtomicU16>) -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for client in listener.incoming() {
+            let Ok(client) = client else { continue };
+            let to = target.load(std::sync::atomic::Ordering::SeqCst);
+            let Ok(server) = std::net::TcpStream::connect(("127.0.0.1", to)) else {
+                continue;
+            };
+            for (mut from, mut into) in [
+                (client.try_clone().unwrap(), server.try_clone().unwrap()),
+                (server, client),
+            ] {
+                std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut from, &mut into);
+                    let _ = into.shutdown(std::net::Shutdown::Both);
+                });
+            }
+        }
+    });
+    port
+}
+
+fn redis_cmd(port: u16, args: &[&str]) {
+    let client = redis::Client::open(format!("redis://127.0.0.1:{port}/0")).unwrap();
+    let mut c = client.get_connection().unwrap();
+    let mut cmd = redis::cmd(args[0]);
+    for a in &args[1..] {
+        cmd.arg(*a);
+    }
+    cmd.query::<()>(&mut c).unwrap();
+}
+
+/// A failover behind one name: the old primary becomes a replica and keeps the inbox's
+/// connection open, answering every write with READONLY. The inbox opens a new connection
+/// (to the new primary) instead of answering 503 until the process restarts.
+#[test]
+fn after_a_failover_behind_one_name_the_inbox_writes_to_the_new_primary() {
+    let (a, b) = (OwnServer::start(), OwnServer::start());
+    redis_cmd(b.port, &["REPLICAOF", "127.0.0.1", &a.port.to_string()]);
+    let target = Arc::new(std::sync::atomic::AtomicU16::new(a.port));
+    let proxy = switching_proxy(Arc::clone(&target));
+    let (_inbox, post) = inbox_behind_a_receiver(format!("redis://127.0.0.1:{proxy}/0"));
+    assert_eq!(post("wamid.F1").status, 200);
+    // The failover: B is promoted, A follows it, the name points at B.
+    redis_cmd(b.port, &["REPLICAOF", "NO", "ONE"]);
+    redis_cmd(a.port, &["REPLICAOF", "127.0.0.1", &b.port.to_string()]);
+    target.store(b.port, std::sync::atomic::Ordering::SeqCst);
+    let r = post("wamid.F2");
+    assert_eq!(r.status, 200, "{:?}", r.error);
+    assert_eq!(post("wamid.F3").status, 200);
+}

@@ -153,7 +153,7 @@ impl RedisStore {
     /// (see each method).
     fn eval(&self, key: &str, args: Vec<String>) -> StoreFuture<'_, Option<redis::Value>> {
         let key = format!("{}:{key}", self.inner.prefix);
-        let mut conn = self.inner.redis.conn.clone();
+        let mut conn = self.inner.redis.conn();
         let script = self.inner.script.clone();
         Box::pin(async move {
             let mut inv = script.prepare_invoke();
@@ -161,7 +161,14 @@ impl RedisStore {
             for a in &args {
                 inv.arg(a.as_str());
             }
-            inv.invoke_async::<redis::Value>(&mut conn).await.ok()
+            match inv.invoke_async::<redis::Value>(&mut conn).await {
+                Ok(v) => Some(v),
+                Err(e) => {
+                    // A demoted node: the next call goes to the new primary.
+                    self.inner.redis.replace_after(&e, false);
+                    None
+                }
+            }
         })
     }
 }

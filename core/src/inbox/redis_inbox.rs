@@ -134,22 +134,25 @@ impl RedisInbox {
         // The consumer group, from the start of the stream (entries may be
         // accepted before any consumer exists).
         let s = inbox.key("s");
-        let created: RedisResult<()> = inbox.call("cannot open", move |mut c| async move {
-            redis::cmd("XGROUP")
-                .arg("CREATE")
-                .arg(&s)
-                .arg("g")
-                .arg("0")
-                .arg("MKSTREAM")
-                .query_async::<()>(&mut c)
-                .await
-                .or_else(|e| {
-                    if e.code() == Some("BUSYGROUP") {
-                        Ok(())
-                    } else {
-                        Err(e)
-                    }
-                })
+        let created: RedisResult<()> = inbox.call("cannot open", &move |mut c| {
+            let s = s.clone();
+            async move {
+                redis::cmd("XGROUP")
+                    .arg("CREATE")
+                    .arg(&s)
+                    .arg("g")
+                    .arg("0")
+                    .arg("MKSTREAM")
+                    .query_async::<()>(&mut c)
+                    .await
+                    .or_else(|e| {
+                        if e.code() == Some("BUSYGROUP") {
+                            Ok(())
+                        } else {
+                            Err(e)
+                        }
+                    })
+            }
         })?;
         created.ok();
         Ok(inbox)
@@ -161,38 +164,51 @@ impl RedisInbox {
 
     /// Run one async step on the private runtime and wait for it (bounded by
     /// the timeout: a lost server is an error, never a hang).
-    fn call<T, F, Fut>(&self, what: &str, f: F) -> Result<RedisResult<T>>
+    fn call<T, F, Fut>(&self, what: &str, f: &F) -> Result<RedisResult<T>>
     where
         T: Send + 'static,
-        F: FnOnce(ConnectionManager) -> Fut,
+        F: Fn(ConnectionManager) -> Fut,
         Fut: Future<Output = RedisResult<T>> + Send + 'static,
     {
         let Some(rt) = self.shared.redis.runtime() else {
             return Err(Error::Store(format!("{}: closed", self.shared.redis.label)));
         };
-        let fut = f(self.shared.redis.conn.clone());
+        let fut = f(self.shared.redis.conn());
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
         rt.spawn(async move {
             let _ = tx.send(fut.await);
         });
         rx.recv_timeout(self.shared.timeout * 3).map_err(|_| {
             Error::Store(format!(
-                "inbox {}: {what}: no answer from Redis",
+                "{}: {what}: no answer from Redis",
                 self.shared.redis.label
             ))
         })
     }
 
-    /// [`RedisInbox::call`] with Redis errors turned into `store` errors.
+    /// [`RedisInbox::call`] with Redis errors turned into `store` errors. A call that
+    /// failed on a dropped connection (the manager reports it to the first command after
+    /// a restart or a network cut, then reconnects) or on a node demoted by a failover (a
+    /// new connection is opened, see [`RedisConn::replace_after`]) is made once more.
+    /// Repeating is safe: every script checks what it changes (accept: the dedupe keys;
+    /// ack, nack, extend, release: that this consumer still holds the event; a claim whose
+    /// reply was lost leaves its events to the next claim after the lease), and reads
+    /// change nothing. Without it, an ack lost this way left the event to run again.
     fn run<T, F, Fut>(&self, what: &str, f: F) -> Result<T>
     where
         T: Send + 'static,
-        F: FnOnce(ConnectionManager) -> Fut,
+        F: Fn(ConnectionManager) -> Fut,
         Fut: Future<Output = RedisResult<T>> + Send + 'static,
     {
-        self.call(what, f)?.map_err(|e| {
+        let mut result = self.call(what, &f)?;
+        if let Err(e) = &result
+            && ((e.is_io_error() && !e.is_timeout()) || self.shared.redis.replace_after(e, true))
+        {
+            result = self.call(what, &f)?;
+        }
+        result.map_err(|e| {
             Error::Store(format!(
-                "inbox {}: {what}: {}",
+                "{}: {what}: {}",
                 self.shared.redis.label,
                 error_text(&e)
             ))
@@ -205,12 +221,15 @@ impl RedisInbox {
         T: redis::FromRedisValue + Send + 'static,
     {
         let script = script.clone();
-        self.run(what, move |mut c| async move {
-            let mut inv = script.prepare_invoke();
-            for a in &args {
-                inv.arg(a.as_slice());
+        self.run(what, move |mut c| {
+            let (script, args) = (script.clone(), args.clone());
+            async move {
+                let mut inv = script.prepare_invoke();
+                for a in &args {
+                    inv.arg(a.as_slice());
+                }
+                inv.invoke_async(&mut c).await
             }
-            inv.invoke_async(&mut c).await
         })
     }
 
@@ -226,12 +245,15 @@ impl RedisInbox {
         field: &'static str,
     ) -> Result<Option<T>> {
         let key = self.key(&key);
-        self.run(what, move |mut c| async move {
-            redis::cmd("HGET")
-                .arg(key)
-                .arg(field)
-                .query_async(&mut c)
-                .await
+        self.run(what, move |mut c| {
+            let key = key.clone();
+            async move {
+                redis::cmd("HGET")
+                    .arg(key)
+                    .arg(field)
+                    .query_async(&mut c)
+                    .await
+            }
         })
     }
 
@@ -243,7 +265,7 @@ impl RedisInbox {
         let got: Option<Vec<u8>> = self.hget("cannot read a body from", format!("b:{bid}"), "d")?;
         got.ok_or_else(|| {
             Error::Store(format!(
-                "inbox {}: body {bid} is missing",
+                "{}: body {bid} is missing",
                 self.shared.redis.label
             ))
         })
@@ -270,7 +292,7 @@ impl RedisInbox {
                 .and_then(|evs| evs.get(*idx))
                 .ok_or_else(|| {
                     Error::Store(format!(
-                        "inbox {}: an entry points past its stored body",
+                        "{}: an entry points past its stored body",
                         self.shared.redis.label
                     ))
                 })?;
@@ -349,10 +371,10 @@ impl Inbox for RedisInbox {
             msg_ids.dedup();
             read_keys.extend(msg_ids.iter().map(|id| self.key(&format!("st:{id}"))));
             let rk = read_keys.clone();
-            let known: Vec<Option<String>> = self
-                .run("cannot store events in", move |mut c| async move {
-                    redis::cmd("MGET").arg(rk).query_async(&mut c).await
-                })?;
+            let known: Vec<Option<String>> = self.run("cannot store events in", move |mut c| {
+                let rk = rk.clone();
+                async move { redis::cmd("MGET").arg(rk).query_async(&mut c).await }
+            })?;
             let (seen, states) = known.split_at(keys.len());
             let state: HashMap<&str, (Option<&str>, Option<MessageState>)> = msg_ids
                 .iter()
@@ -452,7 +474,7 @@ impl Inbox for RedisInbox {
             }
         }
         Err(Error::Store(format!(
-            "inbox {}: cannot store events: too much contention on the same keys",
+            "{}: cannot store events: too much contention on the same keys",
             self.shared.redis.label
         )))
     }
@@ -576,31 +598,34 @@ impl Inbox for RedisInbox {
             self.key("k:*"),
         );
         let (len, dead, counters, keys): (u64, u64, HashMap<String, i64>, u64) =
-            self.run("cannot read counts of", move |mut c| async move {
-                let len: u64 = redis::cmd("XLEN").arg(&s).query_async(&mut c).await?;
-                let dead: u64 = redis::cmd("XLEN").arg(&d).query_async(&mut c).await?;
-                let counters: HashMap<String, i64> =
-                    redis::cmd("HGETALL").arg(&n).query_async(&mut c).await?;
-                // Counting keys walks the keyspace: stats are for operators,
-                // not for a hot path.
-                let mut keys = 0u64;
-                let mut cursor = 0u64;
-                loop {
-                    let (next, batch): (u64, Vec<String>) = redis::cmd("SCAN")
-                        .arg(cursor)
-                        .arg("MATCH")
-                        .arg(&k)
-                        .arg("COUNT")
-                        .arg(1000)
-                        .query_async(&mut c)
-                        .await?;
-                    keys += batch.len() as u64;
-                    if next == 0 {
-                        break;
+            self.run("cannot read counts of", move |mut c| {
+                let (s, d, n, k) = (s.clone(), d.clone(), n.clone(), k.clone());
+                async move {
+                    let len: u64 = redis::cmd("XLEN").arg(&s).query_async(&mut c).await?;
+                    let dead: u64 = redis::cmd("XLEN").arg(&d).query_async(&mut c).await?;
+                    let counters: HashMap<String, i64> =
+                        redis::cmd("HGETALL").arg(&n).query_async(&mut c).await?;
+                    // Counting keys walks the keyspace: stats are for operators,
+                    // not for a hot path.
+                    let mut keys = 0u64;
+                    let mut cursor = 0u64;
+                    loop {
+                        let (next, batch): (u64, Vec<String>) = redis::cmd("SCAN")
+                            .arg(cursor)
+                            .arg("MATCH")
+                            .arg(&k)
+                            .arg("COUNT")
+                            .arg(1000)
+                            .query_async(&mut c)
+                            .await?;
+                        keys += batch.len() as u64;
+                        if next == 0 {
+                            break;
+                        }
+                        cursor = next;
                     }
-                    cursor = next;
+                    Ok((len, dead, counters, keys))
                 }
-                Ok((len, dead, counters, keys))
             })?;
         let get = |name: &str| u64::try_from(counters.get(name).copied().unwrap_or(0)).unwrap_or(0);
         let in_flight = get("inflight").min(len);
@@ -618,15 +643,18 @@ impl Inbox for RedisInbox {
     fn dead(&self, limit: usize) -> Result<Vec<DeadLetter>> {
         let d = self.key("dead");
         let rows: Vec<(String, HashMap<String, String>)> =
-            self.run("cannot list dead letters of", move |mut c| async move {
-                redis::cmd("XRANGE")
-                    .arg(d)
-                    .arg("-")
-                    .arg("+")
-                    .arg("COUNT")
-                    .arg(limit)
-                    .query_async(&mut c)
-                    .await
+            self.run("cannot list dead letters of", move |mut c| {
+                let d = d.clone();
+                async move {
+                    redis::cmd("XRANGE")
+                        .arg(d)
+                        .arg("-")
+                        .arg("+")
+                        .arg("COUNT")
+                        .arg(limit)
+                        .query_async(&mut c)
+                        .await
+                }
             })?;
         let rows = self.with_events(rows, |(_, f)| {
             let body = f.get("b").cloned().unwrap_or_default();

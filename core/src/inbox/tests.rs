@@ -122,9 +122,16 @@ fn redact_url_hides_user_info_only() {
         redact_url("redis://default:p@ss-SENTINEL@host:6379/0"),
         "redis://***@host:6379/0"
     );
+    // Up to the last `@` of the whole text: an `@` before an unencoded `/`, `?` or `#` of
+    // the password must not end the hiding early (`u:Xy@Pa/w-SENTINEL@host`), so an `@` in a
+    // query hides more than needed (the safe side).
     assert_eq!(
         redact_url("redis://u:a@b@c-SENTINEL@host?x=@y"),
-        "redis://***@host?x=@y"
+        "redis://***@y"
+    );
+    assert_eq!(
+        redact_url("redis://u:Xy@Pa/w-SENTINEL@host:6379/0"),
+        "redis://***@host:6379/0"
     );
     // An `@` after the authority may end a password with an unencoded `/`, `?` or `#`:
     // hidden up to it (safe side: the rest of such a URL is shown less).
