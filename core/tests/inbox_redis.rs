@@ -394,3 +394,66 @@ fn after_a_failover_behind_one_name_the_inbox_writes_to_the_new_primary() {
     assert_eq!(r.status, 200, "{:?}", r.error);
     assert_eq!(post("wamid.F3").status, 200);
 }
+
+/// An event blocked behind its conversation is read into the pending list of whichever
+/// consumer claimed next (here B, which then got busy with another conversation). When its
+/// predecessor is acknowledged elsewhere, it is ready but only B would hand it out, and B
+/// claims only when it has room: it waited for a whole lease while A was idle. Now the
+/// acknowledgement makes it takeable at once.
+#[test]
+fn the_next_event_of_a_conversation_is_not_stuck_with_a_busy_consumer() {
+    let url = format!(
+        "{}?name=pel-{:08x}&lease_ms=30000",
+        redis_url(),
+        fastrand::u32(..)
+    );
+    let inbox = inbox::open(&url).unwrap();
+    for (from, wamid) in [
+        ("111", "wamid.X1"),
+        ("111", "wamid.X2"),
+        ("222", "wamid.Y1"),
+    ] {
+        let body = testing::inbound_text(from, "x", wamid);
+        wa360::inbox::testing::accept_json(&*inbox, &body).unwrap();
+    }
+    let ids = |d: &[wa360::inbox::Delivery]| wa360::inbox::testing::event_ids(d);
+    let x1 = inbox.claim("a", 1).unwrap();
+    assert_eq!(ids(&x1), ["wamid.X1"]);
+    // B reads X2 (blocked behind X1) on its way to Y1, and is busy with Y1 from then on.
+    let mut b = inbox.claim("b", 1).unwrap();
+    if b.is_empty() {
+        b = inbox.claim("b", 1).unwrap();
+    }
+    assert_eq!(ids(&b), ["wamid.Y1"]);
+    assert!(inbox.ack("a", &x1[0].id).unwrap());
+    let x2 = inbox.claim("a", 1).unwrap();
+    assert_eq!(
+        ids(&x2),
+        ["wamid.X2"],
+        "handed out at once, not after the 30 s lease"
+    );
+}
+
+/// A consumer that closes while an event it nacked waits for its retry (it holds nothing,
+/// so nothing is released) no longer keeps that event in its pending list for a whole
+/// lease: closing gives back what it read and is not handling.
+#[test]
+fn closing_gives_back_what_the_consumer_read_and_is_not_handling() {
+    let url = format!(
+        "{}?name=close-{:08x}&lease_ms=30000&retry_base_ms=100",
+        redis_url(),
+        fastrand::u32(..)
+    );
+    let inbox = inbox::open(&url).unwrap();
+    let body = testing::inbound_text("111", "x", "wamid.C1");
+    wa360::inbox::testing::accept_json(&*inbox, &body).unwrap();
+    let b = inbox::Consumer::new(Arc::clone(&inbox));
+    let got = b.next(1, Duration::from_secs(2)).unwrap();
+    assert_eq!(got.len(), 1);
+    b.nack(&got[0].id, "try later").unwrap();
+    assert_eq!(b.close().unwrap(), 0, "nothing held");
+    let a = inbox::Consumer::new(Arc::clone(&inbox));
+    let again = a.next(1, Duration::from_secs(5)).unwrap();
+    assert_eq!(wa360::inbox::testing::event_ids(&again), ["wamid.C1"]);
+    assert_eq!(again[0].attempt, 2);
+}

@@ -278,6 +278,9 @@ impl Consumer {
                 n += 1;
             }
         }
+        // And what the store read ahead for this consumer (Redis), also when nothing was
+        // held: otherwise it waited out a lease before another consumer took it.
+        self.state.inbox.release_unhanded(&self.state.name)?;
         Ok(n)
     }
 

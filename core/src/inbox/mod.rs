@@ -199,6 +199,13 @@ pub trait Inbox: Send + Sync + fmt::Debug {
     fn nack(&self, consumer: &str, id: &str, error: &str) -> Result<Nacked>;
     /// Give an event back unhandled without counting the attempt.
     fn release(&self, consumer: &str, id: &str) -> Result<bool>;
+    /// Give back what `consumer` read ahead and never handed out, so that other consumers
+    /// take it at once (a closing consumer; [`Consumer::close`]). Returns how many. A store
+    /// that does not read ahead has nothing to give back (the default).
+    fn release_unhanded(&self, consumer: &str) -> Result<usize> {
+        let _ = consumer;
+        Ok(0)
+    }
     /// The events the store has handed to `consumer` and not yet seen acked, nacked or
     /// released. A store whose claim is one local transaction knows no more than the
     /// consumer does (the default: none to report); a remote one can hand events out and

@@ -110,6 +110,10 @@ impl Inbox for Observed {
         r
     }
 
+    fn release_unhanded(&self, consumer: &str) -> Result<usize> {
+        self.inner.release_unhanded(consumer)
+    }
+
     fn stats(&self) -> Result<InboxStats> {
         self.inner.stats()
     }

@@ -257,6 +257,12 @@ impl RedisInbox {
         })
     }
 
+    /// An idle time just past the lease, as an argument: an entry made this idle is taken
+    /// by the next claim of any consumer.
+    fn idle_arg(&self) -> Vec<u8> {
+        arg(ms(self.shared.opts.lease) + 1)
+    }
+
     fn ns_arg(&self) -> Vec<u8> {
         self.shared.ns.clone().into_bytes()
     }
@@ -530,7 +536,7 @@ impl Inbox for RedisInbox {
     }
 
     fn ack(&self, consumer: &str, id: &str) -> Result<bool> {
-        let args = vec![self.ns_arg(), arg(consumer), arg(id)];
+        let args = vec![self.ns_arg(), arg(consumer), arg(id), self.idle_arg()];
         let n: i64 = self.script("cannot acknowledge in", &self.shared.scripts.ack, args)?;
         if n == 1 {
             self.notify();
@@ -553,6 +559,7 @@ impl Inbox for RedisInbox {
             arg(now_ms()),
             arg(ms(delay)),
             arg(self.shared.opts.max_attempts),
+            self.idle_arg(),
         ];
         let n: i64 = self.script(
             "cannot record a failure in",
@@ -568,17 +575,24 @@ impl Inbox for RedisInbox {
     }
 
     fn release(&self, consumer: &str, id: &str) -> Result<bool> {
-        let args = vec![
-            self.ns_arg(),
-            arg(consumer),
-            arg(id),
-            arg(ms(self.shared.opts.lease) + 1),
-        ];
+        if id.is_empty() {
+            return Ok(false);
+        }
+        let args = vec![self.ns_arg(), arg(consumer), arg(id), self.idle_arg()];
         let n: i64 = self.script("cannot release in", &self.shared.scripts.release, args)?;
         if n == 1 {
             self.notify();
         }
         Ok(n == 1)
+    }
+
+    fn release_unhanded(&self, consumer: &str) -> Result<usize> {
+        let args = vec![self.ns_arg(), arg(consumer), Vec::new(), self.idle_arg()];
+        let n: i64 = self.script("cannot release in", &self.shared.scripts.release, args)?;
+        if n > 0 {
+            self.notify();
+        }
+        Ok(usize::try_from(n).unwrap_or(0))
     }
 
     fn handed_out(&self, consumer: &str) -> Result<Vec<String>> {
@@ -728,10 +742,28 @@ local function unref(b)
   local B = ns .. ':b:' .. b
   if redis.call('HINCRBY', B, 'r', -1) <= 0 then redis.call('DEL', B) end
 end
+-- Set by a script that knows the lease (ms + 1): see wake_next.
+local wake_idle = nil
+-- The conversation's next event may sit unhanded in the pending list of a consumer
+-- that read it while it waited behind the one that just left, and that is now busy
+-- with other work (it claims only when it has room): without this it waited there for
+-- a whole lease. Made idle past the lease, any consumer with room takes it at its next
+-- claim (XAUTOCLAIM).
+local function wake_next(c)
+  if not wake_idle or not c or c == '' then return end
+  local nxt = redis.call('LINDEX', ns .. ':c:' .. c, 0)
+  if not nxt then return end
+  local p = redis.call('XPENDING', S, 'g', nxt, nxt, 1)
+  if #p == 0 or redis.call('HGET', ns .. ':e:' .. nxt, 'h') == '1' then return end
+  redis.call('XCLAIM', S, 'g', p[1][2], 0, nxt, 'IDLE', wake_idle, 'JUSTID')
+end
 local function leave(id, c)
   redis.call('XACK', S, 'g', id)
   redis.call('XDEL', S, id)
-  if c and c ~= '' then redis.call('LREM', ns .. ':c:' .. c, 1, id) end
+  if c and c ~= '' then
+    redis.call('LREM', ns .. ':c:' .. c, 1, id)
+    wake_next(c)
+  end
 end
 local function to_dead(id, err)
   local E = ns .. ':e:' .. id
@@ -808,6 +840,7 @@ return 1
             claim: s(r#"
 local me, max, now = ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
 local lease, maxa, hold = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
+wake_idle = lease + 1
 -- Entries of consumers that stopped renewing their leases. The scan goes on from where
 -- the last one stopped (Redis 7 looks at most COUNT * 10 pending entries per call: from
 -- the start every time, a stopped consumer's entries behind a long list of live ones
@@ -890,9 +923,10 @@ if #ids == 0 then return 0 end
 redis.call('XCLAIM', S, 'g', me, 0, unpack(ids), 'JUSTID')
 return #ids
 "#),
-            // ARGV: ns consumer id
+            // ARGV: ns consumer id idle
             ack: s(r#"
 local me, id = ARGV[2], ARGV[3]
+wake_idle = ARGV[4]
 local E = ns .. ':e:' .. id
 if not held(me, id) or redis.call('HGET', E, 'h') ~= '1' then return 0 end
 local e = redis.call('HMGET', E, 'b', 'c')
@@ -903,10 +937,11 @@ redis.call('HINCRBY', N, 'handled', 1)
 redis.call('HINCRBY', N, 'inflight', -1)
 return 1
 "#),
-            // ARGV: ns consumer id error now delay max_attempts
+            // ARGV: ns consumer id error now delay max_attempts idle
             nack: s(r#"
 local me, id, err = ARGV[2], ARGV[3], ARGV[4]
 local now, delay, maxa = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
+wake_idle = ARGV[8]
 local E = ns .. ':e:' .. id
 if not held(me, id) or redis.call('HGET', E, 'h') ~= '1' then return 0 end
 redis.call('HINCRBY', N, 'inflight', -1)
@@ -917,23 +952,30 @@ end
 redis.call('HSET', E, 'h', 0, 'nb', now + delay, 'err', err)
 return 1
 "#),
-            // ARGV: ns consumer id idle
+            // ARGV: ns consumer id-or-empty idle. With an id: that event, held, given back
+            // (0 when not held), then the sweep; with '': the sweep alone (a consumer
+            // closing with nothing held), returning how many entries it made idle.
             release: s(r#"
 local me, id, idle = ARGV[2], ARGV[3], ARGV[4]
-local E = ns .. ':e:' .. id
-if not held(me, id) or redis.call('HGET', E, 'h') ~= '1' then return 0 end
-redis.call('HSET', E, 'h', 0)
-redis.call('HINCRBY', E, 'a', -1)
-redis.call('HINCRBY', N, 'inflight', -1)
--- Idle past the lease: any live consumer takes it at once, and so the
--- entries this consumer read but had not handed out yet.
-redis.call('XCLAIM', S, 'g', me, 0, id, 'IDLE', idle, 'JUSTID')
+if id ~= '' then
+  local E = ns .. ':e:' .. id
+  if not held(me, id) or redis.call('HGET', E, 'h') ~= '1' then return 0 end
+  redis.call('HSET', E, 'h', 0)
+  redis.call('HINCRBY', E, 'a', -1)
+  redis.call('HINCRBY', N, 'inflight', -1)
+  -- Idle past the lease: any live consumer takes it at once.
+  redis.call('XCLAIM', S, 'g', me, 0, id, 'IDLE', idle, 'JUSTID')
+end
+-- The sweep: so are the entries this consumer read but had not handed out yet.
+local swept = 0
 for _, p in ipairs(redis.call('XPENDING', S, 'g', '-', '+', 1000, me)) do
   if redis.call('HGET', ns .. ':e:' .. p[1], 'h') ~= '1' then
     redis.call('XCLAIM', S, 'g', me, 0, p[1], 'IDLE', idle, 'JUSTID')
+    swept = swept + 1
   end
 end
-return 1
+if id ~= '' then return 1 end
+return swept
 "#),
             // ARGV: ns consumer. The entries of its pending list marked handed out.
             handed_out: s(r#"
