@@ -332,6 +332,9 @@ macro_rules! client_class {
                 progress: Option<Py<PyAny>>,
             ) -> PyResult<Bound<'py, PyAny>> {
                 guard(|| {
+                    if progress.as_ref().is_some_and(|p| !p.bind(py).is_callable()) {
+                        return Err(to_py_err(wa360::Error::invalid("progress", "must be callable (or None)")));
+                    }
                     let c = self.core.client()?;
                     // In range already (`args::concurrency`, `args::max_attempts`).
                     let (concurrency, max_attempts) = (concurrency as usize, max_attempts as u32);

@@ -67,6 +67,8 @@ def test_bad_concurrency_or_max_attempts_is_invalid_argument_and_nothing_is_sent
             ({"concurrency": 2.5}, "concurrency"),
             ({"max_attempts": "3"}, "max_attempts"),
             ({"concurrency": 10**30}, "concurrency"),
+            # Not callable: the campaign used to send, printing a TypeError every tick.
+            ({"progress": 5}, "progress"),
         ]:
             with pytest.raises(wa360.InvalidArgumentError) as e:
                 c.broadcast(campaign, ledger, **options)

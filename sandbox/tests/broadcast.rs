@@ -196,6 +196,12 @@ async fn broadcast_sends_each_recipient_once_and_a_rerun_sends_nothing() {
     assert_eq!(e.code(), wa360::ErrorCode::InvalidArgument);
     assert_eq!(e.field(), Some("ledger"));
     assert!(e.to_string().contains("another campaign"), "{e}");
+    // The refusal says what a new ledger would mean: the 30 sent here would be sent again.
+    assert!(
+        e.to_string()
+            .contains("it records 30 recipients already sent"),
+        "{e}"
+    );
 }
 
 /// Sends whose answer is lost (the sandbox processes them, then resets the connection)

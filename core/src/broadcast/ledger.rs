@@ -353,11 +353,31 @@ impl Ledger {
                 let template = get_meta(&tx, "template")?.unwrap_or_default();
                 let lang = get_meta(&tx, "language")?.unwrap_or_default();
                 let n = get_meta(&tx, "recipients")?.unwrap_or_default();
+                // Any edit of the recipients file (a fixed typo, a reordered or added row)
+                // makes a new campaign: a new ledger knows nothing of the sends recorded
+                // here, so say how many would go out again.
+                let sent: i64 = tx
+                    .query_row(
+                        "SELECT COUNT(*) FROM recipients WHERE state IN ('accepted', 'in_flight', 'unknown')",
+                        [],
+                        |r| r.get(0),
+                    )
+                    .map_err(db_err)?;
+                let warning = if sent > 0 {
+                    format!(
+                        "; it records {sent} recipients already sent (or possibly sent): a new \
+                         ledger for an edited recipients file would send to them again, so \
+                         leave them out of the new file"
+                    )
+                } else {
+                    String::new()
+                };
                 return Err(Error::invalid(
                     "ledger",
                     format!(
                         "{} belongs to another campaign (id {id}: template {template}/{lang}, {n} recipients), \
-                         not this one (id {}: template {}/{}, {} recipients); use a new ledger file",
+                         not this one (id {}: template {}/{}, {} recipients): the campaign id covers every \
+                         row, so any edit of the recipients makes a new campaign; use a new ledger file{warning}",
                         path.display(),
                         campaign.id(),
                         campaign.template(),

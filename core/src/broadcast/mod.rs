@@ -108,10 +108,37 @@ impl Campaign {
         }
         let mut rows = Vec::new();
         for (i, rec) in records.enumerate() {
-            let line = i + 2;
-            let rec = rec.map_err(|e| csv_err(line, &e))?;
+            let rec = rec.map_err(|e| csv_err(i + 2, &e))?;
+            // The line the row starts on, as an editor shows it (a quoted cell may span
+            // lines). The reader's position is where it began to read, before any blank
+            // lines it skipped.
+            let line = rec.position().map_or(i + 2, |p| {
+                let skipped = usize::try_from(p.byte())
+                    .ok()
+                    .and_then(|b| csv_text.as_bytes().get(b..))
+                    .map_or(0, |rest| {
+                        rest.iter()
+                            .take_while(|c| matches!(c, b'\n' | b'\r'))
+                            .filter(|c| **c == b'\n')
+                            .count()
+                    });
+                usize::try_from(p.line()).unwrap_or(i + 2) + skipped
+            });
             if rec.iter().all(str::is_empty) {
                 continue; // blank line
+            }
+            // A cell over several lines is valid CSV, but in a recipients file it is almost
+            // always a `"` left open: the rows after it would silently become one cell
+            // (recipients dropped, other people's details sent as a parameter).
+            if let Some(j) = rec.iter().position(|c| c.contains(['\n', '\r'])) {
+                return Err(Error::invalid(
+                    format!(
+                        "recipients row {line} column {} ({})",
+                        j + 1,
+                        columns.get(j).map(String::as_str).unwrap_or("?")
+                    ),
+                    "a value must not span lines (is a `\"` left open in this row?)",
+                ));
             }
             let cells: Vec<String> = rec.iter().map(str::to_string).collect();
             rows.push((line, cells));
@@ -213,7 +240,14 @@ impl Campaign {
             // The message itself must be valid too (length limits, …).
             let probe = template_message(template, language, &to, &params, "wa360:probe");
             if let Err(e) = probe.to_body() {
-                return Err(Error::invalid(at(0), e.to_string()));
+                // A parameter's rule (`…parameters[k]…`) names its column, k + 2.
+                let col = e
+                    .field()
+                    .and_then(|f| f.split_once("parameters[").map(|(_, r)| r))
+                    .and_then(|r| r.split(']').next())
+                    .and_then(|k| k.parse::<usize>().ok())
+                    .map_or(0, |k| k + 1);
+                return Err(Error::invalid(at(col), e.to_string()));
             }
             hasher.update([1]);
             hasher.update(to.as_bytes());
@@ -987,11 +1021,31 @@ mod tests {
             ),
             ("", "recipients", ""),
             ("to\n", "recipients", ""),
+            // A `"` left open: the rows after it would have become one cell, their
+            // recipients dropped and their details sent to row 3 as its parameter.
+            (
+                "to,name\n15555550001,Al\n15555550002,\"Ana\n15555550003,Bo\n15555550004,Cy\n",
+                "recipients row 3 column 2 (name)",
+                "must not span lines",
+            ),
+            // A parameter over the limit names its own column, not `to`.
+            (
+                &format!("to,name,code\n15555550001,Al,{}\n", "x".repeat(32_769)),
+                "recipients row 2 column 3 (code)",
+                "",
+            ),
         ] {
             let (f, r) = err(csv);
             assert_eq!(f, field, "{csv:?}");
             assert!(r.contains(rule), "{csv:?}: {r}");
         }
+    }
+
+    /// Rows are numbered by the line they start on in the file, as an editor shows it.
+    #[test]
+    fn rows_are_numbered_by_their_line_in_the_file() {
+        let (f, _) = err("to,name\n\n15555550001,Al\n\n12ab,Bo\n");
+        assert_eq!(f, "recipients row 5 column 1 (to)");
     }
 
     #[test]
