@@ -36,7 +36,9 @@ pub struct PyInbox {
 }
 
 impl PyInbox {
-    /// The store for this process (opened again after a fork).
+    /// The store for this process (opened again after a fork). Call it with the GIL
+    /// released (`py.detach`): reopening connects (Redis) or opens a file, which can take
+    /// up to the busy timeout, and every other Python thread would stall meanwhile.
     pub(crate) fn get(&self) -> wa360::Result<Arc<dyn Inbox>> {
         let pid = std::process::id();
         let mut slot = lock(&self.slot);
@@ -134,7 +136,7 @@ impl PyInbox {
     /// non-zero only. The same counts a `Receiver` using this inbox adds to its `metrics()`.
     fn metrics<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         guard(|| {
-            let store = self.get().py_err()?;
+            let store = py.detach(|| self.get()).py_err()?;
             let m = wa360::metrics::InboxMetricsSnapshot::of(store.metrics());
             let v = serde_json::to_value(m)
                 .map_err(|e| crate::errors::to_py_err(wa360::Error::Internal(e.to_string())))?;
@@ -143,10 +145,10 @@ impl PyInbox {
     }
 
     /// A new consumer (its own name and lease renewal) for a worker loop.
-    fn consumer(&self) -> PyResult<PyConsumer> {
+    fn consumer(&self, py: Python<'_>) -> PyResult<PyConsumer> {
         guard(|| {
             Ok(PyConsumer {
-                inner: Consumer::new(self.get().py_err()?),
+                inner: Consumer::new(py.detach(|| self.get()).py_err()?),
             })
         })
     }
@@ -280,17 +282,25 @@ pub struct PyReceiver {
 }
 
 impl PyReceiver {
-    fn receiver(&self) -> wa360::Result<Receiver> {
+    /// The receiver of this process. After a fork its inbox is opened again, with the GIL
+    /// released and no lock held meanwhile (a thread holding the GIL may be waiting for it).
+    fn receiver(&self, py: Python<'_>) -> wa360::Result<Receiver> {
         let pid = std::process::id();
-        let mut slot = lock(&self.slot);
-        if let Some((p, r)) = &*slot
+        if let Some((p, r)) = &*lock(&self.slot)
             && *p == pid
         {
             return Ok(r.clone());
         }
         let mut cfg = self.base.clone();
         if let Some(i) = &self.inbox {
-            cfg.inbox = Some(i.get().get()?);
+            let inbox = i.get();
+            cfg.inbox = Some(py.detach(|| inbox.get())?);
+        }
+        let mut slot = lock(&self.slot);
+        if let Some((p, r)) = &*slot
+            && *p == pid
+        {
+            return Ok(r.clone());
         }
         let r = Receiver::new(cfg);
         *slot = Some((pid, r.clone()));
@@ -354,7 +364,7 @@ impl PyReceiver {
     /// `ack_latency` (histogram); see docs/observability.md.
     fn metrics<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         guard(|| {
-            let r = self.receiver().py_err()?;
+            let r = self.receiver(py).py_err()?;
             let v = serde_json::to_value(r.metrics())
                 .map_err(|e| crate::errors::to_py_err(wa360::Error::Internal(e.to_string())))?;
             crate::convert::value_to_py(py, &v)
@@ -374,7 +384,10 @@ impl PyReceiver {
     ) -> PyResult<Option<(u16, Bound<'py, PyBytes>)>> {
         guard(|| {
             let pairs = header_pairs(headers)?;
-            let r = self.receiver().py_err()?;
+            // A store that cannot be opened again (after a fork) is `handle`'s 503.
+            let Ok(r) = self.receiver(py) else {
+                return Ok(None);
+            };
             Ok(r.precheck(method, &pairs, content_length)
                 .map(|reply| (reply.status, PyBytes::new(py, reply.body.as_bytes()))))
         })
@@ -392,10 +405,21 @@ impl PyReceiver {
     ) -> PyResult<ReplyTuple<'py>> {
         guard(|| {
             let pairs = header_pairs(headers)?;
-            let r = self.receiver().py_err()?;
-            let reply = with_body_bytes(body, "body", |bytes| {
-                Ok(py.detach(|| r.handle(method, query, &pairs, bytes)))
-            })?;
+            let reply = match self.receiver(py) {
+                Ok(r) => with_body_bytes(body, "body", |bytes| {
+                    Ok(py.detach(|| r.handle(method, query, &pairs, bytes)))
+                })?,
+                // The inbox could not be opened again after a fork (its store is down):
+                // nothing was stored, so 503 and 360dialog delivers again, as the
+                // receiver answers for a store that fails.
+                Err(e) if e.code() == wa360::ErrorCode::Store => wa360::webhook::Reply {
+                    status: 503,
+                    body: "inbox unavailable".into(),
+                    error: Some(e),
+                    ..Default::default()
+                },
+                Err(e) => return Err(crate::errors::to_py_err(e)),
+            };
             let events = PyList::empty(py);
             for e in reply.events {
                 events.append(event_to_py(py, e)?)?;

@@ -158,3 +158,36 @@ def test_redis_down_mid_run_answers_503_and_nothing_acknowledged_is_lost(
         wait_for(lambda: done_counts(srv.log)["wamid.during"] == 1, what="handled after the outage")
     finally:
         redis.stop()
+
+
+def test_a_forked_worker_whose_store_is_down_answers_503(tmp_path: Path) -> None:
+    # A receiver made before a fork (gunicorn --preload, a prefork server) opens its inbox
+    # again in the child at its first request. With Redis down that reopen failed with an
+    # exception (the web framework's 500, not the receiver's 503), and under the GIL.
+    redis = OwnRedis(tmp_path)
+    redis.start()
+    try:
+        inbox = wa360.Inbox(f"redis://127.0.0.1:{redis.port}/0?busy_timeout_ms=300")
+        receiver = wa360._native.Receiver(inbox=inbox)
+        body = inbound_text("15550001111", "x", "wamid.fork")
+        assert receiver.handle("POST", "", [], body)[0] == 200
+        redis.stop()
+        read, write = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child: report the answer through the pipe
+            code = 1
+            try:
+                status, reply, *_ = receiver.handle("POST", "", [], body)
+                os.write(write, f"{status} {reply.decode()}".encode())
+                code = 0
+            except BaseException as e:  # noqa: BLE001 - reported to the parent
+                os.write(write, f"raised {type(e).__name__}: {e}".encode())
+            finally:
+                os._exit(code)
+        os.close(write)
+        os.waitpid(pid, 0)
+        seen = os.read(read, 1000).decode()
+        os.close(read)
+        assert seen == "503 inbox unavailable", seen
+    finally:
+        redis.stop()

@@ -438,10 +438,23 @@ class _ConsumerPool:
     def _report(self, d: Delivery, error: BaseException | None) -> None:
         try:
             if error is None:
-                self.consumer.ack(d.id)
+                if not self.consumer.ack(d.id):
+                    log.warning(
+                        "wa360 inbox: event %s was handled after its lease ran out; another "
+                        "worker may run it again",
+                        d.id,
+                    )
                 return
             outcome = self.consumer.nack(d.id, _describe(error))
-            if outcome == "dead":
+            if outcome == "not_held":
+                log.warning(
+                    "wa360 webhook callback failed on attempt %d after the lease of event %s "
+                    "ran out; another worker runs it",
+                    d.attempt,
+                    d.id,
+                    exc_info=error,
+                )
+            elif outcome == "dead":
                 log.error(
                     "wa360 webhook callback failed on attempt %d; event %s dead-lettered",
                     d.attempt,
