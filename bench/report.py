@@ -263,12 +263,32 @@ def rows(r: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     return out
 
 
+SECTIONS = (
+    ("node_parse", "Node parse"),
+    ("python_parse", "Python parse"),
+    ("python_send", "Python client"),
+    ("node_send", "Node client"),
+)
+
+
+def measured(r: dict[str, Any]) -> str:
+    """When each section was measured, with its rounds: one target (`make bench-python`,
+    say) can be run alone and rewrite its own section, so the sections of the file need not
+    come from one run."""
+    parts = [
+        f"{label} {r[key]['measured_utc']} ({r[key].get('rounds', '?')} rounds)"
+        for key, label in SECTIONS
+        if isinstance(r.get(key), dict) and r[key].get("measured_utc")
+    ]
+    return f" Sections measured (UTC): {'; '.join(parts)}." if parts else ""
+
+
 def table(r: dict[str, Any]) -> str:
     m = r.get("machine", {})
     lines = [
         f"Last `make bench` run: {m.get('date_utc', '?')} UTC on {m.get('cores', '?')} cores "
         f"({m.get('cpu', '?')}), load average {m.get('load_average_1_5_15', '?')} (a shared "
-        "machine). Node and Python figures are CPU time of the process; each ratio is the median "
+        f"machine).{measured(r)} Node and Python figures are CPU time of the process; each ratio is the median "
         "of several rounds, with the spread (min–max) in brackets. Rust figures are criterion's "
         "(wall time). Bodies: text / status with pricing / 20-event batch. Only the ratios carry "
         "over to other machines. Where a target is missed, docs/performance.md §5 says what "
