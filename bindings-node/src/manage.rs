@@ -418,17 +418,25 @@ impl JsClient {
     }
 
     /// Upload a JPEG/PNG (resumable upload) and set it as the profile picture; resolves the handle.
-    #[napi]
+    #[napi(ts_args_type = "data: Buffer, mimeType: string, fileName?: string | undefined | null")]
     pub fn set_profile_picture<'env>(
         &self,
         env: &'env Env,
         data: Buffer,
-        mime_type: String,
-        file_name: Option<String>,
+        mime_type: Text,
+        file_name: Option<Text>,
     ) -> napi::Result<PromiseRaw<'env, String>> {
         let c = self.inner.clone();
         let bytes = data.to_vec();
-        let name = file_name.unwrap_or_else(|| "picture.jpg".to_owned());
+        let (mime_type, name) = guard(env, || {
+            Ok((
+                mime_type.named("mimeType")?,
+                match file_name {
+                    Some(n) => n.named("fileName")?,
+                    None => "picture.jpg".to_owned(),
+                },
+            ))
+        })?;
         spawn(
             env,
             async move { c.profile().set_picture(bytes, &mime_type, &name).await },
@@ -437,16 +445,19 @@ impl JsClient {
     }
 
     /// The resumable upload on its own; resolves the file handle.
-    #[napi]
+    #[napi(ts_args_type = "data: Buffer, mimeType: string, fileName: string")]
     pub fn upload_resumable<'env>(
         &self,
         env: &'env Env,
         data: Buffer,
-        mime_type: String,
-        file_name: String,
+        mime_type: Text,
+        file_name: Text,
     ) -> napi::Result<PromiseRaw<'env, String>> {
         let c = self.inner.clone();
         let bytes = data.to_vec();
+        let (mime_type, file_name) = guard(env, || {
+            Ok((mime_type.named("mimeType")?, file_name.named("fileName")?))
+        })?;
         spawn(
             env,
             async move { c.uploads().upload(bytes, &mime_type, &file_name).await },
@@ -544,19 +555,29 @@ impl JsClient {
 
     /// Upload a file unless `cache` holds a still-trusted media id for the same bytes on
     /// this number; resolves `{ media_id, reused }`.
-    #[napi]
+    #[napi(
+        ts_args_type = "data: Buffer, mimeType: string, cache: MediaCache, filename?: string | undefined | null"
+    )]
     pub fn upload_media_cached<'env>(
         &self,
         env: &'env Env,
         data: Buffer,
-        mime_type: String,
+        mime_type: Text,
         cache: &MediaCache,
-        filename: Option<String>,
+        filename: Option<Text>,
     ) -> napi::Result<PromiseRaw<'env, CachedUpload>> {
         let c = self.inner.clone();
         let cache = cache.inner.clone();
         let bytes = data.to_vec();
-        let name = filename.unwrap_or_else(|| "file".to_owned());
+        let (mime_type, name) = guard(env, || {
+            Ok((
+                mime_type.named("mimeType")?,
+                match filename {
+                    Some(n) => n.named("filename")?,
+                    None => "file".to_owned(),
+                },
+            ))
+        })?;
         spawn(
             env,
             async move { cache.upload(&c, bytes, &mime_type, &name).await },
@@ -571,17 +592,21 @@ impl JsClient {
 
     /// Drop the cached media id of these bytes for this number (e.g. after
     /// `deleteMedia`), so the next `uploadMediaCached` uploads again.
-    #[napi(ts_return_type = "Promise<void>")]
+    #[napi(
+        ts_args_type = "data: Buffer, mimeType: string, cache: MediaCache",
+        ts_return_type = "Promise<void>"
+    )]
     pub fn forget_media_cached<'env>(
         &self,
         env: &'env Env,
         data: Buffer,
-        mime_type: String,
+        mime_type: Text,
         cache: &MediaCache,
     ) -> napi::Result<PromiseRaw<'env, ()>> {
         let c = self.inner.clone();
         let cache = cache.inner.clone();
         let bytes = data.to_vec();
+        let mime_type = guard(env, || mime_type.named("mimeType"))?;
         spawn(
             env,
             async move { cache.forget(&c, &bytes, &mime_type).await },

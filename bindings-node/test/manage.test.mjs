@@ -178,5 +178,14 @@ test('template ids and names of the wrong kind are invalid_argument naming them'
   await rejectsWith(c.findTemplates('order_update', { langauge: 'de' }), 'invalid_argument', 'langauge')
   const drain = async (it) => { for await (const _ of it) { /* nothing */ } }
   await rejectsWith(drain(c.listBlockedUsers({ size: 2 })), 'invalid_argument', 'size')
+  // A file name or MIME type with a lone surrogate was uploaded with U+FFFD in its place
+  // (napi's own conversion); a number was napi's error naming no field.
+  const png = Buffer.from('89504e470d0a1a0a', 'hex')
+  await rejectsWith(c.uploadResumable(png, 'image/png', 'a\ud800.png'), 'invalid_argument', 'fileName')
+  await rejectsWith(c.setProfilePicture(png, 'image/png', 'b\udfff.png'), 'invalid_argument', 'fileName')
+  await rejectsWith(c.uploadResumable(png, 5, 'a.png'), 'invalid_argument', 'mimeType')
+  const cache = new MediaCache()
+  await rejectsWith(c.uploadMediaCached(png, 'image/png', cache, 'c\ud800.png'), 'invalid_argument', 'filename')
+  await rejectsWith(c.forgetMediaCached(png, 7, cache), 'invalid_argument', 'mimeType')
   assert.deepEqual(sb.requests(), [])
 })
