@@ -178,6 +178,8 @@ test('template ids and names of the wrong kind are invalid_argument naming them'
   await rejectsWith(c.findTemplates('order_update', { langauge: 'de' }), 'invalid_argument', 'langauge')
   const drain = async (it) => { for await (const _ of it) { /* nothing */ } }
   await rejectsWith(drain(c.listBlockedUsers({ size: 2 })), 'invalid_argument', 'size')
+  // limit 0 listed nothing here and was refused in Python: refused in both.
+  await rejectsWith(drain(c.listTemplates({ limit: 0 })), 'invalid_argument', 'limit')
   // A file name or MIME type with a lone surrogate was uploaded with U+FFFD in its place
   // (napi's own conversion); a number was napi's error naming no field.
   const png = Buffer.from('89504e470d0a1a0a', 'hex')

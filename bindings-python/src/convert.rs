@@ -344,7 +344,20 @@ pub mod args {
         super::int_option(obj, name, 1, u64::MAX).map(Some)
     }
     pub fn page_size(obj: &Bound<'_, PyAny>) -> PyResult<Option<u32>> {
-        Ok(count(obj, "page_size")?.map(|n| u32::try_from(n).unwrap_or(u32::MAX)))
+        count(obj, "page_size")?
+            .map(|n| {
+                // Past u32 the core's range rule, with the number given (not a saturated one).
+                u32::try_from(n).map_err(|_| {
+                    crate::errors::to_py_err(wa360::Error::invalid(
+                        "page_size",
+                        format!(
+                            "must be 1 to {} (got {n})",
+                            wa360::manage::templates::MAX_PAGE_SIZE
+                        ),
+                    ))
+                })
+            })
+            .transpose()
     }
     pub fn limit(obj: &Bound<'_, PyAny>) -> PyResult<Option<u64>> {
         count(obj, "limit")

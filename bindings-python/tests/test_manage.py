@@ -315,6 +315,8 @@ def test_async_iterator_raises_then_stops(sb: Sandbox) -> None:
         ("list_templates", {"page_size": -1}, "page_size"),
         ("list_templates", {"page_size": True}, "page_size"),
         ("list_templates", {"limit": -1}, "limit"),
+        ("list_templates", {"limit": 0}, "limit"),
+        ("list_templates", {"page_size": 2**40}, "page_size"),
         ("list_blocked_users", {"page_size": 2**70}, "page_size"),
         ("list_blocked_users", {"page_size": -1}, "page_size"),
         ("find_templates", {"name": "order_update", "language": 1}, "language"),
@@ -330,4 +332,6 @@ def test_management_arguments_of_the_wrong_kind_are_invalid_argument_naming_them
         result = getattr(client, method)(**kwargs)
         list(result) if method.startswith("list_") else result
     assert e.value.field == field, e.value
+    if kwargs.get("page_size") == 2**40:
+        assert f"(got {2**40})" in str(e.value), e.value  # not a saturated 4294967295
     assert sb.requests() == [], "nothing was sent"

@@ -1416,6 +1416,14 @@ impl ListOptions {
     }
 
     fn validate(&self) -> Result<()> {
+        // The same rule for every language (Node's `limit: 0` listed nothing, Python's
+        // was refused).
+        if self.max_items == Some(0) {
+            return Err(Error::invalid(
+                "limit",
+                "must be at least 1 (or absent: no limit)",
+            ));
+        }
         if let Some(n) = self.page_size
             && !(1..=MAX_PAGE_SIZE).contains(&n)
         {
