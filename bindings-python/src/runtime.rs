@@ -192,6 +192,9 @@ pub fn future_into_py_stopping<'py, T>(
 where
     T: for<'a> IntoPyObject<'a> + Send + 'static,
 {
+    // No running loop: `future_into_py` would raise, after the broadcast had started (and
+    // its guard, dropped, would record it as stopped). Raise before anything runs.
+    py.import("asyncio")?.call_method0("get_running_loop")?;
     let rt = runtime().map_err(crate::errors::to_py_err)?;
     let task = rt.spawn(crate::errors::guard_future(fut));
     let armed = crate::broadcast::StopOnDrop(Some(control));

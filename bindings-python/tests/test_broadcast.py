@@ -333,3 +333,20 @@ asyncio.run(main())
         assert out.returncode == 0, out.stderr
         assert out.stdout.strip() == "cancelled"
         assert_each_sent_once_after_a_resume(sb, None, campaign, ledger)
+
+
+def test_an_async_broadcast_made_with_no_running_loop_raises_before_it_starts(
+    tmp_path: Path,
+) -> None:
+    # The awaitable belongs to a running loop: without one the call raises, and the run it
+    # would have been never starts (it used to start, then record the campaign as stopped).
+    with Sandbox() as sb:
+        campaign = wa360.Campaign("order_update", "en_US", THREE)
+        ledger = wa360.Ledger(f"sqlite:///{tmp_path / 'l.db'}", campaign)
+        c = governed(sb, cls=wa360.AsyncClient)
+        with pytest.raises(RuntimeError):
+            c.broadcast(campaign, ledger)
+        time.sleep(0.5)
+        assert ledger.run_state() == "running"
+        assert ledger.counts()["pending"] == 3
+        assert sb.requests(path="/messages") == []

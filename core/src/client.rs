@@ -199,8 +199,10 @@ impl Client {
 
     /// Send an already-built body to `POST /messages` (same retry rules as [`Client::send`]).
     pub async fn send_body(&self, body: Value) -> Result<SendResponse> {
+        // The governor's own wait for a slot; not a deadline for the pauses between
+        // attempts (`Retry-After` up to its cap, backoff), as a caller's `max_wait` is.
         let wait = self.default_max_wait();
-        self.send_body_within(body, wait).await
+        self.send_body_gated(body, wait, false, None).await
     }
 
     /// [`Client::send`] waiting at most `max_wait` for the governor's slot (instead of the
@@ -220,7 +222,7 @@ impl Client {
         body: Value,
         max_wait: std::time::Duration,
     ) -> Result<SendResponse> {
-        self.send_body_gated(body, max_wait, None).await
+        self.send_body_gated(body, max_wait, true, None).await
     }
 
     /// [`Client::send_within`] that asks `go` once its slot is granted, just before the
@@ -234,13 +236,14 @@ impl Client {
         go: &(dyn Fn() -> bool + Send + Sync),
     ) -> Result<SendResponse> {
         let body = msg.to_body()?;
-        self.send_body_gated(body, max_wait, Some(go)).await
+        self.send_body_gated(body, max_wait, true, Some(go)).await
     }
 
     async fn send_body_gated(
         &self,
         body: Value,
         max_wait: std::time::Duration,
+        deadline: bool,
         go: Option<&(dyn Fn() -> bool + Send + Sync)>,
     ) -> Result<SendResponse> {
         if !body.is_object() {
@@ -253,6 +256,7 @@ impl Client {
             governor: &self.inner.governor,
             recipient: recipient.as_deref(),
             max_wait,
+            deadline,
             go,
         };
         let resp = self

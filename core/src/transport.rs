@@ -123,9 +123,12 @@ impl Accept {
 pub(crate) struct Gate<'a> {
     pub governor: &'a crate::governor::Governor,
     pub recipient: Option<&'a str>,
-    /// The caller's deadline for the whole send: for the governor's slots and for the
-    /// pauses between attempts (a pause that would end past it is not taken).
+    /// The longest wait for the governor's slots.
     pub max_wait: Duration,
+    /// `max_wait` is the caller's deadline for the whole send (`send_within`, a
+    /// broadcast): a pause between attempts that would end past it is not taken. A plain
+    /// send waits for its retries as an ungoverned one does.
+    pub deadline: bool,
     /// Asked once each slot is granted, just before the request: `false` withdraws the
     /// send (a broadcast paused or stopped while the send waited for its slot).
     pub go: Option<&'a (dyn Fn() -> bool + Send + Sync)>,
@@ -358,6 +361,7 @@ impl Transport {
         let started = Instant::now();
         let mut retries = 0u32;
         let deadline = gate.as_ref().map(|g| Instant::now() + g.max_wait);
+        let pause_deadline = deadline.filter(|_| gate.as_ref().is_some_and(|g| g.deadline));
         let result = loop {
             if let (Some(g), Some(d)) = (&gate, deadline) {
                 let left = d.saturating_duration_since(Instant::now());
@@ -421,7 +425,7 @@ impl Transport {
             let pause = retry::delay(&policy, retries, retry_after, fastrand::f64());
             // A gated send keeps to its caller's deadline: a pause that would end past it
             // is not taken; the error goes back with the pause as its `retry_after`.
-            if let Some(d) = deadline
+            if let Some(d) = pause_deadline
                 && Instant::now() + pause > d
             {
                 tracing::debug!(

@@ -732,3 +732,25 @@ async fn a_send_never_written_gives_its_pair_slot_back() {
     assert_eq!(sent.message_id(), Some("wamid.OK1"));
     assert_eq!(server.count(), 1);
 }
+
+/// A plain send (no `max_wait` of its own) waits out its retries as before, even past the
+/// governor's wait for a slot: only `send_within` makes `max_wait` a deadline for them.
+#[tokio::test]
+async fn a_plain_send_waits_out_a_retry_after_longer_than_the_slot_wait() {
+    let server = TestServer::start(vec![
+        too_many("2", meta_error(130429, "Rate limit hit")),
+        send_ok(),
+    ])
+    .await;
+    let c = builder(&server.url())
+        .retry_policy(RetryPolicy {
+            max_retry_after: Duration::from_secs(60),
+            ..fast_policy()
+        })
+        .governor(wa360::governor::GovernorConfig::default().max_wait(Duration::from_millis(500)))
+        .build()
+        .unwrap();
+    let sent = c.send_body(text_body()).await.unwrap();
+    assert_eq!(sent.message_id(), Some("wamid.OK1"));
+    assert_eq!(server.count(), 2, "retried after the 2 s Retry-After");
+}

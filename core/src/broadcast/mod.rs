@@ -107,23 +107,37 @@ impl Campaign {
             }
         }
         let mut rows = Vec::new();
+        // (byte offset, its line number): where the line count of the last row stopped.
+        let mut counted = (0usize, 1usize);
         for (i, rec) in records.enumerate() {
             let rec = rec.map_err(|e| csv_err(i + 2, &e))?;
             // The line the row starts on, as an editor shows it (a quoted cell may span
-            // lines). The reader's position is where it began to read, before any blank
-            // lines it skipped.
-            let line = rec.position().map_or(i + 2, |p| {
-                let skipped = usize::try_from(p.byte())
-                    .ok()
-                    .and_then(|b| csv_text.as_bytes().get(b..))
-                    .map_or(0, |rest| {
-                        rest.iter()
+            // lines; `\n`, `\r\n` and a lone `\r` each end a line, as for the reader). The
+            // reader's position is where it began to read, before any blank lines it
+            // skipped; lines are counted from the last row's start on.
+            let line = match rec.position().and_then(|p| usize::try_from(p.byte()).ok()) {
+                Some(start) => {
+                    let bytes = csv_text.as_bytes();
+                    let start = start.min(bytes.len());
+                    let start = start
+                        + bytes[start..]
+                            .iter()
                             .take_while(|c| matches!(c, b'\n' | b'\r'))
-                            .filter(|c| **c == b'\n')
-                            .count()
-                    });
-                usize::try_from(p.line()).unwrap_or(i + 2) + skipped
-            });
+                            .count();
+                    let (from, at) = counted;
+                    let from = from.min(start);
+                    let breaks = bytes[from..start]
+                        .iter()
+                        .enumerate()
+                        .filter(|&(k, &c)| {
+                            c == b'\n' || (c == b'\r' && bytes.get(from + k + 1) != Some(&b'\n'))
+                        })
+                        .count();
+                    counted = (start, at + breaks);
+                    at + breaks
+                }
+                None => i + 2,
+            };
             if rec.iter().all(str::is_empty) {
                 continue; // blank line
             }
@@ -1044,8 +1058,14 @@ mod tests {
     /// Rows are numbered by the line they start on in the file, as an editor shows it.
     #[test]
     fn rows_are_numbered_by_their_line_in_the_file() {
-        let (f, _) = err("to,name\n\n15555550001,Al\n\n12ab,Bo\n");
-        assert_eq!(f, "recipients row 5 column 1 (to)");
+        for text in [
+            "to,name\n\n15555550001,Al\n\n12ab,Bo\n",
+            "to,name\r\n\r\n15555550001,Al\r\n\r\n12ab,Bo\r\n",
+            "to,name\r\r15555550001,Al\r\r12ab,Bo\r",
+        ] {
+            let (f, _) = err(text);
+            assert_eq!(f, "recipients row 5 column 1 (to)", "{text:?}");
+        }
     }
 
     #[test]

@@ -186,15 +186,18 @@ impl RedisInbox {
         })
     }
 
-    /// [`RedisInbox::call`] with Redis errors turned into `store` errors. A call that
-    /// failed on a dropped connection (the manager reports it to the first command after
-    /// a restart or a network cut, then reconnects) or on a node demoted by a failover (a
-    /// new connection is opened, see [`RedisConn::replace_after`]) is made once more.
-    /// Repeating is safe: every script checks what it changes (accept: the dedupe keys;
-    /// ack, nack, extend, release: that this consumer still holds the event; a claim whose
-    /// reply was lost leaves its events to the next claim after the lease), and reads
-    /// change nothing. Without it, an ack lost this way left the event to run again.
-    fn run<T, F, Fut>(&self, what: &str, f: F) -> Result<T>
+    /// [`RedisInbox::call`] with Redis errors turned into `store` errors. A call refused by
+    /// a node demoted by a failover (nothing ran; a new connection is opened, see
+    /// [`RedisConn::replace_after`]) is made once more. So is one that failed on a dropped
+    /// connection (the manager reports it to the first command after a restart or a
+    /// network cut, then reconnects) when `repeat` says it may be: the command may have run
+    /// before the cut, and every script but the claim checks what it changes (accept: the
+    /// dedupe keys; ack and nack: that this consumer still holds the event, or that it
+    /// already settled it; extend, release: that it holds it), and reads change nothing.
+    /// Without it, an ack lost this way left the event to run again. A claim is not
+    /// repeated: the consumer gives back what a claim with no answer may have handed out
+    /// ([`crate::inbox::Consumer::next`]); a repeat would hide that claim.
+    fn run<T, F, Fut>(&self, what: &str, repeat: bool, f: F) -> Result<T>
     where
         T: Send + 'static,
         F: Fn(ConnectionManager) -> Fut,
@@ -202,7 +205,8 @@ impl RedisInbox {
     {
         let mut result = self.call(what, &f)?;
         if let Err(e) = &result
-            && ((e.is_io_error() && !e.is_timeout()) || self.shared.redis.replace_after(e, true))
+            && ((repeat && e.is_io_error() && !e.is_timeout())
+                || self.shared.redis.replace_after(e, true))
         {
             result = self.call(what, &f)?;
         }
@@ -220,9 +224,20 @@ impl RedisInbox {
     where
         T: redis::FromRedisValue + Send + 'static,
     {
+        let scripts = &self.shared.scripts;
+        // Only the claim is never repeated (see `run`).
+        let repeat = !std::ptr::eq(script, &scripts.claim);
+        // An ack or nack learns, as its last argument, whether it is the repeat of one whose
+        // answer was lost: only then does "not held" mean "already settled by this call".
+        let says_repeat = std::ptr::eq(script, &scripts.ack) || std::ptr::eq(script, &scripts.nack);
+        let tried = std::sync::atomic::AtomicBool::new(false);
         let script = script.clone();
-        self.run(what, move |mut c| {
-            let (script, args) = (script.clone(), args.clone());
+        self.run(what, repeat, move |mut c| {
+            let (script, mut args) = (script.clone(), args.clone());
+            let again = tried.swap(true, std::sync::atomic::Ordering::SeqCst);
+            if says_repeat {
+                args.push(if again { b"1".to_vec() } else { b"0".to_vec() });
+            }
             async move {
                 let mut inv = script.prepare_invoke();
                 for a in &args {
@@ -245,7 +260,7 @@ impl RedisInbox {
         field: &'static str,
     ) -> Result<Option<T>> {
         let key = self.key(&key);
-        self.run(what, move |mut c| {
+        self.run(what, true, move |mut c| {
             let key = key.clone();
             async move {
                 redis::cmd("HGET")
@@ -377,10 +392,11 @@ impl Inbox for RedisInbox {
             msg_ids.dedup();
             read_keys.extend(msg_ids.iter().map(|id| self.key(&format!("st:{id}"))));
             let rk = read_keys.clone();
-            let known: Vec<Option<String>> = self.run("cannot store events in", move |mut c| {
-                let rk = rk.clone();
-                async move { redis::cmd("MGET").arg(rk).query_async(&mut c).await }
-            })?;
+            let known: Vec<Option<String>> =
+                self.run("cannot store events in", true, move |mut c| {
+                    let rk = rk.clone();
+                    async move { redis::cmd("MGET").arg(rk).query_async(&mut c).await }
+                })?;
             let (seen, states) = known.split_at(keys.len());
             let state: HashMap<&str, (Option<&str>, Option<MessageState>)> = msg_ids
                 .iter()
@@ -612,7 +628,7 @@ impl Inbox for RedisInbox {
             self.key("k:*"),
         );
         let (len, dead, counters, keys): (u64, u64, HashMap<String, i64>, u64) =
-            self.run("cannot read counts of", move |mut c| {
+            self.run("cannot read counts of", true, move |mut c| {
                 let (s, d, n, k) = (s.clone(), d.clone(), n.clone(), k.clone());
                 async move {
                     let len: u64 = redis::cmd("XLEN").arg(&s).query_async(&mut c).await?;
@@ -657,7 +673,7 @@ impl Inbox for RedisInbox {
     fn dead(&self, limit: usize) -> Result<Vec<DeadLetter>> {
         let d = self.key("dead");
         let rows: Vec<(String, HashMap<String, String>)> =
-            self.run("cannot list dead letters of", move |mut c| {
+            self.run("cannot list dead letters of", true, move |mut c| {
                 let d = d.clone();
                 async move {
                     redis::cmd("XRANGE")
@@ -776,6 +792,21 @@ end
 local function held(me, id)
   local p = redis.call('XPENDING', S, 'g', id, id, 1, me)
   return #p > 0
+end
+-- An ack or nack records its answer for a lease: repeated because its reply was lost
+-- (a dropped connection; `again` is '1'), it gives that answer again instead of "not
+-- held". A second ack made on purpose still gets "not held".
+local function settle(me, id, code)
+  redis.call('SET', ns .. ':done:' .. id, me .. ' ' .. code, 'PX', wake_idle or 60000)
+  return code
+end
+local function settled(me, id, again)
+  if again ~= '1' then return 0 end
+  local d = redis.call('GET', ns .. ':done:' .. id)
+  if d and string.sub(d, 1, #me + 1) == me .. ' ' then
+    return tonumber(string.sub(d, #me + 2))
+  end
+  return 0
 end
 -- The dead-letter rows to replay or drop: the one `id`, or all when it is ''; each as
 -- (stream id, field table).
@@ -923,34 +954,34 @@ if #ids == 0 then return 0 end
 redis.call('XCLAIM', S, 'g', me, 0, unpack(ids), 'JUSTID')
 return #ids
 "#),
-            // ARGV: ns consumer id idle
+            // ARGV: ns consumer id idle repeat
             ack: s(r#"
 local me, id = ARGV[2], ARGV[3]
 wake_idle = ARGV[4]
 local E = ns .. ':e:' .. id
-if not held(me, id) or redis.call('HGET', E, 'h') ~= '1' then return 0 end
+if not held(me, id) or redis.call('HGET', E, 'h') ~= '1' then return settled(me, id, ARGV[5]) end
 local e = redis.call('HMGET', E, 'b', 'c')
 leave(id, e[2])
 unref(e[1])
 redis.call('DEL', E)
 redis.call('HINCRBY', N, 'handled', 1)
 redis.call('HINCRBY', N, 'inflight', -1)
-return 1
+return settle(me, id, 1)
 "#),
-            // ARGV: ns consumer id error now delay max_attempts idle
+            // ARGV: ns consumer id error now delay max_attempts idle repeat
             nack: s(r#"
 local me, id, err = ARGV[2], ARGV[3], ARGV[4]
 local now, delay, maxa = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
 wake_idle = ARGV[8]
 local E = ns .. ':e:' .. id
-if not held(me, id) or redis.call('HGET', E, 'h') ~= '1' then return 0 end
+if not held(me, id) or redis.call('HGET', E, 'h') ~= '1' then return settled(me, id, ARGV[9]) end
 redis.call('HINCRBY', N, 'inflight', -1)
 if tonumber(redis.call('HGET', E, 'a')) >= maxa then
   to_dead(id, err)
-  return 2
+  return settle(me, id, 2)
 end
 redis.call('HSET', E, 'h', 0, 'nb', now + delay, 'err', err)
-return 1
+return settle(me, id, 1)
 "#),
             // ARGV: ns consumer id-or-empty idle. With an id: that event, held, given back
             // (0 when not held), then the sweep; with '': the sweep alone (a consumer
