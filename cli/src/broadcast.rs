@@ -94,6 +94,8 @@ struct RunArgs {
     #[arg(long, value_name = "ADDR")]
     listen: Option<String>,
     /// Require `Authorization: Basic …` with these credentials on --listen deliveries.
+    /// `ps` shows command-line arguments to other users: prefer the environment variable
+    /// WA360_BROADCAST_BASIC_AUTH (read with --listen only).
     #[arg(long, value_name = "USER:PASS", requires = "listen")]
     basic_auth: Option<String>,
     /// No progress bar or progress lines (the summary is still printed).
@@ -240,6 +242,17 @@ async fn run_campaign(a: RunArgs) -> CliResult {
     let pair = seconds_arg("pair-interval", a.pair_interval, true)?;
     let window = seconds_arg("unknown-window", a.unknown_window, false)?;
     let path = ledger_path(&ledger_url)?;
+    // A relative path names another file in each directory the command runs from, and a
+    // new ledger knows nothing of the sends recorded in the other: a rerun from elsewhere
+    // (a cron job, another shell) would send to everyone again.
+    if path.is_relative() {
+        return Err(Failure::input(format!(
+            "--ledger must be an absolute path, e.g. sqlite:///var/lib/app/campaign.db (got {:?}: \
+             a relative path is another file in each directory this runs from, and a new \
+             ledger sends to everyone again)",
+            path.display()
+        )));
+    }
     let text = std::fs::read_to_string(&csv_path)
         .map_err(|e| Failure::input(format!("cannot read {}: {e}", csv_path.display())))?;
     // Everything is checked before the ledger is touched or anything is sent.
@@ -271,7 +284,14 @@ async fn run_campaign(a: RunArgs) -> CliResult {
         1,
         u64::from(u32::MAX),
     )?;
-    let verifier = crate::receiver::basic_auth_verifier(a.basic_auth.as_deref())?;
+    // The flag, or with --listen the environment (kept out of `ps`).
+    let basic_auth = a.basic_auth.clone().or_else(|| {
+        a.listen
+            .as_ref()
+            .and_then(|_| std::env::var("WA360_BROADCAST_BASIC_AUTH").ok())
+            .filter(|v| !v.is_empty())
+    });
+    let verifier = crate::receiver::basic_auth_verifier(basic_auth.as_deref())?;
     // The address is checked and bound before the ledger is made: a bad one leaves no file.
     let listener = match &a.listen {
         Some(addr) => {
@@ -289,6 +309,7 @@ async fn run_campaign(a: RunArgs) -> CliResult {
         }
         None => None,
     };
+    let resumed = path.exists();
     let ledger = Ledger::open(&path, &campaign)?;
     if ledger.run_state()? == "paused" {
         eprintln!(
@@ -317,13 +338,19 @@ async fn run_campaign(a: RunArgs) -> CliResult {
         });
     }
 
+    let counts = ledger.counts()?;
     outln!(
-        "campaign {} ({}/{}): {} recipients, ledger {}",
+        "campaign {} ({}/{}): {} recipients, ledger {} ({})",
         campaign.id(),
         campaign.template(),
         campaign.language(),
         campaign.recipients().len(),
-        path.display()
+        path.display(),
+        if resumed {
+            format!("resumed: {} accepted so far", counts.accepted)
+        } else {
+            "new".to_string()
+        }
     );
     let show = !a.no_progress;
     let bar = progress_bar(campaign.recipients().len() as u64, show);
@@ -343,8 +370,17 @@ async fn run_campaign(a: RunArgs) -> CliResult {
     let control = opts.control.clone();
     tokio::spawn(async move {
         wait_for_signal().await;
-        eprintln!("stopping after the sends in flight (run the same command again to resume)");
+        eprintln!(
+            "stopping after the sends in flight (run the same command again to resume; \
+             interrupt again to exit at once)"
+        );
         control.stop();
+        // A second signal: the user will not wait (an API that hangs holds a send up to
+        // --timeout). What is in flight is left as a crash leaves it: `unknown` after its
+        // lease, settled by a status webhook or sent again after the quiet window.
+        wait_for_signal().await;
+        eprintln!("exiting now: the sends in flight are left to their status webhooks");
+        std::process::exit(3);
     });
     let summary = client.broadcast(&campaign, &ledger, opts).await?;
     bar.finish_and_clear();

@@ -232,9 +232,14 @@ fn client_builder(api: &ApiOpts) -> Result<wa360::config::ClientBuilder, Failure
             "D360_API_KEY is not set (export your 360dialog API key, or the key printed by `wa360 sandbox`)",
         ));
     }
+    // An empty WA360_BASE_URL (a `.env` template left blank) means the default.
+    let base_url = match api.base_url.trim() {
+        "" => wa360::config::DEFAULT_BASE_URL,
+        url => url,
+    };
     Ok(Client::builder()
         .api_key(key)
-        .base_url(&api.base_url)
+        .base_url(base_url)
         .timeout(timeout)
         .user_agent_suffix("wa360-cli"))
 }

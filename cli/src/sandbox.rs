@@ -74,7 +74,11 @@ pub(crate) async fn run_sandbox(a: SandboxArgs) -> CliResult {
         // Write then rename, so a reader never sees half a file. The file holds the key:
         // readable by its owner only, and created afresh (a file or link left at the
         // temporary name is removed, never written through).
-        let tmp = path.with_extension("tmp");
+        // Its own name beside the file (`x.env` → `x.env.wa360-tmp-<pid>`), never another
+        // file of the user's (`with_extension("tmp")` removed an unrelated `x.tmp`).
+        let mut tmp_name = path.file_name().unwrap_or_default().to_os_string();
+        tmp_name.push(format!(".wa360-tmp-{}", std::process::id()));
+        let tmp = path.with_file_name(tmp_name);
         let write = || -> std::io::Result<()> {
             use std::io::Write;
             use std::os::unix::fs::OpenOptionsExt;

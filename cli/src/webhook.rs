@@ -2,10 +2,7 @@
 
 use clap::Subcommand;
 use serde_json::{Value, json};
-use wa360::retry::RetryClass;
-use wa360::webhook::registration::{
-    PHONE_WEBHOOK_PATH, WABA_WEBHOOK_PATH, WebhookSettings, validate_webhook_url,
-};
+use wa360::webhook::registration::{WebhookSettings, validate_webhook_url};
 
 use crate::{ApiOpts, CliResult, Failure, make_client};
 
@@ -72,14 +69,7 @@ pub(crate) async fn run_webhook(w: WebhookCmd) -> CliResult {
                 settings = settings.header(k, v);
             }
             let local = allow_local_http && is_local_http(&url);
-            if local {
-                // The URL rules are the real API's; a local http receiver is
-                // only for a sandbox started with --allow-http-callbacks.
-                // Check everything but the URL.
-                let mut probe = settings.clone();
-                probe.url = "https://localhost.invalid/".into();
-                probe.validate()?;
-            } else {
+            if !local {
                 validate_webhook_url(&url).map_err(|e| {
                     let mut f = Failure::from(e);
                     if is_local_http(&url) {
@@ -91,19 +81,15 @@ pub(crate) async fn run_webhook(w: WebhookCmd) -> CliResult {
                 settings.validate()?;
             }
             let client = make_client(&api)?;
-            let path = if waba {
-                WABA_WEBHOOK_PATH
-            } else {
-                PHONE_WEBHOOK_PATH
+            // Through the registration API, which keeps the header secrets out of errors
+            // and logs (a refusal may echo the body). A local http receiver is only for a
+            // sandbox started with --allow-http-callbacks: every rule but the URL's applies.
+            let hooks = client.webhooks();
+            let answer = match (local, waba) {
+                (true, _) => hooks.set_local(waba, &settings).await?,
+                (false, true) => hooks.set_waba(&settings).await?,
+                (false, false) => hooks.set_phone(&settings).await?,
             };
-            let answer = client
-                .request_json(
-                    reqwest::Method::POST,
-                    path,
-                    Some(&settings.to_body()),
-                    RetryClass::Idempotent,
-                )
-                .await?;
             let shown = answer.get("url").and_then(Value::as_str).unwrap_or(&url);
             outln!(
                 "{}",

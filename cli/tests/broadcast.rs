@@ -584,3 +584,129 @@ fn a_send_longer_than_the_lease_is_not_taken_by_another_process() {
     each_accepted_once(&sb, N);
     assert_eq!(sb.control().requests().len(), N, "nothing was sent twice");
 }
+
+/// A relative ledger path is refused (it names another file in each directory the command
+/// runs from: a rerun from elsewhere would make a new ledger and send to everyone again),
+/// and the run says whether its ledger is new or resumed.
+#[test]
+fn a_relative_ledger_is_refused_and_a_resumed_one_says_so() {
+    let sb = Sandbox::start_blocking().unwrap();
+    let dir = temp_dir("relative");
+    let csv = write_csv(&dir, 1);
+    let out = bin(&sb)
+        .current_dir(&dir)
+        .args(words(
+            "broadcast --template order_update --lang en_US --no-progress --ledger sqlite://camp.db",
+        ))
+        .arg("--recipients")
+        .arg(&csv)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--ledger must be an absolute path"));
+    assert!(!dir.join("camp.db").exists());
+    assert!(sb.control().requests().is_empty(), "nothing was sent");
+    let ledger = dir.join("camp.db");
+    for want in ["(new)", "(resumed: 1 accepted so far)"] {
+        let out = broadcast_cmd(&sb, &csv, &ledger, "").output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let shown = String::from_utf8_lossy(&out.stdout);
+        assert!(shown.contains(want), "{shown}");
+    }
+}
+
+/// A second Ctrl-C exits at once (exit 3) instead of waiting for a send in flight that the
+/// API holds (here 30 s): the first only stops the run after its sends in flight.
+#[test]
+fn a_second_ctrl_c_exits_at_once() {
+    let sb = Sandbox::start_blocking().unwrap();
+    sb.control()
+        .add_fault_json(serde_json::json!({"method": "POST", "path": "/messages",
+            "fault": {"kind": "delay", "ms": 30000}}))
+        .unwrap();
+    let dir = temp_dir("twice");
+    let csv = write_csv(&dir, 1);
+    let mut child = spawn_broadcast(&sb, &csv, &dir.join("l.db"), "");
+    let t = std::time::Instant::now();
+    while sb.control().requests().is_empty() {
+        assert!(
+            t.elapsed() < Duration::from_secs(20),
+            "the send never went out"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    interrupt(&child);
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "the first waits for the send"
+    );
+    interrupt(&child);
+    let t = std::time::Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(20),
+            "still running after the second"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(status.code(), Some(3));
+}
+
+/// The --listen receiver's credentials can come from WA360_BROADCAST_BASIC_AUTH instead of
+/// the command line (which `ps` shows): a delivery without them is refused.
+#[test]
+fn the_listen_credentials_come_from_the_environment() {
+    use std::io::{Read, Write};
+    let sb = Sandbox::start_blocking().unwrap();
+    sb.control()
+        .add_fault_json(serde_json::json!({"method": "POST", "path": "/messages",
+            "fault": {"kind": "delay", "ms": 3000}}))
+        .unwrap();
+    let dir = temp_dir("listenenv");
+    let csv = write_csv(&dir, 1);
+    let port = free_port();
+    let mut child = broadcast_cmd(
+        &sb,
+        &csv,
+        &dir.join("l.db"),
+        &format!("--listen 127.0.0.1:{port}"),
+    )
+    .env("WA360_BROADCAST_BASIC_AUTH", "hooks:pw-from-env")
+    .stdout(Stdio::null())
+    .stderr(Stdio::null())
+    .spawn()
+    .unwrap();
+    let post = |auth: Option<&str>| -> Option<String> {
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+        let auth = auth
+            .map(|a| format!("Authorization: Basic {a}\r\n"))
+            .unwrap_or_default();
+        write!(s, "POST /webhook HTTP/1.1\r\nHost: x\r\n{auth}Content-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{{}}").ok()?;
+        let mut out = String::new();
+        s.read_to_string(&mut out).ok()?;
+        Some(out.lines().next().unwrap_or_default().to_string())
+    };
+    let t = Instant::now();
+    let without = loop {
+        if let Some(line) = post(None) {
+            break line;
+        }
+        assert!(t.elapsed() < Duration::from_secs(10), "no listener");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    use base64::Engine as _;
+    let good = base64::engine::general_purpose::STANDARD.encode("hooks:pw-from-env");
+    let with = post(Some(&good)).unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(without.contains(" 401"), "{without}");
+    assert!(!with.contains(" 401"), "{with}");
+}

@@ -357,6 +357,8 @@ fn sandbox_command_serves_and_stops_on_sigterm() {
     let dir = std::env::temp_dir().join(format!("wa360-cli-test-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let env_file = dir.join("sandbox.env");
+    // A file of the user's beside it, at the name the temporary file used to take.
+    std::fs::write(dir.join("sandbox.tmp"), "mine").unwrap();
     let child = bin()
         .args(["sandbox", "--time-scale", "0.01", "--env-file"])
         .arg(&env_file)
@@ -378,6 +380,14 @@ fn sandbox_command_serves_and_stops_on_sigterm() {
             .to_string()
     };
     let (url, key) = (get("WA360_BASE_URL"), get("D360_API_KEY"));
+    assert_eq!(
+        std::fs::read_to_string(dir.join("sandbox.tmp"))
+            .ok()
+            .as_deref(),
+        Some("mine"),
+        "writing the env file leaves other files alone"
+    );
+
     {
         use std::os::unix::fs::PermissionsExt;
         let mode = std::fs::metadata(&env_file).unwrap().permissions().mode();
@@ -560,4 +570,56 @@ fn an_endless_input_file_is_refused_past_16_mib() {
         assert_eq!(status.code(), Some(2), "{args:?}: {err}");
         assert!(err.contains("16 MiB"), "{args:?}: {err}");
     }
+}
+
+/// An API that echoes the refused body in its error (as 360dialog may): the header secrets
+/// of `webhook set` stay out of the CLI's error and its `-v` log, as they do for the
+/// library's setters (the CLI posted the settings on its own and skipped that).
+#[test]
+fn webhook_set_never_prints_its_header_secrets_in_an_echoed_error() {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut length = 0usize;
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = v.trim().parse().unwrap_or(0);
+                }
+            }
+            let mut body = vec![0; length];
+            let _ = reader.read_exact(&mut body);
+            let answer = serde_json::json!({"error": {"code": 100, "message":
+                format!("Invalid webhook config: {}", String::from_utf8_lossy(&body))}})
+            .to_string();
+            let _ = write!(
+                stream,
+                "HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{answer}",
+                answer.len()
+            );
+        }
+    });
+    let out = run(bin()
+        .env("D360_API_KEY", "k-long-enough-key-000")
+        .env("WA360_BASE_URL", format!("http://127.0.0.1:{port}"))
+        .env("WA360_WEBHOOK_BASIC_AUTH", "hookuser:Pass-SENTINEL")
+        .args(words(
+            "-v webhook set https://hooks.example.com/wa --header X-Token=tok-SENTINEL-123",
+        )));
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    use base64::Engine as _;
+    let token = base64::engine::general_purpose::STANDARD.encode("hookuser:Pass-SENTINEL");
+    let shown = format!("{}{}", stdout(&out), stderr(&out));
+    assert!(shown.contains("Invalid webhook config"), "{shown}");
+    assert!(
+        !shown.contains("SENTINEL") && !shown.contains(&token),
+        "{shown}"
+    );
 }

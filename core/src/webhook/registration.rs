@@ -370,10 +370,32 @@ impl Webhooks<'_> {
         self.get(WABA_WEBHOOK_PATH).await
     }
 
+    /// [`Webhooks::set_phone`] (or, with `waba`, [`Webhooks::set_waba`]) for a receiver on
+    /// this machine, registered with the local sandbox started with
+    /// `--allow-http-callbacks`: every rule but the URL's is checked (the real API refuses
+    /// `http://127.0.0.1:…`). The header secrets are kept out of errors and logs as by the
+    /// other setters (the CLI's `webhook set --allow-local-http` used to bypass that).
+    pub async fn set_local(&self, waba: bool, settings: &WebhookSettings) -> Result<Value> {
+        let mut probe = settings.clone();
+        probe.url = "https://localhost.invalid/".into();
+        probe.validate()?;
+        let path = if waba {
+            WABA_WEBHOOK_PATH
+        } else {
+            PHONE_WEBHOOK_PATH
+        };
+        self.post(path, settings).await
+    }
+
     /// Validate locally, then POST the settings to `path` (absolute state, so retried like an
     /// idempotent request).
     async fn set(&self, path: &str, settings: &WebhookSettings) -> Result<Value> {
         settings.validate()?;
+        self.post(path, settings).await
+    }
+
+    /// POST the settings to `path`, their header secrets kept out of errors and logs.
+    async fn post(&self, path: &str, settings: &WebhookSettings) -> Result<Value> {
         self.transport
             .request_json_with_secrets(
                 Method::POST,
