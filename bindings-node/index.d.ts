@@ -70,6 +70,7 @@ export declare class Client {
   /**
    * Send one message (neutral format, as `send`), waiting at most `maxWaitMs` for the
    * governor's slot; past it rejects with `rate_limited` and `retryAfterMs`, nothing sent.
+   * `maxWaitMs` also bounds the pauses between attempts (a retry past it is not made).
    */
   sendWithin(message: Record<string, unknown>, maxWaitMs: number): Promise<SendResponse>
   /**

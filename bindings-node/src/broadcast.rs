@@ -189,6 +189,7 @@ const BROADCAST_OPTIONS: &[&str] = &[
 impl JsClient {
     /// Send one message (neutral format, as `send`), waiting at most `maxWaitMs` for the
     /// governor's slot; past it rejects with `rate_limited` and `retryAfterMs`, nothing sent.
+    /// `maxWaitMs` also bounds the pauses between attempts (a retry past it is not made).
     #[napi(ts_args_type = "message: Record<string, unknown>, maxWaitMs: number")]
     pub fn send_within<'env>(
         &self,

@@ -360,7 +360,8 @@ macro_rules! client_class {
             }
 
             /// Validate and send one message, waiting at most `max_wait` seconds for the
-            /// governor's slot (past it: `RateLimitedError` with `retry_after`, nothing sent).
+            /// governor's slot (past it: `RateLimitedError` with `retry_after`, nothing sent)
+            /// and for the pauses between attempts (a retry past it is not made).
             fn send_within<'py>(&self, py: Python<'py>, message: &Bound<'py, PyAny>, max_wait: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
                 guard(|| {
                     let c = self.core.client()?;

@@ -5,7 +5,6 @@ and says it took effect."""
 
 from __future__ import annotations
 
-import os
 import socket
 import threading
 import time
@@ -140,7 +139,3 @@ def test_an_ack_whose_reply_was_lost_is_repeated_and_says_it_took_effect(
     assert consumer.next(1, 0.2) == []
     assert inbox.stats()["handled"] == 2
     consumer.close()
-
-
-if not os.environ.get("WA360_TEST_REDIS_URL"):  # a clear failure, never a silent skip
-    redis_url("the lost-reply tests")

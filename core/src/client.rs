@@ -207,6 +207,8 @@ impl Client {
 
     /// [`Client::send`] waiting at most `max_wait` for the governor's slot (instead of the
     /// governor's `max_wait`). Past it: `rate_limited` with `retry_after`, nothing sent.
+    /// `max_wait` is also the deadline of the pauses between attempts: a retry that would
+    /// start past it is not made, and the refusal comes back with the pause as `retry_after`.
     pub async fn send_within(
         &self,
         msg: &(impl Outbound + ?Sized),
