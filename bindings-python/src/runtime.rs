@@ -177,10 +177,6 @@ impl ContextExt for Wa360Runtime {
     }
 }
 
-/// An asyncio awaitable resolving to the result of `fut` (run on [`runtime`]);
-/// core errors become wa360 exceptions, panics `InternalError`. Results reach the
-/// running loop through `completions` (no GIL taken on the runtime's threads);
-/// `future_into_py` remains for a loop that cannot watch a socket.
 /// [`future_into_py`] for a broadcast: it runs as its own task, so cancelling the asyncio
 /// future does not cut off its sends in flight (a resume would send them again). The
 /// cancelled future stops the broadcast (`control`), which ends after their answers.
@@ -206,6 +202,10 @@ where
     })
 }
 
+/// An asyncio awaitable resolving to the result of `fut` (run on [`runtime`]);
+/// core errors become wa360 exceptions, panics `InternalError`. Results reach the
+/// running loop through `completions` (no GIL taken on the runtime's threads);
+/// `future_into_py` remains for a loop that cannot watch a socket.
 pub fn future_into_py<'py, T>(
     py: Python<'py>,
     fut: impl Future<Output = wa360::Result<T>> + Send + 'static,

@@ -677,6 +677,18 @@ async fn huge_error_body_is_read_only_partly_and_not_echoed() {
     assert_eq!(server.count(), 1);
 }
 
+/// A client of `server` with `governor` that honours a `Retry-After` of up to 60 s.
+fn honouring_retry_after(server: &TestServer, governor: wa360::governor::GovernorConfig) -> Client {
+    builder(&server.url())
+        .retry_policy(RetryPolicy {
+            max_retry_after: Duration::from_secs(60),
+            ..fast_policy()
+        })
+        .governor(governor)
+        .build()
+        .unwrap()
+}
+
 /// A governed send keeps to its caller's deadline: a `Retry-After` pause that would end
 /// past it is not slept; the rate limit comes back at once, its `retry_after` the pause.
 #[tokio::test]
@@ -686,14 +698,10 @@ async fn a_governed_send_does_not_sleep_past_its_deadline() {
         send_ok(),
     ])
     .await;
-    let c = builder(&server.url())
-        .retry_policy(RetryPolicy {
-            max_retry_after: Duration::from_secs(60),
-            ..fast_policy()
-        })
-        .governor(wa360::governor::GovernorConfig::default().messages_per_second(80.0))
-        .build()
-        .unwrap();
+    let c = honouring_retry_after(
+        &server,
+        wa360::governor::GovernorConfig::default().messages_per_second(80.0),
+    );
     let e = c
         .send_body_within(text_body(), Duration::from_millis(500))
         .await
@@ -742,14 +750,10 @@ async fn a_plain_send_waits_out_a_retry_after_longer_than_the_slot_wait() {
         send_ok(),
     ])
     .await;
-    let c = builder(&server.url())
-        .retry_policy(RetryPolicy {
-            max_retry_after: Duration::from_secs(60),
-            ..fast_policy()
-        })
-        .governor(wa360::governor::GovernorConfig::default().max_wait(Duration::from_millis(500)))
-        .build()
-        .unwrap();
+    let c = honouring_retry_after(
+        &server,
+        wa360::governor::GovernorConfig::default().max_wait(Duration::from_millis(500)),
+    );
     let sent = c.send_body(text_body()).await.unwrap();
     assert_eq!(sent.message_id(), Some("wamid.OK1"));
     assert_eq!(server.count(), 2, "retried after the 2 s Retry-After");
