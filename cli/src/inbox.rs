@@ -60,17 +60,9 @@ pub(crate) fn run(a: InboxArgs) -> CliResult {
     let url = a
         .url
         .ok_or_else(|| Failure::input("give the inbox URL with --url or WA360_INBOX"))?;
-    // Looking after an inbox means one that exists: a mistyped path would otherwise
-    // become a new, empty inbox, with zeros printed as if all were well.
-    if let Some(rest) = url.strip_prefix("sqlite://") {
-        let path = rest.split_once('?').map_or(rest, |(p, _)| p);
-        if !path.is_empty() && !std::path::Path::new(path).exists() {
-            return Err(Failure::input(format!(
-                "no inbox file at {path} (the receivers create it; check --url)"
-            )));
-        }
-    }
-    let inbox = wa360::inbox::open(&url)?;
+    // Looking after an inbox means one that exists: a mistyped path, Redis db or name=
+    // would otherwise become a new, empty inbox, with zeros printed as if all were well.
+    let inbox = wa360::inbox::open_existing(&url)?;
     match a.command {
         InboxCmd::Stats => {
             let s = inbox.stats()?;

@@ -457,3 +457,25 @@ fn closing_gives_back_what_the_consumer_read_and_is_not_handling() {
     assert_eq!(wa360::inbox::testing::event_ids(&again), ["wamid.C1"]);
     assert_eq!(again[0].attempt, 2);
 }
+
+/// `open_existing` (what `wa360 inbox` uses) refuses an inbox that does not exist (a
+/// mistyped db or `name=`) without creating it, instead of showing an empty one.
+#[test]
+fn open_existing_refuses_a_missing_inbox_and_creates_nothing() {
+    let name = format!("exists-{:08x}", fastrand::u32(..));
+    let url = format!("{}?name={name}", redis_url());
+    let Err(e) = inbox::open_existing(&url) else {
+        panic!("opened a missing inbox")
+    };
+    assert_eq!(e.code(), wa360::ErrorCode::InvalidArgument, "{e}");
+    assert!(e.to_string().contains(&format!("no inbox `{name}`")), "{e}");
+    let client = redis::Client::open(redis_url()).unwrap();
+    let mut c = client.get_connection().unwrap();
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{{{name}}}*"))
+        .query(&mut c)
+        .unwrap();
+    assert!(keys.is_empty(), "created {keys:?}");
+    drop(inbox::open(&url).unwrap());
+    assert!(inbox::open_existing(&url).is_ok());
+}

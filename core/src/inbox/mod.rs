@@ -259,6 +259,18 @@ pub fn conversation_of(event: &Event) -> Option<String> {
 /// unknown scheme, a relative path or a bad option; `store` when the file
 /// cannot be opened (corrupt, locked, unwritable), leaving it untouched.
 pub fn open(url: &str) -> Result<Arc<dyn Inbox>> {
+    open_with(url, false)
+}
+
+/// [`open`] of an inbox that must exist already: a SQLite file, or a Redis inbox's stream
+/// (`memory://` opens a new one). For tools that look after an inbox (`wa360 inbox`),
+/// where a mistyped path, db or `name=` would otherwise show an empty inbox, and create
+/// it. `invalid_argument` naming `inbox` when there is none.
+pub fn open_existing(url: &str) -> Result<Arc<dyn Inbox>> {
+    open_with(url, true)
+}
+
+fn open_with(url: &str, existing: bool) -> Result<Arc<dyn Inbox>> {
     // The query starts after the user info (a password may hold an unencoded `?`).
     let after_user = url.rfind('@').map_or(0, |at| at + 1);
     let (base, query) = match url[after_user..].find('?') {
@@ -273,6 +285,12 @@ pub fn open(url: &str) -> Result<Arc<dyn Inbox>> {
             return Err(Error::invalid(
                 "inbox",
                 "a sqlite URL needs an absolute path: sqlite:///abs/path.db",
+            ));
+        }
+        if existing && !std::path::Path::new(path).exists() {
+            return Err(Error::invalid(
+                "inbox",
+                format!("no inbox file at {path} (the receivers create it; check the URL)"),
             ));
         }
         return Ok(observed(SqliteInbox::open(path, parse_options(query)?)?));
@@ -292,7 +310,11 @@ pub fn open(url: &str) -> Result<Arc<dyn Inbox>> {
             })
             .collect();
         let opts = parse_options(&rest.join("&"))?;
-        return Ok(observed(RedisInbox::open(base, &name, opts)?));
+        return Ok(observed(if existing {
+            RedisInbox::open_existing(base, &name, opts)?
+        } else {
+            RedisInbox::open(base, &name, opts)?
+        }));
     }
     // Only a well-formed scheme is echoed: anything else may be a mistyped URL
     // with a password in it (`redis:/user:pw@host`).

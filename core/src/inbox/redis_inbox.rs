@@ -108,6 +108,17 @@ impl RedisInbox {
     /// [`super::open`]) and use the inbox called `name`. Fails with `store`
     /// when the server cannot be reached within the busy timeout.
     pub fn open(url: &str, name: &str, opts: InboxOptions) -> Result<Self> {
+        Self::open_inner(url, name, opts, false)
+    }
+
+    /// [`RedisInbox::open`] of an inbox that must exist already (its stream): for tools
+    /// that look after one, where a mistyped db or `name=` would otherwise show an empty
+    /// inbox, and create it. `invalid_argument` naming `inbox` when there is none.
+    pub fn open_existing(url: &str, name: &str, opts: InboxOptions) -> Result<Self> {
+        Self::open_inner(url, name, opts, true)
+    }
+
+    fn open_inner(url: &str, name: &str, opts: InboxOptions, existing: bool) -> Result<Self> {
         url::Url::parse(url).map_err(|_| Error::invalid("inbox", "not a valid redis:// URL"))?;
         if name.is_empty() || name.contains(['{', '}']) {
             return Err(Error::invalid(
@@ -131,9 +142,25 @@ impl RedisInbox {
                 parsed: ParsedBodies::new(),
             }),
         };
+        let s = inbox.key("s");
+        if existing {
+            let key = s.clone();
+            let found: i64 = inbox.run("cannot open", true, move |mut c| {
+                let key = key.clone();
+                async move { redis::cmd("EXISTS").arg(key).query_async(&mut c).await }
+            })?;
+            if found == 0 {
+                return Err(Error::invalid(
+                    "inbox",
+                    format!(
+                        "no inbox `{name}` at {} (the receivers create it; check the URL's db and name=)",
+                        crate::secret::redact_url(url)
+                    ),
+                ));
+            }
+        }
         // The consumer group, from the start of the stream (entries may be
         // accepted before any consumer exists).
-        let s = inbox.key("s");
         let created: RedisResult<()> = inbox.call("cannot open", &move |mut c| {
             let s = s.clone();
             async move {
