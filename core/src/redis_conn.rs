@@ -56,8 +56,19 @@ impl RedisConn {
     /// `what` names the user in errors (`inbox`, `governor store`).
     pub(crate) fn connect(url: &str, what: &str, timeout: Duration) -> Result<RedisConn> {
         let label = format!("{what} {}", crate::secret::redact_url(url));
-        let client = redis::Client::open(url)
-            .map_err(|e| Error::Store(format!("{label}: {}", error_text(&e))))?;
+        // A URL the client cannot read (a db that is not a number, a bad port) is bad
+        // input, named by the option: `inbox` or `governor_store`.
+        let client = redis::Client::open(url).map_err(|e| {
+            Error::invalid(
+                what.replace(' ', "_"),
+                format!(
+                    "{} is not a Redis URL this can read (redis[s]://[user:password@]host:port/db, \
+                     db a number): {}",
+                    crate::secret::redact_url(url),
+                    error_text(&e)
+                ),
+            )
+        })?;
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .thread_name("wa360-redis")
@@ -179,6 +190,11 @@ mod tests {
         let url = "redis://127.0.0.1:1/0?busy_timeout_ms=300";
         let e = crate::inbox::open(url).expect_err(url);
         assert_eq!(e.code(), crate::ErrorCode::Store, "{e}");
+        // A URL the client cannot read is bad input naming the option, not a store error.
+        let e = crate::inbox::open("redis://:pw-SENTINEL@127.0.0.1:1/abc").expect_err("db");
+        assert_eq!(e.code(), crate::ErrorCode::InvalidArgument, "{e}");
+        assert_eq!(e.field(), Some("inbox"));
+        assert!(!e.to_string().contains("SENTINEL"), "{e}");
         let Err(e) = crate::governor::open_store("redis://127.0.0.1:1/0") else {
             panic!("opened")
         };
