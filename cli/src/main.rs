@@ -118,10 +118,15 @@ enum Command {
 #[derive(Args, Debug, Clone)]
 struct ApiOpts {
     /// Base URL of the API (or of a local sandbox).
-    #[arg(long, env = "WA360_BASE_URL", default_value = wa360::config::DEFAULT_BASE_URL)]
+    #[arg(
+        long,
+        env = "WA360_BASE_URL",
+        default_value = wa360::config::DEFAULT_BASE_URL,
+        global = true
+    )]
     base_url: String,
     /// Request timeout in seconds.
-    #[arg(long, default_value_t = 30.0)]
+    #[arg(long, default_value_t = 30.0, global = true)]
     timeout: f64,
 }
 

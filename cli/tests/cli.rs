@@ -229,6 +229,16 @@ fn send_text_and_json_against_the_sandbox() {
         reqs[10].body["interactive"]["header"],
         json!({"type": "text", "text": "Order"})
     );
+    // --base-url and --timeout also after the message subcommand (they were refused there).
+    let before = sb.control().requests().len();
+    let out = run(bin()
+        .env("D360_API_KEY", sb.api_key())
+        .args(words(
+            "send text --to 15555550123 hi --timeout 10 --base-url",
+        ))
+        .arg(sb.url()));
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(sb.control().requests().len(), before + 1);
 }
 
 #[test]
