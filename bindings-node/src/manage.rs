@@ -431,10 +431,7 @@ impl JsClient {
         let (mime_type, name) = guard(env, || {
             Ok((
                 mime_type.named("mimeType")?,
-                match file_name {
-                    Some(n) => n.named("fileName")?,
-                    None => "picture.jpg".to_owned(),
-                },
+                Text::named_or(file_name, "fileName", "picture.jpg")?,
             ))
         })?;
         spawn(
@@ -572,10 +569,7 @@ impl JsClient {
         let (mime_type, name) = guard(env, || {
             Ok((
                 mime_type.named("mimeType")?,
-                match filename {
-                    Some(n) => n.named("filename")?,
-                    None => "file".to_owned(),
-                },
+                Text::named_or(filename, "filename", "file")?,
             ))
         })?;
         spawn(

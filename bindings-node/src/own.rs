@@ -132,6 +132,11 @@ impl Text {
     pub fn named(self, name: &str) -> wa360::Result<String> {
         self.0.map_err(|rule| wa360::Error::invalid(name, rule))
     }
+
+    /// An optional argument: [`Text::named`] when given, else `default`.
+    pub fn named_or(text: Option<Text>, name: &str, default: &str) -> wa360::Result<String> {
+        text.map_or_else(|| Ok(default.to_owned()), |t| t.named(name))
+    }
 }
 
 js_type!(Text, "string", String);

@@ -235,14 +235,14 @@ pub struct Registered(u64);
 /// Record a broadcast of this process under way, with the control that stops it.
 pub fn register(control: &wa360::broadcast::BroadcastControl) -> Registered {
     let id = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let mut list = RUNNING.lock().unwrap_or_else(|p| p.into_inner());
+    let mut list = crate::inbox::lock(&RUNNING);
     list.push((id, std::process::id(), control.clone()));
     Registered(id)
 }
 
 impl Drop for Registered {
     fn drop(&mut self) {
-        let mut list = RUNNING.lock().unwrap_or_else(|p| p.into_inner());
+        let mut list = crate::inbox::lock(&RUNNING);
         list.retain(|(id, _, _)| *id != self.0);
         ENDED.notify_all();
     }
@@ -278,7 +278,7 @@ pub fn _finish_broadcasts(py: Python<'_>, timeout: f64) -> usize {
     py.detach(move || {
         let pid = std::process::id();
         let deadline = std::time::Instant::now() + timeout;
-        let mut list = RUNNING.lock().unwrap_or_else(|p| p.into_inner());
+        let mut list = crate::inbox::lock(&RUNNING);
         // Entries of another pid were copied by fork(): their tasks do not exist here.
         let ours = |l: &Vec<(u64, u32, wa360::broadcast::BroadcastControl)>| {
             l.iter().filter(|(_, p, _)| *p == pid).count()

@@ -84,21 +84,14 @@ impl RedisConn {
             .set_response_timeout(Some(timeout))
             .set_number_of_retries(1);
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
-        runtime.spawn({
-            let (client, config) = (client.clone(), config.clone());
-            async move {
-                let r = tokio::time::timeout(
-                    timeout * 2,
-                    client.get_connection_manager_with_config(config),
-                )
-                .await;
-                let _ = tx.send(r);
-            }
+        let opening = new_manager(&client, &config, timeout);
+        runtime.spawn(async move {
+            let _ = tx.send(opening.await);
         });
         let conn = rx
             .recv()
             .map_err(|_| Error::Store(format!("{label}: cannot connect")))?
-            .map_err(|_| Error::Store(format!("{label}: cannot connect: timed out")))?
+            .ok_or_else(|| Error::Store(format!("{label}: cannot connect: timed out")))?
             .map_err(|e| Error::Store(format!("{label}: cannot connect: {}", error_text(&e))))?;
         Ok(RedisConn {
             rt: rt.0.take(),
@@ -137,29 +130,45 @@ impl RedisConn {
         if self.replacing.swap(true, Ordering::SeqCst) {
             return false;
         }
-        let (client, config, timeout) = (self.client.clone(), self.config.clone(), self.timeout);
+        let opening = new_manager(&self.client, &self.config, self.timeout);
         let (slot, replacing) = (Arc::clone(&self.conn), Arc::clone(&self.replacing));
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
         rt.spawn(async move {
-            let got = tokio::time::timeout(
-                timeout * 2,
-                client.get_connection_manager_with_config(config),
-            )
-            .await;
-            let done = matches!(got, Ok(Ok(_)));
-            if let Ok(Ok(conn)) = got {
-                *crate::util::lock(&slot) = conn;
-            }
+            let done = match opening.await {
+                Some(Ok(conn)) => {
+                    *crate::util::lock(&slot) = conn;
+                    true
+                }
+                _ => false,
+            };
             replacing.store(false, Ordering::SeqCst);
             let _ = tx.send(done);
         });
         tracing::warn!(store = %self.label, "the Redis node refused a write (READONLY/MASTERDOWN): reconnecting");
-        wait && rx.recv_timeout(timeout * 3).unwrap_or(false)
+        wait && rx.recv_timeout(self.timeout * 3).unwrap_or(false)
     }
 
     /// The runtime driving the connection (to spawn a step on and wait for it).
     pub(crate) fn runtime(&self) -> Option<&tokio::runtime::Runtime> {
         self.rt.as_ref()
+    }
+}
+
+/// A new connection manager for `client`, given `2 × timeout` (`None` past it): the first
+/// connection, and each replacement after a failover.
+fn new_manager(
+    client: &redis::Client,
+    config: &ConnectionManagerConfig,
+    timeout: Duration,
+) -> impl std::future::Future<Output = Option<redis::RedisResult<ConnectionManager>>> + use<> {
+    let (client, config) = (client.clone(), config.clone());
+    async move {
+        tokio::time::timeout(
+            timeout * 2,
+            client.get_connection_manager_with_config(config),
+        )
+        .await
+        .ok()
     }
 }
 

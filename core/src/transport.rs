@@ -619,6 +619,8 @@ impl Transport {
             .get("x-fb-trace-id")
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
+        // A download's body, error or not, is read with a deadline per chunk.
+        let idle = download.then_some(timeout);
         let answered = |body: &[u8]| {
             self.answered_error(status, body, retry_after, fb_trace.clone(), class, &secrets)
         };
@@ -627,7 +629,6 @@ impl Transport {
             // upstream cannot make us buffer without limit. A broken read keeps what came.
             let mut resp = resp;
             let mut body = Vec::new();
-            let idle = download.then_some(timeout);
             while let Ok(Some(chunk)) = next_chunk(&mut resp, idle).await {
                 let room = MAX_ERROR_BODY.saturating_sub(body.len());
                 body.extend_from_slice(&chunk[..chunk.len().min(room)]);
@@ -650,7 +651,7 @@ impl Transport {
         {
             return too_large(format!("{n} bytes"));
         }
-        match read_limited(resp, limit, download.then_some(timeout)).await {
+        match read_limited(resp, limit, idle).await {
             Ok(Some(body)) => Ok(Response {
                 status: status.as_u16(),
                 body,

@@ -394,9 +394,7 @@ impl Governor {
             Signal::Overloaded => {
                 // Refused before processing: the recipient got nothing, so its pair slot
                 // is given back (a retry must not wait a whole pair interval for it).
-                if let (Some(to), Some(interval)) = (recipient, self.config.pair_interval) {
-                    self.store.release(&self.pair_key(to), interval).await;
-                }
+                self.not_sent(recipient).await;
                 if self.config.messages_per_second.is_some() {
                     self.store
                         .decrease(
@@ -440,36 +438,38 @@ pub fn pair_backoff(n: u32) -> Duration {
     Duration::from_secs(4u64.pow(n.clamp(1, MAX_BACKOFF_EXP)))
 }
 
-/// The local refusal of a send withdrawn after its slot was granted (a broadcast paused or
-/// stopped while the send waited): no status, nothing sent.
-pub(crate) fn withdrawn() -> Error {
+/// A local `rate_limited` refusal: no status (no request was written), nothing sent.
+fn local_refusal(message: String, retry_after: Duration) -> Error {
     Error::Api {
         code: ErrorCode::RateLimited,
         error: Box::new(ApiError {
             status: 0,
-            message: "not sent: withdrawn after its send slot was granted (the run was paused \
-                      or stopped)"
-                .into(),
-            retry_after: Some(Duration::ZERO),
+            message,
+            retry_after: Some(retry_after),
             ..Default::default()
         }),
     }
 }
 
+/// The local refusal of a send withdrawn after its slot was granted (a broadcast paused or
+/// stopped while the send waited).
+pub(crate) fn withdrawn() -> Error {
+    local_refusal(
+        "not sent: withdrawn after its send slot was granted (the run was paused or stopped)"
+            .into(),
+        Duration::ZERO,
+    )
+}
+
 fn refused(what: &str, name: &str, retry_after: Duration, max_wait: Duration) -> Error {
-    Error::Api {
-        code: ErrorCode::RateLimited,
-        error: Box::new(ApiError {
-            status: 0,
-            message: format!(
-                "not sent: no send slot for {what} {name} within {:.3} s (next slot in {:.3} s)",
-                max_wait.as_secs_f64(),
-                retry_after.as_secs_f64()
-            ),
-            retry_after: Some(retry_after),
-            ..Default::default()
-        }),
-    }
+    local_refusal(
+        format!(
+            "not sent: no send slot for {what} {name} within {:.3} s (next slot in {:.3} s)",
+            max_wait.as_secs_f64(),
+            retry_after.as_secs_f64()
+        ),
+        retry_after,
+    )
 }
 
 #[cfg(test)]
