@@ -154,6 +154,15 @@ impl RedisConn {
     }
 }
 
+/// The server refused the command without running it because it is still reading its data
+/// back after a restart (`LOADING`): the same command may be made again once it has loaded.
+pub(crate) fn is_loading(e: &redis::RedisError) -> bool {
+    matches!(
+        e.kind(),
+        redis::ErrorKind::Server(redis::ServerErrorKind::BusyLoading)
+    )
+}
+
 /// A new connection manager for `client`, given `2 × timeout` (`None` past it): the first
 /// connection, and each replacement after a failover.
 fn new_manager(

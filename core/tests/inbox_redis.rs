@@ -339,6 +339,153 @@ fn the_first_ack_after_a_redis_restart_is_not_lost() {
     );
 }
 
+/// Redis paused longer than a lease (SIGSTOP here; a long fork or fsync stall, a VM
+/// freeze) stopped every consumer's renewals while the leases aged on the server's clock.
+/// The first claim after it took over the event a live consumer was still handling, which
+/// then ran twice. Now nothing is taken over for one lease after such a gap, so the live
+/// consumer renews first; the event of a consumer that died before the pause is still
+/// taken over, one lease later.
+#[test]
+fn a_redis_pause_longer_than_a_lease_does_not_hand_a_live_consumers_event_to_another() {
+    let server = OwnServer::start();
+    let url = format!("{}?lease_ms=1000", server.url());
+    let (a, b) = (inbox::open(&url).unwrap(), inbox::open(&url).unwrap());
+    for (from, wamid) in [("111", "wamid.LIVE"), ("222", "wamid.DEAD")] {
+        let body = testing::inbound_text(from, "x", wamid);
+        wa360::inbox::testing::accept_json(&*a, &body).unwrap();
+    }
+    let live = a.claim("live", 1).unwrap();
+    let dead = a.claim("dead", 1).unwrap();
+    let ids = |d: &[wa360::inbox::Delivery]| wa360::inbox::testing::event_ids(d);
+    assert_eq!(
+        (ids(&live), ids(&dead)),
+        (
+            vec!["wamid.LIVE".to_string()],
+            vec!["wamid.DEAD".to_string()]
+        )
+    );
+    let pid = server.child.as_ref().unwrap().id().to_string();
+    let signal = |sig: &str| {
+        assert!(
+            std::process::Command::new("kill")
+                .args([sig, &pid])
+                .status()
+                .unwrap()
+                .success()
+        );
+    };
+    signal("-STOP");
+    std::thread::sleep(Duration::from_millis(2500));
+    signal("-CONT");
+    // Another machine claims before the live consumer's next renewal.
+    let took = b.claim("other", 5).unwrap();
+    assert!(
+        took.is_empty(),
+        "took over {:?} right after the pause",
+        ids(&took)
+    );
+    assert_eq!(
+        a.extend("live", &[live[0].id.clone()]).unwrap(),
+        1,
+        "still held"
+    );
+    // The dead consumer's event goes to another consumer once the grace is over.
+    let until = Instant::now() + Duration::from_secs(5);
+    let took = loop {
+        let got = b.claim("other", 5).unwrap();
+        if !got.is_empty() || Instant::now() > until {
+            break got;
+        }
+        assert_eq!(a.extend("live", &[live[0].id.clone()]).unwrap(), 1);
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(ids(&took), ["wamid.DEAD"]);
+    assert!(
+        a.ack("live", &live[0].id).unwrap(),
+        "handled once, by the live consumer"
+    );
+}
+
+/// Redis answers `LOADING` (and runs nothing) to a command that reaches it while it reads
+/// its data back after a restart. The first ack in that window failed, the consumer forgot
+/// the event, and it ran again after its lease. Now the call waits for the data, within the
+/// busy timeout. The window is a race on a real restart, so a proxy gives the acks Redis's
+/// own `LOADING` answer three times, as a server loading for a while would.
+#[test]
+fn an_ack_answered_loading_after_a_restart_waits_for_redis() {
+    let server = OwnServer::start();
+    let loading = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let port = loading_proxy(server.port, Arc::clone(&loading));
+    let url = format!("redis://127.0.0.1:{port}/0?lease_ms=1000");
+    let inbox = inbox::open(&url).unwrap();
+    let body = testing::inbound_text("111", "x", "wamid.LOADING");
+    wa360::inbox::testing::accept_json(&*inbox, &body).unwrap();
+    let got = inbox.claim("a", 1).unwrap();
+    assert_eq!(got.len(), 1);
+    loading.store(3, std::sync::atomic::Ordering::SeqCst);
+    assert!(inbox.ack("a", &got[0].id).unwrap(), "acknowledged");
+    assert_eq!(
+        loading.load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "answered LOADING"
+    );
+    std::thread::sleep(Duration::from_millis(1200)); // past the lease
+    assert!(
+        inbox.claim("b", 1).unwrap().is_empty(),
+        "not handed out again"
+    );
+}
+
+/// A TCP proxy to the Redis at `to` that answers the next `loading` acks (`EVALSHA` with 5
+/// arguments: 8 elements) itself with Redis's `LOADING` error, without passing them on.
+fn loading_proxy(to: u16, loading: Arc<std::sync::atomic::AtomicUsize>) -> u16 {
+    use std::io::{Read, Write};
+    use std::sync::atomic::Ordering;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for client in listener.incoming() {
+            let Ok(mut client) = client else { continue };
+            let Ok(server) = std::net::TcpStream::connect(("127.0.0.1", to)) else {
+                continue;
+            };
+            let (mut from_server, mut to_client) =
+                (server.try_clone().unwrap(), client.try_clone().unwrap());
+            std::thread::spawn(move || {
+                let _ = std::io::copy(&mut from_server, &mut to_client);
+                let _ = to_client.shutdown(std::net::Shutdown::Both);
+            });
+            let (mut to_server, mut answer) = (server, client.try_clone().unwrap());
+            let loading = Arc::clone(&loading);
+            std::thread::spawn(move || {
+                let mut buf = vec![0u8; 1 << 16];
+                while let Ok(n) = client.read(&mut buf) {
+                    if n == 0 {
+                        break;
+                    }
+                    let ack = buf[..n].starts_with(b"*8\r\n$7\r\nEVALSHA");
+                    if ack
+                        && loading
+                            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                            .is_ok()
+                    {
+                        let reply = b"-LOADING Redis is loading the dataset in memory\r\n";
+                        if answer.write_all(reply).is_err() {
+                            break;
+                        }
+                        continue;
+                    }
+                    if to_server.write_all(&buf[..n]).is_err() {
+                        break;
+                    }
+                }
+                let _ = to_server.shutdown(std::net::Shutdown::Both);
+            });
+        }
+    });
+    port
+}
+
 /// A TCP proxy on 127.0.0.1 that sends each new connection to the port in `target`, as a
 /// managed Redis's one DNS name points at whichever node is the primary.
 fn switching_proxy(target: Arc<std::sync::atomic::AtomicU16>) -> u16 {

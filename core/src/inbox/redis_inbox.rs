@@ -16,6 +16,8 @@
 //! | `{name}:dead` | stream | dead letters |
 //! | `{name}:n` | hash | counters: handled, duplicates, stale, inflight |
 //! | `{name}:ac` | string | where the next reclaim of expired leases (`XAUTOCLAIM`) goes on |
+//! | `{name}:lt` | string | the server's time (ms) of the last claim or renewal |
+//! | `{name}:grace` | string, `PX` lease | set after a gap in `lt` of more than half a lease (and 1 s): no lease is taken over while it lives |
 //!
 //! - **Accept** is optimistic: read the dedupe keys and folded statuses,
 //!   decide in Rust with the one status fold ([`fold_status`]), then one Lua
@@ -26,7 +28,10 @@
 //! - **Leases** are the consumer group's pending-entries list: `XREADGROUP`
 //!   gives new entries to one consumer, `XCLAIM … JUSTID` renews them
 //!   ([`Inbox::extend`]), and `XAUTOCLAIM` moves the entries of a consumer
-//!   that stopped renewing (idle past the lease) to a live one.
+//!   that stopped renewing (idle past the lease) to a live one. After Redis
+//!   itself stalled for more than half a lease (and 1 s), nothing is taken
+//!   over for one lease, so live consumers renew first (`watch_gap` in the
+//!   scripts).
 //! - **Order per conversation** is a per-conversation list of unhandled
 //!   entry ids: an entry is handed out only while it is the head of its
 //!   conversation's list, and leaves the list when acknowledged or
@@ -58,7 +63,7 @@ use super::shared::{ParsedBodies, PruneClock, Signal, ms, now_ms};
 use super::{
     Accepted, DeadLetter, Delivery, Inbox, InboxOptions, InboxStats, Nacked, conversation_of,
 };
-use crate::redis_conn::{RedisConn, error_text};
+use crate::redis_conn::{RedisConn, error_text, is_loading};
 use crate::webhook::Event;
 use crate::webhook::dedupe::{DedupeKey, FoldOutcome, MessageState, fold_status};
 use crate::{Error, Result};
@@ -230,13 +235,27 @@ impl RedisInbox {
         F: Fn(ConnectionManager) -> Fut,
         Fut: Future<Output = RedisResult<T>> + Send + 'static,
     {
-        let mut result = self.call(what, &f)?;
-        if let Err(e) = &result
-            && ((repeat && e.is_io_error() && !e.is_timeout())
-                || self.shared.redis.replace_after(e, true))
-        {
-            result = self.call(what, &f)?;
-        }
+        let loading_until = std::time::Instant::now() + self.shared.timeout;
+        let mut repeated = false;
+        let result = loop {
+            let result = self.call(what, &f)?;
+            match &result {
+                // Redis restarted and is reading its data back (`LOADING`): it ran nothing.
+                // Wait for it, within the busy timeout, as for a busy SQLite file. Without
+                // this the first ack after a restart failed and the event ran again.
+                Err(e) if is_loading(e) && std::time::Instant::now() < loading_until => {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                Err(e)
+                    if !repeated
+                        && ((repeat && e.is_io_error() && !e.is_timeout())
+                            || self.shared.redis.replace_after(e, true)) =>
+                {
+                    repeated = true;
+                }
+                _ => break result,
+            }
+        };
         result.map_err(|e| {
             Error::Store(format!(
                 "{}: {what}: {}",
@@ -572,7 +591,11 @@ impl Inbox for RedisInbox {
         if ids.is_empty() {
             return Ok(0);
         }
-        let mut args = vec![self.ns_arg(), arg(consumer)];
+        let mut args = vec![
+            self.ns_arg(),
+            arg(consumer),
+            arg(ms(self.shared.opts.lease)),
+        ];
         args.extend(ids.iter().map(arg));
         let n: i64 = self.script("cannot renew leases in", &self.shared.scripts.extend, args)?;
         Ok(usize::try_from(n).unwrap_or(0))
@@ -835,6 +858,26 @@ local function settled(me, id, again)
   end
   return 0
 end
+-- Redis paused (SIGSTOP, a long fork or fsync stall, a restart from the AOF) stops every
+-- consumer's renewals while the idle times of their leases, on the server's clock, go on
+-- growing. The first claim after it would take over events that live consumers are still
+-- handling, and they would run twice (a lease looks lost once a stall passes two thirds of
+-- it). Claims and renewals record the server's time; after a gap of more than half a
+-- lease, and at least a second, between two of them (a live consumer renews every third of
+-- a lease and claims every 200 ms when idle), no lease is taken over for one lease: time
+-- for the live consumers to renew. Events of a consumer that died meanwhile are taken over
+-- one lease later. Uses the server's clock (TIME), never the callers'.
+local function watch_gap(lease)
+  local t = redis.call('TIME')
+  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  local L = ns .. ':lt'
+  local last = tonumber(redis.call('GET', L) or '0')
+  redis.call('SET', L, now)
+  if last > 0 and now - last > math.max(lease / 2, 1000) then
+    redis.call('SET', ns .. ':grace', now - last, 'PX', lease)
+  end
+  return redis.call('EXISTS', ns .. ':grace') == 1
+end
 -- The dead-letter rows to replay or drop: the one `id`, or all when it is ''; each as
 -- (stream id, field table).
 local function dead_rows(id)
@@ -904,9 +947,12 @@ wake_idle = lease + 1
 -- the start every time, a stopped consumer's entries behind a long list of live ones
 -- would never be reached).
 local AC = ns .. ':ac'
+-- In the grace after a gap (watch_gap) the scan still runs, for its NOGROUP check, but
+-- takes over nothing and leaves the cursor where it was.
+local grace = watch_gap(lease)
 local function autoclaim()
-  return redis.pcall('XAUTOCLAIM', S, 'g', me, lease, redis.call('GET', AC) or '0-0',
-    'COUNT', 100, 'JUSTID')
+  return redis.pcall('XAUTOCLAIM', S, 'g', me, grace and 9007199254740991 or lease,
+    redis.call('GET', AC) or '0-0', 'COUNT', 100, 'JUSTID')
 end
 local ac = autoclaim()
 if ac.err then
@@ -919,7 +965,7 @@ if ac.err then
   ac = autoclaim()
   if ac.err then return redis.error_reply(ac.err) end
 end
-redis.call('SET', AC, ac[1])
+if not grace then redis.call('SET', AC, ac[1]) end
 for _, id in ipairs(ac[2]) do
   local E = ns .. ':e:' .. id
   if redis.call('HGET', E, 'h') == '1' then
@@ -969,12 +1015,13 @@ for _, p in ipairs(pend) do
 end
 return out
 "#),
-            // ARGV: ns consumer id… (the events the consumer is handling; only
-            // those it still holds are renewed: XCLAIM would take another's)
+            // ARGV: ns consumer lease id… (the events the consumer is handling;
+            // only those it still holds are renewed: XCLAIM would take another's)
             extend: s(r#"
 local me = ARGV[2]
+watch_gap(tonumber(ARGV[3]))
 local ids = {}
-for j = 3, #ARGV do
+for j = 4, #ARGV do
   if held(me, ARGV[j]) then ids[#ids + 1] = ARGV[j] end
 end
 if #ids == 0 then return 0 end
