@@ -104,7 +104,7 @@ def test_a_claim_whose_reply_was_lost_is_given_back_at_once_not_after_the_lease(
     consumer = inbox.consumer()
     consumer.next(1, 0.05)  # the claim script is loaded: EVALSHA from now on
     two_events(inbox)
-    proxy.arm(10)  # the claim: EVALSHA sha 0 + 7 arguments
+    proxy.arm(9)  # the claim: EVALSHA sha 0 + 6 arguments
     try:
         got = consumer.next(1, 1.0)
     except wa360.StoreError:

@@ -555,7 +555,6 @@ impl Inbox for RedisInbox {
             self.ns_arg(),
             arg(consumer),
             arg(max.min(HOLD_MAX)),
-            arg(now_ms()),
             arg(ms(self.shared.opts.lease)),
             arg(self.shared.opts.max_attempts),
             arg(HOLD_MAX),
@@ -622,7 +621,6 @@ impl Inbox for RedisInbox {
             arg(consumer),
             arg(id),
             error.as_bytes().to_vec(),
-            arg(now_ms()),
             arg(ms(delay)),
             arg(self.shared.opts.max_attempts),
             self.idle_arg(),
@@ -858,6 +856,12 @@ local function settled(me, id, again)
   end
   return 0
 end
+-- The server's clock in ms. Times that machines compare (when a retry is due, the gaps
+-- of watch_gap) come from it, so the machines' own clocks never need to agree.
+local function server_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
 -- Redis paused (SIGSTOP, a long fork or fsync stall, a restart from the AOF) stops every
 -- consumer's renewals while the idle times of their leases, on the server's clock, go on
 -- growing. The first claim after it would take over events that live consumers are still
@@ -868,8 +872,7 @@ end
 -- for the live consumers to renew. Events of a consumer that died meanwhile are taken over
 -- one lease later. Uses the server's clock (TIME), never the callers'.
 local function watch_gap(lease)
-  local t = redis.call('TIME')
-  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  local now = server_ms()
   local L = ns .. ':lt'
   local last = tonumber(redis.call('GET', L) or '0')
   redis.call('SET', L, now)
@@ -937,10 +940,10 @@ if dups > 0 then redis.call('HINCRBY', N, 'duplicates', dups) end
 if stale > 0 then redis.call('HINCRBY', N, 'stale', stale) end
 return 1
 "#),
-            // ARGV: ns consumer max now lease max_attempts hold_max
+            // ARGV: ns consumer max lease max_attempts hold_max
             claim: s(r#"
-local me, max, now = ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
-local lease, maxa, hold = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
+local me, max, now = ARGV[2], tonumber(ARGV[3]), server_ms()
+local lease, maxa, hold = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
 wake_idle = lease + 1
 -- Entries of consumers that stopped renewing their leases. The scan goes on from where
 -- the last one stopped (Redis 7 looks at most COUNT * 10 pending entries per call: from
@@ -1042,19 +1045,19 @@ redis.call('HINCRBY', N, 'handled', 1)
 redis.call('HINCRBY', N, 'inflight', -1)
 return settle(me, id, 1)
 "#),
-            // ARGV: ns consumer id error now delay max_attempts idle repeat
+            // ARGV: ns consumer id error delay max_attempts idle repeat
             nack: s(r#"
 local me, id, err = ARGV[2], ARGV[3], ARGV[4]
-local now, delay, maxa = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
-wake_idle = ARGV[8]
+local delay, maxa = tonumber(ARGV[5]), tonumber(ARGV[6])
+wake_idle = ARGV[7]
 local E = ns .. ':e:' .. id
-if not held(me, id) or redis.call('HGET', E, 'h') ~= '1' then return settled(me, id, ARGV[9]) end
+if not held(me, id) or redis.call('HGET', E, 'h') ~= '1' then return settled(me, id, ARGV[8]) end
 redis.call('HINCRBY', N, 'inflight', -1)
 if tonumber(redis.call('HGET', E, 'a')) >= maxa then
   to_dead(id, err)
   return settle(me, id, 2)
 end
-redis.call('HSET', E, 'h', 0, 'nb', now + delay, 'err', err)
+redis.call('HSET', E, 'h', 0, 'nb', server_ms() + delay, 'err', err)
 return settle(me, id, 1)
 "#),
             // ARGV: ns consumer id-or-empty idle. With an id: that event, held, given back
