@@ -88,6 +88,12 @@ impl PyInbox {
         })
     }
 
+    /// `(ready, in_flight)` alone, without counting the dedupe keys (which Redis does by
+    /// walking the keyspace): what `WebhookReceiver.join` polls.
+    fn _backlog(&self, py: Python<'_>) -> PyResult<(u64, u64)> {
+        guard(|| py.detach(|| self.get()?.backlog()).py_err())
+    }
+
     /// Up to `limit` dead letters, oldest first: dicts with `id`, `event`,
     /// `attempts`, `last_error`, `accepted_at_ms`.
     #[pyo3(signature = (limit = 100))]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -28,6 +29,7 @@ from test_inbox_processes import (
     start,
     wait_for,
 )
+from wa360.receivers import WebhookReceiver
 from wa360.testing import inbound_text
 
 
@@ -109,6 +111,45 @@ def unacknowledged(url: str) -> set[str]:
 
     keys = run("--scan", "--pattern", f"{{{name}}}:e:*").split()
     return {run("HGET", k, "k").strip().removeprefix("m:") for k in keys}
+
+
+def scans() -> int:
+    """How many SCAN commands the test's Redis has run."""
+    cli = str(Path(os.environ["WA360_TEST_REDIS_SERVER"]).with_name("redis-cli"))
+    out = subprocess.run(
+        [cli, "-u", redis_url(), "INFO", "commandstats"], capture_output=True, text=True, check=True
+    ).stdout
+    for line in out.splitlines():
+        if line.startswith("cmdstat_scan:"):
+            return int(line.split("calls=")[1].split(",")[0])
+    return 0
+
+
+def test_join_with_a_redis_inbox_does_not_walk_the_dedupe_keys() -> None:
+    """join() polls until the inbox is drained, every 20 ms. It read stats(), which with Redis
+    counts the dedupe keys by walking the keyspace with SCAN: with the millions of keys a week
+    of deliveries leaves, each poll took seconds and could time out. It reads the backlog
+    alone now; stats() still counts the keys."""
+    seen: list[str] = []
+    gate = threading.Event()
+
+    def on_events(events: list[wa360.Event]) -> None:
+        gate.wait(10)
+        seen.extend(str(getattr(e, "id", "")) for e in events)
+
+    receiver = WebhookReceiver(
+        on_events, inbox=fresh_inbox(), concurrency=1, insecure_skip_verify=True
+    )
+    for w in ("wamid.J1", "wamid.J2"):
+        assert receiver.handle({}, inbound_text("15550003333", "x", w))[0] == 200
+    before = scans()
+    threading.Timer(0.3, gate.set).start()
+    assert receiver.join(timeout=10)
+    assert seen == ["wamid.J1", "wamid.J2"]
+    assert scans() == before, "join walked the keyspace"
+    assert receiver.inbox is not None and receiver.inbox.stats()["keys"] == 2
+    assert scans() > before, "stats counts the keys (and this test sees SCAN)"
+    assert receiver.close(1.0) == 0
 
 
 class OwnRedis:

@@ -216,6 +216,13 @@ pub trait Inbox: Send + Sync + fmt::Debug {
     }
     /// Counts.
     fn stats(&self) -> Result<InboxStats>;
+    /// `(ready, in_flight)` of [`Inbox::stats`] alone, for a caller that polls until the
+    /// inbox is drained (Python `WebhookReceiver.join`): counting the dedupe keys, which
+    /// the Redis inbox does by walking the keyspace, is left out.
+    fn backlog(&self) -> Result<(u64, u64)> {
+        let s = self.stats()?;
+        Ok((s.ready, s.in_flight))
+    }
     /// Up to `limit` dead letters, oldest first.
     fn dead(&self, limit: usize) -> Result<Vec<DeadLetter>>;
     /// Put dead letters back in line with fresh attempts: one by id, or all

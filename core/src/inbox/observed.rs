@@ -118,6 +118,10 @@ impl Inbox for Observed {
         self.inner.stats()
     }
 
+    fn backlog(&self) -> Result<(u64, u64)> {
+        self.inner.backlog()
+    }
+
     fn dead(&self, limit: usize) -> Result<Vec<DeadLetter>> {
         self.inner.dead(limit)
     }

@@ -718,6 +718,26 @@ impl Inbox for RedisInbox {
         })
     }
 
+    fn backlog(&self) -> Result<(u64, u64)> {
+        let (s, n) = (self.key("s"), self.key("n"));
+        let (len, in_flight): (u64, Option<i64>) =
+            self.run("cannot read counts of", true, move |mut c| {
+                let (s, n) = (s.clone(), n.clone());
+                async move {
+                    let len: u64 = redis::cmd("XLEN").arg(&s).query_async(&mut c).await?;
+                    let in_flight: Option<i64> = redis::cmd("HGET")
+                        .arg(&n)
+                        .arg("inflight")
+                        .query_async(&mut c)
+                        .await?;
+                    Ok((len, in_flight))
+                }
+            })?;
+        // As in `stats`.
+        let in_flight = u64::try_from(in_flight.unwrap_or(0)).unwrap_or(0).min(len);
+        Ok((len - in_flight, in_flight))
+    }
+
     fn dead(&self, limit: usize) -> Result<Vec<DeadLetter>> {
         let d = self.key("dead");
         let rows: Vec<(String, HashMap<String, String>)> =

@@ -665,6 +665,20 @@ fn fold_in_tx(
     Ok(outcome)
 }
 
+/// Events ready to claim (waiting, or held past their lease) and in flight at `now`.
+fn backlog(c: &Connection, now: i64) -> rusqlite::Result<(u64, u64)> {
+    let count = |sql: &str| c.query_row(sql, [now], |r| r.get::<_, i64>(0));
+    let u = |n: i64| u64::try_from(n).unwrap_or(0);
+    Ok((
+        u(count(
+            "SELECT count(*) FROM entries WHERE state = 0 OR (state = 1 AND lease_until < ?1)",
+        )?),
+        u(count(
+            "SELECT count(*) FROM entries WHERE state = 1 AND lease_until >= ?1",
+        )?),
+    ))
+}
+
 impl Inbox for SqliteInbox {
     /// Group commit: a delivery is queued, then whoever holds the connection
     /// next stores every queued delivery in one transaction with one fsync.
@@ -907,20 +921,24 @@ impl Inbox for SqliteInbox {
                 .map(|n| n.unwrap_or(0))
             };
             let u = |n: i64| u64::try_from(n).unwrap_or(0);
+            let (ready, in_flight) = backlog(c, now)?;
             Ok(InboxStats {
-                ready: u(count(
-                    "SELECT count(*) FROM entries WHERE state = 0 OR (state = 1 AND lease_until < ?1)",
+                ready,
+                in_flight,
+                dead: u(count(
+                    "SELECT count(*) + 0 * ?1 FROM entries WHERE state = 3",
                 )?),
-                in_flight: u(count(
-                    "SELECT count(*) FROM entries WHERE state = 1 AND lease_until >= ?1",
-                )?),
-                dead: u(count("SELECT count(*) + 0 * ?1 FROM entries WHERE state = 3")?),
                 handled: u(counter("handled")?),
                 duplicates: u(counter("duplicates")?),
                 stale: u(counter("stale")?),
                 keys: u(count("SELECT count(*) + 0 * ?1 FROM dedupe")?),
             })
         })
+    }
+
+    fn backlog(&self) -> Result<(u64, u64)> {
+        let now = now_ms();
+        self.read("cannot read", |c| backlog(c, now))
     }
 
     fn dead(&self, limit: usize) -> Result<Vec<DeadLetter>> {

@@ -100,6 +100,7 @@ macro_rules! inbox_contract_tests {
             handles_share_the_work_exactly_once_and_in_conversation_order,
             a_deep_event_the_receiver_allowed_is_handed_out_with_the_others,
             a_body_of_many_events_is_handed_out_whole_one_claim_at_a_time,
+            backlog_is_what_stats_says_is_ready_and_in_flight,
         );
     };
     (@cases $backend:expr; $($case:ident),* $(,)?) => {
@@ -577,4 +578,27 @@ pub fn a_body_of_many_events_is_handed_out_whole_one_claim_at_a_time(backend: Ba
         }
         assert!(inbox.claim("c", 1).unwrap().is_empty());
     }
+}
+
+/// `backlog` (what a caller polls until the inbox is drained) agrees with `stats` as
+/// events arrive, are handed out and leave.
+pub fn backlog_is_what_stats_says_is_ready_and_in_flight(backend: Backend) {
+    let inbox = backend("").inbox();
+    let both = |inbox: &dyn Inbox| {
+        let s = inbox.stats().unwrap();
+        let b = inbox.backlog().unwrap();
+        assert_eq!(b, (s.ready, s.in_flight));
+        b
+    };
+    assert_eq!(both(&*inbox), (0, 0));
+    text(&*inbox, "111", "wamid.B1");
+    text(&*inbox, "222", "wamid.B2");
+    assert_eq!(both(&*inbox), (2, 0));
+    let got = inbox.claim("c", 1).unwrap();
+    assert_eq!(both(&*inbox), (1, 1));
+    assert!(inbox.ack("c", &got[0].id).unwrap());
+    assert_eq!(both(&*inbox), (1, 0));
+    let got = inbox.claim("c", 1).unwrap();
+    assert!(inbox.ack("c", &got[0].id).unwrap());
+    assert_eq!(both(&*inbox), (0, 0));
 }
