@@ -78,10 +78,35 @@ js_type!(Json, "JSON", Unknown);
 
 impl FromNapiValue for Json {
     unsafe fn from_napi_value(env: sys::napi_env, v: sys::napi_value) -> napi::Result<Self> {
-        match unsafe { read(env, v, "", 0) } {
+        match unsafe { read(env, v, "", 0, false) } {
             Ok(v) => Ok(Json(v)),
             Err(e) => Err(to_js(env, &e)),
         }
+    }
+}
+
+/// An options object whose members hold settings, such as headers to register or check:
+/// read as [`Json`] is, but below the top level a member that is `undefined` is an error,
+/// not absent, and every object must be a plain one. `{ headers: { Authorization:
+/// process.env.UNSET } }`, or headers given as a `Map` or a `Headers` (which
+/// `JSON.stringify` writes as `{}`), would otherwise register or check no header at all,
+/// silently. At the top level `undefined` still means "not given" (`{ waba: undefined }`).
+pub struct Settings(pub Value);
+
+js_type!(Settings, "JSON", Unknown);
+
+impl FromNapiValue for Settings {
+    unsafe fn from_napi_value(env: sys::napi_env, v: sys::napi_value) -> napi::Result<Self> {
+        match unsafe { read(env, v, "", 0, true) } {
+            Ok(v) => Ok(Settings(v)),
+            Err(e) => Err(to_js(env, &e)),
+        }
+    }
+}
+
+impl From<Settings> for Json {
+    fn from(s: Settings) -> Json {
+        Json(s.0)
     }
 }
 
@@ -94,7 +119,7 @@ js_type!(JsonArg, "JSON", Unknown);
 
 impl FromNapiValue for JsonArg {
     unsafe fn from_napi_value(env: sys::napi_env, v: sys::napi_value) -> napi::Result<Self> {
-        Ok(JsonArg(unsafe { read(env, v, "", 0) }))
+        Ok(JsonArg(unsafe { read(env, v, "", 0, false) }))
     }
 }
 
@@ -199,7 +224,7 @@ impl RawObject {
 
     /// The whole value, read like [`Json`].
     pub fn json(&self) -> wa360::Result<Value> {
-        unsafe { read(self.env, self.value, "", 0) }
+        unsafe { read(self.env, self.value, "", 0, false) }
     }
 }
 
@@ -306,14 +331,42 @@ unsafe fn own_key_values(
     Ok(out)
 }
 
+/// Whether the object `v` is a plain one: its prototype is `Object.prototype` (or
+/// `null`), as for an object literal or `JSON.parse`.
+unsafe fn is_plain_object(env: sys::napi_env, v: sys::napi_value) -> Result<bool, wa360::Error> {
+    let mut proto = ptr::null_mut();
+    napi::check_status!(unsafe { sys::napi_get_prototype(env, v, &mut proto) })
+        .map_err(internal)?;
+    if type_of(env, proto).map_err(internal)? == sys::ValueType::napi_null {
+        return Ok(true);
+    }
+    let (mut global, mut object, mut object_proto) =
+        (ptr::null_mut(), ptr::null_mut(), ptr::null_mut());
+    napi::check_status!(unsafe { sys::napi_get_global(env, &mut global) }).map_err(internal)?;
+    napi::check_status!(unsafe {
+        sys::napi_get_named_property(env, global, c"Object".as_ptr(), &mut object)
+    })
+    .map_err(internal)?;
+    napi::check_status!(unsafe {
+        sys::napi_get_named_property(env, object, c"prototype".as_ptr(), &mut object_proto)
+    })
+    .map_err(internal)?;
+    let mut same = false;
+    napi::check_status!(unsafe { sys::napi_strict_equals(env, proto, object_proto, &mut same) })
+        .map_err(internal)?;
+    Ok(same)
+}
+
 /// 2^53: JS numbers at or above it in magnitude are not exact integers.
 const TWO_53: f64 = 9_007_199_254_740_992.0;
 
+/// `strict`: see [`Settings`].
 unsafe fn read(
     env: sys::napi_env,
     v: sys::napi_value,
     path: &str,
     depth: usize,
+    strict: bool,
 ) -> Result<Value, wa360::Error> {
     use wa360::input;
     if depth > input::MAX_DEPTH {
@@ -386,7 +439,7 @@ unsafe fn read(
                         out.push(Value::Null);
                         continue;
                     }
-                    out.push(unsafe { read(env, el, &child, depth + 1)? });
+                    out.push(unsafe { read(env, el, &child, depth + 1, strict)? });
                 }
                 Value::Array(out)
             } else {
@@ -402,6 +455,12 @@ unsafe fn read(
                         "must be a JSON value (object, array, string, number, boolean or null), got a Buffer",
                     ));
                 }
+                if strict && !unsafe { is_plain_object(env, v)? } {
+                    return Err(wa360::Error::invalid(
+                        name,
+                        "must be a plain object ({ key: value }), not a Map, Headers or class instance",
+                    ));
+                }
                 let mut map = Map::new();
                 for k in unsafe { own_key_values(env, v)? } {
                     let key = unsafe { read_string(env, k, path) }
@@ -409,12 +468,19 @@ unsafe fn read(
                     let mut el = ptr::null_mut();
                     napi::check_status!(unsafe { sys::napi_get_property(env, v, k, &mut el) })
                         .map_err(internal)?;
-                    // `undefined` members are absent, as in JSON.stringify.
+                    let child = input::join_key(path, &key);
+                    // `undefined` members are absent, as in JSON.stringify; in settings
+                    // only at the top level.
                     if type_of(env, el).map_err(internal)? == sys::ValueType::napi_undefined {
+                        if strict && depth > 0 {
+                            return Err(wa360::Error::invalid(
+                                input::field_name(&child),
+                                "is undefined: give a value, or leave the key out",
+                            ));
+                        }
                         continue;
                     }
-                    let child = input::join_key(path, &key);
-                    map.insert(key, unsafe { read(env, el, &child, depth + 1)? });
+                    map.insert(key, unsafe { read(env, el, &child, depth + 1, strict)? });
                 }
                 Value::Object(map)
             }

@@ -309,9 +309,11 @@ impl JsSandbox {
         &self,
         env: &'env Env,
         url: String,
-        options: Option<crate::own::Json>,
+        options: Option<crate::own::Settings>,
     ) -> napi::Result<PromiseRaw<'env, ()>> {
-        let o = guard(env, || crate::own::options(options, &["headers", "waba"]))?;
+        let o = guard(env, || {
+            crate::own::options(options.map(crate::own::Json::from), &["headers", "waba"])
+        })?;
         let headers: std::collections::BTreeMap<String, String> =
             guard(env, || crate::own::opt_str_map(&o, "headers"))?
                 .unwrap_or_default()

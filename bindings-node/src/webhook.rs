@@ -309,7 +309,7 @@ impl JsVerifier {
     /// `app_secret`, are accepted too). Throws `invalid_argument` naming the
     /// setting when no check is given, a key is unknown or a value is unusable.
     #[napi(constructor, ts_args_type = "options: VerifierOptions")]
-    pub fn new(env: Env, options: Json) -> napi::Result<Self> {
+    pub fn new(env: Env, options: crate::own::Settings) -> napi::Result<Self> {
         guard(&env, move || {
             let spec = match options.0 {
                 serde_json::Value::Object(m) => serde_json::Value::Object(
@@ -420,7 +420,7 @@ pub fn validate_webhook_url(env: Env, url: Text) -> napi::Result<()> {
 /// (the same check `setWebhook` makes before any request). Throws
 /// `invalid_argument` naming `url` or `headers.<name>`.
 #[napi(ts_args_type = "settings: { url: string; headers?: Record<string, string> }")]
-pub fn validate_webhook_settings(env: Env, settings: Json) -> napi::Result<()> {
+pub fn validate_webhook_settings(env: Env, settings: crate::own::Settings) -> napi::Result<()> {
     guard(&env, || WebhookSettings::from_json(&settings.0)?.validate())
 }
 
@@ -443,10 +443,10 @@ impl JsClient {
         &self,
         env: &'env Env,
         url: Text,
-        options: Option<Json>,
+        options: Option<crate::own::Settings>,
     ) -> napi::Result<PromiseRaw<'env, ()>> {
         let read = || -> wa360::Result<(WebhookSettings, bool)> {
-            let o = crate::own::options(options, &["headers", "waba"])?;
+            let o = crate::own::options(options.map(Json::from), &["headers", "waba"])?;
             let mut settings = WebhookSettings::new(url.named("url")?);
             for (k, v) in crate::own::opt_str_map(&o, "headers")?.unwrap_or_default() {
                 settings = settings.header(k, v);

@@ -5,7 +5,7 @@ import { test, before, after, beforeEach, describe } from 'node:test'
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import http from 'node:http'
-import { Client, Sandbox, buildMessage, isWa360Error, _errorFields } from '../wa360.mjs'
+import { Client, Sandbox, Verifier, buildMessage, isWa360Error, _errorFields } from '../wa360.mjs'
 import { createApp } from '../examples/express-receiver.mjs'
 import { createServer } from '../examples/fastify-receiver.mjs'
 import { waitFor } from './helpers.mjs'
@@ -117,6 +117,38 @@ test('webhook registration at both levels, validated before any request', async 
   await assert.rejects(client.setWebhook('http://hooks.example.com/wa'), { code: 'invalid_argument', field: 'url' })
   await assert.rejects(client.setWebhook('https://hooks.example.com:8443/wa'), { code: 'invalid_argument', field: 'url' })
   assert.equal(sb.requests().length, before)
+})
+
+test('a header given as undefined, or headers as a Map or Headers, is refused, not dropped from the registration', async () => {
+  // `{ Authorization: process.env.UNSET }` registered no header at all: the old
+  // registration, with its auth, was replaced by one without, and every delivery failed the
+  // receiver's check. So did a Map or a Headers, which JSON.stringify writes as {}.
+  await client.setWebhook('https://hooks.example.com/keep', { headers: { Authorization: 'Basic aG9vazpzZWNyZXQ=' } })
+  const before = sb.requests().length
+  const given = [
+    [{ headers: { Authorization: undefined } }, 'headers.Authorization'],
+    [{ headers: new Map([['Authorization', 'Basic aG9vazpzZWNyZXQ=']]) }, 'headers'],
+    [{ headers: new Headers({ Authorization: 'Basic aG9vazpzZWNyZXQ=' }) }, 'headers']
+  ]
+  for (const [options, field] of given) {
+    await assert.rejects(client.setWebhook('https://hooks.example.com/wa', options), { code: 'invalid_argument', field })
+  }
+  assert.equal(sb.requests().length, before, 'no request made')
+  assert.equal((await client.getWebhook()).url, 'https://hooks.example.com/keep')
+  // At the top level undefined is "not given", as before.
+  await client.setWebhook('https://hooks.example.com/top', { headers: undefined, waba: undefined })
+  assert.equal((await client.getWebhook()).url, 'https://hooks.example.com/top')
+})
+
+test('a Verifier with a header check given as undefined, or as a Map, is refused, not built without it', () => {
+  const basicAuth = { user: 'hook', password: 'secret-password' }
+  assert.throws(() => new Verifier({ basicAuth, headers: { 'X-Webhook-Key': undefined } }), { code: 'invalid_argument', field: 'headers.X-Webhook-Key' })
+  assert.throws(() => new Verifier({ headers: new Map([['X-Webhook-Key', 'k']]) }), { code: 'invalid_argument', field: 'headers' })
+  assert.throws(() => new Verifier({ basicAuth: { user: 'hook', password: undefined } }), { code: 'invalid_argument', field: 'basicAuth.password' })
+  const v = new Verifier({ basicAuth, headers: { 'X-Webhook-Key': 'k' }, appSecret: undefined })
+  const auth = 'Basic ' + Buffer.from('hook:secret-password').toString('base64')
+  assert.equal(v.isValid({ authorization: auth }, '{}'), false, 'the header check is kept')
+  assert.equal(v.isValid({ authorization: auth, 'x-webhook-key': 'k' }, '{}'), true)
 })
 
 describe('every error class', () => {
