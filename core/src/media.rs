@@ -355,7 +355,11 @@ impl<'a> Media<'a> {
         Ok(info)
     }
 
-    /// Look up a media id and download the file through the 360dialog host.
+    /// Look up a media id and download the file through the 360dialog host. The bytes
+    /// are checked against the look-up's `file_size` and `sha256` when it gives them: a
+    /// body cut short by a server that closed the connection (no `Content-Length`), or an
+    /// error page served with 200, is fetched again (up to [`DOWNLOAD_TRIES`] in all) and
+    /// then refused with `invalid_response`, never returned as the file.
     pub async fn download(&self, media_id: &str) -> Result<Bytes> {
         let info = self.info(media_id).await?;
         let base = self.transport.config().base_url();
@@ -363,7 +367,27 @@ impl<'a> Media<'a> {
             status: 200,
             reason: format!("media look-up returned an unusable url: {e}"),
         })?;
-        self.fetch(&url).await
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            let body = self.fetch(&url).await?;
+            match mismatch(&info, &body) {
+                None => return Ok(body),
+                Some(reason) if tries >= DOWNLOAD_TRIES => {
+                    return Err(Error::InvalidResponse {
+                        status: 200,
+                        reason: format!("downloaded media {reason} (after {tries} tries)"),
+                    });
+                }
+                Some(reason) => {
+                    tracing::warn!(
+                        target: "wa360::media",
+                        try_no = tries,
+                        "downloaded media {reason}: fetching it again"
+                    );
+                }
+            }
+        }
     }
 
     /// Download a media URL (from [`Media::info`] or an inbound webhook's `url`) through
@@ -405,6 +429,39 @@ impl<'a> Media<'a> {
             .await?;
         Ok(resp.body)
     }
+}
+
+/// How many times [`Media::download`] fetches a file whose bytes do not match its look-up.
+const DOWNLOAD_TRIES: u32 = 3;
+
+/// Why `body` is not the file `info` describes, if it is not: a different length than
+/// `file_size`, or a different SHA-256 than `sha256`. The hash is compared as hex (the
+/// look-up's form) or base64 (the webhooks' form); a value in neither form, or an
+/// absent one, is not checked.
+fn mismatch(info: &MediaInfo, body: &[u8]) -> Option<String> {
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    if let Some(size) = info.file_size
+        && size != body.len() as u64
+    {
+        return Some(format!("is {} bytes, the look-up says {size}", body.len()));
+    }
+    let want = info.sha256.trim();
+    if want.is_empty() {
+        return None;
+    }
+    let got = sha2::Sha256::digest(body);
+    let matches = if want.len() == 64 && want.bytes().all(|b| b.is_ascii_hexdigit()) {
+        let hex: String = got.iter().map(|b| format!("{b:02x}")).collect();
+        hex.eq_ignore_ascii_case(want)
+    } else if let Ok(raw) = base64::engine::general_purpose::STANDARD.decode(want)
+        && raw.len() == 32
+    {
+        raw.as_slice() == got.as_slice()
+    } else {
+        return None;
+    };
+    (!matches).then(|| "does not match the look-up's SHA-256".to_owned())
 }
 
 fn validate_mime(mime: &str) -> Result<()> {

@@ -178,7 +178,7 @@ async fn download_rewrites_lookaside_host_and_keeps_query_bytes() {
     let server = TestServer::start(vec![
         lookup(
             &format!("https://lookaside.fbsbx.com/whatsapp_business/attachments/?{query}"),
-            json!(5),
+            json!(6),
         ),
         Reply::raw(200, "image/jpeg", b"\xFF\xD8JPEG"),
     ])
@@ -196,6 +196,76 @@ async fn download_rewrites_lookaside_host_and_keeps_query_bytes() {
     assert_eq!(reqs[1].header("d360-api-key"), Some(KEY));
     assert_eq!(reqs[0].header("accept"), Some("application/json"));
     assert_eq!(reqs[1].header("accept"), Some("*/*"));
+}
+
+/// The look-up of media 1 on `server` with its real size and SHA-256 (hex, as the look-up
+/// gives it, or base64, as webhooks do).
+fn lookup_of(server: &TestServer, file: &[u8], base64: bool) -> Reply {
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    let digest = sha2::Sha256::digest(file);
+    let sha = if base64 {
+        base64::engine::general_purpose::STANDARD.encode(digest)
+    } else {
+        digest.iter().map(|b| format!("{b:02x}")).collect()
+    };
+    Reply::json(
+        200,
+        json!({"messaging_product":"whatsapp","url":attachment(server),"mime_type":"image/jpeg",
+               "sha256":sha,"file_size":file.len(),"id":"1029384756102938"}),
+    )
+}
+
+/// A download that the server ends by closing the connection (no `Content-Length`) came
+/// back short, or as another body altogether (an error page with 200), and was returned as
+/// the file. It is checked against the look-up's size and SHA-256: fetched again when it
+/// does not match, and refused with `invalid_response` when it never does.
+#[tokio::test]
+async fn a_download_cut_short_or_not_the_file_is_fetched_again_then_refused() {
+    let file: Vec<u8> = (0..1024u32).map(|i| (i % 251) as u8).collect();
+    let server = TestServer::start(vec![]).await;
+    let c = client(&server);
+    // Cut short once, then whole: the second fetch is the file.
+    for b64 in [false, true] {
+        server.push(lookup_of(&server, &file, b64));
+        server.push(Reply::CloseDelimited {
+            status: 200,
+            body: file[..500].to_vec(),
+        });
+        server.push(Reply::CloseDelimited {
+            status: 200,
+            body: file.clone(),
+        });
+        let got = c.media().download("1029384756102938").await.unwrap();
+        assert_eq!(got.len(), file.len());
+        assert!(got[..] == file[..]);
+    }
+    // Always cut short: refused, naming sizes.
+    let before = server.count();
+    server.push(lookup_of(&server, &file, false));
+    for _ in 0..3 {
+        server.push(Reply::CloseDelimited {
+            status: 200,
+            body: file[..500].to_vec(),
+        });
+    }
+    let e = c.media().download("1029384756102938").await.unwrap_err();
+    assert_eq!(e.code(), ErrorCode::InvalidResponse, "{e}");
+    assert!(
+        e.to_string().contains("500 bytes, the look-up says 1024"),
+        "{e}"
+    );
+    assert_eq!(server.count() - before, 4, "the look-up and three fetches");
+    // The right length but other bytes (an error page of that length): refused by the hash.
+    let mut other = file.clone();
+    other[7] ^= 1;
+    server.push(lookup_of(&server, &file, true));
+    for _ in 0..3 {
+        server.push(Reply::raw(200, "text/html", &other));
+    }
+    let e = c.media().download("1029384756102938").await.unwrap_err();
+    assert_eq!(e.code(), ErrorCode::InvalidResponse, "{e}");
+    assert!(e.to_string().contains("SHA-256"), "{e}");
 }
 
 #[tokio::test]

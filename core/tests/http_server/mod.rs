@@ -65,6 +65,9 @@ pub enum Reply {
     },
     /// Wait `after` once the whole request is read, then give `reply`.
     Late { after: Duration, reply: Box<Reply> },
+    /// Send a status line and headers with no length (`Connection: close`), send `body`,
+    /// then close: the body ends where the connection does, whole or cut short.
+    CloseDelimited { status: u16, body: Vec<u8> },
     /// Send a status line and headers declaring `declared` bytes, send `body`, then close.
     Truncated {
         status: u16,
@@ -231,6 +234,15 @@ async fn handle(
             } => {
                 write_partial(reader.get_mut(), status, declared, &body).await?;
                 tokio::time::sleep(Duration::from_secs(30)).await;
+                return Ok(());
+            }
+            Reply::CloseDelimited { status, body } => {
+                let mut s = reader.into_inner();
+                let head = format!("HTTP/1.1 {status} Scripted\r\nConnection: close\r\n\r\n");
+                s.write_all(head.as_bytes()).await?;
+                s.write_all(&body).await?;
+                s.flush().await?;
+                s.shutdown().await?;
                 return Ok(());
             }
             Reply::Truncated {
