@@ -78,6 +78,11 @@ pub fn router(state: Arc<State>) -> Router {
         .route("/_sandbox/limits", post(set_limits).get(get_limits))
         .route("/_sandbox/recipients", get(list_recipients))
         .fallback(not_found)
+        // axum's default of 2 MB would refuse most media: take the largest file WhatsApp
+        // allows (a 100 MB document) plus room for the multipart envelope.
+        .layer(axum::extract::DefaultBodyLimit::max(
+            wa360::media::MAX_UPLOAD_BYTES + 1024 * 1024,
+        ))
         .with_state(state)
 }
 
