@@ -1048,7 +1048,13 @@ for j = 4, #ARGV do
   if held(me, ARGV[j]) then ids[#ids + 1] = ARGV[j] end
 end
 if #ids == 0 then return 0 end
-redis.call('XCLAIM', S, 'g', me, 0, unpack(ids), 'JUSTID')
+-- Every id in one call. `unpack(ids)` followed by another argument would pass only the
+-- first id (Lua truncates a multi-value call that is not the last argument), and the other
+-- leases would run out under a live consumer.
+local a = {'XCLAIM', S, 'g', me, 0}
+for _, id in ipairs(ids) do a[#a + 1] = id end
+a[#a + 1] = 'JUSTID'
+redis.call(unpack(a))
 return #ids
 "#),
             // ARGV: ns consumer id idle repeat

@@ -101,6 +101,7 @@ macro_rules! inbox_contract_tests {
             a_deep_event_the_receiver_allowed_is_handed_out_with_the_others,
             a_body_of_many_events_is_handed_out_whole_one_claim_at_a_time,
             backlog_is_what_stats_says_is_ready_and_in_flight,
+            extend_keeps_every_lease_a_consumer_holds,
         );
     };
     (@cases $backend:expr; $($case:ident),* $(,)?) => {
@@ -303,6 +304,28 @@ pub fn an_expired_lease_goes_to_another_consumer_and_release_is_immediate(backen
     assert!(b.release("live", &took[0].id).unwrap());
     let again = a.claim("third", 5).unwrap();
     assert_eq!((ids(&again), again[0].attempt), (vec!["wamid.X".into()], 2));
+}
+
+/// A consumer handling several events at once renews every one of their leases. With Redis
+/// only the first was renewed: the others ran out under the live consumer, another consumer
+/// took them over and they ran twice (their attempts counted up to the dead letters).
+pub fn extend_keeps_every_lease_a_consumer_holds(backend: Backend) {
+    let inbox = backend("lease_ms=300").inbox();
+    for (from, wamid) in [("111", "wamid.A"), ("222", "wamid.B"), ("333", "wamid.C")] {
+        text(&*inbox, from, wamid);
+    }
+    let got = inbox.claim("c1", 3).unwrap();
+    assert_eq!(ids(&got), ["wamid.A", "wamid.B", "wamid.C"]);
+    let held: Vec<String> = got.iter().map(|d| d.id.clone()).collect();
+    for _ in 0..6 {
+        std::thread::sleep(Duration::from_millis(100));
+        assert_eq!(inbox.extend("c1", &held).unwrap(), 3);
+        let took = inbox.claim("c2", 3).unwrap();
+        assert!(took.is_empty(), "took over {:?}", ids(&took));
+    }
+    for d in &got {
+        assert!(inbox.ack("c1", &d.id).unwrap(), "still held: {:?}", d.event);
+    }
 }
 
 pub fn extend_keeps_a_lease(backend: Backend) {
