@@ -102,7 +102,7 @@ test('profile: update, get, limits, picture through the resumable upload', async
   assert.match(h, /^4::/)
   assert.ok((await client.getProfile()).profile_picture_url)
   assert.match(await client.uploadResumable(Buffer.from('%PDF-1.4'), 'application/pdf', 'a.pdf'), /^4::/)
-  await rejectsWith(client.setProfilePicture(Buffer.from('GIF8'), 'image/gif'), 'invalid_argument', 'mime')
+  await rejectsWith(client.setProfilePicture(Buffer.from('GIF8'), 'image/gif'), 'invalid_argument', 'mime_type')
 })
 
 test('health: status, check, blocked number, wrong key', async () => {

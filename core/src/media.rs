@@ -280,19 +280,7 @@ impl<'a> Media<'a> {
     /// `type=<mime>` and a `file` part carrying the filename and content type).
     /// Returns the media id. Not retried once the request may have arrived.
     pub async fn upload(&self, bytes: Vec<u8>, mime: &str, filename: &str) -> Result<String> {
-        if bytes.is_empty() {
-            return Err(Error::invalid("bytes", "must not be empty"));
-        }
-        if bytes.len() > MAX_UPLOAD_BYTES {
-            return Err(Error::invalid("bytes", "must be at most 100 MB"));
-        }
-        validate_mime(mime)?;
-        if filename.trim().is_empty() || filename.chars().any(|c| c.is_control() || c == '"') {
-            return Err(Error::invalid(
-                "filename",
-                "must be non-empty, without control characters or quotes",
-            ));
-        }
+        check_upload(bytes.len(), mime, filename, "filename")?;
         let t = self.transport;
         let body = Body::Upload {
             bytes: Bytes::from(bytes),
@@ -472,10 +460,72 @@ fn validate_mime(mime: &str) -> Result<()> {
         Ok(())
     } else {
         Err(Error::invalid(
-            "mime",
+            "mime_type",
             "must be a MIME type such as image/jpeg",
         ))
     }
+}
+
+/// The largest file WhatsApp takes for a media type (docs/360dialog-api.md §4.2), for the
+/// MIME types that table names; `None` for the others (documents: [`MAX_UPLOAD_BYTES`]).
+/// A WebP is a sticker, whose limit is the animated one's (a static sticker's 100 KB cannot
+/// be told from the type alone).
+pub fn largest_for(mime: &str) -> Option<(usize, &'static str)> {
+    const MB: usize = 1024 * 1024;
+    let essence = mime
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    Some(match essence.as_str() {
+        "image/jpeg" | "image/png" => (5 * MB, "an image is at most 5 MB"),
+        "image/webp" => (500 * 1024, "a sticker is at most 500 KB"),
+        "video/mp4" | "video/3gpp" => (16 * MB, "a video is at most 16 MB"),
+        "audio/aac" | "audio/amr" | "audio/mpeg" | "audio/mp4" | "audio/ogg" => {
+            (16 * MB, "an audio file is at most 16 MB")
+        }
+        _ => return None,
+    })
+}
+
+/// The one rule for a file to upload, through `POST /media` or a resumable upload: `data`
+/// not empty and within the size limits (100 MB, and its type's, §4.2), `mime_type` a MIME
+/// type, the file name (named `name_field`) 1 to 255 characters without control characters,
+/// quotes, `/` or `\` (a name, not a path: it is shown to the recipient of a document).
+pub(crate) fn check_upload(
+    len: usize,
+    mime: &str,
+    file_name: &str,
+    name_field: &str,
+) -> Result<()> {
+    if len == 0 {
+        return Err(Error::invalid("data", "must not be empty"));
+    }
+    if len > MAX_UPLOAD_BYTES {
+        return Err(Error::invalid("data", "must be at most 100 MB"));
+    }
+    validate_mime(mime)?;
+    if let Some((max, rule)) = largest_for(mime)
+        && len > max
+    {
+        return Err(Error::invalid(
+            "data",
+            format!("{rule} ({len} bytes given)"),
+        ));
+    }
+    if file_name.trim().is_empty()
+        || file_name.chars().count() > 255
+        || file_name
+            .chars()
+            .any(|c| c.is_control() || matches!(c, '"' | '/' | '\\'))
+    {
+        return Err(Error::invalid(
+            name_field,
+            "must be a file name of 1 to 255 characters, without control characters, quotes, / or \\",
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -530,7 +580,7 @@ mod tests {
         assert!(validate_mime("image/jpeg").is_ok());
         assert!(validate_mime("audio/ogg; codecs=opus").is_ok());
         for bad in ["", "jpeg", "image/", "/x", "image/jp\neg"] {
-            assert_eq!(validate_mime(bad).unwrap_err().field(), Some("mime"));
+            assert_eq!(validate_mime(bad).unwrap_err().field(), Some("mime_type"));
         }
     }
 

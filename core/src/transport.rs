@@ -557,7 +557,7 @@ impl Transport {
                         .mime_str(mime)
                         .map_err(|_| {
                             let e = Error::invalid(
-                                "mime",
+                                "mime_type",
                                 "must be a valid MIME type, e.g. image/jpeg",
                             );
                             (

@@ -82,12 +82,84 @@ async fn upload_rejects_bad_input_before_any_request() {
     let m = client(&server);
     let m = m.media();
     let e = m.upload(vec![], "image/jpeg", "a.jpg").await.unwrap_err();
-    assert_eq!(e.field(), Some("bytes"));
+    assert_eq!(e.field(), Some("data"));
     let e = m.upload(vec![1], "jpeg", "a.jpg").await.unwrap_err();
-    assert_eq!(e.field(), Some("mime"));
+    assert_eq!(e.field(), Some("mime_type"));
     let e = m.upload(vec![1], "image/jpeg", "").await.unwrap_err();
     assert_eq!(e.field(), Some("filename"));
     assert_eq!(server.count(), 0);
+}
+
+/// A file over its type's limit (docs/360dialog-api.md §4.2) went to the network and was
+/// refused there (or, for a sticker, accepted and then unusable). It is `invalid_argument`
+/// on `data`, naming the limit, before any request, through both kinds of upload; a file
+/// within it, or of a type without its own limit, is not refused. Both kinds of upload
+/// take the same file names.
+#[tokio::test]
+async fn files_over_their_types_limit_and_bad_file_names_are_refused_before_any_request() {
+    let server = TestServer::start(vec![]).await;
+    let c = client(&server);
+    const MB: usize = 1024 * 1024;
+    for (mime, len, rule) in [
+        ("image/jpeg", 5 * MB + 1, "an image is at most 5 MB"),
+        ("image/png", 6 * MB, "an image is at most 5 MB"),
+        ("image/webp", 600 * 1024, "a sticker is at most 500 KB"),
+        ("video/mp4", 16 * MB + 1, "a video is at most 16 MB"),
+        (
+            "audio/ogg; codecs=opus",
+            17 * MB,
+            "an audio file is at most 16 MB",
+        ),
+    ] {
+        let e = c.media().upload(vec![0; len], mime, "f").await.unwrap_err();
+        assert_eq!(
+            (e.field(), e.code()),
+            (Some("data"), ErrorCode::InvalidArgument),
+            "{mime}"
+        );
+        assert!(e.to_string().contains(rule), "{e}");
+        let e = c
+            .uploads()
+            .upload(vec![0; len], mime, "f")
+            .await
+            .unwrap_err();
+        assert_eq!(e.field(), Some("data"), "{mime}");
+    }
+    for name in [
+        "a\\b.jpg",
+        "../x.jpg",
+        "a\"b.jpg",
+        "tab\there.jpg",
+        &"n".repeat(256),
+    ] {
+        let e = c
+            .media()
+            .upload(vec![1], "image/jpeg", name)
+            .await
+            .unwrap_err();
+        assert_eq!(e.field(), Some("filename"), "{name}");
+        let e = c
+            .uploads()
+            .upload(vec![1], "image/jpeg", name)
+            .await
+            .unwrap_err();
+        assert_eq!(e.field(), Some("file_name"), "{name}");
+    }
+    assert_eq!(server.count(), 0, "no request");
+    // Within the limits: sent.
+    server.push(Reply::json(200, json!({"id": "1029384756102938"})));
+    let id = c
+        .media()
+        .upload(vec![0; 5 * MB], "image/jpeg", "ok.jpg")
+        .await
+        .unwrap();
+    assert_eq!(id, "1029384756102938");
+    server.push(Reply::json(200, json!({"id": "1029384756102939"})));
+    c.media()
+        .upload(vec![0; 20 * MB], "application/pdf", "big.pdf")
+        .await
+        .unwrap();
+    assert_eq!(server.count(), 2);
 }
 
 #[tokio::test]

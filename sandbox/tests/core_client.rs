@@ -223,7 +223,7 @@ async fn media_of_many_megabytes_uploads_and_downloads_whole() {
     assert!(got.len() == data.len() && got[..] == data[..]);
     let handle = c
         .uploads()
-        .upload(data, "video/mp4", "big.mp4")
+        .upload(data, "application/pdf", "big2.pdf")
         .await
         .unwrap();
     assert!(handle.starts_with("4::"), "{handle}");

@@ -407,7 +407,7 @@ async fn profile_get_update_picture_and_errors() {
             .await
             .unwrap_err()
             .field(),
-        Some("mime")
+        Some("mime_type")
     );
     // An unknown handle is refused by the server.
     let e = p
@@ -456,7 +456,7 @@ async fn resumable_upload_resumes_after_a_broken_connection() {
             .await
             .unwrap_err()
             .field(),
-        Some("bytes")
+        Some("data")
     );
     assert_eq!(
         c.uploads().offset("nope").await.unwrap_err().field(),

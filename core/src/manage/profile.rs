@@ -323,7 +323,7 @@ impl Profile<'_> {
     pub async fn set_picture(&self, bytes: Vec<u8>, mime: &str, file_name: &str) -> Result<String> {
         if !matches!(mime, "image/jpeg" | "image/png") {
             return Err(Error::invalid(
-                "mime",
+                "mime_type",
                 format!("a profile picture must be image/jpeg or image/png (got {mime:?})"),
             ));
         }

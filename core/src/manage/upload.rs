@@ -10,7 +10,6 @@ use serde_json::Value;
 use super::query_escape;
 use crate::client::Client;
 use crate::error::{Error, ErrorCode, Result};
-use crate::media::MAX_UPLOAD_BYTES;
 use crate::retry::RetryClass;
 use crate::transport::{self, Body};
 
@@ -48,33 +47,7 @@ fn check_session(session: &str) -> Result<()> {
 }
 
 fn check_file(file_name: &str, mime: &str, len: usize) -> Result<()> {
-    if len == 0 {
-        return Err(Error::invalid("bytes", "must not be empty"));
-    }
-    if len > MAX_UPLOAD_BYTES {
-        return Err(Error::invalid("bytes", "must be at most 100 MB"));
-    }
-    if file_name.trim().is_empty()
-        || file_name.len() > 255
-        || file_name
-            .chars()
-            .any(|c| c.is_control() || c == '/' || c == '\\')
-    {
-        return Err(Error::invalid(
-            "file_name",
-            "must be a file name of 1..255 characters without / \\ or control characters",
-        ));
-    }
-    let ok = mime.split_once('/').is_some_and(|(t, s)| {
-        !t.is_empty() && !s.is_empty() && mime.bytes().all(|b| b.is_ascii_graphic())
-    });
-    if !ok {
-        return Err(Error::invalid(
-            "mime",
-            "must be a MIME type such as image/jpeg",
-        ));
-    }
-    Ok(())
+    crate::media::check_upload(len, mime, file_name, "file_name")
 }
 
 impl Uploads<'_> {
