@@ -107,10 +107,18 @@ function startConsumers(inbox, onEvents, onError, concurrency) {
           try {
             const outcome = await consumer.nack(d.id, describe(e))
             if (outcome === 'dead') onError(Object.assign(new Error(`wa360 inbox: event ${d.id} dead-lettered after ${d.attempt} attempts`), { cause: e }))
+            // As Python logs it: the failure came after the lease ran out.
+            if (outcome === 'not_held') onError(Object.assign(new Error(`wa360 inbox: the handler failed on attempt ${d.attempt} after the lease of event ${d.id} ran out; another worker runs it`), { cause: e }))
           } catch (e2) { onError(e2) }
           continue
         }
-        try { await consumer.ack(d.id) } catch (e) { onError(e) }
+        try {
+          // `false`: the lease ran out while the handler ran (another worker may have
+          // taken the event); told, as Python logs it, so that it leaves a trace.
+          if (!(await consumer.ack(d.id))) {
+            onError(new Error(`wa360 inbox: event ${d.id} was handled after its lease ran out; another worker may run it again`))
+          }
+        } catch (e) { onError(e) }
       }
       // The next event of this conversation may be ready now.
       wake()

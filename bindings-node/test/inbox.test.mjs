@@ -117,6 +117,31 @@ test('close lets running handlers finish within the grace, then releases the res
   finish()
 })
 
+// An ack that comes back false (the lease ran out while the handler ran, and another worker
+// may run the event again) was dropped without a word, where Python logs it: such duplicates
+// left no trace. It goes to onError now. The lease is lost here by giving the held event
+// back from inside the handler, through the receiver's own consumer.
+test('an ack after the lease was lost is reported to onError', async () => {
+  const inbox = new Inbox('memory://')
+  const consumerOf = inbox.consumer.bind(inbox)
+  let consumer
+  inbox.consumer = () => (consumer = consumerOf())
+  const errors = []
+  let runs = 0
+  const r = makeReceiver({
+    insecureSkipVerify: true, inbox, concurrency: 1, shutdownSignals: false,
+    onError: (e) => errors.push(e),
+    async onEvents() {
+      runs += 1
+      if (runs === 1) assert.equal(await consumer.releaseHeld(), 1)
+    },
+  })
+  assert.deepEqual(await r.handlePost([], text('1557', 'wamid.LOST')), [200, 'OK'])
+  await waitFor(() => runs === 2 && errors.length === 1, 5000, 'run again, and reported')
+  assert.match(errors[0].message, /event .+ was handled after its lease ran out; another worker may run it again/)
+  await r.close(1000)
+})
+
 // close(ms) with a grace setTimeout cannot hold (Infinity, 2^31 ms or more, NaN) used to
 // fire at once: the running handler's event was released and handled a second time.
 test('close(Infinity) waits for the running handler: nothing released, handled once', async () => {
