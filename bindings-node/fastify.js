@@ -34,6 +34,11 @@ async function routes(fastify, options) {
       reply.code(early[0]).header('Connection', 'close').type('text/plain').send(early[1])
       return reply
     }
+    // Every body goes to the raw parser above, whatever its Content-Type: Fastify answers
+    // a missing, empty or unreadable one with its own 415 before choosing a parser, where
+    // the other receivers store the delivery. The receiver reads the headers as received
+    // (`rawHeaders`), which this does not change.
+    req.headers['content-type'] = 'application/octet-stream'
   })
   const route = async (req, reply) => {
     const i = req.url.indexOf('?')

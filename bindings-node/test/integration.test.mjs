@@ -8,7 +8,7 @@ import http from 'node:http'
 import { Client, Sandbox, Verifier, buildMessage, isWa360Error, _errorFields } from '../wa360.mjs'
 import { createApp } from '../examples/express-receiver.mjs'
 import { createServer } from '../examples/fastify-receiver.mjs'
-import { waitFor } from './helpers.mjs'
+import { waitFor, text } from './helpers.mjs'
 
 const TO = '15555550123'
 let sb
@@ -489,6 +489,51 @@ test('a webhook body over maxBytes gets 413 from Express and Fastify, not a rese
       const r = await fetch(url, { method: 'PUT', body: '{}', signal: AbortSignal.timeout(5000) })
       assert.equal(r.status, 405, url)
     }
+  } finally {
+    server.close()
+    await fastify.close()
+  }
+})
+
+// A delivery whose Content-Type is missing, empty or unreadable is a delivery all the same:
+// Express and the Python receivers store it and answer 200. Fastify answered its own 415,
+// before the plugin saw the request (not counted in its metrics, and 360dialog retried it).
+test('Fastify takes a delivery whatever its Content-Type, as Express does', async () => {
+  const net = await import('node:net')
+  const { default: express } = await import('express')
+  const { wa360Webhook } = await import('../express.js')
+  const { default: Fastify } = await import('fastify')
+  const { wa360Fastify } = await import('../fastify.js')
+  const seen = { express: [], fastify: [] }
+  const options = (into) => ({ insecureSkipVerify: true, onEvents: (evs) => { into.push(...evs.map((e) => e.id)) } })
+  const app = express()
+  app.use('/webhook', wa360Webhook(options(seen.express)))
+  const { server, url } = await listen(app)
+  const fastify = Fastify()
+  await fastify.register(wa360Fastify, { ...options(seen.fastify), path: '/webhook' })
+  await fastify.listen({ port: 0, host: '127.0.0.1' })
+  const ports = { express: Number(new URL(url).port), fastify: fastify.server.address().port }
+  // Raw requests: fetch would not send these headers as they are.
+  const post = (port, contentType, body) => new Promise((resolve, reject) => {
+    const sock = net.connect(port, '127.0.0.1')
+    let text = ''
+    sock.setEncoding('latin1')
+    sock.on('data', (c) => { text += c; if (/\r\n\r\n/.test(text)) sock.destroy() })
+    sock.on('close', () => resolve(Number(text.split(' ')[1])))
+    sock.on('error', reject)
+    const ct = contentType === null ? '' : `Content-Type: ${contentType}\r\n`
+    sock.write(`POST /webhook HTTP/1.1\r\nHost: x\r\n${ct}Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`)
+  })
+  try {
+    let n = 0
+    for (const contentType of ['json', '', 'application/json, text/plain', null, 'text/plain']) {
+      for (const which of ['express', 'fastify']) {
+        const id = `wamid.CT${n++}`
+        assert.equal(await post(ports[which], contentType, text('1555', id)), 200, `${which} ${JSON.stringify(contentType)}`)
+        await waitFor(() => seen[which].includes(id), 5000, `${which} handled ${id}`)
+      }
+    }
+    assert.equal(fastify.wa360Metrics().deliveries['200'], 5)
   } finally {
     server.close()
     await fastify.close()
