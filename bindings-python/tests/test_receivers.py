@@ -399,6 +399,11 @@ def test_head_and_other_methods_get_405_not_a_failed_verification() -> None:
     assert http.head("/webhook").status_code == 405
     assert http.put("/webhook", data=b"{}").status_code == 405
     assert "401" not in view.metrics()["deliveries"], view.metrics()
+    # OPTIONS too, as from the other receivers: Flask answered it 200 on its own.
+    assert http.options("/webhook").status_code == 405
+    app = Flask(__name__)
+    app.register_blueprint(wa360.receivers.flask_blueprint(lambda events: None, verifier=verifier))
+    assert app.test_client().options("/webhook").status_code == 405
 
 
 def test_a_starlette_app_with_the_receivers_lifespan_handles_a_stored_backlog_at_start(

@@ -697,6 +697,9 @@ def flask_view(on_events: EventsCallback | WebhookReceiver, **options: Any) -> C
 
     view.receiver = receiver  # type: ignore[attr-defined]
     view.metrics = receiver.metrics  # type: ignore[attr-defined]
+    # Flask answers OPTIONS itself (200 with an Allow header) unless told not to; the other
+    # receivers answer 405 to any method but GET and POST (docs/receiving.md).
+    view.provide_automatic_options = False  # type: ignore[attr-defined]
     return view
 
 
