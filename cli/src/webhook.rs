@@ -59,6 +59,10 @@ pub(crate) async fn run_webhook(w: WebhookCmd) -> CliResult {
                 let (user, pass) = ba
                     .split_once(':')
                     .ok_or_else(|| Failure::input("--basic-auth must look like user:password"))?;
+                // The Verifier's rules: credentials it refuses could never be checked by a
+                // wa360 receiver. The message names the rule, never the value.
+                wa360::webhook::verify::Verifier::basic_auth(user, pass)
+                    .map_err(|e| Failure::input(format!("--basic-auth: {e}")))?;
                 settings = settings.basic_auth(user, pass);
             }
             for h in &headers {
@@ -66,13 +70,20 @@ pub(crate) async fn run_webhook(w: WebhookCmd) -> CliResult {
                 let (k, v) = h
                     .split_once('=')
                     .ok_or_else(|| Failure::input("each --header must look like Name=value"))?;
+                // A second value for a name would replace the first (or the Basic
+                // credentials) without a word.
+                if settings.headers.keys().any(|n| n.eq_ignore_ascii_case(k)) {
+                    return Err(Failure::input(format!(
+                        "--header {k} is given twice, or also set by --basic-auth (header names are case-insensitive)"
+                    )));
+                }
                 settings = settings.header(k, v);
             }
-            let local = allow_local_http && is_local_http(&url);
+            let local = allow_local_http && is_local_http(&url)?;
             if !local {
                 validate_webhook_url(&url).map_err(|e| {
                     let mut f = Failure::from(e);
-                    if is_local_http(&url) {
+                    if is_local_http(&url).unwrap_or(true) {
                         f.message
                             .push_str(" (for a local sandbox receiver pass --allow-local-http)");
                     }
@@ -125,11 +136,32 @@ pub(crate) async fn run_webhook(w: WebhookCmd) -> CliResult {
     }
 }
 
-fn is_local_http(url: &str) -> bool {
+/// Whether `url` is a local receiver's (`http://127.0.0.1…` or `http://localhost…`), for
+/// `--allow-local-http`; an error when it starts as one but is not a plain one: credentials
+/// (`http://localhost:80@evil.example/` reaches another host), a fragment, or spaces and
+/// control characters, which the other rules would refuse too.
+fn is_local_http(url: &str) -> Result<bool, Failure> {
     let lower = url.to_ascii_lowercase();
-    ["http://127.0.0.1", "http://localhost"].iter().any(|p| {
+    let looks_local = ["http://127.0.0.1", "http://localhost"].iter().any(|p| {
         lower
             .strip_prefix(p)
-            .is_some_and(|rest| rest.is_empty() || rest.starts_with([':', '/', '?']))
-    })
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with([':', '/', '?', '@']))
+    });
+    if !looks_local {
+        return Ok(false);
+    }
+    let plain = !url.chars().any(|c| c.is_whitespace() || c.is_control())
+        && reqwest::Url::parse(url).is_ok_and(|u| {
+            matches!(u.host_str(), Some("127.0.0.1" | "localhost"))
+                && u.username().is_empty()
+                && u.password().is_none()
+                && u.fragment().is_none()
+        });
+    if plain {
+        Ok(true)
+    } else {
+        Err(Failure::input(
+            "a local receiver's URL must be http://127.0.0.1:PORT/… or http://localhost:PORT/…, without credentials, fragment or spaces",
+        ))
+    }
 }

@@ -256,6 +256,16 @@ fn bad_input_exits_non_zero_before_any_request() {
         ("webhook set https://my_hook.example.com/x", "_"),
         ("webhook set http://127.0.0.1:9/x", "--allow-local-http"),
         ("webhook set https://hooks.example.com/x --basic-auth nocolon", "user:password"),
+        // Credentials no wa360 Verifier would accept: registered, every delivery would fail.
+        ("webhook set https://hooks.example.com/x --basic-auth :pw12345", "basic_auth.user"),
+        ("webhook set https://hooks.example.com/x --basic-auth alice:", "basic_auth.password"),
+        // A second value for a header replaced the first (or the Basic credentials) silently.
+        ("webhook set https://hooks.example.com/x --basic-auth alice:pw123456 --header Authorization=Bearer-x", "given twice"),
+        ("webhook set https://hooks.example.com/x --header X-Key=a --header x-key=b", "given twice"),
+        // --allow-local-http takes a plain local URL only.
+        ("webhook set --allow-local-http http://localhost:80@evil.example/x", "without credentials"),
+        ("webhook set --allow-local-http http://127.0.0.1:9/x#frag", "without credentials, fragment"),
+        ("webhook set --allow-local-http 'http://localhost:9/x y'", "spaces"),
     ];
     for (line, want) in cases {
         let out = wa360(&sb, line);
