@@ -348,7 +348,11 @@ impl SqliteInbox {
             // Nothing of the batch was stored (the transaction rolled back):
             // every delivery in it gets the error, so each answers 503.
             Err(e) => {
-                let text = e.to_string();
+                // Its own text: `to_string` of a store error already starts "store error:".
+                let text = match e {
+                    Error::Store(m) => m,
+                    other => other.to_string(),
+                };
                 for job in &batch {
                     job.finish(Err(Error::Store(text.clone())));
                 }

@@ -95,6 +95,22 @@ fn sqlite_locked_file_is_a_clear_error() {
     assert!(e.to_string().contains("locked"), "{e}");
 }
 
+/// An accept refused by a lock another connection holds names the store once: the error
+/// read "store error: store error: cannot store events in …".
+#[test]
+fn an_accept_refused_by_a_lock_says_store_error_once() {
+    let path = temp_path("locked-accept");
+    let inbox = open(&format!("sqlite://{path}?busy_timeout_ms=200")).unwrap();
+    let holder = rusqlite::Connection::open(&path).unwrap();
+    holder.execute_batch("BEGIN IMMEDIATE;").unwrap();
+    let body = testing::inbound_text("111", "x", "wamid.LOCKED");
+    let e = crate::inbox::testing::accept_json(&*inbox, &body).unwrap_err();
+    assert_eq!(e.code(), crate::ErrorCode::Store);
+    let text = e.to_string();
+    assert!(text.contains("locked"), "{text}");
+    assert_eq!(text.matches("store error").count(), 1, "{text}");
+}
+
 #[test]
 fn prune_drops_expired_keys() {
     let inbox = mem("retention_s=0");
