@@ -475,6 +475,51 @@ async fn a_ledger_error_ends_the_run_after_the_sends_in_flight() {
     each_accepted_once(&sb, 4);
 }
 
+/// An answer that arrives while the ledger refuses writes (here another process's write
+/// lock held past the 10 s busy timeout) was dropped: the run ended with the store error,
+/// the accepted sends stayed in flight, and a resume sent them again after the quiet
+/// window. Their records are now tried again until the ledger takes them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_answer_the_ledger_refuses_to_record_for_a_while_is_recorded_once_it_can() {
+    let sb = scaled(0.01).await;
+    // Answered after 2 s (real time): inside the 25 s lock below, which outlasts the busy
+    // timeout of the records waiting behind the run's own poll of the ledger.
+    sb.add_fault(FaultRule::new("POST", "/messages", Fault::Delay { ms: 2_000 }).times(3));
+    let campaign = campaign(3);
+    let path = temp_ledger("refused-mark");
+    let ledger = Ledger::open(&path, &campaign).unwrap();
+    let opts = BroadcastOptions {
+        concurrency: 3,
+        ..BroadcastOptions::default()
+    };
+    let c = client(&sb);
+    let run = tokio::spawn(async move { c.broadcast(&campaign, &ledger, opts).await });
+    let watch = Ledger::open_existing(&path).unwrap();
+    let t = std::time::Instant::now();
+    while watch.counts().unwrap().in_flight < 3 {
+        assert!(t.elapsed() < Duration::from_secs(30), "not all in flight");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let locked = path.clone();
+    let (held_tx, held_rx) = std::sync::mpsc::channel();
+    let locker = std::thread::spawn(move || {
+        let conn = rusqlite::Connection::open(&locked).unwrap();
+        conn.execute_batch("BEGIN IMMEDIATE").unwrap();
+        held_tx.send(()).unwrap();
+        std::thread::sleep(Duration::from_secs(25));
+        conn.execute_batch("COMMIT").unwrap();
+    });
+    held_rx.recv().unwrap();
+    let _ = tokio::time::timeout(Duration::from_secs(120), run)
+        .await
+        .expect("the run ends")
+        .unwrap();
+    locker.join().unwrap();
+    let counts = watch.counts().unwrap();
+    assert_eq!(counts.accepted, 3, "every answer recorded: {counts:?}");
+    each_accepted_once(&sb, 3);
+}
+
 /// A pause or a stop holds the sends already claimed and waiting for a governor slot: at
 /// 2 msg/s with 8 sends claimed at once, none of them goes out after the pause (from the
 /// ledger, as another process would) or the run's own stop, beyond the one already under

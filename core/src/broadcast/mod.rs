@@ -524,6 +524,50 @@ fn classify(result: Result<crate::client::SendResponse>, attempts_left: bool) ->
 /// How long a run holds for sends that cannot go out before it counts them as attempts.
 const NOT_SENT_SPELL_MAX: Duration = Duration::from_secs(600);
 
+/// How long an accepted send's record is tried again while the ledger refuses writes.
+/// Shorter than the default quiet window (900 s), so another run sends the row again
+/// only if the user chose a shorter one.
+const RECORD_ACCEPTED_FOR: Duration = Duration::from_secs(600);
+
+/// Record that the API accepted the send to `to` as `wamid`. The message went out: if the
+/// ledger never learns it, the row stays in flight, turns `unknown` and is sent again after
+/// the quiet window. So a write the ledger refuses for a while (the file locked by another
+/// process beyond the busy timeout, a full disk) is tried again, with growing pauses, for
+/// up to [`RECORD_ACCEPTED_FOR`]; the error after that says what it leaves behind.
+fn record_accepted(ledger: &Ledger, to: &str, wamid: &str) -> Result<()> {
+    let until = Instant::now() + RECORD_ACCEPTED_FOR;
+    let mut pause = Duration::from_millis(100);
+    let mut warned: Option<Instant> = None;
+    loop {
+        let e = match ledger.mark_accepted(to, wamid) {
+            Ok(()) => return Ok(()),
+            Err(e) => e,
+        };
+        let text = match e {
+            Error::Store(m) => m,
+            other => return Err(other),
+        };
+        if Instant::now() >= until {
+            return Err(Error::Store(format!(
+                "{text} ({}): the send to {to} was accepted as {wamid} but is not recorded; \
+                 resume this campaign only once the ledger takes writes, or that recipient \
+                 is sent to again after the quiet window",
+                ledger.path().display()
+            )));
+        }
+        if warned.is_none_or(|w| w.elapsed() >= Duration::from_secs(60)) {
+            tracing::warn!(
+                target: "wa360::broadcast",
+                error = %text,
+                "the ledger refused to record an accepted send: trying again (the message went out)"
+            );
+            warned = Some(Instant::now());
+        }
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(Duration::from_secs(5));
+    }
+}
+
 /// A run's pause for sends that could not go out at all (the governor's store or the
 /// network is down): until when nothing is claimed, and the spell of such sends.
 #[derive(Default)]
@@ -895,7 +939,7 @@ impl Client {
                     }
                     blocking(move || {
                         let marked = match outcome {
-                            Outcome::Accepted(id) => ledger.mark_accepted(&to, &id),
+                            Outcome::Accepted(id) => record_accepted(&ledger, &to, &id),
                             Outcome::Unknown => ledger.mark_unknown(&to),
                             Outcome::Retry(d) => ledger.mark_retry(&to, d, true),
                             Outcome::NotSent(d, _) => ledger.mark_retry(&to, d, false),
