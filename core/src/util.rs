@@ -64,18 +64,36 @@ pub(crate) fn retry_while_busy<T, E>(
 /// webhook answered 200, a broadcast row claimed before its send). The path is kept
 /// absolute, as SQLite resolved it at open: a relative path read again after the process
 /// changed its directory would name another file.
+///
+/// The same holds for the write-ahead log (`-wal`) and its index (`-shm`) of a file in WAL
+/// mode: removed under an open connection, it goes on writing to the old log (which no
+/// other process reads, and which is never checkpointed into the file) and locking through
+/// the old index, while a process opening the path now starts fresh ones. So their
+/// identities are kept too, when they exist at open; SQLite itself deletes them only when
+/// the last connection closes, which cannot happen while this one is open.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct FileId {
     path: std::path::PathBuf,
     id: Option<(u64, u64)>,
+    /// `-wal` and `-shm` beside the file, as they were at open (when they existed).
+    sidecars: Vec<(std::path::PathBuf, Option<(u64, u64)>)>,
 }
 
 impl FileId {
-    /// The identity of the file `path` names now.
+    /// The identity of the file `path` names now, and of its `-wal` and `-shm` if any.
     pub(crate) fn of(path: &std::path::Path) -> std::io::Result<FileId> {
         let path = std::path::absolute(path)?;
         let id = Self::id_of(&path)?;
-        Ok(FileId { path, id })
+        let mut sidecars = Vec::new();
+        for suffix in ["-wal", "-shm"] {
+            let mut side = path.clone().into_os_string();
+            side.push(suffix);
+            let side = std::path::PathBuf::from(side);
+            if let Ok(side_id) = Self::id_of(&side) {
+                sidecars.push((side, side_id));
+            }
+        }
+        Ok(FileId { path, id, sidecars })
     }
 
     fn id_of(path: &std::path::Path) -> std::io::Result<Option<(u64, u64)>> {
@@ -96,12 +114,30 @@ impl FileId {
     /// `Err` with the reason when the path no longer names the file it named at open.
     pub(crate) fn check(&self) -> Result<(), String> {
         match Self::id_of(&self.path) {
-            Ok(now) if now == self.id => Ok(()),
-            Ok(_) => Err("the file was replaced since this process opened it".into()),
+            Ok(now) if now == self.id => {}
+            Ok(_) => return Err("the file was replaced since this process opened it".into()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                Err("the file was deleted since this process opened it".into())
+                return Err("the file was deleted since this process opened it".into());
             }
-            Err(e) => Err(format!("the file cannot be checked ({e})")),
+            Err(e) => return Err(format!("the file cannot be checked ({e})")),
         }
+        for (side, id) in &self.sidecars {
+            let name = side.file_name().unwrap_or_default().to_string_lossy();
+            match Self::id_of(side) {
+                Ok(now) if now == *id => {}
+                Ok(_) => {
+                    return Err(format!(
+                        "{name} was replaced since this process opened the file (what it writes now no other process would see)"
+                    ));
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    return Err(format!(
+                        "{name} was deleted since this process opened the file (what it writes now no other process would see)"
+                    ));
+                }
+                Err(e) => return Err(format!("{name} cannot be checked ({e})")),
+            }
+        }
+        Ok(())
     }
 }

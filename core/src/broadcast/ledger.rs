@@ -957,6 +957,32 @@ mod tests {
         assert_eq!(e.code(), crate::ErrorCode::Store, "{e}");
     }
 
+    /// The ledger's write-ahead log and index removed under a running broadcast: what it
+    /// claimed and recorded went to the removed log, which a second run (or a resume)
+    /// never saw, and every recipient was sent again. The next claim is refused, and so
+    /// is a resume of the campaign in another process that opened the path afresh only
+    /// because this one kept writing elsewhere.
+    #[test]
+    fn a_ledger_whose_wal_or_shm_was_removed_underneath_claims_nothing_more() {
+        for removed in [&["-wal", "-shm"][..], &["-shm"], &["-wal"]] {
+            let path = temp_ledger("wal-removed");
+            let l = Ledger::open(&path, &campaign()).unwrap();
+            assert!(l.claim_next().unwrap().is_some());
+            for suffix in removed {
+                let mut p = path.clone().into_os_string();
+                p.push(suffix);
+                std::fs::remove_file(p).unwrap();
+            }
+            let e = l.claim_next().unwrap_err();
+            assert_eq!(e.code(), crate::ErrorCode::Store, "{removed:?}: {e}");
+            assert!(
+                e.to_string()
+                    .contains("was deleted since this process opened the file"),
+                "{e}"
+            );
+        }
+    }
+
     fn temp_ledger(name: &str) -> PathBuf {
         let dir = std::env::temp_dir().join(format!(
             "wa360-ledger-{name}-{}-{:08x}",

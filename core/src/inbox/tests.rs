@@ -246,6 +246,32 @@ fn a_new_handle_prunes_at_its_first_accept() {
     );
 }
 
+/// The file's write-ahead log and its index removed under a running receiver (a cleanup
+/// script, `rm inbox.db-*`): SQLite went on writing to the removed log, which no other
+/// process reads and which is never copied into the file, and every later 200 was for a
+/// lost event (the events stored since the last checkpoint with them). The accept is
+/// refused (`store`: 503, delivered again) as for a deleted file.
+#[test]
+fn an_inbox_whose_wal_or_shm_was_removed_underneath_refuses_accepts() {
+    for removed in [&["-wal", "-shm"][..], &["-shm"], &["-wal"]] {
+        let path = temp_path("wal-removed");
+        let url = format!("sqlite://{path}");
+        let inbox = open(&url).unwrap();
+        accept(&*inbox, &testing::inbound_text("111", "x", "wamid.W1"));
+        for suffix in removed {
+            std::fs::remove_file(format!("{path}{suffix}")).unwrap();
+        }
+        let body = testing::inbound_text("111", "x", "wamid.W2");
+        let e = super::testing::accept_json(&*inbox, &body).unwrap_err();
+        assert_eq!(e.code(), crate::ErrorCode::Store, "{removed:?}: {e}");
+        assert!(
+            e.to_string()
+                .contains("was deleted since this process opened the file"),
+            "{e}"
+        );
+    }
+}
+
 /// An inbox file deleted (or replaced) under a running receiver: SQLite would go on
 /// committing to the deleted inode, which no process opening the path sees again, so
 /// every later 200 would be for a lost event. The accept is refused (`store`, so the
