@@ -1118,8 +1118,8 @@ export interface TemplatePageInfo {
 export declare function validateWebhookSettings(settings: { url: string; headers?: Record<string, string> }): void
 
 /**
- * Check a webhook URL against the registration rules (https, no credentials,
- * length, …). Throws `invalid_argument` naming the rule.
+ * Check a webhook URL against the registration rules (https, a DNS name without `_`
+ * as host, no port, credentials or fragment, …). Throws `invalid_argument` naming the rule.
  */
 export declare function validateWebhookUrl(url: string): void
 

@@ -407,8 +407,8 @@ pub fn hub_challenge_from_query(
     })
 }
 
-/// Check a webhook URL against the registration rules (https, no credentials,
-/// length, …). Throws `invalid_argument` naming the rule.
+/// Check a webhook URL against the registration rules (https, a DNS name without `_`
+/// as host, no port, credentials or fragment, …). Throws `invalid_argument` naming the rule.
 #[napi(ts_args_type = "url: string")]
 pub fn validate_webhook_url(env: Env, url: Text) -> napi::Result<()> {
     guard(&env, || {

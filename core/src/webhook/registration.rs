@@ -75,6 +75,14 @@ pub fn validate_webhook_url(url: &str) -> Result<()> {
     if authority.is_empty() {
         return Err(url_err("must have a host"));
     }
+    if authority.contains('%') {
+        return Err(url_err("must not percent-encode the host"));
+    }
+    // URL parsers read `\` as `/` in an https URL, so `https://a.example\.b.example/` is
+    // host `a.example` to them and something else to a server given the text as it is.
+    if url.contains('\\') {
+        return Err(url_err("must not contain a backslash"));
+    }
     let host_port = authority;
     let after_host = if let Some(stripped) = host_port.strip_prefix('[') {
         stripped.split_once(']').map(|(_, tail)| tail).unwrap_or("")
@@ -114,10 +122,61 @@ pub fn validate_webhook_url(url: &str) -> Result<()> {
             } else if d.contains('_') || host_port.contains('_') {
                 Err(url_err("must not contain `_` in the host (sub)domain"))
             } else {
-                Ok(())
+                check_dns_name(d, host_port)
             }
         }
     }
+}
+
+/// The host must be a DNS name 360dialog can resolve: `ascii` is the parsed host (IDNA
+/// applied: lowercase, punycode), `raw` the host as written. Labels of 1 to 63 letters,
+/// digits and inner hyphens, at most 253 characters in all (RFC 1035 §2.3.1, RFC 1123
+/// §2.1); one trailing dot is allowed. A raw host with invisible characters (which IDNA
+/// drops, so the parsed host differs from the text that is sent) is refused.
+fn check_dns_name(ascii: &str, raw: &str) -> Result<()> {
+    if raw.chars().any(is_default_ignorable) {
+        return Err(url_err(
+            "host must not contain invisible characters (soft hyphen, zero-width space, …)",
+        ));
+    }
+    let name = ascii.strip_suffix('.').unwrap_or(ascii);
+    if name.len() > 253 {
+        return Err(url_err("host must be at most 253 characters"));
+    }
+    for label in name.split('.') {
+        if label.is_empty() {
+            return Err(url_err(
+                "host must not have an empty label (`..`, or only a dot)",
+            ));
+        }
+        if label.len() > 63 {
+            return Err(url_err(
+                "each label of the host must be at most 63 characters",
+            ));
+        }
+        if !label
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            || label.starts_with('-')
+            || label.ends_with('-')
+        {
+            return Err(url_err(
+                "host labels may only contain letters, digits and hyphens, not at either end",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Unicode's `Default_Ignorable_Code_Point` characters (DerivedCoreProperties.txt): shown
+/// as nothing, and removed by IDNA. Written out here: no dependency of the core lists
+/// them, and the set is small and stable.
+fn is_default_ignorable(c: char) -> bool {
+    matches!(c as u32,
+        0x00AD | 0x034F | 0x061C | 0x115F..=0x1160 | 0x17B4..=0x17B5 | 0x180B..=0x180F
+        | 0x200B..=0x200F | 0x202A..=0x202E | 0x2060..=0x206F | 0x3164 | 0xFE00..=0xFE0F
+        | 0xFEFF | 0xFFA0 | 0xFFF0..=0xFFF8 | 0x1BCA0..=0x1BCA3 | 0x1D173..=0x1D17A
+        | 0xE0000..=0xE0FFF)
 }
 
 /// Check one custom header (name and value) registered with a webhook.

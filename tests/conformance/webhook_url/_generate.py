@@ -71,4 +71,19 @@ ok("header_value_with_tab_and_spaces", "https://hooks.example.com/wa", {"X-Key":
 bad("header_names_differ_only_in_case", "https://hooks.example.com/wa", "twice", field="headers.x-key", headers={"X-Key": "a", "x-key": "b"})
 bad("url_checked_before_headers", "http://hooks.example.com/wa", "https", headers={"X_Bad": "v"})
 
+# The host is a DNS name (labels of letters, digits and inner hyphens, 1 to 63 characters,
+# 253 in all), written as it is parsed: no invisible characters, percent-encoding or `\`.
+ok("trailing_dot_allowed", "https://hooks.example.com./wa")
+ok("idn_host", "https://b\u00fccher.example/hook")
+bad("host_only_a_dot", "https://./wa", "empty label")
+bad("host_empty_label", "https://a..b.example/wa", "empty label")
+bad("host_label_leading_hyphen", "https://-bad-.example.com/wa", "hyphens")
+bad("host_wildcard", "https://*.example.com/wa", "letters, digits")
+bad("host_label_too_long", "https://" + "a" * 64 + ".example.com/wa", "63")
+bad("host_too_long", "https://" + ".".join(["a" * 60] * 5) + ".com/wa", "253")
+bad("host_soft_hyphen", "https://hoo\u00adks.example.com/wa", "invisible")
+bad("host_zero_width_space", "https://hooks\u200b.example.com/wa", "invisible")
+bad("backslash_in_host", "https://evil.example\\.good.example/wa", "backslash")
+bad("host_percent_encoded", "https://%5B::1%5D/wa", "percent-encode")
+
 write_cases(HERE, cases)
