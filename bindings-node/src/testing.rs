@@ -320,9 +320,12 @@ impl JsSandbox {
                 .into_iter()
                 .collect();
         let waba = guard(env, || crate::own::opt_bool(&o, "waba"))?.unwrap_or(false);
-        self.on_control(env, "url", move |c| {
-            c.register_webhook(waba, &url, &headers)
-        })
+        let control = self.control.clone();
+        spawn(
+            env,
+            async move { control.register_webhook(waba, &url, &headers) },
+            |_, v| Ok(v),
+        )
     }
 
     /// Forget requests, deliveries, faults, webhooks and media.

@@ -253,6 +253,9 @@ test('sandbox: addFault, filtered requests and the registered webhooks read as i
   await sb.registerWebhook('http://127.0.0.1:9/waba', { waba: true })
   assert.deepEqual(sb.phoneWebhook(), { url: 'http://127.0.0.1:9/hook', headers: { 'X-Key': 'k' } })
   assert.equal(sb.wabaWebhook().url, 'http://127.0.0.1:9/waba')
+  // A bad header is named as headers, not as the URL.
+  await assert.rejects(sb.registerWebhook('http://127.0.0.1:9/hook', { headers: { X_Key: 'v' } }), { code: 'invalid_argument', field: 'headers' })
+  await assert.rejects(sb.registerWebhook('ftp://127.0.0.1:9/hook'), { code: 'invalid_argument', field: 'url' })
 })
 
 describe('sandbox fault(kind, options), as Python\'s fault(kind, *, method, path, count, **params)', () => {

@@ -304,10 +304,7 @@ impl PySandbox {
                 Some(h) => crate::convert::args::headers(h)?.unwrap_or_default(),
                 None => Default::default(),
             };
-            self.control
-                .register_webhook(waba, &url, &headers)
-                .map_err(|e| wa360::Error::invalid("url", e))
-                .py_err()
+            self.control.register_webhook(waba, &url, &headers).py_err()
         })
     }
 

@@ -152,6 +152,16 @@ class _Hook(http.server.BaseHTTPRequestHandler):
         pass
 
 
+def test_register_webhook_names_the_argument_that_is_wrong(sb: Sandbox) -> None:
+    # A bad header was reported as `url`.
+    with pytest.raises(wa360.InvalidArgumentError) as e:
+        sb.register_webhook("http://127.0.0.1:9/hook", headers={"X_Key": "v"})
+    assert e.value.field == "headers"
+    with pytest.raises(wa360.InvalidArgumentError) as e:
+        sb.register_webhook("ftp://127.0.0.1:9/hook")
+    assert e.value.field == "url"
+
+
 def test_wait_deliveries_waits_for_n_of_a_kind_answered_200(
     sb: Sandbox, client: wa360.Client
 ) -> None:

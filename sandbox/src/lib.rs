@@ -490,13 +490,15 @@ impl Control {
         waba: bool,
         url: &str,
         headers: &std::collections::BTreeMap<String, String>,
-    ) -> std::result::Result<(), String> {
-        webhooks::check_webhook_url(url, self.state.settings.allow_http_callbacks)?;
+    ) -> wa360::Result<()> {
+        webhooks::check_webhook_url(url, self.state.settings.allow_http_callbacks)
+            .map_err(|e| wa360::Error::invalid("url", e))?;
         let map: serde_json::Map<String, serde_json::Value> = headers
             .iter()
             .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
             .collect();
-        let checked = webhooks::check_headers(&map)?;
+        let checked =
+            webhooks::check_headers(&map).map_err(|e| wa360::Error::invalid("headers", e))?;
         let cfg = WebhookConfig {
             url: url.to_string(),
             headers: checked.into_iter().collect(),

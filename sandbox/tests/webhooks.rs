@@ -384,6 +384,7 @@ async fn in_process_registration_follows_the_same_rules() {
     assert!(
         ctl.register_webhook(false, "http://127.0.0.1:9/h", &none)
             .unwrap_err()
+            .to_string()
             .contains("https")
     );
     assert!(
@@ -392,11 +393,16 @@ async fn in_process_registration_follows_the_same_rules() {
     );
     let mut bad = std::collections::BTreeMap::new();
     bad.insert("X_Key".to_string(), "v".to_string());
-    assert!(
-        ctl.register_webhook(true, "https://hooks.example.com/h", &bad)
-            .unwrap_err()
-            .contains("X_Key")
-    );
+    // Named as the argument that is wrong, not as `url`.
+    let e = ctl
+        .register_webhook(true, "https://hooks.example.com/h", &bad)
+        .unwrap_err();
+    assert!(e.to_string().contains("X_Key"), "{e}");
+    assert_eq!(e.field(), Some("headers"));
+    let e = ctl
+        .register_webhook(false, "https://a_b.example.com/h", &none)
+        .unwrap_err();
+    assert_eq!(e.field(), Some("url"));
     let mut good = std::collections::BTreeMap::new();
     good.insert("X-Key".to_string(), "v".to_string());
     ctl.register_webhook(true, "https://hooks.example.com/h", &good)
