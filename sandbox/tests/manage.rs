@@ -420,6 +420,35 @@ async fn profile_get_update_picture_and_errors() {
     assert_eq!(e.api_code(), Some(131009));
 }
 
+/// A transient error from the server (a 503 from an overloaded gateway) on the bytes
+/// failed the whole upload; it is resumed like a broken connection: the offset is asked
+/// and the rest sent.
+#[tokio::test]
+async fn resumable_upload_resumes_after_a_transient_server_error() {
+    let sb = Sandbox::start().await.unwrap();
+    let c = client(&sb);
+    let data: Vec<u8> = (0..50_000u32).map(|i| (i % 251) as u8).collect();
+    sb.add_fault(FaultRule::new(
+        "POST",
+        "/upload:*",
+        Fault::Status {
+            status: 503,
+            body: None,
+        },
+    ));
+    let h = c
+        .uploads()
+        .upload(data, "application/pdf", "doc.pdf")
+        .await
+        .unwrap();
+    assert!(h.starts_with("4::"), "{h}");
+    assert_eq!(
+        count(&sb, "GET", "/upload:"),
+        1,
+        "the offset was asked once"
+    );
+}
+
 #[tokio::test]
 async fn resumable_upload_resumes_after_a_broken_connection() {
     let sb = Sandbox::start().await.unwrap();

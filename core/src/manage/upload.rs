@@ -129,9 +129,9 @@ impl Uploads<'_> {
         })
     }
 
-    /// The whole flow: open a session, send the bytes, and when the connection breaks
-    /// ask for the offset and resume from it (at most [`MAX_RESUMES`] times).
-    /// Returns the file handle.
+    /// The whole flow: open a session, send the bytes, and when the connection breaks, the
+    /// request times out or the server answers a transient error (5xx), ask for the offset
+    /// and resume from it (at most [`MAX_RESUMES`] times). Returns the file handle.
     pub async fn upload(&self, bytes: Vec<u8>, mime: &str, file_name: &str) -> Result<String> {
         check_file(file_name, mime, bytes.len())?;
         let all = Bytes::from(bytes);
@@ -149,9 +149,19 @@ impl Uploads<'_> {
                 Ok(h) => return Ok(h),
                 Err(e)
                     if resumes < MAX_RESUMES
-                        && matches!(e.code(), ErrorCode::Connection | ErrorCode::Timeout) =>
+                        && matches!(
+                            e.code(),
+                            ErrorCode::Connection | ErrorCode::Timeout | ErrorCode::Transient
+                        ) =>
                 {
                     resumes += 1;
+                    if e.code() == ErrorCode::Transient {
+                        // The server answered: give it a moment before asking again.
+                        tokio::time::sleep(std::time::Duration::from_millis(
+                            250 * u64::from(resumes),
+                        ))
+                        .await;
+                    }
                     offset = self.offset(&session).await?;
                     if offset > all.len() as u64 {
                         return Err(Error::InvalidResponse {
