@@ -17,7 +17,7 @@
 //! | `{name}:n` | hash | counters: handled, duplicates, stale, inflight |
 //! | `{name}:ac` | string | where the next reclaim of expired leases (`XAUTOCLAIM`) goes on |
 //! | `{name}:lt` | string | the server's time (ms) of the last claim or renewal |
-//! | `{name}:grace` | string, `PX` lease | set after a gap in `lt` of more than half a lease (and 1 s): no lease is taken over while it lives |
+//! | `{name}:grace` | string, `PX` lease | the gap (ms), after a gap in `lt` of more than half a lease (and 1 s): while it lives, a claim takes over only entries idle for the lease plus the gap |
 //!
 //! - **Accept** is optimistic: read the dedupe keys and folded statuses,
 //!   decide in Rust with the one status fold ([`fold_status`]), then one Lua
@@ -28,9 +28,10 @@
 //! - **Leases** are the consumer group's pending-entries list: `XREADGROUP`
 //!   gives new entries to one consumer, `XCLAIM … JUSTID` renews them
 //!   ([`Inbox::extend`]), and `XAUTOCLAIM` moves the entries of a consumer
-//!   that stopped renewing (idle past the lease) to a live one. After Redis
-//!   itself stalled for more than half a lease (and 1 s), nothing is taken
-//!   over for one lease, so live consumers renew first (`watch_gap` in the
+//!   that stopped renewing (idle past the lease) to a live one. For one lease
+//!   after a gap of more than half a lease (and 1 s) between claims and
+//!   renewals (Redis itself stalled), only entries idle for the lease plus the
+//!   gap are taken over, so live consumers renew first (`watch_gap` in the
 //!   scripts).
 //! - **Order per conversation** is a per-conversation list of unhandled
 //!   entry ids: an entry is handed out only while it is the head of its
@@ -884,22 +885,29 @@ local function server_ms()
 end
 -- Redis paused (SIGSTOP, a long fork or fsync stall, a restart from the AOF) stops every
 -- consumer's renewals while the idle times of their leases, on the server's clock, go on
--- growing. The first claim after it would take over events that live consumers are still
--- handling, and they would run twice (a lease looks lost once a stall passes two thirds of
--- it). Claims and renewals record the server's time; after a gap of more than half a
--- lease, and at least a second, between two of them (a live consumer renews every third of
--- a lease and claims every 200 ms when idle), no lease is taken over for one lease: time
--- for the live consumers to renew. Events of a consumer that died meanwhile are taken over
--- one lease later. Uses the server's clock (TIME), never the callers'.
+-- growing by the length of the stall. The first claim after it would take over events that
+-- live consumers are still handling, and they would run twice (a lease looks lost once a
+-- stall passes two thirds of it). Claims and renewals record the server's time; after a gap
+-- of more than half a lease, and at least a second, between two of them (a live consumer
+-- renews every third of a lease and claims every 200 ms when idle), a claim takes over only
+-- entries idle for the lease plus the gap, for one lease: a live consumer's entries are
+-- idle for at most a third of a lease plus the gap, and they are renewed meanwhile, while
+-- the entries of a consumer that was dead before the gap, and entries given back (made
+-- idle past the lease), are taken at once. The server cannot tell a stall from a time when
+-- nobody called (every worker down, a worker that claims only now and then); either way
+-- nothing idle for a lease plus the gap can belong to a live consumer. Uses the server's
+-- clock (TIME), never the callers'. Returns the gap to add (0 outside such a grace).
 local function watch_gap(lease)
   local now = server_ms()
-  local L = ns .. ':lt'
+  local L, G = ns .. ':lt', ns .. ':grace'
   local last = tonumber(redis.call('GET', L) or '0')
   redis.call('SET', L, now)
+  local gap = tonumber(redis.call('GET', G) or '0')
   if last > 0 and now - last > math.max(lease / 2, 1000) then
-    redis.call('SET', ns .. ':grace', now - last, 'PX', lease)
+    gap = math.max(gap, now - last)
+    redis.call('SET', G, gap, 'PX', lease)
   end
-  return redis.call('EXISTS', ns .. ':grace') == 1
+  return gap
 end
 -- The dead-letter rows to replay or drop: the one `id`, or all when it is ''; each as
 -- (stream id, field table).
@@ -970,12 +978,11 @@ wake_idle = lease + 1
 -- the start every time, a stopped consumer's entries behind a long list of live ones
 -- would never be reached).
 local AC = ns .. ':ac'
--- In the grace after a gap (watch_gap) the scan still runs, for its NOGROUP check, but
--- takes over nothing and leaves the cursor where it was.
-local grace = watch_gap(lease)
+-- After a gap, only what was idle for the lease plus the gap (watch_gap).
+local min_idle = lease + watch_gap(lease)
 local function autoclaim()
-  return redis.pcall('XAUTOCLAIM', S, 'g', me, grace and 9007199254740991 or lease,
-    redis.call('GET', AC) or '0-0', 'COUNT', 100, 'JUSTID')
+  return redis.pcall('XAUTOCLAIM', S, 'g', me, min_idle, redis.call('GET', AC) or '0-0',
+    'COUNT', 100, 'JUSTID')
 end
 local ac = autoclaim()
 if ac.err then
@@ -988,7 +995,7 @@ if ac.err then
   ac = autoclaim()
   if ac.err then return redis.error_reply(ac.err) end
 end
-if not grace then redis.call('SET', AC, ac[1]) end
+redis.call('SET', AC, ac[1])
 for _, id in ipairs(ac[2]) do
   local E = ns .. ':e:' .. id
   if redis.call('HGET', E, 'h') == '1' then
