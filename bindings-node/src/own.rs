@@ -91,6 +91,7 @@ impl FromNapiValue for Json {
 /// process.env.UNSET } }`, or headers given as a `Map` or a `Headers` (which
 /// `JSON.stringify` writes as `{}`), would otherwise register or check no header at all,
 /// silently. At the top level `undefined` still means "not given" (`{ waba: undefined }`).
+/// Other objects (class instances, objects from another realm) are read as JSON reads them.
 pub struct Settings(pub Value);
 
 js_type!(Settings, "JSON", Unknown);
@@ -99,6 +100,18 @@ impl FromNapiValue for Settings {
     unsafe fn from_napi_value(env: sys::napi_env, v: sys::napi_value) -> napi::Result<Self> {
         match unsafe { read(env, v, "", 0, true) } {
             Ok(v) => Ok(Settings(v)),
+            // The argument itself is the options object, not a message.
+            Err(wa360::Error::InvalidArgument { field, rule })
+                if field == wa360::input::field_name("") =>
+            {
+                Err(to_js(
+                    env,
+                    &wa360::Error::InvalidArgument {
+                        field: "options".into(),
+                        rule,
+                    },
+                ))
+            }
             Err(e) => Err(to_js(env, &e)),
         }
     }
@@ -331,30 +344,26 @@ unsafe fn own_key_values(
     Ok(out)
 }
 
-/// Whether the object `v` is a plain one: its prototype is `Object.prototype` (or
-/// `null`), as for an object literal or `JSON.parse`.
-unsafe fn is_plain_object(env: sys::napi_env, v: sys::napi_value) -> Result<bool, wa360::Error> {
-    let mut proto = ptr::null_mut();
-    napi::check_status!(unsafe { sys::napi_get_prototype(env, v, &mut proto) })
-        .map_err(internal)?;
-    if type_of(env, proto).map_err(internal)? == sys::ValueType::napi_null {
-        return Ok(true);
-    }
-    let (mut global, mut object, mut object_proto) =
+/// Whether the object `v` is iterable (`Symbol.iterator` in it or its prototypes): a
+/// `Map`, `Set`, `Headers` or `URLSearchParams`, whose entries are not own properties, so
+/// reading it as JSON would see none. Well-known symbols are the same in every realm, so
+/// objects made in a `vm` context (Jest) are judged as any other.
+unsafe fn is_iterable(env: sys::napi_env, v: sys::napi_value) -> Result<bool, wa360::Error> {
+    let (mut global, mut symbol, mut iterator) =
         (ptr::null_mut(), ptr::null_mut(), ptr::null_mut());
     napi::check_status!(unsafe { sys::napi_get_global(env, &mut global) }).map_err(internal)?;
     napi::check_status!(unsafe {
-        sys::napi_get_named_property(env, global, c"Object".as_ptr(), &mut object)
+        sys::napi_get_named_property(env, global, c"Symbol".as_ptr(), &mut symbol)
     })
     .map_err(internal)?;
     napi::check_status!(unsafe {
-        sys::napi_get_named_property(env, object, c"prototype".as_ptr(), &mut object_proto)
+        sys::napi_get_named_property(env, symbol, c"iterator".as_ptr(), &mut iterator)
     })
     .map_err(internal)?;
-    let mut same = false;
-    napi::check_status!(unsafe { sys::napi_strict_equals(env, proto, object_proto, &mut same) })
+    let mut has = false;
+    napi::check_status!(unsafe { sys::napi_has_property(env, v, iterator, &mut has) })
         .map_err(internal)?;
-    Ok(same)
+    Ok(has)
 }
 
 /// 2^53: JS numbers at or above it in magnitude are not exact integers.
@@ -455,10 +464,10 @@ unsafe fn read(
                         "must be a JSON value (object, array, string, number, boolean or null), got a Buffer",
                     ));
                 }
-                if strict && !unsafe { is_plain_object(env, v)? } {
+                if strict && unsafe { is_iterable(env, v)? } {
                     return Err(wa360::Error::invalid(
                         name,
-                        "must be a plain object ({ key: value }), not a Map, Headers or class instance",
+                        "must be an object of { key: value }, not a Map, Headers or other iterable",
                     ));
                 }
                 let mut map = Map::new();

@@ -140,11 +140,18 @@ test('a header given as undefined, or headers as a Map or Headers, is refused, n
   assert.equal((await client.getWebhook()).url, 'https://hooks.example.com/top')
 })
 
-test('a Verifier with a header check given as undefined, or as a Map, is refused, not built without it', () => {
+test('a Verifier with a header check given as undefined, or as a Map, is refused, not built without it', async () => {
   const basicAuth = { user: 'hook', password: 'secret-password' }
   assert.throws(() => new Verifier({ basicAuth, headers: { 'X-Webhook-Key': undefined } }), { code: 'invalid_argument', field: 'headers.X-Webhook-Key' })
   assert.throws(() => new Verifier({ headers: new Map([['X-Webhook-Key', 'k']]) }), { code: 'invalid_argument', field: 'headers' })
   assert.throws(() => new Verifier({ basicAuth: { user: 'hook', password: undefined } }), { code: 'invalid_argument', field: 'basicAuth.password' })
+  assert.throws(() => new Verifier(new Map([['basicAuth', basicAuth]])), { code: 'invalid_argument', field: 'options' })
+  // Objects made in another realm (Jest runs tests in a vm context) or by a config library
+  // (a class instance) are read as before.
+  const vm = await import('node:vm')
+  assert.ok(new Verifier(vm.runInNewContext("({ basicAuth: { user: 'hook', password: 'secret-password' }, headers: { 'X-Webhook-Key': 'k' } })")))
+  class Config {}
+  assert.ok(new Verifier(Object.setPrototypeOf({ basicAuth: Object.setPrototypeOf({ ...basicAuth }, Config.prototype) }, Config.prototype)))
   const v = new Verifier({ basicAuth, headers: { 'X-Webhook-Key': 'k' }, appSecret: undefined })
   const auth = 'Basic ' + Buffer.from('hook:secret-password').toString('base64')
   assert.equal(v.isValid({ authorization: auth }, '{}'), false, 'the header check is kept')
