@@ -78,10 +78,11 @@ pub fn validate_webhook_url(url: &str) -> Result<()> {
     if authority.contains('%') {
         return Err(url_err("must not percent-encode the host"));
     }
-    // URL parsers read `\` as `/` in an https URL, so `https://a.example\.b.example/` is
-    // host `a.example` to them and something else to a server given the text as it is.
-    if url.contains('\\') {
-        return Err(url_err("must not contain a backslash"));
+    // URL parsers read `\` as `/` before the query of an https URL, so
+    // `https://a.example\.b.example/` is host `a.example` to them and something else to a
+    // server given the text as it is. In the query it is only a character.
+    if rest[..rest.find('?').unwrap_or(rest.len())].contains('\\') {
+        return Err(url_err("must not contain a backslash before the query"));
     }
     let host_port = authority;
     let after_host = if let Some(stripped) = host_port.strip_prefix('[') {

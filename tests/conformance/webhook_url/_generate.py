@@ -84,6 +84,8 @@ bad("host_too_long", "https://" + ".".join(["a" * 60] * 5) + ".com/wa", "253")
 bad("host_soft_hyphen", "https://hoo\u00adks.example.com/wa", "invisible")
 bad("host_zero_width_space", "https://hooks\u200b.example.com/wa", "invisible")
 bad("backslash_in_host", "https://evil.example\\.good.example/wa", "backslash")
+bad("backslash_in_path", "https://hooks.example.com/a\\b", "backslash")
+ok("backslash_in_query_allowed", "https://hooks.example.com/wa?sig=a\\b")
 bad("host_percent_encoded", "https://%5B::1%5D/wa", "percent-encode")
 
 write_cases(HERE, cases)
