@@ -363,15 +363,17 @@ impl Transport {
         let deadline = gate.as_ref().map(|g| Instant::now() + g.max_wait);
         let pause_deadline = deadline.filter(|_| gate.as_ref().is_some_and(|g| g.deadline));
         let result = loop {
+            let mut slot = crate::governor::Slot::default();
             if let (Some(g), Some(d)) = (&gate, deadline) {
                 let left = d.saturating_duration_since(Instant::now());
-                if let Err(e) = g.governor.acquire(g.recipient, left).await {
-                    break Err(e);
+                match g.governor.acquire(g.recipient, left).await {
+                    Ok(s) => slot = s,
+                    Err(e) => break Err(e),
                 }
                 if let Some(go) = g.go
                     && !go()
                 {
-                    g.governor.not_sent(g.recipient).await;
+                    g.governor.not_sent(g.recipient, &slot).await;
                     break Err(crate::governor::withdrawn());
                 }
             }
@@ -380,16 +382,18 @@ impl Transport {
                 match self.attempt(method.clone(), url, body, class, accept).await {
                     Ok(resp) => {
                         if let Some(g) = &gate {
-                            g.governor.observe(g.recipient, Ok(())).await;
+                            g.governor.observe(g.recipient, &slot, Ok(())).await;
                         }
                         break Ok(resp);
                     }
                     Err((failure, mut error)) => {
                         if let Some(g) = &gate {
                             if matches!(failure, Failure::NotSent) {
-                                g.governor.not_sent(g.recipient).await;
+                                g.governor.not_sent(g.recipient, &slot).await;
                             } else {
-                                g.governor.observe(g.recipient, Err(&mut error)).await;
+                                g.governor
+                                    .observe(g.recipient, &slot, Err(&mut error))
+                                    .await;
                             }
                         }
                         (failure, error)

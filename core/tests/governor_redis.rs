@@ -19,8 +19,8 @@ fn url() -> String {
 
 fn wait_of(r: Reservation) -> Duration {
     match r {
-        Reservation::Granted { wait } => wait,
-        Reservation::Refused { retry_after } => panic!("refused, retry after {retry_after:?}"),
+        Reservation::Granted { wait, .. } => wait,
+        other => panic!("not granted: {other:?}"),
     }
 }
 
@@ -38,16 +38,18 @@ async fn two_handles_share_one_bucket_per_key() {
         wait_of(a.reserve("p:1:r", i, Duration::ZERO, i * 5).await),
         Duration::ZERO
     );
+    let slot_of = |r: Reservation| match r {
+        Reservation::Granted { slot, .. } => slot,
+        other => panic!("not granted: {other:?}"),
+    };
     // The other "machine" waits a full interval for the same recipient…
     assert!(close(
         wait_of(b.reserve("p:1:r", i, Duration::ZERO, i * 5).await),
         i
     ));
     // …and twice that next, but another recipient goes at once.
-    assert!(close(
-        wait_of(a.reserve("p:1:r", i, Duration::ZERO, i * 5).await),
-        i * 2
-    ));
+    let third = a.reserve("p:1:r", i, Duration::ZERO, i * 5).await;
+    assert!(close(wait_of(third), i * 2));
     assert_eq!(
         wait_of(b.reserve("p:1:other", i, Duration::ZERO, i).await),
         Duration::ZERO
@@ -60,11 +62,20 @@ async fn two_handles_share_one_bucket_per_key() {
         Reservation::Refused { retry_after } => assert!(close(retry_after, i * 3)),
         other => panic!("{other:?}"),
     }
-    // Giving one back frees its slot for the other handle.
-    a.release("p:1:r", i).await;
+    // Giving the latest back frees its slot for the other handle.
+    a.release("p:1:r", i, slot_of(third)).await;
+    let fourth = b.reserve("p:1:r", i, Duration::ZERO, i * 5).await;
+    assert!(close(wait_of(fourth), i * 2));
+    // A slot that is no longer the latest is not given back: it would hand the one
+    // reserved after it out twice.
     assert!(close(
-        wait_of(b.reserve("p:1:r", i, Duration::ZERO, i * 5).await),
-        i * 2
+        wait_of(a.reserve("p:1:r", i, Duration::ZERO, i * 5).await),
+        i * 3
+    ));
+    b.release("p:1:r", i, slot_of(fourth)).await;
+    assert!(close(
+        wait_of(a.reserve("p:1:r", i, Duration::ZERO, i * 5).await),
+        i * 4
     ));
 }
 

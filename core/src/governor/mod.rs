@@ -235,6 +235,13 @@ const DECREASE_COOLDOWN: Duration = Duration::from_secs(1);
 /// Longest 131056 back-off exponent (4^6 s ≈ 68 min).
 const MAX_BACKOFF_EXP: u32 = 6;
 
+/// What [`Governor::acquire`] reserved for one attempt, to give back if it is not used.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Slot {
+    /// The recipient's pair reservation, while it can still be given back.
+    pair: Option<u64>,
+}
+
 /// Paces sends per number and per recipient. Cheap to clone.
 #[derive(Clone)]
 pub struct Governor {
@@ -300,14 +307,16 @@ impl Governor {
         Some(rate * scale)
     }
 
-    /// Wait for a send slot for `recipient` (if known), at most `max_wait`.
+    /// Wait for a send slot for `recipient` (if known), at most `max_wait`. The returned
+    /// [`Slot`] goes back to [`Governor::not_sent`] / [`Governor::observe`] for the attempt.
     ///
     /// Past the deadline: `rate_limited`, HTTP status 0, `retry_after` = how long until
-    /// a slot; nothing is reserved.
-    pub async fn acquire(&self, recipient: Option<&str>, max_wait: Duration) -> Result<()> {
+    /// a slot; nothing is reserved. A store that cannot be asked (Redis down) refuses the
+    /// same way, saying so: a send never goes out unpaced.
+    pub async fn acquire(&self, recipient: Option<&str>, max_wait: Duration) -> Result<Slot> {
         let start = Instant::now();
         let c = &self.config;
-        let mut pair_reserved: Option<(String, Duration)> = None;
+        let mut pair_reserved: Option<(String, Duration, Option<u64>)> = None;
         if let Some(to) = recipient
             && (c.pair_interval.is_some() || c.pair_backoff)
         {
@@ -322,11 +331,14 @@ impl Governor {
                 Reservation::Refused { retry_after } => {
                     return Err(refused("recipient", to, retry_after, max_wait));
                 }
-                Reservation::Granted { wait } => {
+                Reservation::Unavailable { retry_after } => {
+                    return Err(unavailable(retry_after));
+                }
+                Reservation::Granted { wait, slot } => {
                     if !wait.is_zero() {
                         tokio::time::sleep(wait).await;
                     }
-                    pair_reserved = Some((key, interval));
+                    pair_reserved = Some((key, interval, Some(slot)));
                 }
             }
         }
@@ -341,36 +353,55 @@ impl Governor {
                 .min(MAX_INTERVAL);
             let tolerance = interval.saturating_mul(c.burst_or_default(rate).saturating_sub(1));
             let left = max_wait.saturating_sub(start.elapsed());
-            match self.store.reserve(&key, interval, tolerance, left).await {
+            let reserved = self.store.reserve(&key, interval, tolerance, left).await;
+            if let (
+                Reservation::Refused { .. } | Reservation::Unavailable { .. },
+                Some((k, i, Some(slot))),
+            ) = (&reserved, &pair_reserved)
+            {
+                self.store.release(k, *i, *slot).await;
+            }
+            match reserved {
                 Reservation::Refused { retry_after } => {
-                    if let Some((k, i)) = pair_reserved {
-                        self.store.release(&k, i).await;
-                    }
                     return Err(refused("number", &c.number, retry_after, max_wait));
                 }
-                Reservation::Granted { wait } => {
+                Reservation::Unavailable { retry_after } => {
+                    return Err(unavailable(retry_after));
+                }
+                Reservation::Granted { wait, .. } => {
                     if !wait.is_zero() {
                         tokio::time::sleep(wait).await;
                         // The send goes out later than its pair slot: keep the
                         // recipient's next slot a full interval after now, or two
                         // sends to one recipient could go out closer than allowed.
-                        if let Some((k, i)) = &pair_reserved {
+                        // The pair slot is then no longer the one reserved: it is
+                        // never given back.
+                        if let Some((k, i, slot)) = &mut pair_reserved {
                             let tolerance = *i * c.pair_burst.saturating_sub(1);
                             self.store.block_for(k, *i, tolerance).await;
+                            *slot = None;
                         }
                     }
                 }
             }
         }
-        Ok(())
+        Ok(Slot {
+            pair: pair_reserved.and_then(|(_, _, slot)| slot),
+        })
     }
 
     /// Give back the recipient's pair slot taken by [`Governor::acquire`] for an attempt
     /// that was never written (no connection, or the caller withdrew it): the recipient got
-    /// nothing, so its next send must not wait a whole pair interval.
-    pub async fn not_sent(&self, recipient: Option<&str>) {
-        if let (Some(to), Some(interval)) = (recipient, self.config.pair_interval) {
-            self.store.release(&self.pair_key(to), interval).await;
+    /// nothing, so its next send must not wait a whole pair interval. Only while that slot
+    /// is still the recipient's latest: a slot given back after others were reserved
+    /// behind it would be handed out twice, and two sends would go out together.
+    pub async fn not_sent(&self, recipient: Option<&str>, slot: &Slot) {
+        if let (Some(to), Some(interval), Some(token)) =
+            (recipient, self.config.pair_interval, slot.pair)
+        {
+            self.store
+                .release(&self.pair_key(to), interval, token)
+                .await;
         }
     }
 
@@ -379,6 +410,7 @@ impl Governor {
     pub async fn observe(
         &self,
         recipient: Option<&str>,
+        slot: &Slot,
         outcome: std::result::Result<(), &mut Error>,
     ) {
         let signal = match &outcome {
@@ -394,7 +426,7 @@ impl Governor {
             Signal::Overloaded => {
                 // Refused before processing: the recipient got nothing, so its pair slot
                 // is given back (a retry must not wait a whole pair interval for it).
-                self.not_sent(recipient).await;
+                self.not_sent(recipient, slot).await;
                 if self.config.messages_per_second.is_some() {
                     self.store
                         .decrease(
@@ -461,6 +493,17 @@ pub(crate) fn withdrawn() -> Error {
     )
 }
 
+/// The local refusal when the governor's store cannot be asked.
+fn unavailable(retry_after: Duration) -> Error {
+    local_refusal(
+        format!(
+            "not sent: the governor store cannot be reached, and a send never goes out unpaced (try again in {:.3} s)",
+            retry_after.as_secs_f64()
+        ),
+        retry_after,
+    )
+}
+
 fn refused(what: &str, name: &str, retry_after: Duration, max_wait: Duration) -> Error {
     local_refusal(
         format!(
@@ -518,10 +561,10 @@ mod tests {
         cfg.increase_per_sec = 10.0; // back to full within 0.1 s
         let g = gov(cfg);
         let mut e = rate_limited(130429);
-        g.observe(None, Err(&mut e)).await;
+        g.observe(None, &Slot::default(), Err(&mut e)).await;
         let r1 = g.current_rate().await.unwrap();
         assert!((50.0..60.0).contains(&r1), "{r1}");
-        g.observe(None, Err(&mut e)).await; // within the cool-down: no second cut
+        g.observe(None, &Slot::default(), Err(&mut e)).await; // within the cool-down: no second cut
         assert!(g.current_rate().await.unwrap() >= r1);
         tokio::time::sleep(Duration::from_millis(150)).await;
         assert_eq!(g.current_rate().await, Some(100.0));
@@ -534,7 +577,7 @@ mod tests {
         cfg.pair_backoff = true;
         let g = gov(cfg);
         let mut e = rate_limited(131056);
-        g.observe(Some("a"), Err(&mut e)).await;
+        g.observe(Some("a"), &Slot::default(), Err(&mut e)).await;
         assert_eq!(e.retry_after(), Some(Duration::from_secs(4)));
         let refused = g
             .acquire(Some("a"), Duration::from_millis(10))
@@ -542,21 +585,43 @@ mod tests {
             .unwrap_err();
         assert!(refused.retry_after().unwrap() > Duration::from_secs(3));
         g.acquire(Some("b"), Duration::ZERO).await.unwrap();
-        g.observe(Some("a"), Err(&mut e)).await;
+        g.observe(Some("a"), &Slot::default(), Err(&mut e)).await;
         assert_eq!(e.retry_after(), Some(Duration::from_secs(16)));
-        g.observe(Some("a"), Ok(())).await;
-        g.observe(Some("a"), Err(&mut e)).await;
+        g.observe(Some("a"), &Slot::default(), Ok(())).await;
+        g.observe(Some("a"), &Slot::default(), Err(&mut e)).await;
         assert_eq!(e.retry_after(), Some(Duration::from_secs(4)));
     }
 
     #[tokio::test]
     async fn a_refused_send_gives_its_pair_slot_back() {
         let g = gov(GovernorConfig::passive().pair_rate(Some(Duration::from_secs(10)), 1));
-        g.acquire(Some("a"), Duration::ZERO).await.unwrap();
+        let slot = g.acquire(Some("a"), Duration::ZERO).await.unwrap();
         assert!(g.acquire(Some("a"), Duration::ZERO).await.is_err());
         let mut e = rate_limited(130429);
-        g.observe(Some("a"), Err(&mut e)).await;
+        g.observe(Some("a"), &slot, Err(&mut e)).await;
         g.acquire(Some("a"), Duration::ZERO).await.unwrap();
+    }
+
+    /// A refused send's slot is given back only while it is the recipient's latest. Given
+    /// back after another send had reserved the next slot, it moved that slot back onto
+    /// the time the other send would use, and the retry went out with it (a 131056 from
+    /// the API).
+    #[tokio::test]
+    async fn a_slot_is_given_back_only_while_it_is_the_latest() {
+        let i = Duration::from_secs(10);
+        let g = gov(GovernorConfig::passive().pair_rate(Some(i), 1));
+        let first = g.acquire(Some("a"), Duration::ZERO).await.unwrap();
+        // A second send to the recipient reserves the next slot (10 s on) and waits.
+        let g2 = g.clone();
+        let second = tokio::spawn(async move { g2.acquire(Some("a"), i * 2).await });
+        tokio::task::yield_now().await;
+        let mut e = rate_limited(130429);
+        g.observe(Some("a"), &first, Err(&mut e)).await;
+        // The refused first send's retry is not given the second's slot: its next one is
+        // a whole interval after it.
+        let e = g.acquire(Some("a"), i).await.unwrap_err();
+        assert!(e.retry_after().is_some_and(|r| r > i), "{e}");
+        second.abort();
     }
 
     #[test]

@@ -33,6 +33,9 @@ struct Inner {
     redis: RedisConn,
     prefix: String,
     script: Script,
+    /// When the last "cannot be reached" warning was logged (once a minute at most, not
+    /// once per send while Redis is away).
+    warned: std::sync::Mutex<Option<std::time::Instant>>,
 }
 
 impl fmt::Debug for RedisStore {
@@ -75,10 +78,13 @@ if op == 'reserve' then
   local tt = math.max(tat, now)
   local wait = math.max(0, tt - tolerance - now)
   if wait > max_wait then return {0, tostring(wait)} end
-  tat = tt + interval
+  -- As stored (`keep` writes tostring(tat)), so that release compares like with like.
+  tat = tonumber(tostring(tt + interval))
   keep()
-  return {1, tostring(wait)}
+  return {1, tostring(wait), string.format('%.0f', tat * 1000)}
 elseif op == 'release' then
+  -- Only the latest reservation is given back (see GovernorStore::release).
+  if string.format('%.0f', tat * 1000) ~= ARGV[4] then return 0 end
   tat = math.max(tat - tonumber(ARGV[3]), now)
   keep()
   return 0
@@ -118,6 +124,18 @@ fn from_ms(v: &str) -> Duration {
     Duration::from_secs_f64((ms / 1000.0).max(0.0))
 }
 
+impl Inner {
+    /// True at most once a minute.
+    fn warn_now(&self) -> bool {
+        let mut last = crate::util::lock(&self.warned);
+        if last.is_some_and(|t| t.elapsed() < Duration::from_secs(60)) {
+            return false;
+        }
+        *last = Some(std::time::Instant::now());
+        true
+    }
+}
+
 impl RedisStore {
     /// Connect to `url` (`redis://[user:password@]host:port/db`, `rediss://`
     /// for TLS). Keys go under `{prefix}:` (default `wa360-gov` with
@@ -144,6 +162,7 @@ impl RedisStore {
                 redis,
                 prefix: format!("{{{name}}}"),
                 script: Script::new(LUA),
+                warned: std::sync::Mutex::new(None),
             }),
         })
     }
@@ -165,7 +184,14 @@ impl RedisStore {
                 Ok(v) => Some(v),
                 Err(e) => {
                     // A demoted node: the next call goes to the new primary.
-                    self.inner.redis.replace_after(&e, false);
+                    if !self.inner.redis.replace_after(&e, false) && self.inner.warn_now() {
+                        tracing::warn!(
+                            target: "wa360::governor",
+                            store = %self.inner.redis.label,
+                            error = %crate::redis_conn::error_text(&e),
+                            "the governor store cannot be reached: sends are refused until it can"
+                        );
+                    }
                     None
                 }
             }
@@ -206,26 +232,30 @@ impl GovernorStore for RedisStore {
         );
         Box::pin(async move {
             match fut.await {
-                Some(redis::Value::Array(v)) if v.len() == 2 => {
-                    let wait = from_ms(&text(&v[1]));
-                    if text(&v[0]) == "1" {
-                        Reservation::Granted { wait }
-                    } else {
-                        Reservation::Refused { retry_after: wait }
+                Some(redis::Value::Array(v)) if v.len() == 3 && text(&v[0]) == "1" => {
+                    Reservation::Granted {
+                        wait: from_ms(&text(&v[1])),
+                        slot: text(&v[2]).parse().unwrap_or(0),
                     }
                 }
+                Some(redis::Value::Array(v)) if v.len() == 2 => Reservation::Refused {
+                    retry_after: from_ms(&text(&v[1])),
+                },
                 // Redis unreachable: refuse for a short while rather than
                 // send unpaced (the send fails with `rate_limited`, nothing
                 // goes out, the caller may retry).
-                _ => Reservation::Refused {
+                _ => Reservation::Unavailable {
                     retry_after: Duration::from_secs(1),
                 },
             }
         })
     }
 
-    fn release(&self, key: &str, interval: Duration) -> StoreFuture<'_, ()> {
-        let fut = self.eval(key, vec!["release".into(), ttl(), ms_f(interval)]);
+    fn release(&self, key: &str, interval: Duration, slot: u64) -> StoreFuture<'_, ()> {
+        let fut = self.eval(
+            key,
+            vec!["release".into(), ttl(), ms_f(interval), slot.to_string()],
+        );
         Box::pin(async move {
             fut.await;
         })

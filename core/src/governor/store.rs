@@ -24,10 +24,19 @@ pub enum Reservation {
     Granted {
         /// How long the caller must wait before using the slot.
         wait: Duration,
+        /// Which reservation this is, for [`GovernorStore::release`]: the key's state
+        /// right after it, in the store's own terms.
+        slot: u64,
     },
     /// The first free slot is further away than `max_wait`; nothing was reserved.
     Refused {
         /// How long until the first free slot.
+        retry_after: Duration,
+    },
+    /// The store could not be asked (a shared store that is down): nothing was reserved,
+    /// and the caller must not send unpaced.
+    Unavailable {
+        /// When to ask again.
         retry_after: Duration,
     },
 }
@@ -63,9 +72,11 @@ pub trait GovernorStore: Send + Sync + 'static {
         max_wait: Duration,
     ) -> StoreFuture<'_, Reservation>;
 
-    /// Give back a granted reservation that will not be used (`tat -= interval`, never
-    /// before now).
-    fn release(&self, key: &str, interval: Duration) -> StoreFuture<'_, ()>;
+    /// Give back the granted reservation `slot` that will not be used (`tat -= interval`,
+    /// never before now), if it is still the key's latest: once others have reserved
+    /// after it, moving `tat` back would hand one of their slots out a second time, and
+    /// two sends would go out together. Then nothing changes.
+    fn release(&self, key: &str, interval: Duration, slot: u64) -> StoreFuture<'_, ()>;
 
     /// Allow nothing on `key` for `duration` from now (`tat = max(tat, now + duration + tolerance)`).
     fn block_for(&self, key: &str, duration: Duration, tolerance: Duration) -> StoreFuture<'_, ()>;
@@ -158,6 +169,11 @@ impl MemoryStore {
     }
 }
 
+/// The memory store's reservation token: the `tat` a reservation left, in nanoseconds.
+fn slot_of(tat: Duration) -> u64 {
+    u64::try_from(tat.as_nanos()).unwrap_or(u64::MAX)
+}
+
 fn ready<'a, T: Send + 'a>(v: T) -> StoreFuture<'a, T> {
     Box::pin(std::future::ready(v))
 }
@@ -177,14 +193,19 @@ impl GovernorStore for MemoryStore {
                 Reservation::Refused { retry_after: wait }
             } else {
                 e.tat = tat + interval;
-                Reservation::Granted { wait }
+                Reservation::Granted {
+                    wait,
+                    slot: slot_of(e.tat),
+                }
             }
         }))
     }
 
-    fn release(&self, key: &str, interval: Duration) -> StoreFuture<'_, ()> {
+    fn release(&self, key: &str, interval: Duration, slot: u64) -> StoreFuture<'_, ()> {
         self.with(key, |e, now| {
-            e.tat = e.tat.saturating_sub(interval).max(now);
+            if slot_of(e.tat) == slot {
+                e.tat = e.tat.saturating_sub(interval).max(now);
+            }
         });
         ready(())
     }
