@@ -346,6 +346,42 @@ fn redis_on(port: u16) -> std::process::Child {
     child
 }
 
+/// A send while the governor's Redis store is down is refused before any request, and the
+/// error says the store cannot be reached (it read "no send slot for recipient … within
+/// 5 s (next slot in 1 s)", a pacing refusal that was not one).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_send_while_the_governor_store_is_down_says_so() {
+    let sb = scaled(0.01).await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut redis = redis_on(port);
+    let store = wa360::governor::open_store(&format!("redis://127.0.0.1:{port}/0")).unwrap();
+    let client = client_builder(&sb)
+        .governor(GovernorConfig::default().messages_per_second(40.0))
+        .governor_store(store)
+        .build()
+        .unwrap();
+    let msg = wa360::messages::Message::text("15558000001", "hi");
+    client.send(&msg).await.unwrap();
+    redis.kill().unwrap();
+    redis.wait().unwrap();
+    let e = client.send(&msg).await.unwrap_err();
+    assert_eq!(e.code(), wa360::ErrorCode::RateLimited, "{e}");
+    assert_eq!(e.status(), None, "{e}");
+    assert!(
+        e.to_string().contains("governor store cannot be reached"),
+        "{e}"
+    );
+    assert_eq!(
+        accepted_per_recipient(&sb).values().sum::<u64>(),
+        1,
+        "nothing more sent"
+    );
+}
+
 /// The governor's Redis store goes down for 8 s in the middle of a broadcast, then comes
 /// back: the run holds while no send can get a slot, then finishes. No recipient is
 /// failed for sends that never went out, and none is sent twice.
