@@ -366,7 +366,7 @@ impl Transport {
             let mut slot = crate::governor::Slot::default();
             if let (Some(g), Some(d)) = (&gate, deadline) {
                 let left = d.saturating_duration_since(Instant::now());
-                match g.governor.acquire(g.recipient, left).await {
+                match g.governor.acquire(g.recipient, left, g.go).await {
                     Ok(s) => slot = s,
                     Err(e) => break Err(e),
                 }

@@ -556,6 +556,40 @@ async fn an_answer_the_ledger_refuses_to_record_for_a_while_is_recorded_once_it_
     each_accepted_once(&sb, 3);
 }
 
+/// A stop ends a run at once even when its sends wait long for their governor slots (here
+/// up to 28 s at one send every 4 s): the waits are withdrawn, not slept out, so a process
+/// told to stop (Ctrl-C, SIGTERM under a 10 s container grace) exits in time, and its
+/// rows go back to pending instead of waiting out the quiet window after a SIGKILL.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stop_does_not_wait_for_the_queued_governor_slots() {
+    let sb = scaled(0.01).await;
+    let campaign = campaign(8);
+    let ledger = Ledger::open(temp_ledger("slow-stop"), &campaign).unwrap();
+    let governor = GovernorConfig::default()
+        .messages_per_second(0.25)
+        .burst(1)
+        .pair_rate(None, 1);
+    let c = client_builder(&sb).governor(governor).build().unwrap();
+    let opts = BroadcastOptions {
+        concurrency: 8,
+        ..BroadcastOptions::default()
+    };
+    let ctl = opts.control.clone();
+    let l = ledger.clone();
+    let run = tokio::spawn(async move { c.broadcast(&campaign, &l, opts).await });
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    ctl.stop();
+    let s = tokio::time::timeout(Duration::from_secs(5), run)
+        .await
+        .expect("the run ends within seconds of the stop, not after its queued slots")
+        .unwrap()
+        .unwrap();
+    assert!(s.stopped, "{s:?}");
+    let counts = ledger.counts().unwrap();
+    assert_eq!(counts.accepted + counts.pending, 8, "{counts:?}");
+    assert_eq!(counts.in_flight + counts.unknown, 0, "{counts:?}");
+}
+
 /// A pause or a stop holds the sends already claimed and waiting for a governor slot: at
 /// 2 msg/s with 8 sends claimed at once, none of them goes out after the pause (from the
 /// ledger, as another process would) or the run's own stop, beyond the one already under

@@ -313,7 +313,16 @@ impl Governor {
     /// Past the deadline: `rate_limited`, HTTP status 0, `retry_after` = how long until
     /// a slot; nothing is reserved. A store that cannot be asked (Redis down) refuses the
     /// same way, saying so: a send never goes out unpaced.
-    pub async fn acquire(&self, recipient: Option<&str>, max_wait: Duration) -> Result<Slot> {
+    ///
+    /// `go` is asked while the attempt waits for its slots (a broadcast paused or stopped
+    /// meanwhile): `false` gives the slots back and ends the wait at once with the local
+    /// "withdrawn" refusal, instead of sleeping out a wait of up to `max_wait` first.
+    pub async fn acquire(
+        &self,
+        recipient: Option<&str>,
+        max_wait: Duration,
+        go: Option<&(dyn Fn() -> bool + Send + Sync)>,
+    ) -> Result<Slot> {
         let start = Instant::now();
         let c = &self.config;
         let mut pair_reserved: Option<(String, Duration, Option<u64>)> = None;
@@ -335,8 +344,9 @@ impl Governor {
                     return Err(unavailable(retry_after));
                 }
                 Reservation::Granted { wait, slot } => {
-                    if !wait.is_zero() {
-                        tokio::time::sleep(wait).await;
+                    if !wait_unless_withdrawn(wait, go).await {
+                        self.store.release(&key, interval, slot).await;
+                        return Err(withdrawn());
                     }
                     pair_reserved = Some((key, interval, Some(slot)));
                 }
@@ -368,9 +378,15 @@ impl Governor {
                 Reservation::Unavailable { retry_after } => {
                     return Err(unavailable(retry_after));
                 }
-                Reservation::Granted { wait, .. } => {
+                Reservation::Granted { wait, slot } => {
                     if !wait.is_zero() {
-                        tokio::time::sleep(wait).await;
+                        if !wait_unless_withdrawn(wait, go).await {
+                            self.store.release(&key, interval, slot).await;
+                            if let Some((k, i, Some(pair))) = &pair_reserved {
+                                self.store.release(k, *i, *pair).await;
+                            }
+                            return Err(withdrawn());
+                        }
                         // The send goes out later than its pair slot: keep the
                         // recipient's next slot a full interval after now, or two
                         // sends to one recipient could go out closer than allowed.
@@ -493,6 +509,31 @@ pub(crate) fn withdrawn() -> Error {
     )
 }
 
+/// Sleep `wait`, asking `go` at least every 200 ms; `false` as soon as it says no.
+async fn wait_unless_withdrawn(
+    wait: Duration,
+    go: Option<&(dyn Fn() -> bool + Send + Sync)>,
+) -> bool {
+    const STEP: Duration = Duration::from_millis(200);
+    let Some(go) = go else {
+        if !wait.is_zero() {
+            tokio::time::sleep(wait).await;
+        }
+        return true;
+    };
+    let until = Instant::now() + wait;
+    loop {
+        if !go() {
+            return false;
+        }
+        let left = until.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return true;
+        }
+        tokio::time::sleep(left.min(STEP)).await;
+    }
+}
+
 /// The local refusal when the governor's store cannot be asked.
 fn unavailable(retry_after: Duration) -> Error {
     local_refusal(
@@ -540,10 +581,10 @@ mod tests {
         let g = gov(GovernorConfig::passive().messages_per_second(10.0).burst(3));
         let t0 = Instant::now();
         for _ in 0..3 {
-            g.acquire(None, Duration::ZERO).await.unwrap();
+            g.acquire(None, Duration::ZERO, None).await.unwrap();
         }
         assert!(t0.elapsed() < Duration::from_millis(50));
-        let e = g.acquire(None, Duration::ZERO).await.unwrap_err();
+        let e = g.acquire(None, Duration::ZERO, None).await.unwrap_err();
         assert_eq!(e.code(), ErrorCode::RateLimited);
         assert_eq!(e.status(), None, "refused locally: nothing answered");
         let ra = e.retry_after().unwrap();
@@ -551,7 +592,7 @@ mod tests {
             ra > Duration::ZERO && ra <= Duration::from_millis(100),
             "{ra:?}"
         );
-        g.acquire(None, Duration::from_secs(1)).await.unwrap();
+        g.acquire(None, Duration::from_secs(1), None).await.unwrap();
         assert!(t0.elapsed() >= Duration::from_millis(80));
     }
 
@@ -580,11 +621,11 @@ mod tests {
         g.observe(Some("a"), &Slot::default(), Err(&mut e)).await;
         assert_eq!(e.retry_after(), Some(Duration::from_secs(4)));
         let refused = g
-            .acquire(Some("a"), Duration::from_millis(10))
+            .acquire(Some("a"), Duration::from_millis(10), None)
             .await
             .unwrap_err();
         assert!(refused.retry_after().unwrap() > Duration::from_secs(3));
-        g.acquire(Some("b"), Duration::ZERO).await.unwrap();
+        g.acquire(Some("b"), Duration::ZERO, None).await.unwrap();
         g.observe(Some("a"), &Slot::default(), Err(&mut e)).await;
         assert_eq!(e.retry_after(), Some(Duration::from_secs(16)));
         g.observe(Some("a"), &Slot::default(), Ok(())).await;
@@ -595,11 +636,11 @@ mod tests {
     #[tokio::test]
     async fn a_refused_send_gives_its_pair_slot_back() {
         let g = gov(GovernorConfig::passive().pair_rate(Some(Duration::from_secs(10)), 1));
-        let slot = g.acquire(Some("a"), Duration::ZERO).await.unwrap();
-        assert!(g.acquire(Some("a"), Duration::ZERO).await.is_err());
+        let slot = g.acquire(Some("a"), Duration::ZERO, None).await.unwrap();
+        assert!(g.acquire(Some("a"), Duration::ZERO, None).await.is_err());
         let mut e = rate_limited(130429);
         g.observe(Some("a"), &slot, Err(&mut e)).await;
-        g.acquire(Some("a"), Duration::ZERO).await.unwrap();
+        g.acquire(Some("a"), Duration::ZERO, None).await.unwrap();
     }
 
     /// A refused send's slot is given back only while it is the recipient's latest. Given
@@ -610,16 +651,16 @@ mod tests {
     async fn a_slot_is_given_back_only_while_it_is_the_latest() {
         let i = Duration::from_secs(10);
         let g = gov(GovernorConfig::passive().pair_rate(Some(i), 1));
-        let first = g.acquire(Some("a"), Duration::ZERO).await.unwrap();
+        let first = g.acquire(Some("a"), Duration::ZERO, None).await.unwrap();
         // A second send to the recipient reserves the next slot (10 s on) and waits.
         let g2 = g.clone();
-        let second = tokio::spawn(async move { g2.acquire(Some("a"), i * 2).await });
+        let second = tokio::spawn(async move { g2.acquire(Some("a"), i * 2, None).await });
         tokio::task::yield_now().await;
         let mut e = rate_limited(130429);
         g.observe(Some("a"), &first, Err(&mut e)).await;
         // The refused first send's retry is not given the second's slot: its next one is
         // a whole interval after it.
-        let e = g.acquire(Some("a"), i).await.unwrap_err();
+        let e = g.acquire(Some("a"), i, None).await.unwrap_err();
         assert!(e.retry_after().is_some_and(|r| r > i), "{e}");
         second.abort();
     }
