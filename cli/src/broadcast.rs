@@ -68,9 +68,21 @@ struct RunArgs {
     /// The campaign's ledger: sqlite:///PATH (created on the first run).
     #[arg(long, required = true, value_name = "sqlite:///PATH")]
     ledger: Option<String>,
-    /// Messages per second for this business number (Meta's default tier is 80).
+    /// Messages per second for this business number (Meta's default tier is 80). Each
+    /// process paces alone unless they share --governor-store.
     #[arg(long, default_value_t = 80.0, value_name = "N")]
     mps: f64,
+    /// A Redis governor store (redis://…, rediss://…) shared by every process sending from
+    /// this number: --mps and --pair-interval then hold for all of them together (the
+    /// shards of one campaign, other campaigns, apps using wa360 with the same store). Also
+    /// read from WA360_GOVERNOR_STORE, which keeps a password out of `ps`.
+    #[arg(
+        long,
+        env = "WA360_GOVERNOR_STORE",
+        hide_env_values = true,
+        value_name = "redis://…"
+    )]
+    governor_store: Option<String>,
     /// Seconds between two sends to the same recipient (Meta's pair rate: about 6; 0 = off).
     #[arg(long, default_value_t = 6.0, value_name = "SECONDS")]
     pair_interval: f64,
@@ -270,7 +282,11 @@ async fn run_campaign(a: RunArgs) -> CliResult {
         .messages_per_second(a.mps)
         .pair_rate((!pair.is_zero()).then_some(pair), 1)
         .max_wait(Duration::from_secs(60));
-    let client = client_builder(&a.api)?.governor(governor).build()?;
+    let mut builder = client_builder(&a.api)?.governor(governor);
+    if let Some(url) = a.governor_store.as_deref().filter(|u| !u.is_empty()) {
+        builder = builder.governor_store(wa360::governor::open_store(url)?);
+    }
+    let client = builder.build()?;
     // The run's own options, by the core's rules but named by their flags.
     wa360::input::int_option(
         "--concurrency",

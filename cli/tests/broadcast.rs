@@ -447,6 +447,67 @@ fn interrupt(child: &std::process::Child) {
     assert!(status.success());
 }
 
+/// `--governor-store` (or WA360_GOVERNOR_STORE) makes the run pace with every other
+/// process on that store: with the number's bucket there held for 30 s by another process,
+/// nothing goes out; without it each CLI process paced alone, and shards of one campaign
+/// sent at N × --mps. A Ctrl-C then ends the held run at once.
+#[test]
+fn a_shared_governor_store_paces_the_run_with_the_other_processes() {
+    let redis = std::env::var("WA360_TEST_REDIS_URL").unwrap_or_else(|_| {
+        panic!(
+            "WA360_TEST_REDIS_URL is not set: run through `make test` (tests/redis/with-redis.sh)"
+        )
+    });
+    let store_url = format!("{redis}?name=cli-gov-{}", fastrand_u32());
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let other = wa360::governor::open_store(&store_url).unwrap();
+    rt.block_on(other.block_for("n:default", Duration::from_secs(30), Duration::ZERO));
+    let sb = scaled_sandbox(Limits::none());
+    let dir = temp_dir("gov-store");
+    let csv = write_csv(&dir, 5);
+    let ledger = dir.join("ledger.db");
+    let mut cmd = broadcast_cmd(&sb, &csv, &ledger, "--mps 5 --pair-interval 0");
+    let child = cmd
+        .env("WA360_GOVERNOR_STORE", &store_url)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(
+        sb.control().recipient_counts().len(),
+        0,
+        "sent past the shared bucket"
+    );
+    interrupt(&child);
+    let t = Instant::now();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        t.elapsed() < Duration::from_secs(10),
+        "the stop waited for the held slots"
+    );
+    assert!(
+        !String::from_utf8_lossy(&out.stderr).contains(&redis),
+        "the store URL is not printed"
+    );
+    // The same run without the store paces alone and sends at once.
+    let out = broadcast_cmd(&sb, &csv, &ledger, "--mps 5 --pair-interval 0")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    each_accepted_once(&sb, 5);
+}
+
 /// Ctrl-C on one of two processes running one campaign ends that process only: the other
 /// goes on and finishes the campaign, and every recipient gets exactly one message. (Two
 /// sends at a time, so that neither run has claimed the rest of the campaign by then.)
