@@ -462,6 +462,33 @@ async fn a_client_without_a_governor_broadcasts_at_the_default_pace() {
     each_accepted_once(&sb, N);
 }
 
+/// Another handle on the ledger at `path`, once `n` of its rows are in flight.
+async fn all_in_flight(path: &std::path::Path, n: u64) -> Ledger {
+    let watch = Ledger::open_existing(path).unwrap();
+    let t = std::time::Instant::now();
+    while watch.counts().unwrap().in_flight < n {
+        assert!(t.elapsed() < Duration::from_secs(30), "not all in flight");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    watch
+}
+
+/// The write lock of the SQLite file at `path`, taken now and held for `how_long` by a
+/// separate connection (standing for another process); join the thread to wait for its end.
+fn hold_write_lock(path: &std::path::Path, how_long: Duration) -> std::thread::JoinHandle<()> {
+    let locked = path.to_path_buf();
+    let (held_tx, held_rx) = std::sync::mpsc::channel();
+    let locker = std::thread::spawn(move || {
+        let conn = rusqlite::Connection::open(&locked).unwrap();
+        conn.execute_batch("BEGIN IMMEDIATE").unwrap();
+        held_tx.send(()).unwrap();
+        std::thread::sleep(how_long);
+        conn.execute_batch("COMMIT").unwrap();
+    });
+    held_rx.recv().unwrap();
+    locker
+}
+
 /// A ledger that cannot be written (another process holds its lock past the 10 s busy
 /// timeout) ends the run with an error, but only after the sends in flight: their answers
 /// are recorded, instead of the requests being dropped mid-way and their rows left to the
@@ -482,23 +509,9 @@ async fn a_ledger_error_ends_the_run_after_the_sends_in_flight() {
     };
     let c = client(&sb);
     let run = tokio::spawn(async move { c.broadcast(&campaign, &ledger, opts).await });
-    let watch = Ledger::open_existing(&path).unwrap();
-    let t = std::time::Instant::now();
-    while watch.counts().unwrap().in_flight < 4 {
-        assert!(t.elapsed() < Duration::from_secs(30), "not all in flight");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    // Another process's write lock for 11 s (a separate connection stands for it).
-    let locked = path.clone();
-    let (held_tx, held_rx) = std::sync::mpsc::channel();
-    let locker = std::thread::spawn(move || {
-        let conn = rusqlite::Connection::open(&locked).unwrap();
-        conn.execute_batch("BEGIN IMMEDIATE").unwrap();
-        held_tx.send(()).unwrap();
-        std::thread::sleep(Duration::from_secs(11));
-        conn.execute_batch("COMMIT").unwrap();
-    });
-    held_rx.recv().unwrap();
+    let watch = all_in_flight(&path, 4).await;
+    // Another process's write lock for 11 s.
+    let locker = hold_write_lock(&path, Duration::from_secs(11));
     let result = tokio::time::timeout(Duration::from_secs(120), run)
         .await
         .expect("the run ends")
@@ -530,22 +543,8 @@ async fn an_answer_the_ledger_refuses_to_record_for_a_while_is_recorded_once_it_
     };
     let c = client(&sb);
     let run = tokio::spawn(async move { c.broadcast(&campaign, &ledger, opts).await });
-    let watch = Ledger::open_existing(&path).unwrap();
-    let t = std::time::Instant::now();
-    while watch.counts().unwrap().in_flight < 3 {
-        assert!(t.elapsed() < Duration::from_secs(30), "not all in flight");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    let locked = path.clone();
-    let (held_tx, held_rx) = std::sync::mpsc::channel();
-    let locker = std::thread::spawn(move || {
-        let conn = rusqlite::Connection::open(&locked).unwrap();
-        conn.execute_batch("BEGIN IMMEDIATE").unwrap();
-        held_tx.send(()).unwrap();
-        std::thread::sleep(Duration::from_secs(25));
-        conn.execute_batch("COMMIT").unwrap();
-    });
-    held_rx.recv().unwrap();
+    let watch = all_in_flight(&path, 3).await;
+    let locker = hold_write_lock(&path, Duration::from_secs(25));
     let _ = tokio::time::timeout(Duration::from_secs(120), run)
         .await
         .expect("the run ends")
