@@ -93,7 +93,7 @@ async fn back_off_counts_and_slow_down_are_shared_like_the_memory_store() {
         s.clear("p:1:x").await;
         assert_eq!(other.bump("p:1:x").await, 1);
         // block_for: nothing for 3 s.
-        s.block_for("p:1:y", Duration::from_secs(3), Duration::ZERO)
+        s.block_for("p:1:y", Duration::from_secs(3), Duration::ZERO, None)
             .await;
         match other
             .reserve(
@@ -133,4 +133,45 @@ fn redis_down_is_a_store_error_and_no_password_is_shown() {
         panic!("unknown option accepted")
     };
     assert_eq!(err.code().as_str(), "invalid_argument");
+}
+
+/// A reservation moved later by `block_for` (a send that waited for its number slot) stays
+/// the latest, with a new token that gives it back; a reservation behind others is not
+/// moved into one; `ANY_SLOT` gives back one interval whatever came after (the number's
+/// bucket). The same in Redis and in memory.
+#[tokio::test]
+async fn a_moved_slot_keeps_a_token_and_any_slot_gives_one_interval_back() {
+    let url = url();
+    let stores: [Arc<dyn GovernorStore>; 2] =
+        [open_store(&url).unwrap(), Arc::new(MemoryStore::new())];
+    let i = Duration::from_secs(2);
+    for s in stores {
+        let first = match s.reserve("p:2:r", i, Duration::ZERO, i).await {
+            Reservation::Granted { slot, .. } => slot,
+            other => panic!("{other:?}"),
+        };
+        let moved = s
+            .block_for("p:2:r", i, Duration::ZERO, Some(first))
+            .await
+            .expect("still the latest");
+        s.release("p:2:r", i, moved).await;
+        assert_eq!(
+            wait_of(s.reserve("p:2:r", i, Duration::ZERO, i * 5).await),
+            Duration::ZERO
+        );
+        assert_eq!(
+            s.block_for("p:2:r", i, Duration::ZERO, Some(first)).await,
+            None
+        );
+        // The number's bucket: two queued, both given back in any order.
+        for _ in 0..3 {
+            s.reserve("n:2", i, Duration::ZERO, i * 5).await;
+        }
+        s.release("n:2", i, wa360::governor::ANY_SLOT).await;
+        s.release("n:2", i, wa360::governor::ANY_SLOT).await;
+        assert!(close(
+            wait_of(s.reserve("n:2", i, Duration::ZERO, i * 5).await),
+            i
+        ));
+    }
 }

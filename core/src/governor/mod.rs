@@ -44,7 +44,7 @@ use std::time::{Duration, Instant};
 
 pub use options::{GovernorSpec, OptionStyle};
 pub use redis_store::{RedisStore, open_store};
-pub use store::{Decrease, GovernorStore, MemoryStore, Reservation, StoreFuture};
+pub use store::{ANY_SLOT, Decrease, GovernorStore, MemoryStore, Reservation, StoreFuture};
 
 use crate::error::{ApiError, Error, ErrorCode, Result};
 use crate::meta_codes::{self, MetaRetry};
@@ -240,6 +240,8 @@ const MAX_BACKOFF_EXP: u32 = 6;
 pub struct Slot {
     /// The recipient's pair reservation, while it can still be given back.
     pair: Option<u64>,
+    /// The number bucket's interval when a slot of it was taken (given back as any slot).
+    number: Option<Duration>,
 }
 
 /// Paces sends per number and per recipient. Cheap to clone.
@@ -326,6 +328,7 @@ impl Governor {
         let start = Instant::now();
         let c = &self.config;
         let mut pair_reserved: Option<(String, Duration, Option<u64>)> = None;
+        let mut number: Option<Duration> = None;
         if let Some(to) = recipient
             && (c.pair_interval.is_some() || c.pair_backoff)
         {
@@ -378,10 +381,13 @@ impl Governor {
                 Reservation::Unavailable { retry_after } => {
                     return Err(unavailable(retry_after));
                 }
-                Reservation::Granted { wait, slot } => {
+                Reservation::Granted { wait, .. } => {
+                    number = Some(interval);
                     if !wait.is_zero() {
                         if !wait_unless_withdrawn(wait, go).await {
-                            self.store.release(&key, interval, slot).await;
+                            // Any slot: the sends queued behind this one withdraw in
+                            // their own order, and each gives one interval back.
+                            self.store.release(&key, interval, ANY_SLOT).await;
                             if let Some((k, i, Some(pair))) = &pair_reserved {
                                 self.store.release(k, *i, *pair).await;
                             }
@@ -390,12 +396,10 @@ impl Governor {
                         // The send goes out later than its pair slot: keep the
                         // recipient's next slot a full interval after now, or two
                         // sends to one recipient could go out closer than allowed.
-                        // The pair slot is then no longer the one reserved: it is
-                        // never given back.
+                        // While it is still the latest, the moved slot can be given back.
                         if let Some((k, i, slot)) = &mut pair_reserved {
                             let tolerance = *i * c.pair_burst.saturating_sub(1);
-                            self.store.block_for(k, *i, tolerance).await;
-                            *slot = None;
+                            *slot = self.store.block_for(k, *i, tolerance, *slot).await;
                         }
                     }
                 }
@@ -403,6 +407,7 @@ impl Governor {
         }
         Ok(Slot {
             pair: pair_reserved.and_then(|(_, _, slot)| slot),
+            number,
         })
     }
 
@@ -411,7 +416,20 @@ impl Governor {
     /// nothing, so its next send must not wait a whole pair interval. Only while that slot
     /// is still the recipient's latest: a slot given back after others were reserved
     /// behind it would be handed out twice, and two sends would go out together.
+    ///
+    /// The number's slot is given back too: nothing left, so the next send need not wait
+    /// for it.
     pub async fn not_sent(&self, recipient: Option<&str>, slot: &Slot) {
+        self.give_back_pair(recipient, slot).await;
+        if let Some(interval) = slot.number {
+            self.store
+                .release(&self.number_key(), interval, ANY_SLOT)
+                .await;
+        }
+    }
+
+    /// The pair half of [`Governor::not_sent`].
+    async fn give_back_pair(&self, recipient: Option<&str>, slot: &Slot) {
         if let (Some(to), Some(interval), Some(token)) =
             (recipient, self.config.pair_interval, slot.pair)
         {
@@ -441,8 +459,9 @@ impl Governor {
             }
             Signal::Overloaded => {
                 // Refused before processing: the recipient got nothing, so its pair slot
-                // is given back (a retry must not wait a whole pair interval for it).
-                self.not_sent(recipient, slot).await;
+                // is given back (a retry must not wait a whole pair interval for it). The
+                // number's slot is not: the number is over its rate.
+                self.give_back_pair(recipient, slot).await;
                 if self.config.messages_per_second.is_some() {
                     self.store
                         .decrease(
@@ -469,7 +488,7 @@ impl Governor {
                     let interval = self.config.pair_interval.unwrap_or(Duration::ZERO);
                     let tolerance = interval * self.config.pair_burst.saturating_sub(1);
                     self.store
-                        .block_for(&self.pair_key(to), backoff, tolerance)
+                        .block_for(&self.pair_key(to), backoff, tolerance, None)
                         .await;
                 }
                 if let Err(Error::Api { error, .. }) = outcome {
@@ -663,6 +682,61 @@ mod tests {
         let e = g.acquire(Some("a"), i, None).await.unwrap_err();
         assert!(e.retry_after().is_some_and(|r| r > i), "{e}");
         second.abort();
+    }
+
+    /// A send that waited for its number slot, then was refused with 130429, gives its
+    /// recipient's pair slot back: its retry does not wait a whole pair interval. (With
+    /// the token of the reservation, the wait had made the pair slot "not the latest".)
+    #[tokio::test]
+    async fn a_refused_send_that_waited_for_the_number_still_gives_its_pair_slot_back() {
+        let g = gov(GovernorConfig::default()
+            .messages_per_second(4.0)
+            .burst(1)
+            .pair_rate(Some(Duration::from_secs(30)), 1));
+        g.acquire(Some("other"), Duration::ZERO, None)
+            .await
+            .unwrap();
+        // Waits about 250 ms for the number, with its pair slot taken.
+        let slot = g
+            .acquire(Some("a"), Duration::from_secs(2), None)
+            .await
+            .unwrap();
+        let mut e = rate_limited(130429);
+        g.observe(Some("a"), &slot, Err(&mut e)).await;
+        // The retry is held by the number (halved to 2/s), not by the recipient.
+        let e = g
+            .acquire(Some("a"), Duration::ZERO, None)
+            .await
+            .unwrap_err();
+        assert!(e.to_string().contains("for number"), "{e}");
+    }
+
+    /// Sends waiting for number slots and withdrawn (a broadcast stopped) give every slot
+    /// back, not only the latest: the bucket is free for the next send at once.
+    #[tokio::test]
+    async fn withdrawn_sends_give_every_number_slot_back() {
+        let g = gov(GovernorConfig::passive().messages_per_second(2.0).burst(1));
+        g.acquire(None, Duration::ZERO, None).await.unwrap();
+        let go = Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let waiting: Vec<_> = (0..4)
+            .map(|_| {
+                let (g, go) = (g.clone(), Arc::clone(&go));
+                tokio::spawn(async move {
+                    let go = move || go.load(std::sync::atomic::Ordering::SeqCst);
+                    g.acquire(None, Duration::from_secs(10), Some(&go)).await
+                })
+            })
+            .collect();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        go.store(false, std::sync::atomic::Ordering::SeqCst);
+        for w in waiting {
+            assert!(w.await.unwrap().is_err(), "withdrawn");
+        }
+        // Only the first send's slot is still taken: the next is within half a second,
+        // not behind the four withdrawn ones (2.5 s).
+        g.acquire(None, Duration::from_millis(600), None)
+            .await
+            .unwrap();
     }
 
     #[test]

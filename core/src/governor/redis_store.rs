@@ -83,15 +83,17 @@ if op == 'reserve' then
   keep()
   return {1, tostring(wait), string.format('%.0f', tat * 1000)}
 elseif op == 'release' then
-  -- Only the latest reservation is given back (see GovernorStore::release).
-  if string.format('%.0f', tat * 1000) ~= ARGV[4] then return 0 end
+  -- Only the latest reservation is given back, unless any will do (GovernorStore::release).
+  if ARGV[4] ~= 'any' and string.format('%.0f', tat * 1000) ~= ARGV[4] then return 0 end
   tat = math.max(tat - tonumber(ARGV[3]), now)
   keep()
   return 0
 elseif op == 'block' then
-  tat = math.max(tat, now + tonumber(ARGV[3]) + tonumber(ARGV[4]))
+  local latest = ARGV[5] ~= '' and string.format('%.0f', tat * 1000) == ARGV[5]
+  tat = tonumber(tostring(math.max(tat, now + tonumber(ARGV[3]) + tonumber(ARGV[4]))))
   keep()
-  return 0
+  if latest then return string.format('%.0f', tat * 1000) end
+  return ''
 elseif op == 'bump' then
   count = count + 1
   keep()
@@ -252,23 +254,35 @@ impl GovernorStore for RedisStore {
     }
 
     fn release(&self, key: &str, interval: Duration, slot: u64) -> StoreFuture<'_, ()> {
-        let fut = self.eval(
-            key,
-            vec!["release".into(), ttl(), ms_f(interval), slot.to_string()],
-        );
+        let slot = if slot == super::store::ANY_SLOT {
+            "any".to_string()
+        } else {
+            slot.to_string()
+        };
+        let fut = self.eval(key, vec!["release".into(), ttl(), ms_f(interval), slot]);
         Box::pin(async move {
             fut.await;
         })
     }
 
-    fn block_for(&self, key: &str, duration: Duration, tolerance: Duration) -> StoreFuture<'_, ()> {
+    fn block_for(
+        &self,
+        key: &str,
+        duration: Duration,
+        tolerance: Duration,
+        slot: Option<u64>,
+    ) -> StoreFuture<'_, Option<u64>> {
         let fut = self.eval(
             key,
-            vec!["block".into(), ttl(), ms_f(duration), ms_f(tolerance)],
+            vec![
+                "block".into(),
+                ttl(),
+                ms_f(duration),
+                ms_f(tolerance),
+                slot.map(|s| s.to_string()).unwrap_or_default(),
+            ],
         );
-        Box::pin(async move {
-            fut.await;
-        })
+        Box::pin(async move { fut.await.and_then(|v| text(&v).parse().ok()) })
     }
 
     fn bump(&self, key: &str) -> StoreFuture<'_, u32> {

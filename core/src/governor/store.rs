@@ -41,6 +41,10 @@ pub enum Reservation {
     },
 }
 
+/// The `slot` of [`GovernorStore::release`] that gives back one interval whatever was
+/// reserved since.
+pub const ANY_SLOT: u64 = u64::MAX;
+
 /// One multiplicative decrease of a number's rate scale (AIMD), as
 /// [`GovernorStore::decrease`] applies it.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -75,11 +79,21 @@ pub trait GovernorStore: Send + Sync + 'static {
     /// Give back the granted reservation `slot` that will not be used (`tat -= interval`,
     /// never before now), if it is still the key's latest: once others have reserved
     /// after it, moving `tat` back would hand one of their slots out a second time, and
-    /// two sends would go out together. Then nothing changes.
+    /// two sends would go out together. Then nothing changes. With [`ANY_SLOT`], one
+    /// interval is given back whatever was reserved since (a number's bucket: the sends
+    /// queued behind keep their times, and the rate over time is kept).
     fn release(&self, key: &str, interval: Duration, slot: u64) -> StoreFuture<'_, ()>;
 
-    /// Allow nothing on `key` for `duration` from now (`tat = max(tat, now + duration + tolerance)`).
-    fn block_for(&self, key: &str, duration: Duration, tolerance: Duration) -> StoreFuture<'_, ()>;
+    /// Allow nothing on `key` for `duration` from now (`tat = max(tat, now + duration +
+    /// tolerance)`). When `slot` is the key's latest reservation it still is afterwards:
+    /// its new token is returned, to give it back later; otherwise `None`.
+    fn block_for(
+        &self,
+        key: &str,
+        duration: Duration,
+        tolerance: Duration,
+        slot: Option<u64>,
+    ) -> StoreFuture<'_, Option<u64>>;
 
     /// Add one to the key's counter of consecutive refusals and return the new value.
     fn bump(&self, key: &str) -> StoreFuture<'_, u32>;
@@ -203,18 +217,25 @@ impl GovernorStore for MemoryStore {
 
     fn release(&self, key: &str, interval: Duration, slot: u64) -> StoreFuture<'_, ()> {
         self.with(key, |e, now| {
-            if slot_of(e.tat) == slot {
+            if slot == ANY_SLOT || slot_of(e.tat) == slot {
                 e.tat = e.tat.saturating_sub(interval).max(now);
             }
         });
         ready(())
     }
 
-    fn block_for(&self, key: &str, duration: Duration, tolerance: Duration) -> StoreFuture<'_, ()> {
-        self.with(key, |e, now| {
+    fn block_for(
+        &self,
+        key: &str,
+        duration: Duration,
+        tolerance: Duration,
+        slot: Option<u64>,
+    ) -> StoreFuture<'_, Option<u64>> {
+        ready(self.with(key, |e, now| {
+            let latest = slot.is_some_and(|s| slot_of(e.tat) == s);
             e.tat = e.tat.max(now + duration + tolerance);
-        });
-        ready(())
+            latest.then(|| slot_of(e.tat))
+        }))
     }
 
     fn bump(&self, key: &str) -> StoreFuture<'_, u32> {

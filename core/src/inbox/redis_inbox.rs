@@ -892,11 +892,13 @@ end
 -- renews every third of a lease and claims every 200 ms when idle), a claim takes over only
 -- entries idle for the lease plus the gap, for one lease: a live consumer's entries are
 -- idle for at most a third of a lease plus the gap, and they are renewed meanwhile, while
--- the entries of a consumer that was dead before the gap, and entries given back (made
--- idle past the lease), are taken at once. The server cannot tell a stall from a time when
--- nobody called (every worker down, a worker that claims only now and then); either way
--- nothing idle for a lease plus the gap can belong to a live consumer. Uses the server's
--- clock (TIME), never the callers'. Returns the gap to add (0 outside such a grace).
+-- the entries of a consumer that was dead before the gap are taken at once; entries given
+-- back (made idle just past the lease) wait out the gap or the grace. The server cannot
+-- tell a stall from a time when nobody called (every worker down, a worker that claims
+-- only now and then: it takes a dead worker's events up to one of its periods late);
+-- either way nothing idle for a lease plus the gap can belong to a live consumer. Uses
+-- the server's clock (TIME), never the callers'. Returns the gap to add (0 outside such a
+-- grace).
 local function watch_gap(lease)
   local now = server_ms()
   local L, G = ns .. ':lt', ns .. ':grace'
