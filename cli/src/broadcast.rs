@@ -74,8 +74,9 @@ struct RunArgs {
     mps: f64,
     /// A Redis governor store (redis://…, rediss://…) shared by every process sending from
     /// this number: --mps and --pair-interval then hold for all of them together (the
-    /// shards of one campaign, other campaigns, apps using wa360 with the same store). Also
-    /// read from WA360_GOVERNOR_STORE, which keeps a password out of `ps`.
+    /// shards of one campaign, other campaigns, apps using wa360 with the same store and
+    /// number name: --governor-number). Also read from WA360_GOVERNOR_STORE, which keeps a
+    /// password out of `ps`.
     #[arg(
         long,
         env = "WA360_GOVERNOR_STORE",
@@ -83,6 +84,10 @@ struct RunArgs {
         value_name = "redis://…"
     )]
     governor_store: Option<String>,
+    /// The business number's name in the governor store (the bindings' governor option
+    /// `number`): processes sending from one number share it, another number needs its own.
+    #[arg(long, default_value = "default", value_name = "NAME")]
+    governor_number: String,
     /// Seconds between two sends to the same recipient (Meta's pair rate: about 6; 0 = off).
     #[arg(long, default_value_t = 6.0, value_name = "SECONDS")]
     pair_interval: f64,
@@ -279,14 +284,25 @@ async fn run_campaign(a: RunArgs) -> CliResult {
         .map(|t| wa360::input::unix_ms_option("--start-at", t.saturating_mul(1000)))
         .transpose()?;
     let governor = GovernorConfig::default()
+        .number(a.governor_number.clone())
         .messages_per_second(a.mps)
         .pair_rate((!pair.is_zero()).then_some(pair), 1)
         .max_wait(Duration::from_secs(60));
+    // Named by its flag, as the other options are (the core names `governor_store`).
+    let flag = |e: wa360::Error| match e {
+        wa360::Error::InvalidArgument { field, rule } => Failure::input(format!(
+            "{}: {rule}",
+            field
+                .replace("governor_store", "--governor-store")
+                .replace("governor.number", "--governor-number")
+        )),
+        other => Failure::from(other),
+    };
     let mut builder = client_builder(&a.api)?.governor(governor);
     if let Some(url) = a.governor_store.as_deref().filter(|u| !u.is_empty()) {
-        builder = builder.governor_store(wa360::governor::open_store(url)?);
+        builder = builder.governor_store(wa360::governor::open_store(url).map_err(flag)?);
     }
-    let client = builder.build()?;
+    let client = builder.build().map_err(flag)?;
     // The run's own options, by the core's rules but named by their flags.
     wa360::input::int_option(
         "--concurrency",

@@ -341,6 +341,8 @@ fn bad_run_options_are_refused_naming_the_flag_before_the_ledger_is_made() {
         "--concurrency 0",
         "--max-attempts 0",
         "--listen nonsense",
+        "--governor-store redis://127.0.0.1:1/notanumber",
+        "--governor-number ''",
     ] {
         let out = bin(&sb)
             .args(words("broadcast --template t --lang en --no-progress"))
@@ -461,7 +463,7 @@ fn a_shared_governor_store_paces_the_run_with_the_other_processes() {
     let store_url = format!("{redis}?name=cli-gov-{}", fastrand_u32());
     let rt = tokio::runtime::Runtime::new().unwrap();
     let other = wa360::governor::open_store(&store_url).unwrap();
-    rt.block_on(other.block_for("n:default", Duration::from_secs(30), Duration::ZERO));
+    rt.block_on(other.block_for("n:default", Duration::from_secs(30), Duration::ZERO, None));
     let sb = scaled_sandbox(Limits::none());
     let dir = temp_dir("gov-store");
     let csv = write_csv(&dir, 5);
@@ -496,10 +498,16 @@ fn a_shared_governor_store_paces_the_run_with_the_other_processes() {
         !String::from_utf8_lossy(&out.stderr).contains(&redis),
         "the store URL is not printed"
     );
-    // The same run without the store paces alone and sends at once.
-    let out = broadcast_cmd(&sb, &csv, &ledger, "--mps 5 --pair-interval 0")
-        .output()
-        .unwrap();
+    // Another number on the same store paces apart, and sends at once.
+    let out = broadcast_cmd(
+        &sb,
+        &csv,
+        &ledger,
+        "--mps 5 --pair-interval 0 --governor-number other",
+    )
+    .env("WA360_GOVERNOR_STORE", &store_url)
+    .output()
+    .unwrap();
     assert!(
         out.status.success(),
         "{}",
