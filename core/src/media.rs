@@ -440,8 +440,7 @@ fn mismatch(info: &MediaInfo, body: &[u8]) -> Option<String> {
     }
     let got = sha2::Sha256::digest(body);
     let matches = if want.len() == 64 && want.bytes().all(|b| b.is_ascii_hexdigit()) {
-        let hex: String = got.iter().map(|b| format!("{b:02x}")).collect();
-        hex.eq_ignore_ascii_case(want)
+        crate::util::hex(&got).eq_ignore_ascii_case(want)
     } else if let Ok(raw) = base64::engine::general_purpose::STANDARD.decode(want)
         && raw.len() == 32
     {

@@ -34,6 +34,7 @@ use sha2::{Digest, Sha256};
 
 use crate::client::Client;
 use crate::error::{Error, Result};
+use crate::util::hex;
 
 /// Default trust period of a cached id: 28 days.
 pub const DEFAULT_TTL: Duration = Duration::from_secs(28 * 24 * 3600);
@@ -232,10 +233,6 @@ fn unix_now() -> u64 {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0)
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 impl MediaCache {

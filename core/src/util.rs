@@ -113,31 +113,43 @@ impl FileId {
 
     /// `Err` with the reason when the path no longer names the file it named at open.
     pub(crate) fn check(&self) -> Result<(), String> {
-        match Self::id_of(&self.path) {
-            Ok(now) if now == self.id => {}
-            Ok(_) => return Err("the file was replaced since this process opened it".into()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err("the file was deleted since this process opened it".into());
-            }
-            Err(e) => return Err(format!("the file cannot be checked ({e})")),
-        }
+        Self::same(
+            &self.path,
+            self.id,
+            "the file",
+            "since this process opened it",
+        )?;
         for (side, id) in &self.sidecars {
             let name = side.file_name().unwrap_or_default().to_string_lossy();
-            match Self::id_of(side) {
-                Ok(now) if now == *id => {}
-                Ok(_) => {
-                    return Err(format!(
-                        "{name} was replaced since this process opened the file (what it writes now no other process would see)"
-                    ));
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                    return Err(format!(
-                        "{name} was deleted since this process opened the file (what it writes now no other process would see)"
-                    ));
-                }
-                Err(e) => return Err(format!("{name} cannot be checked ({e})")),
-            }
+            Self::same(
+                side,
+                *id,
+                &name,
+                "since this process opened the file (what it writes now no other process would see)",
+            )?;
         }
         Ok(())
     }
+
+    /// `Err` naming `what` when `path` no longer has the identity `id`.
+    fn same(
+        path: &std::path::Path,
+        id: Option<(u64, u64)>,
+        what: &str,
+        since: &str,
+    ) -> Result<(), String> {
+        match Self::id_of(path) {
+            Ok(now) if now == id => Ok(()),
+            Ok(_) => Err(format!("{what} was replaced {since}")),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                Err(format!("{what} was deleted {since}"))
+            }
+            Err(e) => Err(format!("{what} cannot be checked ({e})")),
+        }
+    }
+}
+
+/// Lowercase hex of `bytes` (digests shown or compared as text).
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

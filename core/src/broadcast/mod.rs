@@ -276,7 +276,7 @@ impl Campaign {
             });
         }
         let digest = hasher.finalize();
-        let id: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+        let id = crate::util::hex(&digest[..8]);
         Ok(Campaign {
             id,
             template: template.to_string(),

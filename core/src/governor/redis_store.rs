@@ -65,6 +65,8 @@ local function scale_now(inc)
   if s > 1 then s = 1 end
   return s
 end
+-- The reservation token: the stored tat in µs, as text without an exponent.
+local function token() return string.format('%.0f', tat * 1000) end
 local function keep()
   local f = {'tat', tostring(tat), 'count', count, 'scale', tostring(scale),
              'scale_at', tostring(scale_at)}
@@ -81,18 +83,18 @@ if op == 'reserve' then
   -- As stored (`keep` writes tostring(tat)), so that release compares like with like.
   tat = tonumber(tostring(tt + interval))
   keep()
-  return {1, tostring(wait), string.format('%.0f', tat * 1000)}
+  return {1, tostring(wait), token()}
 elseif op == 'release' then
   -- Only the latest reservation is given back, unless any will do (GovernorStore::release).
-  if ARGV[4] ~= 'any' and string.format('%.0f', tat * 1000) ~= ARGV[4] then return 0 end
+  if ARGV[4] ~= 'any' and token() ~= ARGV[4] then return 0 end
   tat = math.max(tat - tonumber(ARGV[3]), now)
   keep()
   return 0
 elseif op == 'block' then
-  local latest = ARGV[5] ~= '' and string.format('%.0f', tat * 1000) == ARGV[5]
+  local latest = ARGV[5] ~= '' and token() == ARGV[5]
   tat = tonumber(tostring(math.max(tat, now + tonumber(ARGV[3]) + tonumber(ARGV[4]))))
   keep()
-  if latest then return string.format('%.0f', tat * 1000) end
+  if latest then return token() end
   return ''
 elseif op == 'bump' then
   count = count + 1

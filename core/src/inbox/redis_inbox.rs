@@ -399,6 +399,13 @@ fn num<T: std::str::FromStr>(v: Option<&RValue>) -> Option<T> {
     v.map(to_string)?.parse().ok()
 }
 
+/// `(ready, in_flight)` from the stream's length and the `inflight` counter (which a lost
+/// reply can leave off by a little: never more than the stream holds).
+fn split_backlog(len: u64, inflight: Option<i64>) -> (u64, u64) {
+    let in_flight = u64::try_from(inflight.unwrap_or(0)).unwrap_or(0).min(len);
+    (len - in_flight, in_flight)
+}
+
 fn arg(s: impl ToString) -> Vec<u8> {
     s.to_string().into_bytes()
 }
@@ -707,9 +714,9 @@ impl Inbox for RedisInbox {
                 }
             })?;
         let get = |name: &str| u64::try_from(counters.get(name).copied().unwrap_or(0)).unwrap_or(0);
-        let in_flight = get("inflight").min(len);
+        let (ready, in_flight) = split_backlog(len, counters.get("inflight").copied());
         Ok(InboxStats {
-            ready: len - in_flight,
+            ready,
             in_flight,
             dead,
             handled: get("handled"),
@@ -734,9 +741,7 @@ impl Inbox for RedisInbox {
                     Ok((len, in_flight))
                 }
             })?;
-        // As in `stats`.
-        let in_flight = u64::try_from(in_flight.unwrap_or(0)).unwrap_or(0).min(len);
-        Ok((len - in_flight, in_flight))
+        Ok(split_backlog(len, in_flight))
     }
 
     fn dead(&self, limit: usize) -> Result<Vec<DeadLetter>> {
