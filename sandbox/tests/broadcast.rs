@@ -590,14 +590,16 @@ async fn a_stop_does_not_wait_for_the_queued_governor_slots() {
 }
 
 /// A pause or a stop holds the sends already claimed and waiting for a governor slot: at
-/// 2 msg/s with 8 sends claimed at once, none of them goes out after the pause (from the
+/// 2 msg/s with 8 sends claimed at once (of 16, so that neither phase can finish the
+/// campaign before its brake now that withdrawn sends give their slots back), none of
+/// them goes out after the pause (from the
 /// ledger, as another process would) or the run's own stop, beyond the one already under
 /// way. The withdrawn rows go back to pending without an attempt and are each sent once
 /// after the resume.
 #[tokio::test]
 async fn a_pause_or_stop_holds_the_sends_waiting_for_a_slot() {
     let sb = scaled(0.01).await;
-    let campaign = campaign(8);
+    let campaign = campaign(16);
     let path = temp_ledger("brake");
     let ledger = Ledger::open(&path, &campaign).unwrap();
     let governor = GovernorConfig::default()
@@ -639,7 +641,7 @@ async fn a_pause_or_stop_holds_the_sends_waiting_for_a_slot() {
         );
         if how == "pause" {
             Ledger::open_existing(&path).unwrap().resume().unwrap();
-            // Held by the pause, not ended: resumed, it sends at most the 8 in all.
+            // Held by the pause, not ended: resumed, it sends some more.
             tokio::time::sleep(Duration::from_millis(600)).await;
             ledger.pause().unwrap();
             tokio::time::sleep(Duration::from_millis(400)).await;
@@ -659,5 +661,5 @@ async fn a_pause_or_stop_holds_the_sends_waiting_for_a_slot() {
     ledger.resume().unwrap();
     let s = c.broadcast(&campaign, &ledger, opts()).await.unwrap();
     assert!(s.complete, "{s:?}");
-    each_accepted_once(&sb, 8);
+    each_accepted_once(&sb, 16);
 }
