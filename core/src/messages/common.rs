@@ -105,6 +105,23 @@ pub(crate) fn check_non_empty(field: &str, value: &str) -> Result<()> {
     }
 }
 
+/// Check a message id (a wamid, which 360dialog writes without whitespace): not empty, not
+/// blank, and without whitespace at either end. A pasted id with a trailing newline, or a
+/// blank one, would otherwise go to the network and come back as an error with no field.
+pub(crate) fn check_message_id(field: &str, value: &str) -> Result<()> {
+    check_non_empty(field, value)?;
+    if value.trim().is_empty() {
+        Err(Error::invalid(field, "must not be blank"))
+    } else if value.trim() != value {
+        Err(Error::invalid(
+            field,
+            "must not start or end with whitespace",
+        ))
+    } else {
+        Ok(())
+    }
+}
+
 /// Check that `value` is one of two words: `must be a or b (got "c")`.
 pub(crate) fn check_either(field: &str, value: &str, [a, b]: [&str; 2]) -> Result<()> {
     if value == a || value == b {

@@ -58,7 +58,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::{Error, Result};
-use common::{check_len, check_non_empty, optional_setters};
+use common::{check_len, check_message_id, check_non_empty, optional_setters};
 use read::present;
 
 pub use common::{
@@ -553,7 +553,7 @@ impl Outbound for Message {
         // Validation first (recipient, envelope, content), then writing.
         let (key, who) = self.recipient_field()?;
         if let Some(r) = &self.reply_to {
-            check_non_empty("context.message_id", r)?;
+            check_message_id("context.message_id", r)?;
         }
         if let Some(d) = &self.callback_data {
             check_len("biz_opaque_callback_data", d, 1, MAX_CALLBACK_DATA)?;

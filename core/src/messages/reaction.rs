@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::common::{check_non_empty, is_single_emoji};
+use super::common::{check_message_id, is_single_emoji};
 use crate::{Error, Result};
 
 /// A reaction to `message_id`. An empty `emoji` removes an earlier reaction.
@@ -32,7 +32,7 @@ impl Reaction {
 
     /// Check the rules of docs/360dialog-api.md §4.5.
     pub(crate) fn validate(&self) -> Result<()> {
-        check_non_empty("reaction.message_id", &self.message_id)?;
+        check_message_id("reaction.message_id", &self.message_id)?;
         if !self.emoji.is_empty() && !is_single_emoji(&self.emoji) {
             return Err(Error::invalid(
                 "reaction.emoji",

@@ -5,7 +5,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::Outbound;
-use super::common::check_non_empty;
+use super::common::check_message_id;
 use crate::Result;
 
 /// Mark an inbound message (and the earlier ones in the chat) as read.
@@ -32,7 +32,7 @@ impl MarkRead {
 
 impl Outbound for MarkRead {
     fn to_body(&self) -> Result<Value> {
-        check_non_empty("message_id", &self.message_id)?;
+        check_message_id("message_id", &self.message_id)?;
         StatusWire::new(&self.message_id, None).to_value()
     }
 }
@@ -55,7 +55,7 @@ impl TypingIndicator {
 
 impl Outbound for TypingIndicator {
     fn to_body(&self) -> Result<Value> {
-        check_non_empty("message_id", &self.message_id)?;
+        check_message_id("message_id", &self.message_id)?;
         StatusWire::new(&self.message_id, Some(TypingWire { kind: "text" })).to_value()
     }
 }
