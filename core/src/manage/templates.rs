@@ -1992,6 +1992,9 @@ pub fn check_template_send(template: &TemplateInfo, message: &Value) -> Result<(
             // The code goes into the button too, except for zero-tap / one-tap autofill
             // details Meta fills in itself; copy-code OTP buttons always take it.
             "OTP" => def.get("otp_type").and_then(Value::as_str) == Some("COPY_CODE"),
+            // A multi-product button's products are chosen at send time (docs/360dialog-api.md
+            // §4.8: thumbnail and sections).
+            "MPM" => true,
             _ => false,
         };
         if needs && !sent_buttons.iter().any(|c| index_of(c) == Some(i)) {
@@ -2079,6 +2082,34 @@ mod tests {
         assert_eq!(
             check_template_send(&t, &no_code).unwrap_err().field(),
             Some("template.components.body")
+        );
+    }
+
+    #[test]
+    fn multi_product_sends_take_their_sections() {
+        let t = TemplateInfo::from_value(&json!({"name": "spring_collection", "language": "en",
+            "category": "MARKETING", "status": "APPROVED", "components": [
+                {"type": "BODY", "text": "New in, {{1}}"},
+                {"type": "BUTTONS", "buttons": [{"type": "MPM", "text": "View items"}]}]}))
+        .unwrap();
+        let message = |buttons: Vec<Value>| {
+            json!({"to": "15555550123", "type": "template", "template": {
+                "name": "spring_collection", "language": "en", "body": ["Maya"],
+                "buttons": buttons}})
+        };
+        let mpm = json!({"sub_type": "mpm", "index": 0, "thumbnail_product_retailer_id": "sku-1",
+            "sections": [{"title": "Jackets", "product_items": ["sku-1", "sku-2"]}]});
+        let body = |m: Value| crate::messages::build_body(&m).unwrap();
+        check_template_send(&t, &body(message(vec![mpm]))).unwrap();
+        let err = check_template_send(&t, &body(message(vec![]))).unwrap_err();
+        assert!(err.to_string().contains("needs a parameter"), "{err}");
+        let catalog = json!({"sub_type": "catalog", "index": 0,
+            "thumbnail_product_retailer_id": "sku-1"});
+        let err = check_template_send(&t, &body(message(vec![catalog]))).unwrap_err();
+        assert_eq!(
+            err.field(),
+            Some("template.components.button[0].sub_type"),
+            "{err}"
         );
     }
 

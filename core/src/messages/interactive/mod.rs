@@ -13,8 +13,9 @@ use crate::Result;
 mod read;
 mod validate;
 mod wire;
-pub(crate) use read::InteractiveSpec;
-pub(crate) use wire::InteractiveWire;
+pub(crate) use read::{InteractiveSpec, SectionSpec};
+pub(crate) use validate::check_product_sections;
+pub(crate) use wire::{InteractiveWire, ProductSectionWire};
 
 /// The `flow_action` values of a flow (of a flow message and of a template's flow button).
 pub(crate) const FLOW_ACTIONS: [&str; 2] = ["navigate", "data_exchange"];

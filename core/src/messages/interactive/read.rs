@@ -76,7 +76,7 @@ impl Expecting for HeaderObj {}
 /// A section of a list (`rows`) or of a product list (`product_items`).
 #[derive(Deserialize)]
 #[serde(remote = "Self", deny_unknown_fields)]
-struct SectionSpec {
+pub(crate) struct SectionSpec {
     title: Option<String>,
     rows: Option<Vec<ListRow>>,
     product_items: Option<Vec<StrOr<ProductItem>>>,
@@ -126,7 +126,7 @@ impl SectionSpec {
     }
 
     /// A product-list section at `p`: `product_items` is required, `rows` is not its key.
-    fn product_section(self, p: &str) -> Result<ProductSection> {
+    pub(crate) fn product_section(self, p: &str) -> Result<ProductSection> {
         let items = required(self.product_items, &format!("{p}.product_items"))?;
         if self.rows.is_some() {
             return Err(Error::invalid(format!("{p}.rows"), "unknown field"));

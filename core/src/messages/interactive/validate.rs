@@ -218,20 +218,7 @@ impl InteractiveAction {
                 sections,
             } => {
                 check_non_empty(&join(A, "catalog_id"), catalog_id)?;
-                let sp = join(A, "sections");
-                check_count(&sp, "sections", sections.len(), 1, MAX_SECTIONS)?;
-                let total: usize = sections.iter().map(|s| s.product_retailer_ids.len()).sum();
-                check_count(&sp, "products in total", total, 1, MAX_PRODUCTS)?;
-                for (i, s) in sections.iter().enumerate() {
-                    let p = idx(&sp, i);
-                    section_title(&p, &s.title, sections.len())?;
-                    for (j, sku) in s.product_retailer_ids.iter().enumerate() {
-                        check_non_empty(
-                            &join(&idx(&join(&p, "product_items"), j), "product_retailer_id"),
-                            sku,
-                        )?;
-                    }
-                }
+                check_product_sections(&join(A, "sections"), sections)?;
             }
             InteractiveAction::LocationRequest => {}
             InteractiveAction::Address { country, .. } => {
@@ -252,6 +239,26 @@ impl InteractiveAction {
         }
         Ok(())
     }
+}
+
+/// The sections of a product list, at `sp`: 1..10 sections, 1..30 products in total, each
+/// retailer id non-empty, titles as [`section_title`]. Shared by the interactive
+/// `product_list` and the template `mpm` button (docs/360dialog-api.md §4.8, §4.10).
+pub(crate) fn check_product_sections(sp: &str, sections: &[ProductSection]) -> Result<()> {
+    check_count(sp, "sections", sections.len(), 1, MAX_SECTIONS)?;
+    let total: usize = sections.iter().map(|s| s.product_retailer_ids.len()).sum();
+    check_count(sp, "products in total", total, 1, MAX_PRODUCTS)?;
+    for (i, s) in sections.iter().enumerate() {
+        let p = idx(sp, i);
+        section_title(&p, &s.title, sections.len())?;
+        for (j, sku) in s.product_retailer_ids.iter().enumerate() {
+            check_non_empty(
+                &join(&idx(&join(&p, "product_items"), j), "product_retailer_id"),
+                sku,
+            )?;
+        }
+    }
+    Ok(())
 }
 
 /// Section title rule shared by list and product_list: ≤ 24 characters,

@@ -74,7 +74,7 @@ struct ButtonWire<'a> {
 }
 
 #[derive(Serialize)]
-struct ProductSectionWire<'a> {
+pub(crate) struct ProductSectionWire<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     title: Option<&'a str>,
     product_items: Vec<ProductItemWire<'a>>,
@@ -83,6 +83,22 @@ struct ProductSectionWire<'a> {
 #[derive(Serialize)]
 struct ProductItemWire<'a> {
     product_retailer_id: &'a str,
+}
+
+impl<'a> ProductSectionWire<'a> {
+    /// The wire form of a product section (interactive `product_list`, template `mpm`).
+    pub(crate) fn of(s: &'a ProductSection) -> Self {
+        ProductSectionWire {
+            title: s.title.as_deref(),
+            product_items: s
+                .product_retailer_ids
+                .iter()
+                .map(|id| ProductItemWire {
+                    product_retailer_id: id,
+                })
+                .collect(),
+        }
+    }
 }
 
 /// `action.parameters` of the named actions.
@@ -200,19 +216,7 @@ impl InteractiveAction {
                 sections,
             } => ActionWire::ProductList {
                 catalog_id,
-                sections: sections
-                    .iter()
-                    .map(|s| ProductSectionWire {
-                        title: s.title.as_deref(),
-                        product_items: s
-                            .product_retailer_ids
-                            .iter()
-                            .map(|id| ProductItemWire {
-                                product_retailer_id: id,
-                            })
-                            .collect(),
-                    })
-                    .collect(),
+                sections: sections.iter().map(ProductSectionWire::of).collect(),
             },
             InteractiveAction::LocationRequest => ActionWire::Named {
                 name: "send_location",

@@ -4,6 +4,7 @@
 use serde_json::{Map, Value};
 
 use super::common::optional_setters;
+use super::interactive::ProductSection;
 use super::location::Location;
 use super::media::Media;
 #[cfg(test)]
@@ -148,6 +149,14 @@ pub enum ButtonParam {
         /// `thumbnail_product_retailer_id`.
         thumbnail_product_retailer_id: String,
     },
+    /// `mpm` (multi-product message): the thumbnail product and the sections of products
+    /// shown, with the rules of an interactive product list (1–10 sections, 1–30 products).
+    Mpm {
+        /// `thumbnail_product_retailer_id`.
+        thumbnail_product_retailer_id: String,
+        /// `sections`.
+        sections: Vec<ProductSection>,
+    },
 }
 
 impl ButtonParam {
@@ -158,6 +167,7 @@ impl ButtonParam {
             ButtonParam::CopyCode(_) => "copy_code",
             ButtonParam::Flow { .. } => "flow",
             ButtonParam::Catalog { .. } => "catalog",
+            ButtonParam::Mpm { .. } => "mpm",
         }
     }
 }
@@ -193,6 +203,21 @@ impl TemplateButton {
         TemplateButton {
             index,
             param: ButtonParam::CopyCode(code.into()),
+        }
+    }
+
+    /// A multi-product (`mpm`) button: the thumbnail product and the sections shown.
+    pub fn mpm(
+        index: u32,
+        thumbnail_product_retailer_id: impl Into<String>,
+        sections: Vec<ProductSection>,
+    ) -> Self {
+        TemplateButton {
+            index,
+            param: ButtonParam::Mpm {
+                thumbnail_product_retailer_id: thumbnail_product_retailer_id.into(),
+                sections,
+            },
         }
     }
 

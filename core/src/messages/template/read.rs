@@ -9,6 +9,7 @@ use serde::de::{self, Deserializer, Visitor};
 use serde_json::{Map, Value};
 
 use super::{ButtonParam, ParamValue, Parameter, Template, TemplateButton};
+use crate::messages::interactive::SectionSpec;
 use crate::messages::location::Location;
 use crate::messages::media::Media;
 use crate::messages::read::{Expecting, SeqOrMap, StrOr, integer, one_kind, present};
@@ -88,6 +89,7 @@ struct ButtonSpec {
     flow_token: Option<String>,
     flow_action_data: Option<Map<String, Value>>,
     thumbnail_product_retailer_id: Option<String>,
+    sections: Option<Vec<SectionSpec>>,
 }
 
 /// A button index: a number or a digit string (sent as a string).
@@ -193,7 +195,7 @@ impl ButtonSpec {
         let at = |k: &str| format!("{path}.{k}");
         let present = present!(self;
             payload, text, coupon_code, flow_token, flow_action_data,
-            thumbnail_product_retailer_id,
+            thumbnail_product_retailer_id, sections,
         );
         let (own, param): (&[&str], ButtonParam) = match self.sub_type.as_str() {
             "quick_reply" => (
@@ -224,11 +226,28 @@ impl ButtonSpec {
                     )?,
                 },
             ),
+            "mpm" => {
+                let sections = required(self.sections, &at("sections"))?;
+                let mut read = Vec::with_capacity(sections.len());
+                for (i, s) in sections.into_iter().enumerate() {
+                    read.push(s.product_section(&format!("{path}.sections[{i}]"))?);
+                }
+                (
+                    &["thumbnail_product_retailer_id", "sections"],
+                    ButtonParam::Mpm {
+                        thumbnail_product_retailer_id: required(
+                            self.thumbnail_product_retailer_id,
+                            &at("thumbnail_product_retailer_id"),
+                        )?,
+                        sections: read,
+                    },
+                )
+            }
             other => {
                 return Err(Error::invalid(
                     at("sub_type"),
                     format!(
-                        "must be one of quick_reply, url, copy_code, flow, catalog (got {other:?})"
+                        "must be one of quick_reply, url, copy_code, flow, catalog, mpm (got {other:?})"
                     ),
                 ));
             }

@@ -4,6 +4,7 @@
 
 use super::*;
 use crate::messages::common::{check_len, check_non_empty, idx, join};
+use crate::messages::interactive::check_product_sections;
 use crate::{Error, Result};
 
 impl Parameter {
@@ -87,6 +88,16 @@ impl TemplateButton {
                 &join(&pp, "action.thumbnail_product_retailer_id"),
                 thumbnail_product_retailer_id,
             ),
+            ButtonParam::Mpm {
+                thumbnail_product_retailer_id,
+                sections,
+            } => {
+                check_non_empty(
+                    &join(&pp, "action.thumbnail_product_retailer_id"),
+                    thumbnail_product_retailer_id,
+                )?;
+                check_product_sections(&join(&pp, "action.sections"), sections)
+            }
         }
     }
 }

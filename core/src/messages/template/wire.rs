@@ -5,6 +5,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::*;
+use crate::messages::interactive::ProductSectionWire;
 use crate::messages::location::LocationWire;
 use crate::messages::media::Media;
 
@@ -94,6 +95,8 @@ struct ActionWire<'a> {
     flow_action_data: Option<&'a Map<String, Value>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     thumbnail_product_retailer_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sections: Option<Vec<ProductSectionWire<'a>>>,
 }
 
 impl Parameter {
@@ -138,6 +141,7 @@ impl TemplateButton {
                     flow_token: flow_token.as_deref(),
                     flow_action_data: flow_action_data.as_ref(),
                     thumbnail_product_retailer_id: None,
+                    sections: None,
                 }),
             ),
             ButtonParam::Catalog {
@@ -148,6 +152,19 @@ impl TemplateButton {
                     flow_token: None,
                     flow_action_data: None,
                     thumbnail_product_retailer_id: Some(thumbnail_product_retailer_id),
+                    sections: None,
+                }),
+            ),
+            ButtonParam::Mpm {
+                thumbnail_product_retailer_id,
+                sections,
+            } => (
+                "action",
+                ButtonValueWire::Action(ActionWire {
+                    flow_token: None,
+                    flow_action_data: None,
+                    thumbnail_product_retailer_id: Some(thumbnail_product_retailer_id),
+                    sections: Some(sections.iter().map(ProductSectionWire::of).collect()),
                 }),
             ),
         };
