@@ -277,7 +277,7 @@ export declare class Ledger {
    * Apply a webhook POST body: its status events settle `unknown` recipients.
    * Returns how many were settled.
    */
-  applyWebhook(body: string | Buffer): number
+  applyWebhook(body: Buffer | Uint8Array | string): number
   /** Ask a running broadcast (any process) to pause. */
   pause(): void
   /** Let a paused broadcast go on. */

@@ -5,7 +5,7 @@ use wa360::input::{duration_ms_option, int_option, wait_ms_option};
 
 use napi::Env;
 use napi::Status;
-use napi::bindgen_prelude::{Either, PromiseRaw};
+use napi::bindgen_prelude::PromiseRaw;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi_derive::napi;
 use serde_json::Value;
@@ -126,18 +126,10 @@ impl JsLedger {
 
     /// Apply a webhook POST body: its status events settle `unknown` recipients.
     /// Returns how many were settled.
-    #[napi]
-    pub fn apply_webhook(
-        &self,
-        env: Env,
-        body: Either<String, napi::bindgen_prelude::Buffer>,
-    ) -> napi::Result<u32> {
+    #[napi(ts_args_type = "body: Buffer | Uint8Array | string")]
+    pub fn apply_webhook(&self, env: Env, body: crate::own::Body<'_, String>) -> napi::Result<u32> {
         guard(&env, || {
-            let n = match &body {
-                Either::A(s) => self.inner.apply_webhook(s.as_bytes())?,
-                Either::B(b) => self.inner.apply_webhook(b)?,
-            };
-            Ok(n as u32)
+            Ok(self.inner.apply_webhook(body.named("body")?)? as u32)
         })
     }
 

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use napi::Env;
-use napi::bindgen_prelude::{BufferSlice, Either, PromiseRaw};
+use napi::bindgen_prelude::PromiseRaw;
 use napi_derive::napi;
 use wa360::config::Secret;
 use wa360::inbox::{self, Consumer, Inbox, Nacked, redact_url};
@@ -21,10 +21,11 @@ use wa360::webhook::{Event, ParseOptions, Receiver, ReceiverConfig};
 
 use crate::client::metric_counts;
 use crate::errors::{guard, spawn};
+use crate::own::Body;
 use crate::types::{
     DeadLetterJson, DeliveryJson, InboxMetrics, InboxStats, ReceiverMetrics, ReceiverReply,
 };
-use crate::webhook::{JsVerifier, NodeHeaders, body_bytes};
+use crate::webhook::{JsVerifier, NodeHeaders};
 
 /// Run a blocking store call on tokio's blocking pool; a Promise.
 fn blocking<'env, T, V, F, C>(env: &'env Env, f: F, convert: C) -> napi::Result<PromiseRaw<'env, V>>
@@ -421,10 +422,10 @@ impl JsReceiver {
         method: String,
         query: String,
         headers: NodeHeaders,
-        body: Either<BufferSlice<'_>, String>,
+        body: Body<'_, String>,
     ) -> napi::Result<PromiseRaw<'env, ReceiverReply>> {
         let r = self.inner.clone();
-        let body = body_bytes(&body).to_vec();
+        let body = guard(env, || body.named("body"))?.to_vec();
         blocking(
             env,
             move || {

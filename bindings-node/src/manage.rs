@@ -11,7 +11,7 @@
 use std::sync::Arc;
 
 use napi::Env;
-use napi::bindgen_prelude::{Buffer, PromiseRaw};
+use napi::bindgen_prelude::PromiseRaw;
 use napi_derive::napi;
 use serde_json::{Map, Value};
 use tokio::sync::Mutex;
@@ -25,7 +25,7 @@ use wa360::media_cache::MediaCache as CoreMediaCache;
 
 use crate::client::JsClient;
 use crate::errors::{guard, spawn};
-use crate::own::{Json, Text};
+use crate::own::{Bytes, Json, Text};
 use crate::types::{
     BlockResult, BlockedUser, BusinessProfile, CachedUpload, HealthCheck, HealthEntity,
     HealthError, HealthStatus, TemplateInfo, TemplatePageInfo,
@@ -207,6 +207,7 @@ fn only_options(m: &Map<String, Value>, allowed: &[&str], shown: &str) -> wa360:
     }
 }
 
+/// The options of `listTemplates` (snake_case: the caller renames an error's field).
 fn list_options(options: Option<Json>) -> wa360::Result<ListOptions> {
     let m = snake_options(options)?;
     only_options(
@@ -314,7 +315,9 @@ impl JsClient {
         options: Option<Json>,
     ) -> napi::Result<TemplateIterator> {
         guard(&env, || {
-            let l = self.inner.templates().list(list_options(options)?)?;
+            let l = list_options(options)
+                .and_then(|o| self.inner.templates().list(o))
+                .map_err(crate::own::camel_field)?;
             Ok(TemplateIterator::from(l))
         })
     }
@@ -422,12 +425,12 @@ impl JsClient {
     pub fn set_profile_picture<'env>(
         &self,
         env: &'env Env,
-        data: Buffer,
+        data: Bytes,
         mime_type: Text,
         file_name: Option<Text>,
     ) -> napi::Result<PromiseRaw<'env, String>> {
         let c = self.inner.clone();
-        let bytes = data.to_vec();
+        let bytes = guard(env, || data.named("data"))?;
         let (mime_type, name) = guard(env, || {
             Ok((
                 mime_type.named("mimeType")?,
@@ -446,12 +449,12 @@ impl JsClient {
     pub fn upload_resumable<'env>(
         &self,
         env: &'env Env,
-        data: Buffer,
+        data: Bytes,
         mime_type: Text,
         file_name: Text,
     ) -> napi::Result<PromiseRaw<'env, String>> {
         let c = self.inner.clone();
-        let bytes = data.to_vec();
+        let bytes = guard(env, || data.named("data"))?;
         let (mime_type, file_name) = guard(env, || {
             Ok((mime_type.named("mimeType")?, file_name.named("fileName")?))
         })?;
@@ -523,10 +526,14 @@ impl JsClient {
         options: Option<Json>,
     ) -> napi::Result<BlockedUserIterator> {
         guard(&env, || {
-            let m = snake_options(options)?;
-            only_options(&m, &["page_size"], "pageSize")?;
-            let l = self.inner.blocked_users().list(page_size(&m)?)?;
-            Ok(BlockedUserIterator::from(l))
+            let list = || {
+                let m = snake_options(options)?;
+                only_options(&m, &["page_size"], "pageSize")?;
+                self.inner.blocked_users().list(page_size(&m)?)
+            };
+            Ok(BlockedUserIterator::from(
+                list().map_err(crate::own::camel_field)?,
+            ))
         })
     }
 
@@ -558,14 +565,14 @@ impl JsClient {
     pub fn upload_media_cached<'env>(
         &self,
         env: &'env Env,
-        data: Buffer,
+        data: Bytes,
         mime_type: Text,
         cache: &MediaCache,
         filename: Option<Text>,
     ) -> napi::Result<PromiseRaw<'env, CachedUpload>> {
         let c = self.inner.clone();
         let cache = cache.inner.clone();
-        let bytes = data.to_vec();
+        let bytes = guard(env, || data.named("data"))?;
         let (mime_type, name) = guard(env, || {
             Ok((
                 mime_type.named("mimeType")?,
@@ -593,13 +600,13 @@ impl JsClient {
     pub fn forget_media_cached<'env>(
         &self,
         env: &'env Env,
-        data: Buffer,
+        data: Bytes,
         mime_type: Text,
         cache: &MediaCache,
     ) -> napi::Result<PromiseRaw<'env, ()>> {
         let c = self.inner.clone();
         let cache = cache.inner.clone();
-        let bytes = data.to_vec();
+        let bytes = guard(env, || data.named("data"))?;
         let mime_type = guard(env, || mime_type.named("mimeType"))?;
         spawn(
             env,

@@ -5,8 +5,8 @@ use napi::bindgen_prelude::{Buffer, PromiseRaw};
 use napi_derive::napi;
 
 use crate::client::JsClient;
-use crate::errors::spawn;
-use crate::own::Text;
+use crate::errors::{guard, spawn};
+use crate::own::{Bytes, Text};
 use crate::types::MediaInfo;
 
 #[napi]
@@ -16,12 +16,12 @@ impl JsClient {
     pub fn upload_media<'env>(
         &self,
         env: &'env Env,
-        data: Buffer,
+        data: Bytes,
         mime_type: Text,
         filename: Text,
     ) -> napi::Result<PromiseRaw<'env, String>> {
         let c = self.inner.clone();
-        let bytes = data.to_vec();
+        let bytes = guard(env, || data.named("data"))?;
         spawn(
             env,
             async move {

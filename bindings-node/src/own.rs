@@ -10,7 +10,7 @@
 
 use std::ptr;
 
-use napi::bindgen_prelude::{Array, FromNapiValue};
+use napi::bindgen_prelude::{Array, BufferSlice, Either, FromNapiValue};
 use napi::sys;
 use serde_json::{Map, Number, Value};
 
@@ -50,6 +50,18 @@ pub(crate) fn camel_case(snake: &str) -> String {
         }
     }
     out
+}
+
+/// An `invalid_argument` error of an options object read in snake_case, naming the option
+/// as JavaScript spells it (`page_size` → `pageSize`).
+pub(crate) fn camel_field(e: wa360::Error) -> wa360::Error {
+    match e {
+        wa360::Error::InvalidArgument { field, rule } => wa360::Error::InvalidArgument {
+            field: camel_case(&field),
+            rule,
+        },
+        other => other,
+    }
 }
 
 /// The core name of a Node (camelCase) name: `pageSize` → `page_size`
@@ -185,6 +197,66 @@ impl FromNapiValue for Text {
             Ok(sys::ValueType::napi_string) => unsafe { read_string(env, v, "") }
                 .map_err(|_| "is not valid Unicode text (it holds a lone surrogate)"),
             _ => Err("must be a string"),
+        }))
+    }
+}
+
+/// What a bytes argument must be.
+const BYTES_RULE: &str = "must be a Buffer or Uint8Array";
+
+/// A bytes argument (`data` of an upload): a Buffer or Uint8Array, copied. Anything else
+/// becomes `invalid_argument` naming the argument when read with [`Bytes::named`]; napi's
+/// own `Buffer` conversion fails before the function runs, naming no argument.
+pub struct Bytes(Result<Vec<u8>, &'static str>);
+
+impl Bytes {
+    /// The bytes, or the `invalid_argument` error naming `name`.
+    pub fn named(self, name: &str) -> wa360::Result<Vec<u8>> {
+        self.0.map_err(|rule| wa360::Error::invalid(name, rule))
+    }
+}
+
+js_type!(Bytes, "Buffer", Object);
+
+impl FromNapiValue for Bytes {
+    unsafe fn from_napi_value(env: sys::napi_env, v: sys::napi_value) -> napi::Result<Self> {
+        Ok(Bytes(match type_of(env, v) {
+            Ok(sys::ValueType::napi_object) => unsafe { BufferSlice::from_napi_value(env, v) }
+                .map(|b| b.to_vec())
+                .map_err(|_| BYTES_RULE),
+            _ => Err(BYTES_RULE),
+        }))
+    }
+}
+
+/// A body argument: a Buffer or Uint8Array (borrowed for the call), or a string read
+/// by `S` (napi's `String`, or the webhook parser's faster `Utf8`). Anything else becomes
+/// `invalid_argument` naming the argument when read with [`Body::named`]; napi's own
+/// `Either` fails before the function runs, naming no argument.
+pub struct Body<'a, S>(Result<Either<BufferSlice<'a>, S>, &'static str>);
+
+impl<S: AsRef<[u8]>> Body<'_, S> {
+    /// The body's bytes (a string as UTF-8), or the `invalid_argument` error naming `name`.
+    pub fn named(&self, name: &str) -> wa360::Result<&[u8]> {
+        match &self.0 {
+            Ok(Either::A(b)) => Ok(b),
+            Ok(Either::B(s)) => Ok(s.as_ref()),
+            Err(rule) => Err(wa360::Error::invalid(name, *rule)),
+        }
+    }
+}
+
+impl<S: FromNapiValue> FromNapiValue for Body<'_, S> {
+    unsafe fn from_napi_value(env: sys::napi_env, v: sys::napi_value) -> napi::Result<Self> {
+        const RULE: &str = "must be a Buffer, Uint8Array or string";
+        Ok(Body(match type_of(env, v) {
+            Ok(sys::ValueType::napi_string) => unsafe { S::from_napi_value(env, v) }
+                .map(Either::B)
+                .map_err(|_| RULE),
+            Ok(sys::ValueType::napi_object) => unsafe { BufferSlice::from_napi_value(env, v) }
+                .map(Either::A)
+                .map_err(|_| RULE),
+            _ => Err(RULE),
         }))
     }
 }

@@ -8,34 +8,24 @@
 //! objects, keeps the whole parse close to `JSON.parse` of the body itself.
 
 use napi::Env;
-use napi::bindgen_prelude::{Array, BufferSlice, Either, FromNapiValue, PromiseRaw, ToNapiValue};
+use napi::bindgen_prelude::{Array, Either, FromNapiValue, PromiseRaw, ToNapiValue};
 use napi::sys;
 use napi_derive::napi;
 use wa360::webhook::registration::WebhookSettings;
 
 use crate::client::JsClient;
 use crate::errors::{guard, spawn};
-use crate::own::{Json, Text, js_type, own_get, own_keys};
+use crate::own::{Body, Json, Text, js_type, own_get, own_keys};
 use crate::types::WebhookInfo;
-
-pub(crate) fn body_bytes<'a>(body: &'a Either<BufferSlice<'_>, String>) -> &'a [u8] {
-    match body {
-        Either::A(b) => b,
-        Either::B(s) => s.as_bytes(),
-    }
-}
 
 /// Parse a webhook POST body and return its events as one JSON array of
 /// canonical events (the same text in Rust, Python and Node). `parseWebhook`
 /// is this plus `JSON.parse`. Throws `webhook_payload` for a body that is too
 /// large (1 MiB), too deep (64), not JSON or not a webhook.
 #[napi(ts_args_type = "body: Buffer | Uint8Array | string")]
-pub fn parse_webhook_to_json(
-    env: Env,
-    body: Either<BufferSlice<'_>, String>,
-) -> napi::Result<String> {
+pub fn parse_webhook_to_json(env: Env, body: Body<'_, String>) -> napi::Result<String> {
     guard(&env, || {
-        wa360::webhook::parse_to_canonical_json(body_bytes(&body))
+        wa360::webhook::parse_to_canonical_json(body.named("body")?)
     })
 }
 
@@ -47,21 +37,10 @@ pub fn parse_webhook_to_json(
     ts_args_type = "body: Buffer | Uint8Array | string",
     ts_return_type = "string"
 )]
-pub fn parse_webhook_packed(
-    env: Env,
-    body: Either<BufferSlice<'_>, Utf8>,
-) -> napi::Result<AsciiFast> {
+pub fn parse_webhook_packed(env: Env, body: Body<'_, Utf8>) -> napi::Result<AsciiFast> {
     guard(&env, || {
-        wa360::webhook::packed::parse_to_packed_json(packed_input(&body)).map(AsciiFast)
+        wa360::webhook::packed::parse_to_packed_json(body.named("body")?).map(AsciiFast)
     })
-}
-
-/// The bytes of a `parseWebhook` body (a Buffer, or a string read as UTF-8).
-fn packed_input<'a>(body: &'a Either<BufferSlice<'_>, Utf8>) -> &'a [u8] {
-    match body {
-        Either::A(b) => &b[..],
-        Either::B(s) => s.0.as_bytes(),
-    }
 }
 
 /// [`parse_webhook_packed`] with the `maxBytes` / `maxDepth` options of
@@ -74,13 +53,13 @@ fn packed_input<'a>(body: &'a Either<BufferSlice<'_>, Utf8>) -> &'a [u8] {
 )]
 pub fn parse_webhook_packed_with(
     env: Env,
-    body: Either<BufferSlice<'_>, Utf8>,
+    body: Body<'_, Utf8>,
     options: Option<crate::own::Json>,
 ) -> napi::Result<AsciiFast> {
     guard(&env, || {
         let o = crate::own::options(options, &["maxBytes", "maxDepth"])?;
         let opts = parse_limits(&o)?;
-        wa360::webhook::packed::parse_to_packed_json_with(packed_input(&body), &opts).map(AsciiFast)
+        wa360::webhook::packed::parse_to_packed_json_with(body.named("body")?, &opts).map(AsciiFast)
     })
 }
 
@@ -160,6 +139,12 @@ fn utf8_to_utf16(s: &str) -> Vec<u16> {
 /// copy, and the narrowing below moves four ASCII units at a time. Lone
 /// surrogates become U+FFFD, as with napi's conversion.
 pub struct Utf8(String);
+
+impl AsRef<[u8]> for Utf8 {
+    fn as_ref(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
+}
 
 js_type!(Utf8, "string", String);
 
@@ -342,10 +327,10 @@ impl JsVerifier {
         &self,
         env: Env,
         headers: NodeHeaders,
-        body: Either<BufferSlice<'_>, String>,
+        body: Body<'_, String>,
     ) -> napi::Result<()> {
         guard(&env, || {
-            self.inner.verify(&headers.pairs(), body_bytes(&body))
+            self.inner.verify(&headers.pairs(), body.named("body")?)
         })
     }
 
@@ -353,13 +338,18 @@ impl JsVerifier {
     #[napi(
         ts_args_type = "headers: Record<string, string | string[] | undefined> | string[], body: Buffer | Uint8Array | string"
     )]
-    pub fn is_valid(&self, headers: NodeHeaders, body: Either<BufferSlice<'_>, String>) -> bool {
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            self.inner
-                .verify(&headers.pairs(), body_bytes(&body))
-                .is_ok()
+    pub fn is_valid(
+        &self,
+        env: Env,
+        headers: NodeHeaders,
+        body: Body<'_, String>,
+    ) -> napi::Result<bool> {
+        // A body of the wrong type is the caller's mistake, not a bad signature: it throws.
+        let body = guard(&env, || body.named("body"))?;
+        Ok(std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            self.inner.verify(&headers.pairs(), body).is_ok()
         }))
-        .unwrap_or(false)
+        .unwrap_or(false))
     }
 
     /// What printing shows: never the secrets.
@@ -427,8 +417,13 @@ pub fn validate_webhook_settings(env: Env, settings: crate::own::Settings) -> na
 /// The value of an `X-Hub-Signature-256` header for `body` (for tests that
 /// deliver signed webhooks).
 #[napi(ts_args_type = "appSecret: string, body: Buffer | Uint8Array | string")]
-pub fn sign_webhook(app_secret: String, body: Either<BufferSlice<'_>, String>) -> String {
-    wa360::webhook::testing::hub_signature(&app_secret, body_bytes(&body))
+pub fn sign_webhook(env: Env, app_secret: String, body: Body<'_, String>) -> napi::Result<String> {
+    guard(&env, || {
+        Ok(wa360::webhook::testing::hub_signature(
+            &app_secret,
+            body.named("body")?,
+        ))
+    })
 }
 
 #[napi]

@@ -28,7 +28,7 @@ test('the Wa360Error interface in wa360.d.ts declares exactly the core error fie
 })
 
 test('an argument of the wrong JS type carries the same fields as a core error', () => {
-  assert.throws(() => wa360.parseWebhook(123), (e) => {
+  assert.throws(() => wa360.signWebhook(123, 'body'), (e) => {
     assert.equal(e.code, 'invalid_argument')
     assert.deepEqual(new Set([...Object.keys(e), 'message']), new Set([...wa360._errorFields(), 'napiCode']))
     return true
@@ -80,7 +80,7 @@ test('constructors given the wrong JS type throw invalid_argument too, and stay 
 const isWa360ErrorWithNapiCode = (e) => wa360.isWa360Error(e, 'invalid_argument') && typeof e.napiCode === 'string'
 
 test('arguments of the wrong JS type give invalid_argument (sync throw, or a rejection for Promise methods)', async () => {
-  assert.throws(() => wa360.parseWebhook(123), (e) => e.code === 'invalid_argument' && typeof e.napiCode === 'string')
+  assert.throws(() => wa360.signWebhook(123, 'body'), (e) => e.code === 'invalid_argument' && typeof e.napiCode === 'string')
   assert.throws(() => wa360.buildMessage('nope'), { code: 'invalid_argument' })
   assert.throws(() => wa360.validateWebhookUrl(42), { code: 'invalid_argument' })
   const c = new wa360.Client({ apiKey: 'k', baseUrl: 'http://127.0.0.1:9' })
@@ -88,4 +88,44 @@ test('arguments of the wrong JS type give invalid_argument (sync throw, or a rej
   assert.ok(p instanceof Promise)
   await assert.rejects(p, { code: 'invalid_argument' })
   await assert.rejects(c.markRead(null), { code: 'invalid_argument' })
+})
+
+test('a body or data argument of the wrong JS type names the argument, in every function that takes one', async () => {
+  const named = (field) => (e) => {
+    assert.equal(e.code, 'invalid_argument')
+    assert.equal(e.field, field)
+    assert.match(e.rule, /^must be a Buffer/)
+    return true
+  }
+  for (const bad of [123, {}, null, undefined, [1, 2], true]) {
+    assert.throws(() => wa360.parseWebhook(bad), named('body'), String(bad))
+    assert.throws(() => wa360.parseWebhook(bad, { maxBytes: 10 }), named('body'))
+    assert.throws(() => wa360.parseWebhookToJson(bad), named('body'))
+    assert.throws(() => wa360.signWebhook('secret', bad), named('body'))
+  }
+  const verifier = new wa360.Verifier({ headers: { 'x-token': 'abc' } })
+  assert.throws(() => verifier.verify({ 'x-token': 'abc' }, 42), named('body'))
+  assert.throws(() => verifier.isValid({ 'x-token': 'abc' }, 42), named('body'))
+  const c = new wa360.Client({ apiKey: 'k', baseUrl: 'http://127.0.0.1:9', maxRetries: 0 })
+  for (const bad of ['bytes as text', 12, {}, null]) {
+    await assert.rejects(c.uploadMedia(bad, 'image/png', 'a.png'), named('data'))
+    await assert.rejects(c.uploadResumable(bad, 'application/pdf', 'a.pdf'), named('data'))
+    await assert.rejects(c.setProfilePicture(bad, 'image/jpeg'), named('data'))
+  }
+  // The accepted types still go through (to the closed port: a connection error).
+  await assert.rejects(c.uploadMedia(new Uint8Array([1, 2, 3]), 'image/png', 'a.png'), { code: 'connection' })
+  await assert.rejects(c.uploadMedia(Buffer.from('abc'), 'image/png', 'a.png'), { code: 'connection' })
+  assert.equal(wa360.parseWebhookToJson(new TextEncoder().encode('{"entry":[]}')), '[]')
+  assert.equal(wa360.parseWebhookToJson('{"entry":[]}'), '[]')
+})
+
+test('list options are named as JavaScript spells them in errors (pageSize, not page_size)', async () => {
+  const c = new wa360.Client({ apiKey: 'k', baseUrl: 'http://127.0.0.1:9', maxRetries: 0 })
+  const first = async (it) => { for await (const x of it) return x }
+  for (const pageSize of [0, 5000, 'x', -1]) {
+    await assert.rejects(first(c.listTemplates({ pageSize })), { code: 'invalid_argument', field: 'pageSize' }, String(pageSize))
+    await assert.rejects(first(c.listBlockedUsers({ pageSize })), { code: 'invalid_argument', field: 'pageSize' }, String(pageSize))
+  }
+  await assert.rejects(first(c.listTemplates({ limit: -1 })), { code: 'invalid_argument', field: 'limit' })
+  await assert.rejects(first(c.listTemplates({ pageSise: 10 })), { code: 'invalid_argument', field: 'pageSise' })
 })

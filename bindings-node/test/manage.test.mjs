@@ -62,7 +62,7 @@ test('templates: errors before and from the server', async () => {
   await rejectsWith(client.createTemplate({ ...draft(), name: 'Order-Update' }), 'invalid_argument', 'name')
   await rejectsWith(client.deleteTemplate('Bad Name'), 'invalid_argument', 'name')
   await rejectsWith(client.listTemplates({ source: 'rest' }).next(), 'invalid_argument', 'source')
-  await rejectsWith(client.listTemplates({ pageSize: 0 }).next(), 'invalid_argument', 'page_size')
+  await rejectsWith(client.listTemplates({ pageSize: 0 }).next(), 'invalid_argument', 'pageSize')
   await rejectsWith(client.listTemplates({ colour: 'red' }).next(), 'invalid_argument', 'colour')
   assert.equal(sb.requests().length, 0)
   await client.createTemplate(draft('dup'))
