@@ -10,7 +10,7 @@
 use std::sync::{Arc, Mutex};
 
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict, PyList};
+use pyo3::types::{PyBytes, PyDict, PyList, PyString};
 use wa360::config::Secret;
 use wa360::inbox::{self, Consumer, Delivery, Inbox, Nacked, redact_url};
 use wa360::webhook::{Receiver, ReceiverConfig};
@@ -229,10 +229,18 @@ impl PyConsumer {
         guard(|| py.detach(|| self.inner.ack(id)).py_err())
     }
 
-    /// The handler failed: `"retry"`, `"dead"` (dead-lettered) or `"not_held"`.
-    fn nack(&self, py: Python<'_>, id: &str, error: &str) -> PyResult<&'static str> {
+    /// The handler failed: `"retry"`, `"dead"` (dead-lettered) or `"not_held"`. The error
+    /// text is read lossily (a lone surrogate becomes U+FFFD): a report refused for its text
+    /// would leave the event held, its lease renewed, for good.
+    fn nack(
+        &self,
+        py: Python<'_>,
+        id: &str,
+        error: &Bound<'_, PyString>,
+    ) -> PyResult<&'static str> {
+        let error = crate::convert::lossy_str(error);
         guard(|| {
-            Ok(match py.detach(|| self.inner.nack(id, error)).py_err()? {
+            Ok(match py.detach(|| self.inner.nack(id, &error)).py_err()? {
                 Nacked::Retry(_) => "retry",
                 Nacked::Dead => "dead",
                 Nacked::NotHeld => "not_held",

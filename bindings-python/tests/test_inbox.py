@@ -3,6 +3,7 @@ a store that fails answering 503, and graceful close releasing what is still hel
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from pathlib import Path
@@ -93,6 +94,52 @@ def test_flask_blueprint_with_an_inbox_hands_events_to_worker_threads_and_retrie
     assert receiver.join(timeout=10)
     assert seen == ["wamid.F1", "wamid.F2"], "once each, in order, the failure retried"
     assert receiver.close(1.0) == 0
+
+
+class _Unprintable(Exception):
+    def __str__(self) -> str:
+        raise RuntimeError("no text for this error")
+
+
+def test_a_handler_error_whose_text_is_not_utf8_or_not_printable_is_retried() -> None:
+    """A lone surrogate in the error text (json.loads of "\\ud800", surrogateescape names) or an
+    exception whose str() raises: the failure is still reported, retried and then handled, and the
+    next event of that conversation runs. (Before, the report failed, the event stayed held with
+    its lease renewed for good, and its conversation stopped.)"""
+    calls: list[str] = []
+    failures = {"first": 1, "second": 1}
+    lock = threading.Lock()
+
+    def on_events(events: list[wa360.Event]) -> None:
+        for e in events:
+            text = str(getattr(e, "text", ""))
+            with lock:
+                calls.append(text)
+                if failures.get(text, 0) > 0:
+                    failures[text] -= 1
+                    if text == "first":
+                        raise ValueError("cannot handle " + json.loads('"\\ud800"'))
+                    raise _Unprintable()
+
+    inbox = wa360.Inbox("memory://?retry_base_ms=10&retry_max_ms=10")
+    r = WebhookReceiver(on_events, insecure_skip_verify=True, inbox=inbox, concurrency=1)
+    assert r.handle({}, inbound_text("15555550123", "first", "wamid.S1"))[0] == 200
+    assert r.handle({}, inbound_text("15555550123", "second", "wamid.S2"))[0] == 200
+    assert r.join(timeout=10), (calls, inbox.stats())
+    assert calls == ["first", "first", "second", "second"]
+    assert inbox.stats()["handled"] == 2 and inbox.dead() == []
+    assert r.close(1.0) == 0
+
+
+def test_nack_takes_text_with_lone_surrogates() -> None:
+    inbox = wa360.Inbox("memory://?max_attempts=1")
+    r = wa360._native.Receiver(inbox=inbox)
+    assert r.handle("POST", "", {}, inbound_text("1555", "x", "wamid.U1"))[0] == 200
+    c = inbox.consumer()
+    (d,) = c.next(5, 1.0)
+    assert c.nack(d.id, "bad \ud800 text") == "dead"
+    (dead,) = inbox.dead()
+    assert dead["last_error"] == "bad \ufffd text"
 
 
 def test_a_store_that_fails_answers_503(tmp_path: Path) -> None:

@@ -376,7 +376,14 @@ class WebhookReceiver:
 
 
 def _describe(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}"[:2000]
+    """The text kept as the event's last error. Never raises: an exception whose ``str()``
+    raises is named by its type alone. (A report that fails leaves the event held, its lease
+    renewed, and its conversation stopped.)"""
+    try:
+        text = f"{type(exc).__name__}: {exc}"
+    except Exception:
+        text = f"{type(exc).__name__} (its text could not be read)"
+    return text[:2000]
 
 
 class _ConsumerPool:
