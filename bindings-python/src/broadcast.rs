@@ -210,11 +210,13 @@ where
 pub fn progress_callback(cb: Py<PyAny>) -> ProgressFn {
     let cb = Arc::new(cb);
     Arc::new(move |p: &Progress| {
-        Python::attach(|py| {
-            let r = json_out(py, p).and_then(|d| cb.call1(py, (d,)));
-            if let Err(e) = r {
-                e.write_unraisable(py, None);
-            }
+        crate::runtime::off_worker(|| {
+            Python::attach(|py| {
+                let r = json_out(py, p).and_then(|d| cb.call1(py, (d,)));
+                if let Err(e) = r {
+                    e.write_unraisable(py, None);
+                }
+            })
         });
     })
 }

@@ -56,7 +56,9 @@ impl log_bridge::Sink for PyLogging {
     }
 
     fn event(&self, event: &Event<'_>) {
-        forward(event)
+        // The handlers are Python code (locks, I/O, even a sync wa360 call): never on a
+        // runtime worker (`off_worker`).
+        crate::runtime::off_worker(|| forward(event))
     }
 }
 

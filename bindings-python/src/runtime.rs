@@ -75,6 +75,34 @@ fn block_on_or_stop<T: Send + 'static>(
     fut: impl Future<Output = wa360::Result<T>> + Send + 'static,
     stop: Option<impl Fn()>,
 ) -> PyResult<T> {
+    // A sync call from Python code that runs on a runtime thread (see `off_worker`).
+    off_worker(|| wait_for(py, fut, stop))
+}
+
+/// Run `f`, which calls Python code that may block (a logging handler, a broadcast's
+/// progress callback, a sync wa360 call made from one of them), without holding a runtime
+/// worker: on a worker thread of a multi-thread runtime, through `block_in_place`, which
+/// first hands the worker's queue to another thread.
+///
+/// Without it, that Python code parks the worker. A sync call made there waits for a task
+/// queued on that same worker (tokio runs a task spawned from a worker on that worker
+/// first), and a handler that waits for a lock another worker holds while it logs parks
+/// both: every request of the process then hangs.
+pub fn off_worker<R>(f: impl FnOnce() -> R) -> R {
+    if tokio::runtime::Handle::try_current()
+        .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread)
+    {
+        tokio::task::block_in_place(f)
+    } else {
+        f()
+    }
+}
+
+fn wait_for<T: Send + 'static>(
+    py: Python<'_>,
+    fut: impl Future<Output = wa360::Result<T>> + Send + 'static,
+    stop: Option<impl Fn()>,
+) -> PyResult<T> {
     use std::sync::mpsc::{RecvTimeoutError, sync_channel};
     let rt = runtime().map_err(crate::errors::to_py_err)?;
     let (tx, rx) = sync_channel(1);

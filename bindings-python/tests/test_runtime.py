@@ -228,3 +228,53 @@ def test_interpreter_exit_with_requests_in_flight() -> None:
     assert "exiting with requests in flight" in done.stdout
     # It did not wait for the 5 s responses (no hang on the in-flight requests).
     assert time.monotonic() - started < 5.0
+
+
+SYNC_FROM_RUNTIME_SCRIPT = """
+import asyncio, logging, os, tempfile, threading
+import wa360
+from wa360.testing import Sandbox
+sb = Sandbox()
+alerts = wa360.Client(sb.api_key, base_url=sb.url)
+sent = []
+class Alert(logging.Handler):
+    # Sends an alert with the sync client for each wa360 warning. wa360 logs from its own
+    # I/O threads: the send must not wait for the thread it runs on.
+    def emit(self, record):
+        if record.levelno >= logging.WARNING and record.name.startswith("wa360"):
+            sent.append(alerts.send_text("15555550100", "alert: " + record.getMessage()[:80]))
+log = logging.getLogger("wa360")
+log.addHandler(Alert())
+log.setLevel(logging.WARNING)
+bad = wa360.AsyncClient("wrong-key", base_url=sb.url, max_retries=0)
+async def main():
+    return await asyncio.gather(*[bad.send_text("15555550123", "x") for _ in range(4)],
+                                return_exceptions=True)
+results = asyncio.run(asyncio.wait_for(main(), 30))
+assert all(isinstance(r, wa360.AuthenticationError) for r in results), results
+assert len(sent) >= 4, sent
+log.handlers.clear()
+# A broadcast progress callback that notifies the operator with the same sync client.
+camp = wa360.Campaign("hello_world", "en", [(f"1555555{i:04d}", []) for i in range(5)])
+ledger = wa360.Ledger(f"sqlite:///{tempfile.mkdtemp()}/l.db", camp)
+notes = []
+def progress(p):
+    if not notes:
+        notes.append(alerts.send_text("15555550100", "campaign started"))
+summary = alerts.broadcast(camp, ledger, progress=progress)
+assert notes and summary["counts"]["accepted"] == 5, (notes, summary)
+print("ok", len(sent), len(notes))
+os._exit(0)
+"""
+
+
+def test_a_sync_call_from_code_wa360_runs_on_its_own_threads_does_not_hang() -> None:
+    """A logging handler or a broadcast progress callback runs on wa360's I/O threads; a sync
+    call made there waited for a task queued behind itself (every send of the process hung
+    once both threads did it)."""
+    import subprocess
+
+    done = subprocess.run(
+        [sys.executable, "-c", SYNC_FROM_RUNTIME_SCRIPT], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0 and done.stdout.startswith("ok"), (done.stdout, done.stderr[-3000:])
