@@ -265,7 +265,7 @@ impl StopOnDrop {
 impl Drop for StopOnDrop {
     fn drop(&mut self) {
         if let Some(c) = self.0.take() {
-            tracing::warn!("broadcast cancelled: stopping after the sends in flight");
+            tracing::warn!(target: "wa360::broadcast", "broadcast cancelled: stopping after the sends in flight");
             c.stop();
         }
     }
@@ -287,6 +287,7 @@ pub fn _finish_broadcasts(py: Python<'_>, timeout: f64) -> usize {
         };
         if ours(&list) > 0 {
             tracing::warn!(
+                target: "wa360::broadcast",
                 running = ours(&list),
                 "exiting: stopping the broadcasts after their sends in flight"
             );

@@ -213,7 +213,7 @@ impl Core {
             runtime::future_into_py_stopping(py, fut, control)
         } else {
             runtime::block_on_stopping(py, fut, || {
-                tracing::warn!("interrupted: stopping the broadcast after the sends in flight (interrupt again to abort them)");
+                tracing::warn!(target: "wa360::broadcast", "interrupted: stopping the broadcast after the sends in flight (interrupt again to abort them)");
                 control.stop();
             })?
             .into_bound_py_any(py)
