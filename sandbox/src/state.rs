@@ -105,9 +105,13 @@ pub struct Settings {
 }
 
 impl Settings {
-    /// Scale a nominal (real-world) duration by `time_scale`.
+    /// Scale a nominal (real-world) duration by `time_scale`, at most a year: any finite
+    /// positive scale is accepted, and `Duration::mul_f64` panics past `Duration::MAX`.
     pub fn scaled(&self, d: Duration) -> Duration {
-        d.mul_f64(self.time_scale)
+        const YEAR: Duration = Duration::from_secs(365 * 24 * 3600);
+        Duration::try_from_secs_f64(d.as_secs_f64() * self.time_scale)
+            .unwrap_or(YEAR)
+            .min(YEAR)
     }
 }
 
@@ -237,4 +241,26 @@ pub fn numeric_id(len: usize) -> String {
     s.push(char::from(b'1' + fastrand::u8(..9)));
     s.push_str(&random_string(len - 1, b"0123456789"));
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn any_accepted_time_scale_scales_without_panicking() {
+        let at = |time_scale| Settings {
+            api_key: String::new(),
+            allow_http_callbacks: false,
+            time_scale,
+            max_delivery_attempts: 1,
+            base_url: String::new(),
+        };
+        let d = Duration::from_secs(10);
+        assert_eq!(at(0.5).scaled(d), Duration::from_secs(5));
+        assert_eq!(at(1e-300).scaled(d), Duration::ZERO);
+        let year = Duration::from_secs(365 * 24 * 3600);
+        assert_eq!(at(1e300).scaled(d), year);
+        assert_eq!(at(f64::MAX).scaled(Duration::MAX), year);
+    }
 }
