@@ -98,6 +98,39 @@ async fn config_list_ends_on_total_or_a_short_page_never_on_count() {
     assert_eq!(server.count(), 5);
 }
 
+/// A server that gives fewer templates per page than asked (a cap of its own below the
+/// `limit` sent) while its `total` says more remain: the list goes on to the total. A short
+/// page ended it, so `find`/`get` reported "no template" for one past the first page.
+#[tokio::test]
+async fn config_list_with_a_total_goes_on_past_pages_shorter_than_asked() {
+    let with_total = |names: &[&str]| {
+        let mut v = page(names);
+        v["total"] = json!(5);
+        v
+    };
+    let server = TestServer::start(vec![
+        Reply::json(200, with_total(&["a", "b"])),
+        Reply::json(200, with_total(&["c", "d"])),
+        Reply::json(200, with_total(&["e"])),
+    ])
+    .await;
+    let c = client(&server);
+    let all = list_all(
+        &c,
+        ListOptions {
+            page_size: Some(3),
+            ..Default::default()
+        },
+    )
+    .await;
+    let names: Vec<String> = all.into_iter().map(|t| t.name).collect();
+    assert_eq!(names, ["a", "b", "c", "d", "e"]);
+    let r = server.requests();
+    assert_eq!(r.len(), 3);
+    assert_eq!(r[1].target, "/v1/configs/templates?limit=3&offset=2");
+    assert_eq!(r[2].target, "/v1/configs/templates?limit=3&offset=4");
+}
+
 #[tokio::test]
 async fn graph_list_follows_the_after_cursor_only_while_next_is_present() {
     let server = TestServer::start(vec![

@@ -1587,8 +1587,14 @@ impl TemplateLister {
         match self.options.source {
             TemplateSource::Config => {
                 self.offset += n;
-                // The last page is short (or empty), or the total says so.
-                self.done = n == 0 || n < limit || page.total.is_some_and(|t| self.offset >= t);
+                // An empty page ends the list. With a total, so does reaching it (a server may
+                // give fewer than asked per page and still have more); without one, a page
+                // shorter than asked is the last.
+                self.done = n == 0
+                    || match page.total {
+                        Some(t) => self.offset >= t,
+                        None => n < limit,
+                    };
             }
             TemplateSource::Graph => {
                 let same = page.after.is_some() && page.after == self.after;
