@@ -449,6 +449,48 @@ async fn resumable_upload_resumes_after_a_transient_server_error() {
     );
 }
 
+/// A rate-limit refusal of the bytes (HTTP 429, or 360dialog's endpoint limit, a 400) failed
+/// the whole upload and left its session open; the bytes were never processed, so the upload
+/// waits as the answer says (Retry-After, else a short pause) and resumes from the offset.
+#[tokio::test]
+async fn resumable_upload_resumes_after_a_rate_limit_refusal() {
+    let sb = Sandbox::start().await.unwrap();
+    let c = client(&sb);
+    let data: Vec<u8> = (0..30_000u32).map(|i| (i % 251) as u8).collect();
+    sb.add_fault(
+        FaultRule::new(
+            "POST",
+            "/upload:*",
+            Fault::RateLimit {
+                retry_after: Some(wa360_sandbox::RetryAfter::Seconds(1)),
+            },
+        )
+        .times(1),
+    );
+    sb.add_fault(
+        FaultRule::new(
+            "POST",
+            "/upload:*",
+            Fault::Dialog360Error {
+                status: None,
+                message: None,
+            },
+        )
+        .times(1),
+    );
+    let h = c
+        .uploads()
+        .upload(data, "application/pdf", "doc.pdf")
+        .await
+        .unwrap();
+    assert!(h.starts_with("4::"), "{h}");
+    assert_eq!(
+        count(&sb, "GET", "/upload:"),
+        2,
+        "the offset was asked after each"
+    );
+}
+
 #[tokio::test]
 async fn resumable_upload_resumes_after_a_broken_connection() {
     let sb = Sandbox::start().await.unwrap();

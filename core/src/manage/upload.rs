@@ -3,6 +3,8 @@
 //! sample (`example.header_handle`) or a profile picture (`profile_picture_handle`).
 //! See `docs/management.md`, "Resumable upload".
 
+use std::time::Duration;
+
 use bytes::Bytes;
 use reqwest::Method;
 use serde_json::Value;
@@ -131,7 +133,9 @@ impl Uploads<'_> {
 
     /// The whole flow: open a session, send the bytes, and when the connection breaks, the
     /// request times out or the server answers a transient error (5xx), ask for the offset
-    /// and resume from it (at most [`MAX_RESUMES`] times). Returns the file handle.
+    /// and resume from it (at most [`MAX_RESUMES`] times); a rate-limit refusal (429,
+    /// 360dialog's endpoint limit) is resumed the same way after its `Retry-After` (at most
+    /// a minute). Returns the file handle.
     pub async fn upload(&self, bytes: Vec<u8>, mime: &str, file_name: &str) -> Result<String> {
         check_file(file_name, mime, bytes.len())?;
         let all = Bytes::from(bytes);
@@ -151,16 +155,29 @@ impl Uploads<'_> {
                     if resumes < MAX_RESUMES
                         && matches!(
                             e.code(),
-                            ErrorCode::Connection | ErrorCode::Timeout | ErrorCode::Transient
+                            ErrorCode::Connection
+                                | ErrorCode::Timeout
+                                | ErrorCode::Transient
+                                | ErrorCode::RateLimited
                         ) =>
                 {
                     resumes += 1;
-                    if e.code() == ErrorCode::Transient {
+                    match e.code() {
+                        // A refusal before processing (429, 360dialog's endpoint limit): wait
+                        // as the answer says, at most a minute (docs/reliability.md).
+                        ErrorCode::RateLimited => {
+                            let wait = e
+                                .retry_after()
+                                .unwrap_or(Duration::from_secs(u64::from(resumes)))
+                                .min(Duration::from_secs(60));
+                            tokio::time::sleep(wait).await;
+                        }
                         // The server answered: give it a moment before asking again.
-                        tokio::time::sleep(std::time::Duration::from_millis(
-                            250 * u64::from(resumes),
-                        ))
-                        .await;
+                        ErrorCode::Transient => {
+                            tokio::time::sleep(Duration::from_millis(250 * u64::from(resumes)))
+                                .await;
+                        }
+                        _ => {}
                     }
                     offset = self.offset(&session).await?;
                     if offset > all.len() as u64 {
