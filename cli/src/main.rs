@@ -159,7 +159,16 @@ impl From<wa360::Error> for Failure {
             wa360::ErrorCode::InvalidArgument | wa360::ErrorCode::Configuration => 2,
             _ => 1,
         };
-        let mut message = format!("{} ({})", e, e.code());
+        let mut message = e.to_string();
+        // The server's reason (`error_data.details`, cleaned of secrets like the message)
+        // often says what Meta's message does not ("… already exists in de").
+        if let Some(d) = e
+            .details()
+            .filter(|d| !d.is_empty() && !message.contains(*d))
+        {
+            message.push_str(&format!(": {d}"));
+        }
+        message.push_str(&format!(" ({})", e.code()));
         if let Some(api) = e.api_code() {
             message.push_str(&format!(" [api code {api}]"));
         }

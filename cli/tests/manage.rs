@@ -102,6 +102,11 @@ fn templates_create_list_get_delete() {
         "{}",
         out(&o)
     );
+    // The server's reason (`error_data.details`) is on the error line: Meta's message
+    // alone ("Invalid parameter") does not say that the template exists.
+    let o = run(&sb, &["templates", "create", &draft("order_update", "de")]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(err(&o).contains("already exists in de"), "{}", err(&o));
 
     let o = run(&sb, &["templates", "list"]);
     assert_eq!(out(&o).lines().count(), 2, "{}", out(&o));
