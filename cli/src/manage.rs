@@ -459,7 +459,7 @@ pub async fn run_doctor(a: DoctorArgs) -> CliResult {
         detail: if health.key_ok {
             format!("accepted by {}", client.config().base_url())
         } else {
-            "rejected (401)".into()
+            "rejected".into()
         },
         hint: (!health.key_ok).then(|| {
             "set D360_API_KEY to the key of this number (360dialog Hub → API keys)".to_string()
@@ -472,7 +472,8 @@ pub async fn run_doctor(a: DoctorArgs) -> CliResult {
             detail: match (&health.status, health.problems.is_empty()) {
                 (Some(s), true) => format!("can_send_message {s}"),
                 (Some(s), false) => format!("can_send_message {s}: {}", health.problems.join("; ")),
-                (None, _) => "unknown".into(),
+                (None, true) => "unknown".into(),
+                (None, false) => health.problems.join("; "),
             },
             hint: (!health.can_send).then(|| {
                 "fix the problems listed (registration, payment, policy) in the 360dialog Hub"

@@ -576,6 +576,31 @@ async fn health_status_and_check() {
     assert!(!wrong.key_ok && !wrong.can_send);
     assert!(!wrong.problems[0].contains("wrong-key-123"));
 
+    // Meta's 190 behind 360dialog is a token problem upstream, not the user's key (the
+    // gateway took the key): the check says so, and names no key as rejected.
+    sb.add_fault(
+        FaultRule::new(
+            "GET",
+            "/health_status",
+            Fault::MetaError {
+                code: 190,
+                status: Some(400),
+                message: None,
+                details: None,
+                subcode: None,
+                retry_after: None,
+            },
+        )
+        .times(1),
+    );
+    let upstream = c.health().check().await.unwrap();
+    assert!(upstream.key_ok && !upstream.can_send, "{upstream:?}");
+    assert!(
+        upstream.problems[0].contains("360dialog support"),
+        "{:?}",
+        upstream.problems
+    );
+
     // 502 twice, then the answer: the GET is retried.
     sb.add_fault(
         FaultRule::new("GET", "/health_status", Fault::Html { status: Some(502) }).times(2),

@@ -175,9 +175,23 @@ impl Health<'_> {
     }
 
     /// Whether the key works and the number can send. A rejected key is an answer
-    /// (`key_ok: false`), not an error; other failures (network, 5xx) are errors.
+    /// (`key_ok: false`), not an error; other failures (network, 5xx) are errors. Meta's
+    /// 190 comes through a gateway that took the key: a token problem upstream, for
+    /// 360dialog's support (docs/360dialog-api.md §5.5), so `key_ok` stays true and the
+    /// number cannot send.
     pub async fn check(&self) -> Result<HealthCheck> {
         match self.status().await {
+            Err(e) if e.api_code() == Some(190) => Ok(HealthCheck {
+                key_ok: true,
+                can_send: false,
+                status: None,
+                problems: vec![format!(
+                    "360dialog's access to the number was refused upstream (Meta code 190; \
+                     HTTP {}): a token problem on their side, ask 360dialog support",
+                    e.status()
+                        .map_or_else(|| "?".to_string(), |s| s.to_string())
+                )],
+            }),
             Ok(s) => Ok(HealthCheck {
                 key_ok: true,
                 can_send: s.can_send_message == "AVAILABLE" || s.can_send_message == "LIMITED",
