@@ -234,16 +234,23 @@ impl ProfileUpdate {
                     ),
                 ));
             }
+            let mut sent = Vec::with_capacity(ws.len());
             for (i, w) in ws.iter().enumerate() {
                 let f = idx("websites", i);
                 check_len(&f, w, 1, MAX_WEBSITE)?;
                 let lower = w.to_ascii_lowercase();
-                if !(lower.starts_with("http://") || lower.starts_with("https://")) {
+                let Some(scheme) = ["http://", "https://"]
+                    .into_iter()
+                    .find(|s| lower.starts_with(s))
+                else {
                     return Err(Error::invalid(f, "must start with http:// or https://"));
-                }
+                };
                 crate::messages::common::check_http_url(&f, w)?;
+                // The scheme is sent in lower case (its canonical form; a scheme is
+                // case-insensitive, but the API's prefix check may not be).
+                sent.push(format!("{scheme}{}", &w[scheme.len()..]));
             }
-            m.insert("websites".into(), json!(ws));
+            m.insert("websites".into(), json!(sent));
         }
         if let Some(v) = &self.vertical {
             if v.is_empty() {
