@@ -1855,7 +1855,31 @@ pub fn check_template_send(template: &TemplateInfo, message: &Value) -> Result<(
                 format!("the template's header needs 1 {k} parameter (none given)"),
             ));
         }
-        (Some(k), [(got, _)]) if got == k => {}
+        (Some(k), [(got, name)]) if got == k => {
+            // A text header's one placeholder, named or positional, as in the body.
+            let at = || idx(&join(f, "parameters"), 0);
+            match (text_placeholders(header_def), name) {
+                (Placeholders::Named(names), Some(n)) if !names.contains(n) => {
+                    return Err(Error::invalid(
+                        at(),
+                        format!("{n:?} is not a placeholder of the header (it has {names:?})"),
+                    ));
+                }
+                (Placeholders::Named(_), None) => {
+                    return Err(Error::invalid(
+                        at(),
+                        "the header uses a named placeholder: give parameter_name",
+                    ));
+                }
+                (Placeholders::Positional(_), Some(_)) => {
+                    return Err(Error::invalid(
+                        at(),
+                        "the header uses a positional placeholder: drop parameter_name",
+                    ));
+                }
+                _ => {}
+            }
+        }
         (Some(k), [(got, _)]) => {
             return Err(Error::invalid(
                 f,
@@ -1906,6 +1930,14 @@ pub fn check_template_send(template: &TemplateInfo, message: &Value) -> Result<(
     if let Placeholders::Named(names) = &body_ph {
         for (i, (_, n)) in got_body.iter().enumerate() {
             match n {
+                // Each placeholder exactly once: with the count equal, a name given twice
+                // leaves another placeholder without its value.
+                Some(n) if got_body[..i].iter().any(|(_, m)| m.as_ref() == Some(n)) => {
+                    return Err(Error::invalid(
+                        idx(&join(f, "parameters"), i),
+                        format!("{n:?} is given twice (each placeholder takes one value)"),
+                    ));
+                }
                 Some(n) if names.contains(n) => {}
                 Some(n) => {
                     return Err(Error::invalid(
@@ -2089,6 +2121,40 @@ mod tests {
             check_template_send(&t, &no_code).unwrap_err().field(),
             Some("template.components.body")
         );
+    }
+
+    #[test]
+    fn named_placeholders_take_each_their_own_value() {
+        let t = TemplateInfo::from_value(&json!({"name": "order_ready", "language": "en",
+            "category": "UTILITY", "status": "APPROVED", "parameter_format": "NAMED",
+            "components": [
+                {"type": "HEADER", "format": "TEXT", "text": "Hello {{first_name}}"},
+                {"type": "BODY", "text": "Order {{order_id}} for {{first_name}}"}]}))
+        .unwrap();
+        let send = |header: Value, body: Value| {
+            let m = json!({"to": "15555550123", "type": "template", "template": {
+                "name": "order_ready", "language": "en", "header": header, "body": body}});
+            check_template_send(&t, &crate::messages::build_body(&m).unwrap())
+        };
+        let header = |n: &str| json!({"type": "text", "text": "Maya", "parameter_name": n});
+        let good = json!({"order_id": "4471", "first_name": "Maya"});
+        send(header("first_name"), good.clone()).unwrap();
+        let e = send(header("last_name"), good.clone()).unwrap_err();
+        assert_eq!(
+            e.field(),
+            Some("template.components.header.parameters[0]"),
+            "{e}"
+        );
+        let twice = json!([
+            {"type": "text", "text": "4471", "parameter_name": "order_id"},
+            {"type": "text", "text": "4472", "parameter_name": "order_id"}]);
+        let e = send(header("first_name"), twice).unwrap_err();
+        assert_eq!(
+            e.field(),
+            Some("template.components.body.parameters[1]"),
+            "{e}"
+        );
+        assert!(e.to_string().contains("twice"), "{e}");
     }
 
     #[test]
