@@ -7,6 +7,7 @@ use pyo3::prelude::*;
 use wa360::broadcast::{Campaign, Ledger, Progress, ProgressFn, ledger_path};
 
 use crate::convert::serialized_to_py as json_out;
+use crate::convert::text_arg;
 use crate::errors::{IntoPyResult, guard, to_py_err};
 
 /// A template campaign: template, language and recipients with their body parameters.
@@ -21,30 +22,43 @@ impl PyCampaign {
     /// empty parameter, duplicate recipient → `InvalidArgumentError` naming the row).
     #[new]
     fn new(
-        template: &str,
-        language: &str,
-        recipients: Vec<(String, Vec<String>)>,
+        template: &Bound<'_, PyAny>,
+        language: &Bound<'_, PyAny>,
+        recipients: &Bound<'_, PyAny>,
     ) -> PyResult<Self> {
+        let (template, language) = names(template, language)?;
+        let recipients = recipients_arg(recipients)?;
         guard(|| {
             Ok(PyCampaign {
-                inner: Campaign::new(template, language, recipients).py_err()?,
+                inner: Campaign::new(&template, &language, recipients).py_err()?,
             })
         })
     }
 
     /// Read a CSV text: header `to` then one column per body parameter.
     #[staticmethod]
-    fn from_csv(template: &str, language: &str, csv_text: &str) -> PyResult<Self> {
+    fn from_csv(
+        template: &Bound<'_, PyAny>,
+        language: &Bound<'_, PyAny>,
+        csv_text: &Bound<'_, PyAny>,
+    ) -> PyResult<Self> {
+        let (template, language) = names(template, language)?;
+        let csv_text = text_arg(csv_text, "csv_text")?;
         guard(|| {
             Ok(PyCampaign {
-                inner: Campaign::from_csv(template, language, csv_text).py_err()?,
+                inner: Campaign::from_csv(&template, &language, &csv_text).py_err()?,
             })
         })
     }
 
     /// Read a CSV file.
     #[staticmethod]
-    fn from_csv_file(template: &str, language: &str, path: std::path::PathBuf) -> PyResult<Self> {
+    fn from_csv_file(
+        template: &Bound<'_, PyAny>,
+        language: &Bound<'_, PyAny>,
+        path: std::path::PathBuf,
+    ) -> PyResult<Self> {
+        let (template, language) = names(template, language)?;
         guard(|| {
             let text = std::fs::read_to_string(&path).map_err(|e| {
                 to_py_err(wa360::Error::invalid(
@@ -52,7 +66,9 @@ impl PyCampaign {
                     format!("cannot read {}: {e}", path.display()),
                 ))
             })?;
-            Self::from_csv(template, language, &text)
+            Ok(PyCampaign {
+                inner: Campaign::from_csv(&template, &language, &text).py_err()?,
+            })
         })
     }
 
@@ -202,6 +218,53 @@ where
         ))
     };
     Ok(take(obj.cast::<T>().map_err(|_| not())?.get()))
+}
+
+/// A campaign's `template` and `language`, read strictly ([`text_arg`]).
+fn names(template: &Bound<'_, PyAny>, language: &Bound<'_, PyAny>) -> PyResult<(String, String)> {
+    Ok((
+        text_arg(template, "template")?,
+        text_arg(language, "language")?,
+    ))
+}
+
+/// `[(to, [param, …]), …]` read strictly: every string through [`text_arg`], and each
+/// wrong shape an `InvalidArgumentError` naming its place (`recipients[3][1][0]`), never
+/// PyO3's `TypeError` or a `UnicodeEncodeError`.
+fn recipients_arg(obj: &Bound<'_, PyAny>) -> PyResult<Vec<(String, Vec<String>)>> {
+    let rows = items(
+        obj,
+        "recipients",
+        "must be a list of (to, [param, …]) pairs",
+    )?;
+    let mut out = Vec::with_capacity(rows.len());
+    for (i, row) in rows.iter().enumerate() {
+        let at = format!("recipients[{i}]");
+        let pair = items(row, &at, "must be a (to, [param, …]) pair")?;
+        let [to, params] = pair.as_slice() else {
+            return Err(to_py_err(wa360::Error::invalid(
+                at,
+                "must be a (to, [param, …]) pair",
+            )));
+        };
+        let to = text_arg(to, &format!("{at}[0]"))?;
+        let params = items(params, &format!("{at}[1]"), "must be a list of str")?
+            .iter()
+            .enumerate()
+            .map(|(j, p)| text_arg(p, &format!("{at}[1][{j}]")))
+            .collect::<PyResult<Vec<_>>>()?;
+        out.push((to, params));
+    }
+    Ok(out)
+}
+
+/// The items of a list-like argument (not a `str`), or `rule` naming `name`.
+fn items<'py>(o: &Bound<'py, PyAny>, name: &str, rule: &str) -> PyResult<Vec<Bound<'py, PyAny>>> {
+    let bad = || to_py_err(wa360::Error::invalid(name, rule));
+    if o.is_instance_of::<pyo3::types::PyString>() {
+        return Err(bad());
+    }
+    o.try_iter().map_err(|_| bad())?.collect()
 }
 
 /// The core's progress callback for a Python `progress`: called (from a worker thread,

@@ -215,7 +215,18 @@ pub fn num_option(v: &Bound<'_, PyAny>, name: &str) -> PyResult<f64> {
         return Ok(f.value());
     }
     if v.is_instance_of::<PyInt>() {
-        return Ok(v.extract::<i128>().map_or(f64::INFINITY, |i| i as f64));
+        // Past i128 (and so past any sensible value): infinite, with its sign, for the
+        // option's own range check to refuse (never Python's OverflowError).
+        return Ok(v.extract::<i128>().map_or_else(
+            |_| {
+                if v.lt(0i32).unwrap_or(false) {
+                    f64::NEG_INFINITY
+                } else {
+                    f64::INFINITY
+                }
+            },
+            |i| i as f64,
+        ));
     }
     Err(crate::errors::to_py_err(wa360::Error::invalid(
         name,

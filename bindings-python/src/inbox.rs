@@ -64,7 +64,9 @@ fn stats_dict<'py>(py: Python<'py>, s: inbox::InboxStats) -> PyResult<Bound<'py,
 #[pymethods]
 impl PyInbox {
     #[new]
-    fn new(py: Python<'_>, url: &str) -> PyResult<Self> {
+    fn new(py: Python<'_>, url: &Bound<'_, PyAny>) -> PyResult<Self> {
+        let url = crate::convert::text_arg(url, "inbox")?;
+        let url = url.as_str();
         guard(|| {
             let store = py.detach(|| inbox::open(url)).py_err()?;
             Ok(PyInbox {
@@ -208,13 +210,17 @@ impl PyConsumer {
     }
 
     /// Claim up to `max` events, waiting up to `timeout` seconds (GIL released).
-    #[pyo3(signature = (max = 1, timeout = 1.0))]
+    #[pyo3(signature = (max = 1, timeout = None), text_signature = "($self, max=1, timeout=1.0)")]
     fn next(
         &self,
         py: Python<'_>,
         #[pyo3(from_py_with = crate::convert::args::claim_max)] max: u64,
-        timeout: f64,
+        timeout: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Vec<PyDelivery>> {
+        let timeout = match timeout {
+            Some(t) => crate::convert::num_option(t, "timeout")?,
+            None => 1.0,
+        };
         guard(|| {
             // In range already (`args::claim_max`).
             let max = max as usize;
@@ -329,13 +335,16 @@ impl PyReceiver {
     #[allow(clippy::too_many_arguments)]
     fn new(
         verifier: Option<PyRef<'_, PyVerifier>>,
-        verify_token: Option<String>,
+        verify_token: Option<&Bound<'_, PyAny>>,
         inbox: Option<Py<PyInbox>>,
         dedupe: Option<PyRef<'_, PyDeduper>>,
         status_fold: Option<PyRef<'_, PyStatusFold>>,
         max_bytes: Option<&Bound<'_, PyAny>>,
         max_depth: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
+        let verify_token = verify_token
+            .map(|t| crate::convert::text_arg(t, "verify_token"))
+            .transpose()?;
         guard(|| {
             if verify_token.as_deref() == Some("") {
                 return Err(crate::errors::to_py_err(wa360::Error::invalid(

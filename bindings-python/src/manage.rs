@@ -139,8 +139,15 @@ pub struct PyMediaCache {
 #[pymethods]
 impl PyMediaCache {
     #[new]
-    #[pyo3(signature = (path = None, *, ttl_days = 28.0))]
-    fn new(path: Option<std::path::PathBuf>, ttl_days: f64) -> PyResult<Self> {
+    #[pyo3(signature = (path = None, *, ttl_days = None), text_signature = "(path=None, *, ttl_days=28.0)")]
+    fn new(
+        path: Option<std::path::PathBuf>,
+        ttl_days: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Self> {
+        let ttl_days = match ttl_days {
+            Some(t) => crate::convert::num_option(t, "ttl_days")?,
+            None => 28.0,
+        };
         guard(|| {
             let (cache, desc) = match &path {
                 Some(p) => (

@@ -424,3 +424,46 @@ def test_a_store_path_with_a_nul_character_is_invalid_argument_naming_it() -> No
     with pytest.raises(wa360.InvalidArgumentError) as e:
         wa360.Inbox("sqlite:///tmp/wa360-\0-inbox.db")
     assert e.value.field == "inbox"
+
+
+SURROGATE = json.loads('"\\ud800"')
+
+
+@pytest.mark.parametrize(
+    ("field", "call"),
+    [
+        ("timeout", lambda c: c.next(1, 10**400)),
+        ("timeout", lambda c: c.next(1, -(10**400))),
+    ],
+)
+def test_consumer_numbers_past_a_float_are_invalid_argument(field: str, call: Any) -> None:
+    c = wa360.Inbox("memory://").consumer()
+    with pytest.raises(wa360.InvalidArgumentError) as e:
+        call(c)
+    assert e.value.field == field
+
+
+@pytest.mark.parametrize(
+    ("field", "make"),
+    [
+        ("ttl_days", lambda: wa360.MediaCache(ttl_days=10**400)),
+        ("shutdown_grace", lambda: WebhookReceiver(lambda e: None, shutdown_grace=10**400)),
+        ("body_timeout", lambda: WebhookReceiver(lambda e: None, body_timeout=10**400)),
+        ("inbox", lambda: wa360.Inbox("memory://" + SURROGATE)),
+        ("verify_token", lambda: wa360._native.Receiver(verify_token="t" + SURROGATE)),
+        ("template", lambda: wa360.Campaign("t" + SURROGATE, "en", [("15555550123", [])])),
+        ("language", lambda: wa360.Campaign("t", "en" + SURROGATE, [("15555550123", [])])),
+        ("recipients[0][1][0]", lambda: wa360.Campaign("t", "en", [("15555550123", [SURROGATE])])),
+        ("recipients[1][0]", lambda: wa360.Campaign("t", "en", [("15555550123", []), (7, [])])),
+        ("recipients[0]", lambda: wa360.Campaign("t", "en", ["15555550123"])),
+        ("recipients", lambda: wa360.Campaign("t", "en", 5)),
+        ("template", lambda: wa360.Campaign.from_csv("t" + SURROGATE, "en", "to\n15555550123\n")),
+    ],
+)
+def test_odd_numbers_and_lone_surrogates_in_options_are_invalid_argument(
+    field: str, make: Any
+) -> None:
+    """Never Python's OverflowError or UnicodeEncodeError, never PyO3's TypeError."""
+    with pytest.raises(wa360.InvalidArgumentError) as e:
+        make()
+    assert e.value.field == field, e.value

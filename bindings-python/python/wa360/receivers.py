@@ -87,14 +87,15 @@ def _invalid(field: str, rule: str) -> InvalidArgumentError:
 
 def _grace(field: str, value: object) -> float:
     """Seconds of grace: a finite number, 0 or more (checked before anything is stopped)."""
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, (int, float))
-        or not math.isfinite(value)
-        or value < 0
-    ):
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise _invalid(field, "must be a finite number of seconds, 0 or more")
-    return float(value)
+    try:
+        seconds = float(value)  # an int past a float's range raises OverflowError
+    except OverflowError:
+        seconds = math.inf
+    if not math.isfinite(seconds) or seconds < 0:
+        raise _invalid(field, "must be a finite number of seconds, 0 or more")
+    return seconds
 
 
 class WebhookReceiver:
