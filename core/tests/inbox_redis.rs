@@ -266,6 +266,53 @@ fn after_redis_loses_its_data_new_deliveries_are_handed_out_again() {
     assert_eq!(drain(&*inbox, "c").unwrap(), vec!["wamid.L2".to_string()]);
 }
 
+/// Redis loses its data after a claim failed (down for a moment, then restarted without
+/// persistence): the consumer first gives back what that claim may have handed it, and
+/// asking the group that no longer exists failed with `NOGROUP` on every poll. Deliveries
+/// got 200 and no handler ran until the process restarted. A consumer that held an event
+/// when the data went finds it gone: its ack, renewal and close say "not held", no error.
+#[test]
+fn after_a_failed_claim_and_lost_data_the_consumer_claims_again() {
+    let server = OwnServer::start();
+    let url = format!("{}?busy_timeout_ms=200", server.url());
+    let warm = inbox::open(&format!("{url}&name=warm")).unwrap();
+    assert!(warm.claim("w", 1).unwrap().is_empty());
+    let inbox = inbox::open(&url).unwrap();
+    let accept = |wamid: &str| {
+        let body = testing::inbound_text("111", "x", wamid);
+        wa360::inbox::testing::accept_json(&*inbox, &body).unwrap();
+    };
+    accept("wamid.HELD");
+    let holder = inbox::Consumer::new(Arc::clone(&inbox));
+    let held = holder.next(1, Duration::from_secs(3)).unwrap();
+    assert_eq!(held.len(), 1);
+    let consumer = inbox::Consumer::new(Arc::clone(&inbox));
+    let client = redis::Client::open(server.url()).unwrap();
+    let stall = {
+        let client = client.clone();
+        std::thread::spawn(move || {
+            let mut c = client.get_connection().unwrap();
+            redis::cmd("DEBUG")
+                .arg("SLEEP")
+                .arg("0.6")
+                .query::<()>(&mut c)
+                .unwrap();
+        })
+    };
+    std::thread::sleep(Duration::from_millis(100));
+    assert!(consumer.next(1, Duration::ZERO).is_err(), "the claim fails");
+    stall.join().unwrap();
+    let mut c = client.get_connection().unwrap();
+    redis::cmd("FLUSHALL").query::<()>(&mut c).unwrap();
+    accept("wamid.AFTER");
+    let got = consumer.next(1, Duration::from_secs(3)).unwrap();
+    assert_eq!(wa360::inbox::testing::event_ids(&got), vec!["wamid.AFTER"]);
+    assert!(consumer.ack(&got[0].id).unwrap());
+    // The holder's event went with the data.
+    assert!(!holder.ack(&held[0].id).unwrap());
+    holder.close().unwrap();
+}
+
 /// A claim whose reply is lost (the server ran the script, the answer came after the
 /// client's timeout) handed events to a consumer that never knew. Before, they waited out
 /// a full lease, holding up their conversations, and on their last attempt went to the

@@ -828,6 +828,18 @@ struct Scripts {
 const LUA_COMMON: &str = r#"
 local ns = ARGV[1]
 local S, D, N = ns .. ':s', ns .. ':dead', ns .. ':n'
+-- XPENDING, or nothing pending when the group is gone: Redis lost its data (a restart
+-- without persistence, FLUSHALL, a replaced node). Nothing is held then, and the next claim
+-- makes the group again; an error here instead failed every call of a consumer whose
+-- earlier claim had failed, and no handler ran until the process restarted.
+local function pending(...)
+  local p = redis.pcall('XPENDING', S, 'g', ...)
+  if p.err then
+    if string.sub(p.err, 1, 7) == 'NOGROUP' then return {} end
+    error(p.err)
+  end
+  return p
+end
 local function unref(b)
   local B = ns .. ':b:' .. b
   if redis.call('HINCRBY', B, 'r', -1) <= 0 then redis.call('DEL', B) end
@@ -843,7 +855,7 @@ local function wake_next(c)
   if not wake_idle or not c or c == '' then return end
   local nxt = redis.call('LINDEX', ns .. ':c:' .. c, 0)
   if not nxt then return end
-  local p = redis.call('XPENDING', S, 'g', nxt, nxt, 1)
+  local p = pending(nxt, nxt, 1)
   if #p == 0 or redis.call('HGET', ns .. ':e:' .. nxt, 'h') == '1' then return end
   redis.call('XCLAIM', S, 'g', p[1][2], 0, nxt, 'IDLE', wake_idle, 'JUSTID')
 end
@@ -864,8 +876,7 @@ local function to_dead(id, err)
   redis.call('DEL', E)
 end
 local function held(me, id)
-  local p = redis.call('XPENDING', S, 'g', id, id, 1, me)
-  return #p > 0
+  return #pending(id, id, 1, me) > 0
 end
 -- An ack or nack records its answer for a lease: repeated because its reply was lost
 -- (a dropped connection; `again` is '1'), it gives that answer again instead of "not
@@ -1116,7 +1127,7 @@ if id ~= '' then
 end
 -- The sweep: so are the entries this consumer read but had not handed out yet.
 local swept = 0
-for _, p in ipairs(redis.call('XPENDING', S, 'g', '-', '+', 1000, me)) do
+for _, p in ipairs(pending('-', '+', 1000, me)) do
   if redis.call('HGET', ns .. ':e:' .. p[1], 'h') ~= '1' then
     redis.call('XCLAIM', S, 'g', me, 0, p[1], 'IDLE', idle, 'JUSTID')
     swept = swept + 1
@@ -1128,7 +1139,7 @@ return swept
             // ARGV: ns consumer. The entries of its pending list marked handed out.
             handed_out: s(r#"
 local out = {}
-for _, p in ipairs(redis.call('XPENDING', S, 'g', '-', '+', 1000, ARGV[2])) do
+for _, p in ipairs(pending('-', '+', 1000, ARGV[2])) do
   if redis.call('HGET', ns .. ':e:' .. p[1], 'h') == '1' then out[#out + 1] = p[1] end
 end
 return out
@@ -1161,7 +1172,13 @@ return #rows
             forget: s(r#"
 local idle_min = tonumber(ARGV[2])
 local n = 0
-for _, c in ipairs(redis.call('XINFO', 'CONSUMERS', S, 'g')) do
+local cs = redis.pcall('XINFO', 'CONSUMERS', S, 'g')
+-- No group (Redis lost its data): no consumers to forget.
+if cs.err then
+  if string.sub(cs.err, 1, 7) == 'NOGROUP' or string.find(cs.err, 'no such key') then return 0 end
+  error(cs.err)
+end
+for _, c in ipairs(cs) do
   local f = {}
   for i = 1, #c, 2 do f[c[i]] = c[i + 1] end
   if tonumber(f['pending']) == 0 and tonumber(f['idle']) > idle_min then
