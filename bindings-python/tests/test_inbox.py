@@ -142,6 +142,28 @@ def test_nack_takes_text_with_lone_surrogates() -> None:
     assert dead["last_error"] == "bad \ufffd text"
 
 
+def test_close_stays_closed_for_deliveries_until_start(tmp_path: Path) -> None:
+    """A drain (close() while the server still takes deliveries) stores them without running
+    handlers, as in Node; an explicit start() runs them. Before, the next delivery restarted
+    the consumers."""
+    seen: list[str] = []
+    r = WebhookReceiver(
+        lambda events: seen.extend(str(getattr(e, "id", "")) for e in events),
+        insecure_skip_verify=True,
+        inbox=f"sqlite://{tmp_path / 'inbox.db'}",
+    )
+    r.start()
+    assert r.close(1.0) == 0
+    assert r.handle({}, inbound_text("15555550123", "x", "wamid.AFTER1"))[0] == 200
+    time.sleep(1.0)
+    assert seen == []
+    assert r.inbox is not None and r.inbox.stats()["ready"] == 1
+    r.start()
+    assert r.join(timeout=10)
+    assert seen == ["wamid.AFTER1"]
+    assert r.close(1.0) == 0
+
+
 def test_a_store_that_fails_answers_503(tmp_path: Path) -> None:
     db = tmp_path / "inbox.db"
     receiver = WebhookReceiver(

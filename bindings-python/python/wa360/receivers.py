@@ -191,6 +191,8 @@ class WebhookReceiver:
         self._worker_lock = threading.Lock()
         self._tasks: set[asyncio.Task[None]] = set()
         self._pool: _ConsumerPool | None = None
+        # The process whose consumers close() stopped (deliveries then leave them stopped).
+        self._closed_in: int | None = None
 
     # -- the request path -------------------------------------------------------------------
 
@@ -230,7 +232,7 @@ class WebhookReceiver:
         """Handle one ``POST`` from a synchronous server."""
         status, answer, events = self.accept(headers, body)
         if self.inbox is not None:
-            self.start()
+            self._start_unless_closed()
         elif events:
             self.dispatch_threaded(events)
         return status, answer
@@ -256,7 +258,7 @@ class WebhookReceiver:
         if self.inbox is not None:
             # The store write (an fsync) runs off the event loop.
             status, answer, _events = await asyncio.to_thread(self.accept, headers, body)
-            self.start(asyncio.get_running_loop())
+            self._start_unless_closed(asyncio.get_running_loop())
             return status, answer
         if len(body) > _ON_LOOP_BYTES:
             # A large delivery is parsed off the event loop, which would otherwise stall
@@ -281,6 +283,7 @@ class WebhookReceiver:
         lifespan)."""
         if self.inbox is None or not self.start_consumers:
             return
+        self._closed_in = None
         pool = self._pool
         if pool is not None and pool.pid == os.getpid() and not pool.closed:
             return
@@ -295,12 +298,22 @@ class WebhookReceiver:
                     loop = None
             self._pool = _ConsumerPool(self, self.inbox, loop if self._is_async else None)
 
+    def _start_unless_closed(self, loop: asyncio.AbstractEventLoop | None = None) -> None:
+        """What a delivery does: start the consumers, unless :meth:`close` stopped them in this
+        process (a drain keeps accepting deliveries into the store without running handlers;
+        only an explicit :meth:`start`, or a forked child, starts them again)."""
+        if self._closed_in == os.getpid():
+            return
+        self.start(loop)
+
     def close(self, grace: float | None = None) -> int:
         """Graceful shutdown of the consumers: stop claiming, let running handlers finish for up
         to ``grace`` seconds (default ``shutdown_grace``), then release what is left to other
-        workers. Returns how many events were released. Call it from a thread that is not the
-        server's event loop (use :meth:`aclose` there)."""
+        workers. Returns how many events were released. Later deliveries are still stored but
+        do not start the consumers again (call :meth:`start` for that). Call it from a thread
+        that is not the server's event loop (use :meth:`aclose` there)."""
         seconds = self.shutdown_grace if grace is None else _grace("grace", grace)
+        self._closed_in = os.getpid()
         pool = self._pool
         if pool is None or pool.pid != os.getpid():
             return 0
