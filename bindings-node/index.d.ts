@@ -278,6 +278,12 @@ export declare class Ledger {
    * Returns how many were settled.
    */
   applyWebhook(body: Buffer | Uint8Array | string): number
+  /**
+   * Apply parsed events, as a receiver's `onEvents` or an inbox consumer gets them: each
+   * status event of this campaign settles its recipient as `applyWebhook` does; other
+   * events are skipped. Returns how many were settled.
+   */
+  applyEvents(events: ReadonlyArray<{ kind: string }>): number
   /** Ask a running broadcast (any process) to pause. */
   pause(): void
   /** Let a paused broadcast go on. */

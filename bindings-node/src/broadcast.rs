@@ -133,6 +133,46 @@ impl JsLedger {
         })
     }
 
+    /// Apply parsed events, as a receiver's `onEvents` or an inbox consumer gets them: each
+    /// status event of this campaign settles its recipient as `applyWebhook` does; other
+    /// events are skipped. Returns how many were settled.
+    #[napi(ts_args_type = "events: ReadonlyArray<{ kind: string }>")]
+    pub fn apply_events(&self, env: Env, events: crate::own::JsonArg) -> napi::Result<u32> {
+        guard(&env, || {
+            let events = events.named("events")?;
+            let list = events
+                .as_array()
+                .ok_or_else(|| wa360::Error::invalid("events", "must be an array of events"))?;
+            let mut settled = 0;
+            for (i, e) in list.iter().enumerate() {
+                let kind = e.get("kind").and_then(serde_json::Value::as_str);
+                let Some(kind) = kind else {
+                    return Err(wa360::Error::invalid(
+                        format!("events[{i}]"),
+                        "must be an event from parseWebhook, a receiver or an inbox",
+                    ));
+                };
+                if kind != "status" {
+                    continue;
+                }
+                let text = |k: &str| e.get(k).and_then(serde_json::Value::as_str);
+                let code = e
+                    .get("errors")
+                    .and_then(|a| a.get(0))
+                    .and_then(|x| x.get("code"))
+                    .and_then(serde_json::Value::as_i64);
+                let applied = self.inner.apply_status_fields(
+                    text("biz_opaque_callback_data"),
+                    text("id"),
+                    text("status").unwrap_or(""),
+                    code,
+                )?;
+                settled += u32::from(applied == wa360::broadcast::Applied::Settled);
+            }
+            Ok(settled)
+        })
+    }
+
     /// Ask a running broadcast (any process) to pause.
     #[napi]
     pub fn pause(&self, env: Env) -> napi::Result<()> {

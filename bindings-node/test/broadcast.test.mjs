@@ -2,11 +2,13 @@
 // real HTTP receiver feeding status webhooks into the ledger.
 import { test, describe } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdtempSync } from 'node:fs'
+import { mkdtempSync, readdirSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createServer } from 'node:http'
-import { Client, Campaign, Ledger, Sandbox, isWa360Error } from '../wa360.mjs'
+import wa360, { Client, Campaign, Ledger, Sandbox, isWa360Error } from '../wa360.mjs'
+
+const textBody = { entry: [{ id: '1', changes: [{ field: 'messages', value: { metadata: { phone_number_id: '2', display_phone_number: '3' }, messages: [{ id: 'wamid.T1', from: '4', timestamp: '1767252600', type: 'text', text: { body: 'hi' } }] } }] }] }
 
 const csv = (n) => ['to,name', ...Array.from({ length: n }, (_, i) => `+1 555 600 ${String(i).padStart(4, '0')},Name ${i}`)].join('\n') + '\n'
 const ledgerUrl = () => `sqlite://${join(mkdtempSync(join(tmpdir(), 'wa360-node-bc-')), 'ledger.db')}`
@@ -138,8 +140,60 @@ describe('broadcast', () => {
     }
   })
 
+  test('a receiver\'s onEvents settles unknown sends with applyEvents (the documented wiring)', async () => {
+    const { default: express } = await import('express')
+    const { wa360Webhook } = await import('../express.js')
+    const sb = await Sandbox.start({ timeScale: 0.01 })
+    const campaign = new Campaign('order_update', 'en_US', [{ to: '15555550311', params: ['A'] }, { to: '15555550312', params: ['B'] }])
+    const ledger = new Ledger(ledgerUrl(), campaign)
+    const settled = []
+    const inbox = `sqlite://${join(mkdtempSync(join(tmpdir(), 'wa360-node-ae-')), 'inbox.db')}`
+    const hook = wa360Webhook({ insecureSkipVerify: true, shutdownSignals: false, inbox, onEvents: (events) => { settled.push(ledger.applyEvents(events)) } })
+    const app = express()
+    app.use('/hook', hook)
+    const server = app.listen(0, '127.0.0.1')
+    await new Promise((r) => server.once('listening', r))
+    try {
+      await sb.registerWebhook(`http://127.0.0.1:${server.address().port}/hook`)
+      sb.fault('reset_after_body')
+      const s = await governed(sb).broadcast(campaign, ledger, { concurrency: 1, unknownWindowMs: 600000 })
+      assert.equal(s.complete, true)
+      assert.equal(sb.requests().filter((r) => r.path === '/messages').length, 2, 'the unknown send was not repeated')
+      assert.ok(Object.values(sb.recipientCounts()).every((v) => v.accepted === 1))
+      assert.ok(settled.reduce((a, b) => a + b, 0) >= 1)
+      // Other events are skipped; anything else is refused, naming the place.
+      assert.equal(ledger.applyEvents(wa360.parseWebhook(JSON.stringify(textBody))), 0)
+      assert.throws(() => ledger.applyEvents([{ id: 'x' }]), (e) => e.code === 'invalid_argument' && e.field === 'events[0]')
+      assert.throws(() => ledger.applyEvents('nope'), (e) => e.code === 'invalid_argument' && e.field === 'events')
+    } finally {
+      await hook.close()
+      server.close()
+      await sb.stop()
+    }
+  })
+
   test('a bad CSV names the row and column', () => {
     assert.throws(() => Campaign.fromCsv('t', 'en', 'to,name\n+15555550123,A\n12,B\n'),
       (e) => isWa360Error(e, 'invalid_argument') && e.field === 'recipients row 3 column 1 (to)')
   })
+})
+
+test('a relative ledger path is refused (another file in each working directory), nothing created', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'wa360-node-rel-'))
+  const cwd = process.cwd()
+  process.chdir(dir)
+  try {
+    const campaign = Campaign.fromCsv('order_update', 'en_US', csv(1))
+    for (const rel of ['sqlite://rel.db', 'rel.db', './rel.db']) {
+      assert.throws(() => new Ledger(rel, campaign), (e) => {
+        assert.equal(e.code, 'invalid_argument')
+        assert.equal(e.field, 'ledger')
+        assert.match(e.message, /absolute/)
+        return true
+      })
+    }
+    assert.deepEqual(readdirSync(dir), [])
+  } finally {
+    process.chdir(cwd)
+  }
 })

@@ -164,13 +164,57 @@ impl PyLedger {
     /// recipients. Returns how many were settled.
     fn apply_webhook(&self, py: Python<'_>, body: &Bound<'_, PyAny>) -> PyResult<u64> {
         guard(|| {
-            let bytes: Vec<u8> = if let Ok(s) = body.extract::<String>() {
-                s.into_bytes()
+            let bytes: Vec<u8> = if body.is_instance_of::<pyo3::types::PyString>() {
+                text_arg(body, "body")?.into_bytes()
             } else {
-                body.extract()?
+                body.extract().map_err(|_| {
+                    to_py_err(wa360::Error::invalid(
+                        "body",
+                        "must be the raw webhook body (bytes or str); for parsed events use \
+                         apply_events",
+                    ))
+                })?
             };
             let l = self.get().py_err()?;
             py.detach(|| l.apply_webhook(&bytes)).py_err()
+        })
+    }
+
+    /// Apply parsed events, as a receiver's callback or an inbox consumer gets them: each
+    /// `StatusEvent` of this campaign settles its recipient as `apply_webhook` does; other
+    /// events are skipped. Returns how many recipients were settled.
+    fn apply_events(&self, py: Python<'_>, events: &Bound<'_, PyAny>) -> PyResult<u64> {
+        let list = items(events, "events", "must be a list of events")?;
+        let mut statuses = Vec::new();
+        for (i, e) in list.iter().enumerate() {
+            let ev = e.cast::<crate::webhook::PyEvent>().map_err(|_| {
+                to_py_err(wa360::Error::invalid(
+                    format!("events[{i}]"),
+                    "must be an event from parse_webhook, a receiver or an inbox",
+                ))
+            })?;
+            if let Some(s) = ev.get().event.as_status() {
+                let code = s.error_details().first().and_then(|e| e.code());
+                statuses.push((
+                    s.biz_opaque_callback_data().map(str::to_owned),
+                    s.id().map(str::to_owned),
+                    s.status().unwrap_or("").to_owned(),
+                    code,
+                ));
+            }
+        }
+        guard(|| {
+            let l = self.get().py_err()?;
+            py.detach(|| {
+                let mut settled = 0u64;
+                for (data, wamid, status, code) in &statuses {
+                    let applied =
+                        l.apply_status_fields(data.as_deref(), wamid.as_deref(), status, *code)?;
+                    settled += u64::from(applied == wa360::broadcast::Applied::Settled);
+                }
+                Ok(settled)
+            })
+            .py_err()
         })
     }
 

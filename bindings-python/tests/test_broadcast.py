@@ -19,7 +19,8 @@ from typing import Any
 import pytest
 import wa360
 from conftest import Collect
-from wa360.testing import Sandbox
+from wa360.receivers import WebhookReceiver
+from wa360.testing import Sandbox, inbound_text
 
 
 def csv_text(n: int) -> str:
@@ -130,16 +131,23 @@ def test_broadcast_sends_each_recipient_once_with_progress(tmp_path: Path) -> No
         assert {e["state"] for e in entries} == {"accepted"}
 
 
-def test_a_ledger_opened_by_a_relative_path_still_sends_after_a_chdir(
+def test_a_relative_ledger_path_is_refused_and_an_absolute_one_survives_a_chdir(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # The ledger checks that its file is still there before each claim; the path it checks
-    # is the one SQLite opened, not the relative one read again from another directory.
     (tmp_path / "run").mkdir()
     (tmp_path / "elsewhere").mkdir()
     monkeypatch.chdir(tmp_path / "run")
     campaign = wa360.Campaign.from_csv("order_update", "en_US", csv_text(3))
-    ledger = wa360.Ledger("campaign.db", campaign)
+    # A relative ledger is another file in each working directory: a rerun from elsewhere
+    # would open a new ledger and send to everyone again. Refused, as the CLI refuses it.
+    for rel in ("sqlite://campaign.db", "campaign.db", "./campaign.db"):
+        with pytest.raises(wa360.InvalidArgumentError) as e:
+            wa360.Ledger(rel, campaign)
+        assert e.value.field == "ledger" and "absolute" in str(e.value)
+    assert list((tmp_path / "run").iterdir()) == []
+    # The ledger checks that its file is still there before each claim, by the path SQLite
+    # opened: a chdir after opening changes nothing.
+    ledger = wa360.Ledger(f"sqlite://{tmp_path / 'run' / 'campaign.db'}", campaign)
     monkeypatch.chdir(tmp_path / "elsewhere")
     with Sandbox(time_scale=0.01) as sb:
         summary = governed(sb).broadcast(campaign, ledger)
@@ -195,6 +203,64 @@ def test_async_broadcast_and_settling_unknowns_from_webhook_bodies(tmp_path: Pat
         assert len(sb.requests(path="/messages")) == 2, "the unknown send was not repeated"
         assert all(v["accepted"] == 1 for v in sb.recipient_counts().values())
         assert all(e["wamid"] for e in ledger.entries())
+
+
+def test_a_receivers_callback_settles_unknown_sends_with_apply_events(tmp_path: Path) -> None:
+    """The documented wiring: status webhooks reach a receiver (with an inbox), and its
+    callback hands the events to the ledger. Before, the ledger took only a raw body, which
+    no receiver callback has: the unknown send went out again after the quiet window."""
+    with Sandbox(time_scale=0.01) as sb:
+        c = governed(sb)
+        campaign = wa360.Campaign(
+            "order_update", "en_US", [("15555550211", ["A"]), ("15555550212", ["B"])]
+        )
+        ledger = wa360.Ledger(f"sqlite:///{tmp_path / 'l.db'}", campaign)
+        settled: list[int] = []
+        receiver = WebhookReceiver(
+            lambda events: settled.append(ledger.apply_events(events)),
+            insecure_skip_verify=True,
+            inbox=f"sqlite://{tmp_path / 'inbox.db'}",
+        )
+
+        class Hook(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("content-length", "0")))
+                status, answer = receiver.handle(dict(self.headers), body)
+                self.send_response(status)
+                self.end_headers()
+                self.wfile.write(answer)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hook)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        try:
+            req = urllib.request.Request(
+                f"{sb.url}/v1/configs/webhook",
+                data=json.dumps({"url": f"http://127.0.0.1:{server.server_port}/hook"}).encode(),
+                headers={"D360-API-KEY": sb.api_key, "Content-Type": "application/json"},
+            )
+            urllib.request.urlopen(req).read()
+            sb.add_fault(
+                {"method": "POST", "path": "/messages", "fault": {"kind": "reset_after_body"}}
+            )
+            summary = c.broadcast(campaign, ledger, concurrency=1, unknown_window=600.0)
+        finally:
+            server.shutdown()
+            receiver.close(1.0)
+        assert summary["complete"] is True
+        assert len(sb.requests(path="/messages")) == 2, "the unknown send was not repeated"
+        assert all(v["accepted"] == 1 for v in sb.recipient_counts().values())
+        assert sum(settled) >= 1
+        # Other events are skipped; anything but events is refused, naming the place.
+        assert ledger.apply_events(wa360.parse_webhook(inbound_text("1555", "hi", "wamid.X"))) == 0
+        with pytest.raises(wa360.InvalidArgumentError) as e:
+            ledger.apply_events([{"kind": "status"}])
+        assert e.value.field == "events[0]"
+        with pytest.raises(wa360.InvalidArgumentError) as e:
+            ledger.apply_webhook(wa360.parse_webhook(inbound_text("1555", "hi", "wamid.X"))[0])
+        assert e.value.field == "body"
 
 
 def test_bad_csv_and_foreign_ledger_are_refused(tmp_path: Path) -> None:

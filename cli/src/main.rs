@@ -91,7 +91,10 @@ enum Command {
     /// Ask a running sandbox to deliver a simulated inbound message to the
     /// registered webhook (`POST /_sandbox/inbound`).
     SimulateInbound(simulate::SimulateArgs),
-    /// Send a template to every recipient of a CSV: paced, resumable, never twice.
+    /// Send a template to every recipient of a CSV: paced and resumable.
+    ///
+    /// A recipient is sent again only when its outcome stayed unknown (a lost answer) past
+    /// --unknown-window; feed its status with --listen or `broadcast apply-status` to settle it.
     Broadcast(broadcast::BroadcastArgs),
     /// Message templates: list, get, create, delete.
     #[command(subcommand)]

@@ -672,7 +672,7 @@ fn a_relative_ledger_is_refused_and_a_resumed_one_says_so() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("--ledger must be an absolute path"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("must be an absolute path"));
     assert!(!dir.join("camp.db").exists());
     assert!(sb.control().requests().is_empty(), "nothing was sent");
     let ledger = dir.join("camp.db");

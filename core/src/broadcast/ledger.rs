@@ -189,7 +189,11 @@ fn db_err(e: rusqlite::Error) -> Error {
     Error::Store(format!("ledger: {e}"))
 }
 
-/// Turn `sqlite:///abs/path`, `sqlite://rel/path` or a plain path into a file path.
+/// Turn `sqlite:///abs/path` or a plain absolute path into a file path. A relative path is
+/// refused: it names another file in each directory the program runs from, and a new
+/// ledger knows nothing of the sends recorded in the other, so a rerun from elsewhere (a
+/// cron job, another shell, a worker with another working directory) would send to
+/// everyone again.
 pub fn ledger_path(url: &str) -> Result<PathBuf> {
     let rest = if let Some(r) = url.strip_prefix("sqlite://") {
         r
@@ -207,7 +211,23 @@ pub fn ledger_path(url: &str) -> Result<PathBuf> {
             "needs a file path, e.g. sqlite:///tmp/campaign.db",
         ));
     }
-    Ok(PathBuf::from(rest))
+    let path = PathBuf::from(rest);
+    if path.is_relative() {
+        return Err(relative(&path));
+    }
+    Ok(path)
+}
+
+fn relative(path: &Path) -> Error {
+    Error::invalid(
+        "ledger",
+        format!(
+            "must be an absolute path, e.g. sqlite:///var/lib/app/campaign.db (got {:?}: a \
+             relative path is another file in each directory this runs from, and a new ledger \
+             sends to everyone again)",
+            path.display()
+        ),
+    )
 }
 
 const SCHEMA: &str = "
@@ -342,6 +362,9 @@ impl Ledger {
     /// lease has run out; rows a live run is sending are left alone.
     pub fn open(path: impl AsRef<Path>, campaign: &Campaign) -> Result<Ledger> {
         let path = path.as_ref().to_path_buf();
+        if path.is_relative() {
+            return Err(relative(&path));
+        }
         let mut conn = open_conn(&path)?;
         // IMMEDIATE: other processes may write the ledger meanwhile (a deferred transaction
         // that reads, then writes, fails at once in WAL mode when another commits between).

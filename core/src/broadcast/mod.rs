@@ -1127,13 +1127,16 @@ mod tests {
             std::path::PathBuf::from("/tmp/a.db")
         );
         assert_eq!(
-            ledger_path("sqlite://a.db").unwrap(),
-            std::path::PathBuf::from("a.db")
+            ledger_path("/var/lib/a.db").unwrap(),
+            std::path::PathBuf::from("/var/lib/a.db")
         );
-        assert_eq!(
-            ledger_path("a.db").unwrap(),
-            std::path::PathBuf::from("a.db")
-        );
+        // A relative path is another file in each working directory: a rerun from
+        // elsewhere would open a new ledger and send to everyone again.
+        for rel in ["sqlite://a.db", "a.db", "./a.db"] {
+            let e = ledger_path(rel).unwrap_err();
+            assert_eq!(e.field(), Some("ledger"), "{rel}");
+            assert!(e.to_string().contains("absolute"), "{e}");
+        }
         assert_eq!(
             ledger_path("redis://x").unwrap_err().field(),
             Some("ledger")
