@@ -12,6 +12,7 @@
 //! max level, so a disabled event is one atomic compare in Rust: no GIL, no Python call.
 //! Only an event at or above the floor takes the GIL and asks the logger `isEnabledFor`.
 
+use std::cell::Cell;
 use std::sync::atomic::{AtomicU8, Ordering};
 
 use pyo3::prelude::*;
@@ -25,6 +26,31 @@ pub const PY_TRACE: u8 = 5;
 
 /// Lowest Python level any `wa360*` logger accepts; `u8::MAX` = none (all off).
 static FLOOR: AtomicU8 = AtomicU8::new(u8::MAX);
+
+thread_local! {
+    /// Set while this thread runs Python's handlers for one forwarded record.
+    static FORWARDING: Cell<bool> = const { Cell::new(false) };
+}
+
+tokio::task_local! {
+    /// Set on the task of a wa360 call made from inside a logging handler (see [`quiet`]).
+    static QUIET: ();
+}
+
+/// Whether this thread is inside Python's handlers for a wa360 record: a wa360 call made
+/// there (an alert handler that sends) runs its task under [`quiet`].
+pub fn in_handler() -> bool {
+    FORWARDING.with(Cell::get)
+}
+
+/// The records of `fut` (a wa360 call made from inside a logging handler) are not forwarded
+/// to Python. Forwarded, they would go back to that handler, whose lock the thread waiting
+/// for this call holds: the call, and every later record for that handler, would wait for
+/// good (and a handler that sends on failure would recurse). The call's own outcome still
+/// reaches the handler as its return value or exception.
+pub fn quiet<F: std::future::Future>(fut: F) -> impl std::future::Future<Output = F::Output> {
+    QUIET.scope((), fut)
+}
 
 fn py_level(level: &Level) -> u8 {
     match *level {
@@ -63,6 +89,10 @@ impl log_bridge::Sink for PyLogging {
 }
 
 fn forward(event: &Event<'_>) {
+    // From a call made inside a handler (`quiet`), or from this thread's own handlers.
+    if QUIET.try_with(|_| ()).is_ok() || in_handler() {
+        return;
+    }
     let meta = event.metadata();
     let level = py_level(meta.level());
     let name = log_bridge::dotted_target(meta);
@@ -97,7 +127,10 @@ fn forward(event: &Event<'_>) {
         let extra = PyDict::new(py);
         extra.set_item("wa360", data)?;
         kwargs.set_item("extra", extra)?;
-        logger.call_method("log", (level, text), Some(&kwargs))?;
+        FORWARDING.with(|f| f.set(true));
+        let logged = logger.call_method("log", (level, text), Some(&kwargs));
+        FORWARDING.with(|f| f.set(false));
+        logged?;
         Ok(())
     });
     // An error from a broken handler is dropped here (dropping a PyErr clears it), so it

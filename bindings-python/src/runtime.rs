@@ -106,8 +106,15 @@ fn wait_for<T: Send + 'static>(
     use std::sync::mpsc::{RecvTimeoutError, sync_channel};
     let rt = runtime().map_err(crate::errors::to_py_err)?;
     let (tx, rx) = sync_channel(1);
+    let quiet = crate::logging::in_handler();
     let task = rt.spawn(async move {
-        let _ = tx.send(crate::errors::guard_future(fut).await);
+        let fut = crate::errors::guard_future(fut);
+        let out = if quiet {
+            crate::logging::quiet(fut).await
+        } else {
+            fut.await
+        };
+        let _ = tx.send(out);
     });
     let mut rx = rx;
     let mut interrupted: Option<PyErr> = None;

@@ -263,6 +263,28 @@ def progress(p):
         notes.append(alerts.send_text("15555550100", "campaign started"))
 summary = alerts.broadcast(camp, ledger, progress=progress)
 assert notes and summary["counts"]["accepted"] == 5, (notes, summary)
+# An alert handler whose own send fails too (the same outage): that send's warning comes back
+# to the handler, whose lock the thread waiting for the send holds.
+failing = wa360.Client("also-wrong", base_url=sb.url, max_retries=0)
+tried = []
+class FailingAlert(logging.Handler):
+    def emit(self, record):
+        tried.append(record.getMessage())
+        try:
+            failing.send_text("15555550100", "alert")
+        except wa360.AuthenticationError:
+            pass
+h = FailingAlert()
+h.setLevel(logging.WARNING)
+log.addHandler(h)
+log.setLevel(logging.INFO)
+bad_sync = wa360.Client("wrong-key", base_url=sb.url, max_retries=0)
+for _ in range(3):
+    try:
+        bad_sync.send_text("15555550123", "x")
+    except wa360.AuthenticationError:
+        pass
+assert len(tried) == 3, tried  # one per failed send: the alert's own warning is not forwarded
 print("ok", len(sent), len(notes))
 os._exit(0)
 """
