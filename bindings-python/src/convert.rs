@@ -228,6 +228,24 @@ pub fn num_option(v: &Bound<'_, PyAny>, name: &str) -> PyResult<f64> {
             |i| i as f64,
         ));
     }
+    // Other numbers (Decimal, Fraction, numpy scalars) by their `__float__`, as PyO3's own
+    // `f64` conversion took them; a value past a float's range is infinite.
+    if v.hasattr("__float__").unwrap_or(false) && !v.is_instance_of::<pyo3::types::PyString>() {
+        return v.extract::<f64>().or_else(|e| {
+            if e.is_instance_of::<pyo3::exceptions::PyOverflowError>(v.py()) {
+                Ok(if v.lt(0i32).unwrap_or(false) {
+                    f64::NEG_INFINITY
+                } else {
+                    f64::INFINITY
+                })
+            } else {
+                Err(crate::errors::to_py_err(wa360::Error::invalid(
+                    name,
+                    "must be a number",
+                )))
+            }
+        });
+    }
     Err(crate::errors::to_py_err(wa360::Error::invalid(
         name,
         "must be a number",

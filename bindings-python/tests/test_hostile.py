@@ -443,6 +443,19 @@ def test_consumer_numbers_past_a_float_are_invalid_argument(field: str, call: An
     assert e.value.field == field
 
 
+def test_number_options_take_any_real_number_but_not_text() -> None:
+    from decimal import Decimal
+    from fractions import Fraction
+
+    c = wa360.Inbox("memory://").consumer()
+    for ok in (Decimal("0.01"), Fraction(1, 100), 0, 0.01):
+        assert c.next(1, ok) == []
+    for bad in ("0.01", b"1", Decimal("1e400"), None):
+        with pytest.raises(wa360.InvalidArgumentError) as e:
+            c.next(1, bad) if bad is not None else c.next(1, [])  # type: ignore[arg-type]
+        assert e.value.field == "timeout", bad
+
+
 @pytest.mark.parametrize(
     ("field", "make"),
     [

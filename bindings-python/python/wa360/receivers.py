@@ -283,11 +283,21 @@ class WebhookReceiver:
         lifespan)."""
         if self.inbox is None or not self.start_consumers:
             return
-        self._closed_in = None
+        with self._worker_lock:
+            self._closed_in = None
+        self._start(loop, unless_closed=False)
+
+    def _start(self, loop: asyncio.AbstractEventLoop | None, unless_closed: bool) -> None:
+        if self.inbox is None or not self.start_consumers:
+            return
         pool = self._pool
         if pool is not None and pool.pid == os.getpid() and not pool.closed:
             return
         with self._worker_lock:
+            # Under the lock close() takes to mark itself: a delivery racing a close()
+            # either starts the pool that close() then stops, or sees the mark.
+            if unless_closed and self._closed_in == os.getpid():
+                return
             pool = self._pool
             if pool is not None and pool.pid == os.getpid() and not pool.closed:
                 return
@@ -304,7 +314,7 @@ class WebhookReceiver:
         only an explicit :meth:`start`, or a forked child, starts them again)."""
         if self._closed_in == os.getpid():
             return
-        self.start(loop)
+        self._start(loop, unless_closed=True)
 
     def close(self, grace: float | None = None) -> int:
         """Graceful shutdown of the consumers: stop claiming, let running handlers finish for up
@@ -313,8 +323,9 @@ class WebhookReceiver:
         do not start the consumers again (call :meth:`start` for that). Call it from a thread
         that is not the server's event loop (use :meth:`aclose` there)."""
         seconds = self.shutdown_grace if grace is None else _grace("grace", grace)
-        self._closed_in = os.getpid()
-        pool = self._pool
+        with self._worker_lock:
+            self._closed_in = os.getpid()
+            pool = self._pool
         if pool is None or pool.pid != os.getpid():
             return 0
         return pool.close(seconds)
