@@ -13,9 +13,8 @@ use wa360::broadcast::{BroadcastOptions, Campaign, Ledger, Progress, ledger_path
 
 use crate::client::JsClient;
 use crate::errors::{guard, spawn};
-use crate::types::{
-    BroadcastCounts, BroadcastProgress, BroadcastSummary, CampaignRecipient, SendResponse,
-};
+use crate::own::{JsonArg, Text};
+use crate::types::{BroadcastCounts, BroadcastProgress, BroadcastSummary, SendResponse};
 
 /// A template campaign: template, language and recipients with body parameters. Every
 /// row is checked at construction (bad number, empty parameter, duplicate recipient →
@@ -28,15 +27,19 @@ pub struct JsCampaign {
 #[napi]
 impl JsCampaign {
     /// `new Campaign(template, language, [{ to, params }])`.
-    #[napi(constructor)]
+    #[napi(
+        constructor,
+        ts_args_type = "template: string, language: string, recipients: Array<CampaignRecipient>"
+    )]
     pub fn new(
         env: Env,
-        template: String,
-        language: String,
-        recipients: Vec<CampaignRecipient>,
+        template: Text,
+        language: Text,
+        recipients: JsonArg,
     ) -> napi::Result<Self> {
         guard(&env, move || {
-            let rows = recipients.into_iter().map(|r| (r.to, r.params)).collect();
+            let (template, language) = (template.named("template")?, language.named("language")?);
+            let rows = recipient_rows(&recipients.named("recipients")?)?;
             Ok(JsCampaign {
                 inner: Campaign::new(&template, &language, rows)?,
             })
@@ -44,16 +47,20 @@ impl JsCampaign {
     }
 
     /// Read a CSV text: header `to` then one column per body parameter.
-    #[napi(factory)]
+    #[napi(
+        factory,
+        ts_args_type = "template: string, language: string, csvText: string"
+    )]
     pub fn from_csv(
         env: Env,
-        template: String,
-        language: String,
-        csv_text: String,
+        template: Text,
+        language: Text,
+        csv_text: Text,
     ) -> napi::Result<Self> {
         guard(&env, move || {
+            let (template, language) = (template.named("template")?, language.named("language")?);
             Ok(JsCampaign {
-                inner: Campaign::from_csv(&template, &language, &csv_text)?,
+                inner: Campaign::from_csv(&template, &language, &csv_text.named("csvText")?)?,
             })
         })
     }
@@ -71,6 +78,54 @@ impl JsCampaign {
     }
 }
 
+/// `[{ to, params }]` read strictly, each fault named by its place (`recipients[3].to`,
+/// `recipients[3].params[0]`), as Python names them; napi's own object conversion named
+/// none, so a number read as a JSON number could not be found in a large campaign.
+fn recipient_rows(v: &Value) -> wa360::Result<Vec<(String, Vec<String>)>> {
+    let rows = v.as_array().ok_or_else(|| {
+        wa360::Error::invalid("recipients", "must be an array of { to, params } objects")
+    })?;
+    let mut out = Vec::with_capacity(rows.len());
+    for (i, row) in rows.iter().enumerate() {
+        let at = format!("recipients[{i}]");
+        let obj = row
+            .as_object()
+            .ok_or_else(|| wa360::Error::invalid(&at, "must be a { to, params } object"))?;
+        let to = match obj.get("to") {
+            Some(Value::String(s)) => s.clone(),
+            Some(_) => {
+                return Err(wa360::Error::invalid(
+                    format!("{at}.to"),
+                    "must be a string",
+                ));
+            }
+            None => return Err(wa360::Error::invalid(format!("{at}.to"), "is required")),
+        };
+        let params = match obj.get("params") {
+            None | Some(Value::Null) => Vec::new(),
+            Some(Value::Array(ps)) => ps
+                .iter()
+                .enumerate()
+                .map(|(j, p)| match p {
+                    Value::String(s) => Ok(s.clone()),
+                    _ => Err(wa360::Error::invalid(
+                        format!("{at}.params[{j}]"),
+                        "must be a string",
+                    )),
+                })
+                .collect::<wa360::Result<_>>()?,
+            Some(_) => {
+                return Err(wa360::Error::invalid(
+                    format!("{at}.params"),
+                    "must be an array of strings",
+                ));
+            }
+        };
+        out.push((to, params));
+    }
+    Ok(out)
+}
+
 /// The durable ledger of one campaign (`sqlite:///PATH`).
 #[napi(js_name = "Ledger")]
 pub struct JsLedger {
@@ -85,22 +140,22 @@ fn json(v: &impl serde::Serialize) -> wa360::Result<Value> {
 impl JsLedger {
     /// `new Ledger('sqlite:///path.db', campaign)`: open or create; a ledger of another
     /// campaign is refused (`invalid_argument` on `ledger`).
-    #[napi(constructor)]
-    pub fn new(env: Env, url: String, campaign: &JsCampaign) -> napi::Result<Self> {
+    #[napi(constructor, ts_args_type = "url: string, campaign: Campaign")]
+    pub fn new(env: Env, url: Text, campaign: &JsCampaign) -> napi::Result<Self> {
         let c = campaign.inner.clone();
         guard(&env, move || {
             Ok(JsLedger {
-                inner: Ledger::open(ledger_path(&url)?, &c)?,
+                inner: Ledger::open(ledger_path(&url.named("ledger")?)?, &c)?,
             })
         })
     }
 
     /// Open an existing ledger (feed statuses, read counts, pause / resume / stop).
-    #[napi(factory)]
-    pub fn open_existing(env: Env, url: String) -> napi::Result<Self> {
+    #[napi(factory, ts_args_type = "url: string")]
+    pub fn open_existing(env: Env, url: Text) -> napi::Result<Self> {
         guard(&env, move || {
             Ok(JsLedger {
-                inner: Ledger::open_existing(ledger_path(&url)?)?,
+                inner: Ledger::open_existing(ledger_path(&url.named("ledger")?)?)?,
             })
         })
     }

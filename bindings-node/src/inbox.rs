@@ -68,9 +68,10 @@ pub struct JsInbox {
 #[napi]
 impl JsInbox {
     /// `new Inbox(url)`: opens (and creates) the store now.
-    #[napi(constructor)]
-    pub fn new(env: Env, url: String) -> napi::Result<Self> {
+    #[napi(constructor, ts_args_type = "url: string")]
+    pub fn new(env: Env, url: crate::own::Text) -> napi::Result<Self> {
         guard(&env, || {
+            let url = url.named("inbox")?;
             Ok(JsInbox {
                 inner: inbox::open(&url)?,
                 url,

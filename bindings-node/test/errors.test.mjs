@@ -63,12 +63,14 @@ test('isWa360Error rejects foreign errors', () => {
 })
 
 test('constructors given the wrong JS type throw invalid_argument too, and stay the native classes', () => {
-  for (const [name, make] of [
-    ['Campaign', () => new wa360.Campaign('t', [{}])],
-    ['Inbox', () => new wa360.Inbox(5)],
-    ['Ledger', () => new wa360.Ledger(5, 6)],
+  // A campaign that is not one is napi's class check; the other arguments are read by hand
+  // and name their place (see the Campaign, Ledger and Inbox test below).
+  assert.throws(() => new wa360.Ledger('sqlite:///tmp/x.db', 6), (e) => isWa360ErrorWithNapiCode(e))
+  for (const [field, make] of [
+    ['language', () => new wa360.Campaign('t', [{}])],
+    ['inbox', () => new wa360.Inbox(5)],
   ]) {
-    assert.throws(make, (e) => isWa360ErrorWithNapiCode(e), name)
+    assert.throws(make, (e) => e.code === 'invalid_argument' && e.field === field, field)
   }
   const inbox = new wa360.Inbox('memory://')
   assert.ok(inbox instanceof wa360.Inbox)
@@ -128,4 +130,21 @@ test('list options are named as JavaScript spells them in errors (pageSize, not 
   }
   await assert.rejects(first(c.listTemplates({ limit: -1 })), { code: 'invalid_argument', field: 'limit' })
   await assert.rejects(first(c.listTemplates({ pageSise: 10 })), { code: 'invalid_argument', field: 'pageSise' })
+})
+
+test('Campaign, Ledger and Inbox arguments of the wrong type name their place (as Python does)', () => {
+  const named = (field) => (e) => { assert.equal(e.code, 'invalid_argument'); assert.equal(e.field, field, e.message); return true }
+  assert.throws(() => new wa360.Campaign('t', 'en', [{ to: '15555550123', params: [] }, { to: 15555550124, params: [] }]), named('recipients[1].to'))
+  assert.throws(() => new wa360.Campaign('t', 'en', [{ to: '15555550123', params: 'Maya' }]), named('recipients[0].params'))
+  assert.throws(() => new wa360.Campaign('t', 'en', [{ to: '15555550123', params: ['Maya', 7] }]), named('recipients[0].params[1]'))
+  assert.throws(() => new wa360.Campaign('t', 'en', ['15555550123']), named('recipients[0]'))
+  assert.throws(() => new wa360.Campaign('t', 'en', 5), named('recipients'))
+  assert.throws(() => new wa360.Campaign(5, 'en', []), named('template'))
+  assert.throws(() => new wa360.Campaign('t', null, []), named('language'))
+  assert.throws(() => wa360.Campaign.fromCsv('t', 'en', 42), named('csvText'))
+  const c = new wa360.Campaign('t', 'en', [{ to: '+1 555 555 0123', params: ['Maya'] }])
+  assert.equal(c.size, 1)
+  assert.throws(() => new wa360.Ledger(5, c), named('ledger'))
+  assert.throws(() => wa360.Ledger.openExisting(undefined), named('ledger'))
+  assert.throws(() => new wa360.Inbox(5), named('inbox'))
 })
