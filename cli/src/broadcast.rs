@@ -381,7 +381,11 @@ async fn run_campaign(a: RunArgs) -> CliResult {
         unknown_window: window,
         max_attempts: a.max_attempts,
         not_before_ms,
-        progress: Some(progress_fn(bar.clone(), show)),
+        progress: Some(progress_fn(
+            bar.clone(),
+            show,
+            a.listen.is_none().then_some(window),
+        )),
         progress_interval: Duration::from_millis(if bar.is_hidden() { 1000 } else { 100 }),
         ..BroadcastOptions::default()
     };
@@ -447,10 +451,32 @@ fn progress_bar(total: u64, show: bool) -> ProgressBar {
 }
 
 /// The progress bar on a terminal; one plain line a second otherwise (logs, CI).
-fn progress_fn(bar: ProgressBar, show: bool) -> wa360::broadcast::ProgressFn {
+/// `unknown_window`: with no `--listen`, the quiet window, for the one warning when a send
+/// first has an unknown outcome (nothing in this process can settle it).
+fn progress_fn(
+    bar: ProgressBar,
+    show: bool,
+    unknown_window: Option<Duration>,
+) -> wa360::broadcast::ProgressFn {
     let plain = show && (bar.is_hidden() || !std::io::stderr().is_terminal());
+    let warned = std::sync::atomic::AtomicBool::new(false);
     Arc::new(move |p: &Progress| {
         let c = p.counts;
+        if let Some(w) = unknown_window
+            && c.unknown > 0
+            && !warned.swap(true, std::sync::atomic::Ordering::Relaxed)
+        {
+            bar.suspend(|| {
+                eprintln!(
+                    "warning: {} send(s) have an unknown outcome (the answer was lost); without \
+                     their status webhooks (--listen, or `wa360 broadcast apply-status` from \
+                     your receiver) they are sent again after --unknown-window ({} s), and a \
+                     message that did go out then arrives twice",
+                    c.unknown,
+                    w.as_secs_f64()
+                )
+            });
+        }
         let eta = p
             .eta_secs
             .map(|s| format!("{s:.0}s"))

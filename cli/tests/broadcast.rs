@@ -382,13 +382,13 @@ fn stop_then_settle_unknowns_with_apply_status() {
     let dir = temp_dir("settle");
     let csv = write_csv(&dir, 3);
     let ledger_url = format!("sqlite://{}", dir.join("ledger.db").display());
-    let mut child = bin(&sb)
+    let child = bin(&sb)
         .args(words("broadcast --template t --lang en --no-progress"))
         .arg("--recipients")
         .arg(&csv)
         .args(["--ledger", &ledger_url, "--unknown-window", "600"])
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     let start = Instant::now();
@@ -411,8 +411,15 @@ fn stop_then_settle_unknowns_with_apply_status() {
         .output()
         .unwrap();
     assert!(out.status.success());
-    let status = child.wait().unwrap();
-    assert_eq!(status.code(), Some(3), "stopped before the end");
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(3), "stopped before the end");
+    // Without --listen, nothing in this process can settle them: it says so, once.
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.matches("unknown outcome").count(), 1, "{err}");
+    assert!(
+        err.contains("sent again after --unknown-window (600 s)"),
+        "{err}"
+    );
     assert_eq!(sb.control().limit_counters().accepted, 3, "each sent once");
 
     // Feed the recorded status webhook bodies, one per line.
