@@ -362,6 +362,9 @@ impl Transport {
         let mut retries = 0u32;
         let deadline = gate.as_ref().map(|g| Instant::now() + g.max_wait);
         let pause_deadline = deadline.filter(|_| gate.as_ref().is_some_and(|g| g.deadline));
+        // A DELETE whose earlier attempt may have been carried out (no answer, or a 5xx):
+        // a 404 on the retry means the first one deleted it.
+        let mut maybe_deleted = false;
         let result = loop {
             let mut slot = crate::governor::Slot::default();
             if let (Some(g), Some(d)) = (&gate, deadline) {
@@ -399,6 +402,26 @@ impl Transport {
                         (failure, error)
                     }
                 };
+            if method == Method::DELETE
+                && maybe_deleted
+                && matches!(failure, Failure::Answered { status: 404, .. })
+            {
+                tracing::info!(
+                    client = self.id,
+                    method = %method,
+                    path = %path,
+                    attempt = retries + 1,
+                    "already deleted: an earlier attempt without an answer deleted it"
+                );
+                break Ok(Response {
+                    status: 200,
+                    body: Bytes::from_static(br#"{"success":true}"#),
+                });
+            }
+            maybe_deleted |= matches!(
+                failure,
+                Failure::TimedOut | Failure::Interrupted | Failure::UnreadableSuccess
+            ) || matches!(failure, Failure::Answered { status, .. } if status >= 500);
             tracing::debug!(
                 client = self.id,
                 method = %method,

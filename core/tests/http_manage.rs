@@ -327,3 +327,33 @@ async fn a_cursor_that_comes_back_ends_either_list_with_an_error_instead_of_a_lo
     assert_eq!(err.code(), ErrorCode::InvalidResponse);
     assert_eq!(server.requests().len(), 6);
 }
+
+/// A DELETE whose first attempt got no answer (the connection reset after the request) is
+/// retried; a 404 then means the first attempt deleted it, not an error. A 404 on a first
+/// attempt is still the server's "not found".
+#[tokio::test]
+async fn a_delete_retried_after_a_lost_answer_takes_404_as_done() {
+    let not_found = json!({"error": {"message": "(#100) Invalid parameter", "type": "OAuthException",
+        "code": 100, "fbtrace_id": "T"}});
+    let server = TestServer::start(vec![
+        Reply::Reset,
+        Reply::json(404, not_found.clone()),
+        Reply::Reset,
+        Reply::json(404, not_found.clone()),
+        Reply::json(404, not_found.clone()),
+    ])
+    .await;
+    let c = Client::builder()
+        .api_key("manage-key")
+        .base_url(&server.url())
+        .max_retries(2)
+        .build()
+        .unwrap();
+    c.templates().delete("promo_x").await.unwrap();
+    c.media().delete("1234567890").await.unwrap();
+    let e = c.templates().delete("promo_y").await.unwrap_err();
+    assert_eq!(e.status(), Some(404), "{e}");
+    let r = server.requests();
+    assert_eq!(r.len(), 5);
+    assert!(r.iter().all(|q| q.method == "DELETE"));
+}
