@@ -413,6 +413,8 @@ impl Transport {
                     attempt = retries + 1,
                     "already deleted: an earlier attempt without an answer deleted it"
                 );
+                // No server answer says "deleted" here: this is the answer a DELETE gives
+                // (`{"success": true}`), written for the caller's usual reading.
                 break Ok(Response {
                     status: 200,
                     body: Bytes::from_static(br#"{"success":true}"#),
