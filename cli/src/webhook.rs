@@ -29,6 +29,11 @@ pub(crate) enum WebhookCmd {
         /// Another header sent with every delivery (repeatable), as K=V.
         #[arg(long = "header", value_name = "K=V")]
         headers: Vec<String>,
+        /// Another header whose value is read from the environment variable VAR
+        /// (repeatable), as K=VAR: a secret kept out of the arguments, which other users
+        /// of the machine can see (`ps`).
+        #[arg(long = "header-env", value_name = "K=VAR")]
+        header_env: Vec<String>,
         /// Allow http://127.0.0.1 / http://localhost URLs (only a sandbox
         /// started with --allow-http-callbacks accepts them).
         #[arg(long)]
@@ -52,6 +57,7 @@ pub(crate) async fn run_webhook(w: WebhookCmd) -> CliResult {
             waba,
             basic_auth,
             headers,
+            header_env,
             allow_local_http,
         } => {
             let mut settings = WebhookSettings::new(url.clone());
@@ -65,11 +71,29 @@ pub(crate) async fn run_webhook(w: WebhookCmd) -> CliResult {
                     .map_err(|e| Failure::input(format!("--basic-auth: {e}")))?;
                 settings = settings.basic_auth(user, pass);
             }
+            let mut pairs = Vec::with_capacity(headers.len() + header_env.len());
             for h in &headers {
                 // The value may be a secret: a malformed one is never echoed.
                 let (k, v) = h
                     .split_once('=')
                     .ok_or_else(|| Failure::input("each --header must look like Name=value"))?;
+                pairs.push((k.to_string(), v.to_string()));
+            }
+            for h in &header_env {
+                let (k, var) = h.split_once('=').ok_or_else(|| {
+                    Failure::input(format!(
+                        "--header-env must look like Name=VARIABLE (got {h:?})"
+                    ))
+                })?;
+                let v = std::env::var(var).map_err(|_| {
+                    Failure::input(format!(
+                        "--header-env {k}: the environment variable {var} is not set (or not UTF-8)"
+                    ))
+                })?;
+                pairs.push((k.to_string(), v));
+            }
+            for (k, v) in &pairs {
+                let (k, v) = (k.as_str(), v.as_str());
                 // A second value for a name would replace the first (or the Basic
                 // credentials) without a word.
                 if settings.headers.keys().any(|n| n.eq_ignore_ascii_case(k)) {

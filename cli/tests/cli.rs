@@ -329,6 +329,28 @@ fn webhook_set_and_get_against_the_sandbox() {
     use base64::Engine as _;
     let want = base64::engine::general_purpose::STANDARD.encode("env-user:pw-SENTINEL");
     assert_eq!(stored.headers["Authorization"], format!("Basic {want}"));
+    // Another header's secret from the environment too; a variable that is not set is
+    // bad input naming it, and nothing is sent.
+    let out = run(against(&sb).env("TENANT_TOKEN", "tok-SENTINEL").args(words(
+        "webhook set https://hooks.example.com/env2 --header-env X-Token=TENANT_TOKEN",
+    )));
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(!stdout(&out).contains("SENTINEL"), "{}", stdout(&out));
+    assert_eq!(
+        sb.control().phone_webhook().unwrap().headers["X-Token"],
+        "tok-SENTINEL"
+    );
+    let before = sb.control().requests().len();
+    let out = run(against(&sb).env_remove("NO_SUCH_VAR").args(words(
+        "webhook set https://hooks.example.com/env3 --header-env X-Token=NO_SUCH_VAR",
+    )));
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("NO_SUCH_VAR is not set"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(sb.control().requests().len(), before);
     let out = run(bin()
         .env("WA360_WEBHOOK_BASIC_AUTH", "env-user:pw-SENTINEL")
         .args(["webhook", "set", "--help"]));
