@@ -370,6 +370,7 @@ impl<'a> Media<'a> {
                 Some(reason) => {
                     tracing::warn!(
                         target: "wa360::media",
+                        client = self.transport.id(),
                         try_no = tries,
                         "downloaded media {reason}: fetching it again"
                     );

@@ -358,7 +358,9 @@ impl Transport {
         gate: Option<Gate<'_>>,
     ) -> Result<Response> {
         let policy = *self.config.retry_policy();
-        let started = Instant::now();
+        // From the first attempt: the wait for a governor slot is pacing, not the API's
+        // latency (a paced broadcast would otherwise fill the latency histogram with seconds).
+        let mut started: Option<Instant> = None;
         let mut retries = 0u32;
         let deadline = gate.as_ref().map(|g| Instant::now() + g.max_wait);
         let pause_deadline = deadline.filter(|_| gate.as_ref().is_some_and(|g| g.deadline));
@@ -381,13 +383,14 @@ impl Transport {
                 }
             }
             let attempt_started = Instant::now();
+            started.get_or_insert(attempt_started);
             let (failure, error) =
                 match self.attempt(method.clone(), url, body, class, accept).await {
                     Ok(resp) => {
                         if let Some(g) = &gate {
                             g.governor.observe(g.recipient, &slot, Ok(())).await;
                         }
-                        break Ok(resp);
+                        break self.readable(resp, class, accept, body);
                     }
                     Err((failure, mut error)) => {
                         if let Some(g) = &gate {
@@ -484,8 +487,48 @@ impl Transport {
             tokio::time::sleep(pause).await;
             retries += 1;
         };
-        self.observe(&method, &path, started.elapsed(), retries + 1, &result);
+        match (started, &result) {
+            (Some(t), _) => self.observe(&method, &path, t.elapsed(), retries + 1, &result),
+            // Never attempted: the governor held it back (no slot in time, its store out of
+            // reach, or a paused or stopped run withdrew it). No request was made, so none is
+            // counted and nothing is WARNed per send: the governor warns about its store once
+            // a minute, a broadcast about a hold once per spell.
+            (None, Err(e)) => tracing::debug!(
+                client = self.id,
+                method = %method,
+                path = %path,
+                code = %e.code(),
+                error = %e,
+                "not sent: held back by the governor"
+            ),
+            (None, Ok(_)) => {}
+        }
         result
+    }
+
+    /// A 2xx JSON answer that is not JSON is the request's failure (`outcome_unknown` for a
+    /// send, else `invalid_response`), counted and logged as such; before, it was counted
+    /// `ok` and the caller's decoding failed afterwards. Its text is quoted with the key and
+    /// the body's secrets removed.
+    fn readable(
+        &self,
+        resp: Response,
+        class: RetryClass,
+        accept: Accept,
+        body: &Body,
+    ) -> Result<Response> {
+        if accept != Accept::Json
+            || resp.body.iter().all(u8::is_ascii_whitespace)
+            || serde_json::from_slice::<serde::de::IgnoredAny>(&resp.body).is_ok()
+        {
+            return Ok(resp);
+        }
+        Err(self
+            .decode_json_redacting(&resp, class, &self.secrets(body))
+            .err()
+            .unwrap_or_else(|| {
+                unreadable_success(resp.status, "2xx answer is not JSON".into(), class)
+            }))
     }
 
     /// The one INFO/WARN line and the metrics of a finished request.
@@ -861,7 +904,7 @@ impl Transport {
                 format!("2xx answer is not JSON ({e}): {}", body_snippet(&body)),
                 class,
             );
-            tracing::warn!(status = resp.status, code = %e.code(), error = %e, "answer unreadable");
+            tracing::debug!(status = resp.status, code = %e.code(), error = %e, "answer unreadable");
             e
         })
     }

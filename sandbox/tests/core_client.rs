@@ -334,4 +334,12 @@ async fn metrics_count_outcomes_retries_and_send_latency() {
     assert_eq!(m.send_latency.count, 4);
     assert_eq!(m.send_latency.buckets.last().unwrap().count, 4);
     assert!(m.send_latency.sum_seconds > 0.0);
+    // A 2xx answer that is not JSON: the caller gets outcome_unknown, and so do the
+    // metrics (it was counted ok).
+    sb.add_fault(on_send(Fault::MalformedJson { status: None }));
+    let e = c.send(&msg).await.unwrap_err();
+    assert_eq!(e.code(), ErrorCode::OutcomeUnknown);
+    let m = c.metrics();
+    assert_eq!(m.requests["ok"], 4, "{m:?}");
+    assert_eq!(m.requests["outcome_unknown"], 2, "{m:?}");
 }

@@ -131,6 +131,27 @@ async fn past_the_deadline_nothing_is_sent() {
     );
     assert_eq!(accepted_sends(&sb).len(), 1);
     assert_eq!(sb.requests().len(), 1);
+    // The refusal made no request: it is not counted as one (an alert on rate-limited
+    // requests is about the API), and the send that waited for its slot counts its latency
+    // from its first attempt, not from the wait.
+    let m = c.metrics();
+    assert_eq!(m.requests.get("rate_limited"), None, "{m:?}");
+    assert_eq!(m.requests["ok"], 1);
+    assert_eq!(m.send_latency.count, 1);
+    let waited = std::time::Instant::now();
+    c.send(&Message::text("15555550125", "3")).await.unwrap();
+    let waited = waited.elapsed();
+    assert!(
+        waited > Duration::from_millis(500),
+        "it waited for its slot: {waited:?}"
+    );
+    let m = c.metrics();
+    let total = m.send_latency.sum_seconds;
+    assert_eq!(m.send_latency.count, 2);
+    assert!(
+        total < waited.as_secs_f64() - 0.4,
+        "latency {total} s counts the slot wait of {waited:?}"
+    );
 }
 
 /// A governor set faster than the sandbox allows is refused (130429, or 360dialog's
