@@ -16,7 +16,11 @@ export interface WebhookReceiverOptions<R> {
    * `request` null; a throw or rejection retries the event with backoff, then dead-letters it.
    */
   onEvents: (events: Event[], request: R | null) => void | Promise<void>
-  /** Called when onEvents throws or rejects without an inbox, and for inbox problems (default: console.error). */
+  /**
+   * Called when onEvents throws or rejects (without an inbox; with one, each failure, retried or
+   * dead-lettered, with the handler's error as `cause`), for events released at `close()`, and
+   * for inbox problems (default: console.error).
+   */
   onError?: (error: unknown) => void
   /**
    * Store events durably before answering 200 and hand them out through consumers:

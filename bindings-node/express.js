@@ -38,7 +38,12 @@ function wa360Webhook(options) {
         if (!res.headersSent) res.status(status).type('text/plain').send(text)
       }, (e) => {
         if (res.headersSent) return
-        if (e.status === 413) res.status(413).set('Connection', 'close').type('text/plain').send('payload too large')
+        // A body over the limit that came without a declared length (chunked): the core's
+        // answer, counted and logged as the precheck's 413 is.
+        if (e.status === 413) {
+          const [status, text] = r.precheck(headers, String(r.maxBytes + 1))
+          res.status(status).set('Connection', 'close').type('text/plain').send(text)
+        }
         else if (e.status === 408) res.status(408).set('Connection', 'close').type('text/plain').send('request body timeout')
         else next(e)
       })

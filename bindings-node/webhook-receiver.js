@@ -106,6 +106,10 @@ function startConsumers(inbox, onEvents, onError, concurrency) {
         } catch (e) {
           try {
             const outcome = await consumer.nack(d.id, describe(e))
+            // Every failure is told, as Python logs each one: a retried failure too (with the
+            // default 8 attempts, the first word of a broken handler would otherwise come
+            // with its dead letter, hours later).
+            if (outcome === 'retry') onError(Object.assign(new Error(`wa360 inbox: the handler failed on attempt ${d.attempt}; event ${d.id} will be retried`), { cause: e }))
             if (outcome === 'dead') onError(Object.assign(new Error(`wa360 inbox: event ${d.id} dead-lettered after ${d.attempt} attempts`), { cause: e }))
             // As Python logs it: the failure came after the lease ran out.
             if (outcome === 'not_held') onError(Object.assign(new Error(`wa360 inbox: the handler failed on attempt ${d.attempt} after the lease of event ${d.id} ran out; another worker runs it`), { cause: e }))
@@ -140,7 +144,10 @@ function startConsumers(inbox, onEvents, onError, concurrency) {
         await Promise.race([Promise.allSettled(loops), t.p])
         t.cancel()
       }
-      return consumer.close()
+      const released = await consumer.close()
+      // As Python logs it: handlers still running past the grace, their events given back.
+      if (released > 0) onError(new Error(`wa360 inbox: ${released} running event(s) released to other workers`))
+      return released
     },
   }
 }

@@ -104,14 +104,18 @@ test('close lets running handlers finish within the grace, then releases the res
   const running = new Promise((resolve) => { started = resolve })
   let finish
   const gate = new Promise((resolve) => { finish = resolve })
+  const errors = []
   const r = makeReceiver({
     insecureSkipVerify: true, inbox: 'memory://', concurrency: 1, shutdownSignals: false,
     async onEvents() { started(); await gate },
+    onError: (e) => errors.push(e.message),
   })
   assert.deepEqual(await r.handlePost([], text('1555', 'wamid.S1')), [200, 'OK'])
   await running
   const t0 = Date.now()
   assert.equal(await r.close(300), 1, 'still running after the grace: released')
+  // Told, as Python logs it.
+  assert.deepEqual(errors, ['wa360 inbox: 1 running event(s) released to other workers'])
   assert.ok(Date.now() - t0 < 5000)
   assert.equal((await r.inbox.stats()).ready, 1)
   finish()

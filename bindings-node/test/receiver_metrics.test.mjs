@@ -24,12 +24,13 @@ test('Express metrics(): deliveries by status, duplicates, 503, latency, dead le
   const records = []
   setLogger((r) => records.push(r), { level: 'info' })
   const calls = []
+  const errors = []
   const hook = wa360Webhook({
     verify: { basicAuth: { user: 'hook', password: 'pa55-word' } },
     inbox: `sqlite://${db}?max_attempts=2&retry_base_ms=0&retry_max_ms=0&busy_timeout_ms=100`,
     concurrency: 1,
     shutdownSignals: false,
-    onError() {},
+    onError(e) { errors.push(e) },
     async onEvents(events) { calls.push(events[0].id); throw new Error('handler broken on purpose') },
   })
   const app = express()
@@ -59,6 +60,13 @@ test('Express metrics(): deliveries by status, duplicates, 503, latency, dead le
     assert.deepEqual(m.ackLatency.buckets.at(-1), { count: 4 }, 'the unbounded bucket counts everything')
     assert.ok(m.ackLatency.sumSeconds > 0)
     assert.deepEqual(calls, ['wamid.NM1', 'wamid.NM1'], 'one call per attempt')
+    // Each handler failure reaches onError with its cause, the retried one too (as Python
+    // logs each), not only the dead letter.
+    await waitFor(() => errors.some((e) => /dead-lettered/.test(e.message)), 30000, 'the dead letter on onError')
+    const failures = errors.filter((e) => e.cause?.message === 'handler broken on purpose').map((e) => e.message)
+    assert.equal(failures.length, 2, failures.join('\n'))
+    assert.match(failures[0], /failed on attempt 1; event \S+ will be retried/)
+    assert.match(failures[1], /dead-lettered after 2 attempts/)
     const dead = await waitFor(() => records.find((r) => r.target === 'wa360.inbox' && /dead-lettered/.test(r.msg)), 30000, 'the dead-letter warning')
     assert.equal(dead.level, 'warn')
     assert.equal(dead.attempt, 2)
@@ -69,6 +77,37 @@ test('Express metrics(): deliveries by status, duplicates, 503, latency, dead le
     setLogger(null)
     await hook.close(1000)
     await new Promise((resolve) => server.close(resolve))
+  }
+})
+
+test('Express: an oversized delivery is counted and logged as 413 whether its length is declared or it comes chunked', async () => {
+  const records = []
+  setLogger((r) => records.push(r), { level: 'info' })
+  const hook = wa360Webhook({ insecureSkipVerify: true, maxBytes: 4096, shutdownSignals: false, onEvents() {} })
+  const app = express()
+  app.use('/webhook', hook)
+  const server = app.listen(0, '127.0.0.1')
+  await new Promise((resolve) => server.once('listening', resolve))
+  const url = `http://127.0.0.1:${server.address().port}/webhook`
+  try {
+    const big = 'x'.repeat(6000)
+    const declared = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: big })
+    assert.equal(declared.status, 413)
+    // A stream body: fetch sends it chunked, with no Content-Length the precheck could read.
+    const chunked = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: new ReadableStream({ start(c) { c.enqueue(new TextEncoder().encode(big)); c.close() } }),
+      duplex: 'half',
+    })
+    assert.equal(chunked.status, 413)
+    const m = hook.metrics()
+    assert.equal(m.deliveries['413'], 2, JSON.stringify(m))
+    assert.equal(m.ackLatency.count, 2)
+    assert.equal(records.filter((r) => r.msg === 'webhook delivery refused' && r.status === 413).length, 2)
+  } finally {
+    setLogger(null)
+    server.close()
   }
 })
 
