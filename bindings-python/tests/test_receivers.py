@@ -402,8 +402,32 @@ def test_head_and_other_methods_get_405_not_a_failed_verification() -> None:
     # OPTIONS too, as from the other receivers: Flask answered it 200 on its own.
     assert http.options("/webhook").status_code == 405
     app = Flask(__name__)
-    app.register_blueprint(wa360.receivers.flask_blueprint(lambda events: None, verifier=verifier))
-    assert app.test_client().options("/webhook").status_code == 405
+    bp = wa360.receivers.flask_blueprint(lambda events: None, verifier=verifier)
+    app.register_blueprint(bp)
+    http = app.test_client()
+    assert http.options("/webhook").status_code == 405
+    # The helpers route every method to the receiver: its 405 is counted, as Express and
+    # Fastify count theirs (the framework's own 405 was not).
+    assert http.put("/webhook").status_code == 405
+    assert http.delete("/webhook").status_code == 405
+    assert bp.metrics()["deliveries"] == {"405": 3}, bp.metrics()  # type: ignore[attr-defined]
+    router = wa360.receivers.fastapi_router(lambda events: None, verifier=verifier)
+    served = Served(_fastapi_app(router))
+    try:
+        url = f"http://127.0.0.1:{served.port}/webhook"
+        for method in ("PUT", "DELETE", "PATCH"):
+            assert httpx.request(method, url, timeout=10).status_code == 405, method
+    finally:
+        served.stop()
+    assert router.metrics()["deliveries"] == {"405": 3}, router.metrics()  # type: ignore[attr-defined]
+
+
+def _fastapi_app(router: Any) -> Any:
+    from fastapi import FastAPI
+
+    app = FastAPI()
+    app.include_router(router)
+    return app
 
 
 def test_a_starlette_app_with_the_receivers_lifespan_handles_a_stored_backlog_at_start(

@@ -679,6 +679,11 @@ def starlette_endpoint(
     return endpoint
 
 
+# The methods the helpers route to the receiver: GET and POST, and the rest for the core's
+# counted 405.
+_METHODS = ["GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"]
+
+
 def fastapi_router(
     on_events: EventsCallback | WebhookReceiver, *, path: str = "/webhook", **options: Any
 ) -> APIRouter:
@@ -690,7 +695,9 @@ def fastapi_router(
     # With an inbox, the app's lifespan starts this worker's consumers and shuts them down
     # gracefully (FastAPI merges a router's lifespan into the app's on include_router).
     router = APIRouter(lifespan=receiver.lifespan) if receiver.inbox is not None else APIRouter()
-    router.add_route(path, endpoint, methods=["GET", "POST"], include_in_schema=False)
+    # Every method: the others get the core's 405, counted like the other receivers' (the
+    # framework's own 405 never reached the metrics).
+    router.add_route(path, endpoint, methods=_METHODS, include_in_schema=False)
     router.receiver = endpoint.receiver  # type: ignore[attr-defined]
     router.metrics = receiver.metrics  # type: ignore[attr-defined]
     return router
@@ -747,7 +754,7 @@ def flask_blueprint(
 
     bp = Blueprint(name, __name__)
     view = flask_view(on_events, **options)
-    bp.add_url_rule(path, endpoint="webhook", view_func=view, methods=["GET", "POST"])
+    bp.add_url_rule(path, endpoint="webhook", view_func=view, methods=_METHODS)
     bp.receiver = view.receiver  # type: ignore[attr-defined]
     bp.metrics = view.receiver.metrics  # type: ignore[attr-defined]
     return bp
