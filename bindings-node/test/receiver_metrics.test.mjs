@@ -104,7 +104,7 @@ test('Express: an oversized delivery is counted and logged as 413 whether its le
     const m = hook.metrics()
     assert.equal(m.deliveries['413'], 2, JSON.stringify(m))
     assert.equal(m.ackLatency.count, 2)
-    assert.equal(records.filter((r) => r.msg === 'webhook delivery refused' && r.status === 413).length, 2)
+    assert.equal(records.filter((r) => r.msg === 'webhook delivery refused' && r.status === 413 && r.level === 'warn' && /over the limit/.test(r.error)).length, 2)
   } finally {
     setLogger(null)
     server.close()

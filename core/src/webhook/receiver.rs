@@ -226,6 +226,16 @@ impl Receiver {
                 error = %e,
                 "webhook delivery not stored: answered 503 (360dialog will deliver again; check the inbox store)"
             ),
+            // Over a limit: 360dialog delivers it again and again, and no other module says
+            // why (a 401 or 400 has its verify / parse WARN).
+            (Some(e), 413) => tracing::warn!(
+                method,
+                status = reply.status,
+                latency_ms,
+                code = e.code().as_str(),
+                error = %e,
+                "webhook delivery refused"
+            ),
             (Some(e), _) => tracing::info!(
                 method,
                 status = reply.status,
