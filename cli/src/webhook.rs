@@ -80,14 +80,15 @@ pub(crate) async fn run_webhook(w: WebhookCmd) -> CliResult {
                 pairs.push((k.to_string(), v.to_string()));
             }
             for h in &header_env {
+                // Neither part is echoed: a value typed here by mistake (K=secret, the shape
+                // --header takes) would land in terminal and CI logs.
                 let (k, var) = h.split_once('=').ok_or_else(|| {
-                    Failure::input(format!(
-                        "--header-env must look like Name=VARIABLE (got {h:?})"
-                    ))
+                    Failure::input("each --header-env must look like Name=VARIABLE")
                 })?;
                 let v = std::env::var(var).map_err(|_| {
                     Failure::input(format!(
-                        "--header-env {k}: the environment variable {var} is not set (or not UTF-8)"
+                        "--header-env {k}: no such environment variable (give the name of a \
+                         variable that is set, not the value)"
                     ))
                 })?;
                 pairs.push((k.to_string(), v));

@@ -395,10 +395,10 @@ impl<'a> Media<'a> {
                 Method::DELETE,
                 &format!("/{media_id}"),
                 None,
-                RetryClass::Idempotent,
+                RetryClass::DeleteResource,
             )
             .await?;
-        expect_success_true(&value, 200, RetryClass::Idempotent)
+        expect_success_true(&value, 200, RetryClass::DeleteResource)
     }
 
     async fn fetch(&self, url: &str) -> Result<Bytes> {

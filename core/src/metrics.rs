@@ -205,7 +205,9 @@ impl RetryReason {
 fn outcome_names() -> &'static [&'static str] {
     static NAMES: std::sync::OnceLock<Vec<&'static str>> = std::sync::OnceLock::new();
     NAMES.get_or_init(|| {
-        std::iter::once("ok")
+        // `held_back`: a send the governor held back before any attempt (no HTTP request).
+        ["ok", "held_back"]
+            .into_iter()
             .chain(ErrorCode::ALL.iter().map(|c| c.as_str()))
             .collect()
     })

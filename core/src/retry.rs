@@ -10,7 +10,7 @@
 //! What each Meta code means, and its retry rule, is in the one table
 //! [`crate::meta_codes`]; this module only applies it.
 //!
-//! | what happened | `Send` (POST /messages, media upload) | `Idempotent` (GETs, webhook config, delete) | `NoRetry` (media `GET /{id}`) |
+//! | what happened | `Send` (POST /messages, media upload) | `Idempotent` (GETs, webhook config, delete; `DeleteResource` likewise, see its doc) | `NoRetry` (media `GET /{id}`) |
 //! |---|---|---|---|
 //! | DNS failure, connection refused, TLS failure, pool error, connect timeout: nothing written ([`Failure::NotSent`]) | retry with backoff; finally `connection` | same | same (the server never saw it) |
 //! | HTTP 429; a Meta code whose [`MetaRetry`] is `RateLimit` (130429, 4, 80007, 131057); 360dialog 400 "endpoint rate limit" | retry after `Retry-After` (seconds or HTTP date, capped by `max_retry_after`), else backoff; finally `rate_limited` | same | never |
@@ -43,6 +43,12 @@ pub enum RetryClass {
     /// Safe to repeat (GETs, absolute-state POSTs such as webhook configuration, DELETE):
     /// timeouts, resets and 5xx are retried too.
     Idempotent,
+    /// The DELETE of one resource (a template, a media id): retried as [`Idempotent`], and a
+    /// 404 after an attempt that may have been carried out (no answer, or a 5xx) means that
+    /// attempt deleted it: done, not an error.
+    ///
+    /// [`Idempotent`]: RetryClass::Idempotent
+    DeleteResource,
     /// Media look-ups (`GET /{media_id}`): 360dialog blocks numbers that repeat failing
     /// look-ups, so only attempts that never reached the server are repeated.
     NoRetry,
@@ -133,7 +139,9 @@ pub fn classify(class: RetryClass, failure: &Failure) -> Verdict {
         Failure::NotSent => Verdict::Retry { retry_after: None },
         Failure::UnreadableSuccess => Verdict::Stop,
         Failure::TimedOut | Failure::Interrupted => match class {
-            RetryClass::Idempotent => Verdict::Retry { retry_after: None },
+            RetryClass::Idempotent | RetryClass::DeleteResource => {
+                Verdict::Retry { retry_after: None }
+            }
             RetryClass::Send | RetryClass::NoRetry => Verdict::Stop,
         },
         Failure::Answered {
@@ -168,7 +176,9 @@ pub fn classify(class: RetryClass, failure: &Failure) -> Verdict {
                 // HTTP 429 or 360dialog's "endpoint rate limit" without a Meta code.
                 return retry;
             }
-            if *status >= 500 && class == RetryClass::Idempotent {
+            if *status >= 500
+                && matches!(class, RetryClass::Idempotent | RetryClass::DeleteResource)
+            {
                 return retry;
             }
             Verdict::Stop

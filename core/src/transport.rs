@@ -364,8 +364,8 @@ impl Transport {
         let mut retries = 0u32;
         let deadline = gate.as_ref().map(|g| Instant::now() + g.max_wait);
         let pause_deadline = deadline.filter(|_| gate.as_ref().is_some_and(|g| g.deadline));
-        // A DELETE whose earlier attempt may have been carried out (no answer, or a 5xx):
-        // a 404 on the retry means the first one deleted it.
+        // A resource's DELETE whose earlier attempt may have been carried out (no answer, or
+        // a 5xx): a 404 on the retry means the first one deleted it (`DeleteResource`).
         let mut maybe_deleted = false;
         let result = loop {
             let mut slot = crate::governor::Slot::default();
@@ -390,7 +390,7 @@ impl Transport {
                         if let Some(g) = &gate {
                             g.governor.observe(g.recipient, &slot, Ok(())).await;
                         }
-                        break self.readable(resp, class, accept, body);
+                        break self.readable(resp, class, accept, body, &method, &path);
                     }
                     Err((failure, mut error)) => {
                         if let Some(g) = &gate {
@@ -405,7 +405,7 @@ impl Transport {
                         (failure, error)
                     }
                 };
-            if method == Method::DELETE
+            if class == RetryClass::DeleteResource
                 && maybe_deleted
                 && matches!(failure, Failure::Answered { status: 404, .. })
             {
@@ -490,17 +490,21 @@ impl Transport {
         match (started, &result) {
             (Some(t), _) => self.observe(&method, &path, t.elapsed(), retries + 1, &result),
             // Never attempted: the governor held it back (no slot in time, its store out of
-            // reach, or a paused or stopped run withdrew it). No request was made, so none is
-            // counted and nothing is WARNed per send: the governor warns about its store once
-            // a minute, a broadcast about a hold once per spell.
-            (None, Err(e)) => tracing::debug!(
-                client = self.id,
-                method = %method,
-                path = %path,
-                code = %e.code(),
-                error = %e,
-                "not sent: held back by the governor"
-            ),
+            // reach, or a paused or stopped run withdrew it). No HTTP request was made: it is
+            // counted apart (`held_back`, never the API's `rate_limited`), without a latency,
+            // and logged at INFO, not WARN per send (the governor warns about its store once
+            // a minute, a broadcast about a hold once per spell).
+            (None, Err(e)) => {
+                self.metrics.request_done("held_back");
+                tracing::info!(
+                    client = self.id,
+                    method = %method,
+                    path = %path,
+                    code = %e.code(),
+                    error = %e,
+                    "not sent: held back by the governor"
+                )
+            }
             (None, Ok(_)) => {}
         }
         result
@@ -509,18 +513,37 @@ impl Transport {
     /// A 2xx JSON answer that is not JSON is the request's failure (`outcome_unknown` for a
     /// send, else `invalid_response`), counted and logged as such; before, it was counted
     /// `ok` and the caller's decoding failed afterwards. Its text is quoted with the key and
-    /// the body's secrets removed.
+    /// the body's secrets removed. So is a `POST /messages` answer that is neither a send's
+    /// (`messages[0].id`) nor `{"success": true}` (mark read, typing): an empty body from a
+    /// proxy, `null`, `{}`.
     fn readable(
         &self,
         resp: Response,
         class: RetryClass,
         accept: Accept,
         body: &Body,
+        method: &Method,
+        path: &str,
     ) -> Result<Response> {
-        if accept != Accept::Json
-            || resp.body.iter().all(u8::is_ascii_whitespace)
-            || serde_json::from_slice::<serde::de::IgnoredAny>(&resp.body).is_ok()
-        {
+        if accept != Accept::Json {
+            return Ok(resp);
+        }
+        let blank = resp.body.iter().all(u8::is_ascii_whitespace);
+        let json = || serde_json::from_slice::<serde::de::IgnoredAny>(&resp.body).is_ok();
+        if *method == Method::POST && path.ends_with("/messages") {
+            if is_messages_answer(&resp.body) {
+                return Ok(resp);
+            }
+            if blank || json() {
+                return Err(unreadable_success(
+                    resp.status,
+                    "2xx answer is neither a send's answer (messages[0].id) nor \
+                     {\"success\": true}"
+                        .into(),
+                    class,
+                ));
+            }
+        } else if blank || json() {
             return Ok(resp);
         }
         Err(self
@@ -908,6 +931,25 @@ impl Transport {
             e
         })
     }
+}
+
+/// Whether a `POST /messages` answer is a send's (`messages[0].id`, a string) or
+/// `{"success": true}` (mark read, typing).
+fn is_messages_answer(body: &[u8]) -> bool {
+    #[derive(serde::Deserialize)]
+    struct Id {
+        #[allow(dead_code)]
+        id: String,
+    }
+    #[derive(serde::Deserialize)]
+    struct Answer {
+        #[serde(default)]
+        messages: Option<Vec<Id>>,
+        #[serde(default)]
+        success: Option<bool>,
+    }
+    serde_json::from_slice::<Answer>(body)
+        .is_ok_and(|a| a.success == Some(true) || a.messages.is_some_and(|m| !m.is_empty()))
 }
 
 /// `text` with every occurrence of each secret replaced by `***` (a server that echoes

@@ -353,7 +353,17 @@ async fn a_delete_retried_after_a_lost_answer_takes_404_as_done() {
     c.media().delete("1234567890").await.unwrap();
     let e = c.templates().delete("promo_y").await.unwrap_err();
     assert_eq!(e.status(), Some(404), "{e}");
+    // Only the DELETE of one resource: unblocking users keeps its 404 (a made-up empty
+    // answer would say nobody was unblocked, as a success).
+    server.push(Reply::raw(502, "text/html", b"<html>bad gateway</html>"));
+    server.push(Reply::json(404, not_found.clone()));
+    let e = c
+        .blocked_users()
+        .unblock(&["15555550123".to_string()])
+        .await
+        .unwrap_err();
+    assert_eq!(e.status(), Some(404), "{e}");
     let r = server.requests();
-    assert_eq!(r.len(), 5);
+    assert_eq!(r.len(), 7);
     assert!(r.iter().all(|q| q.method == "DELETE"));
 }

@@ -339,7 +339,16 @@ async fn metrics_count_outcomes_retries_and_send_latency() {
     sb.add_fault(on_send(Fault::MalformedJson { status: None }));
     let e = c.send(&msg).await.unwrap_err();
     assert_eq!(e.code(), ErrorCode::OutcomeUnknown);
+    // Nor is JSON that is not a send's answer (a proxy's empty 200, `{}`).
+    for body in ["", "{}", "null"] {
+        sb.add_fault(on_send(Fault::Status {
+            status: 200,
+            body: Some(body.to_string()),
+        }));
+        let e = c.send(&msg).await.unwrap_err();
+        assert_eq!(e.code(), ErrorCode::OutcomeUnknown, "{body:?}");
+    }
     let m = c.metrics();
     assert_eq!(m.requests["ok"], 4, "{m:?}");
-    assert_eq!(m.requests["outcome_unknown"], 2, "{m:?}");
+    assert_eq!(m.requests["outcome_unknown"], 5, "{m:?}");
 }

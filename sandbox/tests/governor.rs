@@ -131,11 +131,12 @@ async fn past_the_deadline_nothing_is_sent() {
     );
     assert_eq!(accepted_sends(&sb).len(), 1);
     assert_eq!(sb.requests().len(), 1);
-    // The refusal made no request: it is not counted as one (an alert on rate-limited
-    // requests is about the API), and the send that waited for its slot counts its latency
-    // from its first attempt, not from the wait.
+    // The refusal made no request: it is counted apart (an alert on rate-limited requests
+    // is about the API), and the send that waited for its slot counts its latency from its
+    // first attempt, not from the wait.
     let m = c.metrics();
     assert_eq!(m.requests.get("rate_limited"), None, "{m:?}");
+    assert_eq!(m.requests["held_back"], 1, "{m:?}");
     assert_eq!(m.requests["ok"], 1);
     assert_eq!(m.send_latency.count, 1);
     let waited = std::time::Instant::now();

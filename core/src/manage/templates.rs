@@ -1730,7 +1730,7 @@ impl Templates<'_> {
                 Method::DELETE,
                 &format!("{CONFIG_TEMPLATES_PATH}/{name}"),
                 None,
-                RetryClass::Idempotent,
+                RetryClass::DeleteResource,
             )
             .await
     }
