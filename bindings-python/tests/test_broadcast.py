@@ -13,6 +13,7 @@ import sys
 import threading
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -154,6 +155,36 @@ def test_a_relative_ledger_path_is_refused_and_an_absolute_one_survives_a_chdir(
         assert summary["counts"]["accepted"] == 3, summary
 
 
+def hook_with_a_lost_answer(
+    sb: Sandbox, handle: Callable[[dict[str, str], bytes], tuple[int, bytes]]
+) -> http.server.ThreadingHTTPServer:
+    """A local webhook receiver answering POSTs with ``handle(headers, body)``, registered with
+    the sandbox (status webhooks go there); the next send is processed but its answer is lost,
+    so its outcome is unknown until a status settles it. Shut the server down after use."""
+
+    class Hook(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("content-length", "0")))
+            status, answer = handle(dict(self.headers), body)
+            self.send_response(status)
+            self.end_headers()
+            self.wfile.write(answer)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    req = urllib.request.Request(
+        f"{sb.url}/v1/configs/webhook",
+        data=json.dumps({"url": f"http://127.0.0.1:{server.server_port}/hook"}).encode(),
+        headers={"D360-API-KEY": sb.api_key, "Content-Type": "application/json"},
+    )
+    urllib.request.urlopen(req).read()
+    sb.add_fault({"method": "POST", "path": "/messages", "fault": {"kind": "reset_after_body"}})
+    return server
+
+
 def test_async_broadcast_and_settling_unknowns_from_webhook_bodies(tmp_path: Path) -> None:
     with Sandbox(time_scale=0.01) as sb:
         c = governed(sb, cls=wa360.AsyncClient)
@@ -163,32 +194,15 @@ def test_async_broadcast_and_settling_unknowns_from_webhook_bodies(tmp_path: Pat
         ledger = wa360.Ledger(f"sqlite:///{tmp_path / 'l.db'}", campaign)
 
         # A webhook receiver that feeds status webhooks to the ledger (503 if it cannot).
-        class Hook(http.server.BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("content-length", "0")))
-                try:
-                    ledger.apply_webhook(body)
-                    self.send_response(200)
-                except wa360.Wa360Error:
-                    self.send_response(503)
-                self.end_headers()
+        def feed(headers: dict[str, str], body: bytes) -> tuple[int, bytes]:
+            try:
+                ledger.apply_webhook(body)
+                return 200, b""
+            except wa360.Wa360Error:
+                return 503, b""
 
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hook)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
+        server = hook_with_a_lost_answer(sb, feed)
         try:
-            req = urllib.request.Request(
-                f"{sb.url}/v1/configs/webhook",
-                data=json.dumps({"url": f"http://127.0.0.1:{server.server_port}/hook"}).encode(),
-                headers={"D360-API-KEY": sb.api_key, "Content-Type": "application/json"},
-            )
-            urllib.request.urlopen(req).read()
-            # The first send is processed but its answer is lost: outcome unknown.
-            sb.add_fault(
-                {"method": "POST", "path": "/messages", "fault": {"kind": "reset_after_body"}}
-            )
 
             async def run() -> Any:
                 # The quiet window is long: only the status webhook can settle it in time.
@@ -222,29 +236,8 @@ def test_a_receivers_callback_settles_unknown_sends_with_apply_events(tmp_path: 
             inbox=f"sqlite://{tmp_path / 'inbox.db'}",
         )
 
-        class Hook(http.server.BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("content-length", "0")))
-                status, answer = receiver.handle(dict(self.headers), body)
-                self.send_response(status)
-                self.end_headers()
-                self.wfile.write(answer)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hook)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
+        server = hook_with_a_lost_answer(sb, receiver.handle)
         try:
-            req = urllib.request.Request(
-                f"{sb.url}/v1/configs/webhook",
-                data=json.dumps({"url": f"http://127.0.0.1:{server.server_port}/hook"}).encode(),
-                headers={"D360-API-KEY": sb.api_key, "Content-Type": "application/json"},
-            )
-            urllib.request.urlopen(req).read()
-            sb.add_fault(
-                {"method": "POST", "path": "/messages", "fault": {"kind": "reset_after_body"}}
-            )
             summary = c.broadcast(campaign, ledger, concurrency=1, unknown_window=600.0)
         finally:
             server.shutdown()

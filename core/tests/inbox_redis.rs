@@ -266,6 +266,22 @@ fn after_redis_loses_its_data_new_deliveries_are_handed_out_again() {
     assert_eq!(drain(&*inbox, "c").unwrap(), vec!["wamid.L2".to_string()]);
 }
 
+/// `DEBUG SLEEP 0.6` on `server` from another thread, started 100 ms before this returns: a
+/// command sent meanwhile gets its answer after a 200 ms busy timeout gave up on it.
+fn stall_for_600_ms(server: &OwnServer) -> std::thread::JoinHandle<()> {
+    let client = redis::Client::open(server.url()).unwrap();
+    let stall = std::thread::spawn(move || {
+        let mut c = client.get_connection().unwrap();
+        redis::cmd("DEBUG")
+            .arg("SLEEP")
+            .arg("0.6")
+            .query::<()>(&mut c)
+            .unwrap();
+    });
+    std::thread::sleep(Duration::from_millis(100));
+    stall
+}
+
 /// Redis loses its data after a claim failed (down for a moment, then restarted without
 /// persistence): the consumer first gives back what that claim may have handed it, and
 /// asking the group that no longer exists failed with `NOGROUP` on every poll. Deliveries
@@ -288,18 +304,7 @@ fn after_a_failed_claim_and_lost_data_the_consumer_claims_again() {
     assert_eq!(held.len(), 1);
     let consumer = inbox::Consumer::new(Arc::clone(&inbox));
     let client = redis::Client::open(server.url()).unwrap();
-    let stall = {
-        let client = client.clone();
-        std::thread::spawn(move || {
-            let mut c = client.get_connection().unwrap();
-            redis::cmd("DEBUG")
-                .arg("SLEEP")
-                .arg("0.6")
-                .query::<()>(&mut c)
-                .unwrap();
-        })
-    };
-    std::thread::sleep(Duration::from_millis(100));
+    let stall = stall_for_600_ms(&server);
     assert!(consumer.next(1, Duration::ZERO).is_err(), "the claim fails");
     stall.join().unwrap();
     let mut c = client.get_connection().unwrap();
@@ -335,18 +340,7 @@ fn events_of_a_claim_whose_reply_was_lost_are_handed_out_at_the_next_claim() {
     let consumer = inbox::Consumer::new(Arc::clone(&inbox));
     // The server stalls for 600 ms: the claim sent meanwhile runs after the client has
     // given up on its answer.
-    let stall = {
-        let client = redis::Client::open(server.url()).unwrap();
-        std::thread::spawn(move || {
-            let mut c = client.get_connection().unwrap();
-            redis::cmd("DEBUG")
-                .arg("SLEEP")
-                .arg("0.6")
-                .query::<()>(&mut c)
-                .unwrap();
-        })
-    };
-    std::thread::sleep(Duration::from_millis(100));
+    let stall = stall_for_600_ms(&server);
     assert!(
         consumer.next(1, Duration::ZERO).is_err(),
         "no answer in time"

@@ -126,6 +126,22 @@ impl Parameter {
     }
 }
 
+/// The `action` parameter of a catalog or multi-product button.
+fn products<'a>(
+    thumbnail: &'a str,
+    sections: Option<Vec<ProductSectionWire<'a>>>,
+) -> (&'static str, ButtonValueWire<'a>) {
+    (
+        "action",
+        ButtonValueWire::Action(ActionWire {
+            flow_token: None,
+            flow_action_data: None,
+            thumbnail_product_retailer_id: Some(thumbnail),
+            sections,
+        }),
+    )
+}
+
 impl TemplateButton {
     fn wire(&self) -> ComponentWire<'_> {
         let (kind, value) = match &self.param {
@@ -146,26 +162,13 @@ impl TemplateButton {
             ),
             ButtonParam::Catalog {
                 thumbnail_product_retailer_id,
-            } => (
-                "action",
-                ButtonValueWire::Action(ActionWire {
-                    flow_token: None,
-                    flow_action_data: None,
-                    thumbnail_product_retailer_id: Some(thumbnail_product_retailer_id),
-                    sections: None,
-                }),
-            ),
+            } => products(thumbnail_product_retailer_id, None),
             ButtonParam::Mpm {
                 thumbnail_product_retailer_id,
                 sections,
-            } => (
-                "action",
-                ButtonValueWire::Action(ActionWire {
-                    flow_token: None,
-                    flow_action_data: None,
-                    thumbnail_product_retailer_id: Some(thumbnail_product_retailer_id),
-                    sections: Some(sections.iter().map(ProductSectionWire::of).collect()),
-                }),
+            } => products(
+                thumbnail_product_retailer_id,
+                Some(sections.iter().map(ProductSectionWire::of).collect()),
             ),
         };
         ComponentWire::Button {
