@@ -420,22 +420,16 @@ async fn profile_get_update_picture_and_errors() {
     assert_eq!(e.api_code(), Some(131009));
 }
 
-/// A transient error from the server (a 503 from an overloaded gateway) on the bytes
-/// failed the whole upload; it is resumed like a broken connection: the offset is asked
-/// and the rest sent.
-#[tokio::test]
-async fn resumable_upload_resumes_after_a_transient_server_error() {
+/// A resumable upload whose byte POSTs meet `faults`, one each: it resumes after each (the
+/// offset asked once per fault) and gives the file handle.
+async fn upload_resumes_after(faults: Vec<Fault>) {
     let sb = Sandbox::start().await.unwrap();
     let c = client(&sb);
     let data: Vec<u8> = (0..50_000u32).map(|i| (i % 251) as u8).collect();
-    sb.add_fault(FaultRule::new(
-        "POST",
-        "/upload:*",
-        Fault::Status {
-            status: 503,
-            body: None,
-        },
-    ));
+    let n = faults.len();
+    for f in faults {
+        sb.add_fault(FaultRule::new("POST", "/upload:*", f));
+    }
     let h = c
         .uploads()
         .upload(data, "application/pdf", "doc.pdf")
@@ -444,9 +438,21 @@ async fn resumable_upload_resumes_after_a_transient_server_error() {
     assert!(h.starts_with("4::"), "{h}");
     assert_eq!(
         count(&sb, "GET", "/upload:"),
-        1,
-        "the offset was asked once"
+        n,
+        "the offset asked after each"
     );
+}
+
+/// A transient error from the server (a 503 from an overloaded gateway) on the bytes
+/// failed the whole upload; it is resumed like a broken connection: the offset is asked
+/// and the rest sent.
+#[tokio::test]
+async fn resumable_upload_resumes_after_a_transient_server_error() {
+    upload_resumes_after(vec![Fault::Status {
+        status: 503,
+        body: None,
+    }])
+    .await;
 }
 
 /// A rate-limit refusal of the bytes (HTTP 429, or 360dialog's endpoint limit, a 400) failed
@@ -454,41 +460,16 @@ async fn resumable_upload_resumes_after_a_transient_server_error() {
 /// waits as the answer says (Retry-After, else a short pause) and resumes from the offset.
 #[tokio::test]
 async fn resumable_upload_resumes_after_a_rate_limit_refusal() {
-    let sb = Sandbox::start().await.unwrap();
-    let c = client(&sb);
-    let data: Vec<u8> = (0..30_000u32).map(|i| (i % 251) as u8).collect();
-    sb.add_fault(
-        FaultRule::new(
-            "POST",
-            "/upload:*",
-            Fault::RateLimit {
-                retry_after: Some(wa360_sandbox::RetryAfter::Seconds(1)),
-            },
-        )
-        .times(1),
-    );
-    sb.add_fault(
-        FaultRule::new(
-            "POST",
-            "/upload:*",
-            Fault::Dialog360Error {
-                status: None,
-                message: None,
-            },
-        )
-        .times(1),
-    );
-    let h = c
-        .uploads()
-        .upload(data, "application/pdf", "doc.pdf")
-        .await
-        .unwrap();
-    assert!(h.starts_with("4::"), "{h}");
-    assert_eq!(
-        count(&sb, "GET", "/upload:"),
-        2,
-        "the offset was asked after each"
-    );
+    upload_resumes_after(vec![
+        Fault::RateLimit {
+            retry_after: Some(wa360_sandbox::RetryAfter::Seconds(1)),
+        },
+        Fault::Dialog360Error {
+            status: None,
+            message: None,
+        },
+    ])
+    .await;
 }
 
 #[tokio::test]
