@@ -198,3 +198,44 @@ test('a relative ledger path is refused (another file in each working directory)
     process.chdir(cwd)
   }
 })
+
+// Ctrl-C while a broadcast runs: the process stops after its sends in flight and records
+// them, then ends by the signal (as the CLI and Python do). Killed at once, the sends in
+// flight stayed `in_flight` in the ledger, and without their statuses they went out again.
+test('SIGINT during a broadcast ends the process after its sends in flight, each recorded', async () => {
+  const { spawn } = await import('node:child_process')
+  const entry = new URL('../wa360.js', import.meta.url).pathname
+  const url = ledgerUrl()
+  const child = spawn(process.execPath, ['-e', `
+    const { Client, Campaign, Ledger, Sandbox } = require(${JSON.stringify(entry)})
+    ;(async () => {
+      const sb = await Sandbox.start({ timeScale: 0.01 })
+      sb.fault('delay', { ms: 800, count: 0 })   // every send is in flight for 0.8 s
+      const c = new Client({ apiKey: sb.apiKey, baseUrl: sb.url, maxRetries: 0, governor: { pairIntervalMs: 0 } })
+      const campaign = Campaign.fromCsv('order_update', 'en_US', ${JSON.stringify(csv(12))})
+      const ledger = new Ledger(${JSON.stringify(url)}, campaign)
+      let told = false
+      await c.broadcast(campaign, ledger, { concurrency: 3, progress: (p) => {
+        if (!told && p.counts.inFlight > 0) { told = true; console.log('in flight') }
+      } })
+      console.log('the run ended')
+    })()
+  `], { stdio: ['ignore', 'pipe', 'pipe'] })
+  let out = ''
+  let err = ''
+  child.stdout.on('data', (d) => {
+    out += d
+    if (/in flight/.test(out) && !child.sigSent) { child.sigSent = true; child.kill('SIGINT') }
+  })
+  child.stderr.on('data', (d) => { err += d })
+  const killer = setTimeout(() => child.kill('SIGKILL'), 30000)
+  const [status, signal] = await new Promise((resolve) => child.on('exit', (s, g) => resolve([s, g])))
+  clearTimeout(killer)
+  assert.equal(signal, 'SIGINT', `status ${status}\n${out}\n${err}`)
+  assert.match(out, /the run ended/, 'the broadcast ended before the process did')
+  assert.match(err, /stopping after the sends in flight/)
+  const counts = Ledger.openExisting(url).counts()
+  assert.equal(counts.inFlight, 0, JSON.stringify(counts))
+  assert.equal(counts.unknown, 0, JSON.stringify(counts))
+  assert.ok(counts.accepted >= 1 && counts.accepted < 12, JSON.stringify(counts))
+})
