@@ -9,20 +9,6 @@
  */
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
-/**
- * The stop switch of one `client.broadcast()` run (internal: `wa360.js` flips it on
- * SIGINT / SIGTERM): this process stops claiming and ends after its sends in flight, as the
- * CLI and Python do on Ctrl-C. Other processes on the same ledger go on (`ledger.stop()`
- * stops them all).
- */
-export declare class _BroadcastStop {
-  /** A switch that is off. */
-  constructor()
-  /** Stop the run after its sends in flight. */
-  stop(): void
-}
-export type JsBroadcastStop = _BroadcastStop
-
 /** Blocked users, fetched page by page (use `client.listBlockedUsers()`, an async iterable). */
 export declare class BlockedUserIterator {
   /** The next blocked user, or `null` at the end. */

@@ -7,7 +7,6 @@
 //     materialise them (faster than building JS objects property by property
 //     through N-API, see docs/performance.md §5);
 //   - isWa360Error / ErrorCodes, isKnownMessage / KnownMessageTypes.
-const os = require('node:os')
 const native = require('./index.js')
 const logging = require('./logging.js')
 
@@ -98,33 +97,7 @@ wrapMethods(native.Ledger, new Set())
           process.emitWarning(`wa360 broadcast progress callback failed: ${e}`)
         }
       }
-      // SIGINT / SIGTERM while it runs: this process stops after its sends in flight, as the
-      // CLI and Python do. Killed at once, a send that went out would stay in flight in the
-      // ledger, and without its status it would be sent again after the quiet window. Once
-      // the run has ended, the signal is raised again when nothing else listens for it (the
-      // process then ends as it would have); a second signal ends the process at once.
-      const stop = new native._BroadcastStop()
-      let caught = null
-      const onSignal = (sig) => {
-        if (caught !== null) process.exit(128 + (os.constants.signals[sig] ?? 0))
-        caught = { sig, alone: process.listenerCount(sig) === 1 }
-        process.emitWarning(`wa360 broadcast: ${sig}: stopping after the sends in flight (again to exit at once)`)
-        stop.stop()
-      }
-      const signals = ['SIGINT', 'SIGTERM']
-      for (const sig of signals) process.on(sig, onSignal)
-      const done = () => {
-        for (const sig of signals) process.off(sig, onSignal)
-        if (caught?.alone) setImmediate(() => process.kill(process.pid, caught.sig))
-      }
-      let run
-      try {
-        run = nativeBroadcast.call(this, campaign, ledger, rest, guarded, stop)
-      } catch (e) {
-        done()
-        throw e
-      }
-      return Promise.resolve(run).then((s) => { done(); return s }, (e) => { done(); throw e })
+      return nativeBroadcast.call(this, campaign, ledger, rest, guarded)
     },
   })
 }

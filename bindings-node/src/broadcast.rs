@@ -78,32 +78,6 @@ impl JsCampaign {
     }
 }
 
-/// The stop switch of one `client.broadcast()` run (internal: `wa360.js` flips it on
-/// SIGINT / SIGTERM): this process stops claiming and ends after its sends in flight, as the
-/// CLI and Python do on Ctrl-C. Other processes on the same ledger go on (`ledger.stop()`
-/// stops them all).
-#[napi(js_name = "_BroadcastStop")]
-pub struct JsBroadcastStop {
-    inner: wa360::broadcast::BroadcastControl,
-}
-
-#[napi]
-impl JsBroadcastStop {
-    /// A switch that is off.
-    #[napi(constructor)]
-    pub fn new() -> Self {
-        JsBroadcastStop {
-            inner: wa360::broadcast::BroadcastControl::new(),
-        }
-    }
-
-    /// Stop the run after its sends in flight.
-    #[napi]
-    pub fn stop(&self) {
-        self.inner.stop();
-    }
-}
-
 /// `[{ to, params }]` read strictly, each fault named by its place (`recipients[3].to`,
 /// `recipients[3].params[0]`), as Python names them; napi's own object conversion named
 /// none, so a number read as a JSON number could not be found in a large campaign.
@@ -335,7 +309,6 @@ impl JsClient {
         ledger: &JsLedger,
         options: Option<crate::own::Json>,
         progress: Option<ProgressFn>,
-        stop: Option<&JsBroadcastStop>,
     ) -> napi::Result<PromiseRaw<'env, BroadcastSummary>> {
         use crate::own::{opt_num, options as read_options};
         // Own properties only, unknown keys refused (as the client's options).
@@ -361,9 +334,6 @@ impl JsClient {
             Ok(b)
         })?;
         let mut opts = opts;
-        if let Some(s) = stop {
-            opts.control = s.inner.clone();
-        }
         if let Some(f) = progress {
             let f = Arc::new(f);
             opts.progress = Some(Arc::new(move |p: &Progress| {
