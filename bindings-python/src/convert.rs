@@ -202,54 +202,41 @@ pub fn int_as_f64(v: &Bound<'_, PyAny>) -> f64 {
     }
 }
 
-/// A number option (`ttl`, `timeout`, …) as an `f64` (`int` or `float`, not
-/// `bool`); `invalid_argument` naming the option otherwise.
+/// A number option (`ttl`, `timeout`, …) as an `f64`: an `int` or `float`, or another real
+/// number by its `__float__` (Decimal, Fraction, numpy scalars), never a `bool` or a `str`;
+/// `invalid_argument` naming the option otherwise. A value past a float's range is infinite,
+/// with its sign, for the option's own range check to refuse (never Python's
+/// `OverflowError`).
 pub fn num_option(v: &Bound<'_, PyAny>, name: &str) -> PyResult<f64> {
-    if v.is_instance_of::<PyBool>() {
-        return Err(crate::errors::to_py_err(wa360::Error::invalid(
-            name,
-            "must be a number",
-        )));
+    let not_a_number = || crate::errors::to_py_err(wa360::Error::invalid(name, "must be a number"));
+    let infinite = || {
+        if v.lt(0i32).unwrap_or(false) {
+            f64::NEG_INFINITY
+        } else {
+            f64::INFINITY
+        }
+    };
+    if v.is_instance_of::<PyBool>() || v.is_instance_of::<PyString>() {
+        return Err(not_a_number());
     }
     if let Ok(f) = v.cast::<PyFloat>() {
         return Ok(f.value());
     }
     if v.is_instance_of::<PyInt>() {
-        // Past i128 (and so past any sensible value): infinite, with its sign, for the
-        // option's own range check to refuse (never Python's OverflowError).
-        return Ok(v.extract::<i128>().map_or_else(
-            |_| {
-                if v.lt(0i32).unwrap_or(false) {
-                    f64::NEG_INFINITY
-                } else {
-                    f64::INFINITY
-                }
-            },
-            |i| i as f64,
-        ));
+        return Ok(v
+            .extract::<i128>()
+            .map_or_else(|_| infinite(), |i| i as f64));
     }
-    // Other numbers (Decimal, Fraction, numpy scalars) by their `__float__`, as PyO3's own
-    // `f64` conversion took them; a value past a float's range is infinite.
-    if v.hasattr("__float__").unwrap_or(false) && !v.is_instance_of::<pyo3::types::PyString>() {
+    if v.hasattr("__float__").unwrap_or(false) {
         return v.extract::<f64>().or_else(|e| {
             if e.is_instance_of::<pyo3::exceptions::PyOverflowError>(v.py()) {
-                Ok(if v.lt(0i32).unwrap_or(false) {
-                    f64::NEG_INFINITY
-                } else {
-                    f64::INFINITY
-                })
+                Ok(infinite())
             } else {
-                Err(crate::errors::to_py_err(wa360::Error::invalid(
-                    name,
-                    "must be a number",
-                )))
+                Err(not_a_number())
             }
         });
     }
-    Err(crate::errors::to_py_err(wa360::Error::invalid(
-        name,
-        "must be a number",
-    )))
+    Err(not_a_number())
 }
 
 fn bad_type(obj: &Bound<'_, PyAny>, path: &str) -> wa360::Error {
