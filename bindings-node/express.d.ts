@@ -41,7 +41,10 @@ export interface WebhookReceiverOptions<R> {
    * receiver only; separate worker processes then consume with `new Inbox(url).consumer()`.
    */
   startConsumers?: boolean
-  /** With an inbox: close the consumers gracefully on SIGTERM / SIGINT (default true). */
+  /**
+   * With an inbox: close the consumers gracefully on SIGTERM / SIGINT (default true); the
+   * process then ends by that signal unless the app listens for it (`await settled()` first).
+   */
   shutdownSignals?: boolean
   /** Without an inbox: drop repeated events in memory (default true). */
   dedupe?: boolean

@@ -9,6 +9,20 @@
  */
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
+/**
+ * The stop switch of one `client.broadcast()` run (internal: `wa360.js` flips it on the
+ * run's `signal` and on SIGINT / SIGTERM): this process stops claiming and the run ends
+ * after its sends in flight, as the CLI and Python do on Ctrl-C. Other processes on the
+ * same ledger go on (`ledger.stop()` stops them all).
+ */
+export declare class _BroadcastStop {
+  /** A switch that is off. */
+  constructor()
+  /** Stop the run after its sends in flight. */
+  stop(): void
+}
+export type JsBroadcastStop = _BroadcastStop
+
 /** Blocked users, fetched page by page (use `client.listBlockedUsers()`, an async iterable). */
 export declare class BlockedUserIterator {
   /** The next blocked user, or `null` at the end. */
@@ -76,9 +90,11 @@ export declare class Client {
   /**
    * Send `campaign` through this client's governor, recording each step in `ledger`;
    * running it again on the same ledger resumes. `options.progress(p)` is called with
-   * counts per state, rate, ETA and phase. Resolves to the summary.
+   * counts per state, rate, ETA and phase. Resolves to the summary. `options.signal` (an
+   * `AbortSignal`) stops this run after its sends in flight, each recorded; so do SIGINT
+   * and SIGTERM unless `options.shutdownSignals` is false (docs/sending-at-scale.md).
    */
-  broadcast(campaign: Campaign, ledger: Ledger, options?: BroadcastRunOptions & { progress?: (p: BroadcastProgress) => void }): Promise<BroadcastSummary>
+  broadcast(campaign: Campaign, ledger: Ledger, options?: BroadcastRunOptions & { progress?: (p: BroadcastProgress) => void; signal?: AbortSignal; shutdownSignals?: boolean }): Promise<BroadcastSummary>
   /** Create a template (Meta's template-creation format), checked first. */
   createTemplate(draft: Record<string, unknown>): Promise<TemplateInfo>
   /** The iterator behind `listTemplates()` (options checked here). */

@@ -835,6 +835,8 @@ function __napiStampBindingTarget(exportsObject, target) {
 // linked import resolves to `undefined`.
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
+module.exports._BroadcastStop = nativeBinding._BroadcastStop
+module.exports.JsBroadcastStop = nativeBinding.JsBroadcastStop
 module.exports.BlockedUserIterator = nativeBinding.BlockedUserIterator
 module.exports.Campaign = nativeBinding.Campaign
 module.exports.JsCampaign = nativeBinding.JsCampaign

@@ -174,6 +174,14 @@ export interface Wa360Error extends Error {
 /** Narrow an unknown caught value to a wa360 error (optionally of one code). */
 export declare function isWa360Error(e: unknown, code?: ErrorCode): e is Wa360Error
 
+/**
+ * Resolves once every broadcast run and receiver consumer pool running in this process now
+ * has ended (at once when none runs). On SIGINT / SIGTERM wa360 stops them after the work in
+ * flight; an app that listens for the signal itself ends the process when it chooses, so it
+ * should `await settled()` before `process.exit()` (docs/sending-at-scale.md).
+ */
+export declare function settled(): Promise<void>
+
 /** @internal The property names of every error attribute (the core's `Error::fields`). */
 export declare function _errorFields(): string[]
 /** @internal test hook: panics inside Rust (must throw code `internal`). */

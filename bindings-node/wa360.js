@@ -9,6 +9,7 @@
 //   - isWa360Error / ErrorCodes, isKnownMessage / KnownMessageTypes.
 const native = require('./index.js')
 const logging = require('./logging.js')
+const shutdown = require('./shutdown.js')
 
 /** Every stable error code, frozen (same list as the Rust core's ErrorCode::ALL). */
 const ErrorCodes = Object.freeze(native._errorCodes())
@@ -83,9 +84,19 @@ wrapMethods(native.Ledger, new Set())
   Object.defineProperty(native.Client.prototype, 'broadcast', {
     enumerable: false, configurable: true, writable: true,
     value: function broadcast(campaign, ledger, options = {}) {
-      const { progress, ...rest } = options ?? {}
+      // Own properties only (the core reads the others so): a polluted Object.prototype
+      // must not set a progress callback, a signal, or turn signal handling off.
+      const { progress: _p, signal: _s, shutdownSignals: _d, ...rest } = options ?? {}
+      const own = (k) => (options != null && Object.hasOwn(options, k) ? options[k] : undefined)
+      const [progress, signal, shutdownSignals] = [own('progress'), own('signal'), own('shutdownSignals')]
       if (progress !== undefined && typeof progress !== 'function') {
-        return Promise.reject(Object.assign(new TypeError('options.progress must be a function'), { code: 'invalid_argument' }))
+        return Promise.reject(logging.invalid('progress', 'must be a function'))
+      }
+      if (signal !== undefined && !(signal instanceof AbortSignal)) {
+        return Promise.reject(logging.invalid('signal', 'must be an AbortSignal'))
+      }
+      if (shutdownSignals !== undefined && typeof shutdownSignals !== 'boolean') {
+        return Promise.reject(logging.invalid('shutdownSignals', 'must be true or false'))
       }
       // A progress callback that throws (or rejects) must not end the process: it runs
       // from a thread-safe function, where a throw is fatal. Reported as a warning.
@@ -97,7 +108,28 @@ wrapMethods(native.Ledger, new Set())
           process.emitWarning(`wa360 broadcast progress callback failed: ${e}`)
         }
       }
-      return nativeBroadcast.call(this, campaign, ledger, rest, guarded)
+      // This run's stop switch: after the sends in flight, each recorded in the ledger
+      // (other processes on the ledger go on; `ledger.stop()` stops them all). Flipped by
+      // `signal` and, unless `shutdownSignals: false`, by SIGINT / SIGTERM (shutdown.js).
+      const stop = new native._BroadcastStop()
+      const onAbort = () => stop.stop()
+      if (signal !== undefined) {
+        if (signal.aborted) stop.stop()
+        else signal.addEventListener('abort', onAbort, { once: true })
+      }
+      const untrack = shutdownSignals === false ? null : shutdown.track(onAbort)
+      const done = () => {
+        signal?.removeEventListener('abort', onAbort)
+        untrack?.()
+      }
+      let run
+      try {
+        run = nativeBroadcast.call(this, campaign, ledger, rest, guarded, stop)
+      } catch (e) {
+        done()
+        throw e
+      }
+      return Promise.resolve(run).then((s) => { done(); return s }, (e) => { done(); throw e })
     },
   })
 }
@@ -432,6 +464,7 @@ module.exports = {
   ErrorCodes,
   KnownMessageTypes,
   isWa360Error,
+  settled: shutdown.settled,
   parseWebhook,
   parseWebhookToJson: wrapSync(native.parseWebhookToJson),
   isKnownMessage,

@@ -12,6 +12,7 @@
 // calls the handler and reports back.
 const { Verifier, Receiver, Inbox } = require('./wa360.js')
 const { invalid } = require('./logging.js')
+const shutdown = require('./shutdown.js')
 
 const MAX_BODY = 1 << 20
 // The core's ceiling on concurrent handlers (`wa360::input::MAX_CONCURRENCY`).
@@ -54,10 +55,6 @@ function describe(e) {
     return 'unprintable error'
   }
 }
-
-// The graceful closes under way in this process after a signal: the signal is raised
-// again (when no one else handles it) only once every receiver has closed.
-const closingOnSignal = new Set()
 
 function delay(ms) {
   let timer
@@ -211,26 +208,13 @@ function makeReceiver(given, extraKeys = []) {
 
   let pool = null
   let closing = null
+  let untrack = null
   function start() {
     if (!inbox || pool || closing || options.startConsumers === false) return
     pool = startConsumers(inbox, options.onEvents, onError, concurrency)
-    if (options.shutdownSignals !== false) {
-      // First in line, so the count below still includes the app's own `once` listeners.
-      for (const sig of ['SIGTERM', 'SIGINT']) process.prependOnceListener(sig, onSignal)
-    }
-  }
-  function onSignal(sig) {
-    // Other listeners (the app's own shutdown, another receiver) handle the signal too:
-    // then the process ends when they say so. Counted now: a `once` listener is gone by
-    // the time our close has finished.
-    const alone = process.listenerCount(sig) === 0
-    const closed = close().catch(onError)
-    closingOnSignal.add(closed)
-    if (!alone) return
-    Promise.allSettled([...closingOnSignal]).then(() => {
-      // Nobody else handles the signal: end the process the way it would have ended.
-      if (process.listenerCount(sig) === 0) process.kill(process.pid, sig)
-    })
+    // SIGTERM / SIGINT close the consumers gracefully; the process then ends by that
+    // signal unless the app listens for it (shutdown.js, shared with broadcasts).
+    if (options.shutdownSignals !== false) untrack = shutdown.track(() => close().catch(onError))
   }
   /** Graceful shutdown of the consumers; resolves to how many events were released. */
   function close(ms) {
@@ -239,7 +223,7 @@ function makeReceiver(given, extraKeys = []) {
     try { grace = ms === undefined ? graceMs : graceOf(ms, 'graceMs') } catch (e) { return Promise.reject(e) }
     if (!closing) {
       closing = pool ? pool.close(grace) : Promise.resolve(0)
-      for (const sig of ['SIGTERM', 'SIGINT']) process.removeListener(sig, onSignal)
+      if (untrack) closing.then(untrack, untrack)
     }
     return closing
   }

@@ -78,6 +78,33 @@ impl JsCampaign {
     }
 }
 
+/// The stop switch of one `client.broadcast()` run (internal: `wa360.js` flips it on the
+/// run's `signal` and on SIGINT / SIGTERM): this process stops claiming and the run ends
+/// after its sends in flight, as the CLI and Python do on Ctrl-C. Other processes on the
+/// same ledger go on (`ledger.stop()` stops them all).
+#[napi(js_name = "_BroadcastStop")]
+pub struct JsBroadcastStop {
+    inner: wa360::broadcast::BroadcastControl,
+}
+
+#[napi]
+impl JsBroadcastStop {
+    /// A switch that is off.
+    #[napi(constructor)]
+    #[allow(clippy::new_without_default)]
+    pub fn new() -> Self {
+        JsBroadcastStop {
+            inner: wa360::broadcast::BroadcastControl::new(),
+        }
+    }
+
+    /// Stop the run after its sends in flight.
+    #[napi]
+    pub fn stop(&self) {
+        self.inner.stop();
+    }
+}
+
 /// `[{ to, params }]` read strictly, each fault named by its place (`recipients[3].to`,
 /// `recipients[3].params[0]`), as Python names them; napi's own object conversion named
 /// none, so a number read as a JSON number could not be found in a large campaign.
@@ -298,9 +325,11 @@ impl JsClient {
 
     /// Send `campaign` through this client's governor, recording each step in `ledger`;
     /// running it again on the same ledger resumes. `options.progress(p)` is called with
-    /// counts per state, rate, ETA and phase. Resolves to the summary.
+    /// counts per state, rate, ETA and phase. Resolves to the summary. `options.signal` (an
+    /// `AbortSignal`) stops this run after its sends in flight, each recorded; so do SIGINT
+    /// and SIGTERM unless `options.shutdownSignals` is false (docs/sending-at-scale.md).
     #[napi(
-        ts_args_type = "campaign: Campaign, ledger: Ledger, options?: BroadcastRunOptions & { progress?: (p: BroadcastProgress) => void }"
+        ts_args_type = "campaign: Campaign, ledger: Ledger, options?: BroadcastRunOptions & { progress?: (p: BroadcastProgress) => void; signal?: AbortSignal; shutdownSignals?: boolean }"
     )]
     pub fn broadcast<'env>(
         &self,
@@ -309,6 +338,7 @@ impl JsClient {
         ledger: &JsLedger,
         options: Option<crate::own::Json>,
         progress: Option<ProgressFn>,
+        stop: Option<&JsBroadcastStop>,
     ) -> napi::Result<PromiseRaw<'env, BroadcastSummary>> {
         use crate::own::{opt_num, options as read_options};
         // Own properties only, unknown keys refused (as the client's options).
@@ -334,6 +364,9 @@ impl JsClient {
             Ok(b)
         })?;
         let mut opts = opts;
+        if let Some(s) = stop {
+            opts.control = s.inner.clone();
+        }
         if let Some(f) = progress {
             let f = Arc::new(f);
             opts.progress = Some(Arc::new(move |p: &Progress| {

@@ -27,6 +27,8 @@ function nodeName(py) {
 }
 const pending = new Set(manifest.pending.node)
 const pythonOnly = new Set(manifest.python_only.map((x) => x.name))
+// `Class.method.option` (Python names) that only Node has, with the reason.
+const nodeOnly = manifest.node_only.map((x) => x.name)
 
 // --- reading the typings -------------------------------------------------------------------
 /** Split at top-level commas (or `sep`), ignoring those inside brackets and quotes. */
@@ -116,7 +118,9 @@ function diff(expected, actual) {
 }
 function checkParams(where, pyName, spec, params, problems, src) {
   let ps = params
-  const options = (spec.options ?? []).filter((o) => !pythonOnly.has(`${pyName}.${o}`)).map(nodeName)
+  const options = (spec.options ?? []).filter((o) => !pythonOnly.has(`${pyName}.${o}`))
+    .concat(nodeOnly.filter((n) => n.startsWith(`${pyName}.`)).map((n) => n.slice(pyName.length + 1)))
+    .map(nodeName)
   if (options.length) {
     const last = ps.at(-1)
     if (!last || !isOptionsType(last.type)) {

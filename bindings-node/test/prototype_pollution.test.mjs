@@ -98,7 +98,14 @@ test('receiver and broadcast options the app did not set never come from a pollu
       const c = new Client({ apiKey: sb.apiKey, baseUrl: sb.url })
       const campaign = Campaign.fromCsv('order_update', 'en_US', 'to\n15555550101\n')
       const ledger = new Ledger(`sqlite://${join(mkdtempSync(join(tmpdir(), 'wa360-pp-')), 'l.db')}`, campaign)
-      const s = await c.broadcast(campaign, ledger)
+      // Nor the options read in JavaScript: a progress callback, an abort signal, or
+      // signal handling turned off (polluted for the call only: Node's own APIs read
+      // `signal` through the prototype).
+      const js = { progress: 1, signal: 'now', shutdownSignals: 0 }
+      for (const [k, v] of Object.entries(js)) Object.prototype[k] = v // eslint-disable-line no-extend-native
+      let run
+      try { run = c.broadcast(campaign, ledger) } finally { for (const k of Object.keys(js)) delete Object.prototype[k] }
+      const s = await run
       assert.equal(s.counts.accepted, 1)
     } finally { await sb.stop() }
   } finally {

@@ -1,0 +1,155 @@
+'use strict'
+// SIGINT / SIGTERM for the work wa360 runs in this process: broadcast runs and
+// receiver consumer pools (docs/sending-at-scale.md, docs/receiving.md).
+//
+// One coordinator per process. Killed at once, a broadcast's sends in flight
+// stay `in_flight` in its ledger and, without their statuses, go out again
+// after the quiet window; a consumer's event in hand waits for its lease. So
+// on the first signal every tracked task is told to stop after the work in
+// flight, and once the tasks running then have ended the signal is raised
+// again, so that the process ends the way it would have, unless the app
+// listens for that signal itself: then the app decides when the process ends
+// (`await settled()` waits for wa360's tasks). A second signal ends the
+// process at once (unless the app listens).
+//
+// Written by hand (Node has no library for this): each task listening on its
+// own broke the others, because Node removes a `once` listener before calling
+// it, so no listener could tell whether the app also listened; two tasks each
+// deferring to the other swallowed the signal. Hence the rules below:
+//   - one listener per signal, installed in front (prependListener) and moved
+//     back to the front when the app adds one in front of it, so that it sees
+//     every listener of the app, `once` ones included, before any of them runs;
+//   - whether the app listens is decided once, at the signal. signal-exit (a
+//     dependency of many tools) also listens and ends the process only when
+//     it is alone, so its listeners are not the app's: counted as theirs, we
+//     re-raise, and signal-exit, then alone, runs its exit hooks and ends the
+//     process;
+//   - installed with the first task and then kept: removing the last listener
+//     of a signal drops a signal already received but not yet emitted. With
+//     no task running and no listener of the app it re-raises the signal at
+//     once, as if it were not there;
+//   - once a signal was taken, a task started later stops at once, for the rest
+//     of the process (a loop of broadcasts ends, even while the app's own
+//     shutdown is under way); `signal` with `shutdownSignals: false` is the way
+//     to stop one run and go on;
+//   - a re-raised signal that does not end the process (PID 1 in a container
+//     ignores its own default-action signals, and so does a process that
+//     inherited the signal as ignored) ends it with the shell's code, 128 + n;
+//   - shared by every copy of the package loaded in the process (a global
+//     symbol), so that two copies do not take each other for the app.
+// Worker threads receive no signals (Node delivers them to the main thread):
+// there a task is never stopped by one, see `signal` in the broadcast options.
+
+const os = require('node:os')
+const { isMainThread } = require('node:worker_threads')
+
+const SIGNALS = ['SIGINT', 'SIGTERM']
+
+function create() {
+  /** Running tasks: { stop(): void, ended: Promise<void> }. */
+  const tasks = new Set()
+  /** The first signal taken while tasks ran (then every later task stops at once). */
+  let signalled = null
+  /** A second signal ends the process at once (when the app did not listen for the first). */
+  let again = false
+  let installed = false
+
+  // Listeners of the app: every one but ours and signal-exit's (its count of listeners per
+  // signal, v4 in a global symbol, v3 on `process`). `listeners` lists `once` ones as well.
+  function appListens(sig) {
+    const others = process.listeners(sig).filter((l) => l !== onSignal).length
+    const v4 = globalThis[Symbol.for('signal-exit emitter')]
+    const v3 = process.__signal_exit_emitter__
+    const theirs = (typeof v4?.count === 'number' ? v4.count : 0) + (typeof v3?.count === 'number' ? v3.count : 0)
+    return others > theirs
+  }
+  function stopTask(t) {
+    try {
+      const r = t.stop()
+      if (r && typeof r.then === 'function') r.then(undefined, () => {})
+    } catch {}
+  }
+  // End the process by `sig`, as it would have ended without us: whoever listens now
+  // (a listener added since the signal, signal-exit) gets it.
+  function reraise(sig) {
+    uninstall()
+    process.kill(process.pid, sig)
+    setImmediate(() => {
+      if (process.listenerCount(sig) === 0) process.exit(128 + (os.constants.signals[sig] ?? 0))
+    })
+  }
+  function onSignal(sig) {
+    const app = appListens(sig)
+    if (again || (!app && (signalled !== null || tasks.size === 0))) {
+      // Again after one the app did not listen for, or nothing to stop and nobody else
+      // listening (an app's `once` listener took the first one): as without us.
+      reraise(sig)
+      return
+    }
+    if (app && (signalled !== null || tasks.size === 0)) return // the app's call
+    signalled = sig
+    again = !app
+    process.emitWarning(`wa360: ${sig}: stopping broadcasts and consumers after the work in flight${app ? '' : ' (again to exit at once)'}`)
+    const running = [...tasks]
+    for (const t of running) stopTask(t)
+    // On the next turn of the loop: the code awaiting the tasks (a summary logged after
+    // `await client.broadcast(…)`) runs first.
+    Promise.allSettled(running.map((t) => t.ended)).then(() => {
+      if (!app) setImmediate(reraise, sig)
+    })
+  }
+  function onNewListener(event, listener) {
+    // An app listener added in front of ours would run (and, `once`, be removed) before
+    // ours could see it: put ours back in front once it is added.
+    if (installed && listener !== onSignal && SIGNALS.includes(event)) {
+      queueMicrotask(() => {
+        const ls = process.rawListeners(event)
+        if (ls[0] !== onSignal && ls.includes(onSignal)) {
+          process.removeListener(event, onSignal)
+          process.prependListener(event, onSignal)
+        }
+      })
+    }
+  }
+  function install() {
+    if (installed) return
+    installed = true
+    for (const sig of SIGNALS) process.prependListener(sig, onSignal)
+    process.on('newListener', onNewListener)
+  }
+  function uninstall() {
+    if (!installed) return
+    installed = false
+    for (const sig of SIGNALS) process.removeListener(sig, onSignal)
+    process.removeListener('newListener', onNewListener)
+  }
+
+  return {
+    /**
+     * Track a task: `stop()` is called on SIGINT / SIGTERM (at once when one was taken
+     * before). Returns the function to call when the task has ended.
+     */
+    track(stop) {
+      let end
+      const t = { stop, ended: new Promise((resolve) => { end = resolve }) }
+      tasks.add(t)
+      if (isMainThread) install()
+      if (signalled !== null) stopTask(t)
+      return () => {
+        tasks.delete(t)
+        end()
+      }
+    },
+    /**
+     * Resolves once every task running now has ended (at once when none runs). A receiver's
+     * consumers run until they are closed (a signal or `close()`).
+     */
+    settled() {
+      return Promise.allSettled([...tasks].map((t) => t.ended)).then(() => undefined)
+    },
+  }
+}
+
+const KEY = Symbol.for('wa360.shutdown.v1')
+if (!process[KEY]) Object.defineProperty(process, KEY, { value: create() })
+module.exports = process[KEY]
