@@ -378,6 +378,29 @@ impl Drop for StopOnDrop {
     }
 }
 
+/// How many broadcasts of this process are under way (`wa360/_signals.py`: a SIGTERM then
+/// stops them rather than killing the process at once).
+#[pyfunction]
+pub fn _running_broadcasts() -> usize {
+    let pid = std::process::id();
+    crate::inbox::lock(&RUNNING)
+        .iter()
+        .filter(|(_, p, _)| *p == pid)
+        .count()
+}
+
+/// Make SIGTERM stop the broadcasts when it has Python's default action (which kills the
+/// process at once); see `wa360/_signals.py`. Called as a broadcast starts; a failure only
+/// leaves the default.
+pub fn arm_sigterm(py: Python<'_>) {
+    if let Err(e) = py
+        .import("wa360._signals")
+        .and_then(|m| m.call_method0("arm"))
+    {
+        tracing::debug!(target: "wa360::broadcast", error = %e, "SIGTERM handling not installed");
+    }
+}
+
 /// Stop every broadcast of this process and wait, with the GIL released, up to `timeout`
 /// seconds for their sends in flight. Returns how many are still running. Called at exit.
 #[pyfunction]

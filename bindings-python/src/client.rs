@@ -204,6 +204,7 @@ impl Core {
     where
         T: for<'a> IntoPyObject<'a> + Send + 'static,
     {
+        crate::broadcast::arm_sigterm(py);
         let registered = crate::broadcast::register(&control);
         let fut = async move {
             let _registered = registered;

@@ -37,7 +37,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 mod native {
     #[pymodule_export]
     use crate::{
-        broadcast::{_finish_broadcasts, PyCampaign, PyLedger},
+        broadcast::{_finish_broadcasts, _running_broadcasts, PyCampaign, PyLedger},
         client::{PyAsyncClient, PyClient, PySendResponse, PyWebhookSettings},
         errors::panic_for_tests,
         inbox::{PyConsumer, PyDelivery, PyInbox, PyReceiver},

@@ -405,6 +405,90 @@ asyncio.run(main())
         assert_each_sent_once_after_a_resume(sb, None, campaign, ledger)
 
 
+def _sigterm_child(sb: Sandbox, tmp_path: Path, body: str) -> tuple[int, str, str]:
+    """Run `body` in a child process (with `c`, `campaign`, `ledger` and `progress`, which
+    prints `in flight` once a send is under way), send it SIGTERM when it says so."""
+    script = f"""
+import asyncio, signal, sys, time, wa360
+campaign = wa360.Campaign("order_update", "en_US", {THREE!r})
+ledger = wa360.Ledger({f"sqlite:///{tmp_path / 'l.db'}"!r}, campaign)
+told = []
+def progress(p):
+    if not told and p["counts"]["in_flight"] > 0:
+        told.append(1)
+        print("in flight", flush=True)
+{body}
+"""
+    child = subprocess.Popen(
+        [sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    assert child.stdout is not None
+    first = child.stdout.readline()
+    if first.strip() == "in flight":
+        # Once the three sends are at the sandbox (a send still waiting for its slot is
+        # withdrawn by a stop, and stays `pending`).
+        deadline = time.monotonic() + 10
+        while len(sb.requests(path="/messages")) < 3 and time.monotonic() < deadline:
+            time.sleep(0.02)
+    if first.strip() in ("in flight", "ready"):
+        child.send_signal(signal.SIGTERM)
+    try:
+        out, err = child.communicate(timeout=60)
+    finally:
+        child.kill()
+    return child.returncode, first + out, err
+
+
+@pytest.mark.parametrize("kind", ["sync", "async"])
+def test_sigterm_stops_a_broadcast_after_its_sends_in_flight(kind: str, tmp_path: Path) -> None:
+    # Python's default SIGTERM (docker stop, Kubernetes) killed the process at once: the sends
+    # in flight stayed `in_flight`, and a resume sent them again after the quiet window.
+    with Sandbox() as sb:
+        campaign, ledger = slow_sandbox_and_ledger(sb, tmp_path)
+        run = {
+            "sync": f"c = wa360.Client({sb.api_key!r}, base_url={sb.url!r}, governor=None)\n"
+            "c.broadcast(campaign, ledger, concurrency=3, progress=progress)\n"
+            "print('the run ended', flush=True)",
+            "async": f"c = wa360.AsyncClient({sb.api_key!r}, base_url={sb.url!r}, governor=None)\n"
+            "async def main():\n"
+            "    await c.broadcast(campaign, ledger, concurrency=3, progress=progress)\n"
+            "    print('the run ended', flush=True)\n"
+            "asyncio.run(main())",
+        }[kind]
+        code, out, err = _sigterm_child(sb, tmp_path, run)
+        assert out.splitlines() == ["in flight"], (out, err)
+        assert code == 128 + signal.SIGTERM, (code, out, err)
+        assert_each_sent_once_after_a_resume(sb, None, campaign, ledger)
+
+
+def test_sigterm_with_no_broadcast_running_ends_the_process_by_it(tmp_path: Path) -> None:
+    with Sandbox() as sb:
+        code, out, err = _sigterm_child(
+            sb,
+            tmp_path,
+            f"c = wa360.Client({sb.api_key!r}, base_url={sb.url!r}, governor=None)\n"
+            "c.broadcast(campaign, ledger)\n"
+            "print('ready', flush=True)\n"
+            "time.sleep(30)",
+        )
+        assert (code, out.strip()) == (-signal.SIGTERM, "ready"), (code, out, err)
+
+
+def test_an_apps_own_sigterm_handler_is_kept(tmp_path: Path) -> None:
+    with Sandbox() as sb:
+        campaign, ledger = slow_sandbox_and_ledger(sb, tmp_path)
+        code, out, err = _sigterm_child(
+            sb,
+            tmp_path,
+            "signal.signal(signal.SIGTERM, lambda s, f: print('the app', flush=True))\n"
+            f"c = wa360.Client({sb.api_key!r}, base_url={sb.url!r}, governor=None)\n"
+            "c.broadcast(campaign, ledger, concurrency=3, progress=progress)\n"
+            "print('the run ended', flush=True)",
+        )
+        assert (code, out.splitlines()) == (0, ["in flight", "the app", "the run ended"]), err
+        assert [e["state"] for e in ledger.entries()] == ["accepted"] * 3
+
+
 def test_an_async_broadcast_made_with_no_running_loop_raises_before_it_starts(
     tmp_path: Path,
 ) -> None:
