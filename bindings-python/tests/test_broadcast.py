@@ -439,7 +439,7 @@ def progress(p):
     return child.returncode, first + out, err
 
 
-@pytest.mark.parametrize("kind", ["sync", "async"])
+@pytest.mark.parametrize("kind", ["sync", "async", "thread"])
 def test_sigterm_stops_a_broadcast_after_its_sends_in_flight(kind: str, tmp_path: Path) -> None:
     # Python's default SIGTERM (docker stop, Kubernetes) killed the process at once: the sends
     # in flight stayed `in_flight`, and a resume sent them again after the quiet window.
@@ -454,6 +454,15 @@ def test_sigterm_stops_a_broadcast_after_its_sends_in_flight(kind: str, tmp_path
             "    await c.broadcast(campaign, ledger, concurrency=3, progress=progress)\n"
             "    print('the run ended', flush=True)\n"
             "asyncio.run(main())",
+            # A broadcast in another thread, the main thread waiting for it; the handler
+            # installed (as after a broadcast in the main thread): it stops every thread's.
+            "thread": "import threading, wa360._signals\n"
+            f"c = wa360.Client({sb.api_key!r}, base_url={sb.url!r}, governor=None)\n"
+            "wa360._signals.arm()\n"
+            "t = threading.Thread(target=lambda: (c.broadcast(campaign, ledger, concurrency=3,"
+            " progress=progress), print('the run ended', flush=True)))\n"
+            "t.start()\n"
+            "t.join()",
         }[kind]
         code, out, err = _sigterm_child(sb, tmp_path, run)
         assert out.splitlines() == ["in flight"], (out, err)

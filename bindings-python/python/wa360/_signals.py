@@ -5,7 +5,8 @@ A broadcast's sends in flight would then stay ``in_flight`` in its ledger and, w
 statuses, go out again after the quiet window. So when a broadcast starts in the main thread
 and SIGTERM still has the default action, this handler is installed (and kept):
 
-- while broadcasts run, it raises ``SystemExit(128 + SIGTERM)``: a sync ``Client.broadcast``
+- while broadcasts run, it stops them all (in any thread) and raises
+  ``SystemExit(128 + SIGTERM)`` in the main thread: a sync ``Client.broadcast``
   stops after its sends in flight and then raises it (a second SIGTERM aborts at once), an
   ``AsyncClient.broadcast`` awaitable is cancelled with the rest of ``asyncio.run``'s tasks
   (the run ends after its sends in flight), and the interpreter's exit waits for every
@@ -29,6 +30,9 @@ from . import _native
 
 def _on_sigterm(signum: int, frame: FrameType | None) -> None:
     if _native._running_broadcasts() > 0:
+        # Stopped here too, not only by the exception: a broadcast in another thread would
+        # otherwise run to its end while the interpreter's exit waits for that thread.
+        _native._finish_broadcasts(0.0)
         raise SystemExit(128 + signum)
     signal.signal(signum, signal.SIG_DFL)
     os.kill(os.getpid(), signum)
