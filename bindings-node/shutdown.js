@@ -30,11 +30,14 @@
 //     once, as if it were not there;
 //   - once a signal was taken, a task started later stops at once, for the rest
 //     of the process (a loop of broadcasts ends, even while the app's own
-//     shutdown is under way); `signal` with `shutdownSignals: false` is the way
-//     to stop one run and go on;
+//     shutdown is under way), also when the app listened and goes on; `signal`
+//     with `shutdownSignals: false` is the way to stop one run and go on;
+//   - a later signal that no app listener takes (SIGTERM after the app handled
+//     a Ctrl-C, a library's own re-raise) waits for the work in flight too; only
+//     one after a signal nobody else listened for exits at once;
 //   - a re-raised signal that does not end the process (PID 1 in a container
-//     ignores its own default-action signals, and so does a process that
-//     inherited the signal as ignored) ends it with the shell's code, 128 + n;
+//     ignores its own default-action signals) ends it with the shell's code,
+//     128 + n;
 //   - shared by every copy of the package loaded in the process (a global
 //     symbol), so that two copies do not take each other for the app.
 // Worker threads receive no signals (Node delivers them to the main thread):
@@ -46,16 +49,22 @@ const { isMainThread } = require('node:worker_threads')
 const SIGNALS = ['SIGINT', 'SIGTERM']
 
 function create() {
-  /** Running tasks: { stop(): void, ended: Promise<void> }. */
+  /**
+   * Running tasks: { stop(): void, ended: Promise<void>, signals: boolean }. Those with
+   * `signals` false (`shutdownSignals: false`) are only waited for by `settled()`.
+   */
   const tasks = new Set()
   /** The first signal taken while tasks ran (then every later task stops at once). */
   let signalled = null
-  /** A second signal ends the process at once (when the app did not listen for the first). */
+  /** Set once a signal no app listened for is being handled: the next one exits at once. */
   let again = false
   let installed = false
 
+  const stoppable = () => [...tasks].filter((t) => t.signals)
   // Listeners of the app: every one but ours and signal-exit's (its count of listeners per
   // signal, v4 in a global symbol, v3 on `process`). `listeners` lists `once` ones as well.
+  // Any other library that listens (one that cleans up and then kills the process itself)
+  // counts as the app.
   function appListens(sig) {
     const others = process.listeners(sig).filter((l) => l !== onSignal).length
     const v4 = globalThis[Symbol.for('signal-exit emitter')]
@@ -70,32 +79,42 @@ function create() {
     } catch {}
   }
   // End the process by `sig`, as it would have ended without us: whoever listens now
-  // (a listener added since the signal, signal-exit) gets it.
+  // (a listener added since the signal, signal-exit) gets it. When nothing listened and
+  // the process is still alive on the next turn, the signal was ignored (PID 1 in a
+  // container ignores its own default-action signals): exit as the shell would report it.
   function reraise(sig) {
     uninstall()
+    const heard = process.listenerCount(sig) > 0
     process.kill(process.pid, sig)
-    setImmediate(() => {
-      if (process.listenerCount(sig) === 0) process.exit(128 + (os.constants.signals[sig] ?? 0))
-    })
+    if (!heard) setImmediate(() => process.exit(128 + (os.constants.signals[sig] ?? 0)))
   }
   function onSignal(sig) {
-    const app = appListens(sig)
-    if (again || (!app && (signalled !== null || tasks.size === 0))) {
-      // Again after one the app did not listen for, or nothing to stop and nobody else
-      // listening (an app's `once` listener took the first one): as without us.
+    if (again) {
+      // Again while stopping after one nobody else listened for: exit at once.
       reraise(sig)
       return
     }
-    if (app && (signalled !== null || tasks.size === 0)) return // the app's call
-    signalled = sig
-    again = !app
-    process.emitWarning(`wa360: ${sig}: stopping broadcasts and consumers after the work in flight${app ? '' : ' (again to exit at once)'}`)
-    const running = [...tasks]
-    for (const t of running) stopTask(t)
-    // On the next turn of the loop: the code awaiting the tasks (a summary logged after
-    // `await client.broadcast(…)`) runs first.
+    const app = appListens(sig)
+    const running = stoppable()
+    if (running.length === 0) {
+      // Nothing to stop: as if wa360 were not there.
+      if (!app) reraise(sig)
+      return
+    }
+    if (signalled === null) {
+      signalled = sig
+      process.emitWarning(`wa360: ${sig}: stopping broadcasts and consumers after the work in flight${app ? '' : ' (again to exit at once)'}`)
+      for (const t of running) stopTask(t)
+    }
+    if (app) return // the app ends the process (after `await settled()`)
+    // Nobody else listens for this one (the first signal, or a later one after the app's
+    // own handler took the first, e.g. SIGTERM after a handled Ctrl-C, or a library's
+    // re-raise): end the process by it once the work in flight is done.
+    again = true
     Promise.allSettled(running.map((t) => t.ended)).then(() => {
-      if (!app) setImmediate(reraise, sig)
+      // On the next turn of the loop: the code awaiting the tasks (a summary logged
+      // after `await client.broadcast(…)`) runs first.
+      setImmediate(reraise, sig)
     })
   }
   function onNewListener(event, listener) {
@@ -126,23 +145,26 @@ function create() {
 
   return {
     /**
-     * Track a task: `stop()` is called on SIGINT / SIGTERM (at once when one was taken
-     * before). Returns the function to call when the task has ended.
+     * Track a task until the returned function is called (when it has ended). `stop()` is
+     * called on SIGINT / SIGTERM (on the next microtask when one was taken before), unless
+     * `signals` is false: then the task is only waited for by `settled()`.
      */
-    track(stop) {
+    track(stop, signals = true) {
       let end
-      const t = { stop, ended: new Promise((resolve) => { end = resolve }) }
+      const t = { stop, signals, ended: new Promise((resolve) => { end = resolve }) }
       tasks.add(t)
-      if (isMainThread) install()
-      if (signalled !== null) stopTask(t)
+      if (signals && isMainThread) install()
+      // Deferred: the caller gets the function that ends the task before its stop runs.
+      if (signals && signalled !== null) queueMicrotask(() => stopTask(t))
       return () => {
         tasks.delete(t)
         end()
       }
     },
     /**
-     * Resolves once every task running now has ended (at once when none runs). A receiver's
-     * consumers run until they are closed (a signal or `close()`).
+     * Resolves once every task running now has ended (at once when none runs), those with
+     * `shutdownSignals: false` included. A receiver's consumers run until they are closed
+     * (a signal or `close()`).
      */
     settled() {
       return Promise.allSettled([...tasks].map((t) => t.ended)).then(() => undefined)

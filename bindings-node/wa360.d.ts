@@ -176,9 +176,10 @@ export declare function isWa360Error(e: unknown, code?: ErrorCode): e is Wa360Er
 
 /**
  * Resolves once every broadcast run and receiver consumer pool running in this process now
- * has ended (at once when none runs). On SIGINT / SIGTERM wa360 stops them after the work in
- * flight; an app that listens for the signal itself ends the process when it chooses, so it
- * should `await settled()` before `process.exit()` (docs/sending-at-scale.md).
+ * has ended (at once when none runs; those with `shutdownSignals: false` included; consumers
+ * run until closed). On SIGINT / SIGTERM wa360 stops them after the work in flight; an app
+ * that listens for the signal itself ends the process when it chooses, so it should
+ * `await settled()` before `process.exit()` (docs/sending-at-scale.md).
  */
 export declare function settled(): Promise<void>
 

@@ -117,10 +117,10 @@ wrapMethods(native.Ledger, new Set())
         if (signal.aborted) stop.stop()
         else signal.addEventListener('abort', onAbort, { once: true })
       }
-      const untrack = shutdownSignals === false ? null : shutdown.track(onAbort)
+      const untrack = shutdown.track(onAbort, shutdownSignals !== false)
       const done = () => {
         signal?.removeEventListener('abort', onAbort)
-        untrack?.()
+        untrack()
       }
       let run
       try {

@@ -214,7 +214,7 @@ function makeReceiver(given, extraKeys = []) {
     pool = startConsumers(inbox, options.onEvents, onError, concurrency)
     // SIGTERM / SIGINT close the consumers gracefully; the process then ends by that
     // signal unless the app listens for it (shutdown.js, shared with broadcasts).
-    if (options.shutdownSignals !== false) untrack = shutdown.track(() => close().catch(onError))
+    untrack = shutdown.track(() => close().catch(onError), options.shutdownSignals !== false)
   }
   /** Graceful shutdown of the consumers; resolves to how many events were released. */
   function close(ms) {
@@ -223,7 +223,8 @@ function makeReceiver(given, extraKeys = []) {
     try { grace = ms === undefined ? graceMs : graceOf(ms, 'graceMs') } catch (e) { return Promise.reject(e) }
     if (!closing) {
       closing = pool ? pool.close(grace) : Promise.resolve(0)
-      if (untrack) closing.then(untrack, untrack)
+      const ended = () => untrack?.()
+      closing.then(ended, ended)
     }
     return closing
   }

@@ -154,6 +154,41 @@ test('an app that listens for the signal (prepended, once) ends the process itse
   settledAfterItsSendsInFlight(url)
 })
 
+test('a library that cleans up and then raises the signal again: the sends in flight are still waited for', async () => {
+  // Its `once` listener counts as the app's for the first signal; its own re-raise is then a
+  // signal nobody else listens for, not the impatient second one.
+  const url = ledgerUrl()
+  const r = await inChild(app(`
+    const running = run(${JSON.stringify(url)})
+    process.once('SIGINT', () => { setTimeout(() => process.kill(process.pid, 'SIGINT'), 10) })
+    await running
+  `), once('SIGINT', /in flight/))
+  assert.equal(r.signal, 'SIGINT', `status ${r.status}\n${r.out}\n${r.err}`)
+  assert.match(r.out, /the run ended 0/)
+  settledAfterItsSendsInFlight(url)
+})
+
+test('a receiver started after a signal the app handled is closed at once, and settled() resolves', async () => {
+  const url = ledgerUrl()
+  const inbox = `sqlite://${join(mkdtempSync(join(tmpdir(), 'wa360-node-sig-inbox-')), 'inbox.db')}`
+  const r = await inChild(app(`
+    process.once('SIGINT', async () => {
+      await settled()
+      wa360Webhook({ insecureSkipVerify: true, inbox: ${JSON.stringify(inbox)}, onEvents() {} })
+      await new Promise((resolve) => setImmediate(resolve)) // its consumers start
+      const timer = setTimeout(() => { console.log('settled() hangs'); process.exit(1) }, 5000)
+      await settled()
+      clearTimeout(timer)
+      console.log('settled again')
+      process.exit(0)
+    })
+    await run(${JSON.stringify(url)})
+  `), once('SIGINT', /in flight/))
+  assert.deepEqual([r.status, r.signal], [0, null], `${r.out}\n${r.err}`)
+  assert.match(r.out, /settled again/)
+  settledAfterItsSendsInFlight(url)
+})
+
 test('a second SIGINT ends the process at once, sends in flight or not', async () => {
   const url = ledgerUrl()
   const r = await inChild(app(`await run(${JSON.stringify(url)})`, 20000), (child, out, err) => {
@@ -203,7 +238,13 @@ test('signal (an AbortSignal) stops one run after its sends in flight; the other
     const none = await c.broadcast(z.campaign, z.ledger, { signal: AbortSignal.abort() })
     assert.equal(none.stopped, true)
     assert.equal(counts(z.url).accepted, 0)
+    // settled() waits for a run that handles no signals too.
+    let ended = false
+    const w = open(4)
+    const opted = c.broadcast(w.campaign, w.ledger, { concurrency: 12, shutdownSignals: false }).then(() => { ended = true })
     await settled()
+    assert.equal(ended, true, 'settled() resolved before the run ended')
+    await opted
     for (const [opts, field] of [[{ signal: 'now' }, 'signal'], [{ shutdownSignals: 0 }, 'shutdownSignals'], [{ progress: 1 }, 'progress']]) {
       await assert.rejects(c.broadcast(z.campaign, z.ledger, opts), (e) => isWa360Error(e, 'invalid_argument') && e.field === field)
     }
