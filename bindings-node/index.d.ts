@@ -358,7 +358,8 @@ export type JsReceiver = Receiver
 
 /**
  * A local 360dialog Cloud API emulator (see `sandbox/README.md` for its
- * routes, faults and webhook deliveries). Stop it with `await sandbox.stop()`.
+ * routes, faults and webhook deliveries). Stop it with `await sandbox.stop()`; one the
+ * garbage collector reclaims stops too, so keep a reference while clients use its URL.
  */
 export declare class Sandbox {
   /** Start a sandbox on 127.0.0.1. */

@@ -62,7 +62,8 @@ fn internal(e: impl std::fmt::Display) -> wa360::Error {
 }
 
 /// A local 360dialog Cloud API emulator (see `sandbox/README.md` for its
-/// routes, faults and webhook deliveries). Stop it with `await sandbox.stop()`.
+/// routes, faults and webhook deliveries). Stop it with `await sandbox.stop()`; one the
+/// garbage collector reclaims stops too, so keep a reference while clients use its URL.
 #[napi(js_name = "Sandbox")]
 pub struct JsSandbox {
     url: String,

@@ -28,6 +28,9 @@ function app(body, delayMs = 800) {
     const csv = ${csv.toString()}
     ;(async () => {
       const sb = await Sandbox.start({ timeScale: 0.01 })
+      // Held for the whole run: a Sandbox the garbage collector reclaims stops, cutting its
+      // connections (a send then ends unknown).
+      globalThis.sandbox = sb
       sb.fault('delay', { ms: ${delayMs}, count: 0 })
       const c = new Client({ apiKey: sb.apiKey, baseUrl: sb.url, maxRetries: 0, governor: { pairIntervalMs: 0 } })
       const run = async (url, k = 0, opts = {}) => {
