@@ -71,12 +71,18 @@ pub(crate) async fn run(a: LoadArgs) -> CliResult {
     for i in 0..total {
         let due = start + every.mul_f64(i as f64);
         tokio::time::sleep_until(due.into()).await;
-        let body = wa360::webhook::testing::inbound_text(
-            &format!("1555{:07}", i % 1000),
+        let from = format!("1555{:07}", i % 1000);
+        let mut body = wa360::webhook::testing::inbound_text(
+            &from,
             "load",
             &format!("wamid.LOAD{run_id}.{i}"),
-        )
-        .to_string();
+        );
+        // The contact's BSUID as deliveries carry it since BSUIDs rolled out
+        // (docs/360dialog-api.md). pywa 4.5 needs it: without it every delivery of its
+        // row failed while building its update, and the row measured that failure.
+        body["entry"][0]["changes"][0]["value"]["contacts"][0]["user_id"] =
+            json!(format!("US.{from}"));
+        let body = body.to_string();
         let mut req = http
             .post(&a.url)
             .header("content-type", "application/json")
