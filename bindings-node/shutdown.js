@@ -79,14 +79,20 @@ function create() {
     } catch {}
   }
   // End the process by `sig`, as it would have ended without us: whoever listens now
-  // (a listener added since the signal, signal-exit) gets it. When nothing listened and
-  // the process is still alive on the next turn, the signal was ignored (PID 1 in a
-  // container ignores its own default-action signals): exit as the shell would report it.
+  // (a listener added since the signal, signal-exit) gets it. The timer holds the loop until
+  // the signal is emitted to them (a signal handle does not, and the process would end with
+  // code 0 first). When no listener of the app heard it and the process is still alive then
+  // with no listener left (signal-exit unloads itself and raises it again), the signal was
+  // ignored: PID 1 in a container ignores its own default-action signals. Then exit as the
+  // shell would report it. A listener of the app that heard it ends the process itself: its
+  // cleanup is never cut off.
   function reraise(sig) {
     uninstall()
-    const heard = process.listenerCount(sig) > 0
+    const app = appListens(sig)
     process.kill(process.pid, sig)
-    if (!heard) setImmediate(() => process.exit(128 + (os.constants.signals[sig] ?? 0)))
+    setTimeout(() => {
+      if (!app && process.listenerCount(sig) === 0) process.exit(128 + (os.constants.signals[sig] ?? 0))
+    }, 100)
   }
   function onSignal(sig) {
     if (again) {
@@ -146,7 +152,7 @@ function create() {
   return {
     /**
      * Track a task until the returned function is called (when it has ended). `stop()` is
-     * called on SIGINT / SIGTERM (on the next microtask when one was taken before), unless
+     * called on SIGINT / SIGTERM (at once, here, when one was taken before), unless
      * `signals` is false: then the task is only waited for by `settled()`.
      */
     track(stop, signals = true) {
@@ -154,8 +160,9 @@ function create() {
       const t = { stop, signals, ended: new Promise((resolve) => { end = resolve }) }
       tasks.add(t)
       if (signals && isMainThread) install()
-      // Deferred: the caller gets the function that ends the task before its stop runs.
-      if (signals && signalled !== null) queueMicrotask(() => stopTask(t))
+      // At once, before the caller starts the work (a broadcast must not claim anything);
+      // a caller whose stop ends the task must not need the returned function inside it.
+      if (signals && signalled !== null) stopTask(t)
       return () => {
         tasks.delete(t)
         end()

@@ -192,6 +192,24 @@ test('a receiver started after a signal the app handled is closed at once, and s
   settledAfterItsSendsInFlight(url)
 })
 
+test('a listener the app adds while the runs stop gets the signal raised again, and its cleanup is not cut off', async () => {
+  const url = ledgerUrl()
+  const r = await inChild(app(`
+    process.on('warning', (w) => {
+      if (!/wa360/.test(w.message)) return
+      process.once('SIGTERM', async () => {
+        await new Promise((resolve) => setTimeout(resolve, 300))
+        console.log('cleanup done')
+        process.exit(5)
+      })
+    })
+    await run(${JSON.stringify(url)})
+  `), once('SIGTERM', /in flight/))
+  assert.deepEqual([r.status, r.signal], [5, null], `${r.out}\n${r.err}`)
+  assert.match(r.out, /the run ended 0[\s\S]*cleanup done/)
+  settledAfterItsSendsInFlight(url)
+})
+
 test('a second SIGINT ends the process at once, sends in flight or not', async () => {
   const url = ledgerUrl()
   const r = await inChild(app(`await run(${JSON.stringify(url)})`, 20000), (child, out, err) => {
