@@ -122,14 +122,11 @@ wrapMethods(native.Ledger, new Set())
         signal?.removeEventListener('abort', onAbort)
         untrack()
       }
-      let run
-      try {
-        run = nativeBroadcast.call(this, campaign, ledger, rest, guarded, stop)
-      } catch (e) {
-        done()
-        throw e
-      }
-      return Promise.resolve(run).then((s) => { done(); return s }, (e) => { done(); throw e })
+      // The wrapped native method never throws (bad arguments reject), so the run always
+      // ends through this promise. Not `.finally`: its extra steps would let `settled()`
+      // resolve before the code awaiting this run.
+      return nativeBroadcast.call(this, campaign, ledger, rest, guarded, stop)
+        .then((s) => { done(); return s }, (e) => { done(); throw e })
     },
   })
 }

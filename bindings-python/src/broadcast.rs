@@ -382,11 +382,14 @@ impl Drop for StopOnDrop {
 /// stops them rather than killing the process at once).
 #[pyfunction]
 pub fn _running_broadcasts() -> usize {
+    ours(&crate::inbox::lock(&RUNNING))
+}
+
+/// The entries of this process (those of another pid were copied by fork(): their tasks
+/// do not exist here).
+fn ours(list: &[(u64, u32, wa360::broadcast::BroadcastControl)]) -> usize {
     let pid = std::process::id();
-    crate::inbox::lock(&RUNNING)
-        .iter()
-        .filter(|(_, p, _)| *p == pid)
-        .count()
+    list.iter().filter(|(_, p, _)| *p == pid).count()
 }
 
 /// Make SIGTERM stop the broadcasts when it has Python's default action (which kills the
@@ -411,10 +414,6 @@ pub fn _finish_broadcasts(py: Python<'_>, timeout: f64) -> usize {
         let pid = std::process::id();
         let deadline = std::time::Instant::now() + timeout;
         let mut list = crate::inbox::lock(&RUNNING);
-        // Entries of another pid were copied by fork(): their tasks do not exist here.
-        let ours = |l: &Vec<(u64, u32, wa360::broadcast::BroadcastControl)>| {
-            l.iter().filter(|(_, p, _)| *p == pid).count()
-        };
         if ours(&list) > 0 {
             tracing::warn!(
                 target: "wa360::broadcast",

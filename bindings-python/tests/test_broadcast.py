@@ -317,6 +317,7 @@ def test_a_forked_child_uses_its_own_connection_to_the_ledger(tmp_path: Path) ->
 # -- interrupting a broadcast: the sends in flight finish and are recorded -------------------
 
 THREE = [("15555550301", []), ("15555550302", []), ("15555550303", [])]
+SIX = THREE + [("15555550304", []), ("15555550305", []), ("15555550306", [])]
 
 
 def slow_sandbox_and_ledger(sb: Sandbox, tmp_path: Path) -> tuple[Any, Any]:
@@ -443,6 +444,7 @@ def progress(p):
 def test_sigterm_stops_a_broadcast_after_its_sends_in_flight(kind: str, tmp_path: Path) -> None:
     # Python's default SIGTERM (docker stop, Kubernetes) killed the process at once: the sends
     # in flight stayed `in_flight`, and a resume sent them again after the quiet window.
+    six_url = f"sqlite:///{tmp_path / 'six.db'}"
     with Sandbox() as sb:
         campaign, ledger = slow_sandbox_and_ledger(sb, tmp_path)
         run = {
@@ -456,18 +458,28 @@ def test_sigterm_stops_a_broadcast_after_its_sends_in_flight(kind: str, tmp_path
             "asyncio.run(main())",
             # A broadcast in another thread, the main thread waiting for it; the handler
             # installed (as after a broadcast in the main thread): it stops every thread's.
+            # Six recipients, three at a time: unstopped, the thread would send all six
+            # before the interpreter's exit (which waits for it).
             "thread": "import threading, wa360._signals\n"
             f"c = wa360.Client({sb.api_key!r}, base_url={sb.url!r}, governor=None)\n"
+            f"campaign = wa360.Campaign('order_update', 'en_US', {SIX!r})\n"
+            f"ledger = wa360.Ledger({six_url!r}, campaign)\n"
             "wa360._signals.arm()\n"
-            "t = threading.Thread(target=lambda: (c.broadcast(campaign, ledger, concurrency=3,"
-            " progress=progress), print('the run ended', flush=True)))\n"
+            "t = threading.Thread(target=lambda: c.broadcast(campaign, ledger, concurrency=3,"
+            " progress=progress))\n"
             "t.start()\n"
             "t.join()",
         }[kind]
         code, out, err = _sigterm_child(sb, tmp_path, run)
         assert out.splitlines() == ["in flight"], (out, err)
         assert code == 128 + signal.SIGTERM, (code, out, err)
-        assert_each_sent_once_after_a_resume(sb, None, campaign, ledger)
+        if kind == "thread":
+            six = wa360.Ledger(
+                f"sqlite:///{tmp_path / 'six.db'}", wa360.Campaign("order_update", "en_US", SIX)
+            )
+            assert sorted(e["state"] for e in six.entries()) == ["accepted"] * 3 + ["pending"] * 3
+        else:
+            assert_each_sent_once_after_a_resume(sb, None, campaign, ledger)
 
 
 def test_sigterm_with_no_broadcast_running_ends_the_process_by_it(tmp_path: Path) -> None:
