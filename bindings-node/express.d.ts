@@ -1,6 +1,18 @@
 import type { RequestHandler, Request } from 'express'
 import type { Event, VerifierOptions, Verifier, Inbox, ReceiverMetrics } from './wa360.js'
 
+/** What an inbox consumer gives each call of `onEvents` besides the event. */
+export interface HandlerContext {
+  /**
+   * Aborted when the call runs past `handlerTimeoutMs` (reason: a `TimeoutError` DOMException)
+   * and when `close()` stops waiting for it (an `AbortError`). Pass it to `fetch`, your
+   * database client or `signal.throwIfAborted()`: a JavaScript call cannot be stopped from
+   * outside, so the event stays held until the call settles, and a rejection is a failed
+   * attempt (retried with backoff, then dead-lettered).
+   */
+  signal: AbortSignal
+}
+
 export interface WebhookReceiverOptions<R> {
   /** Checks every delivery must pass (Basic auth, custom headers, X-Hub-Signature-256). */
   verify?: VerifierOptions
@@ -13,9 +25,10 @@ export interface WebhookReceiverOptions<R> {
   /**
    * Called after the 200 was sent. Without `inbox`: on a later tick with the new events of the
    * delivery and its request. With `inbox`: by this process's consumers, one event per call,
-   * `request` null; a throw or rejection retries the event with backoff, then dead-letters it.
+   * `request` null, and `context.signal` (see `handlerTimeoutMs`); a throw or rejection retries
+   * the event with backoff, then dead-letters it.
    */
-  onEvents: (events: Event[], request: R | null) => void | Promise<void>
+  onEvents: (events: Event[], request: R | null, context?: HandlerContext) => void | Promise<void>
   /**
    * Called when onEvents throws or rejects (without an inbox; with one, each failure, retried or
    * dead-lettered, with the handler's error as `cause`), for events released at `close()`, and
@@ -36,6 +49,12 @@ export interface WebhookReceiverOptions<R> {
    * receiver is made: a wrong type or an unknown key throws `invalid_argument` naming it.
    */
   shutdownGraceMs?: number
+  /**
+   * With an inbox: ms one call of `onEvents` may run before its `context.signal` is aborted
+   * with a `TimeoutError` (default: no limit). The event is never handed to another call while
+   * this one runs: the call's own outcome decides, so honour the signal.
+   */
+  handlerTimeoutMs?: number
   /**
    * With an inbox: run consumers in this process (default true). `false` makes this process a
    * receiver only; separate worker processes then consume with `new Inbox(url).consumer()`.

@@ -22,7 +22,7 @@ const MAX_TIMER_MS = 2 ** 31 - 1
 
 // The options of makeReceiver (and of the Express middleware); the Fastify plugin adds its own.
 const RECEIVER_OPTIONS = ['onEvents', 'onError', 'verify', 'verifier', 'insecureSkipVerify', 'verifyToken',
-  'inbox', 'concurrency', 'startConsumers', 'shutdownGraceMs', 'shutdownSignals', 'dedupe', 'statusFold',
+  'inbox', 'concurrency', 'startConsumers', 'shutdownGraceMs', 'handlerTimeoutMs', 'shutdownSignals', 'dedupe', 'statusFold',
   'maxBytes', 'maxDepth', 'bodyTimeoutMs']
 
 function optBool(options, field) {
@@ -66,9 +66,22 @@ function delay(ms) {
 // cross-process poll, `inbox/shared.rs`). Events accepted by this process wake them at once.
 const IDLE_POLL_MS = 200
 
-/** The consumers of this process: `concurrency` loops of claim → onEvents → ack / nack. */
-function startConsumers(inbox, onEvents, onError, concurrency) {
+/** The error a handler's signal is aborted with at `handlerTimeoutMs`, and its rejection if it ends by it. */
+function timeoutError(ms) {
+  return new DOMException(`the handler did not finish within handlerTimeoutMs (${ms} ms)`, 'TimeoutError')
+}
+
+/**
+ * The consumers of this process: `concurrency` loops of claim → onEvents → ack / nack.
+ * Each call gets `{ signal }`, aborted at `handlerTimeoutMs` and when `close()` gives up on it.
+ * A JavaScript call cannot be stopped from outside, so the event stays held until the handler
+ * settles, and how it settles decides (a rejection is a failed attempt): never two calls at
+ * once for one event.
+ */
+function startConsumers(inbox, onEvents, onError, concurrency, handlerTimeoutMs) {
   const consumer = inbox.consumer()
+  // The signals of the calls running now, aborted when close() gives up waiting for them.
+  const running = new Set()
   // Idle loops wait on unref'd timers, not in a blocking claim: consumers never keep the
   // process alive on their own (a script that only imports the app ends; while a server
   // listens, it holds the process), and no thread of the pool waits for them.
@@ -98,9 +111,26 @@ function startConsumers(inbox, onEvents, onError, concurrency) {
       }
       for (const d of got) {
         const [event] = materialise(`[${d.eventJson}]`)
+        const control = new AbortController()
+        running.add(control)
+        const timer = handlerTimeoutMs === Infinity
+          ? null
+          : setTimeout(() => {
+            onError(new Error(`wa360 inbox: the handler of event ${d.id} ran past handlerTimeoutMs (${handlerTimeoutMs} ms); its signal is aborted`))
+            control.abort(timeoutError(handlerTimeoutMs))
+          }, handlerTimeoutMs).unref()
+        let failed = false
+        let e
         try {
-          await onEvents([event], null)
-        } catch (e) {
+          await onEvents([event], null, { signal: control.signal })
+        } catch (error) {
+          failed = true
+          e = error
+        } finally {
+          clearTimeout(timer)
+          running.delete(control)
+        }
+        if (failed) {
           try {
             const outcome = await consumer.nack(d.id, describe(e))
             // Every failure is told, as Python logs each one: a retried failure too (with the
@@ -141,6 +171,7 @@ function startConsumers(inbox, onEvents, onError, concurrency) {
         await Promise.race([Promise.allSettled(loops), t.p])
         t.cancel()
       }
+      for (const control of running) control.abort(new DOMException('wa360 inbox: shut down; the event is released to other workers', 'AbortError'))
       const released = await consumer.close()
       // As Python logs it: handlers still running past the grace, their events given back.
       if (released > 0) onError(new Error(`wa360 inbox: ${released} running event(s) released to other workers`))
@@ -193,6 +224,8 @@ function makeReceiver(given, extraKeys = []) {
   const inbox = options.inbox == null ? null : options.inbox instanceof Inbox ? options.inbox : new Inbox(options.inbox)
   const concurrency = options.concurrency ?? 4
   const graceMs = options.shutdownGraceMs === undefined ? 10000 : graceOf(options.shutdownGraceMs, 'shutdownGraceMs')
+  const handlerTimeoutMs = options.handlerTimeoutMs === undefined ? Infinity : graceOf(options.handlerTimeoutMs, 'handlerTimeoutMs')
+  if (handlerTimeoutMs === 0) throw invalid('handlerTimeoutMs', 'must be a number of milliseconds above 0')
   const maxBytes = options.maxBytes ?? MAX_BODY
   // How long the Express middleware waits for a request's body: a sender that stops
   // mid-body, or never sends the body it declared, is answered 408.
@@ -211,7 +244,7 @@ function makeReceiver(given, extraKeys = []) {
   let untrack = null
   function start() {
     if (!inbox || pool || closing || options.startConsumers === false) return
-    pool = startConsumers(inbox, options.onEvents, onError, concurrency)
+    pool = startConsumers(inbox, options.onEvents, onError, concurrency, handlerTimeoutMs)
     // SIGTERM / SIGINT close the consumers gracefully; the process then ends by that
     // signal unless the app listens for it (shutdown.js, shared with broadcasts).
     untrack = shutdown.track(() => close().catch(onError), options.shutdownSignals !== false)

@@ -121,6 +121,78 @@ test('close lets running handlers finish within the grace, then releases the res
   finish()
 })
 
+// Without a deadline, a handler that never settles held its event and the contact's later
+// events for as long as the process lived, with no word of it.
+test('handlerTimeoutMs aborts the call\'s signal; the rejection is retried, then the next event of the contact', async () => {
+  const seen = []
+  const reasons = []
+  const errors = []
+  const r = makeReceiver({
+    insecureSkipVerify: true, inbox: 'memory://?retry_base_ms=10', concurrency: 2, shutdownSignals: false,
+    handlerTimeoutMs: 200,
+    onError: (e) => errors.push(e),
+    async onEvents([event], request, { signal }) {
+      assert.equal(request, null)
+      if (event.id === 'wamid.N1' && reasons.length === 0) {
+        // Honours its signal, as fetch(url, { signal }) does.
+        await new Promise((resolve, reject) => signal.addEventListener('abort', () => { reasons.push(signal.reason); reject(signal.reason) }, { once: true }))
+      }
+      assert.equal(signal.aborted, false)
+      seen.push(event.id)
+    },
+  })
+  assert.deepEqual(await r.handlePost([], text('1558', 'wamid.N1')), [200, 'OK'])
+  assert.deepEqual(await r.handlePost([], text('1558', 'wamid.N2')), [200, 'OK'])
+  await waitFor(() => seen.length === 2, 5000, 'both handled')
+  assert.deepEqual(seen, ['wamid.N1', 'wamid.N2'], 'the first retried, then the second')
+  assert.match(errors[0].message, /the handler of event .+ ran past handlerTimeoutMs \(200 ms\); its signal is aborted/)
+  assert.match(errors[1].message, /the handler failed on attempt 1; event .+ will be retried/)
+  assert.equal(errors[1].cause.name, 'TimeoutError')
+  assert.equal(errors[1].cause.message, 'the handler did not finish within handlerTimeoutMs (200 ms)')
+  assert.equal(errors.length, 2)
+  assert.equal(await r.close(1000), 0)
+})
+
+test('a handler that ignores its signal still holds its event until it settles; its outcome decides', async () => {
+  let finish
+  const gate = new Promise((resolve) => { finish = resolve })
+  let calls = 0
+  const errors = []
+  const r = makeReceiver({
+    insecureSkipVerify: true, inbox: 'memory://?retry_base_ms=10', concurrency: 2, shutdownSignals: false,
+    handlerTimeoutMs: 100,
+    onError: (e) => errors.push(e.message),
+    async onEvents() { calls += 1; await gate },
+  })
+  assert.deepEqual(await r.handlePost([], text('1559', 'wamid.I1')), [200, 'OK'])
+  await waitFor(() => errors.length === 1, 5000, 'the deadline is told')
+  await new Promise((resolve) => setTimeout(resolve, 300))
+  assert.equal(calls, 1, 'never a second call while the first runs')
+  finish()
+  await waitFor(async () => (await r.inbox.stats()).handled === 1, 5000, 'acknowledged once it resolved')
+  assert.equal(calls, 1)
+  assert.equal(await r.close(1000), 0)
+})
+
+test('close() aborts the signals of the handlers it gives up on', async () => {
+  let reason
+  let started
+  const running = new Promise((resolve) => { started = resolve })
+  const r = makeReceiver({
+    insecureSkipVerify: true, inbox: 'memory://', concurrency: 1, shutdownSignals: false,
+    onError() {},
+    async onEvents(events, request, { signal }) {
+      started()
+      await new Promise((resolve) => signal.addEventListener('abort', () => { reason = signal.reason; resolve() }, { once: true }))
+    },
+  })
+  assert.deepEqual(await r.handlePost([], text('1560', 'wamid.C1')), [200, 'OK'])
+  await running
+  // Released, or acknowledged when the handler settled first: either way it does not run on.
+  assert.ok([0, 1].includes(await r.close(100)))
+  assert.equal(reason?.name, 'AbortError')
+})
+
 // An ack that comes back false (the lease ran out while the handler ran, and another worker
 // may run the event again) was dropped without a word, where Python logs it: such duplicates
 // left no trace. It goes to onError now. The lease is lost here by giving the held event
@@ -178,6 +250,9 @@ test('receiver options of the wrong type or unknown are invalid_argument naming 
     [{ ...base, shutdownGraceMs: '5000' }, 'shutdownGraceMs'],
     [{ ...base, shutdownGraceMs: -1 }, 'shutdownGraceMs'],
     [{ ...base, shutdownGraceMs: NaN }, 'shutdownGraceMs'],
+    [{ ...base, handlerTimeoutMs: 0 }, 'handlerTimeoutMs'],
+    [{ ...base, handlerTimeoutMs: -5 }, 'handlerTimeoutMs'],
+    [{ ...base, handlerTimeoutMs: '100' }, 'handlerTimeoutMs'],
     [{ ...base, startConsumers: 'false' }, 'startConsumers'],
     [{ ...base, dedupe: 'no' }, 'dedupe'],
     [{ ...base, shutdownSignals: 0 }, 'shutdownSignals'],

@@ -292,9 +292,94 @@ def test_a_sync_handler_raising_a_base_exception_keeps_its_consumer_thread() -> 
     assert receiver.close(1.0) == 0
 
 
+def test_an_async_handler_past_handler_timeout_is_cancelled_and_its_event_retried() -> None:
+    # Without a deadline, a handler that never returns holds its event and the contact's
+    # later events for as long as the process lives.
+    import asyncio
+
+    seen: list[str] = []
+    cancelled: list[str] = []
+
+    async def on_events(events: list[wa360.Event]) -> None:
+        ident = str(getattr(events[0], "id", ""))
+        if ident == "wamid.H1" and not cancelled:
+            try:
+                await asyncio.sleep(3600)
+            except asyncio.CancelledError:
+                cancelled.append(ident)
+                raise
+        seen.append(ident)
+
+    receiver = WebhookReceiver(
+        on_events,
+        inbox="memory://?retry_base_ms=10",
+        concurrency=2,
+        handler_timeout=0.3,
+        insecure_skip_verify=True,
+    )
+
+    async def main() -> None:
+        for w in ("wamid.H1", "wamid.H2"):
+            status, _ = await receiver.handle_async({}, inbound_text("15550003333", "x", w))
+            assert status == 200
+        deadline = time.monotonic() + 10
+        while len(seen) < 2 and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        assert await receiver.aclose(1.0) == 0
+
+    asyncio.run(main())
+    assert cancelled == ["wamid.H1"], "the first call was cancelled at the deadline"
+    assert seen == ["wamid.H1", "wamid.H2"], "retried, then the next event of the contact"
+
+
+def test_a_sync_handler_past_handler_timeout_is_interrupted_then_dead_lettered() -> None:
+    calls: list[str] = []
+    interrupted: list[str] = []
+    lock = threading.Lock()
+
+    def on_events(events: list[wa360.Event]) -> None:
+        ident = str(getattr(events[0], "id", ""))
+        with lock:
+            calls.append(ident)
+        if ident == "wamid.T1":
+            try:
+                while True:  # busy in Python: interrupted at a line
+                    time.sleep(0.01)
+            except TimeoutError:
+                with lock:
+                    interrupted.append(ident)
+                raise
+
+    receiver = WebhookReceiver(
+        on_events,
+        inbox="memory://?retry_base_ms=10&max_attempts=2",
+        concurrency=1,
+        handler_timeout=0.2,
+        insecure_skip_verify=True,
+    )
+    receiver.handle({}, inbound_text("15550004444", "x", "wamid.T1"))
+    receiver.handle({}, inbound_text("15550004444", "x", "wamid.T2"))
+    assert receiver.join(timeout=10), "the one consumer thread goes on"
+    assert receiver.inbox is not None
+    deadline = time.monotonic() + 10
+    while "wamid.T2" not in calls and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert calls == ["wamid.T1", "wamid.T1", "wamid.T2"]
+    assert interrupted == ["wamid.T1", "wamid.T1"]
+    dead = receiver.inbox.dead()
+    assert [(x["attempts"], x["last_error"]) for x in dead] == [
+        (2, "TimeoutError: the handler did not finish within handler_timeout (0.2 s)")
+    ]
+    assert receiver.close(1.0) == 0
+
+
 @pytest.mark.parametrize(
     ("field", "value"),
     [
+        ("handler_timeout", 0),
+        ("handler_timeout", -1),
+        ("handler_timeout", "5"),
+        ("handler_timeout", float("inf")),
         ("concurrency", 0),
         ("concurrency", "4"),
         ("concurrency", 2.5),

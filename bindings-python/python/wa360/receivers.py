@@ -98,6 +98,14 @@ def _grace(field: str, value: object) -> float:
     return seconds
 
 
+def _above_zero(field: str, value: object) -> float:
+    """A time limit: a finite number of seconds above 0."""
+    seconds = _grace(field, value)
+    if seconds == 0:
+        raise _invalid(field, "must be a finite number of seconds above 0")
+    return seconds
+
+
 class WebhookReceiver:
     """Framework-neutral receiver: ``handle(headers, body) -> (status, body)``.
 
@@ -119,6 +127,13 @@ class WebhookReceiver:
             makes it a receiver only; separate workers consume with ``Inbox(url).consumer()``.
         shutdown_grace: with an inbox, seconds running handlers get to finish on shutdown
             before their events are released to other workers.
+        handler_timeout: with an inbox, seconds one call of ``on_events`` may run (default
+            ``None``: no limit). Past it the call is interrupted: an ``async`` handler is
+            cancelled, a plain function gets ``TimeoutError`` raised at its next Python line
+            (a call blocked inside C, such as a socket read without a timeout, stops only when
+            that call returns). The interrupted call counts as a failed attempt: the event is
+            retried with backoff, then dead-lettered, and its conversation moves on. Its event
+            is never handed to another call while this one still runs.
         max_bytes / max_depth: body and nesting limits (default 1 MiB / 64).
         body_timeout: seconds the asyncio helpers wait for a request's body (default 10): a
             sender that stops mid-body, or never sends the body it declared, is answered
@@ -138,6 +153,7 @@ class WebhookReceiver:
         concurrency: int = 4,
         start_consumers: bool = True,
         shutdown_grace: float = 10.0,
+        handler_timeout: float | None = None,
         max_bytes: int | None = None,
         max_depth: int | None = None,
         body_timeout: float = 10.0,
@@ -149,9 +165,9 @@ class WebhookReceiver:
         ):
             raise _invalid("concurrency", f"must be an integer from 1 to {_MAX_CONCURRENCY}")
         shutdown_grace = _grace("shutdown_grace", shutdown_grace)
-        body_timeout = _grace("body_timeout", body_timeout)
-        if body_timeout == 0:
-            raise _invalid("body_timeout", "must be a finite number of seconds above 0")
+        if handler_timeout is not None:
+            handler_timeout = _above_zero("handler_timeout", handler_timeout)
+        body_timeout = _above_zero("body_timeout", body_timeout)
         if not isinstance(start_consumers, bool):
             raise _invalid("start_consumers", "must be True or False")
         if not isinstance(insecure_skip_verify, bool):
@@ -184,6 +200,7 @@ class WebhookReceiver:
         self.concurrency = concurrency
         self.start_consumers = start_consumers
         self.shutdown_grace = shutdown_grace
+        self.handler_timeout: float | None = handler_timeout
         self.body_timeout = body_timeout
         self._is_async = inspect.iscoroutinefunction(on_events)
         self._queue: queue.Queue[list[Event]] = queue.Queue()
@@ -455,15 +472,21 @@ class _ConsumerPool:
                 self._run_sync(d)
 
     def _run_sync(self, d: Delivery) -> None:
+        limit = self.owner.handler_timeout
+        deadline = _ThreadDeadline(limit, d) if limit is not None else None
         try:
-            result = self.owner.on_events([d.event])
-            if inspect.isawaitable(result):
-                asyncio.run(_await(result))
+            try:
+                result = self.owner.on_events([d.event])
+                if inspect.isawaitable(result):
+                    asyncio.run(_await(result))
+            finally:
+                if deadline is not None:
+                    deadline.disarm()
         except BaseException as e:
             # Not only Exception: a handler ending in SystemExit or CancelledError did not
             # handle its event either. Unreported, the event would stay held (its lease
             # renewed) for good, and this thread would end. It is retried as any failure is.
-            self._report(d, e)
+            self._report(d, _timed_out(limit, e) if deadline and deadline.fired else e)
         else:
             self._report(d, None)
 
@@ -545,10 +568,37 @@ class _ConsumerPool:
 
     async def _run_async(self, d: Delivery) -> None:
         error: BaseException | None = None
+        limit = self.owner.handler_timeout
+        expiry: asyncio.TimerHandle | None = None
+        expired = False
+        me = asyncio.current_task()
+
+        def expire() -> None:
+            nonlocal expired
+            expired = True
+            log.warning(
+                "wa360 inbox: the handler of event %s ran past handler_timeout (%s s); "
+                "cancelling it",
+                d.id,
+                limit,
+            )
+            if me is not None:
+                me.cancel()
+
         try:
             result = self.owner.on_events([d.event])
             if inspect.isawaitable(result):
+                if limit is not None and me is not None:
+                    expiry = asyncio.get_running_loop().call_later(limit, expire)
                 await result
+        except asyncio.CancelledError as e:
+            # Our own cancellation at the deadline is a failed attempt; any other
+            # cancellation (the loop shutting down) is reported below and goes on.
+            uncancel = getattr(me, "uncancel", None)  # Python 3.11+
+            if not expired or (uncancel is not None and uncancel() > 0):
+                self._report(d, e)
+                raise
+            error = _timed_out(limit, e)
         except Exception as e:
             error = e
         except BaseException as e:
@@ -558,6 +608,9 @@ class _ConsumerPool:
             # then let the cancellation go on.
             self._report(d, e)
             raise
+        finally:
+            if expiry is not None:
+                expiry.cancel()
         await asyncio.to_thread(self._report, d, error)
 
     def close(self, grace: float) -> int:
@@ -579,6 +632,65 @@ class _ConsumerPool:
 
 async def _await(aw: Awaitable[Any]) -> None:
     await aw
+
+
+def _timed_out(limit: float | None, cause: BaseException) -> TimeoutError:
+    """The error reported for a call interrupted at ``handler_timeout``."""
+    error = TimeoutError(f"the handler did not finish within handler_timeout ({limit} s)")
+    error.__cause__ = cause
+    return error
+
+
+class _ThreadDeadline:
+    """``handler_timeout`` for a plain function running on a consumer thread: at the
+    deadline, ``TimeoutError`` is raised in that thread at its next Python line.
+
+    Written here: a thread cannot be cancelled, and an asynchronous exception
+    (``PyThreadState_SetAsyncExc``, through ctypes) is the one way CPython offers to interrupt
+    one from outside. It is raised only while the handler's call is running (both sides take
+    ``lock``); one raised but not yet delivered when the call ends is withdrawn."""
+
+    def __init__(self, limit: float, d: Delivery) -> None:
+        self.thread = threading.get_ident()
+        self.lock = threading.Lock()
+        self.running = True
+        self.fired = False
+        self.limit = limit
+        self.id = d.id
+        self.timer = threading.Timer(limit, self._fire)
+        self.timer.daemon = True
+        self.timer.start()
+
+    def _fire(self) -> None:
+        with self.lock:
+            if not self.running:
+                return
+            self.fired = True
+            log.warning(
+                "wa360 inbox: the handler of event %s ran past handler_timeout (%s s); "
+                "raising TimeoutError in it",
+                self.id,
+                self.limit,
+            )
+            _async_exc(self.thread, TimeoutError)
+
+    def disarm(self) -> None:
+        self.timer.cancel()
+        with self.lock:
+            self.running = False
+            if self.fired:
+                # Not delivered yet (the call ended first): withdrawn, so that it never
+                # lands in the code after the handler.
+                _async_exc(self.thread, None)
+
+
+def _async_exc(thread: int, exc: type[BaseException] | None) -> None:
+    """Raise ``exc`` in ``thread`` at its next Python line (``None``: withdraw one pending)."""
+    import ctypes
+
+    ctypes.pythonapi.PyThreadState_SetAsyncExc(
+        ctypes.c_ulong(thread), exc and ctypes.py_object(exc)
+    )
 
 
 # The body is read up to one byte past the receiver's limit: the core answers a body over
