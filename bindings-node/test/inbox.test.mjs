@@ -174,23 +174,33 @@ test('a handler that ignores its signal still holds its event until it settles; 
   assert.equal(await r.close(1000), 0)
 })
 
-test('close() aborts the signals of the handlers it gives up on', async () => {
-  let reason
-  let started
-  const running = new Promise((resolve) => { started = resolve })
+// close() aborted the signals before it gave the events back: a handler that rejects on its
+// signal (the documented use) then raced the release with its nack, so a shutdown counted as a
+// failed attempt (dead-lettered with max_attempts=1) or was told as a lost lease.
+test('close() gives back the events of the handlers it gives up on, then aborts their signals', async () => {
+  const reasons = []
+  let started = 0
+  const errors = []
   const r = makeReceiver({
-    insecureSkipVerify: true, inbox: 'memory://', concurrency: 1, shutdownSignals: false,
-    onError() {},
+    insecureSkipVerify: true, inbox: 'memory://?max_attempts=1', concurrency: 2, shutdownSignals: false,
+    onError: (e) => errors.push(e.message),
     async onEvents(events, request, { signal }) {
-      started()
-      await new Promise((resolve) => signal.addEventListener('abort', () => { reason = signal.reason; resolve() }, { once: true }))
+      started += 1
+      await new Promise((resolve, reject) => signal.addEventListener('abort', () => { reasons.push(signal.reason.name); reject(signal.reason) }, { once: true }))
     },
   })
   assert.deepEqual(await r.handlePost([], text('1560', 'wamid.C1')), [200, 'OK'])
-  await running
-  // Released, or acknowledged when the handler settled first: either way it does not run on.
-  assert.ok([0, 1].includes(await r.close(100)))
-  assert.equal(reason?.name, 'AbortError')
+  assert.deepEqual(await r.handlePost([], text('1561', 'wamid.C2')), [200, 'OK'])
+  await waitFor(() => started === 2, 5000, 'both handlers running')
+  assert.equal(await r.close(100), 2)
+  await waitFor(() => reasons.length === 2, 5000, 'both signals aborted')
+  assert.deepEqual(reasons, ['AbortError', 'AbortError'])
+  // Let the rejections settle: nothing is reported for them.
+  await new Promise((resolve) => setTimeout(resolve, 50))
+  const stats = await r.inbox.stats()
+  assert.equal(stats.dead, 0, 'a shutdown is not a failed attempt')
+  assert.equal(stats.ready, 2, 'both given back, ready for the next worker')
+  assert.deepEqual(errors, ['wa360 inbox: 2 running event(s) released to other workers'])
 })
 
 // An ack that comes back false (the lease ran out while the handler ran, and another worker

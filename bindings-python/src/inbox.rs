@@ -47,6 +47,54 @@ impl PyInbox {
         }
         Ok(Arc::clone(&slot.1))
     }
+
+    /// The store when it is already open in this process, without waiting: `None` after a
+    /// fork until [`PyInbox::get`] has opened it again, or while another thread is at it.
+    fn opened(&self) -> Option<Arc<dyn Inbox>> {
+        let slot = match self.slot.try_lock() {
+            Ok(slot) => slot,
+            Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner(),
+            Err(std::sync::TryLockError::WouldBlock) => return None,
+        };
+        (slot.0 == std::process::id()).then(|| Arc::clone(&slot.1))
+    }
+}
+
+/// At most this many inbox writes (accepts, acks) of the asyncio paths at once, per process.
+/// They run on the runtime's blocking pool, which the client shares (reqwest resolves names
+/// there) and which grows to 512 threads: with a store that answers slowly (Redis cut off,
+/// SQLite locked) a burst of deliveries would otherwise fill it. The thread pool that
+/// `asyncio.to_thread` used before had `min(32, cpus + 4)` threads.
+const STORE_WRITES: usize = 32;
+
+/// This process's permits for [`STORE_WRITES`] (a fresh set after a fork: the parent's
+/// writes in flight do not exist in the child and would never give theirs back).
+fn store_writes() -> Arc<tokio::sync::Semaphore> {
+    static SLOT: Mutex<Option<(u32, Arc<tokio::sync::Semaphore>)>> = Mutex::new(None);
+    let pid = std::process::id();
+    let mut slot = lock(&SLOT);
+    match &*slot {
+        Some((p, s)) if *p == pid => Arc::clone(s),
+        _ => {
+            let s = Arc::new(tokio::sync::Semaphore::new(STORE_WRITES));
+            *slot = Some((pid, Arc::clone(&s)));
+            s
+        }
+    }
+}
+
+/// Run an inbox write on the runtime's blocking pool, within [`STORE_WRITES`].
+async fn store_write<T: Send + 'static>(
+    what: &'static str,
+    f: impl FnOnce() -> wa360::Result<T> + Send + 'static,
+) -> wa360::Result<T> {
+    let _permit = store_writes()
+        .acquire_owned()
+        .await
+        .map_err(|e| wa360::Error::Internal(format!("{what}: {e}")))?;
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| wa360::Error::Internal(format!("{what} task: {e}")))?
 }
 
 fn stats_dict<'py>(py: Python<'py>, s: inbox::InboxStats) -> PyResult<Bound<'py, PyDict>> {
@@ -235,6 +283,17 @@ impl PyConsumer {
         guard(|| py.detach(|| self.inner.ack(id)).py_err())
     }
 
+    /// `ack` as an awaitable, for the consumers of asyncio handlers: the write runs on the
+    /// native runtime's blocking pool and the answer reaches the loop through the batched
+    /// completions, where `asyncio.to_thread(ack)` had a Python thread take the GIL from the
+    /// loop's thread twice per event.
+    fn _ack_async<'py>(&self, py: Python<'py>, id: String) -> PyResult<Bound<'py, PyAny>> {
+        let consumer = self.inner.clone();
+        crate::runtime::future_into_py(py, async move {
+            store_write("inbox ack", move || consumer.ack(&id)).await
+        })
+    }
+
     /// The handler failed: `"retry"`, `"dead"` (dead-lettered) or `"not_held"`. The error
     /// text is read lossily (a lone surrogate becomes U+FFFD): a report refused for its text
     /// would leave the event held, its lease renewed, for good.
@@ -282,6 +341,25 @@ impl PyConsumer {
     }
 }
 
+/// The answer when this process's inbox cannot be opened (again, after a fork): a 503,
+/// logged as the core's receiver logs one (the core's `Receiver` cannot be built without
+/// its store, so it can neither log nor count this answer).
+fn unavailable(e: wa360::Error) -> wa360::webhook::Reply {
+    tracing::warn!(
+        target: "wa360::webhook::receiver",
+        status = 503,
+        code = e.code().as_str(),
+        error = %e,
+        "webhook delivery not stored: answered 503 (the inbox cannot be opened in this process; 360dialog will deliver again)"
+    );
+    wa360::webhook::Reply {
+        status: 503,
+        body: "inbox unavailable".into(),
+        error: Some(e),
+        ..Default::default()
+    }
+}
+
 /// `(status, body, new_events, duplicates, stale, error)`.
 type ReplyTuple<'py> = (
     u16,
@@ -302,20 +380,37 @@ pub struct PyReceiver {
 }
 
 impl PyReceiver {
-    /// The receiver of this process. After a fork its inbox is opened again, with the GIL
-    /// released and no lock held meanwhile (a thread holding the GIL may be waiting for it).
-    fn receiver(&self, py: Python<'_>) -> wa360::Result<Receiver> {
+    /// The receiver of this process when it can be had without waiting: built already, or
+    /// its inbox open in this process. `None` after a fork until [`PyReceiver::open`] ran.
+    fn ready(&self) -> Option<Receiver> {
         let pid = std::process::id();
-        if let Some((p, r)) = &*lock(&self.slot)
+        let mut slot = lock(&self.slot);
+        if let Some((p, r)) = &*slot
             && *p == pid
         {
-            return Ok(r.clone());
+            return Some(r.clone());
         }
         let mut cfg = self.base.clone();
         if let Some(i) = &self.inbox {
-            let inbox = i.get();
-            cfg.inbox = Some(py.detach(|| inbox.get())?);
+            cfg.inbox = Some(i.get().opened()?);
         }
+        let r = Receiver::new(cfg);
+        *slot = Some((pid, r.clone()));
+        Some(r)
+    }
+
+    /// The receiver of this process; after a fork its inbox is opened again. Call it with
+    /// the GIL released and never on an event loop: reopening connects (Redis) or opens a
+    /// file, which can take up to the busy timeout. No lock of ours is held meanwhile.
+    fn open(&self) -> wa360::Result<Receiver> {
+        if let Some(r) = self.ready() {
+            return Ok(r);
+        }
+        let mut cfg = self.base.clone();
+        if let Some(i) = &self.inbox {
+            cfg.inbox = Some(i.get().get()?);
+        }
+        let pid = std::process::id();
         let mut slot = lock(&self.slot);
         if let Some((p, r)) = &*slot
             && *p == pid
@@ -325,6 +420,15 @@ impl PyReceiver {
         let r = Receiver::new(cfg);
         *slot = Some((pid, r.clone()));
         Ok(r)
+    }
+
+    /// The receiver of this process, for the synchronous methods: opened with the GIL
+    /// released when it has to be (a thread holding the GIL may be waiting for it).
+    fn receiver(&self, py: Python<'_>) -> wa360::Result<Receiver> {
+        match self.ready() {
+            Some(r) => Ok(r),
+            None => py.detach(|| self.open()),
+        }
     }
 }
 
@@ -407,12 +511,52 @@ impl PyReceiver {
     ) -> PyResult<Option<(u16, Bound<'py, PyBytes>)>> {
         guard(|| {
             let pairs = header_pairs(headers)?;
-            // A store that cannot be opened again (after a fork) is `handle`'s 503.
-            let Ok(r) = self.receiver(py) else {
+            // Never waits for the store: the asyncio glue asks on its event loop. Until the
+            // store is open again after a fork (`handle` opens it, or answers 503 when it
+            // cannot), nothing is decided here and `handle` checks everything.
+            let Some(r) = self.ready() else {
                 return Ok(None);
             };
             Ok(r.precheck(method, &pairs, content_length)
                 .map(|reply| (reply.status, PyBytes::new(py, reply.body.as_bytes()))))
+        })
+    }
+
+    /// An awaitable of `(status, body)` for one POST with an inbox, for asyncio servers: the
+    /// store write runs on the native runtime's blocking pool, and the answer reaches the
+    /// loop through the batched completions (`completions.rs`). Before, a Python thread
+    /// (`asyncio.to_thread`) ran `handle`: it had to take the GIL from the busy loop thread
+    /// twice per delivery (up to the 5 ms switch interval each), which made the receiver's
+    /// answers wait under load (docs/performance.md). The new events are not returned: with
+    /// an inbox the consumers hand them out.
+    fn _post_async<'py>(
+        slf: &Bound<'py, Self>,
+        headers: &Bound<'py, PyAny>,
+        body: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let py = slf.py();
+        let pairs = guard(|| header_pairs(headers))?;
+        let body = with_body_bytes(body, "body", |bytes| Ok(bytes.to_vec()))?;
+        // After a fork the store is opened again in the blocking task, never on the loop.
+        let ready = slf.get().ready().ok_or_else(|| slf.clone().unbind());
+        crate::runtime::future_into_py(py, async move {
+            let reply = store_write("webhook accept", move || {
+                let receiver = match ready {
+                    Ok(r) => Ok(r),
+                    Err(me) => me.get().open(),
+                };
+                match receiver {
+                    Ok(r) => Ok(r.handle("POST", "", &pairs, &body)),
+                    // As `handle`: an inbox that cannot be opened again after a fork is a 503.
+                    Err(e) if e.code() == wa360::ErrorCode::Store => Ok(unavailable(e)),
+                    Err(e) => Err(e),
+                }
+            })
+            .await?;
+            Ok((
+                reply.status,
+                std::borrow::Cow::<[u8]>::Owned(reply.body.into_bytes()),
+            ))
         })
     }
 
@@ -435,12 +579,7 @@ impl PyReceiver {
                 // The inbox could not be opened again after a fork (its store is down):
                 // nothing was stored, so 503 and 360dialog delivers again, as the
                 // receiver answers for a store that fails.
-                Err(e) if e.code() == wa360::ErrorCode::Store => wa360::webhook::Reply {
-                    status: 503,
-                    body: "inbox unavailable".into(),
-                    error: Some(e),
-                    ..Default::default()
-                },
+                Err(e) if e.code() == wa360::ErrorCode::Store => unavailable(e),
                 Err(e) => return Err(crate::errors::to_py_err(e)),
             };
             let events = PyList::empty(py);

@@ -373,6 +373,33 @@ def test_a_sync_handler_past_handler_timeout_is_interrupted_then_dead_lettered()
     assert receiver.close(1.0) == 0
 
 
+def test_a_deadline_that_fires_at_once_never_ends_the_consumer_thread() -> None:
+    # The deadline used to be armed before the handler's `try`: one that fired while the
+    # consumer thread was still starting its timer raised outside every `try`, the thread
+    # ended, and its claimed event stayed in flight (lease renewed) with the rest queued
+    # behind it. A deadline far below a thread's start-up time lands there nearly every call.
+    handled: list[str] = []
+
+    def on_events(events: list[wa360.Event]) -> None:
+        handled.append(str(getattr(events[0], "id", "")))
+
+    receiver = WebhookReceiver(
+        on_events,
+        inbox="memory://?retry_base_ms=1&max_attempts=2",
+        concurrency=1,
+        handler_timeout=0.000001,
+        insecure_skip_verify=True,
+    )
+    n = 60
+    for i in range(n):
+        receiver.handle({}, inbound_text(f"1555000{i:04d}", "x", f"wamid.D{i}"))
+    assert receiver.join(timeout=30), "every event handled or dead-lettered, none held"
+    assert receiver.inbox is not None
+    stats = receiver.inbox.stats()
+    assert stats["handled"] + stats["dead"] == n, stats
+    assert receiver.close(1.0) == 0
+
+
 @pytest.mark.parametrize(
     ("field", "value"),
     [

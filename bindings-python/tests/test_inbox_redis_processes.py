@@ -7,6 +7,8 @@ The harness (Server, deliver, done_counts, ...) is the SQLite suite's, test_inbo
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import os
 import signal
 import subprocess
@@ -233,9 +235,23 @@ def test_a_forked_worker_whose_store_is_down_answers_503(tmp_path: Path) -> None
         pid = os.fork()
         if pid == 0:  # the child: report the answer through the pipe
             code = 1
+            warned: list[str] = []
+            handler = logging.Handler(logging.WARNING)
+            handler.emit = lambda r: warned.append(r.getMessage())  # type: ignore[method-assign]
+            logging.getLogger("wa360.webhook.receiver").addHandler(handler)
             try:
                 status, reply, *_ = receiver.handle("POST", "", [], body)
-                os.write(write, f"{status} {reply.decode()}".encode())
+
+                # The asyncio servers' path (the store write on the native runtime) too.
+                async def post() -> tuple[int, bytes]:
+                    return await receiver._post_async([], body)
+
+                status2, reply2 = asyncio.run(post())
+                # Each 503 is logged, as the receiver logs one for a store that fails.
+                n = sum("answered 503" in m for m in warned)
+                os.write(
+                    write, f"{status} {reply.decode()}, {status2} {reply2.decode()}, {n}".encode()
+                )
                 code = 0
             except BaseException as e:  # noqa: BLE001 - reported to the parent
                 os.write(write, f"raised {type(e).__name__}: {e}".encode())
@@ -245,6 +261,6 @@ def test_a_forked_worker_whose_store_is_down_answers_503(tmp_path: Path) -> None
         os.waitpid(pid, 0)
         seen = os.read(read, 1000).decode()
         os.close(read)
-        assert seen == "503 inbox unavailable", seen
+        assert seen == "503 inbox unavailable, 503 inbox unavailable, 2", seen
     finally:
         redis.stop()

@@ -273,8 +273,9 @@ class WebhookReceiver:
     async def handle_async(self, headers: Any, body: bytes) -> tuple[int, bytes]:
         """Handle one ``POST`` on an asyncio server."""
         if self.inbox is not None:
-            # The store write (an fsync) runs off the event loop.
-            status, answer, _events = await asyncio.to_thread(self.accept, headers, body)
+            # The store write (an fsync) runs off the event loop, on the native runtime: no
+            # Python thread has to take the GIL from this loop's thread for it.
+            status, answer = await self.native._post_async(headers, body)
             self._start_unless_closed(asyncio.get_running_loop())
             return status, answer
         if len(body) > _ON_LOOP_BYTES:
@@ -469,16 +470,26 @@ class _ConsumerPool:
                 time.sleep(0.5)
                 continue
             for d in got:
-                self._run_sync(d)
+                try:
+                    self._run_sync(d)
+                except BaseException:  # noqa: BLE001 - this thread must go on claiming
+                    log.exception("wa360 inbox: the consumer of event %s failed", d.id)
 
     def _run_sync(self, d: Delivery) -> None:
         limit = self.owner.handler_timeout
         deadline = _ThreadDeadline(limit, d) if limit is not None else None
+        returned = False
+        error: BaseException | None = None
         try:
             try:
+                # Armed inside the `try`: the deadline's exception can land at any line
+                # from here to `disarm`, and each of them is covered.
+                if deadline is not None:
+                    deadline.arm()
                 result = self.owner.on_events([d.event])
                 if inspect.isawaitable(result):
                     asyncio.run(_await(result))
+                returned = True
             finally:
                 if deadline is not None:
                     deadline.disarm()
@@ -486,19 +497,17 @@ class _ConsumerPool:
             # Not only Exception: a handler ending in SystemExit or CancelledError did not
             # handle its event either. Unreported, the event would stay held (its lease
             # renewed) for good, and this thread would end. It is retried as any failure is.
-            self._report(d, _timed_out(limit, e) if deadline and deadline.fired else e)
-        else:
-            self._report(d, None)
+            # The deadline's exception landing after the call returned (it fired while the
+            # call was ending) is no failure: the call's own outcome decides.
+            if not returned:
+                error = _timed_out(limit, e) if deadline is not None and deadline.fired else e
+        self._report(d, error)
 
     def _report(self, d: Delivery, error: BaseException | None) -> None:
         try:
             if error is None:
                 if not self.consumer.ack(d.id):
-                    log.warning(
-                        "wa360 inbox: event %s was handled after its lease ran out; another "
-                        "worker may run it again",
-                        d.id,
-                    )
+                    _lost_lease(d)
                 return
             outcome = self.consumer.nack(d.id, _describe(error))
             if outcome == "not_held":
@@ -583,7 +592,7 @@ class _ConsumerPool:
                 limit,
             )
             if me is not None:
-                me.cancel()
+                me.cancel(_DEADLINE)
 
         try:
             result = self.owner.on_events([d.event])
@@ -595,7 +604,13 @@ class _ConsumerPool:
             # Our own cancellation at the deadline is a failed attempt; any other
             # cancellation (the loop shutting down) is reported below and goes on.
             uncancel = getattr(me, "uncancel", None)  # Python 3.11+
-            if not expired or (uncancel is not None and uncancel() > 0):
+            if uncancel is not None:
+                outside = not expired or uncancel() > 0
+            else:
+                # Python 3.10 counts no cancellations: an outside one that came after ours
+                # replaced our message.
+                outside = not expired or e.args[:1] != (_DEADLINE,)
+            if outside:
                 self._report(d, e)
                 raise
             error = _timed_out(limit, e)
@@ -611,7 +626,16 @@ class _ConsumerPool:
         finally:
             if expiry is not None:
                 expiry.cancel()
-        await asyncio.to_thread(self._report, d, error)
+        if error is not None:
+            await asyncio.to_thread(self._report, d, error)
+            return
+        try:
+            acked = await self.consumer._ack_async(d.id)
+        except Exception:
+            log.exception("wa360 inbox: could not report the outcome of event %s", d.id)
+        else:
+            if not acked:
+                _lost_lease(d)
 
     def close(self, grace: float) -> int:
         self.closed = True
@@ -630,8 +654,20 @@ class _ConsumerPool:
         return released
 
 
+def _lost_lease(d: Delivery) -> None:
+    log.warning(
+        "wa360 inbox: event %s was handled after its lease ran out; another worker may run it "
+        "again",
+        d.id,
+    )
+
+
 async def _await(aw: Awaitable[Any]) -> None:
     await aw
+
+
+#: The message of the cancellation at ``handler_timeout`` (an async handler).
+_DEADLINE = "wa360 inbox: handler_timeout"
 
 
 def _timed_out(limit: float | None, cause: BaseException) -> TimeoutError:
@@ -648,17 +684,23 @@ class _ThreadDeadline:
     Written here: a thread cannot be cancelled, and an asynchronous exception
     (``PyThreadState_SetAsyncExc``, through ctypes) is the one way CPython offers to interrupt
     one from outside. It is raised only while the handler's call is running (both sides take
-    ``lock``); one raised but not yet delivered when the call ends is withdrawn."""
+    ``lock``); one raised but not yet delivered when the call ends is withdrawn. One that
+    lands anyway, between the call's end and the withdrawal, is told apart by the caller
+    (the call had returned)."""
 
     def __init__(self, limit: float, d: Delivery) -> None:
         self.thread = threading.get_ident()
         self.lock = threading.Lock()
-        self.running = True
+        self.running = False
         self.fired = False
         self.limit = limit
         self.id = d.id
         self.timer = threading.Timer(limit, self._fire)
         self.timer.daemon = True
+
+    def arm(self) -> None:
+        """Start the clock. Call it inside the ``try`` that catches the handler's errors."""
+        self.running = True
         self.timer.start()
 
     def _fire(self) -> None:
