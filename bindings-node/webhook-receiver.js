@@ -82,9 +82,10 @@ function startConsumers(inbox, onEvents, onError, concurrency, handlerTimeoutMs)
   const consumer = inbox.consumer()
   // The signals of the calls running now, aborted when close() gives up waiting for them.
   const running = new Set()
-  // close() gave up on the calls still running and gave their events back: how they settle
-  // is no longer theirs to report (a nack would count a shutdown as a failed attempt).
-  let gaveUp = false
+  // The calls close() gave up on (their events given back): how they settle is no longer
+  // theirs to report (a nack would count a shutdown as a failed attempt). Only those: an
+  // event claimed after the release is reported as usual.
+  const givenUp = new Set()
   // Idle loops wait on unref'd timers, not in a blocking claim: consumers never keep the
   // process alive on their own (a script that only imports the app ends; while a server
   // listens, it holds the process), and no thread of the pool waits for them.
@@ -133,7 +134,7 @@ function startConsumers(inbox, onEvents, onError, concurrency, handlerTimeoutMs)
           clearTimeout(timer)
           running.delete(control)
         }
-        if (gaveUp) continue
+        if (givenUp.delete(control)) continue
         if (failed) {
           try {
             const outcome = await consumer.nack(d.id, describe(e))
@@ -178,9 +179,15 @@ function startConsumers(inbox, onEvents, onError, concurrency, handlerTimeoutMs)
       // Give the events back first, then abort: a handler that rejects on its signal would
       // otherwise race the release with its nack (a shutdown counted as a failed attempt,
       // dead-lettered on the last one).
-      gaveUp = true
-      const released = await consumer.close()
-      for (const control of running) control.abort(new DOMException('wa360 inbox: shut down; the event is released to other workers', 'AbortError'))
+      const stopped = [...running]
+      for (const control of stopped) givenUp.add(control)
+      let released
+      try {
+        released = await consumer.close()
+      } finally {
+        // Also when the release failed (the store is down): the calls must still hear it.
+        for (const control of stopped) control.abort(new DOMException('wa360 inbox: shut down; the event is released to other workers', 'AbortError'))
+      }
       // As Python logs it: handlers still running past the grace, their events given back.
       if (released > 0) onError(new Error(`wa360 inbox: ${released} running event(s) released to other workers`))
       return released

@@ -88,13 +88,18 @@ async fn store_write<T: Send + 'static>(
     what: &'static str,
     f: impl FnOnce() -> wa360::Result<T> + Send + 'static,
 ) -> wa360::Result<T> {
-    let _permit = store_writes()
+    let permit = store_writes()
         .acquire_owned()
         .await
         .map_err(|e| wa360::Error::Internal(format!("{what}: {e}")))?;
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| wa360::Error::Internal(format!("{what} task: {e}")))?
+    // The permit goes with the write: a cancelled await does not stop the write, so it must
+    // not give the permit back before the write ends.
+    tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        f()
+    })
+    .await
+    .map_err(|e| wa360::Error::Internal(format!("{what} task: {e}")))?
 }
 
 fn stats_dict<'py>(py: Python<'py>, s: inbox::InboxStats) -> PyResult<Bound<'py, PyDict>> {

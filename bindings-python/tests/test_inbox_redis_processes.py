@@ -230,6 +230,8 @@ def test_a_forked_worker_whose_store_is_down_answers_503(tmp_path: Path) -> None
         receiver = wa360._native.Receiver(inbox=inbox)
         body = inbound_text("15550001111", "x", "wamid.fork")
         assert receiver.handle("POST", "", [], body)[0] == 200
+        # The app-level receivers on the same store, made before the fork as with --preload.
+        app = WebhookReceiver(lambda events: None, inbox=inbox, insecure_skip_verify=True)
         redis.stop()
         read, write = os.pipe()
         pid = os.fork()
@@ -247,6 +249,11 @@ def test_a_forked_worker_whose_store_is_down_answers_503(tmp_path: Path) -> None
                     return await receiver._post_async([], body)
 
                 status2, reply2 = asyncio.run(post())
+                # The app-level receivers answer the same, and do not start their consumers
+                # (that would open the store again, on the event loop, and raise: a 500).
+                app_sync = app.handle({}, body)
+                app_async = asyncio.run(app.handle_async({}, body))
+                assert app_sync == app_async == (503, b"inbox unavailable"), (app_sync, app_async)
                 # Each 503 is logged, as the receiver logs one for a store that fails.
                 n = sum("answered 503" in m for m in warned)
                 os.write(
@@ -261,6 +268,6 @@ def test_a_forked_worker_whose_store_is_down_answers_503(tmp_path: Path) -> None
         os.waitpid(pid, 0)
         seen = os.read(read, 1000).decode()
         os.close(read)
-        assert seen == "503 inbox unavailable, 503 inbox unavailable, 2", seen
+        assert seen == "503 inbox unavailable, 503 inbox unavailable, 4", seen
     finally:
         redis.stop()

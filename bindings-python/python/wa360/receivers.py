@@ -249,7 +249,10 @@ class WebhookReceiver:
         """Handle one ``POST`` from a synchronous server."""
         status, answer, events = self.accept(headers, body)
         if self.inbox is not None:
-            self._start_unless_closed()
+            # Not after a 503: the store is down (in a forked worker, not open yet), and
+            # starting the consumers would open it again here, and raise.
+            if status != 503:
+                self._start_unless_closed()
         elif events:
             self.dispatch_threaded(events)
         return status, answer
@@ -276,7 +279,9 @@ class WebhookReceiver:
             # The store write (an fsync) runs off the event loop, on the native runtime: no
             # Python thread has to take the GIL from this loop's thread for it.
             status, answer = await self.native._post_async(headers, body)
-            self._start_unless_closed(asyncio.get_running_loop())
+            # Not after a 503: starting the consumers would open the store again on the loop.
+            if status != 503:
+                self._start_unless_closed(asyncio.get_running_loop())
             return status, answer
         if len(body) > _ON_LOOP_BYTES:
             # A large delivery is parsed off the event loop, which would otherwise stall
@@ -609,7 +614,7 @@ class _ConsumerPool:
             else:
                 # Python 3.10 counts no cancellations: an outside one that came after ours
                 # replaced our message.
-                outside = not expired or e.args[:1] != (_DEADLINE,)
+                outside = not expired or not _carries_deadline(e)
             if outside:
                 self._report(d, e)
                 raise
@@ -668,6 +673,22 @@ async def _await(aw: Awaitable[Any]) -> None:
 
 #: The message of the cancellation at ``handler_timeout`` (an async handler).
 _DEADLINE = "wa360 inbox: handler_timeout"
+
+
+def _carries_deadline(e: BaseException) -> bool:
+    """On Python 3.10: ``e`` is the cancellation at ``handler_timeout``. A task that ends
+    cancelled (an awaited task, ``gather``) raises a bare ``CancelledError`` whose context
+    is the one with our message."""
+    seen: BaseException | None = e
+    for _ in range(4):
+        if seen is None:
+            return False
+        if isinstance(seen, asyncio.CancelledError) and seen.args[:1] == (_DEADLINE,):
+            return True
+        if seen.args:
+            return False
+        seen = seen.__context__
+    return False
 
 
 def _timed_out(limit: float | None, cause: BaseException) -> TimeoutError:
