@@ -388,20 +388,14 @@ impl PyReceiver {
     /// The receiver of this process when it can be had without waiting: built already, or
     /// its inbox open in this process. `None` after a fork until [`PyReceiver::open`] ran.
     fn ready(&self) -> Option<Receiver> {
-        let pid = std::process::id();
-        let mut slot = lock(&self.slot);
-        if let Some((p, r)) = &*slot
-            && *p == pid
-        {
-            return Some(r.clone());
+        if let Some(r) = self.current() {
+            return Some(r);
         }
-        let mut cfg = self.base.clone();
-        if let Some(i) = &self.inbox {
-            cfg.inbox = Some(i.get().opened()?);
-        }
-        let r = Receiver::new(cfg);
-        *slot = Some((pid, r.clone()));
-        Some(r)
+        let inbox = match &self.inbox {
+            Some(i) => Some(i.get().opened()?),
+            None => None,
+        };
+        Some(self.install(inbox))
     }
 
     /// The receiver of this process; after a fork its inbox is opened again. Call it with
@@ -411,20 +405,33 @@ impl PyReceiver {
         if let Some(r) = self.ready() {
             return Ok(r);
         }
-        let mut cfg = self.base.clone();
-        if let Some(i) = &self.inbox {
-            cfg.inbox = Some(i.get().get()?);
+        let inbox = self.inbox.as_ref().map(|i| i.get().get()).transpose()?;
+        Ok(self.install(inbox))
+    }
+
+    /// The receiver built in this process, if any.
+    fn current(&self) -> Option<Receiver> {
+        match &*lock(&self.slot) {
+            Some((p, r)) if *p == std::process::id() => Some(r.clone()),
+            _ => None,
         }
+    }
+
+    /// This process's receiver on `inbox`, built unless another thread built one meanwhile
+    /// (one receiver per process: its in-memory state is shared by every request).
+    fn install(&self, inbox: Option<Arc<dyn Inbox>>) -> Receiver {
         let pid = std::process::id();
         let mut slot = lock(&self.slot);
         if let Some((p, r)) = &*slot
             && *p == pid
         {
-            return Ok(r.clone());
+            return r.clone();
         }
+        let mut cfg = self.base.clone();
+        cfg.inbox = inbox;
         let r = Receiver::new(cfg);
         *slot = Some((pid, r.clone()));
-        Ok(r)
+        r
     }
 
     /// The receiver of this process, for the synchronous methods: opened with the GIL
