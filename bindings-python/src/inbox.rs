@@ -8,11 +8,13 @@
 //! store again instead of sharing the parent's SQLite connection.
 
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString};
 use wa360::config::Secret;
 use wa360::inbox::{self, Consumer, Delivery, Inbox, Nacked, redact_url};
+use wa360::metrics::ReceiverMetrics;
 use wa360::webhook::{Receiver, ReceiverConfig};
 
 use crate::errors::{IntoPyResult, guard};
@@ -346,13 +348,43 @@ impl PyConsumer {
     }
 }
 
+/// What a `PyReceiver` holds for the process it was built or forked into: the receiver's
+/// figures (kept from the first answer on, also while the receiver cannot be built) and,
+/// once its store is open in this process, the receiver.
+struct ProcessSlot {
+    pid: u32,
+    metrics: Arc<ReceiverMetrics>,
+    receiver: Option<Receiver>,
+}
+
+/// This process's slot; a slot left by the parent of a fork is replaced by an empty one
+/// (the figures of a receiver are those of its process).
+fn slot_here(slot: &mut Option<ProcessSlot>) -> &mut ProcessSlot {
+    let pid = std::process::id();
+    if slot.as_ref().is_none_or(|s| s.pid != pid) {
+        *slot = Some(ProcessSlot {
+            pid,
+            metrics: Arc::default(),
+            receiver: None,
+        });
+    }
+    slot.as_mut().expect("set just above")
+}
+
 /// The answer when this process's inbox cannot be opened (again, after a fork): a 503,
-/// logged as the core's receiver logs one (the core's `Receiver` cannot be built without
-/// its store, so it can neither log nor count this answer).
-fn unavailable(e: wa360::Error) -> wa360::webhook::Reply {
+/// counted in `metrics` and logged as the core's receiver counts and logs one (the core's
+/// `Receiver` cannot be built without its store).
+fn unavailable(
+    metrics: &ReceiverMetrics,
+    start: Instant,
+    e: wa360::Error,
+) -> wa360::webhook::Reply {
+    let took = start.elapsed();
+    metrics.delivery(503, took, 0, 0, 0);
     tracing::warn!(
         target: "wa360::webhook::receiver",
         status = 503,
+        latency_ms = took.as_secs_f64() * 1e3,
         code = e.code().as_str(),
         error = %e,
         "webhook delivery not stored: answered 503 (the inbox cannot be opened in this process; 360dialog will deliver again)"
@@ -381,7 +413,7 @@ type ReplyTuple<'py> = (
 pub struct PyReceiver {
     base: ReceiverConfig,
     inbox: Option<Py<PyInbox>>,
-    slot: Mutex<Option<(u32, Receiver)>>,
+    slot: Mutex<Option<ProcessSlot>>,
 }
 
 impl PyReceiver {
@@ -412,25 +444,33 @@ impl PyReceiver {
     /// The receiver built in this process, if any.
     fn current(&self) -> Option<Receiver> {
         match &*lock(&self.slot) {
-            Some((p, r)) if *p == std::process::id() => Some(r.clone()),
+            Some(s) if s.pid == std::process::id() => s.receiver.clone(),
             _ => None,
         }
+    }
+
+    /// This process's receiver figures (also before its receiver could be built).
+    fn process_metrics(&self) -> Arc<ReceiverMetrics> {
+        slot_here(&mut lock(&self.slot)).metrics.clone()
+    }
+
+    /// A 503 for a store that cannot be opened in this process, counted and logged.
+    fn unavailable(&self, start: Instant, e: wa360::Error) -> wa360::webhook::Reply {
+        unavailable(&self.process_metrics(), start, e)
     }
 
     /// This process's receiver on `inbox`, built unless another thread built one meanwhile
     /// (one receiver per process: its in-memory state is shared by every request).
     fn install(&self, inbox: Option<Arc<dyn Inbox>>) -> Receiver {
-        let pid = std::process::id();
         let mut slot = lock(&self.slot);
-        if let Some((p, r)) = &*slot
-            && *p == pid
-        {
+        let here = slot_here(&mut slot);
+        if let Some(r) = &here.receiver {
             return r.clone();
         }
         let mut cfg = self.base.clone();
         cfg.inbox = inbox;
-        let r = Receiver::new(cfg);
-        *slot = Some((pid, r.clone()));
+        let r = Receiver::with_metrics(cfg, here.metrics.clone());
+        here.receiver = Some(r.clone());
         r
     }
 
@@ -501,10 +541,15 @@ impl PyReceiver {
     /// result: `accepted`, `deduplicated`, `stale`, and with an inbox `handled`, `retried`,
     /// `dead_lettered`), `deliveries` (answered requests by status, `"200"`, `"503"`, …) and
     /// `ack_latency` (histogram); see docs/observability.md.
+    /// In a forked worker whose store cannot be opened yet, the figures are those of the
+    /// 503s it answered (nothing else happened in this process): never an exception.
     fn metrics<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         guard(|| {
-            let r = self.receiver(py).py_err()?;
-            let v = serde_json::to_value(r.metrics())
+            let snapshot = match self.ready() {
+                Some(r) => r.metrics(),
+                None => self.process_metrics().snapshot(None),
+            };
+            let v = serde_json::to_value(snapshot)
                 .map_err(|e| crate::errors::to_py_err(wa360::Error::Internal(e.to_string())))?;
             crate::convert::value_to_py(py, &v)
         })
@@ -552,15 +597,18 @@ impl PyReceiver {
         // After a fork the store is opened again in the blocking task, never on the loop.
         let ready = slf.get().ready().ok_or_else(|| slf.clone().unbind());
         crate::runtime::future_into_py(py, async move {
+            let start = Instant::now();
             let reply = store_write("webhook accept", move || {
-                let receiver = match ready {
-                    Ok(r) => Ok(r),
-                    Err(me) => me.get().open(),
+                let me = match ready {
+                    Ok(r) => return Ok(r.handle("POST", "", &pairs, &body)),
+                    Err(me) => me,
                 };
-                match receiver {
+                match me.get().open() {
                     Ok(r) => Ok(r.handle("POST", "", &pairs, &body)),
                     // As `handle`: an inbox that cannot be opened again after a fork is a 503.
-                    Err(e) if e.code() == wa360::ErrorCode::Store => Ok(unavailable(e)),
+                    Err(e) if e.code() == wa360::ErrorCode::Store => {
+                        Ok(me.get().unavailable(start, e))
+                    }
                     Err(e) => Err(e),
                 }
             })
@@ -583,6 +631,7 @@ impl PyReceiver {
         body: &Bound<'py, PyAny>,
     ) -> PyResult<ReplyTuple<'py>> {
         guard(|| {
+            let start = Instant::now();
             let pairs = header_pairs(headers)?;
             let reply = match self.receiver(py) {
                 Ok(r) => with_body_bytes(body, "body", |bytes| {
@@ -591,7 +640,7 @@ impl PyReceiver {
                 // The inbox could not be opened again after a fork (its store is down):
                 // nothing was stored, so 503 and 360dialog delivers again, as the
                 // receiver answers for a store that fails.
-                Err(e) if e.code() == wa360::ErrorCode::Store => unavailable(e),
+                Err(e) if e.code() == wa360::ErrorCode::Store => self.unavailable(start, e),
                 Err(e) => return Err(crate::errors::to_py_err(e)),
             };
             let events = PyList::empty(py);

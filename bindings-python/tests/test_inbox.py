@@ -4,8 +4,10 @@ a store that fails answering 503, and graceful close releasing what is still hel
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -371,6 +373,88 @@ def test_a_sync_handler_past_handler_timeout_is_interrupted_then_dead_lettered()
         (2, "TimeoutError: the handler did not finish within handler_timeout (0.2 s)")
     ]
     assert receiver.close(1.0) == 0
+
+
+def _looping_receiver(
+    timeout: float, interrupted: list[str], release: threading.Event | None = None
+) -> WebhookReceiver:
+    """A receiver whose handler runs in Python until interrupted (or until `release`)."""
+
+    def on_events(events: list[wa360.Event]) -> None:
+        try:
+            while release is None or not release.is_set():
+                time.sleep(0.01)
+        except TimeoutError:
+            interrupted.append(str(getattr(events[0], "id", "")))
+            raise
+
+    return WebhookReceiver(
+        on_events,
+        inbox="memory://?retry_base_ms=10&max_attempts=1",
+        concurrency=1,
+        handler_timeout=timeout,
+        insecure_skip_verify=True,
+    )
+
+
+def _wait(cond: Callable[[], bool], timeout: float = 10) -> bool:
+    end = time.monotonic() + timeout
+    while not cond() and time.monotonic() < end:
+        time.sleep(0.01)
+    return cond()
+
+
+def test_a_short_handler_timeout_fires_while_a_longer_one_of_another_receiver_waits() -> None:
+    # Every receiver's deadlines share one watcher thread per process: a 0.2 s deadline armed
+    # after a 60 s one must still fire at 0.2 s, not after the 60 s one.
+    release = threading.Event()
+    slow: list[str] = []
+    fast: list[str] = []
+    a = _looping_receiver(60, slow, release)
+    b = _looping_receiver(0.2, fast)
+    try:
+        a.handle({}, inbound_text("15550005551", "x", "wamid.SLOW"))
+        time.sleep(0.1)  # its call is running, its deadline armed
+        started = time.monotonic()
+        b.handle({}, inbound_text("15550005552", "x", "wamid.FAST"))
+        assert _wait(lambda: fast == ["wamid.FAST"]), "the short deadline fired"
+        assert time.monotonic() - started < 5
+        assert slow == [], "the long deadline has not fired"
+    finally:
+        release.set()
+        assert a.close(2.0) == 0
+        assert b.close(2.0) == 0
+
+
+def test_handler_timeout_works_in_a_forked_child_after_the_parent_used_it() -> None:
+    # The watcher thread does not survive a fork (gunicorn --preload forks after the app ran):
+    # the child must get its own, or no handler of the child would ever be interrupted.
+    interrupted: list[str] = []
+    parent = _looping_receiver(0.1, interrupted)
+    parent.handle({}, inbound_text("15550005553", "x", "wamid.P"))
+    assert _wait(lambda: interrupted == ["wamid.P"]), "fires in the parent"
+    assert parent.close(2.0) == 0
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report through the pipe
+        code = 1
+        try:
+            seen: list[str] = []
+            child = _looping_receiver(0.1, seen)
+            child.handle({}, inbound_text("15550005554", "x", "wamid.C"))
+            ok = _wait(lambda: seen == ["wamid.C"])
+            child.close(2.0)
+            os.write(write, f"{ok} {seen}".encode())
+            code = 0
+        except BaseException as e:  # noqa: BLE001 - reported to the parent
+            os.write(write, f"raised {type(e).__name__}: {e}".encode())
+        finally:
+            os._exit(code)
+    os.close(write)
+    os.waitpid(pid, 0)
+    seen = os.read(read, 1000).decode()
+    os.close(read)
+    assert seen == "True ['wamid.C']", seen
 
 
 def test_a_deadline_that_fires_at_once_never_ends_the_consumer_thread() -> None:

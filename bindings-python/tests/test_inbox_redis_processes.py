@@ -256,9 +256,14 @@ def test_a_forked_worker_whose_store_is_down_answers_503(tmp_path: Path) -> None
                 assert app_sync == app_async == (503, b"inbox unavailable"), (app_sync, app_async)
                 # Each 503 is logged, as the receiver logs one for a store that fails.
                 n = sum("answered 503" in m for m in warned)
-                os.write(
-                    write, f"{status} {reply.decode()}, {status2} {reply2.decode()}, {n}".encode()
-                )
+                # And counted: metrics() answers (it raised while the store could not be
+                # opened), with the two 503s of each receiver in this process.
+                counted = [
+                    (m["deliveries"], m["ack_latency"]["count"])
+                    for m in (receiver.metrics(), app.metrics())
+                ]
+                said = f"{status} {reply.decode()}, {status2} {reply2.decode()}"
+                os.write(write, f"{said}, {n}, {counted}".encode())
                 code = 0
             except BaseException as e:  # noqa: BLE001 - reported to the parent
                 os.write(write, f"raised {type(e).__name__}: {e}".encode())
@@ -268,6 +273,8 @@ def test_a_forked_worker_whose_store_is_down_answers_503(tmp_path: Path) -> None
         os.waitpid(pid, 0)
         seen = os.read(read, 1000).decode()
         os.close(read)
-        assert seen == "503 inbox unavailable, 503 inbox unavailable, 4", seen
+        assert seen == (
+            "503 inbox unavailable, 503 inbox unavailable, 4, [({'503': 2}, 2), ({'503': 2}, 2)]"
+        ), seen
     finally:
         redis.stop()

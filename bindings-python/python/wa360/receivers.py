@@ -45,6 +45,7 @@ import asyncio
 import atexit
 import concurrent.futures
 import contextlib
+import heapq
 import inspect
 import logging
 import math
@@ -716,13 +717,11 @@ class _ThreadDeadline:
         self.fired = False
         self.limit = limit
         self.id = d.id
-        self.timer = threading.Timer(limit, self._fire)
-        self.timer.daemon = True
 
     def arm(self) -> None:
         """Start the clock. Call it inside the ``try`` that catches the handler's errors."""
         self.running = True
-        self.timer.start()
+        _WATCHER.watch(time.monotonic() + self.limit, self)
 
     def _fire(self) -> None:
         with self.lock:
@@ -738,13 +737,72 @@ class _ThreadDeadline:
             _async_exc(self.thread, TimeoutError)
 
     def disarm(self) -> None:
-        self.timer.cancel()
         with self.lock:
             self.running = False
             if self.fired:
                 # Not delivered yet (the call ended first): withdrawn, so that it never
                 # lands in the code after the handler.
                 _async_exc(self.thread, None)
+
+
+class _DeadlineWatcher:
+    """The one thread of a process that fires the ``handler_timeout`` of every consumer
+    thread (a ``threading.Timer`` per handler call started and ended a thread per event).
+
+    Written here: the standard library's timers (``threading.Timer``, ``sched``) each take a
+    thread per timer or a thread blocked in their own loop with no way to add an earlier
+    deadline from outside; this is a heap under a condition variable. A disarmed deadline
+    stays in the heap until its time comes (``_fire`` then does nothing): deadlines of one
+    receiver come due in the order they were armed, so the heap holds at most the calls of
+    the last ``handler_timeout`` seconds."""
+
+    def __init__(self) -> None:
+        self.cond = threading.Condition()
+        self.heap: list[tuple[float, int, _ThreadDeadline]] = []
+        self.seq = 0
+        self.pid: int | None = None
+        # A fork while this thread held the lock would leave the child's copy locked for
+        # good: the child starts with a new one (and, at its first deadline, a new thread).
+        os.register_at_fork(after_in_child=self._forked)
+
+    def _forked(self) -> None:
+        self.cond = threading.Condition()
+        self.heap = []
+        self.pid = None
+
+    def watch(self, when: float, deadline: _ThreadDeadline) -> None:
+        with self.cond:
+            if self.pid != os.getpid():
+                # First use in this process (a fork keeps the parent's heap, not its thread).
+                self.pid = os.getpid()
+                self.heap = []
+                threading.Thread(target=self._run, name="wa360-deadlines", daemon=True).start()
+            self.seq += 1
+            heapq.heappush(self.heap, (when, self.seq, deadline))
+            if self.heap[0][2] is deadline:
+                self.cond.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self.cond:
+                while True:
+                    now = time.monotonic()
+                    if not self.heap:
+                        self.cond.wait()
+                    elif not self.heap[0][2].running:
+                        heapq.heappop(self.heap)  # disarmed: nothing to fire
+                    elif self.heap[0][0] > now:
+                        self.cond.wait(self.heap[0][0] - now)
+                    else:
+                        due = heapq.heappop(self.heap)[2]
+                        break
+            try:
+                due._fire()
+            except BaseException:  # noqa: BLE001 - this thread serves every consumer
+                log.exception("wa360 inbox: firing a handler deadline failed")
+
+
+_WATCHER = _DeadlineWatcher()
 
 
 def _async_exc(thread: int, exc: type[BaseException] | None) -> None:

@@ -121,9 +121,17 @@ pub struct Receiver {
 impl Receiver {
     /// A receiver with `config`.
     pub fn new(config: ReceiverConfig) -> Receiver {
+        Receiver::with_metrics(config, Arc::default())
+    }
+
+    /// A receiver with `config` that counts into `metrics`, which the caller may count
+    /// into as well: a binding that rebuilds its receiver after a fork keeps one set per
+    /// process, so the `503`s it answered while the store could not be opened (with no
+    /// receiver yet) appear in [`Receiver::metrics`] beside the others.
+    pub fn with_metrics(config: ReceiverConfig, metrics: Arc<ReceiverMetrics>) -> Receiver {
         Receiver {
             cfg: Arc::new(config),
-            metrics: Arc::default(),
+            metrics,
         }
     }
 
