@@ -376,11 +376,17 @@ def test_a_sync_handler_past_handler_timeout_is_interrupted_then_dead_lettered()
 
 
 def _looping_receiver(
-    timeout: float, interrupted: list[str], release: threading.Event | None = None
+    timeout: float,
+    interrupted: list[str],
+    release: threading.Event | None = None,
+    started: threading.Event | None = None,
+    max_attempts: int = 1,
 ) -> WebhookReceiver:
     """A receiver whose handler runs in Python until interrupted (or until `release`)."""
 
     def on_events(events: list[wa360.Event]) -> None:
+        if started is not None:
+            started.set()
         try:
             while release is None or not release.is_set():
                 time.sleep(0.01)
@@ -390,7 +396,7 @@ def _looping_receiver(
 
     return WebhookReceiver(
         on_events,
-        inbox="memory://?retry_base_ms=10&max_attempts=1",
+        inbox=f"memory://?retry_base_ms=10&max_attempts={max_attempts}",
         concurrency=1,
         handler_timeout=timeout,
         insecure_skip_verify=True,
@@ -404,47 +410,14 @@ def _wait(cond: Callable[[], bool], timeout: float = 10) -> bool:
     return cond()
 
 
-def test_a_short_handler_timeout_fires_while_a_longer_one_of_another_receiver_waits() -> None:
-    # Every receiver's deadlines share one watcher thread per process: a 0.2 s deadline armed
-    # after a 60 s one must still fire at 0.2 s, not after the 60 s one.
-    release = threading.Event()
-    slow: list[str] = []
-    fast: list[str] = []
-    a = _looping_receiver(60, slow, release)
-    b = _looping_receiver(0.2, fast)
-    try:
-        a.handle({}, inbound_text("15550005551", "x", "wamid.SLOW"))
-        time.sleep(0.1)  # its call is running, its deadline armed
-        started = time.monotonic()
-        b.handle({}, inbound_text("15550005552", "x", "wamid.FAST"))
-        assert _wait(lambda: fast == ["wamid.FAST"]), "the short deadline fired"
-        assert time.monotonic() - started < 5
-        assert slow == [], "the long deadline has not fired"
-    finally:
-        release.set()
-        assert a.close(2.0) == 0
-        assert b.close(2.0) == 0
-
-
-def test_handler_timeout_works_in_a_forked_child_after_the_parent_used_it() -> None:
-    # The watcher thread does not survive a fork (gunicorn --preload forks after the app ran):
-    # the child must get its own, or no handler of the child would ever be interrupted.
-    interrupted: list[str] = []
-    parent = _looping_receiver(0.1, interrupted)
-    parent.handle({}, inbound_text("15550005553", "x", "wamid.P"))
-    assert _wait(lambda: interrupted == ["wamid.P"]), "fires in the parent"
-    assert parent.close(2.0) == 0
+def _in_child(body: Callable[[], str]) -> str:
+    """Run `body` in a forked child; what it returns (or raised) comes back as text."""
     read, write = os.pipe()
     pid = os.fork()
-    if pid == 0:  # the child: report through the pipe
+    if pid == 0:
         code = 1
         try:
-            seen: list[str] = []
-            child = _looping_receiver(0.1, seen)
-            child.handle({}, inbound_text("15550005554", "x", "wamid.C"))
-            ok = _wait(lambda: seen == ["wamid.C"])
-            child.close(2.0)
-            os.write(write, f"{ok} {seen}".encode())
+            os.write(write, body().encode())
             code = 0
         except BaseException as e:  # noqa: BLE001 - reported to the parent
             os.write(write, f"raised {type(e).__name__}: {e}".encode())
@@ -452,9 +425,84 @@ def test_handler_timeout_works_in_a_forked_child_after_the_parent_used_it() -> N
             os._exit(code)
     os.close(write)
     os.waitpid(pid, 0)
-    seen = os.read(read, 1000).decode()
+    said = os.read(read, 1000).decode()
     os.close(read)
-    assert seen == "True ['wamid.C']", seen
+    return said
+
+
+def test_a_short_handler_timeout_fires_while_a_huge_one_of_another_receiver_waits() -> None:
+    # Every receiver's deadlines share one watcher thread per process: a 0.2 s deadline armed
+    # after a longer one must still fire at 0.2 s. The longer one is "practically none"
+    # (1e10 s, past threading.TIMEOUT_MAX): waiting for it once ended the watcher, and no
+    # deadline of the process fired again.
+    release = threading.Event()
+    started = threading.Event()
+    slow: list[str] = []
+    fast: list[str] = []
+    a = _looping_receiver(1e10, slow, release, started)
+    b = _looping_receiver(0.2, fast)
+    try:
+        a.handle({}, inbound_text("15550005551", "x", "wamid.SLOW"))
+        assert started.wait(10), "the long call runs, its deadline armed"
+        time.sleep(0.05)  # the watcher is waiting for the long deadline
+        b.handle({}, inbound_text("15550005552", "x", "wamid.FAST"))
+        assert _wait(lambda: fast == ["wamid.FAST"]), "the short deadline fired"
+        assert slow == [], "the long deadline has not fired"
+    finally:
+        release.set()
+        assert a.close(2.0) == 0
+        assert b.close(2.0) == 0
+
+
+def test_handler_timeout_works_in_a_child_forked_while_the_watcher_held_its_lock() -> None:
+    # The watcher thread does not survive a fork (gunicorn --preload forks after the app ran),
+    # and a fork while it held its lock left that lock held in the child: the child must get
+    # a new lock and thread, or no handler of the child would ever be interrupted.
+    from wa360.receivers import _WATCHER
+
+    interrupted: list[str] = []
+    parent = _looping_receiver(0.1, interrupted)
+    parent.handle({}, inbound_text("15550005553", "x", "wamid.P"))
+    assert _wait(lambda: interrupted == ["wamid.P"]), "fires in the parent"
+    assert parent.close(2.0) == 0
+
+    def child() -> str:
+        seen: list[str] = []
+        r = _looping_receiver(0.1, seen)
+        r.handle({}, inbound_text("15550005554", "x", "wamid.C"))
+        ok = _wait(lambda: seen == ["wamid.C"])
+        r.close(2.0)
+        return f"{ok} {seen}"
+
+    with _WATCHER.cond:
+        said = _in_child(child)
+    assert said == "True ['wamid.C']", said
+
+
+def test_a_watcher_that_could_not_start_is_started_by_the_next_call() -> None:
+    # No thread could be made once (a pids limit; interpreter shutdown on 3.12): that call
+    # fails (retried), and the next one starts the watcher. It used to count as started,
+    # and no deadline of the process fired again. In a child: this process's watcher runs.
+    def child() -> str:
+        real_start = threading.Thread.start
+        refused: list[str] = []
+
+        def start_once_refused(self: threading.Thread) -> None:
+            if self.name == "wa360-deadlines" and not refused:
+                refused.append(self.name)
+                raise RuntimeError("can't start new thread")
+            real_start(self)
+
+        threading.Thread.start = start_once_refused  # type: ignore[method-assign]
+        seen: list[str] = []
+        r = _looping_receiver(0.1, seen, max_attempts=2)
+        r.handle({}, inbound_text("15550005555", "x", "wamid.S"))
+        ok = _wait(lambda: seen == ["wamid.S"])
+        r.close(2.0)
+        return f"{ok} {refused} {seen}"
+
+    said = _in_child(child)
+    assert said == "True ['wa360-deadlines'] ['wamid.S']", said
 
 
 def test_a_deadline_that_fires_at_once_never_ends_the_consumer_thread() -> None:

@@ -728,13 +728,16 @@ class _ThreadDeadline:
             if not self.running:
                 return
             self.fired = True
-            log.warning(
-                "wa360 inbox: the handler of event %s ran past handler_timeout (%s s); "
-                "raising TimeoutError in it",
-                self.id,
-                self.limit,
-            )
             _async_exc(self.thread, TimeoutError)
+        # Outside the lock: a slow log handler must not hold up the call's disarm. (It does
+        # hold up the watcher, which every receiver of the process shares, as it holds up
+        # whatever else logs.)
+        log.warning(
+            "wa360 inbox: the handler of event %s ran past handler_timeout (%s s); "
+            "raising TimeoutError in it",
+            self.id,
+            self.limit,
+        )
 
     def disarm(self) -> None:
         with self.lock:
@@ -760,46 +763,61 @@ class _DeadlineWatcher:
         self.cond = threading.Condition()
         self.heap: list[tuple[float, int, _ThreadDeadline]] = []
         self.seq = 0
-        self.pid: int | None = None
+        self.pid: int | None = None  # the process the heap belongs to
+        self.alive = False  # its thread runs
         # A fork while this thread held the lock would leave the child's copy locked for
         # good: the child starts with a new one (and, at its first deadline, a new thread).
-        os.register_at_fork(after_in_child=self._forked)
+        # POSIX only; without it (Windows) there is no fork, and the pid check below suffices.
+        if hasattr(os, "register_at_fork"):
+            os.register_at_fork(after_in_child=self._forked)
 
     def _forked(self) -> None:
         self.cond = threading.Condition()
         self.heap = []
         self.pid = None
+        self.alive = False
 
     def watch(self, when: float, deadline: _ThreadDeadline) -> None:
         with self.cond:
             if self.pid != os.getpid():
-                # First use in this process (a fork keeps the parent's heap, not its thread).
+                # First use in this process: a fork keeps the parent's heap, not its thread.
                 self.pid = os.getpid()
                 self.heap = []
+                self.alive = False
+            if not self.alive:
+                # A start that fails (no thread can be made) raises into the handler's call,
+                # as a failed attempt, and the next call tries again.
                 threading.Thread(target=self._run, name="wa360-deadlines", daemon=True).start()
+                self.alive = True
             self.seq += 1
             heapq.heappush(self.heap, (when, self.seq, deadline))
             if self.heap[0][2] is deadline:
                 self.cond.notify()
 
     def _run(self) -> None:
-        while True:
+        try:
+            while True:
+                with self.cond:
+                    while True:
+                        now = time.monotonic()
+                        if not self.heap:
+                            self.cond.wait()
+                        elif not self.heap[0][2].running:
+                            heapq.heappop(self.heap)  # disarmed: nothing to fire
+                        elif self.heap[0][0] > now:
+                            # Capped: a wait past TIMEOUT_MAX (handler_timeout=1e10) raises.
+                            self.cond.wait(min(self.heap[0][0] - now, threading.TIMEOUT_MAX))
+                        else:
+                            due = heapq.heappop(self.heap)[2]
+                            break
+                try:
+                    due._fire()
+                except Exception:
+                    log.exception("wa360 inbox: firing a handler deadline failed")
+        finally:
+            # Should this thread ever end, the next deadline starts another.
             with self.cond:
-                while True:
-                    now = time.monotonic()
-                    if not self.heap:
-                        self.cond.wait()
-                    elif not self.heap[0][2].running:
-                        heapq.heappop(self.heap)  # disarmed: nothing to fire
-                    elif self.heap[0][0] > now:
-                        self.cond.wait(self.heap[0][0] - now)
-                    else:
-                        due = heapq.heappop(self.heap)[2]
-                        break
-            try:
-                due._fire()
-            except BaseException:  # noqa: BLE001 - this thread serves every consumer
-                log.exception("wa360 inbox: firing a handler deadline failed")
+                self.alive = False
 
 
 _WATCHER = _DeadlineWatcher()
