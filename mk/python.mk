@@ -42,6 +42,34 @@ python-develop: $(PY_STAMP) ## build the Python extension (debug) into .venv wit
 test-python: python-develop ## build wa360 for Python in .venv, then run the pytest suites
 	cd bindings-python && $(PY) -m pytest tests -q -p no:cacheprovider
 
+# The package is one abi3 extension for CPython >= 3.10. The dev venv is 3.11; the suites whose
+# behaviour depends on the interpreter (asyncio, threads, fork, the handler deadline: 3.10 has
+# code paths of its own) run again on 3.10 and 3.13 against the same debug build, each in its own
+# venv (.venv-py3.10, ...). An interpreter this machine lacks is reported as not run, loudly.
+PY_COMPAT_VERSIONS := 3.10 3.13
+PY_COMPAT_REQS     := bindings-python/requirements-compat.txt
+PY_COMPAT_TESTS    := tests/test_runtime.py tests/test_inbox.py tests/test_receivers.py tests/test_client.py
+TEST_TARGETS       += test-python-compat
+
+test-python-compat: python-develop ## the asyncio / thread / fork suites on Python 3.10 and 3.13 too
+	@set -e; for v in $(PY_COMPAT_VERSIONS); do \
+	  exe=$$(ls -d $$HOME/.pyenv/versions/$$v.*/bin/python 2>/dev/null | sort -V | tail -1); \
+	  if [ -z "$$exe" ] && python$$v -c pass 2>/dev/null; then exe=$$(command -v python$$v); fi; \
+	  if [ -z "$$exe" ]; then \
+	    echo "test-python-compat: NOT RUN on Python $$v: no python$$v on this machine (PATH or ~/.pyenv)"; \
+	    continue; \
+	  fi; \
+	  venv=$(PY_ROOT)/.venv-py$$v; \
+	  [ -x $$venv/bin/python ] || $$exe -m venv $$venv; \
+	  if [ ! $$venv/.wa360-deps -nt $(PY_COMPAT_REQS) ]; then \
+	    $$venv/bin/python -m pip install $(PIP_FLAGS) -r $(PY_COMPAT_REQS); touch $$venv/.wa360-deps; \
+	  fi; \
+	  $$venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])' \
+	    | xargs -I{} sh -c 'echo $(PY_ROOT)/bindings-python/python > {}/wa360-dev.pth'; \
+	  echo "test-python-compat: Python $$($$venv/bin/python -V 2>&1 | cut -d' ' -f2)"; \
+	  (cd bindings-python && $$venv/bin/python -m pytest $(PY_COMPAT_TESTS) -q -p no:cacheprovider); \
+	done
+
 lint-python: python-develop ## ruff, mypy.stubtest on the .pyi stubs and mypy --strict on the Python package
 	cd bindings-python && $(PY_VENV)/bin/ruff check python tests examples ../bench/python
 	cd bindings-python && $(PY_VENV)/bin/ruff format --check python tests examples ../bench/python
