@@ -269,6 +269,41 @@ def test_a_handler_that_is_cancelled_gives_its_event_back_and_the_conversation_g
     assert seen == ["wamid.X1", "wamid.X2"], "retried, then the next event of the contact"
 
 
+def test_async_handlers_run_up_to_concurrency_at_once_and_never_more() -> None:
+    # The claiming thread takes as many events per claim as there are free slots: every
+    # slot is used, none twice, and each event is handled once.
+    import asyncio
+
+    running = 0
+    most = 0
+    seen: list[str] = []
+
+    async def on_events(events: list[wa360.Event]) -> None:
+        nonlocal running, most
+        running += 1
+        most = max(most, running)
+        await asyncio.sleep(0.05)
+        running -= 1
+        seen.extend(str(getattr(e, "id", "")) for e in events)
+
+    receiver = WebhookReceiver(
+        on_events, inbox="memory://", concurrency=3, insecure_skip_verify=True
+    )
+
+    async def main() -> None:
+        for i in range(20):  # 20 conversations: nothing orders them
+            body = inbound_text(f"155500030{i:02d}", "x", f"wamid.C{i}")
+            assert (await receiver.handle_async({}, body))[0] == 200
+        deadline = time.monotonic() + 20
+        while len(seen) < 20 and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        await receiver.aclose(1.0)
+
+    asyncio.run(main())
+    assert sorted(seen) == sorted(f"wamid.C{i}" for i in range(20))
+    assert most == 3, most
+
+
 def test_a_sync_handler_raising_a_base_exception_keeps_its_consumer_thread() -> None:
     seen: list[str] = []
     lock = threading.Lock()

@@ -80,6 +80,8 @@ EventsCallback = Callable[[list[Event]], Awaitable[None] | None]
 
 # The core's ceiling on concurrent handlers (``wa360::input::MAX_CONCURRENCY``).
 _MAX_CONCURRENCY = 1024
+#: The most events one claim takes (the core's `input::MAX_CLAIM`).
+_MAX_CLAIM = 1000
 
 
 def _invalid(field: str, rule: str) -> InvalidArgumentError:
@@ -544,37 +546,46 @@ class _ConsumerPool:
 
     # async callbacks: one thread claims, the server's loop runs the callbacks
     def _claim_for_loop(self) -> None:
+        # Claims as many events as there are free slots, in one call: this thread takes the
+        # GIL from the (busy) loop's thread once per claim, not once per event, which under
+        # load is up to the interpreter's switch interval (5 ms) each.
         c = self.consumer
         loop = self.loop
         assert loop is not None
         while not c.stopped:
             if not self.slots.acquire(timeout=0.5):
                 continue
+            free = 1
+            most = min(self.owner.concurrency, _MAX_CLAIM)
+            while free < most and self.slots.acquire(blocking=False):
+                free += 1
             try:
-                got = c.next(1, 0.5)
+                got = c.next(free, 0.5)
             except Exception:
-                self.slots.release()
+                self._release_slots(free)
                 log.exception("wa360 inbox: claim failed; retrying")
                 time.sleep(0.5)
                 continue
-            if not got:
-                self.slots.release()
-                continue
-            d = got[0]
-            try:
-                fut = asyncio.run_coroutine_threadsafe(self._run_async(d), loop)
-            except RuntimeError:  # the loop is closed: give the event back
-                self.slots.release()
-                c.stop()
-                # Nothing can run on a closed loop: release what this consumer holds.
+            self._release_slots(free - len(got))
+            for i, d in enumerate(got):
                 try:
-                    c.release_held()
-                except Exception:
-                    log.exception("wa360 inbox: could not release event %s", d.id)
-                break
-            with self.lock:
-                self.running.add(fut)
-            fut.add_done_callback(self._done)
+                    fut = asyncio.run_coroutine_threadsafe(self._run_async(d), loop)
+                except RuntimeError:  # the loop is closed: give the events back
+                    self._release_slots(len(got) - i)
+                    c.stop()
+                    # Nothing can run on a closed loop: release what this consumer holds.
+                    try:
+                        c.release_held()
+                    except Exception:
+                        log.exception("wa360 inbox: could not release event %s", d.id)
+                    return
+                with self.lock:
+                    self.running.add(fut)
+                fut.add_done_callback(self._done)
+
+    def _release_slots(self, n: int) -> None:
+        for _ in range(n):
+            self.slots.release()
 
     def _done(self, fut: concurrent.futures.Future[None]) -> None:
         with self.lock:
