@@ -60,7 +60,7 @@ test-python-compat: python-develop ## the asyncio / thread / fork suites on Pyth
 	    continue; \
 	  fi; \
 	  venv=$(PY_ROOT)/.venv-py$$v; \
-	  [ -x $$venv/bin/python ] || $$exe -m venv $$venv; \
+	  $$venv/bin/python -m pip --version >/dev/null 2>&1 || { rm -rf $$venv && $$exe -m venv $$venv; }; \
 	  if [ ! $$venv/.wa360-deps -nt $(PY_COMPAT_REQS) ]; then \
 	    $$venv/bin/python -m pip install $(PIP_FLAGS) -r $(PY_COMPAT_REQS); touch $$venv/.wa360-deps; \
 	  fi; \

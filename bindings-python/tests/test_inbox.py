@@ -540,6 +540,48 @@ def test_a_watcher_that_could_not_start_is_started_by_the_next_call() -> None:
     assert said == "True ['wa360-deadlines'] ['wamid.S']", said
 
 
+def test_finished_calls_behind_a_long_running_deadline_do_not_pile_up() -> None:
+    # A running call with handler_timeout=1e10 sits at the top of the watcher's heap: the
+    # deadlines of the calls that finished behind it were kept for good (430 bytes a call).
+    import types
+
+    from wa360.receivers import _WATCHER, _ThreadDeadline
+
+    event = types.SimpleNamespace(id="wamid.LONG")
+    head = _ThreadDeadline(1e10, event)  # type: ignore[arg-type]
+    head.arm()
+    try:
+        for _ in range(20_000):
+            d = _ThreadDeadline(1e10, event)  # type: ignore[arg-type]
+            d.arm()
+            d.disarm()
+        assert len(_WATCHER.heap) < 1_000, len(_WATCHER.heap)
+    finally:
+        head.disarm()
+
+
+def test_a_deadline_whose_firing_raises_leaves_the_watcher_firing_the_next() -> None:
+    # The watcher thread serves every receiver of the process: an exception while firing one
+    # deadline (a log handler raising, even SystemExit) must not end it.
+    import types
+
+    from wa360.receivers import _ThreadDeadline
+
+    class Raising(_ThreadDeadline):
+        def _fire(self) -> None:
+            raise SystemExit("raised while firing")
+
+    # A hung call whose deadline is already armed: nothing else would start a new watcher.
+    seen: list[str] = []
+    started = threading.Event()
+    r = _looping_receiver(0.5, seen, started=started)
+    r.handle({}, inbound_text("15550005556", "x", "wamid.AFTER"))
+    assert started.wait(10)
+    Raising(0.05, types.SimpleNamespace(id="wamid.R")).arm()  # type: ignore[arg-type]
+    assert _wait(lambda: seen == ["wamid.AFTER"]), "the hung call's deadline fired"
+    assert r.close(2.0) == 0
+
+
 def test_a_deadline_that_fires_at_once_never_ends_the_consumer_thread() -> None:
     # The deadline used to be armed before the handler's `try`: one that fired while the
     # consumer thread was still starting its timer raised outside every `try`, the thread

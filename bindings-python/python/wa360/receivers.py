@@ -766,9 +766,9 @@ class _DeadlineWatcher:
     Written here: the standard library's timers (``threading.Timer``, ``sched``) each take a
     thread per timer or a thread blocked in their own loop with no way to add an earlier
     deadline from outside; this is a heap under a condition variable. A disarmed deadline
-    stays in the heap until its time comes (``_fire`` then does nothing): deadlines of one
-    receiver come due in the order they were armed, so the heap holds at most the calls of
-    the last ``handler_timeout`` seconds."""
+    stays in the heap until it reaches the top (it is then dropped) or until the heap has
+    doubled since it was last compacted (then every disarmed one is dropped): behind a
+    running call with a long deadline, finished calls must not pile up."""
 
     def __init__(self) -> None:
         self.cond = threading.Condition()
@@ -776,6 +776,7 @@ class _DeadlineWatcher:
         self.seq = 0
         self.pid: int | None = None  # the process the heap belongs to
         self.alive = False  # its thread runs
+        self.compact_at = _COMPACT_FLOOR
         # A fork while this thread held the lock would leave the child's copy locked for
         # good: the child starts with a new one (and, at its first deadline, a new thread).
         # POSIX only; without it (Windows) there is no fork, and the pid check below suffices.
@@ -800,6 +801,10 @@ class _DeadlineWatcher:
                 # as a failed attempt, and the next call tries again.
                 threading.Thread(target=self._run, name="wa360-deadlines", daemon=True).start()
                 self.alive = True
+            if len(self.heap) >= self.compact_at:
+                self.heap = [e for e in self.heap if e[2].running]
+                heapq.heapify(self.heap)
+                self.compact_at = max(_COMPACT_FLOOR, 2 * len(self.heap))
             self.seq += 1
             heapq.heappush(self.heap, (when, self.seq, deadline))
             if self.heap[0][2] is deadline:
@@ -823,13 +828,25 @@ class _DeadlineWatcher:
                             break
                 try:
                     due._fire()
-                except Exception:
+                except BaseException:  # noqa: BLE001 - this thread serves every consumer
                     log.exception("wa360 inbox: firing a handler deadline failed")
         finally:
-            # Should this thread ever end, the next deadline starts another.
+            # Should this thread ever end, the deadlines already armed get another one (a
+            # hung handler arms no new deadline that would start it).
             with self.cond:
                 self.alive = False
+                if self.heap and self.pid == os.getpid():
+                    try:
+                        threading.Thread(
+                            target=self._run, name="wa360-deadlines", daemon=True
+                        ).start()
+                        self.alive = True
+                    except RuntimeError:
+                        log.exception("wa360 inbox: the handler deadline thread cannot restart")
 
+
+#: The heap is compacted (disarmed deadlines dropped) no more often than at this size.
+_COMPACT_FLOOR = 64
 
 _WATCHER = _DeadlineWatcher()
 
