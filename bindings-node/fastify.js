@@ -11,7 +11,7 @@
 // application reads the receiver's figures as `fastify.wa360Metrics()`. The
 // routes and their raw-body content-type parser are registered in a child
 // scope, so the application's own JSON parsing stays untouched.
-const { makeReceiver } = require('./webhook-receiver.js')
+const { makeReceiver, readBody } = require('./webhook-receiver.js')
 
 // The headers as received (name, value pairs, so duplicates stay visible) when Node has them.
 function headersOf(req) {
@@ -22,7 +22,13 @@ async function routes(fastify, options) {
   const r = options.receiver
   const path = options.path || '/webhook'
   fastify.removeAllContentTypeParsers()
-  fastify.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: r.maxBytes + 1 }, (req, body, done) => done(null, body))
+  // The body is read as Express reads it: at most one byte past the limit (413), and 408
+  // when it has not arrived within `bodyTimeoutMs`. Fastify sets no request timeout of its
+  // own by default (`requestTimeout: 0`), so a sender that declared a body and never sent
+  // it held the connection and its buffer for good.
+  fastify.addContentTypeParser('*', (req, payload, done) => {
+    readBody(payload, r.maxBytes + 1, r.bodyTimeoutMs).then((body) => done(null, body), (e) => done(e))
+  })
   fastify.addHook('onClose', async () => { await r.close() })
   // Refused from the headers alone (a declared body over the limit, wrong credentials):
   // answered before Fastify reads the body.
@@ -50,7 +56,10 @@ async function routes(fastify, options) {
   // gets the same answer as from the other receivers, counted in the metrics, instead of
   // Fastify's own JSON error.
   fastify.setErrorHandler((err, req, reply) => {
-    if (err.code !== 'FST_ERR_CTP_BODY_TOO_LARGE') return reply.send(err)
+    if (err.status === 408) {
+      return reply.code(408).header('Connection', 'close').type('text/plain').send('request body timeout')
+    }
+    if (err.code !== 'FST_ERR_CTP_BODY_TOO_LARGE' && err.status !== 413) return reply.send(err)
     const headers = headersOf(req)
     const [status, text] = r.precheck(headers, String(r.maxBytes + 1))
     return reply.code(status).header('Connection', 'close').type('text/plain').send(text)

@@ -196,5 +196,6 @@ export type Event =
   | WithToJSON<ContactsMessage> | WithToJSON<InteractiveMessage> | WithToJSON<ButtonMessage>
   | WithToJSON<ReactionMessage> | WithToJSON<OrderMessage> | WithToJSON<SystemMessage>
   | WithToJSON<EditMessage> | WithToJSON<RevokeMessage> | WithToJSON<UnsupportedMessage>
+  | WithToJSON<UnknownTypeMessage> | WithToJSON<RequestWelcomeMessage>
   | WithToJSON<OtherMessage>
   | StatusEvent | ErrorEvent | FieldUpdateEvent | UnknownEvent

@@ -17,6 +17,8 @@ const shutdown = require('./shutdown.js')
 const MAX_BODY = 1 << 20
 // The core's ceiling on concurrent handlers (`wa360::input::MAX_CONCURRENCY`).
 const MAX_CONCURRENCY = 1024
+// The most events one claim takes (the core's `wa360::input::MAX_CLAIM`).
+const MAX_CLAIM = 1000
 // setTimeout holds at most 2^31 - 1 ms (about 24.8 days); longer fires at once.
 const MAX_TIMER_MS = 2 ** 31 - 1
 
@@ -72,11 +74,16 @@ function timeoutError(ms) {
 }
 
 /**
- * The consumers of this process: `concurrency` loops of claim → onEvents → ack / nack.
+ * The consumers of this process: one claimer that takes as many events as there are free
+ * slots (`concurrency` in all), and a call of onEvents → ack / nack per event.
  * Each call gets `{ signal }`, aborted at `handlerTimeoutMs` and when `close()` gives up on it.
  * A JavaScript call cannot be stopped from outside, so the event stays held until the handler
  * settles, and how it settles decides (a rejection is a failed attempt): never two calls at
  * once for one event.
+ *
+ * One claimer, not one loop per slot: idle loops each polled the store every 200 ms on the
+ * blocking pool and were all woken by every handled event, which at a high `concurrency`
+ * cost a core and delayed the receiver's own answers (its store writes share that pool).
  */
 function startConsumers(inbox, onEvents, onError, concurrency, handlerTimeoutMs) {
   const consumer = inbox.consumer()
@@ -86,94 +93,126 @@ function startConsumers(inbox, onEvents, onError, concurrency, handlerTimeoutMs)
   // theirs to report (a nack would count a shutdown as a failed attempt). Only those: an
   // event claimed after the release is reported as usual.
   const givenUp = new Set()
-  // Idle loops wait on unref'd timers, not in a blocking claim: consumers never keep the
-  // process alive on their own (a script that only imports the app ends; while a server
-  // listens, it holds the process), and no thread of the pool waits for them.
-  const sleepers = new Set()
+  // Every call in progress (handler, then its ack or nack), for close() to wait on.
+  const calls = new Set()
+  let free = concurrency
+  // The claimer waits on an unref'd timer, not in a blocking claim: consumers never keep
+  // the process alive on their own (a script that only imports the app ends; while a server
+  // listens, it holds the process), and no thread of the pool waits for them. A wake-up
+  // that comes while it is claiming is kept for its next wait, so none is lost.
+  let sleeper = null
+  let woken = false
   function idle(ms) {
+    if (woken) {
+      woken = false
+      return Promise.resolve()
+    }
     return new Promise((resolve) => {
-      const done = () => { clearTimeout(timer); sleepers.delete(done); resolve() }
+      const done = () => { clearTimeout(timer); if (sleeper === done) sleeper = null; resolve() }
       const timer = setTimeout(done, ms)
       timer.unref()
-      sleepers.add(done)
+      sleeper = done
     })
   }
-  function wake() { for (const done of [...sleepers]) done() }
-  async function loop() {
+  function wake() {
+    if (sleeper) sleeper()
+    else woken = true
+  }
+  async function handle(d) {
+    const [event] = materialise(`[${d.eventJson}]`)
+    const control = new AbortController()
+    running.add(control)
+    const timer = handlerTimeoutMs === Infinity
+      ? null
+      : setTimeout(() => {
+        onError(new Error(`wa360 inbox: the handler of event ${d.id} ran past handlerTimeoutMs (${handlerTimeoutMs} ms); its signal is aborted`))
+        control.abort(timeoutError(handlerTimeoutMs))
+      }, handlerTimeoutMs).unref()
+    let failed = false
+    let e
+    try {
+      await onEvents([event], null, { signal: control.signal })
+    } catch (error) {
+      failed = true
+      e = error
+    } finally {
+      clearTimeout(timer)
+      running.delete(control)
+    }
+    if (givenUp.delete(control)) return
+    if (failed) {
+      try {
+        const outcome = await consumer.nack(d.id, describe(e))
+        // Every failure is told, as Python logs each one: a retried failure too (with the
+        // default 8 attempts, the first word of a broken handler would otherwise come
+        // with its dead letter, hours later).
+        if (outcome === 'retry') onError(Object.assign(new Error(`wa360 inbox: the handler failed on attempt ${d.attempt}; event ${d.id} will be retried`), { cause: e }))
+        if (outcome === 'dead') onError(Object.assign(new Error(`wa360 inbox: event ${d.id} dead-lettered after ${d.attempt} attempts`), { cause: e }))
+        // As Python logs it: the failure came after the lease ran out.
+        if (outcome === 'not_held') onError(Object.assign(new Error(`wa360 inbox: the handler failed on attempt ${d.attempt} after the lease of event ${d.id} ran out; another worker runs it`), { cause: e }))
+      } catch (e2) { onError(e2) }
+      return
+    }
+    try {
+      // `false`: the lease ran out while the handler ran (another worker may have
+      // taken the event); told, as Python logs it, so that it leaves a trace.
+      if (!(await consumer.ack(d.id))) {
+        onError(new Error(`wa360 inbox: event ${d.id} was handled after its lease ran out; another worker may run it again`))
+      }
+    } catch (e) { onError(e) }
+  }
+  async function claimer() {
     while (!consumer.stopped) {
+      if (free === 0) {
+        // Woken when a call ends.
+        await idle(IDLE_POLL_MS)
+        continue
+      }
       let got
       try {
-        got = await consumer._nextJson(1, 0)
+        got = await consumer._nextJson(Math.min(free, MAX_CLAIM), 0)
       } catch (e) {
         onError(e)
         await idle(500)
         continue
       }
+      // close() began while this claim ran: it releases these events (the core's release
+      // waits for the claim), so they must not be handled here as well.
+      if (consumer.stopped) return
       if (got.length === 0) {
         await idle(IDLE_POLL_MS)
         continue
       }
       for (const d of got) {
-        const [event] = materialise(`[${d.eventJson}]`)
-        const control = new AbortController()
-        running.add(control)
-        const timer = handlerTimeoutMs === Infinity
-          ? null
-          : setTimeout(() => {
-            onError(new Error(`wa360 inbox: the handler of event ${d.id} ran past handlerTimeoutMs (${handlerTimeoutMs} ms); its signal is aborted`))
-            control.abort(timeoutError(handlerTimeoutMs))
-          }, handlerTimeoutMs).unref()
-        let failed = false
-        let e
-        try {
-          await onEvents([event], null, { signal: control.signal })
-        } catch (error) {
-          failed = true
-          e = error
-        } finally {
-          clearTimeout(timer)
-          running.delete(control)
-        }
-        if (givenUp.delete(control)) continue
-        if (failed) {
-          try {
-            const outcome = await consumer.nack(d.id, describe(e))
-            // Every failure is told, as Python logs each one: a retried failure too (with the
-            // default 8 attempts, the first word of a broken handler would otherwise come
-            // with its dead letter, hours later).
-            if (outcome === 'retry') onError(Object.assign(new Error(`wa360 inbox: the handler failed on attempt ${d.attempt}; event ${d.id} will be retried`), { cause: e }))
-            if (outcome === 'dead') onError(Object.assign(new Error(`wa360 inbox: event ${d.id} dead-lettered after ${d.attempt} attempts`), { cause: e }))
-            // As Python logs it: the failure came after the lease ran out.
-            if (outcome === 'not_held') onError(Object.assign(new Error(`wa360 inbox: the handler failed on attempt ${d.attempt} after the lease of event ${d.id} ran out; another worker runs it`), { cause: e }))
-          } catch (e2) { onError(e2) }
-          continue
-        }
-        try {
-          // `false`: the lease ran out while the handler ran (another worker may have
-          // taken the event); told, as Python logs it, so that it leaves a trace.
-          if (!(await consumer.ack(d.id))) {
-            onError(new Error(`wa360 inbox: event ${d.id} was handled after its lease ran out; another worker may run it again`))
-          }
-        } catch (e) { onError(e) }
+        free--
+        const call = handle(d).catch(onError).finally(() => {
+          free++
+          calls.delete(call)
+          // A slot is free, and the next event of this conversation may be ready now.
+          wake()
+        })
+        calls.add(call)
       }
-      // The next event of this conversation may be ready now.
-      wake()
     }
   }
-  const loops = Array.from({ length: concurrency }, () => loop().catch(onError))
+  const claiming = claimer().catch(onError)
+  const settled = async () => {
+    await claiming
+    await Promise.allSettled([...calls])
+  }
   return {
     consumer,
-    /** Events were stored: idle loops claim at once. */
+    /** Events were stored: an idle claimer claims at once. */
     wake,
     /** Stop claiming, let running handlers finish up to `graceMs`, release the rest. */
     async close(graceMs) {
       consumer.stop()
       wake()
       if (graceMs === Infinity) {
-        await Promise.allSettled(loops)
+        await settled()
       } else {
         const t = delay(graceMs)
-        await Promise.race([Promise.allSettled(loops), t.p])
+        await Promise.race([settled(), t.p])
         t.cancel()
       }
       // Give the events back first, then abort: a handler that rejects on its signal would

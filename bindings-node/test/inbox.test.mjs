@@ -343,3 +343,54 @@ test('without an inbox, repeats are dropped in memory (as in Python)', async () 
   await new Promise((resolve) => setImmediate(resolve))
   assert.deepEqual(seen, ['wamid.D1'])
 })
+
+// One claimer feeds every slot: `concurrency` calls run at once, never more, and each event
+// is handled once.
+test('handlers run up to concurrency at once and never more, each event once', async () => {
+  let running = 0
+  let most = 0
+  const seen = []
+  const r = makeReceiver({
+    insecureSkipVerify: true, inbox: 'memory://', concurrency: 3, shutdownSignals: false,
+    async onEvents([event]) {
+      running += 1
+      most = Math.max(most, running)
+      await new Promise((resolve) => setTimeout(resolve, 30))
+      running -= 1
+      seen.push(event.id)
+    },
+  })
+  for (let i = 0; i < 20; i++) {
+    // 20 conversations: nothing orders them.
+    assert.deepEqual(await r.handlePost([], text(`15550003${String(i).padStart(3, '0')}`, `wamid.C${i}`)), [200, 'OK'])
+  }
+  await waitFor(() => seen.length === 20, 10000, 'all handled')
+  assert.deepEqual([...seen].sort(), Array.from({ length: 20 }, (_, i) => `wamid.C${i}`).sort())
+  assert.equal(most, 3)
+  assert.equal(await r.close(1000), 0)
+})
+
+// close() while a claim is still running: the events it takes are released by close(),
+// never handed to a handler as well (one would then run twice: here and in another worker).
+test('an event claimed while close() runs is released, not handled', async () => {
+  for (let trial = 0; trial < 20; trial++) {
+    const dir = mkdtempSync(join(tmpdir(), 'wa360-close-race-'))
+    const url = `sqlite://${join(dir, 'inbox.db')}`
+    const seen = []
+    const r = makeReceiver({
+      insecureSkipVerify: true, inbox: url, concurrency: 2, shutdownSignals: false,
+      onError: () => {},
+      async onEvents([event]) { seen.push(event.id) },
+    })
+    const wamid = `wamid.R${trial}`
+    assert.deepEqual(await r.handlePost([], text('15550004444', wamid)), [200, 'OK'])
+    await r.close(0)
+    const after = new Inbox(url)
+    // An ack sent before the close may still be on its way.
+    let stats
+    await waitFor(async () => { stats = await after.stats(); return stats.inFlight === 0 }, 5000, 'nothing in flight')
+    // Either handled before the close (and acked), or given back untouched: never both.
+    assert.equal(stats.handled + stats.ready, 1, JSON.stringify(stats))
+    assert.equal(seen.length, stats.handled, `${JSON.stringify(seen)} ${JSON.stringify(stats)}`)
+  }
+})

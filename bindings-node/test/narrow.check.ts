@@ -11,6 +11,9 @@ for (const ev of evs) {
         if (ev.interactive.type === 'button_reply') { const t: string = ev.interactive.button_reply.title; void t }
         break
       case 'reaction': { const m: string = ev.reaction.message_id; void m; break }
+      // Both are known types (isKnownMessage is true for them): each narrows to its payload.
+      case 'request_welcome': { const w: Record<string, unknown> | null = ev.request_welcome; void w; break }
+      case 'unknown': { const u: Record<string, unknown> | null = ev.unknown; void u; break }
       default: break
     }
   }

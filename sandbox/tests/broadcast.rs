@@ -663,3 +663,55 @@ async fn a_pause_or_stop_holds_the_sends_waiting_for_a_slot() {
     assert!(s.complete, "{s:?}");
     each_accepted_once(&sb, 16);
 }
+
+/// An outage longer than `max_outage` (here the API unreachable: nothing listens at the
+/// base URL) ends the run with a `connection` error and leaves every recipient pending:
+/// the sends never went out, so no attempt was counted. Those attempts used to count once
+/// the outage passed 10 minutes, and every recipient left was failed, for good, within
+/// seconds: a run after the outage sent nothing. Here the next run sends each one once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_outage_past_max_outage_ends_the_run_and_fails_no_one() {
+    const N: usize = 6;
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let nowhere = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let campaign = campaign(N);
+    let ledger = Ledger::open(temp_ledger("outage"), &campaign).unwrap();
+    let unreachable = Client::builder()
+        .base_url(&nowhere)
+        .api_key("test-key")
+        .governor(GovernorConfig::default().pair_rate(None, 1))
+        .build()
+        .unwrap();
+    let opts = BroadcastOptions {
+        concurrency: 2,
+        max_attempts: 1,
+        max_outage: Duration::from_secs(2),
+        ..BroadcastOptions::default()
+    };
+    let err = tokio::time::timeout(
+        Duration::from_secs(60),
+        unreachable.broadcast(&campaign, &ledger, opts),
+    )
+    .await
+    .expect("the run ends")
+    .unwrap_err();
+    assert_eq!(err.code().as_str(), "connection", "{err}");
+    let counts = ledger.counts().unwrap();
+    assert_eq!((counts.pending, counts.failed), (N as u64, 0), "{counts:?}");
+    // The API is back: the next run sends every recipient, once.
+    let sb = scaled(0.01).await;
+    let opts = BroadcastOptions {
+        max_attempts: 1,
+        ..BroadcastOptions::default()
+    };
+    let summary = tokio::time::timeout(
+        Duration::from_secs(60),
+        client(&sb).broadcast(&campaign, &ledger, opts),
+    )
+    .await
+    .expect("the run ends")
+    .unwrap();
+    assert!(summary.complete, "{summary:?}");
+    each_accepted_once(&sb, N);
+}

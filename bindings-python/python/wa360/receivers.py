@@ -477,6 +477,10 @@ class _ConsumerPool:
                 log.exception("wa360 inbox: claim failed; retrying")
                 time.sleep(0.5)
                 continue
+            if c.stopped:
+                # close() began while this claim ran: it releases these events (its release
+                # waits for the claim), so they must not be handled here as well.
+                return
             for d in got:
                 try:
                     self._run_sync(d)
@@ -566,6 +570,11 @@ class _ConsumerPool:
                 log.exception("wa360 inbox: claim failed; retrying")
                 time.sleep(0.5)
                 continue
+            if c.stopped:
+                # close() began while this claim ran: it releases these events (its release
+                # waits for the claim), so they must not be handled here as well.
+                self._release_slots(free)
+                return
             self._release_slots(free - len(got))
             for i, d in enumerate(got):
                 try:

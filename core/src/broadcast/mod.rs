@@ -406,9 +406,12 @@ pub struct BroadcastOptions {
     pub max_wait: Duration,
     /// Attempts per recipient (default 5) for requests that may have been written and were
     /// refused in a way that is safe to repeat (a rate limit, a transient error). A send
-    /// that never went out (no governor slot, no connection) is not counted, for up to
-    /// 10 minutes of such sends in a row; then it counts too, so the run ends.
+    /// that never went out (no governor slot, no connection) is never counted.
     pub max_attempts: u32,
+    /// How long a run holds while no send can go out (no connection, no governor slot: an
+    /// outage) before it ends with a `connection` or `store` error (default 10 min). The
+    /// recipients not sent stay pending for the next run.
+    pub max_outage: Duration,
     /// No send before this time (Unix milliseconds); stored in the ledger.
     pub not_before_ms: Option<i64>,
     /// Called with progress at most every `progress_interval` and at the end.
@@ -426,6 +429,7 @@ impl Default for BroadcastOptions {
             unknown_window: Duration::from_secs(15 * 60),
             max_wait: Duration::from_secs(60),
             max_attempts: 5,
+            max_outage: Duration::from_secs(600),
             not_before_ms: None,
             progress: None,
             progress_interval: Duration::from_millis(200),
@@ -441,6 +445,7 @@ impl std::fmt::Debug for BroadcastOptions {
             .field("unknown_window", &self.unknown_window)
             .field("max_wait", &self.max_wait)
             .field("max_attempts", &self.max_attempts)
+            .field("max_outage", &self.max_outage)
             .field("not_before_ms", &self.not_before_ms)
             .finish_non_exhaustive()
     }
@@ -521,9 +526,6 @@ fn classify(result: Result<crate::client::SendResponse>, attempts_left: bool) ->
     }
 }
 
-/// How long a run holds for sends that cannot go out before it counts them as attempts.
-const NOT_SENT_SPELL_MAX: Duration = Duration::from_secs(600);
-
 /// How long an accepted send's record is tried again while the ledger refuses writes.
 /// Shorter than the default quiet window (900 s), so another run sends the row again
 /// only if the user chose a shorter one.
@@ -570,8 +572,9 @@ fn record_accepted(ledger: &Ledger, to: &str, wamid: &str) -> Result<()> {
 
 /// A run's pause for sends that could not go out at all (the governor's store or the
 /// network is down): until when nothing is claimed, and the spell of such sends.
-#[derive(Default)]
 struct Hold {
+    /// How long a spell may last (`BroadcastOptions::max_outage`).
+    max_spell: Duration,
     /// Until when (Unix ms) nothing is claimed.
     until_ms: AtomicI64,
     /// When the spell of sends that could not go out started (Unix ms), 0 when there is none.
@@ -581,6 +584,15 @@ struct Hold {
 }
 
 impl Hold {
+    fn new(max_spell: Duration) -> Self {
+        Hold {
+            max_spell,
+            until_ms: AtomicI64::new(0),
+            spell_ms: AtomicI64::new(0),
+            pauses: AtomicU32::new(0),
+        }
+    }
+
     /// How long claiming still waits, in ms (0 or less: not held).
     fn remaining_ms(&self) -> i64 {
         self.until_ms.load(Ordering::SeqCst) - now_ms()
@@ -588,8 +600,7 @@ impl Hold {
 
     /// A send could not go out (`delay`: its own retry delay; `no_connection`: the
     /// connection never opened, else the governor refused). Pauses claiming and returns
-    /// `true`; `false` once such sends have gone on for [`NOT_SENT_SPELL_MAX`]: the send
-    /// then counts as an attempt.
+    /// `true`; `false` once such sends have gone on for `max_spell`: the run then ends.
     fn not_sent(&self, delay: Duration, no_connection: bool) -> bool {
         let now = now_ms();
         let started =
@@ -600,7 +611,7 @@ impl Hold {
                 Ok(_) => now,
                 Err(started) => started,
             };
-        if now - started > ms(NOT_SENT_SPELL_MAX) {
+        if now - started > ms(self.max_spell) {
             return false;
         }
         let pause = if no_connection {
@@ -744,7 +755,7 @@ impl Client {
         ));
         let sem = Arc::new(tokio::sync::Semaphore::new(options.concurrency));
         let accepted_run = Arc::new(std::sync::atomic::AtomicU64::new(0));
-        let hold = Arc::new(Hold::default());
+        let hold = Arc::new(Hold::new(options.max_outage));
         let mut tasks = tokio::task::JoinSet::new();
         let mut last_progress: Option<Instant> = None;
         let mut last_poll = Instant::now() - Duration::from_secs(1);
@@ -897,6 +908,7 @@ impl Client {
                 let accepted_run = Arc::clone(&accepted_run);
                 let max_wait = options.max_wait;
                 let max_attempts = options.max_attempts;
+                let max_outage = options.max_outage;
                 let sending = Arc::clone(&sending);
                 let hold = Arc::clone(&hold);
                 let go = Arc::clone(&go);
@@ -910,24 +922,32 @@ impl Client {
                     let withdrawn = matches!(&result, Err(e)
                         if e.code() == ErrorCode::RateLimited && e.status().is_none())
                         && !go();
-                    let mut outcome = if withdrawn {
+                    let outcome = if withdrawn {
                         Outcome::Withdrawn
                     } else {
                         classify(result, attempts < max_attempts)
                     };
+                    let mut gave_up = None;
                     match outcome {
                         Outcome::NotSent(d, no_connection) => {
                             if !hold.not_sent(d, no_connection) {
                                 // Held for too long (a base URL that never resolves, a store
-                                // that stays down): from now on each such send counts as an
-                                // attempt, so the run ends, failing what cannot be sent.
-                                outcome = if attempts < max_attempts {
-                                    Outcome::Retry(d)
-                                } else if no_connection {
-                                    Outcome::Failed(ErrorCode::Connection, None)
+                                // that stays down): the run ends with an error. The send never
+                                // went out, so it is put back without counting an attempt,
+                                // as every other one is: a run started once the network or
+                                // the store is back sends them. (Counting the attempts failed
+                                // every recipient left, for good, within seconds.)
+                                gave_up = Some(if no_connection {
+                                    Error::Connection(format!(
+                                        "broadcast ended: no connection to the API for {} s; the recipients not sent stay pending (run the broadcast again)",
+                                        max_outage.as_secs()
+                                    ))
                                 } else {
-                                    Outcome::Failed(ErrorCode::RateLimited, None)
-                                };
+                                    Error::Store(format!(
+                                        "broadcast ended: the governor gave no send slot for {} s; the recipients not sent stay pending (run the broadcast again)",
+                                        max_outage.as_secs()
+                                    ))
+                                });
                             }
                         }
                         Outcome::Accepted(_) => {
@@ -957,7 +977,11 @@ impl Client {
                         }
                         marked
                     })
-                    .await
+                    .await?;
+                    match gave_up {
+                        Some(e) => Err(e),
+                        None => Ok(()),
+                    }
                 });
             }
             Ok(())

@@ -118,6 +118,8 @@ struct Entry {
     scale: f64,
     scale_at: Duration,
     last_decrease: Option<Duration>,
+    /// Last use of the key.
+    touched: Duration,
 }
 
 impl Entry {
@@ -128,6 +130,7 @@ impl Entry {
             scale: 1.0,
             scale_at: now,
             last_decrease: None,
+            touched: now,
         }
     }
 
@@ -136,28 +139,39 @@ impl Entry {
         (self.scale + inc.max(0.0) * dt).min(1.0)
     }
 
-    /// Nothing here that a fresh entry would not also say.
+    /// Nothing here that a fresh entry would not also say, or unused for [`FORGET_AFTER`]
+    /// (as the Redis store's keys expire): a `131056` count of a user not written to since
+    /// is forgotten, instead of escalating the next back-off days later.
     fn is_idle(&self, now: Duration) -> bool {
-        self.tat <= now && self.count == 0 && self.scale >= 1.0
+        (self.tat <= now && self.count == 0 && self.scale >= 1.0) || self.is_forgotten(now)
+    }
+
+    fn is_forgotten(&self, now: Duration) -> bool {
+        self.tat <= now && now.saturating_sub(self.touched) >= FORGET_AFTER
     }
 }
 
-/// At this many keys the store drops the idle ones (bounded memory).
+/// At this many keys the store drops the idle ones (bounded memory); then again once the
+/// map has doubled since, so a map of live keys is not scanned at every new key.
 const PRUNE_AT: usize = 100_000;
+
+/// A key unused this long is forgotten, as the Redis store's keys expire (`redis_store.rs`).
+const FORGET_AFTER: Duration = Duration::from_secs(3600);
 
 /// The in-process store (the default): one mutex over a map, shared by every clone of a
 /// client that holds it.
 #[derive(Debug)]
 pub struct MemoryStore {
     epoch: Instant,
-    map: Mutex<HashMap<String, Entry>>,
+    /// The keys, and the size at which they are pruned next.
+    map: Mutex<(HashMap<String, Entry>, usize)>,
 }
 
 impl Default for MemoryStore {
     fn default() -> Self {
         MemoryStore {
             epoch: Instant::now(),
-            map: Mutex::new(HashMap::new()),
+            map: Mutex::new((HashMap::new(), PRUNE_AT)),
         }
     }
 }
@@ -169,16 +183,22 @@ impl MemoryStore {
     }
 
     fn with<T>(&self, key: &str, f: impl FnOnce(&mut Entry, Duration) -> T) -> T {
-        let mut map = self.map.lock().unwrap_or_else(|p| p.into_inner());
+        let mut guard = self.map.lock().unwrap_or_else(|p| p.into_inner());
+        let (map, prune_at) = &mut *guard;
         // Read under the lock: a `now` read before it could be older than the `tat` another
         // thread wrote meanwhile, and a slot free now looked taken ("next slot in 0.000 s").
         let now = self.epoch.elapsed();
-        if map.len() >= PRUNE_AT && !map.contains_key(key) {
+        if map.len() >= *prune_at && !map.contains_key(key) {
             map.retain(|_, e| !e.is_idle(now));
+            *prune_at = PRUNE_AT.max(map.len() * 2);
         }
         let e = map
             .entry(key.to_string())
             .or_insert_with(|| Entry::new(now));
+        if e.is_forgotten(now) {
+            *e = Entry::new(now);
+        }
+        e.touched = now;
         f(e, now)
     }
 }
@@ -249,8 +269,8 @@ impl GovernorStore for MemoryStore {
         // Called after every accepted send: a key that is not in the map already has a
         // count of 0, so look it up by `&str` instead of going through `with`, which would
         // allocate the key and insert an entry per recipient (docs/performance.md, client).
-        let mut map = self.map.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(e) = map.get_mut(key) {
+        let mut guard = self.map.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(e) = guard.0.get_mut(key) {
             e.count = 0;
         }
         ready(())
@@ -280,6 +300,24 @@ impl GovernorStore for MemoryStore {
 mod tests {
     use super::*;
     use std::sync::Arc;
+
+    /// A `131056` count of a user not written to for an hour is forgotten (the Redis store's
+    /// key expires): the next refusal starts the back-off again instead of escalating it, and
+    /// the entry no longer holds memory at the next prune.
+    #[test]
+    fn a_count_unused_for_an_hour_is_forgotten_as_in_redis() {
+        let store = MemoryStore::new();
+        let bump = |s: &MemoryStore| futures_executor_block_on(s.bump("u"));
+        assert_eq!(bump(&store), 1);
+        assert_eq!(bump(&store), 2);
+        // An hour later (the store's clock moved back instead of waiting for it).
+        let later = MemoryStore {
+            epoch: store.epoch - FORGET_AFTER - Duration::from_secs(1),
+            map: Mutex::new(std::mem::take(&mut *store.map.lock().unwrap())),
+        };
+        assert!(later.map.lock().unwrap().0["u"].is_idle(later.epoch.elapsed()));
+        assert_eq!(bump(&later), 1, "counted again from 1");
+    }
 
     /// Several threads reserving on one key with no interval and no wait are all granted.
     /// `now` was read before the lock: a thread that read it earlier but locked later saw

@@ -109,6 +109,16 @@ impl Consumer {
                     }
                 }
             })
+            .map_err(|e| {
+                // Claims still work; leases are not renewed, so a handler longer than the
+                // lease may be run again by another consumer.
+                tracing::error!(
+                    target: "wa360::inbox",
+                    consumer = %state.name,
+                    error = %e,
+                    "inbox lease renewal thread could not start: leases of this consumer will not be renewed"
+                );
+            })
             .ok();
         let keeper = Arc::new(Keeper(
             Mutex::new(handle),
@@ -139,6 +149,12 @@ impl Consumer {
                 return Ok(Vec::new());
             }
             let mut claiming = lock(&self.state.claiming);
+            // Again, with the lock: a close() that stopped this consumer meanwhile releases
+            // what it holds once this lock is free, and must not miss what a claim would take
+            // now (it would be handed to a handler after the release, its lease unrenewed).
+            if self.is_stopped() {
+                return Ok(Vec::new());
+            }
             if *claiming {
                 // A claim failed after the store may have run it (Redis: the reply was
                 // lost). Its events were handed to this consumer, which never knew: they
@@ -155,6 +171,23 @@ impl Consumer {
                     return Err(e);
                 }
             };
+            let mut held = lock(&self.state.held);
+            // An event this consumer holds already: the call handling it still runs, but its
+            // lease ran out (the renewals failed: another process held the store's write
+            // lock, Redis did not answer), and the store handed it back to its own owner.
+            // Handed out again it would run twice at once under one name, and the first
+            // call's ack or nack would settle the second claim. It stays with the first call,
+            // whose lease the claim has just renewed (and the renewals go on renewing).
+            let (again, got): (Vec<Delivery>, Vec<Delivery>) =
+                got.into_iter().partition(|d| held.contains_key(&d.id));
+            for d in &again {
+                tracing::warn!(
+                    target: "wa360::inbox",
+                    consumer = %self.state.name,
+                    id = %d.id,
+                    "inbox event claimed again while its call still runs (its lease ran out: the renewals failed); left to that call"
+                );
+            }
             if !got.is_empty() {
                 for d in &got {
                     tracing::debug!(
@@ -165,11 +198,12 @@ impl Consumer {
                         "inbox event claimed"
                     );
                 }
-                let mut held = lock(&self.state.held);
                 held.extend(got.iter().map(|d| (d.id.clone(), d.attempt)));
+                drop(held);
                 drop(claiming);
                 return Ok(got);
             }
+            drop(held);
             drop(claiming);
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
@@ -204,8 +238,11 @@ impl Consumer {
 
     /// The handler succeeded.
     pub fn ack(&self, id: &str) -> Result<bool> {
-        let r = self.state.inbox.ack(&self.state.name, id);
+        // No longer held before the store is told: a close() meanwhile must not release an
+        // event whose call has ended (it would run again elsewhere), and a claim meanwhile
+        // may hand it out once the store lets it go (a retry after a nack).
         let attempt = lock(&self.state.held).remove(id);
+        let r = self.state.inbox.ack(&self.state.name, id);
         if let Ok(acked) = r {
             tracing::debug!(
                 target: "wa360::inbox",
@@ -222,8 +259,9 @@ impl Consumer {
     /// The handler failed with `error`.
     /// The handler's `error` is stored with the event, never logged (it may quote user data).
     pub fn nack(&self, id: &str, error: &str) -> Result<Nacked> {
-        let r = self.state.inbox.nack(&self.state.name, id, error);
+        // As in `ack`: no longer held before the store is told.
         let attempt = lock(&self.state.held).remove(id);
+        let r = self.state.inbox.nack(&self.state.name, id, error);
         let consumer = &self.state.name;
         match &r {
             Ok(Nacked::Retry(delay)) => tracing::info!(
@@ -271,6 +309,8 @@ impl Consumer {
     /// Give back every event still held, unhandled and without counting the
     /// attempt (end of a graceful shutdown). Returns how many.
     pub fn release_held(&self) -> Result<usize> {
+        // After a claim in flight: what it takes is released too.
+        let _claiming = lock(&self.state.claiming);
         let ids: Vec<String> = lock(&self.state.held).drain().map(|(id, _)| id).collect();
         let mut n = 0;
         for id in ids {

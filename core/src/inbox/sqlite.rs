@@ -28,6 +28,9 @@ use crate::webhook::Event;
 use crate::webhook::dedupe::{DedupeKey, FoldOutcome, MessageState, fold_status};
 use crate::{Error, Result};
 
+/// Rows one prune transaction deletes at most (a few milliseconds of the write lock).
+const PRUNE_BATCH: usize = 2_000;
+
 /// `PRAGMA application_id` of an inbox file ("wa36"), so that another
 /// application's database is refused instead of being written into.
 const APPLICATION_ID: i64 = 0x7761_3336;
@@ -367,6 +370,25 @@ impl SqliteInbox {
     /// A search that found nothing is not repeated until the file changes or the next
     /// retry time or lease end comes: an idle consumer's poll costs one read of
     /// `data_version`.
+    /// The periodic prune, on a thread of its own: the delivery that found it due must not
+    /// wait for it (its answer is due in 80 ms). Best effort, as before: a prune that fails
+    /// or cannot start is tried again at the next interval.
+    fn prune_in_background(&self) {
+        let me = SqliteInbox {
+            shared: Arc::clone(&self.shared),
+        };
+        let started = std::thread::Builder::new()
+            .name("wa360-inbox-prune".into())
+            .spawn(move || {
+                if let Err(e) = me.prune() {
+                    tracing::warn!(target: "wa360::inbox", inbox = %me.shared.label, error = %e, "inbox prune failed; tried again later");
+                }
+            });
+        if let Err(e) = started {
+            tracing::warn!(target: "wa360::inbox", inbox = %self.shared.label, error = %e, "inbox prune not started; tried again later");
+        }
+    }
+
     fn candidates(&self, now: i64, want: i64) -> Result<Vec<i64>> {
         let fail = |e| store_error(&self.shared.label, "cannot search", e);
         let search = |c: &Connection| -> rusqlite::Result<Vec<i64>> {
@@ -710,7 +732,7 @@ impl Inbox for SqliteInbox {
             self.notify();
         }
         if self.shared.pruned.due() {
-            let _ = self.prune();
+            self.prune_in_background();
         }
         Ok(out)
     }
@@ -719,8 +741,6 @@ impl Inbox for SqliteInbox {
         if max == 0 {
             return Ok(Vec::new());
         }
-        let now = now_ms();
-        let lease_until = now.saturating_add(ms(self.shared.opts.lease));
         let max_attempts = i64::from(self.shared.opts.max_attempts);
         let mut rows = Vec::new();
         // Entries dead-lettered on the way (their attempts spent) make room: search again,
@@ -728,11 +748,16 @@ impl Inbox for SqliteInbox {
         for _ in 0..4 {
             // A few more than asked: some may turn out to be dead or taken meanwhile.
             let want = ((max - rows.len()) as i64).saturating_mul(2);
-            let found = self.candidates(now, want)?;
+            let found = self.candidates(now_ms(), want)?;
             if found.is_empty() {
                 break;
             }
             let (taken, expired) = self.write_lazy("cannot claim from", |tx| {
+                // The clock is read under the write lock: waiting for it (up to the busy
+                // timeout) must not eat into the lease, or a claim could hand out an
+                // event whose lease has already run out, for another consumer to take.
+                let now = now_ms();
+                let lease_until = now.saturating_add(ms(self.shared.opts.lease));
                 // Each candidate is taken only if it is still claimable now, under the
                 // write lock: the same rule the search used, checked again row by row.
                 let mut take = tx.prepare_cached(CLAIM_TAKE)?;
@@ -819,8 +844,9 @@ impl Inbox for SqliteInbox {
     }
 
     fn extend(&self, consumer: &str, ids: &[String]) -> Result<usize> {
-        let until = now_ms().saturating_add(ms(self.shared.opts.lease));
         self.write_lazy("cannot renew leases in", |tx| {
+            // Under the write lock, as for a claim: the wait for it is not lease time.
+            let until = now_ms().saturating_add(ms(self.shared.opts.lease));
             let mut renew = tx.prepare_cached(
                 "UPDATE entries SET lease_until = ?3
                  WHERE id = ?2 AND state = 1 AND lease_owner = ?1",
@@ -1021,17 +1047,36 @@ impl Inbox for SqliteInbox {
         })
     }
 
+    /// In batches of [`PRUNE_BATCH`] rows, each its own short transaction: one transaction
+    /// for every expired key held the write lock of every process for as long as it took
+    /// (seconds for a million keys, after an outage), and their accepts answered 503 or
+    /// their lease renewals failed meanwhile.
     fn prune(&self) -> Result<usize> {
         let cutoff = now_ms() - ms(self.shared.opts.retention);
-        self.write_lazy("cannot prune", |tx| {
-            let a = tx.execute("DELETE FROM dedupe WHERE seen_at < ?1", [cutoff])?;
-            let b = tx.execute("DELETE FROM statuses WHERE updated_at < ?1", [cutoff])?;
-            let c = tx.execute(
+        let mut total = 0;
+        for sql in [
+            "DELETE FROM dedupe WHERE dkey IN
+               (SELECT dkey FROM dedupe WHERE seen_at < ?1 LIMIT ?2)",
+            "DELETE FROM statuses WHERE msg_id IN
+               (SELECT msg_id FROM statuses WHERE updated_at < ?1 LIMIT ?2)",
+        ] {
+            loop {
+                let n = self.write_lazy("cannot prune", |tx| {
+                    tx.execute(sql, params![cutoff, PRUNE_BATCH as i64])
+                })?;
+                total += n;
+                if n < PRUNE_BATCH {
+                    break;
+                }
+            }
+        }
+        total += self.write_lazy("cannot prune", |tx| {
+            tx.execute(
                 "DELETE FROM bodies WHERE NOT EXISTS (SELECT 1 FROM entries WHERE body_id = bodies.id)",
                 [],
-            )?;
-            Ok(a + b + c)
-        })
+            )
+        })?;
+        Ok(total)
     }
 
     fn options(&self) -> &InboxOptions {

@@ -239,11 +239,43 @@ fn a_new_handle_prunes_at_its_first_accept() {
     let recycled = open(&url).unwrap();
     std::thread::sleep(Duration::from_millis(5));
     accept(&*recycled, &testing::inbound_text("111", "x", "wamid.P3"));
+    // The prune runs beside the accept (its delivery does not wait for it).
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while recycled.stats().unwrap().keys > 1 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
     assert!(
         recycled.stats().unwrap().keys <= 1,
         "{:?}",
         recycled.stats().unwrap()
     );
+}
+
+/// More expired keys than one prune transaction deletes: every one goes, in batches, and
+/// the keys still within retention stay.
+#[test]
+fn prune_deletes_every_expired_key_in_batches_and_keeps_the_fresh() {
+    let path = temp_path("prune-batches");
+    // No accept: it would start a prune of its own beside this one.
+    let inbox = open(&format!("sqlite://{path}")).unwrap();
+    let (old, fresh): (u64, u64) = (5_000, 3); // 2.5 batches
+    {
+        let c = rusqlite::Connection::open(&path).unwrap();
+        c.busy_timeout(Duration::from_secs(5)).unwrap();
+        c.execute_batch("BEGIN").unwrap();
+        for i in 0..old + fresh {
+            let seen_at = if i < old { 0 } else { i64::MAX / 2 };
+            c.execute(
+                "INSERT INTO dedupe(dkey, seen_at) VALUES (?1, ?2)",
+                rusqlite::params![format!("key-{i}"), seen_at],
+            )
+            .unwrap();
+        }
+        c.execute_batch("COMMIT").unwrap();
+    }
+    assert_eq!(inbox.stats().unwrap().keys, fresh + old);
+    assert!(inbox.prune().unwrap() >= old as usize);
+    assert_eq!(inbox.stats().unwrap().keys, fresh);
 }
 
 /// The file's write-ahead log and its index removed under a running receiver (a cleanup
@@ -305,4 +337,56 @@ fn an_inbox_file_deleted_or_replaced_underneath_refuses_accepts() {
             1
         );
     }
+}
+
+/// The renewals of a running call failed for longer than its lease (another process held
+/// the write lock), and the store offered the event back to the same consumer: handed out
+/// again, it ran twice at once under one name, and the first call's nack settled the second
+/// claim (which a third consumer then ran beside it). It stays with the running call.
+#[test]
+fn a_consumer_never_hands_out_again_an_event_its_running_call_holds() {
+    let path = temp_path("reclaim-own");
+    let inbox = open(&format!("sqlite://{path}?lease_ms=300&busy_timeout_ms=20")).unwrap();
+    accept(&*inbox, &testing::inbound_text("111", "x", "wamid.OWN"));
+    let c = Consumer::new(Arc::clone(&inbox));
+    let first = c.next(1, Duration::from_secs(1)).unwrap();
+    assert_eq!(first.len(), 1);
+    let holder = rusqlite::Connection::open(&path).unwrap();
+    holder.execute_batch("BEGIN IMMEDIATE;").unwrap();
+    std::thread::sleep(Duration::from_millis(700));
+    holder.execute_batch("COMMIT;").unwrap();
+    let again = c.next(1, Duration::from_millis(50)).unwrap();
+    assert!(again.is_empty(), "handed out twice: {again:?}");
+    // The running call's outcome settles its own claim, and nothing is left to run.
+    assert!(c.ack(&first[0].id).unwrap());
+    let other = Consumer::new(Arc::clone(&inbox));
+    assert!(other.next(1, Duration::from_millis(50)).unwrap().is_empty());
+}
+
+/// A claim that waited for the write lock longer than a lease handed out an event whose
+/// lease had already run out (the clock was read before the wait), and another consumer
+/// took it at once while the first call started.
+#[test]
+fn a_claim_that_waited_for_the_write_lock_hands_out_a_full_lease() {
+    let path = temp_path("stale-lease");
+    let inbox = open(&format!(
+        "sqlite://{path}?lease_ms=300&busy_timeout_ms=5000"
+    ))
+    .unwrap();
+    accept(&*inbox, &testing::inbound_text("111", "x", "wamid.WAITED"));
+    let (a, b) = (
+        Consumer::new(Arc::clone(&inbox)),
+        Consumer::new(Arc::clone(&inbox)),
+    );
+    let holder = rusqlite::Connection::open(&path).unwrap();
+    holder.execute_batch("BEGIN IMMEDIATE;").unwrap();
+    let release = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(700));
+        holder.execute_batch("COMMIT;").unwrap();
+    });
+    let got = a.next(1, Duration::from_millis(10)).unwrap();
+    release.join().unwrap();
+    assert_eq!(got.len(), 1);
+    let taken = b.next(1, Duration::from_millis(10)).unwrap();
+    assert!(taken.is_empty(), "taken over at once: {taken:?}");
 }
