@@ -331,10 +331,11 @@ impl PyConsumer {
         self.inner.is_stopped()
     }
 
-    /// Events claimed and not yet acked or nacked.
+    /// Events claimed and not yet acked or nacked. Read with the GIL released: the lock it
+    /// takes is held by threads that may wait for the GIL (to log).
     #[getter]
-    fn held(&self) -> usize {
-        self.inner.held()
+    fn held(&self, py: Python<'_>) -> usize {
+        py.detach(|| self.inner.held())
     }
 
     /// Give back every held event without counting the attempt; returns how many.

@@ -408,7 +408,23 @@ async fn run_campaign(a: RunArgs) -> CliResult {
         eprintln!("exiting now: the sends in flight are left to their status webhooks");
         std::process::exit(3);
     });
-    let summary = client.broadcast(&campaign, &ledger, opts).await?;
+    let summary = match client.broadcast(&campaign, &ledger, opts).await {
+        Ok(s) => s,
+        // An outage (no connection to the API, the governor's or the ledger's store down)
+        // ended the run, the rest still pending: 3, "resume later", as an unfinished run.
+        Err(e)
+            if matches!(
+                e.code(),
+                wa360::ErrorCode::Connection | wa360::ErrorCode::Store
+            ) =>
+        {
+            bar.finish_and_clear();
+            let mut f = Failure::from(e);
+            f.code = 3;
+            return Err(f);
+        }
+        Err(e) => return Err(e.into()),
+    };
     bar.finish_and_clear();
     let c = summary.counts;
     print_counts(&c);

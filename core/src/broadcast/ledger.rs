@@ -664,7 +664,9 @@ impl Ledger {
         let cutoff = now.saturating_sub(ms(window));
         let n = tx
             .execute(
-                "UPDATE recipients SET state = 'pending', unknown_since_ms = NULL, updated_ms = ?1 \
+                // `unknown_since_ms` stays set: the mark that one of this row's sends may have
+                // gone out, so a late status for it still settles it (see apply_status_fields).
+                "UPDATE recipients SET state = 'pending', updated_ms = ?1 \
                  WHERE state = 'unknown' AND unknown_since_ms <= ?2",
                 params![now, cutoff],
             )
@@ -881,19 +883,21 @@ impl Ledger {
         let now = now_ms();
         let conn = self.lock();
         // Only a row this ledger sent (or may have sent) is settled: `unknown`, `in_flight`,
-        // or `pending` again after a quiet window. A `pending` row never tried was not sent
-        // by this ledger: a status for its key comes from another ledger of an identical
-        // campaign (the key is the same) and must not keep this recipient from its message.
+        // or `pending` again after a quiet window (`unknown_since_ms` set). Any other
+        // `pending` row was not sent by this ledger, tried or not (a refusal, a 429, wrote
+        // no message): a status for its key comes from another ledger of an identical
+        // campaign (the key is the same; a user reading last week's message sends one any
+        // day) and must not keep this recipient from its message.
         let settled = if status == "failed" {
             conn.execute(
                 "UPDATE recipients SET state = 'failed', wamid = COALESCE(?1, wamid), error_code = 'status_failed', api_code = ?2, last_status = 'failed', unknown_since_ms = NULL, updated_ms = ?3 \
-                 WHERE recipient = ?4 AND (state IN ('unknown', 'in_flight') OR (state = 'pending' AND attempts > 0))",
+                 WHERE recipient = ?4 AND (state IN ('unknown', 'in_flight') OR (state = 'pending' AND unknown_since_ms IS NOT NULL))",
                 params![wamid, error_code, now, to],
             )
         } else {
             conn.execute(
                 "UPDATE recipients SET state = 'accepted', wamid = COALESCE(?1, wamid), last_status = ?2, unknown_since_ms = NULL, updated_ms = ?3 \
-                 WHERE recipient = ?4 AND (state IN ('unknown', 'in_flight') OR (state = 'pending' AND attempts > 0))",
+                 WHERE recipient = ?4 AND (state IN ('unknown', 'in_flight') OR (state = 'pending' AND unknown_since_ms IS NOT NULL))",
                 params![wamid, status, now, to],
             )
         }
@@ -1054,6 +1058,42 @@ mod tests {
         assert_eq!(
             state_of(&l, &to),
             (RecipientState::Accepted, Some("wamid.NEW".into()))
+        );
+    }
+
+    /// A send refused (a 429: no message written) leaves its row `pending` with an attempt
+    /// counted. A status for its key (another ledger of an identical campaign: a user reading
+    /// last week's message) settled it as accepted, and the recipient never got this
+    /// campaign's message. A row whose outcome was unknown and which the quiet window made
+    /// pending again may have been sent: a status still settles it.
+    #[test]
+    fn a_status_settles_a_retried_row_only_if_one_of_its_sends_may_have_gone_out() {
+        let (path, c) = (temp_ledger("refused"), campaign());
+        let l = Ledger::open(&path, &c).unwrap();
+        let (refused, _, _) = l.claim_next().unwrap().unwrap();
+        l.mark_retry(&refused, Duration::from_secs(3600), true)
+            .unwrap();
+        let key = recipient_key(c.id(), &refused);
+        assert_eq!(
+            l.apply_status_fields(Some(&key), Some("wamid.LAST_WEEK"), "read", None)
+                .unwrap(),
+            Applied::Recorded
+        );
+        assert_eq!(state_of(&l, &refused), (RecipientState::Pending, None));
+        let (unsure, _, _) = l.claim_next().unwrap().unwrap();
+        assert_ne!(unsure, refused);
+        l.mark_unknown(&unsure).unwrap();
+        assert_eq!(l.release_quiet_unknowns(Duration::ZERO).unwrap(), 1);
+        assert_eq!(state_of(&l, &unsure).0, RecipientState::Pending);
+        let key = recipient_key(c.id(), &unsure);
+        assert_eq!(
+            l.apply_status_fields(Some(&key), Some("wamid.SENT"), "delivered", None)
+                .unwrap(),
+            Applied::Settled
+        );
+        assert_eq!(
+            state_of(&l, &unsure),
+            (RecipientState::Accepted, Some("wamid.SENT".into()))
         );
     }
 

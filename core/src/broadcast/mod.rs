@@ -643,6 +643,13 @@ impl Hold {
 
     /// A send went out: the spell is over.
     fn sent(&self) {
+        self.reset();
+    }
+
+    /// The run is paused or waits for its start time: no send is tried meanwhile, so that
+    /// time is no outage (a send failing after a long pause would otherwise end the run at
+    /// once, without the hold `max_outage` gives).
+    fn reset(&self) {
         self.spell_ms.store(0, Ordering::SeqCst);
         self.pauses.store(0, Ordering::SeqCst);
     }
@@ -822,6 +829,7 @@ impl Client {
                     break;
                 }
                 if ctl == PAUSE || external == "paused" {
+                    hold.reset();
                     if due(&last_progress) {
                         let l = ledger.clone();
                         let counts = blocking(move || l.counts()).await?;
@@ -834,6 +842,7 @@ impl Client {
                     // Saturating: a start time stored by an older version may be any i64.
                     let wait = nb.saturating_sub(now_ms());
                     if wait > 0 {
+                        hold.reset();
                         if due(&last_progress) {
                             let l = ledger.clone();
                             let counts = blocking(move || l.counts()).await?;

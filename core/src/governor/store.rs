@@ -146,8 +146,10 @@ impl Entry {
         (self.tat <= now && self.count == 0 && self.scale >= 1.0) || self.is_forgotten(now)
     }
 
+    /// Unused for an hour after its last use or the end of its back-off, whichever is later
+    /// (the Redis key's expiry is set the same way).
     fn is_forgotten(&self, now: Duration) -> bool {
-        self.tat <= now && now.saturating_sub(self.touched) >= FORGET_AFTER
+        now.saturating_sub(self.touched.max(self.tat)) >= FORGET_AFTER
     }
 }
 
@@ -317,6 +319,15 @@ mod tests {
         };
         assert!(later.map.lock().unwrap().0["u"].is_idle(later.epoch.elapsed()));
         assert_eq!(bump(&later), 1, "counted again from 1");
+        // A back-off longer than an hour (the 6th 131056 in a row: 4096 s) is kept until an
+        // hour after it ends, not forgotten when it ends.
+        let now = later.epoch.elapsed();
+        let mut blocked = Entry::new(now);
+        blocked.count = 6;
+        blocked.tat = now + Duration::from_secs(4096);
+        assert!(!blocked.is_idle(now + Duration::from_secs(4096)));
+        assert!(!blocked.is_idle(now + Duration::from_secs(4096) + FORGET_AFTER / 2));
+        assert!(blocked.is_idle(now + Duration::from_secs(4096) + FORGET_AFTER));
     }
 
     /// Several threads reserving on one key with no interval and no wait are all granted.

@@ -180,6 +180,11 @@ impl Consumer {
             // whose lease the claim has just renewed (and the renewals go on renewing).
             let (again, got): (Vec<Delivery>, Vec<Delivery>) =
                 got.into_iter().partition(|d| held.contains_key(&d.id));
+            held.extend(got.iter().map(|d| (d.id.clone(), d.attempt)));
+            drop(held);
+            drop(claiming);
+            // Logged with no lock held: in Python a log line waits for the GIL, which a
+            // thread reading `held` may hold while it waits for that lock.
             for d in &again {
                 tracing::warn!(
                     target: "wa360::inbox",
@@ -198,13 +203,8 @@ impl Consumer {
                         "inbox event claimed"
                     );
                 }
-                held.extend(got.iter().map(|d| (d.id.clone(), d.attempt)));
-                drop(held);
-                drop(claiming);
                 return Ok(got);
             }
-            drop(held);
-            drop(claiming);
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 return Ok(Vec::new());

@@ -1070,12 +1070,32 @@ impl Inbox for SqliteInbox {
                 }
             }
         }
-        total += self.write_lazy("cannot prune", |tx| {
-            tx.execute(
-                "DELETE FROM bodies WHERE NOT EXISTS (SELECT 1 FROM entries WHERE body_id = bodies.id)",
-                [],
-            )
-        })?;
+        // Bodies no entry points at any more, walked by id range: a backlog of a million
+        // bodies is as many short transactions as it takes, not one long scan.
+        let mut after = 0i64;
+        loop {
+            let (n, last) = self.write_lazy("cannot prune", |tx| {
+                let last: Option<i64> = tx.query_row(
+                    "SELECT max(id) FROM (SELECT id FROM bodies WHERE id > ?1 ORDER BY id LIMIT ?2)",
+                    params![after, PRUNE_BATCH as i64],
+                    |r| r.get(0),
+                )?;
+                let Some(last) = last else {
+                    return Ok((0, None));
+                };
+                let n = tx.execute(
+                    "DELETE FROM bodies WHERE id > ?1 AND id <= ?2
+                       AND NOT EXISTS (SELECT 1 FROM entries WHERE body_id = bodies.id)",
+                    params![after, last],
+                )?;
+                Ok((n, Some(last)))
+            })?;
+            total += n;
+            match last {
+                Some(last) => after = last,
+                None => break,
+            }
+        }
         Ok(total)
     }
 
