@@ -188,3 +188,24 @@ def servers() -> Iterator[list[Any]]:
     yield started
     for s in started:
         s.stop()
+
+
+def in_forked_child(body: Callable[[], str]) -> str:
+    """Run `body` in a forked child (a prefork server's worker); what it returns, or what it
+    raised, comes back as text."""
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            os.write(write, body().encode())
+            code = 0
+        except BaseException as e:  # noqa: BLE001 - reported to the parent
+            os.write(write, f"raised {type(e).__name__}: {e}".encode())
+        finally:
+            os._exit(code)
+    os.close(write)
+    os.waitpid(pid, 0)
+    said = os.read(read, 1000).decode()
+    os.close(read)
+    return said

@@ -4,7 +4,6 @@ a store that fails answering 503, and graceful close releasing what is still hel
 from __future__ import annotations
 
 import json
-import os
 import threading
 import time
 from collections.abc import Callable
@@ -12,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import wa360
-from conftest import lock_in_another_process
+from conftest import in_forked_child, lock_in_another_process
 from flask import Flask
 from wa360.receivers import WebhookReceiver, flask_blueprint
 from wa360.testing import inbound_text, status
@@ -445,26 +444,6 @@ def _wait(cond: Callable[[], bool], timeout: float = 10) -> bool:
     return cond()
 
 
-def _in_child(body: Callable[[], str]) -> str:
-    """Run `body` in a forked child; what it returns (or raised) comes back as text."""
-    read, write = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        code = 1
-        try:
-            os.write(write, body().encode())
-            code = 0
-        except BaseException as e:  # noqa: BLE001 - reported to the parent
-            os.write(write, f"raised {type(e).__name__}: {e}".encode())
-        finally:
-            os._exit(code)
-    os.close(write)
-    os.waitpid(pid, 0)
-    said = os.read(read, 1000).decode()
-    os.close(read)
-    return said
-
-
 def test_a_short_handler_timeout_fires_while_a_huge_one_of_another_receiver_waits() -> None:
     # Every receiver's deadlines share one watcher thread per process: a 0.2 s deadline armed
     # after a longer one must still fire at 0.2 s. The longer one is "practically none"
@@ -510,7 +489,7 @@ def test_handler_timeout_works_in_a_child_forked_while_the_watcher_held_its_lock
         return f"{ok} {seen}"
 
     with _WATCHER.cond:
-        said = _in_child(child)
+        said = in_forked_child(child)
     assert said == "True ['wamid.C']", said
 
 
@@ -536,7 +515,7 @@ def test_a_watcher_that_could_not_start_is_started_by_the_next_call() -> None:
         r.close(2.0)
         return f"{ok} {refused} {seen}"
 
-    said = _in_child(child)
+    said = in_forked_child(child)
     assert said == "True ['wa360-deadlines'] ['wamid.S']", said
 
 

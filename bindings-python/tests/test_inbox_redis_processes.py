@@ -20,7 +20,7 @@ from uuid import uuid4
 
 import pytest
 import wa360
-from conftest import redis_url
+from conftest import in_forked_child, redis_url
 from test_inbox_processes import (
     Server,
     assert_each_handled_once,
@@ -233,46 +233,36 @@ def test_a_forked_worker_whose_store_is_down_answers_503(tmp_path: Path) -> None
         # The app-level receivers on the same store, made before the fork as with --preload.
         app = WebhookReceiver(lambda events: None, inbox=inbox, insecure_skip_verify=True)
         redis.stop()
-        read, write = os.pipe()
-        pid = os.fork()
-        if pid == 0:  # the child: report the answer through the pipe
-            code = 1
+
+        def child() -> str:
             warned: list[str] = []
             handler = logging.Handler(logging.WARNING)
             handler.emit = lambda r: warned.append(r.getMessage())  # type: ignore[method-assign]
             logging.getLogger("wa360.webhook.receiver").addHandler(handler)
-            try:
-                status, reply, *_ = receiver.handle("POST", "", [], body)
+            status, reply, *_ = receiver.handle("POST", "", [], body)
 
-                # The asyncio servers' path (the store write on the native runtime) too.
-                async def post() -> tuple[int, bytes]:
-                    return await receiver._post_async([], body)
+            # The asyncio servers' path (the store write on the native runtime) too.
+            async def post() -> tuple[int, bytes]:
+                return await receiver._post_async([], body)
 
-                status2, reply2 = asyncio.run(post())
-                # The app-level receivers answer the same, and do not start their consumers
-                # (that would open the store again, on the event loop, and raise: a 500).
-                app_sync = app.handle({}, body)
-                app_async = asyncio.run(app.handle_async({}, body))
-                assert app_sync == app_async == (503, b"inbox unavailable"), (app_sync, app_async)
-                # Each 503 is logged, as the receiver logs one for a store that fails.
-                n = sum("answered 503" in m for m in warned)
-                # And counted: metrics() answers (it raised while the store could not be
-                # opened), with the two 503s of each receiver in this process.
-                counted = [
-                    (m["deliveries"], m["ack_latency"]["count"])
-                    for m in (receiver.metrics(), app.metrics())
-                ]
-                said = f"{status} {reply.decode()}, {status2} {reply2.decode()}"
-                os.write(write, f"{said}, {n}, {counted}".encode())
-                code = 0
-            except BaseException as e:  # noqa: BLE001 - reported to the parent
-                os.write(write, f"raised {type(e).__name__}: {e}".encode())
-            finally:
-                os._exit(code)
-        os.close(write)
-        os.waitpid(pid, 0)
-        seen = os.read(read, 1000).decode()
-        os.close(read)
+            status2, reply2 = asyncio.run(post())
+            # The app-level receivers answer the same, and do not start their consumers
+            # (that would open the store again, on the event loop, and raise: a 500).
+            app_sync = app.handle({}, body)
+            app_async = asyncio.run(app.handle_async({}, body))
+            assert app_sync == app_async == (503, b"inbox unavailable"), (app_sync, app_async)
+            # Each 503 is logged, as the receiver logs one for a store that fails.
+            n = sum("answered 503" in m for m in warned)
+            # And counted: metrics() answers (it raised while the store could not be
+            # opened), with the two 503s of each receiver in this process.
+            counted = [
+                (m["deliveries"], m["ack_latency"]["count"])
+                for m in (receiver.metrics(), app.metrics())
+            ]
+            said = f"{status} {reply.decode()}, {status2} {reply2.decode()}"
+            return f"{said}, {n}, {counted}"
+
+        seen = in_forked_child(child)
         assert seen == (
             "503 inbox unavailable, 503 inbox unavailable, 4, [({'503': 2}, 2), ({'503': 2}, 2)]"
         ), seen
