@@ -39,8 +39,9 @@ ledger goes on. `wa360 broadcast pause|resume|stop --ledger …` controls every 
 campaign from another shell (a run started while paused waits for resume); `status` prints
 the counts.
 
-Exit status: 0 every recipient accepted or failed; 3 stopped or waiting (resume later);
-2 bad input (nothing sent); 1 other errors.";
+Exit status: 0 every recipient accepted or failed; 3 stopped, waiting, or ended by an
+outage of 10 minutes with no connection (resume later); 2 bad input (nothing sent); 1 other
+errors.";
 
 /// Options of `wa360 broadcast`.
 #[derive(Args, Debug)]
@@ -410,14 +411,11 @@ async fn run_campaign(a: RunArgs) -> CliResult {
     });
     let summary = match client.broadcast(&campaign, &ledger, opts).await {
         Ok(s) => s,
-        // An outage (no connection to the API, the governor's or the ledger's store down)
-        // ended the run, the rest still pending: 3, "resume later", as an unfinished run.
-        Err(e)
-            if matches!(
-                e.code(),
-                wa360::ErrorCode::Connection | wa360::ErrorCode::Store
-            ) =>
-        {
+        // An outage (no connection to the API or to the governor's store) ended the run,
+        // the rest still pending: 3, "resume later", as an unfinished run. A ledger error
+        // (`store`: a deleted or replaced file, a full disk) stays 1: running again is not
+        // the answer to it.
+        Err(e) if e.code() == wa360::ErrorCode::Connection => {
             bar.finish_and_clear();
             let mut f = Failure::from(e);
             f.code = 3;

@@ -696,3 +696,61 @@ fn open_existing_refuses_a_missing_inbox_and_creates_nothing() {
     drop(inbox::open(&url).unwrap());
     assert!(inbox::open_existing(&url).is_ok());
 }
+
+/// An entry whose stored body is gone (or no longer parses, after a downgrade) failed every
+/// claim that included it, with the attempt given back: never dead-lettered, its
+/// conversation stuck for good. It goes to the dead letters alone, with the reason, and the
+/// conversation's next event is handed out; the listing of dead letters leaves it out
+/// instead of failing.
+#[test]
+fn an_unreadable_entry_is_dead_lettered_alone_and_its_conversation_goes_on() {
+    let name = format!("t{}-{:08x}", std::process::id(), fastrand::u32(..));
+    let inbox = inbox::open(&format!("{}?name={name}", redis_url())).unwrap();
+    for wamid in ["wamid.GONE", "wamid.NEXT"] {
+        let body = testing::inbound_text("111", "x", wamid).to_string();
+        assert_eq!(accept_body(&inbox, body.as_bytes()), 1);
+    }
+    // The first delivery's body (the first body id) removed under the inbox.
+    let client = redis::Client::open(redis_url()).unwrap();
+    let mut c = client.get_connection().unwrap();
+    let removed: i64 = redis::cmd("DEL")
+        .arg(format!("{{{name}}}:b:1"))
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(removed, 1);
+    let consumer = inbox::Consumer::new(Arc::clone(&inbox));
+    let mut got = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while got.is_empty() && Instant::now() < deadline {
+        got = consumer.next(10, Duration::from_millis(200)).unwrap();
+    }
+    let ids: Vec<_> = got
+        .iter()
+        .map(|d| {
+            d.event
+                .as_message()
+                .and_then(|m| m.id())
+                .unwrap_or("")
+                .to_string()
+        })
+        .collect();
+    assert_eq!(ids, ["wamid.NEXT"]);
+    let stats = inbox.stats().unwrap();
+    assert_eq!(stats.dead, 1, "{stats:?}");
+    assert!(
+        inbox.dead(10).unwrap().is_empty(),
+        "left out of the listing"
+    );
+}
+
+/// Store one delivery body in `inbox` as the receiver does; returns how many events were new.
+fn accept_body(inbox: &Arc<dyn inbox::Inbox>, body: &[u8]) -> usize {
+    use wa360::webhook::{Receiver, ReceiverConfig};
+    let receiver = Receiver::new(ReceiverConfig {
+        inbox: Some(Arc::clone(inbox)),
+        ..ReceiverConfig::default()
+    });
+    let reply = receiver.handle::<&str, &str>("POST", "", &[], body);
+    assert_eq!(reply.status, 200, "{:?}", reply.error);
+    reply.events.len()
+}

@@ -132,9 +132,11 @@ pub struct LedgerEntry {
 pub enum Applied {
     /// Not for this campaign (no key, or another campaign's key).
     Ignored,
-    /// Settled a recipient that was `unknown`, `in_flight`, or `pending` after a try.
+    /// Settled a recipient that was `unknown`, `in_flight`, or `pending` again after its
+    /// quiet window (one of its sends may have gone out).
     Settled,
-    /// Recorded the status of an already settled recipient, or of one never tried.
+    /// Recorded the status of an already settled recipient, or of one this ledger has not
+    /// sent (never tried, or refused every send).
     Recorded,
 }
 
@@ -273,6 +275,33 @@ fn add_owner_columns(conn: &mut Connection) -> rusqlite::Result<()> {
     tx.commit()
 }
 
+/// A ledger made before `unknown_since_ms` marked the pending rows that may have been sent
+/// (earlier versions cleared it when the quiet window released a row): every pending row
+/// tried before is marked, once, so a late status still settles it, as those versions let
+/// it. The marked rows include ones refused a send, as before; rows tried from now on are
+/// marked only when one of their sends may have gone out.
+fn mark_pending_rows_of_older_versions(conn: &mut Connection) -> rusqlite::Result<()> {
+    const DONE: &str = "pending_rows_marked";
+    let done = |conn: &Connection| -> rusqlite::Result<bool> {
+        conn.prepare("SELECT 1 FROM meta WHERE key = ?1")?
+            .exists([DONE])
+    };
+    if done(conn)? {
+        return Ok(());
+    }
+    // Another process may be doing it too: look again under the write lock.
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    if !done(&tx)? {
+        tx.execute(
+            "UPDATE recipients SET unknown_since_ms = updated_ms \
+             WHERE state = 'pending' AND attempts > 0 AND unknown_since_ms IS NULL",
+            [],
+        )?;
+        tx.execute("INSERT INTO meta (key, value) VALUES (?1, '1')", [DONE])?;
+    }
+    tx.commit()
+}
+
 fn file_id(path: &Path) -> Result<crate::util::FileId> {
     crate::util::FileId::of(path)
         .map_err(|e| Error::Store(format!("ledger {}: {e}", path.display())))
@@ -321,6 +350,7 @@ fn open_conn_once(path: &Path) -> std::result::Result<Connection, (OpenStep, rus
     let schema = |e| (OpenStep::Schema, e);
     conn.execute_batch(SCHEMA).map_err(schema)?;
     add_owner_columns(&mut conn).map_err(schema)?;
+    mark_pending_rows_of_older_versions(&mut conn).map_err(schema)?;
     Ok(conn)
 }
 
@@ -852,10 +882,11 @@ impl Ledger {
 
     /// Apply one parsed status webhook event. Only events whose
     /// `biz_opaque_callback_data` is this campaign's key count: a recipient that was
-    /// `unknown`, `in_flight`, or `pending` after a try is settled (`accepted` with the
-    /// event's wamid, or `failed` with the first error code for a `failed` status); a
-    /// settled one, or one never tried, gets its last status recorded (a recipient this
-    /// ledger never sent is not settled by the status of another ledger's send).
+    /// `unknown`, `in_flight`, or `pending` again after its quiet window is settled
+    /// (`accepted` with the event's wamid, or `failed` with the first error code for a
+    /// `failed` status); any other gets its last status recorded (a recipient this ledger
+    /// has not sent, never tried or refused every send, is not settled by the status of
+    /// another ledger's send).
     pub fn apply_status(&self, status: &StatusUpdate) -> Result<Applied> {
         let code = status.error_details().first().and_then(|e| e.code());
         self.apply_status_fields(
@@ -1094,6 +1125,36 @@ mod tests {
         assert_eq!(
             state_of(&l, &unsure),
             (RecipientState::Accepted, Some("wamid.SENT".into()))
+        );
+    }
+
+    /// A ledger of an older version, whose quiet window cleared `unknown_since_ms` when it
+    /// made a row pending again: opened by this version, such a row (tried before, maybe
+    /// sent) is still settled by a late status, as that version let it be, not sent twice.
+    #[test]
+    fn pending_rows_of_an_older_version_are_still_settled_by_a_late_status() {
+        let (path, c) = (temp_ledger("older"), campaign());
+        let to = {
+            let l = Ledger::open(&path, &c).unwrap();
+            let (to, _, _) = l.claim_next().unwrap().unwrap();
+            l.mark_unknown(&to).unwrap();
+            assert_eq!(l.release_quiet_unknowns(Duration::ZERO).unwrap(), 1);
+            to
+        };
+        // What the older version left: the mark cleared, and no note of the migration.
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch(
+            "UPDATE recipients SET unknown_since_ms = NULL;
+             DELETE FROM meta WHERE key = 'pending_rows_marked';",
+        )
+        .unwrap();
+        drop(conn);
+        let l = Ledger::open(&path, &c).unwrap();
+        let key = recipient_key(c.id(), &to);
+        assert_eq!(
+            l.apply_status_fields(Some(&key), Some("wamid.SENT"), "delivered", None)
+                .unwrap(),
+            Applied::Settled
         );
     }
 

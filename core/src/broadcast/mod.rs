@@ -409,8 +409,8 @@ pub struct BroadcastOptions {
     /// that never went out (no governor slot, no connection) is never counted.
     pub max_attempts: u32,
     /// How long a run holds while no send can go out (no connection, no governor slot: an
-    /// outage) before it ends with a `connection` or `store` error (default 10 min). The
-    /// recipients not sent stay pending for the next run.
+    /// outage) before it ends with a `connection` error (default 10 min). The recipients
+    /// not sent stay pending for the next run.
     pub max_outage: Duration,
     /// No send before this time (Unix milliseconds); stored in the ledger.
     pub not_before_ms: Option<i64>,
@@ -879,6 +879,11 @@ impl Client {
                 .await?;
                 let Some((to, params, attempts)) = claimed else {
                     drop(permit);
+                    if tasks.is_empty() {
+                        // Nothing tried meanwhile (the rows left wait for a retry time or a
+                        // status): no outage either.
+                        hold.reset();
+                    }
                     // Nothing claimable now: finished, waiting for statuses, for sends in
                     // flight, or for a retry time.
                     let l = ledger.clone();
@@ -946,17 +951,20 @@ impl Client {
                                 // as every other one is: a run started once the network or
                                 // the store is back sends them. (Counting the attempts failed
                                 // every recipient left, for good, within seconds.)
-                                gave_up = Some(if no_connection {
-                                    Error::Connection(format!(
+                                // `connection` in both cases (the governor's store is reached
+                                // over the network too): the one error a run ends with for an
+                                // outage, which a caller can resume on (the CLI exits 3).
+                                gave_up = Some(Error::Connection(if no_connection {
+                                    format!(
                                         "broadcast ended: no connection to the API for {} s; the recipients not sent stay pending (run the broadcast again)",
                                         max_outage.as_secs()
-                                    ))
+                                    )
                                 } else {
-                                    Error::Store(format!(
-                                        "broadcast ended: the governor gave no send slot for {} s; the recipients not sent stay pending (run the broadcast again)",
+                                    format!(
+                                        "broadcast ended: the governor gave no send slot for {} s (its store cannot be reached?); the recipients not sent stay pending (run the broadcast again)",
                                         max_outage.as_secs()
-                                    ))
-                                });
+                                    )
+                                }));
                             }
                         }
                         Outcome::Accepted(_) => {

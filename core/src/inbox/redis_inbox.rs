@@ -329,44 +329,36 @@ impl RedisInbox {
         self.shared.ns.clone().into_bytes()
     }
 
-    fn body(&self, bid: &str) -> Result<Vec<u8>> {
-        let got: Option<Vec<u8>> = self.hget("cannot read a body from", format!("b:{bid}"), "d")?;
-        got.ok_or_else(|| {
-            Error::Store(format!(
-                "{}: body {bid} is missing",
-                self.shared.redis.label
-            ))
-        })
-    }
-
-    /// Pair each row with its event, rebuilt from the stored body that `body_ref` names
-    /// (the body's key, and the event's index in it). Each body is parsed once.
-    fn with_events<R>(
+    /// The event an entry points at (`bid`: its body's key, `idx`: the event's index in it),
+    /// each body read and parsed once per call through `parsed`. `Ok(Err(why))`: the entry
+    /// can never be read (its body missing, or not parsed by this version); `Err`: Redis
+    /// failed (a claim or a listing error, tried again later).
+    fn event_of(
         &self,
-        rows: Vec<R>,
-        body_ref: impl Fn(&R) -> (String, usize),
-    ) -> Result<Vec<(R, Event)>> {
-        let refs: Vec<(String, usize)> = rows.iter().map(body_ref).collect();
-        let mut parsed: HashMap<&str, Arc<Vec<Event>>> = HashMap::new();
-        let mut out = Vec::with_capacity(refs.len());
-        for (bid, idx) in &refs {
-            if !parsed.contains_key(bid.as_str()) {
-                let body = self.body(bid)?;
-                let events = self.shared.parsed.events(bid.clone(), &body)?;
-                parsed.insert(bid.as_str(), events);
-            }
-            let event = parsed
-                .get(bid.as_str())
-                .and_then(|evs| evs.get(*idx))
-                .ok_or_else(|| {
-                    Error::Store(format!(
-                        "{}: an entry points past its stored body",
-                        self.shared.redis.label
-                    ))
-                })?;
-            out.push(event.clone());
+        parsed: &mut HashMap<String, std::result::Result<Arc<Vec<Event>>, String>>,
+        bid: &str,
+        idx: usize,
+    ) -> Result<std::result::Result<Event, String>> {
+        if !parsed.contains_key(bid) {
+            let body: Option<Vec<u8>> =
+                self.hget("cannot read a body from", format!("b:{bid}"), "d")?;
+            let events = match body {
+                None => Err(format!("stored body {bid} is missing")),
+                Some(body) => self
+                    .shared
+                    .parsed
+                    .events(bid.to_string(), &body)
+                    .map_err(|e| format!("stored body cannot be read again: {e}")),
+            };
+            parsed.insert(bid.to_string(), events);
         }
-        Ok(rows.into_iter().zip(out).collect())
+        Ok(match &parsed[bid] {
+            Ok(events) => events
+                .get(idx)
+                .cloned()
+                .ok_or_else(|| "entry points past its stored body".to_string()),
+            Err(why) => Err(why.clone()),
+        })
     }
 }
 
@@ -572,22 +564,47 @@ impl Inbox for RedisInbox {
         if self.shared.pruned.due() {
             let _ = self.prune();
         }
-        let rows = self.with_events(rows, |r| {
-            let body = r.get(1).map(to_string).unwrap_or_default();
-            (body, num(r.get(2)).unwrap_or(usize::MAX))
-        })?;
-        Ok(rows
-            .into_iter()
-            .map(|(r, event)| {
-                let conv = r.get(4).map(to_string).unwrap_or_default();
-                Delivery {
-                    id: r.first().map(to_string).unwrap_or_default(),
-                    event,
-                    attempt: num(r.get(3)).unwrap_or(1),
-                    conversation: (!conv.is_empty()).then_some(conv),
+        // Row by row: an entry that can never be read goes to the dead letters alone, with
+        // the reason, as in SQLite. Failing the whole claim for it gave the attempt back and
+        // failed every claim that included it, forever. A Redis error stays a claim error.
+        let mut parsed = HashMap::new();
+        let mut out = Vec::with_capacity(rows.len());
+        let mut unreadable = Vec::new();
+        for r in rows {
+            let id = r.first().map(to_string).unwrap_or_default();
+            let bid = r.get(1).map(to_string).unwrap_or_default();
+            let idx = num(r.get(2)).unwrap_or(usize::MAX);
+            match self.event_of(&mut parsed, &bid, idx)? {
+                Ok(event) => {
+                    let conv = r.get(4).map(to_string).unwrap_or_default();
+                    out.push(Delivery {
+                        id,
+                        event,
+                        attempt: num(r.get(3)).unwrap_or(1),
+                        conversation: (!conv.is_empty()).then_some(conv),
+                    });
                 }
-            })
-            .collect())
+                Err(why) => unreadable.push((id, why)),
+            }
+        }
+        for (id, why) in &unreadable {
+            tracing::warn!(target: "wa360::inbox", inbox = %self.shared.redis.label, id, reason = %why, "dead-lettered an unreadable entry");
+            // A failure with `max_attempts` 0: dead-lettered at once.
+            let args = vec![
+                self.ns_arg(),
+                arg(consumer),
+                arg(id),
+                why.as_bytes().to_vec(),
+                arg(0),
+                arg(0),
+                self.idle_arg(),
+            ];
+            let _: i64 = self.script("cannot dead-letter in", &self.shared.scripts.nack, args)?;
+        }
+        if !unreadable.is_empty() {
+            self.notify();
+        }
+        Ok(out)
     }
 
     fn wait(&self, timeout: Duration) {
@@ -760,21 +777,32 @@ impl Inbox for RedisInbox {
                         .await
                 }
             })?;
-        let rows = self.with_events(rows, |(_, f)| {
-            let body = f.get("b").cloned().unwrap_or_default();
-            let idx = f.get("i").and_then(|i| i.parse().ok());
-            (body, idx.unwrap_or(usize::MAX))
-        })?;
-        Ok(rows
-            .into_iter()
-            .map(|((id, f), event)| DeadLetter {
+        // As in SQLite: a dead letter whose event cannot be rebuilt is left out of the
+        // listing (logged), not a failure of it: every other one stays inspectable.
+        let mut parsed = HashMap::new();
+        let mut out = Vec::with_capacity(rows.len());
+        for (id, f) in rows {
+            let bid = f.get("b").cloned().unwrap_or_default();
+            let idx = f
+                .get("i")
+                .and_then(|i| i.parse().ok())
+                .unwrap_or(usize::MAX);
+            let event = match self.event_of(&mut parsed, &bid, idx)? {
+                Ok(event) => event,
+                Err(why) => {
+                    tracing::warn!(target: "wa360::inbox", inbox = %self.shared.redis.label, id, error = %why, "dead letter whose stored body cannot be read");
+                    continue;
+                }
+            };
+            out.push(DeadLetter {
                 id,
                 event,
                 attempts: f.get("a").and_then(|a| a.parse().ok()).unwrap_or(0),
                 last_error: f.get("err").filter(|e| !e.is_empty()).cloned(),
                 accepted_at_ms: f.get("t").and_then(|t| t.parse().ok()).unwrap_or(0),
-            })
-            .collect())
+            });
+        }
+        Ok(out)
     }
 
     fn replay(&self, id: Option<&str>) -> Result<usize> {

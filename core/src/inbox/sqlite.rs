@@ -1035,15 +1035,26 @@ impl Inbox for SqliteInbox {
             return Ok(0);
         };
         self.write("cannot drop dead letters in", |tx| {
-            let n = tx.execute(
-                "DELETE FROM entries WHERE state = 3 AND (?1 IS NULL OR id = ?1)",
-                [id],
+            let bodies: Vec<i64> = tx
+                .prepare(
+                    "DELETE FROM entries WHERE state = 3 AND (?1 IS NULL OR id = ?1)
+                     RETURNING body_id",
+                )?
+                .query_map([id], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?;
+            // Only the bodies of the dropped entries, if nothing else points at them (as
+            // an ack does): a scan of every body held the write lock of every process.
+            let mut free = tx.prepare_cached(
+                "DELETE FROM bodies WHERE id = ?1
+                   AND NOT EXISTS (SELECT 1 FROM entries WHERE body_id = ?1)",
             )?;
-            tx.execute(
-                "DELETE FROM bodies WHERE NOT EXISTS (SELECT 1 FROM entries WHERE body_id = bodies.id)",
-                [],
-            )?;
-            Ok(n)
+            let mut seen = std::collections::HashSet::new();
+            for b in &bodies {
+                if seen.insert(*b) {
+                    free.execute([b])?;
+                }
+            }
+            Ok(bodies.len())
         })
     }
 
