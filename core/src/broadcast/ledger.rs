@@ -282,6 +282,11 @@ fn add_owner_columns(conn: &mut Connection) -> rusqlite::Result<()> {
 /// marked only when one of their sends may have gone out.
 fn mark_pending_rows_of_older_versions(conn: &mut Connection) -> rusqlite::Result<()> {
     const DONE: &str = "pending_rows_marked";
+    // A handle that cannot write (a status page run by a user who may only read the file)
+    // settles nothing either: the rows are marked by the next process that can.
+    if conn.is_readonly(rusqlite::MAIN_DB)? {
+        return Ok(());
+    }
     let done = |conn: &Connection| -> rusqlite::Result<bool> {
         conn.prepare("SELECT 1 FROM meta WHERE key = ?1")?
             .exists([DONE])

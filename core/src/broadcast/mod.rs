@@ -879,11 +879,6 @@ impl Client {
                 .await?;
                 let Some((to, params, attempts)) = claimed else {
                     drop(permit);
-                    if tasks.is_empty() {
-                        // Nothing tried meanwhile (the rows left wait for a retry time or a
-                        // status): no outage either.
-                        hold.reset();
-                    }
                     // Nothing claimable now: finished, waiting for statuses, for sends in
                     // flight, or for a retry time.
                     let l = ledger.clone();
