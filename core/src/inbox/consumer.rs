@@ -18,20 +18,11 @@ use super::shared::lock;
 use super::{Delivery, Inbox, Nacked, consumer_name};
 use crate::Result;
 
-/// A held event: its attempt, whether its ack or nack is on its way to the store, and
-/// whether a claim handed it to this consumer again meanwhile (then left out of that claim).
-struct Held {
-    attempt: u32,
-    settling: bool,
-    again: bool,
-}
-
 struct State {
     inbox: Arc<dyn Inbox>,
     name: String,
-    /// Held events by id: their attempt, and whether an ack or nack of theirs is on its
-    /// way to the store (`settling`).
-    held: Mutex<HashMap<String, Held>>,
+    /// Held event ids and the attempt of their claim (for the log lines).
+    held: Mutex<HashMap<String, u32>>,
     stopped: AtomicBool,
     /// Claims are made one at a time, and each claim's events are added to `held` before
     /// the next: so the events the store has handed out are those in `held`, except after
@@ -188,26 +179,8 @@ impl Consumer {
             // call's ack or nack would settle the second claim. It stays with the first call,
             // whose lease the claim has just renewed (and the renewals go on renewing).
             let (again, got): (Vec<Delivery>, Vec<Delivery>) =
-                got.into_iter().partition(|d| match held.get_mut(&d.id) {
-                    Some(h) => {
-                        // Being settled: whether this claim came before the settle (which
-                        // then settles it) or after (a retry that must run) is told once
-                        // the settle returns (`settled`).
-                        h.again |= h.settling;
-                        true
-                    }
-                    None => false,
-                });
-            held.extend(got.iter().map(|d| {
-                (
-                    d.id.clone(),
-                    Held {
-                        attempt: d.attempt,
-                        settling: false,
-                        again: false,
-                    },
-                )
-            }));
+                got.into_iter().partition(|d| held.contains_key(&d.id));
+            held.extend(got.iter().map(|d| (d.id.clone(), d.attempt)));
             drop(held);
             drop(claiming);
             // Logged with no lock held: in Python a log line waits for the GIL, which a
@@ -265,9 +238,15 @@ impl Consumer {
 
     /// The handler succeeded.
     pub fn ack(&self, id: &str) -> Result<bool> {
-        let attempt = self.settling(id);
+        // Told to the store with no claim of this consumer running meanwhile (`claiming`):
+        // a claim could otherwise hand the event out again while it is being settled, or
+        // give it back as a claim it does not hold, and a close() would release it while
+        // its ack is on the way (it would run again elsewhere). A consumer's store calls
+        // take a few milliseconds; its claims and settles go one at a time.
+        let claiming = lock(&self.state.claiming);
         let r = self.state.inbox.ack(&self.state.name, id);
-        self.settled(id);
+        let attempt = lock(&self.state.held).remove(id);
+        drop(claiming);
         if let Ok(acked) = r {
             tracing::debug!(
                 target: "wa360::inbox",
@@ -284,9 +263,11 @@ impl Consumer {
     /// The handler failed with `error`.
     /// The handler's `error` is stored with the event, never logged (it may quote user data).
     pub fn nack(&self, id: &str, error: &str) -> Result<Nacked> {
-        let attempt = self.settling(id);
+        // As in `ack`: with no claim of this consumer running meanwhile.
+        let claiming = lock(&self.state.claiming);
         let r = self.state.inbox.nack(&self.state.name, id, error);
-        self.settled(id);
+        let attempt = lock(&self.state.held).remove(id);
+        drop(claiming);
         let consumer = &self.state.name;
         match &r {
             Ok(Nacked::Retry(delay)) => tracing::info!(
@@ -331,45 +312,12 @@ impl Consumer {
         lock(&self.state.held).len()
     }
 
-    /// Mark `id` as being settled (its call has ended: a close() meanwhile must not release
-    /// it, or it would run again elsewhere); its attempt, for the log.
-    fn settling(&self, id: &str) -> Option<u32> {
-        lock(&self.state.held).get_mut(id).map(|h| {
-            h.settling = true;
-            h.attempt
-        })
-    }
-
-    /// `id`'s ack or nack returned: no longer held. A claim that handed it to this consumer
-    /// again while it was being settled was left out of that claim; if the store still has
-    /// it handed out here (the claim came after a nack scheduled a retry), it is given back,
-    /// to run (an ack that came after that claim deleted it: nothing to give back).
-    fn settled(&self, id: &str) {
-        let again = lock(&self.state.held).remove(id).is_some_and(|h| h.again);
-        if again && let Err(e) = self.state.inbox.release(&self.state.name, id) {
-            // Its lease runs out, and it is claimed again then.
-            tracing::warn!(target: "wa360::inbox", consumer = %self.state.name, id, error = %e, "inbox event claimed again while settled: not given back");
-        }
-    }
-
     /// Give back every event still held, unhandled and without counting the
-    /// attempt (end of a graceful shutdown). Returns how many. Events whose ack or nack
-    /// is on its way are left to it.
+    /// attempt (end of a graceful shutdown). Returns how many.
     pub fn release_held(&self) -> Result<usize> {
         // After a claim in flight: what it takes is released too.
         let _claiming = lock(&self.state.claiming);
-        let ids: Vec<String> = {
-            let mut held = lock(&self.state.held);
-            let ids: Vec<String> = held
-                .iter()
-                .filter(|(_, h)| !h.settling)
-                .map(|(id, _)| id.clone())
-                .collect();
-            for id in &ids {
-                held.remove(id);
-            }
-            ids
-        };
+        let ids: Vec<String> = lock(&self.state.held).drain().map(|(id, _)| id).collect();
         let mut n = 0;
         for id in ids {
             if self.state.inbox.release(&self.state.name, &id)? {
