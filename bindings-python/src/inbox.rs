@@ -372,32 +372,6 @@ fn slot_here(slot: &mut Option<ProcessSlot>) -> &mut ProcessSlot {
     slot.as_mut().expect("set just above")
 }
 
-/// The answer when this process's inbox cannot be opened (again, after a fork): a 503,
-/// counted in `metrics` and logged as the core's receiver counts and logs one (the core's
-/// `Receiver` cannot be built without its store).
-fn unavailable(
-    metrics: &ReceiverMetrics,
-    start: Instant,
-    e: wa360::Error,
-) -> wa360::webhook::Reply {
-    let took = start.elapsed();
-    metrics.delivery(503, took, 0, 0, 0);
-    tracing::warn!(
-        target: "wa360::webhook::receiver",
-        status = 503,
-        latency_ms = took.as_secs_f64() * 1e3,
-        code = e.code().as_str(),
-        error = %e,
-        "webhook delivery not stored: answered 503 (the inbox cannot be opened in this process; 360dialog will deliver again)"
-    );
-    wa360::webhook::Reply {
-        status: 503,
-        body: "inbox unavailable".into(),
-        error: Some(e),
-        ..Default::default()
-    }
-}
-
 /// `(status, body, new_events, duplicates, stale, error)`.
 type ReplyTuple<'py> = (
     u16,
@@ -455,9 +429,26 @@ impl PyReceiver {
         slot_here(&mut lock(&self.slot)).metrics.clone()
     }
 
-    /// A 503 for a store that cannot be opened in this process, counted and logged.
+    /// The answer when this process's inbox cannot be opened (again, after a fork): a 503,
+    /// counted in this process's figures and logged as the core's receiver counts and logs
+    /// one (the core's `Receiver` cannot be built without its store).
     fn unavailable(&self, start: Instant, e: wa360::Error) -> wa360::webhook::Reply {
-        unavailable(&self.process_metrics(), start, e)
+        let took = start.elapsed();
+        self.process_metrics().delivery(503, took, 0, 0, 0);
+        tracing::warn!(
+            target: "wa360::webhook::receiver",
+            status = 503,
+            latency_ms = took.as_secs_f64() * 1e3,
+            code = e.code().as_str(),
+            error = %e,
+            "webhook delivery not stored: answered 503 (the inbox cannot be opened in this process; 360dialog will deliver again)"
+        );
+        wa360::webhook::Reply {
+            status: 503,
+            body: "inbox unavailable".into(),
+            error: Some(e),
+            ..Default::default()
+        }
     }
 
     /// This process's receiver on `inbox`, built unless another thread built one meanwhile

@@ -808,8 +808,7 @@ class _DeadlineWatcher:
             if not self.alive:
                 # A start that fails (no thread can be made) raises into the handler's call,
                 # as a failed attempt, and the next call tries again.
-                threading.Thread(target=self._run, name="wa360-deadlines", daemon=True).start()
-                self.alive = True
+                self._start()
             if len(self.heap) >= self.compact_at:
                 self.heap = [e for e in self.heap if e[2].running]
                 heapq.heapify(self.heap)
@@ -818,6 +817,11 @@ class _DeadlineWatcher:
             heapq.heappush(self.heap, (when, self.seq, deadline))
             if self.heap[0][2] is deadline:
                 self.cond.notify()
+
+    def _start(self) -> None:
+        """Start this process's watcher thread (called with ``cond`` held)."""
+        threading.Thread(target=self._run, name="wa360-deadlines", daemon=True).start()
+        self.alive = True
 
     def _run(self) -> None:
         try:
@@ -846,10 +850,7 @@ class _DeadlineWatcher:
                 self.alive = False
                 if self.heap and self.pid == os.getpid():
                     try:
-                        threading.Thread(
-                            target=self._run, name="wa360-deadlines", daemon=True
-                        ).start()
-                        self.alive = True
+                        self._start()
                     except RuntimeError:
                         log.exception("wa360 inbox: the handler deadline thread cannot restart")
 

@@ -257,20 +257,37 @@ CREATE TABLE IF NOT EXISTS runs (run TEXT PRIMARY KEY, seen_ms INTEGER NOT NULL)
 /// A ledger made before rows had owners gets the two columns (its `in_flight` rows then
 /// have a lease that ran out long ago, as a crashed run's would).
 fn add_owner_columns(conn: &mut Connection) -> rusqlite::Result<()> {
-    let has = |conn: &Connection| -> rusqlite::Result<bool> {
-        conn.prepare("SELECT 1 FROM pragma_table_info('recipients') WHERE name = 'lease_until_ms'")?
+    upgrade_once(
+        conn,
+        |conn| {
+            conn.prepare(
+                "SELECT 1 FROM pragma_table_info('recipients') WHERE name = 'lease_until_ms'",
+            )?
             .exists([])
-    };
-    if has(conn)? {
+        },
+        |tx| {
+            tx.execute_batch(
+                "ALTER TABLE recipients ADD COLUMN owner TEXT;
+                 ALTER TABLE recipients ADD COLUMN lease_until_ms INTEGER NOT NULL DEFAULT 0;",
+            )
+        },
+    )
+}
+
+/// Run `upgrade` on a ledger of an older version unless `done` says it has run: checked
+/// first without a lock (the usual case, nothing to do), then again under the write lock,
+/// since another process opening the file may be upgrading it too.
+fn upgrade_once(
+    conn: &mut Connection,
+    done: impl Fn(&Connection) -> rusqlite::Result<bool>,
+    upgrade: impl FnOnce(&rusqlite::Transaction<'_>) -> rusqlite::Result<()>,
+) -> rusqlite::Result<()> {
+    if done(conn)? {
         return Ok(());
     }
-    // Another process may be adding them too: look again under the write lock.
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-    if !has(&tx)? {
-        tx.execute_batch(
-            "ALTER TABLE recipients ADD COLUMN owner TEXT;
-             ALTER TABLE recipients ADD COLUMN lease_until_ms INTEGER NOT NULL DEFAULT 0;",
-        )?;
+    if !done(&tx)? {
+        upgrade(&tx)?;
     }
     tx.commit()
 }
@@ -287,24 +304,22 @@ fn mark_pending_rows_of_older_versions(conn: &mut Connection) -> rusqlite::Resul
     if conn.is_readonly(rusqlite::MAIN_DB)? {
         return Ok(());
     }
-    let done = |conn: &Connection| -> rusqlite::Result<bool> {
-        conn.prepare("SELECT 1 FROM meta WHERE key = ?1")?
-            .exists([DONE])
-    };
-    if done(conn)? {
-        return Ok(());
-    }
-    // Another process may be doing it too: look again under the write lock.
-    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-    if !done(&tx)? {
-        tx.execute(
-            "UPDATE recipients SET unknown_since_ms = updated_ms \
-             WHERE state = 'pending' AND attempts > 0 AND unknown_since_ms IS NULL",
-            [],
-        )?;
-        tx.execute("INSERT INTO meta (key, value) VALUES (?1, '1')", [DONE])?;
-    }
-    tx.commit()
+    upgrade_once(
+        conn,
+        |conn| {
+            conn.prepare("SELECT 1 FROM meta WHERE key = ?1")?
+                .exists([DONE])
+        },
+        |tx| {
+            tx.execute(
+                "UPDATE recipients SET unknown_since_ms = updated_ms \
+                 WHERE state = 'pending' AND attempts > 0 AND unknown_since_ms IS NULL",
+                [],
+            )?;
+            tx.execute("INSERT INTO meta (key, value) VALUES (?1, '1')", [DONE])?;
+            Ok(())
+        },
+    )
 }
 
 fn file_id(path: &Path) -> Result<crate::util::FileId> {
@@ -1056,6 +1071,13 @@ mod tests {
         dir.join("ledger.db")
     }
 
+    /// Apply a status with `to`'s key in campaign `c` to `l` (as a webhook for it would).
+    fn status_for(l: &Ledger, c: &Campaign, to: &str, wamid: &str, status: &str) -> Applied {
+        let key = recipient_key(c.id(), to);
+        l.apply_status_fields(Some(&key), Some(wamid), status, None)
+            .unwrap()
+    }
+
     fn state_of(l: &Ledger, to: &str) -> (RecipientState, Option<String>) {
         let e = l
             .entries()
@@ -1074,11 +1096,9 @@ mod tests {
         let (path, c) = (temp_ledger("unsent"), campaign());
         let l = Ledger::open(&path, &c).unwrap();
         let to = c.recipients()[0].to.clone();
-        let key = recipient_key(c.id(), &to);
         for status in ["delivered", "failed"] {
             assert_eq!(
-                l.apply_status_fields(Some(&key), Some("wamid.OLD"), status, None)
-                    .unwrap(),
+                status_for(&l, &c, &to, "wamid.OLD", status),
                 Applied::Recorded
             );
             assert_eq!(state_of(&l, &to), (RecipientState::Pending, None));
@@ -1087,8 +1107,7 @@ mod tests {
         assert_eq!(claimed, to);
         l.mark_unknown(&to).unwrap();
         assert_eq!(
-            l.apply_status_fields(Some(&key), Some("wamid.NEW"), "sent", None)
-                .unwrap(),
+            status_for(&l, &c, &to, "wamid.NEW", "sent"),
             Applied::Settled
         );
         assert_eq!(
@@ -1109,10 +1128,8 @@ mod tests {
         let (refused, _, _) = l.claim_next().unwrap().unwrap();
         l.mark_retry(&refused, Duration::from_secs(3600), true)
             .unwrap();
-        let key = recipient_key(c.id(), &refused);
         assert_eq!(
-            l.apply_status_fields(Some(&key), Some("wamid.LAST_WEEK"), "read", None)
-                .unwrap(),
+            status_for(&l, &c, &refused, "wamid.LAST_WEEK", "read"),
             Applied::Recorded
         );
         assert_eq!(state_of(&l, &refused), (RecipientState::Pending, None));
@@ -1121,10 +1138,8 @@ mod tests {
         l.mark_unknown(&unsure).unwrap();
         assert_eq!(l.release_quiet_unknowns(Duration::ZERO).unwrap(), 1);
         assert_eq!(state_of(&l, &unsure).0, RecipientState::Pending);
-        let key = recipient_key(c.id(), &unsure);
         assert_eq!(
-            l.apply_status_fields(Some(&key), Some("wamid.SENT"), "delivered", None)
-                .unwrap(),
+            status_for(&l, &c, &unsure, "wamid.SENT", "delivered"),
             Applied::Settled
         );
         assert_eq!(
@@ -1155,10 +1170,8 @@ mod tests {
         .unwrap();
         drop(conn);
         let l = Ledger::open(&path, &c).unwrap();
-        let key = recipient_key(c.id(), &to);
         assert_eq!(
-            l.apply_status_fields(Some(&key), Some("wamid.SENT"), "delivered", None)
-                .unwrap(),
+            status_for(&l, &c, &to, "wamid.SENT", "delivered"),
             Applied::Settled
         );
     }

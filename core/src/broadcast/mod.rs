@@ -990,10 +990,7 @@ impl Client {
                         marked
                     })
                     .await?;
-                    match gave_up {
-                        Some(e) => Err(e),
-                        None => Ok(()),
-                    }
+                    gave_up.map_or(Ok(()), Err)
                 });
             }
             Ok(())

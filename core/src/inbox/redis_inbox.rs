@@ -329,6 +329,30 @@ impl RedisInbox {
         self.shared.ns.clone().into_bytes()
     }
 
+    /// The nack script: `id`, held by `consumer`, failed with `error`; it is retried after
+    /// `delay`, or dead-lettered once its attempts reach `max_attempts`. 1 retry, 2 dead,
+    /// anything else not held.
+    fn nack_script(
+        &self,
+        what: &str,
+        consumer: &str,
+        id: &str,
+        error: &str,
+        delay: Duration,
+        max_attempts: u32,
+    ) -> Result<i64> {
+        let args = vec![
+            self.ns_arg(),
+            arg(consumer),
+            arg(id),
+            error.as_bytes().to_vec(),
+            arg(ms(delay)),
+            arg(max_attempts),
+            self.idle_arg(),
+        ];
+        self.script(what, &self.shared.scripts.nack, args)
+    }
+
     /// The event an entry points at (`bid`: its body's key, `idx`: the event's index in it),
     /// each body read and parsed once per call through `parsed`. `Ok(Err(why))`: the entry
     /// can never be read (its body missing, or not parsed by this version); `Err`: Redis
@@ -590,16 +614,14 @@ impl Inbox for RedisInbox {
         for (id, why) in &unreadable {
             tracing::warn!(target: "wa360::inbox", inbox = %self.shared.redis.label, id, reason = %why, "dead-lettered an unreadable entry");
             // A failure with `max_attempts` 0: dead-lettered at once.
-            let args = vec![
-                self.ns_arg(),
-                arg(consumer),
-                arg(id),
-                why.as_bytes().to_vec(),
-                arg(0),
-                arg(0),
-                self.idle_arg(),
-            ];
-            let _: i64 = self.script("cannot dead-letter in", &self.shared.scripts.nack, args)?;
+            self.nack_script(
+                "cannot dead-letter in",
+                consumer,
+                id,
+                why,
+                Duration::ZERO,
+                0,
+            )?;
         }
         if !unreadable.is_empty() {
             self.notify();
@@ -641,19 +663,13 @@ impl Inbox for RedisInbox {
             return Ok(Nacked::NotHeld);
         };
         let delay = self.shared.opts.backoff(attempts);
-        let args = vec![
-            self.ns_arg(),
-            arg(consumer),
-            arg(id),
-            error.as_bytes().to_vec(),
-            arg(ms(delay)),
-            arg(self.shared.opts.max_attempts),
-            self.idle_arg(),
-        ];
-        let n: i64 = self.script(
+        let n = self.nack_script(
             "cannot record a failure in",
-            &self.shared.scripts.nack,
-            args,
+            consumer,
+            id,
+            error,
+            delay,
+            self.shared.opts.max_attempts,
         )?;
         self.notify();
         Ok(match n {

@@ -363,13 +363,6 @@ impl SqliteInbox {
         }
     }
 
-    /// The ids of up to `want` entries claimable at `now`, oldest first, found without
-    /// the write lock: on a file, in a read transaction of the second connection (WAL
-    /// readers block no writer), so a long search never holds up an `accept` in this
-    /// process or another. The claim then takes each one only if it is still claimable.
-    /// A search that found nothing is not repeated until the file changes or the next
-    /// retry time or lease end comes: an idle consumer's poll costs one read of
-    /// `data_version`.
     /// The periodic prune, on a thread of its own: the delivery that found it due must not
     /// wait for it (its answer is due in 80 ms). Best effort, as before: a prune that fails
     /// or cannot start is tried again at the next interval.
@@ -389,6 +382,13 @@ impl SqliteInbox {
         }
     }
 
+    /// The ids of up to `want` entries claimable at `now`, oldest first, found without
+    /// the write lock: on a file, in a read transaction of the second connection (WAL
+    /// readers block no writer), so a long search never holds up an `accept` in this
+    /// process or another. The claim then takes each one only if it is still claimable.
+    /// A search that found nothing is not repeated until the file changes or the next
+    /// retry time or lease end comes: an idle consumer's poll costs one read of
+    /// `data_version`.
     fn candidates(&self, now: i64, want: i64) -> Result<Vec<i64>> {
         let fail = |e| store_error(&self.shared.label, "cannot search", e);
         let search = |c: &Connection| -> rusqlite::Result<Vec<i64>> {
