@@ -132,11 +132,12 @@ pub struct LedgerEntry {
 pub enum Applied {
     /// Not for this campaign (no key, or another campaign's key).
     Ignored,
-    /// Settled a recipient that was `unknown`, `in_flight`, or `pending` again after its
-    /// quiet window (one of its sends may have gone out).
+    /// Settled a recipient that was `unknown`, or `pending` again after its quiet window
+    /// (one of its sends may have gone out).
     Settled,
-    /// Recorded the status of an already settled recipient, or of one this ledger has not
-    /// sent (never tried, or refused every send).
+    /// Recorded the status of an already settled recipient, of one this ledger has not
+    /// sent (never tried, or refused every send), or of one in flight (kept for its
+    /// send's answer to weigh; see [`Ledger::apply_status`]).
     Recorded,
 }
 
@@ -248,7 +249,10 @@ CREATE TABLE IF NOT EXISTS recipients (
     unknown_since_ms INTEGER,
     next_attempt_ms INTEGER NOT NULL DEFAULT 0,
     owner TEXT,
-    lease_until_ms INTEGER NOT NULL DEFAULT 0
+    lease_until_ms INTEGER NOT NULL DEFAULT 0,
+    flight_status TEXT,
+    flight_wamid TEXT,
+    flight_code INTEGER
 );
 CREATE INDEX IF NOT EXISTS recipients_state ON recipients (state, row);
 CREATE TABLE IF NOT EXISTS runs (run TEXT PRIMARY KEY, seen_ms INTEGER NOT NULL);
@@ -273,6 +277,38 @@ fn add_owner_columns(conn: &mut Connection) -> rusqlite::Result<()> {
         },
     )
 }
+
+/// A ledger made before statuses seen in flight were kept aside gets their three columns.
+/// A handle that cannot write leaves that to the next one that can (it reads no such
+/// column, and settles nothing).
+fn add_flight_columns(conn: &mut Connection) -> rusqlite::Result<()> {
+    let has = |conn: &Connection| {
+        conn.prepare("SELECT 1 FROM pragma_table_info('recipients') WHERE name = 'flight_status'")?
+            .exists([])
+    };
+    if conn.is_readonly(rusqlite::MAIN_DB)? && !has(conn)? {
+        return Ok(());
+    }
+    upgrade_once(conn, has, |tx| {
+        tx.execute_batch(
+            "ALTER TABLE recipients ADD COLUMN flight_status TEXT;
+             ALTER TABLE recipients ADD COLUMN flight_wamid TEXT;
+             ALTER TABLE recipients ADD COLUMN flight_code INTEGER;",
+        )
+    })
+}
+
+/// A row settled by the status seen while it was in flight (`flight_status`): `failed`
+/// with the status's error code for a `failed` status, else `accepted` with its wamid.
+const SETTLE_FROM_FLIGHT: &str = "state = CASE WHEN flight_status = 'failed' THEN 'failed' ELSE 'accepted' END, \
+     wamid = COALESCE(flight_wamid, wamid), \
+     error_code = CASE WHEN flight_status = 'failed' THEN 'status_failed' ELSE error_code END, \
+     api_code = CASE WHEN flight_status = 'failed' THEN flight_code ELSE api_code END, \
+     unknown_since_ms = NULL, owner = NULL";
+
+/// A row leaving `in_flight` forgets the status seen meanwhile (SQLite reads the old values
+/// for every other column the same `UPDATE` sets).
+const CLEAR_FLIGHT: &str = "flight_status = NULL, flight_wamid = NULL, flight_code = NULL";
 
 /// Run `upgrade` on a ledger of an older version unless `done` says it has run: checked
 /// first without a lock (the usual case, nothing to do), then again under the write lock,
@@ -370,6 +406,7 @@ fn open_conn_once(path: &Path) -> std::result::Result<Connection, (OpenStep, rus
     let schema = |e| (OpenStep::Schema, e);
     conn.execute_batch(SCHEMA).map_err(schema)?;
     add_owner_columns(&mut conn).map_err(schema)?;
+    add_flight_columns(&mut conn).map_err(schema)?;
     mark_pending_rows_of_older_versions(&mut conn).map_err(schema)?;
     Ok(conn)
 }
@@ -378,14 +415,28 @@ fn open_conn_once(path: &Path) -> std::result::Result<Connection, (OpenStep, rus
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// `in_flight` rows whose lease ran out become `unknown`, their quiet window starting now
-/// (not at the claim: nothing may have listened for statuses since).
+/// (not at the claim: nothing may have listened for statuses since); one that got a status
+/// meanwhile is settled by it, as an `unknown` row would have been (that status will not
+/// come again). Called inside a transaction: a status recorded between the two statements
+/// would be lost.
 fn expire_leases(conn: &Connection, now: i64) -> Result<usize> {
-    conn.execute(
-        "UPDATE recipients SET state = 'unknown', unknown_since_ms = ?1, updated_ms = ?1, owner = NULL \
-         WHERE state = 'in_flight' AND lease_until_ms < ?1",
-        [now],
-    )
-    .map_err(db_err)
+    let settled = conn
+        .execute(
+            &format!(
+                "UPDATE recipients SET {SETTLE_FROM_FLIGHT}, {CLEAR_FLIGHT}, updated_ms = ?1 \
+                 WHERE state = 'in_flight' AND lease_until_ms < ?1 AND flight_status IS NOT NULL"
+            ),
+            [now],
+        )
+        .map_err(db_err)?;
+    let unknown = conn
+        .execute(
+            "UPDATE recipients SET state = 'unknown', unknown_since_ms = ?1, updated_ms = ?1, owner = NULL \
+             WHERE state = 'in_flight' AND lease_until_ms < ?1",
+            [now],
+        )
+        .map_err(db_err)?;
+    Ok(settled + unknown)
 }
 
 fn get_meta(conn: &Connection, key: &str) -> Result<Option<String>> {
@@ -808,8 +859,10 @@ impl Ledger {
         };
         let claimed = tx
             .execute(
-                "UPDATE recipients SET state = 'in_flight', attempts = attempts + 1, updated_ms = ?1, \
-                 owner = ?3, lease_until_ms = ?4 WHERE recipient = ?2 AND state = 'pending'",
+                &format!(
+                    "UPDATE recipients SET state = 'in_flight', attempts = attempts + 1, updated_ms = ?1, \
+                     owner = ?3, lease_until_ms = ?4, {CLEAR_FLIGHT} WHERE recipient = ?2 AND state = 'pending'"
+                ),
                 params![
                     now,
                     to,
@@ -842,71 +895,112 @@ impl Ledger {
 
     /// An in-flight send was accepted. The wamid settles the row even if its lease ran
     /// out meanwhile (`unknown`, or `pending` again): it was sent. A row another handle
-    /// has claimed since is that handle's to settle.
+    /// has claimed since is that handle's to settle. A `failed` status for this very wamid,
+    /// seen while the send was in flight, makes it `failed`.
     pub(crate) fn mark_accepted(&self, to: &str, wamid: &str) -> Result<()> {
+        const FAILED: &str = "flight_status = 'failed' AND flight_wamid = ?1";
         self.lock()
             .execute(
-                "UPDATE recipients SET state = 'accepted', wamid = ?1, unknown_since_ms = NULL, updated_ms = ?2 \
-                 WHERE recipient = ?3 AND (state IN ('unknown', 'pending') OR (state = 'in_flight' AND owner = ?4))",
+                &format!(
+                    "UPDATE recipients SET \
+                     state = CASE WHEN {FAILED} THEN 'failed' ELSE 'accepted' END, \
+                     error_code = CASE WHEN {FAILED} THEN 'status_failed' ELSE error_code END, \
+                     api_code = CASE WHEN {FAILED} THEN flight_code ELSE api_code END, \
+                     wamid = ?1, unknown_since_ms = NULL, updated_ms = ?2, {CLEAR_FLIGHT} \
+                     WHERE recipient = ?3 AND (state IN ('unknown', 'pending') OR (state = 'in_flight' AND owner = ?4))"
+                ),
                 params![wamid, now_ms(), to, &*self.owner],
             )
             .map_err(db_err)?;
         Ok(())
     }
 
-    /// An in-flight send failed for good.
-    pub(crate) fn mark_failed(&self, to: &str, code: &str, api_code: Option<i64>) -> Result<()> {
-        self.lock()
+    /// Settle this handle's in-flight row `to` by the status seen while it was in flight,
+    /// if one was and `when` (SQL on the row) holds; else apply `otherwise` (the columns an
+    /// `UPDATE` sets, with `?1` the row, `?2` this handle and `?3` now, then `extra`).
+    /// One transaction: a status recorded between the check and the update would be lost.
+    fn settle_or(
+        &self,
+        to: &str,
+        when: &str,
+        otherwise: &str,
+        extra: &[&dyn rusqlite::ToSql],
+    ) -> Result<()> {
+        let mut conn = self.lock();
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(db_err)?;
+        let now = now_ms();
+        let mine = "recipient = ?1 AND state = 'in_flight' AND owner = ?2";
+        let settled = tx
             .execute(
-                "UPDATE recipients SET state = 'failed', error_code = ?1, api_code = ?2, updated_ms = ?3 \
-                 WHERE recipient = ?4 AND state = 'in_flight' AND owner = ?5",
-                params![code, api_code, now_ms(), to, &*self.owner],
+                &format!(
+                    "UPDATE recipients SET {SETTLE_FROM_FLIGHT}, {CLEAR_FLIGHT}, updated_ms = ?3 \
+                     WHERE {mine} AND flight_status IS NOT NULL AND {when}"
+                ),
+                params![to, &*self.owner, now],
             )
             .map_err(db_err)?;
-        Ok(())
+        if settled == 0 {
+            let owner: &str = &self.owner;
+            let mut args: Vec<&dyn rusqlite::ToSql> = vec![&to, &owner, &now];
+            args.extend_from_slice(extra);
+            tx.execute(
+                &format!("UPDATE recipients SET {otherwise}, {CLEAR_FLIGHT} WHERE {mine}"),
+                args.as_slice(),
+            )
+            .map_err(db_err)?;
+        }
+        tx.commit().map_err(db_err)
+    }
+
+    /// An in-flight send failed for good. A status seen meanwhile settles the row instead
+    /// if an earlier send of it may have gone out (the status is that send's).
+    pub(crate) fn mark_failed(&self, to: &str, code: &str, api_code: Option<i64>) -> Result<()> {
+        self.settle_or(
+            to,
+            "unknown_since_ms IS NOT NULL",
+            "state = 'failed', error_code = ?4, api_code = ?5, updated_ms = ?3",
+            &[&code, &api_code],
+        )
     }
 
     /// An in-flight send was certainly not processed: try again after `delay`. `written`
-    /// is false when no request went out at all (the attempt is then not counted).
+    /// is false when no request went out at all (the attempt is then not counted). A status
+    /// seen meanwhile settles the row instead if an earlier send of it may have gone out.
     pub(crate) fn mark_retry(&self, to: &str, delay: Duration, written: bool) -> Result<()> {
-        let now = now_ms();
-        self.lock()
-            .execute(
-                "UPDATE recipients SET state = 'pending', next_attempt_ms = ?1, updated_ms = ?2, \
-                 attempts = attempts - ?5 \
-                 WHERE recipient = ?3 AND state = 'in_flight' AND owner = ?4",
-                params![
-                    now.saturating_add(ms(delay)),
-                    now,
-                    to,
-                    &*self.owner,
-                    i64::from(!written)
-                ],
-            )
-            .map_err(db_err)?;
-        Ok(())
+        let next = now_ms().saturating_add(ms(delay));
+        let uncounted = i64::from(!written);
+        self.settle_or(
+            to,
+            "unknown_since_ms IS NOT NULL",
+            "state = 'pending', next_attempt_ms = ?4, updated_ms = ?3, attempts = attempts - ?5",
+            &[&next, &uncounted],
+        )
     }
 
-    /// An in-flight send's outcome is unknown: wait for a status or the quiet window.
+    /// An in-flight send's outcome is unknown: wait for a status or the quiet window. A
+    /// status seen while it was in flight settles it now, as it would an `unknown` row.
     pub(crate) fn mark_unknown(&self, to: &str) -> Result<()> {
-        let now = now_ms();
-        self.lock()
-            .execute(
-                "UPDATE recipients SET state = 'unknown', unknown_since_ms = ?1, updated_ms = ?1 \
-                 WHERE recipient = ?2 AND state = 'in_flight' AND owner = ?3",
-                params![now, to, &*self.owner],
-            )
-            .map_err(db_err)?;
-        Ok(())
+        self.settle_or(
+            to,
+            "1",
+            "state = 'unknown', unknown_since_ms = ?3, updated_ms = ?3",
+            &[],
+        )
     }
 
     /// Apply one parsed status webhook event. Only events whose
     /// `biz_opaque_callback_data` is this campaign's key count: a recipient that was
-    /// `unknown`, `in_flight`, or `pending` again after its quiet window is settled
-    /// (`accepted` with the event's wamid, or `failed` with the first error code for a
-    /// `failed` status); any other gets its last status recorded (a recipient this ledger
-    /// has not sent, never tried or refused every send, is not settled by the status of
-    /// another ledger's send).
+    /// `unknown`, or `pending` again after its quiet window, is settled (`accepted` with the
+    /// event's wamid, or `failed` with the first error code for a `failed` status). On a
+    /// recipient in flight the status is kept aside for the send's answer to decide: the
+    /// wamid the API returns settles it (a `failed` status for that wamid makes it
+    /// `failed`); a send that turns out not to have gone out leaves it to be sent, unless
+    /// an earlier send of it may have (the status is then that one's); a lost answer, or a
+    /// lease that ran out, settles it by the status. Any other recipient gets its last
+    /// status recorded (a recipient this ledger has not sent, never tried or refused every
+    /// send, is not settled by the status of another ledger's send).
     pub fn apply_status(&self, status: &StatusUpdate) -> Result<Applied> {
         let code = status.error_details().first().and_then(|e| e.code());
         self.apply_status_fields(
@@ -933,28 +1027,43 @@ impl Ledger {
         }
         let now = now_ms();
         let conn = self.lock();
-        // Only a row this ledger sent (or may have sent) is settled: `unknown`, `in_flight`,
-        // or `pending` again after a quiet window (`unknown_since_ms` set). Any other
-        // `pending` row was not sent by this ledger, tried or not (a refusal, a 429, wrote
-        // no message): a status for its key comes from another ledger of an identical
-        // campaign (the key is the same; a user reading last week's message sends one any
-        // day) and must not keep this recipient from its message.
+        // Only a row this ledger sent (or may have sent) is settled: `unknown`, or `pending`
+        // again after a quiet window (`unknown_since_ms` set). Any other `pending` row was not
+        // sent by this ledger, tried or not (a refusal, a 429, wrote no message): a status for
+        // its key comes from another ledger of an identical campaign (the key is the same; a
+        // user reading last week's message sends one any day) and must not keep this
+        // recipient from its message. Nor may it settle a row in flight, whose send may still
+        // be waiting for its slot, or be refused: it is kept aside (`flight_*`) for the
+        // answer to weigh (see `mark_accepted` and `settle_or`).
         let settled = if status == "failed" {
             conn.execute(
                 "UPDATE recipients SET state = 'failed', wamid = COALESCE(?1, wamid), error_code = 'status_failed', api_code = ?2, last_status = 'failed', unknown_since_ms = NULL, updated_ms = ?3 \
-                 WHERE recipient = ?4 AND (state IN ('unknown', 'in_flight') OR (state = 'pending' AND unknown_since_ms IS NOT NULL))",
+                 WHERE recipient = ?4 AND (state = 'unknown' OR (state = 'pending' AND unknown_since_ms IS NOT NULL))",
                 params![wamid, error_code, now, to],
             )
         } else {
             conn.execute(
                 "UPDATE recipients SET state = 'accepted', wamid = COALESCE(?1, wamid), last_status = ?2, unknown_since_ms = NULL, updated_ms = ?3 \
-                 WHERE recipient = ?4 AND (state IN ('unknown', 'in_flight') OR (state = 'pending' AND unknown_since_ms IS NOT NULL))",
+                 WHERE recipient = ?4 AND (state = 'unknown' OR (state = 'pending' AND unknown_since_ms IS NOT NULL))",
                 params![wamid, status, now, to],
             )
         }
         .map_err(db_err)?;
         if settled > 0 {
             return Ok(Applied::Settled);
+        }
+        // In flight: the latest status, except that a `failed` one is not replaced by a
+        // late, out-of-order status of the same message.
+        let n = conn
+            .execute(
+                "UPDATE recipients SET flight_status = ?1, flight_wamid = ?2, flight_code = ?3, last_status = ?1, updated_ms = ?4 \
+                 WHERE recipient = ?5 AND state = 'in_flight' \
+                 AND NOT (flight_status IS 'failed' AND flight_wamid IS ?2)",
+                params![status, wamid, error_code, now, to],
+            )
+            .map_err(db_err)?;
+        if n > 0 {
+            return Ok(Applied::Recorded);
         }
         let n = conn
             .execute(
@@ -1145,6 +1254,115 @@ mod tests {
         assert_eq!(
             state_of(&l, &unsure),
             (RecipientState::Accepted, Some("wamid.SENT".into()))
+        );
+    }
+
+    /// A status for a row in flight is kept aside, and the send's answer decides. Another
+    /// ledger's status (a user reading last week's message of an identical campaign) that
+    /// comes while the send waits for its slot must not settle a row whose send then does
+    /// not go out (withdrawn, refused, certainly not processed): it would never be sent.
+    #[test]
+    fn a_status_in_flight_never_settles_a_row_whose_send_did_not_go_out() {
+        let (path, c) = (temp_ledger("flight-foreign"), campaign());
+        let l = Ledger::open(&path, &c).unwrap();
+        let (withdrawn, _, _) = l.claim_next().unwrap().unwrap();
+        let (refused, _, _) = l.claim_next().unwrap().unwrap();
+        let (limited, _, _) = l.claim_next().unwrap().unwrap();
+        for to in [&withdrawn, &refused, &limited] {
+            assert_eq!(
+                status_for(&l, &c, to, "wamid.LAST_WEEK", "read"),
+                Applied::Recorded
+            );
+            assert_eq!(state_of(&l, to), (RecipientState::InFlight, None));
+        }
+        l.mark_retry(&withdrawn, Duration::ZERO, false).unwrap();
+        l.mark_failed(&refused, "invalid_argument", Some(131008))
+            .unwrap();
+        l.mark_retry(&limited, Duration::ZERO, true).unwrap();
+        assert_eq!(state_of(&l, &withdrawn), (RecipientState::Pending, None));
+        assert_eq!(state_of(&l, &refused), (RecipientState::Failed, None));
+        assert_eq!(state_of(&l, &limited), (RecipientState::Pending, None));
+        // Claimed again, the status seen last time is forgotten: a lost answer now leaves
+        // the row `unknown` (its quiet window decides), not settled by last week's status.
+        let (again, _, _) = l.claim_next().unwrap().unwrap();
+        assert_eq!(again, withdrawn);
+        l.mark_unknown(&again).unwrap();
+        assert_eq!(state_of(&l, &again), (RecipientState::Unknown, None));
+    }
+
+    /// The status of the send itself can come before its answer (the webhook is fast, the
+    /// answer slow): the answer settles the row, and a `failed` status for that very wamid
+    /// makes it `failed`, as it would have after the answer. A lost answer, or a process
+    /// that dies with the send in flight (its lease runs out), is settled by the status
+    /// seen meanwhile: it will not be delivered again, and the row must not go out twice.
+    #[test]
+    fn a_status_in_flight_settles_the_row_with_the_answer_or_when_the_answer_is_lost() {
+        let (path, c) = (temp_ledger("flight-own"), campaign());
+        let mut l = Ledger::open(&path, &c).unwrap();
+        let (ok, _, _) = l.claim_next().unwrap().unwrap();
+        let (bad, _, _) = l.claim_next().unwrap().unwrap();
+        status_for(&l, &c, &ok, "wamid.OK", "sent");
+        l.apply_status_fields(
+            Some(&recipient_key(c.id(), &bad)),
+            Some("wamid.BAD"),
+            "failed",
+            Some(131026),
+        )
+        .unwrap();
+        // A late `sent` of the same message does not undo the failure.
+        status_for(&l, &c, &bad, "wamid.BAD", "sent");
+        l.mark_accepted(&ok, "wamid.OK").unwrap();
+        l.mark_accepted(&bad, "wamid.BAD").unwrap();
+        assert_eq!(
+            state_of(&l, &ok),
+            (RecipientState::Accepted, Some("wamid.OK".into()))
+        );
+        assert_eq!(
+            state_of(&l, &bad),
+            (RecipientState::Failed, Some("wamid.BAD".into()))
+        );
+        let e = l.entries().unwrap();
+        let bad_row = e.iter().find(|r| r.to == bad).unwrap();
+        assert_eq!(
+            (bad_row.error_code.as_deref(), bad_row.api_code),
+            (Some("status_failed"), Some(131026))
+        );
+
+        // A lost answer: settled by the status seen in flight.
+        let (path, c) = (temp_ledger("flight-lost"), campaign());
+        l = Ledger::open(&path, &c).unwrap();
+        let (lost, _, _) = l.claim_next().unwrap().unwrap();
+        status_for(&l, &c, &lost, "wamid.LOST", "delivered");
+        l.mark_unknown(&lost).unwrap();
+        assert_eq!(
+            state_of(&l, &lost),
+            (RecipientState::Accepted, Some("wamid.LOST".into()))
+        );
+        // A dead process: its lease runs out, and the next open settles the row.
+        let mut dead = l.clone();
+        dead.owner = owner_name();
+        dead.lease = Duration::from_millis(50);
+        let (died, _, _) = dead.claim_next().unwrap().unwrap();
+        status_for(&l, &c, &died, "wamid.DIED", "sent");
+        std::thread::sleep(Duration::from_millis(100));
+        let reopened = Ledger::open(&path, &c).unwrap();
+        assert_eq!(
+            state_of(&reopened, &died),
+            (RecipientState::Accepted, Some("wamid.DIED".into()))
+        );
+        // A row sent before (its answer lost, its quiet window passed) and claimed again:
+        // a status while the new send waits is the earlier send's, and settles it even if
+        // the new send is refused.
+        let (last, _, _) = l.claim_next().unwrap().unwrap();
+        l.mark_unknown(&last).unwrap();
+        assert_eq!(l.release_quiet_unknowns(Duration::ZERO).unwrap(), 1);
+        let (again, _, _) = l.claim_next().unwrap().unwrap();
+        assert_eq!(again, last);
+        status_for(&l, &c, &again, "wamid.EARLIER", "delivered");
+        l.mark_retry(&again, Duration::ZERO, false).unwrap();
+        assert_eq!(
+            state_of(&l, &again),
+            (RecipientState::Accepted, Some("wamid.EARLIER".into()))
         );
     }
 

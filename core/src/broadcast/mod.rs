@@ -577,8 +577,13 @@ struct Hold {
     max_spell: Duration,
     /// Until when (Unix ms) nothing is claimed.
     until_ms: AtomicI64,
-    /// When the spell of sends that could not go out started (Unix ms), 0 when there is none.
-    spell_ms: AtomicI64,
+    /// When the last send that could not go out failed (Unix ms), 0 when there is no spell.
+    last_ms: AtomicI64,
+    /// How long the spell has lasted (ms): the time between its failed sends, each gap
+    /// counted up to [`Hold::GAP_MS`]. Not the time since its first failure: a run with
+    /// nothing to claim for a while (every row waiting for its retry time, or for the
+    /// statuses of its `unknown` rows) tries no send, and that time is no outage.
+    spent_ms: AtomicI64,
     /// Pauses in this spell (a connection's pause doubles with each: 1 s, 2 s, … 60 s).
     pauses: AtomicU32,
 }
@@ -588,7 +593,8 @@ impl Hold {
         Hold {
             max_spell,
             until_ms: AtomicI64::new(0),
-            spell_ms: AtomicI64::new(0),
+            last_ms: AtomicI64::new(0),
+            spent_ms: AtomicI64::new(0),
             pauses: AtomicU32::new(0),
         }
     }
@@ -603,15 +609,15 @@ impl Hold {
     /// `true`; `false` once such sends have gone on for `max_spell`: the run then ends.
     fn not_sent(&self, delay: Duration, no_connection: bool) -> bool {
         let now = now_ms();
-        let started =
-            match self
-                .spell_ms
-                .compare_exchange(0, now, Ordering::SeqCst, Ordering::SeqCst)
-            {
-                Ok(_) => now,
-                Err(started) => started,
-            };
-        if now - started > ms(self.max_spell) {
+        let last = self.last_ms.swap(now, Ordering::SeqCst);
+        let started = last == 0;
+        let spent = if started {
+            0
+        } else {
+            let gap = (now - last).clamp(0, Self::GAP_MS);
+            self.spent_ms.fetch_add(gap, Ordering::SeqCst) + gap
+        };
+        if spent > ms(self.max_spell) {
             return false;
         }
         let pause = if no_connection {
@@ -629,7 +635,7 @@ impl Hold {
             // recipient waits it out (its retry time), the run only pauses.
             delay.min(Duration::from_secs(1))
         };
-        if started == now {
+        if started {
             tracing::warn!(
                 target: "wa360::broadcast",
                 hold_ms = pause.as_millis() as u64,
@@ -641,6 +647,10 @@ impl Hold {
         true
     }
 
+    /// The most of one gap between failed sends that counts toward the spell: longer than
+    /// the longest pause (60 s), so an outage is counted in full while sends are tried.
+    const GAP_MS: i64 = 90_000;
+
     /// A send went out: the spell is over.
     fn sent(&self) {
         self.reset();
@@ -650,7 +660,8 @@ impl Hold {
     /// time is no outage (a send failing after a long pause would otherwise end the run at
     /// once, without the hold `max_outage` gives).
     fn reset(&self) {
-        self.spell_ms.store(0, Ordering::SeqCst);
+        self.last_ms.store(0, Ordering::SeqCst);
+        self.spent_ms.store(0, Ordering::SeqCst);
         self.pauses.store(0, Ordering::SeqCst);
     }
 }
@@ -1038,6 +1049,25 @@ impl Client {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `max_outage` counts the time sends are tried and fail, not idle time: a run whose
+    /// rows all wait (for a retry time, for statuses) tries nothing, and a failure after
+    /// that wait must not end it at once. A spell of failures still ends it.
+    #[test]
+    fn an_outage_is_the_time_sends_fail_not_the_time_nothing_was_tried() {
+        let hold = Hold::new(Duration::from_secs(120));
+        assert!(hold.not_sent(Duration::ZERO, false));
+        // The last failure an hour ago: only one gap's worth of that hour counts.
+        hold.last_ms.store(now_ms() - 3_600_000, Ordering::SeqCst);
+        assert!(hold.not_sent(Duration::ZERO, false));
+        assert!(hold.spent_ms.load(Ordering::SeqCst) <= Hold::GAP_MS + 1000);
+        // Failures 40 s apart, as a run held by an outage tries them: the spell adds up.
+        hold.last_ms.store(now_ms() - 40_000, Ordering::SeqCst);
+        assert!(!hold.not_sent(Duration::ZERO, true), "past max_outage");
+        // A send that goes out ends the spell.
+        hold.sent();
+        assert!(hold.not_sent(Duration::ZERO, true));
+    }
 
     fn err(csv: &str) -> (String, String) {
         match Campaign::from_csv("t", "en", csv).unwrap_err() {
