@@ -296,6 +296,7 @@ const BROADCAST_OPTIONS: &[&str] = &[
     "unknownWindowMs",
     "maxWaitMs",
     "maxAttempts",
+    "maxOutageMs",
     "startInMs",
 ];
 
@@ -357,6 +358,9 @@ impl JsClient {
             }
             if let Some(n) = opt_num(&o, "maxAttempts")? {
                 b.max_attempts = int_option("maxAttempts", n, 1, u64::from(u32::MAX))? as u32;
+            }
+            if let Some(v) = opt_num(&o, "maxOutageMs")? {
+                b.max_outage = duration_ms_option("maxOutageMs", v)?;
             }
             if let Some(v) = opt_num(&o, "startInMs")? {
                 b = b.starting_in(wait_ms_option("startInMs", v)?);

@@ -526,6 +526,10 @@ pub struct BroadcastRunOptions {
     pub max_attempts: Option<f64>,
     /// Start no earlier than this many ms from now.
     pub start_in_ms: Option<f64>,
+    /// How long sends may fail to go out at all (no connection, no governor slot) before
+    /// the run ends with a `connection` error, leaving them pending, in ms (default 600000);
+    /// the gaps between such sends count, each up to 90 s.
+    pub max_outage_ms: Option<f64>,
 }
 
 /// Counts per state (TypeScript shape of the progress and summary values).

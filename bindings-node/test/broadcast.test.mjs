@@ -70,11 +70,25 @@ describe('broadcast', () => {
       const campaign = Campaign.fromCsv('order_update', 'en_US', csv(2))
       const ledger = new Ledger(ledgerUrl(), campaign)
       // -1 used to wrap to 4 294 967 295 (maxAttempts: unbounded retries) and 1.5 to become 1.
-      for (const [options, field] of [[{ concurrency: 0 }, 'concurrency'], [{ concurrency: -1 }, 'concurrency'], [{ concurrency: 1.5 }, 'concurrency'], [{ concurrency: 1025 }, 'concurrency'], [{ maxAttempts: -1 }, 'maxAttempts'], [{ maxAttempts: 0 }, 'maxAttempts']]) {
+      for (const [options, field] of [[{ concurrency: 0 }, 'concurrency'], [{ concurrency: -1 }, 'concurrency'], [{ concurrency: 1.5 }, 'concurrency'], [{ concurrency: 1025 }, 'concurrency'], [{ maxAttempts: -1 }, 'maxAttempts'], [{ maxAttempts: 0 }, 'maxAttempts'], [{ maxOutageMs: 0 }, 'maxOutageMs'], [{ maxOutageMs: NaN }, 'maxOutageMs']]) {
         await assert.rejects(c.broadcast(campaign, ledger, options), (e) => isWa360Error(e, 'invalid_argument') && e.field === field, JSON.stringify(options))
       }
       assert.equal(sb.requests({ path: '/messages' }).length, 0)
     } finally { await sb.stop() }
+  })
+
+  test('maxOutageMs ends a run that cannot reach the API, everyone left pending', async () => {
+    // Nothing listens at the base URL: every send fails before a request is written; the run
+    // holds between tries and ends after maxOutageMs with a connection error, no attempt
+    // counted, so the next run sends everyone.
+    // Port 1: outside the range the system hands out, so no other test's server takes it.
+    const c = new Client({ apiKey: 'k', baseUrl: 'http://127.0.0.1:1', maxRetries: 0 })
+    const campaign = Campaign.fromCsv('order_update', 'en_US', csv(3))
+    const ledger = new Ledger(ledgerUrl(), campaign)
+    const started = Date.now()
+    await assert.rejects(c.broadcast(campaign, ledger, { maxOutageMs: 1500 }), (e) => isWa360Error(e, 'connection') && /no connection to the API for 1.5 s/.test(e.message))
+    assert.ok(Date.now() - started < 30000)
+    assert.deepEqual(ledger.entries().map((e) => [e.state, e.attempts]), [['pending', 0], ['pending', 0], ['pending', 0]])
   })
 
   test('each recipient once, progress reported, rerun sends nothing', async () => {

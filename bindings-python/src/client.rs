@@ -318,7 +318,7 @@ macro_rules! client_class {
             /// Send `campaign` (see `wa360.Campaign`) through this client's governor,
             /// recording each step in `ledger`; rerunning on the same ledger resumes.
             /// Returns the summary dict (`counts`, `complete`, `stopped`, …).
-            #[pyo3(signature = (campaign, ledger, *, concurrency = 16, unknown_window = 900.0, max_wait = 60.0, max_attempts = 5, start_in = None, progress = None))]
+            #[pyo3(signature = (campaign, ledger, *, concurrency = 16, unknown_window = 900.0, max_wait = 60.0, max_attempts = 5, start_in = None, progress = None, max_outage = 600.0))]
             #[allow(clippy::too_many_arguments)]
             fn broadcast<'py>(
                 &self,
@@ -331,6 +331,7 @@ macro_rules! client_class {
                 #[pyo3(from_py_with = crate::convert::args::max_attempts)] max_attempts: u64,
                 start_in: Option<f64>,
                 progress: Option<Py<PyAny>>,
+                max_outage: f64,
             ) -> PyResult<Bound<'py, PyAny>> {
                 guard(|| {
                     if progress.as_ref().is_some_and(|p| !p.bind(py).is_callable()) {
@@ -344,6 +345,7 @@ macro_rules! client_class {
                         unknown_window: wa360::input::duration_s_option("unknown_window", unknown_window).py_err()?,
                         max_wait: wa360::input::wait_s_option("max_wait", max_wait).py_err()?,
                         max_attempts,
+                        max_outage: wa360::input::duration_s_option("max_outage", max_outage).py_err()?,
                         progress: progress.map(crate::broadcast::progress_callback),
                         ..Default::default()
                     };

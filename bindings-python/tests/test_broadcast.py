@@ -73,11 +73,31 @@ def test_bad_concurrency_or_max_attempts_is_invalid_argument_and_nothing_is_sent
             ({"concurrency": 10**30}, "concurrency"),
             # Not callable: the campaign used to send, printing a TypeError every tick.
             ({"progress": 5}, "progress"),
+            ({"max_outage": 0}, "max_outage"),
+            ({"max_outage": float("nan")}, "max_outage"),
         ]:
             with pytest.raises(wa360.InvalidArgumentError) as e:
                 c.broadcast(campaign, ledger, **options)
             assert e.value.field == field, options
         assert sb.requests(path="/messages") == []
+
+
+def test_max_outage_ends_a_run_that_cannot_reach_the_api_leaving_everyone_pending(
+    tmp_path: Path,
+) -> None:
+    # Nothing listens at the base URL: every send fails before a request is written. The
+    # run holds (1 s, then 2 s, … between tries) and ends after `max_outage` with a
+    # `connection` error; no attempt is counted, so the next run sends everyone.
+    # Port 1: outside the range the system hands out, so no other test's server takes it.
+    c = wa360.Client("k", base_url="http://127.0.0.1:1", governor=None, max_retries=0)
+    campaign = wa360.Campaign.from_csv("order_update", "en_US", csv_text(3))
+    ledger = wa360.Ledger(f"sqlite:///{tmp_path / 'l.db'}", campaign)
+    started = time.monotonic()
+    with pytest.raises(wa360.ConnectionError) as e:
+        c.broadcast(campaign, ledger, max_outage=1.5)
+    assert "no connection to the API for 1.5 s" in str(e.value)
+    assert time.monotonic() - started < 30
+    assert [(r["state"], r["attempts"]) for r in ledger.entries()] == [("pending", 0)] * 3
 
 
 def test_governor_none_turns_pacing_off_and_pair_interval_0_too() -> None:

@@ -101,6 +101,11 @@ struct RunArgs {
     /// Attempts per recipient for failures that certainly sent nothing.
     #[arg(long, default_value_t = 5, value_name = "N")]
     max_attempts: u32,
+    /// Seconds sends may fail to go out at all (no connection, no governor slot) before the
+    /// run ends, leaving them pending (exit 3); the gaps between such sends count, each up
+    /// to 90 s.
+    #[arg(long, default_value_t = 600.0, value_name = "SECONDS")]
+    max_outage: f64,
     /// Start no earlier than this many seconds from now (kept in the ledger).
     #[arg(long, value_name = "SECONDS", conflicts_with = "start_at")]
     start_in: Option<f64>,
@@ -259,6 +264,7 @@ async fn run_campaign(a: RunArgs) -> CliResult {
     }
     let pair = seconds_arg("pair-interval", a.pair_interval, true)?;
     let window = seconds_arg("unknown-window", a.unknown_window, false)?;
+    let max_outage = seconds_arg("max-outage", a.max_outage, false)?;
     let path = ledger_path(&ledger_url)?;
     // A relative path is refused by `ledger_path` (the rule is the core's, for every front end).
     let text = std::fs::read_to_string(&csv_path)
@@ -381,6 +387,7 @@ async fn run_campaign(a: RunArgs) -> CliResult {
         concurrency: a.concurrency,
         unknown_window: window,
         max_attempts: a.max_attempts,
+        max_outage,
         not_before_ms,
         progress: Some(progress_fn(
             bar.clone(),

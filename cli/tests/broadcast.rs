@@ -323,6 +323,34 @@ fn start_in_holds_every_send_back() {
 
 /// Waiting times are input errors (exit 2) naming the flag, never a panic: a
 /// huge `--start-in` used to overflow `Duration`.
+/// Nothing listens at the base URL: every send fails before a request is written, and
+/// `--max-outage` ends the run (exit 3, as a stopped run: run it again once the API is
+/// reachable) with every recipient pending and no attempt counted.
+#[test]
+fn max_outage_ends_a_run_that_cannot_reach_the_api_with_everyone_pending() {
+    let sb = scaled_sandbox(Limits::none());
+    let dir = temp_dir("outage");
+    let csv = write_csv(&dir, 3);
+    let ledger = dir.join("ledger.db");
+    // Port 1: outside the range the system hands out, so no other test's server takes it
+    // (a port bound and let go could be, and the sends would reach that server).
+    let out = broadcast_cmd(&sb, &csv, &ledger, "--max-outage 1.5 --pair-interval 0")
+        .env("WA360_BASE_URL", "http://127.0.0.1:1")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(err.contains("no connection to the API for 1.5 s"), "{err}");
+    let entries = Ledger::open_existing(&ledger).unwrap().entries().unwrap();
+    assert_eq!(entries.len(), 3);
+    assert!(
+        entries
+            .iter()
+            .all(|e| e.state == RecipientState::Pending && e.attempts == 0),
+        "{entries:?}"
+    );
+}
+
 #[test]
 fn bad_run_options_are_refused_naming_the_flag_before_the_ledger_is_made() {
     let sb = Sandbox::start_blocking().unwrap();
@@ -340,6 +368,8 @@ fn bad_run_options_are_refused_naming_the_flag_before_the_ledger_is_made() {
         // Checked before the ledger is made, named by their flags.
         "--concurrency 0",
         "--max-attempts 0",
+        "--max-outage 0",
+        "--max-outage=-5",
         "--listen nonsense",
         "--governor-store redis://127.0.0.1:1/notanumber",
         "--governor-number ''",

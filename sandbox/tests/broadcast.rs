@@ -672,13 +672,13 @@ async fn a_pause_or_stop_holds_the_sends_waiting_for_a_slot() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_outage_past_max_outage_ends_the_run_and_fails_no_one() {
     const N: usize = 6;
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let nowhere = format!("http://{}", closed.local_addr().unwrap());
-    drop(closed);
+    // Port 1: outside the range the system hands out, so no other test's server takes it
+    // (a port bound and let go could be, and the sends would reach that server).
+    let nowhere = "http://127.0.0.1:1";
     let campaign = campaign(N);
     let ledger = Ledger::open(temp_ledger("outage"), &campaign).unwrap();
     let unreachable = Client::builder()
-        .base_url(&nowhere)
+        .base_url(nowhere)
         .api_key("test-key")
         .governor(GovernorConfig::default().pair_rate(None, 1))
         .build()

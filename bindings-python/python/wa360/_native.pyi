@@ -366,6 +366,7 @@ class _ClientMethods(Generic[_R, _Unit, _Summary, _Templates]):
         max_attempts: int = 5,
         start_in: float | None = None,
         progress: Callable[[dict[str, Any]], object] | None = None,
+        max_outage: float = 600.0,
     ) -> _Summary: ...
     # -- management (docs/management.md) --
     def list_templates(

@@ -963,12 +963,12 @@ impl Client {
                                 gave_up = Some(Error::Connection(if no_connection {
                                     format!(
                                         "broadcast ended: no connection to the API for {} s; the recipients not sent stay pending (run the broadcast again)",
-                                        max_outage.as_secs()
+                                        max_outage.as_secs_f64()
                                     )
                                 } else {
                                     format!(
                                         "broadcast ended: the governor gave no send slot for {} s (its store cannot be reached?); the recipients not sent stay pending (run the broadcast again)",
-                                        max_outage.as_secs()
+                                        max_outage.as_secs_f64()
                                     )
                                 }));
                             }
