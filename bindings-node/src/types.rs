@@ -528,7 +528,7 @@ pub struct BroadcastRunOptions {
     pub start_in_ms: Option<f64>,
     /// How long sends may fail to go out at all (no connection, no governor slot) before
     /// the run ends with a `connection` error, leaving them pending, in ms (default 600000);
-    /// the gaps between such sends count, each up to 90 s.
+    /// the time between such sends counts, not time with nothing to send.
     pub max_outage_ms: Option<f64>,
 }
 

@@ -102,8 +102,8 @@ struct RunArgs {
     #[arg(long, default_value_t = 5, value_name = "N")]
     max_attempts: u32,
     /// Seconds sends may fail to go out at all (no connection, no governor slot) before the
-    /// run ends, leaving them pending (exit 3); the gaps between such sends count, each up
-    /// to 90 s.
+    /// run ends, leaving them pending (exit 3); the time between such sends counts, not
+    /// time with nothing to send.
     #[arg(long, default_value_t = 600.0, value_name = "SECONDS")]
     max_outage: f64,
     /// Start no earlier than this many seconds from now (kept in the ledger).

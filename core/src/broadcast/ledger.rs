@@ -156,10 +156,16 @@ pub struct Ledger {
     lease: Duration,
 }
 
-/// A name no other handle (or run), in this process or another, has.
+/// A name no other handle (or run), in this process or another, has. It starts with `f-`:
+/// a handle that weighs the statuses kept aside while its rows are in flight (`flight_*`).
+/// Rows claimed by an older version (whose names start with a digit) never read those
+/// columns, so a status for one of them settles it at once, as that version expects.
 pub(crate) fn owner_name() -> Arc<str> {
-    format!("{}-{:016x}", std::process::id(), fastrand::u64(..)).into()
+    format!("f-{}-{:016x}", std::process::id(), fastrand::u64(..)).into()
 }
+
+/// SQL: the row is claimed by a handle that weighs the statuses kept aside (`owner_name`).
+const WEIGHS_FLIGHT: &str = "owner LIKE 'f-%'";
 
 impl std::fmt::Debug for Ledger {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -424,7 +430,8 @@ fn expire_leases(conn: &Connection, now: i64) -> Result<usize> {
         .execute(
             &format!(
                 "UPDATE recipients SET {SETTLE_FROM_FLIGHT}, {CLEAR_FLIGHT}, updated_ms = ?1 \
-                 WHERE state = 'in_flight' AND lease_until_ms < ?1 AND flight_status IS NOT NULL"
+                 WHERE state = 'in_flight' AND lease_until_ms < ?1 AND flight_status IS NOT NULL \
+                 AND {WEIGHS_FLIGHT}"
             ),
             [now],
         )
@@ -1026,7 +1033,13 @@ impl Ledger {
             return Ok(Applied::Ignored);
         }
         let now = now_ms();
-        let conn = self.lock();
+        let mut conn = self.lock();
+        // One transaction: a row leaving `in_flight` between the statements below (its
+        // answer recorded by another process) would otherwise miss both the settling and the
+        // keeping aside, and the status, answered 200, would never come again.
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(db_err)?;
         // Only a row this ledger sent (or may have sent) is settled: `unknown`, or `pending`
         // again after a quiet window (`unknown_since_ms` set). Any other `pending` row was not
         // sent by this ledger, tried or not (a refusal, a 429, wrote no message): a status for
@@ -1034,48 +1047,63 @@ impl Ledger {
         // user reading last week's message sends one any day) and must not keep this
         // recipient from its message. Nor may it settle a row in flight, whose send may still
         // be waiting for its slot, or be refused: it is kept aside (`flight_*`) for the
-        // answer to weigh (see `mark_accepted` and `settle_or`).
+        // answer to weigh (see `mark_accepted` and `settle_or`). A row in flight for an older
+        // version, which never reads them, is settled at once, as that version did.
+        let settle_where = format!(
+            "recipient = ?4 AND (state = 'unknown' OR (state = 'pending' AND unknown_since_ms IS NOT NULL) \
+             OR (state = 'in_flight' AND NOT IFNULL({WEIGHS_FLIGHT}, 0)))"
+        );
         let settled = if status == "failed" {
-            conn.execute(
-                "UPDATE recipients SET state = 'failed', wamid = COALESCE(?1, wamid), error_code = 'status_failed', api_code = ?2, last_status = 'failed', unknown_since_ms = NULL, updated_ms = ?3 \
-                 WHERE recipient = ?4 AND (state = 'unknown' OR (state = 'pending' AND unknown_since_ms IS NOT NULL))",
+            tx.execute(
+                &format!(
+                    "UPDATE recipients SET state = 'failed', wamid = COALESCE(?1, wamid), error_code = 'status_failed', api_code = ?2, last_status = 'failed', unknown_since_ms = NULL, updated_ms = ?3 \
+                     WHERE {settle_where}"
+                ),
                 params![wamid, error_code, now, to],
             )
         } else {
-            conn.execute(
-                "UPDATE recipients SET state = 'accepted', wamid = COALESCE(?1, wamid), last_status = ?2, unknown_since_ms = NULL, updated_ms = ?3 \
-                 WHERE recipient = ?4 AND (state = 'unknown' OR (state = 'pending' AND unknown_since_ms IS NOT NULL))",
+            tx.execute(
+                &format!(
+                    "UPDATE recipients SET state = 'accepted', wamid = COALESCE(?1, wamid), last_status = ?2, unknown_since_ms = NULL, updated_ms = ?3 \
+                     WHERE {settle_where}"
+                ),
                 params![wamid, status, now, to],
             )
         }
         .map_err(db_err)?;
-        if settled > 0 {
-            return Ok(Applied::Settled);
-        }
-        // In flight: the latest status, except that a `failed` one is not replaced by a
-        // late, out-of-order status of the same message.
-        let n = conn
-            .execute(
-                "UPDATE recipients SET flight_status = ?1, flight_wamid = ?2, flight_code = ?3, last_status = ?1, updated_ms = ?4 \
-                 WHERE recipient = ?5 AND state = 'in_flight' \
-                 AND NOT (flight_status IS 'failed' AND flight_wamid IS ?2)",
-                params![status, wamid, error_code, now, to],
-            )
-            .map_err(db_err)?;
-        if n > 0 {
-            return Ok(Applied::Recorded);
-        }
-        let n = conn
-            .execute(
-                "UPDATE recipients SET last_status = ?1, updated_ms = ?2 WHERE recipient = ?3",
-                params![status, now, to],
-            )
-            .map_err(db_err)?;
-        Ok(if n > 0 {
-            Applied::Recorded
+        let applied = if settled > 0 {
+            Applied::Settled
         } else {
-            Applied::Ignored
-        })
+            // In flight: the latest status, except that a `failed` one kept aside is never
+            // replaced by another that is not (a late, out-of-order status of the same
+            // message, or another ledger's for the same key).
+            let kept = tx
+                .execute(
+                    &format!(
+                        "UPDATE recipients SET flight_status = ?1, flight_wamid = ?2, flight_code = ?3, last_status = ?1, updated_ms = ?4 \
+                         WHERE recipient = ?5 AND state = 'in_flight' AND {WEIGHS_FLIGHT} \
+                         AND (flight_status IS NOT 'failed' OR ?1 = 'failed')"
+                    ),
+                    params![status, wamid, error_code, now, to],
+                )
+                .map_err(db_err)?;
+            let recorded = if kept > 0 {
+                kept
+            } else {
+                tx.execute(
+                    "UPDATE recipients SET last_status = ?1, updated_ms = ?2 WHERE recipient = ?3",
+                    params![status, now, to],
+                )
+                .map_err(db_err)?
+            };
+            if recorded > 0 {
+                Applied::Recorded
+            } else {
+                Applied::Ignored
+            }
+        };
+        tx.commit().map_err(db_err)?;
+        Ok(applied)
     }
 
     /// Parse a webhook POST body and apply every status event in it. Returns how many
@@ -1290,6 +1318,41 @@ mod tests {
         assert_eq!(state_of(&l, &again), (RecipientState::Unknown, None));
     }
 
+    /// A row in flight for an older version (its owner's name starts with a digit), which
+    /// never reads the statuses kept aside, is settled by a status at once, as that version
+    /// expects; and one such a version left with stale `flight_*` columns is not settled by
+    /// them when its lease runs out.
+    #[test]
+    fn a_row_in_flight_for_an_older_version_is_settled_as_that_version_did() {
+        let (path, c) = (temp_ledger("flight-old"), campaign());
+        let mut new = Ledger::open(&path, &c).unwrap();
+        new.lease = Duration::from_millis(50);
+        let mut old = new.clone();
+        old.owner = "4242-00000000000000aa".into();
+        let (to, _, _) = old.claim_next().unwrap().unwrap();
+        assert_eq!(
+            status_for(&new, &c, &to, "wamid.OLD", "delivered"),
+            Applied::Settled
+        );
+        assert_eq!(
+            state_of(&new, &to),
+            (RecipientState::Accepted, Some("wamid.OLD".into()))
+        );
+        // Stale columns (as if a newer handle had kept a status, then an older one claimed
+        // the row without clearing them), and the older handle dies.
+        let (stale, _, _) = old.claim_next().unwrap().unwrap();
+        new.lock()
+            .execute(
+                "UPDATE recipients SET flight_status = 'read', flight_wamid = 'wamid.STALE' WHERE recipient = ?1",
+                [&stale],
+            )
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(100));
+        new.release_quiet_unknowns(Duration::from_secs(3600))
+            .unwrap();
+        assert_eq!(state_of(&new, &stale), (RecipientState::Unknown, None));
+    }
+
     /// The status of the send itself can come before its answer (the webhook is fast, the
     /// answer slow): the answer settles the row, and a `failed` status for that very wamid
     /// makes it `failed`, as it would have after the answer. A lost answer, or a process
@@ -1309,8 +1372,10 @@ mod tests {
             Some(131026),
         )
         .unwrap();
-        // A late `sent` of the same message does not undo the failure.
+        // Neither a late `sent` of the same message nor another ledger's status for the
+        // same key undoes the failure.
         status_for(&l, &c, &bad, "wamid.BAD", "sent");
+        status_for(&l, &c, &bad, "wamid.LAST_WEEK", "read");
         l.mark_accepted(&ok, "wamid.OK").unwrap();
         l.mark_accepted(&bad, "wamid.BAD").unwrap();
         assert_eq!(

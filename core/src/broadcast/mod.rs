@@ -580,10 +580,13 @@ struct Hold {
     /// When the last send that could not go out failed (Unix ms), 0 when there is no spell.
     last_ms: AtomicI64,
     /// How long the spell has lasted (ms): the time between its failed sends, each gap
-    /// counted up to [`Hold::GAP_MS`]. Not the time since its first failure: a run with
-    /// nothing to claim for a while (every row waiting for its retry time, or for the
-    /// statuses of its `unknown` rows) tries no send, and that time is no outage.
+    /// counted up to the pause the one before imposed plus the failed send's own time (and
+    /// a second). Not the time since its first failure: a run with nothing to claim for a
+    /// while (every row waiting for its retry time, or for the statuses of its `unknown`
+    /// rows) tries no send, and that time is no outage.
     spent_ms: AtomicI64,
+    /// The pause the last failed send imposed (ms).
+    pause_ms: AtomicI64,
     /// Pauses in this spell (a connection's pause doubles with each: 1 s, 2 s, … 60 s).
     pauses: AtomicU32,
 }
@@ -595,6 +598,7 @@ impl Hold {
             until_ms: AtomicI64::new(0),
             last_ms: AtomicI64::new(0),
             spent_ms: AtomicI64::new(0),
+            pause_ms: AtomicI64::new(0),
             pauses: AtomicU32::new(0),
         }
     }
@@ -605,16 +609,22 @@ impl Hold {
     }
 
     /// A send could not go out (`delay`: its own retry delay; `no_connection`: the
-    /// connection never opened, else the governor refused). Pauses claiming and returns
-    /// `true`; `false` once such sends have gone on for `max_spell`: the run then ends.
-    fn not_sent(&self, delay: Duration, no_connection: bool) -> bool {
+    /// connection never opened, else the governor refused; `tried`: how long the send
+    /// took to fail). Pauses claiming and returns `true`; `false` once such sends have
+    /// gone on for `max_spell`: the run then ends.
+    fn not_sent(&self, delay: Duration, no_connection: bool, tried: Duration) -> bool {
         let now = now_ms();
         let last = self.last_ms.swap(now, Ordering::SeqCst);
         let started = last == 0;
         let spent = if started {
             0
         } else {
-            let gap = (now - last).clamp(0, Self::GAP_MS);
+            let most = self
+                .pause_ms
+                .load(Ordering::SeqCst)
+                .saturating_add(ms(tried))
+                .saturating_add(1000);
+            let gap = (now - last).clamp(0, most);
             self.spent_ms.fetch_add(gap, Ordering::SeqCst) + gap
         };
         if spent > ms(self.max_spell) {
@@ -642,14 +652,11 @@ impl Hold {
                 "broadcast held: a send could not go out (no send slot from the governor, or no connection); it is tried again without counting an attempt"
             );
         }
+        self.pause_ms.store(ms(pause), Ordering::SeqCst);
         self.until_ms
             .fetch_max(now.saturating_add(ms(pause)), Ordering::SeqCst);
         true
     }
-
-    /// The most of one gap between failed sends that counts toward the spell: longer than
-    /// the longest pause (60 s), so an outage is counted in full while sends are tried.
-    const GAP_MS: i64 = 90_000;
 
     /// A send went out: the spell is over.
     fn sent(&self) {
@@ -662,6 +669,7 @@ impl Hold {
     fn reset(&self) {
         self.last_ms.store(0, Ordering::SeqCst);
         self.spent_ms.store(0, Ordering::SeqCst);
+        self.pause_ms.store(0, Ordering::SeqCst);
         self.pauses.store(0, Ordering::SeqCst);
     }
 }
@@ -935,7 +943,9 @@ impl Client {
                 tasks.spawn(async move {
                     let _permit = permit;
                     let msg = template_message(&template.0, &template.1, &to, &params, &key);
+                    let tried = Instant::now();
                     let result = client.send_within_while(&msg, max_wait, &*go).await;
+                    let tried = tried.elapsed();
                     // A local refusal (no request written) while the run is held: the
                     // withdrawn send, or one refused a slot meanwhile. Never a send that may
                     // have gone out (`outcome_unknown` has no status either).
@@ -950,7 +960,7 @@ impl Client {
                     let mut gave_up = None;
                     match outcome {
                         Outcome::NotSent(d, no_connection) => {
-                            if !hold.not_sent(d, no_connection) {
+                            if !hold.not_sent(d, no_connection, tried) {
                                 // Held for too long (a base URL that never resolves, a store
                                 // that stays down): the run ends with an error. The send never
                                 // went out, so it is put back without counting an attempt,
@@ -1055,18 +1065,22 @@ mod tests {
     /// that wait must not end it at once. A spell of failures still ends it.
     #[test]
     fn an_outage_is_the_time_sends_fail_not_the_time_nothing_was_tried() {
-        let hold = Hold::new(Duration::from_secs(120));
-        assert!(hold.not_sent(Duration::ZERO, false));
-        // The last failure an hour ago: only one gap's worth of that hour counts.
+        let hold = Hold::new(Duration::from_secs(5));
+        let fail = |tried_ms| hold.not_sent(Duration::ZERO, true, Duration::from_millis(tried_ms));
+        assert!(fail(0));
+        // The last failure an hour ago: only the pause it imposed (1 s), this send's own
+        // time (2 s) and a second count.
         hold.last_ms.store(now_ms() - 3_600_000, Ordering::SeqCst);
-        assert!(hold.not_sent(Duration::ZERO, false));
-        assert!(hold.spent_ms.load(Ordering::SeqCst) <= Hold::GAP_MS + 1000);
-        // Failures 40 s apart, as a run held by an outage tries them: the spell adds up.
-        hold.last_ms.store(now_ms() - 40_000, Ordering::SeqCst);
-        assert!(!hold.not_sent(Duration::ZERO, true), "past max_outage");
+        assert!(fail(2000));
+        let spent = hold.spent_ms.load(Ordering::SeqCst);
+        assert!((4000..=4100).contains(&spent), "{spent}");
+        // A failure one pause later, as a run held by an outage tries it: 2 s more (the
+        // 1 s pause and a second), past the 5 s.
+        hold.last_ms.store(now_ms() - 3000, Ordering::SeqCst);
+        assert!(!fail(0), "past max_outage");
         // A send that goes out ends the spell.
         hold.sent();
-        assert!(hold.not_sent(Duration::ZERO, true));
+        assert!(fail(0));
     }
 
     fn err(csv: &str) -> (String, String) {
