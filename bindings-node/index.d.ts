@@ -617,6 +617,12 @@ export interface BroadcastRunOptions {
   maxAttempts?: number
   /** Start no earlier than this many ms from now. */
   startInMs?: number
+  /**
+   * How long sends may fail to go out at all (no connection, no governor slot) before
+   * the run ends with a `connection` error, leaving them pending, in ms (default 600000);
+   * the time between such sends counts, not time with nothing to send.
+   */
+  maxOutageMs?: number
 }
 
 /** What `client.broadcast` resolves to. */
