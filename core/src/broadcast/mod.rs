@@ -674,6 +674,40 @@ impl Hold {
     }
 }
 
+/// Notices a machine that was suspended, or a wall clock set forward, between two looks: the
+/// wall clock moved on by more than the monotonic one (which stops while the machine
+/// sleeps). The quiet windows of `unknown` rows are wall-clock times in the ledger (shared
+/// by processes), so without this a suspend longer than the window released them for a
+/// second send at once, before the statuses held back meanwhile could arrive.
+struct ClockWatch {
+    wall_ms: i64,
+    mono: Instant,
+}
+
+impl ClockWatch {
+    /// How far the two clocks may drift apart between looks before it counts.
+    const SLACK_MS: i64 = 5_000;
+
+    fn new() -> Self {
+        ClockWatch {
+            wall_ms: now_ms(),
+            mono: Instant::now(),
+        }
+    }
+
+    /// Whether the wall clock jumped ahead since the last look.
+    fn jumped(&mut self) -> bool {
+        self.observe(now_ms(), Instant::now())
+    }
+
+    fn observe(&mut self, wall_ms: i64, mono: Instant) -> bool {
+        let mono_ms = ms(mono.saturating_duration_since(self.mono));
+        let jumped = wall_ms - self.wall_ms - mono_ms > Self::SLACK_MS;
+        (self.wall_ms, self.mono) = (wall_ms, mono);
+        jumped
+    }
+}
+
 /// Aborts the lease renewal of a run when the run ends or is dropped.
 struct Renewal(tokio::task::JoinHandle<()>);
 
@@ -785,6 +819,7 @@ impl Client {
         let mut tasks = tokio::task::JoinSet::new();
         let mut last_progress: Option<Instant> = None;
         let mut last_poll = Instant::now() - Duration::from_secs(1);
+        let mut clock = ClockWatch::new();
         let mut external = String::from("running");
         let mut stopped = false;
         // Stopped by this run's own control (not by the ledger's `stop`).
@@ -833,7 +868,15 @@ impl Client {
                     last_poll = Instant::now();
                     let l = ledger.clone();
                     let window = options.unknown_window;
+                    let jumped = clock.jumped();
                     let (state, nb) = blocking(move || {
+                        if jumped {
+                            // Suspended (or the clock set forward): the statuses of the
+                            // `unknown` rows could not arrive meanwhile, here or at a
+                            // receiver on this machine, and come again only now. Their quiet
+                            // windows start again, as when a run starts.
+                            l.restart_quiet_windows()?;
+                        }
                         l.release_quiet_unknowns(window)?;
                         Ok((l.run_state()?, l.not_before()?))
                     })
@@ -1059,6 +1102,26 @@ impl Client {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A suspend (or a clock set forward) shows as the wall clock moving on past the
+    /// monotonic one; a busy loop that looks late does not (both clocks moved).
+    #[test]
+    fn a_suspend_is_told_from_a_late_look() {
+        let mut w = ClockWatch::new();
+        let (wall, mono) = (w.wall_ms, w.mono);
+        assert!(
+            !w.observe(wall + 30_000, mono + Duration::from_secs(30)),
+            "late, not suspended"
+        );
+        assert!(
+            w.observe(wall + 30_000 + 600_000, mono + Duration::from_secs(31)),
+            "suspended"
+        );
+        assert!(
+            !w.observe(wall + 630_000 - 60_000, mono + Duration::from_secs(32)),
+            "set back"
+        );
+    }
 
     /// `max_outage` counts the time sends are tried and fail, not idle time: a run whose
     /// rows all wait (for a retry time, for statuses) tries nothing, and a failure after
