@@ -258,7 +258,10 @@ CREATE TABLE IF NOT EXISTS recipients (
     lease_until_ms INTEGER NOT NULL DEFAULT 0,
     flight_status TEXT,
     flight_wamid TEXT,
-    flight_code INTEGER
+    flight_code INTEGER,
+    flight_failed_wamid TEXT,
+    flight_failed_code INTEGER,
+    flight_attempt INTEGER
 );
 CREATE INDEX IF NOT EXISTS recipients_state ON recipients (state, row);
 CREATE TABLE IF NOT EXISTS runs (run TEXT PRIMARY KEY, seen_ms INTEGER NOT NULL);
@@ -284,24 +287,47 @@ fn add_owner_columns(conn: &mut Connection) -> rusqlite::Result<()> {
     )
 }
 
-/// A ledger made before statuses seen in flight were kept aside gets their three columns.
-/// A handle that cannot write leaves that to the next one that can (it reads no such
-/// column, and settles nothing).
+/// The columns of a status kept aside while its row was in flight: the latest status, its
+/// wamid and error code; the latest `failed` one's wamid and code (the answer's wamid is
+/// checked against it); and the attempt it was kept during (`attempts` then), so a status
+/// kept for one claim is never read after another.
+const FLIGHT_COLUMNS: [(&str, &str); 6] = [
+    ("flight_status", "TEXT"),
+    ("flight_wamid", "TEXT"),
+    ("flight_code", "INTEGER"),
+    ("flight_failed_wamid", "TEXT"),
+    ("flight_failed_code", "INTEGER"),
+    ("flight_attempt", "INTEGER"),
+];
+
+/// A ledger made before statuses seen in flight were kept aside gets their columns. A
+/// handle that cannot write leaves that to the next one that can (it reads no such column,
+/// and settles nothing).
 fn add_flight_columns(conn: &mut Connection) -> rusqlite::Result<()> {
-    let has = |conn: &Connection| {
-        conn.prepare("SELECT 1 FROM pragma_table_info('recipients') WHERE name = 'flight_status'")?
-            .exists([])
+    let missing = |conn: &Connection| -> rusqlite::Result<Vec<(&str, &str)>> {
+        let mut has =
+            conn.prepare("SELECT 1 FROM pragma_table_info('recipients') WHERE name = ?1")?;
+        let mut out = Vec::new();
+        for (name, ty) in FLIGHT_COLUMNS {
+            if !has.exists([name])? {
+                out.push((name, ty));
+            }
+        }
+        Ok(out)
     };
-    if conn.is_readonly(rusqlite::MAIN_DB)? && !has(conn)? {
+    if conn.is_readonly(rusqlite::MAIN_DB)? {
         return Ok(());
     }
-    upgrade_once(conn, has, |tx| {
-        tx.execute_batch(
-            "ALTER TABLE recipients ADD COLUMN flight_status TEXT;
-             ALTER TABLE recipients ADD COLUMN flight_wamid TEXT;
-             ALTER TABLE recipients ADD COLUMN flight_code INTEGER;",
-        )
-    })
+    upgrade_once(
+        conn,
+        |conn| Ok(missing(conn)?.is_empty()),
+        |tx| {
+            for (name, ty) in missing(tx)? {
+                tx.execute_batch(&format!("ALTER TABLE recipients ADD COLUMN {name} {ty};"))?;
+            }
+            Ok(())
+        },
+    )
 }
 
 /// A row settled by the status seen while it was in flight (`flight_status`): `failed`
@@ -314,7 +340,8 @@ const SETTLE_FROM_FLIGHT: &str = "state = CASE WHEN flight_status = 'failed' THE
 
 /// A row leaving `in_flight` forgets the status seen meanwhile (SQLite reads the old values
 /// for every other column the same `UPDATE` sets).
-const CLEAR_FLIGHT: &str = "flight_status = NULL, flight_wamid = NULL, flight_code = NULL";
+const CLEAR_FLIGHT: &str = "flight_status = NULL, flight_wamid = NULL, flight_code = NULL, \
+     flight_failed_wamid = NULL, flight_failed_code = NULL, flight_attempt = NULL";
 
 /// Run `upgrade` on a ledger of an older version unless `done` says it has run: checked
 /// first without a lock (the usual case, nothing to do), then again under the write lock,
@@ -438,8 +465,10 @@ fn expire_leases(conn: &Connection, now: i64) -> Result<usize> {
         .map_err(db_err)?;
     let unknown = conn
         .execute(
-            "UPDATE recipients SET state = 'unknown', unknown_since_ms = ?1, updated_ms = ?1, owner = NULL \
-             WHERE state = 'in_flight' AND lease_until_ms < ?1",
+            &format!(
+                "UPDATE recipients SET state = 'unknown', unknown_since_ms = ?1, updated_ms = ?1, owner = NULL, \
+                 {CLEAR_FLIGHT} WHERE state = 'in_flight' AND lease_until_ms < ?1"
+            ),
             [now],
         )
         .map_err(db_err)?;
@@ -765,11 +794,29 @@ impl Ledger {
     /// become `unknown`, then `unknown` rows whose quiet window passed without a status
     /// become `pending` (safe to send again). Returns how many became `pending`.
     pub fn release_quiet_unknowns(&self, window: Duration) -> Result<u64> {
+        self.release_quiet_unknowns_as_of(window, i64::MAX)
+    }
+
+    /// [`Ledger::release_quiet_unknowns`] with the windows measured up to `as_of` (Unix ms)
+    /// at the latest: the run passes the time it last checked the clock for a suspend, so a
+    /// suspend between that check and this call releases nothing early.
+    pub(crate) fn release_quiet_unknowns_as_of(&self, window: Duration, as_of: i64) -> Result<u64> {
         let mut conn = self.lock();
         let tx = conn.transaction().map_err(db_err)?;
         let now = now_ms();
         expire_leases(&tx, now)?;
-        let cutoff = now.saturating_sub(ms(window));
+        // A row an older version turned `unknown` (its lease ran out) may still carry a
+        // status kept aside during its last claim, which that version never reads: it
+        // settles the row, as the status will not come again.
+        tx.execute(
+            &format!(
+                "UPDATE recipients SET {SETTLE_FROM_FLIGHT}, {CLEAR_FLIGHT}, updated_ms = ?1 \
+                 WHERE state = 'unknown' AND flight_status IS NOT NULL AND flight_attempt = attempts"
+            ),
+            [now],
+        )
+        .map_err(db_err)?;
+        let cutoff = now.min(as_of).saturating_sub(ms(window));
         let n = tx
             .execute(
                 // `unknown_since_ms` stays set: the mark that one of this row's sends may have
@@ -905,14 +952,14 @@ impl Ledger {
     /// has claimed since is that handle's to settle. A `failed` status for this very wamid,
     /// seen while the send was in flight, makes it `failed`.
     pub(crate) fn mark_accepted(&self, to: &str, wamid: &str) -> Result<()> {
-        const FAILED: &str = "flight_status = 'failed' AND flight_wamid = ?1";
+        const FAILED: &str = "flight_failed_wamid = ?1";
         self.lock()
             .execute(
                 &format!(
                     "UPDATE recipients SET \
                      state = CASE WHEN {FAILED} THEN 'failed' ELSE 'accepted' END, \
                      error_code = CASE WHEN {FAILED} THEN 'status_failed' ELSE error_code END, \
-                     api_code = CASE WHEN {FAILED} THEN flight_code ELSE api_code END, \
+                     api_code = CASE WHEN {FAILED} THEN flight_failed_code ELSE api_code END, \
                      wamid = ?1, unknown_since_ms = NULL, updated_ms = ?2, {CLEAR_FLIGHT} \
                      WHERE recipient = ?3 AND (state IN ('unknown', 'pending') OR (state = 'in_flight' AND owner = ?4))"
                 ),
@@ -1074,15 +1121,17 @@ impl Ledger {
         let applied = if settled > 0 {
             Applied::Settled
         } else {
-            // In flight: the latest status, except that a `failed` one kept aside is never
-            // replaced by another that is not (a late, out-of-order status of the same
-            // message, or another ledger's for the same key).
+            // In flight: the latest status (what a lost answer is settled by), and the latest
+            // `failed` one apart (the answer's wamid is checked against it: another ledger's
+            // status coming after it must not hide it, nor it hide this send's own later one).
             let kept = tx
                 .execute(
                     &format!(
-                        "UPDATE recipients SET flight_status = ?1, flight_wamid = ?2, flight_code = ?3, last_status = ?1, updated_ms = ?4 \
-                         WHERE recipient = ?5 AND state = 'in_flight' AND {WEIGHS_FLIGHT} \
-                         AND (flight_status IS NOT 'failed' OR ?1 = 'failed')"
+                        "UPDATE recipients SET flight_status = ?1, flight_wamid = ?2, flight_code = ?3, \
+                         flight_failed_wamid = CASE WHEN ?1 = 'failed' THEN ?2 ELSE flight_failed_wamid END, \
+                         flight_failed_code = CASE WHEN ?1 = 'failed' THEN ?3 ELSE flight_failed_code END, \
+                         flight_attempt = attempts, last_status = ?1, updated_ms = ?4 \
+                         WHERE recipient = ?5 AND state = 'in_flight' AND {WEIGHS_FLIGHT}"
                     ),
                     params![status, wamid, error_code, now, to],
                 )
@@ -1351,6 +1400,23 @@ mod tests {
         new.release_quiet_unknowns(Duration::from_secs(3600))
             .unwrap();
         assert_eq!(state_of(&new, &stale), (RecipientState::Unknown, None));
+        // The other way round: a newer handle's row, a status kept aside, the handle dies,
+        // and an older version's lease expiry (which knows no kept status) turns it
+        // `unknown`. The status will not come again: the next release settles the row.
+        let (kept, _, _) = new.claim_next().unwrap().unwrap();
+        status_for(&new, &c, &kept, "wamid.KEPT", "delivered");
+        new.lock()
+            .execute(
+                "UPDATE recipients SET state = 'unknown', unknown_since_ms = ?2, owner = NULL WHERE recipient = ?1",
+                params![&kept, now_ms()],
+            )
+            .unwrap();
+        new.release_quiet_unknowns(Duration::from_secs(3600))
+            .unwrap();
+        assert_eq!(
+            state_of(&new, &kept),
+            (RecipientState::Accepted, Some("wamid.KEPT".into()))
+        );
     }
 
     /// The status of the send itself can come before its answer (the webhook is fast, the
@@ -1393,10 +1459,12 @@ mod tests {
             (Some("status_failed"), Some(131026))
         );
 
-        // A lost answer: settled by the status seen in flight.
+        // A lost answer: settled by the latest status seen in flight, even after another
+        // ledger's `failed` one.
         let (path, c) = (temp_ledger("flight-lost"), campaign());
         l = Ledger::open(&path, &c).unwrap();
         let (lost, _, _) = l.claim_next().unwrap().unwrap();
+        status_for(&l, &c, &lost, "wamid.LAST_WEEK", "failed");
         status_for(&l, &c, &lost, "wamid.LOST", "delivered");
         l.mark_unknown(&lost).unwrap();
         assert_eq!(

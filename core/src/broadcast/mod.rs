@@ -580,12 +580,12 @@ struct Hold {
     /// When the last send that could not go out failed (Unix ms), 0 when there is no spell.
     last_ms: AtomicI64,
     /// How long the spell has lasted (ms): the time between its failed sends, each gap
-    /// counted up to the pause the one before imposed plus the failed send's own time (and
-    /// a second). Not the time since its first failure: a run with nothing to claim for a
+    /// counted up to the longest pause of the spell plus the failed send's own time (and a
+    /// second). Not the time since its first failure: a run with nothing to claim for a
     /// while (every row waiting for its retry time, or for the statuses of its `unknown`
     /// rows) tries no send, and that time is no outage.
     spent_ms: AtomicI64,
-    /// The pause the last failed send imposed (ms).
+    /// The longest pause a failed send of this spell imposed (ms).
     pause_ms: AtomicI64,
     /// Pauses in this spell (a connection's pause doubles with each: 1 s, 2 s, … 60 s).
     pauses: AtomicU32,
@@ -652,7 +652,9 @@ impl Hold {
                 "broadcast held: a send could not go out (no send slot from the governor, or no connection); it is tried again without counting an attempt"
             );
         }
-        self.pause_ms.store(ms(pause), Ordering::SeqCst);
+        // The longest pause of the spell: a governor refusal's short one, among a connection
+        // outage's long ones, must not shorten how much of the outage counts.
+        self.pause_ms.fetch_max(ms(pause), Ordering::SeqCst);
         self.until_ms
             .fetch_max(now.saturating_add(ms(pause)), Ordering::SeqCst);
         true
@@ -676,7 +678,8 @@ impl Hold {
 
 /// Notices a machine that was suspended, or a wall clock set forward, between two looks: the
 /// wall clock moved on by more than the monotonic one (which stops while the machine
-/// sleeps). The quiet windows of `unknown` rows are wall-clock times in the ledger (shared
+/// sleeps on Linux and macOS; on Windows Rust's monotonic clock counts the sleep, so there
+/// only a clock set forward shows). The quiet windows of `unknown` rows are wall-clock times in the ledger (shared
 /// by processes), so without this a suspend longer than the window released them for a
 /// second send at once, before the statuses held back meanwhile could arrive.
 struct ClockWatch {
@@ -695,9 +698,12 @@ impl ClockWatch {
         }
     }
 
-    /// Whether the wall clock jumped ahead since the last look.
-    fn jumped(&mut self) -> bool {
-        self.observe(now_ms(), Instant::now())
+    /// Whether the wall clock jumped ahead since the last look, and the wall time (Unix ms)
+    /// of this look: quiet windows are measured up to it, so a suspend after this look
+    /// releases nothing before the next one has seen it.
+    fn look(&mut self) -> (bool, i64) {
+        let wall = now_ms();
+        (self.observe(wall, Instant::now()), wall)
     }
 
     fn observe(&mut self, wall_ms: i64, mono: Instant) -> bool {
@@ -756,6 +762,9 @@ impl Client {
         // This run's name among the live runs of the ledger (several processes may run
         // one campaign; see `Ledger::end_run`).
         let run = ledger::owner_name();
+        // Before the quiet windows restart below: a suspend from then on shows at the first
+        // look.
+        let mut clock = ClockWatch::new();
         {
             let (l, run) = (ledger.clone(), Arc::clone(&run));
             let nb = options.not_before_ms;
@@ -819,7 +828,6 @@ impl Client {
         let mut tasks = tokio::task::JoinSet::new();
         let mut last_progress: Option<Instant> = None;
         let mut last_poll = Instant::now() - Duration::from_secs(1);
-        let mut clock = ClockWatch::new();
         let mut external = String::from("running");
         let mut stopped = false;
         // Stopped by this run's own control (not by the ledger's `stop`).
@@ -868,7 +876,7 @@ impl Client {
                     last_poll = Instant::now();
                     let l = ledger.clone();
                     let window = options.unknown_window;
-                    let jumped = clock.jumped();
+                    let (jumped, looked) = clock.look();
                     let (state, nb) = blocking(move || {
                         if jumped {
                             // Suspended (or the clock set forward): the statuses of the
@@ -877,7 +885,7 @@ impl Client {
                             // windows start again, as when a run starts.
                             l.restart_quiet_windows()?;
                         }
-                        l.release_quiet_unknowns(window)?;
+                        l.release_quiet_unknowns_as_of(window, looked)?;
                         Ok((l.run_state()?, l.not_before()?))
                     })
                     .await?;
@@ -1144,6 +1152,15 @@ mod tests {
         // A send that goes out ends the spell.
         hold.sent();
         assert!(fail(0));
+        // A governor refusal's short pause among a connection outage's long ones does not
+        // shorten what the next gap counts.
+        let hold = Hold::new(Duration::from_secs(300));
+        assert!(hold.not_sent(Duration::ZERO, true, Duration::ZERO));
+        hold.pause_ms.store(60_000, Ordering::SeqCst);
+        assert!(hold.not_sent(Duration::ZERO, false, Duration::ZERO));
+        hold.last_ms.store(now_ms() - 61_000, Ordering::SeqCst);
+        assert!(hold.not_sent(Duration::ZERO, true, Duration::ZERO));
+        assert!(hold.spent_ms.load(Ordering::SeqCst) >= 61_000);
     }
 
     fn err(csv: &str) -> (String, String) {
