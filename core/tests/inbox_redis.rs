@@ -651,6 +651,103 @@ fn the_next_event_of_a_conversation_is_not_stuck_with_a_busy_consumer() {
     );
 }
 
+/// `n` events of one conversation (`111`), accepted one delivery each, then claims by `a`
+/// until the first is handed out: it is nacked, with the inbox's retry delay.
+fn a_conversation_behind_a_retried_head(inbox: &Arc<dyn inbox::Inbox>, n: usize) {
+    for i in 0..n {
+        let body = testing::inbound_text("111", "x", &format!("wamid.B{i}"));
+        wa360::inbox::testing::accept_json(&**inbox, &body).unwrap();
+    }
+    let head = inbox.claim("a", 100).unwrap();
+    assert_eq!(wa360::inbox::testing::event_ids(&head), ["wamid.B0"]);
+    assert!(matches!(
+        inbox.nack("a", &head[0].id, "downstream down").unwrap(),
+        inbox::Nacked::Retry(_)
+    ));
+}
+
+/// Claims of one event by `a` until one hands something out (at most `tries`, 50 ms apart).
+fn next_for_a(inbox: &Arc<dyn inbox::Inbox>, tries: usize) -> Vec<String> {
+    for _ in 0..tries {
+        let d = inbox.claim("a", 1).unwrap();
+        if !d.is_empty() {
+            return wa360::inbox::testing::event_ids(&d);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Vec::new()
+}
+
+/// A consumer's pending list full of events it cannot hand out yet (one conversation's
+/// 1 100 events behind a head whose retry is an hour away) stopped it from reading new
+/// work: a new conversation's event waited for that hour. They are parked instead, and a
+/// consumer asking for one event at a time reads past them (256 per claim).
+#[test]
+fn a_backlog_that_is_not_due_never_stops_new_conversations() {
+    let url = format!(
+        "{}?name=park-{:08x}&lease_ms=30000&retry_base_ms=3600000&retry_max_ms=3600000",
+        redis_url(),
+        fastrand::u32(..)
+    );
+    let inbox = inbox::open(&url).unwrap();
+    a_conversation_behind_a_retried_head(&inbox, 1100);
+    let body = testing::inbound_text("222", "x", "wamid.NEW");
+    wa360::inbox::testing::accept_json(&*inbox, &body).unwrap();
+    assert_eq!(next_for_a(&inbox, 10), ["wamid.NEW"]);
+}
+
+/// A worker that died holding an event: its lease runs out and a live worker takes it at
+/// once, however many events are parked (they are out of the pending list that
+/// `XAUTOCLAIM` walks).
+#[test]
+fn a_dead_workers_event_is_taken_over_past_a_parked_backlog() {
+    let url = format!(
+        "{}?name=park-dead-{:08x}&lease_ms=1000&retry_base_ms=3600000&retry_max_ms=3600000",
+        redis_url(),
+        fastrand::u32(..)
+    );
+    let inbox = inbox::open(&url).unwrap();
+    let body = testing::inbound_text("333", "x", "wamid.HELD");
+    wa360::inbox::testing::accept_json(&*inbox, &body).unwrap();
+    let held = inbox.claim("dead", 1).unwrap();
+    assert_eq!(wa360::inbox::testing::event_ids(&held), ["wamid.HELD"]);
+    a_conversation_behind_a_retried_head(&inbox, 3000);
+    let started = Instant::now();
+    let mut got = Vec::new();
+    // Within ten leases: walking a pending list that held the parked events, 100 at a
+    // time, took about a lease per 100 claims' worth of them.
+    while got.is_empty() && started.elapsed() < Duration::from_secs(10) {
+        got = inbox.claim("a", 1).unwrap();
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(wa360::inbox::testing::event_ids(&got), ["wamid.HELD"]);
+    assert_eq!(got[0].attempt, 2);
+}
+
+/// Parked events come back when due: the retried head once its retry time comes (not a
+/// lease later), the next of its conversation as soon as the head is acknowledged.
+#[test]
+fn parked_events_are_handed_out_when_due() {
+    let url = format!(
+        "{}?name=park-due-{:08x}&lease_ms=30000&retry_base_ms=1500&retry_max_ms=1500",
+        redis_url(),
+        fastrand::u32(..)
+    );
+    let inbox = inbox::open(&url).unwrap();
+    a_conversation_behind_a_retried_head(&inbox, 1100);
+    let started = Instant::now();
+    let mut again = Vec::new();
+    while again.is_empty() && started.elapsed() < Duration::from_secs(10) {
+        let d = inbox.claim("a", 100).unwrap();
+        again = d;
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(wa360::inbox::testing::event_ids(&again), ["wamid.B0"]);
+    assert_eq!(again[0].attempt, 2);
+    assert!(inbox.ack("a", &again[0].id).unwrap());
+    assert_eq!(next_for_a(&inbox, 10), ["wamid.B1"]);
+}
+
 /// A consumer that closes while an event it nacked waits for its retry (it holds nothing,
 /// so nothing is released) no longer keeps that event in its pending list for a whole
 /// lease: closing gives back what it read and is not handling.

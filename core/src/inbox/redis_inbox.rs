@@ -13,6 +13,7 @@
 //! | `{name}:k:<dedupe key>` | string, `EX` retention | dedupe key |
 //! | `{name}:st:<message id>` | string, `EX` retention | folded status of a message (JSON) |
 //! | `{name}:c:<conversation>` | list | unhandled entries of one conversation, in order |
+//! | `{name}:pk` | sorted set | parked entry ids, scored with when to look at them again (Unix ms, server clock) |
 //! | `{name}:dead` | stream | dead letters |
 //! | `{name}:n` | hash | counters: handled, duplicates, stale, inflight |
 //! | `{name}:ac` | string | where the next reclaim of expired leases (`XAUTOCLAIM`) goes on |
@@ -33,6 +34,17 @@
 //!   renewals (Redis itself stalled), only entries idle for the lease plus the
 //!   gap are taken over, so live consumers renew first (`watch_gap` in the
 //!   scripts).
+//! - **Parking**: an entry that cannot be handed out yet (a nacked one until
+//!   its retry time, one a claim finds behind its conversation's head) leaves
+//!   the pending list for the sorted set `{name}:pk`, scored with when to look
+//!   at it again; it stays in the stream, so the counts keep it. When due (or
+//!   when the head before it leaves) it comes back as a new stream entry, its
+//!   hash renamed and its place in the conversation's list kept, for any
+//!   consumer's next read. A claim reads new entries, parking the blocked
+//!   ones, until it has as many ready as asked for (at most 256 read per
+//!   claim): a backlog of retries or of one conversation's events never keeps
+//!   a consumer from new conversations, and `XAUTOCLAIM` never passes over
+//!   parked entries.
 //! - **Order per conversation** is a per-conversation list of unhandled
 //!   entry ids: an entry is handed out only while it is the head of its
 //!   conversation's list, and leaves the list when acknowledged or
@@ -884,6 +896,40 @@ local function pending(...)
   end
   return p
 end
+-- The server's clock in ms. Times that machines compare (when a retry is due, the gaps
+-- of watch_gap) come from it, so the machines' own clocks never need to agree.
+local function server_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+-- Parked entries: those that cannot be handed out yet (a retry not due, an event behind its
+-- conversation's head) leave the group's pending list (acknowledged there, still in the
+-- stream, so the counts keep them) for a sorted set, scored with when to look at them
+-- again. Kept in a consumer's pending list, they filled it: once it held 1,000 it read no
+-- new work, and a backlog of retries stopped every new conversation. Out of the pending
+-- list, XAUTOCLAIM never passes over them either.
+local PK = ns .. ':pk'
+local function park(id, due)
+  redis.call('XACK', S, 'g', id)
+  redis.call('ZADD', PK, due, id)
+end
+-- A parked entry comes back as a new stream entry, read by any consumer's next claim: a new
+-- id, its hash renamed (attempts and all), its place in its conversation's list kept.
+local function unpark(id)
+  redis.call('ZREM', PK, id)
+  local E = ns .. ':e:' .. id
+  local c = redis.call('HGET', E, 'c')
+  if c then
+    local new = redis.call('XADD', S, '*', 'e', '1')
+    redis.call('RENAME', E, ns .. ':e:' .. new)
+    if c ~= '' then
+      local C = ns .. ':c:' .. c
+      local i = redis.call('LPOS', C, id)
+      if i then redis.call('LSET', C, i, new) end
+    end
+  end
+  redis.call('XDEL', S, id)
+end
 local function unref(b)
   local B = ns .. ':b:' .. b
   if redis.call('HINCRBY', B, 'r', -1) <= 0 then redis.call('DEL', B) end
@@ -899,6 +945,12 @@ local function wake_next(c)
   if not wake_idle or not c or c == '' then return end
   local nxt = redis.call('LINDEX', ns .. ':c:' .. c, 0)
   if not nxt then return end
+  if redis.call('ZSCORE', PK, nxt) then
+    -- Parked behind the one that left: back now, or at its own retry time.
+    local nb = tonumber(redis.call('HGET', ns .. ':e:' .. nxt, 'nb') or '0')
+    if nb <= server_ms() then unpark(nxt) else redis.call('ZADD', PK, nb, nxt) end
+    return
+  end
   local p = pending(nxt, nxt, 1)
   if #p == 0 or redis.call('HGET', ns .. ':e:' .. nxt, 'h') == '1' then return end
   redis.call('XCLAIM', S, 'g', p[1][2], 0, nxt, 'IDLE', wake_idle, 'JUSTID')
@@ -936,12 +988,6 @@ local function settled(me, id, again)
     return tonumber(string.sub(d, #me + 2))
   end
   return 0
-end
--- The server's clock in ms. Times that machines compare (when a retry is due, the gaps
--- of watch_gap) come from it, so the machines' own clocks never need to agree.
-local function server_ms()
-  local t = redis.call('TIME')
-  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
 -- Redis paused (SIGSTOP, a long fork or fsync stall, a restart from the AOF) stops every
 -- consumer's renewals while the idle times of their leases, on the server's clock, go on
@@ -1065,22 +1111,56 @@ for _, id in ipairs(ac[2]) do
     redis.call('HINCRBY', N, 'inflight', -1)
   end
 end
--- New entries, while this consumer holds few.
 -- Only entries that could be handed out now count as waiting: one blocked
 -- behind its conversation (or backing off) must not stop this consumer
--- from taking new work.
+-- from taking new work; it is parked instead.
 local function ready(id, e)
   return e[1] ~= '1' and tonumber(e[2]) <= now
     and (e[3] == '' or redis.call('LINDEX', ns .. ':c:' .. e[3], 0) == id)
 end
+-- When a parked entry is looked at again: at its retry time, or, behind its conversation's
+-- head, after ten leases (the head leaving wakes it at once; this is for a head that left
+-- without waking it, by an older version's script).
+local function park_due(e)
+  local nb = tonumber(e[2])
+  if nb > now then return nb end
+  return now + 10 * lease
+end
+local function weigh(id)
+  local e = redis.call('HMGET', ns .. ':e:' .. id, 'h', 'nb', 'c')
+  if not e[1] then return false end
+  if ready(id, e) then return true end
+  if e[1] ~= '1' then park(id, park_due(e)) end
+  return false
+end
+-- Parked entries whose time has come: a retry due comes back; one still behind its
+-- conversation's head waits on.
+for _, id in ipairs(redis.call('ZRANGEBYSCORE', PK, '-inf', now, 'LIMIT', 0, 100)) do
+  local c = redis.call('HGET', ns .. ':e:' .. id, 'c')
+  if c and c ~= '' and redis.call('LINDEX', ns .. ':c:' .. c, 0) ~= id then
+    redis.call('ZADD', PK, now + 10 * lease, id)
+  else
+    unpark(id)
+  end
+end
 local pend = redis.call('XPENDING', S, 'g', '-', '+', hold, me)
 local waiting = 0
 for _, p in ipairs(pend) do
-  local e = redis.call('HMGET', ns .. ':e:' .. p[1], 'h', 'nb', 'c')
-  if e[1] and ready(p[1], e) then waiting = waiting + 1 end
+  if weigh(p[1]) then waiting = waiting + 1 end
 end
-if waiting < max and #pend < hold then
-  redis.call('XREADGROUP', 'GROUP', 'g', me, 'COUNT', max - waiting, 'STREAMS', S, '>')
+-- New entries until enough are ready, parking the others, within a budget per claim: a
+-- consumer asking for one event at a time still gets past a long run of blocked ones.
+if #pend < hold then
+  local budget = 256
+  while waiting < max and budget > 0 do
+    local r = redis.call('XREADGROUP', 'GROUP', 'g', me, 'COUNT', math.min(max - waiting, budget),
+      'STREAMS', S, '>')
+    if not r or not r[1] or #r[1][2] == 0 then break end
+    budget = budget - #r[1][2]
+    for _, en in ipairs(r[1][2]) do
+      if weigh(en[1]) then waiting = waiting + 1 end
+    end
+  end
   pend = redis.call('XPENDING', S, 'g', '-', '+', hold, me)
 end
 local out = {}
@@ -1152,7 +1232,11 @@ if tonumber(redis.call('HGET', E, 'a')) >= maxa then
   to_dead(id, err)
   return settle(me, id, 2)
 end
-redis.call('HSET', E, 'h', 0, 'nb', server_ms() + delay, 'err', err)
+local nb = server_ms() + delay
+redis.call('HSET', E, 'h', 0, 'nb', nb, 'err', err)
+-- Parked until its retry time: then any consumer takes it (it was the head of its
+-- conversation, and stays so).
+park(id, nb)
 return settle(me, id, 1)
 "#),
             // ARGV: ns consumer id-or-empty idle. With an id: that event, held, given back
