@@ -593,7 +593,7 @@ fn bump(tx: &rusqlite::Transaction<'_>, name: &str, by: i64) -> rusqlite::Result
 
 /// An entry of a conversation waits while an earlier entry of it is live (ready or
 /// claimed), or while a later one is claimed under a live lease (a dead letter replayed
-/// after it). `?1` is now.
+/// after it). `?1` is the time leases are judged at (now, or earlier in a grace after a gap).
 macro_rules! not_blocked {
     ($e:literal) => {
         concat!(
@@ -622,23 +622,25 @@ const CLAIM_READY: &str = concat!(
     not_blocked!("e"),
     " ORDER BY e.id LIMIT ?2"
 );
-/// Claimed entries whose lease ran out (their consumer stopped).
+/// Claimed entries whose lease ran out (their consumer stopped). (`?1` now: the search
+/// may find entries the take then leaves, within a grace after a gap; see [`watch_gap`].)
 const CLAIM_EXPIRED: &str = concat!(
     "SELECT e.id FROM entries e WHERE e.state = 1 AND e.lease_until < ?1 AND ",
     not_blocked!("e"),
     " ORDER BY e.id LIMIT ?2"
 );
-/// Take an entry (`?1` now, `?2` id, `?3` consumer, `?4` lease end, `?5` max attempts)
-/// only while it is still claimable by the rule of the search.
+/// Take an entry (`?1` the time leases are judged at: now, or earlier within a grace after
+/// a gap, see [`watch_gap`]; `?2` id, `?3` consumer, `?4` lease end, `?5` max attempts,
+/// `?6` now) only while it is still claimable by the rule of the search.
 const CLAIM_TAKE: &str = concat!(
     "UPDATE entries SET state = 1, lease_owner = ?3, lease_until = ?4, attempts = attempts + 1
      WHERE id = ?2 AND attempts < ?5
-       AND ((state = 0 AND not_before <= ?1) OR (state = 1 AND lease_until < ?1)) AND ",
+       AND ((state = 0 AND not_before <= ?6) OR (state = 1 AND lease_until < ?1)) AND ",
     not_blocked!("entries"),
     " RETURNING body_id, idx, attempts, conv"
 );
-/// An entry whose attempts are spent goes to the dead letters (`?1` now, `?2` id, `?3` max
-/// attempts): a lease that ran out on its last attempt, or a ready entry with as many
+/// An entry whose attempts are spent goes to the dead letters (`?1` the time leases are
+/// judged at, as for [`CLAIM_TAKE`], `?2` id, `?3` max attempts): a lease that ran out on its last attempt, or a ready entry with as many
 /// attempts as allowed (`max_attempts` lowered since, or another process's higher one).
 const CLAIM_EXPIRE_LAST: &str = "UPDATE entries SET state = 3, lease_owner = NULL,
        last_error = coalesce(last_error, CASE state WHEN 1
@@ -650,6 +652,42 @@ const CLAIM_EXPIRE_LAST: &str = "UPDATE entries SET state = 3, lease_owner = NUL
 const NEXT_DUE: &str = "SELECT min(t) FROM (
        SELECT min(not_before) AS t FROM entries WHERE state = 0 AND not_before > ?1
        UNION ALL SELECT min(lease_until) FROM entries WHERE state = 1 AND lease_until >= ?1)";
+
+/// The machine suspended, or its clock set forward, stops every consumer's renewals while
+/// the wall clock, which leases are measured on, goes on: the first claim after it would
+/// take over events that live consumers are still handling, and they would run twice.
+/// Claims that take something and renewals record the time (`lt` in `counters`); after a
+/// gap of more than half a lease (and a second) between two of them, for one lease, only
+/// leases that ran out before the gap began are taken over: a live consumer renews every
+/// third of a lease, so its leases end after that, and it renews them meanwhile. (A time
+/// when nobody claimed or renewed, every worker idle or down, looks the same: a dead
+/// worker's events then wait up to one more lease.) Returns the gap (0 outside a grace).
+fn watch_gap(tx: &rusqlite::Transaction<'_>, now: i64, lease_ms: i64) -> rusqlite::Result<i64> {
+    let get = |name: &str| -> rusqlite::Result<i64> {
+        Ok(tx
+            .query_row("SELECT n FROM counters WHERE name = ?1", [name], |r| {
+                r.get(0)
+            })
+            .optional()?
+            .unwrap_or(0))
+    };
+    let mut set = tx.prepare_cached(
+        "INSERT INTO counters(name, n) VALUES (?1, ?2) ON CONFLICT(name) DO UPDATE SET n = excluded.n",
+    )?;
+    let last = get("lt")?;
+    set.execute(params!["lt", now])?;
+    let mut gap = if now < get("grace_until")? {
+        get("grace_gap")?
+    } else {
+        0
+    };
+    if last > 0 && now - last > (lease_ms / 2).max(1000) {
+        gap = gap.max(now - last);
+        set.execute(params!["grace_gap", gap])?;
+        set.execute(params!["grace_until", now.saturating_add(lease_ms)])?;
+    }
+    Ok(gap)
+}
 
 fn fold_in_tx(
     tx: &rusqlite::Transaction<'_>,
@@ -757,7 +795,9 @@ impl Inbox for SqliteInbox {
                 // timeout) must not eat into the lease, or a claim could hand out an
                 // event whose lease has already run out, for another consumer to take.
                 let now = now_ms();
-                let lease_until = now.saturating_add(ms(self.shared.opts.lease));
+                let lease_ms = ms(self.shared.opts.lease);
+                let lease_until = now.saturating_add(lease_ms);
+                let judged = now - watch_gap(tx, now, lease_ms)?;
                 // Each candidate is taken only if it is still claimable now, under the
                 // write lock: the same rule the search used, checked again row by row.
                 let mut take = tx.prepare_cached(CLAIM_TAKE)?;
@@ -770,19 +810,22 @@ impl Inbox for SqliteInbox {
                     }
                     // Its attempts are spent (the consumer died while handling it, every
                     // time; or max_attempts was lowered since).
-                    if expire.execute(params![now, id, max_attempts])? > 0 {
+                    if expire.execute(params![judged, id, max_attempts])? > 0 {
                         expired += 1;
                         continue;
                     }
                     let row = take
-                        .query_row(params![now, id, consumer, lease_until, max_attempts], |r| {
-                            Ok((
-                                r.get::<_, i64>(0)?,
-                                r.get::<_, i64>(1)?,
-                                r.get::<_, i64>(2)?,
-                                r.get::<_, Option<String>>(3)?,
-                            ))
-                        })
+                        .query_row(
+                            params![judged, id, consumer, lease_until, max_attempts, now],
+                            |r| {
+                                Ok((
+                                    r.get::<_, i64>(0)?,
+                                    r.get::<_, i64>(1)?,
+                                    r.get::<_, i64>(2)?,
+                                    r.get::<_, Option<String>>(3)?,
+                                ))
+                            },
+                        )
                         .optional()?;
                     if let Some((body_id, idx, attempt, conv)) = row {
                         // Bodies are read for the taken entries only.
@@ -846,7 +889,10 @@ impl Inbox for SqliteInbox {
     fn extend(&self, consumer: &str, ids: &[String]) -> Result<usize> {
         self.write_lazy("cannot renew leases in", |tx| {
             // Under the write lock, as for a claim: the wait for it is not lease time.
-            let until = now_ms().saturating_add(ms(self.shared.opts.lease));
+            let now = now_ms();
+            let lease_ms = ms(self.shared.opts.lease);
+            watch_gap(tx, now, lease_ms)?;
+            let until = now.saturating_add(lease_ms);
             let mut renew = tx.prepare_cached(
                 "UPDATE entries SET lease_until = ?3
                  WHERE id = ?2 AND state = 1 AND lease_owner = ?1",
