@@ -20,6 +20,8 @@ function headersOf(req) {
 
 async function routes(fastify, options) {
   const r = options.receiver
+  // The Content-Type each request came with, while the hook below has replaced it.
+  const contentTypes = new WeakMap()
   const path = options.path || '/webhook'
   fastify.removeAllContentTypeParsers()
   // The body is read as Express reads it: at most one byte past the limit (413), and 408
@@ -43,8 +45,17 @@ async function routes(fastify, options) {
     // Every body goes to the raw parser above, whatever its Content-Type: Fastify answers
     // a missing, empty or unreadable one with its own 415 before choosing a parser, where
     // the other receivers store the delivery. The receiver reads the headers as received
-    // (`rawHeaders`), which this does not change.
+    // (`rawHeaders`), which this does not change; the header is put back once the body is
+    // read (below), so the app's handler sees the request as it came.
+    contentTypes.set(req, req.headers['content-type'])
     req.headers['content-type'] = 'application/octet-stream'
+  })
+  fastify.addHook('preHandler', async (req) => {
+    if (!contentTypes.has(req)) return
+    const sent = contentTypes.get(req)
+    contentTypes.delete(req)
+    if (sent === undefined) delete req.headers['content-type']
+    else req.headers['content-type'] = sent
   })
   const route = async (req, reply) => {
     const i = req.url.indexOf('?')

@@ -515,7 +515,9 @@ test('Fastify takes a delivery whatever its Content-Type, as Express does', asyn
   const { default: Fastify } = await import('fastify')
   const { wa360Fastify } = await import('../fastify.js')
   const seen = { express: [], fastify: [] }
-  const options = (into) => ({ insecureSkipVerify: true, onEvents: (evs) => { into.push(...evs.map((e) => e.id)) } })
+  // The Content-Type the handler's request carries, per event id: the one sent.
+  const typed = {}
+  const options = (into) => ({ insecureSkipVerify: true, onEvents: (evs, req) => { for (const e of evs) typed[e.id] = req?.headers['content-type']; into.push(...evs.map((e) => e.id)) } })
   const app = express()
   app.use('/webhook', wa360Webhook(options(seen.express)))
   const { server, url } = await listen(app)
@@ -541,6 +543,7 @@ test('Fastify takes a delivery whatever its Content-Type, as Express does', asyn
         const id = `wamid.CT${n++}`
         assert.equal(await post(ports[which], contentType, text('1555', id)), 200, `${which} ${JSON.stringify(contentType)}`)
         await waitFor(() => seen[which].includes(id), 5000, `${which} handled ${id}`)
+        assert.equal(typed[id], contentType === null ? undefined : contentType, `${which} ${id}: the request as it came`)
       }
     }
     assert.equal(fastify.wa360Metrics().deliveries['200'], 5)
