@@ -696,6 +696,46 @@ fn a_backlog_that_is_not_due_never_stops_new_conversations() {
     assert_eq!(next_for_a(&inbox, 10), ["wamid.NEW"]);
 }
 
+/// A retry that has come due, and the event its conversation's head held back once that
+/// head is acknowledged, are handed out before a backlog of events not read yet (they
+/// came back at the end of the stream, behind every one of them).
+#[test]
+fn a_due_retry_and_a_woken_event_go_before_the_unread_backlog() {
+    let url = format!(
+        "{}?name=park-order-{:08x}&lease_ms=30000&retry_base_ms=300&retry_max_ms=300",
+        redis_url(),
+        fastrand::u32(..)
+    );
+    let inbox = inbox::open(&url).unwrap();
+    let ids = |d: &[inbox::Delivery]| wa360::inbox::testing::event_ids(d);
+    let mut bodies = vec![
+        testing::inbound_text("111", "x", "wamid.X1"),
+        testing::inbound_text("111", "x", "wamid.X2"),
+    ];
+    bodies.extend(
+        (0..300).map(|i| testing::inbound_text(&format!("9{i:04}"), "x", &format!("wamid.Y{i}"))),
+    );
+    for b in &bodies {
+        wa360::inbox::testing::accept_json(&*inbox, b).unwrap();
+    }
+    let x1 = inbox.claim("a", 1).unwrap();
+    assert_eq!(ids(&x1), ["wamid.X1"]);
+    // B reads X2 (behind X1: parked) on its way to Y0.
+    assert_eq!(ids(&inbox.claim("b", 1).unwrap()), ["wamid.Y0"]);
+    assert!(matches!(
+        inbox.nack("a", &x1[0].id, "later").unwrap(),
+        inbox::Nacked::Retry(_)
+    ));
+    std::thread::sleep(Duration::from_millis(400));
+    let again = inbox.claim("c", 1).unwrap();
+    assert_eq!(
+        (ids(&again), again[0].attempt),
+        (vec!["wamid.X1".to_string()], 2)
+    );
+    assert!(inbox.ack("c", &again[0].id).unwrap());
+    assert_eq!(ids(&inbox.claim("d", 1).unwrap()), ["wamid.X2"]);
+}
+
 /// A worker that died holding an event: its lease runs out and a live worker takes it at
 /// once, however many events are parked (they are out of the pending list that
 /// `XAUTOCLAIM` walks).

@@ -13,7 +13,8 @@
 //! | `{name}:k:<dedupe key>` | string, `EX` retention | dedupe key |
 //! | `{name}:st:<message id>` | string, `EX` retention | folded status of a message (JSON) |
 //! | `{name}:c:<conversation>` | list | unhandled entries of one conversation, in order |
-//! | `{name}:pk` | sorted set | parked entry ids, scored with when to look at them again (Unix ms, server clock) |
+//! | `{name}:pk` | sorted set | nacked entry ids parked until their retry time (score, Unix ms, server clock) |
+//! | `{name}:pb` | sorted set | entry ids parked behind their conversation's head (score: when to look again, a safety net) |
 //! | `{name}:dead` | stream | dead letters |
 //! | `{name}:n` | hash | counters: handled, duplicates, stale, inflight |
 //! | `{name}:ac` | string | where the next reclaim of expired leases (`XAUTOCLAIM`) goes on |
@@ -34,17 +35,20 @@
 //!   renewals (Redis itself stalled), only entries idle for the lease plus the
 //!   gap are taken over, so live consumers renew first (`watch_gap` in the
 //!   scripts).
-//! - **Parking**: an entry that cannot be handed out yet (a nacked one until
-//!   its retry time, one a claim finds behind its conversation's head) leaves
-//!   the pending list for the sorted set `{name}:pk`, scored with when to look
-//!   at it again; it stays in the stream, so the counts keep it. When due (or
-//!   when the head before it leaves) it comes back as a new stream entry, its
-//!   hash renamed and its place in the conversation's list kept, for any
-//!   consumer's next read. A claim reads new entries, parking the blocked
-//!   ones, until it has as many ready as asked for (at most 256 read per
-//!   claim): a backlog of retries or of one conversation's events never keeps
-//!   a consumer from new conversations, and `XAUTOCLAIM` never passes over
-//!   parked entries.
+//! - **Parking**: an entry that cannot be handed out yet leaves the pending
+//!   list (acknowledged there, still in the stream, so the counts keep it):
+//!   a nacked one for `{name}:pk` until its retry time, one a claim finds
+//!   behind its conversation's head for `{name}:pb` until that head leaves.
+//!   It comes back under its own id with `XCLAIM … FORCE`, into the pending
+//!   list of the next claim, ahead of anything not read yet (idle past the
+//!   lease, so another consumer's `XAUTOCLAIM` takes what that claim does not
+//!   hand out): a retry when due, a blocked one once the head before it has
+//!   left (which marks it due). A claim reads new entries, parking the
+//!   blocked ones, until it has as many ready as asked for (at most 256 read
+//!   per claim): a backlog of retries or of one conversation's events never
+//!   keeps a consumer from new conversations, and `XAUTOCLAIM` never walks
+//!   over parked entries. (A version before parking never reads these sets:
+//!   going back to one strands the parked entries.)
 //! - **Order per conversation** is a per-conversation list of unhandled
 //!   entry ids: an entry is handed out only while it is the head of its
 //!   conversation's list, and leaves the list when acknowledged or
@@ -902,33 +906,29 @@ local function server_ms()
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
--- Parked entries: those that cannot be handed out yet (a retry not due, an event behind its
--- conversation's head) leave the group's pending list (acknowledged there, still in the
--- stream, so the counts keep them) for a sorted set, scored with when to look at them
--- again. Kept in a consumer's pending list, they filled it: once it held 1,000 it read no
--- new work, and a backlog of retries stopped every new conversation. Out of the pending
--- list, XAUTOCLAIM never passes over them either.
-local PK = ns .. ':pk'
-local function park(id, due)
+-- Parked entries: those that cannot be handed out yet leave the group's pending list
+-- (acknowledged there, still in the stream under their own id, so the counts keep them) for
+-- a sorted set scored with when to look at them again: `PK` for a nacked entry, at its
+-- retry time; `PB` for one a claim found behind its conversation's head, which the head
+-- leaving wakes (`wake_next`; the score, ten leases on, is a safety net for a head that
+-- left by an older version's script). Kept in a consumer's pending list, they filled it:
+-- once it held 1,000 it read no new work, and a backlog of retries stopped every new
+-- conversation. Out of the pending list, XAUTOCLAIM never walks over them either.
+local PK, PB = ns .. ':pk', ns .. ':pb'
+local function park(id, set, due)
   redis.call('XACK', S, 'g', id)
-  redis.call('ZADD', PK, due, id)
+  redis.call('ZADD', set, due, id)
 end
--- A parked entry comes back as a new stream entry, read by any consumer's next claim: a new
--- id, its hash renamed (attempts and all), its place in its conversation's list kept.
-local function unpark(id)
+local function is_parked(id)
+  return redis.call('ZSCORE', PK, id) or redis.call('ZSCORE', PB, id)
+end
+-- Back into the pending list under its own id (the entry is still in the stream), ahead of
+-- every entry not read yet: claimed by `to`, idle past the lease, so that any consumer's
+-- XAUTOCLAIM takes it should `to` not hand it out at once (it asked for fewer).
+local function unpark(id, to, idle)
   redis.call('ZREM', PK, id)
-  local E = ns .. ':e:' .. id
-  local c = redis.call('HGET', E, 'c')
-  if c then
-    local new = redis.call('XADD', S, '*', 'e', '1')
-    redis.call('RENAME', E, ns .. ':e:' .. new)
-    if c ~= '' then
-      local C = ns .. ':c:' .. c
-      local i = redis.call('LPOS', C, id)
-      if i then redis.call('LSET', C, i, new) end
-    end
-  end
-  redis.call('XDEL', S, id)
+  redis.call('ZREM', PB, id)
+  redis.call('XCLAIM', S, 'g', to, 0, id, 'IDLE', idle, 'FORCE', 'JUSTID')
 end
 local function unref(b)
   local B = ns .. ':b:' .. b
@@ -945,10 +945,16 @@ local function wake_next(c)
   if not wake_idle or not c or c == '' then return end
   local nxt = redis.call('LINDEX', ns .. ':c:' .. c, 0)
   if not nxt then return end
-  if redis.call('ZSCORE', PK, nxt) then
-    -- Parked behind the one that left: back now, or at its own retry time.
+  if redis.call('ZSCORE', PB, nxt) then
+    -- Parked behind the one that left: due now, first for any consumer's next claim, or
+    -- at its own retry time.
     local nb = tonumber(redis.call('HGET', ns .. ':e:' .. nxt, 'nb') or '0')
-    if nb <= server_ms() then unpark(nxt) else redis.call('ZADD', PK, nb, nxt) end
+    if nb <= server_ms() then
+      redis.call('ZADD', PB, 0, nxt)
+    else
+      redis.call('ZREM', PB, nxt)
+      redis.call('ZADD', PK, nb, nxt)
+    end
     return
   end
   local p = pending(nxt, nxt, 1)
@@ -1118,29 +1124,36 @@ local function ready(id, e)
   return e[1] ~= '1' and tonumber(e[2]) <= now
     and (e[3] == '' or redis.call('LINDEX', ns .. ':c:' .. e[3], 0) == id)
 end
--- When a parked entry is looked at again: at its retry time, or, behind its conversation's
--- head, after ten leases (the head leaving wakes it at once; this is for a head that left
--- without waking it, by an older version's script).
-local function park_due(e)
-  local nb = tonumber(e[2])
-  if nb > now then return nb end
-  return now + 10 * lease
-end
 local function weigh(id)
+  -- Parked, yet read again (the group made again from the start of the stream after Redis
+  -- lost it): it stays parked, or it would run here and again when it comes back.
+  if is_parked(id) then
+    redis.call('XACK', S, 'g', id)
+    return false
+  end
   local e = redis.call('HMGET', ns .. ':e:' .. id, 'h', 'nb', 'c')
   if not e[1] then return false end
   if ready(id, e) then return true end
-  if e[1] ~= '1' then park(id, park_due(e)) end
+  if e[1] ~= '1' then
+    local nb = tonumber(e[2])
+    if nb > now then park(id, PK, nb) else park(id, PB, now + 10 * lease) end
+  end
   return false
 end
--- Parked entries whose time has come: a retry due comes back; one still behind its
--- conversation's head waits on.
-for _, id in ipairs(redis.call('ZRANGEBYSCORE', PK, '-inf', now, 'LIMIT', 0, 100)) do
-  local c = redis.call('HGET', ns .. ':e:' .. id, 'c')
-  if c and c ~= '' and redis.call('LINDEX', ns .. ':c:' .. c, 0) ~= id then
-    redis.call('ZADD', PK, now + 10 * lease, id)
-  else
-    unpark(id)
+-- Parked entries whose time has come, into this consumer's pending list (handed out below,
+-- before anything new): retries due; then entries behind their conversation's head, woken
+-- ones first (score 0), then those looked at after ten leases (the safety net), which wait
+-- on if still behind it. The two sets apart: those looks, many in a long backlog, never
+-- hold up a retry.
+for _, set in ipairs({PK, PB}) do
+  for _, id in ipairs(redis.call('ZRANGEBYSCORE', set, '-inf', now, 'LIMIT', 0, 100)) do
+    local c = redis.call('HGET', ns .. ':e:' .. id, 'c')
+    if c and c ~= '' and redis.call('LINDEX', ns .. ':c:' .. c, 0) ~= id then
+      redis.call('ZREM', set, id)
+      redis.call('ZADD', PB, now + 10 * lease, id)
+    else
+      unpark(id, me, lease + 1)
+    end
   end
 end
 local pend = redis.call('XPENDING', S, 'g', '-', '+', hold, me)
@@ -1161,8 +1174,9 @@ if #pend < hold then
       if weigh(en[1]) then waiting = waiting + 1 end
     end
   end
-  pend = redis.call('XPENDING', S, 'g', '-', '+', hold, me)
 end
+-- Read again: the entries parked above have left it.
+pend = redis.call('XPENDING', S, 'g', '-', '+', hold, me)
 local out = {}
 for _, p in ipairs(pend) do
   if #out >= max then break end
@@ -1234,9 +1248,9 @@ if tonumber(redis.call('HGET', E, 'a')) >= maxa then
 end
 local nb = server_ms() + delay
 redis.call('HSET', E, 'h', 0, 'nb', nb, 'err', err)
--- Parked until its retry time: then any consumer takes it (it was the head of its
+-- Parked until its retry time: then the next claim takes it (it was the head of its
 -- conversation, and stays so).
-park(id, nb)
+park(id, PK, nb)
 return settle(me, id, 1)
 "#),
             // ARGV: ns consumer id-or-empty idle. With an id: that event, held, given back
