@@ -65,12 +65,17 @@ local function scale_now(inc)
   if s > 1 then s = 1 end
   return s
 end
+-- Numbers as stored and returned: every digit of the double. (Lua's own conversion keeps 14
+-- significant digits: a time in ms since 1970 to 0.1 ms only, so every reservation moved
+-- `tat` by the interval rounded to 0.1 ms, and processes sharing a store sent up to 5%
+-- faster than the rate at 1,000/s, with no pacing at all past 20,000/s.)
+local function num(x) return string.format('%.17g', x) end
 -- The reservation token: the stored tat in µs, as text without an exponent.
 local function token() return string.format('%.0f', tat * 1000) end
 local function keep()
-  local f = {'tat', tostring(tat), 'count', count, 'scale', tostring(scale),
-             'scale_at', tostring(scale_at)}
-  if last_dec then f[#f + 1] = 'last_dec'; f[#f + 1] = tostring(last_dec) end
+  local f = {'tat', num(tat), 'count', count, 'scale', num(scale),
+             'scale_at', num(scale_at)}
+  if last_dec then f[#f + 1] = 'last_dec'; f[#f + 1] = num(last_dec) end
   redis.call('HSET', K, unpack(f))
   local life = math.max(ttl, math.ceil(tat - now) + ttl)
   redis.call('PEXPIRE', K, life)
@@ -79,11 +84,11 @@ if op == 'reserve' then
   local interval, tolerance, max_wait = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
   local tt = math.max(tat, now)
   local wait = math.max(0, tt - tolerance - now)
-  if wait > max_wait then return {0, tostring(wait)} end
-  -- As stored (`keep` writes tostring(tat)), so that release compares like with like.
-  tat = tonumber(tostring(tt + interval))
+  if wait > max_wait then return {0, num(wait)} end
+  -- As stored (`keep` writes num(tat)), so that release compares like with like.
+  tat = tonumber(num(tt + interval))
   keep()
-  return {1, tostring(wait), token()}
+  return {1, num(wait), token()}
 elseif op == 'release' then
   -- Only the latest reservation is given back, unless any will do (GovernorStore::release).
   if ARGV[4] ~= 'any' and token() ~= ARGV[4] then return 0 end
@@ -92,7 +97,7 @@ elseif op == 'release' then
   return 0
 elseif op == 'block' then
   local latest = ARGV[5] ~= '' and token() == ARGV[5]
-  tat = tonumber(tostring(math.max(tat, now + tonumber(ARGV[3]) + tonumber(ARGV[4]))))
+  tat = tonumber(num(math.max(tat, now + tonumber(ARGV[3]) + tonumber(ARGV[4]))))
   keep()
   if latest then return token() end
   return ''
@@ -105,16 +110,16 @@ elseif op == 'clear' then
   keep()
   return 0
 elseif op == 'scale' then
-  return tostring(scale_now(tonumber(ARGV[3])))
+  return num(scale_now(tonumber(ARGV[3])))
 elseif op == 'decrease' then
   local factor, floor, inc, cooldown = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
   local current = scale_now(inc)
-  if last_dec and now - last_dec < cooldown then return tostring(current) end
+  if last_dec and now - last_dec < cooldown then return num(current) end
   scale = math.min(1, math.max(floor, current * factor))
   scale_at = now
   last_dec = now
   keep()
-  return tostring(scale)
+  return num(scale)
 end
 return redis.error_reply('unknown governor op')
 "#;
