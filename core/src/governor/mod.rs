@@ -393,13 +393,16 @@ impl Governor {
                             }
                             return Err(withdrawn());
                         }
-                        // The send goes out later than its pair slot: keep the
-                        // recipient's next slot a full interval after now, or two
-                        // sends to one recipient could go out closer than allowed.
-                        // While it is still the latest, the moved slot can be given back.
+                        // The send goes out later than its pair slot: the recipient's
+                        // bucket counts it from now (at least an interval from now to its
+                        // free time, as a send made now would have moved it), or two sends
+                        // to one recipient could go out closer than allowed. No burst
+                        // added on top: that blocked the recipient for the whole burst,
+                        // and every send after one that waited for the number's slot went
+                        // a full interval later. While it is still the latest, the moved
+                        // slot can be given back.
                         if let Some((k, i, slot)) = &mut pair_reserved {
-                            let tolerance = *i * c.pair_burst.saturating_sub(1);
-                            *slot = self.store.block_for(k, *i, tolerance, *slot).await;
+                            *slot = self.store.block_for(k, *i, Duration::ZERO, *slot).await;
                         }
                     }
                 }
@@ -650,6 +653,28 @@ mod tests {
         g.observe(Some("a"), &Slot::default(), Ok(())).await;
         g.observe(Some("a"), &Slot::default(), Err(&mut e)).await;
         assert_eq!(e.retry_after(), Some(Duration::from_secs(4)));
+    }
+
+    /// A send that waited for the number's slot keeps the recipient's burst: three parts
+    /// to one recipient (burst 3 per 6 s) at 10 a second go out 0.1 s apart, not the third
+    /// 6 s later (refused here past its max_wait).
+    #[tokio::test]
+    async fn waiting_for_the_number_keeps_the_recipients_burst() {
+        let g = gov(GovernorConfig::passive()
+            .messages_per_second(10.0)
+            .burst(1)
+            .pair_rate(Some(Duration::from_secs(6)), 3));
+        for part in 0..3 {
+            g.acquire(Some("a"), Duration::from_secs(1), None)
+                .await
+                .unwrap_or_else(|e| panic!("part {part}: {e}"));
+        }
+        // The burst used, the fourth waits for the recipient's interval.
+        assert!(
+            g.acquire(Some("a"), Duration::from_secs(1), None)
+                .await
+                .is_err()
+        );
     }
 
     #[tokio::test]
