@@ -208,3 +208,60 @@ async fn a_backlog_at_a_high_rate_keeps_the_rate_exactly() {
         "moved {moved} µs for 1999 reservations, expected {expected}"
     );
 }
+
+/// Redis stopped (SIGSTOP: the connection stays open and nothing answers) holds a send no
+/// longer than its wait (at least 0.1 s): each store call waited for the 2 s response
+/// timeout, several in a row. Refused as the store being out of reach, nothing sent.
+#[test]
+fn a_stopped_store_refuses_a_send_within_its_wait() {
+    let bin = std::env::var("WA360_TEST_REDIS_SERVER")
+        .expect("WA360_TEST_REDIS_SERVER is not set: run through tests/redis/with-redis.sh");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut server = std::process::Command::new(bin)
+        .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+        .args(["--save", "", "--appendonly", "no"])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let signal = |sig: &str| {
+        std::process::Command::new("kill")
+            .args([sig, &server.id().to_string()])
+            .status()
+            .unwrap();
+    };
+    let t = std::time::Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            t.elapsed() < Duration::from_secs(10),
+            "redis-server did not start"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let store = open_store(&format!("redis://127.0.0.1:{port}/0")).unwrap();
+    let g = wa360::governor::Governor::with_store(
+        wa360::governor::GovernorConfig::default()
+            .messages_per_second(80.0)
+            .pair_rate(Some(Duration::from_secs(6)), 1),
+        store,
+    )
+    .unwrap();
+    rt.block_on(g.acquire(Some("15550001"), Duration::ZERO, None))
+        .unwrap();
+    signal("-STOP");
+    let t = std::time::Instant::now();
+    let e = rt
+        .block_on(g.acquire(Some("15550002"), Duration::from_millis(100), None))
+        .unwrap_err();
+    let took = t.elapsed();
+    signal("-CONT");
+    let _ = server.kill();
+    let _ = server.wait();
+    assert_eq!(e.code().as_str(), "rate_limited", "{e}");
+    assert!(e.to_string().contains("cannot be reached"), "{e}");
+    assert!(took < Duration::from_millis(1500), "held {took:?}");
+}

@@ -329,16 +329,21 @@ impl Governor {
         let c = &self.config;
         let mut pair_reserved: Option<(String, Duration, Option<u64>)> = None;
         let mut number: Option<Duration> = None;
+        let mut give_back = GiveBack {
+            store: Arc::clone(&self.store),
+            held: Vec::new(),
+        };
         if let Some(to) = recipient
             && (c.pair_interval.is_some() || c.pair_backoff)
         {
             let key = self.pair_key(to);
             let interval = c.pair_interval.unwrap_or(Duration::ZERO);
             let tolerance = interval * c.pair_burst.saturating_sub(1);
-            match self
-                .store
-                .reserve(&key, interval, tolerance, max_wait)
-                .await
+            match bounded(
+                max_wait,
+                self.store.reserve(&key, interval, tolerance, max_wait),
+            )
+            .await
             {
                 Reservation::Refused { retry_after } => {
                     return Err(refused("recipient", to, retry_after, max_wait));
@@ -347,7 +352,9 @@ impl Governor {
                     return Err(unavailable(retry_after));
                 }
                 Reservation::Granted { wait, slot } => {
+                    give_back.held.push((key.clone(), interval, slot));
                     if !wait_unless_withdrawn(wait, go).await {
+                        give_back.held.clear();
                         self.store.release(&key, interval, slot).await;
                         return Err(withdrawn());
                     }
@@ -357,7 +364,14 @@ impl Governor {
         }
         if let Some(rate) = c.messages_per_second {
             let key = self.number_key();
-            let scale = self.store.scale(&key, c.increase_per_sec).await;
+            // A store that does not answer within the wait: the configured rate (it is
+            // refused below all the same, for the same reason).
+            let scale = tokio::time::timeout(
+                max_wait.saturating_sub(start.elapsed()).max(STORE_FLOOR),
+                self.store.scale(&key, c.increase_per_sec),
+            )
+            .await
+            .unwrap_or(1.0);
             let effective = (rate * scale).max(rate * c.min_rate_fraction);
             // Never more than a day between two sends, whatever the configured fractions
             // multiply to (a longer interval cannot be a `Duration` for every product).
@@ -366,12 +380,13 @@ impl Governor {
                 .min(MAX_INTERVAL);
             let tolerance = interval.saturating_mul(c.burst_or_default(rate).saturating_sub(1));
             let left = max_wait.saturating_sub(start.elapsed());
-            let reserved = self.store.reserve(&key, interval, tolerance, left).await;
+            let reserved = bounded(left, self.store.reserve(&key, interval, tolerance, left)).await;
             if let (
                 Reservation::Refused { .. } | Reservation::Unavailable { .. },
                 Some((k, i, Some(slot))),
             ) = (&reserved, &pair_reserved)
             {
+                give_back.held.clear();
                 self.store.release(k, *i, *slot).await;
             }
             match reserved {
@@ -384,9 +399,11 @@ impl Governor {
                 Reservation::Granted { wait, .. } => {
                     number = Some(interval);
                     if !wait.is_zero() {
+                        // Any slot: the sends queued behind this one withdraw in their
+                        // own order, and each gives one interval back.
+                        give_back.held.push((key.clone(), interval, ANY_SLOT));
                         if !wait_unless_withdrawn(wait, go).await {
-                            // Any slot: the sends queued behind this one withdraw in
-                            // their own order, and each gives one interval back.
+                            give_back.held.clear();
                             self.store.release(&key, interval, ANY_SLOT).await;
                             if let Some((k, i, Some(pair))) = &pair_reserved {
                                 self.store.release(k, *i, *pair).await;
@@ -401,13 +418,20 @@ impl Governor {
                         // and every send after one that waited for the number's slot went
                         // a full interval later. While it is still the latest, the moved
                         // slot can be given back.
+                        give_back.held.clear();
                         if let Some((k, i, slot)) = &mut pair_reserved {
-                            *slot = self.store.block_for(k, *i, Duration::ZERO, *slot).await;
+                            *slot = tokio::time::timeout(
+                                STORE_FLOOR,
+                                self.store.block_for(k, *i, Duration::ZERO, *slot),
+                            )
+                            .await
+                            .unwrap_or(None);
                         }
                     }
                 }
             }
         }
+        give_back.held.clear();
         Ok(Slot {
             pair: pair_reserved.and_then(|(_, _, slot)| slot),
             number,
@@ -532,6 +556,51 @@ pub(crate) fn withdrawn() -> Error {
 }
 
 /// Sleep `wait`, asking `go` at least every 200 ms; `false` as soon as it says no.
+/// The least a store call is given, whatever is left of the caller's wait: a send made
+/// with no wait at all still reaches a store over the network.
+const STORE_FLOOR: Duration = Duration::from_millis(100);
+
+/// A reservation bounded by what is left of the caller's wait (at least [`STORE_FLOOR`]):
+/// a store that hangs (Redis stopped, not down: the connection stays open) held a send for
+/// its 2 s response timeout per call, several calls in a row, far past `max_wait`. Past
+/// it, the store counts as unavailable (nothing sent). The command may still run once the
+/// store answers again, taking a slot nobody uses; that is the cost of not waiting.
+async fn bounded(left: Duration, call: StoreFuture<'_, Reservation>) -> Reservation {
+    match tokio::time::timeout(left.max(STORE_FLOOR), call).await {
+        Ok(r) => r,
+        Err(_) => Reservation::Unavailable {
+            retry_after: Duration::from_secs(1),
+        },
+    }
+}
+
+/// The reservations an `acquire` holds while it waits for their time, given back if it is
+/// dropped meanwhile (its caller cancelled: an asyncio task cancelled, Ctrl-C in a sync
+/// send, a timeout around it). They stayed taken: the recipient was refused for a pair
+/// interval, and the number lost a slot, in every process sharing the store. (Written by
+/// hand: a drop guard is a few lines, and the give-back must run on the runtime, spawned.)
+struct GiveBack {
+    store: Arc<dyn GovernorStore>,
+    held: Vec<(String, Duration, u64)>,
+}
+
+impl Drop for GiveBack {
+    fn drop(&mut self) {
+        if self.held.is_empty() {
+            return;
+        }
+        let Ok(rt) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let (store, held) = (Arc::clone(&self.store), std::mem::take(&mut self.held));
+        rt.spawn(async move {
+            for (key, interval, slot) in held {
+                store.release(&key, interval, slot).await;
+            }
+        });
+    }
+}
+
 async fn wait_unless_withdrawn(
     wait: Duration,
     go: Option<&(dyn Fn() -> bool + Send + Sync)>,
@@ -675,6 +744,31 @@ mod tests {
                 .await
                 .is_err()
         );
+    }
+
+    /// A send dropped while it waits for its slot (its caller cancelled) gives the slot
+    /// back: the next send to that recipient waits one interval, not two.
+    #[tokio::test]
+    async fn a_cancelled_wait_gives_its_slots_back() {
+        let i = Duration::from_secs(1);
+        let g = gov(GovernorConfig::passive()
+            .messages_per_second(1.0)
+            .burst(1)
+            .pair_rate(Some(i), 1));
+        g.acquire(Some("a"), Duration::ZERO, None).await.unwrap();
+        let waited = tokio::time::timeout(
+            Duration::from_millis(100),
+            g.acquire(Some("a"), Duration::from_secs(5), None),
+        )
+        .await;
+        assert!(waited.is_err(), "it was waiting for its slot");
+        tokio::time::sleep(Duration::from_millis(50)).await; // the give-back runs
+        let e = g
+            .acquire(Some("a"), Duration::ZERO, None)
+            .await
+            .unwrap_err();
+        let ra = e.retry_after().unwrap();
+        assert!(ra < Duration::from_millis(1000), "next slot in {ra:?}");
     }
 
     #[tokio::test]
