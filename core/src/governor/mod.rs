@@ -40,6 +40,7 @@ mod redis_store;
 mod store;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 pub use options::{GovernorSpec, OptionStyle};
@@ -249,6 +250,9 @@ pub struct Slot {
 pub struct Governor {
     config: Arc<GovernorConfig>,
     store: Arc<dyn GovernorStore>,
+    /// The number's last slow-down factor seen (f64 bits), for a store that does not
+    /// answer in time.
+    last_scale: Arc<AtomicU64>,
 }
 
 impl std::fmt::Debug for Governor {
@@ -271,6 +275,7 @@ impl Governor {
         Ok(Governor {
             config: Arc::new(config),
             store,
+            last_scale: Arc::new(AtomicU64::new(1.0f64.to_bits())),
         })
     }
 
@@ -327,6 +332,7 @@ impl Governor {
     ) -> Result<Slot> {
         let start = Instant::now();
         let c = &self.config;
+        let left = || max_wait.saturating_sub(start.elapsed());
         let mut pair_reserved: Option<(String, Duration, Option<u64>)> = None;
         let mut number: Option<Duration> = None;
         let mut give_back = GiveBack {
@@ -339,12 +345,14 @@ impl Governor {
             let key = self.pair_key(to);
             let interval = c.pair_interval.unwrap_or(Duration::ZERO);
             let tolerance = interval * c.pair_burst.saturating_sub(1);
-            match bounded(
+            let asked = Asked {
+                key: &key,
+                interval,
+                tolerance,
                 max_wait,
-                self.store.reserve(&key, interval, tolerance, max_wait),
-            )
-            .await
-            {
+                latest_only: true,
+            };
+            match self.reserve_within(asked, left()).await {
                 Reservation::Refused { retry_after } => {
                     return Err(refused("recipient", to, retry_after, max_wait));
                 }
@@ -355,7 +363,7 @@ impl Governor {
                     give_back.held.push((key.clone(), interval, slot));
                     if !wait_unless_withdrawn(wait, go).await {
                         give_back.held.clear();
-                        self.store.release(&key, interval, slot).await;
+                        quick(self.store.release(&key, interval, slot), ()).await;
                         return Err(withdrawn());
                     }
                     pair_reserved = Some((key, interval, Some(slot)));
@@ -364,14 +372,20 @@ impl Governor {
         }
         if let Some(rate) = c.messages_per_second {
             let key = self.number_key();
-            // A store that does not answer within the wait: the configured rate (it is
-            // refused below all the same, for the same reason).
-            let scale = tokio::time::timeout(
-                max_wait.saturating_sub(start.elapsed()).max(STORE_FLOOR),
+            // A store that does not answer in time: the scale this process saw last (the
+            // full rate only if it never saw one), not the full rate after a slow-down.
+            let scale = match tokio::time::timeout(
+                left().max(STORE_FLOOR),
                 self.store.scale(&key, c.increase_per_sec),
             )
             .await
-            .unwrap_or(1.0);
+            {
+                Ok(s) => {
+                    self.last_scale.store(s.to_bits(), Ordering::Relaxed);
+                    s
+                }
+                Err(_) => f64::from_bits(self.last_scale.load(Ordering::Relaxed)),
+            };
             let effective = (rate * scale).max(rate * c.min_rate_fraction);
             // Never more than a day between two sends, whatever the configured fractions
             // multiply to (a longer interval cannot be a `Duration` for every product).
@@ -379,15 +393,22 @@ impl Governor {
                 .unwrap_or(MAX_INTERVAL)
                 .min(MAX_INTERVAL);
             let tolerance = interval.saturating_mul(c.burst_or_default(rate).saturating_sub(1));
-            let left = max_wait.saturating_sub(start.elapsed());
-            let reserved = bounded(left, self.store.reserve(&key, interval, tolerance, left)).await;
+            let wait_left = left();
+            let asked = Asked {
+                key: &key,
+                interval,
+                tolerance,
+                max_wait: wait_left,
+                latest_only: false,
+            };
+            let reserved = self.reserve_within(asked, wait_left).await;
             if let (
                 Reservation::Refused { .. } | Reservation::Unavailable { .. },
                 Some((k, i, Some(slot))),
             ) = (&reserved, &pair_reserved)
             {
                 give_back.held.clear();
-                self.store.release(k, *i, *slot).await;
+                quick(self.store.release(k, *i, *slot), ()).await;
             }
             match reserved {
                 Reservation::Refused { retry_after } => {
@@ -399,33 +420,36 @@ impl Governor {
                 Reservation::Granted { wait, .. } => {
                     number = Some(interval);
                     if !wait.is_zero() {
+                        // The send goes out `wait` from now, later than its pair slot: the
+                        // recipient's bucket counts it from then (at least an interval from
+                        // then to its free time, as a send made then would move it), moved
+                        // now, before the wait, so that a send to the same recipient
+                        // reserved meanwhile is counted from it too (moved after the wait,
+                        // such a send had its slot from the earlier time already, and the
+                        // two could go out closer than allowed). No burst added on top:
+                        // that blocked the recipient for its whole burst. While it is still
+                        // the latest, the moved slot can be given back.
+                        give_back.held.clear();
+                        if let Some((k, i, slot)) = &mut pair_reserved {
+                            *slot = quick(
+                                self.store.block_for(k, wait + *i, Duration::ZERO, *slot),
+                                None,
+                            )
+                            .await;
+                            if let Some(moved) = *slot {
+                                give_back.held.push((k.clone(), *i, moved));
+                            }
+                        }
                         // Any slot: the sends queued behind this one withdraw in their
                         // own order, and each gives one interval back.
                         give_back.held.push((key.clone(), interval, ANY_SLOT));
                         if !wait_unless_withdrawn(wait, go).await {
                             give_back.held.clear();
-                            self.store.release(&key, interval, ANY_SLOT).await;
+                            quick(self.store.release(&key, interval, ANY_SLOT), ()).await;
                             if let Some((k, i, Some(pair))) = &pair_reserved {
-                                self.store.release(k, *i, *pair).await;
+                                quick(self.store.release(k, *i, *pair), ()).await;
                             }
                             return Err(withdrawn());
-                        }
-                        // The send goes out later than its pair slot: the recipient's
-                        // bucket counts it from now (at least an interval from now to its
-                        // free time, as a send made now would have moved it), or two sends
-                        // to one recipient could go out closer than allowed. No burst
-                        // added on top: that blocked the recipient for the whole burst,
-                        // and every send after one that waited for the number's slot went
-                        // a full interval later. While it is still the latest, the moved
-                        // slot can be given back.
-                        give_back.held.clear();
-                        if let Some((k, i, slot)) = &mut pair_reserved {
-                            *slot = tokio::time::timeout(
-                                STORE_FLOOR,
-                                self.store.block_for(k, *i, Duration::ZERO, *slot),
-                            )
-                            .await
-                            .unwrap_or(None);
                         }
                     }
                 }
@@ -436,6 +460,55 @@ impl Governor {
             pair: pair_reserved.and_then(|(_, _, slot)| slot),
             number,
         })
+    }
+
+    /// A reservation bounded by `left` (what is left of the caller's wait, at least
+    /// [`STORE_FLOOR`]): a store that hangs (Redis stopped, the connection open) held a
+    /// send for its 2 s response timeout per call, several in a row, far past `max_wait`.
+    /// Past it, the store counts as out of reach (nothing sent). On a store over the
+    /// network the call runs in its own task, so a reservation granted after the caller
+    /// stopped waiting (its wait ran out, or the send was cancelled meanwhile) is given back
+    /// there: one interval from the number, or the recipient's slot while it is the
+    /// latest. Left taken, it blocked the recipient for a pair interval though nothing was
+    /// sent.
+    async fn reserve_within(&self, asked: Asked<'_>, left: Duration) -> Reservation {
+        let unavailable = Reservation::Unavailable {
+            retry_after: Duration::from_secs(1),
+        };
+        let bound = left.max(STORE_FLOOR);
+        if self.store.is_local() {
+            let call =
+                self.store
+                    .reserve(asked.key, asked.interval, asked.tolerance, asked.max_wait);
+            return tokio::time::timeout(bound, call)
+                .await
+                .unwrap_or(unavailable);
+        }
+        let (tx, mut rx) = tokio::sync::oneshot::channel();
+        let store = Arc::clone(&self.store);
+        let (key, interval, tolerance, max_wait, latest_only) = (
+            asked.key.to_string(),
+            asked.interval,
+            asked.tolerance,
+            asked.max_wait,
+            asked.latest_only,
+        );
+        tokio::spawn(async move {
+            let r = store.reserve(&key, interval, tolerance, max_wait).await;
+            if let Err(Reservation::Granted { slot, .. }) = tx.send(r) {
+                let slot = if latest_only { slot } else { ANY_SLOT };
+                store.release(&key, interval, slot).await;
+            }
+        });
+        match tokio::time::timeout(bound, &mut rx).await {
+            Ok(Ok(r)) => r,
+            Ok(Err(_)) => unavailable,
+            Err(_) => {
+                // Answered just as the wait ran out: it is taken, and used.
+                rx.close();
+                rx.try_recv().unwrap_or(unavailable)
+            }
+        }
     }
 
     /// Give back the recipient's pair slot taken by [`Governor::acquire`] for an attempt
@@ -449,9 +522,11 @@ impl Governor {
     pub async fn not_sent(&self, recipient: Option<&str>, slot: &Slot) {
         self.give_back_pair(recipient, slot).await;
         if let Some(interval) = slot.number {
-            self.store
-                .release(&self.number_key(), interval, ANY_SLOT)
-                .await;
+            quick(
+                self.store.release(&self.number_key(), interval, ANY_SLOT),
+                (),
+            )
+            .await;
         }
     }
 
@@ -460,9 +535,7 @@ impl Governor {
         if let (Some(to), Some(interval), Some(token)) =
             (recipient, self.config.pair_interval, slot.pair)
         {
-            self.store
-                .release(&self.pair_key(to), interval, token)
-                .await;
+            quick(self.store.release(&self.pair_key(to), interval, token), ()).await;
         }
     }
 
@@ -481,7 +554,7 @@ impl Governor {
         match signal {
             Signal::Accepted => {
                 if let Some(to) = recipient {
-                    self.store.clear(&self.pair_key(to)).await;
+                    quick(self.store.clear(&self.pair_key(to)), ()).await;
                 }
             }
             Signal::Overloaded => {
@@ -490,22 +563,23 @@ impl Governor {
                 // number's slot is not: the number is over its rate.
                 self.give_back_pair(recipient, slot).await;
                 if self.config.messages_per_second.is_some() {
-                    self.store
-                        .decrease(
-                            &self.number_key(),
-                            Decrease {
-                                factor: DECREASE_FACTOR,
-                                floor: self.config.min_rate_fraction,
-                                increase_per_sec: self.config.increase_per_sec,
-                                cooldown: DECREASE_COOLDOWN,
-                            },
-                        )
-                        .await;
+                    let decreased = self.store.decrease(
+                        &self.number_key(),
+                        Decrease {
+                            factor: DECREASE_FACTOR,
+                            floor: self.config.min_rate_fraction,
+                            increase_per_sec: self.config.increase_per_sec,
+                            cooldown: DECREASE_COOLDOWN,
+                        },
+                    );
+                    if let Some(s) = quick(async { Some(decreased.await) }, None).await {
+                        self.last_scale.store(s.to_bits(), Ordering::Relaxed);
+                    }
                 }
             }
             Signal::PairLimited => {
                 let n = match recipient {
-                    Some(to) => self.store.bump(&self.pair_key(to)).await,
+                    Some(to) => quick(self.store.bump(&self.pair_key(to)), 1).await,
                     None => 1,
                 };
                 let backoff = pair_backoff(n);
@@ -514,9 +588,12 @@ impl Governor {
                 {
                     let interval = self.config.pair_interval.unwrap_or(Duration::ZERO);
                     let tolerance = interval * self.config.pair_burst.saturating_sub(1);
-                    self.store
-                        .block_for(&self.pair_key(to), backoff, tolerance, None)
-                        .await;
+                    quick(
+                        self.store
+                            .block_for(&self.pair_key(to), backoff, tolerance, None),
+                        None,
+                    )
+                    .await;
                 }
                 if let Err(Error::Api { error, .. }) = outcome {
                     error.retry_after = Some(backoff);
@@ -557,21 +634,27 @@ pub(crate) fn withdrawn() -> Error {
 
 /// Sleep `wait`, asking `go` at least every 200 ms; `false` as soon as it says no.
 /// The least a store call is given, whatever is left of the caller's wait: a send made
-/// with no wait at all still reaches a store over the network.
-const STORE_FLOOR: Duration = Duration::from_millis(100);
+/// with no wait at all still reaches a store over the network (a round trip across
+/// regions, a script loaded again after a restart).
+const STORE_FLOOR: Duration = Duration::from_millis(500);
 
-/// A reservation bounded by what is left of the caller's wait (at least [`STORE_FLOOR`]):
-/// a store that hangs (Redis stopped, not down: the connection stays open) held a send for
-/// its 2 s response timeout per call, several calls in a row, far past `max_wait`. Past
-/// it, the store counts as unavailable (nothing sent). The command may still run once the
-/// store answers again, taking a slot nobody uses; that is the cost of not waiting.
-async fn bounded(left: Duration, call: StoreFuture<'_, Reservation>) -> Reservation {
-    match tokio::time::timeout(left.max(STORE_FLOOR), call).await {
-        Ok(r) => r,
-        Err(_) => Reservation::Unavailable {
-            retry_after: Duration::from_secs(1),
-        },
-    }
+/// A store call that only records (a give-back, a back-off, a clear) bounded by
+/// [`STORE_FLOOR`]: a store that hangs must not hold the send, before or after its
+/// request, for the store's own 2 s response timeout. `otherwise` when it did not answer.
+async fn quick<T>(call: impl std::future::Future<Output = T>, otherwise: T) -> T {
+    tokio::time::timeout(STORE_FLOOR, call)
+        .await
+        .unwrap_or(otherwise)
+}
+
+/// One reservation asked of the store (see [`Governor::reserve_within`]). `latest_only`:
+/// a recipient's slot, given back only while it is the latest; else the number's, any.
+struct Asked<'a> {
+    key: &'a str,
+    interval: Duration,
+    tolerance: Duration,
+    max_wait: Duration,
+    latest_only: bool,
 }
 
 /// The reservations an `acquire` holds while it waits for their time, given back if it is
@@ -769,6 +852,33 @@ mod tests {
             .unwrap_err();
         let ra = e.retry_after().unwrap();
         assert!(ra < Duration::from_millis(1000), "next slot in {ra:?}");
+    }
+
+    /// A send that waits for the number's slot counts toward its recipient from when it
+    /// goes out, also for a send to that recipient reserved while it waits: moved after the
+    /// wait, that one had its slot from the earlier time, and the two went out closer than
+    /// the pair interval (4 s and 6 s with 6 s between them).
+    #[tokio::test]
+    async fn a_send_reserved_while_another_waits_for_the_number_keeps_the_pair_interval() {
+        let g = Arc::new(gov(GovernorConfig::passive()
+            .messages_per_second(0.25)
+            .burst(1)
+            .pair_rate(Some(Duration::from_secs(6)), 1)));
+        g.acquire(Some("other"), Duration::ZERO, None)
+            .await
+            .unwrap();
+        let waiting = {
+            let g = Arc::clone(&g);
+            tokio::spawn(async move { g.acquire(Some("a"), Duration::from_secs(10), None).await })
+        };
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let e = g
+            .acquire(Some("a"), Duration::ZERO, None)
+            .await
+            .unwrap_err();
+        let next = e.retry_after().unwrap();
+        assert!(next >= Duration::from_millis(9500), "next slot in {next:?}");
+        waiting.abort();
     }
 
     #[tokio::test]

@@ -65,6 +65,12 @@ pub struct Decrease {
 /// a pair). Implementations must make each call atomic with respect to every other caller
 /// sharing the store (other tasks, processes or machines).
 pub trait GovernorStore: Send + Sync + 'static {
+    /// True when every call answers at once, in this process (no network): the governor
+    /// then calls it directly instead of in a task of its own.
+    fn is_local(&self) -> bool {
+        false
+    }
+
     /// GCRA reservation: `tat = max(tat, now)`; the slot is free at `tat - tolerance`.
     /// If that is more than `max_wait` away, refuse and change nothing; else store
     /// `tat + interval` and grant the wait.
@@ -215,6 +221,10 @@ fn ready<'a, T: Send + 'a>(v: T) -> StoreFuture<'a, T> {
 }
 
 impl GovernorStore for MemoryStore {
+    fn is_local(&self) -> bool {
+        true
+    }
+
     fn reserve(
         &self,
         key: &str,
