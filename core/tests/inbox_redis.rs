@@ -736,6 +736,48 @@ fn a_due_retry_and_a_woken_event_go_before_the_unread_backlog() {
     assert_eq!(ids(&inbox.claim("d", 1).unwrap()), ["wamid.X2"]);
 }
 
+/// Retries that come due together go to whichever consumers claim next, one claim's worth
+/// each, before any new event: a claim took all that were due into its own pending list,
+/// and the other consumers, finding them held there, read new events while they waited
+/// for that one consumer.
+#[test]
+fn due_retries_are_shared_by_the_consumers_that_claim_next() {
+    let url = format!(
+        "{}?name=park-share-{:08x}&lease_ms=30000&retry_base_ms=300&retry_max_ms=300",
+        redis_url(),
+        fastrand::u32(..)
+    );
+    let inbox = inbox::open(&url).unwrap();
+    let ids = |d: &[inbox::Delivery]| wa360::inbox::testing::event_ids(d);
+    for i in 0..10 {
+        let b = testing::inbound_text(&format!("8{i:04}"), "x", &format!("wamid.R{i}"));
+        wa360::inbox::testing::accept_json(&*inbox, &b).unwrap();
+    }
+    let first = inbox.claim("x", 10).unwrap();
+    assert_eq!(first.len(), 10);
+    for d in &first {
+        assert!(matches!(
+            inbox.nack("x", &d.id, "later").unwrap(),
+            inbox::Nacked::Retry(_)
+        ));
+    }
+    for i in 0..50 {
+        let b = testing::inbound_text(&format!("9{i:04}"), "x", &format!("wamid.N{i}"));
+        wa360::inbox::testing::accept_json(&*inbox, &b).unwrap();
+    }
+    std::thread::sleep(Duration::from_millis(400));
+    let mut handed = Vec::new();
+    for k in 0..10 {
+        let consumer = ["a", "b", "c"][k % 3];
+        handed.extend(ids(&inbox.claim(consumer, 1).unwrap()));
+    }
+    assert!(
+        handed.iter().all(|id| id.starts_with("wamid.R")),
+        "{handed:?}"
+    );
+    assert_eq!(handed.len(), 10);
+}
+
 /// A worker that died holding an event: its lease runs out and a live worker takes it at
 /// once, however many events are parked (they are out of the pending list that
 /// `XAUTOCLAIM` walks).

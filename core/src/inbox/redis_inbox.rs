@@ -1140,26 +1140,55 @@ local function weigh(id)
   end
   return false
 end
--- Parked entries whose time has come, into this consumer's pending list (handed out below,
--- before anything new): retries due; then entries behind their conversation's head, woken
--- ones first (score 0), then those looked at after ten leases (the safety net), which wait
--- on if still behind it. The two sets apart: those looks, many in a long backlog, never
--- hold up a retry.
-for _, set in ipairs({PK, PB}) do
-  for _, id in ipairs(redis.call('ZRANGEBYSCORE', set, '-inf', now, 'LIMIT', 0, 100)) do
-    local c = redis.call('HGET', ns .. ':e:' .. id, 'c')
-    if c and c ~= '' and redis.call('LINDEX', ns .. ':c:' .. c, 0) ~= id then
-      redis.call('ZREM', set, id)
-      redis.call('ZADD', PB, now + 10 * lease, id)
-    else
-      unpark(id, me, lease + 1)
-    end
-  end
-end
 local pend = redis.call('XPENDING', S, 'g', '-', '+', hold, me)
 local waiting = 0
 for _, p in ipairs(pend) do
   if weigh(p[1]) then waiting = waiting + 1 end
+end
+-- Parked entries whose time has come, as many as this claim can hand out (more, held here,
+-- waited for this consumer while the others read new work), into its pending list: handed
+-- out below, before anything new. Retries due first; then entries behind their
+-- conversation's head, woken ones first (score 0), then those looked at after ten leases
+-- (the safety net), which wait on if still behind it. The two sets apart: those looks,
+-- many in a long backlog, never hold up a retry.
+local last_read = nil
+local function unread(id)
+  -- An entry past the group's read position (the group made again from the start of the
+  -- stream after Redis lost it) is left to that read: claimed now, the read would then hand
+  -- it to another consumer while it runs here.
+  if not last_read then
+    last_read = '0-0'
+    for _, g in ipairs(redis.call('XINFO', 'GROUPS', S)) do
+      local f = {}
+      for j = 1, #g, 2 do f[g[j]] = g[j + 1] end
+      if f['name'] == 'g' then last_read = f['last-delivered-id'] end
+    end
+  end
+  local a1, a2 = string.match(id, '(%d+)-(%d+)')
+  local b1, b2 = string.match(last_read, '(%d+)-(%d+)')
+  a1, a2, b1, b2 = tonumber(a1), tonumber(a2), tonumber(b1), tonumber(b2)
+  return a1 > b1 or (a1 == b1 and a2 > b2)
+end
+for _, set in ipairs({PK, PB}) do
+  local looks = 100
+  while waiting < max and looks > 0 do
+    local due = redis.call('ZRANGEBYSCORE', set, '-inf', now, 'LIMIT', 0, math.min(max - waiting, looks))
+    if #due == 0 then break end
+    looks = looks - #due
+    for _, id in ipairs(due) do
+      local c = redis.call('HGET', ns .. ':e:' .. id, 'c')
+      if c and c ~= '' and redis.call('LINDEX', ns .. ':c:' .. c, 0) ~= id then
+        redis.call('ZREM', set, id)
+        redis.call('ZADD', PB, now + 10 * lease, id)
+      elseif unread(id) then
+        redis.call('ZREM', PK, id)
+        redis.call('ZREM', PB, id)
+      else
+        unpark(id, me, lease + 1)
+        waiting = waiting + 1
+      end
+    end
+  end
 end
 -- New entries until enough are ready, parking the others, within a budget per claim: a
 -- consumer asking for one event at a time still gets past a long run of blocked ones.
