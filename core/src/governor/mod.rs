@@ -350,7 +350,6 @@ impl Governor {
                 interval,
                 tolerance,
                 max_wait,
-                latest_only: true,
             };
             match self.reserve_within(asked, left()).await {
                 Reservation::Refused { retry_after } => {
@@ -372,19 +371,20 @@ impl Governor {
         }
         if let Some(rate) = c.messages_per_second {
             let key = self.number_key();
-            // A store that does not answer in time: the scale this process saw last (the
-            // full rate only if it never saw one), not the full rate after a slow-down.
+            // A store that does not answer in time, or at all: the scale this process saw
+            // last (the full rate only if it never saw one), not the full rate after a
+            // slow-down.
             let scale = match tokio::time::timeout(
                 left().max(STORE_FLOOR),
                 self.store.scale(&key, c.increase_per_sec),
             )
             .await
             {
-                Ok(s) => {
+                Ok(s) if s.is_finite() => {
                     self.last_scale.store(s.to_bits(), Ordering::Relaxed);
                     s
                 }
-                Err(_) => f64::from_bits(self.last_scale.load(Ordering::Relaxed)),
+                _ => f64::from_bits(self.last_scale.load(Ordering::Relaxed)),
             };
             let effective = (rate * scale).max(rate * c.min_rate_fraction);
             // Never more than a day between two sends, whatever the configured fractions
@@ -399,7 +399,6 @@ impl Governor {
                 interval,
                 tolerance,
                 max_wait: wait_left,
-                latest_only: false,
             };
             let reserved = self.reserve_within(asked, wait_left).await;
             if let (
@@ -429,25 +428,34 @@ impl Governor {
                         // two could go out closer than allowed). No burst added on top:
                         // that blocked the recipient for its whole burst. While it is still
                         // the latest, the moved slot can be given back.
-                        give_back.held.clear();
+                        // Any slot: the sends queued behind this one withdraw in their
+                        // own order, and each gives one interval back. Held before the
+                        // move below, so that a send dropped during it gives both back.
+                        give_back.held.push((key.clone(), interval, ANY_SLOT));
+                        // What a give-back of the pair slot takes back once it moved: the
+                        // interval and the move (the token is the bucket's time in µs).
+                        let mut pair_back = None;
                         if let Some((k, i, slot)) = &mut pair_reserved {
+                            let before = *slot;
                             *slot = quick(
                                 self.store.block_for(k, wait + *i, Duration::ZERO, *slot),
                                 None,
                             )
                             .await;
-                            if let Some(moved) = *slot {
-                                give_back.held.push((k.clone(), *i, moved));
+                            give_back.held.retain(|(held, _, _)| held != k);
+                            if let (Some(old), Some(new)) = (before, *slot) {
+                                let back = *i + Duration::from_micros(new.saturating_sub(old));
+                                give_back.held.push((k.clone(), back, new));
+                                pair_back = Some(back);
                             }
                         }
-                        // Any slot: the sends queued behind this one withdraw in their
-                        // own order, and each gives one interval back.
-                        give_back.held.push((key.clone(), interval, ANY_SLOT));
                         if !wait_unless_withdrawn(wait, go).await {
                             give_back.held.clear();
                             quick(self.store.release(&key, interval, ANY_SLOT), ()).await;
-                            if let Some((k, i, Some(pair))) = &pair_reserved {
-                                quick(self.store.release(k, *i, *pair), ()).await;
+                            if let (Some((k, _, Some(pair))), Some(back)) =
+                                (&pair_reserved, pair_back)
+                            {
+                                quick(self.store.release(k, back, *pair), ()).await;
                             }
                             return Err(withdrawn());
                         }
@@ -468,9 +476,10 @@ impl Governor {
     /// Past it, the store counts as out of reach (nothing sent). On a store over the
     /// network the call runs in its own task, so a reservation granted after the caller
     /// stopped waiting (its wait ran out, or the send was cancelled meanwhile) is given back
-    /// there: one interval from the number, or the recipient's slot while it is the
-    /// latest. Left taken, it blocked the recipient for a pair interval though nothing was
-    /// sent.
+    /// there, while it is the key's latest. Left taken, it blocked the recipient for a
+    /// pair interval though nothing was sent. (A store stalled for 2 s or more answers the
+    /// call itself, as unavailable, and makes the reservation when it resumes: that one is
+    /// not given back.)
     async fn reserve_within(&self, asked: Asked<'_>, left: Duration) -> Reservation {
         let unavailable = Reservation::Unavailable {
             retry_after: Duration::from_secs(1),
@@ -486,17 +495,17 @@ impl Governor {
         }
         let (tx, mut rx) = tokio::sync::oneshot::channel();
         let store = Arc::clone(&self.store);
-        let (key, interval, tolerance, max_wait, latest_only) = (
+        let (key, interval, tolerance, max_wait) = (
             asked.key.to_string(),
             asked.interval,
             asked.tolerance,
             asked.max_wait,
-            asked.latest_only,
         );
         tokio::spawn(async move {
             let r = store.reserve(&key, interval, tolerance, max_wait).await;
+            // Only while it is the latest, for the number too: given back as any slot, a
+            // send reserved meanwhile shared its slot with the next one.
             if let Err(Reservation::Granted { slot, .. }) = tx.send(r) {
-                let slot = if latest_only { slot } else { ANY_SLOT };
                 store.release(&key, interval, slot).await;
             }
         });
@@ -647,14 +656,12 @@ async fn quick<T>(call: impl std::future::Future<Output = T>, otherwise: T) -> T
         .unwrap_or(otherwise)
 }
 
-/// One reservation asked of the store (see [`Governor::reserve_within`]). `latest_only`:
-/// a recipient's slot, given back only while it is the latest; else the number's, any.
+/// One reservation asked of the store (see [`Governor::reserve_within`]).
 struct Asked<'a> {
     key: &'a str,
     interval: Duration,
     tolerance: Duration,
     max_wait: Duration,
-    latest_only: bool,
 }
 
 /// The reservations an `acquire` holds while it waits for their time, given back if it is
@@ -879,6 +886,34 @@ mod tests {
         let next = e.retry_after().unwrap();
         assert!(next >= Duration::from_millis(9500), "next slot in {next:?}");
         waiting.abort();
+    }
+
+    /// A send cancelled while it waits for the number's slot (its recipient's bucket
+    /// already moved to when it would have gone out) leaves that recipient free: the
+    /// give-back takes the move back too, not one interval only.
+    #[tokio::test]
+    async fn a_send_cancelled_while_it_waits_for_the_number_leaves_its_recipient_free() {
+        let g = gov(GovernorConfig::passive()
+            .messages_per_second(0.2)
+            .burst(1)
+            .pair_rate(Some(Duration::from_secs(6)), 1));
+        g.acquire(Some("other"), Duration::ZERO, None)
+            .await
+            .unwrap();
+        let cancelled = tokio::time::timeout(
+            Duration::from_millis(300),
+            g.acquire(Some("a"), Duration::from_secs(10), None),
+        )
+        .await;
+        assert!(cancelled.is_err(), "it was waiting for the number");
+        tokio::time::sleep(Duration::from_millis(50)).await; // the give-back runs
+        // Refused for the number (its next slot 5 s after the first send), not for the
+        // recipient, who got nothing.
+        let e = g
+            .acquire(Some("a"), Duration::from_secs(1), None)
+            .await
+            .unwrap_err();
+        assert!(e.to_string().contains("for number"), "{e}");
     }
 
     #[tokio::test]

@@ -108,7 +108,8 @@ pub trait GovernorStore: Send + Sync + 'static {
     fn clear(&self, key: &str) -> StoreFuture<'_, ()>;
 
     /// The key's rate scale in `(0, 1]` now: the last value stored by [`Self::decrease`],
-    /// plus `increase_per_sec` for every second since (additive increase), at most 1.
+    /// plus `increase_per_sec` for every second since (additive increase), at most 1. NaN
+    /// when the store cannot answer (the caller then uses the last scale it saw).
     fn scale(&self, key: &str, increase_per_sec: f64) -> StoreFuture<'_, f64>;
 
     /// Multiplicative decrease: unless the last decrease was less than `d.cooldown` ago,
