@@ -29,6 +29,10 @@ async function routes(fastify, options) {
   // own by default (`requestTimeout: 0`), so a sender that declared a body and never sent
   // it held the connection and its buffer for good.
   fastify.addContentTypeParser('*', (req, payload, done) => {
+    // The header as it came, from here on: hooks and loggers that see the request after a
+    // body error (413, 408) or before the handler (the app's own preValidation and
+    // preHandler) see what was sent.
+    restore(req)
     readBody(payload, r.maxBytes + 1, r.bodyTimeoutMs).then((body) => done(null, body), (e) => done(e))
   })
   fastify.addHook('onClose', async () => { await r.close() })
@@ -50,13 +54,15 @@ async function routes(fastify, options) {
     contentTypes.set(req, req.headers['content-type'])
     req.headers['content-type'] = 'application/octet-stream'
   })
-  fastify.addHook('preHandler', async (req) => {
+  // Put back where the parser did not run (a request without a body).
+  fastify.addHook('preHandler', async (req) => { restore(req) })
+  function restore(req) {
     if (!contentTypes.has(req)) return
     const sent = contentTypes.get(req)
     contentTypes.delete(req)
     if (sent === undefined) delete req.headers['content-type']
     else req.headers['content-type'] = sent
-  })
+  }
   const route = async (req, reply) => {
     const i = req.url.indexOf('?')
     const headers = headersOf(req)

@@ -153,3 +153,40 @@ impl FileId {
 pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
+
+/// Notices a machine that was suspended, or a wall clock set forward, between two looks: the
+/// wall clock moved on by more than the monotonic one (which stops while the machine sleeps
+/// on Linux and macOS; on Windows Rust's monotonic clock counts the sleep, so there only a
+/// clock set forward shows). Leases and quiet windows are wall-clock times in files shared
+/// by processes; after such a jump they all look run out at once. (Written by hand: two
+/// clock readings and a subtraction.)
+pub(crate) struct ClockWatch {
+    pub(crate) wall_ms: i64,
+    pub(crate) mono: std::time::Instant,
+}
+
+impl ClockWatch {
+    /// How far the two clocks may drift apart between looks before it counts.
+    const SLACK_MS: i64 = 5_000;
+
+    pub(crate) fn new() -> Self {
+        ClockWatch {
+            wall_ms: now_ms(),
+            mono: std::time::Instant::now(),
+        }
+    }
+
+    /// How far (ms) the wall clock jumped ahead since the last look (0 when it did not,
+    /// within [`Self::SLACK_MS`]), and the wall time (Unix ms) of this look.
+    pub(crate) fn look(&mut self) -> (i64, i64) {
+        let wall = now_ms();
+        (self.observe(wall, std::time::Instant::now()), wall)
+    }
+
+    pub(crate) fn observe(&mut self, wall_ms: i64, mono: std::time::Instant) -> i64 {
+        let mono_ms = ms(mono.saturating_duration_since(self.mono));
+        let jump = wall_ms - self.wall_ms - mono_ms;
+        (self.wall_ms, self.mono) = (wall_ms, mono);
+        if jump > Self::SLACK_MS { jump } else { 0 }
+    }
+}

@@ -676,44 +676,6 @@ impl Hold {
     }
 }
 
-/// Notices a machine that was suspended, or a wall clock set forward, between two looks: the
-/// wall clock moved on by more than the monotonic one (which stops while the machine
-/// sleeps on Linux and macOS; on Windows Rust's monotonic clock counts the sleep, so there
-/// only a clock set forward shows). The quiet windows of `unknown` rows are wall-clock times in the ledger (shared
-/// by processes), so without this a suspend longer than the window released them for a
-/// second send at once, before the statuses held back meanwhile could arrive.
-struct ClockWatch {
-    wall_ms: i64,
-    mono: Instant,
-}
-
-impl ClockWatch {
-    /// How far the two clocks may drift apart between looks before it counts.
-    const SLACK_MS: i64 = 5_000;
-
-    fn new() -> Self {
-        ClockWatch {
-            wall_ms: now_ms(),
-            mono: Instant::now(),
-        }
-    }
-
-    /// Whether the wall clock jumped ahead since the last look, and the wall time (Unix ms)
-    /// of this look: quiet windows are measured up to it, so a suspend after this look
-    /// releases nothing before the next one has seen it.
-    fn look(&mut self) -> (bool, i64) {
-        let wall = now_ms();
-        (self.observe(wall, Instant::now()), wall)
-    }
-
-    fn observe(&mut self, wall_ms: i64, mono: Instant) -> bool {
-        let mono_ms = ms(mono.saturating_duration_since(self.mono));
-        let jumped = wall_ms - self.wall_ms - mono_ms > Self::SLACK_MS;
-        (self.wall_ms, self.mono) = (wall_ms, mono);
-        jumped
-    }
-}
-
 /// Aborts the lease renewal of a run when the run ends or is dropped.
 struct Renewal(tokio::task::JoinHandle<()>);
 
@@ -764,7 +726,7 @@ impl Client {
         let run = ledger::owner_name();
         // Before the quiet windows restart below: a suspend from then on shows at the first
         // look.
-        let mut clock = ClockWatch::new();
+        let mut clock = crate::util::ClockWatch::new();
         {
             let (l, run) = (ledger.clone(), Arc::clone(&run));
             let nb = options.not_before_ms;
@@ -876,7 +838,13 @@ impl Client {
                     last_poll = Instant::now();
                     let l = ledger.clone();
                     let window = options.unknown_window;
-                    let (jumped, looked) = clock.look();
+                    // The quiet windows of `unknown` rows are wall-clock times in the ledger
+                    // (shared by processes): a suspend longer than the window released them
+                    // for a second send at once, before the statuses held back meanwhile
+                    // could arrive. The windows are measured up to this look, so a suspend
+                    // after it releases nothing before the next look has seen it.
+                    let (jump, looked) = clock.look();
+                    let jumped = jump > 0;
                     let (state, nb) = blocking(move || {
                         if jumped {
                             // Suspended (or the clock set forward): the statuses of the
@@ -1115,18 +1083,18 @@ mod tests {
     /// monotonic one; a busy loop that looks late does not (both clocks moved).
     #[test]
     fn a_suspend_is_told_from_a_late_look() {
-        let mut w = ClockWatch::new();
+        let mut w = crate::util::ClockWatch::new();
         let (wall, mono) = (w.wall_ms, w.mono);
-        assert!(
-            !w.observe(wall + 30_000, mono + Duration::from_secs(30)),
-            "late, not suspended"
+        assert_eq!(
+            w.observe(wall + 30_000, mono + Duration::from_secs(30)),
+            0,
+            "late"
         );
-        assert!(
-            w.observe(wall + 30_000 + 600_000, mono + Duration::from_secs(31)),
-            "suspended"
-        );
-        assert!(
-            !w.observe(wall + 630_000 - 60_000, mono + Duration::from_secs(32)),
+        let jump = w.observe(wall + 30_000 + 600_000, mono + Duration::from_secs(31));
+        assert!((598_000..=600_000).contains(&jump), "suspended: {jump}");
+        assert_eq!(
+            w.observe(wall + 630_000 - 60_000, mono + Duration::from_secs(32)),
+            0,
             "set back"
         );
     }

@@ -105,6 +105,9 @@ struct Shared {
     /// file deleted or replaced since is refused, not answered 200 (see `FileId`).
     file: Option<crate::util::FileId>,
     label: String,
+    /// This process's look at its clocks, for a suspend or a clock set forward (see
+    /// [`grace`]).
+    clock: Mutex<crate::util::ClockWatch>,
 }
 
 /// The claims' read connection, and what its last search that found nothing saw.
@@ -228,6 +231,7 @@ impl SqliteInbox {
                 scan: None,
                 file: None,
                 label,
+                clock: Mutex::new(crate::util::ClockWatch::new()),
             }),
         })
     }
@@ -593,7 +597,8 @@ fn bump(tx: &rusqlite::Transaction<'_>, name: &str, by: i64) -> rusqlite::Result
 
 /// An entry of a conversation waits while an earlier entry of it is live (ready or
 /// claimed), or while a later one is claimed under a live lease (a dead letter replayed
-/// after it). `?1` is the time leases are judged at (now, or earlier in a grace after a gap).
+/// after it). `?1` is the time leases are judged at (now, or earlier in a grace after a
+/// clock jump).
 macro_rules! not_blocked {
     ($e:literal) => {
         concat!(
@@ -623,14 +628,15 @@ const CLAIM_READY: &str = concat!(
     " ORDER BY e.id LIMIT ?2"
 );
 /// Claimed entries whose lease ran out (their consumer stopped). (`?1` now: the search
-/// may find entries the take then leaves, within a grace after a gap; see [`watch_gap`].)
+/// may find entries the take then leaves, within a grace after a clock jump; see
+/// [`grace`].)
 const CLAIM_EXPIRED: &str = concat!(
     "SELECT e.id FROM entries e WHERE e.state = 1 AND e.lease_until < ?1 AND ",
     not_blocked!("e"),
     " ORDER BY e.id LIMIT ?2"
 );
 /// Take an entry (`?1` the time leases are judged at: now, or earlier within a grace after
-/// a gap, see [`watch_gap`]; `?2` id, `?3` consumer, `?4` lease end, `?5` max attempts,
+/// a clock jump, see [`grace`]; `?2` id, `?3` consumer, `?4` lease end, `?5` max attempts,
 /// `?6` now) only while it is still claimable by the rule of the search.
 const CLAIM_TAKE: &str = concat!(
     "UPDATE entries SET state = 1, lease_owner = ?3, lease_until = ?4, attempts = attempts + 1
@@ -655,14 +661,15 @@ const NEXT_DUE: &str = "SELECT min(t) FROM (
 
 /// The machine suspended, or its clock set forward, stops every consumer's renewals while
 /// the wall clock, which leases are measured on, goes on: the first claim after it would
-/// take over events that live consumers are still handling, and they would run twice.
-/// Claims that take something and renewals record the time (`lt` in `counters`); after a
-/// gap of more than half a lease (and a second) between two of them, for one lease, only
-/// leases that ran out before the gap began are taken over: a live consumer renews every
-/// third of a lease, so its leases end after that, and it renews them meanwhile. (A time
-/// when nobody claimed or renewed, every worker idle or down, looks the same: a dead
-/// worker's events then wait up to one more lease.) Returns the gap (0 outside a grace).
-fn watch_gap(tx: &rusqlite::Transaction<'_>, now: i64, lease_ms: i64) -> rusqlite::Result<i64> {
+/// take over events that live consumers are still handling, and they would run twice. Each
+/// process watches its own clocks ([`crate::util::ClockWatch`], looked at by every claim);
+/// the first claim after a jump records a grace in the file (`grace_gap`, `grace_until` in
+/// `counters`), and for one lease from then every process's claims judge leases at `now -
+/// gap`: only leases that ran out before the jump are taken over, while the live consumers
+/// renew theirs. (Gaps between claims are not the sign: an idle worker claims nothing, and a
+/// dead worker's events then waited an extra lease.) Returns the gap in force (0 outside a
+/// grace, or when the clock has been set back since it began).
+fn grace(tx: &rusqlite::Transaction<'_>, now: i64, lease_ms: i64) -> rusqlite::Result<i64> {
     let get = |name: &str| -> rusqlite::Result<i64> {
         Ok(tx
             .query_row("SELECT n FROM counters WHERE name = ?1", [name], |r| {
@@ -671,22 +678,29 @@ fn watch_gap(tx: &rusqlite::Transaction<'_>, now: i64, lease_ms: i64) -> rusqlit
             .optional()?
             .unwrap_or(0))
     };
+    let until = get("grace_until")?;
+    // Past it, or further off than one lease (the clock set back since).
+    if now >= until || until - now > lease_ms {
+        return Ok(0);
+    }
+    get("grace_gap")
+}
+
+/// Record a jump of the wall clock (`jump` ms, seen by this process): a grace of one lease
+/// from now, judging leases at `now - jump` (the larger gap if one is in force).
+fn start_grace(
+    tx: &rusqlite::Transaction<'_>,
+    now: i64,
+    lease_ms: i64,
+    jump: i64,
+) -> rusqlite::Result<()> {
+    let gap = grace(tx, now, lease_ms)?.max(jump);
     let mut set = tx.prepare_cached(
         "INSERT INTO counters(name, n) VALUES (?1, ?2) ON CONFLICT(name) DO UPDATE SET n = excluded.n",
     )?;
-    let last = get("lt")?;
-    set.execute(params!["lt", now])?;
-    let mut gap = if now < get("grace_until")? {
-        get("grace_gap")?
-    } else {
-        0
-    };
-    if last > 0 && now - last > (lease_ms / 2).max(1000) {
-        gap = gap.max(now - last);
-        set.execute(params!["grace_gap", gap])?;
-        set.execute(params!["grace_until", now.saturating_add(lease_ms)])?;
-    }
-    Ok(gap)
+    set.execute(params!["grace_gap", gap])?;
+    set.execute(params!["grace_until", now.saturating_add(lease_ms)])?;
+    Ok(())
 }
 
 fn fold_in_tx(
@@ -780,6 +794,13 @@ impl Inbox for SqliteInbox {
             return Ok(Vec::new());
         }
         let max_attempts = i64::from(self.shared.opts.max_attempts);
+        let jump = lock(&self.shared.clock).look().0;
+        if jump > 0 {
+            let lease_ms = ms(self.shared.opts.lease);
+            self.write_lazy("cannot claim from", |tx| {
+                start_grace(tx, now_ms(), lease_ms, jump)
+            })?;
+        }
         let mut rows = Vec::new();
         // Entries dead-lettered on the way (their attempts spent) make room: search again,
         // a few times at most, so the events behind them are handed out in this claim.
@@ -797,7 +818,7 @@ impl Inbox for SqliteInbox {
                 let now = now_ms();
                 let lease_ms = ms(self.shared.opts.lease);
                 let lease_until = now.saturating_add(lease_ms);
-                let judged = now - watch_gap(tx, now, lease_ms)?;
+                let judged = now - grace(tx, now, lease_ms)?;
                 // Each candidate is taken only if it is still claimable now, under the
                 // write lock: the same rule the search used, checked again row by row.
                 let mut take = tx.prepare_cached(CLAIM_TAKE)?;
@@ -889,10 +910,7 @@ impl Inbox for SqliteInbox {
     fn extend(&self, consumer: &str, ids: &[String]) -> Result<usize> {
         self.write_lazy("cannot renew leases in", |tx| {
             // Under the write lock, as for a claim: the wait for it is not lease time.
-            let now = now_ms();
-            let lease_ms = ms(self.shared.opts.lease);
-            watch_gap(tx, now, lease_ms)?;
-            let until = now.saturating_add(lease_ms);
+            let until = now_ms().saturating_add(ms(self.shared.opts.lease));
             let mut renew = tx.prepare_cached(
                 "UPDATE entries SET lease_until = ?3
                  WHERE id = ?2 AND state = 1 AND lease_owner = ?1",

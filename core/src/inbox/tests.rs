@@ -60,12 +60,13 @@ fn sqlite_file_is_shared_by_handles_and_survives_reopen() {
     assert!(c.ack("cb", &d[0].id).unwrap());
 }
 
-/// After a gap in the claims and renewals (the machine suspended, or its clock set
-/// forward: every lease looks run out at once), a claim takes over only leases that ran
-/// out before the gap began, for one lease: a live consumer's, which ends after that,
-/// stays its own until it renews; a consumer dead before the gap loses its events.
+/// After a jump of the wall clock (the machine suspended, or its clock set forward: every
+/// lease looks run out at once), claims take over, for one lease, only leases that ran out
+/// before the jump: a live consumer's, which ends after that, stays its own until it
+/// renews; a consumer dead before the jump loses its events. (The jump is written as the
+/// first claim after it records it: ten minutes, seen now.)
 #[test]
-fn sqlite_after_a_gap_a_claim_takes_over_only_leases_that_ran_out_before_it() {
+fn sqlite_after_a_clock_jump_claims_take_over_only_leases_that_ran_out_before_it() {
     let path = temp_path("gap");
     let inbox = open(&format!("sqlite://{path}?lease_ms=30000")).unwrap();
     for (from, id) in [("111", "wamid.LIVE"), ("222", "wamid.DEAD")] {
@@ -75,31 +76,47 @@ fn sqlite_after_a_gap_a_claim_takes_over_only_leases_that_ran_out_before_it() {
     let dead = inbox.claim("dead", 1).unwrap();
     assert_eq!(super::testing::event_ids(&live), ["wamid.LIVE"]);
     assert_eq!(super::testing::event_ids(&dead), ["wamid.DEAD"]);
-    // Ten minutes without a claim or renewal: the live consumer renewed last just before,
-    // its lease ending 20 s into the gap; the dead one's lease ended before it.
-    let now = crate::inbox::shared::now_ms();
-    let gap_start = now - 600_000;
+    let now = crate::util::now_ms();
+    let jump_start = now - 600_000;
     let c = rusqlite::Connection::open(&path).unwrap();
-    c.execute("UPDATE counters SET n = ?1 WHERE name = 'lt'", [gap_start])
-        .unwrap();
-    c.execute(
-        "UPDATE entries SET lease_until = ?1 WHERE lease_owner = 'live'",
-        [gap_start + 20_000],
-    )
+    c.execute_batch(&format!(
+        "INSERT INTO counters(name, n) VALUES ('grace_gap', 600000), ('grace_until', {});
+         UPDATE entries SET lease_until = {} WHERE lease_owner = 'live';
+         UPDATE entries SET lease_until = {} WHERE lease_owner = 'dead';",
+        now + 30_000,
+        jump_start + 20_000,
+        jump_start - 5_000
+    ))
     .unwrap();
-    c.execute(
-        "UPDATE entries SET lease_until = ?1 WHERE lease_owner = 'dead'",
-        [gap_start - 5_000],
-    )
-    .unwrap();
-    let taken = inbox.claim("other", 5).unwrap();
-    assert_eq!(super::testing::event_ids(&taken), ["wamid.DEAD"]);
+    let mut taken = Vec::new();
+    for _ in 0..3 {
+        taken.extend(super::testing::event_ids(&inbox.claim("other", 5).unwrap()));
+    }
+    assert_eq!(taken, ["wamid.DEAD"]);
     assert_eq!(
         inbox.extend("live", &[live[0].id.clone()]).unwrap(),
         1,
         "still its own"
     );
     assert!(inbox.ack("live", &live[0].id).unwrap());
+    // Once the grace is over, leases are judged at the time again.
+    c.execute(
+        "UPDATE counters SET n = ?1 WHERE name = 'grace_until'",
+        [now - 1],
+    )
+    .unwrap();
+    accept(&*inbox, &testing::inbound_text("333", "x", "wamid.LATER"));
+    let later = inbox.claim("held", 1).unwrap();
+    c.execute(
+        "UPDATE entries SET lease_until = ?1 WHERE lease_owner = 'held'",
+        [now - 1_000],
+    )
+    .unwrap();
+    assert_eq!(
+        super::testing::event_ids(&inbox.claim("other", 5).unwrap()),
+        ["wamid.LATER"]
+    );
+    drop(later);
 }
 
 #[test]
