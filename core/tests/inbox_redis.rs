@@ -778,6 +778,48 @@ fn due_retries_are_shared_by_the_consumers_that_claim_next() {
     assert_eq!(handed.len(), 10);
 }
 
+/// A dead worker's events go to whichever consumers claim next, one claim's worth each,
+/// before any new event: the first claim took them all over (up to 100) and handed out its
+/// own share, and the others, finding the rest held there, read new events meanwhile.
+#[test]
+fn a_dead_workers_events_are_shared_by_the_consumers_that_claim_next() {
+    let url = format!(
+        "{}?name=park-dead-share-{:08x}&lease_ms=1000",
+        redis_url(),
+        fastrand::u32(..)
+    );
+    let inbox = inbox::open(&url).unwrap();
+    let ids = |d: &[inbox::Delivery]| wa360::inbox::testing::event_ids(d);
+    // A live worker renewing its lease all along: no gap in the server's claims and
+    // renewals, so no grace holds the takeover back (watch_gap).
+    let k = testing::inbound_text("60000", "x", "wamid.KEPT");
+    wa360::inbox::testing::accept_json(&*inbox, &k).unwrap();
+    let kept = inbox.claim("keeper", 1).unwrap();
+    for i in 0..10 {
+        let b = testing::inbound_text(&format!("7{i:04}"), "x", &format!("wamid.D{i}"));
+        wa360::inbox::testing::accept_json(&*inbox, &b).unwrap();
+    }
+    assert_eq!(inbox.claim("dead", 10).unwrap().len(), 10);
+    for i in 0..50 {
+        let b = testing::inbound_text(&format!("9{i:04}"), "x", &format!("wamid.N{i}"));
+        wa360::inbox::testing::accept_json(&*inbox, &b).unwrap();
+    }
+    for _ in 0..6 {
+        std::thread::sleep(Duration::from_millis(200));
+        assert_eq!(inbox.extend("keeper", &[kept[0].id.clone()]).unwrap(), 1);
+    }
+    let mut handed = Vec::new();
+    for k in 0..10 {
+        let consumer = ["a", "b", "c"][k % 3];
+        handed.extend(ids(&inbox.claim(consumer, 1).unwrap()));
+    }
+    assert!(
+        handed.iter().all(|id| id.starts_with("wamid.D")),
+        "{handed:?}"
+    );
+    assert_eq!(handed.len(), 10);
+}
+
 /// A worker that died holding an event: its lease runs out and a live worker takes it at
 /// once, however many events are parked (they are out of the pending list that
 /// `XAUTOCLAIM` walks).

@@ -40,10 +40,12 @@
 //!   a nacked one for `{name}:pk` until its retry time, one a claim finds
 //!   behind its conversation's head for `{name}:pb` until that head leaves.
 //!   It comes back under its own id with `XCLAIM … FORCE`, into the pending
-//!   list of the next claim, ahead of anything not read yet (idle past the
-//!   lease, so another consumer's `XAUTOCLAIM` takes what that claim does not
-//!   hand out): a retry when due, a blocked one once the head before it has
-//!   left (which marks it due). A claim reads new entries, parking the
+//!   list of the next claim (as many as that claim can hand out), ahead of
+//!   anything not read yet: a retry when due, a blocked one once the head
+//!   before it has left (which marks it due). Whatever a claim holds and
+//!   does not hand out (a dead worker's expired entries, taken over 100 at a
+//!   time) is made idle past the lease again, for the next claim by any
+//!   consumer. A claim reads new entries, parking the
 //!   blocked ones, until it has as many ready as asked for (at most 256 read
 //!   per claim): a backlog of retries or of one conversation's events never
 //!   keeps a consumer from new conversations, and `XAUTOCLAIM` never walks
@@ -1226,6 +1228,15 @@ for _, p in ipairs(pend) do
       redis.call('HINCRBY', N, 'inflight', 1)
       out[#out + 1] = {id, e[5], e[6], a + 1, e[3]}
     end
+  end
+end
+-- What this claim holds and does not hand out (ready entries past `max`: a dead worker's
+-- expired ones, up to 100 at a time) is made idle past the lease again, so that the next
+-- claim by any consumer takes its own share, instead of waiting here for this one while
+-- the others read new events.
+for _, p in ipairs(pend) do
+  if redis.call('HGET', ns .. ':e:' .. p[1], 'h') == '0' then
+    redis.call('XCLAIM', S, 'g', me, 0, p[1], 'IDLE', lease + 1, 'JUSTID')
   end
 end
 return out
