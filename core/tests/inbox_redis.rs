@@ -736,6 +736,26 @@ fn a_due_retry_and_a_woken_event_go_before_the_unread_backlog() {
     assert_eq!(ids(&inbox.claim("d", 1).unwrap()), ["wamid.X2"]);
 }
 
+/// `n` deliveries of one text each, from `{from}0000`… with ids `{id}0`….
+fn accept_texts(inbox: &Arc<dyn inbox::Inbox>, from: &str, id: &str, n: usize) {
+    for i in 0..n {
+        let b = testing::inbound_text(&format!("{from}{i:04}"), "x", &format!("{id}{i}"));
+        wa360::inbox::testing::accept_json(&**inbox, &b).unwrap();
+    }
+}
+
+/// `n` claims of one event each, by consumers a, b and c in turn: the ids handed out.
+fn claims_in_turn(inbox: &Arc<dyn inbox::Inbox>, n: usize) -> Vec<String> {
+    let mut handed = Vec::new();
+    for k in 0..n {
+        let consumer = ["a", "b", "c"][k % 3];
+        handed.extend(wa360::inbox::testing::event_ids(
+            &inbox.claim(consumer, 1).unwrap(),
+        ));
+    }
+    handed
+}
+
 /// Retries that come due together go to whichever consumers claim next, one claim's worth
 /// each, before any new event: a claim took all that were due into its own pending list,
 /// and the other consumers, finding them held there, read new events while they waited
@@ -748,11 +768,7 @@ fn due_retries_are_shared_by_the_consumers_that_claim_next() {
         fastrand::u32(..)
     );
     let inbox = inbox::open(&url).unwrap();
-    let ids = |d: &[inbox::Delivery]| wa360::inbox::testing::event_ids(d);
-    for i in 0..10 {
-        let b = testing::inbound_text(&format!("8{i:04}"), "x", &format!("wamid.R{i}"));
-        wa360::inbox::testing::accept_json(&*inbox, &b).unwrap();
-    }
+    accept_texts(&inbox, "8", "wamid.R", 10);
     let first = inbox.claim("x", 10).unwrap();
     assert_eq!(first.len(), 10);
     for d in &first {
@@ -761,16 +777,9 @@ fn due_retries_are_shared_by_the_consumers_that_claim_next() {
             inbox::Nacked::Retry(_)
         ));
     }
-    for i in 0..50 {
-        let b = testing::inbound_text(&format!("9{i:04}"), "x", &format!("wamid.N{i}"));
-        wa360::inbox::testing::accept_json(&*inbox, &b).unwrap();
-    }
+    accept_texts(&inbox, "9", "wamid.N", 50);
     std::thread::sleep(Duration::from_millis(400));
-    let mut handed = Vec::new();
-    for k in 0..10 {
-        let consumer = ["a", "b", "c"][k % 3];
-        handed.extend(ids(&inbox.claim(consumer, 1).unwrap()));
-    }
+    let handed = claims_in_turn(&inbox, 10);
     assert!(
         handed.iter().all(|id| id.starts_with("wamid.R")),
         "{handed:?}"
@@ -789,30 +798,19 @@ fn a_dead_workers_events_are_shared_by_the_consumers_that_claim_next() {
         fastrand::u32(..)
     );
     let inbox = inbox::open(&url).unwrap();
-    let ids = |d: &[inbox::Delivery]| wa360::inbox::testing::event_ids(d);
     // A live worker renewing its lease all along: no gap in the server's claims and
     // renewals, so no grace holds the takeover back (watch_gap).
     let k = testing::inbound_text("60000", "x", "wamid.KEPT");
     wa360::inbox::testing::accept_json(&*inbox, &k).unwrap();
     let kept = inbox.claim("keeper", 1).unwrap();
-    for i in 0..10 {
-        let b = testing::inbound_text(&format!("7{i:04}"), "x", &format!("wamid.D{i}"));
-        wa360::inbox::testing::accept_json(&*inbox, &b).unwrap();
-    }
+    accept_texts(&inbox, "7", "wamid.D", 10);
     assert_eq!(inbox.claim("dead", 10).unwrap().len(), 10);
-    for i in 0..50 {
-        let b = testing::inbound_text(&format!("9{i:04}"), "x", &format!("wamid.N{i}"));
-        wa360::inbox::testing::accept_json(&*inbox, &b).unwrap();
-    }
+    accept_texts(&inbox, "9", "wamid.N", 50);
     for _ in 0..6 {
         std::thread::sleep(Duration::from_millis(200));
         assert_eq!(inbox.extend("keeper", &[kept[0].id.clone()]).unwrap(), 1);
     }
-    let mut handed = Vec::new();
-    for k in 0..10 {
-        let consumer = ["a", "b", "c"][k % 3];
-        handed.extend(ids(&inbox.claim(consumer, 1).unwrap()));
-    }
+    let handed = claims_in_turn(&inbox, 10);
     assert!(
         handed.iter().all(|id| id.starts_with("wamid.D")),
         "{handed:?}"

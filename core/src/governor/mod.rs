@@ -419,6 +419,10 @@ impl Governor {
                 Reservation::Granted { wait, .. } => {
                     number = Some(interval);
                     if !wait.is_zero() {
+                        // Any slot: the sends queued behind this one withdraw in their
+                        // own order, and each gives one interval back. Held before the
+                        // move below, so that a send dropped during it gives both back.
+                        give_back.held.push((key.clone(), interval, ANY_SLOT));
                         // The send goes out `wait` from now, later than its pair slot: the
                         // recipient's bucket counts it from then (at least an interval from
                         // then to its free time, as a send made then would move it), moved
@@ -427,13 +431,8 @@ impl Governor {
                         // such a send had its slot from the earlier time already, and the
                         // two could go out closer than allowed). No burst added on top:
                         // that blocked the recipient for its whole burst. While it is still
-                        // the latest, the moved slot can be given back.
-                        // Any slot: the sends queued behind this one withdraw in their
-                        // own order, and each gives one interval back. Held before the
-                        // move below, so that a send dropped during it gives both back.
-                        give_back.held.push((key.clone(), interval, ANY_SLOT));
-                        // What a give-back of the pair slot takes back once it moved: the
-                        // interval and the move (the token is the bucket's time in µs).
+                        // the latest, the moved slot can be given back: the interval and
+                        // the move (the token is the bucket's time in µs).
                         let mut pair_back = None;
                         if let Some((k, i, slot)) = &mut pair_reserved {
                             let before = *slot;

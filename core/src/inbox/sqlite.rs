@@ -646,8 +646,9 @@ const CLAIM_TAKE: &str = concat!(
     " RETURNING body_id, idx, attempts, conv"
 );
 /// An entry whose attempts are spent goes to the dead letters (`?1` the time leases are
-/// judged at, as for [`CLAIM_TAKE`], `?2` id, `?3` max attempts): a lease that ran out on its last attempt, or a ready entry with as many
-/// attempts as allowed (`max_attempts` lowered since, or another process's higher one).
+/// judged at, as for [`CLAIM_TAKE`], `?2` id, `?3` max attempts): a lease that ran out on
+/// its last attempt, or a ready entry with as many attempts as allowed (`max_attempts`
+/// lowered since, or another process's higher one).
 const CLAIM_EXPIRE_LAST: &str = "UPDATE entries SET state = 3, lease_owner = NULL,
        last_error = coalesce(last_error, CASE state WHEN 1
          THEN 'lease expired on the last attempt (the consumer stopped while handling it)'
