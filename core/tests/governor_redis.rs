@@ -7,6 +7,10 @@ use std::time::Duration;
 
 use wa360::governor::{Decrease, GovernorStore, MemoryStore, Reservation, open_store};
 
+mod common;
+
+use common::redis_server::OwnRedis;
+
 fn url() -> String {
     let base = std::env::var("WA360_TEST_REDIS_URL").unwrap_or_else(|_| {
         panic!(
@@ -214,59 +218,42 @@ async fn a_backlog_at_a_high_rate_keeps_the_rate_exactly() {
 /// timeout, several in a row. Refused as the store being out of reach, nothing sent.
 #[test]
 fn a_stopped_store_refuses_a_send_within_its_wait() {
-    let bin = std::env::var("WA360_TEST_REDIS_SERVER")
-        .expect("WA360_TEST_REDIS_SERVER is not set: run through tests/redis/with-redis.sh");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut server = std::process::Command::new(bin)
-        .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-        .args(["--save", "", "--appendonly", "no"])
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let signal = |sig: &str| {
-        std::process::Command::new("kill")
-            .args([sig, &server.id().to_string()])
-            .status()
-            .unwrap();
-    };
-    let t = std::time::Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            t.elapsed() < Duration::from_secs(10),
-            "redis-server did not start"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let mut server = OwnRedis::start();
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let store = open_store(&format!("redis://127.0.0.1:{port}/0")).unwrap();
+    let store = open_store(&server.url()).unwrap();
     let g = wa360::governor::Governor::with_store(
         wa360::governor::GovernorConfig::default()
             .messages_per_second(80.0)
             .pair_rate(Some(Duration::from_secs(6)), 1),
-        store,
+        Arc::clone(&store),
     )
     .unwrap();
     rt.block_on(g.acquire(Some("15550001"), Duration::ZERO, None))
         .unwrap();
-    signal("-STOP");
+    server.signal("-STOP");
     let t = std::time::Instant::now();
     let e = rt
         .block_on(g.acquire(Some("15550002"), Duration::from_millis(100), None))
         .unwrap_err();
     let took = t.elapsed();
-    signal("-CONT");
+    server.signal("-CONT");
     // The reservation the stopped server makes once it runs again is given back: nothing
     // was sent to that recipient, who must not wait a pair interval for it.
     std::thread::sleep(Duration::from_millis(300));
     let after = rt.block_on(g.acquire(Some("15550002"), Duration::ZERO, None));
-    let _ = server.kill();
-    let _ = server.wait();
+    server.kill();
+    // With the server gone, a slow-down cannot be stored: NaN, so the governor keeps the last
+    // scale it saw. The floor it used to return was saved as this process's scale.
+    let d = Decrease {
+        factor: 0.5,
+        floor: 0.1,
+        increase_per_sec: 0.0,
+        cooldown: Duration::from_secs(60),
+    };
+    let decreased = rt.block_on(store.decrease("n:gone", d));
     assert_eq!(e.code().as_str(), "rate_limited", "{e}");
     assert!(e.to_string().contains("cannot be reached"), "{e}");
     assert!(took < Duration::from_millis(1500), "held {took:?}");
     after.unwrap();
+    assert!(decreased.is_nan(), "{decreased}");
 }

@@ -12,6 +12,9 @@ use wa360::webhook::testing;
 
 #[macro_use]
 mod inbox_contract;
+mod common;
+
+use common::redis_server::OwnRedis;
 
 use wa360::inbox;
 
@@ -67,90 +70,6 @@ fn unknown_options_and_bad_names_are_invalid_arguments() {
     assert_eq!(e.code().as_str(), "invalid_argument");
 }
 
-/// A redis-server of this test's own (AOF on, `appendfsync everysec`), so it
-/// can be stopped and restarted without disturbing the shared one.
-struct OwnServer {
-    bin: String,
-    dir: std::path::PathBuf,
-    port: u16,
-    child: Option<std::process::Child>,
-}
-
-impl OwnServer {
-    fn start() -> OwnServer {
-        let bin = std::env::var("WA360_TEST_REDIS_SERVER").unwrap_or_else(|_| {
-            panic!("WA360_TEST_REDIS_SERVER is not set: run through `make test` (tests/redis/with-redis.sh)")
-        });
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let dir =
-            std::env::temp_dir().join(format!("wa360-redis-own-{port}-{:08x}", fastrand::u32(..)));
-        std::fs::create_dir_all(&dir).unwrap();
-        let mut s = OwnServer {
-            bin,
-            dir,
-            port,
-            child: None,
-        };
-        s.spawn();
-        s
-    }
-
-    fn spawn(&mut self) {
-        let child = std::process::Command::new(&self.bin)
-            .args([
-                "--port",
-                &self.port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-            ])
-            .args(["--appendonly", "yes", "--appendfsync", "everysec"])
-            .arg("--dir")
-            .arg(&self.dir)
-            .stdout(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        self.child = Some(child);
-        let t = Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            assert!(
-                t.elapsed() < Duration::from_secs(10),
-                "redis-server did not start"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    /// SIGTERM: Redis flushes the AOF and exits, as on a restart or deploy.
-    fn stop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = std::process::Command::new("kill")
-                .arg(c.id().to_string())
-                .status();
-            let _ = c.wait();
-        }
-    }
-
-    fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}/0", self.port)
-    }
-}
-
-impl Drop for OwnServer {
-    fn drop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
 /// An inbox on the server at `url` (busy timeout 500 ms) and a function posting an inbound text with
 /// a given wamid to a core receiver in front of it.
 fn inbox_behind_a_receiver(
@@ -174,7 +93,7 @@ fn inbox_behind_a_receiver(
 
 #[test]
 fn a_restart_keeps_every_accepted_event_and_down_mid_run_refuses_with_store() {
-    let mut server = OwnServer::start();
+    let mut server = OwnRedis::start();
     let (inbox, post) = inbox_behind_a_receiver(server.url());
     for i in 0..50 {
         assert_eq!(post(&format!("wamid.{i}")).status, 200);
@@ -254,7 +173,7 @@ fn prune_forgets_the_consumers_that_hold_nothing_and_keeps_the_others() {
 /// instead of failing with `NOGROUP` on every poll until each process restarts.
 #[test]
 fn after_redis_loses_its_data_new_deliveries_are_handed_out_again() {
-    let server = OwnServer::start();
+    let server = OwnRedis::start();
     let (inbox, post) = inbox_behind_a_receiver(server.url());
     assert_eq!(post("wamid.L1").status, 200);
     assert_eq!(drain(&*inbox, "c").unwrap(), vec!["wamid.L1".to_string()]);
@@ -268,7 +187,7 @@ fn after_redis_loses_its_data_new_deliveries_are_handed_out_again() {
 
 /// `DEBUG SLEEP 0.6` on `server` from another thread, started 100 ms before this returns: a
 /// command sent meanwhile gets its answer after a 200 ms busy timeout gave up on it.
-fn stall_for_600_ms(server: &OwnServer) -> std::thread::JoinHandle<()> {
+fn stall_for_600_ms(server: &OwnRedis) -> std::thread::JoinHandle<()> {
     let client = redis::Client::open(server.url()).unwrap();
     let stall = std::thread::spawn(move || {
         let mut c = client.get_connection().unwrap();
@@ -289,7 +208,7 @@ fn stall_for_600_ms(server: &OwnServer) -> std::thread::JoinHandle<()> {
 /// when the data went finds it gone: its ack, renewal and close say "not held", no error.
 #[test]
 fn after_a_failed_claim_and_lost_data_the_consumer_claims_again() {
-    let server = OwnServer::start();
+    let server = OwnRedis::start();
     let url = format!("{}?busy_timeout_ms=200", server.url());
     let warm = inbox::open(&format!("{url}&name=warm")).unwrap();
     assert!(warm.claim("w", 1).unwrap().is_empty());
@@ -325,7 +244,7 @@ fn after_a_failed_claim_and_lost_data_the_consumer_claims_again() {
 /// counting the attempt, and hands them out.
 #[test]
 fn events_of_a_claim_whose_reply_was_lost_are_handed_out_at_the_next_claim() {
-    let server = OwnServer::start();
+    let server = OwnRedis::start();
     let url = format!(
         "{}?busy_timeout_ms=200&lease_ms=30000&max_attempts=1",
         server.url()
@@ -361,7 +280,7 @@ fn events_of_a_claim_whose_reply_was_lost_are_handed_out_at_the_next_claim() {
 /// fails this way is now made once more on the new connection.
 #[test]
 fn the_first_ack_after_a_redis_restart_is_not_lost() {
-    let mut server = OwnServer::start();
+    let mut server = OwnRedis::start();
     let url = format!("{}?lease_ms=1000", server.url());
     let inbox = inbox::open(&url).unwrap();
     let body = testing::inbound_text("111", "x", "wamid.RESTART");
@@ -388,7 +307,7 @@ fn the_first_ack_after_a_redis_restart_is_not_lost() {
 /// died before the pause is still taken over, within about a lease.
 #[test]
 fn a_redis_pause_longer_than_a_lease_does_not_hand_a_live_consumers_event_to_another() {
-    let server = OwnServer::start();
+    let server = OwnRedis::start();
     let url = format!("{}?lease_ms=2000", server.url());
     let (a, b) = (inbox::open(&url).unwrap(), inbox::open(&url).unwrap());
     for (from, wamid) in [("111", "wamid.LIVE"), ("222", "wamid.DEAD")] {
@@ -405,19 +324,9 @@ fn a_redis_pause_longer_than_a_lease_does_not_hand_a_live_consumers_event_to_ano
             vec!["wamid.DEAD".to_string()]
         )
     );
-    let pid = server.child.as_ref().unwrap().id().to_string();
-    let signal = |sig: &str| {
-        assert!(
-            std::process::Command::new("kill")
-                .args([sig, &pid])
-                .status()
-                .unwrap()
-                .success()
-        );
-    };
-    signal("-STOP");
+    server.signal("-STOP");
     std::thread::sleep(Duration::from_millis(4000));
-    signal("-CONT");
+    server.signal("-CONT");
     // Another machine claims before the live consumer's next renewal.
     let took = b.claim("other", 5).unwrap();
     assert!(
@@ -483,7 +392,7 @@ fn a_worker_that_claims_now_and_then_takes_over_a_dead_workers_event() {
 /// own `LOADING` answer three times, as a server loading for a while would.
 #[test]
 fn an_ack_answered_loading_after_a_restart_waits_for_redis() {
-    let server = OwnServer::start();
+    let server = OwnRedis::start();
     let loading = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let port = loading_proxy(server.port, Arc::clone(&loading));
     let url = format!("redis://127.0.0.1:{port}/0?lease_ms=1000");
@@ -597,7 +506,7 @@ fn redis_cmd(port: u16, args: &[&str]) {
 /// (to the new primary) instead of answering 503 until the process restarts.
 #[test]
 fn after_a_failover_behind_one_name_the_inbox_writes_to_the_new_primary() {
-    let (a, b) = (OwnServer::start(), OwnServer::start());
+    let (a, b) = (OwnRedis::start(), OwnRedis::start());
     redis_cmd(b.port, &["REPLICAOF", "127.0.0.1", &a.port.to_string()]);
     let target = Arc::new(std::sync::atomic::AtomicU16::new(a.port));
     let proxy = switching_proxy(Arc::clone(&target));
@@ -789,7 +698,9 @@ fn due_retries_are_shared_by_the_consumers_that_claim_next() {
 
 /// A dead worker's events go to whichever consumers claim next, one claim's worth each,
 /// before any new event: the first claim took them all over (up to 100) and handed out its
-/// own share, and the others, finding the rest held there, read new events meanwhile.
+/// own share, and the others, finding the rest held there, read new events meanwhile. With
+/// exactly 100 and a live worker's event after them, the takeover's scan stopped past them:
+/// the next claims read new events until it came round again.
 #[test]
 fn a_dead_workers_events_are_shared_by_the_consumers_that_claim_next() {
     let url = format!(
@@ -798,24 +709,54 @@ fn a_dead_workers_events_are_shared_by_the_consumers_that_claim_next() {
         fastrand::u32(..)
     );
     let inbox = inbox::open(&url).unwrap();
+    accept_texts(&inbox, "7", "wamid.D", 100);
+    assert_eq!(inbox.claim("dead", 100).unwrap().len(), 100);
     // A live worker renewing its lease all along: no gap in the server's claims and
     // renewals, so no grace holds the takeover back (watch_gap).
     let k = testing::inbound_text("60000", "x", "wamid.KEPT");
     wa360::inbox::testing::accept_json(&*inbox, &k).unwrap();
     let kept = inbox.claim("keeper", 1).unwrap();
-    accept_texts(&inbox, "7", "wamid.D", 10);
-    assert_eq!(inbox.claim("dead", 10).unwrap().len(), 10);
     accept_texts(&inbox, "9", "wamid.N", 50);
     for _ in 0..6 {
         std::thread::sleep(Duration::from_millis(200));
         assert_eq!(inbox.extend("keeper", &[kept[0].id.clone()]).unwrap(), 1);
     }
-    let handed = claims_in_turn(&inbox, 10);
+    let handed = claims_in_turn(&inbox, 12);
     assert!(
         handed.iter().all(|id| id.starts_with("wamid.D")),
         "{handed:?}"
     );
-    assert_eq!(handed.len(), 10);
+    assert_eq!(handed.len(), 12);
+}
+
+/// A worker whose renewals failed for a lease while its handlers ran (cut off from Redis,
+/// or frozen) claims first when it is back: it takes its own events back, and the ones it
+/// does not hand out again stay its own. They were made idle for the next claim, and
+/// another worker ran them while this one still was.
+#[test]
+fn a_worker_back_after_its_leases_ran_out_keeps_the_events_it_is_running() {
+    let url = format!(
+        "{}?name=own-expired-{:08x}&lease_ms=1000",
+        redis_url(),
+        fastrand::u32(..)
+    );
+    let inbox = inbox::open(&url).unwrap();
+    let k = testing::inbound_text("60000", "x", "wamid.KEPT");
+    wa360::inbox::testing::accept_json(&*inbox, &k).unwrap();
+    let kept = inbox.claim("keeper", 1).unwrap();
+    accept_texts(&inbox, "7", "wamid.A", 2);
+    let running = inbox.claim("a", 2).unwrap();
+    assert_eq!(running.len(), 2);
+    accept_texts(&inbox, "9", "wamid.N", 3);
+    for _ in 0..6 {
+        std::thread::sleep(Duration::from_millis(200));
+        assert_eq!(inbox.extend("keeper", &[kept[0].id.clone()]).unwrap(), 1);
+    }
+    let again = wa360::inbox::testing::event_ids(&inbox.claim("a", 1).unwrap());
+    assert_eq!(again, ["wamid.A0"]);
+    let other = wa360::inbox::testing::event_ids(&inbox.claim("b", 1).unwrap());
+    assert_eq!(other, ["wamid.N0"], "b took an event a is running");
+    assert_eq!(inbox.extend("a", &[running[1].id.clone()]).unwrap(), 1);
 }
 
 /// A worker that died holding an event: its lease runs out and a live worker takes it at

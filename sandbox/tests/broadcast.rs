@@ -16,6 +16,10 @@ use wa360_sandbox::{Fault, FaultRule, Limits, Sandbox};
 
 mod common;
 use common::{client_builder, scaled};
+// A redis-server of the test's own, shared with the core's tests.
+#[path = "../../core/tests/common/redis_server.rs"]
+mod redis_server;
+use redis_server::OwnRedis;
 
 fn csv(n: usize) -> String {
     let mut s = String::from("to,name,order\n");
@@ -323,42 +327,14 @@ async fn scheduled_broadcast_waits_for_its_start_time() {
     assert!(phases.lock().unwrap().contains(&"scheduled"));
 }
 
-/// A redis-server of this test's own on `port` (nothing persisted), killed and started
-/// again by the test.
-fn redis_on(port: u16) -> std::process::Child {
-    let bin = std::env::var("WA360_TEST_REDIS_SERVER").unwrap_or_else(|_| {
-        panic!("WA360_TEST_REDIS_SERVER is not set: run through `make test` (tests/redis/with-redis.sh)")
-    });
-    let child = std::process::Command::new(bin)
-        .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-        .args(["--save", "", "--appendonly", "no"])
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let t = std::time::Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            t.elapsed() < Duration::from_secs(10),
-            "redis-server did not start"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child
-}
-
 /// A send while the governor's Redis store is down is refused before any request, and the
 /// error says the store cannot be reached (it read "no send slot for recipient … within
 /// 5 s (next slot in 1 s)", a pacing refusal that was not one).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_send_while_the_governor_store_is_down_says_so() {
     let sb = scaled(0.01).await;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut redis = redis_on(port);
-    let store = wa360::governor::open_store(&format!("redis://127.0.0.1:{port}/0")).unwrap();
+    let mut redis = OwnRedis::start();
+    let store = wa360::governor::open_store(&redis.url()).unwrap();
     let client = client_builder(&sb)
         .governor(GovernorConfig::default().messages_per_second(40.0))
         .governor_store(store)
@@ -366,8 +342,7 @@ async fn a_send_while_the_governor_store_is_down_says_so() {
         .unwrap();
     let msg = wa360::messages::Message::text("15558000001", "hi");
     client.send(&msg).await.unwrap();
-    redis.kill().unwrap();
-    redis.wait().unwrap();
+    redis.kill();
     let e = client.send(&msg).await.unwrap_err();
     assert_eq!(e.code(), wa360::ErrorCode::RateLimited, "{e}");
     assert_eq!(e.status(), None, "{e}");
@@ -389,13 +364,8 @@ async fn a_send_while_the_governor_store_is_down_says_so() {
 async fn a_governor_store_outage_holds_the_broadcast_and_fails_no_one() {
     const N: usize = 120;
     let sb = scaled(0.01).await;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut redis = redis_on(port);
-    let store = wa360::governor::open_store(&format!("redis://127.0.0.1:{port}/0")).unwrap();
+    let mut redis = OwnRedis::start();
+    let store = wa360::governor::open_store(&redis.url()).unwrap();
     let client = client_builder(&sb)
         .governor(
             GovernorConfig::default()
@@ -418,17 +388,15 @@ async fn a_governor_store_outage_holds_the_broadcast_and_fails_no_one() {
     while accepted_per_recipient(&sb).len() < 20 {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    redis.kill().unwrap();
-    redis.wait().unwrap();
+    redis.kill();
     tokio::time::sleep(Duration::from_secs(8)).await;
-    let mut redis = redis_on(port);
+    redis.spawn();
     let summary = tokio::time::timeout(Duration::from_secs(120), run)
         .await
         .expect("the run finishes once the store is back")
         .unwrap()
         .unwrap();
-    let _ = redis.kill();
-    let _ = redis.wait();
+    redis.kill();
     assert_eq!(
         (summary.counts.accepted, summary.counts.failed),
         (N as u64, 0),

@@ -305,12 +305,18 @@ impl Governor {
     }
 
     /// The number's current rate (after slow-downs), or `None` without per-number pacing.
+    /// A store that cannot answer: the rate at the last scale this process saw.
     pub async fn current_rate(&self) -> Option<f64> {
         let rate = self.config.messages_per_second?;
         let scale = self
             .store
             .scale(&self.number_key(), self.config.increase_per_sec)
             .await;
+        let scale = if scale.is_finite() {
+            scale
+        } else {
+            f64::from_bits(self.last_scale.load(Ordering::Relaxed))
+        };
         Some(rate * scale)
     }
 
@@ -361,8 +367,7 @@ impl Governor {
                 Reservation::Granted { wait, slot } => {
                     give_back.held.push((key.clone(), interval, slot));
                     if !wait_unless_withdrawn(wait, go).await {
-                        give_back.held.clear();
-                        quick(self.store.release(&key, interval, slot), ()).await;
+                        give_back.now().await;
                         return Err(withdrawn());
                     }
                     pair_reserved = Some((key, interval, Some(slot)));
@@ -401,13 +406,9 @@ impl Governor {
                 max_wait: wait_left,
             };
             let reserved = self.reserve_within(asked, wait_left).await;
-            if let (
-                Reservation::Refused { .. } | Reservation::Unavailable { .. },
-                Some((k, i, Some(slot))),
-            ) = (&reserved, &pair_reserved)
-            {
-                give_back.held.clear();
-                quick(self.store.release(k, *i, *slot), ()).await;
+            if let Reservation::Refused { .. } | Reservation::Unavailable { .. } = &reserved {
+                // The recipient's slot, the only one held yet.
+                give_back.now().await;
             }
             match reserved {
                 Reservation::Refused { retry_after } => {
@@ -433,29 +434,21 @@ impl Governor {
                         // that blocked the recipient for its whole burst. While it is still
                         // the latest, the moved slot can be given back: the interval and
                         // the move (the token is the bucket's time in µs).
-                        let mut pair_back = None;
                         if let Some((k, i, slot)) = &mut pair_reserved {
                             let before = *slot;
-                            *slot = quick(
-                                self.store.block_for(k, wait + *i, Duration::ZERO, *slot),
-                                None,
-                            )
-                            .await;
+                            // Out of the drop guard while the move is asked for: a send
+                            // dropped meanwhile has it given back by move_pair, after the
+                            // move (the guard's give-back of the slot before it matched
+                            // nothing once the bucket had moved).
                             give_back.held.retain(|(held, _, _)| held != k);
+                            *slot = self.move_pair(k, *i, before, wait + *i).await;
                             if let (Some(old), Some(new)) = (before, *slot) {
                                 let back = *i + Duration::from_micros(new.saturating_sub(old));
                                 give_back.held.push((k.clone(), back, new));
-                                pair_back = Some(back);
                             }
                         }
                         if !wait_unless_withdrawn(wait, go).await {
-                            give_back.held.clear();
-                            quick(self.store.release(&key, interval, ANY_SLOT), ()).await;
-                            if let (Some((k, _, Some(pair))), Some(back)) =
-                                (&pair_reserved, pair_back)
-                            {
-                                quick(self.store.release(k, back, *pair), ()).await;
-                            }
+                            give_back.now().await;
                             return Err(withdrawn());
                         }
                     }
@@ -515,6 +508,44 @@ impl Governor {
                 // Answered just as the wait ran out: it is taken, and used.
                 rx.close();
                 rx.try_recv().unwrap_or(unavailable)
+            }
+        }
+    }
+
+    /// Move the recipient's bucket `by` from now (a send that waits for the number's slot
+    /// counts toward its recipient from when it goes out), keeping `slot` the latest while
+    /// it is: its new token, or `None`. On a store over the network the move runs in its
+    /// own task: dropped while it waits for the store (its caller cancelled), the send gives
+    /// back the slot and the move there, once the move is made; too slow (past
+    /// [`STORE_FLOOR`]), the send goes on without a token and the move, made late, stays.
+    async fn move_pair(
+        &self,
+        key: &str,
+        interval: Duration,
+        slot: Option<u64>,
+        by: Duration,
+    ) -> Option<u64> {
+        if self.store.is_local() {
+            return self.store.block_for(key, by, Duration::ZERO, slot).await;
+        }
+        let (tx, mut rx) = tokio::sync::oneshot::channel();
+        let store = Arc::clone(&self.store);
+        let key = key.to_string();
+        tokio::spawn(async move {
+            let moved = store.block_for(&key, by, Duration::ZERO, slot).await;
+            if let (Err(Some(new)), Some(old)) = (tx.send(moved), slot) {
+                let back = interval + Duration::from_micros(new.saturating_sub(old));
+                store.release(&key, back, new).await;
+            }
+        });
+        match tokio::time::timeout(STORE_FLOOR, &mut rx).await {
+            Ok(moved) => moved.unwrap_or(None),
+            Err(_) => {
+                // Kept open until the answer comes, so that the task keeps the move.
+                tokio::spawn(async move {
+                    let _ = rx.await;
+                });
+                None
             }
         }
     }
@@ -580,7 +611,12 @@ impl Governor {
                             cooldown: DECREASE_COOLDOWN,
                         },
                     );
-                    if let Some(s) = quick(async { Some(decreased.await) }, None).await {
+                    // A store that cannot answer gives NaN (or nothing in time): the last
+                    // scale seen stays. Saving a made-up value (the floor, as before) would
+                    // hold this process at the floor rate until the store answered again.
+                    if let Some(s) = quick(async { Some(decreased.await) }, None).await
+                        && s.is_finite()
+                    {
                         self.last_scale.store(s.to_bits(), Ordering::Relaxed);
                     }
                 }
@@ -671,6 +707,29 @@ struct Asked<'a> {
 struct GiveBack {
     store: Arc<dyn GovernorStore>,
     held: Vec<(String, Duration, u64)>,
+}
+
+impl GiveBack {
+    /// Give back what is held, now: the send stops here. On a store over the network in a
+    /// task of its own, so that a caller dropped while it waits for the store does not cut
+    /// the give-backs short (one given back, the next never asked for).
+    async fn now(&mut self) {
+        let held = std::mem::take(&mut self.held);
+        if held.is_empty() {
+            return;
+        }
+        let store = Arc::clone(&self.store);
+        let give = async move {
+            for (key, interval, slot) in held {
+                quick(store.release(&key, interval, slot), ()).await;
+            }
+        };
+        if self.store.is_local() {
+            give.await;
+        } else {
+            let _ = tokio::spawn(give).await;
+        }
+    }
 }
 
 impl Drop for GiveBack {
@@ -913,6 +972,41 @@ mod tests {
             .await
             .unwrap_err();
         assert!(e.to_string().contains("for number"), "{e}");
+    }
+
+    /// The same with a recipient burst (2 per 6 s) and a send to that recipient before: the
+    /// give-back puts the recipient's bucket back where that send left it. The memory
+    /// store's tokens were in ns and the move was read from them as µs, so the bucket went
+    /// back to now and the earlier send was forgotten: two more went out at once.
+    #[tokio::test]
+    async fn a_cancelled_send_gives_back_its_recipients_move_exactly() {
+        let g = gov(GovernorConfig::passive()
+            .messages_per_second(0.1)
+            .burst(1)
+            .pair_rate(Some(Duration::from_secs(6)), 2));
+        g.acquire(Some("a"), Duration::ZERO, None).await.unwrap();
+        // Waits 10 s for the number: the recipient's bucket moves 4 s past its slot.
+        let cancelled = tokio::time::timeout(
+            Duration::from_millis(300),
+            g.acquire(Some("a"), Duration::from_secs(20), None),
+        )
+        .await;
+        assert!(cancelled.is_err(), "it was waiting for the number");
+        tokio::time::sleep(Duration::from_millis(50)).await; // the give-back runs
+        // The recipient alone (a governor pacing only recipients, on the same store): one
+        // more send within the burst, not two.
+        let mut cfg = (*g.config).clone();
+        cfg.messages_per_second = None;
+        let pairs = Governor::with_store(cfg, g.store()).unwrap();
+        pairs
+            .acquire(Some("a"), Duration::ZERO, None)
+            .await
+            .unwrap();
+        let e = pairs
+            .acquire(Some("a"), Duration::ZERO, None)
+            .await
+            .unwrap_err();
+        assert!(e.to_string().contains("for recipient"), "{e}");
     }
 
     #[tokio::test]

@@ -333,7 +333,7 @@ impl GovernorStore for RedisStore {
             fut.await
                 .and_then(|v| text(&v).parse::<f64>().ok())
                 .filter(|s| s.is_finite())
-                .map_or(d.floor, |s| s.clamp(0.0, 1.0))
+                .map_or(f64::NAN, |s| s.clamp(0.0, 1.0))
         })
     }
 }

@@ -24,8 +24,9 @@ pub enum Reservation {
     Granted {
         /// How long the caller must wait before using the slot.
         wait: Duration,
-        /// Which reservation this is, for [`GovernorStore::release`]: the key's state
-        /// right after it, in the store's own terms.
+        /// Which reservation this is, for [`GovernorStore::release`]: the key's `tat` right
+        /// after it, in µs since the store's own epoch (the difference of two tokens is how
+        /// far the key moved between them).
         slot: u64,
     },
     /// The first free slot is further away than `max_wait`; nothing was reserved.
@@ -113,7 +114,8 @@ pub trait GovernorStore: Send + Sync + 'static {
     fn scale(&self, key: &str, increase_per_sec: f64) -> StoreFuture<'_, f64>;
 
     /// Multiplicative decrease: unless the last decrease was less than `d.cooldown` ago,
-    /// store `max(d.floor, scale_now * d.factor)`. Returns the scale in force.
+    /// store `max(d.floor, scale_now * d.factor)`. Returns the scale in force, or NaN when the
+    /// store cannot answer (the caller then keeps the last scale it saw).
     fn decrease(&self, key: &str, d: Decrease) -> StoreFuture<'_, f64>;
 }
 
@@ -212,9 +214,11 @@ impl MemoryStore {
     }
 }
 
-/// The memory store's reservation token: the `tat` a reservation left, in nanoseconds.
+/// The memory store's reservation token: the `tat` a reservation left, in µs, as in Redis
+/// (the give-back of a moved slot reads the move from two tokens; in ns, it was read 1000
+/// times too long). Never [`ANY_SLOT`].
 fn slot_of(tat: Duration) -> u64 {
-    u64::try_from(tat.as_nanos()).unwrap_or(u64::MAX)
+    u64::try_from(tat.as_micros()).unwrap_or(ANY_SLOT - 1)
 }
 
 fn ready<'a, T: Send + 'a>(v: T) -> StoreFuture<'a, T> {

@@ -1100,6 +1100,13 @@ local function autoclaim()
   return redis.pcall('XAUTOCLAIM', S, 'g', me, min_idle, redis.call('GET', AC) or '0-0',
     'COUNT', 100, 'JUSTID')
 end
+-- This consumer's own handed-out entries whose lease ran out (its renewals failed for a
+-- lease, or the process was frozen): their calls may still be running here, so they are not
+-- given away below (made idle, another consumer ran them at the same time).
+local own = {}
+for _, p in ipairs(pending('IDLE', min_idle, '-', '+', hold, me)) do
+  if redis.call('HGET', ns .. ':e:' .. p[1], 'h') == '1' then own[p[1]] = true end
+end
 local ac = autoclaim()
 if ac.err then
   -- NOGROUP: Redis lost its data (a restart without persistence, FLUSHALL, a replaced
@@ -1233,11 +1240,22 @@ end
 -- What this claim holds and does not hand out (ready entries past `max`: a dead worker's
 -- expired ones, up to 100 at a time) is made idle past the lease again, so that the next
 -- claim by any consumer takes its own share, instead of waiting here for this one while
--- the others read new events.
+-- the others read new events. Not this consumer's own entries taken back above.
+local first
 for _, p in ipairs(pend) do
-  if redis.call('HGET', ns .. ':e:' .. p[1], 'h') == '0' then
+  if not own[p[1]] and redis.call('HGET', ns .. ':e:' .. p[1], 'h') == '0' then
     redis.call('XCLAIM', S, 'g', me, 0, p[1], 'IDLE', lease + 1, 'JUSTID')
+    first = first or p[1]
   end
+end
+-- The takeover's scan goes on from the first of them: XAUTOCLAIM stopped at its COUNT left
+-- the scan after them, and the next claims read new events until it came round again.
+local cursor = redis.call('GET', AC) or '0-0'
+if first and cursor ~= '0-0' then
+  local a1, a2 = string.match(first, '(%d+)-(%d+)')
+  local b1, b2 = string.match(cursor, '(%d+)-(%d+)')
+  a1, a2, b1, b2 = tonumber(a1), tonumber(a2), tonumber(b1), tonumber(b2)
+  if a1 < b1 or (a1 == b1 and a2 < b2) then redis.call('SET', AC, first) end
 end
 return out
 "#),

@@ -395,19 +395,38 @@ impl SqliteInbox {
     /// `data_version`.
     fn candidates(&self, now: i64, want: i64) -> Result<Vec<i64>> {
         let fail = |e| store_error(&self.shared.label, "cannot search", e);
-        let search = |c: &Connection| -> rusqlite::Result<Vec<i64>> {
+        let lease_ms = ms(self.shared.opts.lease);
+        // The candidates, and while none: when the next could be (a retry time, a lease's
+        // end, or the end of a grace).
+        let search = |c: &Connection, idle: bool| -> rusqlite::Result<(Vec<i64>, i64)> {
+            let grace = grace_in_force(c, now, lease_ms)?;
+            let gap = grace.map_or(0, |(gap, _)| gap);
+            let judged = now - gap;
             let mut found = Vec::new();
-            for sql in [CLAIM_READY, CLAIM_EXPIRED] {
-                let mut stmt = c.prepare_cached(sql)?;
-                for id in stmt.query_map(params![now, want], |r| r.get::<_, i64>(0))? {
-                    found.push(id?);
-                }
+            let mut ready = c.prepare_cached(CLAIM_READY)?;
+            for id in ready.query_map(params![judged, want, now], |r| r.get::<_, i64>(0))? {
+                found.push(id?);
+            }
+            let mut expired = c.prepare_cached(CLAIM_EXPIRED)?;
+            for id in expired.query_map(params![judged, want], |r| r.get::<_, i64>(0))? {
+                found.push(id?);
             }
             found.sort_unstable();
-            Ok(found)
+            let mut due = i64::MAX;
+            if idle && found.is_empty() {
+                let next: Option<i64> =
+                    c.query_row(NEXT_DUE, params![now, judged, gap], |r| r.get(0))?;
+                due = next.unwrap_or(i64::MAX);
+                if let Some((_, until)) = grace {
+                    due = due.min(until);
+                }
+            }
+            Ok((found, due))
         };
         let Some(scan) = &self.shared.scan else {
-            return self.read("cannot search", search);
+            return self
+                .read("cannot search", |c| search(c, false))
+                .map(|(found, _)| found);
         };
         let mut scan = lock(scan);
         let Scan { conn, idle } = &mut *scan;
@@ -421,13 +440,8 @@ impl SqliteInbox {
         {
             return Ok(Vec::new());
         }
-        let found = search(&tx).map_err(fail)?;
-        *idle = if found.is_empty() {
-            let due: Option<i64> = tx.query_row(NEXT_DUE, [now], |r| r.get(0)).map_err(fail)?;
-            Some((version, due.unwrap_or(i64::MAX)))
-        } else {
-            None
-        };
+        let (found, due) = search(&tx, true).map_err(fail)?;
+        *idle = found.is_empty().then_some((version, due));
         tx.commit().map_err(fail)?;
         Ok(found)
     }
@@ -622,14 +636,16 @@ macro_rules! not_blocked {
 /// (and, while it joined the bodies, every body with it).
 // `+e.not_before`: not an index term, so the planner walks `entries_state` in id order and
 // stops at the limit; through `entries_due` it would sort every ready entry first.
+// `?1` the time leases are judged at (see [`grace`]), `?3` now.
 const CLAIM_READY: &str = concat!(
-    "SELECT e.id FROM entries e WHERE e.state = 0 AND +e.not_before <= ?1 AND ",
+    "SELECT e.id FROM entries e WHERE e.state = 0 AND +e.not_before <= ?3 AND ",
     not_blocked!("e"),
     " ORDER BY e.id LIMIT ?2"
 );
-/// Claimed entries whose lease ran out (their consumer stopped). (`?1` now: the search
-/// may find entries the take then leaves, within a grace after a clock jump; see
-/// [`grace`].)
+/// Claimed entries whose lease ran out (their consumer stopped), by the time leases are
+/// judged at (`?1`; see [`grace`]). Judged at now within a grace, the search found the
+/// leases the grace protects, oldest first, and the take left them: `2 × max` of those hid
+/// a dead consumer's events behind them until the grace ended.
 const CLAIM_EXPIRED: &str = concat!(
     "SELECT e.id FROM entries e WHERE e.state = 1 AND e.lease_until < ?1 AND ",
     not_blocked!("e"),
@@ -655,10 +671,11 @@ const CLAIM_EXPIRE_LAST: &str = "UPDATE entries SET state = 3, lease_owner = NUL
          ELSE 'attempts used up' END)
      WHERE id = ?2 AND attempts >= ?3 AND (state = 0 OR (state = 1 AND lease_until < ?1))";
 /// The next time a search could find something without a commit in between: the
-/// earliest retry time or lease end still to come (`?1` now).
+/// earliest retry time or lease end still to come (`?1` now, `?2` the time leases are
+/// judged at, `?3` the gap between the two: a lease ending at `t` runs out at `t + gap`).
 const NEXT_DUE: &str = "SELECT min(t) FROM (
        SELECT min(not_before) AS t FROM entries WHERE state = 0 AND not_before > ?1
-       UNION ALL SELECT min(lease_until) FROM entries WHERE state = 1 AND lease_until >= ?1)";
+       UNION ALL SELECT min(lease_until) + ?3 FROM entries WHERE state = 1 AND lease_until >= ?2)";
 
 /// The machine suspended, or its clock set forward, stops every consumer's renewals while
 /// the wall clock, which leases are measured on, goes on: the first claim after it would
@@ -670,21 +687,24 @@ const NEXT_DUE: &str = "SELECT min(t) FROM (
 /// renew theirs. (Gaps between claims are not the sign: an idle worker claims nothing, and a
 /// dead worker's events then waited an extra lease.) Returns the gap in force (0 outside a
 /// grace, or when the clock has been set back since it began).
-fn grace(tx: &rusqlite::Transaction<'_>, now: i64, lease_ms: i64) -> rusqlite::Result<i64> {
+fn grace(c: &Connection, now: i64, lease_ms: i64) -> rusqlite::Result<i64> {
+    Ok(grace_in_force(c, now, lease_ms)?.map_or(0, |(gap, _)| gap))
+}
+
+/// The grace in force, as (gap, end), if any: see [`grace`].
+fn grace_in_force(c: &Connection, now: i64, lease_ms: i64) -> rusqlite::Result<Option<(i64, i64)>> {
     let get = |name: &str| -> rusqlite::Result<i64> {
-        Ok(tx
-            .query_row("SELECT n FROM counters WHERE name = ?1", [name], |r| {
-                r.get(0)
-            })
+        Ok(c.prepare_cached("SELECT n FROM counters WHERE name = ?1")?
+            .query_row([name], |r| r.get(0))
             .optional()?
             .unwrap_or(0))
     };
     let until = get("grace_until")?;
     // Past it, or further off than one lease (the clock set back since).
     if now >= until || until - now > lease_ms {
-        return Ok(0);
+        return Ok(None);
     }
-    get("grace_gap")
+    Ok(Some((get("grace_gap")?, until)))
 }
 
 /// Record a jump of the wall clock (`jump` ms, seen by this process): a grace of one lease
@@ -1193,8 +1213,10 @@ mod plan_tests {
         conn.execute_batch(SCHEMA).unwrap();
         for sql in [CLAIM_READY, CLAIM_EXPIRED] {
             let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+            // `?1` a time, `?2` the limit, `?3` (the ready search) now.
+            let args: Vec<i64> = [0, 2, 0][..stmt.parameter_count()].to_vec();
             let plan: Vec<String> = stmt
-                .query_map(params![0, 2], |r| r.get::<_, String>(3))
+                .query_map(rusqlite::params_from_iter(args), |r| r.get::<_, String>(3))
                 .unwrap()
                 .collect::<rusqlite::Result<_>>()
                 .unwrap();

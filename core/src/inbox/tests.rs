@@ -63,18 +63,27 @@ fn sqlite_file_is_shared_by_handles_and_survives_reopen() {
 /// After a jump of the wall clock (the machine suspended, or its clock set forward: every
 /// lease looks run out at once), claims take over, for one lease, only leases that ran out
 /// before the jump: a live consumer's, which ends after that, stays its own until it
-/// renews; a consumer dead before the jump loses its events. (The jump is written as the
-/// first claim after it records it: ten minutes, seen now.)
+/// renews; a consumer dead before the jump loses its events, also to a claim for fewer
+/// events than the live consumer holds (the search judged leases at now, found the live
+/// consumer's first, and the take left them). (The jump is written as the first claim after
+/// it records it: ten minutes, seen now.)
 #[test]
 fn sqlite_after_a_clock_jump_claims_take_over_only_leases_that_ran_out_before_it() {
     let path = temp_path("gap");
     let inbox = open(&format!("sqlite://{path}?lease_ms=30000")).unwrap();
-    for (from, id) in [("111", "wamid.LIVE"), ("222", "wamid.DEAD")] {
+    for (from, id) in [
+        ("111", "wamid.LIVE"),
+        ("112", "wamid.LIVE2"),
+        ("222", "wamid.DEAD"),
+    ] {
         accept(&*inbox, &testing::inbound_text(from, "x", id));
     }
-    let live = inbox.claim("live", 1).unwrap();
+    let live = inbox.claim("live", 2).unwrap();
     let dead = inbox.claim("dead", 1).unwrap();
-    assert_eq!(super::testing::event_ids(&live), ["wamid.LIVE"]);
+    assert_eq!(
+        super::testing::event_ids(&live),
+        ["wamid.LIVE", "wamid.LIVE2"]
+    );
     assert_eq!(super::testing::event_ids(&dead), ["wamid.DEAD"]);
     let now = crate::util::now_ms();
     let jump_start = now - 600_000;
@@ -88,17 +97,16 @@ fn sqlite_after_a_clock_jump_claims_take_over_only_leases_that_ran_out_before_it
         jump_start - 5_000
     ))
     .unwrap();
-    let mut taken = Vec::new();
+    let mut taken = super::testing::event_ids(&inbox.claim("other", 1).unwrap());
     for _ in 0..3 {
         taken.extend(super::testing::event_ids(&inbox.claim("other", 5).unwrap()));
     }
     assert_eq!(taken, ["wamid.DEAD"]);
-    assert_eq!(
-        inbox.extend("live", &[live[0].id.clone()]).unwrap(),
-        1,
-        "still its own"
-    );
-    assert!(inbox.ack("live", &live[0].id).unwrap());
+    let ids: Vec<String> = live.iter().map(|d| d.id.clone()).collect();
+    assert_eq!(inbox.extend("live", &ids).unwrap(), 2, "still its own");
+    for id in &ids {
+        assert!(inbox.ack("live", id).unwrap());
+    }
     // Once the grace is over, leases are judged at the time again.
     c.execute(
         "UPDATE counters SET n = ?1 WHERE name = 'grace_until'",

@@ -1,10 +1,13 @@
 //! Helpers shared by the test files of `core/tests/` (each includes this with
 //! `mod common;`): the conformance tree under `tests/conformance/`, its case
 //! directories and JSON files, the failure report of a suite, and the SQLite
-//! lock that makes an inbox store fail.
+//! lock that makes an inbox store fail; a redis-server of a test's own
+//! ([`redis_server`]).
 
 // Every test file is its own crate and uses only some of these.
 #![allow(dead_code)]
+
+pub mod redis_server;
 
 use std::fs;
 use std::path::{Path, PathBuf};
