@@ -257,3 +257,31 @@ fn a_stopped_store_refuses_a_send_within_its_wait() {
     after.unwrap();
     assert!(decreased.is_nan(), "{decreased}");
 }
+
+/// Redis stalled past the client's 2 s response timeout: the send is refused as the store
+/// being out of reach, and the reservation Redis makes for it once it resumes is cancelled,
+/// so that its recipient, who got nothing, is not held for a pair interval.
+#[test]
+fn a_reservation_made_after_a_long_stall_is_given_back() {
+    let server = OwnRedis::start();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let g = wa360::governor::Governor::with_store(
+        wa360::governor::GovernorConfig::default()
+            .messages_per_second(80.0)
+            .pair_rate(Some(Duration::from_secs(6)), 1),
+        open_store(&server.url()).unwrap(),
+    )
+    .unwrap();
+    rt.block_on(g.acquire(Some("15550001"), Duration::ZERO, None))
+        .unwrap();
+    server.signal("-STOP");
+    let e = rt
+        .block_on(g.acquire(Some("15550002"), Duration::from_millis(100), None))
+        .unwrap_err();
+    std::thread::sleep(Duration::from_millis(2600));
+    server.signal("-CONT");
+    std::thread::sleep(Duration::from_millis(500));
+    let after = rt.block_on(g.acquire(Some("15550002"), Duration::ZERO, None));
+    assert!(e.to_string().contains("cannot be reached"), "{e}");
+    after.unwrap();
+}

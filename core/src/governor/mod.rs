@@ -470,8 +470,8 @@ impl Governor {
     /// stopped waiting (its wait ran out, or the send was cancelled meanwhile) is given back
     /// there, while it is the key's latest. Left taken, it blocked the recipient for a
     /// pair interval though nothing was sent. (A store stalled for 2 s or more answers the
-    /// call itself, as unavailable, and makes the reservation when it resumes: that one is
-    /// not given back.)
+    /// call itself, as unavailable, and makes the reservation when it resumes: the Redis
+    /// store cancels that one itself.)
     async fn reserve_within(&self, asked: Asked<'_>, left: Duration) -> Reservation {
         let unavailable = Reservation::Unavailable {
             retry_after: Duration::from_secs(1),

@@ -4,7 +4,8 @@
 //!
 //! Each [`GovernorStore`] operation is one Lua script over one hash
 //! (`{wa360-gov}:<key>` with fields `tat`, `count`, `scale`, `scale_at`,
-//! `last_dec`), run atomically on the server and timed by the server's clock
+//! `last_dec`, and `rn` / `cx` naming the latest reservation and a cancelled
+//! one), run atomically on the server and timed by the server's clock
 //! (`TIME`), so the machines' clocks never need to agree. Keys expire after
 //! an hour without use. The arithmetic is the same as [`super::MemoryStore`]'s,
 //! in milliseconds.
@@ -82,13 +83,35 @@ local function keep()
 end
 if op == 'reserve' then
   local interval, tolerance, max_wait = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+  local nonce = ARGV[6]
+  -- Cancelled before it ran (see 'cancel'): nothing is reserved.
+  if nonce and redis.call('HGET', K, 'cx') == nonce then
+    redis.call('HDEL', K, 'cx')
+    return {0, num(0)}
+  end
   local tt = math.max(tat, now)
   local wait = math.max(0, tt - tolerance - now)
   if wait > max_wait then return {0, num(wait)} end
   -- As stored (`keep` writes num(tat)), so that release compares like with like.
   tat = tonumber(num(tt + interval))
   keep()
+  if nonce then redis.call('HSET', K, 'rn', nonce .. ' ' .. token()) end
   return {1, num(wait), token()}
+elseif op == 'cancel' then
+  -- A reservation whose answer the client never got (Redis stalled past the client's
+  -- response timeout, and the send was refused as the store being out of reach): given
+  -- back if it ran and is still the latest; if it has not run yet (it came on another
+  -- connection), it finds this mark and reserves nothing.
+  local nonce, interval = ARGV[3], tonumber(ARGV[4])
+  local rn = redis.call('HGET', K, 'rn')
+  if rn == nonce .. ' ' .. token() then
+    tat = math.max(tat - interval, now)
+    redis.call('HDEL', K, 'rn')
+  elseif not rn or string.sub(rn, 1, #nonce + 1) ~= nonce .. ' ' then
+    redis.call('HSET', K, 'cx', nonce)
+  end
+  keep()
+  return 0
 elseif op == 'release' then
   -- Only the latest reservation is given back, unless any will do (GovernorStore::release).
   if ARGV[4] ~= 'any' and token() ~= ARGV[4] then return 0 end
@@ -229,6 +252,8 @@ impl GovernorStore for RedisStore {
         tolerance: Duration,
         max_wait: Duration,
     ) -> StoreFuture<'_, Reservation> {
+        // Names this reservation for a cancel (below).
+        let nonce = format!("{:016x}", fastrand::u64(..));
         let fut = self.eval(
             key,
             vec![
@@ -237,10 +262,25 @@ impl GovernorStore for RedisStore {
                 ms_f(interval),
                 ms_f(tolerance),
                 ms_f(max_wait),
+                nonce.clone(),
             ],
         );
+        let (this, key) = (self.clone(), key.to_string());
         Box::pin(async move {
-            match fut.await {
+            let answer = fut.await;
+            if answer.is_none() {
+                // No answer: Redis may still make the reservation, once it resumes from a
+                // stall longer than the response timeout (the command was sent), with
+                // nobody to use it: its recipient would wait a pair interval with nothing
+                // sent. A cancel after it gives it back, or stops it if it comes first.
+                if let Ok(rt) = tokio::runtime::Handle::try_current() {
+                    rt.spawn(async move {
+                        this.eval(&key, vec!["cancel".into(), ttl(), nonce, ms_f(interval)])
+                            .await;
+                    });
+                }
+            }
+            match answer {
                 Some(redis::Value::Array(v)) if v.len() == 3 && text(&v[0]) == "1" => {
                     Reservation::Granted {
                         wait: from_ms(&text(&v[1])),
