@@ -160,33 +160,187 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
 /// clock set forward shows). Leases and quiet windows are wall-clock times in files shared
 /// by processes; after such a jump they all look run out at once. (Written by hand: two
 /// clock readings and a subtraction.)
+///
+/// [`Self::look`] takes a reading and makes it the baseline of the next at once (the
+/// broadcast, whose one polling task acts on the jump itself). A user that must record a
+/// jump somewhere before acting on it (the SQLite inbox, in its file) uses
+/// [`Self::pending`] and [`Self::commit`] instead: the baseline moves only once the jump is
+/// recorded, so a failed write leaves it to be seen again by the next look, not lost. That
+/// user also gets the jumps of the last `window` added up ([`Look::recent`]): two jumps
+/// within one renewal period (two suspends a few seconds apart) both eat into a lease.
 pub(crate) struct ClockWatch {
     pub(crate) wall_ms: i64,
     pub(crate) mono: std::time::Instant,
+    /// How far the two clocks may drift apart between looks before it counts.
+    slack_ms: i64,
+    /// How long (monotonic time) a jump is kept for [`Look::recent`].
+    window: Duration,
+    /// The jumps committed within `window`, oldest first: (monotonic time of the look that
+    /// saw it, ms).
+    jumps: std::collections::VecDeque<(std::time::Instant, i64)>,
+}
+
+/// One reading of a [`ClockWatch`], and what it saw.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Look {
+    /// The wall time (Unix ms) of the reading.
+    pub(crate) wall_ms: i64,
+    mono: std::time::Instant,
+    /// How far (ms) the wall clock jumped ahead since the baseline (0 within the slack).
+    pub(crate) jump: i64,
+    /// `jump` plus the jumps committed within the window before this reading.
+    pub(crate) recent: i64,
 }
 
 impl ClockWatch {
-    /// How far the two clocks may drift apart between looks before it counts.
+    /// The broadcast's slack: its quiet windows are minutes long, and a few seconds of
+    /// scheduling or a slewed clock must not restart them.
     const SLACK_MS: i64 = 5_000;
 
+    /// A watch whose jumps count past 5 s, and which keeps none (see [`Self::look`]).
     pub(crate) fn new() -> Self {
+        Self::with(Self::SLACK_MS, Duration::ZERO)
+    }
+
+    /// A watch for leases of `lease` renewed every third of it (the inbox). A live holder's
+    /// lease has about two thirds of a lease left when a jump comes, so a jump counts from a
+    /// third of a lease (at most 5 s): past two thirds it would expire such a lease unseen,
+    /// and a lease may be as short as 100 ms. So small a slack is safe because the wall and
+    /// monotonic clocks are slewed together; only a step or a suspend moves them apart (a
+    /// thread paused between the two readings shows as a small jump, which costs only a
+    /// short grace). Jumps are kept for one lease: every jump since a holder last renewed
+    /// counts against its lease, and it renews within one.
+    pub(crate) fn for_leases(lease: Duration) -> Self {
+        Self::with((ms(lease) / 3).min(Self::SLACK_MS), lease)
+    }
+
+    fn with(slack_ms: i64, window: Duration) -> Self {
         ClockWatch {
             wall_ms: now_ms(),
             mono: std::time::Instant::now(),
+            slack_ms,
+            window,
+            jumps: std::collections::VecDeque::new(),
         }
     }
 
     /// How far (ms) the wall clock jumped ahead since the last look (0 when it did not,
-    /// within [`Self::SLACK_MS`]), and the wall time (Unix ms) of this look.
+    /// within the slack), and the wall time (Unix ms) of this look.
     pub(crate) fn look(&mut self) -> (i64, i64) {
         let wall = now_ms();
         (self.observe(wall, std::time::Instant::now()), wall)
     }
 
+    /// [`Self::look`] with the readings given.
     pub(crate) fn observe(&mut self, wall_ms: i64, mono: std::time::Instant) -> i64 {
-        let mono_ms = ms(mono.saturating_duration_since(self.mono));
-        let jump = wall_ms - self.wall_ms - mono_ms;
-        (self.wall_ms, self.mono) = (wall_ms, mono);
-        if jump > Self::SLACK_MS { jump } else { 0 }
+        let look = self.reading(wall_ms, mono);
+        self.commit(look);
+        look.jump
+    }
+
+    /// A reading now, when it shows a jump not committed yet; `None` (and the reading made
+    /// the baseline) when it shows none.
+    pub(crate) fn pending(&mut self) -> Option<Look> {
+        let look = self.reading(now_ms(), std::time::Instant::now());
+        if look.jump > 0 {
+            return Some(look);
+        }
+        self.commit(look);
+        None
+    }
+
+    /// What the clocks show at `wall_ms` and `mono`, against the baseline.
+    fn reading(&self, wall_ms: i64, mono: std::time::Instant) -> Look {
+        let since = ms(mono.saturating_duration_since(self.mono));
+        let jump = wall_ms - self.wall_ms - since;
+        let jump = if jump > self.slack_ms { jump } else { 0 };
+        let kept: i64 = self
+            .jumps
+            .iter()
+            .filter(|(at, _)| mono.saturating_duration_since(*at) < self.window)
+            .map(|(_, j)| j)
+            .sum();
+        Look {
+            wall_ms,
+            mono,
+            jump,
+            recent: kept.saturating_add(jump),
+        }
+    }
+
+    /// Make `look` the baseline (once its jump is recorded). A reading older than the
+    /// baseline (another thread committed a later one) is ignored; the jump kept is measured
+    /// from the baseline now, so one jump committed by two threads counts once.
+    pub(crate) fn commit(&mut self, look: Look) {
+        if look.mono < self.mono {
+            return;
+        }
+        let jump = self.reading(look.wall_ms, look.mono).jump;
+        (self.wall_ms, self.mono) = (look.wall_ms, look.mono);
+        if jump > 0 && !self.window.is_zero() {
+            self.jumps.push_back((look.mono, jump));
+        }
+        while let Some(&(at, _)) = self.jumps.front()
+            && look.mono.saturating_duration_since(at) >= self.window
+        {
+            self.jumps.pop_front();
+        }
+    }
+
+    /// Moves the baseline's wall reading back by `ms`, so that the next look sees the wall
+    /// clock jump ahead by that much more (tests of the users, which cannot move the clock).
+    #[cfg(test)]
+    pub(crate) fn shift(&mut self, ms: i64) {
+        self.wall_ms -= ms;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The inbox's watch: a jump stays pending until committed; jumps within the window add
+    /// up and older ones drop out; a reading committed by two threads counts once, and an
+    /// older one committed after a newer one is ignored.
+    #[test]
+    fn a_lease_watch_adds_up_the_jumps_of_the_last_lease() {
+        let mut w = ClockWatch::for_leases(Duration::from_secs(30));
+        let (wall, mono) = (w.wall_ms, w.mono);
+        let at = |s: u64| mono + Duration::from_secs(s);
+        // Under 5 s (less than a third of the lease): not a jump.
+        assert_eq!(w.reading(wall + 4_900, at(0)).jump, 0);
+        let first = w.reading(wall + 60_000, at(0));
+        assert_eq!((first.jump, first.recent), (60_000, 60_000));
+        // Not committed (the record failed): seen again by the next look.
+        let again = w.reading(wall + 61_000, at(1));
+        assert_eq!(again.jump, 60_000);
+        w.commit(again);
+        w.commit(again);
+        w.commit(first);
+        let second = w.reading(wall + 61_000 + 40_000 + 1_000, at(2));
+        assert_eq!((second.jump, second.recent), (40_000, 100_000));
+        w.commit(second);
+        // 30 s after the first: only the second is left.
+        let later = w.reading(wall + 102_000 + 29_000, at(31));
+        assert_eq!((later.jump, later.recent), (0, 40_000));
+        w.commit(later);
+        assert_eq!(w.reading(wall + 102_000 + 31_000, at(33)).recent, 0);
+    }
+
+    /// A short lease counts a jump from a third of it; the broadcast's from 5 s.
+    #[test]
+    fn the_slack_is_a_third_of_a_short_lease_and_at_most_5_s() {
+        let short = ClockWatch::for_leases(Duration::from_millis(3_000));
+        assert_eq!(short.reading(short.wall_ms + 1_100, short.mono).jump, 1_100);
+        assert_eq!(short.reading(short.wall_ms + 900, short.mono).jump, 0);
+        let long = ClockWatch::for_leases(Duration::from_secs(60));
+        assert_eq!(long.reading(long.wall_ms + 5_500, long.mono).jump, 5_500);
+        let broadcast = ClockWatch::new();
+        assert_eq!(
+            broadcast
+                .reading(broadcast.wall_ms + 4_000, broadcast.mono)
+                .jump,
+            0
+        );
     }
 }

@@ -106,7 +106,7 @@ struct Shared {
     file: Option<crate::util::FileId>,
     label: String,
     /// This process's look at its clocks, for a suspend or a clock set forward (see
-    /// [`grace`]).
+    /// [`grace`]); its baseline moves only once a jump it saw is recorded in the file.
     clock: Mutex<crate::util::ClockWatch>,
 }
 
@@ -224,20 +224,27 @@ impl SqliteInbox {
             shared: Arc::new(Shared {
                 conn: Mutex::new((conn, true)),
                 waiting: Mutex::new(Vec::new()),
-                opts,
                 signal: Signal::new(),
                 pruned: PruneClock::new(),
                 parsed: ParsedBodies::new(),
                 scan: None,
                 file: None,
                 label,
-                clock: Mutex::new(crate::util::ClockWatch::new()),
+                clock: Mutex::new(crate::util::ClockWatch::for_leases(opts.lease)),
+                opts,
             }),
         })
     }
 
     fn notify(&self) {
         self.shared.signal.notify();
+    }
+
+    /// Makes this process's next look at its clocks see the wall clock jump ahead by `ms`
+    /// (tests: the wall clock itself cannot be moved; they move the leases back instead).
+    #[cfg(test)]
+    pub(crate) fn clock_jumped(&self, ms: i64) {
+        lock(&self.shared.clock).shift(ms);
     }
 
     /// Run `f` in a `BEGIN IMMEDIATE` transaction that is on disk when it
@@ -262,6 +269,32 @@ impl SqliteInbox {
         f: impl FnOnce(&rusqlite::Transaction<'_>) -> rusqlite::Result<T>,
     ) -> Result<T> {
         self.write_with(false, what, f)
+    }
+
+    /// [`Self::write_lazy`] that first records in the transaction a jump of the wall clock
+    /// this process sees and has not recorded yet (see [`grace`]). The jump is looked for
+    /// under the write lock, so no claim of another process commits between the look and
+    /// the record; the watch's baseline moves only once the transaction is committed, so a
+    /// failed write (the file locked past the busy timeout) leaves the jump to the next look,
+    /// and another thread of this process sees it too until then (and records it again,
+    /// which changes nothing).
+    fn write_noting_jumps<T>(
+        &self,
+        what: &str,
+        f: impl FnOnce(&rusqlite::Transaction<'_>) -> rusqlite::Result<T>,
+    ) -> Result<T> {
+        let mut look = None;
+        let out = self.write_lazy(what, |tx| {
+            look = lock(&self.shared.clock).pending();
+            if let Some(l) = &look {
+                start_grace(tx, now_ms(), ms(self.shared.opts.lease), l.recent)?;
+            }
+            f(tx)
+        })?;
+        if let Some(l) = look {
+            lock(&self.shared.clock).commit(l);
+        }
+        Ok(out)
     }
 
     fn write_with<T>(
@@ -680,47 +713,65 @@ const NEXT_DUE: &str = "SELECT min(t) FROM (
 /// The machine suspended, or its clock set forward, stops every consumer's renewals while
 /// the wall clock, which leases are measured on, goes on: the first claim after it would
 /// take over events that live consumers are still handling, and they would run twice. Each
-/// process watches its own clocks ([`crate::util::ClockWatch`], looked at by every claim);
-/// the first claim after a jump records a grace in the file (`grace_gap`, `grace_until` in
-/// `counters`), and for one lease from then every process's claims judge leases at `now -
-/// gap`: only leases that ran out before the jump are taken over, while the live consumers
-/// renew theirs. (Gaps between claims are not the sign: an idle worker claims nothing, and a
-/// dead worker's events then waited an extra lease.) Returns the gap in force (0 outside a
-/// grace, or when the clock has been set back since it began).
+/// process watches its own clocks ([`crate::util::ClockWatch`], looked at by every claim and
+/// renewal, under the write lock); the first write after a jump records a grace in the file
+/// (`grace_gap`, `grace_until`, `grace_len` in `counters`), and until `grace_until` every
+/// process's claims judge leases at `now - gap`: only leases that ran out before the jump
+/// are taken over, while the live consumers renew theirs. (Gaps between claims are not the
+/// sign: an idle worker claims nothing, and a dead worker's events then waited an extra
+/// lease.) Returns the gap in force (0 outside a grace).
 fn grace(c: &Connection, now: i64, lease_ms: i64) -> rusqlite::Result<i64> {
     Ok(grace_in_force(c, now, lease_ms)?.map_or(0, |(gap, _)| gap))
 }
 
-/// The grace in force, as (gap, end), if any: see [`grace`].
+/// The grace in force, as (gap, end), if any: see [`grace`]. `grace_len` is how far off its
+/// end was when it was recorded; an end further off than that now means the clock was set
+/// back since, by at least the overshoot. What is left of the jump (the gap less the
+/// overshoot) still makes live leases look run out, so the gap shrinks by the overshoot
+/// rather than going: leases are then judged at the time the grace began less its gap, and
+/// a set-back larger than the jump leaves nothing. (The set-back may be larger than the
+/// overshoot: the gap then errs on the long side, which only holds a dead consumer's events
+/// a little longer.) `lease_ms` stands in for `grace_len` in a file whose grace was recorded
+/// without it.
 fn grace_in_force(c: &Connection, now: i64, lease_ms: i64) -> rusqlite::Result<Option<(i64, i64)>> {
-    let get = |name: &str| -> rusqlite::Result<i64> {
-        Ok(c.prepare_cached("SELECT n FROM counters WHERE name = ?1")?
+    let get = |name: &str| -> rusqlite::Result<Option<i64>> {
+        c.prepare_cached("SELECT n FROM counters WHERE name = ?1")?
             .query_row([name], |r| r.get(0))
-            .optional()?
-            .unwrap_or(0))
+            .optional()
     };
-    let until = get("grace_until")?;
-    // Past it, or further off than one lease (the clock set back since).
-    if now >= until || until - now > lease_ms {
+    let until = get("grace_until")?.unwrap_or(0);
+    if now >= until {
         return Ok(None);
     }
-    Ok(Some((get("grace_gap")?, until)))
+    let len = get("grace_len")?.unwrap_or(lease_ms);
+    let over = (until - now).saturating_sub(len).max(0);
+    let gap = get("grace_gap")?.unwrap_or(0).saturating_sub(over);
+    Ok((gap > 0).then_some((gap, until)))
 }
 
-/// Record a jump of the wall clock (`jump` ms, seen by this process): a grace of one lease
-/// from now, judging leases at `now - jump` (the larger gap if one is in force).
+/// Record jumps of the wall clock seen by this process (`recent` ms: all it saw within the
+/// last lease, see [`crate::util::Look::recent`]). The gap becomes the larger of the one in
+/// force and `recent`, not their sum: every process sees the same jumps and records them,
+/// and a process that saw only the last of them records less than one that saw them all.
+/// The grace lasts at least one lease (this process's) from now, and never ends sooner than
+/// it would have: a process with a shorter lease must not cut short the grace of one with
+/// a longer one, nor a later jump, which moves the wall clock towards the end, the grace of
+/// an earlier one.
 fn start_grace(
     tx: &rusqlite::Transaction<'_>,
     now: i64,
     lease_ms: i64,
-    jump: i64,
+    recent: i64,
 ) -> rusqlite::Result<()> {
-    let gap = grace(tx, now, lease_ms)?.max(jump);
+    let (gap, until) = grace_in_force(tx, now, lease_ms)?.unwrap_or((0, now));
+    let gap = gap.max(recent);
+    let until = until.max(now.saturating_add(lease_ms));
     let mut set = tx.prepare_cached(
         "INSERT INTO counters(name, n) VALUES (?1, ?2) ON CONFLICT(name) DO UPDATE SET n = excluded.n",
     )?;
     set.execute(params!["grace_gap", gap])?;
-    set.execute(params!["grace_until", now.saturating_add(lease_ms)])?;
+    set.execute(params!["grace_until", until])?;
+    set.execute(params!["grace_len", until - now])?;
     Ok(())
 }
 
@@ -815,12 +866,10 @@ impl Inbox for SqliteInbox {
             return Ok(Vec::new());
         }
         let max_attempts = i64::from(self.shared.opts.max_attempts);
-        let jump = lock(&self.shared.clock).look().0;
-        if jump > 0 {
-            let lease_ms = ms(self.shared.opts.lease);
-            self.write_lazy("cannot claim from", |tx| {
-                start_grace(tx, now_ms(), lease_ms, jump)
-            })?;
+        // A jump is recorded before the search, so that it judges leases as the take will.
+        // (The take records it too: one may come meanwhile.)
+        if lock(&self.shared.clock).pending().is_some() {
+            self.write_noting_jumps("cannot claim from", |_| Ok(()))?;
         }
         let mut rows = Vec::new();
         // Entries dead-lettered on the way (their attempts spent) make room: search again,
@@ -832,10 +881,11 @@ impl Inbox for SqliteInbox {
             if found.is_empty() {
                 break;
             }
-            let (taken, expired) = self.write_lazy("cannot claim from", |tx| {
+            let (taken, expired) = self.write_noting_jumps("cannot claim from", |tx| {
                 // The clock is read under the write lock: waiting for it (up to the busy
                 // timeout) must not eat into the lease, or a claim could hand out an
                 // event whose lease has already run out, for another consumer to take.
+                // (A jump of the clock is recorded before this, in the same transaction.)
                 let now = now_ms();
                 let lease_ms = ms(self.shared.opts.lease);
                 let lease_until = now.saturating_add(lease_ms);
@@ -929,7 +979,9 @@ impl Inbox for SqliteInbox {
     }
 
     fn extend(&self, consumer: &str, ids: &[String]) -> Result<usize> {
-        self.write_lazy("cannot renew leases in", |tx| {
+        // Renewals look at the clock too: a process whose consumers are all busy claims
+        // nothing, and its first claim, long after a jump, would start the grace again.
+        self.write_noting_jumps("cannot renew leases in", |tx| {
             // Under the write lock, as for a claim: the wait for it is not lease time.
             let until = now_ms().saturating_add(ms(self.shared.opts.lease));
             let mut renew = tx.prepare_cached(

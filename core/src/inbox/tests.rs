@@ -127,6 +127,206 @@ fn sqlite_after_a_clock_jump_claims_take_over_only_leases_that_ran_out_before_it
     drop(later);
 }
 
+/// A SQLite inbox at `path` with a lease of `lease_ms` (and a busy timeout of 50 ms), one
+/// event stored, and that event claimed by `holder`.
+fn held_event(path: &str, lease_ms: u64) -> (SqliteInbox, Vec<Delivery>) {
+    let inbox = sqlite_with_lease(path, lease_ms);
+    accept(&inbox, &testing::inbound_text("111", "x", "wamid.HELD"));
+    let held = inbox.claim("holder", 1).unwrap();
+    assert_eq!(held.len(), 1);
+    (inbox, held)
+}
+
+fn sqlite_with_lease(path: &str, lease_ms: u64) -> SqliteInbox {
+    SqliteInbox::open(
+        path,
+        InboxOptions {
+            lease: Duration::from_millis(lease_ms),
+            busy_timeout: Duration::from_millis(50),
+            ..InboxOptions::default()
+        },
+    )
+    .unwrap()
+}
+
+/// The wall clock set forward by `ms` (back, when negative) as the file sees it: every lease
+/// and grace end stored in it moves back by as much (the clock itself cannot be moved).
+fn wall_forward(c: &rusqlite::Connection, ms: i64) {
+    c.execute(
+        "UPDATE entries SET lease_until = lease_until - ?1 WHERE state = 1",
+        [ms],
+    )
+    .unwrap();
+    c.execute(
+        "UPDATE counters SET n = n - ?1 WHERE name = 'grace_until'",
+        [ms],
+    )
+    .unwrap();
+}
+
+/// A jump of the wall clock by `ms`, seen by the processes `seen_by` (each handle is a
+/// process: it has its own watch of the clocks).
+fn clock_jump(c: &rusqlite::Connection, seen_by: &[&SqliteInbox], ms: i64) {
+    wall_forward(c, ms);
+    for inbox in seen_by {
+        inbox.clock_jumped(ms);
+    }
+}
+
+fn counter(c: &rusqlite::Connection, name: &str) -> i64 {
+    c.query_row("SELECT n FROM counters WHERE name = ?1", [name], |r| {
+        r.get(0)
+    })
+    .unwrap()
+}
+
+/// The holder's event is still its own: nobody else took it, it renews and acks it.
+fn still_held(inbox: &SqliteInbox, held: &[Delivery]) {
+    let ids: Vec<String> = held.iter().map(|d| d.id.clone()).collect();
+    assert_eq!(inbox.extend("holder", &ids).unwrap(), ids.len(), "renewed");
+    assert!(inbox.ack("holder", &ids[0]).unwrap(), "acked");
+}
+
+/// Two suspends within one renewal period: the second came after the grace of the first
+/// had ended on the wall clock (which the second moved on). Judged at the second jump alone,
+/// the holder's lease, not renewed since before both, looked run out and was taken over.
+#[test]
+fn sqlite_two_jumps_within_a_lease_count_together_after_the_first_grace_ended() {
+    let path = temp_path("jump-twice");
+    let (inbox, held) = held_event(&path, 30_000);
+    let c = rusqlite::Connection::open(&path).unwrap();
+    clock_jump(&c, &[&inbox], 60_000);
+    assert!(inbox.claim("other", 5).unwrap().is_empty(), "first jump");
+    clock_jump(&c, &[&inbox], 60_000);
+    assert!(counter(&c, "grace_until") < crate::util::now_ms(), "ended");
+    assert!(inbox.claim("other", 5).unwrap().is_empty(), "second jump");
+    assert!(counter(&c, "grace_gap") >= 119_000);
+    still_held(&inbox, &held);
+}
+
+/// Two jumps within one grace (+40 s, then +27 s, the holder renewed 6 s before): the gap
+/// was the larger of the two, not their sum, and the event was taken over.
+#[test]
+fn sqlite_two_jumps_within_a_grace_add_up_and_keep_its_end() {
+    let path = temp_path("jump-in-grace");
+    let (inbox, held) = held_event(&path, 30_000);
+    let c = rusqlite::Connection::open(&path).unwrap();
+    wall_forward(&c, 6_000);
+    clock_jump(&c, &[&inbox], 40_000);
+    assert!(inbox.claim("other", 5).unwrap().is_empty(), "first jump");
+    let first_end = counter(&c, "grace_until");
+    clock_jump(&c, &[&inbox], 27_000);
+    assert!(inbox.claim("other", 5).unwrap().is_empty(), "second jump");
+    assert!(counter(&c, "grace_gap") >= 66_000);
+    // A grace of a lease from the second jump's record, not what was left of the first.
+    assert!(counter(&c, "grace_until") >= first_end - 27_000 + 25_000);
+    still_held(&inbox, &held);
+}
+
+/// The claim that saw a jump could not write the grace (the file locked past the busy
+/// timeout): the jump was used up all the same, and the next claim took the live event.
+#[test]
+fn sqlite_a_jump_whose_record_failed_is_recorded_by_the_next_claim() {
+    let path = temp_path("jump-locked");
+    let (inbox, held) = held_event(&path, 30_000);
+    let c = rusqlite::Connection::open(&path).unwrap();
+    clock_jump(&c, &[&inbox], 60_000);
+    c.execute_batch("BEGIN IMMEDIATE;").unwrap();
+    assert!(inbox.claim("other", 5).is_err(), "locked");
+    c.execute_batch("COMMIT;").unwrap();
+    assert!(inbox.claim("other", 5).unwrap().is_empty(), "taken over");
+    assert!(counter(&c, "grace_gap") >= 59_000);
+    still_held(&inbox, &held);
+}
+
+/// Processes with different leases share a file: the grace one with a 60 s lease recorded
+/// was not in force for one with a 10 s lease (further off than its lease), which took
+/// over at once if it had not seen the jump itself (opened after it), or else cut the grace
+/// down to its own 10 s, after which the 60 s holder's lease, due for renewal only at 20 s,
+/// was taken over.
+#[test]
+fn sqlite_a_shorter_lease_neither_ignores_nor_cuts_short_a_longer_grace() {
+    let path = temp_path("jump-mixed");
+    let (long, held) = held_event(&path, 60_000);
+    let short = sqlite_with_lease(&path, 10_000);
+    let c = rusqlite::Connection::open(&path).unwrap();
+    clock_jump(&c, &[&long, &short], 120_000);
+    assert!(long.claim("other", 5).unwrap().is_empty(), "long lease");
+    let opened_after = sqlite_with_lease(&path, 10_000);
+    assert!(
+        opened_after.claim("other", 5).unwrap().is_empty(),
+        "opened after"
+    );
+    assert!(short.claim("other", 5).unwrap().is_empty(), "short lease");
+    assert!(
+        counter(&c, "grace_until") >= crate::util::now_ms() + 55_000,
+        "cut short"
+    );
+    wall_forward(&c, 11_000);
+    assert!(short.claim("other", 5).unwrap().is_empty(), "11 s later");
+    still_held(&long, &held);
+}
+
+/// A jump of 4 s with leases of 3 s: under the 5 s that counted as a jump, so no grace was
+/// recorded and the live holder's lease (with about 2 s left) was taken over at once.
+#[test]
+fn sqlite_a_jump_counts_against_a_short_lease_from_a_third_of_it() {
+    let path = temp_path("jump-short");
+    let (inbox, held) = held_event(&path, 3_000);
+    let c = rusqlite::Connection::open(&path).unwrap();
+    wall_forward(&c, 1_000);
+    clock_jump(&c, &[&inbox], 4_000);
+    assert!(inbox.claim("other", 5).unwrap().is_empty(), "taken over");
+    still_held(&inbox, &held);
+}
+
+/// The clock set back 2 s just after a grace of a 60 s jump was recorded: the grace's end
+/// was then further off than one lease, the grace counted as void, and the 58 s left of the
+/// jump expired the live lease. The gap shrinks by the overshoot instead; a set-back past
+/// the whole jump leaves no grace.
+#[test]
+fn sqlite_a_clock_set_back_in_a_grace_shrinks_its_gap() {
+    let path = temp_path("jump-back");
+    let (inbox, held) = held_event(&path, 30_000);
+    let c = rusqlite::Connection::open(&path).unwrap();
+    clock_jump(&c, &[&inbox], 60_000);
+    assert!(inbox.claim("other", 5).unwrap().is_empty(), "jump");
+    wall_forward(&c, -2_000);
+    assert!(inbox.claim("other", 5).unwrap().is_empty(), "set back");
+    let (now, until) = (crate::util::now_ms(), counter(&c, "grace_until"));
+    let over = until - now - counter(&c, "grace_len");
+    let gap = counter(&c, "grace_gap") - over;
+    assert!((57_000..=58_500).contains(&gap), "gap {gap}");
+    still_held(&inbox, &held);
+    // Set back past the whole jump: no grace is left, and a lease that ran out a second ago
+    // is taken over.
+    wall_forward(&c, -70_000);
+    accept(&inbox, &testing::inbound_text("222", "x", "wamid.DEAD"));
+    assert_eq!(inbox.claim("dead", 1).unwrap().len(), 1);
+    c.execute(
+        "UPDATE entries SET lease_until = ?1 WHERE lease_owner = 'dead'",
+        [crate::util::now_ms() - 1_000],
+    )
+    .unwrap();
+    assert_eq!(
+        super::testing::event_ids(&inbox.claim("other", 5).unwrap()),
+        ["wamid.DEAD"]
+    );
+}
+
+/// A process whose consumers are all busy claims nothing; its renewals record a jump, so
+/// the grace starts then and not at its first claim, long after.
+#[test]
+fn sqlite_a_renewal_records_a_jump() {
+    let path = temp_path("jump-extend");
+    let (inbox, held) = held_event(&path, 30_000);
+    let c = rusqlite::Connection::open(&path).unwrap();
+    clock_jump(&c, &[&inbox], 60_000);
+    still_held(&inbox, &held);
+    assert!(counter(&c, "grace_gap") >= 59_000);
+    assert!(counter(&c, "grace_until") > crate::util::now_ms() + 25_000);
+}
+
 #[test]
 fn sqlite_corrupt_file_is_a_clear_error_and_left_untouched() {
     let path = temp_path("corrupt");
