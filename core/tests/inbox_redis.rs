@@ -730,8 +730,9 @@ fn a_dead_workers_events_are_shared_by_the_consumers_that_claim_next() {
 }
 
 /// A worker whose renewals failed for a lease while its handlers ran (cut off from Redis,
-/// or frozen) claims first when it is back: it takes its own events back, and the ones it
-/// does not hand out again stay its own. They were made idle for the next claim, and
+/// or frozen) claims first when it is back, one event at a time: it takes its own events
+/// back, and the ones it does not hand out again stay its own, through its next claims too.
+/// They were made idle for the next claim (at the first claim, then at the second), and
 /// another worker ran them while this one still was.
 #[test]
 fn a_worker_back_after_its_leases_ran_out_keeps_the_events_it_is_running() {
@@ -744,19 +745,21 @@ fn a_worker_back_after_its_leases_ran_out_keeps_the_events_it_is_running() {
     let k = testing::inbound_text("60000", "x", "wamid.KEPT");
     wa360::inbox::testing::accept_json(&*inbox, &k).unwrap();
     let kept = inbox.claim("keeper", 1).unwrap();
-    accept_texts(&inbox, "7", "wamid.A", 2);
-    let running = inbox.claim("a", 2).unwrap();
-    assert_eq!(running.len(), 2);
+    accept_texts(&inbox, "7", "wamid.A", 3);
+    let running = inbox.claim("a", 3).unwrap();
+    assert_eq!(running.len(), 3);
     accept_texts(&inbox, "9", "wamid.N", 3);
     for _ in 0..6 {
         std::thread::sleep(Duration::from_millis(200));
         assert_eq!(inbox.extend("keeper", &[kept[0].id.clone()]).unwrap(), 1);
     }
-    let again = wa360::inbox::testing::event_ids(&inbox.claim("a", 1).unwrap());
-    assert_eq!(again, ["wamid.A0"]);
-    let other = wa360::inbox::testing::event_ids(&inbox.claim("b", 1).unwrap());
+    let ids = |d: Vec<wa360::inbox::Delivery>| wa360::inbox::testing::event_ids(&d);
+    assert_eq!(ids(inbox.claim("a", 1).unwrap()), ["wamid.A0"]);
+    assert_eq!(ids(inbox.claim("a", 1).unwrap()), ["wamid.A1"]);
+    let other = ids(inbox.claim("b", 1).unwrap());
     assert_eq!(other, ["wamid.N0"], "b took an event a is running");
-    assert_eq!(inbox.extend("a", &[running[1].id.clone()]).unwrap(), 1);
+    let all: Vec<String> = running.iter().map(|d| d.id.clone()).collect();
+    assert_eq!(inbox.extend("a", &all).unwrap(), 3);
 }
 
 /// A worker that died holding an event: its lease runs out and a live worker takes it at

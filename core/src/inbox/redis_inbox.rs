@@ -1100,13 +1100,11 @@ local function autoclaim()
   return redis.pcall('XAUTOCLAIM', S, 'g', me, min_idle, redis.call('GET', AC) or '0-0',
     'COUNT', 100, 'JUSTID')
 end
--- This consumer's own handed-out entries whose lease ran out (its renewals failed for a
--- lease, or the process was frozen): their calls may still be running here, so they are not
--- given away below (made idle, another consumer ran them at the same time).
+-- This consumer's own entries whose lease ran out (its renewals failed for a lease, or the
+-- process was frozen): their calls may still be running here, so they are not given away
+-- below (made idle, another consumer ran them at the same time).
 local own = {}
-for _, p in ipairs(pending('IDLE', min_idle, '-', '+', hold, me)) do
-  if redis.call('HGET', ns .. ':e:' .. p[1], 'h') == '1' then own[p[1]] = true end
-end
+for _, p in ipairs(pending('IDLE', min_idle, '-', '+', hold, me)) do own[p[1]] = true end
 local ac = autoclaim()
 if ac.err then
   -- NOGROUP: Redis lost its data (a restart without persistence, FLUSHALL, a replaced
@@ -1119,7 +1117,10 @@ if ac.err then
   if ac.err then return redis.error_reply(ac.err) end
 end
 redis.call('SET', AC, ac[1])
+-- What this claim took over from other consumers.
+local took = {}
 for _, id in ipairs(ac[2]) do
+  if not own[id] then took[id] = true end
   local E = ns .. ':e:' .. id
   if redis.call('HGET', E, 'h') == '1' then
     redis.call('HSET', E, 'h', 0, 'x', 1)
@@ -1237,13 +1238,14 @@ for _, p in ipairs(pend) do
     end
   end
 end
--- What this claim holds and does not hand out (ready entries past `max`: a dead worker's
--- expired ones, up to 100 at a time) is made idle past the lease again, so that the next
--- claim by any consumer takes its own share, instead of waiting here for this one while
--- the others read new events. Not this consumer's own entries taken back above.
+-- What this claim took over from other consumers and does not hand out (ready entries past
+-- `max`: a dead worker's expired ones, up to 100 at a time) is made idle past the lease
+-- again, so that the next claim by any consumer takes its own share, instead of waiting
+-- here for this one while the others read new events. Only those: this consumer's own
+-- entries (taken back above, or by an earlier claim) may still be running here.
 local first
 for _, p in ipairs(pend) do
-  if not own[p[1]] and redis.call('HGET', ns .. ':e:' .. p[1], 'h') == '0' then
+  if took[p[1]] and redis.call('HGET', ns .. ':e:' .. p[1], 'h') == '0' then
     redis.call('XCLAIM', S, 'g', me, 0, p[1], 'IDLE', lease + 1, 'JUSTID')
     first = first or p[1]
   end
