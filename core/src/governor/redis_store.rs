@@ -273,7 +273,10 @@ impl GovernorStore for RedisStore {
                 // stall longer than the response timeout (the command was sent), with
                 // nobody to use it: its recipient would wait a pair interval with nothing
                 // sent. A cancel after it gives it back, or stops it if it comes first.
-                if let Ok(rt) = tokio::runtime::Handle::try_current() {
+                // On the connection's own runtime where it has one: on a caller's
+                // current-thread runtime the cancel could be written after the retry.
+                let rt = this.inner.redis.runtime().map(|r| r.handle().clone());
+                if let Some(rt) = rt.or_else(|| tokio::runtime::Handle::try_current().ok()) {
                     rt.spawn(async move {
                         this.eval(&key, vec!["cancel".into(), ttl(), nonce, ms_f(interval)])
                             .await;
