@@ -665,6 +665,22 @@ fn claims_in_turn(inbox: &Arc<dyn inbox::Inbox>, n: usize) -> Vec<String> {
     handed
 }
 
+/// A live worker ("keeper") holding one event of its own: renewing it, it keeps the server's
+/// claims and renewals without a gap, so no grace holds a takeover back (watch_gap).
+fn a_keeper(inbox: &Arc<dyn inbox::Inbox>) -> String {
+    let k = testing::inbound_text("60000", "x", "wamid.KEPT");
+    wa360::inbox::testing::accept_json(&**inbox, &k).unwrap();
+    inbox.claim("keeper", 1).unwrap().remove(0).id
+}
+
+/// 1.2 s of the keeper renewing its lease every 200 ms: past a lease of 1 s for the rest.
+fn outlive_the_lease(inbox: &Arc<dyn inbox::Inbox>, kept: &str) {
+    for _ in 0..6 {
+        std::thread::sleep(Duration::from_millis(200));
+        assert_eq!(inbox.extend("keeper", &[kept.to_string()]).unwrap(), 1);
+    }
+}
+
 /// Retries that come due together go to whichever consumers claim next, one claim's worth
 /// each, before any new event: a claim took all that were due into its own pending list,
 /// and the other consumers, finding them held there, read new events while they waited
@@ -711,16 +727,9 @@ fn a_dead_workers_events_are_shared_by_the_consumers_that_claim_next() {
     let inbox = inbox::open(&url).unwrap();
     accept_texts(&inbox, "7", "wamid.D", 100);
     assert_eq!(inbox.claim("dead", 100).unwrap().len(), 100);
-    // A live worker renewing its lease all along: no gap in the server's claims and
-    // renewals, so no grace holds the takeover back (watch_gap).
-    let k = testing::inbound_text("60000", "x", "wamid.KEPT");
-    wa360::inbox::testing::accept_json(&*inbox, &k).unwrap();
-    let kept = inbox.claim("keeper", 1).unwrap();
+    let kept = a_keeper(&inbox);
     accept_texts(&inbox, "9", "wamid.N", 50);
-    for _ in 0..6 {
-        std::thread::sleep(Duration::from_millis(200));
-        assert_eq!(inbox.extend("keeper", &[kept[0].id.clone()]).unwrap(), 1);
-    }
+    outlive_the_lease(&inbox, &kept);
     let handed = claims_in_turn(&inbox, 12);
     assert!(
         handed.iter().all(|id| id.starts_with("wamid.D")),
@@ -742,17 +751,12 @@ fn a_worker_back_after_its_leases_ran_out_keeps_the_events_it_is_running() {
         fastrand::u32(..)
     );
     let inbox = inbox::open(&url).unwrap();
-    let k = testing::inbound_text("60000", "x", "wamid.KEPT");
-    wa360::inbox::testing::accept_json(&*inbox, &k).unwrap();
-    let kept = inbox.claim("keeper", 1).unwrap();
+    let kept = a_keeper(&inbox);
     accept_texts(&inbox, "7", "wamid.A", 3);
     let running = inbox.claim("a", 3).unwrap();
     assert_eq!(running.len(), 3);
     accept_texts(&inbox, "9", "wamid.N", 3);
-    for _ in 0..6 {
-        std::thread::sleep(Duration::from_millis(200));
-        assert_eq!(inbox.extend("keeper", &[kept[0].id.clone()]).unwrap(), 1);
-    }
+    outlive_the_lease(&inbox, &kept);
     let ids = |d: Vec<wa360::inbox::Delivery>| wa360::inbox::testing::event_ids(&d);
     assert_eq!(ids(inbox.claim("a", 1).unwrap()), ["wamid.A0"]);
     assert_eq!(ids(inbox.claim("a", 1).unwrap()), ["wamid.A1"]);
