@@ -180,6 +180,30 @@ async fn a_moved_slot_keeps_a_token_and_any_slot_gives_one_interval_back() {
     }
 }
 
+/// A back-off (a block without a slot) that left the bucket where a reservation already had
+/// it is not undone when that reservation is given back: the give-back stops at the
+/// back-off's end. It went back to now, and the next send met 131056 again. The same in
+/// Redis and in memory.
+#[tokio::test]
+async fn a_give_back_does_not_undo_a_back_off() {
+    let url = url();
+    let stores: [Arc<dyn GovernorStore>; 2] =
+        [open_store(&url).unwrap(), Arc::new(MemoryStore::new())];
+    let i = Duration::from_secs(4);
+    for s in stores {
+        let slot = match s.reserve("p:3:r", i, Duration::ZERO, i).await {
+            Reservation::Granted { slot, .. } => slot,
+            other => panic!("{other:?}"),
+        };
+        s.block_for("p:3:r", i / 2, Duration::ZERO, None).await;
+        s.release("p:3:r", i, slot).await;
+        match s.reserve("p:3:r", i, Duration::ZERO, Duration::ZERO).await {
+            Reservation::Refused { retry_after } => assert!(close(retry_after, i / 2)),
+            other => panic!("{other:?}"),
+        }
+    }
+}
+
 /// A backlog of reservations at 970 a second moves the bucket by exactly 1/970 s each, as
 /// the in-process store does: stored with 14 significant digits (a time in ms since 1970
 /// to 0.1 ms), each moved it by the interval rounded to 0.1 ms, and processes sharing the

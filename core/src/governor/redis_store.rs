@@ -4,8 +4,8 @@
 //!
 //! Each [`GovernorStore`] operation is one Lua script over one hash
 //! (`{wa360-gov}:<key>` with fields `tat`, `count`, `scale`, `scale_at`,
-//! `last_dec`, and `rn` / `cx` naming the latest reservation and a cancelled
-//! one), run atomically on the server and timed by the server's clock
+//! `last_dec`, `blk` the end of a back-off, and `rn` / `cx` naming the latest
+//! reservation and a cancelled one), run atomically on the server and timed by the server's clock
 //! (`TIME`), so the machines' clocks never need to agree. Keys expire after
 //! an hour without use. The arithmetic is the same as [`super::MemoryStore`]'s,
 //! in milliseconds.
@@ -53,12 +53,14 @@ const LUA: &str = r#"
 local K, op = KEYS[1], ARGV[1]
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
-local h = redis.call('HMGET', K, 'tat', 'count', 'scale', 'scale_at', 'last_dec')
+local h = redis.call('HMGET', K, 'tat', 'count', 'scale', 'scale_at', 'last_dec', 'blk')
 local tat = tonumber(h[1]) or now
 local count = tonumber(h[2]) or 0
 local scale = tonumber(h[3]) or 1
 local scale_at = tonumber(h[4]) or now
 local last_dec = tonumber(h[5])
+-- The end of the last back-off (a block without a slot): no give-back goes before it.
+local blk = tonumber(h[6]) or 0
 local ttl = tonumber(ARGV[2])
 local function scale_now(inc)
   if inc < 0 then inc = 0 end
@@ -77,6 +79,7 @@ local function keep()
   local f = {'tat', num(tat), 'count', count, 'scale', num(scale),
              'scale_at', num(scale_at)}
   if last_dec then f[#f + 1] = 'last_dec'; f[#f + 1] = num(last_dec) end
+  if blk > now then f[#f + 1] = 'blk'; f[#f + 1] = num(blk) end
   redis.call('HSET', K, unpack(f))
   local life = math.max(ttl, math.ceil(tat - now) + ttl)
   redis.call('PEXPIRE', K, life)
@@ -105,7 +108,7 @@ elseif op == 'cancel' then
   local nonce, interval = ARGV[3], tonumber(ARGV[4])
   local rn = redis.call('HGET', K, 'rn')
   if rn == nonce .. ' ' .. token() then
-    tat = math.max(tat - interval, now)
+    tat = math.max(tat - interval, now, blk)
     redis.call('HDEL', K, 'rn')
   elseif not rn or string.sub(rn, 1, #nonce + 1) ~= nonce .. ' ' then
     redis.call('HSET', K, 'cx', nonce)
@@ -115,12 +118,14 @@ elseif op == 'cancel' then
 elseif op == 'release' then
   -- Only the latest reservation is given back, unless any will do (GovernorStore::release).
   if ARGV[4] ~= 'any' and token() ~= ARGV[4] then return 0 end
-  tat = math.max(tat - tonumber(ARGV[3]), now)
+  tat = math.max(tat - tonumber(ARGV[3]), now, blk)
   keep()
   return 0
 elseif op == 'block' then
   local latest = ARGV[5] ~= '' and token() == ARGV[5]
-  tat = tonumber(num(math.max(tat, now + tonumber(ARGV[3]) + tonumber(ARGV[4]))))
+  local till = now + tonumber(ARGV[3]) + tonumber(ARGV[4])
+  if ARGV[5] == '' then blk = math.max(blk, till) end
+  tat = tonumber(num(math.max(tat, till)))
   keep()
   if latest then return token() end
   return ''

@@ -93,7 +93,10 @@ pub trait GovernorStore: Send + Sync + 'static {
 
     /// Allow nothing on `key` for `duration` from now (`tat = max(tat, now + duration +
     /// tolerance)`). When `slot` is the key's latest reservation it still is afterwards:
-    /// its new token is returned, to give it back later; otherwise `None`.
+    /// its new token is returned, to give it back later; otherwise `None`. Without a slot
+    /// (a back-off after 131056) no give-back moves `tat` before that time: where the
+    /// block left `tat` as it was (a later reservation already had it further), that
+    /// reservation's give-back would undo the back-off.
     fn block_for(
         &self,
         key: &str,
@@ -127,6 +130,9 @@ struct Entry {
     scale: f64,
     scale_at: Duration,
     last_decrease: Option<Duration>,
+    /// The end of the last back-off ([`GovernorStore::block_for`] without a slot): no
+    /// give-back moves `tat` before it.
+    blocked_until: Duration,
     /// Last use of the key.
     touched: Duration,
 }
@@ -139,6 +145,7 @@ impl Entry {
             scale: 1.0,
             scale_at: now,
             last_decrease: None,
+            blocked_until: Duration::ZERO,
             touched: now,
         }
     }
@@ -255,7 +262,7 @@ impl GovernorStore for MemoryStore {
     fn release(&self, key: &str, interval: Duration, slot: u64) -> StoreFuture<'_, ()> {
         self.with(key, |e, now| {
             if slot == ANY_SLOT || slot_of(e.tat) == slot {
-                e.tat = e.tat.saturating_sub(interval).max(now);
+                e.tat = e.tat.saturating_sub(interval).max(now).max(e.blocked_until);
             }
         });
         ready(())
@@ -270,7 +277,11 @@ impl GovernorStore for MemoryStore {
     ) -> StoreFuture<'_, Option<u64>> {
         ready(self.with(key, |e, now| {
             let latest = slot.is_some_and(|s| slot_of(e.tat) == s);
-            e.tat = e.tat.max(now + duration + tolerance);
+            let till = now + duration + tolerance;
+            if slot.is_none() {
+                e.blocked_until = e.blocked_until.max(till);
+            }
+            e.tat = e.tat.max(till);
             latest.then(|| slot_of(e.tat))
         }))
     }
