@@ -138,8 +138,13 @@ impl SandboxBuilder {
         let api_key = self
             .api_key
             .unwrap_or_else(|| format!("sbx_{}", state::random_string(32, state::ALNUM)));
+        // No idle connection is kept to the receiver: the client lives as long as the
+        // sandbox's state (the bindings keep it after a stop, for inspection), and a kept
+        // connection held the app's server open, so that its test process did not exit
+        // after `server.close()` until the pool dropped it 90 s later.
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
+            .pool_max_idle_per_host(0)
             .build()
             .map_err(std::io::Error::other)?;
         let shutdown = CancellationToken::new();

@@ -422,3 +422,48 @@ async fn in_process_registration_follows_the_same_rules() {
     let got = rx.wait_for(1).await;
     assert_eq!(got[0].headers["x-key"], "v");
 }
+
+/// After a delivery the sandbox keeps no connection open to the receiver, which answered
+/// with keep-alive: the app's server must be able to close while the sandbox (kept for
+/// inspection) lives on. A kept connection held Node test processes open after
+/// `server.close()` until the sandbox's pool dropped it, 90 s later.
+#[tokio::test]
+async fn a_delivery_leaves_no_connection_open_to_the_receiver() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let sb = callbacks(true).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    register(&sb, "/v1/configs/webhook", &url, json!({})).await;
+    inbound_text(&sb, "hello");
+    let (mut conn, _) = tokio::time::timeout(Duration::from_secs(10), listener.accept())
+        .await
+        .expect("a delivery")
+        .unwrap();
+    // Read the request (headers and the body they announce), answer 200, keep-alive.
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let n = conn.read(&mut buf).await.unwrap();
+        assert!(n > 0, "closed before the request was complete");
+        got.extend_from_slice(&buf[..n]);
+        let text = String::from_utf8_lossy(&got).to_lowercase();
+        if let Some(end) = text.find("\r\n\r\n") {
+            let len: usize = text
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .map_or(0, |v| v.trim().parse().unwrap());
+            if got.len() >= end + 4 + len {
+                break;
+            }
+        }
+    }
+    conn.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: keep-alive\r\n\r\n")
+        .await
+        .unwrap();
+    let closed = tokio::time::timeout(Duration::from_secs(5), conn.read(&mut buf)).await;
+    assert!(
+        matches!(closed, Ok(Ok(0))),
+        "the connection stayed open: {closed:?}"
+    );
+    drop(sb);
+}
