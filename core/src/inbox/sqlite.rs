@@ -113,10 +113,12 @@ struct Shared {
 /// The claims' read connection, and what its last search that found nothing saw.
 struct Scan {
     conn: Connection,
-    /// `(data_version, next_due_ms)` after a search found nothing: until another commit
-    /// to the file (any connection, this handle's own writes included) or that time, a
-    /// search would find nothing again.
-    idle: Option<(i64, i64)>,
+    /// `(data_version, next_due_ms, the same on the monotonic clock)` after a search found
+    /// nothing: until another commit to the file (any connection, this handle's own writes
+    /// included) or that time, a search would find nothing again. Both clocks: the wall
+    /// clock set back, the wall time alone came that much later (a dead consumer's events
+    /// waited as long, on a file nobody wrote); the machine suspended, the monotonic one.
+    idle: Option<(i64, i64, Option<std::time::Instant>)>,
 }
 
 impl fmt::Debug for SqliteInbox {
@@ -285,6 +287,7 @@ impl SqliteInbox {
     ) -> Result<T> {
         let mut look = None;
         let out = self.write_lazy(what, |tx| {
+            settle_set_back(tx, now_ms(), ms(self.shared.opts.lease))?;
             look = lock(&self.shared.clock).pending();
             if let Some(l) = &look {
                 start_grace(tx, now_ms(), ms(self.shared.opts.lease), l.recent)?;
@@ -426,12 +429,18 @@ impl SqliteInbox {
     /// A search that found nothing is not repeated until the file changes or the next
     /// retry time or lease end comes: an idle consumer's poll costs one read of
     /// `data_version`.
-    fn candidates(&self, now: i64, want: i64) -> Result<Vec<i64>> {
+    ///
+    /// Also says whether the clock was set back within a grace ([`settle_set_back`] is then
+    /// due: a write the caller makes).
+    fn candidates(&self, now: i64, want: i64) -> Result<(Vec<i64>, bool)> {
         let fail = |e| store_error(&self.shared.label, "cannot search", e);
         let lease_ms = ms(self.shared.opts.lease);
         // The candidates, and while none: when the next could be (a retry time, a lease's
         // end, or the end of a grace).
-        let search = |c: &Connection, idle: bool| -> rusqlite::Result<(Vec<i64>, i64)> {
+        let search = |c: &Connection, idle: bool| -> rusqlite::Result<(Vec<i64>, i64, bool)> {
+            if overshoot(c, now, lease_ms)? > 0 {
+                return Ok((Vec::new(), now, true));
+            }
             let grace = grace_in_force(c, now, lease_ms)?;
             let gap = grace.map_or(0, |(gap, _)| gap);
             let judged = now - gap;
@@ -454,12 +463,12 @@ impl SqliteInbox {
                     due = due.min(until);
                 }
             }
-            Ok((found, due))
+            Ok((found, due, false))
         };
         let Some(scan) = &self.shared.scan else {
             return self
                 .read("cannot search", |c| search(c, false))
-                .map(|(found, _)| found);
+                .map(|(found, _, settle)| (found, settle));
         };
         let mut scan = lock(scan);
         let Scan { conn, idle } = &mut *scan;
@@ -467,16 +476,20 @@ impl SqliteInbox {
         let version: i64 = tx
             .query_row("PRAGMA data_version", [], |r| r.get(0))
             .map_err(fail)?;
-        if let Some((seen, due)) = *idle
+        if let Some((seen, due, due_mono)) = *idle
             && seen == version
             && now < due
+            && due_mono.is_none_or(|d| std::time::Instant::now() < d)
         {
-            return Ok(Vec::new());
+            return Ok((Vec::new(), false));
         }
-        let (found, due) = search(&tx, true).map_err(fail)?;
-        *idle = found.is_empty().then_some((version, due));
+        let (found, due, settle) = search(&tx, true).map_err(fail)?;
+        let due_mono = u64::try_from(due.saturating_sub(now))
+            .ok()
+            .and_then(|d| std::time::Instant::now().checked_add(Duration::from_millis(d)));
+        *idle = (found.is_empty() && !settle).then_some((version, due, due_mono));
         tx.commit().map_err(fail)?;
-        Ok(found)
+        Ok((found, settle))
     }
 
     fn read<T>(&self, what: &str, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T> {
@@ -733,6 +746,43 @@ fn grace(c: &Connection, now: i64, lease_ms: i64) -> rusqlite::Result<i64> {
 /// overshoot: the gap then errs on the long side, which only holds a dead consumer's events
 /// a little longer.) `lease_ms` stands in for `grace_len` in a file whose grace was recorded
 /// without it.
+/// How far the grace's end is further off than its length: the clock set back since it
+/// was recorded (0 outside a grace).
+fn overshoot(c: &Connection, now: i64, lease_ms: i64) -> rusqlite::Result<i64> {
+    let get = |name: &str| -> rusqlite::Result<Option<i64>> {
+        c.prepare_cached("SELECT n FROM counters WHERE name = ?1")?
+            .query_row([name], |r| r.get(0))
+            .optional()
+    };
+    let until = get("grace_until")?.unwrap_or(0);
+    if now >= until {
+        return Ok(0);
+    }
+    let len = get("grace_len")?.unwrap_or(lease_ms);
+    Ok((until - now).saturating_sub(len).max(0))
+}
+
+/// The clock set back within a grace: its end and its gap move back by the overshoot, once,
+/// in the file. Read without this, the gap shrank by the overshoot only while the clock was
+/// still behind; as it went on, the time leases were judged at stayed where the jump began,
+/// and a consumer that died meanwhile had its events taken over only once the wall clock
+/// caught up with the grace's end, as long after as the clock had been set back (a clock
+/// set a day ahead and put right: a day).
+fn settle_set_back(
+    tx: &rusqlite::Transaction<'_>,
+    now: i64,
+    lease_ms: i64,
+) -> rusqlite::Result<()> {
+    let over = overshoot(tx, now, lease_ms)?;
+    if over > 0 {
+        tx.execute(
+            "UPDATE counters SET n = n - ?1 WHERE name IN ('grace_until', 'grace_gap')",
+            [over],
+        )?;
+    }
+    Ok(())
+}
+
 fn grace_in_force(c: &Connection, now: i64, lease_ms: i64) -> rusqlite::Result<Option<(i64, i64)>> {
     let get = |name: &str| -> rusqlite::Result<Option<i64>> {
         c.prepare_cached("SELECT n FROM counters WHERE name = ?1")?
@@ -877,7 +927,12 @@ impl Inbox for SqliteInbox {
         for _ in 0..4 {
             // A few more than asked: some may turn out to be dead or taken meanwhile.
             let want = ((max - rows.len()) as i64).saturating_mul(2);
-            let found = self.candidates(now_ms(), want)?;
+            let (mut found, settle) = self.candidates(now_ms(), want)?;
+            if settle {
+                // The clock was set back within a grace: settled in the file, then searched.
+                self.write_noting_jumps("cannot claim from", |_| Ok(()))?;
+                found = self.candidates(now_ms(), want)?.0;
+            }
             if found.is_empty() {
                 break;
             }

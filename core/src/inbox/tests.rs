@@ -314,6 +314,35 @@ fn sqlite_a_clock_set_back_in_a_grace_shrinks_its_gap() {
     );
 }
 
+/// The clock set 20 s ahead, the jump recorded, then put right: the grace's end and gap
+/// move back with it. Read as they were, the time leases were judged at stayed where the
+/// jump began as the clock went on, and a consumer that died 10 s later had its events taken
+/// over only once the clock caught up with the grace's end, 20 s on.
+#[test]
+fn sqlite_a_clock_put_right_after_a_jump_ends_the_grace_with_it() {
+    let path = temp_path("jump-put-right");
+    let (inbox, held) = held_event(&path, 30_000);
+    let c = rusqlite::Connection::open(&path).unwrap();
+    clock_jump(&c, &[&inbox], 20_000);
+    assert!(inbox.claim("other", 5).unwrap().is_empty(), "jump");
+    wall_forward(&c, -20_000);
+    assert!(inbox.claim("other", 5).unwrap().is_empty(), "put right");
+    still_held(&inbox, &held);
+    // 10 s on, a consumer dies holding an event; its lease ran out a second ago.
+    wall_forward(&c, 10_000);
+    accept(&inbox, &testing::inbound_text("222", "x", "wamid.DEAD"));
+    assert_eq!(inbox.claim("dead", 1).unwrap().len(), 1);
+    c.execute(
+        "UPDATE entries SET lease_until = ?1 WHERE lease_owner = 'dead'",
+        [crate::util::now_ms() - 1_000],
+    )
+    .unwrap();
+    assert_eq!(
+        super::testing::event_ids(&inbox.claim("other", 5).unwrap()),
+        ["wamid.DEAD"]
+    );
+}
+
 /// A process whose consumers are all busy claims nothing; its renewals record a jump, so
 /// the grace starts then and not at its first claim, long after.
 #[test]
