@@ -738,6 +738,35 @@ fn a_dead_workers_events_are_shared_by_the_consumers_that_claim_next() {
     assert_eq!(handed.len(), 12);
 }
 
+/// A dead worker's events are shared also when one consumer claims twice in a row: its
+/// second claim took back, as its own, what its first had made idle for the others, and
+/// they then waited for it alone while the others read new events.
+#[test]
+fn a_dead_workers_events_stay_shared_when_one_consumer_claims_twice() {
+    let url = format!(
+        "{}?name=park-dead-twice-{:08x}&lease_ms=1000",
+        redis_url(),
+        fastrand::u32(..)
+    );
+    let inbox = inbox::open(&url).unwrap();
+    accept_texts(&inbox, "7", "wamid.D", 10);
+    assert_eq!(inbox.claim("dead", 10).unwrap().len(), 10);
+    let kept = a_keeper(&inbox);
+    accept_texts(&inbox, "9", "wamid.N", 10);
+    outlive_the_lease(&inbox, &kept);
+    let mut handed = Vec::new();
+    for consumer in ["a", "a", "b", "c"] {
+        handed.extend(wa360::inbox::testing::event_ids(
+            &inbox.claim(consumer, 1).unwrap(),
+        ));
+    }
+    assert!(
+        handed.iter().all(|id| id.starts_with("wamid.D")),
+        "{handed:?}"
+    );
+    assert_eq!(handed.len(), 4);
+}
+
 /// A worker whose renewals failed for a lease while its handlers ran (cut off from Redis,
 /// or frozen) claims first when it is back, one event at a time: it takes its own events
 /// back, and the ones it does not hand out again stay its own, through its next claims too.

@@ -8,7 +8,7 @@
 //! | key | type | what |
 //! |---|---|---|
 //! | `{name}:s` | stream, consumer group `g` | the events waiting or in flight, in accept order |
-//! | `{name}:e:<entry id>` | hash | one entry: body ref `b`, index `i`, conversation `c`, dedupe key `k`, accepted at `t`, attempts `a`, handed out `h`, not before `nb`, last error `err` |
+//! | `{name}:e:<entry id>` | hash | one entry: body ref `b`, index `i`, conversation `c`, dedupe key `k`, accepted at `t`, attempts `a`, handed out `h`, lease lapsed `x`, taken back by its own consumer `o`, not before `nb`, last error `err` |
 //! | `{name}:b:<n>` | hash | one delivery body `d`, shared by its entries, with a reference count `r` |
 //! | `{name}:k:<dedupe key>` | string, `EX` retention | dedupe key |
 //! | `{name}:st:<message id>` | string, `EX` retention | folded status of a message (JSON) |
@@ -1101,10 +1101,15 @@ local function autoclaim()
     'COUNT', 100, 'JUSTID')
 end
 -- This consumer's own entries whose lease ran out (its renewals failed for a lease, or the
--- process was frozen): their calls may still be running here, so they are not given away
--- below (made idle, another consumer ran them at the same time).
+-- process was frozen): handed out (h) or taken back from itself by an earlier claim (o),
+-- their calls may still be running here, so they are not given away below (made idle,
+-- another consumer ran them at the same time). Not the others in its list: those an
+-- earlier claim made idle for the other consumers to share.
 local own = {}
-for _, p in ipairs(pending('IDLE', min_idle, '-', '+', hold, me)) do own[p[1]] = true end
+for _, p in ipairs(pending('IDLE', min_idle, '-', '+', hold, me)) do
+  local e = redis.call('HMGET', ns .. ':e:' .. p[1], 'h', 'o')
+  if e[1] == '1' or e[2] == me then own[p[1]] = true end
+end
 local ac = autoclaim()
 if ac.err then
   -- NOGROUP: Redis lost its data (a restart without persistence, FLUSHALL, a replaced
@@ -1123,7 +1128,11 @@ for _, id in ipairs(ac[2]) do
   if not own[id] then took[id] = true end
   local E = ns .. ':e:' .. id
   if redis.call('HGET', E, 'h') == '1' then
-    redis.call('HSET', E, 'h', 0, 'x', 1)
+    if own[id] then
+      redis.call('HSET', E, 'h', 0, 'x', 1, 'o', me)
+    else
+      redis.call('HSET', E, 'h', 0, 'x', 1)
+    end
     redis.call('HINCRBY', N, 'inflight', -1)
   end
 end
@@ -1329,8 +1338,10 @@ if id ~= '' then
 end
 -- The sweep: so are the entries this consumer read but had not handed out yet.
 local swept = 0
+-- Not those taken back from itself (o): their calls may still be running here.
 for _, p in ipairs(pending('-', '+', 1000, me)) do
-  if redis.call('HGET', ns .. ':e:' .. p[1], 'h') ~= '1' then
+  local e = redis.call('HMGET', ns .. ':e:' .. p[1], 'h', 'o')
+  if e[1] ~= '1' and e[2] ~= me then
     redis.call('XCLAIM', S, 'g', me, 0, p[1], 'IDLE', idle, 'JUSTID')
     swept = swept + 1
   end
