@@ -793,6 +793,11 @@ fn a_worker_back_after_its_leases_ran_out_keeps_the_events_it_is_running() {
     assert_eq!(other, ["wamid.N0"], "b took an event a is running");
     let all: Vec<String> = running.iter().map(|d| d.id.clone()).collect();
     assert_eq!(inbox.extend("a", &all).unwrap(), 3);
+    // The call that ran the one not handed out again finishes: its ack is taken (refused,
+    // the event ran again after it), and the counts stay right.
+    assert!(inbox.ack("a", &running[2].id).unwrap());
+    let stats = inbox.stats().unwrap();
+    assert_eq!((stats.in_flight, stats.handled), (4, 1), "{stats:?}");
 }
 
 /// A worker that died holding an event: its lease runs out and a live worker takes it at

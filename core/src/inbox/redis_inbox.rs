@@ -1294,13 +1294,16 @@ return #ids
 local me, id = ARGV[2], ARGV[3]
 wake_idle = ARGV[4]
 local E = ns .. ':e:' .. id
-if not held(me, id) or redis.call('HGET', E, 'h') ~= '1' then return settled(me, id, ARGV[5]) end
-local e = redis.call('HMGET', E, 'b', 'c')
+-- Handed out, or taken back from this consumer by its own claim after its lease lapsed (o:
+-- the call that ran it may have gone on, and its ack is the answer; refused, the event ran
+-- again after it). Such an entry no longer counts in flight.
+local e = redis.call('HMGET', E, 'b', 'c', 'h', 'o')
+if not held(me, id) or (e[3] ~= '1' and e[4] ~= me) then return settled(me, id, ARGV[5]) end
 leave(id, e[2])
 unref(e[1])
 redis.call('DEL', E)
 redis.call('HINCRBY', N, 'handled', 1)
-redis.call('HINCRBY', N, 'inflight', -1)
+if e[3] == '1' then redis.call('HINCRBY', N, 'inflight', -1) end
 return settle(me, id, 1)
 "#),
             // ARGV: ns consumer id error delay max_attempts idle repeat
