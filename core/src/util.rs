@@ -214,6 +214,12 @@ impl ClockWatch {
         Self::with((ms(lease) / 3).min(Self::SLACK_MS), lease)
     }
 
+    /// Count jumps from a third of `lease_ms` too (the shortest lease of the processes sharing
+    /// the file), if that is less than the slack so far.
+    pub(crate) fn shortest_lease(&mut self, lease_ms: i64) {
+        self.slack_ms = self.slack_ms.min(lease_ms / 3);
+    }
+
     fn with(slack_ms: i64, window: Duration) -> Self {
         ClockWatch {
             wall_ms: now_ms(),

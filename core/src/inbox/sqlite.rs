@@ -221,7 +221,17 @@ impl SqliteInbox {
         tx.execute_batch(SCHEMA).map_err(fail)?;
         tx.execute_batch(&format!("PRAGMA application_id={APPLICATION_ID};"))
             .map_err(fail)?;
+        let shortest = tx
+            .query_row(
+                "INSERT INTO counters(name, n) VALUES ('lease_min', ?1)
+                 ON CONFLICT(name) DO UPDATE SET n = min(n, excluded.n) RETURNING n",
+                [ms(opts.lease)],
+                |r| r.get(0),
+            )
+            .map_err(fail)?;
         tx.commit().map_err(fail)?;
+        let mut clock = crate::util::ClockWatch::for_leases(opts.lease);
+        clock.shortest_lease(shortest);
         Ok(SqliteInbox {
             shared: Arc::new(Shared {
                 conn: Mutex::new((conn, true)),
@@ -232,7 +242,7 @@ impl SqliteInbox {
                 scan: None,
                 file: None,
                 label,
-                clock: Mutex::new(crate::util::ClockWatch::for_leases(opts.lease)),
+                clock: Mutex::new(clock),
                 opts,
             }),
         })
@@ -287,8 +297,13 @@ impl SqliteInbox {
     ) -> Result<T> {
         let mut look = None;
         let out = self.write_lazy(what, |tx| {
-            settle_set_back(tx, now_ms(), ms(self.shared.opts.lease))?;
-            look = lock(&self.shared.clock).pending();
+            let lease_ms = ms(self.shared.opts.lease);
+            settle_set_back(tx, now_ms(), lease_ms)?;
+            let shortest = shortest_lease(tx, lease_ms)?;
+            let mut clock = lock(&self.shared.clock);
+            clock.shortest_lease(shortest);
+            look = clock.pending();
+            drop(clock);
             if let Some(l) = &look {
                 start_grace(tx, now_ms(), ms(self.shared.opts.lease), l.recent)?;
             }
@@ -746,6 +761,20 @@ fn grace(c: &Connection, now: i64, lease_ms: i64) -> rusqlite::Result<i64> {
 /// overshoot: the gap then errs on the long side, which only holds a dead consumer's events
 /// a little longer.) `lease_ms` stands in for `grace_len` in a file whose grace was recorded
 /// without it.
+/// The shortest `lease_ms` of the processes that opened the file (each records its own at
+/// open, in `lease_min`), at most this one's (`lease_ms`): a jump counts from a third of it
+/// in every process. Each counted from its own, so one with a 30 s lease did not record a
+/// 4 s jump that ran out a live 3 s lease, and took it over. (A process with a short lease
+/// that has gone keeps it low: more jumps of a second or so count, each a grace that holds
+/// a dead worker's events at most one lease longer.)
+fn shortest_lease(c: &Connection, lease_ms: i64) -> rusqlite::Result<i64> {
+    let recorded: Option<i64> = c
+        .prepare_cached("SELECT n FROM counters WHERE name = 'lease_min'")?
+        .query_row([], |r| r.get(0))
+        .optional()?;
+    Ok(recorded.map_or(lease_ms, |n| n.min(lease_ms)))
+}
+
 /// How far the grace's end is further off than its length: the clock set back since it
 /// was recorded (0 outside a grace).
 fn overshoot(c: &Connection, now: i64, lease_ms: i64) -> rusqlite::Result<i64> {

@@ -280,6 +280,22 @@ fn sqlite_a_jump_counts_against_a_short_lease_from_a_third_of_it() {
     still_held(&inbox, &held);
 }
 
+/// A 4 s jump seen by a process with a 30 s lease, on a file shared with a 3 s holder: it
+/// counted jumps from 5 s (a third of its own lease, at most 5 s), recorded no grace, and
+/// took over the live holder's lease. Jumps count from a third of the shortest lease of the
+/// processes on the file.
+#[test]
+fn sqlite_a_jump_counts_against_the_shortest_lease_on_the_file() {
+    let path = temp_path("jump-mixed-short");
+    let (short, held) = held_event(&path, 3_000);
+    let long = sqlite_with_lease(&path, 30_000);
+    let c = rusqlite::Connection::open(&path).unwrap();
+    wall_forward(&c, 1_000);
+    clock_jump(&c, &[&long], 4_000);
+    assert!(long.claim("other", 5).unwrap().is_empty(), "taken over");
+    still_held(&short, &held);
+}
+
 /// The clock set back 2 s just after a grace of a 60 s jump was recorded: the grace's end
 /// was then further off than one lease, the grace counted as void, and the 58 s left of the
 /// jump expired the live lease. The gap shrinks by the overshoot instead; a set-back past
