@@ -1125,8 +1125,9 @@ redis.call('SET', AC, ac[1])
 -- What this claim took over from other consumers.
 local took = {}
 for _, id in ipairs(ac[2]) do
-  if not own[id] then took[id] = true end
   local E = ns .. ':e:' .. id
+  -- Taken from another consumer: no longer taken back by this one from itself (o).
+  if not own[id] then took[id] = true; redis.call('HDEL', E, 'o') end
   if redis.call('HGET', E, 'h') == '1' then
     if own[id] then
       redis.call('HSET', E, 'h', 0, 'x', 1, 'o', me)
@@ -1242,6 +1243,9 @@ for _, p in ipairs(pend) do
       -- pending list (behind its conversation) long enough to look abandoned.
       redis.call('XCLAIM', S, 'g', me, 0, id, 'JUSTID')
       redis.call('HSET', E, 'h', 1, 'a', a + 1)
+      -- Handed out: `h` says whose it is now; a mark `o` left would keep it this
+      -- consumer's own after a nack and another consumer's takeover, for good.
+      redis.call('HDEL', E, 'o')
       redis.call('HINCRBY', N, 'inflight', 1)
       out[#out + 1] = {id, e[5], e[6], a + 1, e[3]}
     end
