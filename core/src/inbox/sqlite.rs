@@ -768,26 +768,24 @@ fn grace(c: &Connection, now: i64, lease_ms: i64) -> rusqlite::Result<i64> {
 /// that has gone keeps it low: more jumps of a second or so count, each a grace that holds
 /// a dead worker's events at most one lease longer.)
 fn shortest_lease(c: &Connection, lease_ms: i64) -> rusqlite::Result<i64> {
-    let recorded: Option<i64> = c
-        .prepare_cached("SELECT n FROM counters WHERE name = 'lease_min'")?
-        .query_row([], |r| r.get(0))
-        .optional()?;
-    Ok(recorded.map_or(lease_ms, |n| n.min(lease_ms)))
+    Ok(counter_value(c, "lease_min")?.map_or(lease_ms, |n| n.min(lease_ms)))
+}
+
+/// The counter `name` of the file, if it was ever written.
+fn counter_value(c: &Connection, name: &str) -> rusqlite::Result<Option<i64>> {
+    c.prepare_cached("SELECT n FROM counters WHERE name = ?1")?
+        .query_row([name], |r| r.get(0))
+        .optional()
 }
 
 /// How far the grace's end is further off than its length: the clock set back since it
 /// was recorded (0 outside a grace).
 fn overshoot(c: &Connection, now: i64, lease_ms: i64) -> rusqlite::Result<i64> {
-    let get = |name: &str| -> rusqlite::Result<Option<i64>> {
-        c.prepare_cached("SELECT n FROM counters WHERE name = ?1")?
-            .query_row([name], |r| r.get(0))
-            .optional()
-    };
-    let until = get("grace_until")?.unwrap_or(0);
+    let until = counter_value(c, "grace_until")?.unwrap_or(0);
     if now >= until {
         return Ok(0);
     }
-    let len = get("grace_len")?.unwrap_or(lease_ms);
+    let len = counter_value(c, "grace_len")?.unwrap_or(lease_ms);
     Ok((until - now).saturating_sub(len).max(0))
 }
 
@@ -813,18 +811,14 @@ fn settle_set_back(
 }
 
 fn grace_in_force(c: &Connection, now: i64, lease_ms: i64) -> rusqlite::Result<Option<(i64, i64)>> {
-    let get = |name: &str| -> rusqlite::Result<Option<i64>> {
-        c.prepare_cached("SELECT n FROM counters WHERE name = ?1")?
-            .query_row([name], |r| r.get(0))
-            .optional()
-    };
-    let until = get("grace_until")?.unwrap_or(0);
+    let until = counter_value(c, "grace_until")?.unwrap_or(0);
     if now >= until {
         return Ok(None);
     }
-    let len = get("grace_len")?.unwrap_or(lease_ms);
-    let over = (until - now).saturating_sub(len).max(0);
-    let gap = get("grace_gap")?.unwrap_or(0).saturating_sub(over);
+    let over = overshoot(c, now, lease_ms)?;
+    let gap = counter_value(c, "grace_gap")?
+        .unwrap_or(0)
+        .saturating_sub(over);
     Ok((gap > 0).then_some((gap, until)))
 }
 

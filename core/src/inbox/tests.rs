@@ -187,6 +187,22 @@ fn still_held(inbox: &SqliteInbox, held: &[Delivery]) {
     assert!(inbox.ack("holder", &ids[0]).unwrap(), "acked");
 }
 
+/// A consumer dies holding an event, whose lease ran out a second ago: the next claim takes
+/// it over.
+fn a_dead_consumers_event_is_taken_over(inbox: &SqliteInbox, c: &rusqlite::Connection) {
+    accept(inbox, &testing::inbound_text("222", "x", "wamid.DEAD"));
+    assert_eq!(inbox.claim("dead", 1).unwrap().len(), 1);
+    c.execute(
+        "UPDATE entries SET lease_until = ?1 WHERE lease_owner = 'dead'",
+        [crate::util::now_ms() - 1_000],
+    )
+    .unwrap();
+    assert_eq!(
+        super::testing::event_ids(&inbox.claim("other", 5).unwrap()),
+        ["wamid.DEAD"]
+    );
+}
+
 /// Two suspends within one renewal period: the second came after the grace of the first
 /// had ended on the wall clock (which the second moved on). Judged at the second jump alone,
 /// the holder's lease, not renewed since before both, looked run out and was taken over.
@@ -317,17 +333,7 @@ fn sqlite_a_clock_set_back_in_a_grace_shrinks_its_gap() {
     // Set back past the whole jump: no grace is left, and a lease that ran out a second ago
     // is taken over.
     wall_forward(&c, -70_000);
-    accept(&inbox, &testing::inbound_text("222", "x", "wamid.DEAD"));
-    assert_eq!(inbox.claim("dead", 1).unwrap().len(), 1);
-    c.execute(
-        "UPDATE entries SET lease_until = ?1 WHERE lease_owner = 'dead'",
-        [crate::util::now_ms() - 1_000],
-    )
-    .unwrap();
-    assert_eq!(
-        super::testing::event_ids(&inbox.claim("other", 5).unwrap()),
-        ["wamid.DEAD"]
-    );
+    a_dead_consumers_event_is_taken_over(&inbox, &c);
 }
 
 /// The clock set 20 s ahead, the jump recorded, then put right: the grace's end and gap
@@ -346,17 +352,7 @@ fn sqlite_a_clock_put_right_after_a_jump_ends_the_grace_with_it() {
     still_held(&inbox, &held);
     // 10 s on, a consumer dies holding an event; its lease ran out a second ago.
     wall_forward(&c, 10_000);
-    accept(&inbox, &testing::inbound_text("222", "x", "wamid.DEAD"));
-    assert_eq!(inbox.claim("dead", 1).unwrap().len(), 1);
-    c.execute(
-        "UPDATE entries SET lease_until = ?1 WHERE lease_owner = 'dead'",
-        [crate::util::now_ms() - 1_000],
-    )
-    .unwrap();
-    assert_eq!(
-        super::testing::event_ids(&inbox.claim("other", 5).unwrap()),
-        ["wamid.DEAD"]
-    );
+    a_dead_consumers_event_is_taken_over(&inbox, &c);
 }
 
 /// A process whose consumers are all busy claims nothing; its renewals record a jump, so
