@@ -940,8 +940,18 @@ impl Inbox for SqliteInbox {
         }
         let max_attempts = i64::from(self.shared.opts.max_attempts);
         // A jump is recorded before the search, so that it judges leases as the take will.
-        // (The take records it too: one may come meanwhile.)
-        if lock(&self.shared.clock).pending().is_some() {
+        // (The take records it too: one may come meanwhile.) Looked for with the shortest
+        // lease on the file as it is now: a process with a shorter one may have opened it
+        // since this one last wrote, and a look with the larger slack would use up a jump
+        // that one's lease cannot take.
+        let shortest = self.read("cannot claim from", |c| {
+            shortest_lease(c, ms(self.shared.opts.lease))
+        })?;
+        let mut clock = lock(&self.shared.clock);
+        clock.shortest_lease(shortest);
+        let jumped = clock.pending().is_some();
+        drop(clock);
+        if jumped {
             self.write_noting_jumps("cannot claim from", |_| Ok(()))?;
         }
         let mut rows = Vec::new();

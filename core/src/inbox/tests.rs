@@ -302,14 +302,22 @@ fn sqlite_a_jump_counts_against_a_short_lease_from_a_third_of_it() {
 /// processes on the file.
 #[test]
 fn sqlite_a_jump_counts_against_the_shortest_lease_on_the_file() {
-    let path = temp_path("jump-mixed-short");
-    let (short, held) = held_event(&path, 3_000);
-    let long = sqlite_with_lease(&path, 30_000);
-    let c = rusqlite::Connection::open(&path).unwrap();
-    wall_forward(&c, 1_000);
-    clock_jump(&c, &[&long], 4_000);
-    assert!(long.claim("other", 5).unwrap().is_empty(), "taken over");
-    still_held(&short, &held);
+    // The long lease opened first and idle since (it never wrote after the short one came),
+    // and the other way round.
+    for long_first in [true, false] {
+        let path = temp_path("jump-mixed-short");
+        let early = long_first.then(|| sqlite_with_lease(&path, 30_000));
+        let (short, held) = held_event(&path, 3_000);
+        let long = early.unwrap_or_else(|| sqlite_with_lease(&path, 30_000));
+        let c = rusqlite::Connection::open(&path).unwrap();
+        wall_forward(&c, 1_000);
+        clock_jump(&c, &[&long], 4_000);
+        assert!(
+            long.claim("other", 5).unwrap().is_empty(),
+            "taken over (long lease first: {long_first})"
+        );
+        still_held(&short, &held);
+    }
 }
 
 /// The clock set back 2 s just after a grace of a 60 s jump was recorded: the grace's end
