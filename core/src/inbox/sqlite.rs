@@ -944,9 +944,14 @@ impl Inbox for SqliteInbox {
         // lease on the file as it is now: a process with a shorter one may have opened it
         // since this one last wrote, and a look with the larger slack would use up a jump
         // that one's lease cannot take.
-        let shortest = self.read("cannot claim from", |c| {
-            shortest_lease(c, ms(self.shared.opts.lease))
-        })?;
+        // On the search's connection: the main one waits behind this process's writes (up to
+        // the busy timeout), and an idle poll must not.
+        let lease_ms = ms(self.shared.opts.lease);
+        let shortest = match &self.shared.scan {
+            Some(scan) => shortest_lease(&lock(scan).conn, lease_ms)
+                .map_err(|e| store_error(&self.shared.label, "cannot claim from", e))?,
+            None => self.read("cannot claim from", |c| shortest_lease(c, lease_ms))?,
+        };
         let mut clock = lock(&self.shared.clock);
         clock.shortest_lease(shortest);
         let jumped = clock.pending().is_some();
