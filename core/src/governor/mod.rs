@@ -443,7 +443,7 @@ impl Governor {
                             give_back.held.retain(|(held, _, _)| held != k);
                             *slot = self.move_pair(k, *i, before, wait + *i).await;
                             if let (Some(old), Some(new)) = (before, *slot) {
-                                let back = *i + Duration::from_micros(new.saturating_sub(old));
+                                let back = moved_back(*i, old, new);
                                 give_back.held.push((k.clone(), back, new));
                             }
                         }
@@ -534,7 +534,7 @@ impl Governor {
         tokio::spawn(async move {
             let moved = store.block_for(&key, by, Duration::ZERO, slot).await;
             if let (Err(Some(new)), Some(old)) = (tx.send(moved), slot) {
-                let back = interval + Duration::from_micros(new.saturating_sub(old));
+                let back = moved_back(interval, old, new);
                 store.release(&key, back, new).await;
             }
         });
@@ -689,6 +689,12 @@ async fn quick<T>(call: impl std::future::Future<Output = T>, otherwise: T) -> T
     tokio::time::timeout(STORE_FLOOR, call)
         .await
         .unwrap_or(otherwise)
+}
+
+/// What gives back a pair slot moved from token `old` to token `new` (tokens are the
+/// bucket's time in µs): its interval and the move.
+fn moved_back(interval: Duration, old: u64, new: u64) -> Duration {
+    interval + Duration::from_micros(new.saturating_sub(old))
 }
 
 /// One reservation asked of the store (see [`Governor::reserve_within`]).

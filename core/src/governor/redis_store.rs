@@ -5,10 +5,10 @@
 //! Each [`GovernorStore`] operation is one Lua script over one hash
 //! (`{wa360-gov}:<key>` with fields `tat`, `count`, `scale`, `scale_at`,
 //! `last_dec`, `blk` the end of a back-off, and `rn` / `cx` naming the latest
-//! reservation and a cancelled one), run atomically on the server and timed by the server's clock
-//! (`TIME`), so the machines' clocks never need to agree. Keys expire after
-//! an hour without use. The arithmetic is the same as [`super::MemoryStore`]'s,
-//! in milliseconds.
+//! reservation and a cancelled one), run atomically on the server and timed by
+//! the server's clock (`TIME`), so the machines' clocks never need to agree.
+//! Keys expire after an hour without use. The arithmetic is the same as
+//! [`super::MemoryStore`]'s, in milliseconds.
 
 use std::fmt;
 use std::sync::Arc;

@@ -42,10 +42,11 @@
 //!   It comes back under its own id with `XCLAIM … FORCE`, into the pending
 //!   list of the next claim (as many as that claim can hand out), ahead of
 //!   anything not read yet: a retry when due, a blocked one once the head
-//!   before it has left (which marks it due). Whatever a claim holds and
-//!   does not hand out (a dead worker's expired entries, taken over 100 at a
-//!   time) is made idle past the lease again, for the next claim by any
-//!   consumer. A claim reads new entries, parking the
+//!   before it has left (which marks it due). What a claim took over from
+//!   other consumers and does not hand out (a dead worker's expired entries,
+//!   taken over 100 at a time) is made idle past the lease again, for the
+//!   next claim by any consumer; a consumer's own entries, taken back after
+//!   its lease lapsed, stay its own (`o`). A claim reads new entries, parking the
 //!   blocked ones, until it has as many ready as asked for (at most 256 read
 //!   per claim): a backlog of retries or of one conversation's events never
 //!   keeps a consumer from new conversations, and `XAUTOCLAIM` never walks
@@ -1089,6 +1090,13 @@ return 1
 local me, max, now = ARGV[2], tonumber(ARGV[3]), server_ms()
 local lease, maxa, hold = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
 wake_idle = lease + 1
+-- Stream id `x` comes before `y` (ms, then sequence, as numbers: as text, 9-0 > 10-0).
+local function before(x, y)
+  local a1, a2 = string.match(x, '(%d+)-(%d+)')
+  local b1, b2 = string.match(y, '(%d+)-(%d+)')
+  a1, a2, b1, b2 = tonumber(a1), tonumber(a2), tonumber(b1), tonumber(b2)
+  return a1 < b1 or (a1 == b1 and a2 < b2)
+end
 -- Entries of consumers that stopped renewing their leases. The scan goes on from where
 -- the last one stopped (Redis 7 looks at most COUNT * 10 pending entries per call: from
 -- the start every time, a stopped consumer's entries behind a long list of live ones
@@ -1184,10 +1192,7 @@ local function unread(id)
       if f['name'] == 'g' then last_read = f['last-delivered-id'] end
     end
   end
-  local a1, a2 = string.match(id, '(%d+)-(%d+)')
-  local b1, b2 = string.match(last_read, '(%d+)-(%d+)')
-  a1, a2, b1, b2 = tonumber(a1), tonumber(a2), tonumber(b1), tonumber(b2)
-  return a1 > b1 or (a1 == b1 and a2 > b2)
+  return before(last_read, id)
 end
 for _, set in ipairs({PK, PB}) do
   local looks = 100
@@ -1266,12 +1271,7 @@ end
 -- The takeover's scan goes on from the first of them: XAUTOCLAIM stopped at its COUNT left
 -- the scan after them, and the next claims read new events until it came round again.
 local cursor = redis.call('GET', AC) or '0-0'
-if first and cursor ~= '0-0' then
-  local a1, a2 = string.match(first, '(%d+)-(%d+)')
-  local b1, b2 = string.match(cursor, '(%d+)-(%d+)')
-  a1, a2, b1, b2 = tonumber(a1), tonumber(a2), tonumber(b1), tonumber(b2)
-  if a1 < b1 or (a1 == b1 and a2 < b2) then redis.call('SET', AC, first) end
-end
+if first and cursor ~= '0-0' and before(first, cursor) then redis.call('SET', AC, first) end
 return out
 "#),
             // ARGV: ns consumer lease id… (the events the consumer is handling;

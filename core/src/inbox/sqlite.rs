@@ -299,13 +299,9 @@ impl SqliteInbox {
         let out = self.write_lazy(what, |tx| {
             let lease_ms = ms(self.shared.opts.lease);
             settle_set_back(tx, now_ms(), lease_ms)?;
-            let shortest = shortest_lease(tx, lease_ms)?;
-            let mut clock = lock(&self.shared.clock);
-            clock.shortest_lease(shortest);
-            look = clock.pending();
-            drop(clock);
+            look = self.pending_jump(shortest_lease(tx, lease_ms)?);
             if let Some(l) = &look {
-                start_grace(tx, now_ms(), ms(self.shared.opts.lease), l.recent)?;
+                start_grace(tx, now_ms(), lease_ms, l.recent)?;
             }
             f(tx)
         })?;
@@ -313,6 +309,14 @@ impl SqliteInbox {
             lock(&self.shared.clock).commit(l);
         }
         Ok(out)
+    }
+
+    /// A jump of the wall clock this process sees and has not recorded yet, looked for
+    /// with `shortest` (the shortest lease on the file, see [`shortest_lease`]).
+    fn pending_jump(&self, shortest: i64) -> Option<crate::util::Look> {
+        let mut clock = lock(&self.shared.clock);
+        clock.shortest_lease(shortest);
+        clock.pending()
     }
 
     fn write_with<T>(
@@ -752,15 +756,6 @@ fn grace(c: &Connection, now: i64, lease_ms: i64) -> rusqlite::Result<i64> {
     Ok(grace_in_force(c, now, lease_ms)?.map_or(0, |(gap, _)| gap))
 }
 
-/// The grace in force, as (gap, end), if any: see [`grace`]. `grace_len` is how far off its
-/// end was when it was recorded; an end further off than that now means the clock was set
-/// back since, by at least the overshoot. What is left of the jump (the gap less the
-/// overshoot) still makes live leases look run out, so the gap shrinks by the overshoot
-/// rather than going: leases are then judged at the time the grace began less its gap, and
-/// a set-back larger than the jump leaves nothing. (The set-back may be larger than the
-/// overshoot: the gap then errs on the long side, which only holds a dead consumer's events
-/// a little longer.) `lease_ms` stands in for `grace_len` in a file whose grace was recorded
-/// without it.
 /// The shortest `lease_ms` of the processes that opened the file (each records its own at
 /// open, in `lease_min`), at most this one's (`lease_ms`): a jump counts from a third of it
 /// in every process. Each counted from its own, so one with a 30 s lease did not record a
@@ -810,6 +805,15 @@ fn settle_set_back(
     Ok(())
 }
 
+/// The grace in force, as (gap, end), if any: see [`grace`]. `grace_len` is how far off its
+/// end was when it was recorded; an end further off than that now means the clock was set
+/// back since, by at least the overshoot. What is left of the jump (the gap less the
+/// overshoot) still makes live leases look run out, so the gap shrinks by the overshoot
+/// rather than going: leases are then judged at the time the grace began less its gap, and
+/// a set-back larger than the jump leaves nothing. (The set-back may be larger than the
+/// overshoot: the gap then errs on the long side, which only holds a dead consumer's events
+/// a little longer.) `lease_ms` stands in for `grace_len` in a file whose grace was recorded
+/// without it.
 fn grace_in_force(c: &Connection, now: i64, lease_ms: i64) -> rusqlite::Result<Option<(i64, i64)>> {
     let until = counter_value(c, "grace_until")?.unwrap_or(0);
     if now >= until {
@@ -943,20 +947,15 @@ impl Inbox for SqliteInbox {
         // (The take records it too: one may come meanwhile.) Looked for with the shortest
         // lease on the file as it is now: a process with a shorter one may have opened it
         // since this one last wrote, and a look with the larger slack would use up a jump
-        // that one's lease cannot take.
-        // On the search's connection: the main one waits behind this process's writes (up to
-        // the busy timeout), and an idle poll must not.
+        // that one's lease cannot take. Read on the search's connection: the main one waits
+        // behind this process's writes (up to the busy timeout), and an idle poll must not.
         let lease_ms = ms(self.shared.opts.lease);
         let shortest = match &self.shared.scan {
             Some(scan) => shortest_lease(&lock(scan).conn, lease_ms)
                 .map_err(|e| store_error(&self.shared.label, "cannot claim from", e))?,
             None => self.read("cannot claim from", |c| shortest_lease(c, lease_ms))?,
         };
-        let mut clock = lock(&self.shared.clock);
-        clock.shortest_lease(shortest);
-        let jumped = clock.pending().is_some();
-        drop(clock);
-        if jumped {
+        if self.pending_jump(shortest).is_some() {
             self.write_noting_jumps("cannot claim from", |_| Ok(()))?;
         }
         let mut rows = Vec::new();
