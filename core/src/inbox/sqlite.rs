@@ -229,6 +229,21 @@ impl SqliteInbox {
                 |r| r.get(0),
             )
             .map_err(fail)?;
+        // The longest lease and retry delay of the processes on the file: nothing written
+        // under a right clock is further ahead than these (see [`ahead_of_the_clock`]).
+        let mut longest = tx
+            .prepare(
+                "INSERT INTO counters(name, n) VALUES (?1, ?2)
+                 ON CONFLICT(name) DO UPDATE SET n = max(n, excluded.n)",
+            )
+            .map_err(fail)?;
+        longest
+            .execute(params!["lease_max", ms(opts.lease)])
+            .map_err(fail)?;
+        longest
+            .execute(params!["retry_max", ms(opts.retry_max)])
+            .map_err(fail)?;
+        drop(longest);
         tx.commit().map_err(fail)?;
         let mut clock = crate::util::ClockWatch::for_leases(opts.lease);
         clock.shortest_lease(shortest);
@@ -449,15 +464,16 @@ impl SqliteInbox {
     /// retry time or lease end comes: an idle consumer's poll costs one read of
     /// `data_version`.
     ///
-    /// Also says whether the clock was set back within a grace ([`settle_set_back`] is then
-    /// due: a write the caller makes).
+    /// Also says whether the clock was set back: within a grace ([`settle_set_back`] is then
+    /// due), or after leases or retry times were written ahead of it
+    /// ([`pull_back_to_the_clock`] is then due); both are a write the caller makes.
     fn candidates(&self, now: i64, want: i64) -> Result<(Vec<i64>, bool)> {
         let fail = |e| store_error(&self.shared.label, "cannot search", e);
         let lease_ms = ms(self.shared.opts.lease);
         // The candidates, and while none: when the next could be (a retry time, a lease's
         // end, or the end of a grace).
         let search = |c: &Connection, idle: bool| -> rusqlite::Result<(Vec<i64>, i64, bool)> {
-            if overshoot(c, now, lease_ms)? > 0 {
+            if overshoot(c, now, lease_ms)? > 0 || ahead_of_the_clock(c, now, lease_ms)? {
                 return Ok((Vec::new(), now, true));
             }
             let grace = grace_in_force(c, now, lease_ms)?;
@@ -805,6 +821,53 @@ fn settle_set_back(
     Ok(())
 }
 
+/// The longest lease and retry delay of the processes on the file (each records its own at
+/// open, in `lease_max` and `retry_max`), the lease at least this one's (`lease_ms`).
+fn longest_waits(c: &Connection, lease_ms: i64) -> rusqlite::Result<(i64, i64)> {
+    let lease = counter_value(c, "lease_max")?.map_or(lease_ms, |n| n.max(lease_ms));
+    Ok((lease, counter_value(c, "retry_max")?.unwrap_or(i64::MAX)))
+}
+
+/// Whether a lease ends or a retry is due further ahead than any process writes them: the
+/// wall clock was ahead when they were written (a lease renewed, a retry scheduled) and has
+/// been set back since. Left so, a consumer that died holding such a lease had its events
+/// taken over only as long after as the clock had been ahead (a day ahead: a day), and such
+/// a retry waited as long; [`pull_back_to_the_clock`] brings them back.
+///
+/// A second of margin: `now` was read before the search, and a claim or nack made since by
+/// another process wrote from a later one.
+fn ahead_of_the_clock(c: &Connection, now: i64, lease_ms: i64) -> rusqlite::Result<bool> {
+    let (lease, retry) = longest_waits(c, lease_ms)?;
+    let past = |wait: i64| now.saturating_add(wait).saturating_add(1_000);
+    let mut leases =
+        c.prepare_cached("SELECT 1 FROM entries WHERE state = 1 AND lease_until > ?1 LIMIT 1")?;
+    if leases.exists([past(lease)])? {
+        return Ok(true);
+    }
+    c.prepare_cached("SELECT 1 FROM entries WHERE state = 0 AND not_before > ?1 LIMIT 1")?
+        .exists([past(retry)])
+}
+
+/// Leases and retry times found [`ahead_of_the_clock`] come back to the longest a process
+/// on the file writes from now: a live holder renews its lease within a third of its own,
+/// so it keeps it; a dead one's events are taken over a lease from now.
+fn pull_back_to_the_clock(
+    tx: &rusqlite::Transaction<'_>,
+    now: i64,
+    lease_ms: i64,
+) -> rusqlite::Result<()> {
+    let (lease, retry) = longest_waits(tx, lease_ms)?;
+    tx.execute(
+        "UPDATE entries SET lease_until = ?1 WHERE state = 1 AND lease_until > ?1",
+        [now.saturating_add(lease)],
+    )?;
+    tx.execute(
+        "UPDATE entries SET not_before = ?1 WHERE state = 0 AND not_before > ?1",
+        [now.saturating_add(retry)],
+    )?;
+    Ok(())
+}
+
 /// The grace in force, as (gap, end), if any: see [`grace`]. `grace_len` is how far off its
 /// end was when it was recorded; an end further off than that now means the clock was set
 /// back since, by at least the overshoot. What is left of the jump (the gap less the
@@ -966,8 +1029,11 @@ impl Inbox for SqliteInbox {
             let want = ((max - rows.len()) as i64).saturating_mul(2);
             let (mut found, settle) = self.candidates(now_ms(), want)?;
             if settle {
-                // The clock was set back within a grace: settled in the file, then searched.
-                self.write_noting_jumps("cannot claim from", |_| Ok(()))?;
+                // The clock was set back: settled in the file (the grace, and what was
+                // written ahead of the clock), then searched.
+                self.write_noting_jumps("cannot claim from", |tx| {
+                    pull_back_to_the_clock(tx, now_ms(), ms(self.shared.opts.lease))
+                })?;
                 found = self.candidates(now_ms(), want)?.0;
             }
             if found.is_empty() {

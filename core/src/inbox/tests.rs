@@ -150,10 +150,16 @@ fn sqlite_with_lease(path: &str, lease_ms: u64) -> SqliteInbox {
 }
 
 /// The wall clock set forward by `ms` (back, when negative) as the file sees it: every lease
-/// and grace end stored in it moves back by as much (the clock itself cannot be moved).
+/// end, retry time and grace end stored in it moves back by as much (the clock itself cannot
+/// be moved).
 fn wall_forward(c: &rusqlite::Connection, ms: i64) {
     c.execute(
         "UPDATE entries SET lease_until = lease_until - ?1 WHERE state = 1",
+        [ms],
+    )
+    .unwrap();
+    c.execute(
+        "UPDATE entries SET not_before = not_before - ?1 WHERE state = 0 AND not_before > 0",
         [ms],
     )
     .unwrap();
@@ -361,6 +367,55 @@ fn sqlite_a_clock_put_right_after_a_jump_ends_the_grace_with_it() {
     // 10 s on, a consumer dies holding an event; its lease ran out a second ago.
     wall_forward(&c, 10_000);
     a_dead_consumers_event_is_taken_over(&inbox, &c);
+}
+
+const DAY_MS: i64 = 86_400_000;
+
+/// A consumer renewed its lease while the wall clock was a day ahead, then died, and the
+/// clock was put right: the lease ended a day on, and its event waited that day. A lease
+/// ending further ahead than any process on the file writes one is pulled back to that: the
+/// dead consumer's event is taken over a lease after the clock was put right, and a live
+/// holder that renews keeps its own.
+#[test]
+fn sqlite_a_lease_written_while_the_clock_was_ahead_runs_out_a_lease_after_it_is_put_right() {
+    let path = temp_path("ahead-lease");
+    let (inbox, held) = held_event(&path, 30_000);
+    let c = rusqlite::Connection::open(&path).unwrap();
+    accept(&inbox, &testing::inbound_text("222", "x", "wamid.DEAD"));
+    assert_eq!(inbox.claim("dead", 1).unwrap().len(), 1);
+    wall_forward(&c, -DAY_MS);
+    assert!(inbox.claim("other", 5).unwrap().is_empty(), "put right");
+    wall_forward(&c, 20_000);
+    let ids: Vec<String> = held.iter().map(|d| d.id.clone()).collect();
+    assert_eq!(inbox.extend("holder", &ids).unwrap(), 1, "renewed");
+    wall_forward(&c, 11_000);
+    assert_eq!(
+        super::testing::event_ids(&inbox.claim("other", 5).unwrap()),
+        ["wamid.DEAD"]
+    );
+    still_held(&inbox, &held);
+}
+
+/// A failed event's retry was scheduled while the wall clock was a day ahead, and the clock
+/// was put right: the retry waited a day. It is pulled back to the longest retry delay from
+/// then (`retry_max`, 5 min here).
+#[test]
+fn sqlite_a_retry_scheduled_while_the_clock_was_ahead_waits_at_most_retry_max_after_it_is_put_right()
+ {
+    let path = temp_path("ahead-retry");
+    let (inbox, held) = held_event(&path, 30_000);
+    let c = rusqlite::Connection::open(&path).unwrap();
+    assert!(matches!(
+        inbox.nack("holder", &held[0].id, "failed").unwrap(),
+        Nacked::Retry(_)
+    ));
+    wall_forward(&c, -DAY_MS);
+    assert!(inbox.claim("other", 5).unwrap().is_empty(), "put right");
+    wall_forward(&c, 300_000);
+    assert_eq!(
+        super::testing::event_ids(&inbox.claim("other", 5).unwrap()),
+        ["wamid.HELD"]
+    );
 }
 
 /// A process whose consumers are all busy claims nothing; its renewals record a jump, so
