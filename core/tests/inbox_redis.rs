@@ -800,6 +800,38 @@ fn a_worker_back_after_its_leases_ran_out_keeps_the_events_it_is_running() {
     assert_eq!((stats.in_flight, stats.handled), (4, 1), "{stats:?}");
 }
 
+/// A worker back after its leases ran out, with calls still running events its claim took
+/// back and did not hand out again: one call fails, another gives its event back. The
+/// failure is kept (its retry waits its delay; refused as not held, the next claim handed
+/// the event out again at once) and the event given back goes to the next claim of any
+/// worker (refused, it waited for this one).
+#[test]
+fn a_worker_back_after_its_leases_ran_out_can_nack_or_release_the_events_it_is_running() {
+    let url = format!(
+        "{}?name=own-expired-settle-{:08x}&lease_ms=1000&retry_base_ms=3600000&retry_max_ms=3600000",
+        redis_url(),
+        fastrand::u32(..)
+    );
+    let inbox = inbox::open(&url).unwrap();
+    let kept = a_keeper(&inbox);
+    accept_texts(&inbox, "7", "wamid.A", 3);
+    let running = inbox.claim("a", 3).unwrap();
+    assert_eq!(running.len(), 3);
+    outlive_the_lease(&inbox, &kept);
+    let ids = |d: Vec<wa360::inbox::Delivery>| wa360::inbox::testing::event_ids(&d);
+    assert_eq!(ids(inbox.claim("a", 1).unwrap()), ["wamid.A0"]);
+    assert!(matches!(
+        inbox.nack("a", &running[2].id, "failed").unwrap(),
+        inbox::Nacked::Retry(_)
+    ));
+    assert!(inbox.release("a", &running[1].id).unwrap());
+    assert_eq!(ids(inbox.claim("b", 5).unwrap()), ["wamid.A1"]);
+    assert!(inbox.claim("a", 5).unwrap().is_empty(), "retried at once");
+    let stats = inbox.stats().unwrap();
+    // The keeper's, A0 (a) and A1 (b); A2 waits for its retry.
+    assert_eq!(stats.in_flight, 3, "{stats:?}");
+}
+
 /// A worker that died holding an event: its lease runs out and a live worker takes it at
 /// once, however many events are parked (they are out of the pending list that
 /// `XAUTOCLAIM` walks).

@@ -1316,14 +1316,18 @@ local me, id, err = ARGV[2], ARGV[3], ARGV[4]
 local delay, maxa = tonumber(ARGV[5]), tonumber(ARGV[6])
 wake_idle = ARGV[7]
 local E = ns .. ':e:' .. id
-if not held(me, id) or redis.call('HGET', E, 'h') ~= '1' then return settled(me, id, ARGV[8]) end
-redis.call('HINCRBY', N, 'inflight', -1)
-if tonumber(redis.call('HGET', E, 'a')) >= maxa then
+-- Handed out, or taken back from itself (o), as for an ack: refused, the failure was lost
+-- (no retry delay, no error kept) and the next claim handed the event out again at once.
+local e = redis.call('HMGET', E, 'h', 'o', 'a')
+if not held(me, id) or (e[1] ~= '1' and e[2] ~= me) then return settled(me, id, ARGV[8]) end
+if e[1] == '1' then redis.call('HINCRBY', N, 'inflight', -1) end
+if tonumber(e[3]) >= maxa then
   to_dead(id, err)
   return settle(me, id, 2)
 end
 local nb = server_ms() + delay
 redis.call('HSET', E, 'h', 0, 'nb', nb, 'err', err)
+redis.call('HDEL', E, 'o')
 -- Parked until its retry time: then the next claim takes it (it was the head of its
 -- conversation, and stays so).
 park(id, PK, nb)
@@ -1336,10 +1340,13 @@ return settle(me, id, 1)
 local me, id, idle = ARGV[2], ARGV[3], ARGV[4]
 if id ~= '' then
   local E = ns .. ':e:' .. id
-  if not held(me, id) or redis.call('HGET', E, 'h') ~= '1' then return 0 end
+  -- Handed out, or taken back from itself (o), as for an ack and a nack.
+  local e = redis.call('HMGET', E, 'h', 'o')
+  if not held(me, id) or (e[1] ~= '1' and e[2] ~= me) then return 0 end
   redis.call('HSET', E, 'h', 0)
+  redis.call('HDEL', E, 'o')
   redis.call('HINCRBY', E, 'a', -1)
-  redis.call('HINCRBY', N, 'inflight', -1)
+  if e[1] == '1' then redis.call('HINCRBY', N, 'inflight', -1) end
   -- Idle past the lease: any live consumer takes it at once.
   redis.call('XCLAIM', S, 'g', me, 0, id, 'IDLE', idle, 'JUSTID')
 end
