@@ -832,6 +832,43 @@ fn a_worker_back_after_its_leases_ran_out_can_nack_or_release_the_events_it_is_r
     assert_eq!(stats.in_flight, 3, "{stats:?}");
 }
 
+/// A worker back after its lease ran out on an event's last attempt, while its call still
+/// ran: its claim took the event back and sent it to the dead letters ("the consumer
+/// stopped while handling it"), and the call's ack was refused; with attempts left, the
+/// attempt was counted again, and the call's nack found them spent a run early. Taken back,
+/// the event is handed out again as the same attempt, and the running call settles it.
+#[test]
+fn a_worker_back_after_its_lease_ran_out_on_the_last_attempt_still_settles_the_event() {
+    for max_attempts in [1, 2] {
+        let url = format!(
+            "{}?name=own-expired-last-{:08x}&lease_ms=1000&max_attempts={max_attempts}",
+            redis_url(),
+            fastrand::u32(..)
+        );
+        let inbox = inbox::open(&url).unwrap();
+        let kept = a_keeper(&inbox);
+        accept_texts(&inbox, "7", "wamid.L", 1);
+        let running = inbox.claim("a", 1).unwrap();
+        assert_eq!(running[0].attempt, 1);
+        outlive_the_lease(&inbox, &kept);
+        let again = inbox.claim("a", 1).unwrap();
+        assert_eq!(
+            (wa360::inbox::testing::event_ids(&again), again[0].attempt),
+            (vec!["wamid.L0".to_string()], 1),
+            "max_attempts {max_attempts}"
+        );
+        if max_attempts == 1 {
+            assert!(inbox.ack("a", &running[0].id).unwrap());
+            assert_eq!(inbox.stats().unwrap().dead, 0);
+        } else {
+            assert!(matches!(
+                inbox.nack("a", &running[0].id, "failed").unwrap(),
+                inbox::Nacked::Retry(_)
+            ));
+        }
+    }
+}
+
 /// A worker that died holding an event: its lease runs out and a live worker takes it at
 /// once, however many events are parked (they are out of the pending list that
 /// `XAUTOCLAIM` walks).

@@ -1236,23 +1236,29 @@ for _, p in ipairs(pend) do
   if #out >= max then break end
   local id = p[1]
   local E = ns .. ':e:' .. id
-  local e = redis.call('HMGET', E, 'h', 'nb', 'c', 'a', 'b', 'i', 'x')
+  local e = redis.call('HMGET', E, 'h', 'nb', 'c', 'a', 'b', 'i', 'x', 'o')
   if not e[1] then
     leave(id, nil)
   elseif ready(id, e) then
     local a = tonumber(e[4])
-    if a >= maxa then
+    -- Taken back from itself (o): the call that ran it may still run here, and the
+    -- consumer leaves it to that call. Handed out again as the same attempt, not a new
+    -- one: counted, that call's nack found its attempts spent a run early; on the last
+    -- attempt, the event went to the dead letters while it ran (its ack then refused).
+    local again = e[8] == me
+    if a >= maxa and not again then
       to_dead(id, e[7] == '1' and 'lease expired on the last attempt (the consumer stopped while handling it)' or nil)
     else
+      if not again then a = a + 1 end
       -- A full lease from now: the entry may have waited in this consumer's
       -- pending list (behind its conversation) long enough to look abandoned.
       redis.call('XCLAIM', S, 'g', me, 0, id, 'JUSTID')
-      redis.call('HSET', E, 'h', 1, 'a', a + 1)
+      redis.call('HSET', E, 'h', 1, 'a', a)
       -- Handed out: `h` says whose it is now; a mark `o` left would keep it this
       -- consumer's own after a nack and another consumer's takeover, for good.
       redis.call('HDEL', E, 'o')
       redis.call('HINCRBY', N, 'inflight', 1)
-      out[#out + 1] = {id, e[5], e[6], a + 1, e[3]}
+      out[#out + 1] = {id, e[5], e[6], a, e[3]}
     end
   end
 end
