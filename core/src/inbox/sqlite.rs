@@ -1224,10 +1224,13 @@ impl Inbox for SqliteInbox {
             return Ok(false);
         };
         let n = self.write_lazy("cannot release in", |tx| {
+            // Ready at once: a retry time it had (an earlier nack) is not kept, which a
+            // clock ahead then and put right since would have left ahead.
             tx.execute(
-                "UPDATE entries SET state = 0, lease_owner = NULL, attempts = max(attempts - 1, 0)
+                "UPDATE entries SET state = 0, lease_owner = NULL, attempts = max(attempts - 1, 0),
+                   not_before = min(not_before, ?3)
                  WHERE id = ?1 AND state = 1 AND lease_owner = ?2",
-                params![id, consumer],
+                params![id, consumer, now_ms()],
             )
         })?;
         self.notify();

@@ -373,27 +373,31 @@ const DAY_MS: i64 = 86_400_000;
 
 /// A consumer renewed its lease while the wall clock was a day ahead, then died, and the
 /// clock was put right: the lease ended a day on, and its event waited that day. A lease
-/// ending further ahead than any process on the file writes one is pulled back to that: the
+/// ending further ahead than any process on the file writes one is pulled back to that (the
+/// longest lease on the file, 60 s here, not the 10 s of the process that finds it): the
 /// dead consumer's event is taken over a lease after the clock was put right, and a live
 /// holder that renews keeps its own.
 #[test]
 fn sqlite_a_lease_written_while_the_clock_was_ahead_runs_out_a_lease_after_it_is_put_right() {
     let path = temp_path("ahead-lease");
-    let (inbox, held) = held_event(&path, 30_000);
+    let (long, held) = held_event(&path, 60_000);
+    let short = sqlite_with_lease(&path, 10_000);
     let c = rusqlite::Connection::open(&path).unwrap();
-    accept(&inbox, &testing::inbound_text("222", "x", "wamid.DEAD"));
-    assert_eq!(inbox.claim("dead", 1).unwrap().len(), 1);
+    accept(&short, &testing::inbound_text("222", "x", "wamid.DEAD"));
+    assert_eq!(short.claim("dead", 1).unwrap().len(), 1);
     wall_forward(&c, -DAY_MS);
-    assert!(inbox.claim("other", 5).unwrap().is_empty(), "put right");
-    wall_forward(&c, 20_000);
+    assert!(short.claim("other", 5).unwrap().is_empty(), "put right");
+    wall_forward(&c, 15_000);
+    assert!(short.claim("other", 5).unwrap().is_empty(), "15 s on");
+    wall_forward(&c, 25_000);
     let ids: Vec<String> = held.iter().map(|d| d.id.clone()).collect();
-    assert_eq!(inbox.extend("holder", &ids).unwrap(), 1, "renewed");
-    wall_forward(&c, 11_000);
+    assert_eq!(long.extend("holder", &ids).unwrap(), 1, "renewed");
+    wall_forward(&c, 21_000);
     assert_eq!(
-        super::testing::event_ids(&inbox.claim("other", 5).unwrap()),
+        super::testing::event_ids(&short.claim("other", 5).unwrap()),
         ["wamid.DEAD"]
     );
-    still_held(&inbox, &held);
+    still_held(&long, &held);
 }
 
 /// A failed event's retry was scheduled while the wall clock was a day ahead, and the clock
@@ -412,6 +416,36 @@ fn sqlite_a_retry_scheduled_while_the_clock_was_ahead_waits_at_most_retry_max_af
     wall_forward(&c, -DAY_MS);
     assert!(inbox.claim("other", 5).unwrap().is_empty(), "put right");
     wall_forward(&c, 300_000);
+    assert_eq!(
+        super::testing::event_ids(&inbox.claim("other", 5).unwrap()),
+        ["wamid.HELD"]
+    );
+}
+
+/// An event nacked while the wall clock was ahead, claimed again once its retry came, then
+/// given back after the clock was put right: it kept the retry time written ahead, and
+/// "ready" as it was, no claim took it until then.
+#[test]
+fn sqlite_an_event_given_back_is_ready_at_once_whatever_retry_time_it_had() {
+    let path = temp_path("ahead-release");
+    let (inbox, held) = held_event(&path, 30_000);
+    let c = rusqlite::Connection::open(&path).unwrap();
+    assert!(matches!(
+        inbox.nack("holder", &held[0].id, "failed").unwrap(),
+        Nacked::Retry(_)
+    ));
+    // The retry comes while the clock is still ahead; the clock is put right after the
+    // claim, which kept the retry time.
+    c.execute(
+        "UPDATE entries SET not_before = not_before - 2000 WHERE state = 0",
+        [],
+    )
+    .unwrap();
+    let again = inbox.claim("holder", 1).unwrap();
+    assert_eq!(again.len(), 1);
+    c.execute("UPDATE entries SET not_before = not_before + ?1", [DAY_MS])
+        .unwrap();
+    assert!(inbox.release("holder", &again[0].id).unwrap());
     assert_eq!(
         super::testing::event_ids(&inbox.claim("other", 5).unwrap()),
         ["wamid.HELD"]
