@@ -681,6 +681,27 @@ fn outlive_the_lease(inbox: &Arc<dyn inbox::Inbox>, kept: &str) {
     }
 }
 
+/// An inbox named `name` (a lease of 1 s, and `params`) with a keeper, and worker "a"
+/// holding the `n` events `{id}0`… it just claimed: (inbox, the keeper's event, a's events).
+fn a_worker_holding(
+    name: &str,
+    params: &str,
+    id: &str,
+    n: usize,
+) -> (Arc<dyn inbox::Inbox>, String, Vec<wa360::inbox::Delivery>) {
+    let url = format!(
+        "{}?name={name}-{:08x}&lease_ms=1000{params}",
+        redis_url(),
+        fastrand::u32(..)
+    );
+    let inbox = inbox::open(&url).unwrap();
+    let kept = a_keeper(&inbox);
+    accept_texts(&inbox, "7", id, n);
+    let running = inbox.claim("a", n).unwrap();
+    assert_eq!(running.len(), n);
+    (inbox, kept, running)
+}
+
 /// Retries that come due together go to whichever consumers claim next, one claim's worth
 /// each, before any new event: a claim took all that were due into its own pending list,
 /// and the other consumers, finding them held there, read new events while they waited
@@ -774,16 +795,7 @@ fn a_dead_workers_events_stay_shared_when_one_consumer_claims_twice() {
 /// another worker ran them while this one still was.
 #[test]
 fn a_worker_back_after_its_leases_ran_out_keeps_the_events_it_is_running() {
-    let url = format!(
-        "{}?name=own-expired-{:08x}&lease_ms=1000",
-        redis_url(),
-        fastrand::u32(..)
-    );
-    let inbox = inbox::open(&url).unwrap();
-    let kept = a_keeper(&inbox);
-    accept_texts(&inbox, "7", "wamid.A", 3);
-    let running = inbox.claim("a", 3).unwrap();
-    assert_eq!(running.len(), 3);
+    let (inbox, kept, running) = a_worker_holding("own-expired", "", "wamid.A", 3);
     accept_texts(&inbox, "9", "wamid.N", 3);
     outlive_the_lease(&inbox, &kept);
     let ids = |d: Vec<wa360::inbox::Delivery>| wa360::inbox::testing::event_ids(&d);
@@ -807,16 +819,12 @@ fn a_worker_back_after_its_leases_ran_out_keeps_the_events_it_is_running() {
 /// worker (refused, it waited for this one).
 #[test]
 fn a_worker_back_after_its_leases_ran_out_can_nack_or_release_the_events_it_is_running() {
-    let url = format!(
-        "{}?name=own-expired-settle-{:08x}&lease_ms=1000&retry_base_ms=3600000&retry_max_ms=3600000",
-        redis_url(),
-        fastrand::u32(..)
+    let (inbox, kept, running) = a_worker_holding(
+        "own-expired-settle",
+        "&retry_base_ms=3600000&retry_max_ms=3600000",
+        "wamid.A",
+        3,
     );
-    let inbox = inbox::open(&url).unwrap();
-    let kept = a_keeper(&inbox);
-    accept_texts(&inbox, "7", "wamid.A", 3);
-    let running = inbox.claim("a", 3).unwrap();
-    assert_eq!(running.len(), 3);
     outlive_the_lease(&inbox, &kept);
     let ids = |d: Vec<wa360::inbox::Delivery>| wa360::inbox::testing::event_ids(&d);
     assert_eq!(ids(inbox.claim("a", 1).unwrap()), ["wamid.A0"]);
@@ -840,15 +848,8 @@ fn a_worker_back_after_its_leases_ran_out_can_nack_or_release_the_events_it_is_r
 #[test]
 fn a_worker_back_after_its_lease_ran_out_on_the_last_attempt_still_settles_the_event() {
     for max_attempts in [1, 2] {
-        let url = format!(
-            "{}?name=own-expired-last-{:08x}&lease_ms=1000&max_attempts={max_attempts}",
-            redis_url(),
-            fastrand::u32(..)
-        );
-        let inbox = inbox::open(&url).unwrap();
-        let kept = a_keeper(&inbox);
-        accept_texts(&inbox, "7", "wamid.L", 1);
-        let running = inbox.claim("a", 1).unwrap();
+        let params = format!("&max_attempts={max_attempts}");
+        let (inbox, kept, running) = a_worker_holding("own-expired-last", &params, "wamid.L", 1);
         assert_eq!(running[0].attempt, 1);
         outlive_the_lease(&inbox, &kept);
         let again = inbox.claim("a", 1).unwrap();
