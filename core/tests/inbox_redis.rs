@@ -870,6 +870,24 @@ fn a_worker_back_after_its_lease_ran_out_on_the_last_attempt_still_settles_the_e
     }
 }
 
+/// A consumer name used again after a restart (the `Inbox` API takes any name; the bindings'
+/// consumers make a new one per process), with a handler that crashes the process: each
+/// restart's claim took the event back as its own and handed it out as the same attempt, and
+/// it never reached the dead letters. The same attempt is handed out again once; the next
+/// take-back counts.
+#[test]
+fn an_event_taken_back_by_a_name_used_again_still_reaches_the_dead_letters() {
+    let (inbox, kept, running) =
+        a_worker_holding("own-expired-reused", "&max_attempts=1", "wamid.P", 1);
+    assert_eq!(running[0].attempt, 1);
+    outlive_the_lease(&inbox, &kept);
+    let again = inbox.claim("a", 1).unwrap();
+    assert_eq!((again.len(), again[0].attempt), (1, 1), "taken back");
+    outlive_the_lease(&inbox, &kept);
+    assert!(inbox.claim("a", 1).unwrap().is_empty(), "taken back again");
+    assert_eq!(inbox.stats().unwrap().dead, 1);
+}
+
 /// A worker that died holding an event: its lease runs out and a live worker takes it at
 /// once, however many events are parked (they are out of the pending list that
 /// `XAUTOCLAIM` walks).

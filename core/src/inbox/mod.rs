@@ -122,7 +122,9 @@ pub struct Delivery {
     pub id: String,
     /// The event.
     pub event: Event,
-    /// How many times it was claimed, this claim included (1 = first try).
+    /// How many times it was claimed, this claim included (1 = first try). With Redis, an
+    /// event a consumer's claim takes back from that same consumer (its lease lapsed while
+    /// its call may still run) is handed out again as the same attempt, once per attempt.
     pub attempt: u32,
     /// The conversation it belongs to (`phone_number_id:contact`), if any.
     pub conversation: Option<String>,

@@ -1236,7 +1236,7 @@ for _, p in ipairs(pend) do
   if #out >= max then break end
   local id = p[1]
   local E = ns .. ':e:' .. id
-  local e = redis.call('HMGET', E, 'h', 'nb', 'c', 'a', 'b', 'i', 'x', 'o')
+  local e = redis.call('HMGET', E, 'h', 'nb', 'c', 'a', 'b', 'i', 'x', 'o', 'g')
   if not e[1] then
     leave(id, nil)
   elseif ready(id, e) then
@@ -1245,11 +1245,14 @@ for _, p in ipairs(pend) do
     -- consumer leaves it to that call. Handed out again as the same attempt, not a new
     -- one: counted, that call's nack found its attempts spent a run early; on the last
     -- attempt, the event went to the dead letters while it ran (its ack then refused).
-    local again = e[8] == me
+    -- Once per attempt (g): a call that ended without settling it (a consumer name used
+    -- again after a restart, a handler that crashes the process) is not told apart from
+    -- one still running, and uncounted, such an event never reached the dead letters.
+    local again = e[8] == me and tonumber(e[9] or '-1') ~= a
     if a >= maxa and not again then
       to_dead(id, e[7] == '1' and 'lease expired on the last attempt (the consumer stopped while handling it)' or nil)
     else
-      if not again then a = a + 1 end
+      if again then redis.call('HSET', E, 'g', a) else a = a + 1 end
       -- A full lease from now: the entry may have waited in this consumer's
       -- pending list (behind its conversation) long enough to look abandoned.
       redis.call('XCLAIM', S, 'g', me, 0, id, 'JUSTID')

@@ -1225,12 +1225,12 @@ impl Inbox for SqliteInbox {
         };
         let n = self.write_lazy("cannot release in", |tx| {
             // Ready at once: a retry time it had (an earlier nack) is not kept, which a
-            // clock ahead then and put right since would have left ahead.
+            // clock ahead then (or still, put right only later) would have left ahead.
             tx.execute(
                 "UPDATE entries SET state = 0, lease_owner = NULL, attempts = max(attempts - 1, 0),
-                   not_before = min(not_before, ?3)
+                   not_before = 0
                  WHERE id = ?1 AND state = 1 AND lease_owner = ?2",
-                params![id, consumer, now_ms()],
+                params![id, consumer],
             )
         })?;
         self.notify();
