@@ -888,6 +888,26 @@ fn an_event_taken_back_by_a_name_used_again_still_reaches_the_dead_letters() {
     assert_eq!(inbox.stats().unwrap().dead, 1);
 }
 
+/// The once-per-attempt mark of a take-back belongs to that attempt: a worker whose lease
+/// lapsed once (its event taken back, the same attempt) then closed, giving the event back
+/// (which lowers its attempts); the next worker's single lapse on that event found the mark
+/// at its attempt's number, counted, and on the last attempt dead-lettered the event its
+/// call was running.
+#[test]
+fn a_take_back_after_the_event_was_given_back_is_the_same_attempt_again() {
+    let (inbox, kept, running) =
+        a_worker_holding("own-expired-given-back", "&max_attempts=1", "wamid.G", 1);
+    outlive_the_lease(&inbox, &kept);
+    assert_eq!(inbox.claim("a", 1).unwrap()[0].attempt, 1, "taken back");
+    assert!(inbox.release("a", &running[0].id).unwrap());
+    let b = inbox.claim("b", 1).unwrap();
+    assert_eq!(b[0].attempt, 1);
+    outlive_the_lease(&inbox, &kept);
+    assert_eq!(inbox.claim("b", 1).unwrap()[0].attempt, 1, "b's take-back");
+    assert!(inbox.ack("b", &b[0].id).unwrap());
+    assert_eq!(inbox.stats().unwrap().dead, 0);
+}
+
 /// A worker that died holding an event: its lease runs out and a live worker takes it at
 /// once, however many events are parked (they are out of the pending list that
 /// `XAUTOCLAIM` walks).

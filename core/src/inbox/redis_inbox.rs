@@ -1252,7 +1252,9 @@ for _, p in ipairs(pend) do
     if a >= maxa and not again then
       to_dead(id, e[7] == '1' and 'lease expired on the last attempt (the consumer stopped while handling it)' or nil)
     else
-      if again then redis.call('HSET', E, 'g', a) else a = a + 1 end
+      -- A new attempt clears g: left, a release (which lowers a) brought a later attempt
+      -- to the same number, and its first take-back counted.
+      if again then redis.call('HSET', E, 'g', a) else a = a + 1; redis.call('HDEL', E, 'g') end
       -- A full lease from now: the entry may have waited in this consumer's
       -- pending list (behind its conversation) long enough to look abandoned.
       redis.call('XCLAIM', S, 'g', me, 0, id, 'JUSTID')
