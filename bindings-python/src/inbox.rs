@@ -650,3 +650,31 @@ impl PyReceiver {
         })
     }
 }
+
+/// Closes the core's fork gate around every `fork()` of this process (`wa360::fork_gate`):
+/// before it, wait for the SQLite calls under way on other threads and hold new ones back, so
+/// that none holds one of SQLite's process-wide locks at the fork (the child would wait on it
+/// for good: a gunicorn `--preload` worker whose parent ran inbox consumers); after it, in
+/// the parent and in the child, let them go on. Registered with `pthread_atfork`, not
+/// `os.register_at_fork`: Python's own steps between its hooks and the fork (its import
+/// lock, other hooks' code) can let another thread take the GIL, and one that then closed a
+/// SQLite connection waited for the gate with the GIL held while the fork waited for the GIL.
+/// Inside `fork()` itself no Python code runs. Once per process.
+pub fn install_fork_gate() {
+    #[cfg(unix)]
+    {
+        static ONCE: std::sync::Once = std::sync::Once::new();
+        extern "C" fn prepare() {
+            wa360::fork_gate::close_for_fork();
+        }
+        extern "C" fn after() {
+            wa360::fork_gate::open_after_fork();
+        }
+        ONCE.call_once(|| {
+            // SAFETY: registers plain functions without arguments that only touch the gate's
+            // own statics and cannot unwind (nothing in them panics: a poisoned lock is taken
+            // as it is). A failure (ENOMEM) leaves forks as they were.
+            let _ = unsafe { libc::pthread_atfork(Some(prepare), Some(after), Some(after)) };
+        });
+    }
+}

@@ -68,6 +68,7 @@ mod native {
         crate::errors::add_tables(m)?;
         crate::messages::add_tables(m)?;
         crate::logging::install();
+        crate::inbox::install_fork_gate();
         Ok(())
     }
 }

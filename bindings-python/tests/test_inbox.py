@@ -4,6 +4,7 @@ a store that fails answering 503, and graceful close releasing what is still hel
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -621,3 +622,46 @@ def test_bad_receiver_options_are_invalid_argument_at_construction(
             **{field: value},  # type: ignore[arg-type]
         )  # type: ignore[arg-type]
     assert e.value.field == field, e.value
+
+
+def test_a_fork_while_other_threads_are_inside_sqlite_leaves_the_child_able_to_use_it(
+    tmp_path: Path,
+) -> None:
+    # gunicorn --preload: the master's consumers use their SQLite inbox while it forks the
+    # workers. A thread inside SQLite at the fork, holding one of its process-wide locks
+    # (its allocator's, its file locks'), left that lock held for good in the child, whose
+    # first open of an inbox then blocked: a worker that took connections and answered none.
+    stop = threading.Event()
+
+    def busy() -> None:
+        while not stop.is_set():
+            wa360.Inbox(f"sqlite://{tmp_path}/busy.db").stats()
+
+    threads = [threading.Thread(target=busy) for _ in range(2)]
+    for t in threads:
+        t.start()
+    try:
+        for i in range(60):
+            pid = os.fork()
+            if pid == 0:
+                code = 1
+                try:
+                    wa360.Inbox(f"sqlite://{tmp_path}/child{i}.db").stats()
+                    code = 0
+                finally:
+                    os._exit(code)
+            deadline = time.monotonic() + 10
+            while True:
+                done, status = os.waitpid(pid, os.WNOHANG)
+                if done:
+                    break
+                if time.monotonic() > deadline:
+                    os.kill(pid, 9)
+                    os.waitpid(pid, 0)
+                    pytest.fail(f"child {i} hung opening an inbox after the fork")
+                time.sleep(0.01)
+            assert os.waitstatus_to_exitcode(status) == 0, f"child {i}"
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()

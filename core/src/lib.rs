@@ -11,6 +11,7 @@ pub mod broadcast;
 pub mod client;
 pub mod config;
 pub mod error;
+pub mod fork_gate;
 pub mod governor;
 pub mod inbox;
 pub mod input;

@@ -110,7 +110,9 @@ impl MediaCacheStore for MemoryStore {
 /// Table `wa360_media_cache(scope, key, media_id, stored_at)`.
 #[derive(Debug)]
 pub struct SqliteStore {
-    conn: Mutex<rusqlite::Connection>,
+    /// Every use of it (and its close) is a section of the fork gate ([`crate::fork_gate`]),
+    /// entered before the lock.
+    conn: Mutex<crate::fork_gate::Gated<rusqlite::Connection>>,
 }
 
 impl SqliteStore {
@@ -120,6 +122,8 @@ impl SqliteStore {
         // Several processes may create the file at once (see `retry_while_busy`).
         let busy = Duration::from_secs(5);
         let conn = crate::util::retry_while_busy(busy, crate::util::sqlite_busy, || {
+            // A section of the fork gate; not around `retry_while_busy`, which logs.
+            let _inside = crate::fork_gate::section();
             let conn = rusqlite::Connection::open(path.as_ref())?;
             conn.busy_timeout(busy)?;
             conn.execute_batch(
@@ -136,13 +140,14 @@ impl SqliteStore {
         })
         .map_err(store_err)?;
         Ok(SqliteStore {
-            conn: Mutex::new(conn),
+            conn: Mutex::new(crate::fork_gate::Gated::new(conn)),
         })
     }
 }
 
 impl MediaCacheStore for SqliteStore {
     fn get(&self, scope: &str, key: &str) -> Result<Option<CachedMedia>> {
+        let _inside = crate::fork_gate::section();
         let c = self.conn.lock().map_err(store_err)?;
         let mut st = c
             .prepare_cached(
@@ -163,6 +168,7 @@ impl MediaCacheStore for SqliteStore {
         }
     }
     fn put(&self, scope: &str, key: &str, entry: &CachedMedia) -> Result<()> {
+        let _inside = crate::fork_gate::section();
         let c = self.conn.lock().map_err(store_err)?;
         c.prepare_cached(
             "INSERT INTO wa360_media_cache (scope, key, media_id, stored_at) VALUES (?1, ?2, ?3, ?4)
@@ -180,6 +186,7 @@ impl MediaCacheStore for SqliteStore {
         Ok(())
     }
     fn remove(&self, scope: &str, key: &str) -> Result<()> {
+        let _inside = crate::fork_gate::section();
         let c = self.conn.lock().map_err(store_err)?;
         c.execute(
             "DELETE FROM wa360_media_cache WHERE scope = ?1 AND key = ?2",
@@ -189,6 +196,7 @@ impl MediaCacheStore for SqliteStore {
         Ok(())
     }
     fn purge(&self, before: u64) -> Result<u64> {
+        let _inside = crate::fork_gate::section();
         let c = self.conn.lock().map_err(store_err)?;
         let n = c
             .execute(

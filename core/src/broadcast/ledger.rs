@@ -37,6 +37,7 @@ use serde::{Deserialize, Serialize};
 
 use super::Campaign;
 use crate::error::{Error, Result};
+use crate::fork_gate::{Gated, Section, section};
 use crate::webhook::StatusUpdate;
 
 /// The state of one recipient in the ledger.
@@ -146,7 +147,8 @@ pub enum Applied {
 /// rows it claims, shared by its clones.
 #[derive(Clone)]
 pub struct Ledger {
-    conn: Arc<Mutex<Connection>>,
+    /// Every use of it (and its close) is a section of the fork gate ([`crate::fork_gate`]).
+    conn: Arc<Mutex<Gated<Connection>>>,
     path: PathBuf,
     /// Which file `path` was at open: a row is never claimed for sending in a file that
     /// was deleted or replaced since (a later run on the path would send it again).
@@ -429,6 +431,9 @@ fn open_conn(path: &Path) -> Result<Connection> {
 }
 
 fn open_conn_once(path: &Path) -> std::result::Result<Connection, (OpenStep, rusqlite::Error)> {
+    // A section of the fork gate; not around `retry_while_busy`, which logs (no log inside
+    // a section: see `crate::fork_gate`).
+    let _inside = section();
     let mut conn = Connection::open(path).map_err(|e| (OpenStep::File, e))?;
     let setup = |e| (OpenStep::Setup, e);
     conn.busy_timeout(BUSY_TIMEOUT).map_err(setup)?;
@@ -490,6 +495,25 @@ fn set_meta(conn: &Connection, key: &str, value: &str) -> Result<()> {
     Ok(())
 }
 
+/// A ledger's connection in use: the lock, then (dropped after it) the fork gate's section.
+struct Held<'a> {
+    conn: std::sync::MutexGuard<'a, Gated<Connection>>,
+    _inside: Section,
+}
+
+impl std::ops::Deref for Held<'_> {
+    type Target = Connection;
+    fn deref(&self) -> &Connection {
+        &self.conn
+    }
+}
+
+impl std::ops::DerefMut for Held<'_> {
+    fn deref_mut(&mut self) -> &mut Connection {
+        &mut self.conn
+    }
+}
+
 impl Ledger {
     /// Open (or create) the ledger of `campaign` at `path`.
     ///
@@ -502,7 +526,10 @@ impl Ledger {
         if path.is_relative() {
             return Err(relative(&path));
         }
-        let mut conn = open_conn(&path)?;
+        // Its setup below is SQLite too: a section, as in `Ledger::lock`, and gated at once,
+        // so that an error below closes it inside one too.
+        let mut conn = Gated::new(open_conn(&path)?);
+        let _inside = section();
         // IMMEDIATE: other processes may write the ledger meanwhile (a deferred transaction
         // that reads, then writes, fails at once in WAL mode when another commits between).
         let tx = conn
@@ -601,7 +628,8 @@ impl Ledger {
                 format!("{} does not exist", path.display()),
             ));
         }
-        let conn = open_conn(&path)?;
+        let conn = Gated::new(open_conn(&path)?);
+        let _inside = section();
         let id = get_meta(&conn, "campaign_id")?.ok_or_else(|| {
             Error::invalid(
                 "ledger",
@@ -618,8 +646,13 @@ impl Ledger {
         })
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
-        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    /// The connection, inside a section of the fork gate (entered before the lock).
+    fn lock(&self) -> Held<'_> {
+        let inside = section();
+        Held {
+            conn: self.conn.lock().unwrap_or_else(|p| p.into_inner()),
+            _inside: inside,
+        }
     }
 
     /// The campaign id stored in the ledger.

@@ -24,6 +24,7 @@ use super::shared::{ParsedBodies, PruneClock, Signal, lock, ms, now_ms, reparse}
 use super::{
     Accepted, DeadLetter, Delivery, Inbox, InboxOptions, InboxStats, Nacked, conversation_of,
 };
+use crate::fork_gate::{Gated, section};
 use crate::webhook::Event;
 use crate::webhook::dedupe::{DedupeKey, FoldOutcome, MessageState, fold_status};
 use crate::{Error, Result};
@@ -87,8 +88,10 @@ pub struct SqliteInbox {
 }
 
 struct Shared {
-    /// The connection, and whether it is in `synchronous=FULL` mode now.
-    conn: Mutex<(Connection, bool)>,
+    /// The connection, and whether it is in `synchronous=FULL` mode now. Every use of it
+    /// (and its close) is a section of the fork gate ([`crate::fork_gate`]), entered before
+    /// the lock is taken.
+    conn: Mutex<(Gated<Connection>, bool)>,
     /// Deliveries waiting to be stored (group commit, see [`Inbox::accept`]).
     waiting: Mutex<Vec<Arc<AcceptJob>>>,
     opts: InboxOptions,
@@ -112,7 +115,7 @@ struct Shared {
 
 /// The claims' read connection, and what its last search that found nothing saw.
 struct Scan {
-    conn: Connection,
+    conn: Gated<Connection>,
     /// `(data_version, next_due_ms, the same on the monotonic clock)` after a search found
     /// nothing: until another commit to the file (any connection, this handle's own writes
     /// included) or that time, a search would find nothing again. Both clocks: the wall
@@ -145,6 +148,7 @@ impl SqliteInbox {
     }
 
     fn open_once(path: &str, opts: InboxOptions) -> std::result::Result<Self, OpenFailure> {
+        let _inside = section();
         let label = path.to_string();
         let fail = |e: rusqlite::Error| OpenFailure::from_sqlite(&label, e);
         let conn = Connection::open_with_flags(
@@ -193,7 +197,7 @@ impl SqliteInbox {
         })?;
         if let Some(shared) = Arc::get_mut(&mut inbox.shared) {
             shared.scan = Some(Mutex::new(Scan {
-                conn: scan,
+                conn: Gated::new(scan),
                 idle: None,
             }));
             shared.file = Some(id);
@@ -203,6 +207,7 @@ impl SqliteInbox {
 
     /// A private in-memory inbox (`memory://`): one process, not durable.
     pub fn memory(opts: InboxOptions) -> Result<Self> {
+        let _inside = section();
         let conn =
             Connection::open_in_memory().map_err(|e| store_error("memory://", "cannot open", e))?;
         SqliteInbox::init(conn, opts, "memory://".to_string())
@@ -249,7 +254,7 @@ impl SqliteInbox {
         clock.shortest_lease(shortest);
         Ok(SqliteInbox {
             shared: Arc::new(Shared {
-                conn: Mutex::new((conn, true)),
+                conn: Mutex::new((Gated::new(conn), true)),
                 waiting: Mutex::new(Vec::new()),
                 signal: Signal::new(),
                 pruned: PruneClock::new(),
@@ -340,6 +345,7 @@ impl SqliteInbox {
         what: &str,
         f: impl FnOnce(&rusqlite::Transaction<'_>) -> rusqlite::Result<T>,
     ) -> Result<T> {
+        let _inside = section();
         let mut guard = lock(&self.shared.conn);
         self.write_on(&mut guard, durable, what, f)
     }
@@ -347,7 +353,7 @@ impl SqliteInbox {
     /// [`Self::write_with`] on a connection the caller has locked already.
     fn write_on<T>(
         &self,
-        held: &mut (Connection, bool),
+        held: &mut (Gated<Connection>, bool),
         durable: bool,
         what: &str,
         f: impl FnOnce(&rusqlite::Transaction<'_>) -> rusqlite::Result<T>,
@@ -374,7 +380,7 @@ impl SqliteInbox {
     /// Store every waiting delivery in one durable transaction (one fsync for
     /// all of them) and give each its outcome. Called with the connection held,
     /// so no other batch runs at the same time.
-    fn store_waiting(&self, held: &mut (Connection, bool)) {
+    fn store_waiting(&self, held: &mut (Gated<Connection>, bool)) {
         let batch = std::mem::take(&mut *lock(&self.shared.waiting));
         if batch.is_empty() {
             return;
@@ -505,6 +511,7 @@ impl SqliteInbox {
                 .read("cannot search", |c| search(c, false))
                 .map(|(found, _, settle)| (found, settle));
         };
+        let _inside = section();
         let mut scan = lock(scan);
         let Scan { conn, idle } = &mut *scan;
         let tx = conn.unchecked_transaction().map_err(fail)?;
@@ -528,6 +535,7 @@ impl SqliteInbox {
     }
 
     fn read<T>(&self, what: &str, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T> {
+        let _inside = section();
         let guard = lock(&self.shared.conn);
         f(&guard.0).map_err(|e| store_error(&self.shared.label, what, e))
     }
@@ -983,6 +991,7 @@ impl Inbox for SqliteInbox {
         let job = Arc::new(AcceptJob::new(body.to_vec(), events.to_vec()));
         lock(&self.shared.waiting).push(Arc::clone(&job));
         let out = {
+            let _inside = section();
             let mut held = lock(&self.shared.conn);
             // A batch drains the queue only with the connection held and
             // finishes its jobs before letting go: if this job is not finished
@@ -1014,8 +1023,11 @@ impl Inbox for SqliteInbox {
         // behind this process's writes (up to the busy timeout), and an idle poll must not.
         let lease_ms = ms(self.shared.opts.lease);
         let shortest = match &self.shared.scan {
-            Some(scan) => shortest_lease(&lock(scan).conn, lease_ms)
-                .map_err(|e| store_error(&self.shared.label, "cannot claim from", e))?,
+            Some(scan) => {
+                let _inside = section();
+                shortest_lease(&lock(scan).conn, lease_ms)
+                    .map_err(|e| store_error(&self.shared.label, "cannot claim from", e))?
+            }
             None => self.read("cannot claim from", |c| shortest_lease(c, lease_ms))?,
         };
         if self.pending_jump(shortest).is_some() {
