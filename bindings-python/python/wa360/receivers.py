@@ -545,8 +545,12 @@ class _ConsumerPool:
                     exc_info=error,
                 )
         except Exception:
-            # The lease runs out and another consumer gets the event: at least once.
-            log.exception("wa360 inbox: could not report the outcome of event %s", d.id)
+            # The store refused it: the consumer keeps the event (renewing its lease) and tells
+            # the store again at each renewal.
+            log.exception(
+                "wa360 inbox: outcome of event %s not reported yet (told again at each renewal)",
+                d.id,
+            )
 
     # async callbacks: one thread claims, the server's loop runs the callbacks
     def _claim_for_loop(self) -> None:
@@ -658,7 +662,10 @@ class _ConsumerPool:
         try:
             acked = await self.consumer._ack_async(d.id)
         except Exception:
-            log.exception("wa360 inbox: could not report the outcome of event %s", d.id)
+            log.exception(
+                "wa360 inbox: outcome of event %s not reported yet (told again at each renewal)",
+                d.id,
+            )
         else:
             if not acked:
                 _lost_lease(d)

@@ -30,6 +30,19 @@ struct State {
     claiming: Mutex<bool>,
     /// Wakes the renewal thread early when the consumer is closed.
     closed: (Mutex<bool>, Condvar),
+    /// Outcomes the store did not take (the call failed: Redis down, the file locked past
+    /// the busy timeout). Their events stay held, so their leases are renewed, and the
+    /// renewal thread tells the store again at each tick (and [`Consumer::release_held`]
+    /// once more). Dropped with the error, the lease ran out and another consumer ran a
+    /// handled event again.
+    unsettled: Mutex<HashMap<String, Outcome>>,
+}
+
+/// A handler's outcome still to be told to the store.
+#[derive(Clone)]
+enum Outcome {
+    Ack,
+    Nack(String),
 }
 
 /// One consumer of an inbox. Cheap to clone; the renewal thread ends when
@@ -61,6 +74,42 @@ impl Drop for Keeper {
     }
 }
 
+/// Tell the store again the outcomes it did not take ([`State::unsettled`]); those it takes
+/// now (or answers that the event is no longer held) are settled. `_claiming`: the lock is
+/// held, as for an ack (no claim of this consumer runs meanwhile). Returns the ids settled,
+/// for [`log_settled_again`] once the lock is free.
+fn settle_again(state: &State, _claiming: &bool) -> Vec<String> {
+    let pending: Vec<(String, Outcome)> = lock(&state.unsettled)
+        .iter()
+        .map(|(id, o)| (id.clone(), o.clone()))
+        .collect();
+    let mut settled = Vec::new();
+    for (id, outcome) in pending {
+        let told = match &outcome {
+            Outcome::Ack => state.inbox.ack(&state.name, &id).is_ok(),
+            Outcome::Nack(error) => state.inbox.nack(&state.name, &id, error).is_ok(),
+        };
+        if told {
+            lock(&state.unsettled).remove(&id);
+            lock(&state.held).remove(&id);
+            settled.push(id);
+        }
+    }
+    settled
+}
+
+/// Logged with no lock held (as in [`Consumer::ack`]).
+fn log_settled_again(state: &State, ids: &[String]) {
+    for id in ids {
+        tracing::info!(
+            target: "wa360::inbox",
+            consumer = %state.name,
+            id = %id,
+            "inbox outcome told to the store after it had failed"
+        );
+    }
+}
+
 fn stop_keeper(state: &State) {
     let (m, cv) = &state.closed;
     *lock(m) = true;
@@ -85,6 +134,7 @@ impl Consumer {
             stopped: AtomicBool::new(false),
             claiming: Mutex::new(false),
             closed: (Mutex::new(false), Condvar::new()),
+            unsettled: Mutex::new(HashMap::new()),
         });
         let every = state.inbox.options().lease / 3;
         let st = Arc::clone(&state);
@@ -101,6 +151,10 @@ impl Consumer {
                         return;
                     }
                     drop(guard);
+                    if !lock(&st.unsettled).is_empty() {
+                        let settled = settle_again(&st, &lock(&st.claiming));
+                        log_settled_again(&st, &settled);
+                    }
                     let held: Vec<String> = lock(&st.held).keys().cloned().collect();
                     if !held.is_empty() {
                         // A failed renewal is retried at the next tick; the
@@ -245,7 +299,7 @@ impl Consumer {
         // take a few milliseconds; its claims and settles go one at a time.
         let claiming = lock(&self.state.claiming);
         let r = self.state.inbox.ack(&self.state.name, id);
-        let attempt = lock(&self.state.held).remove(id);
+        let attempt = self.settled(id, r.is_ok(), Outcome::Ack);
         drop(claiming);
         if let Ok(acked) = r {
             tracing::debug!(
@@ -266,7 +320,7 @@ impl Consumer {
         // As in `ack`: with no claim of this consumer running meanwhile.
         let claiming = lock(&self.state.claiming);
         let r = self.state.inbox.nack(&self.state.name, id, error);
-        let attempt = lock(&self.state.held).remove(id);
+        let attempt = self.settled(id, r.is_ok(), Outcome::Nack(error.to_string()));
         drop(claiming);
         let consumer = &self.state.name;
         match &r {
@@ -307,6 +361,22 @@ impl Consumer {
         self.state.stopped.load(Ordering::SeqCst)
     }
 
+    /// After an ack or nack of `id` (`told`: the store took it): no longer held, or, when
+    /// the store failed, held still with its outcome kept to tell again. The attempt of its
+    /// claim. Called with `claiming` locked.
+    fn settled(&self, id: &str, told: bool, outcome: Outcome) -> Option<u32> {
+        let mut held = lock(&self.state.held);
+        if told {
+            lock(&self.state.unsettled).remove(id);
+            return held.remove(id);
+        }
+        let attempt = held.get(id).copied();
+        if attempt.is_some() {
+            lock(&self.state.unsettled).insert(id.to_string(), outcome);
+        }
+        attempt
+    }
+
     /// How many events this consumer holds (claimed, not yet acked / nacked).
     pub fn held(&self) -> usize {
         lock(&self.state.held).len()
@@ -316,18 +386,27 @@ impl Consumer {
     /// attempt (end of a graceful shutdown). Returns how many.
     pub fn release_held(&self) -> Result<usize> {
         // After a claim in flight: what it takes is released too.
-        let _claiming = lock(&self.state.claiming);
+        let claiming = lock(&self.state.claiming);
+        // Outcomes the store did not take yet: told once more, not released (released, a
+        // handled event ran again).
+        let settled = settle_again(&self.state, &claiming);
+        lock(&self.state.unsettled).clear();
         let ids: Vec<String> = lock(&self.state.held).drain().map(|(id, _)| id).collect();
-        let mut n = 0;
-        for id in ids {
-            if self.state.inbox.release(&self.state.name, &id)? {
-                n += 1;
+        let released = (|| {
+            let mut n = 0;
+            for id in ids {
+                if self.state.inbox.release(&self.state.name, &id)? {
+                    n += 1;
+                }
             }
-        }
-        // And what the store read ahead for this consumer (Redis), also when nothing was
-        // held: otherwise it waited out a lease before another consumer took it.
-        self.state.inbox.release_unhanded(&self.state.name)?;
-        Ok(n)
+            // And what the store read ahead for this consumer (Redis), also when nothing was
+            // held: otherwise it waited out a lease before another consumer took it.
+            self.state.inbox.release_unhanded(&self.state.name)?;
+            Ok(n)
+        })();
+        drop(claiming);
+        log_settled_again(&self.state, &settled);
+        released
     }
 
     /// Stop claiming, release what is held and end lease renewal.
