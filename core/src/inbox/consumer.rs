@@ -89,11 +89,14 @@ fn settle_again(state: &State, _claiming: &bool) -> Vec<String> {
             Outcome::Ack => state.inbox.ack(&state.name, &id).is_ok(),
             Outcome::Nack(error) => state.inbox.nack(&state.name, &id, error).is_ok(),
         };
-        if told {
-            lock(&state.unsettled).remove(&id);
-            lock(&state.held).remove(&id);
-            settled.push(id);
+        if !told {
+            // The store still fails: the others wait for the next tick, rather than each
+            // holding up this consumer's claims and renewals for another busy timeout.
+            break;
         }
+        lock(&state.unsettled).remove(&id);
+        lock(&state.held).remove(&id);
+        settled.push(id);
     }
     settled
 }
