@@ -8,16 +8,18 @@
 //! the worker then took connections and answered none.
 //!
 //! Every use of a SQLite connection in the core is a [`section`] of one gate per process. The
-//! Python binding closes the gate before a fork ([`close_for_fork`], from
-//! `os.register_at_fork`), which waits for the sections under way and holds new ones back,
-//! and opens it again after the fork in both processes ([`open_after_fork`]). Written here
-//! rather than taken from a crate: it is a counter and a condition variable, and what it
-//! must get right (nested sections on one thread, the forking thread's own) is ours.
+//! Python binding closes the gate in a `pthread_atfork` prepare handler ([`close_for_fork`]),
+//! which waits for the sections under way and holds new ones back, and opens it again in the
+//! parent and child handlers ([`open_after_fork`]). Not `os.register_at_fork`: between its
+//! hooks and the fork Python can let another thread take the GIL, and one that then closed a
+//! connection waited for the closed gate holding it. Written here rather than taken from a
+//! crate: it is a counter and a condition variable, and what it must get right (nested
+//! sections on one thread, the forking thread's own, its own lock across the fork) is ours.
 //!
 //! A section never calls back into the host language (no log event inside one): the thread
 //! that closes the gate holds Python's GIL while it waits.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::marker::PhantomData;
 use std::ops::{Deref, DerefMut};
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
@@ -29,43 +31,99 @@ struct State {
     closing: usize,
 }
 
-static STATE: Mutex<State> = Mutex::new(State {
-    inside: 0,
-    closing: 0,
-});
-static TURN: Condvar = Condvar::new();
+/// One gate: the process's ([`GATE`]), and the tests' own.
+struct Gate {
+    state: Mutex<State>,
+    turn: Condvar,
+}
+
+static GATE: Gate = Gate::new();
 
 thread_local! {
     /// How deep this thread is in sections: only the outermost one counts, so a section
     /// inside another never waits for a fork that waits for the outer one.
     static DEPTH: Cell<usize> = const { Cell::new(0) };
-}
-
-fn state() -> MutexGuard<'static, State> {
-    STATE.lock().unwrap_or_else(PoisonError::into_inner)
+    /// The gate's lock, held by the forking thread from the prepare handler to the parent's
+    /// and the child's: released in between, another thread could take it (entering a
+    /// section, or woken as the last one left) just as the fork copied it, and the child's
+    /// handler waited on it for good.
+    static HELD: RefCell<Option<MutexGuard<'static, State>>> = const { RefCell::new(None) };
 }
 
 /// A use of SQLite under way on this thread (see the module documentation). Dropped on the
 /// thread that made it.
 #[must_use = "the section lasts as long as the guard"]
 pub struct Section {
+    gate: &'static Gate,
     _on_this_thread: PhantomData<*const ()>,
 }
 
 /// Enter a section: waits while a fork is being prepared.
 pub fn section() -> Section {
-    DEPTH.with(|d| {
-        if d.get() == 0 {
-            let mut s = state();
-            while s.closing > 0 {
-                s = TURN.wait(s).unwrap_or_else(PoisonError::into_inner);
-            }
-            s.inside += 1;
+    GATE.section()
+}
+
+/// Before a fork: hold new sections back and wait for those under way (but the calling
+/// thread's own, if it is in one). The gate stays locked until [`open_after_fork`], which
+/// the same thread must call.
+pub fn close_for_fork() {
+    GATE.close();
+}
+
+/// After a fork, in the parent and in the child (on the thread that forked): let sections
+/// in again.
+pub fn open_after_fork() {
+    GATE.open();
+}
+
+impl Gate {
+    const fn new() -> Self {
+        Gate {
+            state: Mutex::new(State {
+                inside: 0,
+                closing: 0,
+            }),
+            turn: Condvar::new(),
         }
-        d.set(d.get() + 1);
-    });
-    Section {
-        _on_this_thread: PhantomData,
+    }
+
+    fn lock(&'static self) -> MutexGuard<'static, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn section(&'static self) -> Section {
+        DEPTH.with(|d| {
+            if d.get() == 0 {
+                let mut s = self.lock();
+                while s.closing > 0 {
+                    s = self.turn.wait(s).unwrap_or_else(PoisonError::into_inner);
+                }
+                s.inside += 1;
+            }
+            d.set(d.get() + 1);
+        });
+        Section {
+            gate: self,
+            _on_this_thread: PhantomData,
+        }
+    }
+
+    fn close(&'static self) {
+        let mine = usize::from(DEPTH.with(Cell::get) > 0);
+        let mut s = self.lock();
+        s.closing += 1;
+        while s.inside > mine {
+            s = self.turn.wait(s).unwrap_or_else(PoisonError::into_inner);
+        }
+        HELD.with(|h| *h.borrow_mut() = Some(s));
+    }
+
+    fn open(&'static self) {
+        let mut s = HELD
+            .with(|h| h.borrow_mut().take())
+            .unwrap_or_else(|| self.lock());
+        s.closing = s.closing.saturating_sub(1);
+        self.turn.notify_all();
     }
 }
 
@@ -74,32 +132,14 @@ impl Drop for Section {
         DEPTH.with(|d| {
             d.set(d.get().saturating_sub(1));
             if d.get() == 0 {
-                let mut s = state();
+                let mut s = self.gate.lock();
                 s.inside = s.inside.saturating_sub(1);
                 if s.inside == 0 {
-                    TURN.notify_all();
+                    self.gate.turn.notify_all();
                 }
             }
         });
     }
-}
-
-/// Before a fork: hold new sections back and wait for those under way (but the calling
-/// thread's own, if it is in one).
-pub fn close_for_fork() {
-    let mine = usize::from(DEPTH.with(Cell::get) > 0);
-    let mut s = state();
-    s.closing += 1;
-    while s.inside > mine {
-        s = TURN.wait(s).unwrap_or_else(PoisonError::into_inner);
-    }
-}
-
-/// After a fork, in the parent and in the child: let sections in again.
-pub fn open_after_fork() {
-    let mut s = state();
-    s.closing = s.closing.saturating_sub(1);
-    TURN.notify_all();
 }
 
 /// A value whose drop is a section too: a SQLite connection, whose close takes the same
@@ -149,9 +189,11 @@ mod tests {
     use std::sync::{Arc, Barrier};
     use std::time::Duration;
 
+    /// The test's own gate: closing the process's would hold up every other test's SQLite.
+    static TEST_GATE: Gate = Gate::new();
+
     /// Closing waits for a section under way and holds a new one back until opened again;
-    /// a section inside another on one thread never waits. (One test: the gate is one per
-    /// process, and tests run in parallel threads.)
+    /// a section inside another on one thread never waits.
     #[test]
     fn closing_waits_for_sections_and_holds_new_ones_until_opened() {
         let entered = Arc::new(Barrier::new(2));
@@ -159,13 +201,13 @@ mod tests {
         let holder = {
             let (entered, leave) = (Arc::clone(&entered), Arc::clone(&leave));
             std::thread::spawn(move || {
-                let _outer = section();
+                let _outer = TEST_GATE.section();
                 entered.wait();
                 while !leave.load(Ordering::SeqCst) {
                     std::thread::sleep(Duration::from_millis(5));
                 }
                 // Nested, while a fork waits for the outer one: entered at once.
-                let _inner = section();
+                let _inner = TEST_GATE.section();
             })
         };
         entered.wait();
@@ -173,7 +215,8 @@ mod tests {
         let closer = {
             let closed = Arc::clone(&closed);
             std::thread::spawn(move || {
-                close_for_fork();
+                // Its lock is held until this thread ends (as until the fork's handlers).
+                TEST_GATE.close();
                 closed.store(true, Ordering::SeqCst);
             })
         };
@@ -189,7 +232,7 @@ mod tests {
         let newcomer = {
             let later = Arc::clone(&later);
             std::thread::spawn(move || {
-                let _s = section();
+                let _s = TEST_GATE.section();
                 later.store(true, Ordering::SeqCst);
             })
         };
@@ -198,7 +241,7 @@ mod tests {
             !later.load(Ordering::SeqCst),
             "a section entered while closed"
         );
-        open_after_fork();
+        TEST_GATE.open();
         newcomer.join().unwrap();
         assert!(later.load(Ordering::SeqCst));
     }

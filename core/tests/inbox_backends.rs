@@ -71,6 +71,33 @@ mod sqlite {
         let _ = std::fs::remove_dir_all(&dir);
     }
 
+    /// A consumer that closes while the store still refuses an ack: the event was released
+    /// with the others, and another consumer ran the handled event again at once. It is told
+    /// once more at close and, refused again, left to its lease.
+    #[test]
+    fn closing_does_not_release_an_event_whose_ack_the_store_refused() {
+        use super::{accept_json, testing};
+        use std::sync::Arc;
+        use std::time::Duration;
+        let (dir, path) = crate::inbox_contract::temp_inbox("ackfail-close");
+        let url = format!(
+            "sqlite://{}?lease_ms=30000&busy_timeout_ms=100",
+            path.display()
+        );
+        let inbox = wa360::inbox::open(&url).unwrap();
+        accept_json(&*inbox, &testing::inbound_text("111", "x", "wamid.X")).unwrap();
+        let c = wa360::inbox::Consumer::new(Arc::clone(&inbox));
+        let got = c.next(1, Duration::from_secs(2)).unwrap();
+        let blocker = rusqlite::Connection::open(&path).unwrap();
+        blocker.execute_batch("BEGIN IMMEDIATE").unwrap();
+        assert!(c.ack(&got[0].id).is_err());
+        assert_eq!(c.close().unwrap(), 0, "released");
+        blocker.execute_batch("ROLLBACK").unwrap();
+        let other = wa360::inbox::open(&url).unwrap();
+        assert!(other.claim("other", 5).unwrap().is_empty(), "ran again");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
     /// Entries with as many attempts as now allowed (`max_attempts` lowered across a
     /// restart, or a process of a rolling deploy with a lower one) go to the dead letters
     /// at the next claim, and the events behind them are handed out, instead of being

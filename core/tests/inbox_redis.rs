@@ -201,6 +201,57 @@ fn stall_for_600_ms(server: &OwnRedis) -> std::thread::JoinHandle<()> {
     stall
 }
 
+/// A nack whose reply was lost: Redis ran it after the client had given up (writes paused
+/// past the timeout), so the consumer kept the failure to tell again, and when the event's
+/// retry came back to its own claim it took it for the call still running and told the
+/// failure again, against an attempt that never ran (with 2 attempts: dead-lettered after
+/// one run). The retry is handed out.
+#[test]
+fn a_nack_whose_reply_was_lost_is_counted_once() {
+    let server = OwnRedis::start();
+    let url = format!(
+        "{}?name=lost-nack&busy_timeout_ms=200&max_attempts=2&retry_base_ms=100&retry_max_ms=100",
+        server.url()
+    );
+    let inbox = inbox::open(&url).unwrap();
+    accept_texts(&inbox, "7", "wamid.F", 1);
+    accept_texts(&inbox, "8", "wamid.W", 1);
+    let c = inbox::Consumer::new(Arc::clone(&inbox));
+    let first = c.next(2, Duration::from_secs(3)).unwrap();
+    assert_eq!(first.len(), 2);
+    // A first nack loads the script on the server (not the one whose reply is lost).
+    assert!(c.nack(&first[1].id, "warm-up").is_ok());
+    let client = redis::Client::open(server.url()).unwrap();
+    let mut raw = client.get_connection().unwrap();
+    let paused = Instant::now();
+    redis::cmd("CLIENT")
+        .arg("PAUSE")
+        .arg(1500)
+        .arg("WRITE")
+        .query::<()>(&mut raw)
+        .unwrap();
+    assert!(c.nack(&first[0].id, "failed").is_err(), "no answer in time");
+    // Then Redis runs it (the retry comes 100 ms later).
+    std::thread::sleep(Duration::from_millis(1700).saturating_sub(paused.elapsed()));
+    let mut seen = Vec::new();
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(6) {
+        for d in c.next(2, Duration::from_millis(200)).unwrap() {
+            assert!(c.ack(&d.id).unwrap());
+            seen.push((
+                wa360::inbox::testing::event_ids(std::slice::from_ref(&d))[0].clone(),
+                d.attempt,
+            ));
+        }
+        if seen.iter().any(|(id, _)| id == "wamid.F0") {
+            break;
+        }
+    }
+    assert!(seen.contains(&("wamid.F0".to_string(), 2)), "{seen:?}");
+    assert_eq!(inbox.stats().unwrap().dead, 0);
+    c.close().unwrap();
+}
+
 /// Redis loses its data after a claim failed (down for a moment, then restarted without
 /// persistence): the consumer first gives back what that claim may have handed it, and
 /// asking the group that no longer exists failed with `NOGROUP` on every poll. Deliveries

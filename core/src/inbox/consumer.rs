@@ -78,7 +78,7 @@ impl Drop for Keeper {
 /// now (or answers that the event is no longer held) are settled. `_claiming`: the lock is
 /// held, as for an ack (no claim of this consumer runs meanwhile). Returns the ids settled,
 /// for [`log_settled_again`] once the lock is free.
-fn settle_again(state: &State, _claiming: &bool) -> Vec<String> {
+fn settle_again(state: &State, _claiming: &bool, at_close: bool) -> Vec<(String, Told)> {
     let pending: Vec<(String, Outcome)> = lock(&state.unsettled)
         .iter()
         .map(|(id, o)| (id.clone(), o.clone()))
@@ -86,30 +86,63 @@ fn settle_again(state: &State, _claiming: &bool) -> Vec<String> {
     let mut settled = Vec::new();
     for (id, outcome) in pending {
         let told = match &outcome {
-            Outcome::Ack => state.inbox.ack(&state.name, &id).is_ok(),
-            Outcome::Nack(error) => state.inbox.nack(&state.name, &id, error).is_ok(),
+            Outcome::Ack => state.inbox.ack(&state.name, &id).map(Told::Acked),
+            Outcome::Nack(error) => state.inbox.nack(&state.name, &id, error).map(Told::Nacked),
         };
-        if !told {
+        let Ok(told) = told else {
             // The store still fails: the others wait for the next tick, rather than each
-            // holding up this consumer's claims and renewals for another busy timeout.
+            // holding up this consumer's claims and renewals for another busy timeout (at
+            // close each is tried: what is left is not released).
+            if at_close {
+                continue;
+            }
             break;
-        }
+        };
         lock(&state.unsettled).remove(&id);
         lock(&state.held).remove(&id);
-        settled.push(id);
+        settled.push((id, told));
     }
     settled
 }
 
-/// Logged with no lock held (as in [`Consumer::ack`]).
-fn log_settled_again(state: &State, ids: &[String]) {
-    for id in ids {
-        tracing::info!(
-            target: "wa360::inbox",
-            consumer = %state.name,
-            id = %id,
-            "inbox outcome told to the store after it had failed"
-        );
+/// What the store answered to an outcome told again.
+enum Told {
+    Acked(bool),
+    Nacked(Nacked),
+}
+
+/// Logged with no lock held (as in [`Consumer::ack`]), with the level an ack or nack's own
+/// line has: a dead letter is a warning whenever the store takes its nack.
+fn log_settled_again(state: &State, settled: &[(String, Told)]) {
+    for (id, told) in settled {
+        let consumer = &state.name;
+        match told {
+            Told::Nacked(Nacked::Dead) => tracing::warn!(
+                target: "wa360::inbox",
+                consumer = %consumer,
+                id = %id,
+                "inbox event dead-lettered: its handler failed on every attempt (inspect, then replay or drop it); the failure was told to the store again after it had refused it"
+            ),
+            Told::Nacked(Nacked::Retry(delay)) => tracing::info!(
+                target: "wa360::inbox",
+                consumer = %consumer,
+                id = %id,
+                delay_ms = delay.as_millis() as u64,
+                "inbox retry scheduled: the failure was told to the store again after it had refused it"
+            ),
+            Told::Acked(true) => tracing::info!(
+                target: "wa360::inbox",
+                consumer = %consumer,
+                id = %id,
+                "inbox event acked: told to the store again after it had refused it"
+            ),
+            Told::Acked(false) | Told::Nacked(Nacked::NotHeld) => tracing::info!(
+                target: "wa360::inbox",
+                consumer = %consumer,
+                id = %id,
+                "inbox outcome told to the store again after it had refused it: the event was no longer held (taken already)"
+            ),
+        }
     }
 }
 
@@ -155,7 +188,7 @@ impl Consumer {
                     }
                     drop(guard);
                     if !lock(&st.unsettled).is_empty() {
-                        let settled = settle_again(&st, &lock(&st.claiming));
+                        let settled = settle_again(&st, &lock(&st.claiming), false);
                         log_settled_again(&st, &settled);
                     }
                     let held: Vec<String> = lock(&st.held).keys().cloned().collect();
@@ -235,8 +268,22 @@ impl Consumer {
             // Handed out again it would run twice at once under one name, and the first
             // call's ack or nack would settle the second claim. It stays with the first call,
             // whose lease the claim has just renewed (and the renewals go on renewing).
-            let (again, got): (Vec<Delivery>, Vec<Delivery>) =
-                got.into_iter().partition(|d| held.contains_key(&d.id));
+            // But a nack the store refused, or so it seemed (its reply lost), that comes back
+            // at another attempt: the store took it after all and this is its retry, to run.
+            // Told again, the failure counted against an attempt that never ran.
+            let mut unsettled = lock(&self.state.unsettled);
+            let (again, got): (Vec<Delivery>, Vec<Delivery>) = got.into_iter().partition(|d| {
+                let Some(attempt) = held.get(&d.id) else {
+                    return false;
+                };
+                let retried =
+                    *attempt != d.attempt && matches!(unsettled.get(&d.id), Some(Outcome::Nack(_)));
+                if retried {
+                    unsettled.remove(&d.id);
+                }
+                !retried
+            });
+            drop(unsettled);
             held.extend(got.iter().map(|d| (d.id.clone(), d.attempt)));
             drop(held);
             drop(claiming);
@@ -386,15 +433,24 @@ impl Consumer {
     }
 
     /// Give back every event still held, unhandled and without counting the
-    /// attempt (end of a graceful shutdown). Returns how many.
+    /// attempt (end of a graceful shutdown), but those whose outcome the store refuses
+    /// again (told once more first: released, a handled event ran again). Returns how many.
     pub fn release_held(&self) -> Result<usize> {
         // After a claim in flight: what it takes is released too.
         let claiming = lock(&self.state.claiming);
-        // Outcomes the store did not take yet: told once more, not released (released, a
-        // handled event ran again).
-        let settled = settle_again(&self.state, &claiming);
-        lock(&self.state.unsettled).clear();
-        let ids: Vec<String> = lock(&self.state.held).drain().map(|(id, _)| id).collect();
+        // Outcomes the store did not take yet: each told once more, and those it refuses
+        // again are not released (released, a handled event ran again at once); their
+        // leases run out, and the store's answer decides then.
+        let settled = settle_again(&self.state, &claiming, true);
+        let unsettled: Vec<String> = lock(&self.state.unsettled)
+            .drain()
+            .map(|(id, _)| id)
+            .collect();
+        let ids: Vec<String> = lock(&self.state.held)
+            .drain()
+            .map(|(id, _)| id)
+            .filter(|id| !unsettled.contains(id))
+            .collect();
         let released = (|| {
             let mut n = 0;
             for id in ids {

@@ -189,10 +189,9 @@ pub trait Inbox: Send + Sync + fmt::Debug {
     /// Block until events may be ready (an accept, ack or release in this
     /// process, or a poll interval for other processes) or `timeout` passes.
     fn wait(&self, timeout: Duration);
-    /// Renew the leases `consumer` holds on `ids` (the events it is handling);
-    /// returns how many. An event the consumer no longer tracks (its ack or
-    /// nack failed) is left out, so its lease runs out and another consumer
-    /// takes it, instead of being renewed for as long as the consumer lives.
+    /// Renew the leases `consumer` holds on `ids` (the events it is handling, and those
+    /// whose ack or nack the store refused, until it takes it: [`Consumer`]); returns how
+    /// many.
     fn extend(&self, consumer: &str, ids: &[String]) -> Result<usize>;
     /// The handler succeeded: remove the event. `false` when the event was
     /// already handled (e.g. its lease expired and another consumer acked it).
