@@ -205,7 +205,6 @@ def test_a_forked_child_that_drops_its_parents_consumer_exits(tmp_path: Path) ->
     # gunicorn --preload / Flask: consumers made in the master are inherited by each forked
     # worker. The worker dropping them at exit must not wait for the lease-renewal thread,
     # which exists only in the parent.
-    import os
 
     inbox = wa360.Inbox(f"sqlite://{tmp_path}/inbox.db")
     consumer = inbox.consumer()
@@ -218,18 +217,22 @@ def test_a_forked_child_that_drops_its_parents_consumer_exits(tmp_path: Path) ->
             gc.collect()
         finally:
             os._exit(0)
-    deadline = time.monotonic() + 15
+    assert exit_code_within(pid, 15, "the child hung dropping its parent's consumer") == 0
+    consumer.close()
+
+
+def exit_code_within(pid: int, seconds: float, hung: str) -> int:
+    """The exit code of child `pid`; killed, and the test failed with `hung`, past `seconds`."""
+    deadline = time.monotonic() + seconds
     while True:
         done, status = os.waitpid(pid, os.WNOHANG)
         if done:
-            break
+            return os.waitstatus_to_exitcode(status)
         if time.monotonic() > deadline:
             os.kill(pid, 9)
             os.waitpid(pid, 0)
-            pytest.fail("the child hung dropping its parent's consumer")
-        time.sleep(0.05)
-    assert os.waitstatus_to_exitcode(status) == 0
-    consumer.close()
+            pytest.fail(hung)
+        time.sleep(0.01)
 
 
 def test_a_handler_that_is_cancelled_gives_its_event_back_and_the_conversation_goes_on() -> None:
@@ -650,17 +653,8 @@ def test_a_fork_while_other_threads_are_inside_sqlite_leaves_the_child_able_to_u
                     code = 0
                 finally:
                     os._exit(code)
-            deadline = time.monotonic() + 10
-            while True:
-                done, status = os.waitpid(pid, os.WNOHANG)
-                if done:
-                    break
-                if time.monotonic() > deadline:
-                    os.kill(pid, 9)
-                    os.waitpid(pid, 0)
-                    pytest.fail(f"child {i} hung opening an inbox after the fork")
-                time.sleep(0.01)
-            assert os.waitstatus_to_exitcode(status) == 0, f"child {i}"
+            hung = f"child {i} hung opening an inbox after the fork"
+            assert exit_code_within(pid, 10, hung) == 0, f"child {i}"
     finally:
         stop.set()
         for t in threads:
