@@ -212,12 +212,13 @@ export declare class Consumer {
   get held(): number
   /**
    * Give back every held event without counting the attempt; resolves to
-   * how many were released.
+   * how many were released. An event whose ack or nack the store refused is
+   * told once more, and not given back if refused again (it waits out its lease).
    */
   releaseHeld(): Promise<number>
   /**
-   * Stop, give back every held event without counting the attempt and end
-   * lease renewal; resolves to how many were released.
+   * Stop, give back every held event without counting the attempt (as
+   * `releaseHeld`) and end lease renewal; resolves to how many were released.
    */
   close(): Promise<number>
 }

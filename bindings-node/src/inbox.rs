@@ -296,15 +296,16 @@ impl JsConsumer {
     }
 
     /// Give back every held event without counting the attempt; resolves to
-    /// how many were released.
+    /// how many were released. An event whose ack or nack the store refused is
+    /// told once more, and not given back if refused again (it waits out its lease).
     #[napi]
     pub fn release_held<'env>(&self, env: &'env Env) -> napi::Result<PromiseRaw<'env, u32>> {
         let c = self.inner.clone();
         blocking(env, move || c.release_held(), |_, n| Ok(n as u32))
     }
 
-    /// Stop, give back every held event without counting the attempt and end
-    /// lease renewal; resolves to how many were released.
+    /// Stop, give back every held event without counting the attempt (as
+    /// `releaseHeld`) and end lease renewal; resolves to how many were released.
     #[napi]
     pub fn close<'env>(&self, env: &'env Env) -> napi::Result<PromiseRaw<'env, u32>> {
         let c = self.inner.clone();

@@ -81,7 +81,7 @@ mod sqlite {
         use std::time::Duration;
         let (dir, path) = crate::inbox_contract::temp_inbox("ackfail-close");
         let url = format!(
-            "sqlite://{}?lease_ms=30000&busy_timeout_ms=100",
+            "sqlite://{}?lease_ms=30000&busy_timeout_ms=300",
             path.display()
         );
         let inbox = wa360::inbox::open(&url).unwrap();
@@ -91,8 +91,14 @@ mod sqlite {
         let blocker = rusqlite::Connection::open(&path).unwrap();
         blocker.execute_batch("BEGIN IMMEDIATE").unwrap();
         assert!(c.ack(&got[0].id).is_err());
+        // The lock ends while close runs: after its ack was refused again (300 ms), within
+        // the wait of a release that would follow (SQLite tries again at 178, 228, 328 ms).
+        let unlock = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(400));
+            blocker.execute_batch("ROLLBACK").unwrap();
+        });
         assert_eq!(c.close().unwrap(), 0, "released");
-        blocker.execute_batch("ROLLBACK").unwrap();
+        unlock.join().unwrap();
         let other = wa360::inbox::open(&url).unwrap();
         assert!(other.claim("other", 5).unwrap().is_empty(), "ran again");
         let _ = std::fs::remove_dir_all(&dir);

@@ -78,7 +78,7 @@ impl Drop for Keeper {
 /// now (or answers that the event is no longer held) are settled. `_claiming`: the lock is
 /// held, as for an ack (no claim of this consumer runs meanwhile). Returns the ids settled,
 /// for [`log_settled_again`] once the lock is free.
-fn settle_again(state: &State, _claiming: &bool, at_close: bool) -> Vec<(String, Told)> {
+fn settle_again(state: &State, _claiming: &bool) -> Vec<(String, Told)> {
     let pending: Vec<(String, Outcome)> = lock(&state.unsettled)
         .iter()
         .map(|(id, o)| (id.clone(), o.clone()))
@@ -90,12 +90,9 @@ fn settle_again(state: &State, _claiming: &bool, at_close: bool) -> Vec<(String,
             Outcome::Nack(error) => state.inbox.nack(&state.name, &id, error).map(Told::Nacked),
         };
         let Ok(told) = told else {
-            // The store still fails: the others wait for the next tick, rather than each
-            // holding up this consumer's claims and renewals for another busy timeout (at
-            // close each is tried: what is left is not released).
-            if at_close {
-                continue;
-            }
+            // The store still fails: the others wait for the next tick (at close: are not
+            // released), rather than each holding up this consumer's claims and renewals,
+            // or its close, for another busy timeout.
             break;
         };
         lock(&state.unsettled).remove(&id);
@@ -188,7 +185,7 @@ impl Consumer {
                     }
                     drop(guard);
                     if !lock(&st.unsettled).is_empty() {
-                        let settled = settle_again(&st, &lock(&st.claiming), false);
+                        let settled = settle_again(&st, &lock(&st.claiming));
                         log_settled_again(&st, &settled);
                     }
                     let held: Vec<String> = lock(&st.held).keys().cloned().collect();
@@ -438,10 +435,10 @@ impl Consumer {
     pub fn release_held(&self) -> Result<usize> {
         // After a claim in flight: what it takes is released too.
         let claiming = lock(&self.state.claiming);
-        // Outcomes the store did not take yet: each told once more, and those it refuses
-        // again are not released (released, a handled event ran again at once); their
-        // leases run out, and the store's answer decides then.
-        let settled = settle_again(&self.state, &claiming, true);
+        // Outcomes the store did not take yet: told once more (until it refuses one), and
+        // those it does not take are not released (released, a handled event ran again at
+        // once); their leases run out.
+        let settled = settle_again(&self.state, &claiming);
         let unsettled: Vec<String> = lock(&self.state.unsettled)
             .drain()
             .map(|(id, _)| id)
