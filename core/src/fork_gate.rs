@@ -142,6 +142,36 @@ impl Drop for Section {
     }
 }
 
+/// `m` locked inside a section (entered first, left after the lock is released), also after
+/// a thread panicked while holding it, as [`crate::util::lock`]: how the core's SQLite
+/// connections are used.
+pub(crate) fn lock_inside<T>(m: &Mutex<T>) -> Inside<'_, T> {
+    let section = section();
+    Inside {
+        guard: crate::util::lock(m),
+        _section: section,
+    }
+}
+
+/// What [`lock_inside`] returns. The fields drop in this order: the lock, then the section.
+pub(crate) struct Inside<'a, T> {
+    guard: MutexGuard<'a, T>,
+    _section: Section,
+}
+
+impl<T> Deref for Inside<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.guard
+    }
+}
+
+impl<T> DerefMut for Inside<'_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        &mut self.guard
+    }
+}
+
 /// A value whose drop is a section too: a SQLite connection, whose close takes the same
 /// process-wide locks.
 pub(crate) struct Gated<T>(Option<T>);

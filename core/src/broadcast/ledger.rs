@@ -37,7 +37,7 @@ use serde::{Deserialize, Serialize};
 
 use super::Campaign;
 use crate::error::{Error, Result};
-use crate::fork_gate::{Gated, Section, section};
+use crate::fork_gate::{Gated, Inside, lock_inside, section};
 use crate::webhook::StatusUpdate;
 
 /// The state of one recipient in the ledger.
@@ -495,25 +495,6 @@ fn set_meta(conn: &Connection, key: &str, value: &str) -> Result<()> {
     Ok(())
 }
 
-/// A ledger's connection in use: the lock, then (dropped after it) the fork gate's section.
-struct Held<'a> {
-    conn: std::sync::MutexGuard<'a, Gated<Connection>>,
-    _inside: Section,
-}
-
-impl std::ops::Deref for Held<'_> {
-    type Target = Connection;
-    fn deref(&self) -> &Connection {
-        &self.conn
-    }
-}
-
-impl std::ops::DerefMut for Held<'_> {
-    fn deref_mut(&mut self) -> &mut Connection {
-        &mut self.conn
-    }
-}
-
 impl Ledger {
     /// Open (or create) the ledger of `campaign` at `path`.
     ///
@@ -647,12 +628,8 @@ impl Ledger {
     }
 
     /// The connection, inside a section of the fork gate (entered before the lock).
-    fn lock(&self) -> Held<'_> {
-        let inside = section();
-        Held {
-            conn: self.conn.lock().unwrap_or_else(|p| p.into_inner()),
-            _inside: inside,
-        }
+    fn lock(&self) -> Inside<'_, Gated<Connection>> {
+        lock_inside(&self.conn)
     }
 
     /// The campaign id stored in the ledger.

@@ -24,7 +24,7 @@ use super::shared::{ParsedBodies, PruneClock, Signal, lock, ms, now_ms, reparse}
 use super::{
     Accepted, DeadLetter, Delivery, Inbox, InboxOptions, InboxStats, Nacked, conversation_of,
 };
-use crate::fork_gate::{Gated, section};
+use crate::fork_gate::{Gated, lock_inside, section};
 use crate::webhook::Event;
 use crate::webhook::dedupe::{DedupeKey, FoldOutcome, MessageState, fold_status};
 use crate::{Error, Result};
@@ -345,8 +345,7 @@ impl SqliteInbox {
         what: &str,
         f: impl FnOnce(&rusqlite::Transaction<'_>) -> rusqlite::Result<T>,
     ) -> Result<T> {
-        let _inside = section();
-        let mut guard = lock(&self.shared.conn);
+        let mut guard = lock_inside(&self.shared.conn);
         self.write_on(&mut guard, durable, what, f)
     }
 
@@ -511,8 +510,7 @@ impl SqliteInbox {
                 .read("cannot search", |c| search(c, false))
                 .map(|(found, _, settle)| (found, settle));
         };
-        let _inside = section();
-        let mut scan = lock(scan);
+        let mut scan = lock_inside(scan);
         let Scan { conn, idle } = &mut *scan;
         let tx = conn.unchecked_transaction().map_err(fail)?;
         let version: i64 = tx
@@ -535,8 +533,7 @@ impl SqliteInbox {
     }
 
     fn read<T>(&self, what: &str, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T> {
-        let _inside = section();
-        let guard = lock(&self.shared.conn);
+        let guard = lock_inside(&self.shared.conn);
         f(&guard.0).map_err(|e| store_error(&self.shared.label, what, e))
     }
 }
@@ -991,8 +988,7 @@ impl Inbox for SqliteInbox {
         let job = Arc::new(AcceptJob::new(body.to_vec(), events.to_vec()));
         lock(&self.shared.waiting).push(Arc::clone(&job));
         let out = {
-            let _inside = section();
-            let mut held = lock(&self.shared.conn);
+            let mut held = lock_inside(&self.shared.conn);
             // A batch drains the queue only with the connection held and
             // finishes its jobs before letting go: if this job is not finished
             // now, it is still queued and this call writes the batch.
@@ -1023,11 +1019,8 @@ impl Inbox for SqliteInbox {
         // behind this process's writes (up to the busy timeout), and an idle poll must not.
         let lease_ms = ms(self.shared.opts.lease);
         let shortest = match &self.shared.scan {
-            Some(scan) => {
-                let _inside = section();
-                shortest_lease(&lock(scan).conn, lease_ms)
-                    .map_err(|e| store_error(&self.shared.label, "cannot claim from", e))?
-            }
+            Some(scan) => shortest_lease(&lock_inside(scan).conn, lease_ms)
+                .map_err(|e| store_error(&self.shared.label, "cannot claim from", e))?,
             None => self.read("cannot claim from", |c| shortest_lease(c, lease_ms))?,
         };
         if self.pending_jump(shortest).is_some() {
