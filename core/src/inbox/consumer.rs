@@ -36,6 +36,12 @@ struct State {
     /// once more). Dropped with the error, the lease ran out and another consumer ran a
     /// handled event again.
     unsettled: Mutex<HashMap<String, Outcome>>,
+    /// The store refused this consumer's last call (`true`) or took it. After
+    /// [`Consumer::stop`], an outcome is not told to a store that is refusing: each call
+    /// waits a busy timeout, one at a time, so N handlers returning during a shutdown held
+    /// it up for N busy timeouts (25 s with five handlers and a grace of 1 s). The outcome
+    /// is kept to tell again ([`State::unsettled`]), and close tells it once more.
+    failing: AtomicBool,
 }
 
 /// A handler's outcome still to be told to the store.
@@ -78,7 +84,7 @@ impl Drop for Keeper {
 /// now (or answers that the event is no longer held) are settled. `_claiming`: the lock is
 /// held, as for an ack (no claim of this consumer runs meanwhile). Returns the ids settled,
 /// for [`log_settled_again`] once the lock is free.
-fn settle_again(state: &State, _claiming: &bool) -> Vec<(String, Told)> {
+fn settle_again(state: &State, _claiming: &bool) -> (Vec<(String, Told)>, bool) {
     let pending: Vec<(String, Outcome)> = lock(&state.unsettled)
         .iter()
         .map(|(id, o)| (id.clone(), o.clone()))
@@ -89,17 +95,18 @@ fn settle_again(state: &State, _claiming: &bool) -> Vec<(String, Told)> {
             Outcome::Ack => state.inbox.ack(&state.name, &id).map(Told::Acked),
             Outcome::Nack(error) => state.inbox.nack(&state.name, &id, error).map(Told::Nacked),
         };
+        state.failing.store(told.is_err(), Ordering::SeqCst);
         let Ok(told) = told else {
             // The store still fails: the others wait for the next tick (at close: are not
             // released), rather than each holding up this consumer's claims and renewals,
             // or its close, for another busy timeout.
-            break;
+            return (settled, true);
         };
         lock(&state.unsettled).remove(&id);
         lock(&state.held).remove(&id);
         settled.push((id, told));
     }
-    settled
+    (settled, false)
 }
 
 /// What the store answered to an outcome told again.
@@ -168,6 +175,7 @@ impl Consumer {
             claiming: Mutex::new(false),
             closed: (Mutex::new(false), Condvar::new()),
             unsettled: Mutex::new(HashMap::new()),
+            failing: AtomicBool::new(false),
         });
         let every = state.inbox.options().lease / 3;
         let st = Arc::clone(&state);
@@ -185,14 +193,15 @@ impl Consumer {
                     }
                     drop(guard);
                     if !lock(&st.unsettled).is_empty() {
-                        let settled = settle_again(&st, &lock(&st.claiming));
+                        let (settled, _) = settle_again(&st, &lock(&st.claiming));
                         log_settled_again(&st, &settled);
                     }
                     let held: Vec<String> = lock(&st.held).keys().cloned().collect();
                     if !held.is_empty() {
                         // A failed renewal is retried at the next tick; the
                         // lease is three ticks long.
-                        let _ = st.inbox.extend(&st.name, &held);
+                        let renewed = st.inbox.extend(&st.name, &held);
+                        st.failing.store(renewed.is_err(), Ordering::SeqCst);
                     }
                 }
             })
@@ -255,9 +264,11 @@ impl Consumer {
                 Ok(got) => got,
                 Err(e) => {
                     *claiming = true;
+                    self.state.failing.store(true, Ordering::SeqCst);
                     return Err(e);
                 }
             };
+            self.state.failing.store(false, Ordering::SeqCst);
             let mut held = lock(&self.state.held);
             // An event this consumer holds already: the call handling it still runs, but its
             // lease ran out (the renewals failed: another process held the store's write
@@ -345,7 +356,7 @@ impl Consumer {
         // its ack is on the way (it would run again elsewhere). A consumer's store calls
         // take a few milliseconds; its claims and settles go one at a time.
         let claiming = lock(&self.state.claiming);
-        let r = self.state.inbox.ack(&self.state.name, id);
+        let r = self.told(|| self.state.inbox.ack(&self.state.name, id));
         let attempt = self.settled(id, r.is_ok(), Outcome::Ack);
         drop(claiming);
         if let Ok(acked) = r {
@@ -366,7 +377,7 @@ impl Consumer {
     pub fn nack(&self, id: &str, error: &str) -> Result<Nacked> {
         // As in `ack`: with no claim of this consumer running meanwhile.
         let claiming = lock(&self.state.claiming);
-        let r = self.state.inbox.nack(&self.state.name, id, error);
+        let r = self.told(|| self.state.inbox.nack(&self.state.name, id, error));
         let attempt = self.settled(id, r.is_ok(), Outcome::Nack(error.to_string()));
         drop(claiming);
         let consumer = &self.state.name;
@@ -408,6 +419,22 @@ impl Consumer {
         self.state.stopped.load(Ordering::SeqCst)
     }
 
+    /// An ack or nack told to the store, but not after [`Consumer::stop`] while the store
+    /// refuses (see [`State::failing`]): then an error at once, and the outcome is kept to
+    /// tell again. Called with `claiming` locked.
+    fn told<T>(&self, call: impl FnOnce() -> Result<T>) -> Result<T> {
+        if self.is_stopped() && self.state.failing.load(Ordering::SeqCst) {
+            return Err(crate::Error::Store(
+                "not told to the inbox yet: it refused this consumer's last call and the \
+                 consumer is shutting down (told again at close)"
+                    .into(),
+            ));
+        }
+        let r = call();
+        self.state.failing.store(r.is_err(), Ordering::SeqCst);
+        r
+    }
+
     /// After an ack or nack of `id` (`told`: the store took it): no longer held, or, when
     /// the store failed, held still with its outcome kept to tell again. The attempt of its
     /// claim. Called with `claiming` locked.
@@ -438,7 +465,7 @@ impl Consumer {
         // Outcomes the store did not take yet: told once more (until it refuses one), and
         // those it does not take are not released (released, a handled event ran again at
         // once); their leases run out.
-        let settled = settle_again(&self.state, &claiming);
+        let (settled, refused) = settle_again(&self.state, &claiming);
         let unsettled: Vec<String> = lock(&self.state.unsettled)
             .drain()
             .map(|(id, _)| id)
@@ -449,6 +476,20 @@ impl Consumer {
             .filter(|id| !unsettled.contains(id))
             .collect();
         let released = (|| {
+            if refused {
+                // The store refused again just now: each release would wait another busy
+                // timeout, past the shutdown's grace. The leases run out instead, and other
+                // consumers take these events then (as after a crash); so does what a Redis
+                // inbox read ahead for this consumer.
+                if ids.is_empty() {
+                    return Ok(0);
+                }
+                return Err(crate::Error::Store(
+                    "held events not given back: the inbox refused this consumer's outcomes \
+                     (their leases run out, then other consumers take them)"
+                        .into(),
+                ));
+            }
             let mut n = 0;
             for id in ids {
                 if self.state.inbox.release(&self.state.name, &id)? {

@@ -813,3 +813,70 @@ fn a_claim_that_waited_for_the_write_lock_hands_out_a_full_lease() {
     let taken = b.next(1, Duration::from_millis(10)).unwrap();
     assert!(taken.is_empty(), "taken over at once: {taken:?}");
 }
+
+/// Handlers that return while a shutdown runs and the file is locked: each ack waited a
+/// busy timeout, one after the other under the consumer's lock, and close waited behind
+/// them all (six handlers: six busy timeouts, then one for close's own try and one for a
+/// release). After the store refused one, the others are kept to tell again at once, close
+/// tells them once more and gives nothing back (not even the event whose handler still
+/// runs); their leases run out and another consumer takes the events, so nothing is lost.
+#[test]
+fn a_shutdown_while_the_file_is_locked_waits_one_busy_timeout_not_one_per_handler() {
+    let path = temp_path("stalled-close");
+    let inbox = open(&format!(
+        "sqlite://{path}?lease_ms=3000&busy_timeout_ms=500"
+    ))
+    .unwrap();
+    for i in 0..7 {
+        accept(
+            &*inbox,
+            &testing::inbound_text(&format!("11{i}"), "x", &format!("wamid.STALL{i}")),
+        );
+    }
+    let c = Consumer::new(Arc::clone(&inbox));
+    let held = c.next(7, Duration::from_secs(1)).unwrap();
+    assert_eq!(held.len(), 7);
+    let holder = rusqlite::Connection::open(&path).unwrap();
+    holder.execute_batch("BEGIN IMMEDIATE;").unwrap();
+    let started = std::time::Instant::now();
+    // The lock ends while close would be giving back the seventh event: after the first
+    // ack (500 ms) and close's try (500 ms) were refused, within a release's wait.
+    let unlock = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(1250).saturating_sub(started.elapsed()));
+        holder.execute_batch("COMMIT;").unwrap();
+    });
+    c.stop();
+    // Six handlers return; the seventh still runs at close.
+    let acks: Vec<_> = held[..6]
+        .iter()
+        .map(|d| {
+            let (c, id) = (c.clone(), d.id.clone());
+            std::thread::spawn(move || c.ack(&id))
+        })
+        .collect();
+    for a in acks {
+        let e = a.join().unwrap().unwrap_err();
+        assert_eq!(e.code(), crate::ErrorCode::Store, "{e}");
+    }
+    let closed = c.close();
+    let took = started.elapsed();
+    assert!(
+        closed.is_err(),
+        "released while the file was locked: {closed:?}"
+    );
+    // One busy timeout for the first ack, one for close's try; one per handler would be
+    // 3 s before close.
+    assert!(took < Duration::from_millis(2400), "took {took:?}");
+    unlock.join().unwrap();
+    // Nothing given back (the leases run for 3 s from the claim) ...
+    let other = Consumer::new(Arc::clone(&inbox));
+    let early = other.next(7, Duration::ZERO).unwrap();
+    assert!(early.is_empty(), "given back: {early:?}");
+    // ... and nothing lost: once the leases run out, another consumer takes all seven.
+    let mut again = early;
+    let until = std::time::Instant::now() + Duration::from_secs(10);
+    while again.len() < 7 && std::time::Instant::now() < until {
+        again.extend(other.next(7, Duration::from_millis(200)).unwrap());
+    }
+    assert_eq!(again.len(), 7, "{again:?}");
+}
