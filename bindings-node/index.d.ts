@@ -212,8 +212,9 @@ export declare class Consumer {
   get held(): number
   /**
    * Give back every held event without counting the attempt; resolves to
-   * how many were released. An event whose ack or nack the store refused is
-   * told once more, and not given back if refused again (it waits out its lease).
+   * how many were released. Outcomes the store refused are told once more;
+   * refused again, nothing is given back (the events wait out their leases)
+   * and it rejects with a `store` error saying how many.
    */
   releaseHeld(): Promise<number>
   /**

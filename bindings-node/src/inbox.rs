@@ -296,8 +296,9 @@ impl JsConsumer {
     }
 
     /// Give back every held event without counting the attempt; resolves to
-    /// how many were released. An event whose ack or nack the store refused is
-    /// told once more, and not given back if refused again (it waits out its lease).
+    /// how many were released. Outcomes the store refused are told once more;
+    /// refused again, nothing is given back (the events wait out their leases)
+    /// and it rejects with a `store` error saying how many.
     #[napi]
     pub fn release_held<'env>(&self, env: &'env Env) -> napi::Result<PromiseRaw<'env, u32>> {
         let c = self.inner.clone();

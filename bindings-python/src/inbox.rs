@@ -338,9 +338,9 @@ impl PyConsumer {
         py.detach(|| self.inner.held())
     }
 
-    /// Give back every held event without counting the attempt; returns how many. An event
-    /// whose ack or nack the store refused is told once more, and not given back if refused
-    /// again (it waits out its lease).
+    /// Give back every held event without counting the attempt; returns how many. Outcomes
+    /// the store refused are told once more; refused again, nothing is given back (the
+    /// events wait out their leases) and it raises `StoreError` saying how many.
     fn release_held(&self, py: Python<'_>) -> PyResult<usize> {
         guard(|| py.detach(|| self.inner.release_held()).py_err())
     }

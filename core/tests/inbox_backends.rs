@@ -97,7 +97,16 @@ mod sqlite {
             std::thread::sleep(Duration::from_millis(400));
             blocker.execute_batch("ROLLBACK").unwrap();
         });
-        assert_eq!(c.close().unwrap(), 0, "released");
+        // Refused again (an error saying so), or, on a slow machine, close's try came after
+        // the lock ended: told, nothing to release.
+        match c.close() {
+            Ok(released) => assert_eq!(released, 0, "released"),
+            Err(e) => assert!(
+                e.to_string()
+                    .contains("1 handled event(s) not acknowledged and 0 running"),
+                "{e}"
+            ),
+        }
         unlock.join().unwrap();
         let other = wa360::inbox::open(&url).unwrap();
         assert!(other.claim("other", 5).unwrap().is_empty(), "ran again");

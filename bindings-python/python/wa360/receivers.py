@@ -546,11 +546,8 @@ class _ConsumerPool:
                 )
         except Exception:
             # The store refused it: the consumer keeps the event (renewing its lease) and tells
-            # the store again at each renewal.
-            log.exception(
-                "wa360 inbox: outcome of event %s not reported yet (told again at each renewal)",
-                d.id,
-            )
+            # the store again at each renewal, and at close.
+            log.exception(_NOT_REPORTED, d.id)
 
     # async callbacks: one thread claims, the server's loop runs the callbacks
     def _claim_for_loop(self) -> None:
@@ -662,10 +659,7 @@ class _ConsumerPool:
         try:
             acked = await self.consumer._ack_async(d.id)
         except Exception:
-            log.exception(
-                "wa360 inbox: outcome of event %s not reported yet (told again at each renewal)",
-                d.id,
-            )
+            log.exception(_NOT_REPORTED, d.id)
         else:
             if not acked:
                 _lost_lease(d)
@@ -685,6 +679,13 @@ class _ConsumerPool:
         if released:
             log.warning("wa360 inbox: %d running event(s) released to other workers", released)
         return released
+
+
+_NOT_REPORTED = (
+    "wa360 inbox: the store refused the outcome of event %s (told again while this worker "
+    "holds the event: at each lease renewal and at close; past that, the event runs again "
+    "once its lease runs out)"
+)
 
 
 def _lost_lease(d: Delivery) -> None:

@@ -356,7 +356,7 @@ impl Consumer {
         // its ack is on the way (it would run again elsewhere). A consumer's store calls
         // take a few milliseconds; its claims and settles go one at a time.
         let claiming = lock(&self.state.claiming);
-        let r = self.told(|| self.state.inbox.ack(&self.state.name, id));
+        let r = self.told(id, || self.state.inbox.ack(&self.state.name, id));
         let attempt = self.settled(id, r.is_ok(), Outcome::Ack);
         drop(claiming);
         if let Ok(acked) = r {
@@ -377,7 +377,7 @@ impl Consumer {
     pub fn nack(&self, id: &str, error: &str) -> Result<Nacked> {
         // As in `ack`: with no claim of this consumer running meanwhile.
         let claiming = lock(&self.state.claiming);
-        let r = self.told(|| self.state.inbox.nack(&self.state.name, id, error));
+        let r = self.told(id, || self.state.inbox.nack(&self.state.name, id, error));
         let attempt = self.settled(id, r.is_ok(), Outcome::Nack(error.to_string()));
         drop(claiming);
         let consumer = &self.state.name;
@@ -411,6 +411,9 @@ impl Consumer {
 
     /// Stop claiming: [`Consumer::next`] returns empty from now on.
     pub fn stop(&self) {
+        // A refusal before the stop does not count: the first outcome after it tries the
+        // store (see [`State::failing`]).
+        self.state.failing.store(false, Ordering::SeqCst);
         self.state.stopped.store(true, Ordering::SeqCst);
     }
 
@@ -419,14 +422,18 @@ impl Consumer {
         self.state.stopped.load(Ordering::SeqCst)
     }
 
-    /// An ack or nack told to the store, but not after [`Consumer::stop`] while the store
-    /// refuses (see [`State::failing`]): then an error at once, and the outcome is kept to
-    /// tell again. Called with `claiming` locked.
-    fn told<T>(&self, call: impl FnOnce() -> Result<T>) -> Result<T> {
-        if self.is_stopped() && self.state.failing.load(Ordering::SeqCst) {
+    /// The ack or nack of `id` told to the store, but not after [`Consumer::stop`] while
+    /// the store refuses (see [`State::failing`]) and the event is still held: then an
+    /// error at once, and the outcome is kept for close to tell. (After close nothing is
+    /// held and nothing kept: the outcome goes to the store.) Called with `claiming` locked.
+    fn told<T>(&self, id: &str, call: impl FnOnce() -> Result<T>) -> Result<T> {
+        if self.is_stopped()
+            && self.state.failing.load(Ordering::SeqCst)
+            && lock(&self.state.held).contains_key(id)
+        {
             return Err(crate::Error::Store(
-                "not told to the inbox yet: it refused this consumer's last call and the \
-                 consumer is shutting down (told again at close)"
+                "not told to the inbox yet: it refused this consumer's last call during the \
+                 shutdown (told again at close)"
                     .into(),
             ));
         }
@@ -480,15 +487,16 @@ impl Consumer {
                 // The store refused again just now: each release would wait another busy
                 // timeout, past the shutdown's grace. The leases run out instead, and other
                 // consumers take these events then (as after a crash); so does what a Redis
-                // inbox read ahead for this consumer.
-                if ids.is_empty() {
-                    return Ok(0);
-                }
-                return Err(crate::Error::Store(
-                    "held events not given back: the inbox refused this consumer's outcomes \
-                     (their leases run out, then other consumers take them)"
-                        .into(),
-                ));
+                // inbox read ahead for this consumer. An error, not `Ok(0)`: the handled
+                // events will run again, and the caller logs it.
+                return Err(crate::Error::Store(format!(
+                    "the inbox refused this consumer's outcomes at close: {} handled event(s) \
+                     not acknowledged and {} running event(s) not given back; other \
+                     consumers take them once their leases run out (the handled ones run \
+                     again)",
+                    unsettled.len(),
+                    ids.len()
+                )));
             }
             let mut n = 0;
             for id in ids {

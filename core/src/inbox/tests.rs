@@ -880,3 +880,69 @@ fn a_shutdown_while_the_file_is_locked_waits_one_busy_timeout_not_one_per_handle
     }
     assert_eq!(again.len(), 7, "{again:?}");
 }
+
+/// A store that refused a call before the shutdown, and takes calls again: the outcomes of
+/// the handlers that return during the grace go to it (a refusal before the stop left them
+/// all kept in memory, told only by close's one try, and lost with it).
+#[test]
+fn after_a_refusal_before_the_shutdown_the_outcomes_during_the_grace_reach_the_store() {
+    let path = temp_path("stale-failing");
+    let inbox = open(&format!(
+        "sqlite://{path}?lease_ms=30000&busy_timeout_ms=200"
+    ))
+    .unwrap();
+    for (from, id) in [("121", "wamid.SF0"), ("122", "wamid.SF1")] {
+        accept(&*inbox, &testing::inbound_text(from, "x", id));
+    }
+    let c = Consumer::new(Arc::clone(&inbox));
+    let held = c.next(2, Duration::from_secs(1)).unwrap();
+    assert_eq!(held.len(), 2);
+    let holder = rusqlite::Connection::open(&path).unwrap();
+    holder.execute_batch("BEGIN IMMEDIATE;").unwrap();
+    assert!(
+        c.ack(&held[0].id).is_err(),
+        "acked while the file was locked"
+    );
+    holder.execute_batch("COMMIT;").unwrap();
+    c.stop();
+    assert!(c.ack(&held[1].id).unwrap(), "the store takes it again");
+    assert_eq!(inbox.stats().unwrap().handled, 1);
+    assert_eq!(c.close().unwrap(), 0);
+    assert_eq!(
+        inbox.stats().unwrap().handled,
+        2,
+        "the kept ack, told at close"
+    );
+}
+
+/// A handler that returns after close gave up on its event (the store refused close's
+/// try): its ack goes to the store, which takes it once it is free, instead of an error at
+/// once with the outcome kept nowhere.
+#[test]
+fn an_ack_after_close_goes_to_the_store() {
+    let path = temp_path("after-close");
+    let inbox = open(&format!(
+        "sqlite://{path}?lease_ms=30000&busy_timeout_ms=200"
+    ))
+    .unwrap();
+    for (from, id) in [("131", "wamid.AC0"), ("132", "wamid.AC1")] {
+        accept(&*inbox, &testing::inbound_text(from, "x", id));
+    }
+    let c = Consumer::new(Arc::clone(&inbox));
+    let held = c.next(2, Duration::from_secs(1)).unwrap();
+    assert_eq!(held.len(), 2);
+    let holder = rusqlite::Connection::open(&path).unwrap();
+    holder.execute_batch("BEGIN IMMEDIATE;").unwrap();
+    c.stop();
+    assert!(c.ack(&held[0].id).is_err());
+    let closed = c.close();
+    let e = closed.expect_err("closed while the file was locked");
+    assert!(
+        e.to_string()
+            .contains("1 handled event(s) not acknowledged and 1 running event(s) not given back"),
+        "{e}"
+    );
+    holder.execute_batch("COMMIT;").unwrap();
+    assert!(c.ack(&held[1].id).unwrap(), "the late handler's ack");
+    assert_eq!(inbox.stats().unwrap().handled, 1);
+}
