@@ -284,6 +284,80 @@ fn bad_csv_is_refused_before_anything_is_sent() {
     assert_eq!(sb.control().limit_counters().accepted, 3);
 }
 
+/// An error that concerns the whole campaign (the key refused, the template missing) ends
+/// the run at once, every recipient not sent still pending and no attempt counted, and
+/// exits 1; once it is fixed, the same command sends everyone. (Marked `failed` instead,
+/// every recipient took one refused request and was failed for good, and the run exited 0.)
+#[test]
+fn a_refused_key_or_a_missing_template_ends_the_run_with_everyone_pending() {
+    let sb = scaled_sandbox(Limits::none());
+    let dir = temp_dir("halt");
+    let csv = write_csv(&dir, 40);
+    let ledger = dir.join("ledger.db");
+    let all_pending = || {
+        let entries = Ledger::open_existing(&ledger).unwrap().entries().unwrap();
+        assert_eq!(entries.len(), 40);
+        let not: Vec<_> = entries
+            .iter()
+            .filter(|e| e.state != RecipientState::Pending || e.attempts != 0)
+            .collect();
+        assert!(not.is_empty(), "not pending: {not:?}");
+    };
+    let sends = || {
+        sb.control()
+            .requests_matching(Some("/messages"), Some("POST"))
+            .len()
+    };
+    let extra = "--concurrency 2 --pair-interval 0";
+
+    let out = broadcast_cmd(&sb, &csv, &ledger, extra)
+        .env("D360_API_KEY", "wrong-key-4821")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("authentication") && err.contains("the recipients not sent stay pending"),
+        "{err}"
+    );
+    assert!(!err.contains("wrong-key-4821"), "{err}");
+    all_pending();
+    let refused = sends();
+    assert!(
+        refused <= 4,
+        "{refused} refused requests for one campaign error"
+    );
+
+    sb.control()
+        .add_fault_json(
+            serde_json::json!({"method": "POST", "path": "/messages", "count": 0,
+            "fault": {"kind": "meta_error", "code": 132001}}),
+        )
+        .unwrap();
+    let out = broadcast_cmd(&sb, &csv, &ledger, extra).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("template") && err.contains("broadcast ended"),
+        "{err}"
+    );
+    all_pending();
+    assert!(
+        sends() - refused <= 4,
+        "{} refused requests",
+        sends() - refused
+    );
+
+    sb.control().clear_faults();
+    let out = broadcast_cmd(&sb, &csv, &ledger, extra).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    each_accepted_once(&sb, 40);
+}
+
 /// `--start-in` holds every send back until that many seconds after the start (the
 /// core's `BroadcastOptions::starting_in`).
 #[test]

@@ -526,6 +526,47 @@ fn classify(result: Result<crate::client::SendResponse>, attempts_left: bool) ->
     }
 }
 
+/// An error that says nothing about the one recipient but about the campaign or the
+/// account (the key refused, the template missing, the account blocked or unpaid): every
+/// other recipient would be refused alike. The run ends with it and the row goes back to
+/// pending without counting an attempt, so a run started once it is fixed sends everyone.
+/// (Marked `failed`, one such error failed every recipient for good, one refused request
+/// each, and the run still ended as complete.) Not the template errors that may depend on
+/// one row's values (132005 text too long, 132007 format policy, 132012 parameter format),
+/// which would stop every later run at the same row.
+fn halts_campaign(e: &Error) -> bool {
+    match e.code() {
+        ErrorCode::Authentication
+        | ErrorCode::Permission
+        | ErrorCode::Payment
+        | ErrorCode::Account
+        | ErrorCode::Configuration => true,
+        // Parameter count does not match (every row has the same columns), template
+        // missing, paused, disabled.
+        ErrorCode::Template => matches!(e.api_code(), Some(132000 | 132001 | 132015 | 132016)),
+        // The business blocked for policy, the account locked, the display name refused.
+        ErrorCode::Policy => matches!(e.api_code(), Some(368 | 131031 | 131037)),
+        // The flow the template opens is blocked.
+        ErrorCode::Flow => e.api_code() == Some(132068),
+        _ => false,
+    }
+}
+
+/// `e` (see [`halts_campaign`]) with what it did to the run.
+fn campaign_error(e: Error) -> Error {
+    const ENDED: &str = " (broadcast ended: this concerns the whole campaign, not one \
+                         recipient; the recipients not sent stay pending: fix it and run \
+                         the broadcast again)";
+    match e {
+        Error::Api { code, mut error } => {
+            error.message.push_str(ENDED);
+            Error::Api { code, error }
+        }
+        Error::Configuration(m) => Error::Configuration(m + ENDED),
+        other => other,
+    }
+}
+
 /// How long an accepted send's record is tried again while the ledger refuses writes.
 /// Shorter than the default quiet window (900 s), so another run sends the row again
 /// only if the user chose a shorter one.
@@ -776,9 +817,17 @@ impl Client {
                 }
             }
         }));
+        // Set by a send refused for the whole campaign ([`halts_campaign`]): the sends
+        // waiting for a slot are withdrawn, and no more rows are claimed.
+        let halted = Arc::new(AtomicBool::new(false));
         let go: Arc<dyn Fn() -> bool + Send + Sync> = {
             let (control, held) = (options.control.clone(), Arc::clone(&held_by_ledger));
-            Arc::new(move || control.get() == RUN && !held.load(Ordering::SeqCst))
+            let halted = Arc::clone(&halted);
+            Arc::new(move || {
+                control.get() == RUN
+                    && !held.load(Ordering::SeqCst)
+                    && !halted.load(Ordering::SeqCst)
+            })
         };
         let template = Arc::new((
             campaign.template().to_string(),
@@ -859,6 +908,10 @@ impl Client {
                     .await?;
                     external = state;
                     not_before = nb;
+                }
+                if halted.load(Ordering::SeqCst) {
+                    // The error comes with its send's task, below.
+                    break;
                 }
                 let ctl = options.control.get();
                 if ctl == STOP || external == "stopped" {
@@ -959,24 +1012,33 @@ impl Client {
                 let sending = Arc::clone(&sending);
                 let hold = Arc::clone(&hold);
                 let go = Arc::clone(&go);
+                let halted = Arc::clone(&halted);
                 tasks.spawn(async move {
                     let _permit = permit;
                     let msg = template_message(&template.0, &template.1, &to, &params, &key);
                     let tried = Instant::now();
                     let result = client.send_within_while(&msg, max_wait, &*go).await;
                     let tried = tried.elapsed();
+                    let (result, halt) = match result {
+                        Err(e) if halts_campaign(&e) => {
+                            halted.store(true, Ordering::SeqCst);
+                            (None, Some(campaign_error(e)))
+                        }
+                        r => (Some(r), None),
+                    };
                     // A local refusal (no request written) while the run is held: the
                     // withdrawn send, or one refused a slot meanwhile. Never a send that may
                     // have gone out (`outcome_unknown` has no status either).
-                    let withdrawn = matches!(&result, Err(e)
+                    let withdrawn = matches!(&result, Some(Err(e))
                         if e.code() == ErrorCode::RateLimited && e.status().is_none())
                         && !go();
-                    let outcome = if withdrawn {
-                        Outcome::Withdrawn
-                    } else {
-                        classify(result, attempts < max_attempts)
+                    let outcome = match result {
+                        // Refused for the whole campaign: back to pending, as withdrawn.
+                        None => Outcome::Withdrawn,
+                        Some(_) if withdrawn => Outcome::Withdrawn,
+                        Some(result) => classify(result, attempts < max_attempts),
                     };
-                    let mut gave_up = None;
+                    let mut gave_up = halt;
                     match outcome {
                         Outcome::NotSent(d, no_connection) => {
                             if !hold.not_sent(d, no_connection, tried) {
