@@ -262,10 +262,31 @@ fn bad_csv_is_refused_before_anything_is_sent() {
         assert!(err.contains(place) && err.contains(rule), "{err}");
         assert!(!dir.join("l.db").exists(), "no ledger for a refused CSV");
     }
+    // A bad template name or language is named as such, not as a cell of the CSV.
+    let good = write_csv(&dir, 3);
+    for (template, lang, field) in [
+        ("Order-Update", "en_US", "`template`"),
+        ("order_update", "en US!", "`language`"),
+    ] {
+        let out = bin(&sb)
+            .args(["broadcast", "--template", template, "--lang", lang])
+            .arg("--recipients")
+            .arg(&good)
+            .arg("--ledger")
+            .arg(format!("sqlite://{}", dir.join("l.db").display()))
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(err.contains(field) && !err.contains("row"), "{err}");
+        assert!(
+            !dir.join("l.db").exists(),
+            "no ledger for a refused campaign"
+        );
+    }
     assert!(sb.control().requests().is_empty(), "nothing was sent");
 
     // A ledger of another campaign is refused.
-    let good = write_csv(&dir, 3);
     let ledger = format!("sqlite://{}", dir.join("l.db").display());
     let run = |template: &str| {
         bin(&sb)

@@ -193,6 +193,17 @@ impl Campaign {
         if language.trim().is_empty() {
             return Err(Error::invalid("language", "must not be empty"));
         }
+        // The template's name and language by their own rules, once and named as such: left
+        // to each row's probe below, a bad name was blamed on the first row's `to` cell.
+        let probe = template_message(template, language, "15555550100", &[], "wa360:probe");
+        if let Err(Error::InvalidArgument { field, rule }) = probe.to_body() {
+            let arg = if field.contains("language") {
+                "language"
+            } else {
+                "template"
+            };
+            return Err(Error::invalid(arg, format!("{rule} ({field})")));
+        }
         if rows.is_empty() {
             return Err(Error::invalid("recipients", "no recipient rows"));
         }
