@@ -47,6 +47,8 @@ const os = require('node:os')
 const { isMainThread } = require('node:worker_threads')
 
 const SIGNALS = ['SIGINT', 'SIGTERM']
+/** The same signal again within this many ms counts as the first (see `onSignal`). */
+const SAME_SIGNAL_MS = 1000
 
 function create() {
   /**
@@ -58,6 +60,8 @@ function create() {
   let signalled = null
   /** Set once a signal no app listened for is being handled: the next one exits at once. */
   let again = false
+  /** When the first signal was taken (`performance.now()`). */
+  let signalledAt = 0
   let installed = false
 
   const stoppable = () => [...tasks].filter((t) => t.signals)
@@ -96,6 +100,11 @@ function create() {
   }
   function onSignal(sig) {
     if (again) {
+      // The same signal again within a second is the same request, not an impatient second
+      // one: a signal to the process group (systemd's default KillMode, `kill -TERM -pgid`,
+      // Ctrl-C in a terminal) reaches a node:cluster worker once from the group and once
+      // forwarded by its primary, and the copy cut off the handlers.
+      if (sig === signalled && performance.now() - signalledAt < SAME_SIGNAL_MS) return
       // Again while stopping after one nobody else listened for: exit at once.
       reraise(sig)
       return
@@ -109,6 +118,7 @@ function create() {
     }
     if (signalled === null) {
       signalled = sig
+      signalledAt = performance.now()
       process.emitWarning(`wa360: ${sig}: stopping broadcasts and consumers after the work in flight${app ? '' : ' (again to exit at once)'}`)
       for (const t of running) stopTask(t)
     }
