@@ -7,6 +7,7 @@ import http.server
 import json
 import logging
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -143,7 +144,9 @@ def test_broadcast_sends_each_recipient_once_with_progress(tmp_path: Path) -> No
         counts = sb.recipient_counts()
         assert len(counts) == 25 and all(v["accepted"] == 1 for v in counts.values())
         sent = sb.requests(path="/messages")[0]["body"]
-        assert sent["biz_opaque_callback_data"] == f"wa360:{campaign.id}:{sent['to']}"
+        # The campaign, this ledger's own mark, the recipient.
+        key = re.fullmatch(r"wa360:([0-9a-f]{16})\.[0-9a-f]{8}:(\d+)", sent["biz_opaque_callback_data"])
+        assert key and key.groups() == (campaign.id, sent["to"]), sent["biz_opaque_callback_data"]
         # Rerun (a new handle on the same file): nothing is sent again.
         again = c.broadcast(campaign, wa360.Ledger(url, campaign))
         assert again["accepted_this_run"] == 0

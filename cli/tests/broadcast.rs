@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use wa360::broadcast::{Ledger, RecipientState, recipient_key};
+use wa360::broadcast::{Ledger, RecipientState};
 use wa360_sandbox::{BlockingSandbox, Limits, Sandbox};
 
 mod common;
@@ -183,7 +183,7 @@ fn kill_9_halfway_then_rerun_sends_everyone_exactly_once() {
     assert_eq!(entries.len(), N);
     for e in &entries {
         assert_eq!(e.state, RecipientState::Accepted, "{e:?}");
-        let key = recipient_key(l.campaign_id(), &e.to);
+        let key = l.key_for(&e.to);
         assert_eq!(e.wamid.as_ref(), wamid_by_key.get(&key), "{e:?}");
     }
 }

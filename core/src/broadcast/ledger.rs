@@ -154,6 +154,11 @@ pub struct Ledger {
     /// was deleted or replaced since (a later run on the path would send it again).
     file: crate::util::FileId,
     campaign_id: String,
+    /// This ledger's own mark in its keys (`wa360:<campaign>.<nonce>:<to>`), made with the
+    /// file: a status of another ledger of an identical campaign (last week's run of the
+    /// same list) carries the same campaign id, and settled rows this ledger never sent.
+    /// `None` for a ledger an older version made and this one opened only to read.
+    nonce: Option<String>,
     owner: Arc<str>,
     lease: Duration,
 }
@@ -181,12 +186,15 @@ impl std::fmt::Debug for Ledger {
 /// The prefix of every broadcast key in `biz_opaque_callback_data`.
 pub const KEY_PREFIX: &str = "wa360:";
 
-/// The per-recipient key sent in `biz_opaque_callback_data`: `wa360:<campaign>:<to>`.
+/// The per-recipient key of a campaign: `wa360:<campaign>:<to>`. A broadcast sends its
+/// ledger's form, `wa360:<campaign>.<nonce>:<to>` (see [`parse_key`]); this one is what
+/// older versions sent, and statuses carrying it still settle rows.
 pub fn recipient_key(campaign_id: &str, to: &str) -> String {
     format!("{KEY_PREFIX}{campaign_id}:{to}")
 }
 
-/// Split a key into (campaign id, recipient).
+/// Split a key into (campaign id, recipient); the campaign part keeps a ledger's
+/// `.<nonce>`, when the key has one.
 pub fn parse_key(key: &str) -> Option<(&str, &str)> {
     key.strip_prefix(KEY_PREFIX)?.split_once(':')
 }
@@ -587,6 +595,16 @@ impl Ledger {
                 }
             }
         }
+        // Made with the file (or, for a file an older version made, now: its earlier sends
+        // carry keys without one, which still settle rows).
+        let nonce = match get_meta(&tx, "key_nonce")? {
+            Some(n) => n,
+            None => {
+                let n = format!("{:08x}", fastrand::u32(..));
+                set_meta(&tx, "key_nonce", &n)?;
+                n
+            }
+        };
         expire_leases(&tx, now_ms())?;
         tx.commit().map_err(db_err)?;
         Ok(Ledger {
@@ -594,6 +612,7 @@ impl Ledger {
             file: file_id(&path)?,
             path,
             campaign_id: campaign.id().to_string(),
+            nonce: Some(nonce),
             owner: owner_name(),
             lease: IN_FLIGHT_LEASE,
         })
@@ -617,11 +636,13 @@ impl Ledger {
                 format!("{} is not a wa360 campaign ledger", path.display()),
             )
         })?;
+        let nonce = get_meta(&conn, "key_nonce")?;
         Ok(Ledger {
             conn: Arc::new(Mutex::new(conn)),
             file: file_id(&path)?,
             path,
             campaign_id: id,
+            nonce,
             owner: owner_name(),
             lease: IN_FLIGHT_LEASE,
         })
@@ -635,6 +656,14 @@ impl Ledger {
     /// The campaign id stored in the ledger.
     pub fn campaign_id(&self) -> &str {
         &self.campaign_id
+    }
+
+    /// The key a send of this ledger to `to` carries: `wa360:<campaign>.<nonce>:<to>`.
+    pub fn key_for(&self, to: &str) -> String {
+        match &self.nonce {
+            Some(n) => format!("{KEY_PREFIX}{}.{n}:{to}", self.campaign_id),
+            None => recipient_key(&self.campaign_id, to),
+        }
     }
 
     /// The ledger file.
@@ -1086,7 +1115,18 @@ impl Ledger {
         let Some((campaign, to)) = callback_data.and_then(parse_key) else {
             return Ok(Applied::Ignored);
         };
+        let (campaign, nonce) = match campaign.split_once('.') {
+            Some((c, n)) => (c, Some(n)),
+            None => (campaign, None),
+        };
         if campaign != self.campaign_id {
+            return Ok(Applied::Ignored);
+        }
+        // Another ledger's send of the same campaign. (A key without a nonce, from an older
+        // version, is weighed as before: by the row's state alone.)
+        if let (Some(theirs), Some(ours)) = (nonce, &self.nonce)
+            && theirs != ours
+        {
             return Ok(Applied::Ignored);
         }
         let now = now_ms();
@@ -1309,6 +1349,54 @@ mod tests {
         assert_eq!(
             state_of(&l, &to),
             (RecipientState::Accepted, Some("wamid.NEW".into()))
+        );
+    }
+
+    /// A ledger's sends carry its own mark: another ledger of the identical campaign (last
+    /// week's run of the same list) settles none of this one's rows with its statuses, also
+    /// not a row whose send's fate is unknown (a crash while it waited for its slot), which
+    /// then goes out. This ledger's own status, and a key without a mark (an older version's
+    /// send), still settle it.
+    #[test]
+    fn another_ledgers_statuses_of_the_same_campaign_settle_nothing() {
+        let c = campaign();
+        let last_week = Ledger::open(temp_ledger("week1"), &c).unwrap();
+        let l = Ledger::open(temp_ledger("week2"), &c).unwrap();
+        let (a, b) = (c.recipients()[0].to.clone(), c.recipients()[1].to.clone());
+        assert_ne!(last_week.key_for(&a), l.key_for(&a));
+        assert_eq!(parse_key(&l.key_for(&a)).map(|k| k.1), Some(a.as_str()));
+        for to in [&a, &b] {
+            let (claimed, _, _) = l.claim_next().unwrap().unwrap();
+            assert_eq!(&claimed, to);
+            l.mark_unknown(to).unwrap();
+        }
+        let theirs = last_week.key_for(&a);
+        assert_eq!(
+            l.apply_status_fields(Some(&theirs), Some("wamid.LAST"), "read", None)
+                .unwrap(),
+            Applied::Ignored
+        );
+        assert_eq!(state_of(&l, &a), (RecipientState::Unknown, None));
+        let ours = l.key_for(&a);
+        assert_eq!(
+            l.apply_status_fields(Some(&ours), Some("wamid.OURS"), "sent", None)
+                .unwrap(),
+            Applied::Settled
+        );
+        assert_eq!(
+            state_of(&l, &a),
+            (RecipientState::Accepted, Some("wamid.OURS".into()))
+        );
+        assert_eq!(
+            status_for(&l, &c, &b, "wamid.OLD_FORM", "delivered"),
+            Applied::Settled
+        );
+        // The mark is the file's: a second handle on it (another process) has the same.
+        let again = Ledger::open(l.path(), &c).unwrap();
+        assert_eq!(again.key_for(&b), l.key_for(&b));
+        assert_eq!(
+            Ledger::open_existing(l.path()).unwrap().key_for(&b),
+            l.key_for(&b)
         );
     }
 

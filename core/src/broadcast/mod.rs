@@ -8,7 +8,8 @@
 //!
 //! [`crate::client::Client::broadcast`] sends it through the client's governor with a
 //! durable [`Ledger`]: rerunning the same campaign on the same ledger resumes it; a ledger
-//! of another campaign is refused. Each send carries `wa360:<campaign id>:<recipient>` in
+//! of another campaign is refused. Each send carries its ledger's
+//! `wa360:<campaign id>.<mark>:<recipient>` ([`Ledger::key_for`]) in
 //! `biz_opaque_callback_data`. A send whose outcome is unknown (a crash mid-send, or
 //! `outcome_unknown`) is not repeated blindly: status webhooks carrying the key settle it
 //! ([`Ledger::apply_status`] / [`Ledger::apply_webhook`]); only when no status arrived
@@ -1014,7 +1015,7 @@ impl Client {
                 }
                 let client = paced.clone();
                 let ledger = ledger.clone();
-                let key = recipient_key(campaign.id(), &to);
+                let key = ledger.key_for(&to);
                 let template = Arc::clone(&template);
                 let accepted_run = Arc::clone(&accepted_run);
                 let max_wait = options.max_wait;
