@@ -145,8 +145,9 @@ def test_broadcast_sends_each_recipient_once_with_progress(tmp_path: Path) -> No
         assert len(counts) == 25 and all(v["accepted"] == 1 for v in counts.values())
         sent = sb.requests(path="/messages")[0]["body"]
         # The campaign, this ledger's own mark, the recipient.
-        key = re.fullmatch(r"wa360:([0-9a-f]{16})\.[0-9a-f]{8}:(\d+)", sent["biz_opaque_callback_data"])
-        assert key and key.groups() == (campaign.id, sent["to"]), sent["biz_opaque_callback_data"]
+        cb = sent["biz_opaque_callback_data"]
+        key = re.fullmatch(r"wa360:([0-9a-f]{16})\.[0-9a-f]{8}:(\d+)", cb)
+        assert key and key.groups() == (campaign.id, sent["to"]), cb
         # Rerun (a new handle on the same file): nothing is sent again.
         again = c.broadcast(campaign, wa360.Ledger(url, campaign))
         assert again["accepted_this_run"] == 0
