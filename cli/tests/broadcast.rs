@@ -188,6 +188,66 @@ fn kill_9_halfway_then_rerun_sends_everyone_exactly_once() {
     }
 }
 
+/// A run stalled past its rows' leases (SIGSTOP: Ctrl-Z, a frozen container or VM) while
+/// they waited for their send slots: another run takes those rows once their quiet window
+/// has passed and sends them; the stalled run, continued, withdraws its sends of them
+/// instead of sending them a second time.
+#[test]
+fn a_run_stalled_past_its_leases_does_not_send_what_another_run_sent() {
+    const N: usize = 40;
+    let sb = scaled_sandbox(Limits::none());
+    let dir = temp_dir("stall");
+    let csv = write_csv(&dir, N);
+    let ledger = dir.join("ledger.db");
+    let signal = |sig: &str, child: &std::process::Child| {
+        let ok = Command::new("kill")
+            .args([sig, &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(ok.success());
+    };
+    // One send a second: most of its 16 claimed rows wait for their slots.
+    let stalled = spawn_broadcast(
+        &sb,
+        &csv,
+        &ledger,
+        "--mps 1 --pair-interval 0 --unknown-window 3",
+    );
+    wait_accepted(&sb, 2);
+    // Stopped outside a write of the ledger: one stopped inside it would hold every other
+    // process off (as SQLite does), and the other run would fail on its busy timeout.
+    loop {
+        signal("-STOP", &stalled);
+        let c = rusqlite::Connection::open(&ledger).unwrap();
+        c.busy_timeout(Duration::from_millis(300)).unwrap();
+        if c.execute_batch("BEGIN IMMEDIATE; ROLLBACK;").is_ok() {
+            break;
+        }
+        signal("-CONT", &stalled);
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // Past the 10 s lease of the rows it claimed.
+    std::thread::sleep(Duration::from_secs(12));
+    let other = broadcast_cmd(&sb, &csv, &ledger, "--pair-interval 0 --unknown-window 3")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&other.stdout);
+    signal("-CONT", &stalled);
+    assert!(
+        other.status.success(),
+        "{text}\n{}",
+        String::from_utf8_lossy(&other.stderr)
+    );
+    assert!(text.contains(&format!("accepted {N}, failed 0")), "{text}");
+    let out = stalled.wait_with_output().unwrap();
+    each_accepted_once(&sb, N);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// Two `wa360 broadcast` processes on one ledger (a second run started while the first
 /// sends): the second leaves the rows the first is sending alone, the two share the
 /// recipients, and every recipient gets exactly one message.

@@ -885,15 +885,15 @@ impl Ledger {
     }
 
     /// Renew the leases of the rows this handle is sending (`recipients`); a row it no
-    /// longer holds is left alone. Returns how many were renewed. With `run`, that run is
+    /// longer holds is left alone. Returns those renewed. With `run`, that run is
     /// also marked alive ([`Ledger::begin_run`]), in the same transaction: one write lock
     /// and one commit per tick of the renewal task, never a heartbeat that holds up a lease.
-    pub(crate) fn renew(&self, run: Option<&str>, recipients: &[String]) -> Result<usize> {
+    pub(crate) fn renew(&self, run: Option<&str>, recipients: &[String]) -> Result<Vec<String>> {
         let now = now_ms();
         let until = now.saturating_add(ms(self.lease));
         let mut conn = self.lock();
         let tx = conn.transaction().map_err(db_err)?;
-        let mut n = 0;
+        let mut renewed = Vec::new();
         if let Some(run) = run {
             tx.execute(
                 "UPDATE runs SET seen_ms = ?2 WHERE run = ?1",
@@ -909,13 +909,17 @@ impl Ledger {
                 )
                 .map_err(db_err)?;
             for to in recipients {
-                n += st
+                if st
                     .execute(params![until, to, &*self.owner])
-                    .map_err(db_err)?;
+                    .map_err(db_err)?
+                    > 0
+                {
+                    renewed.push(to.clone());
+                }
             }
         }
         tx.commit().map_err(db_err)?;
-        Ok(n)
+        Ok(renewed)
     }
 
     /// The lease of the rows this handle claims (tests shorten it).
@@ -1670,11 +1674,12 @@ mod tests {
         while std::time::Instant::now() < until {
             assert_eq!(
                 live.renew(None, std::slice::from_ref(&live_row)).unwrap(),
-                1
+                std::slice::from_ref(&live_row)
             );
-            assert_eq!(
-                live.renew(None, std::slice::from_ref(&dead_row)).unwrap(),
-                0
+            assert!(
+                live.renew(None, std::slice::from_ref(&dead_row))
+                    .unwrap()
+                    .is_empty()
             );
             std::thread::sleep(Duration::from_millis(100));
         }

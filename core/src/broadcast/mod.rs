@@ -494,6 +494,16 @@ impl BroadcastOptions {
     }
 }
 
+/// A row this run is sending.
+struct Sending {
+    /// Claims of it under way (a row whose lease ran out may be claimed again by this run
+    /// while its first send is still finishing).
+    n: usize,
+    /// Until when its lease is known to hold: the claim, or the last renewal that renewed
+    /// it, plus the lease (measured from before the call).
+    until: Instant,
+}
+
 /// What the result of one send means for the ledger.
 enum Outcome {
     Accepted(String),
@@ -798,17 +808,27 @@ impl Client {
         // `unknown`, as a crashed one's do).
         // (A row whose lease ran out may be claimed again by this run while its first send
         // is still finishing: counted per claim.)
-        let sending: Arc<std::sync::Mutex<HashMap<String, usize>>> = Arc::default();
+        let sending: Arc<std::sync::Mutex<HashMap<String, Sending>>> = Arc::default();
+        let lease = ledger.lease();
         let _renewal = Renewal(tokio::spawn({
             let (ledger, sending, run) = (ledger.clone(), Arc::clone(&sending), Arc::clone(&run));
             async move {
-                let every = ledger.lease() / 5;
+                let every = lease / 5;
                 loop {
                     tokio::time::sleep(every).await;
                     let rows: Vec<String> = lock(&sending).keys().cloned().collect();
                     let (l, run) = (ledger.clone(), Arc::clone(&run));
-                    // A failed renewal is tried again at the next tick.
-                    let _ = blocking(move || l.renew(Some(&run), &rows)).await;
+                    let asked = Instant::now();
+                    // A failed renewal is tried again at the next tick; only the rows it
+                    // renewed are known to be held longer.
+                    if let Ok(renewed) = blocking(move || l.renew(Some(&run), &rows)).await {
+                        let mut sending = lock(&sending);
+                        for to in renewed {
+                            if let Some(s) = sending.get_mut(&to) {
+                                s.until = s.until.max(asked + lease);
+                            }
+                        }
+                    }
                 }
             }
         }));
@@ -973,9 +993,13 @@ impl Client {
                 let l = ledger.clone();
                 let sending_now = Arc::clone(&sending);
                 let claimed = blocking(move || {
+                    let until = Instant::now() + lease;
                     let row = l.claim_next()?;
                     if let Some((to, _, _)) = &row {
-                        *lock(&sending_now).entry(to.clone()).or_default() += 1;
+                        let mut sending = lock(&sending_now);
+                        let s = sending.entry(to.clone()).or_insert(Sending { n: 0, until });
+                        s.n += 1;
+                        s.until = s.until.max(until);
                     }
                     Ok(row)
                 })
@@ -1023,13 +1047,23 @@ impl Client {
                 let max_outage = options.max_outage;
                 let sending = Arc::clone(&sending);
                 let hold = Arc::clone(&hold);
-                let go = Arc::clone(&go);
                 let halted = Arc::clone(&halted);
+                // The run's `go`, and this row's lease known to hold a while longer: a run
+                // stalled past it (SIGSTOP, a frozen container or VM) must not send a row
+                // that another run may have taken and sent since.
+                let go = {
+                    let (go, sending, to) = (Arc::clone(&go), Arc::clone(&sending), to.clone());
+                    move || {
+                        go() && lock(&sending)
+                            .get(&to)
+                            .is_some_and(|s| Instant::now() + lease / 5 < s.until)
+                    }
+                };
                 tasks.spawn(async move {
                     let _permit = permit;
                     let msg = template_message(&template.0, &template.1, &to, &params, &key);
                     let tried = Instant::now();
-                    let result = client.send_within_while(&msg, max_wait, &*go).await;
+                    let result = client.send_within_while(&msg, max_wait, &go).await;
                     let tried = tried.elapsed();
                     let (result, halt) = match result {
                         Err(e) if halts_campaign(&e) => {
@@ -1095,9 +1129,9 @@ impl Client {
                             }
                         };
                         let mut sending = lock(&sending);
-                        if let Some(n) = sending.get_mut(&to) {
-                            *n -= 1;
-                            if *n == 0 {
+                        if let Some(s) = sending.get_mut(&to) {
+                            s.n -= 1;
+                            if s.n == 0 {
                                 sending.remove(&to);
                             }
                         }
