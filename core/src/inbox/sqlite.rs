@@ -15,6 +15,7 @@
 //! so no second serialisation format exists to drift from it).
 
 use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -94,6 +95,10 @@ struct Shared {
     conn: Mutex<(Gated<Connection>, bool)>,
     /// Deliveries waiting to be stored (group commit, see [`Inbox::accept`]).
     waiting: Mutex<Vec<Arc<AcceptJob>>>,
+    /// The last write on `conn` waited out the busy timeout (another process holds the
+    /// file's write lock); cleared by the next write that goes through. See
+    /// [`SqliteInbox::write_with`].
+    stalled: AtomicBool,
     opts: InboxOptions,
     /// Bumped and notified whenever this process stores or frees an event.
     signal: Signal,
@@ -256,6 +261,7 @@ impl SqliteInbox {
             shared: Arc::new(Shared {
                 conn: Mutex::new((Gated::new(conn), true)),
                 waiting: Mutex::new(Vec::new()),
+                stalled: AtomicBool::new(false),
                 signal: Signal::new(),
                 pruned: PruneClock::new(),
                 parsed: ParsedBodies::new(),
@@ -346,6 +352,22 @@ impl SqliteInbox {
         f: impl FnOnce(&rusqlite::Transaction<'_>) -> rusqlite::Result<T>,
     ) -> Result<T> {
         let mut guard = lock_inside(&self.shared.conn);
+        // Deliveries first while another process holds the file: each write on this
+        // connection may wait out the busy timeout, and a delivery queued behind the
+        // consumers' acks, renewals and claims waited for all of them (20 s before its 503
+        // with the defaults), so 360dialog timed out instead of hearing 503. A consumer's
+        // write fails at once then; its ack is told again at the next renewal, a claim is
+        // tried again. (Deliveries, dead-letter replays and drops still wait: `durable`.)
+        if !durable
+            && self.shared.stalled.load(Ordering::SeqCst)
+            && !lock(&self.shared.waiting).is_empty()
+        {
+            return Err(Error::Store(format!(
+                "{what} inbox {}: the file is locked by another process past the busy \
+                 timeout; deliveries waiting to be stored go first",
+                self.shared.label
+            )));
+        }
         self.write_on(&mut guard, durable, what, f)
     }
 
@@ -357,7 +379,15 @@ impl SqliteInbox {
         what: &str,
         f: impl FnOnce(&rusqlite::Transaction<'_>) -> rusqlite::Result<T>,
     ) -> Result<T> {
-        let fail = |e| store_error(&self.shared.label, what, e);
+        let fail = |e: rusqlite::Error| {
+            if matches!(
+                e.sqlite_error_code(),
+                Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+            ) {
+                self.shared.stalled.store(true, Ordering::SeqCst);
+            }
+            store_error(&self.shared.label, what, e)
+        };
         let (conn, full) = held;
         if *full != durable {
             conn.execute_batch(if durable {
@@ -373,6 +403,7 @@ impl SqliteInbox {
             .map_err(fail)?;
         let out = f(&tx).map_err(fail)?;
         tx.commit().map_err(fail)?;
+        self.shared.stalled.store(false, Ordering::SeqCst);
         Ok(out)
     }
 

@@ -946,3 +946,57 @@ fn an_ack_after_close_goes_to_the_store() {
     assert!(c.ack(&held[1].id).unwrap(), "the late handler's ack");
     assert_eq!(inbox.stats().unwrap().handled, 1);
 }
+
+/// While another process holds the file, a delivery is answered (refused: 503) after about
+/// two busy timeouts, not after every ack, renewal and claim of this process's consumers
+/// queued ahead of it, each waiting one (six consumers' acks: 3.5 s here, 20 s with the
+/// defaults and a backlog, when 360dialog has long given up and sees a timeout).
+#[test]
+fn a_delivery_while_the_file_is_locked_does_not_wait_behind_the_consumers_writes() {
+    let path = temp_path("deliveries-first");
+    let inbox = open(&format!("sqlite://{path}?busy_timeout_ms=500")).unwrap();
+    let consumers: Vec<_> = (0..6)
+        .map(|i| {
+            accept(
+                &*inbox,
+                &testing::inbound_text(&format!("14{i}"), "x", &format!("wamid.DF{i}")),
+            );
+            let c = Consumer::new(Arc::clone(&inbox));
+            let got = c.next(1, Duration::from_secs(1)).unwrap();
+            assert_eq!(got.len(), 1);
+            (c, got[0].id.clone())
+        })
+        .collect();
+    let holder = rusqlite::Connection::open(&path).unwrap();
+    holder.execute_batch("BEGIN IMMEDIATE;").unwrap();
+    let acks: Vec<_> = consumers
+        .into_iter()
+        .map(|(c, id)| std::thread::spawn(move || c.ack(&id)))
+        .collect();
+    // The acks queue on this process's connection, the first waiting in SQLite.
+    std::thread::sleep(Duration::from_millis(100));
+    let started = std::time::Instant::now();
+    let e = super::testing::accept_json(
+        &*inbox,
+        &testing::inbound_text("150", "x", "wamid.DELIVERY"),
+    )
+    .unwrap_err();
+    let took = started.elapsed();
+    assert_eq!(e.code(), crate::ErrorCode::Store, "{e}");
+    // The ack under way (up to 500 ms), then its own wait (500 ms).
+    assert!(
+        took < Duration::from_millis(1600),
+        "answered after {took:?}"
+    );
+    holder.execute_batch("COMMIT;").unwrap();
+    for a in acks {
+        let _ = a.join().unwrap();
+    }
+    // Redelivered once the file is free: stored.
+    let ok = super::testing::accept_json(
+        &*inbox,
+        &testing::inbound_text("150", "x", "wamid.DELIVERY"),
+    )
+    .unwrap();
+    assert_eq!(ok.events.len(), 1);
+}
