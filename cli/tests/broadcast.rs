@@ -57,6 +57,15 @@ fn write_csv(dir: &std::path::Path, n: usize) -> PathBuf {
     p
 }
 
+/// A sandbox without limits (time scale 0.01), and in a new directory a recipients file of
+/// `n` rows and the path of a ledger file not made yet.
+fn unlimited_campaign(name: &str, n: usize) -> (BlockingSandbox, PathBuf, PathBuf) {
+    let sb = scaled_sandbox(Limits::none());
+    let dir = temp_dir(name);
+    let csv = write_csv(&dir, n);
+    (sb, csv, dir.join("ledger.db"))
+}
+
 /// `wa360 broadcast` of the template `order_update` to `csv` on the ledger file `ledger`,
 /// against `sb`, with the options `extra` (shell-quoted), output unseen.
 fn broadcast_cmd(
@@ -195,17 +204,7 @@ fn kill_9_halfway_then_rerun_sends_everyone_exactly_once() {
 #[test]
 fn a_run_stalled_past_its_leases_does_not_send_what_another_run_sent() {
     const N: usize = 40;
-    let sb = scaled_sandbox(Limits::none());
-    let dir = temp_dir("stall");
-    let csv = write_csv(&dir, N);
-    let ledger = dir.join("ledger.db");
-    let signal = |sig: &str, child: &std::process::Child| {
-        let ok = Command::new("kill")
-            .args([sig, &child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(ok.success());
-    };
+    let (sb, csv, ledger) = unlimited_campaign("stall", N);
     // One send a second: most of its 16 claimed rows wait for their slots.
     let stalled = spawn_broadcast(
         &sb,
@@ -217,13 +216,13 @@ fn a_run_stalled_past_its_leases_does_not_send_what_another_run_sent() {
     // Stopped outside a write of the ledger: one stopped inside it would hold every other
     // process off (as SQLite does), and the other run would fail on its busy timeout.
     loop {
-        signal("-STOP", &stalled);
+        signal(&stalled, "-STOP");
         let c = rusqlite::Connection::open(&ledger).unwrap();
         c.busy_timeout(Duration::from_millis(300)).unwrap();
         if c.execute_batch("BEGIN IMMEDIATE; ROLLBACK;").is_ok() {
             break;
         }
-        signal("-CONT", &stalled);
+        signal(&stalled, "-CONT");
         std::thread::sleep(Duration::from_millis(50));
     }
     // Past the 10 s lease of the rows it claimed.
@@ -232,7 +231,7 @@ fn a_run_stalled_past_its_leases_does_not_send_what_another_run_sent() {
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&other.stdout);
-    signal("-CONT", &stalled);
+    signal(&stalled, "-CONT");
     assert!(
         other.status.success(),
         "{text}\n{}",
@@ -306,21 +305,26 @@ fn bad_csv_is_refused_before_anything_is_sent() {
             "duplicate recipient",
         ),
     ];
-    for (csv, place, rule) in cases {
-        let p = dir.join("bad.csv");
-        std::fs::write(&p, csv).unwrap();
+    // Refused with exit 2 and no ledger made: the error text.
+    let refused = |template: &str, lang: &str, csv: &std::path::Path| {
         let out = bin(&sb)
-            .args(["broadcast", "--template", "t", "--lang", "en"])
+            .args(["broadcast", "--template", template, "--lang", lang])
             .arg("--recipients")
-            .arg(&p)
+            .arg(csv)
             .arg("--ledger")
             .arg(format!("sqlite://{}", dir.join("l.db").display()))
             .output()
             .unwrap();
-        let err = String::from_utf8_lossy(&out.stderr);
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
         assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(!dir.join("l.db").exists(), "a ledger was made: {err}");
+        err
+    };
+    for (csv, place, rule) in cases {
+        let p = dir.join("bad.csv");
+        std::fs::write(&p, csv).unwrap();
+        let err = refused("t", "en", &p);
         assert!(err.contains(place) && err.contains(rule), "{err}");
-        assert!(!dir.join("l.db").exists(), "no ledger for a refused CSV");
     }
     // A bad template name or language is named as such, not as a cell of the CSV.
     let good = write_csv(&dir, 3);
@@ -328,21 +332,8 @@ fn bad_csv_is_refused_before_anything_is_sent() {
         ("Order-Update", "en_US", "`template`"),
         ("order_update", "en US!", "`language`"),
     ] {
-        let out = bin(&sb)
-            .args(["broadcast", "--template", template, "--lang", lang])
-            .arg("--recipients")
-            .arg(&good)
-            .arg("--ledger")
-            .arg(format!("sqlite://{}", dir.join("l.db").display()))
-            .output()
-            .unwrap();
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "{err}");
+        let err = refused(template, lang, &good);
         assert!(err.contains(field) && !err.contains("row"), "{err}");
-        assert!(
-            !dir.join("l.db").exists(),
-            "no ledger for a refused campaign"
-        );
     }
     assert!(sb.control().requests().is_empty(), "nothing was sent");
 
@@ -371,10 +362,7 @@ fn bad_csv_is_refused_before_anything_is_sent() {
 /// every recipient took one refused request and was failed for good, and the run exited 0.)
 #[test]
 fn a_refused_key_or_a_missing_template_ends_the_run_with_everyone_pending() {
-    let sb = scaled_sandbox(Limits::none());
-    let dir = temp_dir("halt");
-    let csv = write_csv(&dir, 40);
-    let ledger = dir.join("ledger.db");
+    let (sb, csv, ledger) = unlimited_campaign("halt", 40);
     let all_pending = || {
         let entries = Ledger::open_existing(&ledger).unwrap().entries().unwrap();
         assert_eq!(entries.len(), 40);
@@ -483,10 +471,7 @@ fn start_in_holds_every_send_back() {
 /// reachable) with every recipient pending and no attempt counted.
 #[test]
 fn max_outage_ends_a_run_that_cannot_reach_the_api_with_everyone_pending() {
-    let sb = scaled_sandbox(Limits::none());
-    let dir = temp_dir("outage");
-    let csv = write_csv(&dir, 3);
-    let ledger = dir.join("ledger.db");
+    let (sb, csv, ledger) = unlimited_campaign("outage", 3);
     // Port 1: outside the range the system hands out, so no other test's server takes it
     // (a port bound and let go could be, and the sends would reach that server).
     let out = broadcast_cmd(&sb, &csv, &ledger, "--max-outage 1.5 --pair-interval 0")
@@ -634,8 +619,13 @@ fn stop_then_settle_unknowns_with_apply_status() {
 
 /// `kill -INT` to `child` (Ctrl-C).
 fn interrupt(child: &std::process::Child) {
+    signal(child, "-INT");
+}
+
+/// `kill <sig>` to `child`.
+fn signal(child: &std::process::Child, sig: &str) {
     let status = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
+        .args([sig, &child.id().to_string()])
         .status()
         .unwrap();
     assert!(status.success());
@@ -656,10 +646,7 @@ fn a_shared_governor_store_paces_the_run_with_the_other_processes() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let other = wa360::governor::open_store(&store_url).unwrap();
     rt.block_on(other.block_for("n:default", Duration::from_secs(30), Duration::ZERO, None));
-    let sb = scaled_sandbox(Limits::none());
-    let dir = temp_dir("gov-store");
-    let csv = write_csv(&dir, 5);
-    let ledger = dir.join("ledger.db");
+    let (sb, csv, ledger) = unlimited_campaign("gov-store", 5);
     let mut cmd = broadcast_cmd(&sb, &csv, &ledger, "--mps 5 --pair-interval 0");
     let child = cmd
         .env("WA360_GOVERNOR_STORE", &store_url)
@@ -751,10 +738,7 @@ fn ctrl_c_on_one_of_two_processes_leaves_the_other_running() {
 #[test]
 fn an_operators_pause_holds_a_run_started_later() {
     const N: usize = 30;
-    let sb = scaled_sandbox(Limits::none());
-    let dir = temp_dir("pause");
-    let csv = write_csv(&dir, N);
-    let ledger = dir.join("ledger.db");
+    let (sb, csv, ledger) = unlimited_campaign("pause", N);
     let ledger_url = format!("sqlite://{}", ledger.display());
     let control = |what: &str| {
         let out = bin(&sb)

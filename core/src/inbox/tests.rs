@@ -881,17 +881,22 @@ fn a_shutdown_while_the_file_is_locked_waits_one_busy_timeout_not_one_per_handle
     assert_eq!(again.len(), 7, "{again:?}");
 }
 
-/// A store that refused a call before the shutdown, and takes calls again: the outcomes of
-/// the handlers that return during the grace go to it (a refusal before the stop left them
-/// all kept in memory, told only by close's one try, and lost with it).
-#[test]
-fn after_a_refusal_before_the_shutdown_the_outcomes_during_the_grace_reach_the_store() {
-    let path = temp_path("stale-failing");
+/// A SQLite inbox (30 s lease, 200 ms busy timeout) with two events of two conversations,
+/// a consumer holding both, and another connection holding the file's write lock.
+fn two_held_then_locked(
+    name: &str,
+) -> (
+    Arc<dyn Inbox>,
+    Consumer,
+    Vec<Delivery>,
+    rusqlite::Connection,
+) {
+    let path = temp_path(name);
     let inbox = open(&format!(
         "sqlite://{path}?lease_ms=30000&busy_timeout_ms=200"
     ))
     .unwrap();
-    for (from, id) in [("121", "wamid.SF0"), ("122", "wamid.SF1")] {
+    for (from, id) in [("121", "wamid.TH0"), ("122", "wamid.TH1")] {
         accept(&*inbox, &testing::inbound_text(from, "x", id));
     }
     let c = Consumer::new(Arc::clone(&inbox));
@@ -899,6 +904,15 @@ fn after_a_refusal_before_the_shutdown_the_outcomes_during_the_grace_reach_the_s
     assert_eq!(held.len(), 2);
     let holder = rusqlite::Connection::open(&path).unwrap();
     holder.execute_batch("BEGIN IMMEDIATE;").unwrap();
+    (inbox, c, held, holder)
+}
+
+/// A store that refused a call before the shutdown, and takes calls again: the outcomes of
+/// the handlers that return during the grace go to it (a refusal before the stop left them
+/// all kept in memory, told only by close's one try, and lost with it).
+#[test]
+fn after_a_refusal_before_the_shutdown_the_outcomes_during_the_grace_reach_the_store() {
+    let (inbox, c, held, holder) = two_held_then_locked("stale-failing");
     assert!(
         c.ack(&held[0].id).is_err(),
         "acked while the file was locked"
@@ -920,19 +934,7 @@ fn after_a_refusal_before_the_shutdown_the_outcomes_during_the_grace_reach_the_s
 /// once with the outcome kept nowhere.
 #[test]
 fn an_ack_after_close_goes_to_the_store() {
-    let path = temp_path("after-close");
-    let inbox = open(&format!(
-        "sqlite://{path}?lease_ms=30000&busy_timeout_ms=200"
-    ))
-    .unwrap();
-    for (from, id) in [("131", "wamid.AC0"), ("132", "wamid.AC1")] {
-        accept(&*inbox, &testing::inbound_text(from, "x", id));
-    }
-    let c = Consumer::new(Arc::clone(&inbox));
-    let held = c.next(2, Duration::from_secs(1)).unwrap();
-    assert_eq!(held.len(), 2);
-    let holder = rusqlite::Connection::open(&path).unwrap();
-    holder.execute_batch("BEGIN IMMEDIATE;").unwrap();
+    let (inbox, c, held, holder) = two_held_then_locked("after-close");
     c.stop();
     assert!(c.ack(&held[0].id).is_err());
     let closed = c.close();
