@@ -308,6 +308,8 @@ export declare class Ledger {
   resume(): void
   /** Ask a running broadcast to stop after the sends in flight. */
   stop(): void
+  /** Put the failed recipients back to pending for the next run; returns how many. */
+  retryFailed(): number
   /** `running`, `paused`, `stopped` or `done`. */
   runState(): string
 }

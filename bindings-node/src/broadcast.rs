@@ -270,6 +270,15 @@ impl JsLedger {
     pub fn stop(&self, env: Env) -> napi::Result<()> {
         guard(&env, || self.inner.stop())
     }
+    /// Put the failed recipients back to pending for the next run; returns how many.
+    #[napi]
+    pub fn retry_failed(&self, env: Env) -> napi::Result<u32> {
+        guard(&env, || {
+            self.inner
+                .retry_failed()
+                .map(|n| n.min(u32::MAX as u64) as u32)
+        })
+    }
     /// `running`, `paused`, `stopped` or `done`.
     #[napi]
     pub fn run_state(&self, env: Env) -> napi::Result<String> {

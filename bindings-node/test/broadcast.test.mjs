@@ -212,3 +212,26 @@ test('a relative ledger path is refused (another file in each working directory)
     process.chdir(cwd)
   }
 })
+
+test('retryFailed puts the failed recipients back for the next run', async () => {
+  const sb = await Sandbox.start({ timeScale: 0.01 })
+  try {
+    const campaign = Campaign.fromCsv('order_update', 'en_US', csv(4))
+    const ledger = new Ledger(ledgerUrl(), campaign)
+    // Refused for the recipient (not on WhatsApp): failed, the run goes on and completes.
+    sb.fault('meta_error', { code: 131026, count: 0 })
+    const first = await governed(sb).broadcast(campaign, ledger)
+    assert.equal(first.complete, true)
+    assert.equal(first.counts.failed, 4)
+    assert.equal(ledger.retryFailed(), 4)
+    assert.equal(ledger.counts().pending, 4)
+    assert.ok(ledger.entries().every((e) => e.attempts === 0))
+    sb.clearFaults()
+    const again = await governed(sb).broadcast(campaign, ledger)
+    assert.equal(again.counts.accepted, 4)
+    assert.equal(again.acceptedThisRun, 4)
+    assert.equal(ledger.retryFailed(), 0)
+  } finally {
+    await sb.stop()
+  }
+})

@@ -230,6 +230,10 @@ impl PyLedger {
     fn stop(&self) -> PyResult<()> {
         guard(|| self.get().and_then(|l| l.stop()).py_err())
     }
+    /// Put the failed recipients back to pending for the next run; returns how many.
+    fn retry_failed(&self) -> PyResult<u64> {
+        guard(|| self.get().and_then(|l| l.retry_failed()).py_err())
+    }
     /// `running`, `paused`, `stopped` or `done`.
     fn run_state(&self) -> PyResult<String> {
         guard(|| self.get().and_then(|l| l.run_state()).py_err())

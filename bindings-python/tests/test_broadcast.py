@@ -156,6 +156,24 @@ def test_broadcast_sends_each_recipient_once_with_progress(tmp_path: Path) -> No
         assert {e["state"] for e in entries} == {"accepted"}
 
 
+def test_retry_failed_puts_failed_recipients_back_for_the_next_run(tmp_path: Path) -> None:
+    with Sandbox(time_scale=0.01) as sb:
+        c = governed(sb)
+        campaign = wa360.Campaign.from_csv("order_update", "en_US", csv_text(4))
+        ledger = wa360.Ledger(f"sqlite:///{tmp_path / 'ledger.db'}", campaign)
+        # Refused for the recipient (not on WhatsApp): failed, the run goes on and completes.
+        sb.fault("meta_error", code=131026, count=0)
+        first = c.broadcast(campaign, ledger)
+        assert first["complete"] is True and first["counts"]["failed"] == 4
+        assert ledger.retry_failed() == 4
+        assert ledger.counts()["pending"] == 4
+        assert all(e["attempts"] == 0 for e in ledger.entries())
+        sb.clear_faults()
+        again = c.broadcast(campaign, ledger)
+        assert again["counts"]["accepted"] == 4 and again["accepted_this_run"] == 4
+        assert ledger.retry_failed() == 0
+
+
 def test_a_relative_ledger_path_is_refused_and_an_absolute_one_survives_a_chdir(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -136,6 +136,8 @@ enum BroadcastCmd {
     Resume(LedgerArg),
     /// Ask a running broadcast to stop after the sends in flight (rerun to resume).
     Stop(LedgerArg),
+    /// Put the failed recipients back to pending, for the next run to send.
+    RetryFailed(LedgerArg),
     /// Apply status webhooks to the ledger: webhook POST bodies, one JSON document per
     /// line (or one document), from a file or stdin.
     ApplyStatus {
@@ -186,6 +188,11 @@ fn run_cmd(cmd: BroadcastCmd) -> CliResult {
         BroadcastCmd::Pause(l) => request(&l, Ledger::pause, "pause"),
         BroadcastCmd::Resume(l) => request(&l, Ledger::resume, "resume"),
         BroadcastCmd::Stop(l) => request(&l, Ledger::stop, "stop"),
+        BroadcastCmd::RetryFailed(l) => {
+            let n = open_existing(&l)?.retry_failed()?;
+            outln!("{n} failed recipient(s) back to pending: run the broadcast again to send them");
+            Ok(())
+        }
         BroadcastCmd::ApplyStatus { ledger, file } => {
             let ledger = open_existing(&ledger)?;
             let text = read_text(&file)?;

@@ -427,6 +427,43 @@ fn a_refused_key_or_a_missing_template_ends_the_run_with_everyone_pending() {
     each_accepted_once(&sb, 40);
 }
 
+/// A refusal for one recipient (not on WhatsApp) fails that row and the run completes;
+/// `wa360 broadcast retry-failed` puts the failed rows back, and the next run sends them.
+#[test]
+fn retry_failed_puts_the_failed_recipients_back_for_the_next_run() {
+    let (sb, csv, ledger) = unlimited_campaign("retry-failed", 5);
+    sb.control()
+        .add_fault_json(
+            serde_json::json!({"method": "POST", "path": "/messages", "count": 0,
+            "fault": {"kind": "meta_error", "code": 131026}}),
+        )
+        .unwrap();
+    let out = broadcast_cmd(&sb, &csv, &ledger, "--pair-interval 0")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("accepted 0, failed 5"), "{text}");
+    let url = format!("sqlite://{}", ledger.display());
+    let out = bin(&sb)
+        .args(["broadcast", "retry-failed", "--ledger", &url])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains("5 failed recipient(s) back to pending"),
+        "{text}"
+    );
+    sb.control().clear_faults();
+    let out = broadcast_cmd(&sb, &csv, &ledger, "--pair-interval 0")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("accepted 5, failed 0"), "{text}");
+    each_accepted_once(&sb, 5);
+}
+
 /// `--start-in` holds every send back until that many seconds after the start (the
 /// core's `BroadcastOptions::starting_in`).
 #[test]

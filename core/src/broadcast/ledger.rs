@@ -747,6 +747,23 @@ impl Ledger {
         set_meta(&self.lock(), "run_state", "stopped")
     }
 
+    /// Put every `failed` recipient back to `pending`, its attempts and error cleared, for
+    /// the next run to send (after the cause is fixed: a recipient who was not on WhatsApp,
+    /// a parameter corrected in a new campaign is a new campaign). Returns how many. Safe
+    /// beside a running broadcast: it then sends them too.
+    pub fn retry_failed(&self) -> Result<u64> {
+        let n = self
+            .lock()
+            .execute(
+                "UPDATE recipients SET state = 'pending', attempts = 0, error_code = NULL, \
+                 api_code = NULL, next_attempt_ms = 0, unknown_since_ms = NULL, updated_ms = ?1 \
+                 WHERE state = 'failed'",
+                [now_ms()],
+            )
+            .map_err(db_err)?;
+        Ok(n as u64)
+    }
+
     /// A run starts on this ledger under the name `run`: it is listed as live, and the run
     /// state becomes `running` unless an operator paused the campaign ([`Ledger::pause`]):
     /// a pause holds every run, a new one included, until [`Ledger::resume`]. A `stopped`
