@@ -748,9 +748,9 @@ impl Ledger {
     }
 
     /// Put every `failed` recipient back to `pending`, its attempts and error cleared, for
-    /// the next run to send (after the cause is fixed: a recipient who was not on WhatsApp,
-    /// a parameter corrected in a new campaign is a new campaign). Returns how many. Safe
-    /// beside a running broadcast: it then sends them too.
+    /// the next run to send once the cause is gone (a recipient who was not on WhatsApp
+    /// then; a corrected parameter is an edited recipients file, so a new campaign with a
+    /// new ledger). Returns how many. Safe beside a running broadcast: it sends them too.
     pub fn retry_failed(&self) -> Result<u64> {
         let n = self
             .lock()
