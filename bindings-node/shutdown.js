@@ -91,6 +91,9 @@ function create() {
   // shell would report it. A listener of the app that heard it ends the process itself: its
   // cleanup is never cut off.
   function reraise(sig) {
+    // Our own signal is no copy of the first: a listener put back meanwhile (a task
+    // tracked again before Node emits it, signal-exit still listening) must act on it.
+    signalledAt = -Infinity
     uninstall()
     const app = appListens(sig)
     process.kill(process.pid, sig)
@@ -119,7 +122,7 @@ function create() {
     if (signalled === null) {
       signalled = sig
       signalledAt = performance.now()
-      process.emitWarning(`wa360: ${sig}: stopping broadcasts and consumers after the work in flight${app ? '' : ' (again to exit at once)'}`)
+      process.emitWarning(`wa360: ${sig}: stopping broadcasts and consumers after the work in flight${app ? '' : ' (again to exit at once, a second later)'}`)
       for (const t of running) stopTask(t)
     }
     if (app) return // the app ends the process (after `await settled()`)
