@@ -30,7 +30,7 @@ column, no duplicate recipient); an error names the row and the column.
 The ledger (sqlite:///PATH) records each recipient: pending, in_flight, accepted (wamid),
 failed (code) or unknown. Run the same command again to resume: accepted recipients are
 never sent again. A send whose outcome is unknown (crash, lost answer) carries the key
-wa360:<campaign>:<number> in biz_opaque_callback_data and waits for a status webhook with
+wa360:<campaign>.<ledger mark>:<number> in biz_opaque_callback_data and waits for a status webhook with
 that key (--listen, or `wa360 broadcast apply-status`); only if none arrives within
 --unknown-window is it sent again. A ledger of another campaign is refused.
 

@@ -391,6 +391,13 @@ fn a_refused_key_or_a_missing_template_ends_the_run_with_everyone_pending() {
     );
     assert!(!err.contains("wrong-key-4821"), "{err}");
     all_pending();
+    // No longer listed as a live run of the ledger: listed, it kept a Ctrl-C of another run
+    // from marking the campaign stopped until its heartbeat aged out.
+    let live: i64 = rusqlite::Connection::open(&ledger)
+        .unwrap()
+        .query_row("SELECT COUNT(*) FROM runs", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(live, 0, "the ended run is still listed");
     let refused = sends();
     assert!(
         refused <= 4,

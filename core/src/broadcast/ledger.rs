@@ -186,9 +186,10 @@ impl std::fmt::Debug for Ledger {
 /// The prefix of every broadcast key in `biz_opaque_callback_data`.
 pub const KEY_PREFIX: &str = "wa360:";
 
-/// The per-recipient key of a campaign: `wa360:<campaign>:<to>`. A broadcast sends its
-/// ledger's form, `wa360:<campaign>.<nonce>:<to>` (see [`parse_key`]); this one is what
-/// older versions sent, and statuses carrying it still settle rows.
+/// The per-recipient key of a campaign in the form older versions sent,
+/// `wa360:<campaign>:<to>`; statuses carrying it still settle rows. A broadcast now sends
+/// its ledger's form, `wa360:<campaign>.<mark>:<to>`: use [`Ledger::key_for`] to match
+/// statuses to sends.
 pub fn recipient_key(campaign_id: &str, to: &str) -> String {
     format!("{KEY_PREFIX}{campaign_id}:{to}")
 }
@@ -789,6 +790,15 @@ impl Ledger {
             set_meta(&tx, "run_state", "running")?;
         }
         tx.commit().map_err(db_err)
+    }
+
+    /// The run `run` ended with an error: no longer listed as live (the summary and the
+    /// run state stay as they were).
+    pub(crate) fn leave_run(&self, run: &str) -> Result<()> {
+        self.lock()
+            .execute("DELETE FROM runs WHERE run = ?1", [run])
+            .map(|_| ())
+            .map_err(db_err)
     }
 
     /// The run `run` ends, having written `summary`:

@@ -1157,6 +1157,11 @@ impl Client {
             }
         }
         if let Some(e) = first_err {
+            // No longer a live run of the ledger (best effort: the ledger may be what
+            // failed). Left listed, it kept a Ctrl-C elsewhere from marking the campaign
+            // stopped until its heartbeat aged out.
+            let (l, run) = (ledger.clone(), Arc::clone(&run));
+            let _ = blocking(move || l.leave_run(&run)).await;
             return Err(e);
         }
         let l = ledger.clone();

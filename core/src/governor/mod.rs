@@ -674,11 +674,12 @@ fn local_refusal(message: String, retry_after: Duration) -> Error {
     }
 }
 
-/// The local refusal of a send withdrawn after its slot was granted (a broadcast paused or
-/// stopped while the send waited).
+/// The local refusal of a send withdrawn after its slot was granted (a broadcast paused,
+/// stopped or ended while the send waited, or its row's lease nearly out).
 pub(crate) fn withdrawn() -> Error {
     local_refusal(
-        "not sent: withdrawn after its send slot was granted (the run was paused or stopped)"
+        "not sent: withdrawn after its send slot was granted (the run was paused, stopped or \
+         ended, or its row's lease ran short)"
             .into(),
         Duration::ZERO,
     )
