@@ -7,9 +7,7 @@ use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::http::StatusCode;
-use wa360::broadcast::{
-    BroadcastOptions, Campaign, Ledger, RecipientState, Summary, recipient_key,
-};
+use wa360::broadcast::{BroadcastOptions, Campaign, Ledger, RecipientState, Summary};
 use wa360::client::Client;
 use wa360::governor::GovernorConfig;
 use wa360_sandbox::{Fault, FaultRule, Limits, Sandbox};
@@ -177,7 +175,7 @@ async fn broadcast_sends_each_recipient_once_and_a_rerun_sends_nothing() {
     );
     assert_eq!(
         req.body["biz_opaque_callback_data"],
-        recipient_key(campaign.id(), "15558000007")
+        ledger.key_for("15558000007")
     );
     // Progress ended with a "done" call, and the summary is in the ledger.
     let last = *seen.lock().unwrap().last().unwrap();
