@@ -358,7 +358,11 @@ impl SqliteInbox {
         // with the defaults), so 360dialog timed out instead of hearing 503. A consumer's
         // write fails at once then; its ack is told again at the next renewal, a claim is
         // tried again. (Deliveries, dead-letter replays and drops still wait: `durable`.)
+        // Lease renewals wait too: one refused is tried again only a third of a lease later,
+        // and a lock just over two thirds of a lease long could then let the lease run out
+        // under a handler that still runs. They are one write per tick per consumer.
         if !durable
+            && what != RENEWING
             && self.shared.stalled.load(Ordering::SeqCst)
             && !lock(&self.shared.waiting).is_empty()
         {
@@ -687,6 +691,10 @@ fn store_delivery(
     }
     Ok(out)
 }
+
+/// What a lease renewal's error says it could not do; also how [`SqliteInbox::write_with`]
+/// knows a renewal (never refused to let deliveries go first).
+const RENEWING: &str = "cannot renew leases in";
 
 fn store_error(label: &str, what: &str, e: rusqlite::Error) -> Error {
     let hint = match e.sqlite_error_code() {
@@ -1175,7 +1183,7 @@ impl Inbox for SqliteInbox {
     fn extend(&self, consumer: &str, ids: &[String]) -> Result<usize> {
         // Renewals look at the clock too: a process whose consumers are all busy claims
         // nothing, and its first claim, long after a jump, would start the grace again.
-        self.write_noting_jumps("cannot renew leases in", |tx| {
+        self.write_noting_jumps(RENEWING, |tx| {
             // Under the write lock, as for a claim: the wait for it is not lease time.
             let until = now_ms().saturating_add(ms(self.shared.opts.lease));
             let mut renew = tx.prepare_cached(
