@@ -152,6 +152,89 @@ mod sqlite {
         let _ = std::fs::remove_dir_all(&dir);
     }
 
+    /// A claim that dead-letters spent entries searches again for the events behind them.
+    /// When that later round failed (the store refused its take), the claim failed with
+    /// the error, and the event the first round had already taken stayed leased to this
+    /// consumer in the file without being handed to it: nobody ran it until its lease ran
+    /// out. It is handed out; the next claim meets the error.
+    #[test]
+    fn a_later_round_that_fails_hands_out_what_the_first_round_took() {
+        use super::{accept_json, ids, testing};
+        let (dir, path) = crate::inbox_contract::temp_inbox("round2");
+        let url = |max: u32| {
+            format!(
+                "sqlite://{}?max_attempts={max}&retry_base_ms=0&retry_max_ms=0",
+                path.display()
+            )
+        };
+        let before = wa360::inbox::open(&url(5)).unwrap();
+        for (from, w) in [
+            ("111", "wamid.A1"),
+            ("222", "wamid.A2"),
+            ("333", "wamid.A3"),
+            ("444", "wamid.C"),
+            ("555", "wamid.D"),
+        ] {
+            accept_json(&*before, &testing::inbound_text(from, "x", w)).unwrap();
+        }
+        for _ in 0..3 {
+            let got = before.claim("c", 3).unwrap();
+            assert_eq!(ids(&got), ["wamid.A1", "wamid.A2", "wamid.A3"]);
+            for d in got {
+                before.nack("c", &d.id, "down").unwrap();
+            }
+        }
+        drop(before);
+        // The store refuses every take after the first (a real SQLite error, raised by the
+        // file itself).
+        let file = rusqlite::Connection::open(&path).unwrap();
+        file.execute_batch(
+            "CREATE TABLE takes(n INTEGER); INSERT INTO takes VALUES (0);
+             CREATE TRIGGER refuse BEFORE UPDATE ON entries
+               WHEN NEW.state = 1 AND OLD.state <> 1 AND (SELECT n FROM takes) >= 1
+               BEGIN SELECT RAISE(ABORT, 'refused'); END;
+             CREATE TRIGGER count AFTER UPDATE ON entries
+               WHEN NEW.state = 1 AND OLD.state <> 1
+               BEGIN UPDATE takes SET n = n + 1; END;",
+        )
+        .unwrap();
+        let after = wa360::inbox::open(&url(2)).unwrap();
+        // Round one: A1..A3 dead-lettered, C taken; round two's take of D is refused.
+        let got = after.claim("c", 2).unwrap();
+        assert_eq!(ids(&got), ["wamid.C"]);
+        assert!(after.claim("c", 2).is_err(), "the store still refuses");
+        file.execute_batch("DROP TRIGGER refuse").unwrap();
+        assert_eq!(ids(&after.claim("c", 2).unwrap()), ["wamid.D"]);
+        let stats = after.stats().unwrap();
+        assert_eq!((stats.dead, stats.in_flight), (3, 2), "{stats:?}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// An unreadable entry taken with others goes to the dead letters alone. When that
+    /// write was refused, the claim failed and the readable events it had taken stayed
+    /// leased to this consumer without being handed out. They are handed out.
+    #[test]
+    fn a_refused_dead_letter_write_still_hands_out_the_readable_events() {
+        use super::{accept_json, ids, testing};
+        let (dir, path) = crate::inbox_contract::temp_inbox("deadfail");
+        let url = format!("sqlite://{}", path.display());
+        let before = wa360::inbox::open(&url).unwrap();
+        for (from, w) in [("111", "wamid.BAD"), ("222", "wamid.OK")] {
+            accept_json(&*before, &testing::inbound_text(from, "x", w)).unwrap();
+        }
+        drop(before);
+        let file = rusqlite::Connection::open(&path).unwrap();
+        file.execute_batch(
+            "UPDATE bodies SET body = x'7b' WHERE id = (SELECT min(id) FROM bodies);
+             CREATE TRIGGER refuse BEFORE UPDATE ON entries WHEN NEW.state = 3
+               BEGIN SELECT RAISE(ABORT, 'refused'); END;",
+        )
+        .unwrap();
+        let after = wa360::inbox::open(&url).unwrap();
+        assert_eq!(ids(&after.claim("c", 2).unwrap()), ["wamid.OK"]);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
     /// A claim searches without the write lock, and takes it only for what it found: a
     /// consumer with nothing claimable (a backlog behind a conversation waiting for its
     /// retry) keeps polling while another process holds the write lock, instead of

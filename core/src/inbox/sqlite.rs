@@ -1069,66 +1069,82 @@ impl Inbox for SqliteInbox {
         // Entries dead-lettered on the way (their attempts spent) make room: search again,
         // a few times at most, so the events behind them are handed out in this claim.
         for _ in 0..4 {
-            // A few more than asked: some may turn out to be dead or taken meanwhile.
-            let want = ((max - rows.len()) as i64).saturating_mul(2);
-            let (mut found, settle) = self.candidates(now_ms(), want)?;
-            if settle {
-                // The clock was set back: settled in the file (the grace, and what was
-                // written ahead of the clock), then searched.
-                self.write_noting_jumps("cannot claim from", |tx| {
-                    pull_back_to_the_clock(tx, now_ms(), ms(self.shared.opts.lease))
-                })?;
-                found = self.candidates(now_ms(), want)?.0;
-            }
-            if found.is_empty() {
-                break;
-            }
-            let (taken, expired) = self.write_noting_jumps("cannot claim from", |tx| {
-                // The clock is read under the write lock: waiting for it (up to the busy
-                // timeout) must not eat into the lease, or a claim could hand out an
-                // event whose lease has already run out, for another consumer to take.
-                // (A jump of the clock is recorded before this, in the same transaction.)
-                let now = now_ms();
-                let lease_ms = ms(self.shared.opts.lease);
-                let lease_until = now.saturating_add(lease_ms);
-                let judged = now - grace(tx, now, lease_ms)?;
-                // Each candidate is taken only if it is still claimable now, under the
-                // write lock: the same rule the search used, checked again row by row.
-                let mut take = tx.prepare_cached(CLAIM_TAKE)?;
-                let mut expire = tx.prepare_cached(CLAIM_EXPIRE_LAST)?;
-                let mut body_of = tx.prepare_cached("SELECT body FROM bodies WHERE id = ?1")?;
-                let (mut taken, mut expired) = (Vec::new(), 0);
-                for id in found {
-                    if rows.len() + taken.len() >= max {
-                        break;
-                    }
-                    // Its attempts are spent (the consumer died while handling it, every
-                    // time; or max_attempts was lowered since).
-                    if expire.execute(params![judged, id, max_attempts])? > 0 {
-                        expired += 1;
-                        continue;
-                    }
-                    let row = take
-                        .query_row(
-                            params![judged, id, consumer, lease_until, max_attempts, now],
-                            |r| {
-                                Ok((
-                                    r.get::<_, i64>(0)?,
-                                    r.get::<_, i64>(1)?,
-                                    r.get::<_, i64>(2)?,
-                                    r.get::<_, Option<String>>(3)?,
-                                ))
-                            },
-                        )
-                        .optional()?;
-                    if let Some((body_id, idx, attempt, conv)) = row {
-                        // Bodies are read for the taken entries only.
-                        let body: Vec<u8> = body_of.query_row([body_id], |r| r.get(0))?;
-                        taken.push((id, body_id, idx, attempt, conv, body));
-                    }
+            // A round after the first that fails (the store refused the search or the take)
+            // must not lose what an earlier round took: those rows are leased to this
+            // consumer in the file, and an error would leave them unhandled until their
+            // lease ran out. They are handed out; the next claim meets the error.
+            let round = (|| -> Result<Option<(Vec<_>, usize)>> {
+                // A few more than asked: some may turn out to be dead or taken meanwhile.
+                let want = ((max - rows.len()) as i64).saturating_mul(2);
+                let (mut found, settle) = self.candidates(now_ms(), want)?;
+                if settle {
+                    // The clock was set back: settled in the file (the grace, and what was
+                    // written ahead of the clock), then searched.
+                    self.write_noting_jumps("cannot claim from", |tx| {
+                        pull_back_to_the_clock(tx, now_ms(), ms(self.shared.opts.lease))
+                    })?;
+                    found = self.candidates(now_ms(), want)?.0;
                 }
-                Ok((taken, expired))
-            })?;
+                if found.is_empty() {
+                    return Ok(None);
+                }
+                let (taken, expired) = self.write_noting_jumps("cannot claim from", |tx| {
+                    // The clock is read under the write lock: waiting for it (up to the busy
+                    // timeout) must not eat into the lease, or a claim could hand out an
+                    // event whose lease has already run out, for another consumer to take.
+                    // (A jump of the clock is recorded before this, in the same transaction.)
+                    let now = now_ms();
+                    let lease_ms = ms(self.shared.opts.lease);
+                    let lease_until = now.saturating_add(lease_ms);
+                    let judged = now - grace(tx, now, lease_ms)?;
+                    // Each candidate is taken only if it is still claimable now, under the
+                    // write lock: the same rule the search used, checked again row by row.
+                    let mut take = tx.prepare_cached(CLAIM_TAKE)?;
+                    let mut expire = tx.prepare_cached(CLAIM_EXPIRE_LAST)?;
+                    let mut body_of = tx.prepare_cached("SELECT body FROM bodies WHERE id = ?1")?;
+                    let (mut taken, mut expired) = (Vec::new(), 0);
+                    for id in found {
+                        if rows.len() + taken.len() >= max {
+                            break;
+                        }
+                        // Its attempts are spent (the consumer died while handling it, every
+                        // time; or max_attempts was lowered since).
+                        if expire.execute(params![judged, id, max_attempts])? > 0 {
+                            expired += 1;
+                            continue;
+                        }
+                        let row = take
+                            .query_row(
+                                params![judged, id, consumer, lease_until, max_attempts, now],
+                                |r| {
+                                    Ok((
+                                        r.get::<_, i64>(0)?,
+                                        r.get::<_, i64>(1)?,
+                                        r.get::<_, i64>(2)?,
+                                        r.get::<_, Option<String>>(3)?,
+                                    ))
+                                },
+                            )
+                            .optional()?;
+                        if let Some((body_id, idx, attempt, conv)) = row {
+                            // Bodies are read for the taken entries only.
+                            let body: Vec<u8> = body_of.query_row([body_id], |r| r.get(0))?;
+                            taken.push((id, body_id, idx, attempt, conv, body));
+                        }
+                    }
+                    Ok((taken, expired))
+                })?;
+                Ok(Some((taken, expired)))
+            })();
+            let (taken, expired) = match round {
+                Ok(Some(round)) => round,
+                Ok(None) => break,
+                Err(e) if rows.is_empty() => return Err(e),
+                Err(e) => {
+                    tracing::warn!(target: "wa360::inbox", inbox = %self.shared.label, taken = rows.len(), error = %e, "a later round of a claim failed; handing out what was taken");
+                    break;
+                }
+            };
             rows.extend(taken);
             if expired == 0 || rows.len() >= max {
                 break;
@@ -1161,7 +1177,7 @@ impl Inbox for SqliteInbox {
             for (id, why) in &unreadable {
                 tracing::warn!(target: "wa360::inbox", inbox = %self.shared.label, id, reason = %why, "dead-lettered an unreadable entry");
             }
-            self.write_lazy("cannot dead-letter in", |tx| {
+            let dead = self.write_lazy("cannot dead-letter in", |tx| {
                 for (id, why) in &unreadable {
                     tx.execute(
                         "UPDATE entries SET state = 3, lease_owner = NULL, last_error = ?3
@@ -1170,8 +1186,17 @@ impl Inbox for SqliteInbox {
                     )?;
                 }
                 Ok(())
-            })?;
-            self.notify();
+            });
+            match dead {
+                Ok(_) => self.notify(),
+                // The readable events taken with them are handed out all the same (they are
+                // leased to this consumer); the unreadable ones come back when their lease
+                // runs out and are dead-lettered then.
+                Err(e) if !out.is_empty() => {
+                    tracing::warn!(target: "wa360::inbox", inbox = %self.shared.label, error = %e, "could not dead-letter unreadable entries; handing out the rest of the claim");
+                }
+                Err(e) => return Err(e),
+            }
         }
         Ok(out)
     }
