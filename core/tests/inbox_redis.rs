@@ -1103,6 +1103,39 @@ fn an_unreadable_entry_is_dead_lettered_alone_and_its_conversation_goes_on() {
     );
 }
 
+/// The claim script leases every row it returns. A dead-letter write (or a body read) that
+/// Redis refused after that made the whole claim fail, and the readable events it had
+/// taken stayed leased to this consumer, unhandled until their leases ran out. They are
+/// handed out.
+#[test]
+fn a_refused_dead_letter_write_still_hands_out_the_readable_events() {
+    let name = format!("t{}-{:08x}", std::process::id(), fastrand::u32(..));
+    let inbox = inbox::open(&format!("{}?name={name}", redis_url())).unwrap();
+    for (from, wamid) in [("111", "wamid.GONE"), ("222", "wamid.OK")] {
+        let body = testing::inbound_text(from, "x", wamid).to_string();
+        assert_eq!(accept_body(&inbox, body.as_bytes()), 1);
+    }
+    let client = redis::Client::open(redis_url()).unwrap();
+    let mut c = client.get_connection().unwrap();
+    let removed: i64 = redis::cmd("DEL")
+        .arg(format!("{{{name}}}:b:1"))
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(removed, 1);
+    // The dead-letter stream replaced by a string: Redis refuses the write (WRONGTYPE).
+    let _: () = redis::cmd("SET")
+        .arg(format!("{{{name}}}:dead"))
+        .arg("not a stream")
+        .query(&mut c)
+        .unwrap();
+    let got = inbox.claim("c", 10).unwrap();
+    let ids: Vec<_> = got
+        .iter()
+        .map(|d| d.event.as_message().and_then(|m| m.id()).unwrap_or(""))
+        .collect();
+    assert_eq!(ids, ["wamid.OK"]);
+}
+
 /// Store one delivery body in `inbox` as the receiver does; returns how many events were new.
 fn accept_body(inbox: &Arc<dyn inbox::Inbox>, body: &[u8]) -> usize {
     use wa360::webhook::{Receiver, ReceiverConfig};
