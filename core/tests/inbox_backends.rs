@@ -119,25 +119,12 @@ mod sqlite {
     /// found at every poll and taken never.
     #[test]
     fn entries_past_a_lowered_max_attempts_are_dead_lettered_not_stuck() {
-        use super::{accept_json, ids, testing};
+        use super::ids;
         let (dir, path) = crate::inbox_contract::temp_inbox("lowered");
-        let url = |max: u32| {
-            format!(
-                "sqlite://{}?max_attempts={max}&retry_base_ms=0&retry_max_ms=0",
-                path.display()
-            )
-        };
-        let before = wa360::inbox::open(&url(5)).unwrap();
-        for (from, w) in [("111", "wamid.A"), ("222", "wamid.B"), ("333", "wamid.C")] {
-            accept_json(&*before, &testing::inbound_text(from, "x", w)).unwrap();
-        }
-        for _ in 0..3 {
-            for d in before.claim("c", 2).unwrap() {
-                before.nack("c", &d.id, "down").unwrap();
-            }
-        }
-        drop(before);
-        let after = wa360::inbox::open(&url(2)).unwrap();
+        let events = [("111", "wamid.A"), ("222", "wamid.B"), ("333", "wamid.C")];
+        let spent = fail_three_times(&path, &events, 2);
+        assert_eq!(spent, ["wamid.A", "wamid.B"]);
+        let after = wa360::inbox::open(&with_max_attempts(&path, 2)).unwrap();
         let got = after.claim("c", 1).unwrap();
         assert_eq!(ids(&got), ["wamid.C"]);
         let stats = after.stats().unwrap();
@@ -159,32 +146,17 @@ mod sqlite {
     /// out. It is handed out; the next claim meets the error.
     #[test]
     fn a_later_round_that_fails_hands_out_what_the_first_round_took() {
-        use super::{accept_json, ids, testing};
+        use super::ids;
         let (dir, path) = crate::inbox_contract::temp_inbox("round2");
-        let url = |max: u32| {
-            format!(
-                "sqlite://{}?max_attempts={max}&retry_base_ms=0&retry_max_ms=0",
-                path.display()
-            )
-        };
-        let before = wa360::inbox::open(&url(5)).unwrap();
-        for (from, w) in [
+        let events = [
             ("111", "wamid.A1"),
             ("222", "wamid.A2"),
             ("333", "wamid.A3"),
             ("444", "wamid.C"),
             ("555", "wamid.D"),
-        ] {
-            accept_json(&*before, &testing::inbound_text(from, "x", w)).unwrap();
-        }
-        for _ in 0..3 {
-            let got = before.claim("c", 3).unwrap();
-            assert_eq!(ids(&got), ["wamid.A1", "wamid.A2", "wamid.A3"]);
-            for d in got {
-                before.nack("c", &d.id, "down").unwrap();
-            }
-        }
-        drop(before);
+        ];
+        let spent = fail_three_times(&path, &events, 3);
+        assert_eq!(spent, ["wamid.A1", "wamid.A2", "wamid.A3"]);
         // The store refuses every take after the first (a real SQLite error, raised by the
         // file itself).
         let file = rusqlite::Connection::open(&path).unwrap();
@@ -198,7 +170,7 @@ mod sqlite {
                BEGIN UPDATE takes SET n = n + 1; END;",
         )
         .unwrap();
-        let after = wa360::inbox::open(&url(2)).unwrap();
+        let after = wa360::inbox::open(&with_max_attempts(&path, 2)).unwrap();
         // Round one: A1..A3 dead-lettered, C taken; round two's take of D is refused.
         let got = after.claim("c", 2).unwrap();
         assert_eq!(ids(&got), ["wamid.C"]);
@@ -233,6 +205,38 @@ mod sqlite {
         let after = wa360::inbox::open(&url).unwrap();
         assert_eq!(ids(&after.claim("c", 2).unwrap()), ["wamid.OK"]);
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// `sqlite://path` with `max_attempts` as given and retries due at once.
+    fn with_max_attempts(path: &std::path::Path, max: u32) -> String {
+        format!(
+            "sqlite://{}?max_attempts={max}&retry_base_ms=0&retry_max_ms=0",
+            path.display()
+        )
+    }
+
+    /// Stores `events` (from, wamid) in the file at `path`, then three times claims
+    /// `per_claim` of them and fails what it took: those have three attempts spent. Returns
+    /// the wamids failed.
+    fn fail_three_times(
+        path: &std::path::Path,
+        events: &[(&str, &str)],
+        per_claim: usize,
+    ) -> Vec<String> {
+        use super::{accept_json, ids, testing};
+        let inbox = wa360::inbox::open(&with_max_attempts(path, 5)).unwrap();
+        for (from, w) in events {
+            accept_json(&*inbox, &testing::inbound_text(from, "x", w)).unwrap();
+        }
+        let mut failed = Vec::new();
+        for _ in 0..3 {
+            let got = inbox.claim("c", per_claim).unwrap();
+            failed = ids(&got);
+            for d in got {
+                inbox.nack("c", &d.id, "down").unwrap();
+            }
+        }
+        failed
     }
 
     /// A claim searches without the write lock, and takes it only for what it found: a

@@ -1064,20 +1064,7 @@ fn open_existing_refuses_a_missing_inbox_and_creates_nothing() {
 /// instead of failing.
 #[test]
 fn an_unreadable_entry_is_dead_lettered_alone_and_its_conversation_goes_on() {
-    let name = format!("t{}-{:08x}", std::process::id(), fastrand::u32(..));
-    let inbox = inbox::open(&format!("{}?name={name}", redis_url())).unwrap();
-    for wamid in ["wamid.GONE", "wamid.NEXT"] {
-        let body = testing::inbound_text("111", "x", wamid).to_string();
-        assert_eq!(accept_body(&inbox, body.as_bytes()), 1);
-    }
-    // The first delivery's body (the first body id) removed under the inbox.
-    let client = redis::Client::open(redis_url()).unwrap();
-    let mut c = client.get_connection().unwrap();
-    let removed: i64 = redis::cmd("DEL")
-        .arg(format!("{{{name}}}:b:1"))
-        .query(&mut c)
-        .unwrap();
-    assert_eq!(removed, 1);
+    let (_, inbox, _) = first_body_lost(&[("111", "wamid.GONE"), ("111", "wamid.NEXT")]);
     let consumer = inbox::Consumer::new(Arc::clone(&inbox));
     let mut got = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -1109,19 +1096,7 @@ fn an_unreadable_entry_is_dead_lettered_alone_and_its_conversation_goes_on() {
 /// handed out.
 #[test]
 fn a_refused_dead_letter_write_still_hands_out_the_readable_events() {
-    let name = format!("t{}-{:08x}", std::process::id(), fastrand::u32(..));
-    let inbox = inbox::open(&format!("{}?name={name}", redis_url())).unwrap();
-    for (from, wamid) in [("111", "wamid.GONE"), ("222", "wamid.OK")] {
-        let body = testing::inbound_text(from, "x", wamid).to_string();
-        assert_eq!(accept_body(&inbox, body.as_bytes()), 1);
-    }
-    let client = redis::Client::open(redis_url()).unwrap();
-    let mut c = client.get_connection().unwrap();
-    let removed: i64 = redis::cmd("DEL")
-        .arg(format!("{{{name}}}:b:1"))
-        .query(&mut c)
-        .unwrap();
-    assert_eq!(removed, 1);
+    let (name, inbox, mut c) = first_body_lost(&[("111", "wamid.GONE"), ("222", "wamid.OK")]);
     // The dead-letter stream replaced by a string: Redis refuses the write (WRONGTYPE).
     let _: () = redis::cmd("SET")
         .arg(format!("{{{name}}}:dead"))
@@ -1134,6 +1109,26 @@ fn a_refused_dead_letter_write_still_hands_out_the_readable_events() {
         .map(|d| d.event.as_message().and_then(|m| m.id()).unwrap_or(""))
         .collect();
     assert_eq!(ids, ["wamid.OK"]);
+}
+
+/// A new inbox with `events` (from, wamid) stored, one delivery each, and the first
+/// delivery's body (the first body id) removed under it. Returns its name, the inbox and a
+/// connection to the server.
+fn first_body_lost(events: &[(&str, &str)]) -> (String, Arc<dyn inbox::Inbox>, redis::Connection) {
+    let name = format!("t{}-{:08x}", std::process::id(), fastrand::u32(..));
+    let inbox = inbox::open(&format!("{}?name={name}", redis_url())).unwrap();
+    for (from, wamid) in events {
+        let body = testing::inbound_text(from, "x", wamid).to_string();
+        assert_eq!(accept_body(&inbox, body.as_bytes()), 1);
+    }
+    let client = redis::Client::open(redis_url()).unwrap();
+    let mut c = client.get_connection().unwrap();
+    let removed: i64 = redis::cmd("DEL")
+        .arg(format!("{{{name}}}:b:1"))
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(removed, 1);
+    (name, inbox, c)
 }
 
 /// Store one delivery body in `inbox` as the receiver does; returns how many events were new.
