@@ -1090,25 +1090,30 @@ fn an_unreadable_entry_is_dead_lettered_alone_and_its_conversation_goes_on() {
     );
 }
 
-/// The claim script leases every row it returns. A dead-letter write (or a body read) that
-/// Redis refused after that made the whole claim fail, and the readable events it had
-/// taken stayed leased to this consumer, unhandled until their leases ran out. They are
-/// handed out.
+/// The claim script leases every row it returns; a dead-letter write that Redis refuses
+/// afterwards fails the claim. The consumer gives back at its next claim whatever the
+/// failed one may have leased (no attempt counted), so the readable event taken with the
+/// unreadable one is handed out once Redis takes writes again, not a 30 s lease later.
 #[test]
-fn a_refused_dead_letter_write_still_hands_out_the_readable_events() {
+fn a_refused_dead_letter_write_strands_nothing_behind_a_consumer() {
     let (name, inbox, mut c) = first_body_lost(&[("111", "wamid.GONE"), ("222", "wamid.OK")]);
     // The dead-letter stream replaced by a string: Redis refuses the write (WRONGTYPE).
-    let _: () = redis::cmd("SET")
-        .arg(format!("{{{name}}}:dead"))
-        .arg("not a stream")
-        .query(&mut c)
-        .unwrap();
-    let got = inbox.claim("c", 10).unwrap();
+    let dead = format!("{{{name}}}:dead");
+    let _: () = redis::cmd("SET").arg(&dead).arg("x").query(&mut c).unwrap();
+    let consumer = inbox::Consumer::new(Arc::clone(&inbox));
+    assert!(consumer.next(10, Duration::from_millis(200)).is_err());
+    let _: () = redis::cmd("DEL").arg(&dead).query(&mut c).unwrap();
+    let mut got = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while got.is_empty() && Instant::now() < deadline {
+        got = consumer.next(10, Duration::from_millis(200)).unwrap();
+    }
     let ids: Vec<_> = got
         .iter()
         .map(|d| d.event.as_message().and_then(|m| m.id()).unwrap_or(""))
         .collect();
     assert_eq!(ids, ["wamid.OK"]);
+    assert_eq!(got[0].attempt, 1, "the given-back claim counted an attempt");
 }
 
 /// A new inbox with `events` (from, wamid) stored, one delivery each, and the first

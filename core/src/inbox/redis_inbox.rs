@@ -609,10 +609,7 @@ impl Inbox for RedisInbox {
         }
         // Row by row: an entry that can never be read goes to the dead letters alone, with
         // the reason, as in SQLite. Failing the whole claim for it gave the attempt back and
-        // failed every claim that included it, forever. A Redis error stays a claim error,
-        // unless events were already read: the script leased every row to this consumer,
-        // so failing would leave those unhandled until their leases ran out. They are handed
-        // out; the rows not read stay leased and come back when their leases run out.
+        // failed every claim that included it, forever. A Redis error stays a claim error.
         let mut parsed = HashMap::new();
         let mut out = Vec::with_capacity(rows.len());
         let mut unreadable = Vec::new();
@@ -620,15 +617,7 @@ impl Inbox for RedisInbox {
             let id = r.first().map(to_string).unwrap_or_default();
             let bid = r.get(1).map(to_string).unwrap_or_default();
             let idx = num(r.get(2)).unwrap_or(usize::MAX);
-            let read = match self.event_of(&mut parsed, &bid, idx) {
-                Ok(read) => read,
-                Err(e) if out.is_empty() => return Err(e),
-                Err(e) => {
-                    tracing::warn!(target: "wa360::inbox", inbox = %self.shared.redis.label, error = %e, "could not read the rest of a claim; handing out what was read");
-                    break;
-                }
-            };
-            match read {
+            match self.event_of(&mut parsed, &bid, idx)? {
                 Ok(event) => {
                     let conv = r.get(4).map(to_string).unwrap_or_default();
                     out.push(Delivery {
@@ -644,24 +633,14 @@ impl Inbox for RedisInbox {
         for (id, why) in &unreadable {
             tracing::warn!(target: "wa360::inbox", inbox = %self.shared.redis.label, id, reason = %why, "dead-lettered an unreadable entry");
             // A failure with `max_attempts` 0: dead-lettered at once.
-            let dead = self.nack_script(
+            self.nack_script(
                 "cannot dead-letter in",
                 consumer,
                 id,
                 why,
                 Duration::ZERO,
                 0,
-            );
-            match dead {
-                Ok(_) => {}
-                // As for a read that fails: the readable events are handed out, and the
-                // unreadable ones come back when their leases run out.
-                Err(e) if !out.is_empty() => {
-                    tracing::warn!(target: "wa360::inbox", inbox = %self.shared.redis.label, error = %e, "could not dead-letter an unreadable entry; handing out the rest of the claim");
-                    break;
-                }
-                Err(e) => return Err(e),
-            }
+            )?;
         }
         if !unreadable.is_empty() {
             self.notify();
