@@ -1066,22 +1066,8 @@ fn open_existing_refuses_a_missing_inbox_and_creates_nothing() {
 fn an_unreadable_entry_is_dead_lettered_alone_and_its_conversation_goes_on() {
     let (_, inbox, _) = first_body_lost(&[("111", "wamid.GONE"), ("111", "wamid.NEXT")]);
     let consumer = inbox::Consumer::new(Arc::clone(&inbox));
-    let mut got = Vec::new();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while got.is_empty() && Instant::now() < deadline {
-        got = consumer.next(10, Duration::from_millis(200)).unwrap();
-    }
-    let ids: Vec<_> = got
-        .iter()
-        .map(|d| {
-            d.event
-                .as_message()
-                .and_then(|m| m.id())
-                .unwrap_or("")
-                .to_string()
-        })
-        .collect();
-    assert_eq!(ids, ["wamid.NEXT"]);
+    let got = first_handed_out(&consumer);
+    assert_eq!(wa360::inbox::testing::event_ids(&got), ["wamid.NEXT"]);
     let stats = inbox.stats().unwrap();
     assert_eq!(stats.dead, 1, "{stats:?}");
     assert!(
@@ -1103,17 +1089,20 @@ fn a_refused_dead_letter_write_strands_nothing_behind_a_consumer() {
     let consumer = inbox::Consumer::new(Arc::clone(&inbox));
     assert!(consumer.next(10, Duration::from_millis(200)).is_err());
     let _: () = redis::cmd("DEL").arg(&dead).query(&mut c).unwrap();
-    let mut got = Vec::new();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while got.is_empty() && Instant::now() < deadline {
-        got = consumer.next(10, Duration::from_millis(200)).unwrap();
-    }
-    let ids: Vec<_> = got
-        .iter()
-        .map(|d| d.event.as_message().and_then(|m| m.id()).unwrap_or(""))
-        .collect();
-    assert_eq!(ids, ["wamid.OK"]);
+    let got = first_handed_out(&consumer);
+    assert_eq!(wa360::inbox::testing::event_ids(&got), ["wamid.OK"]);
     assert_eq!(got[0].attempt, 1, "the given-back claim counted an attempt");
+}
+
+/// The first non-empty batch `consumer` hands out within 10 s (empty if none came).
+fn first_handed_out(consumer: &inbox::Consumer) -> Vec<inbox::Delivery> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let got = consumer.next(10, Duration::from_millis(200)).unwrap();
+        if !got.is_empty() || Instant::now() >= deadline {
+            return got;
+        }
+    }
 }
 
 /// A new inbox with `events` (from, wamid) stored, one delivery each, and the first
