@@ -292,7 +292,7 @@ impl SqliteInbox {
         what: &str,
         f: impl FnOnce(&rusqlite::Transaction<'_>) -> rusqlite::Result<T>,
     ) -> Result<T> {
-        self.write_with(true, what, f)
+        self.write_with(true, false, what, f)
     }
 
     /// Run `f` in a `BEGIN IMMEDIATE` transaction; with `durable` false the
@@ -306,7 +306,7 @@ impl SqliteInbox {
         what: &str,
         f: impl FnOnce(&rusqlite::Transaction<'_>) -> rusqlite::Result<T>,
     ) -> Result<T> {
-        self.write_with(false, what, f)
+        self.write_with(false, true, what, f)
     }
 
     /// [`Self::write_lazy`] that first records in the transaction a jump of the wall clock
@@ -316,13 +316,16 @@ impl SqliteInbox {
     /// failed write (the file locked past the busy timeout) leaves the jump to the next look,
     /// and another thread of this process sees it too until then (and records it again,
     /// which changes nothing).
+    /// `yields`: refused at once, as [`Self::write_lazy`] is, while deliveries wait for a
+    /// file another process holds (see [`Self::write_with`]); lease renewals pass false.
     fn write_noting_jumps<T>(
         &self,
+        yields: bool,
         what: &str,
         f: impl FnOnce(&rusqlite::Transaction<'_>) -> rusqlite::Result<T>,
     ) -> Result<T> {
         let mut look = None;
-        let out = self.write_lazy(what, |tx| {
+        let out = self.write_with(false, yields, what, |tx| {
             let lease_ms = ms(self.shared.opts.lease);
             settle_set_back(tx, now_ms(), lease_ms)?;
             look = self.pending_jump(shortest_lease(tx, lease_ms)?);
@@ -345,9 +348,12 @@ impl SqliteInbox {
         clock.pending()
     }
 
+    /// `durable`: see [`Self::write_lazy`]. `yields`: a consumer's write, refused at once
+    /// while deliveries wait (below).
     fn write_with<T>(
         &self,
         durable: bool,
+        yields: bool,
         what: &str,
         f: impl FnOnce(&rusqlite::Transaction<'_>) -> rusqlite::Result<T>,
     ) -> Result<T> {
@@ -357,12 +363,11 @@ impl SqliteInbox {
         // consumers' acks, renewals and claims waited for all of them (20 s before its 503
         // with the defaults), so 360dialog timed out instead of hearing 503. A consumer's
         // write fails at once then; its ack is told again at the next renewal, a claim is
-        // tried again. (Deliveries, dead-letter replays and drops still wait: `durable`.)
+        // tried again. (Deliveries, dead-letter replays and drops still wait: `write`.)
         // Lease renewals wait too: one refused is tried again only a third of a lease later,
         // and a lock just over two thirds of a lease long could then let the lease run out
         // under a handler that still runs. They are one write per tick per consumer.
-        if !durable
-            && what != RENEWING
+        if yields
             && self.shared.stalled.load(Ordering::SeqCst)
             && !lock(&self.shared.waiting).is_empty()
         {
@@ -691,10 +696,6 @@ fn store_delivery(
     }
     Ok(out)
 }
-
-/// What a lease renewal's error says it could not do; also how [`SqliteInbox::write_with`]
-/// knows a renewal (never refused to let deliveries go first).
-const RENEWING: &str = "cannot renew leases in";
 
 fn store_error(label: &str, what: &str, e: rusqlite::Error) -> Error {
     let hint = match e.sqlite_error_code() {
@@ -1063,7 +1064,7 @@ impl Inbox for SqliteInbox {
             None => self.read("cannot claim from", |c| shortest_lease(c, lease_ms))?,
         };
         if self.pending_jump(shortest).is_some() {
-            self.write_noting_jumps("cannot claim from", |_| Ok(()))?;
+            self.write_noting_jumps(true, "cannot claim from", |_| Ok(()))?;
         }
         let mut rows = Vec::new();
         // Entries dead-lettered on the way (their attempts spent) make room: search again,
@@ -1080,7 +1081,7 @@ impl Inbox for SqliteInbox {
                 if settle {
                     // The clock was set back: settled in the file (the grace, and what was
                     // written ahead of the clock), then searched.
-                    self.write_noting_jumps("cannot claim from", |tx| {
+                    self.write_noting_jumps(true, "cannot claim from", |tx| {
                         pull_back_to_the_clock(tx, now_ms(), ms(self.shared.opts.lease))
                     })?;
                     found = self.candidates(now_ms(), want)?.0;
@@ -1088,52 +1089,54 @@ impl Inbox for SqliteInbox {
                 if found.is_empty() {
                     return Ok(None);
                 }
-                let (taken, expired) = self.write_noting_jumps("cannot claim from", |tx| {
-                    // The clock is read under the write lock: waiting for it (up to the busy
-                    // timeout) must not eat into the lease, or a claim could hand out an
-                    // event whose lease has already run out, for another consumer to take.
-                    // (A jump of the clock is recorded before this, in the same transaction.)
-                    let now = now_ms();
-                    let lease_ms = ms(self.shared.opts.lease);
-                    let lease_until = now.saturating_add(lease_ms);
-                    let judged = now - grace(tx, now, lease_ms)?;
-                    // Each candidate is taken only if it is still claimable now, under the
-                    // write lock: the same rule the search used, checked again row by row.
-                    let mut take = tx.prepare_cached(CLAIM_TAKE)?;
-                    let mut expire = tx.prepare_cached(CLAIM_EXPIRE_LAST)?;
-                    let mut body_of = tx.prepare_cached("SELECT body FROM bodies WHERE id = ?1")?;
-                    let (mut taken, mut expired) = (Vec::new(), 0);
-                    for id in found {
-                        if rows.len() + taken.len() >= max {
-                            break;
+                let (taken, expired) =
+                    self.write_noting_jumps(true, "cannot claim from", |tx| {
+                        // The clock is read under the write lock: waiting for it (up to the busy
+                        // timeout) must not eat into the lease, or a claim could hand out an
+                        // event whose lease has already run out, for another consumer to take.
+                        // (A jump of the clock is recorded before this, in the same transaction.)
+                        let now = now_ms();
+                        let lease_ms = ms(self.shared.opts.lease);
+                        let lease_until = now.saturating_add(lease_ms);
+                        let judged = now - grace(tx, now, lease_ms)?;
+                        // Each candidate is taken only if it is still claimable now, under the
+                        // write lock: the same rule the search used, checked again row by row.
+                        let mut take = tx.prepare_cached(CLAIM_TAKE)?;
+                        let mut expire = tx.prepare_cached(CLAIM_EXPIRE_LAST)?;
+                        let mut body_of =
+                            tx.prepare_cached("SELECT body FROM bodies WHERE id = ?1")?;
+                        let (mut taken, mut expired) = (Vec::new(), 0);
+                        for id in found {
+                            if rows.len() + taken.len() >= max {
+                                break;
+                            }
+                            // Its attempts are spent (the consumer died while handling it, every
+                            // time; or max_attempts was lowered since).
+                            if expire.execute(params![judged, id, max_attempts])? > 0 {
+                                expired += 1;
+                                continue;
+                            }
+                            let row = take
+                                .query_row(
+                                    params![judged, id, consumer, lease_until, max_attempts, now],
+                                    |r| {
+                                        Ok((
+                                            r.get::<_, i64>(0)?,
+                                            r.get::<_, i64>(1)?,
+                                            r.get::<_, i64>(2)?,
+                                            r.get::<_, Option<String>>(3)?,
+                                        ))
+                                    },
+                                )
+                                .optional()?;
+                            if let Some((body_id, idx, attempt, conv)) = row {
+                                // Bodies are read for the taken entries only.
+                                let body: Vec<u8> = body_of.query_row([body_id], |r| r.get(0))?;
+                                taken.push((id, body_id, idx, attempt, conv, body));
+                            }
                         }
-                        // Its attempts are spent (the consumer died while handling it, every
-                        // time; or max_attempts was lowered since).
-                        if expire.execute(params![judged, id, max_attempts])? > 0 {
-                            expired += 1;
-                            continue;
-                        }
-                        let row = take
-                            .query_row(
-                                params![judged, id, consumer, lease_until, max_attempts, now],
-                                |r| {
-                                    Ok((
-                                        r.get::<_, i64>(0)?,
-                                        r.get::<_, i64>(1)?,
-                                        r.get::<_, i64>(2)?,
-                                        r.get::<_, Option<String>>(3)?,
-                                    ))
-                                },
-                            )
-                            .optional()?;
-                        if let Some((body_id, idx, attempt, conv)) = row {
-                            // Bodies are read for the taken entries only.
-                            let body: Vec<u8> = body_of.query_row([body_id], |r| r.get(0))?;
-                            taken.push((id, body_id, idx, attempt, conv, body));
-                        }
-                    }
-                    Ok((taken, expired))
-                })?;
+                        Ok((taken, expired))
+                    })?;
                 Ok(Some((taken, expired)))
             })();
             let (taken, expired) = match round {
@@ -1208,7 +1211,7 @@ impl Inbox for SqliteInbox {
     fn extend(&self, consumer: &str, ids: &[String]) -> Result<usize> {
         // Renewals look at the clock too: a process whose consumers are all busy claims
         // nothing, and its first claim, long after a jump, would start the grace again.
-        self.write_noting_jumps(RENEWING, |tx| {
+        self.write_noting_jumps(false, "cannot renew leases in", |tx| {
             // Under the write lock, as for a claim: the wait for it is not lease time.
             let until = now_ms().saturating_add(ms(self.shared.opts.lease));
             let mut renew = tx.prepare_cached(
