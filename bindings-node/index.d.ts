@@ -310,8 +310,13 @@ export declare class Ledger {
   stop(): void
   /** Put the failed recipients back to pending for the next run; returns how many. */
   retryFailed(): number
-  /** `running`, `paused`, `stopped` or `done`. */
+  /**
+   * `running`, `paused`, `stopped`, `done`, or `halted` (the last run ended with an
+   * error: `lastError()`).
+   */
   runState(): string
+  /** The error the last run ended with, or null (cleared when a run begins). */
+  lastError(): string | null
 }
 export type JsLedger = Ledger
 

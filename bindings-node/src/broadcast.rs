@@ -279,10 +279,16 @@ impl JsLedger {
                 .map(|n| n.min(u32::MAX as u64) as u32)
         })
     }
-    /// `running`, `paused`, `stopped` or `done`.
+    /// `running`, `paused`, `stopped`, `done`, or `halted` (the last run ended with an
+    /// error: `lastError()`).
     #[napi]
     pub fn run_state(&self, env: Env) -> napi::Result<String> {
         guard(&env, || self.inner.run_state())
+    }
+    /// The error the last run ended with, or null (cleared when a run begins).
+    #[napi]
+    pub fn last_error(&self, env: Env) -> napi::Result<Option<String>> {
+        guard(&env, || self.inner.last_error())
     }
 }
 

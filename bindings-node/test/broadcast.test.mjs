@@ -213,6 +213,33 @@ test('a relative ledger path is refused (another file in each working directory)
   }
 })
 
+test('a run ended by a campaign error leaves the campaign halted, with the error', async () => {
+  // Any process reading the ledger (a dashboard, `wa360 broadcast status`) sees that the
+  // campaign is not running and why; it said `running` with nothing running.
+  const sb = await Sandbox.start({ timeScale: 0.01 })
+  try {
+    const campaign = Campaign.fromCsv('order_update', 'en_US', csv(4))
+    const url = ledgerUrl()
+    const ledger = new Ledger(url, campaign)
+    sb.fault('meta_error', { code: 132001, count: 0 })
+    const err = await governed(sb).broadcast(campaign, ledger).then(
+      () => assert.fail('the run should end with the template error'),
+      (e) => e,
+    )
+    const other = Ledger.openExisting(url)
+    assert.equal(other.runState(), 'halted')
+    assert.equal(other.lastError(), err.message)
+    assert.match(other.lastError(), /broadcast ended/)
+    sb.clearFaults()
+    const again = await governed(sb).broadcast(campaign, ledger)
+    assert.equal(again.counts.accepted, 4)
+    assert.equal(other.runState(), 'done')
+    assert.equal(other.lastError(), null)
+  } finally {
+    await sb.stop()
+  }
+})
+
 test('retryFailed puts the failed recipients back for the next run', async () => {
   const sb = await Sandbox.start({ timeScale: 0.01 })
   try {

@@ -234,9 +234,14 @@ impl PyLedger {
     fn retry_failed(&self) -> PyResult<u64> {
         guard(|| self.get().and_then(|l| l.retry_failed()).py_err())
     }
-    /// `running`, `paused`, `stopped` or `done`.
+    /// `running`, `paused`, `stopped`, `done`, or `halted` (the last run ended with an
+    /// error: `last_error()`).
     fn run_state(&self) -> PyResult<String> {
         guard(|| self.get().and_then(|l| l.run_state()).py_err())
+    }
+    /// The error the last run ended with, or `None` (cleared when a run begins).
+    fn last_error(&self) -> PyResult<Option<String>> {
+        guard(|| self.get().and_then(|l| l.last_error()).py_err())
     }
     fn __repr__(&self) -> String {
         let slot = crate::inbox::lock(&self.slot);

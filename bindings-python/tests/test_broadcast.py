@@ -174,6 +174,29 @@ def test_retry_failed_puts_failed_recipients_back_for_the_next_run(tmp_path: Pat
         assert ledger.retry_failed() == 0
 
 
+def test_a_run_ended_by_a_campaign_error_leaves_the_campaign_halted_with_the_error(
+    tmp_path: Path,
+) -> None:
+    # Any process reading the ledger (a dashboard, `wa360 broadcast status`) sees that the
+    # campaign is not running and why; it said `running` with nothing running.
+    with Sandbox(time_scale=0.01) as sb:
+        c = governed(sb)
+        campaign = wa360.Campaign.from_csv("order_update", "en_US", csv_text(4))
+        url = f"sqlite:///{tmp_path / 'ledger.db'}"
+        ledger = wa360.Ledger(url, campaign)
+        sb.fault("meta_error", code=132001, count=0)
+        with pytest.raises(wa360.Wa360Error) as e:
+            c.broadcast(campaign, ledger)
+        other = wa360.Ledger.open_existing(url)
+        assert other.run_state() == "halted"
+        assert other.last_error() == str(e.value)
+        assert "broadcast ended" in (other.last_error() or "")
+        sb.clear_faults()
+        again = c.broadcast(campaign, ledger)
+        assert again["counts"]["accepted"] == 4
+        assert other.run_state() == "done" and other.last_error() is None
+
+
 def test_a_relative_ledger_path_is_refused_and_an_absolute_one_survives_a_chdir(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

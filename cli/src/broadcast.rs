@@ -180,6 +180,9 @@ fn run_cmd(cmd: BroadcastCmd) -> CliResult {
             let ledger = open_existing(&l)?;
             print_counts(&ledger.counts()?);
             outln!("run state: {}", ledger.run_state()?);
+            if let Some(e) = ledger.last_error()? {
+                outln!("last run ended with: {e}");
+            }
             if let Some(s) = ledger.summary()? {
                 outln!("last summary: {s}");
             }

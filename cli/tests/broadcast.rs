@@ -398,6 +398,24 @@ fn a_refused_key_or_a_missing_template_ends_the_run_with_everyone_pending() {
         .query_row("SELECT COUNT(*) FROM runs", [], |r| r.get(0))
         .unwrap();
     assert_eq!(live, 0, "the ended run is still listed");
+    // `status` says the campaign is halted and why (it said `running`, with nothing
+    // running), without the key.
+    let status = || {
+        let url = format!("sqlite://{}", ledger.display());
+        let out = bin(&sb)
+            .args(["broadcast", "status", "--ledger", &url])
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let text = status();
+    assert!(text.contains("run state: halted"), "{text}");
+    assert!(
+        text.contains("last run ended with:") && text.contains("authentication"),
+        "{text}"
+    );
+    assert!(!text.contains("wrong-key-4821"), "{text}");
     let refused = sends();
     assert!(
         refused <= 4,
@@ -424,6 +442,8 @@ fn a_refused_key_or_a_missing_template_ends_the_run_with_everyone_pending() {
         sends() - refused
     );
 
+    assert!(status().contains("run state: halted"));
+
     sb.control().clear_faults();
     let out = broadcast_cmd(&sb, &csv, &ledger, extra).output().unwrap();
     assert!(
@@ -432,6 +452,9 @@ fn a_refused_key_or_a_missing_template_ends_the_run_with_everyone_pending() {
         String::from_utf8_lossy(&out.stderr)
     );
     each_accepted_once(&sb, 40);
+    let text = status();
+    assert!(text.contains("run state: done"), "{text}");
+    assert!(!text.contains("last run ended with"), "{text}");
 }
 
 /// A refusal for one recipient (not on WhatsApp) fails that row and the run completes;

@@ -726,9 +726,20 @@ impl Ledger {
             .map_err(db_err)
     }
 
-    /// The run state: `running`, `paused`, `stopped` or `done`.
+    /// The run state: `running`, `paused`, `stopped`, `done`, or `halted` (the last run
+    /// ended with an error, [`Ledger::last_error`], and no other run was live; running
+    /// again resumes).
     pub fn run_state(&self) -> Result<String> {
         Ok(get_meta(&self.lock(), "run_state")?.unwrap_or_else(|| "running".into()))
+    }
+
+    /// The error the last run of this campaign ended with (the key refused, the template
+    /// missing, the API unreachable for too long, the ledger refusing writes), as it was
+    /// reported to that run's caller. `None` once a run begins again, or if none ended
+    /// with an error. Kept in the ledger so that `wa360 broadcast status`, or a dashboard
+    /// in another process, can say why a campaign is `halted`.
+    pub fn last_error(&self) -> Result<Option<String>> {
+        get_meta(&self.lock(), "last_error")
     }
 
     /// Ask a running broadcast (in any process) to pause: it stops claiming recipients
@@ -789,16 +800,31 @@ impl Ledger {
         if get_meta(&tx, "run_state")?.as_deref() != Some("paused") {
             set_meta(&tx, "run_state", "running")?;
         }
+        tx.execute("DELETE FROM meta WHERE key = 'last_error'", [])
+            .map_err(db_err)?;
         tx.commit().map_err(db_err)
     }
 
-    /// The run `run` ended with an error: no longer listed as live (the summary and the
-    /// run state stay as they were).
-    pub(crate) fn leave_run(&self, run: &str) -> Result<()> {
-        self.lock()
-            .execute("DELETE FROM runs WHERE run = ?1", [run])
-            .map(|_| ())
-            .map_err(db_err)
+    /// The run `run` ended with the error `error`: no longer listed as live, the error
+    /// kept ([`Ledger::last_error`]), and the campaign `halted` if it was `running` and no
+    /// other run is live (an operator's pause or stop stays, and a run of another process
+    /// goes on). Left `running`, `wa360 broadcast status` said a campaign was running that
+    /// nothing ran. The summary stays the last complete or stopped run's.
+    pub(crate) fn leave_run(&self, run: &str, error: &str) -> Result<()> {
+        let mut conn = self.lock();
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(db_err)?;
+        tx.execute("DELETE FROM runs WHERE run = ?1", [run])
+            .map_err(db_err)?;
+        set_meta(&tx, "last_error", error)?;
+        tx.execute(
+            "UPDATE meta SET value = 'halted' WHERE key = 'run_state' AND value = 'running' \
+             AND NOT EXISTS (SELECT 1 FROM runs WHERE seen_ms >= ?1)",
+            [now_ms().saturating_sub(ms(self.lease))],
+        )
+        .map_err(db_err)?;
+        tx.commit().map_err(db_err)
     }
 
     /// The run `run` ends, having written `summary`:

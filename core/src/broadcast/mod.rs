@@ -1160,8 +1160,8 @@ impl Client {
             // No longer a live run of the ledger (best effort: the ledger may be what
             // failed). Left listed, it kept a Ctrl-C elsewhere from marking the campaign
             // stopped until its heartbeat aged out.
-            let (l, run) = (ledger.clone(), Arc::clone(&run));
-            let _ = blocking(move || l.leave_run(&run)).await;
+            let (l, run, text) = (ledger.clone(), Arc::clone(&run), e.to_string());
+            let _ = blocking(move || l.leave_run(&run, &text)).await;
             return Err(e);
         }
         let l = ledger.clone();
