@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 import wa360
+from wa360.receivers import WebhookReceiver
 from wa360.testing import basic_auth_header, inbound_text
 
 APPS = Path(__file__).resolve().parent / "apps"
@@ -34,32 +35,42 @@ def free_port() -> int:
 
 
 class Server:
-    """``uvicorn inbox_app:app`` in its own process group."""
+    """``uvicorn inbox_app:app`` in its own process group (or, with ``preload``,
+    ``gunicorn --preload flask_inbox_app:app``: the Flask app imported by the master before it
+    forks its workers)."""
 
-    def __init__(self, tmp: Path, url: str, *, workers: int = 1, **env: Any) -> None:
+    def __init__(
+        self, tmp: Path, url: str, *, workers: int = 1, preload: bool = False, **env: Any
+    ) -> None:
         self.port = free_port()
         self.log = tmp / "handled.log"
-        self.stderr = open(tmp / f"uvicorn-{self.port}.err", "w+b")  # noqa: SIM115
+        self.stderr = open(tmp / f"server-{self.port}.err", "w+b")  # noqa: SIM115
         e = dict(os.environ, INBOX_URL=url, INBOX_LOG=str(self.log))
         e.update({k.upper(): str(v) for k, v in env.items()})
-        cmd = [sys.executable, "-m", "uvicorn", "--app-dir", str(APPS), "inbox_app:app"]
-        cmd += ["--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning"]
-        if workers > 1:
-            cmd += ["--workers", str(workers)]
+        if preload:
+            cmd = [sys.executable, "-m", "gunicorn", "--preload", "--chdir", str(APPS)]
+            cmd += ["--bind", f"127.0.0.1:{self.port}", "--workers", str(workers)]
+            cmd += ["--log-level", "warning", "--graceful-timeout", "60"]
+            cmd += ["flask_inbox_app:app"]
+        else:
+            cmd = [sys.executable, "-m", "uvicorn", "--app-dir", str(APPS), "inbox_app:app"]
+            cmd += ["--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning"]
+            if workers > 1:
+                cmd += ["--workers", str(workers)]
         self.proc = subprocess.Popen(cmd, env=e, stderr=self.stderr, start_new_session=True)
         self.url = f"http://127.0.0.1:{self.port}/webhook"
 
     def wait_ready(self, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            assert self.proc.poll() is None, f"uvicorn exited: {self.errors()}"
+            assert self.proc.poll() is None, f"the server exited: {self.errors()}"
             try:
                 if httpx.get(self.url, timeout=2).status_code == 405:
                     return
             except httpx.HTTPError:
                 pass
             time.sleep(0.1)
-        raise AssertionError("uvicorn did not start")
+        raise AssertionError(f"the server did not start: {self.errors()}")
 
     def errors(self) -> str:
         self.stderr.flush()
@@ -285,3 +296,38 @@ def test_locked_inbox_file_stops_start_up_with_a_clear_error(tmp_path: Path) -> 
         holder.close()
     # Nothing was lost or changed: it opens fine once the lock is gone.
     assert wa360.Inbox(f"sqlite://{db}").stats()["ready"] == 0
+
+
+def test_gunicorn_preload_hands_the_backlog_to_the_workers_and_a_sigterm_finishes_it(
+    tmp_path: Path, servers: list[Server]
+) -> None:
+    # gunicorn --preload imports the Flask app in the master, which then forks the workers.
+    # The master ran consumers too: it handled a stored backlog alone (the workers started
+    # theirs only at their first delivery), and closed them only at its own exit, after its
+    # workers, so a shutdown took two graces. Now the workers start them when forked, and
+    # the master none.
+    url = f"sqlite://{tmp_path}/inbox.db"
+    backlog = [f"wamid.B{i}" for i in range(8)]
+    store_only = WebhookReceiver(
+        lambda events: None, inbox=url, start_consumers=False, insecure_skip_verify=True
+    )
+    for i, w in enumerate(backlog):
+        assert store_only.handle({}, inbound_text(f"1555000{i:04d}", "x", w))[0] == 200
+    srv = start(servers, tmp_path, url, workers=2, preload=True, inbox_slow_ms=1500)
+    master = srv.proc.pid
+    wait_for(lambda: set(done_counts(srv.log)) >= set(backlog), what="the backlog handled")
+    pids = {pid for _, _, pid in lines(srv.log)}
+    assert str(master) not in pids, "the master ran handlers"
+    # A SIGTERM in the middle of a slow handler: the worker finishes it within its grace
+    # and the whole server exits cleanly, nothing left in the inbox.
+    assert deliver(srv.url, inbound_text("15550009999", "x", "wamid.SLOW1")) == 200
+    wait_for(
+        lambda: any(p == "start" and i == "wamid.SLOW1" for p, i, _ in lines(srv.log)),
+        what="the slow handler started",
+    )
+    srv.signal(signal.SIGTERM)
+    assert srv.wait_exit() == 0, srv.errors()
+    assert done_counts(srv.log)["wamid.SLOW1"] == 1
+    assert str(master) not in {pid for _, _, pid in lines(srv.log)}
+    stats = wa360.Inbox(url).stats()
+    assert stats["ready"] == 0 and stats["in_flight"] == 0, stats

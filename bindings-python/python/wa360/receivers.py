@@ -51,9 +51,11 @@ import logging
 import math
 import os
 import queue
+import sys
 import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from ._native import Consumer, Deduper, Delivery, Event, Inbox, Receiver, StatusFold, Verifier
@@ -213,6 +215,8 @@ class WebhookReceiver:
         self._pool: _ConsumerPool | None = None
         # The process whose consumers close() stopped (deliveries then leave them stopped).
         self._closed_in: int | None = None
+        # The gunicorn master that left its consumers to the workers it forks (see start()).
+        self._deferred_by: int | None = None
 
     # -- the request path -------------------------------------------------------------------
 
@@ -306,12 +310,41 @@ class WebhookReceiver:
     def start(self, loop: asyncio.AbstractEventLoop | None = None) -> None:
         """Start this process's consumers (idempotent; again in a forked child). Async
         callbacks need the server's ``loop`` (found automatically inside a request or the
-        lifespan)."""
+        lifespan).
+
+        In a gunicorn master loading the app before it forks its workers (``--preload``)
+        this starts none: each worker starts its own when forked (docs/receiving.md)."""
         if self.inbox is None or not self.start_consumers:
             return
         with self._worker_lock:
             self._closed_in = None
+        if _loading_in_gunicorn_master():
+            self._defer_to_gunicorn_workers()
+            return
         self._start(loop, unless_closed=False)
+
+    def _defer_to_gunicorn_workers(self) -> None:
+        """Start the consumers in each worker the gunicorn master forks, none in the master.
+
+        Consumers in the master handled a stored backlog alone (a worker started its own only
+        at its first delivery) and closed only at the master's exit, after its workers: a
+        shutdown took two graces. A worker starts them as it is forked, so a backlog is
+        handled without a new delivery, and closes them at its exit (its SIGTERM)."""
+        if self._deferred_by == os.getpid() or not hasattr(os, "register_at_fork"):
+            return
+        self._deferred_by = master = os.getpid()
+
+        def forked() -> None:
+            # Only gunicorn's workers: not the master's other children (its dirty arbiter, a
+            # re-exec), nor what a worker forks in turn.
+            if os.getppid() != master or not _forking_gunicorn_worker():
+                return
+            try:
+                self._start(None, unless_closed=True)
+            except Exception:  # noqa: BLE001 - the worker starts them at its first delivery
+                log.exception("wa360 inbox: starting the consumers of a gunicorn worker failed")
+
+        os.register_at_fork(after_in_child=forked)
 
     def _start(self, loop: asyncio.AbstractEventLoop | None, unless_closed: bool) -> None:
         if self.inbox is None or not self.start_consumers:
@@ -435,6 +468,30 @@ def _describe(exc: BaseException) -> str:
     except Exception:
         text = f"{type(exc).__name__} (its text could not be read)"
     return text[:2000]
+
+
+def _gunicorn_frames(name: str) -> bool:
+    """A frame of ``gunicorn.arbiter``'s function ``name`` is on this thread's stack.
+
+    Written here: gunicorn offers an app loaded by its master (``--preload``) no way to know
+    that it is in the master, nor that a fork makes a worker, other than the server hooks of
+    its config file, which a library cannot set; the arbiter's frames say both."""
+    f: FrameType | None = sys._getframe(1)
+    while f is not None:
+        if f.f_code.co_name == name and f.f_globals.get("__name__") == "gunicorn.arbiter":
+            return True
+        f = f.f_back
+    return False
+
+
+def _loading_in_gunicorn_master() -> bool:
+    """The app is being imported by a gunicorn master, before it forks its workers."""
+    return "gunicorn.arbiter" in sys.modules and _gunicorn_frames("setup")
+
+
+def _forking_gunicorn_worker() -> bool:
+    """This process was just forked by a gunicorn master as one of its workers."""
+    return "gunicorn.arbiter" in sys.modules and _gunicorn_frames("spawn_worker")
 
 
 class _ConsumerPool:
@@ -1009,7 +1066,8 @@ def flask_view(on_events: EventsCallback | WebhookReceiver, **options: Any) -> C
 
     receiver = _receiver(on_events, options)
     # Flask has no lifespan: with an inbox, consumers start now (and again in a forked worker
-    # on its first request); they stop gracefully at interpreter exit.
+    # on its first request; in a gunicorn --preload master, only in each worker as it is
+    # forked); they stop gracefully at interpreter exit.
     receiver.start()
 
     def view() -> Any:
