@@ -9,6 +9,7 @@ import logging
 import os
 import re
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -195,6 +196,39 @@ def test_a_run_ended_by_a_campaign_error_leaves_the_campaign_halted_with_the_err
         again = c.broadcast(campaign, ledger)
         assert again["counts"]["accepted"] == 4
         assert other.run_state() == "done" and other.last_error() is None
+
+
+def refuse_meta_writes(path: Path, key: str) -> None:
+    """The ledger file refuses writes of meta `key` from now on (a full disk, as SQLite
+    reports it), by a trigger added from another process."""
+    script = (
+        "import sqlite3, sys; db = sqlite3.connect(sys.argv[1]); db.execute("
+        f"\"CREATE TRIGGER refuse_{key} BEFORE INSERT ON meta WHEN NEW.key = '{key}' "
+        "BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END\"); db.commit()"
+    )
+    subprocess.run([sys.executable, "-c", script, str(path)], check=True)
+
+
+@pytest.mark.parametrize("refused", ["summary", "not_before_ms"], ids=["at-end", "at-start"])
+def test_a_run_that_the_ledger_fails_at_its_start_or_end_leaves_the_campaign_halted(
+    tmp_path: Path, refused: str
+) -> None:
+    # The write of the run's summary (its end) or of its start time (its start, after the
+    # run was listed) refused: the run ends with the store error, which the ledger keeps,
+    # and the run is no longer listed as live. It stayed `running`, with no error.
+    path = tmp_path / "ledger.db"
+    with Sandbox(time_scale=0.01) as sb:
+        c = governed(sb)
+        campaign = wa360.Campaign.from_csv("order_update", "en_US", csv_text(3))
+        ledger = wa360.Ledger(f"sqlite:///{path}", campaign)
+        refuse_meta_writes(path, refused)
+        with pytest.raises(wa360.StoreError) as e:
+            c.broadcast(campaign, ledger, start_in=0.01 if refused == "not_before_ms" else None)
+        assert ledger.run_state() == "halted"
+        assert ledger.last_error() == str(e.value)
+        assert "disk is full" in str(e.value)
+        with sqlite3.connect(path) as db:
+            assert db.execute("SELECT COUNT(*) FROM runs").fetchone() == (0,)
 
 
 def test_a_relative_ledger_path_is_refused_and_an_absolute_one_survives_a_chdir(

@@ -49,6 +49,7 @@ class Server:
         e.update({k.upper(): str(v) for k, v in env.items()})
         if preload:
             cmd = [sys.executable, "-m", "gunicorn", "--preload", "--chdir", str(APPS)]
+            cmd += ["--config", str(APPS / "gunicorn_conf.py")]
             cmd += ["--bind", f"127.0.0.1:{self.port}", "--workers", str(workers)]
             cmd += ["--log-level", "warning", "--graceful-timeout", "60"]
             cmd += ["flask_inbox_app:app"]
@@ -305,7 +306,8 @@ def test_gunicorn_preload_hands_the_backlog_to_the_workers_and_a_sigterm_finishe
     # The master ran consumers too: it handled a stored backlog alone (the workers started
     # theirs only at their first delivery), and closed them only at its own exit, after its
     # workers, so a shutdown took two graces. Now the workers start them when forked, and
-    # the master none.
+    # the master none, once booted: after the app's post_fork hook (which reopens what the
+    # master's connections shared), the privilege drop and the signal handlers.
     url = f"sqlite://{tmp_path}/inbox.db"
     backlog = [f"wamid.B{i}" for i in range(8)]
     store_only = WebhookReceiver(
@@ -318,6 +320,12 @@ def test_gunicorn_preload_hands_the_backlog_to_the_workers_and_a_sigterm_finishe
     wait_for(lambda: set(done_counts(srv.log)) >= set(backlog), what="the backlog handled")
     pids = {pid for _, _, pid in lines(srv.log)}
     assert str(master) not in pids, "the master ran handlers"
+    forked: set[str] = set()
+    for phase, ident, pid in lines(srv.log):
+        if phase == "post_fork":
+            forked.add(pid)
+        else:
+            assert pid in forked, f"{ident} ran in worker {pid} before its post_fork hook"
     # A SIGTERM in the middle of a slow handler: the worker finishes it within its grace
     # and the whole server exits cleanly, nothing left in the inbox.
     assert deliver(srv.url, inbound_text("15550009999", "x", "wamid.SLOW1")) == 200

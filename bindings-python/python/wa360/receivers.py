@@ -313,7 +313,7 @@ class WebhookReceiver:
         lifespan).
 
         In a gunicorn master loading the app before it forks its workers (``--preload``)
-        this starts none: each worker starts its own when forked (docs/receiving.md)."""
+        this starts none: each worker starts its own once booted (docs/receiving.md)."""
         if self.inbox is None or not self.start_consumers:
             return
         with self._worker_lock:
@@ -328,8 +328,11 @@ class WebhookReceiver:
 
         Consumers in the master handled a stored backlog alone (a worker started its own only
         at its first delivery) and closed only at the master's exit, after its workers: a
-        shutdown took two graces. A worker starts them as it is forked, so a backlog is
-        handled without a new delivery, and closes them at its exit (its SIGTERM)."""
+        shutdown took two graces. A worker starts them as its run loop begins, so a backlog
+        is handled without a new delivery, and closes them at its exit (its SIGTERM). Not
+        at the fork itself: the worker has not yet run the app's ``post_fork`` hook (which
+        reopens what the master's connections shared), dropped its privileges (``--user``)
+        or set its signal handlers, and handlers must not run before."""
         if self._deferred_by == os.getpid() or not hasattr(os, "register_at_fork"):
             return
         self._deferred_by = master = os.getpid()
@@ -337,12 +340,23 @@ class WebhookReceiver:
         def forked() -> None:
             # Only gunicorn's workers: not the master's other children (its dirty arbiter, a
             # re-exec), nor what a worker forks in turn.
-            if os.getppid() != master or not _forking_gunicorn_worker():
+            if os.getppid() != master:
                 return
-            try:
-                self._start(None, unless_closed=True)
-            except Exception:  # noqa: BLE001 - the worker starts them at its first delivery
-                log.exception("wa360 inbox: starting the consumers of a gunicorn worker failed")
+            worker = _gunicorn_worker_being_spawned()
+            run = getattr(worker, "run", None)
+            if run is None:
+                return
+
+            def run_with_consumers() -> Any:
+                # Booted: after post_fork, the privilege drop, the signal handlers and
+                # post_worker_init; just before the worker serves.
+                try:
+                    self._start(None, unless_closed=True)
+                except Exception:  # noqa: BLE001 - then they start at the first delivery
+                    log.exception("wa360 inbox: starting a gunicorn worker's consumers failed")
+                return run()
+
+            worker.run = run_with_consumers
 
         os.register_at_fork(after_in_child=forked)
 
@@ -470,28 +484,32 @@ def _describe(exc: BaseException) -> str:
     return text[:2000]
 
 
-def _gunicorn_frames(name: str) -> bool:
-    """A frame of ``gunicorn.arbiter``'s function ``name`` is on this thread's stack.
+def _gunicorn_frame(name: str) -> FrameType | None:
+    """The frame of ``gunicorn.arbiter``'s function ``name`` on this thread's stack, if any.
 
     Written here: gunicorn offers an app loaded by its master (``--preload``) no way to know
     that it is in the master, nor that a fork makes a worker, other than the server hooks of
     its config file, which a library cannot set; the arbiter's frames say both."""
+    if "gunicorn.arbiter" not in sys.modules:
+        return None
     f: FrameType | None = sys._getframe(1)
     while f is not None:
         if f.f_code.co_name == name and f.f_globals.get("__name__") == "gunicorn.arbiter":
-            return True
+            return f
         f = f.f_back
-    return False
+    return None
 
 
 def _loading_in_gunicorn_master() -> bool:
     """The app is being imported by a gunicorn master, before it forks its workers."""
-    return "gunicorn.arbiter" in sys.modules and _gunicorn_frames("setup")
+    return _gunicorn_frame("setup") is not None
 
 
-def _forking_gunicorn_worker() -> bool:
-    """This process was just forked by a gunicorn master as one of its workers."""
-    return "gunicorn.arbiter" in sys.modules and _gunicorn_frames("spawn_worker")
+def _gunicorn_worker_being_spawned() -> Any:
+    """In a process just forked by a gunicorn master as one of its workers: that worker
+    (the local ``worker`` of ``Arbiter.spawn_worker``, not yet booted); otherwise ``None``."""
+    f = _gunicorn_frame("spawn_worker")
+    return None if f is None else f.f_locals.get("worker")
 
 
 class _ConsumerPool:
@@ -1066,8 +1084,8 @@ def flask_view(on_events: EventsCallback | WebhookReceiver, **options: Any) -> C
 
     receiver = _receiver(on_events, options)
     # Flask has no lifespan: with an inbox, consumers start now (and again in a forked worker
-    # on its first request; in a gunicorn --preload master, only in each worker as it is
-    # forked); they stop gracefully at interpreter exit.
+    # on its first request; in a gunicorn --preload master, only in each worker once it has
+    # booted); they stop gracefully at interpreter exit.
     receiver.start()
 
     def view() -> Any:

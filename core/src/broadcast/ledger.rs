@@ -735,8 +735,8 @@ impl Ledger {
 
     /// The error the last run of this campaign ended with (the key refused, the template
     /// missing, the API unreachable for too long, the ledger refusing writes), as it was
-    /// reported to that run's caller. `None` once a run begins again, or if none ended
-    /// with an error. Kept in the ledger so that `wa360 broadcast status`, or a dashboard
+    /// reported to that run's caller. `None` once a run begins or ends without an error,
+    /// or if none ended with one. Kept in the ledger so that `wa360 broadcast status`, or a dashboard
     /// in another process, can say why a campaign is `halted`.
     pub fn last_error(&self) -> Result<Option<String>> {
         get_meta(&self.lock(), "last_error")
@@ -830,8 +830,9 @@ impl Ledger {
     /// The run `run` ends, having written `summary`:
     /// - `complete`: the campaign is `done`;
     /// - `stopped_here` (the run's own [`super::BroadcastControl`] stopped it, as Ctrl-C
-    ///   does): the campaign becomes `stopped` only if it was `running` and no other run
-    ///   is live. A run of another process goes on, and an operator's pause stays;
+    ///   does): the campaign becomes `stopped` only if it was `running` (or `halted` by
+    ///   another run's error) and no other run is live. A run of another process goes on,
+    ///   and an operator's pause stays;
     /// - otherwise the state is left as it is (an operator's `stopped`, `paused`).
     pub(crate) fn end_run(
         &self,
@@ -847,11 +848,16 @@ impl Ledger {
         tx.execute("DELETE FROM runs WHERE run = ?1", [run])
             .map_err(db_err)?;
         set_meta(&tx, "summary", &summary.to_string())?;
+        // The last run to end ended without an error (another run's error, stored while
+        // this one went on, no longer says how the campaign stands).
+        tx.execute("DELETE FROM meta WHERE key = 'last_error'", [])
+            .map_err(db_err)?;
         if complete {
             set_meta(&tx, "run_state", "done")?;
         } else if stopped_here {
             tx.execute(
-                "UPDATE meta SET value = 'stopped' WHERE key = 'run_state' AND value = 'running' \
+                "UPDATE meta SET value = 'stopped' WHERE key = 'run_state' \
+                 AND value IN ('running', 'halted') \
                  AND NOT EXISTS (SELECT 1 FROM runs WHERE seen_ms >= ?1)",
                 [now_ms().saturating_sub(ms(self.lease))],
             )
@@ -1709,6 +1715,56 @@ mod tests {
         first.mark_unknown(&claimed[0]).unwrap();
         assert_eq!(state_of(&first, &to).0, RecipientState::Accepted);
         assert_eq!(state_of(&first, &claimed[0]).0, RecipientState::InFlight);
+    }
+
+    /// The run state and the last error across runs of several processes: a run that
+    /// fails while another is live leaves the campaign `running`, and the other's clean
+    /// end clears the error; a failure with no other live run halts the campaign, and a
+    /// Ctrl-C of a run whose heartbeat had aged out meanwhile makes it `stopped`.
+    #[test]
+    fn a_failed_run_halts_the_campaign_only_when_no_other_run_is_live() {
+        let (path, c) = (temp_ledger("halt"), campaign());
+        let mut l = Ledger::open(&path, &c).unwrap();
+        l.lease = Duration::from_millis(200);
+        let summary = serde_json::json!({});
+        let state = || (l.run_state().unwrap(), l.last_error().unwrap());
+
+        l.begin_run("a").unwrap();
+        l.begin_run("b").unwrap();
+        l.leave_run("b", "template: missing").unwrap();
+        assert_eq!(
+            state(),
+            ("running".into(), Some("template: missing".into()))
+        );
+        l.end_run("a", &summary, true, false).unwrap();
+        assert_eq!(
+            state(),
+            ("done".into(), None),
+            "a clean end clears the error"
+        );
+
+        l.begin_run("c").unwrap();
+        l.leave_run("c", "authentication: refused").unwrap();
+        assert_eq!(
+            state(),
+            ("halted".into(), Some("authentication: refused".into()))
+        );
+        l.begin_run("d").unwrap();
+        assert_eq!(state(), ("running".into(), None), "a new run clears it");
+
+        // `d` stops beating (a stalled process); `e` fails meanwhile: nothing else is live.
+        std::thread::sleep(Duration::from_millis(300));
+        l.begin_run("e").unwrap();
+        l.leave_run("e", "connection: down").unwrap();
+        assert_eq!(state().0, "halted");
+        l.end_run("d", &summary, false, true).unwrap();
+        assert_eq!(state(), ("stopped".into(), None));
+
+        // An operator's pause or stop outlasts a failed run.
+        l.pause().unwrap();
+        l.begin_run("f").unwrap();
+        l.leave_run("f", "x").unwrap();
+        assert_eq!(state().0, "paused");
     }
 
     /// A run that dies mid-send stops renewing: its row becomes `unknown` once the lease

@@ -795,11 +795,15 @@ impl Client {
             let nb = options.not_before_ms;
             blocking(move || {
                 l.begin_run(&run)?;
-                l.restart_quiet_windows()?;
-                if nb.is_some() {
-                    l.set_not_before(nb)?;
+                let set_up = l.restart_quiet_windows().and_then(|()| match nb {
+                    Some(_) => l.set_not_before(nb),
+                    None => Ok(()),
+                });
+                if let Err(e) = &set_up {
+                    // Begun: ended as any run that fails (best effort, as below).
+                    let _ = l.leave_run(&run, &e.to_string());
                 }
-                Ok(())
+                set_up
             })
             .await?;
         }
@@ -1156,28 +1160,44 @@ impl Client {
                 first_err.get_or_insert(e);
             }
         }
-        if let Some(e) = first_err {
-            // No longer a live run of the ledger (best effort: the ledger may be what
-            // failed). Left listed, it kept a Ctrl-C elsewhere from marking the campaign
-            // stopped until its heartbeat aged out.
-            let (l, run, text) = (ledger.clone(), Arc::clone(&run), e.to_string());
-            let _ = blocking(move || l.leave_run(&run, &text)).await;
-            return Err(e);
-        }
-        let l = ledger.clone();
-        let counts = blocking(move || l.counts()).await?;
-        let complete = counts.accepted + counts.failed == counts.total;
-        let summary = Summary {
-            campaign_id: campaign.id().to_string(),
-            counts,
-            accepted_this_run: accepted_run.load(Ordering::SeqCst),
-            elapsed_secs: start.elapsed().as_secs_f64(),
-            complete,
-            stopped,
+        let ended = match first_err {
+            Some(e) => Err(e),
+            None => {
+                let (l, run) = (ledger.clone(), Arc::clone(&run));
+                let accepted = accepted_run.load(Ordering::SeqCst);
+                let (id, elapsed) = (campaign.id().to_string(), start.elapsed().as_secs_f64());
+                blocking(move || {
+                    let counts = l.counts()?;
+                    let complete = counts.accepted + counts.failed == counts.total;
+                    let summary = Summary {
+                        campaign_id: id,
+                        counts,
+                        accepted_this_run: accepted,
+                        elapsed_secs: elapsed,
+                        complete,
+                        stopped,
+                    };
+                    let json = serde_json::to_value(&summary)
+                        .map_err(|e| Error::Internal(e.to_string()))?;
+                    l.end_run(&run, &json, complete, stopped_here)?;
+                    Ok(summary)
+                })
+                .await
+            }
         };
-        let l = ledger.clone();
-        let json = serde_json::to_value(&summary).map_err(|e| Error::Internal(e.to_string()))?;
-        blocking(move || l.end_run(&run, &json, complete, stopped_here)).await?;
+        let summary = match ended {
+            Ok(s) => s,
+            Err(e) => {
+                // No longer a live run of the ledger, the campaign `halted` with the error
+                // (best effort: the ledger may be what failed). Left listed, it kept a
+                // Ctrl-C elsewhere from marking the campaign stopped until its heartbeat
+                // aged out; left `running`, the status said a run went on.
+                let (l, run, text) = (ledger.clone(), Arc::clone(&run), e.to_string());
+                let _ = blocking(move || l.leave_run(&run, &text)).await;
+                return Err(e);
+            }
+        };
+        let (counts, complete) = (summary.counts, summary.complete);
         report(
             if complete { "done" } else { "stopped" },
             counts,
