@@ -5,6 +5,8 @@ health, blocked users, the media-id cache (memory and a real SQLite file), and t
 from __future__ import annotations
 
 import asyncio
+import gc
+import os
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -239,6 +241,40 @@ def test_media_cache_sqlite_file(sb: Sandbox, tmp_path: Path) -> None:
     assert client.upload_media_cached(b"x", "image/png", mem)["reused"]
     client.forget_media_cached(b"x", "image/png", mem)
     assert not client.upload_media_cached(b"x", "image/png", mem)["reused"]
+
+
+def test_a_media_cache_used_in_a_forked_child_opens_its_file_again(
+    sb: Sandbox, tmp_path: Path
+) -> None:
+    # A cache made before a fork (gunicorn --preload, Celery prefork) and used in the child.
+    # Through the parent's SQLite connection, the child's entry went to a write-ahead log
+    # that the parent removed when it let go of its cache: other processes never saw it
+    # (and uploaded again), and a cache the child opened anew failed with a disk I/O error.
+    path = str(tmp_path / "media-cache.sqlite3")
+    client = wa360.Client(sb.api_key, base_url=sb.url)
+    cache = wa360.MediaCache(path)
+    client.upload_media_cached(b"\x89PNG first", "image/png", cache)
+    go, went = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: waits for the parent to let go, then uses the inherited cache
+        code = 1
+        try:
+            os.read(go, 1)
+            child = wa360.Client(sb.api_key, base_url=sb.url)
+            child.upload_media_cached(b"\x89PNG second", "image/png", cache)
+            anew = wa360.MediaCache(path)
+            again = child.upload_media_cached(b"\x89PNG second", "image/png", anew)
+            code = 0 if again["reused"] else 3
+        finally:
+            os._exit(code)
+    del cache
+    gc.collect()
+    os.write(went, b"x")
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    other = client.upload_media_cached(b"\x89PNG second", "image/png", wa360.MediaCache(path))
+    assert other["reused"], "the child's entry is in the file other processes read"
+    assert len(sb.requests(path="/media")) == 2
 
 
 MANAGE_NAMES = [

@@ -372,6 +372,9 @@ pub async fn run_profile(cmd: ProfileCmd) -> CliResult {
                             "--picture must be a .jpg, .jpeg or .png file",
                         ));
                     };
+                    // Checked before the profile's other fields are written: bad input
+                    // changes nothing.
+                    wa360::manage::profile::check_picture(bytes.len(), mime, &name)?;
                     Some((bytes, mime, name))
                 }
             };

@@ -190,7 +190,29 @@ fn profile_and_block_commands() {
     ] {
         assert_eq!(wa360(&sb, line).status.code(), Some(2), "{line}");
     }
+    // A picture over the image limit (5 MB) is refused before the other fields are
+    // written: they were, and then the command exited 2 ("bad input, nothing sent").
+    let big = std::env::temp_dir().join(format!("wa360-big-{}.png", std::process::id()));
+    std::fs::write(&big, vec![0x89u8; 6 * 1024 * 1024]).unwrap();
+    let o = run(
+        &sb,
+        &[
+            "profile",
+            "set",
+            "--about",
+            "Changed",
+            "--picture",
+            big.to_str().unwrap(),
+        ],
+    );
+    let _ = std::fs::remove_file(&big);
+    assert_eq!(o.status.code(), Some(2), "{}", err(&o));
+    assert!(err(&o).contains("5 MB"), "{}", err(&o));
     assert_eq!(requests(&sb, "POST", "/whatsapp_business_profile"), before);
+    assert_eq!(
+        json_out(&run(&sb, &["profile", "get", "--json"]))["about"],
+        "Open 9-17"
+    );
 
     control(
         &sb,

@@ -82,6 +82,11 @@ pub(crate) enum Body {
     /// API key, each of `secrets` is removed from every error and log line of the request:
     /// a server may echo the body it refused.
     SecretJson { bytes: Bytes, secrets: Vec<String> },
+    /// No body, and an answer that carries secrets of its own (the webhook settings read
+    /// back, with their header values: Basic credentials, shared tokens). Their values are
+    /// not known before the answer, so the answer is never quoted in an error or a log
+    /// line: a cut-short 200 or an error page echoing the settings showed them.
+    EmptySecretAnswer,
     /// Raw bytes of a resumable upload (`application/octet-stream`, header `file_offset`).
     Binary { bytes: Bytes, offset: u64 },
     /// A media upload: `messaging_product=whatsapp`, `type=<mime>`, `file` part.
@@ -280,12 +285,6 @@ impl Transport {
         secrets: Vec<String>,
         retry: RetryClass,
     ) -> Result<Value> {
-        if !path.starts_with('/') || path.contains("://") {
-            return Err(Error::invalid(
-                "path",
-                "must be a path under the base URL starting with `/`",
-            ));
-        }
         let body = match body {
             Some(v) => {
                 let bytes = serde_json::to_vec(v).map_err(json_err)?.into();
@@ -297,11 +296,39 @@ impl Transport {
             }
             None => Body::Empty,
         };
+        self.request_body_json(method, path, body, retry).await
+    }
+
+    /// [`Self::request_json`] without a body, for an answer that carries secrets (see
+    /// [`Body::EmptySecretAnswer`]): never quoted in its errors and logs.
+    pub(crate) async fn request_json_secret_answer(
+        &self,
+        method: Method,
+        path: &str,
+        retry: RetryClass,
+    ) -> Result<Value> {
+        self.request_body_json(method, path, Body::EmptySecretAnswer, retry)
+            .await
+    }
+
+    async fn request_body_json(
+        &self,
+        method: Method,
+        path: &str,
+        body: Body,
+        retry: RetryClass,
+    ) -> Result<Value> {
+        if !path.starts_with('/') || path.contains("://") {
+            return Err(Error::invalid(
+                "path",
+                "must be a path under the base URL starting with `/`",
+            ));
+        }
         let url = self.url_for(path);
         let resp = self
             .execute(method, &url, &body, retry, Accept::Json)
             .await?;
-        self.decode_json_redacting(&resp, retry, &self.secrets(&body))
+        self.decode_json_redacting(&resp, retry, &body)
     }
 
     /// Send a request, repeating failed attempts as `class` allows.
@@ -547,7 +574,7 @@ impl Transport {
             return Ok(resp);
         }
         Err(self
-            .decode_json_redacting(&resp, class, &self.secrets(body))
+            .decode_json_redacting(&resp, class, body)
             .err()
             .unwrap_or_else(|| {
                 unreadable_success(resp.status, "2xx answer is not JSON".into(), class)
@@ -633,7 +660,7 @@ impl Transport {
             .header(API_KEY_HEADER, self.key.clone())
             .header(header::ACCEPT, accept.header());
         req = match body {
-            Body::Empty => req,
+            Body::Empty | Body::EmptySecretAnswer => req,
             Body::Json(bytes) | Body::SecretJson { bytes, .. } => req
                 .header(header::CONTENT_TYPE, "application/json")
                 .body(bytes.clone()),
@@ -676,7 +703,7 @@ impl Transport {
         let timeout = self.config.timeout();
         let upload = match body {
             Body::Binary { bytes, .. } | Body::Upload { bytes, .. } => Some(bytes.len() as u64),
-            Body::Empty | Body::Json(_) | Body::SecretJson { .. } => None,
+            Body::Empty | Body::EmptySecretAnswer | Body::Json(_) | Body::SecretJson { .. } => None,
         };
         let download = accept == Accept::Any;
         if let Some(n) = upload {
@@ -685,6 +712,7 @@ impl Transport {
             req = req.timeout(timeout + transfer_allowance(MAX_DOWNLOAD_BODY as u64));
         }
         let secrets = self.secrets(body);
+        let quote = !matches!(body, Body::EmptySecretAnswer);
         // A download's answer must still begin within the timeout (its body is then read
         // with a deadline per chunk, below); reqwest's own deadline now covers the whole.
         let sent = if download {
@@ -717,7 +745,11 @@ impl Transport {
         // A download's body, error or not, is read with a deadline per chunk.
         let idle = download.then_some(timeout);
         let answered = |body: &[u8]| {
-            self.answered_error(status, body, retry_after, fb_trace.clone(), class, &secrets)
+            let seen = Seen {
+                secrets: &secrets,
+                quote,
+            };
+            self.answered_error(status, body, retry_after, fb_trace.clone(), class, seen)
         };
         if !status.is_success() {
             // Error bodies are small; read at most MAX_ERROR_BODY so a hostile or broken
@@ -837,15 +869,21 @@ impl Transport {
         retry_after: Option<Duration>,
         fb_trace: Option<String>,
         class: RetryClass,
-        secrets: &[&str],
+        seen: Seen<'_>,
     ) -> (Failure, Error) {
+        let secrets = seen.secrets;
         // The body is read as the server sent it, and the secrets removed from each text
         // it gave: removing them from the raw bytes first could break the JSON itself (a
         // short secret inside a key or a number) and lose the error's code. A body that is
         // not one of the known shapes is quoted, and then the secrets are removed before
         // the quote is cut: a key across the cut would otherwise leave its first part.
         let mut parsed = parse_error_body(status.as_u16(), body);
-        if !parsed.parsed {
+        if !parsed.parsed && !seen.quote {
+            parsed.error.message = not_quoted(
+                &format!("HTTP {} with an unparseable body", status.as_u16()),
+                body,
+            );
+        } else if !parsed.parsed {
             parsed = parse_error_body(status.as_u16(), &redact_bytes(body, secrets));
         }
         let mut api = parsed.error;
@@ -908,25 +946,28 @@ impl Transport {
     /// sends and `invalid_response` otherwise, quoting the start of the body with the key
     /// removed (before the cut).
     pub(crate) fn decode_json(&self, resp: &Response, class: RetryClass) -> Result<Value> {
-        self.decode_json_redacting(resp, class, &self.secrets(&Body::Empty))
+        self.decode_json_redacting(resp, class, &Body::Empty)
     }
 
+    /// [`Self::decode_json`] for the answer to a request with `body`: its secrets removed
+    /// from the quote, or no quote at all ([`Body::EmptySecretAnswer`]).
     fn decode_json_redacting(
         &self,
         resp: &Response,
         class: RetryClass,
-        secrets: &[&str],
+        body: &Body,
     ) -> Result<Value> {
         if resp.body.iter().all(u8::is_ascii_whitespace) {
             return Ok(Value::Null);
         }
         serde_json::from_slice(&resp.body).map_err(|e| {
-            let body = redact_bytes(&resp.body, secrets);
-            let e = unreadable_success(
-                resp.status,
-                format!("2xx answer is not JSON ({e}): {}", body_snippet(&body)),
-                class,
-            );
+            let what = if matches!(body, Body::EmptySecretAnswer) {
+                not_quoted(&format!("2xx answer is not JSON ({e})"), &resp.body)
+            } else {
+                let quoted = redact_bytes(&resp.body, &self.secrets(body));
+                format!("2xx answer is not JSON ({e}): {}", body_snippet(&quoted))
+            };
+            let e = unreadable_success(resp.status, what, class);
             tracing::debug!(status = resp.status, code = %e.code(), error = %e, "answer unreadable");
             e
         })
@@ -954,6 +995,22 @@ fn is_messages_answer(body: &[u8]) -> bool {
 
 /// `text` with every occurrence of each secret replaced by `***` (a server that echoes
 /// the key or a body it refused).
+/// What an error of one request may show of its answer: nothing of `secrets`, and the
+/// answer itself only if `quote` (see [`Body::EmptySecretAnswer`]).
+#[derive(Clone, Copy)]
+struct Seen<'a> {
+    secrets: &'a [&'a str],
+    quote: bool,
+}
+
+/// `what`, saying that the answer of `len` bytes is left out because it carries secrets.
+fn not_quoted(what: &str, answer: &[u8]) -> String {
+    format!(
+        "{what} ({} bytes, not quoted: it carries the webhook's header secrets)",
+        answer.len()
+    )
+}
+
 fn redact(text: &str, secrets: &[&str]) -> String {
     let mut out = text.to_string();
     for s in secrets {

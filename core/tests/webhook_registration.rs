@@ -247,3 +247,31 @@ async fn invalid_settings_make_no_request() {
     }
     assert_eq!(srv.count(), 0);
 }
+
+/// Reading the settings back: their answer carries the header values (Basic credential,
+/// shared tokens), which no error may show, and so no log line (the request's log line
+/// carries the error). A 200 cut short and an error page echoing the settings quoted them.
+#[tokio::test]
+async fn an_unreadable_answer_to_get_never_shows_the_header_secrets() {
+    let echoed = br#"{"url": "https://hooks.example.com/x", "headers": {"Authorization": "Basic aG9vazpQdzlzRWM=", "X-Api-Secret": "xk_shared_4242"}"#;
+    let cut = |status| Reply::Respond {
+        status,
+        headers: vec![("Content-Type".into(), "application/json".into())],
+        body: echoed.to_vec(),
+    };
+    let srv = TestServer::start(vec![cut(200), cut(503), cut(400)]).await;
+    let c = client(&srv, 0);
+    for expected in [
+        ErrorCode::InvalidResponse,
+        ErrorCode::Transient,
+        ErrorCode::ApiError,
+    ] {
+        let e = c.webhooks().get_phone().await.unwrap_err();
+        let text = format!("{e} {e:?}");
+        assert_eq!(e.code(), expected, "{text}");
+        for secret in ["aG9vazpQdzlzRWM=", "xk_shared_4242"] {
+            assert!(!text.contains(secret), "{secret} shown: {text}");
+        }
+        assert!(text.contains("not quoted"), "{text}");
+    }
+}

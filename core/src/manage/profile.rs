@@ -281,6 +281,19 @@ impl ProfileUpdate {
     }
 }
 
+/// Check a profile picture as [`Profile::set_picture`] does before any request: its type
+/// (JPEG or PNG), size and file name. For a caller that makes other changes first (the
+/// CLI's `profile set --about … --picture …`), so that bad input changes nothing.
+pub fn check_picture(len: usize, mime: &str, file_name: &str) -> Result<()> {
+    if !matches!(mime, "image/jpeg" | "image/png") {
+        return Err(Error::invalid(
+            "mime_type",
+            format!("a profile picture must be image/jpeg or image/png (got {mime:?})"),
+        ));
+    }
+    crate::media::check_upload(len, mime, file_name, "file_name")
+}
+
 /// Business profile of one channel: `client.profile()`.
 #[derive(Debug, Clone, Copy)]
 pub struct Profile<'a> {
@@ -328,12 +341,7 @@ impl Profile<'_> {
     /// Upload a picture through the resumable upload and set it as the profile
     /// picture. Returns the upload handle.
     pub async fn set_picture(&self, bytes: Vec<u8>, mime: &str, file_name: &str) -> Result<String> {
-        if !matches!(mime, "image/jpeg" | "image/png") {
-            return Err(Error::invalid(
-                "mime_type",
-                format!("a profile picture must be image/jpeg or image/png (got {mime:?})"),
-            ));
-        }
+        check_picture(bytes.len(), mime, file_name)?;
         let handle = self.client.uploads().upload(bytes, mime, file_name).await?;
         self.update(&ProfileUpdate {
             profile_picture_handle: Some(handle.clone()),

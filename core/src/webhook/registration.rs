@@ -470,7 +470,8 @@ impl Webhooks<'_> {
     async fn get(&self, path: &str) -> Result<Option<WebhookSettings>> {
         match self
             .transport
-            .request_json(Method::GET, path, None, RetryClass::Idempotent)
+            // The answer carries the header values: never quoted in an error or a log.
+            .request_json_secret_answer(Method::GET, path, RetryClass::Idempotent)
             .await
         {
             Ok(Value::Null) => Ok(None),
