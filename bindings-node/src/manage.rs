@@ -11,7 +11,7 @@
 use std::sync::Arc;
 
 use napi::Env;
-use napi::bindgen_prelude::PromiseRaw;
+use napi::bindgen_prelude::{ClassInstance, Either, PromiseRaw, Unknown};
 use napi_derive::napi;
 use serde_json::{Map, Value};
 use tokio::sync::Mutex;
@@ -96,6 +96,20 @@ list_iterator!(
     BlockedUserIterator(BlockedLister) -> BlockedUser, "Promise<BlockedUser | null>",
     " The next blocked user, or `null` at the end."
 );
+
+/// The `cache` argument as JavaScript gives it: a `MediaCache`, or anything else.
+type CacheArg<'a> = Either<ClassInstance<'a, MediaCache>, Unknown<'a>>;
+
+/// The `cache` argument: a `MediaCache`; anything else is `invalid_argument` on `cache`,
+/// as in Python (napi's own refusal named neither the field nor the rule).
+fn cache_arg(env: &Env, cache: CacheArg<'_>) -> napi::Result<CoreMediaCache> {
+    match cache {
+        Either::A(c) => Ok(c.inner.clone()),
+        Either::B(_) => guard(env, || {
+            Err(wa360::Error::invalid("cache", "must be a MediaCache"))
+        }),
+    }
+}
 
 /// An opt-in media-id cache: content hash → media id per number, trusted for `ttlDays`
 /// (default 28, at most 29) after the upload; in memory, or in the SQLite file `path`.
@@ -567,11 +581,11 @@ impl JsClient {
         env: &'env Env,
         data: Bytes,
         mime_type: Text,
-        cache: &MediaCache,
+        cache: CacheArg<'_>,
         filename: Option<Text>,
     ) -> napi::Result<PromiseRaw<'env, CachedUpload>> {
         let c = self.inner.clone();
-        let cache = cache.inner.clone();
+        let cache = cache_arg(env, cache)?;
         let bytes = guard(env, || data.named("data"))?;
         let (mime_type, name) = guard(env, || {
             Ok((
@@ -602,10 +616,10 @@ impl JsClient {
         env: &'env Env,
         data: Bytes,
         mime_type: Text,
-        cache: &MediaCache,
+        cache: CacheArg<'_>,
     ) -> napi::Result<PromiseRaw<'env, ()>> {
         let c = self.inner.clone();
-        let cache = cache.inner.clone();
+        let cache = cache_arg(env, cache)?;
         let bytes = guard(env, || data.named("data"))?;
         let mime_type = guard(env, || mime_type.named("mimeType"))?;
         spawn(

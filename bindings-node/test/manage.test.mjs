@@ -159,6 +159,14 @@ test('media cache: reuses ids from a SQLite file across instances; memory cache'
     }
     // A file that cannot be a cache (a directory) is a store error, like the inbox's.
     assert.throws(() => new MediaCache({ path: tmpdir() }), (e) => e.code === 'store')
+    // Anything but a MediaCache is invalid_argument on `cache`, as in Python, before any
+    // request (napi's own refusal named neither the field nor the rule).
+    const before = requests('POST', '/media').length
+    for (const bad of [{}, null, 'x', new Map()]) {
+      await rejectsWith((async () => client.uploadMediaCached(logo, 'image/png', bad))(), 'invalid_argument', 'cache')
+      await rejectsWith((async () => client.forgetMediaCached(logo, 'image/png', bad))(), 'invalid_argument', 'cache')
+    }
+    assert.equal(requests('POST', '/media').length, before)
   } finally {
     rmSync(dir, { recursive: true, force: true })
   }

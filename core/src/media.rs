@@ -297,11 +297,17 @@ impl<'a> Media<'a> {
             )
             .await?;
         let value = self.transport.decode_json(&resp, RetryClass::Send)?;
-        match value.get("id") {
-            Some(Value::String(s)) if !s.is_empty() => Ok(s.clone()),
-            Some(Value::Number(n)) => Ok(n.to_string()),
+        // A media id is all digits (sent as a string or a number); anything else would be
+        // sent, kept by the media-id cache for weeks, and refused at every use.
+        let id = match value.get("id") {
+            Some(Value::String(s)) => Some(s.clone()),
+            Some(Value::Number(n)) if n.is_u64() => Some(n.to_string()),
+            _ => None,
+        };
+        match id {
+            Some(id) if validate_media_id(&id).is_ok() => Ok(id),
             _ => Err(Error::OutcomeUnknown {
-                reason: "upload answer has no media id".into(),
+                reason: "upload answer has no media id (1..64 digits)".into(),
                 status: Some(resp.status),
             }),
         }

@@ -41,6 +41,10 @@ pub const DEFAULT_TTL: Duration = Duration::from_secs(28 * 24 * 3600);
 /// Longest trust period allowed: 29 days (the media itself lives 30).
 pub const MAX_TTL: Duration = Duration::from_secs(29 * 24 * 3600);
 
+/// How far ahead of this process's clock an entry's upload time may be and still be
+/// trusted: the clocks of processes sharing a cache file disagree by this much at most.
+const FUTURE_SKEW_SECS: u64 = 300;
+
 /// The trust period's rule (`ttl`, and the bindings' `ttl_days` / `ttlDays`).
 const TTL_RULE: &str = "must be 1 second to 29 days (an uploaded media lives 30 days)";
 
@@ -337,8 +341,14 @@ impl MediaCache {
         let (scope, key) = (MediaCache::scope(client), MediaCache::key(bytes, mime));
         let hit = self.blocking(move |s| s.get(&scope, &key)).await?;
         let now = (self.clock)();
+        // An entry stored "later than now" (by a process whose clock ran ahead, or before
+        // this clock was set back) says nothing of the upload's age: not trusted beyond
+        // the clocks' usual disagreement, rather than for its trust period plus the skew.
         Ok(hit
-            .filter(|e| now.saturating_sub(e.stored_at) < self.ttl.as_secs())
+            .filter(|e| {
+                e.stored_at <= now.saturating_add(FUTURE_SKEW_SECS)
+                    && now.saturating_sub(e.stored_at) < self.ttl.as_secs()
+            })
             .map(|e| e.media_id))
     }
 

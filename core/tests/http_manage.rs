@@ -367,3 +367,23 @@ async fn a_delete_retried_after_a_lost_answer_takes_404_as_done() {
     assert_eq!(r.len(), 7);
     assert!(r.iter().all(|q| q.method == "DELETE"));
 }
+
+/// A template delete answered `{"success": false}` did not delete it: an error, not the
+/// success the CLI printed ("deleted … (every language)", exit 0).
+#[tokio::test]
+async fn a_template_delete_answered_success_false_is_an_error() {
+    let server = TestServer::start(vec![
+        Reply::json(200, json!({"success": false})),
+        Reply::json(200, json!({"success": true})),
+    ])
+    .await;
+    let c = Client::builder()
+        .api_key("manage-key")
+        .base_url(&server.url())
+        .build()
+        .unwrap();
+    let e = c.templates().delete("promo_x").await.unwrap_err();
+    assert_eq!(e.code(), ErrorCode::InvalidResponse, "{e}");
+    assert!(e.to_string().contains("promo_x was not deleted"), "{e}");
+    c.templates().delete("promo_x").await.unwrap();
+}

@@ -651,3 +651,33 @@ async fn an_upload_is_given_time_for_its_size() {
     let e = c.media().info("1029384756109999").await.unwrap_err();
     assert_eq!(e.code(), ErrorCode::Timeout, "{e}");
 }
+
+/// An upload answer whose id is not a media id (digits, as a string or an integer) is
+/// `outcome_unknown`: taken as it was, it was sent, kept by the media-id cache for weeks,
+/// and refused at every use.
+#[tokio::test]
+async fn an_upload_answer_without_a_digit_id_is_outcome_unknown() {
+    let server = TestServer::start(vec![
+        Reply::json(200, json!({"id": "../../x"})),
+        Reply::json(200, json!({"id": 1.5e300})),
+        Reply::json(200, json!({"id": -5})),
+        Reply::json(200, json!({"id": 1029384756})),
+    ])
+    .await;
+    let c = client(&server);
+    for _ in 0..3 {
+        let e = c
+            .media()
+            .upload(vec![1], "image/png", "a.png")
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), ErrorCode::OutcomeUnknown, "{e}");
+    }
+    let id = c
+        .media()
+        .upload(vec![1], "image/png", "a.png")
+        .await
+        .unwrap();
+    assert_eq!(id, "1029384756");
+    assert_eq!(server.count(), 4, "never sent again");
+}

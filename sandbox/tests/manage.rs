@@ -732,6 +732,23 @@ async fn media_cache_reuses_ids_per_number_and_expires() {
         .unwrap();
     assert!(!fresh.reused);
     assert_eq!(count(&sb, "POST", "/media"), 2);
+    // A process whose clock is an hour behind the one that stored the entry: its age is
+    // unknown, so it is not trusted (it was, for its trust period plus the hour).
+    let behind = MediaCache::sqlite(&dir)
+        .unwrap()
+        .clock(move || now + 28 * 24 * 3600 + 1 - 3600);
+    assert_eq!(behind.lookup(&c, &logo, "image/png").await.unwrap(), None);
+    let within = MediaCache::sqlite(&dir)
+        .unwrap()
+        .clock(move || now + 28 * 24 * 3600 + 1 - 60);
+    assert!(
+        within
+            .lookup(&c, &logo, "image/png")
+            .await
+            .unwrap()
+            .is_some(),
+        "a minute of disagreement between clocks is normal"
+    );
 
     // forget() drops it; a memory cache works the same way.
     cache.forget(&c, &logo, "image/png").await.unwrap();

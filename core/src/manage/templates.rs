@@ -1722,17 +1722,27 @@ impl Templates<'_> {
     }
 
     /// Delete a template by name (`DELETE /v1/configs/templates/{name}`). This
-    /// removes **every language** of that name. Returns the answer body.
+    /// removes **every language** of that name. Returns the answer body; one that says
+    /// `"success": false` is an `invalid_response` error (the template was not deleted).
     pub async fn delete(&self, name: &str) -> Result<Value> {
         validate_template_name("name", name)?;
-        self.client
+        let v = self
+            .client
             .request_json(
                 Method::DELETE,
                 &format!("{CONFIG_TEMPLATES_PATH}/{name}"),
                 None,
                 RetryClass::DeleteResource,
             )
-            .await
+            .await?;
+        // Other answers stay accepted as they are (the answer is not documented).
+        if v.get("success") == Some(&Value::Bool(false)) {
+            return Err(Error::InvalidResponse {
+                status: 200,
+                reason: format!("2xx answer says \"success\": false: {name} was not deleted"),
+            });
+        }
+        Ok(v)
     }
 }
 
