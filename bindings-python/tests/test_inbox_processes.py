@@ -40,7 +40,14 @@ class Server:
     forks its workers)."""
 
     def __init__(
-        self, tmp: Path, url: str, *, workers: int = 1, preload: bool = False, **env: Any
+        self,
+        tmp: Path,
+        url: str,
+        *,
+        workers: int = 1,
+        preload: bool = False,
+        worker_class: str = "sync",
+        **env: Any,
     ) -> None:
         self.port = free_port()
         self.log = tmp / "handled.log"
@@ -51,7 +58,7 @@ class Server:
             cmd = [sys.executable, "-m", "gunicorn", "--preload", "--chdir", str(APPS)]
             cmd += ["--config", str(APPS / "gunicorn_conf.py")]
             cmd += ["--bind", f"127.0.0.1:{self.port}", "--workers", str(workers)]
-            cmd += ["--log-level", "warning", "--graceful-timeout", "60"]
+            cmd += ["--log-level", "warning", "--graceful-timeout", "60", "-k", worker_class]
             cmd += ["flask_inbox_app:app"]
         else:
             cmd = [sys.executable, "-m", "uvicorn", "--app-dir", str(APPS), "inbox_app:app"]
@@ -339,3 +346,20 @@ def test_gunicorn_preload_hands_the_backlog_to_the_workers_and_a_sigterm_finishe
     assert str(master) not in {pid for _, _, pid in lines(srv.log)}
     stats = wa360.Inbox(url).stats()
     assert stats["ready"] == 0 and stats["in_flight"] == 0, stats
+
+
+def test_gunicorn_gevent_workers_serve_and_store_and_say_consumers_do_not_run_there(
+    tmp_path: Path, servers: list[Server]
+) -> None:
+    # gevent's worker monkey-patches threading before it serves: consumers started there
+    # ran on greenlets that the store's native calls never let go, and the worker answered
+    # nothing at all. They are not started under gevent, which the log says; deliveries are
+    # stored (200) for consumers in another process.
+    url = f"sqlite://{tmp_path}/inbox.db"
+    srv = start(servers, tmp_path, url, preload=True, worker_class="gevent")
+    assert deliver(srv.url, inbound_text("15550001111", "x", "wamid.G1")) == 200
+    wait_for(lambda: "gevent's monkey-patching" in srv.errors(), what="the log line")
+    assert wa360.Inbox(url).stats()["ready"] == 1, "stored, for consumers elsewhere"
+    assert [ln for ln in lines(srv.log) if ln[0] != "post_fork"] == [], "no handler ran"
+    srv.signal(signal.SIGTERM)
+    assert srv.wait_exit(30) == 0, srv.errors()

@@ -8,6 +8,8 @@ import asyncio
 import gc
 import os
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -243,38 +245,54 @@ def test_media_cache_sqlite_file(sb: Sandbox, tmp_path: Path) -> None:
     assert not client.upload_media_cached(b"x", "image/png", mem)["reused"]
 
 
-def test_a_media_cache_used_in_a_forked_child_opens_its_file_again(
+def test_a_media_cache_shared_by_a_forked_child_and_other_processes_keeps_every_entry(
     sb: Sandbox, tmp_path: Path
 ) -> None:
-    # A cache made before a fork (gunicorn --preload, Celery prefork) and used in the child.
-    # Through the parent's SQLite connection, the child's entry went to a write-ahead log
-    # that the parent removed when it let go of its cache: other processes never saw it
-    # (and uploaded again), and a cache the child opened anew failed with a disk I/O error.
+    # A cache made before a fork (gunicorn --preload, Celery prefork), used in the child
+    # while another process writes to the same file and the parent lets go of its cache.
+    # Sharing SQLite's in-process record of the file with the parent, the child took no lock
+    # of its own; the parent removed the write-ahead log under it, and the child's entries
+    # were lost or overwrote the other process's (or the file ended malformed).
     path = str(tmp_path / "media-cache.sqlite3")
     client = wa360.Client(sb.api_key, base_url=sb.url)
     cache = wa360.MediaCache(path)
     client.upload_media_cached(b"\x89PNG first", "image/png", cache)
-    go, went = os.pipe()
+    (r1, w1), (r2, w2), (r3, w3) = os.pipe(), os.pipe(), os.pipe()
     pid = os.fork()
-    if pid == 0:  # the child: waits for the parent to let go, then uses the inherited cache
+    if pid == 0:  # the child: writes, waits for the others, writes again
         code = 1
         try:
-            os.read(go, 1)
             child = wa360.Client(sb.api_key, base_url=sb.url)
-            child.upload_media_cached(b"\x89PNG second", "image/png", cache)
-            anew = wa360.MediaCache(path)
-            again = child.upload_media_cached(b"\x89PNG second", "image/png", anew)
-            code = 0 if again["reused"] else 3
+            for i in range(5):
+                child.upload_media_cached(b"child a %d" % i, "image/png", cache)
+            os.write(w1, b"x")
+            os.read(r2, 1)
+            for i in range(5):
+                child.upload_media_cached(b"child b %d" % i, "image/png", cache)
+            code = 0
         finally:
             os._exit(code)
-    del cache
+    os.read(r1, 1)
+    del cache  # the parent lets go while the child goes on
     gc.collect()
-    os.write(went, b"x")
+    script = (
+        "import sys, wa360\n"
+        "c = wa360.Client(sys.argv[1], base_url=sys.argv[2]); m = wa360.MediaCache(sys.argv[3])\n"
+        "for i in range(5): c.upload_media_cached(b'other %d' % i, 'image/png', m)\n"
+    )
+    subprocess.run([sys.executable, "-c", script, sb.api_key, sb.url, path], check=True)
+    os.write(w2, b"x")
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
-    other = client.upload_media_cached(b"\x89PNG second", "image/png", wa360.MediaCache(path))
-    assert other["reused"], "the child's entry is in the file other processes read"
-    assert len(sb.requests(path="/media")) == 2
+    for f in (r1, w1, r2, w2, r3, w3):
+        os.close(f)
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        assert db.execute("SELECT COUNT(*) FROM wa360_media_cache").fetchone() == (16,)
+    again = wa360.MediaCache(path)
+    assert client.upload_media_cached(b"child b 4", "image/png", again)["reused"]
+    assert client.upload_media_cached(b"other 4", "image/png", again)["reused"]
+    assert len(sb.requests(path="/media")) == 16
 
 
 MANAGE_NAMES = [

@@ -30,6 +30,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use rusqlite::OptionalExtension;
 use sha2::{Digest, Sha256};
 
 use crate::client::Client;
@@ -112,102 +113,117 @@ impl MediaCacheStore for MemoryStore {
 
 /// A SQLite store (one file; WAL mode, so several processes can share it).
 /// Table `wa360_media_cache(scope, key, media_id, stored_at)`.
+///
+/// Each call opens its own connection and closes it, inside a section of the fork gate
+/// ([`crate::fork_gate`]): no connection is ever open across a `fork()`. A child that
+/// inherited an open connection (a cache made before gunicorn `--preload` or Celery
+/// forks), or opened the file again while the parent's stayed open, shared SQLite's
+/// in-process record of the file with the parent: it took no lock of its own, and the
+/// parent letting go of its cache removed the write-ahead log under it, so the child's
+/// entries were lost and later overwrote other processes'. The cache is used once or twice
+/// per upload, so a connection per call costs nothing that matters beside the upload.
 #[derive(Debug)]
 pub struct SqliteStore {
-    /// Every use of it (and its close) is a section of the fork gate ([`crate::fork_gate`]),
-    /// entered before the lock.
-    conn: Mutex<crate::fork_gate::Gated<rusqlite::Connection>>,
+    path: std::path::PathBuf,
 }
+
+/// How long a call waits for another process's write (SQLite's busy timeout).
+const BUSY: Duration = Duration::from_secs(5);
 
 impl SqliteStore {
     /// Open (or create) the store at `path`.
     pub fn open(path: impl AsRef<Path>) -> Result<SqliteStore> {
         crate::input::file_path_option("path", path.as_ref())?;
+        let store = SqliteStore {
+            path: path.as_ref().to_path_buf(),
+        };
         // Several processes may create the file at once (see `retry_while_busy`).
-        let busy = Duration::from_secs(5);
-        let conn = crate::util::retry_while_busy(busy, crate::util::sqlite_busy, || {
-            // A section of the fork gate; not around `retry_while_busy`, which logs.
-            let _inside = crate::fork_gate::section();
-            let conn = rusqlite::Connection::open(path.as_ref())?;
-            conn.busy_timeout(busy)?;
-            conn.execute_batch(
-                "PRAGMA journal_mode=WAL;
-                 CREATE TABLE IF NOT EXISTS wa360_media_cache (
-                     scope TEXT NOT NULL,
-                     key TEXT NOT NULL,
-                     media_id TEXT NOT NULL,
-                     stored_at INTEGER NOT NULL,
-                     PRIMARY KEY (scope, key)
-                 );",
-            )?;
-            Ok(conn)
+        crate::util::retry_while_busy(BUSY, crate::util::sqlite_busy, || {
+            store.with_conn_raw(|conn| {
+                conn.execute_batch(
+                    "PRAGMA journal_mode=WAL;
+                     CREATE TABLE IF NOT EXISTS wa360_media_cache (
+                         scope TEXT NOT NULL,
+                         key TEXT NOT NULL,
+                         media_id TEXT NOT NULL,
+                         stored_at INTEGER NOT NULL,
+                         PRIMARY KEY (scope, key)
+                     );",
+                )
+            })
         })
         .map_err(store_err)?;
-        Ok(SqliteStore {
-            conn: Mutex::new(crate::fork_gate::Gated::new(conn)),
-        })
+        Ok(store)
+    }
+
+    /// Run `f` on a connection of its own, opened and closed inside one section of the
+    /// fork gate (not around `retry_while_busy`, which logs).
+    fn with_conn_raw<T>(
+        &self,
+        f: impl FnOnce(&rusqlite::Connection) -> rusqlite::Result<T>,
+    ) -> rusqlite::Result<T> {
+        let _inside = crate::fork_gate::section();
+        let conn = rusqlite::Connection::open(&self.path)?;
+        conn.busy_timeout(BUSY)?;
+        let out = f(&conn);
+        drop(conn);
+        out
+    }
+
+    fn with_conn<T>(
+        &self,
+        f: impl FnOnce(&rusqlite::Connection) -> rusqlite::Result<T>,
+    ) -> Result<T> {
+        self.with_conn_raw(f).map_err(store_err)
     }
 }
 
 impl MediaCacheStore for SqliteStore {
     fn get(&self, scope: &str, key: &str) -> Result<Option<CachedMedia>> {
-        let _inside = crate::fork_gate::section();
-        let c = self.conn.lock().map_err(store_err)?;
-        let mut st = c
-            .prepare_cached(
+        let row: Option<(String, i64)> = self.with_conn(|c| {
+            c.query_row(
                 "SELECT media_id, stored_at FROM wa360_media_cache WHERE scope = ?1 AND key = ?2",
+                (scope, key),
+                |r| Ok((r.get(0)?, r.get(1)?)),
             )
-            .map_err(store_err)?;
-        let mut rows = st.query((scope, key)).map_err(store_err)?;
-        match rows.next().map_err(store_err)? {
-            None => Ok(None),
-            Some(r) => {
-                let media_id: String = r.get(0).map_err(store_err)?;
-                let stored_at: i64 = r.get(1).map_err(store_err)?;
-                Ok(Some(CachedMedia {
-                    media_id,
-                    stored_at: u64::try_from(stored_at).unwrap_or(0),
-                }))
-            }
-        }
+            .optional()
+        })?;
+        Ok(row.map(|(media_id, stored_at)| CachedMedia {
+            media_id,
+            stored_at: u64::try_from(stored_at).unwrap_or(0),
+        }))
     }
     fn put(&self, scope: &str, key: &str, entry: &CachedMedia) -> Result<()> {
-        let _inside = crate::fork_gate::section();
-        let c = self.conn.lock().map_err(store_err)?;
-        c.prepare_cached(
-            "INSERT INTO wa360_media_cache (scope, key, media_id, stored_at) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT (scope, key) DO UPDATE SET media_id = excluded.media_id, stored_at = excluded.stored_at",
-        )
-        .and_then(|mut st| {
-            st.execute((
-                scope,
-                key,
-                entry.media_id.as_str(),
-                i64::try_from(entry.stored_at).unwrap_or(i64::MAX),
-            ))
-        })
-        .map_err(store_err)?;
+        self.with_conn(|c| {
+            c.execute(
+                "INSERT INTO wa360_media_cache (scope, key, media_id, stored_at) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (scope, key) DO UPDATE SET media_id = excluded.media_id, stored_at = excluded.stored_at",
+                (
+                    scope,
+                    key,
+                    entry.media_id.as_str(),
+                    i64::try_from(entry.stored_at).unwrap_or(i64::MAX),
+                ),
+            )
+        })?;
         Ok(())
     }
     fn remove(&self, scope: &str, key: &str) -> Result<()> {
-        let _inside = crate::fork_gate::section();
-        let c = self.conn.lock().map_err(store_err)?;
-        c.execute(
-            "DELETE FROM wa360_media_cache WHERE scope = ?1 AND key = ?2",
-            (scope, key),
-        )
-        .map_err(store_err)?;
+        self.with_conn(|c| {
+            c.execute(
+                "DELETE FROM wa360_media_cache WHERE scope = ?1 AND key = ?2",
+                (scope, key),
+            )
+        })?;
         Ok(())
     }
     fn purge(&self, before: u64) -> Result<u64> {
-        let _inside = crate::fork_gate::section();
-        let c = self.conn.lock().map_err(store_err)?;
-        let n = c
-            .execute(
+        let n = self.with_conn(|c| {
+            c.execute(
                 "DELETE FROM wa360_media_cache WHERE stored_at < ?1",
                 (i64::try_from(before).unwrap_or(i64::MAX),),
             )
-            .map_err(store_err)?;
+        })?;
         Ok(n as u64)
     }
 }

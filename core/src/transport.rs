@@ -878,11 +878,16 @@ impl Transport {
         // not one of the known shapes is quoted, and then the secrets are removed before
         // the quote is cut: a key across the cut would otherwise leave its first part.
         let mut parsed = parse_error_body(status.as_u16(), body);
-        if !parsed.parsed && !seen.quote {
-            parsed.error.message = not_quoted(
-                &format!("HTTP {} with an unparseable body", status.as_u16()),
-                body,
-            );
+        if !seen.quote {
+            // No text of the answer at all, even in a known shape (its message or details
+            // could echo the settings); its code, classification and ids stay.
+            let what = if parsed.parsed {
+                format!("HTTP {} with an error body", status.as_u16())
+            } else {
+                format!("HTTP {} with an unparseable body", status.as_u16())
+            };
+            parsed.error.message = not_quoted(&what, body);
+            parsed.error.details = None;
         } else if !parsed.parsed {
             parsed = parse_error_body(status.as_u16(), &redact_bytes(body, secrets));
         }

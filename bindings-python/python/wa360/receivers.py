@@ -217,6 +217,7 @@ class WebhookReceiver:
         self._closed_in: int | None = None
         # The gunicorn master that left its consumers to the workers it forks (see start()).
         self._deferred_by: int | None = None
+        self._green_warned = False
 
     # -- the request path -------------------------------------------------------------------
 
@@ -363,6 +364,22 @@ class WebhookReceiver:
     def _start(self, loop: asyncio.AbstractEventLoop | None, unless_closed: bool) -> None:
         if self.inbox is None or not self.start_consumers:
             return
+        green = _green_threads()
+        if green is not None:
+            # Their threads would be greenlets, and the store's native calls never yield
+            # to the hub: the first claim held the whole process (gunicorn's gevent worker
+            # then served nothing). Deliveries are still stored, for consumers elsewhere.
+            if not self._green_warned:
+                self._green_warned = True
+                log.error(
+                    "wa360 inbox: consumers do not run under %s's monkey-patching "
+                    "(threads become greenlets, which the store's calls block); deliveries "
+                    "are stored but not handled here: pass start_consumers=False and run "
+                    "the consumers in a process without %s (docs/receiving.md)",
+                    green,
+                    green,
+                )
+            return
         pool = self._pool
         if pool is not None and pool.pid == os.getpid() and not pool.closed:
             return
@@ -482,6 +499,18 @@ def _describe(exc: BaseException) -> str:
     except Exception:
         text = f"{type(exc).__name__} (its text could not be read)"
     return text[:2000]
+
+
+def _green_threads() -> str | None:
+    """``"gevent"`` or ``"eventlet"`` when that library has monkey-patched ``threading`` in
+    this process (a gunicorn gevent worker does, just before it serves), else ``None``."""
+    gevent = sys.modules.get("gevent.monkey")
+    if gevent is not None and gevent.is_module_patched("threading"):
+        return "gevent"
+    eventlet = sys.modules.get("eventlet.patcher")
+    if eventlet is not None and eventlet.is_monkey_patched("thread"):
+        return "eventlet"
+    return None
 
 
 def _gunicorn_frame(name: str) -> FrameType | None:

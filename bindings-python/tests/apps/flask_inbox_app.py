@@ -6,6 +6,7 @@ Every handler call appends ``start <id> <pid>`` and ``done <id> <pid>`` lines to
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 
@@ -13,6 +14,8 @@ import wa360
 from flask import Flask
 from wa360.receivers import flask_blueprint
 
+# wa360's warnings and errors on stderr, which the tests read.
+logging.basicConfig(level=logging.WARNING)
 LOG = os.open(os.environ["INBOX_LOG"], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
 SLOW = float(os.environ.get("INBOX_SLOW_MS", "0")) / 1000
 
