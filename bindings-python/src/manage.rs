@@ -47,10 +47,11 @@ type Shared = Arc<Mutex<Lister>>;
 
 /// The `cache` argument: a `wa360.MediaCache` (anything else is `invalid_argument`).
 fn cache_arg(obj: &Bound<'_, PyAny>) -> PyResult<wa360::media_cache::MediaCache> {
-    let cache = obj.cast::<PyMediaCache>().map_err(|_| {
-        crate::errors::to_py_err(wa360::Error::invalid("cache", "must be a wa360.MediaCache"))
-    })?;
-    cache.borrow().get().py_err()
+    obj.cast::<PyMediaCache>()
+        .map(|c| c.borrow().inner.clone())
+        .map_err(|_| {
+            crate::errors::to_py_err(wa360::Error::invalid("cache", "must be a wa360.MediaCache"))
+        })
 }
 
 fn next_sync(py: Python<'_>, l: &Shared) -> PyResult<Option<JsonOut>> {
@@ -129,33 +130,10 @@ iterators!(
 /// An opt-in media-id cache: content hash → media id per number, trusted for
 /// `ttl_days` (default 28, at most 29) after the upload. `path` selects a SQLite file
 /// (shared by processes); without it the cache lives in memory.
-///
-/// Fork safety (as `Ledger` and `Inbox`): a SQLite cache remembers the process that
-/// opened its connection; used in a forked child (gunicorn `--preload`, Celery prefork,
-/// multiprocessing) it opens the file again. Through the parent's connection, the child's
-/// writes went to a write-ahead log the parent could remove, and later overwrote what other
-/// processes had stored.
 #[pyclass(name = "MediaCache", module = "wa360._native", frozen)]
 pub struct PyMediaCache {
-    slot: std::sync::Mutex<(u32, MediaCache)>,
-    path: Option<std::path::PathBuf>,
+    inner: MediaCache,
     desc: String,
-}
-
-impl PyMediaCache {
-    /// The cache for this process (a SQLite one opened again after a fork).
-    fn get(&self) -> wa360::Result<MediaCache> {
-        let pid = std::process::id();
-        let mut slot = crate::inbox::lock(&self.slot);
-        if slot.0 != pid {
-            let cache = match &self.path {
-                Some(p) => MediaCache::sqlite(p)?.ttl_days(slot.1.ttl_days_value())?,
-                None => slot.1.clone(),
-            };
-            *slot = (pid, cache);
-        }
-        Ok(slot.1.clone())
-    }
 }
 
 #[pymethods]
@@ -179,11 +157,7 @@ impl PyMediaCache {
                 None => (MediaCache::memory(), "memory".to_string()),
             };
             Ok(PyMediaCache {
-                slot: std::sync::Mutex::new((
-                    std::process::id(),
-                    cache.ttl_days(ttl_days).py_err()?,
-                )),
-                path,
+                inner: cache.ttl_days(ttl_days).py_err()?,
                 desc,
             })
         })
@@ -192,7 +166,7 @@ impl PyMediaCache {
     /// The trust period in days.
     #[getter]
     fn ttl_days(&self) -> f64 {
-        crate::inbox::lock(&self.slot).1.ttl_days_value()
+        self.inner.ttl_days_value()
     }
 
     fn __repr__(&self) -> String {
