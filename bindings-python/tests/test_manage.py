@@ -295,6 +295,30 @@ def test_a_media_cache_shared_by_a_forked_child_and_other_processes_keeps_every_
     assert len(sb.requests(path="/media")) == 16
 
 
+def test_a_media_cache_file_survives_a_chdir_and_a_deletion_and_memory_is_refused(
+    sb: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The store opens its file at each call: a relative path read again after a chdir named
+    # another (empty) file, a deleted file made every call fail ("no such table"), and an
+    # in-memory database was a new empty one at each call.
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path)
+    client = wa360.Client(sb.api_key, base_url=sb.url)
+    cache = wa360.MediaCache("rel.sqlite3")
+    assert not client.upload_media_cached(b"one", "image/png", cache)["reused"]
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    assert client.upload_media_cached(b"one", "image/png", cache)["reused"]
+    assert list((tmp_path / "elsewhere").iterdir()) == []
+    for f in tmp_path.glob("rel.sqlite3*"):
+        f.unlink()
+    assert not client.upload_media_cached(b"one", "image/png", cache)["reused"], "empty again"
+    assert client.upload_media_cached(b"one", "image/png", cache)["reused"]
+    for memory in (":memory:", "file::memory:?cache=shared"):
+        with pytest.raises(wa360.InvalidArgumentError) as e:
+            wa360.MediaCache(memory)
+        assert e.value.field == "path"
+
+
 MANAGE_NAMES = [
     "create_template",
     "list_templates",

@@ -130,41 +130,65 @@ pub struct SqliteStore {
 /// How long a call waits for another process's write (SQLite's busy timeout).
 const BUSY: Duration = Duration::from_secs(5);
 
+/// The store's table, made by every connection that does not find it (the file is new, or
+/// was deleted since: an empty cache, which uploads again), in WAL mode (kept in the file).
+const SCHEMA: &str = "PRAGMA journal_mode=WAL;
+     CREATE TABLE IF NOT EXISTS wa360_media_cache (
+         scope TEXT NOT NULL,
+         key TEXT NOT NULL,
+         media_id TEXT NOT NULL,
+         stored_at INTEGER NOT NULL,
+         PRIMARY KEY (scope, key)
+     );";
+
 impl SqliteStore {
-    /// Open (or create) the store at `path`.
+    /// Open (or create) the store at `path`. A relative path is made absolute now (each
+    /// call opens the file again, and the process may change its directory meanwhile); an
+    /// in-memory database (`:memory:`, a `file:` URI) is refused: it would be a new, empty
+    /// one at each call (use [`MediaCache::memory`]).
     pub fn open(path: impl AsRef<Path>) -> Result<SqliteStore> {
         crate::input::file_path_option("path", path.as_ref())?;
-        let store = SqliteStore {
-            path: path.as_ref().to_path_buf(),
-        };
+        let text = path.as_ref().to_string_lossy();
+        if text == ":memory:" || text.starts_with("file:") {
+            return Err(Error::invalid(
+                "path",
+                "must be a file path, not an in-memory database or a URI (use the memory cache)",
+            ));
+        }
+        let path = std::path::absolute(path.as_ref())
+            .map_err(|e| Error::invalid("path", format!("cannot be made absolute: {e}")))?;
+        let store = SqliteStore { path };
         // Several processes may create the file at once (see `retry_while_busy`).
         crate::util::retry_while_busy(BUSY, crate::util::sqlite_busy, || {
-            store.with_conn_raw(|conn| {
-                conn.execute_batch(
-                    "PRAGMA journal_mode=WAL;
-                     CREATE TABLE IF NOT EXISTS wa360_media_cache (
-                         scope TEXT NOT NULL,
-                         key TEXT NOT NULL,
-                         media_id TEXT NOT NULL,
-                         stored_at INTEGER NOT NULL,
-                         PRIMARY KEY (scope, key)
-                     );",
-                )
-            })
+            store.with_conn_raw(|conn| conn.execute_batch(SCHEMA))
         })
-        .map_err(store_err)?;
+        .map_err(|e| store.err(e))?;
         Ok(store)
     }
 
     /// Run `f` on a connection of its own, opened and closed inside one section of the
-    /// fork gate (not around `retry_while_busy`, which logs).
+    /// fork gate (not around `retry_while_busy`, which logs). A file without the table (it
+    /// was deleted, and this open made it again) gets it first.
     fn with_conn_raw<T>(
         &self,
         f: impl FnOnce(&rusqlite::Connection) -> rusqlite::Result<T>,
     ) -> rusqlite::Result<T> {
         let _inside = crate::fork_gate::section();
-        let conn = rusqlite::Connection::open(&self.path)?;
+        let conn = rusqlite::Connection::open_with_flags(
+            &self.path,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE
+                | rusqlite::OpenFlags::SQLITE_OPEN_CREATE
+                | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
         conn.busy_timeout(BUSY)?;
+        let has_table: bool = conn.query_row(
+            "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE name = 'wa360_media_cache')",
+            [],
+            |r| r.get(0),
+        )?;
+        if !has_table {
+            conn.execute_batch(SCHEMA)?;
+        }
         let out = f(&conn);
         drop(conn);
         out
@@ -174,7 +198,12 @@ impl SqliteStore {
         &self,
         f: impl FnOnce(&rusqlite::Connection) -> rusqlite::Result<T>,
     ) -> Result<T> {
-        self.with_conn_raw(f).map_err(store_err)
+        self.with_conn_raw(f).map_err(|e| self.err(e))
+    }
+
+    /// A store error naming the file.
+    fn err(&self, e: impl std::fmt::Display) -> Error {
+        Error::Store(format!("media cache {}: {e}", self.path.display()))
     }
 }
 

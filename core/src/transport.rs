@@ -897,6 +897,15 @@ impl Transport {
         }
         // Every text the server chose, the trace header included, after it is merged.
         redact_api_error(&mut api, secrets);
+        if !seen.quote {
+            // The answer's secrets are not known: of its other texts, only the ones shaped
+            // like an identifier stay (an error type, a trace id).
+            for field in [&mut api.error_type, &mut api.fbtrace_id, &mut api.trace_id] {
+                if field.as_deref().is_some_and(|t| !token_like(t)) {
+                    *field = None;
+                }
+            }
+        }
         if retry_after.is_some() {
             api.retry_after = retry_after;
         }
@@ -1006,6 +1015,14 @@ fn is_messages_answer(body: &[u8]) -> bool {
 struct Seen<'a> {
     secrets: &'a [&'a str],
     quote: bool,
+}
+
+/// A short identifier (letters, digits, `_`, `-`, `.`), as error types and trace ids are.
+fn token_like(text: &str) -> bool {
+    (1..=64).contains(&text.len())
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
 }
 
 /// `what`, saying that the answer of `len` bytes is left out because it carries secrets.

@@ -265,7 +265,8 @@ async fn an_unreadable_answer_to_get_never_shows_the_header_secrets() {
     let in_error = Reply::json(400, json!({ "error": text }));
     let in_meta = Reply::json(
         500,
-        json!({"error": {"message": text, "code": 100, "error_data": {"details": text}}}),
+        json!({"error": {"message": text, "code": 100, "type": text, "fbtrace_id": text,
+            "error_data": {"details": text}}}),
     );
     let srv = TestServer::start(vec![cut(200), cut(503), cut(400), in_error, in_meta]).await;
     let c = client(&srv, 0);

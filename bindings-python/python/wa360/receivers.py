@@ -371,13 +371,20 @@ class WebhookReceiver:
             # then served nothing). Deliveries are still stored, for consumers elsewhere.
             if not self._green_warned:
                 self._green_warned = True
+                if str(self.inbox.url).startswith("memory:"):
+                    # Nothing else can read a memory inbox: what it takes is never handled.
+                    fate = "are acknowledged and never handled (a memory inbox is this process's)"
+                else:
+                    fate = (
+                        "are stored but not handled here: pass start_consumers=False and run "
+                        "the consumers in a process without it"
+                    )
                 log.error(
-                    "wa360 inbox: consumers do not run under %s's monkey-patching "
-                    "(threads become greenlets, which the store's calls block); deliveries "
-                    "are stored but not handled here: pass start_consumers=False and run "
-                    "the consumers in a process without %s (docs/receiving.md)",
+                    "wa360 inbox: consumers do not run under %s's monkey-patching (threads "
+                    "become greenlets, which the store's calls block); deliveries %s "
+                    "(docs/receiving.md)",
                     green,
-                    green,
+                    fate,
                 )
             return
         pool = self._pool
