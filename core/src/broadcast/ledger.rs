@@ -811,20 +811,40 @@ impl Ledger {
     /// goes on). Left `running`, `wa360 broadcast status` said a campaign was running that
     /// nothing ran. The summary stays the last complete or stopped run's.
     pub(crate) fn leave_run(&self, run: &str, error: &str) -> Result<()> {
+        self.end_of_run(run, |tx| {
+            set_meta(tx, "last_error", error)?;
+            self.set_state_if_alone(tx, "halted", "'running'")
+        })
+    }
+
+    /// One transaction that ends the run `run`: no longer listed as live, then `f`.
+    fn end_of_run(
+        &self,
+        run: &str,
+        f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<()>,
+    ) -> Result<()> {
         let mut conn = self.lock();
         let tx = conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(db_err)?;
         tx.execute("DELETE FROM runs WHERE run = ?1", [run])
             .map_err(db_err)?;
-        set_meta(&tx, "last_error", error)?;
-        tx.execute(
-            "UPDATE meta SET value = 'halted' WHERE key = 'run_state' AND value = 'running' \
-             AND NOT EXISTS (SELECT 1 FROM runs WHERE seen_ms >= ?1)",
-            [now_ms().saturating_sub(ms(self.lease))],
-        )
-        .map_err(db_err)?;
+        f(&tx)?;
         tx.commit().map_err(db_err)
+    }
+
+    /// The run state becomes `to` if it is one of `from` (an SQL list of literals) and no
+    /// run is live on the ledger any more (none beat within a lease).
+    fn set_state_if_alone(&self, tx: &Connection, to: &str, from: &str) -> Result<()> {
+        tx.execute(
+            &format!(
+                "UPDATE meta SET value = ?1 WHERE key = 'run_state' AND value IN ({from}) \
+                 AND NOT EXISTS (SELECT 1 FROM runs WHERE seen_ms >= ?2)"
+            ),
+            params![to, now_ms().saturating_sub(ms(self.lease))],
+        )
+        .map(|_| ())
+        .map_err(db_err)
     }
 
     /// The run `run` ends, having written `summary`:
@@ -841,29 +861,20 @@ impl Ledger {
         complete: bool,
         stopped_here: bool,
     ) -> Result<()> {
-        let mut conn = self.lock();
-        let tx = conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .map_err(db_err)?;
-        tx.execute("DELETE FROM runs WHERE run = ?1", [run])
-            .map_err(db_err)?;
-        set_meta(&tx, "summary", &summary.to_string())?;
-        // The last run to end ended without an error (another run's error, stored while
-        // this one went on, no longer says how the campaign stands).
-        tx.execute("DELETE FROM meta WHERE key = 'last_error'", [])
-            .map_err(db_err)?;
-        if complete {
-            set_meta(&tx, "run_state", "done")?;
-        } else if stopped_here {
-            tx.execute(
-                "UPDATE meta SET value = 'stopped' WHERE key = 'run_state' \
-                 AND value IN ('running', 'halted') \
-                 AND NOT EXISTS (SELECT 1 FROM runs WHERE seen_ms >= ?1)",
-                [now_ms().saturating_sub(ms(self.lease))],
-            )
-            .map_err(db_err)?;
-        }
-        tx.commit().map_err(db_err)
+        self.end_of_run(run, |tx| {
+            set_meta(tx, "summary", &summary.to_string())?;
+            // The last run to end ended without an error (another run's error, stored while
+            // this one went on, no longer says how the campaign stands).
+            tx.execute("DELETE FROM meta WHERE key = 'last_error'", [])
+                .map_err(db_err)?;
+            if complete {
+                set_meta(tx, "run_state", "done")
+            } else if stopped_here {
+                self.set_state_if_alone(tx, "stopped", "'running', 'halted'")
+            } else {
+                Ok(())
+            }
+        })
     }
 
     /// Schedule: no send before `at_ms` (Unix milliseconds); `None` clears it.
