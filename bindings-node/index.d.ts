@@ -315,7 +315,10 @@ export declare class Ledger {
    * error: `lastError()`).
    */
   runState(): string
-  /** The error the last run ended with, or null (cleared when a run begins). */
+  /**
+   * The error the last run ended with, or null (cleared when a run begins, or ends
+   * without an error).
+   */
   lastError(): string | null
 }
 export type JsLedger = Ledger

@@ -285,7 +285,8 @@ impl JsLedger {
     pub fn run_state(&self, env: Env) -> napi::Result<String> {
         guard(&env, || self.inner.run_state())
     }
-    /// The error the last run ended with, or null (cleared when a run begins).
+    /// The error the last run ended with, or null (cleared when a run begins, or ends
+    /// without an error).
     #[napi]
     pub fn last_error(&self, env: Env) -> napi::Result<Option<String>> {
         guard(&env, || self.inner.last_error())

@@ -239,7 +239,8 @@ impl PyLedger {
     fn run_state(&self) -> PyResult<String> {
         guard(|| self.get().and_then(|l| l.run_state()).py_err())
     }
-    /// The error the last run ended with, or `None` (cleared when a run begins).
+    /// The error the last run ended with, or `None` (cleared when a run begins, or ends
+    /// without an error).
     fn last_error(&self) -> PyResult<Option<String>> {
         guard(|| self.get().and_then(|l| l.last_error()).py_err())
     }

@@ -97,6 +97,14 @@ pub(crate) enum Body {
     },
 }
 
+impl Body {
+    /// Whether an error may quote the answer to a request with this body (with the
+    /// secrets removed): all but [`Body::EmptySecretAnswer`].
+    fn answer_quoted(&self) -> bool {
+        !matches!(self, Body::EmptySecretAnswer)
+    }
+}
+
 /// The media types a request accepts in its answer: the `Accept` header, chosen by the
 /// caller (the transport does not guess it from the URL).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -712,7 +720,7 @@ impl Transport {
             req = req.timeout(timeout + transfer_allowance(MAX_DOWNLOAD_BODY as u64));
         }
         let secrets = self.secrets(body);
-        let quote = !matches!(body, Body::EmptySecretAnswer);
+        let quote = body.answer_quoted();
         // A download's answer must still begin within the timeout (its body is then read
         // with a deadline per chunk, below); reqwest's own deadline now covers the whole.
         let sent = if download {
@@ -975,7 +983,7 @@ impl Transport {
             return Ok(Value::Null);
         }
         serde_json::from_slice(&resp.body).map_err(|e| {
-            let what = if matches!(body, Body::EmptySecretAnswer) {
+            let what = if !body.answer_quoted() {
                 not_quoted(&format!("2xx answer is not JSON ({e})"), &resp.body)
             } else {
                 let quoted = redact_bytes(&resp.body, &self.secrets(body));
@@ -1007,8 +1015,6 @@ fn is_messages_answer(body: &[u8]) -> bool {
         .is_ok_and(|a| a.success == Some(true) || a.messages.is_some_and(|m| !m.is_empty()))
 }
 
-/// `text` with every occurrence of each secret replaced by `***` (a server that echoes
-/// the key or a body it refused).
 /// What an error of one request may show of its answer: nothing of `secrets`, and the
 /// answer itself only if `quote` (see [`Body::EmptySecretAnswer`]).
 #[derive(Clone, Copy)]
@@ -1033,6 +1039,8 @@ fn not_quoted(what: &str, answer: &[u8]) -> String {
     )
 }
 
+/// `text` with every occurrence of each secret replaced by `***` (a server that echoes
+/// the key or a body it refused).
 fn redact(text: &str, secrets: &[&str]) -> String {
     let mut out = text.to_string();
     for s in secrets {

@@ -736,8 +736,8 @@ impl Ledger {
     /// The error the last run of this campaign ended with (the key refused, the template
     /// missing, the API unreachable for too long, the ledger refusing writes), as it was
     /// reported to that run's caller. `None` once a run begins or ends without an error,
-    /// or if none ended with one. Kept in the ledger so that `wa360 broadcast status`, or a dashboard
-    /// in another process, can say why a campaign is `halted`.
+    /// or if none ended with one. Kept in the ledger so that `wa360 broadcast status`, or a
+    /// dashboard in another process, can say why a campaign is `halted`.
     pub fn last_error(&self) -> Result<Option<String>> {
         get_meta(&self.lock(), "last_error")
     }
