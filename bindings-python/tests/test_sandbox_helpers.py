@@ -5,6 +5,8 @@ and ``wait_for`` / ``wait_deliveries``, with the same meaning as Node's ``fault(
 from __future__ import annotations
 
 import http.server
+import subprocess
+import sys
 import threading
 import time
 import urllib.error
@@ -186,3 +188,33 @@ def test_wait_deliveries_waits_for_n_of_a_kind_answered_200(
     finally:
         server.shutdown()
         server.server_close()
+
+
+_FORK_AND_EXIT = """
+import gc, os, sys
+from wa360.testing import Sandbox
+sb = Sandbox()
+pid = os.fork()
+if pid == 0:
+    del sb
+    gc.collect()
+    sys.exit(0)  # a normal interpreter exit, as a forked worker's
+_, status = os.waitpid(pid, 0)
+print("child", os.waitstatus_to_exitcode(status))
+import urllib.request
+req = urllib.request.Request(sb.url + "/health_status", headers={"D360-API-KEY": sb.api_key})
+with urllib.request.urlopen(req, timeout=10) as r:
+    print("parent still serves", r.status)
+sb.stop()
+"""
+
+
+def test_a_forked_child_drops_its_sandbox_copy_quietly_and_the_parent_serves() -> None:
+    # A forked child has the sandbox object but not its server thread: dropping it there
+    # used to join that thread, which panicked at the child's exit.
+    out = subprocess.run(
+        [sys.executable, "-c", _FORK_AND_EXIT], capture_output=True, text=True, timeout=60
+    )
+    assert "panicked" not in out.stderr and "PanicException" not in out.stderr, out.stderr
+    assert out.stdout.split("\n")[:2] == ["child 0", "parent still serves 200"], out
+    assert out.returncode == 0, out.stderr

@@ -219,6 +219,7 @@ impl SandboxBuilder {
             state,
             stop: Some(stop_tx),
             thread: Some(thread),
+            pid: std::process::id(),
         })
     }
 }
@@ -326,6 +327,9 @@ pub struct BlockingSandbox {
     state: Arc<State>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
+    /// The process that started the server thread. A forked child has a copy of this value
+    /// but not the thread (a fork copies only the forking thread): joining it there panics.
+    pid: u32,
 }
 
 impl std::fmt::Debug for BlockingSandbox {
@@ -358,6 +362,14 @@ impl BlockingSandbox {
     }
 
     fn stop_inner(&mut self) {
+        if std::process::id() != self.pid {
+            // A forked child: the server thread and its runtime stayed in the parent. Neither
+            // join nor detach the handle (its thread is not this process's); the parent's
+            // copy stops the server.
+            std::mem::forget(self.thread.take());
+            std::mem::forget(self.stop.take());
+            return;
+        }
         if let Some(tx) = self.stop.take() {
             let _ = tx.send(());
         }
