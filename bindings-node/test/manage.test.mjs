@@ -154,8 +154,12 @@ test('media cache: reuses ids from a SQLite file across instances; memory cache'
     assert.equal((await client.uploadMediaCached(logo, 'image/png', mem)).reused, true)
     await client.forgetMediaCached(logo, 'image/png', mem)
     assert.equal((await client.uploadMediaCached(logo, 'image/png', mem)).reused, false)
-    for (const ttlDays of [30, 0, 'x']) {
-      assert.throws(() => new MediaCache({ ttlDays }), (e) => e.code === 'invalid_argument' && e.field === 'ttlDays')
+    for (const ttlDays of [30, 0]) {
+      assert.throws(() => new MediaCache({ ttlDays }), (e) => e.code === 'invalid_argument' && e.field === 'ttlDays' && /29 days/.test(e.rule))
+    }
+    // A non-number names the same rule as in Python, not the range.
+    for (const ttlDays of ['x', true, '7']) {
+      assert.throws(() => new MediaCache({ ttlDays }), (e) => e.code === 'invalid_argument' && e.field === 'ttlDays' && e.rule === 'must be a number')
     }
     // A file that cannot be a cache (a directory) is a store error, like the inbox's.
     assert.throws(() => new MediaCache({ path: tmpdir() }), (e) => e.code === 'store')

@@ -235,6 +235,11 @@ def test_media_cache_sqlite_file(sb: Sandbox, tmp_path: Path) -> None:
     with pytest.raises(wa360.InvalidArgumentError) as e:
         wa360.MediaCache(ttl_days=30)
     assert e.value.field == "ttl_days"
+    assert "29 days" in e.value.rule
+    for not_a_number in ("x", True, "7"):
+        with pytest.raises(wa360.InvalidArgumentError) as e:
+            wa360.MediaCache(ttl_days=not_a_number)
+        assert (e.value.field, e.value.rule) == ("ttl_days", "must be a number")
     # A file that cannot be a cache (a directory) is a store error, like the inbox's.
     with pytest.raises(wa360.StoreError):
         wa360.MediaCache(str(tmp_path))
