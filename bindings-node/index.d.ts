@@ -943,7 +943,10 @@ export interface LatencyHistogram {
   buckets: Array<LatencyBucket>
 }
 
-/** The answer of a media look-up. The `url` is valid for 5 minutes. */
+/**
+ * The answer of a media look-up. The `url` is valid for 5 minutes. What prints
+ * (`console.log`, `util.inspect`) leaves out `url` and `sha256`.
+ */
 export interface MediaInfo {
   /** Download URL (use `downloadMedia` / `downloadMediaUrl`, which apply the host rule). */
   url: string

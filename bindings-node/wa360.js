@@ -77,6 +77,27 @@ wrapMethods(native.TemplateIterator, new Set(['next']))
 wrapMethods(native.BlockedUserIterator, new Set(['next']))
 wrapMethods(native.Sandbox, new Set(['inbound', 'markSeen', 'setHealth', 'registerWebhook', 'stop']))
 wrapMethods(native.Ledger, new Set())
+// client.mediaInfo(id): what prints (console.log, util.inspect) leaves out the download URL,
+// whose `hash` parameter is an access token, and the file hash, as Python's repr does. The
+// properties themselves are all there (and in JSON.stringify).
+{
+  const MEDIA_INFO_INSPECT = {
+    enumerable: false, configurable: true, writable: true,
+    value: function inspectMediaInfo(_depth, options, inspect) {
+      return `MediaInfo ${inspect({ id: this.id, mimeType: this.mimeType, fileSize: this.fileSize }, options)}`
+    },
+  }
+  const d = Object.getOwnPropertyDescriptor(native.Client.prototype, 'mediaInfo')
+  const nativeMediaInfo = d.value
+  Object.defineProperty(native.Client.prototype, 'mediaInfo', {
+    ...d,
+    value: async function mediaInfo(...args) {
+      const info = await nativeMediaInfo.apply(this, args)
+      Object.defineProperty(info, Symbol.for('nodejs.util.inspect.custom'), MEDIA_INFO_INSPECT)
+      return info
+    },
+  })
+}
 // client.broadcast(campaign, ledger, { progress, ...options }): the progress callback
 // crosses to Rust as its own argument (a thread-safe function).
 {

@@ -115,7 +115,8 @@ pub struct SendOptions {
 
 // ---- Media (`media.rs`) ----
 
-/// The answer of a media look-up. The `url` is valid for 5 minutes.
+/// The answer of a media look-up. The `url` is valid for 5 minutes. What prints
+/// (`console.log`, `util.inspect`) leaves out `url` and `sha256`.
 #[napi(object)]
 pub struct MediaInfo {
     /// Download URL (use `downloadMedia` / `downloadMediaUrl`, which apply the host rule).

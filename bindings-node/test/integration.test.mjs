@@ -5,6 +5,7 @@ import { test, before, after, beforeEach, describe } from 'node:test'
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import http from 'node:http'
+import { inspect } from 'node:util'
 import { Client, Sandbox, Verifier, buildMessage, isWa360Error, _errorFields } from '../wa360.mjs'
 import { createApp } from '../examples/express-receiver.mjs'
 import { createServer } from '../examples/fastify-receiver.mjs'
@@ -98,6 +99,11 @@ test('media: upload, look up, download through the host rule, delete', async () 
   assert.equal(info.mimeType, 'image/png')
   assert.equal(info.fileSize, 2048)
   assert.match(info.url, /^https:\/\/lookaside\.fbsbx\.com\//)
+  // What prints leaves out the URL (its `hash` is an access token) and the file hash.
+  const printed = inspect(info)
+  assert.ok(printed.includes(id) && printed.includes('image/png'), printed)
+  assert.ok(!printed.includes('lookaside') && !printed.includes(info.sha256), printed)
+  assert.equal(JSON.parse(JSON.stringify(info)).url, info.url)
   const got = await client.downloadMedia(id)
   assert.ok(Buffer.isBuffer(got))
   assert.ok(got.equals(bytes))
