@@ -88,7 +88,13 @@ impl PyWebhookSettings {
     fn url(&self) -> &str {
         &self.inner.url
     }
-    /// Custom headers (name → value), when 360dialog returned them.
+    /// Names of the custom headers sent with each delivery (Node: `headerNames`).
+    #[getter]
+    fn header_names(&self) -> Vec<String> {
+        self.inner.headers.keys().cloned().collect()
+    }
+    /// Custom headers (name → value), when 360dialog returned them. The values are secrets
+    /// (Basic credentials, tokens): compare them, never log them; `header_names` has the names.
     #[getter]
     fn headers<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let d = PyDict::new(py);

@@ -6,6 +6,7 @@ repr."""
 from __future__ import annotations
 
 import base64
+import json
 import logging
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -134,3 +135,43 @@ def test_secrets_never_appear_at_trace() -> None:
                 assert form not in text, f"{form!r} (from a secret) in {text}"
     encoded = base64.b64encode(f"{HOOK_USER}:{HOOK_PASS}".encode()).decode()
     assert any(f in encoded for f in leak_forms(HOOK_PASS))
+
+
+def test_webhook_settings_read_back_keeps_header_values_out_of_repr_and_logs() -> None:
+    # An API answering the read-back with the headers (the sandbox answers the URL only).
+    creds = dict([basic_auth_header(HOOK_USER, HOOK_PASS)])
+    answer = json.dumps({"url": "https://hooks.example.com/wa", "headers": creds}).encode()
+
+    class Api(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(answer)))
+            self.end_headers()
+            self.wfile.write(answer)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    handler = Everything()
+    root = logging.getLogger("wa360")
+    root.addHandler(handler)
+    root.setLevel(wa360._logging.TRACE)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Api)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        client = wa360.Client(API_KEY, base_url=f"http://127.0.0.1:{server.server_port}")
+        got = client.get_webhook()
+        assert got is not None
+        assert got.header_names == ["Authorization"]
+        assert got.headers == creds  # the values, for a caller that compares them
+        printed = [repr(got), str(got), *handler.texts]
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(logging.NOTSET)
+        server.shutdown()
+        server.server_close()
+    assert "Authorization" in repr(got)
+    for text in printed:
+        for form in leak_forms(HOOK_PASS) + leak_forms(f"{HOOK_USER}:{HOOK_PASS}"):
+            assert form not in text, text

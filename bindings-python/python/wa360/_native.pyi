@@ -308,7 +308,10 @@ class WebhookSettings:
     @property
     def url(self) -> str: ...
     @property
-    def headers(self) -> dict[str, str]: ...
+    def header_names(self) -> list[str]: ...
+    @property
+    def headers(self) -> dict[str, str]:
+        """Name → value. The values are secrets: compare them, never log them."""
 
 # -- clients ------------------------------------------------------------------------------------
 
