@@ -613,7 +613,7 @@ export interface BroadcastProgress {
  * types; read through own properties, unknown keys rejected, numbers range-checked.)
  */
 export interface BroadcastRunOptions {
-  /** Sends in flight at once (default 16, at most 1024). */
+  /** Sends in flight at once (default 16, at most 1024), one until the first is accepted. */
   concurrency?: number
   /**
    * How long an unknown send waits for a status webhook before it is sent again, in ms

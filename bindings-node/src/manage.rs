@@ -141,20 +141,23 @@ impl MediaCache {
                 Some(Value::String(p)) => CoreMediaCache::sqlite(p)?,
                 Some(_) => return Err(wa360::Error::invalid("path", "must be a string")),
             };
-            let cache = match o.get("ttl_days") {
-                None | Some(Value::Null) => cache,
-                // The core's range rule names the option `ttl_days`; here it is spelled as
-                // the user wrote it. A non-number gets Python's rule.
-                Some(Value::Number(n)) => cache
-                    .ttl_days(n.as_f64().unwrap_or(f64::NAN))
-                    .map_err(|e| match e {
-                        wa360::Error::InvalidArgument { field, rule } if field == "ttl_days" => {
-                            wa360::Error::invalid("ttlDays", rule)
-                        }
-                        e => e,
-                    })?,
-                Some(_) => return Err(wa360::Error::invalid("ttlDays", "must be a number")),
-            };
+            let cache =
+                match o.get("ttl_days") {
+                    None | Some(Value::Null) => cache,
+                    // The core's range rule names the option `ttl_days`; here it is spelled as
+                    // the user wrote it. A non-number gets Python's rule.
+                    Some(Value::Number(n)) => cache
+                        .ttl_days(n.as_f64().unwrap_or(f64::NAN))
+                        .map_err(|e| match e {
+                            wa360::Error::InvalidArgument { field, rule }
+                                if field == "ttl_days" =>
+                            {
+                                wa360::Error::invalid("ttlDays", rule)
+                            }
+                            e => e,
+                        })?,
+                    Some(_) => return Err(wa360::Error::invalid("ttlDays", "must be a number")),
+                };
             Ok(MediaCache { inner: cache })
         })
     }

@@ -515,7 +515,7 @@ pub struct CampaignRecipient {
 #[napi(object)]
 #[allow(dead_code)]
 pub struct BroadcastRunOptions {
-    /// Sends in flight at once (default 16, at most 1024).
+    /// Sends in flight at once (default 16, at most 1024), one until the first is accepted.
     pub concurrency: Option<f64>,
     /// How long an unknown send waits for a status webhook before it is sent again, in ms
     /// (default 900000).

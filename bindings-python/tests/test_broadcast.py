@@ -415,13 +415,16 @@ def test_a_forked_child_uses_its_own_connection_to_the_ledger(tmp_path: Path) ->
 
 # -- interrupting a broadcast: the sends in flight finish and are recorded -------------------
 
-THREE = [("15555550301", []), ("15555550302", []), ("15555550303", [])]
+# A run sends one message at a time until its first is accepted: the first recipient is
+# answered at once, and the three after it are in flight together.
+THREE = [("15555550300", []), ("15555550301", []), ("15555550302", []), ("15555550303", [])]
 SIX = THREE + [("15555550304", []), ("15555550305", []), ("15555550306", [])]
 
 
 def slow_sandbox_and_ledger(sb: Sandbox, tmp_path: Path) -> tuple[Any, Any]:
-    """Every send of the three recipients takes 1.5 s at the sandbox, which completes it
-    even when the client has gone away."""
+    """The first send is answered at once; each of the three after it takes 1.5 s at the
+    sandbox, which completes it even when the client has gone away."""
+    sb.fault("delay", ms=0, count=1)
     sb.fault("delay", ms=1500, count=3)
     campaign = wa360.Campaign("order_update", "en_US", THREE)
     return campaign, wa360.Ledger(f"sqlite:///{tmp_path / 'l.db'}", campaign)
@@ -430,14 +433,14 @@ def slow_sandbox_and_ledger(sb: Sandbox, tmp_path: Path) -> tuple[Any, Any]:
 def assert_each_sent_once_after_a_resume(sb: Sandbox, c: Any, campaign: Any, ledger: Any) -> None:
     # Recorded as accepted, with the wamid of the answer: none is left `in_flight`, which a
     # resume would send again once the quiet window (0.2 s here) has passed.
-    assert [e["state"] for e in ledger.entries()] == ["accepted"] * 3
+    assert [e["state"] for e in ledger.entries()] == ["accepted"] * 4
     assert all(e["wamid"] for e in ledger.entries())
     time.sleep(0.5)
     again = wa360.Client(sb.api_key, base_url=sb.url).broadcast(
         campaign, ledger, unknown_window=0.2
     )
     assert again["accepted_this_run"] == 0
-    assert [v["accepted"] for v in sb.recipient_counts().values()] == [1, 1, 1]
+    assert [v["accepted"] for v in sb.recipient_counts().values()] == [1, 1, 1, 1]
 
 
 @pytest.mark.skipif(threading.current_thread() is not threading.main_thread(), reason="signals")
@@ -525,10 +528,10 @@ def progress(p):
     assert child.stdout is not None
     first = child.stdout.readline()
     if first.strip() == "in flight":
-        # Once the three sends are at the sandbox (a send still waiting for its slot is
-        # withdrawn by a stop, and stays `pending`).
+        # Once the first send and the three after it are at the sandbox (a send still
+        # waiting for its slot is withdrawn by a stop, and stays `pending`).
         deadline = time.monotonic() + 10
-        while len(sb.requests(path="/messages")) < 3 and time.monotonic() < deadline:
+        while len(sb.requests(path="/messages")) < 4 and time.monotonic() < deadline:
             time.sleep(0.02)
     if first.strip() in ("in flight", "ready"):
         child.send_signal(signal.SIGTERM)
@@ -557,8 +560,8 @@ def test_sigterm_stops_a_broadcast_after_its_sends_in_flight(kind: str, tmp_path
             "asyncio.run(main())",
             # A broadcast in another thread, the main thread waiting for it; the handler
             # installed (as after a broadcast in the main thread): it stops every thread's.
-            # Six recipients, three at a time: unstopped, the thread would send all six
-            # before the interpreter's exit (which waits for it). The main thread polls
+            # Seven recipients, three at a time after the first: unstopped, the thread would
+            # send all before the interpreter's exit (which waits for it). The main thread polls
             # instead of `t.join()`: CPython 3.11 marks a thread stopped when an exception
             # interrupts `join()` on it, so the exit would not wait for it and the atexit
             # finisher would stop its broadcast, with or without the handler's own stop.
@@ -579,7 +582,7 @@ def test_sigterm_stops_a_broadcast_after_its_sends_in_flight(kind: str, tmp_path
             six = wa360.Ledger(
                 f"sqlite:///{tmp_path / 'six.db'}", wa360.Campaign("order_update", "en_US", SIX)
             )
-            assert sorted(e["state"] for e in six.entries()) == ["accepted"] * 3 + ["pending"] * 3
+            assert sorted(e["state"] for e in six.entries()) == ["accepted"] * 4 + ["pending"] * 3
         else:
             assert_each_sent_once_after_a_resume(sb, None, campaign, ledger)
 
@@ -609,7 +612,7 @@ def test_an_apps_own_sigterm_handler_is_kept(tmp_path: Path) -> None:
             "print('the run ended', flush=True)",
         )
         assert (code, out.splitlines()) == (0, ["in flight", "the app", "the run ended"]), err
-        assert [e["state"] for e in ledger.entries()] == ["accepted"] * 3
+        assert [e["state"] for e in ledger.entries()] == ["accepted"] * 4
 
 
 def test_an_async_broadcast_made_with_no_running_loop_raises_before_it_starts(
@@ -625,5 +628,5 @@ def test_an_async_broadcast_made_with_no_running_loop_raises_before_it_starts(
             c.broadcast(campaign, ledger)
         time.sleep(0.5)
         assert ledger.run_state() == "running"
-        assert ledger.counts()["pending"] == 3
+        assert ledger.counts()["pending"] == 4
         assert sb.requests(path="/messages") == []

@@ -92,7 +92,7 @@ struct RunArgs {
     /// Seconds between two sends to the same recipient (Meta's pair rate: about 6; 0 = off).
     #[arg(long, default_value_t = 6.0, value_name = "SECONDS")]
     pair_interval: f64,
-    /// Sends in flight at once.
+    /// Sends in flight at once (one until the first is accepted).
     #[arg(long, default_value_t = 16, value_name = "N")]
     concurrency: usize,
     /// Seconds an unknown send waits for a status webhook before it is sent again.

@@ -377,7 +377,14 @@ fn a_refused_key_or_a_missing_template_ends_the_run_with_everyone_pending() {
             .requests_matching(Some("/messages"), Some("POST"))
             .len()
     };
-    let extra = "--concurrency 2 --pair-interval 0";
+    let extra = "--concurrency 16 --pair-interval 0";
+    // A slow API: every slot would be filled before the first refusal came back.
+    sb.control()
+        .add_fault_json(
+            serde_json::json!({"method": "POST", "path": "/messages", "count": 0,
+            "fault": {"kind": "delay", "ms": 300}}),
+        )
+        .unwrap();
 
     let out = broadcast_cmd(&sb, &csv, &ledger, extra)
         .env("D360_API_KEY", "wrong-key-4821")
@@ -416,12 +423,12 @@ fn a_refused_key_or_a_missing_template_ends_the_run_with_everyone_pending() {
         "{text}"
     );
     assert!(!text.contains("wrong-key-4821"), "{text}");
+    // One send at a time until the first is accepted: one refused request, not one per
+    // slot.
     let refused = sends();
-    assert!(
-        refused <= 4,
-        "{refused} refused requests for one campaign error"
-    );
+    assert_eq!(refused, 1, "refused requests for one campaign error");
 
+    sb.control().clear_faults();
     sb.control()
         .add_fault_json(
             serde_json::json!({"method": "POST", "path": "/messages", "count": 0,
@@ -436,10 +443,10 @@ fn a_refused_key_or_a_missing_template_ends_the_run_with_everyone_pending() {
         "{err}"
     );
     all_pending();
-    assert!(
-        sends() - refused <= 4,
-        "{} refused requests",
-        sends() - refused
+    assert_eq!(
+        sends() - refused,
+        1,
+        "refused requests for one campaign error"
     );
 
     assert!(status().contains("run state: halted"));

@@ -407,7 +407,8 @@ pub type ProgressFn = Arc<dyn Fn(&Progress) + Send + Sync>;
 /// How a broadcast runs.
 #[derive(Clone)]
 pub struct BroadcastOptions {
-    /// Sends in flight at once (default 16).
+    /// Sends in flight at once (default 16), once the run's first send is accepted (one at a
+    /// time until then: a refused key or template costs one request).
     pub concurrency: usize,
     /// How long an `unknown` recipient waits for a status webhook before it is sent
     /// again (default 15 min).
@@ -869,6 +870,11 @@ impl Client {
             campaign.template().to_string(),
             campaign.language().to_string(),
         ));
+        // Set at this run's first accepted send. Until then the run sends one message at a
+        // time: a refused key or a missing template (see [`halts_campaign`]) costs one
+        // refused request, not one per slot (each written before the first refusal came
+        // back), and a slow API does not widen that.
+        let opened = Arc::new(AtomicBool::new(false));
         let sem = Arc::new(tokio::sync::Semaphore::new(options.concurrency));
         let accepted_run = Arc::new(std::sync::atomic::AtomicU64::new(0));
         let hold = Arc::new(Hold::new(options.max_outage));
@@ -984,6 +990,14 @@ impl Client {
                     tokio::time::sleep(Duration::from_millis(held.min(200) as u64)).await;
                     continue;
                 }
+                if !opened.load(Ordering::SeqCst) && !tasks.is_empty() {
+                    // The first send of the run is still out (or a row before it was
+                    // refused, or went unanswered): wait for it (see `opened`).
+                    if let Some(r) = tasks.join_next().await {
+                        r.map_err(|e| Error::Internal(format!("broadcast task: {e}")))??;
+                    }
+                    continue;
+                }
                 let permit = match Arc::clone(&sem).try_acquire_owned() {
                     Ok(p) => p,
                     Err(_) => {
@@ -1052,6 +1066,7 @@ impl Client {
                 let sending = Arc::clone(&sending);
                 let hold = Arc::clone(&hold);
                 let halted = Arc::clone(&halted);
+                let opened = Arc::clone(&opened);
                 // The run's `go`, and this row's lease known to hold a while longer: a run
                 // stalled past it (SIGSTOP, a frozen container or VM) must not send a row
                 // that another run may have taken and sent since.
@@ -1116,6 +1131,7 @@ impl Client {
                         }
                         Outcome::Accepted(_) => {
                             accepted_run.fetch_add(1, Ordering::SeqCst);
+                            opened.store(true, Ordering::SeqCst);
                             hold.sent();
                         }
                         Outcome::Withdrawn => {}
