@@ -630,3 +630,44 @@ def test_an_async_broadcast_made_with_no_running_loop_raises_before_it_starts(
         assert ledger.run_state() == "running"
         assert ledger.counts()["pending"] == 4
         assert sb.requests(path="/messages") == []
+
+
+def test_a_forked_childs_ledger_writes_survive_the_parent_closing_the_ledger(
+    tmp_path: Path,
+) -> None:
+    # A ledger made before a fork, used in the child, and the parent then lets go of its own.
+    # The child's connection shared SQLite's record of the file with the parent's and took
+    # no lock of its own: the parent's close deleted the write-ahead log under it, and the
+    # child's later writes were lost (a recorded acceptance lost is a row sent again).
+    import gc
+    import os
+    import sqlite3
+
+    path = tmp_path / "ledger.db"
+    url = f"sqlite:///{path}"
+    ledger = wa360.Ledger(url, wa360.Campaign.from_csv("order_update", "en_US", csv_text(3)))
+    (r1, w1), (r2, w2) = os.pipe(), os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: one write, waits for the parent's close, another write
+        code = 1
+        try:
+            ledger.pause()
+            os.write(w1, b"x")
+            os.read(r2, 1)
+            ledger.stop()
+            code = 0
+        finally:
+            os._exit(code)
+    os.read(r1, 1)
+    # The parent's ledger still works after the fork, then it lets go.
+    assert ledger.run_state() == "paused"
+    del ledger
+    gc.collect()
+    os.write(w2, b"x")
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    for f in (r1, w1, r2, w2):
+        os.close(f)
+    assert wa360.Ledger.open_existing(url).run_state() == "stopped"
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)

@@ -659,3 +659,45 @@ def test_a_fork_while_other_threads_are_inside_sqlite_leaves_the_child_able_to_u
         stop.set()
         for t in threads:
             t.join()
+
+
+def test_a_forked_childs_events_survive_the_parent_closing_the_inbox(tmp_path: Path) -> None:
+    # An inbox made before a fork, used in the child, and the parent then lets go of its own
+    # (a script that forks its workers and drops the inbox it made first). The child's
+    # connection shared SQLite's record of the file with the parent's and took no lock of its
+    # own: the parent's close found no other process on the file, checkpointed and deleted
+    # the write-ahead log, and the events the child stored after that were lost, each one
+    # already answered 200.
+    import gc
+    import sqlite3
+
+    url = f"sqlite://{tmp_path}/in.db"
+    inbox = wa360.Inbox(url)
+    r = wa360._native.Receiver(inbox=inbox)
+    assert r.handle("POST", "", {}, inbound_text("1555", "parent", "wamid.P0"))[0] == 200
+    (r1, w1), (r2, w2) = os.pipe(), os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: stores one event, waits for the parent's close, stores more
+        code = 1
+        try:
+            assert r.handle("POST", "", {}, inbound_text("1555", "a", "wamid.C0"))[0] == 200
+            os.write(w1, b"x")
+            os.read(r2, 1)
+            for i in range(1, 4):
+                body = inbound_text("1555", "b", f"wamid.C{i}")
+                assert r.handle("POST", "", {}, body)[0] == 200
+            code = 0
+        finally:
+            os._exit(code)
+    os.read(r1, 1)
+    # The parent's inbox still works after the fork, then it lets go.
+    assert inbox.stats()["ready"] == 2
+    del r, inbox
+    gc.collect()
+    os.write(w2, b"x")
+    assert exit_code_within(pid, 30, "the child hung") == 0
+    for f in (r1, w1, r2, w2):
+        os.close(f)
+    assert wa360.Inbox(url).stats()["ready"] == 5
+    with sqlite3.connect(tmp_path / "in.db") as db:
+        assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)

@@ -16,13 +16,17 @@
 //! crate: it is a counter and a condition variable, and what it must get right (nested
 //! sections on one thread, the forking thread's own, its own lock across the fork) is ours.
 //!
+//! With the gate closed, the prepare handler also closes the file connections of the inboxes
+//! and ledgers (`close_at_every_fork`): no connection is open across the fork, and each is
+//! opened again at its next use, in the parent and in the child.
+//!
 //! A section never calls back into the host language (no log event inside one): the thread
 //! that closes the gate holds Python's GIL while it waits.
 
 use std::cell::{Cell, RefCell};
 use std::marker::PhantomData;
 use std::ops::{Deref, DerefMut};
-use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::{Condvar, Mutex, MutexGuard, PoisonError, TryLockError, Weak};
 
 struct State {
     /// Threads inside a section.
@@ -64,10 +68,63 @@ pub fn section() -> Section {
 }
 
 /// Before a fork: hold new sections back and wait for those under way (but the calling
-/// thread's own, if it is in one). The gate stays locked until [`open_after_fork`], which
-/// the same thread must call.
+/// thread's own, if it is in one), then close the connections registered with
+/// `close_at_every_fork`. The gate stays locked until [`open_after_fork`], which the same
+/// thread must call.
 pub fn close_for_fork() {
     GATE.close();
+    let list = crate::util::lock(&CLOSE_AT_FORK);
+    for conn in list.iter().filter_map(Weak::upgrade) {
+        conn.close_now();
+    }
+}
+
+/// Connections closed before every fork (see [`close_at_every_fork`]).
+static CLOSE_AT_FORK: Mutex<Vec<Weak<dyn CloseNow>>> = Mutex::new(Vec::new());
+
+/// Close `conn` before every fork (in [`close_for_fork`]); its user opens it again at its next
+/// use ([`Gated::is_open`], [`Gated::reopen`]).
+///
+/// SQLite keeps one record per process of each file it has open, with the locks it holds on
+/// it, and a fork copies that record. A connection opened in the child while the record
+/// is there shares it: the child believes it holds the lock that keeps the write-ahead log
+/// in place (the parent's), and takes none of its own. Once the parent closed its last
+/// connection to the file, SQLite in the parent, finding no other process with the file
+/// open, checkpointed and deleted the log under the child, and the child's later commits
+/// went to the deleted log: lost. With every connection closed before the fork, there is no
+/// record to copy, and the parent and the child each take their own locks.
+pub(crate) fn close_at_every_fork(conn: Weak<dyn CloseNow>) {
+    // A section, so that no thread holds the list's lock at a fork (the gate is closed
+    // across it): the child would find it locked for good.
+    let _inside = section();
+    let mut list = crate::util::lock(&CLOSE_AT_FORK);
+    list.retain(|w| w.strong_count() > 0);
+    list.push(conn);
+}
+
+/// What [`close_at_every_fork`] closes.
+pub(crate) trait CloseNow: Send + Sync {
+    /// Close the connections now, with the gate closed (no section is under way), through
+    /// [`try_lock_now`] and [`Gated::close_for_fork`]. One the calling thread holds (a fork
+    /// from inside a section) stays open.
+    fn close_now(&self);
+}
+
+impl<T: Send> CloseNow for Mutex<Gated<T>> {
+    fn close_now(&self) {
+        if let Some(mut g) = try_lock_now(self) {
+            g.close_for_fork();
+        }
+    }
+}
+
+/// `m` locked if no thread holds it (also after a thread panicked while holding it).
+pub(crate) fn try_lock_now<T>(m: &Mutex<T>) -> Option<MutexGuard<'_, T>> {
+    match m.try_lock() {
+        Ok(g) => Some(g),
+        Err(TryLockError::Poisoned(p)) => Some(p.into_inner()),
+        Err(TryLockError::WouldBlock) => None,
+    }
 }
 
 /// After a fork, in the parent and in the child (on the thread that forked): let sections
@@ -180,6 +237,23 @@ impl<T> Gated<T> {
     pub(crate) fn new(value: T) -> Self {
         Gated(Some(value))
     }
+
+    /// `false` once closed before a fork ([`close_at_every_fork`]): open it again with
+    /// [`Gated::reopen`] before use (using it closed panics).
+    pub(crate) fn is_open(&self) -> bool {
+        self.0.is_some()
+    }
+
+    /// Put the value opened again in place of the one closed before a fork.
+    pub(crate) fn reopen(&mut self, value: T) {
+        self.0 = Some(value);
+    }
+
+    /// Close it from [`CloseNow::close_now`], in [`close_for_fork`] (with the gate closed:
+    /// not a section).
+    pub(crate) fn close_for_fork(&mut self) {
+        drop(self.0.take());
+    }
 }
 
 impl<T: std::fmt::Debug> std::fmt::Debug for Gated<T> {
@@ -207,8 +281,12 @@ impl<T> DerefMut for Gated<T> {
 
 impl<T> Drop for Gated<T> {
     fn drop(&mut self) {
-        let _inside = section();
-        drop(self.0.take());
+        // Nothing to close once closed before a fork: no section (the last handle may be
+        // dropped by the forking thread, with the gate closed).
+        if let Some(value) = self.0.take() {
+            let _inside = section();
+            drop(value);
+        }
     }
 }
 

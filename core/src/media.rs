@@ -352,7 +352,7 @@ impl<'a> Media<'a> {
     /// Look up a media id and download the file through the 360dialog host. The bytes
     /// are checked against the look-up's `file_size` and `sha256` when it gives them: a
     /// body cut short by a server that closed the connection (no `Content-Length`), or an
-    /// error page served with 200, is fetched again (up to [`DOWNLOAD_TRIES`] in all) and
+    /// error page served with 200, is fetched again (up to 3 times in all) and
     /// then refused with `invalid_response`, never returned as the file.
     pub async fn download(&self, media_id: &str) -> Result<Bytes> {
         let info = self.info(media_id).await?;

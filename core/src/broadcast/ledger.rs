@@ -148,8 +148,12 @@ pub enum Applied {
 #[derive(Clone)]
 pub struct Ledger {
     /// Every use of it (and its close) is a section of the fork gate ([`crate::fork_gate`]).
+    /// Closed before every fork, opened again at the next use ([`Ledger::lock`]).
     conn: Arc<Mutex<Gated<Connection>>>,
     path: PathBuf,
+    /// `path` made absolute at open, to open the file again after a fork (a `chdir` since
+    /// does not move it).
+    reopen_at: PathBuf,
     /// Which file `path` was at open: a row is never claimed for sending in a file that
     /// was deleted or replaced since (a later run on the path would send it again).
     file: crate::util::FileId,
@@ -417,6 +421,34 @@ enum OpenStep {
     Schema,
 }
 
+/// `conn` in the ledger's mutex, closed before every fork (see
+/// [`crate::fork_gate::close_at_every_fork`]; [`Ledger::lock`] opens it again).
+fn closed_at_every_fork(conn: Gated<Connection>) -> Arc<Mutex<Gated<Connection>>> {
+    let conn = Arc::new(Mutex::new(conn));
+    crate::fork_gate::close_at_every_fork(Arc::downgrade(&conn) as _);
+    conn
+}
+
+/// The ledger's file opened again after a fork closed its connection: the file must still
+/// be there (a deleted one is not made again, empty), and its schema is in place. Inside
+/// the caller's section, so nothing here logs or retries (the busy timeout waits).
+fn reopen_conn(path: &Path) -> Result<Connection> {
+    let conn = Connection::open_with_flags(
+        path,
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(|e| {
+        Error::Store(format!(
+            "ledger {}: cannot open it again: {e}",
+            path.display()
+        ))
+    })?;
+    conn.busy_timeout(BUSY_TIMEOUT).map_err(db_err)?;
+    conn.pragma_update(None, "synchronous", "FULL")
+        .map_err(db_err)?;
+    Ok(conn)
+}
+
 fn open_conn(path: &Path) -> Result<Connection> {
     crate::input::file_path_option("ledger", path)?;
     // Several processes (one per shard of a campaign) may create the file at once.
@@ -609,8 +641,10 @@ impl Ledger {
         expire_leases(&tx, now_ms())?;
         tx.commit().map_err(db_err)?;
         Ok(Ledger {
-            conn: Arc::new(Mutex::new(conn)),
+            conn: closed_at_every_fork(conn),
             file: file_id(&path)?,
+            reopen_at: std::path::absolute(&path)
+                .map_err(|e| Error::Store(format!("ledger {}: {e}", path.display())))?,
             path,
             campaign_id: campaign.id().to_string(),
             nonce: Some(nonce),
@@ -639,8 +673,10 @@ impl Ledger {
         })?;
         let nonce = get_meta(&conn, "key_nonce")?;
         Ok(Ledger {
-            conn: Arc::new(Mutex::new(conn)),
+            conn: closed_at_every_fork(conn),
             file: file_id(&path)?,
+            reopen_at: std::path::absolute(&path)
+                .map_err(|e| Error::Store(format!("ledger {}: {e}", path.display())))?,
             path,
             campaign_id: id,
             nonce,
@@ -649,9 +685,14 @@ impl Ledger {
         })
     }
 
-    /// The connection, inside a section of the fork gate (entered before the lock).
-    fn lock(&self) -> Inside<'_, Gated<Connection>> {
-        lock_inside(&self.conn)
+    /// The connection, inside a section of the fork gate (entered before the lock); opened
+    /// again when it was closed before a fork ([`closed_at_every_fork`]).
+    fn lock(&self) -> Result<Inside<'_, Gated<Connection>>> {
+        let mut conn = lock_inside(&self.conn);
+        if !conn.is_open() {
+            conn.reopen(reopen_conn(&self.reopen_at)?);
+        }
+        Ok(conn)
     }
 
     /// The campaign id stored in the ledger.
@@ -674,7 +715,7 @@ impl Ledger {
 
     /// Counts per state.
     pub fn counts(&self) -> Result<StateCounts> {
-        let conn = self.lock();
+        let conn = self.lock()?;
         let mut stmt = conn
             .prepare_cached("SELECT state, COUNT(*) FROM recipients GROUP BY state")
             .map_err(db_err)?;
@@ -699,7 +740,7 @@ impl Ledger {
 
     /// Every recipient's row, in CSV order.
     pub fn entries(&self) -> Result<Vec<LedgerEntry>> {
-        let conn = self.lock();
+        let conn = self.lock()?;
         let mut stmt = conn
             .prepare(
                 "SELECT row, recipient, params, state, attempts, wamid, error_code, api_code, last_status FROM recipients ORDER BY row",
@@ -730,7 +771,7 @@ impl Ledger {
     /// ended with an error, [`Ledger::last_error`], and no other run was live; running
     /// again resumes).
     pub fn run_state(&self) -> Result<String> {
-        Ok(get_meta(&self.lock(), "run_state")?.unwrap_or_else(|| "running".into()))
+        Ok(get_meta(&*self.lock()?, "run_state")?.unwrap_or_else(|| "running".into()))
     }
 
     /// The error the last run of this campaign ended with (the key refused, the template
@@ -739,24 +780,24 @@ impl Ledger {
     /// or if none ended with one. Kept in the ledger so that `wa360 broadcast status`, or a
     /// dashboard in another process, can say why a campaign is `halted`.
     pub fn last_error(&self) -> Result<Option<String>> {
-        get_meta(&self.lock(), "last_error")
+        get_meta(&*self.lock()?, "last_error")
     }
 
     /// Ask a running broadcast (in any process) to pause: it stops claiming recipients
     /// until [`Ledger::resume`]; sends in flight finish. A run started while the campaign
     /// is paused waits as well (an operator's pause is not undone by a restart).
     pub fn pause(&self) -> Result<()> {
-        set_meta(&self.lock(), "run_state", "paused")
+        set_meta(&*self.lock()?, "run_state", "paused")
     }
 
     /// Let a paused broadcast go on.
     pub fn resume(&self) -> Result<()> {
-        set_meta(&self.lock(), "run_state", "running")
+        set_meta(&*self.lock()?, "run_state", "running")
     }
 
     /// Ask a running broadcast to stop after the sends in flight; running it again resumes.
     pub fn stop(&self) -> Result<()> {
-        set_meta(&self.lock(), "run_state", "stopped")
+        set_meta(&*self.lock()?, "run_state", "stopped")
     }
 
     /// Put every `failed` recipient back to `pending`, its attempts and error cleared, for
@@ -765,7 +806,7 @@ impl Ledger {
     /// new ledger). Returns how many. Safe beside a running broadcast: it sends them too.
     pub fn retry_failed(&self) -> Result<u64> {
         let n = self
-            .lock()
+            .lock()?
             .execute(
                 "UPDATE recipients SET state = 'pending', attempts = 0, error_code = NULL, \
                  api_code = NULL, next_attempt_ms = 0, unknown_since_ms = NULL, updated_ms = ?1 \
@@ -781,7 +822,7 @@ impl Ledger {
     /// a pause holds every run, a new one included, until [`Ledger::resume`]. A `stopped`
     /// or `done` state is left behind (running again resumes).
     pub(crate) fn begin_run(&self, run: &str) -> Result<()> {
-        let mut conn = self.lock();
+        let mut conn = self.lock()?;
         let tx = conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(db_err)?;
@@ -823,7 +864,7 @@ impl Ledger {
         run: &str,
         f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<()>,
     ) -> Result<()> {
-        let mut conn = self.lock();
+        let mut conn = self.lock()?;
         let tx = conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(db_err)?;
@@ -879,7 +920,7 @@ impl Ledger {
 
     /// Schedule: no send before `at_ms` (Unix milliseconds); `None` clears it.
     pub fn set_not_before(&self, at_ms: Option<i64>) -> Result<()> {
-        let conn = self.lock();
+        let conn = self.lock()?;
         match at_ms {
             Some(t) => set_meta(&conn, "not_before_ms", &t.to_string()),
             None => conn
@@ -891,12 +932,12 @@ impl Ledger {
 
     /// The scheduled start (Unix milliseconds), if any.
     pub fn not_before(&self) -> Result<Option<i64>> {
-        Ok(get_meta(&self.lock(), "not_before_ms")?.and_then(|v| v.parse().ok()))
+        Ok(get_meta(&*self.lock()?, "not_before_ms")?.and_then(|v| v.parse().ok()))
     }
 
     /// The summary the last run wrote, if any.
     pub fn summary(&self) -> Result<Option<serde_json::Value>> {
-        Ok(get_meta(&self.lock(), "summary")?.and_then(|v| serde_json::from_str(&v).ok()))
+        Ok(get_meta(&*self.lock()?, "summary")?.and_then(|v| serde_json::from_str(&v).ok()))
     }
 
     /// `in_flight` rows whose lease ran out (their process died or was cancelled mid-send)
@@ -910,7 +951,7 @@ impl Ledger {
     /// at the latest: the run passes the time it last checked the clock for a suspend, so a
     /// suspend between that check and this call releases nothing early.
     pub(crate) fn release_quiet_unknowns_as_of(&self, window: Duration, as_of: i64) -> Result<u64> {
-        let mut conn = self.lock();
+        let mut conn = self.lock()?;
         let tx = conn.transaction().map_err(db_err)?;
         let now = now_ms();
         expire_leases(&tx, now)?;
@@ -944,7 +985,7 @@ impl Ledger {
     /// find their recipient sent a second time already.
     pub(crate) fn restart_quiet_windows(&self) -> Result<()> {
         let now = now_ms();
-        self.lock()
+        self.lock()?
             .execute(
                 "UPDATE recipients SET unknown_since_ms = ?1 \
                  WHERE state = 'unknown' AND unknown_since_ms < ?1",
@@ -961,7 +1002,7 @@ impl Ledger {
     pub(crate) fn renew(&self, run: Option<&str>, recipients: &[String]) -> Result<Vec<String>> {
         let now = now_ms();
         let until = now.saturating_add(ms(self.lease));
-        let mut conn = self.lock();
+        let mut conn = self.lock()?;
         let tx = conn.transaction().map_err(db_err)?;
         let mut renewed = Vec::new();
         if let Some(run) = run {
@@ -1006,7 +1047,7 @@ impl Ledger {
                 self.path.display()
             ))
         })?;
-        let mut conn = self.lock();
+        let mut conn = self.lock()?;
         // IMMEDIATE: take the write lock before reading, so two processes sharing a ledger
         // never claim the same row.
         let tx = conn
@@ -1051,7 +1092,7 @@ impl Ledger {
 
     /// The earliest time (Unix ms) a pending row may be claimed, if any is pending.
     pub(crate) fn next_pending_at(&self) -> Result<Option<i64>> {
-        self.lock()
+        self.lock()?
             .query_row(
                 "SELECT MIN(next_attempt_ms) FROM recipients WHERE state = 'pending'",
                 [],
@@ -1066,7 +1107,7 @@ impl Ledger {
     /// seen while the send was in flight, makes it `failed`.
     pub(crate) fn mark_accepted(&self, to: &str, wamid: &str) -> Result<()> {
         const FAILED: &str = "flight_failed_wamid = ?1";
-        self.lock()
+        self.lock()?
             .execute(
                 &format!(
                     "UPDATE recipients SET \
@@ -1093,7 +1134,7 @@ impl Ledger {
         otherwise: &str,
         extra: &[&dyn rusqlite::ToSql],
     ) -> Result<()> {
-        let mut conn = self.lock();
+        let mut conn = self.lock()?;
         let tx = conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(db_err)?;
@@ -1204,7 +1245,7 @@ impl Ledger {
             return Ok(Applied::Ignored);
         }
         let now = now_ms();
-        let mut conn = self.lock();
+        let mut conn = self.lock()?;
         // One transaction: a row leaving `in_flight` between the statements below (its
         // answer recorded by another process) would otherwise miss both the settling and the
         // keeping aside, and the status, answered 200, would never come again.
@@ -1562,7 +1603,7 @@ mod tests {
         // Stale columns (as if a newer handle had kept a status, then an older one claimed
         // the row without clearing them), and the older handle dies.
         let (stale, _, _) = old.claim_next().unwrap().unwrap();
-        new.lock()
+        new.lock().unwrap()
             .execute(
                 "UPDATE recipients SET flight_status = 'read', flight_wamid = 'wamid.STALE' WHERE recipient = ?1",
                 [&stale],
@@ -1577,7 +1618,7 @@ mod tests {
         // `unknown`. The status will not come again: the next release settles the row.
         let (kept, _, _) = new.claim_next().unwrap().unwrap();
         status_for(&new, &c, &kept, "wamid.KEPT", "delivered");
-        new.lock()
+        new.lock().unwrap()
             .execute(
                 "UPDATE recipients SET state = 'unknown', unknown_since_ms = ?2, owner = NULL WHERE recipient = ?1",
                 params![&kept, now_ms()],

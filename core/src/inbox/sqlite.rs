@@ -25,7 +25,7 @@ use super::shared::{ParsedBodies, PruneClock, Signal, lock, ms, now_ms, reparse}
 use super::{
     Accepted, DeadLetter, Delivery, Inbox, InboxOptions, InboxStats, Nacked, conversation_of,
 };
-use crate::fork_gate::{Gated, lock_inside, section};
+use crate::fork_gate::{Gated, Inside, lock_inside, section, try_lock_now};
 use crate::webhook::Event;
 use crate::webhook::dedupe::{DedupeKey, FoldOutcome, MessageState, fold_status};
 use crate::{Error, Result};
@@ -91,7 +91,8 @@ pub struct SqliteInbox {
 struct Shared {
     /// The connection, and whether it is in `synchronous=FULL` mode now. Every use of it
     /// (and its close) is a section of the fork gate ([`crate::fork_gate`]), entered before
-    /// the lock is taken.
+    /// the lock is taken. On a file, closed before every fork (with `scan`), and opened
+    /// again at the next use ([`SqliteInbox::reopened`]).
     conn: Mutex<(Gated<Connection>, bool)>,
     /// Deliveries waiting to be stored (group commit, see [`Inbox::accept`]).
     waiting: Mutex<Vec<Arc<AcceptJob>>>,
@@ -112,6 +113,9 @@ struct Shared {
     /// The file and which file it was at open (`None` for `memory://`): an accept into a
     /// file deleted or replaced since is refused, not answered 200 (see `FileId`).
     file: Option<crate::util::FileId>,
+    /// The file's path made absolute at open, to open it again after a fork (`None` for
+    /// `memory://`, never closed: its database lives in its one connection).
+    reopen_at: Option<std::path::PathBuf>,
     label: String,
     /// This process's look at its clocks, for a suspend or a clock set forward (see
     /// [`grace`]); its baseline moves only once a jump it saw is recorded in the file.
@@ -127,6 +131,19 @@ struct Scan {
     /// clock set back, the wall time alone came that much later (a dead consumer's events
     /// waited as long, on a file nobody wrote); the machine suspended, the monotonic one.
     idle: Option<(i64, i64, Option<std::time::Instant>)>,
+}
+
+impl crate::fork_gate::CloseNow for Shared {
+    fn close_now(&self) {
+        if let Some(mut held) = try_lock_now(&self.conn) {
+            held.0.close_for_fork();
+        }
+        if let Some(scan) = &self.scan
+            && let Some(mut held) = try_lock_now(scan)
+        {
+            held.conn.close_for_fork();
+        }
+    }
 }
 
 impl fmt::Debug for SqliteInbox {
@@ -200,13 +217,18 @@ impl SqliteInbox {
         let id = crate::util::FileId::of(std::path::Path::new(path)).map_err(|e| {
             OpenFailure::Other(Error::Store(format!("cannot open inbox {label}: {e}")))
         })?;
+        let reopen_at = std::path::absolute(path).map_err(|e| {
+            OpenFailure::Other(Error::Store(format!("cannot open inbox {label}: {e}")))
+        })?;
         if let Some(shared) = Arc::get_mut(&mut inbox.shared) {
             shared.scan = Some(Mutex::new(Scan {
                 conn: Gated::new(scan),
                 idle: None,
             }));
             shared.file = Some(id);
+            shared.reopen_at = Some(reopen_at);
         }
+        crate::fork_gate::close_at_every_fork(Arc::downgrade(&inbox.shared) as _);
         Ok(inbox)
     }
 
@@ -267,6 +289,7 @@ impl SqliteInbox {
                 parsed: ParsedBodies::new(),
                 scan: None,
                 file: None,
+                reopen_at: None,
                 label,
                 clock: Mutex::new(clock),
                 opts,
@@ -380,6 +403,46 @@ impl SqliteInbox {
         self.write_on(&mut guard, durable, what, f)
     }
 
+    /// The connection in `held` opened again when it was closed before a fork (see
+    /// [`crate::fork_gate::close_at_every_fork`]). Inside the caller's section: nothing here
+    /// logs or retries (the busy timeout waits).
+    fn reopened(&self, held: &mut (Gated<Connection>, bool)) -> Result<()> {
+        if !held.0.is_open() {
+            held.0.reopen(self.open_again("PRAGMA synchronous=FULL;")?);
+            held.1 = true;
+        }
+        Ok(())
+    }
+
+    /// The claims' search connection, locked inside a section, opened again when it was
+    /// closed before a fork.
+    fn scan_conn<'a>(&self, scan: &'a Mutex<Scan>) -> Result<Inside<'a, Scan>> {
+        let mut held = lock_inside(scan);
+        if !held.conn.is_open() {
+            held.conn.reopen(self.open_again("PRAGMA query_only=1;")?);
+            held.idle = None;
+        }
+        Ok(held)
+    }
+
+    /// A connection to the file opened at [`SqliteInbox::open`], with `setup` run on it: the
+    /// file must still be there (a deleted one is not made again, empty).
+    fn open_again(&self, setup: &str) -> Result<Connection> {
+        let fail = |e| store_error(&self.shared.label, "cannot open again", e);
+        let Some(path) = &self.shared.reopen_at else {
+            return Err(Error::Internal("memory inbox closed".into()));
+        };
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(fail)?;
+        conn.busy_timeout(self.shared.opts.busy_timeout)
+            .map_err(fail)?;
+        conn.execute_batch(setup).map_err(fail)?;
+        Ok(conn)
+    }
+
     /// [`Self::write_with`] on a connection the caller has locked already.
     fn write_on<T>(
         &self,
@@ -397,6 +460,7 @@ impl SqliteInbox {
             }
             store_error(&self.shared.label, what, e)
         };
+        self.reopened(held)?;
         let (conn, full) = held;
         if *full != durable {
             conn.execute_batch(if durable {
@@ -550,7 +614,7 @@ impl SqliteInbox {
                 .read("cannot search", |c| search(c, false))
                 .map(|(found, _, settle)| (found, settle));
         };
-        let mut scan = lock_inside(scan);
+        let mut scan = self.scan_conn(scan)?;
         let Scan { conn, idle } = &mut *scan;
         let tx = conn.unchecked_transaction().map_err(fail)?;
         let version: i64 = tx
@@ -573,7 +637,8 @@ impl SqliteInbox {
     }
 
     fn read<T>(&self, what: &str, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T> {
-        let guard = lock_inside(&self.shared.conn);
+        let mut guard = lock_inside(&self.shared.conn);
+        self.reopened(&mut guard)?;
         f(&guard.0).map_err(|e| store_error(&self.shared.label, what, e))
     }
 }
@@ -1059,7 +1124,7 @@ impl Inbox for SqliteInbox {
         // behind this process's writes (up to the busy timeout), and an idle poll must not.
         let lease_ms = ms(self.shared.opts.lease);
         let shortest = match &self.shared.scan {
-            Some(scan) => shortest_lease(&lock_inside(scan).conn, lease_ms)
+            Some(scan) => shortest_lease(&self.scan_conn(scan)?.conn, lease_ms)
                 .map_err(|e| store_error(&self.shared.label, "cannot claim from", e))?,
             None => self.read("cannot claim from", |c| shortest_lease(c, lease_ms))?,
         };
@@ -1428,7 +1493,7 @@ impl Inbox for SqliteInbox {
         })
     }
 
-    /// In batches of [`PRUNE_BATCH`] rows, each its own short transaction: one transaction
+    /// In batches of 2,000 rows, each its own short transaction: one transaction
     /// for every expired key held the write lock of every process for as long as it took
     /// (seconds for a million keys, after an outage), and their accepts answered 503 or
     /// their lease renewals failed meanwhile.
