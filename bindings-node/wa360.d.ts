@@ -12,7 +12,7 @@ export {
   MediaCache, buildTemplate, buildProfileUpdate, parseTemplateList, checkTemplateSend,
   type TemplateInfo, type TemplatePageInfo, type BusinessProfile, type HealthStatus, type HealthEntity,
   type HealthError, type HealthCheck, type BlockedUser, type BlockResult, type CachedUpload,
-  type InboxStats, type InboxMetrics, type ReceiverOptions, type ReceiverReply, type ReceiverMetrics,
+  type InboxStats, type InboxMetrics, type ReceiverOptions, type ReceiverReply, type ReceiverMetrics, type EarlyReply,
 } from './index.js'
 import type { TemplateInfo, BlockedUser } from './index.js'
 export * from './webhook-events.js'
