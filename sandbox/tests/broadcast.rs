@@ -462,9 +462,12 @@ fn hold_write_lock(path: &std::path::Path, how_long: Duration) -> std::thread::J
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_ledger_error_ends_the_run_after_the_sends_in_flight() {
     let sb = scaled(0.01).await;
-    // Every send is answered after 12 s (real time): still in flight when the run fails.
+    // A run sends one message at a time until one is accepted: the first is answered at
+    // once. Every other send is answered after 12 s (real time): still in flight when the
+    // run fails.
+    sb.add_fault(FaultRule::new("POST", "/messages", Fault::Delay { ms: 0 }).times(1));
     sb.add_fault(FaultRule::new("POST", "/messages", Fault::Delay { ms: 12_000 }).times(4));
-    let campaign = campaign(4);
+    let campaign = campaign(5);
     let path = temp_ledger("locked");
     let ledger = Ledger::open(&path, &campaign).unwrap();
     // More slots than recipients: with every send claimed, the run goes on polling the
@@ -486,8 +489,8 @@ async fn a_ledger_error_ends_the_run_after_the_sends_in_flight() {
     assert_eq!(err.code().as_str(), "store", "{err}");
     locker.join().unwrap();
     let counts = watch.counts().unwrap();
-    assert_eq!(counts.accepted, 4, "the answers were recorded: {counts:?}");
-    each_accepted_once(&sb, 4);
+    assert_eq!(counts.accepted, 5, "the answers were recorded: {counts:?}");
+    each_accepted_once(&sb, 5);
 }
 
 /// An answer that arrives while the ledger refuses writes (here another process's write
@@ -497,10 +500,12 @@ async fn a_ledger_error_ends_the_run_after_the_sends_in_flight() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_answer_the_ledger_refuses_to_record_for_a_while_is_recorded_once_it_can() {
     let sb = scaled(0.01).await;
-    // Answered after 2 s (real time): inside the 25 s lock below, which outlasts the busy
-    // timeout of the records waiting behind the run's own poll of the ledger.
+    // The first send answered at once (a run sends one at a time until one is accepted),
+    // the three after it after 2 s (real time): inside the 25 s lock below, which outlasts
+    // the busy timeout of the records waiting behind the run's own poll of the ledger.
+    sb.add_fault(FaultRule::new("POST", "/messages", Fault::Delay { ms: 0 }).times(1));
     sb.add_fault(FaultRule::new("POST", "/messages", Fault::Delay { ms: 2_000 }).times(3));
-    let campaign = campaign(3);
+    let campaign = campaign(4);
     let path = temp_ledger("refused-mark");
     let ledger = Ledger::open(&path, &campaign).unwrap();
     let opts = BroadcastOptions {
@@ -517,8 +522,8 @@ async fn an_answer_the_ledger_refuses_to_record_for_a_while_is_recorded_once_it_
         .unwrap();
     locker.join().unwrap();
     let counts = watch.counts().unwrap();
-    assert_eq!(counts.accepted, 3, "every answer recorded: {counts:?}");
-    each_accepted_once(&sb, 3);
+    assert_eq!(counts.accepted, 4, "every answer recorded: {counts:?}");
+    each_accepted_once(&sb, 4);
 }
 
 /// A stop ends a run at once even when its sends wait long for their governor slots (here
