@@ -671,3 +671,51 @@ def test_a_forked_childs_ledger_writes_survive_the_parent_closing_the_ledger(
     assert wa360.Ledger.open_existing(url).run_state() == "stopped"
     with sqlite3.connect(path) as db:
         assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+
+
+def test_forked_children_share_a_ledger_the_parent_let_go_of_and_send_everyone_once(
+    tmp_path: Path,
+) -> None:
+    # A prefork pool (Celery, multiprocessing) sharing one ledger made in the parent: three
+    # children broadcast the same campaign at once while the parent lets go of its own
+    # handle. Each recipient is sent exactly once, and the file stays sound. (While the
+    # children's connections leaned on the parent's, its close failed their runs.)
+    import gc
+
+    path = tmp_path / "ledger.db"
+    campaign = wa360.Campaign.from_csv("order_update", "en_US", csv_text(60))
+    with Sandbox() as sb:
+        sb.fault("delay", ms=200, count=0)  # the runs overlap the parent's close
+        ledger = wa360.Ledger(f"sqlite:///{path}", campaign)
+        pids = []
+        for _ in range(3):
+            pid = os.fork()
+            if pid == 0:
+                code = 1
+                try:
+                    c = governed(sb)
+                    c.broadcast(campaign, ledger, concurrency=4, unknown_window=30)
+                    code = 0
+                finally:
+                    os._exit(code)
+            pids.append(pid)
+        # The parent lets go once the children's runs are under way.
+        deadline = time.monotonic() + 30
+        while ledger.counts()["accepted"] < 6 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        del ledger
+        gc.collect()
+        deadline = time.monotonic() + 120
+        while pids and time.monotonic() < deadline:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+            if pid in pids:
+                pids.remove(pid)
+                assert os.waitstatus_to_exitcode(status) == 0
+            time.sleep(0.05)
+        assert not pids, "a child broadcast hung"
+        counts = sb.recipient_counts()
+        assert len(counts) == 60
+        assert all(v["accepted"] == 1 for v in counts.values()), counts
+    assert wa360.Ledger.open_existing(f"sqlite:///{path}").counts()["accepted"] == 60
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
