@@ -719,3 +719,25 @@ def test_forked_children_share_a_ledger_the_parent_let_go_of_and_send_everyone_o
     assert wa360.Ledger.open_existing(f"sqlite:///{path}").counts()["accepted"] == 60
     with sqlite3.connect(path) as db:
         assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+
+
+def test_a_process_alone_on_its_ledger_file_still_broadcasts_after_it_forks(
+    tmp_path: Path,
+) -> None:
+    # The ledger's connection is closed at every fork. In a process alone on the file, that
+    # close was the file's last: SQLite deleted the write-ahead log, the next connection made
+    # a new one, and the ledger's check of it (a file replaced underneath) failed the run's
+    # first claim; the campaign was left halted. (The test keeps the old log's inode alive,
+    # so that a log made again cannot get its number back.)
+    path = tmp_path / "ledger.db"
+    campaign = wa360.Campaign.from_csv("order_update", "en_US", csv_text(3))
+    ledger = wa360.Ledger(f"sqlite:///{path}", campaign)
+    with Sandbox() as sb, open(f"{path}-wal", "rb"):
+        pid = os.fork()
+        if pid == 0:
+            os._exit(0)
+        os.waitpid(pid, 0)
+        summary = governed(sb).broadcast(campaign, ledger)
+        assert summary["counts"]["accepted"] == 3, summary
+        assert ledger.run_state() == "done"
+        del ledger

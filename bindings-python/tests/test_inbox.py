@@ -701,3 +701,25 @@ def test_a_forked_childs_events_survive_the_parent_closing_the_inbox(tmp_path: P
     assert wa360.Inbox(url).stats()["ready"] == 5
     with sqlite3.connect(tmp_path / "in.db") as db:
         assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+
+
+def test_a_process_alone_on_its_inbox_file_still_stores_after_it_forks(tmp_path: Path) -> None:
+    # The inbox's connections are closed at every fork. In a process alone on the file, that
+    # close was the file's last: SQLite deleted the write-ahead log and its index, the next
+    # connection made new ones, and the inbox's check of them (a file replaced underneath)
+    # answered every delivery after the fork 503, until a restart. (The test keeps the old
+    # log's inode alive, so that a log made again cannot get its number back.)
+    url = f"sqlite://{tmp_path}/in.db"
+    inbox = wa360.Inbox(url)
+    r = wa360._native.Receiver(inbox=inbox)
+    assert r.handle("POST", "", {}, inbound_text("1555", "before", "wamid.B0"))[0] == 200
+    with open(tmp_path / "in.db-wal", "rb"):
+        for i in range(3):
+            pid = os.fork()
+            if pid == 0:
+                os._exit(0)
+            os.waitpid(pid, 0)
+            body = inbound_text("1555", "after", f"wamid.A{i}")
+            assert r.handle("POST", "", {}, body)[0] == 200, i
+        assert inbox.stats()["ready"] == 4
+        del r, inbox

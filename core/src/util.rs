@@ -69,14 +69,30 @@ pub(crate) fn retry_while_busy<T, E>(
 /// mode: removed under an open connection, it goes on writing to the old log (which no
 /// other process reads, and which is never checkpointed into the file) and locking through
 /// the old index, while a process opening the path now starts fresh ones. So their
-/// identities are kept too, when they exist at open; SQLite itself deletes them only when
-/// the last connection closes, which cannot happen while this one is open.
+/// identities are kept too, when they exist at open. SQLite deletes them when the last
+/// connection to the file closes, but wa360's connections keep them ([`persist_wal`]): they
+/// are closed at every fork ([`crate::fork_gate::close_at_every_fork`]), and in a process
+/// alone on the file that close is the last one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct FileId {
     path: std::path::PathBuf,
     id: Option<(u64, u64)>,
     /// `-wal` and `-shm` beside the file, as they were at open (when they existed).
     sidecars: Vec<(std::path::PathBuf, Option<(u64, u64)>)>,
+}
+
+/// Keep the file's write-ahead log and its index (`-wal`, `-shm`) on disk when `conn` is the
+/// last connection to close (SQLite's `SQLITE_FCNTL_PERSIST_WAL`; the log is checkpointed
+/// all the same). A store closes its connections before every fork and opens them again
+/// after it; in a process alone on the file, SQLite deleted both at that close, the new
+/// connection made new ones, and the store's check of them ([`FileId`]) refused every write
+/// from then on, as if another process had deleted them.
+pub(crate) fn persist_wal(conn: &rusqlite::Connection) -> rusqlite::Result<()> {
+    let mut on: std::ffi::c_int = 1;
+    conn.file_control(
+        Some(rusqlite::MAIN_DB),
+        rusqlite::FileControl::PersistWal(&mut on),
+    )
 }
 
 impl FileId {

@@ -41,6 +41,16 @@ async fn callbacks(allow_http: bool) -> Sandbox {
         .unwrap()
 }
 
+/// The delivery attempts once at least `n` are recorded (or after 10 s): an attempt is
+/// recorded once its answer is read, which may come just after the receiver has the body.
+async fn recorded(sb: &Sandbox, n: usize) -> Vec<wa360_sandbox::DeliveryAttempt> {
+    let t = std::time::Instant::now();
+    while sb.deliveries().len() < n && t.elapsed() < Duration::from_secs(10) {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    sb.deliveries()
+}
+
 #[tokio::test]
 async fn url_rules_are_enforced() {
     let strict = callbacks(false).await;
@@ -139,7 +149,7 @@ async fn statuses_sent_delivered_read_with_registered_headers() {
         assert_eq!(s["pricing"]["pricing_model"], "PMP");
     }
     // Every attempt is recorded, without header values.
-    let d = sb.deliveries();
+    let d = recorded(&sb, 3).await;
     assert_eq!(d.len(), 3);
     assert!(
         d.iter()
@@ -199,7 +209,7 @@ async fn failed_deliveries_are_retried_with_growing_delays() {
         );
     }
     assert!(gaps[2] > gaps[0], "delays must grow: {gaps:?}");
-    let d = sb.deliveries();
+    let d = recorded(&sb, 4).await;
     assert_eq!(
         d.iter().map(|a| a.attempt).collect::<Vec<_>>(),
         [1, 2, 3, 4]

@@ -429,6 +429,25 @@ fn closed_at_every_fork(conn: Gated<Connection>) -> Arc<Mutex<Gated<Connection>>
     conn
 }
 
+/// `conn` locked inside a section of the fork gate (entered before the lock), opened again
+/// at `reopen_at` when it was closed before a fork ([`closed_at_every_fork`]).
+fn locked<'a>(
+    conn: &'a Arc<Mutex<Gated<Connection>>>,
+    reopen_at: &Path,
+) -> Result<Inside<'a, Gated<Connection>>> {
+    let mut held = lock_inside(conn);
+    if !held.is_open() {
+        held.reopen(reopen_conn(reopen_at)?);
+    }
+    Ok(held)
+}
+
+/// `path` made absolute, to open the file again after a fork (a `chdir` since does not
+/// move it).
+fn absolute(path: &Path) -> Result<PathBuf> {
+    std::path::absolute(path).map_err(|e| Error::Store(format!("ledger {}: {e}", path.display())))
+}
+
 /// The ledger's file opened again after a fork closed its connection: the file must still
 /// be there (a deleted one is not made again, empty), and its schema is in place. Inside
 /// the caller's section, so nothing here logs or retries (the busy timeout waits).
@@ -444,12 +463,13 @@ fn reopen_conn(path: &Path) -> Result<Connection> {
         ))
     })?;
     conn.busy_timeout(BUSY_TIMEOUT).map_err(db_err)?;
+    crate::util::persist_wal(&conn).map_err(db_err)?;
     conn.pragma_update(None, "synchronous", "FULL")
         .map_err(db_err)?;
     Ok(conn)
 }
 
-fn open_conn(path: &Path) -> Result<Connection> {
+fn open_conn(path: &Path) -> Result<Arc<Mutex<Gated<Connection>>>> {
     crate::input::file_path_option("ledger", path)?;
     // Several processes (one per shard of a campaign) may create the file at once.
     let opened = crate::util::retry_while_busy(
@@ -471,13 +491,18 @@ fn open_conn(path: &Path) -> Result<Connection> {
     })
 }
 
-fn open_conn_once(path: &Path) -> std::result::Result<Connection, (OpenStep, rusqlite::Error)> {
+/// The connection is registered to be closed at every fork before this function's section
+/// ends: a fork right after it could otherwise copy it open into the child.
+fn open_conn_once(
+    path: &Path,
+) -> std::result::Result<Arc<Mutex<Gated<Connection>>>, (OpenStep, rusqlite::Error)> {
     // A section of the fork gate; not around `retry_while_busy`, which logs (no log inside
     // a section: see `crate::fork_gate`).
     let _inside = section();
     let mut conn = Connection::open(path).map_err(|e| (OpenStep::File, e))?;
     let setup = |e| (OpenStep::Setup, e);
     conn.busy_timeout(BUSY_TIMEOUT).map_err(setup)?;
+    crate::util::persist_wal(&conn).map_err(setup)?;
     conn.pragma_update(None, "journal_mode", "WAL")
         .map_err(setup)?;
     conn.pragma_update(None, "synchronous", "FULL")
@@ -487,7 +512,7 @@ fn open_conn_once(path: &Path) -> std::result::Result<Connection, (OpenStep, rus
     add_owner_columns(&mut conn).map_err(schema)?;
     add_flight_columns(&mut conn).map_err(schema)?;
     mark_pending_rows_of_older_versions(&mut conn).map_err(schema)?;
-    Ok(conn)
+    Ok(closed_at_every_fork(Gated::new(conn)))
 }
 
 /// How long a ledger call waits for another process's write lock.
@@ -548,10 +573,10 @@ impl Ledger {
         if path.is_relative() {
             return Err(relative(&path));
         }
-        // Its setup below is SQLite too: a section, as in `Ledger::lock`, and gated at once,
-        // so that an error below closes it inside one too.
-        let mut conn = Gated::new(open_conn(&path)?);
-        let _inside = section();
+        // Its setup below is SQLite too: inside a section, as every use (`locked`).
+        let reopen_at = absolute(&path)?;
+        let shared = open_conn(&path)?;
+        let mut conn = locked(&shared, &reopen_at)?;
         // IMMEDIATE: other processes may write the ledger meanwhile (a deferred transaction
         // that reads, then writes, fails at once in WAL mode when another commits between).
         let tx = conn
@@ -640,11 +665,11 @@ impl Ledger {
         };
         expire_leases(&tx, now_ms())?;
         tx.commit().map_err(db_err)?;
+        drop(conn);
         Ok(Ledger {
-            conn: closed_at_every_fork(conn),
+            conn: shared,
             file: file_id(&path)?,
-            reopen_at: std::path::absolute(&path)
-                .map_err(|e| Error::Store(format!("ledger {}: {e}", path.display())))?,
+            reopen_at,
             path,
             campaign_id: campaign.id().to_string(),
             nonce: Some(nonce),
@@ -663,20 +688,22 @@ impl Ledger {
                 format!("{} does not exist", path.display()),
             ));
         }
-        let conn = Gated::new(open_conn(&path)?);
-        let _inside = section();
-        let id = get_meta(&conn, "campaign_id")?.ok_or_else(|| {
-            Error::invalid(
-                "ledger",
-                format!("{} is not a wa360 campaign ledger", path.display()),
-            )
-        })?;
-        let nonce = get_meta(&conn, "key_nonce")?;
+        let reopen_at = absolute(&path)?;
+        let shared = open_conn(&path)?;
+        let (id, nonce) = {
+            let conn = locked(&shared, &reopen_at)?;
+            let id = get_meta(&conn, "campaign_id")?.ok_or_else(|| {
+                Error::invalid(
+                    "ledger",
+                    format!("{} is not a wa360 campaign ledger", path.display()),
+                )
+            })?;
+            (id, get_meta(&conn, "key_nonce")?)
+        };
         Ok(Ledger {
-            conn: closed_at_every_fork(conn),
+            conn: shared,
             file: file_id(&path)?,
-            reopen_at: std::path::absolute(&path)
-                .map_err(|e| Error::Store(format!("ledger {}: {e}", path.display())))?,
+            reopen_at,
             path,
             campaign_id: id,
             nonce,
@@ -685,14 +712,9 @@ impl Ledger {
         })
     }
 
-    /// The connection, inside a section of the fork gate (entered before the lock); opened
-    /// again when it was closed before a fork ([`closed_at_every_fork`]).
+    /// The connection, inside a section of the fork gate (see [`locked`]).
     fn lock(&self) -> Result<Inside<'_, Gated<Connection>>> {
-        let mut conn = lock_inside(&self.conn);
-        if !conn.is_open() {
-            conn.reopen(reopen_conn(&self.reopen_at)?);
-        }
-        Ok(conn)
+        locked(&self.conn, &self.reopen_at)
     }
 
     /// The campaign id stored in the ledger.

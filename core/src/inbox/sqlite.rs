@@ -181,6 +181,7 @@ impl SqliteInbox {
         )
         .map_err(fail)?;
         conn.busy_timeout(opts.busy_timeout).map_err(fail)?;
+        crate::util::persist_wal(&conn).map_err(fail)?;
         // Reading the header first: a corrupt file fails here, before any write.
         // Tables first, then the id: another process may create the schema
         // (and set the id in the same transaction) between the two reads, and
@@ -213,6 +214,7 @@ impl SqliteInbox {
         )
         .map_err(fail)?;
         scan.busy_timeout(opts.busy_timeout).map_err(fail)?;
+        crate::util::persist_wal(&scan).map_err(fail)?;
         scan.execute_batch("PRAGMA query_only=1;").map_err(fail)?;
         let id = crate::util::FileId::of(std::path::Path::new(path)).map_err(|e| {
             OpenFailure::Other(Error::Store(format!("cannot open inbox {label}: {e}")))
@@ -439,6 +441,7 @@ impl SqliteInbox {
         .map_err(fail)?;
         conn.busy_timeout(self.shared.opts.busy_timeout)
             .map_err(fail)?;
+        crate::util::persist_wal(&conn).map_err(fail)?;
         conn.execute_batch(setup).map_err(fail)?;
         Ok(conn)
     }
