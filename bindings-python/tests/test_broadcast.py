@@ -741,3 +741,30 @@ def test_a_process_alone_on_its_ledger_file_still_broadcasts_after_it_forks(
         assert summary["counts"]["accepted"] == 3, summary
         assert ledger.run_state() == "done"
         del ledger
+
+
+def test_after_a_fork_another_program_closing_the_ledger_last_does_not_halt_the_run(
+    tmp_path: Path,
+) -> None:
+    # After a fork this process has no connection open until its next use; another program
+    # closing the file then deleted the log, and the ledger's check took that for a file
+    # replaced underneath: the run's first claim failed and the campaign was halted.
+    path = tmp_path / "ledger.db"
+    campaign = wa360.Campaign.from_csv("order_update", "en_US", csv_text(3))
+    ledger = wa360.Ledger(f"sqlite:///{path}", campaign)
+    with Sandbox() as sb, open(f"{path}-wal", "rb"):
+        pid = os.fork()
+        if pid == 0:
+            os._exit(0)
+        os.waitpid(pid, 0)
+        other = (
+            "import sqlite3, sys\n"
+            "c = sqlite3.connect(sys.argv[1])\n"
+            "c.execute('SELECT count(*) FROM sqlite_master').fetchall()\n"
+            "c.close()\n"
+        )
+        subprocess.run([sys.executable, "-c", other, path], check=True)
+        assert not Path(f"{path}-wal").exists(), "the other program did not close last"
+        summary = governed(sb).broadcast(campaign, ledger)
+        assert summary["counts"]["accepted"] == 3, summary
+        del ledger

@@ -723,3 +723,69 @@ def test_a_process_alone_on_its_inbox_file_still_stores_after_it_forks(tmp_path:
             assert r.handle("POST", "", {}, body)[0] == 200, i
         assert inbox.stats()["ready"] == 4
         del r, inbox
+
+
+def test_after_a_fork_another_program_closing_the_file_last_does_not_stop_deliveries(
+    tmp_path: Path,
+) -> None:
+    # After a fork this process has no connection open until its next use. Another program
+    # (another process with Python's sqlite3 module, as the sqlite3 shell or a monitoring
+    # script would) closing the file then is its last user, and deletes the log and its
+    # index. The inbox took that for a file replaced underneath and answered 503 to every
+    # delivery. (The test keeps the old log's inode alive, so that a log made again cannot
+    # get its number back.)
+    import subprocess
+    import sys
+
+    url = f"sqlite://{tmp_path}/in.db"
+    inbox = wa360.Inbox(url)
+    r = wa360._native.Receiver(inbox=inbox)
+    with open(tmp_path / "in.db-wal", "rb"):
+        pid = os.fork()
+        if pid == 0:
+            os._exit(0)
+        os.waitpid(pid, 0)
+        subprocess.run([sys.executable, "-c", _READ_AND_CLOSE, tmp_path / "in.db"], check=True)
+        assert not (tmp_path / "in.db-wal").exists(), "the other program did not close last"
+        assert r.handle("POST", "", {}, inbound_text("1555", "after", "wamid.A0"))[0] == 200
+        assert inbox.stats()["ready"] == 1
+        del r, inbox
+
+
+_READ_AND_CLOSE = (
+    "import sqlite3, sys\n"
+    "c = sqlite3.connect(sys.argv[1])\n"
+    "c.execute('SELECT count(*) FROM sqlite_master').fetchall()\n"
+    "c.close()\n"
+)
+
+
+def test_a_backup_restored_over_a_cleanly_closed_inbox_file_is_read_as_it_was(
+    tmp_path: Path,
+) -> None:
+    # The log and its index stay beside the file after the last close (see the fork tests
+    # above). Left full, the log of a later run was replayed onto a backup copied over the
+    # file, which came up malformed. The last close empties it.
+    import gc
+    import shutil
+    import sqlite3
+
+    url = f"sqlite://{tmp_path}/in.db"
+
+    def deliver(ids: range) -> None:
+        inbox = wa360.Inbox(url)
+        r = wa360._native.Receiver(inbox=inbox)
+        for i in ids:
+            body = inbound_text("1555", "x" * 200, f"wamid.R{i}")
+            assert r.handle("POST", "", {}, body)[0] == 200
+        del r, inbox
+        gc.collect()
+
+    deliver(range(3))
+    assert (tmp_path / "in.db-wal").stat().st_size == 0
+    shutil.copy(tmp_path / "in.db", tmp_path / "backup.db")
+    deliver(range(3, 300))
+    shutil.copy(tmp_path / "backup.db", tmp_path / "in.db")  # -wal and -shm left as they are
+    with sqlite3.connect(tmp_path / "in.db") as db:
+        assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    assert wa360.Inbox(url).stats()["ready"] == 3

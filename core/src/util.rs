@@ -72,7 +72,10 @@ pub(crate) fn retry_while_busy<T, E>(
 /// identities are kept too, when they exist at open. SQLite deletes them when the last
 /// connection to the file closes, but wa360's connections keep them ([`persist_wal`]): they
 /// are closed at every fork ([`crate::fork_gate::close_at_every_fork`]), and in a process
-/// alone on the file that close is the last one.
+/// alone on the file that close is the last one. Another program can still be the last to
+/// close (the `sqlite3` shell, an older wa360) while this process has none open, after a
+/// fork: the store that opens its connection again takes their identities anew
+/// ([`FileId::taken_again`]), since it writes to the ones there now.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct FileId {
     path: std::path::PathBuf,
@@ -82,17 +85,21 @@ pub(crate) struct FileId {
 }
 
 /// Keep the file's write-ahead log and its index (`-wal`, `-shm`) on disk when `conn` is the
-/// last connection to close (SQLite's `SQLITE_FCNTL_PERSIST_WAL`; the log is checkpointed
-/// all the same). A store closes its connections before every fork and opens them again
-/// after it; in a process alone on the file, SQLite deleted both at that close, the new
-/// connection made new ones, and the store's check of them ([`FileId`]) refused every write
-/// from then on, as if another process had deleted them.
+/// last connection to close (SQLite's `SQLITE_FCNTL_PERSIST_WAL`), emptied: the last close
+/// still checkpoints the log into the file, then truncates it to nothing (a journal size
+/// limit, which only then applies: 64 MiB, far above the log's size between checkpoints).
+/// A store closes its connections before every fork and opens them again after it; in a
+/// process alone on the file, SQLite deleted both at that close, the new connection made
+/// new ones, and the store's check of them ([`FileId`]) refused every write from then on, as
+/// if another process had deleted them. Emptied, a log left beside the file holds nothing to
+/// replay onto a backup copied over the file.
 pub(crate) fn persist_wal(conn: &rusqlite::Connection) -> rusqlite::Result<()> {
     let mut on: std::ffi::c_int = 1;
     conn.file_control(
         Some(rusqlite::MAIN_DB),
         rusqlite::FileControl::PersistWal(&mut on),
-    )
+    )?;
+    conn.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)
 }
 
 impl FileId {
@@ -125,6 +132,14 @@ impl FileId {
             let _ = meta;
             Ok(None)
         }
+    }
+
+    /// After the store opened its connection again (closed at a fork): the same file, with
+    /// the identities of its `-wal` and `-shm` as they are now, which that connection uses.
+    /// `None` when the path names another file now (the check then says so).
+    pub(crate) fn taken_again(&self) -> Option<FileId> {
+        let now = FileId::of(&self.path).ok()?;
+        (now.id == self.id).then_some(now)
     }
 
     /// `Err` with the reason when the path no longer names the file it named at open.

@@ -156,7 +156,7 @@ pub struct Ledger {
     reopen_at: PathBuf,
     /// Which file `path` was at open: a row is never claimed for sending in a file that
     /// was deleted or replaced since (a later run on the path would send it again).
-    file: crate::util::FileId,
+    file: Arc<Mutex<crate::util::FileId>>,
     campaign_id: String,
     /// This ledger's own mark in its keys (`wa360:<campaign>.<nonce>:<to>`), made with the
     /// file: a status of another ledger of an identical campaign (last week's run of the
@@ -431,13 +431,30 @@ fn closed_at_every_fork(conn: Gated<Connection>) -> Arc<Mutex<Gated<Connection>>
 
 /// `conn` locked inside a section of the fork gate (entered before the lock), opened again
 /// at `reopen_at` when it was closed before a fork ([`closed_at_every_fork`]).
+/// The file's identities ([`crate::util::FileId`]) are taken again then: another program may
+/// have been the file's last to close meanwhile and deleted its log, and the connection
+/// opened again uses the ones there now.
 fn locked<'a>(
     conn: &'a Arc<Mutex<Gated<Connection>>>,
     reopen_at: &Path,
+    file: Option<&Mutex<crate::util::FileId>>,
 ) -> Result<Inside<'a, Gated<Connection>>> {
     let mut held = lock_inside(conn);
     if !held.is_open() {
-        held.reopen(reopen_conn(reopen_at)?);
+        let again = reopen_conn(reopen_at)?;
+        // A read opens the log and its index as they are now.
+        again
+            .query_row("SELECT count(*) FROM sqlite_master", [], |r| {
+                r.get::<_, i64>(0)
+            })
+            .map_err(db_err)?;
+        if let Some(file) = file {
+            let mut file = crate::util::lock(file);
+            if let Some(now) = file.taken_again() {
+                *file = now;
+            }
+        }
+        held.reopen(again);
     }
     Ok(held)
 }
@@ -576,7 +593,7 @@ impl Ledger {
         // Its setup below is SQLite too: inside a section, as every use (`locked`).
         let reopen_at = absolute(&path)?;
         let shared = open_conn(&path)?;
-        let mut conn = locked(&shared, &reopen_at)?;
+        let mut conn = locked(&shared, &reopen_at, None)?;
         // IMMEDIATE: other processes may write the ledger meanwhile (a deferred transaction
         // that reads, then writes, fails at once in WAL mode when another commits between).
         let tx = conn
@@ -665,10 +682,13 @@ impl Ledger {
         };
         expire_leases(&tx, now_ms())?;
         tx.commit().map_err(db_err)?;
+        // Inside the section: a fork cannot close the connection (and another program
+        // delete the log) between the two.
+        let file = file_id(&path)?;
         drop(conn);
         Ok(Ledger {
             conn: shared,
-            file: file_id(&path)?,
+            file: Arc::new(Mutex::new(file)),
             reopen_at,
             path,
             campaign_id: campaign.id().to_string(),
@@ -690,19 +710,20 @@ impl Ledger {
         }
         let reopen_at = absolute(&path)?;
         let shared = open_conn(&path)?;
-        let (id, nonce) = {
-            let conn = locked(&shared, &reopen_at)?;
+        let (id, nonce, file) = {
+            let conn = locked(&shared, &reopen_at, None)?;
             let id = get_meta(&conn, "campaign_id")?.ok_or_else(|| {
                 Error::invalid(
                     "ledger",
                     format!("{} is not a wa360 campaign ledger", path.display()),
                 )
             })?;
-            (id, get_meta(&conn, "key_nonce")?)
+            // Inside the section, as in `open`.
+            (id, get_meta(&conn, "key_nonce")?, file_id(&path)?)
         };
         Ok(Ledger {
             conn: shared,
-            file: file_id(&path)?,
+            file: Arc::new(Mutex::new(file)),
             reopen_at,
             path,
             campaign_id: id,
@@ -714,7 +735,7 @@ impl Ledger {
 
     /// The connection, inside a section of the fork gate (see [`locked`]).
     fn lock(&self) -> Result<Inside<'_, Gated<Connection>>> {
-        locked(&self.conn, &self.reopen_at)
+        locked(&self.conn, &self.reopen_at, Some(&self.file))
     }
 
     /// The campaign id stored in the ledger.
@@ -1063,13 +1084,14 @@ impl Ledger {
     /// Claim the next pending recipient (CSV order) whose retry time has come: it becomes
     /// `in_flight` and its attempt is counted, committed before this returns.
     pub(crate) fn claim_next(&self) -> Result<Option<(String, Vec<String>, u32)>> {
-        self.file.check().map_err(|why| {
+        // Opened again first when a fork closed it: that takes the file's identities anew.
+        let mut conn = self.lock()?;
+        crate::util::lock(&self.file).check().map_err(|why| {
             Error::Store(format!(
                 "ledger {}: {why}; nothing more is sent from it",
                 self.path.display()
             ))
         })?;
-        let mut conn = self.lock()?;
         // IMMEDIATE: take the write lock before reading, so two processes sharing a ledger
         // never claim the same row.
         let tx = conn

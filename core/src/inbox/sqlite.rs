@@ -111,8 +111,9 @@ struct Shared {
     /// whose database lives in its one connection). See [`SqliteInbox::candidates`].
     scan: Option<Mutex<Scan>>,
     /// The file and which file it was at open (`None` for `memory://`): an accept into a
-    /// file deleted or replaced since is refused, not answered 200 (see `FileId`).
-    file: Option<crate::util::FileId>,
+    /// file deleted or replaced since is refused, not answered 200 (see `FileId`). Taken
+    /// again when the main connection is opened again after a fork.
+    file: Option<Mutex<crate::util::FileId>>,
     /// The file's path made absolute at open, to open it again after a fork (`None` for
     /// `memory://`, never closed: its database lives in its one connection).
     reopen_at: Option<std::path::PathBuf>,
@@ -227,7 +228,7 @@ impl SqliteInbox {
                 conn: Gated::new(scan),
                 idle: None,
             }));
-            shared.file = Some(id);
+            shared.file = Some(Mutex::new(id));
             shared.reopen_at = Some(reopen_at);
         }
         crate::fork_gate::close_at_every_fork(Arc::downgrade(&inbox.shared) as _);
@@ -410,7 +411,21 @@ impl SqliteInbox {
     /// logs or retries (the busy timeout waits).
     fn reopened(&self, held: &mut (Gated<Connection>, bool)) -> Result<()> {
         if !held.0.is_open() {
-            held.0.reopen(self.open_again("PRAGMA synchronous=FULL;")?);
+            let conn = self.open_again("PRAGMA synchronous=FULL;")?;
+            // A read opens the log and its index as they are now (another program may
+            // have been the file's last to close meanwhile, and deleted them): their
+            // identities are the ones this connection uses from now on.
+            conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
+                r.get::<_, i64>(0)
+            })
+            .map_err(|e| store_error(&self.shared.label, "cannot open again", e))?;
+            if let Some(file) = &self.shared.file {
+                let mut file = lock(file);
+                if let Some(now) = file.taken_again() {
+                    *file = now;
+                }
+            }
+            held.0.reopen(conn);
             held.1 = true;
         }
         Ok(())
@@ -491,8 +506,19 @@ impl SqliteInbox {
         if batch.is_empty() {
             return;
         }
+        // Opened again first when a fork closed it: that takes the log's identities anew.
+        if let Err(e) = self.reopened(held) {
+            let text = match e {
+                Error::Store(m) => m,
+                other => other.to_string(),
+            };
+            for job in &batch {
+                job.finish(Err(Error::Store(text.clone())));
+            }
+            return;
+        }
         if let Some(file) = &self.shared.file
-            && let Err(why) = file.check()
+            && let Err(why) = lock(file).check()
         {
             let text = format!(
                 "cannot store events in inbox {}: {why}; restart the process to open the file there now",
