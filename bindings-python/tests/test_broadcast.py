@@ -755,3 +755,33 @@ def test_a_process_alone_on_its_ledger_file_still_broadcasts_after_it_forks(
         assert summary["counts"]["accepted"] == 3, summary
         assert ledger.run_state() == "done"
         del ledger
+
+
+def test_after_a_fork_a_ledger_does_not_open_another_file_moved_to_its_path(
+    tmp_path: Path,
+) -> None:
+    # A fork closes the ledger's connection. Another campaign's ledger moved to its path
+    # meanwhile was opened again in its place: counts read from it, and a halted run wrote
+    # its state and error into it. Every use now fails as the claim's check does.
+    import shutil
+
+    path = tmp_path / "ledger.db"
+    ours = wa360.Ledger(
+        f"sqlite:///{path}", wa360.Campaign.from_csv("order_update", "en_US", csv_text(5))
+    )
+    other_campaign = wa360.Campaign.from_csv("welcome", "en_US", csv_text(4))
+    wa360.Ledger(f"sqlite:///{tmp_path / 'other.db'}", other_campaign)
+    pid = os.fork()
+    if pid == 0:
+        os._exit(0)
+    os.waitpid(pid, 0)
+    shutil.move(tmp_path / "other.db", path)
+    for name in ("ledger.db-wal", "ledger.db-shm"):
+        (tmp_path / name).unlink(missing_ok=True)
+    with pytest.raises(wa360.StoreError, match="replaced"):
+        ours.counts()
+    with pytest.raises(wa360.StoreError, match="replaced"):
+        ours.stop()
+    moved = wa360.Ledger.open_existing(f"sqlite:///{path}")
+    assert moved.counts()["total"] == 4
+    assert moved.run_state() == "running"

@@ -789,3 +789,33 @@ def test_a_backup_restored_over_a_cleanly_closed_inbox_file_is_read_as_it_was(
     with sqlite3.connect(tmp_path / "in.db") as db:
         assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
     assert wa360.Inbox(url).stats()["ready"] == 3
+
+
+def test_after_a_fork_an_inbox_does_not_open_another_file_moved_to_its_path(
+    tmp_path: Path,
+) -> None:
+    # A fork closes the inbox's connections. Another inbox file moved to its path meanwhile
+    # was opened again in its place (reads answered from it); every use now fails as the
+    # accept's check does, and deliveries are answered 503.
+    import shutil
+
+    url = f"sqlite://{tmp_path}/in.db"
+    inbox = wa360.Inbox(url)
+    r = wa360._native.Receiver(inbox=inbox)
+    assert r.handle("POST", "", {}, inbound_text("1555", "ours", "wamid.O0"))[0] == 200
+    other = wa360._native.Receiver(inbox=wa360.Inbox(f"sqlite://{tmp_path}/other.db"))
+    for i in range(3):
+        assert other.handle("POST", "", {}, inbound_text("1555", "x", f"wamid.X{i}"))[0] == 200
+    del other
+    pid = os.fork()
+    if pid == 0:
+        os._exit(0)
+    os.waitpid(pid, 0)
+    shutil.move(tmp_path / "other.db", tmp_path / "in.db")
+    for name in ("in.db-wal", "in.db-shm"):
+        (tmp_path / name).unlink(missing_ok=True)
+    with pytest.raises(wa360.StoreError, match="replaced"):
+        inbox.stats()
+    assert r.handle("POST", "", {}, inbound_text("1555", "ours", "wamid.O1"))[0] == 503
+    del r, inbox
+    assert wa360.Inbox(url).stats()["ready"] == 3

@@ -136,20 +136,33 @@ impl FileId {
 
     /// After the store opened its connection again (closed at a fork): the same file, with
     /// the identities of its `-wal` and `-shm` as they are now, which that connection uses.
-    /// `None` when the path names another file now (the check then says so).
-    pub(crate) fn taken_again(&self) -> Option<FileId> {
-        let now = FileId::of(&self.path).ok()?;
-        (now.id == self.id).then_some(now)
+    /// `Err` with the reason when the path no longer names the file (deleted, or another
+    /// file moved there): the store then refuses to use the connection it opened there.
+    pub(crate) fn taken_again(&self) -> Result<FileId, String> {
+        self.same_file()?;
+        let now =
+            FileId::of(&self.path).map_err(|e| format!("the file cannot be checked ({e})"))?;
+        if now.id == self.id {
+            Ok(now)
+        } else {
+            Err("the file was replaced since this process opened it".into())
+        }
     }
 
-    /// `Err` with the reason when the path no longer names the file it named at open.
-    pub(crate) fn check(&self) -> Result<(), String> {
+    /// `Err` with the reason when the path no longer names the file itself (its `-wal` and
+    /// `-shm` not looked at).
+    pub(crate) fn same_file(&self) -> Result<(), String> {
         Self::same(
             &self.path,
             self.id,
             "the file",
             "since this process opened it",
-        )?;
+        )
+    }
+
+    /// `Err` with the reason when the path no longer names the file it named at open.
+    pub(crate) fn check(&self) -> Result<(), String> {
+        self.same_file()?;
         for (side, id) in &self.sidecars {
             let name = side.file_name().unwrap_or_default().to_string_lossy();
             Self::same(

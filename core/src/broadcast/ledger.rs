@@ -449,10 +449,15 @@ fn locked<'a>(
             })
             .map_err(db_err)?;
         if let Some(file) = file {
+            // Never a file that replaced the ledger's since: nothing is read from it or
+            // written to it (the connection opened there is closed again).
             let mut file = crate::util::lock(file);
-            if let Some(now) = file.taken_again() {
-                *file = now;
-            }
+            *file = file.taken_again().map_err(|why| {
+                Error::Store(format!(
+                    "ledger {}: {why}; not opened again (restart the process to open the file there now)",
+                    reopen_at.display()
+                ))
+            })?;
         }
         held.reopen(again);
     }

@@ -420,10 +420,12 @@ impl SqliteInbox {
             })
             .map_err(|e| store_error(&self.shared.label, "cannot open again", e))?;
             if let Some(file) = &self.shared.file {
+                // Never a file that replaced the inbox's since: the connection opened there
+                // is closed again, and every use fails as the check does.
                 let mut file = lock(file);
-                if let Some(now) = file.taken_again() {
-                    *file = now;
-                }
+                *file = file
+                    .taken_again()
+                    .map_err(|why| self.replaced("cannot open again", &why))?;
             }
             held.0.reopen(conn);
             held.1 = true;
@@ -436,10 +438,23 @@ impl SqliteInbox {
     fn scan_conn<'a>(&self, scan: &'a Mutex<Scan>) -> Result<Inside<'a, Scan>> {
         let mut held = lock_inside(scan);
         if !held.conn.is_open() {
+            if let Some(file) = &self.shared.file {
+                lock(file)
+                    .same_file()
+                    .map_err(|why| self.replaced("cannot open again", &why))?;
+            }
             held.conn.reopen(self.open_again("PRAGMA query_only=1;")?);
             held.idle = None;
         }
         Ok(held)
+    }
+
+    /// The store error for a file deleted or replaced since this process opened it.
+    fn replaced(&self, what: &str, why: &str) -> Error {
+        Error::Store(format!(
+            "{what} inbox {}: {why}; restart the process to open the file there now",
+            self.shared.label
+        ))
     }
 
     /// A connection to the file opened at [`SqliteInbox::open`], with `setup` run on it: the
