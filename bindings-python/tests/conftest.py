@@ -209,3 +209,28 @@ def in_forked_child(body: Callable[[], str]) -> str:
     said = os.read(read, 1000).decode()
     os.close(read)
     return said
+
+
+def fork_a_child_that_exits() -> None:
+    """Fork a child that exits at once, and reap it: what a fork does to this process's stores
+    (each closes its file connections before it) without anything done in the child."""
+    pid = os.fork()
+    if pid == 0:
+        os._exit(0)
+    os.waitpid(pid, 0)
+
+
+_READ_AND_CLOSE = (
+    "import sqlite3, sys\n"
+    "c = sqlite3.connect(sys.argv[1])\n"
+    "c.execute('SELECT count(*) FROM sqlite_master').fetchall()\n"
+    "c.close()\n"
+)
+
+
+def read_and_close_in_another_process(path: Path) -> None:
+    """Open the SQLite file at `path` in another process (as the sqlite3 shell would), read it
+    and close it: with no other process on the file, that close is its last, and SQLite
+    deletes the write-ahead log and its index. (It must be another process: POSIX locks are
+    per process, so a connection in this one never conflicts with wa360's.)"""
+    subprocess.run([sys.executable, "-c", _READ_AND_CLOSE, str(path)], check=True)

@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 import wa360
-from conftest import Collect
+from conftest import Collect, fork_a_child_that_exits, read_and_close_in_another_process
 from wa360.receivers import WebhookReceiver
 from wa360.testing import Sandbox, inbound_text
 
@@ -721,14 +721,6 @@ def test_forked_children_share_a_ledger_the_parent_let_go_of_and_send_everyone_o
         assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
 
 
-_READ_AND_CLOSE = (
-    "import sqlite3, sys\n"
-    "c = sqlite3.connect(sys.argv[1])\n"
-    "c.execute('SELECT count(*) FROM sqlite_master').fetchall()\n"
-    "c.close()\n"
-)
-
-
 @pytest.mark.parametrize("another_closes_last", [False, True])
 def test_a_process_alone_on_its_ledger_file_still_broadcasts_after_it_forks(
     tmp_path: Path, another_closes_last: bool
@@ -744,12 +736,9 @@ def test_a_process_alone_on_its_ledger_file_still_broadcasts_after_it_forks(
     campaign = wa360.Campaign.from_csv("order_update", "en_US", csv_text(3))
     ledger = wa360.Ledger(f"sqlite:///{path}", campaign)
     with Sandbox() as sb, open(f"{path}-wal", "rb"):
-        pid = os.fork()
-        if pid == 0:
-            os._exit(0)
-        os.waitpid(pid, 0)
+        fork_a_child_that_exits()
         if another_closes_last:
-            subprocess.run([sys.executable, "-c", _READ_AND_CLOSE, path], check=True)
+            read_and_close_in_another_process(path)
             assert not Path(f"{path}-wal").exists(), "the other program did not close last"
         summary = governed(sb).broadcast(campaign, ledger)
         assert summary["counts"]["accepted"] == 3, summary
@@ -771,10 +760,7 @@ def test_after_a_fork_a_ledger_does_not_open_another_file_moved_to_its_path(
     )
     other_campaign = wa360.Campaign.from_csv("welcome", "en_US", csv_text(4))
     wa360.Ledger(f"sqlite:///{tmp_path / 'other.db'}", other_campaign)
-    pid = os.fork()
-    if pid == 0:
-        os._exit(0)
-    os.waitpid(pid, 0)
+    fork_a_child_that_exits()
     shutil.move(tmp_path / "other.db", path)
     for name in ("ledger.db-wal", "ledger.db-shm"):
         (tmp_path / name).unlink(missing_ok=True)

@@ -12,7 +12,12 @@ from pathlib import Path
 
 import pytest
 import wa360
-from conftest import in_forked_child, lock_in_another_process
+from conftest import (
+    fork_a_child_that_exits,
+    in_forked_child,
+    lock_in_another_process,
+    read_and_close_in_another_process,
+)
 from flask import Flask
 from wa360.receivers import WebhookReceiver, flask_blueprint
 from wa360.testing import inbound_text, status
@@ -715,10 +720,7 @@ def test_a_process_alone_on_its_inbox_file_still_stores_after_it_forks(tmp_path:
     assert r.handle("POST", "", {}, inbound_text("1555", "before", "wamid.B0"))[0] == 200
     with open(tmp_path / "in.db-wal", "rb"):
         for i in range(3):
-            pid = os.fork()
-            if pid == 0:
-                os._exit(0)
-            os.waitpid(pid, 0)
+            fork_a_child_that_exits()
             body = inbound_text("1555", "after", f"wamid.A{i}")
             assert r.handle("POST", "", {}, body)[0] == 200, i
         assert inbox.stats()["ready"] == 4
@@ -734,30 +736,16 @@ def test_after_a_fork_another_program_closing_the_file_last_does_not_stop_delive
     # index. The inbox took that for a file replaced underneath and answered 503 to every
     # delivery. (The test keeps the old log's inode alive, so that a log made again cannot
     # get its number back.)
-    import subprocess
-    import sys
-
     url = f"sqlite://{tmp_path}/in.db"
     inbox = wa360.Inbox(url)
     r = wa360._native.Receiver(inbox=inbox)
     with open(tmp_path / "in.db-wal", "rb"):
-        pid = os.fork()
-        if pid == 0:
-            os._exit(0)
-        os.waitpid(pid, 0)
-        subprocess.run([sys.executable, "-c", _READ_AND_CLOSE, tmp_path / "in.db"], check=True)
+        fork_a_child_that_exits()
+        read_and_close_in_another_process(tmp_path / "in.db")
         assert not (tmp_path / "in.db-wal").exists(), "the other program did not close last"
         assert r.handle("POST", "", {}, inbound_text("1555", "after", "wamid.A0"))[0] == 200
         assert inbox.stats()["ready"] == 1
         del r, inbox
-
-
-_READ_AND_CLOSE = (
-    "import sqlite3, sys\n"
-    "c = sqlite3.connect(sys.argv[1])\n"
-    "c.execute('SELECT count(*) FROM sqlite_master').fetchall()\n"
-    "c.close()\n"
-)
 
 
 def test_a_backup_restored_over_a_cleanly_closed_inbox_file_is_read_as_it_was(
@@ -807,10 +795,7 @@ def test_after_a_fork_an_inbox_does_not_open_another_file_moved_to_its_path(
     for i in range(3):
         assert other.handle("POST", "", {}, inbound_text("1555", "x", f"wamid.X{i}"))[0] == 200
     del other
-    pid = os.fork()
-    if pid == 0:
-        os._exit(0)
-    os.waitpid(pid, 0)
+    fork_a_child_that_exits()
     shutil.move(tmp_path / "other.db", tmp_path / "in.db")
     for name in ("in.db-wal", "in.db-shm"):
         (tmp_path / name).unlink(missing_ok=True)

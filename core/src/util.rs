@@ -102,6 +102,29 @@ pub(crate) fn persist_wal(conn: &rusqlite::Connection) -> rusqlite::Result<()> {
     conn.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)
 }
 
+/// A store's file opened again after a fork closed its connection: read-write, never
+/// created (a deleted file is not made again, empty), with `busy` as its busy timeout and
+/// the log kept ([`persist_wal`]), and one read done, which opens the log and its index as
+/// they are now (another program may have been the file's last to close meanwhile, and
+/// deleted them): the store then takes their identities again ([`FileId::taken_again`]).
+/// Called inside the store's section: nothing here logs or retries.
+pub(crate) fn open_again(
+    path: &std::path::Path,
+    busy: std::time::Duration,
+) -> rusqlite::Result<rusqlite::Connection> {
+    use rusqlite::OpenFlags;
+    let conn = rusqlite::Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    conn.busy_timeout(busy)?;
+    persist_wal(&conn)?;
+    conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
+        r.get::<_, i64>(0)
+    })?;
+    Ok(conn)
+}
+
 impl FileId {
     /// The identity of the file `path` names now, and of its `-wal` and `-shm` if any.
     pub(crate) fn of(path: &std::path::Path) -> std::io::Result<FileId> {

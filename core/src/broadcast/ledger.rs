@@ -442,12 +442,6 @@ fn locked<'a>(
     let mut held = lock_inside(conn);
     if !held.is_open() {
         let again = reopen_conn(reopen_at)?;
-        // A read opens the log and its index as they are now.
-        again
-            .query_row("SELECT count(*) FROM sqlite_master", [], |r| {
-                r.get::<_, i64>(0)
-            })
-            .map_err(db_err)?;
         if let Some(file) = file {
             // Never a file that replaced the ledger's since: nothing is read from it or
             // written to it (the connection opened there is closed again).
@@ -470,22 +464,15 @@ fn absolute(path: &Path) -> Result<PathBuf> {
     std::path::absolute(path).map_err(|e| Error::Store(format!("ledger {}: {e}", path.display())))
 }
 
-/// The ledger's file opened again after a fork closed its connection: the file must still
-/// be there (a deleted one is not made again, empty), and its schema is in place. Inside
-/// the caller's section, so nothing here logs or retries (the busy timeout waits).
+/// The ledger's file opened again after a fork closed its connection
+/// ([`crate::util::open_again`]; its schema is in place).
 fn reopen_conn(path: &Path) -> Result<Connection> {
-    let conn = Connection::open_with_flags(
-        path,
-        rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )
-    .map_err(|e| {
+    let conn = crate::util::open_again(path, BUSY_TIMEOUT).map_err(|e| {
         Error::Store(format!(
             "ledger {}: cannot open it again: {e}",
             path.display()
         ))
     })?;
-    conn.busy_timeout(BUSY_TIMEOUT).map_err(db_err)?;
-    crate::util::persist_wal(&conn).map_err(db_err)?;
     conn.pragma_update(None, "synchronous", "FULL")
         .map_err(db_err)?;
     Ok(conn)

@@ -412,13 +412,6 @@ impl SqliteInbox {
     fn reopened(&self, held: &mut (Gated<Connection>, bool)) -> Result<()> {
         if !held.0.is_open() {
             let conn = self.open_again("PRAGMA synchronous=FULL;")?;
-            // A read opens the log and its index as they are now (another program may
-            // have been the file's last to close meanwhile, and deleted them): their
-            // identities are the ones this connection uses from now on.
-            conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
-                r.get::<_, i64>(0)
-            })
-            .map_err(|e| store_error(&self.shared.label, "cannot open again", e))?;
             if let Some(file) = &self.shared.file {
                 // Never a file that replaced the inbox's since: the connection opened there
                 // is closed again, and every use fails as the check does.
@@ -457,21 +450,14 @@ impl SqliteInbox {
         ))
     }
 
-    /// A connection to the file opened at [`SqliteInbox::open`], with `setup` run on it: the
-    /// file must still be there (a deleted one is not made again, empty).
+    /// The file opened at [`SqliteInbox::open`] opened again ([`crate::util::open_again`]),
+    /// with `setup` run on the connection.
     fn open_again(&self, setup: &str) -> Result<Connection> {
         let fail = |e| store_error(&self.shared.label, "cannot open again", e);
         let Some(path) = &self.shared.reopen_at else {
             return Err(Error::Internal("memory inbox closed".into()));
         };
-        let conn = Connection::open_with_flags(
-            path,
-            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )
-        .map_err(fail)?;
-        conn.busy_timeout(self.shared.opts.busy_timeout)
-            .map_err(fail)?;
-        crate::util::persist_wal(&conn).map_err(fail)?;
+        let conn = crate::util::open_again(path, self.shared.opts.busy_timeout).map_err(fail)?;
         conn.execute_batch(setup).map_err(fail)?;
         Ok(conn)
     }
@@ -522,26 +508,14 @@ impl SqliteInbox {
             return;
         }
         // Opened again first when a fork closed it: that takes the log's identities anew.
-        if let Err(e) = self.reopened(held) {
-            let text = match e {
-                Error::Store(m) => m,
-                other => other.to_string(),
-            };
-            for job in &batch {
-                job.finish(Err(Error::Store(text.clone())));
-            }
-            return;
-        }
-        if let Some(file) = &self.shared.file
-            && let Err(why) = lock(file).check()
-        {
-            let text = format!(
-                "cannot store events in inbox {}: {why}; restart the process to open the file there now",
-                self.shared.label
-            );
-            for job in &batch {
-                job.finish(Err(Error::Store(text.clone())));
-            }
+        let ready = self.reopened(held).and_then(|()| match &self.shared.file {
+            Some(file) => lock(file)
+                .check()
+                .map_err(|why| self.replaced("cannot store events in", &why)),
+            None => Ok(()),
+        });
+        if let Err(e) = ready {
+            fail_all(&batch, e);
             return;
         }
         let now = now_ms();
@@ -577,16 +551,7 @@ impl SqliteInbox {
             }
             // Nothing of the batch was stored (the transaction rolled back):
             // every delivery in it gets the error, so each answers 503.
-            Err(e) => {
-                // Its own text: `to_string` of a store error already starts "store error:".
-                let text = match e {
-                    Error::Store(m) => m,
-                    other => other.to_string(),
-                };
-                for job in &batch {
-                    job.finish(Err(Error::Store(text.clone())));
-                }
-            }
+            Err(e) => fail_all(&batch, e),
         }
     }
 
@@ -684,6 +649,19 @@ impl SqliteInbox {
         let mut guard = lock_inside(&self.shared.conn);
         self.reopened(&mut guard)?;
         f(&guard.0).map_err(|e| store_error(&self.shared.label, what, e))
+    }
+}
+
+/// Every delivery of a batch that was not stored gets `e` as a store error (each answers
+/// 503).
+fn fail_all(batch: &[Arc<AcceptJob>], e: Error) {
+    // Its own text: `to_string` of a store error already starts "store error:".
+    let text = match e {
+        Error::Store(m) => m,
+        other => other.to_string(),
+    };
+    for job in batch {
+        job.finish(Err(Error::Store(text.clone())));
     }
 }
 
